@@ -1,0 +1,22 @@
+/*
+ * UTF-8 hygiene for text that comes from the network, PostgreSQL or disk.
+ */
+#ifndef CS_UTF8_H
+#define CS_UTF8_H
+
+#include <stddef.h>
+
+/* Returns 1 when s[0..len) is valid UTF-8 without NUL bytes, else 0. */
+int cs_utf8_valid(const char *s, size_t len);
+
+/* Returns a malloc'd, NUL-terminated copy of s[0..len) in which every
+ * invalid sequence (overlong forms, surrogates, truncated sequences, code
+ * points above U+10FFFF) is replaced by U+FFFD and NUL bytes are dropped.
+ * *out_len receives the copy's length. NULL only when out of memory. */
+char *cs_utf8_repair(const char *s, size_t len, size_t *out_len);
+
+/* Length in bytes of the longest prefix of s[0..len) that is at most `max`
+ * bytes and does not cut a character in two. s must be valid UTF-8. */
+size_t cs_utf8_cut(const char *s, size_t len, size_t max);
+
+#endif
