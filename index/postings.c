@@ -1,0 +1,226 @@
+/*
+ * The postings codec (grammar in postings.h).
+ */
+#include "postings.h"
+
+#include "errors.h"
+#include "varint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int get32(const uint8_t **p, const uint8_t *end, uint32_t *v) {
+  uint64_t x;
+  if (cs_varint_get(p, end, &x) || x > UINT32_MAX) return -1;
+  *v = (uint32_t)x;
+  return 0;
+}
+
+static int read_header(const uint8_t **p, const uint8_t *end, uint32_t first, uint32_t *n,
+                       uint32_t *last, uint32_t *max_tf, uint32_t *min_len, uint32_t *docs_bytes) {
+  uint32_t span;
+  if (get32(p, end, n) || get32(p, end, &span) || get32(p, end, max_tf) ||
+      get32(p, end, min_len) || get32(p, end, docs_bytes))
+    return CS_ECORRUPT;
+  if (*n == 0 || *n > CS_CHUNK_DOCS || span > UINT32_MAX - 1 - first) return CS_ECORRUPT;
+  if (*max_tf == 0 || *max_tf > CS_TF_MAX || *docs_bytes > (size_t)(end - *p))
+    return CS_ECORRUPT;
+  *last = first + span;
+  return 0;
+}
+
+int cs_chunk_peek(const uint8_t *p, size_t len, uint32_t first, uint32_t *last, uint32_t *ndocs,
+                  uint32_t *max_tf, uint32_t *min_len) {
+  uint32_t docs_bytes;
+  return read_header(&p, p + len, first, ndocs, last, max_tf, min_len, &docs_bytes);
+}
+
+int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
+  const uint8_t *end = p + len;
+  uint32_t docs_bytes;
+  int rc = read_header(&p, end, first, &c->n, &c->last, &c->max_tf, &c->min_len, &docs_bytes);
+  if (rc) return rc;
+  c->first = first;
+  const uint8_t *dend = p + docs_bytes;
+  uint32_t d = first;
+  for (uint32_t i = 0; i < c->n; i++) {
+    uint32_t delta, tf, dl;
+    if (get32(&p, dend, &delta) || get32(&p, dend, &tf) || get32(&p, dend, &dl))
+      return CS_ECORRUPT;
+    if ((i == 0) != (delta == 0) || delta > UINT32_MAX - 1 - d) return CS_ECORRUPT;
+    if (tf == 0 || tf > c->max_tf || dl < tf || dl < c->min_len) return CS_ECORRUPT;
+    d += delta;
+    c->docid[i] = d;
+    c->tf[i] = tf;
+    c->len[i] = dl;
+  }
+  if (p != dend || d != c->last) return CS_ECORRUPT;
+  c->pos_begin = c->pos_next = dend;
+  c->pos_end = end;
+  c->pos_doc = 0;
+  return 0;
+}
+
+int cs_chunk_positions(cs_chunk *c, uint32_t i, uint32_t *out, uint32_t cap) {
+  if (i >= c->n) return CS_EINVAL;
+  if (i < c->pos_doc) {
+    c->pos_next = c->pos_begin;
+    c->pos_doc = 0;
+  }
+  const uint8_t *p = c->pos_next;
+  uint32_t tmp;
+  for (; c->pos_doc < i; c->pos_doc++) {
+    for (uint32_t k = 0; k < c->tf[c->pos_doc]; k++) {
+      if (get32(&p, c->pos_end, &tmp)) return CS_ECORRUPT;
+    }
+  }
+  c->pos_next = p;
+  if (c->tf[i] > cap) return CS_ELIMIT;
+  uint32_t pos = 0;
+  for (uint32_t k = 0; k < c->tf[i]; k++) {
+    uint32_t delta;
+    if (get32(&p, c->pos_end, &delta)) return CS_ECORRUPT;
+    if (k > 0 && (delta == 0 || delta > UINT32_MAX - pos)) return CS_ECORRUPT;
+    pos = k == 0 ? delta : pos + delta;
+    out[k] = pos;
+  }
+  return 0;
+}
+
+void cs_plist_init(cs_plist *l) {
+  memset(l, 0, sizeof *l);
+}
+
+void cs_plist_free(cs_plist *l) {
+  free(l->docid);
+  free(l->tf);
+  free(l->len);
+  free(l->pos);
+  cs_plist_init(l);
+}
+
+void cs_plist_clear(cs_plist *l) {
+  l->n = 0;
+  l->npos = 0;
+}
+
+static int grow_docs(cs_plist *l) {
+  if (l->n < l->cap) return 0;
+  uint32_t cap = l->cap ? l->cap * 2 : 16;
+  uint32_t *a = realloc(l->docid, cap * sizeof *a);
+  if (!a) return CS_ENOMEM;
+  l->docid = a;
+  a = realloc(l->tf, cap * sizeof *a);
+  if (!a) return CS_ENOMEM;
+  l->tf = a;
+  a = realloc(l->len, cap * sizeof *a);
+  if (!a) return CS_ENOMEM;
+  l->len = a;
+  l->cap = cap;
+  return 0;
+}
+
+static int grow_pos(cs_plist *l, size_t more) {
+  if (l->npos + more <= l->pos_cap) return 0;
+  size_t cap = l->pos_cap ? l->pos_cap : 64;
+  while (cap < l->npos + more) cap *= 2;
+  uint32_t *a = realloc(l->pos, cap * sizeof *a);
+  if (!a) return CS_ENOMEM;
+  l->pos = a;
+  l->pos_cap = cap;
+  return 0;
+}
+
+int cs_plist_add(cs_plist *l, uint32_t docid, uint32_t len, const uint32_t *pos, uint32_t tf) {
+  if (tf == 0 || tf > CS_TF_MAX || (l->n && docid <= l->docid[l->n - 1])) return CS_EINVAL;
+  if (grow_docs(l) || grow_pos(l, tf)) return CS_ENOMEM;
+  l->docid[l->n] = docid;
+  l->tf[l->n] = tf;
+  l->len[l->n] = len < tf ? tf : len;
+  l->n++;
+  memcpy(l->pos + l->npos, pos, tf * sizeof *pos);
+  l->npos += tf;
+  return 0;
+}
+
+int cs_plist_add_chunk(cs_plist *l, cs_chunk *c) {
+  for (uint32_t i = 0; i < c->n; i++) {
+    if (l->n && c->docid[i] <= l->docid[l->n - 1]) return CS_ECORRUPT;
+    if (grow_docs(l) || grow_pos(l, c->tf[i])) return CS_ENOMEM;
+    int rc = cs_chunk_positions(c, i, l->pos + l->npos, c->tf[i]);
+    if (rc) return rc;
+    l->docid[l->n] = c->docid[i];
+    l->tf[l->n] = c->tf[i];
+    l->len[l->n] = c->len[i];
+    l->n++;
+    l->npos += c->tf[i];
+  }
+  return 0;
+}
+
+int cs_plist_remove(cs_plist *l, uint32_t docid) {
+  size_t off = 0;
+  for (uint32_t i = 0; i < l->n; i++) {
+    if (l->docid[i] == docid) {
+      uint32_t tf = l->tf[i];
+      memmove(l->pos + off, l->pos + off + tf, (l->npos - off - tf) * sizeof *l->pos);
+      l->npos -= tf;
+      uint32_t rest = l->n - i - 1;
+      memmove(l->docid + i, l->docid + i + 1, rest * sizeof *l->docid);
+      memmove(l->tf + i, l->tf + i + 1, rest * sizeof *l->tf);
+      memmove(l->len + i, l->len + i + 1, rest * sizeof *l->len);
+      l->n--;
+      return 1;
+    }
+    if (l->docid[i] > docid) return 0;
+    off += l->tf[i];
+  }
+  return 0;
+}
+
+int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **out,
+                    size_t *out_len) {
+  *out = NULL;
+  if (count == 0 || count > CS_CHUNK_DOCS || from + count > l->n) return CS_EINVAL;
+  size_t pos_from = 0;
+  for (uint32_t i = 0; i < from; i++) pos_from += l->tf[i];
+  size_t npos = 0;
+  uint32_t max_tf = 0, min_len = UINT32_MAX;
+  for (uint32_t i = from; i < from + count; i++) {
+    npos += l->tf[i];
+    if (l->tf[i] > max_tf) max_tf = l->tf[i];
+    if (l->len[i] < min_len) min_len = l->len[i];
+  }
+  size_t cap = 5 * 5 + (size_t)count * 15 + npos * 5;
+  uint8_t *buf = malloc(cap);
+  if (!buf) return CS_ENOMEM;
+  /* Docs section first, at an offset that leaves room for the header. */
+  uint8_t *docs = buf + 25;
+  size_t dn = 0;
+  for (uint32_t i = from; i < from + count; i++) {
+    uint32_t delta = i == from ? 0 : l->docid[i] - l->docid[i - 1];
+    dn += cs_varint_put(docs + dn, delta);
+    dn += cs_varint_put(docs + dn, l->tf[i]);
+    dn += cs_varint_put(docs + dn, l->len[i]);
+  }
+  uint8_t hdr[25];
+  size_t hn = 0;
+  hn += cs_varint_put(hdr + hn, count);
+  hn += cs_varint_put(hdr + hn, l->docid[from + count - 1] - l->docid[from]);
+  hn += cs_varint_put(hdr + hn, max_tf);
+  hn += cs_varint_put(hdr + hn, min_len);
+  hn += cs_varint_put(hdr + hn, dn);
+  memmove(buf + hn, docs, dn);
+  memcpy(buf, hdr, hn);
+  size_t n = hn + dn;
+  const uint32_t *pos = l->pos + pos_from;
+  for (uint32_t i = from; i < from + count; i++) {
+    for (uint32_t k = 0; k < l->tf[i]; k++) {
+      n += cs_varint_put(buf + n, k == 0 ? pos[k] : pos[k] - pos[k - 1]);
+    }
+    pos += l->tf[i];
+  }
+  *out = buf;
+  *out_len = n;
+  return 0;
+}

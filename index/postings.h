@@ -1,0 +1,87 @@
+/*
+ * The postings codec: how the documents and positions of one term are laid
+ * out in a chunk, the value of one CS_T_POST entry. Pure bytes in, bytes
+ * out: this module never sees LMDB.
+ *
+ * A term's postings are a run of chunks keyed `term \0 be32(first docid)`,
+ * each holding at most CS_CHUNK_DOCS documents in increasing docid order.
+ * Grammar of a chunk (all integers are unsigned LEB128 varints):
+ *
+ *   chunk     := header docs positions
+ *   header    := ndocs        1..CS_CHUNK_DOCS
+ *                span         last docid - first docid
+ *                max_tf       largest tf in the chunk   (block-max scoring)
+ *                min_len      shortest doc in the chunk (block-max scoring)
+ *                docs_bytes   size of the docs section
+ *   docs      := ndocs x ( docid_delta tf len )
+ *                docid_delta is 0 for the first doc (its docid is the key's),
+ *                then > 0; tf >= 1; len = tokens in the doc (>= tf)
+ *   positions := for each doc, tf x pos_delta: the first position of a doc
+ *                is absolute, the next ones are deltas > 0
+ *
+ * Every decoder checks every bound and returns CS_ECORRUPT on bytes that do
+ * not follow the grammar (the index file is untrusted input).
+ */
+#ifndef CS_POSTINGS_H
+#define CS_POSTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_CHUNK_DOCS 128
+#define CS_DOCID_END UINT32_MAX
+/* Bound on positions of one term in one doc that the codec accepts. */
+#define CS_TF_MAX (1u << 22)
+
+/* A decoded chunk's documents. Positions stay encoded until asked for. */
+typedef struct cs_chunk {
+  uint32_t n;
+  uint32_t first, last;
+  uint32_t max_tf, min_len;
+  uint32_t docid[CS_CHUNK_DOCS];
+  uint32_t tf[CS_CHUNK_DOCS];
+  uint32_t len[CS_CHUNK_DOCS];
+  const uint8_t *pos_begin, *pos_end; /* the positions section (borrowed) */
+  /* Lazy positions reader state: positions of docs [0, pos_doc) consumed. */
+  const uint8_t *pos_next;
+  uint32_t pos_doc;
+} cs_chunk;
+
+/* Reads only the header: cheap skipping of whole chunks. */
+int cs_chunk_peek(const uint8_t *p, size_t len, uint32_t first, uint32_t *last, uint32_t *ndocs,
+                  uint32_t *max_tf, uint32_t *min_len);
+
+/* Decodes the docs section of a chunk stored under docid `first`. The
+ * chunk keeps pointers into p; it is valid as long as p is. */
+int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c);
+
+/* Decodes the positions of doc i (i must not go backwards between calls on
+ * the same chunk, except to restart at 0). Writes c->tf[i] positions to out
+ * (cap >= tf, else CS_ELIMIT). */
+int cs_chunk_positions(cs_chunk *c, uint32_t i, uint32_t *out, uint32_t cap);
+
+/* An in-memory postings list for building chunks: parallel arrays, positions
+ * of all docs concatenated. */
+typedef struct cs_plist {
+  uint32_t n, cap;
+  uint32_t *docid, *tf, *len;
+  uint32_t *pos;
+  size_t npos, pos_cap;
+} cs_plist;
+
+void cs_plist_init(cs_plist *l);
+void cs_plist_free(cs_plist *l);
+void cs_plist_clear(cs_plist *l);
+/* Appends one doc (docid greater than the last one). Returns 0 or CS_ENOMEM. */
+int cs_plist_add(cs_plist *l, uint32_t docid, uint32_t len, const uint32_t *pos, uint32_t tf);
+/* Appends every doc of a decoded chunk, positions included. */
+int cs_plist_add_chunk(cs_plist *l, cs_chunk *c);
+/* Removes doc `docid` if present; returns 1 when removed, 0 otherwise. */
+int cs_plist_remove(cs_plist *l, uint32_t docid);
+
+/* Encodes docs [from, from+count) of l as one chunk into a malloc'd buffer
+ * (*out, *out_len, owned by the caller). count <= CS_CHUNK_DOCS. */
+int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **out,
+                    size_t *out_len);
+
+#endif

@@ -1,0 +1,354 @@
+/*
+ * The index reader (see reader.h).
+ */
+#include "reader.h"
+
+#include "analyzer.h"
+#include "errors.h"
+#include "varint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cs_reader {
+  cs_store *store;
+  cs_txn *txn;
+};
+
+struct cs_pcur {
+  cs_reader *r;
+  cs_cursor *cur;
+  char term[CS_TERM_MAX + 1];
+  size_t len;
+  cs_chunk chunk;
+  uint32_t i;
+  uint32_t docid;
+  int err;
+  uint32_t *pos;
+  uint32_t pos_cap;
+};
+
+static cs_slice sl(const void *p, size_t n) {
+  cs_slice s = {p, n};
+  return s;
+}
+
+int cs_reader_open(cs_store *s, cs_reader **out) {
+  *out = NULL;
+  cs_reader *r = calloc(1, sizeof *r);
+  if (!r) return CS_ENOMEM;
+  r->store = s;
+  int rc = cs_txn_begin(s, 0, &r->txn);
+  if (rc) {
+    free(r);
+    return rc;
+  }
+  char want[64];
+  int n = snprintf(want, sizeof want, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_VERSION);
+  cs_slice v;
+  rc = cs_get(r->txn, CS_T_META, sl("format", 6), &v);
+  if (rc == 0 && (v.len != (size_t)n || memcmp(v.data, want, v.len) != 0)) rc = CS_EVERSION;
+  if (rc == CS_ENOTFOUND) rc = 0; /* a fresh index the writer has not initialized yet */
+  if (rc) {
+    cs_reader_close(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+void cs_reader_close(cs_reader *r) {
+  if (!r) return;
+  cs_txn_abort(r->txn);
+  free(r);
+}
+
+int cs_reader_stats(cs_reader *r, cs_stats *out) {
+  memset(out, 0, sizeof *out);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_META, sl("stats", 5), &v);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (rc) return rc;
+  return cs_stats_decode(v.data, v.len, out);
+}
+
+int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out) {
+  memset(out, 0, sizeof *out);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_META, sl("checkpoint", 10), &v);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (rc) return rc;
+  return cs_checkpoint_decode(v.data, v.len, out);
+}
+
+int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out) {
+  return cs_table_count(r->txn, t, out);
+}
+
+int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out) {
+  cs_slice v;
+  if (len == 0 || len > CS_TERM_MAX) return CS_ENOTFOUND;
+  int rc = cs_get(r->txn, CS_T_LEX, sl(term, len), &v);
+  return rc ? rc : cs_lex_decode(v.data, v.len, out);
+}
+
+int cs_reader_word(cs_reader *r, const char *word, size_t len, cs_word *out) {
+  cs_slice v;
+  if (len == 0 || len > 511) return CS_ENOTFOUND;
+  int rc = cs_get(r->txn, CS_T_WORDS, sl(word, len), &v);
+  return rc ? rc : cs_word_decode(v.data, v.len, out);
+}
+
+int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out) {
+  uint8_t key[4];
+  cs_be32_put(key, docid);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_DOCS, sl(key, 4), &v);
+  return rc ? rc : cs_doc_decode(v.data, v.len, out);
+}
+
+int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out) {
+  uint8_t key[8];
+  cs_key_u64(key, id);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_CONV, sl(key, 8), &v);
+  return rc ? rc : cs_conv_decode(v.data, v.len, out);
+}
+
+int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
+  uint8_t key[12];
+  cs_key_turn(key, conv, seq);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_TURN, sl(key, 12), &v);
+  return rc ? rc : cs_turn_decode(v.data, v.len, out);
+}
+
+int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out) {
+  uint8_t key[8];
+  cs_key_u64(key, id);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_PATIENT, sl(key, 8), &v);
+  return rc ? rc : cs_patient_decode(v.data, v.len, out);
+}
+
+int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out) {
+  uint8_t key[8];
+  cs_key_u64(key, id);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_POINT, sl(key, 8), &v);
+  return rc ? rc : cs_point_decode(v.data, v.len, out);
+}
+
+int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *out) {
+  uint8_t key[16];
+  cs_key_u64u64(key, patient, actor);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_INTER, sl(key, 16), &v);
+  return rc ? rc : cs_inter_decode(v.data, v.len, out);
+}
+
+int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
+  uint8_t key[8];
+  cs_key_u64(key, patient);
+  cs_slice v;
+  return cs_get(r->txn, CS_T_ERASED, sl(key, 8), &v) == 0;
+}
+
+int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen,
+                        const void *from, size_t flen, cs_scan_fn fn, void *ctx) {
+  cs_cursor *cur;
+  int rc = cs_cursor_open(r->txn, t, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  if (flen)
+    rc = cs_cursor_seek(cur, sl(from, flen), &k, &v);
+  else if (plen)
+    rc = cs_cursor_seek(cur, sl(prefix, plen), &k, &v);
+  else
+    rc = cs_cursor_first(cur, &k, &v);
+  while (rc == 0) {
+    if (plen && (k.len < plen || memcmp(k.data, prefix, plen) != 0)) break;
+    rc = fn(ctx, k, v);
+    if (rc) break;
+    rc = cs_cursor_next(cur, &k, &v);
+  }
+  cs_cursor_close(cur);
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
+int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs_scan_fn fn,
+                   void *ctx) {
+  return cs_reader_scan_from(r, t, prefix, plen, NULL, 0, fn, ctx);
+}
+
+/* ---------------------------------------------------------------- postings */
+
+static void pcur_end(cs_pcur *c, int err) {
+  c->docid = CS_DOCID_END;
+  if (err && !c->err) c->err = err;
+}
+
+/* Loads the chunk under (k, v) if it belongs to our term. Returns 1 when
+ * loaded, 0 when the term's chunks are over. */
+static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
+  if (rc == CS_ENOTFOUND) return 0;
+  if (rc) {
+    pcur_end(c, rc);
+    return 0;
+  }
+  if (k.len != c->len + 5 || memcmp(k.data, c->term, c->len) != 0 ||
+      ((const uint8_t *)k.data)[c->len] != 0)
+    return 0;
+  uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1);
+  rc = cs_chunk_decode(v.data, v.len, first, &c->chunk);
+  if (rc) {
+    pcur_end(c, rc);
+    return 0;
+  }
+  c->i = 0;
+  c->docid = c->chunk.docid[0];
+  return 1;
+}
+
+int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out) {
+  *out = NULL;
+  if (len == 0 || len > CS_TERM_MAX) return CS_ENOTFOUND;
+  cs_pcur *c = calloc(1, sizeof *c);
+  if (!c) return CS_ENOMEM;
+  c->r = r;
+  memcpy(c->term, term, len);
+  c->len = len;
+  int rc = cs_cursor_open(r->txn, CS_T_POST, &c->cur);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  uint8_t key[CS_TERM_MAX + 8];
+  size_t klen = cs_key_post(key, term, len, 0);
+  cs_slice k, v;
+  rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
+  if (!load_chunk(c, rc, k, v)) {
+    rc = c->err ? c->err : CS_ENOTFOUND;
+    cs_pcur_close(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+void cs_pcur_close(cs_pcur *c) {
+  if (!c) return;
+  cs_cursor_close(c->cur);
+  free(c->pos);
+  free(c);
+}
+
+uint32_t cs_pcur_docid(const cs_pcur *c) {
+  return c->docid;
+}
+
+uint32_t cs_pcur_tf(const cs_pcur *c) {
+  return c->docid == CS_DOCID_END ? 0 : c->chunk.tf[c->i];
+}
+
+uint32_t cs_pcur_len(const cs_pcur *c) {
+  return c->docid == CS_DOCID_END ? 0 : c->chunk.len[c->i];
+}
+
+uint32_t cs_pcur_block_last(const cs_pcur *c) {
+  return c->docid == CS_DOCID_END ? CS_DOCID_END : c->chunk.last;
+}
+
+uint32_t cs_pcur_block_max_tf(const cs_pcur *c) {
+  return c->chunk.max_tf;
+}
+
+uint32_t cs_pcur_block_min_len(const cs_pcur *c) {
+  return c->chunk.min_len;
+}
+
+int cs_pcur_error(const cs_pcur *c) {
+  return c->err;
+}
+
+static void next_chunk(cs_pcur *c) {
+  cs_slice k, v;
+  int rc = cs_cursor_next(c->cur, &k, &v);
+  if (!load_chunk(c, rc, k, v)) pcur_end(c, 0);
+}
+
+void cs_pcur_next(cs_pcur *c) {
+  if (c->docid == CS_DOCID_END) return;
+  if (++c->i < c->chunk.n) {
+    c->docid = c->chunk.docid[c->i];
+    return;
+  }
+  next_chunk(c);
+}
+
+void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
+  if (c->docid == CS_DOCID_END || target <= c->docid) return;
+  if (target > c->chunk.last) {
+    /* Step over a neighbour chunk by its header, or seek far ahead. */
+    cs_slice k, v;
+    int rc = cs_cursor_next(c->cur, &k, &v);
+    if (rc == 0 && k.len == c->len + 5 && memcmp(k.data, c->term, c->len + 1) == 0) {
+      uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1), last, n, mt, ml;
+      if (cs_chunk_peek(v.data, v.len, first, &last, &n, &mt, &ml)) {
+        pcur_end(c, CS_ECORRUPT);
+        return;
+      }
+      if (target > last) {
+        uint8_t key[CS_TERM_MAX + 8];
+        size_t klen = cs_key_post(key, c->term, c->len, target);
+        rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
+        int exact = rc == 0 && k.len == klen && memcmp(k.data, key, klen) == 0;
+        if (!exact) {
+          /* The chunk holding target, if any, starts before it. */
+          rc = rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &k, &v)
+                                  : cs_cursor_prev(c->cur, &k, &v);
+        }
+      }
+    }
+    if (!load_chunk(c, rc, k, v)) {
+      pcur_end(c, 0);
+      return;
+    }
+    if (target > c->chunk.last) {
+      next_chunk(c);
+      if (c->docid == CS_DOCID_END) return;
+    }
+  }
+  /* Binary search inside the chunk. */
+  uint32_t lo = c->i, hi = c->chunk.n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (c->chunk.docid[mid] < target)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo >= c->chunk.n) {
+    next_chunk(c);
+    return;
+  }
+  c->i = lo;
+  c->docid = c->chunk.docid[lo];
+}
+
+int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n) {
+  if (c->docid == CS_DOCID_END) return CS_EINVAL;
+  uint32_t tf = c->chunk.tf[c->i];
+  if (tf > c->pos_cap) {
+    uint32_t *p = realloc(c->pos, tf * sizeof *p);
+    if (!p) return CS_ENOMEM;
+    c->pos = p;
+    c->pos_cap = tf;
+  }
+  int rc = cs_chunk_positions(&c->chunk, c->i, c->pos, c->pos_cap);
+  if (rc) return rc;
+  *pos = c->pos;
+  *n = tf;
+  return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * The index reader: a consistent, read-only view of the index (one LMDB read
+ * transaction) with decoded records and postings cursors. The query engine is
+ * written against this interface and the cursor contract (docid, next,
+ * next_geq), never against the store.
+ *
+ * Lifetimes: every cs_str in a record returned here points into the mapped
+ * index and is valid until cs_reader_close(). A reader is used by one thread.
+ */
+#ifndef CS_READER_H
+#define CS_READER_H
+
+#include "postings.h"
+#include "records.h"
+#include "store.h"
+
+typedef struct cs_reader cs_reader;
+typedef struct cs_pcur cs_pcur;
+
+/* Begins a read view; fails with CS_EVERSION (and a readable message via
+ * cs_strerror) on an index of another format. */
+int cs_reader_open(cs_store *s, cs_reader **out);
+void cs_reader_close(cs_reader *r);
+
+int cs_reader_stats(cs_reader *r, cs_stats *out);
+int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out); /* zeroed if none */
+/* Entries of a table (cheap: LMDB keeps the count). */
+int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out);
+
+int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out);
+int cs_reader_word(cs_reader *r, const char *word, size_t len, cs_word *out);
+int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out);
+int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out);
+int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
+int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out);
+int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out);
+int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *out);
+int cs_reader_is_erased(cs_reader *r, uint64_t patient);
+
+/* Calls fn for every entry of `t` whose key starts with prefix[0..plen)
+ * (plen 0: all), in key order, until fn returns non-zero (that value is
+ * returned) or the entries end (0). Keys and values live until the reader
+ * closes. */
+typedef int (*cs_scan_fn)(void *ctx, cs_slice key, cs_slice val);
+int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs_scan_fn fn,
+                   void *ctx);
+/* Same, starting at the first key >= from (from within the prefix). */
+int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen,
+                        const void *from, size_t flen, cs_scan_fn fn, void *ctx);
+
+/* Postings cursor over one term. After open it sits on the term's first
+ * document; cs_pcur_docid() returns CS_DOCID_END once exhausted. Errors
+ * (a corrupt chunk) end the cursor and are kept in cs_pcur_error(). */
+int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out);
+void cs_pcur_close(cs_pcur *c);
+uint32_t cs_pcur_docid(const cs_pcur *c);
+uint32_t cs_pcur_tf(const cs_pcur *c);
+uint32_t cs_pcur_len(const cs_pcur *c);
+void cs_pcur_next(cs_pcur *c);
+/* Moves to the first document >= target (never backwards). */
+void cs_pcur_next_geq(cs_pcur *c, uint32_t target);
+/* Positions of the current document; the array lives until the cursor
+ * moves. */
+int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n);
+/* Block-max information of the current chunk, for dynamic pruning. */
+uint32_t cs_pcur_block_last(const cs_pcur *c);
+uint32_t cs_pcur_block_max_tf(const cs_pcur *c);
+uint32_t cs_pcur_block_min_len(const cs_pcur *c);
+int cs_pcur_error(const cs_pcur *c);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * Records: the values of every table but CS_T_POST, and the keys built from
+ * ids. Every record starts with a version byte (CS_RECORD_V1); decoders
+ * validate every length against the value's end and return CS_ECORRUPT, so a
+ * damaged index file yields an error, never a crash.
+ *
+ * Decoded strings (cs_str) point into the encoded bytes: they live exactly as
+ * long as those bytes (for an LMDB value, until the transaction ends or the
+ * next write in it). They are not NUL-terminated.
+ */
+#ifndef CS_RECORDS_H
+#define CS_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_RECORD_V1 1
+
+/* Index format, stored in META "format": magic + version. Readers refuse
+ * any other version with a readable message. */
+#define CS_FORMAT_MAGIC "convsearch-index"
+#define CS_FORMAT_VERSION 1
+
+typedef struct cs_str {
+  const char *p;
+  size_t len;
+} cs_str;
+
+/* Growable byte buffer with a sticky error: after a failed append every
+ * later append is a no-op and err stays set, so a chain is checked once. */
+typedef struct cs_buf {
+  uint8_t *p;
+  size_t len, cap;
+  int err;
+} cs_buf;
+
+void cs_buf_init(cs_buf *b);
+void cs_buf_free(cs_buf *b);
+void cs_buf_reset(cs_buf *b);
+void cs_buf_bytes(cs_buf *b, const void *p, size_t n);
+void cs_buf_u8(cs_buf *b, uint8_t v);
+void cs_buf_varint(cs_buf *b, uint64_t v);
+void cs_buf_zigzag(cs_buf *b, int64_t v);
+void cs_buf_str(cs_buf *b, const char *s, size_t n); /* varint length + bytes */
+void cs_buf_cstr(cs_buf *b, const char *s);          /* NULL is stored as "" */
+void cs_buf_f64(cs_buf *b, double v);
+
+/* Reader over untrusted bytes, sticky error too. */
+typedef struct cs_rd {
+  const uint8_t *p, *end;
+  int err;
+} cs_rd;
+
+void cs_rd_init(cs_rd *r, const void *p, size_t n);
+uint8_t cs_rd_u8(cs_rd *r);
+uint64_t cs_rd_varint(cs_rd *r);
+uint32_t cs_rd_u32(cs_rd *r); /* a varint that must fit 32 bits */
+int64_t cs_rd_zigzag(cs_rd *r);
+cs_str cs_rd_str(cs_rd *r);
+double cs_rd_f64(cs_rd *r);
+
+/* Roles of a turn's speaker. */
+enum { CS_ROLE_OTHER = 0, CS_ROLE_INTERVIEWER = 1, CS_ROLE_BENEFICIARY = 2 };
+int cs_role_parse(const char *s);
+const char *cs_role_name(int role);
+
+/* What a docid stands for. */
+enum { CS_DOC_TURN = 1, CS_DOC_TITLE = 2, CS_DOC_DESCRIPTION = 3, CS_DOC_NAME = 4 };
+#define CS_DOC_KINDS 5
+
+typedef struct cs_doc {
+  uint8_t kind;
+  uint64_t conversation_id; /* 0 for a person's name */
+  uint64_t patient_id;
+  int32_t seq; /* turn number for CS_DOC_TURN, else -1 */
+  uint32_t len; /* tokens */
+} cs_doc;
+
+typedef struct cs_conv {
+  uint64_t id, patient_id, owner_id;
+  cs_str title, description, language, audio_uri, status;
+  int64_t duration_ms, created_at_ms, updated_at_ms; /* -1: unknown */
+  uint32_t first_docid, ndocs, nturns;
+  uint64_t checksum; /* of the source row and its turns, see cs_checksum_* */
+} cs_conv;
+
+typedef struct cs_turn {
+  uint32_t docid;
+  int32_t seq;
+  uint8_t role;
+  cs_str speaker, text;
+  int64_t start_ms, end_ms; /* -1: unknown */
+  /* Token table: ntokens x (pos_delta, start_delta, len) varints. */
+  uint32_t ntokens;
+  const uint8_t *tokens, *tokens_end;
+} cs_turn;
+
+typedef struct cs_patient {
+  uint64_t id, owner_id;
+  cs_str name, email, phone;
+  int64_t created_at_ms, updated_at_ms;
+  uint32_t name_docid; /* 0: name not indexed */
+  uint64_t checksum;
+} cs_patient;
+
+/* Event types the index understands; others are skipped by the indexer. */
+enum {
+  CS_EV_UNKNOWN = 0,
+  CS_EV_REGISTERED,
+  CS_EV_RENAMED,
+  CS_EV_ERASED,
+  CS_EV_RECORDED,
+  CS_EV_PLAYED,
+  CS_EV_QUESTION,
+  CS_EV_SHEET,
+};
+int cs_event_type_parse(const char *s);
+
+typedef struct cs_event {
+  uint8_t type;
+  uint64_t patient_id, actor_id, conversation_id;
+  int64_t recorded_at_ms;
+} cs_event;
+
+/* Interaction of one employee with one person: decayed weight sum kept as
+ * score_ref = sum(w * 2^((t - T0) / H)); see cs_interaction_now(). */
+typedef struct cs_inter {
+  uint64_t events;
+  double score_ref;
+  int64_t last_at_ms;
+} cs_inter;
+
+typedef struct cs_lex {
+  uint64_t df, cf;
+} cs_lex;
+
+typedef struct cs_word {
+  uint64_t df;
+  cs_str stem;
+} cs_word;
+
+typedef struct cs_point {
+  uint64_t id;
+  cs_str text, category;
+} cs_point;
+
+/* Checkpoint of the tailing indexer (META "checkpoint"): see indexer/tail.c. */
+typedef struct cs_checkpoint {
+  uint64_t floor_xid;   /* changes with xid >= floor are not yet known applied */
+  uint64_t round_xid;   /* horizon of the round in progress (0: none) */
+  uint8_t marker_kind;  /* last (kind, entity) applied in that round */
+  uint64_t marker_entity;
+  uint64_t rounds;
+  int64_t updated_at_ms;
+} cs_checkpoint;
+
+/* Collection statistics for ranking (META "stats"). */
+typedef struct cs_stats {
+  uint64_t docs[CS_DOC_KINDS];
+  uint64_t tokens[CS_DOC_KINDS];
+  uint32_t next_docid;
+} cs_stats;
+
+void cs_doc_encode(cs_buf *b, const cs_doc *d);
+int cs_doc_decode(const void *p, size_t n, cs_doc *d);
+void cs_conv_encode(cs_buf *b, const cs_conv *c);
+int cs_conv_decode(const void *p, size_t n, cs_conv *c);
+void cs_turn_encode(cs_buf *b, const cs_turn *t);
+int cs_turn_decode(const void *p, size_t n, cs_turn *t);
+void cs_patient_encode(cs_buf *b, const cs_patient *pt);
+int cs_patient_decode(const void *p, size_t n, cs_patient *pt);
+void cs_event_encode(cs_buf *b, const cs_event *e);
+int cs_event_decode(const void *p, size_t n, cs_event *e);
+void cs_inter_encode(cs_buf *b, const cs_inter *x);
+int cs_inter_decode(const void *p, size_t n, cs_inter *x);
+void cs_lex_encode(cs_buf *b, const cs_lex *x);
+int cs_lex_decode(const void *p, size_t n, cs_lex *x);
+void cs_word_encode(cs_buf *b, const cs_word *w);
+int cs_word_decode(const void *p, size_t n, cs_word *w);
+void cs_point_encode(cs_buf *b, const cs_point *x);
+int cs_point_decode(const void *p, size_t n, cs_point *x);
+void cs_checkpoint_encode(cs_buf *b, const cs_checkpoint *c);
+int cs_checkpoint_decode(const void *p, size_t n, cs_checkpoint *c);
+void cs_stats_encode(cs_buf *b, const cs_stats *s);
+int cs_stats_decode(const void *p, size_t n, cs_stats *s);
+
+/* Iterates a turn's token table: returns 1 and fills pos/start/end while
+ * tokens remain, 0 at the end, CS_ECORRUPT on bad bytes or offsets outside
+ * the text. `state` starts zeroed. */
+typedef struct cs_tokiter {
+  const uint8_t *p;
+  uint32_t i, pos, end;
+} cs_tokiter;
+int cs_turn_token_next(const cs_turn *t, cs_tokiter *it, uint32_t *pos, uint32_t *start,
+                       uint32_t *end);
+
+/* Interaction weights and decay (documented in README "Interaction"). */
+#define CS_INTER_HALF_LIFE_DAYS 30.0
+double cs_interaction_weight(int event_type);
+/* Contribution of an event at t_ms to score_ref. */
+double cs_interaction_ref(double weight, int64_t t_ms);
+/* The decayed score at now_ms. */
+double cs_interaction_now(const cs_inter *x, int64_t now_ms);
+
+/* FNV-1a 64 checksums that `verify` recomputes from the stores: the same
+ * fields in the same order on both sides. */
+uint64_t cs_checksum_init(void);
+uint64_t cs_checksum_str(uint64_t h, const char *s, size_t n);
+uint64_t cs_checksum_i64(uint64_t h, int64_t v);
+
+/* Keys. */
+void cs_key_u64(uint8_t out[8], uint64_t a);
+void cs_key_u64u64(uint8_t out[16], uint64_t a, uint64_t b);
+void cs_key_turn(uint8_t out[12], uint64_t conv, int32_t seq);
+/* Postings key: term \0 be32(docid); out needs term_len + 5 bytes. */
+size_t cs_key_post(uint8_t *out, const char *term, size_t term_len, uint32_t docid);
+
+#endif

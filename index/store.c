@@ -1,0 +1,454 @@
+/*
+ * The store: LMDB behind named tables (see store.h). This is the only file
+ * that includes lmdb.h.
+ *
+ * Map size. LMDB maps the whole data file at a fixed size. The writer starts
+ * with a map twice the data file (at least 256 MiB) and doubles it when a
+ * write fails with MDB_MAP_FULL (cs_store_grow). Readers map 1 TiB of address
+ * space up front, so a writer in another process that grows the file rarely
+ * forces them to remap; when it does (MDB_MAP_RESIZED), the reader waits for
+ * its own open transactions to end, remaps and retries. A rwlock orders that:
+ * every transaction holds it shared; remapping takes it exclusively.
+ */
+#include "store.h"
+
+#include "errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CS_MAP_MIN ((size_t)256 << 20)
+#define CS_MAP_MAX ((size_t)1 << 40)
+#define CS_READER_MAP ((size_t)1 << 40)
+
+static const char *const table_names[CS_T__COUNT] = {
+    "meta", "post", "lex", "words", "docs", "conv", "turn",
+    "patient", "pconv", "event", "inter", "erased", "point", "outbox", "owner",
+};
+
+struct cs_store {
+  MDB_env *env;
+  MDB_dbi dbi[CS_T__COUNT];
+  unsigned flags;
+  int lock_fd;
+  size_t map_size;
+  pthread_rwlock_t remap;
+  char dir[PATH_MAX];    /* the index directory (DIR) */
+  char gen[64];          /* generation name, e.g. "g1" */
+};
+
+struct cs_txn {
+  cs_store *s;
+  MDB_txn *txn;
+};
+
+struct cs_cursor {
+  MDB_cursor *c;
+};
+
+const char *cs_strerror(int rc) {
+  switch (rc) {
+  case 0:
+    return "ok";
+#define CS_ERRNO_MSG(name, value, msg)                                                             \
+  case value:                                                                                      \
+    return msg;
+    CS_ERRNO_MAP(CS_ERRNO_MSG)
+#undef CS_ERRNO_MSG
+  default:
+    return "unknown error";
+  }
+}
+
+static int map_rc(int rc) {
+  switch (rc) {
+  case MDB_SUCCESS:
+    return 0;
+  case MDB_NOTFOUND:
+    return CS_ENOTFOUND;
+  case MDB_MAP_FULL:
+  case MDB_TXN_FULL:
+    return CS_EFULL;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INVALID:
+    return CS_ECORRUPT;
+  case MDB_VERSION_MISMATCH:
+    return CS_EVERSION;
+  case ENOMEM:
+    return CS_ENOMEM;
+  case EIO:
+  case ENOSPC:
+    return CS_EIO;
+  default:
+    return CS_ESTORE;
+  }
+}
+
+/* Joins a directory and a name; fails (CS_EINVAL) rather than truncating. */
+static int path_join(char *out, size_t cap, const char *dir, const char *name) {
+  int n = snprintf(out, cap, "%s/%s", dir, name);
+  return n < 0 || (size_t)n >= cap ? CS_EINVAL : 0;
+}
+
+static void set_err(char *err, size_t cap, const char *fmt, const char *a, const char *b) {
+  if (err && cap) snprintf(err, cap, fmt, a, b);
+}
+
+static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
+  int rc = mdb_env_create(&s->env);
+  if (rc) {
+    set_err(err, errcap, "%s%s", "cannot create LMDB environment: ", mdb_strerror(rc));
+    return map_rc(rc);
+  }
+  mdb_env_set_maxdbs(s->env, CS_T__COUNT + 2);
+  mdb_env_set_maxreaders(s->env, 1024);
+  int rdonly = (s->flags & CS_STORE_RDONLY) != 0;
+  if (rdonly) {
+    s->map_size = CS_READER_MAP;
+  } else {
+    char path[PATH_MAX];
+    struct stat st;
+    size_t want = CS_MAP_MIN;
+    if (path_join(path, sizeof path, gendir, "data.mdb") == 0 && stat(path, &st) == 0) {
+      while (want < (size_t)st.st_size * 2 && want < CS_MAP_MAX) want *= 2;
+    }
+    s->map_size = want;
+  }
+  mdb_env_set_mapsize(s->env, s->map_size);
+  unsigned eflags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+  rc = mdb_env_open(s->env, gendir, eflags, 0640);
+  if (rc) {
+    set_err(err, errcap, "cannot open index %s: %s", gendir, mdb_strerror(rc));
+    mdb_env_close(s->env);
+    s->env = NULL;
+    return rc == ENOENT ? CS_ENOTFOUND : map_rc(rc);
+  }
+  MDB_txn *txn;
+  rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+  if (rc) goto fail;
+  for (int i = 0; i < CS_T__COUNT; i++) {
+    rc = mdb_dbi_open(txn, table_names[i], rdonly ? 0 : MDB_CREATE, &s->dbi[i]);
+    if (rc) {
+      mdb_txn_abort(txn);
+      goto fail;
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) goto fail;
+  return 0;
+fail:
+  set_err(err, errcap, "cannot open index tables in %s: %s", gendir, mdb_strerror(rc));
+  mdb_env_close(s->env);
+  s->env = NULL;
+  return rc == MDB_NOTFOUND ? CS_EVERSION : map_rc(rc);
+}
+
+static int store_new(unsigned flags, cs_store **out) {
+  cs_store *s = calloc(1, sizeof *s);
+  if (!s) return CS_ENOMEM;
+  s->flags = flags;
+  s->lock_fd = -1;
+  pthread_rwlock_init(&s->remap, NULL);
+  *out = s;
+  return 0;
+}
+
+static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errcap) {
+  char path[PATH_MAX];
+  if (path_join(path, sizeof path, dir, "writer.lock")) return CS_EINVAL;
+  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (s->lock_fd < 0) {
+    set_err(err, errcap, "cannot open %s: %s", path, strerror(errno));
+    return CS_EIO;
+  }
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    set_err(err, errcap, "%s%s", "another writer holds the index lock ", path);
+    return CS_EBUSY;
+  }
+  return 0;
+}
+
+int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, size_t errcap) {
+  *out = NULL;
+  if (strlen(dir) > PATH_MAX - 64) return CS_EINVAL;
+  cs_store *s;
+  int rc = store_new(flags, &s);
+  if (rc) return rc;
+  snprintf(s->dir, sizeof s->dir, "%s", dir);
+  char cur[PATH_MAX], gendir[PATH_MAX];
+  if (path_join(cur, sizeof cur, dir, "current")) {
+    rc = CS_EINVAL;
+    goto fail;
+  }
+  if ((flags & CS_STORE_CREATE) && !(flags & CS_STORE_RDONLY)) {
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+      set_err(err, errcap, "cannot create %s: %s", dir, strerror(errno));
+      rc = CS_EIO;
+      goto fail;
+    }
+    struct stat st;
+    if (lstat(cur, &st) != 0) {
+      if (path_join(gendir, sizeof gendir, dir, "g1")) {
+        rc = CS_EINVAL;
+        goto fail;
+      }
+      if (mkdir(gendir, 0750) != 0 && errno != EEXIST) {
+        set_err(err, errcap, "cannot create %s: %s", gendir, strerror(errno));
+        rc = CS_EIO;
+        goto fail;
+      }
+      if (symlink("g1", cur) != 0) {
+        set_err(err, errcap, "cannot create %s: %s", cur, strerror(errno));
+        rc = CS_EIO;
+        goto fail;
+      }
+    }
+  }
+  if (!(flags & CS_STORE_RDONLY)) {
+    rc = take_writer_lock(s, dir, err, errcap);
+    if (rc) goto fail;
+  }
+  ssize_t n = readlink(cur, s->gen, sizeof s->gen - 1);
+  if (n <= 0) {
+    set_err(err, errcap, "no index in %s (%s)", dir, n < 0 ? strerror(errno) : "empty link");
+    rc = CS_ENOTFOUND;
+    goto fail;
+  }
+  s->gen[n] = 0;
+  if (strchr(s->gen, '/')) {
+    set_err(err, errcap, "%s%s", "index link must name a generation in the same directory: ", cur);
+    rc = CS_ECORRUPT;
+    goto fail;
+  }
+  if (path_join(gendir, sizeof gendir, dir, s->gen)) {
+    rc = CS_EINVAL;
+    goto fail;
+  }
+  rc = open_env(s, gendir, err, errcap);
+  if (rc) goto fail;
+  *out = s;
+  return 0;
+fail:
+  cs_store_close(s);
+  return rc;
+}
+
+int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out, char *err,
+                             size_t errcap) {
+  *out = NULL;
+  cs_store *s;
+  int rc = store_new(flags, &s);
+  if (rc) return rc;
+  if (!(flags & CS_STORE_RDONLY) && mkdir(gendir, 0750) != 0 && errno != EEXIST) {
+    set_err(err, errcap, "cannot create %s: %s", gendir, strerror(errno));
+    cs_store_close(s);
+    return CS_EIO;
+  }
+  const char *base = strrchr(gendir, '/');
+  snprintf(s->gen, sizeof s->gen, "%s", base ? base + 1 : gendir);
+  rc = open_env(s, gendir, err, errcap);
+  if (rc) {
+    cs_store_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void cs_store_close(cs_store *s) {
+  if (!s) return;
+  if (s->env) mdb_env_close(s->env);
+  if (s->lock_fd >= 0) close(s->lock_fd);
+  pthread_rwlock_destroy(&s->remap);
+  free(s);
+}
+
+const char *cs_store_generation(const cs_store *s) {
+  return s->gen;
+}
+
+int cs_store_generation_changed(const cs_store *s) {
+  if (!s->dir[0]) return 0;
+  char cur[PATH_MAX], gen[64];
+  if (path_join(cur, sizeof cur, s->dir, "current")) return 0;
+  ssize_t n = readlink(cur, gen, sizeof gen - 1);
+  if (n <= 0) return 0;
+  gen[n] = 0;
+  return strcmp(gen, s->gen) != 0;
+}
+
+int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
+  *out = NULL;
+  cs_txn *t = malloc(sizeof *t);
+  if (!t) return CS_ENOMEM;
+  t->s = s;
+  for (int attempt = 0;; attempt++) {
+    pthread_rwlock_rdlock(&s->remap);
+    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc == 0) break;
+    pthread_rwlock_unlock(&s->remap);
+    if (rc != MDB_MAP_RESIZED || attempt > 3) {
+      free(t);
+      return map_rc(rc);
+    }
+    /* Another process grew the map beyond ours: remap once no transaction
+     * of ours is open, then retry. */
+    pthread_rwlock_wrlock(&s->remap);
+    mdb_env_set_mapsize(s->env, 0);
+    MDB_envinfo info;
+    if (mdb_env_info(s->env, &info) == 0) s->map_size = info.me_mapsize;
+    pthread_rwlock_unlock(&s->remap);
+  }
+  *out = t;
+  return 0;
+}
+
+int cs_txn_commit(cs_txn *t) {
+  int rc = mdb_txn_commit(t->txn);
+  pthread_rwlock_unlock(&t->s->remap);
+  free(t);
+  return map_rc(rc);
+}
+
+void cs_txn_abort(cs_txn *t) {
+  if (!t) return;
+  mdb_txn_abort(t->txn);
+  pthread_rwlock_unlock(&t->s->remap);
+  free(t);
+}
+
+int cs_store_grow(cs_store *s) {
+  if (s->map_size >= CS_MAP_MAX) return CS_EFULL;
+  size_t want = s->map_size * 2;
+  pthread_rwlock_wrlock(&s->remap);
+  int rc = mdb_env_set_mapsize(s->env, want);
+  if (rc == 0) s->map_size = want;
+  pthread_rwlock_unlock(&s->remap);
+  return map_rc(rc);
+}
+
+size_t cs_store_map_size(const cs_store *s) {
+  return s->map_size;
+}
+
+int cs_store_used_bytes(cs_store *s, uint64_t *out) {
+  MDB_envinfo info;
+  MDB_stat st;
+  int rc = mdb_env_info(s->env, &info);
+  if (!rc) rc = mdb_env_stat(s->env, &st);
+  if (rc) return map_rc(rc);
+  *out = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+  return 0;
+}
+
+int cs_store_copy_compact(cs_store *s, const char *path) {
+  return map_rc(mdb_env_copy2(s->env, path, MDB_CP_COMPACT));
+}
+
+static MDB_val to_val(cs_slice x) {
+  MDB_val v = {x.len, (void *)x.data};
+  return v;
+}
+
+static cs_slice from_val(MDB_val v) {
+  cs_slice x = {v.mv_data, v.mv_size};
+  return x;
+}
+
+int cs_get(cs_txn *t, cs_table tbl, cs_slice key, cs_slice *val) {
+  MDB_val k = to_val(key), v;
+  int rc = mdb_get(t->txn, t->s->dbi[tbl], &k, &v);
+  if (rc) return map_rc(rc);
+  *val = from_val(v);
+  return 0;
+}
+
+int cs_put(cs_txn *t, cs_table tbl, cs_slice key, cs_slice val) {
+  if (key.len == 0 || key.len > 511) return CS_EINVAL;
+  MDB_val k = to_val(key), v = to_val(val);
+  return map_rc(mdb_put(t->txn, t->s->dbi[tbl], &k, &v, 0));
+}
+
+int cs_del(cs_txn *t, cs_table tbl, cs_slice key) {
+  MDB_val k = to_val(key);
+  return map_rc(mdb_del(t->txn, t->s->dbi[tbl], &k, NULL));
+}
+
+int cs_table_count(cs_txn *t, cs_table tbl, uint64_t *out) {
+  MDB_stat st;
+  int rc = mdb_stat(t->txn, t->s->dbi[tbl], &st);
+  if (rc) return map_rc(rc);
+  *out = st.ms_entries;
+  return 0;
+}
+
+int cs_cursor_open(cs_txn *t, cs_table tbl, cs_cursor **out) {
+  cs_cursor *c = malloc(sizeof *c);
+  if (!c) return CS_ENOMEM;
+  int rc = mdb_cursor_open(t->txn, t->s->dbi[tbl], &c->c);
+  if (rc) {
+    free(c);
+    return map_rc(rc);
+  }
+  *out = c;
+  return 0;
+}
+
+void cs_cursor_close(cs_cursor *c) {
+  if (!c) return;
+  mdb_cursor_close(c->c);
+  free(c);
+}
+
+static int cursor_op(cs_cursor *c, MDB_val *k, cs_slice *ko, cs_slice *vo, MDB_cursor_op op) {
+  MDB_val v;
+  int rc = mdb_cursor_get(c->c, k, &v, op);
+  if (rc) return map_rc(rc);
+  if (ko) *ko = from_val(*k);
+  if (vo) *vo = from_val(v);
+  return 0;
+}
+
+int cs_cursor_seek(cs_cursor *c, cs_slice key, cs_slice *k, cs_slice *v) {
+  MDB_val kk = to_val(key);
+  return cursor_op(c, &kk, k, v, MDB_SET_RANGE);
+}
+
+int cs_cursor_first(cs_cursor *c, cs_slice *k, cs_slice *v) {
+  MDB_val kk = {0, NULL};
+  return cursor_op(c, &kk, k, v, MDB_FIRST);
+}
+
+int cs_cursor_last(cs_cursor *c, cs_slice *k, cs_slice *v) {
+  MDB_val kk = {0, NULL};
+  return cursor_op(c, &kk, k, v, MDB_LAST);
+}
+
+int cs_cursor_next(cs_cursor *c, cs_slice *k, cs_slice *v) {
+  MDB_val kk = {0, NULL};
+  return cursor_op(c, &kk, k, v, MDB_NEXT);
+}
+
+int cs_cursor_prev(cs_cursor *c, cs_slice *k, cs_slice *v) {
+  MDB_val kk = {0, NULL};
+  return cursor_op(c, &kk, k, v, MDB_PREV);
+}
+
+int cs_cursor_current(cs_cursor *c, cs_slice *k, cs_slice *v) {
+  MDB_val kk = {0, NULL};
+  return cursor_op(c, &kk, k, v, MDB_GET_CURRENT);
+}
+
+int cs_cursor_del(cs_cursor *c) {
+  return map_rc(mdb_cursor_del(c->c, 0));
+}

@@ -1,0 +1,114 @@
+/*
+ * The index writer: the one way the index changes. It turns source records
+ * (conversations with their turns, people, events, relevant points) into
+ * postings, stored records and statistics, inside one LMDB write transaction
+ * per batch, together with the tailing checkpoint that covers the batch.
+ *
+ * Postings of new documents collect in memory (per term) and are merged into
+ * the terms' last chunks at commit, terms in sorted order. Deleting a
+ * document re-analyzes its stored text to find its terms and removes it from
+ * each term's chunk, so postings and statistics stay exact (no tombstones):
+ * after compaction a deleted word is nowhere in the files.
+ *
+ * Usage: begin, any number of put/delete calls, commit (or abort). When a
+ * call or the commit returns CS_EFULL the batch is lost: abort, call
+ * cs_store_grow() and redo the batch from its source.
+ */
+#ifndef CS_WRITER_H
+#define CS_WRITER_H
+
+#include "records.h"
+#include "store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds applied to untrusted source text (longer values are cut, with the
+ * cut reported in the result flags). */
+#define CS_TEXT_MAX (4u << 20)   /* one turn's text */
+#define CS_FIELD_MAX (64u << 10) /* title, description, names, other strings */
+#define CS_TURNS_MAX 100000u     /* turns of one conversation */
+
+typedef struct cs_turn_in {
+  int32_t seq;
+  const char *speaker; /* may be NULL */
+  const char *role;    /* "interviewer" | "beneficiary" | other/NULL */
+  int64_t start_ms, end_ms; /* -1 when unknown */
+  const char *text;
+  size_t text_len;
+} cs_turn_in;
+
+typedef struct cs_conv_in {
+  uint64_t id, patient_id, owner_id;
+  const char *title, *description, *language, *audio_uri, *status; /* may be NULL */
+  int64_t duration_ms, created_at_ms, updated_at_ms;               /* -1 when unknown */
+  const cs_turn_in *turns; /* in seq order */
+  size_t nturns;
+} cs_conv_in;
+
+typedef struct cs_patient_in {
+  uint64_t id, owner_id;
+  const char *name, *email, *phone;
+  int64_t created_at_ms, updated_at_ms;
+} cs_patient_in;
+
+typedef struct cs_event_in {
+  uint64_t position;
+  const char *type;
+  uint64_t patient_id, actor_id, conversation_id; /* 0 when absent */
+  int64_t recorded_at_ms;
+} cs_event_in;
+
+/* What a put did, for the caller's log line. */
+enum {
+  CS_PUT_UNCHANGED = 1 << 0, /* same checksum as indexed: nothing written */
+  CS_PUT_ERASED = 1 << 1,    /* the person was erased: refused */
+  CS_PUT_CUT = 1 << 2,       /* some text was cut to the bounds above */
+  CS_PUT_REPAIRED = 1 << 3,  /* invalid UTF-8 or NUL bytes were repaired */
+  CS_PUT_DUPLICATE = 1 << 4, /* event already applied */
+  CS_PUT_SKIPPED = 1 << 5,   /* unknown event type or missing fields */
+};
+
+typedef struct cs_writer cs_writer;
+
+/* Opens a writer on a store opened for writing; initializes the format
+ * record of a new index and refuses (CS_EVERSION) an index of another
+ * format. The writer does not own the store. */
+int cs_writer_open(cs_store *s, cs_writer **out);
+void cs_writer_close(cs_writer *w);
+
+int cs_writer_begin(cs_writer *w);
+int cs_writer_commit(cs_writer *w);
+void cs_writer_abort(cs_writer *w);
+/* Memory held by not yet merged postings: the indexer commits when this
+ * passes its batch budget. */
+size_t cs_writer_pending_bytes(const cs_writer *w);
+
+/* Replaces a conversation and all its turns (re-transcription). *flags gets
+ * CS_PUT_* bits; may be NULL. */
+int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *c, unsigned *flags);
+int cs_writer_delete_conversation(cs_writer *w, uint64_t id);
+int cs_writer_put_patient(cs_writer *w, const cs_patient_in *p, unsigned *flags);
+/* Deletes the person's record, name and conversations (store row deleted). */
+int cs_writer_delete_patient(cs_writer *w, uint64_t id);
+/* Removes every trace of the person and refuses them from now on. */
+int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms);
+int cs_writer_is_erased(cs_writer *w, uint64_t id);
+/* Applies an event once: a second call with the same position is a no-op. */
+int cs_writer_put_event(cs_writer *w, const cs_event_in *e, unsigned *flags);
+int cs_writer_put_point(cs_writer *w, uint64_t id, const char *text, const char *category);
+int cs_writer_delete_point(cs_writer *w, uint64_t id);
+
+int cs_writer_get_checkpoint(cs_writer *w, cs_checkpoint *c);
+int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c);
+
+/* Lists the ids (be64 keys) of CS_T_CONV or CS_T_PATIENT inside the open
+ * batch, ascending, into a malloc'd array owned by the caller. */
+int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n);
+
+/* Checksums of source records, as stored in the index and recomputed by
+ * `verify` from the stores. */
+uint64_t cs_conv_in_checksum(const cs_conv_in *c);
+uint64_t cs_patient_in_checksum(const cs_patient_in *p);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * Operator commands that only read or copy the index: `status` (JSON),
+ * `compact` (a compacted copy swapped in as the new generation), and `query`
+ * (a plain AND of the analyzed words, for debugging the index from a shell).
+ */
+#include "admin.h"
+
+#include "analyzer.h"
+#include "errors.h"
+#include "log.h"
+#include "reader.h"
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int open_read(const char *dir, cs_store **s, cs_reader **r) {
+  char err[512] = "";
+  int rc = cs_store_open(dir, CS_STORE_RDONLY, s, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
+    return 1;
+  }
+  rc = cs_reader_open(*s, r);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "cannot read the index in %s: %s", dir, cs_strerror(rc));
+    cs_store_close(*s);
+    return 1;
+  }
+  return 0;
+}
+
+int cs_status(const char *dir) {
+  cs_store *s;
+  cs_reader *r;
+  if (open_read(dir, &s, &r)) return 1;
+  cs_stats st;
+  cs_checkpoint cp;
+  uint64_t n[CS_T__COUNT] = {0}, used = 0;
+  int rc = cs_reader_stats(r, &st);
+  if (!rc) rc = cs_reader_checkpoint(r, &cp);
+  for (int t = 0; !rc && t < CS_T__COUNT; t++) rc = cs_reader_count(r, (cs_table)t, &n[t]);
+  if (!rc) rc = cs_store_used_bytes(s, &used);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "status: %s", cs_strerror(rc));
+  } else {
+    printf("{\"generation\": \"%s\", \"format\": %d, \"documents\": {\"turns\": %" PRIu64
+           ", \"titles\": %" PRIu64 ", \"descriptions\": %" PRIu64 ", \"names\": %" PRIu64
+           "}, \"conversations\": %" PRIu64 ", \"patients\": %" PRIu64 ", \"events\": %" PRIu64
+           ", \"erased\": %" PRIu64 ", \"relevant_points\": %" PRIu64 ", \"terms\": %" PRIu64
+           ", \"words\": %" PRIu64 ", \"postings_chunks\": %" PRIu64 ", \"next_docid\": %u"
+           ", \"checkpoint\": {\"floor_xid\": %" PRIu64 ", \"round_xid\": %" PRIu64
+           ", \"rounds\": %" PRIu64 ", \"updated_at_ms\": %" PRId64 "}, \"used_bytes\": %" PRIu64
+           "}\n",
+           cs_store_generation(s), CS_FORMAT_VERSION, st.docs[CS_DOC_TURN], st.docs[CS_DOC_TITLE],
+           st.docs[CS_DOC_DESCRIPTION], st.docs[CS_DOC_NAME], n[CS_T_CONV], n[CS_T_PATIENT],
+           n[CS_T_EVENT], n[CS_T_ERASED], n[CS_T_POINT], n[CS_T_LEX], n[CS_T_WORDS], n[CS_T_POST],
+           st.next_docid, cp.floor_xid, cp.round_xid, cp.rounds, cp.updated_at_ms, used);
+  }
+  cs_reader_close(r);
+  cs_store_close(s);
+  return rc ? 1 : 0;
+}
+
+static int rmtree_generation(const char *dir) {
+  static const char *const files[] = {"data.mdb", "lock.mdb"};
+  char path[PATH_MAX];
+  for (size_t i = 0; i < 2; i++) {
+    if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) < (int)sizeof path) unlink(path);
+  }
+  return rmdir(dir);
+}
+
+int cs_compact(const char *dir) {
+  cs_store *s;
+  char err[512] = "";
+  /* Writable open: takes the writer lock, so no indexer runs meanwhile. */
+  int rc = cs_store_open(dir, 0, &s, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "compact: %s%s", err[0] ? err : cs_strerror(rc),
+           rc == CS_EBUSY ? " (stop the indexer first)" : "");
+    return 1;
+  }
+  const char *gen = cs_store_generation(s);
+  unsigned long num = strtoul(gen + (gen[0] == 'g'), NULL, 10);
+  char newgen[32], newdir[PATH_MAX], olddir[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
+  snprintf(newgen, sizeof newgen, "g%lu", num + 1);
+  if (snprintf(newdir, sizeof newdir, "%s/%s", dir, newgen) >= (int)sizeof newdir ||
+      snprintf(olddir, sizeof olddir, "%s/%s", dir, gen) >= (int)sizeof olddir ||
+      snprintf(tmp, sizeof tmp, "%s/current.tmp", dir) >= (int)sizeof tmp ||
+      snprintf(cur, sizeof cur, "%s/current", dir) >= (int)sizeof cur) {
+    cs_store_close(s);
+    return 1;
+  }
+  rmtree_generation(newdir); /* leftovers of a crashed compaction */
+  uint64_t before = 0, after = 0;
+  cs_store_used_bytes(s, &before);
+  if (mkdir(newdir, 0750) != 0) {
+    cs_log(CS_LOG_ERROR, "compact: cannot create %s: %s", newdir, strerror(errno));
+    cs_store_close(s);
+    return 1;
+  }
+  rc = cs_store_copy_compact(s, newdir);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "compact: copy failed: %s", cs_strerror(rc));
+    rmtree_generation(newdir);
+    cs_store_close(s);
+    return 1;
+  }
+  unlink(tmp);
+  if (symlink(newgen, tmp) != 0 || rename(tmp, cur) != 0) {
+    cs_log(CS_LOG_ERROR, "compact: cannot switch to %s: %s", newgen, strerror(errno));
+    rmtree_generation(newdir);
+    cs_store_close(s);
+    return 1;
+  }
+  cs_store_close(s);
+  /* Readers still mapping the old generation keep their pages until they
+   * reopen; the files go away now. */
+  rmtree_generation(olddir);
+  struct stat st;
+  char data[PATH_MAX + 16];
+  snprintf(data, sizeof data, "%s/data.mdb", newdir);
+  if (stat(data, &st) == 0) after = (uint64_t)st.st_size;
+  cs_log(CS_LOG_INFO, "compacted %s into %s: %" PRIu64 " -> %" PRIu64 " bytes", gen, newgen,
+         before, after);
+  return 0;
+}
+
+int cs_debug_query(const char *dir, const char *text, int limit) {
+  cs_store *s;
+  cs_reader *r;
+  if (open_read(dir, &s, &r)) return 1;
+  cs_analyzer *an = cs_analyzer_create();
+  const cs_token *toks;
+  size_t n = 0;
+  int status = 0;
+  if (!an || cs_analyze(an, "es", text, strlen(text), &toks, &n)) status = 1;
+  enum { MAXT = 16 };
+  cs_pcur *cur[MAXT];
+  size_t nc = 0;
+  for (size_t i = 0; !status && i < n && nc < MAXT; i++) {
+    if (toks[i].flags & CS_TOK_STOP) continue;
+    int rc = cs_pcur_open(r, toks[i].term, toks[i].term_len, &cur[nc]);
+    if (rc == CS_ENOTFOUND) {
+      printf("no document has '%s'\n", toks[i].term);
+      goto out;
+    }
+    if (rc) {
+      status = 1;
+      break;
+    }
+    nc++;
+  }
+  if (!nc) goto out;
+  int shown = 0;
+  uint32_t d = cs_pcur_docid(cur[0]);
+  while (d != CS_DOCID_END && shown < limit) {
+    uint32_t next = d;
+    for (size_t i = 0; i < nc; i++) {
+      cs_pcur_next_geq(cur[i], d);
+      if (cs_pcur_docid(cur[i]) > next) next = cs_pcur_docid(cur[i]);
+    }
+    if (next != d) {
+      d = next;
+      continue;
+    }
+    cs_doc doc;
+    if (cs_reader_doc(r, d, &doc) == 0) {
+      cs_turn t;
+      if (doc.kind == CS_DOC_TURN && cs_reader_turn(r, doc.conversation_id, doc.seq, &t) == 0) {
+        printf("conversation %" PRIu64 " turn %d [%.*s]: %.*s\n", doc.conversation_id, doc.seq,
+               (int)t.speaker.len, t.speaker.p, (int)(t.text.len > 300 ? 300 : t.text.len),
+               t.text.p);
+      } else {
+        printf("conversation %" PRIu64 " person %" PRIu64 " (%s)\n", doc.conversation_id,
+               doc.patient_id,
+               doc.kind == CS_DOC_NAME ? "name" : doc.kind == CS_DOC_TITLE ? "title" : "description");
+      }
+      shown++;
+    }
+    cs_pcur_next(cur[0]);
+    d = cs_pcur_docid(cur[0]);
+  }
+  printf("%d match%s shown\n", shown, shown == 1 ? "" : "es");
+out:
+  for (size_t i = 0; i < nc; i++) cs_pcur_close(cur[i]);
+  cs_analyzer_destroy(an);
+  cs_reader_close(r);
+  cs_store_close(s);
+  return status;
+}

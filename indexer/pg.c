@@ -1,0 +1,98 @@
+/*
+ * libpq helpers (see pg.h).
+ */
+#include "pg.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop) {
+  long backoff = 100;
+  for (int i = 0; attempts == 0 || i < attempts; i++) {
+    if (stop && *stop) return NULL;
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) == CONNECTION_OK) {
+      PQsetClientEncoding(c, "UTF8");
+      return c;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+    PQfinish(c);
+    long wait = backoff + rand() % (backoff / 2 + 1);
+    cs_log(CS_LOG_WARN, "cannot connect to PostgreSQL: %s; retrying in %ld ms", msg, wait);
+    if (attempts && i + 1 >= attempts) break;
+    /* Sleep in slices so a stop request is honoured promptly. */
+    for (long slept = 0; slept < wait && !(stop && *stop); slept += 50) sleep_ms(50);
+    if (backoff < 5000) backoff *= 2;
+  }
+  return NULL;
+}
+
+PGresult *cs_pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
+                     const char *const *params) {
+  PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  cs_log(CS_LOG_ERROR, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  PQclear(r);
+  return NULL;
+}
+
+int cs_pg_lost(PGconn *c) {
+  return PQstatus(c) != CONNECTION_OK;
+}
+
+int cs_pg_i64(const PGresult *r, int row, int col, int64_t dflt, int64_t *out) {
+  if (PQgetisnull(r, row, col)) {
+    *out = dflt;
+    return 0;
+  }
+  const char *s = PQgetvalue(r, row, col);
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+int cs_pg_u64(const PGresult *r, int row, int col, uint64_t dflt, uint64_t *out) {
+  if (PQgetisnull(r, row, col)) {
+    *out = dflt;
+    return 0;
+  }
+  const char *s = PQgetvalue(r, row, col);
+  char *end;
+  errno = 0;
+  if (*s == '-') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+const char *cs_pg_str(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+void cs_pg_id_array(char *buf, size_t cap, const uint64_t *ids, size_t n) {
+  size_t len = 0;
+  buf[len++] = '{';
+  for (size_t i = 0; i < n && len + 24 < cap; i++) {
+    len += (size_t)snprintf(buf + len, cap - len, "%s%" PRIu64, i ? "," : "", ids[i]);
+  }
+  buf[len++] = '}';
+  buf[len] = 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * Small libpq helpers for the indexer: connecting with backoff, running
+ * parameterized statements, and telling a lost connection from an error in
+ * the statement.
+ */
+#ifndef CS_PG_H
+#define CS_PG_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+/* Connects, retrying with exponential backoff (100 ms to 5 s, with jitter)
+ * up to `attempts` times (0: until *stop becomes non-zero). Returns NULL when
+ * it gave up; the last error has been logged. */
+PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop);
+
+/* Runs sql with text parameters. Returns the result when its status is
+ * COMMAND_OK or TUPLES_OK; otherwise logs "<what>: <error>", clears it and
+ * returns NULL. */
+PGresult *cs_pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
+                     const char *const *params);
+
+/* 1 when the connection is gone (the caller reconnects). */
+int cs_pg_lost(PGconn *c);
+
+/* Parsers for text-format values; return 0 on success, -1 on a malformed
+ * value. A NULL value yields `dflt`. */
+int cs_pg_i64(const PGresult *r, int row, int col, int64_t dflt, int64_t *out);
+int cs_pg_u64(const PGresult *r, int row, int col, uint64_t dflt, uint64_t *out);
+/* The value, or NULL when SQL NULL. */
+const char *cs_pg_str(const PGresult *r, int row, int col);
+
+/* Builds the text form of a bigint[] literal "{1,2,3}" in buf. */
+void cs_pg_id_array(char *buf, size_t cap, const uint64_t *ids, size_t n);
+
+#endif

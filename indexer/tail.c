@@ -1,0 +1,336 @@
+/*
+ * Tailing the stores into the index.
+ *
+ * Change capture (schemas/capture.sql) appends (xid, kind, entity) rows to
+ * convsearch.changes. One *round* does, inside one REPEATABLE READ snapshot S:
+ *
+ *   h     := xmin(S)                         -- every xid < h has finished
+ *   dirty := distinct (kind, entity) of changes with xid >= floor
+ *   apply the current state of every dirty entity (as of S)
+ *   floor := h
+ *
+ * Changes with xid < floor were all visible to an earlier round's snapshot
+ * and applied then; a transaction still running at S has xid >= h and is read
+ * by a later round. So no commit order, however late, loses a change: this is
+ * what makes tailing gap-free without serializing writers. Applying is
+ * idempotent (entities are re-read, events are keyed by position), so the
+ * changes of transactions that committed after h but before S, which are read
+ * again next round, cost a checksum comparison and nothing else.
+ *
+ * The dirty set is walked in (kind, entity) order through a server-side
+ * cursor and applied in LMDB batches. Each batch commits together with the
+ * checkpoint {floor, round horizon h, marker = last entity applied}, so a
+ * crash resumes the round after the marker and then moves floor to the
+ * stored h, never to a later horizon it did not fully read.
+ */
+#include "tail.h"
+
+#include "apply.h"
+#include "errors.h"
+#include "log.h"
+#include "pg.h"
+#include "store.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+volatile int cs_tail_stop = 0;
+
+#define FETCH_ROWS 1024
+
+typedef struct tail {
+  const cs_tail_opts *o;
+  PGconn *pg;
+  cs_store *store;
+  cs_writer *w;
+  cs_apply_stats st;
+  uint64_t applied;
+} tail;
+
+enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int read_checkpoint(tail *t, cs_checkpoint *cp) {
+  int rc = cs_writer_begin(t->w);
+  if (!rc) rc = cs_writer_get_checkpoint(t->w, cp);
+  cs_writer_abort(t->w);
+  return rc;
+}
+
+/* Commits the open writer batch with checkpoint cp. On CS_EFULL grows the
+ * map and reports ROUND_RETRY (the batch is redone from the checkpoint). */
+static int commit_batch(tail *t, const cs_checkpoint *cp) {
+  int rc = cs_writer_set_checkpoint(t->w, cp);
+  if (!rc) rc = cs_writer_commit(t->w);
+  else cs_writer_abort(t->w);
+  if (rc == CS_EFULL) {
+    rc = cs_store_grow(t->store);
+    if (rc) {
+      cs_log(CS_LOG_ERROR, "index map cannot grow further: %s", cs_strerror(rc));
+      return ROUND_FATAL;
+    }
+    cs_log(CS_LOG_INFO, "index map grown to %zu MiB", cs_store_map_size(t->store) >> 20);
+    return ROUND_RETRY;
+  }
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "index commit failed: %s", cs_strerror(rc));
+    return ROUND_FATAL;
+  }
+  return ROUND_OK;
+}
+
+/* Maps an apply/writer error to what the round does next. */
+static int apply_failed(tail *t, int rc) {
+  cs_writer_abort(t->w);
+  if (rc == CS_APPLY_PG_ERROR) return ROUND_RETRY;
+  if (rc == CS_EFULL) {
+    if (cs_store_grow(t->store)) return ROUND_FATAL;
+    cs_log(CS_LOG_INFO, "index map grown to %zu MiB", cs_store_map_size(t->store) >> 20);
+    return ROUND_RETRY;
+  }
+  cs_log(CS_LOG_ERROR, "indexing failed: %s", cs_strerror(rc));
+  return ROUND_FATAL;
+}
+
+/* Entities whose state in the index actually changed. */
+static uint64_t effective(const cs_apply_stats *st) {
+  return st->conversations + st->deleted_conversations + st->patients + st->deleted_patients +
+         st->events + st->points;
+}
+
+/* Applies a FETCH result (sorted by kind, entity) in sub-batches of at most
+ * CS_APPLY_MAX entities of one kind. Commits whenever the pending postings
+ * pass the budget, and at the end; each commit carries the checkpoint with
+ * the last entity applied as its marker. */
+static int apply_fetched(tail *t, const PGresult *r, cs_checkpoint *cp) {
+  int n = PQntuples(r);
+  uint64_t ids[CS_APPLY_MAX];
+  int rc = cs_writer_begin(t->w);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "cannot begin an index batch: %s", cs_strerror(rc));
+    return ROUND_FATAL;
+  }
+  for (int i = 0; i < n;) {
+    char kind = PQgetvalue(r, i, 0)[0];
+    size_t k = 0;
+    int j = i;
+    for (; j < n && k < CS_APPLY_MAX && PQgetvalue(r, j, 0)[0] == kind; j++) {
+      if (cs_pg_u64(r, j, 1, 0, &ids[k]) == 0) k++;
+    }
+    rc = cs_apply(t->pg, t->w, kind, ids, k, &t->st);
+    if (rc) return apply_failed(t, rc);
+    t->applied += k;
+    i = j;
+    if (i == n || cs_writer_pending_bytes(t->w) > t->o->budget_bytes) {
+      cs_checkpoint next = *cp;
+      next.marker_kind = (uint8_t)kind;
+      cs_pg_u64(r, i - 1, 1, 0, &next.marker_entity);
+      int status = commit_batch(t, &next);
+      if (status) return status;
+      *cp = next;
+      if (i < n) {
+        rc = cs_writer_begin(t->w);
+        if (rc) return ROUND_FATAL;
+      }
+    }
+  }
+  return ROUND_OK;
+}
+
+static int round_run(tail *t, int *changed) {
+  *changed = 0;
+  cs_checkpoint cp;
+  int rc = read_checkpoint(t, &cp);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "cannot read the checkpoint: %s", cs_strerror(rc));
+    return ROUND_FATAL;
+  }
+  PGresult *r = cs_pg_exec(t->pg, "starting a round",
+                           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+  if (!r) return ROUND_RETRY;
+  PQclear(r);
+  r = cs_pg_exec(t->pg, "reading the snapshot horizon",
+                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", 0, NULL);
+  if (!r) return ROUND_RETRY;
+  uint64_t horizon = 0;
+  cs_pg_u64(r, 0, 0, 0, &horizon);
+  PQclear(r);
+
+  int resuming = cp.round_xid != 0;
+  uint64_t round_h = resuming ? cp.round_xid : horizon;
+  cp.round_xid = round_h;
+  char floor_s[24], mk[2] = {(char)cp.marker_kind, 0}, me[24];
+  snprintf(floor_s, sizeof floor_s, "%" PRIu64, cp.floor_xid);
+  snprintf(me, sizeof me, "%" PRIu64, cp.marker_entity);
+  const char *params[3] = {floor_s, mk, me};
+  r = cs_pg_exec(t->pg, "opening the change cursor",
+                 resuming && cp.marker_kind
+                     ? "DECLARE dirty NO SCROLL CURSOR FOR SELECT kind, entity "
+                       "FROM convsearch.changes WHERE xid >= $1::text::xid8 "
+                       "AND (kind, entity) > ($2::\"char\", $3::bigint) "
+                       "GROUP BY kind, entity ORDER BY kind, entity"
+                     : "DECLARE dirty NO SCROLL CURSOR FOR SELECT kind, entity "
+                       "FROM convsearch.changes WHERE xid >= $1::text::xid8 "
+                       "GROUP BY kind, entity ORDER BY kind, entity",
+                 resuming && cp.marker_kind ? 3 : 1, params);
+  if (!r) {
+    if (!cs_pg_lost(t->pg)) {
+      cs_log(CS_LOG_ERROR, "is change capture installed? run: convsearch-indexer install --pg ...");
+    }
+    return ROUND_RETRY;
+  }
+  PQclear(r);
+
+  double t0 = now_s();
+  uint64_t before = t->applied;
+  memset(&t->st, 0, sizeof t->st);
+  int status = ROUND_OK;
+  for (;;) {
+    if (cs_tail_stop) {
+      status = ROUND_RETRY;
+      break;
+    }
+    r = cs_pg_exec(t->pg, "reading changes", "FETCH 1024 FROM dirty", 0, NULL);
+    if (!r) {
+      status = ROUND_RETRY;
+      break;
+    }
+    int n = PQntuples(r);
+    if (n == 0) {
+      PQclear(r);
+      break;
+    }
+    status = apply_fetched(t, r, &cp);
+    PQclear(r);
+    if (status) break;
+  }
+  r = PQexec(t->pg, status == ROUND_OK ? "COMMIT" : "ROLLBACK");
+  PQclear(r);
+  if (status) return status;
+
+  /* The round is complete: move the floor to its horizon. */
+  if (cp.floor_xid != round_h || cp.round_xid) {
+    rc = cs_writer_begin(t->w);
+    if (rc) return ROUND_FATAL;
+    cs_checkpoint done = cp;
+    done.floor_xid = round_h;
+    done.round_xid = 0;
+    done.marker_kind = 0;
+    done.marker_entity = 0;
+    done.rounds++;
+    status = commit_batch(t, &done);
+    if (status) return status;
+  }
+  uint64_t n = t->applied - before;
+  if (effective(&t->st)) {
+    *changed = 1;
+    cs_log(CS_LOG_INFO,
+           "round applied %" PRIu64 " changed entities in %.3f s (conversations %" PRIu64
+           ", deleted %" PRIu64 ", people %" PRIu64 ", events %" PRIu64 ", unchanged %" PRIu64
+           ", skipped %" PRIu64 "); horizon %" PRIu64,
+           n, now_s() - t0, t->st.conversations, t->st.deleted_conversations, t->st.patients,
+           t->st.events, t->st.unchanged, t->st.skipped, round_h);
+  }
+  return ROUND_OK;
+}
+
+/* Waits for a NOTIFY, the poll timeout, or a stop request. */
+static void wait_for_changes(tail *t) {
+  int fd = PQsocket(t->pg);
+  if (fd < 0) return;
+  fd_set set;
+  FD_ZERO(&set);
+  FD_SET(fd, &set);
+  struct timeval tv = {t->o->poll_ms / 1000, (t->o->poll_ms % 1000) * 1000};
+  int n = select(fd + 1, &set, NULL, NULL, &tv);
+  if (n < 0 && errno != EINTR) return;
+  PQconsumeInput(t->pg);
+  PGnotify *note;
+  while ((note = PQnotifies(t->pg))) PQfreemem(note);
+}
+
+static int connect_and_listen(tail *t) {
+  t->pg = cs_pg_connect(t->o->conninfo, t->o->once ? 5 : 0, &cs_tail_stop);
+  if (!t->pg) return -1;
+  PGresult *r = cs_pg_exec(t->pg, "LISTEN", "LISTEN convsearch", 0, NULL);
+  if (!r) {
+    PQfinish(t->pg);
+    t->pg = NULL;
+    return -1;
+  }
+  PQclear(r);
+  cs_log(CS_LOG_INFO, "connected to PostgreSQL");
+  return 0;
+}
+
+int cs_tail_run(const cs_tail_opts *o) {
+  tail t;
+  memset(&t, 0, sizeof t);
+  t.o = o;
+  char err[512] = "";
+  int rc = cs_store_open(o->index_dir, CS_STORE_CREATE, &t.store, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
+    return 1;
+  }
+  rc = cs_writer_open(t.store, &t.w);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", o->index_dir, cs_strerror(rc));
+    cs_store_close(t.store);
+    return 1;
+  }
+  int exit_code = 0;
+  int failures = 0;
+  while (!cs_tail_stop) {
+    if (!t.pg && connect_and_listen(&t)) {
+      if (cs_tail_stop) break;
+      exit_code = 1;
+      cs_log(CS_LOG_ERROR, "giving up: PostgreSQL is not reachable");
+      break;
+    }
+    int changed = 0;
+    int status = round_run(&t, &changed);
+    if (status == ROUND_FATAL) {
+      exit_code = 1;
+      break;
+    }
+    if (status == ROUND_RETRY) {
+      if (cs_tail_stop) break;
+      if (cs_pg_lost(t.pg)) {
+        cs_log(CS_LOG_WARN, "lost the connection to PostgreSQL; reconnecting");
+        PQfinish(t.pg);
+        t.pg = NULL;
+      } else {
+        PGresult *r = PQexec(t.pg, "ROLLBACK");
+        PQclear(r);
+      }
+      if (++failures > 5 && o->once) {
+        cs_log(CS_LOG_ERROR, "giving up after %d failed rounds", failures);
+        exit_code = 1;
+        break;
+      }
+      struct timespec ts = {0, 200 * 1000000L};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    failures = 0;
+    if (o->once) break;
+    if (!changed) wait_for_changes(&t);
+  }
+  if (cs_tail_stop) cs_log(CS_LOG_INFO, "stopping on request");
+  if (t.pg) PQfinish(t.pg);
+  cs_writer_close(t.w);
+  cs_store_close(t.store);
+  return exit_code;
+}

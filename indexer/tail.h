@@ -1,0 +1,25 @@
+/*
+ * Tailing: catch up from the checkpoint, then follow live changes.
+ */
+#ifndef CS_TAIL_H
+#define CS_TAIL_H
+
+#include <signal.h>
+#include <stddef.h>
+
+typedef struct cs_tail_opts {
+  const char *conninfo;
+  const char *index_dir;
+  int once;                /* one round to the current end, then return */
+  size_t budget_bytes;     /* commit when pending postings exceed this */
+  int poll_ms;             /* longest wait between rounds without a NOTIFY */
+} cs_tail_opts;
+
+/* Set by the SIGTERM/SIGINT handler; the loop stops between batches. */
+extern volatile int cs_tail_stop;
+
+/* Runs until stopped (or one round with `once`). Returns a process exit
+ * code: 0 on a clean stop, 1 on a fatal error (logged). */
+int cs_tail_run(const cs_tail_opts *o);
+
+#endif

@@ -1,0 +1,387 @@
+/*
+ * `convsearch-indexer verify`: proves the index equals the stores.
+ *
+ * From one REPEATABLE READ snapshot of the stores and one read view of the
+ * index it checks, naming every difference:
+ *   - every conversation and person of the stores is in the index with the
+ *     same checksum (fields and turns), unless the person was erased;
+ *   - nothing is in the index that the stores do not have;
+ *   - every applicable event is applied, exactly once;
+ *   - nothing of an erased person is left;
+ *   - internal consistency: each term's postings match its lexicon entry,
+ *     every posted docid is a live document, every conversation has its
+ *     turns, statistics match the documents.
+ * The index may lag the stores; run it after `run --once` for an exact
+ * answer.
+ */
+#include "verify.h"
+
+#include "analyzer.h"
+#include "apply.h"
+#include "errors.h"
+#include "log.h"
+#include "pg.h"
+#include "postings.h"
+#include "reader.h"
+#include "varint.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE 256
+#define MAX_REPORTED 1000
+
+typedef struct verify {
+  PGconn *pg;
+  cs_reader *r;
+  uint64_t diffs;
+  uint64_t *store_ids;
+  size_t nstore, capstore;
+} verify;
+
+static void diff(verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void diff(verify *v, const char *fmt, ...) {
+  if (v->diffs++ >= MAX_REPORTED) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+}
+
+static int push_id(verify *v, uint64_t id) {
+  if (v->nstore == v->capstore) {
+    size_t cap = v->capstore ? v->capstore * 2 : 1024;
+    uint64_t *a = realloc(v->store_ids, cap * sizeof *a);
+    if (!a) return CS_ENOMEM;
+    v->store_ids = a;
+    v->capstore = cap;
+  }
+  v->store_ids[v->nstore++] = id;
+  return 0;
+}
+
+static int in_store(const verify *v, uint64_t id) {
+  size_t lo = 0, hi = v->nstore;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v->store_ids[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < v->nstore && v->store_ids[lo] == id;
+}
+
+/* Pages through the ids of a source view in id order. */
+static PGresult *next_ids(verify *v, const char *view, uint64_t after) {
+  char sql[256], a[24];
+  snprintf(sql, sizeof sql, "SELECT id FROM convsearch.%s WHERE id > $1 ORDER BY id LIMIT %d",
+           view, PAGE);
+  snprintf(a, sizeof a, "%" PRIu64, after);
+  const char *params[1] = {a};
+  return cs_pg_exec(v->pg, "verify: listing ids", sql, 1, params);
+}
+
+typedef struct extra_ctx {
+  verify *v;
+  const char *what;
+} extra_ctx;
+
+static int report_extra(void *ctx, cs_slice k, cs_slice val) {
+  extra_ctx *x = ctx;
+  if (k.len != 8) return 0;
+  uint64_t id = cs_be64_get(k.data);
+  if (!in_store(x->v, id)) diff(x->v, "%s %" PRIu64 ": in the index but not in the store", x->what, id);
+  return 0;
+}
+
+static int check_conversations(verify *v) {
+  uint64_t after = 0;
+  v->nstore = 0;
+  for (;;) {
+    PGresult *ids = next_ids(v, "src_conversations", after);
+    if (!ids) return 2;
+    int n = PQntuples(ids);
+    if (n == 0) {
+      PQclear(ids);
+      break;
+    }
+    uint64_t idv[PAGE];
+    for (int i = 0; i < n; i++) {
+      cs_pg_u64(ids, i, 0, 0, &idv[i]);
+      if (push_id(v, idv[i])) return 2;
+    }
+    after = idv[n - 1];
+    PQclear(ids);
+    char arr[PAGE * 22 + 4];
+    cs_pg_id_array(arr, sizeof arr, idv, (size_t)n);
+    const char *params[1] = {arr};
+    PGresult *convs = cs_pg_exec(v->pg, "verify: conversations", cs_sql_conversations, 1, params);
+    PGresult *segs = convs ? cs_pg_exec(v->pg, "verify: segments", cs_sql_segments, 1, params) : NULL;
+    if (!segs) {
+      PQclear(convs);
+      return 2;
+    }
+    int nsegs = PQntuples(segs), seg = 0;
+    cs_turn_in *turns = malloc(((size_t)nsegs + 1) * sizeof *turns);
+    if (!turns) return 2;
+    for (int row = 0; row < PQntuples(convs); row++) {
+      uint64_t id = 0, sid = 0;
+      cs_pg_u64(convs, row, 0, 0, &id);
+      while (seg < nsegs && cs_pg_u64(segs, seg, 0, 0, &sid) == 0 && sid < id) seg++;
+      int to = seg;
+      while (to < nsegs && cs_pg_u64(segs, to, 0, 0, &sid) == 0 && sid == id) to++;
+      cs_conv_in in;
+      int bad = cs_apply_conv_from_rows(convs, row, segs, seg, to, turns, &in);
+      seg = to;
+      if (bad) continue; /* skipped by the indexer too */
+      cs_conv c;
+      int rc = cs_reader_conv(v->r, id, &c);
+      int erased = cs_reader_is_erased(v->r, in.patient_id);
+      if (erased) {
+        if (rc == 0) diff(v, "conversation %" PRIu64 ": in the index though its person was erased", id);
+        continue;
+      }
+      if (rc == CS_ENOTFOUND) {
+        diff(v, "conversation %" PRIu64 ": missing from the index", id);
+      } else if (rc) {
+        diff(v, "conversation %" PRIu64 ": unreadable in the index (%s)", id, cs_strerror(rc));
+      } else if (c.checksum != cs_conv_in_checksum(&in)) {
+        diff(v, "conversation %" PRIu64 ": differs from the store (stale)", id);
+      } else {
+        uint32_t expect = (uint32_t)(in.nturns > CS_TURNS_MAX ? CS_TURNS_MAX : in.nturns);
+        if (c.nturns != expect)
+          diff(v, "conversation %" PRIu64 ": %u turns indexed, store has %u", id, c.nturns, expect);
+      }
+    }
+    free(turns);
+    PQclear(convs);
+    PQclear(segs);
+  }
+  extra_ctx x = {v, "conversation"};
+  return cs_reader_scan(v->r, CS_T_CONV, NULL, 0, report_extra, &x) ? 2 : 0;
+}
+
+static int check_patients(verify *v) {
+  uint64_t after = 0;
+  v->nstore = 0;
+  for (;;) {
+    PGresult *ids = next_ids(v, "src_patients", after);
+    if (!ids) return 2;
+    int n = PQntuples(ids);
+    if (n == 0) {
+      PQclear(ids);
+      break;
+    }
+    uint64_t idv[PAGE];
+    for (int i = 0; i < n; i++) {
+      cs_pg_u64(ids, i, 0, 0, &idv[i]);
+      if (push_id(v, idv[i])) return 2;
+    }
+    after = idv[n - 1];
+    PQclear(ids);
+    char arr[PAGE * 22 + 4];
+    cs_pg_id_array(arr, sizeof arr, idv, (size_t)n);
+    const char *params[1] = {arr};
+    PGresult *r = cs_pg_exec(v->pg, "verify: people", cs_sql_patients, 1, params);
+    if (!r) return 2;
+    for (int row = 0; row < PQntuples(r); row++) {
+      cs_patient_in in;
+      if (cs_apply_patient_from_row(r, row, &in)) continue;
+      cs_patient p;
+      int rc = cs_reader_patient(v->r, in.id, &p);
+      if (cs_reader_is_erased(v->r, in.id)) {
+        if (rc == 0) diff(v, "person %" PRIu64 ": in the index though erased", in.id);
+      } else if (rc == CS_ENOTFOUND) {
+        diff(v, "person %" PRIu64 ": missing from the index", in.id);
+      } else if (rc) {
+        diff(v, "person %" PRIu64 ": unreadable in the index (%s)", in.id, cs_strerror(rc));
+      } else if (p.checksum != cs_patient_in_checksum(&in)) {
+        diff(v, "person %" PRIu64 ": differs from the store (stale)", in.id);
+      }
+    }
+    PQclear(r);
+  }
+  extra_ctx x = {v, "person"};
+  return cs_reader_scan(v->r, CS_T_PATIENT, NULL, 0, report_extra, &x) ? 2 : 0;
+}
+
+static int count_cb(void *ctx, cs_slice k, cs_slice val) {
+  (*(uint64_t *)ctx)++;
+  return 0;
+}
+
+static int check_events(verify *v) {
+  PGresult *r = cs_pg_exec(
+      v->pg, "verify: events",
+      "SELECT position, (payload->>'patient_id')::bigint FROM convsearch.src_events "
+      "WHERE type IN ('patient.registered','patient.renamed','conversation.recorded',"
+      "'conversation.played','question.asked','sheet.updated') AND jsonb_typeof(payload) = 'object' "
+      "AND payload->>'patient_id' ~ '^[0-9]{1,18}$' AND (payload->>'patient_id')::bigint > 0 "
+      "AND (actor_id IS NULL OR actor_id >= 0) ORDER BY position",
+      0, NULL);
+  if (!r) return 2;
+  uint64_t expected = 0;
+  for (int i = 0; i < PQntuples(r); i++) {
+    uint64_t pos = 0, patient = 0;
+    cs_pg_u64(r, i, 0, 0, &pos);
+    cs_pg_u64(r, i, 1, 0, &patient);
+    if (cs_reader_is_erased(v->r, patient)) continue;
+    expected++;
+    uint8_t key[16];
+    cs_key_u64u64(key, patient, pos);
+    uint64_t found = 0;
+    if (cs_reader_scan(v->r, CS_T_EVENT, key, 16, count_cb, &found)) return 2;
+    if (!found) diff(v, "event at position %" PRIu64 ": not applied to the index", pos);
+  }
+  PQclear(r);
+  uint64_t have = 0;
+  if (cs_reader_count(v->r, CS_T_EVENT, &have)) return 2;
+  if (have != expected)
+    diff(v, "events: %" PRIu64 " applied in the index, %" PRIu64 " applicable in the store", have,
+         expected);
+  return 0;
+}
+
+static int check_erased_one(void *ctx, cs_slice k, cs_slice val) {
+  verify *v = ctx;
+  if (k.len != 8) return 0;
+  uint64_t id = cs_be64_get(k.data);
+  static const struct {
+    cs_table t;
+    const char *what;
+  } tables[] = {{CS_T_PCONV, "conversations"}, {CS_T_EVENT, "events"}, {CS_T_INTER, "interactions"}};
+  for (size_t i = 0; i < 3; i++) {
+    uint64_t n = 0;
+    cs_reader_scan(v->r, tables[i].t, k.data, 8, count_cb, &n);
+    if (n) diff(v, "erased person %" PRIu64 ": %" PRIu64 " %s left in the index", id, n, tables[i].what);
+  }
+  cs_patient p;
+  if (cs_reader_patient(v->r, id, &p) == 0)
+    diff(v, "erased person %" PRIu64 ": record left in the index", id);
+  return 0;
+}
+
+/* Internal consistency of postings, lexicon, documents and statistics. */
+typedef struct post_ctx {
+  verify *v;
+  char term[CS_TERM_MAX + 1];
+  size_t len;
+  uint64_t df, cf;
+  uint64_t docs_by_kind[CS_DOC_KINDS];
+  int bad;
+} post_ctx;
+
+static void finish_term(post_ctx *x) {
+  if (!x->len) return;
+  cs_lex lex;
+  int rc = cs_reader_lex(x->v->r, x->term, x->len, &lex);
+  if (rc) {
+    diff(x->v, "term '%.*s': postings without a lexicon entry", (int)x->len, x->term);
+  } else if (lex.df != x->df || lex.cf != x->cf) {
+    diff(x->v, "term '%.*s': lexicon says df %" PRIu64 " cf %" PRIu64 ", postings hold %" PRIu64
+         " and %" PRIu64, (int)x->len, x->term, lex.df, lex.cf, x->df, x->cf);
+  }
+}
+
+static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
+  post_ctx *x = ctx;
+  const uint8_t *kp = k.data;
+  if (k.len < 6 || k.len - 5 > CS_TERM_MAX || kp[k.len - 5] != 0) {
+    diff(x->v, "postings: malformed key");
+    return 0;
+  }
+  size_t tl = k.len - 5;
+  if (tl != x->len || memcmp(kp, x->term, tl) != 0) {
+    finish_term(x);
+    memcpy(x->term, kp, tl);
+    x->len = tl;
+    x->df = x->cf = 0;
+  }
+  cs_chunk c;
+  if (cs_chunk_decode(val.data, val.len, cs_be32_get(kp + tl + 1), &c)) {
+    diff(x->v, "term '%.*s': corrupt postings chunk", (int)tl, (const char *)kp);
+    return 0;
+  }
+  for (uint32_t i = 0; i < c.n; i++) {
+    cs_doc d;
+    if (cs_reader_doc(x->v->r, c.docid[i], &d) != 0) {
+      diff(x->v, "term '%.*s': posts docid %u which is not a live document", (int)tl,
+           (const char *)kp, c.docid[i]);
+    } else if (d.len != c.len[i]) {
+      diff(x->v, "term '%.*s': docid %u length %u, document says %u", (int)tl, (const char *)kp,
+           c.docid[i], c.len[i], d.len);
+    }
+    x->df++;
+    x->cf += c.tf[i];
+  }
+  return 0;
+}
+
+static int count_doc(void *ctx, cs_slice k, cs_slice val) {
+  post_ctx *x = ctx;
+  cs_doc d;
+  if (cs_doc_decode(val.data, val.len, &d) == 0) x->docs_by_kind[d.kind]++;
+  else diff(x->v, "document: corrupt entry");
+  return 0;
+}
+
+static int check_internal(verify *v) {
+  post_ctx x;
+  memset(&x, 0, sizeof x);
+  x.v = v;
+  if (cs_reader_scan(v->r, CS_T_POST, NULL, 0, check_chunk, &x)) return 2;
+  finish_term(&x);
+  if (cs_reader_scan(v->r, CS_T_DOCS, NULL, 0, count_doc, &x)) return 2;
+  cs_stats st;
+  if (cs_reader_stats(v->r, &st)) return 2;
+  for (int k = 1; k < CS_DOC_KINDS; k++) {
+    if (st.docs[k] != x.docs_by_kind[k])
+      diff(v, "statistics: %" PRIu64 " documents of kind %d counted, %" PRIu64 " present",
+           st.docs[k], k, x.docs_by_kind[k]);
+  }
+  return 0;
+}
+
+int cs_verify(const char *conninfo, const char *index_dir) {
+  verify v;
+  memset(&v, 0, sizeof v);
+  cs_store *s;
+  char err[512] = "";
+  int rc = cs_store_open(index_dir, CS_STORE_RDONLY, &s, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "verify: %s", err[0] ? err : cs_strerror(rc));
+    return 2;
+  }
+  rc = cs_reader_open(s, &v.r);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "verify: cannot read the index: %s", cs_strerror(rc));
+    cs_store_close(s);
+    return 2;
+  }
+  v.pg = cs_pg_connect(conninfo, 3, NULL);
+  int status = v.pg ? 0 : 2;
+  if (!status) {
+    PGresult *r = cs_pg_exec(v.pg, "verify: snapshot", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+    status = r ? 0 : 2;
+    PQclear(r);
+  }
+  if (!status) status = check_conversations(&v);
+  if (!status) status = check_patients(&v);
+  if (!status) status = check_events(&v);
+  if (!status) status = cs_reader_scan(v.r, CS_T_ERASED, NULL, 0, check_erased_one, &v) ? 2 : 0;
+  if (!status) status = check_internal(&v);
+  if (v.pg) PQfinish(v.pg);
+  cs_reader_close(v.r);
+  cs_store_close(s);
+  free(v.store_ids);
+  if (status) return status;
+  if (v.diffs > MAX_REPORTED) printf("... and %" PRIu64 " more differences\n", v.diffs - MAX_REPORTED);
+  cs_log(v.diffs ? CS_LOG_WARN : CS_LOG_INFO, "verify: %" PRIu64 " difference%s", v.diffs,
+         v.diffs == 1 ? "" : "s");
+  return v.diffs ? 1 : 0;
+}

@@ -1,0 +1,111 @@
+-- Adapter for the existing portal database (Django). Installs change capture
+-- on the portal's tables and provides the same convsearch.src_* views as the
+-- canonical store, so the indexer reads both the same way.
+--
+-- Ownership rule of the portal: a person belongs to patient.user_id, and so
+-- do that person's conversations.
+--
+-- Transcripts live in conversation_conversationmodel.conversation as JSON
+-- {"conversation": [{"speaker": ..., "text": ...}, ...]}, in real rows often
+-- stored as a JSON *string* that contains that JSON. Turns have no times: the
+-- view spreads the conversation's duration over its turns in proportion to
+-- their length in characters (an estimate, flagged by times_estimated).
+
+-- Parses a transcript column whatever its storage: JSON, a JSON string that
+-- contains JSON, or garbage (NULL, with the reason in the error output).
+CREATE OR REPLACE FUNCTION convsearch.portal_transcript(raw text, OUT turns jsonb, OUT error text)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  j jsonb;
+  depth int := 0;
+BEGIN
+  IF raw IS NULL OR btrim(raw) = '' THEN
+    turns := '[]'::jsonb;
+    RETURN;
+  END IF;
+  BEGIN
+    j := raw::jsonb;
+  EXCEPTION WHEN others THEN
+    error := 'malformed JSON: ' || SQLERRM;
+    RETURN;
+  END;
+  -- Unwrap JSON strings that contain JSON (seen nested twice in real rows).
+  WHILE jsonb_typeof(j) = 'string' AND depth < 3 LOOP
+    BEGIN
+      j := (j #>> '{}')::jsonb;
+    EXCEPTION WHEN others THEN
+      error := 'malformed JSON inside string: ' || SQLERRM;
+      RETURN;
+    END;
+    depth := depth + 1;
+  END LOOP;
+  IF jsonb_typeof(j) = 'object' THEN
+    j := j -> 'conversation';
+  END IF;
+  IF j IS NULL OR jsonb_typeof(j) = 'null' THEN
+    turns := '[]'::jsonb;
+  ELSIF jsonb_typeof(j) <> 'array' THEN
+    error := 'transcript is a JSON ' || jsonb_typeof(j) || ', not a list of turns';
+  ELSE
+    turns := j;
+  END IF;
+END $$;
+
+SELECT convsearch.capture_table('conversation_patientmodel', 'p', 'id');
+SELECT convsearch.capture_table('conversation_conversationmodel', 'c', 'id');
+SELECT convsearch.capture_table('conversation_ephemeralanswermodel', 'e', 'id');
+SELECT convsearch.capture_table('conversation_relevantpointmodel', 'r', 'id');
+SELECT convsearch.capture_table('conversation_answermodel', 'a', 'patient_id');
+
+CREATE OR REPLACE VIEW convsearch.src_patients AS
+  SELECT id::bigint, user_id::bigint AS owner_id, name::text, email::text,
+         phone_number::text AS phone, created_at, updated_at
+    FROM conversation_patientmodel;
+
+CREATE OR REPLACE VIEW convsearch.src_conversations AS
+  SELECT c.id::bigint, c.patient_id::bigint, p.user_id::bigint AS owner_id,
+         c.title::text, c.description::text, 'es'::text AS language,
+         c.wav_file_s3_path::text AS audio_uri,
+         (c.duration * 1000)::integer AS duration_ms, c.status::text,
+         c.created_at, c.updated_at,
+         (convsearch.portal_transcript(c.conversation::text)).error AS transcript_error
+    FROM conversation_conversationmodel c
+    JOIN conversation_patientmodel p ON p.id = c.patient_id;
+
+CREATE OR REPLACE VIEW convsearch.src_segments AS
+  WITH turns AS (
+    SELECT c.id AS conversation_id, c.duration, t.ord, t.turn,
+           coalesce(length(CASE WHEN jsonb_typeof(t.turn -> 'text') = 'string'
+                                THEN t.turn ->> 'text' END), 0) AS chars
+      FROM conversation_conversationmodel c,
+           LATERAL jsonb_array_elements(
+             coalesce((convsearch.portal_transcript(c.conversation::text)).turns, '[]'))
+             WITH ORDINALITY AS t(turn, ord)
+     WHERE jsonb_typeof(t.turn) = 'object'
+  ), spread AS (
+    SELECT *, sum(chars) OVER w - chars AS before, sum(chars) OVER (PARTITION BY conversation_id) AS total
+      FROM turns
+    WINDOW w AS (PARTITION BY conversation_id ORDER BY ord)
+  )
+  SELECT conversation_id::bigint, (ord - 1)::integer AS seq,
+         CASE WHEN jsonb_typeof(turn -> 'speaker') = 'string' THEN turn ->> 'speaker' END AS speaker,
+         'other'::text AS role,
+         CASE WHEN duration > 0 AND total > 0 THEN (duration * 1000 * before / total)::integer END AS start_ms,
+         CASE WHEN duration > 0 AND total > 0 THEN (duration * 1000 * (before + chars) / total)::integer END AS end_ms,
+         coalesce(CASE WHEN jsonb_typeof(turn -> 'text') = 'string' THEN turn ->> 'text' END, '') AS text
+    FROM spread;
+
+CREATE OR REPLACE VIEW convsearch.src_events AS
+  SELECT e.id::bigint AS position, 'question.asked'::text AS type,
+         jsonb_build_object('conversation_id', e.conversation_id, 'patient_id', c.patient_id,
+                            'question', e.question, 'answer', e.answer) AS payload,
+         p.user_id::bigint AS actor_id, e.created_at AS recorded_at
+    FROM conversation_ephemeralanswermodel e
+    JOIN conversation_conversationmodel c ON c.id = e.conversation_id
+    JOIN conversation_patientmodel p ON p.id = c.patient_id;
+
+CREATE OR REPLACE VIEW convsearch.src_relevant_points AS
+  SELECT id::bigint, text::text, category::text FROM conversation_relevantpointmodel;
+
+INSERT INTO convsearch.meta VALUES ('source', 'portal')
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value;
