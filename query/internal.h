@@ -1,0 +1,42 @@
+/*
+ * Internal interface of the query engine modules (not for the HTTP layer).
+ */
+#ifndef CS_QUERY_INTERNAL_H
+#define CS_QUERY_INTERNAL_H
+
+#include "engine.h"
+#include "reader.h"
+#include "records.h"
+
+#include <stdint.h>
+
+/* A read view for one call: the reader plus the generation it reads. */
+typedef struct cs_view {
+  cs_reader *r;
+  struct cs_gen *gen;
+} cs_view;
+
+/* Begins a read view on the current generation (reopening the index when a
+ * reindex or compaction swapped it). Fills err (503) when the index cannot
+ * be read. */
+int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err);
+void cs_view_end(cs_engine *e, cs_view *v);
+
+void cs_engine_err(cs_engine_error *err, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Visibility of a person for a caller (reads the person's record: the owner
+ * is always the current one). 1 visible, 0 not (or no such person). */
+int cs_caller_sees_patient(cs_reader *r, const cs_caller *c, uint64_t patient_id);
+/* The owner ids a caller is restricted to: portal -> its employee id. */
+int cs_caller_restricted(const cs_caller *c);
+
+/* Name of a person as this caller may see it: analysts get a stable
+ * pseudonym ("Persona 7f3a2c"), others the name. Returns a new JSON string. */
+json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name);
+/* JSON string from stored bytes (valid UTF-8: the writer repaired it). */
+json_t *cs_json_str(cs_str s);
+/* ISO 8601 UTC with milliseconds, or JSON null for -1. */
+json_t *cs_json_time(int64_t ms);
+
+#endif
