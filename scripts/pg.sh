@@ -43,6 +43,7 @@ start)
       -o "-c listen_addresses='' -c unix_socket_directories='$sock' -c port=5432 -c fsync=on -c max_connections=200" \
       start >/dev/null || { tail -20 "$dir/postgres.log" >&2; exit 1; }
   fi
+  echo "host=$sock port=5432 user=convsearch" >"$dir/conninfo"
   echo "host=$sock port=5432 user=convsearch"
   ;;
 stop)

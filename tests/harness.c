@@ -1,0 +1,288 @@
+/*
+ * Test harness (see harness.h).
+ */
+#include "harness.h"
+
+#include "analyzer.h"
+#include "errors.h"
+#include "reader.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int th_passed, th_failed;
+static char base_conninfo[512];
+static char scratch[512];
+static char indexer[512];
+static char logpath[600];
+static char dbinfo[700];
+
+int64_t th_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void th_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+void th_init(const char *name) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  const char *pgdir = getenv("CS_TEST_PGDIR");
+  const char *ix = getenv("CS_INDEXER");
+  REQUIRE(pgdir && ix, "CS_TEST_PGDIR and CS_INDEXER must be set (run through ctest)");
+  snprintf(indexer, sizeof indexer, "%s", ix);
+  char path[600];
+  snprintf(path, sizeof path, "%s/conninfo", pgdir);
+  FILE *f = fopen(path, "r");
+  REQUIRE(f, "no PostgreSQL test cluster: %s missing", path);
+  REQUIRE(fgets(base_conninfo, sizeof base_conninfo, f), "empty %s", path);
+  fclose(f);
+  base_conninfo[strcspn(base_conninfo, "\n")] = 0;
+  snprintf(scratch, sizeof scratch, "/tmp/cs-test-%s-XXXXXX", name);
+  REQUIRE(mkdtemp(scratch), "mkdtemp: %s", strerror(errno));
+  snprintf(logpath, sizeof logpath, "%s/indexer.log", scratch);
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
+}
+
+const char *th_dir(void) {
+  return scratch;
+}
+
+PGconn *th_connect(const char *conninfo) {
+  PGconn *c = PQconnectdb(conninfo);
+  REQUIRE(PQstatus(c) == CONNECTION_OK, "connect %s: %s", conninfo, PQerrorMessage(c));
+  PGresult *r = PQexec(c, "SET client_min_messages = warning");
+  PQclear(r);
+  return c;
+}
+
+const char *th_db_create(const char *name, const char *extra, PGconn **conn) {
+  char info[700], sql[512];
+  snprintf(info, sizeof info, "%s dbname=postgres", base_conninfo);
+  PGconn *admin = th_connect(info);
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+  th_sql(admin, sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s %s", name, extra ? extra : "");
+  th_sql(admin, sql);
+  PQfinish(admin);
+  snprintf(dbinfo, sizeof dbinfo, "%s dbname=%s", base_conninfo, name);
+  if (conn) *conn = th_connect(dbinfo);
+  return dbinfo;
+}
+
+int th_sql_try(PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType st = PQresultStatus(r);
+  int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  if (!ok) fprintf(stderr, "sql error: %s (in: %.200s)\n", PQresultErrorMessage(r), sql);
+  PQclear(r);
+  return ok ? 0 : -1;
+}
+
+void th_sql(PGconn *c, const char *sql) {
+  REQUIRE(th_sql_try(c, sql) == 0, "SQL failed");
+}
+
+int64_t th_sql_int(PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "query failed: %s (%s)",
+          PQresultErrorMessage(r), sql);
+  int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return v;
+}
+
+void th_sql_file(PGconn *c, const char *path) {
+  FILE *f = fopen(path, "rb");
+  REQUIRE(f, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  REQUIRE(buf && fread(buf, 1, (size_t)n, f) == (size_t)n, "cannot read %s", path);
+  buf[n] = 0;
+  fclose(f);
+  th_sql(c, buf);
+  free(buf);
+}
+
+const char *th_indexer_path(void) {
+  return indexer;
+}
+
+pid_t th_indexer_spawn(const char *const *args) {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 2);
+      dup2(fd, 1);
+      close(fd);
+    }
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = indexer;
+    for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    execv(indexer, (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+int th_wait(pid_t pid, int timeout_ms) {
+  int64_t end = th_now_ms() + timeout_ms;
+  for (;;) {
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(st)) return WEXITSTATUS(st);
+      if (WIFSIGNALED(st)) return -WTERMSIG(st);
+      return -999;
+    }
+    if (th_now_ms() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      return -1000;
+    }
+    th_sleep_ms(5);
+  }
+}
+
+int th_indexer(const char *const *args) {
+  return th_wait(th_indexer_spawn(args), 600000);
+}
+
+void th_stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  int rc = th_wait(pid, 20000);
+  CHECK(rc == 0, "indexer should stop cleanly on SIGTERM (exit %d)", rc);
+}
+
+int th_log_count(const char *needle) {
+  FILE *f = fopen(logpath, "r");
+  if (!f) return 0;
+  char line[4096];
+  int n = 0;
+  while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
+  fclose(f);
+  return n;
+}
+
+int th_docs_with(const char *index_dir, const char *word) {
+  cs_store *s;
+  if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) return 0;
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) {
+    cs_store_close(s);
+    return 0;
+  }
+  cs_analyzer *an = cs_analyzer_create();
+  const cs_token *t;
+  size_t n = 0;
+  int count = 0;
+  if (an && cs_analyze(an, "es", word, strlen(word), &t, &n) == 0 && n > 0) {
+    cs_pcur *c;
+    if (cs_pcur_open(r, t[0].term, t[0].term_len, &c) == 0) {
+      for (; cs_pcur_docid(c) != CS_DOCID_END; cs_pcur_next(c)) count++;
+      cs_pcur_close(c);
+    }
+  }
+  cs_analyzer_destroy(an);
+  cs_reader_close(r);
+  cs_store_close(s);
+  return count;
+}
+
+int64_t th_index_count(const char *index_dir, int table) {
+  cs_store *s;
+  if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) return -1;
+  cs_reader *r;
+  uint64_t n = 0;
+  if (cs_reader_open(s, &r) == 0) {
+    cs_reader_count(r, (cs_table)table, &n);
+    cs_reader_close(r);
+  }
+  cs_store_close(s);
+  return (int64_t)n;
+}
+
+int th_wait_docs(const char *index_dir, const char *word, int want, int timeout_ms) {
+  int64_t t0 = th_now_ms();
+  for (;;) {
+    int n = th_docs_with(index_dir, word);
+    if (want == 0 ? n == 0 : n >= want) return (int)(th_now_ms() - t0);
+    if (th_now_ms() - t0 > timeout_ms) return -1;
+    th_sleep_ms(5);
+  }
+}
+
+static int file_contains(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  size_t nl = strlen(needle), cap = 1 << 20;
+  char *buf = malloc(cap + nl);
+  int found = 0;
+  size_t keep = 0;
+  while (buf && !found) {
+    size_t got = fread(buf + keep, 1, cap, f);
+    if (got == 0) break;
+    size_t len = keep + got;
+    found = memmem(buf, len, needle, nl) != NULL;
+    keep = len < nl - 1 ? len : nl - 1;
+    memmove(buf, buf + len - keep, keep);
+  }
+  free(buf);
+  fclose(f);
+  return found;
+}
+
+int th_index_files_contain(const char *index_dir, const char *needle) {
+  DIR *d = opendir(index_dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d))) {
+    if (e->d_name[0] != 'g') continue;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/data.mdb", index_dir, e->d_name);
+    found = file_contains(path, needle);
+  }
+  closedir(d);
+  return found;
+}
+
+void th_cleanup(void) {
+}
+
+static void rm_rf(const char *path) {
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
+}
+
+int th_done(void) {
+  if (th_failed == 0 && scratch[0]) {
+    rm_rf(scratch);
+  } else if (scratch[0]) {
+    fprintf(stderr, "scratch directory kept for inspection: %s (indexer log: %s)\n", scratch,
+            logpath);
+  }
+  printf("%d passed, %d failed\n", th_passed, th_failed);
+  return th_failed ? 1 : 0;
+}

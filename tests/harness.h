@@ -1,0 +1,85 @@
+/*
+ * Test harness for integration tests: a real PostgreSQL (the cluster the
+ * CTest fixture started), the real indexer binary as a child process, and a
+ * read view of the index it writes. Checks print "FAIL file:line: ..." and
+ * count; th_done() prints the closing "N passed, M failed" line.
+ */
+#ifndef CS_TEST_HARNESS_H
+#define CS_TEST_HARNESS_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+extern int th_passed, th_failed;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      th_passed++;                                                                                 \
+    } else {                                                                                       \
+      th_failed++;                                                                                 \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
+  } while (0)
+
+/* Aborts the test (exit 1) when cond is false: for setup steps. */
+#define REQUIRE(cond, ...)                                                                         \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "FATAL %s:%d: ", __FILE__, __LINE__);                                        \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+      th_cleanup();                                                                                \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+/* Reads CS_TEST_PGDIR/conninfo and CS_INDEXER; makes a scratch directory. */
+void th_init(const char *name);
+/* Scratch directory of this test (removed by th_done when all passed). */
+const char *th_dir(void);
+/* Creates a fresh database `name` (dropped first); returns its conninfo
+ * (static storage, valid until the next call) and a connection. `extra` is
+ * appended to CREATE DATABASE (e.g. "ENCODING 'SQL_ASCII' ..."). */
+const char *th_db_create(const char *name, const char *extra, PGconn **conn);
+PGconn *th_connect(const char *conninfo);
+/* Runs SQL; REQUIREs success. */
+void th_sql(PGconn *c, const char *sql);
+/* Runs SQL; returns 0 or -1 (no abort). */
+int th_sql_try(PGconn *c, const char *sql);
+/* First column of the first row as int64 (REQUIREs one row). */
+int64_t th_sql_int(PGconn *c, const char *sql);
+void th_sql_file(PGconn *c, const char *path);
+
+/* Indexer runs. Logs append to th_dir()/indexer.log. */
+int th_indexer(const char *const *args); /* waits; returns exit status (-signal) */
+pid_t th_indexer_spawn(const char *const *args);
+/* Waits for pid up to timeout_ms; returns exit status, -signal, or -1000 on
+ * timeout (the process is then killed). */
+int th_wait(pid_t pid, int timeout_ms);
+void th_stop(pid_t pid); /* SIGTERM and wait (REQUIRE clean exit) */
+const char *th_indexer_path(void);
+/* Count of log lines containing `needle`. */
+int th_log_count(const char *needle);
+
+/* Index probes (open a fresh read view each call). */
+/* Number of documents whose postings contain the analyzed form of word. */
+int th_docs_with(const char *index_dir, const char *word);
+/* Entries of an index table (CS_T_*). */
+int64_t th_index_count(const char *index_dir, int table);
+/* Waits until th_docs_with(word) >= want (or == 0 when want is 0); returns
+ * the milliseconds it took, or -1 on timeout. */
+int th_wait_docs(const char *index_dir, const char *word, int want, int timeout_ms);
+/* 1 when the bytes of needle occur anywhere in the index's files. */
+int th_index_files_contain(const char *index_dir, const char *needle);
+
+int64_t th_now_ms(void);
+void th_sleep_ms(int ms);
+void th_cleanup(void);
+/* Prints the closing line and returns the exit code. */
+int th_done(void);
+
+#endif
