@@ -12,7 +12,13 @@ mkdir -p "$run"
 chmod 755 "$run"
 port=${CONVSEARCH_PORT:-8750}
 
-conninfo=$(scripts/pg.sh start "$run/pg")
+pgdir=$run/pg
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$run"; then
+  # The unprivileged postgres user cannot enter the clone: keep the cluster in /tmp.
+  pgdir=/tmp/convsearch-pg-$(echo "$root" | md5sum | cut -c1-12)
+  echo "note: the PostgreSQL cluster lives in $pgdir (postgres cannot enter $run)"
+fi
+conninfo=$(scripts/pg.sh start "$pgdir")
 pg="$conninfo dbname=convsearch"
 psql "$conninfo dbname=postgres" -qtc "SELECT 1 FROM pg_database WHERE datname = 'convsearch'" | grep -q 1 ||
   psql "$conninfo dbname=postgres" -qc "CREATE DATABASE convsearch"
@@ -39,7 +45,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  scripts/pg.sh stop "$run/pg"
+  scripts/pg.sh stop "$pgdir"
 }
 trap cleanup EXIT INT TERM
 

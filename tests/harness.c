@@ -54,6 +54,8 @@ void th_init(const char *name) {
   base_conninfo[strcspn(base_conninfo, "\n")] = 0;
   snprintf(scratch, sizeof scratch, "/tmp/cs-test-%s-XXXXXX", name);
   REQUIRE(mkdtemp(scratch), "mkdtemp: %s", strerror(errno));
+  /* Tests that start their own cluster need the postgres user to enter. */
+  chmod(scratch, 0755);
   snprintf(logpath, sizeof logpath, "%s/indexer.log", scratch);
   srand((unsigned)time(NULL) ^ (unsigned)getpid());
 }

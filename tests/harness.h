@@ -8,6 +8,8 @@
 #define CS_TEST_HARNESS_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <sys/types.h>
 
