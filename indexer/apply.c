@@ -151,14 +151,16 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
       seg = seg_to;
       continue;
     }
-    const char *terr = cs_pg_str(convs, row, 11);
-    if (terr) {
-      cs_log(CS_LOG_WARN, "conversation %" PRIu64 ": transcript not readable (%s); indexed without turns",
-             id, terr);
-    }
     unsigned flags = 0;
     rc = cs_writer_put_conversation(w, &c, &flags);
     if (rc) break;
+    /* Reported once, when the conversation is (re)indexed, not on every
+     * idempotent re-read. */
+    const char *terr = cs_pg_str(convs, row, 11);
+    if (terr && !(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) {
+      cs_log(CS_LOG_WARN, "conversation %" PRIu64 ": transcript not readable (%s); indexed without turns",
+             id, terr);
+    }
     count_flags(st, flags);
     if (!(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) st->conversations++;
     if (flags & (CS_PUT_REPAIRED | CS_PUT_CUT)) {

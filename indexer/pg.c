@@ -18,13 +18,23 @@ static void sleep_ms(long ms) {
   }
 }
 
+static void on_notice(void *arg, const char *msg) {
+  (void)arg;
+  cs_log(CS_LOG_DEBUG, "PostgreSQL: %s", msg);
+}
+
 PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop) {
   long backoff = 100;
   for (int i = 0; attempts == 0 || i < attempts; i++) {
     if (stop && *stop) return NULL;
     PGconn *c = PQconnectdb(conninfo);
     if (PQstatus(c) == CONNECTION_OK) {
-      PQsetClientEncoding(c, "UTF8");
+      PQsetNoticeProcessor(c, on_notice, NULL);
+      /* A SQL_ASCII store may hold any bytes: take them as they are (the
+       * writer repairs invalid UTF-8) instead of letting the server refuse
+       * to convert them, which would stall the stream. */
+      const char *enc = PQparameterStatus(c, "server_encoding");
+      PQsetClientEncoding(c, enc && !strcmp(enc, "SQL_ASCII") ? "SQL_ASCII" : "UTF8");
       return c;
     }
     char msg[512];
