@@ -1,0 +1,185 @@
+/*
+ * The postings and record codecs: random round trips, and corrupted or
+ * random bytes that must yield CS_ECORRUPT (or a valid decode), never a
+ * crash or an out-of-bounds read (run under ASan in the sanitizer build).
+ */
+#include "errors.h"
+#include "postings.h"
+#include "records.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+#define CHECK(c, ...)                                                                              \
+  do {                                                                                             \
+    if (c) {                                                                                       \
+      passed++;                                                                                    \
+    } else {                                                                                       \
+      failed++;                                                                                    \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
+  } while (0)
+
+static uint32_t rnd(uint32_t n) {
+  return (uint32_t)rand() % n;
+}
+
+static void random_list(cs_plist *l, uint32_t ndocs) {
+  uint32_t d = 1 + rnd(1000), pos[64];
+  for (uint32_t i = 0; i < ndocs; i++) {
+    uint32_t tf = 1 + rnd(rnd(10) == 0 ? 60 : 4), p = rnd(5);
+    for (uint32_t k = 0; k < tf; k++) {
+      pos[k] = p;
+      p += 1 + rnd(rnd(5) == 0 ? 1000 : 3);
+    }
+    cs_plist_add(l, d, tf + rnd(100), pos, tf);
+    d += 1 + rnd(rnd(10) == 0 ? 100000 : 3);
+  }
+}
+
+static void round_trip(void) {
+  for (int iter = 0; iter < 300; iter++) {
+    cs_plist l;
+    cs_plist_init(&l);
+    random_list(&l, 1 + rnd(400));
+    size_t pos_at = 0;
+    int ok = 1;
+    for (uint32_t from = 0; from < l.n && ok; from += CS_CHUNK_DOCS) {
+      uint32_t count = l.n - from < CS_CHUNK_DOCS ? l.n - from : CS_CHUNK_DOCS;
+      uint8_t *buf;
+      size_t len;
+      ok = cs_chunk_encode(&l, from, count, &buf, &len) == 0;
+      cs_chunk c;
+      ok = ok && cs_chunk_decode(buf, len, l.docid[from], &c) == 0 && c.n == count;
+      uint32_t last, n, mt, ml;
+      ok = ok && cs_chunk_peek(buf, len, l.docid[from], &last, &n, &mt, &ml) == 0 &&
+           last == l.docid[from + count - 1] && n == count;
+      /* Positions read out of order: forwards, then back to the start. */
+      for (uint32_t pass = 0; pass < 2 && ok; pass++) {
+        size_t p = pos_at;
+        for (uint32_t i = 0; i < count && ok; i++) {
+          uint32_t out[64];
+          ok = c.docid[i] == l.docid[from + i] && c.tf[i] == l.tf[from + i] &&
+               c.len[i] == l.len[from + i] && cs_chunk_positions(&c, i, out, 64) == 0 &&
+               memcmp(out, l.pos + p, c.tf[i] * sizeof *out) == 0;
+          p += c.tf[i];
+        }
+        if (pass == 1) pos_at = p;
+      }
+      free(buf);
+    }
+    CHECK(ok, "round trip of a random list (iteration %d)", iter);
+    cs_plist_free(&l);
+  }
+}
+
+static void remove_docs(void) {
+  cs_plist l;
+  cs_plist_init(&l);
+  uint32_t pos[3] = {1, 5, 9};
+  for (uint32_t d = 10; d < 20; d++) cs_plist_add(&l, d, 20, pos, 1 + d % 3);
+  CHECK(cs_plist_remove(&l, 13) == 1 && l.n == 9, "remove a present doc");
+  CHECK(cs_plist_remove(&l, 13) == 0 && l.n == 9, "removing it again changes nothing");
+  CHECK(cs_plist_remove(&l, 99) == 0, "remove an absent doc");
+  size_t npos = 0;
+  for (uint32_t i = 0; i < l.n; i++) npos += l.tf[i];
+  CHECK(npos == l.npos, "positions stay consistent after a removal");
+  CHECK(cs_plist_add(&l, 15, 3, pos, 1) == CS_EINVAL, "docids must increase");
+  cs_plist_free(&l);
+}
+
+static void corruption(void) {
+  int crashes_would_show_under_asan = 0;
+  for (int iter = 0; iter < 20000; iter++) {
+    cs_plist l;
+    cs_plist_init(&l);
+    random_list(&l, 1 + rnd(CS_CHUNK_DOCS));
+    uint8_t *buf;
+    size_t len;
+    cs_chunk_encode(&l, 0, l.n, &buf, &len);
+    /* Flip bytes, truncate, or extend with garbage. */
+    int mode = (int)rnd(3);
+    if (mode == 0) {
+      for (int k = 0; k < 1 + (int)rnd(4); k++) buf[rnd((uint32_t)len)] ^= (uint8_t)(1 + rnd(255));
+    } else if (mode == 1) {
+      len = rnd((uint32_t)len);
+    }
+    cs_chunk c;
+    int rc = cs_chunk_decode(buf, len, l.docid[0], &c);
+    if (rc == 0) {
+      for (uint32_t i = 1; i < c.n; i++) {
+        if (c.docid[i] <= c.docid[i - 1]) crashes_would_show_under_asan++;
+      }
+      uint32_t out[CS_TF_MAX > 4096 ? 4096 : CS_TF_MAX];
+      for (uint32_t i = 0; i < c.n; i++) {
+        int prc = cs_chunk_positions(&c, i, out, 4096);
+        if (prc != 0 && prc != CS_ECORRUPT && prc != CS_ELIMIT) crashes_would_show_under_asan++;
+      }
+    } else if (rc != CS_ECORRUPT) {
+      crashes_would_show_under_asan++;
+    }
+    free(buf);
+    cs_plist_free(&l);
+  }
+  CHECK(crashes_would_show_under_asan == 0, "corrupt chunks decode to valid lists or CS_ECORRUPT");
+
+  /* Records: random bytes never decode into something out of bounds. */
+  uint8_t junk[64];
+  int bad = 0;
+  for (int iter = 0; iter < 20000; iter++) {
+    size_t n = rnd(sizeof junk);
+    for (size_t i = 0; i < n; i++) junk[i] = (uint8_t)rnd(256);
+    if (n) junk[0] = rnd(2) ? CS_RECORD_V1 : junk[0];
+    cs_conv cv;
+    cs_turn t;
+    cs_patient p;
+    if (cs_conv_decode(junk, n, &cv) == 0 &&
+        (cv.title.p < (const char *)junk || cv.title.p + cv.title.len > (const char *)junk + n))
+      bad++;
+    if (cs_turn_decode(junk, n, &t) == 0) {
+      if (t.text.p + t.text.len > (const char *)junk + n) bad++;
+      cs_tokiter it = {0};
+      uint32_t pos, s, e;
+      int r;
+      while ((r = cs_turn_token_next(&t, &it, &pos, &s, &e)) == 1) {
+        if (e > t.text.len || s >= e) bad++;
+      }
+    }
+    if (cs_patient_decode(junk, n, &p) == 0 && p.name.p + p.name.len > (const char *)junk + n) bad++;
+  }
+  CHECK(bad == 0, "random record bytes are rejected or decode within bounds");
+}
+
+static void records(void) {
+  cs_buf b;
+  cs_buf_init(&b);
+  cs_conv c = {.id = 42, .patient_id = 7, .owner_id = 3, .title = {"Título", 7},
+               .description = {"", 0}, .language = {"es", 2}, .audio_uri = {"s3://a", 6},
+               .status = {"ok", 2}, .duration_ms = -1, .created_at_ms = 1700000000000LL,
+               .updated_at_ms = -1, .first_docid = 5, .ndocs = 3, .nturns = 2,
+               .checksum = 0xfeedfacecafebeefULL};
+  cs_conv_encode(&b, &c);
+  cs_conv d;
+  CHECK(cs_conv_decode(b.p, b.len, &d) == 0 && d.id == 42 && d.checksum == c.checksum &&
+            d.title.len == 7 && memcmp(d.title.p, "Título", 7) == 0 && d.duration_ms == -1 &&
+            d.created_at_ms == c.created_at_ms,
+        "conversation record round trip");
+  CHECK(cs_conv_decode(b.p, b.len - 1, &d) == CS_ECORRUPT, "a truncated record is corrupt");
+  b.p[0] = 2;
+  CHECK(cs_conv_decode(b.p, b.len, &d) == CS_ECORRUPT, "an unknown record version is refused");
+  cs_buf_free(&b);
+}
+
+int main(void) {
+  srand(12345);
+  round_trip();
+  remove_docs();
+  corruption();
+  records();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,251 @@
+/*
+ * The writer and reader without PostgreSQL: what a search would see after
+ * puts, re-transcriptions, deletions and erasure; exact statistics; postings
+ * spanning many chunks; the map growing under a batch; a foreign format and
+ * corrupt values refused with an error, never a crash; one writer at a time.
+ */
+#include "analyzer.h"
+#include "errors.h"
+#include "reader.h"
+#include "store.h"
+#include "writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+#define CHECK(c, ...)                                                                              \
+  do {                                                                                             \
+    if (c) {                                                                                       \
+      passed++;                                                                                    \
+    } else {                                                                                       \
+      failed++;                                                                                    \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
+  } while (0)
+
+static char dir[256];
+
+/* Number of docs posted for the analyzed form of `word`. */
+static int docs_with(cs_store *s, const char *word) {
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) return -1;
+  cs_analyzer *an = cs_analyzer_create();
+  const cs_token *t;
+  size_t n;
+  int count = 0;
+  if (cs_analyze(an, "es", word, strlen(word), &t, &n) == 0 && n) {
+    cs_pcur *c;
+    int rc = cs_pcur_open(r, t[0].term, t[0].term_len, &c);
+    if (rc == 0) {
+      for (; cs_pcur_docid(c) != CS_DOCID_END; cs_pcur_next(c)) count++;
+      if (cs_pcur_error(c)) count = -1;
+      cs_pcur_close(c);
+    } else if (rc != CS_ENOTFOUND) {
+      count = -1;
+    }
+  }
+  cs_analyzer_destroy(an);
+  cs_reader_close(r);
+  return count;
+}
+
+static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts, size_t n) {
+  cs_turn_in turns[16];
+  for (size_t i = 0; i < n; i++) {
+    turns[i] = (cs_turn_in){(int32_t)i, "Ana", "interviewer", (int64_t)i * 1000,
+                            (int64_t)i * 1000 + 900, texts[i], strlen(texts[i])};
+  }
+  cs_conv_in c = {.id = id, .patient_id = patient, .owner_id = 1, .title = "Entrevista",
+                  .language = "es", .duration_ms = -1, .created_at_ms = 1, .updated_at_ms = 1,
+                  .turns = turns, .nturns = n};
+  unsigned flags;
+  return cs_writer_put_conversation(w, &c, &flags);
+}
+
+static void basics(void) {
+  cs_store *s;
+  char err[256];
+  snprintf(dir, sizeof dir, "/tmp/cs-test-writer-%d", (int)getpid());
+  CHECK(cs_store_open(dir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  cs_store *second;
+  CHECK(cs_store_open(dir, 0, &second, err, sizeof err) == CS_EBUSY, "a second writer is refused");
+  cs_writer *w;
+  CHECK(cs_writer_open(s, &w) == 0, "writer opens");
+  const char *t1[] = {"¿Dónde vive usted?", "Vivo en Albacete con mi familia. 😊 Albacete es bonito."};
+  CHECK(cs_writer_begin(w) == 0 && put_conv(w, 1, 7, t1, 2) == 0 && cs_writer_commit(w) == 0,
+        "first conversation");
+  CHECK(docs_with(s, "albacete") == 1, "a word is posted once per doc");
+  CHECK(docs_with(s, "vivir") == 2, "stems match across forms (vive, vivo)");
+
+  cs_reader *r;
+  cs_reader_open(s, &r);
+  cs_turn t;
+  CHECK(cs_reader_turn(r, 1, 1, &t) == 0, "turn stored");
+  cs_tokiter it = {0};
+  uint32_t pos, st, en;
+  int found = 0;
+  while (cs_turn_token_next(&t, &it, &pos, &st, &en) == 1) {
+    if (en - st == 8 && memcmp(t.text.p + st, "Albacete", 8) == 0) found++;
+  }
+  CHECK(found == 2, "token offsets point at the exact bytes of both occurrences (after an emoji)");
+  cs_lex lex;
+  CHECK(cs_reader_lex(r, "albacet", 7, &lex) == 0 && lex.df == 1 && lex.cf == 2, "df and cf");
+  cs_reader_close(r);
+
+  /* Unchanged re-put writes nothing; changed re-put replaces. */
+  unsigned flags = 0;
+  cs_turn_in tt[2] = {{0, "Ana", "interviewer", 0, 900, t1[0], strlen(t1[0])},
+                      {1, "Ana", "interviewer", 1000, 1900, t1[1], strlen(t1[1])}};
+  cs_conv_in same = {.id = 1, .patient_id = 7, .owner_id = 1, .title = "Entrevista", .language = "es",
+                     .duration_ms = -1, .created_at_ms = 1, .updated_at_ms = 1, .turns = tt, .nturns = 2};
+  cs_writer_begin(w);
+  CHECK(cs_writer_put_conversation(w, &same, &flags) == 0 && (flags & CS_PUT_UNCHANGED),
+        "an unchanged conversation is recognised by its checksum");
+  cs_writer_commit(w);
+  const char *t2[] = {"Ahora vivo en Teruel."};
+  cs_writer_begin(w);
+  put_conv(w, 1, 7, t2, 1);
+  cs_writer_commit(w);
+  CHECK(docs_with(s, "albacete") == 0, "re-transcription removes the old words");
+  CHECK(docs_with(s, "teruel") == 1, "and posts the new ones");
+  cs_reader_open(s, &r);
+  CHECK(cs_reader_lex(r, "albacet", 7, &lex) == CS_ENOTFOUND, "no lexicon entry left behind");
+  cs_word word;
+  CHECK(cs_reader_word(r, "albacete", 8, &word) == CS_ENOTFOUND, "no suggestion word left behind");
+  cs_stats stats;
+  cs_reader_stats(r, &stats);
+  CHECK(stats.docs[CS_DOC_TURN] == 1 && stats.docs[CS_DOC_TITLE] == 1, "statistics follow deletions");
+  cs_reader_close(r);
+
+  /* Many docs for one term: several chunks, deletions in the middle. */
+  cs_writer_begin(w);
+  for (uint64_t id = 100; id < 500; id++) {
+    const char *tx[] = {id % 2 ? "común impar" : "común par"};
+    put_conv(w, id, 8, tx, 1);
+  }
+  cs_writer_commit(w);
+  CHECK(docs_with(s, "comun") == 400, "400 docs over several chunks");
+  cs_writer_begin(w);
+  for (uint64_t id = 150; id < 400; id += 3) cs_writer_delete_conversation(w, id);
+  cs_writer_commit(w);
+  CHECK(docs_with(s, "comun") == 400 - 84, "deletions inside chunks");
+  cs_reader_open(s, &r);
+  cs_pcur *c;
+  int ok = cs_pcur_open(r, "comun", 5, &c) == 0;
+  uint32_t prev = 0, steps = 0;
+  for (uint32_t target = 1; ok && cs_pcur_docid(c) != CS_DOCID_END; target += 37) {
+    cs_pcur_next_geq(c, target);
+    if (cs_pcur_docid(c) == CS_DOCID_END) break;
+    ok = cs_pcur_docid(c) >= target && cs_pcur_docid(c) >= prev;
+    prev = cs_pcur_docid(c);
+    steps++;
+  }
+  CHECK(ok && steps > 5, "next_geq moves forward to the first doc >= target across chunks");
+  cs_pcur_close(c);
+  cs_reader_close(r);
+
+  /* Erasure. */
+  cs_writer_begin(w);
+  cs_patient_in p = {7, 1, "Zacarías Quintanilla", "z@x", NULL, 1, 1};
+  cs_writer_put_patient(w, &p, &flags);
+  cs_writer_commit(w);
+  CHECK(docs_with(s, "quintanilla") == 1, "name indexed");
+  cs_writer_begin(w);
+  CHECK(cs_writer_erase_patient(w, 7, 5) == 0, "erase");
+  cs_writer_commit(w);
+  CHECK(docs_with(s, "quintanilla") == 0 && docs_with(s, "teruel") == 0, "erased person gone");
+  cs_writer_begin(w);
+  put_conv(w, 2, 7, t2, 1);
+  cs_writer_commit(w);
+  CHECK(docs_with(s, "teruel") == 0, "an erased person's new conversations are refused");
+  cs_writer_close(w);
+  cs_store_close(s);
+}
+
+static void growth(void) {
+  char gdir[300];
+  snprintf(gdir, sizeof gdir, "%s-grow", dir);
+  setenv("CONVSEARCH_INITIAL_MAP_MB", "1", 1);
+  cs_store *s;
+  char err[256];
+  CHECK(cs_store_open(gdir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  size_t start = cs_store_map_size(s);
+  cs_writer *w;
+  cs_writer_open(s, &w);
+  char text[400];
+  int grown = 0;
+  for (uint64_t batch = 0; batch < 20; batch++) {
+    for (;;) {
+      int rc = cs_writer_begin(w);
+      for (uint64_t i = 0; !rc && i < 100; i++) {
+        uint64_t id = batch * 100 + i + 1;
+        snprintf(text, sizeof text,
+                 "turno %llu con palabras distintas palabra%llu y más palabra%llu texto de relleno "
+                 "para llenar el mapa rápidamente sin repetir demasiado valor%llu",
+                 (unsigned long long)id, (unsigned long long)id * 7, (unsigned long long)id * 13,
+                 (unsigned long long)id * 31);
+        const char *tx[] = {text, text, text};
+        rc = put_conv(w, id, 1 + id % 10, tx, 3);
+      }
+      if (!rc) rc = cs_writer_commit(w);
+      if (rc == CS_EFULL) {
+        cs_writer_abort(w);
+        CHECK(cs_store_grow(s) == 0, "map grows");
+        grown++;
+        continue; /* redo the batch */
+      }
+      CHECK(rc == 0, "batch %llu: %s", (unsigned long long)batch, cs_strerror(rc));
+      break;
+    }
+  }
+  CHECK(grown > 0 && cs_store_map_size(s) > start, "the map grew (%d times)", grown);
+  CHECK(docs_with(s, "turno") == 6000, "every doc of every redone batch is there once");
+  cs_writer_close(w);
+  cs_store_close(s);
+  unsetenv("CONVSEARCH_INITIAL_MAP_MB");
+}
+
+static void corrupt(void) {
+  cs_store *s;
+  char err[256];
+  cs_store_open(dir, 0, &s, err, sizeof err);
+  cs_txn *t;
+  cs_txn_begin(s, 1, &t);
+  uint8_t key[16];
+  size_t klen = cs_key_post(key, "roto", 4, 1);
+  cs_put(t, CS_T_POST, (cs_slice){key, klen}, (cs_slice){"\x05\xff\xff\xff", 4});
+  cs_key_u64(key, 999);
+  cs_put(t, CS_T_CONV, (cs_slice){key, 8}, (cs_slice){"\x01\x80", 2});
+  cs_txn_commit(t);
+  cs_reader *r;
+  cs_reader_open(s, &r);
+  cs_pcur *c;
+  CHECK(cs_pcur_open(r, "roto", 4, &c) == CS_ECORRUPT, "a corrupt chunk is reported, not read");
+  cs_conv cv;
+  CHECK(cs_reader_conv(r, 999, &cv) == CS_ECORRUPT, "a corrupt record is reported");
+  cs_reader_close(r);
+  /* A foreign format. */
+  cs_txn_begin(s, 1, &t);
+  cs_put(t, CS_T_META, (cs_slice){"format", 6}, (cs_slice){"convsearch-index 99", 19});
+  cs_txn_commit(t);
+  cs_writer *w;
+  CHECK(cs_writer_open(s, &w) == CS_EVERSION, "a writer refuses another format version");
+  CHECK(cs_reader_open(s, &r) == CS_EVERSION, "a reader refuses it too");
+  cs_store_close(s);
+}
+
+int main(void) {
+  basics();
+  growth();
+  corrupt();
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow'", dir, dir);
+  if (failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
