@@ -342,12 +342,12 @@ static int flush(cs_writer *w) {
   term_entry **v;
   int rc = sorted_entries(&w->terms, &v);
   if (rc) return rc;
-  cs_cursor *cur;
+  cs_cursor *cur = NULL;
   rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
   for (size_t i = 0; !rc && i < w->terms.n; i++) {
     if (v[i]->pl.n) rc = flush_term(w, cur, v[i]);
   }
-  if (!rc) cs_cursor_close(cur);
+  cs_cursor_close(cur);
   free(v);
   if (rc) return rc;
   rc = sorted_entries(&w->words, &v);

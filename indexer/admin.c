@@ -87,7 +87,9 @@ int cs_compact(const char *dir) {
            rc == CS_EBUSY ? " (stop the indexer first)" : "");
     return 1;
   }
-  const char *gen = cs_store_generation(s);
+  /* A copy: the name lives in the store handle, closed before we log. */
+  char gen[64];
+  snprintf(gen, sizeof gen, "%s", cs_store_generation(s));
   unsigned long num = strtoul(gen + (gen[0] == 'g'), NULL, 10);
   char newgen[32], newdir[PATH_MAX], olddir[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
   snprintf(newgen, sizeof newgen, "g%lu", num + 1);
