@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int th_passed, th_failed;
+CS_CHECK_COUNTERS;
 static char base_conninfo[512];
 static char scratch[512];
 static char indexer[512];
@@ -285,6 +285,5 @@ int th_done(void) {
     fprintf(stderr, "scratch directory kept for inspection: %s (indexer log: %s)\n", scratch,
             logpath);
   }
-  printf("%d passed, %d failed\n", th_passed, th_failed);
-  return th_failed ? 1 : 0;
+  return th_check_done();
 }

@@ -13,19 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-extern int th_passed, th_failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      th_passed++;                                                                                 \
-    } else {                                                                                       \
-      th_failed++;                                                                                 \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 /* Aborts the test (exit 1) when cond is false: for setup steps. */
 #define REQUIRE(cond, ...)                                                                         \

@@ -11,18 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(c, ...)                                                                              \
-  do {                                                                                             \
-    if (c) {                                                                                       \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
+
+CS_CHECK_COUNTERS;
 
 static uint32_t rnd(uint32_t n) {
   return (uint32_t)rand() % n;
@@ -180,6 +171,5 @@ int main(void) {
   remove_docs();
   corruption();
   records();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return th_check_done();
 }

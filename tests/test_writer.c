@@ -15,18 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
-#define CHECK(c, ...)                                                                              \
-  do {                                                                                             \
-    if (c) {                                                                                       \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
+
+CS_CHECK_COUNTERS;
 
 static char dir[256];
 
@@ -245,7 +236,6 @@ int main(void) {
   corrupt();
   char cmd[700];
   snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow'", dir, dir);
-  if (failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+  return th_check_done();
 }
