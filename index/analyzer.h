@@ -57,8 +57,8 @@ void cs_analyzer_destroy(cs_analyzer *a);
  * destruction. Returns 0, or -ENOMEM. Texts longer than CS_ANALYZE_MAX bytes
  * are analyzed up to that bound only. */
 #define CS_ANALYZE_MAX (4u << 20)
-int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len,
-               const cs_token **out, size_t *n);
+int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
+               size_t *n);
 
 /* Folds a single query word the same way as the surface form of a token
  * (case + diacritics, ñ kept), without stemming. Writes at most cap-1 bytes

@@ -19,12 +19,11 @@ static int get32(const uint8_t **p, const uint8_t *end, uint32_t *v) {
 static int read_header(const uint8_t **p, const uint8_t *end, uint32_t first, uint32_t *n,
                        uint32_t *last, uint32_t *max_tf, uint32_t *min_len, uint32_t *docs_bytes) {
   uint32_t span;
-  if (get32(p, end, n) || get32(p, end, &span) || get32(p, end, max_tf) ||
-      get32(p, end, min_len) || get32(p, end, docs_bytes))
+  if (get32(p, end, n) || get32(p, end, &span) || get32(p, end, max_tf) || get32(p, end, min_len) ||
+      get32(p, end, docs_bytes))
     return CS_ECORRUPT;
   if (*n == 0 || *n > CS_CHUNK_DOCS || span > UINT32_MAX - 1 - first) return CS_ECORRUPT;
-  if (*max_tf == 0 || *max_tf > CS_TF_MAX || *docs_bytes > (size_t)(end - *p))
-    return CS_ECORRUPT;
+  if (*max_tf == 0 || *max_tf > CS_TF_MAX || *docs_bytes > (size_t)(end - *p)) return CS_ECORRUPT;
   *last = first + span;
   return 0;
 }
@@ -45,8 +44,7 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   uint32_t d = first;
   for (uint32_t i = 0; i < c->n; i++) {
     uint32_t delta, tf, dl;
-    if (get32(&p, dend, &delta) || get32(&p, dend, &tf) || get32(&p, dend, &dl))
-      return CS_ECORRUPT;
+    if (get32(&p, dend, &delta) || get32(&p, dend, &tf) || get32(&p, dend, &dl)) return CS_ECORRUPT;
     if ((i == 0) != (delta == 0) || delta > UINT32_MAX - 1 - d) return CS_ECORRUPT;
     if (tf == 0 || tf > c->max_tf || dl < tf || dl < c->min_len) return CS_ECORRUPT;
     d += delta;
@@ -123,7 +121,8 @@ static int grow_docs(cs_plist *l) {
 static int grow_pos(cs_plist *l, size_t more) {
   if (l->npos + more <= l->pos_cap) return 0;
   size_t cap = l->pos_cap ? l->pos_cap : 64;
-  while (cap < l->npos + more) cap *= 2;
+  while (cap < l->npos + more)
+    cap *= 2;
   uint32_t *a = realloc(l->pos, cap * sizeof *a);
   if (!a) return CS_ENOMEM;
   l->pos = a;
@@ -183,7 +182,8 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **
   *out = NULL;
   if (count == 0 || count > CS_CHUNK_DOCS || from + count > l->n) return CS_EINVAL;
   size_t pos_from = 0;
-  for (uint32_t i = 0; i < from; i++) pos_from += l->tf[i];
+  for (uint32_t i = 0; i < from; i++)
+    pos_from += l->tf[i];
   size_t npos = 0;
   uint32_t max_tf = 0, min_len = UINT32_MAX;
   for (uint32_t i = from; i < from + count; i++) {

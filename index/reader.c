@@ -155,8 +155,8 @@ int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
   return cs_get(r->txn, CS_T_ERASED, sl(key, 8), &v) == 0;
 }
 
-int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen,
-                        const void *from, size_t flen, cs_scan_fn fn, void *ctx) {
+int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
+                        size_t flen, cs_scan_fn fn, void *ctx) {
   cs_cursor *cur;
   int rc = cs_cursor_open(r->txn, t, &cur);
   if (rc) return rc;
@@ -306,8 +306,7 @@ void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
         int exact = rc == 0 && k.len == klen && memcmp(k.data, key, klen) == 0;
         if (!exact) {
           /* The chunk holding target, if any, starts before it. */
-          rc = rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &k, &v)
-                                  : cs_cursor_prev(c->cur, &k, &v);
+          rc = rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &k, &v) : cs_cursor_prev(c->cur, &k, &v);
         }
       }
     }

@@ -45,8 +45,8 @@ typedef int (*cs_scan_fn)(void *ctx, cs_slice key, cs_slice val);
 int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs_scan_fn fn,
                    void *ctx);
 /* Same, starting at the first key >= from (from within the prefix). */
-int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen,
-                        const void *from, size_t flen, cs_scan_fn fn, void *ctx);
+int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
+                        size_t flen, cs_scan_fn fn, void *ctx);
 
 /* Postings cursor over one term. After open it sits on the term's first
  * document; cs_pcur_docid() returns CS_DOCID_END once exhausted. Errors

@@ -34,7 +34,8 @@ static int buf_reserve(cs_buf *b, size_t more) {
   if (b->err) return -1;
   if (b->len + more <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
-  while (cap < b->len + more) cap *= 2;
+  while (cap < b->len + more)
+    cap *= 2;
   uint8_t *p = realloc(b->p, cap);
   if (!p) {
     b->err = CS_ENOMEM;
@@ -297,8 +298,7 @@ int cs_turn_token_next(const cs_turn *t, cs_tokiter *it, uint32_t *pos, uint32_t
   if (it->i >= t->ntokens) return 0;
   uint64_t dpos, dstart, len;
   if (cs_varint_get(&it->p, t->tokens_end, &dpos) ||
-      cs_varint_get(&it->p, t->tokens_end, &dstart) ||
-      cs_varint_get(&it->p, t->tokens_end, &len))
+      cs_varint_get(&it->p, t->tokens_end, &dstart) || cs_varint_get(&it->p, t->tokens_end, &len))
     return CS_ECORRUPT;
   uint64_t s = (uint64_t)it->end + dstart, e = s + len;
   uint64_t ps = (uint64_t)it->pos + dpos;

@@ -72,7 +72,7 @@ typedef struct cs_doc {
   uint8_t kind;
   uint64_t conversation_id; /* 0 for a person's name */
   uint64_t patient_id;
-  int32_t seq; /* turn number for CS_DOC_TURN, else -1 */
+  int32_t seq;  /* turn number for CS_DOC_TURN, else -1 */
   uint32_t len; /* tokens */
 } cs_doc;
 
@@ -146,9 +146,9 @@ typedef struct cs_point {
 
 /* Checkpoint of the tailing indexer (META "checkpoint"): see indexer/tail.c. */
 typedef struct cs_checkpoint {
-  uint64_t floor_xid;   /* changes with xid >= floor are not yet known applied */
-  uint64_t round_xid;   /* horizon of the round in progress (0: none) */
-  uint8_t marker_kind;  /* last (kind, entity) applied in that round */
+  uint64_t floor_xid;  /* changes with xid >= floor are not yet known applied */
+  uint64_t round_xid;  /* horizon of the round in progress (0: none) */
+  uint8_t marker_kind; /* last (kind, entity) applied in that round */
   uint64_t marker_entity;
   uint64_t rounds;
   int64_t updated_at_ms;

@@ -31,8 +31,8 @@
 #define CS_READER_MAP ((size_t)1 << 40)
 
 static const char *const table_names[CS_T__COUNT] = {
-    "meta", "post", "lex", "words", "docs", "conv", "turn",
-    "patient", "pconv", "event", "inter", "erased", "point", "outbox", "owner",
+    "meta",  "post",  "lex",   "words",  "docs",  "conv",   "turn",  "patient",
+    "pconv", "event", "inter", "erased", "point", "outbox", "owner",
 };
 
 struct cs_store {
@@ -42,8 +42,8 @@ struct cs_store {
   int lock_fd;
   size_t map_size;
   pthread_rwlock_t remap;
-  char dir[PATH_MAX];    /* the index directory (DIR) */
-  char gen[64];          /* generation name, e.g. "g1" */
+  char dir[PATH_MAX]; /* the index directory (DIR) */
+  char gen[64];       /* generation name, e.g. "g1" */
 };
 
 struct cs_txn {
@@ -124,7 +124,8 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
     const char *env = getenv("CONVSEARCH_INITIAL_MAP_MB");
     if (env && atoi(env) > 0 && atoi(env) < 1 << 20) want = (size_t)atoi(env) << 20;
     if (path_join(path, sizeof path, gendir, "data.mdb") == 0 && stat(path, &st) == 0) {
-      while (want < (size_t)st.st_size * 2 && want < CS_MAP_MAX) want *= 2;
+      while (want < (size_t)st.st_size * 2 && want < CS_MAP_MAX)
+        want *= 2;
     }
     s->map_size = want;
   }

@@ -31,21 +31,21 @@ typedef struct cs_slice {
 /* Tables of the index. Their key and value layouts are documented in
  * records.h (records) and postings.h (postings). Never renumbered. */
 typedef enum cs_table {
-  CS_T_META = 0,   /* string key -> value: format, checkpoint, statistics */
-  CS_T_POST,       /* term \0 be32(first docid) -> postings chunk */
-  CS_T_LEX,        /* term -> lexicon entry (df, cf) */
-  CS_T_WORDS,      /* folded surface word -> word entry (stem, df) */
-  CS_T_DOCS,       /* be32 docid -> doc entry (what the docid is) */
-  CS_T_CONV,       /* be64 conversation id -> conversation record */
-  CS_T_TURN,       /* be64 conversation id, be32 seq -> turn record */
-  CS_T_PATIENT,    /* be64 patient id -> patient record */
-  CS_T_PCONV,      /* be64 patient id, be64 conversation id -> empty */
-  CS_T_EVENT,      /* be64 patient id, be64 event position -> event record */
-  CS_T_INTER,      /* be64 patient id, be64 actor id -> interaction record */
-  CS_T_ERASED,     /* be64 patient id -> be64 erased-at (unix ms) */
-  CS_T_POINT,      /* be64 relevant point id -> point record */
-  CS_T_OUTBOX,     /* be64 outbox sequence -> mirror operation */
-  CS_T_OWNER,      /* be64 owner id, be64 patient id -> empty */
+  CS_T_META = 0, /* string key -> value: format, checkpoint, statistics */
+  CS_T_POST,     /* term \0 be32(first docid) -> postings chunk */
+  CS_T_LEX,      /* term -> lexicon entry (df, cf) */
+  CS_T_WORDS,    /* folded surface word -> word entry (stem, df) */
+  CS_T_DOCS,     /* be32 docid -> doc entry (what the docid is) */
+  CS_T_CONV,     /* be64 conversation id -> conversation record */
+  CS_T_TURN,     /* be64 conversation id, be32 seq -> turn record */
+  CS_T_PATIENT,  /* be64 patient id -> patient record */
+  CS_T_PCONV,    /* be64 patient id, be64 conversation id -> empty */
+  CS_T_EVENT,    /* be64 patient id, be64 event position -> event record */
+  CS_T_INTER,    /* be64 patient id, be64 actor id -> interaction record */
+  CS_T_ERASED,   /* be64 patient id -> be64 erased-at (unix ms) */
+  CS_T_POINT,    /* be64 relevant point id -> point record */
+  CS_T_OUTBOX,   /* be64 outbox sequence -> mirror operation */
+  CS_T_OWNER,    /* be64 owner id, be64 patient id -> empty */
   CS_T__COUNT
 } cs_table;
 

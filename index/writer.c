@@ -29,9 +29,9 @@ typedef struct term_entry {
   char *key;
   uint16_t len;
   uint32_t hash;
-  cs_plist pl;  /* terms */
-  int64_t df;   /* words: df delta */
-  char *stem;   /* words: stem */
+  cs_plist pl; /* terms */
+  int64_t df;  /* words: df delta */
+  char *stem;  /* words: stem */
   uint32_t last_doc;
 } term_entry;
 
@@ -43,7 +43,8 @@ typedef struct hmap {
 
 static uint32_t hash_bytes(const char *s, size_t n) {
   uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (uint8_t)s[i]) * 16777619u;
   return h;
 }
 
@@ -68,7 +69,8 @@ static int hmap_grow(hmap *m) {
     term_entry *e = m->slots[i];
     if (!e) continue;
     size_t j = e->hash & (cap - 1);
-    while (slots[j]) j = (j + 1) & (cap - 1);
+    while (slots[j])
+      j = (j + 1) & (cap - 1);
     slots[j] = e;
   }
   free(m->slots);
@@ -352,7 +354,8 @@ static int flush(cs_writer *w) {
   if (rc) return rc;
   rc = sorted_entries(&w->words, &v);
   if (rc) return rc;
-  for (size_t i = 0; !rc && i < w->words.n; i++) rc = flush_word(w, v[i]);
+  for (size_t i = 0; !rc && i < w->words.n; i++)
+    rc = flush_word(w, v[i]);
   free(v);
   if (rc) return rc;
   reset_pending(w);
@@ -399,7 +402,8 @@ static int words_delta(cs_writer *w, const cs_token *t, uint32_t docid, int64_t 
  * indexed tokens through *len. */
 static int add_doc(cs_writer *w, uint32_t docid, const cs_token *toks, size_t n, uint32_t *len) {
   uint32_t dl = 0;
-  for (size_t i = 0; i < n; i++) dl += !(toks[i].flags & CS_TOK_STOP);
+  for (size_t i = 0; i < n; i++)
+    dl += !(toks[i].flags & CS_TOK_STOP);
   for (size_t i = 0; i < n; i++) {
     const cs_token *t = &toks[i];
     if (t->flags & CS_TOK_STOP) continue;
@@ -554,8 +558,8 @@ static const char *clean(cs_buf *b, const char *s, size_t len, size_t max, unsig
 }
 
 /* Indexes a text as one doc of `kind`, returns its length via *len. */
-static int index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text,
-                      size_t len, int kind, uint64_t conv, uint64_t patient, int32_t seq,
+static int index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,
+                      int kind, uint64_t conv, uint64_t patient, int32_t seq,
                       const cs_token **toks_out, size_t *ntoks_out) {
   const cs_token *toks;
   size_t n;
@@ -601,7 +605,8 @@ uint64_t cs_conv_in_checksum(const cs_conv_in *c) {
   h = cs_checksum_i64(h, (int64_t)c->patient_id);
   h = cs_checksum_i64(h, (int64_t)c->owner_id);
   const char *fields[] = {c->title, c->description, c->language, c->audio_uri, c->status};
-  for (size_t i = 0; i < 5; i++) h = cs_checksum_str(h, fields[i] ? fields[i] : "", slen(fields[i]));
+  for (size_t i = 0; i < 5; i++)
+    h = cs_checksum_str(h, fields[i] ? fields[i] : "", slen(fields[i]));
   h = cs_checksum_i64(h, c->duration_ms);
   h = cs_checksum_i64(h, c->created_at_ms);
   h = cs_checksum_i64(h, c->updated_at_ms);
@@ -623,7 +628,8 @@ uint64_t cs_patient_in_checksum(const cs_patient_in *p) {
   h = cs_checksum_i64(h, (int64_t)p->id);
   h = cs_checksum_i64(h, (int64_t)p->owner_id);
   const char *fields[] = {p->name, p->email, p->phone};
-  for (size_t i = 0; i < 3; i++) h = cs_checksum_str(h, fields[i] ? fields[i] : "", slen(fields[i]));
+  for (size_t i = 0; i < 3; i++)
+    h = cs_checksum_str(h, fields[i] ? fields[i] : "", slen(fields[i]));
   h = cs_checksum_i64(h, p->created_at_ms);
   h = cs_checksum_i64(h, p->updated_at_ms);
   return h;
@@ -735,7 +741,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   cs_buf copy, f[7], tbl;
   cs_buf_init(&copy);
   cs_buf_init(&tbl);
-  for (int i = 0; i < 7; i++) cs_buf_init(&f[i]);
+  for (int i = 0; i < 7; i++)
+    cs_buf_init(&f[i]);
   cs_conv old;
   rc = get_conv(w, in->id, &old, &copy);
   if (rc == 0 && old.checksum == sum) {
@@ -780,8 +787,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     if (rc) goto out;
   }
   if (c.description.len) {
-    rc = index_text(w, d++, lang, desc, c.description.len, CS_DOC_DESCRIPTION, c.id,
-                    c.patient_id, -1, NULL, NULL);
+    rc = index_text(w, d++, lang, desc, c.description.len, CS_DOC_DESCRIPTION, c.id, c.patient_id,
+                    -1, NULL, NULL);
     if (rc) goto out;
   }
   for (size_t i = 0; i < nturns; i++) {
@@ -790,8 +797,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     size_t tlen = f[5].len;
     const cs_token *toks;
     size_t ntoks;
-    rc = index_text(w, d, lang, text, tlen, CS_DOC_TURN, c.id, c.patient_id, ti->seq, &toks,
-                    &ntoks);
+    rc =
+        index_text(w, d, lang, text, tlen, CS_DOC_TURN, c.id, c.patient_id, ti->seq, &toks, &ntoks);
     if (rc) goto out;
     cs_turn t;
     memset(&t, 0, sizeof t);
@@ -831,7 +838,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
 out:
   cs_buf_free(&copy);
   cs_buf_free(&tbl);
-  for (int i = 0; i < 7; i++) cs_buf_free(&f[i]);
+  for (int i = 0; i < 7; i++)
+    cs_buf_free(&f[i]);
   if (flags_out) *flags_out = flags;
   return rc;
 }
@@ -855,7 +863,8 @@ static int remove_patient_record(cs_writer *w, uint64_t id) {
   cs_buf_init(&copy);
   cs_patient p;
   int rc = get_patient(w, id, &p, &copy);
-  if (rc == 0 && p.name_docid) rc = remove_doc(w, p.name_docid, "es", p.name.p, p.name.len, CS_DOC_NAME);
+  if (rc == 0 && p.name_docid)
+    rc = remove_doc(w, p.name_docid, "es", p.name.p, p.name.len, CS_DOC_NAME);
   if (rc == 0) {
     uint8_t key[16];
     cs_key_u64u64(key, p.owner_id, id);
@@ -878,7 +887,8 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   uint64_t sum = cs_patient_in_checksum(in);
   cs_buf copy, f[3];
   cs_buf_init(&copy);
-  for (int i = 0; i < 3; i++) cs_buf_init(&f[i]);
+  for (int i = 0; i < 3; i++)
+    cs_buf_init(&f[i]);
   cs_patient old;
   int rc = get_patient(w, in->id, &old, &copy);
   if (rc == 0 && old.checksum == sum) {
@@ -916,7 +926,8 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   rc = cs_put(w->txn, CS_T_OWNER, sl(key, 16), sl("", 0));
 out:
   cs_buf_free(&copy);
-  for (int i = 0; i < 3; i++) cs_buf_free(&f[i]);
+  for (int i = 0; i < 3; i++)
+    cs_buf_free(&f[i]);
   if (flags_out) *flags_out = flags;
   return rc;
 }

@@ -31,8 +31,8 @@
 
 typedef struct cs_turn_in {
   int32_t seq;
-  const char *speaker; /* may be NULL */
-  const char *role;    /* "interviewer" | "beneficiary" | other/NULL */
+  const char *speaker;      /* may be NULL */
+  const char *role;         /* "interviewer" | "beneficiary" | other/NULL */
   int64_t start_ms, end_ms; /* -1 when unknown */
   const char *text;
   size_t text_len;
@@ -42,7 +42,7 @@ typedef struct cs_conv_in {
   uint64_t id, patient_id, owner_id;
   const char *title, *description, *language, *audio_uri, *status; /* may be NULL */
   int64_t duration_ms, created_at_ms, updated_at_ms;               /* -1 when unknown */
-  const cs_turn_in *turns; /* in seq order */
+  const cs_turn_in *turns;                                         /* in seq order */
   size_t nturns;
 } cs_conv_in;
 

@@ -45,7 +45,8 @@ int cs_status(const char *dir) {
   uint64_t n[CS_T__COUNT] = {0}, used = 0;
   int rc = cs_reader_stats(r, &st);
   if (!rc) rc = cs_reader_checkpoint(r, &cp);
-  for (int t = 0; !rc && t < CS_T__COUNT; t++) rc = cs_reader_count(r, (cs_table)t, &n[t]);
+  for (int t = 0; !rc && t < CS_T__COUNT; t++)
+    rc = cs_reader_count(r, (cs_table)t, &n[t]);
   if (!rc) rc = cs_store_used_bytes(s, &used);
   if (rc) {
     cs_log(CS_LOG_ERROR, "status: %s", cs_strerror(rc));
@@ -130,8 +131,8 @@ int cs_compact(const char *dir) {
   char data[PATH_MAX + 16];
   snprintf(data, sizeof data, "%s/data.mdb", newdir);
   if (stat(data, &st) == 0) after = (uint64_t)st.st_size;
-  cs_log(CS_LOG_INFO, "compacted %s into %s: %" PRIu64 " -> %" PRIu64 " bytes", gen, newgen,
-         before, after);
+  cs_log(CS_LOG_INFO, "compacted %s into %s: %" PRIu64 " -> %" PRIu64 " bytes", gen, newgen, before,
+         after);
   return 0;
 }
 
@@ -183,7 +184,9 @@ int cs_debug_query(const char *dir, const char *text, int limit) {
       } else {
         printf("conversation %" PRIu64 " person %" PRIu64 " (%s)\n", doc.conversation_id,
                doc.patient_id,
-               doc.kind == CS_DOC_NAME ? "name" : doc.kind == CS_DOC_TITLE ? "title" : "description");
+               doc.kind == CS_DOC_NAME    ? "name"
+               : doc.kind == CS_DOC_TITLE ? "title"
+                                          : "description");
       }
       shown++;
     }
@@ -192,7 +195,8 @@ int cs_debug_query(const char *dir, const char *text, int limit) {
   }
   printf("%d match%s shown\n", shown, shown == 1 ? "" : "es");
 out:
-  for (size_t i = 0; i < nc; i++) cs_pcur_close(cur[i]);
+  for (size_t i = 0; i < nc; i++)
+    cs_pcur_close(cur[i]);
   cs_analyzer_destroy(an);
   cs_reader_close(r);
   cs_store_close(s);

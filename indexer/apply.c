@@ -13,8 +13,9 @@
 
 const char *const cs_sql_conversations =
     "SELECT id, patient_id, owner_id, title, description, language, audio_uri, duration_ms, "
-    "status, " CS_SQL_MS("created_at") ", " CS_SQL_MS("updated_at") ", transcript_error "
-    "FROM convsearch.src_conversations WHERE id = ANY($1::bigint[]) ORDER BY id";
+    "status, " CS_SQL_MS("created_at") ", " CS_SQL_MS(
+        "updated_at") ", transcript_error "
+                      "FROM convsearch.src_conversations WHERE id = ANY($1::bigint[]) ORDER BY id";
 
 const char *const cs_sql_segments =
     "SELECT conversation_id, seq, speaker, role, start_ms, end_ms, text "
@@ -30,7 +31,7 @@ static const char *const sql_events =
     "CASE WHEN jsonb_typeof(payload) = 'object' THEN payload->>'patient_id' END, "
     "CASE WHEN jsonb_typeof(payload) = 'object' THEN payload->>'conversation_id' END, "
     "actor_id, " CS_SQL_MS("recorded_at") " FROM convsearch.src_events "
-    "WHERE position = ANY($1::bigint[]) ORDER BY position";
+                                          "WHERE position = ANY($1::bigint[]) ORDER BY position";
 
 static const char *const sql_points =
     "SELECT id, text, category FROM convsearch.src_relevant_points WHERE id = ANY($1::bigint[])";
@@ -133,9 +134,11 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
     uint64_t id = ids[i];
     /* Segments are sorted by conversation id, like ids. */
     uint64_t sid = 0;
-    while (seg < nsegs && cs_pg_u64(segs, seg, 0, 0, &sid) == 0 && sid < id) seg++;
+    while (seg < nsegs && cs_pg_u64(segs, seg, 0, 0, &sid) == 0 && sid < id)
+      seg++;
     int seg_to = seg;
-    while (seg_to < nsegs && cs_pg_u64(segs, seg_to, 0, 0, &sid) == 0 && sid == id) seg_to++;
+    while (seg_to < nsegs && cs_pg_u64(segs, seg_to, 0, 0, &sid) == 0 && sid == id)
+      seg_to++;
     int row = find_row(convs, id);
     if (row < 0) {
       rc = cs_writer_delete_conversation(w, id);
@@ -158,8 +161,9 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
      * idempotent re-read. */
     const char *terr = cs_pg_str(convs, row, 11);
     if (terr && !(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) {
-      cs_log(CS_LOG_WARN, "conversation %" PRIu64 ": transcript not readable (%s); indexed without turns",
-             id, terr);
+      cs_log(CS_LOG_WARN,
+             "conversation %" PRIu64 ": transcript not readable (%s); indexed without turns", id,
+             terr);
     }
     count_flags(st, flags);
     if (!(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) st->conversations++;
@@ -227,7 +231,8 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
       int m = PQntuples(cr);
       uint64_t *cids = malloc(((size_t)m + 1) * sizeof *cids);
       if (!cids) rc = CS_ENOMEM;
-      for (int i = 0; !rc && i < m; i++) cs_pg_u64(cr, i, 0, 0, &cids[i]);
+      for (int i = 0; !rc && i < m; i++)
+        cs_pg_u64(cr, i, 0, 0, &cids[i]);
       for (int i = 0; !rc && i < m; i += CS_APPLY_MAX) {
         size_t k = (size_t)(m - i) < CS_APPLY_MAX ? (size_t)(m - i) : CS_APPLY_MAX;
         rc = apply_conversations(pg, w, cids + i, k, st);
@@ -327,7 +332,8 @@ static int reconcile(PGconn *pg, cs_writer *w, cs_apply_stats *st) {
     int row = 0, rows = PQntuples(r);
     for (size_t i = 0; !rc && i < n; i++) {
       uint64_t v = 0;
-      while (row < rows && cs_pg_u64(r, row, 0, 0, &v) == 0 && v < ids[i]) row++;
+      while (row < rows && cs_pg_u64(r, row, 0, 0, &v) == 0 && v < ids[i])
+        row++;
       if (row < rows && cs_pg_u64(r, row, 0, 0, &v) == 0 && v == ids[i]) continue;
       if (sets[s].conv) {
         rc = cs_writer_delete_conversation(w, ids[i]);

@@ -60,7 +60,8 @@ int cs_install(const char *conninfo, int portal) {
   if (!rc && !portal) rc = run(pg, "creating the canonical tables", cs_sql_canonical);
   if (!rc) rc = run(pg, "installing change capture", cs_sql_capture);
   if (!rc && portal) rc = run(pg, "adapting the portal database", cs_sql_portal);
-  if (!rc && !portal) rc = run(pg, "installing capture on the canonical tables", cs_sql_canonical_capture);
+  if (!rc && !portal)
+    rc = run(pg, "installing capture on the canonical tables", cs_sql_canonical_capture);
   if (!rc) rc = run(pg, "commit", "COMMIT");
   PQfinish(pg);
   if (rc) return 1;

@@ -44,7 +44,8 @@ PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop) {
     cs_log(CS_LOG_WARN, "cannot connect to PostgreSQL: %s; retrying in %ld ms", msg, wait);
     if (attempts && i + 1 >= attempts) break;
     /* Sleep in slices so a stop request is honoured promptly. */
-    for (long slept = 0; slept < wait && !(stop && *stop); slept += 50) sleep_ms(50);
+    for (long slept = 0; slept < wait && !(stop && *stop); slept += 50)
+      sleep_ms(50);
     if (backoff < 5000) backoff *= 2;
   }
   return NULL;

@@ -72,8 +72,10 @@ static int read_checkpoint(tail *t, cs_checkpoint *cp) {
  * map and reports ROUND_RETRY (the batch is redone from the checkpoint). */
 static int commit_batch(tail *t, const cs_checkpoint *cp) {
   int rc = cs_writer_set_checkpoint(t->w, cp);
-  if (!rc) rc = cs_writer_commit(t->w);
-  else cs_writer_abort(t->w);
+  if (!rc)
+    rc = cs_writer_commit(t->w);
+  else
+    cs_writer_abort(t->w);
   if (rc == CS_EFULL) {
     rc = cs_store_grow(t->store);
     if (rc) {
@@ -257,7 +259,8 @@ static void wait_for_changes(tail *t) {
   if (n < 0 && errno != EINTR) return;
   PQconsumeInput(t->pg);
   PGnotify *note;
-  while ((note = PQnotifies(t->pg))) PQfreemem(note);
+  while ((note = PQnotifies(t->pg)))
+    PQfreemem(note);
 }
 
 static int connect_and_listen(tail *t) {

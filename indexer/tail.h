@@ -10,9 +10,9 @@
 typedef struct cs_tail_opts {
   const char *conninfo;
   const char *index_dir;
-  int once;                /* one round to the current end, then return */
-  size_t budget_bytes;     /* commit when pending postings exceed this */
-  int poll_ms;             /* longest wait between rounds without a NOTIFY */
+  int once;            /* one round to the current end, then return */
+  size_t budget_bytes; /* commit when pending postings exceed this */
+  int poll_ms;         /* longest wait between rounds without a NOTIFY */
 } cs_tail_opts;
 
 /* Set by the SIGTERM/SIGINT handler; the loop stops between batches. */

@@ -79,8 +79,8 @@ static int in_store(const verify *v, uint64_t id) {
 /* Pages through the ids of a source view in id order. */
 static PGresult *next_ids(verify *v, const char *view, uint64_t after) {
   char sql[256], a[24];
-  snprintf(sql, sizeof sql, "SELECT id FROM convsearch.%s WHERE id > $1 ORDER BY id LIMIT %d",
-           view, PAGE);
+  snprintf(sql, sizeof sql, "SELECT id FROM convsearch.%s WHERE id > $1 ORDER BY id LIMIT %d", view,
+           PAGE);
   snprintf(a, sizeof a, "%" PRIu64, after);
   const char *params[1] = {a};
   return cs_pg_exec(v->pg, "verify: listing ids", sql, 1, params);
@@ -95,7 +95,8 @@ static int report_extra(void *ctx, cs_slice k, cs_slice val) {
   extra_ctx *x = ctx;
   if (k.len != 8) return 0;
   uint64_t id = cs_be64_get(k.data);
-  if (!in_store(x->v, id)) diff(x->v, "%s %" PRIu64 ": in the index but not in the store", x->what, id);
+  if (!in_store(x->v, id))
+    diff(x->v, "%s %" PRIu64 ": in the index but not in the store", x->what, id);
   return 0;
 }
 
@@ -139,9 +140,11 @@ static int check_conversation_page(verify *v, const uint64_t *idv, int n) {
   for (int row = 0; turns && row < PQntuples(convs); row++) {
     uint64_t id = 0, sid = 0;
     cs_pg_u64(convs, row, 0, 0, &id);
-    while (seg < nsegs && cs_pg_u64(segs, seg, 0, 0, &sid) == 0 && sid < id) seg++;
+    while (seg < nsegs && cs_pg_u64(segs, seg, 0, 0, &sid) == 0 && sid < id)
+      seg++;
     int to = seg;
-    while (to < nsegs && cs_pg_u64(segs, to, 0, 0, &sid) == 0 && sid == id) to++;
+    while (to < nsegs && cs_pg_u64(segs, to, 0, 0, &sid) == 0 && sid == id)
+      to++;
     cs_conv_in in;
     int bad = cs_apply_conv_from_rows(convs, row, segs, seg, to, turns, &in);
     seg = to;
@@ -149,7 +152,8 @@ static int check_conversation_page(verify *v, const uint64_t *idv, int n) {
     cs_conv c;
     int rc = cs_reader_conv(v->r, id, &c);
     if (cs_reader_is_erased(v->r, in.patient_id)) {
-      if (rc == 0) diff(v, "conversation %" PRIu64 ": in the index though its person was erased", id);
+      if (rc == 0)
+        diff(v, "conversation %" PRIu64 ": in the index though its person was erased", id);
     } else if (rc == CS_ENOTFOUND) {
       diff(v, "conversation %" PRIu64 ": missing from the index", id);
     } else if (rc) {
@@ -214,7 +218,8 @@ static int check_events(verify *v) {
       v->pg, "verify: events",
       "SELECT position, (payload->>'patient_id')::bigint FROM convsearch.src_events "
       "WHERE type IN ('patient.registered','patient.renamed','conversation.recorded',"
-      "'conversation.played','question.asked','sheet.updated') AND jsonb_typeof(payload) = 'object' "
+      "'conversation.played','question.asked','sheet.updated') AND jsonb_typeof(payload) = "
+      "'object' "
       "AND payload->>'patient_id' ~ '^[0-9]{1,18}$' AND (payload->>'patient_id')::bigint > 0 "
       "AND (actor_id IS NULL OR actor_id >= 0) ORDER BY position",
       0, NULL);
@@ -252,11 +257,13 @@ static int check_erased_one(void *ctx, cs_slice k, cs_slice val) {
   static const struct {
     cs_table t;
     const char *what;
-  } tables[] = {{CS_T_PCONV, "conversations"}, {CS_T_EVENT, "events"}, {CS_T_INTER, "interactions"}};
+  } tables[] = {
+      {CS_T_PCONV, "conversations"}, {CS_T_EVENT, "events"}, {CS_T_INTER, "interactions"}};
   for (size_t i = 0; i < 3; i++) {
     uint64_t n = 0;
     cs_reader_scan(v->r, tables[i].t, k.data, 8, count_cb, &n);
-    if (n) diff(v, "erased person %" PRIu64 ": %" PRIu64 " %s left in the index", id, n, tables[i].what);
+    if (n)
+      diff(v, "erased person %" PRIu64 ": %" PRIu64 " %s left in the index", id, n, tables[i].what);
   }
   cs_patient p;
   if (cs_reader_patient(v->r, id, &p) == 0)
@@ -281,8 +288,10 @@ static void finish_term(post_ctx *x) {
   if (rc) {
     diff(x->v, "term '%.*s': postings without a lexicon entry", (int)x->len, x->term);
   } else if (lex.df != x->df || lex.cf != x->cf) {
-    diff(x->v, "term '%.*s': lexicon says df %" PRIu64 " cf %" PRIu64 ", postings hold %" PRIu64
-         " and %" PRIu64, (int)x->len, x->term, lex.df, lex.cf, x->df, x->cf);
+    diff(x->v,
+         "term '%.*s': lexicon says df %" PRIu64 " cf %" PRIu64 ", postings hold %" PRIu64
+         " and %" PRIu64,
+         (int)x->len, x->term, lex.df, lex.cf, x->df, x->cf);
   }
 }
 
@@ -323,8 +332,10 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
 static int count_doc(void *ctx, cs_slice k, cs_slice val) {
   post_ctx *x = ctx;
   cs_doc d;
-  if (cs_doc_decode(val.data, val.len, &d) == 0) x->docs_by_kind[d.kind]++;
-  else diff(x->v, "document: corrupt entry");
+  if (cs_doc_decode(val.data, val.len, &d) == 0)
+    x->docs_by_kind[d.kind]++;
+  else
+    diff(x->v, "document: corrupt entry");
   return 0;
 }
 
@@ -364,7 +375,8 @@ int cs_verify(const char *conninfo, const char *index_dir) {
   v.pg = cs_pg_connect(conninfo, 3, NULL);
   int status = v.pg ? 0 : 2;
   if (!status) {
-    PGresult *r = cs_pg_exec(v.pg, "verify: snapshot", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+    PGresult *r = cs_pg_exec(v.pg, "verify: snapshot",
+                             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
     status = r ? 0 : 2;
     PQclear(r);
   }
@@ -379,7 +391,8 @@ int cs_verify(const char *conninfo, const char *index_dir) {
   cs_store_close(s);
   free(v.store_ids);
   if (status) return status;
-  if (v.diffs > MAX_REPORTED) printf("... and %" PRIu64 " more differences\n", v.diffs - MAX_REPORTED);
+  if (v.diffs > MAX_REPORTED)
+    printf("... and %" PRIu64 " more differences\n", v.diffs - MAX_REPORTED);
   cs_log(v.diffs ? CS_LOG_WARN : CS_LOG_INFO, "verify: %" PRIu64 " difference%s", v.diffs,
          v.diffs == 1 ? "" : "s");
   return v.diffs ? 1 : 0;

@@ -60,15 +60,15 @@ enum { CS_SORT_RELEVANCE = 0, CS_SORT_DATE_ASC, CS_SORT_DATE_DESC };
 enum { CS_ANY_ROLE = -1 };
 
 typedef struct cs_search_params {
-  const char *q;        /* UTF-8; search-box words and/or analyst syntax */
-  uint32_t limit;       /* 1..CS_PAGE_MAX */
-  const char *cursor;   /* NULL for the first page */
+  const char *q;                         /* UTF-8; search-box words and/or analyst syntax */
+  uint32_t limit;                        /* 1..CS_PAGE_MAX */
+  const char *cursor;                    /* NULL for the first page */
   uint64_t patient, owner, conversation; /* 0: no filter */
-  int64_t from_ms, to_ms; /* conversation created_at range; INT64_MIN/MAX: open */
-  const char *speaker;  /* NULL: any */
-  int role;             /* CS_ROLE_* from records.h, or CS_ANY_ROLE */
-  int sort;             /* CS_SORT_* */
-  uint32_t timeout_ms;  /* work budget; past it, partial results are flagged */
+  int64_t from_ms, to_ms;                /* conversation created_at range; INT64_MIN/MAX: open */
+  const char *speaker;                   /* NULL: any */
+  int role;                              /* CS_ROLE_* from records.h, or CS_ANY_ROLE */
+  int sort;                              /* CS_SORT_* */
+  uint32_t timeout_ms;                   /* work budget; past it, partial results are flagged */
 } cs_search_params;
 
 /* GET /v1/search. {"total", "took_ms", "next_cursor", "hits": [...]} */
@@ -76,8 +76,8 @@ int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p
                      cs_engine_error *err);
 
 /* GET /v1/suggest. {"suggestions": [{"text", "kind": "word"|"person", "id"?}]} */
-int cs_engine_suggest(cs_engine *e, const cs_caller *c, const char *q, uint32_t limit,
-                      json_t **out, cs_engine_error *err);
+int cs_engine_suggest(cs_engine *e, const cs_caller *c, const char *q, uint32_t limit, json_t **out,
+                      cs_engine_error *err);
 
 enum { CS_PEOPLE_NAME = 0, CS_PEOPLE_NAME_DESC, CS_PEOPLE_INTERACTION, CS_PEOPLE_RECENT };
 

@@ -139,7 +139,8 @@ pid_t th_indexer_spawn(const char *const *args) {
     const char *argv[32];
     int n = 0;
     argv[n++] = indexer;
-    for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+    for (int i = 0; args[i] && n < 31; i++)
+      argv[n++] = args[i];
     argv[n] = NULL;
     execv(indexer, (char *const *)argv);
     _exit(127);
@@ -181,7 +182,8 @@ int th_log_count(const char *needle) {
   if (!f) return 0;
   char line[4096];
   int n = 0;
-  while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
+  while (fgets(line, sizeof line, f))
+    n += strstr(line, needle) != NULL;
   fclose(f);
   return n;
 }
@@ -201,7 +203,8 @@ int th_docs_with(const char *index_dir, const char *word) {
   if (an && cs_analyze(an, "es", word, strlen(word), &t, &n) == 0 && n > 0) {
     cs_pcur *c;
     if (cs_pcur_open(r, t[0].term, t[0].term_len, &c) == 0) {
-      for (; cs_pcur_docid(c) != CS_DOCID_END; cs_pcur_next(c)) count++;
+      for (; cs_pcur_docid(c) != CS_DOCID_END; cs_pcur_next(c))
+        count++;
       cs_pcur_close(c);
     }
   }
@@ -269,8 +272,7 @@ int th_index_files_contain(const char *index_dir, const char *needle) {
   return found;
 }
 
-void th_cleanup(void) {
-}
+void th_cleanup(void) {}
 
 static void rm_rf(const char *path) {
   char cmd[700];

@@ -72,12 +72,14 @@ static void remove_docs(void) {
   cs_plist l;
   cs_plist_init(&l);
   uint32_t pos[3] = {1, 5, 9};
-  for (uint32_t d = 10; d < 20; d++) cs_plist_add(&l, d, 20, pos, 1 + d % 3);
+  for (uint32_t d = 10; d < 20; d++)
+    cs_plist_add(&l, d, 20, pos, 1 + d % 3);
   CHECK(cs_plist_remove(&l, 13) == 1 && l.n == 9, "remove a present doc");
   CHECK(cs_plist_remove(&l, 13) == 0 && l.n == 9, "removing it again changes nothing");
   CHECK(cs_plist_remove(&l, 99) == 0, "remove an absent doc");
   size_t npos = 0;
-  for (uint32_t i = 0; i < l.n; i++) npos += l.tf[i];
+  for (uint32_t i = 0; i < l.n; i++)
+    npos += l.tf[i];
   CHECK(npos == l.npos, "positions stay consistent after a removal");
   CHECK(cs_plist_add(&l, 15, 3, pos, 1) == CS_EINVAL, "docids must increase");
   cs_plist_free(&l);
@@ -95,7 +97,8 @@ static void corruption(void) {
     /* Flip bytes, truncate, or extend with garbage. */
     int mode = (int)rnd(3);
     if (mode == 0) {
-      for (int k = 0; k < 1 + (int)rnd(4); k++) buf[rnd((uint32_t)len)] ^= (uint8_t)(1 + rnd(255));
+      for (int k = 0; k < 1 + (int)rnd(4); k++)
+        buf[rnd((uint32_t)len)] ^= (uint8_t)(1 + rnd(255));
     } else if (mode == 1) {
       len = rnd((uint32_t)len);
     }
@@ -123,7 +126,8 @@ static void corruption(void) {
   int bad = 0;
   for (int iter = 0; iter < 20000; iter++) {
     size_t n = rnd(sizeof junk);
-    for (size_t i = 0; i < n; i++) junk[i] = (uint8_t)rnd(256);
+    for (size_t i = 0; i < n; i++)
+      junk[i] = (uint8_t)rnd(256);
     if (n) junk[0] = rnd(2) ? CS_RECORD_V1 : junk[0];
     cs_conv cv;
     cs_turn t;
@@ -140,7 +144,8 @@ static void corruption(void) {
         if (e > t.text.len || s >= e) bad++;
       }
     }
-    if (cs_patient_decode(junk, n, &p) == 0 && p.name.p + p.name.len > (const char *)junk + n) bad++;
+    if (cs_patient_decode(junk, n, &p) == 0 && p.name.p + p.name.len > (const char *)junk + n)
+      bad++;
   }
   CHECK(bad == 0, "random record bytes are rejected or decode within bounds");
 }
@@ -148,10 +153,20 @@ static void corruption(void) {
 static void records(void) {
   cs_buf b;
   cs_buf_init(&b);
-  cs_conv c = {.id = 42, .patient_id = 7, .owner_id = 3, .title = {"Título", 7},
-               .description = {"", 0}, .language = {"es", 2}, .audio_uri = {"s3://a", 6},
-               .status = {"ok", 2}, .duration_ms = -1, .created_at_ms = 1700000000000LL,
-               .updated_at_ms = -1, .first_docid = 5, .ndocs = 3, .nturns = 2,
+  cs_conv c = {.id = 42,
+               .patient_id = 7,
+               .owner_id = 3,
+               .title = {"Título", 7},
+               .description = {"", 0},
+               .language = {"es", 2},
+               .audio_uri = {"s3://a", 6},
+               .status = {"ok", 2},
+               .duration_ms = -1,
+               .created_at_ms = 1700000000000LL,
+               .updated_at_ms = -1,
+               .first_docid = 5,
+               .ndocs = 3,
+               .nturns = 2,
                .checksum = 0xfeedfacecafebeefULL};
   cs_conv_encode(&b, &c);
   cs_conv d;

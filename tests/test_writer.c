@@ -33,7 +33,8 @@ static int docs_with(cs_store *s, const char *word) {
     cs_pcur *c;
     int rc = cs_pcur_open(r, t[0].term, t[0].term_len, &c);
     if (rc == 0) {
-      for (; cs_pcur_docid(c) != CS_DOCID_END; cs_pcur_next(c)) count++;
+      for (; cs_pcur_docid(c) != CS_DOCID_END; cs_pcur_next(c))
+        count++;
       if (cs_pcur_error(c)) count = -1;
       cs_pcur_close(c);
     } else if (rc != CS_ENOTFOUND) {
@@ -45,15 +46,24 @@ static int docs_with(cs_store *s, const char *word) {
   return count;
 }
 
-static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts, size_t n) {
+static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts,
+                    size_t n) {
   cs_turn_in turns[16];
   for (size_t i = 0; i < n; i++) {
-    turns[i] = (cs_turn_in){(int32_t)i, "Ana", "interviewer", (int64_t)i * 1000,
-                            (int64_t)i * 1000 + 900, texts[i], strlen(texts[i])};
+    turns[i] = (cs_turn_in){
+        (int32_t)i, "Ana",           "interviewer", (int64_t)i * 1000, (int64_t)i * 1000 + 900,
+        texts[i],   strlen(texts[i])};
   }
-  cs_conv_in c = {.id = id, .patient_id = patient, .owner_id = 1, .title = "Entrevista",
-                  .language = "es", .duration_ms = -1, .created_at_ms = 1, .updated_at_ms = 1,
-                  .turns = turns, .nturns = n};
+  cs_conv_in c = {.id = id,
+                  .patient_id = patient,
+                  .owner_id = 1,
+                  .title = "Entrevista",
+                  .language = "es",
+                  .duration_ms = -1,
+                  .created_at_ms = 1,
+                  .updated_at_ms = 1,
+                  .turns = turns,
+                  .nturns = n};
   unsigned flags;
   return cs_writer_put_conversation(w, &c, &flags);
 }
@@ -67,7 +77,8 @@ static void basics(void) {
   CHECK(cs_store_open(dir, 0, &second, err, sizeof err) == CS_EBUSY, "a second writer is refused");
   cs_writer *w;
   CHECK(cs_writer_open(s, &w) == 0, "writer opens");
-  const char *t1[] = {"¿Dónde vive usted?", "Vivo en Albacete con mi familia. 😊 Albacete es bonito."};
+  const char *t1[] = {"¿Dónde vive usted?",
+                      "Vivo en Albacete con mi familia. 😊 Albacete es bonito."};
   CHECK(cs_writer_begin(w) == 0 && put_conv(w, 1, 7, t1, 2) == 0 && cs_writer_commit(w) == 0,
         "first conversation");
   CHECK(docs_with(s, "albacete") == 1, "a word is posted once per doc");
@@ -92,8 +103,16 @@ static void basics(void) {
   unsigned flags = 0;
   cs_turn_in tt[2] = {{0, "Ana", "interviewer", 0, 900, t1[0], strlen(t1[0])},
                       {1, "Ana", "interviewer", 1000, 1900, t1[1], strlen(t1[1])}};
-  cs_conv_in same = {.id = 1, .patient_id = 7, .owner_id = 1, .title = "Entrevista", .language = "es",
-                     .duration_ms = -1, .created_at_ms = 1, .updated_at_ms = 1, .turns = tt, .nturns = 2};
+  cs_conv_in same = {.id = 1,
+                     .patient_id = 7,
+                     .owner_id = 1,
+                     .title = "Entrevista",
+                     .language = "es",
+                     .duration_ms = -1,
+                     .created_at_ms = 1,
+                     .updated_at_ms = 1,
+                     .turns = tt,
+                     .nturns = 2};
   cs_writer_begin(w);
   CHECK(cs_writer_put_conversation(w, &same, &flags) == 0 && (flags & CS_PUT_UNCHANGED),
         "an unchanged conversation is recognised by its checksum");
@@ -110,7 +129,8 @@ static void basics(void) {
   CHECK(cs_reader_word(r, "albacete", 8, &word) == CS_ENOTFOUND, "no suggestion word left behind");
   cs_stats stats;
   cs_reader_stats(r, &stats);
-  CHECK(stats.docs[CS_DOC_TURN] == 1 && stats.docs[CS_DOC_TITLE] == 1, "statistics follow deletions");
+  CHECK(stats.docs[CS_DOC_TURN] == 1 && stats.docs[CS_DOC_TITLE] == 1,
+        "statistics follow deletions");
   cs_reader_close(r);
 
   /* Many docs for one term: several chunks, deletions in the middle. */
@@ -122,7 +142,8 @@ static void basics(void) {
   cs_writer_commit(w);
   CHECK(docs_with(s, "comun") == 400, "400 docs over several chunks");
   cs_writer_begin(w);
-  for (uint64_t id = 150; id < 400; id += 3) cs_writer_delete_conversation(w, id);
+  for (uint64_t id = 150; id < 400; id += 3)
+    cs_writer_delete_conversation(w, id);
   cs_writer_commit(w);
   CHECK(docs_with(s, "comun") == 400 - 84, "deletions inside chunks");
   cs_reader_open(s, &r);

@@ -17,21 +17,25 @@
  * Spanish text (deterministic per conversation and turn). */
 static void load(PGconn *c, int from, int to, int turns) {
   char sql[4096];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO conversations (id, patient_id, owner_id, title, created_at) "
-           "SELECT g, 1 + g %% 50, 1 + g %% 3, 'Entrevista ' || g, now() "
-           "FROM generate_series(%d, %d) g;"
-           "INSERT INTO segments "
-           "SELECT g, s, CASE WHEN s %% 2 = 0 THEN 'Ana' ELSE 'Persona' END, "
-           "CASE WHEN s %% 2 = 0 THEN 'interviewer' ELSE 'beneficiary' END, s * 1000, s * 1000 + 900, "
-           "(ARRAY['vivo','alquiler','trabajo','familia','casa','hijos','médico','ayuda','dinero',"
-           "'papeles','colegio','comida','frío','calle','piso','contrato','salud','miedo'])[1 + (g * 7 + s) %% 18] || ' ' || "
-           "(ARRAY['en','con','para','sin','desde','hasta'])[1 + (g + s) %% 6] || ' ' || "
-           "(ARRAY['Madrid','Getafe','la parroquia','el albergue','mi hermana','la oficina'])[1 + (g * 3 + s) %% 6] || "
-           "' palabra' || ((g * 31 + s * 17) %% 5000) || ' y luego ' || "
-           "(ARRAY['dijo que sí','no sabe','quizás mañana','eso es todo','ya veremos'])[1 + s %% 5] || ' turno' || s "
-           "FROM generate_series(%d, %d) g, generate_series(0, %d) s",
-           from, to - 1, from, to - 1, turns - 1);
+  snprintf(
+      sql, sizeof sql,
+      "INSERT INTO conversations (id, patient_id, owner_id, title, created_at) "
+      "SELECT g, 1 + g %% 50, 1 + g %% 3, 'Entrevista ' || g, now() "
+      "FROM generate_series(%d, %d) g;"
+      "INSERT INTO segments "
+      "SELECT g, s, CASE WHEN s %% 2 = 0 THEN 'Ana' ELSE 'Persona' END, "
+      "CASE WHEN s %% 2 = 0 THEN 'interviewer' ELSE 'beneficiary' END, s * 1000, s * 1000 + 900, "
+      "(ARRAY['vivo','alquiler','trabajo','familia','casa','hijos','médico','ayuda','dinero',"
+      "'papeles','colegio','comida','frío','calle','piso','contrato','salud','miedo'])[1 + (g * 7 "
+      "+ s) %% 18] || ' ' || "
+      "(ARRAY['en','con','para','sin','desde','hasta'])[1 + (g + s) %% 6] || ' ' || "
+      "(ARRAY['Madrid','Getafe','la parroquia','el albergue','mi hermana','la oficina'])[1 + (g * "
+      "3 + s) %% 6] || "
+      "' palabra' || ((g * 31 + s * 17) %% 5000) || ' y luego ' || "
+      "(ARRAY['dijo que sí','no sabe','quizás mañana','eso es todo','ya veremos'])[1 + s %% 5] || "
+      "' turno' || s "
+      "FROM generate_series(%d, %d) g, generate_series(0, %d) s",
+      from, to - 1, from, to - 1, turns - 1);
   th_sql(c, sql);
 }
 
@@ -91,9 +95,10 @@ int main(void) {
     CHECK(v == 0, "round %d: verify after crashes exited %d", round, v);
   }
   CHECK(killed_total >= 5, "the indexer was killed mid-run at least 5 times (%d)", killed_total);
-  int64_t turns = th_sql_int(c, "SELECT count(*) FROM segments s JOIN conversations c ON c.id = s.conversation_id");
-  CHECK(th_index_count(index, CS_T_TURN) == turns, "turn count in the index equals the store (%lld)",
-        (long long)turns);
+  int64_t turns = th_sql_int(
+      c, "SELECT count(*) FROM segments s JOIN conversations c ON c.id = s.conversation_id");
+  CHECK(th_index_count(index, CS_T_TURN) == turns,
+        "turn count in the index equals the store (%lld)", (long long)turns);
   printf("total %.1f s\n", (th_now_ms() - t0) / 1000.0);
   PQfinish(c);
   return th_done();

@@ -16,18 +16,17 @@ int main(void) {
   snprintf(index, sizeof index, "%s/index", th_dir());
   const char *install[] = {"install", "--pg", pg, NULL};
   REQUIRE(th_indexer(install) == 0, "install failed");
-  th_sql(c,
-         "INSERT INTO employees VALUES (1, 'Ana', NULL);"
-         "INSERT INTO patients (id, owner_id, name, email) VALUES "
-         "(1, 1, 'Zacarías Quintanilla', 'zq@example.org'), (2, 1, 'Otra Persona', NULL);"
-         "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
-         "(1, 1, 1, 'Entrevista xilofonista'), (2, 2, 1, 'Entrevista normal');"
-         "INSERT INTO segments VALUES (1, 0, 'Zacarías', 'beneficiary', 0, 1, "
-         "'Trabajé de xilofonista en Albacete y vivo en la calle Quintanilla'),"
-         "(2, 0, 'Otra', 'beneficiary', 0, 1, 'Vivo en Madrid con mi familia');"
-         "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
-         "('p1', 1, 'patient.registered', '{\"patient_id\": 1}', 1),"
-         "('p1', 2, 'conversation.recorded', '{\"patient_id\": 1, \"conversation_id\": 1}', 1)");
+  th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
+            "INSERT INTO patients (id, owner_id, name, email) VALUES "
+            "(1, 1, 'Zacarías Quintanilla', 'zq@example.org'), (2, 1, 'Otra Persona', NULL);"
+            "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
+            "(1, 1, 1, 'Entrevista xilofonista'), (2, 2, 1, 'Entrevista normal');"
+            "INSERT INTO segments VALUES (1, 0, 'Zacarías', 'beneficiary', 0, 1, "
+            "'Trabajé de xilofonista en Albacete y vivo en la calle Quintanilla'),"
+            "(2, 0, 'Otra', 'beneficiary', 0, 1, 'Vivo en Madrid con mi familia');"
+            "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
+            "('p1', 1, 'patient.registered', '{\"patient_id\": 1}', 1),"
+            "('p1', 2, 'conversation.recorded', '{\"patient_id\": 1, \"conversation_id\": 1}', 1)");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   REQUIRE(th_indexer(once) == 0, "first run failed");
   CHECK(th_docs_with(index, "xilofonista") == 2, "unique word findable before erasure");
@@ -60,8 +59,10 @@ int main(void) {
 
   const char *compact[] = {"compact", "--index", index, NULL};
   CHECK(th_indexer(compact) == 0, "compact succeeds");
-  CHECK(!th_index_files_contain(index, "xilofonista"), "after compaction the word is not in the files");
-  CHECK(!th_index_files_contain(index, "Quintanilla"), "after compaction the name is not in the files");
+  CHECK(!th_index_files_contain(index, "xilofonista"),
+        "after compaction the word is not in the files");
+  CHECK(!th_index_files_contain(index, "Quintanilla"),
+        "after compaction the name is not in the files");
   CHECK(!th_index_files_contain(index, "zq@example.org"), "nor the e-mail address");
   CHECK(th_index_files_contain(index, "Madrid"), "(the probe does find text that should be there)");
   CHECK(th_docs_with(index, "madrid") == 1, "the compacted index serves");

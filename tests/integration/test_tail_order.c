@@ -42,7 +42,8 @@ int main(void) {
   th_sql(b, "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES (11, 1, 1, 'B');"
             "INSERT INTO segments VALUES (11, 0, 'x', 'other', 0, 1, 'betaunica llega antes')");
   int64_t xb = th_sql_int(b, "SELECT pg_current_xact_id()::text::bigint");
-  CHECK(xa < xb, "A must hold the lower transaction id (%lld vs %lld)", (long long)xa, (long long)xb);
+  CHECK(xa < xb, "A must hold the lower transaction id (%lld vs %lld)", (long long)xa,
+        (long long)xb);
   th_sql(b, "COMMIT");
   CHECK(th_wait_docs(index, "betaunica", 1, 5000) >= 0, "B indexed while A is still open");
   th_sleep_ms(300); /* several rounds run while A is open */
@@ -54,8 +55,9 @@ int main(void) {
 
   /* Events: positions are assigned at insert, so A gets the lower one. */
   th_sql(a, "BEGIN");
-  th_sql(a, "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
-            "('p1', 1, 'conversation.recorded', '{\"patient_id\": 1, \"conversation_id\": 10}', 1)");
+  th_sql(a,
+         "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
+         "('p1', 1, 'conversation.recorded', '{\"patient_id\": 1, \"conversation_id\": 10}', 1)");
   int64_t pa = th_sql_int(a, "SELECT max(position) FROM events");
   th_sql(b, "BEGIN");
   th_sql(b, "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
@@ -64,12 +66,14 @@ int main(void) {
   CHECK(pa < pb, "A's event has the lower position (%lld vs %lld)", (long long)pa, (long long)pb);
   th_sql(b, "COMMIT");
   int64_t t0 = th_now_ms();
-  while (th_index_count(index, CS_T_EVENT) < 1 && th_now_ms() - t0 < 5000) th_sleep_ms(10);
+  while (th_index_count(index, CS_T_EVENT) < 1 && th_now_ms() - t0 < 5000)
+    th_sleep_ms(10);
   CHECK(th_index_count(index, CS_T_EVENT) == 1, "B's event applied while A is open");
   th_sleep_ms(300);
   th_sql(a, "COMMIT");
   t0 = th_now_ms();
-  while (th_index_count(index, CS_T_EVENT) < 2 && th_now_ms() - t0 < 5000) th_sleep_ms(10);
+  while (th_index_count(index, CS_T_EVENT) < 2 && th_now_ms() - t0 < 5000)
+    th_sleep_ms(10);
   CHECK(th_index_count(index, CS_T_EVENT) == 2, "A's event applied after its late commit");
   th_sleep_ms(300);
   CHECK(th_index_count(index, CS_T_EVENT) == 2, "each event applied exactly once");
