@@ -421,6 +421,27 @@ int cs_point_decode(const void *p, size_t n, cs_point *x) {
   return rd_finish(&r);
 }
 
+void cs_outop_encode(cs_buf *b, const cs_outop *o) {
+  cs_buf_u8(b, CS_RECORD_V1);
+  cs_buf_u8(b, o->action);
+  cs_buf_u8(b, o->kind);
+  cs_buf_varint(b, o->id);
+  cs_buf_zigzag(b, o->queued_at_ms);
+}
+
+int cs_outop_decode(const void *p, size_t n, cs_outop *o) {
+  cs_rd r;
+  if (rd_begin(&r, p, n)) return CS_ECORRUPT;
+  o->action = cs_rd_u8(&r);
+  o->kind = cs_rd_u8(&r);
+  o->id = cs_rd_varint(&r);
+  o->queued_at_ms = cs_rd_zigzag(&r);
+  if (o->action < CS_OUT_PUT || o->action > CS_OUT_DELETE || o->kind < CS_OUT_CONVERSATION ||
+      o->kind > CS_OUT_PATIENT)
+    return CS_ECORRUPT;
+  return rd_finish(&r);
+}
+
 void cs_checkpoint_encode(cs_buf *b, const cs_checkpoint *c) {
   cs_buf_u8(b, CS_RECORD_V1);
   cs_buf_varint(b, c->floor_xid);

@@ -144,6 +144,19 @@ typedef struct cs_point {
   cs_str text, category;
 } cs_point;
 
+/* One pending mirror operation (CS_T_OUTBOX value, keyed by be64 sequence;
+ * the sequence is the document's external version in OpenSearch). The
+ * document itself is read from the index when the operation is sent. */
+enum { CS_OUT_PUT = 1, CS_OUT_DELETE = 2 };
+enum { CS_OUT_CONVERSATION = 1, CS_OUT_PATIENT = 2 };
+typedef struct cs_outop {
+  uint8_t action, kind;
+  uint64_t id;
+  int64_t queued_at_ms;
+} cs_outop;
+void cs_outop_encode(cs_buf *b, const cs_outop *o);
+int cs_outop_decode(const void *p, size_t n, cs_outop *o);
+
 /* Checkpoint of the tailing indexer (META "checkpoint"): see indexer/tail.c. */
 typedef struct cs_checkpoint {
   uint64_t floor_xid;  /* changes with xid >= floor are not yet known applied */

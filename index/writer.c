@@ -126,6 +126,9 @@ struct cs_writer {
   cs_plist tmp;
   uint32_t *posbuf;
   size_t posbuf_cap;
+  int mirror;          /* META "mirror" present: append outbox operations */
+  uint64_t outbox_seq; /* last outbox sequence used (META "outbox_seq") */
+  int outbox_dirty;
 };
 
 static int64_t now_ms(void) {
@@ -212,8 +215,38 @@ int cs_writer_begin(cs_writer *w) {
   rc = cs_get(w->txn, CS_T_META, sl("stats", 5), &v);
   if (rc == 0) rc = cs_stats_decode(v.data, v.len, &w->stats);
   if (rc == CS_ENOTFOUND) rc = 0;
+  w->mirror = cs_get(w->txn, CS_T_META, sl("mirror", 6), &v) == 0;
+  w->outbox_seq = 0;
+  w->outbox_dirty = 0;
+  if (!rc && cs_get(w->txn, CS_T_META, sl("outbox_seq", 10), &v) == 0) {
+    if (v.len != 8) rc = CS_ECORRUPT;
+    else w->outbox_seq = cs_be64_get(v.data);
+  }
   if (rc) cs_writer_abort(w);
   return rc;
+}
+
+int cs_writer_set_mirror(cs_writer *w, int on) {
+  w->mirror = on;
+  if (on) return cs_put(w->txn, CS_T_META, sl("mirror", 6), sl("on", 2));
+  int rc = cs_del(w->txn, CS_T_META, sl("mirror", 6));
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
+int cs_writer_mirror_on(cs_writer *w) {
+  return w->mirror;
+}
+
+/* Appends a mirror operation when mirroring is on. */
+static int outbox(cs_writer *w, int action, int kind, uint64_t id) {
+  if (!w->mirror) return 0;
+  cs_outop o = {(uint8_t)action, (uint8_t)kind, id, now_ms()};
+  cs_buf_reset(&w->buf2);
+  cs_outop_encode(&w->buf2, &o);
+  uint8_t key[8];
+  cs_key_u64(key, ++w->outbox_seq);
+  w->outbox_dirty = 1;
+  return put_buf(w, CS_T_OUTBOX, key, 8, &w->buf2);
 }
 
 void cs_writer_abort(cs_writer *w) {
@@ -372,6 +405,11 @@ int cs_writer_commit(cs_writer *w) {
   if (!w->txn) return CS_EINVAL;
   int rc = flush(w);
   if (!rc) rc = put_stats(w);
+  if (!rc && w->outbox_dirty) {
+    uint8_t seq[8];
+    cs_be64_put(seq, w->outbox_seq);
+    rc = cs_put(w->txn, CS_T_META, sl("outbox_seq", 10), sl(seq, 8));
+  }
   if (rc) {
     cs_writer_abort(w);
     return rc;
@@ -650,7 +688,15 @@ static int get_conv(cs_writer *w, uint64_t id, cs_conv *c, cs_buf *copy) {
   return cs_conv_decode(copy->p, copy->len, c);
 }
 
+static int delete_conversation(cs_writer *w, uint64_t id);
+
 int cs_writer_delete_conversation(cs_writer *w, uint64_t id) {
+  int rc = delete_conversation(w, id);
+  if (rc == 0) rc = outbox(w, CS_OUT_DELETE, CS_OUT_CONVERSATION, id);
+  return rc;
+}
+
+static int delete_conversation(cs_writer *w, uint64_t id) {
   cs_buf copy;
   cs_buf_init(&copy);
   cs_conv c;
@@ -749,7 +795,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     flags |= CS_PUT_UNCHANGED;
     goto out;
   }
-  if (rc == 0) rc = cs_writer_delete_conversation(w, in->id);
+  /* Replaced, not deleted: the mirror gets one put (below), not a delete. */
+  if (rc == 0) rc = delete_conversation(w, in->id);
   if (rc == CS_ENOTFOUND) rc = 0;
   if (rc) goto out;
 
@@ -835,6 +882,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   if (rc) goto out;
   cs_key_u64u64(key, c.patient_id, c.id);
   rc = cs_put(w->txn, CS_T_PCONV, sl(key, 16), sl("", 0));
+  if (!rc) rc = outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
 out:
   cs_buf_free(&copy);
   cs_buf_free(&tbl);
@@ -924,6 +972,7 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   if (rc) goto out;
   cs_key_u64u64(key, p.owner_id, p.id);
   rc = cs_put(w->txn, CS_T_OWNER, sl(key, 16), sl("", 0));
+  if (!rc) rc = outbox(w, CS_OUT_PUT, CS_OUT_PATIENT, p.id);
 out:
   cs_buf_free(&copy);
   for (int i = 0; i < 3; i++)
@@ -968,7 +1017,9 @@ static int delete_pconv(cs_writer *w, const uint8_t *key) {
 int cs_writer_delete_patient(cs_writer *w, uint64_t id) {
   int rc = delete_prefix(w, CS_T_PCONV, id, delete_pconv);
   if (!rc) rc = remove_patient_record(w, id);
-  return rc == CS_ENOTFOUND ? 0 : rc;
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (!rc) rc = outbox(w, CS_OUT_DELETE, CS_OUT_PATIENT, id);
+  return rc;
 }
 
 int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms) {
@@ -1101,4 +1152,20 @@ int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n) {
     *n = 0;
   }
   return rc;
+}
+
+int cs_writer_enqueue_all(cs_writer *w) {
+  static const struct {
+    cs_table table;
+    int kind;
+  } sets[] = {{CS_T_PATIENT, CS_OUT_PATIENT}, {CS_T_CONV, CS_OUT_CONVERSATION}};
+  for (size_t s = 0; s < 2; s++) {
+    uint64_t *ids;
+    size_t n;
+    int rc = cs_writer_list_ids(w, sets[s].table, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) rc = outbox(w, CS_OUT_PUT, sets[s].kind, ids[i]);
+    free(ids);
+    if (rc) return rc;
+  }
+  return 0;
 }

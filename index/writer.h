@@ -99,6 +99,15 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *e, unsigned *flags);
 int cs_writer_put_point(cs_writer *w, uint64_t id, const char *text, const char *category);
 int cs_writer_delete_point(cs_writer *w, uint64_t id);
 
+/* Mirroring: when on (a setting kept in the index), every change of a
+ * conversation or person also appends an operation to the outbox, in the
+ * same transaction, for the mirror to send. Turning it on does not enqueue
+ * what is already indexed (a reindex does the initial load). */
+int cs_writer_set_mirror(cs_writer *w, int on);
+int cs_writer_mirror_on(cs_writer *w);
+/* Enqueues a put of every conversation and person (initial mirror load). */
+int cs_writer_enqueue_all(cs_writer *w);
+
 int cs_writer_get_checkpoint(cs_writer *w, cs_checkpoint *c);
 int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c);
 

@@ -6,6 +6,7 @@
 #include "admin.h"
 #include "install.h"
 #include "log.h"
+#include "reindex.h"
 #include "tail.h"
 #include "verify.h"
 
@@ -22,18 +23,24 @@ static const char usage[] =
     "      create the canonical tables if missing (or adapt an existing portal\n"
     "      database with --portal) and install change capture; idempotent\n"
     "  run --pg CONNINFO --index DIR [--once] [--batch-mb N] [--poll-ms N]\n"
+    "      [--opensearch URL]\n"
     "      catch up from the checkpoint, then follow live changes;\n"
-    "      --once: catch up to the current end and exit 0\n"
+    "      --once: catch up to the current end and exit 0;\n"
+    "      --opensearch: mirror every change to OpenSearch through an outbox\n"
     "  status --index DIR            index counts and checkpoint, as JSON\n"
     "  verify --pg CONNINFO --index DIR\n"
     "      compare stores and index; exit 0 only when they agree, else print\n"
     "      every difference and exit 1\n"
+    "  reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
+    "      rebuild into a new generation from one snapshot of the stores while\n"
+    "      the current one serves, then swap it in (and the mirror's alias);\n"
+    "      a progress bar on a terminal, JSON lines otherwise\n"
     "  compact --index DIR           rewrite the index without free pages\n"
     "  query --index DIR [--limit N] TEXT\n"
     "      list documents containing every word of TEXT (debugging aid)\n";
 
 typedef struct args {
-  const char *pg, *index, *text;
+  const char *pg, *index, *text, *opensearch;
   int portal, once, limit, poll_ms;
   long batch_mb;
 } args;
@@ -60,6 +67,8 @@ static int parse(int argc, char **argv, args *a) {
       a->pg = argv[++i];
     } else if (!strcmp(o, "--index") && has) {
       a->index = argv[++i];
+    } else if (!strcmp(o, "--opensearch") && has) {
+      a->opensearch = argv[++i];
     } else if (!strcmp(o, "--portal")) {
       a->portal = 1;
     } else if (!strcmp(o, "--once")) {
@@ -120,7 +129,7 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    cs_tail_opts o = {a.pg, a.index, a.once, (size_t)a.batch_mb << 20, a.poll_ms};
+    cs_tail_opts o = {a.pg, a.index, a.once, (size_t)a.batch_mb << 20, a.poll_ms, a.opensearch};
     cs_log(CS_LOG_INFO, "indexing into %s%s", a.index, a.once ? " (once)" : "");
     return cs_tail_run(&o);
   }
@@ -131,6 +140,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "verify")) {
     if (!a.pg || !a.index) return bad("verify needs --pg and --index", NULL);
     return cs_verify(a.pg, a.index);
+  }
+  if (!strcmp(cmd, "reindex")) {
+    if (!a.pg || !a.index) return bad("reindex needs --pg and --index", NULL);
+    return cs_reindex(a.pg, a.index, a.opensearch);
   }
   if (!strcmp(cmd, "compact")) {
     if (!a.index) return bad("compact needs --index", NULL);

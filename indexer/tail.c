@@ -28,6 +28,7 @@
 #include "apply.h"
 #include "errors.h"
 #include "log.h"
+#include "mirror.h"
 #include "pg.h"
 #include "store.h"
 #include "writer.h"
@@ -49,6 +50,7 @@ typedef struct tail {
   PGconn *pg;
   cs_store *store;
   cs_writer *w;
+  cs_mirror *mirror;
   cs_apply_stats st;
   uint64_t applied;
 } tail;
@@ -89,6 +91,7 @@ static int commit_batch(tail *t, const cs_checkpoint *cp) {
     cs_log(CS_LOG_ERROR, "index commit failed: %s", cs_strerror(rc));
     return ROUND_FATAL;
   }
+  cs_mirror_wake(t->mirror);
   return ROUND_OK;
 }
 
@@ -277,25 +280,75 @@ static int connect_and_listen(tail *t) {
   return 0;
 }
 
+/* Opens the index's current generation for writing and, with a mirror URL,
+ * turns mirroring on (enqueueing everything already indexed the first time)
+ * and starts the sender. */
+static int open_index(tail *t) {
+  char err[512] = "";
+  int rc = cs_store_open(t->o->index_dir, CS_STORE_CREATE, &t->store, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
+    return -1;
+  }
+  rc = cs_writer_open(t->store, &t->w);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", t->o->index_dir, cs_strerror(rc));
+    cs_store_close(t->store);
+    t->store = NULL;
+    return -1;
+  }
+  if (!t->o->opensearch) return 0;
+  for (;;) {
+    rc = cs_writer_begin(t->w);
+    if (!rc && !cs_writer_mirror_on(t->w)) {
+      rc = cs_writer_set_mirror(t->w, 1);
+      if (!rc) rc = cs_writer_enqueue_all(t->w);
+      if (!rc) rc = cs_writer_commit(t->w);
+      else cs_writer_abort(t->w);
+      if (!rc) cs_log(CS_LOG_INFO, "mirror turned on: everything indexed so far is queued");
+    } else if (!rc) {
+      cs_writer_abort(t->w);
+    }
+    if (rc != CS_EFULL || cs_store_grow(t->store)) break;
+  }
+  if (!rc) rc = cs_mirror_start(t->store, t->o->opensearch, &t->mirror);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "cannot start the mirror: %s", cs_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
+static void close_index(tail *t) {
+  cs_mirror_stop(t->mirror);
+  t->mirror = NULL;
+  cs_writer_close(t->w);
+  t->w = NULL;
+  cs_store_close(t->store);
+  t->store = NULL;
+}
+
 int cs_tail_run(const cs_tail_opts *o) {
   tail t;
   memset(&t, 0, sizeof t);
   t.o = o;
-  char err[512] = "";
-  int rc = cs_store_open(o->index_dir, CS_STORE_CREATE, &t.store, err, sizeof err);
-  if (rc) {
-    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
-    return 1;
-  }
-  rc = cs_writer_open(t.store, &t.w);
-  if (rc) {
-    cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", o->index_dir, cs_strerror(rc));
-    cs_store_close(t.store);
+  if (open_index(&t)) {
+    close_index(&t);
     return 1;
   }
   int exit_code = 0;
   int failures = 0;
   while (!cs_tail_stop) {
+    /* A reindex or compaction swapped generations: continue on the new one
+     * from its own checkpoint (the reindex snapshot's horizon). */
+    if (cs_store_generation_changed(t.store)) {
+      close_index(&t);
+      if (open_index(&t)) {
+        exit_code = 1;
+        break;
+      }
+      cs_log(CS_LOG_INFO, "now indexing generation %s", cs_store_generation(t.store));
+    }
     if (!t.pg && connect_and_listen(&t)) {
       if (cs_tail_stop) break;
       exit_code = 1;
@@ -333,7 +386,6 @@ int cs_tail_run(const cs_tail_opts *o) {
   }
   if (cs_tail_stop) cs_log(CS_LOG_INFO, "stopping on request");
   if (t.pg) PQfinish(t.pg);
-  cs_writer_close(t.w);
-  cs_store_close(t.store);
+  close_index(&t);
   return exit_code;
 }

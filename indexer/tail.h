@@ -13,6 +13,7 @@ typedef struct cs_tail_opts {
   int once;            /* one round to the current end, then return */
   size_t budget_bytes; /* commit when pending postings exceed this */
   int poll_ms;         /* longest wait between rounds without a NOTIFY */
+  const char *opensearch; /* mirror base URL, or NULL */
 } cs_tail_opts;
 
 /* Set by the SIGTERM/SIGINT handler; the loop stops between batches. */

@@ -1,0 +1,421 @@
+/*
+ * The OpenSearch mirror (see mirror.h).
+ *
+ * Sender loop: read up to BATCH_OPS outbox entries (or BATCH_BYTES of
+ * NDJSON) in sequence order from a read view, build each document from the
+ * index as it is now, send one gzip'd _bulk request, and delete the entries
+ * whose items succeeded (2xx), were already superseded (409: a newer version
+ * is there) or deleted something absent (404). Items refused with 429 or 5xx
+ * stay and are retried; so is the whole batch when the request failed. Waits
+ * grow exponentially with jitter (100 ms to 30 s) while failures last. Items
+ * refused for good (other 4xx) are dropped with an error line, so one bad
+ * document cannot block the stream.
+ */
+#include "mirror.h"
+
+#include "errors.h"
+#include "log.h"
+#include "varint.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH_OPS 500
+#define BATCH_BYTES ((size_t)8 << 20)
+
+extern const char cs_os_template[];
+
+struct cs_mirror {
+  cs_store *store;
+  char url[512];
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int stop, woken;
+  uint64_t acked, retried, dropped;
+  char last_error[256];
+};
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- documents */
+
+static json_t *jstr(cs_str s) {
+  json_t *j = json_stringn(s.p, s.len);
+  return j ? j : json_string("");
+}
+
+static json_t *jtime(int64_t ms) {
+  return ms < 0 ? json_null() : json_integer(ms);
+}
+
+static int add_turn(void *ctx, cs_slice k, cs_slice v) {
+  json_t *turns = ctx;
+  cs_turn t;
+  if (cs_turn_decode(v.data, v.len, &t)) return CS_ECORRUPT;
+  json_array_append_new(turns, json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", t.seq, "speaker",
+                                         jstr(t.speaker), "role", cs_role_name(t.role), "start_ms",
+                                         jtime(t.start_ms), "end_ms", jtime(t.end_ms), "text",
+                                         jstr(t.text)));
+  return 0;
+}
+
+static json_t *conversation_doc(cs_reader *r, uint64_t id) {
+  cs_conv c;
+  if (cs_reader_conv(r, id, &c)) return NULL;
+  json_t *turns = json_array();
+  uint8_t pfx[8];
+  cs_key_u64(pfx, id);
+  if (cs_reader_scan(r, CS_T_TURN, pfx, 8, add_turn, turns)) {
+    json_decref(turns);
+    return NULL;
+  }
+  char sum[24];
+  snprintf(sum, sizeof sum, "%016" PRIx64, c.checksum);
+  return json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s}", "kind",
+                   "conversation", "conversation_id", (json_int_t)c.id, "patient_id",
+                   (json_int_t)c.patient_id, "owner_id", (json_int_t)c.owner_id, "title",
+                   jstr(c.title), "description", jstr(c.description), "language", jstr(c.language),
+                   "status", jstr(c.status), "created_at", jtime(c.created_at_ms), "updated_at",
+                   jtime(c.updated_at_ms), "duration_ms", jtime(c.duration_ms), "nturns",
+                   (json_int_t)c.nturns, "turns", turns, "checksum", sum);
+}
+
+static json_t *patient_doc(cs_reader *r, uint64_t id) {
+  cs_patient p;
+  if (cs_reader_patient(r, id, &p)) return NULL;
+  char sum[24];
+  snprintf(sum, sizeof sum, "%016" PRIx64, p.checksum);
+  return json_pack("{s:s, s:I, s:I, s:o, s:s}", "kind", "patient", "patient_id", (json_int_t)p.id,
+                   "owner_id", (json_int_t)p.owner_id, "name", jstr(p.name), "checksum", sum);
+}
+
+static void doc_id(char *out, size_t cap, int kind, uint64_t id) {
+  snprintf(out, cap, "%s-%" PRIu64, kind == CS_OUT_CONVERSATION ? "conversation" : "patient", id);
+}
+
+static void append_json(cs_buf *out, json_t *j) {
+  char *s = json_dumps(j, JSON_COMPACT);
+  if (!s) {
+    out->err = CS_ENOMEM;
+    return;
+  }
+  cs_buf_bytes(out, s, strlen(s));
+  cs_buf_u8(out, '\n');
+  free(s);
+}
+
+int cs_mirror_doc_lines(cs_reader *r, int kind, uint64_t id, uint64_t version, const char *index,
+                        cs_buf *out, int *written) {
+  *written = 0;
+  json_t *doc = kind == CS_OUT_CONVERSATION ? conversation_doc(r, id) : patient_doc(r, id);
+  if (!doc) return 0;
+  char did[64];
+  doc_id(did, sizeof did, kind, id);
+  json_t *action = json_pack("{s:{s:s, s:s, s:I, s:s}}", "index", "_index", index, "_id", did,
+                             "version", (json_int_t)version, "version_type", "external");
+  append_json(out, action);
+  append_json(out, doc);
+  json_decref(action);
+  json_decref(doc);
+  *written = 1;
+  return out->err;
+}
+
+static void delete_line(cs_buf *out, int kind, uint64_t id, uint64_t version) {
+  char did[64];
+  doc_id(did, sizeof did, kind, id);
+  json_t *action = json_pack("{s:{s:s, s:s, s:I, s:s}}", "delete", "_index", CS_MIRROR_ALIAS,
+                             "_id", did, "version", (json_int_t)version, "version_type",
+                             "external");
+  append_json(out, action);
+  json_decref(action);
+}
+
+/* ---------------------------------------------------------------- index setup */
+
+int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
+  json_error_t jerr;
+  json_t *tpl = json_loads(cs_os_template, 0, &jerr);
+  if (!tpl) {
+    cs_log(CS_LOG_ERROR, "mirror: template does not parse: %s", jerr.text);
+    return CS_EINVAL;
+  }
+  json_t *t = json_object_get(tpl, "template");
+  if (!t) t = tpl;
+  json_t *body = json_object();
+  json_t *settings = json_object_get(t, "settings"), *mappings = json_object_get(t, "mappings");
+  if (settings) json_object_set(body, "settings", settings);
+  if (mappings) json_object_set(body, "mappings", mappings);
+  if (with_alias) json_object_set_new(body, "aliases", json_pack("{s:{}}", CS_MIRROR_ALIAS));
+  char *s = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  json_decref(tpl);
+  if (!s) return CS_ENOMEM;
+  char path[300];
+  snprintf(path, sizeof path, "/%s", name);
+  cs_buf resp;
+  cs_buf_init(&resp);
+  long status;
+  int rc = cs_os_request(c, "PUT", path, NULL, s, strlen(s), 0, &status, &resp);
+  free(s);
+  if (!rc && status != 200 && !(status == 400 && resp.p && strstr((char *)resp.p, "already_exists"))) {
+    cs_log(CS_LOG_ERROR, "mirror: creating index %s: HTTP %ld %.300s", name, status,
+           resp.p ? (char *)resp.p : "");
+    rc = CS_EIO;
+  }
+  cs_buf_free(&resp);
+  return rc;
+}
+
+/* Ensures the alias exists; creates the first index behind it when not. */
+static int ensure_alias(cs_mirror *m, cs_os *c) {
+  cs_buf resp;
+  cs_buf_init(&resp);
+  long status;
+  int rc = cs_os_request(c, "GET", "/_alias/" CS_MIRROR_ALIAS, NULL, NULL, 0, 0, &status, &resp);
+  cs_buf_free(&resp);
+  if (rc) return rc;
+  if (status == 200) return 0;
+  if (status != 404) return CS_EIO;
+  char name[128];
+  snprintf(name, sizeof name, "convsearch-%s", cs_store_generation(m->store));
+  cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
+  return cs_mirror_create_index(c, name, 1);
+}
+
+/* ---------------------------------------------------------------- sender */
+
+typedef struct batch {
+  uint64_t seq[BATCH_OPS];
+  int sent[BATCH_OPS]; /* 1: an item was sent for it; 0: nothing to send (acked at once) */
+  int n;
+  cs_buf body;
+} batch;
+
+typedef struct collect_ctx {
+  cs_reader *r;
+  batch *b;
+  int err;
+} collect_ctx;
+
+static int collect(void *ctx, cs_slice k, cs_slice v) {
+  collect_ctx *x = ctx;
+  batch *b = x->b;
+  if (b->n >= BATCH_OPS || b->body.len >= BATCH_BYTES) return 1;
+  if (k.len != 8) return 0;
+  uint64_t seq = cs_be64_get(k.data);
+  cs_outop op;
+  b->seq[b->n] = seq;
+  if (cs_outop_decode(v.data, v.len, &op)) {
+    cs_log(CS_LOG_ERROR, "mirror: outbox entry %" PRIu64 " is corrupt; dropped", seq);
+    b->sent[b->n++] = 0;
+    return 0;
+  }
+  int written = 1;
+  if (op.action == CS_OUT_PUT) {
+    x->err = cs_mirror_doc_lines(x->r, op.kind, op.id, seq, CS_MIRROR_ALIAS, &b->body, &written);
+  } else {
+    delete_line(&b->body, op.kind, op.id, seq);
+  }
+  b->sent[b->n++] = written;
+  return x->err ? 1 : 0;
+}
+
+static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
+  if (n == 0) return 0;
+  cs_txn *t;
+  int rc = cs_txn_begin(m->store, 1, &t);
+  if (rc) return rc;
+  for (int i = 0; i < n && !rc; i++) {
+    uint8_t key[8];
+    cs_key_u64(key, seqs[i]);
+    rc = cs_del(t, CS_T_OUTBOX, (cs_slice){key, 8});
+    if (rc == CS_ENOTFOUND) rc = 0;
+  }
+  if (!rc) {
+    char status[512];
+    int len = snprintf(status, sizeof status,
+                       "{\"acked\": %" PRIu64 ", \"retried\": %" PRIu64 ", \"dropped\": %" PRIu64
+                       ", \"last_ack_ms\": %" PRId64 "}",
+                       m->acked + (uint64_t)n, m->retried, m->dropped, wall_ms());
+    rc = cs_put(t, CS_T_META, (cs_slice){"mirror_status", 13}, (cs_slice){status, (size_t)len});
+  }
+  if (rc) {
+    cs_txn_abort(t);
+    return rc;
+  }
+  rc = cs_txn_commit(t);
+  if (!rc) m->acked += (uint64_t)n;
+  return rc;
+}
+
+/* Sends one batch; returns 1 when everything was acknowledged, 0 when
+ * something must be retried, -1 when nothing was pending. */
+static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
+  b->n = 0;
+  cs_buf_reset(&b->body);
+  cs_reader *r;
+  if (cs_reader_open(m->store, &r)) return 0;
+  collect_ctx x = {r, b, 0};
+  cs_reader_scan(r, CS_T_OUTBOX, NULL, 0, collect, &x);
+  cs_reader_close(r);
+  if (b->n == 0) return -1;
+  uint64_t done[BATCH_OPS];
+  int ndone = 0, nsent = 0;
+  for (int i = 0; i < b->n; i++) {
+    if (b->sent[i]) nsent++;
+    else done[ndone++] = b->seq[i];
+  }
+  int all_ok = 1;
+  if (nsent) {
+    cs_buf resp;
+    cs_buf_init(&resp);
+    long status = 0;
+    int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", b->body.p, b->body.len, 1,
+                           &status, &resp);
+    json_t *j = !rc && status == 200 ? json_loads((char *)resp.p, 0, NULL) : NULL;
+    json_t *items = json_object_get(j, "items");
+    if (!json_is_array(items) || (int)json_array_size(items) != nsent) {
+      snprintf(m->last_error, sizeof m->last_error, "%s",
+               rc ? cs_os_error(c) : status != 200 ? "bulk request refused" : "bad bulk response");
+      cs_log(CS_LOG_WARN, "mirror: _bulk failed (HTTP %ld, %s); %d operations will be retried",
+             status, m->last_error, nsent);
+      m->retried += (uint64_t)nsent;
+      all_ok = 0;
+    } else {
+      size_t k = 0;
+      for (int i = 0; i < b->n; i++) {
+        if (!b->sent[i]) continue;
+        json_t *item = json_array_get(items, k++);
+        const char *key;
+        json_t *res;
+        long st = 0;
+        json_object_foreach(item, key, res) { st = (long)json_integer_value(json_object_get(res, "status")); }
+        if ((st >= 200 && st < 300) || st == 409 || st == 404) {
+          done[ndone++] = b->seq[i];
+        } else if (st == 429 || st >= 500 || st == 0) {
+          m->retried++;
+          all_ok = 0;
+        } else {
+          char *why = json_dumps(item, JSON_COMPACT);
+          cs_log(CS_LOG_ERROR, "mirror: operation %" PRIu64 " refused for good (HTTP %ld): %.300s",
+                 b->seq[i], st, why ? why : "");
+          free(why);
+          m->dropped++;
+          done[ndone++] = b->seq[i];
+        }
+      }
+      if (!all_ok) snprintf(m->last_error, sizeof m->last_error, "some items refused (429/5xx)");
+    }
+    json_decref(j);
+    cs_buf_free(&resp);
+  }
+  if (ack(m, done, ndone)) all_ok = 0;
+  return all_ok;
+}
+
+static void *sender(void *arg) {
+  cs_mirror *m = arg;
+  cs_os *c;
+  if (cs_os_open(m->url, &c)) return NULL;
+  batch *b = calloc(1, sizeof *b);
+  if (!b) {
+    cs_os_close(c);
+    return NULL;
+  }
+  cs_buf_init(&b->body);
+  long backoff = 0;
+  int alias_ok = 0;
+  for (;;) {
+    pthread_mutex_lock(&m->lock);
+    if (m->stop) {
+      pthread_mutex_unlock(&m->lock);
+      break;
+    }
+    pthread_mutex_unlock(&m->lock);
+    int result = -1;
+    if (!alias_ok) {
+      alias_ok = ensure_alias(m, c) == 0;
+      if (!alias_ok) {
+        snprintf(m->last_error, sizeof m->last_error, "cannot reach OpenSearch: %s", cs_os_error(c));
+        result = 0;
+      }
+    }
+    if (alias_ok) result = send_batch(m, c, b);
+    if (result == 1) {
+      backoff = 0;
+      continue; /* more may be pending */
+    }
+    long wait = 200;
+    if (result == 0) {
+      backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 100;
+      wait = backoff / 2 + rand() % (backoff / 2 + 1);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait / 1000;
+    until.tv_nsec += (wait % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->lock);
+    /* After a failure, wake-ups do not cut the backoff short. */
+    while (!m->stop && (result == 0 || !m->woken)) {
+      if (pthread_cond_timedwait(&m->cond, &m->lock, &until)) break;
+    }
+    m->woken = 0;
+    pthread_mutex_unlock(&m->lock);
+  }
+  cs_buf_free(&b->body);
+  free(b);
+  cs_os_close(c);
+  return NULL;
+}
+
+int cs_mirror_start(cs_store *s, const char *url, cs_mirror **out) {
+  *out = NULL;
+  cs_mirror *m = calloc(1, sizeof *m);
+  if (!m) return CS_ENOMEM;
+  m->store = s;
+  snprintf(m->url, sizeof m->url, "%s", url);
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_cond_init(&m->cond, NULL);
+  if (pthread_create(&m->thread, NULL, sender, m)) {
+    free(m);
+    return CS_ENOMEM;
+  }
+  cs_log(CS_LOG_INFO, "mirror: sending to %s", url);
+  *out = m;
+  return 0;
+}
+
+void cs_mirror_wake(cs_mirror *m) {
+  if (!m) return;
+  pthread_mutex_lock(&m->lock);
+  m->woken = 1;
+  pthread_cond_signal(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+void cs_mirror_stop(cs_mirror *m) {
+  if (!m) return;
+  pthread_mutex_lock(&m->lock);
+  m->stop = 1;
+  pthread_cond_signal(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  pthread_join(m->thread, NULL);
+  pthread_cond_destroy(&m->cond);
+  pthread_mutex_destroy(&m->lock);
+  free(m);
+}

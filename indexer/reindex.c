@@ -1,0 +1,414 @@
+/*
+ * `convsearch-indexer reindex`: rebuild without downtime.
+ *
+ *   1. Take DIR/reindex.lock (one reindex at a time) and pick the next
+ *      generation gN; leftovers of a crashed reindex are removed first.
+ *   2. Open one REPEATABLE READ snapshot S of the stores; h = xmin(S).
+ *   3. Apply every event, person, conversation and relevant point of S to
+ *      gN through the same code the tailing indexer uses (events first, so
+ *      erasures refuse the erased before their rows are read).
+ *   4. Commit gN with the checkpoint floor = h: the tailing indexer, when it
+ *      moves to gN, re-reads exactly the changes S could not see.
+ *   5. With a mirror: bulk-load gN into a new OpenSearch index
+ *      "convsearch-gN" and move the alias to it atomically, dropping the
+ *      old index.
+ *   6. Swap DIR/current to gN (rename of a symlink: atomic). The query
+ *      server and the tailing indexer notice and reopen; the old generation's
+ *      files are removed (processes that still map them keep their pages).
+ * A crash at any point before 6 leaves the old generation serving; running
+ * the command again starts over.
+ */
+#include "reindex.h"
+
+#include "apply.h"
+#include "errors.h"
+#include "log.h"
+#include "mirror.h"
+#include "pg.h"
+#include "reader.h"
+#include "store.h"
+#include "varint.h"
+#include "writer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct progress {
+  int tty;
+  double t0;
+  uint64_t total, done;
+  const char *phase;
+} progress;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A bar on a terminal, JSON lines otherwise. */
+static void report(progress *p, int final) {
+  double el = now_s() - p->t0;
+  if (p->tty) {
+    int width = 30, fill = p->total ? (int)(width * p->done / p->total) : width;
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %-14s %" PRIu64 "/%" PRIu64 " %.1fs", fill,
+            "##############################", width - fill, "",
+            p->total ? (int)(100 * p->done / p->total) : 100, p->phase, p->done, p->total, el);
+    if (final) fputc('\n', stderr);
+  } else {
+    printf("{\"phase\": \"%s\", \"done\": %" PRIu64 ", \"total\": %" PRIu64
+           ", \"elapsed_s\": %.3f}\n",
+           p->phase, p->done, p->total, el);
+    fflush(stdout);
+  }
+}
+
+static int path_of(char *out, size_t cap, const char *dir, const char *name) {
+  int n = snprintf(out, cap, "%s/%s", dir, name);
+  return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static void remove_generation(const char *dir, const char *gen) {
+  char path[PATH_MAX], file[PATH_MAX + 16];
+  if (path_of(path, sizeof path, dir, gen)) return;
+  static const char *const files[] = {"data.mdb", "lock.mdb"};
+  for (size_t i = 0; i < 2; i++) {
+    if (snprintf(file, sizeof file, "%s/%s", path, files[i]) < (int)sizeof file) unlink(file);
+  }
+  rmdir(path);
+}
+
+/* Current generation number and the next free one; removes generations
+ * that are neither current nor older (leftovers of crashed runs). */
+static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned long *next) {
+  char link[PATH_MAX];
+  if (path_of(link, sizeof link, dir, "current")) return -1;
+  ssize_t n = readlink(link, cur, curcap - 1);
+  if (n <= 0) return -1;
+  cur[n] = 0;
+  unsigned long curnum = strtoul(cur + 1, NULL, 10), max = curnum;
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] != 'g' || !e->d_name[1]) continue;
+    char *end;
+    unsigned long g = strtoul(e->d_name + 1, &end, 10);
+    if (*end) continue;
+    if (g > max) max = g;
+    if (g > curnum) {
+      cs_log(CS_LOG_INFO, "reindex: removing %s left by an earlier run", e->d_name);
+      remove_generation(dir, e->d_name);
+    }
+  }
+  closedir(d);
+  *next = max + 1;
+  return 0;
+}
+
+/* Applies every entity of one kind visible in the snapshot. */
+static int load_kind(PGconn *pg, cs_store *s, cs_writer *w, char kind, const char *sql_ids,
+                     progress *p, cs_checkpoint *cp) {
+  uint64_t after = 0;
+  cs_apply_stats st;
+  memset(&st, 0, sizeof st);
+  int rc = cs_writer_begin(w);
+  if (rc) return rc;
+  for (;;) {
+    char a[24];
+    snprintf(a, sizeof a, "%" PRIu64, after);
+    const char *params[1] = {a};
+    PGresult *r = cs_pg_exec(pg, "reindex: listing", sql_ids, 1, params);
+    if (!r) {
+      cs_writer_abort(w);
+      return CS_APPLY_PG_ERROR;
+    }
+    int n = PQntuples(r);
+    uint64_t ids[CS_APPLY_MAX];
+    for (int i = 0; i < n; i++) cs_pg_u64(r, i, 0, 0, &ids[i]);
+    PQclear(r);
+    if (n == 0) break;
+    after = ids[n - 1];
+    for (;;) {
+      rc = cs_apply(pg, w, kind, ids, (size_t)n, &st);
+      if (rc != CS_EFULL) break;
+      /* Redo this page after growing the map. */
+      cs_writer_abort(w);
+      rc = cs_store_grow(s);
+      if (!rc) rc = cs_writer_begin(w);
+      if (rc) return rc;
+    }
+    if (rc) {
+      cs_writer_abort(w);
+      return rc;
+    }
+    p->done += (uint64_t)n;
+    if (cs_writer_pending_bytes(w) > ((size_t)64 << 20)) {
+      rc = cs_writer_set_checkpoint(w, cp);
+      if (!rc) rc = cs_writer_commit(w);
+      if (rc == CS_EFULL) {
+        /* The whole batch is lost: grow and start this kind over. */
+        if (cs_store_grow(s)) return CS_EFULL;
+        p->done = 0;
+        return load_kind(pg, s, w, kind, sql_ids, p, cp);
+      }
+      if (!rc) rc = cs_writer_begin(w);
+      if (rc) return rc;
+      report(p, 0);
+    }
+  }
+  rc = cs_writer_set_checkpoint(w, cp);
+  if (!rc) rc = cs_writer_commit(w);
+  else cs_writer_abort(w);
+  report(p, 0);
+  return rc;
+}
+
+/* A page of ids read from an index table. */
+typedef struct id_page {
+  uint64_t ids[512];
+  int n;
+} id_page;
+
+static int collect_ids(void *ctx, cs_slice key, cs_slice val) {
+  (void)val;
+  id_page *page = ctx;
+  if (key.len != 8) return 0;
+  page->ids[page->n++] = cs_be64_get(key.data);
+  return page->n == 512 ? 1 : 0;
+}
+
+/* Sends one _bulk body; every item must succeed. */
+static int bulk_send(cs_os *c, const char *name, cs_buf *body, cs_buf *resp) {
+  long status = 0;
+  int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", body->p, body->len, 1, &status,
+                         resp);
+  json_t *j = !rc && status == 200 ? json_loads((char *)resp->p, 0, NULL) : NULL;
+  if (!j || json_is_true(json_object_get(j, "errors"))) {
+    cs_log(CS_LOG_ERROR, "reindex: bulk load into %s failed (HTTP %ld): %.300s", name, status,
+           rc ? cs_os_error(c) : (char *)resp->p);
+    rc = CS_EIO;
+  }
+  json_decref(j);
+  return rc;
+}
+
+/* Bulk-loads a generation into OpenSearch index `name`, version 1 each (a
+ * fresh index: the generation's outbox then continues from version 2). */
+static int bulk_load(cs_store *s, const char *url, const char *name, progress *p) {
+  cs_os *c;
+  int rc = cs_os_open(url, &c);
+  if (rc) return rc;
+  rc = cs_mirror_create_index(c, name, 0);
+  cs_reader *r = NULL;
+  if (!rc) rc = cs_reader_open(s, &r);
+  static const struct {
+    cs_table t;
+    int kind;
+  } sets[] = {{CS_T_PATIENT, CS_OUT_PATIENT}, {CS_T_CONV, CS_OUT_CONVERSATION}};
+  cs_buf body, resp;
+  cs_buf_init(&body);
+  cs_buf_init(&resp);
+  id_page page;
+  for (size_t k = 0; !rc && k < 2; k++) {
+    uint8_t from[8];
+    cs_key_u64(from, 0);
+    do {
+      page.n = 0;
+      rc = cs_reader_scan_from(r, sets[k].t, NULL, 0, from, 8, collect_ids, &page);
+      if (rc < 0 || page.n == 0) break;
+      rc = 0;
+      cs_buf_reset(&body);
+      int docs = 0;
+      for (int i = 0; !rc && i < page.n; i++) {
+        int written;
+        rc = cs_mirror_doc_lines(r, sets[k].kind, page.ids[i], 1, name, &body, &written);
+        docs += written;
+      }
+      if (!rc && docs) rc = bulk_send(c, name, &body, &resp);
+      p->done += (uint64_t)page.n;
+      cs_key_u64(from, page.ids[page.n - 1] + 1);
+    } while (!rc && page.n == 512);
+  }
+  if (!rc) {
+    char path[300];
+    long status;
+    snprintf(path, sizeof path, "/%s/_refresh", name);
+    cs_os_request(c, "POST", path, NULL, "", 0, 0, &status, &resp);
+  }
+  cs_buf_free(&body);
+  cs_buf_free(&resp);
+  cs_reader_close(r);
+  cs_os_close(c);
+  return rc;
+}
+
+/* Points the alias at `name` alone and drops the indices it left, in one
+ * atomic _aliases call. */
+static int swap_alias(const char *url, const char *name) {
+  cs_os *c;
+  int rc = cs_os_open(url, &c);
+  if (rc) return rc;
+  cs_buf resp;
+  cs_buf_init(&resp);
+  long status;
+  rc = cs_os_request(c, "GET", "/_alias/" CS_MIRROR_ALIAS, NULL, NULL, 0, 0, &status, &resp);
+  json_t *actions = json_array();
+  json_array_append_new(actions, json_pack("{s:{s:s, s:s}}", "add", "index", name, "alias",
+                                           CS_MIRROR_ALIAS));
+  if (!rc && status == 200) {
+    json_t *cur = json_loads((char *)resp.p, 0, NULL);
+    const char *idx;
+    json_t *v;
+    json_object_foreach(cur, idx, v) {
+      if (strcmp(idx, name) != 0)
+        json_array_append_new(actions, json_pack("{s:{s:s}}", "remove_index", "index", idx));
+    }
+    json_decref(cur);
+  }
+  json_t *body = json_pack("{s:o}", "actions", actions);
+  char *s = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  rc = s ? cs_os_request(c, "POST", "/_aliases", NULL, s, strlen(s), 0, &status, &resp) : CS_ENOMEM;
+  free(s);
+  if (!rc && status != 200) {
+    cs_log(CS_LOG_ERROR, "reindex: alias swap refused (HTTP %ld): %.300s", status, (char *)resp.p);
+    rc = CS_EIO;
+  }
+  cs_buf_free(&resp);
+  cs_os_close(c);
+  return rc;
+}
+
+int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
+  char lockpath[PATH_MAX];
+  if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
+  int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    cs_log(CS_LOG_ERROR, "reindex: %s", lock < 0 ? strerror(errno) : "another reindex is running");
+    if (lock >= 0) close(lock);
+    return 1;
+  }
+  int status = 1;
+  char cur[64], gen[64], gendir[PATH_MAX];
+  unsigned long next;
+  cs_store *s = NULL;
+  cs_writer *w = NULL;
+  PGconn *pg = NULL;
+  if (pick_generation(dir, cur, sizeof cur, &next)) {
+    cs_log(CS_LOG_ERROR, "reindex: no index in %s (run the indexer first)", dir);
+    goto out;
+  }
+  snprintf(gen, sizeof gen, "g%lu", next);
+  if (path_of(gendir, sizeof gendir, dir, gen)) goto out;
+  char err[512] = "";
+  int rc = cs_store_open_generation(gendir, CS_STORE_CREATE, &s, err, sizeof err);
+  if (!rc) rc = cs_writer_open(s, &w);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "reindex: cannot create %s: %s", gendir, err[0] ? err : cs_strerror(rc));
+    goto out;
+  }
+  pg = cs_pg_connect(conninfo, 3, NULL);
+  if (!pg) goto out;
+  PGresult *r = cs_pg_exec(pg, "reindex: snapshot", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+  PQclear(r);
+  r = r ? cs_pg_exec(pg, "reindex: snapshot",
+                     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
+                     "(SELECT count(*) FROM convsearch.src_events), "
+                     "(SELECT count(*) FROM convsearch.src_patients), "
+                     "(SELECT count(*) FROM convsearch.src_conversations), "
+                     "(SELECT count(*) FROM convsearch.src_relevant_points)",
+                     0, NULL)
+        : NULL;
+  if (!r) goto out;
+  uint64_t h = 0, counts[4] = {0};
+  cs_pg_u64(r, 0, 0, 0, &h);
+  for (int i = 0; i < 4; i++) cs_pg_u64(r, 0, i + 1, 0, &counts[i]);
+  PQclear(r);
+  cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64, gen, h);
+
+  cs_checkpoint cp;
+  memset(&cp, 0, sizeof cp);
+  cp.floor_xid = h;
+  static const struct {
+    char kind;
+    const char *phase;
+    const char *sql;
+  } kinds[] = {
+      {'e', "events", "SELECT position FROM convsearch.src_events WHERE position > $1 ORDER BY 1 LIMIT 256"},
+      {'p', "people", "SELECT id FROM convsearch.src_patients WHERE id > $1 ORDER BY 1 LIMIT 256"},
+      {'c', "conversations", "SELECT id FROM convsearch.src_conversations WHERE id > $1 ORDER BY 1 LIMIT 256"},
+      {'r', "relevant points", "SELECT id FROM convsearch.src_relevant_points WHERE id > $1 ORDER BY 1 LIMIT 256"},
+  };
+  progress p = {isatty(2), now_s(), 0, 0, ""};
+  for (size_t k = 0; k < 4; k++) {
+    p.phase = kinds[k].phase;
+    p.total = counts[k];
+    p.done = 0;
+    rc = load_kind(pg, s, w, kinds[k].kind, kinds[k].sql, &p, &cp);
+    if (rc) {
+      cs_log(CS_LOG_ERROR, "reindex: loading %s failed: %s", kinds[k].phase,
+             rc == CS_APPLY_PG_ERROR ? "PostgreSQL error" : cs_strerror(rc));
+      goto out;
+    }
+    if (p.tty) report(&p, 1);
+  }
+  r = PQexec(pg, "COMMIT");
+  PQclear(r);
+  if (opensearch) {
+    char name[128];
+    snprintf(name, sizeof name, "convsearch-%s", gen);
+    p.phase = "mirror";
+    p.total = counts[1] + counts[2];
+    p.done = 0;
+    rc = bulk_load(s, opensearch, name, &p);
+    if (!rc) rc = swap_alias(opensearch, name);
+    if (rc) {
+      cs_log(CS_LOG_ERROR, "reindex: mirror load failed; the old index keeps serving");
+      goto out;
+    }
+    if (p.tty) report(&p, 1);
+    /* Changes from now on are mirrored from this generation's outbox. */
+    rc = cs_writer_begin(w);
+    if (!rc) rc = cs_writer_set_mirror(w, 1);
+    if (!rc) rc = cs_writer_commit(w);
+    if (rc) goto out;
+  }
+  cs_writer_close(w);
+  w = NULL;
+  cs_store_close(s);
+  s = NULL;
+  /* The swap. */
+  char tmp[PATH_MAX], link[PATH_MAX];
+  if (path_of(tmp, sizeof tmp, dir, "current.tmp") || path_of(link, sizeof link, dir, "current"))
+    goto out;
+  unlink(tmp);
+  if (symlink(gen, tmp) != 0 || rename(tmp, link) != 0) {
+    cs_log(CS_LOG_ERROR, "reindex: cannot switch to %s: %s", gen, strerror(errno));
+    goto out;
+  }
+  cs_log(CS_LOG_INFO, "reindex: %s serves now (was %s)", gen, cur);
+  remove_generation(dir, cur);
+  if (!p.tty) {
+    printf("{\"phase\": \"done\", \"generation\": \"%s\", \"horizon\": %" PRIu64
+           ", \"elapsed_s\": %.3f}\n",
+           gen, h, now_s() - p.t0);
+  }
+  status = 0;
+out:
+  if (pg) PQfinish(pg);
+  cs_writer_close(w);
+  cs_store_close(s);
+  close(lock);
+  return status;
+}
