@@ -28,9 +28,9 @@ static const char usage[] =
     "      --once: catch up to the current end and exit 0;\n"
     "      --opensearch: mirror every change to OpenSearch through an outbox\n"
     "  status --index DIR            index counts and checkpoint, as JSON\n"
-    "  verify --pg CONNINFO --index DIR\n"
-    "      compare stores and index; exit 0 only when they agree, else print\n"
-    "      every difference and exit 1\n"
+    "  verify --pg CONNINFO --index DIR [--opensearch URL]\n"
+    "      compare stores, index (and mirror); exit 0 only when they agree,\n"
+    "      else print every difference and exit 1\n"
     "  reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
     "      rebuild into a new generation from one snapshot of the stores while\n"
     "      the current one serves, then swap it in (and the mirror's alias);\n"
@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "verify")) {
     if (!a.pg || !a.index) return bad("verify needs --pg and --index", NULL);
-    return cs_verify(a.pg, a.index);
+    return cs_verify(a.pg, a.index, a.opensearch);
   }
   if (!strcmp(cmd, "reindex")) {
     if (!a.pg || !a.index) return bad("reindex needs --pg and --index", NULL);

@@ -20,12 +20,15 @@
 #include "apply.h"
 #include "errors.h"
 #include "log.h"
+#include "mirror.h"
+#include "os_client.h"
 #include "pg.h"
 #include "postings.h"
 #include "reader.h"
 #include "varint.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,7 +359,107 @@ static int check_internal(verify *v) {
   return 0;
 }
 
-int cs_verify(const char *conninfo, const char *index_dir) {
+/* ---------------------------------------------------------------- mirror */
+
+/* Every conversation and person of the index must be in OpenSearch (behind
+ * the alias) with the same checksum, and nothing else may be there. Pages
+ * through the alias sorted by _id with search_after. */
+typedef struct mirror_check {
+  verify *v;
+  json_t *docs; /* _id -> checksum, from OpenSearch */
+  const char *prefix;
+  int patients;
+} mirror_check;
+
+static int check_mirror_doc(void *ctx, cs_slice k, cs_slice val) {
+  mirror_check *x = ctx;
+  if (k.len != 8) return 0;
+  uint64_t id = cs_be64_get(k.data), sum;
+  if (x->patients) {
+    cs_patient p;
+    if (cs_patient_decode(val.data, val.len, &p)) return 0;
+    sum = p.checksum;
+  } else {
+    cs_conv c;
+    if (cs_conv_decode(val.data, val.len, &c)) return 0;
+    sum = c.checksum;
+  }
+  char did[64], hex[24];
+  snprintf(did, sizeof did, "%s-%" PRIu64, x->prefix, id);
+  snprintf(hex, sizeof hex, "%016" PRIx64, sum);
+  json_t *have = json_object_get(x->docs, did);
+  if (!have) {
+    diff(x->v, "mirror: %s missing from OpenSearch", did);
+  } else if (!json_is_string(have) || strcmp(json_string_value(have), hex) != 0) {
+    diff(x->v, "mirror: %s differs in OpenSearch (checksum)", did);
+  }
+  json_object_del(x->docs, did);
+  return 0;
+}
+
+static int check_mirror(verify *v, const char *url) {
+  uint64_t pending = 0;
+  if (cs_reader_count(v->r, CS_T_OUTBOX, &pending)) return 2;
+  if (pending) diff(v, "mirror: %" PRIu64 " operations still pending in the outbox", pending);
+  cs_os *c;
+  if (cs_os_open(url, &c)) return 2;
+  json_t *docs = json_object();
+  cs_buf resp;
+  cs_buf_init(&resp);
+  char *after = NULL;
+  int status = 0;
+  for (;;) {
+    json_t *q = json_pack("{s:i, s:[{s:s}], s:[s, s], s:{s:{}}}", "size", 500, "sort", "_id", "asc",
+                          "_source", "checksum", "kind", "query", "match_all");
+    if (after) json_object_set_new(q, "search_after", json_pack("[s]", after));
+    char *body = json_dumps(q, JSON_COMPACT);
+    json_decref(q);
+    long http = 0;
+    int rc = cs_os_request(c, "POST", "/" CS_MIRROR_ALIAS "/_search", NULL, body, strlen(body), 0,
+                           &http, &resp);
+    free(body);
+    json_t *j = !rc && http == 200 ? json_loads((char *)resp.p, 0, NULL) : NULL;
+    json_t *hits = json_object_get(json_object_get(j, "hits"), "hits");
+    if (!json_is_array(hits)) {
+      cs_log(CS_LOG_ERROR, "verify: cannot read the mirror (HTTP %ld): %s", http,
+             rc ? cs_os_error(c) : "unexpected answer");
+      json_decref(j);
+      status = 2;
+      break;
+    }
+    size_t i;
+    json_t *hit;
+    json_array_foreach(hits, i, hit) {
+      const char *id = json_string_value(json_object_get(hit, "_id"));
+      json_t *sum = json_object_get(json_object_get(hit, "_source"), "checksum");
+      if (id) json_object_set(docs, id, sum ? sum : json_null());
+      if (id && i + 1 == json_array_size(hits)) {
+        free(after);
+        after = strdup(id);
+      }
+    }
+    size_t n = json_array_size(hits);
+    json_decref(j);
+    if (n < 500) break;
+  }
+  free(after);
+  cs_buf_free(&resp);
+  cs_os_close(c);
+  if (!status) {
+    mirror_check x = {v, docs, "conversation", 0};
+    status = cs_reader_scan(v->r, CS_T_CONV, NULL, 0, check_mirror_doc, &x) ? 2 : 0;
+    x.prefix = "patient";
+    x.patients = 1;
+    if (!status) status = cs_reader_scan(v->r, CS_T_PATIENT, NULL, 0, check_mirror_doc, &x) ? 2 : 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(docs, key, val) { diff(v, "mirror: %s in OpenSearch but not in the index", key); }
+  }
+  json_decref(docs);
+  return status;
+}
+
+int cs_verify(const char *conninfo, const char *index_dir, const char *opensearch) {
   verify v;
   memset(&v, 0, sizeof v);
   cs_store *s;
@@ -386,6 +489,7 @@ int cs_verify(const char *conninfo, const char *index_dir) {
   if (!status) status = check_events(&v);
   if (!status) status = cs_reader_scan(v.r, CS_T_ERASED, NULL, 0, check_erased_one, &v) ? 2 : 0;
   if (!status) status = check_internal(&v);
+  if (!status && opensearch) status = check_mirror(&v, opensearch);
   if (v.pg) PQfinish(v.pg);
   cs_reader_close(v.r);
   cs_store_close(s);
