@@ -155,6 +155,20 @@ int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
   return cs_get(r->txn, CS_T_ERASED, sl(key, 8), &v) == 0;
 }
 
+int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {
+  return cs_get(r->txn, CS_T_META, sl(key, strlen(key)), val);
+}
+
+static int first_op(void *ctx, cs_slice k, cs_slice v) {
+  (void)k;
+  return cs_outop_decode(v.data, v.len, ctx) == 0 ? 1 : CS_ECORRUPT;
+}
+
+int cs_reader_outbox_first(cs_reader *r, cs_outop *out) {
+  int rc = cs_reader_scan(r, CS_T_OUTBOX, NULL, 0, first_op, out);
+  return rc == 1 ? 0 : rc ? rc : CS_ENOTFOUND;
+}
+
 int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
                         size_t flen, cs_scan_fn fn, void *ctx) {
   cs_cursor *cur;

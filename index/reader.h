@@ -36,6 +36,10 @@ int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out);
 int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out);
 int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *out);
 int cs_reader_is_erased(cs_reader *r, uint64_t patient);
+/* A raw META value (e.g. "mirror_status", JSON written by the mirror). */
+int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val);
+/* The oldest pending mirror operation (CS_ENOTFOUND when none). */
+int cs_reader_outbox_first(cs_reader *r, cs_outop *out);
 
 /* Calls fn for every entry of `t` whose key starts with prefix[0..plen)
  * (plen 0: all), in key order, until fn returns non-zero (that value is

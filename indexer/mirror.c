@@ -38,6 +38,7 @@ struct cs_mirror {
   pthread_cond_t cond;
   int stop, woken;
   uint64_t acked, retried, dropped;
+  int64_t last_ok_ms, last_error_ms;
   char last_error[256];
 };
 
@@ -231,8 +232,25 @@ static int collect(void *ctx, cs_slice k, cs_slice v) {
   return x->err ? 1 : 0;
 }
 
+/* Writes the sender's counters and last error to META "mirror_status"
+ * (JSON) so that the query server's health and metrics can show them. */
+static int put_status(cs_mirror *m, cs_txn *t, uint64_t acked) {
+  json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:s?, s:I}", "acked", (json_int_t)acked, "retried",
+                        (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_ms",
+                        (json_int_t)m->last_ok_ms, "last_error",
+                        m->last_error[0] ? m->last_error : NULL, "last_error_ms",
+                        (json_int_t)m->last_error_ms);
+  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (!s) return CS_ENOMEM;
+  int rc = cs_put(t, CS_T_META, (cs_slice){"mirror_status", 13}, (cs_slice){s, strlen(s)});
+  free(s);
+  return rc;
+}
+
+/* Deletes acknowledged outbox entries and records the status, in one
+ * transaction. */
 static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
-  if (n == 0) return 0;
   cs_txn *t;
   int rc = cs_txn_begin(m->store, 1, &t);
   if (rc) return rc;
@@ -242,14 +260,8 @@ static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
     rc = cs_del(t, CS_T_OUTBOX, (cs_slice){key, 8});
     if (rc == CS_ENOTFOUND) rc = 0;
   }
-  if (!rc) {
-    char status[512];
-    int len = snprintf(status, sizeof status,
-                       "{\"acked\": %" PRIu64 ", \"retried\": %" PRIu64 ", \"dropped\": %" PRIu64
-                       ", \"last_ack_ms\": %" PRId64 "}",
-                       m->acked + (uint64_t)n, m->retried, m->dropped, wall_ms());
-    rc = cs_put(t, CS_T_META, (cs_slice){"mirror_status", 13}, (cs_slice){status, (size_t)len});
-  }
+  if (n) m->last_ok_ms = wall_ms();
+  if (!rc) rc = put_status(m, t, m->acked + (uint64_t)n);
   if (rc) {
     cs_txn_abort(t);
     return rc;
@@ -257,6 +269,11 @@ static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
   rc = cs_txn_commit(t);
   if (!rc) m->acked += (uint64_t)n;
   return rc;
+}
+
+static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
+  snprintf(m->last_error, sizeof m->last_error, fmt, arg);
+  m->last_error_ms = wall_ms();
 }
 
 /* Sends one batch; returns 1 when everything was acknowledged, 0 when
@@ -286,8 +303,12 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
     json_t *j = !rc && status == 200 ? json_loads((char *)resp.p, 0, NULL) : NULL;
     json_t *items = json_object_get(j, "items");
     if (!json_is_array(items) || (int)json_array_size(items) != nsent) {
-      snprintf(m->last_error, sizeof m->last_error, "%s",
-               rc ? cs_os_error(c) : status != 200 ? "bulk request refused" : "bad bulk response");
+      char why[160];
+      if (rc)
+        snprintf(why, sizeof why, "%s", cs_os_error(c));
+      else
+        snprintf(why, sizeof why, "HTTP %ld%s", status, status == 200 ? " with a bad body" : "");
+      set_error(m, "_bulk failed: %s", why);
       cs_log(CS_LOG_WARN, "mirror: _bulk failed (HTTP %ld, %s); %d operations will be retried",
              status, m->last_error, nsent);
       m->retried += (uint64_t)nsent;
@@ -315,7 +336,7 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
           done[ndone++] = b->seq[i];
         }
       }
-      if (!all_ok) snprintf(m->last_error, sizeof m->last_error, "some items refused (429/5xx)");
+      if (!all_ok) set_error(m, "%s", "some items refused with 429 or 5xx; retrying");
     }
     json_decref(j);
     cs_buf_free(&resp);
@@ -347,7 +368,9 @@ static void *sender(void *arg) {
     if (!alias_ok) {
       alias_ok = ensure_alias(m, c) == 0;
       if (!alias_ok) {
-        snprintf(m->last_error, sizeof m->last_error, "cannot reach OpenSearch: %s", cs_os_error(c));
+        set_error(m, "cannot reach OpenSearch: %s", cs_os_error(c));
+        cs_log(CS_LOG_WARN, "mirror: %s", m->last_error);
+        ack(m, NULL, 0);
         result = 0;
       }
     }

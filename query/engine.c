@@ -181,6 +181,27 @@ json_t *cs_json_time(int64_t ms) {
   return json_string(buf);
 }
 
+/* Mirror state as the indexer's sender recorded it, plus the backlog and
+ * the age of its oldest operation, read from the outbox. */
+static json_t *mirror_health(cs_reader *r, uint64_t backlog, int64_t now) {
+  json_t *m = NULL;
+  cs_slice val;
+  if (cs_reader_meta(r, "mirror_status", &val) == 0)
+    m = json_loadb(val.data, val.len, 0, NULL);
+  if (!json_is_object(m)) {
+    json_decref(m);
+    m = json_object();
+  }
+  json_object_set_new(m, "enabled", json_boolean(cs_reader_meta(r, "mirror", &val) == 0));
+  json_object_set_new(m, "backlog", json_integer((json_int_t)backlog));
+  cs_outop first;
+  json_object_set_new(m, "oldest_pending_s",
+                      cs_reader_outbox_first(r, &first) == 0
+                          ? json_real((double)(now - first.queued_at_ms) / 1000.0)
+                          : json_null());
+  return m;
+}
+
 int cs_engine_health(cs_engine *e, json_t **out) {
   cs_view v;
   cs_engine_error err;
@@ -188,12 +209,13 @@ int cs_engine_health(cs_engine *e, json_t **out) {
   if (cs_view_begin(e, &v, &err)) return -1;
   cs_stats st;
   cs_checkpoint cp;
-  uint64_t convs = 0, people = 0, events = 0;
+  uint64_t convs = 0, people = 0, events = 0, backlog = 0;
   int rc = cs_reader_stats(v.r, &st);
   if (!rc) rc = cs_reader_checkpoint(v.r, &cp);
   if (!rc) rc = cs_reader_count(v.r, CS_T_CONV, &convs);
   if (!rc) rc = cs_reader_count(v.r, CS_T_PATIENT, &people);
   if (!rc) rc = cs_reader_count(v.r, CS_T_EVENT, &events);
+  if (!rc) rc = cs_reader_count(v.r, CS_T_OUTBOX, &backlog);
   if (!rc) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -206,6 +228,7 @@ int cs_engine_health(cs_engine *e, json_t **out) {
                      "updated_at", cs_json_time(cp.updated_at_ms ? cp.updated_at_ms : -1),
                      "seconds_since_commit",
                      cp.updated_at_ms ? (double)(now - cp.updated_at_ms) / 1000.0 : -1.0);
+    if (*out) json_object_set_new(*out, "mirror", mirror_health(v.r, backlog, now));
   }
   cs_view_end(e, &v);
   return *out ? 0 : -1;
