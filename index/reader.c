@@ -19,7 +19,7 @@ struct cs_reader {
 struct cs_pcur {
   cs_reader *r;
   cs_cursor *cur;
-  char term[CS_TERM_MAX + 1];
+  char term[CS_TERM_MAX + 2]; /* + the passage field prefix */
   size_t len;
   cs_chunk chunk;
   uint32_t i;
@@ -88,7 +88,7 @@ int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out) {
 
 int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out) {
   cs_slice v;
-  if (len == 0 || len > CS_TERM_MAX) return CS_ENOTFOUND;
+  if (len == 0 || len > CS_TERM_MAX + 1) return CS_ENOTFOUND;
   int rc = cs_get(r->txn, CS_T_LEX, sl(term, len), &v);
   return rc ? rc : cs_lex_decode(v.data, v.len, out);
 }
@@ -153,6 +153,15 @@ int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
   cs_key_u64(key, patient);
   cs_slice v;
   return cs_get(r->txn, CS_T_ERASED, sl(key, 8), &v) == 0;
+}
+
+int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out) {
+  uint8_t key[12];
+  cs_be64_put(key, conv);
+  cs_be32_put(key + 8, n);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_PASSAGE, sl(key, 12), &v);
+  return rc ? rc : cs_passage_decode(v.data, v.len, out);
 }
 
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {
@@ -227,7 +236,7 @@ static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
 
 int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out) {
   *out = NULL;
-  if (len == 0 || len > CS_TERM_MAX) return CS_ENOTFOUND;
+  if (len == 0 || len > CS_TERM_MAX + 1) return CS_ENOTFOUND;
   cs_pcur *c = calloc(1, sizeof *c);
   if (!c) return CS_ENOMEM;
   c->r = r;

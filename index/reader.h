@@ -36,6 +36,8 @@ int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out);
 int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out);
 int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *out);
 int cs_reader_is_erased(cs_reader *r, uint64_t patient);
+/* Passage number `n` of a conversation (numbered from 0 in transcript order). */
+int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out);
 /* A raw META value (e.g. "mirror_status", JSON written by the mirror). */
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val);
 /* The oldest pending mirror operation (CS_ENOTFOUND when none). */

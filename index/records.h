@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 1
+#define CS_FORMAT_VERSION 2
 
 typedef struct cs_str {
   const char *p;
@@ -65,8 +65,30 @@ int cs_role_parse(const char *s);
 const char *cs_role_name(int role);
 
 /* What a docid stands for. */
-enum { CS_DOC_TURN = 1, CS_DOC_TITLE = 2, CS_DOC_DESCRIPTION = 3, CS_DOC_NAME = 4 };
-#define CS_DOC_KINDS 5
+enum {
+  CS_DOC_TURN = 1,
+  CS_DOC_TITLE = 2,
+  CS_DOC_DESCRIPTION = 3,
+  CS_DOC_NAME = 4,
+  CS_DOC_PASSAGE = 5, /* a question-answer span for Q&A retrieval (passages.h) */
+};
+#define CS_DOC_KINDS 6
+
+/* Passage documents are indexed as a field of their own: their terms are the
+ * analyzer's terms prefixed with this byte, which no analyzer term starts
+ * with, so searches over turns never see them and vice versa. */
+#define CS_PASSAGE_PREFIX '\x01'
+
+/* A passage (CS_T_PASSAGE value, key be64 conversation id + be32 number):
+ * from byte first_off of turn first_seq to byte last_end of turn last_seq. */
+typedef struct cs_passage {
+  uint32_t docid;
+  int32_t first_seq, last_seq;
+  uint32_t first_off, last_end;
+  int64_t start_ms, end_ms; /* -1: unknown; interpolated inside a split turn */
+} cs_passage;
+void cs_passage_encode(cs_buf *b, const cs_passage *p);
+int cs_passage_decode(const void *p, size_t n, cs_passage *out);
 
 typedef struct cs_doc {
   uint8_t kind;

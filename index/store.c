@@ -32,7 +32,7 @@
 
 static const char *const table_names[CS_T__COUNT] = {
     "meta",  "post",  "lex",   "words",  "docs",  "conv",   "turn",  "patient",
-    "pconv", "event", "inter", "erased", "point", "outbox", "owner",
+    "pconv", "event", "inter", "erased", "point", "outbox", "owner", "passage",
 };
 
 struct cs_store {

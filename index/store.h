@@ -46,6 +46,7 @@ typedef enum cs_table {
   CS_T_POINT,    /* be64 relevant point id -> point record */
   CS_T_OUTBOX,   /* be64 outbox sequence -> mirror operation */
   CS_T_OWNER,    /* be64 owner id, be64 patient id -> empty */
+  CS_T_PASSAGE,  /* be64 conversation id, be32 passage number -> passage record */
   CS_T__COUNT
 } cs_table;
 

@@ -14,6 +14,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "passages.h"
 #include "postings.h"
 #include "utf8.h"
 #include "varint.h"
@@ -219,8 +220,10 @@ int cs_writer_begin(cs_writer *w) {
   w->outbox_seq = 0;
   w->outbox_dirty = 0;
   if (!rc && cs_get(w->txn, CS_T_META, sl("outbox_seq", 10), &v) == 0) {
-    if (v.len != 8) rc = CS_ECORRUPT;
-    else w->outbox_seq = cs_be64_get(v.data);
+    if (v.len != 8)
+      rc = CS_ECORRUPT;
+    else
+      w->outbox_seq = cs_be64_get(v.data);
   }
   if (rc) cs_writer_abort(w);
   return rc;
@@ -436,16 +439,34 @@ static int words_delta(cs_writer *w, const cs_token *t, uint32_t docid, int64_t 
   return 0;
 }
 
+/* The key a token is posted under for a doc of `kind`: its term, or for
+ * passages the term behind CS_PASSAGE_PREFIX (built in buf). */
+static const char *field_term(int kind, const cs_token *t, char *buf, size_t *len) {
+  if (kind != CS_DOC_PASSAGE) {
+    *len = t->term_len;
+    return t->term;
+  }
+  buf[0] = CS_PASSAGE_PREFIX;
+  memcpy(buf + 1, t->term, t->term_len);
+  *len = (size_t)t->term_len + 1;
+  return buf;
+}
+
 /* Adds one document's tokens to the pending postings; returns its length in
- * indexed tokens through *len. */
-static int add_doc(cs_writer *w, uint32_t docid, const cs_token *toks, size_t n, uint32_t *len) {
+ * indexed tokens through *len. Passages leave the word table alone: their
+ * words are the turns' words again. */
+static int add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks, size_t n,
+                   uint32_t *len) {
   uint32_t dl = 0;
   for (size_t i = 0; i < n; i++)
     dl += !(toks[i].flags & CS_TOK_STOP);
+  char kbuf[CS_TERM_MAX + 2];
   for (size_t i = 0; i < n; i++) {
     const cs_token *t = &toks[i];
     if (t->flags & CS_TOK_STOP) continue;
-    term_entry *e = hmap_get(&w->terms, t->term, t->term_len);
+    size_t klen;
+    const char *key = field_term(kind, t, kbuf, &klen);
+    term_entry *e = hmap_get(&w->terms, key, klen);
     if (!e) return CS_ENOMEM;
     cs_plist *l = &e->pl;
     if (l->n && l->docid[l->n - 1] == docid) {
@@ -467,8 +488,10 @@ static int add_doc(cs_writer *w, uint32_t docid, const cs_token *toks, size_t n,
       if (rc) return rc;
       w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4 - before;
     }
-    int rc = words_delta(w, t, docid, 1);
-    if (rc) return rc;
+    if (kind != CS_DOC_PASSAGE) {
+      int rc = words_delta(w, t, docid, 1);
+      if (rc) return rc;
+    }
   }
   if (docid < w->pending_min) w->pending_min = docid;
   *len = dl;
@@ -535,19 +558,22 @@ static int remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
   hmap seen;
   memset(&seen, 0, sizeof seen);
   uint32_t dl = 0;
+  char kbuf[CS_TERM_MAX + 2];
   for (size_t i = 0; !rc && i < n; i++) {
     if (toks[i].flags & CS_TOK_STOP) continue;
     dl++;
-    term_entry *e = hmap_get(&seen, toks[i].term, toks[i].term_len);
+    size_t klen;
+    const char *key = field_term(kind, &toks[i], kbuf, &klen);
+    term_entry *e = hmap_get(&seen, key, klen);
     if (!e) {
       rc = CS_ENOMEM;
       break;
     }
     if (e->last_doc != docid) {
       e->last_doc = docid;
-      rc = remove_posting(w, cur, toks[i].term, toks[i].term_len, docid);
+      rc = remove_posting(w, cur, key, klen, docid);
     }
-    if (!rc) rc = words_delta(w, &toks[i], docid, -1);
+    if (!rc && kind != CS_DOC_PASSAGE) rc = words_delta(w, &toks[i], docid, -1);
   }
   hmap_clear(&seen);
   cs_cursor_close(cur);
@@ -604,7 +630,7 @@ static int index_text(cs_writer *w, uint32_t docid, const char *lang, const char
   int rc = cs_analyze(w->an, lang, text, len, &toks, &n);
   if (rc) return rc;
   uint32_t dl = 0;
-  rc = add_doc(w, docid, toks, n, &dl);
+  rc = add_doc(w, docid, kind, toks, n, &dl);
   if (rc) return rc;
   cs_doc d = {(uint8_t)kind, conv, patient, seq, dl};
   uint8_t key[4];
@@ -673,6 +699,199 @@ uint64_t cs_patient_in_checksum(const cs_patient_in *p) {
   return h;
 }
 
+/* ---------------------------------------------------------------- passages */
+
+/* The cleaned texts of a conversation's turns, in seq order, in one arena. */
+typedef struct turn_texts {
+  cs_buf arena;
+  size_t n, cap;
+  uint32_t *off, *len;
+  int32_t *seq;
+  uint8_t *role;
+  int64_t *start, *end;
+} turn_texts;
+
+static void tt_free(turn_texts *tt) {
+  cs_buf_free(&tt->arena);
+  free(tt->off);
+  free(tt->len);
+  free(tt->seq);
+  free(tt->role);
+  free(tt->start);
+  free(tt->end);
+  memset(tt, 0, sizeof *tt);
+}
+
+static int tt_push(turn_texts *tt, int32_t seq, int role, int64_t start, int64_t end,
+                   const char *text, size_t len) {
+  if (tt->n == tt->cap) {
+    size_t cap = tt->cap ? tt->cap * 2 : 32;
+    void *a[6] = {realloc(tt->off, cap * 4), NULL, NULL, NULL, NULL, NULL};
+    if (a[0]) tt->off = a[0];
+    a[1] = realloc(tt->len, cap * 4);
+    if (a[1]) tt->len = a[1];
+    a[2] = realloc(tt->seq, cap * 4);
+    if (a[2]) tt->seq = a[2];
+    a[3] = realloc(tt->role, cap);
+    if (a[3]) tt->role = a[3];
+    a[4] = realloc(tt->start, cap * 8);
+    if (a[4]) tt->start = a[4];
+    a[5] = realloc(tt->end, cap * 8);
+    if (a[5]) tt->end = a[5];
+    for (int i = 0; i < 6; i++)
+      if (!a[i]) return CS_ENOMEM;
+    tt->cap = cap;
+  }
+  if (tt->arena.len + len > UINT32_MAX) return CS_ELIMIT;
+  tt->off[tt->n] = (uint32_t)tt->arena.len;
+  tt->len[tt->n] = (uint32_t)len;
+  tt->seq[tt->n] = seq;
+  tt->role[tt->n] = (uint8_t)role;
+  tt->start[tt->n] = start;
+  tt->end[tt->n] = end;
+  tt->n++;
+  cs_buf_bytes(&tt->arena, text, len);
+  return tt->arena.err;
+}
+
+static const char *tt_text(const turn_texts *tt, size_t i) {
+  return (const char *)tt->arena.p + tt->off[i];
+}
+
+/* A stored conversation's turns, for removing its passages. */
+static int tt_load(cs_writer *w, uint64_t conv, turn_texts *tt) {
+  uint8_t pfx[12];
+  cs_key_turn(pfx, conv, INT32_MIN);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(pfx, 12), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    if (k.len != 12 || memcmp(k.data, pfx, 8) != 0) break;
+    cs_turn t;
+    rc = cs_turn_decode(v.data, v.len, &t);
+    if (!rc) rc = tt_push(tt, t.seq, t.role, t.start_ms, t.end_ms, t.text.p, t.text.len);
+    if (rc) break;
+  }
+  cs_cursor_close(cur);
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
+/* A passage's text: its slices of turns joined by newlines. */
+static int passage_text(const turn_texts *tt, const cs_passage_span *sp, cs_buf *out) {
+  cs_buf_reset(out);
+  for (uint32_t i = sp->first; i <= sp->last && i < tt->n; i++) {
+    uint32_t from = i == sp->first ? sp->first_off : 0;
+    uint32_t to = i == sp->last ? sp->last_end : tt->len[i];
+    if (from > to || to > tt->len[i]) return CS_ECORRUPT;
+    if (i > sp->first) cs_buf_u8(out, '\n');
+    cs_buf_bytes(out, tt_text(tt, i) + from, to - from);
+  }
+  return out->err;
+}
+
+/* Time at byte `off` of turn i, interpolated; -1 when unknown. */
+static int64_t time_at(const turn_texts *tt, size_t i, uint32_t off) {
+  int64_t s = tt->start[i], e = tt->end[i];
+  if (s < 0) return -1;
+  if (e < s || tt->len[i] == 0) return s;
+  return s + (int64_t)((double)(e - s) * off / tt->len[i]);
+}
+
+/* Builds and indexes a conversation's passages; docids from *d on. */
+static int put_passages(cs_writer *w, const cs_conv *c, const char *lang, const turn_texts *tt,
+                        uint32_t *d) {
+  cs_passage_turn *pt = malloc((tt->n ? tt->n : 1) * sizeof *pt);
+  if (!pt) return CS_ENOMEM;
+  for (size_t i = 0; i < tt->n; i++)
+    pt[i] = (cs_passage_turn){tt_text(tt, i), tt->len[i], tt->role[i]};
+  cs_passage_span *sp;
+  size_t n;
+  int rc = cs_passages_build(pt, tt->n, &sp, &n);
+  free(pt);
+  if (rc) return rc;
+  cs_buf text;
+  cs_buf_init(&text);
+  for (size_t k = 0; !rc && k < n; k++) {
+    rc = passage_text(tt, &sp[k], &text);
+    if (rc) break;
+    cs_passage p = {*d,
+                    tt->seq[sp[k].first],
+                    tt->seq[sp[k].last],
+                    sp[k].first_off,
+                    sp[k].last_end,
+                    time_at(tt, sp[k].first, sp[k].first_off),
+                    time_at(tt, sp[k].last, sp[k].last_end)};
+    rc = index_text(w, (*d)++, lang, (const char *)text.p, text.len, CS_DOC_PASSAGE, c->id,
+                    c->patient_id, (int32_t)k, NULL, NULL);
+    if (rc) break;
+    uint8_t key[12];
+    cs_be64_put(key, c->id);
+    cs_be32_put(key + 8, (uint32_t)k);
+    cs_buf_reset(&w->buf);
+    cs_passage_encode(&w->buf, &p);
+    rc = put_buf(w, CS_T_PASSAGE, key, 12, &w->buf);
+  }
+  cs_buf_free(&text);
+  free(sp);
+  return rc;
+}
+
+static int seq_index(const turn_texts *tt, int32_t seq, uint32_t *out) {
+  size_t lo = 0, hi = tt->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tt->seq[mid] < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo >= tt->n || tt->seq[lo] != seq) return CS_ECORRUPT;
+  *out = (uint32_t)lo;
+  return 0;
+}
+
+/* Removes a conversation's passages (before its turns go). */
+static int delete_passages(cs_writer *w, uint64_t conv, const char *lang) {
+  turn_texts tt;
+  memset(&tt, 0, sizeof tt);
+  int rc = tt_load(w, conv, &tt);
+  cs_buf text, rec;
+  cs_buf_init(&text);
+  cs_buf_init(&rec);
+  uint8_t pfx[8];
+  cs_key_u64(pfx, conv);
+  while (!rc) {
+    cs_cursor *cur;
+    rc = cs_cursor_open(w->txn, CS_T_PASSAGE, &cur);
+    if (rc) break;
+    cs_slice k, v;
+    rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
+    int mine = rc == 0 && k.len == 12 && memcmp(k.data, pfx, 8) == 0;
+    uint8_t key[12];
+    cs_passage p;
+    if (mine) {
+      memcpy(key, k.data, 12);
+      rc = cs_passage_decode(v.data, v.len, &p);
+    }
+    cs_cursor_close(cur);
+    if (!mine) {
+      rc = rc == CS_ENOTFOUND || rc == 0 ? 0 : rc;
+      break;
+    }
+    cs_passage_span sp = {0, 0, p.first_off, p.last_end};
+    if (!rc) rc = seq_index(&tt, p.first_seq, &sp.first);
+    if (!rc) rc = seq_index(&tt, p.last_seq, &sp.last);
+    if (!rc) rc = passage_text(&tt, &sp, &text);
+    if (!rc) rc = remove_doc(w, p.docid, lang, (const char *)text.p, text.len, CS_DOC_PASSAGE);
+    if (!rc) rc = cs_del(w->txn, CS_T_PASSAGE, sl(key, 12));
+  }
+  cs_buf_free(&text);
+  cs_buf_free(&rec);
+  tt_free(&tt);
+  return rc;
+}
+
 /* ---------------------------------------------------------------- conversations */
 
 static int get_conv(cs_writer *w, uint64_t id, cs_conv *c, cs_buf *copy) {
@@ -720,6 +939,9 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
     }
     if (rc) goto out;
   }
+  /* Passages, while the turns they are cut from are still there. */
+  rc = delete_passages(w, id, lang);
+  if (rc) goto out;
   /* Turns. */
   uint8_t key[12];
   cs_key_turn(key, id, INT32_MIN);
@@ -784,6 +1006,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   uint64_t sum = cs_conv_in_checksum(in);
+  turn_texts tt;
+  memset(&tt, 0, sizeof tt);
   cs_buf copy, f[7], tbl;
   cs_buf_init(&copy);
   cs_buf_init(&tbl);
@@ -865,6 +1089,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     }
     t.tokens = tbl.p;
     t.tokens_end = tbl.p + tbl.len;
+    rc = tt_push(&tt, t.seq, t.role, t.start_ms, t.end_ms, text, tlen);
+    if (rc) goto out;
     cs_buf_reset(&w->buf);
     cs_turn_encode(&w->buf, &t);
     uint8_t key[12];
@@ -872,6 +1098,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     rc = put_buf(w, CS_T_TURN, key, 12, &w->buf);
     if (rc) goto out;
   }
+  rc = put_passages(w, &c, lang, &tt, &d);
+  if (rc) goto out;
   c.ndocs = d - c.first_docid;
   w->stats.next_docid = d;
   cs_buf_reset(&w->buf);
@@ -884,6 +1112,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   rc = cs_put(w->txn, CS_T_PCONV, sl(key, 16), sl("", 0));
   if (!rc) rc = outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
 out:
+  tt_free(&tt);
   cs_buf_free(&copy);
   cs_buf_free(&tbl);
   for (int i = 0; i < 7; i++)
@@ -1163,7 +1392,8 @@ int cs_writer_enqueue_all(cs_writer *w) {
     uint64_t *ids;
     size_t n;
     int rc = cs_writer_list_ids(w, sets[s].table, &ids, &n);
-    for (size_t i = 0; !rc && i < n; i++) rc = outbox(w, CS_OUT_PUT, sets[s].kind, ids[i]);
+    for (size_t i = 0; !rc && i < n; i++)
+      rc = outbox(w, CS_OUT_PUT, sets[s].kind, ids[i]);
     free(ids);
     if (rc) return rc;
   }

@@ -135,9 +135,8 @@ int cs_mirror_doc_lines(cs_reader *r, int kind, uint64_t id, uint64_t version, c
 static void delete_line(cs_buf *out, int kind, uint64_t id, uint64_t version) {
   char did[64];
   doc_id(did, sizeof did, kind, id);
-  json_t *action = json_pack("{s:{s:s, s:s, s:I, s:s}}", "delete", "_index", CS_MIRROR_ALIAS,
-                             "_id", did, "version", (json_int_t)version, "version_type",
-                             "external");
+  json_t *action = json_pack("{s:{s:s, s:s, s:I, s:s}}", "delete", "_index", CS_MIRROR_ALIAS, "_id",
+                             did, "version", (json_int_t)version, "version_type", "external");
   append_json(out, action);
   json_decref(action);
 }
@@ -169,7 +168,8 @@ int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
   long status;
   int rc = cs_os_request(c, "PUT", path, NULL, s, strlen(s), 0, &status, &resp);
   free(s);
-  if (!rc && status != 200 && !(status == 400 && resp.p && strstr((char *)resp.p, "already_exists"))) {
+  if (!rc && status != 200 &&
+      !(status == 400 && resp.p && strstr((char *)resp.p, "already_exists"))) {
     cs_log(CS_LOG_ERROR, "mirror: creating index %s: HTTP %ld %.300s", name, status,
            resp.p ? (char *)resp.p : "");
     rc = CS_EIO;
@@ -235,11 +235,11 @@ static int collect(void *ctx, cs_slice k, cs_slice v) {
 /* Writes the sender's counters and last error to META "mirror_status"
  * (JSON) so that the query server's health and metrics can show them. */
 static int put_status(cs_mirror *m, cs_txn *t, uint64_t acked) {
-  json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:s?, s:I}", "acked", (json_int_t)acked, "retried",
-                        (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_ms",
-                        (json_int_t)m->last_ok_ms, "last_error",
-                        m->last_error[0] ? m->last_error : NULL, "last_error_ms",
-                        (json_int_t)m->last_error_ms);
+  json_t *j =
+      json_pack("{s:I, s:I, s:I, s:I, s:s?, s:I}", "acked", (json_int_t)acked, "retried",
+                (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_ms",
+                (json_int_t)m->last_ok_ms, "last_error", m->last_error[0] ? m->last_error : NULL,
+                "last_error_ms", (json_int_t)m->last_error_ms);
   char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!s) return CS_ENOMEM;
@@ -290,8 +290,10 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
   uint64_t done[BATCH_OPS];
   int ndone = 0, nsent = 0;
   for (int i = 0; i < b->n; i++) {
-    if (b->sent[i]) nsent++;
-    else done[ndone++] = b->seq[i];
+    if (b->sent[i])
+      nsent++;
+    else
+      done[ndone++] = b->seq[i];
   }
   int all_ok = 1;
   if (nsent) {
@@ -321,7 +323,9 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
         const char *key;
         json_t *res;
         long st = 0;
-        json_object_foreach(item, key, res) { st = (long)json_integer_value(json_object_get(res, "status")); }
+        json_object_foreach(item, key, res) {
+          st = (long)json_integer_value(json_object_get(res, "status"));
+        }
         if ((st >= 200 && st < 300) || st == 409 || st == 404) {
           done[ndone++] = b->seq[i];
         } else if (st == 429 || st >= 500 || st == 0) {

@@ -30,7 +30,8 @@ int cs_os_open(const char *base_url, cs_os **out) {
   cs_os *c = calloc(1, sizeof *c);
   if (!c) return CS_ENOMEM;
   size_t n = strlen(base_url);
-  while (n && base_url[n - 1] == '/') n--;
+  while (n && base_url[n - 1] == '/')
+    n--;
   if (n == 0 || n >= sizeof c->base) {
     free(c);
     return CS_EINVAL;

@@ -135,7 +135,8 @@ static int load_kind(PGconn *pg, cs_store *s, cs_writer *w, char kind, const cha
     }
     int n = PQntuples(r);
     uint64_t ids[CS_APPLY_MAX];
-    for (int i = 0; i < n; i++) cs_pg_u64(r, i, 0, 0, &ids[i]);
+    for (int i = 0; i < n; i++)
+      cs_pg_u64(r, i, 0, 0, &ids[i]);
     PQclear(r);
     if (n == 0) break;
     after = ids[n - 1];
@@ -168,8 +169,10 @@ static int load_kind(PGconn *pg, cs_store *s, cs_writer *w, char kind, const cha
     }
   }
   rc = cs_writer_set_checkpoint(w, cp);
-  if (!rc) rc = cs_writer_commit(w);
-  else cs_writer_abort(w);
+  if (!rc)
+    rc = cs_writer_commit(w);
+  else
+    cs_writer_abort(w);
   report(p, 0);
   return rc;
 }
@@ -191,8 +194,8 @@ static int collect_ids(void *ctx, cs_slice key, cs_slice val) {
 /* Sends one _bulk body; every item must succeed. */
 static int bulk_send(cs_os *c, const char *name, cs_buf *body, cs_buf *resp) {
   long status = 0;
-  int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", body->p, body->len, 1, &status,
-                         resp);
+  int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", body->p, body->len, 1,
+                         &status, resp);
   json_t *j = !rc && status == 200 ? json_loads((char *)resp->p, 0, NULL) : NULL;
   if (!j || json_is_true(json_object_get(j, "errors"))) {
     cs_log(CS_LOG_ERROR, "reindex: bulk load into %s failed (HTTP %ld): %.300s", name, status,
@@ -264,8 +267,8 @@ static int swap_alias(const char *url, const char *name) {
   long status;
   rc = cs_os_request(c, "GET", "/_alias/" CS_MIRROR_ALIAS, NULL, NULL, 0, 0, &status, &resp);
   json_t *actions = json_array();
-  json_array_append_new(actions, json_pack("{s:{s:s, s:s}}", "add", "index", name, "alias",
-                                           CS_MIRROR_ALIAS));
+  json_array_append_new(
+      actions, json_pack("{s:{s:s, s:s}}", "add", "index", name, "alias", CS_MIRROR_ALIAS));
   if (!rc && status == 200) {
     json_t *cur = json_loads((char *)resp.p, 0, NULL);
     const char *idx;
@@ -320,7 +323,8 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
   }
   pg = cs_pg_connect(conninfo, 3, NULL);
   if (!pg) goto out;
-  PGresult *r = cs_pg_exec(pg, "reindex: snapshot", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+  PGresult *r = cs_pg_exec(pg, "reindex: snapshot",
+                           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
   PQclear(r);
   r = r ? cs_pg_exec(pg, "reindex: snapshot",
                      "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
@@ -333,7 +337,8 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
   if (!r) goto out;
   uint64_t h = 0, counts[4] = {0};
   cs_pg_u64(r, 0, 0, 0, &h);
-  for (int i = 0; i < 4; i++) cs_pg_u64(r, 0, i + 1, 0, &counts[i]);
+  for (int i = 0; i < 4; i++)
+    cs_pg_u64(r, 0, i + 1, 0, &counts[i]);
   PQclear(r);
   cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64, gen, h);
 
@@ -345,10 +350,13 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
     const char *phase;
     const char *sql;
   } kinds[] = {
-      {'e', "events", "SELECT position FROM convsearch.src_events WHERE position > $1 ORDER BY 1 LIMIT 256"},
+      {'e', "events",
+       "SELECT position FROM convsearch.src_events WHERE position > $1 ORDER BY 1 LIMIT 256"},
       {'p', "people", "SELECT id FROM convsearch.src_patients WHERE id > $1 ORDER BY 1 LIMIT 256"},
-      {'c', "conversations", "SELECT id FROM convsearch.src_conversations WHERE id > $1 ORDER BY 1 LIMIT 256"},
-      {'r', "relevant points", "SELECT id FROM convsearch.src_relevant_points WHERE id > $1 ORDER BY 1 LIMIT 256"},
+      {'c', "conversations",
+       "SELECT id FROM convsearch.src_conversations WHERE id > $1 ORDER BY 1 LIMIT 256"},
+      {'r', "relevant points",
+       "SELECT id FROM convsearch.src_relevant_points WHERE id > $1 ORDER BY 1 LIMIT 256"},
   };
   progress p = {isatty(2), now_s(), 0, 0, ""};
   for (size_t k = 0; k < 4; k++) {

@@ -303,8 +303,10 @@ static int open_index(tail *t) {
     if (!rc && !cs_writer_mirror_on(t->w)) {
       rc = cs_writer_set_mirror(t->w, 1);
       if (!rc) rc = cs_writer_enqueue_all(t->w);
-      if (!rc) rc = cs_writer_commit(t->w);
-      else cs_writer_abort(t->w);
+      if (!rc)
+        rc = cs_writer_commit(t->w);
+      else
+        cs_writer_abort(t->w);
       if (!rc) cs_log(CS_LOG_INFO, "mirror turned on: everything indexed so far is queued");
     } else if (!rc) {
       cs_writer_abort(t->w);

@@ -10,9 +10,9 @@
 typedef struct cs_tail_opts {
   const char *conninfo;
   const char *index_dir;
-  int once;            /* one round to the current end, then return */
-  size_t budget_bytes; /* commit when pending postings exceed this */
-  int poll_ms;         /* longest wait between rounds without a NOTIFY */
+  int once;               /* one round to the current end, then return */
+  size_t budget_bytes;    /* commit when pending postings exceed this */
+  int poll_ms;            /* longest wait between rounds without a NOTIFY */
   const char *opensearch; /* mirror base URL, or NULL */
 } cs_tail_opts;
 

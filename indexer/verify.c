@@ -277,7 +277,7 @@ static int check_erased_one(void *ctx, cs_slice k, cs_slice val) {
 /* Internal consistency of postings, lexicon, documents and statistics. */
 typedef struct post_ctx {
   verify *v;
-  char term[CS_TERM_MAX + 1];
+  char term[CS_TERM_MAX + 2];
   size_t len;
   uint64_t df, cf;
   uint64_t docs_by_kind[CS_DOC_KINDS];
@@ -301,7 +301,7 @@ static void finish_term(post_ctx *x) {
 static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
   post_ctx *x = ctx;
   const uint8_t *kp = k.data;
-  if (k.len < 6 || k.len - 5 > CS_TERM_MAX || kp[k.len - 5] != 0) {
+  if (k.len < 6 || k.len - 5 > CS_TERM_MAX + 1 || kp[k.len - 5] != 0) {
     diff(x->v, "postings: malformed key");
     return 0;
   }
@@ -453,7 +453,9 @@ static int check_mirror(verify *v, const char *url) {
     if (!status) status = cs_reader_scan(v->r, CS_T_PATIENT, NULL, 0, check_mirror_doc, &x) ? 2 : 0;
     const char *key;
     json_t *val;
-    json_object_foreach(docs, key, val) { diff(v, "mirror: %s in OpenSearch but not in the index", key); }
+    json_object_foreach(docs, key, val) {
+      diff(v, "mirror: %s in OpenSearch but not in the index", key);
+    }
   }
   json_decref(docs);
   return status;

@@ -251,8 +251,96 @@ static void corrupt(void) {
   cs_store_close(s);
 }
 
+/* Number of passages of a conversation and the i-th one. */
+static int passage_at(cs_store *s, uint64_t conv, uint32_t i, cs_passage *out) {
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) return -1;
+  int rc = cs_reader_passage(r, conv, i, out);
+  cs_reader_close(r);
+  return rc;
+}
+
+static void passages(void) {
+  char pdir[300];
+  snprintf(pdir, sizeof pdir, "%s-passages", dir);
+  cs_store *s;
+  char err[256];
+  CHECK(cs_store_open(pdir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  cs_writer *w;
+  cs_writer_open(s, &w);
+  /* A long answer: 30 sentences of 8 words. */
+  char longturn[4096] = "";
+  for (int i = 0; i < 30; i++)
+    strcat(longturn, "Esta es una frase larga sobre mi casa. ");
+  cs_turn_in t[] = {
+      {0, "Ana", "interviewer", 0, 2000, "¿Dónde vive usted?", 19},
+      {1, "Luis", "beneficiary", 2000, 6000, "En un albergue de Cuenca.", 25},
+      {2, "Ana", "interviewer", 6000, 8000, "¿Y su familia?", 15},
+      {3, "Luis", "beneficiary", 8000, 68000, longturn, strlen(longturn)},
+  };
+  cs_conv_in c = {.id = 1,
+                  .patient_id = 1,
+                  .owner_id = 1,
+                  .language = "es",
+                  .duration_ms = -1,
+                  .created_at_ms = 1,
+                  .updated_at_ms = 1,
+                  .turns = t,
+                  .nturns = 4};
+  unsigned flags;
+  cs_writer_begin(w);
+  CHECK(cs_writer_put_conversation(w, &c, &flags) == 0 && cs_writer_commit(w) == 0, "put");
+  cs_passage p0, p1, p2, none;
+  CHECK(passage_at(s, 1, 0, &p0) == 0 && p0.first_seq == 0 && p0.last_seq == 1 &&
+            p0.start_ms == 0 && p0.end_ms == 6000,
+        "the first question stays with its answer, with the turns' times");
+  CHECK(passage_at(s, 1, 1, &p1) == 0 && p1.first_seq == 2 && p1.last_seq == 3 &&
+            p1.last_end < strlen(longturn) && p1.last_end % 39 == 0,
+        "the next question opens a passage that takes the first piece of the long answer, cut "
+        "after a sentence");
+  CHECK(passage_at(s, 1, 2, &p2) == 0 && p2.first_seq == 3 && p2.first_off == p1.last_end &&
+            p2.start_ms > 8000 && p2.start_ms < 68000,
+        "the rest of the long answer goes on in the next passage, its start time interpolated");
+  uint32_t last = 2;
+  while (passage_at(s, 1, last + 1, &none) == 0)
+    last++;
+  cs_passage pl;
+  passage_at(s, 1, last, &pl);
+  CHECK(pl.last_seq == 3 && pl.last_end == strlen(longturn) && pl.end_ms == 68000,
+        "the last passage ends with the turn");
+  cs_reader *r;
+  cs_reader_open(s, &r);
+  char pterm[16] = {CS_PASSAGE_PREFIX};
+  strcpy(pterm + 1, "cuenc");
+  cs_lex lex;
+  CHECK(cs_reader_lex(r, pterm, strlen(pterm), &lex) == 0 && lex.df == 1,
+        "passage terms live in their own field");
+  CHECK(cs_reader_lex(r, "cuenc", 5, &lex) == 0 && lex.df == 1, "the turn's own term is separate");
+  cs_reader_close(r);
+  /* Re-transcription replaces the passages. */
+  cs_turn_in t2[] = {{0, "Ana", "interviewer", 0, 1000, "¿Trabaja?", 10},
+                     {1, "Luis", "beneficiary", 1000, 2000, "Sí, en Teruel.", 15}};
+  c.turns = t2;
+  c.nturns = 2;
+  cs_writer_begin(w);
+  CHECK(cs_writer_put_conversation(w, &c, &flags) == 0 && cs_writer_commit(w) == 0, "re-put");
+  CHECK(passage_at(s, 1, 1, &none) == CS_ENOTFOUND, "old passages are gone");
+  cs_reader_open(s, &r);
+  CHECK(cs_reader_lex(r, pterm, strlen(pterm), &lex) == CS_ENOTFOUND, "with their terms");
+  cs_stats st;
+  cs_reader_stats(r, &st);
+  CHECK(st.docs[CS_DOC_PASSAGE] == 1, "and their statistics");
+  cs_reader_close(r);
+  cs_writer_close(w);
+  cs_store_close(s);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", pdir);
+  if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+}
+
 int main(void) {
   basics();
+  passages();
   growth();
   corrupt();
   char cmd[700];
