@@ -90,6 +90,36 @@ int cs_engine_patients(cs_engine *e, const cs_caller *c, int sort, const char *q
 int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const char *q,
                            json_t **out, cs_engine_error *err);
 
+typedef struct cs_qa_params {
+  const char *question;     /* UTF-8, <= CS_QUERY_MAX_BYTES */
+  uint64_t conversation_id; /* 0: any the caller may see (or the person's) */
+  uint64_t patient_id;      /* 0: any */
+  uint32_t k;               /* passages wanted, 1..CS_QA_K_MAX (default 5) */
+  uint32_t max_tokens;      /* budget of the context string, 1..CS_QA_TOKENS_MAX */
+} cs_qa_params;
+
+#define CS_QA_K_MAX 50
+#define CS_QA_TOKENS_MAX 32768
+
+/* POST /v1/qa/retrieve. {"passages": [{"conversation_id", "seqs": [first,
+ * last], "speakers", "start_ms", "end_ms", "text", "score"}], "context"}.
+ * The context numbers its citations [1], [2]... with conversation, time
+ * range and speakers, and its estimated token count (cs_qa_tokens) never
+ * exceeds max_tokens. */
+int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
+                          cs_engine_error *err);
+
+/* GET /v1/conversations/{id}/checklist. {"conversation_id", "items":
+ * [{"relevant_point_id", "text", "category", "covered", "score",
+ * "passage"|null}]}. */
+int cs_engine_checklist(cs_engine *e, const cs_caller *c, uint64_t conversation_id, json_t **out,
+                        cs_engine_error *err);
+
+/* Token estimate used for max_tokens: one token per 3 characters (code
+ * points), rounded up. LLM tokenizers average about 4 characters per token
+ * on Spanish prose, so the estimate errs on the safe side. */
+uint32_t cs_qa_tokens(const char *s, size_t len);
+
 /* GET /v1/health body parts from the index: document counts, checkpoint,
  * generation, last commit time. */
 int cs_engine_health(cs_engine *e, json_t **out);

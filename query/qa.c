@@ -1,0 +1,621 @@
+/*
+ * "Saber más" retrieval for the LLM, and the intake checklist.
+ *
+ * Passages (index/passages.h) are indexed as their own field. A question is
+ * analyzed like any text; its content terms are looked up in the passage
+ * field and scored with BM25 (the field's own statistics), restricted to the
+ * docid ranges of the conversations the caller may see within the asked
+ * scope (a conversation, a person, or everything). The best candidates get
+ * a proximity bonus from positions (question words close together in the
+ * passage), then the top k are rendered with speakers and times, and packed
+ * into a context string with numbered citations within the token budget.
+ *
+ * The checklist asks each relevant point of the store as a question scoped
+ * to one conversation and calls it covered when the best passage holds at
+ * least CS_QA_COVERED of the question's content (idf-weighted share of its
+ * distinct terms, stems and the point category's related words counting;
+ * see coverage()).
+ */
+#include "internal.h"
+
+#include "analyzer.h"
+#include "errors.h"
+#include "rank.h"
+#include "varint.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QA_TERMS_MAX 32
+#define QA_RERANK 64
+#define CS_QA_COVERED 0.5
+
+typedef struct qa_term {
+  char key[CS_TERM_MAX + 2]; /* CS_PASSAGE_PREFIX + term */
+  size_t len;
+  double idf, weight;
+} qa_term;
+
+typedef struct range {
+  uint32_t first, end; /* [first, end) */
+} range;
+
+typedef struct scope {
+  range *v;
+  size_t n, cap;
+  int all; /* no restriction */
+} scope;
+
+typedef struct cand {
+  uint32_t docid;
+  double score;
+  uint32_t matched; /* bit i: term i occurs */
+} cand;
+
+/* ---------------------------------------------------------------- scope */
+
+static int add_range(scope *s, uint32_t first, uint32_t n) {
+  if (!n) return 0;
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    range *v = realloc(s->v, cap * sizeof *v);
+    if (!v) return CS_ENOMEM;
+    s->v = v;
+    s->cap = cap;
+  }
+  s->v[s->n++] = (range){first, first + n};
+  return 0;
+}
+
+static int add_conv(cs_reader *r, scope *s, uint64_t conv) {
+  cs_conv c;
+  int rc = cs_reader_conv(r, conv, &c);
+  if (rc == CS_ENOTFOUND) return 0;
+  return rc ? rc : add_range(s, c.first_docid, c.ndocs);
+}
+
+static int each_pconv(void *ctx, cs_slice k, cs_slice v) {
+  (void)v;
+  void **a = ctx;
+  return k.len == 16 ? add_conv(a[0], a[1], cs_be64_get((const uint8_t *)k.data + 8)) : 0;
+}
+
+static int add_patient(cs_reader *r, scope *s, uint64_t patient) {
+  uint8_t pfx[8];
+  cs_key_u64(pfx, patient);
+  void *a[2] = {r, s};
+  return cs_reader_scan(r, CS_T_PCONV, pfx, 8, each_pconv, a);
+}
+
+static int each_owned(void *ctx, cs_slice k, cs_slice v) {
+  (void)v;
+  void **a = ctx;
+  return k.len == 16 ? add_patient(a[0], a[1], cs_be64_get((const uint8_t *)k.data + 8)) : 0;
+}
+
+static int range_cmp(const void *a, const void *b) {
+  const range *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The docid ranges the caller may search in the asked scope; err is set
+ * (404, same as a missing id) for a scope the caller may not see. */
+static int build_scope(cs_reader *r, const cs_caller *c, uint64_t conv, uint64_t patient, scope *s,
+                       cs_engine_error *err) {
+  memset(s, 0, sizeof *s);
+  int rc = 0;
+  if (conv) {
+    cs_conv cv;
+    if (cs_reader_conv(r, conv, &cv) != 0 || !cs_caller_sees_patient(r, c, cv.patient_id) ||
+        (patient && cv.patient_id != patient)) {
+      cs_engine_err(err, 404, "not_found", "conversation %" PRIu64 " not found", conv);
+      return -1;
+    }
+    rc = add_range(s, cv.first_docid, cv.ndocs);
+  } else if (patient) {
+    cs_patient p;
+    if (cs_reader_patient(r, patient, &p) != 0 || !cs_caller_sees_patient(r, c, patient)) {
+      cs_engine_err(err, 404, "not_found", "person %" PRIu64 " not found", patient);
+      return -1;
+    }
+    rc = add_patient(r, s, patient);
+  } else if (cs_caller_restricted(c)) {
+    uint8_t pfx[8];
+    cs_key_u64(pfx, c->employee_id);
+    void *a[2] = {r, s};
+    rc = c->employee_id ? cs_reader_scan(r, CS_T_OWNER, pfx, 8, each_owned, a) : 0;
+  } else {
+    s->all = 1;
+  }
+  if (rc) {
+    cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
+    return -1;
+  }
+  qsort(s->v, s->n, sizeof *s->v, range_cmp);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- terms */
+
+/* Words related to each intake category, added to a checklist question at
+ * half weight: interviewers rarely repeat the standard wording. */
+static const struct {
+  const char *category;
+  const char *words;
+} related[] = {
+    {"vivienda", "vivir casa piso alquiler albergue calle dormir habitación desahucio hogar"},
+    {"empleo", "trabajo trabajar ingreso dinero euros sueldo contrato nómina paro cobrar"},
+    {"salud", "médico salud enfermedad tratamiento medicación hospital sanitaria centro"},
+    {"documentación", "pasaporte documento papeles empadronamiento tarjeta permiso nie"},
+    {"familia", "hijos hija hijo familia pareja marido mujer niños colegio"},
+    {"alimentación", "comer comida comedor alimentos hambre"},
+};
+
+static int add_terms(cs_analyzer *an, const char *text, size_t len, double weight, qa_term *t,
+                     size_t *n) {
+  const cs_token *toks;
+  size_t nt;
+  if (cs_analyze(an, "es", text, len, &toks, &nt)) return CS_ENOMEM;
+  for (size_t i = 0; i < nt && *n < QA_TERMS_MAX; i++) {
+    if (toks[i].flags & CS_TOK_STOP) continue;
+    size_t kl = (size_t)toks[i].term_len + 1;
+    int dup = 0;
+    for (size_t j = 0; j < *n && !dup; j++)
+      dup = t[j].len == kl && memcmp(t[j].key + 1, toks[i].term, kl - 1) == 0;
+    if (dup) continue;
+    t[*n].key[0] = CS_PASSAGE_PREFIX;
+    memcpy(t[*n].key + 1, toks[i].term, kl - 1);
+    t[*n].len = kl;
+    t[*n].weight = weight;
+    (*n)++;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- scoring */
+
+typedef struct acc {
+  cand *v;
+  size_t cap, n; /* open addressing on docid; cap is a power of two */
+} acc;
+
+static cand *acc_get(acc *a, uint32_t docid) {
+  if ((a->n + 1) * 2 > a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 1024;
+    cand *v = calloc(cap, sizeof *v);
+    if (!v) return NULL;
+    for (size_t i = 0; i < a->cap; i++) {
+      if (!a->v[i].docid) continue;
+      size_t j = (a->v[i].docid * 2654435761u) & (cap - 1);
+      while (v[j].docid)
+        j = (j + 1) & (cap - 1);
+      v[j] = a->v[i];
+    }
+    free(a->v);
+    a->v = v;
+    a->cap = cap;
+  }
+  size_t j = (docid * 2654435761u) & (a->cap - 1);
+  while (a->v[j].docid && a->v[j].docid != docid)
+    j = (j + 1) & (a->cap - 1);
+  if (!a->v[j].docid) {
+    a->v[j].docid = docid;
+    a->n++;
+  }
+  return &a->v[j];
+}
+
+static int cand_by_score(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  if (x->score != y->score) return x->score < y->score ? 1 : -1;
+  return x->docid < y->docid ? -1 : x->docid > y->docid;
+}
+
+static int cand_by_docid(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  return x->docid < y->docid ? -1 : x->docid > y->docid;
+}
+
+/* Scores every passage in scope that holds a question term. */
+static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt, const scope *s,
+                       acc *a) {
+  for (size_t i = 0; i < nt; i++) {
+    cs_pcur *cur;
+    int rc = cs_pcur_open(r, t[i].key, t[i].len, &cur);
+    if (rc == CS_ENOTFOUND) continue;
+    if (rc) return rc;
+    size_t ri = 0;
+    for (uint32_t d = cs_pcur_docid(cur); d != CS_DOCID_END; d = cs_pcur_docid(cur)) {
+      if (!s->all) {
+        while (ri < s->n && s->v[ri].end <= d)
+          ri++;
+        if (ri == s->n) break;
+        if (d < s->v[ri].first) {
+          cs_pcur_next_geq(cur, s->v[ri].first);
+          continue;
+        }
+      }
+      cand *c = acc_get(a, d);
+      if (!c) {
+        cs_pcur_close(cur);
+        return CS_ENOMEM;
+      }
+      c->score += t[i].weight * t[i].idf *
+                  cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
+      c->matched |= 1u << i;
+      cs_pcur_next(cur);
+    }
+    rc = cs_pcur_error(cur);
+    cs_pcur_close(cur);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Adds a proximity bonus to the best candidates (sorted by docid here). */
+static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
+                     size_t nc) {
+  if (nt < 2 || nc == 0) return 0;
+  qsort(c, nc, sizeof *c, cand_by_docid);
+  double mean_idf = 0;
+  for (size_t i = 0; i < nt; i++)
+    mean_idf += t[i].idf / (double)nt;
+  cs__ppos *pv = NULL;
+  size_t *np = calloc(nc, sizeof *np), *capp = calloc(nc, sizeof *capp);
+  cs__ppos **lists = calloc(nc, sizeof *lists);
+  int rc = np && capp && lists ? 0 : CS_ENOMEM;
+  for (size_t i = 0; !rc && i < nt; i++) {
+    cs_pcur *cur;
+    if (cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
+    for (size_t k = 0; !rc && k < nc; k++) {
+      cs_pcur_next_geq(cur, c[k].docid);
+      if (cs_pcur_docid(cur) != c[k].docid) continue;
+      const uint32_t *pos;
+      uint32_t n;
+      if (cs_pcur_positions(cur, &pos, &n)) continue;
+      if (np[k] + n > capp[k]) {
+        size_t cap = (np[k] + n) * 2;
+        cs__ppos *v = realloc(lists[k], cap * sizeof *v);
+        if (!v) {
+          rc = CS_ENOMEM;
+          break;
+        }
+        lists[k] = v;
+        capp[k] = cap;
+      }
+      for (uint32_t j = 0; j < n; j++)
+        lists[k][np[k]++] = (cs__ppos){pos[j], (uint32_t)i};
+    }
+    cs_pcur_close(cur);
+  }
+  for (size_t k = 0; !rc && k < nc; k++) {
+    if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
+  }
+  for (size_t k = 0; lists && k < nc; k++)
+    free(lists[k]);
+  free(lists);
+  free(np);
+  free(capp);
+  free(pv);
+  return rc;
+}
+
+/* Ranks passages for the terms; *out gets up to `k` candidates, best first
+ * (malloc'd). */
+static int rank_passages(cs_reader *r, qa_term *t, size_t nt, const scope *s, uint32_t k,
+                         cand **out, size_t *nout) {
+  *out = NULL;
+  *nout = 0;
+  cs_stats st;
+  int rc = cs_reader_stats(r, &st);
+  if (rc) return rc;
+  cs__rank_params prm;
+  cs__rank_defaults(&prm);
+  prm.kind_weight[CS_DOC_PASSAGE] = 1.0;
+  cs__ranker rk;
+  cs__ranker_init(&rk, &prm, &st);
+  double n = (double)st.docs[CS_DOC_PASSAGE];
+  for (size_t i = 0; i < nt; i++) {
+    cs_lex lex = {0, 0};
+    cs_reader_lex(r, t[i].key, t[i].len, &lex);
+    double df = (double)lex.df;
+    t[i].idf = df > 0 ? log(1.0 + (n - df + 0.5) / (df + 0.5)) : 0;
+  }
+  acc a = {0};
+  rc = score_terms(r, &rk, t, nt, s, &a);
+  if (rc) {
+    free(a.v);
+    return rc;
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < a.cap; i++) {
+    if (a.v[i].docid) a.v[m++] = a.v[i];
+  }
+  qsort(a.v, m, sizeof *a.v, cand_by_score);
+  size_t top = m < QA_RERANK ? m : QA_RERANK;
+  rc = proximity(r, &rk, t, nt, a.v, top);
+  if (rc) {
+    free(a.v);
+    return rc;
+  }
+  qsort(a.v, top, sizeof *a.v, cand_by_score);
+  *out = a.v;
+  *nout = top < k ? top : k;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- rendering */
+
+uint32_t cs_qa_tokens(const char *s, size_t len) {
+  size_t chars = 0;
+  for (size_t i = 0; i < len; i++)
+    chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return (uint32_t)((chars + 2) / 3);
+}
+
+typedef struct rendered {
+  uint64_t conv;
+  int32_t first_seq, last_seq;
+  int64_t start_ms, end_ms;
+  json_t *speakers;
+  cs_buf text;
+} rendered;
+
+/* The passage's text with "Speaker: " before each turn's part. */
+static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *out) {
+  cs_doc d;
+  cs_passage p;
+  int rc = cs_reader_doc(r, docid, &d);
+  if (!rc && d.kind != CS_DOC_PASSAGE) rc = CS_ECORRUPT;
+  if (!rc) rc = cs_reader_passage(r, d.conversation_id, (uint32_t)d.seq, &p);
+  if (rc) return rc;
+  out->conv = d.conversation_id;
+  out->first_seq = p.first_seq;
+  out->last_seq = p.last_seq;
+  out->start_ms = p.start_ms;
+  out->end_ms = p.end_ms;
+  out->speakers = json_array();
+  cs_buf_init(&out->text);
+  for (int32_t seq = p.first_seq; seq <= p.last_seq; seq++) {
+    cs_turn t;
+    if (cs_reader_turn(r, d.conversation_id, seq, &t) != 0) continue;
+    uint32_t from = seq == p.first_seq ? p.first_off : 0;
+    uint32_t to = seq == p.last_seq ? p.last_end : (uint32_t)t.text.len;
+    if (to > t.text.len || from > to) continue;
+    /* Analysts never see names: speakers become their roles. */
+    cs_str who = t.speaker;
+    if (c->role == CS_CALLER_ANALYST || !who.len) {
+      const char *role = cs_role_name(t.role);
+      who = (cs_str){role, strlen(role)};
+    }
+    int seen = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(out->speakers, i, v) {
+      seen |= json_string_length(v) == who.len && memcmp(json_string_value(v), who.p, who.len) == 0;
+    }
+    if (!seen) json_array_append_new(out->speakers, cs_json_str(who));
+    if (out->text.len) cs_buf_u8(&out->text, '\n');
+    cs_buf_bytes(&out->text, who.p, who.len);
+    cs_buf_bytes(&out->text, ": ", 2);
+    cs_buf_bytes(&out->text, t.text.p + from, to - from);
+  }
+  return out->text.err;
+}
+
+static void fmt_time(char *buf, size_t cap, int64_t ms) {
+  if (ms < 0) {
+    snprintf(buf, cap, "?");
+    return;
+  }
+  int64_t s = ms / 1000;
+  snprintf(buf, cap, "%02d:%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+}
+
+/* ---------------------------------------------------------------- API */
+
+static int question_terms(const char *q, const char *category, qa_term *t, size_t *nt,
+                          cs_engine_error *err) {
+  cs_analyzer *an = cs_analyzer_create();
+  if (!an) {
+    cs_engine_err(err, 503, "unavailable", "out of memory");
+    return -1;
+  }
+  *nt = 0;
+  int rc = add_terms(an, q, strlen(q), 1.0, t, nt);
+  size_t own = *nt;
+  for (size_t i = 0; !rc && category && i < sizeof related / sizeof related[0]; i++) {
+    if (!strcmp(category, related[i].category))
+      rc = add_terms(an, related[i].words, strlen(related[i].words), 0.5, t, nt);
+  }
+  cs_analyzer_destroy(an);
+  if (rc) {
+    cs_engine_err(err, 503, "unavailable", "out of memory");
+    return -1;
+  }
+  if (own == 0) {
+    cs_engine_err(err, 400, "bad_query", "the question has no searchable words");
+    return -1;
+  }
+  return 0;
+}
+
+int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
+                          cs_engine_error *err) {
+  *out = NULL;
+  if (!p->question || !*p->question || strlen(p->question) > CS_QUERY_MAX_BYTES) {
+    cs_engine_err(err, 400, "bad_query", "question must be 1 to %d bytes", CS_QUERY_MAX_BYTES);
+    return -1;
+  }
+  uint32_t k = p->k ? p->k : 5, budget = p->max_tokens ? p->max_tokens : 2000;
+  if (k > CS_QA_K_MAX || budget > CS_QA_TOKENS_MAX) {
+    cs_engine_err(err, 400, "bad_parameter", "k must be 1..%d and max_tokens 1..%d", CS_QA_K_MAX,
+                  CS_QA_TOKENS_MAX);
+    return -1;
+  }
+  qa_term t[QA_TERMS_MAX];
+  size_t nt;
+  if (question_terms(p->question, NULL, t, &nt, err)) return -1;
+  cs_view v;
+  if (cs_view_begin(e, &v, err)) return -1;
+  scope s;
+  int status = -1;
+  cand *cands = NULL;
+  size_t nc = 0;
+  if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
+  if (rank_passages(v.r, t, nt, &s, k, &cands, &nc)) {
+    cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
+    goto out;
+  }
+  json_t *passages = json_array();
+  cs_buf ctx;
+  cs_buf_init(&ctx);
+  uint32_t used = 0;
+  int cited = 0;
+  for (size_t i = 0; i < nc; i++) {
+    rendered rd;
+    memset(&rd, 0, sizeof rd);
+    if (render(v.r, c, cands[i].docid, &rd)) {
+      json_decref(rd.speakers);
+      cs_buf_free(&rd.text);
+      continue;
+    }
+    json_array_append_new(
+        passages,
+        json_pack("{s:I, s:[i, i], s:O, s:o, s:o, s:s%, s:f}", "conversation_id",
+                  (json_int_t)rd.conv, "seqs", rd.first_seq, rd.last_seq, "speakers", rd.speakers,
+                  "start_ms", rd.start_ms < 0 ? json_null() : json_integer(rd.start_ms), "end_ms",
+                  rd.end_ms < 0 ? json_null() : json_integer(rd.end_ms), "text", (char *)rd.text.p,
+                  rd.text.len, "score", round(cands[i].score * 1e4) / 1e4));
+    /* The citation: "[n] conversación C, hh:mm:ss–hh:mm:ss (A, B)". */
+    char head[256], t0[16], t1[16], names[160] = "";
+    fmt_time(t0, sizeof t0, rd.start_ms);
+    fmt_time(t1, sizeof t1, rd.end_ms);
+    size_t j;
+    json_t *sp;
+    json_array_foreach(rd.speakers, j, sp) {
+      size_t l = strlen(names);
+      snprintf(names + l, sizeof names - l, "%s%s", j ? ", " : "", json_string_value(sp));
+    }
+    int hl = snprintf(head, sizeof head, "[%d] conversación %" PRIu64 ", %s–%s (%s)\n", cited + 1,
+                      rd.conv, t0, t1, names);
+    uint32_t need = cs_qa_tokens(head, (size_t)hl) + cs_qa_tokens((char *)rd.text.p, rd.text.len) +
+                    (cited ? 1 : 0);
+    if (used + need <= budget) {
+      if (cited) cs_buf_bytes(&ctx, "\n\n", 2);
+      cs_buf_bytes(&ctx, head, (size_t)hl);
+      cs_buf_bytes(&ctx, rd.text.p, rd.text.len);
+      used += need;
+      cited++;
+    }
+    json_decref(rd.speakers);
+    cs_buf_free(&rd.text);
+  }
+  *out = json_pack("{s:o, s:s%, s:i}", "passages", passages, "context", ctx.p ? (char *)ctx.p : "",
+                   ctx.len, "context_tokens", (int)used);
+  cs_buf_free(&ctx);
+  status = *out ? 0 : -1;
+  if (status) cs_engine_err(err, 503, "unavailable", "out of memory");
+out:
+  free(cands);
+  free(s.v);
+  cs_view_end(e, &v);
+  return status;
+}
+
+/* Share of the question's weighted idf mass present in a passage. */
+static double coverage(const qa_term *t, size_t nt, uint32_t matched) {
+  double all = 0, got = 0;
+  for (size_t i = 0; i < nt; i++) {
+    if (t[i].weight < 1.0) continue; /* related words help rank, not cover */
+    all += t[i].idf;
+    if (matched & (1u << i)) got += t[i].idf;
+  }
+  /* A related word stands in for at most half of the question. */
+  int related_hit = 0;
+  for (size_t i = 0; i < nt; i++)
+    related_hit |= t[i].weight < 1.0 && (matched & (1u << i));
+  double share = all > 0 ? got / all : 0;
+  if (related_hit && share < 0.5) share += 0.25;
+  return share > 1 ? 1 : share;
+}
+
+typedef struct point_list {
+  cs_point *v;
+  size_t n, cap;
+} point_list;
+
+static int each_point(void *ctx, cs_slice k, cs_slice val) {
+  (void)k;
+  point_list *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    cs_point *v = realloc(l->v, cap * sizeof *v);
+    if (!v) return CS_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  return cs_point_decode(val.data, val.len, &l->v[l->n++]) ? 0 : 0;
+}
+
+int cs_engine_checklist(cs_engine *e, const cs_caller *c, uint64_t conversation_id, json_t **out,
+                        cs_engine_error *err) {
+  *out = NULL;
+  cs_view v;
+  if (cs_view_begin(e, &v, err)) return -1;
+  scope s;
+  point_list pl = {0};
+  int status = -1;
+  if (build_scope(v.r, c, conversation_id, 0, &s, err)) goto out;
+  if (cs_reader_scan(v.r, CS_T_POINT, NULL, 0, each_point, &pl)) {
+    cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
+    goto out;
+  }
+  json_t *items = json_array();
+  for (size_t i = 0; i < pl.n; i++) {
+    char q[1024], cat[128];
+    snprintf(q, sizeof q, "%.*s", (int)pl.v[i].text.len, pl.v[i].text.p);
+    snprintf(cat, sizeof cat, "%.*s", (int)pl.v[i].category.len, pl.v[i].category.p);
+    qa_term t[QA_TERMS_MAX];
+    size_t nt = 0;
+    cs_engine_error ignored;
+    cand *best = NULL;
+    size_t nb = 0;
+    double cov = 0;
+    json_t *passage = json_null();
+    if (question_terms(q, cat, t, &nt, &ignored) == 0 &&
+        rank_passages(v.r, t, nt, &s, 1, &best, &nb) == 0 && nb > 0) {
+      cov = coverage(t, nt, best[0].matched);
+      rendered rd;
+      memset(&rd, 0, sizeof rd);
+      if (render(v.r, c, best[0].docid, &rd) == 0) {
+        json_decref(passage);
+        passage = json_pack(
+            "{s:[i, i], s:O, s:o, s:o, s:s%, s:f}", "seqs", rd.first_seq, rd.last_seq, "speakers",
+            rd.speakers, "start_ms", rd.start_ms < 0 ? json_null() : json_integer(rd.start_ms),
+            "end_ms", rd.end_ms < 0 ? json_null() : json_integer(rd.end_ms), "text",
+            (char *)rd.text.p, rd.text.len, "score", round(best[0].score * 1e4) / 1e4);
+      }
+      json_decref(rd.speakers);
+      cs_buf_free(&rd.text);
+    }
+    free(best);
+    int covered = cov >= CS_QA_COVERED;
+    json_array_append_new(items,
+                          json_pack("{s:I, s:o, s:o, s:b, s:f, s:o}", "relevant_point_id",
+                                    (json_int_t)pl.v[i].id, "text", cs_json_str(pl.v[i].text),
+                                    "category", cs_json_str(pl.v[i].category), "covered", covered,
+                                    "score", round(cov * 1e3) / 1e3, "passage", passage));
+  }
+  *out = json_pack("{s:I, s:o, s:f}", "conversation_id", (json_int_t)conversation_id, "items",
+                   items, "threshold", CS_QA_COVERED);
+  status = *out ? 0 : -1;
+out:
+  free(pl.v);
+  free(s.v);
+  cs_view_end(e, &v);
+  return status;
+}

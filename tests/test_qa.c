@@ -1,0 +1,184 @@
+/*
+ * Q&A retrieval and the intake checklist on hand-written interviews with
+ * timestamps: the right passage first, with its interviewer question and
+ * the right times in its citation; the token budget never exceeded; covered
+ * and uncovered intake questions told apart; and no passage ever returned
+ * from a person the caller may not see.
+ */
+#include "check.h"
+#include "engine.h"
+#include "errors.h"
+#include "store.h"
+#include "writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+CS_CHECK_COUNTERS;
+
+static const cs_turn_in interview[] = {
+    {0, "Ana", "interviewer", 0, 4000, "Buenos días, Luis. ¿Cómo se encuentra hoy?", 0},
+    {1, "Luis", "beneficiary", 4000, 9000,
+     "Bien, un poco cansado, la verdad. Llevo días sin dormir bien.", 0},
+    {2, "Ana", "interviewer", 9000, 12000, "¿Dónde vive ahora?", 0},
+    {3, "Luis", "beneficiary", 12000, 31000,
+     "Desde marzo vivo en un albergue de la Cruz Roja en Cuenca, con mi hijo pequeño.", 0},
+    {4, "Ana", "interviewer", 31000, 35000, "¿Qué pasó con el piso de alquiler?", 0},
+    {5, "Luis", "beneficiary", 35000, 52000,
+     "Nos echaron porque no podíamos pagar. El casero nos desahució en febrero.", 0},
+    {6, "Ana", "interviewer", 52000, 55000, "¿Tiene algún trabajo o ingreso ahora mismo?", 0},
+    {7, "Luis", "beneficiary", 55000, 70000,
+     "Trabajo algunos días en la construcción, sin contrato, unos doscientos euros.", 0},
+};
+
+static const cs_turn_in other_interview[] = {
+    {0, "Eva", "interviewer", 0, 3000, "¿Dónde vive usted?", 0},
+    {1, "Marta", "beneficiary", 3000, 9000, "Vivo en Albacete en casa de mi madre, en el centro.",
+     0},
+};
+
+static void put(cs_writer *w, uint64_t id, uint64_t patient, uint64_t owner, const cs_turn_in *t,
+                size_t n) {
+  cs_turn_in turns[16];
+  for (size_t i = 0; i < n; i++) {
+    turns[i] = t[i];
+    turns[i].text_len = strlen(t[i].text);
+  }
+  cs_conv_in c = {.id = id,
+                  .patient_id = patient,
+                  .owner_id = owner,
+                  .title = "Entrevista",
+                  .language = "es",
+                  .duration_ms = 70000,
+                  .created_at_ms = 1,
+                  .updated_at_ms = 1,
+                  .turns = turns,
+                  .nturns = n};
+  unsigned flags;
+  CHECK(cs_writer_put_conversation(w, &c, &flags) == 0, "put conversation %llu",
+        (unsigned long long)id);
+}
+
+static json_t *retrieve(cs_engine *e, const cs_caller *c, const char *q, uint64_t conv, uint32_t k,
+                        uint32_t tokens, int *status) {
+  cs_qa_params p = {q, conv, 0, k, tokens};
+  json_t *out = NULL;
+  cs_engine_error err;
+  *status = cs_engine_qa_retrieve(e, c, &p, &out, &err) ? err.status : 200;
+  return out;
+}
+
+int main(void) {
+  char dir[128];
+  snprintf(dir, sizeof dir, "/tmp/cs-test-qa-%d", (int)getpid());
+  cs_store *s;
+  char errs[256];
+  CHECK(cs_store_open(dir, CS_STORE_CREATE, &s, errs, sizeof errs) == 0, "open: %s", errs);
+  cs_writer *w;
+  cs_writer_open(s, &w);
+  cs_writer_begin(w);
+  cs_patient_in luis = {1, 10, "Luis Gómez", NULL, NULL, 1, 1},
+                marta = {2, 20, "Marta Ruiz", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &luis, &flags);
+  cs_writer_put_patient(w, &marta, &flags);
+  put(w, 100, 1, 10, interview, sizeof interview / sizeof interview[0]);
+  put(w, 200, 2, 20, other_interview, 2);
+  cs_writer_put_point(w, 1, "¿Tiene usted un lugar en el que vivir?", "vivienda");
+  cs_writer_put_point(w, 2, "¿Tiene algún ingreso económico?", "empleo");
+  cs_writer_put_point(w, 3, "¿Tiene acceso a atención sanitaria?", "salud");
+  cs_writer_put_point(w, 4, "¿Tiene documentación en regla?", "documentación");
+  CHECK(cs_writer_commit(w) == 0, "commit");
+  cs_writer_close(w);
+  cs_store_close(s);
+
+  cs_engine *e;
+  cs_engine_error err;
+  CHECK(cs_engine_open(dir, &e, &err) == 0, "engine opens");
+  cs_caller ana = {CS_CALLER_PORTAL, 10}, eva = {CS_CALLER_PORTAL, 20},
+            admin = {CS_CALLER_ADMIN, 0};
+  int st;
+
+  /* "¿Dónde vive?" over the conversation: the answer about where he lives,
+   * with its question, first. */
+  json_t *r = retrieve(e, &ana, "¿Dónde vive?", 100, 3, 500, &st);
+  json_t *p0 = json_array_get(json_object_get(r, "passages"), 0);
+  json_t *seqs = json_object_get(p0, "seqs");
+  CHECK(st == 200 && json_integer_value(json_array_get(seqs, 0)) == 2 &&
+            json_integer_value(json_array_get(seqs, 1)) == 3,
+        "the question and its answer (turns 2-3) come first");
+  const char *text = json_string_value(json_object_get(p0, "text"));
+  CHECK(text && strstr(text, "Ana: ¿Dónde vive ahora?") &&
+            strstr(text, "Luis: Desde marzo vivo en un albergue"),
+        "the passage carries both speakers' words: %s", text ? text : "(none)");
+  CHECK(json_integer_value(json_object_get(p0, "start_ms")) == 9000 &&
+            json_integer_value(json_object_get(p0, "end_ms")) == 31000,
+        "with the turns' times");
+  const char *ctx = json_string_value(json_object_get(r, "context"));
+  CHECK(ctx && strncmp(ctx, "[1] conversación 100, 00:00:09–00:00:31 (Ana, Luis)\n", 52) == 0,
+        "its citation names conversation, times and speakers: %.80s", ctx ? ctx : "(none)");
+  json_decref(r);
+
+  /* Typed as people type: no accents, other words. */
+  r = retrieve(e, &ana, "que le paso con el alquiler", 100, 3, 500, &st);
+  p0 = json_array_get(json_object_get(r, "passages"), 0);
+  CHECK(json_integer_value(json_array_get(json_object_get(p0, "seqs"), 0)) == 4,
+        "\"que le paso con el alquiler\" finds the eviction");
+  json_decref(r);
+
+  /* The budget is never exceeded, whatever it is. */
+  int over = 0, empty = 0;
+  for (uint32_t budget = 1; budget <= 400; budget += 7) {
+    r = retrieve(e, &admin, "vivo trabajo alquiler casa", 0, 10, budget, &st);
+    const char *cx = json_string_value(json_object_get(r, "context"));
+    if (!cx || cs_qa_tokens(cx, strlen(cx)) > budget) over++;
+    if (budget >= 200 && cx && !*cx) empty++;
+    json_decref(r);
+  }
+  CHECK(over == 0, "max_tokens never exceeded (%d budgets over)", over);
+  CHECK(empty == 0, "a sufficient budget gets a context");
+
+  /* Security: Eva's question over everything she may see never returns
+   * Luis's passages; Luis's conversation is "not found" for her. */
+  r = retrieve(e, &eva, "¿Dónde vive?", 0, 10, 2000, &st);
+  size_t i;
+  json_t *v;
+  int leaked = 0;
+  json_array_foreach(json_object_get(r, "passages"), i, v) {
+    leaked |= json_integer_value(json_object_get(v, "conversation_id")) != 200;
+  }
+  CHECK(st == 200 && json_array_size(json_object_get(r, "passages")) >= 1 && !leaked,
+        "a caller only gets passages of people it may see");
+  CHECK(!strstr(json_string_value(json_object_get(r, "context")), "Cuenca"),
+        "nor their words in the context");
+  json_decref(r);
+  r = retrieve(e, &eva, "¿Dónde vive?", 100, 3, 500, &st);
+  CHECK(st == 404 && !r, "someone else's conversation is not found");
+  r = retrieve(e, &ana, "   ¿?  ", 100, 3, 500, &st);
+  CHECK(st == 400, "a question without words is a bad request");
+
+  /* The checklist of Luis's interview. */
+  json_t *cl = NULL;
+  CHECK(cs_engine_checklist(e, &ana, 100, &cl, &err) == 0, "checklist");
+  int expect[] = {1, 1, 0, 0}; /* vivienda, ingreso: covered; salud, documentación: not */
+  json_array_foreach(json_object_get(cl, "items"), i, v) {
+    int covered = json_is_true(json_object_get(v, "covered"));
+    printf("point %zu covered=%d score %.3f\n", i + 1, covered,
+           json_real_value(json_object_get(v, "score")));
+    CHECK(i < 4 && covered == expect[i], "point %zu (%s) covered=%d score %.3f", i + 1,
+          json_string_value(json_object_get(v, "text")), covered,
+          json_real_value(json_object_get(v, "score")));
+  }
+  json_decref(cl);
+  cl = NULL;
+  CHECK(cs_engine_checklist(e, &eva, 100, &cl, &err) == -1 && err.status == 404,
+        "the checklist of someone else's conversation is not found");
+
+  cs_engine_close(e);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+  return th_check_done();
+}
