@@ -1,0 +1,70 @@
+/*
+ * Authentication of HTTP callers: service tokens from the tokens file
+ * (stored as SHA-256 hashes) and per-employee tokens minted by the portal
+ * (v1.<payload>.<signature>, HMAC-SHA256 with a shared secret). The result is
+ * the cs_caller the query engine enforces document-level security for.
+ *
+ * Tokens file grammar, one entry per line:
+ *
+ *   line    = blank | comment | entry
+ *   comment = "#" anything
+ *   entry   = "sha256:" 64*HEXDIG SP role [SP "employee=" id]
+ *   role    = "admin" | "analyst" | "portal"
+ *   id      = positive decimal integer below 2^63
+ *
+ * "employee=" is only meaningful for portal tokens: such a token acts as that
+ * employee; a portal token without it sees nobody's data. Both the tokens
+ * file and the secret file must not be readable or writable by group or
+ * others (the server refuses to start otherwise).
+ *
+ * Per-employee tokens: payload = base64url(JSON {"sub": employee id, "role":
+ * "portal", "exp": unix seconds}), signature = base64url(HMAC-SHA256(secret,
+ * "v1." payload)); base64url without padding (padding is tolerated).
+ */
+#ifndef CS_AUTH_H
+#define CS_AUTH_H
+
+#include "engine.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cs_auth cs_auth;
+
+/* Longest Authorization header value and token we look at. */
+#define CS_TOKEN_MAX 4096
+
+/* Loads the tokens file and, when secret_path is not NULL, the token
+ * secret. On failure returns -1 and writes one sentence naming the file (and
+ * line, or mode) to err[0..cap). The result is owned by the caller
+ * (cs_auth_free). */
+int cs_auth_load(const char *tokens_path, const char *secret_path, cs_auth **out, char *err,
+                 size_t cap);
+void cs_auth_free(cs_auth *a);
+/* Number of service tokens loaded. */
+size_t cs_auth_count(const cs_auth *a);
+
+enum {
+  CS_AUTH_OK = 0,
+  CS_AUTH_MISSING = -1, /* no Authorization header, or not "Bearer" */
+  CS_AUTH_INVALID = -2, /* unknown token, bad signature, malformed */
+  CS_AUTH_EXPIRED = -3, /* a well-signed per-employee token past its exp */
+};
+
+/* Checks an Authorization header value (NULL when absent) at time now_s.
+ * Fills *out on CS_AUTH_OK. Comparisons of secrets are constant-time. */
+int cs_auth_check(const cs_auth *a, const char *authorization, int64_t now_s, cs_caller *out);
+
+/* base64url without padding. encode returns the length written (NUL added)
+ * or -1 when cap is too small; decode accepts optional '=' padding and
+ * returns the decoded length or -1 on a bad character, a bad length or
+ * when cap is too small. */
+int cs_b64url_encode(const void *in, size_t n, char *out, size_t cap);
+int cs_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap);
+
+/* Mints a per-employee token (what the portal backend does); for tests and
+ * operators. Returns the length written or -1. */
+int cs_auth_mint(const void *secret, size_t secret_len, uint64_t employee_id, int64_t exp,
+                 char *out, size_t cap);
+
+#endif

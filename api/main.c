@@ -1,0 +1,181 @@
+/*
+ * convsearch-server: the query server. Parses the command line, loads the
+ * tokens, opens the index read-only and serves the v1 HTTP API until SIGTERM
+ * or SIGINT, then stops accepting, finishes, closes the index and exits 0.
+ *
+ * Signals are blocked in every thread and taken with sigwait() here, so no
+ * handler ever runs inside libmicrohttpd or the engine.
+ */
+#include "auth.h"
+#include "engine.h"
+#include "log.h"
+#include "server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
+    "                         [--token-secret-file FILE] [--threads N]\n"
+    "\n"
+    "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
+    "\n"
+    "  --index DIR               index directory written by convsearch-indexer\n"
+    "  --listen HOST:PORT        address to listen on, e.g. 127.0.0.1:8750 or [::1]:8750\n"
+    "                            (port 0 picks a free port; the log says which)\n"
+    "  --tokens FILE             service tokens, one per line:\n"
+    "                              sha256:<hex of the token> admin|analyst|portal [employee=ID]\n"
+    "                            must not be readable or writable by group or others\n"
+    "  --token-secret-file FILE  shared secret for per-employee tokens minted by the portal\n"
+    "                            (v1.<payload>.<signature>); same permission rule\n"
+    "  --threads N               polling threads (default: 2 x CPU cores, 1..256)\n"
+    "  --help                    this text\n"
+    "\n"
+    "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
+
+typedef struct args {
+  const char *index, *listen, *tokens, *secret;
+  unsigned threads;
+} args;
+
+static int bad(const char *msg, const char *arg) {
+  fprintf(stderr, "convsearch-server: %s%s%s\n\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
+  return 2;
+}
+
+static int parse(int argc, char **argv, args *a) {
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *val = NULL;
+    char name[32];
+    const char *eq = strchr(o, '=');
+    if (!strncmp(o, "--", 2) && eq && (size_t)(eq - o) < sizeof name) {
+      memcpy(name, o, (size_t)(eq - o));
+      name[eq - o] = 0;
+      val = eq + 1;
+    } else {
+      snprintf(name, sizeof name, "%s", o);
+    }
+    const char **slot = NULL;
+    if (!strcmp(name, "--index"))
+      slot = &a->index;
+    else if (!strcmp(name, "--listen"))
+      slot = &a->listen;
+    else if (!strcmp(name, "--tokens"))
+      slot = &a->tokens;
+    else if (!strcmp(name, "--token-secret-file"))
+      slot = &a->secret;
+    else if (strcmp(name, "--threads") != 0)
+      return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
+    if (!val) {
+      if (i + 1 >= argc) return bad("missing value for", name);
+      val = argv[++i];
+    }
+    if (!*val) return bad("empty value for", name);
+    if (slot) {
+      if (*slot) return bad("option given twice", name);
+      *slot = val;
+      continue;
+    }
+    char *end;
+    errno = 0;
+    long t = strtol(val, &end, 10);
+    if (errno || *end || t < 1 || t > 256)
+      return bad("--threads takes a number from 1 to 256", val);
+    a->threads = (unsigned)t;
+  }
+  if (!a->index) return bad("--index is required", NULL);
+  if (!a->listen) return bad("--listen is required", NULL);
+  if (!a->tokens) return bad("--tokens is required", NULL);
+  return 0;
+}
+
+/* Every connection takes two descriptors (libmicrohttpd's and the reaper's
+ * dup), so raise the soft limit as far as the hard one allows and size the
+ * connection limit to what we got. */
+static unsigned connection_budget(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 256;
+  rlim_t want = (rlim_t)CS_CONN_MAX * 2 + 128;
+  if (rl.rlim_cur < want) {
+    rlim_t cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (cur > rl.rlim_cur) {
+      rl.rlim_cur = cur;
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
+  if (rl.rlim_cur >= want) return CS_CONN_MAX;
+  long n = ((long)rl.rlim_cur - 128) / 2;
+  return n < 16 ? 16 : (unsigned)n;
+}
+
+int main(int argc, char **argv) {
+  cs_log_init("server");
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage, stdout);
+      return 0;
+    }
+  }
+  args a = {0};
+  int rc = parse(argc, argv, &a);
+  if (rc) return rc;
+  if (!a.threads) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    a.threads = n < 1 ? 2 : n > 128 ? 256 : (unsigned)(2 * n);
+  }
+
+  /* Before any thread exists, so that every thread inherits the mask. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char err[512];
+  cs_auth *auth = NULL;
+  if (cs_auth_load(a.tokens, a.secret, &auth, err, sizeof err)) {
+    fprintf(stderr, "convsearch-server: %s\n", err);
+    return 1;
+  }
+  if (cs_auth_count(auth) == 0 && !a.secret)
+    cs_log(CS_LOG_WARN, "the tokens file %s holds no token: only /v1/health will answer", a.tokens);
+
+  cs_engine *engine = NULL;
+  cs_engine_error eerr = {0};
+  if (cs_engine_open(a.index, &engine, &eerr)) {
+    fprintf(stderr, "convsearch-server: cannot open the index in %s: %s\n", a.index,
+            eerr.message[0] ? eerr.message : "unknown error");
+    cs_auth_free(auth);
+    return 1;
+  }
+
+  cs_server_opts so = {a.listen, a.threads, connection_budget()};
+  cs_server *srv = NULL;
+  if (cs_server_start(&so, engine, auth, &srv, err, sizeof err)) {
+    fprintf(stderr, "convsearch-server: %s\n", err);
+    cs_engine_close(engine);
+    cs_auth_free(auth);
+    return 1;
+  }
+  cs_log(CS_LOG_INFO,
+         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections)",
+         cs_server_address(srv), a.index, a.threads, cs_auth_count(auth),
+         a.secret ? ", per-employee tokens on" : "", so.max_connections);
+
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  cs_log(CS_LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  cs_server_stop(srv);
+  cs_engine_close(engine);
+  cs_auth_free(auth);
+  cs_log(CS_LOG_INFO, "stopped");
+  return 0;
+}

@@ -1,0 +1,574 @@
+/*
+ * The HTTP server (see server.h).
+ *
+ * Contexts. Each connection gets a `conn` (libmicrohttpd's socket context)
+ * that lives from accept to close; each request gets a `req` (its request
+ * context) from the first call of the access handler to the completion
+ * callback. The access handler is called once when the head is complete,
+ * once per piece of body, and once more (with no data) when the request is
+ * whole: only then is it answered.
+ *
+ * Slow clients. libmicrohttpd's timeout counts idle time, which a client
+ * sending one byte a second never reaches. A reaper thread therefore gives
+ * every connection a deadline to deliver a whole request and shuts down the
+ * socket of any connection past it; libmicrohttpd then sees end-of-file and
+ * closes the connection in its own thread. The reaper acts on a dup() of the
+ * socket, owned by the conn and closed only when libmicrohttpd reports the
+ * connection closed, so it can never hit a descriptor number that has been
+ * reused for another connection.
+ *
+ * URL decoding. Our unescape callback decodes strictly and records malformed
+ * escapes and %00 on the connection; the request then gets a 400 instead of
+ * libmicrohttpd's lenient decoding.
+ */
+#include "server.h"
+
+#include "log.h"
+#include "metrics.h"
+#include "routes.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Body bytes read and dropped past CS_BODY_MAX before giving up on a
+ * chunked upload and closing the connection without an answer. */
+#define CS_DROP_MAX (1u << 20)
+
+typedef struct conn {
+  struct conn *prev, *next;
+  int fd;          /* dup of the socket, for the reaper; -1 if none */
+  double deadline; /* monotonic seconds; 0 while a whole request is answered */
+  int cut;
+  unsigned url_flags; /* CS_URL_* of the request being parsed */
+  char ip[INET6_ADDRSTRLEN];
+} conn;
+
+typedef struct req {
+  double start;
+  cs_route_id route;
+  int method;
+  char method_name[8];
+  char path[96]; /* for the log: cut and made printable */
+  unsigned url_flags;
+  char *body;
+  size_t body_len;
+  int too_large;  /* body over CS_BODY_MAX: the rest is dropped */
+  size_t dropped; /* bytes dropped */
+  int responded;
+  int status;
+  size_t resp_len;
+  char code[32];
+  int authenticated;
+  cs_caller caller;
+} req;
+
+struct cs_server {
+  struct MHD_Daemon *d;
+  cs_api api;
+  int listen_fd;
+  char address[INET6_ADDRSTRLEN + 16];
+  pthread_mutex_t lock; /* conns and their deadlines */
+  conn *conns;
+  pthread_t reaper;
+  pthread_cond_t wake;
+  int stopping;
+  int reaper_started;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static conn *conn_of(struct MHD_Connection *mc) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void set_deadline(cs_server *s, conn *c, double when) {
+  if (!c) return;
+  pthread_mutex_lock(&s->lock);
+  c->deadline = when;
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void printable(char *dst, size_t cap, const char *src) {
+  size_t i = 0;
+  for (; src[i] && i + 1 < cap; i++) {
+    unsigned char ch = (unsigned char)src[i];
+    dst[i] = ch < 0x21 || ch > 0x7e ? '?' : (char)ch;
+  }
+  dst[i] = 0;
+  if (src[i] && cap > 4) memcpy(dst + cap - 4, "...", 4);
+}
+
+static const char *role_name(int role) {
+  switch (role) {
+  case CS_CALLER_ADMIN:
+    return "admin";
+  case CS_CALLER_ANALYST:
+    return "analyst";
+  case CS_CALLER_PORTAL:
+    return "portal";
+  default:
+    return "-";
+  }
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+static void on_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = strlen(buf);
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    buf[--n] = 0;
+  cs_log(CS_LOG_WARN, "libmicrohttpd: %s", buf);
+}
+
+static size_t on_unescape(void *cls, struct MHD_Connection *mc, char *s) {
+  (void)cls;
+  unsigned flags = 0;
+  size_t n = cs_unescape(s, &flags);
+  conn *c = conn_of(mc);
+  if (c) c->url_flags |= flags;
+  return n;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  cs_server *s = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return; /* no deadline for this one; the idle timeout still holds */
+    c->fd = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) c->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
+    ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+      const struct sockaddr *sa = ci->client_addr;
+      if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->ip, sizeof c->ip);
+      else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->ip, sizeof c->ip);
+    }
+    if (!c->ip[0]) snprintf(c->ip, sizeof c->ip, "-");
+    pthread_mutex_lock(&s->lock);
+    c->deadline = cs_mono_seconds() + CS_REQUEST_TIMEOUT_S;
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    *socket_context = c;
+    cs_metrics_connections(1);
+  } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    conn *c = *socket_context;
+    if (!c) return;
+    pthread_mutex_lock(&s->lock);
+    if (c->prev) c->prev->next = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (s->conns == c) s->conns = c->next;
+    pthread_mutex_unlock(&s->lock);
+    if (c->fd >= 0) close(c->fd);
+    free(c);
+    *socket_context = NULL;
+    cs_metrics_connections(-1);
+  }
+}
+
+static void *reaper_main(void *arg) {
+  cs_server *s = arg;
+  pthread_mutex_lock(&s->lock);
+  while (!s->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 250 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+    double now = cs_mono_seconds();
+    for (conn *c = s->conns; c; c = c->next) {
+      if (c->cut || c->fd < 0 || c->deadline == 0 || now < c->deadline) continue;
+      c->cut = 1;
+      shutdown(c->fd, SHUT_RDWR);
+      cs_metrics_timed_out();
+      cs_log(CS_LOG_INFO, "closed a connection from %s: no whole request within %d s", c->ip,
+             CS_REQUEST_TIMEOUT_S);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+/* Sends rp; takes its body. */
+static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      rp->len, rp->body ? rp->body : "", rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  if (!resp) return MHD_NO;
+  rp->body = NULL;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type);
+  /* Answers hold personal data: never cached by anything in between. */
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  if (rp->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+  if (rp->www_authenticate)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            rp->www_authenticate == 2
+                                ? "Bearer realm=\"convsearch\", error=\"invalid_token\""
+                                : "Bearer realm=\"convsearch\"");
+  enum MHD_Result ok = MHD_queue_response(mc, (unsigned)rp->status, resp);
+  MHD_destroy_response(resp);
+  r->responded = 1;
+  r->status = rp->status;
+  r->resp_len = rp->len;
+  snprintf(r->code, sizeof r->code, "%s", rp->code);
+  r->authenticated = rp->authenticated;
+  r->caller = rp->caller;
+  return ok;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *mc, req *r, int status,
+                                     const char *code, const char *msg) {
+  cs_reply rp;
+  memset(&rp, 0, sizeof rp);
+  cs_reply_error(&rp, status, code, "%s", msg);
+  enum MHD_Result ok = respond(mc, r, &rp);
+  cs_reply_free(&rp);
+  return ok;
+}
+
+typedef struct args_ctx {
+  cs_arg v[CS_ARGS_MAX];
+  int n;
+} args_ctx;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size) {
+  (void)kind;
+  args_ctx *a = cls;
+  if (a->n < 0) return MHD_NO;
+  if (a->n == CS_ARGS_MAX) {
+    a->n = -1;
+    return MHD_NO;
+  }
+  cs_arg *x = &a->v[a->n++];
+  x->key = key ? key : "";
+  x->klen = key ? key_size : 0;
+  x->val = value ? value : "";
+  x->vlen = value ? value_size : 0;
+  return MHD_YES;
+}
+
+static int method_of(const char *m) {
+  if (!strcmp(m, "GET")) return CS_M_GET;
+  if (!strcmp(m, "HEAD")) return CS_M_HEAD;
+  if (!strcmp(m, "POST")) return CS_M_POST;
+  return CS_M_OTHER;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls) {
+  (void)version;
+  cs_server *s = cls;
+  req *r = *req_cls;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    *req_cls = r;
+    r->start = cs_mono_seconds();
+    cs_metrics_in_flight(1);
+    conn *c = conn_of(mc);
+    if (c) {
+      r->url_flags = c->url_flags;
+      c->url_flags = 0;
+    }
+    r->method = method_of(method);
+    printable(r->method_name, sizeof r->method_name, method);
+    printable(r->path, sizeof r->path, url);
+    uint64_t id;
+    int id_ok;
+    r->route = cs_route_find(url, &id, &id_ok);
+    /* Refuse an announced oversized body before reading any of it. */
+    const char *cl =
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+      char *end;
+      errno = 0;
+      unsigned long long n = strtoull(cl, &end, 10);
+      if (errno || *end || n > CS_BODY_MAX)
+        return respond_error(mc, r, 413, "too_large", "the request body is larger than 64 KiB");
+    }
+    return MHD_YES;
+  }
+  if (r->responded) {
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (r->too_large) {
+      /* Read and drop the rest (libmicrohttpd cannot answer mid-body), but
+       * not forever. */
+      r->dropped += n;
+      return r->dropped > CS_DROP_MAX ? MHD_NO : MHD_YES;
+    }
+    if (r->body_len + n > CS_BODY_MAX) {
+      r->too_large = 1;
+      free(r->body);
+      r->body = NULL;
+      r->body_len = 0;
+      return MHD_YES;
+    }
+    char *b = realloc(r->body, r->body_len + n + 1);
+    if (!b) return MHD_NO;
+    memcpy(b + r->body_len, upload, n);
+    r->body = b;
+    r->body_len += n;
+    r->body[r->body_len] = 0;
+    return MHD_YES;
+  }
+
+  /* The request is whole: the deadline no longer applies to it. */
+  set_deadline(s, conn_of(mc), 0);
+  if (r->too_large)
+    return respond_error(mc, r, 413, "too_large", "the request body is larger than 64 KiB");
+  args_ctx args;
+  args.n = 0;
+  MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+  cs_request rq;
+  memset(&rq, 0, sizeof rq);
+  rq.method = r->method;
+  rq.path = url;
+  rq.url_flags = r->url_flags;
+  rq.args = args.v;
+  rq.nargs = args.n;
+  rq.authorization =
+      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  rq.content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  rq.body = r->body;
+  rq.body_len = r->body_len;
+  cs_reply rp;
+  memset(&rp, 0, sizeof rp);
+  cs_api_handle(&s->api, &rq, &rp);
+  enum MHD_Result ok = respond(mc, r, &rp);
+  cs_reply_free(&rp);
+  return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  cs_server *s = cls;
+  req *r = *req_cls;
+  if (!r) return;
+  *req_cls = NULL;
+  double dt = cs_mono_seconds() - r->start;
+  char who[48];
+  if (r->authenticated && r->caller.role == CS_CALLER_PORTAL)
+    snprintf(who, sizeof who, "portal:%llu", (unsigned long long)r->caller.employee_id);
+  else
+    snprintf(who, sizeof who, "%s", r->authenticated ? role_name(r->caller.role) : "-");
+  conn *c = conn_of(mc);
+  const char *ip = c ? c->ip : "-";
+  /* The query string is never logged: it holds what people said. */
+  if (r->responded) {
+    cs_metrics_observe(r->route, r->status, dt);
+    cs_log(r->status >= 500 && r->status != 501 ? CS_LOG_WARN : CS_LOG_INFO,
+           "%s %s %d %.1fms %zuB %s %s%s%s%s", r->method_name, r->path, r->status, dt * 1000,
+           r->resp_len, who, ip, r->code[0] ? " error=" : "", r->code,
+           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
+  } else {
+    cs_log(CS_LOG_INFO, "%s %s aborted after %.1fms (client went away or timed out) %s",
+           r->method_name, r->path, dt * 1000, ip);
+  }
+  cs_metrics_in_flight(-1);
+  /* The next request on this connection gets a fresh deadline. */
+  set_deadline(s, c, cs_mono_seconds() + CS_REQUEST_TIMEOUT_S);
+  free(r->body);
+  free(r);
+}
+
+/* ---------------------------------------------------------------- start/stop */
+
+static int split_listen(const char *spec, char *host, size_t hcap, char *port, size_t pcap) {
+  const char *colon;
+  if (spec[0] == '[') {
+    const char *close = strchr(spec, ']');
+    if (!close || close[1] != ':') return -1;
+    size_t n = (size_t)(close - spec - 1);
+    if (n == 0 || n >= hcap) return -1;
+    memcpy(host, spec + 1, n);
+    host[n] = 0;
+    colon = close + 1;
+  } else {
+    colon = strrchr(spec, ':');
+    if (!colon || strchr(spec, ':') != colon) return -1;
+    size_t n = (size_t)(colon - spec);
+    if (n == 0 || n >= hcap) return -1;
+    memcpy(host, spec, n);
+    host[n] = 0;
+  }
+  const char *p = colon + 1;
+  size_t pn = strlen(p);
+  if (pn == 0 || pn > 5 || pn >= pcap) return -1;
+  long v = 0;
+  for (size_t i = 0; i < pn; i++) {
+    if (p[i] < '0' || p[i] > '9') return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  if (v > 65535) return -1;
+  memcpy(port, p, pn + 1);
+  return 0;
+}
+
+static int open_listener(const char *spec, int *fd_out, int *v6, char *addr, size_t acap, char *err,
+                         size_t cap) {
+  char host[256], port[8];
+  if (split_listen(spec, host, sizeof host, port, sizeof port)) {
+    snprintf(err, cap, "--listen takes HOST:PORT (or [IPv6]:PORT), not \"%s\"", spec);
+    return -1;
+  }
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  int g = getaddrinfo(host, port, &hints, &res);
+  if (g) {
+    snprintf(err, cap, "cannot resolve %s: %s", host, gai_strerror(g));
+    return -1;
+  }
+  int fd = -1, saved = 0;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      saved = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) {
+      *v6 = ai->ai_family == AF_INET6;
+      break;
+    }
+    saved = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    snprintf(err, cap, "cannot listen on %s: %s", spec, strerror(saved));
+    return -1;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char ip[INET6_ADDRSTRLEN] = "?";
+  unsigned p = 0;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET) {
+      struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+      inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+      p = ntohs(a->sin_port);
+      snprintf(addr, acap, "%s:%u", ip, p);
+    } else {
+      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+      inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+      p = ntohs(a->sin6_port);
+      snprintf(addr, acap, "[%s]:%u", ip, p);
+    }
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_server **out,
+                    char *err, size_t cap) {
+  *out = NULL;
+  cs_server *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, cap, "out of memory");
+    return -1;
+  }
+  s->api.engine = e;
+  s->api.auth = a;
+  s->api.started = cs_mono_seconds();
+  s->listen_fd = -1;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  cs_metrics_init(cs_route_labels, CS_R__COUNT);
+
+  int v6 = 0;
+  if (open_listener(o->listen, &s->listen_fd, &v6, s->address, sizeof s->address, err, cap))
+    goto fail;
+  unsigned max = o->max_connections ? o->max_connections : CS_CONN_MAX;
+  unsigned per_ip = max / 2 ? max / 2 : 1;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (v6) flags |= MHD_USE_IPv6;
+  s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log,
+                          s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+                          (unsigned)(o->threads ? o->threads : 1), MHD_OPTION_CONNECTION_LIMIT, max,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)CS_REQUEST_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                          (size_t)CS_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                          MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, s, MHD_OPTION_END);
+  if (!s->d) {
+    snprintf(err, cap, "cannot start the HTTP server on %s (see the libmicrohttpd message above)",
+             o->listen);
+    goto fail;
+  }
+  if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
+    snprintf(err, cap, "cannot start the connection reaper thread");
+    goto fail;
+  }
+  s->reaper_started = 1;
+  *out = s;
+  return 0;
+fail:
+  cs_server_stop(s);
+  return -1;
+}
+
+const char *cs_server_address(const cs_server *s) {
+  return s->address;
+}
+
+void cs_server_stop(cs_server *s) {
+  if (!s) return;
+  if (s->reaper_started) {
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->reaper, NULL);
+  }
+  /* A running daemon owns the listening socket and closes it when it stops;
+   * we close it only when the daemon never started. */
+  if (s->d)
+    MHD_stop_daemon(s->d);
+  else if (s->listen_fd >= 0)
+    close(s->listen_fd);
+  pthread_cond_destroy(&s->wake);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}

@@ -1,0 +1,200 @@
+/*
+ * The conversation view (GET /v1/conversations/{id}[?q=]): a stored
+ * transcript with its turns and times, and, when a query is given, every
+ * match of it highlighted in every turn (the same expansion as search: the
+ * prefix, typo and phrase matches that found the conversation are the ones
+ * marked in it).
+ *
+ * Visibility is checked on the person's current owner; a conversation the
+ * caller may not see gets the very same 404 as a missing one, so its
+ * existence does not leak.
+ */
+#include "internal.h"
+#include "search.h"
+
+#include "errors.h"
+#include "varint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Spans of every matched turn, by docid. */
+typedef struct doc_spans {
+  uint32_t docid;
+  size_t at, n; /* range in spans */
+} doc_spans;
+
+typedef struct hl_ctx {
+  doc_spans *docs;
+  size_t ndocs, docs_cap;
+  cs__pspan *spans;
+  size_t nspans, spans_cap;
+  int err;
+} hl_ctx;
+
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need) c *= 2;
+  void *n = realloc(*p, c * size);
+  if (!n) return CS_ENOMEM;
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+static int collect(void *ctx, uint32_t docid, cs__pspan *spans, size_t n) {
+  hl_ctx *h = ctx;
+  if (grow((void **)&h->docs, &h->docs_cap, h->ndocs + 1, sizeof *h->docs) ||
+      grow((void **)&h->spans, &h->spans_cap, h->nspans + n, sizeof *h->spans))
+    return CS_ENOMEM;
+  h->docs[h->ndocs].docid = docid;
+  h->docs[h->ndocs].at = h->nspans;
+  h->docs[h->ndocs].n = n;
+  h->ndocs++;
+  memcpy(h->spans + h->nspans, spans, n * sizeof *spans);
+  h->nspans += n;
+  return 0;
+}
+
+static const doc_spans *find_doc(const hl_ctx *h, uint32_t docid) {
+  size_t lo = 0, hi = h->ndocs;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (h->docs[mid].docid < docid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < h->ndocs && h->docs[lo].docid == docid ? &h->docs[lo] : NULL;
+}
+
+typedef struct seg_ctx {
+  json_t *segments;
+  const hl_ctx *hl;
+  int highlight; /* q given: every text is HTML */
+  cs_buf buf;
+  int err;
+} seg_ctx;
+
+static json_t *json_ms(int64_t ms) {
+  return ms < 0 ? json_null() : json_integer((json_int_t)ms);
+}
+
+static int segment_each(void *ctx, cs_slice key, cs_slice val) {
+  (void)key;
+  seg_ctx *s = ctx;
+  cs_turn t;
+  if (cs_turn_decode(val.data, val.len, &t)) {
+    s->err = CS_ECORRUPT;
+    return 1;
+  }
+  json_t *text;
+  if (s->highlight) {
+    const doc_spans *d = s->hl ? find_doc(s->hl, t.docid) : NULL;
+    cs_buf_reset(&s->buf);
+    cs__highlight(&t, d ? s->hl->spans + d->at : NULL, d ? d->n : 0, 0, &s->buf);
+    if (s->buf.err) {
+      s->err = CS_ENOMEM;
+      return 1;
+    }
+    text = json_stringn_nocheck((const char *)s->buf.p, s->buf.len);
+  } else {
+    text = cs_json_str(t.text);
+  }
+  json_t *o = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
+                        cs_json_str(t.speaker), "role", cs_role_name(t.role), "start_ms",
+                        json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text", text);
+  if (!o || json_array_append_new(s->segments, o)) {
+    s->err = CS_ENOMEM;
+    return 1;
+  }
+  return 0;
+}
+
+int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const char *q,
+                           json_t **out, cs_engine_error *err) {
+  *out = NULL;
+  if (q && strlen(q) > CS_QUERY_MAX_BYTES) {
+    cs_engine_err(err, 400, "bad_query", "the query is longer than %d bytes", CS_QUERY_MAX_BYTES);
+    return -1;
+  }
+  cs_view v;
+  if (cs_view_begin(e, &v, err)) return -1;
+  int ret = -1, rc = 0;
+  cs_analyzer *a = NULL;
+  cs__query query;
+  memset(&query, 0, sizeof query);
+  query.root = -1;
+  cs__exec *x = NULL;
+  hl_ctx hl;
+  memset(&hl, 0, sizeof hl);
+  seg_ctx sc;
+  memset(&sc, 0, sizeof sc);
+  cs_buf_init(&sc.buf);
+
+  cs_conv conv;
+  rc = cs_reader_conv(v.r, id, &conv);
+  if (rc == CS_ENOTFOUND || (rc == 0 && !cs_caller_sees_patient(v.r, c, conv.patient_id))) {
+    cs_engine_err(err, 404, "not_found", "conversation not found");
+    goto out;
+  }
+  if (rc) goto fail;
+
+  int highlight = q && *q;
+  if (highlight) {
+    a = cs__analyzer_get();
+    if (!a) {
+      rc = CS_ENOMEM;
+      goto fail;
+    }
+    cs__parse_opts po;
+    cs__parse_defaults(&po);
+    if (cs__query_parse(a, q, strlen(q), &po, &query, err)) goto out;
+    if (query.root >= 0) {
+      cs__rank_params rp;
+      cs__rank_defaults(&rp);
+      rc = cs__exec_open(v.r, &query, &rp, 0, &x);
+      if (!rc) rc = cs__exec_spans(x, conv.first_docid, conv.first_docid + conv.ndocs, collect, &hl);
+      if (rc) goto fail;
+    }
+  }
+  sc.segments = json_array();
+  sc.hl = &hl;
+  sc.highlight = highlight;
+  if (!sc.segments) {
+    rc = CS_ENOMEM;
+    goto fail;
+  }
+  uint8_t pfx[8];
+  cs_key_u64(pfx, id);
+  rc = cs_reader_scan(v.r, CS_T_TURN, pfx, 8, segment_each, &sc);
+  if (rc > 0) rc = sc.err;
+  if (rc) goto fail;
+  *out = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)conv.id, "patient_id",
+                   (json_int_t)conv.patient_id, "title", cs_json_str(conv.title), "description",
+                   cs_json_str(conv.description), "created_at", cs_json_time(conv.created_at_ms),
+                   "duration_ms", json_ms(conv.duration_ms), "segments", sc.segments);
+  sc.segments = NULL;
+  if (!*out) {
+    rc = CS_ENOMEM;
+    goto fail;
+  }
+  ret = 0;
+  goto out;
+fail:
+  if (rc == CS_ENOMEM)
+    cs_engine_err(err, 503, "unavailable", "out of memory");
+  else
+    cs_engine_err(err, 500, "internal", "the index could not be read (%s)", cs_strerror(rc));
+out:
+  json_decref(sc.segments);
+  cs_buf_free(&sc.buf);
+  free(hl.docs);
+  free(hl.spans);
+  cs__exec_close(x);
+  cs__query_free(&query);
+  cs__analyzer_put(a);
+  cs_view_end(e, &v);
+  return ret;
+}

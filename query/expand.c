@@ -1,0 +1,341 @@
+/*
+ * Term expansion (see expand.h).
+ *
+ * Prefix expansion seeks the prefix in CS_T_WORDS and scans the words that
+ * start with it (at most PREFIX_SCAN entries: a two-letter prefix of a large
+ * vocabulary is cut there rather than read whole).
+ *
+ * Typo expansion walks the words that share the query word's first
+ * character in key order, computing one row of the edit-distance table per
+ * character of the key. Consecutive keys share prefixes, so rows are reused
+ * up to their common prefix; and as soon as a row's minimum exceeds the
+ * allowed edits, no word with that prefix can match, so the walk seeks past
+ * the whole prefix ("trie pruning" over the sorted keys). This visits a
+ * small fraction of the vocabulary, and FUZZY_VISITS bounds it anyway.
+ * Distances count characters, not bytes (ñ is one letter), with adjacent
+ * transpositions as one edit (optimal string alignment).
+ */
+#include "expand.h"
+
+#include "errors.h"
+#include "records.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX_SCAN 4096
+#define FUZZY_VISITS 20000
+#define FUZZY_SEEKS 4000
+#define MAXCP (CS_TERM_MAX + 1)
+
+typedef struct cand {
+  const char *stem; /* points into the index (reader lifetime) */
+  uint8_t len;
+  uint8_t exact;
+  uint8_t edits;  /* typo candidates: distance; prefix candidates: 0 */
+  uint8_t fuzzy;  /* from the typo walk */
+  double weight;
+  uint64_t wdf; /* word frequency, for ordering */
+} cand;
+
+typedef struct cands {
+  cand *v;
+  size_t n, cap;
+  int err;
+} cands;
+
+static void cands_add(cands *c, const char *stem, size_t len, int exact, int fuzzy, int edits,
+                      double weight, uint64_t wdf) {
+  if (c->err || len == 0 || len > CS_TERM_MAX) return;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    cand *v = realloc(c->v, cap * sizeof *v);
+    if (!v) {
+      c->err = CS_ENOMEM;
+      return;
+    }
+    c->v = v;
+    c->cap = cap;
+  }
+  cand *x = &c->v[c->n++];
+  x->stem = stem;
+  x->len = (uint8_t)len;
+  x->exact = (uint8_t)exact;
+  x->fuzzy = (uint8_t)fuzzy;
+  x->edits = (uint8_t)edits;
+  x->weight = weight;
+  x->wdf = wdf;
+}
+
+/* Decodes UTF-8 into code points; ends[i] is the byte offset after code
+ * point i. Invalid bytes count as one character each. */
+static int decode(const char *s, size_t n, uint32_t *cp, uint32_t *ends, int max) {
+  const unsigned char *p = (const unsigned char *)s;
+  int k = 0;
+  size_t i = 0;
+  while (i < n && k < max) {
+    uint32_t c = p[i];
+    size_t len = 1;
+    if (c >= 0xF0)
+      len = 4;
+    else if (c >= 0xE0)
+      len = 3;
+    else if (c >= 0xC0)
+      len = 2;
+    if (i + len > n) len = 1;
+    if (len == 2) c = (c & 0x1F) << 6 | (p[i + 1] & 0x3F);
+    if (len == 3) c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+    if (len == 4)
+      c = (c & 0x07) << 18 | (uint32_t)(p[i + 1] & 0x3F) << 12 | (uint32_t)(p[i + 2] & 0x3F) << 6 |
+          (p[i + 3] & 0x3F);
+    cp[k] = c;
+    i += len;
+    if (ends) ends[k] = (uint32_t)i;
+    k++;
+  }
+  return k;
+}
+
+/* ---------------------------------------------------------------- prefix */
+
+typedef struct prefix_ctx {
+  cands *c;
+  int qchars;
+  size_t seen;
+} prefix_ctx;
+
+static int count_cp(const char *s, size_t n) {
+  int c = 0;
+  for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return c;
+}
+
+static int prefix_each(void *ctx, cs_slice key, cs_slice val) {
+  prefix_ctx *x = ctx;
+  if (++x->seen > PREFIX_SCAN) return 1;
+  cs_word w;
+  if (cs_word_decode(val.data, val.len, &w)) return 0; /* skip a damaged entry */
+  int kc = count_cp(key.data, key.len);
+  double ratio = kc > 0 ? (double)x->qchars / kc : 1.0;
+  if (ratio > 1.0) ratio = 1.0;
+  double weight = CS__W_PREFIX_MIN + (CS__W_PREFIX_MAX - CS__W_PREFIX_MIN) * ratio;
+  int exact = kc == x->qchars; /* the word itself */
+  cands_add(x->c, w.stem.p, w.stem.len, exact, 0, 0, exact ? 1.0 : weight, w.df);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- typos */
+
+typedef struct fuzzy_ctx {
+  cands *c;
+  uint32_t q[MAXCP];
+  int m, maxd;
+  uint8_t rows[MAXCP + 1][MAXCP + 1];
+  uint32_t key[MAXCP + 1]; /* code points of the previous key */
+  int klen;                /* its length in code points (-1: none yet) */
+  uint8_t seek[CS_TERM_MAX * 4 + 8];
+  size_t seek_len;
+  int has_seek;
+  size_t visits;
+  const char *stem; /* the query word's stem */
+  size_t stem_len;
+} fuzzy_ctx;
+
+/* Computes row i (1-based) of the table for key code point k[i-1]. */
+static int fill_row(fuzzy_ctx *f, const uint32_t *k, int i) {
+  uint8_t *r = f->rows[i], *p = f->rows[i - 1];
+  int best = r[0] = (uint8_t)(i > 255 ? 255 : i);
+  for (int j = 1; j <= f->m; j++) {
+    int v = p[j] + 1;
+    if (r[j - 1] + 1 < v) v = r[j - 1] + 1;
+    int sub = p[j - 1] + (k[i - 1] != f->q[j - 1]);
+    if (sub < v) v = sub;
+    if (i > 1 && j > 1 && k[i - 1] == f->q[j - 2] && k[i - 2] == f->q[j - 1]) {
+      int tr = f->rows[i - 2][j - 2] + 1;
+      if (tr < v) v = tr;
+    }
+    r[j] = (uint8_t)(v > 255 ? 255 : v);
+    if (v < best) best = v;
+  }
+  return best;
+}
+
+/* Sets the seek key to the first key after every key starting with
+ * key[0..n) (bytes). Returns 0 when there is no such key. */
+static int set_successor(fuzzy_ctx *f, const uint8_t *key, size_t n) {
+  if (n > sizeof f->seek) n = sizeof f->seek;
+  memcpy(f->seek, key, n);
+  while (n > 0 && f->seek[n - 1] == 0xFF) n--;
+  if (n == 0) return 0;
+  f->seek[n - 1]++;
+  f->seek_len = n;
+  return 1;
+}
+
+static int fuzzy_each(void *ctx, cs_slice key, cs_slice val) {
+  fuzzy_ctx *f = ctx;
+  if (++f->visits > FUZZY_VISITS) return 2;
+  uint32_t cp[MAXCP + 1], ends[MAXCP + 1];
+  int n = decode(key.data, key.len, cp, ends, MAXCP);
+  int lcp = 0;
+  if (f->klen >= 0) {
+    while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp]) lcp++;
+  }
+  memcpy(f->key, cp, (size_t)n * sizeof cp[0]);
+  f->klen = n;
+  for (int i = lcp + 1; i <= n; i++) {
+    if (fill_row(f, cp, i) > f->maxd) {
+      /* No word starting with these i characters is close enough. */
+      f->klen = i - 1; /* rows beyond i-1 are not valid for the next key */
+      if (!set_successor(f, key.data, ends[i - 1])) return 2;
+      f->has_seek = 1;
+      return 1;
+    }
+  }
+  int d = f->rows[n][f->m];
+  if (d <= f->maxd) {
+    cs_word w;
+    /* The typo must also be a typo of the stem: "viviendo" is one edit from
+     * "vivienda", but its stem "viv" would match vivo, vive and vivir. */
+    if (cs_word_decode(val.data, val.len, &w) == 0 &&
+        cs__edit_distance(w.stem.p, w.stem.len, f->stem, f->stem_len, f->maxd) <= f->maxd) {
+      double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
+      cands_add(f->c, w.stem.p, w.stem.len, d == 0, 1, d, weight, w.df);
+    }
+  }
+  return 0;
+}
+
+static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, cands *c) {
+  fuzzy_ctx *f = calloc(1, sizeof *f);
+  if (!f) return CS_ENOMEM;
+  f->c = c;
+  f->maxd = maxd;
+  f->klen = -1;
+  f->stem = w->term;
+  f->stem_len = w->term_len;
+  uint32_t ends[MAXCP + 1];
+  f->m = decode(w->word, w->word_len, f->q, ends, MAXCP);
+  for (int j = 0; j <= f->m; j++) f->rows[0][j] = (uint8_t)j;
+  int rc = 0;
+  if (f->m > 0) {
+    /* Candidates share the first character: typos there are rare, and the
+     * walk stays within one letter's words. */
+    const char *pfx = w->word;
+    size_t plen = ends[0];
+    rc = cs_reader_scan(r, CS_T_WORDS, pfx, plen, fuzzy_each, f);
+    for (int seeks = 0; rc == 1 && f->has_seek && seeks < FUZZY_SEEKS; seeks++) {
+      f->has_seek = 0;
+      rc = cs_reader_scan_from(r, CS_T_WORDS, pfx, plen, f->seek, f->seek_len, fuzzy_each, f);
+    }
+    if (rc > 0) rc = 0; /* budget reached: keep what was found */
+  }
+  free(f);
+  return rc;
+}
+
+int cs__edit_distance(const char *a, size_t alen, const char *b, size_t blen, int max) {
+  /* A small table of its own (stack): only called for a few candidates. */
+  fuzzy_ctx f;
+  f.maxd = max;
+  f.m = decode(b, blen, f.q, NULL, MAXCP);
+  for (int j = 0; j <= f.m; j++) f.rows[0][j] = (uint8_t)j;
+  uint32_t cp[MAXCP + 1];
+  int n = decode(a, alen, cp, NULL, MAXCP);
+  for (int i = 1; i <= n; i++) {
+    if (fill_row(&f, cp, i) > max) return max + 1;
+  }
+  int d = f.rows[n][f.m];
+  return d > max ? max + 1 : d;
+}
+
+/* ---------------------------------------------------------------- merge */
+
+static int cand_by_stem(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->stem, y->stem, n);
+  return c ? c : (int)x->len - (int)y->len;
+}
+
+/* Exact first; then typo matches by edits and frequency; then prefix
+ * matches by frequency ("most frequent first"); ties by term. */
+static int cand_by_rank(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  if (x->exact != y->exact) return x->exact ? -1 : 1;
+  if (x->fuzzy != y->fuzzy) return x->fuzzy ? -1 : 1;
+  if (x->fuzzy && x->edits != y->edits) return x->edits < y->edits ? -1 : 1;
+  if (x->wdf != y->wdf) return x->wdf > y->wdf ? -1 : 1;
+  return cand_by_stem(a, b);
+}
+
+int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t cap,
+               cs__variant *out, uint32_t *n) {
+  *n = 0;
+  if (cap > CS__EXPAND_MAX) cap = CS__EXPAND_MAX;
+  cands c;
+  memset(&c, 0, sizeof c);
+  int rc = 0;
+  /* The analyzer's stem; and the stem the index recorded for the folded
+   * word, which differs when Snowball saw accents at index time that the
+   * query lacks ("convalidacion" vs "convalidación"). */
+  if (!w->stop) cands_add(&c, w->term, w->term_len, 1, 0, 0, 1.0, UINT64_MAX);
+  cs_word we;
+  rc = cs_reader_word(r, w->word, w->word_len, &we);
+  if (rc == 0) cands_add(&c, we.stem.p, we.stem.len, 1, 0, 0, 1.0, UINT64_MAX);
+  else if (rc != CS_ENOTFOUND) goto out;
+  rc = 0;
+  if (prefix && w->word_len > 0) {
+    prefix_ctx px = {&c, w->chars, 0};
+    rc = cs_reader_scan(r, CS_T_WORDS, w->word, w->word_len, prefix_each, &px);
+    if (rc > 0) rc = 0;
+    if (rc) goto out;
+  }
+  if (edits > 0 && !w->number) {
+    rc = fuzzy_walk(r, w, edits > 2 ? 2 : edits, &c);
+    if (rc) goto out;
+  }
+  if (c.err) {
+    rc = c.err;
+    goto out;
+  }
+  /* One entry per stem: the best way it was reached, summed frequency. */
+  qsort(c.v, c.n, sizeof *c.v, cand_by_stem);
+  size_t m = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    if (m && cand_by_stem(&c.v[m - 1], &c.v[i]) == 0) {
+      cand *d = &c.v[m - 1];
+      const cand *s = &c.v[i];
+      if (s->exact) d->exact = 1;
+      if (s->weight > d->weight) d->weight = s->weight;
+      if (s->fuzzy && (!d->fuzzy || s->edits < d->edits)) {
+        d->fuzzy = 1;
+        d->edits = s->edits;
+      }
+      d->wdf = d->wdf > UINT64_MAX - s->wdf ? UINT64_MAX : d->wdf + s->wdf;
+      continue;
+    }
+    c.v[m++] = c.v[i];
+  }
+  qsort(c.v, m, sizeof *c.v, cand_by_rank);
+  for (size_t i = 0; i < m && *n < cap; i++) {
+    cs_lex lx;
+    int lrc = cs_reader_lex(r, c.v[i].stem, c.v[i].len, &lx);
+    if (lrc == CS_ENOTFOUND) continue;
+    if (lrc) {
+      rc = lrc;
+      goto out;
+    }
+    cs__variant *v = &out[(*n)++];
+    memcpy(v->term, c.v[i].stem, c.v[i].len);
+    v->term[c.v[i].len] = 0;
+    v->len = c.v[i].len;
+    v->exact = c.v[i].exact;
+    v->edits = c.v[i].exact ? 0 : c.v[i].edits;
+    v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
+    v->df = lx.df;
+  }
+out:
+  free(c.v);
+  return rc;
+}

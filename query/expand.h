@@ -1,0 +1,52 @@
+/*
+ * Term expansion (internal to the query engine): the indexed terms one
+ * query word may match. A word matches its own stem exactly; a prefix word
+ * also matches the stems of the indexed words that start with it ("viv" ->
+ * vivo, vivienda); a word with typo tolerance also matches the stems of the
+ * indexed words within its edit distance ("desaucio" -> desahucio). Both
+ * expansions read CS_T_WORDS (folded surface word -> stem, df), are bounded
+ * in the entries they scan and capped in the terms they return, most
+ * specific and most frequent first.
+ */
+#ifndef CS_QUERY_EXPAND_H
+#define CS_QUERY_EXPAND_H
+
+#include "parser.h"
+#include "reader.h"
+
+#include <stdint.h>
+
+/* Terms one leaf may hold at most (exact ones included). */
+#define CS__EXPAND_MAX 50
+
+/* Ranking weight of a variant relative to an exact match. Exact matches also
+ * rank in a tier of their own (see rank.h), so these only order variants
+ * among themselves. */
+#define CS__W_FUZZY1 0.7
+#define CS__W_FUZZY2 0.5
+#define CS__W_PREFIX_MIN 0.55 /* a prefix of a long word */
+#define CS__W_PREFIX_MAX 0.9  /* a prefix that is nearly the whole word */
+
+typedef struct cs__variant {
+  char term[CS_TERM_MAX + 1]; /* the indexed term (NUL-terminated) */
+  uint8_t len;
+  uint8_t exact; /* the word itself, not a typo or prefix match */
+  uint8_t edits; /* typo matches: edits from the query word */
+  double weight; /* ranking weight relative to an exact match (<= 1) */
+  uint64_t df;   /* documents holding the term (CS_T_LEX) */
+} cs__variant;
+
+/* Fills out[0..*n) with the terms word `w` matches: its exact term(s)
+ * first, then typo matches (fewest edits, most frequent first) and prefix
+ * matches (most frequent first), at most `cap` (<= CS__EXPAND_MAX) in all.
+ * Terms absent from the index are left out, so *n may be 0.
+ * `prefix`: expand as a prefix; `edits`: typo tolerance (0..2).
+ * Returns 0 or a CS_E* error (CS_ENOMEM, CS_ECORRUPT). */
+int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t cap,
+               cs__variant *out, uint32_t *n);
+
+/* Optimal-string-alignment distance between two UTF-8 strings, stopping
+ * early once it exceeds `max` (returns max + 1 then). For tests. */
+int cs__edit_distance(const char *a, size_t alen, const char *b, size_t blen, int max);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * Highlighting (see highlight.h): positions -> byte ranges through the
+ * turn's token table, merge, choose a window, escape and wrap.
+ */
+#include "highlight.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct brange {
+  uint32_t start, end;
+} brange;
+
+typedef struct tokpos {
+  uint32_t pos, start, end;
+} tokpos;
+
+void cs__html_escape(cs_buf *out, const char *s, size_t n) {
+  size_t run = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *rep = NULL;
+    switch (s[i]) {
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = "&quot;";
+      break;
+    case '\'':
+      rep = "&#39;";
+      break;
+    default:
+      continue;
+    }
+    cs_buf_bytes(out, s + run, i - run);
+    cs_buf_bytes(out, rep, strlen(rep));
+    run = i + 1;
+  }
+  cs_buf_bytes(out, s + run, n - run);
+}
+
+static int span_cmp(const void *a, const void *b) {
+  const cs__pspan *x = a, *y = b;
+  if (x->first != y->first) return x->first < y->first ? -1 : 1;
+  return x->last < y->last ? -1 : x->last > y->last;
+}
+
+static int is_ws(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+static int is_cont(const char *s, size_t i) {
+  return ((unsigned char)s[i] & 0xC0) == 0x80;
+}
+
+/* First token whose position is >= pos (n when none). */
+static size_t tok_lower(const tokpos *t, size_t n, uint32_t pos) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t[mid].pos < pos)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Maps position spans to merged byte ranges, in text order. */
+static size_t to_bytes(const cs_turn *t, cs__pspan *spans, size_t n, brange *out) {
+  tokpos stack[256];
+  tokpos *toks = t->ntokens <= 256 ? stack : malloc((size_t)t->ntokens * sizeof *toks);
+  if (!toks) return 0;
+  size_t nt = 0;
+  cs_tokiter it;
+  memset(&it, 0, sizeof it);
+  uint32_t pos, s, e;
+  while (nt < t->ntokens && cs_turn_token_next(t, &it, &pos, &s, &e) == 1) {
+    toks[nt].pos = pos;
+    toks[nt].start = s;
+    toks[nt].end = e;
+    nt++;
+  }
+  qsort(spans, n, sizeof *spans, span_cmp);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t a = tok_lower(toks, nt, spans[i].first);
+    size_t b = tok_lower(toks, nt, spans[i].last + 1);
+    if (a >= nt || b == 0 || b <= a) continue; /* no token there: stale positions */
+    brange r = {toks[a].start, toks[b - 1].end};
+    if (m && r.start <= out[m - 1].end) {
+      if (r.end > out[m - 1].end) out[m - 1].end = r.end;
+      continue;
+    }
+    out[m++] = r;
+  }
+  if (toks != stack) free(toks);
+  return m;
+}
+
+/* Chooses [*ws, *we) of about `window` bytes holding as many ranges as
+ * possible, with some text before the first. */
+static void choose_window(const char *text, size_t len, const brange *r, size_t m, size_t window,
+                          size_t *ws, size_t *we) {
+  size_t lead = window / 5;
+  size_t best_i = 0, best_count = 0;
+  for (size_t i = 0; i < m; i++) {
+    size_t start = r[i].start > lead ? r[i].start - lead : 0;
+    size_t count = 0;
+    for (size_t j = i; j < m && r[j].end <= start + window; j++) count++;
+    if (count > best_count) {
+      best_count = count;
+      best_i = i;
+    }
+  }
+  size_t anchor = m ? r[best_i].start : 0;
+  size_t s = anchor > lead ? anchor - lead : 0;
+  if (s + window > len) s = len > window ? len - window : 0;
+  if (s > anchor) s = anchor;
+  /* Start on a character, and on a word when one starts nearby. */
+  while (s > 0 && s < len && is_cont(text, s)) s++;
+  if (s > 0) {
+    for (size_t k = s; k < s + 16 && k < anchor; k++) {
+      if (is_ws(text[k - 1]) && !is_ws(text[k])) {
+        s = k;
+        break;
+      }
+    }
+  }
+  /* A range cut by the start is shown whole. */
+  for (size_t i = 0; i < m; i++) {
+    if (r[i].start < s && r[i].end > s) s = r[i].start;
+  }
+  size_t e = s + window;
+  if (e >= len) {
+    e = len;
+  } else {
+    while (e > s && is_cont(text, e)) e--;
+    for (size_t i = 0; i < m; i++) {
+      if (r[i].start < e && r[i].end > e) e = r[i].end;
+    }
+    /* End after a word when a space is near. */
+    size_t last_end = s;
+    for (size_t i = 0; i < m; i++) {
+      if (r[i].end <= e && r[i].end > last_end) last_end = r[i].end;
+    }
+    for (size_t k = e; k > s && k + 16 > e && k > last_end; k--) {
+      if (is_ws(text[k])) {
+        e = k;
+        break;
+      }
+    }
+  }
+  *ws = s;
+  *we = e;
+}
+
+size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window, cs_buf *out) {
+  const char *text = t->text.p;
+  size_t len = t->text.len;
+  brange stack[64];
+  brange *r = n <= 64 ? stack : malloc(n * sizeof *r);
+  if (!r) {
+    out->err = -1;
+    return 0;
+  }
+  size_t m = n ? to_bytes(t, spans, n, r) : 0;
+  size_t ws = 0, we = len;
+  if (window && len > window) choose_window(text, len, r, m, window, &ws, &we);
+  if (ws > 0) cs_buf_bytes(out, "\xE2\x80\xA6", 3);
+  size_t at = ws, wrote = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (r[i].start < ws || r[i].end > we) continue;
+    cs__html_escape(out, text + at, r[i].start - at);
+    cs_buf_bytes(out, "<em>", 4);
+    cs__html_escape(out, text + r[i].start, r[i].end - r[i].start);
+    cs_buf_bytes(out, "</em>", 5);
+    at = r[i].end;
+    wrote++;
+  }
+  cs__html_escape(out, text + at, we - at);
+  if (we < len) cs_buf_bytes(out, "\xE2\x80\xA6", 3);
+  if (r != stack) free(r);
+  return wrote;
+}
