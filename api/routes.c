@@ -130,7 +130,10 @@ static void reply_engine_error(cs_reply *rp, const cs_engine_error *e) {
 static const char *quote(const char *s, size_t n, char *buf, size_t cap) {
   size_t m = n < cap - 4 ? n : cs_utf8_cut(s, n, cap - 4);
   memcpy(buf, s, m);
-  if (m < n) memcpy(buf + m, "...", 3), m += 3;
+  if (m < n) {
+    memcpy(buf + m, "...", 3);
+    m += 3;
+  }
   buf[m] = 0;
   for (size_t i = 0; i < m; i++) {
     if ((unsigned char)buf[i] < 0x20) buf[i] = '?';

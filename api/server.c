@@ -201,13 +201,22 @@ static void *reaper_main(void *arg) {
     }
     pthread_cond_timedwait(&s->wake, &s->lock, &ts);
     double now = cs_mono_seconds();
+    int cut = 0;
+    char ip[INET6_ADDRSTRLEN] = "";
     for (conn *c = s->conns; c; c = c->next) {
       if (c->cut || c->fd < 0 || c->deadline == 0 || now < c->deadline) continue;
       c->cut = 1;
       shutdown(c->fd, SHUT_RDWR);
       cs_metrics_timed_out();
-      cs_log(CS_LOG_INFO, "closed a connection from %s: no whole request within %d s", c->ip,
-             CS_REQUEST_TIMEOUT_S);
+      if (!cut++) snprintf(ip, sizeof ip, "%s", c->ip);
+    }
+    /* One line per sweep, written without the lock: a flood of slow
+     * clients must not make request threads wait on the log. */
+    if (cut) {
+      pthread_mutex_unlock(&s->lock);
+      cs_log(CS_LOG_INFO, "closed %d connection%s (%s%s) that sent no whole request within %d s",
+             cut, cut > 1 ? "s" : "", ip, cut > 1 ? " and others" : "", CS_REQUEST_TIMEOUT_S);
+      pthread_mutex_lock(&s->lock);
     }
   }
   pthread_mutex_unlock(&s->lock);

@@ -134,7 +134,7 @@ static int build_scope(cs_reader *r, const cs_caller *c, uint64_t conv, uint64_t
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     return -1;
   }
-  qsort(s->v, s->n, sizeof *s->v, range_cmp);
+  if (s->n) qsort(s->v, s->n, sizeof *s->v, range_cmp);
   return 0;
 }
 
@@ -334,14 +334,14 @@ static int rank_passages(cs_reader *r, qa_term *t, size_t nt, const scope *s, ui
   for (size_t i = 0; i < a.cap; i++) {
     if (a.v[i].docid) a.v[m++] = a.v[i];
   }
-  qsort(a.v, m, sizeof *a.v, cand_by_score);
+  if (m) qsort(a.v, m, sizeof *a.v, cand_by_score);
   size_t top = m < QA_RERANK ? m : QA_RERANK;
   rc = proximity(r, &rk, t, nt, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
   }
-  qsort(a.v, top, sizeof *a.v, cand_by_score);
+  if (top) qsort(a.v, top, sizeof *a.v, cand_by_score);
   *out = a.v;
   *nout = top < k ? top : k;
   return 0;

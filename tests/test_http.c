@@ -1,0 +1,1649 @@
+/*
+ * End-to-end tests of convsearch-server: starts the real server on
+ * 127.0.0.1 (a free port) over an index built by the real indexer from
+ * tests/http/fixture.sql (see tests/http/run.sh), talks to it with a plain
+ * HTTP/1.1 client on real sockets, and checks
+ *   - every data-driven case in tests/http/ *.case (format below);
+ *   - every answer against api/openapi.yaml: the route, method and status
+ *     are documented and the body carries the documented required fields
+ *     with the documented types, and every query parameter used is
+ *     documented; the document lists every route of the API, resolves
+ *     every $ref and declares the bearer scheme;
+ *   - scripted checks that do not fit a case: startup refusals (tokens or
+ *     secret file readable by others, malformed lines, bad arguments),
+ *     isolation of two employees, abuse (huge URLs, bodies, a slow client
+ *     sending a byte a second, 1,000 idle connections), metrics, and a
+ *     clean exit 0 on SIGTERM.
+ *
+ *   test_http --server BIN --index DIR --cases DIR --openapi FILE [--work DIR]
+ *             [--skip NEED,...] [--only SUBSTRING]
+ *   test_http --dump-openapi FILE     print the parsed document as JSON
+ *
+ * Case files (tests/http/NNN-name.case), one directive per line, '#' starts
+ * a comment line:
+ *   request: METHOD PATH           sent as is (\xHH is a raw byte)
+ *   token: NAME                    Authorization: Bearer <token NAME>; names:
+ *                                  admin analyst portal1 portal2 portal0
+ *                                  (portal token without employee) jwt1 jwt2
+ *                                  jwt3 (minted per-employee tokens) expired
+ *                                  forged jwt_admin (well signed, role admin)
+ *                                  garbage
+ *   header: Name: value            an extra request header
+ *   body: TEXT                     request body (\xHH is a raw byte); sent
+ *                                  with Content-Type: application/json
+ *                                  unless a header: gives one
+ *   needs: FEATURE                 search | conversation: skipped with
+ *                                  --skip FEATURE (engine parts that other
+ *                                  modules provide)
+ *   status: N                      expected HTTP status
+ *   header-has: Name: TEXT         a response header containing TEXT
+ *   expect: PATH OP [JSON]         on the JSON body; PATH is . | .key |
+ *                                  [n] | [*] (every element) chained, or
+ *                                  len(PATH); OP is == != < <= > >= contains
+ *                                  !contains exists absent
+ * Exit status 1 when anything failed; the last line reads
+ * "test_http: N passed, M failed".
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int passed, failed, skipped;
+static const char *server_bin, *index_dir, *cases_dir, *openapi_path, *skip_list, *only;
+static char work[512];
+static int port;
+static pid_t server_pid;
+static char server_log[600];
+static json_t *openapi;
+
+static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int ok, const char *fmt, ...) {
+  if (ok) {
+    passed++;
+    return;
+  }
+  failed++;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "FAIL: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *b = malloc(cap);
+  for (;;) {
+    if (n + 4096 > cap) b = realloc(b, cap *= 2);
+    size_t r = fread(b + n, 1, cap - n - 1, f);
+    if (r == 0) break;
+    n += r;
+  }
+  fclose(f);
+  b[n] = 0;
+  if (len) *len = n;
+  return b;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    perror(path);
+    exit(2);
+  }
+  fputs(text, f);
+  fclose(f);
+  chmod(path, mode);
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+static const char secret[] = "http-test-secret-0123456789abcdef";
+
+typedef struct token {
+  const char *name;
+  char value[512];
+} token;
+
+static token tokens[] = {
+    {"admin", "admin-token-for-tests"},
+    {"analyst", "analyst-token-for-tests"},
+    {"portal1", "portal-employee-1-token"},
+    {"portal2", "portal-employee-2-token"},
+    {"portal0", "portal-nobody-token"},
+    {"jwt1", ""},
+    {"jwt2", ""},
+    {"jwt3", ""},
+    {"expired", ""},
+    {"forged", ""},
+    {"jwt_admin", ""},
+    {"garbage", "not a token at all"},
+};
+
+static const char *token_value(const char *name) {
+  for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+    if (!strcmp(tokens[i].name, name)) return tokens[i].value;
+  }
+  return NULL;
+}
+
+static void b64url(const void *in, size_t n, char *out) {
+  static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const unsigned char *p = in;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                 (i + 2 < n ? p[i + 2] : 0);
+    out[o++] = a[v >> 18 & 63];
+    out[o++] = a[v >> 12 & 63];
+    if (i + 1 < n) out[o++] = a[v >> 6 & 63];
+    if (i + 2 < n) out[o++] = a[v & 63];
+  }
+  out[o] = 0;
+}
+
+/* A per-employee token as the portal mints it (independent of the server's
+ * code on purpose). */
+static void mint(const char *payload, const char *key, char *out) {
+  char p64[400];
+  b64url(payload, strlen(payload), p64);
+  snprintf(out, 512, "v1.%s", p64);
+  unsigned char mac[32];
+  unsigned int ml = 0;
+  HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)out, strlen(out), mac, &ml);
+  char s64[64];
+  b64url(mac, 32, s64);
+  size_t l = strlen(out);
+  snprintf(out + l, 512 - l, ".%s", s64);
+}
+
+static void sha256_hex(const char *s, char out[65]) {
+  unsigned char h[32];
+  unsigned int n = 0;
+  EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL);
+  for (int i = 0; i < 32; i++)
+    sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+static char tokens_path[600], secret_path[600];
+
+static void setup_tokens(void) {
+  long long exp = (long long)time(NULL) + 3600, past = (long long)time(NULL) - 60;
+  char p[256];
+  for (int e = 1; e <= 3; e++) {
+    snprintf(p, sizeof p, "{\"sub\":%d,\"role\":\"portal\",\"exp\":%lld}", e, exp);
+    char name[8];
+    snprintf(name, sizeof name, "jwt%d", e);
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+      if (!strcmp(tokens[i].name, name)) mint(p, secret, tokens[i].value);
+  }
+  snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"portal\",\"exp\":%lld}", past);
+  mint(p, secret, (char *)token_value("expired"));
+  snprintf(p, sizeof p, "{\"sub\":2,\"role\":\"portal\",\"exp\":%lld}", exp);
+  mint(p, "not the server's secret, 32 bytes", (char *)token_value("forged"));
+  snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"admin\",\"exp\":%lld}", exp);
+  mint(p, secret, (char *)token_value("jwt_admin"));
+
+  char text[2048], h[65];
+  text[0] = 0;
+  static const char *const lines[][2] = {{"admin", "admin"},
+                                         {"analyst", "analyst"},
+                                         {"portal1", "portal employee=1"},
+                                         {"portal2", "portal employee=2"},
+                                         {"portal0", "portal"}};
+  strcat(text, "# tokens of the HTTP tests\n\n");
+  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+    sha256_hex(token_value(lines[i][0]), h);
+    size_t l = strlen(text);
+    snprintf(text + l, sizeof text - l, "sha256:%s %s\n", h, lines[i][1]);
+  }
+  snprintf(tokens_path, sizeof tokens_path, "%s/tokens", work);
+  snprintf(secret_path, sizeof secret_path, "%s/secret", work);
+  write_file(tokens_path, text, 0600);
+  char s[128];
+  snprintf(s, sizeof s, "%s\n", secret);
+  write_file(secret_path, s, 0600);
+}
+
+/* ---------------------------------------------------------------- processes */
+
+/* Runs the server with args (NULL-terminated), stderr and stdout to files;
+ * returns the pid. */
+static pid_t spawn(const char *const *args, const char *err_path, const char *out_path) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    exit(2);
+  }
+  if (pid == 0) {
+    int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int o = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (e >= 0) dup2(e, 2);
+    if (o >= 0) dup2(o, 1);
+    execv(server_bin, (char *const *)args);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Waits for pid up to timeout; returns its exit status, or -1 (killed). */
+static int wait_exit(pid_t pid, double timeout) {
+  double end = now_s() + timeout;
+  int st;
+  while (now_s() < end) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    usleep(20000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  return -1;
+}
+
+static void start_server(void) {
+  snprintf(server_log, sizeof server_log, "%s/server.log", work);
+  const char *args[] = {server_bin,    "--index",   index_dir,   "--listen",
+                        "127.0.0.1:0", "--tokens",  tokens_path, "--token-secret-file",
+                        secret_path,   "--threads", "4",         NULL};
+  server_pid = spawn(args, server_log, NULL);
+  double end = now_s() + 15;
+  while (now_s() < end) {
+    char *log = read_all(server_log, NULL);
+    const char *l = log ? strstr(log, "listening on 127.0.0.1:") : NULL;
+    if (l) port = atoi(l + strlen("listening on 127.0.0.1:"));
+    free(log);
+    if (port) return;
+    int st;
+    if (waitpid(server_pid, &st, WNOHANG) == server_pid) break;
+    usleep(20000);
+  }
+  char *log = read_all(server_log, NULL);
+  fprintf(stderr, "the server did not start:\n%s\n", log ? log : "");
+  exit(2);
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+typedef struct resp {
+  int status;
+  char *head; /* status line and headers */
+  char *body;
+  size_t body_len;
+  json_t *json;
+} resp;
+
+static void resp_free(resp *r) {
+  free(r->head);
+  free(r->body);
+  json_decref(r->json);
+  memset(r, 0, sizeof *r);
+}
+
+static int connect_server(void) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Reads until the server closes (requests say Connection: close), at most
+ * timeout seconds; fills r. Returns 0 when a status line was read. */
+static int read_response(int fd, resp *r, double timeout) {
+  size_t cap = 65536, n = 0;
+  char *b = malloc(cap);
+  double end = now_s() + timeout;
+  for (;;) {
+    int left = (int)((end - now_s()) * 1000);
+    if (left <= 0) break;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) break;
+    if (n + 65536 > cap) b = realloc(b, cap *= 2);
+    ssize_t k = recv(fd, b + n, cap - n - 1, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    n += (size_t)k;
+  }
+  b[n] = 0;
+  memset(r, 0, sizeof *r);
+  char *sep = strstr(b, "\r\n\r\n");
+  if (n < 12 || strncmp(b, "HTTP/1.", 7) != 0 || !sep) {
+    free(b);
+    return -1;
+  }
+  r->status = atoi(b + 9);
+  *sep = 0;
+  r->head = strdup(b);
+  r->body_len = n - (size_t)(sep + 4 - b);
+  r->body = malloc(r->body_len + 1);
+  memcpy(r->body, sep + 4, r->body_len);
+  r->body[r->body_len] = 0;
+  free(b);
+  if (r->body_len && (strstr(r->head, "application/json") || strstr(r->head, "application/JSON")))
+    r->json = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
+  return 0;
+}
+
+/* Value of a response header (case-insensitive name) into buf. */
+static const char *header(const resp *r, const char *name, char *buf, size_t cap) {
+  size_t nl = strlen(name);
+  for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n")) {
+    const char *h = l + 2;
+    if (!strncasecmp(h, name, nl) && h[nl] == ':') {
+      h += nl + 1;
+      while (*h == ' ')
+        h++;
+      const char *e = strstr(h, "\r\n");
+      size_t n = e ? (size_t)(e - h) : strlen(h);
+      if (n >= cap) n = cap - 1;
+      memcpy(buf, h, n);
+      buf[n] = 0;
+      return buf;
+    }
+  }
+  return NULL;
+}
+
+static int request_raw(const char *req, size_t len, resp *r, double timeout) {
+  memset(r, 0, sizeof *r);
+  int fd = connect_server();
+  if (fd < 0) return -1;
+  int rc = send_all(fd, req, len);
+  shutdown(fd, SHUT_WR);
+  rc = read_response(fd, r, timeout);
+  close(fd);
+  return rc;
+}
+
+/* One request on a fresh connection; extra is "Name: value\r\n" lines. */
+static int request(const char *method, const char *path, const char *tok, const char *extra,
+                   const char *body, size_t body_len, resp *r) {
+  size_t cap = strlen(path) + (extra ? strlen(extra) : 0) + body_len + 1024;
+  char *req = malloc(cap);
+  int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", method,
+                   path);
+  if (tok) n += snprintf(req + n, cap - (size_t)n, "Authorization: Bearer %s\r\n", tok);
+  if (extra) n += snprintf(req + n, cap - (size_t)n, "%s", extra);
+  if (body) n += snprintf(req + n, cap - (size_t)n, "Content-Length: %zu\r\n", body_len);
+  n += snprintf(req + n, cap - (size_t)n, "\r\n");
+  if (body) {
+    memcpy(req + n, body, body_len);
+    n += (int)body_len;
+  }
+  int rc = request_raw(req, (size_t)n, r, 10);
+  free(req);
+  return rc;
+}
+
+static int get(const char *path, const char *tok_name, resp *r) {
+  return request("GET", path, tok_name ? token_value(tok_name) : NULL, NULL, NULL, 0, r);
+}
+
+static const char *error_code(const resp *r) {
+  return json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+}
+
+/* ---------------------------------------------------------------- YAML */
+
+/* A reader for the YAML subset api/openapi.yaml keeps to: block mappings and
+ * sequences, plain and quoted scalars, flow sequences of scalars, "{}",
+ * and "|" / ">" block text. Anything else is an error with a line number,
+ * so the document cannot drift into YAML this reader would misread. */
+
+typedef struct yline {
+  int indent, no;
+  char *s;
+} yline;
+
+typedef struct yparser {
+  yline *v;
+  int n, i;
+  char err[256];
+} yparser;
+
+/* Records the first error; frees `drop` (may be NULL); returns NULL. */
+static json_t *y_fail(yparser *p, int no, const char *what, json_t *drop) {
+  if (!p->err[0]) snprintf(p->err, sizeof p->err, "line %d: %s", no, what);
+  json_decref(drop);
+  return NULL;
+}
+
+static int y_is_seq(const yline *l) {
+  return l->s[0] == '-' && (l->s[1] == ' ' || l->s[1] == 0);
+}
+
+/* Position of the ':' ending a mapping key, or NULL. */
+static char *y_key_end(char *s) {
+  if (*s == '"' || *s == '\'') {
+    char q = *s;
+    char *e = s + 1;
+    while (*e && *e != q)
+      e += *e == '\\' && q == '"' && e[1] ? 2 : 1;
+    if (!*e) return NULL;
+    e++;
+    return *e == ':' && (e[1] == ' ' || e[1] == 0) ? e : NULL;
+  }
+  if (*s == '[' || *s == '{') return NULL;
+  for (char *e = s; *e; e++) {
+    if (*e == ':' && (e[1] == ' ' || e[1] == 0)) return e;
+    if (*e == ' ' && e[1] == '#') return NULL;
+  }
+  return NULL;
+}
+
+/* Unquotes a scalar in place; returns its text. */
+static char *y_unquote(char *s, int *quoted) {
+  *quoted = 0;
+  if (*s != '"' && *s != '\'') {
+    /* Plain: drop a trailing comment and spaces. */
+    char *c = strstr(s, " #");
+    if (c) *c = 0;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == ' ')
+      s[--n] = 0;
+    return s;
+  }
+  char q = *s, *o = s, *i = s + 1;
+  *quoted = 1;
+  while (*i && *i != q) {
+    if (q == '"' && *i == '\\' && i[1]) {
+      i++;
+      *o++ = *i == 'n' ? '\n' : *i == 't' ? '\t' : *i;
+      i++;
+    } else if (q == '\'' && *i == '\'' && i[1] == '\'') {
+      *o++ = '\'';
+      i += 2;
+    } else {
+      *o++ = *i++;
+    }
+  }
+  *o = 0;
+  return s;
+}
+
+static json_t *y_scalar(yparser *p, char *s, int no) {
+  if (*s == '[') {
+    char *e = strrchr(s, ']');
+    if (!e) return y_fail(p, no, "unterminated flow sequence", NULL);
+    *e = 0;
+    json_t *a = json_array();
+    for (char *item = s + 1; *item;) {
+      while (*item == ' ')
+        item++;
+      if (!*item) break;
+      char *next;
+      if (*item == '"' || *item == '\'') {
+        char q = *item;
+        next = strchr(item + 1, q);
+        if (!next) return y_fail(p, no, "unterminated quote", a);
+        next = strchr(next, ',');
+      } else {
+        next = strchr(item, ',');
+      }
+      if (next) *next = 0;
+      int quoted;
+      char *t = y_unquote(item, &quoted);
+      json_array_append_new(a, quoted ? json_string(t) : y_scalar(p, t, no));
+      item = next ? next + 1 : item + strlen(item);
+    }
+    return a;
+  }
+  if (!strcmp(s, "{}")) return json_object();
+  if (*s == '{') return y_fail(p, no, "flow mappings other than {} are not supported", NULL);
+  int quoted;
+  char *t = y_unquote(s, &quoted);
+  if (quoted) return json_string(t);
+  if (!strcmp(t, "true")) return json_true();
+  if (!strcmp(t, "false")) return json_false();
+  if (!strcmp(t, "null") || !strcmp(t, "~") || !*t) return json_null();
+  char *end;
+  errno = 0;
+  long long v = strtoll(t, &end, 10);
+  if (!*end && !errno) return json_integer(v);
+  double d = strtod(t, &end);
+  if (!*end) return json_real(d);
+  return json_string(t);
+}
+
+static json_t *y_node(yparser *p, int indent);
+
+static json_t *y_block(yparser *p, int indent, int folded) {
+  size_t cap = 256, n = 0;
+  char *b = malloc(cap);
+  b[0] = 0;
+  while (p->i < p->n && p->v[p->i].indent > indent) {
+    const char *s = p->v[p->i].s;
+    size_t l = strlen(s) + (size_t)(p->v[p->i].indent - indent);
+    if (n + l + 2 > cap) b = realloc(b, cap = (n + l) * 2 + 2);
+    n += (size_t)sprintf(b + n, "%s%s", n ? (folded ? " " : "\n") : "", s);
+    p->i++;
+  }
+  json_t *j = json_string(b);
+  free(b);
+  return j;
+}
+
+static json_t *y_map(yparser *p, int indent) {
+  json_t *obj = json_object();
+  while (p->i < p->n && !p->err[0]) {
+    yline *l = &p->v[p->i];
+    if (l->indent < indent) break;
+    if (l->indent > indent) return y_fail(p, l->no, "unexpected indentation", obj);
+    if (y_is_seq(l)) break;
+    char *e = y_key_end(l->s);
+    if (!e) return y_fail(p, l->no, "expected \"key: value\"", obj);
+    *e = 0;
+    int quoted;
+    char *key = y_unquote(l->s, &quoted);
+    char *val = e + 1;
+    while (*val == ' ')
+      val++;
+    int no = l->no;
+    p->i++;
+    json_t *child;
+    if (!*val || *val == '#') {
+      if (p->i < p->n && p->v[p->i].indent > indent)
+        child = y_node(p, p->v[p->i].indent);
+      else if (p->i < p->n && p->v[p->i].indent == indent && y_is_seq(&p->v[p->i]))
+        child = y_node(p, indent);
+      else
+        child = json_null();
+    } else if (!strcmp(val, "|") || !strcmp(val, ">")) {
+      child = y_block(p, indent, *val == '>');
+    } else {
+      child = y_scalar(p, val, no);
+    }
+    if (!child) {
+      json_decref(obj);
+      return NULL;
+    }
+    if (json_object_get(obj, key)) {
+      json_decref(child);
+      return y_fail(p, no, "duplicate key", obj);
+    }
+    json_object_set_new(obj, key, child);
+  }
+  return obj;
+}
+
+static json_t *y_seq(yparser *p, int indent) {
+  json_t *arr = json_array();
+  while (p->i < p->n && !p->err[0]) {
+    yline *l = &p->v[p->i];
+    if (l->indent != indent || !y_is_seq(l)) break;
+    char *rest = l->s + 1;
+    while (*rest == ' ')
+      rest++;
+    json_t *child;
+    if (!*rest) {
+      p->i++;
+      if (p->i >= p->n || p->v[p->i].indent <= indent)
+        return y_fail(p, l->no, "empty sequence item", arr);
+      child = y_node(p, p->v[p->i].indent);
+    } else if (y_key_end(rest)) {
+      /* "- key: value": a mapping whose first key sits after the dash. */
+      l->indent = indent + (int)(rest - l->s);
+      l->s = rest;
+      child = y_map(p, l->indent);
+    } else {
+      child = y_scalar(p, rest, l->no);
+      p->i++;
+    }
+    if (!child) {
+      json_decref(arr);
+      return NULL;
+    }
+    json_array_append_new(arr, child);
+  }
+  return arr;
+}
+
+static json_t *y_node(yparser *p, int indent) {
+  if (p->i >= p->n) return json_null();
+  return y_is_seq(&p->v[p->i]) ? y_seq(p, indent) : y_map(p, indent);
+}
+
+static json_t *yaml_load(const char *path, char *err, size_t cap) {
+  char *text = read_all(path, NULL);
+  if (!text) {
+    snprintf(err, cap, "cannot read %s", path);
+    return NULL;
+  }
+  yparser p;
+  memset(&p, 0, sizeof p);
+  int lines = 1;
+  for (char *c = text; *c; c++)
+    lines += *c == '\n';
+  p.v = calloc((size_t)lines, sizeof *p.v);
+  int no = 0;
+  for (char *s = text; s;) {
+    char *nl = strchr(s, '\n');
+    if (nl) *nl = 0;
+    no++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\r'))
+      s[--len] = 0;
+    int ind = 0;
+    while (s[ind] == ' ')
+      ind++;
+    if (s[ind] == '\t') {
+      snprintf(err, cap, "%s line %d: tab in indentation", path, no);
+      free(p.v);
+      free(text);
+      return NULL;
+    }
+    if (s[ind] && s[ind] != '#') p.v[p.n++] = (yline){ind, no, s + ind};
+    s = nl ? nl + 1 : NULL;
+  }
+  json_t *doc = y_node(&p, 0);
+  if (!p.err[0] && p.i < p.n) y_fail(&p, p.v[p.i].no, "unexpected indentation", NULL);
+  if (p.err[0]) {
+    snprintf(err, cap, "%s %s", path, p.err);
+    json_decref(doc);
+    doc = NULL;
+  }
+  free(p.v);
+  free(text);
+  return doc;
+}
+
+/* ---------------------------------------------------------------- OpenAPI */
+
+/* The string value of j, or "" (never NULL). */
+static const char *str(const json_t *j) {
+  const char *s = json_string_value(j);
+  return s ? s : "";
+}
+
+static json_t *resolve(json_t *node) {
+  for (int hops = 0; hops < 16 && json_is_object(node); hops++) {
+    const char *ref = json_string_value(json_object_get(node, "$ref"));
+    if (!ref) return node;
+    if (strncmp(ref, "#/", 2) != 0) return NULL;
+    json_t *cur = openapi;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", ref + 2);
+    for (char *tok = strtok(buf, "/"); tok && cur; tok = strtok(NULL, "/"))
+      cur = json_object_get(cur, tok);
+    node = cur;
+  }
+  return node;
+}
+
+/* Checks every $ref in the document resolves. */
+static void check_refs(json_t *node, const char *where) {
+  if (json_is_object(node)) {
+    const char *ref = json_string_value(json_object_get(node, "$ref"));
+    if (ref) check(resolve(node) != NULL, "openapi: $ref %s (in %s) resolves", ref, where);
+    const char *k;
+    json_t *v;
+    json_object_foreach(node, k, v) check_refs(v, k);
+  } else if (json_is_array(node)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(node, i, v) check_refs(v, where);
+  }
+}
+
+static int numbers_equal(json_t *a, json_t *b) {
+  return json_is_number(a) && json_is_number(b) && json_number_value(a) == json_number_value(b);
+}
+
+/* Validates v against schema; writes the first problem to err. */
+static int validate(json_t *schema, json_t *v, const char *where, char *err, size_t cap) {
+  schema = resolve(schema);
+  if (!schema) {
+    snprintf(err, cap, "%s: unresolvable schema", where);
+    return -1;
+  }
+  if (json_is_null(v)) {
+    if (json_is_true(json_object_get(schema, "nullable"))) return 0;
+    if (!json_object_get(schema, "type") && !json_object_get(schema, "allOf")) return 0;
+    snprintf(err, cap, "%s: null where the schema does not allow it", where);
+    return -1;
+  }
+  json_t *all = json_object_get(schema, "allOf"), *it;
+  size_t i;
+  json_array_foreach(all, i, it) {
+    if (validate(it, v, where, err, cap)) return -1;
+  }
+  const char *type = json_string_value(json_object_get(schema, "type"));
+  if (type) {
+    int ok = !strcmp(type, "object")    ? json_is_object(v)
+             : !strcmp(type, "array")   ? json_is_array(v)
+             : !strcmp(type, "string")  ? json_is_string(v)
+             : !strcmp(type, "integer") ? json_is_integer(v)
+             : !strcmp(type, "number")  ? json_is_number(v)
+             : !strcmp(type, "boolean") ? json_is_boolean(v)
+                                        : 1;
+    if (!ok) {
+      snprintf(err, cap, "%s: expected %s", where, type);
+      return -1;
+    }
+  }
+  json_t *en = json_object_get(schema, "enum");
+  if (en) {
+    int found = 0;
+    json_array_foreach(en, i, it) found |= json_equal(it, v) || numbers_equal(it, v);
+    if (!found) {
+      snprintf(err, cap, "%s: value not in the documented enum", where);
+      return -1;
+    }
+  }
+  if (json_is_object(v)) {
+    json_array_foreach(json_object_get(schema, "required"), i, it) {
+      if (!json_object_get(v, json_string_value(it))) {
+        snprintf(err, cap, "%s: required field \"%s\" missing", where, json_string_value(it));
+        return -1;
+      }
+    }
+    const char *k;
+    json_t *ps;
+    json_object_foreach(json_object_get(schema, "properties"), k, ps) {
+      json_t *x = json_object_get(v, k);
+      char w[256];
+      snprintf(w, sizeof w, "%s.%s", where, k);
+      if (x && validate(ps, x, w, err, cap)) return -1;
+    }
+  }
+  if (json_is_array(v) && json_object_get(schema, "items")) {
+    json_array_foreach(v, i, it) {
+      char w[256];
+      snprintf(w, sizeof w, "%s[%zu]", where, i);
+      if (validate(json_object_get(schema, "items"), it, w, err, cap)) return -1;
+    }
+  }
+  return 0;
+}
+
+/* The documented path template matching a concrete path ("" if none). */
+static const char *doc_template(const char *path) {
+  const char *tmpl;
+  json_t *v;
+  json_object_foreach(json_object_get(openapi, "paths"), tmpl, v) {
+    const char *a = tmpl, *b = path;
+    while (*a && *b && *b != '?') {
+      if (*a == '{') {
+        while (*a && *a != '}')
+          a++;
+        if (*a) a++;
+        while (*b && *b != '/' && *b != '?')
+          b++;
+        continue;
+      }
+      if (*a != *b) break;
+      a++;
+      b++;
+    }
+    if (!*a && (!*b || *b == '?')) return tmpl;
+  }
+  return "";
+}
+
+static json_t *operation(const char *tmpl, const char *method) {
+  char m[16];
+  size_t i = 0;
+  for (; method[i] && i < sizeof m - 1; i++)
+    m[i] = (char)(method[i] | 0x20);
+  m[i] = 0;
+  if (!strcmp(m, "head")) strcpy(m, "get");
+  return json_object_get(json_object_get(json_object_get(openapi, "paths"), tmpl), m);
+}
+
+/* Every answer must be documented, and carry the documented fields. */
+static void check_against_openapi(const char *what, const char *method, const char *path,
+                                  const resp *r) {
+  if (!openapi || r->status == 0) return;
+  const char *tmpl = doc_template(path);
+  json_t *op = *tmpl ? operation(tmpl, method) : NULL;
+  char err[512] = "";
+  if (!op) {
+    /* Unknown route or method: only the error shape is promised. */
+    json_t *error_schema = json_pack("{s:s}", "$ref", "#/components/schemas/Error");
+    check((r->status == 404 || r->status == 405 || r->status == 400) && r->json &&
+              validate(error_schema, r->json, "body", err, sizeof err) == 0,
+          "%s: undocumented %s %s answered %d with the error shape %s", what, method, path,
+          r->status, err);
+    json_decref(error_schema);
+    return;
+  }
+  char code[8];
+  snprintf(code, sizeof code, "%d", r->status);
+  json_t *responses = json_object_get(op, "responses");
+  json_t *doc = json_object_get(responses, code);
+  if (!doc) doc = json_object_get(responses, "default");
+  if (!doc) {
+    if (r->status == 414 || r->status == 431) return; /* the library's own, documented */
+    check(0, "%s: status %d of %s %s is not documented in openapi.yaml", what, r->status, method,
+          tmpl);
+    return;
+  }
+  doc = resolve(doc);
+  json_t *schema = json_object_get(
+      json_object_get(json_object_get(doc, "content"), "application/json"), "schema");
+  if (!schema || !strcmp(method, "HEAD")) return;
+  int ok = r->json && validate(schema, r->json, "body", err, sizeof err) == 0;
+  check(ok, "%s: %s %s %d does not match openapi.yaml: %s", what, method, tmpl, r->status,
+        r->json ? err : "no JSON body");
+  /* Query parameters used must be documented (unless refused as unknown). */
+  const char *q = strchr(path, '?');
+  const char *ec = error_code(r);
+  if (!q || (ec && (!strcmp(ec, "unknown_parameter") || !strcmp(ec, "bad_request") ||
+                    !strcmp(ec, "bad_encoding"))))
+    return;
+  char names[8192];
+  snprintf(names, sizeof names, "%s", q + 1);
+  for (char *save, *kv = strtok_r(names, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+    char *eq = strchr(kv, '=');
+    if (eq) *eq = 0;
+    int found = 0;
+    size_t i;
+    json_t *prm;
+    json_array_foreach(json_object_get(op, "parameters"), i, prm) {
+      json_t *x = resolve(prm);
+      found |= x && !strcmp(str(json_object_get(x, "name")), kv) &&
+               !strcmp(str(json_object_get(x, "in")), "query");
+    }
+    check(found, "%s: query parameter \"%s\" of %s %s is not documented", what, kv, method, tmpl);
+  }
+}
+
+static void check_document(void) {
+  char err[512];
+  openapi = yaml_load(openapi_path, err, sizeof err);
+  check(openapi != NULL, "openapi.yaml parses: %s", openapi ? "" : err);
+  if (!openapi) return;
+  check(!strncmp(str(json_object_get(openapi, "openapi")), "3.", 2), "openapi: version 3.x");
+  json_t *bearer = json_object_get(
+      json_object_get(json_object_get(openapi, "components"), "securitySchemes"), "bearer");
+  check(!strcmp(str(json_object_get(bearer, "type")), "http") &&
+            !strcmp(str(json_object_get(bearer, "scheme")), "bearer"),
+        "openapi: bearer security scheme");
+  static const char *const routes[][2] = {
+      {"get", "/v1/health"},
+      {"get", "/v1/metrics"},
+      {"get", "/v1/search"},
+      {"get", "/v1/suggest"},
+      {"get", "/v1/patients"},
+      {"get", "/v1/conversations/{id}"},
+      {"get", "/v1/conversations/{id}/checklist"},
+      {"post", "/v1/qa/retrieve"},
+      {"post", "/v1/analytics"},
+      {"get", "/v1/export"},
+      {"post", "/v1/admin/reindex"},
+      {"get", "/v1/admin/jobs/{id}"},
+  };
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    json_t *op = operation(routes[i][1], routes[i][0]);
+    check(op != NULL, "openapi documents %s %s", routes[i][0], routes[i][1]);
+    json_t *sec = json_object_get(op, "security");
+    int is_health = !strcmp(routes[i][1], "/v1/health");
+    check(is_health ? json_is_array(sec) && json_array_size(sec) == 0 : sec == NULL,
+          "openapi: %s %s security (public only for health)", routes[i][0], routes[i][1]);
+    int has_401 = json_object_get(json_object_get(op, "responses"), "401") != NULL;
+    check(is_health || has_401, "openapi: %s %s documents 401", routes[i][0], routes[i][1]);
+  }
+  check_refs(openapi, "document");
+}
+
+/* ---------------------------------------------------------------- expectations */
+
+static json_t *eval(json_t *node, const char *p) {
+  if (!node) return NULL;
+  if (!*p) return json_incref(node);
+  if (*p == '.') {
+    p++;
+    if (!*p) return json_incref(node);
+    if (*p == '[') return eval(node, p);
+    char key[128];
+    size_t n = 0;
+    while (*p && *p != '.' && *p != '[' && n < sizeof key - 1)
+      key[n++] = *p++;
+    key[n] = 0;
+    return eval(json_object_get(node, key), p);
+  }
+  if (*p == '[') {
+    if (p[1] == '*' && p[2] == ']') {
+      if (!json_is_array(node)) return NULL;
+      json_t *out = json_array(), *it;
+      size_t i;
+      json_array_foreach(node, i, it) {
+        json_t *x = eval(it, p + 3);
+        if (x) json_array_append_new(out, x);
+      }
+      return out;
+    }
+    char *end;
+    long idx = strtol(p + 1, &end, 10);
+    if (*end != ']') return NULL;
+    return eval(json_array_get(node, (size_t)idx), end + 1);
+  }
+  return NULL;
+}
+
+static int jequal(json_t *a, json_t *b) {
+  if (json_is_number(a) && json_is_number(b)) return numbers_equal(a, b);
+  if (json_is_array(a) && json_is_array(b)) {
+    if (json_array_size(a) != json_array_size(b)) return 0;
+    for (size_t i = 0; i < json_array_size(a); i++)
+      if (!jequal(json_array_get(a, i), json_array_get(b, i))) return 0;
+    return 1;
+  }
+  return json_equal(a, b);
+}
+
+/* Evaluates "PATH OP [JSON]" on body; returns 1 when it holds. */
+static int expect(json_t *body, const char *line, char *why, size_t cap) {
+  char path[256], op[16];
+  const char *s = line;
+  size_t n = 0;
+  while (*s && *s != ' ' && n < sizeof path - 1)
+    path[n++] = *s++;
+  path[n] = 0;
+  while (*s == ' ')
+    s++;
+  n = 0;
+  while (*s && *s != ' ' && n < sizeof op - 1)
+    op[n++] = *s++;
+  op[n] = 0;
+  while (*s == ' ')
+    s++;
+  json_t *got;
+  if (!strncmp(path, "len(", 4) && path[strlen(path) - 1] == ')') {
+    path[strlen(path) - 1] = 0;
+    json_t *x = eval(body, path + 4);
+    got = !x                  ? NULL
+          : json_is_array(x)  ? json_integer((json_int_t)json_array_size(x))
+          : json_is_string(x) ? json_integer((json_int_t)json_string_length(x))
+          : json_is_object(x) ? json_integer((json_int_t)json_object_size(x))
+                              : NULL;
+    json_decref(x);
+  } else {
+    got = eval(body, path);
+  }
+  int ok = 0;
+  json_t *want = NULL;
+  if (!strcmp(op, "exists")) {
+    ok = got != NULL;
+  } else if (!strcmp(op, "absent")) {
+    ok = got == NULL;
+  } else {
+    json_error_t je;
+    want = json_loads(s, JSON_DECODE_ANY, &je);
+    if (!want) {
+      snprintf(why, cap, "bad expected value %s", s);
+      json_decref(got);
+      return 0;
+    }
+    if (!strcmp(op, "==")) {
+      ok = got && jequal(got, want);
+    } else if (!strcmp(op, "!=")) {
+      ok = !got || !jequal(got, want);
+    } else if (!strcmp(op, "contains") || !strcmp(op, "!contains")) {
+      int has = 0;
+      if (json_is_string(got) && json_is_string(want))
+        has = strstr(json_string_value(got), json_string_value(want)) != NULL;
+      else if (json_is_array(got)) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(got, i, it) has |= jequal(it, want);
+      }
+      ok = op[0] == '!' ? got && !has : has;
+    } else if (json_is_number(got) && json_is_number(want)) {
+      double a = json_number_value(got), b = json_number_value(want);
+      ok = !strcmp(op, "<")    ? a < b
+           : !strcmp(op, "<=") ? a <= b
+           : !strcmp(op, ">")  ? a > b
+           : !strcmp(op, ">=") ? a >= b
+                               : 0;
+    }
+  }
+  if (!ok) {
+    char *g = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    snprintf(why, cap, "%s: got %.300s", line, g ? g : "(missing)");
+    free(g);
+  }
+  json_decref(got);
+  json_decref(want);
+  return ok;
+}
+
+/* ---------------------------------------------------------------- cases */
+
+/* \xHH escapes (raw bytes, possibly invalid UTF-8) in place. */
+static size_t unescape_bytes(char *s) {
+  char *o = s;
+  for (char *i = s; *i;) {
+    if (i[0] == '\\' && i[1] == 'x' && i[2] && i[3]) {
+      char h[3] = {i[2], i[3], 0};
+      *o++ = (char)strtol(h, NULL, 16);
+      i += 4;
+    } else {
+      *o++ = *i++;
+    }
+  }
+  *o = 0;
+  return (size_t)(o - s);
+}
+
+static int needs_skipped(const char *need) {
+  if (!skip_list || !*need) return 0;
+  char buf[256];
+  snprintf(buf, sizeof buf, ",%s,", skip_list);
+  char pat[80];
+  snprintf(pat, sizeof pat, ",%s,", need);
+  return strstr(buf, pat) != NULL;
+}
+
+static void run_case(const char *file) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", cases_dir, file);
+  char *text = read_all(path, NULL);
+  if (!text) {
+    check(0, "%s: cannot read", file);
+    return;
+  }
+  char method[16] = "", *target = NULL, tok[64] = "", need[64] = "", extra[4096] = "";
+  char *body = NULL;
+  size_t body_len = 0;
+  int status = 0, has_ct = 0;
+  char *expects[64], *hdrs[8];
+  int nexp = 0, nhdr = 0;
+  int lineno = 0, bad = 0;
+  for (char *l = text; l && !bad;) {
+    char *nl = strchr(l, '\n');
+    if (nl) *nl = 0;
+    lineno++;
+    size_t len = strlen(l);
+    while (len && (l[len - 1] == '\r' || l[len - 1] == ' '))
+      l[--len] = 0;
+    char *v = strchr(l, ':');
+    if (*l && *l != '#') {
+      if (!v) {
+        check(0, "%s line %d: expected \"directive: value\"", file, lineno);
+        bad = 1;
+        break;
+      }
+      *v++ = 0;
+      while (*v == ' ')
+        v++;
+      if (!strcmp(l, "request")) {
+        char *sp = strchr(v, ' ');
+        if (sp) {
+          *sp = 0;
+          snprintf(method, sizeof method, "%s", v);
+          target = sp + 1;
+          unescape_bytes(target);
+        }
+      } else if (!strcmp(l, "token")) {
+        snprintf(tok, sizeof tok, "%s", v);
+      } else if (!strcmp(l, "needs")) {
+        snprintf(need, sizeof need, "%s", v);
+      } else if (!strcmp(l, "header")) {
+        size_t el = strlen(extra);
+        snprintf(extra + el, sizeof extra - el, "%s\r\n", v);
+        has_ct |= !strncasecmp(v, "content-type:", 13);
+      } else if (!strcmp(l, "body")) {
+        body = v;
+        body_len = unescape_bytes(v);
+      } else if (!strcmp(l, "status")) {
+        status = atoi(v);
+      } else if (!strcmp(l, "expect") && nexp < 64) {
+        expects[nexp++] = v;
+      } else if (!strcmp(l, "header-has") && nhdr < 8) {
+        hdrs[nhdr++] = v;
+      } else {
+        check(0, "%s line %d: unknown directive \"%s\"", file, lineno, l);
+        bad = 1;
+      }
+    }
+    l = nl ? nl + 1 : NULL;
+  }
+  if (bad || !target || !status) {
+    if (!bad) check(0, "%s: needs request: and status:", file);
+    free(text);
+    return;
+  }
+  if (needs_skipped(need)) {
+    skipped++;
+    free(text);
+    return;
+  }
+  if (body && !has_ct) strcat(extra, "Content-Type: application/json\r\n");
+  const char *tv = NULL;
+  if (*tok) {
+    tv = token_value(tok);
+    if (!tv) {
+      check(0, "%s: unknown token name %s", file, tok);
+      free(text);
+      return;
+    }
+  }
+  resp r;
+  int rc = request(method, target, tv, extra, body, body_len, &r);
+  if (rc) {
+    check(0, "%s: no HTTP answer", file);
+    free(text);
+    return;
+  }
+  check(r.status == status, "%s: status %d, expected %d; body %.300s", file, r.status, status,
+        r.body);
+  for (int i = 0; i < nexp; i++) {
+    char why[512];
+    check(r.json && expect(r.json, expects[i], why, sizeof why), "%s: expect %s", file,
+          r.json ? why : "(no JSON body)");
+  }
+  for (int i = 0; i < nhdr; i++) {
+    char name[128], buf[512];
+    const char *c = strchr(hdrs[i], ':');
+    snprintf(name, sizeof name, "%.*s", c ? (int)(c - hdrs[i]) : 0, hdrs[i]);
+    const char *want = c ? c + 1 : "";
+    while (*want == ' ')
+      want++;
+    const char *got = header(&r, name, buf, sizeof buf);
+    check(got && strstr(got, want), "%s: header %s has \"%s\" (got %s)", file, name, want,
+          got ? got : "none");
+  }
+  if (r.status >= 400 && r.status != 414 && r.status != 431)
+    check(r.json && error_code(&r), "%s: an error body {\"error\": {\"code\", ...}}", file);
+  check_against_openapi(file, method, target, &r);
+  resp_free(&r);
+  free(text);
+}
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_cases(void) {
+  DIR *d = opendir(cases_dir);
+  if (!d) {
+    check(0, "cannot open %s", cases_dir);
+    return;
+  }
+  char *names[1024];
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) && n < 1024;) {
+    size_t l = strlen(e->d_name);
+    if (l > 5 && !strcmp(e->d_name + l - 5, ".case") && (!only || strstr(e->d_name, only)))
+      names[n++] = strdup(e->d_name);
+  }
+  closedir(d);
+  qsort(names, (size_t)n, sizeof *names, name_cmp);
+  int before = failed;
+  for (int i = 0; i < n; i++) {
+    run_case(names[i]);
+    free(names[i]);
+  }
+  printf("cases: %d files, %d with failures counted above, %d skipped\n", n, failed - before,
+         skipped);
+}
+
+/* ---------------------------------------------------------------- scripted */
+
+static void t_startup(void) {
+  char err_path[700], out_path[700], p644[700], bad[700], s640[700];
+  snprintf(err_path, sizeof err_path, "%s/startup.err", work);
+  snprintf(out_path, sizeof out_path, "%s/startup.out", work);
+  snprintf(p644, sizeof p644, "%s/tokens644", work);
+  snprintf(bad, sizeof bad, "%s/tokensbad", work);
+  snprintf(s640, sizeof s640, "%s/secret640", work);
+  char *good = read_all(tokens_path, NULL);
+  write_file(p644, good, 0644);
+  char badtext[4096];
+  snprintf(badtext, sizeof badtext, "# ok\nsha256:abcd admin\n");
+  write_file(bad, badtext, 0600);
+  write_file(s640, secret, 0640);
+  free(good);
+
+  struct {
+    const char *what;
+    const char *args[16];
+    int want; /* exit status */
+    const char *msg1, *msg2;
+  } runs[] = {
+      {"tokens file readable by others",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", p644, NULL},
+       1,
+       p644,
+       "0644"},
+      {"malformed tokens line",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", bad, NULL},
+       1,
+       "line 2",
+       bad},
+      {"secret file readable by group",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", s640, NULL},
+       1,
+       s640,
+       "0640"},
+      {"missing index",
+       {server_bin, "--index", "/nonexistent/index", "--listen", "127.0.0.1:0", "--tokens",
+        tokens_path, NULL},
+       1,
+       "/nonexistent/index",
+       NULL},
+      {"bad --listen",
+       {server_bin, "--index", index_dir, "--listen", "nonsense", "--tokens", tokens_path, NULL},
+       1,
+       "HOST:PORT",
+       NULL},
+      {"unknown option",
+       {server_bin, "--index", index_dir, "--bogus", "--tokens", tokens_path, NULL},
+       2,
+       "--bogus",
+       "usage"},
+      {"missing --tokens",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", NULL},
+       2,
+       "--tokens",
+       NULL},
+      {"--threads 0",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--threads", "0", NULL},
+       2,
+       "--threads",
+       NULL},
+      {"missing value", {server_bin, "--index", NULL}, 2, "missing value", NULL},
+  };
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    pid_t pid = spawn(runs[i].args, err_path, out_path);
+    int st = wait_exit(pid, 10);
+    char *msg = read_all(err_path, NULL);
+    check(st == runs[i].want && msg && strstr(msg, runs[i].msg1) &&
+              (!runs[i].msg2 || strstr(msg, runs[i].msg2)),
+          "startup refused (%s): exit %d (want %d), message: %s", runs[i].what, st, runs[i].want,
+          msg ? msg : "");
+    free(msg);
+  }
+  const char *help[] = {server_bin, "--help", NULL};
+  pid_t pid = spawn(help, err_path, out_path);
+  int st = wait_exit(pid, 10);
+  char *out = read_all(out_path, NULL);
+  check(st == 0 && out && strstr(out, "usage: convsearch-server") && strstr(out, "--tokens"),
+        "--help prints usage and exits 0");
+  free(out);
+}
+
+static void t_isolation(void) {
+  resp a, b;
+  /* Someone else's conversation reads exactly like a missing one. */
+  get("/v1/conversations/2000", "portal1", &a);
+  get("/v1/conversations/999999", "portal1", &b);
+  check(a.status == 404 && b.status == 404 && a.body && b.body && !strcmp(a.body, b.body),
+        "another employee's conversation is indistinguishable from a missing one");
+  resp_free(&a);
+  resp_free(&b);
+  get("/v1/conversations/2000", "jwt1", &a);
+  get("/v1/conversations/999999", "jwt1", &b);
+  check(a.status == 404 && a.body && b.body && !strcmp(a.body, b.body),
+        "same with a per-employee token");
+  resp_free(&a);
+  resp_free(&b);
+
+  /* Neither list nor suggestions cross employees, whatever the token kind. */
+  static const char *const who[][2] = {
+      {"portal1", "1"}, {"jwt1", "1"}, {"portal2", "2"}, {"jwt2", "2"}};
+  for (size_t i = 0; i < 4; i++) {
+    get("/v1/patients?limit=100", who[i][0], &a);
+    json_t *it;
+    size_t k;
+    int own = a.status == 200 && json_array_size(json_object_get(a.json, "items")) > 0;
+    json_array_foreach(json_object_get(a.json, "items"), k, it) {
+      own &= json_integer_value(json_object_get(it, "owner_id")) == atoll(who[i][1]);
+    }
+    check(own, "%s sees only employee %s's people", who[i][0], who[i][1]);
+    resp_free(&a);
+  }
+  static const char *const words[] = {"clan", "mart", "f", "secr", "pasap"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+    char p[128];
+    snprintf(p, sizeof p, "/v1/suggest?q=%s", words[i]);
+    get(p, "portal1", &a);
+    json_t *it;
+    size_t k;
+    int clean = a.status == 200;
+    json_array_foreach(json_object_get(a.json, "suggestions"), k, it) {
+      const char *t = json_string_value(json_object_get(it, "text"));
+      clean &= strcmp(t, "clandestino") && strcmp(t, "marta") && strcmp(t, "fátima") &&
+               strcmp(t, "secreta") && strcmp(t, "pasaporte") && !strstr(t, "Fátima") &&
+               !strstr(t, "Marta");
+    }
+    check(clean, "employee 1's suggestions for \"%s\" hold nothing of employee 2: %s", words[i],
+          a.body);
+    resp_free(&a);
+  }
+}
+
+static void t_abuse(void) {
+  resp r;
+  /* A 100 KB query. */
+  size_t n = 100000;
+  char *path = malloc(n + 64);
+  strcpy(path, "/v1/search?q=");
+  size_t l = strlen(path);
+  for (size_t i = 0; i < n; i++)
+    path[l + i] = i % 8 == 7 ? '+' : 'a';
+  path[l + n] = 0;
+  request("GET", path, token_value("portal1"), NULL, NULL, 0, &r);
+  check(r.status == 400 && error_code(&r) && !strcmp(error_code(&r), "query_too_long"),
+        "100 KB query -> 400 query_too_long (got %d)", r.status);
+  resp_free(&r);
+  /* 10,000 terms (short enough to be under the byte limit it is not: both
+   * bounds hold). */
+  strcpy(path, "/v1/search?q=");
+  l = strlen(path);
+  for (size_t i = 0; i < 10000; i++) {
+    path[l++] = 'a';
+    path[l++] = '+';
+  }
+  path[l] = 0;
+  request("GET", path, token_value("portal1"), NULL, NULL, 0, &r);
+  check(r.status == 400, "10,000 terms -> 400 (got %d %s)", r.status, error_code(&r));
+  resp_free(&r);
+  free(path);
+  /* A 300 KB request line: refused by the HTTP library, server unharmed. */
+  path = malloc(300100);
+  strcpy(path, "/v1/search?q=");
+  l = strlen(path);
+  memset(path + l, 'b', 300000);
+  path[l + 300000] = 0;
+  request("GET", path, token_value("portal1"), NULL, NULL, 0, &r);
+  check(r.status == 414 || r.status == 431 || r.status == 400, "300 KB URL refused (got %d)",
+        r.status);
+  resp_free(&r);
+  free(path);
+  /* A header flood. */
+  char *hdr = malloc(200000);
+  hdr[0] = 0;
+  for (int i = 0; i < 2000; i++)
+    sprintf(hdr + strlen(hdr), "X-H%d: %080d\r\n", i, i);
+  request("GET", "/v1/health", NULL, hdr, NULL, 0, &r);
+  check(r.status == 431 || r.status == 400 || r.status == 413, "2,000 headers refused (got %d)",
+        r.status);
+  resp_free(&r);
+  free(hdr);
+  /* A 100 KB body, announced and chunked. */
+  char *body = malloc(100064);
+  strcpy(body, "{\"question\":\"");
+  memset(body + 13, 'q', 100000);
+  strcpy(body + 100013, "\"}");
+  request("POST", "/v1/qa/retrieve", token_value("portal1"), "Content-Type: application/json\r\n",
+          body, strlen(body), &r);
+  check(r.status == 413 && error_code(&r) && !strcmp(error_code(&r), "too_large"),
+        "100 KB body -> 413 too_large (got %d)", r.status);
+  resp_free(&r);
+  {
+    int fd = connect_server();
+    memset(&r, 0, sizeof r);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST /v1/qa/retrieve HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: "
+             "Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+             token_value("portal1"));
+    send_all(fd, head, strlen(head));
+    size_t len = strlen(body);
+    for (size_t off = 0; off < len; off += 8192) {
+      size_t c = len - off < 8192 ? len - off : 8192;
+      char sz[32];
+      snprintf(sz, sizeof sz, "%zx\r\n", c);
+      send_all(fd, sz, strlen(sz));
+      send_all(fd, body + off, c);
+      send_all(fd, "\r\n", 2);
+    }
+    send_all(fd, "0\r\n\r\n", 5);
+    read_response(fd, &r, 10);
+    close(fd);
+    check(r.status == 413, "100 KB chunked body -> 413 (got %d)", r.status);
+    resp_free(&r);
+  }
+  free(body);
+  /* Garbage instead of HTTP. */
+  static const char *const junk[] = {
+      "GARBAGE\r\n\r\n", "GET\r\n\r\n", "\x16\x03\x01\x02\x00\x01",
+      "GET /v1/health HTTP/9.9\r\n\r\n",
+      "GET /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"};
+  for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+    request_raw(junk[i], strlen(junk[i]), &r, 3);
+    resp_free(&r);
+  }
+  get("/v1/health", NULL, &r);
+  check(r.status == 200, "the server answers after all the abuse");
+  resp_free(&r);
+}
+
+/* A client sending one byte a second is cut off while others are served. */
+static void t_slow_client(void) {
+  int fd = connect_server();
+  const char *req = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  double t0 = now_s();
+  int served = 0, tries = 0, cut = 0;
+  for (size_t i = 0; i < strlen(req) && now_s() - t0 < 20; i++) {
+    if (send_all(fd, req + i, 1)) {
+      cut = 1;
+      break;
+    }
+    double next = now_s() + 1;
+    while (now_s() < next) {
+      struct pollfd p = {fd, POLLIN, 0};
+      if (poll(&p, 1, 100) > 0) {
+        char c;
+        ssize_t k = recv(fd, &c, 1, MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN)) cut = 1;
+        if (k > 0) break; /* an answer: it was not cut */
+      }
+      if (cut) break;
+    }
+    if (cut) break;
+    resp r;
+    tries++;
+    served += get("/v1/health", NULL, &r) == 0 && r.status == 200;
+    resp_free(&r);
+  }
+  double took = now_s() - t0;
+  close(fd);
+  check(cut && took < 15, "slow client cut off after %.1f s (want about 10 s)", took);
+  check(served == tries && tries >= 5, "others served meanwhile: %d of %d", served, tries);
+}
+
+/* 1,000 idle connections do not stop the server from answering. */
+static void t_idle(void) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 1200) {
+    rl.rlim_cur = rl.rlim_max < 2048 ? rl.rlim_max : 2048;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  int fds[1000], open_n = 0;
+  for (int i = 0; i < 1000; i++) {
+    fds[i] = connect_server();
+    if (fds[i] >= 0) open_n++;
+  }
+  check(open_n == 1000, "1,000 idle connections opened (%d)", open_n);
+  int ok = 0;
+  double t0 = now_s();
+  for (int i = 0; i < 50; i++) {
+    resp r;
+    if (get("/v1/patients?limit=5", "portal1", &r) == 0 && r.status == 200) ok++;
+    resp_free(&r);
+  }
+  double took = now_s() - t0;
+  check(ok == 50, "50 requests answered with 1,000 idle connections open (%d, %.2f s)", ok, took);
+  resp r;
+  get("/v1/metrics", "admin", &r);
+  const char *c = r.body ? strstr(r.body, "\nconvsearch_http_connections_open ") : NULL;
+  check(c && atoi(c + 34) >= 1000, "metrics count the open connections (%d)",
+        c ? atoi(c + 34) : -1);
+  resp_free(&r);
+  for (int i = 0; i < 1000; i++)
+    if (fds[i] >= 0) close(fds[i]);
+}
+
+static void t_metrics(void) {
+  resp r;
+  get("/v1/metrics", "admin", &r);
+  check(r.status == 200, "metrics as admin");
+  const char *must[] = {
+      "# TYPE convsearch_http_requests_total counter",
+      "convsearch_http_requests_total{route=\"/v1/patients\",status=\"200\"}",
+      "convsearch_http_requests_total{route=\"unmatched\",status=\"404\"}",
+      "# TYPE convsearch_http_request_duration_seconds histogram",
+      "convsearch_http_request_duration_seconds_bucket{route=\"/v1/search\",le=\"+Inf\"}",
+      "convsearch_http_request_duration_seconds_count{route=\"/v1/suggest\"}",
+      "convsearch_http_requests_in_flight 1",
+      "convsearch_index_lag_seconds ",
+      "convsearch_index_documents{kind=\"conversations\"} 3",
+      "convsearch_http_connections_timed_out_total ",
+  };
+  for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+    check(r.body && strstr(r.body, must[i]), "metrics carry %s", must[i]);
+  char ct[128];
+  check(header(&r, "Content-Type", ct, sizeof ct) && strstr(ct, "text/plain"),
+        "metrics are text/plain");
+  resp_free(&r);
+  get("/v1/metrics", "portal1", &r);
+  check(r.status == 403, "metrics are not for portal tokens");
+  resp_free(&r);
+}
+
+/* Requests per second over one connection per request, for the report
+ * (not a timed assertion). */
+static void t_rate(void) {
+  double t0 = now_s();
+  int n = 0;
+  while (now_s() - t0 < 1.0) {
+    resp r;
+    if (get("/v1/patients?limit=10", "portal1", &r) == 0 && r.status == 200) n++;
+    resp_free(&r);
+  }
+  printf("rate: %d /v1/patients requests in 1 s (one connection each, one client)\n", n);
+}
+
+static void t_sigterm(void) {
+  kill(server_pid, SIGTERM);
+  int st = wait_exit(server_pid, 15);
+  char *log = read_all(server_log, NULL);
+  check(st == 0, "SIGTERM: exit status %d (want 0)", st);
+  check(log && strstr(log, "stopping on SIGTERM") && strstr(log, "stopped"),
+        "SIGTERM: stop logged");
+  /* One line per request, and the query string never in the log. */
+  check(log && strstr(log, "GET /v1/patients 200") && !strstr(log, "desahucio"),
+        "requests logged without their query strings");
+  free(log);
+  server_pid = 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void usage(void) {
+  fprintf(stderr, "usage: test_http --server BIN --index DIR --cases DIR --openapi FILE "
+                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  const char *work_arg = NULL;
+  for (int i = 1; i < argc && strcmp(argv[1], "--dump-openapi"); i++) {
+    const char **slot = !strcmp(argv[i], "--server")    ? &server_bin
+                        : !strcmp(argv[i], "--index")   ? &index_dir
+                        : !strcmp(argv[i], "--cases")   ? &cases_dir
+                        : !strcmp(argv[i], "--openapi") ? &openapi_path
+                        : !strcmp(argv[i], "--work")    ? &work_arg
+                        : !strcmp(argv[i], "--skip")    ? &skip_list
+                        : !strcmp(argv[i], "--only")    ? &only
+                                                        : NULL;
+    if (!slot || i + 1 >= argc) usage();
+    *slot = argv[++i];
+  }
+  /* --dump-openapi FILE: print the document as this reader sees it (to
+   * compare with another YAML parser) and exit. */
+  if (argc == 3 && !strcmp(argv[1], "--dump-openapi")) {
+    char err[512];
+    json_t *doc = yaml_load(argv[2], err, sizeof err);
+    if (!doc) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    json_dumpf(doc, stdout, JSON_SORT_KEYS | JSON_INDENT(1));
+    json_decref(doc);
+    return 0;
+  }
+  if (!server_bin || !index_dir || !cases_dir || !openapi_path) usage();
+  if (!skip_list) skip_list = getenv("CS_HTTP_SKIP");
+  signal(SIGPIPE, SIG_IGN);
+  if (work_arg) {
+    snprintf(work, sizeof work, "%s", work_arg);
+    mkdir(work, 0700);
+  } else {
+    snprintf(work, sizeof work, "/tmp/test_http.XXXXXX");
+    if (!mkdtemp(work)) {
+      perror("mkdtemp");
+      return 2;
+    }
+  }
+  setup_tokens();
+  check_document();
+  t_startup();
+  start_server();
+  printf("server on 127.0.0.1:%d (log %s)\n", port, server_log);
+  run_cases();
+  if (!only) {
+    t_isolation();
+    t_abuse();
+    t_metrics();
+    t_rate();
+    t_idle();
+    t_slow_client();
+  }
+  t_sigterm();
+  json_decref(openapi);
+  printf("test_http: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  return failed ? 1 : 0;
+}
