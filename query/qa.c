@@ -37,7 +37,18 @@ typedef struct qa_term {
   char key[CS_TERM_MAX + 2]; /* CS_PASSAGE_PREFIX + term */
   size_t len;
   double idf, weight;
+  char word[CS_TERM_MAX + 1]; /* the question's folded surface word */
+  size_t word_len;
 } qa_term;
+
+/* Reranking weights, measured on SQuAD-es (bench/RESULTS.md): a question
+ * word found in the passage in the very same form (not only the same stem)
+ * adds SURFACE_WEIGHT of its BM25 weight (machine translation and people
+ * alike reuse the exact words of what they ask about), and a passage holding
+ * a share s of the question's idf mass keeps s^COORD_ALPHA of its score. */
+#define SURFACE_WEIGHT 0.5
+#define SURFACE_DEPTH 20 /* candidates (by BM25 + proximity) re-analyzed */
+#define COORD_ALPHA 0.5
 
 typedef struct range {
   uint32_t first, end; /* [first, end) */
@@ -170,6 +181,8 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     memcpy(t[*n].key + 1, toks[i].term, kl - 1);
     t[*n].len = kl;
     t[*n].weight = weight;
+    t[*n].word_len = toks[i].word_len < CS_TERM_MAX ? toks[i].word_len : CS_TERM_MAX;
+    memcpy(t[*n].word, toks[i].word, t[*n].word_len);
     (*n)++;
   }
   return 0;
@@ -303,6 +316,50 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   return rc;
 }
 
+static int passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out);
+
+/* Surface-form bonus and coordination for the best candidates: each
+ * passage's words are re-analyzed (only these few), so the index needs no
+ * second copy of the passages under their unstemmed words. */
+static int rerank(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
+                  size_t nc) {
+  double total = 0;
+  for (size_t i = 0; i < nt; i++)
+    total += t[i].idf * t[i].weight;
+  cs_analyzer *an = cs_analyzer_create();
+  if (!an) return CS_ENOMEM;
+  cs_buf text;
+  cs_buf_init(&text);
+  int rc = 0;
+  for (size_t k = 0; k < nc; k++) {
+    double got = 0;
+    for (size_t i = 0; i < nt; i++) {
+      if (c[k].matched & (1u << i)) got += t[i].idf * t[i].weight;
+    }
+    const cs_token *toks;
+    size_t n;
+    if (k < SURFACE_DEPTH && passage_plain_text(r, c[k].docid, &text) == 0 &&
+        cs_analyze(an, "es", (const char *)text.p, text.len, &toks, &n) == 0) {
+      uint32_t len = 0;
+      for (size_t j = 0; j < n; j++)
+        len += !(toks[j].flags & CS_TOK_STOP);
+      for (size_t i = 0; i < nt; i++) {
+        if (t[i].weight < 1.0 || !(c[k].matched & (1u << i))) continue;
+        uint32_t tf = 0;
+        for (size_t j = 0; j < n; j++) {
+          tf += toks[j].word_len == t[i].word_len &&
+                memcmp(toks[j].word, t[i].word, t[i].word_len) == 0;
+        }
+        if (tf) c[k].score += SURFACE_WEIGHT * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, len);
+      }
+    }
+    if (total > 0) c[k].score *= pow(got / total, COORD_ALPHA);
+  }
+  cs_buf_free(&text);
+  cs_analyzer_destroy(an);
+  return rc;
+}
+
 /* Ranks passages for the terms; *out gets up to `k` candidates, best first
  * (malloc'd). */
 static int rank_passages(cs_reader *r, qa_term *t, size_t nt, const scope *s, uint32_t k,
@@ -337,6 +394,8 @@ static int rank_passages(cs_reader *r, qa_term *t, size_t nt, const scope *s, ui
   if (m) qsort(a.v, m, sizeof *a.v, cand_by_score);
   size_t top = m < QA_RERANK ? m : QA_RERANK;
   rc = proximity(r, &rk, t, nt, a.v, top);
+  if (!rc && top) qsort(a.v, top, sizeof *a.v, cand_by_score);
+  if (!rc) rc = rerank(r, &rk, t, nt, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
@@ -404,6 +463,27 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
     cs_buf_bytes(&out->text, t.text.p + from, to - from);
   }
   return out->text.err;
+}
+
+/* The passage's own text, as it was indexed (turn slices joined by
+ * newlines, no speaker labels). */
+static int passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out) {
+  cs_doc d;
+  cs_passage p;
+  int rc = cs_reader_doc(r, docid, &d);
+  if (!rc) rc = cs_reader_passage(r, d.conversation_id, (uint32_t)d.seq, &p);
+  if (rc) return rc;
+  cs_buf_reset(out);
+  for (int32_t seq = p.first_seq; seq <= p.last_seq; seq++) {
+    cs_turn t;
+    if (cs_reader_turn(r, d.conversation_id, seq, &t) != 0) continue;
+    uint32_t from = seq == p.first_seq ? p.first_off : 0;
+    uint32_t to = seq == p.last_seq ? p.last_end : (uint32_t)t.text.len;
+    if (to > t.text.len || from > to) continue;
+    if (out->len) cs_buf_u8(out, '\n');
+    cs_buf_bytes(out, t.text.p + from, to - from);
+  }
+  return out->err;
 }
 
 static void fmt_time(char *buf, size_t cap, int64_t ms) {
