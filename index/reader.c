@@ -200,6 +200,10 @@ int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t ple
   return rc == CS_ENOTFOUND ? 0 : rc;
 }
 
+int cs_reader_cursor(cs_reader *r, cs_table t, cs_cursor **out) {
+  return cs_cursor_open(r->txn, t, out);
+}
+
 int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs_scan_fn fn,
                    void *ctx) {
   return cs_reader_scan_from(r, t, prefix, plen, NULL, 0, fn, ctx);
@@ -289,6 +293,15 @@ uint32_t cs_pcur_block_max_tf(const cs_pcur *c) {
 
 uint32_t cs_pcur_block_min_len(const cs_pcur *c) {
   return c->chunk.min_len;
+}
+
+uint32_t cs_pcur_peek(const cs_pcur *c, const uint32_t **docid, const uint32_t **tf,
+                      const uint32_t **len) {
+  if (c->docid == CS_DOCID_END) return 0;
+  *docid = c->chunk.docid + c->i;
+  *tf = c->chunk.tf + c->i;
+  *len = c->chunk.len + c->i;
+  return c->chunk.n - c->i;
 }
 
 int cs_pcur_error(const cs_pcur *c) {

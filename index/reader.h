@@ -53,6 +53,10 @@ int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs
 /* Same, starting at the first key >= from (from within the prefix). */
 int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
                         size_t flen, cs_scan_fn fn, void *ctx);
+/* A cursor over table t in the reader's view (store.h cursor calls), for
+ * walks that seek often, such as the query engine's typo expansion over
+ * CS_T_WORDS. Close it (cs_cursor_close) before the reader. */
+int cs_reader_cursor(cs_reader *r, cs_table t, cs_cursor **out);
 
 /* Postings cursor over one term. After open it sits on the term's first
  * document; cs_pcur_docid() returns CS_DOCID_END once exhausted. Errors
@@ -72,6 +76,13 @@ int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n);
 uint32_t cs_pcur_block_last(const cs_pcur *c);
 uint32_t cs_pcur_block_max_tf(const cs_pcur *c);
 uint32_t cs_pcur_block_min_len(const cs_pcur *c);
+/* The documents of the current chunk from the current one on, without
+ * moving: returns their count n and points tf[0..n) and len[0..n) (and
+ * docid[0..n)) at the decoded chunk; valid until the cursor moves. 0 once
+ * exhausted. The query engine bounds a conversation's score from the exact
+ * tf and length of its documents before deciding to score it. */
+uint32_t cs_pcur_peek(const cs_pcur *c, const uint32_t **docid, const uint32_t **tf,
+                      const uint32_t **len);
 int cs_pcur_error(const cs_pcur *c);
 
 #endif

@@ -35,7 +35,8 @@ typedef struct hl_ctx {
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t c = *cap ? *cap : 64;
-  while (c < need) c *= 2;
+  while (c < need)
+    c *= 2;
   void *n = realloc(*p, c * size);
   if (!n) return CS_ENOMEM;
   *p = n;
@@ -155,7 +156,8 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
       cs__rank_params rp;
       cs__rank_defaults(&rp);
       rc = cs__exec_open(v.r, &query, &rp, 0, &x);
-      if (!rc) rc = cs__exec_spans(x, conv.first_docid, conv.first_docid + conv.ndocs, collect, &hl);
+      if (!rc)
+        rc = cs__exec_spans(x, conv.first_docid, conv.first_docid + conv.ndocs, collect, &hl);
       if (rc) goto fail;
     }
   }

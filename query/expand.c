@@ -19,6 +19,7 @@
 
 #include "errors.h"
 #include "records.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,8 @@ typedef struct cand {
   const char *stem; /* points into the index (reader lifetime) */
   uint8_t len;
   uint8_t exact;
-  uint8_t edits;  /* typo candidates: distance; prefix candidates: 0 */
-  uint8_t fuzzy;  /* from the typo walk */
+  uint8_t edits; /* typo candidates: distance; prefix candidates: 0 */
+  uint8_t fuzzy; /* from the typo walk */
   double weight;
   uint64_t wdf; /* word frequency, for ordering */
 } cand;
@@ -106,7 +107,8 @@ typedef struct prefix_ctx {
 
 static int count_cp(const char *s, size_t n) {
   int c = 0;
-  for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+  for (size_t i = 0; i < n; i++)
+    c += ((unsigned char)s[i] & 0xC0) != 0x80;
   return c;
 }
 
@@ -131,12 +133,10 @@ typedef struct fuzzy_ctx {
   uint32_t q[MAXCP];
   int m, maxd;
   uint8_t rows[MAXCP + 1][MAXCP + 1];
-  uint32_t key[MAXCP + 1]; /* code points of the previous key */
-  int klen;                /* its length in code points (-1: none yet) */
-  uint8_t seek[CS_TERM_MAX * 4 + 8];
-  size_t seek_len;
-  int has_seek;
-  size_t visits;
+  uint32_t key[MAXCP + 1];           /* code points of the previous key */
+  int klen;                          /* rows valid for key[0..klen) (-1: none yet) */
+  uint8_t dead[CS_TERM_MAX * 4 + 8]; /* a prefix no match starts with */
+  size_t dead_len;
   const char *stem; /* the query word's stem */
   size_t stem_len;
 } fuzzy_ctx;
@@ -160,35 +160,23 @@ static int fill_row(fuzzy_ctx *f, const uint32_t *k, int i) {
   return best;
 }
 
-/* Sets the seek key to the first key after every key starting with
- * key[0..n) (bytes). Returns 0 when there is no such key. */
-static int set_successor(fuzzy_ctx *f, const uint8_t *key, size_t n) {
-  if (n > sizeof f->seek) n = sizeof f->seek;
-  memcpy(f->seek, key, n);
-  while (n > 0 && f->seek[n - 1] == 0xFF) n--;
-  if (n == 0) return 0;
-  f->seek[n - 1]++;
-  f->seek_len = n;
-  return 1;
-}
-
-static int fuzzy_each(void *ctx, cs_slice key, cs_slice val) {
-  fuzzy_ctx *f = ctx;
-  if (++f->visits > FUZZY_VISITS) return 2;
+/* Looks at one key of the walk. Returns 1 when it lies under a dead prefix
+ * (f->dead): no word starting with it is close enough. */
+static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
   uint32_t cp[MAXCP + 1], ends[MAXCP + 1];
   int n = decode(key.data, key.len, cp, ends, MAXCP);
   int lcp = 0;
   if (f->klen >= 0) {
-    while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp]) lcp++;
+    while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp])
+      lcp++;
   }
   memcpy(f->key, cp, (size_t)n * sizeof cp[0]);
   f->klen = n;
   for (int i = lcp + 1; i <= n; i++) {
     if (fill_row(f, cp, i) > f->maxd) {
-      /* No word starting with these i characters is close enough. */
-      f->klen = i - 1; /* rows beyond i-1 are not valid for the next key */
-      if (!set_successor(f, key.data, ends[i - 1])) return 2;
-      f->has_seek = 1;
+      f->klen = i - 1; /* rows past i-1 are not valid for the next key */
+      f->dead_len = ends[i - 1] < sizeof f->dead ? ends[i - 1] : sizeof f->dead;
+      memcpy(f->dead, key.data, f->dead_len);
       return 1;
     }
   }
@@ -206,6 +194,24 @@ static int fuzzy_each(void *ctx, cs_slice key, cs_slice val) {
   return 0;
 }
 
+static int starts_with(cs_slice k, const void *p, size_t n) {
+  return k.len >= n && memcmp(k.data, p, n) == 0;
+}
+
+/* The first key after every key starting with p[0..n): p with its last
+ * byte below 0xFF incremented. 0 when there is none. */
+static size_t successor(uint8_t *p, size_t n) {
+  while (n > 0 && p[n - 1] == 0xFF)
+    n--;
+  if (n == 0) return 0;
+  p[n - 1]++;
+  return n;
+}
+
+/* Keys under a dead prefix are stepped over with next when few (a seek
+ * costs a B-tree descent), and sought past after this many. */
+#define DEAD_STEPS 8
+
 static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
@@ -216,20 +222,38 @@ static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, cands *c) {
   f->stem_len = w->term_len;
   uint32_t ends[MAXCP + 1];
   f->m = decode(w->word, w->word_len, f->q, ends, MAXCP);
-  for (int j = 0; j <= f->m; j++) f->rows[0][j] = (uint8_t)j;
-  int rc = 0;
-  if (f->m > 0) {
-    /* Candidates share the first character: typos there are rare, and the
-     * walk stays within one letter's words. */
-    const char *pfx = w->word;
-    size_t plen = ends[0];
-    rc = cs_reader_scan(r, CS_T_WORDS, pfx, plen, fuzzy_each, f);
-    for (int seeks = 0; rc == 1 && f->has_seek && seeks < FUZZY_SEEKS; seeks++) {
-      f->has_seek = 0;
-      rc = cs_reader_scan_from(r, CS_T_WORDS, pfx, plen, f->seek, f->seek_len, fuzzy_each, f);
+  for (int j = 0; j <= f->m; j++)
+    f->rows[0][j] = (uint8_t)j;
+  cs_cursor *cur = NULL;
+  int rc = f->m > 0 ? cs_reader_cursor(r, CS_T_WORDS, &cur) : 0;
+  if (rc || f->m == 0) goto out;
+  /* Candidates share the first character: typos there are rare, and the
+   * walk stays within one letter's words. */
+  const char *pfx = w->word;
+  size_t plen = ends[0];
+  cs_slice k, v;
+  rc = cs_cursor_seek(cur, (cs_slice){pfx, plen}, &k, &v);
+  size_t visits = 0, seeks = 0, steps = 0;
+  while (rc == 0 && starts_with(k, pfx, plen) && visits++ < FUZZY_VISITS) {
+    if (f->dead_len && starts_with(k, f->dead, f->dead_len)) {
+      if (++steps <= DEAD_STEPS) {
+        rc = cs_cursor_next(cur, &k, &v);
+        continue;
+      }
+      size_t n = successor(f->dead, f->dead_len);
+      f->dead_len = 0;
+      if (!n || ++seeks > FUZZY_SEEKS) break;
+      rc = cs_cursor_seek(cur, (cs_slice){f->dead, n}, &k, &v);
+      continue;
     }
-    if (rc > 0) rc = 0; /* budget reached: keep what was found */
+    f->dead_len = 0;
+    steps = 0;
+    fuzzy_key(f, k, v);
+    rc = cs_cursor_next(cur, &k, &v);
   }
+  if (rc == CS_ENOTFOUND) rc = 0;
+out:
+  cs_cursor_close(cur);
   free(f);
   return rc;
 }
@@ -239,7 +263,8 @@ int cs__edit_distance(const char *a, size_t alen, const char *b, size_t blen, in
   fuzzy_ctx f;
   f.maxd = max;
   f.m = decode(b, blen, f.q, NULL, MAXCP);
-  for (int j = 0; j <= f.m; j++) f.rows[0][j] = (uint8_t)j;
+  for (int j = 0; j <= f.m; j++)
+    f.rows[0][j] = (uint8_t)j;
   uint32_t cp[MAXCP + 1];
   int n = decode(a, alen, cp, NULL, MAXCP);
   for (int i = 1; i <= n; i++) {
@@ -282,8 +307,10 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
   if (!w->stop) cands_add(&c, w->term, w->term_len, 1, 0, 0, 1.0, UINT64_MAX);
   cs_word we;
   rc = cs_reader_word(r, w->word, w->word_len, &we);
-  if (rc == 0) cands_add(&c, we.stem.p, we.stem.len, 1, 0, 0, 1.0, UINT64_MAX);
-  else if (rc != CS_ENOTFOUND) goto out;
+  if (rc == 0)
+    cands_add(&c, we.stem.p, we.stem.len, 1, 0, 0, 1.0, UINT64_MAX);
+  else if (rc != CS_ENOTFOUND)
+    goto out;
   rc = 0;
   if (prefix && w->word_len > 0) {
     prefix_ctx px = {&c, w->chars, 0};

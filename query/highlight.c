@@ -77,6 +77,13 @@ static size_t to_bytes(const cs_turn *t, cs__pspan *spans, size_t n, brange *out
   tokpos stack[256];
   tokpos *toks = t->ntokens <= 256 ? stack : malloc((size_t)t->ntokens * sizeof *toks);
   if (!toks) return 0;
+  qsort(spans, n, sizeof *spans, span_cmp);
+  /* Tokens past the last matched position are not needed: a long speech
+   * highlighted near its start is not decoded to its end. */
+  uint32_t need = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (spans[i].last > need) need = spans[i].last;
+  }
   size_t nt = 0;
   cs_tokiter it;
   memset(&it, 0, sizeof it);
@@ -86,8 +93,8 @@ static size_t to_bytes(const cs_turn *t, cs__pspan *spans, size_t n, brange *out
     toks[nt].start = s;
     toks[nt].end = e;
     nt++;
+    if (pos > need) break;
   }
-  qsort(spans, n, sizeof *spans, span_cmp);
   size_t m = 0;
   for (size_t i = 0; i < n; i++) {
     size_t a = tok_lower(toks, nt, spans[i].first);
@@ -113,7 +120,8 @@ static void choose_window(const char *text, size_t len, const brange *r, size_t 
   for (size_t i = 0; i < m; i++) {
     size_t start = r[i].start > lead ? r[i].start - lead : 0;
     size_t count = 0;
-    for (size_t j = i; j < m && r[j].end <= start + window; j++) count++;
+    for (size_t j = i; j < m && r[j].end <= start + window; j++)
+      count++;
     if (count > best_count) {
       best_count = count;
       best_i = i;
@@ -124,7 +132,8 @@ static void choose_window(const char *text, size_t len, const brange *r, size_t 
   if (s + window > len) s = len > window ? len - window : 0;
   if (s > anchor) s = anchor;
   /* Start on a character, and on a word when one starts nearby. */
-  while (s > 0 && s < len && is_cont(text, s)) s++;
+  while (s > 0 && s < len && is_cont(text, s))
+    s++;
   if (s > 0) {
     for (size_t k = s; k < s + 16 && k < anchor; k++) {
       if (is_ws(text[k - 1]) && !is_ws(text[k])) {
@@ -141,7 +150,8 @@ static void choose_window(const char *text, size_t len, const brange *r, size_t 
   if (e >= len) {
     e = len;
   } else {
-    while (e > s && is_cont(text, e)) e--;
+    while (e > s && is_cont(text, e))
+      e--;
     for (size_t i = 0; i < m; i++) {
       if (r[i].start < e && r[i].end > e) e = r[i].end;
     }

@@ -51,8 +51,10 @@ void cs__analyzer_put(cs_analyzer *a) {
 
 int cs__fold_speaker(const char *s, size_t len, char *out, size_t cap) {
   /* Trim spaces so " Ana " finds "Ana". */
-  while (len && (*s == ' ' || *s == '\t')) s++, len--;
-  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+  while (len && (*s == ' ' || *s == '\t'))
+    s++, len--;
+  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+    len--;
   return cs_fold_word(s, len, out, cap);
 }
 
@@ -80,8 +82,8 @@ typedef struct parser {
   cs_engine_error *err;
   tok *toks;
   size_t ntoks, i;
-  uint32_t terms;    /* words + operators so far */
-  int lone_last;     /* the last word is the only word: keep it even if a stop word */
+  uint32_t terms; /* words + operators so far */
+  int lone_last;  /* the last word is the only word: keep it even if a stop word */
   int failed;
 } parser;
 
@@ -156,7 +158,8 @@ static void word_marks(tok *t) {
 static void lex_phrase(const char *q, size_t len, size_t *i, tok *t) {
   *i += quote_len(q + *i, len - *i);
   size_t s = *i;
-  while (*i < len && !quote_len(q + *i, len - *i)) (*i)++;
+  while (*i < len && !quote_len(q + *i, len - *i))
+    (*i)++;
   t->s = q + s;
   t->len = *i - s;
   if (*i < len) *i += quote_len(q + *i, len - *i); /* unclosed: ends at the end */
@@ -196,7 +199,8 @@ static int lex(parser *p, const char *q, size_t len) {
       continue;
     }
     if (c == '-') {
-      while (i < len && q[i] == '-') i++;
+      while (i < len && q[i] == '-')
+        i++;
       /* A lone dash (or one before a closing parenthesis) excludes nothing. */
       if (i < len && !is_space((unsigned char)q[i]) && q[i] != ')') {
         t->type = T_NOT;
@@ -244,8 +248,7 @@ static int lex(parser *p, const char *q, size_t len) {
   int words = 0;
   for (size_t k = 0; k < n; k++) {
     int ty = p->toks[k].type;
-    if (ty == T_WORD || ty == T_PHRASE || (ty == T_FIELD && p->toks[k].field == FLD_TITLE))
-      words++;
+    if (ty == T_WORD || ty == T_PHRASE || (ty == T_FIELD && p->toks[k].field == FLD_TITLE)) words++;
   }
   p->lone_last = words == 1;
   return 0;
@@ -256,7 +259,8 @@ static int lex(parser *p, const char *q, size_t len) {
 static int grow(void **pp, uint32_t *cap, uint32_t need, size_t size) {
   if (need <= *cap) return 0;
   uint32_t c = *cap ? *cap : 16;
-  while (c < need) c *= 2;
+  while (c < need)
+    c *= 2;
   void *n = realloc(*pp, (size_t)c * size);
   if (!n) return -1;
   *pp = n;
@@ -308,7 +312,8 @@ static int32_t new_group(parser *p, uint8_t type, const int32_t *kids, uint32_t 
   for (uint32_t k = 0; k < n; k++) {
     const cs__qnode *c = &q->nodes[kids[k]];
     if (c->type == type) {
-      for (uint32_t j = 0; j < c->nkids; j++) q->kids[q->nkids++] = q->kids[c->kid + j];
+      for (uint32_t j = 0; j < c->nkids; j++)
+        q->kids[q->nkids++] = q->kids[c->kid + j];
     } else {
       q->kids[q->nkids++] = (uint32_t)kids[k];
     }
@@ -334,7 +339,8 @@ static int count_terms(parser *p, uint32_t n) {
 
 static uint8_t count_chars(const char *s, size_t n) {
   size_t c = 0;
-  for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+  for (size_t i = 0; i < n; i++)
+    c += ((unsigned char)s[i] & 0xC0) != 0x80;
   return (uint8_t)(c > 255 ? 255 : c);
 }
 
@@ -372,8 +378,8 @@ static int32_t parse_word(parser *p, const tok *t, uint8_t fields, int negated) 
   int typo = p->o->typo && !p->o->plain;
   int32_t kids[64];
   uint32_t nk = 0;
-  /* Copy first: the analyzer's tokens die on the next call, and only the
-   * current call's tokens are used below. */
+  /* The analyzer's tokens live until its next call: nothing in this loop
+   * calls it, and each word is copied into the query. */
   for (size_t k = 0; k < n; k++) {
     int last = k + 1 == n;
     if (nk == 64) {
@@ -643,7 +649,8 @@ static int32_t parse_seq(parser *p, int depth) {
   }
   if (p->failed) return -1;
   uint32_t positive = 0;
-  for (uint32_t k = 0; k < nk; k++) positive += !is_not(p, kids[k]);
+  for (uint32_t k = 0; k < nk; k++)
+    positive += !is_not(p, kids[k]);
   if (nk && !positive) {
     fail(p, depth ? "a group in parentheses only excludes terms; add a term to search for"
                   : "the query only excludes terms; add a term to search for");
@@ -678,8 +685,7 @@ static int32_t parse_plain(parser *p, const char *s, size_t len) {
     uint32_t j;
     for (j = 0; j < nk; j++) {
       const cs__qword *w = &p->q->words[p->q->nodes[kids[j]].word];
-      if (w->term_len == toks[k].term_len && memcmp(w->term, toks[k].term, w->term_len) == 0)
-        break;
+      if (w->term_len == toks[k].term_len && memcmp(w->term, toks[k].term, w->term_len) == 0) break;
     }
     if (j < nk) {
       p->q->nodes[kids[j]].boost += 1.0;
@@ -719,7 +725,8 @@ int cs__query_parse(cs_analyzer *a, const char *qs, size_t len, const cs__parse_
   p.err = err;
   if (!qs) len = 0;
   size_t k = 0;
-  while (k < len && is_space((unsigned char)qs[k])) k++;
+  while (k < len && is_space((unsigned char)qs[k]))
+    k++;
   if (k == len) {
     out->browse = 1;
     return 0;

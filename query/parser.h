@@ -53,11 +53,11 @@ typedef struct cs__qword {
 } cs__qword;
 
 typedef struct cs__qnode {
-  uint8_t type;   /* CS__N_* */
-  uint8_t fields; /* leaves: CS__F_* mask */
-  uint8_t prefix; /* TERM: also matches words that start with it */
-  uint8_t edits;  /* TERM: most edits tolerated (0..2) */
-  double boost;   /* leaves: weight in ranking (repeated plain words add up) */
+  uint8_t type;          /* CS__N_* */
+  uint8_t fields;        /* leaves: CS__F_* mask */
+  uint8_t prefix;        /* TERM: also matches words that start with it */
+  uint8_t edits;         /* TERM: most edits tolerated (0..2) */
+  double boost;          /* leaves: weight in ranking (repeated plain words add up) */
   uint32_t word, nwords; /* leaves: range of words[] (TERM: exactly 1) */
   uint32_t kid, nkids;   /* AND/OR/NOT: range of kids[] */
 } cs__qnode;
@@ -82,11 +82,11 @@ typedef struct cs__query {
 } cs__query;
 
 typedef struct cs__parse_opts {
-  const char *lang;    /* analysis language; NULL: "es" */
-  int plain;           /* bag of words: no operators, no typos, no prefix */
-  int default_or;      /* implicit operator between clauses is OR */
-  int typo;            /* typo tolerance and last-word prefix matching */
-  uint32_t max_terms;  /* words + operators; CS_QUERY_MAX_TERMS for users */
+  const char *lang;   /* analysis language; NULL: "es" */
+  int plain;          /* bag of words: no operators, no typos, no prefix */
+  int default_or;     /* implicit operator between clauses is OR */
+  int typo;           /* typo tolerance and last-word prefix matching */
+  uint32_t max_terms; /* words + operators; CS_QUERY_MAX_TERMS for users */
 } cs__parse_opts;
 
 void cs__parse_defaults(cs__parse_opts *o);

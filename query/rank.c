@@ -21,12 +21,13 @@ void cs__rank_defaults(cs__rank_params *p) {
   memset(p, 0, sizeof *p);
   p->k1 = 0.9;
   p->b = 0.4;
-  for (int k = 0; k < CS_DOC_KINDS; k++) p->kind_weight[k] = 1.0;
+  for (int k = 0; k < CS_DOC_KINDS; k++)
+    p->kind_weight[k] = 1.0;
   p->kind_weight[CS_DOC_TITLE] = 2.0;
   p->kind_weight[CS_DOC_DESCRIPTION] = 1.5;
   p->proximity = 1.0;
-  p->others_share = 0.1;
-  p->others_cap = 0.5;
+  p->second_share = 0.25;
+  p->third_share = 0.1;
 }
 
 void cs__ranker_init(cs__ranker *rk, const cs__rank_params *p, const cs_stats *st) {
@@ -93,15 +94,12 @@ double cs__proximity(cs__ppos *v, size_t n, double scale) {
   return scale * acc / (1.0 + acc);
 }
 
-double cs__conv_score(const cs__ranker *rk, double best, double sum) {
-  double others = rk->p.others_share * (sum - best);
-  double cap = rk->p.others_cap * best;
-  if (others < 0) others = 0;
-  return best + (others < cap ? others : cap);
+double cs__conv_score(const cs__ranker *rk, double s1, double s2, double s3) {
+  return s1 + rk->p.second_share * s2 + rk->p.third_share * s3;
 }
 
 double cs__conv_bound(const cs__ranker *rk, double best_bound) {
-  return best_bound * (1.0 + rk->p.others_cap);
+  return best_bound * (1.0 + rk->p.second_share + rk->p.third_share);
 }
 
 /* ---------------------------------------------------------------- order */

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 typedef struct cs__rank_params {
-  double k1, b;                        /* BM25; defaults 0.9, 0.4 (Anserini's) */
-  double kind_weight[CS_DOC_KINDS];    /* by CS_DOC_*: turn 1.0, title 2.0, description 1.5 */
-  double proximity;                    /* proximity bonus weight, 0: off (default 1.0) */
-  double others_share, others_cap;     /* grouping, see cs__conv_score (0.1, 0.5) */
+  double k1, b;                     /* BM25; defaults 0.9, 0.4 (Anserini's) */
+  double kind_weight[CS_DOC_KINDS]; /* by CS_DOC_*: turn 1.0, title 2.0, description 1.5 */
+  double proximity;                 /* proximity bonus weight, 0: off (default 1.0) */
+  double second_share, third_share; /* grouping, see cs__conv_score (0.25, 0.1) */
 } cs__rank_params;
 
 void cs__rank_defaults(cs__rank_params *p);
@@ -70,16 +70,18 @@ typedef struct cs__ppos {
 double cs__proximity(cs__ppos *v, size_t n, double scale);
 
 /* A conversation's score from its documents' scores (its turns, title,
- * description):
+ * description): with s1 >= s2 >= s3 its three best document scores (0 when
+ * fewer match),
  *
- *   conv = best + min(share x (sum - best), cap x best)
+ *   conv = s1 + second_share x s2 + third_share x s3      (0.25, 0.1)
  *
- * where best is the highest document score and sum their total: the best
- * turn decides, and a conversation where many turns match gains up to
- * `cap` (50%) more, growing with `share` (10%) of the other turns' scores.
- * cs__conv_bound gives the most a conversation can score when no document
- * scores above best_bound. */
-double cs__conv_score(const cs__ranker *rk, double best, double sum);
+ * The best turn decides; a conversation where the subject comes back in
+ * other turns gains a little (up to 35%). Only the three best count, which
+ * are also the three snippets shown, so a document that cannot beat the
+ * third best can be skipped without scoring it (block-max skipping inside a
+ * conversation, search.c). cs__conv_bound gives the most a conversation can
+ * score when no document scores above best_bound. */
+double cs__conv_score(const cs__ranker *rk, double s1, double s2, double s3);
 double cs__conv_bound(const cs__ranker *rk, double best_bound);
 
 /* ---------------------------------------------------------------- order */

@@ -29,15 +29,19 @@
  * conversation, never per document.
  *
  * Ranking and pruning. A matching conversation is scored (rank.h: BM25 per
- * document with field weights and proximity, grouped into a conversation
- * score) only if it can enter the top k: before scoring, an upper bound is
- * computed from each term's block-max information (the largest tf and
- * smallest length of the postings chunk the cursor is in, when the
- * conversation's documents lie in that chunk) or, failing that, the term's
- * score limit; a conversation whose bound ranks below the k-th best kept so
- * far is only counted. Results are ordered by (tier, score, recency, id),
- * where tier is the number of expanded words (prefix or typo tolerant) that
- * the conversation matches exactly: typing "casa" ranks "casa" above "casas"
+ * document with field weights and proximity; the conversation scores its
+ * three best documents) only if it can enter the top k. Its bound comes
+ * from the postings already decoded in the cursors' current chunks
+ * (cs_pcur_peek: the exact tf and length of its documents there, merged per
+ * document), with the score limit standing in for documents in chunks not
+ * decoded yet; a conversation whose bound ranks below the k-th best kept so
+ * far is only counted (MaxScore at the conversation level). Inside a scored
+ * conversation, once three turns are known, whole chunks whose block-max
+ * bound (largest tf, shortest length) cannot beat the third best are
+ * skipped (block-max skipping). Both are exact: results equal exhaustive
+ * scoring. Results are ordered by (tier, score, recency, id), where tier is
+ * the number of expanded words (prefix or typo tolerant) that the
+ * conversation matches exactly: typing "casa" ranks "casa" above "casas"
  * and "cama" whatever their BM25.
  *
  * Relaxation. When an all-words query matches nothing, the rarest clauses
@@ -84,6 +88,7 @@
 
 typedef struct xvar {
   cs_pcur *cur; /* NULL: the term is absent, or the cursor is closed */
+  uint32_t doc; /* the cursor's docid (END without one): read in every loop */
   uint32_t leaf;
   uint8_t exact;
   double weight; /* variant weight x leaf boost */
@@ -131,12 +136,15 @@ struct cs__exec {
   size_t sp_cap;
   uint32_t *phr;
   size_t phr_cap;
+  struct peek *pk;
+  size_t pk_cap;
 };
 
 static int grow_buf(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t c = *cap ? *cap : 64;
-  while (c < need) c *= 2;
+  while (c < need)
+    c *= 2;
   void *n = realloc(*p, c * size);
   if (!n) return CS_ENOMEM;
   *p = n;
@@ -168,9 +176,11 @@ static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int
 static int open_cursor(cs__exec *x, xvar *v) {
   cs_pcur_close(v->cur);
   v->cur = NULL;
+  v->doc = END;
   if (v->df == 0 && v->len == 0) return 0;
   int rc = cs_pcur_open(x->r, v->term, v->len, &v->cur);
   if (rc == CS_ENOTFOUND) return 0;
+  if (!rc) v->doc = cs_pcur_docid(v->cur);
   return rc;
 }
 
@@ -206,7 +216,8 @@ static int df_below(cs__exec *x, xvar *v, uint64_t *df) {
   }
   if (rc) return rc;
   uint64_t after = 0;
-  for (cs_pcur_next_geq(c, x->horizon); cs_pcur_docid(c) != END; cs_pcur_next(c)) after++;
+  for (cs_pcur_next_geq(c, x->horizon); cs_pcur_docid(c) != END; cs_pcur_next(c))
+    after++;
   rc = cs_pcur_error(c);
   cs_pcur_close(c);
   *df = v->df > after ? v->df - after : 0;
@@ -228,7 +239,8 @@ static int stats_at_horizon(cs__exec *x) {
   uint8_t from[4];
   cs_be32_put(from, x->horizon);
   int rc = cs_reader_scan_from(x->r, CS_T_DOCS, NULL, 0, from, 4, docs_after_each, &x->st);
-  for (uint32_t i = 0; !rc && i < x->nvars; i++) rc = df_below(x, &x->vars[i], &x->vars[i].df);
+  for (uint32_t i = 0; !rc && i < x->nvars; i++)
+    rc = df_below(x, &x->vars[i], &x->vars[i].df);
   return rc;
 }
 
@@ -282,7 +294,8 @@ int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, u
   x->leaves = calloc(nn, sizeof *x->leaves);
   if (!rc && (!x->node_leaf || !x->dropped || !x->leaves)) rc = CS_ENOMEM;
   if (rc) goto fail;
-  for (uint32_t i = 0; i < nn; i++) x->node_leaf[i] = -1;
+  for (uint32_t i = 0; i < nn; i++)
+    x->node_leaf[i] = -1;
   if (q->root >= 0) rc = collect_leaves(x, q->root, 0, &x->nleaves);
   if (rc) goto fail;
 
@@ -308,9 +321,11 @@ int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, u
     if (n->type == CS__N_TERM) {
       const cs__qword *w = &q->words[n->word];
       uint32_t nv = 0;
-      /* Excluded words are not expanded: excluding every word that looks
-       * like a typo of it would surprise more than it helps. */
-      int prefix = n->prefix && !l->negated, edits = l->negated ? 0 : n->edits;
+      /* Excluded words get no typo tolerance: excluding every word that
+       * looks like a typo of it would surprise more than it helps. (Their
+       * prefix is always explicit, "-viv*": the last word's implicit one
+       * never applies to an exclusion.) */
+      int prefix = n->prefix, edits = l->negated ? 0 : n->edits;
       rc = cs__expand(r, w, prefix, edits, prefix || edits ? cap : 2, vv, &nv);
       for (uint32_t k = 0; !rc && k < nv; k++) {
         rc = add_var(x, i, vv[k].term, vv[k].len, vv[k].exact, vv[k].weight * boost, vv[k].df);
@@ -343,7 +358,8 @@ int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, u
   }
   free(vv);
   if (rc) goto fail;
-  for (uint32_t i = 0; !rc && i < x->nvars; i++) rc = open_cursor(x, &x->vars[i]);
+  for (uint32_t i = 0; !rc && i < x->nvars; i++)
+    rc = open_cursor(x, &x->vars[i]);
   if (!rc) rc = stats_at_horizon(x);
   if (rc) goto fail;
   compute_weights(x);
@@ -362,7 +378,8 @@ fail:
 
 void cs__exec_close(cs__exec *x) {
   if (!x) return;
-  for (uint32_t i = 0; i < x->nvars; i++) cs_pcur_close(x->vars[i].cur);
+  for (uint32_t i = 0; i < x->nvars; i++)
+    cs_pcur_close(x->vars[i].cur);
   free(x->vars);
   free(x->leaves);
   free(x->node_leaf);
@@ -372,6 +389,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->pp);
   free(x->sp);
   free(x->phr);
+  free(x->pk);
   free(x);
 }
 
@@ -384,12 +402,23 @@ static int exec_rewind(cs__exec *x) {
   return 0;
 }
 
-/* Leaves that count for scoring: positive and not dropped. */
-static void update_active(cs__exec *x) {
-  for (uint32_t i = 0; i < x->nleaves; i++) {
-    xleaf *l = &x->leaves[i];
-    l->active = !l->negated && !x->dropped[l->node];
+/* Marks the leaves under node n (dropped: an ancestor was dropped). */
+static void mark_active(cs__exec *x, int32_t n, int dropped) {
+  dropped |= x->dropped[n];
+  int32_t li = x->node_leaf[n];
+  if (li >= 0) {
+    xleaf *l = &x->leaves[li];
+    l->active = !l->negated && !dropped;
+    return;
   }
+  const cs__qnode *node = &x->q->nodes[n];
+  for (uint32_t k = 0; k < node->nkids; k++)
+    mark_active(x, (int32_t)x->q->kids[node->kid + k], dropped);
+}
+
+/* Leaves that count for scoring: positive and not dropped by relaxation. */
+static void update_active(cs__exec *x) {
+  if (x->q->root >= 0) mark_active(x, x->q->root, 0);
   double idf_sum = 0;
   uint32_t n = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
@@ -483,7 +512,8 @@ static int turn_passes(xfilter *f, const cs_turn *t) {
   if (f->has_speaker && strcmp(sp, f->speaker) != 0) return 0;
   if (q->nspeakers) {
     int any = 0;
-    for (int i = 0; i < q->nspeakers; i++) any |= strcmp(sp, q->speakers[i]) == 0;
+    for (int i = 0; i < q->nspeakers; i++)
+      any |= strcmp(sp, q->speakers[i]) == 0;
     if (!any) return 0;
   }
   for (int i = 0; i < q->nnot_speakers; i++) {
@@ -528,6 +558,7 @@ typedef struct xsearch {
   size_t mask_words;
   xhit *scratch;
   int first_only; /* stop at the first match (relaxation probes) */
+  int exhaustive; /* no pruning */
   int timed_out;
   struct timespec deadline;
   int has_deadline;
@@ -651,7 +682,8 @@ static int resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
       else
         hi = mid;
     }
-    while (lo < s->nu && s->u[lo].e <= s->u[lo].f) lo++; /* empty conversations */
+    while (lo < s->nu && s->u[lo].e <= s->u[lo].f)
+      lo++; /* empty conversations */
     if (lo >= s->nu) {
       *next = END;
       return 0;
@@ -677,7 +709,9 @@ static int resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
   if (d < R->f || d >= R->e) return 0; /* a stale document */
   *next = R->e;
   if (!range_passes(s, R)) return 0;
-  if (!cs_caller_sees_patient(s->r, s->caller, R->patient)) return 0;
+  /* Restricted callers always walk a universe; this is defence in depth. */
+  if (cs_caller_restricted(s->caller) && !cs_caller_sees_patient(s->r, s->caller, R->patient))
+    return 0;
   return 1;
 }
 
@@ -725,14 +759,23 @@ static inline int doc_ok(const xsearch *s, const xleaf *l, const xrange *R, uint
 
 /* ---------------------------------------------------------------- matching */
 
+/* Cursor moves go through these, which keep v->doc current. */
 static inline uint32_t var_geq(xvar *v, uint32_t t) {
-  if (!v->cur) return END;
-  cs_pcur_next_geq(v->cur, t);
-  return cs_pcur_docid(v->cur);
+  if (v->doc < t) {
+    cs_pcur_next_geq(v->cur, t);
+    v->doc = cs_pcur_docid(v->cur);
+  }
+  return v->doc;
+}
+
+static inline void var_next(xvar *v) {
+  if (v->doc == END) return;
+  cs_pcur_next(v->cur);
+  v->doc = cs_pcur_docid(v->cur);
 }
 
 static inline uint32_t var_doc(const xvar *v) {
-  return v->cur ? cs_pcur_docid(v->cur) : END;
+  return v->doc;
 }
 
 /* Occurrences of a phrase in the document all its cursors are on; with
@@ -752,7 +795,8 @@ static uint32_t phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_
     int ok = 1;
     for (uint32_t k = 1; k < n && ok; k++) {
       uint32_t want = p + w[k].pos;
-      while (at[k] < npos[k] && pos[k][at[k]] < want) at[k]++;
+      while (at[k] < npos[k] && pos[k][at[k]] < want)
+        at[k]++;
       ok = at[k] < npos[k] && pos[k][at[k]] == want;
     }
     if (ok) {
@@ -771,7 +815,7 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
       xvar *v = &x->vars[l->var + k];
       for (uint32_t d = var_geq(v, R->f); d < R->e; d = var_doc(v)) {
         if (doc_ok(s, l, R, d)) return 1;
-        cs_pcur_next(v->cur);
+        var_next(v);
       }
     }
     return 0;
@@ -860,40 +904,124 @@ static int node_match(xsearch *s, int32_t n, const xrange *R) {
 
 /* ---------------------------------------------------------------- scoring */
 
-/* Upper bound of R's key before scoring (see the file comment). */
-static void conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score) {
+/* Keeps the three largest values, largest first. */
+static void keep_top3(double top[3], double score) {
+  if (score <= top[2]) return;
+  int i = 2;
+  while (i > 0 && top[i - 1] < score) {
+    top[i] = top[i - 1];
+    i--;
+  }
+  top[i] = score;
+}
+
+/* A cursor's decoded documents in R, for bounds (conv_bound). */
+typedef struct peek {
+  const uint32_t *doc, *tf, *len;
+  uint32_t n, j;
+  uint32_t leaf;
+  double w;
+} peek;
+
+/* Upper bound of R's key before scoring it. The cursors of R's first
+ * documents sit in decoded chunks, so the tf and length of each document of
+ * R in those chunks are at hand (cs_pcur_peek): merged in docid order, they
+ * bound every such document's score exactly but for proximity (counted in
+ * full where two clauses meet) and phrases (a phrase occurs at most as
+ * often as its rarest word in the document, and only where all its words
+ * are). Documents in chunks not decoded yet get the score limit. The
+ * conversation bound is then cs__conv_score of the three best document
+ * bounds. The tier bound counts the expanded words whose exact term occurs
+ * in R. */
+static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score) {
   cs__exec *x = s->x;
-  double ub = 0;
-  int nl = 0, t = 0;
+  if (grow_buf((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
+  peek *pk = x->pk;
+  uint32_t np = 0;
+  int t = 0, cont = 0, present = 0;
+  double unknown = 0; /* bound of a document in a chunk not decoded yet */
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
-    unsigned kinds = l->fields & R->kinds;
-    if (!l->active || !kinds) continue;
-    double lub = 0;
-    int exact = 0;
-    if (l->type == CS__N_TERM) {
-      for (uint32_t k = 0; k < l->nvar; k++) {
-        xvar *v = &x->vars[l->var + k];
-        if (var_geq(v, R->f) >= R->e) continue;
-        double b = cs_pcur_block_last(v->cur) >= R->e - 1
-                       ? cs__bm25_bound(&x->rk, kinds, cs_pcur_block_max_tf(v->cur),
-                                        cs_pcur_block_min_len(v->cur))
-                       : cs__bm25_limit(&x->rk, kinds);
-        if (v->w * b > lub) lub = v->w * b;
-        exact |= v->exact;
-      }
-    } else {
-      int all = l->nvar > 0;
-      for (uint32_t k = 0; k < l->nvar && all; k++) all = var_geq(&x->vars[l->var + k], R->f) < R->e;
-      if (all) lub = l->pw * cs__bm25_limit(&x->rk, kinds);
+    if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
+    int all = 1, exact = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      int in = var_geq(&x->vars[l->var + k], R->f) < R->e;
+      all &= in;
+      exact |= in && x->vars[l->var + k].exact;
     }
-    ub += lub;
-    nl += lub > 0;
+    if (l->type == CS__N_PHRASE && !all) continue;
+    double lmax = 0; /* best weight among the terms that go on past their chunk */
+    uint32_t first = np;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc >= R->e) continue;
+      peek *p = &pk[np++];
+      p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
+      p->j = 0;
+      p->leaf = i;
+      p->w = l->type == CS__N_TERM ? v->w : l->pw;
+      if (cs_pcur_block_last(v->cur) < R->e - 1) {
+        cont = 1;
+        if (p->w > lmax) lmax = p->w;
+      }
+    }
+    if (np > first) present++;
+    unknown += lmax * cs__bm25_limit(&x->rk, l->fields & CS__F_TURN);
     t += l->expanded && exact;
   }
-  if (nl >= 2) ub += x->prox_scale;
+  double m[3] = {0, 0, 0};
+  double prox = present >= 2 ? x->prox_scale : 0;
+  for (;;) {
+    uint32_t d = END;
+    for (uint32_t a = 0; a < np; a++) {
+      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] < d) d = pk[a].doc[pk[a].j];
+    }
+    if (d >= R->e) break;
+    int kind = kind_of(R, d);
+    double doc = 0;
+    int leaves = 0;
+    for (uint32_t a = 0; a < np;) {
+      uint32_t li = pk[a].leaf, b = a;
+      while (b < np && pk[b].leaf == li)
+        b++;
+      const xleaf *l = &x->leaves[li];
+      double lb = 0;
+      if (l->type == CS__N_TERM) {
+        for (uint32_t c = a; c < b; c++) {
+          const peek *p = &pk[c];
+          if (p->j >= p->n || p->doc[p->j] != d) continue;
+          double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[p->j], p->len[p->j]);
+          if (sc > lb) lb = sc;
+        }
+      } else {
+        uint32_t tf = UINT32_MAX, len = 0, on = 0;
+        for (uint32_t c = a; c < b; c++) {
+          const peek *p = &pk[c];
+          if (p->j >= p->n || p->doc[p->j] != d) continue;
+          on++;
+          if (p->tf[p->j] < tf) tf = p->tf[p->j];
+          len = p->len[p->j];
+        }
+        if (on == b - a) lb = pk[a].w * cs__bm25_tf(&x->rk, kind, tf, len);
+      }
+      if (!(l->fields & (1u << kind))) lb = 0;
+      doc += lb;
+      leaves += lb > 0;
+      a = b;
+    }
+    if (leaves >= 2) doc += prox;
+    keep_top3(m, doc);
+    for (uint32_t a = 0; a < np; a++) {
+      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;
+    }
+  }
+  if (cont) {
+    for (int r = 0; r < 3; r++)
+      keep_top3(m, unknown + prox);
+  }
   *tier = t;
-  *score = cs__conv_bound(&x->rk, ub) * (1 + 1e-9) + 1e-9;
+  *score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+  return 0;
 }
 
 static int add_pp(cs__exec *x, size_t *n, uint32_t pos, uint32_t leaf) {
@@ -920,8 +1048,55 @@ static void keep_snippet(xhit *h, uint32_t d, double score) {
   h->snip_score[i] = score;
 }
 
-/* Scores conversation R: every document a searched clause matches in it.
- * Fills h's key (tier, score), snippets and variant mask. */
+/* Block-max skipping inside a conversation. Once three turns are scored,
+ * a document scoring no more than the third best changes neither the
+ * conversation's score (rank.h: only the three best count) nor its
+ * snippets. The bound of every document up to L (the nearest end of the
+ * cursors' current chunks) is the sum over clauses of their best chunk
+ * bound; when it cannot beat the third best, all cursors jump past L
+ * without decoding a position or computing a score. Exact matches that
+ * would still raise the tier are never skipped. Returns the docid to skip
+ * to, or 0 when nothing can be skipped. */
+static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, uint32_t na,
+                            uint32_t mind, double theta, const uint64_t *exact_leaves) {
+  unsigned kinds = R->kinds;
+  if ((R->title == END || mind > R->title) && (R->desc == END || mind > R->desc))
+    kinds = CS__F_TURN;
+  uint32_t L = R->e - 1;
+  double bound = 0;
+  int nl = 0;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[act[a]].leaf, b = a;
+    while (b < na && x->vars[act[b]].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    unsigned k = kinds & l->fields;
+    double lb = 0;
+    if (k && l->type == CS__N_TERM) {
+      int counted = li < 256 && ((exact_leaves[li >> 6] >> (li & 63)) & 1);
+      for (uint32_t c = a; c < b; c++) {
+        const xvar *v = &x->vars[act[c]];
+        double vb = v->w * cs__bm25_bound(&x->rk, k, cs_pcur_block_max_tf(v->cur),
+                                          cs_pcur_block_min_len(v->cur));
+        if (vb > lb) lb = vb;
+        uint32_t last = cs_pcur_block_last(v->cur);
+        if (last < L) L = last;
+        if (v->exact && l->expanded && !counted && v->doc <= L) L = v->doc - 1;
+      }
+    } else if (k) {
+      lb = l->pw * cs__bm25_limit(&x->rk, k);
+    }
+    bound += lb;
+    nl += lb > 0;
+    a = b;
+  }
+  if (nl >= 2) bound += x->prox_scale;
+  if (bound > theta || L < mind) return 0;
+  return L + 1;
+}
+
+/* Scores conversation R: every document a searched clause matches in it
+ * that can matter. Fills h's key (tier, score), snippets and variant mask. */
 static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   cs__exec *x = s->x;
   uint64_t *mask = hit_mask(h);
@@ -936,22 +1111,33 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
     }
   }
   uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
-  double best = 0, sum = 0;
+  double top[3] = {0, 0, 0};
   int rc = 0;
   while (na > 0 && !rc) {
     uint32_t d = END;
     for (uint32_t a = 0; a < na; a++) {
-      uint32_t dd = var_doc(&x->vars[x->act[a]]);
+      uint32_t dd = x->vars[x->act[a]].doc;
       if (dd < d) d = dd;
+    }
+    if (h->nsnip == SNIPPETS && !s->exhaustive) {
+      uint32_t to = skip_target(x, R, x->act, na, d, h->snip_score[SNIPPETS - 1], exact_leaves);
+      if (to) {
+        uint32_t keep = 0;
+        for (uint32_t a = 0; a < na; a++) {
+          if (var_geq(&x->vars[x->act[a]], to) < R->e) x->act[keep++] = x->act[a];
+        }
+        na = keep;
+        continue;
+      }
     }
     int kind = kind_of(R, d);
     int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
-    if (kind != CS_DOC_TURN && s->cur_bits) pass = 0;
     double doc = 0;
     int matched = 0;
     for (uint32_t a = 0; a < na && pass && !rc;) {
       uint32_t li = x->vars[x->act[a]].leaf, b = a;
-      while (b < na && x->vars[x->act[b]].leaf == li) b++;
+      while (b < na && x->vars[x->act[b]].leaf == li)
+        b++;
       const xleaf *l = &x->leaves[li];
       double lbest = 0;
       if (!(l->fields & (1u << kind))) {
@@ -960,7 +1146,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         int exact = 0;
         for (uint32_t c = a; c < b; c++) {
           xvar *v = &x->vars[x->act[c]];
-          if (var_doc(v) != d) continue;
+          if (v->doc != d) continue;
           double sc = v->w * cs__bm25_tf(&x->rk, kind, cs_pcur_tf(v->cur), cs_pcur_len(v->cur));
           if (sc > lbest) lbest = sc;
           exact |= v->exact;
@@ -969,11 +1155,13 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
       } else if (b - a == l->nvar) {
         int all = 1;
-        for (uint32_t c = a; c < b && all; c++) all = var_doc(&x->vars[x->act[c]]) == d;
+        for (uint32_t c = a; c < b && all; c++)
+          all = x->vars[x->act[c]].doc == d;
         uint32_t pf = all ? phrase_freq(x, l, NULL, 0) : 0;
         if (pf) {
           lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
-          for (uint32_t c = a; c < b; c++) mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+          for (uint32_t c = a; c < b; c++)
+            mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
         }
       }
       x->leaf_score[li] = lbest;
@@ -988,41 +1176,43 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         xvar *v = &x->vars[x->act[a]];
         uint32_t li = v->leaf;
         const xleaf *l = &x->leaves[li];
-        if (var_doc(v) != d || x->leaf_score[li] <= 0) continue;
+        if (v->doc != d || x->leaf_score[li] <= 0) continue;
         if (l->type == CS__N_TERM) {
           const uint32_t *pos;
           uint32_t np;
           if (cs_pcur_positions(v->cur, &pos, &np)) continue;
-          for (uint32_t j = 0; j < np && !rc; j++) rc = add_pp(x, &npp, pos[j], li);
+          for (uint32_t j = 0; j < np && !rc; j++)
+            rc = add_pp(x, &npp, pos[j], li);
         } else if (v == &x->vars[l->var]) {
           if (grow_buf((void **)&x->phr, &x->phr_cap, 64, sizeof *x->phr)) {
             rc = CS_ENOMEM;
             break;
           }
           uint32_t pf = phrase_freq(x, l, x->phr, 64);
-          for (uint32_t j = 0; j < pf && j < 64 && !rc; j++) rc = add_pp(x, &npp, x->phr[j], li);
+          for (uint32_t j = 0; j < pf && j < 64 && !rc; j++)
+            rc = add_pp(x, &npp, x->phr[j], li);
         }
       }
       doc += cs__proximity(x->pp, npp, x->prox_scale);
     }
     if (doc > 0) {
-      sum += doc;
-      if (doc > best) best = doc;
+      keep_top3(top, doc);
       if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
     }
     /* Step every cursor on d; drop those leaving the conversation. */
     uint32_t keep = 0;
     for (uint32_t a = 0; a < na; a++) {
       xvar *v = &x->vars[x->act[a]];
-      if (var_doc(v) == d) cs_pcur_next(v->cur);
-      if (var_doc(v) < R->e) x->act[keep++] = x->act[a];
+      if (v->doc == d) var_next(v);
+      if (v->doc < R->e) x->act[keep++] = x->act[a];
     }
     na = keep;
   }
   int tier = 0;
-  for (int i = 0; i < 4; i++) tier += __builtin_popcountll(exact_leaves[i]);
+  for (int i = 0; i < 4; i++)
+    tier += __builtin_popcountll(exact_leaves[i]);
   h->key.tier = tier;
-  h->key.score = cs__conv_score(&x->rk, best, sum);
+  h->key.score = cs__conv_score(&x->rk, top[0], top[1], top[2]);
   return rc;
 }
 
@@ -1038,9 +1228,10 @@ static int consider(xsearch *s, const xrange *R) {
   h->nsnip = 0;
   const cs__key *th = cs__topk_threshold(&s->top);
   if (s->sort == CS__SORT_RELEVANCE && s->x) {
-    if (th) {
+    if (th && !s->exhaustive) {
       cs__key ub = h->key;
-      conv_bound(s, R, &ub.tier, &ub.score);
+      int rc = conv_bound(s, R, &ub.tier, &ub.score);
+      if (rc) return rc;
       if (cs__key_cmp(s->sort, &ub, th) > 0) return 0; /* cannot make the page */
     }
   } else {
@@ -1118,7 +1309,8 @@ static int browse_each(void *ctx, cs_slice key, cs_slice val) {
   xrange R;
   range_of(&c, &R);
   if (!range_passes(s, &R)) return 0;
-  if (!cs_caller_sees_patient(s->r, s->caller, R.patient)) return 0;
+  if (cs_caller_restricted(s->caller) && !cs_caller_sees_patient(s->r, s->caller, R.patient))
+    return 0;
   if (past_deadline(s)) return 1;
   return browse_one(s, &R);
 }
@@ -1254,7 +1446,8 @@ static int b64_decode(const char *in, uint8_t *out, size_t cap, size_t *n) {
     }
     size_t bytes = k - 1;
     if (o + bytes > cap) return -1;
-    for (size_t b = 0; b < bytes; b++) out[o++] = (uint8_t)(v >> (16 - 8 * b));
+    for (size_t b = 0; b < bytes; b++)
+      out[o++] = (uint8_t)(v >> (16 - 8 * b));
   }
   *n = o;
   return 0;
@@ -1262,7 +1455,8 @@ static int b64_decode(const char *in, uint8_t *out, size_t cap, size_t *n) {
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
   const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 0x100000001b3ULL;
   return h;
 }
 
@@ -1271,8 +1465,13 @@ static uint64_t query_hash(const cs_search_params *p, int sort) {
   uint64_t h = 0xcbf29ce484222325ULL;
   const char *q = p->q ? p->q : "";
   h = fnv(h, q, strlen(q) + 1);
-  int64_t nums[] = {(int64_t)p->patient, (int64_t)p->owner, (int64_t)p->conversation,
-                    p->from_ms, p->to_ms, p->role, sort};
+  int64_t nums[] = {(int64_t)p->patient,
+                    (int64_t)p->owner,
+                    (int64_t)p->conversation,
+                    p->from_ms,
+                    p->to_ms,
+                    p->role,
+                    sort};
   h = fnv(h, nums, sizeof nums);
   const char *sp = p->speaker ? p->speaker : "";
   return fnv(h, sp, strlen(sp) + 1);
@@ -1286,10 +1485,10 @@ typedef struct xcursor {
 
 static void cursor_encode(const xcursor *c, int sort, uint64_t qh, char *out, size_t cap) {
   char text[256];
-  int n = snprintf(text, sizeof text, "1|%d|%" PRId32 "|%a|%" PRId64 "|%" PRIu64 "|%" PRIu32
-                                      "|%" PRIx64 "|%016" PRIx64,
-                   sort, c->key.tier, c->key.score, c->key.created, c->key.id, c->horizon,
-                   c->mask, qh);
+  int n =
+      snprintf(text, sizeof text,
+               "1|%d|%" PRId32 "|%a|%" PRId64 "|%" PRIu64 "|%" PRIu32 "|%" PRIx64 "|%016" PRIx64,
+               sort, c->key.tier, c->key.score, c->key.created, c->key.id, c->horizon, c->mask, qh);
   if (n < 0 || (size_t)n >= sizeof text || ((size_t)n + 2) / 3 * 4 + 1 > cap) {
     out[0] = 0;
     return;
@@ -1310,8 +1509,8 @@ static int cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c) {
   uint64_t id, mask, hash;
   uint32_t horizon;
   if (sscanf((const char *)raw,
-             "1|%d|%" SCNd32 "|%63[^|]|%" SCNd64 "|%" SCNu64 "|%" SCNu32 "|%" SCNx64
-             "|%16" SCNx64 "%n",
+             "1|%d|%" SCNd32 "|%63[^|]|%" SCNd64 "|%" SCNu64 "|%" SCNu32 "|%" SCNx64 "|%16" SCNx64
+             "%n",
              &csort, &tier, score, &created, &id, &horizon, &mask, &hash, &used) != 8)
     return -1;
   if ((size_t)used != n || csort != sort || hash != qh || horizon == 0) return -1;
@@ -1364,11 +1563,13 @@ static int doc_spans(cs__exec *x, uint32_t d, int kind, size_t *n) {
         const uint32_t *pos;
         uint32_t np;
         if (cs_pcur_positions(v->cur, &pos, &np)) continue;
-        for (uint32_t j = 0; j < np && !rc; j++) rc = add_span(x, n, pos[j], pos[j]);
+        for (uint32_t j = 0; j < np && !rc; j++)
+          rc = add_span(x, n, pos[j], pos[j]);
       }
     } else {
       int all = 1;
-      for (uint32_t k = 0; k < l->nvar; k++) all &= var_geq(&x->vars[l->var + k], d) == d;
+      for (uint32_t k = 0; k < l->nvar; k++)
+        all &= var_geq(&x->vars[l->var + k], d) == d;
       if (!all) continue;
       if (grow_buf((void **)&x->phr, &x->phr_cap, POS_MAX, sizeof *x->phr)) return CS_ENOMEM;
       uint32_t pf = phrase_freq(x, l, x->phr, POS_MAX);
@@ -1445,9 +1646,11 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays)
   /* Reopen only the terms these hits matched. */
   for (uint32_t v = 0; v < x->nvars; v++) {
     int used = 0;
-    for (uint32_t i = 0; i < nh && !used; i++) used = (hit_mask(hits[i])[v >> 6] >> (v & 63)) & 1;
+    for (uint32_t i = 0; i < nh && !used; i++)
+      used = (hit_mask(hits[i])[v >> 6] >> (v & 63)) & 1;
     cs_pcur_close(x->vars[v].cur);
     x->vars[v].cur = NULL;
+    x->vars[v].doc = END;
     if (used) {
       int rc = open_cursor(x, &x->vars[v]);
       if (rc) return rc;
@@ -1482,7 +1685,8 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays)
     }
   }
   if (objs) {
-    for (size_t k = 0; k < (size_t)nh * SNIPPETS; k++) json_decref(objs[k]);
+    for (size_t k = 0; k < (size_t)nh * SNIPPETS; k++)
+      json_decref(objs[k]);
   }
   free(objs);
   free(refs);
@@ -1506,11 +1710,11 @@ static json_t *hit_json(xsearch *s, const xhit *h, json_t **snippets) {
     name = json_null();
   *snippets = json_array();
   double score = round(h->key.score * 1e6) / 1e6;
-  json_t *o = json_pack("{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id",
-                        (json_int_t)h->R.id, "patient_id", (json_int_t)h->R.patient, "owner_id",
-                        (json_int_t)h->R.owner, "title", cs_json_str(title), "created_at",
-                        cs_json_time(h->R.created), "score", score, "patient_name", name,
-                        "snippets", json_incref(*snippets));
+  json_t *o =
+      json_pack("{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
+                "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
+                cs_json_str(title), "created_at", cs_json_time(h->R.created), "score", score,
+                "patient_name", name, "snippets", json_incref(*snippets));
   if (!o) json_decref(*snippets);
   json_decref(*snippets);
   return o;
@@ -1523,6 +1727,7 @@ void cs__search_defaults(cs__search_opts *o) {
   o->relax = 1;
   o->snippets = 1;
   o->max_limit = CS_PAGE_MAX;
+  o->max_bytes = CS_QUERY_MAX_BYTES;
 }
 
 static int sort_of(int api_sort) {
@@ -1556,8 +1761,8 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
     cs_engine_err(err, 400, "bad_request", "sort must be relevance, date or -date");
     return -1;
   }
-  if (qlen > CS_QUERY_MAX_BYTES && o->parse.max_terms <= CS_QUERY_MAX_TERMS) {
-    cs_engine_err(err, 400, "bad_query", "the query is longer than %d bytes", CS_QUERY_MAX_BYTES);
+  if (qlen > o->max_bytes) {
+    cs_engine_err(err, 400, "bad_query", "the query is longer than %u bytes", o->max_bytes);
     return -1;
   }
   uint32_t limit = p->limit ? p->limit : 10;
@@ -1587,9 +1792,11 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   s.p = p;
   s.q = &q;
   s.sort = sort;
+  s.exhaustive = o->exhaustive;
   s.filter.q = &q;
   s.filter.role = p->role;
-  for (int i = 0; i < 8; i++) s.filter.cache[i].flen = -1;
+  for (int i = 0; i < 8; i++)
+    s.filter.cache[i].flen = -1;
   if (p->speaker && *p->speaker) {
     if (cs__fold_speaker(p->speaker, strlen(p->speaker), s.filter.speaker,
                          sizeof s.filter.speaker) < 0) {
@@ -1598,8 +1805,8 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
     }
     s.filter.has_speaker = 1;
   }
-  s.filter.on = s.filter.has_speaker || p->role != CS_ANY_ROLE || q.nspeakers ||
-                q.nnot_speakers || q.roles || q.not_roles;
+  s.filter.on = s.filter.has_speaker || p->role != CS_ANY_ROLE || q.nspeakers || q.nnot_speakers ||
+                q.roles || q.not_roles;
   cs_stats st;
   rc = cs_reader_stats(r, &st);
   if (rc) goto fail;

@@ -26,6 +26,8 @@ typedef struct cs__search_opts {
   int relax;            /* fall back to fewer words when nothing matches */
   int snippets;         /* build snippets (0: hits without them) */
   uint32_t max_limit;   /* largest page accepted (CS_PAGE_MAX for the API) */
+  uint32_t max_bytes;   /* longest query accepted (CS_QUERY_MAX_BYTES for the API) */
+  int exhaustive;       /* score every match, no pruning (tests compare results) */
 } cs__search_opts;
 
 void cs__search_defaults(cs__search_opts *o);

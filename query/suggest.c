@@ -111,7 +111,7 @@ static int each_word(const char *s, size_t n, word_fn fn, void *ctx) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < n) {
-    size_t pl;
+    size_t pl = 0;
     while (i < n && (ascii_sep(p[i]) || (pl = punct_len(p + i, n - i)) > 0))
       i += ascii_sep(p[i]) ? 1 : pl;
     size_t b = i;

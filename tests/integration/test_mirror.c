@@ -1,0 +1,181 @@
+/*
+ * The OpenSearch mirror against the loopback OpenSearch server with faults:
+ *   - 429s and 5xx on items, failed requests, dropped connections, slow
+ *     answers: the mirror ends equal to the index (verify --opensearch),
+ *     and local search stays fresh throughout;
+ *   - OpenSearch down for a while, and the indexer killed with -9 while a
+ *     backlog is pending: after both come back the backlog drains, nothing
+ *     lost or doubled;
+ *   - erasure reaches the mirror;
+ *   - reindex moves the alias to a new index atomically.
+ */
+#include "harness.h"
+#include "store.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char os_url[128];
+
+static size_t sink(char *p, size_t s, size_t n, void *arg) {
+  (void)p;
+  (void)arg;
+  return s * n;
+}
+
+/* POSTs a JSON body to the fake's control endpoint. */
+static int os_post(const char *path, const char *json) {
+  CURL *h = curl_easy_init();
+  char url[256];
+  snprintf(url, sizeof url, "%s%s", os_url, path);
+  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(hdr);
+  curl_easy_cleanup(h);
+  return rc == CURLE_OK && status == 200 ? 0 : -1;
+}
+
+static pid_t start_fake(void) {
+  char portfile[700];
+  snprintf(portfile, sizeof portfile, "%s/os.port", th_dir());
+  unlink(portfile);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0, "fork");
+  if (pid == 0) {
+    char log[700];
+    snprintf(log, sizeof log, "%s/fake-opensearch.log", th_dir());
+    REQUIRE(freopen(log, "a", stderr) != NULL, "log");
+    execl(getenv("CS_FAKE_OS"), "fake-opensearch", "--listen", "127.0.0.1:0", "--port-file",
+          portfile, (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 500; i++) {
+    FILE *f = fopen(portfile, "r");
+    int port = 0;
+    if (f) {
+      if (fscanf(f, "%d", &port) != 1) port = 0;
+      fclose(f);
+    }
+    if (port > 0) {
+      snprintf(os_url, sizeof os_url, "http://127.0.0.1:%d", port);
+      return pid;
+    }
+    th_sleep_ms(10);
+  }
+  REQUIRE(0, "fake-opensearch did not start");
+  return -1;
+}
+
+static int wait_drained(const char *index, int timeout_ms) {
+  int64_t t0 = th_now_ms();
+  while (th_index_count(index, CS_T_OUTBOX) != 0) {
+    if (th_now_ms() - t0 > timeout_ms) return -1;
+    th_sleep_ms(50);
+  }
+  return 0;
+}
+
+static void wave(PGconn *c, int n) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO conversations (id, patient_id, owner_id, title) "
+           "SELECT %d * 100 + g, 1 + g %% 5, 1, 'Ola %d' FROM generate_series(0, 49) g;"
+           "INSERT INTO segments SELECT %d * 100 + g, s, 'x', 'other', s, s + 1, "
+           "'palabraola%d y más texto ' || g FROM generate_series(0, 49) g, generate_series(0, 3) s;"
+           "UPDATE segments SET text = text || ' editado%d' WHERE conversation_id %% 7 = %d;"
+           "DELETE FROM conversations WHERE id %% 11 = %d AND id < %d * 100",
+           n, n, n, n, n, n % 7, n % 11, n);
+  th_sql(c, sql);
+}
+
+int main(void) {
+  th_init("mirror");
+  if (!getenv("CS_FAKE_OS") || access(getenv("CS_FAKE_OS"), X_OK) != 0) {
+    printf("SKIPPED: no loopback OpenSearch server (CS_FAKE_OS)\n");
+    return th_done();
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  PGconn *c;
+  char pg[700], index[600];
+  snprintf(pg, sizeof pg, "%s", th_db_create("t_mirror", NULL, &c));
+  snprintf(index, sizeof index, "%s/index", th_dir());
+  pid_t fake = start_fake();
+  const char *install[] = {"install", "--pg", pg, NULL};
+  REQUIRE(th_indexer(install) == 0, "install failed");
+  th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
+            "INSERT INTO patients (id, owner_id, name) SELECT g, 1, 'Persona ' || g FROM generate_series(1, 5) g;"
+            "INSERT INTO patients (id, owner_id, name) VALUES (9, 1, 'Zoe Borrable');"
+            "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES (9, 9, 1, 'borrable');"
+            "INSERT INTO segments VALUES (9, 0, 'x', 'other', 0, 1, 'unicaborrable')");
+  const char *run[] = {"run", "--pg", pg, "--index", index, "--poll-ms", "100", "--opensearch", os_url, NULL};
+  const char *verify[] = {"verify", "--pg", pg, "--index", index, "--opensearch", os_url, NULL};
+
+  /* 1. Faults of every kind while data flows. */
+  REQUIRE(os_post("/_fake/faults", "{\"seed\": 7, \"bulk_item_429_rate\": 0.3, \"bulk_item_500_rate\": 0.1, "
+                                   "\"http_status\": 503, \"http_status_rate\": 0.2, \"delay_ms\": 100, "
+                                   "\"drop_connection_rate\": 0.1}") == 0,
+          "cannot set faults");
+  pid_t ix = th_indexer_spawn(run);
+  int fresh_fail = 0;
+  for (int n = 1; n <= 6; n++) {
+    wave(c, n);
+    char word[32];
+    snprintf(word, sizeof word, "palabraola%d", n);
+    if (th_wait_docs(index, word, 200, 1000) < 0) fresh_fail++;
+  }
+  CHECK(fresh_fail == 0, "local search stayed fresh (within 1 s) while OpenSearch failed (%d late)", fresh_fail);
+  REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
+  CHECK(wait_drained(index, 60000) == 0, "the backlog drains once OpenSearch behaves");
+  CHECK(th_indexer(verify) == 0, "mirror equals the index after injected failures");
+
+  /* 2. Erasure reaches the mirror. */
+  th_sql(c, "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
+            "('p9', 1, 'patient.erased', '{\"patient_id\": 9}', 1)");
+  CHECK(th_wait_docs(index, "unicaborrable", 0, 2000) >= 0, "erased locally");
+  CHECK(wait_drained(index, 30000) == 0, "erasure sent");
+  CHECK(th_indexer(verify) == 0, "the erased person is gone from the mirror too");
+
+  /* 3. OpenSearch down, indexer killed with a backlog pending. */
+  REQUIRE(os_post("/_fake/faults", "{\"down\": true}") == 0, "cannot take it down");
+  wave(c, 7);
+  CHECK(th_wait_docs(index, "palabraola7", 200, 1000) >= 0, "local indexing goes on while OpenSearch is down");
+  th_sleep_ms(300);
+  CHECK(th_index_count(index, CS_T_OUTBOX) > 0, "a backlog builds up");
+  kill(ix, SIGKILL);
+  th_wait(ix, 5000);
+  wave(c, 8);
+  ix = th_indexer_spawn(run);
+  CHECK(th_wait_docs(index, "palabraola8", 200, 5000) >= 0, "the restarted indexer catches up");
+  REQUIRE(os_post("/_fake/faults", "{\"down\": false}") == 0, "cannot bring it back");
+  CHECK(wait_drained(index, 60000) == 0, "the backlog drains after the outage and the crash");
+  th_stop(ix);
+  CHECK(th_indexer(verify) == 0, "nothing lost or doubled");
+
+  /* 4. Reindex: a new OpenSearch index, the alias swapped. */
+  const char *reindex[] = {"reindex", "--pg", pg, "--index", index, "--opensearch", os_url, NULL};
+  CHECK(th_indexer(reindex) == 0, "reindex with the mirror");
+  CHECK(th_indexer(verify) == 0, "the mirror behind the swapped alias equals the new generation");
+  ix = th_indexer_spawn(run);
+  wave(c, 9);
+  CHECK(th_wait_docs(index, "palabraola9", 200, 5000) >= 0, "indexing continues on the new generation");
+  CHECK(wait_drained(index, 30000) == 0, "and mirrors into the new index");
+  th_stop(ix);
+  CHECK(th_indexer(verify) == 0, "verify agrees at the end");
+
+  kill(fake, SIGTERM);
+  th_wait(fake, 5000);
+  PQfinish(c);
+  curl_global_cleanup();
+  return th_done();
+}

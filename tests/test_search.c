@@ -1,0 +1,1057 @@
+/*
+ * Tests for the query engine's search and conversation view (query/): the
+ * query language, typo and prefix matching, ranking order, filters,
+ * highlighting at exact byte offsets, document-level security for portal
+ * callers, and cursor paging while the index grows.
+ *
+ *   test_search DATA_DIR              build an index from DATA_DIR/corpus.txt
+ *                                     in a temporary directory, run the cases
+ *                                     of DATA_DIR/search.txt and the checks
+ *                                     written below; exit 1 on any failure
+ *   test_search --write INDEX CORPUS  (used by the tests) add a corpus file
+ *                                     to an index, in a process of its own as
+ *                                     the real indexer would
+ *
+ * The index is written with index/writer.h directly: no PostgreSQL needed.
+ * It lives in a temporary directory, removed at the end unless CS_TEST_KEEP
+ * is set (to look at it after a failure).
+ *
+ * Corpus format: see the comment at the top of tests/query/corpus.txt.
+ *
+ * Case file format (tests/query/search.txt): cases are separated by blank
+ * lines; '#' starts a comment line.
+ *
+ *   caller admin | analyst | portal EMPLOYEE   caller of the following cases
+ *   q TEXT          the query (the rest of the line; "\s" is a space, so a
+ *                   trailing space can be written)
+ *   opt K=V ...     sort=relevance|date|-date limit= patient= owner=
+ *                   conversation= from=DATE to=DATE speaker= role=
+ *   ids ID...       the page's conversation ids, in this order ("-": none)
+ *   set ID...       the page's conversation ids, in any order
+ *   has ID...       these ids are on the page
+ *   not ID...       these ids are not on the page
+ *   total N         the "total" field
+ *   relaxed B       the "relaxed" field (true/false)
+ *   error CODE      the search fails with this error code
+ *   em ID TEXT      a snippet of hit ID contains TEXT (HTML as returned)
+ *   noem ID TEXT    no snippet of hit ID contains TEXT
+ */
+#include "engine.h"
+#include "errors.h"
+#include "internal.h"
+#include "search.h"
+#include "store.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+static void check(int ok, const char *fmt, ...) {
+  if (ok) {
+    passed++;
+    return;
+  }
+  failed++;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "FAIL: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+}
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "test_search: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(2);
+}
+
+/* ---------------------------------------------------------------- corpus */
+
+static int64_t parse_date(const char *s) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  if (sscanf(s, "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return (int64_t)timegm(&tm) * 1000;
+}
+
+static char *trim(char *s) {
+  while (*s == ' ')
+    s++;
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+    s[--n] = 0;
+  return s;
+}
+
+/* Splits at '|' into at most n fields (trimmed); returns the count. */
+static int split_bar(char *s, char **f, int n) {
+  int k = 0;
+  while (k < n) {
+    char *bar = k + 1 < n ? strchr(s, '|') : NULL;
+    if (bar) *bar = 0;
+    f[k++] = trim(s);
+    if (!bar) break;
+    s = bar + 1;
+  }
+  return k;
+}
+
+#define MAX_TURNS 1000
+
+typedef struct conv_acc {
+  int open;
+  cs_conv_in c;
+  cs_turn_in turns[MAX_TURNS];
+  char *strs[4 * MAX_TURNS + 8];
+  int nstrs;
+} conv_acc;
+
+static const char *keep(conv_acc *a, const char *s) {
+  char *d = strdup(s);
+  if (!d || a->nstrs == 4 * MAX_TURNS + 8) die("out of memory");
+  a->strs[a->nstrs++] = d;
+  return d;
+}
+
+static void flush_conv(cs_writer *w, conv_acc *a) {
+  if (!a->open) return;
+  a->c.turns = a->turns;
+  int rc = cs_writer_put_conversation(w, &a->c, NULL);
+  if (rc) die("put conversation %" PRIu64 ": %s", a->c.id, cs_strerror(rc));
+  for (int i = 0; i < a->nstrs; i++)
+    free(a->strs[i]);
+  memset(a, 0, sizeof *a);
+}
+
+static void load_corpus(cs_writer *w, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) die("%s: %s", path, strerror(errno));
+  char line[8192];
+  conv_acc *a = calloc(1, sizeof *a);
+  while (fgets(line, sizeof line, f)) {
+    char *s = trim(line);
+    if (!*s || *s == '#') continue;
+    if (!strncmp(s, "patient ", 8)) {
+      flush_conv(w, a);
+      uint64_t id, owner;
+      int used = 0;
+      if (sscanf(s + 8, "%" SCNu64 " %" SCNu64 " %n", &id, &owner, &used) != 2) die("bad: %s", s);
+      char *fld[3] = {"", "", ""};
+      split_bar(s + 8 + used, fld, 3);
+      cs_patient_in p = {id, owner, fld[0], fld[1], fld[2], -1, -1};
+      int rc = cs_writer_put_patient(w, &p, NULL);
+      if (rc) die("put patient: %s", cs_strerror(rc));
+    } else if (!strncmp(s, "conv ", 5)) {
+      flush_conv(w, a);
+      uint64_t id, patient, owner;
+      char date[32];
+      int used = 0;
+      if (sscanf(s + 5, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %31s %n", &id, &patient, &owner, date,
+                 &used) != 4)
+        die("bad: %s", s);
+      char *fld[3] = {"", "", ""};
+      char *rest = s + 5 + used;
+      if (*rest == '|') rest++;
+      split_bar(rest, fld, 2);
+      a->open = 1;
+      a->c.id = id;
+      a->c.patient_id = patient;
+      a->c.owner_id = owner;
+      a->c.title = keep(a, fld[0]);
+      a->c.description = keep(a, fld[1]);
+      a->c.language = "es";
+      a->c.duration_ms = 60000;
+      a->c.created_at_ms = parse_date(date);
+      a->c.updated_at_ms = a->c.created_at_ms;
+    } else if (!strncmp(s, "turn ", 5)) {
+      if (!a->open || a->c.nturns == MAX_TURNS) die("turn outside a conversation: %s", s);
+      int seq, used = 0;
+      char role[32], st[32], en[32];
+      if (sscanf(s + 5, "%d %31s %31s %31s %n", &seq, role, st, en, &used) != 4) die("bad: %s", s);
+      char *fld[2] = {"", ""};
+      split_bar(s + 5 + used, fld, 2);
+      cs_turn_in *t = &a->turns[a->c.nturns++];
+      t->seq = seq;
+      t->role = keep(a, role);
+      t->start_ms = strcmp(st, "-") ? atoll(st) : -1;
+      t->end_ms = strcmp(en, "-") ? atoll(en) : -1;
+      t->speaker = keep(a, fld[0]);
+      t->text = keep(a, fld[1]);
+      t->text_len = strlen(t->text);
+    } else {
+      die("unknown corpus line: %s", s);
+    }
+  }
+  flush_conv(w, a);
+  free(a);
+  fclose(f);
+}
+
+static void write_corpus(const char *dir, const char *path) {
+  cs_store *s;
+  char msg[256] = "";
+  int rc = cs_store_open(dir, CS_STORE_CREATE, &s, msg, sizeof msg);
+  if (rc) die("open %s: %s %s", dir, cs_strerror(rc), msg);
+  cs_writer *w;
+  rc = cs_writer_open(s, &w);
+  if (!rc) rc = cs_writer_begin(w);
+  if (rc) die("writer: %s", cs_strerror(rc));
+  load_corpus(w, path);
+  rc = cs_writer_commit(w);
+  if (rc) die("commit: %s", cs_strerror(rc));
+  cs_writer_close(w);
+  cs_store_close(s);
+}
+
+/* Writes in a process of its own: LMDB wants one environment per process,
+ * and the engine of this process has the index open. */
+static void spawn_write(const char *dir, const char *path) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) die("fork: %s", strerror(errno));
+  if (pid == 0) {
+    execl("/proc/self/exe", "test_search", "--write", dir, path, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    die("the writer process failed");
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static cs_engine *engine;
+static char index_dir[PATH_MAX];
+
+static void params_init(cs_search_params *p, const char *q) {
+  memset(p, 0, sizeof *p);
+  p->q = q;
+  p->limit = 10;
+  p->from_ms = INT64_MIN;
+  p->to_ms = INT64_MAX;
+  p->role = CS_ANY_ROLE;
+  p->sort = CS_SORT_RELEVANCE;
+}
+
+static json_t *run(const cs_caller *c, const cs_search_params *p, cs_engine_error *err) {
+  json_t *out = NULL;
+  memset(err, 0, sizeof *err);
+  if (cs_engine_search(engine, c, p, &out, err)) return NULL;
+  return out;
+}
+
+static json_t *find_hit(json_t *res, uint64_t id) {
+  size_t i;
+  json_t *h;
+  json_array_foreach(json_object_get(res, "hits"), i, h) {
+    if ((uint64_t)json_integer_value(json_object_get(h, "conversation_id")) == id) return h;
+  }
+  return NULL;
+}
+
+static void hit_ids(json_t *res, char *out, size_t cap) {
+  size_t i, n = 0;
+  json_t *h;
+  out[0] = 0;
+  json_array_foreach(json_object_get(res, "hits"), i, h) {
+    n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%" JSON_INTEGER_FORMAT, i ? " " : "",
+                          json_integer_value(json_object_get(h, "conversation_id")));
+  }
+  if (!json_array_size(json_object_get(res, "hits"))) snprintf(out, cap, "-");
+}
+
+/* Undoes the HTML of a snippet: drops <em>, </em> and the "…" marks,
+ * unescapes entities. */
+static void unhtml(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+  while (*s && o + 1 < cap) {
+    if (!strncmp(s, "<em>", 4)) {
+      s += 4;
+    } else if (!strncmp(s, "</em>", 5)) {
+      s += 5;
+    } else if (!strncmp(s, "\xE2\x80\xA6", 3)) {
+      s += 3;
+    } else if (!strncmp(s, "&amp;", 5)) {
+      out[o++] = '&', s += 5;
+    } else if (!strncmp(s, "&lt;", 4)) {
+      out[o++] = '<', s += 4;
+    } else if (!strncmp(s, "&gt;", 4)) {
+      out[o++] = '>', s += 4;
+    } else if (!strncmp(s, "&quot;", 6)) {
+      out[o++] = '"', s += 6;
+    } else if (!strncmp(s, "&#39;", 5)) {
+      out[o++] = '\'', s += 5;
+    } else {
+      out[o++] = *s++;
+    }
+  }
+  out[o] = 0;
+}
+
+/* The texts wrapped in <em> (unescaped), joined by '|'. */
+static void em_list(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+  out[0] = 0;
+  for (const char *p = strstr(s, "<em>"); p; p = strstr(p, "<em>")) {
+    p += 4;
+    const char *e = strstr(p, "</em>");
+    if (!e) break;
+    char raw[1024], txt[1024];
+    size_t n = (size_t)(e - p) < sizeof raw - 1 ? (size_t)(e - p) : sizeof raw - 1;
+    memcpy(raw, p, n);
+    raw[n] = 0;
+    unhtml(raw, txt, sizeof txt);
+    o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%s", o ? "|" : "", txt);
+    p = e;
+  }
+}
+
+/* ---------------------------------------------------------------- case files */
+
+typedef struct tcase {
+  int line;
+  cs_caller caller;
+  char q[1024];
+  int has_q;
+  cs_search_params p;
+  char speaker[128];
+  char expect[64][2048]; /* directive lines */
+  int nexpect;
+} tcase;
+
+static void unescape_q(const char *in, char *out, size_t cap) {
+  size_t o = 0;
+  for (; *in && o + 1 < cap; in++) {
+    if (in[0] == '\\' && in[1] == 's') {
+      out[o++] = ' ';
+      in++;
+    } else {
+      out[o++] = *in;
+    }
+  }
+  out[o] = 0;
+}
+
+static int id_in(json_t *res, uint64_t id) {
+  return find_hit(res, id) != NULL;
+}
+
+static void run_case(tcase *t, const char *file) {
+  if (!t->has_q) return;
+  cs_engine_error err;
+  t->p.q = t->q;
+  if (t->speaker[0]) t->p.speaker = t->speaker;
+  json_t *res = run(&t->caller, &t->p, &err);
+  char ids[512];
+  if (res) hit_ids(res, ids, sizeof ids);
+  for (int i = 0; i < t->nexpect; i++) {
+    char *d = t->expect[i];
+    char *arg = strchr(d, ' ');
+    arg = arg ? arg + 1 : d + strlen(d);
+    if (!strncmp(d, "error", 5)) {
+      check(!res && !strcmp(err.code, arg), "%s:%d: q=[%s] expected error %s, got %s", file,
+            t->line, t->q, arg, res ? "success" : err.code);
+      continue;
+    }
+    if (!res) {
+      check(0, "%s:%d: q=[%s] failed: %s %s", file, t->line, t->q, err.code, err.message);
+      break;
+    }
+    if (!strncmp(d, "ids", 3)) {
+      check(!strcmp(ids, arg), "%s:%d: q=[%s] ids: expected [%s], got [%s]", file, t->line, t->q,
+            arg, ids);
+    } else if (!strncmp(d, "set", 3) || !strncmp(d, "has", 3) || !strncmp(d, "not", 3)) {
+      int want = d[0] != 'n';
+      char tmp[256];
+      snprintf(tmp, sizeof tmp, "%s", arg);
+      int count = 0;
+      for (char *tok = strtok(tmp, " "); tok; tok = strtok(NULL, " ")) {
+        if (!strcmp(tok, "-")) continue;
+        count++;
+        uint64_t id = strtoull(tok, NULL, 10);
+        check(id_in(res, id) == want, "%s:%d: q=[%s] %s %" PRIu64 ": got [%s]", file, t->line, t->q,
+              want ? "expected" : "did not expect", id, ids);
+      }
+      if (d[0] == 's') {
+        check(json_array_size(json_object_get(res, "hits")) == (size_t)count,
+              "%s:%d: q=[%s] expected exactly [%s], got [%s]", file, t->line, t->q, arg, ids);
+      }
+    } else if (!strncmp(d, "total", 5)) {
+      json_int_t tot = json_integer_value(json_object_get(res, "total"));
+      check(tot == atoll(arg), "%s:%d: q=[%s] total: expected %s, got %" JSON_INTEGER_FORMAT, file,
+            t->line, t->q, arg, tot);
+    } else if (!strncmp(d, "relaxed", 7)) {
+      int want = !strcmp(arg, "true");
+      check(json_is_true(json_object_get(res, "relaxed")) == want,
+            "%s:%d: q=[%s] relaxed: expected %s", file, t->line, t->q, arg);
+    } else if (!strncmp(d, "em ", 3) || !strncmp(d, "noem ", 5)) {
+      int want = d[0] == 'e';
+      uint64_t id = strtoull(arg, &arg, 10);
+      while (*arg == ' ')
+        arg++;
+      json_t *h = find_hit(res, id);
+      int found = 0;
+      size_t k;
+      json_t *sn;
+      if (h) {
+        json_array_foreach(json_object_get(h, "snippets"), k, sn) {
+          found |= strstr(json_string_value(json_object_get(sn, "text")), arg) != NULL;
+        }
+      }
+      char *dump = h ? json_dumps(json_object_get(h, "snippets"), 0) : NULL;
+      check(h && found == want, "%s:%d: q=[%s] hit %" PRIu64 " snippets %s [%s]: %s", file, t->line,
+            t->q, id, want ? "lack" : "have", arg, dump ? dump : "(no such hit)");
+      free(dump);
+    } else {
+      die("%s:%d: unknown directive: %s", file, t->line, d);
+    }
+  }
+  json_decref(res);
+}
+
+static void set_opt(tcase *t, char *kv, const char *file, int line) {
+  char *eq = strchr(kv, '=');
+  if (!eq) die("%s:%d: bad option %s", file, line, kv);
+  *eq = 0;
+  const char *v = eq + 1;
+  cs_search_params *p = &t->p;
+  if (!strcmp(kv, "sort"))
+    p->sort = !strcmp(v, "date")    ? CS_SORT_DATE_ASC
+              : !strcmp(v, "-date") ? CS_SORT_DATE_DESC
+                                    : CS_SORT_RELEVANCE;
+  else if (!strcmp(kv, "limit"))
+    p->limit = (uint32_t)atoi(v);
+  else if (!strcmp(kv, "patient"))
+    p->patient = strtoull(v, NULL, 10);
+  else if (!strcmp(kv, "owner"))
+    p->owner = strtoull(v, NULL, 10);
+  else if (!strcmp(kv, "conversation"))
+    p->conversation = strtoull(v, NULL, 10);
+  else if (!strcmp(kv, "from"))
+    p->from_ms = parse_date(v);
+  else if (!strcmp(kv, "to"))
+    p->to_ms = parse_date(v);
+  else if (!strcmp(kv, "speaker"))
+    snprintf(t->speaker, sizeof t->speaker, "%s", v);
+  else if (!strcmp(kv, "role"))
+    p->role = cs_role_parse(v);
+  else
+    die("%s:%d: unknown option %s", file, line, kv);
+}
+
+static void run_case_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) die("%s: %s", path, strerror(errno));
+  tcase *t = calloc(1, sizeof *t);
+  cs_caller caller = {CS_CALLER_ADMIN, 0};
+  char line[2048];
+  int lineno = 0;
+  params_init(&t->p, NULL);
+  t->caller = caller;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      line[--n] = 0;
+    if (line[0] == '#') continue;
+    if (n == 0) {
+      run_case(t, path);
+      memset(t, 0, sizeof *t);
+      params_init(&t->p, NULL);
+      t->caller = caller;
+      continue;
+    }
+    if (!strncmp(line, "caller ", 7)) {
+      if (!strncmp(line + 7, "admin", 5))
+        caller = (cs_caller){CS_CALLER_ADMIN, 0};
+      else if (!strncmp(line + 7, "analyst", 7))
+        caller = (cs_caller){CS_CALLER_ANALYST, 0};
+      else if (!strncmp(line + 7, "portal ", 7))
+        caller = (cs_caller){CS_CALLER_PORTAL, strtoull(line + 14, NULL, 10)};
+      else
+        die("%s:%d: bad caller", path, lineno);
+      t->caller = caller;
+    } else if (!strncmp(line, "q ", 2) || !strcmp(line, "q")) {
+      unescape_q(line[1] ? line + 2 : "", t->q, sizeof t->q);
+      t->has_q = 1;
+      t->line = lineno;
+    } else if (!strncmp(line, "opt ", 4)) {
+      for (char *tok = strtok(line + 4, " "); tok; tok = strtok(NULL, " "))
+        set_opt(t, tok, path, lineno);
+    } else {
+      if (t->nexpect == 64) die("%s:%d: too many directives", path, lineno);
+      snprintf(t->expect[t->nexpect++], sizeof t->expect[0], "%s", line);
+    }
+  }
+  run_case(t, path);
+  free(t);
+  fclose(f);
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static const cs_caller ADMIN = {CS_CALLER_ADMIN, 0};
+
+/* Every highlighted text must be the original bytes once the HTML is
+ * undone, and each <em> must hold exactly the expected words. */
+static void test_highlight_offsets(void) {
+  struct {
+    uint64_t conv;
+    const char *q;
+    int seq;
+    const char *ems;
+  } cases[] = {
+      {10, "informatico", 3, "informática"},
+      {10, "desaucio", 1, "desahucio"},
+      {10, "año", 1, "año"},
+      {13, "medica", 2, "médica"},
+      {11, "\"piso de alquiler\"", 1, "piso de alquiler"},
+      {11, "imposibles", 1, "imposibles"},
+      {12, "viv", 1, "Vivimos"},
+      {12, "casa campo", 1, "casa|campo"},
+      {13, "urgente", 2, "urgente"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    json_t *out = NULL;
+    cs_engine_error err;
+    int rc = cs_engine_conversation(engine, &ADMIN, cases[i].conv, cases[i].q, &out, &err);
+    check(rc == 0, "conversation %" PRIu64 " q=%s: %s", cases[i].conv, cases[i].q, err.message);
+    if (rc) continue;
+    json_t *plain = NULL;
+    rc = cs_engine_conversation(engine, &ADMIN, cases[i].conv, NULL, &plain, &err);
+    check(rc == 0, "conversation %" PRIu64 " without q", cases[i].conv);
+    size_t k;
+    json_t *seg;
+    json_array_foreach(json_object_get(out, "segments"), k, seg) {
+      const char *html = json_string_value(json_object_get(seg, "text"));
+      const char *orig = json_string_value(
+          json_object_get(json_array_get(json_object_get(plain, "segments"), k), "text"));
+      char back[4096];
+      unhtml(html, back, sizeof back);
+      check(orig && !strcmp(back, orig),
+            "q=%s seg %zu: HTML does not undo to the text:\n  %s\n  %s", cases[i].q, k, back,
+            orig ? orig : "(null)");
+      if (json_integer_value(json_object_get(seg, "seq")) == cases[i].seq) {
+        char ems[1024];
+        em_list(html, ems, sizeof ems);
+        check(!strcmp(ems, cases[i].ems), "q=%s seq %d: highlighted [%s], expected [%s] in %s",
+              cases[i].q, cases[i].seq, ems, cases[i].ems, html);
+      }
+    }
+    json_decref(out);
+    json_decref(plain);
+  }
+  /* Escaping: & < > in the stored text, plain JSON text without q. */
+  json_t *out = NULL;
+  cs_engine_error err;
+  if (cs_engine_conversation(engine, &ADMIN, 11, "alquiler", &out, &err) == 0) {
+    const char *t = json_string_value(
+        json_object_get(json_array_get(json_object_get(out, "segments"), 1), "text"));
+    check(t && strstr(t, "&amp; imposibles &lt;para mí&gt;") && strstr(t, "<em>alquiler</em>"),
+          "escaping: %s", t ? t : "(null)");
+    json_decref(out);
+  }
+  if (cs_engine_conversation(engine, &ADMIN, 11, NULL, &out, &err) == 0) {
+    const char *t = json_string_value(
+        json_object_get(json_array_get(json_object_get(out, "segments"), 1), "text"));
+    check(t && strstr(t, "& imposibles <para mí>"), "plain text: %s", t ? t : "(null)");
+    json_t *seg0 = json_array_get(json_object_get(out, "segments"), 0);
+    check(json_is_null(json_object_get(seg0, "start_ms")), "unknown start_ms is null");
+    json_decref(out);
+  }
+  /* Snippet windows of a long turn: cut at characters, marked with "…",
+   * and still the original bytes. */
+  cs_search_params p;
+  params_init(&p, "juzgado desahucio");
+  json_t *res = run(&ADMIN, &p, &err);
+  json_t *h = res ? find_hit(res, 14) : NULL;
+  check(h != NULL, "long turn found");
+  if (h) {
+    json_t *sn = json_array_get(json_object_get(h, "snippets"), 0);
+    const char *t = json_string_value(json_object_get(sn, "text"));
+    check(t && strlen(t) < 420 && strstr(t, "\xE2\x80\xA6"), "window with marks: %s", t);
+    check(t && strstr(t, "<em>desahucio</em>") && strstr(t, "<em>juzgado</em>"),
+          "window holds the matches: %s", t);
+    json_t *plain = NULL;
+    cs_engine_conversation(engine, &ADMIN, 14, NULL, &plain, &err);
+    const char *orig = json_string_value(
+        json_object_get(json_array_get(json_object_get(plain, "segments"), 0), "text"));
+    char back[4096];
+    unhtml(t ? t : "", back, sizeof back);
+    check(orig && strstr(orig, back), "window is a substring of the turn: [%s]", back);
+    json_decref(plain);
+  }
+  json_decref(res);
+}
+
+/* Two employees, each sees only their own people: hits, totals, snippets,
+ * the conversation view, and filters pointing at someone else's. */
+static void test_portal_isolation(void) {
+  cs_caller a = {CS_CALLER_PORTAL, 100}, b = {CS_CALLER_PORTAL, 200},
+            nobody = {CS_CALLER_PORTAL, 0};
+  const char *qs[] = {"vivienda", "desahucio", "casa", "ayuda", "año", "viv", "", "médico OR luz"};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    cs_search_params p;
+    params_init(&p, qs[i]);
+    cs_engine_error err;
+    json_t *ra = run(&a, &p, &err), *rb = run(&b, &p, &err), *all = run(&ADMIN, &p, &err),
+           *rn = run(&nobody, &p, &err);
+    check(ra && rb && all && rn, "portal search q=%s", qs[i]);
+    if (!ra || !rb || !all || !rn) continue;
+    size_t k;
+    json_t *h;
+    json_array_foreach(json_object_get(ra, "hits"), k, h) {
+      check(json_integer_value(json_object_get(h, "owner_id")) == 100 ||
+                json_integer_value(json_object_get(h, "patient_id")) <= 2,
+            "caller 100 sees conversation %" JSON_INTEGER_FORMAT,
+            json_integer_value(json_object_get(h, "conversation_id")));
+      uint64_t pid = (uint64_t)json_integer_value(json_object_get(h, "patient_id"));
+      check(pid == 1 || pid == 2, "caller 100 sees patient %" PRIu64, pid);
+    }
+    json_array_foreach(json_object_get(rb, "hits"), k, h) {
+      uint64_t pid = (uint64_t)json_integer_value(json_object_get(h, "patient_id"));
+      check(pid == 3 || pid == 4, "caller 200 sees patient %" PRIu64, pid);
+    }
+    json_int_t ta = json_integer_value(json_object_get(ra, "total")),
+               tb = json_integer_value(json_object_get(rb, "total")),
+               tall = json_integer_value(json_object_get(all, "total"));
+    check(ta + tb == tall, "q=%s: totals %d + %d != %d", qs[i], (int)ta, (int)tb, (int)tall);
+    check(json_integer_value(json_object_get(rn, "total")) == 0, "employee 0 sees nothing");
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(all);
+    json_decref(rn);
+  }
+  /* Filters cannot reach around the rule. */
+  cs_search_params p;
+  params_init(&p, "vivienda");
+  p.patient = 3;
+  cs_engine_error err;
+  json_t *r = run(&a, &p, &err);
+  check(r && json_integer_value(json_object_get(r, "total")) == 0, "patient filter of another");
+  json_decref(r);
+  params_init(&p, "");
+  p.conversation = 12;
+  r = run(&a, &p, &err);
+  check(r && json_integer_value(json_object_get(r, "total")) == 0,
+        "conversation filter of another");
+  json_decref(r);
+  /* Conversation view: someone else's is "not found", exactly like a
+   * missing one. */
+  json_t *out = NULL;
+  cs_engine_error e1, e2;
+  int rc1 = cs_engine_conversation(engine, &a, 12, "casa", &out, &e1);
+  int rc2 = cs_engine_conversation(engine, &a, 999, NULL, &out, &e2);
+  check(rc1 == -1 && e1.status == 404 && rc2 == -1 && e2.status == 404 &&
+            !strcmp(e1.code, e2.code) && !strcmp(e1.message, e2.message),
+        "someone else's conversation is a plain 404");
+  check(cs_engine_conversation(engine, &a, 10, "casa", &out, &e1) == 0, "own conversation");
+  json_decref(out);
+  check(cs_engine_conversation(engine, &b, 12, NULL, &out, &e1) == 0, "own conversation (200)");
+  json_decref(out);
+}
+
+/* Analysts: pseudonymised names, no contact fields anywhere. */
+static void test_analyst(void) {
+  cs_caller an = {CS_CALLER_ANALYST, 0};
+  cs_search_params p;
+  params_init(&p, "vivienda");
+  cs_engine_error err;
+  json_t *r = run(&an, &p, &err);
+  check(r != NULL, "analyst search");
+  if (!r) return;
+  char *dump = json_dumps(r, 0);
+  check(dump && !strstr(dump, "@example.org") && !strstr(dump, "600111222") &&
+            !strstr(dump, "García"),
+        "analyst response holds no contact fields nor names: %s", dump);
+  json_t *h = json_array_get(json_object_get(r, "hits"), 0);
+  const char *name = json_string_value(json_object_get(h, "patient_name"));
+  check(name && !strncmp(name, "Persona ", 8), "pseudonym: %s", name ? name : "(null)");
+  free(dump);
+  json_decref(r);
+  r = run(&ADMIN, &p, &err);
+  dump = r ? json_dumps(r, 0) : NULL;
+  check(dump && !strstr(dump, "@example.org"), "no e-mail for admins either");
+  free(dump);
+  json_decref(r);
+  json_t *out = NULL;
+  check(cs_engine_conversation(engine, &an, 10, "vivienda", &out, &err) == 0,
+        "analyst conversation view");
+  dump = out ? json_dumps(out, 0) : NULL;
+  check(dump && !strstr(dump, "@example.org") && !strstr(dump, "600111222") &&
+            !strstr(dump, "García"),
+        "analyst conversation view holds no contact fields: %s", dump ? dump : "");
+  free(dump);
+  json_decref(out);
+}
+
+/* A relaxed query stays relaxed, and consistent, on later pages. */
+static void test_relaxed_pages(void) {
+  cs_search_params p;
+  cs_engine_error err;
+  params_init(&p, "desahucio zzzzqqq ");
+  p.limit = 1;
+  char cur[CS_CURSOR_MAX + 1] = "";
+  int seen = 0, pages = 0;
+  for (;;) {
+    p.cursor = cur[0] ? cur : NULL;
+    json_t *r = run(&ADMIN, &p, &err);
+    if (!r) {
+      check(0, "relaxed page: %s", err.message);
+      return;
+    }
+    check(json_is_true(json_object_get(r, "relaxed")), "page %d is relaxed", pages);
+    check(json_integer_value(json_object_get(r, "total")) == 3, "relaxed total on page %d", pages);
+    seen += (int)json_array_size(json_object_get(r, "hits"));
+    const char *nc = json_string_value(json_object_get(r, "next_cursor"));
+    pages++;
+    if (!nc || pages > 5) {
+      json_decref(r);
+      break;
+    }
+    snprintf(cur, sizeof cur, "%s", nc);
+    json_decref(r);
+  }
+  check(seen == 3 && pages == 3, "relaxed walk: %d hits in %d pages", seen, pages);
+}
+
+static void test_errors(void) {
+  cs_search_params p;
+  cs_engine_error err;
+  params_init(&p, "vivienda");
+  p.cursor = "not a cursor!";
+  json_t *r = run(&ADMIN, &p, &err);
+  check(!r && err.status == 400 && !strcmp(err.code, "bad_cursor"), "malformed cursor: %s",
+        err.code);
+  p.cursor = "MXwwfDB8MHgwcCswfDB8MHwxfDB8MA";
+  r = run(&ADMIN, &p, &err);
+  check(!r && !strcmp(err.code, "bad_cursor"), "forged cursor: %s", err.code);
+  /* A cursor of another query. */
+  params_init(&p, "");
+  p.limit = 1;
+  r = run(&ADMIN, &p, &err);
+  const char *c = r ? json_string_value(json_object_get(r, "next_cursor")) : NULL;
+  check(c != NULL, "a first page has a cursor");
+  char cur[CS_CURSOR_MAX + 1];
+  snprintf(cur, sizeof cur, "%s", c ? c : "");
+  json_decref(r);
+  params_init(&p, "vivienda");
+  p.limit = 1;
+  p.cursor = cur;
+  r = run(&ADMIN, &p, &err);
+  check(!r && !strcmp(err.code, "bad_cursor"), "cursor of another query: %s", err.code);
+  char big[2100];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  params_init(&p, big);
+  r = run(&ADMIN, &p, &err);
+  check(!r && !strcmp(err.code, "bad_query"), "query too long");
+  char many[1024] = "";
+  for (int i = 0; i < 40; i++)
+    strcat(many, "palabra ");
+  params_init(&p, many);
+  r = run(&ADMIN, &p, &err);
+  check(!r && !strcmp(err.code, "bad_query") && strstr(err.message, "too many"),
+        "too many terms: %s", err.message);
+  /* Hostile bytes never crash. */
+  const char *odd[] = {"\xff\xfe", "((((((((((((((((((((((((((((((x",
+                       "\"",       "*",
+                       "~",        "-",
+                       "OR",       "a:b:c",
+                       "title:",   "speaker:",
+                       "\"\"",     "x*~*~",
+                       "( )",      "))",
+                       "\xc3"};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    params_init(&p, odd[i]);
+    r = run(&ADMIN, &p, &err);
+    check(r || err.status == 400, "odd query %zu gives a result or a 400", i);
+    json_decref(r);
+  }
+}
+
+/* Walks all pages of a query; returns the number of hits, marking ids seen
+ * in seen[id] (counts). Between pages, calls between(page). */
+static int walk_pages(const cs_caller *c, const char *q, int sort, uint32_t limit, int *seen,
+                      size_t nseen, json_int_t *total, void (*between)(int page)) {
+  char cur[CS_CURSOR_MAX + 1] = "";
+  int n = 0, page = 0;
+  *total = -1;
+  for (;;) {
+    cs_search_params p;
+    params_init(&p, q);
+    p.limit = limit;
+    p.sort = sort;
+    p.cursor = cur[0] ? cur : NULL;
+    cs_engine_error err;
+    json_t *r = run(c, &p, &err);
+    if (!r) {
+      check(0, "page %d of q=%s: %s %s", page, q, err.code, err.message);
+      return n;
+    }
+    json_int_t t = json_integer_value(json_object_get(r, "total"));
+    if (*total < 0) *total = t;
+    check(t == *total, "q=%s page %d: total changed %d -> %d", q, page, (int)*total, (int)t);
+    size_t k;
+    json_t *h;
+    json_array_foreach(json_object_get(r, "hits"), k, h) {
+      json_int_t id = json_integer_value(json_object_get(h, "conversation_id"));
+      if (id >= 0 && (size_t)id < nseen) seen[id]++;
+      n++;
+    }
+    const char *nc = json_string_value(json_object_get(r, "next_cursor"));
+    if (!nc) {
+      json_decref(r);
+      break;
+    }
+    check(strlen(nc) <= CS_CURSOR_MAX, "cursor length %zu", strlen(nc));
+    snprintf(cur, sizeof cur, "%s", nc);
+    json_decref(r);
+    if (between) between(page);
+    if (++page > 200) {
+      check(0, "paging does not end");
+      break;
+    }
+  }
+  return n;
+}
+
+static char paging_file[PATH_MAX];
+static int next_new_id = 900;
+
+/* Adds two conversations that match the paging query strongly, as new
+ * transcripts arriving while someone pages. */
+static void add_conversations(int page) {
+  (void)page;
+  FILE *f = fopen(paging_file, "w");
+  if (!f) die("%s: %s", paging_file, strerror(errno));
+  for (int k = 0; k < 2; k++) {
+    int id = next_new_id++;
+    fprintf(f, "conv %d 5 300 2025-0%d-15 | Nueva ayuda %d |\n", id, 1 + k, id);
+    fprintf(f, "turn 0 beneficiary - - Nuevo | ayuda ayuda ayuda urgente, necesito ayuda\n");
+    fprintf(f, "turn 1 beneficiary - - Nuevo | ayuda\n");
+  }
+  fclose(f);
+  spawn_write(index_dir, paging_file);
+}
+
+static void test_paging(const char *tmp) {
+  /* 30 conversations about "ayuda" with varied strength and dates. */
+  snprintf(paging_file, sizeof paging_file, "%s/paging.txt", tmp);
+  FILE *f = fopen(paging_file, "w");
+  if (!f) die("%s: %s", paging_file, strerror(errno));
+  fprintf(f, "patient 5 300 Persona de prueba\n");
+  for (int i = 0; i < 30; i++) {
+    fprintf(f, "conv %d 5 300 2023-%02d-%02d | Caso %d |\n", 500 + i, 1 + i % 12, 1 + i % 28, i);
+    fprintf(f, "turn 0 interviewer - - Entrevistadora | ¿Qué ayuda necesita?\n");
+    fprintf(f, "turn 1 beneficiary - - Persona |");
+    for (int k = 0; k <= i % 5; k++)
+      fprintf(f, " ayuda");
+    fprintf(f, " con el alquiler y la comida %d\n", i);
+    if (i % 3 == 0) fprintf(f, "turn 2 beneficiary - - Persona | pedí ayuda urgente otra vez\n");
+  }
+  fclose(f);
+  spawn_write(index_dir, paging_file);
+
+  cs_caller owner = {CS_CALLER_PORTAL, 300};
+  int sorts[] = {CS_SORT_RELEVANCE, CS_SORT_DATE_DESC, CS_SORT_DATE_ASC};
+  for (size_t s = 0; s < 3; s++) {
+    int seen[1000];
+    memset(seen, 0, sizeof seen);
+    json_int_t total;
+    int before = 30 + (next_new_id - 900);
+    int n = walk_pages(&owner, "ayuda", sorts[s], 4, seen, 1000, &total, add_conversations);
+    int missing = 0, twice = 0;
+    for (int i = 500; i < 530; i++) {
+      missing += seen[i] == 0;
+      twice += seen[i] > 1;
+    }
+    int newer = 0;
+    for (int i = 900; i < 1000; i++)
+      newer += seen[i];
+    check(missing == 0 && twice == 0 && n == (int)total,
+          "paging sort %d: %d hits of total %d, %d missing, %d twice, %d new", sorts[s], n,
+          (int)total, missing, twice, newer);
+    check(total == before, "sort %d: total %d at the start of the walk, expected %d", sorts[s],
+          (int)total, before);
+    check(next_new_id - 900 >= 2 * 7 * (int)(s + 1), "conversations were added while paging");
+  }
+  /* A fresh search sees the new ones. */
+  cs_search_params p;
+  params_init(&p, "ayuda");
+  cs_engine_error err;
+  json_t *r = run(&owner, &p, &err);
+  check(r && json_integer_value(json_object_get(r, "total")) == 30 + (next_new_id - 900),
+        "new conversations seen");
+  /* The strongest new ones rank first. */
+  json_t *h0 = r ? json_array_get(json_object_get(r, "hits"), 0) : NULL;
+  check(h0 && json_integer_value(json_object_get(h0, "conversation_id")) >= 900,
+        "a new strong match ranks first");
+  json_decref(r);
+}
+
+/* Ownership follows the person's current owner. */
+static void test_owner_change(const char *tmp) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/owner.txt", tmp);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  fprintf(f, "patient 4 100 Ñoño Ruiz | nono@example.org | 600777888\n");
+  fclose(f);
+  spawn_write(index_dir, path);
+  cs_caller a = {CS_CALLER_PORTAL, 100}, b = {CS_CALLER_PORTAL, 200};
+  cs_search_params p;
+  params_init(&p, "urgente");
+  cs_engine_error err;
+  json_t *ra = run(&a, &p, &err), *rb = run(&b, &p, &err);
+  check(ra && id_in(ra, 13), "new owner sees the person's conversation");
+  check(rb && !id_in(rb, 13), "old owner no longer does");
+  json_decref(ra);
+  json_decref(rb);
+  json_t *out = NULL;
+  check(cs_engine_conversation(engine, &b, 13, NULL, &out, &err) == -1 && err.status == 404,
+        "old owner gets 404");
+  f = fopen(path, "w");
+  fprintf(f, "patient 4 200 Ñoño Ruiz | nono@example.org | 600777888\n");
+  fclose(f);
+  spawn_write(index_dir, path);
+}
+
+/* Pruning is exact: with it and without it (every match scored) the pages
+ * are identical, hits, order, scores and snippets alike. The corpus has
+ * long conversations (300 turns, several postings chunks each) so that both
+ * the conversation bounds and the chunk skipping inside a conversation
+ * come into play. */
+static void test_pruning_exact(const char *tmp) {
+  static const char *vocab[] = {"alfa",  "beta",  "gamma",   "delta",  "epsilon",
+                                "zeta",  "theta", "kappa",   "lambda", "omega",
+                                "sigma", "tau",   "ipsilon", "rho",    "omicron"};
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/long.txt", tmp);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  fprintf(f, "patient 6 400 Persona larga\n");
+  uint32_t seed = 12345;
+  for (int c = 0; c < 12; c++) {
+    fprintf(f, "conv %d 6 400 2022-%02d-10 | Larga %s |\n", 700 + c, 1 + c % 12,
+            c % 2 ? "impar" : "par");
+    int nturns = 40 + (c * 37) % 300;
+    for (int t = 0; t < nturns; t++) {
+      fprintf(f, "turn %d other - - Voz |", t);
+      seed = seed * 1103515245u + 12345u;
+      int nw = 2 + (int)((seed >> 16) % 30);
+      for (int w = 0; w < nw; w++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = (seed >> 16) % 1000;
+        /* Zipf-like: the first words are common, the last ones rare. */
+        int k = r < 300 ? 0 : r < 500 ? 1 : r < 640 ? 2 : r < 740 ? 3 : (int)(4 + r % 11);
+        fprintf(f, " %s", vocab[k]);
+      }
+      fprintf(f, "\n");
+    }
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+
+  const char *qs[] = {"alfa ", "beta gamma ", "omicron ",      "\"alfa beta\"",
+                      "alf",   "rho OR tau ", "kappa -impar ", "delta alfa beta"};
+  uint32_t limits[] = {1, 3, 10};
+  cs_caller owner = {CS_CALLER_PORTAL, 400};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    for (size_t l = 0; l < 3; l++) {
+      cs_view v;
+      cs_engine_error err;
+      if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+      cs_analyzer *a = cs__analyzer_get();
+      cs_search_params p;
+      params_init(&p, qs[i]);
+      p.limit = limits[l];
+      cs__search_opts o;
+      cs__search_defaults(&o);
+      json_t *pruned = NULL, *full = NULL;
+      int rc1 = cs__search(v.r, a, &owner, &p, &o, &pruned, &err);
+      o.exhaustive = 1;
+      int rc2 = cs__search(v.r, a, &owner, &p, &o, &full, &err);
+      cs__analyzer_put(a);
+      cs_view_end(engine, &v);
+      check(rc1 == 0 && rc2 == 0, "pruning test q=%s", qs[i]);
+      if (!rc1 && !rc2) {
+        json_object_del(pruned, "took_ms");
+        json_object_del(full, "took_ms");
+        char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+        check(a1 && a2 && !strcmp(a1, a2), "q=[%s] limit %u: pruned and exhaustive differ:\n%s\n%s",
+              qs[i], limits[l], a1, a2);
+        check(json_array_size(json_object_get(full, "hits")) > 0, "q=[%s] finds something", qs[i]);
+        free(a1);
+        free(a2);
+      }
+      json_decref(pruned);
+      json_decref(full);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 4 && !strcmp(argv[1], "--write")) {
+    write_corpus(argv[2], argv[3]);
+    return 0;
+  }
+  if (argc != 2) {
+    fprintf(stderr, "usage: test_search DATA_DIR\n");
+    return 2;
+  }
+  char tmp[] = "/tmp/cs_test_search_XXXXXX";
+  if (!mkdtemp(tmp)) die("mkdtemp: %s", strerror(errno));
+  snprintf(index_dir, sizeof index_dir, "%s/index", tmp);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/corpus.txt", argv[1]);
+  write_corpus(index_dir, path);
+  cs_engine_error err;
+  if (cs_engine_open(index_dir, &engine, &err)) die("engine: %s", err.message);
+
+  snprintf(path, sizeof path, "%s/search.txt", argv[1]);
+  run_case_file(path);
+  test_highlight_offsets();
+  test_portal_isolation();
+  test_analyst();
+  test_relaxed_pages();
+  test_errors();
+  test_owner_change(tmp);
+  test_paging(tmp);
+  test_pruning_exact(tmp);
+
+  cs_engine_close(engine);
+  if (!getenv("CS_TEST_KEEP"))
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  else
+    printf("kept %s\n", tmp);
+  printf("test_search: %d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
