@@ -231,7 +231,15 @@ int cs_writer_begin(cs_writer *w) {
 
 int cs_writer_set_mirror(cs_writer *w, int on) {
   w->mirror = on;
-  if (on) return cs_put(w->txn, CS_T_META, sl("mirror", 6), sl("on", 2));
+  if (on) {
+    /* Version 1 belongs to bulk loads (reindex): the outbox's versions
+     * start above it, so its first change always supersedes them. */
+    if (w->outbox_seq < 1) {
+      w->outbox_seq = 1;
+      w->outbox_dirty = 1;
+    }
+    return cs_put(w->txn, CS_T_META, sl("mirror", 6), sl("on", 2));
+  }
   int rc = cs_del(w->txn, CS_T_META, sl("mirror", 6));
   return rc == CS_ENOTFOUND ? 0 : rc;
 }

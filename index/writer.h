@@ -101,8 +101,10 @@ int cs_writer_delete_point(cs_writer *w, uint64_t id);
 
 /* Mirroring: when on (a setting kept in the index), every change of a
  * conversation or person also appends an operation to the outbox, in the
- * same transaction, for the mirror to send. Turning it on does not enqueue
- * what is already indexed (a reindex does the initial load). */
+ * same transaction, for the mirror to send; its sequence number is the
+ * document's external version, always above 1, which bulk loads use.
+ * Turning it on does not enqueue what is already indexed (see
+ * cs_writer_enqueue_all; a reindex bulk-loads instead). */
 int cs_writer_set_mirror(cs_writer *w, int on);
 int cs_writer_mirror_on(cs_writer *w);
 /* Enqueues a put of every conversation and person (initial mirror load). */

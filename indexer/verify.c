@@ -408,13 +408,18 @@ static int check_mirror(verify *v, const char *url) {
   cs_buf_init(&resp);
   char *after = NULL;
   int status = 0;
+  /* Searches see what was refreshed: make every acknowledged write visible
+   * first (OpenSearch refreshes about once a second by itself). */
+  long http = 0;
+  if (cs_os_request(c, "POST", "/" CS_MIRROR_ALIAS "/_refresh", NULL, "", 0, 0, &http, &resp) ||
+      http != 200)
+    cs_log(CS_LOG_WARN, "verify: refreshing the mirror failed (HTTP %ld); reading it anyway", http);
   for (;;) {
     json_t *q = json_pack("{s:i, s:[{s:s}], s:[s, s], s:{s:{}}}", "size", 500, "sort", "_id", "asc",
                           "_source", "checksum", "kind", "query", "match_all");
     if (after) json_object_set_new(q, "search_after", json_pack("[s]", after));
     char *body = json_dumps(q, JSON_COMPACT);
     json_decref(q);
-    long http = 0;
     int rc = cs_os_request(c, "POST", "/" CS_MIRROR_ALIAS "/_search", NULL, body, strlen(body), 0,
                            &http, &resp);
     free(body);

@@ -88,14 +88,15 @@ static int wait_drained(const char *index, int timeout_ms) {
 
 static void wave(PGconn *c, int n) {
   char sql[1024];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO conversations (id, patient_id, owner_id, title) "
-           "SELECT %d * 100 + g, 1 + g %% 5, 1, 'Ola %d' FROM generate_series(0, 49) g;"
-           "INSERT INTO segments SELECT %d * 100 + g, s, 'x', 'other', s, s + 1, "
-           "'palabraola%d y más texto ' || g FROM generate_series(0, 49) g, generate_series(0, 3) s;"
-           "UPDATE segments SET text = text || ' editado%d' WHERE conversation_id %% 7 = %d;"
-           "DELETE FROM conversations WHERE id %% 11 = %d AND id < %d * 100",
-           n, n, n, n, n, n % 7, n % 11, n);
+  snprintf(
+      sql, sizeof sql,
+      "INSERT INTO conversations (id, patient_id, owner_id, title) "
+      "SELECT %d * 100 + g, 1 + g %% 5, 1, 'Ola %d' FROM generate_series(0, 49) g;"
+      "INSERT INTO segments SELECT %d * 100 + g, s, 'x', 'other', s, s + 1, "
+      "'palabraola%d y más texto ' || g FROM generate_series(0, 49) g, generate_series(0, 3) s;"
+      "UPDATE segments SET text = text || ' editado%d' WHERE conversation_id %% 7 = %d;"
+      "DELETE FROM conversations WHERE id %% 11 = %d AND id < %d * 100",
+      n, n, n, n, n, n % 7, n % 11, n);
   th_sql(c, sql);
 }
 
@@ -113,18 +114,22 @@ int main(void) {
   pid_t fake = start_fake();
   const char *install[] = {"install", "--pg", pg, NULL};
   REQUIRE(th_indexer(install) == 0, "install failed");
-  th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
-            "INSERT INTO patients (id, owner_id, name) SELECT g, 1, 'Persona ' || g FROM generate_series(1, 5) g;"
-            "INSERT INTO patients (id, owner_id, name) VALUES (9, 1, 'Zoe Borrable');"
-            "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES (9, 9, 1, 'borrable');"
-            "INSERT INTO segments VALUES (9, 0, 'x', 'other', 0, 1, 'unicaborrable')");
-  const char *run[] = {"run", "--pg", pg, "--index", index, "--poll-ms", "100", "--opensearch", os_url, NULL};
+  th_sql(c,
+         "INSERT INTO employees VALUES (1, 'Ana', NULL);"
+         "INSERT INTO patients (id, owner_id, name) SELECT g, 1, 'Persona ' || g FROM "
+         "generate_series(1, 5) g;"
+         "INSERT INTO patients (id, owner_id, name) VALUES (9, 1, 'Zoe Borrable');"
+         "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES (9, 9, 1, 'borrable');"
+         "INSERT INTO segments VALUES (9, 0, 'x', 'other', 0, 1, 'unicaborrable')");
+  const char *run[] = {"run", "--pg",         pg,     "--index", index, "--poll-ms",
+                       "100", "--opensearch", os_url, NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, "--opensearch", os_url, NULL};
 
   /* 1. Faults of every kind while data flows. */
-  REQUIRE(os_post("/_fake/faults", "{\"seed\": 7, \"bulk_item_429_rate\": 0.3, \"bulk_item_500_rate\": 0.1, "
-                                   "\"http_status\": 503, \"http_status_rate\": 0.2, \"delay_ms\": 100, "
-                                   "\"drop_connection_rate\": 0.1}") == 0,
+  REQUIRE(os_post("/_fake/faults",
+                  "{\"seed\": 7, \"bulk_item_429_rate\": 0.3, \"bulk_item_500_rate\": 0.1, "
+                  "\"http_status\": 503, \"http_status_rate\": 0.2, \"delay_ms\": 100, "
+                  "\"drop_connection_rate\": 0.1}") == 0,
           "cannot set faults");
   pid_t ix = th_indexer_spawn(run);
   int fresh_fail = 0;
@@ -134,7 +139,8 @@ int main(void) {
     snprintf(word, sizeof word, "palabraola%d", n);
     if (th_wait_docs(index, word, 200, 1000) < 0) fresh_fail++;
   }
-  CHECK(fresh_fail == 0, "local search stayed fresh (within 1 s) while OpenSearch failed (%d late)", fresh_fail);
+  CHECK(fresh_fail == 0, "local search stayed fresh (within 1 s) while OpenSearch failed (%d late)",
+        fresh_fail);
   REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
   CHECK(wait_drained(index, 60000) == 0, "the backlog drains once OpenSearch behaves");
   CHECK(th_indexer(verify) == 0, "mirror equals the index after injected failures");
@@ -149,7 +155,8 @@ int main(void) {
   /* 3. OpenSearch down, indexer killed with a backlog pending. */
   REQUIRE(os_post("/_fake/faults", "{\"down\": true}") == 0, "cannot take it down");
   wave(c, 7);
-  CHECK(th_wait_docs(index, "palabraola7", 200, 1000) >= 0, "local indexing goes on while OpenSearch is down");
+  CHECK(th_wait_docs(index, "palabraola7", 200, 1000) >= 0,
+        "local indexing goes on while OpenSearch is down");
   th_sleep_ms(300);
   CHECK(th_index_count(index, CS_T_OUTBOX) > 0, "a backlog builds up");
   kill(ix, SIGKILL);
@@ -168,7 +175,8 @@ int main(void) {
   CHECK(th_indexer(verify) == 0, "the mirror behind the swapped alias equals the new generation");
   ix = th_indexer_spawn(run);
   wave(c, 9);
-  CHECK(th_wait_docs(index, "palabraola9", 200, 5000) >= 0, "indexing continues on the new generation");
+  CHECK(th_wait_docs(index, "palabraola9", 200, 5000) >= 0,
+        "indexing continues on the new generation");
   CHECK(wait_drained(index, 30000) == 0, "and mirrors into the new index");
   th_stop(ix);
   CHECK(th_indexer(verify) == 0, "verify agrees at the end");
