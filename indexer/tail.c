@@ -250,8 +250,19 @@ static int round_run(tail *t, int *changed) {
   return ROUND_OK;
 }
 
-/* Waits for a NOTIFY, the poll timeout, or a stop request. */
+/* Waits for a NOTIFY, the poll timeout, or a stop request. A notification
+ * that arrived during the last round is already queued inside libpq (it
+ * reads them along with query results), where select() cannot see it: look
+ * there first, or a change could wait a whole poll interval. */
 static void wait_for_changes(tail *t) {
+  int queued = 0;
+  PGnotify *note;
+  PQconsumeInput(t->pg);
+  while ((note = PQnotifies(t->pg))) {
+    PQfreemem(note);
+    queued = 1;
+  }
+  if (queued) return;
   int fd = PQsocket(t->pg);
   if (fd < 0) return;
   fd_set set;
@@ -261,7 +272,6 @@ static void wait_for_changes(tail *t) {
   int n = select(fd + 1, &set, NULL, NULL, &tv);
   if (n < 0 && errno != EINTR) return;
   PQconsumeInput(t->pg);
-  PGnotify *note;
   while ((note = PQnotifies(t->pg)))
     PQfreemem(note);
 }

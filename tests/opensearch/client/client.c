@@ -187,8 +187,10 @@ int fos_http(const char *method, const char *url, const void *body, size_t len,
   if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
   curl_slist_free_all(hdr);
   curl_easy_cleanup(h);
-  if (!s.p) s.p = calloc(1, 1);
-  else s.p[s.len] = 0;
+  if (!s.p)
+    s.p = calloc(1, 1);
+  else
+    s.p[s.len] = 0;
   out->body = s.p;
   out->len = s.len;
   snprintf(out->content_type, sizeof out->content_type, "%s", hd.content_type);

@@ -31,8 +31,8 @@ int fos_param_bool(fos_req *rq, const char *name, int dflt) {
 int fos_body_object(fos_req *rq, fos_reply *rp, json_t **out) {
   *out = NULL;
   size_t i = 0;
-  while (i < rq->body_len && (rq->body[i] == ' ' || rq->body[i] == '\n' || rq->body[i] == '\r' ||
-                              rq->body[i] == '\t'))
+  while (i < rq->body_len &&
+         (rq->body[i] == ' ' || rq->body[i] == '\n' || rq->body[i] == '\r' || rq->body[i] == '\t'))
     i++;
   if (i == rq->body_len) return 0;
   json_t *cause, *j = fos_json_parse(rq->body, rq->body_len, &cause);
@@ -60,16 +60,16 @@ static void h_info(fos_req *rq, fos_reply *rp) {
     fos_reply_json(rp, 200, NULL);
     return;
   }
-  fos_reply_json(
-      rp, 200,
-      json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s}, s:s}", "name",
-                "fake-opensearch", "cluster_name", "fake-opensearch", "cluster_uuid", rq->c->uuid,
-                "version", "distribution", "opensearch", "number", FOS_VERSION_NUMBER,
-                "build_type", "fake", "build_hash", "0000000000000000000000000000000000000000",
-                "build_date", "2025-01-01T00:00:00.000000Z", "build_snapshot", 0,
-                "lucene_version", "9.12.1", "minimum_wire_compatibility_version", "7.10.0",
-                "minimum_index_compatibility_version", "7.0.0", "tagline",
-                "The OpenSearch Project: https://opensearch.org/"));
+  fos_reply_json(rp, 200,
+                 json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s}, s:s}",
+                           "name", "fake-opensearch", "cluster_name", "fake-opensearch",
+                           "cluster_uuid", rq->c->uuid, "version", "distribution", "opensearch",
+                           "number", FOS_VERSION_NUMBER, "build_type", "fake", "build_hash",
+                           "0000000000000000000000000000000000000000", "build_date",
+                           "2025-01-01T00:00:00.000000Z", "build_snapshot", 0, "lucene_version",
+                           "9.12.1", "minimum_wire_compatibility_version", "7.10.0",
+                           "minimum_index_compatibility_version", "7.0.0", "tagline",
+                           "The OpenSearch Project: https://opensearch.org/"));
 }
 
 /* ---------------------------------------------------------------- indices */
@@ -86,9 +86,9 @@ static void h_index_create(fos_req *rq, fos_reply *rp) {
     return;
   }
   fos_log("created index [%s] (%zu aliases)", ix->name, json_object_size(ix->aliases));
-  fos_reply_json(rp, 200,
-                 json_pack("{s:b, s:b, s:s}", "acknowledged", 1, "shards_acknowledged", 1, "index",
-                           ix->name));
+  fos_reply_json(
+      rp, 200,
+      json_pack("{s:b, s:b, s:s}", "acknowledged", 1, "shards_acknowledged", 1, "index", ix->name));
 }
 
 /* Concrete indices named by a delete expression (aliases refused). */
@@ -166,8 +166,10 @@ static int resolve_param(fos_req *rq, const char *expr, fos_index ***ixs, size_t
   json_t *cause;
   int st = fos_resolve(rq->c, expr, o, ixs, n, &cause);
   if (st) {
-    if (rp) fos_reply_error(rp, st, cause);
-    else json_decref(cause);
+    if (rp)
+      fos_reply_error(rp, st, cause);
+    else
+      json_decref(cause);
   }
   return st;
 }
@@ -209,9 +211,9 @@ static void h_refresh(fos_req *rq, fos_reply *rp) {
     ok += ixs[i]->shards;
   }
   free(ixs);
-  fos_reply_json(rp, 200,
-                 json_pack("{s:{s:i, s:i, s:i}}", "_shards", "total", total, "successful", ok,
-                           "failed", 0));
+  fos_reply_json(
+      rp, 200,
+      json_pack("{s:{s:i, s:i, s:i}}", "_shards", "total", total, "successful", ok, "failed", 0));
 }
 
 /* ---------------------------------------------------------------- aliases */
@@ -223,8 +225,8 @@ static void h_update_aliases(fos_req *rq, fos_reply *rp) {
   json_t *v, *cause;
   json_object_foreach(body, k, v) {
     if (strcmp(k, "actions")) {
-      fos_reply_error(rp, 400, fos_cause("x_content_parse_exception",
-                                         "[aliases] unknown field [%s]", k));
+      fos_reply_error(rp, 400,
+                      fos_cause("x_content_parse_exception", "[aliases] unknown field [%s]", k));
       json_decref(body);
       return;
     }
@@ -241,8 +243,9 @@ static void h_put_alias(fos_req *rq, fos_reply *rp) {
   json_t *body;
   if (fos_body_object(rq, rp, &body)) return;
   if (!body) body = json_object();
-  static const char *const known[] = {"alias", "index", "filter", "routing", "index_routing",
-                                      "search_routing", "is_write_index", "is_hidden", NULL};
+  static const char *const known[] = {"alias",          "index",         "filter",
+                                      "routing",        "index_routing", "search_routing",
+                                      "is_write_index", "is_hidden",     NULL};
   const char *k;
   json_t *v;
   json_object_foreach(body, k, v) {
@@ -250,8 +253,8 @@ static void h_put_alias(fos_req *rq, fos_reply *rp) {
     for (int i = 0; known[i]; i++)
       ok |= !strcmp(k, known[i]);
     if (!ok) {
-      fos_reply_error(rp, 400, fos_cause("x_content_parse_exception", "[alias] unknown field [%s]",
-                                         k));
+      fos_reply_error(rp, 400,
+                      fos_cause("x_content_parse_exception", "[alias] unknown field [%s]", k));
       json_decref(body);
       return;
     }
@@ -259,12 +262,13 @@ static void h_put_alias(fos_req *rq, fos_reply *rp) {
   json_t *add = json_deep_copy(body);
   json_object_del(add, "index");
   json_object_del(add, "alias");
-  const char *index = rq->pv_index ? rq->pv_index : json_string_value(json_object_get(body, "index"));
+  const char *index =
+      rq->pv_index ? rq->pv_index : json_string_value(json_object_get(body, "index"));
   const char *name = rq->pv_name ? rq->pv_name : json_string_value(json_object_get(body, "alias"));
   if (!index || !name) {
-    fos_reply_error(rp, 400, fos_cause("action_request_validation_exception",
-                                       "Validation Failed: 1: %s is missing;",
-                                       !index ? "index" : "alias"));
+    fos_reply_error(rp, 400,
+                    fos_cause("action_request_validation_exception",
+                              "Validation Failed: 1: %s is missing;", !index ? "index" : "alias"));
   } else {
     json_object_set_new(add, "index", json_string(index));
     json_object_set_new(add, "alias", json_string(name));
@@ -281,8 +285,8 @@ static void h_put_alias(fos_req *rq, fos_reply *rp) {
 }
 
 static void h_delete_alias(fos_req *rq, fos_reply *rp) {
-  json_t *actions = json_pack("[{s:{s:s, s:s}}]", "remove", "index", rq->pv_index, "alias",
-                              rq->pv_name),
+  json_t *actions =
+             json_pack("[{s:{s:s, s:s}}]", "remove", "index", rq->pv_index, "alias", rq->pv_name),
          *cause;
   int st = fos_aliases_apply(rq->c, actions, &cause);
   json_decref(actions);
@@ -344,13 +348,13 @@ static void h_get_alias(fos_req *rq, fos_reply *rp) {
     return;
   }
   if (missing[0]) {
-    json_object_set_new(out, "error", json_pack("s+", "alias [", missing, "] missing"));
+    json_object_set_new(out, "error", json_pack("s++", "alias [", missing, "] missing"));
     json_object_set_new(out, "status", json_integer(404));
     fos_reply_json(rp, 404, out);
     return;
   }
   if (rq->pv_name && json_object_size(out) == 0) {
-    json_object_set_new(out, "error", json_pack("s+", "alias [", rq->pv_name, "] missing"));
+    json_object_set_new(out, "error", json_pack("s++", "alias [", rq->pv_name, "] missing"));
     json_object_set_new(out, "status", json_integer(404));
     fos_reply_json(rp, 404, out);
     return;
@@ -361,9 +365,9 @@ static void h_get_alias(fos_req *rq, fos_reply *rp) {
 /* ---------------------------------------------------------------- index templates */
 
 static json_t *template_check(fos_cluster *c, const char *name, json_t *body, int create) {
-  static const char *const known[] = {"index_patterns", "template", "composed_of", "priority",
-                                      "version", "_meta", "data_stream", "allow_auto_create",
-                                      NULL};
+  static const char *const known[] = {"index_patterns", "template",          "composed_of",
+                                      "priority",       "version",           "_meta",
+                                      "data_stream",    "allow_auto_create", NULL};
   const char *k;
   json_t *v;
   json_object_foreach(body, k, v) {
@@ -403,7 +407,8 @@ static json_t *template_check(fos_cluster *c, const char *name, json_t *body, in
   if (cause) return cause;
   /* Same priority and overlapping patterns: refused, as OpenSearch does. */
   json_int_t pri = json_integer_value(json_object_get(body, "priority"));
-  json_t *mine = json_is_string(pats) ? fos_split_commas(json_string_value(pats)) : json_incref(pats);
+  json_t *mine =
+      json_is_string(pats) ? fos_split_commas(json_string_value(pats)) : json_incref(pats);
   json_object_foreach(c->templates, k, v) {
     if (!strcmp(k, name) || json_integer_value(json_object_get(v, "priority")) != pri) continue;
     json_t *op = json_object_get(v, "index_patterns");
@@ -481,8 +486,9 @@ static void h_get_template(fos_req *rq, fos_reply *rp) {
       fos_reply_json(rp, 404, NULL);
       return;
     }
-    fos_reply_error(rp, 404, fos_cause("resource_not_found_exception",
-                                       "index template matching [%s] not found", rq->pv_name));
+    fos_reply_error(rp, 404,
+                    fos_cause("resource_not_found_exception",
+                              "index template matching [%s] not found", rq->pv_name));
     return;
   }
   json_decref(names);
@@ -496,8 +502,9 @@ static void h_get_template(fos_req *rq, fos_reply *rp) {
 
 static void h_delete_template(fos_req *rq, fos_reply *rp) {
   if (!json_object_get(rq->c->templates, rq->pv_name)) {
-    fos_reply_error(rp, 404, fos_cause("index_template_missing_exception",
-                                       "index_template [%s] missing", rq->pv_name));
+    fos_reply_error(
+        rp, 404,
+        fos_cause("index_template_missing_exception", "index_template [%s] missing", rq->pv_name));
     return;
   }
   json_object_del(rq->c->templates, rq->pv_name);
@@ -506,23 +513,51 @@ static void h_delete_template(fos_req *rq, fos_reply *rp) {
 
 /* ---------------------------------------------------------------- routes */
 
-#define P_BULK "_source _source_excludes _source_includes index pipeline refresh require_alias routing timeout type wait_for_active_shards"
-#define P_COUNT "allow_no_indices analyze_wildcard analyzer default_operator df expand_wildcards ignore_throttled ignore_unavailable lenient min_score preference q routing terminate_after"
-#define P_SEARCH "_source _source_excludes _source_includes allow_no_indices allow_partial_search_results analyze_wildcard analyzer batched_reduce_size cancel_after_time_interval ccs_minimize_roundtrips default_operator df docvalue_fields expand_wildcards explain from ignore_throttled ignore_unavailable include_named_queries_score index lenient max_concurrent_shard_requests phase_took pre_filter_shard_size preference q request_cache rest_total_hits_as_int routing scroll search_pipeline search_type seq_no_primary_term size sort stats stored_fields suggest_field suggest_mode suggest_size suggest_text terminate_after timeout track_scores track_total_hits typed_keys verbose_pipeline version"
-#define P_INDEX "if_primary_term if_seq_no op_type pipeline refresh require_alias routing timeout version version_type wait_for_active_shards"
-#define P_GET "_source _source_excludes _source_includes preference realtime refresh routing stored_fields version version_type"
-#define P_DELETE "if_primary_term if_seq_no refresh routing timeout version version_type wait_for_active_shards"
+#define P_BULK                                                                                     \
+  "_source _source_excludes _source_includes index pipeline refresh require_alias routing "        \
+  "timeout type wait_for_active_shards"
+#define P_COUNT                                                                                    \
+  "allow_no_indices analyze_wildcard analyzer default_operator df expand_wildcards "               \
+  "ignore_throttled ignore_unavailable lenient min_score preference q routing terminate_after"
+#define P_SEARCH                                                                                   \
+  "_source _source_excludes _source_includes allow_no_indices allow_partial_search_results "       \
+  "analyze_wildcard analyzer batched_reduce_size cancel_after_time_interval "                      \
+  "ccs_minimize_roundtrips default_operator df docvalue_fields expand_wildcards explain from "     \
+  "ignore_throttled ignore_unavailable include_named_queries_score index lenient "                 \
+  "max_concurrent_shard_requests phase_took pre_filter_shard_size preference q request_cache "     \
+  "rest_total_hits_as_int routing scroll search_pipeline search_type seq_no_primary_term size "    \
+  "sort stats stored_fields suggest_field suggest_mode suggest_size suggest_text terminate_after " \
+  "timeout track_scores track_total_hits typed_keys verbose_pipeline version"
+#define P_INDEX                                                                                    \
+  "if_primary_term if_seq_no op_type pipeline refresh require_alias routing timeout version "      \
+  "version_type wait_for_active_shards"
+#define P_GET                                                                                      \
+  "_source _source_excludes _source_includes preference realtime refresh routing stored_fields "   \
+  "version version_type"
+#define P_DELETE                                                                                   \
+  "if_primary_term if_seq_no refresh routing timeout version version_type wait_for_active_shards"
 #define P_CREATE "pipeline refresh routing timeout version version_type wait_for_active_shards"
-#define P_UPDATE "_source _source_excludes _source_includes if_primary_term if_seq_no lang refresh require_alias retry_on_conflict routing timeout wait_for_active_shards"
-#define P_IGET "allow_no_indices cluster_manager_timeout expand_wildcards flat_settings ignore_unavailable include_defaults local master_timeout"
+#define P_UPDATE                                                                                   \
+  "_source _source_excludes _source_includes if_primary_term if_seq_no lang refresh "              \
+  "require_alias retry_on_conflict routing timeout wait_for_active_shards"
+#define P_IGET                                                                                     \
+  "allow_no_indices cluster_manager_timeout expand_wildcards flat_settings ignore_unavailable "    \
+  "include_defaults local master_timeout"
+#define P_IEXISTS                                                                                  \
+  "allow_no_indices cluster_manager_timeout expand_wildcards flat_settings ignore_unavailable "    \
+  "include_defaults local"
 #define P_ICREATE "cluster_manager_timeout master_timeout timeout wait_for_active_shards"
-#define P_IDELETE "allow_no_indices cluster_manager_timeout expand_wildcards ignore_unavailable master_timeout timeout"
+#define P_IDELETE                                                                                  \
+  "allow_no_indices cluster_manager_timeout expand_wildcards ignore_unavailable master_timeout "   \
+  "timeout"
 #define P_ALIAS_GET "allow_no_indices expand_wildcards ignore_unavailable local"
 #define P_ALIAS_PUT "cluster_manager_timeout master_timeout timeout"
 #define P_REFRESH "allow_no_indices expand_wildcards ignore_unavailable"
 #define P_TPL_GET "cluster_manager_timeout flat_settings local master_timeout"
 #define P_TPL_PUT "cause cluster_manager_timeout create master_timeout"
-#define P_MAPPING "allow_no_indices cluster_manager_timeout expand_wildcards ignore_unavailable index local master_timeout"
+#define P_MAPPING                                                                                  \
+  "allow_no_indices cluster_manager_timeout expand_wildcards ignore_unavailable index local "      \
+  "master_timeout"
 
 static const fos_route routes[] = {
     {"GET", "/", h_info, ""},
@@ -549,7 +584,7 @@ static const fos_route routes[] = {
     {"PUT", "/{index}/_create/{id}", fos_api_doc_create, P_CREATE},
     {"POST", "/{index}/_update/{id}", fos_api_doc_update, P_UPDATE},
     {"GET", "/{index}", h_index_get, P_IGET},
-    {"HEAD", "/{index}", h_index_exists, P_IGET},
+    {"HEAD", "/{index}", h_index_exists, P_IEXISTS},
     {"PUT", "/{index}", h_index_create, P_ICREATE},
     {"DELETE", "/{index}", h_index_delete, P_IDELETE},
     {"GET", "/_mapping", h_index_get, P_MAPPING},
@@ -588,15 +623,16 @@ static const fos_route routes[] = {
 };
 
 /* Parameters every OpenSearch route accepts. */
-static const char *const global_params[] = {"pretty", "human", "error_trace", "filter_path",
-                                            "source", "source_content_type", NULL};
+static const char *const global_params[] = {
+    "pretty", "human", "error_trace", "filter_path", "source", "source_content_type", NULL};
 
 const fos_route *fos_routes(void) {
   return routes;
 }
 
-/* Splits a path into segments (empty segments dropped); returns the count. */
-static int segments(const char *path, char seg[][512], int max) {
+/* Splits a path into segments (empty segments dropped); returns the count,
+ * or -1 when there are too many or one is too long. */
+static int segments(const char *path, char seg[][1024], int max) {
   int n = 0;
   const char *p = path;
   while (*p) {
@@ -605,8 +641,8 @@ static int segments(const char *path, char seg[][512], int max) {
     if (!*p) break;
     const char *e = strchr(p, '/');
     size_t len = e ? (size_t)(e - p) : strlen(p);
-    if (n == max) return -1;
-    snprintf(seg[n], 512, "%.*s", (int)(len < 511 ? len : 511), p);
+    if (n == max || len > 1023) return -1;
+    snprintf(seg[n], 1024, "%.*s", (int)len, p);
     n++;
     p += len;
   }
@@ -614,8 +650,8 @@ static int segments(const char *path, char seg[][512], int max) {
 }
 
 /* Literal segments matched, or -1 when the pattern does not match. */
-static int route_match(const char *pattern, char seg[][512], int n, fos_req *rq) {
-  char pat[8][512];
+static int route_match(const char *pattern, char seg[][1024], int n, fos_req *rq) {
+  char pat[8][1024];
   int np = segments(pattern, pat, 8);
   if (np != n) return -1;
   int lit = 0;
@@ -643,7 +679,7 @@ static int has_word(const char *list, const char *w) {
 }
 
 void fos_dispatch(fos_req *rq, fos_reply *rp) {
-  char (*seg)[512] = rq->segs;
+  char(*seg)[1024] = rq->segs;
   int n = segments(rq->path, seg, 8);
   const fos_route *best = NULL;
   int best_lit = -1, any_lit = -1;
@@ -671,8 +707,9 @@ void fos_dispatch(fos_req *rq, fos_reply *rp) {
     char msg[1024];
     int st = any_lit >= 0 ? 405 : 400;
     if (any_lit >= 0)
-      snprintf(msg, sizeof msg, "Incorrect HTTP method for uri [%.400s] and method [%s], allowed: [%s]",
-               rq->path, rq->method, allowed);
+      snprintf(msg, sizeof msg,
+               "Incorrect HTTP method for uri [%.400s] and method [%s], allowed: [%s]", rq->path,
+               rq->method, allowed);
     else
       snprintf(msg, sizeof msg, "no handler found for uri [%.400s] and method [%s]", rq->path,
                rq->method);
@@ -687,9 +724,9 @@ void fos_dispatch(fos_req *rq, fos_reply *rp) {
     for (int i = 0; !ok && global_params[i]; i++)
       ok = !strcmp(k, global_params[i]);
     if (!ok) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                         "request [%s] contains unrecognized parameter: [%s]",
-                                         rq->path, k));
+      fos_reply_error(rp, 400,
+                      fos_cause("illegal_argument_exception",
+                                "request [%s] contains unrecognized parameter: [%s]", rq->path, k));
       return;
     }
   }

@@ -33,6 +33,7 @@ typedef struct write_op {
   int line; /* of the action, for messages */
   char index[300];
   char id[FOS_ID_MAX + 1];
+  size_t id_len; /* before any cut, to refuse ids over FOS_ID_MAX */
   int has_id;
   int64_t version;
   int has_version;
@@ -147,8 +148,7 @@ static int exec_index(fos_cluster *c, write_op *op, op_result *r) {
   }
   snprintf(r->id, sizeof r->id, "%s", op->id);
   if (op->parse_cause)
-    return fail(r, 400,
-                fos_cause_index(wrap_parse_cause(op->parse_cause), ix->name, ix->uuid, 0));
+    return fail(r, 400, fos_cause_index(wrap_parse_cause(op->parse_cause), ix->name, ix->uuid, 0));
   fos_doc *d = fos_doc_get(ix, op->id);
   int64_t cur = fos_doc_version(ix, d);
   int live = d && d->source;
@@ -204,9 +204,8 @@ static int add_get(write_op *op, op_result *r, fos_doc *d, fos_req *rq, json_t *
     return 0;
   }
   if (f.enabled && d && d->source) {
-    json_t *g = json_pack("{s:I, s:i, s:b, s:o}", "_seq_no", (json_int_t)d->seq_no,
-                          "_primary_term", 1, "found", 1, "_source",
-                          fos_source_filter_apply(&f, d->source));
+    json_t *g = json_pack("{s:I, s:i, s:b, s:o}", "_seq_no", (json_int_t)d->seq_no, "_primary_term",
+                          1, "found", 1, "_source", fos_source_filter_apply(&f, d->source));
     json_object_set_new(r->item, "get", g);
   }
   fos_source_filter_free(&f);
@@ -260,9 +259,9 @@ static int exec_update(fos_cluster *c, write_op *op, op_result *r, fos_req *rq) 
   } else {
     if (check_if(ix, op, d, r)) return r->status;
     if (script) {
-      json_t *ctx = json_pack("{s:o, s:s, s:s, s:s, s:I}", "_source", json_deep_copy(d->source),
-                              "op", "index", "_id", op->id, "_index", ix->name, "_version",
-                              (json_int_t)d->version);
+      json_t *ctx =
+          json_pack("{s:o, s:s, s:s, s:s, s:I}", "_source", json_deep_copy(d->source), "op",
+                    "index", "_id", op->id, "_index", ix->name, "_version", (json_int_t)d->version);
       if ((cause = fos_script_run(script, ctx))) {
         json_decref(ctx);
         return fail(r, 400, fos_cause_index(cause, ix->name, ix->uuid, 0));
@@ -324,10 +323,14 @@ static int exec_op(fos_cluster *c, write_op *op, op_result *r, fos_req *rq) {
 /* ---------------------------------------------------------------- parsing */
 
 static int parse_vtype(const char *s, int *out) {
-  if (!strcmp(s, "internal")) *out = V_INTERNAL;
-  else if (!strcmp(s, "external")) *out = V_EXTERNAL;
-  else if (!strcmp(s, "external_gte")) *out = V_EXTERNAL_GTE;
-  else return -1;
+  if (!strcmp(s, "internal"))
+    *out = V_INTERNAL;
+  else if (!strcmp(s, "external"))
+    *out = V_EXTERNAL;
+  else if (!strcmp(s, "external_gte"))
+    *out = V_EXTERNAL_GTE;
+  else
+    return -1;
   return 0;
 }
 
@@ -336,9 +339,9 @@ static int parse_vtype(const char *s, int *out) {
 static const char *validate_op(write_op *op, char *buf, size_t cap) {
   if (!op->index[0]) return "index is missing";
   if ((op->type == OP_UPDATE || op->type == OP_DELETE) && !op->has_id) return "id is missing";
-  if (op->has_id && strlen(op->id) > FOS_ID_MAX) {
+  if (op->has_id && op->id_len > FOS_ID_MAX) {
     snprintf(buf, cap, "id [%.40s...] is too long, must be no longer than 512 bytes but was: %zu",
-             op->id, strlen(op->id));
+             op->id, op->id_len);
     return buf;
   }
   if (op->type == OP_CREATE && op->vtype != V_INTERNAL)
@@ -363,18 +366,20 @@ static const char *validate_op(write_op *op, char *buf, size_t cap) {
 }
 
 static int validation_failed(fos_reply *rp, const char *msg) {
-  fos_reply_error(rp, 400,
-                  fos_cause("action_request_validation_exception", "Validation Failed: 1: %s;",
-                            msg));
+  fos_reply_error(
+      rp, 400, fos_cause("action_request_validation_exception", "Validation Failed: 1: %s;", msg));
   return -1;
 }
 
 /* Reads the metadata of an action line into op. */
 static json_t *parse_meta(json_t *meta, write_op *op, int line) {
-  static const char *const known[] = {"_index",  "_id",      "routing",      "version",
-                                      "version_type", "if_seq_no", "if_primary_term", "pipeline",
-                                      "require_alias", "retry_on_conflict", "_source",
-                                      "dynamic_templates", "op_type", NULL};
+  static const char *const known[] = {"_index",          "_id",
+                                      "routing",         "version",
+                                      "version_type",    "if_seq_no",
+                                      "if_primary_term", "pipeline",
+                                      "require_alias",   "retry_on_conflict",
+                                      "_source",         "dynamic_templates",
+                                      "op_type",         NULL};
   const char *k;
   json_t *v;
   json_object_foreach(meta, k, v) {
@@ -387,9 +392,10 @@ static json_t *parse_meta(json_t *meta, write_op *op, int line) {
     if (!strcmp(k, "_index") && json_is_string(v)) {
       snprintf(op->index, sizeof op->index, "%s", json_string_value(v));
     } else if (!strcmp(k, "_id") && (json_is_string(v) || json_is_integer(v))) {
-      if (json_is_string(v))
+      if (json_is_string(v)) {
         snprintf(op->id, sizeof op->id, "%s", json_string_value(v));
-      else
+        op->id_len = strlen(json_string_value(v));
+      } else
         snprintf(op->id, sizeof op->id, "%lld", (long long)json_integer_value(v));
       op->has_id = 1;
     } else if (!strcmp(k, "version") && json_is_integer(v)) {
@@ -428,9 +434,9 @@ static json_t *parse_meta(json_t *meta, write_op *op, int line) {
 }
 
 static json_t *check_update_body(json_t *b, int line) {
-  static const char *const known[] = {"doc",     "upsert",       "doc_as_upsert", "script",
-                                      "scripted_upsert", "detect_noop", "_source", "lang",
-                                      "if_seq_no", "if_primary_term", NULL};
+  static const char *const known[] = {
+      "doc",  "upsert",    "doc_as_upsert",   "script", "scripted_upsert", "detect_noop", "_source",
+      "lang", "if_seq_no", "if_primary_term", NULL};
   if (!json_is_object(b))
     return fos_cause("x_content_parse_exception", "[%d:1] update body must be an object", line);
   const char *k;
@@ -457,10 +463,13 @@ static int refresh_param(fos_req *rq, fos_reply *rp, int *out) {
   const char *r = fos_param(rq, "refresh");
   *out = 0;
   if (!r || !strcmp(r, "false")) return 0;
-  if (!*r || !strcmp(r, "true")) *out = 1;
-  else if (!strcmp(r, "wait_for")) *out = 2;
+  if (!*r || !strcmp(r, "true"))
+    *out = 1;
+  else if (!strcmp(r, "wait_for"))
+    *out = 2;
   else {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception", "Unknown value for refresh: [%s].", r));
+    fos_reply_error(rp, 400,
+                    fos_cause("illegal_argument_exception", "Unknown value for refresh: [%s].", r));
     return -1;
   }
   return 0;
@@ -472,14 +481,16 @@ void fos_api_bulk(fos_req *rq, fos_reply *rp) {
   if (refresh_param(rq, rp, &refresh)) return;
   const char *pipeline = fos_param(rq, "pipeline");
   if (pipeline && strcmp(pipeline, "_none")) {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                       "pipeline with id [%s] does not exist", pipeline));
+    fos_reply_error(
+        rp, 400,
+        fos_cause("illegal_argument_exception", "pipeline with id [%s] does not exist", pipeline));
     return;
   }
   const char *p = rq->body, *end = rq->body + rq->body_len;
   if (rq->body_len && end[-1] != '\n') {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                       "The bulk request must be terminated by a newline [\\n]"));
+    fos_reply_error(rp, 400,
+                    fos_cause("illegal_argument_exception",
+                              "The bulk request must be terminated by a newline [\\n]"));
     return;
   }
   size_t cap = 64, n = 0;
@@ -599,12 +610,14 @@ void fos_api_bulk(fos_req *rq, fos_reply *rp) {
       r.index = ix ? ix->name : op->index;
       snprintf(r.id, sizeof r.id, "%s", op->id);
       if (fault == 429)
-        fail(&r, 429, fos_cause("rejected_execution_exception",
-                                "rejected execution of coordinating operation (injected by "
-                                "fake-opensearch: bulk_item_429_rate)"));
+        fail(&r, 429,
+             fos_cause("rejected_execution_exception",
+                       "rejected execution of coordinating operation (injected by "
+                       "fake-opensearch: bulk_item_429_rate)"));
       else
-        fail(&r, 500, fos_cause("exception", "injected failure (fake-opensearch: "
-                                             "bulk_item_500_rate)"));
+        fail(&r, 500,
+             fos_cause("exception", "injected failure (fake-opensearch: "
+                                    "bulk_item_500_rate)"));
     } else {
       exec_op(rq->c, op, &r, rq);
     }
@@ -643,35 +656,40 @@ static int op_from_params(fos_req *rq, fos_reply *rp, write_op *op) {
   const char *s;
   if ((s = fos_param(rq, "version"))) {
     if (fos_parse_i64(s, &op->version)) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                         "Failed to parse long parameter [version] with value [%s]",
-                                         s));
+      fos_reply_error(rp, 400,
+                      fos_cause("illegal_argument_exception",
+                                "Failed to parse long parameter [version] with value [%s]", s));
       return -1;
     }
     op->has_version = 1;
   }
   if ((s = fos_param(rq, "version_type")) && parse_vtype(s, &op->vtype)) {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception", "No version type match [%s]", s));
+    fos_reply_error(rp, 400,
+                    fos_cause("illegal_argument_exception", "No version type match [%s]", s));
     return -1;
   }
   const char *sn = fos_param(rq, "if_seq_no"), *pt = fos_param(rq, "if_primary_term");
   if (sn || pt) {
     op->has_if = 1;
-    if ((sn && fos_parse_i64(sn, &op->if_seq_no)) || (pt && fos_parse_i64(pt, &op->if_primary_term))) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception", "bad if_seq_no or if_primary_term"));
+    if ((sn && fos_parse_i64(sn, &op->if_seq_no)) ||
+        (pt && fos_parse_i64(pt, &op->if_primary_term))) {
+      fos_reply_error(rp, 400,
+                      fos_cause("illegal_argument_exception", "bad if_seq_no or if_primary_term"));
       return -1;
     }
   }
   op->require_alias = fos_param_bool(rq, "require_alias", 0) == 1;
   const char *pipeline = fos_param(rq, "pipeline");
   if (pipeline && strcmp(pipeline, "_none")) {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                       "pipeline with id [%s] does not exist", pipeline));
+    fos_reply_error(
+        rp, 400,
+        fos_cause("illegal_argument_exception", "pipeline with id [%s] does not exist", pipeline));
     return -1;
   }
   snprintf(op->index, sizeof op->index, "%s", rq->pv_index);
   if (rq->pv_id) {
     snprintf(op->id, sizeof op->id, "%s", rq->pv_id);
+    op->id_len = strlen(rq->pv_id);
     op->has_id = 1;
   }
   return 0;
@@ -762,10 +780,11 @@ void fos_api_doc_get(fos_req *rq, fos_reply *rp) {
     return;
   }
   if (n != 1) {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                       "alias [%s] has more than one index associated with it, "
-                                       "can't execute a single index op",
-                                       rq->pv_index));
+    fos_reply_error(rp, 400,
+                    fos_cause("illegal_argument_exception",
+                              "alias [%s] has more than one index associated with it, "
+                              "can't execute a single index op",
+                              rq->pv_index));
     free(ixs);
     return;
   }
@@ -776,10 +795,10 @@ void fos_api_doc_get(fos_req *rq, fos_reply *rp) {
   int realtime = fos_param_bool(rq, "realtime", 1) != 0;
   json_t *src = d ? (realtime ? d->source : d->visible) : NULL;
   if (!src) {
-    fos_reply_json(rp, 404,
-                   head ? NULL
-                        : json_pack("{s:s, s:s, s:b}", "_index", ix->name, "_id", rq->pv_id,
-                                    "found", 0));
+    fos_reply_json(
+        rp, 404,
+        head ? NULL
+             : json_pack("{s:s, s:s, s:b}", "_index", ix->name, "_id", rq->pv_id, "found", 0));
     return;
   }
   const char *vs = fos_param(rq, "version");

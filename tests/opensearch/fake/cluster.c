@@ -99,11 +99,10 @@ json_t *fos_check_index_name(const char *name, const char *what) {
   }
   if (!problem) return NULL;
   if (!strcmp(what, "alias"))
-    return fos_cause("invalid_alias_name_exception", "Invalid alias name [%s]: %s", name,
-                     problem);
-  return fos_cause_index(fos_cause("invalid_index_name_exception", "Invalid index name [%s], %s",
-                                   name, problem),
-                         name, "_na_", -1);
+    return fos_cause("invalid_alias_name_exception", "Invalid alias name [%s]: %s", name, problem);
+  return fos_cause_index(
+      fos_cause("invalid_index_name_exception", "Invalid index name [%s], %s", name, problem), name,
+      "_na_", -1);
 }
 
 static json_t *index_not_found(const char *name, const char *extra) {
@@ -223,8 +222,8 @@ static json_t *matching_template(fos_cluster *c, const char *name) {
   json_t *t;
   json_object_foreach(c->templates, k, t) {
     json_t *pats = json_object_get(t, "index_patterns");
-    json_t *list = json_is_string(pats) ? fos_split_commas(json_string_value(pats))
-                                        : json_incref(pats);
+    json_t *list =
+        json_is_string(pats) ? fos_split_commas(json_string_value(pats)) : json_incref(pats);
     size_t i;
     json_t *p;
     int hit = 0;
@@ -254,8 +253,8 @@ static int setting_int(json_t *flat, const char *key, int64_t dflt, int64_t *out
 static json_t *check_alias_defs(fos_cluster *c, const char *index, json_t *aliases) {
   if (!aliases) return NULL;
   if (!json_is_object(aliases)) return fos_cause("parse_exception", "aliases must be an object");
-  static const char *const keys[] = {"filter",         "routing",   "index_routing",
-                                     "search_routing", "is_write_index", "is_hidden", NULL};
+  static const char *const keys[] = {
+      "filter", "routing", "index_routing", "search_routing", "is_write_index", "is_hidden", NULL};
   const char *name;
   json_t *def;
   json_object_foreach(aliases, name, def) {
@@ -352,22 +351,21 @@ int fos_index_create(fos_cluster *c, const char *name, json_t *body, fos_index *
   int64_t shards, replicas, window, nested;
   *cause = fos_mappings_check(c, flat, mappings);
   if (!*cause) *cause = check_alias_defs(c, name, aliases);
-  if (!*cause && (setting_int(flat, "index.number_of_shards", 1, &shards) || shards < 1 ||
-                  shards > 1024))
+  if (!*cause &&
+      (setting_int(flat, "index.number_of_shards", 1, &shards) || shards < 1 || shards > 1024))
     *cause = fos_cause("illegal_argument_exception",
                        "Failed to parse value [%s] for setting [index.number_of_shards] must be "
                        ">= 1",
                        json_string_value(json_object_get(flat, "index.number_of_shards")));
-  if (!*cause &&
-      (setting_int(flat, "index.number_of_replicas", 1, &replicas) || replicas < 0))
+  if (!*cause && (setting_int(flat, "index.number_of_replicas", 1, &replicas) || replicas < 0))
     *cause = fos_cause("illegal_argument_exception",
                        "Failed to parse value [%s] for setting [index.number_of_replicas] must "
                        "be >= 0",
                        json_string_value(json_object_get(flat, "index.number_of_replicas")));
   if (!*cause && (setting_int(flat, "index.max_result_window", 10000, &window) || window < 1))
     *cause = fos_cause("illegal_argument_exception", "bad index.max_result_window");
-  if (!*cause && (setting_int(flat, "index.mapping.nested_objects.limit", 10000, &nested) ||
-                  nested < 0))
+  if (!*cause &&
+      (setting_int(flat, "index.mapping.nested_objects.limit", 10000, &nested) || nested < 0))
     *cause = fos_cause("illegal_argument_exception", "bad index.mapping.nested_objects.limit");
   int64_t refresh = 1000, gc = c->gc_deletes_default;
   const char *rs = json_string_value(json_object_get(flat, "index.refresh_interval"));
@@ -390,8 +388,9 @@ int fos_index_create(fos_cluster *c, const char *name, json_t *body, fos_index *
     for (size_t i = 0; i < c->n; i++) {
       json_t *o = json_object_get(c->ix[i]->aliases, an);
       if (json_is_true(json_object_get(o, "is_write_index")))
-        *cause = fos_cause("illegal_state_exception", "alias [%s] has more than one write index [%s,%s]",
-                           an, c->ix[i]->name, name);
+        *cause =
+            fos_cause("illegal_state_exception", "alias [%s] has more than one write index [%s,%s]",
+                      an, c->ix[i]->name, name);
     }
   }
   if (*cause) {
@@ -465,8 +464,8 @@ static void add_unique(fos_index ***out, size_t *n, size_t *cap, fos_index *ix) 
   (*out)[(*n)++] = ix;
 }
 
-int fos_resolve(fos_cluster *c, const char *expr, fos_resolve_opts o, fos_index ***out,
-                size_t *n, json_t **cause) {
+int fos_resolve(fos_cluster *c, const char *expr, fos_resolve_opts o, fos_index ***out, size_t *n,
+                json_t **cause) {
   *out = NULL;
   *n = 0;
   *cause = NULL;
@@ -474,8 +473,7 @@ int fos_resolve(fos_cluster *c, const char *expr, fos_resolve_opts o, fos_index 
   json_t *parts = fos_split_commas(expr ? expr : "");
   size_t np = json_array_size(parts);
   int wildcard = 0;
-  if (np == 0 ||
-      (np == 1 && !strcmp(json_string_value(json_array_get(parts, 0)), "_all"))) {
+  if (np == 0 || (np == 1 && !strcmp(json_string_value(json_array_get(parts, 0)), "_all"))) {
     for (size_t i = 0; i < c->n; i++)
       add_unique(out, n, &cap, c->ix[i]);
     wildcard = 1;
@@ -658,8 +656,8 @@ int fos_aliases_apply(fos_cluster *c, json_t *actions, json_t **cause) {
     al[k] = json_deep_copy(c->ix[k]->aliases);
   int st = 0;
   static const char *const keys[] = {
-      "index",          "indices",   "alias",     "aliases",    "filter", "routing",
-      "index_routing",  "search_routing", "is_write_index", "is_hidden", "must_exist", NULL};
+      "index",         "indices",        "alias",          "aliases",   "filter",     "routing",
+      "index_routing", "search_routing", "is_write_index", "is_hidden", "must_exist", NULL};
   size_t ai;
   json_t *a;
   json_array_foreach(actions, ai, a) {
@@ -775,8 +773,8 @@ int fos_aliases_apply(fos_cluster *c, json_t *actions, json_t **cause) {
         if (!removed[j] &&
             json_is_true(json_object_get(json_object_get(al[j], an), "is_write_index"))) {
           *cause = fos_cause("illegal_state_exception",
-                             "alias [%s] has more than one write index [%s,%s]", an,
-                             c->ix[k]->name, c->ix[j]->name);
+                             "alias [%s] has more than one write index [%s,%s]", an, c->ix[k]->name,
+                             c->ix[j]->name);
           st = 400;
           break;
         }

@@ -85,10 +85,10 @@ typedef struct fos_index {
   json_t *aliases;  /* alias name -> properties */
   int64_t created_ms;
   int shards, replicas;
-  int64_t refresh_ms;  /* refresh interval; -1 = only on request */
-  int64_t gc_deletes;  /* tombstone lifetime in ms; -1 = forever */
-  int64_t max_window;  /* index.max_result_window */
-  int64_t nested_max;  /* index.mapping.nested_objects.limit */
+  int64_t refresh_ms; /* refresh interval; -1 = only on request */
+  int64_t gc_deletes; /* tombstone lifetime in ms; -1 = forever */
+  int64_t max_window; /* index.max_result_window */
+  int64_t nested_max; /* index.mapping.nested_objects.limit */
   int64_t last_refresh;
   int64_t next_seq;
   fos_doc **slot;
@@ -140,8 +140,8 @@ typedef struct fos_resolve_opts {
   int ignore_unavailable;
   int allow_no_indices;
 } fos_resolve_opts;
-int fos_resolve(fos_cluster *c, const char *expr, fos_resolve_opts o, fos_index ***out,
-                size_t *n, json_t **cause);
+int fos_resolve(fos_cluster *c, const char *expr, fos_resolve_opts o, fos_index ***out, size_t *n,
+                json_t **cause);
 /* Resolves a write target: an index, or an alias's write index; creates a
  * missing index when `create` is set. Returns 0 or a status with *cause. */
 int fos_resolve_write(fos_cluster *c, const char *name, int create, int require_alias,
@@ -181,7 +181,7 @@ typedef struct fos_req {
   const char *method;
   const char *path;
   const char *pv_index, *pv_id, *pv_name; /* path variables, NULL when absent */
-  char segs[8][512];                      /* the path's segments, which pv_* point into */
+  char segs[8][1024];                     /* the path's segments, which pv_* point into */
   json_t *query;                          /* query parameters: name -> string */
   const char *body;
   size_t body_len;
@@ -212,8 +212,7 @@ typedef struct fos_source_filter {
 } fos_source_filter;
 /* Reads a filter from a body value and/or the query parameters. Returns 0,
  * or -1 with *cause set. */
-int fos_source_filter_parse(json_t *body_value, fos_req *rq, fos_source_filter *f,
-                            json_t **cause);
+int fos_source_filter_parse(json_t *body_value, fos_req *rq, fos_source_filter *f, json_t **cause);
 /* Applies a filter to a source; returns a new reference (NULL if disabled). */
 json_t *fos_source_filter_apply(const fos_source_filter *f, json_t *source);
 void fos_source_filter_free(fos_source_filter *f);

@@ -120,7 +120,8 @@ static json_t *faults_set(json_t *j) {
         return fos_cause("illegal_argument_exception", "[delay_ms] must be 0..120000");
       f.delay_ms = (int)json_integer_value(v);
     } else if (!strcmp(k, "down")) {
-      if (!json_is_boolean(v)) return fos_cause("illegal_argument_exception", "[down] is a boolean");
+      if (!json_is_boolean(v))
+        return fos_cause("illegal_argument_exception", "[down] is a boolean");
       f.down = json_is_true(v);
     } else if (!strcmp(k, "down_mode")) {
       const char *m = json_string_value(v);
@@ -128,7 +129,8 @@ static json_t *faults_set(json_t *j) {
         return fos_cause("illegal_argument_exception", "[down_mode] is \"503\" or \"close\"");
       f.down_close = !strcmp(m, "close");
     } else if (!strcmp(k, "seed")) {
-      if (!json_is_integer(v)) return fos_cause("illegal_argument_exception", "[seed] is an integer");
+      if (!json_is_integer(v))
+        return fos_cause("illegal_argument_exception", "[seed] is an integer");
       f.rng = (uint64_t)json_integer_value(v) * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
       if (!f.rng) f.rng = 1;
     } else {
@@ -141,47 +143,64 @@ static json_t *faults_set(json_t *j) {
   return NULL;
 }
 
+/* The control endpoints. Lock order: the cluster lock is never taken while
+ * fault_lock is held (bulk takes fault_lock inside the cluster lock). */
 static void control(const char *method, const char *path, const char *body, size_t len,
                     fos_reply *rp) {
-  pthread_mutex_lock(&fault_lock);
   if (!strcmp(path, "/_fake/faults") && !strcmp(method, "POST")) {
     json_t *cause, *j = len ? fos_json_parse(body, len, &cause) : json_object();
     if (!j) {
       fos_reply_error(rp, 400, cause);
-    } else if (!json_is_object(j)) {
+      return;
+    }
+    if (!json_is_object(j)) {
       fos_reply_error(rp, 400, fos_cause("parse_exception", "faults must be an object"));
-    } else if ((cause = faults_set(j))) {
+      json_decref(j);
+      return;
+    }
+    pthread_mutex_lock(&fault_lock);
+    cause = faults_set(j);
+    json_t *now = faults_json();
+    pthread_mutex_unlock(&fault_lock);
+    if (cause) {
       fos_reply_error(rp, 400, cause);
+      json_decref(now);
     } else {
       char *s = json_dumps(j, JSON_COMPACT);
       fos_log("faults set: %s", s ? s : "");
       free(s);
-      fos_reply_json(rp, 200, faults_json());
+      fos_reply_json(rp, 200, now);
     }
     json_decref(j);
   } else if (!strcmp(path, "/_fake/faults") && !strcmp(method, "GET")) {
+    pthread_mutex_lock(&fault_lock);
     fos_reply_json(rp, 200, faults_json());
+    pthread_mutex_unlock(&fault_lock);
   } else if (!strcmp(path, "/_fake/stats") && !strcmp(method, "GET")) {
+    pthread_mutex_lock(&fault_lock);
+    stats s = st;
+    pthread_mutex_unlock(&fault_lock);
     pthread_mutex_lock(&cluster.lock);
-    json_int_t docs = 0;
+    json_int_t docs = 0, nix = (json_int_t)cluster.n;
     for (size_t i = 0; i < cluster.n; i++)
       docs += (json_int_t)cluster.ix[i]->live;
-    json_t *s = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
-                          (json_int_t)st.requests, "bulk_requests", (json_int_t)st.bulk_requests,
-                          "bulk_items", (json_int_t)st.bulk_items, "items_failed_injected",
-                          (json_int_t)st.items_failed, "requests_failed_injected",
-                          (json_int_t)st.requests_failed, "connections_dropped",
-                          (json_int_t)st.dropped, "responses_lost", (json_int_t)st.lost,
-                          "requests_delayed", (json_int_t)st.delayed, "refused_down",
-                          (json_int_t)st.refused_down, "indices", (json_int_t)cluster.n, "docs",
-                          docs);
     pthread_mutex_unlock(&cluster.lock);
-    fos_reply_json(rp, 200, s);
+    fos_reply_json(rp, 200,
+                   json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
+                             (json_int_t)s.requests, "bulk_requests", (json_int_t)s.bulk_requests,
+                             "bulk_items", (json_int_t)s.bulk_items, "items_failed_injected",
+                             (json_int_t)s.items_failed, "requests_failed_injected",
+                             (json_int_t)s.requests_failed, "connections_dropped",
+                             (json_int_t)s.dropped, "responses_lost", (json_int_t)s.lost,
+                             "requests_delayed", (json_int_t)s.delayed, "refused_down",
+                             (json_int_t)s.refused_down, "indices", nix, "docs", docs));
   } else if (!strcmp(path, "/_fake/reset") && !strcmp(method, "POST")) {
     pthread_mutex_lock(&cluster.lock);
     fos_cluster_reset(&cluster);
     pthread_mutex_unlock(&cluster.lock);
+    pthread_mutex_lock(&fault_lock);
     memset(&st, 0, sizeof st);
+    pthread_mutex_unlock(&fault_lock);
     fos_log("reset: every index and template dropped");
     fos_reply_json(rp, 200, json_pack("{s:b}", "acknowledged", 1));
   } else if (!strcmp(path, "/_fake/routes") && !strcmp(method, "GET")) {
@@ -195,15 +214,14 @@ static void control(const char *method, const char *path, const char *body, size
         if (n) json_array_append_new(words, json_stringn(p, n));
         p += n;
       }
-      json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "method", r->method, "path",
-                                         r->pattern, "params", words));
+      json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "method", r->method, "path", r->pattern,
+                                         "params", words));
     }
     fos_reply_json(rp, 200, a);
   } else {
-    fos_reply_json(rp, 400, json_pack("{s:s, s:i}", "error", "unknown control endpoint", "status",
-                                      400));
+    fos_reply_json(rp, 400,
+                   json_pack("{s:s, s:i}", "error", "unknown control endpoint", "status", 400));
   }
-  pthread_mutex_unlock(&fault_lock);
 }
 
 /* ---------------------------------------------------------------- HTTP */
@@ -305,9 +323,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, fos_reply *rp, co
       gz = 1;
     }
   }
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(len, text ? text : (void *)"", text ? MHD_RESPMEM_MUST_FREE
-                                                                          : MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      len, text ? text : (void *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
   MHD_add_response_header(resp, "Content-Type", "application/json; charset=UTF-8");
   if (gz) MHD_add_response_header(resp, "Content-Encoding", "gzip");
   enum MHD_Result ok = MHD_queue_response(conn, (unsigned)rp->status, resp);
@@ -317,8 +334,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, fos_reply *rp, co
   json_t *v;
   json_object_foreach(query, k, v) {
     size_t used = strlen(qs);
-    snprintf(qs + used, sizeof qs - used, "%c%s%s%s", used ? '&' : '?', k, json_is_string(v) ? "=" : "",
-             json_is_string(v) ? json_string_value(v) : "");
+    snprintf(qs + used, sizeof qs - used, "%c%s%s%s", used ? '&' : '?', k,
+             json_is_string(v) ? "=" : "", json_is_string(v) ? json_string_value(v) : "");
   }
   fos_log("%s %.200s%s %d %zuB %lldms%s%s", method, url, qs, rp->status, r->len,
           (long long)(fos_mono_ms() - r->start), note ? " " : "", note ? note : "");
@@ -328,9 +345,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, fos_reply *rp, co
 static int content_type_ok(struct MHD_Connection *conn) {
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   if (!ct) return 0;
-  static const char *const ok[] = {"application/json", "application/x-ndjson", "application/yaml",
-                                   "application/smile", "application/cbor",
-                                   "application/vnd.opensearch+json", NULL};
+  static const char *const ok[] = {"application/json",
+                                   "application/x-ndjson",
+                                   "application/yaml",
+                                   "application/smile",
+                                   "application/cbor",
+                                   "application/vnd.opensearch+json",
+                                   NULL};
   for (int i = 0; ok[i]; i++) {
     if (!strncasecmp(ct, ok[i], strlen(ok[i]))) return 1;
   }
@@ -338,8 +359,8 @@ static int content_type_ok(struct MHD_Connection *conn) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
   (void)cls;
   (void)version;
   request *r = *con_cls;
@@ -410,19 +431,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   const char *note = NULL;
   if (down) {
-    fos_reply_error(&rp, 503, fos_cause("cluster_block_exception",
-                                        "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered "
-                                        "/ initialized]; (fake-opensearch: down)"));
+    fos_reply_error(&rp, 503,
+                    fos_cause("cluster_block_exception",
+                              "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered "
+                              "/ initialized]; (fake-opensearch: down)"));
     note = "(fault: down)";
   } else if (fail) {
     if (fail == 429)
-      fos_reply_error(&rp, 429, fos_cause("rejected_execution_exception",
-                                          "rejected execution of coordinating operation "
-                                          "(injected by fake-opensearch: http_status_rate)"));
+      fos_reply_error(&rp, 429,
+                      fos_cause("rejected_execution_exception",
+                                "rejected execution of coordinating operation "
+                                "(injected by fake-opensearch: http_status_rate)"));
     else
-      fos_reply_error(&rp, fail, fos_cause("cluster_block_exception",
-                                           "blocked by: [SERVICE_UNAVAILABLE/2/no master]; "
-                                           "(injected by fake-opensearch: http_status_rate)"));
+      fos_reply_error(&rp, fail,
+                      fos_cause("cluster_block_exception",
+                                "blocked by: [SERVICE_UNAVAILABLE/2/no master]; "
+                                "(injected by fake-opensearch: http_status_rate)"));
     note = "(fault: http_status_rate)";
   } else if (r->too_large) {
     fos_reply_json(&rp, 413, NULL);
@@ -443,13 +467,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (zst == 413)
           fos_reply_json(&rp, 413, NULL);
         else
-          fos_reply_error(&rp, 400, fos_cause("illegal_argument_exception",
-                                              "request body is not valid %s data", ce));
+          fos_reply_error(
+              &rp, 400,
+              fos_cause("illegal_argument_exception", "request body is not valid %s data", ce));
       }
     } else if (len && ce && strcasecmp(ce, "identity")) {
       bad = 1;
-      fos_reply_error(&rp, 400,
-                      fos_cause("illegal_argument_exception", "unsupported Content-Encoding [%s]", ce));
+      fos_reply_error(
+          &rp, 400,
+          fos_cause("illegal_argument_exception", "unsupported Content-Encoding [%s]", ce));
     }
     if (!bad) {
       fos_req rq;
@@ -540,15 +566,14 @@ static int write_port_file(const char *path, int port) {
 }
 
 static void usage(FILE *to) {
-  fprintf(to,
-          "usage: fake-opensearch --listen HOST:PORT [--port-file FILE] [--gc-deletes TIME]\n"
-          "                       [--plugin analysis-icu]\n"
-          "An in-memory OpenSearch subset for tests (see tests/opensearch/README.md).\n"
-          "  --listen HOST:PORT  address to serve; PORT 0 picks a free port\n"
-          "  --port-file FILE    write the port there once listening\n"
-          "  --gc-deletes TIME   forget delete tombstones after TIME (OpenSearch: 60s);\n"
-          "                      default: keep them forever\n"
-          "  --plugin NAME       accept the components of a plugin (analysis-icu)\n");
+  fprintf(to, "usage: fake-opensearch --listen HOST:PORT [--port-file FILE] [--gc-deletes TIME]\n"
+              "                       [--plugin analysis-icu]\n"
+              "An in-memory OpenSearch subset for tests (see tests/opensearch/README.md).\n"
+              "  --listen HOST:PORT  address to serve; PORT 0 picks a free port\n"
+              "  --port-file FILE    write the port there once listening\n"
+              "  --gc-deletes TIME   forget delete tombstones after TIME (OpenSearch: 60s);\n"
+              "                      default: keep them forever\n"
+              "  --plugin NAME       accept the components of a plugin (analysis-icu)\n");
 }
 
 int main(int argc, char **argv) {
@@ -618,8 +643,7 @@ int main(int argc, char **argv) {
     close(fd);
     return 1;
   }
-  fos_log("listening on %s (port %d), OpenSearch %s subset", listen_spec, port,
-          FOS_VERSION_NUMBER);
+  fos_log("listening on %s (port %d), OpenSearch %s subset", listen_spec, port, FOS_VERSION_NUMBER);
   int sig = 0;
   sigwait(&set, &sig);
   fos_log("stopping on signal %d", sig);

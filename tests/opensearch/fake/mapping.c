@@ -28,74 +28,256 @@ static int in_list(const char *const *list, const char *s) {
 }
 
 static const char *const language_analyzers[] = {
-    "arabic",    "armenian", "basque",    "bengali",  "brazilian", "bulgarian", "catalan",
-    "cjk",       "czech",    "danish",    "dutch",    "english",   "estonian",  "finnish",
-    "french",    "galician", "german",    "greek",    "hindi",     "hungarian", "indonesian",
-    "irish",     "italian",  "latvian",   "lithuanian", "norwegian", "persian", "portuguese",
-    "romanian",  "russian",  "sorani",    "spanish",  "swedish",   "turkish",   "thai",
-    NULL};
-static const char *const builtin_analyzers[] = {"standard", "simple", "whitespace", "stop",
+    "arabic",     "armenian",  "basque",     "bengali",    "brazilian", "bulgarian",
+    "catalan",    "cjk",       "czech",      "danish",     "dutch",     "english",
+    "estonian",   "finnish",   "french",     "galician",   "german",    "greek",
+    "hindi",      "hungarian", "indonesian", "irish",      "italian",   "latvian",
+    "lithuanian", "norwegian", "persian",    "portuguese", "romanian",  "russian",
+    "sorani",     "spanish",   "swedish",    "turkish",    "thai",      NULL};
+static const char *const builtin_analyzers[] = {"standard", "simple",  "whitespace",  "stop",
                                                 "keyword",  "pattern", "fingerprint", NULL};
-static const char *const tokenizers[] = {
-    "standard", "letter",  "lowercase", "whitespace", "uax_url_email", "classic",
-    "thai",     "ngram",   "edge_ngram", "keyword",   "pattern",       "simple_pattern",
-    "simple_pattern_split", "char_group", "path_hierarchy", NULL};
-static const char *const filter_types[] = {
-    "apostrophe",    "asciifolding",  "cjk_bigram",   "cjk_width",     "classic",
-    "common_grams",  "condition",     "decimal_digit", "delimited_payload",
-    "dictionary_decompounder", "edge_ngram", "elision", "fingerprint", "flatten_graph",
-    "hunspell",      "hyphenation_decompounder", "keep_types", "keep", "keyword_marker",
-    "keyword_repeat", "kstem",        "length",        "limit",         "lowercase",
-    "min_hash",      "multiplexer",   "ngram",         "pattern_capture", "pattern_replace",
-    "porter_stem",   "predicate_token_filter", "remove_duplicates", "reverse", "shingle",
-    "snowball",      "stemmer",       "stemmer_override", "stop",     "synonym",
-    "synonym_graph", "trim",          "truncate",      "unique",        "uppercase",
-    "word_delimiter", "word_delimiter_graph", NULL};
+static const char *const tokenizers[] = {"standard",
+                                         "letter",
+                                         "lowercase",
+                                         "whitespace",
+                                         "uax_url_email",
+                                         "classic",
+                                         "thai",
+                                         "ngram",
+                                         "edge_ngram",
+                                         "keyword",
+                                         "pattern",
+                                         "simple_pattern",
+                                         "simple_pattern_split",
+                                         "char_group",
+                                         "path_hierarchy",
+                                         NULL};
+static const char *const filter_types[] = {"apostrophe",
+                                           "asciifolding",
+                                           "cjk_bigram",
+                                           "cjk_width",
+                                           "classic",
+                                           "common_grams",
+                                           "condition",
+                                           "decimal_digit",
+                                           "delimited_payload",
+                                           "dictionary_decompounder",
+                                           "edge_ngram",
+                                           "elision",
+                                           "fingerprint",
+                                           "flatten_graph",
+                                           "hunspell",
+                                           "hyphenation_decompounder",
+                                           "keep_types",
+                                           "keep",
+                                           "keyword_marker",
+                                           "keyword_repeat",
+                                           "kstem",
+                                           "length",
+                                           "limit",
+                                           "lowercase",
+                                           "min_hash",
+                                           "multiplexer",
+                                           "ngram",
+                                           "pattern_capture",
+                                           "pattern_replace",
+                                           "porter_stem",
+                                           "predicate_token_filter",
+                                           "remove_duplicates",
+                                           "reverse",
+                                           "shingle",
+                                           "snowball",
+                                           "stemmer",
+                                           "stemmer_override",
+                                           "stop",
+                                           "synonym",
+                                           "synonym_graph",
+                                           "trim",
+                                           "truncate",
+                                           "unique",
+                                           "uppercase",
+                                           "word_delimiter",
+                                           "word_delimiter_graph",
+                                           NULL};
 /* Filters usable by name without a definition. */
-static const char *const builtin_filters[] = {
-    "apostrophe",  "asciifolding", "cjk_bigram",   "cjk_width",    "classic",
-    "decimal_digit", "delimited_payload", "edge_ngram", "elision", "fingerprint",
-    "flatten_graph", "keyword_repeat", "kstem",    "length",       "limit",
-    "lowercase",   "min_hash",     "ngram",        "porter_stem",  "remove_duplicates",
-    "reverse",     "shingle",      "snowball",     "stemmer",      "stop",
-    "trim",        "truncate",     "unique",       "uppercase",    "word_delimiter",
-    "word_delimiter_graph", "arabic_normalization", "arabic_stem", "bengali_normalization",
-    "brazilian_stem", "czech_stem", "dutch_stem", "french_stem", "german_normalization",
-    "german_stem", "hindi_normalization", "indic_normalization", "persian_normalization",
-    "russian_stem", "scandinavian_folding", "scandinavian_normalization",
-    "serbian_normalization", "sorani_normalization", NULL};
-static const char *const normalizer_filters[] = {
-    "lowercase",  "uppercase", "asciifolding", "elision", "cjk_width", "decimal_digit",
-    "arabic_normalization", "bengali_normalization", "german_normalization",
-    "hindi_normalization", "indic_normalization", "persian_normalization",
-    "scandinavian_folding", "scandinavian_normalization", "serbian_normalization",
-    "sorani_normalization", "trim", "pattern_replace", "icu_folding", "icu_normalizer",
-    "icu_transform", NULL};
+static const char *const builtin_filters[] = {"apostrophe",
+                                              "asciifolding",
+                                              "cjk_bigram",
+                                              "cjk_width",
+                                              "classic",
+                                              "decimal_digit",
+                                              "delimited_payload",
+                                              "edge_ngram",
+                                              "elision",
+                                              "fingerprint",
+                                              "flatten_graph",
+                                              "keyword_repeat",
+                                              "kstem",
+                                              "length",
+                                              "limit",
+                                              "lowercase",
+                                              "min_hash",
+                                              "ngram",
+                                              "porter_stem",
+                                              "remove_duplicates",
+                                              "reverse",
+                                              "shingle",
+                                              "snowball",
+                                              "stemmer",
+                                              "stop",
+                                              "trim",
+                                              "truncate",
+                                              "unique",
+                                              "uppercase",
+                                              "word_delimiter",
+                                              "word_delimiter_graph",
+                                              "arabic_normalization",
+                                              "arabic_stem",
+                                              "bengali_normalization",
+                                              "brazilian_stem",
+                                              "czech_stem",
+                                              "dutch_stem",
+                                              "french_stem",
+                                              "german_normalization",
+                                              "german_stem",
+                                              "hindi_normalization",
+                                              "indic_normalization",
+                                              "persian_normalization",
+                                              "russian_stem",
+                                              "scandinavian_folding",
+                                              "scandinavian_normalization",
+                                              "serbian_normalization",
+                                              "sorani_normalization",
+                                              NULL};
+static const char *const normalizer_filters[] = {"lowercase",
+                                                 "uppercase",
+                                                 "asciifolding",
+                                                 "elision",
+                                                 "cjk_width",
+                                                 "decimal_digit",
+                                                 "arabic_normalization",
+                                                 "bengali_normalization",
+                                                 "german_normalization",
+                                                 "hindi_normalization",
+                                                 "indic_normalization",
+                                                 "persian_normalization",
+                                                 "scandinavian_folding",
+                                                 "scandinavian_normalization",
+                                                 "serbian_normalization",
+                                                 "sorani_normalization",
+                                                 "trim",
+                                                 "pattern_replace",
+                                                 "icu_folding",
+                                                 "icu_normalizer",
+                                                 "icu_transform",
+                                                 NULL};
 static const char *const icu_filters[] = {"icu_folding", "icu_normalizer", "icu_collation",
                                           "icu_transform", NULL};
 static const char *const snowball_languages[] = {
-    "Armenian", "Basque",  "Catalan", "Danish",  "Dutch",     "English", "Estonian",
-    "Finnish",  "French",  "German",  "German2", "Hungarian", "Irish",   "Italian",
-    "Kp",       "Lithuanian", "Lovins", "Norwegian", "Porter", "Portuguese", "Romanian",
-    "Russian",  "Spanish", "Swedish", "Turkish", NULL};
-static const char *const stemmer_languages[] = {
-    "arabic", "armenian", "basque", "bengali", "brazilian", "bulgarian", "catalan", "czech",
-    "danish", "dutch", "dutch_kp", "english", "light_english", "lovins", "minimal_english",
-    "porter2", "possessive_english", "estonian", "finnish", "light_finnish", "french",
-    "light_french", "minimal_french", "galician", "minimal_galician", "german", "german2",
-    "light_german", "minimal_german", "greek", "hindi", "hungarian", "light_hungarian",
-    "indonesian", "irish", "italian", "light_italian", "sorani", "latvian", "lithuanian",
-    "norwegian", "light_norwegian", "minimal_norwegian", "light_nynorsk", "minimal_nynorsk",
-    "portuguese", "light_portuguese", "minimal_portuguese", "portuguese_rslp", "romanian",
-    "russian", "light_russian", "spanish", "light_spanish", "swedish", "light_swedish",
-    "turkish", NULL};
-static const char *const field_types[] = {
-    "binary", "boolean", "join", "keyword", "match_only_text", "percolator", "rank_feature",
-    "rank_features", "search_as_you_type", "text", "version", "wildcard", "date_nanos", "date",
-    "flat_object", "nested", "object", "completion", "constant_keyword", "alias", "ip",
-    "token_count", "geo_point", "geo_shape", "xy_point", "xy_shape", "byte", "double", "float",
-    "half_float", "integer", "long", "scaled_float", "short", "unsigned_long", "date_range",
-    "double_range", "float_range", "integer_range", "ip_range", "long_range", NULL};
+    "Armenian", "Basque",     "Catalan", "Danish",    "Dutch",     "English",    "Estonian",
+    "Finnish",  "French",     "German",  "German2",   "Hungarian", "Irish",      "Italian",
+    "Kp",       "Lithuanian", "Lovins",  "Norwegian", "Porter",    "Portuguese", "Romanian",
+    "Russian",  "Spanish",    "Swedish", "Turkish",   NULL};
+static const char *const stemmer_languages[] = {"arabic",
+                                                "armenian",
+                                                "basque",
+                                                "bengali",
+                                                "brazilian",
+                                                "bulgarian",
+                                                "catalan",
+                                                "czech",
+                                                "danish",
+                                                "dutch",
+                                                "dutch_kp",
+                                                "english",
+                                                "light_english",
+                                                "lovins",
+                                                "minimal_english",
+                                                "porter2",
+                                                "possessive_english",
+                                                "estonian",
+                                                "finnish",
+                                                "light_finnish",
+                                                "french",
+                                                "light_french",
+                                                "minimal_french",
+                                                "galician",
+                                                "minimal_galician",
+                                                "german",
+                                                "german2",
+                                                "light_german",
+                                                "minimal_german",
+                                                "greek",
+                                                "hindi",
+                                                "hungarian",
+                                                "light_hungarian",
+                                                "indonesian",
+                                                "irish",
+                                                "italian",
+                                                "light_italian",
+                                                "sorani",
+                                                "latvian",
+                                                "lithuanian",
+                                                "norwegian",
+                                                "light_norwegian",
+                                                "minimal_norwegian",
+                                                "light_nynorsk",
+                                                "minimal_nynorsk",
+                                                "portuguese",
+                                                "light_portuguese",
+                                                "minimal_portuguese",
+                                                "portuguese_rslp",
+                                                "romanian",
+                                                "russian",
+                                                "light_russian",
+                                                "spanish",
+                                                "light_spanish",
+                                                "swedish",
+                                                "light_swedish",
+                                                "turkish",
+                                                NULL};
+static const char *const field_types[] = {"binary",
+                                          "boolean",
+                                          "join",
+                                          "keyword",
+                                          "match_only_text",
+                                          "percolator",
+                                          "rank_feature",
+                                          "rank_features",
+                                          "search_as_you_type",
+                                          "text",
+                                          "version",
+                                          "wildcard",
+                                          "date_nanos",
+                                          "date",
+                                          "flat_object",
+                                          "nested",
+                                          "object",
+                                          "completion",
+                                          "constant_keyword",
+                                          "alias",
+                                          "ip",
+                                          "token_count",
+                                          "geo_point",
+                                          "geo_shape",
+                                          "xy_point",
+                                          "xy_shape",
+                                          "byte",
+                                          "double",
+                                          "float",
+                                          "half_float",
+                                          "integer",
+                                          "long",
+                                          "scaled_float",
+                                          "short",
+                                          "unsigned_long",
+                                          "date_range",
+                                          "double_range",
+                                          "float_range",
+                                          "integer_range",
+                                          "ip_range",
+                                          "long_range",
+                                          NULL};
 
 /* ---------------------------------------------------------------- settings */
 
@@ -139,22 +321,52 @@ static void flatten(json_t *v, const char *prefix, json_t *flat) {
 }
 
 static int known_setting(const char *k) {
-  static const char *const exact[] = {
-      "number_of_shards", "number_of_replicas", "number_of_routing_shards", "refresh_interval",
-      "max_result_window", "max_inner_result_window", "max_rescore_window",
-      "max_docvalue_fields_search", "max_script_fields", "max_ngram_diff", "max_shingle_diff",
-      "max_terms_count", "max_regex_length", "max_refresh_listeners", "max_slices_per_scroll",
-      "auto_expand_replicas", "codec", "hidden", "gc_deletes", "default_pipeline",
-      "final_pipeline", "priority", "load_fixed_bitset_filters_eagerly",
-      "shard.check_on_startup", "routing_partition_size", "requests.cache.enable",
-      "replication.type", "knn", "mode", "mapping.total_fields.limit", "mapping.depth.limit",
-      "mapping.nested_fields.limit", "mapping.nested_objects.limit",
-      "mapping.field_name_length.limit", "mapping.ignore_malformed", "mapping.coerce",
-      "version.created", "creation_date", "uuid", "provided_name", NULL};
+  static const char *const exact[] = {"number_of_shards",
+                                      "number_of_replicas",
+                                      "number_of_routing_shards",
+                                      "refresh_interval",
+                                      "max_result_window",
+                                      "max_inner_result_window",
+                                      "max_rescore_window",
+                                      "max_docvalue_fields_search",
+                                      "max_script_fields",
+                                      "max_ngram_diff",
+                                      "max_shingle_diff",
+                                      "max_terms_count",
+                                      "max_regex_length",
+                                      "max_refresh_listeners",
+                                      "max_slices_per_scroll",
+                                      "auto_expand_replicas",
+                                      "codec",
+                                      "hidden",
+                                      "gc_deletes",
+                                      "default_pipeline",
+                                      "final_pipeline",
+                                      "priority",
+                                      "load_fixed_bitset_filters_eagerly",
+                                      "shard.check_on_startup",
+                                      "routing_partition_size",
+                                      "requests.cache.enable",
+                                      "replication.type",
+                                      "knn",
+                                      "mode",
+                                      "mapping.total_fields.limit",
+                                      "mapping.depth.limit",
+                                      "mapping.nested_fields.limit",
+                                      "mapping.nested_objects.limit",
+                                      "mapping.field_name_length.limit",
+                                      "mapping.ignore_malformed",
+                                      "mapping.coerce",
+                                      "version.created",
+                                      "creation_date",
+                                      "uuid",
+                                      "provided_name",
+                                      NULL};
   static const char *const prefixes[] = {
-      "analysis.", "similarity.", "sort.", "routing.", "blocks.", "search.", "indexing.",
-      "translog.", "merge.", "store.", "query.", "queries.", "highlight.", "unassigned.",
-      "write.", "lifecycle.", "plugins.", "knn.", "soft_deletes.", "composite_index.", NULL};
+      "analysis.",     "similarity.",      "sort.",  "routing.",   "blocks.",  "search.",
+      "indexing.",     "translog.",        "merge.", "store.",     "query.",   "queries.",
+      "highlight.",    "unassigned.",      "write.", "lifecycle.", "plugins.", "knn.",
+      "soft_deletes.", "composite_index.", NULL};
   if (in_list(exact, k)) return 1;
   for (int i = 0; prefixes[i]; i++) {
     if (!strncmp(k, prefixes[i], strlen(prefixes[i]))) return 1;
@@ -274,8 +486,7 @@ static json_t *check_filter_def(fos_cluster *c, const char *name, json_t *def) {
     return fos_cause("illegal_argument_exception",
                      "token filter [%s] must have a type associated with it", name);
   if (!in_list(filter_types, type) && !(c->icu_plugin && in_list(icu_filters, type)))
-    return fos_cause("illegal_argument_exception", "Unknown filter type [%s] for [%s]", type,
-                     name);
+    return fos_cause("illegal_argument_exception", "Unknown filter type [%s] for [%s]", type, name);
   if (!strcmp(type, "snowball")) {
     const char *lang = json_string_value(json_object_get(def, "language"));
     int ok = 0;
@@ -290,8 +501,8 @@ static json_t *check_filter_def(fos_cluster *c, const char *name, json_t *def) {
     const char *lang = json_string_value(json_object_get(def, "language"));
     if (!lang) lang = json_string_value(json_object_get(def, "name"));
     if (lang && !in_list(stemmer_languages, lang))
-      return fos_cause("illegal_argument_exception", "Unknown stemmer language [%s] for [%s]",
-                       lang, name);
+      return fos_cause("illegal_argument_exception", "Unknown stemmer language [%s] for [%s]", lang,
+                       name);
   }
   if (!strcmp(type, "stop")) {
     const char *sw = json_string_value(json_object_get(def, "stopwords"));
@@ -343,8 +554,8 @@ static int filter_exists(fos_cluster *c, json_t *analysis, const char *f) {
 }
 
 static int char_filter_exists(fos_cluster *c, json_t *analysis, const char *f) {
-  return json_object_get(json_object_get(analysis, "char_filter"), f) ||
-         !strcmp(f, "html_strip") || (c->icu_plugin && !strcmp(f, "icu_normalizer"));
+  return json_object_get(json_object_get(analysis, "char_filter"), f) || !strcmp(f, "html_strip") ||
+         (c->icu_plugin && !strcmp(f, "icu_normalizer"));
 }
 
 static json_t *check_analysis(fos_cluster *c, json_t *analysis) {
@@ -368,19 +579,17 @@ static json_t *check_analysis(fos_cluster *c, json_t *analysis) {
     if (!type) type = tok ? "custom" : NULL;
     if (!type)
       return fos_cause("illegal_argument_exception",
-                       "analyzer [%s] must specify either an analyzer type, or a tokenizer",
-                       name);
+                       "analyzer [%s] must specify either an analyzer type, or a tokenizer", name);
     if (strcmp(type, "custom")) {
       if (!in_list(builtin_analyzers, type) && !in_list(language_analyzers, type) &&
           strcmp(type, "snowball"))
-        return fos_cause("illegal_argument_exception", "Unknown analyzer type [%s] for [%s]",
-                         type, name);
+        return fos_cause("illegal_argument_exception", "Unknown analyzer type [%s] for [%s]", type,
+                         name);
       continue;
     }
     if (!tok)
       return fos_cause("illegal_argument_exception",
-                       "analyzer [%s] must specify either an analyzer type, or a tokenizer",
-                       name);
+                       "analyzer [%s] must specify either an analyzer type, or a tokenizer", name);
     if (!json_object_get(json_object_get(analysis, "tokenizer"), tok) &&
         !in_list(tokenizers, tok) && !(c->icu_plugin && !strcmp(tok, "icu_tokenizer")))
       return fos_cause("illegal_argument_exception",
@@ -413,8 +622,8 @@ static json_t *check_analysis(fos_cluster *c, json_t *analysis) {
   json_object_foreach(json_object_get(analysis, "normalizer"), name, def) {
     const char *type = type_of(def);
     if (type && strcmp(type, "custom") && strcmp(type, "lowercase"))
-      return fos_cause("illegal_argument_exception", "Unknown normalizer type [%s] for [%s]",
-                       type, name);
+      return fos_cause("illegal_argument_exception", "Unknown normalizer type [%s] for [%s]", type,
+                       name);
     json_t *l = list_of(json_object_get(def, "filter"));
     size_t i;
     json_t *f;
@@ -467,33 +676,53 @@ static json_t *mapping_error(const char *fmt, const char *a, const char *b) {
 }
 
 static int is_number_type(const char *t) {
-  static const char *const n[] = {"long",  "integer",      "short",        "byte", "double",
-                                  "float", "half_float",   "unsigned_long", "scaled_float",
-                                  NULL};
+  static const char *const n[] = {"long",  "integer",    "short",         "byte",         "double",
+                                  "float", "half_float", "unsigned_long", "scaled_float", NULL};
   return in_list(n, t);
 }
 
 static const char *const *params_of(const char *type) {
-  static const char *const text[] = {
-      "type", "analyzer", "search_analyzer", "search_quote_analyzer", "fields", "index",
-      "index_options", "index_prefixes", "index_phrases", "norms", "position_increment_gap",
-      "store", "similarity", "term_vector", "copy_to", "boost", "fielddata",
-      "fielddata_frequency_filter", "eager_global_ordinals", "meta", NULL};
-  static const char *const keyword[] = {
-      "type", "boost", "doc_values", "eager_global_ordinals", "fields", "ignore_above", "index",
-      "index_options", "norms", "null_value", "store", "similarity", "normalizer",
-      "split_queries_on_whitespace", "copy_to", "meta", NULL};
-  static const char *const number[] = {"type", "boost", "coerce", "doc_values", "ignore_malformed",
-                                       "index", "null_value", "store", "meta", "copy_to",
-                                       "fields", "scaling_factor", NULL};
-  static const char *const date[] = {"type", "boost", "doc_values", "format", "locale",
-                                     "ignore_malformed", "index", "null_value", "store", "meta",
-                                     "copy_to", "fields", "print_format", NULL};
-  static const char *const boolean[] = {"type",  "boost", "doc_values", "index", "null_value",
+  static const char *const text[] = {"type",
+                                     "analyzer",
+                                     "search_analyzer",
+                                     "search_quote_analyzer",
+                                     "fields",
+                                     "index",
+                                     "index_options",
+                                     "index_prefixes",
+                                     "index_phrases",
+                                     "norms",
+                                     "position_increment_gap",
+                                     "store",
+                                     "similarity",
+                                     "term_vector",
+                                     "copy_to",
+                                     "boost",
+                                     "fielddata",
+                                     "fielddata_frequency_filter",
+                                     "eager_global_ordinals",
+                                     "meta",
+                                     NULL};
+  static const char *const keyword[] = {"type",       "boost",
+                                        "doc_values", "eager_global_ordinals",
+                                        "fields",     "ignore_above",
+                                        "index",      "index_options",
+                                        "norms",      "null_value",
+                                        "store",      "similarity",
+                                        "normalizer", "split_queries_on_whitespace",
+                                        "copy_to",    "meta",
+                                        NULL};
+  static const char *const number[] = {
+      "type",  "boost", "coerce",  "doc_values", "ignore_malformed", "index", "null_value",
+      "store", "meta",  "copy_to", "fields",     "scaling_factor",   NULL};
+  static const char *const date[] = {
+      "type",       "boost", "doc_values", "format",  "locale", "ignore_malformed", "index",
+      "null_value", "store", "meta",       "copy_to", "fields", "print_format",     NULL};
+  static const char *const boolean[] = {"type",  "boost", "doc_values", "index",  "null_value",
                                         "store", "meta",  "copy_to",    "fields", NULL};
   static const char *const object[] = {"type", "dynamic", "enabled", "properties", NULL};
-  static const char *const nested[] = {"type", "dynamic", "enabled", "properties",
-                                       "include_in_parent", "include_in_root", NULL};
+  static const char *const nested[] = {
+      "type", "dynamic", "enabled", "properties", "include_in_parent", "include_in_root", NULL};
   if (!strcmp(type, "text")) return text;
   if (!strcmp(type, "keyword")) return keyword;
   if (is_number_type(type)) return number;
@@ -511,8 +740,7 @@ static int analyzer_exists(map_ctx *m, const char *a) {
 
 static json_t *check_properties(map_ctx *m, json_t *props, const char *path);
 
-static json_t *check_field(map_ctx *m, const char *name, json_t *def, const char *path,
-                           int multi) {
+static json_t *check_field(map_ctx *m, const char *name, json_t *def, const char *path, int multi) {
   char full[512];
   snprintf(full, sizeof full, "%s%s%s", path, *path ? "." : "", name);
   if (!*name) return mapping_error("field name cannot be an empty string%s", "", "");
@@ -530,8 +758,7 @@ static json_t *check_field(map_ctx *m, const char *name, json_t *def, const char
     return mapping_error("No type specified for field [%s]%s", name, "");
   if (!type) type = json_object_get(def, "properties") || !multi ? "object" : NULL;
   if (!type) return mapping_error("No type specified for field [%s]%s", name, "");
-  if (!in_list(field_types, type) &&
-      !(m->c->icu_plugin && !strcmp(type, "icu_collation_keyword")))
+  if (!in_list(field_types, type) && !(m->c->icu_plugin && !strcmp(type, "icu_collation_keyword")))
     return mapping_error("No handler for type [%s] declared on field [%s]", type, name);
   const char *const *allowed = params_of(type);
   const char *k;
@@ -588,10 +815,21 @@ json_t *fos_mappings_check(fos_cluster *c, json_t *flat, json_t *mappings) {
   json_t *analysis = analysis_of(flat);
   json_t *e = check_analysis(c, analysis);
   if (!e && !json_is_object(mappings)) e = mapping_error("mappings must be an object%s%s", "", "");
-  static const char *const root_keys[] = {
-      "properties", "dynamic", "dynamic_templates", "_source", "_routing", "_meta",
-      "date_detection", "numeric_detection", "dynamic_date_formats", "_field_names", "enabled",
-      "_size", "_data_stream_timestamp", "derived", NULL};
+  static const char *const root_keys[] = {"properties",
+                                          "dynamic",
+                                          "dynamic_templates",
+                                          "_source",
+                                          "_routing",
+                                          "_meta",
+                                          "date_detection",
+                                          "numeric_detection",
+                                          "dynamic_date_formats",
+                                          "_field_names",
+                                          "enabled",
+                                          "_size",
+                                          "_data_stream_timestamp",
+                                          "derived",
+                                          NULL};
   const char *k;
   json_t *v;
   if (!e) {
@@ -657,9 +895,9 @@ static json_t *check_value(doc_ctx *x, json_t *def, const char *field, json_t *v
 
 static json_t *check_object(doc_ctx *x, json_t *props, int dyn, const char *path, json_t *obj,
                             int top) {
-  static const char *const meta[] = {"_id", "_index", "_source", "_routing", "_version",
-                                     "_seq_no", "_primary_term", "_field_names", "_ignored",
-                                     "_type", "_size", NULL};
+  static const char *const meta[] = {"_id",      "_index",  "_source",       "_routing",
+                                     "_version", "_seq_no", "_primary_term", "_field_names",
+                                     "_ignored", "_type",   "_size",         NULL};
   const char *k;
   json_t *v, *e;
   json_object_foreach(obj, k, v) {
@@ -826,8 +1064,7 @@ static json_t *check_value(doc_ctx *x, json_t *def, const char *field, json_t *v
                        " index level setting.",
                        lim);
     }
-    return check_object(x, json_object_get(def, "properties"), dynamic_mode(def, dyn), field, v,
-                        0);
+    return check_object(x, json_object_get(def, "properties"), dynamic_mode(def, dyn), field, v, 0);
   }
   return check_scalar(x, def, field, v);
 }
@@ -946,10 +1183,10 @@ static unsigned upper_cp(unsigned c) {
  * and returns its length, or 0 when c does not fold. */
 static size_t fold_cp(unsigned c, char *out) {
   static const char *const latin1[64] = {
-      "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
-      "D", "N", "O", "O", "O", "O", "O", NULL, "O", "U", "U", "U", "U", "Y", "TH", "ss",
-      "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-      "d", "n", "o", "o", "o", "o", "o", NULL, "o", "u", "u", "u", "u", "y", "th", "y"};
+      "A", "A", "A", "A", "A", "A", "AE", "C",  "E", "E", "E", "E", "I", "I", "I",  "I",
+      "D", "N", "O", "O", "O", "O", "O",  NULL, "O", "U", "U", "U", "U", "Y", "TH", "ss",
+      "a", "a", "a", "a", "a", "a", "ae", "c",  "e", "e", "e", "e", "i", "i", "i",  "i",
+      "d", "n", "o", "o", "o", "o", "o",  NULL, "o", "u", "u", "u", "u", "y", "th", "y"};
   /* U+0100..U+017F, one letter each; '?' marks the few that fold to two. */
   static const char ext_a[] = "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi"
                               "??JjKkqLlLlLlLlLlNnNnNn?NnOoOoOo??RrRrRrSsSsSsSsTtTtTt"

@@ -291,7 +291,8 @@ json_t *fos_script_run(json_t *script, json_t *ctx) {
   json_t *params = NULL;
   if (json_is_object(script)) {
     if (json_object_get(script, "id"))
-      return fos_cause("resource_not_found_exception", "unable to find script [%s] in cluster state",
+      return fos_cause("resource_not_found_exception",
+                       "unable to find script [%s] in cluster state",
                        json_string_value(json_object_get(script, "id")));
     src = json_string_value(json_object_get(script, "source"));
     params = json_object_get(script, "params");

@@ -139,7 +139,7 @@ static json_t *filter_value(const fos_source_filter *f, const char *path, json_t
     json_t *x;
     json_array_foreach(v, i, x) {
       json_t *y = json_is_object(x) || json_is_array(x) ? filter_value(f, path, x, inc)
-                                                         : (inc ? json_incref(x) : NULL);
+                                                        : (inc ? json_incref(x) : NULL);
       if (y) json_array_append_new(a, y);
     }
     if (!inc && json_array_size(a) == 0) {
@@ -191,9 +191,9 @@ static void collect(json_t *v, const char *path, json_t *out) {
 }
 
 static int is_numeric_type(const char *t) {
-  static const char *const n[] = {"long",  "integer",    "short", "byte", "double",
-                                  "float", "half_float", "unsigned_long", "scaled_float",
-                                  "date",  "date_nanos", NULL};
+  static const char *const n[] = {"long",         "integer", "short",      "byte",
+                                  "double",       "float",   "half_float", "unsigned_long",
+                                  "scaled_float", "date",    "date_nanos", NULL};
   for (int i = 0; t && n[i]; i++) {
     if (!strcmp(t, n[i])) return 1;
   }
@@ -244,8 +244,8 @@ static const char *leaf_field(qctx *q, const char *field, char *src, size_t cap,
   *fmap = fos_field_mapping(q->ix, field, src, cap, nested);
   const char *t = json_string_value(json_object_get(*fmap, "type"));
   if (*fmap && !t) t = "object";
-  if (t && (!strcmp(t, "text") || !strcmp(t, "match_only_text") ||
-            !strcmp(t, "search_as_you_type")) &&
+  if (t &&
+      (!strcmp(t, "text") || !strcmp(t, "match_only_text") || !strcmp(t, "search_as_you_type")) &&
       !q->cause) {
     char what[64];
     snprintf(what, sizeof what, "%s on a text field", query);
@@ -311,7 +311,8 @@ static int match_leaf(qctx *q, const char *name, json_t *body, fos_doc *d) {
   const char *field = NULL;
   json_t *arg = NULL;
   if (!json_is_object(body) || json_object_size(body) < 1) {
-    if (!q->cause) q->cause = fos_cause("parsing_exception", "[%s] query malformed, no field", name);
+    if (!q->cause)
+      q->cause = fos_cause("parsing_exception", "[%s] query malformed, no field", name);
     return 0;
   }
   void *it = json_object_iter(body);
@@ -374,7 +375,8 @@ static int match_leaf(qctx *q, const char *name, json_t *body, fos_doc *d) {
 static int match(qctx *q, json_t *query, fos_doc *d) {
   if (q->cause) return 0;
   if (!json_is_object(query) || json_object_size(query) != 1) {
-    q->cause = fos_cause("parsing_exception", "[_na] query malformed, must start with start_object");
+    q->cause =
+        fos_cause("parsing_exception", "[_na] query malformed, must start with start_object");
     return 0;
   }
   void *it = json_object_iter(query);
@@ -462,8 +464,10 @@ static int parse_sort_entry(json_t *e, sort_key *k, json_t **cause) {
     void *it = json_object_iter(e);
     snprintf(k->field, sizeof k->field, "%s", json_object_iter_key(it));
     json_t *v = json_object_iter_value(it);
-    if (json_is_string(v)) order = json_string_value(v);
-    else if (json_is_object(v)) order = json_string_value(json_object_get(v, "order"));
+    if (json_is_string(v))
+      order = json_string_value(v);
+    else if (json_is_object(v))
+      order = json_string_value(json_object_get(v, "order"));
   } else {
     *cause = fos_cause("parsing_exception", "malformed sort format, within the sort array, an "
                                             "object, or an actual string are allowed");
@@ -494,10 +498,14 @@ static json_t *search_failure(fos_index *ix, json_t *cause) {
 
 /* Checks the sort keys against an index's mappings. */
 static json_t *bind_sort(fos_index *ix, sort_key *k, json_t *unmapped_ok) {
-  if (!strcmp(k->field, "_id")) k->kind = K_ID;
-  else if (!strcmp(k->field, "_doc")) k->kind = K_DOC;
-  else if (!strcmp(k->field, "_score")) k->kind = K_SCORE;
-  else if (!strcmp(k->field, "_index")) k->kind = K_INDEX;
+  if (!strcmp(k->field, "_id"))
+    k->kind = K_ID;
+  else if (!strcmp(k->field, "_doc"))
+    k->kind = K_DOC;
+  else if (!strcmp(k->field, "_score"))
+    k->kind = K_SCORE;
+  else if (!strcmp(k->field, "_index"))
+    k->kind = K_INDEX;
   else {
     int nested;
     json_t *m = fos_field_mapping(ix, k->field, k->src, sizeof k->src, &nested);
@@ -507,8 +515,8 @@ static json_t *bind_sort(fos_index *ix, sort_key *k, json_t *unmapped_ok) {
         k->kind = K_NUMBER;
         return NULL;
       }
-      json_t *c = fos_cause("query_shard_exception", "No mapping found for [%s] in order to sort on",
-                            k->field);
+      json_t *c = fos_cause("query_shard_exception",
+                            "No mapping found for [%s] in order to sort on", k->field);
       return search_failure(ix, fos_cause_index(c, ix->name, ix->uuid, -1));
     }
     if (t && (!strcmp(t, "text") || !strcmp(t, "match_only_text")))
@@ -624,8 +632,8 @@ static int gather(fos_req *rq, search_req *s, fos_index ***ixs, size_t *nix, hit
   fos_resolve_opts o = {fos_param_bool(rq, "ignore_unavailable", 0) == 1,
                         fos_param_bool(rq, "allow_no_indices", 1) != 0};
   json_t *cause;
-  int st = fos_resolve(rq->c, rq->pv_index ? rq->pv_index : fos_param(rq, "index"), o, ixs, nix,
-                       &cause);
+  int st =
+      fos_resolve(rq->c, rq->pv_index ? rq->pv_index : fos_param(rq, "index"), o, ixs, nix, &cause);
   if (st) {
     fos_reply_error(rp, st, cause);
     return -1;
@@ -687,9 +695,9 @@ static int read_int(json_t *body, const char *key, fos_req *rq, int64_t dflt, in
   *out = dflt;
   if (p) {
     if (fos_parse_i64(p, out)) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                         "Failed to parse int parameter [%s] with value [%s]", key,
-                                         p));
+      fos_reply_error(rp, 400,
+                      fos_cause("illegal_argument_exception",
+                                "Failed to parse int parameter [%s] with value [%s]", key, p));
       return -1;
     }
   } else if (json_is_integer(v)) {
@@ -704,15 +712,45 @@ static int read_int(json_t *body, const char *key, fos_req *rq, int64_t dflt, in
 void fos_api_search(fos_req *rq, fos_reply *rp) {
   json_t *body = NULL;
   if (fos_body_object(rq, rp, &body)) return;
-  static const char *const known[] = {
-      "query", "size", "from", "sort", "search_after", "_source", "track_total_hits",
-      "track_scores", "seq_no_primary_term", "version", "timeout", "terminate_after",
-      "stored_fields", "explain", "min_score", "post_filter", "profile", NULL};
-  static const char *const not_done[] = {
-      "aggs", "aggregations", "highlight", "collapse", "pit", "fields", "docvalue_fields",
-      "suggest", "rescore", "script_fields", "slice", "indices_boost", "ext", "runtime_mappings",
-      "search_pipeline", "knn", "derived", "verbose_pipeline", "include_named_queries_score",
-      "stats", NULL};
+  static const char *const known[] = {"query",
+                                      "size",
+                                      "from",
+                                      "sort",
+                                      "search_after",
+                                      "_source",
+                                      "track_total_hits",
+                                      "track_scores",
+                                      "seq_no_primary_term",
+                                      "version",
+                                      "timeout",
+                                      "terminate_after",
+                                      "stored_fields",
+                                      "explain",
+                                      "min_score",
+                                      "post_filter",
+                                      "profile",
+                                      NULL};
+  static const char *const not_done[] = {"aggs",
+                                         "aggregations",
+                                         "highlight",
+                                         "collapse",
+                                         "pit",
+                                         "fields",
+                                         "docvalue_fields",
+                                         "suggest",
+                                         "rescore",
+                                         "script_fields",
+                                         "slice",
+                                         "indices_boost",
+                                         "ext",
+                                         "runtime_mappings",
+                                         "search_pipeline",
+                                         "knn",
+                                         "derived",
+                                         "verbose_pipeline",
+                                         "include_named_queries_score",
+                                         "stats",
+                                         NULL};
   const char *k;
   json_t *v;
   json_object_foreach(body, k, v) {
@@ -727,8 +765,9 @@ void fos_api_search(fos_req *rq, fos_reply *rp) {
       }
     }
     if (!ok) {
-      fos_reply_error(rp, 400, fos_cause("parsing_exception", "Unknown key for a %s in [%s].",
-                                         json_is_object(v) ? "START_OBJECT" : "VALUE", k));
+      fos_reply_error(rp, 400,
+                      fos_cause("parsing_exception", "Unknown key for a %s in [%s].",
+                                json_is_object(v) ? "START_OBJECT" : "VALUE", k));
       json_decref(body);
       return;
     }
@@ -777,27 +816,40 @@ void fos_api_search(fos_req *rq, fos_reply *rp) {
   int64_t from, size;
   int fail = cause != NULL;
   if (cause) fos_reply_error(rp, 400, cause);
-  if (!fail) fail = read_int(body, "from", rq, 0, &from, rp) || read_int(body, "size", rq, 10, &size, rp);
+  if (!fail)
+    fail = read_int(body, "from", rq, 0, &from, rp) || read_int(body, "size", rq, 10, &size, rp);
+  if (!fail && from == -1) from = 0; /* -1 means "the default" */
+  if (!fail && from < 0) {
+    fos_reply_error(rp, 400,
+                    fos_cause("illegal_argument_exception",
+                              "[from] parameter cannot be negative, found [%lld]",
+                              (long long)from));
+    fail = 1;
+  }
   if (!fail && size < 0) {
-    fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                       "[size] parameter cannot be negative, found [%lld]",
-                                       (long long)size));
+    fos_reply_error(rp, 400,
+                    fos_cause("illegal_argument_exception",
+                              "[size] parameter cannot be negative, found [%lld]",
+                              (long long)size));
     fail = 1;
   }
   if (!fail && s.after) {
     if (s.nkeys == 0) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                         "Sort must contain at least one field."));
+      fos_reply_error(
+          rp, 400,
+          fos_cause("illegal_argument_exception", "Sort must contain at least one field."));
       fail = 1;
     } else if (!json_is_array(s.after) || json_array_size(s.after) != s.nkeys) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                         "search_after has %zu value(s) but sort has %zu.",
-                                         json_array_size(s.after), s.nkeys));
+      fos_reply_error(rp, 400,
+                      fos_cause("illegal_argument_exception",
+                                "search_after has %zu value(s) but sort has %zu.",
+                                json_array_size(s.after), s.nkeys));
       fail = 1;
     } else if (from > 0) {
-      fos_reply_error(rp, 400, fos_cause("illegal_argument_exception",
-                                         "`from` parameter must be set to 0 when `search_after` "
-                                         "is used."));
+      fos_reply_error(rp, 400,
+                      fos_cause("illegal_argument_exception",
+                                "`from` parameter must be set to 0 when `search_after` "
+                                "is used."));
       fail = 1;
     }
   }
@@ -856,8 +908,8 @@ void fos_api_search(fos_req *rq, fos_reply *rp) {
     json_decref(combined);
     return;
   }
-  int with_version = json_is_true(json_object_get(body, "version")) ||
-                     fos_param_bool(rq, "version", 0) == 1;
+  int with_version =
+      json_is_true(json_object_get(body, "version")) || fos_param_bool(rq, "version", 0) == 1;
   int with_seq = json_is_true(json_object_get(body, "seq_no_primary_term")) ||
                  fos_param_bool(rq, "seq_no_primary_term", 0) == 1;
   int scored = s.nkeys == 0 || json_is_true(json_object_get(body, "track_scores"));
@@ -940,9 +992,8 @@ void fos_api_count(fos_req *rq, fos_reply *rp) {
     for (size_t i = 0; i < nix; i++)
       shards += ixs[i]->shards;
     fos_reply_json(rp, 200,
-                   json_pack("{s:I, s:{s:i, s:i, s:i, s:i}}", "count", (json_int_t)nhits,
-                             "_shards", "total", shards, "successful", shards, "skipped", 0,
-                             "failed", 0));
+                   json_pack("{s:I, s:{s:i, s:i, s:i, s:i}}", "count", (json_int_t)nhits, "_shards",
+                             "total", shards, "successful", shards, "skipped", 0, "failed", 0));
   }
   free(ixs);
   free_hits(hits, nhits);

@@ -39,8 +39,8 @@ json_t *fos_cause_index(json_t *cause, const char *index, const char *uuid, int 
  * are plain Java exceptions wrapped by an OpenSearch one. */
 static int is_java_cause(const char *type) {
   static const char *const java[] = {"illegal_argument_exception", "illegal_state_exception",
-                                     "number_format_exception", "json_parse_exception",
-                                     "not_x_content_exception", NULL};
+                                     "number_format_exception",    "json_parse_exception",
+                                     "not_x_content_exception",    NULL};
   for (int i = 0; java[i]; i++) {
     if (!strcmp(type, java[i])) return 1;
   }
@@ -106,16 +106,16 @@ static int json_depth_ok(const char *p, size_t n) {
 json_t *fos_json_parse(const char *text, size_t len, json_t **cause) {
   *cause = NULL;
   if (!json_depth_ok(text, len)) {
-    *cause = fos_cause("x_content_parse_exception",
-                       "document nesting depth exceeds the maximum allowed [%d]",
-                       FOS_JSON_DEPTH_MAX);
+    *cause =
+        fos_cause("x_content_parse_exception",
+                  "document nesting depth exceeds the maximum allowed [%d]", FOS_JSON_DEPTH_MAX);
     return NULL;
   }
   json_error_t err;
   json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
   if (!j) {
-    *cause = fos_cause("json_parse_exception", "%s at [line: %d, column: %d]", err.text,
-                       err.line, err.column);
+    *cause = fos_cause("json_parse_exception", "%s at [line: %d, column: %d]", err.text, err.line,
+                       err.column);
   }
   return j;
 }
@@ -209,7 +209,8 @@ int fos_parse_time(const char *s, int64_t *ms) {
 void fos_random_id(char *out, size_t n) {
   static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   static unsigned long long state;
-  if (!state) state = (unsigned long long)fos_now_ms() * 6364136223846793005ULL ^ (unsigned)getpid();
+  if (!state)
+    state = (unsigned long long)fos_now_ms() * 6364136223846793005ULL ^ (unsigned)getpid();
   for (size_t i = 0; i < n; i++) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     out[i] = abc[(state >> 33) & 63];
@@ -238,9 +239,10 @@ void fos_log(const char *fmt, ...) {
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ info fake-opensearch: ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, ts.tv_nsec / 1000000);
+  int n =
+      snprintf(line, sizeof line,
+               "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ info fake-opensearch: ", tm.tm_year + 1900,
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,8 @@ static json_t *pointer(json_t *doc, const char *ptr) {
       }
     }
     part[o] = 0;
-    at = json_is_array(at) ? json_array_get(at, strtoul(part, NULL, 10)) : json_object_get(at, part);
+    at =
+        json_is_array(at) ? json_array_get(at, strtoul(part, NULL, 10)) : json_object_get(at, part);
     if (!at || !p[n]) return at;
     p += n + 1;
   }
@@ -234,8 +236,8 @@ static json_t *pinned_values(vctx *v, const char *file, json_t *root, json_t *sc
   return NULL;
 }
 
-static int check_alternatives(vctx *v, const char *file, json_t *root, json_t *schema,
-                              json_t *alts, json_t *inst, const char *path, int one) {
+static int check_alternatives(vctx *v, const char *file, json_t *root, json_t *schema, json_t *alts,
+                              json_t *inst, const char *path, int one) {
   size_t n = json_array_size(alts);
   if (!n) return 0;
   int *use = calloc(n, sizeof *use);
@@ -433,7 +435,8 @@ static int validate(vctx *v, const char *file, json_t *root, json_t *schema, jso
       if (json_is_string(r) && !json_object_get(inst, json_string_value(r)))
         verr(v, path, "required property [%s] is missing", json_string_value(r));
     }
-    json_t *mn = json_object_get(schema, "minProperties"), *mx = json_object_get(schema, "maxProperties");
+    json_t *mn = json_object_get(schema, "minProperties"),
+           *mx = json_object_get(schema, "maxProperties");
     if (json_is_integer(mn) && (json_int_t)json_object_size(inst) < json_integer_value(mn))
       verr(v, path, "needs at least %lld properties", (long long)json_integer_value(mn));
     if (json_is_integer(mx) && (json_int_t)json_object_size(inst) > json_integer_value(mx))
@@ -489,7 +492,7 @@ static int validate(vctx *v, const char *file, json_t *root, json_t *schema, jso
   if (json_is_array(one)) check_alternatives(v, file, root, schema, one, inst, path, 1);
   if (json_is_array(any)) check_alternatives(v, file, root, schema, any, inst, path, 0);
   json_t *not = json_object_get(schema, "not");
-  if (not) {
+  if (not ) {
     int unres;
     if (trial(v, file, root, not, inst, path, NULL, &unres) == 0 && unres == 0)
       verr(v, path, "matches a schema it must not match");
@@ -572,8 +575,10 @@ int fos_spec_find(fos_spec *s, const char *method, const char *path, fos_op *out
         score = 0;
         for (int k = 0; k < ns && score >= 0; k++) {
           if (seg[k][0] == '{') continue;
-          if (strcmp(seg[k], want[k])) score = -1;
-          else score++;
+          if (strcmp(seg[k], want[k]))
+            score = -1;
+          else
+            score++;
         }
       }
       if (score > best) {
@@ -651,8 +656,8 @@ int fos_spec_check_params(fos_spec *s, const fos_op *op, json_t *params, json_t 
   return nerr;
 }
 
-int fos_spec_check_request(fos_spec *s, const fos_op *op, const char *content_type,
-                           json_t *payload, json_t *errors, int *unresolved) {
+int fos_spec_check_request(fos_spec *s, const fos_op *op, const char *content_type, json_t *payload,
+                           json_t *errors, int *unresolved) {
   json_t *rb = json_object_get(op->op, "requestBody");
   if (!payload) return 0;
   if (!rb) {
@@ -681,8 +686,8 @@ int fos_spec_check_request(fos_spec *s, const fos_op *op, const char *content_ty
   return v.nerr;
 }
 
-int fos_spec_check_response(fos_spec *s, const fos_op *op, int status, json_t *body,
-                            json_t *errors, int *unresolved) {
+int fos_spec_check_response(fos_spec *s, const fos_op *op, int status, json_t *body, json_t *errors,
+                            int *unresolved) {
   char code[16];
   snprintf(code, sizeof code, "%d", status);
   json_t *r = json_object_get(json_object_get(op->op, "responses"), code);
@@ -699,9 +704,8 @@ int fos_spec_check_response(fos_spec *s, const fos_op *op, int status, json_t *b
     (*unresolved)++;
     return 0;
   }
-  json_t *schema = json_object_get(json_object_get(json_object_get(resp, "content"),
-                                                   "application/json"),
-                                   "schema");
+  json_t *schema = json_object_get(
+      json_object_get(json_object_get(resp, "content"), "application/json"), "schema");
   if (!schema || !body) return 0;
   vctx v = {s, errors, 0, 0, 0};
   validate(&v, file, root, schema, body, "response");

@@ -29,10 +29,10 @@ void fos_spec_close(fos_spec *s);
 
 /* An operation of the specification. Pointers are owned by the spec. */
 typedef struct fos_op {
-  const char *file;     /* the namespace file that defines it */
-  const char *path;     /* its path template, e.g. "/{index}/_doc/{id}" */
-  const char *id;       /* operationId */
-  json_t *op;           /* the operation object */
+  const char *file; /* the namespace file that defines it */
+  const char *path; /* its path template, e.g. "/{index}/_doc/{id}" */
+  const char *id;   /* operationId */
+  json_t *op;       /* the operation object */
 } fos_op;
 
 /* Finds the operation for a method ("GET") and a path that is either a
@@ -44,12 +44,12 @@ int fos_spec_find(fos_spec *s, const char *method, const char *path, fos_op *out
  * Each function returns the number of errors it added. */
 int fos_spec_check_params(fos_spec *s, const fos_op *op, json_t *params, json_t *errors,
                           int *unresolved);
-int fos_spec_check_request(fos_spec *s, const fos_op *op, const char *content_type,
-                           json_t *payload, json_t *errors, int *unresolved);
+int fos_spec_check_request(fos_spec *s, const fos_op *op, const char *content_type, json_t *payload,
+                           json_t *errors, int *unresolved);
 /* A status the operation does not document is an error; an undocumented
  * body (no schema) is accepted. */
-int fos_spec_check_response(fos_spec *s, const fos_op *op, int status, json_t *body,
-                            json_t *errors, int *unresolved);
+int fos_spec_check_response(fos_spec *s, const fos_op *op, int status, json_t *body, json_t *errors,
+                            int *unresolved);
 
 /* Validates an instance against the schema named by a reference relative to
  * the spec directory, e.g. "schemas/_common.mapping.yaml#/components/schemas/TypeMapping". */

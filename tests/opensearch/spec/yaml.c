@@ -37,7 +37,8 @@ static json_t *typed_scalar(const char *s, size_t len, int plain, const char *ta
   if (match_any(s, falses)) return json_false();
   char *end;
   errno = 0;
-  if ((s[0] >= '0' && s[0] <= '9') || ((s[0] == '-' || s[0] == '+') && s[1] >= '0' && s[1] <= '9')) {
+  if ((s[0] >= '0' && s[0] <= '9') ||
+      ((s[0] == '-' || s[0] == '+') && s[1] >= '0' && s[1] <= '9')) {
     int base = 10;
     const char *p = s;
     if (!strncmp(s, "0x", 2)) base = 16, p = s + 2;
