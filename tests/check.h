@@ -5,6 +5,7 @@
 #ifndef CS_TEST_CHECK_H
 #define CS_TEST_CHECK_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +22,23 @@ extern int th_passed, th_failed;
       fputc('\n', stderr);                                                                         \
     }                                                                                              \
   } while (0)
+
+/* The same as a function, for checks whose message is built by the caller
+ * (data-driven runners): prints "FAIL: <message>". */
+static inline void th_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void th_check(int ok, const char *fmt, ...) {
+  if (ok) {
+    th_passed++;
+    return;
+  }
+  th_failed++;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("FAIL: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
 
 /* Defines the counters; include in exactly one file of a test program. */
 #define CS_CHECK_COUNTERS int th_passed, th_failed

@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdarg.h>
+#include "check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
+CS_CHECK_COUNTERS;
 static char dir[256];
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *fmt, ...) {
-  if (ok) {
-    passed++;
-    return;
-  }
-  failed++;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "FAIL: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-}
 
 /* Paths live in a ring of buffers so a few can be held at once. */
 static const char *write_file(const char *name, const char *text, mode_t mode) {
@@ -88,18 +75,18 @@ static void test_b64(void) {
       in[i] = (unsigned char)(i * 37 + n * 11);
     int e = cs_b64url_encode(in, n, enc, sizeof enc);
     int d = cs_b64url_decode(enc, (size_t)e, back, sizeof back);
-    check(e >= 0 && d == (int)n && memcmp(in, back, n) == 0, "base64url round trip of %zu bytes",
-          n);
-    check(strchr(enc, '=') == NULL && strchr(enc, '+') == NULL && strchr(enc, '/') == NULL,
-          "base64url alphabet, no padding (%zu bytes)", n);
+    th_check(e >= 0 && d == (int)n && memcmp(in, back, n) == 0, "base64url round trip of %zu bytes",
+             n);
+    th_check(strchr(enc, '=') == NULL && strchr(enc, '+') == NULL && strchr(enc, '/') == NULL,
+             "base64url alphabet, no padding (%zu bytes)", n);
   }
-  check(cs_b64url_decode("aGk=", 4, back, sizeof back) == 2, "padding tolerated");
-  check(cs_b64url_decode("aGk", 3, back, sizeof back) == 2, "no padding");
-  check(cs_b64url_decode("aG+k", 4, back, sizeof back) < 0, "'+' refused");
-  check(cs_b64url_decode("a", 1, back, sizeof back) < 0, "1 char refused");
-  check(cs_b64url_decode("aGl", 3, back, sizeof back) < 0, "non-zero trailing bits refused");
-  check(cs_b64url_decode("aGk==", 5, back, sizeof back) < 0, "too much padding refused");
-  check(cs_b64url_encode("abc", 3, enc, 4) < 0, "encode reports a small buffer");
+  th_check(cs_b64url_decode("aGk=", 4, back, sizeof back) == 2, "padding tolerated");
+  th_check(cs_b64url_decode("aGk", 3, back, sizeof back) == 2, "no padding");
+  th_check(cs_b64url_decode("aG+k", 4, back, sizeof back) < 0, "'+' refused");
+  th_check(cs_b64url_decode("a", 1, back, sizeof back) < 0, "1 char refused");
+  th_check(cs_b64url_decode("aGl", 3, back, sizeof back) < 0, "non-zero trailing bits refused");
+  th_check(cs_b64url_decode("aGk==", 5, back, sizeof back) < 0, "too much padding refused");
+  th_check(cs_b64url_encode("abc", 3, enc, 4) < 0, "encode reports a small buffer");
 }
 
 static void test_file_rules(void) {
@@ -109,29 +96,29 @@ static void test_file_rules(void) {
   snprintf(line, sizeof line, "sha256:%s admin\n", h);
 
   const char *p = write_file("t644", line, 0644);
-  check(load(p, NULL, &a, err) != 0 && strstr(err, "0644") && strstr(err, p),
-        "tokens file readable by others refused, naming file and mode (%s)", err);
+  th_check(load(p, NULL, &a, err) != 0 && strstr(err, "0644") && strstr(err, p),
+           "tokens file readable by others refused, naming file and mode (%s)", err);
   p = write_file("t640", line, 0640);
-  check(load(p, NULL, &a, err) != 0 && strstr(err, "0640"), "group-readable refused (%s)", err);
+  th_check(load(p, NULL, &a, err) != 0 && strstr(err, "0640"), "group-readable refused (%s)", err);
   p = write_file("t602", line, 0602);
-  check(load(p, NULL, &a, err) != 0 && strstr(err, "0602"), "world-writable refused (%s)", err);
+  th_check(load(p, NULL, &a, err) != 0 && strstr(err, "0602"), "world-writable refused (%s)", err);
   p = write_file("t600", line, 0600);
-  check(load(p, NULL, &a, err) == 0 && cs_auth_count(a) == 1, "mode 0600 accepted");
+  th_check(load(p, NULL, &a, err) == 0 && cs_auth_count(a) == 1, "mode 0600 accepted");
   cs_auth_free(a);
   p = write_file("t400", line, 0400);
-  check(load(p, NULL, &a, err) == 0, "mode 0400 accepted");
+  th_check(load(p, NULL, &a, err) == 0, "mode 0400 accepted");
   cs_auth_free(a);
-  check(load("/nonexistent/tokens", NULL, &a, err) != 0 && strstr(err, "/nonexistent/tokens"),
-        "missing file named (%s)", err);
+  th_check(load("/nonexistent/tokens", NULL, &a, err) != 0 && strstr(err, "/nonexistent/tokens"),
+           "missing file named (%s)", err);
 
   const char *tp = write_file("tok", line, 0600);
   p = write_file("s644", secret, 0644);
-  check(load(tp, p, &a, err) != 0 && strstr(err, "secret") && strstr(err, "0644"),
-        "secret file readable by others refused (%s)", err);
+  th_check(load(tp, p, &a, err) != 0 && strstr(err, "secret") && strstr(err, "0644"),
+           "secret file readable by others refused (%s)", err);
   p = write_file("sshort", "short\n", 0600);
-  check(load(tp, p, &a, err) != 0 && strstr(err, "shorter"), "short secret refused (%s)", err);
+  th_check(load(tp, p, &a, err) != 0 && strstr(err, "shorter"), "short secret refused (%s)", err);
   p = write_file("sok", "0123456789abcdef0123456789abcdef\n", 0600);
-  check(load(tp, p, &a, err) == 0, "secret with trailing newline accepted (%s)", err);
+  th_check(load(tp, p, &a, err) == 0, "secret with trailing newline accepted (%s)", err);
   cs_auth_free(a);
 }
 
@@ -145,8 +132,8 @@ static void test_grammar(void) {
       "# service tokens\n\n  sha256:%s analyst  \n\t\n# portal\nsha256:%s portal employee=7\r\n",
       h1, h2);
   const char *p = write_file("g_ok", text, 0600);
-  check(load(p, NULL, &a, err) == 0 && cs_auth_count(a) == 2,
-        "comments, blank lines, spaces and CRLF (%s)", err);
+  th_check(load(p, NULL, &a, err) == 0 && cs_auth_count(a) == 2,
+           "comments, blank lines, spaces and CRLF (%s)", err);
   cs_auth_free(a);
 
   struct {
@@ -173,8 +160,8 @@ static void test_grammar(void) {
     if (i == 0) snprintf(text, sizeof text, "# x\nsha256:%s admin\nsha256:%.63sg admin\n", h2, h1);
     p = write_file("g_bad", text, 0600);
     int rc = load(p, NULL, &a, err);
-    check(rc != 0 && strstr(err, "line 3") && strstr(err, bad[i].want),
-          "bad line \"%s\" refused with line number and \"%s\" (%s)", l3, bad[i].want, err);
+    th_check(rc != 0 && strstr(err, "line 3") && strstr(err, bad[i].want),
+             "bad line \"%s\" refused with line number and \"%s\" (%s)", l3, bad[i].want, err);
     if (!rc) cs_auth_free(a);
   }
 }
@@ -191,49 +178,50 @@ static void test_check(void) {
   snprintf(sp, sizeof sp, "%s", write_file("c_sec", secret, 0600));
   cs_auth *a = NULL;
   if (load(tp, sp, &a, err)) {
-    check(0, "load for checks: %s", err);
+    th_check(0, "load for checks: %s", err);
     return;
   }
   int64_t now = (int64_t)time(NULL);
   cs_caller c;
 
-  check(cs_auth_check(a, NULL, now, &c) == CS_AUTH_MISSING, "no header -> missing");
-  check(cs_auth_check(a, "Basic YTpi", now, &c) == CS_AUTH_MISSING, "Basic -> missing");
-  check(cs_auth_check(a, "Bearer ", now, &c) == CS_AUTH_MISSING, "empty bearer -> missing");
-  check(cs_auth_check(a, "Bearer admin-token", now, &c) == CS_AUTH_OK && c.role == CS_CALLER_ADMIN,
-        "admin service token");
-  check(cs_auth_check(a, "bearer   admin-token", now, &c) == CS_AUTH_OK,
-        "scheme case-insensitive, extra spaces");
-  check(cs_auth_check(a, "Bearer admin-tokeN", now, &c) == CS_AUTH_INVALID, "wrong token");
-  check(cs_auth_check(a, "Bearer admin token", now, &c) == CS_AUTH_INVALID, "space inside");
-  check(cs_auth_check(a, "Bearer portal-token", now, &c) == CS_AUTH_OK &&
-            c.role == CS_CALLER_PORTAL && c.employee_id == 42,
-        "portal service token acts as its employee");
-  check(cs_auth_check(a, "Bearer portal-nobody", now, &c) == CS_AUTH_OK &&
-            c.role == CS_CALLER_PORTAL && c.employee_id == 0,
-        "portal token without employee sees nobody");
+  th_check(cs_auth_check(a, NULL, now, &c) == CS_AUTH_MISSING, "no header -> missing");
+  th_check(cs_auth_check(a, "Basic YTpi", now, &c) == CS_AUTH_MISSING, "Basic -> missing");
+  th_check(cs_auth_check(a, "Bearer ", now, &c) == CS_AUTH_MISSING, "empty bearer -> missing");
+  th_check(cs_auth_check(a, "Bearer admin-token", now, &c) == CS_AUTH_OK &&
+               c.role == CS_CALLER_ADMIN,
+           "admin service token");
+  th_check(cs_auth_check(a, "bearer   admin-token", now, &c) == CS_AUTH_OK,
+           "scheme case-insensitive, extra spaces");
+  th_check(cs_auth_check(a, "Bearer admin-tokeN", now, &c) == CS_AUTH_INVALID, "wrong token");
+  th_check(cs_auth_check(a, "Bearer admin token", now, &c) == CS_AUTH_INVALID, "space inside");
+  th_check(cs_auth_check(a, "Bearer portal-token", now, &c) == CS_AUTH_OK &&
+               c.role == CS_CALLER_PORTAL && c.employee_id == 42,
+           "portal service token acts as its employee");
+  th_check(cs_auth_check(a, "Bearer portal-nobody", now, &c) == CS_AUTH_OK &&
+               c.role == CS_CALLER_PORTAL && c.employee_id == 0,
+           "portal token without employee sees nobody");
   char *longh = malloc(CS_TOKEN_MAX + 64);
   strcpy(longh, "Bearer ");
   memset(longh + 7, 'a', CS_TOKEN_MAX + 10);
   longh[CS_TOKEN_MAX + 17] = 0;
-  check(cs_auth_check(a, longh, now, &c) == CS_AUTH_INVALID, "over-long token refused");
+  th_check(cs_auth_check(a, longh, now, &c) == CS_AUTH_INVALID, "over-long token refused");
   free(longh);
 
   /* Per-employee tokens. */
   int n = cs_auth_mint(secret, strlen(secret), 7, now + 600, tok, sizeof tok);
   snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-  check(n > 0 && cs_auth_check(a, hdr, now, &c) == CS_AUTH_OK && c.role == CS_CALLER_PORTAL &&
-            c.employee_id == 7,
-        "minted v1 token accepted as employee 7");
-  check(cs_auth_check(a, hdr, now + 601, &c) == CS_AUTH_EXPIRED, "v1 token past exp -> expired");
-  check(cs_auth_check(a, hdr, now + 600, &c) == CS_AUTH_EXPIRED, "exp is exclusive");
+  th_check(n > 0 && cs_auth_check(a, hdr, now, &c) == CS_AUTH_OK && c.role == CS_CALLER_PORTAL &&
+               c.employee_id == 7,
+           "minted v1 token accepted as employee 7");
+  th_check(cs_auth_check(a, hdr, now + 601, &c) == CS_AUTH_EXPIRED, "v1 token past exp -> expired");
+  th_check(cs_auth_check(a, hdr, now + 600, &c) == CS_AUTH_EXPIRED, "exp is exclusive");
 
   /* Forged: last signature character changed. */
 
   snprintf(forged, sizeof forged, "Bearer %s", tok);
   size_t L = strlen(forged);
   forged[L - 2] = forged[L - 2] == 'A' ? 'B' : 'A';
-  check(cs_auth_check(a, forged, now, &c) == CS_AUTH_INVALID, "forged signature -> invalid");
+  th_check(cs_auth_check(a, forged, now, &c) == CS_AUTH_INVALID, "forged signature -> invalid");
 
   /* Tampered payload with the old signature. */
   char tampered[1024], other[1024];
@@ -241,12 +229,12 @@ static void test_check(void) {
   const char *sig = strrchr(tok, '.');
   const char *odot = strrchr(other, '.');
   snprintf(tampered, sizeof tampered, "Bearer %.*s%s", (int)(odot - other), other, sig);
-  check(cs_auth_check(a, tampered, now, &c) == CS_AUTH_INVALID, "payload swapped -> invalid");
+  th_check(cs_auth_check(a, tampered, now, &c) == CS_AUTH_INVALID, "payload swapped -> invalid");
 
   /* Signed with another secret. */
   cs_auth_mint("another secret of 32 bytes......", 32, 7, now + 600, other, sizeof other);
   snprintf(hdr, sizeof hdr, "Bearer %s", other);
-  check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_INVALID, "other secret -> invalid");
+  th_check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_INVALID, "other secret -> invalid");
 
   struct {
     const char *payload;
@@ -271,18 +259,18 @@ static void test_check(void) {
     snprintf(payload, sizeof payload, cases[i].payload, (long long)(now + 600));
     mint_raw(payload, secret, tok, sizeof tok);
     snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-    check(cs_auth_check(a, hdr, now, &c) == cases[i].want, "v1 payload: %s", cases[i].what);
+    th_check(cs_auth_check(a, hdr, now, &c) == cases[i].want, "v1 payload: %s", cases[i].what);
   }
-  check(cs_auth_check(a, "Bearer v1.abc", now, &c) == CS_AUTH_INVALID, "v1 without signature");
-  check(cs_auth_check(a, "Bearer v1..", now, &c) == CS_AUTH_INVALID, "v1 empty parts");
-  check(cs_auth_check(a, "Bearer v1.a.b.c", now, &c) == CS_AUTH_INVALID, "v1 extra dot");
+  th_check(cs_auth_check(a, "Bearer v1.abc", now, &c) == CS_AUTH_INVALID, "v1 without signature");
+  th_check(cs_auth_check(a, "Bearer v1..", now, &c) == CS_AUTH_INVALID, "v1 empty parts");
+  th_check(cs_auth_check(a, "Bearer v1.a.b.c", now, &c) == CS_AUTH_INVALID, "v1 extra dot");
   cs_auth_free(a);
 
   /* Without a secret file, no v1 token is accepted. */
   if (load(tp, NULL, &a, err) == 0) {
     cs_auth_mint(secret, strlen(secret), 7, now + 600, tok, sizeof tok);
     snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-    check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_INVALID, "v1 refused without a secret");
+    th_check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_INVALID, "v1 refused without a secret");
     cs_auth_free(a);
   }
 }
@@ -300,6 +288,6 @@ int main(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  printf("test_auth: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("test_auth: %d passed, %d failed\n", th_passed, th_failed);
+  return th_failed ? 1 : 0;
 }

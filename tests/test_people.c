@@ -19,27 +19,14 @@
 #include "writer.h"
 
 #include <stdarg.h>
+#include "check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *fmt, ...) {
-  if (ok) {
-    passed++;
-    return;
-  }
-  failed++;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "FAIL: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-}
+CS_CHECK_COUNTERS;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -177,7 +164,7 @@ static void paged(cs_engine *e, cs_caller c, int sort, const char *q, uint32_t l
     cs_engine_error err;
     json_t *r = patients(e, c, sort, q, limit, cursor[0] ? cursor : NULL, &err);
     if (!r) {
-      check(0, "paging failed: %s", err.message);
+      th_check(0, "paging failed: %s", err.message);
       return;
     }
     char part[4096];
@@ -185,7 +172,7 @@ static void paged(cs_engine *e, cs_caller c, int sort, const char *q, uint32_t l
     size_t l = strlen(buf);
     if (part[0]) snprintf(buf + l, cap - l, "%s%s", l ? "|" : "", part);
     json_t *next = json_object_get(r, "next_cursor");
-    check(json_array_size(json_object_get(r, "items")) <= limit, "page within limit");
+    th_check(json_array_size(json_object_get(r, "items")) <= limit, "page within limit");
     if (!json_is_string(next)) {
       json_decref(r);
       return;
@@ -193,14 +180,14 @@ static void paged(cs_engine *e, cs_caller c, int sort, const char *q, uint32_t l
     snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
     json_decref(r);
   }
-  check(0, "paging did not end");
+  th_check(0, "paging did not end");
 }
 
 static json_t *suggest(cs_engine *e, cs_caller c, const char *q) {
   json_t *out = NULL;
   cs_engine_error err;
   if (cs_engine_suggest(e, &c, q, 8, &out, &err)) {
-    check(0, "suggest \"%s\" failed: %s", q, err.message);
+    th_check(0, "suggest \"%s\" failed: %s", q, err.message);
     return NULL;
   }
   return out;
@@ -228,8 +215,8 @@ static void expect_suggest(cs_engine *e, cs_caller c, const char *q, const char 
   json_t *r = suggest(e, c, q);
   char got[2048];
   suggestions(r, got, sizeof got);
-  check(!strcmp(got, want), "suggest role %d employee %llu \"%s\": want [%s] got [%s]", c.role,
-        (unsigned long long)c.employee_id, q, want, got);
+  th_check(!strcmp(got, want), "suggest role %d employee %llu \"%s\": want [%s] got [%s]", c.role,
+           (unsigned long long)c.employee_id, q, want, got);
   json_decref(r);
 }
 
@@ -245,29 +232,29 @@ static void test_name_order(cs_engine *e) {
   json_t *r = patients(e, emp1, CS_PEOPLE_NAME, NULL, 100, NULL, &err);
   names(r, got, sizeof got);
   expected_names(name_order, NPEOPLE, 0, want, sizeof want);
-  check(!strcmp(got, want), "Spanish name order:\n  want %s\n  got  %s", want, got);
-  check(json_is_null(json_object_get(r, "next_cursor")), "one page: next_cursor null");
+  th_check(!strcmp(got, want), "Spanish name order:\n  want %s\n  got  %s", want, got);
+  th_check(json_is_null(json_object_get(r, "next_cursor")), "one page: next_cursor null");
   json_t *first = json_array_get(json_object_get(r, "items"), 0);
-  check(json_is_string(json_object_get(first, "email")) &&
-            json_is_string(json_object_get(first, "phone")) &&
-            json_integer_value(json_object_get(first, "owner_id")) == 1,
-        "portal items carry contact fields and owner");
+  th_check(json_is_string(json_object_get(first, "email")) &&
+               json_is_string(json_object_get(first, "phone")) &&
+               json_integer_value(json_object_get(first, "owner_id")) == 1,
+           "portal items carry contact fields and owner");
   json_decref(r);
 
   r = patients(e, emp1, CS_PEOPLE_NAME_DESC, NULL, 100, NULL, &err);
   names(r, got, sizeof got);
   expected_names(name_order, NPEOPLE, 1, want, sizeof want);
-  check(!strcmp(got, want), "-name is the exact reverse:\n  want %s\n  got  %s", want, got);
+  th_check(!strcmp(got, want), "-name is the exact reverse:\n  want %s\n  got  %s", want, got);
   json_decref(r);
 
   for (uint32_t limit = 1; limit <= 4; limit++) {
     paged(e, emp1, CS_PEOPLE_NAME, NULL, limit, got, sizeof got);
     expected_names(name_order, NPEOPLE, 0, want, sizeof want);
-    check(!strcmp(got, want), "paging by %u equals the whole list:\n  want %s\n  got  %s", limit,
-          want, got);
+    th_check(!strcmp(got, want), "paging by %u equals the whole list:\n  want %s\n  got  %s", limit,
+             want, got);
     paged(e, emp1, CS_PEOPLE_NAME_DESC, NULL, limit, got, sizeof got);
     expected_names(name_order, NPEOPLE, 1, want, sizeof want);
-    check(!strcmp(got, want), "paging -name by %u", limit);
+    th_check(!strcmp(got, want), "paging -name by %u", limit);
   }
 }
 
@@ -276,14 +263,14 @@ static void test_isolation(cs_engine *e) {
   cs_engine_error err;
   json_t *r = patients(e, emp2, CS_PEOPLE_NAME, NULL, 100, NULL, &err);
   names(r, got, sizeof got);
-  check(!strcmp(got, "Beatriz Secreta|Marta Oculta"), "employee 2 sees only theirs: %s", got);
+  th_check(!strcmp(got, "Beatriz Secreta|Marta Oculta"), "employee 2 sees only theirs: %s", got);
   json_decref(r);
   r = patients(e, nobody, CS_PEOPLE_NAME, NULL, 100, NULL, &err);
-  check(r && json_array_size(json_object_get(r, "items")) == 0,
-        "portal caller without employee sees nobody");
+  th_check(r && json_array_size(json_object_get(r, "items")) == 0,
+           "portal caller without employee sees nobody");
   json_decref(r);
   r = patients(e, admin, CS_PEOPLE_NAME, NULL, 100, NULL, &err);
-  check(r && json_array_size(json_object_get(r, "items")) == NPEOPLE + 2, "admin sees everyone");
+  th_check(r && json_array_size(json_object_get(r, "items")) == NPEOPLE + 2, "admin sees everyone");
   json_decref(r);
 
   r = patients(e, analyst, CS_PEOPLE_NAME, NULL, 100, NULL, &err);
@@ -294,12 +281,12 @@ static void test_isolation(cs_engine *e) {
     pseudo &= !strncmp(json_string_value(json_object_get(it, "name")), "Persona ", 8);
     contact |= json_object_get(it, "email") != NULL || json_object_get(it, "phone") != NULL;
   }
-  check(r && json_array_size(json_object_get(r, "items")) == NPEOPLE + 2 && pseudo && !contact,
-        "analyst: everyone, pseudonymised, no contact fields");
+  th_check(r && json_array_size(json_object_get(r, "items")) == NPEOPLE + 2 && pseudo && !contact,
+           "analyst: everyone, pseudonymised, no contact fields");
   json_decref(r);
   r = patients(e, analyst, CS_PEOPLE_NAME, "alberto", 100, NULL, &err);
-  check(r && json_array_size(json_object_get(r, "items")) == 0,
-        "analyst cannot find a person by real name");
+  th_check(r && json_array_size(json_object_get(r, "items")) == 0,
+           "analyst cannot find a person by real name");
   json_decref(r);
 }
 
@@ -326,8 +313,8 @@ static void test_q(cs_engine *e) {
     char got[4096];
     json_t *r = patients(e, emp1, CS_PEOPLE_NAME, cases[i].q, 100, NULL, &err);
     names(r, got, sizeof got);
-    check(!strcmp(got, cases[i].want), "q \"%s\": want [%s] got [%s]", cases[i].q, cases[i].want,
-          got);
+    th_check(!strcmp(got, cases[i].want), "q \"%s\": want [%s] got [%s]", cases[i].q, cases[i].want,
+             got);
     json_decref(r);
   }
 }
@@ -338,16 +325,16 @@ static void test_interaction(cs_engine *e) {
   json_t *r = patients(e, emp1, CS_PEOPLE_INTERACTION, NULL, 5, NULL, &err);
   names(r, got, sizeof got);
   /* After the four with interactions, the rest by id: 101 " Zoe Ruiz ". */
-  check(!strcmp(got, "Alberto Núñez|álvaro Gómez|Guerra Luis|Oscar Vidal| Zoe Ruiz "),
-        "interaction order (portal): %s", got);
+  th_check(!strcmp(got, "Alberto Núñez|álvaro Gómez|Guerra Luis|Oscar Vidal| Zoe Ruiz "),
+           "interaction order (portal): %s", got);
   json_t *a = json_array_get(json_object_get(r, "items"), 0);
   double s = json_real_value(json_object_get(a, "interaction"));
-  check(s > 4.8 && s < 5.0, "decayed score of a recording half a day old: %f", s);
-  check(json_is_string(json_object_get(a, "last_interaction_at")), "last_interaction_at set");
+  th_check(s > 4.8 && s < 5.0, "decayed score of a recording half a day old: %f", s);
+  th_check(json_is_string(json_object_get(a, "last_interaction_at")), "last_interaction_at set");
   json_t *z = json_array_get(json_object_get(r, "items"), 4);
-  check(json_is_null(json_object_get(z, "last_interaction_at")) &&
-            json_real_value(json_object_get(z, "interaction")) == 0,
-        "no interaction: 0 and null");
+  th_check(json_is_null(json_object_get(z, "last_interaction_at")) &&
+               json_real_value(json_object_get(z, "interaction")) == 0,
+           "no interaction: 0 and null");
   json_decref(r);
 
   paged(e, emp1, CS_PEOPLE_INTERACTION, NULL, 2, got, sizeof got);
@@ -355,25 +342,25 @@ static void test_interaction(cs_engine *e) {
   r = patients(e, emp1, CS_PEOPLE_INTERACTION, NULL, 100, NULL, &err);
   names(r, whole, sizeof whole);
   json_decref(r);
-  check(!strcmp(got, whole), "interaction paging by 2 equals the whole list");
+  th_check(!strcmp(got, whole), "interaction paging by 2 equals the whole list");
 
   r = patients(e, admin, CS_PEOPLE_INTERACTION, NULL, 3, NULL, &err);
   names(r, got, sizeof got);
-  check(!strcmp(got, "Guerra Luis|Alberto Núñez|Beatriz Secreta"),
-        "admins see interaction summed over employees: %s", got);
+  th_check(!strcmp(got, "Guerra Luis|Alberto Núñez|Beatriz Secreta"),
+           "admins see interaction summed over employees: %s", got);
   json_decref(r);
 
   r = patients(e, emp1, CS_PEOPLE_RECENT, NULL, 5, NULL, &err);
   names(r, got, sizeof got);
   /* Then by updated_at descending: " Zoe Ruiz " (101) was updated last. */
-  check(!strcmp(got, "Alberto Núñez|álvaro Gómez|Guerra Luis|Oscar Vidal| Zoe Ruiz "),
-        "recent order: %s", got);
+  th_check(!strcmp(got, "Alberto Núñez|álvaro Gómez|Guerra Luis|Oscar Vidal| Zoe Ruiz "),
+           "recent order: %s", got);
   json_decref(r);
   paged(e, emp1, CS_PEOPLE_RECENT, NULL, 3, got, sizeof got);
   r = patients(e, emp1, CS_PEOPLE_RECENT, NULL, 100, NULL, &err);
   names(r, whole, sizeof whole);
   json_decref(r);
-  check(!strcmp(got, whole), "recent paging by 3 equals the whole list");
+  th_check(!strcmp(got, whole), "recent paging by 3 equals the whole list");
 }
 
 static void test_cursors(cs_engine *e, const char *dir) {
@@ -382,14 +369,14 @@ static void test_cursors(cs_engine *e, const char *dir) {
   char cursor[600];
   snprintf(cursor, sizeof cursor, "%s", json_string_value(json_object_get(r, "next_cursor")));
   json_decref(r);
-  check(patients(e, emp1, CS_PEOPLE_RECENT, NULL, 3, cursor, &err) == NULL &&
-            !strcmp(err.code, "bad_cursor") && err.status == 400,
-        "a cursor of another sort is refused");
+  th_check(patients(e, emp1, CS_PEOPLE_RECENT, NULL, 3, cursor, &err) == NULL &&
+               !strcmp(err.code, "bad_cursor") && err.status == 400,
+           "a cursor of another sort is refused");
   static const char *const forged[] = {"AAAA", "!!!!", "UAEA", "", "x"};
   for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
     json_t *x = patients(e, emp1, CS_PEOPLE_NAME, NULL, 3, forged[i], &err);
-    check((x == NULL && !strcmp(err.code, "bad_cursor")) || (x && !forged[i][0]),
-          "forged cursor \"%s\" refused", forged[i]);
+    th_check((x == NULL && !strcmp(err.code, "bad_cursor")) || (x && !forged[i][0]),
+             "forged cursor \"%s\" refused", forged[i]);
     json_decref(x);
   }
 
@@ -419,10 +406,10 @@ static void test_cursors(cs_engine *e, const char *dir) {
     snprintf(cursor, sizeof cursor, "%s", json_is_string(next) ? json_string_value(next) : "");
     json_decref(p);
   }
-  check(!strcmp(got, "Ana López|Güell Ana|Guerra Luis|Nuria Sáez|Ñandú Pérez|Oscar Vidal|"
-                     "Paciente 2|paciente 3|Paciente 10|Úrsula Müller|Yolanda Yuste|"
-                     "zacarías López| Zoe Ruiz "),
-        "pages after concurrent inserts: %s", got);
+  th_check(!strcmp(got, "Ana López|Güell Ana|Guerra Luis|Nuria Sáez|Ñandú Pérez|Oscar Vidal|"
+                        "Paciente 2|paciente 3|Paciente 10|Úrsula Müller|Yolanda Yuste|"
+                        "zacarías López| Zoe Ruiz "),
+           "pages after concurrent inserts: %s", got);
 }
 
 static void test_suggest(cs_engine *e) {
@@ -472,6 +459,6 @@ int main(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  printf("test_people: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("test_people: %d passed, %d failed\n", th_passed, th_failed);
+  return th_failed ? 1 : 0;
 }

@@ -48,6 +48,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include "check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,21 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...) {
-  if (ok) {
-    passed++;
-    return;
-  }
-  failed++;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "FAIL: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-}
+CS_CHECK_COUNTERS;
 
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -367,17 +355,17 @@ static void run_case(tcase *t, const char *file) {
     char *arg = strchr(d, ' ');
     arg = arg ? arg + 1 : d + strlen(d);
     if (!strncmp(d, "error", 5)) {
-      check(!res && !strcmp(err.code, arg), "%s:%d: q=[%s] expected error %s, got %s", file,
-            t->line, t->q, arg, res ? "success" : err.code);
+      th_check(!res && !strcmp(err.code, arg), "%s:%d: q=[%s] expected error %s, got %s", file,
+               t->line, t->q, arg, res ? "success" : err.code);
       continue;
     }
     if (!res) {
-      check(0, "%s:%d: q=[%s] failed: %s %s", file, t->line, t->q, err.code, err.message);
+      th_check(0, "%s:%d: q=[%s] failed: %s %s", file, t->line, t->q, err.code, err.message);
       break;
     }
     if (!strncmp(d, "ids", 3)) {
-      check(!strcmp(ids, arg), "%s:%d: q=[%s] ids: expected [%s], got [%s]", file, t->line, t->q,
-            arg, ids);
+      th_check(!strcmp(ids, arg), "%s:%d: q=[%s] ids: expected [%s], got [%s]", file, t->line, t->q,
+               arg, ids);
     } else if (!strncmp(d, "set", 3) || !strncmp(d, "has", 3) || !strncmp(d, "not", 3)) {
       int want = d[0] != 'n';
       char tmp[256];
@@ -387,21 +375,21 @@ static void run_case(tcase *t, const char *file) {
         if (!strcmp(tok, "-")) continue;
         count++;
         uint64_t id = strtoull(tok, NULL, 10);
-        check(id_in(res, id) == want, "%s:%d: q=[%s] %s %" PRIu64 ": got [%s]", file, t->line, t->q,
-              want ? "expected" : "did not expect", id, ids);
+        th_check(id_in(res, id) == want, "%s:%d: q=[%s] %s %" PRIu64 ": got [%s]", file, t->line,
+                 t->q, want ? "expected" : "did not expect", id, ids);
       }
       if (d[0] == 's') {
-        check(json_array_size(json_object_get(res, "hits")) == (size_t)count,
-              "%s:%d: q=[%s] expected exactly [%s], got [%s]", file, t->line, t->q, arg, ids);
+        th_check(json_array_size(json_object_get(res, "hits")) == (size_t)count,
+                 "%s:%d: q=[%s] expected exactly [%s], got [%s]", file, t->line, t->q, arg, ids);
       }
     } else if (!strncmp(d, "total", 5)) {
       json_int_t tot = json_integer_value(json_object_get(res, "total"));
-      check(tot == atoll(arg), "%s:%d: q=[%s] total: expected %s, got %" JSON_INTEGER_FORMAT, file,
-            t->line, t->q, arg, tot);
+      th_check(tot == atoll(arg), "%s:%d: q=[%s] total: expected %s, got %" JSON_INTEGER_FORMAT,
+               file, t->line, t->q, arg, tot);
     } else if (!strncmp(d, "relaxed", 7)) {
       int want = !strcmp(arg, "true");
-      check(json_is_true(json_object_get(res, "relaxed")) == want,
-            "%s:%d: q=[%s] relaxed: expected %s", file, t->line, t->q, arg);
+      th_check(json_is_true(json_object_get(res, "relaxed")) == want,
+               "%s:%d: q=[%s] relaxed: expected %s", file, t->line, t->q, arg);
     } else if (!strncmp(d, "em ", 3) || !strncmp(d, "noem ", 5)) {
       int want = d[0] == 'e';
       uint64_t id = strtoull(arg, &arg, 10);
@@ -417,8 +405,8 @@ static void run_case(tcase *t, const char *file) {
         }
       }
       char *dump = h ? json_dumps(json_object_get(h, "snippets"), 0) : NULL;
-      check(h && found == want, "%s:%d: q=[%s] hit %" PRIu64 " snippets %s [%s]: %s", file, t->line,
-            t->q, id, want ? "lack" : "have", arg, dump ? dump : "(no such hit)");
+      th_check(h && found == want, "%s:%d: q=[%s] hit %" PRIu64 " snippets %s [%s]: %s", file,
+               t->line, t->q, id, want ? "lack" : "have", arg, dump ? dump : "(no such hit)");
       free(dump);
     } else {
       die("%s:%d: unknown directive: %s", file, t->line, d);
@@ -533,11 +521,11 @@ static void test_highlight_offsets(void) {
     json_t *out = NULL;
     cs_engine_error err;
     int rc = cs_engine_conversation(engine, &ADMIN, cases[i].conv, cases[i].q, &out, &err);
-    check(rc == 0, "conversation %" PRIu64 " q=%s: %s", cases[i].conv, cases[i].q, err.message);
+    th_check(rc == 0, "conversation %" PRIu64 " q=%s: %s", cases[i].conv, cases[i].q, err.message);
     if (rc) continue;
     json_t *plain = NULL;
     rc = cs_engine_conversation(engine, &ADMIN, cases[i].conv, NULL, &plain, &err);
-    check(rc == 0, "conversation %" PRIu64 " without q", cases[i].conv);
+    th_check(rc == 0, "conversation %" PRIu64 " without q", cases[i].conv);
     size_t k;
     json_t *seg;
     json_array_foreach(json_object_get(out, "segments"), k, seg) {
@@ -546,14 +534,14 @@ static void test_highlight_offsets(void) {
           json_object_get(json_array_get(json_object_get(plain, "segments"), k), "text"));
       char back[4096];
       unhtml(html, back, sizeof back);
-      check(orig && !strcmp(back, orig),
-            "q=%s seg %zu: HTML does not undo to the text:\n  %s\n  %s", cases[i].q, k, back,
-            orig ? orig : "(null)");
+      th_check(orig && !strcmp(back, orig),
+               "q=%s seg %zu: HTML does not undo to the text:\n  %s\n  %s", cases[i].q, k, back,
+               orig ? orig : "(null)");
       if (json_integer_value(json_object_get(seg, "seq")) == cases[i].seq) {
         char ems[1024];
         em_list(html, ems, sizeof ems);
-        check(!strcmp(ems, cases[i].ems), "q=%s seq %d: highlighted [%s], expected [%s] in %s",
-              cases[i].q, cases[i].seq, ems, cases[i].ems, html);
+        th_check(!strcmp(ems, cases[i].ems), "q=%s seq %d: highlighted [%s], expected [%s] in %s",
+                 cases[i].q, cases[i].seq, ems, cases[i].ems, html);
       }
     }
     json_decref(out);
@@ -565,16 +553,16 @@ static void test_highlight_offsets(void) {
   if (cs_engine_conversation(engine, &ADMIN, 11, "alquiler", &out, &err) == 0) {
     const char *t = json_string_value(
         json_object_get(json_array_get(json_object_get(out, "segments"), 1), "text"));
-    check(t && strstr(t, "&amp; imposibles &lt;para mí&gt;") && strstr(t, "<em>alquiler</em>"),
-          "escaping: %s", t ? t : "(null)");
+    th_check(t && strstr(t, "&amp; imposibles &lt;para mí&gt;") && strstr(t, "<em>alquiler</em>"),
+             "escaping: %s", t ? t : "(null)");
     json_decref(out);
   }
   if (cs_engine_conversation(engine, &ADMIN, 11, NULL, &out, &err) == 0) {
     const char *t = json_string_value(
         json_object_get(json_array_get(json_object_get(out, "segments"), 1), "text"));
-    check(t && strstr(t, "& imposibles <para mí>"), "plain text: %s", t ? t : "(null)");
+    th_check(t && strstr(t, "& imposibles <para mí>"), "plain text: %s", t ? t : "(null)");
     json_t *seg0 = json_array_get(json_object_get(out, "segments"), 0);
-    check(json_is_null(json_object_get(seg0, "start_ms")), "unknown start_ms is null");
+    th_check(json_is_null(json_object_get(seg0, "start_ms")), "unknown start_ms is null");
     json_decref(out);
   }
   /* Snippet windows of a long turn: cut at characters, marked with "…",
@@ -583,20 +571,21 @@ static void test_highlight_offsets(void) {
   params_init(&p, "juzgado desahucio");
   json_t *res = run(&ADMIN, &p, &err);
   json_t *h = res ? find_hit(res, 14) : NULL;
-  check(h != NULL, "long turn found");
+  th_check(h != NULL, "long turn found");
   if (h) {
     json_t *sn = json_array_get(json_object_get(h, "snippets"), 0);
     const char *t = json_string_value(json_object_get(sn, "text"));
-    check(t && strlen(t) < 420 && strstr(t, "\xE2\x80\xA6"), "window with marks: %s", t);
-    check(t && strstr(t, "<em>desahucio</em>") && strstr(t, "<em>juzgado</em>"),
-          "window holds the matches: %s", t);
+    th_check(t && strlen(t) < 420 && strstr(t, "\xE2\x80\xA6"), "window with marks: %s",
+             t ? t : "(none)");
+    th_check(t && strstr(t, "<em>desahucio</em>") && strstr(t, "<em>juzgado</em>"),
+             "window holds the matches: %s", t ? t : "(none)");
     json_t *plain = NULL;
     cs_engine_conversation(engine, &ADMIN, 14, NULL, &plain, &err);
     const char *orig = json_string_value(
         json_object_get(json_array_get(json_object_get(plain, "segments"), 0), "text"));
     char back[4096];
     unhtml(t ? t : "", back, sizeof back);
-    check(orig && strstr(orig, back), "window is a substring of the turn: [%s]", back);
+    th_check(orig && strstr(orig, back), "window is a substring of the turn: [%s]", back);
     json_decref(plain);
   }
   json_decref(res);
@@ -614,27 +603,27 @@ static void test_portal_isolation(void) {
     cs_engine_error err;
     json_t *ra = run(&a, &p, &err), *rb = run(&b, &p, &err), *all = run(&ADMIN, &p, &err),
            *rn = run(&nobody, &p, &err);
-    check(ra && rb && all && rn, "portal search q=%s", qs[i]);
+    th_check(ra && rb && all && rn, "portal search q=%s", qs[i]);
     if (!ra || !rb || !all || !rn) continue;
     size_t k;
     json_t *h;
     json_array_foreach(json_object_get(ra, "hits"), k, h) {
-      check(json_integer_value(json_object_get(h, "owner_id")) == 100 ||
-                json_integer_value(json_object_get(h, "patient_id")) <= 2,
-            "caller 100 sees conversation %" JSON_INTEGER_FORMAT,
-            json_integer_value(json_object_get(h, "conversation_id")));
+      th_check(json_integer_value(json_object_get(h, "owner_id")) == 100 ||
+                   json_integer_value(json_object_get(h, "patient_id")) <= 2,
+               "caller 100 sees conversation %" JSON_INTEGER_FORMAT,
+               json_integer_value(json_object_get(h, "conversation_id")));
       uint64_t pid = (uint64_t)json_integer_value(json_object_get(h, "patient_id"));
-      check(pid == 1 || pid == 2, "caller 100 sees patient %" PRIu64, pid);
+      th_check(pid == 1 || pid == 2, "caller 100 sees patient %" PRIu64, pid);
     }
     json_array_foreach(json_object_get(rb, "hits"), k, h) {
       uint64_t pid = (uint64_t)json_integer_value(json_object_get(h, "patient_id"));
-      check(pid == 3 || pid == 4, "caller 200 sees patient %" PRIu64, pid);
+      th_check(pid == 3 || pid == 4, "caller 200 sees patient %" PRIu64, pid);
     }
     json_int_t ta = json_integer_value(json_object_get(ra, "total")),
                tb = json_integer_value(json_object_get(rb, "total")),
                tall = json_integer_value(json_object_get(all, "total"));
-    check(ta + tb == tall, "q=%s: totals %d + %d != %d", qs[i], (int)ta, (int)tb, (int)tall);
-    check(json_integer_value(json_object_get(rn, "total")) == 0, "employee 0 sees nothing");
+    th_check(ta + tb == tall, "q=%s: totals %d + %d != %d", qs[i], (int)ta, (int)tb, (int)tall);
+    th_check(json_integer_value(json_object_get(rn, "total")) == 0, "employee 0 sees nothing");
     json_decref(ra);
     json_decref(rb);
     json_decref(all);
@@ -646,13 +635,13 @@ static void test_portal_isolation(void) {
   p.patient = 3;
   cs_engine_error err;
   json_t *r = run(&a, &p, &err);
-  check(r && json_integer_value(json_object_get(r, "total")) == 0, "patient filter of another");
+  th_check(r && json_integer_value(json_object_get(r, "total")) == 0, "patient filter of another");
   json_decref(r);
   params_init(&p, "");
   p.conversation = 12;
   r = run(&a, &p, &err);
-  check(r && json_integer_value(json_object_get(r, "total")) == 0,
-        "conversation filter of another");
+  th_check(r && json_integer_value(json_object_get(r, "total")) == 0,
+           "conversation filter of another");
   json_decref(r);
   /* Conversation view: someone else's is "not found", exactly like a
    * missing one. */
@@ -660,12 +649,12 @@ static void test_portal_isolation(void) {
   cs_engine_error e1, e2;
   int rc1 = cs_engine_conversation(engine, &a, 12, "casa", &out, &e1);
   int rc2 = cs_engine_conversation(engine, &a, 999, NULL, &out, &e2);
-  check(rc1 == -1 && e1.status == 404 && rc2 == -1 && e2.status == 404 &&
-            !strcmp(e1.code, e2.code) && !strcmp(e1.message, e2.message),
-        "someone else's conversation is a plain 404");
-  check(cs_engine_conversation(engine, &a, 10, "casa", &out, &e1) == 0, "own conversation");
+  th_check(rc1 == -1 && e1.status == 404 && rc2 == -1 && e2.status == 404 &&
+               !strcmp(e1.code, e2.code) && !strcmp(e1.message, e2.message),
+           "someone else's conversation is a plain 404");
+  th_check(cs_engine_conversation(engine, &a, 10, "casa", &out, &e1) == 0, "own conversation");
   json_decref(out);
-  check(cs_engine_conversation(engine, &b, 12, NULL, &out, &e1) == 0, "own conversation (200)");
+  th_check(cs_engine_conversation(engine, &b, 12, NULL, &out, &e1) == 0, "own conversation (200)");
   json_decref(out);
 }
 
@@ -676,29 +665,29 @@ static void test_analyst(void) {
   params_init(&p, "vivienda");
   cs_engine_error err;
   json_t *r = run(&an, &p, &err);
-  check(r != NULL, "analyst search");
+  th_check(r != NULL, "analyst search");
   if (!r) return;
   char *dump = json_dumps(r, 0);
-  check(dump && !strstr(dump, "@example.org") && !strstr(dump, "600111222") &&
-            !strstr(dump, "García"),
-        "analyst response holds no contact fields nor names: %s", dump);
+  th_check(dump && !strstr(dump, "@example.org") && !strstr(dump, "600111222") &&
+               !strstr(dump, "García"),
+           "analyst response holds no contact fields nor names: %s", dump);
   json_t *h = json_array_get(json_object_get(r, "hits"), 0);
   const char *name = json_string_value(json_object_get(h, "patient_name"));
-  check(name && !strncmp(name, "Persona ", 8), "pseudonym: %s", name ? name : "(null)");
+  th_check(name && !strncmp(name, "Persona ", 8), "pseudonym: %s", name ? name : "(null)");
   free(dump);
   json_decref(r);
   r = run(&ADMIN, &p, &err);
   dump = r ? json_dumps(r, 0) : NULL;
-  check(dump && !strstr(dump, "@example.org"), "no e-mail for admins either");
+  th_check(dump && !strstr(dump, "@example.org"), "no e-mail for admins either");
   free(dump);
   json_decref(r);
   json_t *out = NULL;
-  check(cs_engine_conversation(engine, &an, 10, "vivienda", &out, &err) == 0,
-        "analyst conversation view");
+  th_check(cs_engine_conversation(engine, &an, 10, "vivienda", &out, &err) == 0,
+           "analyst conversation view");
   dump = out ? json_dumps(out, 0) : NULL;
-  check(dump && !strstr(dump, "@example.org") && !strstr(dump, "600111222") &&
-            !strstr(dump, "García"),
-        "analyst conversation view holds no contact fields: %s", dump ? dump : "");
+  th_check(dump && !strstr(dump, "@example.org") && !strstr(dump, "600111222") &&
+               !strstr(dump, "García"),
+           "analyst conversation view holds no contact fields: %s", dump ? dump : "");
   free(dump);
   json_decref(out);
 }
@@ -715,11 +704,12 @@ static void test_relaxed_pages(void) {
     p.cursor = cur[0] ? cur : NULL;
     json_t *r = run(&ADMIN, &p, &err);
     if (!r) {
-      check(0, "relaxed page: %s", err.message);
+      th_check(0, "relaxed page: %s", err.message);
       return;
     }
-    check(json_is_true(json_object_get(r, "relaxed")), "page %d is relaxed", pages);
-    check(json_integer_value(json_object_get(r, "total")) == 3, "relaxed total on page %d", pages);
+    th_check(json_is_true(json_object_get(r, "relaxed")), "page %d is relaxed", pages);
+    th_check(json_integer_value(json_object_get(r, "total")) == 3, "relaxed total on page %d",
+             pages);
     seen += (int)json_array_size(json_object_get(r, "hits"));
     const char *nc = json_string_value(json_object_get(r, "next_cursor"));
     pages++;
@@ -730,7 +720,7 @@ static void test_relaxed_pages(void) {
     snprintf(cur, sizeof cur, "%s", nc);
     json_decref(r);
   }
-  check(seen == 3 && pages == 3, "relaxed walk: %d hits in %d pages", seen, pages);
+  th_check(seen == 3 && pages == 3, "relaxed walk: %d hits in %d pages", seen, pages);
 }
 
 static void test_errors(void) {
@@ -739,17 +729,17 @@ static void test_errors(void) {
   params_init(&p, "vivienda");
   p.cursor = "not a cursor!";
   json_t *r = run(&ADMIN, &p, &err);
-  check(!r && err.status == 400 && !strcmp(err.code, "bad_cursor"), "malformed cursor: %s",
-        err.code);
+  th_check(!r && err.status == 400 && !strcmp(err.code, "bad_cursor"), "malformed cursor: %s",
+           err.code);
   p.cursor = "MXwwfDB8MHgwcCswfDB8MHwxfDB8MA";
   r = run(&ADMIN, &p, &err);
-  check(!r && !strcmp(err.code, "bad_cursor"), "forged cursor: %s", err.code);
+  th_check(!r && !strcmp(err.code, "bad_cursor"), "forged cursor: %s", err.code);
   /* A cursor of another query. */
   params_init(&p, "");
   p.limit = 1;
   r = run(&ADMIN, &p, &err);
   const char *c = r ? json_string_value(json_object_get(r, "next_cursor")) : NULL;
-  check(c != NULL, "a first page has a cursor");
+  th_check(c != NULL, "a first page has a cursor");
   char cur[CS_CURSOR_MAX + 1];
   snprintf(cur, sizeof cur, "%s", c ? c : "");
   json_decref(r);
@@ -757,20 +747,20 @@ static void test_errors(void) {
   p.limit = 1;
   p.cursor = cur;
   r = run(&ADMIN, &p, &err);
-  check(!r && !strcmp(err.code, "bad_cursor"), "cursor of another query: %s", err.code);
+  th_check(!r && !strcmp(err.code, "bad_cursor"), "cursor of another query: %s", err.code);
   char big[2100];
   memset(big, 'a', sizeof big - 1);
   big[sizeof big - 1] = 0;
   params_init(&p, big);
   r = run(&ADMIN, &p, &err);
-  check(!r && !strcmp(err.code, "bad_query"), "query too long");
+  th_check(!r && !strcmp(err.code, "bad_query"), "query too long");
   char many[1024] = "";
   for (int i = 0; i < 40; i++)
     strcat(many, "palabra ");
   params_init(&p, many);
   r = run(&ADMIN, &p, &err);
-  check(!r && !strcmp(err.code, "bad_query") && strstr(err.message, "too many"),
-        "too many terms: %s", err.message);
+  th_check(!r && !strcmp(err.code, "bad_query") && strstr(err.message, "too many"),
+           "too many terms: %s", err.message);
   /* Hostile bytes never crash. */
   const char *odd[] = {"\xff\xfe", "((((((((((((((((((((((((((((((x",
                        "\"",       "*",
@@ -783,7 +773,7 @@ static void test_errors(void) {
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
     params_init(&p, odd[i]);
     r = run(&ADMIN, &p, &err);
-    check(r || err.status == 400, "odd query %zu gives a result or a 400", i);
+    th_check(r || err.status == 400, "odd query %zu gives a result or a 400", i);
     json_decref(r);
   }
 }
@@ -804,12 +794,12 @@ static int walk_pages(const cs_caller *c, const char *q, int sort, uint32_t limi
     cs_engine_error err;
     json_t *r = run(c, &p, &err);
     if (!r) {
-      check(0, "page %d of q=%s: %s %s", page, q, err.code, err.message);
+      th_check(0, "page %d of q=%s: %s %s", page, q, err.code, err.message);
       return n;
     }
     json_int_t t = json_integer_value(json_object_get(r, "total"));
     if (*total < 0) *total = t;
-    check(t == *total, "q=%s page %d: total changed %d -> %d", q, page, (int)*total, (int)t);
+    th_check(t == *total, "q=%s page %d: total changed %d -> %d", q, page, (int)*total, (int)t);
     size_t k;
     json_t *h;
     json_array_foreach(json_object_get(r, "hits"), k, h) {
@@ -822,12 +812,12 @@ static int walk_pages(const cs_caller *c, const char *q, int sort, uint32_t limi
       json_decref(r);
       break;
     }
-    check(strlen(nc) <= CS_CURSOR_MAX, "cursor length %zu", strlen(nc));
+    th_check(strlen(nc) <= CS_CURSOR_MAX, "cursor length %zu", strlen(nc));
     snprintf(cur, sizeof cur, "%s", nc);
     json_decref(r);
     if (between) between(page);
     if (++page > 200) {
-      check(0, "paging does not end");
+      th_check(0, "paging does not end");
       break;
     }
   }
@@ -887,24 +877,24 @@ static void test_paging(const char *tmp) {
     int newer = 0;
     for (int i = 900; i < 1000; i++)
       newer += seen[i];
-    check(missing == 0 && twice == 0 && n == (int)total,
-          "paging sort %d: %d hits of total %d, %d missing, %d twice, %d new", sorts[s], n,
-          (int)total, missing, twice, newer);
-    check(total == before, "sort %d: total %d at the start of the walk, expected %d", sorts[s],
-          (int)total, before);
-    check(next_new_id - 900 >= 2 * 7 * (int)(s + 1), "conversations were added while paging");
+    th_check(missing == 0 && twice == 0 && n == (int)total,
+             "paging sort %d: %d hits of total %d, %d missing, %d twice, %d new", sorts[s], n,
+             (int)total, missing, twice, newer);
+    th_check(total == before, "sort %d: total %d at the start of the walk, expected %d", sorts[s],
+             (int)total, before);
+    th_check(next_new_id - 900 >= 2 * 7 * (int)(s + 1), "conversations were added while paging");
   }
   /* A fresh search sees the new ones. */
   cs_search_params p;
   params_init(&p, "ayuda");
   cs_engine_error err;
   json_t *r = run(&owner, &p, &err);
-  check(r && json_integer_value(json_object_get(r, "total")) == 30 + (next_new_id - 900),
-        "new conversations seen");
+  th_check(r && json_integer_value(json_object_get(r, "total")) == 30 + (next_new_id - 900),
+           "new conversations seen");
   /* The strongest new ones rank first. */
   json_t *h0 = r ? json_array_get(json_object_get(r, "hits"), 0) : NULL;
-  check(h0 && json_integer_value(json_object_get(h0, "conversation_id")) >= 900,
-        "a new strong match ranks first");
+  th_check(h0 && json_integer_value(json_object_get(h0, "conversation_id")) >= 900,
+           "a new strong match ranks first");
   json_decref(r);
 }
 
@@ -922,13 +912,13 @@ static void test_owner_change(const char *tmp) {
   params_init(&p, "urgente");
   cs_engine_error err;
   json_t *ra = run(&a, &p, &err), *rb = run(&b, &p, &err);
-  check(ra && id_in(ra, 13), "new owner sees the person's conversation");
-  check(rb && !id_in(rb, 13), "old owner no longer does");
+  th_check(ra && id_in(ra, 13), "new owner sees the person's conversation");
+  th_check(rb && !id_in(rb, 13), "old owner no longer does");
   json_decref(ra);
   json_decref(rb);
   json_t *out = NULL;
-  check(cs_engine_conversation(engine, &b, 13, NULL, &out, &err) == -1 && err.status == 404,
-        "old owner gets 404");
+  th_check(cs_engine_conversation(engine, &b, 13, NULL, &out, &err) == -1 && err.status == 404,
+           "old owner gets 404");
   f = fopen(path, "w");
   fprintf(f, "patient 4 200 Ñoño Ruiz | nono@example.org | 600777888\n");
   fclose(f);
@@ -992,14 +982,16 @@ static void test_pruning_exact(const char *tmp) {
       int rc2 = cs__search(v.r, a, &owner, &p, &o, &full, &err);
       cs__analyzer_put(a);
       cs_view_end(engine, &v);
-      check(rc1 == 0 && rc2 == 0, "pruning test q=%s", qs[i]);
+      th_check(rc1 == 0 && rc2 == 0, "pruning test q=%s", qs[i]);
       if (!rc1 && !rc2) {
         json_object_del(pruned, "took_ms");
         json_object_del(full, "took_ms");
         char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
-        check(a1 && a2 && !strcmp(a1, a2), "q=[%s] limit %u: pruned and exhaustive differ:\n%s\n%s",
-              qs[i], limits[l], a1, a2);
-        check(json_array_size(json_object_get(full, "hits")) > 0, "q=[%s] finds something", qs[i]);
+        th_check(a1 && a2 && !strcmp(a1, a2),
+                 "q=[%s] limit %u: pruned and exhaustive differ:\n%s\n%s", qs[i], limits[l], a1,
+                 a2);
+        th_check(json_array_size(json_object_get(full, "hits")) > 0, "q=[%s] finds something",
+                 qs[i]);
         free(a1);
         free(a2);
       }
@@ -1052,6 +1044,6 @@ int main(int argc, char **argv) {
     nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   else
     printf("kept %s\n", tmp);
-  printf("test_search: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("test_search: %d passed, %d failed\n", th_passed, th_failed);
+  return th_failed ? 1 : 0;
 }
