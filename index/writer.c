@@ -1181,6 +1181,7 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
     rc = 0;
     goto out;
   }
+  if (rc == 0 && old.owner_id != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
   rc = rc == 0 ? remove_patient_record(w, in->id) : rc == CS_ENOTFOUND ? 0 : rc;
   if (rc) goto out;
   cs_patient p;

@@ -67,6 +67,7 @@ enum {
   CS_PUT_REPAIRED = 1 << 3,  /* invalid UTF-8 or NUL bytes were repaired */
   CS_PUT_DUPLICATE = 1 << 4, /* event already applied */
   CS_PUT_SKIPPED = 1 << 5,   /* unknown event type or missing fields */
+  CS_PUT_OWNER_CHANGED = 1 << 6, /* a person indexed before moved to another owner */
 };
 
 typedef struct cs_writer cs_writer;

@@ -208,14 +208,12 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
     unsigned flags = 0;
     rc = cs_writer_put_patient(w, &p, &flags);
     count_flags(st, flags);
-    if (!rc && !(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) {
-      st->patients++;
-      changed[nchanged++] = ids[i];
-    }
+    if (!rc && !(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) st->patients++;
+    if (!rc && (flags & CS_PUT_OWNER_CHANGED)) changed[nchanged++] = ids[i];
   }
   PQclear(r);
   /* A person's owner may be part of their conversations' rows (the portal
-   * derives it): re-apply the conversations of people that changed. */
+   * derives it): re-apply the conversations of people whose owner changed. */
   if (!rc && nchanged) {
     char *a = id_array(changed, nchanged);
     const char *params2[1] = {a};
