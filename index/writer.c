@@ -629,6 +629,21 @@ static const char *clean(cs_buf *b, const char *s, size_t len, size_t max, unsig
   return (const char *)b->p;
 }
 
+/* Records what docid is, and counts it in the statistics. */
+static int put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, uint64_t patient,
+                         int32_t seq, uint32_t dl) {
+  cs_doc d = {(uint8_t)kind, conv, patient, seq, dl};
+  uint8_t key[4];
+  cs_be32_put(key, docid);
+  cs_buf_reset(&w->buf2);
+  cs_doc_encode(&w->buf2, &d);
+  int rc = put_buf(w, CS_T_DOCS, key, 4, &w->buf2);
+  if (rc) return rc;
+  w->stats.docs[kind]++;
+  w->stats.tokens[kind] += dl;
+  return 0;
+}
+
 /* Indexes a text as one doc of `kind`, returns its length via *len. */
 static int index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,
                       int kind, uint64_t conv, uint64_t patient, int32_t seq,
@@ -639,16 +654,8 @@ static int index_text(cs_writer *w, uint32_t docid, const char *lang, const char
   if (rc) return rc;
   uint32_t dl = 0;
   rc = add_doc(w, docid, kind, toks, n, &dl);
+  if (!rc) rc = put_doc_entry(w, docid, kind, conv, patient, seq, dl);
   if (rc) return rc;
-  cs_doc d = {(uint8_t)kind, conv, patient, seq, dl};
-  uint8_t key[4];
-  cs_be32_put(key, docid);
-  cs_buf_reset(&w->buf2);
-  cs_doc_encode(&w->buf2, &d);
-  rc = put_buf(w, CS_T_DOCS, key, 4, &w->buf2);
-  if (rc) return rc;
-  w->stats.docs[kind]++;
-  w->stats.tokens[kind] += dl;
   if (toks_out) {
     *toks_out = toks;
     *ntoks_out = n;
@@ -806,43 +813,117 @@ static int64_t time_at(const turn_texts *tt, size_t i, uint32_t off) {
   return s + (int64_t)((double)(e - s) * off / tt->len[i]);
 }
 
-/* Builds and indexes a conversation's passages; docids from *d on. */
-static int put_passages(cs_writer *w, const cs_conv *c, const char *lang, const turn_texts *tt,
-                        uint32_t *d) {
+/* Passages of the conversation being put, filled from its turns' tokens. */
+typedef struct pending_tok {
+  uint32_t off; /* into terms */
+  uint16_t len;
+  uint32_t pos;
+} pending_tok;
+
+typedef struct passage_builder {
+  cs_passage_span *sp;
+  size_t n, next; /* passages, and the first one not yet indexed */
+  cs_buf terms;   /* term bytes of the passage being filled */
+  pending_tok *tok;
+  size_t ntok, cap;
+  uint32_t pos; /* next position in the passage being filled */
+} passage_builder;
+
+static int passages_begin(passage_builder *pb, const turn_texts *tt) {
   cs_passage_turn *pt = malloc((tt->n ? tt->n : 1) * sizeof *pt);
   if (!pt) return CS_ENOMEM;
   for (size_t i = 0; i < tt->n; i++)
     pt[i] = (cs_passage_turn){tt_text(tt, i), tt->len[i], tt->role[i]};
-  cs_passage_span *sp;
-  size_t n;
-  int rc = cs_passages_build(pt, tt->n, &sp, &n);
+  int rc = cs_passages_build(pt, tt->n, &pb->sp, &pb->n);
   free(pt);
-  if (rc) return rc;
-  cs_buf text;
-  cs_buf_init(&text);
-  for (size_t k = 0; !rc && k < n; k++) {
-    rc = passage_text(tt, &sp[k], &text);
-    if (rc) break;
-    cs_passage p = {*d,
-                    tt->seq[sp[k].first],
-                    tt->seq[sp[k].last],
-                    sp[k].first_off,
-                    sp[k].last_end,
-                    time_at(tt, sp[k].first, sp[k].first_off),
-                    time_at(tt, sp[k].last, sp[k].last_end)};
-    rc = index_text(w, (*d)++, lang, (const char *)text.p, text.len, CS_DOC_PASSAGE, c->id,
-                    c->patient_id, (int32_t)k, NULL, NULL);
-    if (rc) break;
-    uint8_t key[12];
-    cs_be64_put(key, c->id);
-    cs_be32_put(key + 8, (uint32_t)k);
-    cs_buf_reset(&w->buf);
-    cs_passage_encode(&w->buf, &p);
-    rc = put_buf(w, CS_T_PASSAGE, key, 12, &w->buf);
-  }
-  cs_buf_free(&text);
-  free(sp);
+  cs_buf_init(&pb->terms);
   return rc;
+}
+
+static void passages_end(passage_builder *pb) {
+  free(pb->sp);
+  free(pb->tok);
+  cs_buf_free(&pb->terms);
+  memset(pb, 0, sizeof *pb);
+}
+
+/* Indexes the passage being filled (number pb->next) as docid *d. */
+static int passage_flush(cs_writer *w, passage_builder *pb, const cs_conv *c, const turn_texts *tt,
+                         uint32_t *d) {
+  const cs_passage_span *sp = &pb->sp[pb->next];
+  cs_token *toks = malloc((pb->ntok ? pb->ntok : 1) * sizeof *toks);
+  if (!toks) return CS_ENOMEM;
+  for (size_t i = 0; i < pb->ntok; i++) {
+    memset(&toks[i], 0, sizeof toks[i]);
+    toks[i].term = (const char *)pb->terms.p + pb->tok[i].off;
+    toks[i].term_len = pb->tok[i].len;
+    toks[i].pos = pb->tok[i].pos;
+  }
+  uint32_t dl = 0;
+  int rc = add_doc(w, *d, CS_DOC_PASSAGE, toks, pb->ntok, &dl);
+  free(toks);
+  if (!rc) rc = put_doc_entry(w, *d, CS_DOC_PASSAGE, c->id, c->patient_id, (int32_t)pb->next, dl);
+  if (rc) return rc;
+  cs_passage p = {*d,
+                  tt->seq[sp->first],
+                  tt->seq[sp->last],
+                  sp->first_off,
+                  sp->last_end,
+                  time_at(tt, sp->first, sp->first_off),
+                  time_at(tt, sp->last, sp->last_end)};
+  (*d)++;
+  uint8_t key[12];
+  cs_be64_put(key, c->id);
+  cs_be32_put(key + 8, (uint32_t)pb->next);
+  cs_buf_reset(&w->buf);
+  cs_passage_encode(&w->buf, &p);
+  rc = put_buf(w, CS_T_PASSAGE, key, 12, &w->buf);
+  pb->next++;
+  pb->ntok = 0;
+  pb->pos = 0;
+  cs_buf_reset(&pb->terms);
+  return rc;
+}
+
+/* Routes turn i's tokens to the passages covering them (by byte range; the
+ * same terms as analyzing the passage's own text, since passages are cut
+ * at white space), indexing each passage when its last turn is done. */
+static int passages_feed(cs_writer *w, passage_builder *pb, const cs_conv *c, const turn_texts *tt,
+                         uint32_t i, const cs_token *toks, size_t n, uint32_t *d) {
+  uint32_t base = UINT32_MAX, last = 0;
+  for (size_t k = 0; k < n; k++) {
+    while (pb->next < pb->n &&
+           (pb->sp[pb->next].last < i ||
+            (pb->sp[pb->next].last == i && toks[k].start >= pb->sp[pb->next].last_end))) {
+      int rc = passage_flush(w, pb, c, tt, d);
+      if (rc) return rc;
+      base = UINT32_MAX;
+    }
+    if (pb->next >= pb->n) break;
+    const cs_passage_span *sp = &pb->sp[pb->next];
+    if (sp->first > i || (sp->first == i && toks[k].start < sp->first_off)) continue;
+    if (toks[k].flags & CS_TOK_STOP) continue;
+    if (base == UINT32_MAX) base = toks[k].pos;
+    if (pb->ntok == pb->cap) {
+      size_t cap = pb->cap ? pb->cap * 2 : 256;
+      pending_tok *v = realloc(pb->tok, cap * sizeof *v);
+      if (!v) return CS_ENOMEM;
+      pb->tok = v;
+      pb->cap = cap;
+    }
+    pb->tok[pb->ntok++] =
+        (pending_tok){(uint32_t)pb->terms.len, toks[k].term_len, pb->pos + (toks[k].pos - base)};
+    last = pb->pos + (toks[k].pos - base);
+    cs_buf_bytes(&pb->terms, toks[k].term, toks[k].term_len);
+    if (pb->terms.err) return pb->terms.err;
+  }
+  if (base != UINT32_MAX) pb->pos = last + 2; /* a gap between turns */
+  /* Passages that end with this turn are complete. */
+  while (pb->next < pb->n && pb->sp[pb->next].last <= i) {
+    int rc = passage_flush(w, pb, c, tt, d);
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 static int seq_index(const turn_texts *tt, int32_t seq, uint32_t *out) {
@@ -1016,6 +1097,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   uint64_t sum = cs_conv_in_checksum(in);
   turn_texts tt;
   memset(&tt, 0, sizeof tt);
+  passage_builder pb;
+  memset(&pb, 0, sizeof pb);
   cs_buf copy, f[7], tbl;
   cs_buf_init(&copy);
   cs_buf_init(&tbl);
@@ -1070,10 +1153,27 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
                     -1, NULL, NULL);
     if (rc) goto out;
   }
+  /* Clean every turn first: passages are cut from the whole transcript. */
   for (size_t i = 0; i < nturns; i++) {
     const cs_turn_in *ti = &in->turns[i];
-    const char *text = clean(&f[5], ti->text, ti->text ? ti->text_len : 0, CS_TEXT_MAX, &flags);
-    size_t tlen = f[5].len;
+    clean(&f[5], ti->text, ti->text ? ti->text_len : 0, CS_TEXT_MAX, &flags);
+    if (f[5].err) {
+      rc = f[5].err;
+      goto out;
+    }
+    rc = tt_push(&tt, ti->seq, cs_role_parse(ti->role), ti->start_ms, ti->end_ms,
+                 (const char *)f[5].p, f[5].len);
+    if (rc) goto out;
+  }
+  rc = passages_begin(&pb, &tt);
+  if (rc) goto out;
+  /* Then analyze each turn once: its tokens make the turn's document and
+   * go, by byte range, to the passages it belongs to; a passage is indexed
+   * as soon as its last turn is done, so every docid stays increasing. */
+  for (size_t i = 0; i < nturns; i++) {
+    const cs_turn_in *ti = &in->turns[i];
+    const char *text = tt_text(&tt, i);
+    size_t tlen = tt.len[i];
     const cs_token *toks;
     size_t ntoks;
     rc =
@@ -1083,7 +1183,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     memset(&t, 0, sizeof t);
     t.docid = d++;
     t.seq = ti->seq;
-    t.role = (uint8_t)cs_role_parse(ti->role);
+    t.role = tt.role[i];
     const char *speaker = clean(&f[6], ti->speaker, slen(ti->speaker), CS_FIELD_MAX, &flags);
     t.speaker = (cs_str){speaker, strlen(speaker)};
     t.text = (cs_str){text, tlen};
@@ -1097,17 +1197,14 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     }
     t.tokens = tbl.p;
     t.tokens_end = tbl.p + tbl.len;
-    rc = tt_push(&tt, t.seq, t.role, t.start_ms, t.end_ms, text, tlen);
-    if (rc) goto out;
     cs_buf_reset(&w->buf);
     cs_turn_encode(&w->buf, &t);
     uint8_t key[12];
     cs_key_turn(key, c.id, t.seq);
     rc = put_buf(w, CS_T_TURN, key, 12, &w->buf);
+    if (!rc) rc = passages_feed(w, &pb, &c, &tt, (uint32_t)i, toks, ntoks, &d);
     if (rc) goto out;
   }
-  rc = put_passages(w, &c, lang, &tt, &d);
-  if (rc) goto out;
   c.ndocs = d - c.first_docid;
   w->stats.next_docid = d;
   cs_buf_reset(&w->buf);
@@ -1120,6 +1217,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   rc = cs_put(w->txn, CS_T_PCONV, sl(key, 16), sl("", 0));
   if (!rc) rc = outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
 out:
+  passages_end(&pb);
   tt_free(&tt);
   cs_buf_free(&copy);
   cs_buf_free(&tbl);
