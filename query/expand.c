@@ -139,6 +139,7 @@ typedef struct fuzzy_ctx {
   size_t dead_len;
   const char *stem; /* the query word's stem */
   size_t stem_len;
+  int word_known; /* the query word itself is in the index */
 } fuzzy_ctx;
 
 /* Computes row i (1-based) of the table for key code point k[i-1]. */
@@ -183,10 +184,14 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
   int d = f->rows[n][f->m];
   if (d <= f->maxd) {
     cs_word w;
-    /* The typo must also be a typo of the stem: "viviendo" is one edit from
-     * "vivienda", but its stem "viv" would match vivo, vive and vivir. */
+    /* When the query word is itself in the index, a typo match must also be
+     * a typo of its stem: "viviendo" is one edit from "vivienda", but its
+     * stem "viv" would match vivo, vive and vivir. A word the index does not
+     * have is a real typo, and then its stem says nothing (Snowball leaves
+     * "bonificacon" whole but cuts "bonificacion" to "bonif"). */
     if (cs_word_decode(val.data, val.len, &w) == 0 &&
-        cs__edit_distance(w.stem.p, w.stem.len, f->stem, f->stem_len, f->maxd) <= f->maxd) {
+        (!f->word_known ||
+         cs__edit_distance(w.stem.p, w.stem.len, f->stem, f->stem_len, f->maxd) <= f->maxd)) {
       double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
       cands_add(f->c, w.stem.p, w.stem.len, d == 0, 1, d, weight, w.df);
     }
@@ -212,7 +217,7 @@ static size_t successor(uint8_t *p, size_t n) {
  * costs a B-tree descent), and sought past after this many. */
 #define DEAD_STEPS 8
 
-static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, cands *c) {
+static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, int word_known, cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
   f->c = c;
@@ -220,6 +225,7 @@ static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, cands *c) {
   f->klen = -1;
   f->stem = w->term;
   f->stem_len = w->term_len;
+  f->word_known = word_known;
   uint32_t ends[MAXCP + 1];
   f->m = decode(w->word, w->word_len, f->q, ends, MAXCP);
   for (int j = 0; j <= f->m; j++)
@@ -307,6 +313,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
   if (!w->stop) cands_add(&c, w->term, w->term_len, 1, 0, 0, 1.0, UINT64_MAX);
   cs_word we;
   rc = cs_reader_word(r, w->word, w->word_len, &we);
+  int known = rc == 0;
   if (rc == 0)
     cands_add(&c, we.stem.p, we.stem.len, 1, 0, 0, 1.0, UINT64_MAX);
   else if (rc != CS_ENOTFOUND)
@@ -319,7 +326,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    rc = fuzzy_walk(r, w, edits > 2 ? 2 : edits, &c);
+    rc = fuzzy_walk(r, w, edits > 2 ? 2 : edits, known, &c);
     if (rc) goto out;
   }
   if (c.err) {
