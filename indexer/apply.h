@@ -17,8 +17,13 @@
  * returned as their CS_E* codes. */
 #define CS_APPLY_PG_ERROR (-100)
 
-/* Most entities applied by one call (callers split larger sets). */
+/* Most entities applied by one call (callers split larger sets). A
+ * conversation can be large (a parliamentary sitting is ~300 KB of text),
+ * so they are applied fewer at a time: what one call holds in memory is
+ * bounded by CS_APPLY_MAX_CONV conversations, and callers check their batch
+ * budget between calls. */
 #define CS_APPLY_MAX 256
+#define CS_APPLY_MAX_CONV 32
 
 typedef struct cs_apply_stats {
   uint64_t conversations, deleted_conversations, patients, deleted_patients, events, points;

@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     fputs(usage, stdout);
     return 0;
   }
-  args a = {.limit = 20, .batch_mb = 64, .poll_ms = 1000};
+  args a = {.limit = 20, .batch_mb = 16, .poll_ms = 1000};
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--help")) {
       fputs(usage, stdout);

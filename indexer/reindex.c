@@ -140,33 +140,36 @@ static int load_kind(PGconn *pg, cs_store *s, cs_writer *w, char kind, const cha
     PQclear(r);
     if (n == 0) break;
     after = ids[n - 1];
-    for (;;) {
-      rc = cs_apply(pg, w, kind, ids, (size_t)n, &st);
-      if (rc != CS_EFULL) break;
-      /* Redo this page after growing the map. */
-      cs_writer_abort(w);
-      rc = cs_store_grow(s);
-      if (!rc) rc = cs_writer_begin(w);
-      if (rc) return rc;
+    size_t step = kind == 'c' ? CS_APPLY_MAX_CONV : CS_APPLY_MAX;
+    for (size_t from = 0; !rc && from < (size_t)n; from += step) {
+      size_t cnt = (size_t)n - from < step ? (size_t)n - from : step;
+      rc = cs_apply(pg, w, kind, ids + from, cnt, &st);
+      if (rc == CS_EFULL) {
+        /* The batch since the last commit is lost: grow and start this
+         * kind over (applying is idempotent). */
+        cs_writer_abort(w);
+        if (cs_store_grow(s)) return CS_EFULL;
+        p->done = 0;
+        return load_kind(pg, s, w, kind, sql_ids, p, cp);
+      }
+      if (!rc && cs_writer_pending_bytes(w) > ((size_t)64 << 20)) {
+        rc = cs_writer_set_checkpoint(w, cp);
+        if (!rc) rc = cs_writer_commit(w);
+        if (rc == CS_EFULL) {
+          if (cs_store_grow(s)) return CS_EFULL;
+          p->done = 0;
+          return load_kind(pg, s, w, kind, sql_ids, p, cp);
+        }
+        if (!rc) rc = cs_writer_begin(w);
+        if (rc) return rc;
+        report(p, 0);
+      }
     }
     if (rc) {
       cs_writer_abort(w);
       return rc;
     }
     p->done += (uint64_t)n;
-    if (cs_writer_pending_bytes(w) > ((size_t)64 << 20)) {
-      rc = cs_writer_set_checkpoint(w, cp);
-      if (!rc) rc = cs_writer_commit(w);
-      if (rc == CS_EFULL) {
-        /* The whole batch is lost: grow and start this kind over. */
-        if (cs_store_grow(s)) return CS_EFULL;
-        p->done = 0;
-        return load_kind(pg, s, w, kind, sql_ids, p, cp);
-      }
-      if (!rc) rc = cs_writer_begin(w);
-      if (rc) return rc;
-      report(p, 0);
-    }
   }
   rc = cs_writer_set_checkpoint(w, cp);
   if (!rc)

@@ -128,9 +128,9 @@ static int apply_fetched(tail *t, const PGresult *r, cs_checkpoint *cp) {
   }
   for (int i = 0; i < n;) {
     char kind = PQgetvalue(r, i, 0)[0];
-    size_t k = 0;
+    size_t k = 0, kmax = kind == 'c' ? CS_APPLY_MAX_CONV : CS_APPLY_MAX;
     int j = i;
-    for (; j < n && k < CS_APPLY_MAX && PQgetvalue(r, j, 0)[0] == kind; j++) {
+    for (; j < n && k < kmax && PQgetvalue(r, j, 0)[0] == kind; j++) {
       if (cs_pg_u64(r, j, 1, 0, &ids[k]) == 0) k++;
     }
     rc = cs_apply(t->pg, t->w, kind, ids, k, &t->st);
