@@ -170,7 +170,8 @@ static void paged(cs_engine *e, cs_caller c, int sort, const char *q, uint32_t l
     char part[4096];
     names(r, part, sizeof part);
     size_t l = strlen(buf);
-    if (part[0]) snprintf(buf + l, cap - l, "%s%s", l ? "|" : "", part);
+    if (part[0] && snprintf(buf + l, cap - l, "%s%s", l ? "|" : "", part) >= (int)(cap - l))
+      th_check(0, "walked names fit the buffer");
     json_t *next = json_object_get(r, "next_cursor");
     th_check(json_array_size(json_object_get(r, "items")) <= limit, "page within limit");
     if (!json_is_string(next)) {

@@ -1,0 +1,161 @@
+/*
+ * cs-bench-ours: query latency of convsearch in-process, through the public
+ * query engine API (query/engine.h: cs_engine_search, admin caller, top 10,
+ * relevance order, no work budget), single thread, warm.
+ *
+ *   cs-bench-ours --index DIR --queries FILE --stop FILE --mode exact|box
+ *                 [--passes N] [--max-seconds S] --out FILE
+ *
+ * Pass 0 warms (not recorded); passes 1..N are recorded (common.h format),
+ * stopping early (after at least one recorded pass) past --max-seconds.
+ *
+ * --mode exact gives each query the peers' semantics in our syntax:
+ *   term  "w"              (a one-word phrase: the word exactly, no typo
+ *                           tolerance, no prefix)
+ *   and   "a" "b"          or     "a" OR "b"
+ *   phrase "a b c"         prefix pre*
+ *   fuzzy w~1 (one edit)   nl     "w1" OR "w2" OR ... (content words)
+ * --mode box sends what a person types in the portal's search box: the
+ * words as they are (all must match, typo tolerance by length, the last
+ * word also as a prefix, fewer words when nothing matches); OR queries as
+ * `a OR b`, phrases quoted, nl questions verbatim.
+ * Results are conversations (the engine groups turns), each hit with its
+ * snippets (highlighted turns): that work is included in the latency.
+ */
+#include "common.h"
+#include "engine.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+static void fmt_query(const bq *q, int exact, char **stop, char *out, size_t cap) {
+  char w[32][128];
+  int n;
+  const char *t = q->type;
+  out[0] = 0;
+  size_t len = 0;
+#define ADD(...) len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__)
+  if (!strncmp(t, "term", 4)) {
+    if (exact)
+      ADD("\"%s\"", q->text);
+    else
+      ADD("%s", q->text);
+  } else if (!strcmp(t, "and")) {
+    n = bq_words(q->text, w, 32);
+    for (int i = 0; i < n; i++)
+      ADD(exact ? "%s\"%s\"" : "%s%s", i ? " " : "", w[i]);
+  } else if (!strcmp(t, "or")) {
+    n = bq_words(q->text, w, 32);
+    for (int i = 0; i < n; i++)
+      ADD(exact ? "%s\"%s\"" : "%s%s", i ? " OR " : "", w[i]);
+  } else if (!strcmp(t, "phrase")) {
+    ADD("\"%s\"", q->text);
+  } else if (!strcmp(t, "prefix")) {
+    ADD(exact ? "%s*" : "%s", q->text);
+  } else if (!strcmp(t, "fuzzy")) {
+    ADD(exact ? "%s~1 " : "%s", q->text);
+  } else if (!strcmp(t, "nl")) {
+    if (exact) {
+      n = bq_content_words(q->text, stop, w, 32);
+      for (int i = 0; i < n; i++)
+        ADD("%s\"%s\"", i ? " OR " : "", w[i]);
+    } else {
+      ADD("%s", q->text);
+    }
+  } else {
+    ADD("%s", q->text);
+  }
+#undef ADD
+}
+
+int main(int argc, char **argv) {
+  const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL;
+  int passes = 3;
+  double max_s = 120;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--index"))
+      index = argv[i + 1];
+    else if (!strcmp(argv[i], "--queries"))
+      qpath = argv[i + 1];
+    else if (!strcmp(argv[i], "--out"))
+      out = argv[i + 1];
+    else if (!strcmp(argv[i], "--mode"))
+      mode = argv[i + 1];
+    else if (!strcmp(argv[i], "--stop"))
+      stoppath = argv[i + 1];
+    else if (!strcmp(argv[i], "--passes"))
+      passes = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--max-seconds"))
+      max_s = atof(argv[i + 1]);
+    else {
+      fprintf(stderr, "cs-bench-ours: bad argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!index || !qpath || !out || !stoppath) {
+    fprintf(stderr, "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
+                    "exact|box [--passes N] [--max-seconds S] --out FILE\n");
+    return 2;
+  }
+  int exact = !strcmp(mode, "exact");
+  char **stop = bq_load_stop(stoppath);
+  bq *qs;
+  size_t nq;
+  if (bq_load(qpath, &qs, &nq)) return 1;
+  cs_engine *e;
+  cs_engine_error err;
+  if (cs_engine_open(index, &e, &err)) {
+    fprintf(stderr, "cs-bench-ours: %s: %s\n", index, err.message);
+    return 1;
+  }
+  FILE *fo = fopen(out, "w");
+  if (!fo) {
+    perror(out);
+    return 1;
+  }
+  cs_caller caller = {CS_CALLER_ADMIN, 0};
+  char qbuf[2048];
+  double t_start = bq_now_us();
+  size_t errors = 0;
+  for (int pass = 0; pass <= passes; pass++) {
+    if (pass > 1 && (bq_now_us() - t_start) / 1e6 > max_s) break;
+    for (size_t i = 0; i < nq; i++) {
+      fmt_query(&qs[i], exact, stop, qbuf, sizeof qbuf);
+      cs_search_params p;
+      memset(&p, 0, sizeof p);
+      p.q = qbuf;
+      p.limit = 10;
+      p.from_ms = INT64_MIN;
+      p.to_ms = INT64_MAX;
+      p.role = CS_ANY_ROLE;
+      p.sort = CS_SORT_RELEVANCE;
+      p.timeout_ms = 0;
+      json_t *res = NULL;
+      double t0 = bq_now_us();
+      int rc = cs_engine_search(e, &caller, &p, &res, &err);
+      double us = bq_now_us() - t0;
+      if (rc) {
+        if (pass == 0 && errors++ < 10)
+          fprintf(stderr, "cs-bench-ours: query %s [%s]: %s\n", qs[i].id, qbuf, err.message);
+        if (pass) fprintf(fo, "%s\t%s\t%d\t%.1f\t0\t-2\t\n", qs[i].id, qs[i].type, pass, us);
+        continue;
+      }
+      if (pass) {
+        json_t *hits = json_object_get(res, "hits");
+        long long total = json_integer_value(json_object_get(res, "total"));
+        size_t nh = json_array_size(hits);
+        fprintf(fo, "%s\t%s\t%d\t%.1f\t%zu\t%lld\t", qs[i].id, qs[i].type, pass, us, nh, total);
+        for (size_t h = 0; h < nh; h++) {
+          json_t *hit = json_array_get(hits, h);
+          fprintf(fo, "%s%lld", h ? "," : "",
+                  (long long)json_integer_value(json_object_get(hit, "conversation_id")));
+        }
+        fputc('\n', fo);
+      }
+      json_decref(res);
+    }
+  }
+  fclose(fo);
+  cs_engine_close(e);
+  return 0;
+}

@@ -1,0 +1,489 @@
+#!/usr/bin/python3
+"""Writes bench/RESULTS.md (to stdout) from the files bench/run.sh left in
+OUTDIR, then appends the hand-written analysis.
+
+    report.py OUTDIR ANALYSIS.md > RESULTS.md
+
+Percentiles are nearest-rank over every recorded execution of the queries
+of a type (all measured passes). MB = 10^6 bytes of turn text (UTF-8).
+"""
+import glob
+import json
+import math
+import os
+import re
+import statistics
+import sys
+
+PEERS = [("pgfts", "PostgreSQL FTS"), ("fts5", "SQLite FTS5"), ("xapian", "Xapian")]
+TYPES = [("single", "single term (all bands)"), ("term_high", "  term, high df"),
+         ("term_mid", "  term, mid df"), ("term_low", "  term, low df"), ("and", "two-term AND"),
+         ("or", "two-term OR"), ("phrase", "phrase"), ("prefix", "prefix"),
+         ("fuzzy", "one-typo word"), ("nl", "natural-language question")]
+
+
+def load_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return default
+
+
+def env(out):
+    e = {}
+    with open(os.path.join(out, "env.txt")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            e[k] = v
+    return e
+
+
+def pct(xs, q):
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[max(0, math.ceil(q / 100.0 * len(s)) - 1)]
+
+
+def fmt(x, nd=2):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if abs(x) >= 100:
+        return "%.0f" % x
+    if abs(x) >= 10:
+        return "%.1f" % x
+    return ("%%.%df" % nd) % x
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0 or any(
+            isinstance(v, float) and math.isnan(v) for v in (a, b)):
+        return "—"
+    return "%.2f×" % (a / b)
+
+
+def latencies(path):
+    """type -> list of ms; type -> (queries, zero-hit queries, mean returned)"""
+    lat, hits = {}, {}
+    try:
+        f = open(path)
+    except OSError:
+        return None, None
+    with f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) < 6:
+                continue
+            qid, kind, pas, us, ret, total = p[:6]
+            ms = float(us) / 1000.0
+            for k in (kind, "single") if kind.startswith("term") else (kind,):
+                lat.setdefault(k, []).append(ms)
+                if pas == "1":
+                    h = hits.setdefault(k, [0, 0, 0, 0])
+                    h[0] += 1
+                    h[1] += int(ret) == 0
+                    h[2] += int(ret)
+                    h[3] += int(total) == -2
+    return lat, hits
+
+
+def wrk(path):
+    try:
+        with open(path) as f:
+            txt = f.read()
+    except OSError:
+        return None
+    m = re.search(r"WRK_JSON (\{.*\})", txt)
+    if not m:
+        return None
+    d = json.loads(m.group(1))
+    d["rps"] = d["requests"] / (d["duration_us"] / 1e6)
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", txt)
+    d["non2xx"] = int(m.group(1)) if m else 0
+    return d
+
+
+def proc_status(path):
+    d = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                d[k.strip()] = int(v.split()[0])
+    except OSError:
+        pass
+    return d
+
+
+def latency_tables(p, out, prefix):
+    """Writes the latency and hit tables for lat files OUT/PREFIX<engine>.tsv;
+    returns [(type, ours p50, ours p99, best peer p50, best peer p99)]."""
+    lat, hits = {}, {}
+    for key in ("ours-exact", "ours-box") + tuple(k for k, _ in PEERS):
+        lat[key], hits[key] = latencies(os.path.join(out, "%s%s.tsv" % (prefix, key)))
+    p("| query type | ours p50 / p95 / p99 | ours, search box p50 / p99 | PostgreSQL p50 / p99 "
+      "| SQLite FTS5 p50 / p99 | Xapian p50 / p99 | p50 ours ÷ best peer | p99 ours ÷ best peer |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|")
+    summary_types = []
+    for t, label in TYPES:
+        o = (lat.get("ours-exact") or {}).get(t, [])
+        if not o:
+            continue
+        b = (lat.get("ours-box") or {}).get(t, [])
+        cells = ["%s / %s / %s" % (fmt(pct(o, 50)), fmt(pct(o, 95)), fmt(pct(o, 99))),
+                 "%s / %s" % (fmt(pct(b, 50)), fmt(pct(b, 99)))]
+        bp50 = bp99 = None
+        for key, _ in PEERS:
+            x = (lat.get(key) or {}).get(t, [])
+            cells.append("%s / %s" % (fmt(pct(x, 50)), fmt(pct(x, 99))))
+            if x:
+                bp50 = pct(x, 50) if bp50 is None else min(bp50, pct(x, 50))
+                bp99 = pct(x, 99) if bp99 is None else min(bp99, pct(x, 99))
+        cells += [ratio(pct(o, 50), bp50), ratio(pct(o, 99), bp99)]
+        p("| %s | %s |" % (label.replace("  ", "↳ "), " | ".join(cells)))
+        if not t.startswith("term_"):
+            summary_types.append((t, pct(o, 50), pct(o, 99), bp50, bp99))
+    p("")
+    p("Matches returned (first measured pass): mean hits in the top 10 / queries with no hit.")
+    p("")
+    p("| query type | ours | ours, search box | PostgreSQL | SQLite FTS5 | Xapian |")
+    p("|---|---:|---:|---:|---:|---:|")
+    for t, label in TYPES:
+        if t.startswith("term_"):
+            continue
+        cells = []
+        for key in ("ours-exact", "ours-box") + tuple(k for k, _ in PEERS):
+            h = (hits.get(key) or {}).get(t)
+            cells.append("%.1f / %d%s" % (h[2] / h[0], h[1], " (%d errors)" % h[3] if h[3] else "")
+                         if h else "—")
+        p("| %s | %s |" % (label, " | ".join(cells)))
+    p("")
+    return summary_types
+
+
+def main():
+    out, analysis = sys.argv[1], sys.argv[2]
+    e = env(out)
+    corpus = open(os.path.join(out, "corpus.txt")).read().split()
+    turns, text_bytes, convs = int(corpus[0]), int(corpus[1]), int(corpus[2])
+    mb = text_bytes / 1e6
+    load = load_json(os.path.join(out, "load.json"), {})
+    w = []
+    p = w.append
+    quick = e.get("mode") == "quick"
+    p("# convsearch benchmark results")
+    p("")
+    p("Generated by `%s` (bench/report.py; the analysis at the end is bench/analysis.md, "
+      "written by hand). Every number below was measured in that one run; nothing is "
+      "copied from elsewhere." % e["command"].strip())
+    p("")
+    p("## Setup")
+    p("")
+    dirty = int(e.get("dirty", "0"))
+    p("| | |")
+    p("|---|---|")
+    p("| date (UTC) | %s; whole run %s s |" % (e["date"], e["elapsed_s"]))
+    p("| machine | %s cores (`nproc`), %s, %.1f GiB RAM, %s, Linux %s |" % (
+        e["nproc"], e["cpu"], int(e["mem_kb"]) / 1048576, e["os"], e["kernel"]))
+    p("| commit | `%s`%s |" % (e["commit"], " plus %d uncommitted change(s) outside bench/ "
+                               "(`git status`)" % dirty if dirty else ""))
+    p("| build | CMake Release (-O3), %s |" % e["cc"])
+    p("| versions | PostgreSQL %s, SQLite %s, Xapian %s, LMDB %s, ICU %s, wrk %s |" % (
+        e["postgresql"], e["sqlite"], e["xapian"], e["lmdb"], e["icu"], e["wrk"]))
+    p("| corpus | ParlaMint-ES%s: %d sittings as conversations, %s turns (paragraphs), "
+      "%.1f MB of text; loaded with COPY in %.1f s |" % (
+          " quick subset (every 10th sitting)" if quick else " (whole)", convs,
+          "{:,}".format(turns), mb, load.get("load_s", float("nan"))))
+    p("")
+
+    # ---------------------------------------------------------------- indexing
+    def med(vals):
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    ours_runs = [load_json(f) for f in sorted(glob.glob(os.path.join(out, "build-ours-*.json")))]
+    ours_mbs = med([mb / r["wall_s"] for r in ours_runs if r and r["rc"] == 0])
+    ours_wall = med([r["wall_s"] for r in ours_runs if r and r["rc"] == 0])
+    sizes = []
+    for f in sorted(glob.glob(os.path.join(out, "size-ours-*.txt"))):
+        v = open(f).read().split()
+        sizes.append(int(v[1]) * 1024)
+    ours_size = sizes[-1] if sizes else None
+    ours_rss = max((r["peak_rss_anon_kb"] for r in ours_runs if r), default=None)
+    ours_maxrss = max((r["maxrss_kb"] for r in ours_runs if r), default=None)
+    peers_build = {}
+    for key, _ in PEERS:
+        runs = [load_json(f) for f in sorted(glob.glob(os.path.join(out, "build-%s-*.json" % key)))]
+        runs = [r for r in runs if r]
+        if runs:
+            peers_build[key] = {"mbs": med([mb / r["seconds"] for r in runs]),
+                                "wall": med([r["seconds"] for r in runs]),
+                                "size": runs[-1]["size_bytes"], "n": len(runs), "last": runs[-1]}
+    best_mbs = max((v["mbs"] for v in peers_build.values()), default=None)
+    best_size = min((v["size"] for v in peers_build.values()), default=None)
+    p("## Bulk indexing (one core)")
+    p("")
+    p("Throughput = MB of turn text ÷ wall time, median of the runs. Ours: "
+      "`taskset -c 0 convsearch-indexer run --once` catching up from PostgreSQL over the "
+      "loaded stores into an empty index (reading the stores is included; PostgreSQL serves "
+      "from the other core). Peers: their bulk build of the same turns (see notes).")
+    p("")
+    p("| engine | MB/s | wall s | runs | index size MB | size ÷ text |")
+    p("|---|---:|---:|---:|---:|---:|")
+    p("| **convsearch** | **%s** | %s | %d | %s | %s |" % (
+        fmt(ours_mbs), fmt(ours_wall), len(ours_runs), fmt(ours_size / 1e6 if ours_size else None),
+        fmt(ours_size / text_bytes if ours_size else None)))
+    for key, name in PEERS:
+        b = peers_build.get(key)
+        if b:
+            p("| %s | %s | %s | %d | %s | %s |" % (name, fmt(b["mbs"]), fmt(b["wall"]), b["n"],
+                                                 fmt(b["size"] / 1e6), fmt(b["size"] / text_bytes)))
+    p("| ours ÷ best peer | %s | | | %s | |" % (ratio(ours_mbs, best_mbs), ratio(ours_size, best_size)))
+    p("")
+    pg = peers_build.get("pgfts", {}).get("last", {})
+    fts = peers_build.get("fts5", {}).get("last", {})
+    p("Details: convsearch index = LMDB files on disk (`du`), holding postings with positions, "
+      "the stored turns with their token tables, lexicon and word table. "
+      "PostgreSQL = GIN index (%s MB) + stored tsvector column (%s MB); its build = INSERT "
+      "with the generated tsvector %s s + CREATE INDEX %s s; not counted: ANALYZE %s s, the "
+      "pg_trgm word table for fuzzy search %s s (%s MB). SQLite = the whole database file "
+      "(FTS5 index + stored text); not counted: the 'optimize' merge, %s s. Xapian = the "
+      "database directory (postings, positions, spelling data, no stored text)." % (
+          fmt(pg.get("gin_bytes", 0) / 1e6), fmt(pg.get("tsvector_bytes", 0) / 1e6),
+          fmt(pg.get("insert_seconds")), fmt(pg.get("gin_seconds")), fmt(pg.get("analyze_seconds")),
+          fmt(pg.get("fuzzy_support_seconds")), fmt(pg.get("words_table_bytes", 0) / 1e6),
+          fmt(fts.get("optimize_seconds"))))
+    p("")
+
+    # ---------------------------------------------------------------- latency
+    qinfo = load_json(os.path.join(out, "queries.json"), {})
+    p("## Query latency, top 10, single thread, warm (ms)")
+    p("")
+    p("In process: ours through `cs_engine_search` (query/engine.h, admin caller, limit 10, "
+      "snippets built), PostgreSQL through libpq (prepared statements, server on the same "
+      "machine), SQLite and Xapian through their C/C++ APIs. One warm-up pass over all queries, "
+      "then every query once per measured pass (ours and Xapian: %s passes, SQLite and "
+      "PostgreSQL: %s). %s queries per type from the corpus (seed %s; bands: high df %s, "
+      "mid %s, low %s turns), in `bench/queries/%s/queries.tsv`, top-10 ids of every engine "
+      "beside it. *ours* = the peers' semantics in our syntax; *ours, search box* = what the "
+      "portal sends (typo tolerance, last word as prefix, relaxation)." % (
+          "5" if quick else "3", "2" if quick else "1", qinfo.get("per_type", "?"),
+          qinfo.get("seed", "?"), "–".join(map(str, qinfo.get("df_high", []))),
+          "–".join(map(str, qinfo.get("df_mid", []))),
+          "–".join(map(str, qinfo.get("df_low", []) or [])), e["mode"]))
+    p("")
+    summary_types = latency_tables(p, out, "lat-")
+    p("Ours returns conversations (a sitting here, ~%d turns each), the peers return turns: "
+      "the same words are searched, the unit ranked differs." % (turns // max(1, convs)))
+    p("")
+
+    # ---------------------------------------------------------------- HTTP
+    idle, live = wrk(os.path.join(out, "wrk-idle.txt")), wrk(os.path.join(out, "wrk-live.txt"))
+    lj = load_json(os.path.join(out, "live.json"), {})
+    lq = load_json(os.path.join(out, "live-quiet.json"), {})
+    p("## HTTP throughput, 64 connections (convsearch-server)")
+    p("")
+    p("`wrk -t2 -c64 -d%ss --latency` with bench/wrk_search.lua rotating `GET /v1/search?q=…"
+      "&limit=10` over the queries above as typed in the search box (admin token), against "
+      "`convsearch-server` on 127.0.0.1 (default threads), with the following indexer "
+      "(`convsearch-indexer run`) attached. wrk, the server, the indexer, PostgreSQL and the "
+      "writer share the 2 cores. Peers have no HTTP server: not measured." % e["http_seconds"])
+    p("")
+    p("| phase | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
+    p("|---|---:|---:|---:|---:|---:|---:|")
+    for name, d in (("indexer idle", idle), ("while indexing the write load", live)):
+        if d:
+            errs = d["non2xx"] + d["errors_connect"] + d["errors_read"] + d["errors_write"] + \
+                d["errors_timeout"]
+            p("| %s | %s | %s | %s | %s | %s | %d |" % (
+                name, "{:,.0f}".format(d["rps"]), fmt(d["p50_us"] / 1e3), fmt(d["p90_us"] / 1e3),
+                fmt(d["p99_us"] / 1e3), fmt(d["max_us"] / 1e3), errs))
+    p("")
+    if lj:
+        p("Write load during the second phase (cs-bench-live): %d conversations (%s turns, "
+          "%.2f MB of text) committed in %.1f s — %.1f conversations/s, %.0f turns/s — each one "
+          "transaction, plus %d freshness probes; %d write errors." % (
+              lj["conversations"], "{:,}".format(lj["turns"]), lj["text_bytes"] / 1e6,
+              lj["seconds"], lj["conversations"] / lj["seconds"], lj["turns"] / lj["seconds"],
+              lj["probes"] + lj["probe_timeouts"], lj["write_errors"]))
+        p("")
+
+    # ---------------------------------------------------------------- freshness
+    p("## Freshness: commit in PostgreSQL → visible in search")
+    p("")
+    p("A probe commits a new conversation whose turn holds a made-up word, then searches for "
+      "it in process (`cs_engine_search`) every 0.5 ms; freshness = found − COMMIT returned. "
+      "10 probes/s, beside the write load of 5 conversations/s.")
+    p("")
+    p("| condition | probes | p50 ms | p99 ms | max ms | not visible within 10 s |")
+    p("|---|---:|---:|---:|---:|---:|")
+    fresh_p99 = None
+    for name, d in (("with the HTTP load", lj), ("without the HTTP load", lq)):
+        if d and d.get("freshness_ms") is not None:
+            xs = d["freshness_ms"]
+            p("| %s | %d | %s | %s | %s | %d |" % (name, len(xs), fmt(pct(xs, 50)), fmt(pct(xs, 99)),
+                                                   fmt(max(xs) if xs else None), d["probe_timeouts"]))
+            if d is lj:
+                fresh_p99 = pct(xs, 99)
+    p("")
+
+    # ---------------------------------------------------------------- memory
+    si, sl = proc_status(os.path.join(out, "server-rss-idle.txt")), proc_status(
+        os.path.join(out, "server-rss-loaded.txt"))
+    synth = load_json(os.path.join(out, "synth.json"), {})
+    bs = load_json(os.path.join(out, "build-synth.json"), {})
+    ssize = None
+    try:
+        ssize = int(open(os.path.join(out, "size-synth.txt")).read().split()[0]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    p("## Memory")
+    p("")
+    p("| what | anonymous RSS MB (own memory) | file-backed RSS MB (mapped index) | peak RSS MB |")
+    p("|---|---:|---:|---:|")
+    if si:
+        p("| query server, started | %s | %s | %s |" % (fmt(si.get("RssAnon", 0) / 1024),
+                                                        fmt(si.get("RssFile", 0) / 1024),
+                                                        fmt(si.get("VmHWM", 0) / 1024)))
+    if sl:
+        p("| query server, after both HTTP phases | %s | %s | %s |" % (
+            fmt(sl.get("RssAnon", 0) / 1024), fmt(sl.get("RssFile", 0) / 1024),
+            fmt(sl.get("VmHWM", 0) / 1024)))
+    if ours_runs:
+        p("| indexer, catch-up of the %.0f MB corpus (peak) | %s | | %s |" % (
+            mb, fmt(ours_rss / 1024), fmt(ours_maxrss / 1024)))
+    if bs:
+        p("| indexer, catch-up of %s synthetic interviews, %.0f MB (peak) | %s | | %s |" % (
+            "{:,}".format(synth.get("conversations", 0)), synth.get("text_bytes", 0) / 1e6,
+            fmt(bs["peak_rss_anon_kb"] / 1024), fmt(bs["maxrss_kb"] / 1024)))
+    p("")
+    p("Anonymous RSS sampled every 50 ms from /proc/PID/status (RssAnon); peak RSS = "
+      "getrusage ru_maxrss (includes the pages of the LMDB map the process touched).")
+    p("")
+    if bs and synth:
+        smb = synth["text_bytes"] / 1e6
+        p("## Synthetic interviews (cs-bench-synth, seed 42)")
+        p("")
+        p("%s conversations, %s people, %s turns, %.1f MB of text (the portal's shape: short "
+          "turns, ~%d per conversation). `convsearch-indexer run --once`, one core: %.1f s wall, "
+          "**%.1f MB/s**, index %s MB (%.2f× the text)." % (
+              "{:,}".format(synth["conversations"]), "{:,}".format(synth["patients"]),
+              "{:,}".format(synth["segments"]), smb, synth["segments"] // synth["conversations"],
+              bs["wall_s"], smb / bs["wall_s"], fmt(ssize / 1e6 if ssize else None),
+              (ssize or 0) / synth["text_bytes"]))
+        p("")
+
+    sc = None
+    try:
+        sc = open(os.path.join(out, "synl-corpus.txt")).read().split()
+    except OSError:
+        pass
+    if sc:
+        sturns, sbytes, sconvs = int(sc[0]), int(sc[1]), int(sc[2])
+        smb2 = sbytes / 1e6
+        p("## The portal's shape: synthetic interviews, every engine")
+        p("")
+        p("A second, smaller synthetic set (cs-bench-synth seed 11): %s conversations, %s turns "
+          "(~%d per conversation), %.1f MB of text, indexed once by every engine the same way "
+          "as above, with its own query set (`bench/queries/%s-synthetic/`). Synthetic text is "
+          "word salad with a Zipfian vocabulary: good for speed, meaningless for relevance." % (
+              "{:,}".format(sconvs), "{:,}".format(sturns), sturns // max(1, sconvs), smb2,
+              e["mode"]))
+        p("")
+        p("| engine | MB/s (one run) | wall s | index size MB | size ÷ text |")
+        p("|---|---:|---:|---:|---:|")
+        ob = load_json(os.path.join(out, "synl-build-ours-1.json"), {})
+        try:
+            osz = int(open(os.path.join(out, "synl-size-ours-1.txt")).read().split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            osz = None
+        if ob:
+            p("| **convsearch** | **%s** | %s | %s | %s |" % (
+                fmt(smb2 / ob["wall_s"]), fmt(ob["wall_s"]), fmt(osz / 1e6 if osz else None),
+                fmt(osz / sbytes if osz else None)))
+        for key, name in PEERS:
+            b = load_json(os.path.join(out, "synl-build-%s-1.json" % key))
+            if b:
+                p("| %s | %s | %s | %s | %s |" % (name, fmt(smb2 / b["seconds"]), fmt(b["seconds"]),
+                                                 fmt(b["size_bytes"] / 1e6),
+                                                 fmt(b["size_bytes"] / sbytes)))
+        p("")
+        latency_tables(p, out, "synl-lat-")
+
+    # ---------------------------------------------------------------- targets
+    p("## Targets (issue #6)")
+    p("")
+    p("| target | measured | met |")
+    p("|---|---|---|")
+    if ours_mbs and best_mbs:
+        p("| indexing ≥ 2× best peer | %s MB/s vs %s MB/s = %s | %s |" % (
+            fmt(ours_mbs), fmt(best_mbs), ratio(ours_mbs, best_mbs),
+            "yes" if ours_mbs >= 2 * best_mbs else "**no**"))
+    beat = [t for t, o50, o99, b50, b99 in summary_types
+            if b50 is not None and o50 < b50 and o99 < b99]
+    lose = [t for t, o50, o99, b50, b99 in summary_types if t not in beat]
+    p("| query p50 and p99 better than every peer | better on %d of %d types%s | %s |" % (
+        len(beat), len(summary_types), (" (not: %s)" % ", ".join(lose)) if lose else "",
+        "yes" if not lose else "**no**"))
+    over = [(t, o99) for t, o50, o99, b50, b99 in summary_types if o99 >= 1.0]
+    p("| query p99 < 1 ms | %s | %s |" % (
+        "all types" if not over else "over on " + ", ".join("%s %s ms" % (t, fmt(v)) for t, v in over),
+        "yes" if not over else "**no**"))
+    if fresh_p99 is not None:
+        p("| freshness p99 < 100 ms (under load) | %s ms | %s |" % (
+            fmt(fresh_p99), "yes" if fresh_p99 < 100 and not lj.get("probe_timeouts") else "**no**"))
+    if live:
+        ok = live["rps"] >= 10000 and live["p99_us"] < 20000
+        p("| ≥ 10,000 search req/s at p99 < 20 ms while indexing | %s req/s, p99 %s ms | %s |" % (
+            "{:,.0f}".format(live["rps"]), fmt(live["p99_us"] / 1e3), "yes" if ok else "**no**"))
+    p("")
+
+    # ---------------------------------------------------------------- Q&A
+    p("## Q&A retrieval quality (issue #4)")
+    p("")
+    qa = os.path.join(out, "qa.md")
+    if os.path.exists(qa):
+        p(open(qa).read().rstrip())
+    else:
+        p("Not measured by this run. Issue #4 fills this table (SQuAD-es passage retrieval; "
+          "CACM MAP against Anserini): a `bench/qa.sh` that prints it as Markdown is run by "
+          "run.sh and its output lands here.")
+        p("")
+        p("| engine | Recall@1 | Recall@5 | Recall@10 | MRR@10 | CACM MAP |")
+        p("|---|---:|---:|---:|---:|---:|")
+        p("| convsearch | | | | | |")
+        p("| Anserini BM25 (published) | | | | | 0.3123 |")
+    p("")
+
+    # ---------------------------------------------------------------- notes
+    p("## How each engine is set up")
+    p("")
+    p("- **convsearch**: the index written by `convsearch-indexer` from the canonical stores "
+      "(ParlaMint mapping: one sitting = one conversation with one synthetic person and one of "
+      "12 synthetic employees as owner; paragraphs = turns; chair → interviewer, other speakers "
+      "→ beneficiary/other; turn times from word counts at 150 words/minute — see "
+      "bench/load_parlamint.py). Queries in our syntax, per type: `\"w\"`, `\"a\" \"b\"`, "
+      "`\"a\" OR \"b\"`, `\"a b c\"`, `pre*`, `w~1`, content words OR-ed; search box: the "
+      "text as typed.")
+    p("- **PostgreSQL FTS**: table of turns with `tsv tsvector GENERATED ALWAYS AS "
+      "(to_tsvector('spanish', body)) STORED`, GIN index, `ORDER BY ts_rank(tsv, q) DESC LIMIT "
+      "10`; to_tsquery / phraseto_tsquery; prefix `pre:*`; fuzzy: the 3 most similar corpus "
+      "words by pg_trgm OR-ed; shared_buffers 2GB, JIT off. The `spanish` configuration "
+      "does not fold accents.")
+    p("- **SQLite FTS5**: `fts5(text, tokenize = 'unicode61 remove_diacritics 2')` (no "
+      "Spanish stemmer exists for FTS5), `ORDER BY rank` (bm25), one transaction for the "
+      "build, optimized afterwards; fuzzy: the word's one-edit neighbours found in the "
+      "fts5vocab vocabulary, OR-ed.")
+    p("- **Xapian**: TermGenerator/QueryParser with Stem(\"spanish\"), STEM_SOME, Spanish "
+      "stop list at query time (bench/stopwords-es.txt), BM25Weight defaults, spelling data "
+      "indexed; fuzzy = QueryParser spelling correction; prefix = FLAG_WILDCARD.")
+    p("")
+    with open(analysis) as f:
+        p(f.read().rstrip())
+    p("")
+    sys.stdout.write("\n".join(w))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Runs the whole benchmark (issue #6) and writes bench/RESULTS.md.
+#
+#   bench/run.sh [--quick] [--reps N] [--http-seconds S]
+#
+#   --quick          ParlaMint-ES subset (every 10th sitting, ~10%): a few minutes
+#   (default)        the whole corpus (243,994 turns, ~121 MB of text): ~25 minutes
+#   --reps N         bulk builds repeated N times, median reported (default 3;
+#                    Xapian, the slowest, once in a full run)
+#   --http-seconds S length of each HTTP load phase (default 10 quick, 20 full)
+#
+# What it does, all on this machine and 127.0.0.1 only:
+#   1. builds the programs (Release) in bench/out/build, with -DCS_BENCH=ON;
+#   2. starts a private PostgreSQL 15 (scripts/pg.sh) in /tmp, tunes it
+#      (shared_buffers 2GB, ...), loads ParlaMint-ES into the canonical stores
+#      with COPY (bench/load_parlamint.py + bench/load_tsv.sh);
+#   3. bulk indexing: `convsearch-indexer run --once` (catch-up from
+#      PostgreSQL, pinned to one core) vs the peers' bulk builds;
+#   4. generates the query sets (fixed seed) into bench/queries/MODE/ and
+#      measures top-10 latency per query type, single thread, warm, in
+#      process: ours (cs_engine_search) and each peer; the top-10 ids are kept
+#      beside the queries;
+#   5. HTTP: convsearch-server + wrk (64 connections, rotating queries),
+#      first idle, then while the following indexer ingests a steady write
+#      load, with freshness probes (cs-bench-live); query-server RSS;
+#   6. synthetic interviews (cs-bench-synth): indexing throughput and indexer
+#      peak memory at a larger scale, then a smaller set indexed by every
+#      engine with its own query set: bulk build and latency on the portal's
+#      shape (short turns, ~37 per conversation);
+#   7. bench/report.py writes bench/RESULTS.md (the hand-written analysis in
+#      bench/analysis.md is appended).
+# Everything started here is stopped at the end, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bench=$root/bench
+
+mode=full
+reps=3
+http_s=
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --quick) mode=quick ;;
+  --reps) reps=${2:?}; shift ;;
+  --http-seconds) http_s=${2:?}; shift ;;
+  -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+  *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $mode = quick ]; then
+  every=10 per_type=100 synth_n=5000 synl_n=2000 passes_fast=5 passes_slow=2 max_q=60
+  xapian_reps=$reps http_s=${http_s:-10}
+else
+  every=1 per_type=200 synth_n=50000 synl_n=10000 passes_fast=3 passes_slow=1 max_q=150
+  xapian_reps=1 http_s=${http_s:-20}
+fi
+# The project's own packages, then the peers' (bench only).
+"$root/scripts/setup.sh" build >/dev/null
+missing=()
+for p in libsqlite3-dev libxapian-dev wrk g++; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+
+corpus=$root/../shared/corpora/parlamint-es/parlamint-es.jsonl.gz
+[ -f "$corpus" ] || { echo "run.sh: $corpus not found" >&2; exit 1; }
+
+out=$bench/out/$mode
+rm -rf "$out"
+mkdir -p "$out"
+chmod 755 "$bench/out" "$out"
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+t_start=$(date +%s)
+
+# ------------------------------------------------------------------ build
+build=$bench/out/build
+log "building (Release) in $build"
+if grep -q 'add_subdirectory(bench)' CMakeLists.txt; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCS_BENCH=ON >"$out/cmake.log"
+else
+  # The top level does not include bench/ yet: wrap it.
+  wrap=$bench/out/wrap
+  mkdir -p "$wrap"
+  cat >"$wrap/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.20)
+project(convsearch_bench C CXX)
+set(CMAKE_RUNTIME_OUTPUT_DIRECTORY \${CMAKE_BINARY_DIR}/bin)
+add_subdirectory($root main)
+add_subdirectory($bench bench)
+CMAKE
+  cmake -S "$wrap" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log"
+fi
+cmake --build "$build" -j"$(nproc)" --target convsearch-indexer convsearch-server cs-bench-ours \
+  cs-bench-live cs-bench-synth cs-bench-fts5 cs-bench-pgfts cs-bench-xapian >"$out/build.log" 2>&1 ||
+  { tail -30 "$out/build.log" >&2; exit 1; }
+bin=$build/bin
+
+# ------------------------------------------------------------------ processes
+pids=()
+pgdir=/tmp/cs-bench-pg-$(echo "$root" | md5sum | cut -c1-12)
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$root/scripts/pg.sh" stop "$pgdir" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ PostgreSQL
+log "starting PostgreSQL in $pgdir"
+"$root/scripts/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true
+conninfo=$("$root/scripts/pg.sh" start "$pgdir")
+psql "$conninfo dbname=postgres" -qAt -v ON_ERROR_STOP=1 >/dev/null <<SQL
+ALTER SYSTEM SET shared_buffers = '2GB';
+ALTER SYSTEM SET effective_cache_size = '8GB';
+ALTER SYSTEM SET maintenance_work_mem = '1GB';
+ALTER SYSTEM SET work_mem = '64MB';
+ALTER SYSTEM SET max_wal_size = '8GB';
+SQL
+"$root/scripts/pg.sh" stop "$pgdir"
+conninfo=$("$root/scripts/pg.sh" start "$pgdir")
+db=cs_bench_$mode
+sdb=cs_bench_synth_$mode
+ldb=cs_bench_synl_$mode
+for d in $db $sdb $ldb; do
+  psql "$conninfo dbname=postgres" -q -c "DROP DATABASE IF EXISTS $d" -c "CREATE DATABASE $d"
+done
+pg="$conninfo dbname=$db"
+spg="$conninfo dbname=$sdb"
+lpg="$conninfo dbname=$ldb"
+
+# ------------------------------------------------------------------ load
+log "loading ParlaMint-ES (every $every sitting) with COPY"
+mkdir -p "$out/parlamint"
+"$bin/convsearch-indexer" install --pg "$pg" 2>>"$out/indexer.log"
+t0=$(date +%s.%N)
+python3 "$bench/load_parlamint.py" "$corpus" "$out/parlamint" --every $every >"$out/parlamint.json"
+"$bench/load_tsv.sh" "$out/parlamint" "$pg"
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "{\"load_s\": %.3f}\n", b - a }' >"$out/load.json"
+psql "$pg" -qAt -c "\\copy (SELECT conversation_id * 1000000 + seq, text FROM segments ORDER BY 1) TO '$out/turns.tsv'"
+psql "$pg" -qAt -F ' ' -c "SELECT count(*), sum(octet_length(text)) FROM segments" >"$out/corpus.txt"
+psql "$pg" -qAt -c "SELECT count(*) FROM conversations" >>"$out/corpus.txt"
+
+# ------------------------------------------------------------------ bulk indexing
+for r in $(seq 1 "$reps"); do
+  log "bulk indexing, ours, run $r/$reps"
+  rm -rf "$out/index"
+  python3 "$bench/measure.py" "$out/build-ours-$r.json" -- taskset -c 0 \
+    "$bin/convsearch-indexer" run --once --pg "$pg" --index "$out/index" 2>>"$out/indexer.log" >/dev/null
+  du -sb "$out/index" | cut -f1 >"$out/size-ours-$r.txt"
+  du -sk "$out/index" | cut -f1 >>"$out/size-ours-$r.txt"
+done
+"$bin/convsearch-indexer" status --index "$out/index" >"$out/status-ours.json" 2>>"$out/indexer.log"
+for r in $(seq 1 "$reps"); do
+  log "bulk indexing, SQLite FTS5, run $r/$reps"
+  taskset -c 0 "$bin/cs-bench-fts5" build --db "$out/fts5.db" --turns "$out/turns.tsv" >"$out/build-fts5-$r.json"
+done
+for r in $(seq 1 "$reps"); do
+  log "bulk indexing, PostgreSQL FTS, run $r/$reps"
+  # The fuzzy-search support (a trigram word table) is built once, at the end.
+  "$bin/cs-bench-pgfts" build --pg "$pg" --fuzzy "$([ "$r" = "$reps" ] && echo 1 || echo 0)" \
+    >"$out/build-pgfts-$r.json"
+done
+for r in $(seq 1 "$xapian_reps"); do
+  log "bulk indexing, Xapian, run $r/$xapian_reps"
+  taskset -c 0 "$bin/cs-bench-xapian" build --db "$out/xapian.db" --turns "$out/turns.tsv" >"$out/build-xapian-$r.json"
+done
+
+# ------------------------------------------------------------------ queries
+qdir=$bench/queries/$mode
+mkdir -p "$qdir"
+log "generating queries ($per_type per type)"
+# Our analyzer's Spanish stop words (index/stopwords.c), so that no query word
+# is a stop word for any engine.
+python3 - "$root/index/stopwords.c" >"$out/stopwords-analyzer.txt" <<'PY' || true
+import re, sys
+src = open(sys.argv[1], encoding="utf-8").read()
+m = re.search(r"es_words\[\]\s*=\s*\{(.*?)\};", src, re.S)
+print(" ".join(re.findall(r'"([^"]*)"', m.group(1))) if m else "")
+PY
+python3 "$bench/gen_queries.py" "$out/turns.tsv" "$bench/stopwords-es.txt,$out/stopwords-analyzer.txt" "$qdir/queries.tsv" \
+  --per-type $per_type >"$out/queries.json"
+cp "$out/queries.json" "$qdir/bands.json"
+stop=$bench/stopwords-es.txt
+for m in exact box; do
+  log "latency, ours ($m)"
+  "$bin/cs-bench-ours" --index "$out/index" --queries "$qdir/queries.tsv" --stop "$stop" --mode $m \
+    --passes $passes_fast --max-seconds $max_q --out "$out/lat-ours-$m.tsv"
+done
+log "latency, Xapian"
+"$bin/cs-bench-xapian" query --db "$out/xapian.db" --queries "$qdir/queries.tsv" --stop "$stop" \
+  --passes $passes_fast --max-seconds $max_q --out "$out/lat-xapian.tsv"
+log "latency, SQLite FTS5"
+"$bin/cs-bench-fts5" query --db "$out/fts5.db" --queries "$qdir/queries.tsv" --stop "$stop" \
+  --passes $passes_slow --max-seconds $max_q --out "$out/lat-fts5.tsv"
+log "latency, PostgreSQL FTS"
+"$bin/cs-bench-pgfts" query --pg "$pg" --queries "$qdir/queries.tsv" --stop "$stop" \
+  --passes $passes_slow --max-seconds $max_q --out "$out/lat-pgfts.tsv"
+for e in ours-exact ours-box xapian fts5 pgfts; do
+  awk -F'\t' -v OFS='\t' '$3 == 1 { print $1, $2, $5, $6, $7 }' "$out/lat-$e.tsv" >"$qdir/results-$e.tsv"
+done
+
+# ------------------------------------------------------------------ HTTP, live
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+umask 077
+token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+echo "sha256:$(printf %s "$token" | sha256sum | cut -d' ' -f1) admin" >"$out/tokens"
+umask 022
+python3 "$bench/http_paths.py" "$qdir/queries.tsv" >"$out/paths.txt"
+"$bin/cs-bench-synth" --out "$out/live-synth" --conversations 2000 --seed 7 >/dev/null
+
+log "starting the following indexer and the query server on 127.0.0.1:$port"
+"$bin/convsearch-indexer" run --pg "$pg" --index "$out/index" 2>>"$out/indexer-live.log" &
+idx_pid=$!
+pids+=("$idx_pid")
+"$bin/convsearch-server" --index "$out/index" --listen "127.0.0.1:$port" --tokens "$out/tokens" \
+  2>"$out/server.log" &
+srv_pid=$!
+pids+=("$srv_pid")
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/v1/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-idle.txt"
+
+log "HTTP load, idle indexer (${http_s}s, 64 connections)"
+wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
+  -- "$out/paths.txt" "$token" >"$out/wrk-idle.txt" 2>&1
+
+log "HTTP load while indexing a steady write load, with freshness probes"
+"$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
+  --seconds $((http_s + 4)) --rate 5 --probe-hz 10 --out "$out/live.json" 2>"$out/live.log" &
+live_pid=$!
+pids+=("$live_pid")
+sleep 2
+wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
+  -- "$out/paths.txt" "$token" >"$out/wrk-live.txt" 2>&1
+wait $live_pid || true
+grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-loaded.txt"
+log "freshness alone (no HTTP load)"
+"$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
+  --seconds $http_s --rate 5 --probe-hz 10 --id-base 950000000 --out "$out/live-quiet.json" 2>>"$out/live.log"
+kill -TERM $srv_pid $idx_pid
+wait $srv_pid $idx_pid 2>/dev/null || true
+pids=()
+
+# ------------------------------------------------------------------ synthetic scale
+log "synthetic interviews: $synth_n conversations"
+"$bin/cs-bench-synth" --out "$out/synth" --conversations $synth_n --seed 42 >"$out/synth.json"
+"$bin/convsearch-indexer" install --pg "$spg" 2>>"$out/indexer.log"
+"$bench/load_tsv.sh" "$out/synth" "$spg"
+rm -rf "$out/synth-index"
+python3 "$bench/measure.py" "$out/build-synth.json" -- taskset -c 0 \
+  "$bin/convsearch-indexer" run --once --pg "$spg" --index "$out/synth-index" 2>>"$out/indexer.log" >/dev/null
+du -sk "$out/synth-index" | cut -f1 >"$out/size-synth.txt"
+rm -rf "$out/synth" "$out/synth-index"
+
+# ------------------------------------------------------------------ synthetic: latency
+# The portal's shape (~37 short turns per conversation) rather than
+# parliamentary sittings (~540 long paragraphs): every engine again, one
+# build each, queries drawn from the synthetic turns.
+log "synthetic interviews, all engines: $synl_n conversations"
+"$bin/cs-bench-synth" --out "$out/synl" --conversations $synl_n --seed 11 >"$out/synl.json"
+"$bin/convsearch-indexer" install --pg "$lpg" 2>>"$out/indexer.log"
+"$bench/load_tsv.sh" "$out/synl" "$lpg"
+psql "$lpg" -qAt -c "\\copy (SELECT conversation_id * 1000000 + seq, text FROM segments ORDER BY 1) TO '$out/synl-turns.tsv'"
+rm -rf "$out/synl-index"
+python3 "$bench/measure.py" "$out/synl-build-ours-1.json" -- taskset -c 0 \
+  "$bin/convsearch-indexer" run --once --pg "$lpg" --index "$out/synl-index" 2>>"$out/indexer.log" >/dev/null
+du -sb "$out/synl-index" | cut -f1 >"$out/synl-size-ours-1.txt"
+du -sk "$out/synl-index" | cut -f1 >>"$out/synl-size-ours-1.txt"
+taskset -c 0 "$bin/cs-bench-fts5" build --db "$out/synl-fts5.db" --turns "$out/synl-turns.tsv" >"$out/synl-build-fts5-1.json"
+"$bin/cs-bench-pgfts" build --pg "$lpg" >"$out/synl-build-pgfts-1.json"
+taskset -c 0 "$bin/cs-bench-xapian" build --db "$out/synl-xapian.db" --turns "$out/synl-turns.tsv" >"$out/synl-build-xapian-1.json"
+sqdir=$bench/queries/$mode-synthetic
+mkdir -p "$sqdir"
+python3 "$bench/gen_queries.py" "$out/synl-turns.tsv" "$bench/stopwords-es.txt,$out/stopwords-analyzer.txt" \
+  "$sqdir/queries.tsv" --per-type $per_type >"$out/synl-queries.json"
+cp "$out/synl-queries.json" "$sqdir/bands.json"
+for m in exact box; do
+  log "synthetic latency, ours ($m)"
+  "$bin/cs-bench-ours" --index "$out/synl-index" --queries "$sqdir/queries.tsv" --stop "$stop" --mode $m \
+    --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-ours-$m.tsv"
+done
+log "synthetic latency, peers"
+"$bin/cs-bench-xapian" query --db "$out/synl-xapian.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
+  --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-xapian.tsv"
+"$bin/cs-bench-fts5" query --db "$out/synl-fts5.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
+  --passes $passes_slow --max-seconds $max_q --out "$out/synl-lat-fts5.tsv"
+"$bin/cs-bench-pgfts" query --pg "$lpg" --queries "$sqdir/queries.tsv" --stop "$stop" \
+  --passes $passes_slow --max-seconds $max_q --out "$out/synl-lat-pgfts.tsv"
+for e in ours-exact ours-box xapian fts5 pgfts; do
+  awk -F'\t' -v OFS='\t' '$3 == 1 { print $1, $2, $5, $6, $7 }' "$out/synl-lat-$e.tsv" >"$sqdir/results-$e.tsv"
+done
+psql "$lpg" -qAt -F ' ' -c "SELECT count(*), sum(octet_length(text)) FROM segments" >"$out/synl-corpus.txt"
+psql "$lpg" -qAt -c "SELECT count(*) FROM conversations" >>"$out/synl-corpus.txt"
+rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db"
+
+# ------------------------------------------------------------------ versions, report
+{
+  echo "nproc=$(nproc)"
+  echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "mem_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+  echo "kernel=$(uname -r)"
+  echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  echo "dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | grep -v '^?? bench/' | wc -l)"
+  echo "postgresql=$(psql "$pg" -qAt -c 'SHOW server_version')"
+  echo "sqlite=$(pkg-config --modversion sqlite3)"
+  echo "xapian=$(xapian-config --version | awk '{print $NF}')"
+  echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+  echo "cc=$(cc --version | head -1)"
+  echo "lmdb=$(pkg-config --modversion lmdb)"
+  echo "icu=$(pkg-config --modversion icu-uc)"
+  echo "mode=$mode"
+  echo "reps=$reps"
+  echo "xapian_reps=$xapian_reps"
+  echo "http_seconds=$http_s"
+  echo "command=bench/run.sh $([ $mode = quick ] && echo --quick) $([ "$reps" != 3 ] && echo "--reps $reps")"
+  echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "elapsed_s=$(($(date +%s) - t_start))"
+} >"$out/env.txt"
+# Q&A relevance (issue #4): bench/qa.sh BUILD_DIR OUT_DIR prints a Markdown table.
+if [ -x "$bench/qa.sh" ]; then
+  log "Q&A relevance (bench/qa.sh)"
+  "$bench/qa.sh" "$build" "$out" >"$out/qa.md" 2>"$out/qa.log" || rm -f "$out/qa.md"
+fi
+python3 "$bench/report.py" "$out" "$bench/analysis.md" >"$bench/RESULTS.md"
+log "done in $(($(date +%s) - t_start)) s: bench/RESULTS.md"
