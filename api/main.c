@@ -1,17 +1,20 @@
 /*
  * convsearch-server: the query server. Parses the command line, loads the
  * tokens, opens the index read-only and serves the v1 HTTP API until SIGTERM
- * or SIGINT, then stops accepting, finishes, closes the index and exits 0.
+ * or SIGINT, then stops accepting, finishes, stops a running reindex job,
+ * closes the index and exits 0.
  *
  * Signals are blocked in every thread and taken with sigwait() here, so no
  * handler ever runs inside libmicrohttpd or the engine.
  */
 #include "auth.h"
 #include "engine.h"
+#include "jobs.h"
 #include "log.h"
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 static const char usage[] =
     "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
     "                         [--token-secret-file FILE] [--threads N]\n"
+    "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -35,12 +39,20 @@ static const char usage[] =
     "  --token-secret-file FILE  shared secret for per-employee tokens minted by the portal\n"
     "                            (v1.<payload>.<signature>); same permission rule\n"
     "  --threads N               polling threads (default: 2 x CPU cores, 1..256)\n"
+    "  --reindex-pg CONNINFO     enables POST /v1/admin/reindex: runs\n"
+    "                              INDEXER reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
+    "                            (prefer a passfile to a password in CONNINFO: command\n"
+    "                            lines are visible to every local user)\n"
+    "  --indexer PATH            convsearch-indexer to run (default: the one next to this\n"
+    "                            program)\n"
+    "  --opensearch URL          mirror passed to reindex jobs\n"
     "  --help                    this text\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
   const char *index, *listen, *tokens, *secret;
+  const char *reindex_pg, *indexer, *opensearch;
   unsigned threads;
 } args;
 
@@ -70,6 +82,12 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->tokens;
     else if (!strcmp(name, "--token-secret-file"))
       slot = &a->secret;
+    else if (!strcmp(name, "--reindex-pg"))
+      slot = &a->reindex_pg;
+    else if (!strcmp(name, "--indexer"))
+      slot = &a->indexer;
+    else if (!strcmp(name, "--opensearch"))
+      slot = &a->opensearch;
     else if (strcmp(name, "--threads") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
@@ -92,7 +110,22 @@ static int parse(int argc, char **argv, args *a) {
   if (!a->index) return bad("--index is required", NULL);
   if (!a->listen) return bad("--listen is required", NULL);
   if (!a->tokens) return bad("--tokens is required", NULL);
+  if ((a->indexer || a->opensearch) && !a->reindex_pg)
+    return bad("--indexer and --opensearch are for reindex jobs: they need --reindex-pg", NULL);
   return 0;
+}
+
+/* convsearch-indexer in the directory of this program. */
+static int default_indexer(char *out, size_t cap) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return -1;
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  if (!slash) return -1;
+  *slash = 0;
+  int k = snprintf(out, cap, "%s/convsearch-indexer", self);
+  return k < 0 || (size_t)k >= cap ? -1 : 0;
 }
 
 /* Every connection takes two descriptors (libmicrohttpd's and the reaper's
@@ -156,24 +189,45 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  cs_server_opts so = {a.listen, a.threads, connection_budget()};
+  cs_jobs *jobs = NULL;
+  if (a.reindex_pg) {
+    char indexer[PATH_MAX];
+    if (!a.indexer && default_indexer(indexer, sizeof indexer)) {
+      fprintf(stderr, "convsearch-server: cannot locate convsearch-indexer; give --indexer\n");
+      cs_engine_close(engine);
+      cs_auth_free(auth);
+      return 1;
+    }
+    cs_jobs_config jc = {a.indexer ? a.indexer : indexer, a.reindex_pg, a.index, a.opensearch};
+    if (cs_jobs_create(&jc, &jobs, err, sizeof err)) {
+      fprintf(stderr, "convsearch-server: %s\n", err);
+      cs_engine_close(engine);
+      cs_auth_free(auth);
+      return 1;
+    }
+  }
+
+  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs};
   cs_server *srv = NULL;
   if (cs_server_start(&so, engine, auth, &srv, err, sizeof err)) {
     fprintf(stderr, "convsearch-server: %s\n", err);
+    cs_jobs_destroy(jobs);
     cs_engine_close(engine);
     cs_auth_free(auth);
     return 1;
   }
   cs_log(CS_LOG_INFO,
-         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections)",
+         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections%s)",
          cs_server_address(srv), a.index, a.threads, cs_auth_count(auth),
-         a.secret ? ", per-employee tokens on" : "", so.max_connections);
+         a.secret ? ", per-employee tokens on" : "", so.max_connections,
+         jobs ? ", reindex jobs on" : "");
 
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {
   }
   cs_log(CS_LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   cs_server_stop(srv);
+  cs_jobs_destroy(jobs);
   cs_engine_close(engine);
   cs_auth_free(auth);
   cs_log(CS_LOG_INFO, "stopped");

@@ -11,6 +11,7 @@
  */
 #include "routes.h"
 
+#include "log.h"
 #include "metrics.h"
 #include "records.h"
 #include "utf8.h"
@@ -117,6 +118,8 @@ void cs_reply_error(cs_reply *rp, int status, const char *code, const char *fmt,
 void cs_reply_free(cs_reply *rp) {
   free(rp->body);
   rp->body = NULL;
+  if (rp->stream) cs_stream_close(rp->stream);
+  rp->stream = NULL;
 }
 
 static void reply_engine_error(cs_reply *rp, const cs_engine_error *e) {
@@ -296,10 +299,7 @@ static int arg_id(const cs_request *rq, const char *name, uint64_t *out, cs_repl
 }
 
 /* Query text: bounded in bytes (and, for queries, in words). */
-static int arg_q(const cs_request *rq, int count_terms, const char **out, cs_reply *rp) {
-  const char *v = arg(rq, "q");
-  *out = v;
-  if (!v) return 0;
+static int check_q(const char *v, int count_terms, cs_reply *rp) {
   size_t n = strlen(v);
   if (n > CS_QUERY_MAX_BYTES) {
     cs_reply_error(rp, 400, "query_too_long", "q is %zu bytes long; at most %d are accepted", n,
@@ -320,6 +320,12 @@ static int arg_q(const cs_request *rq, int count_terms, const char **out, cs_rep
     }
   }
   return 0;
+}
+
+static int arg_q(const cs_request *rq, int count_terms, const char **out, cs_reply *rp) {
+  const char *v = arg(rq, "q");
+  *out = v;
+  return v ? check_q(v, count_terms, rp) : 0;
 }
 
 static int arg_cursor(const cs_request *rq, const char **out, cs_reply *rp) {
@@ -494,37 +500,44 @@ static void h_metrics(cs_api *api, const cs_request *rq, cs_reply *rp) {
   rp->len = len;
 }
 
+/* In CS_ROLE_* order. */
+static const char *const role_names[] = {"other", "interviewer", "beneficiary", NULL};
+
+/* q and the filters shared by search and export. */
+static int arg_filters(const cs_request *rq, cs_search_params *p, cs_reply *rp) {
+  int role;
+  if (arg_q(rq, 1, &p->q, rp) || arg_id(rq, "patient", &p->patient, rp) ||
+      arg_id(rq, "owner", &p->owner, rp) || arg_id(rq, "conversation", &p->conversation, rp) ||
+      arg_time(rq, "from", 0, INT64_MIN, &p->from_ms, rp) ||
+      arg_time(rq, "to", 1, INT64_MAX, &p->to_ms, rp) ||
+      arg_enum(rq, "role", role_names, CS_ANY_ROLE, &role, rp))
+    return -1;
+  p->role = role;
+  if (!p->q) p->q = "";
+  if (p->from_ms != INT64_MIN && p->to_ms != INT64_MAX && p->from_ms > p->to_ms) {
+    cs_reply_error(rp, 400, "bad_parameter", "from must not be after to");
+    return -1;
+  }
+  p->speaker = arg(rq, "speaker");
+  if (p->speaker && strlen(p->speaker) > CS_SPEAKER_MAX) {
+    cs_reply_error(rp, 400, "bad_parameter", "speaker is longer than %d bytes", CS_SPEAKER_MAX);
+    return -1;
+  }
+  if (p->speaker && !*p->speaker) p->speaker = NULL;
+  return 0;
+}
+
 static void h_search(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {
   static const char *const names[] = {"q",       "limit",        "cursor", "patient",
                                       "owner",   "conversation", "from",   "to",
                                       "speaker", "role",         "sort",   NULL};
   static const char *const sorts[] = {"relevance", "date", "-date", NULL};
-  static const char *const roles[] = {"other", "interviewer", "beneficiary", NULL};
   if (check_names(rq, names, rp)) return;
   cs_search_params p;
   memset(&p, 0, sizeof p);
-  int role;
-  if (arg_q(rq, 1, &p.q, rp) || arg_limit(rq, 20, CS_PAGE_MAX, &p.limit, rp) ||
-      arg_cursor(rq, &p.cursor, rp) || arg_id(rq, "patient", &p.patient, rp) ||
-      arg_id(rq, "owner", &p.owner, rp) || arg_id(rq, "conversation", &p.conversation, rp) ||
-      arg_time(rq, "from", 0, INT64_MIN, &p.from_ms, rp) ||
-      arg_time(rq, "to", 1, INT64_MAX, &p.to_ms, rp) ||
-      arg_enum(rq, "sort", sorts, CS_SORT_RELEVANCE, &p.sort, rp) ||
-      arg_enum(rq, "role", roles, CS_ANY_ROLE, &role, rp))
+  if (arg_filters(rq, &p, rp) || arg_limit(rq, 20, CS_PAGE_MAX, &p.limit, rp) ||
+      arg_cursor(rq, &p.cursor, rp) || arg_enum(rq, "sort", sorts, CS_SORT_RELEVANCE, &p.sort, rp))
     return;
-  /* The role names are listed in CS_ROLE_* order. */
-  p.role = role;
-  if (!p.q) p.q = "";
-  if (p.from_ms != INT64_MIN && p.to_ms != INT64_MAX && p.from_ms > p.to_ms) {
-    cs_reply_error(rp, 400, "bad_parameter", "from must not be after to");
-    return;
-  }
-  p.speaker = arg(rq, "speaker");
-  if (p.speaker && strlen(p.speaker) > CS_SPEAKER_MAX) {
-    cs_reply_error(rp, 400, "bad_parameter", "speaker is longer than %d bytes", CS_SPEAKER_MAX);
-    return;
-  }
-  if (p.speaker && !*p.speaker) p.speaker = NULL;
   p.timeout_ms = CS_SEARCH_BUDGET_MS;
   json_t *out = NULL;
   cs_engine_error e = {0};
@@ -610,7 +623,7 @@ static json_t *body_object(const cs_request *rq, cs_reply *rp) {
   return j;
 }
 
-typedef enum { F_STRING, F_ID, F_INT } field_kind;
+typedef enum { F_STRING, F_ID, F_INT, F_OBJECT } field_kind;
 typedef struct field {
   const char *name;
   field_kind kind;
@@ -632,7 +645,12 @@ static int check_fields(json_t *j, const field *f, size_t nf, cs_reply *rp) {
       return -1;
     }
     if (json_is_null(v) && !f[i].required) continue;
-    if (f[i].kind == F_STRING) {
+    if (f[i].kind == F_OBJECT) {
+      if (!json_is_object(v)) {
+        cs_reply_error(rp, 400, "bad_parameter", "%s must be an object", key);
+        return -1;
+      }
+    } else if (f[i].kind == F_STRING) {
       size_t n = json_is_string(v) ? json_string_length(v) : 0;
       if (!json_is_string(v) || (int64_t)n < f[i].lo || (int64_t)n > f[i].hi) {
         cs_reply_error(rp, 400, "bad_parameter",
@@ -711,6 +729,228 @@ static void h_checklist(cs_api *api, const cs_request *rq, const cs_caller *c, u
   cs_engine_error e = {0};
   if (cs_engine_checklist(api->engine, c, id, &out, &e)) {
     reply_engine_error(rp, &e);
+    return;
+  }
+  reply_json(rp, 200, out);
+}
+
+/* A string member (NULL when absent or null) that holds no NUL. */
+static int member_str(json_t *j, const char *name, const char **out, cs_reply *rp) {
+  json_t *v = json_object_get(j, name);
+  *out = json_string_value(v);
+  if (*out && strlen(*out) != json_string_length(v)) {
+    cs_reply_error(rp, 400, "bad_encoding", "%s holds a NUL character", name);
+    return -1;
+  }
+  return 0;
+}
+
+/* Index of a string member's value in names, or def when absent. */
+static int member_enum(json_t *j, const char *name, const char *const *names, int def, int *out,
+                       cs_reply *rp) {
+  const char *v = json_string_value(json_object_get(j, name));
+  *out = def;
+  if (!v) return 0;
+  for (int i = 0; names[i]; i++) {
+    if (!strcmp(v, names[i])) {
+      *out = i;
+      return 0;
+    }
+  }
+  char list[160] = "";
+  for (int i = 0; names[i]; i++) {
+    size_t l = strlen(list);
+    snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
+  }
+  cs_reply_error(rp, 400, "bad_parameter", "%s must be one of: %s", name, list);
+  return -1;
+}
+
+static int member_time(json_t *j, const char *name, int end_of_day, int64_t def, int64_t *out,
+                       cs_reply *rp) {
+  const char *v = json_string_value(json_object_get(j, name));
+  *out = def;
+  if (!v) return 0;
+  if (parse_time(v, end_of_day, out)) {
+    cs_reply_error(rp, 400, "bad_parameter",
+                   "filters.%s must be an ISO 8601 date (2026-09-01) or date and time "
+                   "(2026-09-01T10:00:00Z)",
+                   name);
+    return -1;
+  }
+  return 0;
+}
+
+static void h_analytics(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {
+  static const char *const none[] = {NULL};
+  if (check_names(rq, none, rp)) return;
+  static const field f[] = {
+      {"q", F_STRING, 0, 0, CS_QUERY_MAX_BYTES},
+      {"filters", F_OBJECT, 0, 0, 0},
+      {"group_by", F_STRING, 1, 1, 16},
+  };
+  static const field ff[] = {
+      {"patient", F_ID, 0, 0, 0},      {"owner", F_ID, 0, 0, 0},
+      {"conversation", F_ID, 0, 0, 0}, {"from", F_STRING, 0, 1, 64},
+      {"to", F_STRING, 0, 1, 64},      {"speaker", F_STRING, 0, 0, CS_SPEAKER_MAX},
+      {"role", F_STRING, 0, 1, 16},
+  };
+  /* In CS_GROUP_* order. */
+  static const char *const groups[] = {"month", "category", "role", "owner", NULL};
+  json_t *j = body_object(rq, rp);
+  if (!j) return;
+  json_t *fl = json_object_get(j, "filters");
+  cs_search_params p;
+  memset(&p, 0, sizeof p);
+  int group, role;
+  if (check_fields(j, f, sizeof f / sizeof f[0], rp) ||
+      (json_is_object(fl) && check_fields(fl, ff, sizeof ff / sizeof ff[0], rp)) ||
+      member_str(j, "q", &p.q, rp) || (p.q && check_q(p.q, 1, rp)) ||
+      member_enum(j, "group_by", groups, 0, &group, rp)) {
+    json_decref(j);
+    return;
+  }
+  if (!json_is_object(fl)) fl = NULL;
+  p.role = CS_ANY_ROLE;
+  p.from_ms = INT64_MIN;
+  p.to_ms = INT64_MAX;
+  if (fl) {
+    p.patient = (uint64_t)json_integer_value(json_object_get(fl, "patient"));
+    p.owner = (uint64_t)json_integer_value(json_object_get(fl, "owner"));
+    p.conversation = (uint64_t)json_integer_value(json_object_get(fl, "conversation"));
+    if (member_time(fl, "from", 0, INT64_MIN, &p.from_ms, rp) ||
+        member_time(fl, "to", 1, INT64_MAX, &p.to_ms, rp) ||
+        member_enum(fl, "role", role_names, CS_ANY_ROLE, &role, rp) ||
+        member_str(fl, "speaker", &p.speaker, rp)) {
+      json_decref(j);
+      return;
+    }
+    p.role = role;
+  }
+  if (p.from_ms != INT64_MIN && p.to_ms != INT64_MAX && p.from_ms > p.to_ms) {
+    json_decref(j);
+    cs_reply_error(rp, 400, "bad_parameter", "filters.from must not be after filters.to");
+    return;
+  }
+  if (!p.q) p.q = "";
+  if (p.speaker && !*p.speaker) p.speaker = NULL;
+  p.timeout_ms = CS_ANALYTICS_BUDGET_MS;
+  json_t *out = NULL;
+  cs_engine_error e = {0};
+  int rc = cs_engine_analytics(api->engine, c, &p, group, &out, &e);
+  json_decref(j);
+  if (rc) {
+    reply_engine_error(rp, &e);
+    return;
+  }
+  reply_json(rp, 200, out);
+}
+
+/* ---------------------------------------------------------------- export */
+
+struct cs_stream {
+  cs_api *api;
+  cs_export *x;
+  double t0;
+  uint64_t bytes;
+  int failed;
+};
+
+ssize_t cs_stream_read(cs_stream *s, char *buf, size_t cap) {
+  size_t n = 0;
+  cs_engine_error e = {0};
+  if (cs_engine_export_next(s->x, buf, cap, &n, &e)) {
+    cs_log(CS_LOG_ERROR, "export: the stream broke after %" PRIu64 " bytes: %s", s->bytes,
+           e.message);
+    s->failed = 1;
+    return -1;
+  }
+  s->bytes += n;
+  return (ssize_t)n;
+}
+
+void cs_stream_close(cs_stream *s) {
+  if (!s) return;
+  cs_log(CS_LOG_INFO, "export: %" PRIu64 " lines, %" PRIu64 " bytes in %.1f ms%s",
+         cs_engine_export_lines(s->x), s->bytes, (cs_mono_seconds() - s->t0) * 1000,
+         s->failed ? " (broken)" : "");
+  cs_engine_export_close(s->x);
+  __atomic_fetch_sub(&s->api->streams, 1, __ATOMIC_SEQ_CST);
+  free(s);
+}
+
+static void h_export(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {
+  static const char *const names[] = {"q",       "patient", "owner", "conversation", "from", "to",
+                                      "speaker", "role",    NULL};
+  if (check_names(rq, names, rp)) return;
+  cs_search_params p;
+  memset(&p, 0, sizeof p);
+  if (arg_filters(rq, &p, rp)) return;
+  if (__atomic_add_fetch(&api->streams, 1, __ATOMIC_SEQ_CST) > CS_EXPORTS_MAX) {
+    __atomic_fetch_sub(&api->streams, 1, __ATOMIC_SEQ_CST);
+    cs_reply_error(rp, 503, "busy", "%d exports are running; try again later", CS_EXPORTS_MAX);
+    return;
+  }
+  cs_stream *s = calloc(1, sizeof *s);
+  cs_engine_error e = {0};
+  if (!s || cs_engine_export_open(api->engine, c, &p, &s->x, &e)) {
+    __atomic_fetch_sub(&api->streams, 1, __ATOMIC_SEQ_CST);
+    if (s)
+      reply_engine_error(rp, &e);
+    else
+      cs_reply_error(rp, 503, "unavailable", "out of memory");
+    free(s);
+    return;
+  }
+  s->api = api;
+  s->t0 = cs_mono_seconds();
+  rp->status = 200;
+  rp->content_type = "application/x-ndjson";
+  rp->stream = s;
+}
+
+/* ---------------------------------------------------------------- admin jobs */
+
+static void h_admin_reindex(cs_api *api, const cs_request *rq, cs_reply *rp) {
+  static const char *const none[] = {NULL};
+  if (check_names(rq, none, rp)) return;
+  /* No options yet: an empty body or {}. */
+  if (rq->body_len) {
+    json_t *j = body_object(rq, rp);
+    if (!j) return;
+    int rc = check_fields(j, NULL, 0, rp);
+    json_decref(j);
+    if (rc) return;
+  }
+  if (!api->jobs) {
+    cs_reply_error(rp, 503, "reindex_unavailable",
+                   "this server was started without --reindex-pg: it cannot run reindex jobs");
+    return;
+  }
+  json_t *out = NULL;
+  uint64_t id = 0;
+  char err[256] = "";
+  int rc = cs_jobs_start(api->jobs, &out, &id, err, sizeof err);
+  if (rc == CS_JOBS_BUSY) {
+    cs_reply_error(rp, 409, "job_running", "reindex job %" PRIu64 " is running", id);
+    return;
+  }
+  if (rc != CS_JOBS_STARTED || !out) {
+    json_decref(out);
+    cs_reply_error(rp, 503, "unavailable", "the reindex job could not start: %s",
+                   err[0] ? err : "out of memory");
+    return;
+  }
+  snprintf(rp->location, sizeof rp->location, "/v1/admin/jobs/%" PRIu64, id);
+  reply_json(rp, 202, out);
+}
+
+static void h_admin_job(cs_api *api, const cs_request *rq, uint64_t id, cs_reply *rp) {
+  static const char *const none[] = {NULL};
+  if (check_names(rq, none, rp)) return;
+  json_t *out = api->jobs ? cs_jobs_get(api->jobs, id) : NULL;
+  if (!out) {
+    cs_reply_error(rp, 404, "not_found", "no such job");
     return;
   }
   reply_json(rp, 200, out);
@@ -809,8 +1049,20 @@ void cs_api_handle(cs_api *api, const cs_request *rq, cs_reply *rp) {
   case CS_R_QA:
     h_qa(api, rq, &c, rp);
     return;
+  case CS_R_ANALYTICS:
+    h_analytics(api, rq, &c, rp);
+    return;
+  case CS_R_EXPORT:
+    h_export(api, rq, &c, rp);
+    return;
+  case CS_R_ADMIN_REINDEX:
+    h_admin_reindex(api, rq, rp);
+    return;
+  case CS_R_ADMIN_JOB:
+    h_admin_job(api, rq, id, rp);
+    return;
   default:
-    cs_reply_error(rp, 501, "not_implemented", "%s is not implemented yet", cs_route_labels[r]);
+    cs_reply_error(rp, 404, "not_found", "no such route");
     return;
   }
 }

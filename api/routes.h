@@ -14,9 +14,11 @@
 
 #include "auth.h"
 #include "engine.h"
+#include "jobs.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef enum cs_route_id {
   CS_R_HEALTH = 0,
@@ -39,10 +41,12 @@ typedef enum cs_route_id {
 extern const char *const cs_route_labels[CS_R__COUNT];
 
 /* Bounds of the HTTP layer (besides CS_QUERY_MAX_BYTES & co. in engine.h). */
-#define CS_BODY_MAX (64u << 10)  /* request body */
-#define CS_ARGS_MAX 64           /* query parameters in one request */
-#define CS_SPEAKER_MAX 256       /* speaker filter, bytes */
-#define CS_SEARCH_BUDGET_MS 2000 /* work budget handed to the engine */
+#define CS_BODY_MAX (64u << 10)      /* request body */
+#define CS_ARGS_MAX 64               /* query parameters in one request */
+#define CS_SPEAKER_MAX 256           /* speaker filter, bytes */
+#define CS_SEARCH_BUDGET_MS 2000     /* work budget handed to the engine */
+#define CS_ANALYTICS_BUDGET_MS 10000 /* analytics count every match: more time */
+#define CS_EXPORTS_MAX 8             /* export streams at once (503 busy beyond) */
 
 /* What the server learned while decoding the URL (set by cs_unescape). */
 enum {
@@ -74,10 +78,16 @@ typedef struct cs_request {
   size_t body_len;
 } cs_request;
 
+/* A body produced while it is sent (GET /v1/export): the server pulls it
+ * with cs_stream_read and closes it when the response is done. */
+typedef struct cs_stream cs_stream;
+
 typedef struct cs_reply {
   int status;
   char *body; /* malloc'd, owned by the reply */
   size_t len;
+  cs_stream *stream; /* instead of body: owned by the reply until taken */
+  char location[64]; /* Location header ("" none) */
   const char *content_type;
   const char *allow;    /* Allow header for 405 */
   int www_authenticate; /* 1: challenge; 2: challenge with error="invalid_token" */
@@ -89,7 +99,9 @@ typedef struct cs_reply {
 typedef struct cs_api {
   cs_engine *engine;
   const cs_auth *auth;
+  cs_jobs *jobs;  /* NULL: reindex jobs are not configured (503) */
   double started; /* monotonic seconds */
+  int streams;    /* export streams open (atomic) */
 } cs_api;
 
 /* Finds the route of a decoded path; *id gets the {id} of the path (0 when
@@ -103,6 +115,13 @@ void cs_api_handle(cs_api *api, const cs_request *rq, cs_reply *rp);
 void cs_reply_error(cs_reply *rp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void cs_reply_free(cs_reply *rp);
+
+/* Next bytes of a streamed body into buf[0..cap): a count > 0, 0 at the
+ * end, -1 when the stream broke (the connection must then be cut so that
+ * the client sees an incomplete body, not a short one). */
+ssize_t cs_stream_read(cs_stream *s, char *buf, size_t cap);
+/* Ends the stream (at the end, or when the client went away). */
+void cs_stream_close(cs_stream *s);
 
 /* Monotonic seconds, for uptime and latency. */
 double cs_mono_seconds(void);

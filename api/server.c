@@ -223,17 +223,46 @@ static void *reaper_main(void *arg) {
   return NULL;
 }
 
-/* Sends rp; takes its body. */
+/* Streamed bodies: libmicrohttpd pulls the next block when the socket can
+ * take it (chunked encoding, so memory stays bounded however long the
+ * body), and frees the stream when the response is done or the client went
+ * away. A stream that breaks ends the connection without the final chunk,
+ * so the client sees an incomplete body rather than a short one. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  ssize_t n = cs_stream_read(cls, buf, max);
+  if (n < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+  return n;
+}
+
+static void stream_free(void *cls) {
+  cs_stream_close(cls);
+}
+
+#define CS_STREAM_BLOCK (32u << 10)
+
+/* Sends rp; takes its body (or stream). */
 static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      rp->len, rp->body ? rp->body : "", rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-  if (!resp) return MHD_NO;
-  rp->body = NULL;
+  struct MHD_Response *resp;
+  if (rp->stream) {
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CS_STREAM_BLOCK, stream_read,
+                                             rp->stream, stream_free);
+    if (!resp) return MHD_NO; /* the stream stays with rp, closed by cs_reply_free */
+    rp->stream = NULL;
+  } else {
+    resp =
+        MHD_create_response_from_buffer(rp->len, rp->body ? rp->body : "",
+                                        rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    rp->body = NULL;
+  }
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type);
   /* Answers hold personal data: never cached by anything in between. */
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (rp->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+  if (rp->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rp->location);
   if (rp->www_authenticate)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             rp->www_authenticate == 2
@@ -397,7 +426,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   /* The query string is never logged: it holds what people said. */
   if (r->responded) {
     cs_metrics_observe(r->route, r->status, dt);
-    cs_log(r->status >= 500 && r->status != 501 ? CS_LOG_WARN : CS_LOG_INFO,
+    cs_log(r->status >= 500 ? CS_LOG_WARN : CS_LOG_INFO,
            "%s %s %d %.1fms %zuB %s %s%s%s%s", r->method_name, r->path, r->status, dt * 1000,
            r->resp_len, who, ip, r->code[0] ? " error=" : "", r->code,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
@@ -516,6 +545,7 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
   }
   s->api.engine = e;
   s->api.auth = a;
+  s->api.jobs = o->jobs;
   s->api.started = cs_mono_seconds();
   s->listen_fd = -1;
   pthread_mutex_init(&s->lock, NULL);

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "engine.h"
+#include "jobs.h"
 
 #include <stddef.h>
 
@@ -35,6 +36,7 @@ typedef struct cs_server_opts {
   const char *listen;       /* HOST:PORT, [V6]:PORT; port 0 picks a free port */
   unsigned threads;         /* polling threads, >= 1 */
   unsigned max_connections; /* 0: CS_CONN_MAX */
+  cs_jobs *jobs;            /* reindex jobs (borrowed), or NULL when not configured */
 } cs_server_opts;
 
 /* Binds, listens and starts serving with the given engine and tokens (both

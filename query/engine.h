@@ -115,6 +115,58 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
 int cs_engine_checklist(cs_engine *e, const cs_caller *c, uint64_t conversation_id, json_t **out,
                         cs_engine_error *err);
 
+/* Groupings of analytics. */
+enum { CS_GROUP_MONTH = 0, CS_GROUP_CATEGORY, CS_GROUP_ROLE, CS_GROUP_OWNER };
+
+/* POST /v1/analytics. Counts the conversations matching p->q under the
+ * filters of p (patient, owner, conversation, from_ms/to_ms, speaker, role;
+ * limit, cursor and sort are ignored) that the caller may see, and their
+ * matching turns, per bucket of group_by (CS_GROUP_*):
+ * {"group_by", "buckets": [{"key", "conversations", "turns"}], "total":
+ * {"conversations", "turns"}, "took_ms"[, "timed_out": true]}.
+ * Matching is that of cs_engine_search (a conversation matches as a search
+ * hit would, without relaxation; its matching turns are those holding a
+ * match and passing the turn filters; an empty q matches everything).
+ * Buckets are sorted by key, the null-key bucket last; see analytics.c for
+ * what each key is. p->timeout_ms bounds the work (0: none): past it the
+ * counts are partial and "timed_out" is true.
+ * Errors: 400 bad_query / query_too_long / bad_parameter, 500, 503. */
+int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params *p, int group_by,
+                        json_t **out, cs_engine_error *err);
+
+/* GET /v1/export: every matching turn the caller may see, as NDJSON, one
+ * line per turn:
+ *   {"conversation_id", "patient_id", "seq", "speaker", "role", "start_ms",
+ *    "end_ms", "created_at", "text"}
+ * in conversation id order, then seq order (analysts get the role as the
+ * speaker; people's names are never part of a line). Matching is that of
+ * cs_engine_analytics.
+ *
+ * The stream is produced in resumable batches: each call of
+ * cs_engine_export_next that needs more data takes its own short read view,
+ * formats the next batch of lines (about 256 KiB) and remembers where it
+ * stopped as (conversation id, seq), so no LMDB read transaction lives
+ * longer than one batch however slowly the client reads, and memory stays
+ * bounded whatever the number of matches. A conversation that changes
+ * between batches is re-evaluated in the newer view from where the stream
+ * stopped; one that became invisible to the caller is skipped. */
+typedef struct cs_export cs_export;
+
+/* Validates p and the query (p->q, filters as for analytics; limit, cursor,
+ * sort and timeout_ms are ignored) and prepares the stream. e and c must
+ * outlive the stream; p's strings are copied. Returns 0 with *out set, or
+ * -1 with err filled (400 bad_query / query_too_long / bad_parameter, 503). */
+int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_params *p,
+                          cs_export **out, cs_engine_error *err);
+/* Copies the next bytes of the stream into buf[0..cap) (cap >= 1): as many
+ * as are ready, lines possibly split across calls. *len 0 means the stream
+ * is complete. Returns 0, or -1 with err filled (500/503) when the index
+ * cannot be read: the stream is then broken and must be abandoned. */
+int cs_engine_export_next(cs_export *x, char *buf, size_t cap, size_t *len, cs_engine_error *err);
+/* Lines produced so far. */
+uint64_t cs_engine_export_lines(const cs_export *x);
+void cs_engine_export_close(cs_export *x);
+
 /* Token estimate used for max_tokens: one token per 3 characters (code
  * points), rounded up. LLM tokenizers average about 4 characters per token
  * on Spanish prose, so the estimate errs on the safe side. */

@@ -39,4 +39,31 @@ json_t *cs_json_str(cs_str s);
 /* ISO 8601 UTC with milliseconds, or JSON null for -1. */
 json_t *cs_json_time(int64_t ms);
 
+/* The intake checklist (qa.c), shared by GET /v1/conversations/{id}/
+ * checklist and analytics by category: each relevant point is asked as a
+ * question within one conversation, and covered when the best passage
+ * holds at least half of its idf-weighted content words. Opened on a read
+ * view (it borrows r, and the points' strings point into it: close it
+ * before the view ends). One thread at a time. */
+typedef struct cs__checklist cs__checklist;
+
+typedef struct cs__coverage {
+  int found;      /* a passage holds some word of the question */
+  uint32_t docid; /* the best passage */
+  double score;   /* its ranking score */
+  double share;   /* the question's content it holds, 0..1 */
+  int covered;    /* share >= the threshold */
+} cs__coverage;
+
+/* Loads the relevant points and analyzes their questions. Returns 0 or a
+ * CS_E* code. */
+int cs__checklist_open(cs_reader *r, cs__checklist **out);
+void cs__checklist_close(cs__checklist *cl);
+size_t cs__checklist_count(const cs__checklist *cl);
+const cs_point *cs__checklist_point(const cs__checklist *cl, size_t i);
+/* Point i within the conversation whose documents are [first_docid,
+ * first_docid + ndocs). Fills *out (zeroed when nothing matches). */
+int cs__checklist_eval(cs__checklist *cl, size_t i, uint32_t first_docid, uint32_t ndocs,
+                       cs__coverage *out);
+
 #endif

@@ -20,6 +20,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "parser.h"
 #include "rank.h"
 #include "varint.h"
 
@@ -318,52 +319,120 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
 
 static int passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out);
 
+/* The surface words of re-analyzed passages, kept while the checklist asks
+ * every relevant point of one conversation (the same few passages come
+ * back for each point; analyzing them is most of a checklist's cost).
+ * Words are stored as a length byte and the folded bytes. */
+typedef struct surf_ent {
+  uint32_t docid;
+  uint32_t len;  /* tokens that are not stop words */
+  size_t at, nw; /* its words: from byte `at` of the store, nw of them */
+  int ok;        /* the passage could be read and analyzed */
+} surf_ent;
+
+typedef struct surf_cache {
+  surf_ent *v;
+  size_t n, cap;
+  cs_buf words;
+} surf_cache;
+
+static void surf_reset(surf_cache *sc) {
+  sc->n = 0;
+  cs_buf_reset(&sc->words);
+  sc->words.err = 0;
+}
+
+static void surf_free(surf_cache *sc) {
+  free(sc->v);
+  cs_buf_free(&sc->words);
+  memset(sc, 0, sizeof *sc);
+}
+
+/* The entry of passage docid in sc, analyzing it when it is not there. */
+static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, uint32_t docid,
+                               cs_buf *text) {
+  for (size_t i = 0; i < sc->n; i++) {
+    if (sc->v[i].docid == docid) return &sc->v[i];
+  }
+  if (sc->n == sc->cap) {
+    size_t cap = sc->cap ? sc->cap * 2 : 32;
+    surf_ent *v = realloc(sc->v, cap * sizeof *v);
+    if (!v) return NULL;
+    sc->v = v;
+    sc->cap = cap;
+  }
+  surf_ent *e = &sc->v[sc->n];
+  memset(e, 0, sizeof *e);
+  e->docid = docid;
+  e->at = sc->words.len;
+  const cs_token *toks;
+  size_t n;
+  if (passage_plain_text(r, docid, text) == 0 &&
+      cs_analyze(an, "es", (const char *)text->p, text->len, &toks, &n) == 0) {
+    for (size_t j = 0; j < n; j++) {
+      e->len += !(toks[j].flags & CS_TOK_STOP);
+      size_t wl = toks[j].word_len < 255 ? toks[j].word_len : 255;
+      cs_buf_u8(&sc->words, (uint8_t)wl);
+      cs_buf_bytes(&sc->words, toks[j].word, wl);
+    }
+    e->nw = n;
+    e->ok = 1;
+  }
+  if (sc->words.err) return NULL;
+  sc->n++;
+  return e;
+}
+
 /* Surface-form bonus and coordination for the best candidates: each
  * passage's words are re-analyzed (only these few), so the index needs no
- * second copy of the passages under their unstemmed words. */
-static int rerank(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
-                  size_t nc) {
+ * second copy of the passages under their unstemmed words. sc (may be
+ * NULL) keeps the analyses for later calls on the same passages. */
+static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranker *rk,
+                  const qa_term *t, size_t nt, cand *c, size_t nc) {
   double total = 0;
   for (size_t i = 0; i < nt; i++)
     total += t[i].idf * t[i].weight;
-  cs_analyzer *an = cs_analyzer_create();
-  if (!an) return CS_ENOMEM;
   cs_buf text;
   cs_buf_init(&text);
+  surf_cache own;
+  memset(&own, 0, sizeof own);
   int rc = 0;
-  for (size_t k = 0; k < nc; k++) {
+  for (size_t k = 0; k < nc && !rc; k++) {
     double got = 0;
     for (size_t i = 0; i < nt; i++) {
       if (c[k].matched & (1u << i)) got += t[i].idf * t[i].weight;
     }
-    const cs_token *toks;
-    size_t n;
-    if (k < SURFACE_DEPTH && passage_plain_text(r, c[k].docid, &text) == 0 &&
-        cs_analyze(an, "es", (const char *)text.p, text.len, &toks, &n) == 0) {
-      uint32_t len = 0;
-      for (size_t j = 0; j < n; j++)
-        len += !(toks[j].flags & CS_TOK_STOP);
+    const surf_ent *e = NULL;
+    if (k < SURFACE_DEPTH) {
+      if (!sc) surf_reset(&own);
+      e = surface(r, an, sc ? sc : &own, c[k].docid, &text);
+      if (!e) rc = CS_ENOMEM;
+    }
+    if (e && e->ok) {
+      const uint8_t *base = (sc ? sc : &own)->words.p;
       for (size_t i = 0; i < nt; i++) {
         if (t[i].weight < 1.0 || !(c[k].matched & (1u << i))) continue;
         uint32_t tf = 0;
-        for (size_t j = 0; j < n; j++) {
-          tf += toks[j].word_len == t[i].word_len &&
-                memcmp(toks[j].word, t[i].word, t[i].word_len) == 0;
+        const uint8_t *w = base + e->at;
+        for (size_t j = 0; j < e->nw; j++) {
+          tf += w[0] == t[i].word_len && memcmp(w + 1, t[i].word, t[i].word_len) == 0;
+          w += 1 + w[0];
         }
-        if (tf) c[k].score += SURFACE_WEIGHT * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, len);
+        if (tf)
+          c[k].score += SURFACE_WEIGHT * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, e->len);
       }
     }
     if (total > 0) c[k].score *= pow(got / total, COORD_ALPHA);
   }
+  surf_free(&own);
   cs_buf_free(&text);
-  cs_analyzer_destroy(an);
   return rc;
 }
 
 /* Ranks passages for the terms; *out gets up to `k` candidates, best first
- * (malloc'd). */
-static int rank_passages(cs_reader *r, qa_term *t, size_t nt, const scope *s, uint32_t k,
-                         cand **out, size_t *nout) {
+ * (malloc'd). The analyzer (borrowed) re-analyzes the best candidates. */
+static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term *t, size_t nt,
+                         const scope *s, uint32_t k, cand **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
   cs_stats st;
@@ -395,7 +464,7 @@ static int rank_passages(cs_reader *r, qa_term *t, size_t nt, const scope *s, ui
   size_t top = m < QA_RERANK ? m : QA_RERANK;
   rc = proximity(r, &rk, t, nt, a.v, top);
   if (!rc && top) qsort(a.v, top, sizeof *a.v, cand_by_score);
-  if (!rc) rc = rerank(r, &rk, t, nt, a.v, top);
+  if (!rc) rc = rerank(r, an, sc, &rk, t, nt, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
@@ -499,7 +568,7 @@ static void fmt_time(char *buf, size_t cap, int64_t ms) {
 
 static int question_terms(const char *q, const char *category, qa_term *t, size_t *nt,
                           cs_engine_error *err) {
-  cs_analyzer *an = cs_analyzer_create();
+  cs_analyzer *an = cs__analyzer_get();
   if (!an) {
     cs_engine_err(err, 503, "unavailable", "out of memory");
     return -1;
@@ -511,7 +580,7 @@ static int question_terms(const char *q, const char *category, qa_term *t, size_
     if (!strcmp(category, related[i].category))
       rc = add_terms(an, related[i].words, strlen(related[i].words), 0.5, t, nt);
   }
-  cs_analyzer_destroy(an);
+  cs__analyzer_put(an);
   if (rc) {
     cs_engine_err(err, 503, "unavailable", "out of memory");
     return -1;
@@ -539,14 +608,22 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   qa_term t[QA_TERMS_MAX];
   size_t nt;
   if (question_terms(p->question, NULL, t, &nt, err)) return -1;
+  cs_analyzer *an = cs__analyzer_get();
+  if (!an) {
+    cs_engine_err(err, 503, "unavailable", "out of memory");
+    return -1;
+  }
   cs_view v;
-  if (cs_view_begin(e, &v, err)) return -1;
+  if (cs_view_begin(e, &v, err)) {
+    cs__analyzer_put(an);
+    return -1;
+  }
   scope s;
   int status = -1;
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
-  if (rank_passages(v.r, t, nt, &s, k, &cands, &nc)) {
+  if (rank_passages(v.r, an, NULL, t, nt, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }
@@ -603,6 +680,7 @@ out:
   free(cands);
   free(s.v);
   cs_view_end(e, &v);
+  cs__analyzer_put(an);
   return status;
 }
 
@@ -638,7 +716,95 @@ static int each_point(void *ctx, cs_slice k, cs_slice val) {
     l->v = v;
     l->cap = cap;
   }
-  return cs_point_decode(val.data, val.len, &l->v[l->n++]) ? 0 : 0;
+  if (cs_point_decode(val.data, val.len, &l->v[l->n]) == 0) l->n++;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- checklist */
+
+/* A relevant point asked as a question: its terms, once per read view. */
+typedef struct cl_point {
+  qa_term t[QA_TERMS_MAX];
+  size_t nt;
+  int ok; /* the question has searchable words */
+} cl_point;
+
+struct cs__checklist {
+  cs_reader *r;
+  cs_analyzer *an;
+  point_list pl;
+  cl_point *pts;
+  surf_cache sc; /* of the conversation [sc_first, sc_end) */
+  uint32_t sc_first, sc_end;
+};
+
+void cs__checklist_close(cs__checklist *cl) {
+  if (!cl) return;
+  cs__analyzer_put(cl->an);
+  surf_free(&cl->sc);
+  free(cl->pl.v);
+  free(cl->pts);
+  free(cl);
+}
+
+int cs__checklist_open(cs_reader *r, cs__checklist **out) {
+  *out = NULL;
+  cs__checklist *cl = calloc(1, sizeof *cl);
+  if (!cl) return CS_ENOMEM;
+  cl->r = r;
+  cl->an = cs__analyzer_get();
+  int rc = cl->an ? cs_reader_scan(r, CS_T_POINT, NULL, 0, each_point, &cl->pl) : CS_ENOMEM;
+  if (!rc && cl->pl.n) {
+    cl->pts = calloc(cl->pl.n, sizeof *cl->pts);
+    if (!cl->pts) rc = CS_ENOMEM;
+  }
+  for (size_t i = 0; !rc && i < cl->pl.n; i++) {
+    char q[1024], cat[128];
+    snprintf(q, sizeof q, "%.*s", (int)cl->pl.v[i].text.len, cl->pl.v[i].text.p);
+    snprintf(cat, sizeof cat, "%.*s", (int)cl->pl.v[i].category.len, cl->pl.v[i].category.p);
+    cs_engine_error ignored;
+    cl->pts[i].ok = question_terms(q, cat, cl->pts[i].t, &cl->pts[i].nt, &ignored) == 0;
+  }
+  if (rc) {
+    cs__checklist_close(cl);
+    return rc;
+  }
+  *out = cl;
+  return 0;
+}
+
+size_t cs__checklist_count(const cs__checklist *cl) {
+  return cl->pl.n;
+}
+
+const cs_point *cs__checklist_point(const cs__checklist *cl, size_t i) {
+  return &cl->pl.v[i];
+}
+
+int cs__checklist_eval(cs__checklist *cl, size_t i, uint32_t first_docid, uint32_t ndocs,
+                       cs__coverage *out) {
+  memset(out, 0, sizeof *out);
+  cl_point *pt = &cl->pts[i];
+  if (!pt->ok) return 0;
+  range rg = {first_docid, first_docid + ndocs};
+  scope s = {&rg, ndocs ? 1 : 0, 1, 0};
+  if (cl->sc_first != rg.first || cl->sc_end != rg.end) {
+    surf_reset(&cl->sc);
+    cl->sc_first = rg.first;
+    cl->sc_end = rg.end;
+  }
+  cand *best = NULL;
+  size_t nb = 0;
+  int rc = rank_passages(cl->r, cl->an, &cl->sc, pt->t, pt->nt, &s, 1, &best, &nb);
+  if (!rc && nb > 0) {
+    out->found = 1;
+    out->docid = best[0].docid;
+    out->score = best[0].score;
+    out->share = coverage(pt->t, pt->nt, best[0].matched);
+    out->covered = out->share >= CS_QA_COVERED;
+  }
+  free(best);
+  return rc;
 }
 
 int cs_engine_checklist(cs_engine *e, const cs_caller *c, uint64_t conversation_id, json_t **out,
@@ -647,54 +813,46 @@ int cs_engine_checklist(cs_engine *e, const cs_caller *c, uint64_t conversation_
   cs_view v;
   if (cs_view_begin(e, &v, err)) return -1;
   scope s;
-  point_list pl = {0};
+  memset(&s, 0, sizeof s);
+  cs__checklist *cl = NULL;
   int status = -1;
   if (build_scope(v.r, c, conversation_id, 0, &s, err)) goto out;
-  if (cs_reader_scan(v.r, CS_T_POINT, NULL, 0, each_point, &pl)) {
+  if (cs__checklist_open(v.r, &cl)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }
+  uint32_t first = s.n ? s.v[0].first : 0, ndocs = s.n ? s.v[0].end - s.v[0].first : 0;
   json_t *items = json_array();
-  for (size_t i = 0; i < pl.n; i++) {
-    char q[1024], cat[128];
-    snprintf(q, sizeof q, "%.*s", (int)pl.v[i].text.len, pl.v[i].text.p);
-    snprintf(cat, sizeof cat, "%.*s", (int)pl.v[i].category.len, pl.v[i].category.p);
-    qa_term t[QA_TERMS_MAX];
-    size_t nt = 0;
-    cs_engine_error ignored;
-    cand *best = NULL;
-    size_t nb = 0;
-    double cov = 0;
+  for (size_t i = 0; i < cs__checklist_count(cl); i++) {
+    const cs_point *pt = cs__checklist_point(cl, i);
+    cs__coverage cov;
     json_t *passage = json_null();
-    if (question_terms(q, cat, t, &nt, &ignored) == 0 &&
-        rank_passages(v.r, t, nt, &s, 1, &best, &nb) == 0 && nb > 0) {
-      cov = coverage(t, nt, best[0].matched);
+    if (cs__checklist_eval(cl, i, first, ndocs, &cov) == 0 && cov.found) {
       rendered rd;
       memset(&rd, 0, sizeof rd);
-      if (render(v.r, c, best[0].docid, &rd) == 0) {
+      if (render(v.r, c, cov.docid, &rd) == 0) {
         json_decref(passage);
-        passage = json_pack(
-            "{s:[i, i], s:O, s:o, s:o, s:s%, s:f}", "seqs", rd.first_seq, rd.last_seq, "speakers",
-            rd.speakers, "start_ms", rd.start_ms < 0 ? json_null() : json_integer(rd.start_ms),
-            "end_ms", rd.end_ms < 0 ? json_null() : json_integer(rd.end_ms), "text",
-            (char *)rd.text.p, rd.text.len, "score", round(best[0].score * 1e4) / 1e4);
+        passage = json_pack("{s:[i, i], s:O, s:o, s:o, s:s%, s:f}", "seqs", rd.first_seq,
+                            rd.last_seq, "speakers", rd.speakers, "start_ms",
+                            rd.start_ms < 0 ? json_null() : json_integer(rd.start_ms), "end_ms",
+                            rd.end_ms < 0 ? json_null() : json_integer(rd.end_ms), "text",
+                            (char *)rd.text.p, rd.text.len, "score", round(cov.score * 1e4) / 1e4);
       }
       json_decref(rd.speakers);
       cs_buf_free(&rd.text);
     }
-    free(best);
-    int covered = cov >= CS_QA_COVERED;
     json_array_append_new(items,
                           json_pack("{s:I, s:o, s:o, s:b, s:f, s:o}", "relevant_point_id",
-                                    (json_int_t)pl.v[i].id, "text", cs_json_str(pl.v[i].text),
-                                    "category", cs_json_str(pl.v[i].category), "covered", covered,
-                                    "score", round(cov * 1e3) / 1e3, "passage", passage));
+                                    (json_int_t)pt->id, "text", cs_json_str(pt->text), "category",
+                                    cs_json_str(pt->category), "covered", cov.covered, "score",
+                                    round(cov.share * 1e3) / 1e3, "passage", passage));
   }
   *out = json_pack("{s:I, s:o, s:f}", "conversation_id", (json_int_t)conversation_id, "items",
                    items, "threshold", CS_QA_COVERED);
   status = *out ? 0 : -1;
+  if (status) cs_engine_err(err, 503, "unavailable", "out of memory");
 out:
-  free(pl.v);
+  cs__checklist_close(cl);
   free(s.v);
   cs_view_end(e, &v);
   return status;

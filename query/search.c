@@ -436,6 +436,7 @@ static void update_active(cs__exec *x) {
 typedef struct xrange {
   uint32_t f, e;        /* its docids */
   uint32_t title, desc; /* docids of its title and description, or END */
+  uint32_t nturns;      /* turns (their docids, between the passages, are in CS_T_TURN) */
   uint8_t kinds;        /* CS__F_* present */
   uint64_t id, patient, owner;
   int64_t created;
@@ -447,6 +448,7 @@ static void range_of(const cs_conv *c, xrange *R) {
   uint32_t d = R->f;
   R->title = c->title.len ? d++ : END;
   R->desc = c->description.len ? d++ : END;
+  R->nturns = c->nturns;
   R->kinds = (uint8_t)((R->title != END ? CS__F_TITLE : 0) | (R->desc != END ? CS__F_DESC : 0) |
                        (c->nturns ? CS__F_TURN : 0));
   R->id = c->id;
@@ -564,6 +566,12 @@ typedef struct xsearch {
   int has_deadline;
   unsigned ticks;
   int err;
+  /* Match walks (cs__match): every matching conversation goes to match_fn
+   * with its matching turns instead of being ranked. */
+  cs__match_fn match_fn;
+  void *match_ctx;
+  uint32_t *mturns;
+  size_t mturns_cap;
 } xsearch;
 
 static inline uint64_t *hit_mask(xhit *h) {
@@ -1249,6 +1257,101 @@ static int consider(xsearch *s, const xrange *R) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- match walks */
+
+/* A leaf that searches (not under an exclusion): without one, a matching
+ * conversation has no turn that "contains a match", and all its turns
+ * that pass the turn filters stand for it. */
+static int has_positive(const cs__exec *x) {
+  for (uint32_t i = 0; x && i < x->nleaves; i++) {
+    if (x->leaves[i].active) return 1;
+  }
+  return 0;
+}
+
+static int doc_spans(cs__exec *x, uint32_t d, int kind, size_t *n);
+
+static int mturn_add(xsearch *s, size_t *n, uint32_t d) {
+  if (grow_buf((void **)&s->mturns, &s->mturns_cap, *n + 1, sizeof *s->mturns)) return CS_ENOMEM;
+  s->mturns[(*n)++] = d;
+  return 0;
+}
+
+static inline int turn_bit(const xsearch *s, const xrange *R, uint32_t d) {
+  if (!s->cur_bits) return 1;
+  uint32_t i = d - R->f;
+  return (s->cur_bits[i >> 3] >> (i & 7)) & 1;
+}
+
+typedef struct all_turns_ctx {
+  xsearch *s;
+  const xrange *R;
+  size_t n;
+} all_turns_ctx;
+
+static int all_turns_each(void *ctx, cs_slice key, cs_slice val) {
+  (void)key;
+  all_turns_ctx *a = ctx;
+  cs_turn t;
+  if (cs_turn_decode(val.data, val.len, &t)) return 0;
+  if (t.docid < a->R->f || t.docid >= a->R->e || !turn_bit(a->s, a->R, t.docid)) return 0;
+  return mturn_add(a->s, &a->n, t.docid);
+}
+
+static int u32_cmp(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* A matching conversation of a match walk: lists its matching turns (the
+ * turns cs__exec_spans reports, restricted to those passing the turn
+ * filters) and hands them to match_fn. The cursors only move forward
+ * inside R: node_match left each of them on or before its first document
+ * in R that can match (documents it stepped over are of a kind the clause
+ * does not search, filtered out, or hold no occurrence of the phrase), so
+ * nothing that matches is skipped. */
+static int match_emit(xsearch *s, const xrange *R) {
+  s->total++;
+  size_t n = 0;
+  int rc = 0;
+  if (!has_positive(s->x)) {
+    /* Turn docids are not contiguous (each passage follows the turn it
+     * ends with): the turn records name them. */
+    all_turns_ctx a = {s, R, 0};
+    uint8_t pfx[8];
+    cs_key_u64(pfx, R->id);
+    rc = cs_reader_scan(s->r, CS_T_TURN, pfx, 8, all_turns_each, &a);
+    n = a.n;
+    if (!rc && n > 1) qsort(s->mturns, n, sizeof *s->mturns, u32_cmp);
+  } else {
+    /* Only turns hold the terms of turn clauses (passages are a field of
+     * their own): every document but the title and description is one. */
+    cs__exec *x = s->x;
+    uint32_t first = R->f;
+    while (!rc) {
+      uint32_t d = END;
+      for (uint32_t i = 0; i < x->nleaves; i++) {
+        const xleaf *l = &x->leaves[i];
+        if (!l->active) continue;
+        for (uint32_t k = 0; k < l->nvar; k++) {
+          uint32_t dd = var_geq(&x->vars[l->var + k], first);
+          if (dd < d) d = dd;
+        }
+      }
+      if (d >= R->e) break;
+      if (d != R->title && d != R->desc && turn_bit(s, R, d)) {
+        size_t nsp;
+        rc = doc_spans(x, d, CS_DOC_TURN, &nsp);
+        if (!rc && nsp) rc = mturn_add(s, &n, d);
+      }
+      first = d + 1;
+    }
+  }
+  if (rc) return rc;
+  cs__mconv mc = {R->id, R->patient, R->owner, R->created, R->f, R->e - R->f, R->nturns};
+  return s->match_fn(s->match_ctx, &mc, s->mturns, n);
+}
+
 /* The walk over conversations for a query with clauses. */
 static int walk(xsearch *s) {
   cs__exec *x = s->x;
@@ -1275,7 +1378,7 @@ static int walk(xsearch *s) {
         s->total++;
         break;
       }
-      rc = consider(s, &R);
+      rc = s->match_fn ? match_emit(s, &R) : consider(s, &R);
     }
     t = R.e;
   }
@@ -1298,7 +1401,7 @@ static int browse_one(xsearch *s, const xrange *R) {
     }
     if (!any) return 0;
   }
-  return consider(s, R);
+  return s->match_fn ? match_emit(s, R) : consider(s, R);
 }
 
 static int browse_each(void *ctx, cs_slice key, cs_slice val) {
@@ -1911,6 +2014,87 @@ out:
   cs__exec_close(s.x);
   cs__query_free(&q);
   return ret;
+}
+
+/* ---------------------------------------------------------------- match walks: entry */
+
+static void deadline_init(xsearch *s, uint32_t timeout_ms) {
+  if (!timeout_ms) return;
+  clock_gettime(CLOCK_MONOTONIC, &s->deadline);
+  s->deadline.tv_sec += timeout_ms / 1000;
+  s->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (s->deadline.tv_nsec >= 1000000000L) {
+    s->deadline.tv_sec++;
+    s->deadline.tv_nsec -= 1000000000L;
+  }
+  s->has_deadline = 1;
+}
+
+int cs__match(cs_reader *r, const cs_caller *c, const cs_search_params *p, const cs__query *q,
+              const uint64_t *ids, size_t nids, cs__match_fn fn, void *ctx, int *timed_out) {
+  xsearch s;
+  memset(&s, 0, sizeof s);
+  *timed_out = 0;
+  s.r = r;
+  s.caller = c;
+  s.p = p;
+  s.q = q;
+  s.sort = CS__SORT_RELEVANCE;
+  s.match_fn = fn;
+  s.match_ctx = ctx;
+  s.filter.q = q;
+  s.filter.role = p->role;
+  for (int i = 0; i < 8; i++)
+    s.filter.cache[i].flen = -1;
+  int rc = 0;
+  if (p->speaker && *p->speaker) {
+    if (cs__fold_speaker(p->speaker, strlen(p->speaker), s.filter.speaker,
+                         sizeof s.filter.speaker) < 0)
+      return CS_EINVAL;
+    s.filter.has_speaker = 1;
+  }
+  s.filter.on = s.filter.has_speaker || p->role != CS_ANY_ROLE || q->nspeakers ||
+                q->nnot_speakers || q->roles || q->not_roles;
+  cs_stats st;
+  rc = cs_reader_stats(r, &st);
+  if (rc) return rc;
+  s.horizon = st.next_docid ? st.next_docid : 1;
+  deadline_init(&s, p->timeout_ms);
+  if (ids) {
+    /* Exactly these conversations, each checked like any other. */
+    s.universe = 1;
+    for (size_t i = 0; i < nids && !rc; i++) {
+      cs_conv cv;
+      int g = cs_reader_conv(r, ids[i], &cv);
+      if (g == CS_ENOTFOUND) continue;
+      if (g) {
+        rc = g;
+        break;
+      }
+      if (!cs_caller_sees_patient(r, c, cv.patient_id)) continue;
+      if (p->patient && cv.patient_id != p->patient) continue;
+      rc = universe_add(&s, &cv);
+    }
+    if (!rc && s.nu > 1) qsort(s.u, s.nu, sizeof *s.u, range_cmp);
+  } else {
+    rc = build_universe(&s);
+  }
+  if (rc) goto out;
+  if (q->root >= 0) {
+    cs__rank_params rp;
+    cs__rank_defaults(&rp);
+    rc = cs__exec_open(r, q, &rp, 0, &s.x);
+    if (!rc) rc = walk(&s);
+  } else if (q->browse) {
+    rc = browse(&s);
+  }
+  *timed_out = s.timed_out;
+out:
+  free(s.u);
+  free(s.bits);
+  free(s.mturns);
+  cs__exec_close(s.x);
+  return rc < 0 ? rc : 0;
 }
 
 /* ---------------------------------------------------------------- engine entry */

@@ -60,4 +60,36 @@ void cs__exec_close(cs__exec *x);
 typedef int (*cs__spans_fn)(void *ctx, uint32_t docid, cs__pspan *spans, size_t n);
 int cs__exec_spans(cs__exec *x, uint32_t first, uint32_t end, cs__spans_fn fn, void *ctx);
 
+/* ---------------------------------------------------------------- match walks */
+
+/* A matching conversation as a match walk reports it. Its documents are
+ * the docids [first_docid, first_docid + ndocs) of the read view. */
+typedef struct cs__mconv {
+  uint64_t id, patient_id, owner_id;
+  int64_t created_at_ms; /* -1: unknown */
+  uint32_t first_docid, ndocs, nturns;
+} cs__mconv;
+
+/* Called once per matching conversation with its matching turns: the
+ * docids (increasing) of the turns that contain a match of a searched
+ * clause (the turns cs__exec_spans reports) and pass the turn filters
+ * (speaker/role parameters and speaker:/role: clauses); every turn that
+ * passes them when the query searches nothing (empty q, exclusions only).
+ * turns is scratch owned by the walk, valid during the call. A negative
+ * return (CS_E*) stops the walk with that error, a positive one stops it
+ * quietly. */
+typedef int (*cs__match_fn)(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t n);
+
+/* Walks every conversation that matches the parsed query q under the
+ * filters of p (patient, owner, conversation, from/to, speaker, role; q,
+ * limit, cursor and sort of p are ignored) and that caller c may see, with
+ * exactly the matching rules of cs__search (no relaxation: a query that
+ * matches nothing reports nothing), calling fn for each in docid order.
+ * ids (nids of them, any order), when not NULL, restricts the walk to those
+ * conversations. p->timeout_ms (0: none) bounds the work; past it the walk
+ * stops early and *timed_out is set. Returns 0 or a CS_E* code (CS_EINVAL:
+ * a speaker longer than any filter). */
+int cs__match(cs_reader *r, const cs_caller *c, const cs_search_params *p, const cs__query *q,
+              const uint64_t *ids, size_t nids, cs__match_fn fn, void *ctx, int *timed_out);
+
 #endif

@@ -12,12 +12,18 @@
  *   - scripted checks that do not fit a case: startup refusals (tokens or
  *     secret file readable by others, malformed lines, bad arguments),
  *     isolation of two employees, abuse (huge URLs, bodies, a slow client
- *     sending a byte a second, 1,000 idle connections), metrics, and a
- *     clean exit 0 on SIGTERM.
+ *     sending a byte a second, 1,000 idle connections), metrics, reindex
+ *     jobs (a real reindex run to "succeeded" when --reindex-pg is given;
+ *     one at a time, progress, failures and the child stopped with the
+ *     server, with stand-in indexer scripts), and a clean exit 0 on SIGTERM.
  *
  *   test_http --server BIN --index DIR --cases DIR --openapi FILE [--work DIR]
- *             [--skip NEED,...] [--only SUBSTRING]
+ *             [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO]
  *   test_http --dump-openapi FILE     print the parsed document as JSON
+ *
+ * The main server runs without --reindex-pg (the cases see 503
+ * reindex_unavailable); the reindex checks start servers of their own on
+ * the same index.
  *
  * Case files (tests/http/NNN-name.case), one directive per line, '#' starts
  * a comment line:
@@ -40,7 +46,10 @@
  *   expect: PATH OP [JSON]         on the JSON body; PATH is . | .key |
  *                                  [n] | [*] (every element) chained, or
  *                                  len(PATH); OP is == != < <= > >= contains
- *                                  !contains exists absent
+ *                                  !contains exists absent. An NDJSON body
+ *                                  (application/x-ndjson) is checked as the
+ *                                  array of its lines (a line that is not
+ *                                  JSON fails every expect:)
  * Exit status 1 when anything failed; the last line reads
  * "test_http: N passed, M failed".
  */
@@ -68,11 +77,9 @@
 
 static int passed, failed, skipped;
 static const char *server_bin, *index_dir, *cases_dir, *openapi_path, *skip_list, *only;
+static const char *reindex_pg;
 static char work[512];
 static int port;
-static pid_t server_pid;
-static char server_log[600];
-static json_t *openapi;
 
 static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void check(int ok, const char *fmt, ...) {
@@ -88,6 +95,9 @@ static void check(int ok, const char *fmt, ...) {
   fprintf(stderr, "\n");
   va_end(ap);
 }
+static pid_t server_pid;
+static char server_log[600];
+static json_t *openapi;
 
 static double now_s(void) {
   struct timespec ts;
@@ -294,9 +304,10 @@ static void start_server(void) {
 typedef struct resp {
   int status;
   char *head; /* status line and headers */
-  char *body;
+  char *body; /* de-chunked */
   size_t body_len;
-  json_t *json;
+  json_t *json;    /* the JSON body, or an NDJSON body's lines as an array */
+  int chunked_bad; /* a chunked body that did not end with its last chunk */
 } resp;
 
 static void resp_free(resp *r) {
@@ -304,6 +315,53 @@ static void resp_free(resp *r) {
   free(r->body);
   json_decref(r->json);
   memset(r, 0, sizeof *r);
+}
+
+/* Decodes a chunked body in place; -1 when it is malformed or lacks the
+ * final zero-size chunk (a stream cut short). */
+static int dechunk(resp *r) {
+  const char *in = r->body, *end = r->body + r->body_len;
+  char *out = r->body;
+  for (;;) {
+    char *e;
+    unsigned long long sz = strtoull(in, &e, 16);
+    if (e == in) return -1;
+    const char *crlf = strstr(e, "\r\n");
+    if (!crlf || crlf >= end) return -1;
+    in = crlf + 2;
+    if (sz == 0) break;
+    if ((unsigned long long)(end - in) < sz + 2) return -1;
+    memmove(out, in, sz);
+    out += sz;
+    in += sz;
+    if (in[0] != '\r' || in[1] != '\n') return -1;
+    in += 2;
+  }
+  r->body_len = (size_t)(out - r->body);
+  r->body[r->body_len] = 0;
+  return 0;
+}
+
+/* The lines of an NDJSON body as an array; NULL when a line is not JSON
+ * or the body does not end with a newline. */
+static json_t *ndjson_lines(const char *b, size_t n) {
+  json_t *a = json_array();
+  size_t at = 0;
+  while (at < n) {
+    const char *nl = memchr(b + at, '\n', n - at);
+    if (!nl) {
+      json_decref(a);
+      return NULL;
+    }
+    json_t *l = json_loadb(b + at, (size_t)(nl - (b + at)), 0, NULL);
+    if (!l) {
+      json_decref(a);
+      return NULL;
+    }
+    json_array_append_new(a, l);
+    at = (size_t)(nl - b) + 1;
+  }
+  return a;
 }
 
 static int connect_server(void) {
@@ -364,8 +422,14 @@ static int read_response(int fd, resp *r, double timeout) {
   memcpy(r->body, sep + 4, r->body_len);
   r->body[r->body_len] = 0;
   free(b);
+  if (strcasestr(r->head, "\r\nTransfer-Encoding: chunked") && dechunk(r)) {
+    r->chunked_bad = 1;
+    return 0;
+  }
   if (r->body_len && (strstr(r->head, "application/json") || strstr(r->head, "application/JSON")))
     r->json = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
+  else if (strstr(r->head, "application/x-ndjson"))
+    r->json = ndjson_lines(r->body, r->body_len);
   return 0;
 }
 
@@ -864,12 +928,27 @@ static void check_against_openapi(const char *what, const char *method, const ch
     return;
   }
   doc = resolve(doc);
-  json_t *schema = json_object_get(
-      json_object_get(json_object_get(doc, "content"), "application/json"), "schema");
-  if (!schema || !strcmp(method, "HEAD")) return;
-  int ok = r->json && validate(schema, r->json, "body", err, sizeof err) == 0;
-  check(ok, "%s: %s %s %d does not match openapi.yaml: %s", what, method, tmpl, r->status,
-        r->json ? err : "no JSON body");
+  json_t *content = json_object_get(doc, "content");
+  json_t *schema = json_object_get(json_object_get(content, "application/json"), "schema");
+  json_t *line_schema = json_object_get(json_object_get(content, "application/x-ndjson"), "schema");
+  if ((!schema && !line_schema) || !strcmp(method, "HEAD")) return;
+  if (schema) {
+    int ok = r->json && validate(schema, r->json, "body", err, sizeof err) == 0;
+    check(ok, "%s: %s %s %d does not match openapi.yaml: %s", what, method, tmpl, r->status,
+          r->json ? err : "no JSON body");
+  } else {
+    /* NDJSON: every line against the documented line schema. */
+    int ok = json_is_array(r->json) && !r->chunked_bad;
+    size_t i;
+    json_t *line;
+    json_array_foreach(r->json, i, line) {
+      char w[32];
+      snprintf(w, sizeof w, "line %zu", i + 1);
+      if (ok && validate(line_schema, line, w, err, sizeof err)) ok = 0;
+    }
+    check(ok, "%s: %s %s %d NDJSON does not match openapi.yaml: %s", what, method, tmpl, r->status,
+          json_is_array(r->json) ? err : "a line is not JSON, or the stream was cut");
+  }
   /* Query parameters used must be documented (unless refused as unknown). */
   const char *q = strchr(path, '?');
   const char *ec = error_code(r);
@@ -1566,6 +1645,248 @@ static void t_rate(void) {
   printf("rate: %d /v1/patients requests in 1 s (one connection each, one client)\n", n);
 }
 
+/* ---------------------------------------------------------------- reindex jobs */
+
+/* Starts another server on the index with extra arguments; returns its pid
+ * and sets *port_out (exits the test when it does not start). */
+static pid_t start_extra(const char *const *extra, const char *log, int *port_out) {
+  unlink(log); /* never read an earlier server's "listening on" line */
+  const char *args[32] = {server_bin, "--index",   index_dir,   "--listen", "127.0.0.1:0",
+                          "--tokens", tokens_path, "--threads", "2"};
+  int n = 9;
+  for (int i = 0; extra[i] && n < 31; i++)
+    args[n++] = extra[i];
+  args[n] = NULL;
+  pid_t pid = spawn(args, log, NULL);
+  double end = now_s() + 15;
+  *port_out = 0;
+  while (now_s() < end) {
+    char *text = read_all(log, NULL);
+    const char *l = text ? strstr(text, "listening on 127.0.0.1:") : NULL;
+    if (l) *port_out = atoi(l + strlen("listening on 127.0.0.1:"));
+    free(text);
+    if (*port_out) return pid;
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) break;
+    usleep(20000);
+  }
+  char *text = read_all(log, NULL);
+  fprintf(stderr, "a reindex test server did not start:\n%s\n", text ? text : "");
+  exit(2);
+}
+
+static int64_t job_id(const resp *r) {
+  return json_integer_value(json_object_get(r->json, "id"));
+}
+
+static const char *job_state(const resp *r) {
+  return str(json_object_get(r->json, "state"));
+}
+
+/* Polls a job until it leaves "running" (at most timeout seconds); r gets
+ * the last answer. */
+static void job_wait(int64_t id, double timeout, resp *r) {
+  char path[64];
+  snprintf(path, sizeof path, "/v1/admin/jobs/%lld", (long long)id);
+  double end = now_s() + timeout;
+  memset(r, 0, sizeof *r);
+  for (;;) {
+    resp_free(r);
+    get(path, "admin", r);
+    if (r->status != 200 || strcmp(job_state(r), "running") || now_s() > end) return;
+    usleep(50000);
+  }
+}
+
+static void t_reindex(void) {
+  int main_port = port;
+  char log[700], log2[700], log3[700], slow[700], fail[700], pidfile[700], text[2048], path[64];
+  snprintf(log, sizeof log, "%s/reindex-server1.log", work);
+  snprintf(log2, sizeof log2, "%s/reindex-server2.log", work);
+  snprintf(log3, sizeof log3, "%s/reindex-server3.log", work);
+  snprintf(slow, sizeof slow, "%s/slow-indexer.sh", work);
+  snprintf(fail, sizeof fail, "%s/failing-indexer.sh", work);
+  snprintf(pidfile, sizeof pidfile, "%s/slow-indexer.pid", work);
+
+  /* Startup refusals. */
+  {
+    char err_path[700];
+    snprintf(err_path, sizeof err_path, "%s/startup.err", work);
+    const char *a1[] = {server_bin,
+                        "--index",
+                        index_dir,
+                        "--listen",
+                        "127.0.0.1:0",
+                        "--tokens",
+                        tokens_path,
+                        "--reindex-pg",
+                        "dbname=x",
+                        "--indexer",
+                        "/nonexistent/convsearch-indexer",
+                        NULL};
+    int st = wait_exit(spawn(a1, err_path, NULL), 10);
+    char *msg = read_all(err_path, NULL);
+    check(st == 1 && msg && strstr(msg, "/nonexistent/convsearch-indexer"),
+          "startup refused with an indexer that cannot run: exit %d, %s", st, msg ? msg : "");
+    free(msg);
+    const char *a2[] = {server_bin, "--index",   index_dir,   "--listen", "127.0.0.1:0",
+                        "--tokens", tokens_path, "--indexer", slow,       NULL};
+    st = wait_exit(spawn(a2, err_path, NULL), 10);
+    msg = read_all(err_path, NULL);
+    check(st == 2 && msg && strstr(msg, "--reindex-pg"),
+          "--indexer without --reindex-pg is refused: exit %d, %s", st, msg ? msg : "");
+    free(msg);
+  }
+
+  /* A stand-in indexer that reports progress for half a minute. */
+  snprintf(text, sizeof text,
+           "#!/bin/sh\n"
+           "echo $$ > '%s'\n"
+           "echo \"stand-in indexer: $*\" >&2\n"
+           "i=0\n"
+           "while [ $i -lt 600 ]; do\n"
+           "  echo \"{\\\"phase\\\": \\\"events\\\", \\\"done\\\": $i, \\\"total\\\": 600}\"\n"
+           "  i=$((i + 1)); sleep 0.05\n"
+           "done\n",
+           pidfile);
+  write_file(slow, text, 0755);
+  write_file(fail, "#!/bin/sh\necho 'some progress' \necho 'boom: cannot connect' >&2\nexit 3\n",
+             0755);
+  unlink(pidfile);
+  const char *e1[] = {"--reindex-pg", "host=/nonexistent dbname=x", "--indexer", slow, NULL};
+  pid_t pid = start_extra(e1, log, &port);
+  resp r, r2;
+  request("POST", "/v1/admin/reindex", token_value("admin"), NULL, NULL, 0, &r);
+  char loc[128];
+  int64_t id = job_id(&r);
+  check(r.status == 202 && !strcmp(job_state(&r), "running") && id >= (1LL << 52) &&
+            id < (1LL << 53),
+        "reindex starts: 202 running, an unguessable id (%d %s)", r.status, r.body);
+  snprintf(path, sizeof path, "/v1/admin/jobs/%lld", (long long)id);
+  check(header(&r, "Location", loc, sizeof loc) && !strcmp(loc, path), "Location: %s", path);
+  check_against_openapi("reindex 202", "POST", "/v1/admin/reindex", &r);
+  resp_free(&r);
+  request("POST", "/v1/admin/reindex", token_value("admin"), "Content-Type: application/json\r\n",
+          "{}", 2, &r);
+  check(r.status == 409 && error_code(&r) && !strcmp(error_code(&r), "job_running") &&
+            strstr(r.body, path + strlen("/v1/admin/jobs/")),
+        "a second reindex while one runs: 409 job_running naming it (%d %s)", r.status, r.body);
+  check_against_openapi("reindex 409", "POST", "/v1/admin/reindex", &r);
+  resp_free(&r);
+  request("POST", "/v1/admin/reindex", token_value("analyst"), NULL, NULL, 0, &r);
+  get(path, "portal1", &r2);
+  check(r.status == 403 && r2.status == 403, "reindex jobs are for admins (%d, %d)", r.status,
+        r2.status);
+  resp_free(&r);
+  resp_free(&r2);
+  usleep(600000);
+  get(path, "admin", &r);
+  json_t *pr = json_object_get(r.json, "progress");
+  check(r.status == 200 && !strcmp(job_state(&r), "running") &&
+            !strcmp(str(json_object_get(pr, "phase")), "events") &&
+            json_integer_value(json_object_get(pr, "done")) > 0 &&
+            json_is_null(json_object_get(r.json, "finished_at")) &&
+            json_is_null(json_object_get(r.json, "exit_code")) &&
+            strstr(str(json_object_get(r.json, "log_tail")),
+                   "stand-in indexer: reindex --pg host=/nonexistent dbname=x --index"),
+        "a running job shows its last progress line and its log (%s)", r.body);
+  check_against_openapi("job running", "GET", path, &r);
+  resp_free(&r);
+  snprintf(text, sizeof text, "/v1/admin/jobs/%lld", (long long)(id ^ 1));
+  get(text, "admin", &r);
+  check(r.status == 404, "an unknown job id is 404 (%d)", r.status);
+  resp_free(&r);
+  char *pidtext = read_all(pidfile, NULL);
+  pid_t child = pidtext ? (pid_t)atoi(pidtext) : 0;
+  free(pidtext);
+  kill(pid, SIGTERM);
+  int st = wait_exit(pid, 20);
+  check(st == 0, "the server stops cleanly with a job running (exit %d)", st);
+  check(child > 0 && kill(child, 0) != 0 && errno == ESRCH,
+        "the running indexer (pid %d) was stopped with the server, and reaped", (int)child);
+  char *slog = read_all(log, NULL);
+  check(slog && strstr(slog, "stopping reindex job"), "the stop is logged");
+  free(slog);
+
+  /* A failing indexer: the job fails with its exit code and log. */
+  const char *e2[] = {"--reindex-pg", "dbname=x", "--indexer", fail, NULL};
+  pid = start_extra(e2, log2, &port);
+  request("POST", "/v1/admin/reindex", token_value("admin"), NULL, NULL, 0, &r);
+  id = job_id(&r);
+  resp_free(&r);
+  job_wait(id, 10, &r);
+  check(r.status == 200 && !strcmp(job_state(&r), "failed") &&
+            json_integer_value(json_object_get(r.json, "exit_code")) == 3 &&
+            json_is_string(json_object_get(r.json, "finished_at")) &&
+            strstr(str(json_object_get(r.json, "log_tail")), "boom: cannot connect") &&
+            strstr(str(json_object_get(r.json, "log_tail")), "some progress"),
+        "a failing indexer: state failed, exit_code 3, its output in log_tail (%s)", r.body);
+  snprintf(text, sizeof text, "/v1/admin/jobs/%lld", (long long)id);
+  check_against_openapi("job failed", "GET", text, &r);
+  resp_free(&r);
+  request("POST", "/v1/admin/reindex", token_value("admin"), NULL, NULL, 0, &r);
+  int64_t id2 = job_id(&r);
+  check(r.status == 202 && id2 != id, "another job may start once the last one ended (%d)",
+        r.status);
+  resp_free(&r);
+  job_wait(id2, 10, &r);
+  resp_free(&r);
+  get(text, "admin", &r);
+  check(r.status == 200 && !strcmp(job_state(&r), "failed"), "earlier jobs are kept");
+  resp_free(&r);
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 20) == 0, "server with finished jobs stops cleanly");
+
+  /* A real reindex of the test index, picked up by the main server. */
+  if (!reindex_pg) {
+    printf("SKIPPED: real reindex job (no --reindex-pg)\n");
+    port = main_port;
+    return;
+  }
+  port = main_port;
+  get("/v1/health", NULL, &r);
+  char before[32];
+  snprintf(before, sizeof before, "%s", str(json_object_get(r.json, "generation")));
+  resp_free(&r);
+  const char *e3[] = {"--reindex-pg", reindex_pg, NULL};
+  pid = start_extra(e3, log3, &port);
+  double t0 = now_s();
+  request("POST", "/v1/admin/reindex", token_value("admin"), NULL, NULL, 0, &r);
+  id = job_id(&r);
+  check(r.status == 202, "real reindex starts (%d %s)", r.status, r.body);
+  resp_free(&r);
+  job_wait(id, 120, &r);
+  pr = json_object_get(r.json, "progress");
+  const char *gen = str(json_object_get(pr, "generation"));
+  check(r.status == 200 && !strcmp(job_state(&r), "succeeded") &&
+            json_integer_value(json_object_get(r.json, "exit_code")) == 0 &&
+            !strcmp(str(json_object_get(pr, "phase")), "done") && *gen && strcmp(gen, before),
+        "real reindex succeeded with a new generation (was %s): %s", before, r.body);
+  printf("reindex job: %s -> %s in %.2f s\n", before, gen, now_s() - t0);
+  char after[32];
+  snprintf(after, sizeof after, "%s", gen);
+  snprintf(text, sizeof text, "/v1/admin/jobs/%lld", (long long)id);
+  check_against_openapi("job succeeded", "GET", text, &r);
+  resp_free(&r);
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 20) == 0, "reindex server stops cleanly");
+  port = main_port;
+  /* The main server follows the swap by itself. */
+  double end = now_s() + 5;
+  int moved = 0;
+  while (!moved && now_s() < end) {
+    get("/v1/health", NULL, &r);
+    moved = !strcmp(str(json_object_get(r.json, "generation")), after);
+    resp_free(&r);
+    if (!moved) usleep(100000);
+  }
+  check(moved, "the main server serves the new generation %s", after);
+  get("/v1/search?q=desahucio", "portal1", &r);
+  check(r.status == 200 && json_integer_value(json_object_get(r.json, "total")) == 1,
+        "search after the reindex (%d %s)", r.status, r.body);
+  resp_free(&r);
+}
+
 static void t_sigterm(void) {
   kill(server_pid, SIGTERM);
   int st = wait_exit(server_pid, 15);
@@ -1584,21 +1905,22 @@ static void t_sigterm(void) {
 
 static void usage(void) {
   fprintf(stderr, "usage: test_http --server BIN --index DIR --cases DIR --openapi FILE "
-                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING]\n");
+                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *work_arg = NULL;
   for (int i = 1; i < argc && strcmp(argv[1], "--dump-openapi"); i++) {
-    const char **slot = !strcmp(argv[i], "--server")    ? &server_bin
-                        : !strcmp(argv[i], "--index")   ? &index_dir
-                        : !strcmp(argv[i], "--cases")   ? &cases_dir
-                        : !strcmp(argv[i], "--openapi") ? &openapi_path
-                        : !strcmp(argv[i], "--work")    ? &work_arg
-                        : !strcmp(argv[i], "--skip")    ? &skip_list
-                        : !strcmp(argv[i], "--only")    ? &only
-                                                        : NULL;
+    const char **slot = !strcmp(argv[i], "--server")       ? &server_bin
+                        : !strcmp(argv[i], "--index")      ? &index_dir
+                        : !strcmp(argv[i], "--cases")      ? &cases_dir
+                        : !strcmp(argv[i], "--openapi")    ? &openapi_path
+                        : !strcmp(argv[i], "--work")       ? &work_arg
+                        : !strcmp(argv[i], "--skip")       ? &skip_list
+                        : !strcmp(argv[i], "--only")       ? &only
+                        : !strcmp(argv[i], "--reindex-pg") ? &reindex_pg
+                                                           : NULL;
     if (!slot || i + 1 >= argc) usage();
     *slot = argv[++i];
   }
@@ -1641,6 +1963,7 @@ int main(int argc, char **argv) {
     t_rate();
     t_idle();
     t_slow_client();
+    t_reindex();
   }
   t_sigterm();
   json_decref(openapi);
