@@ -81,21 +81,11 @@ t_start=$(date +%s)
 # ------------------------------------------------------------------ build
 build=$bench/out/build
 log "building (Release) in $build"
-if grep -q 'add_subdirectory(bench)' CMakeLists.txt; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCS_BENCH=ON >"$out/cmake.log"
-else
-  # The top level does not include bench/ yet: wrap it.
-  wrap=$bench/out/wrap
-  mkdir -p "$wrap"
-  cat >"$wrap/CMakeLists.txt" <<CMAKE
-cmake_minimum_required(VERSION 3.20)
-project(convsearch_bench C CXX)
-set(CMAKE_RUNTIME_OUTPUT_DIRECTORY \${CMAKE_BINARY_DIR}/bin)
-add_subdirectory($root main)
-add_subdirectory($bench bench)
-CMAKE
-  cmake -S "$wrap" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log"
+# A build tree configured from another source (an older layout) is rebuilt.
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$root\$" "$build/CMakeCache.txt"; then
+  rm -rf "$build"
 fi
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCS_BENCH=ON >"$out/cmake.log"
 cmake --build "$build" -j"$(nproc)" --target convsearch-indexer convsearch-server cs-bench-ours \
   cs-bench-live cs-bench-synth cs-bench-fts5 cs-bench-pgfts cs-bench-xapian >"$out/build.log" 2>&1 ||
   { tail -30 "$out/build.log" >&2; exit 1; }
