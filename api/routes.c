@@ -345,10 +345,10 @@ static int arg_cursor(const cs_request *rq, const char **out, cs_reply *rp) {
   return 0;
 }
 
-/* Index of v in names (NULL-terminated), or -1 with a reply naming them. */
-static int arg_enum(const cs_request *rq, const char *name, const char *const *names, int def,
-                    int *out, cs_reply *rp) {
-  const char *v = arg(rq, name);
+/* Index of value v of parameter or member `name` in names (NULL-terminated):
+ * def when v is absent, -1 with a reply naming the allowed values. */
+static int enum_value(const char *name, const char *v, const char *const *names, int def, int *out,
+                      cs_reply *rp) {
   *out = def;
   if (!v) return 0;
   for (int i = 0; names[i]; i++) {
@@ -364,6 +364,11 @@ static int arg_enum(const cs_request *rq, const char *name, const char *const *n
   }
   cs_reply_error(rp, 400, "bad_parameter", "%s must be one of: %s", name, list);
   return -1;
+}
+
+static int arg_enum(const cs_request *rq, const char *name, const char *const *names, int def,
+                    int *out, cs_reply *rp) {
+  return enum_value(name, arg(rq, name), names, def, out, rp);
 }
 
 static int digits(const char *s, int n, int *out) {
@@ -748,22 +753,7 @@ static int member_str(json_t *j, const char *name, const char **out, cs_reply *r
 /* Index of a string member's value in names, or def when absent. */
 static int member_enum(json_t *j, const char *name, const char *const *names, int def, int *out,
                        cs_reply *rp) {
-  const char *v = json_string_value(json_object_get(j, name));
-  *out = def;
-  if (!v) return 0;
-  for (int i = 0; names[i]; i++) {
-    if (!strcmp(v, names[i])) {
-      *out = i;
-      return 0;
-    }
-  }
-  char list[160] = "";
-  for (int i = 0; names[i]; i++) {
-    size_t l = strlen(list);
-    snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
-  }
-  cs_reply_error(rp, 400, "bad_parameter", "%s must be one of: %s", name, list);
-  return -1;
+  return enum_value(name, json_string_value(json_object_get(j, name)), names, def, out, rp);
 }
 
 static int member_time(json_t *j, const char *name, int end_of_day, int64_t def, int64_t *out,

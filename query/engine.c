@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include "analyzer.h"
 #include "errors.h"
 #include "log.h"
 #include "store.h"
@@ -153,6 +154,20 @@ int cs_caller_sees_patient(cs_reader *r, const cs_caller *c, uint64_t patient_id
   return c->employee_id != 0 && p.owner_id == c->employee_id;
 }
 
+int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap) {
+  size_t i = 0;
+  while (i < n && (unsigned char)s[i] < 0x80)
+    i++;
+  if (i == n) {
+    if (n + 1 > cap) return -1;
+    for (i = 0; i < n; i++)
+      out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] | 0x20 : s[i]);
+    out[n] = 0;
+    return (int)n;
+  }
+  return cs_fold_word(s, n, out, cap);
+}
+
 json_t *cs_json_str(cs_str s) {
   json_t *j = json_stringn_nocheck(s.p, s.len);
   return j ? j : json_string("");
@@ -186,8 +201,7 @@ json_t *cs_json_time(int64_t ms) {
 static json_t *mirror_health(cs_reader *r, uint64_t backlog, int64_t now) {
   json_t *m = NULL;
   cs_slice val;
-  if (cs_reader_meta(r, "mirror_status", &val) == 0)
-    m = json_loadb(val.data, val.len, 0, NULL);
+  if (cs_reader_meta(r, "mirror_status", &val) == 0) m = json_loadb(val.data, val.len, 0, NULL);
   if (!json_is_object(m)) {
     json_decref(m);
     m = json_object();

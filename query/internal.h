@@ -34,6 +34,11 @@ int cs_caller_restricted(const cs_caller *c);
 /* Name of a person as this caller may see it: analysts get a stable
  * pseudonym ("Persona 7f3a2c"), others the name. Returns a new JSON string. */
 json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name);
+/* Folds one word the way the analyzer folds surface forms, with a shortcut
+ * for plain ASCII (lowercasing is all folding does to it). Writes at most
+ * cap-1 bytes plus NUL; returns the length or -1. */
+int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap);
+
 /* JSON string from stored bytes (valid UTF-8: the writer repaired it). */
 json_t *cs_json_str(cs_str s);
 /* ISO 8601 UTC with milliseconds, or JSON null for -1. */

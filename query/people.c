@@ -324,22 +324,6 @@ static int is_sep(unsigned char c) {
   return c < 0x80 && !((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'));
 }
 
-/* Folds one word like the analyzer folds surface forms (ASCII shortcut:
- * lowercase is all folding does to it). Returns the length or -1. */
-static int fold(const char *s, size_t n, char *out, size_t cap) {
-  size_t i = 0;
-  while (i < n && (unsigned char)s[i] < 0x80)
-    i++;
-  if (i == n) {
-    if (n + 1 > cap) return -1;
-    for (i = 0; i < n; i++)
-      out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] | 0x20 : s[i]);
-    out[n] = 0;
-    return (int)n;
-  }
-  return cs_fold_word(s, n, out, cap);
-}
-
 /* Calls fn for each folded word of text; stops early when fn returns
  * non-zero (and returns that). */
 typedef int (*word_fn)(void *ctx, const char *w, size_t n);
@@ -353,7 +337,7 @@ static int each_word(const char *s, size_t n, word_fn fn, void *ctx) {
       i++;
     if (i == b) break;
     char f[CS_TERM_MAX * 4 + 1];
-    int fl = fold(s + b, i - b, f, sizeof f);
+    int fl = cs__fold_query_word(s + b, i - b, f, sizeof f);
     if (fl > 0) {
       int rc = fn(ctx, f, (size_t)fl);
       if (rc) return rc;

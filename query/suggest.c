@@ -125,20 +125,6 @@ static int each_word(const char *s, size_t n, word_fn fn, void *ctx) {
   return 0;
 }
 
-static int fold(const char *s, size_t n, char *out, size_t cap) {
-  size_t i = 0;
-  while (i < n && (unsigned char)s[i] < 0x80)
-    i++;
-  if (i == n) {
-    if (n + 1 > cap) return -1;
-    for (i = 0; i < n; i++)
-      out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] | 0x20 : s[i]);
-    out[n] = 0;
-    return (int)n;
-  }
-  return cs_fold_word(s, n, out, cap);
-}
-
 typedef struct last_ctx {
   const char *w;
   size_t n;
@@ -157,7 +143,7 @@ static size_t last_word(const char *q, char *out, size_t cap) {
   last_ctx l = {NULL, 0};
   each_word(q, n, keep_last, &l);
   if (!l.w || l.w + l.n != q + n) return 0;
-  int f = fold(l.w, l.n, out, cap);
+  int f = cs__fold_query_word(l.w, l.n, out, cap);
   return f > 0 ? (size_t)f : 0;
 }
 
@@ -213,7 +199,7 @@ typedef struct find_ctx {
 static int find_word(void *ctx, const char *w, size_t n) {
   find_ctx *f = ctx;
   char buf[WORD_MAX];
-  int fl = fold(w, n, buf, sizeof buf);
+  int fl = cs__fold_query_word(w, n, buf, sizeof buf);
   if (fl < 0 || (size_t)fl != f->c->wlen || memcmp(buf, f->c->word, (size_t)fl) != 0) return 0;
   if (lower(w, n, f->display, f->cap) < 0) snprintf(f->display, f->cap, "%s", f->c->word);
   f->found = 1;
@@ -363,7 +349,7 @@ typedef struct prefix_ctx {
 static int prefix_word(void *ctx, const char *w, size_t n) {
   prefix_ctx *p = ctx;
   char buf[WORD_MAX];
-  int fl = fold(w, n, buf, sizeof buf);
+  int fl = cs__fold_query_word(w, n, buf, sizeof buf);
   p->hit = fl >= 0 && (size_t)fl >= p->plen && !memcmp(buf, p->prefix, p->plen);
   return p->hit;
 }
