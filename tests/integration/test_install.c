@@ -414,10 +414,28 @@ static void modes(void) {
   PQfinish(su);
 }
 
+/* The owner of the tables (not a superuser) may install too: capture then
+ * runs with the owner's rights, and it grants the indexer's role itself. */
+static void owner_installs(void) {
+  setup d;
+  set_up(&d, "t_install_owner", "cs_owner_app", "cs_owner_indexer", "canonical.sql");
+  th_sql(d.su, "GRANT CREATE ON DATABASE t_install_owner TO cs_owner_app");
+  const char *install[] = {"install", "--pg", d.app_pg, "--indexer-role", "cs_owner_indexer", NULL};
+  REQUIRE(th_indexer(install) == 0, "install by the tables' owner failed");
+  writes(d.app, "owner",
+         "INSERT INTO employees VALUES (1, 'Ana', NULL);"
+         "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Remedios Zubizarreta')");
+  index_and_verify(&d, "owner's INSERTs");
+  found(&d, "zubizarreta", NULL, "the person");
+  PQfinish(d.app);
+  PQfinish(d.su);
+}
+
 int main(void) {
   th_init("install");
   canonical();
   modes();
   portal();
+  owner_installs();
   return th_done();
 }
