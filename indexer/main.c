@@ -19,9 +19,12 @@ static const char usage[] =
     "usage: convsearch-indexer COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
-    "  install --pg CONNINFO [--portal]\n"
+    "  install --pg CONNINFO [--portal] [--switch-mode] [--indexer-role NAME]\n"
     "      create the canonical tables if missing (or adapt an existing portal\n"
-    "      database with --portal) and install change capture; idempotent\n"
+    "      database with --portal) and install change capture; idempotent;\n"
+    "      refuses to switch an installed database to the other source unless\n"
+    "      --switch-mode (then run reindex); --indexer-role grants NAME the\n"
+    "      least privileges run, verify and reindex need\n"
     "  run --pg CONNINFO --index DIR [--once] [--batch-mb N] [--poll-ms N]\n"
     "      [--opensearch URL]\n"
     "      catch up from the checkpoint, then follow live changes;\n"
@@ -40,8 +43,8 @@ static const char usage[] =
     "      list documents containing every word of TEXT (debugging aid)\n";
 
 typedef struct args {
-  const char *pg, *index, *text, *opensearch;
-  int portal, once, limit, poll_ms;
+  const char *pg, *index, *text, *opensearch, *indexer_role;
+  int portal, switch_mode, once, limit, poll_ms;
   long batch_mb;
 } args;
 
@@ -69,8 +72,12 @@ static int parse(int argc, char **argv, args *a) {
       a->index = argv[++i];
     } else if (!strcmp(o, "--opensearch") && has) {
       a->opensearch = argv[++i];
+    } else if (!strcmp(o, "--indexer-role") && has) {
+      a->indexer_role = argv[++i];
     } else if (!strcmp(o, "--portal")) {
       a->portal = 1;
+    } else if (!strcmp(o, "--switch-mode")) {
+      a->switch_mode = 1;
     } else if (!strcmp(o, "--once")) {
       a->once = 1;
     } else if (!strcmp(o, "--limit") && has) {
@@ -118,7 +125,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "install")) {
     if (!a.pg) return bad("install needs --pg", NULL);
     if (a.text) return bad("unexpected argument", a.text);
-    return cs_install(a.pg, a.portal);
+    cs_install_opts io = {a.portal, a.switch_mode, a.indexer_role};
+    return cs_install(a.pg, &io);
   }
   if (!strcmp(cmd, "run")) {
     if (!a.pg || !a.index) return bad("run needs --pg and --index", NULL);
