@@ -32,14 +32,16 @@ static size_t sink(char *p, size_t s, size_t n, void *arg) {
   return s * n;
 }
 
-/* POSTs a JSON body to the fake's control endpoint. */
-static int os_post(const char *path, const char *json) {
+/* Sends method path (with a JSON body, or none) to the fake; returns the
+ * HTTP status, 0 when there was no answer. */
+static long os_call(const char *method, const char *path, const char *json) {
   CURL *h = curl_easy_init();
   char url[256];
   snprintf(url, sizeof url, "%s%s", os_url, path);
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  if (json) curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
@@ -48,7 +50,12 @@ static int os_post(const char *path, const char *json) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(hdr);
   curl_easy_cleanup(h);
-  return rc == CURLE_OK && status == 200 ? 0 : -1;
+  return rc == CURLE_OK ? status : 0;
+}
+
+/* POSTs a JSON body to the fake's control endpoint. */
+static int os_post(const char *path, const char *json) {
+  return os_call("POST", path, json) == 200 ? 0 : -1;
 }
 
 static pid_t start_fake(void) {
@@ -226,6 +233,9 @@ int main(void) {
   CHECK(gen_before[0] && !strcmp(gen_before, gen_after), "the old generation still serves (%s, %s)",
         gen_before, gen_after);
   CHECK(th_docs_with(index, "palabraola9") > 0, "and local search still finds its documents");
+  char half[128];
+  snprintf(half, sizeof half, "/convsearch-g%lu", strtoul(gen_before + 1, NULL, 10) + 1);
+  CHECK(os_call("GET", half, NULL) == 404, "the half-loaded index %s was dropped", half + 1);
   REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
   CHECK(th_indexer(verify) == 0, "the alias still serves the old, complete index");
 
