@@ -27,6 +27,7 @@ static const char usage[] =
     "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
     "                         [--token-secret-file FILE] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
+    "                         [--cors-origin ORIGIN]...\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -46,6 +47,10 @@ static const char usage[] =
     "  --indexer PATH            convsearch-indexer to run (default: the one next to this\n"
     "                            program)\n"
     "  --opensearch URL          mirror passed to reindex jobs\n"
+    "  --cors-origin ORIGIN      lets browser pages from ORIGIN (scheme://host[:port], e.g.\n"
+    "                            https://portal.example.org) call the API: their requests\n"
+    "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
+    "                            other origins get no CORS header (default: no CORS)\n"
     "  --help                    this text\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
@@ -54,6 +59,7 @@ typedef struct args {
   const char *index, *listen, *tokens, *secret;
   const char *reindex_pg, *indexer, *opensearch;
   unsigned threads;
+  cs_cors cors;
 } args;
 
 static int bad(const char *msg, const char *arg) {
@@ -88,7 +94,7 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->indexer;
     else if (!strcmp(name, "--opensearch"))
       slot = &a->opensearch;
-    else if (strcmp(name, "--threads") != 0)
+    else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
       if (i + 1 >= argc) return bad("missing value for", name);
@@ -98,6 +104,11 @@ static int parse(int argc, char **argv, args *a) {
     if (slot) {
       if (*slot) return bad("option given twice", name);
       *slot = val;
+      continue;
+    }
+    if (!strcmp(name, "--cors-origin")) {
+      char err[400];
+      if (cs_cors_add(&a->cors, val, err, sizeof err)) return bad(err, NULL);
       continue;
     }
     char *end;
@@ -155,7 +166,7 @@ int main(int argc, char **argv) {
       return 0;
     }
   }
-  args a = {0};
+  static args a; /* zeroed; large (the CORS origins) */
   int rc = parse(argc, argv, &a);
   if (rc) return rc;
   if (!a.threads) {
@@ -207,7 +218,7 @@ int main(int argc, char **argv) {
     }
   }
 
-  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs};
+  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs, &a.cors};
   cs_server *srv = NULL;
   if (cs_server_start(&so, engine, auth, &srv, err, sizeof err)) {
     fprintf(stderr, "convsearch-server: %s\n", err);
@@ -217,10 +228,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   cs_log(CS_LOG_INFO,
-         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections%s)",
+         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections%s, "
+         "%d CORS origins)",
          cs_server_address(srv), a.index, a.threads, cs_auth_count(auth),
          a.secret ? ", per-employee tokens on" : "", so.max_connections,
-         jobs ? ", reindex jobs on" : "");
+         jobs ? ", reindex jobs on" : "", a.cors.n);
 
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {

@@ -34,17 +34,20 @@ static const char usage[] =
     "  verify --pg CONNINFO --index DIR [--opensearch URL]\n"
     "      compare stores, index (and mirror); exit 0 only when they agree,\n"
     "      else print every difference and exit 1\n"
-    "  reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
+    "  reindex --pg CONNINFO --index DIR [--opensearch URL [--bulk-retry-s N]]\n"
     "      rebuild into a new generation from one snapshot of the stores while\n"
     "      the current one serves, then swap it in (and the mirror's alias);\n"
-    "      a progress bar on a terminal, JSON lines otherwise\n"
+    "      a progress bar on a terminal, JSON lines otherwise;\n"
+    "      --bulk-retry-s: documents OpenSearch answers 429/5xx are sent again\n"
+    "      with backoff for at most N seconds per batch (default 300), then\n"
+    "      the reindex fails and the old generation and index keep serving\n"
     "  compact --index DIR           rewrite the index without free pages\n"
     "  query --index DIR [--limit N] TEXT\n"
     "      list documents containing every word of TEXT (debugging aid)\n";
 
 typedef struct args {
   const char *pg, *index, *text, *opensearch, *indexer_role;
-  int portal, switch_mode, once, limit, poll_ms;
+  int portal, switch_mode, once, limit, poll_ms, bulk_retry_s;
   long batch_mb;
 } args;
 
@@ -86,6 +89,9 @@ static int parse(int argc, char **argv, args *a) {
     } else if (!strcmp(o, "--batch-mb") && has) {
       if (parse_int(argv[++i], 1, 65536, &v)) return bad("--batch-mb takes 1..65536", argv[i]);
       a->batch_mb = v;
+    } else if (!strcmp(o, "--bulk-retry-s") && has) {
+      if (parse_int(argv[++i], 1, 86400, &v)) return bad("--bulk-retry-s takes 1..86400", argv[i]);
+      a->bulk_retry_s = (int)v;
     } else if (!strcmp(o, "--poll-ms") && has) {
       if (parse_int(argv[++i], 10, 600000, &v)) return bad("--poll-ms takes 10..600000", argv[i]);
       a->poll_ms = (int)v;
@@ -122,6 +128,8 @@ int main(int argc, char **argv) {
   }
   int rc = parse(argc, argv, &a);
   if (rc) return rc;
+  if (a.bulk_retry_s && (strcmp(cmd, "reindex") || !a.opensearch))
+    return bad("--bulk-retry-s is for reindex with --opensearch", NULL);
   if (!strcmp(cmd, "install")) {
     if (!a.pg) return bad("install needs --pg", NULL);
     if (a.text) return bad("unexpected argument", a.text);
@@ -151,7 +159,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "reindex")) {
     if (!a.pg || !a.index) return bad("reindex needs --pg and --index", NULL);
-    return cs_reindex(a.pg, a.index, a.opensearch);
+    return cs_reindex(a.pg, a.index, a.opensearch,
+                      a.bulk_retry_s ? a.bulk_retry_s : CS_REINDEX_BULK_RETRY_S);
   }
   if (!strcmp(cmd, "compact")) {
     if (!a.index) return bad("compact needs --index", NULL);

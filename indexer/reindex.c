@@ -21,6 +21,7 @@
 #include "reindex.h"
 
 #include "apply.h"
+#include "bulk.h"
 #include "errors.h"
 #include "log.h"
 #include "mirror.h"
@@ -194,68 +195,143 @@ static int collect_ids(void *ctx, cs_slice key, cs_slice val) {
   return page->n == 512 ? 1 : 0;
 }
 
-/* Sends one _bulk body; every item must succeed. */
-static int bulk_send(cs_os *c, const char *name, cs_buf *body, cs_buf *resp) {
-  long status = 0;
-  int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", body->p, body->len, 1,
-                         &status, resp);
-  json_t *j = !rc && status == 200 ? json_loads((char *)resp->p, 0, NULL) : NULL;
-  if (!j || json_is_true(json_object_get(j, "errors"))) {
-    cs_log(CS_LOG_ERROR, "reindex: bulk load into %s failed (HTTP %ld): %.300s", name, status,
-           rc ? cs_os_error(c) : (char *)resp->p);
-    rc = CS_EIO;
+/* The OpenSearch side of the load: one client, the generation's read view. */
+typedef struct loader {
+  cs_os *c;
+  cs_reader *r;
+  const char *name;
+  int retry_s;
+  cs_buf body;
+} loader;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) && errno == EINTR) {
   }
-  json_decref(j);
-  return rc;
+}
+
+/* Loads the documents of ids[0..n) (of one kind), version 1 each. Items
+ * answered 429 or 5xx, and whole requests that failed, are sent again after
+ * the mirror's backoff (bulk.c) until they are in, for at most retry_s
+ * seconds from the page's first failure; an item refused for good fails
+ * the load at once. */
+static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
+  uint64_t todo[512], sent[512];
+  long st[512];
+  int ntodo = n;
+  memcpy(todo, ids, (size_t)n * sizeof *ids);
+  cs_backoff backoff = {0, 0};
+  double first_failure = 0;
+  uint64_t attempts = 0;
+  for (;;) {
+    cs_buf_reset(&L->body);
+    int nsent = 0;
+    for (int i = 0; i < ntodo; i++) {
+      int written;
+      int rc = cs_mirror_doc_lines(L->r, kind, todo[i], 1, L->name, &L->body, &written);
+      if (rc) return rc;
+      if (written) sent[nsent++] = todo[i];
+    }
+    if (!nsent) return 0;
+    attempts++;
+    char why[200];
+    json_t *j = cs_bulk_send(L->c, L->body.p, L->body.len, nsent, st, why, sizeof why);
+    ntodo = 0;
+    if (!j) {
+      memcpy(todo, sent, (size_t)nsent * sizeof *sent);
+      ntodo = nsent;
+    } else {
+      json_t *items = json_object_get(j, "items");
+      for (int i = 0; i < nsent; i++) {
+        cs_bulk_outcome o = cs_bulk_classify(st[i]);
+        if (o == CS_BULK_RETRY && !ntodo)
+          snprintf(why, sizeof why, "items answered HTTP %ld", st[i]);
+        if (o == CS_BULK_RETRY) todo[ntodo++] = sent[i];
+        if (o == CS_BULK_REFUSED) {
+          char *item = json_dumps(json_array_get(items, (size_t)i), JSON_COMPACT);
+          cs_log(CS_LOG_ERROR,
+                 "reindex: OpenSearch refused a document of %s for good (HTTP %ld): %.300s",
+                 L->name, st[i], item ? item : "");
+          free(item);
+          json_decref(j);
+          return CS_EIO;
+        }
+      }
+      json_decref(j);
+    }
+    if (!ntodo) return 0;
+    double now = now_s();
+    if (!first_failure) first_failure = now;
+    double left = L->retry_s - (now - first_failure);
+    if (left <= 0) {
+      cs_log(CS_LOG_ERROR,
+             "reindex: bulk load into %s: %d documents still not accepted after %d s of retries "
+             "(%" PRIu64 " attempts; last: %s); giving up (--bulk-retry-s %d)",
+             L->name, ntodo, L->retry_s, attempts, why, L->retry_s);
+      return CS_EIO;
+    }
+    long wait = cs_backoff_next(&backoff);
+    if (wait > (long)(left * 1000) + 1) wait = (long)(left * 1000) + 1;
+    cs_log(CS_LOG_INFO, "reindex: %d of %d documents to send again in %ld ms (%s)", ntodo, nsent,
+           wait, why);
+    sleep_ms(wait);
+  }
+}
+
+/* Drops index `name` (a load that failed), so that nothing half-loaded is
+ * left behind; best effort. */
+static void drop_index(cs_os *c, const char *name) {
+  char path[300];
+  long status = 0;
+  cs_buf resp;
+  cs_buf_init(&resp);
+  snprintf(path, sizeof path, "/%s", name);
+  if (cs_os_request(c, "DELETE", path, NULL, NULL, 0, 0, &status, &resp) || status != 200)
+    cs_log(CS_LOG_WARN, "reindex: could not drop the half-loaded index %s (HTTP %ld)", name,
+           status);
+  cs_buf_free(&resp);
 }
 
 /* Bulk-loads a generation into OpenSearch index `name`, version 1 each (a
  * fresh index: the generation's outbox then continues from version 2). */
-static int bulk_load(cs_store *s, const char *url, const char *name, progress *p) {
-  cs_os *c;
-  int rc = cs_os_open(url, &c);
+static int bulk_load(cs_store *s, const char *url, const char *name, int retry_s, progress *p) {
+  loader L = {NULL, NULL, name, retry_s, {0}};
+  int rc = cs_os_open(url, &L.c);
   if (rc) return rc;
-  rc = cs_mirror_create_index(c, name, 0);
-  cs_reader *r = NULL;
-  if (!rc) rc = cs_reader_open(s, &r);
+  rc = cs_mirror_create_index(L.c, name, 0);
+  if (!rc) rc = cs_reader_open(s, &L.r);
   static const struct {
     cs_table t;
     int kind;
   } sets[] = {{CS_T_PATIENT, CS_OUT_PATIENT}, {CS_T_CONV, CS_OUT_CONVERSATION}};
-  cs_buf body, resp;
-  cs_buf_init(&body);
-  cs_buf_init(&resp);
+  cs_buf_init(&L.body);
   id_page page;
   for (size_t k = 0; !rc && k < 2; k++) {
     uint8_t from[8];
     cs_key_u64(from, 0);
     do {
       page.n = 0;
-      rc = cs_reader_scan_from(r, sets[k].t, NULL, 0, from, 8, collect_ids, &page);
+      rc = cs_reader_scan_from(L.r, sets[k].t, NULL, 0, from, 8, collect_ids, &page);
       if (rc < 0 || page.n == 0) break;
-      rc = 0;
-      cs_buf_reset(&body);
-      int docs = 0;
-      for (int i = 0; !rc && i < page.n; i++) {
-        int written;
-        rc = cs_mirror_doc_lines(r, sets[k].kind, page.ids[i], 1, name, &body, &written);
-        docs += written;
-      }
-      if (!rc && docs) rc = bulk_send(c, name, &body, &resp);
+      rc = load_page(&L, sets[k].kind, page.ids, page.n);
       p->done += (uint64_t)page.n;
       cs_key_u64(from, page.ids[page.n - 1] + 1);
     } while (!rc && page.n == 512);
   }
+  cs_buf resp;
+  cs_buf_init(&resp);
   if (!rc) {
     char path[300];
     long status;
     snprintf(path, sizeof path, "/%s/_refresh", name);
-    cs_os_request(c, "POST", path, NULL, "", 0, 0, &status, &resp);
+    cs_os_request(L.c, "POST", path, NULL, "", 0, 0, &status, &resp);
+  } else {
+    drop_index(L.c, name);
   }
-  cs_buf_free(&body);
+  cs_buf_free(&L.body);
   cs_buf_free(&resp);
-  cs_reader_close(r);
-  cs_os_close(c);
+  cs_reader_close(L.r);
+  cs_os_close(L.c);
   return rc;
 }
 
@@ -296,7 +372,7 @@ static int swap_alias(const char *url, const char *name) {
   return rc;
 }
 
-int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
+int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, int bulk_retry_s) {
   char lockpath[PATH_MAX];
   if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
   int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -382,7 +458,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
     p.phase = "mirror";
     p.total = counts[1] + counts[2];
     p.done = 0;
-    rc = bulk_load(s, opensearch, name, &p);
+    rc = bulk_load(s, opensearch, name, bulk_retry_s, &p);
     if (!rc) rc = swap_alias(opensearch, name);
     if (rc) {
       cs_log(CS_LOG_ERROR, "reindex: mirror load failed; the old index keeps serving");

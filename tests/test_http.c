@@ -42,7 +42,14 @@
  *                                  --skip FEATURE (engine parts that other
  *                                  modules provide)
  *   status: N                      expected HTTP status
+ *   server: OPTIONS...             send to a server started with these extra
+ *                                  options (space-separated; one server per
+ *                                  distinct line, started on first use), not
+ *                                  the main one (which has no optional
+ *                                  features: no CORS, no reindex jobs)
  *   header-has: Name: TEXT         a response header containing TEXT
+ *   header-absent: PREFIX          no response header whose name starts with
+ *                                  PREFIX (case-insensitive)
  *   expect: PATH OP [JSON]         on the JSON body; PATH is . | .key |
  *                                  [n] | [*] (every element) chained, or
  *                                  len(PATH); OP is == != < <= > >= contains
@@ -1150,6 +1157,54 @@ static size_t unescape_bytes(char *s) {
   return (size_t)(o - s);
 }
 
+static pid_t start_extra(const char *const *extra, const char *log, int *port_out);
+
+/* Servers for cases with "server:", by their option line. */
+typedef struct case_server {
+  char options[256];
+  pid_t pid;
+  int port;
+} case_server;
+static case_server case_servers[4];
+static int ncase_servers;
+
+/* The port of the server started with `options` (starting it on first
+ * use), or 0 when too many distinct option lines are in use. */
+static int case_server_port(const char *options) {
+  for (int i = 0; i < ncase_servers; i++)
+    if (!strcmp(case_servers[i].options, options)) return case_servers[i].port;
+  if (ncase_servers == 4) return 0;
+  case_server *cs = &case_servers[ncase_servers];
+  snprintf(cs->options, sizeof cs->options, "%s", options);
+  char words[256], log[700];
+  snprintf(words, sizeof words, "%s", options);
+  const char *extra[20] = {"--token-secret-file", secret_path};
+  int n = 2;
+  for (char *save, *w = strtok_r(words, " ", &save); w && n < 19; w = strtok_r(NULL, " ", &save))
+    extra[n++] = w;
+  extra[n] = NULL;
+  snprintf(log, sizeof log, "%s/server-case%d.log", work, ncase_servers);
+  cs->pid = start_extra(extra, log, &cs->port);
+  ncase_servers++;
+  return cs->port;
+}
+
+static void stop_case_servers(void) {
+  for (int i = 0; i < ncase_servers; i++) {
+    kill(case_servers[i].pid, SIGTERM);
+    check(wait_exit(case_servers[i].pid, 10) == 0, "the server with %s exits 0 on SIGTERM",
+          case_servers[i].options);
+  }
+  ncase_servers = 0;
+}
+
+/* A response header whose name starts with prefix, or NULL. */
+static const char *header_prefixed(const resp *r, const char *prefix) {
+  for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n"))
+    if (!strncasecmp(l + 2, prefix, strlen(prefix))) return l + 2;
+  return NULL;
+}
+
 static int needs_skipped(const char *need) {
   if (!skip_list || !*need) return 0;
   char buf[256];
@@ -1168,11 +1223,12 @@ static void run_case(const char *file) {
     return;
   }
   char method[16] = "", *target = NULL, tok[64] = "", need[64] = "", extra[4096] = "";
+  char options[256] = "";
   char *body = NULL;
   size_t body_len = 0;
   int status = 0, has_ct = 0;
-  char *expects[64], *hdrs[8];
-  int nexp = 0, nhdr = 0;
+  char *expects[64], *hdrs[8], *absent[8];
+  int nexp = 0, nhdr = 0, nabsent = 0;
   int lineno = 0, bad = 0;
   for (char *l = text; l && !bad;) {
     char *nl = strchr(l, '\n');
@@ -1216,6 +1272,10 @@ static void run_case(const char *file) {
         expects[nexp++] = v;
       } else if (!strcmp(l, "header-has") && nhdr < 8) {
         hdrs[nhdr++] = v;
+      } else if (!strcmp(l, "header-absent") && nabsent < 8) {
+        absent[nabsent++] = v;
+      } else if (!strcmp(l, "server")) {
+        snprintf(options, sizeof options, "%s", v);
       } else {
         check(0, "%s line %d: unknown directive \"%s\"", file, lineno, l);
         bad = 1;
@@ -1244,7 +1304,10 @@ static void run_case(const char *file) {
     }
   }
   resp r;
-  int rc = request(method, target, tv, extra, body, body_len, &r);
+  int main_port = port;
+  if (options[0]) port = case_server_port(options);
+  int rc = port ? request(method, target, tv, extra, body, body_len, &r) : -1;
+  port = main_port;
   if (rc) {
     check(0, "%s: no HTTP answer", file);
     free(text);
@@ -1267,6 +1330,11 @@ static void run_case(const char *file) {
     const char *got = header(&r, name, buf, sizeof buf);
     check(got && strstr(got, want), "%s: header %s has \"%s\" (got %s)", file, name, want,
           got ? got : "none");
+  }
+  for (int i = 0; i < nabsent; i++) {
+    const char *h = header_prefixed(&r, absent[i]);
+    check(!h, "%s: no header %s... (got %.*s)", file, absent[i], h ? (int)strcspn(h, "\r") : 0,
+          h ? h : "");
   }
   if (r.status >= 400 && r.status != 414 && r.status != 431)
     check(r.json && error_code(&r), "%s: an error body {\"error\": {\"code\", ...}}", file);
@@ -1299,6 +1367,7 @@ static void run_cases(void) {
     run_case(names[i]);
     free(names[i]);
   }
+  stop_case_servers();
   printf("cases: %d files, %d with failures counted above, %d skipped\n", n, failed - before,
          skipped);
 }
@@ -1370,6 +1439,30 @@ static void t_startup(void) {
        "--threads",
        NULL},
       {"missing value", {server_bin, "--index", NULL}, 2, "missing value", NULL},
+      {"--cors-origin with a path",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "https://portal.example.org/app", NULL},
+       2,
+       "https://portal.example.org/app",
+       "no path"},
+      {"--cors-origin without a scheme",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "portal.example.org", NULL},
+       2,
+       "scheme://host[:port]",
+       "http:// or https://"},
+      {"--cors-origin *",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "*", NULL},
+       2,
+       "scheme://host[:port]",
+       NULL},
+      {"--cors-origin with a bad port",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "http://localhost:99999", NULL},
+       2,
+       "http://localhost:99999",
+       "1 to 65535"},
   };
   for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
     pid_t pid = spawn(runs[i].args, err_path, out_path);
@@ -1671,7 +1764,7 @@ static pid_t start_extra(const char *const *extra, const char *log, int *port_ou
     usleep(20000);
   }
   char *text = read_all(log, NULL);
-  fprintf(stderr, "a reindex test server did not start:\n%s\n", text ? text : "");
+  fprintf(stderr, "a test server with extra options did not start:\n%s\n", text ? text : "");
   exit(2);
 }
 
