@@ -22,8 +22,8 @@
  *             [--exchanges FILE]
  *
  * --exchanges FILE: every answer received through request() is appended to
- * FILE as one JSON line {label, method, path, status, content_type, body,
- * complete} (label: the case file or the scripted check; path with bytes
+ * FILE as one JSON line {label, method, path, status, content_type, headers,
+ * body, complete} (label: the case file or the scripted check; path with bytes
  * outside printable ASCII %-encoded; body null when it is not UTF-8), for
  * tests/contract/validate.mjs to check against api/openapi.yaml.
  *   test_http --dump-openapi FILE     print the parsed document as JSON
@@ -473,6 +473,27 @@ static int request_raw(const char *req, size_t len, resp *r, double timeout) {
   return rc;
 }
 
+/* The response headers as {lowercase name: value}. */
+static json_t *headers_json(const resp *r) {
+  json_t *h = json_object();
+  for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n")) {
+    const char *c = strchr(l + 2, ':'), *e = strstr(l + 2, "\r\n");
+    if (!c || (e && c > e)) continue;
+    char name[128], value[1024];
+    size_t nl = (size_t)(c - (l + 2));
+    if (nl >= sizeof name) continue;
+    for (size_t i = 0; i < nl; i++)
+      name[i] = (char)(l[2 + i] | 0x20);
+    name[nl] = 0;
+    c++;
+    while (*c == ' ')
+      c++;
+    snprintf(value, sizeof value, "%.*s", e ? (int)(e - c) : (int)strlen(c), c);
+    json_object_set_new(h, name, json_string(value));
+  }
+  return h;
+}
+
 /* Appends one answer to the exchanges file (see --exchanges). */
 static void record_exchange(const char *method, const char *path, const resp *r) {
   if (!exchanges) return;
@@ -482,9 +503,10 @@ static void record_exchange(const char *method, const char *path, const resp *r)
     o += *c > ' ' && *c < 0x7f ? sprintf(o, "%c", *c) : sprintf(o, "%%%02X", *c);
   char ct[256];
   json_t *line = json_pack(
-      "{s:s, s:s, s:s, s:i, s:s, s:o?, s:b}", "label", label, "method", method, "path", p, "status",
-      r->status, "content_type", header(r, "Content-Type", ct, sizeof ct) ? ct : "", "body",
-      json_stringn(r->body ? r->body : "", r->body_len), "complete", !r->chunked_bad);
+      "{s:s, s:s, s:s, s:i, s:s, s:o, s:o?, s:b}", "label", label, "method", method, "path", p,
+      "status", r->status, "content_type", header(r, "Content-Type", ct, sizeof ct) ? ct : "",
+      "headers", headers_json(r), "body", json_stringn(r->body ? r->body : "", r->body_len),
+      "complete", !r->chunked_bad);
   free(p);
   if (!line) {
     check(0, "%s: the answer to %s %.100s cannot be recorded", label, method, path);

@@ -1,9 +1,11 @@
 // Checks HTTP exchanges recorded by tests/test_http.c (--exchanges FILE, one
 // JSON line {label, method, path, status, content_type, body, complete})
-// against api/openapi.yaml:
+// against api/openapi.yaml (headers: {lowercase name: value}):
 //   - the route, method and status are documented (an undocumented route or
 //     method may only be 404/405/400 with the Error shape; 414 and 431 are
 //     the HTTP library's own HTML answers to oversized request heads);
+//   - the headers the response documents as required are there, and every
+//     documented header present matches its schema;
 //   - the Content-Type is one the response documents, and a response
 //     documenting no content has an empty body;
 //   - a JSON body validates against the response's schema (ajv), and every
@@ -143,6 +145,15 @@ function check(x) {
       const name = kv.split('=')[0];
       if (!names.includes(name)) return `${where}: query parameter "${name}" is not documented`;
     }
+  }
+  for (const [name, h] of Object.entries(response.headers ?? {}).map(([n, h]) => [n, resolve(h)])) {
+    const value = x.headers?.[name.toLowerCase()];
+    if (value === undefined) {
+      if (h.required) return `${where}: the required header ${name} is missing`;
+      continue;
+    }
+    const err = h.schema && schemaErrors(h.schema, value, `${where}: header ${name}`);
+    if (err) return err;
   }
   if (x.method === 'HEAD') return null;
   const content = response.content ?? {};
