@@ -1,6 +1,6 @@
 // Checks HTTP exchanges recorded by tests/test_http.c (--exchanges FILE, one
-// JSON line {label, method, path, status, content_type, body, complete})
-// against api/openapi.yaml (headers: {lowercase name: value}):
+// JSON line {label, method, path, status, content_type, headers: {lowercase
+// name: value}, body, complete}) against api/openapi.yaml:
 //   - the route, method and status are documented (an undocumented route or
 //     method may only be 404/405/400 with the Error shape; 414 and 431 are
 //     the HTTP library's own HTML answers to oversized request heads);
@@ -48,15 +48,13 @@ function toJsonSchema(node) {
   const out = {};
   for (const [k, v] of Object.entries(node)) {
     if (['nullable', 'example', 'xml', 'externalDocs', 'discriminator'].includes(k)) continue;
-    // properties/patternProperties hold schemas under arbitrary names.
-    out[k] =
-      k === 'properties'
-        ? Object.fromEntries(Object.entries(v).map(([n, s]) => [n, toJsonSchema(s)]))
-        : toJsonSchema(v);
+    out[k] = k === 'properties' ? mapSchemas(v) : toJsonSchema(v);
   }
   if (out.properties && !('additionalProperties' in out)) out.additionalProperties = false;
   return node.nullable === true ? { anyOf: [{ type: 'null' }, out] } : out;
 }
+// A map of names (properties, components/schemas) to schemas.
+const mapSchemas = (m) => Object.fromEntries(Object.entries(m).map(([n, s]) => [n, toJsonSchema(s)]));
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
 addFormats(ajv);
@@ -65,7 +63,7 @@ ajv.addFormat('int32', { type: 'number', validate: (n) => Number.isInteger(n) &&
 // components/schemas become the $defs of a schema openapi.json.
 const refsTo = (base, schema) =>
   JSON.parse(JSON.stringify(schema).replaceAll('"$ref":"#/components/schemas/', `"$ref":"${base}#/$defs/`));
-ajv.addSchema({ $id: 'openapi.json', $defs: refsTo('', toJsonSchema(doc.components?.schemas ?? {})) });
+ajv.addSchema({ $id: 'openapi.json', $defs: refsTo('', mapSchemas(doc.components?.schemas ?? {})) });
 
 const compiled = new Map();
 function validator(schema) {
@@ -87,11 +85,14 @@ function resolve(node) {
   return node;
 }
 
-// The documented template of a concrete path, or undefined.
-const templates = Object.keys(doc.paths ?? {}).map((t) => ({
-  t,
-  re: new RegExp('^' + t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+') + '$'),
-}));
+// The documented template of a concrete path, or undefined (templates with
+// fewer parameters first: /a/b wins over /a/{x} for /a/b).
+const templates = Object.keys(doc.paths ?? {})
+  .sort((a, b) => a.split('{').length - b.split('{').length)
+  .map((t) => ({
+    t,
+    re: new RegExp('^' + t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+') + '$'),
+  }));
 const templateOf = (path) => templates.find(({ re }) => re.test(path))?.t;
 
 function schemaErrors(schema, value, where) {
