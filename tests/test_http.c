@@ -19,6 +19,13 @@
  *
  *   test_http --server BIN --index DIR --cases DIR --openapi FILE [--work DIR]
  *             [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO]
+ *             [--exchanges FILE]
+ *
+ * --exchanges FILE: every answer received through request() is appended to
+ * FILE as one JSON line {label, method, path, status, content_type, headers,
+ * body, complete} (label: the case file or the scripted check; path with bytes
+ * outside printable ASCII %-encoded; body null when it is not UTF-8), for
+ * tests/contract/validate.mjs to check against api/openapi.yaml.
  *   test_http --dump-openapi FILE     print the parsed document as JSON
  *
  * The main server runs without --reindex-pg (the cases see 503
@@ -84,8 +91,10 @@
 
 static int passed, failed, skipped;
 static const char *server_bin, *index_dir, *cases_dir, *openapi_path, *skip_list, *only;
-static const char *reindex_pg;
+static const char *reindex_pg, *exchanges_path;
 static char work[512];
+static FILE *exchanges;
+static const char *label = "scripted"; /* what the exchanges belong to */
 static int port;
 
 static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -471,6 +480,50 @@ static int request_raw(const char *req, size_t len, resp *r, double timeout) {
   return rc;
 }
 
+/* The response headers as {lowercase name: value}. */
+static json_t *headers_json(const resp *r) {
+  json_t *h = json_object();
+  for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n")) {
+    const char *c = strchr(l + 2, ':'), *e = strstr(l + 2, "\r\n");
+    if (!c || (e && c > e)) continue;
+    char name[128], value[1024];
+    size_t nl = (size_t)(c - (l + 2));
+    if (nl >= sizeof name) continue;
+    for (size_t i = 0; i < nl; i++)
+      name[i] = (char)(l[2 + i] | 0x20);
+    name[nl] = 0;
+    c++;
+    while (*c == ' ')
+      c++;
+    snprintf(value, sizeof value, "%.*s", e ? (int)(e - c) : (int)strlen(c), c);
+    json_object_set_new(h, name, json_string(value));
+  }
+  return h;
+}
+
+/* Appends one answer to the exchanges file (see --exchanges). */
+static void record_exchange(const char *method, const char *path, const resp *r) {
+  if (!exchanges) return;
+  size_t pl = strlen(path);
+  char *p = malloc(pl * 3 + 1), *o = p;
+  for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+    o += *c > ' ' && *c < 0x7f ? sprintf(o, "%c", *c) : sprintf(o, "%%%02X", *c);
+  char ct[256];
+  json_t *line = json_pack(
+      "{s:s, s:s, s:s, s:i, s:s, s:o, s:o?, s:b}", "label", label, "method", method, "path", p,
+      "status", r->status, "content_type", header(r, "Content-Type", ct, sizeof ct) ? ct : "",
+      "headers", headers_json(r), "body", json_stringn(r->body ? r->body : "", r->body_len),
+      "complete", !r->chunked_bad);
+  free(p);
+  if (!line) {
+    check(0, "%s: the answer to %s %.100s cannot be recorded", label, method, path);
+    return;
+  }
+  json_dumpf(line, exchanges, JSON_COMPACT);
+  fputc('\n', exchanges);
+  json_decref(line);
+}
+
 /* One request on a fresh connection; extra is "Name: value\r\n" lines. */
 static int request(const char *method, const char *path, const char *tok, const char *extra,
                    const char *body, size_t body_len, resp *r) {
@@ -488,6 +541,7 @@ static int request(const char *method, const char *path, const char *tok, const 
   }
   int rc = request_raw(req, (size_t)n, r, 10);
   free(req);
+  if (rc == 0) record_exchange(method, path, r);
   return rc;
 }
 
@@ -1306,7 +1360,9 @@ static void run_case(const char *file) {
   resp r;
   int main_port = port;
   if (options[0]) port = case_server_port(options);
+  label = file;
   int rc = port ? request(method, target, tv, extra, body, body_len, &r) : -1;
+  label = "scripted";
   port = main_port;
   if (rc) {
     check(0, "%s: no HTTP answer", file);
@@ -1610,7 +1666,7 @@ static void t_abuse(void) {
       send_all(fd, "\r\n", 2);
     }
     send_all(fd, "0\r\n\r\n", 5);
-    read_response(fd, &r, 10);
+    if (read_response(fd, &r, 10) == 0) record_exchange("POST", "/v1/qa/retrieve", &r);
     close(fd);
     check(r.status == 413, "100 KB chunked body -> 413 (got %d)", r.status);
     resp_free(&r);
@@ -1998,7 +2054,8 @@ static void t_sigterm(void) {
 
 static void usage(void) {
   fprintf(stderr, "usage: test_http --server BIN --index DIR --cases DIR --openapi FILE "
-                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO]\n");
+                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO] "
+                  "[--exchanges FILE]\n");
   exit(2);
 }
 
@@ -2013,6 +2070,7 @@ int main(int argc, char **argv) {
                         : !strcmp(argv[i], "--skip")       ? &skip_list
                         : !strcmp(argv[i], "--only")       ? &only
                         : !strcmp(argv[i], "--reindex-pg") ? &reindex_pg
+                        : !strcmp(argv[i], "--exchanges")  ? &exchanges_path
                                                            : NULL;
     if (!slot || i + 1 >= argc) usage();
     *slot = argv[++i];
@@ -2043,6 +2101,10 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (exchanges_path && !(exchanges = fopen(exchanges_path, "w"))) {
+    perror(exchanges_path);
+    return 2;
+  }
   setup_tokens();
   check_document();
   t_startup();
@@ -2050,16 +2112,20 @@ int main(int argc, char **argv) {
   printf("server on 127.0.0.1:%d (log %s)\n", port, server_log);
   run_cases();
   if (!only) {
-    t_isolation();
-    t_abuse();
-    t_metrics();
-    t_rate();
-    t_idle();
-    t_slow_client();
-    t_reindex();
+    static const struct {
+      const char *name;
+      void (*run)(void);
+    } checks[] = {{"isolation", t_isolation}, {"abuse", t_abuse}, {"metrics", t_metrics},
+                  {"rate", t_rate},           {"idle", t_idle},   {"slow client", t_slow_client},
+                  {"reindex", t_reindex}};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+      label = checks[i].name;
+      checks[i].run();
+    }
   }
   t_sigterm();
   json_decref(openapi);
+  if (exchanges) fclose(exchanges);
   printf("test_http: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed ? 1 : 0;
 }
