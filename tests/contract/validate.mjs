@@ -11,7 +11,8 @@
 //   - a JSON body validates against the response's schema (ajv), and every
 //     line of an NDJSON body against the documented line schema, the stream
 //     complete;
-//   - query parameters of a successful request are documented.
+//   - query parameters of a successful request are documented (for a CORS
+//     preflight, those of the route's other operations).
 // Response schemas are read strictly: an object schema listing properties
 // is closed (additionalProperties false unless it says otherwise), so every
 // field the server returns must be documented; `nullable` (OpenAPI 3.0) is
@@ -141,7 +142,14 @@ function check(x) {
   const response = resolve(op.responses?.[String(x.status)] ?? op.responses?.default);
   if (!response) return `status ${x.status} of ${x.method} ${tmpl} is not documented`;
   if (x.status < 400 && query) {
-    const names = (op.parameters ?? []).map(resolve).filter((p) => p.in === 'query').map((p) => p.name);
+    // A CORS preflight is sent to the URL of the request it prepares: its
+    // query parameters are those of the route's other operations.
+    const ops = method === 'options' ? Object.values(doc.paths[tmpl]).filter((o) => o !== op) : [op];
+    const names = ops
+      .flatMap((o) => o.parameters ?? [])
+      .map(resolve)
+      .filter((p) => p.in === 'query')
+      .map((p) => p.name);
     for (const kv of query.split('&')) {
       const name = kv.split('=')[0];
       if (!names.includes(name)) return `${where}: query parameter "${name}" is not documented`;
