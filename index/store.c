@@ -223,6 +223,7 @@ static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errc
     set_err(err, errcap, "cannot open %s: %s", path, strerror(errno));
     return CS_EIO;
   }
+  fchmod(s->lock_fd, CS_MODE_DATA); /* whatever the umask, like the rest */
   if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     set_err(err, errcap, "%s%s", "another writer holds the index lock ", path);
     return CS_EBUSY;

@@ -221,6 +221,8 @@ static void t_modes(const char *index, const char *base) {
   snprintf(p, sizeof p, "%s/a/b", base);
   check_mode(p, 0750, gid);
   check_mode(index, 0750, gid);
+  snprintf(p, sizeof p, "%s/writer.lock", index);
+  check_mode(p, 0640, gid);
   check_generation(index, "g1", gid);
   check_other_user_reads(index, "after run");
 
