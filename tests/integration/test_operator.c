@@ -9,7 +9,8 @@
  *   - the files run, compact and reindex create have the documented modes
  *     whatever the umask, take the group of a setgid directory, and another
  *     user of that group can read the index;
- *   - `compact` refuses while `run` holds the index, and works after;
+ *   - `compact` refuses while `run` or a reindex holds the index, and works
+ *     after;
  *   - the README's token-minting snippet mints a token the server accepts
  *     when its secret file ends with a newline (or CRLF), and only one line
  *     ending is taken off the secret.
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -252,6 +254,18 @@ static void t_compact_while_run(const char *index) {
   CHECK(rc == 1 && count(out, "\n") == 1 && strstr(out, "stop the indexer"),
         "compact while run holds the index: refused in one line (%d):\n%s", rc, out);
   th_stop(pid);
+
+  /* A reindex holds DIR/reindex.lock while it builds the next generation,
+   * the one compact would write too. */
+  char lock[800];
+  snprintf(lock, sizeof lock, "%s/reindex.lock", index);
+  int fd = open(lock, O_RDWR | O_CREAT, 0640);
+  REQUIRE(fd >= 0 && flock(fd, LOCK_EX) == 0, "cannot lock %s", lock);
+  rc = sh(out, sizeof out, "'%s' compact --index '%s'", th_indexer_path(), index);
+  CHECK(rc == 1 && count(out, "\n") == 1 && strstr(out, "a reindex is running"),
+        "compact while a reindex runs: refused in one line (%d):\n%s", rc, out);
+  close(fd);
+
   rc = sh(out, sizeof out, "'%s' compact --index '%s'", th_indexer_path(), index);
   CHECK(rc == 0, "compact once run stopped (%d):\n%s", rc, out);
 }
