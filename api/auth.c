@@ -333,9 +333,12 @@ static int load_secret(cs_auth *a, const char *path, char *err, size_t cap) {
   size_t len;
   char *buf = read_private("token secret file", path, SECRET_MAX, &len, err, cap);
   if (!buf) return -1;
-  /* A trailing newline from `echo` or an editor is not part of the secret. */
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+  /* One line ending, as `echo secret > file` or an editor writes it, is not
+   * part of the secret; every other byte is (README, "Per-employee tokens"). */
+  if (len > 0 && buf[len - 1] == '\n') {
     len--;
+    if (len > 0 && buf[len - 1] == '\r') len--;
+  }
   if (len < SECRET_MIN) {
     snprintf(err, cap, "the token secret in %s is shorter than %d bytes", path, SECRET_MIN);
     OPENSSL_cleanse(buf, len);

@@ -19,7 +19,9 @@
  *
  * Per-employee tokens: payload = base64url(JSON {"sub": employee id, "role":
  * "portal", "exp": unix seconds}), signature = base64url(HMAC-SHA256(secret,
- * "v1." payload)); base64url without padding (padding is tolerated).
+ * "v1." payload)); base64url without padding (padding is tolerated). The
+ * secret is the secret file's bytes minus one line ending ("\n" or "\r\n")
+ * at the end.
  */
 #ifndef CS_AUTH_H
 #define CS_AUTH_H

@@ -481,7 +481,7 @@ static void h_health(cs_api *api, const cs_request *rq, cs_reply *rp) {
     cs_reply_error(rp, 503, "index_unavailable", "the index cannot be read");
     return;
   }
-  json_t *j = json_pack("{s:s, s:f}", "status", "ok", "uptime_seconds", up);
+  json_t *j = json_pack("{s:s, s:f}", "status", "ok", "uptime_s", up);
   if (j && h) json_object_update(j, h);
   json_decref(h);
   reply_json(rp, 200, j);

@@ -237,11 +237,12 @@ static int collect(void *ctx, cs_slice k, cs_slice v) {
 /* Writes the sender's counters and last error to META "mirror_status"
  * (JSON) so that the query server's health and metrics can show them. */
 static int put_status(cs_mirror *m, cs_txn *t, uint64_t acked) {
-  json_t *j =
-      json_pack("{s:I, s:I, s:I, s:I, s:s?, s:I}", "acked", (json_int_t)acked, "retried",
-                (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_ms",
-                (json_int_t)m->last_ok_ms, "last_error", m->last_error[0] ? m->last_error : NULL,
-                "last_error_ms", (json_int_t)m->last_error_ms);
+  char ok_at[CS_TIME_ISO_LEN], error_at[CS_TIME_ISO_LEN];
+  json_t *j = json_pack("{s:I, s:I, s:I, s:s?, s:s?, s:s?}", "acked", (json_int_t)acked, "retried",
+                        (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_at",
+                        m->last_ok_ms ? cs_time_iso(m->last_ok_ms, ok_at) : NULL, "last_error",
+                        m->last_error[0] ? m->last_error : NULL, "last_error_at",
+                        m->last_error_ms ? cs_time_iso(m->last_error_ms, error_at) : NULL);
   char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!s) return CS_ENOMEM;

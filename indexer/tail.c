@@ -277,7 +277,7 @@ static void wait_for_changes(tail *t) {
 }
 
 static int connect_and_listen(tail *t) {
-  t->pg = cs_pg_connect(t->o->conninfo, t->o->once ? 5 : 0, &cs_tail_stop);
+  t->pg = cs_pg_connect(t->o->conninfo, t->o->once ? 3 : 0, &cs_tail_stop);
   if (!t->pg) return -1;
   PGresult *r = cs_pg_exec(t->pg, "LISTEN", "LISTEN convsearch", 0, NULL);
   if (!r) {
@@ -363,8 +363,7 @@ int cs_tail_run(const cs_tail_opts *o) {
     }
     if (!t.pg && connect_and_listen(&t)) {
       if (cs_tail_stop) break;
-      exit_code = 1;
-      cs_log(CS_LOG_ERROR, "giving up: PostgreSQL is not reachable");
+      exit_code = 1; /* cs_pg_connect logged why, in one line */
       break;
     }
     int changed = 0;
