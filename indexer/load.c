@@ -140,13 +140,13 @@ static int load_kind(cs_load *l, int k, uint64_t after) {
     if (!rc && n) {
       after = ids[n - 1];
       p->done += (uint64_t)n;
+      cs_progress_tick(p);
     }
     if (!rc && (n == 0 || cs_writer_pending_bytes(l->w) > l->budget_bytes)) {
       rc = commit(l, k, after);
       if (!rc) {
         committed = after;
         committed_done = p->done;
-        cs_progress_report(p, 0);
         if (n == 0) return 0;
         rc = cs_writer_begin(l->w);
         if (rc) return rc;
@@ -187,7 +187,7 @@ int cs_load_run(cs_load *l) {
       }
       return rc;
     }
-    if (p->tty) cs_progress_report(p, 1);
+    cs_progress_report(p, 1);
   }
   PGresult *r = cs_pg_exec(l->pg, "closing the snapshot", "COMMIT", 0, NULL);
   if (!r) return CS_APPLY_PG_ERROR;

@@ -16,13 +16,14 @@ double cs_progress_now(void) {
 
 void cs_progress_init(cs_progress *p) {
   p->tty = isatty(2);
-  p->t0 = cs_progress_now();
+  p->t0 = p->last = cs_progress_now();
   p->total = p->done = 0;
   p->phase = "";
 }
 
 void cs_progress_report(cs_progress *p, int final) {
-  double el = cs_progress_now() - p->t0;
+  p->last = cs_progress_now();
+  double el = p->last - p->t0;
   uint64_t done = p->done < p->total ? p->done : p->total;
   if (p->tty) {
     int width = 30, fill = p->total ? (int)(width * done / p->total) : width;
@@ -37,4 +38,8 @@ void cs_progress_report(cs_progress *p, int final) {
            p->phase, p->done, p->total, el);
     fflush(stdout);
   }
+}
+
+void cs_progress_tick(cs_progress *p) {
+  if (cs_progress_now() - p->last >= (p->tty ? 0.2 : 1.0)) cs_progress_report(p, 0);
 }

@@ -150,6 +150,7 @@ static int bulk_load(cs_store *s, const char *url, const char *name, cs_progress
       }
       if (!rc && docs) rc = bulk_send(c, name, &body, &resp);
       p->done += (uint64_t)page.n;
+      cs_progress_tick(p);
       cs_key_u64(from, page.ids[page.n - 1] + 1);
     } while (!rc && page.n == 512);
   }
@@ -253,7 +254,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
       cs_log(CS_LOG_ERROR, "reindex: mirror load failed; the old index keeps serving");
       goto out;
     }
-    if (p.tty) cs_progress_report(&p, 1);
+    cs_progress_report(&p, 1);
     /* Changes from now on are mirrored from this generation's outbox. */
     rc = cs_writer_begin(w);
     if (!rc) rc = cs_writer_set_mirror(w, 1);

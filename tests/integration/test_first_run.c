@@ -19,11 +19,15 @@
 #include "reader.h"
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define CONVS 3000 /* 60,000 turns: a load long enough to overlap writes */
 #define PORTAL_CONVS 1500
@@ -76,6 +80,44 @@ static int wait_floor_past(const char *index_dir, int64_t xid, int timeout_ms) {
     th_sleep_ms(20);
   }
   return 0;
+}
+
+/* Runs the indexer with a pseudo-terminal as stdout and stderr; returns its
+ * exit status and the last `cap` - 1 bytes it printed. */
+static int run_on_terminal(const char *const *args, char *out, size_t cap) {
+  int master;
+  pid_t pid = forkpty(&master, NULL, NULL, NULL);
+  REQUIRE(pid >= 0, "forkpty: %s", strerror(errno));
+  if (pid == 0) {
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = th_indexer_path();
+    for (int i = 0; args[i] && n < 31; i++)
+      argv[n++] = args[i];
+    argv[n] = NULL;
+    execv(th_indexer_path(), (char *const *)argv);
+    _exit(127);
+  }
+  size_t len = 0;
+  char buf[4096];
+  ssize_t got;
+  while ((got = read(master, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR)) {
+    if (got <= 0) continue;
+    if (len + (size_t)got >= cap) { /* keep the end */
+      size_t drop = len + (size_t)got - (cap - 1);
+      if (drop > len) drop = len;
+      memmove(out, out + drop, len - drop);
+      len -= drop;
+    }
+    size_t take = (size_t)got < cap - 1 - len ? (size_t)got : cap - 1 - len;
+    memcpy(out + len, buf + (size_t)got - take, take);
+    len += take;
+  }
+  out[len] = 0;
+  close(master);
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* A writer thread: one small transaction after another, from before the
@@ -203,6 +245,13 @@ static void canonical(void) {
   CHECK(th_index_count(index1, CS_T_EVENT) == 50, "every pre-existing event is applied");
   CHECK(th_index_count(index1, CS_T_POINT) == 2, "every pre-existing relevant point is indexed");
   CHECK(th_log_count("\"phase\": \"conversations\"") > 0, "progress lines (JSON off a terminal)");
+  static char term[65536];
+  char index_tty[600];
+  snprintf(index_tty, sizeof index_tty, "%s/tty", th_dir());
+  const char *once_tty[] = {"run", "--pg", pg, "--index", index_tty, "--once", NULL};
+  CHECK(run_on_terminal(once_tty, term, sizeof term) == 0, "first run on a terminal succeeds");
+  CHECK(strstr(term, "\r[###") && strstr(term, "100% conversations") && !strstr(term, "\"phase\""),
+        "on a terminal: a progress bar, no JSON lines");
   /* The next run tails: it does not load again. */
   th_sql(su, "UPDATE segments SET text = 'despuesdelacarga' WHERE conversation_id = 8 AND seq = 0");
   int loads = th_log_count(DONE_LINE);
@@ -235,6 +284,11 @@ static void canonical(void) {
   th_sql(su, "DELETE FROM conversations WHERE id = 2;"
              "UPDATE segments SET text = 'trasreinicio' WHERE conversation_id = 3 AND seq = 0;"
              "UPDATE patients SET name = 'Cambiada tras el corte' WHERE id = 4");
+  const char *status3[] = {"status", "--index", index3, NULL};
+  int in_progress = th_log_count("\"initial_load\": \"in progress\"");
+  CHECK(th_indexer(status3) == 0 &&
+            th_log_count("\"initial_load\": \"in progress\"") == in_progress + 1,
+        "status says the initial load is in progress");
   int resumes = th_log_count("resuming the initial load");
   const char *once3[] = {"run", "--pg", pg, "--index", index3, "--once", NULL};
   CHECK(th_indexer(once3) == 0, "the run after the kill succeeds");
@@ -242,6 +296,9 @@ static void canonical(void) {
   const char *verify3[] = {"verify", "--pg", pg, "--index", index3, NULL};
   CHECK(th_indexer(verify3) == 0, "verify clean after a kill during the initial load");
   CHECK(th_docs_with(index3, "trasreinicio") == 1, "a change made while it was down is indexed");
+  int done = th_log_count("\"initial_load\": \"done\"");
+  CHECK(th_indexer(status3) == 0 && th_log_count("\"initial_load\": \"done\"") == done + 1,
+        "status says the initial load is done");
   PQfinish(su);
 }
 
