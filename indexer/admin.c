@@ -62,11 +62,16 @@ int cs_status(const char *dir) {
            ", \"erased\": %" PRIu64 ", \"relevant_points\": %" PRIu64 ", \"terms\": %" PRIu64
            ", \"words\": %" PRIu64 ", \"postings_chunks\": %" PRIu64 ", \"next_docid\": %u"
            ", \"checkpoint\": {\"floor_xid\": %" PRIu64 ", \"round_xid\": %" PRIu64
-           ", \"rounds\": %" PRIu64 ", \"updated_at\": %s%s%s}, \"used_bytes\": %" PRIu64 "}\n",
+           ", \"rounds\": %" PRIu64
+           ", \"updated_at\": %s%s%s}, \"initial_load\": \"%s\", \"used_bytes\": %" PRIu64 "}\n",
            cs_store_generation(s), CS_FORMAT_VERSION, st.docs[CS_DOC_TURN], st.docs[CS_DOC_TITLE],
            st.docs[CS_DOC_DESCRIPTION], st.docs[CS_DOC_NAME], n[CS_T_CONV], n[CS_T_PATIENT],
            n[CS_T_EVENT], n[CS_T_ERASED], n[CS_T_POINT], n[CS_T_LEX], n[CS_T_WORDS], n[CS_T_POST],
-           st.next_docid, cp.floor_xid, cp.round_xid, cp.rounds, q, updated, q, used);
+           st.next_docid, cp.floor_xid, cp.round_xid, cp.rounds, q, updated, q,
+           cp.floor_xid   ? "done"
+           : cp.round_xid ? "in progress"
+                          : "not started",
+           used);
   }
   cs_reader_close(r);
   cs_store_close(s);

@@ -51,7 +51,10 @@ static const command commands[] = {
      "                       reindex need\n"},
     {"run", O_PG | O_INDEX | O_ONCE | O_BATCH | O_POLL | O_OPENSEARCH,
      "run --pg CONNINFO --index DIR [--once] [--batch-mb N] [--poll-ms N] [--opensearch URL]\n"
-     "  Catches up from the checkpoint, then follows live changes. While\n"
+     "  Catches up from the checkpoint, then follows live changes. On an index\n"
+     "  never loaded it first loads everything already in the stores, from one\n"
+     "  snapshot (resumable after a crash; a progress bar on a terminal, JSON\n"
+     "  lines otherwise), then tails from that snapshot. While\n"
      "  PostgreSQL is unreachable it logs one line per attempt and retries with\n"
      "  exponential backoff (100 ms doubling up to 10 s).\n"
      "  --pg CONNINFO      libpq connection string of the stores\n"

@@ -22,6 +22,7 @@
 
 #include "apply.h"
 #include "bulk.h"
+#include "load.h"
 #include "errors.h"
 #include "log.h"
 #include "mirror.h"
@@ -41,38 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
-
-typedef struct progress {
-  int tty;
-  double t0;
-  uint64_t total, done;
-  const char *phase;
-} progress;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A bar on a terminal, JSON lines otherwise. */
-static void report(progress *p, int final) {
-  double el = now_s() - p->t0;
-  if (p->tty) {
-    int width = 30, fill = p->total ? (int)(width * p->done / p->total) : width;
-    fprintf(stderr, "\r[%.*s%*s] %3d%% %-14s %" PRIu64 "/%" PRIu64 " %.1fs", fill,
-            "##############################", width - fill, "",
-            p->total ? (int)(100 * p->done / p->total) : 100, p->phase, p->done, p->total, el);
-    if (final) fputc('\n', stderr);
-  } else {
-    printf("{\"phase\": \"%s\", \"done\": %" PRIu64 ", \"total\": %" PRIu64
-           ", \"elapsed_s\": %.3f}\n",
-           p->phase, p->done, p->total, el);
-    fflush(stdout);
-  }
-}
 
 static int path_of(char *out, size_t cap, const char *dir, const char *name) {
   int n = snprintf(out, cap, "%s/%s", dir, name);
@@ -115,70 +85,6 @@ static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned l
   closedir(d);
   *next = max + 1;
   return 0;
-}
-
-/* Applies every entity of one kind visible in the snapshot. */
-static int load_kind(PGconn *pg, cs_store *s, cs_writer *w, char kind, const char *sql_ids,
-                     progress *p, cs_checkpoint *cp) {
-  uint64_t after = 0;
-  cs_apply_stats st;
-  memset(&st, 0, sizeof st);
-  int rc = cs_writer_begin(w);
-  if (rc) return rc;
-  for (;;) {
-    char a[24];
-    snprintf(a, sizeof a, "%" PRIu64, after);
-    const char *params[1] = {a};
-    PGresult *r = cs_pg_exec(pg, "reindex: listing", sql_ids, 1, params);
-    if (!r) {
-      cs_writer_abort(w);
-      return CS_APPLY_PG_ERROR;
-    }
-    int n = PQntuples(r);
-    uint64_t ids[CS_APPLY_MAX];
-    for (int i = 0; i < n; i++)
-      cs_pg_u64(r, i, 0, 0, &ids[i]);
-    PQclear(r);
-    if (n == 0) break;
-    after = ids[n - 1];
-    size_t step = kind == 'c' ? CS_APPLY_MAX_CONV : CS_APPLY_MAX;
-    for (size_t from = 0; !rc && from < (size_t)n; from += step) {
-      size_t cnt = (size_t)n - from < step ? (size_t)n - from : step;
-      rc = cs_apply(pg, w, kind, ids + from, cnt, &st);
-      if (rc == CS_EFULL) {
-        /* The batch since the last commit is lost: grow and start this
-         * kind over (applying is idempotent). */
-        cs_writer_abort(w);
-        if (cs_store_grow(s)) return CS_EFULL;
-        p->done = 0;
-        return load_kind(pg, s, w, kind, sql_ids, p, cp);
-      }
-      if (!rc && cs_writer_pending_bytes(w) > ((size_t)64 << 20)) {
-        rc = cs_writer_set_checkpoint(w, cp);
-        if (!rc) rc = cs_writer_commit(w);
-        if (rc == CS_EFULL) {
-          if (cs_store_grow(s)) return CS_EFULL;
-          p->done = 0;
-          return load_kind(pg, s, w, kind, sql_ids, p, cp);
-        }
-        if (!rc) rc = cs_writer_begin(w);
-        if (rc) return rc;
-        report(p, 0);
-      }
-    }
-    if (rc) {
-      cs_writer_abort(w);
-      return rc;
-    }
-    p->done += (uint64_t)n;
-  }
-  rc = cs_writer_set_checkpoint(w, cp);
-  if (!rc)
-    rc = cs_writer_commit(w);
-  else
-    cs_writer_abort(w);
-  report(p, 0);
-  return rc;
 }
 
 /* A page of ids read from an index table. */
@@ -294,7 +200,7 @@ static void drop_index(cs_os *c, const char *name) {
 
 /* Bulk-loads a generation into OpenSearch index `name`, version 1 each (a
  * fresh index: the generation's outbox then continues from version 2). */
-static int bulk_load(cs_store *s, const char *url, const char *name, int retry_s, progress *p) {
+static int bulk_load(cs_store *s, const char *url, const char *name, int retry_s, cs_progress *p) {
   loader L = {NULL, NULL, name, retry_s, {0}};
   int rc = cs_os_open(url, &L.c);
   if (rc) return rc;
@@ -315,6 +221,7 @@ static int bulk_load(cs_store *s, const char *url, const char *name, int retry_s
       if (rc < 0 || page.n == 0) break;
       rc = load_page(&L, sets[k].kind, page.ids, page.n);
       p->done += (uint64_t)page.n;
+      cs_progress_tick(p);
       cs_key_u64(from, page.ids[page.n - 1] + 1);
     } while (!rc && page.n == 512);
   }
@@ -402,61 +309,19 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
   }
   pg = cs_pg_connect(conninfo, 3, NULL);
   if (!pg) goto out;
-  PGresult *r = cs_pg_exec(pg, "reindex: snapshot",
-                           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
-  PQclear(r);
-  r = r ? cs_pg_exec(pg, "reindex: snapshot",
-                     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
-                     "(SELECT count(*) FROM convsearch.src_events), "
-                     "(SELECT count(*) FROM convsearch.src_patients), "
-                     "(SELECT count(*) FROM convsearch.src_conversations), "
-                     "(SELECT count(*) FROM convsearch.src_relevant_points)",
-                     0, NULL)
-        : NULL;
-  if (!r) goto out;
-  uint64_t h = 0, counts[4] = {0};
-  cs_pg_u64(r, 0, 0, 0, &h);
-  for (int i = 0; i < 4; i++)
-    cs_pg_u64(r, 0, i + 1, 0, &counts[i]);
-  PQclear(r);
+  cs_load l = {.pg = pg, .store = s, .w = w, .budget_bytes = (size_t)64 << 20};
+  if (cs_load_begin(&l)) goto out;
+  uint64_t h = l.horizon;
   cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64, gen, h);
-
-  cs_checkpoint cp;
-  memset(&cp, 0, sizeof cp);
-  cp.floor_xid = h;
-  static const struct {
-    char kind;
-    const char *phase;
-    const char *sql;
-  } kinds[] = {
-      {'e', "events",
-       "SELECT position FROM convsearch.src_events WHERE position > $1 ORDER BY 1 LIMIT 256"},
-      {'p', "people", "SELECT id FROM convsearch.src_patients WHERE id > $1 ORDER BY 1 LIMIT 256"},
-      {'c', "conversations",
-       "SELECT id FROM convsearch.src_conversations WHERE id > $1 ORDER BY 1 LIMIT 256"},
-      {'r', "relevant points",
-       "SELECT id FROM convsearch.src_relevant_points WHERE id > $1 ORDER BY 1 LIMIT 256"},
-  };
-  progress p = {isatty(2), now_s(), 0, 0, ""};
-  for (size_t k = 0; k < 4; k++) {
-    p.phase = kinds[k].phase;
-    p.total = counts[k];
-    p.done = 0;
-    rc = load_kind(pg, s, w, kinds[k].kind, kinds[k].sql, &p, &cp);
-    if (rc) {
-      cs_log(CS_LOG_ERROR, "reindex: loading %s failed: %s", kinds[k].phase,
-             rc == CS_APPLY_PG_ERROR ? "PostgreSQL error" : cs_strerror(rc));
-      goto out;
-    }
-    if (p.tty) report(&p, 1);
-  }
-  r = PQexec(pg, "COMMIT");
-  PQclear(r);
+  l.cp.floor_xid = h;
+  rc = cs_load_run(&l);
+  if (rc) goto out;
+  cs_progress p = l.progress;
   if (opensearch) {
     char name[128];
     snprintf(name, sizeof name, "convsearch-%s", gen);
     p.phase = "mirror";
-    p.total = counts[1] + counts[2];
+    p.total = l.counts[1] + l.counts[2];
     p.done = 0;
     rc = bulk_load(s, opensearch, name, bulk_retry_s, &p);
     if (!rc) rc = swap_alias(opensearch, name);
@@ -464,7 +329,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
       cs_log(CS_LOG_ERROR, "reindex: mirror load failed; the old index keeps serving");
       goto out;
     }
-    if (p.tty) report(&p, 1);
+    cs_progress_report(&p, 1);
     /* Changes from now on are mirrored from this generation's outbox. */
     rc = cs_writer_begin(w);
     if (!rc) rc = cs_writer_set_mirror(w, 1);
@@ -489,7 +354,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
   if (!p.tty) {
     printf("{\"phase\": \"done\", \"generation\": \"%s\", \"horizon\": %" PRIu64
            ", \"elapsed_s\": %.3f}\n",
-           gen, h, now_s() - p.t0);
+           gen, h, cs_progress_now() - p.t0);
   }
   status = 0;
 out:
