@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 static int path_of(char *out, size_t cap, const char *dir, const char *name) {
@@ -166,7 +167,7 @@ static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
       json_decref(j);
     }
     if (!ntodo) return 0;
-    double now = now_s();
+    double now = cs_progress_now();
     if (!first_failure) first_failure = now;
     double left = L->retry_s - (now - first_failure);
     if (left <= 0) {
