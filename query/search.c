@@ -537,6 +537,7 @@ typedef struct xhit {
 
 typedef struct xsearch {
   cs_reader *r;
+  cs_analyzer *a; /* for highlighting titles and descriptions */
   const cs_caller *caller;
   const cs_search_params *p;
   const cs__query *q;
@@ -1634,8 +1635,11 @@ static int cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c) {
 typedef struct snip_ref {
   uint32_t docid;
   uint32_t hit;  /* index in the page */
-  uint32_t rank; /* 0..2 within the hit */
+  uint32_t rank; /* 0..2 within the hit; REF_TITLE, REF_DESC */
 } snip_ref;
+
+#define REF_TITLE SNIPPETS
+#define REF_DESC (SNIPPETS + 1)
 
 static int snip_cmp(const void *a, const void *b) {
   const snip_ref *x = a, *y = b;
@@ -1741,9 +1745,52 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
   return *out ? 0 : CS_ENOMEM;
 }
 
+/* Every hit has "title_highlight", the title HTML-escaped (with <em> once
+ * field_json finds a match in it), and "description_highlight", null until
+ * field_json finds a match in the description. */
+static int plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit) {
+  cs_conv c;
+  cs_str title = {"", 0};
+  if (cs_reader_conv(s->r, conv, &c) == 0) title = c.title;
+  cs_buf_reset(b);
+  cs__html_escape(b, title.p, title.len);
+  if (b->err) return CS_ENOMEM;
+  json_t *t = json_stringn_nocheck(b->len ? (const char *)b->p : "", b->len);
+  if (!t || json_object_set_new(hit, "title_highlight", t) ||
+      json_object_set_new(hit, "description_highlight", json_null()))
+    return CS_ENOMEM;
+  return 0;
+}
+
+/* The highlighted title (kind CS_DOC_TITLE) or description of the
+ * conversation of hit object `hit`, whose document is d: replaces
+ * "title_highlight" (the escaped title without <em>) or sets
+ * "description_highlight" (a window around the matches, like a snippet)
+ * when the query matches in it. */
+static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *tbl, cs_buf *b,
+                      json_t *hit) {
+  size_t n;
+  int rc = doc_spans(s->x, d, kind, &n);
+  if (rc || !n || !s->a) return rc;
+  cs_conv c;
+  rc = cs_reader_conv(s->r, conv, &c);
+  if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+  cs_buf_reset(b);
+  int title = kind == CS_DOC_TITLE;
+  if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,
+                          title ? 0 : CS__SNIPPET_BYTES, tbl, b))
+    return CS_ENOMEM;
+  json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
+  if (!str) return CS_ENOMEM;
+  return json_object_set_new(hit, title ? "title_highlight" : "description_highlight", str)
+             ? CS_ENOMEM
+             : 0;
+}
+
 /* Builds the snippets of the page's hits (hits[i] best first) into
- * arrays[i]. */
-static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays) {
+ * arrays[i], and the highlighted titles and descriptions into the hit
+ * objects hobjs[i]. */
+static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, json_t *hobjs) {
   cs__exec *x = s->x;
   if (!x || !nh) return 0;
   /* Reopen only the terms these hits matched. */
@@ -1759,24 +1806,36 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays)
       if (rc) return rc;
     }
   }
-  snip_ref *refs = malloc((size_t)nh * SNIPPETS * sizeof *refs);
+  /* Cursors only move forward: turns, titles and descriptions are visited
+   * in docid order. */
+  snip_ref *refs = malloc((size_t)nh * (SNIPPETS + 2) * sizeof *refs);
   json_t **objs = calloc((size_t)nh * SNIPPETS, sizeof *objs);
-  cs_buf b;
+  cs_buf b, tbl;
   cs_buf_init(&b);
+  cs_buf_init(&tbl);
   int rc = refs && objs ? 0 : CS_ENOMEM;
   size_t nr = 0;
   for (uint32_t i = 0; i < nh && !rc; i++) {
+    const xrange *R = &hits[i]->R;
+    uint32_t docs[SNIPPETS + 2], ranks[SNIPPETS + 2], m = 0;
     for (uint32_t k = 0; k < hits[i]->nsnip; k++) {
-      refs[nr].docid = hits[i]->snip[k];
-      refs[nr].hit = i;
-      refs[nr].rank = k;
-      nr++;
+      docs[m] = hits[i]->snip[k];
+      ranks[m++] = k;
     }
+    if (R->title != END) docs[m] = R->title, ranks[m++] = REF_TITLE;
+    if (R->desc != END) docs[m] = R->desc, ranks[m++] = REF_DESC;
+    for (uint32_t k = 0; k < m; k++)
+      refs[nr++] = (snip_ref){docs[k], i, ranks[k]};
   }
   if (!rc) qsort(refs, nr, sizeof *refs, snip_cmp);
   for (size_t k = 0; k < nr && !rc; k++) {
     const snip_ref *sr = &refs[k];
-    rc = snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
+    if (sr->rank == REF_TITLE || sr->rank == REF_DESC)
+      rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
+                      hits[sr->hit]->R.id, &tbl, &b, json_array_get(hobjs, sr->hit));
+    else
+      rc =
+          snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
   }
   for (uint32_t i = 0; i < nh && !rc; i++) {
     for (uint32_t k = 0; k < SNIPPETS; k++) {
@@ -1794,6 +1853,7 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays)
   free(objs);
   free(refs);
   cs_buf_free(&b);
+  cs_buf_free(&tbl);
   return rc;
 }
 
@@ -1886,11 +1946,14 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   int rc = 0, ret = -1;
   json_t *hits = NULL, **snips = NULL;
   xhit **page = NULL;
+  cs_buf fb;
+  cs_buf_init(&fb);
   if (cs__query_parse(a, qs, qlen, &o->parse, &q, err)) {
     cs__query_free(&q);
     return -1;
   }
   s.r = r;
+  s.a = a;
   s.caller = c;
   s.p = p;
   s.q = &q;
@@ -1976,9 +2039,11 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
       goto fail;
     }
     json_array_append_new(hits, h);
+    rc = plain_fields(&s, page[i]->R.id, &fb, h);
+    if (rc) goto fail;
   }
   if (o->snippets && s.x) {
-    rc = build_snippets(&s, page, nh, snips);
+    rc = build_snippets(&s, page, nh, snips, hits);
     if (rc) goto fail;
   }
   json_t *next = json_null();
@@ -2005,6 +2070,7 @@ fail:
   fail_rc(err, rc);
 out:
   json_decref(hits);
+  cs_buf_free(&fb);
   free(page);
   free(snips);
   free(s.scratch);

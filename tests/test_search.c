@@ -35,6 +35,9 @@
  *   error CODE      the search fails with this error code
  *   em ID TEXT      a snippet of hit ID contains TEXT (HTML as returned)
  *   noem ID TEXT    no snippet of hit ID contains TEXT
+ *   tem ID TEXT     hit ID's title_highlight contains TEXT (HTML as returned)
+ *   dem ID TEXT     hit ID's description_highlight contains TEXT
+ *   dem ID null     hit ID's description_highlight is null
  */
 #include "engine.h"
 #include "errors.h"
@@ -408,6 +411,20 @@ static void run_case(tcase *t, const char *file) {
       th_check(h && found == want, "%s:%d: q=[%s] hit %" PRIu64 " snippets %s [%s]: %s", file,
                t->line, t->q, id, want ? "lack" : "have", arg, dump ? dump : "(no such hit)");
       free(dump);
+    } else if (!strncmp(d, "tem ", 4) || !strncmp(d, "dem ", 4)) {
+      const char *field = d[0] == 't' ? "title_highlight" : "description_highlight";
+      uint64_t id = strtoull(arg, &arg, 10);
+      while (*arg == ' ')
+        arg++;
+      json_t *h = find_hit(res, id);
+      json_t *v = h ? json_object_get(h, field) : NULL;
+      int ok = !strcmp(arg, "null") ? json_is_null(v)
+                                    : json_is_string(v) && strstr(json_string_value(v), arg);
+      th_check(ok, "%s:%d: q=[%s] hit %" PRIu64 " %s lacks [%s]: %s", file, t->line, t->q, id,
+               field, arg,
+               json_is_string(v) ? json_string_value(v)
+               : v               ? "null"
+                                 : "(absent)");
     } else {
       die("%s:%d: unknown directive: %s", file, t->line, d);
     }
