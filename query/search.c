@@ -549,6 +549,10 @@ typedef struct xsearch {
   int universe;
   xrange *u;
   size_t nu, ucap;
+  /* Conversations of the people the query names (cs__people_named):
+   * they match whatever their text, and rank above the others. */
+  xrange *named;
+  size_t nnamed, named_cap;
   /* Turn filter bits of the current conversation. */
   uint8_t *bits;
   size_t bits_cap;
@@ -603,13 +607,17 @@ static int range_passes(const xsearch *s, const xrange *R) {
   return 1;
 }
 
-static int universe_add(xsearch *s, const cs_conv *c) {
+static int range_add(xsearch *s, const cs_conv *c, xrange **v, size_t *n, size_t *cap) {
   xrange R;
   range_of(c, &R);
   if (!range_passes(s, &R)) return 0;
-  if (grow_buf((void **)&s->u, &s->ucap, s->nu + 1, sizeof *s->u)) return CS_ENOMEM;
-  s->u[s->nu++] = R;
+  if (grow_buf((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
+  (*v)[(*n)++] = R;
   return 0;
+}
+
+static int universe_add(xsearch *s, const cs_conv *c) {
+  return range_add(s, c, &s->u, &s->nu, &s->ucap);
 }
 
 static int universe_add_id(xsearch *s, uint64_t id) {
@@ -678,21 +686,81 @@ static int build_universe(xsearch *s) {
   return 0;
 }
 
+/* In v[0..n) (sorted by docid), the first non-empty conversation ending
+ * after docid d; n when none. */
+static size_t range_after(const xrange *v, size_t n, uint32_t d) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid].e <= d)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  while (lo < n && v[lo].e <= v[lo].f)
+    lo++; /* empty conversations */
+  return lo;
+}
+
+/* ---------------------------------------------------------------- named people */
+
+/* Rank of a conversation of a named person over any other match. */
+#define NAMED_TIER (1 << 20)
+
+static int named_each(void *ctx, cs_slice key, cs_slice val) {
+  (void)val;
+  xsearch *s = ctx;
+  if (key.len != 16) return 0;
+  cs_conv c;
+  int rc = cs_reader_conv(s->r, cs_be64_get((const uint8_t *)key.data + 8), &c);
+  if (rc == CS_ENOTFOUND) return 0;
+  return rc ? rc : range_add(s, &c, &s->named, &s->nnamed, &s->named_cap);
+}
+
+/* Lists the conversations of the people query text q names, sorted. */
+static int build_named(xsearch *s, const char *q, size_t qlen) {
+  uint64_t *ids;
+  size_t n;
+  int rc = cs__people_named(s->r, s->caller, q, qlen, &ids, &n);
+  for (size_t i = 0; i < n && !rc; i++) {
+    uint8_t pfx[8];
+    cs_key_u64(pfx, ids[i]);
+    rc = cs_reader_scan(s->r, CS_T_PCONV, pfx, 8, named_each, s);
+  }
+  free(ids);
+  if (!rc && s->nnamed > 1) qsort(s->named, s->nnamed, sizeof *s->named, range_cmp);
+  return rc;
+}
+
+/* The first named conversation ending after t: where it starts (at least
+ * t), or END. */
+static uint32_t named_lb(const xsearch *s, uint32_t t) {
+  size_t i = range_after(s->named, s->nnamed, t);
+  if (i == s->nnamed) return END;
+  return s->named[i].f > t ? s->named[i].f : t;
+}
+
+static int is_named(const xsearch *s, const xrange *R) {
+  size_t lo = 0, hi = s->nnamed;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->named[mid].f < R->f)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < s->nnamed && s->named[lo].f == R->f; lo++) {
+    if (s->named[lo].id == R->id) return 1;
+  }
+  return 0;
+}
+
 /* Finds the conversation holding docid d. Returns 1 with *R filled when it
  * is one to consider; 0 with *next set to where the walk continues (a gap,
  * a name, a filtered or invisible conversation); or a CS_E* code. */
 static int resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
   if (s->universe) {
-    size_t lo = 0, hi = s->nu;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (s->u[mid].e <= d)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    while (lo < s->nu && s->u[lo].e <= s->u[lo].f)
-      lo++; /* empty conversations */
+    size_t lo = range_after(s->u, s->nu, d);
     if (lo >= s->nu) {
       *next = END;
       return 0;
@@ -1241,6 +1309,7 @@ static int consider(xsearch *s, const xrange *R) {
       cs__key ub = h->key;
       int rc = conv_bound(s, R, &ub.tier, &ub.score);
       if (rc) return rc;
+      if (s->nnamed && is_named(s, R)) ub.tier += NAMED_TIER;
       if (cs__key_cmp(s->sort, &ub, th) > 0) return 0; /* cannot make the page */
     }
   } else {
@@ -1250,6 +1319,7 @@ static int consider(xsearch *s, const xrange *R) {
   if (s->x) {
     int rc = score_conv(s, R, h);
     if (rc) return rc;
+    if (s->nnamed && is_named(s, R)) h->key.tier += NAMED_TIER;
   } else {
     memset(hit_mask(h), 0, s->mask_words * sizeof(uint64_t));
   }
@@ -1363,6 +1433,10 @@ static int walk(xsearch *s) {
   while (t < limit && !rc) {
     if (past_deadline(s)) break;
     uint32_t d = node_lb(x, root, t);
+    if (s->nnamed) {
+      uint32_t dn = named_lb(s, t);
+      if (dn < d) d = dn;
+    }
     if (d >= limit) break;
     xrange R;
     uint32_t next;
@@ -1374,7 +1448,7 @@ static int walk(xsearch *s) {
     }
     rc = build_bits(s, &R);
     if (rc) break;
-    if (node_match(s, root, &R)) {
+    if (node_match(s, root, &R) || (s->nnamed && is_named(s, &R))) {
       if (s->first_only) {
         s->total++;
         break;
@@ -1993,6 +2067,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
     s.has_deadline = 1;
   }
   rc = build_universe(&s);
+  if (!rc && q.root >= 0) rc = build_named(&s, qs, qlen);
   if (rc) goto fail;
 
   uint64_t mask = 0;
@@ -2075,6 +2150,7 @@ out:
   free(snips);
   free(s.scratch);
   free(s.u);
+  free(s.named);
   free(s.bits);
   cs__topk_free(&s.top);
   cs__exec_close(s.x);
