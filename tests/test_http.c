@@ -1589,6 +1589,79 @@ static void t_isolation(void) {
   }
 }
 
+/* Percent-encodes s for a query string. */
+static void url_encode(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 4 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+      out[o++] = (char)c;
+    else
+      o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+  }
+  out[o] = 0;
+}
+
+/* The conversation ids of a search's hits. */
+static int hit_has(const resp *r, json_int_t id) {
+  json_t *h;
+  size_t k;
+  json_array_foreach(json_object_get(r->json, "hits"), k, h) {
+    if (json_integer_value(json_object_get(h, "conversation_id")) == id) return 1;
+  }
+  return 0;
+}
+
+/* A suggestion never leads to an empty search: for every caller and many
+ * prefixes, each person /v1/suggest offers, searched by the suggestion's
+ * text, finds all of that person's conversations the caller sees (those a
+ * search filtered on the person lists). */
+static void t_suggested_people(void) {
+  static const char *const toks[] = {"admin", "analyst", "portal1", "portal2", "jwt1", "jwt2"};
+  static const char *const prefixes[] = {"a",       "%C3%A1", "al", "e",       "f",  "f%C3%A1", "g",
+                                         "g%C3%BC", "m",      "ma", "n",       "nu", "%C3%B1",  "o",
+                                         "%C3%B3",  "p",      "pa", "persona", "s",  "z"};
+  int offered = 0, ok = 1;
+  for (size_t t = 0; t < sizeof toks / sizeof toks[0]; t++) {
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+      char path[1024];
+      snprintf(path, sizeof path, "/v1/suggest?q=%s&limit=20", prefixes[i]);
+      resp s;
+      get(path, toks[t], &s);
+      json_t *it;
+      size_t k;
+      json_array_foreach(json_object_get(s.json, "suggestions"), k, it) {
+        if (strcmp(json_string_value(json_object_get(it, "kind")), "person")) continue;
+        json_int_t id = json_integer_value(json_object_get(it, "id"));
+        char q[512];
+        url_encode(json_string_value(json_object_get(it, "text")), q, sizeof q);
+        resp own, found;
+        snprintf(path, sizeof path, "/v1/search?patient=%" JSON_INTEGER_FORMAT "&limit=50", id);
+        get(path, toks[t], &own);
+        snprintf(path, sizeof path, "/v1/search?q=%s&limit=50", q);
+        get(path, toks[t], &found);
+        json_t *h;
+        size_t j;
+        int all = found.status == 200;
+        json_array_foreach(json_object_get(own.json, "hits"), j, h) {
+          offered++;
+          all &= hit_has(&found, json_integer_value(json_object_get(h, "conversation_id")));
+        }
+        if (!all) {
+          ok = 0;
+          check(0, "%s: suggested person %" JSON_INTEGER_FORMAT " [%s] searched: %s", toks[t], id,
+                json_string_value(json_object_get(it, "text")), found.body);
+        }
+        resp_free(&own);
+        resp_free(&found);
+      }
+      resp_free(&s);
+    }
+  }
+  check(ok && offered >= 3,
+        "every suggested person's conversations are found by the suggestion (%d checked)", offered);
+}
+
 static void t_abuse(void) {
   resp r;
   /* A 100 KB query. */
@@ -2115,8 +2188,13 @@ int main(int argc, char **argv) {
     static const struct {
       const char *name;
       void (*run)(void);
-    } checks[] = {{"isolation", t_isolation}, {"abuse", t_abuse}, {"metrics", t_metrics},
-                  {"rate", t_rate},           {"idle", t_idle},   {"slow client", t_slow_client},
+    } checks[] = {{"isolation", t_isolation},
+                  {"suggested people", t_suggested_people},
+                  {"abuse", t_abuse},
+                  {"metrics", t_metrics},
+                  {"rate", t_rate},
+                  {"idle", t_idle},
+                  {"slow client", t_slow_client},
                   {"reindex", t_reindex}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
       label = checks[i].name;
