@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ typedef struct req {
   char *body;
   size_t body_len;
   int too_large;  /* body over CS_BODY_MAX: the rest is dropped */
+  int close;      /* answer with Connection: close (framing refused) */
   size_t dropped; /* bytes dropped */
   int responded;
   int status;
@@ -262,6 +264,7 @@ static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) 
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (rp->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+  if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (rp->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rp->location);
   if (rp->www_authenticate)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -311,6 +314,43 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
   return MHD_YES;
 }
 
+/* ---------------------------------------------------------------- framing */
+
+/* Framing that two HTTP parsers could read differently (RFC 9112 section
+ * 6.3): Content-Length given twice, Content-Length together with
+ * Transfer-Encoding, or a transfer coding other than chunked (a
+ * Content-Length that is not a number is refused by libmicrohttpd itself).
+ * A proxy in front might take a different body length than ours, and the
+ * bytes after the body would be read as another request (request
+ * smuggling). Such a request gets 400 and its connection is closed. */
+typedef struct framing {
+  int cl, te;
+  const char *why;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!key) return MHD_YES;
+  const char *v = value ? value : "";
+  if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+    if (++f->cl > 1 && !f->why) f->why = "Content-Length is given more than once";
+  } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    if ((++f->te > 1 || strcasecmp(v, "chunked") != 0) && !f->why)
+      f->why = "the only Transfer-Encoding accepted is a single \"chunked\"";
+  }
+  return MHD_YES;
+}
+
+/* NULL when the framing is sound, else why it is not. */
+static const char *framing_problem(struct MHD_Connection *mc) {
+  framing f = {0, 0, NULL};
+  MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+  if (!f.why && f.cl && f.te) f.why = "Content-Length and Transfer-Encoding are both given";
+  return f.why;
+}
+
 static int method_of(const char *m) {
   if (!strcmp(m, "GET")) return CS_M_GET;
   if (!strcmp(m, "HEAD")) return CS_M_HEAD;
@@ -341,6 +381,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     uint64_t id;
     int id_ok;
     r->route = cs_route_find(url, &id, &id_ok);
+    const char *bad_framing = framing_problem(mc);
+    if (bad_framing) {
+      r->close = 1;
+      return respond_error(mc, r, 400, "bad_request", bad_framing);
+    }
     /* Refuse an announced oversized body before reading any of it. */
     const char *cl =
         MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -426,9 +471,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   /* The query string is never logged: it holds what people said. */
   if (r->responded) {
     cs_metrics_observe(r->route, r->status, dt);
-    cs_log(r->status >= 500 ? CS_LOG_WARN : CS_LOG_INFO,
-           "%s %s %d %.1fms %zuB %s %s%s%s%s", r->method_name, r->path, r->status, dt * 1000,
-           r->resp_len, who, ip, r->code[0] ? " error=" : "", r->code,
+    cs_log(r->status >= 500 ? CS_LOG_WARN : CS_LOG_INFO, "%s %s %d %.1fms %zuB %s %s%s%s%s",
+           r->method_name, r->path, r->status, dt * 1000, r->resp_len, who, ip,
+           r->code[0] ? " error=" : "", r->code,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
   } else {
     cs_log(CS_LOG_INFO, "%s %s aborted after %.1fms (client went away or timed out) %s",
