@@ -25,7 +25,7 @@
 
 static const char usage[] =
     "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
-    "                         [--token-secret-file FILE] [--threads N]\n"
+    "                         [--token-secret-file FILE [--token-max-ttl SECONDS]] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
     "                         [--cors-origin ORIGIN]...\n"
     "\n"
@@ -40,6 +40,9 @@ static const char usage[] =
     "  --token-secret-file FILE  shared secret for per-employee tokens minted by the portal\n"
     "                            (v1.<payload>.<signature>); same permission rule; one\n"
     "                            line ending at the end of the file is not part of it\n"
+    "  --token-max-ttl SECONDS   longest lifetime of a per-employee token: one whose exp is\n"
+    "                            further from now is refused (default 86400, one day;\n"
+    "                            at most 31536000)\n"
     "  --threads N               polling threads (default: 2 x CPU cores, 1..256)\n"
     "  --reindex-pg CONNINFO     enables POST /v1/admin/reindex: runs\n"
     "                              INDEXER reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
@@ -57,7 +60,7 @@ static const char usage[] =
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
-  const char *index, *listen, *tokens, *secret;
+  const char *index, *listen, *tokens, *secret, *max_ttl;
   const char *reindex_pg, *indexer, *opensearch;
   unsigned threads;
   cs_cors cors;
@@ -89,6 +92,8 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->tokens;
     else if (!strcmp(name, "--token-secret-file"))
       slot = &a->secret;
+    else if (!strcmp(name, "--token-max-ttl"))
+      slot = &a->max_ttl;
     else if (!strcmp(name, "--reindex-pg"))
       slot = &a->reindex_pg;
     else if (!strcmp(name, "--indexer"))
@@ -122,6 +127,8 @@ static int parse(int argc, char **argv, args *a) {
   if (!a->index) return bad("--index is required", NULL);
   if (!a->listen) return bad("--listen is required", NULL);
   if (!a->tokens) return bad("--tokens is required", NULL);
+  if (a->max_ttl && !a->secret)
+    return bad("--token-max-ttl is for per-employee tokens: it needs --token-secret-file", NULL);
   if ((a->indexer || a->opensearch) && !a->reindex_pg)
     return bad("--indexer and --opensearch are for reindex jobs: they need --reindex-pg", NULL);
   return 0;
@@ -170,6 +177,14 @@ int main(int argc, char **argv) {
   static args a; /* zeroed; large (the CORS origins) */
   int rc = parse(argc, argv, &a);
   if (rc) return rc;
+  long long max_ttl = CS_TOKEN_TTL_DEFAULT;
+  if (a.max_ttl) {
+    char *end;
+    errno = 0;
+    max_ttl = strtoll(a.max_ttl, &end, 10);
+    if (errno || *end || max_ttl < 1 || max_ttl > CS_TOKEN_TTL_MAX)
+      return bad("--token-max-ttl takes a number of seconds from 1 to 31536000", a.max_ttl);
+  }
   if (!a.threads) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     a.threads = n < 1 ? 2 : n > 128 ? 256 : (unsigned)(2 * n);
@@ -189,6 +204,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "convsearch-server: %s\n", err);
     return 1;
   }
+  cs_auth_set_max_ttl(auth, max_ttl);
   if (cs_auth_count(auth) == 0 && !a.secret)
     cs_log(CS_LOG_WARN, "the tokens file %s holds no token: only /v1/health will answer", a.tokens);
 

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@ typedef struct req {
   char *body;
   size_t body_len;
   int too_large;  /* body over CS_BODY_MAX: the rest is dropped */
+  int close;      /* answer with Connection: close (framing refused) */
   size_t dropped; /* bytes dropped */
   int responded;
   int status;
@@ -272,6 +274,7 @@ static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) 
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (rp->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+  if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (rp->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rp->location);
   if (rp->www_authenticate)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -332,6 +335,43 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
   return MHD_YES;
 }
 
+/* ---------------------------------------------------------------- framing */
+
+/* Framing that two HTTP parsers could read differently (RFC 9112 section
+ * 6.3): Content-Length given twice, Content-Length together with
+ * Transfer-Encoding, or a transfer coding other than chunked (a
+ * Content-Length that is not a number is refused by libmicrohttpd itself).
+ * A proxy in front might take a different body length than ours, and the
+ * bytes after the body would be read as another request (request
+ * smuggling). Such a request gets 400 and its connection is closed. */
+typedef struct framing {
+  int cl, te;
+  const char *why;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!key) return MHD_YES;
+  const char *v = value ? value : "";
+  if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+    if (++f->cl > 1 && !f->why) f->why = "Content-Length is given more than once";
+  } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    if ((++f->te > 1 || strcasecmp(v, "chunked") != 0) && !f->why)
+      f->why = "the only Transfer-Encoding accepted is a single \"chunked\"";
+  }
+  return MHD_YES;
+}
+
+/* NULL when the framing is sound, else why it is not. */
+static const char *framing_problem(struct MHD_Connection *mc) {
+  framing f = {0, 0, NULL};
+  MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+  if (!f.why && f.cl && f.te) f.why = "Content-Length and Transfer-Encoding are both given";
+  return f.why;
+}
+
 static int method_of(const char *m) {
   if (!strcmp(m, "GET")) return CS_M_GET;
   if (!strcmp(m, "HEAD")) return CS_M_HEAD;
@@ -366,6 +406,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
       r->vary_origin = 1;
       r->cors_origin = cs_cors_match(
           s->cors, MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
+    }
+    const char *bad_framing = framing_problem(mc);
+    if (bad_framing) {
+      r->close = 1;
+      return respond_error(mc, r, 400, "bad_request", bad_framing);
     }
     /* Refuse an announced oversized body before reading any of it. */
     const char *cl =

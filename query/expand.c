@@ -367,7 +367,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     goto out;
   }
   /* One entry per stem: the best way it was reached, summed frequency. */
-  qsort(c.v, c.n, sizeof *c.v, cand_by_stem);
+  if (c.n > 1) qsort(c.v, c.n, sizeof *c.v, cand_by_stem);
   size_t m = 0;
   for (size_t i = 0; i < c.n; i++) {
     if (m && cand_by_stem(&c.v[m - 1], &c.v[i]) == 0) {
@@ -384,7 +384,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     }
     c.v[m++] = c.v[i];
   }
-  qsort(c.v, m, sizeof *c.v, cand_by_rank);
+  if (m > 1) qsort(c.v, m, sizeof *c.v, cand_by_rank);
   for (size_t i = 0; i < m && *n < cap; i++) {
     cs_lex lx;
     int lrc = cs_reader_lex(r, c.v[i].stem, c.v[i].len, &lx);

@@ -10,7 +10,11 @@
  *     documented; the document lists every route of the API, resolves
  *     every $ref and declares the bearer scheme;
  *   - scripted checks that do not fit a case: startup refusals (tokens or
- *     secret file readable by others, malformed lines, bad arguments),
+ *     secret file readable by others or a FIFO, malformed lines, bad
+ *     arguments, --token-max-ttl), request framing (duplicate
+ *     Content-Length, Content-Length with Transfer-Encoding: 400 and the
+ *     connection closed), the case runner itself (no expect: line dropped),
+ *     a server with --token-max-ttl 60,
  *     isolation of two employees, abuse (huge URLs, bodies, a slow client
  *     sending a byte a second, 1,000 idle connections), metrics, reindex
  *     jobs (a real reindex run to "succeeded" when --reindex-pg is given;
@@ -40,7 +44,9 @@
  *                                  (portal token without employee) jwt1 jwt2
  *                                  jwt3 (minted per-employee tokens) expired
  *                                  forged jwt_admin (well signed, role admin)
- *                                  garbage
+ *                                  jwt_long (exp 400 days ahead, past the
+ *                                  server's one-day lifetime cap)
+ *                                  jwt_forever (exp 2^63-1) garbage
  *   header: Name: value            an extra request header
  *   body: TEXT                     request body (\xHH is a raw byte); sent
  *                                  with Content-Type: application/json
@@ -64,6 +70,8 @@
  *                                  (application/x-ndjson) is checked as the
  *                                  array of its lines (a line that is not
  *                                  JSON fails every expect:)
+ * A case may hold up to 256 expect: and 16 header-has: lines; one with
+ * more fails (none is ever dropped).
  * Exit status 1 when anything failed; the last line reads
  * "test_http: N passed, M failed".
  */
@@ -90,6 +98,7 @@
 #include <unistd.h>
 
 static int passed, failed, skipped;
+static int quiet; /* failures counted but not printed (checks of the runner itself) */
 static const char *server_bin, *index_dir, *cases_dir, *openapi_path, *skip_list, *only;
 static const char *reindex_pg, *exchanges_path;
 static char work[512];
@@ -104,6 +113,7 @@ static void check(int ok, const char *fmt, ...) {
     return;
   }
   failed++;
+  if (quiet) return;
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "FAIL: ");
@@ -170,6 +180,8 @@ static token tokens[] = {
     {"expired", ""},
     {"forged", ""},
     {"jwt_admin", ""},
+    {"jwt_long", ""},
+    {"jwt_forever", ""},
     {"garbage", "not a token at all"},
 };
 
@@ -236,6 +248,11 @@ static void setup_tokens(void) {
   mint(p, "not the server's secret, 32 bytes", (char *)token_value("forged"));
   snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"admin\",\"exp\":%lld}", exp);
   mint(p, secret, (char *)token_value("jwt_admin"));
+  snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"portal\",\"exp\":%lld}",
+           (long long)time(NULL) + 400 * 86400);
+  mint(p, secret, (char *)token_value("jwt_long"));
+  snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"portal\",\"exp\":9223372036854775807}");
+  mint(p, secret, (char *)token_value("jwt_forever"));
 
   char text[2048], h[65];
   text[0] = 0;
@@ -1268,6 +1285,9 @@ static int needs_skipped(const char *need) {
   return strstr(buf, pat) != NULL;
 }
 
+#define CASE_EXPECT_MAX 256
+#define CASE_HEADER_MAX 16
+
 static void run_case(const char *file) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", cases_dir, file);
@@ -1281,7 +1301,10 @@ static void run_case(const char *file) {
   char *body = NULL;
   size_t body_len = 0;
   int status = 0, has_ct = 0;
-  char *expects[64], *hdrs[8], *absent[8];
+  /* A case with more expect: or header-has: lines than these fails (none
+   * is dropped silently). */
+  char *expects[CASE_EXPECT_MAX], *hdrs[CASE_HEADER_MAX];
+  char *absent[8];
   int nexp = 0, nhdr = 0, nabsent = 0;
   int lineno = 0, bad = 0;
   for (char *l = text; l && !bad;) {
@@ -1322,12 +1345,23 @@ static void run_case(const char *file) {
         body_len = unescape_bytes(v);
       } else if (!strcmp(l, "status")) {
         status = atoi(v);
-      } else if (!strcmp(l, "expect") && nexp < 64) {
-        expects[nexp++] = v;
-      } else if (!strcmp(l, "header-has") && nhdr < 8) {
-        hdrs[nhdr++] = v;
-      } else if (!strcmp(l, "header-absent") && nabsent < 8) {
-        absent[nabsent++] = v;
+      } else if (!strcmp(l, "expect") || !strcmp(l, "header-has")) {
+        int e = !strcmp(l, "expect"), max = e ? CASE_EXPECT_MAX : CASE_HEADER_MAX;
+        if ((e ? nexp : nhdr) == max) {
+          check(0, "%s line %d: more than %d %s: lines in one case", file, lineno, max, l);
+          bad = 1;
+        } else if (e) {
+          expects[nexp++] = v;
+        } else {
+          hdrs[nhdr++] = v;
+        }
+      } else if (!strcmp(l, "header-absent")) {
+        if (nabsent == 8) {
+          check(0, "%s line %d: more than 8 header-absent: lines in one case", file, lineno);
+          bad = 1;
+        } else {
+          absent[nabsent++] = v;
+        }
       } else if (!strcmp(l, "server")) {
         snprintf(options, sizeof options, "%s", v);
       } else {
@@ -1444,6 +1478,10 @@ static void t_startup(void) {
   write_file(bad, badtext, 0600);
   write_file(s640, secret, 0640);
   free(good);
+  char fifo[700];
+  snprintf(fifo, sizeof fifo, "%s/fifo", work);
+  unlink(fifo);
+  if (mkfifo(fifo, 0600)) check(0, "mkfifo %s: %s", fifo, strerror(errno));
 
   struct {
     const char *what;
@@ -1519,6 +1557,36 @@ static void t_startup(void) {
        2,
        "http://localhost:99999",
        "1 to 65535"},
+      /* A FIFO is refused at once, not waited on for ever. */
+      {"tokens file is a FIFO",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", fifo, NULL},
+       1,
+       fifo,
+       "FIFO"},
+      {"secret file is a FIFO",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", fifo, NULL},
+       1,
+       fifo,
+       "FIFO"},
+      {"--token-max-ttl 0",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", secret_path, "--token-max-ttl", "0", NULL},
+       2,
+       "--token-max-ttl",
+       "31536000"},
+      {"--token-max-ttl not a number",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", secret_path, "--token-max-ttl", "1d", NULL},
+       2,
+       "--token-max-ttl",
+       NULL},
+      {"--token-max-ttl without --token-secret-file",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-max-ttl", "60", NULL},
+       2,
+       "--token-secret-file",
+       NULL},
   };
   for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
     pid_t pid = spawn(runs[i].args, err_path, out_path);
@@ -2123,6 +2191,161 @@ static void t_sigterm(void) {
   server_pid = 0;
 }
 
+/* ---------------------------------------------------------------- hardening */
+
+/* Sends req on a fresh connection that stays open for keep-alive and reads
+ * for up to timeout seconds; *closed tells whether the server closed the
+ * connection by then. Returns what came (malloc'd, NUL-terminated). */
+static char *exchange(const char *req, double timeout, int *closed) {
+  size_t cap = 1 << 16, n = 0;
+  char *b = malloc(cap);
+  *closed = 0;
+  int fd = connect_server();
+  if (fd < 0 || send_all(fd, req, strlen(req))) {
+    if (fd >= 0) close(fd);
+    b[0] = 0;
+    return b;
+  }
+  double end = now_s() + timeout;
+  for (;;) {
+    int left = (int)((end - now_s()) * 1000);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    if (n + 4096 > cap) b = realloc(b, cap *= 2);
+    ssize_t k = recv(fd, b + n, cap - n - 1, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      *closed = 1;
+      break;
+    }
+    n += (size_t)k;
+  }
+  close(fd);
+  b[n] = 0;
+  return b;
+}
+
+static int count_of(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+    n++;
+  return n;
+}
+
+/* Ambiguous framing (request smuggling): 400 bad_request, the connection
+ * closed, and the bytes after the first body never answered as a request
+ * of their own. The same pipelined requests with sound framing are both
+ * answered, on a connection left open. */
+static void t_framing(void) {
+  char auth[700];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token_value("portal1"));
+  static const char smuggled[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  static const struct {
+    const char *what, *head, *body;
+  } bad[] = {
+      {"Content-Length twice", "Content-Length: 2\r\nContent-Length: 40\r\n", "{}"},
+      {"Content-Length twice, same value", "Content-Length: 2\r\nContent-Length: 2\r\n", "{}"},
+      {"Content-Length with Transfer-Encoding",
+       "Content-Length: 40\r\nTransfer-Encoding: chunked\r\n", "2\r\n{}\r\n0\r\n\r\n"},
+      {"Transfer-Encoding with Content-Length",
+       "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n", "2\r\n{}\r\n0\r\n\r\n"},
+      {"Transfer-Encoding other than chunked", "Transfer-Encoding: gzip, chunked\r\n",
+       "2\r\n{}\r\n0\r\n\r\n"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char req[2048];
+    snprintf(
+        req, sizeof req,
+        "POST /v1/qa/retrieve HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n%s\r\n"
+        "%s%s",
+        auth, bad[i].head, bad[i].body, smuggled);
+    int closed;
+    double t0 = now_s();
+    char *got = exchange(req, 5, &closed);
+    char *sep = strstr(got, "\r\n\r\n");
+    json_t *j = sep ? json_loads(sep + 4, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    check(!strncmp(got, "HTTP/1.1 400", 12) && code && !strcmp(code, "bad_request") &&
+              count_of(got, "HTTP/1.1 ") == 1 && closed && now_s() - t0 < 4,
+          "framing (%s): 400 bad_request, one answer, connection closed (closed %d, got %.400s)",
+          bad[i].what, closed, got);
+    json_decref(j);
+    free(got);
+  }
+  char req[2048];
+  snprintf(req, sizeof req,
+           "POST /v1/qa/retrieve HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
+           "Content-Length: 2\r\n\r\n{}%s",
+           auth, smuggled);
+  int closed;
+  char *got = exchange(req, 1, &closed);
+  check(count_of(got, "HTTP/1.1 ") == 2 && strstr(got, "\"status\":\"ok\"") && !closed,
+        "sound framing: both pipelined requests answered, connection kept (closed %d, got %.300s)",
+        closed, got);
+  free(got);
+}
+
+/* The case runner checks every expect: line of a case, or fails the case
+ * when it has more than it can hold: a case of 70 true expect: lines
+ * passes, the same with its last one false fails, and a case of 300 fails
+ * (too many lines, said so). */
+static void t_runner_limits(void) {
+  char dir[700], path[800];
+  snprintf(dir, sizeof dir, "%s/runner-cases", work);
+  mkdir(dir, 0700);
+  const char *saved = cases_dir;
+  cases_dir = dir;
+  static const struct {
+    const char *name;
+    int lines, last_false;
+  } runs[] = {{"70-true.case", 70, 0}, {"70-last-false.case", 70, 1}, {"300.case", 300, 0}};
+  for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+    size_t cap = 64 + (size_t)runs[k].lines * 40, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text + n, cap - n, "request: GET /v1/health\nstatus: 200\n");
+    for (int i = 0; i < runs[k].lines; i++)
+      n += (size_t)snprintf(text + n, cap - n, "expect: .status == \"%s\"\n",
+                            runs[k].last_false && i == runs[k].lines - 1 ? "false" : "ok");
+    snprintf(path, sizeof path, "%s/%s", dir, runs[k].name);
+    write_file(path, text, 0600);
+    free(text);
+    int before = failed;
+    quiet = 1;
+    run_case(runs[k].name);
+    quiet = 0;
+    int failures = failed - before;
+    failed = before; /* those failures were the point */
+    int want_fail = runs[k].last_false || runs[k].lines > CASE_EXPECT_MAX;
+    check(want_fail ? failures >= 1 : failures == 0, "the case runner %s %s (%d failures)",
+          want_fail ? "fails" : "passes", runs[k].name, failures);
+  }
+  cases_dir = saved;
+}
+
+/* --token-max-ttl 60: a per-employee token with an hour to live is refused
+ * (401 token_lifetime_too_long, naming the cap); service tokens are not
+ * concerned. */
+static void t_token_ttl_option(void) {
+  int main_port = port;
+  char log[700];
+  snprintf(log, sizeof log, "%s/ttl-server.log", work);
+  const char *extra[] = {"--token-secret-file", secret_path, "--token-max-ttl", "60", NULL};
+  pid_t pid = start_extra(extra, log, &port);
+  resp r;
+  get("/v1/patients", "jwt1", &r);
+  check(r.status == 401 && error_code(&r) && !strcmp(error_code(&r), "token_lifetime_too_long") &&
+            strstr(r.body, "60 seconds"),
+        "--token-max-ttl 60: a token with an hour to live -> 401 token_lifetime_too_long (%d %s)",
+        r.status, r.body);
+  resp_free(&r);
+  get("/v1/patients", "portal1", &r);
+  check(r.status == 200, "--token-max-ttl 60: service tokens still work (%d)", r.status);
+  resp_free(&r);
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the --token-max-ttl server stops cleanly");
+  port = main_port;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(void) {
@@ -2195,7 +2418,10 @@ int main(int argc, char **argv) {
                   {"rate", t_rate},
                   {"idle", t_idle},
                   {"slow client", t_slow_client},
-                  {"reindex", t_reindex}};
+                  {"reindex", t_reindex},
+                  {"framing", t_framing},
+                  {"runner limits", t_runner_limits},
+                  {"token ttl option", t_token_ttl_option}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
       label = checks[i].name;
       checks[i].run();
