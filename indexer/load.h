@@ -20,6 +20,7 @@
 #include "store.h"
 #include "writer.h"
 
+#include <signal.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,10 +34,10 @@ typedef struct cs_load {
   PGconn *pg;
   cs_store *store;
   cs_writer *w;
-  size_t budget_bytes;      /* commit when pending postings pass this */
-  const volatile int *stop; /* checked between pages; may be NULL */
-  cs_checkpoint cp;         /* written with every commit */
-  int mark;                 /* keep progress in cp's marker; resume from it */
+  size_t budget_bytes;               /* commit when pending postings pass this */
+  const volatile sig_atomic_t *stop; /* checked between pages; may be NULL */
+  cs_checkpoint cp;                  /* written with every commit */
+  int mark;                          /* keep progress in cp's marker; resume from it */
   /* Set by cs_load_begin. */
   uint64_t horizon;               /* xmin(S) */
   uint64_t counts[CS_LOAD_KINDS]; /* entities left to apply, per kind */

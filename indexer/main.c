@@ -206,7 +206,7 @@ static int parse(const command *c, int argc, char **argv, args *a) {
 
 static void on_signal(int sig) {
   (void)sig;
-  cs_tail_stop = 1;
+  cs_tail_request_stop();
 }
 
 int main(int argc, char **argv) {

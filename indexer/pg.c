@@ -5,6 +5,7 @@
 
 #include "log.h"
 
+#include <signal.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ static void first_line(char *out, size_t cap, const char *msg) {
   snprintf(out, cap, "%.*s", (int)n, msg);
 }
 
-PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop) {
+PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile sig_atomic_t *stop) {
   /* A conninfo that does not parse will not parse next time either. */
   char *perr = NULL;
   PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);

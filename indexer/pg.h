@@ -6,6 +6,7 @@
 #ifndef CS_PG_H
 #define CS_PG_H
 
+#include <signal.h>
 #include <libpq-fe.h>
 #include <stdint.h>
 
@@ -16,7 +17,7 @@
  * line saying when it retries. A conninfo that does not parse fails at once.
  * Returns NULL when it gave up. */
 #define CS_PG_BACKOFF_MAX_MS 10000
-PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop);
+PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile sig_atomic_t *stop);
 
 /* Runs sql with text parameters. Returns the result when its status is
  * COMMAND_OK or TUPLES_OK; otherwise logs "<what>: <error>", clears it and

@@ -35,14 +35,31 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
 #include <time.h>
+#include <unistd.h>
 
-volatile int cs_tail_stop = 0;
+volatile sig_atomic_t cs_tail_stop = 0;
+
+/* Written by cs_tail_request_stop, watched while waiting for changes: a
+ * stop request between the loop's check and select() must not wait a whole
+ * poll interval (which may be minutes). */
+static int wake_pipe[2] = {-1, -1};
+
+void cs_tail_request_stop(void) {
+  cs_tail_stop = 1;
+  if (wake_pipe[1] >= 0) {
+    int saved = errno;
+    ssize_t w = write(wake_pipe[1], "x", 1);
+    (void)w;
+    errno = saved;
+  }
+}
 
 #define FETCH_ROWS 1024
 
@@ -337,12 +354,17 @@ static void wait_for_changes(tail *t) {
   }
   if (queued) return;
   int fd = PQsocket(t->pg);
-  if (fd < 0) return;
+  if (fd < 0 || cs_tail_stop) return;
   fd_set set;
   FD_ZERO(&set);
   FD_SET(fd, &set);
+  int maxfd = fd;
+  if (wake_pipe[0] >= 0) {
+    FD_SET(wake_pipe[0], &set);
+    if (wake_pipe[0] > maxfd) maxfd = wake_pipe[0];
+  }
   struct timeval tv = {t->o->poll_ms / 1000, (t->o->poll_ms % 1000) * 1000};
-  int n = select(fd + 1, &set, NULL, NULL, &tv);
+  int n = select(maxfd + 1, &set, NULL, NULL, &tv);
   if (n < 0 && errno != EINTR) return;
   PQconsumeInput(t->pg);
   while ((note = PQnotifies(t->pg)))
@@ -414,6 +436,8 @@ static void close_index(tail *t) {
 }
 
 int cs_tail_run(const cs_tail_opts *o) {
+  if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+    wake_pipe[0] = wake_pipe[1] = -1; /* then a stop waits at most one poll */
   tail t;
   memset(&t, 0, sizeof t);
   t.o = o;

@@ -16,8 +16,14 @@ typedef struct cs_tail_opts {
   const char *opensearch; /* mirror base URL, or NULL */
 } cs_tail_opts;
 
-/* Set by the SIGTERM/SIGINT handler; the loop stops between batches. */
-extern volatile int cs_tail_stop;
+#include <signal.h>
+
+/* Set by cs_tail_request_stop; the loop stops between batches. */
+extern volatile sig_atomic_t cs_tail_stop;
+
+/* Asks cs_tail_run to stop, waking it if it waits for changes. Safe to call
+ * from a signal handler (SIGTERM, SIGINT). */
+void cs_tail_request_stop(void);
 
 /* Runs until stopped (or one round with `once`). Returns a process exit
  * code: 0 on a clean stop, 1 on a fatal error (logged). */
