@@ -17,6 +17,7 @@
  * see coverage()).
  */
 #include "internal.h"
+#include "redact.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -507,15 +508,20 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
   out->end_ms = p.end_ms;
   out->speakers = json_array();
   cs_buf_init(&out->text);
+  cs_conv conv;
+  rc = cs_reader_conv(r, d.conversation_id, &conv);
+  if (rc) return rc;
+  cs__redact red;
+  cs__redact_init(&red, c, r, conv.patient_id);
   for (int32_t seq = p.first_seq; seq <= p.last_seq; seq++) {
     cs_turn t;
     if (cs_reader_turn(r, d.conversation_id, seq, &t) != 0) continue;
     uint32_t from = seq == p.first_seq ? p.first_off : 0;
     uint32_t to = seq == p.last_seq ? p.last_end : (uint32_t)t.text.len;
     if (to > t.text.len || from > to) continue;
-    /* Analysts never see names: speakers become their roles. */
-    cs_str who = t.speaker;
-    if (c->role == CS_CALLER_ANALYST || !who.len) {
+    /* Analysts never see names: the person's pseudonym, or the role. */
+    cs_str who = cs__redact_speaker_str(&red, t.speaker, t.role);
+    if (!who.len) {
       const char *role = cs_role_name(t.role);
       who = (cs_str){role, strlen(role)};
     }
@@ -529,7 +535,7 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
     if (out->text.len) cs_buf_u8(&out->text, '\n');
     cs_buf_bytes(&out->text, who.p, who.len);
     cs_buf_bytes(&out->text, ": ", 2);
-    cs_buf_bytes(&out->text, t.text.p + from, to - from);
+    cs__redact_append(&red, t.text.p, t.text.len, from, to, &out->text);
   }
   return out->text.err;
 }

@@ -67,6 +67,7 @@
 #include "errors.h"
 #include "expand.h"
 #include "internal.h"
+#include "redact.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -572,7 +573,19 @@ typedef struct xsearch {
   void *match_ctx;
   uint32_t *mturns;
   size_t mturns_cap;
+  /* Analysts: the redaction of the last person's names (redact_for). */
+  cs__redact rd;
+  int rd_set;
 } xsearch;
+
+/* The redaction for a conversation of `patient` (kept for the next). */
+static const cs__redact *redact_for(xsearch *s, uint64_t patient) {
+  if (!s->rd_set || s->rd.patient != patient) {
+    cs__redact_init(&s->rd, s->caller, s->r, patient);
+    s->rd_set = 1;
+  }
+  return &s->rd;
+}
 
 static inline uint64_t *hit_mask(xhit *h) {
   return (uint64_t *)(h + 1);
@@ -1352,6 +1365,17 @@ static int match_emit(xsearch *s, const xrange *R) {
   return s->match_fn(s->match_ctx, &mc, s->mturns, n);
 }
 
+/* Analysts: the terms stemming like a word of the person's name match
+ * nothing in R (redact.h): their cursors jump past it. */
+static void unname(xsearch *s, const xrange *R) {
+  const cs__redact *rd = redact_for(s, R->patient);
+  if (!rd->nwords) return;
+  for (uint32_t i = 0; i < s->x->nvars; i++) {
+    xvar *v = &s->x->vars[i];
+    if (v->cur && cs__redact_blocks(rd, v->term, v->len)) var_geq(v, R->e);
+  }
+}
+
 /* The walk over conversations for a query with clauses. */
 static int walk(xsearch *s) {
   cs__exec *x = s->x;
@@ -1371,6 +1395,7 @@ static int walk(xsearch *s) {
       t = next > d ? next : d + 1;
       continue;
     }
+    if (s->caller->role == CS_CALLER_ANALYST) unname(s, &R);
     rc = build_bits(s, &R);
     if (rc) break;
     if (node_match(s, root, &R)) {
@@ -1732,11 +1757,12 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
   cs_buf_reset(b);
-  cs__highlight(&t, s->x->sp, n, CS__SNIPPET_BYTES, b);
+  const cs__redact *rd = redact_for(s, doc.patient_id);
+  cs__highlight(&t, s->x->sp, n, CS__SNIPPET_BYTES, rd, b);
   if (b->err) return CS_ENOMEM;
   *out = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
-                   cs_json_str(t.speaker), "role", cs_role_name(t.role), "start_ms",
-                   json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
+                   cs__redact_speaker(rd, t.speaker, t.role), "role", cs_role_name(t.role),
+                   "start_ms", json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
                    json_stringn_nocheck((const char *)b->p, b->len));
   return *out ? 0 : CS_ENOMEM;
 }
@@ -1813,11 +1839,11 @@ static json_t *hit_json(xsearch *s, const xhit *h, json_t **snippets) {
     name = json_null();
   *snippets = json_array();
   double score = round(h->key.score * 1e6) / 1e6;
-  json_t *o =
-      json_pack("{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
-                "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
-                cs_json_str(title), "created_at", cs_json_time(h->R.created), "score", score,
-                "patient_name", name, "snippets", json_incref(*snippets));
+  json_t *o = json_pack(
+      "{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
+      "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
+      cs__redact_json(redact_for(s, h->R.patient), title), "created_at", cs_json_time(h->R.created),
+      "score", score, "patient_name", name, "snippets", json_incref(*snippets));
   if (!o) json_decref(*snippets);
   json_decref(*snippets);
   return o;
@@ -1900,6 +1926,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   s.filter.role = p->role;
   for (int i = 0; i < 8; i++)
     s.filter.cache[i].flen = -1;
+  if (cs__redact_check_filters(c, p->speaker, &q, err)) goto out;
   if (p->speaker && *p->speaker) {
     if (cs__fold_speaker(p->speaker, strlen(p->speaker), s.filter.speaker,
                          sizeof s.filter.speaker) < 0) {
