@@ -50,6 +50,10 @@
  *                                  (application/x-ndjson) is checked as the
  *                                  array of its lines (a line that is not
  *                                  JSON fails every expect:)
+ *   absent-words: W1 W2 ...        none of the words occurs anywhere in the
+ *                                  body (raw and JSON-decoded), ignoring
+ *                                  case and accents (a real name an analyst
+ *                                  must never see)
  * Exit status 1 when anything failed; the last line reads
  * "test_http: N passed, M failed".
  */
@@ -1159,6 +1163,40 @@ static int needs_skipped(const char *need) {
   return strstr(buf, pat) != NULL;
 }
 
+/* Lowercase without accents (Latin-1 letters of UTF-8; ñ -> n too): enough
+ * to find a Spanish name however it was written. */
+static char *fold_accents(const char *s, size_t n) {
+  static const char map[] = "aaaaaaaceeeeiiiidnooooo/ouuuuyty"; /* U+00E0..U+00FF */
+  char *o = malloc(n + 1), *w = o;
+  for (size_t i = 0; o && i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0xC3 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+        (unsigned char)s[i + 1] <= 0xBF) {
+      unsigned char d = (unsigned char)s[++i];
+      *w++ = map[(d | 0x20) - 0xA0];
+    } else {
+      *w++ = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+    }
+  }
+  if (o) *w = 0;
+  return o;
+}
+
+static void check_absent_words(const char *file, const resp *r, const char *words) {
+  char *raw = fold_accents(r->body ? r->body : "", r->body ? r->body_len : 0);
+  char *dump = r->json ? json_dumps(r->json, 0) : NULL;
+  char *dec = fold_accents(dump ? dump : "", dump ? strlen(dump) : 0);
+  char *list = fold_accents(words, strlen(words));
+  for (char *save = NULL, *w = list ? strtok_r(list, " ", &save) : NULL; w;
+       w = strtok_r(NULL, " ", &save))
+    check(raw && dec && !strstr(raw, w) && !strstr(dec, w), "%s: \"%s\" in the body: %.400s", file,
+          w, r->body ? r->body : "");
+  free(raw);
+  free(dump);
+  free(dec);
+  free(list);
+}
+
 static void run_case(const char *file) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", cases_dir, file);
@@ -1171,7 +1209,7 @@ static void run_case(const char *file) {
   char *body = NULL;
   size_t body_len = 0;
   int status = 0, has_ct = 0;
-  char *expects[64], *hdrs[8];
+  char *expects[64], *hdrs[8], *absent = NULL;
   int nexp = 0, nhdr = 0;
   int lineno = 0, bad = 0;
   for (char *l = text; l && !bad;) {
@@ -1216,6 +1254,8 @@ static void run_case(const char *file) {
         expects[nexp++] = v;
       } else if (!strcmp(l, "header-has") && nhdr < 8) {
         hdrs[nhdr++] = v;
+      } else if (!strcmp(l, "absent-words")) {
+        absent = v;
       } else {
         check(0, "%s line %d: unknown directive \"%s\"", file, lineno, l);
         bad = 1;
@@ -1268,6 +1308,7 @@ static void run_case(const char *file) {
     check(got && strstr(got, want), "%s: header %s has \"%s\" (got %s)", file, name, want,
           got ? got : "none");
   }
+  if (absent) check_absent_words(file, &r, absent);
   if (r.status >= 400 && r.status != 414 && r.status != 431)
     check(r.json && error_code(&r), "%s: an error body {\"error\": {\"code\", ...}}", file);
   check_against_openapi(file, method, target, &r);
@@ -1618,7 +1659,7 @@ static void t_metrics(void) {
       "convsearch_http_request_duration_seconds_count{route=\"/v1/suggest\"}",
       "convsearch_http_requests_in_flight 1",
       "convsearch_index_lag_seconds ",
-      "convsearch_index_documents{kind=\"conversations\"} 3",
+      "convsearch_index_documents{kind=\"conversations\"} 4",
       "convsearch_http_connections_timed_out_total ",
   };
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
