@@ -36,16 +36,35 @@
 
 #define CS__REDACT_WORDS 16
 #define CS__REDACT_WORD_MAX (CS_TERM_MAX + 1)
+#define CS__REDACT_KEYS 32
 
 typedef struct cs__redact {
   int on;             /* an analyst caller: names are redacted */
   uint64_t patient;   /* whose names */
   char pseudonym[32]; /* "Persona 7f3a2c" */
   size_t plen;
+  cs_str name; /* the registered name (in the read view) */
+  /* Cheap keys of the name's words (redact.c): a text, term or speaker
+   * none of whose keys is here holds no name word, and is not analyzed. */
+  int nkeys, keys_all; /* keys_all: the name has words the keys cannot tell */
+  uint32_t keys[CS__REDACT_KEYS];
+  /* The name as the analyzer sees it, computed on first need. */
+  int analyzed;
   int nwords; /* folded words of the registered name */
   char words[CS__REDACT_WORDS][CS__REDACT_WORD_MAX];
   char stems[CS__REDACT_WORDS][CS__REDACT_WORD_MAX]; /* their stems (analyzer terms) */
 } cs__redact;
+
+/* The cheap key of a word, term or stem: its first (at most) three bytes
+ * folded without the analyzer, up to the first character that is not a
+ * letter or digit; CS__KEY_ANY when the cheap folding cannot tell (the
+ * analyzer must decide), 0 when there is no word. */
+#define CS__KEY_ANY 0xFFFFFFFFu
+uint32_t cs__redact_key(const char *s, size_t n);
+/* Whether some key of the person's name is in keys[0..n) (sorted), or the
+ * name's keys cannot tell: only then can a term with one of those keys be
+ * a word of the name. */
+int cs__redact_maybe(const cs__redact *rd, const uint32_t *keys, size_t n);
 
 /* A byte range [start, end) of a text. */
 typedef struct cs__brange {

@@ -573,9 +573,14 @@ typedef struct xsearch {
   void *match_ctx;
   uint32_t *mturns;
   size_t mturns_cap;
-  /* Analysts: the redaction of the last person's names (redact_for). */
+  /* Analysts: the redaction of the last person's names (redact_for), and
+   * the cheap keys of the query's terms (unname). */
   cs__redact rd;
   int rd_set;
+  const cs__exec *vkeys_of;
+  uint32_t vkeys[64];
+  size_t nvkeys;
+  int vkeys_all;
 } xsearch;
 
 /* The redaction for a conversation of `patient` (kept for the next). */
@@ -1365,13 +1370,34 @@ static int match_emit(xsearch *s, const xrange *R) {
   return s->match_fn(s->match_ctx, &mc, s->mturns, n);
 }
 
+static int key_cmp(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* Analysts: the terms stemming like a word of the person's name match
- * nothing in R (redact.h): their cursors jump past it. */
+ * nothing in R (redact.h): their cursors jump past it. The terms' cheap
+ * keys, sorted once per query, rule out most people without analyzing
+ * their names. */
 static void unname(xsearch *s, const xrange *R) {
+  cs__exec *x = s->x;
+  if (s->vkeys_of != x) {
+    s->vkeys_of = x;
+    s->nvkeys = 0;
+    s->vkeys_all = 0;
+    for (uint32_t i = 0; i < x->nvars && !s->vkeys_all; i++) {
+      uint32_t k = cs__redact_key(x->vars[i].term, x->vars[i].len);
+      if (k == CS__KEY_ANY || s->nvkeys == sizeof s->vkeys / sizeof s->vkeys[0])
+        s->vkeys_all = 1;
+      else
+        s->vkeys[s->nvkeys++] = k;
+    }
+    qsort(s->vkeys, s->nvkeys, sizeof *s->vkeys, key_cmp);
+  }
   const cs__redact *rd = redact_for(s, R->patient);
-  if (!rd->nwords) return;
-  for (uint32_t i = 0; i < s->x->nvars; i++) {
-    xvar *v = &s->x->vars[i];
+  if (!s->vkeys_all && !cs__redact_maybe(rd, s->vkeys, s->nvkeys)) return;
+  for (uint32_t i = 0; i < x->nvars; i++) {
+    xvar *v = &x->vars[i];
     if (v->cur && cs__redact_blocks(rd, v->term, v->len)) var_geq(v, R->e);
   }
 }
