@@ -10,6 +10,7 @@
  * existence does not leak.
  */
 #include "internal.h"
+#include "redact.h"
 #include "search.h"
 
 #include "errors.h"
@@ -152,7 +153,9 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
     }
     cs__parse_opts po;
     cs__parse_defaults(&po);
-    if (cs__query_parse(a, q, strlen(q), &po, &query, err)) goto out;
+    if (cs__query_parse(a, q, strlen(q), &po, &query, err) ||
+        cs__redact_check_filters(c, NULL, &query, err))
+      goto out;
     if (query.root >= 0) {
       cs__rank_params rp;
       cs__rank_defaults(&rp);
