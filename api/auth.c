@@ -37,6 +37,7 @@ struct cs_auth {
   size_t n;
   uint8_t *secret;
   size_t secret_len;
+  int64_t max_ttl; /* seconds a per-employee token may still have to live */
 };
 
 /* ---------------------------------------------------------------- base64url */
@@ -127,9 +128,21 @@ static int hmac_sha256(const uint8_t *key, size_t klen, const void *p, size_t n,
  * or write it. Returns a malloc'd, NUL-terminated buffer or NULL with err
  * filled. The mode is checked on the opened descriptor so the file cannot be
  * swapped between the check and the read. */
+static const char *file_type(mode_t m) {
+  return S_ISDIR(m)    ? "a directory"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISSOCK(m) ? "a socket"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+                       : "not a regular file";
+}
+
 static char *read_private(const char *what, const char *path, size_t max, size_t *len, char *err,
                           size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* Non-blocking: opening a FIFO for reading would otherwise wait for a
+   * writer forever (with the signals that stop the server blocked). The type
+   * is checked right after, on the descriptor. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     snprintf(err, cap, "cannot open the %s %s: %s", what, path, strerror(errno));
     return NULL;
@@ -141,7 +154,8 @@ static char *read_private(const char *what, const char *path, size_t max, size_t
     return NULL;
   }
   if (!S_ISREG(st.st_mode)) {
-    snprintf(err, cap, "the %s %s is not a regular file", what, path);
+    snprintf(err, cap, "the %s %s is %s: it must be a regular file", what, path,
+             file_type(st.st_mode));
     close(fd);
     return NULL;
   }
@@ -333,9 +347,12 @@ static int load_secret(cs_auth *a, const char *path, char *err, size_t cap) {
   size_t len;
   char *buf = read_private("token secret file", path, SECRET_MAX, &len, err, cap);
   if (!buf) return -1;
-  /* A trailing newline from `echo` or an editor is not part of the secret. */
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+  /* One line ending, as `echo secret > file` or an editor writes it, is not
+   * part of the secret; every other byte is (README, "Per-employee tokens"). */
+  if (len > 0 && buf[len - 1] == '\n') {
     len--;
+    if (len > 0 && buf[len - 1] == '\r') len--;
+  }
   if (len < SECRET_MIN) {
     snprintf(err, cap, "the token secret in %s is shorter than %d bytes", path, SECRET_MIN);
     OPENSSL_cleanse(buf, len);
@@ -355,6 +372,7 @@ int cs_auth_load(const char *tokens_path, const char *secret_path, cs_auth **out
     snprintf(err, cap, "out of memory");
     return -1;
   }
+  a->max_ttl = CS_TOKEN_TTL_DEFAULT;
   if (load_tokens(a, tokens_path, err, cap) ||
       (secret_path && load_secret(a, secret_path, err, cap))) {
     cs_auth_free(a);
@@ -375,6 +393,14 @@ void cs_auth_free(cs_auth *a) {
 
 size_t cs_auth_count(const cs_auth *a) {
   return a->n;
+}
+
+void cs_auth_set_max_ttl(cs_auth *a, int64_t seconds) {
+  a->max_ttl = seconds < 1 ? 1 : seconds > CS_TOKEN_TTL_MAX ? CS_TOKEN_TTL_MAX : seconds;
+}
+
+int64_t cs_auth_max_ttl(const cs_auth *a) {
+  return a->max_ttl;
 }
 
 /* ---------------------------------------------------------------- checking */
@@ -420,6 +446,11 @@ static int check_employee(const cs_auth *a, const char *tok, size_t n, int64_t n
   if (!json_is_integer(exp)) goto out;
   if (json_integer_value(exp) <= now_s) {
     rc = CS_AUTH_EXPIRED;
+    goto out;
+  }
+  /* now_s + max_ttl cannot overflow: both are far below 2^62. */
+  if (json_integer_value(exp) > now_s + a->max_ttl) {
+    rc = CS_AUTH_TOO_LONG;
     goto out;
   }
   out->role = CS_CALLER_PORTAL;

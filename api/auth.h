@@ -19,7 +19,11 @@
  *
  * Per-employee tokens: payload = base64url(JSON {"sub": employee id, "role":
  * "portal", "exp": unix seconds}), signature = base64url(HMAC-SHA256(secret,
- * "v1." payload)); base64url without padding (padding is tolerated).
+ * "v1." payload)); base64url without padding (padding is tolerated). The
+ * secret is the secret file's bytes minus one line ending ("\n" or "\r\n")
+ * at the end. Their lifetime is capped: a token whose exp is more than the
+ * maximum lifetime (default one day) from now is refused, so that a leaked
+ * token cannot be minted to last for ever.
  */
 #ifndef CS_AUTH_H
 #define CS_AUTH_H
@@ -44,11 +48,21 @@ void cs_auth_free(cs_auth *a);
 /* Number of service tokens loaded. */
 size_t cs_auth_count(const cs_auth *a);
 
+/* Longest lifetime of a per-employee token, in seconds: the default, and
+ * the most the setting accepts (one year). */
+#define CS_TOKEN_TTL_DEFAULT 86400
+#define CS_TOKEN_TTL_MAX 31536000
+/* Sets the lifetime cap (clamped to 1..CS_TOKEN_TTL_MAX); reads it. */
+void cs_auth_set_max_ttl(cs_auth *a, int64_t seconds);
+int64_t cs_auth_max_ttl(const cs_auth *a);
+
 enum {
   CS_AUTH_OK = 0,
-  CS_AUTH_MISSING = -1, /* no Authorization header, or not "Bearer" */
-  CS_AUTH_INVALID = -2, /* unknown token, bad signature, malformed */
-  CS_AUTH_EXPIRED = -3, /* a well-signed per-employee token past its exp */
+  CS_AUTH_MISSING = -1,  /* no Authorization header, or not "Bearer" */
+  CS_AUTH_INVALID = -2,  /* unknown token, bad signature, malformed */
+  CS_AUTH_EXPIRED = -3,  /* a well-signed per-employee token past its exp */
+  CS_AUTH_TOO_LONG = -4, /* a well-signed per-employee token whose exp is
+                            further away than the lifetime cap */
 };
 
 /* Checks an Authorization header value (NULL when absent) at time now_s.

@@ -25,8 +25,9 @@
 
 static const char usage[] =
     "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
-    "                         [--token-secret-file FILE] [--threads N]\n"
+    "                         [--token-secret-file FILE [--token-max-ttl SECONDS]] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
+    "                         [--cors-origin ORIGIN]...\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -37,7 +38,11 @@ static const char usage[] =
     "                              sha256:<hex of the token> admin|analyst|portal [employee=ID]\n"
     "                            must not be readable or writable by group or others\n"
     "  --token-secret-file FILE  shared secret for per-employee tokens minted by the portal\n"
-    "                            (v1.<payload>.<signature>); same permission rule\n"
+    "                            (v1.<payload>.<signature>); same permission rule; one\n"
+    "                            line ending at the end of the file is not part of it\n"
+    "  --token-max-ttl SECONDS   longest lifetime of a per-employee token: one whose exp is\n"
+    "                            further from now is refused (default 86400, one day;\n"
+    "                            at most 31536000)\n"
     "  --threads N               polling threads (default: 2 x CPU cores, 1..256)\n"
     "  --reindex-pg CONNINFO     enables POST /v1/admin/reindex: runs\n"
     "                              INDEXER reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
@@ -46,14 +51,19 @@ static const char usage[] =
     "  --indexer PATH            convsearch-indexer to run (default: the one next to this\n"
     "                            program)\n"
     "  --opensearch URL          mirror passed to reindex jobs\n"
+    "  --cors-origin ORIGIN      lets browser pages from ORIGIN (scheme://host[:port], e.g.\n"
+    "                            https://portal.example.org) call the API: their requests\n"
+    "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
+    "                            other origins get no CORS header (default: no CORS)\n"
     "  --help                    this text\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
-  const char *index, *listen, *tokens, *secret;
+  const char *index, *listen, *tokens, *secret, *max_ttl;
   const char *reindex_pg, *indexer, *opensearch;
   unsigned threads;
+  cs_cors cors;
 } args;
 
 static int bad(const char *msg, const char *arg) {
@@ -82,13 +92,15 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->tokens;
     else if (!strcmp(name, "--token-secret-file"))
       slot = &a->secret;
+    else if (!strcmp(name, "--token-max-ttl"))
+      slot = &a->max_ttl;
     else if (!strcmp(name, "--reindex-pg"))
       slot = &a->reindex_pg;
     else if (!strcmp(name, "--indexer"))
       slot = &a->indexer;
     else if (!strcmp(name, "--opensearch"))
       slot = &a->opensearch;
-    else if (strcmp(name, "--threads") != 0)
+    else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
       if (i + 1 >= argc) return bad("missing value for", name);
@@ -98,6 +110,11 @@ static int parse(int argc, char **argv, args *a) {
     if (slot) {
       if (*slot) return bad("option given twice", name);
       *slot = val;
+      continue;
+    }
+    if (!strcmp(name, "--cors-origin")) {
+      char err[400];
+      if (cs_cors_add(&a->cors, val, err, sizeof err)) return bad(err, NULL);
       continue;
     }
     char *end;
@@ -110,6 +127,8 @@ static int parse(int argc, char **argv, args *a) {
   if (!a->index) return bad("--index is required", NULL);
   if (!a->listen) return bad("--listen is required", NULL);
   if (!a->tokens) return bad("--tokens is required", NULL);
+  if (a->max_ttl && !a->secret)
+    return bad("--token-max-ttl is for per-employee tokens: it needs --token-secret-file", NULL);
   if ((a->indexer || a->opensearch) && !a->reindex_pg)
     return bad("--indexer and --opensearch are for reindex jobs: they need --reindex-pg", NULL);
   return 0;
@@ -155,9 +174,17 @@ int main(int argc, char **argv) {
       return 0;
     }
   }
-  args a = {0};
+  static args a; /* zeroed; large (the CORS origins) */
   int rc = parse(argc, argv, &a);
   if (rc) return rc;
+  long long max_ttl = CS_TOKEN_TTL_DEFAULT;
+  if (a.max_ttl) {
+    char *end;
+    errno = 0;
+    max_ttl = strtoll(a.max_ttl, &end, 10);
+    if (errno || *end || max_ttl < 1 || max_ttl > CS_TOKEN_TTL_MAX)
+      return bad("--token-max-ttl takes a number of seconds from 1 to 31536000", a.max_ttl);
+  }
   if (!a.threads) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     a.threads = n < 1 ? 2 : n > 128 ? 256 : (unsigned)(2 * n);
@@ -177,6 +204,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "convsearch-server: %s\n", err);
     return 1;
   }
+  cs_auth_set_max_ttl(auth, max_ttl);
   if (cs_auth_count(auth) == 0 && !a.secret)
     cs_log(CS_LOG_WARN, "the tokens file %s holds no token: only /v1/health will answer", a.tokens);
 
@@ -207,7 +235,7 @@ int main(int argc, char **argv) {
     }
   }
 
-  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs};
+  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs, &a.cors};
   cs_server *srv = NULL;
   if (cs_server_start(&so, engine, auth, &srv, err, sizeof err)) {
     fprintf(stderr, "convsearch-server: %s\n", err);
@@ -217,10 +245,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   cs_log(CS_LOG_INFO,
-         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections%s)",
+         "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections%s, "
+         "%d CORS origins)",
          cs_server_address(srv), a.index, a.threads, cs_auth_count(auth),
          a.secret ? ", per-employee tokens on" : "", so.max_connections,
-         jobs ? ", reindex jobs on" : "");
+         jobs ? ", reindex jobs on" : "", a.cors.n);
 
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {

@@ -169,7 +169,7 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
       "convsearch_index_up %d\n",
       health ? 1 : 0);
   if (health) {
-    double lag = num(health, "seconds_since_commit", NULL);
+    double lag = num(health, "lag_s", NULL);
     if (lag >= 0)
       put(&o,
           "# HELP convsearch_index_lag_seconds Seconds since the indexer last committed "

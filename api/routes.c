@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,7 +482,7 @@ static void h_health(cs_api *api, const cs_request *rq, cs_reply *rp) {
     cs_reply_error(rp, 503, "index_unavailable", "the index cannot be read");
     return;
   }
-  json_t *j = json_pack("{s:s, s:f}", "status", "ok", "uptime_seconds", up);
+  json_t *j = json_pack("{s:s, s:f}", "status", "ok", "uptime_s", up);
   if (j && h) json_object_update(j, h);
   json_decref(h);
   reply_json(rp, 200, j);
@@ -840,11 +841,45 @@ static void h_analytics(cs_api *api, const cs_request *rq, const cs_caller *c, c
 
 struct cs_stream {
   cs_api *api;
+  int slot; /* in api->exports */
   cs_export *x;
   double t0;
   uint64_t bytes;
   int failed;
 };
+
+/* Export slots: at most CS_EXPORTS_MAX streams at once, and at most
+ * CS_EXPORTS_PER_CALLER of them for one caller, so that one caller cannot
+ * hold every stream. */
+static pthread_mutex_t exports_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A free slot for caller c (>= 0), or -429 (the caller holds its share) or
+ * -503 (every slot is taken). */
+static int export_acquire(cs_api *api, const cs_caller *c) {
+  int mine = 0, free_slot = -1;
+  pthread_mutex_lock(&exports_lock);
+  for (int i = 0; i < CS_EXPORTS_MAX; i++) {
+    if (!api->exports[i].used) {
+      if (free_slot < 0) free_slot = i;
+    } else if (api->exports[i].caller.role == c->role &&
+               api->exports[i].caller.employee_id == c->employee_id) {
+      mine++;
+    }
+  }
+  int rc = mine >= CS_EXPORTS_PER_CALLER ? -429 : free_slot < 0 ? -503 : free_slot;
+  if (rc >= 0) {
+    api->exports[rc].used = 1;
+    api->exports[rc].caller = *c;
+  }
+  pthread_mutex_unlock(&exports_lock);
+  return rc;
+}
+
+static void export_release(cs_api *api, int slot) {
+  pthread_mutex_lock(&exports_lock);
+  api->exports[slot].used = 0;
+  pthread_mutex_unlock(&exports_lock);
+}
 
 ssize_t cs_stream_read(cs_stream *s, char *buf, size_t cap) {
   size_t n = 0;
@@ -865,7 +900,7 @@ void cs_stream_close(cs_stream *s) {
          cs_engine_export_lines(s->x), s->bytes, (cs_mono_seconds() - s->t0) * 1000,
          s->failed ? " (broken)" : "");
   cs_engine_export_close(s->x);
-  __atomic_fetch_sub(&s->api->streams, 1, __ATOMIC_SEQ_CST);
+  export_release(s->api, s->slot);
   free(s);
 }
 
@@ -876,15 +911,21 @@ static void h_export(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
   cs_search_params p;
   memset(&p, 0, sizeof p);
   if (arg_filters(rq, &p, rp)) return;
-  if (__atomic_add_fetch(&api->streams, 1, __ATOMIC_SEQ_CST) > CS_EXPORTS_MAX) {
-    __atomic_fetch_sub(&api->streams, 1, __ATOMIC_SEQ_CST);
+  int slot = export_acquire(api, c);
+  if (slot == -429) {
+    cs_reply_error(rp, 429, "too_many_exports",
+                   "this caller already runs %d exports; wait for one to finish",
+                   CS_EXPORTS_PER_CALLER);
+    return;
+  }
+  if (slot < 0) {
     cs_reply_error(rp, 503, "busy", "%d exports are running; try again later", CS_EXPORTS_MAX);
     return;
   }
   cs_stream *s = calloc(1, sizeof *s);
   cs_engine_error e = {0};
   if (!s || cs_engine_export_open(api->engine, c, &p, &s->x, &e)) {
-    __atomic_fetch_sub(&api->streams, 1, __ATOMIC_SEQ_CST);
+    export_release(api, slot);
     if (s)
       reply_engine_error(rp, &e);
     else
@@ -893,6 +934,7 @@ static void h_export(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
     return;
   }
   s->api = api;
+  s->slot = slot;
   s->t0 = cs_mono_seconds();
   rp->status = 200;
   rp->content_type = "application/x-ndjson";
@@ -994,6 +1036,14 @@ void cs_api_handle(cs_api *api, const cs_request *rq, cs_reply *rp) {
   cs_caller c = {0, 0};
   if (d->roles != R_PUBLIC) {
     int a = cs_auth_check(api->auth, rq->authorization, wall_seconds(), &c);
+    if (a == CS_AUTH_TOO_LONG) {
+      rp->www_authenticate = 2;
+      cs_reply_error(rp, 401, "token_lifetime_too_long",
+                     "the token's exp is more than %lld seconds from now, the longest lifetime "
+                     "this server accepts for a per-employee token",
+                     (long long)cs_auth_max_ttl(api->auth));
+      return;
+    }
     if (a != CS_AUTH_OK) {
       rp->www_authenticate = a == CS_AUTH_MISSING ? 1 : 2;
       cs_reply_error(rp, 401, "unauthorized",

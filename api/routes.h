@@ -47,6 +47,7 @@ extern const char *const cs_route_labels[CS_R__COUNT];
 #define CS_SEARCH_BUDGET_MS 2000     /* work budget handed to the engine */
 #define CS_ANALYTICS_BUDGET_MS 10000 /* analytics count every match: more time */
 #define CS_EXPORTS_MAX 8             /* export streams at once (503 busy beyond) */
+#define CS_EXPORTS_PER_CALLER 2      /* of those, for one caller (429 beyond) */
 
 /* What the server learned while decoding the URL (set by cs_unescape). */
 enum {
@@ -101,7 +102,13 @@ typedef struct cs_api {
   const cs_auth *auth;
   cs_jobs *jobs;  /* NULL: reindex jobs are not configured (503) */
   double started; /* monotonic seconds */
-  int streams;    /* export streams open (atomic) */
+  /* Export streams open, each with its caller (role and employee: every
+   * token of a role, or of an employee, is one caller); guarded by a lock
+   * of routes.c. */
+  struct {
+    int used;
+    cs_caller caller;
+  } exports[CS_EXPORTS_MAX];
 } cs_api;
 
 /* Finds the route of a decoded path; *id gets the {id} of the path (0 when

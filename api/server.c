@@ -20,6 +20,11 @@
  * URL decoding. Our unescape callback decodes strictly and records malformed
  * escapes and %00 on the connection; the request then gets a 400 instead of
  * libmicrohttpd's lenient decoding.
+ *
+ * CORS (cors.h). The Origin header is matched when the head arrives, so
+ * that every answer, early refusals included, carries the CORS headers of
+ * an allowed origin; a preflight is answered here, before routes.c, which
+ * knows nothing of browsers.
  */
 #include "server.h"
 
@@ -38,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +71,7 @@ typedef struct req {
   char *body;
   size_t body_len;
   int too_large;  /* body over CS_BODY_MAX: the rest is dropped */
+  int close;      /* answer with Connection: close (framing refused) */
   size_t dropped; /* bytes dropped */
   int responded;
   int status;
@@ -72,11 +79,15 @@ typedef struct req {
   char code[32];
   int authenticated;
   cs_caller caller;
+  const char *cors_origin; /* the configured origin the request came from, or NULL */
+  int preflight;           /* answering a CORS preflight */
+  int vary_origin;         /* CORS is on: answers depend on Origin */
 } req;
 
 struct cs_server {
   struct MHD_Daemon *d;
   cs_api api;
+  const cs_cors *cors;
   int listen_fd;
   char address[INET6_ADDRSTRLEN + 16];
   pthread_mutex_t lock; /* conns and their deadlines */
@@ -257,17 +268,30 @@ static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) 
     if (!resp) return MHD_NO;
     rp->body = NULL;
   }
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type);
+  if (rp->content_type)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type);
   /* Answers hold personal data: never cached by anything in between. */
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (rp->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+  if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (rp->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rp->location);
   if (rp->www_authenticate)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             rp->www_authenticate == 2
                                 ? "Bearer realm=\"convsearch\", error=\"invalid_token\""
                                 : "Bearer realm=\"convsearch\"");
+  if (r->vary_origin) MHD_add_response_header(resp, "Vary", "Origin");
+  if (r->cors_origin) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+    if (r->preflight) {
+      MHD_add_response_header(resp, "Access-Control-Allow-Methods", CS_CORS_METHODS);
+      MHD_add_response_header(resp, "Access-Control-Allow-Headers", CS_CORS_HEADERS);
+      MHD_add_response_header(resp, "Access-Control-Max-Age", CS_CORS_MAX_AGE);
+    } else if (rp->www_authenticate || rp->location[0]) {
+      MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Location, WWW-Authenticate");
+    }
+  }
   enum MHD_Result ok = MHD_queue_response(mc, (unsigned)rp->status, resp);
   MHD_destroy_response(resp);
   r->responded = 1;
@@ -311,6 +335,43 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
   return MHD_YES;
 }
 
+/* ---------------------------------------------------------------- framing */
+
+/* Framing that two HTTP parsers could read differently (RFC 9112 section
+ * 6.3): Content-Length given twice, Content-Length together with
+ * Transfer-Encoding, or a transfer coding other than chunked (a
+ * Content-Length that is not a number is refused by libmicrohttpd itself).
+ * A proxy in front might take a different body length than ours, and the
+ * bytes after the body would be read as another request (request
+ * smuggling). Such a request gets 400 and its connection is closed. */
+typedef struct framing {
+  int cl, te;
+  const char *why;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!key) return MHD_YES;
+  const char *v = value ? value : "";
+  if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+    if (++f->cl > 1 && !f->why) f->why = "Content-Length is given more than once";
+  } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    if ((++f->te > 1 || strcasecmp(v, "chunked") != 0) && !f->why)
+      f->why = "the only Transfer-Encoding accepted is a single \"chunked\"";
+  }
+  return MHD_YES;
+}
+
+/* NULL when the framing is sound, else why it is not. */
+static const char *framing_problem(struct MHD_Connection *mc) {
+  framing f = {0, 0, NULL};
+  MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+  if (!f.why && f.cl && f.te) f.why = "Content-Length and Transfer-Encoding are both given";
+  return f.why;
+}
+
 static int method_of(const char *m) {
   if (!strcmp(m, "GET")) return CS_M_GET;
   if (!strcmp(m, "HEAD")) return CS_M_HEAD;
@@ -341,6 +402,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     uint64_t id;
     int id_ok;
     r->route = cs_route_find(url, &id, &id_ok);
+    if (s->cors) {
+      r->vary_origin = 1;
+      r->cors_origin = cs_cors_match(
+          s->cors, MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
+    }
+    const char *bad_framing = framing_problem(mc);
+    if (bad_framing) {
+      r->close = 1;
+      return respond_error(mc, r, 400, "bad_request", bad_framing);
+    }
     /* Refuse an announced oversized body before reading any of it. */
     const char *cl =
         MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -386,6 +457,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
   set_deadline(s, conn_of(mc), 0);
   if (r->too_large)
     return respond_error(mc, r, 413, "too_large", "the request body is larger than 64 KiB");
+  if (r->cors_origin && !strcmp(method, "OPTIONS") && r->route != CS_R_NONE && !r->url_flags &&
+      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Access-Control-Request-Method")) {
+    cs_reply rp;
+    memset(&rp, 0, sizeof rp);
+    rp.status = 204;
+    r->preflight = 1;
+    return respond(mc, r, &rp);
+  }
   args_ctx args;
   args.n = 0;
   MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
@@ -426,9 +505,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   /* The query string is never logged: it holds what people said. */
   if (r->responded) {
     cs_metrics_observe(r->route, r->status, dt);
-    cs_log(r->status >= 500 ? CS_LOG_WARN : CS_LOG_INFO,
-           "%s %s %d %.1fms %zuB %s %s%s%s%s", r->method_name, r->path, r->status, dt * 1000,
-           r->resp_len, who, ip, r->code[0] ? " error=" : "", r->code,
+    cs_log(r->status >= 500 ? CS_LOG_WARN : CS_LOG_INFO, "%s %s %d %.1fms %zuB %s %s%s%s%s",
+           r->method_name, r->path, r->status, dt * 1000, r->resp_len, who, ip,
+           r->code[0] ? " error=" : "", r->code,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
   } else {
     cs_log(CS_LOG_INFO, "%s %s aborted after %.1fms (client went away or timed out) %s",
@@ -546,6 +625,7 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
   s->api.engine = e;
   s->api.auth = a;
   s->api.jobs = o->jobs;
+  s->cors = o->cors && o->cors->n ? o->cors : NULL;
   s->api.started = cs_mono_seconds();
   s->listen_fd = -1;
   pthread_mutex_init(&s->lock, NULL);

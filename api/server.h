@@ -20,6 +20,7 @@
 #define CS_SERVER_H
 
 #include "auth.h"
+#include "cors.h"
 #include "engine.h"
 #include "jobs.h"
 
@@ -37,6 +38,7 @@ typedef struct cs_server_opts {
   unsigned threads;         /* polling threads, >= 1 */
   unsigned max_connections; /* 0: CS_CONN_MAX */
   cs_jobs *jobs;            /* reindex jobs (borrowed), or NULL when not configured */
+  const cs_cors *cors;      /* allowed browser origins (borrowed), or NULL: no CORS */
 } cs_server_opts;
 
 /* Binds, listens and starts serving with the given engine and tokens (both

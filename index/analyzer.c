@@ -126,7 +126,9 @@ struct cs_analyzer {
 
   struct sb_stemmer *stemmers[NLANGS];
   unsigned char stemmer_tried[NLANGS];
-  stem_slot *stem_cache; /* NULL until first needed, or if calloc failed */
+  stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
+  struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
+  int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
 };
 
 /* ---------------------------------------------------------------- */
@@ -445,12 +447,14 @@ void cs_analyzer_destroy(cs_analyzer *a) {
   free(a->str_off);
   free(a->arena);
   free(a->stem_cache);
+  free(a->word_cache);
   free(a);
 }
 
-/* Decodes text[0..len) into a->u16 and fills a->map. Invalid sequences and
- * NUL bytes become a space each. Returns the number of UTF-16 units. */
-static int to_utf16(cs_analyzer *a, const char *text, size_t len, int32_t *n16) {
+/* Decodes text[0..len) into a->u16 and fills a->map with byte offsets plus
+ * `base` (the position of text in the caller's string). Invalid sequences
+ * and NUL bytes become a space each. Returns the number of UTF-16 units. */
+static int to_utf16(cs_analyzer *a, const char *text, size_t len, uint32_t base, int32_t *n16) {
   /* One byte yields at most one unit: a 4-byte character yields two. */
   if (grow(&a->u16, &a->u16_cap, len + 1, sizeof(UChar)) ||
       grow(&a->map, &a->map_cap, len + 1, sizeof(uint32_t)))
@@ -471,15 +475,15 @@ static int to_utf16(cs_analyzer *a, const char *text, size_t len, int32_t *n16) 
     if (c == 0) c = ' ';
     if (c <= 0xFFFF) {
       u[o] = (UChar)c;
-      map[o++] = (uint32_t)at;
+      map[o++] = base + (uint32_t)at;
     } else {
       u[o] = U16_LEAD(c);
-      map[o++] = (uint32_t)at;
+      map[o++] = base + (uint32_t)at;
       u[o] = U16_TRAIL(c);
-      map[o++] = (uint32_t)at;
+      map[o++] = base + (uint32_t)at;
     }
   }
-  map[o] = (uint32_t)n;
+  map[o] = base + (uint32_t)n;
   *n16 = o;
   return 0;
 }
@@ -538,14 +542,13 @@ static int stem_word(cs_analyzer *a, int li, struct sb_stemmer *st, const char *
   return 0;
 }
 
-/* Turns the word segment u16[s..e) into the next token. `li` and `st` are
- * the language's index and stemmer (or NULL), `stop_lang` the language whose
+/* Turns the word segment seg[0..n) (UTF-16), which spans the bytes
+ * [start, end) of the text, into the next token. `li` and `st` are the
+ * language's index and stemmer (or NULL), `stop_lang` the language whose
  * stop list applies (or NULL). A segment that folds to nothing yields no
  * token. */
 static int add_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
-                     int32_t s, int32_t e, int number) {
-  const UChar *seg = a->u16 + s;
-  int32_t n = e - s;
+                     const UChar *seg, int32_t n, uint32_t start, uint32_t end, int number) {
   if (grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token)) ||
       grow(&a->str_off, &a->str_off_cap, 2 * (a->ntok + 1), sizeof(uint32_t)) ||
       grow(&a->arena, &a->arena_cap, a->arena_len + 2 * (CS_TERM_MAX + 1), 1))
@@ -622,13 +625,246 @@ static int add_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char *
   t->term_len = (uint16_t)tlen;
   t->word_len = (uint16_t)wlen;
   t->pos = (uint32_t)a->ntok;
-  t->start = a->map[s];
-  t->end = a->map[e];
+  t->start = start;
+  t->end = end;
   t->flags = flags;
   a->str_off[2 * a->ntok] = (uint32_t)term_at;
   a->str_off[2 * a->ntok + 1] = (uint32_t)word_at;
   a->ntok++;
   return 0;
+}
+
+/* ICU's word break over text[from..to) (bytes of the caller's text), adding
+ * a token per word segment. */
+static int icu_span(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                    const char *text, size_t from, size_t to) {
+  int32_t n16;
+  int rc = to_utf16(a, text + from, to - from, (uint32_t)from, &n16);
+  if (rc || n16 == 0) return rc;
+  UErrorCode err = U_ZERO_ERROR;
+  ubrk_setText(a->bi, a->u16, n16, &err);
+  if (U_FAILURE(err)) return -ENOMEM;
+  int32_t s = ubrk_first(a->bi);
+  for (int32_t e = ubrk_next(a->bi); !rc && e != UBRK_DONE; s = e, e = ubrk_next(a->bi)) {
+    int32_t status = ubrk_getRuleStatus(a->bi);
+    /* Spaces, punctuation and emoji: not words. */
+    if (status < UBRK_WORD_NONE_LIMIT) continue;
+    int number = status >= UBRK_WORD_NUMBER && status < UBRK_WORD_NUMBER_LIMIT &&
+                 !has_letter(a->u16 + s, e - s);
+    rc = add_token(a, li, st, stop_lang, a->u16 + s, e - s, a->map[s], a->map[e], number);
+  }
+  /* Detach the iterator from our buffer, which may move on the next call. */
+  ubrk_setText(a->bi, NULL, 0, &err);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* The fast path                                                    */
+/* ---------------------------------------------------------------- */
+
+/* Most text is runs of Latin letters and digits between spaces and plain
+ * punctuation. For such a run the word boundaries are known without ICU
+ * (UAX #29: letters and digits stick together, WB5/WB8-10; '.', ',' and ';'
+ * join digits, WB11/12), and its token depends only on its bytes and the
+ * language, so it is looked up in a word cache instead of being folded and
+ * stemmed again. The text is cut at ASCII white space (always a word break)
+ * into chunks; a chunk made only of such runs and of punctuation that
+ * cannot join them is tokenized here, any other chunk (other scripts,
+ * apostrophes, hyphen-like joiners, invalid UTF-8...) goes through ICU
+ * alone, which gives the same words as ICU over the whole text since white
+ * space breaks either way. tests/test_analyzer_corpus.c checks that both
+ * paths give identical tokens on the whole ParlaMint-ES corpus. */
+
+#define WORD_CACHE_SLOTS 16384 /* power of two; 2 MB */
+
+typedef struct word_slot {
+  uint8_t lang;                        /* index in langs[] + 2 (1 = no language); 0 = empty */
+  uint8_t key_len, word_len, term_len; /* term_len 0: the term is the word */
+  uint32_t flags;
+  char data[120]; /* key bytes, word bytes, term bytes */
+} word_slot;
+
+static int is_space(uint8_t c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0;
+}
+
+/* Bytes of the letter or digit at b[i] (ASCII, or a letter of U+00C0..U+00FF
+ * but × and ÷), 0 when there is none. */
+static int alnum_len(const uint8_t *b, size_t i, size_t n) {
+  uint8_t c = b[i];
+  if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) return 1;
+  if (c == 0xC3 && i + 1 < n && b[i + 1] >= 0x80 && b[i + 1] <= 0xBF && b[i + 1] != 0x97 &&
+      b[i + 1] != 0xB7)
+    return 2;
+  return 0;
+}
+
+/* Bytes of punctuation at b[i] that never joins words (WB999), 0 if none. */
+static int break_len(const uint8_t *b, size_t i, size_t n) {
+  switch (b[i]) {
+  case '!':
+  case '"':
+  case '(':
+  case ')':
+  case '?':
+  case '[':
+  case ']':
+  case '{':
+  case '}':
+  case '-':
+  case '/':
+    return 1;
+  case 0xC2: /* ¡ « » ¿ */
+    if (i + 1 < n && (b[i + 1] == 0xA1 || b[i + 1] == 0xAB || b[i + 1] == 0xBB || b[i + 1] == 0xBF))
+      return 2;
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* MidLetter, MidNum, MidNumLet: join words only between letters or digits. */
+static int is_mid(uint8_t c) {
+  return c == '.' || c == ',' || c == ';' || c == ':' || c == '\'';
+}
+
+static int is_digit(uint8_t c) {
+  return c >= '0' && c <= '9';
+}
+
+static word_slot *word_cache_slot(cs_analyzer *a, int li, const char *w, size_t n) {
+  uint32_t h = 2166136261u ^ (uint32_t)(li + 2); /* FNV-1a */
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)w[i]) * 16777619u;
+  return &a->word_cache[(h ^ (h >> 15)) & (WORD_CACHE_SLOTS - 1)];
+}
+
+/* Emits the token of the run text[b..e) of letters, digits and joined
+ * separators: from the word cache, or computed and then cached. */
+static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                      const char *text, size_t b, size_t e, int number) {
+  size_t klen = e - b;
+  word_slot *slot = NULL;
+  if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
+  if (a->word_cache && klen <= 40) {
+    slot = word_cache_slot(a, li, text + b, klen);
+    if (slot->lang == li + 2 && slot->key_len == klen && memcmp(slot->data, text + b, klen) == 0) {
+      size_t wl = slot->word_len, tl = slot->term_len;
+      if (grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token)) ||
+          grow(&a->str_off, &a->str_off_cap, 2 * (a->ntok + 1), sizeof(uint32_t)) ||
+          grow(&a->arena, &a->arena_cap, a->arena_len + wl + tl + 2, 1))
+        return -ENOMEM;
+      size_t word_at = a->arena_len, term_at = word_at;
+      memcpy(a->arena + word_at, slot->data + klen, wl);
+      a->arena[word_at + wl] = '\0';
+      a->arena_len += wl + 1;
+      if (tl) {
+        term_at = a->arena_len;
+        memcpy(a->arena + term_at, slot->data + klen + wl, tl);
+        a->arena[term_at + tl] = '\0';
+        a->arena_len += tl + 1;
+      }
+      cs_token *t = &a->toks[a->ntok];
+      t->term = t->word = NULL;
+      t->term_len = (uint16_t)(tl ? tl : wl);
+      t->word_len = (uint16_t)wl;
+      t->pos = (uint32_t)a->ntok;
+      t->start = (uint32_t)b;
+      t->end = (uint32_t)e;
+      t->flags = slot->flags;
+      a->str_off[2 * a->ntok] = (uint32_t)term_at;
+      a->str_off[2 * a->ntok + 1] = (uint32_t)word_at;
+      a->ntok++;
+      return 0;
+    }
+  }
+  /* A miss: the run as UTF-16 (ASCII and U+00C0..U+00FF: one unit each). */
+  if (grow(&a->u16, &a->u16_cap, klen + 1, sizeof(UChar))) return -ENOMEM;
+  const uint8_t *p = (const uint8_t *)text;
+  int32_t n16 = 0;
+  for (size_t i = b; i < e; i++) {
+    if (p[i] < 0x80) {
+      a->u16[n16++] = p[i];
+    } else { /* 0xC3 lead byte, checked by alnum_len */
+      a->u16[n16++] = (UChar)(0xC0 + (p[i + 1] & 0x3F));
+      i++;
+    }
+  }
+  size_t before = a->ntok;
+  int rc = add_token(a, li, st, stop_lang, a->u16, n16, (uint32_t)b, (uint32_t)e, number);
+  if (rc || !slot || a->ntok == before) return rc;
+  const cs_token *t = &a->toks[before];
+  size_t word_at = a->str_off[2 * before + 1], term_at = a->str_off[2 * before];
+  size_t wl = t->word_len, tl = term_at == word_at ? 0 : t->term_len;
+  if (klen + wl + tl > sizeof(slot->data)) return 0;
+  slot->lang = (uint8_t)(li + 2);
+  slot->key_len = (uint8_t)klen;
+  slot->word_len = (uint8_t)wl;
+  slot->term_len = (uint8_t)tl;
+  slot->flags = t->flags;
+  memcpy(slot->data, text + b, klen);
+  memcpy(slot->data + klen, a->arena + word_at, wl);
+  memcpy(slot->data + klen + wl, a->arena + term_at, tl);
+  return 0;
+}
+
+/* Tokenizes the chunk text[from..to) (no white space in it) if it is made
+ * of runs of letters and digits and punctuation that does not join them.
+ * Returns 1 when done, 0 when ICU must do it (nothing was added then), or a
+ * negative error. */
+static int fast_chunk(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                      const char *text, size_t from, size_t to) {
+  const uint8_t *p = (const uint8_t *)text;
+  /* First pass: check the whole chunk, so that nothing is emitted when it
+   * has to go to ICU. */
+  for (size_t i = from; i < to;) {
+    int k = alnum_len(p, i, to);
+    if (k) {
+      i += (size_t)k;
+      continue;
+    }
+    k = break_len(p, i, to);
+    if (k) {
+      i += (size_t)k;
+      continue;
+    }
+    if (!is_mid(p[i])) return 0;
+    int before = i > from && alnum_len(p, i - 1, to); /* an ASCII letter or digit */
+    if (i > from + 1 && p[i - 2] == 0xC3 && alnum_len(p, i - 2, to) == 2) before = 1;
+    int after = i + 1 < to && alnum_len(p, i + 1, to);
+    if (before && after &&
+        !(p[i] != ':' && p[i] != '\'' && is_digit(p[i - 1]) && is_digit(p[i + 1])))
+      return 0; /* joins words in a way left to ICU */
+    i++;
+  }
+  /* Second pass: emit the runs; '.', ',' or ';' between digits joins. */
+  size_t i = from;
+  while (i < to) {
+    if (!alnum_len(p, i, to)) {
+      i++;
+      continue;
+    }
+    size_t b = i;
+    int letters = 0;
+    while (i < to) {
+      int k = alnum_len(p, i, to);
+      if (k) {
+        letters |= !is_digit(p[i]);
+        i += (size_t)k;
+      } else if (i + 1 < to && i > b && is_mid(p[i]) && is_digit(p[i - 1]) && is_digit(p[i + 1])) {
+        i++;
+      } else {
+        break;
+      }
+    }
+    int rc = fast_token(a, li, st, stop_lang, text, b, i, !letters);
+    if (rc) return rc;
+  }
+  return 1;
+}
+
+void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
+  a->no_fast = !on;
 }
 
 int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
@@ -650,34 +886,31 @@ int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, c
     stop_lang = langs[li].iso;
   }
 
-  int32_t n16;
-  rc = to_utf16(a, text, len, &n16);
-  if (rc || n16 == 0) goto out;
-
-  UErrorCode err = U_ZERO_ERROR;
-  ubrk_setText(a->bi, a->u16, n16, &err);
-  if (U_FAILURE(err)) {
-    rc = -ENOMEM;
+  if (a->no_fast) {
+    rc = icu_span(a, li, st, stop_lang, text, 0, len);
     goto out;
   }
-  int32_t s = ubrk_first(a->bi);
-  for (int32_t e = ubrk_next(a->bi); e != UBRK_DONE; s = e, e = ubrk_next(a->bi)) {
-    int32_t status = ubrk_getRuleStatus(a->bi);
-    /* Spaces, punctuation and emoji: not words. */
-    if (status < UBRK_WORD_NONE_LIMIT) continue;
-    int number = status >= UBRK_WORD_NUMBER && status < UBRK_WORD_NUMBER_LIMIT &&
-                 !has_letter(a->u16 + s, e - s);
-    rc = add_token(a, li, st, stop_lang, s, e, number);
-    if (rc) goto out;
+  const uint8_t *p = (const uint8_t *)text;
+  size_t i = 0;
+  while (!rc && i < len) {
+    while (i < len && is_space(p[i]))
+      i++;
+    size_t from = i;
+    while (i < len && !is_space(p[i]))
+      i++;
+    if (from == i) break;
+    rc = fast_chunk(a, li, st, stop_lang, text, from, i);
+    if (rc == 0)
+      rc = icu_span(a, li, st, stop_lang, text, from, i);
+    else if (rc > 0)
+      rc = 0;
   }
-  /* Detach the iterator from our buffer, which may move on the next call. */
-  ubrk_setText(a->bi, NULL, 0, &err);
 
 out:
   if (rc) a->ntok = 0;
-  for (size_t i = 0; i < a->ntok; i++) {
-    a->toks[i].term = a->arena + a->str_off[2 * i];
-    a->toks[i].word = a->arena + a->str_off[2 * i + 1];
+  for (size_t k = 0; k < a->ntok; k++) {
+    a->toks[k].term = a->arena + a->str_off[2 * k];
+    a->toks[k].word = a->arena + a->str_off[2 * k + 1];
   }
   *out = a->toks;
   *n = a->ntok;

@@ -60,6 +60,11 @@ void cs_analyzer_destroy(cs_analyzer *a);
 int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
                size_t *n);
 
+/* Turns the fast path for runs of Latin letters and digits (and its word
+ * cache) on (the default) or off, leaving every word to ICU. Both give the
+ * same tokens; off is for tests and measurements. */
+void cs_analyzer_set_fast_path(cs_analyzer *a, int on);
+
 /* Folds a single query word the same way as the surface form of a token
  * (case + diacritics, ñ kept), without stemming. Writes at most cap-1 bytes
  * plus NUL to out; returns the length or -1 when it does not fit. */

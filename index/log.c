@@ -24,17 +24,24 @@ void cs_log_init(const char *name) {
   if (!strcmp(env, "error")) min_level = CS_LOG_ERROR;
 }
 
+char *cs_time_iso(int64_t ms, char out[CS_TIME_ISO_LEN]) {
+  time_t s = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  snprintf(out, CS_TIME_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  return out;
+}
+
 void cs_log(int level, const char *fmt, ...) {
   static const char *const names[] = {"debug", "info", "warn", "error"};
   if (level < min_level) return;
-  char line[2048];
+  char line[2048], when[CS_TIME_ISO_LEN];
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
   int n =
-      snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
-               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+      snprintf(line, sizeof line,
+               "%s %s %s: ", cs_time_iso((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, when),
                names[level & 3], component);
   va_list ap;
   va_start(ap, fmt);

@@ -7,6 +7,7 @@
  */
 #include "records.h"
 
+#include "analyzer.h"
 #include "errors.h"
 #include "varint.h"
 
@@ -290,6 +291,20 @@ int cs_turn_decode(const void *p, size_t n, cs_turn *t) {
   t->tokens = (const uint8_t *)toks.p;
   t->tokens_end = t->tokens + toks.len;
   return rd_finish(&r);
+}
+
+void cs_token_table_encode(cs_buf *b, const cs_token *t, size_t n, uint32_t *count) {
+  uint32_t pos = 0, end = 0, c = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (t[i].flags & CS_TOK_STOP) continue;
+    cs_buf_varint(b, t[i].pos - pos);
+    cs_buf_varint(b, t[i].start - end);
+    cs_buf_varint(b, t[i].end - t[i].start);
+    pos = t[i].pos;
+    end = t[i].end;
+    c++;
+  }
+  *count = c;
 }
 
 int cs_turn_token_next(const cs_turn *t, cs_tokiter *it, uint32_t *pos, uint32_t *start,

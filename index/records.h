@@ -219,6 +219,13 @@ int cs_checkpoint_decode(const void *p, size_t n, cs_checkpoint *c);
 void cs_stats_encode(cs_buf *b, const cs_stats *s);
 int cs_stats_decode(const void *p, size_t n, cs_stats *s);
 
+/* Appends the token table of analyzed text (the analyzer's tokens, in text
+ * order): its non-stop tokens as (pos delta, start delta, len) varints;
+ * *count gets their number. Used for turns at indexing and for titles and
+ * descriptions, analyzed again, when they are highlighted. */
+struct cs_token;
+void cs_token_table_encode(cs_buf *b, const struct cs_token *t, size_t n, uint32_t *count);
+
 /* Iterates a turn's token table: returns 1 and fills pos/start/end while
  * tokens remain, 0 at the end, CS_ECORRUPT on bad bytes or offsets outside
  * the text. `state` starts zeroed. */

@@ -104,6 +104,52 @@ static void set_err(char *err, size_t cap, const char *fmt, const char *a, const
   if (err && cap) snprintf(err, cap, fmt, a, b);
 }
 
+/* Modes of what the index writer creates (README, "Users and modes"): a
+ * server running as another user of the directory's group reads the index.
+ * LMDB readers record themselves in lock.mdb, so it is group-writable. Set
+ * explicitly, whatever the umask; a setgid bit inherited from the parent
+ * directory is kept, so files take the directory's group. */
+#define CS_MODE_DIR 0750
+#define CS_MODE_DATA 0640
+#define CS_MODE_LOCK 0660
+
+/* Creates directory `path` if missing with CS_MODE_DIR. Returns 0 when it
+ * exists afterwards. */
+static int make_dir(const char *path) {
+  if (mkdir(path, CS_MODE_DIR) != 0) return errno == EEXIST ? 0 : -1;
+  struct stat st;
+  if (stat(path, &st) == 0) chmod(path, CS_MODE_DIR | (st.st_mode & S_ISGID));
+  return 0;
+}
+
+/* mkdir -p: creates the missing parents of `path` and `path` itself. */
+static int make_dirs(const char *path) {
+  char buf[PATH_MAX];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, path, n + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    int rc = make_dir(buf);
+    *p = '/';
+    if (rc) return -1;
+  }
+  return make_dir(buf);
+}
+
+/* Gives the files of an environment directory their modes (the writer owns
+ * them; failures are harmless for the writer itself and show up as a
+ * reader's "permission denied"). */
+static void set_env_modes(const char *gendir) {
+  char path[PATH_MAX];
+  if (path_join(path, sizeof path, gendir, "data.mdb") == 0) chmod(path, CS_MODE_DATA);
+  if (path_join(path, sizeof path, gendir, "lock.mdb") == 0) chmod(path, CS_MODE_LOCK);
+}
+
 static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   int rc = mdb_env_create(&s->env);
   if (rc) {
@@ -131,13 +177,14 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   }
   mdb_env_set_mapsize(s->env, s->map_size);
   unsigned eflags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
-  rc = mdb_env_open(s->env, gendir, eflags, 0640);
+  rc = mdb_env_open(s->env, gendir, eflags, CS_MODE_DATA);
   if (rc) {
     set_err(err, errcap, "cannot open index %s: %s", gendir, mdb_strerror(rc));
     mdb_env_close(s->env);
     s->env = NULL;
     return rc == ENOENT ? CS_ENOTFOUND : map_rc(rc);
   }
+  if (!rdonly) set_env_modes(gendir);
   MDB_txn *txn;
   rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
   if (rc) goto fail;
@@ -171,11 +218,12 @@ static int store_new(unsigned flags, cs_store **out) {
 static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errcap) {
   char path[PATH_MAX];
   if (path_join(path, sizeof path, dir, "writer.lock")) return CS_EINVAL;
-  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, CS_MODE_DATA);
   if (s->lock_fd < 0) {
     set_err(err, errcap, "cannot open %s: %s", path, strerror(errno));
     return CS_EIO;
   }
+  fchmod(s->lock_fd, CS_MODE_DATA); /* whatever the umask, like the rest */
   if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     set_err(err, errcap, "%s%s", "another writer holds the index lock ", path);
     return CS_EBUSY;
@@ -196,7 +244,7 @@ int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, si
     goto fail;
   }
   if ((flags & CS_STORE_CREATE) && !(flags & CS_STORE_RDONLY)) {
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    if (make_dirs(dir) != 0) {
       set_err(err, errcap, "cannot create %s: %s", dir, strerror(errno));
       rc = CS_EIO;
       goto fail;
@@ -207,7 +255,7 @@ int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, si
         rc = CS_EINVAL;
         goto fail;
       }
-      if (mkdir(gendir, 0750) != 0 && errno != EEXIST) {
+      if (make_dir(gendir) != 0) {
         set_err(err, errcap, "cannot create %s: %s", gendir, strerror(errno));
         rc = CS_EIO;
         goto fail;
@@ -254,7 +302,7 @@ int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out,
   cs_store *s;
   int rc = store_new(flags, &s);
   if (rc) return rc;
-  if (!(flags & CS_STORE_RDONLY) && mkdir(gendir, 0750) != 0 && errno != EEXIST) {
+  if (!(flags & CS_STORE_RDONLY) && make_dir(gendir) != 0) {
     set_err(err, errcap, "cannot create %s: %s", gendir, strerror(errno));
     cs_store_close(s);
     return CS_EIO;
@@ -357,7 +405,21 @@ int cs_store_used_bytes(cs_store *s, uint64_t *out) {
 }
 
 int cs_store_copy_compact(cs_store *s, const char *path) {
-  return map_rc(mdb_env_copy2(s->env, path, MDB_CP_COMPACT));
+  if (make_dir(path) != 0) return CS_EIO;
+  int rc = mdb_env_copy2(s->env, path, MDB_CP_COMPACT);
+  if (rc) return map_rc(rc);
+  /* Open the copy once so that its lock file exists, made by the writer with
+   * its mode, before any reader (which may not create files there) opens it. */
+  MDB_env *env;
+  rc = mdb_env_create(&env);
+  if (rc) return map_rc(rc);
+  mdb_env_set_maxdbs(env, CS_T__COUNT + 2);
+  mdb_env_set_maxreaders(env, 1024);
+  rc = mdb_env_open(env, path, MDB_NOTLS, CS_MODE_DATA);
+  mdb_env_close(env);
+  if (rc) return map_rc(rc);
+  set_env_modes(path);
+  return 0;
 }
 
 static MDB_val to_val(cs_slice x) {

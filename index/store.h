@@ -52,7 +52,7 @@ typedef enum cs_table {
 
 enum {
   CS_STORE_RDONLY = 1 << 0, /* open an existing index for reading only */
-  CS_STORE_CREATE = 1 << 1, /* create DIR and a first generation if missing */
+  CS_STORE_CREATE = 1 << 1, /* create DIR (and its parents) and a first generation */
 };
 
 /* Opens the index in `dir` (the generation DIR/current points at).
@@ -85,9 +85,10 @@ size_t cs_store_map_size(const cs_store *s);
 /* Bytes the environment's data file uses (last used page). */
 int cs_store_used_bytes(cs_store *s, uint64_t *out);
 
-/* Writes a compacted copy of the environment to directory `path` (which must
- * exist and be empty): only live pages are written, so freed pages holding
- * deleted data are gone from the copy. */
+/* Writes a compacted copy of the environment to directory `path` (created if
+ * missing; it must be empty): only live pages are written, so freed pages
+ * holding deleted data are gone from the copy. The copy gets its lock file
+ * and the index's modes, ready for readers of another user. */
 int cs_store_copy_compact(cs_store *s, const char *path);
 
 /* Point operations. cs_get returns CS_ENOTFOUND when the key is absent.

@@ -1070,21 +1070,6 @@ out:
   return rc;
 }
 
-/* Token table of a turn: non-stop tokens as (pos delta, start delta, len). */
-static void token_table(cs_buf *b, const cs_token *t, size_t n, uint32_t *count) {
-  uint32_t pos = 0, end = 0, c = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (t[i].flags & CS_TOK_STOP) continue;
-    cs_buf_varint(b, t[i].pos - pos);
-    cs_buf_varint(b, t[i].start - end);
-    cs_buf_varint(b, t[i].end - t[i].start);
-    pos = t[i].pos;
-    end = t[i].end;
-    c++;
-  }
-  *count = c;
-}
-
 int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *flags_out) {
   unsigned flags = 0;
   int rc = 0;
@@ -1190,7 +1175,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     t.start_ms = ti->start_ms;
     t.end_ms = ti->end_ms;
     cs_buf_reset(&tbl);
-    token_table(&tbl, toks, ntoks, &t.ntokens);
+    cs_token_table_encode(&tbl, toks, ntoks, &t.ntokens);
     if (tbl.err) {
       rc = tbl.err;
       goto out;

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +50,9 @@ int cs_status(const char *dir) {
   for (int t = 0; !rc && t < CS_T__COUNT; t++)
     rc = cs_reader_count(r, (cs_table)t, &n[t]);
   if (!rc) rc = cs_store_used_bytes(s, &used);
+  char updated[CS_TIME_ISO_LEN] = "null";
+  const char *q = cp.updated_at_ms > 0 ? "\"" : "";
+  if (!rc && cp.updated_at_ms > 0) cs_time_iso(cp.updated_at_ms, updated);
   if (rc) {
     cs_log(CS_LOG_ERROR, "status: %s", cs_strerror(rc));
   } else {
@@ -57,12 +62,16 @@ int cs_status(const char *dir) {
            ", \"erased\": %" PRIu64 ", \"relevant_points\": %" PRIu64 ", \"terms\": %" PRIu64
            ", \"words\": %" PRIu64 ", \"postings_chunks\": %" PRIu64 ", \"next_docid\": %u"
            ", \"checkpoint\": {\"floor_xid\": %" PRIu64 ", \"round_xid\": %" PRIu64
-           ", \"rounds\": %" PRIu64 ", \"updated_at_ms\": %" PRId64 "}, \"used_bytes\": %" PRIu64
-           "}\n",
+           ", \"rounds\": %" PRIu64
+           ", \"updated_at\": %s%s%s}, \"initial_load\": \"%s\", \"used_bytes\": %" PRIu64 "}\n",
            cs_store_generation(s), CS_FORMAT_VERSION, st.docs[CS_DOC_TURN], st.docs[CS_DOC_TITLE],
            st.docs[CS_DOC_DESCRIPTION], st.docs[CS_DOC_NAME], n[CS_T_CONV], n[CS_T_PATIENT],
            n[CS_T_EVENT], n[CS_T_ERASED], n[CS_T_POINT], n[CS_T_LEX], n[CS_T_WORDS], n[CS_T_POST],
-           st.next_docid, cp.floor_xid, cp.round_xid, cp.rounds, cp.updated_at_ms, used);
+           st.next_docid, cp.floor_xid, cp.round_xid, cp.rounds, q, updated, q,
+           cp.floor_xid   ? "done"
+           : cp.round_xid ? "in progress"
+                          : "not started",
+           used);
   }
   cs_reader_close(r);
   cs_store_close(s);
@@ -78,7 +87,37 @@ static int rmtree_generation(const char *dir) {
   return rmdir(dir);
 }
 
+static int compact_locked(const char *dir);
+
+/* Takes DIR/reindex.lock, which a reindex holds while it builds the next
+ * generation (the one compaction would write too). Returns the descriptor or
+ * -1 after logging. */
+static int exclude_reindex(const char *dir) {
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/reindex.lock", dir) >= (int)sizeof path) return -1;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0 && errno == ENOENT) {
+    cs_log(CS_LOG_ERROR, "compact: no index in %s", dir);
+    return -1;
+  }
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    cs_log(CS_LOG_ERROR, "compact: %s",
+           fd < 0 ? strerror(errno) : "a reindex is running (wait for it to end)");
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 int cs_compact(const char *dir) {
+  int lock = exclude_reindex(dir);
+  if (lock < 0) return 1;
+  int status = compact_locked(dir);
+  close(lock);
+  return status;
+}
+
+static int compact_locked(const char *dir) {
   cs_store *s;
   char err[512] = "";
   /* Writable open: takes the writer lock, so no indexer runs meanwhile. */
@@ -104,11 +143,6 @@ int cs_compact(const char *dir) {
   rmtree_generation(newdir); /* leftovers of a crashed compaction */
   uint64_t before = 0, after = 0;
   cs_store_used_bytes(s, &before);
-  if (mkdir(newdir, 0750) != 0) {
-    cs_log(CS_LOG_ERROR, "compact: cannot create %s: %s", newdir, strerror(errno));
-    cs_store_close(s);
-    return 1;
-  }
   rc = cs_store_copy_compact(s, newdir);
   if (rc) {
     cs_log(CS_LOG_ERROR, "compact: copy failed: %s", cs_strerror(rc));

@@ -15,38 +15,113 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: convsearch-indexer COMMAND [OPTIONS]\n"
-    "\n"
-    "commands:\n"
-    "  install --pg CONNINFO [--portal]\n"
-    "      create the canonical tables if missing (or adapt an existing portal\n"
-    "      database with --portal) and install change capture; idempotent\n"
-    "  run --pg CONNINFO --index DIR [--once] [--batch-mb N] [--poll-ms N]\n"
-    "      [--opensearch URL]\n"
-    "      catch up from the checkpoint, then follow live changes;\n"
-    "      --once: catch up to the current end and exit 0;\n"
-    "      --opensearch: mirror every change to OpenSearch through an outbox\n"
-    "  status --index DIR            index counts and checkpoint, as JSON\n"
-    "  verify --pg CONNINFO --index DIR [--opensearch URL]\n"
-    "      compare stores, index (and mirror); exit 0 only when they agree,\n"
-    "      else print every difference and exit 1\n"
-    "  reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
-    "      rebuild into a new generation from one snapshot of the stores while\n"
-    "      the current one serves, then swap it in (and the mirror's alias);\n"
-    "      a progress bar on a terminal, JSON lines otherwise\n"
-    "  compact --index DIR           rewrite the index without free pages\n"
-    "  query --index DIR [--limit N] TEXT\n"
-    "      list documents containing every word of TEXT (debugging aid)\n";
+/* Options, as bits of the set each command accepts. */
+enum {
+  O_PG = 1 << 0,
+  O_INDEX = 1 << 1,
+  O_OPENSEARCH = 1 << 2,
+  O_PORTAL = 1 << 3,
+  O_ONCE = 1 << 4,
+  O_LIMIT = 1 << 5,
+  O_BATCH = 1 << 6,
+  O_POLL = 1 << 7,
+  O_TEXT = 1 << 8, /* a positional argument */
+  O_SWITCH = 1 << 9,
+  O_ROLE = 1 << 10,
+  O_BULK = 1 << 11,
+};
+
+typedef struct command {
+  const char *name;
+  unsigned opts;
+  const char *help; /* synopsis line, then what it does and its options */
+} command;
+
+static const command commands[] = {
+    {"install", O_PG | O_PORTAL | O_SWITCH | O_ROLE,
+     "install --pg CONNINFO [--portal] [--switch-mode] [--indexer-role NAME]\n"
+     "  Creates the canonical tables if missing (or, with --portal, adapts an\n"
+     "  existing portal database) and installs change capture; idempotent.\n"
+     "  Refuses to switch an installed database to the other source unless\n"
+     "  --switch-mode is given (then run reindex).\n"
+     "  --pg CONNINFO        libpq connection string of the stores\n"
+     "  --portal             install over the portal's Django tables\n"
+     "  --switch-mode        switch an installed database to the other source\n"
+     "  --indexer-role NAME  grant NAME the least privileges run, verify and\n"
+     "                       reindex need\n"},
+    {"run", O_PG | O_INDEX | O_ONCE | O_BATCH | O_POLL | O_OPENSEARCH,
+     "run --pg CONNINFO --index DIR [--once] [--batch-mb N] [--poll-ms N] [--opensearch URL]\n"
+     "  Catches up from the checkpoint, then follows live changes. On an index\n"
+     "  never loaded it first loads everything already in the stores, from one\n"
+     "  snapshot (resumable after a crash; a progress bar on a terminal, JSON\n"
+     "  lines otherwise), then tails from that snapshot. While\n"
+     "  PostgreSQL is unreachable it logs one line per attempt and retries with\n"
+     "  exponential backoff (100 ms doubling up to 10 s).\n"
+     "  --pg CONNINFO      libpq connection string of the stores\n"
+     "  --index DIR        index directory (created with its parents if missing)\n"
+     "  --once             catch up to the current end and exit (non-zero when\n"
+     "                     PostgreSQL cannot be reached)\n"
+     "  --batch-mb N       commit when pending postings pass N MiB (1..65536, default 16)\n"
+     "  --poll-ms N        poll interval when no notification comes (10..600000,\n"
+     "                     default 1000)\n"
+     "  --opensearch URL   mirror every change to OpenSearch through an outbox\n"},
+    {"status", O_INDEX,
+     "status --index DIR\n"
+     "  Prints the index counts and checkpoint as one JSON object.\n"},
+    {"verify", O_PG | O_INDEX | O_OPENSEARCH,
+     "verify --pg CONNINFO --index DIR [--opensearch URL]\n"
+     "  Compares the stores, the index (and the mirror); exits 0 only when they\n"
+     "  agree, else prints every difference and exits 1.\n"},
+    {"reindex", O_PG | O_INDEX | O_OPENSEARCH | O_BULK,
+     "reindex --pg CONNINFO --index DIR [--opensearch URL [--bulk-retry-s N]]\n"
+     "  Rebuilds into a new generation from one snapshot of the stores while the\n"
+     "  current one serves, then swaps it in (and the mirror's alias). Progress:\n"
+     "  a bar on a terminal, JSON lines otherwise.\n"
+     "  --bulk-retry-s N  documents OpenSearch answers 429/5xx are sent again with\n"
+     "                    backoff for at most N seconds per batch (1..86400,\n"
+     "                    default 300); then the reindex fails and the old\n"
+     "                    generation and index keep serving\n"},
+    {"compact", O_INDEX,
+     "compact --index DIR\n"
+     "  Rewrites the index without free pages (erased data leaves the files) as a\n"
+     "  new generation and swaps it in. Refuses while an indexer (run, reindex)\n"
+     "  holds the index: stop it first.\n"},
+    {"query", O_INDEX | O_LIMIT | O_TEXT,
+     "query --index DIR [--limit N] TEXT\n"
+     "  Lists the documents containing every word of TEXT (debugging aid);\n"
+     "  --limit N: at most N (1..100000, default 20).\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *f) {
+  fputs("usage: convsearch-indexer COMMAND [OPTIONS]\n"
+        "       convsearch-indexer COMMAND --help\n\ncommands:\n",
+        f);
+  for (size_t i = 0; i < NCOMMANDS; i++) {
+    const char *h = commands[i].help;
+    fprintf(f, "  %.*s\n", (int)(strchr(h, '\n') - h), h);
+  }
+}
+
+static void print_command(FILE *f, const command *c) {
+  fprintf(f, "usage: convsearch-indexer %s", c->help);
+}
 
 typedef struct args {
-  const char *pg, *index, *text, *opensearch;
-  int portal, once, limit, poll_ms;
+  const char *pg, *index, *text, *opensearch, *indexer_role;
+  int portal, switch_mode, once, limit, poll_ms, bulk_retry_s;
   long batch_mb;
 } args;
 
-static int bad(const char *msg, const char *arg) {
-  fprintf(stderr, "convsearch-indexer: %s%s%s\n\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
+/* One line saying what is wrong, then the usage of the command (or the
+ * overview without one). */
+static int bad_for(const command *c, const char *msg, const char *arg) {
+  fprintf(stderr, "convsearch-indexer: %s%s%s%s%s\n\n", c ? c->name : "", c ? ": " : "", msg,
+          arg ? ": " : "", arg ? arg : "");
+  if (c)
+    print_command(stderr, c);
+  else
+    print_usage(stderr);
   return 2;
 }
 
@@ -58,38 +133,74 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
   return 0;
 }
 
-static int parse(int argc, char **argv, args *a) {
+static const struct {
+  const char *name;
+  unsigned bit;
+} option_names[] = {{"--pg", O_PG},
+                    {"--index", O_INDEX},
+                    {"--opensearch", O_OPENSEARCH},
+                    {"--portal", O_PORTAL},
+                    {"--once", O_ONCE},
+                    {"--limit", O_LIMIT},
+                    {"--batch-mb", O_BATCH},
+                    {"--poll-ms", O_POLL},
+                    {"--switch-mode", O_SWITCH},
+                    {"--indexer-role", O_ROLE},
+                    {"--bulk-retry-s", O_BULK}};
+
+static int parse(const command *c, int argc, char **argv, args *a) {
   for (int i = 2; i < argc; i++) {
     const char *o = argv[i];
     int has = i + 1 < argc;
     long v;
-    if (!strcmp(o, "--pg") && has) {
+    unsigned bit = 0;
+    for (size_t k = 0; k < sizeof option_names / sizeof option_names[0]; k++) {
+      if (!strcmp(o, option_names[k].name)) bit = option_names[k].bit;
+    }
+    if (bit && !(c->opts & bit)) return bad_for(c, "option not taken by this command", o);
+    if (bit && !(bit & (O_PORTAL | O_ONCE | O_SWITCH)) && !has)
+      return bad_for(c, "missing value for", o);
+    if (bit == O_PG) {
       a->pg = argv[++i];
-    } else if (!strcmp(o, "--index") && has) {
+    } else if (bit == O_INDEX) {
       a->index = argv[++i];
-    } else if (!strcmp(o, "--opensearch") && has) {
+    } else if (bit == O_OPENSEARCH) {
       a->opensearch = argv[++i];
-    } else if (!strcmp(o, "--portal")) {
+    } else if (bit == O_PORTAL) {
       a->portal = 1;
-    } else if (!strcmp(o, "--once")) {
+    } else if (bit == O_SWITCH) {
+      a->switch_mode = 1;
+    } else if (bit == O_ROLE) {
+      a->indexer_role = argv[++i];
+    } else if (bit == O_BULK) {
+      if (parse_int(argv[++i], 1, 86400, &v))
+        return bad_for(c, "--bulk-retry-s takes 1..86400", argv[i]);
+      a->bulk_retry_s = (int)v;
+    } else if (bit == O_ONCE) {
       a->once = 1;
-    } else if (!strcmp(o, "--limit") && has) {
-      if (parse_int(argv[++i], 1, 100000, &v)) return bad("--limit takes 1..100000", argv[i]);
+    } else if (bit == O_LIMIT) {
+      if (parse_int(argv[++i], 1, 100000, &v))
+        return bad_for(c, "--limit takes 1..100000", argv[i]);
       a->limit = (int)v;
-    } else if (!strcmp(o, "--batch-mb") && has) {
-      if (parse_int(argv[++i], 1, 65536, &v)) return bad("--batch-mb takes 1..65536", argv[i]);
+    } else if (bit == O_BATCH) {
+      if (parse_int(argv[++i], 1, 65536, &v))
+        return bad_for(c, "--batch-mb takes 1..65536", argv[i]);
       a->batch_mb = v;
-    } else if (!strcmp(o, "--poll-ms") && has) {
-      if (parse_int(argv[++i], 10, 600000, &v)) return bad("--poll-ms takes 10..600000", argv[i]);
+    } else if (bit == O_POLL) {
+      if (parse_int(argv[++i], 10, 600000, &v))
+        return bad_for(c, "--poll-ms takes 10..600000", argv[i]);
       a->poll_ms = (int)v;
     } else if (o[0] == '-' && o[1] == '-') {
-      return bad(has || strchr(o, '=') ? "unknown option" : "unknown option or missing value", o);
-    } else if (!a->text) {
+      return bad_for(c, "unknown option", o);
+    } else if ((c->opts & O_TEXT) && !a->text) {
       a->text = o;
     } else {
-      return bad("unexpected argument", o);
+      return bad_for(c, "unexpected argument", o);
     }
   }
+  if ((c->opts & O_PG) && !a->pg) return bad_for(c, "--pg is required", NULL);
+  if ((c->opts & O_INDEX) && !a->index) return bad_for(c, "--index is required", NULL);
+  if ((c->opts & O_TEXT) && !a->text) return bad_for(c, "TEXT is required", NULL);
   return 0;
 }
 
@@ -100,29 +211,40 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
   cs_log_init("indexer");
-  if (argc < 2) return bad("missing command", NULL);
+  if (argc < 2) return bad_for(NULL, "missing command", NULL);
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-    fputs(usage, stdout);
+    const command *c = NULL;
+    for (size_t i = 0; argc > 2 && i < NCOMMANDS; i++) {
+      if (!strcmp(argv[2], commands[i].name)) c = &commands[i];
+    }
+    if (c)
+      print_command(stdout, c);
+    else
+      print_usage(stdout);
     return 0;
   }
-  args a = {.limit = 20, .batch_mb = 16, .poll_ms = 1000};
+  const command *c = NULL;
+  for (size_t i = 0; i < NCOMMANDS; i++) {
+    if (!strcmp(cmd, commands[i].name)) c = &commands[i];
+  }
+  if (!c) return bad_for(NULL, "unknown command", cmd);
   for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--help")) {
-      fputs(usage, stdout);
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      print_command(stdout, c);
       return 0;
     }
   }
-  int rc = parse(argc, argv, &a);
+  args a = {.limit = 20, .batch_mb = 16, .poll_ms = 1000};
+  int rc = parse(c, argc, argv, &a);
   if (rc) return rc;
+  if (a.bulk_retry_s && !a.opensearch)
+    return bad_for(c, "--bulk-retry-s is for reindex with --opensearch", NULL);
   if (!strcmp(cmd, "install")) {
-    if (!a.pg) return bad("install needs --pg", NULL);
-    if (a.text) return bad("unexpected argument", a.text);
-    return cs_install(a.pg, a.portal);
+    cs_install_opts io = {a.portal, a.switch_mode, a.indexer_role};
+    return cs_install(a.pg, &io);
   }
   if (!strcmp(cmd, "run")) {
-    if (!a.pg || !a.index) return bad("run needs --pg and --index", NULL);
-    if (a.text) return bad("unexpected argument", a.text);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -133,25 +255,11 @@ int main(int argc, char **argv) {
     cs_log(CS_LOG_INFO, "indexing into %s%s", a.index, a.once ? " (once)" : "");
     return cs_tail_run(&o);
   }
-  if (!strcmp(cmd, "status")) {
-    if (!a.index) return bad("status needs --index", NULL);
-    return cs_status(a.index);
-  }
-  if (!strcmp(cmd, "verify")) {
-    if (!a.pg || !a.index) return bad("verify needs --pg and --index", NULL);
-    return cs_verify(a.pg, a.index, a.opensearch);
-  }
-  if (!strcmp(cmd, "reindex")) {
-    if (!a.pg || !a.index) return bad("reindex needs --pg and --index", NULL);
-    return cs_reindex(a.pg, a.index, a.opensearch);
-  }
-  if (!strcmp(cmd, "compact")) {
-    if (!a.index) return bad("compact needs --index", NULL);
-    return cs_compact(a.index);
-  }
-  if (!strcmp(cmd, "query")) {
-    if (!a.index || !a.text) return bad("query needs --index and TEXT", NULL);
-    return cs_debug_query(a.index, a.text, a.limit);
-  }
-  return bad("unknown command", cmd);
+  if (!strcmp(cmd, "status")) return cs_status(a.index);
+  if (!strcmp(cmd, "verify")) return cs_verify(a.pg, a.index, a.opensearch);
+  if (!strcmp(cmd, "reindex"))
+    return cs_reindex(a.pg, a.index, a.opensearch,
+                      a.bulk_retry_s ? a.bulk_retry_s : CS_REINDEX_BULK_RETRY_S);
+  if (!strcmp(cmd, "compact")) return cs_compact(a.index);
+  return cs_debug_query(a.index, a.text, a.limit);
 }

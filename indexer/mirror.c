@@ -7,12 +7,14 @@
  * whose items succeeded (2xx), were already superseded (409: a newer version
  * is there) or deleted something absent (404). Items refused with 429 or 5xx
  * stay and are retried; so is the whole batch when the request failed. Waits
- * grow exponentially with jitter (100 ms to 30 s) while failures last. Items
+ * grow exponentially with jitter (100 ms to 30 s) while failures last; the
+ * rule and the waits are bulk.c's, shared with the reindex bulk load. Items
  * refused for good (other 4xx) are dropped with an error line, so one bad
  * document cannot block the stream.
  */
 #include "mirror.h"
 
+#include "bulk.h"
 #include "errors.h"
 #include "log.h"
 #include "varint.h"
@@ -235,11 +237,12 @@ static int collect(void *ctx, cs_slice k, cs_slice v) {
 /* Writes the sender's counters and last error to META "mirror_status"
  * (JSON) so that the query server's health and metrics can show them. */
 static int put_status(cs_mirror *m, cs_txn *t, uint64_t acked) {
-  json_t *j =
-      json_pack("{s:I, s:I, s:I, s:I, s:s?, s:I}", "acked", (json_int_t)acked, "retried",
-                (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_ms",
-                (json_int_t)m->last_ok_ms, "last_error", m->last_error[0] ? m->last_error : NULL,
-                "last_error_ms", (json_int_t)m->last_error_ms);
+  char ok_at[CS_TIME_ISO_LEN], error_at[CS_TIME_ISO_LEN];
+  json_t *j = json_pack("{s:I, s:I, s:I, s:s?, s:s?, s:s?}", "acked", (json_int_t)acked, "retried",
+                        (json_int_t)m->retried, "dropped", (json_int_t)m->dropped, "last_ok_at",
+                        m->last_ok_ms ? cs_time_iso(m->last_ok_ms, ok_at) : NULL, "last_error",
+                        m->last_error[0] ? m->last_error : NULL, "last_error_at",
+                        m->last_error_ms ? cs_time_iso(m->last_error_ms, error_at) : NULL);
   char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!s) return CS_ENOMEM;
@@ -297,53 +300,42 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
   }
   int all_ok = 1;
   if (nsent) {
-    cs_buf resp;
-    cs_buf_init(&resp);
-    long status = 0;
-    int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", b->body.p, b->body.len, 1,
-                           &status, &resp);
-    json_t *j = !rc && status == 200 ? json_loads((char *)resp.p, 0, NULL) : NULL;
-    json_t *items = json_object_get(j, "items");
-    if (!json_is_array(items) || (int)json_array_size(items) != nsent) {
-      char why[160];
-      if (rc)
-        snprintf(why, sizeof why, "%s", cs_os_error(c));
-      else
-        snprintf(why, sizeof why, "HTTP %ld%s", status, status == 200 ? " with a bad body" : "");
+    long st[BATCH_OPS];
+    char why[160];
+    json_t *j = cs_bulk_send(c, b->body.p, b->body.len, nsent, st, why, sizeof why);
+    if (!j) {
       set_error(m, "_bulk failed: %s", why);
-      cs_log(CS_LOG_WARN, "mirror: _bulk failed (HTTP %ld, %s); %d operations will be retried",
-             status, m->last_error, nsent);
+      cs_log(CS_LOG_WARN, "mirror: %s; %d operations will be retried", m->last_error, nsent);
       m->retried += (uint64_t)nsent;
       all_ok = 0;
     } else {
-      size_t k = 0;
+      json_t *items = json_object_get(j, "items");
+      int k = 0;
       for (int i = 0; i < b->n; i++) {
         if (!b->sent[i]) continue;
-        json_t *item = json_array_get(items, k++);
-        const char *key;
-        json_t *res;
-        long st = 0;
-        json_object_foreach(item, key, res) {
-          st = (long)json_integer_value(json_object_get(res, "status"));
-        }
-        if ((st >= 200 && st < 300) || st == 409 || st == 404) {
+        switch (cs_bulk_classify(st[k])) {
+        case CS_BULK_DONE:
           done[ndone++] = b->seq[i];
-        } else if (st == 429 || st >= 500 || st == 0) {
+          break;
+        case CS_BULK_RETRY:
           m->retried++;
           all_ok = 0;
-        } else {
-          char *why = json_dumps(item, JSON_COMPACT);
+          break;
+        case CS_BULK_REFUSED: {
+          char *item = json_dumps(json_array_get(items, (size_t)k), JSON_COMPACT);
           cs_log(CS_LOG_ERROR, "mirror: operation %" PRIu64 " refused for good (HTTP %ld): %.300s",
-                 b->seq[i], st, why ? why : "");
-          free(why);
+                 b->seq[i], st[k], item ? item : "");
+          free(item);
           m->dropped++;
           done[ndone++] = b->seq[i];
+          break;
         }
+        }
+        k++;
       }
       if (!all_ok) set_error(m, "%s", "some items refused with 429 or 5xx; retrying");
     }
     json_decref(j);
-    cs_buf_free(&resp);
   }
   if (ack(m, done, ndone)) all_ok = 0;
   return all_ok;
@@ -359,7 +351,7 @@ static void *sender(void *arg) {
     return NULL;
   }
   cs_buf_init(&b->body);
-  long backoff = 0;
+  cs_backoff backoff = {0, 0};
   int alias_ok = 0;
   for (;;) {
     pthread_mutex_lock(&m->lock);
@@ -380,14 +372,10 @@ static void *sender(void *arg) {
     }
     if (alias_ok) result = send_batch(m, c, b);
     if (result == 1) {
-      backoff = 0;
+      cs_backoff_reset(&backoff);
       continue; /* more may be pending */
     }
-    long wait = 200;
-    if (result == 0) {
-      backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 100;
-      wait = backoff / 2 + rand() % (backoff / 2 + 1);
-    }
+    long wait = result == 0 ? cs_backoff_next(&backoff) : 200;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += wait / 1000;

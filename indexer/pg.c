@@ -23,7 +23,28 @@ static void on_notice(void *arg, const char *msg) {
   cs_log(CS_LOG_DEBUG, "PostgreSQL: %s", msg);
 }
 
+/* The first line of a libpq error, without its trailing newline: the
+ * following lines are hints ("Is the server running locally ...") that
+ * would make every retry a paragraph. */
+static void first_line(char *out, size_t cap, const char *msg) {
+  size_t n = strcspn(msg, "\r\n");
+  while (n > 0 && msg[n - 1] == ' ')
+    n--;
+  snprintf(out, cap, "%.*s", (int)n, msg);
+}
+
 PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop) {
+  /* A conninfo that does not parse will not parse next time either. */
+  char *perr = NULL;
+  PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+  if (!opts) {
+    char msg[512];
+    first_line(msg, sizeof msg, perr ? perr : "out of memory");
+    cs_log(CS_LOG_ERROR, "cannot connect to PostgreSQL: bad conninfo: %s", msg);
+    PQfreemem(perr);
+    return NULL;
+  }
+  PQconninfoFree(opts);
   long backoff = 100;
   for (int i = 0; attempts == 0 || i < attempts; i++) {
     if (stop && *stop) return NULL;
@@ -35,18 +56,28 @@ PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop) {
        * to convert them, which would stall the stream. */
       const char *enc = PQparameterStatus(c, "server_encoding");
       PQsetClientEncoding(c, enc && !strcmp(enc, "SQL_ASCII") ? "SQL_ASCII" : "UTF8");
+      if (i > 0) cs_log(CS_LOG_INFO, "connected to PostgreSQL after %d failed attempts", i);
       return c;
     }
     char msg[512];
-    snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+    first_line(msg, sizeof msg, PQerrorMessage(c));
     PQfinish(c);
+    if (attempts && i + 1 >= attempts) {
+      /* Earlier attempts were quiet: one line says why we gave up. */
+      cs_log(CS_LOG_ERROR, "cannot connect to PostgreSQL: %s", msg);
+      break;
+    }
     long wait = backoff + rand() % (backoff / 2 + 1);
-    cs_log(CS_LOG_WARN, "cannot connect to PostgreSQL: %s; retrying in %ld ms", msg, wait);
-    if (attempts && i + 1 >= attempts) break;
+    if (attempts)
+      cs_log(CS_LOG_DEBUG, "cannot connect to PostgreSQL: %s; retrying in %ld ms", msg, wait);
+    else
+      cs_log(CS_LOG_WARN, "cannot connect to PostgreSQL: %s; retrying in %ld ms (attempt %d)", msg,
+             wait, i + 1);
     /* Sleep in slices so a stop request is honoured promptly. */
     for (long slept = 0; slept < wait && !(stop && *stop); slept += 50)
       sleep_ms(50);
-    if (backoff < 5000) backoff *= 2;
+    if (backoff < CS_PG_BACKOFF_MAX_MS) backoff *= 2;
+    if (backoff > CS_PG_BACKOFF_MAX_MS) backoff = CS_PG_BACKOFF_MAX_MS;
   }
   return NULL;
 }

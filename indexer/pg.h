@@ -9,9 +9,13 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-/* Connects, retrying with exponential backoff (100 ms to 5 s, with jitter)
- * up to `attempts` times (0: until *stop becomes non-zero). Returns NULL when
- * it gave up; the last error has been logged. */
+/* Connects, retrying with exponential backoff (100 ms doubling up to
+ * CS_PG_BACKOFF_MAX_MS, plus up to half again of jitter) up to `attempts`
+ * times (0: until *stop becomes non-zero). With attempts, only the last
+ * failure is logged, as one error line; without, each retry logs one warning
+ * line saying when it retries. A conninfo that does not parse fails at once.
+ * Returns NULL when it gave up. */
+#define CS_PG_BACKOFF_MAX_MS 10000
 PGconn *cs_pg_connect(const char *conninfo, int attempts, volatile int *stop);
 
 /* Runs sql with text parameters. Returns the result when its status is

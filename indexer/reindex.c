@@ -21,6 +21,8 @@
 #include "reindex.h"
 
 #include "apply.h"
+#include "bulk.h"
+#include "load.h"
 #include "errors.h"
 #include "log.h"
 #include "mirror.h"
@@ -42,36 +44,6 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct progress {
-  int tty;
-  double t0;
-  uint64_t total, done;
-  const char *phase;
-} progress;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A bar on a terminal, JSON lines otherwise. */
-static void report(progress *p, int final) {
-  double el = now_s() - p->t0;
-  if (p->tty) {
-    int width = 30, fill = p->total ? (int)(width * p->done / p->total) : width;
-    fprintf(stderr, "\r[%.*s%*s] %3d%% %-14s %" PRIu64 "/%" PRIu64 " %.1fs", fill,
-            "##############################", width - fill, "",
-            p->total ? (int)(100 * p->done / p->total) : 100, p->phase, p->done, p->total, el);
-    if (final) fputc('\n', stderr);
-  } else {
-    printf("{\"phase\": \"%s\", \"done\": %" PRIu64 ", \"total\": %" PRIu64
-           ", \"elapsed_s\": %.3f}\n",
-           p->phase, p->done, p->total, el);
-    fflush(stdout);
-  }
-}
 
 static int path_of(char *out, size_t cap, const char *dir, const char *name) {
   int n = snprintf(out, cap, "%s/%s", dir, name);
@@ -116,70 +88,6 @@ static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned l
   return 0;
 }
 
-/* Applies every entity of one kind visible in the snapshot. */
-static int load_kind(PGconn *pg, cs_store *s, cs_writer *w, char kind, const char *sql_ids,
-                     progress *p, cs_checkpoint *cp) {
-  uint64_t after = 0;
-  cs_apply_stats st;
-  memset(&st, 0, sizeof st);
-  int rc = cs_writer_begin(w);
-  if (rc) return rc;
-  for (;;) {
-    char a[24];
-    snprintf(a, sizeof a, "%" PRIu64, after);
-    const char *params[1] = {a};
-    PGresult *r = cs_pg_exec(pg, "reindex: listing", sql_ids, 1, params);
-    if (!r) {
-      cs_writer_abort(w);
-      return CS_APPLY_PG_ERROR;
-    }
-    int n = PQntuples(r);
-    uint64_t ids[CS_APPLY_MAX];
-    for (int i = 0; i < n; i++)
-      cs_pg_u64(r, i, 0, 0, &ids[i]);
-    PQclear(r);
-    if (n == 0) break;
-    after = ids[n - 1];
-    size_t step = kind == 'c' ? CS_APPLY_MAX_CONV : CS_APPLY_MAX;
-    for (size_t from = 0; !rc && from < (size_t)n; from += step) {
-      size_t cnt = (size_t)n - from < step ? (size_t)n - from : step;
-      rc = cs_apply(pg, w, kind, ids + from, cnt, &st);
-      if (rc == CS_EFULL) {
-        /* The batch since the last commit is lost: grow and start this
-         * kind over (applying is idempotent). */
-        cs_writer_abort(w);
-        if (cs_store_grow(s)) return CS_EFULL;
-        p->done = 0;
-        return load_kind(pg, s, w, kind, sql_ids, p, cp);
-      }
-      if (!rc && cs_writer_pending_bytes(w) > ((size_t)64 << 20)) {
-        rc = cs_writer_set_checkpoint(w, cp);
-        if (!rc) rc = cs_writer_commit(w);
-        if (rc == CS_EFULL) {
-          if (cs_store_grow(s)) return CS_EFULL;
-          p->done = 0;
-          return load_kind(pg, s, w, kind, sql_ids, p, cp);
-        }
-        if (!rc) rc = cs_writer_begin(w);
-        if (rc) return rc;
-        report(p, 0);
-      }
-    }
-    if (rc) {
-      cs_writer_abort(w);
-      return rc;
-    }
-    p->done += (uint64_t)n;
-  }
-  rc = cs_writer_set_checkpoint(w, cp);
-  if (!rc)
-    rc = cs_writer_commit(w);
-  else
-    cs_writer_abort(w);
-  report(p, 0);
-  return rc;
-}
-
 /* A page of ids read from an index table. */
 typedef struct id_page {
   uint64_t ids[512];
@@ -194,68 +102,144 @@ static int collect_ids(void *ctx, cs_slice key, cs_slice val) {
   return page->n == 512 ? 1 : 0;
 }
 
-/* Sends one _bulk body; every item must succeed. */
-static int bulk_send(cs_os *c, const char *name, cs_buf *body, cs_buf *resp) {
-  long status = 0;
-  int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", body->p, body->len, 1,
-                         &status, resp);
-  json_t *j = !rc && status == 200 ? json_loads((char *)resp->p, 0, NULL) : NULL;
-  if (!j || json_is_true(json_object_get(j, "errors"))) {
-    cs_log(CS_LOG_ERROR, "reindex: bulk load into %s failed (HTTP %ld): %.300s", name, status,
-           rc ? cs_os_error(c) : (char *)resp->p);
-    rc = CS_EIO;
+/* The OpenSearch side of the load: one client, the generation's read view. */
+typedef struct loader {
+  cs_os *c;
+  cs_reader *r;
+  const char *name;
+  int retry_s;
+  cs_buf body;
+} loader;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) && errno == EINTR) {
   }
-  json_decref(j);
-  return rc;
+}
+
+/* Loads the documents of ids[0..n) (of one kind), version 1 each. Items
+ * answered 429 or 5xx, and whole requests that failed, are sent again after
+ * the mirror's backoff (bulk.c) until they are in, for at most retry_s
+ * seconds from the page's first failure; an item refused for good fails
+ * the load at once. */
+static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
+  uint64_t todo[512], sent[512];
+  long st[512];
+  int ntodo = n;
+  memcpy(todo, ids, (size_t)n * sizeof *ids);
+  cs_backoff backoff = {0, 0};
+  double first_failure = 0;
+  uint64_t attempts = 0;
+  for (;;) {
+    cs_buf_reset(&L->body);
+    int nsent = 0;
+    for (int i = 0; i < ntodo; i++) {
+      int written;
+      int rc = cs_mirror_doc_lines(L->r, kind, todo[i], 1, L->name, &L->body, &written);
+      if (rc) return rc;
+      if (written) sent[nsent++] = todo[i];
+    }
+    if (!nsent) return 0;
+    attempts++;
+    char why[200];
+    json_t *j = cs_bulk_send(L->c, L->body.p, L->body.len, nsent, st, why, sizeof why);
+    ntodo = 0;
+    if (!j) {
+      memcpy(todo, sent, (size_t)nsent * sizeof *sent);
+      ntodo = nsent;
+    } else {
+      json_t *items = json_object_get(j, "items");
+      for (int i = 0; i < nsent; i++) {
+        cs_bulk_outcome o = cs_bulk_classify(st[i]);
+        if (o == CS_BULK_RETRY && !ntodo)
+          snprintf(why, sizeof why, "items answered HTTP %ld", st[i]);
+        if (o == CS_BULK_RETRY) todo[ntodo++] = sent[i];
+        if (o == CS_BULK_REFUSED) {
+          char *item = json_dumps(json_array_get(items, (size_t)i), JSON_COMPACT);
+          cs_log(CS_LOG_ERROR,
+                 "reindex: OpenSearch refused a document of %s for good (HTTP %ld): %.300s",
+                 L->name, st[i], item ? item : "");
+          free(item);
+          json_decref(j);
+          return CS_EIO;
+        }
+      }
+      json_decref(j);
+    }
+    if (!ntodo) return 0;
+    double now = cs_progress_now();
+    if (!first_failure) first_failure = now;
+    double left = L->retry_s - (now - first_failure);
+    if (left <= 0) {
+      cs_log(CS_LOG_ERROR,
+             "reindex: bulk load into %s: %d documents still not accepted after %d s of retries "
+             "(%" PRIu64 " attempts; last: %s); giving up (--bulk-retry-s %d)",
+             L->name, ntodo, L->retry_s, attempts, why, L->retry_s);
+      return CS_EIO;
+    }
+    long wait = cs_backoff_next(&backoff);
+    if (wait > (long)(left * 1000) + 1) wait = (long)(left * 1000) + 1;
+    cs_log(CS_LOG_INFO, "reindex: %d of %d documents to send again in %ld ms (%s)", ntodo, nsent,
+           wait, why);
+    sleep_ms(wait);
+  }
+}
+
+/* Drops index `name` (a load that failed), so that nothing half-loaded is
+ * left behind; best effort. */
+static void drop_index(cs_os *c, const char *name) {
+  char path[300];
+  long status = 0;
+  cs_buf resp;
+  cs_buf_init(&resp);
+  snprintf(path, sizeof path, "/%s", name);
+  if (cs_os_request(c, "DELETE", path, NULL, NULL, 0, 0, &status, &resp) || status != 200)
+    cs_log(CS_LOG_WARN, "reindex: could not drop the half-loaded index %s (HTTP %ld)", name,
+           status);
+  cs_buf_free(&resp);
 }
 
 /* Bulk-loads a generation into OpenSearch index `name`, version 1 each (a
  * fresh index: the generation's outbox then continues from version 2). */
-static int bulk_load(cs_store *s, const char *url, const char *name, progress *p) {
-  cs_os *c;
-  int rc = cs_os_open(url, &c);
+static int bulk_load(cs_store *s, const char *url, const char *name, int retry_s, cs_progress *p) {
+  loader L = {NULL, NULL, name, retry_s, {0}};
+  int rc = cs_os_open(url, &L.c);
   if (rc) return rc;
-  rc = cs_mirror_create_index(c, name, 0);
-  cs_reader *r = NULL;
-  if (!rc) rc = cs_reader_open(s, &r);
+  rc = cs_mirror_create_index(L.c, name, 0);
+  if (!rc) rc = cs_reader_open(s, &L.r);
   static const struct {
     cs_table t;
     int kind;
   } sets[] = {{CS_T_PATIENT, CS_OUT_PATIENT}, {CS_T_CONV, CS_OUT_CONVERSATION}};
-  cs_buf body, resp;
-  cs_buf_init(&body);
-  cs_buf_init(&resp);
+  cs_buf_init(&L.body);
   id_page page;
   for (size_t k = 0; !rc && k < 2; k++) {
     uint8_t from[8];
     cs_key_u64(from, 0);
     do {
       page.n = 0;
-      rc = cs_reader_scan_from(r, sets[k].t, NULL, 0, from, 8, collect_ids, &page);
+      rc = cs_reader_scan_from(L.r, sets[k].t, NULL, 0, from, 8, collect_ids, &page);
       if (rc < 0 || page.n == 0) break;
-      rc = 0;
-      cs_buf_reset(&body);
-      int docs = 0;
-      for (int i = 0; !rc && i < page.n; i++) {
-        int written;
-        rc = cs_mirror_doc_lines(r, sets[k].kind, page.ids[i], 1, name, &body, &written);
-        docs += written;
-      }
-      if (!rc && docs) rc = bulk_send(c, name, &body, &resp);
+      rc = load_page(&L, sets[k].kind, page.ids, page.n);
       p->done += (uint64_t)page.n;
+      cs_progress_tick(p);
       cs_key_u64(from, page.ids[page.n - 1] + 1);
     } while (!rc && page.n == 512);
   }
+  cs_buf resp;
+  cs_buf_init(&resp);
   if (!rc) {
     char path[300];
     long status;
     snprintf(path, sizeof path, "/%s/_refresh", name);
-    cs_os_request(c, "POST", path, NULL, "", 0, 0, &status, &resp);
+    cs_os_request(L.c, "POST", path, NULL, "", 0, 0, &status, &resp);
+  } else {
+    drop_index(L.c, name);
   }
-  cs_buf_free(&body);
+  cs_buf_free(&L.body);
   cs_buf_free(&resp);
-  cs_reader_close(r);
-  cs_os_close(c);
+  cs_reader_close(L.r);
+  cs_os_close(L.c);
   return rc;
 }
 
@@ -296,7 +280,7 @@ static int swap_alias(const char *url, const char *name) {
   return rc;
 }
 
-int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
+int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, int bulk_retry_s) {
   char lockpath[PATH_MAX];
   if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
   int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -326,69 +310,27 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
   }
   pg = cs_pg_connect(conninfo, 3, NULL);
   if (!pg) goto out;
-  PGresult *r = cs_pg_exec(pg, "reindex: snapshot",
-                           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
-  PQclear(r);
-  r = r ? cs_pg_exec(pg, "reindex: snapshot",
-                     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
-                     "(SELECT count(*) FROM convsearch.src_events), "
-                     "(SELECT count(*) FROM convsearch.src_patients), "
-                     "(SELECT count(*) FROM convsearch.src_conversations), "
-                     "(SELECT count(*) FROM convsearch.src_relevant_points)",
-                     0, NULL)
-        : NULL;
-  if (!r) goto out;
-  uint64_t h = 0, counts[4] = {0};
-  cs_pg_u64(r, 0, 0, 0, &h);
-  for (int i = 0; i < 4; i++)
-    cs_pg_u64(r, 0, i + 1, 0, &counts[i]);
-  PQclear(r);
+  cs_load l = {.pg = pg, .store = s, .w = w, .budget_bytes = (size_t)64 << 20};
+  if (cs_load_begin(&l)) goto out;
+  uint64_t h = l.horizon;
   cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64, gen, h);
-
-  cs_checkpoint cp;
-  memset(&cp, 0, sizeof cp);
-  cp.floor_xid = h;
-  static const struct {
-    char kind;
-    const char *phase;
-    const char *sql;
-  } kinds[] = {
-      {'e', "events",
-       "SELECT position FROM convsearch.src_events WHERE position > $1 ORDER BY 1 LIMIT 256"},
-      {'p', "people", "SELECT id FROM convsearch.src_patients WHERE id > $1 ORDER BY 1 LIMIT 256"},
-      {'c', "conversations",
-       "SELECT id FROM convsearch.src_conversations WHERE id > $1 ORDER BY 1 LIMIT 256"},
-      {'r', "relevant points",
-       "SELECT id FROM convsearch.src_relevant_points WHERE id > $1 ORDER BY 1 LIMIT 256"},
-  };
-  progress p = {isatty(2), now_s(), 0, 0, ""};
-  for (size_t k = 0; k < 4; k++) {
-    p.phase = kinds[k].phase;
-    p.total = counts[k];
-    p.done = 0;
-    rc = load_kind(pg, s, w, kinds[k].kind, kinds[k].sql, &p, &cp);
-    if (rc) {
-      cs_log(CS_LOG_ERROR, "reindex: loading %s failed: %s", kinds[k].phase,
-             rc == CS_APPLY_PG_ERROR ? "PostgreSQL error" : cs_strerror(rc));
-      goto out;
-    }
-    if (p.tty) report(&p, 1);
-  }
-  r = PQexec(pg, "COMMIT");
-  PQclear(r);
+  l.cp.floor_xid = h;
+  rc = cs_load_run(&l);
+  if (rc) goto out;
+  cs_progress p = l.progress;
   if (opensearch) {
     char name[128];
     snprintf(name, sizeof name, "convsearch-%s", gen);
     p.phase = "mirror";
-    p.total = counts[1] + counts[2];
+    p.total = l.counts[1] + l.counts[2];
     p.done = 0;
-    rc = bulk_load(s, opensearch, name, &p);
+    rc = bulk_load(s, opensearch, name, bulk_retry_s, &p);
     if (!rc) rc = swap_alias(opensearch, name);
     if (rc) {
       cs_log(CS_LOG_ERROR, "reindex: mirror load failed; the old index keeps serving");
       goto out;
     }
-    if (p.tty) report(&p, 1);
+    cs_progress_report(&p, 1);
     /* Changes from now on are mirrored from this generation's outbox. */
     rc = cs_writer_begin(w);
     if (!rc) rc = cs_writer_set_mirror(w, 1);
@@ -413,7 +355,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch) {
   if (!p.tty) {
     printf("{\"phase\": \"done\", \"generation\": \"%s\", \"horizon\": %" PRIu64
            ", \"elapsed_s\": %.3f}\n",
-           gen, h, now_s() - p.t0);
+           gen, h, cs_progress_now() - p.t0);
   }
   status = 0;
 out:

@@ -27,6 +27,7 @@
 
 #include "apply.h"
 #include "errors.h"
+#include "load.h"
 #include "log.h"
 #include "mirror.h"
 #include "pg.h"
@@ -53,6 +54,7 @@ typedef struct tail {
   cs_mirror *mirror;
   cs_apply_stats st;
   uint64_t applied;
+  int loaded_now; /* the last step was the initial load (a round follows) */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -153,6 +155,76 @@ static int apply_fetched(tail *t, const PGresult *r, cs_checkpoint *cp) {
   return ROUND_OK;
 }
 
+/* An index that was never loaded: no checkpoint at all, or one written by
+ * an initial load that did not finish (floor 0, a load marker). */
+static int needs_load(const cs_checkpoint *cp) {
+  return cp->floor_xid == 0 && (cp->round_xid == 0 || cs_load_marker(cp->marker_kind));
+}
+
+/* The first run: loads one snapshot S of the stores through the same code
+ * as reindex, then tails from h = xmin(S). Each batch commits with the
+ * checkpoint {floor 0, round_xid h, marker = how far the load got}. After a
+ * crash the load resumes after the marker in a new snapshot S2, and the
+ * tail still starts from the first snapshot's h: what was applied from S is
+ * current except for entities changed after S, whose changes all have
+ * xid >= h (a transaction S could not see was running at S, so its xid is
+ * at least xmin(S)); what is applied from S2 is newer still. So nothing is
+ * lost, and what is read twice is skipped as unchanged. */
+static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
+  cs_load l = {.pg = t->pg,
+               .store = t->store,
+               .w = t->w,
+               .budget_bytes = t->o->budget_bytes,
+               .stop = &cs_tail_stop,
+               .cp = *cp,
+               .mark = 1};
+  int resuming = cs_load_marker(cp->marker_kind);
+  if (cs_load_begin(&l)) {
+    if (!cs_pg_lost(t->pg)) {
+      cs_log(CS_LOG_ERROR, "is change capture installed? run: convsearch-indexer install --pg ...");
+    }
+    return ROUND_RETRY;
+  }
+  if (!resuming) {
+    l.cp.floor_xid = 0;
+    l.cp.round_xid = l.horizon;
+    l.cp.marker_kind = 0;
+    l.cp.marker_entity = 0;
+  }
+  cs_log(CS_LOG_INFO,
+         "initial load: snapshot taken (horizon %" PRIu64 "): %" PRIu64 " events, %" PRIu64
+         " people, %" PRIu64 " conversations, %" PRIu64 " relevant points to apply",
+         l.horizon, l.counts[0], l.counts[1], l.counts[2], l.counts[3]);
+  if (resuming) {
+    cs_log(CS_LOG_INFO,
+           "resuming the initial load after %c %" PRIu64 "; changes from horizon %" PRIu64
+           " on are tailed after it",
+           (char)cp->marker_kind, cp->marker_entity, cp->round_xid);
+  }
+  int rc = cs_load_run(&l);
+  t->st = l.st;
+  if (rc == CS_LOAD_STOPPED || rc == CS_APPLY_PG_ERROR) return ROUND_RETRY;
+  if (rc) return ROUND_FATAL;
+  cs_checkpoint done = l.cp;
+  done.floor_xid = l.cp.round_xid;
+  done.round_xid = 0;
+  done.marker_kind = 0;
+  done.marker_entity = 0;
+  rc = cs_writer_begin(t->w);
+  if (rc) return ROUND_FATAL;
+  int status = commit_batch(t, &done);
+  if (status) return status;
+  cs_log(CS_LOG_INFO,
+         "initial load done in %.1f s: %" PRIu64 " conversations, %" PRIu64 " people, %" PRIu64
+         " events, %" PRIu64 " relevant points (unchanged %" PRIu64 ", skipped %" PRIu64
+         "); tailing from horizon %" PRIu64,
+         now_s() - l.progress.t0, l.st.conversations, l.st.patients, l.st.events, l.st.points,
+         l.st.unchanged, l.st.skipped, done.floor_xid);
+  *changed = 1;
+  t->loaded_now = 1;
+  return ROUND_OK;
+}
+
 static int round_run(tail *t, int *changed) {
   *changed = 0;
   cs_checkpoint cp;
@@ -161,6 +233,7 @@ static int round_run(tail *t, int *changed) {
     cs_log(CS_LOG_ERROR, "cannot read the checkpoint: %s", cs_strerror(rc));
     return ROUND_FATAL;
   }
+  if (needs_load(&cp)) return initial_load(t, &cp, changed);
   PGresult *r = cs_pg_exec(t->pg, "starting a round",
                            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
   if (!r) return ROUND_RETRY;
@@ -277,7 +350,7 @@ static void wait_for_changes(tail *t) {
 }
 
 static int connect_and_listen(tail *t) {
-  t->pg = cs_pg_connect(t->o->conninfo, t->o->once ? 5 : 0, &cs_tail_stop);
+  t->pg = cs_pg_connect(t->o->conninfo, t->o->once ? 3 : 0, &cs_tail_stop);
   if (!t->pg) return -1;
   PGresult *r = cs_pg_exec(t->pg, "LISTEN", "LISTEN convsearch", 0, NULL);
   if (!r) {
@@ -363,8 +436,7 @@ int cs_tail_run(const cs_tail_opts *o) {
     }
     if (!t.pg && connect_and_listen(&t)) {
       if (cs_tail_stop) break;
-      exit_code = 1;
-      cs_log(CS_LOG_ERROR, "giving up: PostgreSQL is not reachable");
+      exit_code = 1; /* cs_pg_connect logged why, in one line */
       break;
     }
     int changed = 0;
@@ -393,7 +465,10 @@ int cs_tail_run(const cs_tail_opts *o) {
       continue;
     }
     failures = 0;
-    if (o->once) break;
+    /* --once: catch up to the current end, which after an initial load
+     * means one round over what was written since its snapshot. */
+    if (o->once && !t.loaded_now) break;
+    t.loaded_now = 0;
     if (!changed) wait_for_changes(&t);
   }
   if (cs_tail_stop) cs_log(CS_LOG_INFO, "stopping on request");

@@ -183,13 +183,8 @@ json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name
 
 json_t *cs_json_time(int64_t ms) {
   if (ms < 0) return json_null();
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  return json_string(buf);
+  char buf[CS_TIME_ISO_LEN];
+  return json_string(cs_time_iso(ms, buf));
 }
 
 /* Mirror state as the indexer's sender recorded it, plus the backlog and
@@ -235,8 +230,7 @@ int cs_engine_health(cs_engine *e, json_t **out) {
                      (json_int_t)convs, "patients", (json_int_t)people, "turns",
                      (json_int_t)st.docs[CS_DOC_TURN], "events", (json_int_t)events, "checkpoint",
                      "floor_xid", (json_int_t)cp.floor_xid, "rounds", (json_int_t)cp.rounds,
-                     "updated_at", cs_json_time(cp.updated_at_ms ? cp.updated_at_ms : -1),
-                     "seconds_since_commit",
+                     "updated_at", cs_json_time(cp.updated_at_ms ? cp.updated_at_ms : -1), "lag_s",
                      cp.updated_at_ms ? (double)(now - cp.updated_at_ms) / 1000.0 : -1.0);
     if (*out) json_object_set_new(*out, "mirror", mirror_health(v.r, backlog, now));
   }

@@ -140,6 +140,7 @@ typedef struct fuzzy_ctx {
   const char *stem; /* the query word's stem */
   size_t stem_len;
   int word_known; /* the query word itself is in the index */
+  int stems;      /* walking CS_T_LEX (stems) rather than CS_T_WORDS */
 } fuzzy_ctx;
 
 /* Computes row i (1-based) of the table for key code point k[i-1]. */
@@ -182,7 +183,15 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
     }
   }
   int d = f->rows[n][f->m];
-  if (d <= f->maxd) {
+  if (d <= f->maxd && f->stems) {
+    cs_lex lx;
+    /* The key is the stem itself (passage terms start with a byte no
+     * query word starts with, so the walk never reaches them). */
+    if (cs_lex_decode(val.data, val.len, &lx) == 0) {
+      double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
+      cands_add(f->c, key.data, key.len, d == 0, 1, d, weight, lx.df);
+    }
+  } else if (d <= f->maxd) {
     cs_word w;
     /* When the query word is itself in the index, a typo match must also be
      * a typo of its stem: "viviendo" is one edit from "vivienda", but its
@@ -217,7 +226,10 @@ static size_t successor(uint8_t *p, size_t n) {
  * costs a B-tree descent), and sought past after this many. */
 #define DEAD_STEPS 8
 
-static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, int word_known, cands *c) {
+/* Walks CS_T_WORDS for the surface words within maxd edits of the query
+ * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem. */
+static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, int word_known, int stems,
+                      cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
   f->c = c;
@@ -226,16 +238,19 @@ static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, int word_known
   f->stem = w->term;
   f->stem_len = w->term_len;
   f->word_known = word_known;
+  f->stems = stems;
+  const char *q = stems ? w->term : w->word;
+  size_t qlen = stems ? w->term_len : w->word_len;
   uint32_t ends[MAXCP + 1];
-  f->m = decode(w->word, w->word_len, f->q, ends, MAXCP);
+  f->m = decode(q, qlen, f->q, ends, MAXCP);
   for (int j = 0; j <= f->m; j++)
     f->rows[0][j] = (uint8_t)j;
   cs_cursor *cur = NULL;
-  int rc = f->m > 0 ? cs_reader_cursor(r, CS_T_WORDS, &cur) : 0;
+  int rc = f->m > 0 ? cs_reader_cursor(r, stems ? CS_T_LEX : CS_T_WORDS, &cur) : 0;
   if (rc || f->m == 0) goto out;
   /* Candidates share the first character: typos there are rare, and the
    * walk stays within one letter's words. */
-  const char *pfx = w->word;
+  const char *pfx = q;
   size_t plen = ends[0];
   cs_slice k, v;
   rc = cs_cursor_seek(cur, (cs_slice){pfx, plen}, &k, &v);
@@ -278,6 +293,13 @@ int cs__edit_distance(const char *a, size_t alen, const char *b, size_t blen, in
   }
   int d = f.rows[n][f.m];
   return d > max ? max + 1 : d;
+}
+
+/* Typo budget of a stem by its length, like the parser's for words: none
+ * up to 4 characters, one up to 8, two beyond. */
+static int stem_edits(const char *s, size_t n) {
+  int c = count_cp(s, n);
+  return c <= 4 ? 0 : c <= 8 ? 1 : 2;
 }
 
 /* ---------------------------------------------------------------- merge */
@@ -326,15 +348,26 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    rc = fuzzy_walk(r, w, edits > 2 ? 2 : edits, known, &c);
+    rc = fuzzy_walk(r, w, edits > 2 ? 2 : edits, known, 0, &c);
     if (rc) goto out;
+    /* A typo can make Snowball cut the word elsewhere, so that no indexed
+     * surface word is close but an indexed stem is: "desahuzio" (stem
+     * "desahuzi") is two edits from no form of "desahuciaron" but one from
+     * its stem "desahuci". The stem gets its own budget by its length, so
+     * a short stem ("cas") gets no typo. */
+    int se = stem_edits(w->term, w->term_len);
+    if (se > edits) se = edits;
+    if (se > 0 && !w->stop) {
+      rc = fuzzy_walk(r, w, se, known, 1, &c);
+      if (rc) goto out;
+    }
   }
   if (c.err) {
     rc = c.err;
     goto out;
   }
   /* One entry per stem: the best way it was reached, summed frequency. */
-  qsort(c.v, c.n, sizeof *c.v, cand_by_stem);
+  if (c.n > 1) qsort(c.v, c.n, sizeof *c.v, cand_by_stem);
   size_t m = 0;
   for (size_t i = 0; i < c.n; i++) {
     if (m && cand_by_stem(&c.v[m - 1], &c.v[i]) == 0) {
@@ -351,7 +384,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     }
     c.v[m++] = c.v[i];
   }
-  qsort(c.v, m, sizeof *c.v, cand_by_rank);
+  if (m > 1) qsort(c.v, m, sizeof *c.v, cand_by_rank);
   for (size_t i = 0; i < m && *n < cap; i++) {
     cs_lex lx;
     int lrc = cs_reader_lex(r, c.v[i].stem, c.v[i].len, &lx);

@@ -38,6 +38,15 @@ typedef struct cs__pspan {
 size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window,
                      const cs__redact *rd, cs_buf *out);
 
+/* The same for a conversation's title or description, whose stored text
+ * has no token table: `text` is analyzed again in language `lang` (the
+ * conversation's, as at indexing) to map the spans' positions to bytes.
+ * scratch holds the token table; rd as for cs__highlight. Returns 0, or -1
+ * when out of memory. */
+typedef struct cs_analyzer cs_analyzer;
+int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spans, size_t n,
+                        size_t window, const cs__redact *rd, cs_buf *scratch, cs_buf *out);
+
 /* Appends s[0..n) HTML-escaped. */
 void cs__html_escape(cs_buf *out, const char *s, size_t n);
 

@@ -39,6 +39,14 @@ json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name
  * cap-1 bytes plus NUL; returns the length or -1. */
 int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap);
 
+/* The people a search names (name_match.c, the only place where names
+ * become searchable): those caller c may see whose name, AS c SEES IT
+ * (cs_json_person_name: pseudonyms for analysts), has exactly the folded
+ * words of the plain-words query q, in any order. *ids (malloc'd, free it)
+ * gets their ids. Returns 0 or a CS_E* code. */
+int cs__people_named(cs_reader *r, const cs_caller *c, const char *q, size_t qlen, uint64_t **ids,
+                     size_t *n);
+
 /* JSON string from stored bytes (valid UTF-8: the writer repaired it). */
 json_t *cs_json_str(cs_str s);
 /* ISO 8601 UTC with milliseconds, or JSON null for -1. */

@@ -538,6 +538,7 @@ typedef struct xhit {
 
 typedef struct xsearch {
   cs_reader *r;
+  cs_analyzer *a; /* for highlighting titles and descriptions */
   const cs_caller *caller;
   const cs_search_params *p;
   const cs__query *q;
@@ -549,6 +550,10 @@ typedef struct xsearch {
   int universe;
   xrange *u;
   size_t nu, ucap;
+  /* Conversations of the people the query names (cs__people_named):
+   * they match whatever their text, and rank above the others. */
+  xrange *named;
+  size_t nnamed, named_cap;
   /* Turn filter bits of the current conversation. */
   uint8_t *bits;
   size_t bits_cap;
@@ -620,13 +625,17 @@ static int range_passes(const xsearch *s, const xrange *R) {
   return 1;
 }
 
-static int universe_add(xsearch *s, const cs_conv *c) {
+static int range_add(xsearch *s, const cs_conv *c, xrange **v, size_t *n, size_t *cap) {
   xrange R;
   range_of(c, &R);
   if (!range_passes(s, &R)) return 0;
-  if (grow_buf((void **)&s->u, &s->ucap, s->nu + 1, sizeof *s->u)) return CS_ENOMEM;
-  s->u[s->nu++] = R;
+  if (grow_buf((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
+  (*v)[(*n)++] = R;
   return 0;
+}
+
+static int universe_add(xsearch *s, const cs_conv *c) {
+  return range_add(s, c, &s->u, &s->nu, &s->ucap);
 }
 
 static int universe_add_id(xsearch *s, uint64_t id) {
@@ -695,21 +704,81 @@ static int build_universe(xsearch *s) {
   return 0;
 }
 
+/* In v[0..n) (sorted by docid), the first non-empty conversation ending
+ * after docid d; n when none. */
+static size_t range_after(const xrange *v, size_t n, uint32_t d) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid].e <= d)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  while (lo < n && v[lo].e <= v[lo].f)
+    lo++; /* empty conversations */
+  return lo;
+}
+
+/* ---------------------------------------------------------------- named people */
+
+/* Rank of a conversation of a named person over any other match. */
+#define NAMED_TIER (1 << 20)
+
+static int named_each(void *ctx, cs_slice key, cs_slice val) {
+  (void)val;
+  xsearch *s = ctx;
+  if (key.len != 16) return 0;
+  cs_conv c;
+  int rc = cs_reader_conv(s->r, cs_be64_get((const uint8_t *)key.data + 8), &c);
+  if (rc == CS_ENOTFOUND) return 0;
+  return rc ? rc : range_add(s, &c, &s->named, &s->nnamed, &s->named_cap);
+}
+
+/* Lists the conversations of the people query text q names, sorted. */
+static int build_named(xsearch *s, const char *q, size_t qlen) {
+  uint64_t *ids;
+  size_t n;
+  int rc = cs__people_named(s->r, s->caller, q, qlen, &ids, &n);
+  for (size_t i = 0; i < n && !rc; i++) {
+    uint8_t pfx[8];
+    cs_key_u64(pfx, ids[i]);
+    rc = cs_reader_scan(s->r, CS_T_PCONV, pfx, 8, named_each, s);
+  }
+  free(ids);
+  if (!rc && s->nnamed > 1) qsort(s->named, s->nnamed, sizeof *s->named, range_cmp);
+  return rc;
+}
+
+/* The first named conversation ending after t: where it starts (at least
+ * t), or END. */
+static uint32_t named_lb(const xsearch *s, uint32_t t) {
+  size_t i = range_after(s->named, s->nnamed, t);
+  if (i == s->nnamed) return END;
+  return s->named[i].f > t ? s->named[i].f : t;
+}
+
+static int is_named(const xsearch *s, const xrange *R) {
+  size_t lo = 0, hi = s->nnamed;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->named[mid].f < R->f)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < s->nnamed && s->named[lo].f == R->f; lo++) {
+    if (s->named[lo].id == R->id) return 1;
+  }
+  return 0;
+}
+
 /* Finds the conversation holding docid d. Returns 1 with *R filled when it
  * is one to consider; 0 with *next set to where the walk continues (a gap,
  * a name, a filtered or invisible conversation); or a CS_E* code. */
 static int resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
   if (s->universe) {
-    size_t lo = 0, hi = s->nu;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (s->u[mid].e <= d)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    while (lo < s->nu && s->u[lo].e <= s->u[lo].f)
-      lo++; /* empty conversations */
+    size_t lo = range_after(s->u, s->nu, d);
     if (lo >= s->nu) {
       *next = END;
       return 0;
@@ -1258,6 +1327,7 @@ static int consider(xsearch *s, const xrange *R) {
       cs__key ub = h->key;
       int rc = conv_bound(s, R, &ub.tier, &ub.score);
       if (rc) return rc;
+      if (s->nnamed && is_named(s, R)) ub.tier += NAMED_TIER;
       if (cs__key_cmp(s->sort, &ub, th) > 0) return 0; /* cannot make the page */
     }
   } else {
@@ -1267,6 +1337,7 @@ static int consider(xsearch *s, const xrange *R) {
   if (s->x) {
     int rc = score_conv(s, R, h);
     if (rc) return rc;
+    if (s->nnamed && is_named(s, R)) h->key.tier += NAMED_TIER;
   } else {
     memset(hit_mask(h), 0, s->mask_words * sizeof(uint64_t));
   }
@@ -1412,6 +1483,10 @@ static int walk(xsearch *s) {
   while (t < limit && !rc) {
     if (past_deadline(s)) break;
     uint32_t d = node_lb(x, root, t);
+    if (s->nnamed) {
+      uint32_t dn = named_lb(s, t);
+      if (dn < d) d = dn;
+    }
     if (d >= limit) break;
     xrange R;
     uint32_t next;
@@ -1424,7 +1499,7 @@ static int walk(xsearch *s) {
     if (s->caller->role == CS_CALLER_ANALYST) unname(s, &R);
     rc = build_bits(s, &R);
     if (rc) break;
-    if (node_match(s, root, &R)) {
+    if (node_match(s, root, &R) || (s->nnamed && is_named(s, &R))) {
       if (s->first_only) {
         s->total++;
         break;
@@ -1685,8 +1760,11 @@ static int cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c) {
 typedef struct snip_ref {
   uint32_t docid;
   uint32_t hit;  /* index in the page */
-  uint32_t rank; /* 0..2 within the hit */
+  uint32_t rank; /* 0..2 within the hit; REF_TITLE, REF_DESC */
 } snip_ref;
+
+#define REF_TITLE SNIPPETS
+#define REF_DESC (SNIPPETS + 1)
 
 static int snip_cmp(const void *a, const void *b) {
   const snip_ref *x = a, *y = b;
@@ -1793,9 +1871,61 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
   return *out ? 0 : CS_ENOMEM;
 }
 
+/* Every hit has "title_highlight", the title HTML-escaped (with <em> once
+ * field_json finds a match in it), and "description_highlight", null until
+ * field_json finds a match in the description. */
+static int plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *hit) {
+  cs_conv c;
+  cs_str title = {"", 0};
+  const cs__redact *rd = NULL;
+  if (cs_reader_conv(s->r, conv, &c) == 0) {
+    title = c.title;
+    rd = redact_for(s, c.patient_id);
+  }
+  cs_buf_reset(b);
+  if (rd && rd->on) { /* analysts: the person's name words become the pseudonym */
+    if (!s->a || cs__highlight_field(s->a, c.language, title, NULL, 0, 0, rd, tbl, b))
+      return CS_ENOMEM;
+  } else {
+    cs__html_escape(b, title.p, title.len);
+  }
+  if (b->err) return CS_ENOMEM;
+  json_t *t = json_stringn_nocheck(b->len ? (const char *)b->p : "", b->len);
+  if (!t || json_object_set_new(hit, "title_highlight", t) ||
+      json_object_set_new(hit, "description_highlight", json_null()))
+    return CS_ENOMEM;
+  return 0;
+}
+
+/* The highlighted title (kind CS_DOC_TITLE) or description of the
+ * conversation of hit object `hit`, whose document is d: replaces
+ * "title_highlight" (the escaped title without <em>) or sets
+ * "description_highlight" (a window around the matches, like a snippet)
+ * when the query matches in it. */
+static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *tbl, cs_buf *b,
+                      json_t *hit) {
+  size_t n;
+  int rc = doc_spans(s->x, d, kind, &n);
+  if (rc || !n || !s->a) return rc;
+  cs_conv c;
+  rc = cs_reader_conv(s->r, conv, &c);
+  if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+  cs_buf_reset(b);
+  int title = kind == CS_DOC_TITLE;
+  if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,
+                          title ? 0 : CS__SNIPPET_BYTES, redact_for(s, c.patient_id), tbl, b))
+    return CS_ENOMEM;
+  json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
+  if (!str) return CS_ENOMEM;
+  return json_object_set_new(hit, title ? "title_highlight" : "description_highlight", str)
+             ? CS_ENOMEM
+             : 0;
+}
+
 /* Builds the snippets of the page's hits (hits[i] best first) into
- * arrays[i]. */
-static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays) {
+ * arrays[i], and the highlighted titles and descriptions into the hit
+ * objects hobjs[i]. */
+static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, json_t *hobjs) {
   cs__exec *x = s->x;
   if (!x || !nh) return 0;
   /* Reopen only the terms these hits matched. */
@@ -1811,24 +1941,36 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays)
       if (rc) return rc;
     }
   }
-  snip_ref *refs = malloc((size_t)nh * SNIPPETS * sizeof *refs);
+  /* Cursors only move forward: turns, titles and descriptions are visited
+   * in docid order. */
+  snip_ref *refs = malloc((size_t)nh * (SNIPPETS + 2) * sizeof *refs);
   json_t **objs = calloc((size_t)nh * SNIPPETS, sizeof *objs);
-  cs_buf b;
+  cs_buf b, tbl;
   cs_buf_init(&b);
+  cs_buf_init(&tbl);
   int rc = refs && objs ? 0 : CS_ENOMEM;
   size_t nr = 0;
   for (uint32_t i = 0; i < nh && !rc; i++) {
+    const xrange *R = &hits[i]->R;
+    uint32_t docs[SNIPPETS + 2], ranks[SNIPPETS + 2], m = 0;
     for (uint32_t k = 0; k < hits[i]->nsnip; k++) {
-      refs[nr].docid = hits[i]->snip[k];
-      refs[nr].hit = i;
-      refs[nr].rank = k;
-      nr++;
+      docs[m] = hits[i]->snip[k];
+      ranks[m++] = k;
     }
+    if (R->title != END) docs[m] = R->title, ranks[m++] = REF_TITLE;
+    if (R->desc != END) docs[m] = R->desc, ranks[m++] = REF_DESC;
+    for (uint32_t k = 0; k < m; k++)
+      refs[nr++] = (snip_ref){docs[k], i, ranks[k]};
   }
   if (!rc) qsort(refs, nr, sizeof *refs, snip_cmp);
   for (size_t k = 0; k < nr && !rc; k++) {
     const snip_ref *sr = &refs[k];
-    rc = snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
+    if (sr->rank == REF_TITLE || sr->rank == REF_DESC)
+      rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
+                      hits[sr->hit]->R.id, &tbl, &b, json_array_get(hobjs, sr->hit));
+    else
+      rc =
+          snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
   }
   for (uint32_t i = 0; i < nh && !rc; i++) {
     for (uint32_t k = 0; k < SNIPPETS; k++) {
@@ -1846,6 +1988,7 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays)
   free(objs);
   free(refs);
   cs_buf_free(&b);
+  cs_buf_free(&tbl);
   return rc;
 }
 
@@ -1938,11 +2081,15 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   int rc = 0, ret = -1;
   json_t *hits = NULL, **snips = NULL;
   xhit **page = NULL;
+  cs_buf fb, ftbl;
+  cs_buf_init(&fb);
+  cs_buf_init(&ftbl);
   if (cs__query_parse(a, qs, qlen, &o->parse, &q, err)) {
     cs__query_free(&q);
     return -1;
   }
   s.r = r;
+  s.a = a;
   s.caller = c;
   s.p = p;
   s.q = &q;
@@ -1983,6 +2130,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
     s.has_deadline = 1;
   }
   rc = build_universe(&s);
+  if (!rc && q.root >= 0) rc = build_named(&s, qs, qlen);
   if (rc) goto fail;
 
   uint64_t mask = 0;
@@ -2029,9 +2177,11 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
       goto fail;
     }
     json_array_append_new(hits, h);
+    rc = plain_fields(&s, page[i]->R.id, &ftbl, &fb, h);
+    if (rc) goto fail;
   }
   if (o->snippets && s.x) {
-    rc = build_snippets(&s, page, nh, snips);
+    rc = build_snippets(&s, page, nh, snips, hits);
     if (rc) goto fail;
   }
   json_t *next = json_null();
@@ -2058,10 +2208,13 @@ fail:
   fail_rc(err, rc);
 out:
   json_decref(hits);
+  cs_buf_free(&fb);
+  cs_buf_free(&ftbl);
   free(page);
   free(snips);
   free(s.scratch);
   free(s.u);
+  free(s.named);
   free(s.bits);
   cs__topk_free(&s.top);
   cs__exec_close(s.x);

@@ -34,8 +34,15 @@ CREATE INDEX IF NOT EXISTS changes_xid ON convsearch.changes (xid);
 
 -- Statement-level trigger body: TG_ARGV[0] is the kind, TG_ARGV[1] the column
 -- of the transition table that names the entity.
+--
+-- The application's roles own and write the captured tables but have no
+-- privilege at all on the convsearch schema: the function runs as its owner
+-- (the role that ran `install`), with a fixed search_path so that nothing the
+-- writer puts on its own path can stand in for pg_catalog. Only its owner may
+-- attach it to a table (EXECUTE is revoked from PUBLIC; a trigger's function
+-- is checked when the trigger is created, not when it fires).
 CREATE OR REPLACE FUNCTION convsearch.capture() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
     INSERT INTO convsearch.changes (kind, entity) VALUES ('T', 0);
@@ -57,6 +64,7 @@ BEGIN
   PERFORM pg_notify('convsearch', '');
   RETURN NULL;
 END $$;
+REVOKE ALL ON FUNCTION convsearch.capture() FROM PUBLIC;
 
 -- Installs the four capture triggers on one table.
 CREATE OR REPLACE FUNCTION convsearch.capture_table(tbl regclass, kind "char", col text)
@@ -81,3 +89,4 @@ BEGIN
                  'FOR EACH STATEMENT EXECUTE FUNCTION convsearch.capture(%L, %L)',
                  'cs_trunc_' || base, t, kind, col);
 END $$;
+REVOKE ALL ON FUNCTION convsearch.capture_table(regclass, "char", text) FROM PUBLIC;

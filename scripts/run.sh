@@ -53,8 +53,9 @@ build/bin/convsearch-indexer run --pg "$pg" --index "$run/index" --once
 build/bin/convsearch-indexer run --pg "$pg" --index "$run/index" 2>>"$run/indexer.log" &
 pids+=($!)
 if [ -x build/bin/convsearch-server ]; then
+  # --reindex-pg: POST /v1/admin/reindex runs a batch reindex as a job.
   build/bin/convsearch-server --index "$run/index" --listen "127.0.0.1:$port" --tokens "$tokens" \
-    2>>"$run/server.log" &
+    --reindex-pg "$pg" 2>>"$run/server.log" &
   pids+=($!)
 fi
 build/bin/convsearch-indexer status --index "$run/index"
@@ -73,6 +74,9 @@ if [ -x build/bin/convsearch-server ]; then
     curl -s -H "Authorization: Bearer \$(cat .run/token.portal1)" 'http://127.0.0.1:$port/v1/search?q=desahucio'
     curl -s -H "Authorization: Bearer \$(cat .run/token.portal1)" 'http://127.0.0.1:$port/v1/patients?sort=name'
     curl -s 'http://127.0.0.1:$port/v1/health'
+  rebuild the index from the stores while it serves (admin token), then follow the job:
+    curl -s -X POST -H "Authorization: Bearer \$(cat .run/token.admin)" 'http://127.0.0.1:$port/v1/admin/reindex'
+    curl -s -H "Authorization: Bearer \$(cat .run/token.admin)" 'http://127.0.0.1:$port/v1/admin/jobs/JOB_ID'
 TXT
 fi
 cat <<TXT

@@ -14,6 +14,9 @@ packages=(
   postgresql-15 postgresql-client-15
   python3 curl clang-format
 )
+# Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
+# packages only when none is installed (any Node.js >= 18.17 will do).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The contract tests' npm packages, as package-lock.json pins them.
+if [ ! tests/contract/node_modules/.package-lock.json -nt tests/contract/package-lock.json ]; then
+  (cd tests/contract && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 werror=OFF

@@ -6,6 +6,9 @@
  *                                  in the case files; exit 1 on any failure
  *   test_analyzer -p LANG TEXT     print the tokens of TEXT (escapes as in
  *                                  case files) in case-file format
+ *   test_analyzer --corpus GZ [N]  the fast path against ICU's word break on
+ *                                  every turn of ParlaMint-ES (every N-th
+ *                                  sitting); exit 77 without the file
  *
  * Case file format (see tests/analyzer/es.txt):
  *
@@ -37,6 +40,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <zlib.h>
 
 #include <unicode/utf8.h>
 
@@ -659,6 +666,16 @@ static size_t random_text(char *out, size_t max) {
       "\x80",
       "_",
       "ﬁ",
+      "Á",
+      "x",
+      "Z",
+      "9",
+      ";",
+      ":",
+      "(",
+      "«",
+      "\xC3\x97",
+      "/",
   };
   size_t target = rnd() % (max + 1), n = 0;
   while (n < target) {
@@ -675,11 +692,51 @@ static size_t random_text(char *out, size_t max) {
   return n;
 }
 
+/* The fast path (runs of Latin letters and digits, word cache) must give
+ * exactly the tokens of ICU's word break over the whole text. Compares the
+ * tokens t[0..n) of text with those of `icu` (an analyzer with the fast
+ * path off); on a difference describes the first one in err. */
+static int same_as_icu(cs_analyzer *icu, const char *lang, const char *text, size_t len,
+                       const cs_token *t, size_t n, buf *err) {
+  const cs_token *u;
+  size_t m;
+  if (cs_analyze(icu, lang, text, len, &u, &m) != 0) {
+    buf_printf(err, "  the ICU path failed\n");
+    return 1;
+  }
+  for (size_t i = 0; i < n || i < m; i++) {
+    if (i < n && i < m && t[i].term_len == u[i].term_len && t[i].word_len == u[i].word_len &&
+        !memcmp(t[i].term, u[i].term, t[i].term_len) &&
+        !memcmp(t[i].word, u[i].word, t[i].word_len) && t[i].pos == u[i].pos &&
+        t[i].start == u[i].start && t[i].end == u[i].end && t[i].flags == u[i].flags)
+      continue;
+    buf a = {0}, b = {0};
+    if (i < n)
+      format_token(&a, t[i].term, t[i].term_len, t[i].word, t[i].word_len, t[i].pos, t[i].start,
+                   t[i].end, t[i].flags);
+    if (i < m)
+      format_token(&b, u[i].term, u[i].term_len, u[i].word, u[i].word_len, u[i].pos, u[i].start,
+                   u[i].end, u[i].flags);
+    buf_printf(err, "  token %zu: fast path %s, ICU %s\n", i, a.p ? a.p : "(none)",
+               b.p ? b.p : "(none)");
+    free(a.p);
+    free(b.p);
+    return 1;
+  }
+  return 0;
+}
+
 static void check_fuzz(cs_analyzer *a) {
   static const char *const fuzz_langs[] = {"es", "en", NULL, "xx", "fr"};
   char text[300];
   buf err = {0};
   int reported = 0;
+  cs_analyzer *icu = cs_analyzer_create();
+  if (!icu) {
+    check_failed = 1;
+    return;
+  }
+  cs_analyzer_set_fast_path(icu, 0);
   for (int iter = 0; iter < 20000; iter++) {
     size_t len = iter % 2 ? random_text(text, sizeof(text)) : rnd() % (sizeof(text) + 1);
     if (iter % 2 == 0)
@@ -709,7 +766,7 @@ static void check_fuzz(cs_analyzer *a) {
       continue;
     }
     err.len = 0;
-    if (check_invariants(text, len, t, n, &err)) {
+    if (check_invariants(text, len, t, n, &err) || same_as_icu(icu, lang, text, len, t, n, &err)) {
       if (!reported++) {
         buf in = {0};
         escape(&in, text, len);
@@ -720,6 +777,7 @@ static void check_fuzz(cs_analyzer *a) {
     }
   }
   free(err.p);
+  cs_analyzer_destroy(icu);
 }
 
 static void check_stopwords(cs_analyzer *a) {
@@ -953,10 +1011,83 @@ static int print_tokens(const char *lang, const char *text) {
   return 0;
 }
 
+/* --corpus: every turn of the ParlaMint-ES corpus (JSON lines, gzip) through
+ * both paths, which must agree token for token; every `every`-th sitting
+ * only (the sanitizer build takes a sample). Prints both paths' speed
+ * (information only, never asserted). Exit 77 (skipped) without the file. */
+static int run_corpus(const char *path, long every) {
+  gzFile gz = gzopen(path, "rb");
+  if (!gz) {
+    printf("SKIPPED: %s is not readable (the corpus is in ../shared/corpora)\n", path);
+    return 77;
+  }
+  cs_analyzer *fast = cs_analyzer_create(), *icu = cs_analyzer_create();
+  if (!fast || !icu) return 2;
+  cs_analyzer_set_fast_path(icu, 0);
+  static char line[1 << 24];
+  long sitting = 0, turns = 0, tokens = 0, bad = 0;
+  double bytes = 0, t_fast = 0, t_icu = 0;
+  buf err = {0};
+  while (gzgets(gz, line, sizeof line)) {
+    if (sitting++ % every) continue;
+    json_error_t je;
+    json_t *doc = json_loads(line, 0, &je);
+    json_t *segs = json_object_get(doc, "segments"), *seg;
+    size_t i;
+    json_array_foreach(segs, i, seg) {
+      json_t *jt = json_object_get(seg, "text");
+      const char *text = json_string_value(jt);
+      if (!text) continue;
+      size_t len = json_string_length(jt);
+      const cs_token *t;
+      size_t n;
+      struct timespec a, b, c;
+      clock_gettime(CLOCK_MONOTONIC, &a);
+      if (cs_analyze(fast, "es", text, len, &t, &n)) return 2;
+      clock_gettime(CLOCK_MONOTONIC, &b);
+      err.len = 0;
+      if (same_as_icu(icu, "es", text, len, t, n, &err)) {
+        if (bad++ < 5) {
+          buf in = {0};
+          escape(&in, text, len < 400 ? len : 400);
+          printf("  turn %zu of sitting %ld > %s\n%s", i, sitting, in.p, err.p);
+          free(in.p);
+        }
+      }
+      clock_gettime(CLOCK_MONOTONIC, &c);
+      t_fast += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+      t_icu += (double)(c.tv_sec - b.tv_sec) + (double)(c.tv_nsec - b.tv_nsec) / 1e9;
+      turns++;
+      tokens += (long)n;
+      bytes += (double)len;
+    }
+    json_decref(doc);
+  }
+  gzclose(gz);
+  free(err.p);
+  cs_analyzer_destroy(fast);
+  cs_analyzer_destroy(icu);
+  printf("%ld sittings read, every %ld-th analyzed: %ld turns, %ld tokens, %.1f MB\n", sitting,
+         every, turns, tokens, bytes / 1e6);
+  printf("fast path %.1f MB/s, ICU path %.1f MB/s (information only)\n", bytes / 1e6 / t_fast,
+         bytes / 1e6 / t_icu);
+  if (turns == 0) {
+    printf("FAIL: no turn read from %s\n", path);
+    return 1;
+  }
+  printf("%ld turns differ\n", bad);
+  printf("%ld passed, %ld failed\n", turns - bad, bad);
+  return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "-p") == 0) return print_tokens(argv[2], argv[3]);
+  if ((argc == 3 || argc == 4) && strcmp(argv[1], "--corpus") == 0)
+    return run_corpus(argv[2], argc == 4 ? atol(argv[3]) > 0 ? atol(argv[3]) : 1 : 1);
   if (argc > 1 && argv[1][0] == '-') {
-    fprintf(stderr, "usage: %s FILE...\n       %s -p LANG TEXT\n", argv[0], argv[0]);
+    fprintf(stderr,
+            "usage: %s FILE...\n       %s -p LANG TEXT\n       %s --corpus JSONL_GZ [EVERY]\n",
+            argv[0], argv[0], argv[0]);
     return 2;
   }
   cs_analyzer *a = cs_analyzer_create();

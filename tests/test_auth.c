@@ -216,6 +216,25 @@ static void test_check(void) {
   th_check(cs_auth_check(a, hdr, now + 601, &c) == CS_AUTH_EXPIRED, "v1 token past exp -> expired");
   th_check(cs_auth_check(a, hdr, now + 600, &c) == CS_AUTH_EXPIRED, "exp is exclusive");
 
+  /* Lifetime cap: one day by default, configurable. */
+  char capped[1024];
+  th_check(cs_auth_max_ttl(a) == 86400, "default token lifetime cap is one day");
+  cs_auth_mint(secret, strlen(secret), 7, now + 86400, capped, sizeof capped);
+  snprintf(hdr, sizeof hdr, "Bearer %s", capped);
+  th_check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_OK, "exp exactly one day ahead accepted");
+  cs_auth_mint(secret, strlen(secret), 7, now + 86401, capped, sizeof capped);
+  snprintf(hdr, sizeof hdr, "Bearer %s", capped);
+  th_check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_TOO_LONG, "exp past the cap -> too long");
+  cs_auth_mint(secret, strlen(secret), 7, INT64_MAX, capped, sizeof capped);
+  snprintf(hdr, sizeof hdr, "Bearer %s", capped);
+  th_check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_TOO_LONG, "exp in year 292e9 -> too long");
+  cs_auth_set_max_ttl(a, 60);
+  snprintf(hdr, sizeof hdr, "Bearer %s", tok);
+  th_check(cs_auth_check(a, hdr, now, &c) == CS_AUTH_TOO_LONG &&
+               cs_auth_check(a, hdr, now + 540, &c) == CS_AUTH_OK,
+           "a 60 s cap refuses a token 600 s from its exp until 60 s before it");
+  cs_auth_set_max_ttl(a, CS_TOKEN_TTL_DEFAULT);
+
   /* Forged: last signature character changed. */
 
   snprintf(forged, sizeof forged, "Bearer %s", tok);

@@ -10,7 +10,11 @@
  *     documented; the document lists every route of the API, resolves
  *     every $ref and declares the bearer scheme;
  *   - scripted checks that do not fit a case: startup refusals (tokens or
- *     secret file readable by others, malformed lines, bad arguments),
+ *     secret file readable by others or a FIFO, malformed lines, bad
+ *     arguments, --token-max-ttl), request framing (duplicate
+ *     Content-Length, Content-Length with Transfer-Encoding: 400 and the
+ *     connection closed), the case runner itself (no expect: line dropped),
+ *     a server with --token-max-ttl 60,
  *     isolation of two employees, abuse (huge URLs, bodies, a slow client
  *     sending a byte a second, 1,000 idle connections), metrics, reindex
  *     jobs (a real reindex run to "succeeded" when --reindex-pg is given;
@@ -19,6 +23,13 @@
  *
  *   test_http --server BIN --index DIR --cases DIR --openapi FILE [--work DIR]
  *             [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO]
+ *             [--exchanges FILE]
+ *
+ * --exchanges FILE: every answer received through request() is appended to
+ * FILE as one JSON line {label, method, path, status, content_type, headers,
+ * body, complete} (label: the case file or the scripted check; path with bytes
+ * outside printable ASCII %-encoded; body null when it is not UTF-8), for
+ * tests/contract/validate.mjs to check against api/openapi.yaml.
  *   test_http --dump-openapi FILE     print the parsed document as JSON
  *
  * The main server runs without --reindex-pg (the cases see 503
@@ -33,7 +44,9 @@
  *                                  (portal token without employee) jwt1 jwt2
  *                                  jwt3 (minted per-employee tokens) expired
  *                                  forged jwt_admin (well signed, role admin)
- *                                  garbage
+ *                                  jwt_long (exp 400 days ahead, past the
+ *                                  server's one-day lifetime cap)
+ *                                  jwt_forever (exp 2^63-1) garbage
  *   header: Name: value            an extra request header
  *   body: TEXT                     request body (\xHH is a raw byte); sent
  *                                  with Content-Type: application/json
@@ -42,7 +55,14 @@
  *                                  --skip FEATURE (engine parts that other
  *                                  modules provide)
  *   status: N                      expected HTTP status
+ *   server: OPTIONS...             send to a server started with these extra
+ *                                  options (space-separated; one server per
+ *                                  distinct line, started on first use), not
+ *                                  the main one (which has no optional
+ *                                  features: no CORS, no reindex jobs)
  *   header-has: Name: TEXT         a response header containing TEXT
+ *   header-absent: PREFIX          no response header whose name starts with
+ *                                  PREFIX (case-insensitive)
  *   expect: PATH OP [JSON]         on the JSON body; PATH is . | .key |
  *                                  [n] | [*] (every element) chained, or
  *                                  len(PATH); OP is == != < <= > >= contains
@@ -54,6 +74,8 @@
  *                                  body (raw and JSON-decoded), ignoring
  *                                  case and accents (a real name an analyst
  *                                  must never see)
+ * A case may hold up to 256 expect: and 16 header-has: lines; one with
+ * more fails (none is ever dropped).
  * Exit status 1 when anything failed; the last line reads
  * "test_http: N passed, M failed".
  */
@@ -80,9 +102,12 @@
 #include <unistd.h>
 
 static int passed, failed, skipped;
+static int quiet; /* failures counted but not printed (checks of the runner itself) */
 static const char *server_bin, *index_dir, *cases_dir, *openapi_path, *skip_list, *only;
-static const char *reindex_pg;
+static const char *reindex_pg, *exchanges_path;
 static char work[512];
+static FILE *exchanges;
+static const char *label = "scripted"; /* what the exchanges belong to */
 static int port;
 
 static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -92,6 +117,7 @@ static void check(int ok, const char *fmt, ...) {
     return;
   }
   failed++;
+  if (quiet) return;
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "FAIL: ");
@@ -158,6 +184,8 @@ static token tokens[] = {
     {"expired", ""},
     {"forged", ""},
     {"jwt_admin", ""},
+    {"jwt_long", ""},
+    {"jwt_forever", ""},
     {"garbage", "not a token at all"},
 };
 
@@ -224,6 +252,11 @@ static void setup_tokens(void) {
   mint(p, "not the server's secret, 32 bytes", (char *)token_value("forged"));
   snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"admin\",\"exp\":%lld}", exp);
   mint(p, secret, (char *)token_value("jwt_admin"));
+  snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"portal\",\"exp\":%lld}",
+           (long long)time(NULL) + 400 * 86400);
+  mint(p, secret, (char *)token_value("jwt_long"));
+  snprintf(p, sizeof p, "{\"sub\":1,\"role\":\"portal\",\"exp\":9223372036854775807}");
+  mint(p, secret, (char *)token_value("jwt_forever"));
 
   char text[2048], h[65];
   text[0] = 0;
@@ -468,6 +501,50 @@ static int request_raw(const char *req, size_t len, resp *r, double timeout) {
   return rc;
 }
 
+/* The response headers as {lowercase name: value}. */
+static json_t *headers_json(const resp *r) {
+  json_t *h = json_object();
+  for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n")) {
+    const char *c = strchr(l + 2, ':'), *e = strstr(l + 2, "\r\n");
+    if (!c || (e && c > e)) continue;
+    char name[128], value[1024];
+    size_t nl = (size_t)(c - (l + 2));
+    if (nl >= sizeof name) continue;
+    for (size_t i = 0; i < nl; i++)
+      name[i] = (char)(l[2 + i] | 0x20);
+    name[nl] = 0;
+    c++;
+    while (*c == ' ')
+      c++;
+    snprintf(value, sizeof value, "%.*s", e ? (int)(e - c) : (int)strlen(c), c);
+    json_object_set_new(h, name, json_string(value));
+  }
+  return h;
+}
+
+/* Appends one answer to the exchanges file (see --exchanges). */
+static void record_exchange(const char *method, const char *path, const resp *r) {
+  if (!exchanges) return;
+  size_t pl = strlen(path);
+  char *p = malloc(pl * 3 + 1), *o = p;
+  for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+    o += *c > ' ' && *c < 0x7f ? sprintf(o, "%c", *c) : sprintf(o, "%%%02X", *c);
+  char ct[256];
+  json_t *line = json_pack(
+      "{s:s, s:s, s:s, s:i, s:s, s:o, s:o?, s:b}", "label", label, "method", method, "path", p,
+      "status", r->status, "content_type", header(r, "Content-Type", ct, sizeof ct) ? ct : "",
+      "headers", headers_json(r), "body", json_stringn(r->body ? r->body : "", r->body_len),
+      "complete", !r->chunked_bad);
+  free(p);
+  if (!line) {
+    check(0, "%s: the answer to %s %.100s cannot be recorded", label, method, path);
+    return;
+  }
+  json_dumpf(line, exchanges, JSON_COMPACT);
+  fputc('\n', exchanges);
+  json_decref(line);
+}
+
 /* One request on a fresh connection; extra is "Name: value\r\n" lines. */
 static int request(const char *method, const char *path, const char *tok, const char *extra,
                    const char *body, size_t body_len, resp *r) {
@@ -485,6 +562,7 @@ static int request(const char *method, const char *path, const char *tok, const 
   }
   int rc = request_raw(req, (size_t)n, r, 10);
   free(req);
+  if (rc == 0) record_exchange(method, path, r);
   return rc;
 }
 
@@ -1154,6 +1232,54 @@ static size_t unescape_bytes(char *s) {
   return (size_t)(o - s);
 }
 
+static pid_t start_extra(const char *const *extra, const char *log, int *port_out);
+
+/* Servers for cases with "server:", by their option line. */
+typedef struct case_server {
+  char options[256];
+  pid_t pid;
+  int port;
+} case_server;
+static case_server case_servers[4];
+static int ncase_servers;
+
+/* The port of the server started with `options` (starting it on first
+ * use), or 0 when too many distinct option lines are in use. */
+static int case_server_port(const char *options) {
+  for (int i = 0; i < ncase_servers; i++)
+    if (!strcmp(case_servers[i].options, options)) return case_servers[i].port;
+  if (ncase_servers == 4) return 0;
+  case_server *cs = &case_servers[ncase_servers];
+  snprintf(cs->options, sizeof cs->options, "%s", options);
+  char words[256], log[700];
+  snprintf(words, sizeof words, "%s", options);
+  const char *extra[20] = {"--token-secret-file", secret_path};
+  int n = 2;
+  for (char *save, *w = strtok_r(words, " ", &save); w && n < 19; w = strtok_r(NULL, " ", &save))
+    extra[n++] = w;
+  extra[n] = NULL;
+  snprintf(log, sizeof log, "%s/server-case%d.log", work, ncase_servers);
+  cs->pid = start_extra(extra, log, &cs->port);
+  ncase_servers++;
+  return cs->port;
+}
+
+static void stop_case_servers(void) {
+  for (int i = 0; i < ncase_servers; i++) {
+    kill(case_servers[i].pid, SIGTERM);
+    check(wait_exit(case_servers[i].pid, 10) == 0, "the server with %s exits 0 on SIGTERM",
+          case_servers[i].options);
+  }
+  ncase_servers = 0;
+}
+
+/* A response header whose name starts with prefix, or NULL. */
+static const char *header_prefixed(const resp *r, const char *prefix) {
+  for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n"))
+    if (!strncasecmp(l + 2, prefix, strlen(prefix))) return l + 2;
+  return NULL;
+}
+
 static int needs_skipped(const char *need) {
   if (!skip_list || !*need) return 0;
   char buf[256];
@@ -1196,6 +1322,8 @@ static void check_absent_words(const char *file, const resp *r, const char *word
   free(dec);
   free(list);
 }
+#define CASE_EXPECT_MAX 256
+#define CASE_HEADER_MAX 16
 
 static void run_case(const char *file) {
   char path[1024];
@@ -1206,11 +1334,15 @@ static void run_case(const char *file) {
     return;
   }
   char method[16] = "", *target = NULL, tok[64] = "", need[64] = "", extra[4096] = "";
+  char options[256] = "";
   char *body = NULL;
   size_t body_len = 0;
   int status = 0, has_ct = 0;
-  char *expects[64], *hdrs[8], *absent = NULL;
-  int nexp = 0, nhdr = 0;
+  /* A case with more expect: or header-has: lines than these fails (none
+   * is dropped silently). */
+  char *expects[CASE_EXPECT_MAX], *hdrs[CASE_HEADER_MAX];
+  char *absent[8], *absent_words = NULL;
+  int nexp = 0, nhdr = 0, nabsent = 0;
   int lineno = 0, bad = 0;
   for (char *l = text; l && !bad;) {
     char *nl = strchr(l, '\n');
@@ -1250,12 +1382,27 @@ static void run_case(const char *file) {
         body_len = unescape_bytes(v);
       } else if (!strcmp(l, "status")) {
         status = atoi(v);
-      } else if (!strcmp(l, "expect") && nexp < 64) {
-        expects[nexp++] = v;
-      } else if (!strcmp(l, "header-has") && nhdr < 8) {
-        hdrs[nhdr++] = v;
+      } else if (!strcmp(l, "expect") || !strcmp(l, "header-has")) {
+        int e = !strcmp(l, "expect"), max = e ? CASE_EXPECT_MAX : CASE_HEADER_MAX;
+        if ((e ? nexp : nhdr) == max) {
+          check(0, "%s line %d: more than %d %s: lines in one case", file, lineno, max, l);
+          bad = 1;
+        } else if (e) {
+          expects[nexp++] = v;
+        } else {
+          hdrs[nhdr++] = v;
+        }
+      } else if (!strcmp(l, "header-absent")) {
+        if (nabsent == 8) {
+          check(0, "%s line %d: more than 8 header-absent: lines in one case", file, lineno);
+          bad = 1;
+        } else {
+          absent[nabsent++] = v;
+        }
       } else if (!strcmp(l, "absent-words")) {
-        absent = v;
+        absent_words = v;
+      } else if (!strcmp(l, "server")) {
+        snprintf(options, sizeof options, "%s", v);
       } else {
         check(0, "%s line %d: unknown directive \"%s\"", file, lineno, l);
         bad = 1;
@@ -1284,7 +1431,12 @@ static void run_case(const char *file) {
     }
   }
   resp r;
-  int rc = request(method, target, tv, extra, body, body_len, &r);
+  int main_port = port;
+  if (options[0]) port = case_server_port(options);
+  label = file;
+  int rc = port ? request(method, target, tv, extra, body, body_len, &r) : -1;
+  label = "scripted";
+  port = main_port;
   if (rc) {
     check(0, "%s: no HTTP answer", file);
     free(text);
@@ -1308,7 +1460,12 @@ static void run_case(const char *file) {
     check(got && strstr(got, want), "%s: header %s has \"%s\" (got %s)", file, name, want,
           got ? got : "none");
   }
-  if (absent) check_absent_words(file, &r, absent);
+  if (absent_words) check_absent_words(file, &r, absent_words);
+  for (int i = 0; i < nabsent; i++) {
+    const char *h = header_prefixed(&r, absent[i]);
+    check(!h, "%s: no header %s... (got %.*s)", file, absent[i], h ? (int)strcspn(h, "\r") : 0,
+          h ? h : "");
+  }
   if (r.status >= 400 && r.status != 414 && r.status != 431)
     check(r.json && error_code(&r), "%s: an error body {\"error\": {\"code\", ...}}", file);
   check_against_openapi(file, method, target, &r);
@@ -1340,6 +1497,7 @@ static void run_cases(void) {
     run_case(names[i]);
     free(names[i]);
   }
+  stop_case_servers();
   printf("cases: %d files, %d with failures counted above, %d skipped\n", n, failed - before,
          skipped);
 }
@@ -1360,6 +1518,10 @@ static void t_startup(void) {
   write_file(bad, badtext, 0600);
   write_file(s640, secret, 0640);
   free(good);
+  char fifo[700];
+  snprintf(fifo, sizeof fifo, "%s/fifo", work);
+  unlink(fifo);
+  if (mkfifo(fifo, 0600)) check(0, "mkfifo %s: %s", fifo, strerror(errno));
 
   struct {
     const char *what;
@@ -1411,6 +1573,60 @@ static void t_startup(void) {
        "--threads",
        NULL},
       {"missing value", {server_bin, "--index", NULL}, 2, "missing value", NULL},
+      {"--cors-origin with a path",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "https://portal.example.org/app", NULL},
+       2,
+       "https://portal.example.org/app",
+       "no path"},
+      {"--cors-origin without a scheme",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "portal.example.org", NULL},
+       2,
+       "scheme://host[:port]",
+       "http:// or https://"},
+      {"--cors-origin *",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "*", NULL},
+       2,
+       "scheme://host[:port]",
+       NULL},
+      {"--cors-origin with a bad port",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--cors-origin", "http://localhost:99999", NULL},
+       2,
+       "http://localhost:99999",
+       "1 to 65535"},
+      /* A FIFO is refused at once, not waited on for ever. */
+      {"tokens file is a FIFO",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", fifo, NULL},
+       1,
+       fifo,
+       "FIFO"},
+      {"secret file is a FIFO",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", fifo, NULL},
+       1,
+       fifo,
+       "FIFO"},
+      {"--token-max-ttl 0",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", secret_path, "--token-max-ttl", "0", NULL},
+       2,
+       "--token-max-ttl",
+       "31536000"},
+      {"--token-max-ttl not a number",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-secret-file", secret_path, "--token-max-ttl", "1d", NULL},
+       2,
+       "--token-max-ttl",
+       NULL},
+      {"--token-max-ttl without --token-secret-file",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--token-max-ttl", "60", NULL},
+       2,
+       "--token-secret-file",
+       NULL},
   };
   for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
     pid_t pid = spawn(runs[i].args, err_path, out_path);
@@ -1479,6 +1695,79 @@ static void t_isolation(void) {
           a.body);
     resp_free(&a);
   }
+}
+
+/* Percent-encodes s for a query string. */
+static void url_encode(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 4 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+      out[o++] = (char)c;
+    else
+      o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+  }
+  out[o] = 0;
+}
+
+/* The conversation ids of a search's hits. */
+static int hit_has(const resp *r, json_int_t id) {
+  json_t *h;
+  size_t k;
+  json_array_foreach(json_object_get(r->json, "hits"), k, h) {
+    if (json_integer_value(json_object_get(h, "conversation_id")) == id) return 1;
+  }
+  return 0;
+}
+
+/* A suggestion never leads to an empty search: for every caller and many
+ * prefixes, each person /v1/suggest offers, searched by the suggestion's
+ * text, finds all of that person's conversations the caller sees (those a
+ * search filtered on the person lists). */
+static void t_suggested_people(void) {
+  static const char *const toks[] = {"admin", "analyst", "portal1", "portal2", "jwt1", "jwt2"};
+  static const char *const prefixes[] = {"a",       "%C3%A1", "al", "e",       "f",  "f%C3%A1", "g",
+                                         "g%C3%BC", "m",      "ma", "n",       "nu", "%C3%B1",  "o",
+                                         "%C3%B3",  "p",      "pa", "persona", "s",  "z"};
+  int offered = 0, ok = 1;
+  for (size_t t = 0; t < sizeof toks / sizeof toks[0]; t++) {
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+      char path[1024];
+      snprintf(path, sizeof path, "/v1/suggest?q=%s&limit=20", prefixes[i]);
+      resp s;
+      get(path, toks[t], &s);
+      json_t *it;
+      size_t k;
+      json_array_foreach(json_object_get(s.json, "suggestions"), k, it) {
+        if (strcmp(json_string_value(json_object_get(it, "kind")), "person")) continue;
+        json_int_t id = json_integer_value(json_object_get(it, "id"));
+        char q[512];
+        url_encode(json_string_value(json_object_get(it, "text")), q, sizeof q);
+        resp own, found;
+        snprintf(path, sizeof path, "/v1/search?patient=%" JSON_INTEGER_FORMAT "&limit=50", id);
+        get(path, toks[t], &own);
+        snprintf(path, sizeof path, "/v1/search?q=%s&limit=50", q);
+        get(path, toks[t], &found);
+        json_t *h;
+        size_t j;
+        int all = found.status == 200;
+        json_array_foreach(json_object_get(own.json, "hits"), j, h) {
+          offered++;
+          all &= hit_has(&found, json_integer_value(json_object_get(h, "conversation_id")));
+        }
+        if (!all) {
+          ok = 0;
+          check(0, "%s: suggested person %" JSON_INTEGER_FORMAT " [%s] searched: %s", toks[t], id,
+                json_string_value(json_object_get(it, "text")), found.body);
+        }
+        resp_free(&own);
+        resp_free(&found);
+      }
+      resp_free(&s);
+    }
+  }
+  check(ok && offered >= 3,
+        "every suggested person's conversations are found by the suggestion (%d checked)", offered);
 }
 
 static void t_abuse(void) {
@@ -1558,7 +1847,7 @@ static void t_abuse(void) {
       send_all(fd, "\r\n", 2);
     }
     send_all(fd, "0\r\n\r\n", 5);
-    read_response(fd, &r, 10);
+    if (read_response(fd, &r, 10) == 0) record_exchange("POST", "/v1/qa/retrieve", &r);
     close(fd);
     check(r.status == 413, "100 KB chunked body -> 413 (got %d)", r.status);
     resp_free(&r);
@@ -1712,7 +2001,7 @@ static pid_t start_extra(const char *const *extra, const char *log, int *port_ou
     usleep(20000);
   }
   char *text = read_all(log, NULL);
-  fprintf(stderr, "a reindex test server did not start:\n%s\n", text ? text : "");
+  fprintf(stderr, "a test server with extra options did not start:\n%s\n", text ? text : "");
   exit(2);
 }
 
@@ -1942,11 +2231,167 @@ static void t_sigterm(void) {
   server_pid = 0;
 }
 
+/* ---------------------------------------------------------------- hardening */
+
+/* Sends req on a fresh connection that stays open for keep-alive and reads
+ * for up to timeout seconds; *closed tells whether the server closed the
+ * connection by then. Returns what came (malloc'd, NUL-terminated). */
+static char *exchange(const char *req, double timeout, int *closed) {
+  size_t cap = 1 << 16, n = 0;
+  char *b = malloc(cap);
+  *closed = 0;
+  int fd = connect_server();
+  if (fd < 0 || send_all(fd, req, strlen(req))) {
+    if (fd >= 0) close(fd);
+    b[0] = 0;
+    return b;
+  }
+  double end = now_s() + timeout;
+  for (;;) {
+    int left = (int)((end - now_s()) * 1000);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    if (n + 4096 > cap) b = realloc(b, cap *= 2);
+    ssize_t k = recv(fd, b + n, cap - n - 1, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      *closed = 1;
+      break;
+    }
+    n += (size_t)k;
+  }
+  close(fd);
+  b[n] = 0;
+  return b;
+}
+
+static int count_of(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+    n++;
+  return n;
+}
+
+/* Ambiguous framing (request smuggling): 400 bad_request, the connection
+ * closed, and the bytes after the first body never answered as a request
+ * of their own. The same pipelined requests with sound framing are both
+ * answered, on a connection left open. */
+static void t_framing(void) {
+  char auth[700];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token_value("portal1"));
+  static const char smuggled[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  static const struct {
+    const char *what, *head, *body;
+  } bad[] = {
+      {"Content-Length twice", "Content-Length: 2\r\nContent-Length: 40\r\n", "{}"},
+      {"Content-Length twice, same value", "Content-Length: 2\r\nContent-Length: 2\r\n", "{}"},
+      {"Content-Length with Transfer-Encoding",
+       "Content-Length: 40\r\nTransfer-Encoding: chunked\r\n", "2\r\n{}\r\n0\r\n\r\n"},
+      {"Transfer-Encoding with Content-Length",
+       "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n", "2\r\n{}\r\n0\r\n\r\n"},
+      {"Transfer-Encoding other than chunked", "Transfer-Encoding: gzip, chunked\r\n",
+       "2\r\n{}\r\n0\r\n\r\n"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char req[2048];
+    snprintf(
+        req, sizeof req,
+        "POST /v1/qa/retrieve HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n%s\r\n"
+        "%s%s",
+        auth, bad[i].head, bad[i].body, smuggled);
+    int closed;
+    double t0 = now_s();
+    char *got = exchange(req, 5, &closed);
+    char *sep = strstr(got, "\r\n\r\n");
+    json_t *j = sep ? json_loads(sep + 4, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    check(!strncmp(got, "HTTP/1.1 400", 12) && code && !strcmp(code, "bad_request") &&
+              count_of(got, "HTTP/1.1 ") == 1 && closed && now_s() - t0 < 4,
+          "framing (%s): 400 bad_request, one answer, connection closed (closed %d, got %.400s)",
+          bad[i].what, closed, got);
+    json_decref(j);
+    free(got);
+  }
+  char req[2048];
+  snprintf(req, sizeof req,
+           "POST /v1/qa/retrieve HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
+           "Content-Length: 2\r\n\r\n{}%s",
+           auth, smuggled);
+  int closed;
+  char *got = exchange(req, 1, &closed);
+  check(count_of(got, "HTTP/1.1 ") == 2 && strstr(got, "\"status\":\"ok\"") && !closed,
+        "sound framing: both pipelined requests answered, connection kept (closed %d, got %.300s)",
+        closed, got);
+  free(got);
+}
+
+/* The case runner checks every expect: line of a case, or fails the case
+ * when it has more than it can hold: a case of 70 true expect: lines
+ * passes, the same with its last one false fails, and a case of 300 fails
+ * (too many lines, said so). */
+static void t_runner_limits(void) {
+  char dir[700], path[800];
+  snprintf(dir, sizeof dir, "%s/runner-cases", work);
+  mkdir(dir, 0700);
+  const char *saved = cases_dir;
+  cases_dir = dir;
+  static const struct {
+    const char *name;
+    int lines, last_false;
+  } runs[] = {{"70-true.case", 70, 0}, {"70-last-false.case", 70, 1}, {"300.case", 300, 0}};
+  for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+    size_t cap = 64 + (size_t)runs[k].lines * 40, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text + n, cap - n, "request: GET /v1/health\nstatus: 200\n");
+    for (int i = 0; i < runs[k].lines; i++)
+      n += (size_t)snprintf(text + n, cap - n, "expect: .status == \"%s\"\n",
+                            runs[k].last_false && i == runs[k].lines - 1 ? "false" : "ok");
+    snprintf(path, sizeof path, "%s/%s", dir, runs[k].name);
+    write_file(path, text, 0600);
+    free(text);
+    int before = failed;
+    quiet = 1;
+    run_case(runs[k].name);
+    quiet = 0;
+    int failures = failed - before;
+    failed = before; /* those failures were the point */
+    int want_fail = runs[k].last_false || runs[k].lines > CASE_EXPECT_MAX;
+    check(want_fail ? failures >= 1 : failures == 0, "the case runner %s %s (%d failures)",
+          want_fail ? "fails" : "passes", runs[k].name, failures);
+  }
+  cases_dir = saved;
+}
+
+/* --token-max-ttl 60: a per-employee token with an hour to live is refused
+ * (401 token_lifetime_too_long, naming the cap); service tokens are not
+ * concerned. */
+static void t_token_ttl_option(void) {
+  int main_port = port;
+  char log[700];
+  snprintf(log, sizeof log, "%s/ttl-server.log", work);
+  const char *extra[] = {"--token-secret-file", secret_path, "--token-max-ttl", "60", NULL};
+  pid_t pid = start_extra(extra, log, &port);
+  resp r;
+  get("/v1/patients", "jwt1", &r);
+  check(r.status == 401 && error_code(&r) && !strcmp(error_code(&r), "token_lifetime_too_long") &&
+            strstr(r.body, "60 seconds"),
+        "--token-max-ttl 60: a token with an hour to live -> 401 token_lifetime_too_long (%d %s)",
+        r.status, r.body);
+  resp_free(&r);
+  get("/v1/patients", "portal1", &r);
+  check(r.status == 200, "--token-max-ttl 60: service tokens still work (%d)", r.status);
+  resp_free(&r);
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the --token-max-ttl server stops cleanly");
+  port = main_port;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(void) {
   fprintf(stderr, "usage: test_http --server BIN --index DIR --cases DIR --openapi FILE "
-                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO]\n");
+                  "[--work DIR] [--skip NEED,...] [--only SUBSTRING] [--reindex-pg CONNINFO] "
+                  "[--exchanges FILE]\n");
   exit(2);
 }
 
@@ -1961,6 +2406,7 @@ int main(int argc, char **argv) {
                         : !strcmp(argv[i], "--skip")       ? &skip_list
                         : !strcmp(argv[i], "--only")       ? &only
                         : !strcmp(argv[i], "--reindex-pg") ? &reindex_pg
+                        : !strcmp(argv[i], "--exchanges")  ? &exchanges_path
                                                            : NULL;
     if (!slot || i + 1 >= argc) usage();
     *slot = argv[++i];
@@ -1991,6 +2437,10 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (exchanges_path && !(exchanges = fopen(exchanges_path, "w"))) {
+    perror(exchanges_path);
+    return 2;
+  }
   setup_tokens();
   check_document();
   t_startup();
@@ -1998,16 +2448,28 @@ int main(int argc, char **argv) {
   printf("server on 127.0.0.1:%d (log %s)\n", port, server_log);
   run_cases();
   if (!only) {
-    t_isolation();
-    t_abuse();
-    t_metrics();
-    t_rate();
-    t_idle();
-    t_slow_client();
-    t_reindex();
+    static const struct {
+      const char *name;
+      void (*run)(void);
+    } checks[] = {{"isolation", t_isolation},
+                  {"suggested people", t_suggested_people},
+                  {"abuse", t_abuse},
+                  {"metrics", t_metrics},
+                  {"rate", t_rate},
+                  {"idle", t_idle},
+                  {"slow client", t_slow_client},
+                  {"reindex", t_reindex},
+                  {"framing", t_framing},
+                  {"runner limits", t_runner_limits},
+                  {"token ttl option", t_token_ttl_option}};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+      label = checks[i].name;
+      checks[i].run();
+    }
   }
   t_sigterm();
   json_decref(openapi);
+  if (exchanges) fclose(exchanges);
   printf("test_http: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed ? 1 : 0;
 }

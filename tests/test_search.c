@@ -35,6 +35,9 @@
  *   error CODE      the search fails with this error code
  *   em ID TEXT      a snippet of hit ID contains TEXT (HTML as returned)
  *   noem ID TEXT    no snippet of hit ID contains TEXT
+ *   tem ID TEXT     hit ID's title_highlight contains TEXT (HTML as returned)
+ *   dem ID TEXT     hit ID's description_highlight contains TEXT
+ *   dem ID null     hit ID's description_highlight is null
  */
 #include "engine.h"
 #include "errors.h"
@@ -408,6 +411,20 @@ static void run_case(tcase *t, const char *file) {
       th_check(h && found == want, "%s:%d: q=[%s] hit %" PRIu64 " snippets %s [%s]: %s", file,
                t->line, t->q, id, want ? "lack" : "have", arg, dump ? dump : "(no such hit)");
       free(dump);
+    } else if (!strncmp(d, "tem ", 4) || !strncmp(d, "dem ", 4)) {
+      const char *field = d[0] == 't' ? "title_highlight" : "description_highlight";
+      uint64_t id = strtoull(arg, &arg, 10);
+      while (*arg == ' ')
+        arg++;
+      json_t *h = find_hit(res, id);
+      json_t *v = h ? json_object_get(h, field) : NULL;
+      int ok = !strcmp(arg, "null") ? json_is_null(v)
+                                    : json_is_string(v) && strstr(json_string_value(v), arg);
+      th_check(ok, "%s:%d: q=[%s] hit %" PRIu64 " %s lacks [%s]: %s", file, t->line, t->q, id,
+               field, arg,
+               json_is_string(v) ? json_string_value(v)
+               : v               ? "null"
+                                 : "(absent)");
     } else {
       die("%s:%d: unknown directive: %s", file, t->line, d);
     }
@@ -690,6 +707,100 @@ static void test_analyst(void) {
            "analyst conversation view holds no contact fields: %s", dump ? dump : "");
   free(dump);
   json_decref(out);
+}
+
+/* The conversations caller c sees of person id (a search filtered on
+ * them), as a space-separated list; "" when none. */
+static void person_convs(const cs_caller *c, uint64_t id, char *out, size_t cap) {
+  cs_search_params p;
+  params_init(&p, "");
+  p.patient = id;
+  p.limit = 50;
+  cs_engine_error err;
+  json_t *r = run(c, &p, &err);
+  out[0] = 0;
+  if (r) hit_ids(r, out, cap);
+  if (!strcmp(out, "-")) out[0] = 0;
+  json_decref(r);
+}
+
+/* Whether a search for text by c holds every conversation of ids. */
+static int search_holds(const cs_caller *c, const char *text, const char *ids, char *got,
+                        size_t cap) {
+  cs_search_params p;
+  params_init(&p, text);
+  p.limit = 50;
+  cs_engine_error err;
+  json_t *r = run(c, &p, &err);
+  snprintf(got, cap, "%s", r ? "" : err.message);
+  if (!r) return 0;
+  hit_ids(r, got, cap);
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", ids);
+  int ok = 1;
+  for (char *tok = strtok(tmp, " "); tok; tok = strtok(NULL, " "))
+    ok &= id_in(r, strtoull(tok, NULL, 10));
+  json_decref(r);
+  return ok;
+}
+
+/* A suggestion never leads to an empty search: for every person that
+ * suggest offers a caller, for many prefixes, searching the suggestion's
+ * text finds that person's conversations (all those the caller sees). The
+ * pseudonym an analyst is shown finds the person too; a real name typed by
+ * an analyst, or someone else's person's name typed by a portal caller,
+ * finds nothing through the name. */
+static void test_person_names(void) {
+  const cs_caller callers[] = {
+      ADMIN, {CS_CALLER_PORTAL, 100}, {CS_CALLER_PORTAL, 200}, {CS_CALLER_ANALYST, 0}};
+  const char *prefixes[] = {"a",   "an", "g", "ga", "l", "lu", "lo", "ló", "m",  "ma",
+                            "mar", "n",  "ñ", "ño", "p", "pé", "pe", "r",  "ru", "persona"};
+  int offered = 0;
+  for (size_t ci = 0; ci < sizeof callers / sizeof callers[0]; ci++) {
+    for (size_t pi = 0; pi < sizeof prefixes / sizeof prefixes[0]; pi++) {
+      json_t *sug = NULL;
+      cs_engine_error err;
+      if (cs_engine_suggest(engine, &callers[ci], prefixes[pi], 20, &sug, &err)) {
+        th_check(0, "suggest %s: %s", prefixes[pi], err.message);
+        continue;
+      }
+      size_t k;
+      json_t *it;
+      json_array_foreach(json_object_get(sug, "suggestions"), k, it) {
+        if (strcmp(json_string_value(json_object_get(it, "kind")), "person")) continue;
+        const char *text = json_string_value(json_object_get(it, "text"));
+        uint64_t id = (uint64_t)json_integer_value(json_object_get(it, "id"));
+        char want[256], got[512];
+        person_convs(&callers[ci], id, want, sizeof want);
+        if (!want[0]) continue; /* nobody to find */
+        offered++;
+        th_check(search_holds(&callers[ci], text, want, got, sizeof got),
+                 "caller %d/%" PRIu64 ": suggestion [%s] (person %" PRIu64
+                 ", conversations %s) searched: got [%s]",
+                 callers[ci].role, callers[ci].employee_id, text, id, want, got);
+      }
+      json_decref(sug);
+    }
+  }
+  th_check(offered >= 4, "suggestions offered people with conversations: %d", offered);
+
+  /* Analysts: the pseudonym shown in a hit finds that person's others. */
+  const cs_caller an = {CS_CALLER_ANALYST, 0};
+  cs_search_params p;
+  params_init(&p, "revisión");
+  cs_engine_error err;
+  json_t *r = run(&an, &p, &err);
+  const char *pseudo = json_string_value(
+      json_object_get(json_array_get(json_object_get(r, "hits"), 0), "patient_name"));
+  char got[512];
+  th_check(pseudo && search_holds(&an, pseudo, "10 14", got, sizeof got),
+           "analyst: pseudonym [%s] finds 10 and 14: got [%s]", pseudo ? pseudo : "(none)", got);
+  json_decref(r);
+  th_check(!search_holds(&an, "Ana García", "10", got, sizeof got),
+           "analyst: a real name finds nothing through the name: got [%s]", got);
+  const cs_caller p200 = {CS_CALLER_PORTAL, 200};
+  th_check(!search_holds(&p200, "Ana García", "10", got, sizeof got),
+           "portal 200: another employee's person's name finds nothing: got [%s]", got);
 }
 
 /* A relaxed query stays relaxed, and consistent, on later pages. */
@@ -1033,6 +1144,7 @@ int main(int argc, char **argv) {
   test_highlight_offsets();
   test_portal_isolation();
   test_analyst();
+  test_person_names();
   test_relaxed_pages();
   test_errors();
   test_owner_change(tmp);

@@ -58,8 +58,9 @@ psql "$pg" -q -v ON_ERROR_STOP=1 -f "$src/tests/http/fixture.sql" >/dev/null
 "$bindir/convsearch-indexer" run --pg "$pg" --index "$work/index" --once 2>"$work/indexer.log" ||
   { cat "$work/indexer.log" >&2; exit 1; }
 
+# --exchanges: every answer, for tests/contract (test openapi_responses).
 # --reindex-pg: the reindex job checks run a real `convsearch-indexer
 # reindex` of this database through the server.
 "$test_http" --server "$bindir/convsearch-server" --index "$work/index" \
   --cases "$src/tests/http" --openapi "$src/api/openapi.yaml" --work "$work/run" \
-  --reindex-pg "$pg" "$@"
+  --reindex-pg "$pg" --exchanges "$work/exchanges.ndjson" "$@"

@@ -31,6 +31,10 @@
  *       rebuilds the index and swaps the generation under the server: every docid changes
  * mid-stream, and the stream still holds each of the 100,000 lines exactly once, in order (it
  * resumes from its (conversation, seq) position in the new generation).
+ *   (d) Limits: one caller holds at most 2 export streams at once (the
+ *       3rd gets 429 too_many_exports while other callers still get
+ *       theirs), 8 in all (503 busy); a client that goes away frees its
+ *       slot.
  *
  * Needs CS_TEST_PGDIR and CS_INDEXER (convsearch-server is taken from the
  * same directory), like every integration test.
@@ -730,35 +734,56 @@ static void t_export_during_reindex(void) {
   free(x.line);
 }
 
-/* At most 8 exports at once; a client that goes away mid-stream frees its
- * slot. */
-static void t_export_limits(void) {
-  int fds[8];
+/* Opens an export as `who` and reads only the head: the stream stays open
+ * (the server cannot send ~70 MB into a socket nobody reads). Returns the
+ * socket; *status gets the status. */
+static int export_open(const char *who, int *status) {
   char buf[8192];
-  for (int i = 0; i < 8; i++) {
-    fds[i] = connect_server();
-    send_request(fds[i], "GET", "/v1/export?q=vivienda", tok("analyst"), NULL);
-    ssize_t k = recv(fds[i], buf, sizeof buf - 1, 0);
-    buf[k > 0 ? k : 0] = 0;
-    CHECK(k > 12 && atoi(buf + 9) == 200, "export %d of 8 starts", i + 1);
+  int fd = connect_server();
+  send_request(fd, "GET", "/v1/export?q=vivienda", tok(who), NULL);
+  ssize_t k = recv(fd, buf, sizeof buf - 1, 0);
+  buf[k > 0 ? k : 0] = 0;
+  *status = k > 12 ? atoi(buf + 9) : 0;
+  return fd;
+}
+
+static const char *error_code_of(json_t *j) {
+  const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+  return c ? c : "";
+}
+
+/* At most 2 exports at once per caller (429 too_many_exports beyond, while
+ * other callers are still served), at most 8 in all (503 busy beyond); a
+ * client that goes away mid-stream frees its slot. */
+static void t_export_limits(void) {
+  static const char *const who[8] = {"analyst", "analyst", "admin", "e1", "e1", "e2", "e2", "e3"};
+  int fds[8], st;
+  for (int i = 0; i < 2; i++) {
+    fds[i] = export_open(who[i], &st);
+    CHECK(st == 200, "analyst export %d of 2 starts (%d)", i + 1, st);
   }
-  int st;
   json_t *j = call("GET", "/v1/export?q=vivienda", tok("analyst"), NULL, &st);
-  CHECK(
-      st == 503 &&
-          !strcmp(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "busy"),
-      "a 9th export at once: 503 busy (%d)", st);
+  const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+  CHECK(st == 429 && !strcmp(error_code_of(j), "too_many_exports") && msg && *msg,
+        "a 3rd export of the same caller at once: 429 too_many_exports (%d %s)", st,
+        error_code_of(j));
+  json_decref(j);
+  for (int i = 2; i < 8; i++) {
+    fds[i] = export_open(who[i], &st);
+    CHECK(st == 200, "export %d of 8 (%s) starts while the analyst holds 2 (%d)", i + 1, who[i],
+          st);
+  }
+  j = call("GET", "/v1/export?q=vivienda", tok("e4"), NULL, &st);
+  CHECK(st == 503 && !strcmp(error_code_of(j), "busy"), "a 9th export at once: 503 busy (%d %s)",
+        st, error_code_of(j));
   json_decref(j);
   /* The clients go away in the middle of their streams. */
   for (int i = 0; i < 8; i++)
     close(fds[i]);
   int ok = 0;
   for (int tries = 0; tries < 50 && !ok; tries++) {
-    int fd = connect_server();
-    send_request(fd, "GET", "/v1/export?q=zorblax", tok("e1"), NULL);
-    ssize_t k = recv(fd, buf, sizeof buf - 1, 0);
-    buf[k > 0 ? k : 0] = 0;
-    ok = k > 12 && atoi(buf + 9) == 200;
+    int fd = export_open("analyst", &st);
+    ok = st == 200;
     close(fd);
     if (!ok) th_sleep_ms(100);
   }

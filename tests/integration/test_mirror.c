@@ -7,12 +7,17 @@
  *     backlog is pending: after both come back the backlog drains, nothing
  *     lost or doubled;
  *   - erasure reaches the mirror;
- *   - reindex moves the alias to a new index atomically.
+ *   - reindex moves the alias to a new index atomically;
+ *   - reindex survives backpressure (30% of items 429, every 7th _bulk
+ *     503) and ends with a complete mirror; when OpenSearch refuses for
+ *     longer than --bulk-retry-s it fails within that bound, and the old
+ *     generation and index keep serving.
  */
 #include "harness.h"
 #include "store.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +32,16 @@ static size_t sink(char *p, size_t s, size_t n, void *arg) {
   return s * n;
 }
 
-/* POSTs a JSON body to the fake's control endpoint. */
-static int os_post(const char *path, const char *json) {
+/* Sends method path (with a JSON body, or none) to the fake; returns the
+ * HTTP status, 0 when there was no answer. */
+static long os_call(const char *method, const char *path, const char *json) {
   CURL *h = curl_easy_init();
   char url[256];
   snprintf(url, sizeof url, "%s%s", os_url, path);
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  if (json) curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
@@ -43,7 +50,12 @@ static int os_post(const char *path, const char *json) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(hdr);
   curl_easy_cleanup(h);
-  return rc == CURLE_OK && status == 200 ? 0 : -1;
+  return rc == CURLE_OK ? status : 0;
+}
+
+/* POSTs a JSON body to the fake's control endpoint. */
+static int os_post(const char *path, const char *json) {
+  return os_call("POST", path, json) == 200 ? 0 : -1;
 }
 
 static pid_t start_fake(void) {
@@ -180,6 +192,52 @@ int main(void) {
   CHECK(wait_drained(index, 30000) == 0, "and mirrors into the new index");
   th_stop(ix);
   CHECK(th_indexer(verify) == 0, "verify agrees at the end");
+
+  /* 5. Reindex under backpressure: retried until complete. */
+  int retried_before = th_log_count("to send again"), failed_before = th_log_count("(HTTP 503)");
+  REQUIRE(os_post("/_fake/faults",
+                  "{\"seed\": 11, \"bulk_item_429_rate\": 0.3, \"bulk_503_every\": 7}") == 0,
+          "cannot set faults");
+  int64_t t0 = th_now_ms();
+  CHECK(th_indexer(reindex) == 0, "reindex succeeds with 30%% of items 429 and every 7th bulk 503");
+  printf("reindex under backpressure: %.1f s, %d retry rounds, %d whole bulks failed\n",
+         (double)(th_now_ms() - t0) / 1000, th_log_count("to send again") - retried_before,
+         th_log_count("(HTTP 503)") - failed_before);
+  CHECK(th_log_count("to send again") > retried_before + 2, "items were refused and sent again");
+  CHECK(th_log_count("(HTTP 503)") > failed_before, "a whole bulk answered 503 was sent again");
+  REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
+  CHECK(th_indexer(verify) == 0, "the mirror is complete after a reindex under backpressure");
+
+  /* 6. OpenSearch refusing for longer than --bulk-retry-s: the reindex
+   * fails within the bound; the old generation and index keep serving. */
+  char link[700], gen_before[64] = "", gen_after[64] = "";
+  snprintf(link, sizeof link, "%s/current", index);
+  ssize_t n = readlink(link, gen_before, sizeof gen_before - 1);
+  gen_before[n > 0 ? n : 0] = 0;
+  REQUIRE(os_post("/_fake/faults", "{\"bulk_item_429_rate\": 1}") == 0, "cannot set faults");
+  const char *reindex_bound[] = {"reindex", "--pg",           pg,  "--index", index, "--opensearch",
+                                 os_url,    "--bulk-retry-s", "2", NULL};
+  t0 = th_now_ms();
+  int rc = th_indexer(reindex_bound);
+  double took = (double)(th_now_ms() - t0) / 1000;
+  printf("reindex against an always-429 mirror with --bulk-retry-s 2: exit %d after %.1f s\n", rc,
+         took);
+  CHECK(rc == 1, "reindex fails when OpenSearch keeps refusing (exit %d)", rc);
+  CHECK(took >= 2 && took < 10,
+        "it gives up after the bound of 2 s, not before nor long after "
+        "(%.1f s)",
+        took);
+  CHECK(th_log_count("giving up (--bulk-retry-s 2)") == 1, "with a message naming the bound");
+  n = readlink(link, gen_after, sizeof gen_after - 1);
+  gen_after[n > 0 ? n : 0] = 0;
+  CHECK(gen_before[0] && !strcmp(gen_before, gen_after), "the old generation still serves (%s, %s)",
+        gen_before, gen_after);
+  CHECK(th_docs_with(index, "palabraola9") > 0, "and local search still finds its documents");
+  char half[128];
+  snprintf(half, sizeof half, "/convsearch-g%lu", strtoul(gen_before + 1, NULL, 10) + 1);
+  CHECK(os_call("GET", half, NULL) == 404, "the half-loaded index %s was dropped", half + 1);
+  REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
+  CHECK(th_indexer(verify) == 0, "the alias still serves the old, complete index");
 
   kill(fake, SIGTERM);
   th_wait(fake, 5000);

@@ -516,6 +516,25 @@ static void test_faults(void) {
   CHECK(st == 429, "http_status 429 on a bulk (%ld)", st);
   json_decref(r);
   faults("{}");
+
+  /* bulk_503_every 3: the 3rd, 6th ... _bulk request 503; nothing else. */
+  faults("{\"bulk_503_every\": 3}");
+  char seen[8];
+  for (int i = 0; i < 6; i++) {
+    nd = ndjson_items(1, "h");
+    r = bulk(nd, &st);
+    free(nd);
+    seen[i] = st == 503 ? 'x' : st == 200 ? '.' : '?';
+    json_decref(r);
+    if (i == 3) {
+      j = call("GET", "/", NULL, &st);
+      CHECK(st == 200, "bulk_503_every leaves other requests alone (%ld)", st);
+      json_decref(j);
+    }
+  }
+  seen[6] = 0;
+  CHECK(!strcmp(seen, "..x..x"), "bulk_503_every 3: every third _bulk 503 (%s)", seen);
+  faults("{}");
   ok_call("POST", "/f/_refresh", NULL);
   long before = count("f");
 

@@ -21,7 +21,8 @@
  *   POST /_fake/faults  {"seed", "bulk_item_429_rate", "bulk_item_500_rate",
  *                        "http_status", "http_status_rate", "delay_ms",
  *                        "drop_connection_rate", "lose_response_rate",
- *                        "down", "down_mode": "503"|"close"}
+ *                        "down", "down_mode": "503"|"close",
+ *                        "bulk_503_every": N (every Nth _bulk request 503)}
  *                       replaces the whole fault configuration (absent keys
  *                       are off); "seed" restarts the random sequence.
  *   GET  /_fake/faults  the configuration;  GET /_fake/stats  counters;
@@ -48,8 +49,8 @@
 
 typedef struct faults {
   double item_429, item_500, status_rate, drop_rate, lose_rate;
-  int status, delay_ms, down, down_close;
-  uint64_t rng;
+  int status, delay_ms, down, down_close, bulk_every;
+  uint64_t rng, bulks; /* bulks: _bulk requests seen since the faults were set */
 } faults;
 
 typedef struct stats {
@@ -86,11 +87,12 @@ static int item_fault(void) {
 }
 
 static json_t *faults_json(void) {
-  return json_pack("{s:f, s:f, s:i, s:f, s:i, s:f, s:f, s:b, s:s}", "bulk_item_429_rate",
+  return json_pack("{s:f, s:f, s:i, s:f, s:i, s:f, s:f, s:b, s:s, s:i}", "bulk_item_429_rate",
                    fcfg.item_429, "bulk_item_500_rate", fcfg.item_500, "http_status", fcfg.status,
                    "http_status_rate", fcfg.status_rate, "delay_ms", fcfg.delay_ms,
                    "drop_connection_rate", fcfg.drop_rate, "lose_response_rate", fcfg.lose_rate,
-                   "down", fcfg.down, "down_mode", fcfg.down_close ? "close" : "503");
+                   "down", fcfg.down, "down_mode", fcfg.down_close ? "close" : "503",
+                   "bulk_503_every", fcfg.bulk_every);
 }
 
 /* Replaces the fault configuration from a JSON object. */
@@ -119,6 +121,10 @@ static json_t *faults_set(json_t *j) {
       if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 120000)
         return fos_cause("illegal_argument_exception", "[delay_ms] must be 0..120000");
       f.delay_ms = (int)json_integer_value(v);
+    } else if (!strcmp(k, "bulk_503_every")) {
+      if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
+        return fos_cause("illegal_argument_exception", "[bulk_503_every] must be 0..1000000");
+      f.bulk_every = (int)json_integer_value(v);
     } else if (!strcmp(k, "down")) {
       if (!json_is_boolean(v))
         return fos_cause("illegal_argument_exception", "[down] is a boolean");
@@ -406,13 +412,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   int down = fcfg.down, down_close = fcfg.down_close, delay = fcfg.delay_ms;
   int drop = !down && draw(fcfg.drop_rate);
   int fail = !down && !drop && draw(fcfg.status_rate) ? fcfg.status : 0;
+  int is_bulk = strstr(url, "/_bulk") != NULL;
+  if (is_bulk && !down && !drop && fcfg.bulk_every && ++fcfg.bulks % (uint64_t)fcfg.bulk_every == 0)
+    fail = 503;
   int lose = !down && !drop && !fail && draw(fcfg.lose_rate);
   if (down) st.refused_down++;
   if (drop) st.dropped++;
   if (fail) st.requests_failed++;
   if (lose) st.lost++;
   if (delay) st.delayed++;
-  if (!strcmp(url, "/_bulk") || strstr(url, "/_bulk")) st.bulk_requests++;
+  if (is_bulk) st.bulk_requests++;
   pthread_mutex_unlock(&fault_lock);
   if (down && down_close) {
     fos_log("%s %.200s closed (fault: down)", method, url);
