@@ -25,6 +25,7 @@
  * search, past which the counts are partial and flagged "timed_out".
  */
 #include "internal.h"
+#include "redact.h"
 #include "parser.h"
 #include "search.h"
 
@@ -278,6 +279,7 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
   cs__query q;
   int parsed = cs__query_parse(an, qs, qlen, &po, &q, err);
   cs__analyzer_put(an);
+  if (!parsed) parsed = cs__redact_check_filters(c, p->speaker, &q, err);
   if (parsed) {
     cs__query_free(&q);
     return -1;

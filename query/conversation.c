@@ -10,6 +10,7 @@
  * existence does not leak.
  */
 #include "internal.h"
+#include "redact.h"
 #include "search.h"
 
 #include "errors.h"
@@ -74,6 +75,7 @@ typedef struct seg_ctx {
   json_t *segments;
   const hl_ctx *hl;
   int highlight; /* q given: every text is HTML */
+  const cs__redact *rd;
   cs_buf buf;
   int err;
 } seg_ctx;
@@ -94,18 +96,18 @@ static int segment_each(void *ctx, cs_slice key, cs_slice val) {
   if (s->highlight) {
     const doc_spans *d = s->hl ? find_doc(s->hl, t.docid) : NULL;
     cs_buf_reset(&s->buf);
-    cs__highlight(&t, d ? s->hl->spans + d->at : NULL, d ? d->n : 0, 0, &s->buf);
+    cs__highlight(&t, d ? s->hl->spans + d->at : NULL, d ? d->n : 0, 0, s->rd, &s->buf);
     if (s->buf.err) {
       s->err = CS_ENOMEM;
       return 1;
     }
     text = json_stringn_nocheck((const char *)s->buf.p, s->buf.len);
   } else {
-    text = cs_json_str(t.text);
+    text = cs__redact_json(s->rd, t.text);
   }
   json_t *o = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
-                        cs_json_str(t.speaker), "role", cs_role_name(t.role), "start_ms",
-                        json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text", text);
+                        cs__redact_speaker(s->rd, t.speaker, t.role), "role", cs_role_name(t.role),
+                        "start_ms", json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text", text);
   if (!o || json_array_append_new(s->segments, o)) {
     s->err = CS_ENOMEM;
     return 1;
@@ -151,7 +153,9 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
     }
     cs__parse_opts po;
     cs__parse_defaults(&po);
-    if (cs__query_parse(a, q, strlen(q), &po, &query, err)) goto out;
+    if (cs__query_parse(a, q, strlen(q), &po, &query, err) ||
+        cs__redact_check_filters(c, NULL, &query, err))
+      goto out;
     if (query.root >= 0) {
       cs__rank_params rp;
       cs__rank_defaults(&rp);
@@ -161,8 +165,11 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
       if (rc) goto fail;
     }
   }
+  cs__redact rd;
+  cs__redact_init(&rd, c, v.r, conv.patient_id);
   sc.segments = json_array();
   sc.hl = &hl;
+  sc.rd = &rd;
   sc.highlight = highlight;
   if (!sc.segments) {
     rc = CS_ENOMEM;
@@ -174,9 +181,10 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
   if (rc > 0) rc = sc.err;
   if (rc) goto fail;
   *out = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)conv.id, "patient_id",
-                   (json_int_t)conv.patient_id, "title", cs_json_str(conv.title), "description",
-                   cs_json_str(conv.description), "created_at", cs_json_time(conv.created_at_ms),
-                   "duration_ms", json_ms(conv.duration_ms), "segments", sc.segments);
+                   (json_int_t)conv.patient_id, "title", cs__redact_json(&rd, conv.title),
+                   "description", cs__redact_json(&rd, conv.description), "created_at",
+                   cs_json_time(conv.created_at_ms), "duration_ms", json_ms(conv.duration_ms),
+                   "segments", sc.segments);
   sc.segments = NULL;
   if (!*out) {
     rc = CS_ENOMEM;

@@ -9,6 +9,7 @@
  * closed when its last read view ends, so a swap never fails a call.
  */
 #include "internal.h"
+#include "redact.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -175,13 +176,8 @@ json_t *cs_json_str(cs_str s) {
 
 json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name) {
   if (c->role != CS_CALLER_ANALYST) return cs_json_str(name);
-  /* A stable pseudonym: a keyed mix of the id, not reversible by reading. */
-  uint64_t h = patient_id * 0x9E3779B97F4A7C15ULL;
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ULL;
-  h ^= h >> 32;
   char buf[32];
-  snprintf(buf, sizeof buf, "Persona %06" PRIx64, h & 0xFFFFFF);
+  cs__pseudonym(patient_id, buf);
   return json_string(buf);
 }
 

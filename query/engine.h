@@ -16,7 +16,11 @@
  *     errors alike (someone else's conversation is "not found", exactly like
  *     a missing one);
  *   - CS_CALLER_ANALYST sees everything but never contact fields (email,
- *     phone), and people's names are pseudonymised ("Persona 7f3a2c");
+ *     phone), and never a real name: people's names are pseudonymised
+ *     ("Persona 7f3a2c"), and so are speaker labels and name words in every
+ *     turn, title and description shown (redact.h); their queries never
+ *     match a word of a person's name in that person's conversations, and
+ *     speaker filters are refused (400);
  *   - CS_CALLER_ADMIN sees everything.
  * Thread safety: one cs_engine serves many threads at once.
  */
@@ -138,8 +142,8 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
  * line per turn:
  *   {"conversation_id", "patient_id", "seq", "speaker", "role", "start_ms",
  *    "end_ms", "created_at", "text"}
- * in conversation id order, then seq order (analysts get the role as the
- * speaker; people's names are never part of a line). Matching is that of
+ * in conversation id order, then seq order (analysts: names redacted as
+ * everywhere, redact.h). Matching is that of
  * cs_engine_analytics.
  *
  * The stream is produced in resumable batches: each call of

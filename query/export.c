@@ -37,6 +37,7 @@
  * walk at a time: a few hundred KiB whatever the number of matches.
  */
 #include "internal.h"
+#include "redact.h"
 #include "parser.h"
 #include "search.h"
 
@@ -275,6 +276,7 @@ typedef struct emit_ctx {
   const went *w;
   json_t *created;
   int stopped;
+  cs__redact rd; /* analysts: the person's names */
 } emit_ctx;
 
 static int in_set(const uint32_t *v, size_t n, uint32_t d) {
@@ -298,13 +300,12 @@ static int turn_each(void *ctx, cs_slice key, cs_slice val) {
   if (x->has_seq && x->next_id == ec->w->id && t.seq <= x->after_seq) return 0;
   if (!in_set(x->tdoc + ec->w->at, ec->w->n, t.docid)) return 0;
   const char *role = cs_role_name(t.role);
-  json_t *speaker =
-      x->caller.role == CS_CALLER_ANALYST ? json_string(role) : cs_json_str(t.speaker);
+  json_t *speaker = cs__redact_speaker(&ec->rd, t.speaker, t.role);
   json_t *o = json_pack("{s:I, s:I, s:i, s:o, s:s, s:o, s:o, s:O, s:o}", "conversation_id",
                         (json_int_t)ec->w->id, "patient_id", (json_int_t)ec->w->patient_id, "seq",
                         (int)t.seq, "speaker", speaker, "role", role, "start_ms",
                         json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "created_at", ec->created,
-                        "text", cs_json_str(t.text));
+                        "text", cs__redact_json(&ec->rd, t.text));
   if (!o) return CS_ENOMEM;
   int rc = json_dump_callback(o, append_cb, &x->out, JSON_COMPACT);
   json_decref(o);
@@ -336,7 +337,8 @@ static int emit(cs_export *x, cs_reader *r) {
       return 0;
     }
     if (rc == 0 && cs_caller_sees_patient(r, &x->caller, c.patient_id)) {
-      emit_ctx ec = {x, w, cs_json_time(c.created_at_ms), 0};
+      emit_ctx ec = {x, w, cs_json_time(c.created_at_ms), 0, {0}};
+      cs__redact_init(&ec.rd, &x->caller, r, c.patient_id);
       uint8_t pfx[8], from[12];
       cs_key_u64(pfx, w->id);
       cs_key_turn(from, w->id, x->has_seq && x->next_id == w->id ? x->after_seq : INT32_MIN);
@@ -445,6 +447,7 @@ int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_para
   cs__parse_defaults(&po);
   int rc = cs__query_parse(an, qs, qlen, &po, &x->query, err);
   cs__analyzer_put(an);
+  if (!rc) rc = cs__redact_check_filters(c, p->speaker, &x->query, err);
   if (rc) {
     cs_engine_export_close(x);
     return -1;

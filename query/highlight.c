@@ -171,31 +171,54 @@ static void choose_window(const char *text, size_t len, const brange *r, size_t 
   *we = e;
 }
 
-size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window, cs_buf *out) {
+/* Drops the ranges touching a name (both lists in text order). */
+static size_t drop_names(brange *r, size_t m, const cs__brange *names, size_t nn) {
+  size_t k = 0, j = 0;
+  for (size_t i = 0; i < m; i++) {
+    while (j < nn && names[j].end <= r[i].start)
+      j++;
+    if (j < nn && names[j].start < r[i].end) continue;
+    r[k++] = r[i];
+  }
+  return k;
+}
+
+size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window,
+                     const cs__redact *rd, cs_buf *out) {
   const char *text = t->text.p;
   size_t len = t->text.len;
   brange stack[64];
   brange *r = n <= 64 ? stack : malloc(n * sizeof *r);
-  if (!r) {
+  cs__brange *names = NULL;
+  long nn = rd ? cs__redact_find(rd, text, len, &names) : 0;
+  if (!r || nn < 0) {
+    if (r != stack) free(r);
     out->err = -1;
     return 0;
   }
   size_t m = n ? to_bytes(t, spans, n, r) : 0;
+  if (nn) m = drop_names(r, m, names, (size_t)nn);
   size_t ws = 0, we = len;
   if (window && len > window) choose_window(text, len, r, m, window, &ws, &we);
+  /* A name cut by the window is shown whole (as the pseudonym). */
+  for (long i = 0; i < nn; i++) {
+    if (names[i].start < ws && names[i].end > ws) ws = names[i].start;
+    if (names[i].start < we && names[i].end > we) we = names[i].end;
+  }
   if (ws > 0) cs_buf_bytes(out, "\xE2\x80\xA6", 3);
   size_t at = ws, wrote = 0;
   for (size_t i = 0; i < m; i++) {
     if (r[i].start < ws || r[i].end > we) continue;
-    cs__html_escape(out, text + at, r[i].start - at);
+    cs__redact_write(rd, text, at, r[i].start, names, (size_t)nn, 1, out);
     cs_buf_bytes(out, "<em>", 4);
     cs__html_escape(out, text + r[i].start, r[i].end - r[i].start);
     cs_buf_bytes(out, "</em>", 5);
     at = r[i].end;
     wrote++;
   }
-  cs__html_escape(out, text + at, we - at);
+  cs__redact_write(rd, text, at, we, names, (size_t)nn, 1, out);
   if (we < len) cs_buf_bytes(out, "\xE2\x80\xA6", 3);
   if (r != stack) free(r);
+  free(names);
   return wrote;
 }

@@ -13,6 +13,7 @@
 #define CS_QUERY_HIGHLIGHT_H
 
 #include "records.h"
+#include "redact.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,17 +31,21 @@ typedef struct cs__pspan {
  * overlaps merged; sorted in place) wrapped in <em>. window 0 renders the
  * whole text; otherwise, when the text is longer, a window of about `window`
  * bytes around the densest group of matches, cut at character (preferably
- * word) boundaries, with "…" where text was left out. Out-of-memory is
- * reported through out->err. Returns the number of <em> spans written. */
-size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window, cs_buf *out);
+ * word) boundaries, with "…" where text was left out. With rd (may be
+ * NULL) on, the person's name words are written as the pseudonym (never cut
+ * by the window) and spans touching them are not highlighted. Out-of-memory
+ * is reported through out->err. Returns the number of <em> spans written. */
+size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window,
+                     const cs__redact *rd, cs_buf *out);
 
 /* The same for a conversation's title or description, whose stored text
  * has no token table: `text` is analyzed again in language `lang` (the
  * conversation's, as at indexing) to map the spans' positions to bytes.
- * scratch holds the token table. Returns 0, or -1 when out of memory. */
+ * scratch holds the token table; rd as for cs__highlight. Returns 0, or -1
+ * when out of memory. */
 typedef struct cs_analyzer cs_analyzer;
 int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spans, size_t n,
-                        size_t window, cs_buf *scratch, cs_buf *out);
+                        size_t window, const cs__redact *rd, cs_buf *scratch, cs_buf *out);
 
 /* Appends s[0..n) HTML-escaped. */
 void cs__html_escape(cs_buf *out, const char *s, size_t n);

@@ -16,7 +16,7 @@
 #include <string.h>
 
 int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spans, size_t n,
-                        size_t window, cs_buf *scratch, cs_buf *out) {
+                        size_t window, const cs__redact *rd, cs_buf *scratch, cs_buf *out) {
   char lg[16];
   /* The writer's rule: at most 15 bytes of the language, "es" when empty. */
   snprintf(lg, sizeof lg, "%.*s", (int)(lang.len < 15 ? lang.len : 15), lang.p ? lang.p : "");
@@ -32,6 +32,6 @@ int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spa
   if (scratch->err) return -1;
   t.tokens = scratch->p;
   t.tokens_end = scratch->p + scratch->len;
-  cs__highlight(&t, spans, n, window, out);
+  cs__highlight(&t, spans, n, window, rd, out);
   return out->err ? -1 : 0;
 }

@@ -17,6 +17,7 @@
  * see coverage()).
  */
 #include "internal.h"
+#include "redact.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -58,7 +59,8 @@ typedef struct range {
 typedef struct scope {
   range *v;
   size_t n, cap;
-  int all; /* no restriction */
+  int all;                 /* no restriction */
+  const cs_caller *unname; /* analysts: a word of the person's name matches nothing */
 } scope;
 
 typedef struct cand {
@@ -118,6 +120,7 @@ static int range_cmp(const void *a, const void *b) {
 static int build_scope(cs_reader *r, const cs_caller *c, uint64_t conv, uint64_t patient, scope *s,
                        cs_engine_error *err) {
   memset(s, 0, sizeof *s);
+  if (c->role == CS_CALLER_ANALYST) s->unname = c;
   int rc = 0;
   if (conv) {
     cs_conv cv;
@@ -234,8 +237,33 @@ static int cand_by_docid(const void *a, const void *b) {
 }
 
 /* Scores every passage in scope that holds a question term. */
+/* The names of the person whose conversation holds the last passage asked
+ * about (analysts, redact.h). */
+typedef struct name_cache {
+  uint32_t first, end; /* the conversation's docids */
+  cs__redact rd;
+} name_cache;
+
+/* Analysts: whether term i stems like a word of the name of the person whose
+ * passage d is; it then matches nothing there. */
+static int unnamed(cs_reader *r, const scope *s, name_cache *nc, const qa_term *t, uint32_t d) {
+  if (!s->unname) return 0;
+  if (d < nc->first || d >= nc->end) {
+    cs_doc doc;
+    cs_conv cv;
+    nc->first = nc->end = 0;
+    if (cs_reader_doc(r, d, &doc) || cs_reader_conv(r, doc.conversation_id, &cv)) return 1;
+    nc->first = cv.first_docid;
+    nc->end = cv.first_docid + cv.ndocs;
+    cs__redact_init(&nc->rd, s->unname, r, cv.patient_id);
+  }
+  return cs__redact_blocks(&nc->rd, t->key + 1, t->len - 1);
+}
+
 static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt, const scope *s,
                        acc *a) {
+  name_cache nc;
+  memset(&nc, 0, sizeof nc);
   for (size_t i = 0; i < nt; i++) {
     cs_pcur *cur;
     int rc = cs_pcur_open(r, t[i].key, t[i].len, &cur);
@@ -251,6 +279,10 @@ static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt
           cs_pcur_next_geq(cur, s->v[ri].first);
           continue;
         }
+      }
+      if (unnamed(r, s, &nc, &t[i], d)) {
+        cs_pcur_next(cur);
+        continue;
       }
       cand *c = acc_get(a, d);
       if (!c) {
@@ -286,7 +318,8 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
     if (cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
     for (size_t k = 0; !rc && k < nc; k++) {
       cs_pcur_next_geq(cur, c[k].docid);
-      if (cs_pcur_docid(cur) != c[k].docid) continue;
+      /* (not matched: a name word, for analysts) */
+      if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1u << i))) continue;
       const uint32_t *pos;
       uint32_t n;
       if (cs_pcur_positions(cur, &pos, &n)) continue;
@@ -507,15 +540,20 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
   out->end_ms = p.end_ms;
   out->speakers = json_array();
   cs_buf_init(&out->text);
+  cs_conv conv;
+  rc = cs_reader_conv(r, d.conversation_id, &conv);
+  if (rc) return rc;
+  cs__redact red;
+  cs__redact_init(&red, c, r, conv.patient_id);
   for (int32_t seq = p.first_seq; seq <= p.last_seq; seq++) {
     cs_turn t;
     if (cs_reader_turn(r, d.conversation_id, seq, &t) != 0) continue;
     uint32_t from = seq == p.first_seq ? p.first_off : 0;
     uint32_t to = seq == p.last_seq ? p.last_end : (uint32_t)t.text.len;
     if (to > t.text.len || from > to) continue;
-    /* Analysts never see names: speakers become their roles. */
-    cs_str who = t.speaker;
-    if (c->role == CS_CALLER_ANALYST || !who.len) {
+    /* Analysts never see names: the person's pseudonym, or the role. */
+    cs_str who = cs__redact_speaker_str(&red, t.speaker, t.role);
+    if (!who.len) {
       const char *role = cs_role_name(t.role);
       who = (cs_str){role, strlen(role)};
     }
@@ -529,7 +567,7 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
     if (out->text.len) cs_buf_u8(&out->text, '\n');
     cs_buf_bytes(&out->text, who.p, who.len);
     cs_buf_bytes(&out->text, ": ", 2);
-    cs_buf_bytes(&out->text, t.text.p + from, to - from);
+    cs__redact_append(&red, t.text.p, t.text.len, from, to, &out->text);
   }
   return out->text.err;
 }
@@ -787,7 +825,7 @@ int cs__checklist_eval(cs__checklist *cl, size_t i, uint32_t first_docid, uint32
   cl_point *pt = &cl->pts[i];
   if (!pt->ok) return 0;
   range rg = {first_docid, first_docid + ndocs};
-  scope s = {&rg, ndocs ? 1 : 0, 1, 0};
+  scope s = {&rg, ndocs ? 1 : 0, 1, 0, NULL};
   if (cl->sc_first != rg.first || cl->sc_end != rg.end) {
     surf_reset(&cl->sc);
     cl->sc_first = rg.first;

@@ -67,6 +67,7 @@
 #include "errors.h"
 #include "expand.h"
 #include "internal.h"
+#include "redact.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -577,7 +578,24 @@ typedef struct xsearch {
   void *match_ctx;
   uint32_t *mturns;
   size_t mturns_cap;
+  /* Analysts: the redaction of the last person's names (redact_for), and
+   * the cheap keys of the query's terms (unname). */
+  cs__redact rd;
+  int rd_set;
+  const cs__exec *vkeys_of;
+  uint32_t vkeys[64];
+  size_t nvkeys;
+  int vkeys_all;
 } xsearch;
+
+/* The redaction for a conversation of `patient` (kept for the next). */
+static const cs__redact *redact_for(xsearch *s, uint64_t patient) {
+  if (!s->rd_set || s->rd.patient != patient) {
+    cs__redact_init(&s->rd, s->caller, s->r, patient);
+    s->rd_set = 1;
+  }
+  return &s->rd;
+}
 
 static inline uint64_t *hit_mask(xhit *h) {
   return (uint64_t *)(h + 1);
@@ -1423,6 +1441,38 @@ static int match_emit(xsearch *s, const xrange *R) {
   return s->match_fn(s->match_ctx, &mc, s->mturns, n);
 }
 
+static int key_cmp(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Analysts: the terms stemming like a word of the person's name match
+ * nothing in R (redact.h): their cursors jump past it. The terms' cheap
+ * keys, sorted once per query, rule out most people without analyzing
+ * their names. */
+static void unname(xsearch *s, const xrange *R) {
+  cs__exec *x = s->x;
+  if (s->vkeys_of != x) {
+    s->vkeys_of = x;
+    s->nvkeys = 0;
+    s->vkeys_all = 0;
+    for (uint32_t i = 0; i < x->nvars && !s->vkeys_all; i++) {
+      uint32_t k = cs__redact_key(x->vars[i].term, x->vars[i].len);
+      if (k == CS__KEY_ANY || s->nvkeys == sizeof s->vkeys / sizeof s->vkeys[0])
+        s->vkeys_all = 1;
+      else
+        s->vkeys[s->nvkeys++] = k;
+    }
+    qsort(s->vkeys, s->nvkeys, sizeof *s->vkeys, key_cmp);
+  }
+  const cs__redact *rd = redact_for(s, R->patient);
+  if (!s->vkeys_all && !cs__redact_maybe(rd, s->vkeys, s->nvkeys)) return;
+  for (uint32_t i = 0; i < x->nvars; i++) {
+    xvar *v = &x->vars[i];
+    if (v->cur && cs__redact_blocks(rd, v->term, v->len)) var_geq(v, R->e);
+  }
+}
+
 /* The walk over conversations for a query with clauses. */
 static int walk(xsearch *s) {
   cs__exec *x = s->x;
@@ -1446,6 +1496,7 @@ static int walk(xsearch *s) {
       t = next > d ? next : d + 1;
       continue;
     }
+    if (s->caller->role == CS_CALLER_ANALYST) unname(s, &R);
     rc = build_bits(s, &R);
     if (rc) break;
     if (node_match(s, root, &R) || (s->nnamed && is_named(s, &R))) {
@@ -1810,11 +1861,12 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
   cs_buf_reset(b);
-  cs__highlight(&t, s->x->sp, n, CS__SNIPPET_BYTES, b);
+  const cs__redact *rd = redact_for(s, doc.patient_id);
+  cs__highlight(&t, s->x->sp, n, CS__SNIPPET_BYTES, rd, b);
   if (b->err) return CS_ENOMEM;
   *out = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
-                   cs_json_str(t.speaker), "role", cs_role_name(t.role), "start_ms",
-                   json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
+                   cs__redact_speaker(rd, t.speaker, t.role), "role", cs_role_name(t.role),
+                   "start_ms", json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
                    json_stringn_nocheck((const char *)b->p, b->len));
   return *out ? 0 : CS_ENOMEM;
 }
@@ -1822,12 +1874,21 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
  * field_json finds a match in it), and "description_highlight", null until
  * field_json finds a match in the description. */
-static int plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit) {
+static int plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *hit) {
   cs_conv c;
   cs_str title = {"", 0};
-  if (cs_reader_conv(s->r, conv, &c) == 0) title = c.title;
+  const cs__redact *rd = NULL;
+  if (cs_reader_conv(s->r, conv, &c) == 0) {
+    title = c.title;
+    rd = redact_for(s, c.patient_id);
+  }
   cs_buf_reset(b);
-  cs__html_escape(b, title.p, title.len);
+  if (rd && rd->on) { /* analysts: the person's name words become the pseudonym */
+    if (!s->a || cs__highlight_field(s->a, c.language, title, NULL, 0, 0, rd, tbl, b))
+      return CS_ENOMEM;
+  } else {
+    cs__html_escape(b, title.p, title.len);
+  }
   if (b->err) return CS_ENOMEM;
   json_t *t = json_stringn_nocheck(b->len ? (const char *)b->p : "", b->len);
   if (!t || json_object_set_new(hit, "title_highlight", t) ||
@@ -1852,7 +1913,7 @@ static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *t
   cs_buf_reset(b);
   int title = kind == CS_DOC_TITLE;
   if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,
-                          title ? 0 : CS__SNIPPET_BYTES, tbl, b))
+                          title ? 0 : CS__SNIPPET_BYTES, redact_for(s, c.patient_id), tbl, b))
     return CS_ENOMEM;
   json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
   if (!str) return CS_ENOMEM;
@@ -1947,11 +2008,11 @@ static json_t *hit_json(xsearch *s, const xhit *h, json_t **snippets) {
     name = json_null();
   *snippets = json_array();
   double score = round(h->key.score * 1e6) / 1e6;
-  json_t *o =
-      json_pack("{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
-                "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
-                cs_json_str(title), "created_at", cs_json_time(h->R.created), "score", score,
-                "patient_name", name, "snippets", json_incref(*snippets));
+  json_t *o = json_pack(
+      "{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
+      "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
+      cs__redact_json(redact_for(s, h->R.patient), title), "created_at", cs_json_time(h->R.created),
+      "score", score, "patient_name", name, "snippets", json_incref(*snippets));
   if (!o) json_decref(*snippets);
   json_decref(*snippets);
   return o;
@@ -2020,8 +2081,9 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   int rc = 0, ret = -1;
   json_t *hits = NULL, **snips = NULL;
   xhit **page = NULL;
-  cs_buf fb;
+  cs_buf fb, ftbl;
   cs_buf_init(&fb);
+  cs_buf_init(&ftbl);
   if (cs__query_parse(a, qs, qlen, &o->parse, &q, err)) {
     cs__query_free(&q);
     return -1;
@@ -2037,6 +2099,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   s.filter.role = p->role;
   for (int i = 0; i < 8; i++)
     s.filter.cache[i].flen = -1;
+  if (cs__redact_check_filters(c, p->speaker, &q, err)) goto out;
   if (p->speaker && *p->speaker) {
     if (cs__fold_speaker(p->speaker, strlen(p->speaker), s.filter.speaker,
                          sizeof s.filter.speaker) < 0) {
@@ -2114,7 +2177,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
       goto fail;
     }
     json_array_append_new(hits, h);
-    rc = plain_fields(&s, page[i]->R.id, &fb, h);
+    rc = plain_fields(&s, page[i]->R.id, &ftbl, &fb, h);
     if (rc) goto fail;
   }
   if (o->snippets && s.x) {
@@ -2146,6 +2209,7 @@ fail:
 out:
   json_decref(hits);
   cs_buf_free(&fb);
+  cs_buf_free(&ftbl);
   free(page);
   free(snips);
   free(s.scratch);

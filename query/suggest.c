@@ -30,6 +30,7 @@
  * never suggested unchecked.
  */
 #include "internal.h"
+#include "redact.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -219,10 +220,9 @@ static int turn_has(const cs_turn *t, const uint32_t *pos, uint32_t npos, find_c
   return 0;
 }
 
-/* Reads document d and looks for the exact word in it. */
-static int doc_has(sctx *s, cs_pcur *pc, uint32_t d, find_ctx *f) {
-  cs_doc doc;
-  if (cs_reader_doc(s->r, d, &doc)) return 0;
+/* Whether document doc, if the caller may see it, holds the exact word. */
+static int doc_has_word(sctx *s, cs_pcur *pc, const cs_doc *docp, find_ctx *f) {
+  const cs_doc doc = *docp;
   if (s->c->role == CS_CALLER_ANALYST && doc.kind == CS_DOC_NAME) return 0;
   if (s->c->role == CS_CALLER_PORTAL && !cs_caller_sees_patient(s->r, s->c, doc.patient_id))
     return 0;
@@ -247,6 +247,24 @@ static int doc_has(sctx *s, cs_pcur *pc, uint32_t d, find_ctx *f) {
   }
   each_word(text.p, text.len, find_word, f);
   return f->found;
+}
+
+/* Reads document d and looks for the exact word in it. For analysts, a word
+ * of the person's own name is not there: they see it as the pseudonym
+ * (redact.h). */
+static int doc_has(sctx *s, cs_pcur *pc, uint32_t d, find_ctx *f) {
+  cs_doc doc;
+  if (cs_reader_doc(s->r, d, &doc)) return 0;
+  if (!doc_has_word(s, pc, &doc, f)) return 0;
+  if (s->c->role == CS_CALLER_ANALYST) {
+    cs__redact rd;
+    cs__redact_init(&rd, s->c, s->r, doc.patient_id);
+    if (cs__redact_is_name_word(&rd, f->c->word, f->c->wlen)) {
+      f->found = 0;
+      return 0;
+    }
+  }
+  return 1;
 }
 
 /* First range whose end is past d (ranges sorted and disjoint). */

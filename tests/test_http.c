@@ -70,6 +70,10 @@
  *                                  (application/x-ndjson) is checked as the
  *                                  array of its lines (a line that is not
  *                                  JSON fails every expect:)
+ *   absent-words: W1 W2 ...        none of the words occurs anywhere in the
+ *                                  body (raw and JSON-decoded), ignoring
+ *                                  case and accents (a real name an analyst
+ *                                  must never see)
  * A case may hold up to 256 expect: and 16 header-has: lines; one with
  * more fails (none is ever dropped).
  * Exit status 1 when anything failed; the last line reads
@@ -1285,6 +1289,39 @@ static int needs_skipped(const char *need) {
   return strstr(buf, pat) != NULL;
 }
 
+/* Lowercase without accents (Latin-1 letters of UTF-8; ñ -> n too): enough
+ * to find a Spanish name however it was written. */
+static char *fold_accents(const char *s, size_t n) {
+  static const char map[] = "aaaaaaaceeeeiiiidnooooo/ouuuuyty"; /* U+00E0..U+00FF */
+  char *o = malloc(n + 1), *w = o;
+  for (size_t i = 0; o && i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0xC3 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+        (unsigned char)s[i + 1] <= 0xBF) {
+      unsigned char d = (unsigned char)s[++i];
+      *w++ = map[(d | 0x20) - 0xA0];
+    } else {
+      *w++ = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+    }
+  }
+  if (o) *w = 0;
+  return o;
+}
+
+static void check_absent_words(const char *file, const resp *r, const char *words) {
+  char *raw = fold_accents(r->body ? r->body : "", r->body ? r->body_len : 0);
+  char *dump = r->json ? json_dumps(r->json, 0) : NULL;
+  char *dec = fold_accents(dump ? dump : "", dump ? strlen(dump) : 0);
+  char *list = fold_accents(words, strlen(words));
+  for (char *save = NULL, *w = list ? strtok_r(list, " ", &save) : NULL; w;
+       w = strtok_r(NULL, " ", &save))
+    check(raw && dec && !strstr(raw, w) && !strstr(dec, w), "%s: \"%s\" in the body: %.400s", file,
+          w, r->body ? r->body : "");
+  free(raw);
+  free(dump);
+  free(dec);
+  free(list);
+}
 #define CASE_EXPECT_MAX 256
 #define CASE_HEADER_MAX 16
 
@@ -1304,7 +1341,7 @@ static void run_case(const char *file) {
   /* A case with more expect: or header-has: lines than these fails (none
    * is dropped silently). */
   char *expects[CASE_EXPECT_MAX], *hdrs[CASE_HEADER_MAX];
-  char *absent[8];
+  char *absent[8], *absent_words = NULL;
   int nexp = 0, nhdr = 0, nabsent = 0;
   int lineno = 0, bad = 0;
   for (char *l = text; l && !bad;) {
@@ -1362,6 +1399,8 @@ static void run_case(const char *file) {
         } else {
           absent[nabsent++] = v;
         }
+      } else if (!strcmp(l, "absent-words")) {
+        absent_words = v;
       } else if (!strcmp(l, "server")) {
         snprintf(options, sizeof options, "%s", v);
       } else {
@@ -1421,6 +1460,7 @@ static void run_case(const char *file) {
     check(got && strstr(got, want), "%s: header %s has \"%s\" (got %s)", file, name, want,
           got ? got : "none");
   }
+  if (absent_words) check_absent_words(file, &r, absent_words);
   for (int i = 0; i < nabsent; i++) {
     const char *h = header_prefixed(&r, absent[i]);
     check(!h, "%s: no header %s... (got %.*s)", file, absent[i], h ? (int)strcspn(h, "\r") : 0,
@@ -1908,7 +1948,7 @@ static void t_metrics(void) {
       "convsearch_http_request_duration_seconds_count{route=\"/v1/suggest\"}",
       "convsearch_http_requests_in_flight 1",
       "convsearch_index_lag_seconds ",
-      "convsearch_index_documents{kind=\"conversations\"} 3",
+      "convsearch_index_documents{kind=\"conversations\"} 4",
       "convsearch_http_connections_timed_out_total ",
   };
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)

@@ -13,6 +13,10 @@
 --   ago, ~0.40) > the rest (0) by id: 102, 105, 107.
 -- Words only employee 2 may see: "clandestino", "marta" (a name and said in
 -- their interview; "martes", said to employee 1, has the same stem).
+-- Names analysts never see (tests/http/23x-names-*.case): employee 2's
+-- Ramón Quintero Zubiri (204) is named in full by the speaker label of his
+-- conversation 4000, in its title and description, and in its turns (upper
+-- case, without accents, hyphenated); employee 2 sees him as he is.
 
 INSERT INTO employees (id, name, email) VALUES
   (1, 'Ana Martín', 'ana@example.org'),
@@ -29,7 +33,8 @@ INSERT INTO patients (id, owner_id, name, email, phone, created_at, updated_at) 
   (107, 1, 'Güell Pons', NULL, NULL, '2026-09-07', '2026-09-07'),
   (201, 2, 'Fátima El Amrani', 'fatima@example.org', '611 555 666', '2026-09-02', '2026-09-02'),
   (202, 2, 'Óscar Güell', NULL, NULL, '2026-09-04', '2026-09-04'),
-  (203, 2, 'Marta Secreta', NULL, NULL, '2026-09-05', '2026-09-05');
+  (203, 2, 'Marta Secreta', NULL, NULL, '2026-09-05', '2026-09-05'),
+  (204, 2, 'Ramón de la Quintero Zubiri', NULL, NULL, '2026-11-01', '2026-11-01');
 
 INSERT INTO conversations (id, patient_id, owner_id, title, description, language, audio_uri,
                            duration_ms, status, created_at, updated_at) VALUES
@@ -38,7 +43,9 @@ INSERT INTO conversations (id, patient_id, owner_id, title, description, languag
   (1001, 102, 1, 'Seguimiento', 'Empleo', 'es', 's3://a/1001.wav', 40000,
    'transcribed', '2026-10-01 09:00+00', '2026-10-01 09:20+00'),
   (2000, 201, 2, 'Primera entrevista', 'Documentación', 'es', 's3://a/2000.wav', 50000,
-   'transcribed', '2026-09-15 12:00+00', '2026-09-15 12:25+00');
+   'transcribed', '2026-09-15 12:00+00', '2026-09-15 12:25+00'),
+  (4000, 204, 2, 'Seguimiento de Ramón', 'Ramón Quintero busca empleo de cocinero', 'es',
+   's3://a/4000.wav', 30000, 'transcribed', '2026-09-05 10:00+00', '2026-09-05 10:15+00');
 
 INSERT INTO segments (conversation_id, seq, speaker, role, start_ms, end_ms, text) VALUES
   (1000, 0, 'Ana', 'interviewer', 0, 4000, '¿Tiene usted un lugar en el que vivir?'),
@@ -54,7 +61,11 @@ INSERT INTO segments (conversation_id, seq, speaker, role, start_ms, end_ms, tex
   (2000, 0, 'Luis', 'interviewer', 0, 4000, '¿Dónde vive ahora?'),
   (2000, 1, 'Fátima', 'beneficiary', 4000, 20000,
    'Vivo en un piso clandestino desde el desahucio; Marta me ayuda.'),
-  (2000, 2, 'Luis', 'interviewer', 20000, 25000, '¿Tiene pasaporte?');
+  (2000, 2, 'Luis', 'interviewer', 20000, 25000, '¿Tiene pasaporte?'),
+  (4000, 0, 'Luis Pérez', 'interviewer', 0, 5000, 'Buenos días, Ramón. ¿Sigue de cocinero?'),
+  (4000, 1, 'Ramón Quintero Zubiri', 'beneficiary', 5000, 20000,
+   'Sí. Me llamo RAMON QUINTERO, cocinero en Sevilla; el señor Quintero-Zubiri me recomendó.'),
+  (4000, 2, 'Luis Pérez', 'interviewer', 20000, 25000, 'Apunto: Ramón tiene pasaporte; cocinero.');
 
 INSERT INTO events (stream, version, type, payload, actor_id, recorded_at) VALUES
   ('patient-106', 1, 'conversation.recorded', '{"patient_id": 106}', 1, now() - interval '1 hour'),
