@@ -12,8 +12,8 @@
  *     deleted and changed before the restart, resumes and ends clean;
  *   - the same load and overlap with the portal adapter (Django tables
  *     owned by their own role).
- * Until capture works for non-owner writers, writes after install are made
- * by the superuser.
+ * Every write after install is made by the application role too (capture
+ * runs as the installing role, whatever role writes).
  */
 #include "harness.h"
 #include "reader.h"
@@ -146,9 +146,11 @@ static void *writer_loop(void *arg) {
 /* Runs a following indexer on an empty index while `write` runs in a loop;
  * checks the writes overlapped the initial load, then that every one of
  * them is indexed (verify clean). */
-static void follow_with_writer(PGconn *su, const char *pg, const char *index_dir,
+static void follow_with_writer(PGconn *su, const char *pg, const char *role, const char *index_dir,
                                void (*write)(PGconn *, int), const char *what) {
-  writer w = {.c = th_connect(pg),
+  char info[900];
+  snprintf(info, sizeof info, "%s user=%s", pg, role);
+  writer w = {.c = th_connect(info),
               .write = write,
               .started_base = th_log_count(SNAPSHOT_LINE),
               .done_base = th_log_count(DONE_LINE)};
@@ -253,7 +255,14 @@ static void canonical(void) {
   CHECK(strstr(term, "\r[###") && strstr(term, "100% conversations") && !strstr(term, "\"phase\""),
         "on a terminal: a progress bar, no JSON lines");
   /* The next run tails: it does not load again. */
-  th_sql(su, "UPDATE segments SET text = 'despuesdelacarga' WHERE conversation_id = 8 AND seq = 0");
+  {
+    char info[900];
+    snprintf(info, sizeof info, "%s user=cs_first_run_app", pg);
+    PGconn *w = th_connect(info);
+    th_sql(w,
+           "UPDATE segments SET text = 'despuesdelacarga' WHERE conversation_id = 8 AND seq = 0");
+    PQfinish(w);
+  }
   int loads = th_log_count(DONE_LINE);
   CHECK(th_indexer(once) == 0, "second run --once succeeds");
   CHECK(th_log_count(DONE_LINE) == loads, "the second run does not load again");
@@ -261,7 +270,7 @@ static void canonical(void) {
   CHECK(th_indexer(verify1) == 0, "verify clean after the second run");
 
   /* Following mode, with writes during the initial snapshot. */
-  follow_with_writer(su, pg, index2, canonical_write, "canonical");
+  follow_with_writer(su, pg, "cs_first_run_app", index2, canonical_write, "canonical");
   CHECK(th_docs_with(index2, "xilofonista") == 1, "following: a pre-existing word is found");
   CHECK(th_docs_with(index2, "durantecarga") > 0, "following: words written meanwhile are found");
 
@@ -367,7 +376,7 @@ static void portal(void) {
         "portal: every pre-existing conversation is indexed");
   CHECK(th_index_count(index1, CS_T_EVENT) == 30, "portal: every pre-existing question is applied");
 
-  follow_with_writer(su, pg, index2, portal_write, "portal");
+  follow_with_writer(su, pg, "cs_first_run_django", index2, portal_write, "portal");
   CHECK(th_docs_with(index2, "xilofonista") == 1, "portal following: a pre-existing word is found");
   CHECK(th_docs_with(index2, "durantecarga") > 0,
         "portal following: words written meanwhile are found");
