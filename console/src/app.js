@@ -123,8 +123,21 @@ function signOut(message) {
   $('app').hidden = true;
   $('salir').hidden = true;
   $('acceso').hidden = false;
+  /* Nothing of this session stays for the next person at the screen. */
+  generation++;
+  $('form-buscar').reset();
   $('resultados').replaceChildren();
+  $('estado').textContent = '';
+  $('mas').hidden = true;
+  $('transcripcion').hidden = true;
+  $('tr-turnos').replaceChildren();
   $('lista-personas').replaceChildren();
+  $('sugerencias').replaceChildren();
+  for (const g of Object.keys(charts)) {
+    charts[g].destroy();
+    delete charts[g];
+  }
+  for (const [, , tableId] of GROUPS) $(tableId).replaceChildren();
   showError('acceso-error', message || '');
   $('token').focus();
   $('token').select(); /* typing again replaces a wrong token */
@@ -152,6 +165,9 @@ async function signIn(t) {
 
 // ------------------------------------------------------------ search
 
+// Bumped by every search and sign-out: answers to older requests are
+// dropped instead of drawn over newer ones.
+let generation = 0;
 let lastQuery = null;
 let suggestTimer = null;
 let suggestSeq = 0;
@@ -198,14 +214,17 @@ async function search(more = false) {
   else p.set('facets', 'month,owner,category,role');
   p.set('limit', '20');
   $('estado').textContent = 'Buscando…';
+  const mine = ++generation;
   let r;
   try {
     r = await api(`/v1/search?${p}`);
   } catch (e) {
+    if (mine !== generation) return;
     $('estado').textContent = '';
     showError('buscar-error', e.message);
     return;
   }
+  if (mine !== generation) return;
   lastQuery = p.get('q');
   nextCursor = r.next_cursor;
   let hits = r.hits;
@@ -213,6 +232,7 @@ async function search(more = false) {
   if (category) {
     const keep = await Promise.all(hits.map((h) => coversCategory(h, category).catch(() => false)));
     hits = hits.filter((_, i) => keep[i]);
+    if (mine !== generation) return;
   }
   if (!more) {
     $('resultados').replaceChildren();
@@ -226,7 +246,7 @@ async function search(more = false) {
   $('estado').textContent = n === 0 ? 'No hay conversaciones que coincidan.'
     : `${n} ${n === 1 ? 'conversación coincide' : 'conversaciones coinciden'}${r.relaxed ? ' (sin alguna de las palabras)' : ''}${category ? `; en esta página, ${hits.length} de la categoría «${category}»` : ''}.`;
   $('mas').hidden = !nextCursor;
-  drawCharts();
+  drawCharts(mine);
 }
 
 function renderHit(h) {
@@ -390,7 +410,7 @@ const GROUPS = [
   ['owner', 'g-responsable', 't-responsable', (k) => `Responsable ${k}`],
 ];
 
-async function drawCharts() {
+async function drawCharts(mine) {
   const p = filters();
   const body = { q: p.get('q'), filters: {} };
   for (const k of ['from', 'to', 'owner', 'role']) {
@@ -401,9 +421,10 @@ async function drawCharts() {
     try {
       r = await api('/v1/analytics', { method: 'POST', body: { ...body, group_by: group } });
     } catch (e) {
-      showError('buscar-error', e.message);
+      if (mine === generation) showError('buscar-error', e.message);
       return;
     }
+    if (mine !== generation) return;
     const labels = r.buckets.map((b) => label(b.key));
     const data = r.buckets.map((b) => b.conversations);
     const table = $(tableId);

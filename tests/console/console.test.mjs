@@ -226,6 +226,7 @@ try {
   // ------------------------------------------------------------ sign out
   await page.locator('#salir').click();
   check(await page.locator('#acceso').isVisible(), 'signing out shows the sign-in form');
+  check((await box.inputValue()) === '' && (await page.locator('#resultados .hit').count()) === 0, 'signing out clears the search and the hits', { q: await box.inputValue(), hits: await page.locator('#resultados .hit').count() });
   check((await page.evaluate(() => sessionStorage.getItem('convsearch.token'))) === null, 'signing out forgets the token');
 
   // ------------------------------------------------------------ portal employee 1
@@ -245,6 +246,9 @@ try {
   await box.press('Enter');
   await page.waitForFunction(() => /No hay conversaciones/.test(document.querySelector('#estado').textContent), null, { timeout: 5000 });
   check(true, 'another employee\'s word finds nothing');
+  await page.waitForTimeout(500); /* every chart answer is in */
+  const counts = await page.evaluate(() => ['g-mes', 'g-categoria', 'g-responsable'].map((id) => window.Chart.getChart(document.getElementById(id))?.data.datasets[0].data));
+  check(JSON.stringify(counts) === '[[],[],[]]', 'the charts count nothing for another employee\'s word', counts);
   await page.screenshot({ path: join(work, 'portal.png'), fullPage: true });
 
   check(consoleErrors.length === 0, 'no console errors', consoleErrors);
