@@ -57,8 +57,46 @@ page.on('console', (m) => {
 });
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
+// Facets of /v1/search against SQL GROUP BY over the same matches in the
+// stores: conversations with a turn holding the word (words that only
+// ever occur as themselves, so the index and ILIKE agree), per month,
+// owner and role of the matching turns, for an analyst and a portal
+// employee (whose facets count only their own people).
+function sqlGroups(word, employee) {
+  const own = employee ? `AND p.owner_id = ${Number(employee)}` : '';
+  const m = `FROM segments s JOIN conversations c ON c.id = s.conversation_id
+             JOIN patients p ON p.id = c.patient_id
+             WHERE s.text ILIKE '%${word}%' ${own}`;
+  const q = (select, key) => execFileSync('psql', [process.env.CS_PG, '-At', '-F', '\t', '-c',
+    `SELECT ${select}, count(DISTINCT c.id) ${m} GROUP BY 1 ORDER BY 1`]).toString()
+    .trim().split('\n').filter(Boolean).map((l) => {
+      const [k, n] = l.split('\t');
+      return { key: key(k), count: Number(n) };
+    });
+  return {
+    month: q("to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM')", String),
+    owner: q('p.owner_id', Number),
+    role: q('s.role::text', String),
+  };
+}
+
+async function facetsMatchSql() {
+  for (const [who, employee] of [['analyst', 0], ['portal1', 1], ['portal2', 2]]) {
+    for (const word of ['desahucio', 'albergue', 'pasaporte', 'cocinero']) {
+      const r = await apiJson(`/v1/search?q=${word}&facets=month,owner,role`, tok[who]);
+      const want = sqlGroups(word, employee);
+      // Roles come in the index's role order, SQL sorts by name.
+      const byKey = (a) => [...a].sort((x, y) => String(x.key).localeCompare(String(y.key)));
+      const got = { month: r.facets.month, owner: r.facets.owner, role: byKey(r.facets.role) };
+      check(JSON.stringify(got) === JSON.stringify(want), `facets of "${word}" for ${who} equal SQL GROUP BY`, { got, want });
+    }
+  }
+}
+
 const t0 = Date.now();
 try {
+  await facetsMatchSql();
+
   // ------------------------------------------------------------ the page and its headers
   const first = await page.goto(`${url}/console/`);
   const csp = first.headers()['content-security-policy'] ?? '';

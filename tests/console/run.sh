@@ -3,7 +3,8 @@
 # from tests/http/fixture.sql (+ extra.sql) in a throwaway PostgreSQL
 # database, starts the real convsearch-server on a free port with the
 # console files of the build tree, and runs console.test.mjs (playwright-core
-# driving Debian's chromium) against it. Screenshots go to WORK_DIR.
+# driving Debian's chromium) against it; it also compares search facets with
+# SQL GROUP BY over the same database. Screenshots go to WORK_DIR.
 #
 #   tests/console/run.sh BIN_DIR SOURCE_DIR CONSOLE_DIR WORK_DIR
 #
@@ -61,6 +62,6 @@ for _ in $(seq 1 300); do
 done
 [ -n "$port" ] || { echo "the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 
-CS_URL="http://127.0.0.1:$port" CS_WORK="$work" CS_CHROMIUM="$chromium" \
+CS_URL="http://127.0.0.1:$port" CS_WORK="$work" CS_CHROMIUM="$chromium" CS_PG="$pg" \
   CS_TOKEN_ANALYST=${tokens[analyst]} CS_TOKEN_PORTAL1=${tokens[portal1]} \
   CS_TOKEN_PORTAL2=${tokens[portal2]} node "$here/console.test.mjs"
