@@ -21,13 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
     "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
     "                         [--token-secret-file FILE [--token-max-ttl SECONDS]] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
-    "                         [--cors-origin ORIGIN]...\n"
+    "                         [--cors-origin ORIGIN]... [--console-dir DIR|off]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -55,6 +56,9 @@ static const char usage[] =
     "                            https://portal.example.org) call the API: their requests\n"
     "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
     "                            other origins get no CORS header (default: no CORS)\n"
+    "  --console-dir DIR|off     serves the analyst console (static files) from DIR at\n"
+    "                            /console/ (default: share/convsearch/console next to the\n"
+    "                            bin/ directory of this program, when it exists); off: none\n"
     "  --help                    this text\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
@@ -62,6 +66,7 @@ static const char usage[] =
 typedef struct args {
   const char *index, *listen, *tokens, *secret, *max_ttl;
   const char *reindex_pg, *indexer, *opensearch;
+  const char *console_dir;
   unsigned threads;
   cs_cors cors;
 } args;
@@ -100,6 +105,8 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->indexer;
     else if (!strcmp(name, "--opensearch"))
       slot = &a->opensearch;
+    else if (!strcmp(name, "--console-dir"))
+      slot = &a->console_dir;
     else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
@@ -134,17 +141,34 @@ static int parse(int argc, char **argv, args *a) {
   return 0;
 }
 
+/* The directory of this program. */
+static int self_dir(char *out, size_t cap) {
+  ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+  if (n <= 0) return -1;
+  out[n] = 0;
+  char *slash = strrchr(out, '/');
+  if (!slash) return -1;
+  *slash = 0;
+  return 0;
+}
+
 /* convsearch-indexer in the directory of this program. */
 static int default_indexer(char *out, size_t cap) {
   char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return -1;
-  self[n] = 0;
-  char *slash = strrchr(self, '/');
-  if (!slash) return -1;
-  *slash = 0;
+  if (self_dir(self, sizeof self)) return -1;
   int k = snprintf(out, cap, "%s/convsearch-indexer", self);
   return k < 0 || (size_t)k >= cap ? -1 : 0;
+}
+
+/* The console's default directory: share/convsearch/console next to the
+ * bin/ directory of this program (the build tree and an installed prefix
+ * have the same layout), when it exists. */
+static int default_console(char *out, size_t cap) {
+  char self[PATH_MAX];
+  if (self_dir(self, sizeof self)) return -1;
+  int k = snprintf(out, cap, "%s/../share/convsearch/console", self);
+  struct stat st;
+  return k < 0 || (size_t)k >= cap || stat(out, &st) != 0 || !S_ISDIR(st.st_mode) ? -1 : 0;
 }
 
 /* Every connection takes two descriptors (libmicrohttpd's and the reaper's
@@ -235,7 +259,22 @@ int main(int argc, char **argv) {
     }
   }
 
-  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs, &a.cors};
+  static char console_dir[PATH_MAX];
+  const char *console = NULL;
+  if (a.console_dir && strcmp(a.console_dir, "off") != 0) {
+    struct stat st;
+    if (stat(a.console_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "convsearch-server: --console-dir %s is not a directory\n", a.console_dir);
+      cs_jobs_destroy(jobs);
+      cs_engine_close(engine);
+      cs_auth_free(auth);
+      return 1;
+    }
+    console = a.console_dir;
+  } else if (!a.console_dir && default_console(console_dir, sizeof console_dir) == 0) {
+    console = console_dir;
+  }
+  cs_server_opts so = {a.listen, a.threads, connection_budget(), jobs, &a.cors, console};
   cs_server *srv = NULL;
   if (cs_server_start(&so, engine, auth, &srv, err, sizeof err)) {
     fprintf(stderr, "convsearch-server: %s\n", err);
@@ -246,10 +285,10 @@ int main(int argc, char **argv) {
   }
   cs_log(CS_LOG_INFO,
          "listening on %s (index %s, %u threads, %zu service tokens%s, %u connections%s, "
-         "%d CORS origins)",
+         "%d CORS origins, console %s)",
          cs_server_address(srv), a.index, a.threads, cs_auth_count(auth),
          a.secret ? ", per-employee tokens on" : "", so.max_connections,
-         jobs ? ", reindex jobs on" : "", a.cors.n);
+         jobs ? ", reindex jobs on" : "", a.cors.n, console ? console : "off");
 
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {

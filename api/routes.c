@@ -11,6 +11,7 @@
  */
 #include "routes.h"
 
+#include "console.h"
 #include "log.h"
 #include "metrics.h"
 #include "records.h"
@@ -39,6 +40,7 @@ const char *const cs_route_labels[CS_R__COUNT] = {
     [CS_R_EXPORT] = "/v1/export",
     [CS_R_ADMIN_REINDEX] = "/v1/admin/reindex",
     [CS_R_ADMIN_JOB] = "/v1/admin/jobs/{id}",
+    [CS_R_CONSOLE] = "/console/",
     [CS_R_NONE] = "unmatched",
 };
 
@@ -65,6 +67,7 @@ static const route_def routes[CS_R__COUNT] = {
     [CS_R_CHECKLIST] = {0, R_ANY},       [CS_R_QA] = {1, R_ANY},
     [CS_R_ANALYTICS] = {1, R_ANY},       [CS_R_EXPORT] = {0, R_ANY},
     [CS_R_ADMIN_REINDEX] = {1, R_ADMIN}, [CS_R_ADMIN_JOB] = {0, R_ADMIN},
+    [CS_R_CONSOLE] = {0, R_PUBLIC},
 };
 
 double cs_mono_seconds(void) {
@@ -214,6 +217,7 @@ cs_route_id cs_route_find(const char *path, uint64_t *id, int *id_ok) {
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
     if (!strcmp(path, fixed[i].path)) return fixed[i].r;
   }
+  if (!strcmp(path, "/console") || !strncmp(path, "/console/", 9)) return CS_R_CONSOLE;
   static const char conv[] = "/v1/conversations/", job[] = "/v1/admin/jobs/";
   const char *rest = NULL;
   cs_route_id r = CS_R_NONE;
@@ -533,16 +537,37 @@ static int arg_filters(const cs_request *rq, cs_search_params *p, cs_reply *rp) 
   return 0;
 }
 
+/* facets=month,owner,category,role (any of them, comma-separated). */
+static int arg_facets(const cs_request *rq, unsigned *out, cs_reply *rp) {
+  const char *v = arg(rq, "facets");
+  *out = 0;
+  if (!v) return 0;
+  for (;;) {
+    size_t n = strcspn(v, ",");
+    int bit = cs_facet_bit(v, n);
+    if (!bit) {
+      cs_reply_error(rp, 400, "bad_parameter",
+                     "facets must be a comma-separated list of month, owner, category, role");
+      return -1;
+    }
+    *out |= (unsigned)bit;
+    if (!v[n]) return 0;
+    v += n + 1; /* an empty name after a comma is refused above */
+  }
+}
+
 static void h_search(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {
-  static const char *const names[] = {"q",       "limit",        "cursor", "patient",
-                                      "owner",   "conversation", "from",   "to",
-                                      "speaker", "role",         "sort",   NULL};
+  static const char *const names[] = {
+      "q",       "limit", "cursor", "patient", "owner", "conversation", "from", "to",
+      "speaker", "role",  "sort",   "facets",  NULL};
   static const char *const sorts[] = {"relevance", "date", "-date", NULL};
   if (check_names(rq, names, rp)) return;
   cs_search_params p;
   memset(&p, 0, sizeof p);
+  unsigned facets;
   if (arg_filters(rq, &p, rp) || arg_limit(rq, 20, CS_PAGE_MAX, &p.limit, rp) ||
-      arg_cursor(rq, &p.cursor, rp) || arg_enum(rq, "sort", sorts, CS_SORT_RELEVANCE, &p.sort, rp))
+      arg_cursor(rq, &p.cursor, rp) ||
+      arg_enum(rq, "sort", sorts, CS_SORT_RELEVANCE, &p.sort, rp) || arg_facets(rq, &facets, rp))
     return;
   p.timeout_ms = CS_SEARCH_BUDGET_MS;
   json_t *out = NULL;
@@ -550,6 +575,15 @@ static void h_search(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
   if (cs_engine_search(api->engine, c, &p, &out, &e)) {
     reply_engine_error(rp, &e);
     return;
+  }
+  if (facets) {
+    json_t *f = NULL;
+    if (cs_engine_facets(api->engine, c, &p, facets, &f, &e)) {
+      json_decref(out);
+      reply_engine_error(rp, &e);
+      return;
+    }
+    json_object_set_new(out, "facets", f);
   }
   reply_json(rp, 200, out);
 }
@@ -904,13 +938,44 @@ void cs_stream_close(cs_stream *s) {
   free(s);
 }
 
+/* The export format an Accept header asks for when no format= is given:
+ * CSV when it names text/csv (without q=0), else NDJSON. */
+static int accepts_csv(const char *accept) {
+  for (const char *a = accept; a && *a;) {
+    a += strspn(a, " \t,");
+    size_t n = strcspn(a, ",");
+    size_t m = strcspn(a, ";,");
+    while (m && (a[m - 1] == ' ' || a[m - 1] == '\t'))
+      m--;
+    if (m == 8 && !strncasecmp(a, "text/csv", 8)) {
+      const char *qv = a + m;
+      int zero = 0;
+      while (qv < a + n) {
+        const char *semi = memchr(qv, ';', (size_t)(a + n - qv));
+        if (!semi) break;
+        qv = semi + 1;
+        qv += strspn(qv, " \t");
+        if ((qv[0] == 'q' || qv[0] == 'Q') && qv[1] == '=') zero = strtod(qv + 2, NULL) == 0;
+      }
+      if (!zero) return CS_EXPORT_CSV;
+    }
+    a += n;
+  }
+  return CS_EXPORT_NDJSON;
+}
+
 static void h_export(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {
-  static const char *const names[] = {"q",       "patient", "owner", "conversation", "from", "to",
-                                      "speaker", "role",    NULL};
+  static const char *const names[] = {"q",  "patient", "owner", "conversation", "from",
+                                      "to", "speaker", "role",  "format",       NULL};
+  /* In CS_EXPORT_* order. */
+  static const char *const formats[] = {"ndjson", "csv", NULL};
   if (check_names(rq, names, rp)) return;
   cs_search_params p;
   memset(&p, 0, sizeof p);
-  if (arg_filters(rq, &p, rp)) return;
+  int format;
+  if (arg_filters(rq, &p, rp) ||
+      arg_enum(rq, "format", formats, accepts_csv(rq->accept), &format, rp))
+    return;
   int slot = export_acquire(api, c);
   if (slot == -429) {
     cs_reply_error(rp, 429, "too_many_exports",
@@ -924,7 +989,7 @@ static void h_export(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
   }
   cs_stream *s = calloc(1, sizeof *s);
   cs_engine_error e = {0};
-  if (!s || cs_engine_export_open(api->engine, c, &p, &s->x, &e)) {
+  if (!s || cs_engine_export_open(api->engine, c, &p, format, &s->x, &e)) {
     export_release(api, slot);
     if (s)
       reply_engine_error(rp, &e);
@@ -937,7 +1002,8 @@ static void h_export(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
   s->slot = slot;
   s->t0 = cs_mono_seconds();
   rp->status = 200;
-  rp->content_type = "application/x-ndjson";
+  rp->content_type =
+      format == CS_EXPORT_CSV ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson";
   rp->stream = s;
 }
 
@@ -1100,6 +1166,9 @@ void cs_api_handle(cs_api *api, const cs_request *rq, cs_reply *rp) {
     return;
   case CS_R_ADMIN_JOB:
     h_admin_job(api, rq, id, rp);
+    return;
+  case CS_R_CONSOLE:
+    cs_console_reply(api->console_dir, rq->path, rp);
     return;
   default:
     cs_reply_error(rp, 404, "not_found", "no such route");

@@ -33,7 +33,8 @@ typedef enum cs_route_id {
   CS_R_EXPORT,
   CS_R_ADMIN_REINDEX,
   CS_R_ADMIN_JOB,
-  CS_R_NONE, /* no such route */
+  CS_R_CONSOLE, /* /console/: the analyst console's static files (console.h) */
+  CS_R_NONE,    /* no such route */
   CS_R__COUNT
 } cs_route_id;
 
@@ -75,6 +76,7 @@ typedef struct cs_request {
   int nargs;                 /* -1: more than CS_ARGS_MAX */
   const char *authorization; /* NULL when absent */
   const char *content_type;  /* NULL when absent */
+  const char *accept;        /* NULL when absent */
   const char *body;
   size_t body_len;
 } cs_request;
@@ -90,6 +92,7 @@ typedef struct cs_reply {
   cs_stream *stream; /* instead of body: owned by the reply until taken */
   char location[64]; /* Location header ("" none) */
   const char *content_type;
+  const char *csp;      /* Content-Security-Policy (console pages), or NULL */
   const char *allow;    /* Allow header for 405 */
   int www_authenticate; /* 1: challenge; 2: challenge with error="invalid_token" */
   char code[32];        /* error code, for the log ("" on success) */
@@ -100,8 +103,9 @@ typedef struct cs_reply {
 typedef struct cs_api {
   cs_engine *engine;
   const cs_auth *auth;
-  cs_jobs *jobs;  /* NULL: reindex jobs are not configured (503) */
-  double started; /* monotonic seconds */
+  cs_jobs *jobs;           /* NULL: reindex jobs are not configured (503) */
+  double started;          /* monotonic seconds */
+  const char *console_dir; /* the console's files, or NULL: no console */
   /* Export streams open, each with its caller (role and employee: every
    * token of a role, or of an employee, is one caller); guarded by a lock
    * of routes.c. */

@@ -274,6 +274,11 @@ static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) 
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (rp->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+  if (rp->csp) {
+    MHD_add_response_header(resp, "Content-Security-Policy", rp->csp);
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+  }
   if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (rp->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rp->location);
   if (rp->www_authenticate)
@@ -478,6 +483,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
   rq.authorization =
       MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
   rq.content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  rq.accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
   rq.body = r->body;
   rq.body_len = r->body_len;
   cs_reply rp;
@@ -625,6 +631,7 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
   s->api.engine = e;
   s->api.auth = a;
   s->api.jobs = o->jobs;
+  s->api.console_dir = o->console_dir;
   s->cors = o->cors && o->cors->n ? o->cors : NULL;
   s->api.started = cs_mono_seconds();
   s->listen_fd = -1;

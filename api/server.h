@@ -39,6 +39,7 @@ typedef struct cs_server_opts {
   unsigned max_connections; /* 0: CS_CONN_MAX */
   cs_jobs *jobs;            /* reindex jobs (borrowed), or NULL when not configured */
   const cs_cors *cors;      /* allowed browser origins (borrowed), or NULL: no CORS */
+  const char *console_dir;  /* the console's files (borrowed), or NULL: no /console/ */
 } cs_server_opts;
 
 /* Binds, listens and starts serving with the given engine and tokens (both

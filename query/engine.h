@@ -28,6 +28,7 @@
 #define CS_ENGINE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct cs_engine cs_engine;
@@ -138,6 +139,20 @@ enum { CS_GROUP_MONTH = 0, CS_GROUP_CATEGORY, CS_GROUP_ROLE, CS_GROUP_OWNER };
 int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params *p, int group_by,
                         json_t **out, cs_engine_error *err);
 
+/* Facets of a search (GET /v1/search?facets=): CS_FACET_* bits. */
+enum { CS_FACET_MONTH = 1, CS_FACET_OWNER = 2, CS_FACET_CATEGORY = 4, CS_FACET_ROLE = 8 };
+/* The CS_FACET_* bit of a facet name ("month", "owner", "category",
+ * "role"), 0 for any other. */
+int cs_facet_bit(const char *name, size_t len);
+/* {"month": [{"key", "count"}], ...[, "timed_out": true]}: for each facet
+ * asked in `which`, the conversations counted by cs_engine_analytics with
+ * the same q and filters, grouped the same way (so the same matching and
+ * security as the hits, without relaxation), as {key, count} in the order
+ * of its buckets. p->timeout_ms bounds each facet. Errors are those of
+ * cs_engine_analytics. */
+int cs_engine_facets(cs_engine *e, const cs_caller *c, const cs_search_params *p, unsigned which,
+                     json_t **out, cs_engine_error *err);
+
 /* GET /v1/export: every matching turn the caller may see, as NDJSON, one
  * line per turn:
  *   {"conversation_id", "patient_id", "seq", "speaker", "role", "start_ms",
@@ -156,11 +171,16 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
  * stopped; one that became invisible to the caller is skipped. */
 typedef struct cs_export cs_export;
 
+/* Formats of an export: NDJSON lines as above, or CSV (RFC 4180: a header
+ * row naming the members above, in that order, then one row per turn, CRLF
+ * line ends, null as an empty field). */
+enum { CS_EXPORT_NDJSON = 0, CS_EXPORT_CSV };
+
 /* Validates p and the query (p->q, filters as for analytics; limit, cursor,
  * sort and timeout_ms are ignored) and prepares the stream. e and c must
  * outlive the stream; p's strings are copied. Returns 0 with *out set, or
  * -1 with err filled (400 bad_query / query_too_long / bad_parameter, 503). */
-int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_params *p,
+int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_params *p, int format,
                           cs_export **out, cs_engine_error *err);
 /* Copies the next bytes of the stream into buf[0..cap) (cap >= 1): as many
  * as are ready, lines possibly split across calls. *len 0 means the stream

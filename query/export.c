@@ -36,6 +36,7 @@
  * pending bytes (BATCH_BYTES plus one line) and the compiled query of one
  * walk at a time: a few hundred KiB whatever the number of matches.
  */
+#include "csv.h"
 #include "internal.h"
 #include "redact.h"
 #include "parser.h"
@@ -88,7 +89,14 @@ struct cs_export {
   size_t out_at;
   uint64_t lines;
   int err;
+  int format; /* CS_EXPORT_* */
 };
+
+/* The members of a line, in order: CSV columns. */
+static const char *const columns[] = {"conversation_id", "patient_id", "seq",
+                                      "speaker",         "role",       "start_ms",
+                                      "end_ms",          "created_at", "text"};
+#define NCOLUMNS (sizeof columns / sizeof columns[0])
 
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
@@ -307,9 +315,14 @@ static int turn_each(void *ctx, cs_slice key, cs_slice val) {
                         json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "created_at", ec->created,
                         "text", cs__redact_json(&ec->rd, t.text));
   if (!o) return CS_ENOMEM;
-  int rc = json_dump_callback(o, append_cb, &x->out, JSON_COMPACT);
+  int rc = 0;
+  if (x->format == CS_EXPORT_CSV) {
+    cs__csv_row(&x->out, o, columns, NCOLUMNS);
+  } else {
+    rc = json_dump_callback(o, append_cb, &x->out, JSON_COMPACT);
+    cs_buf_u8(&x->out, '\n');
+  }
   json_decref(o);
-  cs_buf_u8(&x->out, '\n');
   if (rc || x->out.err) return CS_ENOMEM;
   x->lines++;
   x->next_id = ec->w->id;
@@ -399,7 +412,7 @@ static int refill(cs_export *x, cs_engine_error *err) {
 
 /* ---------------------------------------------------------------- API */
 
-int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_params *p,
+int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_params *p, int format,
                           cs_export **out, cs_engine_error *err) {
   *out = NULL;
   const char *qs = p->q ? p->q : "";
@@ -430,7 +443,10 @@ int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_para
   x->p.speaker = x->speaker;
   x->p.cursor = NULL;
   x->next_id = 1;
+  x->format = format;
   cs_buf_init(&x->out);
+  /* CSV starts with its header row, even when nothing matches. */
+  if (format == CS_EXPORT_CSV) cs__csv_header(&x->out, columns, NCOLUMNS);
   x->query.root = -1;
   if (!x->q || (p->speaker && *p->speaker && !x->speaker)) {
     cs_engine_err(err, 503, "unavailable", "out of memory");

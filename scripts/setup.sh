@@ -13,6 +13,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
   postgresql-15 postgresql-client-15
   python3 curl clang-format
+  chromium
 )
 # Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
 # packages only when none is installed (any Node.js >= 18.17 will do).
@@ -30,10 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The contract tests' npm packages, as package-lock.json pins them.
-if [ ! tests/contract/node_modules/.package-lock.json -nt tests/contract/package-lock.json ]; then
-  (cd tests/contract && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm packages, as each package-lock.json pins them: the contract tests',
+# the console's Chart.js and the console's browser test (playwright-core,
+# which drives Debian's chromium: no browser is downloaded).
+for d in tests/contract console tests/console; do
+  if [ ! $d/node_modules/.package-lock.json -nt $d/package-lock.json ]; then
+    (cd $d && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 werror=OFF
 [ "${CI:-}" = true ] && werror=ON

@@ -69,7 +69,10 @@
  *                                  !contains exists absent. An NDJSON body
  *                                  (application/x-ndjson) is checked as the
  *                                  array of its lines (a line that is not
- *                                  JSON fails every expect:)
+ *                                  JSON fails every expect:), a CSV body
+ *                                  (text/csv) as the array of its rows,
+ *                                  each an array of strings (malformed
+ *                                  CSV fails every expect:)
  *   absent-words: W1 W2 ...        none of the words occurs anywhere in the
  *                                  body (raw and JSON-decoded), ignoring
  *                                  case and accents (a real name an analyst
@@ -401,6 +404,64 @@ static json_t *ndjson_lines(const char *b, size_t n) {
   return a;
 }
 
+/* The rows of a CSV body (RFC 4180: quoted fields with doubled quotes,
+ * CRLF row ends) as an array of arrays of strings; NULL when it is
+ * malformed (a bare LF row end, a quote inside an unquoted field, an
+ * unterminated quote, a last row without its CRLF). */
+static json_t *csv_rows(const char *b, size_t n) {
+  json_t *rows = json_array(), *row = json_array();
+  char *f = malloc(n + 1);
+  size_t at = 0, fl = 0;
+  int ok = 1;
+  while (ok && at < n) {
+    fl = 0;
+    if (b[at] == '"') {
+      at++;
+      for (;;) {
+        if (at >= n) {
+          ok = 0;
+          break;
+        }
+        if (b[at] == '"') {
+          if (at + 1 < n && b[at + 1] == '"') {
+            f[fl++] = '"';
+            at += 2;
+            continue;
+          }
+          at++;
+          break;
+        }
+        f[fl++] = b[at++];
+      }
+    } else {
+      while (at < n && b[at] != ',' && b[at] != '\r' && b[at] != '\n') {
+        if (b[at] == '"') ok = 0;
+        f[fl++] = b[at++];
+      }
+    }
+    if (!ok) break;
+    json_array_append_new(row, json_stringn(f, fl));
+    if (at < n && b[at] == ',') {
+      at++;
+      if (at == n) ok = 0;
+    } else if (at + 1 < n && b[at] == '\r' && b[at + 1] == '\n') {
+      at += 2;
+      json_array_append_new(rows, row);
+      row = json_array();
+    } else {
+      ok = 0;
+    }
+  }
+  free(f);
+  if (json_array_size(row)) ok = 0;
+  json_decref(row);
+  if (!ok) {
+    json_decref(rows);
+    return NULL;
+  }
+  return rows;
+}
+
 static int connect_server(void) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -467,6 +528,8 @@ static int read_response(int fd, resp *r, double timeout) {
     r->json = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
   else if (strstr(r->head, "application/x-ndjson"))
     r->json = ndjson_lines(r->body, r->body_len);
+  else if (strstr(r->head, "text/csv"))
+    r->json = csv_rows(r->body, r->body_len);
   return 0;
 }
 
@@ -1013,6 +1076,14 @@ static void check_against_openapi(const char *what, const char *method, const ch
   json_t *content = json_object_get(doc, "content");
   json_t *schema = json_object_get(json_object_get(content, "application/json"), "schema");
   json_t *line_schema = json_object_get(json_object_get(content, "application/x-ndjson"), "schema");
+  char ct[128];
+  if (header(r, "Content-Type", ct, sizeof ct) && !strncmp(ct, "text/csv", 8)) {
+    /* CSV: documented, whole, and well-formed (csv_rows). */
+    check(json_object_get(content, "text/csv") && json_is_array(r->json) && !r->chunked_bad,
+          "%s: %s %s %d CSV is not documented, or malformed, or cut", what, method, tmpl,
+          r->status);
+    schema = line_schema = NULL;
+  }
   if ((!schema && !line_schema) || !strcmp(method, "HEAD")) return;
   if (schema) {
     int ok = r->json && validate(schema, r->json, "body", err, sizeof err) == 0;

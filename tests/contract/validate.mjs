@@ -119,6 +119,39 @@ function parseJson(text, where) {
   }
 }
 
+// RFC 4180: quoted fields (quotes doubled), CRLF row ends, a header row
+// and every row with as many fields as it. Returns null or the problem.
+function csvErrors(body, where) {
+  if (body === '') return `${where}: no header row`;
+  const re = /"((?:[^"]|"")*)"|([^",\r\n]*)/y;
+  let at = 0;
+  let row = 0;
+  let width = -1;
+  while (at < body.length) {
+    let fields = 0;
+    for (;;) {
+      re.lastIndex = at;
+      const m = re.exec(body);
+      at = re.lastIndex;
+      fields++;
+      if (m[2] !== undefined && body[at] === '"') return `${where}: row ${row + 1}: a quote inside an unquoted field`;
+      if (body[at] === ',') {
+        at++;
+        continue;
+      }
+      if (body.startsWith('\r\n', at)) {
+        at += 2;
+        break;
+      }
+      return `${where}: row ${row + 1} does not end with CRLF`;
+    }
+    if (width < 0) width = fields;
+    else if (fields !== width) return `${where}: row ${row + 1} has ${fields} fields, the header ${width}`;
+    row++;
+  }
+  return null;
+}
+
 const errorSchema = { $ref: '#/components/schemas/Error' };
 
 // Returns null when the exchange keeps the contract, else the first problem.
@@ -186,6 +219,10 @@ function check(x) {
       if (err) return err;
     }
     return null;
+  }
+  if (media === 'text/csv') {
+    if (!x.complete) return `${where}: the stream ended without its last chunk`;
+    return csvErrors(x.body, `${where}: CSV`);
   }
   if (resolve(media_doc.schema).type === 'string') return null;
   return `${where}: cannot check a ${media} body against a non-string schema`;
