@@ -7,7 +7,7 @@
 
 convsearch.mint_token(secret, employee_id, ttl_seconds) mints per-employee
 tokens; convsearch.portal.search_conversation(text) is the drop-in for the
-portal's search view (see clients/python/README.md).
+portal's search view (see the project README, "Python client and the portal's search view").
 """
 
 from .client import Client, Export

@@ -1,0 +1,82 @@
+"""Starts the ExecStart= command of an installed systemd unit as systemd
+would expand it (EnvironmentFile= of the example settings, ${VAR} as one
+word, $VAR split on whitespace), with some settings overridden, and checks
+that the program comes up: convsearch-server must log "listening on" and
+answer GET /v1/health with 200, then exit 0 on SIGTERM.
+
+    start_unit.py ROOT UNIT CONFIG NAME=VALUE...
+
+ROOT: where the package was unpacked (the unit's program is ROOT + its path).
+"""
+
+import http.client
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def read_env(path, overrides):
+    env = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, value = line.partition("=")
+                env[name.strip()] = value.strip()
+    env.update(overrides)
+    return env
+
+
+def exec_start(unit, env):
+    with open(unit, encoding="utf-8") as f:
+        line = next(l for l in f if l.startswith("ExecStart="))
+    argv = []
+    for word in shlex.split(line[len("ExecStart="):]):
+        m = re.fullmatch(r"\$(\w+)", word)
+        if m:  # $VAR: split into words, nothing when empty
+            argv += env.get(m.group(1), "").split()
+        else:
+            argv.append(re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), word))
+    return argv
+
+
+def main():
+    root, unit, config = sys.argv[1:4]
+    env = read_env(root + config, dict(a.split("=", 1) for a in sys.argv[4:]))
+    argv = exec_start(root + unit, env)
+    argv[0] = root + argv[0]
+    print("starting:", " ".join(shlex.quote(a) for a in argv), flush=True)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
+    port = None
+    deadline = time.time() + 20
+    while time.time() < deadline and proc.poll() is None and port is None:
+        time.sleep(0.05)
+        log.seek(0)
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", log.read())
+        port = m and int(m.group(1))
+    ok = False
+    if port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v1/health")
+        r = conn.getresponse()
+        body = r.read()
+        print("GET /v1/health:", r.status, body[:200].decode(errors="replace"))
+        ok = r.status == 200
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+        ok = ok and rc == 0
+    log.seek(0)
+    if not ok:
+        sys.stderr.write(log.read().decode(errors="replace"))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
