@@ -56,6 +56,7 @@ static const char usage[] =
     "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
     "                            other origins get no CORS header (default: no CORS)\n"
     "  --help                    this text\n"
+    "  --version                 the version of convsearch\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
@@ -171,6 +172,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       fputs(usage, stdout);
+      return 0;
+    }
+    if (!strcmp(argv[i], "--version")) {
+      printf("convsearch-server %s\n", CS_VERSION);
       return 0;
     }
   }

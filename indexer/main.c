@@ -95,7 +95,8 @@ static const command commands[] = {
 
 static void print_usage(FILE *f) {
   fputs("usage: convsearch-indexer COMMAND [OPTIONS]\n"
-        "       convsearch-indexer COMMAND --help\n\ncommands:\n",
+        "       convsearch-indexer COMMAND --help\n"
+        "       convsearch-indexer --version\n\ncommands:\n",
         f);
   for (size_t i = 0; i < NCOMMANDS; i++) {
     const char *h = commands[i].help;
@@ -213,6 +214,10 @@ int main(int argc, char **argv) {
   cs_log_init("indexer");
   if (argc < 2) return bad_for(NULL, "missing command", NULL);
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "--version")) {
+    printf("convsearch-indexer %s\n", CS_VERSION);
+    return 0;
+  }
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     const command *c = NULL;
     for (size_t i = 0; argc > 2 && i < NCOMMANDS; i++) {

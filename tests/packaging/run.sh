@@ -19,6 +19,7 @@ has() { [ -e "$1" ] || fail "missing $1"; }
 
 # ---- cmake --install into a staging prefix
 prefix=$work/prefix
+version=$(sed -n 's/^project(convsearch VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 for f in bin/convsearch-indexer bin/convsearch-server \
   share/convsearch/schemas/canonical.sql share/convsearch/schemas/capture.sql \
@@ -38,6 +39,7 @@ grep -q "^EnvironmentFile=$prefix/etc/convsearch/convsearch.conf$" "$prefix/lib/
   fail "the staged server unit does not read $prefix/etc/convsearch/convsearch.conf"
 for p in convsearch-indexer convsearch-server; do
   "$prefix/bin/$p" --help | grep -q "usage: $p" || fail "$prefix/bin/$p --help"
+  [ "$("$prefix/bin/$p" --version)" = "$p $version" ] || fail "$p --version is not $version"
 done
 grep -q '^\.TH CONVSEARCH-SERVER' "$prefix/share/man/man1/convsearch-server.1" || fail "man page"
 PYTHONPATH=$prefix/lib/python3/dist-packages PYTHONDONTWRITEBYTECODE=1 python3 -c '
@@ -73,7 +75,7 @@ echo "Depends: $depends"
 for lib in libpq5 liblmdb0 libicu72 libjansson4 libmicrohttpd12 libcurl4 libssl3 zlib1g libstemmer0d adduser; do
   [[ "$depends" == *"$lib"* ]] || fail "Depends lacks $lib"
 done
-[ "$(dpkg-deb -f "$deb" Version)" = "$(sed -n 's/^project(convsearch VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")" ] ||
+[ "$(dpkg-deb -f "$deb" Version)" = "$version" ] ||
   fail "package version is not the project's"
 dpkg-deb -e "$deb" "$work/control"
 for s in postinst prerm postrm; do
