@@ -8,6 +8,7 @@
  * handler ever runs inside libmicrohttpd or the engine.
  */
 #include "auth.h"
+#include "config.h"
 #include "engine.h"
 #include "jobs.h"
 #include "log.h"
@@ -55,6 +56,9 @@ static const char usage[] =
     "                            https://portal.example.org) call the API: their requests\n"
     "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
     "                            other origins get no CORS header (default: no CORS)\n"
+    "  --config FILE             settings: the [server] section of FILE, one \"name = value\"\n"
+    "                            line for each --name value (\"true\" for a flag); options\n"
+    "                            on the command line win\n"
     "  --help                    this text\n"
     "  --version                 the version of convsearch\n"
     "\n"
@@ -179,6 +183,11 @@ int main(int argc, char **argv) {
       return 0;
     }
   }
+  static char **config_argv; /* until exit (static: not a leak) */
+  char cerr[512];
+  if (cs_config_expand(argc, argv, 1, "server", NULL, NULL, &argc, &config_argv, cerr, sizeof cerr))
+    return bad(cerr, NULL);
+  argv = config_argv;
   static args a; /* zeroed; large (the CORS origins) */
   int rc = parse(argc, argv, &a);
   if (rc) return rc;

@@ -33,10 +33,10 @@ for f in bin/convsearch-indexer bin/convsearch-server \
   has "$prefix/$f"
 done
 [ -d "$src/console/dist" ] && has "$prefix/share/convsearch/console"
-grep -q "^ExecStart=$prefix/bin/convsearch-indexer run " "$prefix/lib/systemd/system/convsearch-indexer.service" ||
-  fail "the staged indexer unit does not run $prefix/bin/convsearch-indexer"
-grep -q "^EnvironmentFile=$prefix/etc/convsearch/convsearch.conf$" "$prefix/lib/systemd/system/convsearch-server.service" ||
-  fail "the staged server unit does not read $prefix/etc/convsearch/convsearch.conf"
+grep -qx "ExecStart=$prefix/bin/convsearch-indexer run --config $prefix/etc/convsearch/convsearch.conf" \
+  "$prefix/lib/systemd/system/convsearch-indexer.service" || fail "the staged indexer unit's ExecStart"
+grep -qx "ExecStart=$prefix/bin/convsearch-server --config $prefix/etc/convsearch/convsearch.conf" \
+  "$prefix/lib/systemd/system/convsearch-server.service" || fail "the staged server unit's ExecStart"
 for p in convsearch-indexer convsearch-server; do
   "$prefix/bin/$p" --help | grep -q "usage: $p" || fail "$prefix/bin/$p --help"
   [ "$("$prefix/bin/$p" --version)" = "$p $version" ] || fail "$p --version is not $version"
@@ -87,10 +87,10 @@ dpkg-deb -x "$deb" "$root"
 for p in convsearch-indexer convsearch-server; do
   "$root/usr/bin/$p" --help | grep -q "usage: $p" || fail "$root/usr/bin/$p --help"
 done
-grep -q '^ExecStart=/usr/bin/convsearch-server --index ${CONVSEARCH_INDEX} ' "$root/usr/lib/systemd/system/convsearch-server.service" ||
-  fail "the packaged server unit does not run /usr/bin/convsearch-server"
-grep -q '^EnvironmentFile=/etc/convsearch/convsearch.conf$' "$root/usr/lib/systemd/system/convsearch-indexer.service" ||
-  fail "the packaged indexer unit does not read /etc/convsearch/convsearch.conf"
+grep -qx 'ExecStart=/usr/bin/convsearch-server --config /etc/convsearch/convsearch.conf' \
+  "$root/usr/lib/systemd/system/convsearch-server.service" || fail "the packaged server unit's ExecStart"
+grep -qx 'ExecStart=/usr/bin/convsearch-indexer run --config /etc/convsearch/convsearch.conf' \
+  "$root/usr/lib/systemd/system/convsearch-indexer.service" || fail "the packaged indexer unit's ExecStart"
 for k in User=convsearch-indexer Group=convsearch StateDirectory=convsearch StateDirectoryMode=2750 \
   ProtectSystem=strict NoNewPrivileges=yes; do
   grep -qx "$k" "$root/usr/lib/systemd/system/convsearch-indexer.service" || fail "indexer unit lacks $k"
@@ -100,15 +100,22 @@ for k in User=convsearch-server Group=convsearch ReadWritePaths=-/var/lib/convse
 done
 echo "package: checked"
 
-# ---- the packaged programs start from their units with the example settings
+# ---- the packaged programs start with the example settings; options given
+# on the command line win over the file's (index, listen, tokens here)
 "$src/tests/http/run.sh" --index-only "$root/usr/bin" "$src" "$work/http" >/dev/null
+conf=$root/usr/share/convsearch/convsearch.conf
+"$root/usr/bin/convsearch-indexer" status --config "$conf" --index "$work/http/index" >"$work/status.json" &&
+  grep -q '"initial_load": *"done"' "$work/status.json" || fail "the packaged indexer's status with the example settings"
+"$root/usr/bin/convsearch-indexer" status --config "$conf" 2>"$work/status.err" &&
+  fail "status read the example's index /var/lib/convsearch/index, which is not there"
+grep -q "/var/lib/convsearch/index" "$work/status.err" || fail "status did not take --index from the settings"
 umask 077
 printf 'sha256:%s admin\n' "$(printf admin-token | sha256sum | cut -d' ' -f1)" >"$work/tokens"
 printf 'packaging-test-secret-0123456789\n' >"$work/secret"
 python3 "$src/tests/packaging/start_unit.py" "$root" /usr/lib/systemd/system/convsearch-server.service \
-  /usr/share/convsearch/convsearch.conf "CONVSEARCH_INDEX=$work/http/index" \
-  CONVSEARCH_LISTEN=127.0.0.1:0 "CONVSEARCH_TOKENS=$work/tokens" \
-  "CONVSEARCH_TOKEN_SECRET_FILE=$work/secret" || fail "the packaged server did not start from its unit"
+  /usr/share/convsearch/convsearch.conf --index "$work/http/index" --listen 127.0.0.1:0 \
+  --tokens "$work/tokens" --token-secret-file "$work/secret" ||
+  fail "the packaged server did not start from its unit with the example settings"
 
 if [ "$failures" -gt 0 ]; then
   echo "packaging: $failures failures" >&2

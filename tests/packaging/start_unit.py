@@ -1,16 +1,15 @@
-"""Starts the ExecStart= command of an installed systemd unit as systemd
-would expand it (EnvironmentFile= of the example settings, ${VAR} as one
-word, $VAR split on whitespace), with some settings overridden, and checks
-that the program comes up: convsearch-server must log "listening on" and
-answer GET /v1/health with 200, then exit 0 on SIGTERM.
+"""Starts the ExecStart= command of an installed systemd unit with its
+--config FILE replaced by CONFIG (the example settings) and more options
+appended (which must win over the file's), and checks that the program
+comes up: convsearch-server must log "listening on" and answer
+GET /v1/health with 200, then exit 0 on SIGTERM.
 
-    start_unit.py ROOT UNIT CONFIG NAME=VALUE...
+    start_unit.py ROOT UNIT CONFIG OPTION...
 
 ROOT: where the package was unpacked (the unit's program is ROOT + its path).
 """
 
 import http.client
-import os
 import re
 import shlex
 import signal
@@ -20,36 +19,18 @@ import tempfile
 import time
 
 
-def read_env(path, overrides):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                name, _, value = line.partition("=")
-                env[name.strip()] = value.strip()
-    env.update(overrides)
-    return env
-
-
-def exec_start(unit, env):
+def exec_start(unit):
     with open(unit, encoding="utf-8") as f:
         line = next(l for l in f if l.startswith("ExecStart="))
-    argv = []
-    for word in shlex.split(line[len("ExecStart="):]):
-        m = re.fullmatch(r"\$(\w+)", word)
-        if m:  # $VAR: split into words, nothing when empty
-            argv += env.get(m.group(1), "").split()
-        else:
-            argv.append(re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), word))
-    return argv
+    return shlex.split(line[len("ExecStart="):])
 
 
 def main():
     root, unit, config = sys.argv[1:4]
-    env = read_env(root + config, dict(a.split("=", 1) for a in sys.argv[4:]))
-    argv = exec_start(root + unit, env)
+    argv = exec_start(root + unit)
     argv[0] = root + argv[0]
+    argv[argv.index("--config") + 1] = root + config
+    argv += sys.argv[4:]
     print("starting:", " ".join(shlex.quote(a) for a in argv), flush=True)
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
