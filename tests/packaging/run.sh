@@ -43,8 +43,10 @@ for p in convsearch-indexer convsearch-server; do
 done
 grep -q '^\.TH CONVSEARCH-SERVER' "$prefix/share/man/man1/convsearch-server.1" || fail "man page"
 PYTHONPATH=$prefix/lib/python3/dist-packages PYTHONDONTWRITEBYTECODE=1 python3 -c '
-import convsearch, convsearch.portal
-assert convsearch.mint_token(b"secret\n", 1, 60).startswith("v1.")' || fail "the installed Python client"
+import sys, convsearch, convsearch.portal
+assert convsearch.mint_token(b"secret\n", 1, 60).startswith("v1.")
+assert convsearch.__version__ == sys.argv[1], convsearch.__version__' "$version" ||
+  fail "the installed Python client (imported, mints, version $version)"
 if command -v systemd-analyze >/dev/null; then
   # The staged units against systemd itself (unknown keys, bad values, a
   # program that is not there): any warning fails.
