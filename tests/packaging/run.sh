@@ -32,7 +32,8 @@ for f in bin/convsearch-indexer bin/convsearch-server \
   share/man/man1/convsearch-server.1; do
   has "$prefix/$f"
 done
-[ -d "$src/console/dist" ] && has "$prefix/share/convsearch/console"
+# The analyst console, where its build (console/CMakeLists.txt) exists.
+[ -f "$src/console/CMakeLists.txt" ] && has "$prefix/share/convsearch/console/index.html"
 grep -qx "ExecStart=$prefix/bin/convsearch-indexer run --config $prefix/etc/convsearch/convsearch.conf" \
   "$prefix/lib/systemd/system/convsearch-indexer.service" || fail "the staged indexer unit's ExecStart"
 grep -qx "ExecStart=$prefix/bin/convsearch-server --config $prefix/etc/convsearch/convsearch.conf" \
@@ -69,6 +70,8 @@ for f in ./usr/bin/convsearch-indexer ./usr/bin/convsearch-server \
   ./usr/lib/python3/dist-packages/convsearch/client.py ./usr/share/man/man1/convsearch-indexer.1; do
   grep -q " $f\$" "$work/contents.txt" || fail "the package lacks $f"
 done
+[ -f "$src/console/CMakeLists.txt" ] && { grep -q ' ./usr/share/convsearch/console/index.html$' "$work/contents.txt" ||
+  fail "the package lacks the console"; }
 grep -q ' ./usr/bin/convsearch-server$' "$work/contents.txt" &&
   grep ' ./usr/bin/convsearch-server$' "$work/contents.txt" | grep -q '^-rwxr-xr-x' || fail "server mode"
 ! grep -q ' ./etc/\| ./usr/etc/\| ./var/' "$work/contents.txt" || fail "the package ships files in /etc or /var"

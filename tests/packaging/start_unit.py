@@ -2,7 +2,8 @@
 --config FILE replaced by CONFIG (the example settings) and more options
 appended (which must win over the file's), and checks that the program
 comes up: convsearch-server must log "listening on" and answer
-GET /v1/health with 200, then exit 0 on SIGTERM.
+GET /v1/health with 200 (and /console/ when the package holds the
+console), then exit 0 on SIGTERM.
 
     start_unit.py ROOT UNIT CONFIG OPTION...
 
@@ -10,6 +11,7 @@ ROOT: where the package was unpacked (the unit's program is ROOT + its path).
 """
 
 import http.client
+import os
 import re
 import shlex
 import signal
@@ -49,6 +51,13 @@ def main():
         body = r.read()
         print("GET /v1/health:", r.status, body[:200].decode(errors="replace"))
         ok = r.status == 200
+        # The packaged console, found by the server next to its bin/.
+        if os.path.exists(root + "/usr/share/convsearch/console/index.html"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/console/")
+            r = conn.getresponse()
+            print("GET /console/:", r.status, r.read(60))
+            ok = ok and r.status == 200
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=20)
