@@ -56,11 +56,11 @@ static const char usage[] =
     "                            https://portal.example.org) call the API: their requests\n"
     "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
     "                            other origins get no CORS header (default: no CORS)\n"
+    "  --help                    this text\n"
+    "  --version                 the version of convsearch\n"
     "  --config FILE             settings: the [server] section of FILE, one \"name = value\"\n"
     "                            line for each --name value (\"true\" for a flag); options\n"
     "                            on the command line win\n"
-    "  --help                    this text\n"
-    "  --version                 the version of convsearch\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 

@@ -4,10 +4,6 @@
 # then runs test_http against the real server.
 #
 #   tests/http/run.sh TEST_HTTP BIN_DIR SOURCE_DIR WORK_DIR [test_http options...]
-#   tests/http/run.sh --index-only BIN_DIR SOURCE_DIR WORK_DIR
-#
-# --index-only builds WORK_DIR/index and stops there (the Python client's
-# tests, clients/python/tests/run.sh, start their own server on it).
 #
 # PostgreSQL, in this order of preference:
 #   CS_TEST_PG     conninfo of a running cluster ("host=/tmp/x port=5432
@@ -61,7 +57,6 @@ pg="$conninfo dbname=$db"
 psql "$pg" -q -v ON_ERROR_STOP=1 -f "$src/tests/http/fixture.sql" >/dev/null
 "$bindir/convsearch-indexer" run --pg "$pg" --index "$work/index" --once 2>"$work/indexer.log" ||
   { cat "$work/indexer.log" >&2; exit 1; }
-[ "$test_http" = --index-only ] && exit 0
 
 # --exchanges: every answer, for tests/contract (test openapi_responses).
 # --reindex-pg: the reindex job checks run a real `convsearch-indexer
