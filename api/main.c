@@ -8,6 +8,7 @@
  * handler ever runs inside libmicrohttpd or the engine.
  */
 #include "auth.h"
+#include "config.h"
 #include "engine.h"
 #include "jobs.h"
 #include "log.h"
@@ -60,6 +61,10 @@ static const char usage[] =
     "                            /console/ (default: share/convsearch/console next to the\n"
     "                            bin/ directory of this program, when it exists); off: none\n"
     "  --help                    this text\n"
+    "  --version                 the version of convsearch\n"
+    "  --config FILE             settings: the [server] section of FILE, one \"name = value\"\n"
+    "                            line for each --name value (\"true\" for a flag); options\n"
+    "                            on the command line win\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
@@ -197,7 +202,16 @@ int main(int argc, char **argv) {
       fputs(usage, stdout);
       return 0;
     }
+    if (!strcmp(argv[i], "--version")) {
+      printf("convsearch-server %s\n", CS_VERSION);
+      return 0;
+    }
   }
+  static char **config_argv; /* until exit (static: not a leak) */
+  char cerr[512];
+  if (cs_config_expand(argc, argv, 1, "server", NULL, NULL, &argc, &config_argv, cerr, sizeof cerr))
+    return bad(cerr, NULL);
+  argv = config_argv;
   static args a; /* zeroed; large (the CORS origins) */
   int rc = parse(argc, argv, &a);
   if (rc) return rc;

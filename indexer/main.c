@@ -4,6 +4,7 @@
  * query).
  */
 #include "admin.h"
+#include "config.h"
 #include "install.h"
 #include "log.h"
 #include "reindex.h"
@@ -95,7 +96,11 @@ static const command commands[] = {
 
 static void print_usage(FILE *f) {
   fputs("usage: convsearch-indexer COMMAND [OPTIONS]\n"
-        "       convsearch-indexer COMMAND --help\n\ncommands:\n",
+        "       convsearch-indexer COMMAND --help\n"
+        "       convsearch-indexer --version\n\n"
+        "Every command also takes --config FILE: the options of the file's [indexer]\n"
+        "section that the command takes (\"pg = CONNINFO\" for --pg CONNINFO); options\n"
+        "on the command line win.\n\ncommands:\n",
         f);
   for (size_t i = 0; i < NCOMMANDS; i++) {
     const char *h = commands[i].help;
@@ -147,6 +152,16 @@ static const struct {
                     {"--switch-mode", O_SWITCH},
                     {"--indexer-role", O_ROLE},
                     {"--bulk-retry-s", O_BULK}};
+
+/* Settings of --config FILE: the options this command takes, and names no
+ * command knows (so that parse() refuses them by name). */
+static int config_accepts(const char *name, void *ctx) {
+  const command *c = ctx;
+  for (size_t k = 0; k < sizeof option_names / sizeof option_names[0]; k++) {
+    if (!strcmp(name, option_names[k].name)) return (c->opts & option_names[k].bit) != 0;
+  }
+  return 1;
+}
 
 static int parse(const command *c, int argc, char **argv, args *a) {
   for (int i = 2; i < argc; i++) {
@@ -213,6 +228,10 @@ int main(int argc, char **argv) {
   cs_log_init("indexer");
   if (argc < 2) return bad_for(NULL, "missing command", NULL);
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "--version")) {
+    printf("convsearch-indexer %s\n", CS_VERSION);
+    return 0;
+  }
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     const command *c = NULL;
     for (size_t i = 0; argc > 2 && i < NCOMMANDS; i++) {
@@ -235,6 +254,12 @@ int main(int argc, char **argv) {
       return 0;
     }
   }
+  static char **config_argv; /* until exit (static: not a leak) */
+  char err[512];
+  if (cs_config_expand(argc, argv, 2, "indexer", config_accepts, (void *)c, &argc, &config_argv,
+                       err, sizeof err))
+    return bad_for(c, err, NULL);
+  argv = config_argv;
   args a = {.limit = 20, .batch_mb = 16, .poll_ms = 1000};
   int rc = parse(c, argc, argv, &a);
   if (rc) return rc;

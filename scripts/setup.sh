@@ -8,7 +8,7 @@ build=${1:-build}
 shift || true
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates help2man
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
   postgresql-15 postgresql-client-15
