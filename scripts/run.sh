@@ -70,6 +70,8 @@ convsearch is running (logs in .run/indexer.log and .run/server.log).
 TXT
 if [ -x build/bin/convsearch-server ]; then
   cat <<TXT
+  analyst console: http://127.0.0.1:$port/console/
+    (sign in with the analyst token: cat .run/token.analyst)
   query it over HTTP (token of employee 1 in .run/token.portal1):
     curl -s -H "Authorization: Bearer \$(cat .run/token.portal1)" 'http://127.0.0.1:$port/v1/search?q=desahucio'
     curl -s -H "Authorization: Bearer \$(cat .run/token.portal1)" 'http://127.0.0.1:$port/v1/patients?sort=name'
