@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Starts or stops a private single-node OpenSearch 2.19 for the mirror's tests.
+#   scripts/opensearch.sh start DIR  -> builds the launcher (Maven; offline once
+#                                       the artifacts are in ~/.m2), starts the
+#                                       node with its data under DIR, waits until
+#                                       it answers; prints its URL
+#   scripts/opensearch.sh stop DIR   -> ends it (no-op when not running)
+# The node (scripts/opensearch-node: a pom.xml and one class) runs from Maven
+# Central's artifacts in a small JVM (CS_OS_HEAP, default 512m), on a free
+# loopback port, with disk watermarks off and 0 replicas. Needs a JDK 17 and
+# Maven (scripts/setup.sh installs both).
+set -euo pipefail
+cmd=${1:?usage: opensearch.sh start|stop DIR}
+dir=${2:?usage: opensearch.sh start|stop DIR}
+src=$(cd "$(dirname "$0")/opensearch-node" && pwd)
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+running() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
+
+case "$cmd" in
+start)
+  if running && [ -f "$dir/url" ]; then cat "$dir/url"; exit 0; fi
+  # Build: compile the launcher and list its classpath, offline when every
+  # artifact is already in the local repository, else fetch them once.
+  target=$src/target
+  if [ ! -f "$target/classpath.txt" ] || [ "$src/pom.xml" -nt "$target/classpath.txt" ] ||
+     [ -n "$(find "$src/src" -newer "$target/classpath.txt" -name '*.java')" ]; then
+    goals=(-B -q compile dependency:build-classpath -Dmdep.outputFile="$target/classpath.txt")
+    (cd "$src" && { mvn -o "${goals[@]}" >"$dir/maven.log" 2>&1 ||
+                    mvn "${goals[@]}" >"$dir/maven.log" 2>&1; }) ||
+      { tail -30 "$dir/maven.log" >&2; echo "opensearch.sh: the Maven build failed" >&2; exit 1; }
+  fi
+  rm -f "$dir/url"
+  # The node's log (INFO) goes to DIR/node.log.
+  printf '%s\n' 'status = error' 'appender.c.type = Console' 'appender.c.name = c' \
+    'appender.c.layout.type = PatternLayout' 'appender.c.layout.pattern = [%d{ISO8601}][%-5p][%c{1.}] %m%n' \
+    'rootLogger.level = info' 'rootLogger.appenderRef.c.ref = c' >"$dir/log4j2.properties"
+  java -Xms${CS_OS_HEAP:-512m} -Xmx${CS_OS_HEAP:-512m} -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Xss1m -Djava.awt.headless=true -Dlog4j2.disable.jmx=true -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dopensearch.set.netty.runtime.available.processors=false \
+    -cp "$target/classes:$(cat "$target/classpath.txt")" convsearch.TestNode "$dir" \
+    >"$dir/node.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+  for _ in $(seq 1 1200); do
+    if [ -f "$dir/url" ] && curl -sf "$(cat "$dir/url")/" >/dev/null; then
+      cat "$dir/url"
+      exit 0
+    fi
+    if ! running; then
+      tail -30 "$dir/node.log" >&2
+      echo "opensearch.sh: the node exited" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  tail -30 "$dir/node.log" >&2
+  echo "opensearch.sh: the node did not answer within 120 s" >&2
+  exit 1
+  ;;
+stop)
+  if running; then
+    pid=$(cat "$dir/pid")
+    kill "$pid"
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/pid" "$dir/url"
+  ;;
+*) echo "usage: opensearch.sh start|stop DIR" >&2; exit 2 ;;
+esac
