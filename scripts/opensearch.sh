@@ -43,6 +43,9 @@ start)
   echo $! >"$dir/pid"
   for _ in $(seq 1 1200); do
     if [ -f "$dir/url" ] && curl -sf "$(cat "$dir/url")/" >/dev/null; then
+      # A single node holds no replica: new indices get none (green, not yellow).
+      curl -sf -XPUT -H 'Content-Type: application/json' "$(cat "$dir/url")/_cluster/settings" \
+        -d '{"persistent": {"cluster.default_number_of_replicas": 0}}' >/dev/null
       cat "$dir/url"
       exit 0
     fi

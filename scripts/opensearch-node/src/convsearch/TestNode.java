@@ -40,7 +40,6 @@ public final class TestNode extends Node {
         .put("transport.type", "netty4")
         .put("node.processors", 1)
         .put("cluster.routing.allocation.disk.threshold_enabled", false)
-        .put("cluster.default_number_of_replicas", 0)
         .build();
     Node node = new TestNode(settings);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
