@@ -11,7 +11,7 @@ shift || true
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev
   postgresql-15 postgresql-client-15
   python3 curl clang-format
   openjdk-17-jdk-headless maven
