@@ -4,7 +4,8 @@
  * the standby (no LISTEN there, nothing written: it polls). It loads what
  * the primary holds and verify against the primary agrees; each write on the
  * primary becomes searchable through the standby-following indexer within a
- * second; after more writes verify agrees again.
+ * second; after updates and deletes verify agrees again, and a reindex
+ * from the standby too.
  */
 #include "harness.h"
 
@@ -88,6 +89,9 @@ int main(void) {
   CHECK(th_log_count("cannot execute") == 0, "nothing was refused by the standby");
   const char *verify[] = {"verify", "--pg", primary, "--index", index, NULL};
   CHECK(th_indexer(verify) == 0, "verify against the primary's data is clean");
+  const char *reindex[] = {"reindex", "--pg", standby, "--index", index, NULL};
+  CHECK(th_indexer(reindex) == 0, "reindex from the standby");
+  CHECK(th_indexer(verify) == 0, "verify against the primary after the reindex");
 
   PQfinish(c);
   cluster("stop", sdir, NULL);
