@@ -56,6 +56,39 @@ static long http_call(const char *base, const char *method, const char *path, co
   return rc == CURLE_OK ? status : 0;
 }
 
+static size_t keep(char *p, size_t s, size_t n, void *arg) {
+  char *out = arg;
+  size_t have = strlen(out), add = s * n;
+  if (have + add >= 256) add = 255 - have;
+  memcpy(out + have, p, add);
+  out[have + add] = 0;
+  return s * n;
+}
+
+/* GETs base path; the answer's first 255 bytes in body (256 bytes). */
+static void get_body(const char *base, const char *path, char *body) {
+  body[0] = 0;
+  CURL *h = curl_easy_init();
+  char url[256];
+  snprintf(url, sizeof url, "%s%s", base, path);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  curl_easy_perform(h);
+  curl_easy_cleanup(h);
+}
+
+/* The index the alias "convsearch" points at on the node ("" when none). */
+static void alias_index(char *out, size_t n) {
+  char body[256];
+  get_body(node_url, "/_alias/convsearch", body);
+  /* {"convsearch-gN":{"aliases":{"convsearch":{}}}} */
+  const char *q = strchr(body, '"');
+  size_t len = q ? strcspn(q + 1, "\"") : 0;
+  snprintf(out, n, "%.*s", len < n ? (int)len : 0, q ? q + 1 : "");
+}
+
 static long os_call(const char *method, const char *path, const char *json) {
   return http_call(os_url, method, path, json);
 }
@@ -190,7 +223,16 @@ int main(void) {
 
   /* 4. Reindex: a new OpenSearch index, the alias swapped. */
   const char *reindex[] = {"reindex", "--pg", pg, "--index", index, "--opensearch", os_url, NULL};
+  char before[128], after[128];
+  alias_index(before, sizeof before);
   CHECK(th_indexer(reindex) == 0, "reindex with the mirror");
+  alias_index(after, sizeof after);
+  CHECK(!strncmp(before, "convsearch-", 11) && !strncmp(after, "convsearch-", 11) &&
+            strcmp(before, after),
+        "the alias moved to the new index (%s -> %s)", before, after);
+  char old[160];
+  snprintf(old, sizeof old, "/%s", before);
+  CHECK(os_call("GET", old, NULL) == 404, "the old index %s was dropped", before);
   CHECK(th_indexer(verify) == 0, "the mirror behind the swapped alias equals the new generation");
   ix = th_indexer_spawn(run);
   wave(c, 9);
@@ -245,6 +287,9 @@ int main(void) {
   REQUIRE(faults("{}") == 0, "cannot clear faults");
   CHECK(th_indexer(verify) == 0, "the alias still serves the old, complete index");
 
+  char stats[256];
+  get_body(os_url, "/_proxy/stats", stats);
+  printf("fault proxy: %s\n", stats);
   kill(proxy, SIGTERM);
   th_wait(proxy, 5000);
   PQfinish(c);
