@@ -16,6 +16,12 @@ src=$(cd "$(dirname "$0")/opensearch-node" && pwd)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
+# OpenSearch 2.19 is built for Java 17 (Debian's JDK); prefer it to any
+# newer default.
+for j in /usr/lib/jvm/java-17-openjdk-*; do
+  [ -x "$j/bin/java" ] && export JAVA_HOME=$j PATH=$j/bin:$PATH && break
+done
+
 running() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
 
 case "$cmd" in
