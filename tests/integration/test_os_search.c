@@ -8,7 +8,10 @@
  *     accents (medico finds médico) and keep ñ (ano does not find año);
  *   - the legacy portal's query: a plain query_string over all fields with
  *     highlighting finds conversations by the words of their turns (the
- *     turns_text copy_to field) and returns the highlights.
+ *     turns_text copy_to field) and returns the highlights;
+ *   - the mapping: a field it does not know is refused (dynamic: strict), a
+ *     conversation of 10001 turns fits the nested limit, and name.sort
+ *     orders names as a Spanish reader expects (accents folded, ñ after n).
  */
 #include "analyzer.h"
 #include "harness.h"
@@ -213,6 +216,47 @@ int main(void) {
   query_string("seguimiento OR dormimos", ids, sizeof ids, hl, sizeof hl);
   CHECK(strstr(ids, " conversation-1 ") && strstr(ids, " conversation-2 "),
         "title and turn words in one query_string (%s)", ids);
+
+  /* 4. The mapping. */
+  json_t *r = os_json("PUT", "/convsearch/_doc/conversation-90?refresh=true",
+                      json_pack("{s:s, s:i}", "kind", "conversation", "unknown_field", 1), &st);
+  const char *type = json_string_value(json_object_get(json_object_get(r, "error"), "type"));
+  CHECK(st == 400 && type && strstr(type, "strict_dynamic_mapping"),
+        "a field the mapping does not know is refused (%ld %s)", st, type ? type : "");
+  json_decref(r);
+  json_t *turns = json_array();
+  for (int i = 0; i < 10001; i++)
+    json_array_append_new(turns, json_pack("{s:i, s:s}", "seq", i, "text", "turno"));
+  r = os_json(
+      "PUT", "/convsearch/_doc/conversation-91",
+      json_pack("{s:s, s:i, s:o}", "kind", "conversation", "conversation_id", 91, "turns", turns),
+      &st);
+  json_decref(r);
+  CHECK(st == 201, "10001 turns fit the template's nested_objects limit (%ld)", st);
+  const char *names[] = {"Zoe", "Ñandú", "Nuria", "Nuño", "Beatriz", "ana", "Álvaro", "Oscar"};
+  for (int i = 0; i < 8; i++) {
+    char doc[128];
+    snprintf(doc, sizeof doc, "/convsearch/_doc/patient-%d?refresh=true", 900 + i);
+    json_decref(os_json(
+        "PUT", doc,
+        json_pack("{s:s, s:i, s:s}", "kind", "patient", "patient_id", 900 + i, "name", names[i]),
+        &st));
+  }
+  r = os_json("POST", "/convsearch/_search",
+              json_pack("{s:{s:{s:{s:i}}}, s:[{s:s}], s:i}", "query", "range", "patient_id", "gte",
+                        900, "sort", "name.sort", "asc", "size", 20),
+              &st);
+  char order[256] = "";
+  size_t i;
+  json_t *h;
+  json_array_foreach(json_object_get(json_object_get(r, "hits"), "hits"), i, h) {
+    size_t l = strlen(order);
+    snprintf(order + l, sizeof order - l, "%s%s", l ? ", " : "",
+             json_string_value(json_object_get(json_object_get(h, "_source"), "name")));
+  }
+  json_decref(r);
+  CHECK(!strcmp(order, "Álvaro, ana, Beatriz, Nuño, Nuria, Ñandú, Oscar, Zoe"),
+        "name.sort orders as a Spanish reader expects (%s)", order);
 
   PQfinish(c);
   curl_global_cleanup();
