@@ -64,7 +64,8 @@ static const command commands[] = {
      "                     PostgreSQL cannot be reached)\n"
      "  --batch-mb N       commit when pending postings pass N MiB (1..65536, default 16)\n"
      "  --poll-ms N        poll interval when no notification comes (10..600000,\n"
-     "                     default 1000)\n"
+     "                     default 1000; on a hot standby, which sends none, the\n"
+     "                     only wake-up)\n"
      "  --opensearch URL   mirror every change to OpenSearch through an outbox\n"},
     {"status", O_INDEX,
      "status --index DIR\n"

@@ -371,17 +371,32 @@ static void wait_for_changes(tail *t) {
     PQfreemem(note);
 }
 
+/* Connects and LISTENs for the capture's notifications; on a hot standby
+ * (pg_is_in_recovery(): LISTEN is refused during recovery, and nothing may
+ * be written there) it only polls, every --poll-ms. Everything else a round
+ * does is read-only and works on a standby. */
 static int connect_and_listen(tail *t) {
   t->pg = cs_pg_connect(t->o->conninfo, t->o->once ? 3 : 0, &cs_tail_stop);
   if (!t->pg) return -1;
-  PGresult *r = cs_pg_exec(t->pg, "LISTEN", "LISTEN convsearch", 0, NULL);
+  PGresult *r = cs_pg_exec(t->pg, "checking for a standby", "SELECT pg_is_in_recovery()", 0, NULL);
+  int standby = r && !strcmp(PQgetvalue(r, 0, 0), "t");
+  PQclear(r);
+  if (r && !standby) {
+    r = cs_pg_exec(t->pg, "LISTEN", "LISTEN convsearch", 0, NULL);
+    PQclear(r);
+  }
   if (!r) {
     PQfinish(t->pg);
     t->pg = NULL;
     return -1;
   }
-  PQclear(r);
-  cs_log(CS_LOG_INFO, "connected to PostgreSQL");
+  if (standby)
+    cs_log(CS_LOG_INFO,
+           "connected to a PostgreSQL hot standby: polling for changes every %d ms (no "
+           "LISTEN/NOTIFY during recovery)",
+           t->o->poll_ms);
+  else
+    cs_log(CS_LOG_INFO, "connected to PostgreSQL");
   return 0;
 }
 

@@ -2,12 +2,17 @@
 # Starts or stops a private PostgreSQL 15 cluster in a directory of our own.
 #   scripts/pg.sh start DIR   -> initdb (first time) and start; prints the conninfo
 #   scripts/pg.sh stop DIR    -> fast shutdown (no-op when not running)
+#   scripts/pg.sh standby DIR PRIMARY_DIR
+#                             -> a hot standby of the running cluster in
+#                                PRIMARY_DIR (pg_basebackup -R the first time:
+#                                streaming replication over its socket), started
+#                                like `start`; prints its conninfo
 # The cluster listens only on a unix socket inside DIR (no TCP port), trusts
 # local connections, and has the superuser "convsearch". As root, the cluster
 # runs as the unprivileged "postgres" user (initdb refuses to run as root).
 set -euo pipefail
-cmd=${1:?usage: pg.sh start|stop DIR}
-dir=${2:?usage: pg.sh start|stop DIR}
+cmd=${1:?usage: pg.sh start|stop DIR | standby DIR PRIMARY_DIR}
+dir=${2:?usage: pg.sh start|stop DIR | standby DIR PRIMARY_DIR}
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$pgbin/pg_ctl" ] || { echo "pg.sh: PostgreSQL 15 server binaries not found in $pgbin" >&2; exit 1; }
 
@@ -26,13 +31,19 @@ if [ ${#sock} -gt 80 ]; then
 fi
 
 case "$cmd" in
-start)
+start|standby)
   if [ "$(id -u)" = 0 ]; then
     chown postgres: "$dir" "$sock"
     if ! runuser -u postgres -- test -x "$dir"; then
       echo "pg.sh: user postgres cannot reach $dir (check the parent directories' permissions)" >&2
       exit 1
     fi
+  fi
+  if [ "$cmd" = standby ] && [ ! -f "$data/PG_VERSION" ]; then
+    primary=$(cat "${3:?usage: pg.sh standby DIR PRIMARY_DIR}/conninfo") ||
+      { echo "pg.sh: no running cluster in $3 (pg.sh start it first)" >&2; exit 1; }
+    as_owner "$pgbin/pg_basebackup" -D "$data" -R -X stream -c fast -d "$primary" \
+      >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     as_owner "$pgbin/initdb" -D "$data" -U convsearch --auth=trust -E UTF8 \
@@ -51,5 +62,5 @@ stop)
     as_owner "$pgbin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
   fi
   ;;
-*) echo "usage: pg.sh start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: pg.sh start|stop DIR | standby DIR PRIMARY_DIR" >&2; exit 2 ;;
 esac

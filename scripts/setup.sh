@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages convsearch needs (only the missing ones) and
-# builds it. Used by run.sh and test.sh; safe to run again.
+# builds it. Used by run.sh and test.sh; safe to run again. (The JDK and Maven
+# run the mirror tests' OpenSearch node, scripts/opensearch.sh.)
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,10 +11,11 @@ shift || true
 packages=(
   build-essential cmake pkg-config git ca-certificates help2man
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev
   postgresql-15 postgresql-client-15
   python3 curl clang-format
   chromium
+  openjdk-17-jdk-headless maven
 )
 # Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
 # packages only when none is installed (any Node.js >= 18.17 will do).

@@ -60,6 +60,18 @@ void th_init(const char *name) {
   srand((unsigned)time(NULL) ^ (unsigned)getpid());
 }
 
+void th_os_url(char *out, size_t n) {
+  const char *dir = getenv("CS_TEST_OSDIR");
+  char path[600];
+  snprintf(path, sizeof path, "%s/url", dir ? dir : "");
+  FILE *f = dir ? fopen(path, "r") : NULL;
+  REQUIRE(f, "no OpenSearch node (%s): the os_node fixture starts it", path);
+  int ok = fgets(out, (int)n, f) != NULL;
+  fclose(f);
+  REQUIRE(ok, "empty %s", path);
+  out[strcspn(out, "\r\n")] = 0;
+}
+
 const char *th_dir(void) {
   return scratch;
 }

@@ -66,6 +66,9 @@ int th_wait_docs(const char *index_dir, const char *word, int want, int timeout_
 /* 1 when the bytes of needle occur anywhere in the index's files. */
 int th_index_files_contain(const char *index_dir, const char *needle);
 
+/* The URL of the os_node fixture's OpenSearch node (CS_TEST_OSDIR/url);
+ * REQUIREs it. */
+void th_os_url(char *out, size_t n);
 int64_t th_now_ms(void);
 void th_sleep_ms(int ms);
 void th_cleanup(void);

@@ -1,5 +1,7 @@
 /*
- * The OpenSearch mirror against the loopback OpenSearch server with faults:
+ * The OpenSearch mirror against a real OpenSearch node (the os_node fixture,
+ * scripts/opensearch.sh) behind a fault-injecting proxy
+ * (tests/opensearch/fault_proxy.py):
  *   - 429s and 5xx on items, failed requests, dropped connections, slow
  *     answers: the mirror ends equal to the index (verify --opensearch),
  *     and local search stays fresh throughout;
@@ -24,7 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static char os_url[128];
+static char os_url[128];   /* the proxy */
+static char node_url[128]; /* the node itself */
 
 static size_t sink(char *p, size_t s, size_t n, void *arg) {
   (void)p;
@@ -32,12 +35,12 @@ static size_t sink(char *p, size_t s, size_t n, void *arg) {
   return s * n;
 }
 
-/* Sends method path (with a JSON body, or none) to the fake; returns the
- * HTTP status, 0 when there was no answer. */
-static long os_call(const char *method, const char *path, const char *json) {
+/* Sends method path (with a JSON body, or none) to base (the proxy or the
+ * node); returns the HTTP status, 0 when there was no answer. */
+static long http_call(const char *base, const char *method, const char *path, const char *json) {
   CURL *h = curl_easy_init();
   char url[256];
-  snprintf(url, sizeof url, "%s%s", os_url, path);
+  snprintf(url, sizeof url, "%s%s", base, path);
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -53,23 +56,62 @@ static long os_call(const char *method, const char *path, const char *json) {
   return rc == CURLE_OK ? status : 0;
 }
 
-/* POSTs a JSON body to the fake's control endpoint. */
-static int os_post(const char *path, const char *json) {
-  return os_call("POST", path, json) == 200 ? 0 : -1;
+static size_t keep(char *p, size_t s, size_t n, void *arg) {
+  char *out = arg;
+  size_t have = strlen(out), add = s * n;
+  if (have + add >= 256) add = 255 - have;
+  memcpy(out + have, p, add);
+  out[have + add] = 0;
+  return s * n;
 }
 
-static pid_t start_fake(void) {
-  char portfile[700];
-  snprintf(portfile, sizeof portfile, "%s/os.port", th_dir());
+/* GETs base path; the answer's first 255 bytes in body (256 bytes). */
+static void get_body(const char *base, const char *path, char *body) {
+  body[0] = 0;
+  CURL *h = curl_easy_init();
+  char url[256];
+  snprintf(url, sizeof url, "%s%s", base, path);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  curl_easy_perform(h);
+  curl_easy_cleanup(h);
+}
+
+/* The index the alias "convsearch" points at on the node ("" when none). */
+static void alias_index(char *out, size_t n) {
+  char body[256];
+  get_body(node_url, "/_alias/convsearch", body);
+  /* {"convsearch-gN":{"aliases":{"convsearch":{}}}} */
+  const char *q = strchr(body, '"');
+  size_t len = q ? strcspn(q + 1, "\"") : 0;
+  snprintf(out, n, "%.*s", len < n ? (int)len : 0, q ? q + 1 : "");
+}
+
+static long os_call(const char *method, const char *path, const char *json) {
+  return http_call(os_url, method, path, json);
+}
+
+/* Replaces the proxy's fault configuration. */
+static int faults(const char *json) {
+  return http_call(os_url, "POST", "/_proxy/faults", json) == 200 ? 0 : -1;
+}
+
+/* Starts the fault proxy in front of the node; sets os_url to it. */
+static pid_t start_proxy(void) {
+  char portfile[700], script[700];
+  snprintf(portfile, sizeof portfile, "%s/proxy.port", th_dir());
+  snprintf(script, sizeof script, "%s/tests/opensearch/fault_proxy.py", getenv("CS_SOURCE_DIR"));
   unlink(portfile);
   pid_t pid = fork();
   REQUIRE(pid >= 0, "fork");
   if (pid == 0) {
     char log[700];
-    snprintf(log, sizeof log, "%s/fake-opensearch.log", th_dir());
+    snprintf(log, sizeof log, "%s/fault_proxy.log", th_dir());
     REQUIRE(freopen(log, "a", stderr) != NULL, "log");
-    execl(getenv("CS_FAKE_OS"), "fake-opensearch", "--listen", "127.0.0.1:0", "--port-file",
-          portfile, (char *)NULL);
+    execlp("python3", "python3", script, "--upstream", node_url, "--port-file", portfile,
+           (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 500; i++) {
@@ -85,7 +127,7 @@ static pid_t start_fake(void) {
     }
     th_sleep_ms(10);
   }
-  REQUIRE(0, "fake-opensearch did not start");
+  REQUIRE(0, "fault_proxy.py did not start");
   return -1;
 }
 
@@ -114,16 +156,15 @@ static void wave(PGconn *c, int n) {
 
 int main(void) {
   th_init("mirror");
-  if (!getenv("CS_FAKE_OS") || access(getenv("CS_FAKE_OS"), X_OK) != 0) {
-    printf("SKIPPED: no loopback OpenSearch server (CS_FAKE_OS)\n");
-    return th_done();
-  }
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  th_os_url(node_url, sizeof node_url);
+  /* One node serves every OpenSearch test (one at a time): start clean. */
+  http_call(node_url, "DELETE", "/convsearch*", NULL);
   PGconn *c;
   char pg[700], index[600];
   snprintf(pg, sizeof pg, "%s", th_db_create("t_mirror", NULL, &c));
   snprintf(index, sizeof index, "%s/index", th_dir());
-  pid_t fake = start_fake();
+  pid_t proxy = start_proxy();
   const char *install[] = {"install", "--pg", pg, NULL};
   REQUIRE(th_indexer(install) == 0, "install failed");
   th_sql(c,
@@ -138,10 +179,9 @@ int main(void) {
   const char *verify[] = {"verify", "--pg", pg, "--index", index, "--opensearch", os_url, NULL};
 
   /* 1. Faults of every kind while data flows. */
-  REQUIRE(os_post("/_fake/faults",
-                  "{\"seed\": 7, \"bulk_item_429_rate\": 0.3, \"bulk_item_500_rate\": 0.1, "
-                  "\"http_status\": 503, \"http_status_rate\": 0.2, \"delay_ms\": 100, "
-                  "\"drop_connection_rate\": 0.1}") == 0,
+  REQUIRE(faults("{\"seed\": 7, \"bulk_item_429_rate\": 0.3, \"bulk_item_500_rate\": 0.1, "
+                 "\"http_status\": 503, \"http_status_rate\": 0.2, \"delay_ms\": 100, "
+                 "\"drop_connection_rate\": 0.1}") == 0,
           "cannot set faults");
   pid_t ix = th_indexer_spawn(run);
   int fresh_fail = 0;
@@ -153,7 +193,7 @@ int main(void) {
   }
   CHECK(fresh_fail == 0, "local search stayed fresh (within 1 s) while OpenSearch failed (%d late)",
         fresh_fail);
-  REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
+  REQUIRE(faults("{}") == 0, "cannot clear faults");
   CHECK(wait_drained(index, 60000) == 0, "the backlog drains once OpenSearch behaves");
   CHECK(th_indexer(verify) == 0, "mirror equals the index after injected failures");
 
@@ -165,7 +205,7 @@ int main(void) {
   CHECK(th_indexer(verify) == 0, "the erased person is gone from the mirror too");
 
   /* 3. OpenSearch down, indexer killed with a backlog pending. */
-  REQUIRE(os_post("/_fake/faults", "{\"down\": true}") == 0, "cannot take it down");
+  REQUIRE(faults("{\"down\": true}") == 0, "cannot take it down");
   wave(c, 7);
   CHECK(th_wait_docs(index, "palabraola7", 200, 1000) >= 0,
         "local indexing goes on while OpenSearch is down");
@@ -176,14 +216,23 @@ int main(void) {
   wave(c, 8);
   ix = th_indexer_spawn(run);
   CHECK(th_wait_docs(index, "palabraola8", 200, 5000) >= 0, "the restarted indexer catches up");
-  REQUIRE(os_post("/_fake/faults", "{\"down\": false}") == 0, "cannot bring it back");
+  REQUIRE(faults("{\"down\": false}") == 0, "cannot bring it back");
   CHECK(wait_drained(index, 60000) == 0, "the backlog drains after the outage and the crash");
   th_stop(ix);
   CHECK(th_indexer(verify) == 0, "nothing lost or doubled");
 
   /* 4. Reindex: a new OpenSearch index, the alias swapped. */
   const char *reindex[] = {"reindex", "--pg", pg, "--index", index, "--opensearch", os_url, NULL};
+  char before[128], after[128];
+  alias_index(before, sizeof before);
   CHECK(th_indexer(reindex) == 0, "reindex with the mirror");
+  alias_index(after, sizeof after);
+  CHECK(!strncmp(before, "convsearch-", 11) && !strncmp(after, "convsearch-", 11) &&
+            strcmp(before, after),
+        "the alias moved to the new index (%s -> %s)", before, after);
+  char old[160];
+  snprintf(old, sizeof old, "/%s", before);
+  CHECK(os_call("GET", old, NULL) == 404, "the old index %s was dropped", before);
   CHECK(th_indexer(verify) == 0, "the mirror behind the swapped alias equals the new generation");
   ix = th_indexer_spawn(run);
   wave(c, 9);
@@ -195,8 +244,7 @@ int main(void) {
 
   /* 5. Reindex under backpressure: retried until complete. */
   int retried_before = th_log_count("to send again"), failed_before = th_log_count("(HTTP 503)");
-  REQUIRE(os_post("/_fake/faults",
-                  "{\"seed\": 11, \"bulk_item_429_rate\": 0.3, \"bulk_503_every\": 7}") == 0,
+  REQUIRE(faults("{\"seed\": 11, \"bulk_item_429_rate\": 0.3, \"bulk_503_every\": 7}") == 0,
           "cannot set faults");
   int64_t t0 = th_now_ms();
   CHECK(th_indexer(reindex) == 0, "reindex succeeds with 30%% of items 429 and every 7th bulk 503");
@@ -205,7 +253,7 @@ int main(void) {
          th_log_count("(HTTP 503)") - failed_before);
   CHECK(th_log_count("to send again") > retried_before + 2, "items were refused and sent again");
   CHECK(th_log_count("(HTTP 503)") > failed_before, "a whole bulk answered 503 was sent again");
-  REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
+  REQUIRE(faults("{}") == 0, "cannot clear faults");
   CHECK(th_indexer(verify) == 0, "the mirror is complete after a reindex under backpressure");
 
   /* 6. OpenSearch refusing for longer than --bulk-retry-s: the reindex
@@ -214,7 +262,7 @@ int main(void) {
   snprintf(link, sizeof link, "%s/current", index);
   ssize_t n = readlink(link, gen_before, sizeof gen_before - 1);
   gen_before[n > 0 ? n : 0] = 0;
-  REQUIRE(os_post("/_fake/faults", "{\"bulk_item_429_rate\": 1}") == 0, "cannot set faults");
+  REQUIRE(faults("{\"bulk_item_429_rate\": 1}") == 0, "cannot set faults");
   const char *reindex_bound[] = {"reindex", "--pg",           pg,  "--index", index, "--opensearch",
                                  os_url,    "--bulk-retry-s", "2", NULL};
   t0 = th_now_ms();
@@ -236,11 +284,14 @@ int main(void) {
   char half[128];
   snprintf(half, sizeof half, "/convsearch-g%lu", strtoul(gen_before + 1, NULL, 10) + 1);
   CHECK(os_call("GET", half, NULL) == 404, "the half-loaded index %s was dropped", half + 1);
-  REQUIRE(os_post("/_fake/faults", "{}") == 0, "cannot clear faults");
+  REQUIRE(faults("{}") == 0, "cannot clear faults");
   CHECK(th_indexer(verify) == 0, "the alias still serves the old, complete index");
 
-  kill(fake, SIGTERM);
-  th_wait(fake, 5000);
+  char stats[256];
+  get_body(os_url, "/_proxy/stats", stats);
+  printf("fault proxy: %s\n", stats);
+  kill(proxy, SIGTERM);
+  th_wait(proxy, 5000);
   PQfinish(c);
   curl_global_cleanup();
   return th_done();
