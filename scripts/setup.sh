@@ -12,7 +12,7 @@ packages=(
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
   postgresql-15 postgresql-client-15
-  python3 curl clang-format
+  python3 curl clang-format clang
 )
 # Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
 # packages only when none is installed (any Node.js >= 18.17 will do).
