@@ -318,9 +318,14 @@ static int apply_events(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
              cs_event_type_parse(e.type) ? "no patient_id in payload" : "unknown event type");
     } else if (!(flags & (CS_PUT_DUPLICATE | CS_PUT_ERASED))) {
       st->events++;
-      if (cs_event_type_parse(e.type) == CS_EV_ERASED)
+      if (cs_event_type_parse(e.type) == CS_EV_ERASED) {
         cs_log(CS_LOG_INFO, "person %" PRIu64 " erased from the index (event %" PRIu64 ")",
                e.patient_id, e.position);
+        /* Their text is still in freed pages: the tailing indexer compacts
+         * when next idle (tail.c), in the same commit as the erasure. */
+        rc = cs_put(cs_writer_txn(w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15},
+                    (cs_slice){"1", 1});
+      }
     }
   }
   PQclear(r);

@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 
+# clang and libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh, CTest's fuzz_*).
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
   postgresql-15 postgresql-client-15
-  python3 curl clang-format clang
+  python3 curl clang-format clang libclang-rt-14-dev
 )
 # Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
 # packages only when none is installed (any Node.js >= 18.17 will do).
