@@ -72,7 +72,8 @@ typedef struct tail {
   cs_mirror *mirror;
   cs_apply_stats st;
   uint64_t applied;
-  int loaded_now; /* the last step was the initial load (a round follows) */
+  int loaded_now;           /* the last step was the initial load (a round follows) */
+  double compact_failed_at; /* monotonic s of the last failed compaction (0: none) */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -466,13 +467,18 @@ static int compact_if_pending(tail *t) {
   int pending =
       cs_get(cs_writer_txn(t->w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15}, &v) == 0;
   cs_writer_abort(t->w);
-  if (!pending) return 0;
+  /* A failed compaction (a reindex holds the index) is tried again a
+   * minute later, not at every poll. */
+  if (!pending || (t->compact_failed_at && now_s() - t->compact_failed_at < 60)) return 0;
   cs_log(CS_LOG_INFO, "a person was erased: compacting the index so that their text leaves "
                       "the files");
   close_index(t);
   int compacted = cs_compact(t->o->index_dir) == 0;
   if (open_index(t)) return -1;
-  if (!compacted) return 0; /* logged; tried again when next idle */
+  if (!compacted) { /* logged; tried again when next idle, a minute on */
+    t->compact_failed_at = now_s();
+    return 0;
+  }
   for (;;) {
     rc = cs_writer_begin(t->w);
     if (rc) break;
