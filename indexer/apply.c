@@ -178,11 +178,15 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
       continue;
     }
     cs_conv_in c;
-    if (PQgetisnull(convs, row, 2)) { /* no owner: its person is not in the store */
+    if (PQgetisnull(convs, row, 2)) {
+      /* No owner: its person is not in the store (deleted without the
+       * cascade, or never there). Out of the index, as the person is. */
       char orphan[96];
       snprintf(orphan, sizeof orphan, "its person %s is not in the store",
                PQgetvalue(convs, row, 1));
-      rc = malformed(w, 'c', id, orphan, st);
+      rc = cs_writer_delete_conversation(w, id);
+      if (rc == CS_ENOTFOUND) rc = 0;
+      if (!rc) rc = malformed(w, 'c', id, orphan, st);
       seg = seg_to;
       continue;
     }
@@ -241,6 +245,9 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
     if (row < 0) {
       rc = cs_writer_delete_patient(w, ids[i]);
       if (!rc) st->deleted_patients++;
+      /* Conversations the store still has for them (a portal deleting
+       * without the cascade) are re-read below: noted as bad rows. */
+      if (!rc) changed[nchanged++] = ids[i];
       continue;
     }
     cs_patient_in p;
@@ -256,7 +263,8 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
   }
   PQclear(r);
   /* A person's owner may be part of their conversations' rows (the portal
-   * derives it): re-apply the conversations of people whose owner changed. */
+   * derives it): re-apply the conversations of people whose owner changed,
+   * or who are gone. */
   if (!rc && nchanged) {
     char *a = id_array(changed, nchanged);
     const char *params2[1] = {a};

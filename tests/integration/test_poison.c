@@ -110,12 +110,22 @@ static void portal(void) {
       "conversation 6: text had invalid UTF-8"};
   for (size_t i = 0; i < sizeof logged / sizeof *logged; i++)
     CHECK(th_log_count(logged[i]) == 1, "logged once: %s (%d)", logged[i], th_log_count(logged[i]));
+  /* The person of an indexed conversation deleted without the cascade: the
+   * conversation leaves the index with them, and is named. */
+  th_sql(c, "INSERT INTO conversation_patientmodel (id, user_id, name) VALUES (3, 1, 'Tres');"
+            "INSERT INTO conversation_conversationmodel (id, patient_id, title, conversation) "
+            "VALUES (10, 3, 'h', '{\"conversation\": [{\"text\": \"borrada\"}]}')");
+  CHECK(th_wait_docs(index, "borrada", 1, 20000) >= 0, "conversation 10 is indexed");
+  th_sql(c, "DELETE FROM conversation_patientmodel WHERE id = 3");
+  CHECK(th_wait_docs(index, "borrada", 0, 20000) >= 0,
+        "its person deleted without the cascade: out of the index");
   th_stop(indexer);
   static const char *const named[] = {
       "bad input: conversation 2: duration 2147484 s",
-      "bad input: conversation 7: ", "bad input: conversation 8: its person 999"};
-  check_verify(pg, index, named, 3);
-  check_counted(index, 5);
+      "bad input: conversation 7: ", "bad input: conversation 8: its person 999",
+      "bad input: conversation 10: its person 3"};
+  check_verify(pg, index, named, 4);
+  check_counted(index, 6);
   PQfinish(c);
 }
 
