@@ -137,8 +137,8 @@ static const char *file_type(mode_t m) {
                        : "not a regular file";
 }
 
-static char *read_private(const char *what, const char *path, size_t max, size_t *len, char *err,
-                          size_t cap) {
+char *cs_read_private(const char *what, const char *path, size_t max, size_t *len, char *err,
+                      size_t cap) {
   /* Non-blocking: opening a FIFO for reading would otherwise wait for a
    * writer forever (with the signals that stop the server blocked). The type
    * is checked right after, on the descriptor. */
@@ -289,7 +289,7 @@ static int parse_line(const char *s, const char *end, entry *out, char *why, siz
 
 static int load_tokens(cs_auth *a, const char *path, char *err, size_t cap) {
   size_t len;
-  char *buf = read_private("tokens file", path, FILE_MAX, &len, err, cap);
+  char *buf = cs_read_private("tokens file", path, FILE_MAX, &len, err, cap);
   if (!buf) return -1;
   int rc = -1;
   size_t cap_v = 0;
@@ -345,7 +345,7 @@ out:
 
 static int load_secret(cs_auth *a, const char *path, char *err, size_t cap) {
   size_t len;
-  char *buf = read_private("token secret file", path, SECRET_MAX, &len, err, cap);
+  char *buf = cs_read_private("token secret file", path, SECRET_MAX, &len, err, cap);
   if (!buf) return -1;
   /* One line ending, as `echo secret > file` or an editor writes it, is not
    * part of the secret; every other byte is (README, "Per-employee tokens"). */

@@ -45,6 +45,14 @@ typedef struct cs_auth cs_auth;
 int cs_auth_load(const char *tokens_path, const char *secret_path, cs_auth **out, char *err,
                  size_t cap);
 void cs_auth_free(cs_auth *a);
+
+/* Reads a secret-bearing file ("what" names it in errors) of at most max
+ * bytes, after checking on the opened descriptor that it is a regular file
+ * no group or other may read or write. Returns a malloc'd NUL-terminated
+ * buffer (*len bytes; the caller cleanses and frees it) or NULL with one
+ * sentence in err. */
+char *cs_read_private(const char *what, const char *path, size_t max, size_t *len, char *err,
+                      size_t cap);
 /* Number of service tokens loaded. */
 size_t cs_auth_count(const cs_auth *a);
 

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "jobs.h"
 #include "log.h"
+#include "pseudonym_secret.h"
 #include "server.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@ static const char usage[] =
     "                         [--token-secret-file FILE [--token-max-ttl SECONDS]] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
     "                         [--cors-origin ORIGIN]... [--console-dir DIR|off]\n"
+    "                         [--pseudonym-secret-file FILE]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -45,6 +47,10 @@ static const char usage[] =
     "  --token-max-ttl SECONDS   longest lifetime of a per-employee token: one whose exp is\n"
     "                            further from now is refused (default 86400, one day;\n"
     "                            at most 31536000)\n"
+    "  --pseudonym-secret-file FILE  secret the pseudonyms analysts see are keyed with\n"
+    "                            (HMAC-SHA256 of the person's id); same permission rule;\n"
+    "                            16 to 1024 bytes (default: DIR/pseudonym.secret, made\n"
+    "                            with 32 random bytes on first start, kept after)\n"
     "  --threads N               polling threads (default: 2 x CPU cores, 1..256)\n"
     "  --reindex-pg CONNINFO     enables POST /v1/admin/reindex: runs\n"
     "                              INDEXER reindex --pg CONNINFO --index DIR [--opensearch URL]\n"
@@ -69,7 +75,7 @@ static const char usage[] =
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
-  const char *index, *listen, *tokens, *secret, *max_ttl;
+  const char *index, *listen, *tokens, *secret, *max_ttl, *pseudonym_secret;
   const char *reindex_pg, *indexer, *opensearch;
   const char *console_dir;
   unsigned threads;
@@ -102,6 +108,8 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->tokens;
     else if (!strcmp(name, "--token-secret-file"))
       slot = &a->secret;
+    else if (!strcmp(name, "--pseudonym-secret-file"))
+      slot = &a->pseudonym_secret;
     else if (!strcmp(name, "--token-max-ttl"))
       slot = &a->max_ttl;
     else if (!strcmp(name, "--reindex-pg"))
@@ -251,6 +259,12 @@ int main(int argc, char **argv) {
   if (cs_engine_open(a.index, &engine, &eerr)) {
     fprintf(stderr, "convsearch-server: cannot open the index in %s: %s\n", a.index,
             eerr.message[0] ? eerr.message : "unknown error");
+    cs_auth_free(auth);
+    return 1;
+  }
+  if (cs_pseudonym_secret_load(a.pseudonym_secret, a.index, err, sizeof err)) {
+    fprintf(stderr, "convsearch-server: %s\n", err);
+    cs_engine_close(engine);
     cs_auth_free(auth);
     return 1;
   }

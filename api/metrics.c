@@ -177,6 +177,14 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
           "# TYPE convsearch_index_lag_seconds gauge\n"
           "convsearch_index_lag_seconds %.3f\n",
           lag);
+    double bad = num(health, "bad_rows", NULL);
+    if (bad >= 0)
+      put(&o,
+          "# HELP convsearch_bad_rows_total Source rows the indexer skipped or clamped as bad "
+          "input (verify names them).\n"
+          "# TYPE convsearch_bad_rows_total counter\n"
+          "convsearch_bad_rows_total %.0f\n",
+          bad);
     const json_t *mirror = json_object_get(health, "mirror");
     if (json_is_object(mirror)) {
       put(&o,

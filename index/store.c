@@ -9,6 +9,14 @@
  * forces them to remap; when it does (MDB_MAP_RESIZED), the reader waits for
  * its own open transactions to end, remaps and retries. A rwlock orders that:
  * every transaction holds it shared; remapping takes it exclusively.
+ *
+ * Stale readers. A process killed while it held a read transaction (a
+ * query server under kill -9) leaves its slot in the reader table, and
+ * LMDB keeps every page that snapshot could see: freed pages are never
+ * reused and the file grows with every commit. mdb_reader_check() clears
+ * the slots of dead processes; it runs when an environment is opened and,
+ * in the writer, at the start of a write transaction at most every
+ * CS_READER_CHECK_S seconds.
  */
 #include "store.h"
 
@@ -24,11 +32,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CS_MAP_MIN ((size_t)256 << 20)
 #define CS_MAP_MAX ((size_t)1 << 40)
 #define CS_READER_MAP ((size_t)1 << 40)
+#define CS_READER_CHECK_S 1
 
 static const char *const table_names[CS_T__COUNT] = {
     "meta",  "post",  "lex",   "words",  "docs",  "conv",   "turn",  "patient",
@@ -42,8 +52,9 @@ struct cs_store {
   int lock_fd;
   size_t map_size;
   pthread_rwlock_t remap;
-  char dir[PATH_MAX]; /* the index directory (DIR) */
-  char gen[64];       /* generation name, e.g. "g1" */
+  char dir[PATH_MAX];  /* the index directory (DIR) */
+  char gen[64];        /* generation name, e.g. "g1" */
+  time_t reader_check; /* last mdb_reader_check (writer) */
 };
 
 struct cs_txn {
@@ -185,6 +196,8 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
     return rc == ENOENT ? CS_ENOTFOUND : map_rc(rc);
   }
   if (!rdonly) set_env_modes(gendir);
+  int dead = 0;
+  if (mdb_reader_check(s->env, &dead) == 0) s->reader_check = time(NULL);
   MDB_txn *txn;
   rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
   if (rc) goto fail;
@@ -345,6 +358,12 @@ int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
   cs_txn *t = malloc(sizeof *t);
   if (!t) return CS_ENOMEM;
   t->s = s;
+  if (write) {
+    time_t now = time(NULL);
+    int dead = 0;
+    if (now - s->reader_check >= CS_READER_CHECK_S && mdb_reader_check(s->env, &dead) == 0)
+      s->reader_check = now;
+  }
   for (int attempt = 0;; attempt++) {
     pthread_rwlock_rdlock(&s->remap);
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);

@@ -1491,3 +1491,7 @@ int cs_writer_enqueue_all(cs_writer *w) {
   }
   return 0;
 }
+
+cs_txn *cs_writer_txn(cs_writer *w) {
+  return w->txn;
+}

@@ -61,12 +61,12 @@ typedef struct cs_event_in {
 
 /* What a put did, for the caller's log line. */
 enum {
-  CS_PUT_UNCHANGED = 1 << 0, /* same checksum as indexed: nothing written */
-  CS_PUT_ERASED = 1 << 1,    /* the person was erased: refused */
-  CS_PUT_CUT = 1 << 2,       /* some text was cut to the bounds above */
-  CS_PUT_REPAIRED = 1 << 3,  /* invalid UTF-8 or NUL bytes were repaired */
-  CS_PUT_DUPLICATE = 1 << 4, /* event already applied */
-  CS_PUT_SKIPPED = 1 << 5,   /* unknown event type or missing fields */
+  CS_PUT_UNCHANGED = 1 << 0,     /* same checksum as indexed: nothing written */
+  CS_PUT_ERASED = 1 << 1,        /* the person was erased: refused */
+  CS_PUT_CUT = 1 << 2,           /* some text was cut to the bounds above */
+  CS_PUT_REPAIRED = 1 << 3,      /* invalid UTF-8 or NUL bytes were repaired */
+  CS_PUT_DUPLICATE = 1 << 4,     /* event already applied */
+  CS_PUT_SKIPPED = 1 << 5,       /* unknown event type or missing fields */
   CS_PUT_OWNER_CHANGED = 1 << 6, /* a person indexed before moved to another owner */
 };
 
@@ -110,6 +110,10 @@ int cs_writer_set_mirror(cs_writer *w, int on);
 int cs_writer_mirror_on(cs_writer *w);
 /* Enqueues a put of every conversation and person (initial mirror load). */
 int cs_writer_enqueue_all(cs_writer *w);
+
+/* The open batch's transaction, for META entries the writer does not own
+ * (the indexer's record of bad source rows). */
+cs_txn *cs_writer_txn(cs_writer *w);
 
 int cs_writer_get_checkpoint(cs_writer *w, cs_checkpoint *c);
 int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c);

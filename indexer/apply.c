@@ -3,18 +3,20 @@
  */
 #include "apply.h"
 
+#include "badrows.h"
 #include "errors.h"
 #include "log.h"
 #include "pg.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *const cs_sql_conversations =
     "SELECT id, patient_id, owner_id, title, description, language, audio_uri, duration_ms, "
     "status, " CS_SQL_MS("created_at") ", " CS_SQL_MS(
-        "updated_at") ", transcript_error "
+        "updated_at") ", transcript_error, value_error "
                       "FROM convsearch.src_conversations WHERE id = ANY($1::bigint[]) ORDER BY id";
 
 const char *const cs_sql_segments =
@@ -113,17 +115,45 @@ static void count_flags(cs_apply_stats *st, unsigned flags) {
   if (flags & CS_PUT_SKIPPED) st->skipped++;
 }
 
+/* A batch whose query failed on the data (why, see cs_pg_exec_rows): each
+ * entity again on its own, so that only the bad row is left out; a single
+ * one is noted as a bad row and skipped. */
+typedef int (*apply_fn)(PGconn *, cs_writer *, const uint64_t *, size_t, cs_apply_stats *);
+static int bad_batch(PGconn *pg, cs_writer *w, char kind, apply_fn fn, const uint64_t *ids,
+                     size_t n, const char *why, cs_apply_stats *st) {
+  if (!why[0]) return CS_APPLY_PG_ERROR;
+  if (n == 1) {
+    st->skipped++;
+    return cs_badrows_note(w, kind, ids[0], why, "skipped");
+  }
+  for (size_t i = 0; i < n; i++) {
+    int rc = fn(pg, w, ids + i, 1, st);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* A row the source could not hand over whole (cs_apply_*_from_rows). */
+static int malformed(cs_writer *w, char kind, uint64_t id, const char *why, cs_apply_stats *st) {
+  st->skipped++;
+  return cs_badrows_note(w, kind, id, why, "skipped");
+}
+
 static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
                                cs_apply_stats *st) {
   char *arr = id_array(ids, n);
   if (!arr) return CS_ENOMEM;
   const char *params[1] = {arr};
-  PGresult *convs = cs_pg_exec(pg, "reading conversations", cs_sql_conversations, 1, params);
-  PGresult *segs = convs ? cs_pg_exec(pg, "reading segments", cs_sql_segments, 1, params) : NULL;
+  char why[256];
+  PGresult *convs = cs_pg_exec_rows(pg, "reading conversations", cs_sql_conversations, 1, params,
+                                    why, sizeof why);
+  PGresult *segs =
+      convs ? cs_pg_exec_rows(pg, "reading segments", cs_sql_segments, 1, params, why, sizeof why)
+            : NULL;
   free(arr);
   if (!segs) {
     PQclear(convs);
-    return CS_APPLY_PG_ERROR;
+    return bad_batch(pg, w, 'c', apply_conversations, ids, n, why, st);
   }
   int rc = 0;
   int nsegs = PQntuples(segs);
@@ -148,14 +178,31 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
       continue;
     }
     cs_conv_in c;
+    if (PQgetisnull(convs, row, 2)) {
+      /* No owner: its person is not in the store (deleted without the
+       * cascade, or never there). Out of the index, as the person is. */
+      char orphan[96];
+      snprintf(orphan, sizeof orphan, "its person %s is not in the store",
+               PQgetvalue(convs, row, 1));
+      rc = cs_writer_delete_conversation(w, id);
+      if (rc == CS_ENOTFOUND) rc = 0;
+      if (!rc) rc = malformed(w, 'c', id, orphan, st);
+      seg = seg_to;
+      continue;
+    }
     if (cs_apply_conv_from_rows(convs, row, segs, seg, seg_to, turns, &c)) {
-      cs_log(CS_LOG_WARN, "conversation %" PRIu64 ": malformed value in the store, skipped", id);
-      st->skipped++;
+      rc = malformed(w, 'c', id, "malformed value", st);
       seg = seg_to;
       continue;
     }
     unsigned flags = 0;
     rc = cs_writer_put_conversation(w, &c, &flags);
+    if (rc) break;
+    /* A value clamped by the source view (e.g. a duration out of range,
+     * indexed as unknown) is a bad row too; a clean one clears it. */
+    const char *verr = cs_pg_str(convs, row, 12);
+    rc = verr ? cs_badrows_note(w, 'c', id, verr, "indexed with it unknown")
+              : cs_badrows_clear(w, 'c', id);
     if (rc) break;
     /* Reported once, when the conversation is (re)indexed, not on every
      * idempotent re-read. */
@@ -185,9 +232,10 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
   char *arr = id_array(ids, n);
   if (!arr) return CS_ENOMEM;
   const char *params[1] = {arr};
-  PGresult *r = cs_pg_exec(pg, "reading people", cs_sql_patients, 1, params);
+  char why[256];
+  PGresult *r = cs_pg_exec_rows(pg, "reading people", cs_sql_patients, 1, params, why, sizeof why);
   free(arr);
-  if (!r) return CS_APPLY_PG_ERROR;
+  if (!r) return bad_batch(pg, w, 'p', apply_patients, ids, n, why, st);
   int rc = 0;
   uint64_t *changed = malloc(n * sizeof *changed);
   size_t nchanged = 0;
@@ -197,12 +245,14 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
     if (row < 0) {
       rc = cs_writer_delete_patient(w, ids[i]);
       if (!rc) st->deleted_patients++;
+      /* Conversations the store still has for them (a portal deleting
+       * without the cascade) are re-read below: noted as bad rows. */
+      if (!rc) changed[nchanged++] = ids[i];
       continue;
     }
     cs_patient_in p;
     if (cs_apply_patient_from_row(r, row, &p)) {
-      cs_log(CS_LOG_WARN, "person %" PRIu64 ": malformed value in the store, skipped", ids[i]);
-      st->skipped++;
+      rc = malformed(w, 'p', ids[i], "malformed value", st);
       continue;
     }
     unsigned flags = 0;
@@ -213,7 +263,8 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
   }
   PQclear(r);
   /* A person's owner may be part of their conversations' rows (the portal
-   * derives it): re-apply the conversations of people whose owner changed. */
+   * derives it): re-apply the conversations of people whose owner changed,
+   * or who are gone. */
   if (!rc && nchanged) {
     char *a = id_array(changed, nchanged);
     const char *params2[1] = {a};
@@ -248,9 +299,10 @@ static int apply_events(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
   char *arr = id_array(ids, n);
   if (!arr) return CS_ENOMEM;
   const char *params[1] = {arr};
-  PGresult *r = cs_pg_exec(pg, "reading events", sql_events, 1, params);
+  char why[256];
+  PGresult *r = cs_pg_exec_rows(pg, "reading events", sql_events, 1, params, why, sizeof why);
   free(arr);
-  if (!r) return CS_APPLY_PG_ERROR;
+  if (!r) return bad_batch(pg, w, 'e', apply_events, ids, n, why, st);
   int rc = 0;
   for (int i = 0; !rc && i < PQntuples(r); i++) {
     cs_event_in e;
@@ -259,9 +311,9 @@ static int apply_events(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
     if (cs_pg_u64(r, i, 0, 0, &e.position) || cs_pg_u64(r, i, 2, 0, &e.patient_id) ||
         cs_pg_u64(r, i, 3, 0, &e.conversation_id) || cs_pg_u64(r, i, 4, 0, &e.actor_id) ||
         cs_pg_i64(r, i, 5, 0, &e.recorded_at_ms)) {
-      cs_log(CS_LOG_WARN, "event at position %s: malformed payload field, skipped",
-             PQgetvalue(r, i, 0));
-      st->skipped++;
+      uint64_t pos = 0;
+      if (cs_pg_u64(r, i, 0, 0, &pos) == 0)
+        rc = malformed(w, 'e', pos, "malformed payload field", st);
       continue;
     }
     unsigned flags = 0;
@@ -274,9 +326,14 @@ static int apply_events(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
              cs_event_type_parse(e.type) ? "no patient_id in payload" : "unknown event type");
     } else if (!(flags & (CS_PUT_DUPLICATE | CS_PUT_ERASED))) {
       st->events++;
-      if (cs_event_type_parse(e.type) == CS_EV_ERASED)
+      if (cs_event_type_parse(e.type) == CS_EV_ERASED) {
         cs_log(CS_LOG_INFO, "person %" PRIu64 " erased from the index (event %" PRIu64 ")",
                e.patient_id, e.position);
+        /* Their text is still in freed pages: the tailing indexer compacts
+         * when next idle (tail.c), in the same commit as the erasure. */
+        rc = cs_put(cs_writer_txn(w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15},
+                    (cs_slice){"1", 1});
+      }
     }
   }
   PQclear(r);
@@ -288,9 +345,11 @@ static int apply_points(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
   char *arr = id_array(ids, n);
   if (!arr) return CS_ENOMEM;
   const char *params[1] = {arr};
-  PGresult *r = cs_pg_exec(pg, "reading relevant points", sql_points, 1, params);
+  char why[256];
+  PGresult *r =
+      cs_pg_exec_rows(pg, "reading relevant points", sql_points, 1, params, why, sizeof why);
   free(arr);
-  if (!r) return CS_APPLY_PG_ERROR;
+  if (!r) return bad_batch(pg, w, 'r', apply_points, ids, n, why, st);
   int rc = 0;
   for (size_t i = 0; !rc && i < n; i++) {
     int row = -1;

@@ -36,6 +36,11 @@ typedef struct cs_apply_stats {
 int cs_apply(PGconn *pg, cs_writer *w, char kind, const uint64_t *ids, size_t n,
              cs_apply_stats *st);
 
+/* META key set in the commit that erases a person: the erased text is
+ * still in the file's freed pages until a compaction, which the tailing
+ * indexer runs when next idle (and then deletes the key). */
+#define CS_META_COMPACT_PENDING "compact_pending"
+
 /* The SQL expression that turns a timestamptz column into unix ms. */
 #define CS_SQL_MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 

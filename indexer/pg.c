@@ -93,6 +93,45 @@ PGresult *cs_pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
   return NULL;
 }
 
+static int run_quiet(PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  return ok ? 0 : -1;
+}
+
+PGresult *cs_pg_exec_rows(PGconn *c, const char *what, const char *sql, int nparams,
+                          const char *const *params, char *why, size_t cap) {
+  why[0] = 0;
+  if (run_quiet(c, "SAVEPOINT cs_rows")) return cs_pg_exec(c, what, sql, nparams, params);
+  PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    run_quiet(c, "RELEASE SAVEPOINT cs_rows");
+    return r;
+  }
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  /* Not about the row: the connection, the schema (a view missing or out
+   * of date: 42), resources, cancellation, the server, the transaction. */
+  static const char *const other_classes[] = {"08", "25", "3D", "3F", "40", "42",
+                                              "53", "55", "57", "58", "XX"};
+  int data = state && strlen(state) == 5 && PQstatus(c) == CONNECTION_OK;
+  for (size_t i = 0; data && i < sizeof other_classes / sizeof *other_classes; i++)
+    data = strncmp(state, other_classes[i], 2) != 0;
+  if (data && !run_quiet(c, "ROLLBACK TO SAVEPOINT cs_rows") &&
+      !run_quiet(c, "RELEASE SAVEPOINT cs_rows")) {
+    snprintf(why, cap, "%s", msg ? msg : "error");
+    for (char *p = why; *p; p++)
+      if (*p == '\n' || *p == '\r') *p = ' ';
+    PQclear(r);
+    return NULL;
+  }
+  cs_log(CS_LOG_ERROR, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  PQclear(r);
+  return NULL;
+}
+
 int cs_pg_lost(PGconn *c) {
   return PQstatus(c) != CONNECTION_OK;
 }

@@ -28,6 +28,17 @@ PGresult *cs_pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
 /* 1 when the connection is gone (the caller reconnects). */
 int cs_pg_lost(PGconn *c);
 
+/* cs_pg_exec inside a savepoint, for queries of the source views inside a
+ * transaction: when the query fails on the data (any SQLSTATE but those of
+ * the connection, the schema (42: a view missing or out of date),
+ * resources, cancellation, the server or the transaction; e.g. "integer out
+ * of range" (22003), "cannot convert infinity to bigint" (0A000): a row the
+ * view cannot turn into its columns), the transaction stays usable, nothing
+ * is logged, NULL is returned and why[0..cap) holds the error's message
+ * (one line). Any other failure is logged, NULL is returned and why is "". */
+PGresult *cs_pg_exec_rows(PGconn *c, const char *what, const char *sql, int nparams,
+                          const char *const *params, char *why, size_t cap);
+
 /* Parsers for text-format values; return 0 on success, -1 on a malformed
  * value. A NULL value yields `dflt`. */
 int cs_pg_i64(const PGresult *r, int row, int col, int64_t dflt, int64_t *out);

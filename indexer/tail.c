@@ -25,6 +25,7 @@
  */
 #include "tail.h"
 
+#include "admin.h"
 #include "apply.h"
 #include "errors.h"
 #include "load.h"
@@ -71,7 +72,8 @@ typedef struct tail {
   cs_mirror *mirror;
   cs_apply_stats st;
   uint64_t applied;
-  int loaded_now; /* the last step was the initial load (a round follows) */
+  int loaded_now;           /* the last step was the initial load (a round follows) */
+  double compact_failed_at; /* monotonic s of the last failed compaction (0: none) */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -80,6 +82,15 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Most time between checkpoints while nothing changes (see round_run). */
+#define IDLE_CHECKPOINT_MS 30000
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int read_checkpoint(tail *t, cs_checkpoint *cp) {
@@ -288,7 +299,7 @@ static int round_run(tail *t, int *changed) {
   PQclear(r);
 
   double t0 = now_s();
-  uint64_t before = t->applied;
+  uint64_t before = t->applied, fetched = 0;
   memset(&t->st, 0, sizeof t->st);
   int status = ROUND_OK;
   for (;;) {
@@ -306,6 +317,7 @@ static int round_run(tail *t, int *changed) {
       PQclear(r);
       break;
     }
+    fetched += (uint64_t)n;
     status = apply_fetched(t, r, &cp);
     PQclear(r);
     if (status) break;
@@ -314,8 +326,15 @@ static int round_run(tail *t, int *changed) {
   PQclear(r);
   if (status) return status;
 
-  /* The round is complete: move the floor to its horizon. */
-  if (cp.floor_xid != round_h || cp.round_xid) {
+  /* The round is complete: move the floor to its horizon. A round that
+   * found no change at all moves it only when the last checkpoint is older
+   * than IDLE_CHECKPOINT_MS: the floor it would skip holds no change (one
+   * read again after a crash finds nothing), and a commit per idle poll
+   * would grow the file whenever a reader pins an old snapshot. /v1/health's
+   * lag_s (the checkpoint's age) stays below that interval plus a poll. */
+  int64_t age_ms = wall_ms() - cp.updated_at_ms;
+  int idle = !resuming && fetched == 0 && age_ms >= 0 && age_ms < IDLE_CHECKPOINT_MS;
+  if (!idle && (cp.floor_xid != round_h || cp.round_xid)) {
     rc = cs_writer_begin(t->w);
     if (rc) return ROUND_FATAL;
     cs_checkpoint done = cp;
@@ -450,6 +469,45 @@ static void close_index(tail *t) {
   t->store = NULL;
 }
 
+/* After an erasure (META compact_pending, set in the erasing commit), when
+ * a round found nothing to do: compacts the index (`compact`: a copy
+ * without free pages swapped in as a new generation, the old files
+ * removed), so that the erased person's text leaves the files without an
+ * operator. The query servers follow the generation swap. Returns 0, or -1
+ * when the index could not be reopened. */
+static int compact_if_pending(tail *t) {
+  cs_slice v;
+  int rc = cs_writer_begin(t->w);
+  if (rc) return 0;
+  int pending =
+      cs_get(cs_writer_txn(t->w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15}, &v) == 0;
+  cs_writer_abort(t->w);
+  /* A failed compaction (a reindex holds the index) is tried again a
+   * minute later, not at every poll. */
+  if (!pending || (t->compact_failed_at && now_s() - t->compact_failed_at < 60)) return 0;
+  cs_log(CS_LOG_INFO, "a person was erased: compacting the index so that their text leaves "
+                      "the files");
+  close_index(t);
+  int compacted = cs_compact(t->o->index_dir) == 0;
+  if (open_index(t)) return -1;
+  if (!compacted) { /* logged; tried again when next idle, a minute on */
+    t->compact_failed_at = now_s();
+    return 0;
+  }
+  for (;;) {
+    rc = cs_writer_begin(t->w);
+    if (rc) break;
+    rc = cs_del(cs_writer_txn(t->w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15});
+    if (rc && rc != CS_ENOTFOUND) {
+      cs_writer_abort(t->w);
+      break;
+    }
+    rc = cs_writer_commit(t->w);
+    if (rc != CS_EFULL || cs_store_grow(t->store)) break;
+  }
+  return 0;
+}
+
 int cs_tail_run(const cs_tail_opts *o) {
   if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
     wake_pipe[0] = wake_pipe[1] = -1; /* then a stop waits at most one poll */
@@ -506,8 +564,15 @@ int cs_tail_run(const cs_tail_opts *o) {
     failures = 0;
     /* --once: catch up to the current end, which after an initial load
      * means one round over what was written since its snapshot. */
-    if (o->once && !t.loaded_now) break;
+    if (o->once && !t.loaded_now) {
+      if (compact_if_pending(&t)) exit_code = 1;
+      break;
+    }
     t.loaded_now = 0;
+    if (!changed && compact_if_pending(&t)) {
+      exit_code = 1;
+      break;
+    }
     if (!changed) wait_for_changes(&t);
   }
   if (cs_tail_stop) cs_log(CS_LOG_INFO, "stopping on request");

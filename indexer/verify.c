@@ -18,6 +18,7 @@
 
 #include "analyzer.h"
 #include "apply.h"
+#include "badrows.h"
 #include "errors.h"
 #include "log.h"
 #include "mirror.h"
@@ -43,7 +44,39 @@ typedef struct verify {
   uint64_t diffs;
   uint64_t *store_ids;
   size_t nstore, capstore;
+  json_t *bad; /* the indexer's bad rows (META "bad_rows"), or NULL */
 } verify;
+
+/* The error the indexer noted for (kind, id) as a bad row, or NULL. */
+static const char *bad_row(const verify *v, char kind, uint64_t id) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(v->bad, "rows"), i, r) {
+    const char *k = json_string_value(json_object_get(r, "kind"));
+    if (k && !strcmp(k, cs_badrows_kind_name(kind)) &&
+        (uint64_t)json_integer_value(json_object_get(r, "id")) == id)
+      return json_string_value(json_object_get(r, "error"));
+  }
+  return NULL;
+}
+
+/* Names the bad rows the indexer noted (not differences: the index holds
+ * what the stores could give). */
+static void report_bad_rows(const verify *v) {
+  json_t *rows = json_object_get(v->bad, "rows"), *r;
+  size_t i;
+  json_array_foreach(rows, i, r) {
+    printf("bad input: %s %" JSON_INTEGER_FORMAT ": %s (%s)\n",
+           json_string_value(json_object_get(r, "kind")),
+           json_integer_value(json_object_get(r, "id")),
+           json_string_value(json_object_get(r, "error")),
+           json_string_value(json_object_get(r, "handling")));
+  }
+  json_int_t n = json_integer_value(json_object_get(v->bad, "count"));
+  if (n)
+    cs_log(CS_LOG_WARN, "verify: %" JSON_INTEGER_FORMAT " bad source row%s noted by the indexer", n,
+           n == 1 ? "" : "s");
+}
 
 static void diff(verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void diff(verify *v, const char *fmt, ...) {
@@ -53,6 +86,25 @@ static void diff(verify *v, const char *fmt, ...) {
   vprintf(fmt, ap);
   va_end(ap);
   putchar('\n');
+}
+
+/* A page whose query failed on the data (why): each id again alone; one
+ * that fails alone is a bad row, named, and a difference only when the
+ * indexer did not note it. */
+static int bad_page(verify *v, char kind, int (*check)(verify *, const uint64_t *, int),
+                    const uint64_t *idv, int n, const char *why) {
+  if (!why[0]) return 2;
+  if (n > 1) {
+    for (int i = 0; i < n; i++) {
+      int rc = check(v, idv + i, 1);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  if (!bad_row(v, kind, idv[0]))
+    diff(v, "%s %" PRIu64 ": the store cannot give it (%s) and the indexer did not note it",
+         cs_badrows_kind_name(kind), idv[0], why);
+  return 0;
 }
 
 static int push_id(verify *v, uint64_t id) {
@@ -132,11 +184,15 @@ static int check_conversation_page(verify *v, const uint64_t *idv, int n) {
   char arr[PAGE * 22 + 4];
   cs_pg_id_array(arr, sizeof arr, idv, (size_t)n);
   const char *params[1] = {arr};
-  PGresult *convs = cs_pg_exec(v->pg, "verify: conversations", cs_sql_conversations, 1, params);
-  PGresult *segs = convs ? cs_pg_exec(v->pg, "verify: segments", cs_sql_segments, 1, params) : NULL;
+  char why[256];
+  PGresult *convs = cs_pg_exec_rows(v->pg, "verify: conversations", cs_sql_conversations, 1, params,
+                                    why, sizeof why);
+  PGresult *segs = convs ? cs_pg_exec_rows(v->pg, "verify: segments", cs_sql_segments, 1, params,
+                                           why, sizeof why)
+                         : NULL;
   if (!segs) {
     PQclear(convs);
-    return 2;
+    return bad_page(v, 'c', check_conversation_page, idv, n, why);
   }
   int nsegs = PQntuples(segs), seg = 0;
   cs_turn_in *turns = malloc(((size_t)nsegs + 1) * sizeof *turns);
@@ -158,7 +214,7 @@ static int check_conversation_page(verify *v, const uint64_t *idv, int n) {
       if (rc == 0)
         diff(v, "conversation %" PRIu64 ": in the index though its person was erased", id);
     } else if (rc == CS_ENOTFOUND) {
-      diff(v, "conversation %" PRIu64 ": missing from the index", id);
+      if (!bad_row(v, 'c', id)) diff(v, "conversation %" PRIu64 ": missing from the index", id);
     } else if (rc) {
       diff(v, "conversation %" PRIu64 ": unreadable in the index (%s)", id, cs_strerror(rc));
     } else if (c.checksum != cs_conv_in_checksum(&in)) {
@@ -180,8 +236,10 @@ static int check_patient_page(verify *v, const uint64_t *idv, int n) {
   char arr[PAGE * 22 + 4];
   cs_pg_id_array(arr, sizeof arr, idv, (size_t)n);
   const char *params[1] = {arr};
-  PGresult *r = cs_pg_exec(v->pg, "verify: people", cs_sql_patients, 1, params);
-  if (!r) return 2;
+  char why[256];
+  PGresult *r =
+      cs_pg_exec_rows(v->pg, "verify: people", cs_sql_patients, 1, params, why, sizeof why);
+  if (!r) return bad_page(v, 'p', check_patient_page, idv, n, why);
   for (int row = 0; row < PQntuples(r); row++) {
     cs_patient_in in;
     if (cs_apply_patient_from_row(r, row, &in)) continue;
@@ -190,7 +248,7 @@ static int check_patient_page(verify *v, const uint64_t *idv, int n) {
     if (cs_reader_is_erased(v->r, in.id)) {
       if (rc == 0) diff(v, "person %" PRIu64 ": in the index though erased", in.id);
     } else if (rc == CS_ENOTFOUND) {
-      diff(v, "person %" PRIu64 ": missing from the index", in.id);
+      if (!bad_row(v, 'p', in.id)) diff(v, "person %" PRIu64 ": missing from the index", in.id);
     } else if (rc) {
       diff(v, "person %" PRIu64 ": unreadable in the index (%s)", in.id, cs_strerror(rc));
     } else if (p.checksum != cs_patient_in_checksum(&in)) {
@@ -240,7 +298,8 @@ static int check_events(verify *v) {
     if (cs_reader_scan(v->r, CS_T_EVENT, key, 16, count_cb, &found)) return 2;
     if (!found) {
       missing++;
-      diff(v, "event at position %" PRIu64 ": not applied to the index", pos);
+      if (!bad_row(v, 'e', pos))
+        diff(v, "event at position %" PRIu64 ": not applied to the index", pos);
     }
   }
   PQclear(r);
@@ -490,6 +549,8 @@ int cs_verify(const char *conninfo, const char *index_dir, const char *opensearc
     status = r ? 0 : 2;
     PQclear(r);
   }
+  cs_slice bad;
+  if (cs_reader_meta(v.r, "bad_rows", &bad) == 0) v.bad = json_loadb(bad.data, bad.len, 0, NULL);
   if (!status)
     status = check_set(&v, "src_conversations", CS_T_CONV, "conversation", check_conversation_page);
   if (!status) status = check_set(&v, "src_patients", CS_T_PATIENT, "person", check_patient_page);
@@ -501,6 +562,8 @@ int cs_verify(const char *conninfo, const char *index_dir, const char *opensearc
   cs_reader_close(v.r);
   cs_store_close(s);
   free(v.store_ids);
+  if (!status) report_bad_rows(&v);
+  json_decref(v.bad);
   if (status) return status;
   if (v.diffs > MAX_REPORTED)
     printf("... and %" PRIu64 " more differences\n", v.diffs - MAX_REPORTED);

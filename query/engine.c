@@ -207,6 +207,20 @@ static json_t *mirror_health(cs_reader *r, uint64_t backlog, int64_t now) {
   return m;
 }
 
+/* Source rows the indexer skipped or clamped (indexer/badrows.h): their
+ * number only; which rows, and why, `verify` tells (health answers without
+ * a token, and an error can quote a value). */
+static json_int_t bad_rows_health(cs_reader *r) {
+  cs_slice val;
+  json_int_t n = 0;
+  if (cs_reader_meta(r, "bad_rows", &val) == 0) {
+    json_t *j = json_loadb(val.data, val.len, 0, NULL);
+    n = json_integer_value(json_object_get(j, "count"));
+    json_decref(j);
+  }
+  return n;
+}
+
 int cs_engine_health(cs_engine *e, json_t **out) {
   cs_view v;
   cs_engine_error err;
@@ -233,6 +247,7 @@ int cs_engine_health(cs_engine *e, json_t **out) {
                      "updated_at", cs_json_time(cp.updated_at_ms ? cp.updated_at_ms : -1), "lag_s",
                      cp.updated_at_ms ? (double)(now - cp.updated_at_ms) / 1000.0 : -1.0);
     if (*out) json_object_set_new(*out, "mirror", mirror_health(v.r, backlog, now));
+    if (*out) json_object_set_new(*out, "bad_rows", json_integer(bad_rows_health(v.r)));
   }
   cs_view_end(e, &v);
   return *out ? 0 : -1;

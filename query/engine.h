@@ -17,7 +17,7 @@
  *     a missing one);
  *   - CS_CALLER_ANALYST sees everything but never contact fields (email,
  *     phone), and never a real name: people's names are pseudonymised
- *     ("Persona 7f3a2c"), and so are speaker labels and name words in every
+ *     ("Persona 3k9x2mq7d1t0v"), and so are speaker labels and name words in every
  *     turn, title and description shown (redact.h); their queries never
  *     match a word of a person's name in that person's conversations, and
  *     speaker filters are refused (400);
@@ -195,6 +195,14 @@ void cs_engine_export_close(cs_export *x);
  * points), rounded up. LLM tokenizers average about 4 characters per token
  * on Spanish prose, so the estimate errs on the safe side. */
 uint32_t cs_qa_tokens(const char *s, size_t len);
+
+/* The secret pseudonyms are keyed with (query/pseudonym.c): analysts see a
+ * person as "Persona " and 13 base32 characters of HMAC-SHA256(secret, id).
+ * Set it once, before serving; until then a random per-process secret is
+ * used. Returns -1 when len is outside MIN..MAX. */
+#define CS_PSEUDONYM_SECRET_MIN 16
+#define CS_PSEUDONYM_SECRET_MAX 1024
+int cs_pseudonym_set_secret(const void *secret, size_t len);
 
 /* GET /v1/health body parts from the index: document counts, checkpoint,
  * generation, last commit time. */

@@ -32,7 +32,7 @@ int cs_caller_sees_patient(cs_reader *r, const cs_caller *c, uint64_t patient_id
 int cs_caller_restricted(const cs_caller *c);
 
 /* Name of a person as this caller may see it: analysts get a stable
- * pseudonym ("Persona 7f3a2c"), others the name. Returns a new JSON string. */
+ * pseudonym ("Persona 3k9x2mq7d1t0v"), others the name. Returns a new JSON string. */
 json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name);
 /* Folds one word the way the analyzer folds surface forms, with a shortcut
  * for plain ASCII (lowercasing is all folding does to it). Writes at most

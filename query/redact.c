@@ -15,15 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cs__pseudonym(uint64_t patient_id, char buf[32]) {
-  /* A stable pseudonym: a keyed mix of the id, not reversible by reading. */
-  uint64_t h = patient_id * 0x9E3779B97F4A7C15ULL;
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ULL;
-  h ^= h >> 32;
-  snprintf(buf, 32, "Persona %06" PRIx64, h & 0xFFFFFF);
-}
-
 /* ---------------------------------------------------------------- cheap keys
  *
  * Analyzing every shown text with ICU would cost more than the search that

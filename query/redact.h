@@ -41,7 +41,7 @@
 typedef struct cs__redact {
   int on;             /* an analyst caller: names are redacted */
   uint64_t patient;   /* whose names */
-  char pseudonym[32]; /* "Persona 7f3a2c" */
+  char pseudonym[32]; /* "Persona 3k9x2mq7d1t0v" */
   size_t plen;
   cs_str name; /* the registered name (in the read view) */
   /* Cheap keys of the name's words (redact.c): a text, term or speaker
@@ -116,8 +116,9 @@ struct cs__query;
 int cs__redact_check_filters(const cs_caller *c, const char *speaker, const struct cs__query *q,
                              cs_engine_error *err);
 
-/* The pseudonym of a person: "Persona " and six hex digits of a keyed mix
- * of the id. buf needs 32 bytes. */
+/* The pseudonym of a person (query/pseudonym.c, the only place they are
+ * made): "Persona " and 13 base32 characters of HMAC-SHA256(secret, id),
+ * e.g. "Persona 3k9x2mq7d1t0v". buf needs 32 bytes. */
 void cs__pseudonym(uint64_t patient_id, char buf[32]);
 
 #endif

@@ -15,7 +15,7 @@ CREATE OR REPLACE VIEW convsearch.src_patients AS
 CREATE OR REPLACE VIEW convsearch.src_conversations AS
   SELECT id, patient_id, owner_id, title, description, language, audio_uri,
          duration_ms, status, created_at, updated_at,
-         NULL::text AS transcript_error
+         NULL::text AS transcript_error, NULL::text AS value_error
     FROM conversations;
 
 CREATE OR REPLACE VIEW convsearch.src_segments AS

@@ -51,6 +51,14 @@ BEGIN
   END IF;
 END $$;
 
+-- Whether a duration in seconds (double precision: the application can
+-- store NaN, Infinity, 1e308 or a negative number) fits duration_ms, an
+-- integer of milliseconds. Out of range, the view says "unknown" (NULL) and
+-- names the value in value_error, so that one row never fails the stream
+-- with "integer out of range". NaN compares greater than every number.
+CREATE OR REPLACE FUNCTION convsearch.portal_duration_ok(d double precision) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT d >= 0 AND d < 2147483.647 $$;
+
 SELECT convsearch.capture_table('conversation_patientmodel', 'p', 'id');
 SELECT convsearch.capture_table('conversation_conversationmodel', 'c', 'id');
 SELECT convsearch.capture_table('conversation_ephemeralanswermodel', 'e', 'id');
@@ -66,11 +74,17 @@ CREATE OR REPLACE VIEW convsearch.src_conversations AS
   SELECT c.id::bigint, c.patient_id::bigint, p.user_id::bigint AS owner_id,
          c.title::text, c.description::text, 'es'::text AS language,
          c.wav_file_s3_path::text AS audio_uri,
-         (c.duration * 1000)::integer AS duration_ms, c.status::text,
+         CASE WHEN convsearch.portal_duration_ok(c.duration)
+              THEN (c.duration * 1000)::integer END AS duration_ms, c.status::text,
          c.created_at, c.updated_at,
-         (convsearch.portal_transcript(c.conversation::text)).error AS transcript_error
+         (convsearch.portal_transcript(c.conversation::text)).error AS transcript_error,
+         CASE WHEN c.duration IS NOT NULL AND NOT convsearch.portal_duration_ok(c.duration)
+              THEN 'duration ' || c.duration || ' s out of range' END AS value_error
     FROM conversation_conversationmodel c
-    JOIN conversation_patientmodel p ON p.id = c.patient_id;
+    LEFT JOIN conversation_patientmodel p ON p.id = c.patient_id;
+-- LEFT JOIN: a conversation whose person is missing (a dangling patient_id,
+-- possible where the foreign key is not enforced) has no owner_id; the
+-- indexer skips it as a bad row instead of hiding it.
 
 CREATE OR REPLACE VIEW convsearch.src_segments AS
   WITH turns AS (
@@ -90,8 +104,10 @@ CREATE OR REPLACE VIEW convsearch.src_segments AS
   SELECT conversation_id::bigint, (ord - 1)::integer AS seq,
          CASE WHEN jsonb_typeof(turn -> 'speaker') = 'string' THEN turn ->> 'speaker' END AS speaker,
          'other'::text AS role,
-         CASE WHEN duration > 0 AND total > 0 THEN (duration * 1000 * before / total)::integer END AS start_ms,
-         CASE WHEN duration > 0 AND total > 0 THEN (duration * 1000 * (before + chars) / total)::integer END AS end_ms,
+         CASE WHEN duration > 0 AND convsearch.portal_duration_ok(duration) AND total > 0
+              THEN (duration * 1000 * before / total)::integer END AS start_ms,
+         CASE WHEN duration > 0 AND convsearch.portal_duration_ok(duration) AND total > 0
+              THEN (duration * 1000 * (before + chars) / total)::integer END AS end_ms,
          coalesce(CASE WHEN jsonb_typeof(turn -> 'text') = 'string' THEN turn ->> 'text' END, '') AS text
     FROM spread;
 

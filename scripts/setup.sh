@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 
+# clang and libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh, CTest's fuzz_*).
 packages=(
   build-essential cmake pkg-config git ca-certificates help2man
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev
   postgresql-15 postgresql-client-15
-  python3 curl clang-format
+  python3 curl clang-format clang libclang-rt-14-dev
   chromium
   openjdk-17-jdk-headless maven
 )

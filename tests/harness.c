@@ -284,6 +284,75 @@ int th_index_files_contain(const char *index_dir, const char *needle) {
   return found;
 }
 
+static char *slurp(FILE *f) {
+  size_t n = 0, cap = 4096;
+  char *buf = malloc(cap);
+  for (size_t r; buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += r;
+    if (cap - n < 2) {
+      char *b = realloc(buf, cap * 2);
+      if (!b) break;
+      buf = b;
+      cap *= 2;
+    }
+  }
+  if (buf) buf[n] = 0;
+  return buf;
+}
+
+pid_t th_server_start(const char *index_dir, int *port) {
+  char tokens[700], log[700], cmd[900], server[600];
+  snprintf(tokens, sizeof tokens, "%s/server-tokens", scratch);
+  snprintf(log, sizeof log, "%s/server.log", scratch);
+  snprintf(cmd, sizeof cmd,
+           "umask 077; printf 'sha256:%%s admin\\n' $(printf %%s '" TH_ADMIN_TOKEN
+           "' | sha256sum | cut -d' ' -f1) > '%s'",
+           tokens);
+  REQUIRE(system(cmd) == 0, "cannot write %s", tokens);
+  snprintf(server, sizeof server, "%s", indexer);
+  char *slash = strrchr(server, '/');
+  REQUIRE(slash, "CS_INDEXER is not a path");
+  snprintf(slash + 1, sizeof server - (size_t)(slash + 1 - server), "convsearch-server");
+  unlink(log);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0, "fork");
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) dup2(fd, 2);
+    execl(server, server, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens,
+          "--threads", "2", (char *)NULL);
+    _exit(127);
+  }
+  *port = 0;
+  for (int64_t end = th_now_ms() + 15000; th_now_ms() < end && !*port;) {
+    FILE *l = fopen(log, "r");
+    char line[1024];
+    while (l && fgets(line, sizeof line, l)) {
+      const char *p = strstr(line, "listening on 127.0.0.1:");
+      if (p) *port = atoi(p + strlen("listening on 127.0.0.1:"));
+    }
+    if (l) fclose(l);
+    if (!*port) th_sleep_ms(20);
+  }
+  REQUIRE(*port, "the server did not start (see %s)", log);
+  return pid;
+}
+
+char *th_http_get(int port, const char *path, const char *token) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "curl -sf %s%s%s 'http://127.0.0.1:%d%s'",
+           token ? "-H 'Authorization: Bearer " : "", token ? token : "", token ? "'" : "", port,
+           path);
+  FILE *f = popen(cmd, "r");
+  if (!f) return NULL;
+  char *body = slurp(f);
+  if (pclose(f) != 0) {
+    free(body);
+    return NULL;
+  }
+  return body;
+}
+
 void th_cleanup(void) {}
 
 static void rm_rf(const char *path) {

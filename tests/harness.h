@@ -69,6 +69,15 @@ int th_index_files_contain(const char *index_dir, const char *needle);
 /* The URL of the os_node fixture's OpenSearch node (CS_TEST_OSDIR/url);
  * REQUIREs it. */
 void th_os_url(char *out, size_t n);
+/* convsearch-server (beside the indexer) on index_dir at a free port of
+ * 127.0.0.1, with one admin service token TH_ADMIN_TOKEN; REQUIREs that
+ * it starts. Returns its pid (stop it with th_stop); *port is its port. */
+#define TH_ADMIN_TOKEN "harness-admin-token"
+pid_t th_server_start(const char *index_dir, int *port);
+/* GET path from the server at port (token NULL: none), through curl.
+ * Returns the body (malloc'd) or NULL when the request failed. */
+char *th_http_get(int port, const char *path, const char *token);
+
 int64_t th_now_ms(void);
 void th_sleep_ms(int ms);
 void th_cleanup(void);

@@ -237,7 +237,10 @@ static void sha256_hex(const char *s, char out[65]) {
     sprintf(out + 2 * i, "%02x", h[i]);
 }
 
-static char tokens_path[600], secret_path[600];
+static char tokens_path[600], secret_path[600], pseudo_path[600];
+/* The pseudonym secret every test server is given (the cases' expected
+ * pseudonyms depend on it); NULL: the server's default file. */
+static const char *pseudo_arg = pseudo_path;
 
 static void setup_tokens(void) {
   long long exp = (long long)time(NULL) + 3600, past = (long long)time(NULL) - 60;
@@ -280,6 +283,8 @@ static void setup_tokens(void) {
   char s[128];
   snprintf(s, sizeof s, "%s\n", secret);
   write_file(secret_path, s, 0600);
+  snprintf(pseudo_path, sizeof pseudo_path, "%s/pseudonym-secret", work);
+  write_file(pseudo_path, "the HTTP tests' pseudonym secret\n", 0600);
 }
 
 /* ---------------------------------------------------------------- processes */
@@ -321,7 +326,8 @@ static void start_server(void) {
   snprintf(server_log, sizeof server_log, "%s/server.log", work);
   const char *args[] = {server_bin,    "--index",   index_dir,   "--listen",
                         "127.0.0.1:0", "--tokens",  tokens_path, "--token-secret-file",
-                        secret_path,   "--threads", "4",         NULL};
+                        secret_path,   "--threads", "4",         "--pseudonym-secret-file",
+                        pseudo_path,   NULL};
   server_pid = spawn(args, server_log, NULL);
   double end = now_s() + 15;
   while (now_s() < end) {
@@ -1616,6 +1622,12 @@ static void t_startup(void) {
        1,
        s640,
        "0640"},
+      {"pseudonym secret file readable by group",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--pseudonym-secret-file", s640, NULL},
+       1,
+       s640,
+       "0640"},
       {"missing index",
        {server_bin, "--index", "/nonexistent/index", "--listen", "127.0.0.1:0", "--tokens",
         tokens_path, NULL},
@@ -2055,6 +2067,10 @@ static pid_t start_extra(const char *const *extra, const char *log, int *port_ou
   const char *args[32] = {server_bin, "--index",   index_dir,   "--listen", "127.0.0.1:0",
                           "--tokens", tokens_path, "--threads", "2"};
   int n = 9;
+  if (pseudo_arg) {
+    args[n++] = "--pseudonym-secret-file";
+    args[n++] = pseudo_arg;
+  }
   for (int i = 0; extra[i] && n < 31; i++)
     args[n++] = extra[i];
   args[n] = NULL;
@@ -2457,6 +2473,88 @@ static void t_token_ttl_option(void) {
   port = main_port;
 }
 
+/* Analysts' names of every person, by id, from a server on port p. */
+static json_t *analyst_names(int p) {
+  int saved = port;
+  port = p;
+  resp r;
+  get("/v1/patients?limit=100", "analyst", &r);
+  port = saved;
+  json_t *names = json_object();
+  size_t i;
+  json_t *it;
+  json_array_foreach(json_object_get(r.json, "items"), i, it) {
+    char id[24];
+    snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(it, "id")));
+    json_object_set(names, id, json_object_get(it, "name"));
+  }
+  resp_free(&r);
+  return names;
+}
+
+/* Pseudonyms are keyed: "Persona " and 13 base32 characters (never the
+ * unkeyed 6 hex digits of before, see test_pseudonym), the same after
+ * a restart with the same secret (or with the default secret file the
+ * server made in the index directory), different with another secret,
+ * never the unkeyed form of the id. */
+static void t_pseudonyms(void) {
+  json_t *main_names = analyst_names(port);
+  int shaped = json_object_size(main_names) >= 10;
+  const char *id;
+  json_t *v;
+  json_object_foreach(main_names, id, v) {
+    const char *n = json_string_value(v);
+    shaped &= n && strlen(n) == 21 && !strncmp(n, "Persona ", 8) &&
+              strspn(n + 8, "0123456789abcdefghjkmnpqrstvwxyz") == 13;
+  }
+  check(shaped, "analysts see \"Persona \" and 13 base32 characters for each of %zu people",
+        json_object_size(main_names));
+
+  char log[700], other[700], dflt[700];
+  snprintf(log, sizeof log, "%s/pseudo-server.log", work);
+  const char *none[] = {NULL};
+  int p;
+  pid_t pid = start_extra(none, log, &p); /* a restart: same secret file */
+  json_t *again = analyst_names(p);
+  check(json_equal(again, main_names), "same secret, another server process: same pseudonyms");
+  json_decref(again);
+  kill(pid, SIGTERM);
+  wait_exit(pid, 15);
+
+  snprintf(other, sizeof other, "%s/pseudonym-secret-2", work);
+  write_file(other, "another pseudonym secret, 32 bytes\n", 0600);
+  pseudo_arg = other;
+  pid = start_extra(none, log, &p);
+  json_t *diff = analyst_names(p);
+  int all_differ = json_object_size(diff) == json_object_size(main_names);
+  json_object_foreach(main_names, id, v) all_differ &= !json_equal(v, json_object_get(diff, id));
+  check(all_differ, "another secret: every pseudonym differs");
+  json_decref(diff);
+  kill(pid, SIGTERM);
+  wait_exit(pid, 15);
+
+  /* No option: DIR/pseudonym.secret, made once (0600) and kept. */
+  snprintf(dflt, sizeof dflt, "%s/pseudonym.secret", index_dir);
+  pseudo_arg = NULL;
+  pid = start_extra(none, log, &p);
+  json_t *d1 = analyst_names(p);
+  kill(pid, SIGTERM);
+  wait_exit(pid, 15);
+  struct stat st;
+  check(stat(dflt, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 65,
+        "without --pseudonym-secret-file the server keeps a 0600 secret in %s", dflt);
+  pid = start_extra(none, log, &p);
+  json_t *d2 = analyst_names(p);
+  check(json_object_size(d1) >= 10 && json_equal(d1, d2) && !json_equal(d1, main_names),
+        "the default secret file: the same pseudonyms after a restart");
+  json_decref(d1);
+  json_decref(d2);
+  kill(pid, SIGTERM);
+  wait_exit(pid, 15);
+  pseudo_arg = pseudo_path;
+  json_decref(main_names);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(void) {
@@ -2532,7 +2630,8 @@ int main(int argc, char **argv) {
                   {"reindex", t_reindex},
                   {"framing", t_framing},
                   {"runner limits", t_runner_limits},
-                  {"token ttl option", t_token_ttl_option}};
+                  {"token ttl option", t_token_ttl_option},
+                  {"pseudonyms", t_pseudonyms}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
       label = checks[i].name;
       checks[i].run();

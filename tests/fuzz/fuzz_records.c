@@ -1,0 +1,96 @@
+/*
+ * libFuzzer harness: every record decoder of the index (index/records.h)
+ * and the postings codec (index/postings.h). The first byte picks the
+ * decoder, the rest is the stored value; a turn's token table is walked and
+ * a chunk's positions read, as the readers do. Seeds: values of a real
+ * index (tests/fuzz/seeds.c).
+ */
+#include "fuzz_records.h"
+#include "postings.h"
+#include "records.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 1) return 0;
+  const uint8_t *p = data + 1;
+  size_t n = size - 1;
+  union {
+    cs_doc doc;
+    cs_conv conv;
+    cs_turn turn;
+    cs_patient patient;
+    cs_event event;
+    cs_inter inter;
+    cs_lex lex;
+    cs_word word;
+    cs_point point;
+    cs_checkpoint cp;
+    cs_stats stats;
+    cs_outop outop;
+    cs_passage passage;
+  } u;
+  switch (data[0] % FUZZ_KINDS) {
+  case FUZZ_DOC:
+    cs_doc_decode(p, n, &u.doc);
+    break;
+  case FUZZ_CONV:
+    cs_conv_decode(p, n, &u.conv);
+    break;
+  case FUZZ_TURN:
+    if (cs_turn_decode(p, n, &u.turn) == 0) {
+      cs_tokiter it = {0};
+      uint32_t pos, start, len;
+      while (cs_turn_token_next(&u.turn, &it, &pos, &start, &len) == 1) {
+      }
+    }
+    break;
+  case FUZZ_PATIENT:
+    cs_patient_decode(p, n, &u.patient);
+    break;
+  case FUZZ_EVENT:
+    cs_event_decode(p, n, &u.event);
+    break;
+  case FUZZ_INTER:
+    cs_inter_decode(p, n, &u.inter);
+    break;
+  case FUZZ_LEX:
+    cs_lex_decode(p, n, &u.lex);
+    break;
+  case FUZZ_WORD:
+    cs_word_decode(p, n, &u.word);
+    break;
+  case FUZZ_POINT:
+    cs_point_decode(p, n, &u.point);
+    break;
+  case FUZZ_CHECKPOINT:
+    cs_checkpoint_decode(p, n, &u.cp);
+    break;
+  case FUZZ_STATS:
+    cs_stats_decode(p, n, &u.stats);
+    break;
+  case FUZZ_OUTOP:
+    cs_outop_decode(p, n, &u.outop);
+    break;
+  case FUZZ_PASSAGE:
+    cs_passage_decode(p, n, &u.passage);
+    break;
+  case FUZZ_CHUNK: {
+    /* A chunk is stored under its first docid: 4 bytes of it, then the
+     * value. */
+    if (n < 4) return 0;
+    uint32_t first = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    uint32_t last, ndocs, max_tf, min_len;
+    cs_chunk_peek(p + 4, n - 4, first, &last, &ndocs, &max_tf, &min_len);
+    static cs_chunk c;
+    if (cs_chunk_decode(p + 4, n - 4, first, &c) == 0) {
+      static uint32_t pos[4096];
+      for (uint32_t i = 0; i < c.n; i++)
+        if (cs_chunk_positions(&c, i, pos, 4096)) break;
+    }
+    break;
+  }
+  }
+  return 0;
+}
