@@ -151,7 +151,7 @@ try {
   const marks = await page.locator('#resultados .snippet mark').allInnerTexts();
   check(marks.length > 0 && marks.every((m) => /desahucio/i.test(m)), 'the word is highlighted in the snippets', marks);
   const people = await page.locator('#resultados .persona').allInnerTexts();
-  check(people.length === 2 && people.every((p) => /^Persona [0-9a-f]{6}$/.test(p)), 'analysts see pseudonyms', people);
+  check(people.length === 2 && people.every((p) => /^Persona [0-9a-z]{13}$/.test(p)), 'analysts see pseudonyms', people);
   const body = await page.locator('body').innerText();
   check(!/Álvaro|Núñez|Fátima|Amrani/.test(body), 'no real name on the analyst page');
   const h1000 = page.locator('#resultados .hit[data-conversation="1000"]');
