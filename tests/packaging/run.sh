@@ -118,9 +118,15 @@ grep -q "/var/lib/convsearch/index" "$work/status.err" || fail "status did not t
 umask 077
 printf 'sha256:%s admin\n' "$(printf admin-token | sha256sum | cut -d' ' -f1)" >"$work/tokens"
 printf 'packaging-test-secret-0123456789\n' >"$work/secret"
+head -c 32 /dev/urandom >"$work/pseudonym-secret"
+grep -q '^pseudonym-secret-file = /etc/convsearch/pseudonym-secret$' "$conf" ||
+  fail "the example settings name no pseudonym secret (the server cannot write the index directory)"
+grep -q 'pseudonym-secret' "$src/packaging/debian/postinst" ||
+  fail "postinst does not create the pseudonym secret"
 python3 "$src/tests/packaging/start_unit.py" "$root" /usr/lib/systemd/system/convsearch-server.service \
   /usr/share/convsearch/convsearch.conf --index "$work/http/index" --listen 127.0.0.1:0 \
-  --tokens "$work/tokens" --token-secret-file "$work/secret" ||
+  --tokens "$work/tokens" --token-secret-file "$work/secret" \
+  --pseudonym-secret-file "$work/pseudonym-secret" ||
   fail "the packaged server did not start from its unit with the example settings"
 
 if [ "$failures" -gt 0 ]; then
