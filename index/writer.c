@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "passages.h"
 #include "postings.h"
+#include "textpack.h"
 #include "utf8.h"
 #include "varint.h"
 
@@ -120,6 +121,7 @@ struct cs_writer {
   cs_store *store;
   cs_txn *txn;
   cs_analyzer *an;
+  cs_textpack *zt; /* compresses stored turn text */
   hmap terms, words;
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
@@ -166,7 +168,10 @@ int cs_writer_open(cs_store *s, cs_writer **out) {
   w->store = s;
   w->pending_min = CS_DOCID_END;
   w->an = cs_analyzer_create();
-  if (!w->an) {
+  w->zt = cs_textpack_create();
+  if (!w->an || !w->zt) {
+    cs_analyzer_destroy(w->an);
+    cs_textpack_destroy(w->zt);
     free(w);
     return CS_ENOMEM;
   }
@@ -199,6 +204,7 @@ void cs_writer_close(cs_writer *w) {
   if (!w) return;
   cs_writer_abort(w);
   cs_analyzer_destroy(w->an);
+  cs_textpack_destroy(w->zt);
   cs_buf_free(&w->buf);
   cs_buf_free(&w->buf2);
   cs_plist_free(&w->tmp);
@@ -774,7 +780,7 @@ static const char *tt_text(const turn_texts *tt, size_t i) {
 }
 
 /* A stored conversation's turns, for removing its passages. */
-static int tt_load(cs_writer *w, uint64_t conv, turn_texts *tt) {
+static int tt_load(cs_writer *w, uint64_t conv, turn_texts *tt, cs_buf *scratch) {
   uint8_t pfx[12];
   cs_key_turn(pfx, conv, INT32_MIN);
   cs_cursor *cur;
@@ -785,6 +791,7 @@ static int tt_load(cs_writer *w, uint64_t conv, turn_texts *tt) {
     if (k.len != 12 || memcmp(k.data, pfx, 8) != 0) break;
     cs_turn t;
     rc = cs_turn_decode(v.data, v.len, &t);
+    if (!rc) rc = cs_turn_text(&t, scratch);
     if (!rc) rc = tt_push(tt, t.seq, t.role, t.start_ms, t.end_ms, t.text.p, t.text.len);
     if (rc) break;
   }
@@ -944,10 +951,10 @@ static int seq_index(const turn_texts *tt, int32_t seq, uint32_t *out) {
 static int delete_passages(cs_writer *w, uint64_t conv, const char *lang) {
   turn_texts tt;
   memset(&tt, 0, sizeof tt);
-  int rc = tt_load(w, conv, &tt);
   cs_buf text, rec;
   cs_buf_init(&text);
   cs_buf_init(&rec);
+  int rc = tt_load(w, conv, &tt, &rec);
   uint8_t pfx[8];
   cs_key_u64(pfx, conv);
   while (!rc) {
@@ -1051,7 +1058,8 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
     if (!rc) memcpy(tk, k.data, 12);
     cs_buf tb;
     cs_buf_init(&tb);
-    if (!rc) cs_buf_bytes(&tb, t.text.p, t.text.len);
+    if (!rc && !t.packed.p) cs_buf_bytes(&tb, t.text.p, t.text.len);
+    if (!rc && t.packed.p) rc = cs_turn_text(&t, &tb);
     cs_cursor_close(cur);
     if (!rc) rc = tb.err;
     if (!rc) rc = remove_doc(w, t.docid, lang, (const char *)tb.p, tb.len, CS_DOC_TURN);
@@ -1084,9 +1092,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   memset(&tt, 0, sizeof tt);
   passage_builder pb;
   memset(&pb, 0, sizeof pb);
-  cs_buf copy, f[7], tbl;
+  cs_buf copy, f[7];
   cs_buf_init(&copy);
-  cs_buf_init(&tbl);
   for (int i = 0; i < 7; i++)
     cs_buf_init(&f[i]);
   cs_conv old;
@@ -1174,16 +1181,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     t.text = (cs_str){text, tlen};
     t.start_ms = ti->start_ms;
     t.end_ms = ti->end_ms;
-    cs_buf_reset(&tbl);
-    cs_token_table_encode(&tbl, toks, ntoks, &t.ntokens);
-    if (tbl.err) {
-      rc = tbl.err;
-      goto out;
-    }
-    t.tokens = tbl.p;
-    t.tokens_end = tbl.p + tbl.len;
     cs_buf_reset(&w->buf);
-    cs_turn_encode(&w->buf, &t);
+    cs_turn_encode(&w->buf, &t, w->zt);
     uint8_t key[12];
     cs_key_turn(key, c.id, t.seq);
     rc = put_buf(w, CS_T_TURN, key, 12, &w->buf);
@@ -1205,7 +1204,6 @@ out:
   passages_end(&pb);
   tt_free(&tt);
   cs_buf_free(&copy);
-  cs_buf_free(&tbl);
   for (int i = 0; i < 7; i++)
     cs_buf_free(&f[i]);
   if (flags_out) *flags_out = flags;

@@ -10,7 +10,7 @@ shift || true
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libyaml-dev
   postgresql-15 postgresql-client-15
   python3 curl clang-format
 )
