@@ -76,6 +76,7 @@ void cs_writer_close(cs_writer *w) {
   cs_buf_free(&w->buf);
   cs_buf_free(&w->buf2);
   cs_plist_free(&w->tmp);
+  free(w->ents);
   free(w);
 }
 

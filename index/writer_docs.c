@@ -12,19 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int words_delta(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
+/* The word table's pending entry of token t: its df moves by delta once per
+ * document. */
+static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
   cs__pentry *e = cs__pmap_get(&w->words, t->word, t->word_len);
-  if (!e) return CS_ENOMEM;
-  if (e->last_doc == docid) return 0;
+  if (!e || e->last_doc == docid) return e;
   e->last_doc = docid;
   if (!e->stem) {
-    e->stem = strdup(t->term);
-    if (!e->stem) return CS_ENOMEM;
-    w->words.bytes += t->term_len + 1;
+    e->stem = cs__pmap_strdup(&w->words, t->term, t->term_len);
+    if (!e->stem) return NULL;
   }
   e->df += delta;
-  return 0;
+  return e;
 }
+
 /* The key a token is posted under for a doc of `kind`: its term, or for
  * passages the term behind CS_PASSAGE_PREFIX (built in buf). */
 static const char *field_term(int kind, const cs_token *t, char *buf, size_t *len) {
@@ -37,51 +38,93 @@ static const char *field_term(int kind, const cs_token *t, char *buf, size_t *le
   *len = (size_t)t->term_len + 1;
   return buf;
 }
-/* Adds one document's tokens to the pending postings; returns its length in
- * indexed tokens through *len. Passages leave the word table alone: their
- * words are the turns' words again. */
+
+/* The pending entry of t's term: the one its word was last posted under
+ * when that is still the term (the same surface word may stem otherwise in
+ * another language, or with other accents), so a token costs one probe of
+ * the word map rather than one per map. */
+static cs__pentry *term_entry(cs_writer *w, const cs_token *t, cs__pentry *we) {
+  cs__pentry *te = we->term;
+  if (te && te->len == t->term_len && memcmp(te->key, t->term, t->term_len) == 0) return te;
+  te = cs__pmap_get(&w->terms, t->term, t->term_len);
+  we->term = te;
+  return te;
+}
+
+/* Appends position pos of document docid (length dl) to e's postings. */
+static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32_t pos) {
+  cs_plist *l = &e->pl;
+  if (l->n && l->docid[l->n - 1] == docid) {
+    /* Another occurrence in the same doc: extend its positions. */
+    if (l->tf[l->n - 1] >= CS_TF_MAX) return 0;
+    if (l->npos == l->pos_cap) {
+      size_t cap = l->pos_cap * 2;
+      uint32_t *p = realloc(l->pos, cap * sizeof *p);
+      if (!p) return CS_ENOMEM;
+      w->terms.bytes += (cap - l->pos_cap) * sizeof *p;
+      l->pos = p;
+      l->pos_cap = cap;
+    }
+    l->pos[l->npos++] = pos;
+    l->tf[l->n - 1]++;
+    return 0;
+  }
+  size_t before = (size_t)l->cap * 12 + l->pos_cap * 4;
+  int rc = cs_plist_add(l, docid, dl, &pos, 1);
+  if (rc) return rc;
+  w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4 - before;
+  return 0;
+}
+
 int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks, size_t n,
                    uint32_t *len) {
+  if (n > w->ents_cap) {
+    size_t cap = n + n / 2 + 64;
+    cs__pentry **v = realloc(w->ents, cap * sizeof *v);
+    if (!v) return CS_ENOMEM;
+    w->ents = v;
+    w->ents_cap = cap;
+  }
   uint32_t dl = 0;
   for (size_t i = 0; i < n; i++)
     dl += !(toks[i].flags & CS_TOK_STOP);
-  char kbuf[CS_TERM_MAX + 2];
   for (size_t i = 0; i < n; i++) {
     const cs_token *t = &toks[i];
+    w->ents[i] = NULL;
     if (t->flags & CS_TOK_STOP) continue;
-    size_t klen;
-    const char *key = field_term(kind, t, kbuf, &klen);
-    cs__pentry *e = cs__pmap_get(&w->terms, key, klen);
-    if (!e) return CS_ENOMEM;
-    cs_plist *l = &e->pl;
-    if (l->n && l->docid[l->n - 1] == docid) {
-      /* Another occurrence in the same doc: extend its positions. */
-      if (l->tf[l->n - 1] >= CS_TF_MAX) continue;
-      if (l->npos == l->pos_cap) {
-        size_t cap = l->pos_cap * 2;
-        uint32_t *p = realloc(l->pos, cap * sizeof *p);
-        if (!p) return CS_ENOMEM;
-        w->terms.bytes += (cap - l->pos_cap) * sizeof *p;
-        l->pos = p;
-        l->pos_cap = cap;
-      }
-      l->pos[l->npos++] = t->pos;
-      l->tf[l->n - 1]++;
-    } else {
-      size_t before = (size_t)l->cap * 12 + l->pos_cap * 4;
-      int rc = cs_plist_add(l, docid, dl, &t->pos, 1);
-      if (rc) return rc;
-      w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4 - before;
-    }
-    if (kind != CS_DOC_PASSAGE) {
-      int rc = words_delta(w, t, docid, 1);
-      if (rc) return rc;
-    }
+    cs__pentry *we = word_entry(w, t, docid, 1);
+    cs__pentry *te = we ? term_entry(w, t, we) : NULL;
+    if (!te) return CS_ENOMEM;
+    w->ents[i] = te;
+    int rc = post(w, te, docid, dl, t->pos);
+    if (rc) return rc;
   }
   if (docid < w->pending_min) w->pending_min = docid;
   *len = dl;
   return 0;
 }
+
+cs__pentry *cs__wr_field_entry(cs_writer *w, cs__pentry *te) {
+  if (!te->field) {
+    char key[CS_TERM_MAX + 2];
+    key[0] = CS_PASSAGE_PREFIX;
+    memcpy(key + 1, te->key, te->len);
+    te->field = cs__pmap_get(&w->terms, key, (size_t)te->len + 1);
+  }
+  return te->field;
+}
+
+int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, const uint32_t *pos,
+                       size_t n, uint32_t *len) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = post(w, ents[i], docid, (uint32_t)n, pos[i]);
+    if (rc) return rc;
+  }
+  if (docid < w->pending_min) w->pending_min = docid;
+  *len = (uint32_t)n;
+  return 0;
+}
+
 /* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
 int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
                       size_t text_len, int kind) {
@@ -116,7 +159,7 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
       e->last_doc = docid;
       rc = cs__wr_remove_posting(w, cur, key, klen, docid);
     }
-    if (!rc && kind != CS_DOC_PASSAGE) rc = words_delta(w, &toks[i], docid, -1);
+    if (!rc && kind != CS_DOC_PASSAGE && !word_entry(w, &toks[i], docid, -1)) rc = CS_ENOMEM;
   }
   cs__pmap_clear(&seen);
   cs_cursor_close(cur);

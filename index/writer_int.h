@@ -29,6 +29,8 @@ struct cs_writer {
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
   cs_plist tmp;
+  cs__pentry **ents; /* the last cs__wr_add_doc's term entry per token */
+  size_t ents_cap;
   int mirror;          /* META "mirror" present: append outbox operations */
   uint64_t outbox_seq; /* last outbox sequence used (META "outbox_seq") */
   int outbox_dirty;
@@ -70,10 +72,17 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
 /* Cleans a source string: repaired UTF-8, cut to `max` bytes. The result
  * lives in `b` (NUL-terminated). */
 const char *cs__wr_clean(cs_buf *b, const char *s, size_t len, size_t max, unsigned *flags);
-/* Adds one document's tokens to the pending postings; its length in
- * indexed tokens goes to *len. */
+/* Adds one document's tokens to the pending postings (and the word table);
+ * its length in indexed tokens goes to *len. w->ents[i] gets token i's term
+ * entry (NULL for a stop word) until the next call. Not for passages. */
 int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks, size_t n,
                    uint32_t *len);
+/* The passage-field entry of term entry te (created on first use). */
+cs__pentry *cs__wr_field_entry(cs_writer *w, cs__pentry *te);
+/* Adds a passage: n tokens, their passage-field entries and positions.
+ * Passages leave the word table alone: their words are the turns'. */
+int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, const uint32_t *pos,
+                       size_t n, uint32_t *len);
 /* Records what docid is, and counts it in the statistics. */
 int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, uint64_t patient,
                          int32_t seq, uint32_t dl);
@@ -96,19 +105,16 @@ typedef struct cs__turn_texts {
   uint8_t *role;
   int64_t *start, *end;
 } cs__turn_texts;
-/* Passages of the conversation being put, filled from its turns' tokens. */
-typedef struct cs__pending_tok {
-  uint32_t off; /* into terms */
-  uint16_t len;
-  uint32_t pos;
-} cs__pending_tok;
+/* Passages of the conversation being put, filled from its turns' tokens:
+ * the passage being filled holds ntok tokens, their passage-field entries
+ * and positions. */
 typedef struct cs__passage_builder {
   cs_passage_span *sp;
   size_t n, next; /* passages, and the first one not yet indexed */
-  cs_buf terms;   /* term bytes of the passage being filled */
-  cs__pending_tok *tok;
+  cs__pentry **ent;
+  uint32_t *pos;
   size_t ntok, cap;
-  uint32_t pos; /* next position in the passage being filled */
+  uint32_t next_pos; /* next position in the passage being filled */
 } cs__passage_builder;
 
 void cs__tt_free(cs__turn_texts *tt);
@@ -118,8 +124,9 @@ const char *cs__tt_text(const cs__turn_texts *tt, size_t i);
 /* Cuts the conversation's passages from its cleaned turns. */
 int cs__passages_begin(cs__passage_builder *pb, const cs__turn_texts *tt);
 void cs__passages_end(cs__passage_builder *pb);
-/* Routes turn i's tokens to the passages covering them, indexing each
- * passage (docid *d, then incremented) when its last turn is done. */
+/* Routes turn i's tokens (toks, and w->ents from the turn's
+ * cs__wr_add_doc) to the passages covering them, indexing each passage
+ * (docid *d, then incremented) when its last turn is done. */
 int cs__passages_feed(cs_writer *w, cs__passage_builder *pb, const cs_conv *c,
                       const cs__turn_texts *tt, uint32_t i, const cs_token *toks, size_t n,
                       uint32_t *d);

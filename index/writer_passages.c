@@ -100,30 +100,20 @@ int cs__passages_begin(cs__passage_builder *pb, const cs__turn_texts *tt) {
     pt[i] = (cs_passage_turn){cs__tt_text(tt, i), tt->len[i], tt->role[i]};
   int rc = cs_passages_build(pt, tt->n, &pb->sp, &pb->n);
   free(pt);
-  cs_buf_init(&pb->terms);
   return rc;
 }
 void cs__passages_end(cs__passage_builder *pb) {
   free(pb->sp);
-  free(pb->tok);
-  cs_buf_free(&pb->terms);
+  free(pb->ent);
+  free(pb->pos);
   memset(pb, 0, sizeof *pb);
 }
 /* Indexes the passage being filled (number pb->next) as docid *d. */
 static int passage_flush(cs_writer *w, cs__passage_builder *pb, const cs_conv *c,
                          const cs__turn_texts *tt, uint32_t *d) {
   const cs_passage_span *sp = &pb->sp[pb->next];
-  cs_token *toks = malloc((pb->ntok ? pb->ntok : 1) * sizeof *toks);
-  if (!toks) return CS_ENOMEM;
-  for (size_t i = 0; i < pb->ntok; i++) {
-    memset(&toks[i], 0, sizeof toks[i]);
-    toks[i].term = (const char *)pb->terms.p + pb->tok[i].off;
-    toks[i].term_len = pb->tok[i].len;
-    toks[i].pos = pb->tok[i].pos;
-  }
   uint32_t dl = 0;
-  int rc = cs__wr_add_doc(w, *d, CS_DOC_PASSAGE, toks, pb->ntok, &dl);
-  free(toks);
+  int rc = cs__wr_add_passage(w, *d, pb->ent, pb->pos, pb->ntok, &dl);
   if (!rc)
     rc = cs__wr_put_doc_entry(w, *d, CS_DOC_PASSAGE, c->id, c->patient_id, (int32_t)pb->next, dl);
   if (rc) return rc;
@@ -143,8 +133,7 @@ static int passage_flush(cs_writer *w, cs__passage_builder *pb, const cs_conv *c
   rc = cs__wr_put_buf(w, CS_T_PASSAGE, key, 12, &w->buf);
   pb->next++;
   pb->ntok = 0;
-  pb->pos = 0;
-  cs_buf_reset(&pb->terms);
+  pb->next_pos = 0;
   return rc;
 }
 /* Routes turn i's tokens to the passages covering them (by byte range; the
@@ -169,18 +158,20 @@ int cs__passages_feed(cs_writer *w, cs__passage_builder *pb, const cs_conv *c,
     if (base == UINT32_MAX) base = toks[k].pos;
     if (pb->ntok == pb->cap) {
       size_t cap = pb->cap ? pb->cap * 2 : 256;
-      cs__pending_tok *v = realloc(pb->tok, cap * sizeof *v);
-      if (!v) return CS_ENOMEM;
-      pb->tok = v;
+      cs__pentry **e = realloc(pb->ent, cap * sizeof *e);
+      if (e) pb->ent = e;
+      uint32_t *p = realloc(pb->pos, cap * sizeof *p);
+      if (p) pb->pos = p;
+      if (!e || !p) return CS_ENOMEM;
       pb->cap = cap;
     }
-    pb->tok[pb->ntok++] = (cs__pending_tok){(uint32_t)pb->terms.len, toks[k].term_len,
-                                            pb->pos + (toks[k].pos - base)};
-    last = pb->pos + (toks[k].pos - base);
-    cs_buf_bytes(&pb->terms, toks[k].term, toks[k].term_len);
-    if (pb->terms.err) return pb->terms.err;
+    cs__pentry *fe = cs__wr_field_entry(w, w->ents[k]);
+    if (!fe) return CS_ENOMEM;
+    last = pb->next_pos + (toks[k].pos - base);
+    pb->ent[pb->ntok] = fe;
+    pb->pos[pb->ntok++] = last;
   }
-  if (base != UINT32_MAX) pb->pos = last + 2; /* a gap between turns */
+  if (base != UINT32_MAX) pb->next_pos = last + 2; /* a gap between turns */
   /* Passages that end with this turn are complete. */
   while (pb->next < pb->n && pb->sp[pb->next].last <= i) {
     int rc = passage_flush(w, pb, c, tt, d);
