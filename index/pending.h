@@ -14,7 +14,11 @@
 #include <stdint.h>
 
 typedef struct cs__pentry {
-  cs_plist pl;              /* terms: the batch's documents */
+  cs_plist pl; /* terms: the batch's documents (after `one`'s) */
+  /* terms: a single occurrence, kept here until a second one (most terms
+   * of a batch occur once: no allocation for them). */
+  uint8_t one;
+  uint32_t one_doc, one_len, one_pos;
   struct cs__pentry *term;  /* words: the term entry the word was last posted under */
   struct cs__pentry *field; /* terms: the same term in the passage field */
   const char *stem;         /* words: the stem (in the map's arena) */

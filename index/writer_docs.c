@@ -54,7 +54,20 @@ static cs__pentry *term_entry(cs_writer *w, const cs_token *t, cs__pentry *we) {
 /* Appends position pos of document docid (length dl) to e's postings. */
 static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32_t pos) {
   cs_plist *l = &e->pl;
-  if (l->n && l->docid[l->n - 1] == docid) {
+  if (!e->one && l->n == 0) {
+    e->one = 1;
+    e->one_doc = docid;
+    e->one_len = dl;
+    e->one_pos = pos;
+    return 0;
+  }
+  if (e->one) { /* a second occurrence: the list takes over */
+    e->one = 0;
+    int rc = cs_plist_add(l, e->one_doc, e->one_len, &e->one_pos, 1);
+    if (rc) return rc;
+    w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4;
+  }
+  if (l->docid[l->n - 1] == docid) {
     /* Another occurrence in the same doc: extend its positions. */
     if (l->tf[l->n - 1] >= CS_TF_MAX) return 0;
     if (l->npos == l->pos_cap) {

@@ -81,6 +81,10 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
     return rc;
   }
   size_t pos = 0;
+  if (e->one) {
+    rc = cs_plist_add(l, e->one_doc, e->one_len, &e->one_pos, 1);
+    if (rc) return rc;
+  }
   for (uint32_t i = 0; i < e->pl.n; i++) {
     rc = cs_plist_add(l, e->pl.docid[i], e->pl.len[i], e->pl.pos + pos, e->pl.tf[i]);
     if (rc) return rc;
@@ -88,7 +92,7 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   }
   rc = write_chunks(w, e->key, e->len, l);
   if (rc) return rc;
-  return lex_add(w, e->key, e->len, e->pl.n, (int64_t)e->pl.npos);
+  return lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
 }
 static int flush_word(cs_writer *w, cs__pentry *e) {
   if (e->df == 0) return 0;
@@ -120,7 +124,7 @@ int cs__wr_flush(cs_writer *w) {
   cs_cursor *cur = NULL;
   rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
   for (size_t i = 0; !rc && i < w->terms.n; i++) {
-    if (v[i]->pl.n) rc = flush_term(w, cur, v[i]);
+    if (v[i]->pl.n || v[i]->one) rc = flush_term(w, cur, v[i]);
   }
   cs_cursor_close(cur);
   free(v);
