@@ -5,6 +5,7 @@
 #include "textpack.h"
 
 #include "errors.h"
+#include "writer.h" /* CS_TEXT_MAX */
 
 #include <stdlib.h>
 #include <zstd.h>
@@ -84,7 +85,9 @@ int cs_textpack_get(cs_rd *r, cs_str *out, cs_str *packed) {
   if (codec != CS_TEXT_ZSTD) return CS_ECORRUPT;
   uint64_t len = cs_rd_varint(r);
   *packed = cs_rd_str(r);
-  if (r->err || len > UINT32_MAX || packed->len == 0) return CS_ECORRUPT;
+  /* No text longer than the writer stores: a damaged length must not make
+   * a reader allocate gigabytes. */
+  if (r->err || len > CS_TEXT_MAX || packed->len == 0) return CS_ECORRUPT;
   out->p = NULL;
   out->len = (size_t)len;
   return 0;

@@ -220,6 +220,12 @@ static void records(void) {
             u.text.p >= (const char *)b.p && memcmp(u.text.p, "Sí.", 4) == 0 &&
             cs_turn_text(&u, &scratch) == 0,
         "a short turn is stored plain and read in place");
+  /* A compressed text claiming 1 GiB is corrupt, not an allocation. */
+  static const uint8_t huge[] = {CS_TEXT_ZSTD, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 0};
+  cs_rd rd;
+  cs_rd_init(&rd, huge, sizeof huge);
+  cs_str plain, packed;
+  CHECK(cs_textpack_get(&rd, &plain, &packed) == CS_ECORRUPT, "an absurd text length is corrupt");
   cs_textpack_destroy(z);
   cs_buf_free(&text);
   cs_buf_free(&scratch);
