@@ -14,6 +14,7 @@
 struct cs_reader {
   cs_store *store;
   cs_txn *txn;
+  cs_buf text; /* the last cs_reader_turn's text, when stored compressed */
 };
 
 struct cs_pcur {
@@ -61,6 +62,7 @@ int cs_reader_open(cs_store *s, cs_reader **out) {
 void cs_reader_close(cs_reader *r) {
   if (!r) return;
   cs_txn_abort(r->txn);
+  cs_buf_free(&r->text);
   free(r);
 }
 
@@ -121,7 +123,8 @@ int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
   cs_key_turn(key, conv, seq);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_TURN, sl(key, 12), &v);
-  return rc ? rc : cs_turn_decode(v.data, v.len, out);
+  if (!rc) rc = cs_turn_decode(v.data, v.len, out);
+  return rc ? rc : cs_turn_text(out, &r->text);
 }
 
 int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out) {

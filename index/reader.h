@@ -31,6 +31,7 @@ int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out);
 int cs_reader_word(cs_reader *r, const char *word, size_t len, cs_word *out);
 int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out);
 int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out);
+/* The turn with its text readable until the next cs_reader_turn on r. */
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
 int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out);
 int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out);

@@ -9,6 +9,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "textpack.h"
 #include "varint.h"
 
 #include <math.h>
@@ -31,7 +32,7 @@ void cs_buf_reset(cs_buf *b) {
   b->err = 0;
 }
 
-static int buf_reserve(cs_buf *b, size_t more) {
+int cs_buf_reserve(cs_buf *b, size_t more) {
   if (b->err) return -1;
   if (b->len + more <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
@@ -48,7 +49,7 @@ static int buf_reserve(cs_buf *b, size_t more) {
 }
 
 void cs_buf_bytes(cs_buf *b, const void *p, size_t n) {
-  if (n == 0 || buf_reserve(b, n)) return;
+  if (n == 0 || cs_buf_reserve(b, n)) return;
   memcpy(b->p + b->len, p, n);
   b->len += n;
 }
@@ -58,7 +59,7 @@ void cs_buf_u8(cs_buf *b, uint8_t v) {
 }
 
 void cs_buf_varint(cs_buf *b, uint64_t v) {
-  if (buf_reserve(b, 10)) return;
+  if (cs_buf_reserve(b, 10)) return;
   b->len += cs_varint_put(b->p + b->len, v);
 }
 
@@ -261,36 +262,38 @@ int cs_conv_decode(const void *p, size_t n, cs_conv *c) {
   return rd_finish(&r);
 }
 
-void cs_turn_encode(cs_buf *b, const cs_turn *t) {
+void cs_turn_encode(cs_buf *b, const cs_turn *t, cs_textpack *z) {
   cs_buf_u8(b, CS_RECORD_V1);
   cs_buf_varint(b, t->docid);
   cs_buf_zigzag(b, t->seq);
   cs_buf_u8(b, t->role);
   str_put(b, t->speaker);
-  str_put(b, t->text);
   cs_buf_zigzag(b, t->start_ms);
   cs_buf_zigzag(b, t->end_ms);
-  cs_buf_varint(b, t->ntokens);
-  cs_buf_str(b, (const char *)t->tokens, (size_t)(t->tokens_end - t->tokens));
+  cs_textpack_put(z, b, t->text.p, t->text.len);
 }
 
 int cs_turn_decode(const void *p, size_t n, cs_turn *t) {
   cs_rd r;
+  memset(t, 0, sizeof *t);
   if (rd_begin(&r, p, n)) return CS_ECORRUPT;
   t->docid = cs_rd_u32(&r);
   int64_t seq = cs_rd_zigzag(&r);
   t->role = cs_rd_u8(&r);
   t->speaker = cs_rd_str(&r);
-  t->text = cs_rd_str(&r);
   t->start_ms = cs_rd_zigzag(&r);
   t->end_ms = cs_rd_zigzag(&r);
-  t->ntokens = cs_rd_u32(&r);
-  cs_str toks = cs_rd_str(&r);
+  if (r.err || cs_textpack_get(&r, &t->text, &t->packed)) return CS_ECORRUPT;
   if (seq < INT32_MIN || seq > INT32_MAX || t->role > CS_ROLE_BENEFICIARY) return CS_ECORRUPT;
   t->seq = (int32_t)seq;
-  t->tokens = (const uint8_t *)toks.p;
-  t->tokens_end = t->tokens + toks.len;
   return rd_finish(&r);
+}
+
+int cs_turn_text(cs_turn *t, cs_buf *scratch) {
+  if (!t->packed.p) return 0;
+  int rc = cs_textpack_unpack(t->packed, t->text.len, scratch, &t->text);
+  if (!rc) t->packed = (cs_str){NULL, 0};
+  return rc;
 }
 
 void cs_token_table_encode(cs_buf *b, const cs_token *t, size_t n, uint32_t *count) {

@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 2
+#define CS_FORMAT_VERSION 3
 
 typedef struct cs_str {
   const char *p;
@@ -37,6 +37,8 @@ typedef struct cs_buf {
 void cs_buf_init(cs_buf *b);
 void cs_buf_free(cs_buf *b);
 void cs_buf_reset(cs_buf *b);
+/* Room for `more` bytes past len: 0, or -1 with err set. */
+int cs_buf_reserve(cs_buf *b, size_t more);
 void cs_buf_bytes(cs_buf *b, const void *p, size_t n);
 void cs_buf_u8(cs_buf *b, uint8_t v);
 void cs_buf_varint(cs_buf *b, uint64_t v);
@@ -106,11 +108,17 @@ typedef struct cs_conv {
   uint64_t checksum; /* of the source row and its turns, see cs_checksum_* */
 } cs_conv;
 
+/* A turn (CS_T_TURN). Its text is stored compressed when that pays
+ * (textpack.h): cs_turn_decode then leaves text.p NULL (text.len is the
+ * plain length) and cs_turn_text decompresses it. The token table is not
+ * stored: whoever needs byte offsets analyzes the text again
+ * (cs_token_table_encode) and points tokens at the table. */
 typedef struct cs_turn {
   uint32_t docid;
   int32_t seq;
   uint8_t role;
   cs_str speaker, text;
+  cs_str packed;            /* the compressed text until cs_turn_text; p NULL when plain */
   int64_t start_ms, end_ms; /* -1: unknown */
   /* Token table: ntokens x (pos_delta, start_delta, len) varints. */
   uint32_t ntokens;
@@ -200,8 +208,14 @@ void cs_doc_encode(cs_buf *b, const cs_doc *d);
 int cs_doc_decode(const void *p, size_t n, cs_doc *d);
 void cs_conv_encode(cs_buf *b, const cs_conv *c);
 int cs_conv_decode(const void *p, size_t n, cs_conv *c);
-void cs_turn_encode(cs_buf *b, const cs_turn *t);
+/* z compresses the text (NULL: stored plain). */
+struct cs_textpack;
+void cs_turn_encode(cs_buf *b, const cs_turn *t, struct cs_textpack *z);
 int cs_turn_decode(const void *p, size_t n, cs_turn *t);
+/* Makes t->text readable: decompresses it into scratch when it is stored
+ * compressed (t->text then lives as long as scratch's contents). 0,
+ * CS_ECORRUPT or CS_ENOMEM. */
+int cs_turn_text(cs_turn *t, cs_buf *scratch);
 void cs_patient_encode(cs_buf *b, const cs_patient *pt);
 int cs_patient_decode(const void *p, size_t n, cs_patient *pt);
 void cs_event_encode(cs_buf *b, const cs_event *e);
@@ -221,8 +235,8 @@ int cs_stats_decode(const void *p, size_t n, cs_stats *s);
 
 /* Appends the token table of analyzed text (the analyzer's tokens, in text
  * order): its non-stop tokens as (pos delta, start delta, len) varints;
- * *count gets their number. Used for turns at indexing and for titles and
- * descriptions, analyzed again, when they are highlighted. */
+ * *count gets their number. Built for turns, titles and descriptions,
+ * analyzed again, when they are highlighted (the index stores no table). */
 struct cs_token;
 void cs_token_table_encode(cs_buf *b, const struct cs_token *t, size_t n, uint32_t *count);
 

@@ -61,24 +61,34 @@ static json_t *jtime(int64_t ms) {
   return ms < 0 ? json_null() : json_integer(ms);
 }
 
+typedef struct turns_ctx {
+  json_t *turns;
+  cs_buf text; /* a turn's text, decompressed */
+} turns_ctx;
+
 static int add_turn(void *ctx, cs_slice k, cs_slice v) {
-  json_t *turns = ctx;
+  turns_ctx *tc = ctx;
   cs_turn t;
   if (cs_turn_decode(v.data, v.len, &t)) return CS_ECORRUPT;
-  json_array_append_new(turns, json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", t.seq, "speaker",
-                                         jstr(t.speaker), "role", cs_role_name(t.role), "start_ms",
-                                         jtime(t.start_ms), "end_ms", jtime(t.end_ms), "text",
-                                         jstr(t.text)));
+  int rc = cs_turn_text(&t, &tc->text);
+  if (rc) return rc;
+  json_array_append_new(tc->turns, json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", t.seq,
+                                             "speaker", jstr(t.speaker), "role",
+                                             cs_role_name(t.role), "start_ms", jtime(t.start_ms),
+                                             "end_ms", jtime(t.end_ms), "text", jstr(t.text)));
   return 0;
 }
 
 static json_t *conversation_doc(cs_reader *r, uint64_t id) {
   cs_conv c;
   if (cs_reader_conv(r, id, &c)) return NULL;
-  json_t *turns = json_array();
+  turns_ctx tc = {json_array(), {0}};
+  json_t *turns = tc.turns;
   uint8_t pfx[8];
   cs_key_u64(pfx, id);
-  if (cs_reader_scan(r, CS_T_TURN, pfx, 8, add_turn, turns)) {
+  int rc = cs_reader_scan(r, CS_T_TURN, pfx, 8, add_turn, &tc);
+  cs_buf_free(&tc.text);
+  if (rc) {
     json_decref(turns);
     return NULL;
   }

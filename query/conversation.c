@@ -76,7 +76,9 @@ typedef struct seg_ctx {
   const hl_ctx *hl;
   int highlight; /* q given: every text is HTML */
   const cs__redact *rd;
-  cs_buf buf;
+  cs_analyzer *a; /* to find a highlighted turn's token offsets */
+  cs_str lang;
+  cs_buf buf, text, toks;
   int err;
 } seg_ctx;
 
@@ -88,16 +90,19 @@ static int segment_each(void *ctx, cs_slice key, cs_slice val) {
   (void)key;
   seg_ctx *s = ctx;
   cs_turn t;
-  if (cs_turn_decode(val.data, val.len, &t)) {
-    s->err = CS_ECORRUPT;
+  int rc = cs_turn_decode(val.data, val.len, &t);
+  if (!rc) rc = cs_turn_text(&t, &s->text);
+  if (rc) {
+    s->err = rc;
     return 1;
   }
   json_t *text;
   if (s->highlight) {
     const doc_spans *d = s->hl ? find_doc(s->hl, t.docid) : NULL;
     cs_buf_reset(&s->buf);
-    cs__highlight(&t, d ? s->hl->spans + d->at : NULL, d ? d->n : 0, 0, s->rd, &s->buf);
-    if (s->buf.err) {
+    if (cs__highlight_field(s->a, s->lang, t.text, d ? s->hl->spans + d->at : NULL, d ? d->n : 0, 0,
+                            s->rd, &s->toks, &s->buf) ||
+        s->buf.err) {
       s->err = CS_ENOMEM;
       return 1;
     }
@@ -135,6 +140,8 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
   seg_ctx sc;
   memset(&sc, 0, sizeof sc);
   cs_buf_init(&sc.buf);
+  cs_buf_init(&sc.text);
+  cs_buf_init(&sc.toks);
 
   cs_conv conv;
   rc = cs_reader_conv(v.r, id, &conv);
@@ -171,6 +178,8 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
   sc.hl = &hl;
   sc.rd = &rd;
   sc.highlight = highlight;
+  sc.a = a;
+  sc.lang = conv.language;
   if (!sc.segments) {
     rc = CS_ENOMEM;
     goto fail;
@@ -200,6 +209,8 @@ fail:
 out:
   json_decref(sc.segments);
   cs_buf_free(&sc.buf);
+  cs_buf_free(&sc.text);
+  cs_buf_free(&sc.toks);
   free(hl.docs);
   free(hl.spans);
   cs__exec_close(x);

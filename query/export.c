@@ -86,6 +86,7 @@ struct cs_export {
   int in_order;     /* the source lists candidates in id order */
   /* Formatted bytes not yet handed out. */
   cs_buf out;
+  cs_buf text; /* a turn's text, decompressed */
   size_t out_at;
   uint64_t lines;
   int err;
@@ -307,6 +308,8 @@ static int turn_each(void *ctx, cs_slice key, cs_slice val) {
   if (cs_turn_decode(val.data, val.len, &t)) return CS_ECORRUPT;
   if (x->has_seq && x->next_id == ec->w->id && t.seq <= x->after_seq) return 0;
   if (!in_set(x->tdoc + ec->w->at, ec->w->n, t.docid)) return 0;
+  int rc = cs_turn_text(&t, &x->text);
+  if (rc) return rc;
   const char *role = cs_role_name(t.role);
   json_t *speaker = cs__redact_speaker(&ec->rd, t.speaker, t.role);
   json_t *o = json_pack("{s:I, s:I, s:i, s:o, s:s, s:o, s:o, s:O, s:o}", "conversation_id",
@@ -315,7 +318,6 @@ static int turn_each(void *ctx, cs_slice key, cs_slice val) {
                         json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "created_at", ec->created,
                         "text", cs__redact_json(&ec->rd, t.text));
   if (!o) return CS_ENOMEM;
-  int rc = 0;
   if (x->format == CS_EXPORT_CSV) {
     cs__csv_row(&x->out, o, columns, NCOLUMNS);
   } else {
@@ -513,5 +515,6 @@ void cs_engine_export_close(cs_export *x) {
   free(x->tdoc);
   free(x->ids);
   cs_buf_free(&x->out);
+  cs_buf_free(&x->text);
   free(x);
 }

@@ -38,12 +38,16 @@ typedef struct cs__pspan {
 size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window,
                      const cs__redact *rd, cs_buf *out);
 
-/* The same for a conversation's title or description, whose stored text
- * has no token table: `text` is analyzed again in language `lang` (the
- * conversation's, as at indexing) to map the spans' positions to bytes.
- * scratch holds the token table; rd as for cs__highlight. Returns 0, or -1
+/* Fills t's token table (t->tokens, t->ntokens) by analyzing t->text (made
+ * readable first, cs_turn_text) again in language `lang` (the
+ * conversation's, as at indexing): the table lives in scratch. 0, or -1
  * when out of memory. */
 typedef struct cs_analyzer cs_analyzer;
+int cs__turn_tokens(cs_analyzer *a, cs_str lang, cs_turn *t, cs_buf *scratch);
+
+/* cs__highlight for a text of a conversation (a title, a description, a
+ * turn's text): the token table is built with cs__turn_tokens in scratch
+ * when there are spans. Returns 0, or -1 when out of memory. */
 int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spans, size_t n,
                         size_t window, const cs__redact *rd, cs_buf *scratch, cs_buf *out);
 

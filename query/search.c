@@ -1847,7 +1847,8 @@ static json_t *json_ms(int64_t ms) {
 }
 
 /* A snippet object for turn docid d of conversation conv. */
-static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t **out) {
+static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *tbl, cs_buf *b,
+                        json_t **out) {
   *out = NULL;
   size_t n;
   int rc = doc_spans(s->x, d, CS_DOC_TURN, &n);
@@ -1856,14 +1857,17 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
   rc = cs_reader_doc(s->r, d, &doc);
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
+  cs_conv c; /* its language: the turn is analyzed again for byte offsets */
+  rc = cs_reader_conv(s->r, conv, &c);
   cs_turn t;
-  rc = cs_reader_turn(s->r, conv, doc.seq, &t);
+  if (!rc) rc = cs_reader_turn(s->r, conv, doc.seq, &t);
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
   cs_buf_reset(b);
   const cs__redact *rd = redact_for(s, doc.patient_id);
-  cs__highlight(&t, s->x->sp, n, CS__SNIPPET_BYTES, rd, b);
-  if (b->err) return CS_ENOMEM;
+  if (!s->a ||
+      cs__highlight_field(s->a, c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, tbl, b))
+    return CS_ENOMEM;
   *out = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
                    cs__redact_speaker(rd, t.speaker, t.role), "role", cs_role_name(t.role),
                    "start_ms", json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
@@ -1969,8 +1973,8 @@ static int build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays,
       rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
                       hits[sr->hit]->R.id, &tbl, &b, json_array_get(hobjs, sr->hit));
     else
-      rc =
-          snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
+      rc = snippet_json(s, sr->docid, hits[sr->hit]->R.id, &tbl, &b,
+                        &objs[sr->hit * SNIPPETS + sr->rank]);
   }
   for (uint32_t i = 0; i < nh && !rc; i++) {
     for (uint32_t k = 0; k < SNIPPETS; k++) {

@@ -30,6 +30,8 @@
  * never suggested unchecked.
  */
 #include "internal.h"
+#include "highlight.h"
+#include "parser.h"
 #include "redact.h"
 
 #include "analyzer.h"
@@ -85,6 +87,8 @@ typedef struct sctx {
   size_t people_seen;
   long steps, checks;
   int rc;
+  cs_analyzer *a; /* a turn's byte offsets: its text analyzed again */
+  cs_buf toks;
 } sctx;
 
 /* ---------------------------------------------------------------- text */
@@ -228,10 +232,13 @@ static int doc_has_word(sctx *s, cs_pcur *pc, const cs_doc *docp, find_ctx *f) {
     return 0;
   if (doc.kind == CS_DOC_TURN) {
     cs_turn t;
+    cs_conv cv;
     const uint32_t *pos;
     uint32_t npos;
-    if (cs_reader_turn(s->r, doc.conversation_id, doc.seq, &t) ||
-        cs_pcur_positions(pc, &pos, &npos))
+    if (!s->a) s->a = cs__analyzer_get();
+    if (!s->a || cs_reader_conv(s->r, doc.conversation_id, &cv) ||
+        cs_reader_turn(s->r, doc.conversation_id, doc.seq, &t) ||
+        cs__turn_tokens(s->a, cv.language, &t, &s->toks) || cs_pcur_positions(pc, &pos, &npos))
       return 0;
     return turn_has(&t, pos, npos, f);
   }
@@ -524,6 +531,8 @@ int cs_engine_suggest(cs_engine *e, const cs_caller *c, const char *q, uint32_t 
 done:
   free(s->ranges);
   free(s->people);
+  cs__analyzer_put(s->a);
+  cs_buf_free(&s->toks);
   free(s);
   free(cands);
   free(words);

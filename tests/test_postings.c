@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "postings.h"
 #include "records.h"
+#include "textpack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,8 @@ static void corruption(void) {
   CHECK(crashes_would_show_under_asan == 0, "corrupt chunks decode to valid lists or CS_ECORRUPT");
 
   /* Records: random bytes never decode into something out of bounds. */
+  cs_buf scratch;
+  cs_buf_init(&scratch);
   uint8_t junk[64];
   int bad = 0;
   for (int iter = 0; iter < 20000; iter++) {
@@ -136,18 +139,21 @@ static void corruption(void) {
         (cv.title.p < (const char *)junk || cv.title.p + cv.title.len > (const char *)junk + n))
       bad++;
     if (cs_turn_decode(junk, n, &t) == 0) {
-      if (t.text.p + t.text.len > (const char *)junk + n) bad++;
-      cs_tokiter it = {0};
-      uint32_t pos, s, e;
-      int r;
-      while ((r = cs_turn_token_next(&t, &it, &pos, &s, &e)) == 1) {
-        if (e > t.text.len || s >= e) bad++;
+      if (t.packed.p) {
+        /* Compressed text: decompresses to exactly its length, or is corrupt. */
+        size_t len = t.text.len;
+        int rc = cs_turn_text(&t, &scratch);
+        if (rc == 0 && (t.text.len != len || t.text.p != (const char *)scratch.p)) bad++;
+        if (rc != 0 && rc != CS_ECORRUPT) bad++;
+      } else if (t.text.p + t.text.len > (const char *)junk + n) {
+        bad++;
       }
     }
     if (cs_patient_decode(junk, n, &p) == 0 && p.name.p + p.name.len > (const char *)junk + n)
       bad++;
   }
   CHECK(bad == 0, "random record bytes are rejected or decode within bounds");
+  cs_buf_free(&scratch);
 }
 
 static void records(void) {
@@ -177,6 +183,52 @@ static void records(void) {
   CHECK(cs_conv_decode(b.p, b.len - 1, &d) == CS_ECORRUPT, "a truncated record is corrupt");
   b.p[0] = 2;
   CHECK(cs_conv_decode(b.p, b.len, &d) == CS_ECORRUPT, "an unknown record version is refused");
+
+  /* Turns: a long text is stored compressed and reads back to the byte. */
+  cs_buf text, scratch;
+  cs_buf_init(&text);
+  cs_buf_init(&scratch);
+  for (int i = 0; i < 40; i++)
+    cs_buf_bytes(&text, "Señorías, la sesión de hoy trata del presupuesto. ", 51);
+  cs_textpack *z = cs_textpack_create();
+  cs_turn t = {.docid = 9,
+               .seq = 3,
+               .role = CS_ROLE_BENEFICIARY,
+               .speaker = {"Ana", 3},
+               .text = {(const char *)text.p, text.len},
+               .start_ms = 10,
+               .end_ms = -1};
+  cs_buf_reset(&b);
+  cs_turn_encode(&b, &t, z);
+  cs_turn u;
+  CHECK(z && b.len < text.len / 4, "a long turn is stored compressed (%zu bytes for %zu)", b.len,
+        text.len);
+  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.packed.p && u.text.len == text.len &&
+            cs_turn_text(&u, &scratch) == 0 && u.text.len == text.len &&
+            memcmp(u.text.p, text.p, text.len) == 0 && u.docid == 9 && u.seq == 3 &&
+            u.speaker.len == 3 && u.start_ms == 10 && u.end_ms == -1,
+        "the compressed turn reads back to the byte");
+  b.p[b.len - 3] ^= 0x5a;
+  int rc = cs_turn_decode(b.p, b.len, &u);
+  if (rc == 0) rc = cs_turn_text(&u, &scratch);
+  CHECK(rc == CS_ECORRUPT || (rc == 0 && u.text.len == text.len),
+        "damaged compressed text is corrupt, never out of bounds");
+  cs_buf_reset(&b);
+  t.text = (cs_str){"Sí.", 4};
+  cs_turn_encode(&b, &t, z);
+  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && !u.packed.p && u.text.len == 4 &&
+            u.text.p >= (const char *)b.p && memcmp(u.text.p, "Sí.", 4) == 0 &&
+            cs_turn_text(&u, &scratch) == 0,
+        "a short turn is stored plain and read in place");
+  /* A compressed text claiming 1 GiB is corrupt, not an allocation. */
+  static const uint8_t huge[] = {CS_TEXT_ZSTD, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 0};
+  cs_rd rd;
+  cs_rd_init(&rd, huge, sizeof huge);
+  cs_str plain, packed;
+  CHECK(cs_textpack_get(&rd, &plain, &packed) == CS_ECORRUPT, "an absurd text length is corrupt");
+  cs_textpack_destroy(z);
+  cs_buf_free(&text);
+  cs_buf_free(&scratch);
   cs_buf_free(&b);
 }
 

@@ -1,0 +1,229 @@
+/*
+ * Conversations in the writer: a put replaces the conversation and all its
+ * turns (title, description, turns and passages indexed, turn text stored
+ * compressed); a delete removes every document of it by analyzing its
+ * stored texts again.
+ */
+#include "writer_int.h"
+
+#include "errors.h"
+#include "varint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int get_conv(cs_writer *w, uint64_t id, cs_conv *c, cs_buf *copy) {
+  int rc = cs__wr_get_copy(w, CS_T_CONV, id, copy);
+  return rc ? rc : cs_conv_decode(copy->p, copy->len, c);
+}
+
+static int delete_conversation(cs_writer *w, uint64_t id);
+
+int cs_writer_delete_conversation(cs_writer *w, uint64_t id) {
+  int rc = delete_conversation(w, id);
+  if (rc == 0) rc = cs__wr_outbox(w, CS_OUT_DELETE, CS_OUT_CONVERSATION, id);
+  return rc;
+}
+
+static int delete_conversation(cs_writer *w, uint64_t id) {
+  cs_buf copy;
+  cs_buf_init(&copy);
+  cs_conv c;
+  int rc = get_conv(w, id, &c, &copy);
+  if (rc) goto out;
+  char lang[16];
+  snprintf(lang, sizeof lang, "%.*s", (int)(c.language.len < 15 ? c.language.len : 15),
+           c.language.p);
+  /* Title and description docs. */
+  if (c.ndocs > c.nturns) {
+    for (uint32_t d = c.first_docid; d < c.first_docid + c.ndocs && !rc; d++) {
+      uint8_t dk[4];
+      cs_be32_put(dk, d);
+      cs_slice v;
+      cs_doc doc;
+      if (cs_get(w->txn, CS_T_DOCS, sl(dk, 4), &v) || cs_doc_decode(v.data, v.len, &doc)) continue;
+      if (doc.kind == CS_DOC_TITLE)
+        rc = cs__wr_remove_doc(w, d, lang, c.title.p, c.title.len, CS_DOC_TITLE);
+      else if (doc.kind == CS_DOC_DESCRIPTION)
+        rc = cs__wr_remove_doc(w, d, lang, c.description.p, c.description.len, CS_DOC_DESCRIPTION);
+    }
+    if (rc) goto out;
+  }
+  /* Passages, while the turns they are cut from are still there. */
+  rc = cs__passages_delete(w, id, lang);
+  if (rc) goto out;
+  /* Turns. */
+  uint8_t key[12];
+  cs_key_turn(key, id, INT32_MIN);
+  for (;;) {
+    cs_cursor *cur;
+    rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
+    if (rc) goto out;
+    cs_slice k, v;
+    rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
+    if (rc == CS_ENOTFOUND || (rc == 0 && (k.len != 12 || memcmp(k.data, key, 8) != 0))) {
+      cs_cursor_close(cur);
+      rc = 0;
+      break;
+    }
+    cs_turn t;
+    if (!rc) rc = cs_turn_decode(v.data, v.len, &t);
+    uint8_t tk[12];
+    if (!rc) memcpy(tk, k.data, 12);
+    cs_buf tb;
+    cs_buf_init(&tb);
+    if (!rc && !t.packed.p) cs_buf_bytes(&tb, t.text.p, t.text.len);
+    if (!rc && t.packed.p) rc = cs_turn_text(&t, &tb);
+    cs_cursor_close(cur);
+    if (!rc) rc = tb.err;
+    if (!rc) rc = cs__wr_remove_doc(w, t.docid, lang, (const char *)tb.p, tb.len, CS_DOC_TURN);
+    cs_buf_free(&tb);
+    if (!rc) rc = cs_del(w->txn, CS_T_TURN, sl(tk, 12));
+    if (rc) goto out;
+  }
+  uint8_t pk[16];
+  cs_key_u64u64(pk, c.patient_id, id);
+  rc = cs_del(w->txn, CS_T_PCONV, sl(pk, 16));
+  if (rc && rc != CS_ENOTFOUND) goto out;
+  cs_key_u64(key, id);
+  rc = cs_del(w->txn, CS_T_CONV, sl(key, 8));
+out:
+  cs_buf_free(&copy);
+  return rc;
+}
+
+int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *flags_out) {
+  unsigned flags = 0;
+  int rc = 0;
+  if (flags_out) *flags_out = 0;
+  if (cs__wr_erased(w, in->patient_id)) {
+    if (flags_out) *flags_out = CS_PUT_ERASED;
+    rc = cs_writer_delete_conversation(w, in->id);
+    return rc == CS_ENOTFOUND ? 0 : rc;
+  }
+  uint64_t sum = cs_conv_in_checksum(in);
+  cs__turn_texts tt;
+  memset(&tt, 0, sizeof tt);
+  cs__passage_builder pb;
+  memset(&pb, 0, sizeof pb);
+  cs_buf copy, f[7];
+  cs_buf_init(&copy);
+  for (int i = 0; i < 7; i++)
+    cs_buf_init(&f[i]);
+  cs_conv old;
+  rc = get_conv(w, in->id, &old, &copy);
+  if (rc == 0 && old.checksum == sum) {
+    flags |= CS_PUT_UNCHANGED;
+    goto out;
+  }
+  /* Replaced, not deleted: the mirror gets one put (below), not a delete. */
+  if (rc == 0) rc = delete_conversation(w, in->id);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (rc) goto out;
+
+  size_t nturns = in->nturns;
+  if (nturns > CS_TURNS_MAX) {
+    nturns = CS_TURNS_MAX;
+    flags |= CS_PUT_CUT;
+  }
+  cs_conv c;
+  memset(&c, 0, sizeof c);
+  c.id = in->id;
+  c.patient_id = in->patient_id;
+  c.owner_id = in->owner_id;
+  const char *title = cs__wr_clean(&f[0], in->title, cs__slen(in->title), CS_FIELD_MAX, &flags);
+  const char *desc =
+      cs__wr_clean(&f[1], in->description, cs__slen(in->description), CS_FIELD_MAX, &flags);
+  const char *lang = cs__wr_clean(&f[2], in->language, cs__slen(in->language), 15, &flags);
+  if (!*lang) lang = "es";
+  c.title = (cs_str){title, strlen(title)};
+  c.description = (cs_str){desc, strlen(desc)};
+  c.language = (cs_str){lang, strlen(lang)};
+  const char *uri =
+      cs__wr_clean(&f[3], in->audio_uri, cs__slen(in->audio_uri), CS_FIELD_MAX, &flags);
+  const char *status = cs__wr_clean(&f[4], in->status, cs__slen(in->status), CS_FIELD_MAX, &flags);
+  c.audio_uri = (cs_str){uri, strlen(uri)};
+  c.status = (cs_str){status, strlen(status)};
+  c.duration_ms = in->duration_ms;
+  c.created_at_ms = in->created_at_ms;
+  c.updated_at_ms = in->updated_at_ms;
+  c.nturns = (uint32_t)nturns;
+  c.checksum = sum;
+  c.first_docid = w->stats.next_docid;
+  uint32_t d = c.first_docid;
+  if (c.title.len) {
+    rc = cs__wr_index_text(w, d++, lang, title, c.title.len, CS_DOC_TITLE, c.id, c.patient_id, -1,
+                           NULL, NULL);
+    if (rc) goto out;
+  }
+  if (c.description.len) {
+    rc = cs__wr_index_text(w, d++, lang, desc, c.description.len, CS_DOC_DESCRIPTION, c.id,
+                           c.patient_id, -1, NULL, NULL);
+    if (rc) goto out;
+  }
+  /* Clean every turn first: passages are cut from the whole transcript. */
+  for (size_t i = 0; i < nturns; i++) {
+    const cs_turn_in *ti = &in->turns[i];
+    cs__wr_clean(&f[5], ti->text, ti->text ? ti->text_len : 0, CS_TEXT_MAX, &flags);
+    if (f[5].err) {
+      rc = f[5].err;
+      goto out;
+    }
+    rc = cs__tt_push(&tt, ti->seq, cs_role_parse(ti->role), ti->start_ms, ti->end_ms,
+                     (const char *)f[5].p, f[5].len);
+    if (rc) goto out;
+  }
+  rc = cs__passages_begin(&pb, &tt);
+  if (rc) goto out;
+  /* Then analyze each turn once: its tokens make the turn's document and
+   * go, by byte range, to the passages it belongs to; a passage is indexed
+   * as soon as its last turn is done, so every docid stays increasing. */
+  for (size_t i = 0; i < nturns; i++) {
+    const cs_turn_in *ti = &in->turns[i];
+    const char *text = cs__tt_text(&tt, i);
+    size_t tlen = tt.len[i];
+    const cs_token *toks;
+    size_t ntoks;
+    rc = cs__wr_index_text(w, d, lang, text, tlen, CS_DOC_TURN, c.id, c.patient_id, ti->seq, &toks,
+                           &ntoks);
+    if (rc) goto out;
+    cs_turn t;
+    memset(&t, 0, sizeof t);
+    t.docid = d++;
+    t.seq = ti->seq;
+    t.role = tt.role[i];
+    const char *speaker =
+        cs__wr_clean(&f[6], ti->speaker, cs__slen(ti->speaker), CS_FIELD_MAX, &flags);
+    t.speaker = (cs_str){speaker, strlen(speaker)};
+    t.text = (cs_str){text, tlen};
+    t.start_ms = ti->start_ms;
+    t.end_ms = ti->end_ms;
+    cs_buf_reset(&w->buf);
+    cs_turn_encode(&w->buf, &t, w->zt);
+    uint8_t key[12];
+    cs_key_turn(key, c.id, t.seq);
+    rc = cs__wr_put_buf(w, CS_T_TURN, key, 12, &w->buf);
+    if (!rc) rc = cs__passages_feed(w, &pb, &c, &tt, (uint32_t)i, toks, ntoks, &d);
+    if (rc) goto out;
+  }
+  c.ndocs = d - c.first_docid;
+  w->stats.next_docid = d;
+  cs_buf_reset(&w->buf);
+  cs_conv_encode(&w->buf, &c);
+  uint8_t key[16];
+  cs_key_u64(key, c.id);
+  rc = cs__wr_put_buf(w, CS_T_CONV, key, 8, &w->buf);
+  if (rc) goto out;
+  cs_key_u64u64(key, c.patient_id, c.id);
+  rc = cs_put(w->txn, CS_T_PCONV, sl(key, 16), sl("", 0));
+  if (!rc) rc = cs__wr_outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
+out:
+  cs__passages_end(&pb);
+  cs__tt_free(&tt);
+  cs_buf_free(&copy);
+  for (int i = 0; i < 7; i++)
+    cs_buf_free(&f[i]);
+  if (flags_out) *flags_out = flags;
+  return rc;
+}

@@ -1,0 +1,252 @@
+/*
+ * Documents in the writer: a text analyzed into pending postings (and the
+ * word table), its doc entry and statistics; and a document removed by
+ * analyzing its stored text again, so postings and statistics stay exact.
+ */
+#include "writer_int.h"
+
+#include "errors.h"
+#include "utf8.h"
+#include "varint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The word table's pending entry of token t: its df moves by delta once per
+ * document. */
+static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
+  cs__pentry *e = cs__pmap_get(&w->words, t->word, t->word_len);
+  if (!e || e->last_doc == docid) return e;
+  e->last_doc = docid;
+  if (!e->stem) {
+    e->stem = cs__pmap_strdup(&w->words, t->term, t->term_len);
+    if (!e->stem) return NULL;
+  }
+  e->df += delta;
+  return e;
+}
+
+/* The key a token is posted under for a doc of `kind`: its term, or for
+ * passages the term behind CS_PASSAGE_PREFIX (built in buf). */
+static const char *field_term(int kind, const cs_token *t, char *buf, size_t *len) {
+  if (kind != CS_DOC_PASSAGE) {
+    *len = t->term_len;
+    return t->term;
+  }
+  buf[0] = CS_PASSAGE_PREFIX;
+  memcpy(buf + 1, t->term, t->term_len);
+  *len = (size_t)t->term_len + 1;
+  return buf;
+}
+
+/* The pending entry of t's term: the one its word was last posted under
+ * when that is still the term (the same surface word may stem otherwise in
+ * another language, or with other accents), so a token costs one probe of
+ * the word map rather than one per map. */
+static cs__pentry *term_entry(cs_writer *w, const cs_token *t, cs__pentry *we) {
+  cs__pentry *te = we->term;
+  if (te && te->len == t->term_len && memcmp(te->key, t->term, t->term_len) == 0) return te;
+  te = cs__pmap_get(&w->terms, t->term, t->term_len);
+  we->term = te;
+  return te;
+}
+
+/* Appends position pos of document docid (length dl) to e's postings. */
+static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32_t pos) {
+  cs_plist *l = &e->pl;
+  if (!e->one && l->n == 0) {
+    e->one = 1;
+    e->one_doc = docid;
+    e->one_len = dl;
+    e->one_pos = pos;
+    return 0;
+  }
+  if (e->one) { /* a second occurrence: the list takes over */
+    e->one = 0;
+    int rc = cs_plist_add(l, e->one_doc, e->one_len, &e->one_pos, 1);
+    if (rc) return rc;
+    w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4;
+  }
+  if (l->docid[l->n - 1] == docid) {
+    /* Another occurrence in the same doc: extend its positions. */
+    if (l->tf[l->n - 1] >= CS_TF_MAX) return 0;
+    if (l->npos == l->pos_cap) {
+      size_t cap = l->pos_cap * 2;
+      uint32_t *p = realloc(l->pos, cap * sizeof *p);
+      if (!p) return CS_ENOMEM;
+      w->terms.bytes += (cap - l->pos_cap) * sizeof *p;
+      l->pos = p;
+      l->pos_cap = cap;
+    }
+    l->pos[l->npos++] = pos;
+    l->tf[l->n - 1]++;
+    return 0;
+  }
+  size_t before = (size_t)l->cap * 12 + l->pos_cap * 4;
+  int rc = cs_plist_add(l, docid, dl, &pos, 1);
+  if (rc) return rc;
+  w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4 - before;
+  return 0;
+}
+
+int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks, size_t n,
+                   uint32_t *len) {
+  if (n > w->ents_cap) {
+    size_t cap = n + n / 2 + 64;
+    cs__pentry **v = realloc(w->ents, cap * sizeof *v);
+    if (!v) return CS_ENOMEM;
+    w->ents = v;
+    w->ents_cap = cap;
+  }
+  uint32_t dl = 0;
+  for (size_t i = 0; i < n; i++)
+    dl += !(toks[i].flags & CS_TOK_STOP);
+  for (size_t i = 0; i < n; i++) {
+    const cs_token *t = &toks[i];
+    w->ents[i] = NULL;
+    if (t->flags & CS_TOK_STOP) continue;
+    cs__pentry *we = word_entry(w, t, docid, 1);
+    cs__pentry *te = we ? term_entry(w, t, we) : NULL;
+    if (!te) return CS_ENOMEM;
+    w->ents[i] = te;
+    int rc = post(w, te, docid, dl, t->pos);
+    if (rc) return rc;
+  }
+  if (docid < w->pending_min) w->pending_min = docid;
+  *len = dl;
+  return 0;
+}
+
+cs__pentry *cs__wr_field_entry(cs_writer *w, cs__pentry *te) {
+  if (!te->field) {
+    char key[CS_TERM_MAX + 2];
+    key[0] = CS_PASSAGE_PREFIX;
+    memcpy(key + 1, te->key, te->len);
+    te->field = cs__pmap_get(&w->terms, key, (size_t)te->len + 1);
+  }
+  return te->field;
+}
+
+int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, const uint32_t *pos,
+                       size_t n, uint32_t *len) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = post(w, ents[i], docid, (uint32_t)n, pos[i]);
+    if (rc) return rc;
+  }
+  if (docid < w->pending_min) w->pending_min = docid;
+  *len = (uint32_t)n;
+  return 0;
+}
+
+/* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
+int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
+                      size_t text_len, int kind) {
+  if (docid >= w->pending_min) {
+    int rc = cs__wr_flush(w);
+    if (rc) return rc;
+  }
+  const cs_token *toks;
+  size_t n;
+  int rc = cs_analyze(w->an, lang, text, text_len, &toks, &n);
+  if (rc) return rc;
+  /* Each distinct term once; the analyzer's buffers stay valid while we
+   * only touch LMDB and the maps. */
+  cs_cursor *cur;
+  rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
+  if (rc) return rc;
+  cs__pmap seen;
+  memset(&seen, 0, sizeof seen);
+  uint32_t dl = 0;
+  char kbuf[CS_TERM_MAX + 2];
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (toks[i].flags & CS_TOK_STOP) continue;
+    dl++;
+    size_t klen;
+    const char *key = field_term(kind, &toks[i], kbuf, &klen);
+    cs__pentry *e = cs__pmap_get(&seen, key, klen);
+    if (!e) {
+      rc = CS_ENOMEM;
+      break;
+    }
+    if (e->last_doc != docid) {
+      e->last_doc = docid;
+      rc = cs__wr_remove_posting(w, cur, key, klen, docid);
+    }
+    if (!rc && kind != CS_DOC_PASSAGE && !word_entry(w, &toks[i], docid, -1)) rc = CS_ENOMEM;
+  }
+  cs__pmap_clear(&seen);
+  cs_cursor_close(cur);
+  if (rc) return rc;
+  uint8_t key[4];
+  cs_be32_put(key, docid);
+  rc = cs_del(w->txn, CS_T_DOCS, sl(key, 4));
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  if (kind > 0 && kind < CS_DOC_KINDS) {
+    if (w->stats.docs[kind]) w->stats.docs[kind]--;
+    w->stats.tokens[kind] = w->stats.tokens[kind] >= dl ? w->stats.tokens[kind] - dl : 0;
+  }
+  return 0;
+}
+/* Cleans a source string: repaired UTF-8, cut to `max` bytes. The result
+ * lives in `b` (NUL-terminated). */
+const char *cs__wr_clean(cs_buf *b, const char *s, size_t len, size_t max, unsigned *flags) {
+  cs_buf_reset(b);
+  if (!s) s = "";
+  if (!cs_utf8_valid(s, len)) {
+    size_t n;
+    char *r = cs_utf8_repair(s, len, &n);
+    if (!r) {
+      b->err = CS_ENOMEM;
+      return "";
+    }
+    if (n > max) {
+      n = cs_utf8_cut(r, n, max);
+      *flags |= CS_PUT_CUT;
+    }
+    cs_buf_bytes(b, r, n);
+    free(r);
+    *flags |= CS_PUT_REPAIRED;
+  } else {
+    if (len > max) {
+      len = cs_utf8_cut(s, len, max);
+      *flags |= CS_PUT_CUT;
+    }
+    cs_buf_bytes(b, s, len);
+  }
+  cs_buf_u8(b, 0);
+  if (b->err) return "";
+  b->len--;
+  return (const char *)b->p;
+}
+/* Records what docid is, and counts it in the statistics. */
+int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, uint64_t patient,
+                         int32_t seq, uint32_t dl) {
+  cs_doc d = {(uint8_t)kind, conv, patient, seq, dl};
+  uint8_t key[4];
+  cs_be32_put(key, docid);
+  cs_buf_reset(&w->buf2);
+  cs_doc_encode(&w->buf2, &d);
+  int rc = cs__wr_put_buf(w, CS_T_DOCS, key, 4, &w->buf2);
+  if (rc) return rc;
+  w->stats.docs[kind]++;
+  w->stats.tokens[kind] += dl;
+  return 0;
+}
+/* Indexes a text as one doc of `kind`, returns its length via *len. */
+int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,
+                      int kind, uint64_t conv, uint64_t patient, int32_t seq,
+                      const cs_token **toks_out, size_t *ntoks_out) {
+  const cs_token *toks;
+  size_t n;
+  int rc = cs_analyze(w->an, lang, text, len, &toks, &n);
+  if (rc) return rc;
+  uint32_t dl = 0;
+  rc = cs__wr_add_doc(w, docid, kind, toks, n, &dl);
+  if (!rc) rc = cs__wr_put_doc_entry(w, docid, kind, conv, patient, seq, dl);
+  if (rc) return rc;
+  if (toks_out) {
+    *toks_out = toks;
+    *ntoks_out = n;
+  }
+  return 0;
+}

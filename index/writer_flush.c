@@ -1,0 +1,180 @@
+/*
+ * The writer's flush: pending postings merged into the terms' last chunks in
+ * LMDB (terms in sorted order, so the B-tree is walked forward), lexicon and
+ * word-table counts updated; and the removal of one document from a term's
+ * chunks.
+ */
+#include "writer_int.h"
+
+#include "errors.h"
+#include "varint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void cs__wr_reset_pending(cs_writer *w) {
+  cs__pmap_clear(&w->terms);
+  cs__pmap_clear(&w->words);
+  w->pending_min = CS_DOCID_END;
+}
+
+static int lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int64_t dcf) {
+  cs_slice v;
+  cs_lex x = {0, 0};
+  int rc = cs_get(w->txn, CS_T_LEX, sl(term, len), &v);
+  if (rc == 0) rc = cs_lex_decode(v.data, v.len, &x);
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
+  if (df <= 0) {
+    rc = cs_del(w->txn, CS_T_LEX, sl(term, len));
+    return rc == CS_ENOTFOUND ? 0 : rc;
+  }
+  x.df = (uint64_t)df;
+  x.cf = cf > 0 ? (uint64_t)cf : 0;
+  cs_buf_reset(&w->buf2);
+  cs_lex_encode(&w->buf2, &x);
+  return cs__wr_put_buf(w, CS_T_LEX, term, len, &w->buf2);
+}
+/* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`. */
+static int write_chunks(cs_writer *w, const char *term, size_t len, const cs_plist *l) {
+  uint8_t key[CS_TERM_MAX + 8];
+  for (uint32_t from = 0; from < l->n; from += CS_CHUNK_DOCS) {
+    uint32_t count = l->n - from < CS_CHUNK_DOCS ? l->n - from : CS_CHUNK_DOCS;
+    uint8_t *chunk;
+    size_t clen;
+    int rc = cs_chunk_encode(l, from, count, &chunk, &clen);
+    if (rc) return rc;
+    size_t klen = cs_key_post(key, term, len, l->docid[from]);
+    rc = cs_put(w->txn, CS_T_POST, sl(key, klen), sl(chunk, clen));
+    free(chunk);
+    if (rc) return rc;
+  }
+  return 0;
+}
+/* Positions the cursor on the last chunk of `term`; CS_ENOTFOUND if none. */
+static int last_chunk(cs_cursor *c, const char *term, size_t len, cs_slice *k, cs_slice *v) {
+  uint8_t key[CS_TERM_MAX + 8];
+  size_t klen = cs_key_post(key, term, len, UINT32_MAX);
+  int rc = cs_cursor_seek(c, sl(key, klen), k, v);
+  if (rc == 0 && k->len == klen && memcmp(k->data, key, klen) == 0) return 0;
+  rc = rc == CS_ENOTFOUND ? cs_cursor_last(c, k, v) : cs_cursor_prev(c, k, v);
+  if (rc) return rc;
+  if (k->len != len + 5 || memcmp(k->data, term, len) != 0 || ((const uint8_t *)k->data)[len])
+    return CS_ENOTFOUND;
+  return 0;
+}
+static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
+  cs_plist *l = &w->tmp;
+  cs_plist_clear(l);
+  cs_slice k, v;
+  int rc = last_chunk(cur, e->key, e->len, &k, &v);
+  if (rc == 0) {
+    cs_chunk c;
+    uint32_t first = cs_be32_get((const uint8_t *)k.data + e->len + 1);
+    rc = cs_chunk_decode(v.data, v.len, first, &c);
+    if (rc) return rc;
+    if (c.n < CS_CHUNK_DOCS) {
+      rc = cs_plist_add_chunk(l, &c);
+      if (rc) return rc;
+    }
+  } else if (rc != CS_ENOTFOUND) {
+    return rc;
+  }
+  size_t pos = 0;
+  if (e->one) {
+    rc = cs_plist_add(l, e->one_doc, e->one_len, &e->one_pos, 1);
+    if (rc) return rc;
+  }
+  for (uint32_t i = 0; i < e->pl.n; i++) {
+    rc = cs_plist_add(l, e->pl.docid[i], e->pl.len[i], e->pl.pos + pos, e->pl.tf[i]);
+    if (rc) return rc;
+    pos += e->pl.tf[i];
+  }
+  rc = write_chunks(w, e->key, e->len, l);
+  if (rc) return rc;
+  return lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
+}
+static int flush_word(cs_writer *w, cs__pentry *e) {
+  if (e->df == 0) return 0;
+  cs_slice v;
+  cs_word x = {0, {e->stem, strlen(e->stem)}};
+  int rc = cs_get(w->txn, CS_T_WORDS, sl(e->key, e->len), &v);
+  if (rc == 0) {
+    cs_word old;
+    rc = cs_word_decode(v.data, v.len, &old);
+    if (rc) return rc;
+    x.df = old.df;
+  } else if (rc != CS_ENOTFOUND) {
+    return rc;
+  }
+  int64_t df = (int64_t)x.df + e->df;
+  if (df <= 0) {
+    rc = cs_del(w->txn, CS_T_WORDS, sl(e->key, e->len));
+    return rc == CS_ENOTFOUND ? 0 : rc;
+  }
+  x.df = (uint64_t)df;
+  cs_buf_reset(&w->buf2);
+  cs_word_encode(&w->buf2, &x);
+  return cs__wr_put_buf(w, CS_T_WORDS, e->key, e->len, &w->buf2);
+}
+int cs__wr_flush(cs_writer *w) {
+  cs__pentry **v;
+  int rc = cs__pmap_sorted(&w->terms, &v);
+  if (rc) return rc;
+  cs_cursor *cur = NULL;
+  rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
+  for (size_t i = 0; !rc && i < w->terms.n; i++) {
+    if (v[i]->pl.n || v[i]->one) rc = flush_term(w, cur, v[i]);
+  }
+  cs_cursor_close(cur);
+  free(v);
+  if (rc) return rc;
+  rc = cs__pmap_sorted(&w->words, &v);
+  if (rc) return rc;
+  for (size_t i = 0; !rc && i < w->words.n; i++)
+    rc = flush_word(w, v[i]);
+  free(v);
+  if (rc) return rc;
+  cs__wr_reset_pending(w);
+  return 0;
+}
+/* Removes docid from term's postings in LMDB. */
+int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
+                          uint32_t docid) {
+  uint8_t key[CS_TERM_MAX + 8];
+  size_t klen = cs_key_post(key, term, len, docid);
+  cs_slice k, v;
+  int rc = cs_cursor_seek(cur, sl(key, klen), &k, &v);
+  int exact = rc == 0 && k.len == klen && memcmp(k.data, key, klen) == 0;
+  if (!exact) {
+    rc = rc == CS_ENOTFOUND ? cs_cursor_last(cur, &k, &v) : cs_cursor_prev(cur, &k, &v);
+    if (rc == CS_ENOTFOUND) return 0;
+    if (rc) return rc;
+    if (k.len != klen || memcmp(k.data, key, len + 1) != 0) return 0;
+  }
+  uint32_t first = cs_be32_get((const uint8_t *)k.data + len + 1);
+  cs_chunk c;
+  rc = cs_chunk_decode(v.data, v.len, first, &c);
+  if (rc) return rc;
+  if (docid > c.last) return 0;
+  cs_plist *l = &w->tmp;
+  cs_plist_clear(l);
+  rc = cs_plist_add_chunk(l, &c);
+  if (rc) return rc;
+  uint32_t tf = 0;
+  for (uint32_t i = 0; i < l->n; i++) {
+    if (l->docid[i] == docid) tf = l->tf[i];
+  }
+  if (!cs_plist_remove(l, docid)) return 0;
+  uint8_t oldkey[CS_TERM_MAX + 8];
+  memcpy(oldkey, k.data, klen);
+  if (l->n == 0 || l->docid[0] != first) {
+    rc = cs_del(w->txn, CS_T_POST, sl(oldkey, klen));
+    if (rc) return rc;
+  }
+  if (l->n) {
+    rc = write_chunks(w, term, len, l);
+    if (rc) return rc;
+  }
+  return lex_add(w, term, len, -1, -(int64_t)tf);
+}

@@ -1,0 +1,136 @@
+/*
+ * What the writer's files share. writer.c: batches, the format, the outbox,
+ * points and the checkpoint; writer_conv.c: conversations; writer_people.c:
+ * people and events; writer_docs.c: texts into pending postings and out of
+ * LMDB; writer_flush.c: pending postings into LMDB; writer_passages.c:
+ * passages; pending.c: the pending map; checksum.c: source checksums.
+ * Private to index/writer*.c.
+ */
+#ifndef CS_WRITER_INT_H
+#define CS_WRITER_INT_H
+
+#include "analyzer.h"
+#include "passages.h"
+#include "pending.h"
+#include "textpack.h"
+#include "writer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct cs_writer {
+  cs_store *store;
+  cs_txn *txn;
+  cs_analyzer *an;
+  cs_textpack *zt; /* compresses stored turn text */
+  cs__pmap terms, words;
+  cs_stats stats;
+  uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
+  cs_buf buf, buf2;
+  cs_plist tmp;
+  cs__pentry **ents; /* the last cs__wr_add_doc's term entry per token */
+  size_t ents_cap;
+  int mirror;          /* META "mirror" present: append outbox operations */
+  uint64_t outbox_seq; /* last outbox sequence used (META "outbox_seq") */
+  int outbox_dirty;
+};
+
+static inline cs_slice sl(const void *p, size_t n) {
+  cs_slice s = {p, n};
+  return s;
+}
+
+static inline int cs__wr_put_buf(cs_writer *w, cs_table t, const void *key, size_t klen,
+                                 cs_buf *b) {
+  if (b->err) return b->err;
+  return cs_put(w->txn, t, sl(key, klen), sl(b->p, b->len));
+}
+
+static inline size_t cs__slen(const char *s) {
+  return s ? strlen(s) : 0;
+}
+
+/* writer.c */
+/* Appends a mirror operation when mirroring is on. */
+int cs__wr_outbox(cs_writer *w, int action, int kind, uint64_t id);
+/* Copies the value of be64 key `id` in table t into copy (CS_ENOTFOUND). */
+int cs__wr_get_copy(cs_writer *w, cs_table t, uint64_t id, cs_buf *copy);
+/* Whether the person was erased (CS_T_ERASED). */
+int cs__wr_erased(cs_writer *w, uint64_t patient);
+
+/* writer_flush.c */
+/* Empties the pending maps (the batch's postings are dropped). */
+void cs__wr_reset_pending(cs_writer *w);
+/* Merges the pending postings and words into LMDB and empties the maps. */
+int cs__wr_flush(cs_writer *w);
+/* Removes docid from term's postings in LMDB (and its lexicon counts). */
+int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
+                          uint32_t docid);
+
+/* writer_docs.c */
+/* Cleans a source string: repaired UTF-8, cut to `max` bytes. The result
+ * lives in `b` (NUL-terminated). */
+const char *cs__wr_clean(cs_buf *b, const char *s, size_t len, size_t max, unsigned *flags);
+/* Adds one document's tokens to the pending postings (and the word table);
+ * its length in indexed tokens goes to *len. w->ents[i] gets token i's term
+ * entry (NULL for a stop word) until the next call. Not for passages. */
+int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks, size_t n,
+                   uint32_t *len);
+/* The passage-field entry of term entry te (created on first use). */
+cs__pentry *cs__wr_field_entry(cs_writer *w, cs__pentry *te);
+/* Adds a passage: n tokens, their passage-field entries and positions.
+ * Passages leave the word table alone: their words are the turns'. */
+int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, const uint32_t *pos,
+                       size_t n, uint32_t *len);
+/* Records what docid is, and counts it in the statistics. */
+int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, uint64_t patient,
+                         int32_t seq, uint32_t dl);
+/* Indexes a text as one doc of `kind`; the analyzer's tokens go to
+ * *toks_out (may be NULL), valid until the next analysis. */
+int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,
+                      int kind, uint64_t conv, uint64_t patient, int32_t seq,
+                      const cs_token **toks_out, size_t *ntoks_out);
+/* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
+int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
+                      size_t text_len, int kind);
+
+/* writer_passages.c */
+/* The cleaned texts of a conversation's turns, in seq order, in one arena. */
+typedef struct cs__turn_texts {
+  cs_buf arena;
+  size_t n, cap;
+  uint32_t *off, *len;
+  int32_t *seq;
+  uint8_t *role;
+  int64_t *start, *end;
+} cs__turn_texts;
+/* Passages of the conversation being put, filled from its turns' tokens:
+ * the passage being filled holds ntok tokens, their passage-field entries
+ * and positions. */
+typedef struct cs__passage_builder {
+  cs_passage_span *sp;
+  size_t n, next; /* passages, and the first one not yet indexed */
+  cs__pentry **ent;
+  uint32_t *pos;
+  size_t ntok, cap;
+  uint32_t next_pos; /* next position in the passage being filled */
+} cs__passage_builder;
+
+void cs__tt_free(cs__turn_texts *tt);
+int cs__tt_push(cs__turn_texts *tt, int32_t seq, int role, int64_t start, int64_t end,
+                const char *text, size_t len);
+const char *cs__tt_text(const cs__turn_texts *tt, size_t i);
+/* Cuts the conversation's passages from its cleaned turns. */
+int cs__passages_begin(cs__passage_builder *pb, const cs__turn_texts *tt);
+void cs__passages_end(cs__passage_builder *pb);
+/* Routes turn i's tokens (toks, and w->ents from the turn's
+ * cs__wr_add_doc) to the passages covering them, indexing each passage
+ * (docid *d, then incremented) when its last turn is done. */
+int cs__passages_feed(cs_writer *w, cs__passage_builder *pb, const cs_conv *c,
+                      const cs__turn_texts *tt, uint32_t i, const cs_token *toks, size_t n,
+                      uint32_t *d);
+/* Removes a conversation's passages (before its turns go). */
+int cs__passages_delete(cs_writer *w, uint64_t conv, const char *lang);
+
+#endif

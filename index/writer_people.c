@@ -1,0 +1,189 @@
+/*
+ * People and their events in the writer: a person's record and indexed
+ * name, deletion and erasure (every trace of the person, refused from then
+ * on), and events folded into interaction scores, each applied once.
+ */
+#include "writer_int.h"
+
+#include "errors.h"
+#include "varint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int get_patient(cs_writer *w, uint64_t id, cs_patient *p, cs_buf *copy) {
+  int rc = cs__wr_get_copy(w, CS_T_PATIENT, id, copy);
+  return rc ? rc : cs_patient_decode(copy->p, copy->len, p);
+}
+
+static int remove_patient_record(cs_writer *w, uint64_t id) {
+  cs_buf copy;
+  cs_buf_init(&copy);
+  cs_patient p;
+  int rc = get_patient(w, id, &p, &copy);
+  if (rc == 0 && p.name_docid)
+    rc = cs__wr_remove_doc(w, p.name_docid, "es", p.name.p, p.name.len, CS_DOC_NAME);
+  if (rc == 0) {
+    uint8_t key[16];
+    cs_key_u64u64(key, p.owner_id, id);
+    rc = cs_del(w->txn, CS_T_OWNER, sl(key, 16));
+    if (rc == CS_ENOTFOUND) rc = 0;
+    cs_key_u64(key, id);
+    if (!rc) rc = cs_del(w->txn, CS_T_PATIENT, sl(key, 8));
+  }
+  cs_buf_free(&copy);
+  return rc;
+}
+
+int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags_out) {
+  unsigned flags = 0;
+  if (flags_out) *flags_out = 0;
+  if (cs__wr_erased(w, in->id)) {
+    if (flags_out) *flags_out = CS_PUT_ERASED;
+    return 0;
+  }
+  uint64_t sum = cs_patient_in_checksum(in);
+  cs_buf copy, f[3];
+  cs_buf_init(&copy);
+  for (int i = 0; i < 3; i++)
+    cs_buf_init(&f[i]);
+  cs_patient old;
+  int rc = get_patient(w, in->id, &old, &copy);
+  if (rc == 0 && old.checksum == sum) {
+    flags |= CS_PUT_UNCHANGED;
+    rc = 0;
+    goto out;
+  }
+  if (rc == 0 && old.owner_id != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
+  rc = rc == 0 ? remove_patient_record(w, in->id) : rc == CS_ENOTFOUND ? 0 : rc;
+  if (rc) goto out;
+  cs_patient p;
+  memset(&p, 0, sizeof p);
+  p.id = in->id;
+  p.owner_id = in->owner_id;
+  const char *name = cs__wr_clean(&f[0], in->name, cs__slen(in->name), CS_FIELD_MAX, &flags);
+  const char *email = cs__wr_clean(&f[1], in->email, cs__slen(in->email), CS_FIELD_MAX, &flags);
+  const char *phone = cs__wr_clean(&f[2], in->phone, cs__slen(in->phone), CS_FIELD_MAX, &flags);
+  p.name = (cs_str){name, strlen(name)};
+  p.email = (cs_str){email, strlen(email)};
+  p.phone = (cs_str){phone, strlen(phone)};
+  p.created_at_ms = in->created_at_ms;
+  p.updated_at_ms = in->updated_at_ms;
+  p.checksum = sum;
+  if (p.name.len) {
+    p.name_docid = w->stats.next_docid++;
+    rc = cs__wr_index_text(w, p.name_docid, "es", name, p.name.len, CS_DOC_NAME, 0, p.id, -1, NULL,
+                           NULL);
+    if (rc) goto out;
+  }
+  cs_buf_reset(&w->buf);
+  cs_patient_encode(&w->buf, &p);
+  uint8_t key[16];
+  cs_key_u64(key, p.id);
+  rc = cs__wr_put_buf(w, CS_T_PATIENT, key, 8, &w->buf);
+  if (rc) goto out;
+  cs_key_u64u64(key, p.owner_id, p.id);
+  rc = cs_put(w->txn, CS_T_OWNER, sl(key, 16), sl("", 0));
+  if (!rc) rc = cs__wr_outbox(w, CS_OUT_PUT, CS_OUT_PATIENT, p.id);
+out:
+  cs_buf_free(&copy);
+  for (int i = 0; i < 3; i++)
+    cs_buf_free(&f[i]);
+  if (flags_out) *flags_out = flags;
+  return rc;
+}
+
+/* Deletes every key of `tbl` that starts with be64(id). */
+static int delete_prefix(cs_writer *w, cs_table tbl, uint64_t id,
+                         int (*each)(cs_writer *, const uint8_t *key)) {
+  uint8_t pfx[8];
+  cs_key_u64(pfx, id);
+  for (;;) {
+    cs_cursor *cur;
+    int rc = cs_cursor_open(w->txn, tbl, &cur);
+    if (rc) return rc;
+    cs_slice k, v;
+    rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
+    if (rc == CS_ENOTFOUND || (rc == 0 && (k.len < 8 || memcmp(k.data, pfx, 8) != 0))) {
+      cs_cursor_close(cur);
+      return 0;
+    }
+    uint8_t key[16] = {0};
+    size_t klen = k.len < 16 ? k.len : 16;
+    if (!rc) memcpy(key, k.data, klen);
+    cs_cursor_close(cur);
+    if (rc) return rc;
+    if (each) {
+      rc = each(w, key);
+      if (rc && rc != CS_ENOTFOUND) return rc;
+    }
+    rc = cs_del(w->txn, tbl, sl(key, klen));
+    if (rc && rc != CS_ENOTFOUND) return rc;
+  }
+}
+
+static int delete_pconv(cs_writer *w, const uint8_t *key) {
+  return cs_writer_delete_conversation(w, cs_be64_get(key + 8));
+}
+
+int cs_writer_delete_patient(cs_writer *w, uint64_t id) {
+  int rc = delete_prefix(w, CS_T_PCONV, id, delete_pconv);
+  if (!rc) rc = remove_patient_record(w, id);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (!rc) rc = cs__wr_outbox(w, CS_OUT_DELETE, CS_OUT_PATIENT, id);
+  return rc;
+}
+
+int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms) {
+  int rc = cs_writer_delete_patient(w, id);
+  if (!rc) rc = delete_prefix(w, CS_T_EVENT, id, NULL);
+  if (!rc) rc = delete_prefix(w, CS_T_INTER, id, NULL);
+  if (rc) return rc;
+  uint8_t key[8], val[8];
+  cs_key_u64(key, id);
+  cs_be64_put(val, (uint64_t)at_ms);
+  return cs_put(w->txn, CS_T_ERASED, sl(key, 8), sl(val, 8));
+}
+
+/* ---------------------------------------------------------------- events */
+
+int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out) {
+  if (flags_out) *flags_out = 0;
+  int type = cs_event_type_parse(in->type);
+  if (type == CS_EV_UNKNOWN || in->patient_id == 0) {
+    if (flags_out) *flags_out = CS_PUT_SKIPPED;
+    return 0;
+  }
+  if (cs__wr_erased(w, in->patient_id)) {
+    if (flags_out) *flags_out = CS_PUT_ERASED;
+    return 0;
+  }
+  if (type == CS_EV_ERASED) return cs_writer_erase_patient(w, in->patient_id, in->recorded_at_ms);
+  uint8_t key[16];
+  cs_key_u64u64(key, in->patient_id, in->position);
+  cs_slice v;
+  int rc = cs_get(w->txn, CS_T_EVENT, sl(key, 16), &v);
+  if (rc == 0) {
+    if (flags_out) *flags_out = CS_PUT_DUPLICATE;
+    return 0;
+  }
+  if (rc != CS_ENOTFOUND) return rc;
+  cs_event e = {(uint8_t)type, in->patient_id, in->actor_id, in->conversation_id,
+                in->recorded_at_ms};
+  cs_buf_reset(&w->buf);
+  cs_event_encode(&w->buf, &e);
+  rc = cs__wr_put_buf(w, CS_T_EVENT, key, 16, &w->buf);
+  if (rc) return rc;
+  if (!in->actor_id) return 0;
+  cs_key_u64u64(key, in->patient_id, in->actor_id);
+  cs_inter x = {0, 0, INT64_MIN};
+  rc = cs_get(w->txn, CS_T_INTER, sl(key, 16), &v);
+  if (rc == 0) rc = cs_inter_decode(v.data, v.len, &x);
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  x.events++;
+  x.score_ref += cs_interaction_ref(cs_interaction_weight(type), in->recorded_at_ms);
+  if (in->recorded_at_ms > x.last_at_ms) x.last_at_ms = in->recorded_at_ms;
+  cs_buf_reset(&w->buf);
+  cs_inter_encode(&w->buf, &x);
+  return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
+}
