@@ -251,7 +251,7 @@ static int build_window(cs_export *x, cs_reader *r) {
   }
   x->r = r;
   int timed_out;
-  rc = cs__match(r, &x->caller, &x->p, &x->query, x->ids, x->nids, on_match, x, &timed_out);
+  rc = cs__match(r, NULL, &x->caller, &x->p, &x->query, x->ids, x->nids, on_match, x, &timed_out);
   x->r = NULL;
   if (rc) return rc;
   if (x->nw > 1) qsort(x->w, x->nw, sizeof *x->w, went_cmp);

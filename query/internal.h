@@ -4,6 +4,7 @@
 #ifndef CS_QUERY_INTERNAL_H
 #define CS_QUERY_INTERNAL_H
 
+#include "convs.h"
 #include "engine.h"
 #include "reader.h"
 #include "records.h"
@@ -14,6 +15,8 @@
 typedef struct cs_view {
   cs_reader *r;
   struct cs_gen *gen;
+  cs__convs convs; /* see cs_view_convs */
+  int has_convs;
 } cs_view;
 
 /* Begins a read view on the current generation (reopening the index when a
@@ -21,6 +24,9 @@ typedef struct cs_view {
  * be read. */
 int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err);
 void cs_view_end(cs_engine *e, cs_view *v);
+/* The docid -> conversation table as of the view's snapshot (convs.h),
+ * brought up to date on first use in the view. Returns 0 or a CS_E* code. */
+int cs_view_convs(cs_view *v, const cs__convs **out);
 
 void cs_engine_err(cs_engine_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -25,8 +25,8 @@
  * and the walk only ever visits those ranges: someone else's conversation is
  * never even scored. The patient and conversation filters use the same
  * mechanism. Otherwise (analysts, admins) the conversation holding a
- * candidate docid is looked up (CS_T_DOCS, CS_T_CONV) once per candidate
- * conversation, never per document.
+ * candidate docid is found in the in-memory docid -> conversation table
+ * (convs.h) once per candidate conversation, never per document.
  *
  * Ranking and pruning. A matching conversation is scored (rank.h: BM25 per
  * document with field weights and proximity; the conversation scores its
@@ -433,29 +433,10 @@ static void update_active(cs__exec *x) {
 
 /* ---------------------------------------------------------------- conversations */
 
-/* One conversation as the walk sees it. */
-typedef struct xrange {
-  uint32_t f, e;        /* its docids */
-  uint32_t title, desc; /* docids of its title and description, or END */
-  uint32_t nturns;      /* turns (their docids, between the passages, are in CS_T_TURN) */
-  uint8_t kinds;        /* CS__F_* present */
-  uint64_t id, patient, owner;
-  int64_t created;
-} xrange;
+typedef cs__crange xrange;
 
 static void range_of(const cs_conv *c, xrange *R) {
-  R->f = c->first_docid;
-  R->e = c->first_docid + c->ndocs;
-  uint32_t d = R->f;
-  R->title = c->title.len ? d++ : END;
-  R->desc = c->description.len ? d++ : END;
-  R->nturns = c->nturns;
-  R->kinds = (uint8_t)((R->title != END ? CS__F_TITLE : 0) | (R->desc != END ? CS__F_DESC : 0) |
-                       (c->nturns ? CS__F_TURN : 0));
-  R->id = c->id;
-  R->patient = c->patient_id;
-  R->owner = c->owner_id;
-  R->created = c->created_at_ms;
+  cs__crange_of(c, R);
 }
 
 static int kind_of(const xrange *R, uint32_t d) {
@@ -586,6 +567,9 @@ typedef struct xsearch {
   uint32_t vkeys[64];
   size_t nvkeys;
   int vkeys_all;
+  /* The docid -> conversation table (a private one when none was given). */
+  const cs__convs *convs;
+  cs__convs own_convs;
 } xsearch;
 
 /* The redaction for a conversation of `patient` (kept for the next). */
@@ -790,18 +774,14 @@ static int resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
     *R = s->u[lo];
     return 1;
   }
-  *next = d + 1;
-  cs_doc doc;
-  int rc = cs_reader_doc(s->r, d, &doc);
-  if (rc == CS_ENOTFOUND || (rc == 0 && (doc.kind == CS_DOC_NAME || !doc.conversation_id)))
-    return 0;
-  if (rc) return rc;
-  cs_conv c;
-  rc = cs_reader_conv(s->r, doc.conversation_id, &c);
-  if (rc == CS_ENOTFOUND) return 0;
-  if (rc) return rc;
-  range_of(&c, R);
-  if (d < R->f || d >= R->e) return 0; /* a stale document */
+  if (!s->convs) {
+    int rc = cs__convs_get(NULL, s->r, &s->own_convs);
+    if (rc) return rc;
+    s->convs = &s->own_convs;
+  }
+  long i = cs__convs_find(s->convs, d, next);
+  if (i < 0) return 0;
+  *R = s->convs->r[i];
   *next = R->e;
   if (!range_passes(s, R)) return 0;
   /* Restricted callers always walk a universe; this is defence in depth. */
@@ -2095,6 +2075,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   s.q = &q;
   s.sort = sort;
   s.exhaustive = o->exhaustive;
+  s.convs = o->convs;
   s.filter.q = &q;
   s.filter.role = p->role;
   for (int i = 0; i < 8; i++)
@@ -2218,6 +2199,7 @@ out:
   free(s.bits);
   cs__topk_free(&s.top);
   cs__exec_close(s.x);
+  cs__convs_release(&s.own_convs);
   cs__query_free(&q);
   return ret;
 }
@@ -2236,12 +2218,14 @@ static void deadline_init(xsearch *s, uint32_t timeout_ms) {
   s->has_deadline = 1;
 }
 
-int cs__match(cs_reader *r, const cs_caller *c, const cs_search_params *p, const cs__query *q,
-              const uint64_t *ids, size_t nids, cs__match_fn fn, void *ctx, int *timed_out) {
+int cs__match(cs_reader *r, const cs__convs *convs, const cs_caller *c, const cs_search_params *p,
+              const cs__query *q, const uint64_t *ids, size_t nids, cs__match_fn fn, void *ctx,
+              int *timed_out) {
   xsearch s;
   memset(&s, 0, sizeof s);
   *timed_out = 0;
   s.r = r;
+  s.convs = convs;
   s.caller = c;
   s.p = p;
   s.q = q;
@@ -2300,6 +2284,7 @@ out:
   free(s.bits);
   free(s.mturns);
   cs__exec_close(s.x);
+  cs__convs_release(&s.own_convs);
   return rc < 0 ? rc : 0;
 }
 
@@ -2335,7 +2320,11 @@ int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p
   }
   cs__search_opts o;
   cs__search_defaults(&o);
-  int rc = cs__search(v.r, a, c, p, &o, out, err);
+  int rc = cs_view_convs(&v, &o.convs);
+  if (rc)
+    rc = fail_rc(err, rc);
+  else
+    rc = cs__search(v.r, a, c, p, &o, out, err);
   cs_view_end(e, &v);
   cs__analyzer_put(a);
   if (rc == 0) {

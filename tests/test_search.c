@@ -187,6 +187,10 @@ static void load_corpus(cs_writer *w, const char *path) {
       t->speaker = keep(a, fld[0]);
       t->text = keep(a, fld[1]);
       t->text_len = strlen(t->text);
+    } else if (!strncmp(s, "delete ", 7)) {
+      flush_conv(w, a);
+      int rc = cs_writer_delete_conversation(w, strtoull(s + 7, NULL, 10));
+      if (rc) die("delete conversation: %s", cs_strerror(rc));
     } else {
       die("unknown corpus line: %s", s);
     }
@@ -1112,6 +1116,86 @@ static void test_pruning_exact(const char *tmp) {
   }
 }
 
+/* The docid -> conversation table follows commits: conversations added,
+ * replaced (new docids) and deleted while the engine stays open are found,
+ * found once, and gone, for callers who walk the whole index (admins,
+ * analysts); a view keeps the table as of its snapshot while later views
+ * extend it. */
+static void write_lines(const char *tmp, const char *text) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/live.txt", tmp);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  fputs(text, f);
+  fclose(f);
+  spawn_write(index_dir, path);
+}
+
+static json_int_t total_in(cs_view *v, const char *q, int own_table, char *ids, size_t cap) {
+  cs_analyzer *a = cs__analyzer_get();
+  cs_search_params p;
+  params_init(&p, q);
+  cs__search_opts o;
+  cs__search_defaults(&o);
+  if (own_table && cs_view_convs(v, &o.convs)) die("convs");
+  cs_engine_error err;
+  json_t *out = NULL;
+  int rc = cs__search(v->r, a, &ADMIN, &p, &o, &out, &err);
+  cs__analyzer_put(a);
+  if (rc) die("search %s: %s", q, err.message);
+  json_int_t t = json_integer_value(json_object_get(out, "total"));
+  if (ids) hit_ids(out, ids, cap);
+  json_decref(out);
+  return t;
+}
+
+static void test_live_table(const char *tmp) {
+  cs_engine_error err;
+  cs_search_params p;
+  params_init(&p, "zafiro");
+  json_t *r = run(&ADMIN, &p, &err);
+  th_check(r && json_integer_value(json_object_get(r, "total")) == 0, "zafiro: nothing yet");
+  json_decref(r);
+  /* View A holds the table while conversations arrive. */
+  cs_view va;
+  if (cs_view_begin(engine, &va, &err)) die("view: %s", err.message);
+  const cs__convs *ca;
+  if (cs_view_convs(&va, &ca)) die("convs");
+  size_t na = ca->n;
+  write_lines(tmp, "patient 8 800 Persona viva\n"
+                   "conv 950 8 800 2024-03-01 | Zafiro |\n"
+                   "turn 0 beneficiary - - Voz | un zafiro azul\n"
+                   "conv 951 8 800 2024-03-02 | Otra |\n"
+                   "turn 0 beneficiary - - Voz | el zafiro y el rubí\n");
+  cs_view vb;
+  if (cs_view_begin(engine, &vb, &err)) die("view: %s", err.message);
+  char ids[256];
+  th_check(total_in(&vb, "zafiro", 1, ids, sizeof ids) == 2 &&
+               (!strcmp(ids, "951 950") || !strcmp(ids, "950 951")),
+           "new conversations found through the extended table: %s", ids);
+  th_check(total_in(&vb, "zafiro", 0, NULL, 0) == 2, "same with a private table");
+  th_check(total_in(&va, "zafiro", 1, NULL, 0) == 0 && ca->n == na,
+           "an older view keeps its snapshot (%zu -> %zu entries)", na, ca->n);
+  cs_view_end(engine, &vb);
+  cs_view_end(engine, &va);
+  /* Replaced (new docids), then deleted. */
+  write_lines(tmp, "conv 950 8 800 2024-03-01 | Zafiro |\n"
+                   "turn 0 beneficiary - - Voz | un zafiro verde\n"
+                   "turn 1 beneficiary - - Voz | esmeralda\n");
+  r = run(&ADMIN, &p, &err);
+  hit_ids(r, ids, sizeof ids);
+  th_check(r && json_integer_value(json_object_get(r, "total")) == 2 &&
+               (!strcmp(ids, "951 950") || !strcmp(ids, "950 951")),
+           "a replaced conversation is found once: %s", ids);
+  json_decref(r);
+  write_lines(tmp, "delete 951\n");
+  r = run(&ADMIN, &p, &err);
+  hit_ids(r, ids, sizeof ids);
+  th_check(r && json_integer_value(json_object_get(r, "total")) == 1 && !strcmp(ids, "950"),
+           "a deleted conversation is gone: %s", ids);
+  json_decref(r);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -1150,6 +1234,7 @@ int main(int argc, char **argv) {
   test_owner_change(tmp);
   test_paging(tmp);
   test_pruning_exact(tmp);
+  test_live_table(tmp);
 
   cs_engine_close(engine);
   if (!getenv("CS_TEST_KEEP"))
