@@ -570,6 +570,9 @@ typedef struct xsearch {
   /* The docid -> conversation table (a private one when none was given). */
   const cs__convs *convs;
   cs__convs own_convs;
+  /* Bounded counting (counting(), total_estimate()). */
+  uint64_t total_bound;
+  uint32_t walk_from, stopped_at, limit_at;
 } xsearch;
 
 /* The redaction for a conversation of `patient` (kept for the next). */
@@ -1291,10 +1294,11 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   return rc;
 }
 
-/* A matching conversation: counted, and kept if it can be among the best. */
-static int consider(xsearch *s, const xrange *R) {
-  s->total++;
-  xhit *h = s->scratch;
+/* 1 when conversation R cannot make the page whatever its score: its
+ * upper bound (conv_bound), or its date key, ranks after the k-th best kept
+ * so far. Fills h's key fields that do not need scoring. */
+static int cannot_make_page(xsearch *s, const xrange *R, xhit *h, int *rc) {
+  *rc = 0;
   h->R = *R;
   h->key.created = R->created;
   h->key.id = R->id;
@@ -1305,17 +1309,26 @@ static int consider(xsearch *s, const xrange *R) {
   if (s->sort == CS__SORT_RELEVANCE && s->x) {
     if (th && !s->exhaustive) {
       cs__key ub = h->key;
-      int rc = conv_bound(s, R, &ub.tier, &ub.score);
-      if (rc) return rc;
+      *rc = conv_bound(s, R, &ub.tier, &ub.score);
+      if (*rc) return 1;
       if (s->nnamed && is_named(s, R)) ub.tier += NAMED_TIER;
-      if (cs__key_cmp(s->sort, &ub, th) > 0) return 0; /* cannot make the page */
+      if (cs__key_cmp(s->sort, &ub, th) > 0) return 1;
     }
   } else {
-    if (s->has_after && cs__key_cmp(s->sort, &h->key, &s->after) <= 0) return 0;
-    if (th && cs__key_cmp(s->sort, &h->key, th) >= 0) return 0;
+    if (s->has_after && cs__key_cmp(s->sort, &h->key, &s->after) <= 0) return 1;
+    if (th && cs__key_cmp(s->sort, &h->key, th) >= 0) return 1;
   }
+  return 0;
+}
+
+/* A matching conversation: counted, and kept if it can be among the best
+ * (prechecked: cannot_make_page already ruled it in). */
+static int keep_hit(xsearch *s, const xrange *R, int prechecked) {
+  xhit *h = s->scratch;
+  int rc;
+  if (!prechecked && cannot_make_page(s, R, h, &rc)) return rc;
   if (s->x) {
-    int rc = score_conv(s, R, h);
+    rc = score_conv(s, R, h);
     if (rc) return rc;
     if (s->nnamed && is_named(s, R)) h->key.tier += NAMED_TIER;
   } else {
@@ -1324,6 +1337,11 @@ static int consider(xsearch *s, const xrange *R) {
   if (s->has_after && cs__key_cmp(s->sort, &h->key, &s->after) <= 0) return 0;
   cs__topk_push(&s->top, h);
   return 0;
+}
+
+static int consider(xsearch *s, const xrange *R) {
+  s->total++;
+  return keep_hit(s, R, 0);
 }
 
 /* ---------------------------------------------------------------- match walks */
@@ -1453,15 +1471,77 @@ static void unname(xsearch *s, const xrange *R) {
   }
 }
 
+/* Counting bounded (s->total_bound): once that many conversations are
+ * counted, the walk stops counting and only looks for conversations that
+ * can still make the page; the total is then estimated. */
+static int counting(const xsearch *s) {
+  return !s->total_bound || s->total < s->total_bound || s->match_fn || s->first_only ||
+         s->exhaustive;
+}
+
+/* Past the counting bound: where the walk may jump from t because no
+ * document up to there can lift a conversation into the page (block-max:
+ * the sum over clauses of their current chunks' best score, for documents
+ * up to the nearest chunk end L; a conversation scores at most
+ * cs__conv_bound of that). Only whole conversations are skipped: the jump
+ * stops at the start of the one holding L + 1. Returns t when nothing can
+ * be skipped. */
+static uint32_t skip_convs(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed) return t;
+  uint32_t L = END;
+  double bound = 0;
+  int nl = 0, tier = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->nvar) continue;
+    double lb = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc == END) continue;
+      uint32_t last = cs_pcur_block_last(v->cur);
+      if (last < L) L = last;
+      double vb = l->type == CS__N_TERM
+                      ? v->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(v->cur),
+                                              cs_pcur_block_min_len(v->cur))
+                      : l->pw * cs__bm25_limit(&x->rk, l->fields);
+      if (vb > lb) lb = vb;
+    }
+    bound += lb;
+    nl += lb > 0;
+    tier += l->expanded;
+  }
+  if (L == END || L < t) return t;
+  if (nl >= 2) bound += x->prox_scale;
+  double ub = cs__conv_bound(&x->rk, bound) * (1 + 1e-9) + 1e-9;
+  if (tier > th->tier || (tier == th->tier && ub >= th->score)) return t;
+  uint32_t to = L + 1, next;
+  if (s->universe) {
+    size_t i = range_after(s->u, s->nu, L);
+    if (i < s->nu && s->u[i].f <= L) to = s->u[i].f;
+  } else {
+    long i = s->convs ? cs__convs_find(s->convs, L, &next) : -1;
+    if (i >= 0) to = s->convs->r[i].f;
+  }
+  return to > t ? to : t;
+}
+
 /* The walk over conversations for a query with clauses. */
 static int walk(xsearch *s) {
   cs__exec *x = s->x;
   int32_t root = x->q->root;
   uint32_t t = s->universe ? (s->nu ? s->u[0].f : END) : 0;
   uint32_t limit = s->horizon ? s->horizon : END;
-  int rc = 0;
+  int rc = 0, count = 1;
+  s->walk_from = t;
   while (t < limit && !rc) {
     if (past_deadline(s)) break;
+    if (count && !counting(s)) {
+      count = 0;
+      s->stopped_at = t; /* counted exactly below t */
+    }
+    if (!count) t = skip_convs(s, t);
     uint32_t d = node_lb(x, root, t);
     if (s->nnamed) {
       uint32_t dn = named_lb(s, t);
@@ -1469,11 +1549,18 @@ static int walk(xsearch *s) {
     }
     if (d >= limit) break;
     xrange R;
-    uint32_t next;
+    uint32_t next = d + 1;
     rc = resolve(s, d, &R, &next);
     if (rc < 0) break;
     if (rc == 0) {
       t = next > d ? next : d + 1;
+      continue;
+    }
+    /* Not counting: a conversation that cannot make the page is not even
+     * matched. */
+    int pre = !count;
+    if (pre && cannot_make_page(s, &R, s->scratch, &rc)) {
+      t = R.e;
       continue;
     }
     if (s->caller->role == CS_CALLER_ANALYST) unname(s, &R);
@@ -1484,14 +1571,30 @@ static int walk(xsearch *s) {
         s->total++;
         break;
       }
-      rc = s->match_fn ? match_emit(s, &R) : consider(s, &R);
+      if (s->match_fn)
+        rc = match_emit(s, &R);
+      else if (count)
+        rc = consider(s, &R);
+      else
+        rc = keep_hit(s, &R, 1);
     }
     t = R.e;
   }
+  if (!count) s->limit_at = limit;
   for (uint32_t i = 0; i < x->nvars && !rc; i++) {
     if (x->vars[i].cur) rc = cs_pcur_error(x->vars[i].cur);
   }
   return rc;
+}
+
+/* The total once counting stopped: the count so far, scaled by the share
+ * of the docid span walked when it stopped (never less than the count). */
+static uint64_t total_estimate(const xsearch *s) {
+  if (!s->stopped_at || s->stopped_at <= s->walk_from || s->limit_at <= s->walk_from)
+    return s->total;
+  double share = (double)(s->stopped_at - s->walk_from) / (double)(s->limit_at - s->walk_from);
+  double est = (double)s->total / share;
+  return est > (double)s->total ? (uint64_t)(est + 0.5) : s->total;
 }
 
 /* ---------------------------------------------------------------- browsing */
@@ -2006,6 +2109,7 @@ void cs__search_defaults(cs__search_opts *o) {
   o->snippets = 1;
   o->max_limit = CS_PAGE_MAX;
   o->max_bytes = CS_QUERY_MAX_BYTES;
+  o->total_bound = CS__TOTAL_EXACT;
 }
 
 static int sort_of(int api_sort) {
@@ -2076,6 +2180,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   s.sort = sort;
   s.exhaustive = o->exhaustive;
   s.convs = o->convs;
+  s.total_bound = o->total_bound;
   s.filter.q = &q;
   s.filter.role = p->role;
   for (int i = 0; i < 8; i++)
@@ -2175,8 +2280,10 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
       next = json_string(buf);
     }
   }
-  *out = json_pack("{s:I, s:I, s:o, s:o, s:b}", "total", (json_int_t)s.total, "took_ms",
-                   (json_int_t)0, "next_cursor", next, "hits", hits, "relaxed", relaxed);
+  int exact = s.stopped_at == 0;
+  *out = json_pack("{s:I, s:b, s:I, s:o, s:o, s:b}", "total",
+                   (json_int_t)(exact ? s.total : total_estimate(&s)), "total_exact", exact,
+                   "took_ms", (json_int_t)0, "next_cursor", next, "hits", hits, "relaxed", relaxed);
   hits = NULL;
   if (!*out) {
     rc = CS_ENOMEM;

@@ -21,6 +21,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/* Default bound of exact counting (cs__search_opts.total_bound). */
+#define CS__TOTAL_EXACT 1000
+
 typedef struct cs__search_opts {
   cs__parse_opts parse; /* query language options */
   cs__rank_params rank; /* BM25 and grouping parameters */
@@ -29,6 +32,9 @@ typedef struct cs__search_opts {
   uint32_t max_limit;   /* largest page accepted (CS_PAGE_MAX for the API) */
   uint32_t max_bytes;   /* longest query accepted (CS_QUERY_MAX_BYTES for the API) */
   int exhaustive;       /* score every match, no pruning (tests compare results) */
+  /* Conversations counted exactly; past them the total is estimated and
+   * the walk only looks for better hits (0: always exact). */
+  uint64_t total_bound;
   /* The view's docid -> conversation table (NULL: one is built for the call). */
   const cs__convs *convs;
 } cs__search_opts;
@@ -36,8 +42,9 @@ typedef struct cs__search_opts {
 void cs__search_defaults(cs__search_opts *o);
 
 /* Runs a search in the read view r for caller c and builds the response
- * object (engine.h's shape plus "relaxed", and "timed_out" when the work
- * budget ran out). The analyzer is borrowed for the call. Returns 0, or -1
+ * object (engine.h's shape plus "relaxed", "total_exact" (false when the
+ * total is an estimate: past total_bound conversations), and "timed_out"
+ * when the work budget ran out). The analyzer is borrowed for the call. Returns 0, or -1
  * with err filled (400 bad_query / bad_cursor / bad_request, 503). */
 int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
                const cs__search_opts *o, json_t **out, cs_engine_error *err);
