@@ -48,10 +48,11 @@ int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap);
 /* The people a search names (name_match.c, the only place where names
  * become searchable): those caller c may see whose name, AS c SEES IT
  * (cs_json_person_name: pseudonyms for analysts), has exactly the folded
- * words of the plain-words query q, in any order. *ids (malloc'd, free it)
+ * words of the plain-words query q, in any order. convs (NULL: none) is
+ * the view's docid -> conversation table. *ids (malloc'd, free it)
  * gets their ids. Returns 0 or a CS_E* code. */
-int cs__people_named(cs_reader *r, const cs_caller *c, const char *q, size_t qlen, uint64_t **ids,
-                     size_t *n);
+int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
+                     size_t qlen, uint64_t **ids, size_t *n);
 
 /* JSON string from stored bytes (valid UTF-8: the writer repaired it). */
 json_t *cs_json_str(cs_str s);

@@ -726,7 +726,7 @@ static int named_each(void *ctx, cs_slice key, cs_slice val) {
 static int build_named(xsearch *s, const char *q, size_t qlen) {
   uint64_t *ids;
   size_t n;
-  int rc = cs__people_named(s->r, s->caller, q, qlen, &ids, &n);
+  int rc = cs__people_named(s->r, s->convs, s->caller, q, qlen, &ids, &n);
   for (size_t i = 0; i < n && !rc; i++) {
     uint8_t pfx[8];
     cs_key_u64(pfx, ids[i]);
