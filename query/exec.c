@@ -21,18 +21,6 @@
 /* Variants one query may hold: terms beyond this are not expanded. */
 #define VAR_BUDGET 512
 
-int cs__grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  void *n = realloc(*p, c * size);
-  if (!n) return CS_ENOMEM;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
 static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int exact,
                    double weight, uint64_t df) {
   if (x->nvars == x->vars_cap) {

@@ -213,8 +213,6 @@ typedef struct xcursor {
 
 /* ---------------------------------------------------------------- shared functions */
 
-int cs__grow(void **p, size_t *cap, size_t need, size_t size);
-
 int cs__open_cursor(cs__exec *x, xvar *v);
 
 /* Reopens every cursor at the start (relaxation retries). */
