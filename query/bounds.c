@@ -430,7 +430,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     size_t i = cs__range_after(s->u, s->nu, L);
     if (i < s->nu && s->u[i].f <= L) to = s->u[i].f;
   } else {
-    long i = s->convs ? cs__convs_find(s->convs, L, &next) : -1;
+    long i = s->convs ? cs__convs_find(s->convs, L, &next, &s->skip_hint) : -1;
     if (i >= 0) to = s->convs->r[i].f;
   }
   return to > t ? to : t;

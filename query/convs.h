@@ -59,9 +59,15 @@ int cs__convs_get(cs__convtab *t, cs_reader *r, cs__convs *out);
 void cs__convs_release(cs__convs *v);
 
 /* Index of the conversation holding docid d, or -1 with *next set to the
- * first docid of the next conversation (CS_DOCID_END: none). */
-static inline long cs__convs_find(const cs__convs *v, uint32_t d, uint32_t *next) {
-  size_t lo = 0, hi = v->n; /* first entry with first > d */
+ * first docid of the next conversation (CS_DOCID_END: none). *hint (0 at
+ * first) remembers where the last lookup ended: walks in increasing docid
+ * order mostly find the conversation there or just after it. */
+static inline long cs__convs_find(const cs__convs *v, uint32_t d, uint32_t *next, size_t *hint) {
+  size_t lo = *hint, hi = v->n; /* lo: the first entry with first > d */
+  if (lo > v->n || (lo > 0 && v->first[lo - 1] > d)) lo = 0;
+  for (int k = 0; k < 4 && lo < hi && v->first[lo] <= d; k++)
+    lo++; /* the next few, linearly */
+  if (lo < hi && v->first[lo] > d) hi = lo;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (v->first[mid] <= d)
@@ -69,6 +75,7 @@ static inline long cs__convs_find(const cs__convs *v, uint32_t d, uint32_t *next
     else
       hi = mid;
   }
+  *hint = lo;
   if (lo > 0 && d < v->r[lo - 1].e) return (long)(lo - 1);
   *next = lo < v->n ? v->first[lo] : CS_DOCID_END;
   return -1;

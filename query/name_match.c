@@ -182,9 +182,10 @@ static int by_postings(named_ctx *x) {
   int rc = cs_pcur_open(x->r, best.stem.p, best.stem.len, &pc);
   if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
   long steps = 0;
+  size_t hint = 0;
   for (uint32_t d; (d = cs_pcur_docid(pc)) != CS_DOCID_END && ++steps <= POSTINGS_MAX;) {
     uint32_t next;
-    long in = x->convs ? cs__convs_find(x->convs, d, &next) : -1;
+    long in = x->convs ? cs__convs_find(x->convs, d, &next, &hint) : -1;
     if (in >= 0) {
       /* A conversation's document, not a name: past the conversation. */
       cs_pcur_next_geq(pc, x->convs->r[in].e);

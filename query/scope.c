@@ -248,7 +248,7 @@ int cs__resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
     if (rc) return rc;
     s->convs = &s->own_convs;
   }
-  long i = cs__convs_find(s->convs, d, next);
+  long i = cs__convs_find(s->convs, d, next, &s->conv_hint);
   if (i < 0) return 0;
   *R = s->convs->r[i];
   *next = R->e;

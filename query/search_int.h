@@ -165,6 +165,7 @@ typedef struct xsearch {
   /* The docid -> conversation table (a private one when none was given). */
   const cs__convs *convs;
   cs__convs own_convs;
+  size_t conv_hint, skip_hint; /* cs__convs_find hints of resolve and skips */
   /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
