@@ -399,6 +399,11 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
   cs__exec *x = s->x;
   const cs__key *th = cs__topk_threshold(&s->top);
   if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed) return t;
+  /* Until t passes L no cursor leaves its chunk: the bound is the same, and
+   * fails again unless the page's threshold rose. */
+  if (t <= s->skip_fail_L && th->tier == s->skip_fail_key.tier &&
+      th->score == s->skip_fail_key.score)
+    return t;
   uint32_t L = END;
   double bound = 0;
   int nl = 0, tier = 0;
@@ -424,7 +429,11 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
   if (L == END || L < t) return t;
   if (nl >= 2) bound += x->prox_scale;
   double ub = cs__conv_bound(&x->rk, bound) * (1 + 1e-9) + 1e-9;
-  if (tier > th->tier || (tier == th->tier && ub >= th->score)) return t;
+  if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+    s->skip_fail_L = L;
+    s->skip_fail_key = *th;
+    return t;
+  }
   uint32_t to = L + 1, next;
   if (s->universe) {
     size_t i = cs__range_after(s->u, s->nu, L);

@@ -220,6 +220,8 @@ static int walk(xsearch *s) {
   uint32_t limit = s->horizon ? s->horizon : END;
   int rc = 0, count = 1;
   s->walk_from = t;
+  s->skip_fail_L = 0;
+  memset(&s->skip_fail_key, 0, sizeof s->skip_fail_key);
   while (t < limit && !rc) {
     if (past_deadline(s)) break;
     if (count && !cs__counting(s)) {

@@ -166,6 +166,8 @@ typedef struct xsearch {
   const cs__convs *convs;
   cs__convs own_convs;
   size_t conv_hint, skip_hint; /* cs__convs_find hints of resolve and skips */
+  uint32_t skip_fail_L;        /* the last chunk skip that failed: up to L, below key */
+  cs__key skip_fail_key;
   /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
