@@ -310,7 +310,9 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
     a.cats = !rc ? calloc(np ? np : 1, sizeof *a.cats) : NULL;
     if (!rc && !a.cats) rc = CS_ENOMEM;
   }
-  if (!rc) rc = cs__match(v.r, c, p, &q, NULL, 0, on_match, &a, &timed_out);
+  const cs__convs *convs = NULL;
+  if (!rc) rc = cs_view_convs(&v, &convs);
+  if (!rc) rc = cs__match(v.r, convs, c, p, &q, NULL, 0, on_match, &a, &timed_out);
   if (rc == CS_EINVAL) {
     cs_engine_err(err, 400, "bad_parameter", "the speaker name is too long");
     goto out;

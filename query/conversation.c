@@ -33,22 +33,10 @@ typedef struct hl_ctx {
   int err;
 } hl_ctx;
 
-static int grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  void *n = realloc(*p, c * size);
-  if (!n) return CS_ENOMEM;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
 static int collect(void *ctx, uint32_t docid, cs__pspan *spans, size_t n) {
   hl_ctx *h = ctx;
-  if (grow((void **)&h->docs, &h->docs_cap, h->ndocs + 1, sizeof *h->docs) ||
-      grow((void **)&h->spans, &h->spans_cap, h->nspans + n, sizeof *h->spans))
+  if (cs__grow((void **)&h->docs, &h->docs_cap, h->ndocs + 1, sizeof *h->docs) ||
+      cs__grow((void **)&h->spans, &h->spans_cap, h->nspans + n, sizeof *h->spans))
     return CS_ENOMEM;
   h->docs[h->ndocs].docid = docid;
   h->docs[h->ndocs].at = h->nspans;

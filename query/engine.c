@@ -27,7 +27,8 @@
 
 typedef struct cs_gen {
   cs_store *store;
-  int refs; /* views + 1 while current */
+  cs__convtab *convs; /* docid -> conversation, shared by the views */
+  int refs;           /* views + 1 while current */
 } cs_gen;
 
 struct cs_engine {
@@ -67,12 +68,19 @@ static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
     free(g);
     return NULL;
   }
+  if (cs__convtab_new(&g->convs)) {
+    cs_store_close(g->store);
+    free(g);
+    cs_engine_err(err, 503, "unavailable", "out of memory");
+    return NULL;
+  }
   g->refs = 1;
   return g;
 }
 
 static void gen_release(cs_gen *g) {
   if (--g->refs == 0) {
+    cs__convtab_free(g->convs);
     cs_store_close(g->store);
     free(g);
   }
@@ -94,6 +102,14 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
     return -1;
   }
   e->checked_ms = mono_ms();
+  /* The docid -> conversation table is built now rather than by the first
+   * search (a failure here only leaves it to that search). */
+  cs_view v;
+  const cs__convs *convs;
+  if (cs_view_begin(e, &v, NULL) == 0) {
+    (void)cs_view_convs(&v, &convs);
+    cs_view_end(e, &v);
+  }
   *out = e;
   return 0;
 }
@@ -132,10 +148,24 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
     return -1;
   }
   v->gen = g;
+  memset(&v->convs, 0, sizeof v->convs);
+  v->has_convs = 0;
+  return 0;
+}
+
+int cs_view_convs(cs_view *v, const cs__convs **out) {
+  if (!v->has_convs) {
+    int rc = cs__convs_get(v->gen->convs, v->r, &v->convs);
+    if (rc) return rc;
+    v->has_convs = 1;
+  }
+  *out = &v->convs;
   return 0;
 }
 
 void cs_view_end(cs_engine *e, cs_view *v) {
+  cs__convs_release(&v->convs);
+  v->has_convs = 0;
   cs_reader_close(v->r);
   pthread_mutex_lock(&e->lock);
   gen_release(v->gen);
@@ -153,6 +183,18 @@ int cs_caller_sees_patient(cs_reader *r, const cs_caller *c, uint64_t patient_id
   if (cs_reader_patient(r, patient_id, &p) != 0) return c->role != CS_CALLER_PORTAL ? 1 : 0;
   if (c->role != CS_CALLER_PORTAL) return 1;
   return c->employee_id != 0 && p.owner_id == c->employee_id;
+}
+
+int cs__grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  void *n = realloc(*p, c * size);
+  if (!n) return CS_ENOMEM;
+  *p = n;
+  *cap = c;
+  return 0;
 }
 
 int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap) {

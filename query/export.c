@@ -99,18 +99,6 @@ static const char *const columns[] = {"conversation_id", "patient_id", "seq",
                                       "end_ms",          "created_at", "text"};
 #define NCOLUMNS (sizeof columns / sizeof columns[0])
 
-static int grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  void *n = realloc(*p, c * size);
-  if (!n) return CS_ENOMEM;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
 static int u64_cmp(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -134,7 +122,7 @@ static int cand_add(cs_export *x, uint64_t id) {
     x->ids_max = x->ids[WINDOW_CONVS - 1];
     if (id > x->ids_max) return 0;
   }
-  if (grow((void **)&x->ids, &x->ids_cap, x->nids + 1, sizeof *x->ids)) return CS_ENOMEM;
+  if (cs__grow((void **)&x->ids, &x->ids_cap, x->nids + 1, sizeof *x->ids)) return CS_ENOMEM;
   x->ids[x->nids++] = id;
   return 0;
 }
@@ -233,8 +221,8 @@ static int on_match(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t
   cs_conv cv;
   int rc = cs_reader_conv(x->r, c->id, &cv);
   if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
-  if (grow((void **)&x->w, &x->wcap, x->nw + 1, sizeof *x->w) ||
-      grow((void **)&x->tdoc, &x->tdoc_cap, x->ntdoc + n, sizeof *x->tdoc))
+  if (cs__grow((void **)&x->w, &x->wcap, x->nw + 1, sizeof *x->w) ||
+      cs__grow((void **)&x->tdoc, &x->tdoc_cap, x->ntdoc + n, sizeof *x->tdoc))
     return CS_ENOMEM;
   went *w = &x->w[x->nw++];
   w->id = c->id;
@@ -260,7 +248,7 @@ static int build_window(cs_export *x, cs_reader *r) {
   }
   x->r = r;
   int timed_out;
-  rc = cs__match(r, &x->caller, &x->p, &x->query, x->ids, x->nids, on_match, x, &timed_out);
+  rc = cs__match(r, NULL, &x->caller, &x->p, &x->query, x->ids, x->nids, on_match, x, &timed_out);
   x->r = NULL;
   if (rc) return rc;
   if (x->nw > 1) qsort(x->w, x->nw, sizeof *x->w, went_cmp);

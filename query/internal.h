@@ -4,6 +4,7 @@
 #ifndef CS_QUERY_INTERNAL_H
 #define CS_QUERY_INTERNAL_H
 
+#include "convs.h"
 #include "engine.h"
 #include "reader.h"
 #include "records.h"
@@ -14,6 +15,8 @@
 typedef struct cs_view {
   cs_reader *r;
   struct cs_gen *gen;
+  cs__convs convs; /* see cs_view_convs */
+  int has_convs;
 } cs_view;
 
 /* Begins a read view on the current generation (reopening the index when a
@@ -21,6 +24,9 @@ typedef struct cs_view {
  * be read. */
 int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err);
 void cs_view_end(cs_engine *e, cs_view *v);
+/* The docid -> conversation table as of the view's snapshot (convs.h),
+ * brought up to date on first use in the view. Returns 0 or a CS_E* code. */
+int cs_view_convs(cs_view *v, const cs__convs **out);
 
 void cs_engine_err(cs_engine_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -34,6 +40,9 @@ int cs_caller_restricted(const cs_caller *c);
 /* Name of a person as this caller may see it: analysts get a stable
  * pseudonym ("Persona 3k9x2mq7d1t0v"), others the name. Returns a new JSON string. */
 json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name);
+/* Grows array *p (of *cap elements of `size` bytes, doubling from 64) to
+ * hold at least `need`. Returns 0 or CS_ENOMEM (*p unchanged). */
+int cs__grow(void **p, size_t *cap, size_t need, size_t size);
 /* Folds one word the way the analyzer folds surface forms, with a shortcut
  * for plain ASCII (lowercasing is all folding does to it). Writes at most
  * cap-1 bytes plus NUL; returns the length or -1. */
@@ -42,10 +51,11 @@ int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap);
 /* The people a search names (name_match.c, the only place where names
  * become searchable): those caller c may see whose name, AS c SEES IT
  * (cs_json_person_name: pseudonyms for analysts), has exactly the folded
- * words of the plain-words query q, in any order. *ids (malloc'd, free it)
+ * words of the plain-words query q, in any order. convs (NULL: none) is
+ * the view's docid -> conversation table. *ids (malloc'd, free it)
  * gets their ids. Returns 0 or a CS_E* code. */
-int cs__people_named(cs_reader *r, const cs_caller *c, const char *q, size_t qlen, uint64_t **ids,
-                     size_t *n);
+int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
+                     size_t qlen, uint64_t **ids, size_t *n);
 
 /* JSON string from stored bytes (valid UTF-8: the writer repaired it). */
 json_t *cs_json_str(cs_str s);

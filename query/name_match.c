@@ -17,7 +17,8 @@
  *     name typed by an analyst finds nobody (it would tell which pseudonym
  *     it hides) and the pseudonym analysts are shown finds the person.
  * Cost: a portal caller's own people are read; an admin's candidates come
- * from the postings of the query's rarest word (names are indexed); an
+ * from the postings of the query's rarest word (names are indexed; the
+ * docid -> conversation table jumps over the conversations' documents); an
  * analyst's pseudonyms are not indexed, so when the query has the shape of
  * a pseudonym, up to PEOPLE_SCAN people are read, their word count checked
  * before anything is folded.
@@ -103,6 +104,7 @@ static int plain(const char *q, size_t n) {
 
 typedef struct named_ctx {
   cs_reader *r;
+  const cs__convs *convs; /* NULL: the document of every posting is read */
   const cs_caller *c;
   const words *q;
   uint64_t *ids;
@@ -180,16 +182,23 @@ static int by_postings(named_ctx *x) {
   int rc = cs_pcur_open(x->r, best.stem.p, best.stem.len, &pc);
   if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
   long steps = 0;
-  for (uint32_t d; (d = cs_pcur_docid(pc)) != CS_DOCID_END && ++steps <= POSTINGS_MAX;
-       cs_pcur_next(pc)) {
+  size_t hint = 0;
+  for (uint32_t d; (d = cs_pcur_docid(pc)) != CS_DOCID_END && ++steps <= POSTINGS_MAX;) {
+    uint32_t next;
+    long in = x->convs ? cs__convs_find(x->convs, d, &next, &hint) : -1;
+    if (in >= 0) {
+      /* A conversation's document, not a name: past the conversation. */
+      cs_pcur_next_geq(pc, x->convs->r[in].e);
+      continue;
+    }
     cs_doc doc;
     cs_patient p;
-    if (cs_reader_doc(x->r, d, &doc) || doc.kind != CS_DOC_NAME) continue;
-    if (cs_reader_patient(x->r, doc.patient_id, &p) || p.name_docid != d) continue;
-    if (consider(x, &p)) {
+    if (!cs_reader_doc(x->r, d, &doc) && doc.kind == CS_DOC_NAME &&
+        !cs_reader_patient(x->r, doc.patient_id, &p) && p.name_docid == d && consider(x, &p)) {
       rc = x->rc;
       break;
     }
+    cs_pcur_next(pc);
   }
   if (!rc) rc = cs_pcur_error(pc);
   cs_pcur_close(pc);
@@ -216,15 +225,15 @@ static int like_pseudonym(const cs_caller *c, const words *q) {
   return shared + 1 >= q->n;
 }
 
-int cs__people_named(cs_reader *r, const cs_caller *c, const char *q, size_t qlen, uint64_t **ids,
-                     size_t *n) {
+int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
+                     size_t qlen, uint64_t **ids, size_t *n) {
   *ids = NULL;
   *n = 0;
   if (!plain(q, qlen)) return 0;
   words qw;
   split(q, qlen, &qw);
   if (qw.over || qw.n == 0) return 0;
-  named_ctx x = {r, c, &qw, NULL, 0, 0, 0, 0};
+  named_ctx x = {r, convs, c, &qw, NULL, 0, 0, 0, 0};
   int rc;
   if (cs_caller_restricted(c)) {
     if (c->employee_id == 0) return 0;

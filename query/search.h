@@ -11,6 +11,7 @@
 #ifndef CS_QUERY_SEARCH_H
 #define CS_QUERY_SEARCH_H
 
+#include "convs.h"
 #include "engine.h"
 #include "highlight.h"
 #include "parser.h"
@@ -20,6 +21,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/* Default bound of exact counting (cs__search_opts.total_bound). */
+#define CS__TOTAL_EXACT 1000
+
 typedef struct cs__search_opts {
   cs__parse_opts parse; /* query language options */
   cs__rank_params rank; /* BM25 and grouping parameters */
@@ -28,13 +32,19 @@ typedef struct cs__search_opts {
   uint32_t max_limit;   /* largest page accepted (CS_PAGE_MAX for the API) */
   uint32_t max_bytes;   /* longest query accepted (CS_QUERY_MAX_BYTES for the API) */
   int exhaustive;       /* score every match, no pruning (tests compare results) */
+  /* Conversations counted exactly; past them the total is estimated and
+   * the walk only looks for better hits (0: always exact). */
+  uint64_t total_bound;
+  /* The view's docid -> conversation table (NULL: one is built for the call). */
+  const cs__convs *convs;
 } cs__search_opts;
 
 void cs__search_defaults(cs__search_opts *o);
 
 /* Runs a search in the read view r for caller c and builds the response
- * object (engine.h's shape plus "relaxed", and "timed_out" when the work
- * budget ran out). The analyzer is borrowed for the call. Returns 0, or -1
+ * object (engine.h's shape plus "relaxed", "total_exact" (false when the
+ * total is an estimate: past total_bound conversations), and "timed_out"
+ * when the work budget ran out). The analyzer is borrowed for the call. Returns 0, or -1
  * with err filled (400 bad_query / bad_cursor / bad_request, 503). */
 int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
                const cs__search_opts *o, json_t **out, cs_engine_error *err);
@@ -86,10 +96,12 @@ typedef int (*cs__match_fn)(void *ctx, const cs__mconv *c, const uint32_t *turns
  * exactly the matching rules of cs__search (no relaxation: a query that
  * matches nothing reports nothing), calling fn for each in docid order.
  * ids (nids of them, any order), when not NULL, restricts the walk to those
- * conversations. p->timeout_ms (0: none) bounds the work; past it the walk
+ * conversations. convs is the view's docid -> conversation table (NULL:
+ * built for the call when needed). p->timeout_ms (0: none) bounds the work; past it the walk
  * stops early and *timed_out is set. Returns 0 or a CS_E* code (CS_EINVAL:
  * a speaker longer than any filter). */
-int cs__match(cs_reader *r, const cs_caller *c, const cs_search_params *p, const cs__query *q,
-              const uint64_t *ids, size_t nids, cs__match_fn fn, void *ctx, int *timed_out);
+int cs__match(cs_reader *r, const cs__convs *convs, const cs_caller *c, const cs_search_params *p,
+              const cs__query *q, const uint64_t *ids, size_t nids, cs__match_fn fn, void *ctx,
+              int *timed_out);
 
 #endif

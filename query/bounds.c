@@ -1,0 +1,456 @@
+/*
+ * Top-k and bounds: a conversation's score bound before scoring it
+ * (MaxScore at the conversation level), block-max skipping inside a
+ * conversation and, past the counting bound, over whole chunks of
+ * conversations; scoring of the conversations that can make the page, and
+ * the estimated total.
+ */
+#include "search_int.h"
+
+#include "errors.h"
+#include "expand.h"
+#include "varint.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keeps the three largest values, largest first. */
+static void keep_top3(double top[3], double score) {
+  if (score <= top[2]) return;
+  int i = 2;
+  while (i > 0 && top[i - 1] < score) {
+    top[i] = top[i - 1];
+    i--;
+  }
+  top[i] = score;
+}
+
+/* A cursor's decoded documents in R, for bounds (conv_bound). */
+typedef struct peek {
+  const uint32_t *doc, *tf, *len;
+  uint32_t n, j;
+  uint32_t leaf;
+  double w;
+} peek;
+
+/* Upper bound of R's key before scoring it. The cursors of R's first
+ * documents sit in decoded chunks, so the tf and length of each document of
+ * R in those chunks are at hand (cs_pcur_peek): merged in docid order, they
+ * bound every such document's score exactly but for proximity (counted in
+ * full where two clauses meet) and phrases (a phrase occurs at most as
+ * often as its rarest word in the document, and only where all its words
+ * are). Documents in chunks not decoded yet get the score limit. The
+ * conversation bound is then cs__conv_score of the three best document
+ * bounds. The tier bound counts the expanded words whose exact term occurs
+ * in R. */
+static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score) {
+  cs__exec *x = s->x;
+  if (cs__grow((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
+  peek *pk = x->pk;
+  uint32_t np = 0;
+  int t = 0, cont = 0, present = 0;
+  double unknown = 0; /* bound of a document in a chunk not decoded yet */
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
+    int all = 1, exact = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      int in = var_geq(&x->vars[l->var + k], R->f) < R->e;
+      all &= in;
+      exact |= in && x->vars[l->var + k].exact;
+    }
+    if (l->type == CS__N_PHRASE && !all) continue;
+    double lmax = 0; /* best weight among the terms that go on past their chunk */
+    uint32_t first = np;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc >= R->e) continue;
+      peek *p = &pk[np++];
+      p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
+      p->j = 0;
+      p->leaf = i;
+      p->w = l->type == CS__N_TERM ? v->w : l->pw;
+      if (cs_pcur_block_last(v->cur) < R->e - 1) {
+        cont = 1;
+        if (p->w > lmax) lmax = p->w;
+      }
+    }
+    if (np > first) present++;
+    unknown += lmax * cs__bm25_limit(&x->rk, l->fields & CS__F_TURN);
+    t += l->expanded && exact;
+  }
+  double m[3] = {0, 0, 0};
+  double prox = present >= 2 ? x->prox_scale : 0;
+  for (;;) {
+    uint32_t d = END;
+    for (uint32_t a = 0; a < np; a++) {
+      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] < d) d = pk[a].doc[pk[a].j];
+    }
+    if (d >= R->e) break;
+    int kind = kind_of(R, d);
+    double doc = 0;
+    int leaves = 0;
+    for (uint32_t a = 0; a < np;) {
+      uint32_t li = pk[a].leaf, b = a;
+      while (b < np && pk[b].leaf == li)
+        b++;
+      const xleaf *l = &x->leaves[li];
+      double lb = 0;
+      if (l->type == CS__N_TERM) {
+        for (uint32_t c = a; c < b; c++) {
+          const peek *p = &pk[c];
+          if (p->j >= p->n || p->doc[p->j] != d) continue;
+          double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[p->j], p->len[p->j]);
+          if (sc > lb) lb = sc;
+        }
+      } else {
+        uint32_t tf = UINT32_MAX, len = 0, on = 0;
+        for (uint32_t c = a; c < b; c++) {
+          const peek *p = &pk[c];
+          if (p->j >= p->n || p->doc[p->j] != d) continue;
+          on++;
+          if (p->tf[p->j] < tf) tf = p->tf[p->j];
+          len = p->len[p->j];
+        }
+        if (on == b - a) lb = pk[a].w * cs__bm25_tf(&x->rk, kind, tf, len);
+      }
+      if (!(l->fields & (1u << kind))) lb = 0;
+      doc += lb;
+      leaves += lb > 0;
+      a = b;
+    }
+    if (leaves >= 2) doc += prox;
+    keep_top3(m, doc);
+    for (uint32_t a = 0; a < np; a++) {
+      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;
+    }
+  }
+  if (cont) {
+    for (int r = 0; r < 3; r++)
+      keep_top3(m, unknown + prox);
+  }
+  *tier = t;
+  *score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+  return 0;
+}
+
+static int add_pp(cs__exec *x, size_t *n, uint32_t pos, uint32_t leaf) {
+  if (*n >= POS_MAX) return 0;
+  if (cs__grow((void **)&x->pp, &x->pp_cap, *n + 1, sizeof *x->pp)) return CS_ENOMEM;
+  x->pp[*n].pos = pos;
+  x->pp[*n].leaf = leaf;
+  (*n)++;
+  return 0;
+}
+
+static void keep_snippet(xhit *h, uint32_t d, double score) {
+  int i = h->nsnip < SNIPPETS ? h->nsnip++ : SNIPPETS;
+  if (i == SNIPPETS) {
+    if (score <= h->snip_score[SNIPPETS - 1]) return;
+    i = SNIPPETS - 1;
+  }
+  while (i > 0 && h->snip_score[i - 1] < score) {
+    h->snip[i] = h->snip[i - 1];
+    h->snip_score[i] = h->snip_score[i - 1];
+    i--;
+  }
+  h->snip[i] = d;
+  h->snip_score[i] = score;
+}
+
+/* Block-max skipping inside a conversation. Once three turns are scored,
+ * a document scoring no more than the third best changes neither the
+ * conversation's score (rank.h: only the three best count) nor its
+ * snippets. The bound of every document up to L (the nearest end of the
+ * cursors' current chunks) is the sum over clauses of their best chunk
+ * bound; when it cannot beat the third best, all cursors jump past L
+ * without decoding a position or computing a score. Exact matches that
+ * would still raise the tier are never skipped. Returns the docid to skip
+ * to, or 0 when nothing can be skipped. */
+static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, uint32_t na,
+                            uint32_t mind, double theta, const uint64_t *exact_leaves) {
+  unsigned kinds = R->kinds;
+  if ((R->title == END || mind > R->title) && (R->desc == END || mind > R->desc))
+    kinds = CS__F_TURN;
+  uint32_t L = R->e - 1;
+  double bound = 0;
+  int nl = 0;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[act[a]].leaf, b = a;
+    while (b < na && x->vars[act[b]].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    unsigned k = kinds & l->fields;
+    double lb = 0;
+    if (k && l->type == CS__N_TERM) {
+      int counted = li < 256 && ((exact_leaves[li >> 6] >> (li & 63)) & 1);
+      for (uint32_t c = a; c < b; c++) {
+        const xvar *v = &x->vars[act[c]];
+        double vb = v->w * cs__bm25_bound(&x->rk, k, cs_pcur_block_max_tf(v->cur),
+                                          cs_pcur_block_min_len(v->cur));
+        if (vb > lb) lb = vb;
+        uint32_t last = cs_pcur_block_last(v->cur);
+        if (last < L) L = last;
+        if (v->exact && l->expanded && !counted && v->doc <= L) L = v->doc - 1;
+      }
+    } else if (k) {
+      lb = l->pw * cs__bm25_limit(&x->rk, k);
+    }
+    bound += lb;
+    nl += lb > 0;
+    a = b;
+  }
+  if (nl >= 2) bound += x->prox_scale;
+  if (bound > theta || L < mind) return 0;
+  return L + 1;
+}
+
+/* Scores conversation R: every document a searched clause matches in it
+ * that can matter. Fills h's key (tier, score), snippets and variant mask. */
+static int score_conv(xsearch *s, const xrange *R, xhit *h) {
+  cs__exec *x = s->x;
+  uint64_t *mask = hit_mask(h);
+  memset(mask, 0, s->mask_words * sizeof *mask);
+  h->nsnip = 0;
+  uint32_t na = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !(l->fields & R->kinds)) continue;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
+    }
+  }
+  uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
+  double top[3] = {0, 0, 0};
+  int rc = 0;
+  while (na > 0 && !rc) {
+    uint32_t d = END;
+    for (uint32_t a = 0; a < na; a++) {
+      uint32_t dd = x->vars[x->act[a]].doc;
+      if (dd < d) d = dd;
+    }
+    if (h->nsnip == SNIPPETS && !s->exhaustive) {
+      uint32_t to = skip_target(x, R, x->act, na, d, h->snip_score[SNIPPETS - 1], exact_leaves);
+      if (to) {
+        uint32_t keep = 0;
+        for (uint32_t a = 0; a < na; a++) {
+          if (var_geq(&x->vars[x->act[a]], to) < R->e) x->act[keep++] = x->act[a];
+        }
+        na = keep;
+        continue;
+      }
+    }
+    int kind = kind_of(R, d);
+    int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
+    double doc = 0;
+    int matched = 0;
+    for (uint32_t a = 0; a < na && pass && !rc;) {
+      uint32_t li = x->vars[x->act[a]].leaf, b = a;
+      while (b < na && x->vars[x->act[b]].leaf == li)
+        b++;
+      const xleaf *l = &x->leaves[li];
+      double lbest = 0;
+      if (!(l->fields & (1u << kind))) {
+        /* not a document this clause searches */
+      } else if (l->type == CS__N_TERM) {
+        int exact = 0;
+        for (uint32_t c = a; c < b; c++) {
+          xvar *v = &x->vars[x->act[c]];
+          if (v->doc != d) continue;
+          double sc = v->w * cs__bm25_tf(&x->rk, kind, cs_pcur_tf(v->cur), cs_pcur_len(v->cur));
+          if (sc > lbest) lbest = sc;
+          exact |= v->exact;
+          mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+        }
+        if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
+      } else if (b - a == l->nvar) {
+        int all = 1;
+        for (uint32_t c = a; c < b && all; c++)
+          all = x->vars[x->act[c]].doc == d;
+        uint32_t pf = all ? cs__phrase_freq(x, l, NULL, 0) : 0;
+        if (pf) {
+          lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
+          for (uint32_t c = a; c < b; c++)
+            mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+        }
+      }
+      x->leaf_score[li] = lbest;
+      doc += lbest;
+      matched += lbest > 0;
+      a = b;
+    }
+    /* Proximity needs positions: read them only when two clauses met. */
+    if (matched >= 2 && x->prox_scale > 0) {
+      size_t npp = 0;
+      for (uint32_t a = 0; a < na && !rc; a++) {
+        xvar *v = &x->vars[x->act[a]];
+        uint32_t li = v->leaf;
+        const xleaf *l = &x->leaves[li];
+        if (v->doc != d || x->leaf_score[li] <= 0) continue;
+        if (l->type == CS__N_TERM) {
+          const uint32_t *pos;
+          uint32_t np;
+          if (cs_pcur_positions(v->cur, &pos, &np)) continue;
+          for (uint32_t j = 0; j < np && !rc; j++)
+            rc = add_pp(x, &npp, pos[j], li);
+        } else if (v == &x->vars[l->var]) {
+          if (cs__grow((void **)&x->phr, &x->phr_cap, 64, sizeof *x->phr)) {
+            rc = CS_ENOMEM;
+            break;
+          }
+          uint32_t pf = cs__phrase_freq(x, l, x->phr, 64);
+          for (uint32_t j = 0; j < pf && j < 64 && !rc; j++)
+            rc = add_pp(x, &npp, x->phr[j], li);
+        }
+      }
+      doc += cs__proximity(x->pp, npp, x->prox_scale);
+    }
+    if (doc > 0) {
+      keep_top3(top, doc);
+      if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
+    }
+    /* Step every cursor on d; drop those leaving the conversation. */
+    uint32_t keep = 0;
+    for (uint32_t a = 0; a < na; a++) {
+      xvar *v = &x->vars[x->act[a]];
+      if (v->doc == d) var_next(v);
+      if (v->doc < R->e) x->act[keep++] = x->act[a];
+    }
+    na = keep;
+  }
+  int tier = 0;
+  for (int i = 0; i < 4; i++)
+    tier += __builtin_popcountll(exact_leaves[i]);
+  h->key.tier = tier;
+  h->key.score = cs__conv_score(&x->rk, top[0], top[1], top[2]);
+  return rc;
+}
+
+/* 1 when conversation R cannot make the page whatever its score: its
+ * upper bound (conv_bound), or its date key, ranks after the k-th best kept
+ * so far. Fills h's key fields that do not need scoring. */
+int cs__cannot_make_page(xsearch *s, const xrange *R, xhit *h, int *rc) {
+  *rc = 0;
+  h->R = *R;
+  h->key.created = R->created;
+  h->key.id = R->id;
+  h->key.tier = 0;
+  h->key.score = 0;
+  h->nsnip = 0;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  if (s->sort == CS__SORT_RELEVANCE && s->x) {
+    if (th && !s->exhaustive) {
+      cs__key ub = h->key;
+      *rc = conv_bound(s, R, &ub.tier, &ub.score);
+      if (*rc) return 1;
+      if (s->nnamed && cs__is_named(s, R)) ub.tier += NAMED_TIER;
+      if (cs__key_cmp(s->sort, &ub, th) > 0) return 1;
+    }
+  } else {
+    if (s->has_after && cs__key_cmp(s->sort, &h->key, &s->after) <= 0) return 1;
+    if (th && cs__key_cmp(s->sort, &h->key, th) >= 0) return 1;
+  }
+  return 0;
+}
+
+/* A matching conversation: counted, and kept if it can be among the best
+ * (prechecked: cannot_make_page already ruled it in). */
+int cs__keep_hit(xsearch *s, const xrange *R, int prechecked) {
+  xhit *h = s->scratch;
+  int rc;
+  if (!prechecked && cs__cannot_make_page(s, R, h, &rc)) return rc;
+  if (s->x) {
+    rc = score_conv(s, R, h);
+    if (rc) return rc;
+    if (s->nnamed && cs__is_named(s, R)) h->key.tier += NAMED_TIER;
+  } else {
+    memset(hit_mask(h), 0, s->mask_words * sizeof(uint64_t));
+  }
+  if (s->has_after && cs__key_cmp(s->sort, &h->key, &s->after) <= 0) return 0;
+  cs__topk_push(&s->top, h);
+  return 0;
+}
+
+int cs__consider(xsearch *s, const xrange *R) {
+  s->total++;
+  return cs__keep_hit(s, R, 0);
+}
+
+/* Counting bounded (s->total_bound): once that many conversations are
+ * counted, the walk stops counting and only looks for conversations that
+ * can still make the page; the total is then estimated. */
+int cs__counting(const xsearch *s) {
+  return !s->total_bound || s->total < s->total_bound || s->match_fn || s->first_only ||
+         s->exhaustive;
+}
+
+/* Past the counting bound: where the walk may jump from t because no
+ * document up to there can lift a conversation into the page (block-max:
+ * the sum over clauses of their current chunks' best score, for documents
+ * up to the nearest chunk end L; a conversation scores at most
+ * cs__conv_bound of that). Only whole conversations are skipped: the jump
+ * stops at the start of the one holding L + 1. Returns t when nothing can
+ * be skipped. */
+uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed) return t;
+  /* Until t passes L no cursor leaves its chunk: the bound is the same, and
+   * fails again unless the page's threshold rose. */
+  if (t <= s->skip_fail_L && th->tier == s->skip_fail_key.tier &&
+      th->score == s->skip_fail_key.score)
+    return t;
+  uint32_t L = END;
+  double bound = 0;
+  int nl = 0, tier = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->nvar) continue;
+    double lb = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc == END) continue;
+      uint32_t last = cs_pcur_block_last(v->cur);
+      if (last < L) L = last;
+      double vb = l->type == CS__N_TERM
+                      ? v->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(v->cur),
+                                              cs_pcur_block_min_len(v->cur))
+                      : l->pw * cs__bm25_limit(&x->rk, l->fields);
+      if (vb > lb) lb = vb;
+    }
+    bound += lb;
+    nl += lb > 0;
+    tier += l->expanded;
+  }
+  if (L == END || L < t) return t;
+  if (nl >= 2) bound += x->prox_scale;
+  double ub = cs__conv_bound(&x->rk, bound) * (1 + 1e-9) + 1e-9;
+  if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+    s->skip_fail_L = L;
+    s->skip_fail_key = *th;
+    return t;
+  }
+  uint32_t to = L + 1, next;
+  if (s->universe) {
+    size_t i = cs__range_after(s->u, s->nu, L);
+    if (i < s->nu && s->u[i].f <= L) to = s->u[i].f;
+  } else {
+    long i = s->convs ? cs__convs_find(s->convs, L, &next, &s->skip_hint) : -1;
+    if (i >= 0) to = s->convs->r[i].f;
+  }
+  return to > t ? to : t;
+}
+
+/* The total once counting stopped: the count so far, scaled by the share
+ * of the docid span walked when it stopped (never less than the count). */
+uint64_t cs__total_estimate(const xsearch *s) {
+  if (!s->stopped_at || s->stopped_at <= s->walk_from || s->limit_at <= s->walk_from)
+    return s->total;
+  double share = (double)(s->stopped_at - s->walk_from) / (double)(s->limit_at - s->walk_from);
+  double est = (double)s->total / share;
+  return est > (double)s->total ? (uint64_t)(est + 0.5) : s->total;
+}

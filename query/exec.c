@@ -1,0 +1,500 @@
+/*
+ * Query execution: a parsed query compiled into postings cursors (one per
+ * indexed term a word expands to), their weights and statistics as of the
+ * paging horizon, and matching of the query tree inside one conversation
+ * (see search.c for the model), plus the match spans snippets and match
+ * walks report.
+ */
+#include "search_int.h"
+
+#include "errors.h"
+#include "expand.h"
+#include "varint.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Variants one query may hold: terms beyond this are not expanded. */
+#define VAR_BUDGET 512
+
+static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int exact,
+                   double weight, uint64_t df) {
+  if (x->nvars == x->vars_cap) {
+    uint32_t cap = x->vars_cap ? x->vars_cap * 2 : 16;
+    xvar *v = realloc(x->vars, cap * sizeof *v);
+    if (!v) return CS_ENOMEM;
+    x->vars = v;
+    x->vars_cap = cap;
+  }
+  xvar *v = &x->vars[x->nvars++];
+  memset(v, 0, sizeof *v);
+  v->leaf = leaf;
+  v->exact = (uint8_t)exact;
+  v->weight = weight;
+  v->df = df;
+  if (len > CS_TERM_MAX) len = CS_TERM_MAX;
+  memcpy(v->term, term, len);
+  v->len = (uint8_t)len;
+  return 0;
+}
+
+int cs__open_cursor(cs__exec *x, xvar *v) {
+  cs_pcur_close(v->cur);
+  v->cur = NULL;
+  v->doc = END;
+  if (v->df == 0 && v->len == 0) return 0;
+  int rc = cs_pcur_open(x->r, v->term, v->len, &v->cur);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (!rc) v->doc = cs_pcur_docid(v->cur);
+  return rc;
+}
+
+/* Lists the leaves in tree order, noting which lie under an exclusion. */
+static int collect_leaves(cs__exec *x, int32_t n, int neg, uint32_t *count) {
+  const cs__qnode *node = &x->q->nodes[n];
+  if (node->type == CS__N_TERM || node->type == CS__N_PHRASE) {
+    xleaf *l = &x->leaves[*count];
+    memset(l, 0, sizeof *l);
+    l->node = n;
+    l->type = node->type;
+    l->fields = node->fields;
+    l->negated = (uint8_t)neg;
+    l->active = (uint8_t)!neg;
+    x->node_leaf[n] = (int32_t)(*count)++;
+    return 0;
+  }
+  int kneg = neg || node->type == CS__N_NOT;
+  for (uint32_t k = 0; k < node->nkids; k++) {
+    int rc = collect_leaves(x, (int32_t)x->q->kids[node->kid + k], kneg, count);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Document frequency of a term among docids below the horizon. */
+static int df_below(cs__exec *x, xvar *v, uint64_t *df) {
+  cs_pcur *c;
+  int rc = cs_pcur_open(x->r, v->term, v->len, &c);
+  if (rc == CS_ENOTFOUND) {
+    *df = 0;
+    return 0;
+  }
+  if (rc) return rc;
+  uint64_t after = 0;
+  for (cs_pcur_next_geq(c, x->horizon); cs_pcur_docid(c) != END; cs_pcur_next(c))
+    after++;
+  rc = cs_pcur_error(c);
+  cs_pcur_close(c);
+  *df = v->df > after ? v->df - after : 0;
+  return rc;
+}
+
+static int docs_after_each(void *ctx, cs_slice key, cs_slice val) {
+  cs_stats *st = ctx;
+  cs_doc d;
+  if (cs_doc_decode(val.data, val.len, &d)) return 0;
+  if (st->docs[d.kind]) st->docs[d.kind]--;
+  st->tokens[d.kind] = st->tokens[d.kind] >= d.len ? st->tokens[d.kind] - d.len : 0;
+  return 0;
+}
+
+/* Statistics as of the horizon: documents added since do not count. */
+static int stats_at_horizon(cs__exec *x) {
+  if (!x->horizon || x->horizon >= x->st.next_docid) return 0;
+  uint8_t from[4];
+  cs_be32_put(from, x->horizon);
+  int rc = cs_reader_scan_from(x->r, CS_T_DOCS, NULL, 0, from, 4, docs_after_each, &x->st);
+  for (uint32_t i = 0; !rc && i < x->nvars; i++)
+    rc = df_below(x, &x->vars[i], &x->vars[i].df);
+  return rc;
+}
+
+static void compute_weights(cs__exec *x) {
+  cs__ranker_init(&x->rk, &x->rp, &x->st);
+  for (uint32_t i = 0; i < x->nvars; i++) {
+    xvar *v = &x->vars[i];
+    v->idf = cs__idf(&x->rk, v->df);
+    v->w = v->idf * v->weight;
+  }
+  double idf_sum = 0;
+  uint32_t nidf = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    xleaf *l = &x->leaves[i];
+    double boost = x->q->nodes[l->node].boost;
+    l->pw = 0;
+    l->idf = 0;
+    l->df = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      const xvar *v = &x->vars[l->var + k];
+      if (l->type == CS__N_PHRASE) {
+        l->pw += v->idf * boost;
+        l->idf += v->idf / l->nvar;
+        if (k == 0 || v->df < l->df) l->df = v->df;
+      } else {
+        if (v->idf > l->idf) l->idf = v->idf;
+        l->df += v->df;
+      }
+    }
+    if (l->active && l->nvar) {
+      idf_sum += l->idf;
+      nidf++;
+    }
+  }
+  x->prox_scale = nidf >= 2 ? x->rp.proximity * idf_sum / nidf : 0;
+}
+
+int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, uint32_t horizon,
+                  cs__exec **out) {
+  *out = NULL;
+  cs__exec *x = calloc(1, sizeof *x);
+  if (!x) return CS_ENOMEM;
+  x->r = r;
+  x->q = q;
+  x->rp = *rp;
+  x->horizon = horizon;
+  int rc = cs_reader_stats(r, &x->st);
+  uint32_t nn = q->nnodes ? q->nnodes : 1;
+  x->node_leaf = malloc(nn * sizeof *x->node_leaf);
+  x->dropped = calloc(nn, 1);
+  x->leaves = calloc(nn, sizeof *x->leaves);
+  if (!rc && (!x->node_leaf || !x->dropped || !x->leaves)) rc = CS_ENOMEM;
+  if (rc) goto fail;
+  for (uint32_t i = 0; i < nn; i++)
+    x->node_leaf[i] = -1;
+  if (q->root >= 0) rc = collect_leaves(x, q->root, 0, &x->nleaves);
+  if (rc) goto fail;
+
+  /* Share the expansion budget among the words that expand. */
+  uint32_t expanding = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const cs__qnode *n = &q->nodes[x->leaves[i].node];
+    expanding += n->type == CS__N_TERM && (n->prefix || n->edits);
+  }
+  uint32_t cap = expanding ? VAR_BUDGET / expanding : CS__EXPAND_MAX;
+  if (cap > CS__EXPAND_MAX) cap = CS__EXPAND_MAX;
+  if (cap < 4) cap = 4;
+  cs__variant *vv = malloc(CS__EXPAND_MAX * sizeof *vv);
+  if (!vv) {
+    rc = CS_ENOMEM;
+    goto fail;
+  }
+  for (uint32_t i = 0; !rc && i < x->nleaves; i++) {
+    xleaf *l = &x->leaves[i];
+    const cs__qnode *n = &q->nodes[l->node];
+    double boost = n->boost;
+    l->var = x->nvars;
+    if (n->type == CS__N_TERM) {
+      const cs__qword *w = &q->words[n->word];
+      uint32_t nv = 0;
+      /* Excluded words get no typo tolerance: excluding every word that
+       * looks like a typo of it would surprise more than it helps. (Their
+       * prefix is always explicit, "-viv*": the last word's implicit one
+       * never applies to an exclusion.) */
+      int prefix = n->prefix, edits = l->negated ? 0 : n->edits;
+      rc = cs__expand(r, w, prefix, edits, prefix || edits ? cap : 2, vv, &nv);
+      for (uint32_t k = 0; !rc && k < nv; k++) {
+        rc = add_var(x, i, vv[k].term, vv[k].len, vv[k].exact, vv[k].weight * boost, vv[k].df);
+        if (!vv[k].exact) l->expanded = 1;
+      }
+    } else {
+      for (uint32_t k = 0; !rc && k < n->nwords; k++) {
+        const cs__qword *w = &q->words[n->word + k];
+        cs_lex lx;
+        const char *term = w->term;
+        size_t tlen = w->term_len;
+        int lrc = cs_reader_lex(r, term, tlen, &lx);
+        if (lrc == CS_ENOTFOUND) {
+          /* The stem the index recorded for this surface word, if any. */
+          cs_word we;
+          if (cs_reader_word(r, w->word, w->word_len, &we) == 0 &&
+              cs_reader_lex(r, we.stem.p, we.stem.len, &lx) == 0) {
+            term = we.stem.p;
+            tlen = we.stem.len;
+            lrc = 0;
+          }
+        }
+        if (lrc && lrc != CS_ENOTFOUND) rc = lrc;
+        if (!rc) rc = add_var(x, i, term, tlen, 1, boost, lrc ? 0 : lx.df);
+        if (!rc && lrc) x->vars[x->nvars - 1].len = 0; /* absent: never opened */
+      }
+      l->word = n->word;
+    }
+    l->nvar = x->nvars - l->var;
+  }
+  free(vv);
+  if (rc) goto fail;
+  for (uint32_t i = 0; !rc && i < x->nvars; i++)
+    rc = cs__open_cursor(x, &x->vars[i]);
+  if (!rc) rc = stats_at_horizon(x);
+  if (rc) goto fail;
+  compute_weights(x);
+  x->act = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act);
+  x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
+  if (!x->act || !x->leaf_score) {
+    rc = CS_ENOMEM;
+    goto fail;
+  }
+  *out = x;
+  return 0;
+fail:
+  cs__exec_close(x);
+  return rc;
+}
+
+void cs__exec_close(cs__exec *x) {
+  if (!x) return;
+  for (uint32_t i = 0; i < x->nvars; i++)
+    cs_pcur_close(x->vars[i].cur);
+  free(x->vars);
+  free(x->leaves);
+  free(x->node_leaf);
+  free(x->dropped);
+  free(x->act);
+  free(x->leaf_score);
+  free(x->pp);
+  free(x->sp);
+  free(x->phr);
+  free(x->pk);
+  free(x);
+}
+
+/* Reopens every cursor at the start (relaxation retries). */
+int cs__exec_rewind(cs__exec *x) {
+  for (uint32_t i = 0; i < x->nvars; i++) {
+    int rc = cs__open_cursor(x, &x->vars[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Marks the leaves under node n (dropped: an ancestor was dropped). */
+static void mark_active(cs__exec *x, int32_t n, int dropped) {
+  dropped |= x->dropped[n];
+  int32_t li = x->node_leaf[n];
+  if (li >= 0) {
+    xleaf *l = &x->leaves[li];
+    l->active = !l->negated && !dropped;
+    return;
+  }
+  const cs__qnode *node = &x->q->nodes[n];
+  for (uint32_t k = 0; k < node->nkids; k++)
+    mark_active(x, (int32_t)x->q->kids[node->kid + k], dropped);
+}
+
+/* Leaves that count for scoring: positive and not dropped by relaxation. */
+void cs__exec_update_active(cs__exec *x) {
+  if (x->q->root >= 0) mark_active(x, x->q->root, 0);
+  double idf_sum = 0;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    if (x->leaves[i].active && x->leaves[i].nvar) {
+      idf_sum += x->leaves[i].idf;
+      n++;
+    }
+  }
+  x->prox_scale = n >= 2 ? x->rp.proximity * idf_sum / n : 0;
+}
+
+/* Occurrences of a phrase in the document all its cursors are on; with
+ * starts != NULL, also writes up to cap start positions. */
+uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t cap) {
+  const uint32_t *pos[64];
+  uint32_t npos[64], at[64];
+  uint32_t n = l->nvar > 64 ? 64 : l->nvar;
+  for (uint32_t k = 0; k < n; k++) {
+    if (cs_pcur_positions(x->vars[l->var + k].cur, &pos[k], &npos[k])) return 0;
+    at[k] = 0;
+  }
+  const cs__qword *w = &x->q->words[l->word];
+  uint32_t freq = 0;
+  for (uint32_t i = 0; i < npos[0]; i++) {
+    uint32_t p = pos[0][i];
+    int ok = 1;
+    for (uint32_t k = 1; k < n && ok; k++) {
+      uint32_t want = p + w[k].pos;
+      while (at[k] < npos[k] && pos[k][at[k]] < want)
+        at[k]++;
+      ok = at[k] < npos[k] && pos[k][at[k]] == want;
+    }
+    if (ok) {
+      if (starts && freq < cap) starts[freq] = p;
+      freq++;
+    }
+  }
+  return freq;
+}
+
+static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
+  cs__exec *x = s->x;
+  if (!(l->fields & R->kinds)) return 0;
+  if (l->type == CS__N_TERM) {
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      for (uint32_t d = var_geq(v, R->f); d < R->e; d = var_doc(v)) {
+        if (doc_ok(s, l, R, d)) return 1;
+        var_next(v);
+      }
+    }
+    return 0;
+  }
+  uint32_t target = R->f;
+  for (;;) {
+    uint32_t d = 0;
+    int same = 1;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      uint32_t dk = var_geq(&x->vars[l->var + k], target);
+      if (k && dk != d) same = 0;
+      if (dk > d) d = dk;
+    }
+    if (d >= R->e) return 0;
+    if (!same) {
+      target = d;
+      continue;
+    }
+    if (doc_ok(s, l, R, d) && cs__phrase_freq(x, l, NULL, 0) > 0) return 1;
+    target = d + 1;
+  }
+}
+
+uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t) {
+  const cs__qnode *node = &x->q->nodes[n];
+  int32_t li = x->node_leaf[n];
+  if (li >= 0) {
+    const xleaf *l = &x->leaves[li];
+    uint32_t m = l->type == CS__N_TERM ? END : 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      uint32_t d = var_geq(&x->vars[l->var + k], t);
+      if (l->type == CS__N_TERM ? d < m : d > m) m = d;
+    }
+    return l->nvar ? m : END;
+  }
+  if (node->type == CS__N_OR) {
+    uint32_t m = END;
+    for (uint32_t k = 0; k < node->nkids; k++) {
+      uint32_t d = cs__node_lb(x, (int32_t)x->q->kids[node->kid + k], t);
+      if (d < m) m = d;
+    }
+    return m;
+  }
+  if (node->type == CS__N_AND) {
+    uint32_t m = t;
+    for (uint32_t k = 0; k < node->nkids && m != END; k++) {
+      int32_t kid = (int32_t)x->q->kids[node->kid + k];
+      if (x->dropped[kid] || x->q->nodes[kid].type == CS__N_NOT) continue;
+      uint32_t d = cs__node_lb(x, kid, t);
+      if (d > m) m = d;
+    }
+    return m;
+  }
+  return END;
+}
+
+int cs__node_match(xsearch *s, int32_t n, const xrange *R) {
+  cs__exec *x = s->x;
+  const cs__qnode *node = &x->q->nodes[n];
+  int32_t li = x->node_leaf[n];
+  if (li >= 0) return leaf_match(s, &x->leaves[li], R);
+  switch (node->type) {
+  case CS__N_AND:
+    for (uint32_t k = 0; k < node->nkids; k++) {
+      int32_t kid = (int32_t)x->q->kids[node->kid + k];
+      if (x->dropped[kid] || x->q->nodes[kid].type == CS__N_NOT) continue;
+      if (!cs__node_match(s, kid, R)) return 0;
+    }
+    for (uint32_t k = 0; k < node->nkids; k++) {
+      int32_t kid = (int32_t)x->q->kids[node->kid + k];
+      if (x->dropped[kid] || x->q->nodes[kid].type != CS__N_NOT) continue;
+      if (cs__node_match(s, (int32_t)x->q->kids[x->q->nodes[kid].kid], R)) return 0;
+    }
+    return 1;
+  case CS__N_OR:
+    for (uint32_t k = 0; k < node->nkids; k++) {
+      if (cs__node_match(s, (int32_t)x->q->kids[node->kid + k], R)) return 1;
+    }
+    return 0;
+  case CS__N_NOT:
+    return !cs__node_match(s, (int32_t)x->q->kids[node->kid], R);
+  default:
+    return 0;
+  }
+}
+
+static int add_span(cs__exec *x, size_t *n, uint32_t first, uint32_t last) {
+  if (*n >= POS_MAX) return 0;
+  if (cs__grow((void **)&x->sp, &x->sp_cap, *n + 1, sizeof *x->sp)) return CS_ENOMEM;
+  x->sp[*n].first = first;
+  x->sp[*n].last = last;
+  (*n)++;
+  return 0;
+}
+
+/* Spans of document d (of kind `kind`) from the cursors on it; cursors of
+ * active leaves move to >= d. */
+int cs__doc_spans(cs__exec *x, uint32_t d, int kind, size_t *n) {
+  *n = 0;
+  int rc = 0;
+  for (uint32_t i = 0; i < x->nleaves && !rc; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !(l->fields & (1u << kind)) || !l->nvar) continue;
+    if (l->type == CS__N_TERM) {
+      for (uint32_t k = 0; k < l->nvar && !rc; k++) {
+        xvar *v = &x->vars[l->var + k];
+        if (var_geq(v, d) != d) continue;
+        const uint32_t *pos;
+        uint32_t np;
+        if (cs_pcur_positions(v->cur, &pos, &np)) continue;
+        for (uint32_t j = 0; j < np && !rc; j++)
+          rc = add_span(x, n, pos[j], pos[j]);
+      }
+    } else {
+      int all = 1;
+      for (uint32_t k = 0; k < l->nvar; k++)
+        all &= var_geq(&x->vars[l->var + k], d) == d;
+      if (!all) continue;
+      if (cs__grow((void **)&x->phr, &x->phr_cap, POS_MAX, sizeof *x->phr)) return CS_ENOMEM;
+      uint32_t pf = cs__phrase_freq(x, l, x->phr, POS_MAX);
+      uint32_t span = x->q->words[l->word + l->nvar - 1].pos;
+      for (uint32_t j = 0; j < pf && j < POS_MAX && !rc; j++)
+        rc = add_span(x, n, x->phr[j], x->phr[j] + span);
+    }
+  }
+  return rc;
+}
+
+uint32_t cs__exec_next_doc(cs__exec *x, uint32_t first) {
+  uint32_t d = END;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active) continue;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      uint32_t dd = var_geq(&x->vars[l->var + k], first);
+      if (dd < d) d = dd;
+    }
+  }
+  return d;
+}
+
+int cs__exec_spans(cs__exec *x, uint32_t first, uint32_t end, cs__spans_fn fn, void *ctx) {
+  if (!x || first >= end) return 0;
+  xrange R;
+  memset(&R, 0, sizeof R);
+  R.f = first;
+  R.e = end;
+  R.title = R.desc = END;
+  for (;;) {
+    uint32_t d = cs__exec_next_doc(x, first);
+    if (d >= end) return 0;
+    size_t n;
+    int rc = cs__doc_spans(x, d, CS_DOC_TURN, &n);
+    if (rc) return rc;
+    if (n) {
+      rc = fn(ctx, d, x->sp, n);
+      if (rc) return rc;
+    }
+    first = d + 1;
+  }
+}

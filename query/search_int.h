@@ -1,0 +1,327 @@
+/*
+ * Private interface of the search modules (search.c's walk and entry
+ * points, exec.c, scope.c, bounds.c, snippets.c, cursor_codec.c): the
+ * compiled query, the conversation ranges and the walk state they share.
+ * See search.c for the model.
+ */
+#ifndef CS_QUERY_SEARCH_INT_H
+#define CS_QUERY_SEARCH_INT_H
+
+#include "convs.h"
+#include "internal.h"
+#include "redact.h"
+#include "search.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#define END CS_DOCID_END
+
+#define SNIPPETS 3
+
+/* Positions of one document considered for proximity and highlights. */
+#define POS_MAX 1024
+
+typedef struct xvar {
+  cs_pcur *cur; /* NULL: the term is absent, or the cursor is closed */
+  uint32_t doc; /* the cursor's docid (END without one): read in every loop */
+  uint32_t leaf;
+  uint8_t exact;
+  double weight; /* variant weight x leaf boost */
+  double idf;
+  double w; /* idf x weight: multiplies cs__bm25_tf */
+  uint64_t df;
+  char term[CS_TERM_MAX + 1];
+  uint8_t len;
+} xvar;
+
+typedef struct xleaf {
+  int32_t node;
+  uint8_t type;     /* CS__N_TERM or CS__N_PHRASE */
+  uint8_t fields;   /* CS__F_* */
+  uint8_t negated;  /* under an exclusion: matched, never scored */
+  uint8_t expanded; /* a TERM with prefix/typo variants: counts for the tier */
+  uint8_t active;   /* scored and highlighted: positive, not dropped */
+  uint32_t var, nvar;
+  uint32_t word; /* PHRASE: first word (positions relative to it) */
+  double pw;     /* PHRASE: summed idf x boost */
+  double idf;    /* for the proximity scale */
+  uint64_t df;   /* for relaxation order */
+} xleaf;
+
+struct cs__exec {
+  cs_reader *r;
+  const cs__query *q;
+  cs__ranker rk;
+  cs__rank_params rp;
+  cs_stats st;
+  uint32_t horizon;
+  xleaf *leaves;
+  uint32_t nleaves;
+  xvar *vars;
+  uint32_t nvars, vars_cap;
+  int32_t *node_leaf; /* per node: leaf index, -1 for groups */
+  uint8_t *dropped;   /* per node: dropped by relaxation (top-level kids) */
+  double prox_scale;
+  /* Scratch, grown as needed and reused: no allocation per document. */
+  uint32_t *act;
+  double *leaf_score; /* per leaf, of the document being scored */
+  cs__ppos *pp;
+  size_t pp_cap;
+  cs__pspan *sp;
+  size_t sp_cap;
+  uint32_t *phr;
+  size_t phr_cap;
+  struct peek *pk;
+  size_t pk_cap;
+};
+
+typedef cs__crange xrange;
+
+static inline void range_of(const cs_conv *c, xrange *R) {
+  cs__crange_of(c, R);
+}
+
+static inline int kind_of(const xrange *R, uint32_t d) {
+  return d == R->title ? CS_DOC_TITLE : d == R->desc ? CS_DOC_DESCRIPTION : CS_DOC_TURN;
+}
+
+typedef struct fold_slot {
+  char raw[64];
+  uint8_t rlen;
+  char fold[64];
+  int flen;
+} fold_slot;
+
+typedef struct xfilter {
+  int on;
+  const cs__query *q;
+  char speaker[64]; /* the speaker parameter, folded ("" : none) */
+  int has_speaker;
+  int role; /* the role parameter or CS_ANY_ROLE */
+  fold_slot cache[8];
+  int next;
+} xfilter;
+
+typedef struct xhit {
+  cs__key key;
+  xrange R;
+  uint32_t snip[SNIPPETS];
+  double snip_score[SNIPPETS];
+  uint8_t nsnip;
+  /* followed by the mask of matched variants (mask_words uint64) */
+} xhit;
+
+typedef struct xsearch {
+  cs_reader *r;
+  cs_analyzer *a; /* for highlighting titles and descriptions */
+  const cs_caller *caller;
+  const cs_search_params *p;
+  const cs__query *q;
+  cs__exec *x;
+  int sort;
+  uint32_t horizon;
+  xfilter filter;
+  /* The conversations to walk, sorted by docid, when known up front. */
+  int universe;
+  xrange *u;
+  size_t nu, ucap;
+  /* Conversations of the people the query names (cs__people_named):
+   * they match whatever their text, and rank above the others. */
+  xrange *named;
+  size_t nnamed, named_cap;
+  /* Turn filter bits of the current conversation. */
+  uint8_t *bits;
+  size_t bits_cap;
+  const uint8_t *cur_bits;
+  /* Results. */
+  uint64_t total;
+  cs__topk top;
+  int has_after;
+  cs__key after;
+  size_t mask_words;
+  xhit *scratch;
+  int first_only; /* stop at the first match (relaxation probes) */
+  int exhaustive; /* no pruning */
+  int timed_out;
+  struct timespec deadline;
+  int has_deadline;
+  unsigned ticks;
+  int err;
+  /* Match walks (cs__match): every matching conversation goes to match_fn
+   * with its matching turns instead of being ranked. */
+  cs__match_fn match_fn;
+  void *match_ctx;
+  uint32_t *mturns;
+  size_t mturns_cap;
+  /* Analysts: the redaction of the last person's names (redact_for), and
+   * the cheap keys of the query's terms (unname). */
+  cs__redact rd;
+  int rd_set;
+  const cs__exec *vkeys_of;
+  uint32_t vkeys[64];
+  size_t nvkeys;
+  int vkeys_all;
+  /* The docid -> conversation table (a private one when none was given). */
+  const cs__convs *convs;
+  cs__convs own_convs;
+  size_t conv_hint, skip_hint; /* cs__convs_find hints of resolve and skips */
+  uint32_t skip_fail_L;        /* the last chunk skip that failed: up to L, below key */
+  cs__key skip_fail_key;
+  /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
+  uint64_t total_bound;
+  uint32_t walk_from, stopped_at, limit_at;
+} xsearch;
+
+static inline uint64_t *hit_mask(xhit *h) {
+  return (uint64_t *)(h + 1);
+}
+
+/* Rank of a conversation of a named person over any other match. */
+#define NAMED_TIER (1 << 20)
+
+static inline int doc_ok(const xsearch *s, const xleaf *l, const xrange *R, uint32_t d) {
+  if (!(l->fields & (1u << kind_of(R, d)))) return 0;
+  if (s->cur_bits) {
+    uint32_t i = d - R->f;
+    if (!(s->cur_bits[i >> 3] & (1u << (i & 7)))) return 0;
+  }
+  return 1;
+}
+
+/* Cursor moves go through these, which keep v->doc current. */
+static inline uint32_t var_geq(xvar *v, uint32_t t) {
+  if (v->doc < t) {
+    cs_pcur_next_geq(v->cur, t);
+    v->doc = cs_pcur_docid(v->cur);
+  }
+  return v->doc;
+}
+
+static inline void var_next(xvar *v) {
+  if (v->doc == END) return;
+  cs_pcur_next(v->cur);
+  v->doc = cs_pcur_docid(v->cur);
+}
+
+static inline uint32_t var_doc(const xvar *v) {
+  return v->doc;
+}
+
+typedef struct xcursor {
+  cs__key key;
+  uint32_t horizon;
+  uint64_t mask;
+} xcursor;
+
+/* ---------------------------------------------------------------- shared functions */
+
+int cs__open_cursor(cs__exec *x, xvar *v);
+
+/* Reopens every cursor at the start (relaxation retries). */
+int cs__exec_rewind(cs__exec *x);
+
+/* Leaves that count for scoring: positive and not dropped by relaxation. */
+void cs__exec_update_active(cs__exec *x);
+
+/* Occurrences of a phrase in the document all its cursors are on; with
+ * starts != NULL, also writes up to cap start positions. */
+uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t cap);
+
+uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t);
+
+int cs__node_match(xsearch *s, int32_t n, const xrange *R);
+
+/* Spans of document d (of kind `kind`) from the cursors on it; cursors of
+ * active leaves move to >= d. */
+/* The first document at or after `first` that a searched clause's cursor
+ * is on (END: none); moves the cursors there. */
+uint32_t cs__exec_next_doc(cs__exec *x, uint32_t first);
+
+int cs__doc_spans(cs__exec *x, uint32_t d, int kind, size_t *n);
+
+/* The redaction for a conversation of `patient` (kept for the next). */
+const cs__redact *cs__redact_for(xsearch *s, uint64_t patient);
+
+/* Conversation-level filters that do not depend on the query. */
+int cs__range_passes(const xsearch *s, const xrange *R);
+
+int cs__universe_add(xsearch *s, const cs_conv *c);
+
+int cs__range_cmp(const void *a, const void *b);
+
+/* Lists the conversations the walk may visit when they are few and known
+ * up front: a conversation filter, a person filter, or a portal caller's
+ * people. Otherwise leaves s->universe 0 (everything, resolved lazily). */
+int cs__scope_universe(xsearch *s);
+
+/* In v[0..n) (sorted by docid), the first non-empty conversation ending
+ * after docid d; n when none. */
+size_t cs__range_after(const xrange *v, size_t n, uint32_t d);
+
+/* Lists the conversations of the people query text q names, sorted. */
+int cs__scope_named(xsearch *s, const char *q, size_t qlen);
+
+/* The first named conversation ending after t: where it starts (at least
+ * t), or END. */
+uint32_t cs__named_lb(const xsearch *s, uint32_t t);
+
+int cs__is_named(const xsearch *s, const xrange *R);
+
+/* Finds the conversation holding docid d. Returns 1 with *R filled when it
+ * is one to consider; 0 with *next set to where the walk continues (a gap,
+ * a name, a filtered or invisible conversation); or a CS_E* code. */
+int cs__resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next);
+
+/* Marks the turns of R that pass the turn filters (s->cur_bits). */
+int cs__turn_bits(xsearch *s, const xrange *R);
+
+/* 1 when conversation R cannot make the page whatever its score: its
+ * upper bound (conv_bound), or its date key, ranks after the k-th best kept
+ * so far. Fills h's key fields that do not need scoring. */
+int cs__cannot_make_page(xsearch *s, const xrange *R, xhit *h, int *rc);
+
+/* A matching conversation: counted, and kept if it can be among the best
+ * (prechecked: cannot_make_page already ruled it in). */
+int cs__keep_hit(xsearch *s, const xrange *R, int prechecked);
+
+int cs__consider(xsearch *s, const xrange *R);
+
+/* Counting bounded (s->total_bound): once that many conversations are
+ * counted, the walk stops counting and only looks for conversations that
+ * can still make the page; the total is then estimated. */
+int cs__counting(const xsearch *s);
+
+/* Past the counting bound: where the walk may jump from t because no
+ * document up to there can lift a conversation into the page (block-max:
+ * the sum over clauses of their current chunks' best score, for documents
+ * up to the nearest chunk end L; a conversation scores at most
+ * cs__conv_bound of that). Only whole conversations are skipped: the jump
+ * stops at the start of the one holding L + 1. Returns t when nothing can
+ * be skipped. */
+uint32_t cs__skip_convs(xsearch *s, uint32_t t);
+
+/* The total once counting stopped: the count so far, scaled by the share
+ * of the docid span walked when it stopped (never less than the count). */
+uint64_t cs__total_estimate(const xsearch *s);
+
+/* What a cursor is bound to: the query and every filter. */
+uint64_t cs__query_hash(const cs_search_params *p, int sort);
+
+void cs__cursor_encode(const xcursor *c, int sort, uint64_t qh, char *out, size_t cap);
+
+int cs__cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c);
+
+/* Every hit has "title_highlight", the title HTML-escaped (with <em> once
+ * field_json finds a match in it), and "description_highlight", null until
+ * field_json finds a match in the description. */
+int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *hit);
+
+/* Builds the snippets of the page's hits (hits[i] best first) into
+ * arrays[i], and the highlighted titles and descriptions into the hit
+ * objects hobjs[i]. */
+int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, json_t *hobjs);
+
+json_t *cs__hit_json(xsearch *s, const xhit *h, json_t **snippets);
+
+#endif

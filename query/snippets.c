@@ -1,0 +1,210 @@
+/*
+ * Hits as JSON: the plain fields of a hit, and for the page's hits only the
+ * highlighted snippets of their best turns, titles and descriptions.
+ */
+#include "search_int.h"
+
+#include "errors.h"
+#include "expand.h"
+#include "varint.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct snip_ref {
+  uint32_t docid;
+  uint32_t hit;  /* index in the page */
+  uint32_t rank; /* 0..2 within the hit; REF_TITLE, REF_DESC */
+} snip_ref;
+
+#define REF_TITLE SNIPPETS
+
+#define REF_DESC (SNIPPETS + 1)
+
+static int snip_cmp(const void *a, const void *b) {
+  const snip_ref *x = a, *y = b;
+  return x->docid < y->docid ? -1 : x->docid > y->docid;
+}
+
+static json_t *json_ms(int64_t ms) {
+  return ms < 0 ? json_null() : json_integer((json_int_t)ms);
+}
+
+/* A snippet object for turn docid d of conversation conv. */
+static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *tbl, cs_buf *b,
+                        json_t **out) {
+  *out = NULL;
+  size_t n;
+  int rc = cs__doc_spans(s->x, d, CS_DOC_TURN, &n);
+  if (rc) return rc;
+  cs_doc doc;
+  rc = cs_reader_doc(s->r, d, &doc);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (rc) return rc;
+  cs_conv c; /* its language: the turn is analyzed again for byte offsets */
+  rc = cs_reader_conv(s->r, conv, &c);
+  cs_turn t;
+  if (!rc) rc = cs_reader_turn(s->r, conv, doc.seq, &t);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (rc) return rc;
+  cs_buf_reset(b);
+  const cs__redact *rd = cs__redact_for(s, doc.patient_id);
+  if (!s->a ||
+      cs__highlight_field(s->a, c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, tbl, b))
+    return CS_ENOMEM;
+  *out = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
+                   cs__redact_speaker(rd, t.speaker, t.role), "role", cs_role_name(t.role),
+                   "start_ms", json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
+                   json_stringn_nocheck((const char *)b->p, b->len));
+  return *out ? 0 : CS_ENOMEM;
+}
+
+/* Every hit has "title_highlight", the title HTML-escaped (with <em> once
+ * field_json finds a match in it), and "description_highlight", null until
+ * field_json finds a match in the description. */
+int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *hit) {
+  cs_conv c;
+  cs_str title = {"", 0};
+  const cs__redact *rd = NULL;
+  if (cs_reader_conv(s->r, conv, &c) == 0) {
+    title = c.title;
+    rd = cs__redact_for(s, c.patient_id);
+  }
+  cs_buf_reset(b);
+  if (rd && rd->on) { /* analysts: the person's name words become the pseudonym */
+    if (!s->a || cs__highlight_field(s->a, c.language, title, NULL, 0, 0, rd, tbl, b))
+      return CS_ENOMEM;
+  } else {
+    cs__html_escape(b, title.p, title.len);
+  }
+  if (b->err) return CS_ENOMEM;
+  json_t *t = json_stringn_nocheck(b->len ? (const char *)b->p : "", b->len);
+  if (!t || json_object_set_new(hit, "title_highlight", t) ||
+      json_object_set_new(hit, "description_highlight", json_null()))
+    return CS_ENOMEM;
+  return 0;
+}
+
+/* The highlighted title (kind CS_DOC_TITLE) or description of the
+ * conversation of hit object `hit`, whose document is d: replaces
+ * "title_highlight" (the escaped title without <em>) or sets
+ * "description_highlight" (a window around the matches, like a snippet)
+ * when the query matches in it. */
+static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *tbl, cs_buf *b,
+                      json_t *hit) {
+  size_t n;
+  int rc = cs__doc_spans(s->x, d, kind, &n);
+  if (rc || !n || !s->a) return rc;
+  cs_conv c;
+  rc = cs_reader_conv(s->r, conv, &c);
+  if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+  cs_buf_reset(b);
+  int title = kind == CS_DOC_TITLE;
+  if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,
+                          title ? 0 : CS__SNIPPET_BYTES, cs__redact_for(s, c.patient_id), tbl, b))
+    return CS_ENOMEM;
+  json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
+  if (!str) return CS_ENOMEM;
+  return json_object_set_new(hit, title ? "title_highlight" : "description_highlight", str)
+             ? CS_ENOMEM
+             : 0;
+}
+
+/* Builds the snippets of the page's hits (hits[i] best first) into
+ * arrays[i], and the highlighted titles and descriptions into the hit
+ * objects hobjs[i]. */
+int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, json_t *hobjs) {
+  cs__exec *x = s->x;
+  if (!x || !nh) return 0;
+  /* Reopen only the terms these hits matched. */
+  for (uint32_t v = 0; v < x->nvars; v++) {
+    int used = 0;
+    for (uint32_t i = 0; i < nh && !used; i++)
+      used = (hit_mask(hits[i])[v >> 6] >> (v & 63)) & 1;
+    cs_pcur_close(x->vars[v].cur);
+    x->vars[v].cur = NULL;
+    x->vars[v].doc = END;
+    if (used) {
+      int rc = cs__open_cursor(x, &x->vars[v]);
+      if (rc) return rc;
+    }
+  }
+  /* Cursors only move forward: turns, titles and descriptions are visited
+   * in docid order. */
+  snip_ref *refs = malloc((size_t)nh * (SNIPPETS + 2) * sizeof *refs);
+  json_t **objs = calloc((size_t)nh * SNIPPETS, sizeof *objs);
+  cs_buf b, tbl;
+  cs_buf_init(&b);
+  cs_buf_init(&tbl);
+  int rc = refs && objs ? 0 : CS_ENOMEM;
+  size_t nr = 0;
+  for (uint32_t i = 0; i < nh && !rc; i++) {
+    const xrange *R = &hits[i]->R;
+    uint32_t docs[SNIPPETS + 2], ranks[SNIPPETS + 2], m = 0;
+    for (uint32_t k = 0; k < hits[i]->nsnip; k++) {
+      docs[m] = hits[i]->snip[k];
+      ranks[m++] = k;
+    }
+    if (R->title != END) docs[m] = R->title, ranks[m++] = REF_TITLE;
+    if (R->desc != END) docs[m] = R->desc, ranks[m++] = REF_DESC;
+    for (uint32_t k = 0; k < m; k++)
+      refs[nr++] = (snip_ref){docs[k], i, ranks[k]};
+  }
+  if (!rc) qsort(refs, nr, sizeof *refs, snip_cmp);
+  for (size_t k = 0; k < nr && !rc; k++) {
+    const snip_ref *sr = &refs[k];
+    if (sr->rank == REF_TITLE || sr->rank == REF_DESC)
+      rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
+                      hits[sr->hit]->R.id, &tbl, &b, json_array_get(hobjs, sr->hit));
+    else
+      rc = snippet_json(s, sr->docid, hits[sr->hit]->R.id, &tbl, &b,
+                        &objs[sr->hit * SNIPPETS + sr->rank]);
+  }
+  for (uint32_t i = 0; i < nh && !rc; i++) {
+    for (uint32_t k = 0; k < SNIPPETS; k++) {
+      json_t *o = objs[i * SNIPPETS + k];
+      if (o) {
+        json_array_append_new(arrays[i], o);
+        objs[i * SNIPPETS + k] = NULL;
+      }
+    }
+  }
+  if (objs) {
+    for (size_t k = 0; k < (size_t)nh * SNIPPETS; k++)
+      json_decref(objs[k]);
+  }
+  free(objs);
+  free(refs);
+  cs_buf_free(&b);
+  cs_buf_free(&tbl);
+  return rc;
+}
+
+json_t *cs__hit_json(xsearch *s, const xhit *h, json_t **snippets) {
+  cs_conv c;
+  cs_str title = {"", 0};
+  if (cs_reader_conv(s->r, h->R.id, &c) == 0) title = c.title;
+  cs_patient pt;
+  json_t *name;
+  if (cs_reader_patient(s->r, h->R.patient, &pt) == 0)
+    name = cs_json_person_name(s->caller, h->R.patient, pt.name);
+  else if (s->caller->role == CS_CALLER_ANALYST)
+    name = cs_json_person_name(s->caller, h->R.patient, (cs_str){"", 0});
+  else
+    name = json_null();
+  *snippets = json_array();
+  double score = round(h->key.score * 1e6) / 1e6;
+  json_t *o =
+      json_pack("{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
+                "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
+                cs__redact_json(cs__redact_for(s, h->R.patient), title), "created_at",
+                cs_json_time(h->R.created), "score", score, "patient_name", name, "snippets",
+                json_incref(*snippets));
+  if (!o) json_decref(*snippets);
+  json_decref(*snippets);
+  return o;
+}
