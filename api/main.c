@@ -27,7 +27,7 @@ static const char usage[] =
     "usage: convsearch-server --index DIR --listen HOST:PORT --tokens FILE\n"
     "                         [--token-secret-file FILE [--token-max-ttl SECONDS]] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
-    "                         [--cors-origin ORIGIN]...\n"
+    "                         [--cors-origin ORIGIN]... [--thesaurus FILE|none]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -55,12 +55,16 @@ static const char usage[] =
     "                            https://portal.example.org) call the API: their requests\n"
     "                            and preflights get Access-Control-Allow-Origin; repeatable;\n"
     "                            other origins get no CORS header (default: no CORS)\n"
+    "  --thesaurus FILE          MyThes thesaurus expanding Q&A questions with synonyms\n"
+    "                            (default " CS_THESAURUS_DEFAULT ",\n"
+    "                            Debian's mythes-es; \"none\": no expansion; an unreadable\n"
+    "                            file is logged once and questions are not expanded)\n"
     "  --help                    this text\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
-  const char *index, *listen, *tokens, *secret, *max_ttl;
+  const char *index, *listen, *tokens, *secret, *max_ttl, *thesaurus;
   const char *reindex_pg, *indexer, *opensearch;
   unsigned threads;
   cs_cors cors;
@@ -100,6 +104,8 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->indexer;
     else if (!strcmp(name, "--opensearch"))
       slot = &a->opensearch;
+    else if (!strcmp(name, "--thesaurus"))
+      slot = &a->thesaurus;
     else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
@@ -216,6 +222,8 @@ int main(int argc, char **argv) {
     cs_auth_free(auth);
     return 1;
   }
+  const char *thes = a.thesaurus ? a.thesaurus : CS_THESAURUS_DEFAULT;
+  cs_engine_load_thesaurus(engine, strcmp(thes, "none") ? thes : NULL);
 
   cs_jobs *jobs = NULL;
   if (a.reindex_pg) {

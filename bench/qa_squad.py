@@ -13,6 +13,9 @@
       writes OUT_DIR/queries.tsv in the peers' format (qid, "nl", question).
   qa_squad.py score OUT_DIR ENGINE...
       prints the Markdown table: Recall@1/5/10 and MRR@10 per engine.
+  qa_squad.py halves OUT_DIR ENGINE...
+      MRR@10 per engine on the tuning half (questions of odd-numbered
+      articles), the held-out half (even-numbered) and the whole.
 """
 import http.client
 import json
@@ -98,6 +101,34 @@ def ranked(out, engine):
     return r
 
 
+def article_of(out):
+    """paragraph id -> article number (conversations.tsv: id, article, ...)."""
+    return {int(l.split("\t")[0]): int(l.split("\t")[1])
+            for l in open(out + "/conversations.tsv", encoding="utf-8")}
+
+
+def mrr10(r, want):
+    m = 0.0
+    for qid, pid in want.items():
+        ids = r.get(qid, [])[:10]
+        if pid in ids:
+            m += 1.0 / (ids.index(pid) + 1)
+    return m / len(want) if want else 0.0
+
+
+def halves(out, engines):
+    """MRR@10 on the tuning half (odd articles), the held-out half (even
+    articles) and the whole: parameters are chosen on the tuning half only."""
+    art = article_of(out)
+    want = {qid: pid for qid, pid, _ in questions(out)}
+    tune = {q: p for q, p in want.items() if art[p] % 2 == 1}
+    held = {q: p for q, p in want.items() if art[p] % 2 == 0}
+    for e in engines:
+        r = ranked(out, e)
+        print("%s\ttune %.4f (%d)\theld-out %.4f (%d)\twhole %.4f" % (
+            e, mrr10(r, tune), len(tune), mrr10(r, held), len(held), mrr10(r, want)))
+
+
 def score(out, engines):
     want = {qid: pid for qid, pid, _ in questions(out)}
     names = {"ours": "**convsearch** (`/v1/qa/retrieve` over HTTP)", "pgfts": "PostgreSQL FTS",
@@ -143,5 +174,7 @@ if __name__ == "__main__":
         peers_queries(sys.argv[2])
     elif cmd == "score":
         score(sys.argv[2], sys.argv[3:])
+    elif cmd == "halves":
+        halves(sys.argv[2], sys.argv[3:])
     else:
         sys.exit("usage: see the docstring")

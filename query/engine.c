@@ -10,6 +10,8 @@
  */
 #include "internal.h"
 #include "redact.h"
+#include "synonyms.h"
+#include "thesaurus.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 typedef struct cs_gen {
@@ -35,7 +38,58 @@ struct cs_engine {
   pthread_mutex_t lock;
   cs_gen *cur;
   int64_t checked_ms;
+  cs__thesaurus *thes; /* NULL: no thesaurus expansion */
+  cs__synonyms *syn;   /* administrator synonyms (NULL: none); under lock */
+  struct stat syn_st;  /* of the synonyms file when read (st_ino 0: absent) */
 };
+
+/* Re-reads the synonyms file when it changed (under e->lock). A file that
+ * cannot be read or is invalid is logged and the synonyms in use stay. */
+static void synonyms_check(cs_engine *e, int first) {
+  char path[PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/synonyms.json", e->dir);
+  struct stat st;
+  if (stat(path, &st) != 0) memset(&st, 0, sizeof st);
+  if (!first && st.st_ino == e->syn_st.st_ino && st.st_size == e->syn_st.st_size &&
+      st.st_mtim.tv_sec == e->syn_st.st_mtim.tv_sec &&
+      st.st_mtim.tv_nsec == e->syn_st.st_mtim.tv_nsec)
+    return;
+  e->syn_st = st;
+  cs__synonyms *s = NULL;
+  char msg[512] = "";
+  if (cs__synonyms_load(e->dir, &s, msg, sizeof msg)) {
+    cs_log(CS_LOG_ERROR, "synonyms: %s; keeping the synonyms in use", msg);
+    return;
+  }
+  cs__synonyms_unref(e->syn);
+  e->syn = s;
+  size_t one;
+  size_t n = cs__synonyms_sets(s, &one);
+  if (s || !first) cs_log(CS_LOG_INFO, "synonyms: %zu sets (%zu one-way) from %s", n, one, path);
+}
+
+cs__synonyms *cs__engine_synonyms(cs_engine *e) {
+  pthread_mutex_lock(&e->lock);
+  cs__synonyms *s = e->syn;
+  cs__synonyms_ref(s);
+  pthread_mutex_unlock(&e->lock);
+  return s;
+}
+
+int cs__engine_synonyms_replace(cs_engine *e, cs__synonyms *s, char *msg, size_t cap) {
+  pthread_mutex_lock(&e->lock);
+  int rc = cs__synonyms_save(e->dir, s, msg, cap);
+  if (!rc) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/synonyms.json", e->dir);
+    if (stat(path, &e->syn_st) != 0) memset(&e->syn_st, 0, sizeof e->syn_st);
+    cs__synonyms_ref(s);
+    cs__synonyms_unref(e->syn);
+    e->syn = s;
+  }
+  pthread_mutex_unlock(&e->lock);
+  return rc;
+}
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -94,12 +148,33 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
     return -1;
   }
   e->checked_ms = mono_ms();
+  synonyms_check(e, 1);
   *out = e;
   return 0;
 }
 
+size_t cs_engine_load_thesaurus(cs_engine *e, const char *path) {
+  char msg[512] = "";
+  cs__thesaurus *t = path && *path ? cs__thesaurus_load(path, msg, sizeof msg) : NULL;
+  if (!t) {
+    cs_log(CS_LOG_WARN, "thesaurus: %s; questions are not expanded with synonyms",
+           path && *path ? msg : "none configured");
+    return 0;
+  }
+  cs__thesaurus_free(e->thes);
+  e->thes = t;
+  cs_log(CS_LOG_INFO, "thesaurus: %zu headwords from %s", cs__thesaurus_size(t), path);
+  return cs__thesaurus_size(t);
+}
+
+const cs__thesaurus *cs__engine_thesaurus(const cs_engine *e) {
+  return e->thes;
+}
+
 void cs_engine_close(cs_engine *e) {
   if (!e) return;
+  cs__thesaurus_free(e->thes);
+  cs__synonyms_unref(e->syn);
   gen_release(e->cur);
   pthread_mutex_destroy(&e->lock);
   free(e);
@@ -118,20 +193,26 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
         e->cur = g;
       }
     }
+    synonyms_check(e, 0);
   }
   cs_gen *g = e->cur;
   g->refs++;
+  v->syn = e->syn;
+  cs__synonyms_ref(v->syn);
   pthread_mutex_unlock(&e->lock);
   int rc = cs_reader_open(g->store, &v->r);
   if (rc) {
     pthread_mutex_lock(&e->lock);
     gen_release(g);
     pthread_mutex_unlock(&e->lock);
+    cs__synonyms_unref(v->syn);
+    v->syn = NULL;
     cs_log(CS_LOG_ERROR, "cannot read the index: %s", cs_strerror(rc));
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     return -1;
   }
   v->gen = g;
+  v->prev_syn = cs__synonyms_set_current(v->syn);
   return 0;
 }
 
@@ -140,6 +221,9 @@ void cs_view_end(cs_engine *e, cs_view *v) {
   pthread_mutex_lock(&e->lock);
   gen_release(v->gen);
   pthread_mutex_unlock(&e->lock);
+  cs__synonyms_set_current(v->prev_syn);
+  cs__synonyms_unref(v->syn);
+  v->syn = NULL;
   v->r = NULL;
   v->gen = NULL;
 }

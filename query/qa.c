@@ -18,6 +18,8 @@
  */
 #include "internal.h"
 #include "redact.h"
+#include "synonyms.h"
+#include "thesaurus.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -31,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QA_TERMS_MAX 32
+#define QA_TERMS_MAX 64 /* the question's terms and their expansions */
 #define QA_RERANK 64
 #define CS_QA_COVERED 0.5
 
@@ -41,6 +43,7 @@ typedef struct qa_term {
   double idf, weight;
   char word[CS_TERM_MAX + 1]; /* the question's folded surface word */
   size_t word_len;
+  uint32_t group; /* the question term it stands for (itself for a question term) */
 } qa_term;
 
 /* Reranking weights, measured on SQuAD-es (bench/RESULTS.md): a question
@@ -66,7 +69,7 @@ typedef struct scope {
 typedef struct cand {
   uint32_t docid;
   double score;
-  uint32_t matched; /* bit i: term i occurs */
+  uint64_t matched; /* bit i: term i occurs */
 } cand;
 
 /* ---------------------------------------------------------------- scope */
@@ -187,6 +190,7 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     t[*n].weight = weight;
     t[*n].word_len = toks[i].word_len < CS_TERM_MAX ? toks[i].word_len : CS_TERM_MAX;
     memcpy(t[*n].word, toks[i].word, t[*n].word_len);
+    t[*n].group = (uint32_t)*n;
     (*n)++;
   }
   return 0;
@@ -291,7 +295,7 @@ static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt
       }
       c->score += t[i].weight * t[i].idf *
                   cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
-      c->matched |= 1u << i;
+      c->matched |= 1ull << i;
       cs_pcur_next(cur);
     }
     rc = cs_pcur_error(cur);
@@ -306,9 +310,11 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
                      size_t nc) {
   if (nt < 2 || nc == 0) return 0;
   qsort(c, nc, sizeof *c, cand_by_docid);
-  double mean_idf = 0;
+  double mean_idf = 0, own = 0;
   for (size_t i = 0; i < nt; i++)
-    mean_idf += t[i].idf / (double)nt;
+    own += t[i].group == i;
+  for (size_t i = 0; i < nt; i++)
+    mean_idf += t[i].group == i ? t[i].idf / own : 0;
   cs__ppos *pv = NULL;
   size_t *np = calloc(nc, sizeof *np), *capp = calloc(nc, sizeof *capp);
   cs__ppos **lists = calloc(nc, sizeof *lists);
@@ -319,7 +325,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
     for (size_t k = 0; !rc && k < nc; k++) {
       cs_pcur_next_geq(cur, c[k].docid);
       /* (not matched: a name word, for analysts) */
-      if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1u << i))) continue;
+      if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1ull << i))) continue;
       const uint32_t *pos;
       uint32_t n;
       if (cs_pcur_positions(cur, &pos, &n)) continue;
@@ -334,7 +340,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
         capp[k] = cap;
       }
       for (uint32_t j = 0; j < n; j++)
-        lists[k][np[k]++] = (cs__ppos){pos[j], (uint32_t)i};
+        lists[k][np[k]++] = (cs__ppos){pos[j], t[i].group};
     }
     cs_pcur_close(cur);
   }
@@ -424,7 +430,7 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
                   const qa_term *t, size_t nt, cand *c, size_t nc) {
   double total = 0;
   for (size_t i = 0; i < nt; i++)
-    total += t[i].idf * t[i].weight;
+    total += t[i].group == i ? t[i].idf * t[i].weight : 0;
   cs_buf text;
   cs_buf_init(&text);
   surf_cache own;
@@ -433,7 +439,15 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
   for (size_t k = 0; k < nc && !rc; k++) {
     double got = 0;
     for (size_t i = 0; i < nt; i++) {
-      if (c[k].matched & (1u << i)) got += t[i].idf * t[i].weight;
+      if (t[i].group != i) continue;
+      /* A question term counts fully when present, or for the best of its
+       * expansions that is (their weight, its idf). */
+      double best = 0;
+      for (size_t j = i; j < nt; j++) {
+        if (t[j].group == i && (c[k].matched & (1ull << j)) && t[j].weight > best)
+          best = t[j].weight;
+      }
+      got += t[i].idf * best;
     }
     const surf_ent *e = NULL;
     if (k < SURFACE_DEPTH) {
@@ -444,7 +458,7 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
     if (e && e->ok) {
       const uint8_t *base = (sc ? sc : &own)->words.p;
       for (size_t i = 0; i < nt; i++) {
-        if (t[i].weight < 1.0 || !(c[k].matched & (1u << i))) continue;
+        if (t[i].weight < 1.0 || !(c[k].matched & (1ull << i))) continue;
         uint32_t tf = 0;
         const uint8_t *w = base + e->at;
         for (size_t j = 0; j < e->nw; j++) {
@@ -630,6 +644,77 @@ static int question_terms(const char *q, const char *category, qa_term *t, size_
   return 0;
 }
 
+/* The administrator's synonyms of each question term (synonyms.h), at
+ * CS__W_SYNONYM as in the search box. */
+static void synonym_terms(const cs__synonyms *syn, qa_term *t, size_t *nt) {
+  size_t own = *nt;
+  for (size_t i = 0; syn && i < own; i++) {
+    const char *st[CS__SYN_EXPAND];
+    uint8_t sl[CS__SYN_EXPAND];
+    size_t ns = cs__synonyms_lookup(syn, t[i].key + 1, t[i].len - 1, st, sl, CS__SYN_EXPAND);
+    for (size_t j = 0; j < ns && *nt < QA_TERMS_MAX; j++) {
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup; m++)
+        dup = t[m].len == sl[j] + 1u && memcmp(t[m].key + 1, st[j], sl[j]) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, st[j], sl[j]);
+      x->len = sl[j] + 1u;
+      x->weight = CS__W_SYNONYM;
+      x->group = (uint32_t)i;
+    }
+  }
+}
+
+/* Thesaurus expansion of a question (thesaurus.h): each question word's
+ * synonyms, most shared among its meanings first, at most THES_PER_WORD of
+ * them, each weighing THES_WEIGHT x its share of the word's meanings (so an
+ * ambiguous word's synonyms count less), and none already in the question.
+ * Multi-word synonyms are left out (see bench/RESULTS.md). */
+static double thes_weight = 0.3;
+static size_t thes_per_word = 4;
+
+static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t, size_t *nt) {
+  {
+    const char *w = getenv("CS_DEV_THES_W"), *n = getenv("CS_DEV_THES_N");
+    if (w) thes_weight = atof(w);
+    if (n) thes_per_word = (size_t)atoi(n);
+  }
+  size_t own = *nt;
+  for (size_t i = 0; th && i < own; i++) {
+    cs__thes_syn syn[16];
+    size_t ns = cs__thesaurus_lookup(th, t[i].word, t[i].word_len, syn, 16), added = 0;
+    for (size_t j = 0; j < ns && added < thes_per_word && *nt < QA_TERMS_MAX; j++) {
+      const cs_token *toks;
+      size_t ntok, content = 0, at = 0;
+      if (cs_analyze(an, "es", syn[j].text, syn[j].len, &toks, &ntok)) return;
+      for (size_t k = 0; k < ntok; k++) {
+        if (!(toks[k].flags & CS_TOK_STOP)) {
+          content++;
+          at = k;
+        }
+      }
+      if (content != 1 || ntok != 1) continue;
+      size_t kl = (size_t)toks[at].term_len + 1;
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup; m++)
+        dup = t[m].len == kl && memcmp(t[m].key + 1, toks[at].term, kl - 1) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, toks[at].term, kl - 1);
+      x->len = kl;
+      x->weight = thes_weight * syn[j].share;
+      x->word_len = toks[at].word_len < CS_TERM_MAX ? toks[at].word_len : CS_TERM_MAX;
+      memcpy(x->word, toks[at].word, x->word_len);
+      x->group = (uint32_t)i;
+      added++;
+    }
+  }
+}
+
 int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
                           cs_engine_error *err) {
   *out = NULL;
@@ -656,6 +741,8 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
     cs__analyzer_put(an);
     return -1;
   }
+  synonym_terms(cs__synonyms_current(), t, &nt);
+  thesaurus_terms(cs__engine_thesaurus(e), an, t, &nt);
   scope s;
   int status = -1;
   cand *cands = NULL;
@@ -723,17 +810,17 @@ out:
 }
 
 /* Share of the question's weighted idf mass present in a passage. */
-static double coverage(const qa_term *t, size_t nt, uint32_t matched) {
+static double coverage(const qa_term *t, size_t nt, uint64_t matched) {
   double all = 0, got = 0;
   for (size_t i = 0; i < nt; i++) {
     if (t[i].weight < 1.0) continue; /* related words help rank, not cover */
     all += t[i].idf;
-    if (matched & (1u << i)) got += t[i].idf;
+    if (matched & (1ull << i)) got += t[i].idf;
   }
   /* A related word stands in for at most half of the question. */
   int related_hit = 0;
   for (size_t i = 0; i < nt; i++)
-    related_hit |= t[i].weight < 1.0 && (matched & (1u << i));
+    related_hit |= t[i].weight < 1.0 && (matched & (1ull << i));
   double share = all > 0 ? got / all : 0;
   if (related_hit && share < 0.5) share += 0.25;
   return share > 1 ? 1 : share;

@@ -1078,6 +1078,8 @@ static void check_document(void) {
       {"get", "/v1/export"},
       {"post", "/v1/admin/reindex"},
       {"get", "/v1/admin/jobs/{id}"},
+      {"get", "/v1/admin/synonyms"},
+      {"put", "/v1/admin/synonyms"},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     json_t *op = operation(routes[i][1], routes[i][0]);
