@@ -28,6 +28,7 @@ static const char usage[] =
     "                         [--token-secret-file FILE [--token-max-ttl SECONDS]] [--threads N]\n"
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
     "                         [--cors-origin ORIGIN]... [--thesaurus FILE|none]\n"
+    "                         [--hunspell PREFIX|none]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -59,12 +60,15 @@ static const char usage[] =
     "                            (default " CS_THESAURUS_DEFAULT ",\n"
     "                            Debian's mythes-es; \"none\": no expansion; an unreadable\n"
     "                            file is logged once and questions are not expanded)\n"
+    "  --hunspell PREFIX         hunspell dictionary (PREFIX.aff, PREFIX.dic) whose lemmas\n"
+    "                            expand Q&A question words (default " CS_LEMMAS_DEFAULT ",\n"
+    "                            Debian's hunspell-es; \"none\": no lemmas)\n"
     "  --help                    this text\n"
     "\n"
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
-  const char *index, *listen, *tokens, *secret, *max_ttl, *thesaurus;
+  const char *index, *listen, *tokens, *secret, *max_ttl, *thesaurus, *hunspell;
   const char *reindex_pg, *indexer, *opensearch;
   unsigned threads;
   cs_cors cors;
@@ -106,6 +110,8 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->opensearch;
     else if (!strcmp(name, "--thesaurus"))
       slot = &a->thesaurus;
+    else if (!strcmp(name, "--hunspell"))
+      slot = &a->hunspell;
     else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
@@ -224,6 +230,8 @@ int main(int argc, char **argv) {
   }
   const char *thes = a.thesaurus ? a.thesaurus : CS_THESAURUS_DEFAULT;
   cs_engine_load_thesaurus(engine, strcmp(thes, "none") ? thes : NULL);
+  const char *dic = a.hunspell ? a.hunspell : CS_LEMMAS_DEFAULT;
+  cs_engine_load_lemmas(engine, strcmp(dic, "none") ? dic : NULL);
 
   cs_jobs *jobs = NULL;
   if (a.reindex_pg) {

@@ -9,6 +9,7 @@
  * closed when its last read view ends, so a swap never fails a call.
  */
 #include "internal.h"
+#include "lemmas.h"
 #include "redact.h"
 #include "synonyms.h"
 #include "thesaurus.h"
@@ -39,6 +40,7 @@ struct cs_engine {
   cs_gen *cur;
   int64_t checked_ms;
   cs__thesaurus *thes; /* NULL: no thesaurus expansion */
+  cs__lemmas *lemmas;  /* NULL: no lemma expansion */
   cs__synonyms *syn;   /* administrator synonyms (NULL: none); under lock */
   struct stat syn_st;  /* of the synonyms file when read (st_ino 0: absent) */
 };
@@ -171,9 +173,28 @@ const cs__thesaurus *cs__engine_thesaurus(const cs_engine *e) {
   return e->thes;
 }
 
+int cs_engine_load_lemmas(cs_engine *e, const char *prefix) {
+  char msg[512] = "";
+  cs__lemmas *l = prefix && *prefix ? cs__lemmas_open(prefix, msg, sizeof msg) : NULL;
+  if (!l) {
+    cs_log(CS_LOG_WARN, "lemmas: %s; question words are not expanded with their lemmas",
+           prefix && *prefix ? msg : "no dictionary configured");
+    return -1;
+  }
+  cs__lemmas_close(e->lemmas);
+  e->lemmas = l;
+  cs_log(CS_LOG_INFO, "lemmas: hunspell dictionary %s", prefix);
+  return 0;
+}
+
+cs__lemmas *cs__engine_lemmas(const cs_engine *e) {
+  return e->lemmas;
+}
+
 void cs_engine_close(cs_engine *e) {
   if (!e) return;
   cs__thesaurus_free(e->thes);
+  cs__lemmas_close(e->lemmas);
   cs__synonyms_unref(e->syn);
   gen_release(e->cur);
   pthread_mutex_destroy(&e->lock);

@@ -69,6 +69,14 @@ void cs_engine_close(cs_engine *e);
  * serving. */
 size_t cs_engine_load_thesaurus(cs_engine *e, const char *path);
 
+/* The default hunspell dictionary (Debian's hunspell-es), without .aff/.dic. */
+#define CS_LEMMAS_DEFAULT "/usr/share/hunspell/es_ES"
+/* Loads a hunspell dictionary (PREFIX.aff, PREFIX.dic; NULL or "": none)
+ * whose lemmas expand the words of Q&A questions ("puso" -> poner).
+ * Returns 0, or -1 when it cannot be read (logged once: questions are not
+ * expanded with lemmas). Call before serving. */
+int cs_engine_load_lemmas(cs_engine *e, const char *prefix);
+
 enum { CS_SORT_RELEVANCE = 0, CS_SORT_DATE_ASC, CS_SORT_DATE_DESC };
 enum { CS_ANY_ROLE = -1 };
 

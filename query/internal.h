@@ -52,6 +52,8 @@ int cs__people_named(cs_reader *r, const cs_caller *c, const char *q, size_t qle
 /* The thesaurus loaded by cs_engine_load_thesaurus, or NULL. */
 struct cs__thesaurus;
 const struct cs__thesaurus *cs__engine_thesaurus(const cs_engine *e);
+/* The hunspell lemmatizer loaded by cs_engine_load_lemmas, or NULL. */
+struct cs__lemmas *cs__engine_lemmas(const cs_engine *e);
 
 /* Administrator synonyms (synonyms.h): the engine's current set, with a
  * reference the caller drops (NULL: none); replacing them writes the file

@@ -17,6 +17,7 @@
  * see coverage()).
  */
 #include "internal.h"
+#include "lemmas.h"
 #include "redact.h"
 #include "synonyms.h"
 #include "thesaurus.h"
@@ -43,6 +44,9 @@ typedef struct qa_term {
   double idf, weight;
   char word[CS_TERM_MAX + 1]; /* the question's folded surface word */
   size_t word_len;
+  uint32_t qpos;              /* its position in the question (stop words count) */
+  char surf[CS_TERM_MAX + 1]; /* the question's word as written, ASCII-lowercased */
+  size_t surf_len;
   uint32_t group; /* the question term it stands for (itself for a question term) */
 } qa_term;
 
@@ -191,6 +195,13 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     t[*n].word_len = toks[i].word_len < CS_TERM_MAX ? toks[i].word_len : CS_TERM_MAX;
     memcpy(t[*n].word, toks[i].word, t[*n].word_len);
     t[*n].group = (uint32_t)*n;
+    t[*n].qpos = toks[i].pos;
+    size_t sl = toks[i].end - toks[i].start;
+    t[*n].surf_len = sl < CS_TERM_MAX ? sl : 0;
+    for (size_t j = 0; j < t[*n].surf_len; j++) {
+      char ch = text[toks[i].start + j];
+      t[*n].surf[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+    }
     (*n)++;
   }
   return 0;
@@ -305,6 +316,37 @@ static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt
   return 0;
 }
 
+/* Term dependence (as in the sequential dependence model's ordered
+ * windows): each pair of question terms next to each other in the question
+ * (stop words between them allowed) adds SDM_ORDERED x the rarer term's
+ * idf x n/(n+1) when the passage holds them n times in the same order
+ * within the same gap (+1). The unordered windows of the model measured
+ * nothing on top of the proximity bonus (bench/RESULTS.md). v is sorted by
+ * position (cs__proximity sorted it). The environment variable
+ * CS_BENCH_QA_NO_DEPENDENCE turns it off, for bench/qa_steps.sh only. */
+#define SDM_ORDERED 0.5
+
+static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t n) {
+  double bonus = 0;
+  for (size_t a = 0; a < nt; a++) {
+    if (t[a].group != a) continue;
+    size_t b = a + 1;
+    while (b < nt && t[b].group != b)
+      b++;
+    /* (the checklist's related words are no part of the question) */
+    if (b >= nt || t[b].qpos <= t[a].qpos || t[a].weight < 1 || t[b].weight < 1) continue;
+    uint32_t gap = t[b].qpos - t[a].qpos, ord = 0;
+    for (size_t x = 0; x < n; x++) {
+      if (v[x].leaf != a) continue;
+      for (size_t y = x + 1; y < n && v[y].pos - v[x].pos <= gap + 1; y++)
+        ord += v[y].leaf == b;
+    }
+    double idf = t[a].idf < t[b].idf ? t[a].idf : t[b].idf;
+    bonus += idf * SDM_ORDERED * ord / (ord + 1.0);
+  }
+  return bonus;
+}
+
 /* Adds a proximity bonus to the best candidates (sorted by docid here). */
 static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
                      size_t nc) {
@@ -319,6 +361,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   size_t *np = calloc(nc, sizeof *np), *capp = calloc(nc, sizeof *capp);
   cs__ppos **lists = calloc(nc, sizeof *lists);
   int rc = np && capp && lists ? 0 : CS_ENOMEM;
+  int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
     if (cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
@@ -346,6 +389,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   }
   for (size_t k = 0; !rc && k < nc; k++) {
     if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
+    if (np[k] > 1 && with_dependence) c[k].score += dependence(t, nt, lists[k], np[k]);
   }
   for (size_t k = 0; lists && k < nc; k++)
     free(lists[k]);
@@ -668,25 +712,55 @@ static void synonym_terms(const cs__synonyms *syn, qa_term *t, size_t *nt) {
   }
 }
 
+/* Lemma expansion (lemmas.h): each question word's hunspell lemmas whose
+ * stem differs from the word's, at LEMMA_WEIGHT (chosen on the tuning half
+ * of SQuAD-es, bench/RESULTS.md). */
+#define LEMMA_WEIGHT 0.8
+
+static void lemma_terms(cs__lemmas *lm, cs_analyzer *an, qa_term *t, size_t *nt) {
+  size_t own = *nt;
+  for (size_t i = 0; lm && i < own; i++) {
+    if (t[i].group != i || t[i].weight < 1.0) continue;
+    char lem[CS__LEMMA_MAX][CS__LEMMA_LEN];
+    size_t nl = cs__lemmas_of(lm, t[i].surf, t[i].surf_len, lem);
+    for (size_t j = 0; j < nl && *nt < QA_TERMS_MAX; j++) {
+      const cs_token *toks;
+      size_t ntok;
+      if (cs_analyze(an, "es", lem[j], strlen(lem[j]), &toks, &ntok)) return;
+      if (ntok != 1 || (toks[0].flags & CS_TOK_STOP)) continue;
+      size_t kl = (size_t)toks[0].term_len + 1;
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup; m++)
+        dup = t[m].len == kl && memcmp(t[m].key + 1, toks[0].term, kl - 1) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, toks[0].term, kl - 1);
+      x->len = kl;
+      x->weight = LEMMA_WEIGHT;
+      x->group = (uint32_t)i;
+    }
+  }
+}
+
 /* Thesaurus expansion of a question (thesaurus.h): each question word's
  * synonyms, most shared among its meanings first, at most THES_PER_WORD of
  * them, each weighing THES_WEIGHT x its share of the word's meanings (so an
  * ambiguous word's synonyms count less), and none already in the question.
- * Multi-word synonyms are left out (see bench/RESULTS.md). */
-static double thes_weight = 0.3;
-static size_t thes_per_word = 4;
+ * Multi-word synonyms are left out. THES_WEIGHT was chosen on the tuning
+ * half of SQuAD-es: no setting measurably helps or hurts there
+ * (bench/RESULTS.md); paraphrase in that corpus is rarely a thesaurus
+ * synonym. */
+#define THES_WEIGHT 0.1
+#define THES_PER_WORD 4
 
 static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t, size_t *nt) {
-  {
-    const char *w = getenv("CS_DEV_THES_W"), *n = getenv("CS_DEV_THES_N");
-    if (w) thes_weight = atof(w);
-    if (n) thes_per_word = (size_t)atoi(n);
-  }
   size_t own = *nt;
   for (size_t i = 0; th && i < own; i++) {
     cs__thes_syn syn[16];
     size_t ns = cs__thesaurus_lookup(th, t[i].word, t[i].word_len, syn, 16), added = 0;
-    for (size_t j = 0; j < ns && added < thes_per_word && *nt < QA_TERMS_MAX; j++) {
+    for (size_t j = 0; j < ns && added < THES_PER_WORD && *nt < QA_TERMS_MAX; j++) {
       const cs_token *toks;
       size_t ntok, content = 0, at = 0;
       if (cs_analyze(an, "es", syn[j].text, syn[j].len, &toks, &ntok)) return;
@@ -706,7 +780,7 @@ static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t
       x->key[0] = CS_PASSAGE_PREFIX;
       memcpy(x->key + 1, toks[at].term, kl - 1);
       x->len = kl;
-      x->weight = thes_weight * syn[j].share;
+      x->weight = THES_WEIGHT * syn[j].share;
       x->word_len = toks[at].word_len < CS_TERM_MAX ? toks[at].word_len : CS_TERM_MAX;
       memcpy(x->word, toks[at].word, x->word_len);
       x->group = (uint32_t)i;
@@ -742,6 +816,7 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
     return -1;
   }
   synonym_terms(cs__synonyms_current(), t, &nt);
+  lemma_terms(cs__engine_lemmas(e), an, t, &nt);
   thesaurus_terms(cs__engine_thesaurus(e), an, t, &nt);
   scope s;
   int status = -1;

@@ -13,7 +13,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev zlib1g-dev libyaml-dev
   postgresql-15 postgresql-client-15
   python3 curl clang-format
-  mythes-es hunspell-es
+  mythes-es hunspell-es libhunspell-dev
 )
 # Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
 # packages only when none is installed (any Node.js >= 18.17 will do).
