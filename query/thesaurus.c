@@ -170,7 +170,9 @@ static const char *parse_entry(cs__thesaurus *t, const char *p, const char *end,
       if (!fe) fe = me;
       char buf[256];
       size_t n = clean_field(fs, (size_t)(fe - fs), buf, sizeof buf);
-      if (n && !strstr(buf, "ant\xc3\xb3nimo") && add_syn(t, from, buf, n)) {
+      /* (the marker is inside the annotation clean_field removed) */
+      int antonym = memmem(fs, (size_t)(fe - fs), "ant\xc3\xb3nimo", 9) != NULL;
+      if (n && !antonym && add_syn(t, from, buf, n)) {
         *err = 1;
         return end;
       }
