@@ -39,10 +39,11 @@ struct cs_engine {
   pthread_mutex_t lock;
   cs_gen *cur;
   int64_t checked_ms;
-  cs__thesaurus *thes; /* NULL: no thesaurus expansion */
-  cs__lemmas *lemmas;  /* NULL: no lemma expansion */
-  cs__synonyms *syn;   /* administrator synonyms (NULL: none); under lock */
-  struct stat syn_st;  /* of the synonyms file when read (st_ino 0: absent) */
+  cs__thesaurus *thes;       /* NULL: no thesaurus expansion */
+  cs__lemmas *lemmas;        /* NULL: no lemma expansion */
+  cs__synonyms *syn;         /* administrator synonyms (NULL: none); under lock */
+  pthread_mutex_t syn_write; /* one PUT at a time writes the file */
+  struct stat syn_st;        /* of the synonyms file when read (st_ino 0: absent) */
 };
 
 /* Re-reads the synonyms file when it changed (under e->lock). A file that
@@ -79,17 +80,22 @@ cs__synonyms *cs__engine_synonyms(cs_engine *e) {
 }
 
 int cs__engine_synonyms_replace(cs_engine *e, cs__synonyms *s, char *msg, size_t cap) {
-  pthread_mutex_lock(&e->lock);
+  /* The file is written (fsync) without holding the lock queries take. */
+  pthread_mutex_lock(&e->syn_write);
   int rc = cs__synonyms_save(e->dir, s, msg, cap);
   if (!rc) {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/synonyms.json", e->dir);
-    if (stat(path, &e->syn_st) != 0) memset(&e->syn_st, 0, sizeof e->syn_st);
+    struct stat st;
+    if (stat(path, &st) != 0) memset(&st, 0, sizeof st);
+    pthread_mutex_lock(&e->lock);
+    e->syn_st = st;
     cs__synonyms_ref(s);
     cs__synonyms_unref(e->syn);
     e->syn = s;
+    pthread_mutex_unlock(&e->lock);
   }
-  pthread_mutex_unlock(&e->lock);
+  pthread_mutex_unlock(&e->syn_write);
   return rc;
 }
 
@@ -143,8 +149,10 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
   }
   snprintf(e->dir, sizeof e->dir, "%s", index_dir);
   pthread_mutex_init(&e->lock, NULL);
+  pthread_mutex_init(&e->syn_write, NULL);
   e->cur = gen_open(e->dir, err);
   if (!e->cur) {
+    pthread_mutex_destroy(&e->syn_write);
     pthread_mutex_destroy(&e->lock);
     free(e);
     return -1;
@@ -197,6 +205,7 @@ void cs_engine_close(cs_engine *e) {
   cs__lemmas_close(e->lemmas);
   cs__synonyms_unref(e->syn);
   gen_release(e->cur);
+  pthread_mutex_destroy(&e->syn_write);
   pthread_mutex_destroy(&e->lock);
   free(e);
 }
