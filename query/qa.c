@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define QA_PHRASE_MAX 4 /* words of a multi-word thesaurus entry */
 #define QA_TERMS_MAX 64 /* the question's terms and their expansions */
 #define QA_RERANK 64
 #define CS_QA_COVERED 0.5
@@ -48,6 +49,12 @@ typedef struct qa_term {
   char surf[CS_TERM_MAX + 1]; /* the question's word as written, ASCII-lowercased */
   size_t surf_len;
   uint32_t group; /* the question term it stands for (itself for a question term) */
+  /* A phrase (multi-word thesaurus entry): key is its first word; these
+   * follow it at these positions after it. */
+  uint8_t nrest;
+  char rest[QA_PHRASE_MAX - 1][CS_TERM_MAX + 2];
+  uint8_t rest_len[QA_PHRASE_MAX - 1];
+  uint8_t rest_off[QA_PHRASE_MAX - 1];
 } qa_term;
 
 /* Reranking weights, measured on SQuAD-es (bench/RESULTS.md): a question
@@ -188,6 +195,7 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     for (size_t j = 0; j < *n && !dup; j++)
       dup = t[j].len == kl && memcmp(t[j].key + 1, toks[i].term, kl - 1) == 0;
     if (dup) continue;
+    memset(&t[*n], 0, sizeof t[*n]);
     t[*n].key[0] = CS_PASSAGE_PREFIX;
     memcpy(t[*n].key + 1, toks[i].term, kl - 1);
     t[*n].len = kl;
@@ -275,15 +283,48 @@ static int unnamed(cs_reader *r, const scope *s, name_cache *nc, const qa_term *
   return cs__redact_blocks(&nc->rd, t->key + 1, t->len - 1);
 }
 
+/* Occurrences of phrase t in the passage cur (on its first word) is at:
+ * positions p of the first word with every other word at p + its offset. */
+static uint32_t phrase_tf(const qa_term *t, cs_pcur *cur, cs_pcur **rest) {
+  uint32_t d = cs_pcur_docid(cur);
+  const uint32_t *p0, *pk[QA_PHRASE_MAX - 1];
+  uint32_t n0, nk[QA_PHRASE_MAX - 1];
+  for (uint8_t k = 0; k < t->nrest; k++) {
+    cs_pcur_next_geq(rest[k], d);
+    if (cs_pcur_docid(rest[k]) != d || cs_pcur_positions(rest[k], &pk[k], &nk[k])) return 0;
+  }
+  if (cs_pcur_positions(cur, &p0, &n0)) return 0;
+  uint32_t tf = 0, at[QA_PHRASE_MAX - 1] = {0};
+  for (uint32_t j = 0; j < n0; j++) {
+    int all = 1;
+    for (uint8_t k = 0; k < t->nrest && all; k++) {
+      uint32_t want = p0[j] + t->rest_off[k];
+      while (at[k] < nk[k] && pk[k][at[k]] < want)
+        at[k]++;
+      all = at[k] < nk[k] && pk[k][at[k]] == want;
+    }
+    tf += all;
+  }
+  return tf;
+}
+
 static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt, const scope *s,
                        acc *a) {
   name_cache nc;
   memset(&nc, 0, sizeof nc);
   for (size_t i = 0; i < nt; i++) {
-    cs_pcur *cur;
+    cs_pcur *cur, *rest[QA_PHRASE_MAX - 1] = {NULL};
     int rc = cs_pcur_open(r, t[i].key, t[i].len, &cur);
-    if (rc == CS_ENOTFOUND) continue;
-    if (rc) return rc;
+    for (uint8_t k = 0; !rc && k < t[i].nrest; k++) {
+      rc = cs_pcur_open(r, t[i].rest[k], t[i].rest_len[k], &rest[k]);
+      if (rc) cs_pcur_close(cur);
+    }
+    if (rc) {
+      for (uint8_t k = 0; k < t[i].nrest; k++)
+        if (rest[k]) cs_pcur_close(rest[k]);
+      if (rc == CS_ENOTFOUND) continue;
+      return rc;
+    }
     size_t ri = 0;
     for (uint32_t d = cs_pcur_docid(cur); d != CS_DOCID_END; d = cs_pcur_docid(cur)) {
       if (!s->all) {
@@ -295,22 +336,24 @@ static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt
           continue;
         }
       }
-      if (unnamed(r, s, &nc, &t[i], d)) {
+      uint32_t tf = t[i].nrest ? phrase_tf(&t[i], cur, rest) : cs_pcur_tf(cur);
+      if (!tf || unnamed(r, s, &nc, &t[i], d)) {
         cs_pcur_next(cur);
         continue;
       }
       cand *c = acc_get(a, d);
       if (!c) {
-        cs_pcur_close(cur);
-        return CS_ENOMEM;
+        rc = CS_ENOMEM;
+        break;
       }
-      c->score += t[i].weight * t[i].idf *
-                  cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
+      c->score += t[i].weight * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, cs_pcur_len(cur));
       c->matched |= 1ull << i;
       cs_pcur_next(cur);
     }
-    rc = cs_pcur_error(cur);
+    if (!rc) rc = cs_pcur_error(cur);
     cs_pcur_close(cur);
+    for (uint8_t k = 0; k < t[i].nrest; k++)
+      cs_pcur_close(rest[k]);
     if (rc) return rc;
   }
   return 0;
@@ -364,7 +407,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
-    if (cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
+    if (t[i].nrest || cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
     for (size_t k = 0; !rc && k < nc; k++) {
       cs_pcur_next_geq(cur, c[k].docid);
       /* (not matched: a name word, for analysts) */
@@ -539,6 +582,12 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
     cs_lex lex = {0, 0};
     cs_reader_lex(r, t[i].key, t[i].len, &lex);
     double df = (double)lex.df;
+    /* A phrase: as rare as its rarest word (an underestimate). */
+    for (uint8_t w = 0; w < t[i].nrest; w++) {
+      cs_lex lk = {0, 0};
+      cs_reader_lex(r, t[i].rest[w], t[i].rest_len[w], &lk);
+      if ((double)lk.df < df) df = (double)lk.df;
+    }
     t[i].idf = df > 0 ? log(1.0 + (n - df + 0.5) / (df + 0.5)) : 0;
   }
   acc a = {0};
@@ -748,7 +797,8 @@ static void lemma_terms(cs__lemmas *lm, cs_analyzer *an, qa_term *t, size_t *nt)
  * synonyms, most shared among its meanings first, at most THES_PER_WORD of
  * them, each weighing THES_WEIGHT x its share of the word's meanings (so an
  * ambiguous word's synonyms count less), and none already in the question.
- * Multi-word synonyms are left out. THES_WEIGHT was chosen on the tuning
+ * A multi-word synonym ("llevar a cabo") is a phrase: its words at their
+ * positions (stop words keep their place). THES_WEIGHT was chosen on the tuning
  * half of SQuAD-es: no setting measurably helps or hurts there
  * (bench/RESULTS.md); paraphrase in that corpus is rarely a thesaurus
  * synonym. */
@@ -762,21 +812,29 @@ static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t
     size_t ns = cs__thesaurus_lookup(th, t[i].word, t[i].word_len, syn, 16), added = 0;
     for (size_t j = 0; j < ns && added < THES_PER_WORD && *nt < QA_TERMS_MAX; j++) {
       const cs_token *toks;
-      size_t ntok, content = 0, at = 0;
+      size_t ntok, content = 0, at = SIZE_MAX;
       if (cs_analyze(an, "es", syn[j].text, syn[j].len, &toks, &ntok)) return;
       for (size_t k = 0; k < ntok; k++) {
         if (!(toks[k].flags & CS_TOK_STOP)) {
           content++;
-          at = k;
+          if (at == SIZE_MAX) at = k;
         }
       }
-      if (content != 1 || ntok != 1) continue;
+      if (content == 0 || content > QA_PHRASE_MAX) continue;
       size_t kl = (size_t)toks[at].term_len + 1;
       int dup = 0;
-      for (size_t m = 0; m < *nt && !dup; m++)
-        dup = t[m].len == kl && memcmp(t[m].key + 1, toks[at].term, kl - 1) == 0;
+      for (size_t m = 0; m < *nt && !dup && content == 1; m++)
+        dup = !t[m].nrest && t[m].len == kl && memcmp(t[m].key + 1, toks[at].term, kl - 1) == 0;
       if (dup) continue;
       qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      for (size_t k = at + 1; k < ntok; k++) {
+        if (toks[k].flags & CS_TOK_STOP) continue;
+        x->rest[x->nrest][0] = CS_PASSAGE_PREFIX;
+        memcpy(x->rest[x->nrest] + 1, toks[k].term, toks[k].term_len);
+        x->rest_len[x->nrest] = (uint8_t)(toks[k].term_len + 1);
+        x->rest_off[x->nrest++] = (uint8_t)(toks[k].pos - toks[at].pos);
+      }
       x->key[0] = CS_PASSAGE_PREFIX;
       memcpy(x->key + 1, toks[at].term, kl - 1);
       x->len = kl;
