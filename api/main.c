@@ -32,6 +32,7 @@ static const char usage[] =
     "                         [--reindex-pg CONNINFO [--indexer PATH] [--opensearch URL]]\n"
     "                         [--cors-origin ORIGIN]... [--console-dir DIR|off]\n"
     "                         [--pseudonym-secret-file FILE]\n"
+    "                         [--thesaurus FILE|none] [--hunspell PREFIX|none]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -66,6 +67,13 @@ static const char usage[] =
     "  --console-dir DIR|off     serves the analyst console (static files) from DIR at\n"
     "                            /console/ (default: share/convsearch/console next to the\n"
     "                            bin/ directory of this program, when it exists); off: none\n"
+    "  --thesaurus FILE          MyThes thesaurus expanding Q&A questions with synonyms\n"
+    "                            (default " CS_THESAURUS_DEFAULT ",\n"
+    "                            Debian's mythes-es; \"none\": no expansion; an unreadable\n"
+    "                            file is logged once and questions are not expanded)\n"
+    "  --hunspell PREFIX         hunspell dictionary (PREFIX.aff, PREFIX.dic) whose lemmas\n"
+    "                            expand Q&A question words (default " CS_LEMMAS_DEFAULT ",\n"
+    "                            Debian's hunspell-es; \"none\": no lemmas)\n"
     "  --help                    this text\n"
     "  --version                 the version of convsearch\n"
     "  --config FILE             settings: the [server] section of FILE, one \"name = value\"\n"
@@ -75,7 +83,7 @@ static const char usage[] =
     "Logs one line per request to stderr; stops cleanly on SIGTERM or SIGINT.\n";
 
 typedef struct args {
-  const char *index, *listen, *tokens, *secret, *max_ttl, *pseudonym_secret;
+  const char *index, *listen, *tokens, *secret, *max_ttl, *pseudonym_secret, *thesaurus, *hunspell;
   const char *reindex_pg, *indexer, *opensearch;
   const char *console_dir;
   unsigned threads;
@@ -120,6 +128,10 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->opensearch;
     else if (!strcmp(name, "--console-dir"))
       slot = &a->console_dir;
+    else if (!strcmp(name, "--thesaurus"))
+      slot = &a->thesaurus;
+    else if (!strcmp(name, "--hunspell"))
+      slot = &a->hunspell;
     else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
@@ -268,6 +280,10 @@ int main(int argc, char **argv) {
     cs_auth_free(auth);
     return 1;
   }
+  const char *thes = a.thesaurus ? a.thesaurus : CS_THESAURUS_DEFAULT;
+  cs_engine_load_thesaurus(engine, strcmp(thes, "none") ? thes : NULL);
+  const char *dic = a.hunspell ? a.hunspell : CS_LEMMAS_DEFAULT;
+  cs_engine_load_lemmas(engine, strcmp(dic, "none") ? dic : NULL);
 
   cs_jobs *jobs = NULL;
   if (a.reindex_pg) {

@@ -40,6 +40,7 @@ const char *const cs_route_labels[CS_R__COUNT] = {
     [CS_R_EXPORT] = "/v1/export",
     [CS_R_ADMIN_REINDEX] = "/v1/admin/reindex",
     [CS_R_ADMIN_JOB] = "/v1/admin/jobs/{id}",
+    [CS_R_ADMIN_SYNONYMS] = "/v1/admin/synonyms",
     [CS_R_CONSOLE] = "/console/",
     [CS_R_NONE] = "unmatched",
 };
@@ -52,14 +53,14 @@ const char *const cs_route_labels[CS_R__COUNT] = {
 #define R_PUBLIC 0u /* no token needed */
 
 typedef struct route_def {
-  int post;       /* 0: GET (and HEAD); 1: POST */
+  int post;       /* 0: GET (and HEAD); 1: POST; 2: GET (and HEAD) and PUT */
   unsigned roles; /* R_PUBLIC or a set of R_* */
 } route_def;
 
 /* Which roles may use what. Portal callers are restricted to their own
  * people by the engine on every route they may use; metrics carry no
- * personal data but are operational, so not for browsers; admin jobs are
- * for admins only. */
+ * personal data but are operational, so not for browsers; admin jobs and
+ * synonyms are for admins only. */
 static const route_def routes[CS_R__COUNT] = {
     [CS_R_HEALTH] = {0, R_PUBLIC},       [CS_R_METRICS] = {0, R_ADMIN | R_ANALYST},
     [CS_R_SEARCH] = {0, R_ANY},          [CS_R_SUGGEST] = {0, R_ANY},
@@ -67,7 +68,7 @@ static const route_def routes[CS_R__COUNT] = {
     [CS_R_CHECKLIST] = {0, R_ANY},       [CS_R_QA] = {1, R_ANY},
     [CS_R_ANALYTICS] = {1, R_ANY},       [CS_R_EXPORT] = {0, R_ANY},
     [CS_R_ADMIN_REINDEX] = {1, R_ADMIN}, [CS_R_ADMIN_JOB] = {0, R_ADMIN},
-    [CS_R_CONSOLE] = {0, R_PUBLIC},
+    [CS_R_CONSOLE] = {0, R_PUBLIC},      [CS_R_ADMIN_SYNONYMS] = {2, R_ADMIN},
 };
 
 double cs_mono_seconds(void) {
@@ -213,6 +214,7 @@ cs_route_id cs_route_find(const char *path, uint64_t *id, int *id_ok) {
       {"/v1/analytics", CS_R_ANALYTICS},
       {"/v1/export", CS_R_EXPORT},
       {"/v1/admin/reindex", CS_R_ADMIN_REINDEX},
+      {"/v1/admin/synonyms", CS_R_ADMIN_SYNONYMS},
   };
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
     if (!strcmp(path, fixed[i].path)) return fixed[i].r;
@@ -1054,6 +1056,37 @@ static void h_admin_job(cs_api *api, const cs_request *rq, uint64_t id, cs_reply
   reply_json(rp, 200, out);
 }
 
+/* ---------------------------------------------------------------- synonyms */
+
+/* GET returns the synonym sets; PUT replaces them all (audited in the
+ * log: who, how many sets). */
+static void h_admin_synonyms(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {
+  static const char *const none[] = {NULL};
+  if (check_names(rq, none, rp)) return;
+  json_t *out = NULL;
+  cs_engine_error err = {0};
+  if (rq->method != CS_M_PUT) {
+    if (cs_engine_synonyms_get(api->engine, &out, &err))
+      reply_engine_error(rp, &err);
+    else
+      reply_json(rp, 200, out);
+    return;
+  }
+  json_t *j = body_object(rq, rp);
+  if (!j) return;
+  int rc = cs_engine_synonyms_put(api->engine, j, &out, &err);
+  json_decref(j);
+  if (rc) {
+    cs_log(CS_LOG_WARN, "audit: synonyms not replaced (%s: %s) for an admin token%s", err.code,
+           err.message, c->employee_id ? " of an employee" : "");
+    reply_engine_error(rp, &err);
+    return;
+  }
+  cs_log(CS_LOG_INFO, "audit: synonyms replaced by an admin token (employee %" PRIu64 "): %zu sets",
+         c->employee_id, json_array_size(json_object_get(out, "sets")));
+  reply_json(rp, 200, out);
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static void check_utf8_args(const cs_request *rq, cs_reply *rp) {
@@ -1092,10 +1125,11 @@ void cs_api_handle(cs_api *api, const cs_request *rq, cs_reply *rp) {
     return;
   }
   const route_def *d = &routes[r];
-  int method_ok =
-      d->post ? rq->method == CS_M_POST : rq->method == CS_M_GET || rq->method == CS_M_HEAD;
+  int method_ok = d->post == 1 ? rq->method == CS_M_POST
+                               : rq->method == CS_M_GET || rq->method == CS_M_HEAD ||
+                                     (d->post == 2 && rq->method == CS_M_PUT);
   if (!method_ok) {
-    rp->allow = d->post ? "POST" : "GET, HEAD";
+    rp->allow = d->post == 1 ? "POST" : d->post == 2 ? "GET, HEAD, PUT" : "GET, HEAD";
     cs_reply_error(rp, 405, "method_not_allowed", "this route accepts %s only", rp->allow);
     return;
   }
@@ -1169,6 +1203,9 @@ void cs_api_handle(cs_api *api, const cs_request *rq, cs_reply *rp) {
     return;
   case CS_R_CONSOLE:
     cs_console_reply(api->console_dir, rq->path, rp);
+    return;
+  case CS_R_ADMIN_SYNONYMS:
+    h_admin_synonyms(api, rq, &c, rp);
     return;
   default:
     cs_reply_error(rp, 404, "not_found", "no such route");

@@ -33,6 +33,7 @@ typedef enum cs_route_id {
   CS_R_EXPORT,
   CS_R_ADMIN_REINDEX,
   CS_R_ADMIN_JOB,
+  CS_R_ADMIN_SYNONYMS,
   CS_R_CONSOLE, /* /console/: the analyst console's static files (console.h) */
   CS_R_NONE,    /* no such route */
   CS_R__COUNT
@@ -66,7 +67,7 @@ typedef struct cs_arg {
   size_t klen, vlen;
 } cs_arg;
 
-enum { CS_M_GET = 1, CS_M_HEAD, CS_M_POST, CS_M_OTHER };
+enum { CS_M_GET = 1, CS_M_HEAD, CS_M_POST, CS_M_PUT, CS_M_OTHER };
 
 typedef struct cs_request {
   int method; /* CS_M_* */

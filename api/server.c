@@ -381,6 +381,7 @@ static int method_of(const char *m) {
   if (!strcmp(m, "GET")) return CS_M_GET;
   if (!strcmp(m, "HEAD")) return CS_M_HEAD;
   if (!strcmp(m, "POST")) return CS_M_POST;
+  if (!strcmp(m, "PUT")) return CS_M_PUT;
   return CS_M_OTHER;
 }
 

@@ -6,14 +6,16 @@
 # HTTP. Peers (same turns, same questions as an OR of their content words,
 # top 10): PostgreSQL FTS, SQLite FTS5, Xapian, through the bench's peer
 # programs. Prints a Markdown table on stdout.
-#   bench/qa.sh BUILD_DIR OUT_DIR
+#   bench/qa.sh BUILD_DIR OUT_DIR [SQUAD_JSON]
+# SQUAD_JSON: another SQuAD-es file (e.g. dev-v2.0-es_small.json: its
+# answerable questions); CS_QA_SERVER_ARGS: extra convsearch-server options.
 set -euo pipefail
 build=$(cd "${1:?usage: qa.sh BUILD_DIR OUT_DIR}" && pwd)
 out=${2:?usage: qa.sh BUILD_DIR OUT_DIR}/qa
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
 bin=$build/bin
-squad=$root/../shared/corpora/squad-es/dev-v1.1-es_small.json
+squad=${3:-$root/../shared/corpora/squad-es/dev-v1.1-es_small.json}
 [ -f "$squad" ] || { echo "qa.sh: $squad not found" >&2; exit 1; }
 rm -rf "$out"
 mkdir -p "$out"
@@ -42,12 +44,13 @@ INSERT INTO employees VALUES (1, 'Analista', NULL);
 SQL
 
 log "indexing (ours)"
-"$bin/convsearch-indexer" run --pg "$pg" --index "$out/index" --once 2>>"$out/indexer.log"
+"$bin/convsearch-indexer" run --pg "$pg" --index "$out/index" --once >>"$out/indexer.log" 2>&1
 token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 (umask 077 && echo "sha256:$(printf %s "$token" | sha256sum | cut -d' ' -f1) admin" >"$out/tokens")
 port=$((20000 + RANDOM % 20000))
+# shellcheck disable=SC2086
 "$bin/convsearch-server" --index "$out/index" --listen "127.0.0.1:$port" --tokens "$out/tokens" \
-  2>"$out/server.log" &
+  ${CS_QA_SERVER_ARGS:-} 2>"$out/server.log" &
 pids+=($!)
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null && break

@@ -3,7 +3,8 @@
 
   qa_squad.py load SQUAD.json OUT_DIR
       writes OUT_DIR/{conversations,segments}.tsv (COPY format) and
-      OUT_DIR/questions.tsv (qid, paragraph id, question): each paragraph is
+      OUT_DIR/questions.tsv (qid, paragraph id, question; v2.0's unanswerable
+      questions are left out): each paragraph is
       one conversation with one turn; the article title is not given to any
       engine (the peers index turns only).
   qa_squad.py ours URL TOKEN OUT_DIR
@@ -13,6 +14,12 @@
       writes OUT_DIR/queries.tsv in the peers' format (qid, "nl", question).
   qa_squad.py score OUT_DIR ENGINE...
       prints the Markdown table: Recall@1/5/10 and MRR@10 per engine.
+  qa_squad.py halves OUT_DIR ENGINE...
+      MRR@10 per engine on the tuning half (questions of odd-numbered
+      articles), the held-out half (even-numbered) and the whole.
+  qa_squad.py step OUT_DIR NAME
+      one row of bench/qa_steps.sh's table (ours: MRR@10 whole / tuning /
+      held-out, latency p50 / p99).
 """
 import http.client
 import json
@@ -27,6 +34,8 @@ def tsv(s):
 
 def load(path, out):
     data = json.load(open(path, encoding="utf-8"))["data"]
+    with open(out + "/dataset.txt", "w") as f:
+        f.write(path.rsplit("/", 1)[-1] + "\n")
     pid = 0
     qid = 0
     with open(out + "/conversations.tsv", "w", encoding="utf-8") as conv, \
@@ -40,6 +49,8 @@ def load(path, out):
                 conv.write("%d\t%d\t1\tPárrafo %d\n" % (pid, a, pid))
                 seg.write("%d\t0\tx\tother\t\\N\t\\N\t%s\n" % (pid, tsv(p["context"])))
                 for q in p["qas"]:
+                    if q.get("is_impossible"):
+                        continue  # v2.0: only answerable questions have a paragraph to find
                     qid += 1
                     qs.write("%d\t%d\t%s\n" % (qid, pid, tsv(q["question"])))
 
@@ -56,12 +67,15 @@ def ours(url, token, out):
     hdr = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     t0 = time.time()
     n = 0
+    lat = []
     with open(out + "/results-ours.tsv", "w") as res:
         for qid, _, q in questions(out):
             body = json.dumps({"question": q, "k": 10, "max_tokens": 8000})
+            t1 = time.time()
             conn.request("POST", "/v1/qa/retrieve", body, hdr)
             r = conn.getresponse()
             data = r.read()
+            lat.append((time.time() - t1) * 1000)
             ids = []
             if r.status == 200:
                 for p in json.loads(data)["passages"]:
@@ -70,6 +84,9 @@ def ours(url, token, out):
             res.write("%d\t%s\n" % (qid, ",".join(map(str, ids))))
             n += 1
     sys.stderr.write("ours: %d questions over HTTP in %.1f s\n" % (n, time.time() - t0))
+    lat.sort()
+    with open(out + "/latency-ours.txt", "w") as f:  # one client, one question at a time
+        f.write("%.2f %.2f\n" % (lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]))
 
 
 def peers_queries(out):
@@ -96,6 +113,47 @@ def ranked(out, engine):
                         ids.append(c)
         r[int(f[0])] = ids
     return r
+
+
+def article_of(out):
+    """paragraph id -> article number (conversations.tsv: id, article, ...)."""
+    return {int(l.split("\t")[0]): int(l.split("\t")[1])
+            for l in open(out + "/conversations.tsv", encoding="utf-8")}
+
+
+def mrr10(r, want):
+    m = 0.0
+    for qid, pid in want.items():
+        ids = r.get(qid, [])[:10]
+        if pid in ids:
+            m += 1.0 / (ids.index(pid) + 1)
+    return m / len(want) if want else 0.0
+
+
+def step(out, name):
+    """One Markdown row of bench/qa_steps.sh: MRR@10 on the whole, the tuning
+    half and the held-out half, then p50/p99 latency of ours over HTTP."""
+    art = article_of(out)
+    want = {qid: pid for qid, pid, _ in questions(out)}
+    tune = {q: p for q, p in want.items() if art[p] % 2 == 1}
+    held = {q: p for q, p in want.items() if art[p] % 2 == 0}
+    r = ranked(out, "ours")
+    p50, p99 = open(out + "/latency-ours.txt").read().split()
+    print("| %s | %.3f | %.3f | %.3f | %s | %s |" % (
+        name, mrr10(r, want), mrr10(r, tune), mrr10(r, held), p50, p99))
+
+
+def halves(out, engines):
+    """MRR@10 on the tuning half (odd articles), the held-out half (even
+    articles) and the whole: parameters are chosen on the tuning half only."""
+    art = article_of(out)
+    want = {qid: pid for qid, pid, _ in questions(out)}
+    tune = {q: p for q, p in want.items() if art[p] % 2 == 1}
+    held = {q: p for q, p in want.items() if art[p] % 2 == 0}
+    for e in engines:
+        r = ranked(out, e)
+        print("%s\ttune %.4f (%d)\theld-out %.4f (%d)\twhole %.4f" % (
+            e, mrr10(r, tune), len(tune), mrr10(r, held), len(held), mrr10(r, want)))
 
 
 def score(out, engines):
@@ -128,9 +186,9 @@ def score(out, engines):
             names[best_peer[0]], o[1] / best_peer[1], o[2] / best_peer[2], o[3] / best_peer[3],
             o[4] / best_peer[4]))
     print()
-    print("%d questions over %d paragraphs (SQuAD-es v1.1 dev small); a hit is the question's own "
+    print("%d questions over %d paragraphs (SQuAD-es %s); a hit is the question's own "
           "paragraph among the first 10 distinct paragraphs returned." % (
-              len(want), len(set(want.values()))))
+              len(want), len(set(want.values())), open(out + "/dataset.txt").read().strip()))
 
 
 if __name__ == "__main__":
@@ -143,5 +201,9 @@ if __name__ == "__main__":
         peers_queries(sys.argv[2])
     elif cmd == "score":
         score(sys.argv[2], sys.argv[3:])
+    elif cmd == "halves":
+        halves(sys.argv[2], sys.argv[3:])
+    elif cmd == "step":
+        step(sys.argv[2], sys.argv[3])
     else:
         sys.exit("usage: see the docstring")

@@ -440,7 +440,7 @@ def main():
     p("")
 
     # ---------------------------------------------------------------- Q&A
-    p("## Q&A retrieval quality (issue #4)")
+    p("## Q&A retrieval quality (issues #4, #13)")
     p("")
     qa = os.path.join(out, "qa.md")
     if os.path.exists(qa):

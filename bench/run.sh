@@ -317,10 +317,11 @@ rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db"
   echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
   echo "elapsed_s=$(($(date +%s) - t_start))"
 } >"$out/env.txt"
-# Q&A relevance (issue #4): bench/qa.sh BUILD_DIR OUT_DIR prints a Markdown table.
-if [ -x "$bench/qa.sh" ]; then
-  log "Q&A relevance (bench/qa.sh)"
-  "$bench/qa.sh" "$build" "$out" >"$out/qa.md" 2>"$out/qa.log" || rm -f "$out/qa.md"
+# Q&A relevance (issues #4, #13): bench/qa_steps.sh runs bench/qa.sh (ours and
+# the peers) on SQuAD-es v1.1 and v2.0 and the step-by-step table; Markdown.
+if [ -x "$bench/qa_steps.sh" ]; then
+  log "Q&A relevance (bench/qa_steps.sh)"
+  "$bench/qa_steps.sh" "$build" "$out/qa-steps" >"$out/qa.md" 2>"$out/qa.log" || rm -f "$out/qa.md"
 fi
 python3 "$bench/report.py" "$out" "$bench/analysis.md" >"$bench/RESULTS.md"
 log "done in $(($(date +%s) - t_start)) s: bench/RESULTS.md"

@@ -9,7 +9,10 @@
  * closed when its last read view ends, so a swap never fails a call.
  */
 #include "internal.h"
+#include "lemmas.h"
 #include "redact.h"
+#include "synonyms.h"
+#include "thesaurus.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 typedef struct cs_gen {
@@ -36,7 +40,65 @@ struct cs_engine {
   pthread_mutex_t lock;
   cs_gen *cur;
   int64_t checked_ms;
+  cs__thesaurus *thes;       /* NULL: no thesaurus expansion */
+  cs__lemmas *lemmas;        /* NULL: no lemma expansion */
+  cs__synonyms *syn;         /* administrator synonyms (NULL: none); under lock */
+  pthread_mutex_t syn_write; /* one PUT at a time writes the file */
+  struct stat syn_st;        /* of the synonyms file when read (st_ino 0: absent) */
 };
+
+/* Re-reads the synonyms file when it changed (under e->lock). A file that
+ * cannot be read or is invalid is logged and the synonyms in use stay. */
+static void synonyms_check(cs_engine *e, int first) {
+  char path[PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/synonyms.json", e->dir);
+  struct stat st;
+  if (stat(path, &st) != 0) memset(&st, 0, sizeof st);
+  if (!first && st.st_ino == e->syn_st.st_ino && st.st_size == e->syn_st.st_size &&
+      st.st_mtim.tv_sec == e->syn_st.st_mtim.tv_sec &&
+      st.st_mtim.tv_nsec == e->syn_st.st_mtim.tv_nsec)
+    return;
+  e->syn_st = st;
+  cs__synonyms *s = NULL;
+  char msg[512] = "";
+  if (cs__synonyms_load(e->dir, &s, msg, sizeof msg)) {
+    cs_log(CS_LOG_ERROR, "synonyms: %s; keeping the synonyms in use", msg);
+    return;
+  }
+  cs__synonyms_unref(e->syn);
+  e->syn = s;
+  size_t one;
+  size_t n = cs__synonyms_sets(s, &one);
+  if (s || !first) cs_log(CS_LOG_INFO, "synonyms: %zu sets (%zu one-way) from %s", n, one, path);
+}
+
+cs__synonyms *cs__engine_synonyms(cs_engine *e) {
+  pthread_mutex_lock(&e->lock);
+  cs__synonyms *s = e->syn;
+  cs__synonyms_ref(s);
+  pthread_mutex_unlock(&e->lock);
+  return s;
+}
+
+int cs__engine_synonyms_replace(cs_engine *e, cs__synonyms *s, char *msg, size_t cap) {
+  /* The file is written (fsync) without holding the lock queries take. */
+  pthread_mutex_lock(&e->syn_write);
+  int rc = cs__synonyms_save(e->dir, s, msg, cap);
+  if (!rc) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/synonyms.json", e->dir);
+    struct stat st;
+    if (stat(path, &st) != 0) memset(&st, 0, sizeof st);
+    pthread_mutex_lock(&e->lock);
+    e->syn_st = st;
+    cs__synonyms_ref(s);
+    cs__synonyms_unref(e->syn);
+    e->syn = s;
+    pthread_mutex_unlock(&e->lock);
+  }
+  pthread_mutex_unlock(&e->syn_write);
+  return rc;
+}
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -95,13 +157,16 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
   }
   snprintf(e->dir, sizeof e->dir, "%s", index_dir);
   pthread_mutex_init(&e->lock, NULL);
+  pthread_mutex_init(&e->syn_write, NULL);
   e->cur = gen_open(e->dir, err);
   if (!e->cur) {
+    pthread_mutex_destroy(&e->syn_write);
     pthread_mutex_destroy(&e->lock);
     free(e);
     return -1;
   }
   e->checked_ms = mono_ms();
+  synonyms_check(e, 1);
   /* The docid -> conversation table is built now rather than by the first
    * search (a failure here only leaves it to that search). */
   cs_view v;
@@ -114,9 +179,49 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
   return 0;
 }
 
+size_t cs_engine_load_thesaurus(cs_engine *e, const char *path) {
+  char msg[512] = "";
+  cs__thesaurus *t = path && *path ? cs__thesaurus_load(path, msg, sizeof msg) : NULL;
+  if (!t) {
+    cs_log(CS_LOG_WARN, "thesaurus: %s; questions are not expanded with synonyms",
+           path && *path ? msg : "none configured");
+    return 0;
+  }
+  cs__thesaurus_free(e->thes);
+  e->thes = t;
+  cs_log(CS_LOG_INFO, "thesaurus: %zu headwords from %s", cs__thesaurus_size(t), path);
+  return cs__thesaurus_size(t);
+}
+
+const cs__thesaurus *cs__engine_thesaurus(const cs_engine *e) {
+  return e->thes;
+}
+
+int cs_engine_load_lemmas(cs_engine *e, const char *prefix) {
+  char msg[512] = "";
+  cs__lemmas *l = prefix && *prefix ? cs__lemmas_open(prefix, msg, sizeof msg) : NULL;
+  if (!l) {
+    cs_log(CS_LOG_WARN, "lemmas: %s; question words are not expanded with their lemmas",
+           prefix && *prefix ? msg : "no dictionary configured");
+    return -1;
+  }
+  cs__lemmas_close(e->lemmas);
+  e->lemmas = l;
+  cs_log(CS_LOG_INFO, "lemmas: hunspell dictionary %s", prefix);
+  return 0;
+}
+
+cs__lemmas *cs__engine_lemmas(const cs_engine *e) {
+  return e->lemmas;
+}
+
 void cs_engine_close(cs_engine *e) {
   if (!e) return;
+  cs__thesaurus_free(e->thes);
+  cs__lemmas_close(e->lemmas);
+  cs__synonyms_unref(e->syn);
   gen_release(e->cur);
+  pthread_mutex_destroy(&e->syn_write);
   pthread_mutex_destroy(&e->lock);
   free(e);
 }
@@ -134,20 +239,26 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
         e->cur = g;
       }
     }
+    synonyms_check(e, 0);
   }
   cs_gen *g = e->cur;
   g->refs++;
+  v->syn = e->syn;
+  cs__synonyms_ref(v->syn);
   pthread_mutex_unlock(&e->lock);
   int rc = cs_reader_open(g->store, &v->r);
   if (rc) {
     pthread_mutex_lock(&e->lock);
     gen_release(g);
     pthread_mutex_unlock(&e->lock);
+    cs__synonyms_unref(v->syn);
+    v->syn = NULL;
     cs_log(CS_LOG_ERROR, "cannot read the index: %s", cs_strerror(rc));
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     return -1;
   }
   v->gen = g;
+  v->prev_syn = cs__synonyms_set_current(v->syn);
   memset(&v->convs, 0, sizeof v->convs);
   v->has_convs = 0;
   return 0;
@@ -170,6 +281,9 @@ void cs_view_end(cs_engine *e, cs_view *v) {
   pthread_mutex_lock(&e->lock);
   gen_release(v->gen);
   pthread_mutex_unlock(&e->lock);
+  cs__synonyms_set_current(v->prev_syn);
+  cs__synonyms_unref(v->syn);
+  v->syn = NULL;
   v->r = NULL;
   v->gen = NULL;
 }

@@ -61,6 +61,23 @@ typedef struct cs_engine_error {
 int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err);
 void cs_engine_close(cs_engine *e);
 
+/* The default Spanish thesaurus (Debian's mythes-es). */
+#define CS_THESAURUS_DEFAULT "/usr/share/mythes/th_es_ES_v2.dat"
+/* Loads a MyThes thesaurus (path NULL or "": none) whose synonyms expand
+ * the words of Q&A questions (a synonym counts less than the word itself).
+ * Returns the number of headwords; 0 when it cannot be read, which is
+ * logged once (a warning) and leaves questions unexpanded. Call before
+ * serving. */
+size_t cs_engine_load_thesaurus(cs_engine *e, const char *path);
+
+/* The default hunspell dictionary (Debian's hunspell-es), without .aff/.dic. */
+#define CS_LEMMAS_DEFAULT "/usr/share/hunspell/es_ES"
+/* Loads a hunspell dictionary (PREFIX.aff, PREFIX.dic; NULL or "": none)
+ * whose lemmas expand the words of Q&A questions ("puso" -> poner).
+ * Returns 0, or -1 when it cannot be read (logged once: questions are not
+ * expanded with lemmas). Call before serving. */
+int cs_engine_load_lemmas(cs_engine *e, const char *prefix);
+
 enum { CS_SORT_RELEVANCE = 0, CS_SORT_DATE_ASC, CS_SORT_DATE_DESC };
 enum { CS_ANY_ROLE = -1 };
 
@@ -190,6 +207,15 @@ int cs_engine_export_next(cs_export *x, char *buf, size_t cap, size_t *len, cs_e
 /* Lines produced so far. */
 uint64_t cs_engine_export_lines(const cs_export *x);
 void cs_engine_export_close(cs_export *x);
+
+/* GET /v1/admin/synonyms: {"sets": [...]} (see query/synonyms.h; no sets
+ * when none were ever defined). */
+int cs_engine_synonyms_get(cs_engine *e, json_t **out, cs_engine_error *err);
+/* PUT /v1/admin/synonyms: replaces every set with those of doc, stored in
+ * the index directory and applied from the next query on. *out gets the
+ * stored document. Errors: 400 bad_synonyms (message says which set and
+ * word), 503 when the file cannot be written. */
+int cs_engine_synonyms_put(cs_engine *e, const json_t *doc, json_t **out, cs_engine_error *err);
 
 /* Token estimate used for max_tokens: one token per 3 characters (code
  * points), rounded up. LLM tokenizers average about 4 characters per token

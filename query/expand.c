@@ -16,6 +16,7 @@
  * transpositions as one edit (optimal string alignment).
  */
 #include "expand.h"
+#include "synonyms.h"
 
 #include "errors.h"
 #include "records.h"
@@ -322,6 +323,34 @@ static int cand_by_rank(const void *a, const void *b) {
   return cand_by_stem(a, b);
 }
 
+/* Administrator synonyms of the word's stem (synonyms.h), after the other
+ * variants and beyond `cap` (at most CS__SYN_EXPAND, within
+ * CS__EXPAND_MAX): they rank below the word itself. */
+static int add_synonyms(cs_reader *r, const cs__qword *w, cs__variant *out, uint32_t *n) {
+  const char *st[CS__SYN_EXPAND];
+  uint8_t sl[CS__SYN_EXPAND];
+  size_t ns =
+      cs__synonyms_lookup(cs__synonyms_current(), w->term, w->term_len, st, sl, CS__SYN_EXPAND);
+  for (size_t i = 0; i < ns && *n < CS__EXPAND_MAX; i++) {
+    int dup = 0;
+    for (uint32_t k = 0; k < *n && !dup; k++)
+      dup = out[k].len == sl[i] && memcmp(out[k].term, st[i], sl[i]) == 0;
+    cs_lex lx;
+    int rc = dup ? CS_ENOTFOUND : cs_reader_lex(r, st[i], sl[i], &lx);
+    if (rc == CS_ENOTFOUND) continue;
+    if (rc) return rc;
+    cs__variant *v = &out[(*n)++];
+    memcpy(v->term, st[i], sl[i]);
+    v->term[sl[i]] = 0;
+    v->len = sl[i];
+    v->exact = 0;
+    v->edits = 0;
+    v->weight = CS__W_SYNONYM;
+    v->df = lx.df;
+  }
+  return 0;
+}
+
 int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t cap,
                cs__variant *out, uint32_t *n) {
   *n = 0;
@@ -402,6 +431,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
     v->df = lx.df;
   }
+  if (!w->stop && !w->quoted) rc = add_synonyms(r, w, out, n);
 out:
   free(c.v);
   return rc;

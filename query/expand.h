@@ -6,7 +6,8 @@
  * indexed words within its edit distance ("desaucio" -> desahucio). Both
  * expansions read CS_T_WORDS (folded surface word -> stem, df), are bounded
  * in the entries they scan and capped in the terms they return, most
- * specific and most frequent first.
+ * specific and most frequent first. Any word also matches the stems the
+ * administrator's synonyms give its stem (synonyms.h), ranked below it.
  */
 #ifndef CS_QUERY_EXPAND_H
 #define CS_QUERY_EXPAND_H
@@ -38,7 +39,9 @@ typedef struct cs__variant {
 
 /* Fills out[0..*n) with the terms word `w` matches: its exact term(s)
  * first, then typo matches (fewest edits, most frequent first) and prefix
- * matches (most frequent first), at most `cap` (<= CS__EXPAND_MAX) in all.
+ * matches (most frequent first), at most `cap` (<= CS__EXPAND_MAX) in all;
+ * then the word's administrator synonyms (CS__W_SYNONYM, at most
+ * CS__SYN_EXPAND more, within CS__EXPAND_MAX).
  * Terms absent from the index are left out, so *n may be 0.
  * `prefix`: expand as a prefix; `edits`: typo tolerance (0..2).
  * Returns 0 or a CS_E* error (CS_ENOMEM, CS_ECORRUPT). */

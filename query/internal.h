@@ -17,6 +17,8 @@ typedef struct cs_view {
   struct cs_gen *gen;
   cs__convs convs; /* see cs_view_convs */
   int has_convs;
+  struct cs__synonyms *syn;            /* held for the view (synonyms.h) */
+  const struct cs__synonyms *prev_syn; /* this thread's current one before */
 } cs_view;
 
 /* Begins a read view on the current generation (reopening the index when a
@@ -56,6 +58,18 @@ int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap);
  * gets their ids. Returns 0 or a CS_E* code. */
 int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
                      size_t qlen, uint64_t **ids, size_t *n);
+
+/* The thesaurus loaded by cs_engine_load_thesaurus, or NULL. */
+struct cs__thesaurus;
+const struct cs__thesaurus *cs__engine_thesaurus(const cs_engine *e);
+/* The hunspell lemmatizer loaded by cs_engine_load_lemmas, or NULL. */
+struct cs__lemmas *cs__engine_lemmas(const cs_engine *e);
+
+/* Administrator synonyms (synonyms.h): the engine's current set, with a
+ * reference the caller drops (NULL: none); replacing them writes the file
+ * first (-1 with msg when it cannot) and applies them to the next view. */
+struct cs__synonyms *cs__engine_synonyms(cs_engine *e);
+int cs__engine_synonyms_replace(cs_engine *e, struct cs__synonyms *s, char *msg, size_t cap);
 
 /* JSON string from stored bytes (valid UTF-8: the writer repaired it). */
 json_t *cs_json_str(cs_str s);

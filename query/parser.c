@@ -438,6 +438,7 @@ static int32_t parse_phrase(parser *p, const char *s, size_t len, uint8_t fields
     if (wi < 0) return -1;
     cs__qword *w = &p->q->words[wi];
     copy_token(w, &toks[k]);
+    w->quoted = 1;
     if (nw == 0) base = toks[k].pos;
     w->pos = toks[k].pos - base;
     nw++;

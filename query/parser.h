@@ -49,6 +49,7 @@ typedef struct cs__qword {
   uint8_t chars;  /* characters in word (typo tolerance scales on this) */
   uint8_t number; /* a number: never fuzzy */
   uint8_t stop;   /* a stop word kept only as a prefix (see parser.c) */
+  uint8_t quoted; /* written in quotes: matched as written, no synonyms */
   uint32_t pos;   /* phrases: position relative to the first word */
 } cs__qword;
 

@@ -17,7 +17,10 @@
  * see coverage()).
  */
 #include "internal.h"
+#include "lemmas.h"
 #include "redact.h"
+#include "synonyms.h"
+#include "thesaurus.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -31,7 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QA_TERMS_MAX 32
+#define QA_PHRASE_MAX 4 /* words of a multi-word thesaurus entry */
+#define QA_TERMS_MAX 64 /* the question's terms and their expansions */
 #define QA_RERANK 64
 #define CS_QA_COVERED 0.5
 
@@ -41,6 +45,16 @@ typedef struct qa_term {
   double idf, weight;
   char word[CS_TERM_MAX + 1]; /* the question's folded surface word */
   size_t word_len;
+  uint32_t qpos;              /* its position in the question (stop words count) */
+  char surf[CS_TERM_MAX + 1]; /* the question's word as written, ASCII-lowercased */
+  size_t surf_len;
+  uint32_t group; /* the question term it stands for (itself for a question term) */
+  /* A phrase (multi-word thesaurus entry): key is its first word; these
+   * follow it at these positions after it. */
+  uint8_t nrest;
+  char rest[QA_PHRASE_MAX - 1][CS_TERM_MAX + 2];
+  uint8_t rest_len[QA_PHRASE_MAX - 1];
+  uint8_t rest_off[QA_PHRASE_MAX - 1];
 } qa_term;
 
 /* Reranking weights, measured on SQuAD-es (bench/RESULTS.md): a question
@@ -66,7 +80,7 @@ typedef struct scope {
 typedef struct cand {
   uint32_t docid;
   double score;
-  uint32_t matched; /* bit i: term i occurs */
+  uint64_t matched; /* bit i: term i occurs */
 } cand;
 
 /* ---------------------------------------------------------------- scope */
@@ -181,12 +195,21 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     for (size_t j = 0; j < *n && !dup; j++)
       dup = t[j].len == kl && memcmp(t[j].key + 1, toks[i].term, kl - 1) == 0;
     if (dup) continue;
+    memset(&t[*n], 0, sizeof t[*n]);
     t[*n].key[0] = CS_PASSAGE_PREFIX;
     memcpy(t[*n].key + 1, toks[i].term, kl - 1);
     t[*n].len = kl;
     t[*n].weight = weight;
     t[*n].word_len = toks[i].word_len < CS_TERM_MAX ? toks[i].word_len : CS_TERM_MAX;
     memcpy(t[*n].word, toks[i].word, t[*n].word_len);
+    t[*n].group = (uint32_t)*n;
+    t[*n].qpos = toks[i].pos;
+    size_t sl = toks[i].end - toks[i].start;
+    t[*n].surf_len = sl < CS_TERM_MAX ? sl : 0;
+    for (size_t j = 0; j < t[*n].surf_len; j++) {
+      char ch = text[toks[i].start + j];
+      t[*n].surf[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+    }
     (*n)++;
   }
   return 0;
@@ -260,15 +283,48 @@ static int unnamed(cs_reader *r, const scope *s, name_cache *nc, const qa_term *
   return cs__redact_blocks(&nc->rd, t->key + 1, t->len - 1);
 }
 
+/* Occurrences of phrase t in the passage cur (on its first word) is at:
+ * positions p of the first word with every other word at p + its offset. */
+static uint32_t phrase_tf(const qa_term *t, cs_pcur *cur, cs_pcur **rest) {
+  uint32_t d = cs_pcur_docid(cur);
+  const uint32_t *p0, *pk[QA_PHRASE_MAX - 1];
+  uint32_t n0, nk[QA_PHRASE_MAX - 1];
+  for (uint8_t k = 0; k < t->nrest; k++) {
+    cs_pcur_next_geq(rest[k], d);
+    if (cs_pcur_docid(rest[k]) != d || cs_pcur_positions(rest[k], &pk[k], &nk[k])) return 0;
+  }
+  if (cs_pcur_positions(cur, &p0, &n0)) return 0;
+  uint32_t tf = 0, at[QA_PHRASE_MAX - 1] = {0};
+  for (uint32_t j = 0; j < n0; j++) {
+    int all = 1;
+    for (uint8_t k = 0; k < t->nrest && all; k++) {
+      uint32_t want = p0[j] + t->rest_off[k];
+      while (at[k] < nk[k] && pk[k][at[k]] < want)
+        at[k]++;
+      all = at[k] < nk[k] && pk[k][at[k]] == want;
+    }
+    tf += all;
+  }
+  return tf;
+}
+
 static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt, const scope *s,
                        acc *a) {
   name_cache nc;
   memset(&nc, 0, sizeof nc);
   for (size_t i = 0; i < nt; i++) {
-    cs_pcur *cur;
+    cs_pcur *cur, *rest[QA_PHRASE_MAX - 1] = {NULL};
     int rc = cs_pcur_open(r, t[i].key, t[i].len, &cur);
-    if (rc == CS_ENOTFOUND) continue;
-    if (rc) return rc;
+    for (uint8_t k = 0; !rc && k < t[i].nrest; k++) {
+      rc = cs_pcur_open(r, t[i].rest[k], t[i].rest_len[k], &rest[k]);
+      if (rc) cs_pcur_close(cur);
+    }
+    if (rc) {
+      for (uint8_t k = 0; k < t[i].nrest; k++)
+        if (rest[k]) cs_pcur_close(rest[k]);
+      if (rc == CS_ENOTFOUND) continue;
+      return rc;
+    }
     size_t ri = 0;
     for (uint32_t d = cs_pcur_docid(cur); d != CS_DOCID_END; d = cs_pcur_docid(cur)) {
       if (!s->all) {
@@ -280,25 +336,58 @@ static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt
           continue;
         }
       }
-      if (unnamed(r, s, &nc, &t[i], d)) {
+      uint32_t tf = t[i].nrest ? phrase_tf(&t[i], cur, rest) : cs_pcur_tf(cur);
+      if (!tf || unnamed(r, s, &nc, &t[i], d)) {
         cs_pcur_next(cur);
         continue;
       }
       cand *c = acc_get(a, d);
       if (!c) {
-        cs_pcur_close(cur);
-        return CS_ENOMEM;
+        rc = CS_ENOMEM;
+        break;
       }
-      c->score += t[i].weight * t[i].idf *
-                  cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
-      c->matched |= 1u << i;
+      c->score += t[i].weight * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, cs_pcur_len(cur));
+      c->matched |= 1ull << i;
       cs_pcur_next(cur);
     }
-    rc = cs_pcur_error(cur);
+    if (!rc) rc = cs_pcur_error(cur);
     cs_pcur_close(cur);
+    for (uint8_t k = 0; k < t[i].nrest; k++)
+      cs_pcur_close(rest[k]);
     if (rc) return rc;
   }
   return 0;
+}
+
+/* Term dependence (as in the sequential dependence model's ordered
+ * windows): each pair of question terms next to each other in the question
+ * (stop words between them allowed) adds SDM_ORDERED x the rarer term's
+ * idf x n/(n+1) when the passage holds them n times in the same order
+ * within the same gap (+1). The unordered windows of the model measured
+ * nothing on top of the proximity bonus (bench/RESULTS.md). v is sorted by
+ * position (cs__proximity sorted it). The environment variable
+ * CS_BENCH_QA_NO_DEPENDENCE turns it off, for bench/qa_steps.sh only. */
+#define SDM_ORDERED 0.5
+
+static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t n) {
+  double bonus = 0;
+  for (size_t a = 0; a < nt; a++) {
+    if (t[a].group != a) continue;
+    size_t b = a + 1;
+    while (b < nt && t[b].group != b)
+      b++;
+    /* (the checklist's related words are no part of the question) */
+    if (b >= nt || t[b].qpos <= t[a].qpos || t[a].weight < 1 || t[b].weight < 1) continue;
+    uint32_t gap = t[b].qpos - t[a].qpos, ord = 0;
+    for (size_t x = 0; x < n; x++) {
+      if (v[x].leaf != a) continue;
+      for (size_t y = x + 1; y < n && v[y].pos - v[x].pos <= gap + 1; y++)
+        ord += v[y].leaf == b;
+    }
+    double idf = t[a].idf < t[b].idf ? t[a].idf : t[b].idf;
+    bonus += idf * SDM_ORDERED * ord / (ord + 1.0);
+  }
+  return bonus;
 }
 
 /* Adds a proximity bonus to the best candidates (sorted by docid here). */
@@ -306,20 +395,23 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
                      size_t nc) {
   if (nt < 2 || nc == 0) return 0;
   qsort(c, nc, sizeof *c, cand_by_docid);
-  double mean_idf = 0;
+  double mean_idf = 0, own = 0;
   for (size_t i = 0; i < nt; i++)
-    mean_idf += t[i].idf / (double)nt;
+    own += t[i].group == i;
+  for (size_t i = 0; i < nt; i++)
+    mean_idf += t[i].group == i ? t[i].idf / own : 0;
   cs__ppos *pv = NULL;
   size_t *np = calloc(nc, sizeof *np), *capp = calloc(nc, sizeof *capp);
   cs__ppos **lists = calloc(nc, sizeof *lists);
   int rc = np && capp && lists ? 0 : CS_ENOMEM;
+  int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
-    if (cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
+    if (t[i].nrest || cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
     for (size_t k = 0; !rc && k < nc; k++) {
       cs_pcur_next_geq(cur, c[k].docid);
       /* (not matched: a name word, for analysts) */
-      if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1u << i))) continue;
+      if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1ull << i))) continue;
       const uint32_t *pos;
       uint32_t n;
       if (cs_pcur_positions(cur, &pos, &n)) continue;
@@ -334,12 +426,13 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
         capp[k] = cap;
       }
       for (uint32_t j = 0; j < n; j++)
-        lists[k][np[k]++] = (cs__ppos){pos[j], (uint32_t)i};
+        lists[k][np[k]++] = (cs__ppos){pos[j], t[i].group};
     }
     cs_pcur_close(cur);
   }
   for (size_t k = 0; !rc && k < nc; k++) {
     if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
+    if (np[k] > 1 && with_dependence) c[k].score += dependence(t, nt, lists[k], np[k]);
   }
   for (size_t k = 0; lists && k < nc; k++)
     free(lists[k]);
@@ -424,7 +517,7 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
                   const qa_term *t, size_t nt, cand *c, size_t nc) {
   double total = 0;
   for (size_t i = 0; i < nt; i++)
-    total += t[i].idf * t[i].weight;
+    total += t[i].group == i ? t[i].idf * t[i].weight : 0;
   cs_buf text;
   cs_buf_init(&text);
   surf_cache own;
@@ -433,7 +526,15 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
   for (size_t k = 0; k < nc && !rc; k++) {
     double got = 0;
     for (size_t i = 0; i < nt; i++) {
-      if (c[k].matched & (1u << i)) got += t[i].idf * t[i].weight;
+      if (t[i].group != i) continue;
+      /* A question term counts fully when present, or for the best of its
+       * expansions that is (their weight, its idf). */
+      double best = 0;
+      for (size_t j = i; j < nt; j++) {
+        if (t[j].group == i && (c[k].matched & (1ull << j)) && t[j].weight > best)
+          best = t[j].weight;
+      }
+      got += t[i].idf * best;
     }
     const surf_ent *e = NULL;
     if (k < SURFACE_DEPTH) {
@@ -444,7 +545,7 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
     if (e && e->ok) {
       const uint8_t *base = (sc ? sc : &own)->words.p;
       for (size_t i = 0; i < nt; i++) {
-        if (t[i].weight < 1.0 || !(c[k].matched & (1u << i))) continue;
+        if (t[i].weight < 1.0 || !(c[k].matched & (1ull << i))) continue;
         uint32_t tf = 0;
         const uint8_t *w = base + e->at;
         for (size_t j = 0; j < e->nw; j++) {
@@ -481,6 +582,12 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
     cs_lex lex = {0, 0};
     cs_reader_lex(r, t[i].key, t[i].len, &lex);
     double df = (double)lex.df;
+    /* A phrase: as rare as its rarest word (an underestimate). */
+    for (uint8_t w = 0; w < t[i].nrest; w++) {
+      cs_lex lk = {0, 0};
+      cs_reader_lex(r, t[i].rest[w], t[i].rest_len[w], &lk);
+      if ((double)lk.df < df) df = (double)lk.df;
+    }
     t[i].idf = df > 0 ? log(1.0 + (n - df + 0.5) / (df + 0.5)) : 0;
   }
   acc a = {0};
@@ -630,6 +737,116 @@ static int question_terms(const char *q, const char *category, qa_term *t, size_
   return 0;
 }
 
+/* The administrator's synonyms of each question term (synonyms.h), at
+ * CS__W_SYNONYM as in the search box. */
+static void synonym_terms(const cs__synonyms *syn, qa_term *t, size_t *nt) {
+  size_t own = *nt;
+  for (size_t i = 0; syn && i < own; i++) {
+    const char *st[CS__SYN_EXPAND];
+    uint8_t sl[CS__SYN_EXPAND];
+    size_t ns = cs__synonyms_lookup(syn, t[i].key + 1, t[i].len - 1, st, sl, CS__SYN_EXPAND);
+    for (size_t j = 0; j < ns && *nt < QA_TERMS_MAX; j++) {
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup; m++)
+        dup = t[m].len == sl[j] + 1u && memcmp(t[m].key + 1, st[j], sl[j]) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, st[j], sl[j]);
+      x->len = sl[j] + 1u;
+      x->weight = CS__W_SYNONYM;
+      x->group = (uint32_t)i;
+    }
+  }
+}
+
+/* Lemma expansion (lemmas.h): each question word's hunspell lemmas whose
+ * stem differs from the word's, at LEMMA_WEIGHT (chosen on the tuning half
+ * of SQuAD-es, bench/RESULTS.md). */
+#define LEMMA_WEIGHT 0.8
+
+static void lemma_terms(cs__lemmas *lm, cs_analyzer *an, qa_term *t, size_t *nt) {
+  size_t own = *nt;
+  for (size_t i = 0; lm && i < own; i++) {
+    if (t[i].group != i || t[i].weight < 1.0) continue;
+    char lem[CS__LEMMA_MAX][CS__LEMMA_LEN];
+    size_t nl = cs__lemmas_of(lm, t[i].surf, t[i].surf_len, lem);
+    for (size_t j = 0; j < nl && *nt < QA_TERMS_MAX; j++) {
+      const cs_token *toks;
+      size_t ntok;
+      if (cs_analyze(an, "es", lem[j], strlen(lem[j]), &toks, &ntok)) return;
+      if (ntok != 1 || (toks[0].flags & CS_TOK_STOP)) continue;
+      size_t kl = (size_t)toks[0].term_len + 1;
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup; m++)
+        dup = t[m].len == kl && memcmp(t[m].key + 1, toks[0].term, kl - 1) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, toks[0].term, kl - 1);
+      x->len = kl;
+      x->weight = LEMMA_WEIGHT;
+      x->group = (uint32_t)i;
+    }
+  }
+}
+
+/* Thesaurus expansion of a question (thesaurus.h): each question word's
+ * synonyms, most shared among its meanings first, at most THES_PER_WORD of
+ * them, each weighing THES_WEIGHT x its share of the word's meanings (so an
+ * ambiguous word's synonyms count less), and none already in the question.
+ * A multi-word synonym ("llevar a cabo") is a phrase: its words at their
+ * positions (stop words keep their place). THES_WEIGHT was chosen on the tuning
+ * half of SQuAD-es: no setting measurably helps or hurts there
+ * (bench/RESULTS.md); paraphrase in that corpus is rarely a thesaurus
+ * synonym. */
+#define THES_WEIGHT 0.1
+#define THES_PER_WORD 4
+
+static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t, size_t *nt) {
+  size_t own = *nt;
+  for (size_t i = 0; th && i < own; i++) {
+    cs__thes_syn syn[16];
+    size_t ns = cs__thesaurus_lookup(th, t[i].word, t[i].word_len, syn, 16), added = 0;
+    for (size_t j = 0; j < ns && added < THES_PER_WORD && *nt < QA_TERMS_MAX; j++) {
+      const cs_token *toks;
+      size_t ntok, content = 0, at = SIZE_MAX;
+      if (cs_analyze(an, "es", syn[j].text, syn[j].len, &toks, &ntok)) return;
+      for (size_t k = 0; k < ntok; k++) {
+        if (!(toks[k].flags & CS_TOK_STOP)) {
+          content++;
+          if (at == SIZE_MAX) at = k;
+        }
+      }
+      if (content == 0 || content > QA_PHRASE_MAX) continue;
+      size_t kl = (size_t)toks[at].term_len + 1;
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup && content == 1; m++)
+        dup = !t[m].nrest && t[m].len == kl && memcmp(t[m].key + 1, toks[at].term, kl - 1) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      for (size_t k = at + 1; k < ntok; k++) {
+        if (toks[k].flags & CS_TOK_STOP) continue;
+        x->rest[x->nrest][0] = CS_PASSAGE_PREFIX;
+        memcpy(x->rest[x->nrest] + 1, toks[k].term, toks[k].term_len);
+        x->rest_len[x->nrest] = (uint8_t)(toks[k].term_len + 1);
+        x->rest_off[x->nrest++] = (uint8_t)(toks[k].pos - toks[at].pos);
+      }
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, toks[at].term, kl - 1);
+      x->len = kl;
+      x->weight = THES_WEIGHT * syn[j].share;
+      x->word_len = toks[at].word_len < CS_TERM_MAX ? toks[at].word_len : CS_TERM_MAX;
+      memcpy(x->word, toks[at].word, x->word_len);
+      x->group = (uint32_t)i;
+      added++;
+    }
+  }
+}
+
 int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
                           cs_engine_error *err) {
   *out = NULL;
@@ -656,6 +873,9 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
     cs__analyzer_put(an);
     return -1;
   }
+  synonym_terms(cs__synonyms_current(), t, &nt);
+  lemma_terms(cs__engine_lemmas(e), an, t, &nt);
+  thesaurus_terms(cs__engine_thesaurus(e), an, t, &nt);
   scope s;
   int status = -1;
   cand *cands = NULL;
@@ -723,17 +943,17 @@ out:
 }
 
 /* Share of the question's weighted idf mass present in a passage. */
-static double coverage(const qa_term *t, size_t nt, uint32_t matched) {
+static double coverage(const qa_term *t, size_t nt, uint64_t matched) {
   double all = 0, got = 0;
   for (size_t i = 0; i < nt; i++) {
     if (t[i].weight < 1.0) continue; /* related words help rank, not cover */
     all += t[i].idf;
-    if (matched & (1u << i)) got += t[i].idf;
+    if (matched & (1ull << i)) got += t[i].idf;
   }
   /* A related word stands in for at most half of the question. */
   int related_hit = 0;
   for (size_t i = 0; i < nt; i++)
-    related_hit |= t[i].weight < 1.0 && (matched & (1u << i));
+    related_hit |= t[i].weight < 1.0 && (matched & (1ull << i));
   double share = all > 0 ? got / all : 0;
   if (related_hit && share < 0.5) share += 0.25;
   return share > 1 ? 1 : share;

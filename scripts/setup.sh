@@ -17,6 +17,7 @@ packages=(
   python3 curl clang-format clang libclang-rt-14-dev
   chromium
   openjdk-17-jdk-headless maven
+  mythes-es hunspell-es libhunspell-dev
 )
 # Node.js and npm run the OpenAPI contract tests (tests/contract/): Debian's
 # packages only when none is installed (any Node.js >= 18.17 will do).

@@ -14,7 +14,7 @@
  *     arguments, --token-max-ttl), request framing (duplicate
  *     Content-Length, Content-Length with Transfer-Encoding: 400 and the
  *     connection closed), the case runner itself (no expect: line dropped),
- *     a server with --token-max-ttl 60,
+ *     a server with --token-max-ttl 60, a server without its thesaurus,
  *     isolation of two employees, abuse (huge URLs, bodies, a slow client
  *     sending a byte a second, 1,000 idle connections), metrics, reindex
  *     jobs (a real reindex run to "succeeded" when --reindex-pg is given;
@@ -1155,6 +1155,8 @@ static void check_document(void) {
       {"get", "/v1/export"},
       {"post", "/v1/admin/reindex"},
       {"get", "/v1/admin/jobs/{id}"},
+      {"get", "/v1/admin/synonyms"},
+      {"put", "/v1/admin/synonyms"},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     json_t *op = operation(routes[i][1], routes[i][0]);
@@ -2555,6 +2557,53 @@ static void t_pseudonyms(void) {
   json_decref(main_names);
 }
 
+/* The thesaurus and the hunspell dictionary are optional: a server whose
+ * files are absent says so once in its log, each, and answers questions
+ * without expanding them ("domicilio" then finds no "vivienda"); the main
+ * server (Debian's mythes-es and hunspell-es, installed by
+ * scripts/setup.sh) loaded both. */
+static void t_thesaurus_absent(void) {
+  char *main_log = read_all(server_log, NULL);
+  check(main_log && strstr(main_log, "thesaurus: ") && strstr(main_log, " headwords from ") &&
+            strstr(main_log, "lemmas: hunspell dictionary "),
+        "the main server loaded the thesaurus and the hunspell dictionary");
+  free(main_log);
+  int main_port = port;
+  char log[700];
+  snprintf(log, sizeof log, "%s/no-thesaurus-server.log", work);
+  const char *extra[] = {"--thesaurus", "/nonexistent/th_es_ES_v2.dat", "--hunspell",
+                         "/nonexistent/es_ES", NULL};
+  pid_t pid = start_extra(extra, log, &port);
+  static const char q[] = "{\"question\": \"\u00bfCu\u00e1l es su domicilio?\"}";
+  resp r;
+  request("POST", "/v1/qa/retrieve", token_value("portal1"), "Content-Type: application/json\r\n",
+          q, strlen(q), &r);
+  json_t *passages = r.json ? json_object_get(r.json, "passages") : NULL;
+  check(r.status == 200 && json_is_array(passages) && json_array_size(passages) == 0,
+        "without a thesaurus, \"domicilio\" finds no passage (%d %s)", r.status, r.body);
+  resp_free(&r);
+  port = main_port;
+  request("POST", "/v1/qa/retrieve", token_value("portal1"), "Content-Type: application/json\r\n",
+          q, strlen(q), &r);
+  passages = r.json ? json_object_get(r.json, "passages") : NULL;
+  check(r.status == 200 && json_array_size(passages) >= 1 &&
+            json_integer_value(json_object_get(json_array_get(passages, 0), "conversation_id")) ==
+                1000,
+        "with the thesaurus, \"domicilio\" finds the \"vivienda\" of conversation 1000 (%d %s)",
+        r.status, r.body);
+  resp_free(&r);
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the server without a thesaurus stops cleanly");
+  char *text = read_all(log, NULL);
+  const char *line = "thesaurus: cannot open /nonexistent/th_es_ES_v2.dat; questions are not "
+                     "expanded with synonyms";
+  const char *first = text ? strstr(text, line) : NULL;
+  check(first && !strstr(first + 1, line), "one clear log line for the absent thesaurus");
+  check(text && strstr(text, "lemmas: cannot read /nonexistent/es_ES.aff"),
+        "one log line for the absent hunspell dictionary");
+  free(text);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(void) {
@@ -2631,7 +2680,8 @@ int main(int argc, char **argv) {
                   {"framing", t_framing},
                   {"runner limits", t_runner_limits},
                   {"token ttl option", t_token_ttl_option},
-                  {"pseudonyms", t_pseudonyms}};
+                  {"pseudonyms", t_pseudonyms},
+                  {"thesaurus absent", t_thesaurus_absent}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
       label = checks[i].name;
       checks[i].run();

@@ -39,6 +39,13 @@ static const cs_turn_in other_interview[] = {
      0},
 };
 
+/* A third person's two one-turn conversations: "cruz" and "roja" apart,
+ * then as the phrase a thesaurus entry names. */
+static const cs_turn_in flag_talk[] = {
+    {0, "Rosa", "beneficiary", 0, 3000, "La bandera es roja con una cruz blanca.", 0}};
+static const cs_turn_in red_cross_talk[] = {
+    {0, "Rosa", "beneficiary", 0, 3000, "Colabora con la Cruz Roja desde enero.", 0}};
+
 static void put(cs_writer *w, uint64_t id, uint64_t patient, uint64_t owner, const cs_turn_in *t,
                 size_t n) {
   cs_turn_in turns[16];
@@ -80,10 +87,14 @@ int main(void) {
   cs_writer_open(s, &w);
   cs_writer_begin(w);
   cs_patient_in luis = {1, 10, "Luis Gómez", NULL, NULL, 1, 1},
-                marta = {2, 20, "Marta Ruiz", NULL, NULL, 1, 1};
+                marta = {2, 20, "Marta Ruiz", NULL, NULL, 1, 1},
+                rosa = {3, 30, "Rosa Vidal", NULL, NULL, 1, 1};
   unsigned flags;
   cs_writer_put_patient(w, &luis, &flags);
   cs_writer_put_patient(w, &marta, &flags);
+  cs_writer_put_patient(w, &rosa, &flags);
+  put(w, 300, 3, 30, flag_talk, 1);
+  put(w, 301, 3, 30, red_cross_talk, 1);
   put(w, 100, 1, 10, interview, sizeof interview / sizeof interview[0]);
   put(w, 200, 2, 20, other_interview, 2);
   cs_writer_put_point(w, 1, "¿Tiene usted un lugar en el que vivir?", "vivienda");
@@ -175,6 +186,36 @@ int main(void) {
   cl = NULL;
   CHECK(cs_engine_checklist(e, &eva, 100, &cl, &err) == -1 && err.status == 404,
         "the checklist of someone else's conversation is not found");
+
+  /* The thesaurus (issue #13): a question word's multi-word synonym is
+   * matched as a phrase, and only with a thesaurus loaded. */
+  cs_caller vera = {CS_CALLER_PORTAL, 30};
+  r = retrieve(e, &vera, "¿Sigue en el refugio?", 0, 5, 500, &st);
+  CHECK(st == 200 && json_array_size(json_object_get(r, "passages")) == 0,
+        "without a thesaurus, \"refugio\" finds nothing");
+  json_decref(r);
+  char thes[200];
+  snprintf(thes, sizeof thes, "%s-th.dat", dir);
+  FILE *tf = fopen(thes, "w");
+  fputs("UTF-8\nrefugio|1\n-|cruz roja|asilo\n", tf);
+  fclose(tf);
+  CHECK(cs_engine_load_thesaurus(e, thes) == 1, "the thesaurus loads");
+  r = retrieve(e, &vera, "¿Sigue en el refugio?", 0, 5, 500, &st);
+  json_t *ps = json_object_get(r, "passages");
+  CHECK(st == 200 && json_array_size(ps) == 1 &&
+            json_integer_value(json_object_get(json_array_get(ps, 0), "conversation_id")) == 301,
+        "with it, \"refugio\" finds \"Cruz Roja\" as a phrase, not \"roja con una cruz\"");
+  json_decref(r);
+  /* Luis's albergue "de la Cruz Roja" is found for his worker, never Rosa's. */
+  r = retrieve(e, &ana, "¿Sigue en el refugio?", 0, 5, 500, &st);
+  ps = json_object_get(r, "passages");
+  int others = 0;
+  for (size_t j = 0; j < json_array_size(ps); j++)
+    others += json_integer_value(json_object_get(json_array_get(ps, j), "conversation_id")) != 100;
+  CHECK(st == 200 && json_array_size(ps) >= 1 && others == 0,
+        "the thesaurus does not widen what a caller sees (%d passages of others)", others);
+  json_decref(r);
+  unlink(thes);
 
   cs_engine_close(e);
   char cmd[200];
