@@ -11,7 +11,7 @@
 #                    (--sizes to choose); writes the "scale" section of
 #                    bench/results.json and bench/out/scale/scale.md. Hours at 1M.
 #   --reps N         bulk builds repeated N times, median reported (default 3;
-#                    Xapian, the slowest, once in a full run)
+#                    Xapian, the slowest, once)
 #   --http-seconds S length of each HTTP load phase (default 10 quick, 20 full)
 #
 # What it does, all on this machine and 127.0.0.1 only:
@@ -60,7 +60,7 @@ if [ $mode = scale ]; then
   per_type=100 passes_fast=3 max_q=60 http_s=${http_s:-10}
 elif [ $mode = quick ]; then
   every=10 per_type=100 synth_n=5000 synl_n=2000 passes_fast=5 passes_slow=2 max_q=60
-  xapian_reps=$reps http_s=${http_s:-10}
+  xapian_reps=1 http_s=${http_s:-10}
 else
   every=1 per_type=200 synth_n=50000 synl_n=10000 passes_fast=3 passes_slow=1 max_q=150
   xapian_reps=1 http_s=${http_s:-20}
