@@ -2,7 +2,11 @@
 """Writes bench/RESULTS.md (to stdout) from the files bench/run.sh left in
 OUTDIR, then appends the hand-written analysis.
 
-    report.py OUTDIR ANALYSIS.md > RESULTS.md
+    report.py OUTDIR ANALYSIS.md [--json RESULTS.json] > RESULTS.md
+    report.py --scale OUTDIR --json RESULTS.json > SCALE.md
+
+--json also writes the machine-readable summary (issue #10 item 7; its
+"scale" section, written by --scale, is kept across runs).
 
 Percentiles are nearest-rank over every recorded execution of the queries
 of a type (all measured passes). MB = 10^6 bytes of turn text (UTF-8).
@@ -15,7 +19,8 @@ import re
 import statistics
 import sys
 
-PEERS = [("pgfts", "PostgreSQL FTS"), ("fts5", "SQLite FTS5"), ("xapian", "Xapian")]
+PEERS = [("pgfts", "PostgreSQL FTS"), ("fts5", "SQLite FTS5"), ("xapian", "Xapian"),
+         ("lucene", "Lucene"), ("tantivy", "Tantivy")]
 TYPES = [("single", "single term (all bands)"), ("term_high", "  term, high df"),
          ("term_mid", "  term, mid df"), ("term_low", "  term, low df"), ("and", "two-term AND"),
          ("or", "two-term OR"), ("phrase", "phrase"), ("prefix", "prefix"),
@@ -122,9 +127,10 @@ def latency_tables(p, out, prefix):
     lat, hits = {}, {}
     for key in ("ours-exact", "ours-box") + tuple(k for k, _ in PEERS):
         lat[key], hits[key] = latencies(os.path.join(out, "%s%s.tsv" % (prefix, key)))
-    p("| query type | ours p50 / p95 / p99 | ours, search box p50 / p99 | PostgreSQL p50 / p99 "
-      "| SQLite FTS5 p50 / p99 | Xapian p50 / p99 | p50 ours ÷ best peer | p99 ours ÷ best peer |")
-    p("|---|---:|---:|---:|---:|---:|---:|---:|")
+    p("| query type | ours p50 / p95 / p99 | ours, search box p50 / p99 | %s "
+      "| p50 ours ÷ best peer | p99 ours ÷ best peer |" % " | ".join(
+          "%s p50 / p99" % name for _, name in PEERS))
+    p("|---|" + "---:|" * (4 + len(PEERS)))
     summary_types = []
     for t, label in TYPES:
         o = (lat.get("ours-exact") or {}).get(t, [])
@@ -147,8 +153,8 @@ def latency_tables(p, out, prefix):
     p("")
     p("Matches returned (first measured pass): mean hits in the top 10 / queries with no hit.")
     p("")
-    p("| query type | ours | ours, search box | PostgreSQL | SQLite FTS5 | Xapian |")
-    p("|---|---:|---:|---:|---:|---:|")
+    p("| query type | ours | ours, search box | %s |" % " | ".join(name for _, name in PEERS))
+    p("|---|" + "---:|" * (2 + len(PEERS)))
     for t, label in TYPES:
         if t.startswith("term_"):
             continue
@@ -159,11 +165,138 @@ def latency_tables(p, out, prefix):
                          if h else "—")
         p("| %s | %s |" % (label, " | ".join(cells)))
     p("")
-    return summary_types
+    return summary_types, lat
+
+
+JSON_TYPES = [("single", "single"), ("and", "and"), ("or", "or"), ("phrase", "phrase"),
+              ("prefix", "prefix"), ("typo", "fuzzy"), ("question", "nl")]
+JSON_ENGINES = [("convsearch", "ours-exact")] + [(k, k) for k, _ in PEERS]
+
+
+def json_latency(lat):
+    """{TYPE: {ENGINE: {p50, p99}}} in ms from latency_tables' {engine: {type: [ms]}}."""
+    res = {}
+    for jt, t in JSON_TYPES:
+        row = {}
+        for je, key in JSON_ENGINES:
+            xs = (lat.get(key) or {}).get(t)
+            if xs:
+                row[je] = {"p50": round(pct(xs, 50), 4), "p99": round(pct(xs, 99), 4)}
+        res[jt] = row
+    return res
+
+
+def write_json(path, doc):
+    def clean(x):
+        if isinstance(x, float):
+            return None if math.isnan(x) else round(x, 4)
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(clean(doc), f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def scale_main(out, json_path):
+    """The scale curve (bench/scale.sh): Markdown to stdout, the "scale"
+    section of json_path."""
+    e = env(out)
+    sizes = {}
+    for n in e.get("sizes", "").split():
+        d = os.path.join(out, n)
+        try:
+            c = open(os.path.join(d, "corpus.txt")).read().split()
+        except OSError:
+            continue
+        turns, text_bytes = int(c[0]), int(c[1])
+        b = load_json(os.path.join(d, "build.json"), {})
+        try:
+            size = int(open(os.path.join(d, "size.txt")).read().split()[0])
+        except (OSError, IndexError, ValueError):
+            size = None
+        lat = {}
+        for m in ("exact", "box"):
+            lat[m], _ = latencies(os.path.join(d, "lat-ours-%s.tsv" % m))
+        lj = load_json(os.path.join(d, "live.json"), {})
+        srv = proc_status(os.path.join(d, "rss-server.txt"))
+        fol = proc_status(os.path.join(d, "rss-indexer-following.txt"))
+        http = {}
+        for k, f in (("idle", "wrk-idle.txt"), ("indexing", "wrk-live.txt")):
+            w = wrk(os.path.join(d, f))
+            http[k] = {"rps": w["rps"], "p99_ms": w["p99_us"] / 1e3,
+                       "errors": w["non2xx"] + w["errors_connect"] + w["errors_read"] +
+                       w["errors_write"] + w["errors_timeout"]} if w else None
+        box_all = [x for t, xs in (lat["box"] or {}).items() if t != "single" for x in xs]
+        sizes[n] = {
+            "conversations": int(c[2]), "turns": turns, "text_mb": text_bytes / 1e6,
+            "indexing": {"mb_s": text_bytes / 1e6 / b["wall_s"] if b.get("rc") == 0 else None,
+                         "wall_s": b.get("wall_s"), "index_mb": size / 1e6 if size else None,
+                         "size_ratio": size / text_bytes if size else None},
+            "latency": {jt: {"p50": pct((lat["exact"] or {}).get(t, []), 50),
+                             "p99": pct((lat["exact"] or {}).get(t, []), 99),
+                             "box_p50": pct((lat["box"] or {}).get(t, []), 50),
+                             "box_p99": pct((lat["box"] or {}).get(t, []), 99)}
+                        for jt, t in JSON_TYPES},
+            "box_mix": {"p50": pct(box_all, 50), "p99": pct(box_all, 99)},
+            "http": http,
+            "freshness": {"p99_ms": pct(lj["freshness_ms"], 99),
+                          "timeouts": lj.get("probe_timeouts")} if lj.get("freshness_ms") else None,
+            "memory_mb": {"indexer_bulk_anon": b.get("peak_rss_anon_kb", 0) / 1024 or None,
+                          "indexer_following_anon": fol.get("RssAnon", 0) / 1024 or None,
+                          "server_anon": srv.get("RssAnon", 0) / 1024 or None,
+                          "server_file": srv.get("RssFile", 0) / 1024 or None},
+        }
+    w = []
+    p = w.append
+    p("# Scale curve (bench/run.sh --scale)")
+    p("")
+    p("commit `%s`, %s, %s cores, whole run %s s. Synthetic interviews (cs-bench-synth seed 42); "
+      "one query set drawn from the smallest size (bench/queries/scale/); latency in process "
+      "(cs-bench-ours, exact = peers' semantics, box = the search box); HTTP = wrk 64 "
+      "connections, search-box mix, %s s per phase; freshness with the HTTP load and the write "
+      "load; memory = anonymous RSS." % (e.get("commit"), e.get("date"), e.get("nproc"),
+                                        e.get("elapsed_s"), e.get("http_seconds")))
+    p("")
+    p("| conversations | turns | text MB | index MB (÷ text) | MB/s | " +
+      " | ".join("%s p50 / p99" % jt for jt, _ in JSON_TYPES) +
+      " | box mix p50 / p99 | HTTP idle req/s, p99 | HTTP indexing req/s, p99 | freshness p99 "
+      "| indexer bulk / following MB | server own / mapped MB |")
+    p("|" + "---:|" * (11 + len(JSON_TYPES)))
+    for n, r in sizes.items():
+        ix, h, m = r["indexing"], r["http"], r["memory_mb"]
+        def hh(x):
+            return "%s, %s ms" % ("{:,.0f}".format(x["rps"]), fmt(x["p99_ms"])) if x else "—"
+        p("| %s | %s | %s | %s (%s) | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s / %s |" % (
+            "{:,}".format(r["conversations"]), "{:,}".format(r["turns"]), fmt(r["text_mb"]),
+            fmt(ix["index_mb"]), fmt(ix["size_ratio"]), fmt(ix["mb_s"]),
+            " | ".join("%s / %s" % (fmt(v["p50"]), fmt(v["p99"])) for v in r["latency"].values()),
+            fmt(r["box_mix"]["p50"]), fmt(r["box_mix"]["p99"]), hh(h.get("idle")),
+            hh(h.get("indexing")), fmt((r["freshness"] or {}).get("p99_ms")),
+            fmt(m["indexer_bulk_anon"]), fmt(m["indexer_following_anon"]), fmt(m["server_anon"]),
+            fmt(m["server_file"])))
+    p("")
+    sys.stdout.write("\n".join(w))
+    if json_path:
+        doc = load_json(json_path, {}) or {}
+        doc["scale"] = {"commit": e.get("commit"), "date": e.get("date"), "sizes": sizes}
+        write_json(json_path, doc)
 
 
 def main():
-    out, analysis = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    json_path = None
+    if "--json" in args:
+        i = args.index("--json")
+        json_path = args[i + 1]
+        del args[i:i + 2]
+    if args and args[0] == "--scale":
+        return scale_main(args[1], json_path)
+    out, analysis = args[0], args[1]
     e = env(out)
     corpus = open(os.path.join(out, "corpus.txt")).read().split()
     turns, text_bytes, convs = int(corpus[0]), int(corpus[1]), int(corpus[2])
@@ -189,8 +322,10 @@ def main():
     p("| commit | `%s`%s |" % (e["commit"], " plus %d uncommitted change(s) outside bench/ "
                                "(`git status`)" % dirty if dirty else ""))
     p("| build | CMake Release (-O3), %s |" % e["cc"])
-    p("| versions | PostgreSQL %s, SQLite %s, Xapian %s, LMDB %s, ICU %s, wrk %s |" % (
-        e["postgresql"], e["sqlite"], e["xapian"], e["lmdb"], e["icu"], e["wrk"]))
+    p("| versions | PostgreSQL %s, SQLite %s, Xapian %s, Lucene %s (Java %s), Tantivy %s, "
+      "LMDB %s, ICU %s, wrk %s |" % (
+          e["postgresql"], e["sqlite"], e["xapian"], e.get("lucene", "?"), e.get("java", "?"),
+          e.get("tantivy", "?"), e["lmdb"], e["icu"], e["wrk"]))
     p("| corpus | ParlaMint-ES%s: %d sittings as conversations, %s turns (paragraphs), "
       "%.1f MB of text; loaded with COPY in %.1f s |" % (
           " quick subset (every 10th sitting)" if quick else " (whole)", convs,
@@ -253,7 +388,12 @@ def main():
           fmt(pg.get("gin_bytes", 0) / 1e6), fmt(pg.get("tsvector_bytes", 0) / 1e6),
           fmt(pg.get("insert_seconds")), fmt(pg.get("gin_seconds")), fmt(pg.get("analyze_seconds")),
           fmt(pg.get("fuzzy_support_seconds")), fmt(pg.get("words_table_bytes", 0) / 1e6),
-          fmt(fts.get("optimize_seconds"))))
+          fmt(fts.get("optimize_seconds"))) +
+      " Lucene and Tantivy = the index directory after the merge into one segment (postings, "
+      "positions, the unstemmed word field, the stored turn id, no stored text); not counted: "
+      "that merge, %s s and %s s." % (
+          fmt(peers_build.get("lucene", {}).get("last", {}).get("merge_seconds")),
+          fmt(peers_build.get("tantivy", {}).get("last", {}).get("merge_seconds"))))
     p("")
 
     # ---------------------------------------------------------------- latency
@@ -273,7 +413,7 @@ def main():
           "–".join(map(str, qinfo.get("df_mid", []))),
           "–".join(map(str, qinfo.get("df_low", []) or [])), e["mode"]))
     p("")
-    summary_types = latency_tables(p, out, "lat-")
+    summary_types, lat_main = latency_tables(p, out, "lat-")
     p("Ours returns conversations (a sitting here, ~%d turns each), the peers return turns: "
       "the same words are searched, the unit ranked differs." % (turns // max(1, convs)))
     p("")
@@ -409,7 +549,7 @@ def main():
                                                  fmt(b["size_bytes"] / 1e6),
                                                  fmt(b["size_bytes"] / sbytes)))
         p("")
-        latency_tables(p, out, "synl-lat-")
+        _, lat_synl = latency_tables(p, out, "synl-lat-")
 
     # ---------------------------------------------------------------- targets
     p("## Targets (issue #6)")
@@ -478,11 +618,44 @@ def main():
     p("- **Xapian**: TermGenerator/QueryParser with Stem(\"spanish\"), STEM_SOME, Spanish "
       "stop list at query time (bench/stopwords-es.txt), BM25Weight defaults, spelling data "
       "indexed; fuzzy = QueryParser spelling correction; prefix = FLAG_WILDCARD.")
+    p("- **Lucene** (bench/lucene): SpanishAnalyzer (standard tokenizer, lower case, Spanish "
+      "stop words, light stemmer), BM25Similarity, 256 MB RAM buffer, one indexing thread, "
+      "forceMerge(1), MMapDirectory, query cache off, `search(query, 10)` (top-k pruning, hit "
+      "count a lower bound); the words also unstemmed in a frequencies-only field for "
+      "PrefixQuery and FuzzyQuery (maxEdits 1); queries built with the API; 3 JIT warm-up "
+      "passes before the measured ones; JVM -Xms1g -Xmx2g.")
+    p("- **Tantivy** (bench/tantivy): SimpleTokenizer, LowerCaser, Spanish stop words and "
+      "Snowball stemmer, BM25, one indexing thread (512 MB), no merges while loading then one "
+      "merge into a single segment, `TopDocs::with_limit(10)` (block-WAND, no count); the "
+      "words also unstemmed (frequencies only) for prefix (`FuzzyTermQuery::new_prefix`, "
+      "distance 0) and typo (`FuzzyTermQuery`, distance 1) queries; 3 warm-up passes.")
     p("")
     with open(analysis) as f:
         p(f.read().rstrip())
     p("")
     sys.stdout.write("\n".join(w))
+    if json_path:
+        ob = load_json(os.path.join(out, "synl-build-ours-1.json"), {})
+        indexing = {"convsearch": {"mb_s": ours_mbs,
+                                   "index_mb": ours_size / 1e6 if ours_size else None,
+                                   "size_ratio": ours_size / text_bytes if ours_size else None}}
+        for key, _ in PEERS:
+            b = peers_build.get(key)
+            if b:
+                indexing[key] = {"mb_s": b["mbs"], "index_mb": b["size"] / 1e6,
+                                 "size_ratio": b["size"] / text_bytes}
+        doc = {"commit": e["commit"], "mode": e["mode"], "indexing": indexing,
+               "latency": {"parlamint": json_latency(lat_main),
+                           "interviews": json_latency(lat_synl) if sc else {}},
+               "http": {k: {"rps": d["rps"], "p99_ms": d["p99_us"] / 1e3} if d else None
+                        for k, d in (("idle", idle), ("indexing", live))},
+               "freshness": {k: {"p99_ms": pct(d["freshness_ms"], 99)}
+                             if d and d.get("freshness_ms") else None
+                             for k, d in (("loaded", lj), ("idle", lq))}}
+        old = load_json(json_path, {}) or {}
+        if "scale" in old:
+            doc["scale"] = old["scale"]
+        write_json(json_path, doc)
 
 
 if __name__ == "__main__":

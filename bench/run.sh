@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole benchmark (issue #6) and writes bench/RESULTS.md.
+# Runs the whole benchmark (issues #6, #10) and writes bench/RESULTS.md and
+# bench/results.json.
 #
-#   bench/run.sh [--quick] [--reps N] [--http-seconds S]
+#   bench/run.sh [--quick | --scale [--sizes "N ..."]] [--reps N] [--http-seconds S]
 #
-#   --quick          ParlaMint-ES subset (every 10th sitting, ~10%): a few minutes
-#   (default)        the whole corpus (243,994 turns, ~121 MB of text): ~25 minutes
+#   --quick          ParlaMint-ES subset (every 10th sitting, ~10%): ~10 minutes
+#   (default)        the whole corpus (243,994 turns, ~121 MB of text): ~30 minutes
+#   --scale          only the scale curve (issue #10 item 8, bench/scale.sh):
+#                    synthetic interviews at 10k, 100k and 1M conversations
+#                    (--sizes to choose); writes the "scale" section of
+#                    bench/results.json and bench/out/scale/scale.md. Hours at 1M.
 #   --reps N         bulk builds repeated N times, median reported (default 3;
-#                    Xapian, the slowest, once in a full run)
+#                    Xapian, the slowest, once)
 #   --http-seconds S length of each HTTP load phase (default 10 quick, 20 full)
 #
 # What it does, all on this machine and 127.0.0.1 only:
@@ -38,9 +43,12 @@ bench=$root/bench
 mode=full
 reps=3
 http_s=
+sizes="10000 100000 1000000"
 while [ $# -gt 0 ]; do
   case "$1" in
   --quick) mode=quick ;;
+  --scale) mode=scale ;;
+  --sizes) sizes=${2:?}; shift ;;
   --reps) reps=${2:?}; shift ;;
   --http-seconds) http_s=${2:?}; shift ;;
   -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -48,9 +56,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ $mode = quick ]; then
+if [ $mode = scale ]; then
+  per_type=100 passes_fast=3 max_q=60 http_s=${http_s:-10}
+elif [ $mode = quick ]; then
   every=10 per_type=100 synth_n=5000 synl_n=2000 passes_fast=5 passes_slow=2 max_q=60
-  xapian_reps=$reps http_s=${http_s:-10}
+  xapian_reps=1 http_s=${http_s:-10}
 else
   every=1 per_type=200 synth_n=50000 synl_n=10000 passes_fast=3 passes_slow=1 max_q=150
   xapian_reps=1 http_s=${http_s:-20}
@@ -58,7 +68,7 @@ fi
 # The project's own packages, then the peers' (bench only).
 "$root/scripts/setup.sh" build >/dev/null
 missing=()
-for p in libsqlite3-dev libxapian-dev wrk g++; do
+for p in libsqlite3-dev libxapian-dev wrk g++ openjdk-17-jdk-headless maven; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -90,6 +100,19 @@ cmake --build "$build" -j"$(nproc)" --target convsearch-indexer convsearch-serve
   cs-bench-live cs-bench-synth cs-bench-fts5 cs-bench-pgfts cs-bench-xapian >"$out/build.log" 2>&1 ||
   { tail -30 "$out/build.log" >&2; exit 1; }
 bin=$build/bin
+# The JVM and Rust peers: Maven and Cargo fill their caches online the first
+# time, then build offline.
+log "building the Lucene peer (Maven) and the Tantivy peer (Cargo)"
+(cd "$bench/lucene" && { mvn -q -o package >"$out/lucene-build.log" 2>&1 ||
+  mvn -q package >>"$out/lucene-build.log" 2>&1; }) || { tail -30 "$out/lucene-build.log" >&2; exit 1; }
+[ -x "$HOME/.cargo/bin/cargo" ] && PATH=$HOME/.cargo/bin:$PATH
+command -v cargo >/dev/null || { echo "run.sh: cargo (Rust) is needed for the Tantivy peer" >&2; exit 1; }
+export CARGO_TARGET_DIR=$bench/out/tantivy-target
+(cd "$bench/tantivy" && { cargo build -q --release --offline --locked >"$out/tantivy-build.log" 2>&1 ||
+  cargo build -q --release --locked >>"$out/tantivy-build.log" 2>&1; }) ||
+  { tail -30 "$out/tantivy-build.log" >&2; exit 1; }
+lucene=(java -Xms1g -Xmx2g -cp "$bench/out/lucene-target/classes:$bench/out/lucene-target/lib/*" LuceneBench)
+tantivy=("$CARGO_TARGET_DIR/release/cs-bench-tantivy")
 
 # ------------------------------------------------------------------ processes
 pids=()
@@ -115,6 +138,10 @@ ALTER SYSTEM SET max_wal_size = '8GB';
 SQL
 "$root/scripts/pg.sh" stop "$pgdir"
 conninfo=$("$root/scripts/pg.sh" start "$pgdir")
+if [ $mode = scale ]; then
+  . "$bench/scale.sh"
+  exit 0
+fi
 db=cs_bench_$mode
 sdb=cs_bench_synth_$mode
 ldb=cs_bench_synl_$mode
@@ -158,6 +185,15 @@ for r in $(seq 1 "$reps"); do
   "$bin/cs-bench-pgfts" build --pg "$pg" --fuzzy "$([ "$r" = "$reps" ] && echo 1 || echo 0)" \
     >"$out/build-pgfts-$r.json"
 done
+for r in $(seq 1 "$reps"); do
+  log "bulk indexing, Lucene, run $r/$reps"
+  taskset -c 0 "${lucene[@]}" build --db "$out/lucene.db" --turns "$out/turns.tsv" >"$out/build-lucene-$r.json"
+done
+for r in $(seq 1 "$reps"); do
+  log "bulk indexing, Tantivy, run $r/$reps"
+  taskset -c 0 "${tantivy[@]}" build --db "$out/tantivy.db" --turns "$out/turns.tsv" \
+    >"$out/build-tantivy-$r.json"
+done
 for r in $(seq 1 "$xapian_reps"); do
   log "bulk indexing, Xapian, run $r/$xapian_reps"
   taskset -c 0 "$bin/cs-bench-xapian" build --db "$out/xapian.db" --turns "$out/turns.tsv" >"$out/build-xapian-$r.json"
@@ -187,13 +223,19 @@ done
 log "latency, Xapian"
 "$bin/cs-bench-xapian" query --db "$out/xapian.db" --queries "$qdir/queries.tsv" --stop "$stop" \
   --passes $passes_fast --max-seconds $max_q --out "$out/lat-xapian.tsv"
+log "latency, Lucene"
+"${lucene[@]}" query --db "$out/lucene.db" --queries "$qdir/queries.tsv" --stop "$stop" \
+  --passes $passes_fast --max-seconds $max_q --out "$out/lat-lucene.tsv"
+log "latency, Tantivy"
+"${tantivy[@]}" query --db "$out/tantivy.db" --queries "$qdir/queries.tsv" --stop "$stop" \
+  --passes $passes_fast --max-seconds $max_q --out "$out/lat-tantivy.tsv"
 log "latency, SQLite FTS5"
 "$bin/cs-bench-fts5" query --db "$out/fts5.db" --queries "$qdir/queries.tsv" --stop "$stop" \
   --passes $passes_slow --max-seconds $max_q --out "$out/lat-fts5.tsv"
 log "latency, PostgreSQL FTS"
 "$bin/cs-bench-pgfts" query --pg "$pg" --queries "$qdir/queries.tsv" --stop "$stop" \
   --passes $passes_slow --max-seconds $max_q --out "$out/lat-pgfts.tsv"
-for e in ours-exact ours-box xapian fts5 pgfts; do
+for e in ours-exact ours-box xapian fts5 pgfts lucene tantivy; do
   awk -F'\t' -v OFS='\t' '$3 == 1 { print $1, $2, $5, $6, $7 }' "$out/lat-$e.tsv" >"$qdir/results-$e.tsv"
 done
 
@@ -269,6 +311,9 @@ du -sk "$out/synl-index" | cut -f1 >>"$out/synl-size-ours-1.txt"
 taskset -c 0 "$bin/cs-bench-fts5" build --db "$out/synl-fts5.db" --turns "$out/synl-turns.tsv" >"$out/synl-build-fts5-1.json"
 "$bin/cs-bench-pgfts" build --pg "$lpg" >"$out/synl-build-pgfts-1.json"
 taskset -c 0 "$bin/cs-bench-xapian" build --db "$out/synl-xapian.db" --turns "$out/synl-turns.tsv" >"$out/synl-build-xapian-1.json"
+taskset -c 0 "${lucene[@]}" build --db "$out/synl-lucene.db" --turns "$out/synl-turns.tsv" >"$out/synl-build-lucene-1.json"
+taskset -c 0 "${tantivy[@]}" build --db "$out/synl-tantivy.db" --turns "$out/synl-turns.tsv" \
+  >"$out/synl-build-tantivy-1.json"
 sqdir=$bench/queries/$mode-synthetic
 mkdir -p "$sqdir"
 python3 "$bench/gen_queries.py" "$out/synl-turns.tsv" "$bench/stopwords-es.txt,$out/stopwords-analyzer.txt" \
@@ -282,16 +327,20 @@ done
 log "synthetic latency, peers"
 "$bin/cs-bench-xapian" query --db "$out/synl-xapian.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
   --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-xapian.tsv"
+"${lucene[@]}" query --db "$out/synl-lucene.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
+  --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-lucene.tsv"
+"${tantivy[@]}" query --db "$out/synl-tantivy.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
+  --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-tantivy.tsv"
 "$bin/cs-bench-fts5" query --db "$out/synl-fts5.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
   --passes $passes_slow --max-seconds $max_q --out "$out/synl-lat-fts5.tsv"
 "$bin/cs-bench-pgfts" query --pg "$lpg" --queries "$sqdir/queries.tsv" --stop "$stop" \
   --passes $passes_slow --max-seconds $max_q --out "$out/synl-lat-pgfts.tsv"
-for e in ours-exact ours-box xapian fts5 pgfts; do
+for e in ours-exact ours-box xapian fts5 pgfts lucene tantivy; do
   awk -F'\t' -v OFS='\t' '$3 == 1 { print $1, $2, $5, $6, $7 }' "$out/synl-lat-$e.tsv" >"$sqdir/results-$e.tsv"
 done
 psql "$lpg" -qAt -F ' ' -c "SELECT count(*), sum(octet_length(text)) FROM segments" >"$out/synl-corpus.txt"
 psql "$lpg" -qAt -c "SELECT count(*) FROM conversations" >>"$out/synl-corpus.txt"
-rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db"
+rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db" "$out/synl-lucene.db" "$out/synl-tantivy.db"
 
 # ------------------------------------------------------------------ versions, report
 {
@@ -306,6 +355,9 @@ rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db"
   echo "sqlite=$(pkg-config --modversion sqlite3)"
   echo "xapian=$(xapian-config --version | awk '{print $NF}')"
   echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+  echo "java=$(java -version 2>&1 | head -1 | cut -d'"' -f2)"
+  echo "lucene=$(ls "$bench/out/lucene-target/lib" | sed -n 's/^lucene-core-\(.*\)\.jar$/\1/p')"
+  echo "tantivy=$(awk '/^name = "tantivy"$/ { getline; print $3 }' "$bench/tantivy/Cargo.lock" | tr -d '"')"
   echo "cc=$(cc --version | head -1)"
   echo "lmdb=$(pkg-config --modversion lmdb)"
   echo "icu=$(pkg-config --modversion icu-uc)"
@@ -323,5 +375,5 @@ if [ -x "$bench/qa_steps.sh" ]; then
   log "Q&A relevance (bench/qa_steps.sh)"
   "$bench/qa_steps.sh" "$build" "$out/qa-steps" >"$out/qa.md" 2>"$out/qa.log" || rm -f "$out/qa.md"
 fi
-python3 "$bench/report.py" "$out" "$bench/analysis.md" >"$bench/RESULTS.md"
-log "done in $(($(date +%s) - t_start)) s: bench/RESULTS.md"
+python3 "$bench/report.py" "$out" "$bench/analysis.md" --json "$bench/results.json" >"$bench/RESULTS.md"
+log "done in $(($(date +%s) - t_start)) s: bench/RESULTS.md, bench/results.json"
