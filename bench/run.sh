@@ -350,7 +350,7 @@ rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db" "$out/synl-lucene.d
   echo "kernel=$(uname -r)"
   echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
   echo "commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-  echo "dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | grep -v '^?? bench/' | wc -l)"
+  echo "dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | grep -v '^.. bench/' | wc -l)"
   echo "postgresql=$(psql "$pg" -qAt -c 'SHOW server_version')"
   echo "sqlite=$(pkg-config --modversion sqlite3)"
   echo "xapian=$(xapian-config --version | awk '{print $NF}')"
