@@ -49,6 +49,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# An index left by an older convsearch (another format version) is rebuilt
+# from the stores: a reindex makes a new generation in the current format.
+if [ -e "$run/index/current" ] && ! build/bin/convsearch-indexer status --index "$run/index" >/dev/null 2>&1; then
+  echo "note: $run/index is not readable by this version; rebuilding it from the stores (reindex)"
+  build/bin/convsearch-indexer reindex --pg "$pg" --index "$run/index" >/dev/null
+fi
 build/bin/convsearch-indexer run --pg "$pg" --index "$run/index" --once
 build/bin/convsearch-indexer run --pg "$pg" --index "$run/index" 2>>"$run/indexer.log" &
 pids+=($!)
