@@ -123,37 +123,37 @@ static void sleep_ms(long ms) {
  * seconds from the page's first failure; an item refused for good fails
  * the load at once. */
 static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
-  uint64_t todo[512], sent[512];
+  uint64_t pending[512], sent[512];
   long st[512];
-  int ntodo = n;
-  memcpy(todo, ids, (size_t)n * sizeof *ids);
+  int npending = n;
+  memcpy(pending, ids, (size_t)n * sizeof *ids);
   cs_backoff backoff = {0, 0};
   double first_failure = 0;
   uint64_t attempts = 0;
   for (;;) {
     cs_buf_reset(&L->body);
     int nsent = 0;
-    for (int i = 0; i < ntodo; i++) {
+    for (int i = 0; i < npending; i++) {
       int written;
-      int rc = cs_mirror_doc_lines(L->r, kind, todo[i], 1, L->name, &L->body, &written);
+      int rc = cs_mirror_doc_lines(L->r, kind, pending[i], 1, L->name, &L->body, &written);
       if (rc) return rc;
-      if (written) sent[nsent++] = todo[i];
+      if (written) sent[nsent++] = pending[i];
     }
     if (!nsent) return 0;
     attempts++;
     char why[200];
     json_t *j = cs_bulk_send(L->c, L->body.p, L->body.len, nsent, st, why, sizeof why);
-    ntodo = 0;
+    npending = 0;
     if (!j) {
-      memcpy(todo, sent, (size_t)nsent * sizeof *sent);
-      ntodo = nsent;
+      memcpy(pending, sent, (size_t)nsent * sizeof *sent);
+      npending = nsent;
     } else {
       json_t *items = json_object_get(j, "items");
       for (int i = 0; i < nsent; i++) {
         cs_bulk_outcome o = cs_bulk_classify(st[i]);
-        if (o == CS_BULK_RETRY && !ntodo)
+        if (o == CS_BULK_RETRY && !npending)
           snprintf(why, sizeof why, "items answered HTTP %ld", st[i]);
-        if (o == CS_BULK_RETRY) todo[ntodo++] = sent[i];
+        if (o == CS_BULK_RETRY) pending[npending++] = sent[i];
         if (o == CS_BULK_REFUSED) {
           char *item = json_dumps(json_array_get(items, (size_t)i), JSON_COMPACT);
           cs_log(CS_LOG_ERROR,
@@ -166,7 +166,7 @@ static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
       }
       json_decref(j);
     }
-    if (!ntodo) return 0;
+    if (!npending) return 0;
     double now = cs_progress_now();
     if (!first_failure) first_failure = now;
     double left = L->retry_s - (now - first_failure);
@@ -174,12 +174,12 @@ static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
       cs_log(CS_LOG_ERROR,
              "reindex: bulk load into %s: %d documents still not accepted after %d s of retries "
              "(%" PRIu64 " attempts; last: %s); giving up (--bulk-retry-s %d)",
-             L->name, ntodo, L->retry_s, attempts, why, L->retry_s);
+             L->name, npending, L->retry_s, attempts, why, L->retry_s);
       return CS_EIO;
     }
     long wait = cs_backoff_next(&backoff);
     if (wait > (long)(left * 1000) + 1) wait = (long)(left * 1000) + 1;
-    cs_log(CS_LOG_INFO, "reindex: %d of %d documents to send again in %ld ms (%s)", ntodo, nsent,
+    cs_log(CS_LOG_INFO, "reindex: %d of %d documents to send again in %ld ms (%s)", npending, nsent,
            wait, why);
     sleep_ms(wait);
   }

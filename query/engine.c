@@ -302,8 +302,11 @@ int cs_caller_sees_patient(cs_reader *r, const cs_caller *c, uint64_t patient_id
 int cs__grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t c = *cap ? *cap : 64;
-  while (c < need)
+  while (c < need) {
+    if (c > SIZE_MAX / 2) return CS_ENOMEM;
     c *= 2;
+  }
+  if (size && c > SIZE_MAX / size) return CS_ENOMEM;
   void *n = realloc(*p, c * size);
   if (!n) return CS_ENOMEM;
   *p = n;

@@ -126,15 +126,9 @@ static int consider(named_ctx *x, const cs_patient *p) {
   for (int i = 0; i < w.n; i++) {
     if (strcmp(w.w[i], x->q->w[i])) return 0;
   }
-  if (x->n == x->cap) {
-    size_t cap = x->cap ? x->cap * 2 : 8;
-    uint64_t *v = realloc(x->ids, cap * sizeof *v);
-    if (!v) {
-      x->rc = CS_ENOMEM;
-      return 1;
-    }
-    x->ids = v;
-    x->cap = cap;
+  if (cs__grow((void **)&x->ids, &x->cap, x->n + 1, sizeof *x->ids)) {
+    x->rc = CS_ENOMEM;
+    return 1;
   }
   x->ids[x->n++] = p->id;
   return 0;

@@ -50,15 +50,7 @@ static uint32_t fnv(const char *s, size_t n) {
 }
 
 static int pool_add(cs__thesaurus *t, const char *s, size_t n, uint32_t *at) {
-  if (t->pool_len + n > t->pool_cap) {
-    size_t cap = t->pool_cap ? t->pool_cap * 2 : 1 << 20;
-    while (cap < t->pool_len + n)
-      cap *= 2;
-    char *p = realloc(t->pool, cap);
-    if (!p) return -1;
-    t->pool = p;
-    t->pool_cap = cap;
-  }
+  if (cs__grow((void **)&t->pool, &t->pool_cap, t->pool_len + n, 1)) return -1;
   memcpy(t->pool + t->pool_len, s, n);
   *at = (uint32_t)t->pool_len;
   t->pool_len += n;
@@ -117,13 +109,7 @@ static int add_syn(cs__thesaurus *t, size_t from, const char *s, size_t n) {
       return 0;
     }
   }
-  if (t->nsyns == t->syns_cap) {
-    size_t cap = t->syns_cap ? t->syns_cap * 2 : 1 << 16;
-    syn *v = realloc(t->syns, cap * sizeof *v);
-    if (!v) return -1;
-    t->syns = v;
-    t->syns_cap = cap;
-  }
+  if (cs__grow((void **)&t->syns, &t->syns_cap, t->nsyns + 1, sizeof *t->syns)) return -1;
   syn *y = &t->syns[t->nsyns];
   if (pool_add(t, s, n, &y->at)) return -1;
   y->len = (uint32_t)n;
