@@ -599,6 +599,11 @@ void cs_key_u64u64(uint8_t out[16], uint64_t a, uint64_t b) {
   cs_be64_put(out + 8, b);
 }
 
+int cs_cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
 void cs_key_turn(uint8_t out[12], uint64_t conv, int32_t seq) {
   cs_be64_put(out, conv);
   cs_be32_put(out + 8, (uint32_t)seq ^ 0x80000000u);

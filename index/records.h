@@ -267,6 +267,8 @@ uint64_t cs_checksum_i64(uint64_t h, int64_t v);
 /* Keys. */
 void cs_key_u64(uint8_t out[8], uint64_t a);
 void cs_key_u64u64(uint8_t out[16], uint64_t a, uint64_t b);
+/* qsort/bsearch order of uint64_t values, ascending. */
+int cs_cmp_u64(const void *a, const void *b);
 void cs_key_turn(uint8_t out[12], uint64_t conv, int32_t seq);
 /* Postings key: term \0 be32(docid); out needs term_len + 5 bytes. */
 size_t cs_key_post(uint8_t *out, const char *term, size_t term_len, uint32_t docid);

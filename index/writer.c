@@ -240,14 +240,16 @@ int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c) {
 int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n) {
   *ids = NULL;
   *n = 0;
-  if (t != CS_T_CONV && t != CS_T_PATIENT) return CS_EINVAL;
+  if (t != CS_T_CONV && t != CS_T_PATIENT && t != CS_T_EVENT) return CS_EINVAL;
+  /* Events are keyed (person, position): their positions, sorted below. */
+  size_t klen = t == CS_T_EVENT ? 16 : 8, at = t == CS_T_EVENT ? 8 : 0;
   cs_cursor *cur;
   int rc = cs_cursor_open(w->txn, t, &cur);
   if (rc) return rc;
   size_t cap = 0;
   cs_slice k, v;
   for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
-    if (k.len != 8) continue;
+    if (k.len != klen) continue;
     if (*n == cap) {
       cap = cap ? cap * 2 : 1024;
       uint64_t *a = realloc(*ids, cap * sizeof *a);
@@ -257,10 +259,11 @@ int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n) {
       }
       *ids = a;
     }
-    (*ids)[(*n)++] = cs_be64_get(k.data);
+    (*ids)[(*n)++] = cs_be64_get((const uint8_t *)k.data + at);
   }
   cs_cursor_close(cur);
   if (rc == CS_ENOTFOUND) rc = 0;
+  if (!rc && t == CS_T_EVENT) qsort(*ids, *n, sizeof **ids, cs_cmp_u64);
   if (rc) {
     free(*ids);
     *ids = NULL;

@@ -97,6 +97,10 @@ int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms);
 int cs_writer_is_erased(cs_writer *w, uint64_t id);
 /* Applies an event once: a second call with the same position is a no-op. */
 int cs_writer_put_event(cs_writer *w, const cs_event_in *e, unsigned *flags);
+/* Removes the events at `positions` (sorted ascending; their source rows
+ * are gone) and recounts the interactions they had added to. *deleted is
+ * how many the index held. */
+int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, size_t *deleted);
 int cs_writer_put_point(cs_writer *w, uint64_t id, const char *text, const char *category);
 int cs_writer_delete_point(cs_writer *w, uint64_t id);
 
@@ -118,8 +122,8 @@ cs_txn *cs_writer_txn(cs_writer *w);
 int cs_writer_get_checkpoint(cs_writer *w, cs_checkpoint *c);
 int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c);
 
-/* Lists the ids (be64 keys) of CS_T_CONV or CS_T_PATIENT inside the open
- * batch, ascending, into a malloc'd array owned by the caller. */
+/* Lists the ids (be64 keys) of CS_T_CONV or CS_T_PATIENT, or the positions
+ * of CS_T_EVENT, inside the open batch, ascending, into a malloc'd array owned by the caller. */
 int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n);
 
 /* Checksums of source records, as stored in the index and recomputed by

@@ -187,3 +187,73 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out
   cs_inter_encode(&w->buf, &x);
   return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
 }
+
+/* Recomputes the interaction of `actor` with `patient` from the events the
+ * index still holds (exact, unlike subtracting a decayed float), or removes
+ * it when none is left. */
+static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
+  uint8_t pfx[8], key[16];
+  cs_key_u64(pfx, patient);
+  cs_inter x = {0, 0, INT64_MIN};
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_EVENT, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
+       rc == 0 && k.len == 16 && memcmp(k.data, pfx, 8) == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    cs_event e;
+    if (cs_event_decode(v.data, v.len, &e) || e.actor_id != actor) continue;
+    x.events++;
+    x.score_ref += cs_interaction_ref(cs_interaction_weight(e.type), e.recorded_at_ms);
+    if (e.recorded_at_ms > x.last_at_ms) x.last_at_ms = e.recorded_at_ms;
+  }
+  cs_cursor_close(cur);
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  cs_key_u64u64(key, patient, actor);
+  if (!x.events) {
+    rc = cs_del(w->txn, CS_T_INTER, sl(key, 16));
+    return rc == CS_ENOTFOUND ? 0 : rc;
+  }
+  cs_buf_reset(&w->buf);
+  cs_inter_encode(&w->buf, &x);
+  return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
+}
+
+int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, size_t *deleted) {
+  *deleted = 0;
+  if (n == 0) return 0;
+  /* Events are keyed by (person, position): one pass over the table finds
+   * the positions, then each is removed and its interaction recounted. */
+  struct gone {
+    uint64_t patient, position, actor_id;
+  } *g = malloc(n * sizeof *g); /* positions are unique: at most n */
+  size_t ng = 0;
+  if (!g) return CS_ENOMEM;
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_EVENT, &cur);
+  if (rc) {
+    free(g);
+    return rc;
+  }
+  cs_slice k, v;
+  for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    if (k.len != 16) continue;
+    uint64_t pos = cs_be64_get((const uint8_t *)k.data + 8);
+    if (!bsearch(&pos, positions, n, sizeof *positions, cs_cmp_u64)) continue;
+    cs_event e;
+    if (cs_event_decode(v.data, v.len, &e)) e.actor_id = 0;
+    if (ng == n) break;
+    g[ng++] = (struct gone){cs_be64_get(k.data), pos, e.actor_id};
+  }
+  cs_cursor_close(cur);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  for (size_t i = 0; !rc && i < ng; i++) {
+    uint8_t key[16];
+    cs_key_u64u64(key, g[i].patient, g[i].position);
+    rc = cs_del(w->txn, CS_T_EVENT, sl(key, 16));
+    if (!rc && g[i].actor_id) rc = recount_interaction(w, g[i].patient, g[i].actor_id);
+    if (!rc) (*deleted)++;
+  }
+  free(g);
+  return rc;
+}

@@ -336,6 +336,19 @@ static int apply_events(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
       }
     }
   }
+  /* An event the store no longer has (a portal question deleted, an event
+   * row removed) leaves the index, and the interaction it counted with it. */
+  uint64_t *gone = rc ? NULL : malloc(n * sizeof *gone);
+  size_t ngone = 0, deleted = 0;
+  if (!rc && !gone) rc = CS_ENOMEM;
+  for (size_t i = 0; !rc && i < n; i++)
+    if (find_row(r, ids[i]) < 0) gone[ngone++] = ids[i];
+  if (!rc && ngone) {
+    qsort(gone, ngone, sizeof *gone, cs_cmp_u64);
+    rc = cs_writer_delete_events(w, gone, ngone, &deleted);
+    st->deleted_events += deleted;
+  }
+  free(gone);
   PQclear(r);
   return rc;
 }
@@ -364,6 +377,24 @@ static int apply_points(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
       st->points++;
     }
   }
+  PQclear(r);
+  return rc;
+}
+
+/* After a TRUNCATE of an event table: removes the events the store no
+ * longer has. */
+static int reconcile_events(PGconn *pg, cs_writer *w, cs_apply_stats *st) {
+  PGresult *r = cs_pg_exec(pg, "reconciling events after TRUNCATE",
+                           "SELECT position FROM convsearch.src_events ORDER BY position", 0, NULL);
+  if (!r) return CS_APPLY_PG_ERROR;
+  uint64_t *ids;
+  size_t n, ngone = 0, deleted = 0;
+  int rc = cs_writer_list_ids(w, CS_T_EVENT, &ids, &n);
+  for (size_t i = 0; !rc && i < n; i++)
+    if (find_row(r, ids[i]) < 0) ids[ngone++] = ids[i];
+  if (!rc) rc = cs_writer_delete_events(w, ids, ngone, &deleted);
+  st->deleted_events += deleted;
+  free(ids);
   PQclear(r);
   return rc;
 }
@@ -405,6 +436,8 @@ static int reconcile(PGconn *pg, cs_writer *w, cs_apply_stats *st) {
     PQclear(r);
     if (rc) return rc;
   }
+  int rc = reconcile_events(pg, w, st);
+  if (rc) return rc;
   cs_log(CS_LOG_INFO, "reconciled the index with the stores after a TRUNCATE");
   return 0;
 }

@@ -26,7 +26,7 @@
 #define CS_APPLY_MAX_CONV 32
 
 typedef struct cs_apply_stats {
-  uint64_t conversations, deleted_conversations, patients, deleted_patients, events, points;
+  uint64_t conversations, deleted_conversations, patients, deleted_patients, events, deleted_events, points;
   uint64_t unchanged, skipped, repaired, erased_refused;
 } cs_apply_stats;
 

@@ -141,7 +141,7 @@ static int apply_failed(tail *t, int rc) {
 /* Entities whose state in the index actually changed. */
 static uint64_t effective(const cs_apply_stats *st) {
   return st->conversations + st->deleted_conversations + st->patients + st->deleted_patients +
-         st->events + st->points;
+         st->events + st->deleted_events + st->points;
 }
 
 /* Applies a FETCH result (sorted by kind, entity) in sub-batches of at most
@@ -351,10 +351,10 @@ static int round_run(tail *t, int *changed) {
     *changed = 1;
     cs_log(CS_LOG_INFO,
            "round applied %" PRIu64 " changed entities in %.3f s (conversations %" PRIu64
-           ", deleted %" PRIu64 ", people %" PRIu64 ", events %" PRIu64 ", unchanged %" PRIu64
-           ", skipped %" PRIu64 "); horizon %" PRIu64,
+           ", deleted %" PRIu64 ", people %" PRIu64 ", events %" PRIu64 " (removed %" PRIu64
+           "), unchanged %" PRIu64 ", skipped %" PRIu64 "); horizon %" PRIu64,
            n, now_s() - t0, t->st.conversations, t->st.deleted_conversations, t->st.patients,
-           t->st.events, t->st.unchanged, t->st.skipped, round_h);
+           t->st.events, t->st.deleted_events, t->st.unchanged, t->st.skipped, round_h);
   }
   return ROUND_OK;
 }

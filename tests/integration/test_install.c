@@ -321,12 +321,26 @@ static void portal(void) {
       "UPDATE conversation_conversationmodel SET title = 'Seguimiento en Tarancon' WHERE id = 2",
       "UPDATE conversation_conversationmodel SET title = 'Visita a Motilla' WHERE id = 2", deletes};
   tell(&d, who, &st);
-  /* Django may delete a question asked; the write goes through and is
-   * captured. (The index keeps the interaction it counted: events are
-   * append-only in the index, a limitation outside this test.) */
+  /* Django may delete a question asked; the write goes through, is
+   * captured, and the question leaves the index with the interaction it
+   * counted (verify agrees: no event the store does not have). */
   int64_t e = changes_of_kind(su, 'e');
+  CHECK(th_index_count(d.index, CS_T_EVENT) == 1 && th_index_count(d.index, CS_T_INTER) == 1,
+        "the question asked is an event and an interaction");
   writes(dj, who, "DELETE FROM conversation_ephemeralanswermodel");
   CHECK(changes_of_kind(su, 'e') == e + 1, "the question's delete is captured");
+  index_and_verify(&d, "question's DELETE");
+  CHECK(th_index_count(d.index, CS_T_EVENT) == 0, "the deleted question's event left the index");
+  CHECK(th_index_count(d.index, CS_T_INTER) == 0, "and the interaction it counted");
+  writes(dj, who,
+         "INSERT INTO conversation_ephemeralanswermodel (id, conversation_id, question, answer) "
+         "VALUES (2, 1, '¿Trabaja?', 'No'), (3, 1, '¿Estudia?', 'Sí')");
+  index_and_verify(&d, "two more questions");
+  CHECK(th_index_count(d.index, CS_T_EVENT) == 2, "two questions, two events");
+  writes(dj, who, "TRUNCATE conversation_ephemeralanswermodel");
+  index_and_verify(&d, "TRUNCATE of the questions");
+  CHECK(th_index_count(d.index, CS_T_EVENT) == 0 && th_index_count(d.index, CS_T_INTER) == 0,
+        "a TRUNCATE takes the events and the interaction out of the index");
   PQfinish(dj);
   PQfinish(su);
 }
