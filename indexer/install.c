@@ -99,7 +99,7 @@ static int grant_indexer(PGconn *pg, const char *role) {
     snprintf(sql, sizeof sql,
              "GRANT CONNECT ON DATABASE %s TO %s;"
              "GRANT USAGE ON SCHEMA convsearch TO %s;"
-             "GRANT SELECT ON convsearch.changes, convsearch.src_patients, "
+             "GRANT SELECT ON convsearch.changes, convsearch.meta, convsearch.src_patients, "
              "convsearch.src_conversations, convsearch.src_segments, convsearch.src_events, "
              "convsearch.src_relevant_points TO %s",
              db, who, who, who);
@@ -135,6 +135,16 @@ int cs_install(const char *conninfo, const cs_install_opts *o) {
   if (!rc && o->portal) rc = run(pg, "adapting the portal database", cs_sql_portal);
   if (!rc && !o->portal)
     rc = run(pg, "installing capture on the canonical tables", cs_sql_canonical_capture);
+  /* How many times the source was switched: an index built before the
+   * switch refuses to follow (indexer/source.h). */
+  if (!rc)
+    rc = run(
+        pg, "recording the source",
+        "INSERT INTO convsearch.meta VALUES ('source_epoch', '0') ON CONFLICT (key) DO NOTHING");
+  if (!rc && switching)
+    rc = run(pg, "recording the switch",
+             "UPDATE convsearch.meta SET value = (value::bigint + 1)::text WHERE key = "
+             "'source_epoch'");
   if (!rc && o->indexer_role) rc = grant_indexer(pg, o->indexer_role);
   if (!rc) rc = run(pg, "commit", "COMMIT");
   PQfinish(pg);
@@ -142,7 +152,8 @@ int cs_install(const char *conninfo, const cs_install_opts *o) {
   if (switching)
     cs_log(CS_LOG_WARN,
            "install: switched from the %s source to the %s source; the index still holds the "
-           "%s source's documents: rebuild it now (convsearch-indexer reindex)",
+           "%s source's documents and `run` refuses to follow until it is rebuilt "
+           "(convsearch-indexer reindex)",
            mode_name(was), mode_name(o->portal), mode_name(was));
   cs_log(CS_LOG_INFO, "change capture installed (%s source)", mode_name(o->portal));
   return 0;

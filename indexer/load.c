@@ -66,17 +66,23 @@ int cs_load_begin(cs_load *l) {
                           : 0);
     params[k] = a[k];
   }
+  int readable = cs_source_readable(l->pg);
+  if (readable < 0) return CS_APPLY_PG_ERROR;
+#define SNAPSHOT_SQL                                                                               \
+  "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "                                         \
+  "(SELECT count(*) FROM convsearch.src_events WHERE position > $1::bigint), "                     \
+  "(SELECT count(*) FROM convsearch.src_patients WHERE id > $2::bigint), "                         \
+  "(SELECT count(*) FROM convsearch.src_conversations WHERE id > $3::bigint), "                    \
+  "(SELECT count(*) FROM convsearch.src_relevant_points WHERE id > $4::bigint)"
   r = cs_pg_exec(l->pg, "reading the snapshot",
-                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
-                 "(SELECT count(*) FROM convsearch.src_events WHERE position > $1::bigint), "
-                 "(SELECT count(*) FROM convsearch.src_patients WHERE id > $2::bigint), "
-                 "(SELECT count(*) FROM convsearch.src_conversations WHERE id > $3::bigint), "
-                 "(SELECT count(*) FROM convsearch.src_relevant_points WHERE id > $4::bigint)",
-                 CS_LOAD_KINDS, params);
+                 readable ? SNAPSHOT_SQL ", " CS_SOURCE_SQL : SNAPSHOT_SQL, CS_LOAD_KINDS, params);
+#undef SNAPSHOT_SQL
   if (!r) return CS_APPLY_PG_ERROR;
   cs_pg_u64(r, 0, 0, 0, &l->horizon);
   for (int k = 0; k < CS_LOAD_KINDS; k++)
     cs_pg_u64(r, 0, k + 1, 0, &l->counts[k]);
+  l->source[0] = 0;
+  if (readable) snprintf(l->source, sizeof l->source, "%s", PQgetvalue(r, 0, CS_LOAD_KINDS + 1));
   PQclear(r);
   memset(&l->st, 0, sizeof l->st);
   cs_progress_init(&l->progress);
@@ -92,6 +98,7 @@ static int commit(cs_load *l, int k, uint64_t after) {
     cp.marker_entity = after;
   }
   int rc = cs_writer_set_checkpoint(l->w, &cp);
+  if (!rc && l->source[0]) rc = cs_source_put(l->w, l->source);
   if (rc) {
     cs_writer_abort(l->w);
     return rc;

@@ -17,6 +17,7 @@
 
 #include "apply.h"
 #include "progress.h"
+#include "source.h"
 #include "store.h"
 #include "writer.h"
 
@@ -41,6 +42,7 @@ typedef struct cs_load {
   /* Set by cs_load_begin. */
   uint64_t horizon;               /* xmin(S) */
   uint64_t counts[CS_LOAD_KINDS]; /* entities left to apply, per kind */
+  char source[CS_SOURCE_MAX];     /* the snapshot's source, written with every commit */
   cs_progress progress;
   cs_apply_stats st;
 } cs_load;

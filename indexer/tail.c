@@ -29,6 +29,7 @@
 #include "apply.h"
 #include "errors.h"
 #include "load.h"
+#include "source.h"
 #include "log.h"
 #include "mirror.h"
 #include "pg.h"
@@ -72,8 +73,11 @@ typedef struct tail {
   cs_mirror *mirror;
   cs_apply_stats st;
   uint64_t applied;
-  int loaded_now;           /* the last step was the initial load (a round follows) */
-  double compact_failed_at; /* monotonic s of the last failed compaction (0: none) */
+  int loaded_now;                     /* the last step was the initial load (a round follows) */
+  int source_readable;                /* this role may read convsearch.meta (source.h) */
+  char index_source[CS_SOURCE_MAX];   /* the source the index was built from ("": unknown) */
+  char source_pending[CS_SOURCE_MAX]; /* to record with the next commit */
+  double compact_failed_at;           /* monotonic s of the last failed compaction (0: none) */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -104,10 +108,15 @@ static int read_checkpoint(tail *t, cs_checkpoint *cp) {
  * map and reports ROUND_RETRY (the batch is redone from the checkpoint). */
 static int commit_batch(tail *t, const cs_checkpoint *cp) {
   int rc = cs_writer_set_checkpoint(t->w, cp);
+  if (!rc && t->source_pending[0]) rc = cs_source_put(t->w, t->source_pending);
   if (!rc)
     rc = cs_writer_commit(t->w);
   else
     cs_writer_abort(t->w);
+  if (!rc && t->source_pending[0]) {
+    memcpy(t->index_source, t->source_pending, sizeof t->index_source);
+    t->source_pending[0] = 0;
+  }
   if (rc == CS_EFULL) {
     rc = cs_store_grow(t->store);
     if (rc) {
@@ -213,6 +222,7 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
     }
     return ROUND_RETRY;
   }
+  if (cs_source_check(t->index_source, l.source)) return ROUND_FATAL;
   if (!resuming) {
     l.cp.floor_xid = 0;
     l.cp.round_xid = l.horizon;
@@ -231,6 +241,7 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   }
   int rc = cs_load_run(&l);
   t->st = l.st;
+  if (l.source[0]) memcpy(t->index_source, l.source, sizeof t->index_source);
   if (rc == CS_LOAD_STOPPED || rc == CS_APPLY_PG_ERROR) return ROUND_RETRY;
   if (rc) return ROUND_FATAL;
   cs_checkpoint done = l.cp;
@@ -267,11 +278,20 @@ static int round_run(tail *t, int *changed) {
   if (!r) return ROUND_RETRY;
   PQclear(r);
   r = cs_pg_exec(t->pg, "reading the snapshot horizon",
-                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", 0, NULL);
+                 t->source_readable
+                     ? "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, " CS_SOURCE_SQL
+                     : "SELECT pg_snapshot_xmin(pg_current_snapshot())::text",
+                 0, NULL);
   if (!r) return ROUND_RETRY;
   uint64_t horizon = 0;
   cs_pg_u64(r, 0, 0, 0, &horizon);
+  char db_source[CS_SOURCE_MAX] = "";
+  if (t->source_readable) snprintf(db_source, sizeof db_source, "%s", PQgetvalue(r, 0, 1));
   PQclear(r);
+  if (cs_source_check(t->index_source, db_source)) return ROUND_FATAL;
+  /* An index loaded before sources were recorded adopts the database's. */
+  if (!t->index_source[0] && db_source[0])
+    memcpy(t->source_pending, db_source, sizeof t->source_pending);
 
   int resuming = cp.round_xid != 0;
   uint64_t round_h = resuming ? cp.round_xid : horizon;
@@ -404,7 +424,8 @@ static int connect_and_listen(tail *t) {
     r = cs_pg_exec(t->pg, "LISTEN", "LISTEN convsearch", 0, NULL);
     PQclear(r);
   }
-  if (!r) {
+  if (r) t->source_readable = cs_source_readable(t->pg);
+  if (!r || t->source_readable < 0) {
     PQfinish(t->pg);
     t->pg = NULL;
     return -1;
@@ -430,8 +451,16 @@ static int open_index(tail *t) {
     return -1;
   }
   rc = cs_writer_open(t->store, &t->w);
+  if (!rc) rc = cs_writer_begin(t->w);
+  if (!rc) {
+    rc = cs_source_get(t->w, t->index_source);
+    cs_writer_abort(t->w);
+  }
+  t->source_pending[0] = 0;
   if (rc) {
     cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", t->o->index_dir, cs_strerror(rc));
+    cs_writer_close(t->w);
+    t->w = NULL;
     cs_store_close(t->store);
     t->store = NULL;
     return -1;

@@ -106,7 +106,7 @@ static void grant_indexer_as_readme(PGconn *su, const char *db, const char *role
   snprintf(sql, sizeof sql,
            "GRANT CONNECT ON DATABASE %s TO %s;"
            "GRANT USAGE ON SCHEMA convsearch TO %s;"
-           "GRANT SELECT ON convsearch.changes, convsearch.src_patients,"
+           "GRANT SELECT ON convsearch.changes, convsearch.meta, convsearch.src_patients,"
            " convsearch.src_conversations, convsearch.src_segments, convsearch.src_events,"
            " convsearch.src_relevant_points TO %s",
            db, role, role, role);
@@ -401,6 +401,15 @@ static void modes(void) {
         "the canonical tables are captured");
   CHECK(th_sql_int(su, "SELECT count(*) FROM convsearch.meta WHERE value = 'canonical'") == 1,
         "the database is recorded as canonical");
+  /* Until the index is rebuilt, run refuses to feed it the other source's
+   * rows (before, it went on and mixed them). */
+  int lines = th_log_count("Rebuild the index first");
+  CHECK(th_indexer(once) != 0, "run --once on the portal index of a switched database fails");
+  CHECK(th_log_count("Rebuild the index first") == lines + 1 &&
+            th_log_count("the index was built from the portal#0 source, but the database is "
+                         "now installed for canonical#1") >= 1,
+        "and says which sources and what to do");
+  CHECK(th_docs_with(index, "albacete") == 1, "the index was left as it was");
 
   /* And the reverse. */
   before = catalog(su);
@@ -424,7 +433,9 @@ static void modes(void) {
         "the database is recorded as portal");
   const char *reindex[] = {"reindex", "--pg", pg, "--index", index, NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
+  CHECK(th_indexer(once) != 0, "switching back does not make the old index current");
   CHECK(th_indexer(reindex) == 0 && th_indexer(verify) == 0, "after a reindex, verify agrees");
+  CHECK(th_indexer(once) == 0, "and run follows the rebuilt index");
   PQfinish(su);
 }
 
