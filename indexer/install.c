@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "pg.h"
+#include "source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,14 @@ int cs_install(const char *conninfo, const cs_install_opts *o) {
     rc = run(pg, "recording the switch",
              "UPDATE convsearch.meta SET value = (value::bigint + 1)::text WHERE key = "
              "'source_epoch'");
+  if (!rc) {
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO convsearch.meta VALUES ('schema_version', '%d') ON CONFLICT (key) DO "
+             "UPDATE SET value = excluded.value",
+             CS_SCHEMA_VERSION);
+    rc = run(pg, "recording the schema version", sql);
+  }
   if (!rc && o->indexer_role) rc = grant_indexer(pg, o->indexer_role);
   if (!rc) rc = run(pg, "commit", "COMMIT");
   PQfinish(pg);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pg.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define META_KEY "source"
@@ -51,5 +52,21 @@ int cs_source_check(const char *index_identity, const char *db_identity) {
          "(install --switch-mode): its rows would be mixed with the old source's. Rebuild the "
          "index first: convsearch-indexer reindex --pg ... --index ...",
          index_identity, db_identity);
+  return 1;
+}
+
+int cs_source_schema_check(PGconn *pg) {
+  PGresult *r =
+      cs_pg_exec(pg, "reading the installed schema version",
+                 "SELECT value FROM convsearch.meta WHERE key = 'schema_version'", 0, NULL);
+  if (!r) return -1;
+  long v = PQntuples(r) == 1 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : 1;
+  PQclear(r);
+  if (v == CS_SCHEMA_VERSION) return 0;
+  cs_log(CS_LOG_ERROR,
+         "change capture in this database was installed by %s convsearch (schema %ld; this "
+         "indexer reads schema %d): run convsearch-indexer install --pg ... again (with "
+         "--portal for a portal database), then start the indexer",
+         v < CS_SCHEMA_VERSION ? "an older" : "a newer", v, CS_SCHEMA_VERSION);
   return 1;
 }

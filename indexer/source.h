@@ -33,6 +33,17 @@ int cs_source_get(cs_writer *w, char out[CS_SOURCE_MAX]);
 /* Records the identity inside the writer's open batch. */
 int cs_source_put(cs_writer *w, const char *identity);
 
+/* The version of what `install` puts in a database (views, capture) that
+ * this indexer reads; install records it in convsearch.meta
+ * (`schema_version`). Raise it when a view gains a column the indexer
+ * selects. */
+#define CS_SCHEMA_VERSION 2
+
+/* 0 when the database's installed schema is this indexer's (or cannot be
+ * read: see cs_source_readable); 1, after an error line saying to re-run
+ * install, when it is older or newer; -1 on a PostgreSQL error. */
+int cs_source_schema_check(PGconn *pg);
+
 /* 0 when the index may follow the database (same identity, or none
  * recorded yet); 1, after an error line saying what to do, when not. */
 int cs_source_check(const char *index_identity, const char *db_identity);

@@ -425,7 +425,9 @@ static int connect_and_listen(tail *t) {
     PQclear(r);
   }
   if (r) t->source_readable = cs_source_readable(t->pg);
-  if (!r || t->source_readable < 0) {
+  /* An install older than this indexer: retrying cannot help (exit 1). */
+  int schema = r && t->source_readable == 1 ? cs_source_schema_check(t->pg) : 0;
+  if (!r || t->source_readable < 0 || schema) {
     PQfinish(t->pg);
     t->pg = NULL;
     return -1;

@@ -436,6 +436,15 @@ static void modes(void) {
   CHECK(th_indexer(once) != 0, "switching back does not make the old index current");
   CHECK(th_indexer(reindex) == 0 && th_indexer(verify) == 0, "after a reindex, verify agrees");
   CHECK(th_indexer(once) == 0, "and run follows the rebuilt index");
+
+  /* A database installed by an older convsearch (its views lack columns
+   * this indexer reads): run says to re-run install instead of retrying. */
+  th_sql(su, "UPDATE convsearch.meta SET value = '1' WHERE key = 'schema_version'");
+  CHECK(th_indexer(once) != 0, "run --once on an older install fails");
+  CHECK(th_log_count("installed by an older convsearch (schema 1; this indexer reads schema 2): "
+                     "run convsearch-indexer install --pg ... again") == 1,
+        "and says to run install again");
+  CHECK(th_indexer(portal) == 0 && th_indexer(once) == 0, "after install, run follows again");
   PQfinish(su);
 }
 

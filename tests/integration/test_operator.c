@@ -54,14 +54,18 @@ static int sh(char *out, size_t cap, const char *fmt, ...) {
 
 /* Starts argv[0] with stderr to `log` (truncated). */
 static pid_t spawn_logged(const char *log, const char *const *argv) {
+  /* Emptied before the fork: a caller polling the log for the new process's
+   * "listening on" line must not read the previous process's. */
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0, "cannot create %s", log);
   pid_t pid = fork();
   REQUIRE(pid >= 0, "fork");
   if (pid == 0) {
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) dup2(fd, 2);
+    dup2(fd, 2);
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }
+  close(fd);
   return pid;
 }
 
