@@ -3,7 +3,7 @@
 # makes their seed corpora and runs each one.
 #   scripts/fuzz.sh [SECONDS]             every fuzzer for SECONDS (default 60)
 #   scripts/fuzz.sh --build               build and make the seeds only
-#   scripts/fuzz.sh --only NAME SECONDS   one fuzzer (query_parser, records, token, router)
+#   scripts/fuzz.sh --only NAME SECONDS   one fuzzer (query_parser, records, token, router, portal)
 # FUZZ_BUILD_DIR: where (default build-fuzz). Seeds are made at run time:
 # a real index written by the index writer (tests/fuzz/seeds.c: its values
 # for the record and postings decoders, minted tokens), the requests of
@@ -11,12 +11,15 @@
 # Every input in tests/fuzz/regressions/NAME/ runs first: a crash is saved
 # as FUZZ_BUILD_DIR/crashes/NAME-crash-*; copy it there to keep it as a
 # regression case. Exits non-zero when a fuzzer finds a crash.
+# portal fuzzes the portal transcript parser (PL/pgSQL) in a real PostgreSQL:
+# the cluster of CS_TEST_PGDIR (the test suite's) or, without it, a
+# throwaway one started in FUZZ_BUILD_DIR/pg and stopped at exit.
 # clang comes from Debian (scripts/setup.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-fuzzers=(query_parser records token router)
+fuzzers=(query_parser records token router portal)
 mode=all seconds=60 only=
 case "${1:-}" in
   --build) mode=build ;;
@@ -61,13 +64,42 @@ for path in sorted(glob.glob(os.path.join(cases, "*.case"))):
         with open(os.path.join(out, "query_parser", "q%03d" % n), "wb") as f:
             f.write(bytes([n % 16]) + q[0].encode())
 PY
-    mkdir -p "$seeds/records" "$seeds/token"
+    mkdir -p "$seeds/records" "$seeds/token" "$seeds/portal"
+    python3 - "$seeds/portal" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+turns = {"conversation": [{"speaker": "Ana", "text": "Hola, ¿cómo está?"},
+                          {"speaker": "Persona", "text": "Bien; vengo por el padrón."}]}
+once = json.dumps(turns, ensure_ascii=False)
+for i, t in enumerate([once, json.dumps(once, ensure_ascii=False),
+                       json.dumps(json.dumps(once)), '{"conversation": "x"}', "[]", "null",
+                       '[{"speaker": 3, "text": null}, 5, {"text": "sólo texto"}]',
+                       '{"conversation": [{"text": "' + "palabra " * 200 + '"}]}',
+                       '{"conversation": [', "texto libre sin JSON"]):
+    for lead in ("\x0b", "\x01", "\x05"):
+        with open(os.path.join(out, "p%02d%d" % (i, ord(lead))), "w") as f:
+            f.write(lead + t)
+PY
   fi
   exec 9>&-
 }
 
+# A PostgreSQL for the portal fuzzer: CS_FUZZ_PG is set to its conninfo.
+portal_pg() {
+  pg_dir=${CS_TEST_PGDIR:-}
+  if [ -z "$pg_dir" ]; then
+    pg_dir=$build/pg
+    "$src/scripts/pg.sh" start "$pg_dir" >/dev/null
+    trap '"$src/scripts/pg.sh" stop "$pg_dir" >/dev/null' EXIT
+  fi
+  [ -f "$pg_dir/conninfo" ] || { echo "fuzz.sh: no PostgreSQL conninfo in $pg_dir" >&2; exit 1; }
+  CS_FUZZ_PG=$(cat "$pg_dir/conninfo")
+  export CS_FUZZ_PG CS_SRC_DIR=$src
+}
+
 run_one() {
   local name=$1 secs=$2
+  [ "$name" = portal ] && [ -z "${CS_FUZZ_PG:-}" ] && portal_pg
   local work=$build/corpus/$name seeds=$build/seeds/$name regress=$src/tests/fuzz/regressions/$name
   mkdir -p "$work" "$build/crashes"
   local dirs=("$work" "$seeds")
