@@ -189,8 +189,8 @@ void th_stop(pid_t pid) {
   CHECK(rc == 0, "indexer should stop cleanly on SIGTERM (exit %d)", rc);
 }
 
-int th_log_count(const char *needle) {
-  FILE *f = fopen(logpath, "r");
+static int count_lines(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
   if (!f) return 0;
   char line[4096];
   int n = 0;
@@ -198,6 +198,16 @@ int th_log_count(const char *needle) {
     n += strstr(line, needle) != NULL;
   fclose(f);
   return n;
+}
+
+int th_log_count(const char *needle) {
+  return count_lines(logpath, needle);
+}
+
+int th_server_log_count(const char *needle) {
+  char log[700];
+  snprintf(log, sizeof log, "%s/server.log", scratch);
+  return count_lines(log, needle);
 }
 
 int th_docs_with(const char *index_dir, const char *word) {
@@ -350,6 +360,25 @@ char *th_http_get(int port, const char *path, const char *token) {
     free(body);
     return NULL;
   }
+  return body;
+}
+
+char *th_http_get_status(int port, const char *path, const char *token, int *status) {
+  char cmd[1400], out[700];
+  snprintf(out, sizeof out, "%s/http-body", scratch);
+  snprintf(cmd, sizeof cmd, "curl -s -o '%s' -w '%%{http_code}' %s%s%s 'http://127.0.0.1:%d%s'",
+           out, token ? "-H 'Authorization: Bearer " : "", token ? token : "", token ? "'" : "",
+           port, path);
+  *status = 0;
+  FILE *f = popen(cmd, "r");
+  if (!f) return NULL;
+  char *code = slurp(f);
+  int rc = pclose(f);
+  if (code && rc == 0) *status = atoi(code);
+  free(code);
+  f = *status ? fopen(out, "r") : NULL;
+  char *body = f ? slurp(f) : NULL;
+  if (f) fclose(f);
   return body;
 }
 

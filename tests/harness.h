@@ -54,6 +54,8 @@ void th_stop(pid_t pid); /* SIGTERM and wait (REQUIRE clean exit) */
 const char *th_indexer_path(void);
 /* Count of log lines containing `needle`. */
 int th_log_count(const char *needle);
+/* The same in the log of the server th_server_start started last. */
+int th_server_log_count(const char *needle);
 
 /* Index probes (open a fresh read view each call). */
 /* Number of documents whose postings contain the analyzed form of word. */
@@ -77,6 +79,9 @@ pid_t th_server_start(const char *index_dir, int *port);
 /* GET path from the server at port (token NULL: none), through curl.
  * Returns the body (malloc'd) or NULL when the request failed. */
 char *th_http_get(int port, const char *path, const char *token);
+/* The same whatever the status: *status is the HTTP status (0 when there
+ * was no answer); returns the body (malloc'd) or NULL. */
+char *th_http_get_status(int port, const char *path, const char *token, int *status);
 
 int64_t th_now_ms(void);
 void th_sleep_ms(int ms);
