@@ -79,7 +79,7 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
     cs_buf tb;
     cs_buf_init(&tb);
     if (!rc && !t.packed.p) cs_buf_bytes(&tb, t.text.p, t.text.len);
-    if (!rc && t.packed.p) rc = cs_turn_text(&t, &tb);
+    if (!rc && t.packed.p) rc = cs_corrupt_rc(cs_turn_text(&t, &tb), CS_T_TURN, sl(tk, 12));
     cs_cursor_close(cur);
     if (!rc) rc = tb.err;
     if (!rc) rc = cs__wr_remove_doc(w, t.docid, lang, (const char *)tb.p, tb.len, CS_DOC_TURN);
