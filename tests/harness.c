@@ -311,12 +311,13 @@ static char *slurp(FILE *f) {
 }
 
 pid_t th_server_start(const char *index_dir, int *port) {
-  char tokens[700], log[700], cmd[900], server[600];
+  char tokens[700], log[700], cmd[1200], server[600];
   snprintf(tokens, sizeof tokens, "%s/server-tokens", scratch);
   snprintf(log, sizeof log, "%s/server.log", scratch);
   snprintf(cmd, sizeof cmd,
-           "umask 077; printf 'sha256:%%s admin\\n' $(printf %%s '" TH_ADMIN_TOKEN
-           "' | sha256sum | cut -d' ' -f1) > '%s'",
+           "umask 077; { printf 'sha256:%%s admin\\n' $(printf %%s '" TH_ADMIN_TOKEN
+           "' | sha256sum | cut -d' ' -f1); printf 'sha256:%%s analyst\\n' $(printf %%s "
+           "'" TH_ANALYST_TOKEN "' | sha256sum | cut -d' ' -f1); } > '%s'",
            tokens);
   REQUIRE(system(cmd) == 0, "cannot write %s", tokens);
   snprintf(server, sizeof server, "%s", indexer);

@@ -72,9 +72,10 @@ int th_index_files_contain(const char *index_dir, const char *needle);
  * REQUIREs it. */
 void th_os_url(char *out, size_t n);
 /* convsearch-server (beside the indexer) on index_dir at a free port of
- * 127.0.0.1, with one admin service token TH_ADMIN_TOKEN; REQUIREs that
+ * 127.0.0.1, with an admin and an analyst service token; REQUIREs that
  * it starts. Returns its pid (stop it with th_stop); *port is its port. */
 #define TH_ADMIN_TOKEN "harness-admin-token"
+#define TH_ANALYST_TOKEN "harness-analyst-token" /* and one analyst token */
 pid_t th_server_start(const char *index_dir, int *port);
 /* GET path from the server at port (token NULL: none), through curl.
  * Returns the body (malloc'd) or NULL when the request failed. */

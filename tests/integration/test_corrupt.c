@@ -1,12 +1,13 @@
 /*
  * Corruption is never silent (issue 14). Three records of a real index are
  * damaged through the store API (a conversation record, one turn, one
- * postings chunk), as a bad disk or a bug would leave them. Then the
+ * postings chunk, one person), as a bad disk or a bug would leave them. Then the
  * server does not crash; a search still answers, skipping them; a request
  * for a damaged conversation gets 500 index_corrupt (not 404, not a
  * partial transcript); /v1/health says degraded and counts them;
  * /v1/metrics counts them; the server log names each once however often it
- * is met; and verify names each and exits non-zero.
+ * is met; an analyst still sees no name; and verify names each and exits
+ * non-zero.
  */
 #include "harness.h"
 #include "records.h"
@@ -77,15 +78,16 @@ int main(void) {
   const char *install[] = {"install", "--pg", pg, NULL};
   REQUIRE(th_indexer(install) == 0, "install failed");
   th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
-            "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno');"
+            "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), (2, 1, 'Bea Gómez');"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (1, 1, 1), (2, 1, 1), "
-            "(3, 1, 1), (4, 1, 1);"
+            "(3, 1, 1), (4, 1, 1), (5, 2, 1);"
             "INSERT INTO segments VALUES "
             "(1, 0, 'a', 'other', 0, 1, 'vivienda de alquiler'),"
             "(2, 0, 'a', 'other', 0, 1, 'vivienda sin luz'),"
             "(3, 0, 'a', 'other', 0, 1, 'vivienda y comida'),"
             "(3, 1, 'a', 'other', 1, 2, 'gracias'),"
-            "(4, 0, 'a', 'other', 0, 1, 'zanahorias del huerto')");
+            "(4, 0, 'a', 'other', 0, 1, 'zanahorias del huerto'),"
+            "(5, 0, 'a', 'other', 0, 1, 'soy Bea Gómez y pido una vivienda')");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -99,6 +101,8 @@ int main(void) {
   damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
   size_t klen = post_key(index, "zanahori", key, sizeof key);
   damage(index, CS_T_POST, key, klen, NULL, 0);
+  cs_key_u64(key, 2); /* the person whose name analysts must not see */
+  damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
@@ -123,19 +127,33 @@ int main(void) {
     CHECK(st == 200, "an intact conversation still reads (%d)", st);
     free(b);
   }
+  /* An analyst never sees a name, even one the index can no longer read:
+   * the texts of that person's conversations are withheld, and no word
+   * matches in them. */
+  char *b = th_http_get_status(port, "/v1/conversations/5", TH_ANALYST_TOKEN, &st);
+  CHECK(st == 200 && b && !strstr(b, "Bea") && !strstr(b, "vivienda") && strstr(b, "Persona "),
+        "an analyst gets the conversation of a damaged person withheld (%d): %s", st, b);
+  free(b);
+  b = th_http_get_status(port, "/v1/search?q=vivienda", TH_ANALYST_TOKEN, &st);
+  CHECK(st == 200 && b && !strstr(b, "\"conversation_id\":5,") && !strstr(b, "Bea"),
+        "nor does a search of an analyst match in it (%d): %s", st, b);
+  free(b);
+  b = th_http_get_status(port, "/v1/conversations/5", TH_ADMIN_TOKEN, &st);
+  CHECK(st == 200 && b && strstr(b, "Bea"), "an admin reads it (%d)", st);
+  free(b);
   CHECK(kill(srv, 0) == 0, "the server is still running");
   char *h = compact(th_http_get_status(port, "/v1/health", NULL, &st));
   CHECK(st == 200 && h && strstr(h, "\"status\":\"degraded\""), "/v1/health is degraded: %s",
         h ? h : "(none)");
-  CHECK(h && strstr(h, "\"corrupt_records\":3"), "/v1/health counts 3 damaged records: %s",
+  CHECK(h && strstr(h, "\"corrupt_records\":4"), "/v1/health counts 4 damaged records: %s",
         h ? h : "(none)");
   CHECK(h && strstr(h, "\"conversation\":1") && strstr(h, "\"turn\":1") &&
-            strstr(h, "\"postings\":1"),
+            strstr(h, "\"postings\":1") && strstr(h, "\"person\":1"),
         "/v1/health counts them by kind: %s", h ? h : "(none)");
   free(h);
   char *m = th_http_get(port, "/v1/metrics", TH_ADMIN_TOKEN);
-  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 3\n"),
-        "/v1/metrics has convsearch_index_corrupt_records 3");
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 4\n"),
+        "/v1/metrics has convsearch_index_corrupt_records 4");
   CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records_by_kind{kind=\"turn\"} 1\n"),
         "/v1/metrics counts them by kind");
   free(m);
@@ -155,6 +173,8 @@ int main(void) {
         "verify names the damaged turn");
   CHECK(th_log_count("damaged record: postings of 'zanahori") == 1,
         "verify names the damaged postings chunk");
+  CHECK(th_log_count("damaged record: person 2 cannot be decoded") == 1,
+        "verify names the damaged person");
   PQfinish(c);
   return th_done();
 }
