@@ -185,6 +185,31 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
           "# TYPE convsearch_bad_rows_total counter\n"
           "convsearch_bad_rows_total %.0f\n",
           bad);
+    double corrupt = num(health, "corrupt_records", NULL);
+    if (corrupt >= 0) {
+      put(&o,
+          "# HELP convsearch_index_corrupt_records Damaged index records the server met since it "
+          "started serving this index generation (the log names them; verify finds them "
+          "all).\n"
+          "# TYPE convsearch_index_corrupt_records gauge\n"
+          "convsearch_index_corrupt_records %.0f\n"
+          "# HELP convsearch_index_corrupt_records_by_kind The same, by kind of record.\n"
+          "# TYPE convsearch_index_corrupt_records_by_kind gauge\n",
+          corrupt);
+      const char *kind;
+      json_t *n;
+      json_object_foreach(json_object_get(health, "corrupt_by_kind"), kind, n) {
+        if (json_is_integer(n))
+          put(&o, "convsearch_index_corrupt_records_by_kind{kind=\"%s\"} %lld\n", kind,
+              (long long)json_integer_value(n));
+      }
+      put(&o,
+          "# HELP convsearch_index_corrupt_reads_total Reads that met a damaged index record "
+          "(skipped, or answered with index_corrupt).\n"
+          "# TYPE convsearch_index_corrupt_reads_total counter\n"
+          "convsearch_index_corrupt_reads_total %.0f\n",
+          num(health, "corrupt_reads", NULL));
+    }
     const json_t *mirror = json_object_get(health, "mirror");
     if (json_is_object(mirror)) {
       put(&o,

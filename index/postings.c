@@ -82,6 +82,9 @@ int cs_chunk_positions(cs_chunk *c, uint32_t i, uint32_t *out, uint32_t cap) {
     pos = k == 0 ? delta : pos + delta;
     out[k] = pos;
   }
+  /* The last document's positions end the chunk: bytes past them are
+   * damage (a chunk extended with garbage), not postings. */
+  if (i + 1 == c->n && p != c->pos_end) return CS_ECORRUPT;
   return 0;
 }
 

@@ -17,7 +17,8 @@
  *                docid_delta is 0 for the first doc (its docid is the key's),
  *                then > 0; tf >= 1; len = tokens in the doc (>= tf)
  *   positions := for each doc, tf x pos_delta: the first position of a doc
- *                is absolute, the next ones are deltas > 0
+ *                is absolute, the next ones are deltas > 0; the last doc's
+ *                positions end the chunk (reading them checks it)
  *
  * Every decoder checks every bound and returns CS_ECORRUPT on bytes that do
  * not follow the grammar (the index file is untrusted input).

@@ -4,6 +4,7 @@
 #include "reader.h"
 
 #include "analyzer.h"
+#include "corrupt.h"
 #include "errors.h"
 #include "varint.h"
 
@@ -72,7 +73,7 @@ int cs_reader_stats(cs_reader *r, cs_stats *out) {
   int rc = cs_get(r->txn, CS_T_META, sl("stats", 5), &v);
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
-  return cs_stats_decode(v.data, v.len, out);
+  return cs_corrupt_rc(cs_stats_decode(v.data, v.len, out), CS_T_META, sl("stats", 5));
 }
 
 int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out) {
@@ -81,7 +82,7 @@ int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out) {
   int rc = cs_get(r->txn, CS_T_META, sl("checkpoint", 10), &v);
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
-  return cs_checkpoint_decode(v.data, v.len, out);
+  return cs_corrupt_rc(cs_checkpoint_decode(v.data, v.len, out), CS_T_META, sl("checkpoint", 10));
 }
 
 int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out) {
@@ -92,14 +93,14 @@ int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out) {
   cs_slice v;
   if (len == 0 || len > CS_TERM_MAX + 1) return CS_ENOTFOUND;
   int rc = cs_get(r->txn, CS_T_LEX, sl(term, len), &v);
-  return rc ? rc : cs_lex_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_lex_decode(v.data, v.len, out), CS_T_LEX, sl(term, len));
 }
 
 int cs_reader_word(cs_reader *r, const char *word, size_t len, cs_word *out) {
   cs_slice v;
   if (len == 0 || len > 511) return CS_ENOTFOUND;
   int rc = cs_get(r->txn, CS_T_WORDS, sl(word, len), &v);
-  return rc ? rc : cs_word_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_word_decode(v.data, v.len, out), CS_T_WORDS, sl(word, len));
 }
 
 int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out) {
@@ -107,7 +108,7 @@ int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out) {
   cs_be32_put(key, docid);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_DOCS, sl(key, 4), &v);
-  return rc ? rc : cs_doc_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_doc_decode(v.data, v.len, out), CS_T_DOCS, sl(key, 4));
 }
 
 int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out) {
@@ -115,7 +116,7 @@ int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out) {
   cs_key_u64(key, id);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_CONV, sl(key, 8), &v);
-  return rc ? rc : cs_conv_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_conv_decode(v.data, v.len, out), CS_T_CONV, sl(key, 8));
 }
 
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
@@ -124,7 +125,8 @@ int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_TURN, sl(key, 12), &v);
   if (!rc) rc = cs_turn_decode(v.data, v.len, out);
-  return rc ? rc : cs_turn_text(out, &r->text);
+  if (!rc) rc = cs_turn_text(out, &r->text);
+  return cs_corrupt_rc(rc, CS_T_TURN, sl(key, 12));
 }
 
 int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out) {
@@ -132,7 +134,7 @@ int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out) {
   cs_key_u64(key, id);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_PATIENT, sl(key, 8), &v);
-  return rc ? rc : cs_patient_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_patient_decode(v.data, v.len, out), CS_T_PATIENT, sl(key, 8));
 }
 
 int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out) {
@@ -140,7 +142,7 @@ int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out) {
   cs_key_u64(key, id);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_POINT, sl(key, 8), &v);
-  return rc ? rc : cs_point_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_point_decode(v.data, v.len, out), CS_T_POINT, sl(key, 8));
 }
 
 int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *out) {
@@ -148,7 +150,7 @@ int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *ou
   cs_key_u64u64(key, patient, actor);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_INTER, sl(key, 16), &v);
-  return rc ? rc : cs_inter_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_inter_decode(v.data, v.len, out), CS_T_INTER, sl(key, 16));
 }
 
 int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
@@ -164,7 +166,7 @@ int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out) 
   cs_be32_put(key + 8, n);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_PASSAGE, sl(key, 12), &v);
-  return rc ? rc : cs_passage_decode(v.data, v.len, out);
+  return rc ? rc : cs_corrupt_rc(cs_passage_decode(v.data, v.len, out), CS_T_PASSAGE, sl(key, 12));
 }
 
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {
@@ -172,8 +174,7 @@ int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {
 }
 
 static int first_op(void *ctx, cs_slice k, cs_slice v) {
-  (void)k;
-  return cs_outop_decode(v.data, v.len, ctx) == 0 ? 1 : CS_ECORRUPT;
+  return cs_outop_decode(v.data, v.len, ctx) == 0 ? 1 : cs_corrupt(CS_T_OUTBOX, k);
 }
 
 int cs_reader_outbox_first(cs_reader *r, cs_outop *out) {
@@ -219,22 +220,24 @@ static void pcur_end(cs_pcur *c, int err) {
   if (err && !c->err) c->err = err;
 }
 
-/* Loads the chunk under (k, v) if it belongs to our term. Returns 1 when
- * loaded, 0 when the term's chunks are over. */
+/* Loads the chunk under (k, v) if it belongs to our term. A damaged chunk
+ * is reported and skipped (its documents are lost to this cursor): the
+ * next one of the term is loaded instead. Returns 1 when loaded, 0 when the
+ * term's chunks are over. */
 static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
-  if (rc == CS_ENOTFOUND) return 0;
-  if (rc) {
-    pcur_end(c, rc);
-    return 0;
-  }
-  if (k.len != c->len + 5 || memcmp(k.data, c->term, c->len) != 0 ||
-      ((const uint8_t *)k.data)[c->len] != 0)
-    return 0;
-  uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1);
-  rc = cs_chunk_decode(v.data, v.len, first, &c->chunk);
-  if (rc) {
-    pcur_end(c, rc);
-    return 0;
+  for (;;) {
+    if (rc == CS_ENOTFOUND) return 0;
+    if (rc) {
+      pcur_end(c, rc);
+      return 0;
+    }
+    if (k.len != c->len + 5 || memcmp(k.data, c->term, c->len) != 0 ||
+        ((const uint8_t *)k.data)[c->len] != 0)
+      return 0;
+    uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1);
+    if (cs_chunk_decode(v.data, v.len, first, &c->chunk) == 0) break;
+    cs_corrupt(CS_T_POST, k);
+    rc = cs_cursor_next(c->cur, &k, &v);
   }
   c->i = 0;
   c->docid = c->chunk.docid[0];
@@ -334,11 +337,8 @@ void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
     int rc = cs_cursor_next(c->cur, &k, &v);
     if (rc == 0 && k.len == c->len + 5 && memcmp(k.data, c->term, c->len + 1) == 0) {
       uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1), last, n, mt, ml;
-      if (cs_chunk_peek(v.data, v.len, first, &last, &n, &mt, &ml)) {
-        pcur_end(c, CS_ECORRUPT);
-        return;
-      }
-      if (target > last) {
+      /* A damaged header: load_chunk reports the chunk and steps over it. */
+      if (cs_chunk_peek(v.data, v.len, first, &last, &n, &mt, &ml) == 0 && target > last) {
         uint8_t key[CS_TERM_MAX + 8];
         size_t klen = cs_key_post(key, c->term, c->len, target);
         rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
@@ -385,6 +385,10 @@ int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n) {
     c->pos_cap = tf;
   }
   int rc = cs_chunk_positions(&c->chunk, c->i, c->pos, c->pos_cap);
+  if (rc == CS_ECORRUPT) {
+    uint8_t key[CS_TERM_MAX + 8];
+    cs_corrupt(CS_T_POST, sl(key, cs_key_post(key, c->term, c->len, c->chunk.first)));
+  }
   if (rc) return rc;
   *pos = c->pos;
   *n = tf;

@@ -4,6 +4,9 @@
  * written against this interface and the cursor contract (docid, next,
  * next_geq), never against the store.
  *
+ * A value that fails to decode is reported through corrupt.h (counted,
+ * logged once by name) and its call returns CS_ECORRUPT.
+ *
  * Lifetimes: every cs_str in a record returned here points into the mapped
  * index and is valid until cs_reader_close(). A reader is used by one thread.
  */
@@ -60,8 +63,10 @@ int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t ple
 int cs_reader_cursor(cs_reader *r, cs_table t, cs_cursor **out);
 
 /* Postings cursor over one term. After open it sits on the term's first
- * document; cs_pcur_docid() returns CS_DOCID_END once exhausted. Errors
- * (a corrupt chunk) end the cursor and are kept in cs_pcur_error(). */
+ * document; cs_pcur_docid() returns CS_DOCID_END once exhausted. A damaged
+ * chunk is reported (corrupt.h) and stepped over; other errors (the store's)
+ * end the cursor and are kept in cs_pcur_error(). Damaged positions make
+ * cs_pcur_positions() report them and return CS_ECORRUPT. */
 int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out);
 void cs_pcur_close(cs_pcur *c);
 uint32_t cs_pcur_docid(const cs_pcur *c);

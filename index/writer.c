@@ -7,6 +7,7 @@
  * become postings in writer_docs.c, passages in writer_passages.c.
  */
 #include "writer_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "varint.h"
@@ -88,7 +89,8 @@ int cs_writer_begin(cs_writer *w) {
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
   rc = cs_get(w->txn, CS_T_META, sl("stats", 5), &v);
-  if (rc == 0) rc = cs_stats_decode(v.data, v.len, &w->stats);
+  if (rc == 0)
+    rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &w->stats), CS_T_META, sl("stats", 5));
   if (rc == CS_ENOTFOUND) rc = 0;
   w->mirror = cs_get(w->txn, CS_T_META, sl("mirror", 6), &v) == 0;
   w->outbox_seq = 0;
@@ -226,7 +228,7 @@ int cs_writer_get_checkpoint(cs_writer *w, cs_checkpoint *c) {
   int rc = cs_get(w->txn, CS_T_META, sl("checkpoint", 10), &v);
   if (rc == CS_ENOTFOUND) return 0;
   if (rc) return rc;
-  return cs_checkpoint_decode(v.data, v.len, c);
+  return cs_corrupt_rc(cs_checkpoint_decode(v.data, v.len, c), CS_T_META, sl("checkpoint", 10));
 }
 
 int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c) {

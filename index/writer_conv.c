@@ -5,6 +5,7 @@
  * stored texts again.
  */
 #include "writer_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "varint.h"
@@ -15,7 +16,9 @@
 
 static int get_conv(cs_writer *w, uint64_t id, cs_conv *c, cs_buf *copy) {
   int rc = cs__wr_get_copy(w, CS_T_CONV, id, copy);
-  return rc ? rc : cs_conv_decode(copy->p, copy->len, c);
+  uint8_t key[8];
+  cs_key_u64(key, id);
+  return rc ? rc : cs_corrupt_rc(cs_conv_decode(copy->p, copy->len, c), CS_T_CONV, sl(key, 8));
 }
 
 static int delete_conversation(cs_writer *w, uint64_t id);
@@ -42,7 +45,9 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
       cs_be32_put(dk, d);
       cs_slice v;
       cs_doc doc;
-      if (cs_get(w->txn, CS_T_DOCS, sl(dk, 4), &v) || cs_doc_decode(v.data, v.len, &doc)) continue;
+      if (cs_get(w->txn, CS_T_DOCS, sl(dk, 4), &v) ||
+          cs_corrupt_rc(cs_doc_decode(v.data, v.len, &doc), CS_T_DOCS, sl(dk, 4)))
+        continue; /* damaged: reported; its postings stay until a reindex */
       if (doc.kind == CS_DOC_TITLE)
         rc = cs__wr_remove_doc(w, d, lang, c.title.p, c.title.len, CS_DOC_TITLE);
       else if (doc.kind == CS_DOC_DESCRIPTION)
@@ -68,13 +73,13 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
       break;
     }
     cs_turn t;
-    if (!rc) rc = cs_turn_decode(v.data, v.len, &t);
+    if (!rc) rc = cs_corrupt_rc(cs_turn_decode(v.data, v.len, &t), CS_T_TURN, k);
     uint8_t tk[12];
     if (!rc) memcpy(tk, k.data, 12);
     cs_buf tb;
     cs_buf_init(&tb);
     if (!rc && !t.packed.p) cs_buf_bytes(&tb, t.text.p, t.text.len);
-    if (!rc && t.packed.p) rc = cs_turn_text(&t, &tb);
+    if (!rc && t.packed.p) rc = cs_corrupt_rc(cs_turn_text(&t, &tb), CS_T_TURN, sl(tk, 12));
     cs_cursor_close(cur);
     if (!rc) rc = tb.err;
     if (!rc) rc = cs__wr_remove_doc(w, t.docid, lang, (const char *)tb.p, tb.len, CS_DOC_TURN);

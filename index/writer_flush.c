@@ -5,6 +5,7 @@
  * chunks.
  */
 #include "writer_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "varint.h"
@@ -22,7 +23,7 @@ static int lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int6
   cs_slice v;
   cs_lex x = {0, 0};
   int rc = cs_get(w->txn, CS_T_LEX, sl(term, len), &v);
-  if (rc == 0) rc = cs_lex_decode(v.data, v.len, &x);
+  if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), CS_T_LEX, sl(term, len));
   if (rc && rc != CS_ENOTFOUND) return rc;
   int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
   if (df <= 0) {
@@ -71,7 +72,7 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   if (rc == 0) {
     cs_chunk c;
     uint32_t first = cs_be32_get((const uint8_t *)k.data + e->len + 1);
-    rc = cs_chunk_decode(v.data, v.len, first, &c);
+    rc = cs_corrupt_rc(cs_chunk_decode(v.data, v.len, first, &c), CS_T_POST, k);
     if (rc) return rc;
     if (c.n < CS_CHUNK_DOCS) {
       rc = cs_plist_add_chunk(l, &c);
@@ -101,7 +102,7 @@ static int flush_word(cs_writer *w, cs__pentry *e) {
   int rc = cs_get(w->txn, CS_T_WORDS, sl(e->key, e->len), &v);
   if (rc == 0) {
     cs_word old;
-    rc = cs_word_decode(v.data, v.len, &old);
+    rc = cs_corrupt_rc(cs_word_decode(v.data, v.len, &old), CS_T_WORDS, sl(e->key, e->len));
     if (rc) return rc;
     x.df = old.df;
   } else if (rc != CS_ENOTFOUND) {
@@ -154,7 +155,7 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
   }
   uint32_t first = cs_be32_get((const uint8_t *)k.data + len + 1);
   cs_chunk c;
-  rc = cs_chunk_decode(v.data, v.len, first, &c);
+  rc = cs_corrupt_rc(cs_chunk_decode(v.data, v.len, first, &c), CS_T_POST, k);
   if (rc) return rc;
   if (docid > c.last) return 0;
   cs_plist *l = &w->tmp;

@@ -4,6 +4,7 @@
  * the turns it covers, and removed again from the stored turns.
  */
 #include "writer_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "varint.h"
@@ -68,6 +69,7 @@ static int tt_load(cs_writer *w, uint64_t conv, cs__turn_texts *tt, cs_buf *scra
     cs_turn t;
     rc = cs_turn_decode(v.data, v.len, &t);
     if (!rc) rc = cs_turn_text(&t, scratch);
+    rc = cs_corrupt_rc(rc, CS_T_TURN, k);
     if (!rc) rc = cs__tt_push(tt, t.seq, t.role, t.start_ms, t.end_ms, t.text.p, t.text.len);
     if (rc) break;
   }
@@ -213,7 +215,7 @@ int cs__passages_delete(cs_writer *w, uint64_t conv, const char *lang) {
     cs_passage p;
     if (mine) {
       memcpy(key, k.data, 12);
-      rc = cs_passage_decode(v.data, v.len, &p);
+      rc = cs_corrupt_rc(cs_passage_decode(v.data, v.len, &p), CS_T_PASSAGE, sl(key, 12));
     }
     cs_cursor_close(cur);
     if (!mine) {

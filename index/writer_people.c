@@ -4,6 +4,7 @@
  * on), and events folded into interaction scores, each applied once.
  */
 #include "writer_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "varint.h"
@@ -13,7 +14,10 @@
 
 static int get_patient(cs_writer *w, uint64_t id, cs_patient *p, cs_buf *copy) {
   int rc = cs__wr_get_copy(w, CS_T_PATIENT, id, copy);
-  return rc ? rc : cs_patient_decode(copy->p, copy->len, p);
+  uint8_t key[8];
+  cs_key_u64(key, id);
+  return rc ? rc
+            : cs_corrupt_rc(cs_patient_decode(copy->p, copy->len, p), CS_T_PATIENT, sl(key, 8));
 }
 
 static int remove_patient_record(cs_writer *w, uint64_t id) {
@@ -178,7 +182,7 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out
   cs_key_u64u64(key, in->patient_id, in->actor_id);
   cs_inter x = {0, 0, INT64_MIN};
   rc = cs_get(w->txn, CS_T_INTER, sl(key, 16), &v);
-  if (rc == 0) rc = cs_inter_decode(v.data, v.len, &x);
+  if (rc == 0) rc = cs_corrupt_rc(cs_inter_decode(v.data, v.len, &x), CS_T_INTER, sl(key, 16));
   if (rc && rc != CS_ENOTFOUND) return rc;
   x.events++;
   x.score_ref += cs_interaction_ref(cs_interaction_weight(type), in->recorded_at_ms);

@@ -15,6 +15,7 @@
 #include "mirror.h"
 
 #include "bulk.h"
+#include "corrupt.h"
 #include "errors.h"
 #include "log.h"
 #include "varint.h"
@@ -69,9 +70,9 @@ typedef struct turns_ctx {
 static int add_turn(void *ctx, cs_slice k, cs_slice v) {
   turns_ctx *tc = ctx;
   cs_turn t;
-  if (cs_turn_decode(v.data, v.len, &t)) return CS_ECORRUPT;
-  int rc = cs_turn_text(&t, &tc->text);
-  if (rc) return rc;
+  int rc = cs_turn_decode(v.data, v.len, &t);
+  if (!rc) rc = cs_turn_text(&t, &tc->text);
+  if (rc) return cs_corrupt_rc(rc, CS_T_TURN, k);
   json_array_append_new(tc->turns, json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", t.seq,
                                              "speaker", jstr(t.speaker), "role",
                                              cs_role_name(t.role), "start_ms", jtime(t.start_ms),
@@ -230,6 +231,7 @@ static int collect(void *ctx, cs_slice k, cs_slice v) {
   cs_outop op;
   b->seq[b->n] = seq;
   if (cs_outop_decode(v.data, v.len, &op)) {
+    cs_corrupt(CS_T_OUTBOX, k); /* logged there: outbox N */
     cs_log(CS_LOG_ERROR, "mirror: outbox entry %" PRIu64 " is corrupt; dropped", seq);
     b->sent[b->n++] = 0;
     return 0;

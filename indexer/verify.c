@@ -8,6 +8,8 @@
  *   - nothing is in the index that the stores do not have;
  *   - every applicable event is applied, exactly once;
  *   - nothing of an erased person is left;
+ *   - every value of the index decodes (records, compressed texts,
+ *     postings chunks with their positions); each damaged one is named;
  *   - internal consistency: each term's postings match its lexicon entry,
  *     every posted docid is a live document, every conversation has its
  *     turns, statistics match the documents.
@@ -19,6 +21,7 @@
 #include "analyzer.h"
 #include "apply.h"
 #include "badrows.h"
+#include "corrupt.h"
 #include "errors.h"
 #include "log.h"
 #include "mirror.h"
@@ -215,6 +218,8 @@ static int check_conversation_page(verify *v, const uint64_t *idv, int n) {
         diff(v, "conversation %" PRIu64 ": in the index though its person was erased", id);
     } else if (rc == CS_ENOTFOUND) {
       if (!bad_row(v, 'c', id)) diff(v, "conversation %" PRIu64 ": missing from the index", id);
+    } else if (rc == CS_ECORRUPT) {
+      /* named by check_records */
     } else if (rc) {
       diff(v, "conversation %" PRIu64 ": unreadable in the index (%s)", id, cs_strerror(rc));
     } else if (c.checksum != cs_conv_in_checksum(&in)) {
@@ -249,6 +254,8 @@ static int check_patient_page(verify *v, const uint64_t *idv, int n) {
       if (rc == 0) diff(v, "person %" PRIu64 ": in the index though erased", in.id);
     } else if (rc == CS_ENOTFOUND) {
       if (!bad_row(v, 'p', in.id)) diff(v, "person %" PRIu64 ": missing from the index", in.id);
+    } else if (rc == CS_ECORRUPT) {
+      /* named by check_records */
     } else if (rc) {
       diff(v, "person %" PRIu64 ": unreadable in the index (%s)", in.id, cs_strerror(rc));
     } else if (p.checksum != cs_patient_in_checksum(&in)) {
@@ -333,6 +340,37 @@ static int check_erased_one(void *ctx, cs_slice k, cs_slice val) {
   return 0;
 }
 
+/* Every value of every table decodes completely; each damaged one is
+ * named ("damaged record: turn 7/3 ..."), with the kinds of record. */
+typedef struct records_ctx {
+  verify *v;
+  cs_table t;
+  cs_buf scratch; /* decompressed turn text */
+} records_ctx;
+
+static int check_record(void *ctx, cs_slice k, cs_slice val) {
+  records_ctx *x = ctx;
+  int rc = cs_corrupt_probe(x->t, k, val, &x->scratch);
+  if (rc == CS_ECORRUPT) {
+    char name[160];
+    diff(x->v, "damaged record: %s cannot be decoded", cs_corrupt_name(x->t, k, name, sizeof name));
+    return 0;
+  }
+  return rc;
+}
+
+static int check_records(verify *v) {
+  records_ctx x = {v, CS_T_META, {0}};
+  cs_buf_init(&x.scratch);
+  int status = 0;
+  for (int t = 0; t < CS_T__COUNT && !status; t++) {
+    x.t = (cs_table)t;
+    status = cs_reader_scan(v->r, x.t, NULL, 0, check_record, &x) ? 2 : 0;
+  }
+  cs_buf_free(&x.scratch);
+  return status;
+}
+
 /* Internal consistency of postings, lexicon, documents and statistics. */
 typedef struct post_ctx {
   verify *v;
@@ -372,10 +410,8 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
     x->df = x->cf = 0;
   }
   cs_chunk c;
-  if (cs_chunk_decode(val.data, val.len, cs_be32_get(kp + tl + 1), &c)) {
-    diff(x->v, "term '%.*s': corrupt postings chunk", (int)tl, (const char *)kp);
-    return 0;
-  }
+  if (cs_chunk_decode(val.data, val.len, cs_be32_get(kp + tl + 1), &c))
+    return 0; /* named by check_records */
   for (uint32_t i = 0; i < c.n; i++) {
     cs_doc d;
     if (cs_reader_doc(x->v->r, c.docid[i], &d) != 0) {
@@ -394,11 +430,8 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
 static int count_doc(void *ctx, cs_slice k, cs_slice val) {
   post_ctx *x = ctx;
   cs_doc d;
-  if (cs_doc_decode(val.data, val.len, &d) == 0)
-    x->docs_by_kind[d.kind]++;
-  else
-    diff(x->v, "document: corrupt entry");
-  return 0;
+  if (cs_doc_decode(val.data, val.len, &d) == 0) x->docs_by_kind[d.kind]++;
+  return 0; /* a damaged one is named by check_records */
 }
 
 static int check_internal(verify *v) {
@@ -551,6 +584,7 @@ int cs_verify(const char *conninfo, const char *index_dir, const char *opensearc
   }
   cs_slice bad;
   if (cs_reader_meta(v.r, "bad_rows", &bad) == 0) v.bad = json_loadb(bad.data, bad.len, 0, NULL);
+  if (!status) status = check_records(&v);
   if (!status)
     status = check_set(&v, "src_conversations", CS_T_CONV, "conversation", check_conversation_page);
   if (!status) status = check_set(&v, "src_patients", CS_T_PATIENT, "person", check_patient_page);

@@ -25,6 +25,7 @@
  * search, past which the counts are partial and flagged "timed_out".
  */
 #include "internal.h"
+#include "corrupt.h"
 #include "redact.h"
 #include "parser.h"
 #include "search.h"
@@ -152,10 +153,9 @@ static int in_set(const uint32_t *v, size_t n, uint32_t d) {
 }
 
 static int role_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   actx *a = ctx;
   cs_turn t;
-  if (cs_turn_decode(val.data, val.len, &t)) return 0;
+  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
   if (t.role < 3 && in_set(a->set, a->nset, t.docid)) a->roles[t.role]++;
   return 0;
 }
@@ -318,10 +318,7 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
     goto out;
   }
   if (rc) {
-    if (rc == CS_ENOMEM)
-      cs_engine_err(err, 503, "unavailable", "out of memory");
-    else
-      cs_engine_err(err, 500, "internal", "the index could not be read (%s)", cs_strerror(rc));
+    cs_engine_err_rc(err, rc);
     goto out;
   }
   if (a.nb > 1) qsort(a.b, a.nb, sizeof *a.b, bucket_cmp);

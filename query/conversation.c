@@ -10,6 +10,7 @@
  * existence does not leak.
  */
 #include "internal.h"
+#include "corrupt.h"
 #include "redact.h"
 #include "search.h"
 
@@ -75,13 +76,12 @@ static json_t *json_ms(int64_t ms) {
 }
 
 static int segment_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   seg_ctx *s = ctx;
   cs_turn t;
   int rc = cs_turn_decode(val.data, val.len, &t);
   if (!rc) rc = cs_turn_text(&t, &s->text);
   if (rc) {
-    s->err = rc;
+    s->err = cs_corrupt_rc(rc, CS_T_TURN, key); /* asked for: no partial answer */
     return 1;
   }
   json_t *text;
@@ -190,10 +190,7 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
   ret = 0;
   goto out;
 fail:
-  if (rc == CS_ENOMEM)
-    cs_engine_err(err, 503, "unavailable", "out of memory");
-  else
-    cs_engine_err(err, 500, "internal", "the index could not be read (%s)", cs_strerror(rc));
+  cs_engine_err_rc(err, rc);
 out:
   json_decref(sc.segments);
   cs_buf_free(&sc.buf);

@@ -6,6 +6,7 @@
  * (views keep the old one until they end).
  */
 #include "convs.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "parser.h"
@@ -77,9 +78,8 @@ static int buf_push(cs__ctbuf *b, const cs_conv *c) {
 }
 
 static int conv_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   cs_conv c;
-  if (cs_conv_decode(val.data, val.len, &c)) return 0; /* counted by verify; skipped here */
+  if (cs_corrupt_rc(cs_conv_decode(val.data, val.len, &c), CS_T_CONV, key)) return 0; /* skipped */
   return buf_push(ctx, &c);
 }
 
@@ -122,10 +122,11 @@ static int doc_each(void *ctx, cs_slice key, cs_slice val) {
   uint32_t d = cs_be32_get(key.data);
   if (d < x->skip) return 0;
   cs_doc doc;
-  if (cs_doc_decode(val.data, val.len, &doc) || !doc.conversation_id) return 0;
+  if (cs_corrupt_rc(cs_doc_decode(val.data, val.len, &doc), CS_T_DOCS, key) || !doc.conversation_id)
+    return 0;
   cs_conv c;
   int rc = cs_reader_conv(x->r, doc.conversation_id, &c);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
   if (rc) return rc;
   if (c.first_docid < x->from || d < c.first_docid || d - c.first_docid >= c.ndocs) return 0;
   x->skip = c.first_docid + c.ndocs;

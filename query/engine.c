@@ -15,6 +15,7 @@
 #include "thesaurus.h"
 
 #include "analyzer.h"
+#include "corrupt.h"
 #include "errors.h"
 #include "log.h"
 #include "store.h"
@@ -114,6 +115,17 @@ void cs_engine_err(cs_engine_error *err, int status, const char *code, const cha
   va_start(ap, fmt);
   vsnprintf(err->message, sizeof err->message, fmt, ap);
   va_end(ap);
+}
+
+int cs_engine_err_rc(cs_engine_error *err, int rc) {
+  if (rc == CS_ENOMEM)
+    cs_engine_err(err, 503, "unavailable", "out of memory");
+  else if (rc == CS_ECORRUPT)
+    cs_engine_err(err, 500, "index_corrupt",
+                  "a record this answer needs is damaged in the index (the server log names it)");
+  else
+    cs_engine_err(err, 500, "internal", "the index could not be read (%s)", cs_strerror(rc));
+  return -1;
 }
 
 static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
@@ -235,6 +247,8 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
       cs_gen *g = gen_open(e->dir, NULL);
       if (g) {
         cs_log(CS_LOG_INFO, "serving index generation %s", cs_store_generation(g->store));
+        /* Damaged records reported so far were in the files left behind. */
+        cs_corrupt_reset();
         gen_release(e->cur);
         e->cur = g;
       }
@@ -380,6 +394,22 @@ static json_int_t bad_rows_health(cs_reader *r) {
   return n;
 }
 
+/* Damaged records the server met in the index it serves (corrupt.h): the
+ * status turns "degraded" (the server still answers; `verify` names them
+ * all, `reindex` rebuilds the index from the stores). */
+static void corrupt_health(json_t *h) {
+  uint64_t n = cs_corrupt_records();
+  json_t *kinds = json_object();
+  for (int t = 0; t < CS_T__COUNT; t++) {
+    uint64_t k = cs_corrupt_records_in((cs_table)t);
+    if (k) json_object_set_new(kinds, cs_corrupt_kind((cs_table)t), json_integer((json_int_t)k));
+  }
+  json_object_set_new(h, "corrupt_records", json_integer((json_int_t)n));
+  json_object_set_new(h, "corrupt_by_kind", kinds);
+  json_object_set_new(h, "corrupt_reads", json_integer((json_int_t)cs_corrupt_reads()));
+  if (n) json_object_set_new(h, "status", json_string("degraded"));
+}
+
 int cs_engine_health(cs_engine *e, json_t **out) {
   cs_view v;
   cs_engine_error err;
@@ -407,6 +437,7 @@ int cs_engine_health(cs_engine *e, json_t **out) {
                      cp.updated_at_ms ? (double)(now - cp.updated_at_ms) / 1000.0 : -1.0);
     if (*out) json_object_set_new(*out, "mirror", mirror_health(v.r, backlog, now));
     if (*out) json_object_set_new(*out, "bad_rows", json_integer(bad_rows_health(v.r)));
+    if (*out) corrupt_health(*out);
   }
   cs_view_end(e, &v);
   return *out ? 0 : -1;

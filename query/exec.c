@@ -6,6 +6,7 @@
  * walks report.
  */
 #include "search_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "expand.h"
@@ -96,7 +97,7 @@ static int df_below(cs__exec *x, xvar *v, uint64_t *df) {
 static int docs_after_each(void *ctx, cs_slice key, cs_slice val) {
   cs_stats *st = ctx;
   cs_doc d;
-  if (cs_doc_decode(val.data, val.len, &d)) return 0;
+  if (cs_corrupt_rc(cs_doc_decode(val.data, val.len, &d), CS_T_DOCS, key)) return 0;
   if (st->docs[d.kind]) st->docs[d.kind]--;
   st->tokens[d.kind] = st->tokens[d.kind] >= d.len ? st->tokens[d.kind] - d.len : 0;
   return 0;

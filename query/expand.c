@@ -16,6 +16,7 @@
  * transpositions as one edit (optimal string alignment).
  */
 #include "expand.h"
+#include "corrupt.h"
 #include "synonyms.h"
 
 #include "errors.h"
@@ -117,7 +118,7 @@ static int prefix_each(void *ctx, cs_slice key, cs_slice val) {
   prefix_ctx *x = ctx;
   if (++x->seen > PREFIX_SCAN) return 1;
   cs_word w;
-  if (cs_word_decode(val.data, val.len, &w)) return 0; /* skip a damaged entry */
+  if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key)) return 0; /* skipped */
   int kc = count_cp(key.data, key.len);
   double ratio = kc > 0 ? (double)x->qchars / kc : 1.0;
   if (ratio > 1.0) ratio = 1.0;
@@ -188,7 +189,7 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
     cs_lex lx;
     /* The key is the stem itself (passage terms start with a byte no
      * query word starts with, so the walk never reaches them). */
-    if (cs_lex_decode(val.data, val.len, &lx) == 0) {
+    if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), CS_T_LEX, key) == 0) {
       double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
       cands_add(f->c, key.data, key.len, d == 0, 1, d, weight, lx.df);
     }
@@ -199,7 +200,7 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
      * stem "viv" would match vivo, vive and vivir. A word the index does not
      * have is a real typo, and then its stem says nothing (Snowball leaves
      * "bonificacon" whole but cuts "bonificacion" to "bonif"). */
-    if (cs_word_decode(val.data, val.len, &w) == 0 &&
+    if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key) == 0 &&
         (!f->word_known ||
          cs__edit_distance(w.stem.p, w.stem.len, f->stem, f->stem_len, f->maxd) <= f->maxd)) {
       double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;

@@ -37,6 +37,7 @@
  * walk at a time: a few hundred KiB whatever the number of matches.
  */
 #include "csv.h"
+#include "corrupt.h"
 #include "internal.h"
 #include "redact.h"
 #include "parser.h"
@@ -220,7 +221,7 @@ static int on_match(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t
   if (n == 0) return 0;
   cs_conv cv;
   int rc = cs_reader_conv(x->r, c->id, &cv);
-  if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+  if (rc) return rc == CS_ENOTFOUND || rc == CS_ECORRUPT ? 0 : rc;
   if (cs__grow((void **)&x->w, &x->wcap, x->nw + 1, sizeof *x->w) ||
       cs__grow((void **)&x->tdoc, &x->tdoc_cap, x->ntdoc + n, sizeof *x->tdoc))
     return CS_ENOMEM;
@@ -289,15 +290,15 @@ static int in_set(const uint32_t *v, size_t n, uint32_t d) {
 }
 
 static int turn_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   emit_ctx *ec = ctx;
   cs_export *x = ec->x;
   cs_turn t;
-  if (cs_turn_decode(val.data, val.len, &t)) return CS_ECORRUPT;
+  /* A damaged turn is reported and left out; the stream goes on. */
+  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
   if (x->has_seq && x->next_id == ec->w->id && t.seq <= x->after_seq) return 0;
   if (!in_set(x->tdoc + ec->w->at, ec->w->n, t.docid)) return 0;
-  int rc = cs_turn_text(&t, &x->text);
-  if (rc) return rc;
+  int rc = cs_corrupt_rc(cs_turn_text(&t, &x->text), CS_T_TURN, key);
+  if (rc) return rc == CS_ECORRUPT ? 0 : rc;
   const char *role = cs_role_name(t.role);
   json_t *speaker = cs__redact_speaker(&ec->rd, t.speaker, t.role);
   json_t *o = json_pack("{s:I, s:I, s:i, s:o, s:s, s:o, s:o, s:O, s:o}", "conversation_id",
@@ -332,7 +333,7 @@ static int emit(cs_export *x, cs_reader *r) {
     const went *w = &x->w[x->wi];
     cs_conv c;
     int rc = cs_reader_conv(r, w->id, &c);
-    if (rc && rc != CS_ENOTFOUND) return rc;
+    if (rc && rc != CS_ENOTFOUND && rc != CS_ECORRUPT) return rc;
     if (rc == 0 && (c.first_docid != w->first_docid || c.checksum != w->checksum)) {
       /* Changed since the window was computed: compute it again from here,
        * in this view. */
@@ -390,13 +391,7 @@ static int refill(cs_export *x, cs_engine_error *err) {
     }
   }
   cs_view_end(x->e, &v);
-  if (rc) {
-    if (rc == CS_ENOMEM)
-      cs_engine_err(err, 503, "unavailable", "out of memory");
-    else
-      cs_engine_err(err, 500, "internal", "the index could not be read (%s)", cs_strerror(rc));
-    return -1;
-  }
+  if (rc) return cs_engine_err_rc(err, rc);
   return 0;
 }
 

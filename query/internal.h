@@ -32,6 +32,10 @@ int cs_view_convs(cs_view *v, const cs__convs **out);
 
 void cs_engine_err(cs_engine_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Fills err for a CS_E* code from the index: out of memory 503
+ * "unavailable", damaged data 500 "index_corrupt", else 500 "internal".
+ * Returns -1. */
+int cs_engine_err_rc(cs_engine_error *err, int rc);
 
 /* Visibility of a person for a caller (reads the person's record: the owner
  * is always the current one). 1 visible, 0 not (or no such person). */

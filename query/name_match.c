@@ -25,6 +25,7 @@
  * This is the only place where names become searchable.
  */
 #include "internal.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "reader.h"
@@ -136,7 +137,8 @@ static int consider(named_ctx *x, const cs_patient *p) {
 
 static int each_patient(void *ctx, cs_slice key, cs_slice val) {
   cs_patient p;
-  if (key.len != 8 || cs_patient_decode(val.data, val.len, &p)) return 0;
+  if (key.len != 8 || cs_corrupt_rc(cs_patient_decode(val.data, val.len, &p), CS_T_PATIENT, key))
+    return 0;
   return consider(ctx, &p);
 }
 
@@ -146,7 +148,7 @@ static int each_owned(void *ctx, cs_slice key, cs_slice val) {
   if (key.len != 16) return 0;
   cs_patient p;
   int rc = cs_reader_patient(x->r, cs_be64_get((const uint8_t *)key.data + 8), &p);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
   if (rc) {
     x->rc = rc;
     return 1;

@@ -30,6 +30,7 @@
  * q reveals a real name) and never contact fields.
  */
 #include "internal.h"
+#include "corrupt.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -436,7 +437,8 @@ static int scan_owner(void *ctx, cs_slice key, cs_slice val) {
   cs_patient pt;
   uint64_t id = cs_be64_get((const uint8_t *)key.data + 8);
   int rc = cs_reader_patient(g->r, id, &pt);
-  if (rc == CS_ENOTFOUND) return 0; /* an owner entry outliving its record */
+  /* An owner entry outliving its record, or a damaged one (reported). */
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0;
   if (rc) {
     g->rc = rc;
     return 1;
@@ -450,11 +452,7 @@ static int scan_patient(void *ctx, cs_slice key, cs_slice val) {
   gather *g = ctx;
   if (key.len != 8) return 0;
   cs_patient pt;
-  int rc = cs_patient_decode(val.data, val.len, &pt);
-  if (rc) {
-    g->rc = rc;
-    return 1;
-  }
+  if (cs_corrupt_rc(cs_patient_decode(val.data, val.len, &pt), CS_T_PATIENT, key)) return 0;
   return add_person(g, &pt);
 }
 
@@ -466,14 +464,10 @@ typedef struct inter_sum {
 } inter_sum;
 
 static int scan_inter(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   inter_sum *s = ctx;
   cs_inter x;
-  int rc = cs_inter_decode(val.data, val.len, &x);
-  if (rc) {
-    s->rc = rc;
-    return 1;
-  }
+  if (cs_corrupt_rc(cs_inter_decode(val.data, val.len, &x), CS_T_INTER, key))
+    return 0; /* skipped */
   if (isfinite(x.score_ref)) s->ref += x.score_ref;
   if (x.last_at_ms > s->last) s->last = x.last_at_ms;
   s->any = 1;
@@ -490,7 +484,7 @@ static int load_inter(cs_reader *r, const cs_caller *c, person *p) {
   if (c->role == CS_CALLER_PORTAL) {
     cs_inter x;
     int rc = cs_reader_inter(r, p->id, c->employee_id, &x);
-    if (rc == CS_ENOTFOUND) return 0;
+    if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, no score */
     if (rc) return rc;
     p->ref = isfinite(x.score_ref) ? x.score_ref : 0;
     p->last_ms = x.last_at_ms;

@@ -17,6 +17,7 @@
  * see coverage()).
  */
 #include "internal.h"
+#include "corrupt.h"
 #include "lemmas.h"
 #include "redact.h"
 #include "synonyms.h"
@@ -101,7 +102,7 @@ static int add_range(scope *s, uint32_t first, uint32_t n) {
 static int add_conv(cs_reader *r, scope *s, uint64_t conv) {
   cs_conv c;
   int rc = cs_reader_conv(r, conv, &c);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
   return rc ? rc : add_range(s, c.first_docid, c.ndocs);
 }
 
@@ -965,7 +966,6 @@ typedef struct point_list {
 } point_list;
 
 static int each_point(void *ctx, cs_slice k, cs_slice val) {
-  (void)k;
   point_list *l = ctx;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 16;
@@ -974,7 +974,7 @@ static int each_point(void *ctx, cs_slice k, cs_slice val) {
     l->v = v;
     l->cap = cap;
   }
-  if (cs_point_decode(val.data, val.len, &l->v[l->n]) == 0) l->n++;
+  if (cs_corrupt_rc(cs_point_decode(val.data, val.len, &l->v[l->n]), CS_T_POINT, k) == 0) l->n++;
   return 0;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "redact.h"
 
+#include "errors.h"
 #include "highlight.h"
 #include "internal.h"
 #include "parser.h"
@@ -164,11 +165,14 @@ void cs__redact_init(cs__redact *rd, const cs_caller *c, cs_reader *r, uint64_t 
   rd->nwords = 0;
   rd->plen = 0;
   rd->pseudonym[0] = 0;
+  rd->withheld = 0;
   if (!rd->on) return;
   cs__pseudonym(patient_id, rd->pseudonym);
   rd->plen = strlen(rd->pseudonym);
   cs_patient p;
-  if (cs_reader_patient(r, patient_id, &p) != 0 || !p.name.len) return;
+  int rc = cs_reader_patient(r, patient_id, &p);
+  rd->withheld = rd->keys_all = rc == CS_ECORRUPT; /* every text may hold the name */
+  if (rc != 0 || !p.name.len) return;
   rd->name = p.name;
   each_key(p.name.p, p.name.len, name_key, rd);
 }
@@ -204,6 +208,7 @@ int cs__redact_is_name_word(const cs__redact *rd, const char *w, size_t n) {
 }
 
 int cs__redact_blocks(const cs__redact *rd, const char *term, size_t len) {
+  if (rd->on && rd->withheld) return 1;
   if (!rd->on || !has_key(rd, cs__redact_key(term, len))) return 0;
   rd = analyzed(rd);
   for (int i = 0; i < rd->nwords; i++) {
@@ -248,6 +253,12 @@ static int joins_run(const char *text, uint32_t from, uint32_t to) {
 
 long cs__redact_find(const cs__redact *rd, const char *text, size_t len, cs__brange **out) {
   *out = NULL;
+  if (rd->on && rd->withheld && len) { /* the name is unknown: nothing is shown */
+    *out = malloc(sizeof **out);
+    if (!*out) return -1;
+    (*out)[0] = (cs__brange){0, (uint32_t)len};
+    return 1;
+  }
   if (!len || !may_hold(rd, text, len) || !analyzed(rd)->nwords) return 0;
   cs_analyzer *a = cs__analyzer_get();
   if (!a) return -1;

@@ -44,6 +44,9 @@ typedef struct cs__redact {
   char pseudonym[32]; /* "Persona 3k9x2mq7d1t0v" */
   size_t plen;
   cs_str name; /* the registered name (in the read view) */
+  /* The person's record is damaged (corrupt.h): the name cannot be known,
+   * so every text is shown as the pseudonym and no term matches. */
+  int withheld;
   /* Cheap keys of the name's words (redact.c): a text, term or speaker
    * none of whose keys is here holds no name word, and is not analyzed. */
   int nkeys, keys_all; /* keys_all: the name has words the keys cannot tell */
@@ -73,7 +76,8 @@ typedef struct cs__brange {
 
 /* Prepares the redaction of patient_id's conversations for caller c (off
  * unless c is an analyst). Reads the person's record; a person without one
- * (erased) has no name words, and speaker labels still become roles. */
+ * (erased) has no name words, and speaker labels still become roles. A
+ * damaged record fails closed (withheld). */
 void cs__redact_init(cs__redact *rd, const cs_caller *c, cs_reader *r, uint64_t patient_id);
 
 /* The speaker label to show: unchanged when off. */

@@ -6,6 +6,7 @@
  * (speaker, role).
  */
 #include "search_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "expand.h"
@@ -99,7 +100,7 @@ int cs__universe_add(xsearch *s, const cs_conv *c) {
 static int universe_add_id(xsearch *s, uint64_t id) {
   cs_conv c;
   int rc = cs_reader_conv(s->r, id, &c);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
   return rc ? rc : cs__universe_add(s, &c);
 }
 
@@ -184,7 +185,7 @@ static int named_each(void *ctx, cs_slice key, cs_slice val) {
   if (key.len != 16) return 0;
   cs_conv c;
   int rc = cs_reader_conv(s->r, cs_be64_get((const uint8_t *)key.data + 8), &c);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
   return rc ? rc : range_add(s, &c, &s->named, &s->nnamed, &s->named_cap);
 }
 
@@ -265,10 +266,9 @@ typedef struct bits_ctx {
 } bits_ctx;
 
 static int bits_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   bits_ctx *b = ctx;
   cs_turn t;
-  if (cs_turn_decode(val.data, val.len, &t)) return 0;
+  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
   if (t.docid < b->R->f || t.docid >= b->R->e) return 0;
   if (turn_passes(&b->s->filter, &t)) {
     uint32_t i = t.docid - b->R->f;

@@ -70,6 +70,7 @@
  * hits as JSON with their highlights; cursor_codec.c the paging cursor.
  */
 #include "search_int.h"
+#include "corrupt.h"
 
 #include "errors.h"
 #include "expand.h"
@@ -126,10 +127,9 @@ typedef struct all_turns_ctx {
 } all_turns_ctx;
 
 static int all_turns_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   all_turns_ctx *a = ctx;
   cs_turn t;
-  if (cs_turn_decode(val.data, val.len, &t)) return 0;
+  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
   if (t.docid < a->R->f || t.docid >= a->R->e || !turn_bit(a->s, a->R, t.docid)) return 0;
   return mturn_add(a->s, &a->n, t.docid);
 }
@@ -289,10 +289,9 @@ static int browse_one(xsearch *s, const xrange *R) {
 }
 
 static int browse_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)key;
   xsearch *s = ctx;
   cs_conv c;
-  if (cs_conv_decode(val.data, val.len, &c)) return 0;
+  if (cs_corrupt_rc(cs_conv_decode(val.data, val.len, &c), CS_T_CONV, key)) return 0;
   xrange R;
   range_of(&c, &R);
   if (!cs__range_passes(s, &R)) return 0;
@@ -420,11 +419,7 @@ static int sort_of(int api_sort) {
 }
 
 static int fail_rc(cs_engine_error *err, int rc) {
-  if (rc == CS_ENOMEM)
-    cs_engine_err(err, 503, "unavailable", "out of memory");
-  else
-    cs_engine_err(err, 500, "internal", "the index could not be read (%s)", cs_strerror(rc));
-  return -1;
+  return cs_engine_err_rc(err, rc);
 }
 
 int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
@@ -655,7 +650,7 @@ int cs__match(cs_reader *r, const cs__convs *convs, const cs_caller *c, const cs
     for (size_t i = 0; i < nids && !rc; i++) {
       cs_conv cv;
       int g = cs_reader_conv(r, ids[i], &cv);
-      if (g == CS_ENOTFOUND) continue;
+      if (g == CS_ENOTFOUND || g == CS_ECORRUPT) continue; /* damaged: reported, skipped */
       if (g) {
         rc = g;
         break;

@@ -43,13 +43,13 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *tbl, cs_b
   if (rc) return rc;
   cs_doc doc;
   rc = cs_reader_doc(s->r, d, &doc);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, no snippet */
   if (rc) return rc;
   cs_conv c; /* its language: the turn is analyzed again for byte offsets */
   rc = cs_reader_conv(s->r, conv, &c);
   cs_turn t;
   if (!rc) rc = cs_reader_turn(s->r, conv, doc.seq, &t);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0;
   if (rc) return rc;
   cs_buf_reset(b);
   const cs__redact *rd = cs__redact_for(s, doc.patient_id);
@@ -101,7 +101,7 @@ static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *t
   if (rc || !n || !s->a) return rc;
   cs_conv c;
   rc = cs_reader_conv(s->r, conv, &c);
-  if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+  if (rc) return rc == CS_ENOTFOUND || rc == CS_ECORRUPT ? 0 : rc;
   cs_buf_reset(b);
   int title = kind == CS_DOC_TITLE;
   if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,

@@ -30,6 +30,7 @@
  * never suggested unchecked.
  */
 #include "internal.h"
+#include "corrupt.h"
 #include "highlight.h"
 #include "parser.h"
 #include "redact.h"
@@ -172,7 +173,8 @@ static int scan_words(void *ctx, cs_slice key, cs_slice val) {
   sctx *s = ctx;
   if (++s->scanned > SCAN_MAX) return 1;
   cs_word w;
-  if (key.len >= WORD_MAX || cs_word_decode(val.data, val.len, &w) || w.stem.len == 0 ||
+  if (key.len >= WORD_MAX ||
+      cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key) || w.stem.len == 0 ||
       w.stem.len > CS_TERM_MAX)
     return 0;
   /* Keep the CANDIDATES best by df, sorted descending (ties: key order). */
@@ -359,7 +361,7 @@ static int scan_pconv(void *ctx, cs_slice key, cs_slice val) {
   if (key.len != 16) return 0;
   cs_conv cv;
   int rc = cs_reader_conv(s->r, cs_be64_get((const uint8_t *)key.data + 8), &cv);
-  if (rc == CS_ENOTFOUND) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
   if (!rc) rc = add_range(s, cv.first_docid, cv.first_docid + cv.ndocs);
   if (rc) s->rc = rc;
   return rc ? 1 : 0;
@@ -423,7 +425,8 @@ static int scan_owner(void *ctx, cs_slice key, cs_slice val) {
   uint64_t id = cs_be64_get((const uint8_t *)key.data + 8);
   cs_patient p;
   int rc = cs_reader_patient(s->r, id, &p);
-  if (rc == CS_ENOTFOUND || (rc == 0 && p.owner_id != s->c->employee_id)) return 0;
+  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT || (rc == 0 && p.owner_id != s->c->employee_id))
+    return 0;
   if (!rc && p.name_docid) rc = add_range(s, p.name_docid, p.name_docid + 1);
   uint8_t pfx[8];
   cs_key_u64(pfx, id);
@@ -439,7 +442,8 @@ static int scan_owner(void *ctx, cs_slice key, cs_slice val) {
 static int scan_patient(void *ctx, cs_slice key, cs_slice val) {
   sctx *s = ctx;
   cs_patient p;
-  if (key.len != 8 || cs_patient_decode(val.data, val.len, &p)) return 0;
+  if (key.len != 8 || cs_corrupt_rc(cs_patient_decode(val.data, val.len, &p), CS_T_PATIENT, key))
+    return 0;
   return consider_person(s, &p);
 }
 

@@ -189,8 +189,8 @@ void th_stop(pid_t pid) {
   CHECK(rc == 0, "indexer should stop cleanly on SIGTERM (exit %d)", rc);
 }
 
-int th_log_count(const char *needle) {
-  FILE *f = fopen(logpath, "r");
+static int count_lines(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
   if (!f) return 0;
   char line[4096];
   int n = 0;
@@ -198,6 +198,16 @@ int th_log_count(const char *needle) {
     n += strstr(line, needle) != NULL;
   fclose(f);
   return n;
+}
+
+int th_log_count(const char *needle) {
+  return count_lines(logpath, needle);
+}
+
+int th_server_log_count(const char *needle) {
+  char log[700];
+  snprintf(log, sizeof log, "%s/server.log", scratch);
+  return count_lines(log, needle);
 }
 
 int th_docs_with(const char *index_dir, const char *word) {
@@ -301,12 +311,13 @@ static char *slurp(FILE *f) {
 }
 
 pid_t th_server_start(const char *index_dir, int *port) {
-  char tokens[700], log[700], cmd[900], server[600];
+  char tokens[700], log[700], cmd[1200], server[600];
   snprintf(tokens, sizeof tokens, "%s/server-tokens", scratch);
   snprintf(log, sizeof log, "%s/server.log", scratch);
   snprintf(cmd, sizeof cmd,
-           "umask 077; printf 'sha256:%%s admin\\n' $(printf %%s '" TH_ADMIN_TOKEN
-           "' | sha256sum | cut -d' ' -f1) > '%s'",
+           "umask 077; { printf 'sha256:%%s admin\\n' $(printf %%s '" TH_ADMIN_TOKEN
+           "' | sha256sum | cut -d' ' -f1); printf 'sha256:%%s analyst\\n' $(printf %%s "
+           "'" TH_ANALYST_TOKEN "' | sha256sum | cut -d' ' -f1); } > '%s'",
            tokens);
   REQUIRE(system(cmd) == 0, "cannot write %s", tokens);
   snprintf(server, sizeof server, "%s", indexer);
@@ -350,6 +361,25 @@ char *th_http_get(int port, const char *path, const char *token) {
     free(body);
     return NULL;
   }
+  return body;
+}
+
+char *th_http_get_status(int port, const char *path, const char *token, int *status) {
+  char cmd[1400], out[700];
+  snprintf(out, sizeof out, "%s/http-body", scratch);
+  snprintf(cmd, sizeof cmd, "curl -s -o '%s' -w '%%{http_code}' %s%s%s 'http://127.0.0.1:%d%s'",
+           out, token ? "-H 'Authorization: Bearer " : "", token ? token : "", token ? "'" : "",
+           port, path);
+  *status = 0;
+  FILE *f = popen(cmd, "r");
+  if (!f) return NULL;
+  char *code = slurp(f);
+  int rc = pclose(f);
+  if (code && rc == 0) *status = atoi(code);
+  free(code);
+  f = *status ? fopen(out, "r") : NULL;
+  char *body = f ? slurp(f) : NULL;
+  if (f) fclose(f);
   return body;
 }
 

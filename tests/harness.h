@@ -54,6 +54,8 @@ void th_stop(pid_t pid); /* SIGTERM and wait (REQUIRE clean exit) */
 const char *th_indexer_path(void);
 /* Count of log lines containing `needle`. */
 int th_log_count(const char *needle);
+/* The same in the log of the server th_server_start started last. */
+int th_server_log_count(const char *needle);
 
 /* Index probes (open a fresh read view each call). */
 /* Number of documents whose postings contain the analyzed form of word. */
@@ -70,13 +72,17 @@ int th_index_files_contain(const char *index_dir, const char *needle);
  * REQUIREs it. */
 void th_os_url(char *out, size_t n);
 /* convsearch-server (beside the indexer) on index_dir at a free port of
- * 127.0.0.1, with one admin service token TH_ADMIN_TOKEN; REQUIREs that
+ * 127.0.0.1, with an admin and an analyst service token; REQUIREs that
  * it starts. Returns its pid (stop it with th_stop); *port is its port. */
 #define TH_ADMIN_TOKEN "harness-admin-token"
+#define TH_ANALYST_TOKEN "harness-analyst-token" /* and one analyst token */
 pid_t th_server_start(const char *index_dir, int *port);
 /* GET path from the server at port (token NULL: none), through curl.
  * Returns the body (malloc'd) or NULL when the request failed. */
 char *th_http_get(int port, const char *path, const char *token);
+/* The same whatever the status: *status is the HTTP status (0 when there
+ * was no answer); returns the body (malloc'd) or NULL. */
+char *th_http_get_status(int port, const char *path, const char *token, int *status);
 
 int64_t th_now_ms(void);
 void th_sleep_ms(int ms);

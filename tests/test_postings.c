@@ -86,8 +86,27 @@ static void remove_docs(void) {
   cs_plist_free(&l);
 }
 
+/* Decodes a chunk and reads every position: 0 when all of it decodes, else
+ * the first error. *c holds the documents. */
+static int decode_all(const uint8_t *buf, size_t len, uint32_t first, cs_chunk *c) {
+  int rc = cs_chunk_decode(buf, len, first, c);
+  uint32_t out[4096];
+  for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
+    rc = cs_chunk_positions(c, i, out, 4096);
+    if (rc == CS_ELIMIT) rc = 0;
+  }
+  return rc;
+}
+
+static int same_docs(const cs_chunk *c, const cs_plist *l) {
+  if (c->n != l->n) return 0;
+  for (uint32_t i = 0; i < c->n; i++)
+    if (c->docid[i] != l->docid[i] || c->tf[i] != l->tf[i] || c->len[i] != l->len[i]) return 0;
+  return 1;
+}
+
 static void corruption(void) {
-  int crashes_would_show_under_asan = 0;
+  int crashes_would_show_under_asan = 0, undetected[3] = {0, 0, 0}, wrong = 0;
   for (int iter = 0; iter < 20000; iter++) {
     cs_plist l;
     cs_plist_init(&l);
@@ -95,25 +114,38 @@ static void corruption(void) {
     uint8_t *buf;
     size_t len;
     cs_chunk_encode(&l, 0, l.n, &buf, &len);
-    /* Flip bytes, truncate, or extend with garbage. */
-    int mode = (int)rnd(3);
+    /* Flip bytes, truncate, or extend with garbage. The buffer is exactly
+     * as long as the bytes given to the decoder, so ASan sees any read past
+     * them. */
+    int mode = iter % 3;
     if (mode == 0) {
       for (int k = 0; k < 1 + (int)rnd(4); k++)
         buf[rnd((uint32_t)len)] ^= (uint8_t)(1 + rnd(255));
     } else if (mode == 1) {
       len = rnd((uint32_t)len);
+      uint8_t *cut = malloc(len ? len : 1);
+      memcpy(cut, buf, len);
+      free(buf);
+      buf = cut;
+    } else {
+      size_t extra = 1 + rnd(16);
+      uint8_t *longer = malloc(len + extra);
+      memcpy(longer, buf, len);
+      for (size_t k = 0; k < extra; k++)
+        longer[len + k] = (uint8_t)rnd(256);
+      free(buf);
+      buf = longer;
+      len += extra;
     }
     cs_chunk c;
-    int rc = cs_chunk_decode(buf, len, l.docid[0], &c);
+    int rc = decode_all(buf, len, l.docid[0], &c);
     if (rc == 0) {
       for (uint32_t i = 1; i < c.n; i++) {
         if (c.docid[i] <= c.docid[i - 1]) crashes_would_show_under_asan++;
       }
-      uint32_t out[CS_TF_MAX > 4096 ? 4096 : CS_TF_MAX];
-      for (uint32_t i = 0; i < c.n; i++) {
-        int prc = cs_chunk_positions(&c, i, out, 4096);
-        if (prc != 0 && prc != CS_ECORRUPT && prc != CS_ELIMIT) crashes_would_show_under_asan++;
-      }
+      /* A cut or extended chunk is never taken for postings. */
+      if (mode != 0) undetected[mode]++;
+      if (mode != 0 && !same_docs(&c, &l)) wrong++;
     } else if (rc != CS_ECORRUPT) {
       crashes_would_show_under_asan++;
     }
@@ -121,6 +153,10 @@ static void corruption(void) {
     cs_plist_free(&l);
   }
   CHECK(crashes_would_show_under_asan == 0, "corrupt chunks decode to valid lists or CS_ECORRUPT");
+  CHECK(undetected[1] == 0, "every truncated chunk is CS_ECORRUPT (%d decoded)", undetected[1]);
+  CHECK(undetected[2] == 0, "every chunk extended with garbage is CS_ECORRUPT (%d decoded)",
+        undetected[2]);
+  CHECK(wrong == 0, "no cut or extended chunk decodes to other postings (%d did)", wrong);
 
   /* Records: random bytes never decode into something out of bounds. */
   cs_buf scratch;

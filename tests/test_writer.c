@@ -5,7 +5,9 @@
  * corrupt values refused with an error, never a crash; one writer at a time.
  */
 #include "analyzer.h"
+#include "corrupt.h"
 #include "errors.h"
+#include "postings.h"
 #include "reader.h"
 #include "store.h"
 #include "writer.h"
@@ -310,9 +312,51 @@ static void corrupt(void) {
   cs_reader *r;
   cs_reader_open(s, &r);
   cs_pcur *c;
-  CHECK(cs_pcur_open(r, "roto", 4, &c) == CS_ECORRUPT, "a corrupt chunk is reported, not read");
+  CHECK(cs_pcur_open(r, "roto", 4, &c) == CS_ENOTFOUND && cs_corrupt_records_in(CS_T_POST) == 1,
+        "a corrupt chunk is reported and stepped over, not read");
+  cs_reader_close(r);
+  /* Term "zz": chunks at docids 1 (intact), 10 (damaged), 20 (intact). A
+   * cursor steps over the damaged one, by next and by next_geq. */
+  cs_txn_begin(s, 1, &t);
+  for (uint32_t first = 1; first <= 20; first += first == 1 ? 9 : 10) {
+    cs_plist l;
+    cs_plist_init(&l);
+    uint32_t pos = 0;
+    cs_plist_add(&l, first, 5, &pos, 1);
+    cs_plist_add(&l, first + 1, 5, &pos, 1);
+    uint8_t *buf;
+    size_t len;
+    cs_chunk_encode(&l, 0, l.n, &buf, &len);
+    if (first == 10) len = 3; /* cut */
+    klen = cs_key_post(key, "zz", 2, first);
+    cs_put(t, CS_T_POST, (cs_slice){key, klen}, (cs_slice){buf, len});
+    free(buf);
+    cs_plist_free(&l);
+  }
+  cs_txn_commit(t);
+  cs_reader_open(s, &r);
+  uint32_t seen[8], n = 0;
+  if (cs_pcur_open(r, "zz", 2, &c) == 0) {
+    for (; cs_pcur_docid(c) != CS_DOCID_END && n < 8; cs_pcur_next(c))
+      seen[n++] = cs_pcur_docid(c);
+    cs_pcur_close(c);
+  }
+  CHECK(n == 4 && seen[0] == 1 && seen[1] == 2 && seen[2] == 20 && seen[3] == 21,
+        "next steps over a damaged chunk (%u documents)", n);
+  uint32_t at = 0;
+  if (cs_pcur_open(r, "zz", 2, &c) == 0) {
+    cs_pcur_next_geq(c, 11);
+    at = cs_pcur_docid(c);
+    CHECK(cs_pcur_error(c) == 0, "no error kept for a skipped chunk");
+    cs_pcur_close(c);
+  }
+  CHECK(at == 20, "next_geq steps over a damaged chunk (lands on %u)", at);
+  CHECK(cs_corrupt_records_in(CS_T_POST) == 2, "the damaged chunk is reported");
   cs_conv cv;
-  CHECK(cs_reader_conv(r, 999, &cv) == CS_ECORRUPT, "a corrupt record is reported");
+  uint64_t before = cs_corrupt_records();
+  CHECK(cs_reader_conv(r, 999, &cv) == CS_ECORRUPT && cs_reader_conv(r, 999, &cv) == CS_ECORRUPT &&
+            cs_corrupt_records() == before + 1,
+        "a corrupt record is reported, and counted once however often it is read");
   cs_reader_close(r);
   /* A foreign format. */
   cs_txn_begin(s, 1, &t);

@@ -1,0 +1,180 @@
+/*
+ * Corruption is never silent (issue 14). Three records of a real index are
+ * damaged through the store API (a conversation record, one turn, one
+ * postings chunk, one person), as a bad disk or a bug would leave them. Then the
+ * server does not crash; a search still answers, skipping them; a request
+ * for a damaged conversation gets 500 index_corrupt (not 404, not a
+ * partial transcript); /v1/health says degraded and counts them;
+ * /v1/metrics counts them; the server log names each once however often it
+ * is met; an analyst still sees no name; and verify names each and exits
+ * non-zero.
+ */
+#include "harness.h"
+#include "records.h"
+#include "store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Replaces the value of (t, key) with val (or, when val is NULL, with its
+ * first half). */
+static void damage(const char *index, cs_table t, const void *key, size_t klen, const void *val,
+                   size_t vlen) {
+  cs_store *s;
+  cs_txn *txn;
+  char err[512] = "";
+  REQUIRE(cs_store_open(index, 0, &s, err, sizeof err) == 0, "open the index: %s", err);
+  REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
+  cs_slice k = {key, klen}, v;
+  REQUIRE(cs_get(txn, t, k, &v) == 0, "the record to damage exists");
+  uint8_t half[4096];
+  if (!val) {
+    REQUIRE(v.len / 2 <= sizeof half, "value too large");
+    memcpy(half, v.data, v.len / 2);
+    val = half;
+    vlen = v.len / 2;
+  }
+  cs_slice nv = {val, vlen};
+  REQUIRE(cs_put(txn, t, k, nv) == 0 && cs_txn_commit(txn) == 0, "write the damage");
+  cs_store_close(s);
+}
+
+/* The key of the first postings chunk of a term starting with prefix. */
+static size_t post_key(const char *index, const char *prefix, uint8_t *out, size_t cap) {
+  cs_store *s;
+  cs_txn *txn;
+  cs_cursor *cur;
+  size_t n = 0;
+  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0, "open the index");
+  REQUIRE(cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, CS_T_POST, &cur) == 0, "cursor");
+  cs_slice k, v, p = {prefix, strlen(prefix)};
+  if (cs_cursor_seek(cur, p, &k, &v) == 0 && k.len <= cap &&
+      memcmp(k.data, prefix, strlen(prefix)) == 0) {
+    memcpy(out, k.data, k.len);
+    n = k.len;
+  }
+  cs_cursor_close(cur);
+  cs_txn_abort(txn);
+  cs_store_close(s);
+  REQUIRE(n, "no postings for %s*", prefix);
+  return n;
+}
+
+static char *compact(char *s) { /* spaces out, whatever the server's JSON style */
+  char *w = s;
+  for (const char *r = s; r && *r; r++)
+    if (*r != ' ' && *r != '\n') *w++ = *r;
+  if (s) *w = 0;
+  return s;
+}
+
+int main(void) {
+  th_init("corrupt");
+  PGconn *c;
+  char pg[700], index[600];
+  snprintf(pg, sizeof pg, "%s", th_db_create("t_corrupt", NULL, &c));
+  snprintf(index, sizeof index, "%s/index", th_dir());
+  const char *install[] = {"install", "--pg", pg, NULL};
+  REQUIRE(th_indexer(install) == 0, "install failed");
+  th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
+            "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), (2, 1, 'Bea Gómez');"
+            "INSERT INTO conversations (id, patient_id, owner_id) VALUES (1, 1, 1), (2, 1, 1), "
+            "(3, 1, 1), (4, 1, 1), (5, 2, 1);"
+            "INSERT INTO segments VALUES "
+            "(1, 0, 'a', 'other', 0, 1, 'vivienda de alquiler'),"
+            "(2, 0, 'a', 'other', 0, 1, 'vivienda sin luz'),"
+            "(3, 0, 'a', 'other', 0, 1, 'vivienda y comida'),"
+            "(3, 1, 'a', 'other', 1, 2, 'gracias'),"
+            "(4, 0, 'a', 'other', 0, 1, 'zanahorias del huerto'),"
+            "(5, 0, 'a', 'other', 0, 1, 'soy Bea Gómez y pido una vivienda')");
+  const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
+  const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
+  REQUIRE(th_indexer(once) == 0, "run failed");
+  REQUIRE(th_indexer(verify) == 0, "verify passes before the damage");
+
+  uint8_t key[64];
+  static const uint8_t bad_record[] = {CS_RECORD_V1, 0xff, 0xff, 0xff}; /* a cut varint */
+  cs_key_u64(key, 2);
+  damage(index, CS_T_CONV, key, 8, bad_record, sizeof bad_record);
+  cs_key_turn(key, 3, 0);
+  damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
+  size_t klen = post_key(index, "zanahori", key, sizeof key);
+  damage(index, CS_T_POST, key, klen, NULL, 0);
+  cs_key_u64(key, 2); /* the person whose name analysts must not see */
+  damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
+
+  int port, st;
+  pid_t srv = th_server_start(index, &port);
+  for (int round = 0; round < 2; round++) { /* met twice, named once */
+    char *b = th_http_get_status(port, "/v1/search?q=vivienda", TH_ADMIN_TOKEN, &st);
+    CHECK(st == 200 && b && strstr(b, "\"conversation_id\":1,") &&
+              !strstr(b, "\"conversation_id\":2,"),
+          "a search meeting damaged records answers, skipping them (%d): %s", st, b);
+    free(b);
+    b = th_http_get_status(port, "/v1/search?q=zanahoria", TH_ADMIN_TOKEN, &st);
+    CHECK(st == 200, "a search over a damaged postings chunk answers (%d): %s", st, b);
+    free(b);
+    b = th_http_get_status(port, "/v1/conversations/2", TH_ADMIN_TOKEN, &st);
+    CHECK(st == 500 && b && strstr(b, "index_corrupt"),
+          "a damaged conversation is 500 index_corrupt (%d): %s", st, b);
+    free(b);
+    b = th_http_get_status(port, "/v1/conversations/3", TH_ADMIN_TOKEN, &st);
+    CHECK(st == 500 && b && strstr(b, "index_corrupt"),
+          "a conversation with a damaged turn is 500 index_corrupt, not partial (%d): %s", st, b);
+    free(b);
+    b = th_http_get_status(port, "/v1/conversations/1", TH_ADMIN_TOKEN, &st);
+    CHECK(st == 200, "an intact conversation still reads (%d)", st);
+    free(b);
+  }
+  /* An analyst never sees a name, even one the index can no longer read:
+   * the texts of that person's conversations are withheld, and no word
+   * matches in them. */
+  char *b = th_http_get_status(port, "/v1/conversations/5", TH_ANALYST_TOKEN, &st);
+  CHECK(st == 200 && b && !strstr(b, "Bea") && !strstr(b, "vivienda") && strstr(b, "Persona "),
+        "an analyst gets the conversation of a damaged person withheld (%d): %s", st, b);
+  free(b);
+  b = th_http_get_status(port, "/v1/search?q=vivienda", TH_ANALYST_TOKEN, &st);
+  CHECK(st == 200 && b && !strstr(b, "\"conversation_id\":5,") && !strstr(b, "Bea"),
+        "nor does a search of an analyst match in it (%d): %s", st, b);
+  free(b);
+  b = th_http_get_status(port, "/v1/conversations/5", TH_ADMIN_TOKEN, &st);
+  CHECK(st == 200 && b && strstr(b, "Bea"), "an admin reads it (%d)", st);
+  free(b);
+  CHECK(kill(srv, 0) == 0, "the server is still running");
+  char *h = compact(th_http_get_status(port, "/v1/health", NULL, &st));
+  CHECK(st == 200 && h && strstr(h, "\"status\":\"degraded\""), "/v1/health is degraded: %s",
+        h ? h : "(none)");
+  CHECK(h && strstr(h, "\"corrupt_records\":4"), "/v1/health counts 4 damaged records: %s",
+        h ? h : "(none)");
+  CHECK(h && strstr(h, "\"conversation\":1") && strstr(h, "\"turn\":1") &&
+            strstr(h, "\"postings\":1") && strstr(h, "\"person\":1"),
+        "/v1/health counts them by kind: %s", h ? h : "(none)");
+  free(h);
+  char *m = th_http_get(port, "/v1/metrics", TH_ADMIN_TOKEN);
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 4\n"),
+        "/v1/metrics has convsearch_index_corrupt_records 4");
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records_by_kind{kind=\"turn\"} 1\n"),
+        "/v1/metrics counts them by kind");
+  free(m);
+  CHECK(th_server_log_count("damaged index record: conversation 2 ") == 1,
+        "the log names the damaged conversation once");
+  CHECK(th_server_log_count("damaged index record: turn 3/0 ") == 1,
+        "the log names the damaged turn once");
+  CHECK(th_server_log_count("damaged index record: postings of 'zanahori") == 1,
+        "the log names the damaged postings chunk once");
+  th_stop(srv);
+
+  int rc = th_indexer(verify);
+  CHECK(rc == 1, "verify fails on a damaged index (exit %d)", rc);
+  CHECK(th_log_count("damaged record: conversation 2 cannot be decoded") == 1,
+        "verify names the damaged conversation");
+  CHECK(th_log_count("damaged record: turn 3/0 cannot be decoded") == 1,
+        "verify names the damaged turn");
+  CHECK(th_log_count("damaged record: postings of 'zanahori") == 1,
+        "verify names the damaged postings chunk");
+  CHECK(th_log_count("damaged record: person 2 cannot be decoded") == 1,
+        "verify names the damaged person");
+  PQfinish(c);
+  return th_done();
+}
