@@ -11,6 +11,7 @@
  */
 #include "jobs.h"
 
+#include "isotime.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -61,15 +62,11 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Both times are read from the clock when they happen (never 0 for
+ * "unknown"): a job that has not finished has finished_at null. */
 static json_t *iso_time(int64_t ms) {
-  if (ms <= 0) return json_null();
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  return json_string(buf);
+  char buf[CS_TIME_ISO_LEN];
+  return json_string(cs_time_iso(ms, buf));
 }
 
 static char *dup_or_null(const char *s) {

@@ -16,6 +16,7 @@
 
 #include "bulk.h"
 #include "errors.h"
+#include "isotime.h"
 #include "log.h"
 #include "varint.h"
 

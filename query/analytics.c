@@ -30,6 +30,7 @@
 #include "search.h"
 
 #include "errors.h"
+#include "isotime.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -205,11 +206,9 @@ static int on_match(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t
   a->turns += n;
   switch (a->group_by) {
   case CS_GROUP_MONTH: {
+    /* A negative creation time means "unknown": the bucket without key. */
     if (c->created_at_ms < 0) return count(a, 0, 0, nostr, n);
-    time_t s = (time_t)(c->created_at_ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    return count(a, 1, (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon, nostr, n);
+    return count(a, 1, cs_time_month(c->created_at_ms), nostr, n);
   }
   case CS_GROUP_OWNER:
     return count(a, 1, (int64_t)c->owner_id, nostr, n);
@@ -232,11 +231,10 @@ static int bucket_cmp(const void *x, const void *y) {
 
 static json_t *key_json(int group_by, const bucket *b) {
   if (!b->has_key) return json_null();
-  char buf[32];
+  char buf[CS_TIME_ISO_LEN];
   switch (group_by) {
   case CS_GROUP_MONTH:
-    snprintf(buf, sizeof buf, "%04d-%02d", (int)(b->num / 12), (int)(b->num % 12) + 1);
-    return json_string(buf);
+    return json_string(cs_time_month_iso(b->num, buf));
   case CS_GROUP_OWNER:
     return json_integer((json_int_t)b->num);
   case CS_GROUP_ROLE:

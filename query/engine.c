@@ -16,6 +16,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "isotime.h"
 #include "log.h"
 #include "store.h"
 
