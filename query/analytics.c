@@ -29,6 +29,7 @@
 #include "parser.h"
 #include "search.h"
 
+#include "clock.h"
 #include "errors.h"
 #include "isotime.h"
 #include "varint.h"
@@ -132,24 +133,8 @@ static const cs_str nostr = {"", 0};
 
 static int past(actx *a) {
   if (!a->has_deadline) return 0;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  if (now.tv_sec > a->deadline.tv_sec ||
-      (now.tv_sec == a->deadline.tv_sec && now.tv_nsec >= a->deadline.tv_nsec))
-    a->timed_out = 1;
+  if (cs_clock_reached(CLOCK_MONOTONIC, &a->deadline)) a->timed_out = 1;
   return a->timed_out;
-}
-
-static int in_set(const uint32_t *v, size_t n, uint32_t d) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (v[mid] < d)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < n && v[lo] == d;
 }
 
 static int role_each(void *ctx, cs_slice key, cs_slice val) {
@@ -157,7 +142,7 @@ static int role_each(void *ctx, cs_slice key, cs_slice val) {
   actx *a = ctx;
   cs_turn t;
   if (cs_turn_decode(val.data, val.len, &t)) return 0;
-  if (t.role < 3 && in_set(a->set, a->nset, t.docid)) a->roles[t.role]++;
+  if (t.role < 3 && cs__turn_in(a->set, a->nset, t.docid)) a->roles[t.role]++;
   return 0;
 }
 
@@ -293,13 +278,7 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
   a.group_by = group_by;
   int ret = -1, rc = 0, timed_out = 0;
   if (p->timeout_ms) {
-    clock_gettime(CLOCK_MONOTONIC, &a.deadline);
-    a.deadline.tv_sec += p->timeout_ms / 1000;
-    a.deadline.tv_nsec += (long)(p->timeout_ms % 1000) * 1000000L;
-    if (a.deadline.tv_nsec >= 1000000000L) {
-      a.deadline.tv_sec++;
-      a.deadline.tv_nsec -= 1000000000L;
-    }
+    a.deadline = cs_clock_after_ms(CLOCK_MONOTONIC, p->timeout_ms);
     a.has_deadline = 1;
   }
   if (group_by == CS_GROUP_CATEGORY) {

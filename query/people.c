@@ -33,6 +33,7 @@
 
 #include "analyzer.h"
 #include "base64url.h"
+#include "clock.h"
 #include "errors.h"
 #include "store.h"
 #include "varint.h"
@@ -502,12 +503,6 @@ static json_t *item_json(cs_reader *r, const cs_caller *c, const person *p, int6
   return j;
 }
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cs_engine_patients(cs_engine *e, const cs_caller *c, int sort, const char *q, uint32_t limit,
                        const char *cursor, json_t **out, cs_engine_error *err) {
   *out = NULL;
@@ -574,7 +569,7 @@ int cs_engine_patients(cs_engine *e, const cs_caller *c, int sort, const char *q
   }
   if (m > 1) qsort_r(l.v, m, sizeof *l.v, person_cmp, &l);
 
-  int64_t now = wall_ms();
+  int64_t now = cs_clock_ms(CLOCK_REALTIME);
   size_t take = m < limit ? m : limit;
   for (size_t i = 0; i < take && !rc; i++) {
     rc = load_inter(v.r, c, &l.v[i]);

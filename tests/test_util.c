@@ -3,13 +3,14 @@
  * of every length 0..96, the padding rule, every invalid character, one
  * encoding per byte string), ISO 8601 times (epoch 0 is a real time,
  * negative times, milliseconds, the calendar against gmtime_r over a sweep,
- * years outside 0000..9999, the int64 extremes) and months, and the digit
- * parsers.
+ * years outside 0000..9999, the int64 extremes) and months, clocks and
+ * deadlines, and the digit parsers.
  *
  *   test_util            runs every check; exit 1 on any failure
  */
 #include "base64url.h"
 #include "check.h"
+#include "clock.h"
 #include "digits.h"
 #include "isotime.h"
 
@@ -173,6 +174,24 @@ static void test_month(void) {
   th_check(!strncmp(buf, m, 7), "the month is the ISO time's first 7 characters (%s, %s)", m, buf);
 }
 
+static void test_clock(void) {
+  int64_t before = (int64_t)time(NULL) * 1000;
+  int64_t ms = cs_clock_ms(CLOCK_REALTIME);
+  th_check(ms >= before && ms < before + 2000, "CLOCK_REALTIME in ms is unix time");
+  int bad = 0;
+  for (int64_t d = 0; d <= 3000; d += 7) {
+    struct timespec t = cs_clock_after_ms(CLOCK_MONOTONIC, d);
+    bad += t.tv_nsec < 0 || t.tv_nsec >= 1000000000L;
+  }
+  th_check(bad == 0, "deadlines are normalized (tv_nsec below 1e9)");
+  struct timespec now = cs_clock_after_ms(CLOCK_MONOTONIC, 0),
+                  later = cs_clock_after_ms(CLOCK_MONOTONIC, 60000);
+  th_check(cs_clock_reached(CLOCK_MONOTONIC, &now), "a deadline of now is reached");
+  th_check(!cs_clock_reached(CLOCK_MONOTONIC, &later), "one a minute away is not");
+  th_check(later.tv_sec - now.tv_sec >= 59 && later.tv_sec - now.tv_sec <= 60,
+           "60,000 ms is a minute");
+}
+
 static void test_digits(void) {
   uint64_t v = 0;
   th_check(cs_parse_id("1", 1, &v) == 0 && v == 1, "1");
@@ -202,6 +221,7 @@ int main(void) {
   test_b64_padding();
   test_iso();
   test_month();
+  test_clock();
   test_digits();
   return th_check_done();
 }
