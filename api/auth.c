@@ -8,6 +8,9 @@
  */
 #include "auth.h"
 
+#include "base64url.h"
+#include "digits.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,75 +42,6 @@ struct cs_auth {
   size_t secret_len;
   int64_t max_ttl; /* seconds a per-employee token may still have to live */
 };
-
-/* ---------------------------------------------------------------- base64url */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int cs_b64url_encode(const void *in, size_t n, char *out, size_t cap) {
-  const uint8_t *p = in;
-  size_t need = n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-  if (need + 1 > cap) return -1;
-  size_t o = 0, i = 0;
-  for (; i + 3 <= n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    out[o++] = b64[v >> 18 & 63];
-    out[o++] = b64[v >> 12 & 63];
-    out[o++] = b64[v >> 6 & 63];
-    out[o++] = b64[v & 63];
-  }
-  if (n - i == 1) {
-    uint32_t v = (uint32_t)p[i] << 16;
-    out[o++] = b64[v >> 18 & 63];
-    out[o++] = b64[v >> 12 & 63];
-  } else if (n - i == 2) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-    out[o++] = b64[v >> 18 & 63];
-    out[o++] = b64[v >> 12 & 63];
-    out[o++] = b64[v >> 6 & 63];
-  }
-  out[o] = 0;
-  return (int)o;
-}
-
-static int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
-int cs_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap) {
-  /* Padding is tolerated (some minting libraries add it), nothing else. */
-  size_t pad = 0;
-  while (n > 0 && in[n - 1] == '=' && pad < 2) {
-    n--;
-    pad++;
-  }
-  if (n % 4 == 1) return -1;
-  if (pad && (n + pad) % 4 != 0) return -1;
-  size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-  if (need > cap) return -1;
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    int v = b64_value((unsigned char)in[i]);
-    if (v < 0) return -1;
-    acc = acc << 6 | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
-  }
-  /* Leftover bits must be zero: one encoding per byte string. */
-  if (acc != 0) return -1;
-  return (int)o;
-}
 
 /* ---------------------------------------------------------------- hashing */
 
@@ -203,26 +137,6 @@ char *cs_read_private(const char *what, const char *path, size_t max, size_t *le
   return buf;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Parses a positive decimal below 2^63 that spans s[0..n). */
-static int parse_id(const char *s, size_t n, uint64_t *out) {
-  if (n == 0 || n > 19) return -1;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (uint64_t)(s[i] - '0');
-  }
-  if (v == 0 || v > (uint64_t)INT64_MAX) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Splits the next whitespace-separated field of [*p, end). */
 static int next_field(const char **p, const char *end, const char **f, size_t *n) {
   const char *s = *p;
@@ -247,7 +161,8 @@ static int parse_line(const char *s, const char *end, entry *out, char *why, siz
     return -1;
   }
   for (size_t i = 0; i < 32; i++) {
-    int hi = hexval((unsigned char)f[7 + 2 * i]), lo = hexval((unsigned char)f[8 + 2 * i]);
+    int hi = cs_hex_digit((unsigned char)f[7 + 2 * i]),
+        lo = cs_hex_digit((unsigned char)f[8 + 2 * i]);
     if (hi < 0 || lo < 0) {
       snprintf(why, cap, "the hash is not 64 hexadecimal digits");
       return -1;
@@ -271,7 +186,7 @@ static int parse_line(const char *s, const char *end, entry *out, char *why, siz
   }
   if (next_field(&s, end, &f, &n)) {
     if (n < 10 || memcmp(f, "employee=", 9) != 0 ||
-        parse_id(f + 9, n - 9, &out->caller.employee_id)) {
+        cs_parse_id(f + 9, n - 9, &out->caller.employee_id)) {
       snprintf(why, cap, "expected \"employee=ID\" with a positive integer ID");
       return -1;
     }
@@ -427,13 +342,14 @@ static int check_employee(const cs_auth *a, const char *tok, size_t n, int64_t n
   size_t sig_len = n - signed_len - 1;
   uint8_t want[32], got[33] = {0};
   if (hmac_sha256(a->secret, a->secret_len, tok, signed_len, want)) return CS_AUTH_INVALID;
-  int glen = cs_b64url_decode(sig, sig_len, got, sizeof got);
+  /* '=' padding is tolerated (some minting libraries add it), nothing else. */
+  int glen = cs_b64url_decode(sig, sig_len, got, sizeof got, CS_B64URL_PADDING);
   /* Compare whatever came, in constant time, before judging its length. */
   int bad = CRYPTO_memcmp(want, got, 32) != 0;
   if (glen != 32 || bad) return CS_AUTH_INVALID;
 
   uint8_t payload[PAYLOAD_MAX];
-  int plen = cs_b64url_decode(tok + 3, signed_len - 3, payload, sizeof payload);
+  int plen = cs_b64url_decode(tok + 3, signed_len - 3, payload, sizeof payload, CS_B64URL_PADDING);
   if (plen <= 0) return CS_AUTH_INVALID;
   json_error_t je;
   json_t *j = json_loadb((const char *)payload, (size_t)plen, JSON_REJECT_DUPLICATES, &je);

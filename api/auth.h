@@ -77,13 +77,6 @@ enum {
  * Fills *out on CS_AUTH_OK. Comparisons of secrets are constant-time. */
 int cs_auth_check(const cs_auth *a, const char *authorization, int64_t now_s, cs_caller *out);
 
-/* base64url without padding. encode returns the length written (NUL added)
- * or -1 when cap is too small; decode accepts optional '=' padding and
- * returns the decoded length or -1 on a bad character, a bad length or
- * when cap is too small. */
-int cs_b64url_encode(const void *in, size_t n, char *out, size_t cap);
-int cs_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap);
-
 /* Mints a per-employee token (what the portal backend does); for tests and
  * operators. Returns the length written or -1. */
 int cs_auth_mint(const void *secret, size_t secret_len, uint64_t employee_id, int64_t exp,

@@ -11,6 +11,8 @@
  */
 #include "jobs.h"
 
+#include "clock.h"
+#include "isotime.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -55,21 +57,11 @@ struct cs_jobs {
   int thread_live;
 };
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Both times are read from the clock when they happen (never 0 for
+ * "unknown"): a job that has not finished has finished_at null. */
 static json_t *iso_time(int64_t ms) {
-  if (ms <= 0) return json_null();
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  return json_string(buf);
+  char buf[CS_TIME_ISO_LEN];
+  return json_string(cs_time_iso(ms, buf));
 }
 
 static char *dup_or_null(const char *s) {
@@ -241,7 +233,7 @@ static int pump(cs_jobs *j, job *jb, stream *s) {
 static void finish(cs_jobs *j, job *jb, int exit_code) {
   jb->exit_code = exit_code;
   jb->state = exit_code == 0 ? J_SUCCEEDED : J_FAILED;
-  jb->finished_ms = wall_ms();
+  jb->finished_ms = cs_clock_ms(CLOCK_REALTIME);
   j->running = NULL;
   pthread_cond_broadcast(&j->cond);
 }
@@ -437,7 +429,7 @@ int cs_jobs_start(cs_jobs *j, json_t **out, uint64_t *id, char *err, size_t cap)
   memset(jb, 0, sizeof *jb);
   jb->id = new_id(j);
   jb->state = J_RUNNING;
-  jb->started_ms = wall_ms();
+  jb->started_ms = cs_clock_ms(CLOCK_REALTIME);
   j->running = jb;
   j->pid = 0;
   j->spawn = 0;

@@ -12,9 +12,9 @@
 #include "routes.h"
 
 #include "console.h"
+#include "digits.h"
 #include "log.h"
 #include "metrics.h"
-#include "records.h"
 #include "utf8.h"
 
 #include <ctype.h>
@@ -151,19 +151,13 @@ static const char *quote(const char *s, size_t n, char *buf, size_t cap) {
 
 /* ---------------------------------------------------------------- URL */
 
-static int hex(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 size_t cs_unescape(char *s, unsigned *flags) {
   size_t n = strlen(s);
   /* Check first: a malformed string is left untouched (it is rejected). */
   for (size_t i = 0; i < n; i++) {
     if (s[i] != '%') continue;
-    if (i + 2 >= n || hex((unsigned char)s[i + 1]) < 0 || hex((unsigned char)s[i + 2]) < 0) {
+    if (i + 2 >= n || cs_hex_digit((unsigned char)s[i + 1]) < 0 ||
+        cs_hex_digit((unsigned char)s[i + 2]) < 0) {
       *flags |= CS_URL_BAD_ESCAPE;
       return n;
     }
@@ -174,7 +168,8 @@ size_t cs_unescape(char *s, unsigned *flags) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '%') {
-      s[o++] = (char)(hex((unsigned char)s[i + 1]) << 4 | hex((unsigned char)s[i + 2]));
+      s[o++] = (char)(cs_hex_digit((unsigned char)s[i + 1]) << 4 |
+                      cs_hex_digit((unsigned char)s[i + 2]));
       i += 2;
     } else {
       s[o++] = s[i];
@@ -182,20 +177,6 @@ size_t cs_unescape(char *s, unsigned *flags) {
   }
   s[o] = 0;
   return o;
-}
-
-/* Parses a positive decimal integer below 2^63 spanning all of s. */
-static int parse_id(const char *s, uint64_t *out) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 19) return -1;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (uint64_t)(s[i] - '0');
-  }
-  if (v == 0 || v > (uint64_t)INT64_MAX) return -1;
-  *out = v;
-  return 0;
 }
 
 cs_route_id cs_route_find(const char *path, uint64_t *id, int *id_ok) {
@@ -232,18 +213,13 @@ cs_route_id cs_route_find(const char *path, uint64_t *id, int *id_ok) {
   }
   if (!rest) return CS_R_NONE;
   const char *slash = strchr(rest, '/');
-  char seg[32];
   size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
   if (n == 0) return CS_R_NONE;
   if (slash) {
     if (r != CS_R_CONVERSATION || strcmp(slash, "/checklist") != 0) return CS_R_NONE;
     r = CS_R_CHECKLIST;
   }
-  if (n < sizeof seg) {
-    memcpy(seg, rest, n);
-    seg[n] = 0;
-    *id_ok = parse_id(seg, id) == 0;
-  }
+  *id_ok = cs_parse_id(rest, n, id) == 0;
   return r;
 }
 
@@ -286,7 +262,7 @@ static int arg_limit(const cs_request *rq, uint32_t def, uint32_t max, uint32_t 
   *out = def;
   if (!v) return 0;
   uint64_t x;
-  if (parse_id(v, &x) || x > max) {
+  if (cs_parse_id(v, strlen(v), &x) || x > max) {
     cs_reply_error(rp, 400, "bad_parameter", "limit must be an integer from 1 to %u", max);
     return -1;
   }
@@ -298,7 +274,7 @@ static int arg_id(const cs_request *rq, const char *name, uint64_t *out, cs_repl
   const char *v = arg(rq, name);
   *out = 0;
   if (!v) return 0;
-  if (parse_id(v, out)) {
+  if (cs_parse_id(v, strlen(v), out)) {
     cs_reply_error(rp, 400, "bad_parameter", "%s must be a positive integer below 2^63", name);
     return -1;
   }

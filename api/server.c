@@ -28,6 +28,7 @@
  */
 #include "server.h"
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -203,13 +204,7 @@ static void *reaper_main(void *arg) {
   cs_server *s = arg;
   pthread_mutex_lock(&s->lock);
   while (!s->stopping) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += 250 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = cs_clock_after_ms(CLOCK_MONOTONIC, 250);
     pthread_cond_timedwait(&s->wake, &s->lock, &ts);
     double now = cs_mono_seconds();
     int cut = 0;

@@ -9,6 +9,7 @@
 #include "writer_int.h"
 #include "corrupt.h"
 
+#include "clock.h"
 #include "errors.h"
 #include "varint.h"
 
@@ -18,12 +19,6 @@
 #include <time.h>
 
 /* ---------------------------------------------------------------- writer */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int check_format(cs_writer *w) {
   char want[64];
@@ -126,7 +121,7 @@ int cs_writer_mirror_on(cs_writer *w) {
 
 int cs__wr_outbox(cs_writer *w, int action, int kind, uint64_t id) {
   if (!w->mirror) return 0;
-  cs_outop o = {(uint8_t)action, (uint8_t)kind, id, now_ms()};
+  cs_outop o = {(uint8_t)action, (uint8_t)kind, id, cs_clock_ms(CLOCK_REALTIME)};
   cs_buf_reset(&w->buf2);
   cs_outop_encode(&w->buf2, &o);
   uint8_t key[8];
@@ -233,7 +228,7 @@ int cs_writer_get_checkpoint(cs_writer *w, cs_checkpoint *c) {
 
 int cs_writer_set_checkpoint(cs_writer *w, const cs_checkpoint *c) {
   cs_checkpoint x = *c;
-  x.updated_at_ms = now_ms();
+  x.updated_at_ms = cs_clock_ms(CLOCK_REALTIME);
   cs_buf_reset(&w->buf);
   cs_checkpoint_encode(&w->buf, &x);
   return cs__wr_put_buf(w, CS_T_META, "checkpoint", 10, &w->buf);

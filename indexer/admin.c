@@ -7,6 +7,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "isotime.h"
 #include "log.h"
 #include "reader.h"
 #include "store.h"

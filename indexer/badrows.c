@@ -4,6 +4,7 @@
 #include "badrows.h"
 
 #include "errors.h"
+#include "isotime.h"
 #include "log.h"
 #include "store.h"
 

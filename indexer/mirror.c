@@ -15,8 +15,10 @@
 #include "mirror.h"
 
 #include "bulk.h"
+#include "clock.h"
 #include "corrupt.h"
 #include "errors.h"
+#include "isotime.h"
 #include "log.h"
 #include "varint.h"
 
@@ -44,12 +46,6 @@ struct cs_mirror {
   int64_t last_ok_ms, last_error_ms;
   char last_error[256];
 };
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- documents */
 
@@ -275,7 +271,7 @@ static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
     rc = cs_del(t, CS_T_OUTBOX, (cs_slice){key, 8});
     if (rc == CS_ENOTFOUND) rc = 0;
   }
-  if (n) m->last_ok_ms = wall_ms();
+  if (n) m->last_ok_ms = cs_clock_ms(CLOCK_REALTIME);
   if (!rc) rc = put_status(m, t, m->acked + (uint64_t)n);
   if (rc) {
     cs_txn_abort(t);
@@ -288,7 +284,7 @@ static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
 
 static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
   snprintf(m->last_error, sizeof m->last_error, fmt, arg);
-  m->last_error_ms = wall_ms();
+  m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
 }
 
 /* Sends one batch; returns 1 when everything was acknowledged, 0 when
@@ -388,14 +384,7 @@ static void *sender(void *arg) {
       continue; /* more may be pending */
     }
     long wait = result == 0 ? cs_backoff_next(&backoff) : 200;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait / 1000;
-    until.tv_nsec += (wait % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = cs_clock_after_ms(CLOCK_REALTIME, wait);
     pthread_mutex_lock(&m->lock);
     /* After a failure, wake-ups do not cut the backoff short. */
     while (!m->stop && (result == 0 || !m->woken)) {

@@ -27,6 +27,7 @@
 
 #include "admin.h"
 #include "apply.h"
+#include "clock.h"
 #include "errors.h"
 #include "load.h"
 #include "source.h"
@@ -90,12 +91,6 @@ static double now_s(void) {
 
 /* Most time between checkpoints while nothing changes (see round_run). */
 #define IDLE_CHECKPOINT_MS 30000
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int read_checkpoint(tail *t, cs_checkpoint *cp) {
   int rc = cs_writer_begin(t->w);
@@ -352,7 +347,7 @@ static int round_run(tail *t, int *changed) {
    * read again after a crash finds nothing), and a commit per idle poll
    * would grow the file whenever a reader pins an old snapshot. /v1/health's
    * lag_s (the checkpoint's age) stays below that interval plus a poll. */
-  int64_t age_ms = wall_ms() - cp.updated_at_ms;
+  int64_t age_ms = cs_clock_ms(CLOCK_REALTIME) - cp.updated_at_ms;
   int idle = !resuming && fetched == 0 && age_ms >= 0 && age_ms < IDLE_CHECKPOINT_MS;
   if (!idle && (cp.floor_xid != round_h || cp.round_xid)) {
     rc = cs_writer_begin(t->w);

@@ -30,7 +30,9 @@
 #include "parser.h"
 #include "search.h"
 
+#include "clock.h"
 #include "errors.h"
+#include "isotime.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -132,31 +134,15 @@ static const cs_str nostr = {"", 0};
 
 static int past(actx *a) {
   if (!a->has_deadline) return 0;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  if (now.tv_sec > a->deadline.tv_sec ||
-      (now.tv_sec == a->deadline.tv_sec && now.tv_nsec >= a->deadline.tv_nsec))
-    a->timed_out = 1;
+  if (cs_clock_reached(CLOCK_MONOTONIC, &a->deadline)) a->timed_out = 1;
   return a->timed_out;
-}
-
-static int in_set(const uint32_t *v, size_t n, uint32_t d) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (v[mid] < d)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < n && v[lo] == d;
 }
 
 static int role_each(void *ctx, cs_slice key, cs_slice val) {
   actx *a = ctx;
   cs_turn t;
   if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
-  if (t.role < 3 && in_set(a->set, a->nset, t.docid)) a->roles[t.role]++;
+  if (t.role < 3 && cs__turn_in(a->set, a->nset, t.docid)) a->roles[t.role]++;
   return 0;
 }
 
@@ -205,11 +191,9 @@ static int on_match(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t
   a->turns += n;
   switch (a->group_by) {
   case CS_GROUP_MONTH: {
+    /* A negative creation time means "unknown": the bucket without key. */
     if (c->created_at_ms < 0) return count(a, 0, 0, nostr, n);
-    time_t s = (time_t)(c->created_at_ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    return count(a, 1, (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon, nostr, n);
+    return count(a, 1, cs_time_month(c->created_at_ms), nostr, n);
   }
   case CS_GROUP_OWNER:
     return count(a, 1, (int64_t)c->owner_id, nostr, n);
@@ -232,11 +216,10 @@ static int bucket_cmp(const void *x, const void *y) {
 
 static json_t *key_json(int group_by, const bucket *b) {
   if (!b->has_key) return json_null();
-  char buf[32];
+  char buf[CS_TIME_ISO_LEN];
   switch (group_by) {
   case CS_GROUP_MONTH:
-    snprintf(buf, sizeof buf, "%04d-%02d", (int)(b->num / 12), (int)(b->num % 12) + 1);
-    return json_string(buf);
+    return json_string(cs_time_month_iso(b->num, buf));
   case CS_GROUP_OWNER:
     return json_integer((json_int_t)b->num);
   case CS_GROUP_ROLE:
@@ -295,13 +278,7 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
   a.group_by = group_by;
   int ret = -1, rc = 0, timed_out = 0;
   if (p->timeout_ms) {
-    clock_gettime(CLOCK_MONOTONIC, &a.deadline);
-    a.deadline.tv_sec += p->timeout_ms / 1000;
-    a.deadline.tv_nsec += (long)(p->timeout_ms % 1000) * 1000000L;
-    if (a.deadline.tv_nsec >= 1000000000L) {
-      a.deadline.tv_sec++;
-      a.deadline.tv_nsec -= 1000000000L;
-    }
+    a.deadline = cs_clock_after_ms(CLOCK_MONOTONIC, p->timeout_ms);
     a.has_deadline = 1;
   }
   if (group_by == CS_GROUP_CATEGORY) {

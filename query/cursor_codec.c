@@ -4,6 +4,7 @@
  */
 #include "search_int.h"
 
+#include "base64url.h"
 #include "errors.h"
 #include "expand.h"
 #include "varint.h"
@@ -14,47 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64_encode(const uint8_t *in, size_t n, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16;
-    if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) v |= in[i + 2];
-    out[o++] = b64url[(v >> 18) & 63];
-    out[o++] = b64url[(v >> 12) & 63];
-    if (i + 1 < n) out[o++] = b64url[(v >> 6) & 63];
-    if (i + 2 < n) out[o++] = b64url[v & 63];
-  }
-  out[o] = 0;
-}
-
-static int b64_val(char c) {
-  const char *p = c ? strchr(b64url, c) : NULL;
-  return p ? (int)(p - b64url) : -1;
-}
-
-static int b64_decode(const char *in, uint8_t *out, size_t cap, size_t *n) {
-  size_t len = strlen(in), o = 0;
-  if (len % 4 == 1) return -1;
-  for (size_t i = 0; i < len; i += 4) {
-    uint32_t v = 0;
-    size_t k;
-    for (k = 0; k < 4 && i + k < len; k++) {
-      int x = b64_val(in[i + k]);
-      if (x < 0) return -1;
-      v |= (uint32_t)x << (18 - 6 * k);
-    }
-    size_t bytes = k - 1;
-    if (o + bytes > cap) return -1;
-    for (size_t b = 0; b < bytes; b++)
-      out[o++] = (uint8_t)(v >> (16 - 8 * b));
-  }
-  *n = o;
-  return 0;
-}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
   const uint8_t *b = p;
@@ -86,19 +46,20 @@ void cs__cursor_encode(const xcursor *c, int sort, uint64_t qh, char *out, size_
       snprintf(text, sizeof text,
                "1|%d|%" PRId32 "|%a|%" PRId64 "|%" PRIu64 "|%" PRIu32 "|%" PRIx64 "|%016" PRIx64,
                sort, c->key.tier, c->key.score, c->key.created, c->key.id, c->horizon, c->mask, qh);
-  if (n < 0 || (size_t)n >= sizeof text || ((size_t)n + 2) / 3 * 4 + 1 > cap) {
+  if (n < 0 || (size_t)n >= sizeof text) {
     out[0] = 0;
     return;
   }
-  b64_encode((const uint8_t *)text, (size_t)n, out);
+  cs_b64url_encode(text, (size_t)n, out, cap); /* "" when cap is too small */
 }
 
 int cs__cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c) {
   uint8_t raw[300];
-  size_t n;
-  if (strlen(s) > CS_CURSOR_MAX || b64_decode(s, raw, sizeof raw - 1, &n)) return -1;
+  size_t len = strlen(s);
+  int n = len > CS_CURSOR_MAX ? -1 : cs_b64url_decode(s, len, raw, sizeof raw - 1, 0);
+  if (n < 0) return -1;
   raw[n] = 0;
-  if (memchr(raw, 0, n)) return -1;
+  if (memchr(raw, 0, (size_t)n)) return -1;
   int csort, used = 0;
   int32_t tier;
   char score[64];
@@ -110,7 +71,7 @@ int cs__cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c) {
              "%n",
              &csort, &tier, score, &created, &id, &horizon, &mask, &hash, &used) != 8)
     return -1;
-  if ((size_t)used != n || csort != sort || hash != qh || horizon == 0) return -1;
+  if (used != n || csort != sort || hash != qh || horizon == 0) return -1;
   char *end;
   double sc = strtod(score, &end);
   if (*end || !isfinite(sc)) return -1;

@@ -15,8 +15,10 @@
 #include "thesaurus.h"
 
 #include "analyzer.h"
+#include "clock.h"
 #include "corrupt.h"
 #include "errors.h"
+#include "isotime.h"
 #include "log.h"
 #include "store.h"
 
@@ -101,12 +103,6 @@ int cs__engine_synonyms_replace(cs_engine *e, cs__synonyms *s, char *msg, size_t
   return rc;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void cs_engine_err(cs_engine_error *err, int status, const char *code, const char *fmt, ...) {
   if (!err) return;
   err->status = status;
@@ -177,7 +173,7 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
     free(e);
     return -1;
   }
-  e->checked_ms = mono_ms();
+  e->checked_ms = cs_clock_ms(CLOCK_MONOTONIC);
   synonyms_check(e, 1);
   /* The docid -> conversation table is built now rather than by the first
    * search (a failure here only leaves it to that search). */
@@ -240,7 +236,7 @@ void cs_engine_close(cs_engine *e) {
 
 int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
   pthread_mutex_lock(&e->lock);
-  int64_t now = mono_ms();
+  int64_t now = cs_clock_ms(CLOCK_MONOTONIC);
   if (now - e->checked_ms >= 100) {
     e->checked_ms = now;
     if (cs_store_generation_changed(e->cur->store)) {

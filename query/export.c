@@ -277,18 +277,6 @@ typedef struct emit_ctx {
   cs__redact rd; /* analysts: the person's names */
 } emit_ctx;
 
-static int in_set(const uint32_t *v, size_t n, uint32_t d) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (v[mid] < d)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < n && v[lo] == d;
-}
-
 static int turn_each(void *ctx, cs_slice key, cs_slice val) {
   emit_ctx *ec = ctx;
   cs_export *x = ec->x;
@@ -296,7 +284,7 @@ static int turn_each(void *ctx, cs_slice key, cs_slice val) {
   /* A damaged turn is reported and left out; the stream goes on. */
   if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
   if (x->has_seq && x->next_id == ec->w->id && t.seq <= x->after_seq) return 0;
-  if (!in_set(x->tdoc + ec->w->at, ec->w->n, t.docid)) return 0;
+  if (!cs__turn_in(x->tdoc + ec->w->at, ec->w->n, t.docid)) return 0;
   int rc = cs_corrupt_rc(cs_turn_text(&t, &x->text), CS_T_TURN, key);
   if (rc) return rc == CS_ECORRUPT ? 0 : rc;
   const char *role = cs_role_name(t.role);

@@ -33,6 +33,8 @@
 #include "corrupt.h"
 
 #include "analyzer.h"
+#include "base64url.h"
+#include "clock.h"
 #include "errors.h"
 #include "store.h"
 #include "varint.h"
@@ -202,45 +204,6 @@ static int person_cmp(const void *x, const void *y, void *arg) {
 
 /* ---------------------------------------------------------------- cursors */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64_encode(const uint8_t *p, size_t n, char *out) {
-  size_t o = 0, i = 0;
-  for (; i + 3 <= n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    out[o++] = b64[v >> 18 & 63];
-    out[o++] = b64[v >> 12 & 63];
-    out[o++] = b64[v >> 6 & 63];
-    out[o++] = b64[v & 63];
-  }
-  if (n - i) {
-    uint32_t v = (uint32_t)p[i] << 16 | (n - i == 2 ? (uint32_t)p[i + 1] << 8 : 0);
-    out[o++] = b64[v >> 18 & 63];
-    out[o++] = b64[v >> 12 & 63];
-    if (n - i == 2) out[o++] = b64[v >> 6 & 63];
-  }
-  out[o] = 0;
-}
-
-static int b64_decode(const char *s, size_t n, uint8_t *out, size_t cap) {
-  if (n % 4 == 1 || n / 4 * 3 + 2 > cap) return -1;
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    const char *q = s[i] ? strchr(b64, s[i]) : NULL;
-    if (!q) return -1;
-    acc = acc << 6 | (uint32_t)(q - b64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
-  }
-  return acc ? -1 : (int)o;
-}
-
 /* Raw cursor: 'P', version, sort, then per sort
  *   name/-name:  u8 key length, key bytes, be64 id
  *   interaction: be64 bits of the undecayed score, be64 id
@@ -270,7 +233,7 @@ static json_t *cursor_encode(int sort, const sort_key *k) {
   cs_be64_put(raw + n, k->id);
   n += 8;
   char out[CURSOR_RAW_MAX * 4 / 3 + 8];
-  b64_encode(raw, n, out);
+  cs_b64url_encode(raw, n, out, sizeof out);
   return json_string(out);
 }
 
@@ -279,7 +242,7 @@ static int cursor_decode(const char *s, int sort, sort_key *k, uint8_t *keybuf,
                          cs_engine_error *err) {
   uint8_t raw[CURSOR_RAW_MAX + 4];
   size_t sl = strlen(s);
-  int n = sl > CS_CURSOR_MAX ? -1 : b64_decode(s, sl, raw, sizeof raw);
+  int n = sl > CS_CURSOR_MAX ? -1 : cs_b64url_decode(s, sl, raw, sizeof raw, 0);
   memset(k, 0, sizeof *k);
   if (n < 3 + 8 || raw[0] != CURSOR_MAGIC || raw[1] != CURSOR_VERSION) goto bad;
   if (raw[2] != sort) {
@@ -534,12 +497,6 @@ static json_t *item_json(cs_reader *r, const cs_caller *c, const person *p, int6
   return j;
 }
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cs_engine_patients(cs_engine *e, const cs_caller *c, int sort, const char *q, uint32_t limit,
                        const char *cursor, json_t **out, cs_engine_error *err) {
   *out = NULL;
@@ -606,7 +563,7 @@ int cs_engine_patients(cs_engine *e, const cs_caller *c, int sort, const char *q
   }
   if (m > 1) qsort_r(l.v, m, sizeof *l.v, person_cmp, &l);
 
-  int64_t now = wall_ms();
+  int64_t now = cs_clock_ms(CLOCK_REALTIME);
   size_t take = m < limit ? m : limit;
   for (size_t i = 0; i < take && !rc; i++) {
     rc = load_inter(v.r, c, &l.v[i]);

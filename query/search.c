@@ -72,6 +72,7 @@
 #include "search_int.h"
 #include "corrupt.h"
 
+#include "clock.h"
 #include "errors.h"
 #include "expand.h"
 #include "internal.h"
@@ -88,14 +89,9 @@
 
 static int past_deadline(xsearch *s) {
   if (!s->has_deadline || (++s->ticks & 63)) return 0;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  if (now.tv_sec > s->deadline.tv_sec ||
-      (now.tv_sec == s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec)) {
-    s->timed_out = 1;
-    return 1;
-  }
-  return 0;
+  if (!cs_clock_reached(CLOCK_MONOTONIC, &s->deadline)) return 0;
+  s->timed_out = 1;
+  return 1;
 }
 
 /* A leaf that searches (not under an exclusion): without one, a matching
@@ -495,13 +491,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
     s.after = cur.key;
   }
   if (p->timeout_ms) {
-    clock_gettime(CLOCK_MONOTONIC, &s.deadline);
-    s.deadline.tv_sec += p->timeout_ms / 1000;
-    s.deadline.tv_nsec += (long)(p->timeout_ms % 1000) * 1000000L;
-    if (s.deadline.tv_nsec >= 1000000000L) {
-      s.deadline.tv_sec++;
-      s.deadline.tv_nsec -= 1000000000L;
-    }
+    s.deadline = cs_clock_after_ms(CLOCK_MONOTONIC, p->timeout_ms);
     s.has_deadline = 1;
   }
   rc = cs__scope_universe(&s);
@@ -602,13 +592,7 @@ out:
 
 static void deadline_init(xsearch *s, uint32_t timeout_ms) {
   if (!timeout_ms) return;
-  clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-  s->deadline.tv_sec += timeout_ms / 1000;
-  s->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (s->deadline.tv_nsec >= 1000000000L) {
-    s->deadline.tv_sec++;
-    s->deadline.tv_nsec -= 1000000000L;
-  }
+  s->deadline = cs_clock_after_ms(CLOCK_MONOTONIC, timeout_ms);
   s->has_deadline = 1;
 }
 

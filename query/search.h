@@ -90,6 +90,20 @@ typedef struct cs__mconv {
  * quietly. */
 typedef int (*cs__match_fn)(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t n);
 
+/* Whether docid d is among turns[0..n) (increasing, as cs__match_fn
+ * receives them): a binary search. */
+static inline int cs__turn_in(const uint32_t *turns, size_t n, uint32_t d) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (turns[mid] < d)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && turns[lo] == d;
+}
+
 /* Walks every conversation that matches the parsed query q under the
  * filters of p (patient, owner, conversation, from/to, speaker, role; q,
  * limit, cursor and sort of p are ignored) and that caller c may see, with

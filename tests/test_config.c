@@ -1,5 +1,5 @@
 /*
- * Settings files (index/config.c, --config FILE of both programs): the
+ * Settings files (util/config.c, --config FILE of both programs): the
  * expanded argv for files and command lines, options of the command line
  * winning, flags, sections, the indexer's per-command filter, and refusals
  * (bad lines, missing or special files, --config twice).

@@ -1,11 +1,10 @@
 /*
- * One line per event on stderr: "2026-11-23T13:35:00.123Z info indexer: ...".
+ * One line per event on stderr: "2026-11-23T13:35:00.123Z info indexer: ..."
+ * (the time as isotime.h writes it).
  * Shared by the indexer and the query server.
  */
 #ifndef CS_LOG_H
 #define CS_LOG_H
-
-#include <stdint.h>
 
 enum { CS_LOG_DEBUG = 0, CS_LOG_INFO, CS_LOG_WARN, CS_LOG_ERROR };
 
@@ -13,11 +12,5 @@ enum { CS_LOG_DEBUG = 0, CS_LOG_INFO, CS_LOG_WARN, CS_LOG_ERROR };
  * (CONVSEARCH_LOG=debug|info|warn|error overrides the level). */
 void cs_log_init(const char *component);
 void cs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Writes unix time `ms` (milliseconds) as ISO 8601 UTC with milliseconds,
- * "2026-11-23T13:35:00.123Z", the form every time in the logs, the status
- * JSON and the HTTP API takes. Returns out. */
-#define CS_TIME_ISO_LEN 64
-char *cs_time_iso(int64_t ms, char out[CS_TIME_ISO_LEN]);
 
 #endif

@@ -4,6 +4,8 @@
  */
 #include "log.h"
 
+#include "isotime.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +24,6 @@ void cs_log_init(const char *name) {
   if (!strcmp(env, "info")) min_level = CS_LOG_INFO;
   if (!strcmp(env, "warn")) min_level = CS_LOG_WARN;
   if (!strcmp(env, "error")) min_level = CS_LOG_ERROR;
-}
-
-char *cs_time_iso(int64_t ms, char out[CS_TIME_ISO_LEN]) {
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  snprintf(out, CS_TIME_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  return out;
 }
 
 void cs_log(int level, const char *fmt, ...) {
