@@ -15,25 +15,30 @@
 void cs__wr_reset_pending(cs_writer *w) {
   cs__pmap_clear(&w->terms);
   cs__pmap_clear(&w->words);
+  cs__pmap_clear(&w->oterms);
+  cs__pmap_clear(&w->owords);
+  w->ost_set = 0;
   w->pending_min = CS_DOCID_END;
 }
 
-static int lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int64_t dcf) {
+/* Adds to a lexicon entry of CS_T_LEX or CS_T_OLEX. */
+static int lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
+                   int64_t dcf) {
   cs_slice v;
   cs_lex x = {0, 0};
-  int rc = cs_get(w->txn, CS_T_LEX, sl(term, len), &v);
+  int rc = cs_get(w->txn, tbl, sl(term, len), &v);
   if (rc == 0) rc = cs_lex_decode(v.data, v.len, &x);
   if (rc && rc != CS_ENOTFOUND) return rc;
   int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
   if (df <= 0) {
-    rc = cs_del(w->txn, CS_T_LEX, sl(term, len));
+    rc = cs_del(w->txn, tbl, sl(term, len));
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   x.df = (uint64_t)df;
   x.cf = cf > 0 ? (uint64_t)cf : 0;
   cs_buf_reset(&w->buf2);
   cs_lex_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, CS_T_LEX, term, len, &w->buf2);
+  return cs__wr_put_buf(w, tbl, term, len, &w->buf2);
 }
 /* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`. */
 static int write_chunks(cs_writer *w, const char *term, size_t len, const cs_plist *l) {
@@ -92,13 +97,14 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   }
   rc = write_chunks(w, e->key, e->len, l);
   if (rc) return rc;
-  return lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
+  return lex_add(w, CS_T_LEX, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
 }
-static int flush_word(cs_writer *w, cs__pentry *e) {
+/* A word entry of CS_T_WORDS or CS_T_OWORDS: df moved, stem replaced. */
+static int flush_word(cs_writer *w, cs_table tbl, cs__pentry *e) {
   if (e->df == 0) return 0;
   cs_slice v;
   cs_word x = {0, {e->stem, strlen(e->stem)}};
-  int rc = cs_get(w->txn, CS_T_WORDS, sl(e->key, e->len), &v);
+  int rc = cs_get(w->txn, tbl, sl(e->key, e->len), &v);
   if (rc == 0) {
     cs_word old;
     rc = cs_word_decode(v.data, v.len, &old);
@@ -109,13 +115,27 @@ static int flush_word(cs_writer *w, cs__pentry *e) {
   }
   int64_t df = (int64_t)x.df + e->df;
   if (df <= 0) {
-    rc = cs_del(w->txn, CS_T_WORDS, sl(e->key, e->len));
+    rc = cs_del(w->txn, tbl, sl(e->key, e->len));
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   x.df = (uint64_t)df;
   cs_buf_reset(&w->buf2);
   cs_word_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, CS_T_WORDS, e->key, e->len, &w->buf2);
+  return cs__wr_put_buf(w, tbl, e->key, e->len, &w->buf2);
+}
+
+/* Per-owner df deltas into CS_T_OLEX / CS_T_OWORDS, in key order. */
+static int flush_own(cs_writer *w, cs__pmap *m, cs_table tbl) {
+  cs__pentry **v;
+  int rc = cs__pmap_sorted(m, &v);
+  if (rc) return rc;
+  for (size_t i = 0; !rc && i < m->n; i++) {
+    if (v[i]->df == 0) continue;
+    rc = tbl == CS_T_OLEX ? lex_add(w, tbl, v[i]->key, v[i]->len, v[i]->df, 0)
+                          : flush_word(w, tbl, v[i]);
+  }
+  free(v);
+  return rc;
 }
 int cs__wr_flush(cs_writer *w) {
   cs__pentry **v;
@@ -132,8 +152,11 @@ int cs__wr_flush(cs_writer *w) {
   rc = cs__pmap_sorted(&w->words, &v);
   if (rc) return rc;
   for (size_t i = 0; !rc && i < w->words.n; i++)
-    rc = flush_word(w, v[i]);
+    rc = flush_word(w, CS_T_WORDS, v[i]);
   free(v);
+  if (!rc) rc = flush_own(w, &w->oterms, CS_T_OLEX);
+  if (!rc) rc = flush_own(w, &w->owords, CS_T_OWORDS);
+  if (!rc) rc = cs__wr_own_flush(w);
   if (rc) return rc;
   cs__wr_reset_pending(w);
   return 0;
@@ -176,5 +199,5 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
     rc = write_chunks(w, term, len, l);
     if (rc) return rc;
   }
-  return lex_add(w, term, len, -1, -(int64_t)tf);
+  return lex_add(w, CS_T_LEX, term, len, -1, -(int64_t)tf);
 }

@@ -25,6 +25,15 @@ struct cs_writer {
   cs_analyzer *an;
   cs_textpack *zt; /* compresses stored turn text */
   cs__pmap terms, words;
+  /* Per-owner statistics (writer_owner.c): df deltas keyed by be64 owner
+   * + term (oterms) or + word (owords, with the stem), and the document and
+   * token deltas of one owner at a time (ost_*), written back when another
+   * owner's documents come or at flush. */
+  cs__pmap oterms, owords;
+  uint64_t owner; /* whose statistics the documents being added or removed count in */
+  uint64_t ost_owner;
+  int ost_set;
+  int64_t ost_docs[CS_DOC_KINDS], ost_tokens[CS_DOC_KINDS];
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
@@ -56,6 +65,10 @@ static inline size_t cs__slen(const char *s) {
 int cs__wr_outbox(cs_writer *w, int action, int kind, uint64_t id);
 /* Copies the value of be64 key `id` in table t into copy (CS_ENOTFOUND). */
 int cs__wr_get_copy(cs_writer *w, cs_table t, uint64_t id, cs_buf *copy);
+/* Deletes every key of `tbl` that starts with be64(id) (calling each
+ * first with the key, when not NULL). */
+int cs__wr_delete_prefix(cs_writer *w, cs_table tbl, uint64_t id,
+                         int (*each)(cs_writer *, const uint8_t *key));
 /* Whether the person was erased (CS_T_ERASED). */
 int cs__wr_erased(cs_writer *w, uint64_t patient);
 
@@ -95,6 +108,31 @@ int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char
 int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
                       size_t text_len, int kind);
 
+/* writer_owner.c */
+/* The per-owner entry of pending entry e (of w->terms or w->words) for
+ * `owner`, in map m (w->oterms or w->owords); key is e's key. NULL when out
+ * of memory. */
+cs__pentry *cs__wr_own(cs__pmap *m, cs__pentry *e, uint64_t owner, const char *key, size_t len);
+/* Counts a document of `kind` and `dl` tokens in (+1) or out (-1) of
+ * w->owner's statistics. */
+int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl);
+/* Writes the per-owner document counts back (the df maps are flushed by
+ * cs__wr_flush). */
+int cs__wr_own_flush(cs_writer *w);
+/* The owner a conversation of `patient` counts for: the person's owner, or
+ * `conv_owner` while the person is not indexed. */
+int cs__wr_stats_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner);
+/* Moves the statistics of conversation c's documents from owner `from` to
+ * `to` (its person moved). */
+int cs__wr_own_move(cs_writer *w, const cs_conv *c, uint64_t from, uint64_t to);
+
+/* A document of a stored conversation with its text as indexed. */
+typedef int (*cs__doc_fn)(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,
+                          const char *text, size_t len);
+/* Calls fn for every document of stored conversation c: title,
+ * description, passages, turns (writer_conv.c). */
+int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx);
+
 /* writer_passages.c */
 /* The cleaned texts of a conversation's turns, in seq order, in one arena. */
 typedef struct cs__turn_texts {
@@ -130,7 +168,8 @@ void cs__passages_end(cs__passage_builder *pb);
 int cs__passages_feed(cs_writer *w, cs__passage_builder *pb, const cs_conv *c,
                       const cs__turn_texts *tt, uint32_t i, const cs_token *toks, size_t n,
                       uint32_t *d);
-/* Removes a conversation's passages (before its turns go). */
-int cs__passages_delete(cs_writer *w, uint64_t conv, const char *lang);
+/* Calls fn for each passage of a stored conversation, with its text (the
+ * turns must still be there). */
+int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn fn, void *ctx);
 
 #endif
