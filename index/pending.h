@@ -25,7 +25,7 @@ typedef struct cs__pentry {
   uint64_t own_of;          /* ... and its owner */
   const char *stem;         /* words: the stem (in the map's arena) */
   int64_t df;               /* words and per-owner entries: df delta */
-  uint32_t last_doc; /* the last document counted (words: df; terms: per-owner df) */
+  uint32_t last_doc;        /* the last document counted (words: df; terms: per-owner df) */
   uint32_t hash;
   uint16_t len;
   char key[]; /* len bytes and a NUL */

@@ -130,8 +130,7 @@ int cs_reader_owner_lex(cs_reader *r, uint64_t owner, const char *term, size_t l
   return rc ? rc : cs_lex_decode(v.data, v.len, out);
 }
 
-int cs_reader_owner_word(cs_reader *r, uint64_t owner, const char *word, size_t len,
-                         cs_word *out) {
+int cs_reader_owner_word(cs_reader *r, uint64_t owner, const char *word, size_t len, cs_word *out) {
   cs_slice v;
   int rc = owner_get(r, CS_T_OWORDS, owner, word, len, &v);
   return rc ? rc : cs_word_decode(v.data, v.len, out);

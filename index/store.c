@@ -41,9 +41,8 @@
 #define CS_READER_CHECK_S 1
 
 static const char *const table_names[CS_T__COUNT] = {
-    "meta",  "post",  "lex",   "words",  "docs",  "conv",   "turn",  "patient",
-    "pconv", "event", "inter", "erased", "point", "outbox", "owner", "passage",
-    "olex",  "owords", "ostats",
+    "meta",  "post",   "lex",   "words",  "docs",  "conv",    "turn", "patient", "pconv",  "event",
+    "inter", "erased", "point", "outbox", "owner", "passage", "olex", "owords",  "ostats",
 };
 
 struct cs_store {

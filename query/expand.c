@@ -234,8 +234,8 @@ static size_t successor(uint8_t *p, size_t n) {
 
 /* Walks CS_T_WORDS for the surface words within maxd edits of the query
  * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem. */
-static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int word_known,
-                      int stems, cands *c) {
+static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int word_known, int stems,
+                      cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
   f->c = c;
@@ -252,8 +252,8 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   for (int j = 0; j <= f->m; j++)
     f->rows[0][j] = (uint8_t)j;
   cs_cursor *cur = NULL;
-  int rc = f->m > 0 ? cs_reader_cursor(
-                          ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts), &cur)
+  int rc = f->m > 0 ? cs_reader_cursor(ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts),
+                                       &cur)
                     : 0;
   if (rc || f->m == 0) goto out;
   /* Candidates share the first character: typos there are rare, and the
@@ -335,8 +335,7 @@ static int cand_by_rank(const void *a, const void *b) {
 /* Administrator synonyms of the word's stem (synonyms.h), after the other
  * variants and beyond `cap` (at most CS__SYN_EXPAND, within
  * CS__EXPAND_MAX): they rank below the word itself. */
-static int add_synonyms(const cs__tstats *ts, const cs__qword *w, cs__variant *out,
-                        uint32_t *n) {
+static int add_synonyms(const cs__tstats *ts, const cs__qword *w, cs__variant *out, uint32_t *n) {
   const char *st[CS__SYN_EXPAND];
   uint8_t sl[CS__SYN_EXPAND];
   size_t ns =
