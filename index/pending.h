@@ -25,6 +25,8 @@ typedef struct cs__pentry {
   uint64_t own_of;          /* ... and its owner */
   const char *stem;         /* words: the stem (in the map's arena) */
   int64_t df;               /* words and per-owner entries: df delta */
+  int64_t odf;              /* terms and words: documents of the current owner not yet
+                               added to its per-owner entry (writer_owner.c) */
   uint32_t last_doc;        /* the last document counted (words: df; terms: per-owner df) */
   uint32_t hash;
   uint16_t len;

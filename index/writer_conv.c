@@ -101,7 +101,9 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
   cs_buf_init(&copy);
   cs_conv c;
   int rc = get_conv(w, id, &c, &copy);
-  if (!rc) rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &w->owner);
+  uint64_t owner = 0;
+  if (!rc) rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
+  if (!rc) rc = cs__wr_set_owner(w, owner);
   /* Every document out of the postings and statistics, then the records. */
   if (!rc) rc = cs__wr_conv_docs(w, &c, remove_each, NULL);
   if (!rc) rc = cs__wr_delete_prefix(w, CS_T_PASSAGE, id, NULL);
@@ -175,7 +177,9 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   c.updated_at_ms = in->updated_at_ms;
   c.nturns = (uint32_t)nturns;
   c.checksum = sum;
-  rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &w->owner);
+  uint64_t owner = 0;
+  rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
+  if (!rc) rc = cs__wr_set_owner(w, owner);
   if (rc) goto out;
   c.first_docid = w->stats.next_docid;
   uint32_t d = c.first_docid;

@@ -23,6 +23,7 @@ static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, i
     if (!e->stem) return NULL;
   }
   e->df += delta;
+  if (delta > 0) return cs__wr_own_add(w, e, 1) ? NULL : e;
   cs__pentry *o = cs__wr_own(&w->owords, e, w->owner, t->word, t->word_len);
   if (!o) return NULL;
   o->df += delta;
@@ -115,9 +116,7 @@ int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks,
     w->ents[i] = te;
     if (te->last_doc != docid) {
       te->last_doc = docid;
-      cs__pentry *o = cs__wr_own(&w->oterms, te, w->owner, te->key, te->len);
-      if (!o) return CS_ENOMEM;
-      o->df++;
+      if (cs__wr_own_add(w, te, 0)) return CS_ENOMEM;
     }
     int rc = post(w, te, docid, dl, t->pos);
     if (rc) return rc;
@@ -143,9 +142,7 @@ int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, co
     cs__pentry *e = ents[i];
     if (e->last_doc != docid) {
       e->last_doc = docid;
-      cs__pentry *o = cs__wr_own(&w->oterms, e, w->owner, e->key, e->len);
-      if (!o) return CS_ENOMEM;
-      o->df++;
+      if (cs__wr_own_add(w, e, 0)) return CS_ENOMEM;
     }
     int rc = post(w, e, docid, (uint32_t)n, pos[i]);
     if (rc) return rc;

@@ -18,6 +18,7 @@ void cs__wr_reset_pending(cs_writer *w) {
   cs__pmap_clear(&w->oterms);
   cs__pmap_clear(&w->owords);
   w->ost_set = 0;
+  w->ntouched[0] = w->ntouched[1] = 0;
   w->pending_min = CS_DOCID_END;
 }
 
@@ -139,7 +140,8 @@ static int flush_own(cs_writer *w, cs__pmap *m, cs_table tbl) {
 }
 int cs__wr_flush(cs_writer *w) {
   cs__pentry **v;
-  int rc = cs__pmap_sorted(&w->terms, &v);
+  int rc = cs__wr_own_drain(w);
+  if (!rc) rc = cs__pmap_sorted(&w->terms, &v);
   if (rc) return rc;
   cs_cursor *cur = NULL;
   rc = cs_cursor_open(w->txn, CS_T_POST, &cur);

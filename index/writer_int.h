@@ -31,6 +31,11 @@ struct cs_writer {
    * owner's documents come or at flush. */
   cs__pmap oterms, owords;
   uint64_t owner; /* whose statistics the documents being added or removed count in */
+  /* Entries of w->terms (touched[0]) and w->words (touched[1]) whose odf
+   * counts documents of w->owner added since it was set: one per-owner
+   * lookup per entry and owner, not per document. */
+  cs__pentry **touched[2];
+  size_t ntouched[2], touched_cap[2];
   uint64_t ost_owner;
   int ost_set;
   int64_t ost_docs[CS_DOC_KINDS], ost_tokens[CS_DOC_KINDS];
@@ -113,6 +118,16 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
  * `owner`, in map m (w->oterms or w->owords); key is e's key. NULL when out
  * of memory. */
 cs__pentry *cs__wr_own(cs__pmap *m, cs__pentry *e, uint64_t owner, const char *key, size_t len);
+/* Whose statistics the documents added or removed from now on count in
+ * (what was added for the previous owner goes to its entries first). */
+int cs__wr_set_owner(cs_writer *w, uint64_t owner);
+/* Counts one more document of w->owner holding pending entry e (a term,
+ * or with word 1 a surface word): into e->odf, then at the next owner
+ * change or flush into the owner's entry. */
+int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word);
+/* Moves the odf counts into the per-owner entries (cs__wr_flush and
+ * cs__wr_set_owner call it). */
+int cs__wr_own_drain(cs_writer *w);
 /* Counts a document of `kind` and `dl` tokens in (+1) or out (-1) of
  * w->owner's statistics. */
 int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl);

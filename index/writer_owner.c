@@ -31,6 +31,43 @@ cs__pentry *cs__wr_own(cs__pmap *m, cs__pentry *e, uint64_t owner, const char *k
   return o;
 }
 
+int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word) {
+  if (e->odf++ == 0) {
+    if (w->ntouched[word] == w->touched_cap[word]) {
+      size_t cap = w->touched_cap[word] ? w->touched_cap[word] * 2 : 1024;
+      cs__pentry **v = realloc(w->touched[word], cap * sizeof *v);
+      if (!v) return CS_ENOMEM;
+      w->touched[word] = v;
+      w->touched_cap[word] = cap;
+    }
+    w->touched[word][w->ntouched[word]++] = e;
+  }
+  return 0;
+}
+
+int cs__wr_own_drain(cs_writer *w) {
+  for (int word = 0; word < 2; word++) {
+    cs__pmap *m = word ? &w->owords : &w->oterms;
+    for (size_t i = 0; i < w->ntouched[word]; i++) {
+      cs__pentry *e = w->touched[word][i];
+      cs__pentry *o = cs__wr_own(m, e, w->owner, e->key, e->len);
+      if (!o) return CS_ENOMEM;
+      o->df += e->odf;
+      if (word) o->stem = e->stem; /* in the words map's arena, cleared with it */
+      e->odf = 0;
+    }
+    w->ntouched[word] = 0;
+  }
+  return 0;
+}
+
+int cs__wr_set_owner(cs_writer *w, uint64_t owner) {
+  if (owner == w->owner) return 0;
+  int rc = cs__wr_own_drain(w);
+  if (!rc) w->owner = owner;
+  return rc;
+}
+
 int cs__wr_own_flush(cs_writer *w) {
   if (!w->ost_set) return 0;
   int any = 0;
@@ -145,9 +182,9 @@ static int move_doc(cs_writer *w, void *ctx, uint32_t docid, int kind, const cha
       }
     }
   }
-  w->owner = m->from;
-  rc = cs__wr_own_doc(w, kind, -1, dl);
-  w->owner = m->to;
+  rc = cs__wr_set_owner(w, m->from);
+  if (!rc) rc = cs__wr_own_doc(w, kind, -1, dl);
+  if (!rc) rc = cs__wr_set_owner(w, m->to);
   if (!rc) rc = cs__wr_own_doc(w, kind, 1, dl);
   return rc;
 }

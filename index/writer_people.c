@@ -21,7 +21,7 @@ static int remove_patient_record(cs_writer *w, uint64_t id) {
   cs_buf_init(&copy);
   cs_patient p;
   int rc = get_patient(w, id, &p, &copy);
-  w->owner = p.owner_id;
+  if (rc == 0) rc = cs__wr_set_owner(w, p.owner_id);
   if (rc == 0 && p.name_docid)
     rc = cs__wr_remove_doc(w, p.name_docid, "es", p.name.p, p.name.len, CS_DOC_NAME);
   if (rc == 0) {
@@ -113,7 +113,8 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   p.created_at_ms = in->created_at_ms;
   p.updated_at_ms = in->updated_at_ms;
   p.checksum = sum;
-  w->owner = p.owner_id;
+  rc = cs__wr_set_owner(w, p.owner_id);
+  if (rc) goto out;
   if (p.name.len) {
     p.name_docid = w->stats.next_docid++;
     rc = cs__wr_index_text(w, p.name_docid, "es", name, p.name.len, CS_DOC_NAME, 0, p.id, -1, NULL,

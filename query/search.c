@@ -47,6 +47,11 @@
  * Relaxation. When an all-words query matches nothing, the rarest clauses
  * are dropped one at a time until something matches ("relaxed": true).
  *
+ * Statistics. Expansion, weights, bounds, relaxation order and estimated
+ * totals read the statistics the caller may depend on (tstats.h): a portal
+ * caller's own documents' (N, df, average lengths, words), so that nothing
+ * of another employee's data shows through its numbers.
+ *
  * Paging. The cursor is opaque base64url of the last hit's sort key, the
  * docid horizon of the first page (the next docid then), the relaxation
  * mask and a hash of the query and filters. Later pages only consider

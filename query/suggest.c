@@ -5,8 +5,10 @@
  *
  * Words come from CS_T_WORDS (folded surface form -> stem, df): the words
  * with the folded prefix, at most SCAN_MAX of them, of which the CANDIDATES
- * with the highest df are checked in df order. People come from the
- * caller's people (everyone for admins), matched by folded name words.
+ * with the highest df are checked in df order; for a portal caller the
+ * words and df are its own (CS_T_OWORDS, tstats.h), so that neither the
+ * candidates nor their order depend on others' documents. People come from
+ * the caller's people (everyone for admins), matched by folded name words.
  *
  * No word may reveal what the caller cannot see. A word is suggested only
  * once it has been found, as that exact surface word, in a document the
