@@ -21,8 +21,7 @@ typedef struct cs__pentry {
   uint32_t one_doc, one_len, one_pos;
   struct cs__pentry *term;  /* words: the term entry the word was last posted under */
   struct cs__pentry *field; /* terms: the same term in the passage field */
-  struct cs__pentry *own;   /* the per-owner entry last used with this one */
-  uint64_t own_of;          /* ... and its owner */
+  uint32_t rank;            /* position in key order, set at flush (writer_flush.c) */
   const char *stem;         /* words: the stem (in the map's arena) */
   int64_t df;               /* words and per-owner entries: df delta */
   int64_t odf;              /* terms and words: documents of the current owner not yet

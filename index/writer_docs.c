@@ -24,7 +24,7 @@ static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, i
   }
   e->df += delta;
   if (delta > 0) return cs__wr_own_add(w, e, 1) ? NULL : e;
-  cs__pentry *o = cs__wr_own(&w->owords, e, w->owner, t->word, t->word_len);
+  cs__pentry *o = cs__wr_own(&w->owords, w->owner, t->word, t->word_len);
   if (!o) return NULL;
   o->df += delta;
   o->stem = e->stem; /* lives in the words map's arena, cleared with it */
@@ -185,7 +185,7 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
     if (e->last_doc != docid) {
       e->last_doc = docid;
       rc = cs__wr_remove_posting(w, cur, key, klen, docid);
-      cs__pentry *o = rc ? NULL : cs__wr_own(&w->oterms, NULL, w->owner, key, klen);
+      cs__pentry *o = rc ? NULL : cs__wr_own(&w->oterms, w->owner, key, klen);
       if (!rc && !o) rc = CS_ENOMEM;
       if (o) o->df--;
     }

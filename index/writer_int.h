@@ -36,6 +36,12 @@ struct cs_writer {
    * lookup per entry and owner, not per document. */
   cs__pentry **touched[2];
   size_t ntouched[2], touched_cap[2];
+  /* ... and where they go: per (owner, entry of w->terms / w->words) df
+   * deltas, merged into CS_T_OLEX / CS_T_OWORDS at flush. */
+  struct cs__orun {
+    struct cs__orec *slots;
+    size_t cap, n;
+  } orun[2];
   uint64_t ost_owner;
   int ost_set;
   int64_t ost_docs[CS_DOC_KINDS], ost_tokens[CS_DOC_KINDS];
@@ -82,6 +88,14 @@ int cs__wr_erased(cs_writer *w, uint64_t patient);
 void cs__wr_reset_pending(cs_writer *w);
 /* Merges the pending postings and words into LMDB and empties the maps. */
 int cs__wr_flush(cs_writer *w);
+/* Adds ddf (and dcf) to the lexicon entry `term` of CS_T_LEX or CS_T_OLEX;
+ * an entry left with df 0 is deleted. */
+int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
+                   int64_t dcf);
+/* Adds ddf to the word entry `key` of CS_T_WORDS or CS_T_OWORDS, with its
+ * stem; an entry left with df 0 is deleted. */
+int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
+                    const char *stem);
 /* Removes docid from term's postings in LMDB (and its lexicon counts). */
 int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
                           uint32_t docid);
@@ -114,10 +128,15 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
                       size_t text_len, int kind);
 
 /* writer_owner.c */
-/* The per-owner entry of pending entry e (of w->terms or w->words) for
- * `owner`, in map m (w->oterms or w->owords); key is e's key. NULL when out
- * of memory. */
-cs__pentry *cs__wr_own(cs__pmap *m, cs__pentry *e, uint64_t owner, const char *key, size_t len);
+/* The per-owner entry of `owner` and key[0..len) (a term, or a word) in
+ * map m (w->oterms or w->owords), for removals and moves. NULL when out of
+ * memory. */
+cs__pentry *cs__wr_own(cs__pmap *m, uint64_t owner, const char *key, size_t len);
+/* Writes the per-owner deltas of w->orun (after the entries' ranks were
+ * set) and of w->oterms, w->owords into LMDB; empties w->orun. */
+int cs__wr_own_write(cs_writer *w);
+/* Memory held by w->orun. */
+size_t cs__wr_own_bytes(const cs_writer *w);
 /* Whose statistics the documents added or removed from now on count in
  * (what was added for the previous owner goes to its entries first). */
 int cs__wr_set_owner(cs_writer *w, uint64_t owner);

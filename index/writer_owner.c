@@ -14,21 +14,99 @@
 #include "errors.h"
 #include "varint.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-cs__pentry *cs__wr_own(cs__pmap *m, cs__pentry *e, uint64_t owner, const char *key, size_t len) {
-  if (e && e->own && e->own_of == owner) return e->own;
+cs__pentry *cs__wr_own(cs__pmap *m, uint64_t owner, const char *key, size_t len) {
   char k[8 + CS_TERM_MAX + 2];
   if (len > sizeof k - 8) return NULL;
   cs_be64_put((uint8_t *)k, owner);
   memcpy(k + 8, key, len);
-  cs__pentry *o = cs__pmap_get(m, k, len + 8);
-  if (e && o) {
-    e->own = o;
-    e->own_of = owner;
+  return cs__pmap_get(m, k, len + 8);
+}
+
+/* ------------------------------------------------------------ owner runs */
+
+/* A per-owner delta of one pending entry: keyed by the owner and the
+ * entry's address (entries live until the flush), so adding a run costs an
+ * integer hash, not the key's bytes. */
+typedef struct cs__orec {
+  uint64_t owner;
+  cs__pentry *e; /* NULL: free slot */
+  int64_t df;
+} cs__orec;
+
+static size_t orec_slot(uint64_t owner, const cs__pentry *e, size_t cap) {
+  uint64_t h = owner * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)e * 0xC2B2AE3D27D4EB4Full;
+  return (size_t)(h ^ h >> 29) & (cap - 1);
+}
+
+static int orun_grow(struct cs__orun *m) {
+  size_t cap = m->cap ? m->cap * 2 : 4096;
+  cs__orec *v = calloc(cap, sizeof *v);
+  if (!v) return CS_ENOMEM;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->slots[i].e) continue;
+    size_t j = orec_slot(m->slots[i].owner, m->slots[i].e, cap);
+    while (v[j].e)
+      j = (j + 1) & (cap - 1);
+    v[j] = m->slots[i];
   }
-  return o;
+  free(m->slots);
+  m->slots = v;
+  m->cap = cap;
+  return 0;
+}
+
+static cs__orec *orun_get(struct cs__orun *m, uint64_t owner, cs__pentry *e) {
+  if ((m->n + 1) * 2 > m->cap && orun_grow(m)) return NULL;
+  size_t j = orec_slot(owner, e, m->cap);
+  for (; m->slots[j].e; j = (j + 1) & (m->cap - 1)) {
+    if (m->slots[j].e == e && m->slots[j].owner == owner) return &m->slots[j];
+  }
+  m->slots[j] = (cs__orec){owner, e, 0};
+  m->n++;
+  return &m->slots[j];
+}
+
+size_t cs__wr_own_bytes(const cs_writer *w) {
+  return (w->orun[0].cap + w->orun[1].cap) * sizeof(cs__orec);
+}
+
+static int orec_cmp(const void *a, const void *b) {
+  const cs__orec *x = a, *y = b;
+  if (x->owner != y->owner) return x->owner < y->owner ? -1 : 1;
+  return x->e->rank < y->e->rank ? -1 : x->e->rank > y->e->rank;
+}
+
+/* The deltas of one run map, in key order (owner, then the entry's rank in
+ * its map's key order: the order of be64 owner + key). */
+static int orun_write(cs_writer *w, struct cs__orun *m, int word) {
+  size_t n = 0;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->slots[i].e && m->slots[i].df) m->slots[n++] = m->slots[i];
+  }
+  if (n > 1) qsort(m->slots, n, sizeof *m->slots, orec_cmp);
+  int rc = 0;
+  char key[8 + CS_TERM_MAX + 2];
+  for (size_t i = 0; !rc && i < n; i++) {
+    const cs__orec *r = &m->slots[i];
+    if ((size_t)r->e->len + 8 > sizeof key) continue;
+    cs_be64_put((uint8_t *)key, r->owner);
+    memcpy(key + 8, r->e->key, r->e->len);
+    rc = word ? cs__wr_word_add(w, CS_T_OWORDS, key, r->e->len + 8u, r->df, r->e->stem)
+              : cs__wr_lex_add(w, CS_T_OLEX, key, r->e->len + 8u, r->df, 0);
+  }
+  free(m->slots);
+  memset(m, 0, sizeof *m);
+  return rc;
+}
+
+int cs__wr_own_write(cs_writer *w) {
+  int rc = orun_write(w, &w->orun[0], 0);
+  int rc2 = orun_write(w, &w->orun[1], 1);
+  return rc ? rc : rc2;
 }
 
 int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word) {
@@ -47,13 +125,11 @@ int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word) {
 
 int cs__wr_own_drain(cs_writer *w) {
   for (int word = 0; word < 2; word++) {
-    cs__pmap *m = word ? &w->owords : &w->oterms;
     for (size_t i = 0; i < w->ntouched[word]; i++) {
       cs__pentry *e = w->touched[word][i];
-      cs__pentry *o = cs__wr_own(m, e, w->owner, e->key, e->len);
+      cs__orec *o = orun_get(&w->orun[word], w->owner, e);
       if (!o) return CS_ENOMEM;
       o->df += e->odf;
-      if (word) o->stem = e->stem; /* in the words map's arena, cleared with it */
       e->odf = 0;
     }
     w->ntouched[word] = 0;
@@ -170,8 +246,8 @@ static int move_doc(cs_writer *w, void *ctx, uint32_t docid, int kind, const cha
       if (e->last_doc == docid) continue;
       e->last_doc = docid;
       cs__pmap *om = pass ? &w->owords : &w->oterms;
-      cs__pentry *a = cs__wr_own(om, NULL, m->from, k, kl);
-      cs__pentry *b = cs__wr_own(om, NULL, m->to, k, kl);
+      cs__pentry *a = cs__wr_own(om, m->from, k, kl);
+      cs__pentry *b = cs__wr_own(om, m->to, k, kl);
       if (!a || !b) return CS_ENOMEM;
       a->df--;
       b->df++;
