@@ -25,10 +25,10 @@ struct cs_writer {
   cs_analyzer *an;
   cs_textpack *zt; /* compresses stored turn text */
   cs__pmap terms, words;
-  /* Per-owner statistics (writer_owner.c): df deltas keyed by be64 owner
-   * + term (oterms) or + word (owords, with the stem), and the document and
-   * token deltas of one owner at a time (ost_*), written back when another
-   * owner's documents come or at flush. */
+  /* Per-owner statistics (writer_owner.c): df deltas of removals and moves
+   * keyed by be64 owner + term (oterms) or + word (owords, with the stem),
+   * and the document and token deltas of one owner at a time (ost_*),
+   * written back when another owner's documents come or at flush. */
   cs__pmap oterms, owords;
   uint64_t owner; /* whose statistics the documents being added or removed count in */
   /* Entries of w->terms (touched[0]) and w->words (touched[1]) whose odf

@@ -3,11 +3,13 @@
  * every document counts, besides the collection's statistics, in the
  * statistics of its owner (w->owner, set by whoever adds or removes
  * documents): its kind and length in CS_T_OSTATS, its distinct terms in
- * CS_T_OLEX, its distinct surface words in CS_T_OWORDS. The df deltas wait
- * in the pending maps w->oterms and w->owords (keyed by be64 owner + term or
- * word) and are merged at flush like the collection's; the document counts
- * of the owner at hand wait in w->ost_*. A person who moves to another owner
- * takes the counts of their conversations along (cs__wr_own_move).
+ * CS_T_OLEX, its distinct surface words in CS_T_OWORDS. Added documents
+ * count in their pending entries (odf) while one owner's documents come,
+ * then per (owner, entry) in w->orun, written in key order at flush;
+ * removals and moves, rarer, go through the byte-keyed maps w->oterms and
+ * w->owords (be64 owner + term or word). The document counts of the owner
+ * at hand wait in w->ost_*. A person who moves to another owner takes the
+ * counts of their conversations along (cs__wr_own_move).
  */
 #include "writer_int.h"
 
