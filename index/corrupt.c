@@ -122,6 +122,9 @@ const char *cs_corrupt_kind(cs_table t) {
       [CS_T_OUTBOX] = "outbox",
       [CS_T_OWNER] = "owner",
       [CS_T_PASSAGE] = "passage",
+      [CS_T_OLEX] = "owner_lexicon",
+      [CS_T_OWORDS] = "owner_word",
+      [CS_T_OSTATS] = "owner_statistics",
   };
   return (unsigned)t < CS_T__COUNT && kinds[t] ? kinds[t] : "unknown";
 }
@@ -148,6 +151,7 @@ char *cs_corrupt_name(cs_table t, cs_slice key, char *out, size_t cap) {
   case CS_T_POINT:
   case CS_T_OUTBOX:
   case CS_T_ERASED:
+  case CS_T_OSTATS:
     if (key.len != 8) break;
     snprintf(out, cap, "%s %" PRIu64, kind, cs_be64_get(k));
     return out;
@@ -250,6 +254,12 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
     return cs_outop_decode(p, n, &u.outop);
   case CS_T_PASSAGE:
     return cs_passage_decode(p, n, &u.passage);
+  case CS_T_OLEX:
+    return cs_lex_decode(p, n, &u.lex);
+  case CS_T_OWORDS:
+    return cs_word_decode(p, n, &u.word);
+  case CS_T_OSTATS:
+    return cs_stats_decode(p, n, &u.stats);
   case CS_T_PCONV:
   case CS_T_OWNER:
     return n == 0 ? 0 : CS_ECORRUPT;

@@ -21,9 +21,12 @@ typedef struct cs__pentry {
   uint32_t one_doc, one_len, one_pos;
   struct cs__pentry *term;  /* words: the term entry the word was last posted under */
   struct cs__pentry *field; /* terms: the same term in the passage field */
+  uint32_t rank;            /* position in key order, set at flush (writer_flush.c) */
   const char *stem;         /* words: the stem (in the map's arena) */
-  int64_t df;               /* words: df delta */
-  uint32_t last_doc;
+  int64_t df;               /* words and per-owner entries: df delta */
+  int64_t odf;              /* terms and words: documents of the current owner not yet
+                               added to its per-owner entry (writer_owner.c) */
+  uint32_t last_doc;        /* the last document counted (words: df; terms: per-owner df) */
   uint32_t hash;
   uint16_t len;
   char key[]; /* len bytes and a NUL */

@@ -103,6 +103,44 @@ int cs_reader_word(cs_reader *r, const char *word, size_t len, cs_word *out) {
   return rc ? rc : cs_corrupt_rc(cs_word_decode(v.data, v.len, out), CS_T_WORDS, sl(word, len));
 }
 
+int cs_reader_owner_stats(cs_reader *r, uint64_t owner, cs_stats *out) {
+  memset(out, 0, sizeof *out);
+  uint8_t key[8];
+  cs_key_u64(key, owner);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_OSTATS, sl(key, 8), &v);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (!rc) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, out), CS_T_OSTATS, sl(key, 8));
+  out->next_docid = 0;
+  return rc;
+}
+
+/* Looks up be64(owner) + key[0..len) in table t (k: room for the key,
+ * *kk: the key, for naming a damaged value). */
+#define OWNER_KEY_MAX (8 + CS_TERM_MAX + 2)
+static int owner_get(cs_reader *r, cs_table t, uint64_t owner, const char *key, size_t len,
+                     uint8_t k[OWNER_KEY_MAX], cs_slice *kk, cs_slice *v) {
+  if (len == 0 || len > OWNER_KEY_MAX - 8) return CS_ENOTFOUND;
+  cs_key_u64(k, owner);
+  memcpy(k + 8, key, len);
+  *kk = sl(k, len + 8);
+  return cs_get(r->txn, t, *kk, v);
+}
+
+int cs_reader_owner_lex(cs_reader *r, uint64_t owner, const char *term, size_t len, cs_lex *out) {
+  uint8_t k[OWNER_KEY_MAX];
+  cs_slice kk, v;
+  int rc = owner_get(r, CS_T_OLEX, owner, term, len, k, &kk, &v);
+  return rc ? rc : cs_corrupt_rc(cs_lex_decode(v.data, v.len, out), CS_T_OLEX, kk);
+}
+
+int cs_reader_owner_word(cs_reader *r, uint64_t owner, const char *word, size_t len, cs_word *out) {
+  uint8_t k[OWNER_KEY_MAX];
+  cs_slice kk, v;
+  int rc = owner_get(r, CS_T_OWORDS, owner, word, len, k, &kk, &v);
+  return rc ? rc : cs_corrupt_rc(cs_word_decode(v.data, v.len, out), CS_T_OWORDS, kk);
+}
+
 int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out) {
   uint8_t key[4];
   cs_be32_put(key, docid);

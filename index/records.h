@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 3
+#define CS_FORMAT_VERSION 4
 
 typedef struct cs_str {
   const char *p;
@@ -197,7 +197,17 @@ typedef struct cs_checkpoint {
   int64_t updated_at_ms;
 } cs_checkpoint;
 
-/* Collection statistics for ranking (META "stats"). */
+/* Collection statistics for ranking (META "stats"; per owner, CS_T_OSTATS
+ * with next_docid 0).
+ *
+ * Per-owner statistics (format 4): a portal caller's ranking may depend
+ * only on what the caller may see, so besides the collection's statistics
+ * the writer keeps, per owner (the current owner of a document's person;
+ * while the person is not indexed yet, the owner the conversation names),
+ * the same counts over that owner's documents alone: documents and tokens
+ * per kind (CS_T_OSTATS), the document frequency of each term (CS_T_OLEX)
+ * and of each surface word with its stem (CS_T_OWORDS). A person moving to
+ * another owner moves the counts of all their documents. */
 typedef struct cs_stats {
   uint64_t docs[CS_DOC_KINDS];
   uint64_t tokens[CS_DOC_KINDS];

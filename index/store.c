@@ -41,8 +41,8 @@
 #define CS_READER_CHECK_S 1
 
 static const char *const table_names[CS_T__COUNT] = {
-    "meta",  "post",  "lex",   "words",  "docs",  "conv",   "turn",  "patient",
-    "pconv", "event", "inter", "erased", "point", "outbox", "owner", "passage",
+    "meta",  "post",   "lex",   "words",  "docs",  "conv",    "turn", "patient", "pconv",  "event",
+    "inter", "erased", "point", "outbox", "owner", "passage", "olex", "owords",  "ostats",
 };
 
 struct cs_store {
@@ -205,6 +205,16 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
     rc = mdb_dbi_open(txn, table_names[i], rdonly ? 0 : MDB_CREATE, &s->dbi[i]);
     if (rc) {
       mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND) {
+        /* A table a later format added: an index of an older version. */
+        set_err(err, errcap,
+                "the index in %s has an older format (no table %s): rebuild it with "
+                "convsearch-indexer reindex",
+                gendir, table_names[i]);
+        mdb_env_close(s->env);
+        s->env = NULL;
+        return CS_EVERSION;
+      }
       goto fail;
     }
   }

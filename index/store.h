@@ -47,6 +47,11 @@ typedef enum cs_table {
   CS_T_OUTBOX,   /* be64 outbox sequence -> mirror operation */
   CS_T_OWNER,    /* be64 owner id, be64 patient id -> empty */
   CS_T_PASSAGE,  /* be64 conversation id, be32 passage number -> passage record */
+  /* Per-owner term statistics (see records.h "Per-owner statistics"): the
+   * documents of the people an employee owns, counted on their own. */
+  CS_T_OLEX,   /* be64 owner id, term -> lexicon entry (df; cf 0) */
+  CS_T_OWORDS, /* be64 owner id, folded surface word -> word entry (stem, df) */
+  CS_T_OSTATS, /* be64 owner id -> statistics record (documents, tokens per kind) */
   CS_T__COUNT
 } cs_table;
 

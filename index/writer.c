@@ -73,6 +73,8 @@ void cs_writer_close(cs_writer *w) {
   cs_buf_free(&w->buf2);
   cs_plist_free(&w->tmp);
   free(w->ents);
+  free(w->touched[0]);
+  free(w->touched[1]);
   free(w);
 }
 
@@ -137,7 +139,7 @@ void cs_writer_abort(cs_writer *w) {
 }
 
 size_t cs_writer_pending_bytes(const cs_writer *w) {
-  return w->terms.bytes + w->words.bytes;
+  return w->terms.bytes + w->words.bytes + w->oterms.bytes + w->owords.bytes + cs__wr_own_bytes(w);
 }
 
 static int put_stats(cs_writer *w) {
@@ -186,6 +188,35 @@ int cs__wr_erased(cs_writer *w, uint64_t patient) {
 
 int cs_writer_is_erased(cs_writer *w, uint64_t id) {
   return cs__wr_erased(w, id);
+}
+
+/* Deletes every key of `tbl` that starts with be64(id). */
+int cs__wr_delete_prefix(cs_writer *w, cs_table tbl, uint64_t id,
+                         int (*each)(cs_writer *, const uint8_t *key)) {
+  uint8_t pfx[8];
+  cs_key_u64(pfx, id);
+  for (;;) {
+    cs_cursor *cur;
+    int rc = cs_cursor_open(w->txn, tbl, &cur);
+    if (rc) return rc;
+    cs_slice k, v;
+    rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
+    if (rc == CS_ENOTFOUND || (rc == 0 && (k.len < 8 || memcmp(k.data, pfx, 8) != 0))) {
+      cs_cursor_close(cur);
+      return 0;
+    }
+    uint8_t key[16] = {0};
+    size_t klen = k.len < 16 ? k.len : 16;
+    if (!rc) memcpy(key, k.data, klen);
+    cs_cursor_close(cur);
+    if (rc) return rc;
+    if (each) {
+      rc = each(w, key);
+      if (rc && rc != CS_ENOTFOUND) return rc;
+    }
+    rc = cs_del(w->txn, tbl, sl(key, klen));
+    if (rc && rc != CS_ENOTFOUND) return rc;
+  }
 }
 
 /* ---------------------------------------------------------------- points */

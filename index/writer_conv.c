@@ -29,42 +29,37 @@ int cs_writer_delete_conversation(cs_writer *w, uint64_t id) {
   return rc;
 }
 
-static int delete_conversation(cs_writer *w, uint64_t id) {
-  cs_buf copy;
-  cs_buf_init(&copy);
-  cs_conv c;
-  int rc = get_conv(w, id, &c, &copy);
-  if (rc) goto out;
-  char lang[16];
-  snprintf(lang, sizeof lang, "%.*s", (int)(c.language.len < 15 ? c.language.len : 15),
-           c.language.p);
-  /* Title and description docs. */
-  if (c.ndocs > c.nturns) {
-    for (uint32_t d = c.first_docid; d < c.first_docid + c.ndocs && !rc; d++) {
-      uint8_t dk[4];
-      cs_be32_put(dk, d);
-      cs_slice v;
-      cs_doc doc;
-      if (cs_get(w->txn, CS_T_DOCS, sl(dk, 4), &v) ||
-          cs_corrupt_rc(cs_doc_decode(v.data, v.len, &doc), CS_T_DOCS, sl(dk, 4)))
-        continue; /* damaged: reported; its postings stay until a reindex */
-      if (doc.kind == CS_DOC_TITLE)
-        rc = cs__wr_remove_doc(w, d, lang, c.title.p, c.title.len, CS_DOC_TITLE);
-      else if (doc.kind == CS_DOC_DESCRIPTION)
-        rc = cs__wr_remove_doc(w, d, lang, c.description.p, c.description.len, CS_DOC_DESCRIPTION);
-    }
-    if (rc) goto out;
+/* The title and description documents of c (its first documents). */
+static int fields_each(cs_writer *w, const cs_conv *c, const char *lang, cs__doc_fn fn, void *ctx) {
+  int rc = 0;
+  if (c->ndocs <= c->nturns) return 0;
+  for (uint32_t d = c->first_docid; d < c->first_docid + c->ndocs && !rc; d++) {
+    uint8_t dk[4];
+    cs_be32_put(dk, d);
+    cs_slice v;
+    cs_doc doc;
+    if (cs_get(w->txn, CS_T_DOCS, sl(dk, 4), &v) ||
+        cs_corrupt_rc(cs_doc_decode(v.data, v.len, &doc), CS_T_DOCS, sl(dk, 4)))
+      continue; /* damaged: reported; its postings stay until a reindex */
+    if (doc.kind == CS_DOC_TITLE)
+      rc = fn(w, ctx, d, CS_DOC_TITLE, lang, c->title.p, c->title.len);
+    else if (doc.kind == CS_DOC_DESCRIPTION)
+      rc = fn(w, ctx, d, CS_DOC_DESCRIPTION, lang, c->description.p, c->description.len);
   }
-  /* Passages, while the turns they are cut from are still there. */
-  rc = cs__passages_delete(w, id, lang);
-  if (rc) goto out;
-  /* Turns. */
+  return rc;
+}
+
+/* The turn documents of conversation id, in seq order. */
+static int turns_each(cs_writer *w, uint64_t id, const char *lang, cs__doc_fn fn, void *ctx) {
   uint8_t key[12];
   cs_key_turn(key, id, INT32_MIN);
+  cs_buf tb;
+  cs_buf_init(&tb);
+  int rc = 0;
   for (;;) {
     cs_cursor *cur;
     rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
-    if (rc) goto out;
+    if (rc) break;
     cs_slice k, v;
     rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
     if (rc == CS_ENOTFOUND || (rc == 0 && (k.len != 12 || memcmp(k.data, key, 8) != 0))) {
@@ -76,20 +71,54 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
     if (!rc) rc = cs_corrupt_rc(cs_turn_decode(v.data, v.len, &t), CS_T_TURN, k);
     uint8_t tk[12];
     if (!rc) memcpy(tk, k.data, 12);
-    cs_buf tb;
-    cs_buf_init(&tb);
+    cs_buf_reset(&tb);
     if (!rc && !t.packed.p) cs_buf_bytes(&tb, t.text.p, t.text.len);
     if (!rc && t.packed.p) rc = cs_corrupt_rc(cs_turn_text(&t, &tb), CS_T_TURN, sl(tk, 12));
     cs_cursor_close(cur);
     if (!rc) rc = tb.err;
-    if (!rc) rc = cs__wr_remove_doc(w, t.docid, lang, (const char *)tb.p, tb.len, CS_DOC_TURN);
-    cs_buf_free(&tb);
-    if (!rc) rc = cs_del(w->txn, CS_T_TURN, sl(tk, 12));
-    if (rc) goto out;
+    if (!rc) rc = fn(w, ctx, t.docid, CS_DOC_TURN, lang, (const char *)tb.p, tb.len);
+    if (rc || t.seq == INT32_MAX) break;
+    cs_key_turn(key, id, t.seq + 1);
   }
-  uint8_t pk[16];
-  cs_key_u64u64(pk, c.patient_id, id);
-  rc = cs_del(w->txn, CS_T_PCONV, sl(pk, 16));
+  cs_buf_free(&tb);
+  return rc;
+}
+
+static void lang_of(const cs_conv *c, char lang[16]) {
+  snprintf(lang, 16, "%.*s", (int)(c->language.len < 15 ? c->language.len : 15), c->language.p);
+}
+
+int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx) {
+  char lang[16];
+  lang_of(c, lang);
+  int rc = fields_each(w, c, lang, fn, ctx);
+  if (!rc) rc = cs__passages_each(w, c->id, lang, fn, ctx);
+  if (!rc) rc = turns_each(w, c->id, lang, fn, ctx);
+  return rc;
+}
+
+static int remove_each(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,
+                       const char *text, size_t len) {
+  (void)ctx;
+  return cs__wr_remove_doc(w, docid, lang, text, len, kind);
+}
+
+static int delete_conversation(cs_writer *w, uint64_t id) {
+  cs_buf copy;
+  cs_buf_init(&copy);
+  cs_conv c;
+  int rc = get_conv(w, id, &c, &copy);
+  uint64_t owner = 0;
+  if (!rc) rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
+  if (!rc) rc = cs__wr_set_owner(w, owner);
+  /* Every document out of the postings and statistics, then the records. */
+  if (!rc) rc = cs__wr_conv_docs(w, &c, remove_each, NULL);
+  if (!rc) rc = cs__wr_delete_prefix(w, CS_T_PASSAGE, id, NULL);
+  if (!rc) rc = cs__wr_delete_prefix(w, CS_T_TURN, id, NULL);
+  if (rc) goto out;
+  uint8_t key[16];
+  cs_key_u64u64(key, c.patient_id, id);
+  rc = cs_del(w->txn, CS_T_PCONV, sl(key, 16));
   if (rc && rc != CS_ENOTFOUND) goto out;
   cs_key_u64(key, id);
   rc = cs_del(w->txn, CS_T_CONV, sl(key, 8));
@@ -155,6 +184,10 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   c.updated_at_ms = in->updated_at_ms;
   c.nturns = (uint32_t)nturns;
   c.checksum = sum;
+  uint64_t owner = 0;
+  rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
+  if (!rc) rc = cs__wr_set_owner(w, owner);
+  if (rc) goto out;
   c.first_docid = w->stats.next_docid;
   uint32_t d = c.first_docid;
   if (c.title.len) {

@@ -23,6 +23,11 @@ static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, i
     if (!e->stem) return NULL;
   }
   e->df += delta;
+  if (delta > 0) return cs__wr_own_add(w, e, 1) ? NULL : e;
+  cs__pentry *o = cs__wr_own(&w->owords, w->owner, t->word, t->word_len);
+  if (!o) return NULL;
+  o->df += delta;
+  o->stem = e->stem; /* lives in the words map's arena, cleared with it */
   return e;
 }
 
@@ -109,6 +114,10 @@ int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks,
     cs__pentry *te = we ? term_entry(w, t, we) : NULL;
     if (!te) return CS_ENOMEM;
     w->ents[i] = te;
+    if (te->last_doc != docid) {
+      te->last_doc = docid;
+      if (cs__wr_own_add(w, te, 0)) return CS_ENOMEM;
+    }
     int rc = post(w, te, docid, dl, t->pos);
     if (rc) return rc;
   }
@@ -130,7 +139,12 @@ cs__pentry *cs__wr_field_entry(cs_writer *w, cs__pentry *te) {
 int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, const uint32_t *pos,
                        size_t n, uint32_t *len) {
   for (size_t i = 0; i < n; i++) {
-    int rc = post(w, ents[i], docid, (uint32_t)n, pos[i]);
+    cs__pentry *e = ents[i];
+    if (e->last_doc != docid) {
+      e->last_doc = docid;
+      if (cs__wr_own_add(w, e, 0)) return CS_ENOMEM;
+    }
+    int rc = post(w, e, docid, (uint32_t)n, pos[i]);
     if (rc) return rc;
   }
   if (docid < w->pending_min) w->pending_min = docid;
@@ -171,6 +185,9 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
     if (e->last_doc != docid) {
       e->last_doc = docid;
       rc = cs__wr_remove_posting(w, cur, key, klen, docid);
+      cs__pentry *o = rc ? NULL : cs__wr_own(&w->oterms, w->owner, key, klen);
+      if (!rc && !o) rc = CS_ENOMEM;
+      if (o) o->df--;
     }
     if (!rc && kind != CS_DOC_PASSAGE && !word_entry(w, &toks[i], docid, -1)) rc = CS_ENOMEM;
   }
@@ -184,8 +201,9 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
   if (kind > 0 && kind < CS_DOC_KINDS) {
     if (w->stats.docs[kind]) w->stats.docs[kind]--;
     w->stats.tokens[kind] = w->stats.tokens[kind] >= dl ? w->stats.tokens[kind] - dl : 0;
+    rc = cs__wr_own_doc(w, kind, -1, dl);
   }
-  return 0;
+  return rc;
 }
 /* Cleans a source string: repaired UTF-8, cut to `max` bytes. The result
  * lives in `b` (NUL-terminated). */
@@ -230,7 +248,7 @@ int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, 
   if (rc) return rc;
   w->stats.docs[kind]++;
   w->stats.tokens[kind] += dl;
-  return 0;
+  return cs__wr_own_doc(w, kind, 1, dl);
 }
 /* Indexes a text as one doc of `kind`, returns its length via *len. */
 int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,

@@ -16,25 +16,35 @@
 void cs__wr_reset_pending(cs_writer *w) {
   cs__pmap_clear(&w->terms);
   cs__pmap_clear(&w->words);
+  cs__pmap_clear(&w->oterms);
+  cs__pmap_clear(&w->owords);
+  w->ost_set = 0;
+  w->ntouched[0] = w->ntouched[1] = 0;
+  for (int i = 0; i < 2; i++) {
+    free(w->orun[i].slots);
+    memset(&w->orun[i], 0, sizeof w->orun[i]);
+  }
   w->pending_min = CS_DOCID_END;
 }
 
-static int lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int64_t dcf) {
+/* Adds to a lexicon entry of CS_T_LEX or CS_T_OLEX. */
+int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
+                   int64_t dcf) {
   cs_slice v;
   cs_lex x = {0, 0};
-  int rc = cs_get(w->txn, CS_T_LEX, sl(term, len), &v);
-  if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), CS_T_LEX, sl(term, len));
+  int rc = cs_get(w->txn, tbl, sl(term, len), &v);
+  if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), tbl, sl(term, len));
   if (rc && rc != CS_ENOTFOUND) return rc;
   int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
   if (df <= 0) {
-    rc = cs_del(w->txn, CS_T_LEX, sl(term, len));
+    rc = cs_del(w->txn, tbl, sl(term, len));
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   x.df = (uint64_t)df;
   x.cf = cf > 0 ? (uint64_t)cf : 0;
   cs_buf_reset(&w->buf2);
   cs_lex_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, CS_T_LEX, term, len, &w->buf2);
+  return cs__wr_put_buf(w, tbl, term, len, &w->buf2);
 }
 /* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`. */
 static int write_chunks(cs_writer *w, const char *term, size_t len, const cs_plist *l) {
@@ -93,38 +103,62 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   }
   rc = write_chunks(w, e->key, e->len, l);
   if (rc) return rc;
-  return lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
+  return cs__wr_lex_add(w, CS_T_LEX, e->key, e->len, e->pl.n + e->one,
+                        (int64_t)e->pl.npos + e->one);
 }
-static int flush_word(cs_writer *w, cs__pentry *e) {
-  if (e->df == 0) return 0;
+/* A word entry of CS_T_WORDS or CS_T_OWORDS: df moved by ddf, stem
+ * replaced. */
+int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
+                    const char *stem) {
+  if (ddf == 0) return 0;
   cs_slice v;
-  cs_word x = {0, {e->stem, strlen(e->stem)}};
-  int rc = cs_get(w->txn, CS_T_WORDS, sl(e->key, e->len), &v);
+  cs_word x = {0, {stem, strlen(stem)}};
+  int rc = cs_get(w->txn, tbl, sl(key, len), &v);
   if (rc == 0) {
     cs_word old;
-    rc = cs_corrupt_rc(cs_word_decode(v.data, v.len, &old), CS_T_WORDS, sl(e->key, e->len));
+    rc = cs_corrupt_rc(cs_word_decode(v.data, v.len, &old), tbl, sl(key, len));
     if (rc) return rc;
     x.df = old.df;
   } else if (rc != CS_ENOTFOUND) {
     return rc;
   }
-  int64_t df = (int64_t)x.df + e->df;
+  int64_t df = (int64_t)x.df + ddf;
   if (df <= 0) {
-    rc = cs_del(w->txn, CS_T_WORDS, sl(e->key, e->len));
+    rc = cs_del(w->txn, tbl, sl(key, len));
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   x.df = (uint64_t)df;
   cs_buf_reset(&w->buf2);
   cs_word_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, CS_T_WORDS, e->key, e->len, &w->buf2);
+  return cs__wr_put_buf(w, tbl, key, len, &w->buf2);
+}
+
+static int flush_word(cs_writer *w, cs_table tbl, cs__pentry *e) {
+  return cs__wr_word_add(w, tbl, e->key, e->len, e->df, e->stem);
+}
+
+/* Per-owner df deltas into CS_T_OLEX / CS_T_OWORDS, in key order. */
+static int flush_own(cs_writer *w, cs__pmap *m, cs_table tbl) {
+  cs__pentry **v;
+  int rc = cs__pmap_sorted(m, &v);
+  if (rc) return rc;
+  for (size_t i = 0; !rc && i < m->n; i++) {
+    if (v[i]->df == 0) continue;
+    rc = tbl == CS_T_OLEX ? cs__wr_lex_add(w, tbl, v[i]->key, v[i]->len, v[i]->df, 0)
+                          : flush_word(w, tbl, v[i]);
+  }
+  free(v);
+  return rc;
 }
 int cs__wr_flush(cs_writer *w) {
   cs__pentry **v;
-  int rc = cs__pmap_sorted(&w->terms, &v);
+  int rc = cs__wr_own_drain(w);
+  if (!rc) rc = cs__pmap_sorted(&w->terms, &v);
   if (rc) return rc;
   cs_cursor *cur = NULL;
   rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
   for (size_t i = 0; !rc && i < w->terms.n; i++) {
+    v[i]->rank = (uint32_t)i;
     if (v[i]->pl.n || v[i]->one) rc = flush_term(w, cur, v[i]);
   }
   cs_cursor_close(cur);
@@ -132,9 +166,15 @@ int cs__wr_flush(cs_writer *w) {
   if (rc) return rc;
   rc = cs__pmap_sorted(&w->words, &v);
   if (rc) return rc;
-  for (size_t i = 0; !rc && i < w->words.n; i++)
-    rc = flush_word(w, v[i]);
+  for (size_t i = 0; !rc && i < w->words.n; i++) {
+    v[i]->rank = (uint32_t)i;
+    rc = flush_word(w, CS_T_WORDS, v[i]);
+  }
   free(v);
+  if (!rc) rc = cs__wr_own_write(w);
+  if (!rc) rc = flush_own(w, &w->oterms, CS_T_OLEX);
+  if (!rc) rc = flush_own(w, &w->owords, CS_T_OWORDS);
+  if (!rc) rc = cs__wr_own_flush(w);
   if (rc) return rc;
   cs__wr_reset_pending(w);
   return 0;
@@ -177,5 +217,5 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
     rc = write_chunks(w, term, len, l);
     if (rc) return rc;
   }
-  return lex_add(w, term, len, -1, -(int64_t)tf);
+  return cs__wr_lex_add(w, CS_T_LEX, term, len, -1, -(int64_t)tf);
 }

@@ -25,6 +25,26 @@ struct cs_writer {
   cs_analyzer *an;
   cs_textpack *zt; /* compresses stored turn text */
   cs__pmap terms, words;
+  /* Per-owner statistics (writer_owner.c): df deltas of removals and moves
+   * keyed by be64 owner + term (oterms) or + word (owords, with the stem),
+   * and the document and token deltas of one owner at a time (ost_*),
+   * written back when another owner's documents come or at flush. */
+  cs__pmap oterms, owords;
+  uint64_t owner; /* whose statistics the documents being added or removed count in */
+  /* Entries of w->terms (touched[0]) and w->words (touched[1]) whose odf
+   * counts documents of w->owner added since it was set: one per-owner
+   * lookup per entry and owner, not per document. */
+  cs__pentry **touched[2];
+  size_t ntouched[2], touched_cap[2];
+  /* ... and where they go: per (owner, entry of w->terms / w->words) df
+   * deltas, merged into CS_T_OLEX / CS_T_OWORDS at flush. */
+  struct cs__orun {
+    struct cs__orec *slots;
+    size_t cap, n;
+  } orun[2];
+  uint64_t ost_owner;
+  int ost_set;
+  int64_t ost_docs[CS_DOC_KINDS], ost_tokens[CS_DOC_KINDS];
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
@@ -56,6 +76,10 @@ static inline size_t cs__slen(const char *s) {
 int cs__wr_outbox(cs_writer *w, int action, int kind, uint64_t id);
 /* Copies the value of be64 key `id` in table t into copy (CS_ENOTFOUND). */
 int cs__wr_get_copy(cs_writer *w, cs_table t, uint64_t id, cs_buf *copy);
+/* Deletes every key of `tbl` that starts with be64(id) (calling each
+ * first with the key, when not NULL). */
+int cs__wr_delete_prefix(cs_writer *w, cs_table tbl, uint64_t id,
+                         int (*each)(cs_writer *, const uint8_t *key));
 /* Whether the person was erased (CS_T_ERASED). */
 int cs__wr_erased(cs_writer *w, uint64_t patient);
 
@@ -64,6 +88,14 @@ int cs__wr_erased(cs_writer *w, uint64_t patient);
 void cs__wr_reset_pending(cs_writer *w);
 /* Merges the pending postings and words into LMDB and empties the maps. */
 int cs__wr_flush(cs_writer *w);
+/* Adds ddf (and dcf) to the lexicon entry `term` of CS_T_LEX or CS_T_OLEX;
+ * an entry left with df 0 is deleted. */
+int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
+                   int64_t dcf);
+/* Adds ddf to the word entry `key` of CS_T_WORDS or CS_T_OWORDS, with its
+ * stem; an entry left with df 0 is deleted. */
+int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
+                    const char *stem);
 /* Removes docid from term's postings in LMDB (and its lexicon counts). */
 int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
                           uint32_t docid);
@@ -94,6 +126,46 @@ int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char
 /* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
 int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
                       size_t text_len, int kind);
+
+/* writer_owner.c */
+/* The per-owner entry of `owner` and key[0..len) (a term, or a word) in
+ * map m (w->oterms or w->owords), for removals and moves. NULL when out of
+ * memory. */
+cs__pentry *cs__wr_own(cs__pmap *m, uint64_t owner, const char *key, size_t len);
+/* Writes the per-owner deltas of w->orun (after the entries' ranks were
+ * set) and of w->oterms, w->owords into LMDB; empties w->orun. */
+int cs__wr_own_write(cs_writer *w);
+/* Memory held by w->orun. */
+size_t cs__wr_own_bytes(const cs_writer *w);
+/* Whose statistics the documents added or removed from now on count in
+ * (what was added for the previous owner goes to its entries first). */
+int cs__wr_set_owner(cs_writer *w, uint64_t owner);
+/* Counts one more document of w->owner holding pending entry e (a term,
+ * or with word 1 a surface word): into e->odf, then at the next owner
+ * change or flush into the owner's entry. */
+int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word);
+/* Moves the odf counts into the per-owner entries (cs__wr_flush and
+ * cs__wr_set_owner call it). */
+int cs__wr_own_drain(cs_writer *w);
+/* Counts a document of `kind` and `dl` tokens in (+1) or out (-1) of
+ * w->owner's statistics. */
+int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl);
+/* Writes the per-owner document counts back (the df maps are flushed by
+ * cs__wr_flush). */
+int cs__wr_own_flush(cs_writer *w);
+/* The owner a conversation of `patient` counts for: the person's owner, or
+ * `conv_owner` while the person is not indexed. */
+int cs__wr_stats_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner);
+/* Moves the statistics of conversation c's documents from owner `from` to
+ * `to` (its person moved). */
+int cs__wr_own_move(cs_writer *w, const cs_conv *c, uint64_t from, uint64_t to);
+
+/* A document of a stored conversation with its text as indexed. */
+typedef int (*cs__doc_fn)(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,
+                          const char *text, size_t len);
+/* Calls fn for every document of stored conversation c: title,
+ * description, passages, turns (writer_conv.c). */
+int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx);
 
 /* writer_passages.c */
 /* The cleaned texts of a conversation's turns, in seq order, in one arena. */
@@ -130,7 +202,8 @@ void cs__passages_end(cs__passage_builder *pb);
 int cs__passages_feed(cs_writer *w, cs__passage_builder *pb, const cs_conv *c,
                       const cs__turn_texts *tt, uint32_t i, const cs_token *toks, size_t n,
                       uint32_t *d);
-/* Removes a conversation's passages (before its turns go). */
-int cs__passages_delete(cs_writer *w, uint64_t conv, const char *lang);
+/* Calls fn for each passage of a stored conversation, with its text (the
+ * turns must still be there). */
+int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn fn, void *ctx);
 
 #endif

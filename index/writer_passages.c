@@ -195,23 +195,23 @@ static int seq_index(const cs__turn_texts *tt, int32_t seq, uint32_t *out) {
   return 0;
 }
 /* Removes a conversation's passages (before its turns go). */
-int cs__passages_delete(cs_writer *w, uint64_t conv, const char *lang) {
+int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn fn, void *ctx) {
   cs__turn_texts tt;
   memset(&tt, 0, sizeof tt);
   cs_buf text, rec;
   cs_buf_init(&text);
   cs_buf_init(&rec);
   int rc = tt_load(w, conv, &tt, &rec);
-  uint8_t pfx[8];
-  cs_key_u64(pfx, conv);
+  uint8_t key[12];
+  cs_key_u64(key, conv);
+  memset(key + 8, 0, 4);
   while (!rc) {
     cs_cursor *cur;
     rc = cs_cursor_open(w->txn, CS_T_PASSAGE, &cur);
     if (rc) break;
     cs_slice k, v;
-    rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
-    int mine = rc == 0 && k.len == 12 && memcmp(k.data, pfx, 8) == 0;
-    uint8_t key[12];
+    rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
+    int mine = rc == 0 && k.len == 12 && memcmp(k.data, key, 8) == 0;
     cs_passage p;
     if (mine) {
       memcpy(key, k.data, 12);
@@ -226,9 +226,11 @@ int cs__passages_delete(cs_writer *w, uint64_t conv, const char *lang) {
     if (!rc) rc = seq_index(&tt, p.first_seq, &sp.first);
     if (!rc) rc = seq_index(&tt, p.last_seq, &sp.last);
     if (!rc) rc = passage_text(&tt, &sp, &text);
-    if (!rc)
-      rc = cs__wr_remove_doc(w, p.docid, lang, (const char *)text.p, text.len, CS_DOC_PASSAGE);
-    if (!rc) rc = cs_del(w->txn, CS_T_PASSAGE, sl(key, 12));
+    if (!rc) rc = fn(w, ctx, p.docid, CS_DOC_PASSAGE, lang, (const char *)text.p, text.len);
+    /* The next passage: the key after this one. */
+    uint32_t n = cs_be32_get(key + 8);
+    if (n == UINT32_MAX) break;
+    cs_be32_put(key + 8, n + 1);
   }
   cs_buf_free(&text);
   cs_buf_free(&rec);

@@ -25,6 +25,7 @@ static int remove_patient_record(cs_writer *w, uint64_t id) {
   cs_buf_init(&copy);
   cs_patient p;
   int rc = get_patient(w, id, &p, &copy);
+  if (rc == 0) rc = cs__wr_set_owner(w, p.owner_id);
   if (rc == 0 && p.name_docid)
     rc = cs__wr_remove_doc(w, p.name_docid, "es", p.name.p, p.name.len, CS_DOC_NAME);
   if (rc == 0) {
@@ -36,6 +37,44 @@ static int remove_patient_record(cs_writer *w, uint64_t id) {
     if (!rc) rc = cs_del(w->txn, CS_T_PATIENT, sl(key, 8));
   }
   cs_buf_free(&copy);
+  return rc;
+}
+
+/* Moves the statistics of the person's conversations to owner `to` from
+ * where they count: the person's previous owner when known, else the
+ * owner each conversation names. */
+static int move_conversations(cs_writer *w, uint64_t patient, int known, uint64_t was,
+                              uint64_t to) {
+  /* The conversation ids first (moving writes to other tables). */
+  cs_buf x;
+  cs_buf_init(&x);
+  uint8_t pfx[8];
+  cs_key_u64(pfx, patient);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_PCONV, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    if (k.len != 16 || memcmp(k.data, pfx, 8) != 0) break;
+    cs_buf_bytes(&x, (const uint8_t *)k.data + 8, 8);
+  }
+  cs_cursor_close(cur);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (!rc) rc = x.err;
+  cs_buf copy;
+  cs_buf_init(&copy);
+  for (size_t i = 0; !rc && i + 8 <= x.len; i += 8) {
+    cs_conv c;
+    rc = cs__wr_get_copy(w, CS_T_CONV, cs_be64_get(x.p + i), &copy);
+    if (!rc) rc = cs_conv_decode(copy.p, copy.len, &c);
+    if (rc == CS_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    if (!rc) rc = cs__wr_own_move(w, &c, known ? was : c.owner_id, to);
+  }
+  cs_buf_free(&copy);
+  cs_buf_free(&x);
   return rc;
 }
 
@@ -59,7 +98,11 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
     goto out;
   }
   if (rc == 0 && old.owner_id != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
+  int known = rc == 0;
+  uint64_t was = known ? old.owner_id : 0;
   rc = rc == 0 ? remove_patient_record(w, in->id) : rc == CS_ENOTFOUND ? 0 : rc;
+  /* The person's conversations count for their owner from now on. */
+  if (!rc) rc = move_conversations(w, in->id, known, was, in->owner_id);
   if (rc) goto out;
   cs_patient p;
   memset(&p, 0, sizeof p);
@@ -74,6 +117,8 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   p.created_at_ms = in->created_at_ms;
   p.updated_at_ms = in->updated_at_ms;
   p.checksum = sum;
+  rc = cs__wr_set_owner(w, p.owner_id);
+  if (rc) goto out;
   if (p.name.len) {
     p.name_docid = w->stats.next_docid++;
     rc = cs__wr_index_text(w, p.name_docid, "es", name, p.name.len, CS_DOC_NAME, 0, p.id, -1, NULL,
@@ -97,41 +142,12 @@ out:
   return rc;
 }
 
-/* Deletes every key of `tbl` that starts with be64(id). */
-static int delete_prefix(cs_writer *w, cs_table tbl, uint64_t id,
-                         int (*each)(cs_writer *, const uint8_t *key)) {
-  uint8_t pfx[8];
-  cs_key_u64(pfx, id);
-  for (;;) {
-    cs_cursor *cur;
-    int rc = cs_cursor_open(w->txn, tbl, &cur);
-    if (rc) return rc;
-    cs_slice k, v;
-    rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
-    if (rc == CS_ENOTFOUND || (rc == 0 && (k.len < 8 || memcmp(k.data, pfx, 8) != 0))) {
-      cs_cursor_close(cur);
-      return 0;
-    }
-    uint8_t key[16] = {0};
-    size_t klen = k.len < 16 ? k.len : 16;
-    if (!rc) memcpy(key, k.data, klen);
-    cs_cursor_close(cur);
-    if (rc) return rc;
-    if (each) {
-      rc = each(w, key);
-      if (rc && rc != CS_ENOTFOUND) return rc;
-    }
-    rc = cs_del(w->txn, tbl, sl(key, klen));
-    if (rc && rc != CS_ENOTFOUND) return rc;
-  }
-}
-
 static int delete_pconv(cs_writer *w, const uint8_t *key) {
   return cs_writer_delete_conversation(w, cs_be64_get(key + 8));
 }
 
 int cs_writer_delete_patient(cs_writer *w, uint64_t id) {
-  int rc = delete_prefix(w, CS_T_PCONV, id, delete_pconv);
+  int rc = cs__wr_delete_prefix(w, CS_T_PCONV, id, delete_pconv);
   if (!rc) rc = remove_patient_record(w, id);
   if (rc == CS_ENOTFOUND) rc = 0;
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_DELETE, CS_OUT_PATIENT, id);
@@ -140,8 +156,8 @@ int cs_writer_delete_patient(cs_writer *w, uint64_t id) {
 
 int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms) {
   int rc = cs_writer_delete_patient(w, id);
-  if (!rc) rc = delete_prefix(w, CS_T_EVENT, id, NULL);
-  if (!rc) rc = delete_prefix(w, CS_T_INTER, id, NULL);
+  if (!rc) rc = cs__wr_delete_prefix(w, CS_T_EVENT, id, NULL);
+  if (!rc) rc = cs__wr_delete_prefix(w, CS_T_INTER, id, NULL);
   if (rc) return rc;
   uint8_t key[8], val[8];
   cs_key_u64(key, id);

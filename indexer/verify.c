@@ -17,6 +17,7 @@
  * answer.
  */
 #include "verify.h"
+#include "verify_owner.h"
 
 #include "analyzer.h"
 #include "apply.h"
@@ -434,6 +435,10 @@ static int count_doc(void *ctx, cs_slice k, cs_slice val) {
   return 0; /* a damaged one is named by check_records */
 }
 
+static void report_diff(void *ctx, const char *msg) {
+  diff(ctx, "%s", msg);
+}
+
 static int check_internal(verify *v) {
   post_ctx x;
   memset(&x, 0, sizeof x);
@@ -448,7 +453,7 @@ static int check_internal(verify *v) {
       diff(v, "statistics: %" PRIu64 " documents of kind %d counted, %" PRIu64 " present",
            st.docs[k], k, x.docs_by_kind[k]);
   }
-  return 0;
+  return cs_verify_owner_stats(v->r, report_diff, v) ? 2 : 0;
 }
 
 /* ---------------------------------------------------------------- mirror */

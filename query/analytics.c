@@ -282,7 +282,7 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
     a.has_deadline = 1;
   }
   if (group_by == CS_GROUP_CATEGORY) {
-    rc = cs__checklist_open(v.r, &a.cl);
+    rc = cs__checklist_open(v.r, c, &a.cl);
     size_t np = a.cl ? cs__checklist_count(a.cl) : 0;
     a.cats = !rc ? calloc(np ? np : 1, sizeof *a.cats) : NULL;
     if (!rc && !a.cats) rc = CS_ENOMEM;

@@ -445,12 +445,29 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
   return to > t ? to : t;
 }
 
+/* Documents of the listed conversations (s->u) in [from, to). */
+static double universe_docs(const xsearch *s, uint32_t from, uint32_t to) {
+  double n = 0;
+  for (size_t i = 0; i < s->nu; i++) {
+    uint32_t f = s->u[i].f > from ? s->u[i].f : from, e = s->u[i].e < to ? s->u[i].e : to;
+    if (e > f) n += e - f;
+  }
+  return n;
+}
+
 /* The total once counting stopped: the count so far, scaled by the share
  * of the docid span walked when it stopped (never less than the count). */
 uint64_t cs__total_estimate(const xsearch *s) {
   if (!s->stopped_at || s->stopped_at <= s->walk_from || s->limit_at <= s->walk_from)
     return s->total;
   double share = (double)(s->stopped_at - s->walk_from) / (double)(s->limit_at - s->walk_from);
+  if (s->universe) {
+    /* The share of the walk's own conversations: docids of others (a
+     * portal caller's colleagues) must not move the estimate. */
+    double all = universe_docs(s, s->walk_from, s->limit_at);
+    share = all > 0 ? universe_docs(s, s->walk_from, s->stopped_at) / all : 1.0;
+    if (share <= 0) return s->total;
+  }
   double est = (double)s->total / share;
   return est > (double)s->total ? (uint64_t)(est + 0.5) : s->total;
 }

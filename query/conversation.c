@@ -154,7 +154,9 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
     if (query.root >= 0) {
       cs__rank_params rp;
       cs__rank_defaults(&rp);
-      rc = cs__exec_open(v.r, &query, &rp, 0, &x);
+      cs__tstats ts;
+      cs__tstats_init(&ts, v.r, c);
+      rc = cs__exec_open(&ts, &query, &rp, 0, &x);
       if (!rc)
         rc = cs__exec_spans(x, conv.first_docid, conv.first_docid + conv.ndocs, collect, &hl);
       if (rc) goto fail;

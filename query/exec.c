@@ -76,8 +76,10 @@ static int collect_leaves(cs__exec *x, int32_t n, int neg, uint32_t *count) {
   return 0;
 }
 
-/* Document frequency of a term among docids below the horizon. */
-static int df_below(cs__exec *x, xvar *v, uint64_t *df) {
+/* Document frequency of a term among docids below the horizon: its df less
+ * its documents from the horizon on (of the statistics' scope: `after`,
+ * sorted, when the scope is one owner's). */
+static int df_below(cs__exec *x, xvar *v, const uint32_t *after, size_t nafter, uint64_t *df) {
   cs_pcur *c;
   int rc = cs_pcur_open(x->r, v->term, v->len, &c);
   if (rc == CS_ENOTFOUND) {
@@ -85,19 +87,69 @@ static int df_below(cs__exec *x, xvar *v, uint64_t *df) {
     return 0;
   }
   if (rc) return rc;
-  uint64_t after = 0;
-  for (cs_pcur_next_geq(c, x->horizon); cs_pcur_docid(c) != END; cs_pcur_next(c))
-    after++;
+  uint64_t n = 0;
+  if (!x->ts.own) {
+    for (cs_pcur_next_geq(c, x->horizon); cs_pcur_docid(c) != END; cs_pcur_next(c))
+      n++;
+  } else {
+    for (size_t i = 0; i < nafter && cs_pcur_docid(c) != END; i++) {
+      cs_pcur_next_geq(c, after[i]);
+      n += cs_pcur_docid(c) == after[i];
+    }
+  }
   rc = cs_pcur_error(c);
   cs_pcur_close(c);
-  *df = v->df > after ? v->df - after : 0;
+  *df = v->df > n ? v->df - n : 0;
   return rc;
 }
 
+typedef struct after_ctx {
+  cs__exec *x;
+  uint32_t *docs; /* the scope's documents from the horizon on */
+  size_t n, cap;
+  uint64_t patient, owner; /* the last person's owner */
+  int rc;
+} after_ctx;
+
+/* The owner whose statistics doc d counts in (the writer's rule: its
+ * person's owner, or the owner its conversation names while the person is
+ * not indexed). */
+static int doc_owner(after_ctx *a, const cs_doc *d, uint64_t *owner) {
+  if (a->patient == d->patient_id && a->patient) {
+    *owner = a->owner;
+    return 0;
+  }
+  cs_patient p;
+  cs_conv c;
+  int rc = cs_reader_patient(a->x->r, d->patient_id, &p);
+  if (rc == 0) {
+    a->patient = d->patient_id;
+    a->owner = *owner = p.owner_id;
+    return 0;
+  }
+  if (rc != CS_ENOTFOUND) return rc;
+  rc = cs_reader_conv(a->x->r, d->conversation_id, &c);
+  *owner = rc == 0 ? c.owner_id : UINT64_MAX;
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
 static int docs_after_each(void *ctx, cs_slice key, cs_slice val) {
-  cs_stats *st = ctx;
+  after_ctx *a = ctx;
+  cs_stats *st = &a->x->st;
   cs_doc d;
-  if (cs_corrupt_rc(cs_doc_decode(val.data, val.len, &d), CS_T_DOCS, key)) return 0;
+  if (cs_corrupt_rc(cs_doc_decode(val.data, val.len, &d), CS_T_DOCS, key) || d.kind >= CS_DOC_KINDS)
+    return 0;
+  if (a->x->ts.own) {
+    uint64_t owner;
+    a->rc = doc_owner(a, &d, &owner);
+    if (a->rc) return 1;
+    if (owner != a->x->ts.owner) return 0;
+    if (cs__grow((void **)&a->docs, &a->cap, a->n + 1, sizeof *a->docs)) {
+      a->rc = CS_ENOMEM;
+      return 1;
+    }
+    a->docs[a->n++] = cs_be32_get(key.data);
+  }
   if (st->docs[d.kind]) st->docs[d.kind]--;
   st->tokens[d.kind] = st->tokens[d.kind] >= d.len ? st->tokens[d.kind] - d.len : 0;
   return 0;
@@ -108,9 +160,14 @@ static int stats_at_horizon(cs__exec *x) {
   if (!x->horizon || x->horizon >= x->st.next_docid) return 0;
   uint8_t from[4];
   cs_be32_put(from, x->horizon);
-  int rc = cs_reader_scan_from(x->r, CS_T_DOCS, NULL, 0, from, 4, docs_after_each, &x->st);
+  after_ctx a;
+  memset(&a, 0, sizeof a);
+  a.x = x;
+  int rc = cs_reader_scan_from(x->r, CS_T_DOCS, NULL, 0, from, 4, docs_after_each, &a);
+  if (rc > 0 || !rc) rc = a.rc;
   for (uint32_t i = 0; !rc && i < x->nvars; i++)
-    rc = df_below(x, &x->vars[i], &x->vars[i].df);
+    rc = df_below(x, &x->vars[i], a.docs, a.n, &x->vars[i].df);
+  free(a.docs);
   return rc;
 }
 
@@ -148,16 +205,18 @@ static void compute_weights(cs__exec *x) {
   x->prox_scale = nidf >= 2 ? x->rp.proximity * idf_sum / nidf : 0;
 }
 
-int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, uint32_t horizon,
-                  cs__exec **out) {
+int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_params *rp,
+                  uint32_t horizon, cs__exec **out) {
   *out = NULL;
   cs__exec *x = calloc(1, sizeof *x);
   if (!x) return CS_ENOMEM;
+  cs_reader *r = ts->r;
   x->r = r;
+  x->ts = *ts;
   x->q = q;
   x->rp = *rp;
   x->horizon = horizon;
-  int rc = cs_reader_stats(r, &x->st);
+  int rc = cs__ts_stats(ts, &x->st);
   uint32_t nn = q->nnodes ? q->nnodes : 1;
   x->node_leaf = malloc(nn * sizeof *x->node_leaf);
   x->dropped = calloc(nn, 1);
@@ -196,7 +255,7 @@ int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, u
        * prefix is always explicit, "-viv*": the last word's implicit one
        * never applies to an exclusion.) */
       int prefix = n->prefix, edits = l->negated ? 0 : n->edits;
-      rc = cs__expand(r, w, prefix, edits, prefix || edits ? cap : 2, vv, &nv);
+      rc = cs__expand(ts, w, prefix, edits, prefix || edits ? cap : 2, vv, &nv);
       for (uint32_t k = 0; !rc && k < nv; k++) {
         rc = add_var(x, i, vv[k].term, vv[k].len, vv[k].exact, vv[k].weight * boost, vv[k].df);
         if (!vv[k].exact) l->expanded = 1;
@@ -207,12 +266,12 @@ int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, u
         cs_lex lx;
         const char *term = w->term;
         size_t tlen = w->term_len;
-        int lrc = cs_reader_lex(r, term, tlen, &lx);
+        int lrc = cs__ts_lex(ts, term, tlen, &lx);
         if (lrc == CS_ENOTFOUND) {
           /* The stem the index recorded for this surface word, if any. */
           cs_word we;
-          if (cs_reader_word(r, w->word, w->word_len, &we) == 0 &&
-              cs_reader_lex(r, we.stem.p, we.stem.len, &lx) == 0) {
+          if (cs__ts_word(ts, w->word, w->word_len, &we) == 0 &&
+              cs__ts_lex(ts, we.stem.p, we.stem.len, &lx) == 0) {
             term = we.stem.p;
             tlen = we.stem.len;
             lrc = 0;

@@ -18,6 +18,7 @@
 #include "expand.h"
 #include "corrupt.h"
 #include "synonyms.h"
+#include "tstats.h"
 
 #include "errors.h"
 #include "records.h"
@@ -105,6 +106,7 @@ typedef struct prefix_ctx {
   cands *c;
   int qchars;
   size_t seen;
+  size_t kplen; /* the key prefix of the statistics' scope (tstats.h) */
 } prefix_ctx;
 
 static int count_cp(const char *s, size_t n) {
@@ -119,7 +121,7 @@ static int prefix_each(void *ctx, cs_slice key, cs_slice val) {
   if (++x->seen > PREFIX_SCAN) return 1;
   cs_word w;
   if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key)) return 0; /* skipped */
-  int kc = count_cp(key.data, key.len);
+  int kc = count_cp((const char *)key.data + x->kplen, key.len - x->kplen);
   double ratio = kc > 0 ? (double)x->qchars / kc : 1.0;
   if (ratio > 1.0) ratio = 1.0;
   double weight = CS__W_PREFIX_MIN + (CS__W_PREFIX_MAX - CS__W_PREFIX_MIN) * ratio;
@@ -143,6 +145,7 @@ typedef struct fuzzy_ctx {
   size_t stem_len;
   int word_known; /* the query word itself is in the index */
   int stems;      /* walking CS_T_LEX (stems) rather than CS_T_WORDS */
+  size_t kplen;   /* keys start with the scope's prefix (tstats.h) */
 } fuzzy_ctx;
 
 /* Computes row i (1-based) of the table for key code point k[i-1]. */
@@ -166,8 +169,9 @@ static int fill_row(fuzzy_ctx *f, const uint32_t *k, int i) {
 
 /* Looks at one key of the walk. Returns 1 when it lies under a dead prefix
  * (f->dead): no word starting with it is close enough. */
-static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
+static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
   uint32_t cp[MAXCP + 1], ends[MAXCP + 1];
+  cs_slice key = {(const char *)full.data + f->kplen, full.len - f->kplen};
   int n = decode(key.data, key.len, cp, ends, MAXCP);
   int lcp = 0;
   if (f->klen >= 0) {
@@ -179,8 +183,9 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice key, cs_slice val) {
   for (int i = lcp + 1; i <= n; i++) {
     if (fill_row(f, cp, i) > f->maxd) {
       f->klen = i - 1; /* rows past i-1 are not valid for the next key */
-      f->dead_len = ends[i - 1] < sizeof f->dead ? ends[i - 1] : sizeof f->dead;
-      memcpy(f->dead, key.data, f->dead_len);
+      size_t dl = f->kplen + ends[i - 1];
+      f->dead_len = dl < sizeof f->dead ? dl : sizeof f->dead;
+      memcpy(f->dead, full.data, f->dead_len);
       return 1;
     }
   }
@@ -230,7 +235,7 @@ static size_t successor(uint8_t *p, size_t n) {
 
 /* Walks CS_T_WORDS for the surface words within maxd edits of the query
  * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem. */
-static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, int word_known, int stems,
+static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int word_known, int stems,
                       cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
@@ -248,12 +253,16 @@ static int fuzzy_walk(cs_reader *r, const cs__qword *w, int maxd, int word_known
   for (int j = 0; j <= f->m; j++)
     f->rows[0][j] = (uint8_t)j;
   cs_cursor *cur = NULL;
-  int rc = f->m > 0 ? cs_reader_cursor(r, stems ? CS_T_LEX : CS_T_WORDS, &cur) : 0;
+  int rc = f->m > 0 ? cs_reader_cursor(ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts),
+                                       &cur)
+                    : 0;
   if (rc || f->m == 0) goto out;
   /* Candidates share the first character: typos there are rare, and the
-   * walk stays within one letter's words. */
-  const char *pfx = q;
-  size_t plen = ends[0];
+   * walk stays within one letter's words (of the scope's). */
+  uint8_t pfx[8 + 4];
+  cs__ts_key_prefix(ts, pfx, &f->kplen);
+  memcpy(pfx + f->kplen, q, ends[0]);
+  size_t plen = f->kplen + ends[0];
   cs_slice k, v;
   rc = cs_cursor_seek(cur, (cs_slice){pfx, plen}, &k, &v);
   size_t visits = 0, seeks = 0, steps = 0;
@@ -327,7 +336,7 @@ static int cand_by_rank(const void *a, const void *b) {
 /* Administrator synonyms of the word's stem (synonyms.h), after the other
  * variants and beyond `cap` (at most CS__SYN_EXPAND, within
  * CS__EXPAND_MAX): they rank below the word itself. */
-static int add_synonyms(cs_reader *r, const cs__qword *w, cs__variant *out, uint32_t *n) {
+static int add_synonyms(const cs__tstats *ts, const cs__qword *w, cs__variant *out, uint32_t *n) {
   const char *st[CS__SYN_EXPAND];
   uint8_t sl[CS__SYN_EXPAND];
   size_t ns =
@@ -337,7 +346,7 @@ static int add_synonyms(cs_reader *r, const cs__qword *w, cs__variant *out, uint
     for (uint32_t k = 0; k < *n && !dup; k++)
       dup = out[k].len == sl[i] && memcmp(out[k].term, st[i], sl[i]) == 0;
     cs_lex lx;
-    int rc = dup ? CS_ENOTFOUND : cs_reader_lex(r, st[i], sl[i], &lx);
+    int rc = dup ? CS_ENOTFOUND : cs__ts_lex(ts, st[i], sl[i], &lx);
     if (rc == CS_ENOTFOUND) continue;
     if (rc) return rc;
     cs__variant *v = &out[(*n)++];
@@ -352,7 +361,7 @@ static int add_synonyms(cs_reader *r, const cs__qword *w, cs__variant *out, uint
   return 0;
 }
 
-int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t cap,
+int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, uint32_t cap,
                cs__variant *out, uint32_t *n) {
   *n = 0;
   if (cap > CS__EXPAND_MAX) cap = CS__EXPAND_MAX;
@@ -364,7 +373,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
    * query lacks ("convalidacion" vs "convalidación"). */
   if (!w->stop) cands_add(&c, w->term, w->term_len, 1, 0, 0, 1.0, UINT64_MAX);
   cs_word we;
-  rc = cs_reader_word(r, w->word, w->word_len, &we);
+  rc = cs__ts_word(ts, w->word, w->word_len, &we);
   int known = rc == 0;
   if (rc == 0)
     cands_add(&c, we.stem.p, we.stem.len, 1, 0, 0, 1.0, UINT64_MAX);
@@ -372,13 +381,17 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     goto out;
   rc = 0;
   if (prefix && w->word_len > 0) {
-    prefix_ctx px = {&c, w->chars, 0};
-    rc = cs_reader_scan(r, CS_T_WORDS, w->word, w->word_len, prefix_each, &px);
+    prefix_ctx px = {&c, w->chars, 0, 0};
+    uint8_t kp[8 + CS_TERM_MAX + 1];
+    cs__ts_key_prefix(ts, kp, &px.kplen);
+    size_t wl = w->word_len < CS_TERM_MAX + 1 ? w->word_len : CS_TERM_MAX + 1;
+    memcpy(kp + px.kplen, w->word, wl);
+    rc = cs_reader_scan(ts->r, cs__ts_words_table(ts), kp, px.kplen + wl, prefix_each, &px);
     if (rc > 0) rc = 0;
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    rc = fuzzy_walk(r, w, edits > 2 ? 2 : edits, known, 0, &c);
+    rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, &c);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
      * surface word is close but an indexed stem is: "desahuzio" (stem
@@ -388,7 +401,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     int se = stem_edits(w->term, w->term_len);
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
-      rc = fuzzy_walk(r, w, se, known, 1, &c);
+      rc = fuzzy_walk(ts, w, se, known, 1, &c);
       if (rc) goto out;
     }
   }
@@ -417,7 +430,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
   if (m > 1) qsort(c.v, m, sizeof *c.v, cand_by_rank);
   for (size_t i = 0; i < m && *n < cap; i++) {
     cs_lex lx;
-    int lrc = cs_reader_lex(r, c.v[i].stem, c.v[i].len, &lx);
+    int lrc = cs__ts_lex(ts, c.v[i].stem, c.v[i].len, &lx);
     if (lrc == CS_ENOTFOUND) continue;
     if (lrc) {
       rc = lrc;
@@ -432,7 +445,7 @@ int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t
     v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
     v->df = lx.df;
   }
-  if (!w->stop && !w->quoted) rc = add_synonyms(r, w, out, n);
+  if (!w->stop && !w->quoted) rc = add_synonyms(ts, w, out, n);
 out:
   free(c.v);
   return rc;

@@ -14,6 +14,7 @@
 
 #include "parser.h"
 #include "reader.h"
+#include "tstats.h"
 
 #include <stdint.h>
 
@@ -42,10 +43,12 @@ typedef struct cs__variant {
  * matches (most frequent first), at most `cap` (<= CS__EXPAND_MAX) in all;
  * then the word's administrator synonyms (CS__W_SYNONYM, at most
  * CS__SYN_EXPAND more, within CS__EXPAND_MAX).
- * Terms absent from the index are left out, so *n may be 0.
+ * Terms absent from the statistics' scope (tstats.h: a portal caller's own
+ * documents) are left out, so *n may be 0; candidates, their order and df
+ * come from that scope alone.
  * `prefix`: expand as a prefix; `edits`: typo tolerance (0..2).
  * Returns 0 or a CS_E* error (CS_ENOMEM, CS_ECORRUPT). */
-int cs__expand(cs_reader *r, const cs__qword *w, int prefix, int edits, uint32_t cap,
+int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, uint32_t cap,
                cs__variant *out, uint32_t *n);
 
 /* Optimal-string-alignment distance between two UTF-8 strings, stopping

@@ -96,9 +96,10 @@ typedef struct cs__coverage {
   int covered;    /* share >= the threshold */
 } cs__coverage;
 
-/* Loads the relevant points and analyzes their questions. Returns 0 or a
- * CS_E* code. */
-int cs__checklist_open(cs_reader *r, cs__checklist **out);
+/* Loads the relevant points and analyzes their questions; coverage is
+ * weighed with the statistics caller c may depend on (tstats.h). Returns 0
+ * or a CS_E* code. */
+int cs__checklist_open(cs_reader *r, const cs_caller *c, cs__checklist **out);
 void cs__checklist_close(cs__checklist *cl);
 size_t cs__checklist_count(const cs__checklist *cl);
 const cs_point *cs__checklist_point(const cs__checklist *cl, size_t i);

@@ -22,6 +22,7 @@
 #include "redact.h"
 #include "synonyms.h"
 #include "thesaurus.h"
+#include "tstats.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -76,6 +77,7 @@ typedef struct scope {
   size_t n, cap;
   int all;                 /* no restriction */
   const cs_caller *unname; /* analysts: a word of the person's name matches nothing */
+  cs__tstats ts;           /* the statistics scores depend on (tstats.h) */
 } scope;
 
 typedef struct cand {
@@ -135,6 +137,7 @@ static int range_cmp(const void *a, const void *b) {
 static int build_scope(cs_reader *r, const cs_caller *c, uint64_t conv, uint64_t patient, scope *s,
                        cs_engine_error *err) {
   memset(s, 0, sizeof *s);
+  cs__tstats_init(&s->ts, r, c);
   if (c->role == CS_CALLER_ANALYST) s->unname = c;
   int rc = 0;
   if (conv) {
@@ -571,7 +574,7 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
   *out = NULL;
   *nout = 0;
   cs_stats st;
-  int rc = cs_reader_stats(r, &st);
+  int rc = cs__ts_stats(&s->ts, &st);
   if (rc) return rc;
   cs__rank_params prm;
   cs__rank_defaults(&prm);
@@ -581,12 +584,12 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
   double n = (double)st.docs[CS_DOC_PASSAGE];
   for (size_t i = 0; i < nt; i++) {
     cs_lex lex = {0, 0};
-    cs_reader_lex(r, t[i].key, t[i].len, &lex);
+    cs__ts_lex(&s->ts, t[i].key, t[i].len, &lex);
     double df = (double)lex.df;
     /* A phrase: as rare as its rarest word (an underestimate). */
     for (uint8_t w = 0; w < t[i].nrest; w++) {
       cs_lex lk = {0, 0};
-      cs_reader_lex(r, t[i].rest[w], t[i].rest_len[w], &lk);
+      cs__ts_lex(&s->ts, t[i].rest[w], t[i].rest_len[w], &lk);
       if ((double)lk.df < df) df = (double)lk.df;
     }
     t[i].idf = df > 0 ? log(1.0 + (n - df + 0.5) / (df + 0.5)) : 0;
@@ -989,6 +992,7 @@ typedef struct cl_point {
 
 struct cs__checklist {
   cs_reader *r;
+  cs__tstats ts;
   cs_analyzer *an;
   point_list pl;
   cl_point *pts;
@@ -1005,11 +1009,12 @@ void cs__checklist_close(cs__checklist *cl) {
   free(cl);
 }
 
-int cs__checklist_open(cs_reader *r, cs__checklist **out) {
+int cs__checklist_open(cs_reader *r, const cs_caller *c, cs__checklist **out) {
   *out = NULL;
   cs__checklist *cl = calloc(1, sizeof *cl);
   if (!cl) return CS_ENOMEM;
   cl->r = r;
+  cs__tstats_init(&cl->ts, r, c);
   cl->an = cs__analyzer_get();
   int rc = cl->an ? cs_reader_scan(r, CS_T_POINT, NULL, 0, each_point, &cl->pl) : CS_ENOMEM;
   if (!rc && cl->pl.n) {
@@ -1045,7 +1050,7 @@ int cs__checklist_eval(cs__checklist *cl, size_t i, uint32_t first_docid, uint32
   cl_point *pt = &cl->pts[i];
   if (!pt->ok) return 0;
   range rg = {first_docid, first_docid + ndocs};
-  scope s = {&rg, ndocs ? 1 : 0, 1, 0, NULL};
+  scope s = {&rg, ndocs ? 1 : 0, 1, 0, NULL, cl->ts};
   if (cl->sc_first != rg.first || cl->sc_end != rg.end) {
     surf_reset(&cl->sc);
     cl->sc_first = rg.first;
@@ -1075,7 +1080,7 @@ int cs_engine_checklist(cs_engine *e, const cs_caller *c, uint64_t conversation_
   cs__checklist *cl = NULL;
   int status = -1;
   if (build_scope(v.r, c, conversation_id, 0, &s, err)) goto out;
-  if (cs__checklist_open(v.r, &cl)) {
+  if (cs__checklist_open(v.r, c, &cl)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }

@@ -47,6 +47,11 @@
  * Relaxation. When an all-words query matches nothing, the rarest clauses
  * are dropped one at a time until something matches ("relaxed": true).
  *
+ * Statistics. Expansion, weights, bounds, relaxation order and estimated
+ * totals read the statistics the caller may depend on (tstats.h): a portal
+ * caller's own documents' (N, df, average lengths, words), so that nothing
+ * of another employee's data shows through its numbers.
+ *
  * Paging. The cursor is opaque base64url of the last hit's sort key, the
  * docid horizon of the first page (the next docid then), the relaxation
  * mask and a hash of the query and filters. Later pages only consider
@@ -501,7 +506,9 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   uint64_t mask = 0;
   int relaxed = 0;
   if (q.root >= 0) {
-    rc = cs__exec_open(r, &q, &o->rank, has_cursor ? s.horizon : 0, &s.x);
+    cs__tstats ts;
+    cs__tstats_init(&ts, r, c);
+    rc = cs__exec_open(&ts, &q, &o->rank, has_cursor ? s.horizon : 0, &s.x);
     if (rc) goto fail;
     s.mask_words = (s.x->nvars + 63) / 64;
     if (has_cursor) {
@@ -651,7 +658,9 @@ int cs__match(cs_reader *r, const cs__convs *convs, const cs_caller *c, const cs
   if (q->root >= 0) {
     cs__rank_params rp;
     cs__rank_defaults(&rp);
-    rc = cs__exec_open(r, q, &rp, 0, &s.x);
+    cs__tstats ts;
+    cs__tstats_init(&ts, r, c);
+    rc = cs__exec_open(&ts, q, &rp, 0, &s.x);
     if (!rc) rc = walk(&s);
   } else if (q->browse) {
     rc = browse(&s);

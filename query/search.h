@@ -17,6 +17,7 @@
 #include "parser.h"
 #include "rank.h"
 #include "reader.h"
+#include "tstats.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -53,12 +54,14 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
 
 typedef struct cs__exec cs__exec;
 
-/* Compiles query q for reader r: expands its words into indexed terms and
- * opens a postings cursor per term. `horizon` (0: none) makes statistics
- * those of the documents below it (see search.c, "Paging"). q must outlive
- * the exec. Returns 0 or a CS_E* code. */
-int cs__exec_open(cs_reader *r, const cs__query *q, const cs__rank_params *rp, uint32_t horizon,
-                  cs__exec **out);
+/* Compiles query q for the reader of ts: expands its words into indexed
+ * terms and opens a postings cursor per term; expansion and weights read
+ * the statistics of ts (tstats.h: a portal caller's own documents).
+ * `horizon` (0: none) makes statistics those of the documents below it
+ * (see search.c, "Paging"). q must outlive the exec. Returns 0 or a CS_E*
+ * code. */
+int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_params *rp,
+                  uint32_t horizon, cs__exec **out);
 void cs__exec_close(cs__exec *x);
 
 /* Calls fn for every document in [first, end) that a searched (not

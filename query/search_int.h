@@ -51,6 +51,7 @@ typedef struct xleaf {
 
 struct cs__exec {
   cs_reader *r;
+  cs__tstats ts; /* the statistics the caller's results depend on */
   const cs__query *q;
   cs__ranker rk;
   cs__rank_params rp;

@@ -5,8 +5,10 @@
  *
  * Words come from CS_T_WORDS (folded surface form -> stem, df): the words
  * with the folded prefix, at most SCAN_MAX of them, of which the CANDIDATES
- * with the highest df are checked in df order. People come from the
- * caller's people (everyone for admins), matched by folded name words.
+ * with the highest df are checked in df order; for a portal caller the
+ * words and df are its own (CS_T_OWORDS, tstats.h), so that neither the
+ * candidates nor their order depend on others' documents. People come from
+ * the caller's people (everyone for admins), matched by folded name words.
  *
  * No word may reveal what the caller cannot see. A word is suggested only
  * once it has been found, as that exact surface word, in a document the
@@ -34,6 +36,7 @@
 #include "highlight.h"
 #include "parser.h"
 #include "redact.h"
+#include "tstats.h"
 
 #include "analyzer.h"
 #include "errors.h"
@@ -81,6 +84,7 @@ typedef struct sctx {
   cand *cands;
   size_t ncands;
   size_t scanned;
+  size_t kplen; /* key prefix of the words' table (tstats.h) */
   range *ranges;
   size_t nranges, cap_ranges;
   pick *people;
@@ -169,9 +173,10 @@ static int lower(const char *s, size_t n, char *out, size_t cap) {
 
 /* ---------------------------------------------------------------- words */
 
-static int scan_words(void *ctx, cs_slice key, cs_slice val) {
+static int scan_words(void *ctx, cs_slice full, cs_slice val) {
   sctx *s = ctx;
   if (++s->scanned > SCAN_MAX) return 1;
+  cs_slice key = {(const char *)full.data + s->kplen, full.len - s->kplen};
   cs_word w;
   if (key.len >= WORD_MAX ||
       cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key) || w.stem.len == 0 ||
@@ -301,8 +306,10 @@ static int word_visible(sctx *s, const cand *c, char *display, size_t cap) {
   int checks = 0, portal = s->c->role == CS_CALLER_PORTAL;
   for (;;) {
     uint32_t d = cs_pcur_docid(pc);
-    if (d == CS_DOCID_END || ++s->steps > STEPS_MAX) break;
+    if (d == CS_DOCID_END) break;
     if (portal) {
+      /* Only the caller's documents count against the bounds: the jumps
+       * over others' (at most one per range) depend on their data. */
       size_t i = range_at(s, d);
       if (i == s->nranges) break;
       if (d < s->ranges[i].lo) {
@@ -310,6 +317,7 @@ static int word_visible(sctx *s, const cand *c, char *display, size_t cap) {
         continue;
       }
     }
+    if (++s->steps > STEPS_MAX) break;
     if (checks++ >= CHECKS_PER_WORD || ++s->checks > CHECKS_MAX) break;
     if (doc_has(s, pc, d, &f)) break;
     cs_pcur_next(pc);
@@ -497,7 +505,15 @@ int cs_engine_suggest(cs_engine *e, const cs_caller *c, const char *q, uint32_t 
     rc = cs_reader_scan(v.r, CS_T_PATIENT, NULL, 0, scan_patient, s);
   }
   if (!rc) rc = s->rc;
-  if (!rc) rc = cs_reader_scan(v.r, CS_T_WORDS, s->prefix, s->plen, scan_words, s);
+  /* Candidate words and their df from the caller's statistics (tstats.h):
+   * for a portal caller its own words, ranked by its own counts. */
+  cs__tstats ts;
+  cs__tstats_init(&ts, v.r, c);
+  uint8_t key[8 + WORD_MAX];
+  cs__ts_key_prefix(&ts, key, &s->kplen);
+  memcpy(key + s->kplen, s->prefix, s->plen);
+  if (!rc)
+    rc = cs_reader_scan(v.r, cs__ts_words_table(&ts), key, s->kplen + s->plen, scan_words, s);
   size_t nwords = 0;
   for (size_t i = 0; !rc && i < s->ncands && nwords < limit; i++) {
     if (word_visible(s, &s->cands[i], words[nwords].text, sizeof words[nwords].text)) nwords++;

@@ -311,6 +311,10 @@ static char *slurp(FILE *f) {
 }
 
 pid_t th_server_start(const char *index_dir, int *port) {
+  return th_server_start_secret(index_dir, NULL, port);
+}
+
+pid_t th_server_start_secret(const char *index_dir, const char *secret_file, int *port) {
   char tokens[700], log[700], cmd[1200], server[600];
   snprintf(tokens, sizeof tokens, "%s/server-tokens", scratch);
   snprintf(log, sizeof log, "%s/server.log", scratch);
@@ -330,8 +334,12 @@ pid_t th_server_start(const char *index_dir, int *port) {
   if (pid == 0) {
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) dup2(fd, 2);
-    execl(server, server, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens,
-          "--threads", "2", (char *)NULL);
+    if (secret_file)
+      execl(server, server, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens,
+            "--threads", "2", "--token-secret-file", secret_file, (char *)NULL);
+    else
+      execl(server, server, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens,
+            "--threads", "2", (char *)NULL);
     _exit(127);
   }
   *port = 0;
@@ -381,6 +389,48 @@ char *th_http_get_status(int port, const char *path, const char *token, int *sta
   char *body = f ? slurp(f) : NULL;
   if (f) fclose(f);
   return body;
+}
+
+char *th_http_post(int port, const char *path, const char *token, const char *json) {
+  char body[700], cmd[1600];
+  snprintf(body, sizeof body, "%s/post-body", scratch);
+  FILE *b = fopen(body, "w");
+  if (!b) return NULL;
+  fputs(json, b);
+  fclose(b);
+  snprintf(cmd, sizeof cmd,
+           "curl -sf -H 'Content-Type: application/json' %s%s%s --data-binary @'%s' "
+           "'http://127.0.0.1:%d%s'",
+           token ? "-H 'Authorization: Bearer " : "", token ? token : "", token ? "'" : "", body,
+           port, path);
+  FILE *f = popen(cmd, "r");
+  if (!f) return NULL;
+  char *out = slurp(f);
+  if (pclose(f) != 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+void th_mint_token(const char *secret_file, uint64_t employee, char *out, size_t cap) {
+  /* The README's minting snippet, in one line. */
+  char cmd[1600];
+  snprintf(cmd, sizeof cmd,
+           "python3 -c 'import base64,hashlib,hmac,json,re,sys,time\n"
+           "b=lambda x: base64.urlsafe_b64encode(x).rstrip(b\"=\").decode()\n"
+           "s=re.sub(rb\"\\r?\\n\\Z\",b\"\",open(sys.argv[1],\"rb\").read())\n"
+           "p=\"v1.\"+b(json.dumps({\"sub\":int(sys.argv[2]),\"role\":\"portal\","
+           "\"exp\":int(time.time())+3600}).encode())\n"
+           "print(p+\".\"+b(hmac.new(s,p.encode(),hashlib.sha256).digest()))' '%s' %llu",
+           secret_file, (unsigned long long)employee);
+  FILE *f = popen(cmd, "r");
+  REQUIRE(f, "cannot run python3");
+  char *t = slurp(f);
+  REQUIRE(pclose(f) == 0 && t && *t, "minting a token failed");
+  t[strcspn(t, "\n")] = 0;
+  snprintf(out, cap, "%s", t);
+  free(t);
 }
 
 void th_cleanup(void) {}

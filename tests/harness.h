@@ -77,6 +77,13 @@ void th_os_url(char *out, size_t n);
 #define TH_ADMIN_TOKEN "harness-admin-token"
 #define TH_ANALYST_TOKEN "harness-analyst-token" /* and one analyst token */
 pid_t th_server_start(const char *index_dir, int *port);
+/* Same, also accepting per-employee tokens signed with secret_file's key. */
+pid_t th_server_start_secret(const char *index_dir, const char *secret_file, int *port);
+/* A per-employee (portal) token for `employee`, valid an hour, minted as
+ * the README's snippet does. */
+void th_mint_token(const char *secret_file, uint64_t employee, char *out, size_t cap);
+/* POST of a JSON body; the response body (malloc'd) or NULL on failure. */
+char *th_http_post(int port, const char *path, const char *token, const char *json);
 /* GET path from the server at port (token NULL: none), through curl.
  * Returns the body (malloc'd) or NULL when the request failed. */
 char *th_http_get(int port, const char *path, const char *token);

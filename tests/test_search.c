@@ -1084,9 +1084,18 @@ static void test_pruning_exact(const char *tmp) {
     else
       fprintf(f, "conv %d 6 400 2021-%02d-10 | |\n", 2000 + c, 1 + c % 12);
     fprintf(f, "turn 0 other - - Voz | %s\n",
-            strong ? "alfa alfa alfa beta" : "alfa relleno relleno relleno relleno relleno relleno");
+            strong ? "alfa alfa alfa beta"
+                   : "alfa relleno relleno relleno relleno relleno relleno");
     fprintf(f, "turn 1 other - - Voz | %s relleno relleno relleno relleno\n",
             c % 7 ? "gamma" : "rho");
+  }
+  /* Another employee's person with the same words in other proportions:
+   * the portal caller's statistics (its own documents) then differ from
+   * the collection's, and pruning must stay exact with them. */
+  fprintf(f, "patient 7 401 Persona ajena\n");
+  for (int c = 0; c < 30; c++) {
+    fprintf(f, "conv %d 7 401 2020-01-10 | Ajena %s |\n", 3000 + c, c % 3 ? "omicron" : "alfa");
+    fprintf(f, "turn 0 other - - Voz | alfa omicron omicron kappa rho tau beta\n");
   }
   fclose(f);
   spawn_write(index_dir, path);
@@ -1153,6 +1162,25 @@ static void test_pruning_exact(const char *tmp) {
     }
   }
   th_check(estimated > 0, "some totals were estimated");
+
+  /* The portal caller's scores come from its own statistics: the same hit
+   * scores otherwise for an admin (whose statistics count the other
+   * employee's documents). */
+  double sc[2] = {0, 0};
+  for (size_t c = 0; c < 2; c++) {
+    cs_search_params p;
+    params_init(&p, "omicron");
+    p.patient = 6;
+    json_t *res = NULL;
+    cs_engine_error err;
+    if (cs_engine_search(engine, callers[c], &p, &res, &err) == 0)
+      sc[c] = json_real_value(
+          json_object_get(json_array_get(json_object_get(res, "hits"), 0), "score"));
+    json_decref(res);
+  }
+  th_check(sc[0] > 0 && sc[1] > 0 && sc[0] != sc[1],
+           "a portal caller's score uses its own statistics (%.6f) not the collection's (%.6f)",
+           sc[0], sc[1]);
 }
 
 /* The docid -> conversation table follows commits: conversations added,

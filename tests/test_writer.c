@@ -455,14 +455,108 @@ static void passages(void) {
   if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
 }
 
+/* df of the analyzed form of `word` in owner's statistics (0: none). */
+static uint64_t owner_df(cs_reader *r, uint64_t owner, const char *word) {
+  cs_analyzer *an = cs_analyzer_create();
+  const cs_token *t;
+  size_t n;
+  cs_lex lx = {0, 0};
+  if (an && cs_analyze(an, "es", word, strlen(word), &t, &n) == 0 && n)
+    cs_reader_owner_lex(r, owner, t[0].term, t[0].term_len, &lx);
+  cs_analyzer_destroy(an);
+  return lx.df;
+}
+
+/* Per-owner statistics follow the person: a conversation put before its
+ * person counts for the owner it names, then moves to the person's owner
+ * when the person comes, and again when the person changes owner; deletion
+ * and erasure take it all away. */
+static void owner_stats(void) {
+  char odir[300];
+  snprintf(odir, sizeof odir, "%s-owner", dir);
+  cs_store *s;
+  char err[256];
+  CHECK(cs_store_open(odir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  cs_writer *w;
+  CHECK(cs_writer_open(s, &w) == 0, "writer opens");
+  const char *t[] = {"La casa grande", "Otra casa"};
+  cs_patient_in p = {5, 7, "Rosa Pinar", NULL, NULL, 1, 1};
+  int ok = cs_writer_begin(w) == 0 && put_conv(w, 1, 5, t, 2) == 0 && cs_writer_commit(w) == 0;
+  CHECK(ok, "a conversation before its person");
+  cs_reader *r;
+  cs_stats st;
+  cs_word wd;
+  uint64_t n;
+  if (cs_reader_open(s, &r) == 0) {
+    CHECK(owner_df(r, 1, "casa") == 2, "counts for the owner the conversation names (%d)",
+          (int)owner_df(r, 1, "casa"));
+    CHECK(cs_reader_owner_stats(r, 1, &st) == 0 && st.docs[CS_DOC_TURN] == 2 &&
+              st.docs[CS_DOC_TITLE] == 1 && st.tokens[CS_DOC_TURN] == 3,
+          "with its documents and tokens (%d %d %d)", (int)st.docs[CS_DOC_TURN],
+          (int)st.docs[CS_DOC_TITLE], (int)st.tokens[CS_DOC_TURN]);
+    CHECK(cs_reader_owner_word(r, 1, "casa", 4, &wd) == 0 && wd.df == 2, "and its words");
+    cs_reader_close(r);
+  }
+  unsigned flags;
+  ok = cs_writer_begin(w) == 0 && cs_writer_put_patient(w, &p, &flags) == 0 &&
+       cs_writer_commit(w) == 0;
+  CHECK(ok, "the person comes");
+  if (cs_reader_open(s, &r) == 0) {
+    CHECK(owner_df(r, 1, "casa") == 0 && cs_reader_owner_stats(r, 1, &st) == 0 &&
+              st.docs[CS_DOC_TURN] == 0,
+          "nothing left for the conversation's owner");
+    CHECK(owner_df(r, 7, "casa") == 2 && owner_df(r, 7, "pinar") == 1,
+          "the person's owner has the conversation and the name (%d %d)",
+          (int)owner_df(r, 7, "casa"), (int)owner_df(r, 7, "pinar"));
+    CHECK(cs_reader_owner_stats(r, 7, &st) == 0 && st.docs[CS_DOC_TURN] == 2 &&
+              st.docs[CS_DOC_NAME] == 1,
+          "and their documents");
+    cs_reader_close(r);
+  }
+  p.owner_id = 8;
+  ok = cs_writer_begin(w) == 0 && cs_writer_put_patient(w, &p, &flags) == 0 &&
+       cs_writer_commit(w) == 0;
+  CHECK(ok && (flags & CS_PUT_OWNER_CHANGED), "the person changes owner");
+  if (cs_reader_open(s, &r) == 0) {
+    CHECK(owner_df(r, 7, "casa") == 0 && owner_df(r, 7, "pinar") == 0 &&
+              cs_reader_owner_word(r, 7, "casa", 4, &wd) == CS_ENOTFOUND,
+          "the old owner keeps nothing");
+    CHECK(owner_df(r, 8, "casa") == 2 && cs_reader_owner_word(r, 8, "casa", 4, &wd) == 0 &&
+              wd.df == 2,
+          "the new owner has it all");
+    cs_reader_close(r);
+  }
+  ok = cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 1) == 0 &&
+       cs_writer_commit(w) == 0;
+  CHECK(ok, "delete");
+  if (cs_reader_open(s, &r) == 0) {
+    CHECK(owner_df(r, 8, "casa") == 0 && owner_df(r, 8, "pinar") == 1,
+          "the conversation's counts go with it, the name's stay (%d %d)",
+          (int)owner_df(r, 8, "casa"), (int)owner_df(r, 8, "pinar"));
+    cs_reader_close(r);
+  }
+  ok = cs_writer_begin(w) == 0 && put_conv(w, 2, 5, t, 1) == 0 &&
+       cs_writer_erase_patient(w, 5, 1) == 0 && cs_writer_commit(w) == 0;
+  CHECK(ok, "put and erase in one batch");
+  if (cs_reader_open(s, &r) == 0) {
+    CHECK(cs_reader_count(r, CS_T_OLEX, &n) == 0 && n == 0, "no per-owner term left (%d)", (int)n);
+    CHECK(cs_reader_count(r, CS_T_OWORDS, &n) == 0 && n == 0, "no per-owner word left");
+    CHECK(cs_reader_count(r, CS_T_OSTATS, &n) == 0 && n == 0, "no per-owner statistics left");
+    cs_reader_close(r);
+  }
+  cs_writer_close(w);
+  cs_store_close(s);
+}
+
 int main(void) {
   basics();
+  owner_stats();
   passages();
   stored_size();
   growth();
   corrupt();
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow' '%s-size'", dir, dir, dir);
+  char cmd[1400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow' '%s-size' '%s-owner'", dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }

@@ -1,0 +1,281 @@
+/*
+ * Per-owner statistics in the writer (records.h, "Per-owner statistics"):
+ * every document counts, besides the collection's statistics, in the
+ * statistics of its owner (w->owner, set by whoever adds or removes
+ * documents): its kind and length in CS_T_OSTATS, its distinct terms in
+ * CS_T_OLEX, its distinct surface words in CS_T_OWORDS. Added documents
+ * count in their pending entries (odf) while one owner's documents come,
+ * then per (owner, entry) in w->orun, written in key order at flush;
+ * removals and moves, rarer, go through the byte-keyed maps w->oterms and
+ * w->owords (be64 owner + term or word). The document counts of the owner
+ * at hand wait in w->ost_*. A person who moves to another owner takes the
+ * counts of their conversations along (cs__wr_own_move).
+ */
+#include "writer_int.h"
+
+#include "corrupt.h"
+
+#include "errors.h"
+#include "varint.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+cs__pentry *cs__wr_own(cs__pmap *m, uint64_t owner, const char *key, size_t len) {
+  char k[8 + CS_TERM_MAX + 2];
+  if (len > sizeof k - 8) return NULL;
+  cs_be64_put((uint8_t *)k, owner);
+  memcpy(k + 8, key, len);
+  return cs__pmap_get(m, k, len + 8);
+}
+
+/* ------------------------------------------------------------ owner runs */
+
+/* A per-owner delta of one pending entry: keyed by the owner and the
+ * entry's address (entries live until the flush), so adding a run costs an
+ * integer hash, not the key's bytes. */
+typedef struct cs__orec {
+  uint64_t owner;
+  cs__pentry *e; /* NULL: free slot */
+  int64_t df;
+} cs__orec;
+
+static size_t orec_slot(uint64_t owner, const cs__pentry *e, size_t cap) {
+  uint64_t h = owner * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)e * 0xC2B2AE3D27D4EB4Full;
+  return (size_t)(h ^ h >> 29) & (cap - 1);
+}
+
+static int orun_grow(struct cs__orun *m) {
+  size_t cap = m->cap ? m->cap * 2 : 4096;
+  cs__orec *v = calloc(cap, sizeof *v);
+  if (!v) return CS_ENOMEM;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->slots[i].e) continue;
+    size_t j = orec_slot(m->slots[i].owner, m->slots[i].e, cap);
+    while (v[j].e)
+      j = (j + 1) & (cap - 1);
+    v[j] = m->slots[i];
+  }
+  free(m->slots);
+  m->slots = v;
+  m->cap = cap;
+  return 0;
+}
+
+static cs__orec *orun_get(struct cs__orun *m, uint64_t owner, cs__pentry *e) {
+  if ((m->n + 1) * 2 > m->cap && orun_grow(m)) return NULL;
+  size_t j = orec_slot(owner, e, m->cap);
+  for (; m->slots[j].e; j = (j + 1) & (m->cap - 1)) {
+    if (m->slots[j].e == e && m->slots[j].owner == owner) return &m->slots[j];
+  }
+  m->slots[j] = (cs__orec){owner, e, 0};
+  m->n++;
+  return &m->slots[j];
+}
+
+size_t cs__wr_own_bytes(const cs_writer *w) {
+  return (w->orun[0].cap + w->orun[1].cap) * sizeof(cs__orec);
+}
+
+static int orec_cmp(const void *a, const void *b) {
+  const cs__orec *x = a, *y = b;
+  if (x->owner != y->owner) return x->owner < y->owner ? -1 : 1;
+  return x->e->rank < y->e->rank ? -1 : x->e->rank > y->e->rank;
+}
+
+/* The deltas of one run map, in key order (owner, then the entry's rank in
+ * its map's key order: the order of be64 owner + key). */
+static int orun_write(cs_writer *w, struct cs__orun *m, int word) {
+  size_t n = 0;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->slots[i].e && m->slots[i].df) m->slots[n++] = m->slots[i];
+  }
+  if (n > 1) qsort(m->slots, n, sizeof *m->slots, orec_cmp);
+  int rc = 0;
+  char key[8 + CS_TERM_MAX + 2];
+  for (size_t i = 0; !rc && i < n; i++) {
+    const cs__orec *r = &m->slots[i];
+    if ((size_t)r->e->len + 8 > sizeof key) continue;
+    cs_be64_put((uint8_t *)key, r->owner);
+    memcpy(key + 8, r->e->key, r->e->len);
+    rc = word ? cs__wr_word_add(w, CS_T_OWORDS, key, r->e->len + 8u, r->df, r->e->stem)
+              : cs__wr_lex_add(w, CS_T_OLEX, key, r->e->len + 8u, r->df, 0);
+  }
+  free(m->slots);
+  memset(m, 0, sizeof *m);
+  return rc;
+}
+
+int cs__wr_own_write(cs_writer *w) {
+  int rc = orun_write(w, &w->orun[0], 0);
+  int rc2 = orun_write(w, &w->orun[1], 1);
+  return rc ? rc : rc2;
+}
+
+int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word) {
+  if (e->odf++ == 0) {
+    if (w->ntouched[word] == w->touched_cap[word]) {
+      size_t cap = w->touched_cap[word] ? w->touched_cap[word] * 2 : 1024;
+      cs__pentry **v = realloc(w->touched[word], cap * sizeof *v);
+      if (!v) return CS_ENOMEM;
+      w->touched[word] = v;
+      w->touched_cap[word] = cap;
+    }
+    w->touched[word][w->ntouched[word]++] = e;
+  }
+  return 0;
+}
+
+int cs__wr_own_drain(cs_writer *w) {
+  for (int word = 0; word < 2; word++) {
+    for (size_t i = 0; i < w->ntouched[word]; i++) {
+      cs__pentry *e = w->touched[word][i];
+      cs__orec *o = orun_get(&w->orun[word], w->owner, e);
+      if (!o) return CS_ENOMEM;
+      o->df += e->odf;
+      e->odf = 0;
+    }
+    w->ntouched[word] = 0;
+  }
+  return 0;
+}
+
+int cs__wr_set_owner(cs_writer *w, uint64_t owner) {
+  if (owner == w->owner) return 0;
+  int rc = cs__wr_own_drain(w);
+  if (!rc) w->owner = owner;
+  return rc;
+}
+
+int cs__wr_own_flush(cs_writer *w) {
+  if (!w->ost_set) return 0;
+  int any = 0;
+  for (int k = 0; k < CS_DOC_KINDS; k++)
+    any |= w->ost_docs[k] != 0 || w->ost_tokens[k] != 0;
+  w->ost_set = 0;
+  if (!any) return 0;
+  uint8_t key[8];
+  cs_key_u64(key, w->ost_owner);
+  cs_stats st;
+  memset(&st, 0, sizeof st);
+  cs_slice v;
+  int rc = cs_get(w->txn, CS_T_OSTATS, sl(key, 8), &v);
+  if (rc == 0) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &st), CS_T_OSTATS, sl(key, 8));
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  int left = 0;
+  for (int k = 0; k < CS_DOC_KINDS; k++) {
+    int64_t d = (int64_t)st.docs[k] + w->ost_docs[k], t = (int64_t)st.tokens[k] + w->ost_tokens[k];
+    st.docs[k] = d > 0 ? (uint64_t)d : 0;
+    st.tokens[k] = d > 0 && t > 0 ? (uint64_t)t : 0;
+    left |= st.docs[k] != 0;
+  }
+  if (!left) {
+    rc = cs_del(w->txn, CS_T_OSTATS, sl(key, 8));
+    return rc == CS_ENOTFOUND ? 0 : rc;
+  }
+  st.next_docid = 0;
+  cs_buf_reset(&w->buf2);
+  cs_stats_encode(&w->buf2, &st);
+  return cs__wr_put_buf(w, CS_T_OSTATS, key, 8, &w->buf2);
+}
+
+int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl) {
+  if (kind <= 0 || kind >= CS_DOC_KINDS) return 0;
+  if (!w->ost_set || w->ost_owner != w->owner) {
+    int rc = cs__wr_own_flush(w);
+    if (rc) return rc;
+    memset(w->ost_docs, 0, sizeof w->ost_docs);
+    memset(w->ost_tokens, 0, sizeof w->ost_tokens);
+    w->ost_owner = w->owner;
+    w->ost_set = 1;
+  }
+  w->ost_docs[kind] += sign;
+  w->ost_tokens[kind] += sign * (int64_t)dl;
+  return 0;
+}
+
+int cs__wr_stats_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner) {
+  uint8_t key[8];
+  cs_key_u64(key, patient);
+  cs_slice v;
+  cs_patient p;
+  int rc = cs_get(w->txn, CS_T_PATIENT, sl(key, 8), &v);
+  if (rc == CS_ENOTFOUND) {
+    *owner = conv_owner;
+    return 0;
+  }
+  if (!rc) rc = cs_corrupt_rc(cs_patient_decode(v.data, v.len, &p), CS_T_PATIENT, sl(key, 8));
+  if (!rc) *owner = p.owner_id;
+  return rc;
+}
+
+typedef struct move_ctx {
+  uint64_t from, to;
+  cs__pmap seen;
+} move_ctx;
+
+/* One document's counts from one owner to the other: its distinct terms
+ * (and, but for passages, words), its kind and length. */
+static int move_doc(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,
+                    const char *text, size_t len) {
+  move_ctx *m = ctx;
+  const cs_token *toks;
+  size_t n;
+  int rc = cs_analyze(w->an, lang, text, len, &toks, &n);
+  if (rc) return rc;
+  uint32_t dl = 0;
+  char kbuf[CS_TERM_MAX + 2];
+  for (size_t i = 0; i < n; i++) {
+    const cs_token *t = &toks[i];
+    if (t->flags & CS_TOK_STOP) continue;
+    dl++;
+    const char *key = t->term;
+    size_t klen = t->term_len;
+    if (kind == CS_DOC_PASSAGE) {
+      kbuf[0] = CS_PASSAGE_PREFIX;
+      memcpy(kbuf + 1, t->term, t->term_len);
+      key = kbuf;
+      klen = (size_t)t->term_len + 1;
+    }
+    /* Terms and words share `seen` under distinct first bytes. */
+    char sk[CS_TERM_MAX + 3];
+    for (int pass = 0; pass < (kind == CS_DOC_PASSAGE ? 1 : 2); pass++) {
+      const char *k = pass ? t->word : key;
+      size_t kl = pass ? t->word_len : klen;
+      sk[0] = (char)('t' + pass);
+      memcpy(sk + 1, k, kl);
+      cs__pentry *e = cs__pmap_get(&m->seen, sk, kl + 1);
+      if (!e) return CS_ENOMEM;
+      if (e->last_doc == docid) continue;
+      e->last_doc = docid;
+      cs__pmap *om = pass ? &w->owords : &w->oterms;
+      cs__pentry *a = cs__wr_own(om, m->from, k, kl);
+      cs__pentry *b = cs__wr_own(om, m->to, k, kl);
+      if (!a || !b) return CS_ENOMEM;
+      a->df--;
+      b->df++;
+      if (pass) {
+        const char *stem = cs__pmap_strdup(&w->owords, t->term, t->term_len);
+        if (!stem) return CS_ENOMEM;
+        a->stem = b->stem = stem;
+      }
+    }
+  }
+  rc = cs__wr_set_owner(w, m->from);
+  if (!rc) rc = cs__wr_own_doc(w, kind, -1, dl);
+  if (!rc) rc = cs__wr_set_owner(w, m->to);
+  if (!rc) rc = cs__wr_own_doc(w, kind, 1, dl);
+  return rc;
+}
+
+int cs__wr_own_move(cs_writer *w, const cs_conv *c, uint64_t from, uint64_t to) {
+  if (from == to) return 0;
+  move_ctx m;
+  memset(&m, 0, sizeof m);
+  m.from = from;
+  m.to = to;
+  int rc = cs__wr_conv_docs(w, c, move_doc, &m);
+  cs__pmap_clear(&m.seen);
+  return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * Term statistics a caller's results may depend on (see tstats.h).
+ */
+#include "tstats.h"
+
+#include "errors.h"
+#include "records.h"
+
+#include <string.h>
+
+void cs__tstats_init(cs__tstats *ts, cs_reader *r, const cs_caller *c) {
+  ts->r = r;
+  ts->own = c && c->role == CS_CALLER_PORTAL;
+  ts->owner = ts->own ? c->employee_id : 0;
+}
+
+int cs__ts_stats(const cs__tstats *ts, cs_stats *out) {
+  int rc = cs_reader_stats(ts->r, out);
+  if (rc || !ts->own) return rc;
+  uint32_t next = out->next_docid;
+  rc = cs_reader_owner_stats(ts->r, ts->owner, out);
+  out->next_docid = next;
+  return rc;
+}
+
+int cs__ts_lex(const cs__tstats *ts, const char *term, size_t len, cs_lex *out) {
+  return ts->own ? cs_reader_owner_lex(ts->r, ts->owner, term, len, out)
+                 : cs_reader_lex(ts->r, term, len, out);
+}
+
+int cs__ts_word(const cs__tstats *ts, const char *word, size_t len, cs_word *out) {
+  return ts->own ? cs_reader_owner_word(ts->r, ts->owner, word, len, out)
+                 : cs_reader_word(ts->r, word, len, out);
+}
+
+cs_table cs__ts_words_table(const cs__tstats *ts) {
+  return ts->own ? CS_T_OWORDS : CS_T_WORDS;
+}
+
+cs_table cs__ts_lex_table(const cs__tstats *ts) {
+  return ts->own ? CS_T_OLEX : CS_T_LEX;
+}
+
+void cs__ts_key_prefix(const cs__tstats *ts, uint8_t kp[8], size_t *kplen) {
+  *kplen = 0;
+  if (!ts->own) return;
+  cs_key_u64(kp, ts->owner);
+  *kplen = 8;
+}
