@@ -10,6 +10,7 @@
 
 #include "base64url.h"
 #include "digits.h"
+#include "grow.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -240,14 +241,9 @@ static int load_tokens(cs_auth *a, const char *path, char *err, size_t cap) {
       snprintf(err, cap, "tokens file %s: more than %d tokens", path, ENTRIES_MAX);
       goto out;
     }
-    if (a->n == cap_v) {
-      cap_v = cap_v ? cap_v * 2 : 16;
-      entry *v = realloc(a->v, cap_v * sizeof *v);
-      if (!v) {
-        snprintf(err, cap, "out of memory reading the tokens file");
-        goto out;
-      }
-      a->v = v;
+    if (cs_grow_from((void **)&a->v, &cap_v, a->n + 1, sizeof *a->v, 16)) {
+      snprintf(err, cap, "out of memory reading the tokens file");
+      goto out;
     }
     a->v[a->n++] = x;
   }

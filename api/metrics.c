@@ -6,6 +6,8 @@
  */
 #include "metrics.h"
 
+#include "grow.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -94,14 +96,10 @@ static void put(out *o, const char *fmt, ...) {
       o->len += (size_t)n;
       return;
     }
-    size_t cap = o->cap * 2 + (size_t)n;
-    char *p = realloc(o->p, cap);
-    if (!p) {
+    if (cs_grow_from((void **)&o->p, &o->cap, o->len + (size_t)n + 1, 1, 4096)) {
       o->err = 1;
       return;
     }
-    o->p = p;
-    o->cap = cap;
   }
 }
 

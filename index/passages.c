@@ -7,6 +7,7 @@
 #include "passages.h"
 
 #include "errors.h"
+#include "grow.h"
 #include "records.h"
 
 #include <stdlib.h>
@@ -63,13 +64,7 @@ static int ends_with_question(const char *s, size_t from, size_t to) {
 }
 
 static int push(unit **v, size_t *n, size_t *cap, unit u) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 64;
-    unit *a = realloc(*v, c * sizeof *a);
-    if (!a) return CS_ENOMEM;
-    *v = a;
-    *cap = c;
-  }
+  if (cs_grow((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
   (*v)[(*n)++] = u;
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "errors.h"
+#include "grow.h"
 #include "varint.h"
 
 #include <stdio.h>
@@ -278,14 +279,9 @@ int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n) {
   cs_slice k, v;
   for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
     if (k.len != klen) continue;
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 1024;
-      uint64_t *a = realloc(*ids, cap * sizeof *a);
-      if (!a) {
-        rc = CS_ENOMEM;
-        break;
-      }
-      *ids = a;
+    if (cs_grow_from((void **)ids, &cap, *n + 1, sizeof **ids, 1024)) {
+      rc = CS_ENOMEM;
+      break;
     }
     (*ids)[(*n)++] = cs_be64_get((const uint8_t *)k.data + at);
   }

@@ -17,6 +17,7 @@
  * answer.
  */
 #include "verify.h"
+#include "grow.h"
 #include "verify_owner.h"
 
 #include "analyzer.h"
@@ -112,13 +113,8 @@ static int bad_page(verify *v, char kind, int (*check)(verify *, const uint64_t 
 }
 
 static int push_id(verify *v, uint64_t id) {
-  if (v->nstore == v->capstore) {
-    size_t cap = v->capstore ? v->capstore * 2 : 1024;
-    uint64_t *a = realloc(v->store_ids, cap * sizeof *a);
-    if (!a) return CS_ENOMEM;
-    v->store_ids = a;
-    v->capstore = cap;
-  }
+  if (cs_grow_from((void **)&v->store_ids, &v->capstore, v->nstore + 1, sizeof *v->store_ids, 1024))
+    return CS_ENOMEM;
   v->store_ids[v->nstore++] = id;
   return 0;
 }

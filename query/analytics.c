@@ -114,13 +114,7 @@ static int count(actx *a, int has_key, int64_t num, cs_str s, uint64_t turns) {
   while (a->slots[j] && !key_eq(&a->b[a->slots[j] - 1], has_key, num, s))
     j = (j + 1) & (a->nslots - 1);
   if (!a->slots[j]) {
-    if (a->nb == a->cap) {
-      size_t cap = a->cap ? a->cap * 2 : 32;
-      bucket *nb = realloc(a->b, cap * sizeof *nb);
-      if (!nb) return CS_ENOMEM;
-      a->b = nb;
-      a->cap = cap;
-    }
+    if (cs_grow_from((void **)&a->b, &a->cap, a->nb + 1, sizeof *a->b, 32)) return CS_ENOMEM;
     a->b[a->nb] = (bucket){has_key, num, s, 0, 0};
     a->slots[j] = (uint32_t)++a->nb;
   }

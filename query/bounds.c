@@ -49,7 +49,7 @@ typedef struct peek {
  * in R. */
 static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score) {
   cs__exec *x = s->x;
-  if (cs__grow((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
+  if (cs_grow((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
   peek *pk = x->pk;
   uint32_t np = 0;
   int t = 0, cont = 0, present = 0;
@@ -140,7 +140,7 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
 
 static int add_pp(cs__exec *x, size_t *n, uint32_t pos, uint32_t leaf) {
   if (*n >= POS_MAX) return 0;
-  if (cs__grow((void **)&x->pp, &x->pp_cap, *n + 1, sizeof *x->pp)) return CS_ENOMEM;
+  if (cs_grow((void **)&x->pp, &x->pp_cap, *n + 1, sizeof *x->pp)) return CS_ENOMEM;
   x->pp[*n].pos = pos;
   x->pp[*n].leaf = leaf;
   (*n)++;
@@ -298,7 +298,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
           for (uint32_t j = 0; j < np && !rc; j++)
             rc = add_pp(x, &npp, pos[j], li);
         } else if (v == &x->vars[l->var]) {
-          if (cs__grow((void **)&x->phr, &x->phr_cap, 64, sizeof *x->phr)) {
+          if (cs_grow((void **)&x->phr, &x->phr_cap, 64, sizeof *x->phr)) {
             rc = CS_ENOMEM;
             break;
           }

@@ -36,8 +36,8 @@ typedef struct hl_ctx {
 
 static int collect(void *ctx, uint32_t docid, cs__pspan *spans, size_t n) {
   hl_ctx *h = ctx;
-  if (cs__grow((void **)&h->docs, &h->docs_cap, h->ndocs + 1, sizeof *h->docs) ||
-      cs__grow((void **)&h->spans, &h->spans_cap, h->nspans + n, sizeof *h->spans))
+  if (cs_grow((void **)&h->docs, &h->docs_cap, h->ndocs + 1, sizeof *h->docs) ||
+      cs_grow((void **)&h->spans, &h->spans_cap, h->nspans + n, sizeof *h->spans))
     return CS_ENOMEM;
   h->docs[h->ndocs].docid = docid;
   h->docs[h->ndocs].at = h->nspans;

@@ -309,21 +309,6 @@ int cs_caller_sees_patient(cs_reader *r, const cs_caller *c, uint64_t patient_id
   return c->employee_id != 0 && p.owner_id == c->employee_id;
 }
 
-int cs__grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need) {
-    if (c > SIZE_MAX / 2) return CS_ENOMEM;
-    c *= 2;
-  }
-  if (size && c > SIZE_MAX / size) return CS_ENOMEM;
-  void *n = realloc(*p, c * size);
-  if (!n) return CS_ENOMEM;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
 int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap) {
   size_t i = 0;
   while (i < n && (unsigned char)s[i] < 0x80)

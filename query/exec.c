@@ -144,7 +144,7 @@ static int docs_after_each(void *ctx, cs_slice key, cs_slice val) {
     a->rc = doc_owner(a, &d, &owner);
     if (a->rc) return 1;
     if (owner != a->x->ts.owner) return 0;
-    if (cs__grow((void **)&a->docs, &a->cap, a->n + 1, sizeof *a->docs)) {
+    if (cs_grow((void **)&a->docs, &a->cap, a->n + 1, sizeof *a->docs)) {
       a->rc = CS_ENOMEM;
       return 1;
     }
@@ -485,7 +485,7 @@ int cs__node_match(xsearch *s, int32_t n, const xrange *R) {
 
 static int add_span(cs__exec *x, size_t *n, uint32_t first, uint32_t last) {
   if (*n >= POS_MAX) return 0;
-  if (cs__grow((void **)&x->sp, &x->sp_cap, *n + 1, sizeof *x->sp)) return CS_ENOMEM;
+  if (cs_grow((void **)&x->sp, &x->sp_cap, *n + 1, sizeof *x->sp)) return CS_ENOMEM;
   x->sp[*n].first = first;
   x->sp[*n].last = last;
   (*n)++;
@@ -515,7 +515,7 @@ int cs__doc_spans(cs__exec *x, uint32_t d, int kind, size_t *n) {
       for (uint32_t k = 0; k < l->nvar; k++)
         all &= var_geq(&x->vars[l->var + k], d) == d;
       if (!all) continue;
-      if (cs__grow((void **)&x->phr, &x->phr_cap, POS_MAX, sizeof *x->phr)) return CS_ENOMEM;
+      if (cs_grow((void **)&x->phr, &x->phr_cap, POS_MAX, sizeof *x->phr)) return CS_ENOMEM;
       uint32_t pf = cs__phrase_freq(x, l, x->phr, POS_MAX);
       uint32_t span = x->q->words[l->word + l->nvar - 1].pos;
       for (uint32_t j = 0; j < pf && j < POS_MAX && !rc; j++)

@@ -123,7 +123,7 @@ static int cand_add(cs_export *x, uint64_t id) {
     x->ids_max = x->ids[WINDOW_CONVS - 1];
     if (id > x->ids_max) return 0;
   }
-  if (cs__grow((void **)&x->ids, &x->ids_cap, x->nids + 1, sizeof *x->ids)) return CS_ENOMEM;
+  if (cs_grow((void **)&x->ids, &x->ids_cap, x->nids + 1, sizeof *x->ids)) return CS_ENOMEM;
   x->ids[x->nids++] = id;
   return 0;
 }
@@ -222,8 +222,8 @@ static int on_match(void *ctx, const cs__mconv *c, const uint32_t *turns, size_t
   cs_conv cv;
   int rc = cs_reader_conv(x->r, c->id, &cv);
   if (rc) return rc == CS_ENOTFOUND || rc == CS_ECORRUPT ? 0 : rc;
-  if (cs__grow((void **)&x->w, &x->wcap, x->nw + 1, sizeof *x->w) ||
-      cs__grow((void **)&x->tdoc, &x->tdoc_cap, x->ntdoc + n, sizeof *x->tdoc))
+  if (cs_grow((void **)&x->w, &x->wcap, x->nw + 1, sizeof *x->w) ||
+      cs_grow((void **)&x->tdoc, &x->tdoc_cap, x->ntdoc + n, sizeof *x->tdoc))
     return CS_ENOMEM;
   went *w = &x->w[x->nw++];
   w->id = c->id;

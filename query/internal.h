@@ -6,6 +6,7 @@
 
 #include "convs.h"
 #include "engine.h"
+#include "grow.h"
 #include "reader.h"
 #include "records.h"
 
@@ -46,9 +47,6 @@ int cs_caller_restricted(const cs_caller *c);
 /* Name of a person as this caller may see it: analysts get a stable
  * pseudonym ("Persona 3k9x2mq7d1t0v"), others the name. Returns a new JSON string. */
 json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name);
-/* Grows array *p (of *cap elements of `size` bytes, doubling from 64) to
- * hold at least `need`. Returns 0 or CS_ENOMEM (*p unchanged). */
-int cs__grow(void **p, size_t *cap, size_t need, size_t size);
 /* Folds one word the way the analyzer folds surface forms, with a shortcut
  * for plain ASCII (lowercasing is all folding does to it). Writes at most
  * cap-1 bytes plus NUL; returns the length or -1. */

@@ -127,7 +127,7 @@ static int consider(named_ctx *x, const cs_patient *p) {
   for (int i = 0; i < w.n; i++) {
     if (strcmp(w.w[i], x->q->w[i])) return 0;
   }
-  if (cs__grow((void **)&x->ids, &x->cap, x->n + 1, sizeof *x->ids)) {
+  if (cs_grow((void **)&x->ids, &x->cap, x->n + 1, sizeof *x->ids)) {
     x->rc = CS_ENOMEM;
     return 1;
   }

@@ -264,7 +264,7 @@ long cs__redact_find(const cs__redact *rd, const char *text, size_t len, cs__bra
   if (!a) return -1;
   const cs_token *t;
   size_t n;
-  long m = 0, cap = 0;
+  size_t m = 0, cap = 0;
   int rc = cs_analyze(a, "es", text, len, &t, &n);
   for (size_t i = 0; !rc && i < n; i++) {
     if (!cs__redact_is_name_word(rd, t[i].word, t[i].word_len)) continue;
@@ -272,14 +272,9 @@ long cs__redact_find(const cs__redact *rd, const char *text, size_t len, cs__bra
       (*out)[m - 1].end = t[i].end;
       continue;
     }
-    if (m == cap) {
-      cap = cap ? cap * 2 : 8;
-      cs__brange *g = realloc(*out, (size_t)cap * sizeof *g);
-      if (!g) {
-        rc = -1;
-        break;
-      }
-      *out = g;
+    if (cs_grow_from((void **)out, &cap, m + 1, sizeof **out, 8)) {
+      rc = -1;
+      break;
     }
     (*out)[m].start = t[i].start;
     (*out)[m].end = t[i].end;

@@ -88,7 +88,7 @@ static int range_add(xsearch *s, const cs_conv *c, xrange **v, size_t *n, size_t
   xrange R;
   range_of(c, &R);
   if (!cs__range_passes(s, &R)) return 0;
-  if (cs__grow((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
+  if (cs_grow((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
   (*v)[(*n)++] = R;
   return 0;
 }
@@ -282,7 +282,7 @@ int cs__turn_bits(xsearch *s, const xrange *R) {
   s->cur_bits = NULL;
   if (!s->filter.on) return 0;
   size_t nbytes = ((size_t)(R->e - R->f) + 7) / 8 + 1;
-  if (cs__grow((void **)&s->bits, &s->bits_cap, nbytes, 1)) return CS_ENOMEM;
+  if (cs_grow((void **)&s->bits, &s->bits_cap, nbytes, 1)) return CS_ENOMEM;
   memset(s->bits, 0, nbytes);
   uint8_t pfx[8];
   cs_key_u64(pfx, R->id);

@@ -110,7 +110,7 @@ static int has_positive(const cs__exec *x) {
 }
 
 static int mturn_add(xsearch *s, size_t *n, uint32_t d) {
-  if (cs__grow((void **)&s->mturns, &s->mturns_cap, *n + 1, sizeof *s->mturns)) return CS_ENOMEM;
+  if (cs_grow((void **)&s->mturns, &s->mturns_cap, *n + 1, sizeof *s->mturns)) return CS_ENOMEM;
   s->mturns[(*n)++] = d;
   return 0;
 }

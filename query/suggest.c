@@ -331,13 +331,8 @@ static int word_visible(sctx *s, const cand *c, char *display, size_t cap) {
 
 static int add_range(sctx *s, uint32_t lo, uint32_t hi) {
   if (hi <= lo) return 0;
-  if (s->nranges == s->cap_ranges) {
-    size_t cap = s->cap_ranges ? s->cap_ranges * 2 : 64;
-    range *r = realloc(s->ranges, cap * sizeof *r);
-    if (!r) return CS_ENOMEM;
-    s->ranges = r;
-    s->cap_ranges = cap;
-  }
+  if (cs_grow((void **)&s->ranges, &s->cap_ranges, s->nranges + 1, sizeof *s->ranges))
+    return CS_ENOMEM;
   s->ranges[s->nranges].lo = lo;
   s->ranges[s->nranges].hi = hi;
   s->nranges++;
@@ -401,15 +396,9 @@ static int consider_person(sctx *s, const cs_patient *p) {
   prefix_ctx pc = {s->prefix, s->plen, 0};
   each_word(p->name.p, p->name.len, prefix_word, &pc);
   if (!pc.hit) return 0;
-  if (s->npeople == s->cap_people) {
-    size_t cap = s->cap_people ? s->cap_people * 2 : 16;
-    pick *v = realloc(s->people, cap * sizeof *v);
-    if (!v) {
-      s->rc = CS_ENOMEM;
-      return 1;
-    }
-    s->people = v;
-    s->cap_people = cap;
+  if (cs_grow_from((void **)&s->people, &s->cap_people, s->npeople + 1, sizeof *s->people, 16)) {
+    s->rc = CS_ENOMEM;
+    return 1;
   }
   pick *k = &s->people[s->npeople++];
   size_t n = cs_utf8_cut(p->name.p, p->name.len, sizeof k->text - 1);

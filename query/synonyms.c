@@ -100,7 +100,7 @@ static int stem_of(cs_analyzer *an, const json_t *w, size_t set, char *out, uint
 
 static int add_pair(cs__synonyms *s, const char *f, uint8_t fl, const char *t, uint8_t tl) {
   if (fl == tl && memcmp(f, t, fl) == 0) return 0;
-  if (cs__grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) return CS_ENOMEM;
+  if (cs_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) return CS_ENOMEM;
   pair *p = &s->v[s->n++];
   memcpy(p->from, f, fl + 1u);
   memcpy(p->to, t, tl + 1u);

@@ -50,7 +50,7 @@ static uint32_t fnv(const char *s, size_t n) {
 }
 
 static int pool_add(cs__thesaurus *t, const char *s, size_t n, uint32_t *at) {
-  if (cs__grow((void **)&t->pool, &t->pool_cap, t->pool_len + n, 1)) return -1;
+  if (cs_grow((void **)&t->pool, &t->pool_cap, t->pool_len + n, 1)) return -1;
   memcpy(t->pool + t->pool_len, s, n);
   *at = (uint32_t)t->pool_len;
   t->pool_len += n;
@@ -109,7 +109,7 @@ static int add_syn(cs__thesaurus *t, size_t from, const char *s, size_t n) {
       return 0;
     }
   }
-  if (cs__grow((void **)&t->syns, &t->syns_cap, t->nsyns + 1, sizeof *t->syns)) return -1;
+  if (cs_grow((void **)&t->syns, &t->syns_cap, t->nsyns + 1, sizeof *t->syns)) return -1;
   syn *y = &t->syns[t->nsyns];
   if (pool_add(t, s, n, &y->at)) return -1;
   y->len = (uint32_t)n;

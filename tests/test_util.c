@@ -4,7 +4,8 @@
  * encoding per byte string), ISO 8601 times (epoch 0 is a real time,
  * negative times, milliseconds, the calendar against gmtime_r over a sweep,
  * years outside 0000..9999, the int64 extremes) and months, clocks and
- * deadlines, and the digit parsers.
+ * deadlines, the digit parsers, and array growth (doubling, the first
+ * capacity, sizes that would overflow refused with the array unchanged).
  *
  *   test_util            runs every check; exit 1 on any failure
  */
@@ -12,9 +13,11 @@
 #include "check.h"
 #include "clock.h"
 #include "digits.h"
+#include "grow.h"
 #include "isotime.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -214,6 +217,28 @@ static void test_digits(void) {
   th_check(wrong == 0, "hex digits of every byte (%d wrong)", wrong);
 }
 
+static void test_grow(void) {
+  int *v = NULL;
+  size_t cap = 0;
+  CHECK(cs_grow((void **)&v, &cap, 1, sizeof *v) == 0 && cap == 64 && v, "first growth: 64");
+  v[63] = 7;
+  CHECK(cs_grow((void **)&v, &cap, 64, sizeof *v) == 0 && cap == 64, "no growth when it fits");
+  CHECK(cs_grow((void **)&v, &cap, 65, sizeof *v) == 0 && cap == 128 && v[63] == 7,
+        "doubles, keeping the elements");
+  CHECK(cs_grow((void **)&v, &cap, 1000, sizeof *v) == 0 && cap == 1024, "doubles to fit");
+  int *before = v;
+  CHECK(cs_grow((void **)&v, &cap, SIZE_MAX / 2 + 2, sizeof *v) == -1 && v == before && cap == 1024,
+        "a count past SIZE_MAX/2 is refused, the array unchanged");
+  CHECK(cs_grow((void **)&v, &cap, SIZE_MAX / sizeof *v + 1, sizeof *v) == -1 && v == before &&
+            cap == 1024,
+        "a byte size that would overflow is refused");
+  free(v);
+  v = NULL;
+  cap = 0;
+  CHECK(cs_grow_from((void **)&v, &cap, 3, sizeof *v, 16) == 0 && cap == 16, "first capacity");
+  free(v);
+}
+
 int main(void) {
   test_b64_vectors();
   test_b64_round_trip();
@@ -223,5 +248,6 @@ int main(void) {
   test_month();
   test_clock();
   test_digits();
+  test_grow();
   return th_check_done();
 }
