@@ -129,6 +129,7 @@ struct cs_analyzer {
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
+  int bounds;                   /* this call is cs_analyze_bounds' */
 };
 
 /* ---------------------------------------------------------------- */
@@ -808,6 +809,20 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   return 0;
 }
 
+/* cs_analyze_bounds' token for the run text[b..e): its place only. */
+static int bound_token(cs_analyzer *a, size_t b, size_t e, int number) {
+  if (grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token))) return -ENOMEM;
+  cs_token *t = &a->toks[a->ntok];
+  t->term = t->word = NULL;
+  t->term_len = t->word_len = 0;
+  t->pos = (uint32_t)a->ntok;
+  t->start = (uint32_t)b;
+  t->end = (uint32_t)e;
+  t->flags = number ? CS_TOK_NUMBER : 0;
+  a->ntok++;
+  return 0;
+}
+
 /* Tokenizes the chunk text[from..to) (no white space in it) if it is made
  * of runs of letters and digits and punctuation that does not join them.
  * Returns 1 when done, 0 when ICU must do it (nothing was added then), or a
@@ -857,7 +872,8 @@ static int fast_chunk(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
         break;
       }
     }
-    int rc = fast_token(a, li, st, stop_lang, text, b, i, !letters);
+    int rc = a->bounds ? bound_token(a, b, i, !letters)
+                       : fast_token(a, li, st, stop_lang, text, b, i, !letters);
     if (rc) return rc;
   }
   return 1;
@@ -867,9 +883,12 @@ void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
   a->no_fast = !on;
 }
 
-int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
-               size_t *n) {
+/* cs_analyze, or cs_analyze_bounds when bounds (stopping once the token
+ * at position `last` is found). */
+static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, int bounds,
+                   uint32_t last, const cs_token **out, size_t *n) {
   int rc = 0;
+  a->bounds = bounds;
   a->ntok = 0;
   a->arena_len = 0;
   if (!text) len = 0;
@@ -892,7 +911,7 @@ int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, c
   }
   const uint8_t *p = (const uint8_t *)text;
   size_t i = 0;
-  while (!rc && i < len) {
+  while (!rc && i < len && a->ntok <= last) {
     while (i < len && is_space(p[i]))
       i++;
     size_t from = i;
@@ -908,13 +927,64 @@ int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, c
 
 out:
   if (rc) a->ntok = 0;
-  for (size_t k = 0; k < a->ntok; k++) {
+  for (size_t k = 0; k < a->ntok && !bounds; k++) {
     a->toks[k].term = a->arena + a->str_off[2 * k];
     a->toks[k].word = a->arena + a->str_off[2 * k + 1];
+  }
+  for (size_t k = 0; k < a->ntok && bounds; k++) { /* ICU's went through add_token */
+    a->toks[k].term = a->toks[k].word = NULL;
+    a->toks[k].term_len = a->toks[k].word_len = 0;
+    a->toks[k].flags &= CS_TOK_NUMBER;
   }
   *out = a->toks;
   *n = a->ntok;
   return rc;
+}
+
+int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
+               size_t *n) {
+  return analyze(a, lang, text, len, 0, UINT32_MAX, out, n);
+}
+
+int cs_analyze_bounds(cs_analyzer *a, const char *lang, const char *text, size_t len, uint32_t last,
+                      const cs_token **out, size_t *n) {
+  return analyze(a, lang, text, len, 1, last, out, n);
+}
+
+/* The stop flag is a function of the word's bytes: add_token asks the stop
+ * list with the case-folded word (apostrophes unified), unless the word is
+ * a number or longer than CS_TERM_MAX once folded (then it is longer than
+ * any stop word too). For the fast path's letters (ASCII and U+00C0..U+00FF
+ * but U+00D7) case folding is simple: A-Z and U+00C0..U+00DE move by 0x20,
+ * U+00DF becomes "ss" (two bytes too), the rest is lowercase already; any
+ * other word is folded by ICU as add_token does. */
+int cs_analyzer_is_stop(cs_analyzer *a, const char *lang, const char *text, const cs_token *t) {
+  int li = lang_index(lang);
+  if ((t->flags & CS_TOK_NUMBER) || li < 0 || t->end <= t->start) return 0;
+  const uint8_t *p = (const uint8_t *)text + t->start;
+  size_t n = t->end - t->start, i;
+  char low[CS_STOPWORD_MAX_LEN];
+  for (i = 0; i < n; i++) {
+    uint8_t c = p[i];
+    if (c >= 0x80) {
+      if (c != 0xC3 || i + 1 >= n || p[i + 1] < 0x80 || p[i + 1] > 0xBF || p[i + 1] == 0x97) break;
+      if (i + 1 < CS_STOPWORD_MAX_LEN) {
+        uint8_t d = p[i + 1];
+        low[i] = (char)(d == 0x9F ? 's' : c);
+        low[i + 1] = (char)(d == 0x9F ? 's' : d <= 0x9E ? d + 0x20 : d);
+      }
+      i++;
+    } else if (i < CS_STOPWORD_MAX_LEN) {
+      low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 0x20 : c);
+    }
+  }
+  if (i >= n) return n <= CS_STOPWORD_MAX_LEN && cs_stopword(langs[li].iso, low, n);
+  int32_t n16, m;
+  size_t len;
+  if (to_utf16(a, (const char *)p, n, 0, &n16) || case_fold(&a->fb, a->u16, n16, &m) ||
+      lower_utf8(a, a->fb.low, m, &len))
+    return -ENOMEM;
+  return cs_stopword(langs[li].iso, a->low8, len);
 }
 
 int cs_fold_word(const char *word, size_t len, char *out, size_t cap) {
