@@ -129,7 +129,6 @@ struct cs_analyzer {
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
-  int bounds;                   /* this call is cs_analyze_bounds' */
 };
 
 /* ---------------------------------------------------------------- */
@@ -872,11 +871,69 @@ static int fast_chunk(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
         break;
       }
     }
-    int rc = a->bounds ? bound_token(a, b, i, !letters)
-                       : fast_token(a, li, st, stop_lang, text, b, i, !letters);
+    int rc = fast_token(a, li, st, stop_lang, text, b, i, !letters);
     if (rc) return rc;
   }
   return 1;
+}
+
+/* cs_analyze_bounds' fast path: fast_chunk's rules in one pass per chunk
+ * without the word cache. A chunk's runs are emitted as they are found and
+ * taken back if the chunk turns out to need ICU. Stops at a chunk's end
+ * once the token at position `last` is there. */
+static int bounds_scan(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                       const char *text, size_t len, uint32_t last) {
+  const uint8_t *p = (const uint8_t *)text;
+  size_t i = 0;
+  int rc = 0;
+  while (!rc && i < len && a->ntok <= last) {
+    while (i < len && is_space(p[i]))
+      i++;
+    size_t from = i, mark = a->ntok, b = 0;
+    int in_run = 0, letters = 0, icu = 0;
+    while (!rc && !icu && i < len && !is_space(p[i])) {
+      uint8_t c = p[i];
+      int k = alnum_len(p, i, len);
+      if (k) {
+        if (!in_run) b = i, letters = 0;
+        in_run = 1;
+        letters |= !is_digit(c);
+        i += (size_t)k;
+        continue;
+      }
+      if (is_mid(c)) {
+        int before = i > from && alnum_len(p, i - 1, len);
+        if (i > from + 1 && p[i - 2] == 0xC3 && alnum_len(p, i - 2, len) == 2) before = 1;
+        int after = i + 1 < len && alnum_len(p, i + 1, len);
+        int digits = is_digit(p[i - (i > from)]) && i + 1 < len && is_digit(p[i + 1]);
+        if (before && after && !(c != ':' && c != '\'' && digits)) {
+          icu = 1;                        /* joins words in a way left to ICU */
+        } else if (!(in_run && digits)) { /* else '.', ',' or ';' joins digits */
+          if (in_run) rc = bound_token(a, b, i, !letters);
+          in_run = 0;
+        }
+        i++;
+        continue;
+      }
+      k = break_len(p, i, len);
+      if (!k) {
+        icu = 1;
+        break;
+      }
+      if (in_run) rc = bound_token(a, b, i, !letters);
+      in_run = 0;
+      i += (size_t)k;
+    }
+    if (icu) {
+      a->ntok = mark;
+      while (i < len && !is_space(p[i]))
+        i++;
+      rc = icu_span(a, li, st, stop_lang, text, from, i);
+    } else if (in_run && !rc) {
+      rc = bound_token(a, b, i, !letters);
+    }
+  }
+  return rc;
 }
 
 void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
@@ -888,7 +945,6 @@ void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
 static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, int bounds,
                    uint32_t last, const cs_token **out, size_t *n) {
   int rc = 0;
-  a->bounds = bounds;
   a->ntok = 0;
   a->arena_len = 0;
   if (!text) len = 0;
@@ -909,9 +965,13 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
     rc = icu_span(a, li, st, stop_lang, text, 0, len);
     goto out;
   }
+  if (bounds) {
+    rc = bounds_scan(a, li, st, stop_lang, text, len, last);
+    goto out;
+  }
   const uint8_t *p = (const uint8_t *)text;
   size_t i = 0;
-  while (!rc && i < len && a->ntok <= last) {
+  while (!rc && i < len) {
     while (i < len && is_space(p[i]))
       i++;
     size_t from = i;

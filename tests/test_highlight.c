@@ -147,6 +147,7 @@ static const char *const texts[] = {
     "Ελληνικά και ΚΑΙ, русский И и, 中文字符 mixed con español y ÑANDÚ AÑO año",
     "soft\xC2\xADhyphen zero\xE2\x80\x8Bwidth invalid \xFF\xFE bytes \xC3 cut ÿ Ÿ × ÷ º ª",
     "I am THE one and the Only: it's IT'S what THEY'RE doing, aren’t they?",
+    "A las 12:30 horas, 3'5 y 4.5; 1;2 y 7,5 - EE.UU. e.g. U.S.A: art. 131.2.b) .5 ,5 5. 5,",
     "",
     "   ",
 };
