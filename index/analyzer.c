@@ -129,7 +129,10 @@ struct cs_analyzer {
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
+  uint8_t bclass[256];          /* byte classes of cs_analyze_bounds (BC_*) */
 };
+
+static void bounds_classes(uint8_t *cls);
 
 /* ---------------------------------------------------------------- */
 /* Buffers                                                          */
@@ -426,6 +429,7 @@ cs_analyzer *cs_analyzer_create(void) {
   a->bi = ubrk_open(UBRK_WORD, "", NULL, 0, &err);
   if (U_FAILURE(err) || !a->bi) goto fail;
   if (fold_buf_init(&a->fb)) goto fail;
+  bounds_classes(a->bclass);
   /* A first token array, so *out is never NULL even for empty texts. */
   if (grow(&a->toks, &a->tok_cap, 256, sizeof(cs_token))) goto fail;
   return a;
@@ -810,7 +814,8 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
 
 /* cs_analyze_bounds' token for the run text[b..e): its place only. */
 static int bound_token(cs_analyzer *a, size_t b, size_t e, int number) {
-  if (grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token))) return -ENOMEM;
+  if (a->ntok >= a->tok_cap && grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token)))
+    return -ENOMEM;
   cs_token *t = &a->toks[a->ntok];
   t->term = t->word = NULL;
   t->term_len = t->word_len = 0;
@@ -877,63 +882,101 @@ static int fast_chunk(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   return 1;
 }
 
-/* cs_analyze_bounds' fast path: fast_chunk's rules in one pass per chunk
- * without the word cache. A chunk's runs are emitted as they are found and
- * taken back if the chunk turns out to need ICU. Stops at a chunk's end
- * once the token at position `last` is there. */
+/* Byte classes for cs_analyze_bounds' scan. */
+enum { BC_ALNUM = 1, BC_LETTER = 2, BC_SPACE = 4, BC_MID = 8 };
+
+static void bounds_classes(uint8_t *cls) {
+  for (int c = 0; c < 256; c++) {
+    uint8_t b = (uint8_t)c, k = 0;
+    if (is_digit(b)) k = BC_ALNUM;
+    if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') k = BC_ALNUM | BC_LETTER;
+    if (is_space(b)) k = BC_SPACE;
+    if (is_mid(b)) k = BC_MID;
+    cls[c] = k;
+  }
+}
+
+/* icu_span for cs_analyze_bounds: its tokens as bound_token's. */
+static int bounds_icu(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                      const char *text, size_t from, size_t to) {
+  size_t k = a->ntok;
+  int rc = icu_span(a, li, st, stop_lang, text, from, to);
+  for (; k < a->ntok; k++) {
+    a->toks[k].term = a->toks[k].word = NULL;
+    a->toks[k].term_len = a->toks[k].word_len = 0;
+    a->toks[k].flags &= CS_TOK_NUMBER;
+  }
+  return rc;
+}
+
+/* cs_analyze_bounds' fast path: fast_chunk's rules in one pass over the
+ * text without the word cache. A chunk's runs are emitted as they are
+ * found and taken back if the chunk turns out to need ICU. Stops at a
+ * chunk's end once the token at position `last` is there. */
 static int bounds_scan(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
                        const char *text, size_t len, uint32_t last) {
-  const uint8_t *p = (const uint8_t *)text;
-  size_t i = 0;
-  int rc = 0;
-  while (!rc && i < len && a->ntok <= last) {
-    while (i < len && is_space(p[i]))
-      i++;
-    size_t from = i, mark = a->ntok, b = 0;
-    int in_run = 0, letters = 0, icu = 0;
-    while (!rc && !icu && i < len && !is_space(p[i])) {
-      uint8_t c = p[i];
-      int k = alnum_len(p, i, len);
-      if (k) {
-        if (!in_run) b = i, letters = 0;
-        in_run = 1;
-        letters |= !is_digit(c);
-        i += (size_t)k;
-        continue;
-      }
-      if (is_mid(c)) {
-        int before = i > from && alnum_len(p, i - 1, len);
-        if (i > from + 1 && p[i - 2] == 0xC3 && alnum_len(p, i - 2, len) == 2) before = 1;
-        int after = i + 1 < len && alnum_len(p, i + 1, len);
-        int digits = is_digit(p[i - (i > from)]) && i + 1 < len && is_digit(p[i + 1]);
-        if (before && after && !(c != ':' && c != '\'' && digits)) {
-          icu = 1;                        /* joins words in a way left to ICU */
-        } else if (!(in_run && digits)) { /* else '.', ',' or ';' joins digits */
-          if (in_run) rc = bound_token(a, b, i, !letters);
-          in_run = 0;
-        }
+  const uint8_t *p = (const uint8_t *)text, *cls = a->bclass;
+  size_t i = 0, from = 0, mark = 0, b = 0;
+  int in_run = 0, letters = 0, rc = 0;
+  while (i < len) {
+    uint8_t k = cls[p[i]];
+    if (k & BC_ALNUM) { /* the common case: a run of ASCII letters and digits */
+      if (!in_run) b = i, letters = 0;
+      in_run = 1;
+      do {
+        letters |= k;
+        k = ++i < len ? cls[p[i]] : 0;
+      } while (k & BC_ALNUM);
+      continue;
+    }
+    if (k & BC_SPACE) { /* a chunk ends */
+      if (in_run && (rc = bound_token(a, b, i, !(letters & BC_LETTER)))) return rc;
+      in_run = 0;
+      while (i < len && (cls[p[i]] & BC_SPACE))
+        i++;
+      if (a->ntok > last) return 0;
+      from = i;
+      mark = a->ntok;
+      continue;
+    }
+    int n = alnum_len(p, i, len); /* a letter of U+00C0..U+00FF */
+    if (n) {
+      if (!in_run) b = i;
+      in_run = 1;
+      letters = BC_LETTER;
+      i += (size_t)n;
+      continue;
+    }
+    int icu = 0;
+    if (k & BC_MID) {
+      int before = i > from && alnum_len(p, i - 1, len);
+      if (i > from + 1 && p[i - 2] == 0xC3 && alnum_len(p, i - 2, len) == 2) before = 1;
+      int after = i + 1 < len && alnum_len(p, i + 1, len);
+      int digits = i > from && is_digit(p[i - 1]) && i + 1 < len && is_digit(p[i + 1]);
+      if (before && after && !(p[i] != ':' && p[i] != '\'' && digits)) {
+        icu = 1;                     /* joins words in a way left to ICU */
+      } else if (in_run && digits) { /* '.', ',' or ';' joins digits */
         i++;
         continue;
       }
-      k = break_len(p, i, len);
-      if (!k) {
-        icu = 1;
-        break;
-      }
-      if (in_run) rc = bound_token(a, b, i, !letters);
-      in_run = 0;
-      i += (size_t)k;
+      n = 1;
+    } else {
+      n = break_len(p, i, len);
+      icu = !n;
     }
     if (icu) {
       a->ntok = mark;
-      while (i < len && !is_space(p[i]))
+      in_run = 0;
+      while (i < len && !(cls[p[i]] & BC_SPACE))
         i++;
-      rc = icu_span(a, li, st, stop_lang, text, from, i);
-    } else if (in_run && !rc) {
-      rc = bound_token(a, b, i, !letters);
+      if ((rc = bounds_icu(a, li, st, stop_lang, text, from, i))) return rc;
+      continue;
     }
+    if (in_run && (rc = bound_token(a, b, i, !(letters & BC_LETTER)))) return rc;
+    in_run = 0;
+    i += (size_t)n;
   }
-  return rc;
+  return in_run ? bound_token(a, b, i, !(letters & BC_LETTER)) : 0;
 }
 
 void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
@@ -962,7 +1005,8 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
   }
 
   if (a->no_fast) {
-    rc = icu_span(a, li, st, stop_lang, text, 0, len);
+    rc = bounds ? bounds_icu(a, li, st, stop_lang, text, 0, len)
+                : icu_span(a, li, st, stop_lang, text, 0, len);
     goto out;
   }
   if (bounds) {
@@ -990,11 +1034,6 @@ out:
   for (size_t k = 0; k < a->ntok && !bounds; k++) {
     a->toks[k].term = a->arena + a->str_off[2 * k];
     a->toks[k].word = a->arena + a->str_off[2 * k + 1];
-  }
-  for (size_t k = 0; k < a->ntok && bounds; k++) { /* ICU's went through add_token */
-    a->toks[k].term = a->toks[k].word = NULL;
-    a->toks[k].term_len = a->toks[k].word_len = 0;
-    a->toks[k].flags &= CS_TOK_NUMBER;
   }
   *out = a->toks;
   *n = a->ntok;
