@@ -2,13 +2,13 @@
  * Highlighting (internal to the query engine): a stored turn's text as safe
  * HTML with every match wrapped in <em>...</em>.
  *
- * Matches arrive as token positions (from the postings); the text's tokens
- * (found again by the analyzer, cs__text_tokens) map each position to the
+ * Matches arrive as token positions (from the postings); the text's words
+ * (found again by the analyzer, cs__text_words) map each position to the
  * exact byte range of the word in the stored text, so highlights sit on the
  * original bytes whatever the accents, emoji or invalid input repaired at
- * indexing. A phrase match is one span
- * from its first to its last word, stop words and punctuation between them
- * included. Everything outside the <em> tags is HTML-escaped (& < > " ').
+ * indexing. A phrase match is one span from its first to its last word,
+ * stop words and punctuation between them included. Everything outside the
+ * <em> tags is HTML-escaped (& < > " ').
  */
 #ifndef CS_QUERY_HIGHLIGHT_H
 #define CS_QUERY_HIGHLIGHT_H
