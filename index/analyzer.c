@@ -896,6 +896,45 @@ static void bounds_classes(uint8_t *cls) {
   }
 }
 
+/* The end of the run of ASCII letters and digits at p[i] (one at least);
+ * BC_LETTER is added to *letters when it holds a letter. Eight bytes at a
+ * time: in each byte of y (the bytes with their top bit cleared) adding
+ * 0x80 - lo sets the top bit when the byte is >= lo, adding 0x7F - hi when
+ * it is > hi, and no sum carries into the next byte. */
+static size_t ascii_run(const uint8_t *p, size_t i, size_t len, int *letters) {
+  const uint64_t ones = 0x0101010101010101u, top = 0x8080808080808080u;
+  while (i + 8 <= len) {
+    uint64_t x, y, l;
+    memcpy(&x, p + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x); /* p[i] in the lowest byte */
+#endif
+    y = x & ~top;
+    l = y | 0x20 * ones;
+    uint64_t digit = (y + (0x80 - '0') * ones) & ~(y + (0x7F - '9') * ones);
+    uint64_t letter = (l + (0x80 - 'a') * ones) & ~(l + (0x7F - 'z') * ones);
+    uint64_t alnum = (digit | letter) & ~x & top;
+    if (alnum == top) {
+      if (letter & ~x & top) *letters |= BC_LETTER;
+      i += 8;
+      continue;
+    }
+    uint64_t stop = ~alnum & top;
+    int n = __builtin_ctzll(stop) / 8;
+    uint64_t before = n ? (~0ull >> (64 - 8 * n)) : 0;
+    if (letter & ~x & top & before) *letters |= BC_LETTER;
+    return i + (size_t)n;
+  }
+  for (; i < len; i++) {
+    uint8_t c = p[i] | 0x20;
+    if (c >= 'a' && c <= 'z')
+      *letters |= BC_LETTER;
+    else if (!is_digit(p[i]))
+      break;
+  }
+  return i;
+}
+
 /* icu_span for cs_analyze_bounds: its tokens as bound_token's. */
 static int bounds_icu(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
                       const char *text, size_t from, size_t to) {
@@ -923,10 +962,7 @@ static int bounds_scan(cs_analyzer *a, int li, struct sb_stemmer *st, const char
     if (k & BC_ALNUM) { /* the common case: a run of ASCII letters and digits */
       if (!in_run) b = i, letters = 0;
       in_run = 1;
-      do {
-        letters |= k;
-        k = ++i < len ? cls[p[i]] : 0;
-      } while (k & BC_ALNUM);
+      i = ascii_run(p, i, len, &letters);
       continue;
     }
     if (k & BC_SPACE) { /* a chunk ends */
