@@ -30,7 +30,10 @@
  * live in it, grow geometrically and are never shrunk; the break iterator
  * and the Snowball stemmers are created once. Pure-ASCII words skip ICU's
  * case folding and normalization entirely, and the strings of all tokens of
- * one call go into one arena.
+ * one call go into one arena. cs_analyze_bounds, for highlighting, only
+ * finds where the words are: the fast path's rules in one pass (runs of
+ * ASCII letters and digits eight bytes at a time), no folding, stemming or
+ * cache, and stop words asked per token (cs_analyzer_is_stop).
  */
 #include "analyzer.h"
 
