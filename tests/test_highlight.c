@@ -11,7 +11,10 @@
  *     the end.
  *
  *   test_highlight                  built-in texts (accents, ß, typographic
- *                                   apostrophes, other scripts, numbers)
+ *                                   apostrophes, other scripts, numbers),
+ *                                   with and without the fast path, and
+ *                                   3,000 random texts made of the pieces
+ *                                   where the word rules meet
  *   test_highlight --corpus GZ [N]  every turn of every N-th sitting of
  *                                   ParlaMint-ES (JSON lines, gzip), in
  *                                   Spanish and, every 8th turn, English;
@@ -168,6 +171,57 @@ static int run_builtin(void) {
       th_check(!bad, "text %zu in \"%s\": the highlighter's words are the analyzer's", i, langs[l]);
     }
   }
+  /* Random texts from pieces where the rules meet: joiners between letters
+   * or digits, two-byte letters, ß, ×, invalid bytes, NUL, format
+   * characters, typographic apostrophes, other scripts. */
+  static const char *const pieces[] = {"a",
+                                       "Z",
+                                       "el",
+                                       "DE",
+                                       "5",
+                                       "12",
+                                       " ",
+                                       "  ",
+                                       "\n",
+                                       ".",
+                                       ",",
+                                       ";",
+                                       ":",
+                                       "'",
+                                       "-",
+                                       "/",
+                                       "(",
+                                       "\xC2\xBF",
+                                       "\xC2\xAB",
+                                       "\xC3\x89",
+                                       "\xC3\xB1",
+                                       "\xC3\x9F",
+                                       "\xC3\x97",
+                                       "\xC3",
+                                       "\xFF",
+                                       "\xE2\x80\x99",
+                                       "\xC2\xAD",
+                                       "\xCE\x9A\xCE\xB1\xCE\xB9",
+                                       "\xE4\xB8\xAD",
+                                       "@",
+                                       "#",
+                                       "\xC2\xBA"};
+  int bad = 0;
+  for (int t = 0; t < 3000 && !bad; t++) {
+    char text[256];
+    size_t len = 0;
+    int n = (int)(next_random(&seed) % 24);
+    for (int k = 0; k < n; k++) {
+      const char *pc = pieces[next_random(&seed) % (sizeof pieces / sizeof *pieces)];
+      size_t pl = strlen(pc);
+      memcpy(text + len, pc, pl);
+      len += pl;
+    }
+    if (n && next_random(&seed) % 8 == 0) text[next_random(&seed) % len] = 0; /* a NUL inside */
+    const char *lang = langs[next_random(&seed) % 2];
+    bad = compare(full, t % 2 ? icu : fast, lang, text, len, &seed);
+  }
+  th_check(!bad, "3000 random texts: the highlighter's words are the analyzer's");
   cs_analyzer_destroy(full);
   cs_analyzer_destroy(fast);
   cs_analyzer_destroy(icu);
