@@ -30,7 +30,10 @@
  * live in it, grow geometrically and are never shrunk; the break iterator
  * and the Snowball stemmers are created once. Pure-ASCII words skip ICU's
  * case folding and normalization entirely, and the strings of all tokens of
- * one call go into one arena.
+ * one call go into one arena. cs_analyze_bounds, for highlighting, only
+ * finds where the words are: the fast path's rules in one pass (runs of
+ * ASCII letters and digits eight bytes at a time), no folding, stemming or
+ * cache, and stop words asked per token (cs_analyzer_is_stop).
  */
 #include "analyzer.h"
 
@@ -129,7 +132,10 @@ struct cs_analyzer {
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
+  uint8_t bclass[256];          /* byte classes of cs_analyze_bounds (BC_*) */
 };
+
+static void bounds_classes(uint8_t *cls);
 
 /* ---------------------------------------------------------------- */
 /* Buffers                                                          */
@@ -426,6 +432,7 @@ cs_analyzer *cs_analyzer_create(void) {
   a->bi = ubrk_open(UBRK_WORD, "", NULL, 0, &err);
   if (U_FAILURE(err) || !a->bi) goto fail;
   if (fold_buf_init(&a->fb)) goto fail;
+  bounds_classes(a->bclass);
   /* A first token array, so *out is never NULL even for empty texts. */
   if (grow(&a->toks, &a->tok_cap, 256, sizeof(cs_token))) goto fail;
   return a;
@@ -808,6 +815,21 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   return 0;
 }
 
+/* cs_analyze_bounds' token for the run text[b..e): its place only. */
+static int bound_token(cs_analyzer *a, size_t b, size_t e, int number) {
+  if (a->ntok >= a->tok_cap && grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token)))
+    return -ENOMEM;
+  cs_token *t = &a->toks[a->ntok];
+  t->term = t->word = NULL;
+  t->term_len = t->word_len = 0;
+  t->pos = (uint32_t)a->ntok;
+  t->start = (uint32_t)b;
+  t->end = (uint32_t)e;
+  t->flags = number ? CS_TOK_NUMBER : 0;
+  a->ntok++;
+  return 0;
+}
+
 /* Tokenizes the chunk text[from..to) (no white space in it) if it is made
  * of runs of letters and digits and punctuation that does not join them.
  * Returns 1 when done, 0 when ICU must do it (nothing was added then), or a
@@ -863,12 +885,147 @@ static int fast_chunk(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   return 1;
 }
 
+/* Byte classes for cs_analyze_bounds' scan. */
+enum { BC_ALNUM = 1, BC_LETTER = 2, BC_SPACE = 4, BC_MID = 8 };
+
+static void bounds_classes(uint8_t *cls) {
+  for (int c = 0; c < 256; c++) {
+    uint8_t b = (uint8_t)c, k = 0;
+    if (is_digit(b)) k = BC_ALNUM;
+    if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') k = BC_ALNUM | BC_LETTER;
+    if (is_space(b)) k = BC_SPACE;
+    if (is_mid(b)) k = BC_MID;
+    cls[c] = k;
+  }
+}
+
+/* The end of the run of ASCII letters and digits at p[i] (one at least);
+ * BC_LETTER is added to *letters when it holds a letter. Eight bytes at a
+ * time: in each byte of y (the bytes with their top bit cleared) adding
+ * 0x80 - lo sets the top bit when the byte is >= lo, adding 0x7F - hi when
+ * it is > hi, and no sum carries into the next byte. */
+static size_t ascii_run(const uint8_t *p, size_t i, size_t len, int *letters) {
+  const uint64_t ones = 0x0101010101010101u, top = 0x8080808080808080u;
+  while (i + 8 <= len) {
+    uint64_t x, y, l;
+    memcpy(&x, p + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x); /* p[i] in the lowest byte */
+#endif
+    y = x & ~top;
+    l = y | 0x20 * ones;
+    uint64_t digit = (y + (0x80 - '0') * ones) & ~(y + (0x7F - '9') * ones);
+    uint64_t letter = (l + (0x80 - 'a') * ones) & ~(l + (0x7F - 'z') * ones);
+    uint64_t alnum = (digit | letter) & ~x & top;
+    if (alnum == top) {
+      if (letter & ~x & top) *letters |= BC_LETTER;
+      i += 8;
+      continue;
+    }
+    uint64_t stop = ~alnum & top;
+    int n = __builtin_ctzll(stop) / 8;
+    uint64_t before = n ? (~0ull >> (64 - 8 * n)) : 0;
+    if (letter & ~x & top & before) *letters |= BC_LETTER;
+    return i + (size_t)n;
+  }
+  for (; i < len; i++) {
+    uint8_t c = p[i] | 0x20;
+    if (c >= 'a' && c <= 'z')
+      *letters |= BC_LETTER;
+    else if (!is_digit(p[i]))
+      break;
+  }
+  return i;
+}
+
+/* icu_span for cs_analyze_bounds: its tokens as bound_token's. */
+static int bounds_icu(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                      const char *text, size_t from, size_t to) {
+  size_t k = a->ntok;
+  int rc = icu_span(a, li, st, stop_lang, text, from, to);
+  for (; k < a->ntok; k++) {
+    a->toks[k].term = a->toks[k].word = NULL;
+    a->toks[k].term_len = a->toks[k].word_len = 0;
+    a->toks[k].flags &= CS_TOK_NUMBER;
+  }
+  return rc;
+}
+
+/* cs_analyze_bounds' fast path: fast_chunk's rules in one pass over the
+ * text without the word cache. A chunk's runs are emitted as they are
+ * found and taken back if the chunk turns out to need ICU. Stops at a
+ * chunk's end once the token at position `last` is there. */
+static int bounds_scan(cs_analyzer *a, int li, struct sb_stemmer *st, const char *stop_lang,
+                       const char *text, size_t len, uint32_t last) {
+  const uint8_t *p = (const uint8_t *)text, *cls = a->bclass;
+  size_t i = 0, from = 0, mark = 0, b = 0;
+  int in_run = 0, letters = 0, rc = 0;
+  while (i < len) {
+    uint8_t k = cls[p[i]];
+    if (k & BC_ALNUM) { /* the common case: a run of ASCII letters and digits */
+      if (!in_run) b = i, letters = 0;
+      in_run = 1;
+      i = ascii_run(p, i, len, &letters);
+      continue;
+    }
+    if (k & BC_SPACE) { /* a chunk ends */
+      if (in_run && (rc = bound_token(a, b, i, !(letters & BC_LETTER)))) return rc;
+      in_run = 0;
+      while (i < len && (cls[p[i]] & BC_SPACE))
+        i++;
+      if (a->ntok > last) return 0;
+      from = i;
+      mark = a->ntok;
+      continue;
+    }
+    int n = alnum_len(p, i, len); /* a letter of U+00C0..U+00FF */
+    if (n) {
+      if (!in_run) b = i;
+      in_run = 1;
+      letters = BC_LETTER;
+      i += (size_t)n;
+      continue;
+    }
+    int icu = 0;
+    if (k & BC_MID) {
+      int before = i > from && alnum_len(p, i - 1, len);
+      if (i > from + 1 && p[i - 2] == 0xC3 && alnum_len(p, i - 2, len) == 2) before = 1;
+      int after = i + 1 < len && alnum_len(p, i + 1, len);
+      int digits = i > from && is_digit(p[i - 1]) && i + 1 < len && is_digit(p[i + 1]);
+      if (before && after && !(p[i] != ':' && p[i] != '\'' && digits)) {
+        icu = 1;                     /* joins words in a way left to ICU */
+      } else if (in_run && digits) { /* '.', ',' or ';' joins digits */
+        i++;
+        continue;
+      }
+      n = 1;
+    } else {
+      n = break_len(p, i, len);
+      icu = !n;
+    }
+    if (icu) {
+      a->ntok = mark;
+      in_run = 0;
+      while (i < len && !(cls[p[i]] & BC_SPACE))
+        i++;
+      if ((rc = bounds_icu(a, li, st, stop_lang, text, from, i))) return rc;
+      continue;
+    }
+    if (in_run && (rc = bound_token(a, b, i, !(letters & BC_LETTER)))) return rc;
+    in_run = 0;
+    i += (size_t)n;
+  }
+  return in_run ? bound_token(a, b, i, !(letters & BC_LETTER)) : 0;
+}
+
 void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
   a->no_fast = !on;
 }
 
-int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
-               size_t *n) {
+/* cs_analyze, or cs_analyze_bounds when bounds (stopping once the token
+ * at position `last` is found). */
+static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, int bounds,
+                   uint32_t last, const cs_token **out, size_t *n) {
   int rc = 0;
   a->ntok = 0;
   a->arena_len = 0;
@@ -887,7 +1044,12 @@ int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, c
   }
 
   if (a->no_fast) {
-    rc = icu_span(a, li, st, stop_lang, text, 0, len);
+    rc = bounds ? bounds_icu(a, li, st, stop_lang, text, 0, len)
+                : icu_span(a, li, st, stop_lang, text, 0, len);
+    goto out;
+  }
+  if (bounds) {
+    rc = bounds_scan(a, li, st, stop_lang, text, len, last);
     goto out;
   }
   const uint8_t *p = (const uint8_t *)text;
@@ -908,13 +1070,59 @@ int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, c
 
 out:
   if (rc) a->ntok = 0;
-  for (size_t k = 0; k < a->ntok; k++) {
+  for (size_t k = 0; k < a->ntok && !bounds; k++) {
     a->toks[k].term = a->arena + a->str_off[2 * k];
     a->toks[k].word = a->arena + a->str_off[2 * k + 1];
   }
   *out = a->toks;
   *n = a->ntok;
   return rc;
+}
+
+int cs_analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, const cs_token **out,
+               size_t *n) {
+  return analyze(a, lang, text, len, 0, UINT32_MAX, out, n);
+}
+
+int cs_analyze_bounds(cs_analyzer *a, const char *lang, const char *text, size_t len, uint32_t last,
+                      const cs_token **out, size_t *n) {
+  return analyze(a, lang, text, len, 1, last, out, n);
+}
+
+/* The stop flag is a function of the word's bytes: add_token asks the stop
+ * list with the case-folded word (apostrophes unified), unless the word is
+ * a number or longer than CS_TERM_MAX once folded (then it is longer than
+ * any stop word too). For the fast path's letters (ASCII and U+00C0..U+00FF
+ * but U+00D7) case folding is simple: A-Z and U+00C0..U+00DE move by 0x20,
+ * U+00DF becomes "ss" (two bytes too), the rest is lowercase already; any
+ * other word is folded by ICU as add_token does. */
+int cs_analyzer_is_stop(cs_analyzer *a, const char *lang, const char *text, const cs_token *t) {
+  int li = lang_index(lang);
+  if ((t->flags & CS_TOK_NUMBER) || li < 0 || t->end <= t->start) return 0;
+  const uint8_t *p = (const uint8_t *)text + t->start;
+  size_t n = t->end - t->start, i;
+  char low[CS_STOPWORD_MAX_LEN];
+  for (i = 0; i < n; i++) {
+    uint8_t c = p[i];
+    if (c >= 0x80) {
+      if (c != 0xC3 || i + 1 >= n || p[i + 1] < 0x80 || p[i + 1] > 0xBF || p[i + 1] == 0x97) break;
+      if (i + 1 < CS_STOPWORD_MAX_LEN) {
+        uint8_t d = p[i + 1];
+        low[i] = (char)(d == 0x9F ? 's' : c);
+        low[i + 1] = (char)(d == 0x9F ? 's' : d <= 0x9E ? d + 0x20 : d);
+      }
+      i++;
+    } else if (i < CS_STOPWORD_MAX_LEN) {
+      low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 0x20 : c);
+    }
+  }
+  if (i >= n) return n <= CS_STOPWORD_MAX_LEN && cs_stopword(langs[li].iso, low, n);
+  int32_t n16, m;
+  size_t len;
+  if (to_utf16(a, (const char *)p, n, 0, &n16) || case_fold(&a->fb, a->u16, n16, &m) ||
+      lower_utf8(a, a->fb.low, m, &len))
+    return -ENOMEM;
+  return cs_stopword(langs[li].iso, a->low8, len);
 }
 
 int cs_fold_word(const char *word, size_t len, char *out, size_t cap) {

@@ -182,12 +182,8 @@ static int lang_is(const char *lang, const char *code) {
   return a == code[0] && b == code[1] && (lang[2] == 0 || lang[2] == '-' || lang[2] == '_');
 }
 
-/* Longer than any entry (checked by the tests): lets long words skip the
- * hash. */
-#define STOP_MAX_LEN 16
-
 int cs_stopword(const char *lang, const char *lower_word, size_t len) {
-  if (len == 0 || len > STOP_MAX_LEN || !lower_word) return 0;
+  if (len == 0 || len > CS_STOPWORD_MAX_LEN || !lower_word) return 0;
   const stop_table *t;
   if (!lang || !*lang || lang_is(lang, "es"))
     t = &es_table;

@@ -15,6 +15,10 @@
  * ones before asking. Cheap enough to call for every token. */
 int cs_stopword(const char *lang, const char *lower_word, size_t len);
 
+/* No stop word is longer than this (in bytes; checked by the tests): longer
+ * words are never stop words. */
+#define CS_STOPWORD_MAX_LEN 16
+
 /* The list for `lang` in byte order, for tests and tools; *n receives its
  * length. NULL (and *n = 0) when the language has no list. The array is
  * static and must not be freed. */

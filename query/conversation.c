@@ -67,7 +67,7 @@ typedef struct seg_ctx {
   const cs__redact *rd;
   cs_analyzer *a; /* to find a highlighted turn's token offsets */
   cs_str lang;
-  cs_buf buf, text, toks;
+  cs_buf buf, text;
   int err;
 } seg_ctx;
 
@@ -89,7 +89,7 @@ static int segment_each(void *ctx, cs_slice key, cs_slice val) {
     const doc_spans *d = s->hl ? find_doc(s->hl, t.docid) : NULL;
     cs_buf_reset(&s->buf);
     if (cs__highlight_field(s->a, s->lang, t.text, d ? s->hl->spans + d->at : NULL, d ? d->n : 0, 0,
-                            s->rd, &s->toks, &s->buf) ||
+                            s->rd, &s->buf) ||
         s->buf.err) {
       s->err = CS_ENOMEM;
       return 1;
@@ -129,7 +129,6 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
   memset(&sc, 0, sizeof sc);
   cs_buf_init(&sc.buf);
   cs_buf_init(&sc.text);
-  cs_buf_init(&sc.toks);
 
   cs_conv conv;
   rc = cs_reader_conv(v.r, id, &conv);
@@ -197,7 +196,6 @@ out:
   json_decref(sc.segments);
   cs_buf_free(&sc.buf);
   cs_buf_free(&sc.text);
-  cs_buf_free(&sc.toks);
   free(hl.docs);
   free(hl.spans);
   cs__exec_close(x);

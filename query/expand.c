@@ -148,11 +148,22 @@ typedef struct fuzzy_ctx {
   size_t kplen;   /* keys start with the scope's prefix (tstats.h) */
 } fuzzy_ctx;
 
-/* Computes row i (1-based) of the table for key code point k[i-1]. */
+/* Computes row i (1-based) of the table for key code point k[i-1]: only
+ * the band |i - j| <= maxd (Ukkonen), since a cell outside it is more than
+ * maxd anyway. The cells just outside the band hold maxd + 1, which is all
+ * the next rows need to know of them; so values above maxd may come out
+ * smaller than the true distance, never those up to maxd. Returns the
+ * row's minimum, or more than maxd when that is. */
 static int fill_row(fuzzy_ctx *f, const uint32_t *k, int i) {
   uint8_t *r = f->rows[i], *p = f->rows[i - 1];
   int best = r[0] = (uint8_t)(i > 255 ? 255 : i);
-  for (int j = 1; j <= f->m; j++) {
+  int lo = i - f->maxd, hi = i + f->maxd;
+  if (lo < 1) lo = 1;
+  if (hi > f->m) hi = f->m;
+  uint8_t out = (uint8_t)(f->maxd + 1);
+  if (lo > 1) r[lo - 1] = out;
+  if (hi < f->m) r[hi + 1] = out;
+  for (int j = lo; j <= hi; j++) {
     int v = p[j] + 1;
     if (r[j - 1] + 1 < v) v = r[j - 1] + 1;
     int sub = p[j - 1] + (k[i - 1] != f->q[j - 1]);
@@ -165,6 +176,12 @@ static int fill_row(fuzzy_ctx *f, const uint32_t *k, int i) {
     if (v < best) best = v;
   }
   return best;
+}
+
+/* The distance between the key's first n code points and the query, or
+ * more than maxd (rows 0..n filled). */
+static int distance(const fuzzy_ctx *f, int n) {
+  return n - f->m > f->maxd || f->m - n > f->maxd ? f->maxd + 1 : f->rows[n][f->m];
 }
 
 /* Looks at one key of the walk. Returns 1 when it lies under a dead prefix
@@ -189,7 +206,7 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
       return 1;
     }
   }
-  int d = f->rows[n][f->m];
+  int d = distance(f, n);
   if (d <= f->maxd && f->stems) {
     cs_lex lx;
     /* The key is the stem itself (passage terms start with a byte no
@@ -302,7 +319,7 @@ int cs__edit_distance(const char *a, size_t alen, const char *b, size_t blen, in
   for (int i = 1; i <= n; i++) {
     if (fill_row(&f, cp, i) > max) return max + 1;
   }
-  int d = f.rows[n][f.m];
+  int d = distance(&f, n);
   return d > max ? max + 1 : d;
 }
 

@@ -1,6 +1,6 @@
 /*
  * Highlighting (see highlight.h): positions -> byte ranges through the
- * turn's token table, merge, choose a window, escape and wrap.
+ * text's tokens, merge, choose a window, escape and wrap.
  */
 #include "highlight.h"
 
@@ -10,10 +10,6 @@
 typedef struct brange {
   uint32_t start, end;
 } brange;
-
-typedef struct tokpos {
-  uint32_t pos, start, end;
-} tokpos;
 
 void cs__html_escape(cs_buf *out, const char *s, size_t n) {
   size_t run = 0;
@@ -59,55 +55,31 @@ static int is_cont(const char *s, size_t i) {
   return ((unsigned char)s[i] & 0xC0) == 0x80;
 }
 
-/* First token whose position is >= pos (n when none). */
-static size_t tok_lower(const tokpos *t, size_t n, uint32_t pos) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (t[mid].pos < pos)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
-/* Maps position spans to merged byte ranges, in text order. */
-static size_t to_bytes(const cs_turn *t, cs__pspan *spans, size_t n, brange *out) {
-  tokpos stack[256];
-  tokpos *toks = t->ntokens <= 256 ? stack : malloc((size_t)t->ntokens * sizeof *toks);
-  if (!toks) return 0;
+/* Maps position spans to merged byte ranges, in text order. A span runs
+ * from its first word that is not a stop word to its last one (none:
+ * stale positions, skipped). *err is set when out of memory. */
+static size_t to_bytes(cs_str text, const cs__words *w, cs__pspan *spans, size_t n, brange *out,
+                       int *err) {
   qsort(spans, n, sizeof *spans, span_cmp);
-  /* Tokens past the last matched position are not needed: a long speech
-   * highlighted near its start is not decoded to its end. */
-  uint32_t need = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (spans[i].last > need) need = spans[i].last;
-  }
-  size_t nt = 0;
-  cs_tokiter it;
-  memset(&it, 0, sizeof it);
-  uint32_t pos, s, e;
-  while (nt < t->ntokens && cs_turn_token_next(t, &it, &pos, &s, &e) == 1) {
-    toks[nt].pos = pos;
-    toks[nt].start = s;
-    toks[nt].end = e;
-    nt++;
-    if (pos > need) break;
-  }
   size_t m = 0;
-  for (size_t i = 0; i < n; i++) {
-    size_t a = tok_lower(toks, nt, spans[i].first);
-    size_t b = tok_lower(toks, nt, spans[i].last + 1);
-    if (a >= nt || b == 0 || b <= a) continue; /* no token there: stale positions */
-    brange r = {toks[a].start, toks[b - 1].end};
+  for (size_t i = 0; i < n && !*err; i++) {
+    size_t a = spans[i].first, b = spans[i].last, nt = w->n;
+    int stop = 0;
+    while (a <= b && a < nt && (stop = cs__word_is_stop(w, text, a)) == 1)
+      a++;
+    if (stop < 0) *err = 1;
+    if (a > b || a >= nt || stop) continue;
+    if (b >= nt) b = nt - 1;
+    while (b > a && (stop = cs__word_is_stop(w, text, b)) == 1)
+      b--;
+    if (stop < 0) *err = 1;
+    brange r = {w->t[a].start, w->t[b].end};
     if (m && r.start <= out[m - 1].end) {
       if (r.end > out[m - 1].end) out[m - 1].end = r.end;
       continue;
     }
     out[m++] = r;
   }
-  if (toks != stack) free(toks);
   return m;
 }
 
@@ -183,20 +155,27 @@ static size_t drop_names(brange *r, size_t m, const cs__brange *names, size_t nn
   return k;
 }
 
-size_t cs__highlight(const cs_turn *t, cs__pspan *spans, size_t n, size_t window,
+size_t cs__highlight(cs_str txt, const cs__words *w, cs__pspan *spans, size_t n, size_t window,
                      const cs__redact *rd, cs_buf *out) {
-  const char *text = t->text.p;
-  size_t len = t->text.len;
+  const char *text = txt.p;
+  size_t len = txt.len;
   brange stack[64];
   brange *r = n <= 64 ? stack : malloc(n * sizeof *r);
   cs__brange *names = NULL;
   long nn = rd ? cs__redact_find(rd, text, len, &names) : 0;
+  int err = 0;
   if (!r || nn < 0) {
     if (r != stack) free(r);
     out->err = -1;
     return 0;
   }
-  size_t m = n ? to_bytes(t, spans, n, r) : 0;
+  size_t m = n ? to_bytes(txt, w, spans, n, r, &err) : 0;
+  if (err) {
+    if (r != stack) free(r);
+    free(names);
+    out->err = -1;
+    return 0;
+  }
   if (nn) m = drop_names(r, m, names, (size_t)nn);
   size_t ws = 0, we = len;
   if (window && len > window) choose_window(text, len, r, m, window, &ws, &we);

@@ -455,9 +455,8 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   int rc = 0, ret = -1;
   json_t *hits = NULL, **snips = NULL;
   xhit **page = NULL;
-  cs_buf fb, ftbl;
+  cs_buf fb;
   cs_buf_init(&fb);
-  cs_buf_init(&ftbl);
   if (cs__query_parse(a, qs, qlen, &o->parse, &q, err)) {
     cs__query_free(&q);
     return -1;
@@ -549,7 +548,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
       goto fail;
     }
     json_array_append_new(hits, h);
-    rc = cs__plain_fields(&s, page[i]->R.id, &ftbl, &fb, h);
+    rc = cs__plain_fields(&s, page[i]->R.id, &fb, h);
     if (rc) goto fail;
   }
   if (o->snippets && s.x) {
@@ -583,7 +582,6 @@ fail:
 out:
   json_decref(hits);
   cs_buf_free(&fb);
-  cs_buf_free(&ftbl);
   free(page);
   free(snips);
   free(s.scratch);

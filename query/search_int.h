@@ -316,7 +316,7 @@ int cs__cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c);
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
  * field_json finds a match in it), and "description_highlight", null until
  * field_json finds a match in the description. */
-int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *hit);
+int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit);
 
 /* Builds the snippets of the page's hits (hits[i] best first) into
  * arrays[i], and the highlighted titles and descriptions into the hit

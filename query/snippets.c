@@ -35,8 +35,7 @@ static json_t *json_ms(int64_t ms) {
 }
 
 /* A snippet object for turn docid d of conversation conv. */
-static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *tbl, cs_buf *b,
-                        json_t **out) {
+static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t **out) {
   *out = NULL;
   size_t n;
   int rc = cs__doc_spans(s->x, d, CS_DOC_TURN, &n);
@@ -53,8 +52,7 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *tbl, cs_b
   if (rc) return rc;
   cs_buf_reset(b);
   const cs__redact *rd = cs__redact_for(s, doc.patient_id);
-  if (!s->a ||
-      cs__highlight_field(s->a, c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, tbl, b))
+  if (!s->a || cs__highlight_field(s->a, c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, b))
     return CS_ENOMEM;
   *out = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
                    cs__redact_speaker(rd, t.speaker, t.role), "role", cs_role_name(t.role),
@@ -66,7 +64,7 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *tbl, cs_b
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
  * field_json finds a match in it), and "description_highlight", null until
  * field_json finds a match in the description. */
-int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *hit) {
+int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit) {
   cs_conv c;
   cs_str title = {"", 0};
   const cs__redact *rd = NULL;
@@ -76,8 +74,7 @@ int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *
   }
   cs_buf_reset(b);
   if (rd && rd->on) { /* analysts: the person's name words become the pseudonym */
-    if (!s->a || cs__highlight_field(s->a, c.language, title, NULL, 0, 0, rd, tbl, b))
-      return CS_ENOMEM;
+    if (!s->a || cs__highlight_field(s->a, c.language, title, NULL, 0, 0, rd, b)) return CS_ENOMEM;
   } else {
     cs__html_escape(b, title.p, title.len);
   }
@@ -94,8 +91,7 @@ int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *tbl, cs_buf *b, json_t *
  * "title_highlight" (the escaped title without <em>) or sets
  * "description_highlight" (a window around the matches, like a snippet)
  * when the query matches in it. */
-static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *tbl, cs_buf *b,
-                      json_t *hit) {
+static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *b, json_t *hit) {
   size_t n;
   int rc = cs__doc_spans(s->x, d, kind, &n);
   if (rc || !n || !s->a) return rc;
@@ -105,7 +101,7 @@ static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *t
   cs_buf_reset(b);
   int title = kind == CS_DOC_TITLE;
   if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,
-                          title ? 0 : CS__SNIPPET_BYTES, cs__redact_for(s, c.patient_id), tbl, b))
+                          title ? 0 : CS__SNIPPET_BYTES, cs__redact_for(s, c.patient_id), b))
     return CS_ENOMEM;
   json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
   if (!str) return CS_ENOMEM;
@@ -137,9 +133,8 @@ int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, js
    * in docid order. */
   snip_ref *refs = malloc((size_t)nh * (SNIPPETS + 2) * sizeof *refs);
   json_t **objs = calloc((size_t)nh * SNIPPETS, sizeof *objs);
-  cs_buf b, tbl;
+  cs_buf b;
   cs_buf_init(&b);
-  cs_buf_init(&tbl);
   int rc = refs && objs ? 0 : CS_ENOMEM;
   size_t nr = 0;
   for (uint32_t i = 0; i < nh && !rc; i++) {
@@ -159,10 +154,10 @@ int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, js
     const snip_ref *sr = &refs[k];
     if (sr->rank == REF_TITLE || sr->rank == REF_DESC)
       rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
-                      hits[sr->hit]->R.id, &tbl, &b, json_array_get(hobjs, sr->hit));
+                      hits[sr->hit]->R.id, &b, json_array_get(hobjs, sr->hit));
     else
-      rc = snippet_json(s, sr->docid, hits[sr->hit]->R.id, &tbl, &b,
-                        &objs[sr->hit * SNIPPETS + sr->rank]);
+      rc =
+          snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
   }
   for (uint32_t i = 0; i < nh && !rc; i++) {
     for (uint32_t k = 0; k < SNIPPETS; k++) {
@@ -180,7 +175,6 @@ int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, js
   free(objs);
   free(refs);
   cs_buf_free(&b);
-  cs_buf_free(&tbl);
   return rc;
 }
 

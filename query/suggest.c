@@ -93,7 +93,6 @@ typedef struct sctx {
   long steps, checks;
   int rc;
   cs_analyzer *a; /* a turn's byte offsets: its text analyzed again */
-  cs_buf toks;
 } sctx;
 
 /* ---------------------------------------------------------------- text */
@@ -218,15 +217,14 @@ static int find_word(void *ctx, const char *w, size_t n) {
   return 1;
 }
 
-/* Whether the turn holds the exact word at one of the stem's positions. */
-static int turn_has(const cs_turn *t, const uint32_t *pos, uint32_t npos, find_ctx *f) {
-  cs_tokiter it;
-  memset(&it, 0, sizeof it);
-  uint32_t p, b, e, k = 0;
-  while (k < npos && cs_turn_token_next(t, &it, &p, &b, &e) == 1) {
-    while (k < npos && pos[k] < p)
-      k++;
-    if (k < npos && pos[k] == p && find_word(f, t->text.p + b, e - b)) return 1;
+/* Whether the text, whose words are w, holds the exact word at one of the
+ * stem's positions (a stop word there does not count). */
+static int turn_has(cs_str text, const cs__words *w, const uint32_t *pos, uint32_t npos,
+                    find_ctx *f) {
+  for (uint32_t k = 0; k < npos; k++) {
+    if (pos[k] >= w->n || cs__word_is_stop(w, text, pos[k])) continue;
+    const cs_token *t = &w->t[pos[k]];
+    if (find_word(f, text.p + t->start, t->end - t->start)) return 1;
   }
   return 0;
 }
@@ -242,12 +240,14 @@ static int doc_has_word(sctx *s, cs_pcur *pc, const cs_doc *docp, find_ctx *f) {
     cs_conv cv;
     const uint32_t *pos;
     uint32_t npos;
+    cs__words w;
     if (!s->a) s->a = cs__analyzer_get();
     if (!s->a || cs_reader_conv(s->r, doc.conversation_id, &cv) ||
         cs_reader_turn(s->r, doc.conversation_id, doc.seq, &t) ||
-        cs__turn_tokens(s->a, cv.language, &t, &s->toks) || cs_pcur_positions(pc, &pos, &npos))
+        cs_pcur_positions(pc, &pos, &npos) || !npos ||
+        cs__text_words(s->a, cv.language, t.text, pos[npos - 1], &w))
       return 0;
-    return turn_has(&t, pos, npos, f);
+    return turn_has(t.text, &w, pos, npos, f);
   }
   cs_str text = {NULL, 0};
   if (doc.kind == CS_DOC_NAME) {
@@ -541,7 +541,6 @@ done:
   free(s->ranges);
   free(s->people);
   cs__analyzer_put(s->a);
-  cs_buf_free(&s->toks);
   free(s);
   free(cands);
   free(words);

@@ -35,6 +35,8 @@
 #include "stopwords.h"
 #include "utf8.h"
 
+#include "corpus.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1015,69 +1017,64 @@ static int print_tokens(const char *lang, const char *text) {
  * both paths, which must agree token for token; every `every`-th sitting
  * only (the sanitizer build takes a sample). Prints both paths' speed
  * (information only, never asserted). Exit 77 (skipped) without the file. */
-static int run_corpus(const char *path, long every) {
-  gzFile gz = gzopen(path, "rb");
-  if (!gz) {
-    printf("SKIPPED: %s is not readable (the corpus is in ../shared/corpora)\n", path);
-    return 77;
+typedef struct corpus_ctx {
+  cs_analyzer *fast, *icu;
+  long turns, tokens, bad, failed;
+  double bytes, t_fast, t_icu;
+  buf err;
+} corpus_ctx;
+
+static void corpus_turn(void *ctx, long sitting, size_t i, const char *text, size_t len) {
+  corpus_ctx *x = ctx;
+  const cs_token *t;
+  size_t n;
+  struct timespec a, b, c;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  if (cs_analyze(x->fast, "es", text, len, &t, &n)) {
+    x->failed++;
+    return;
   }
-  cs_analyzer *fast = cs_analyzer_create(), *icu = cs_analyzer_create();
-  if (!fast || !icu) return 2;
-  cs_analyzer_set_fast_path(icu, 0);
-  static char line[1 << 24];
-  long sitting = 0, turns = 0, tokens = 0, bad = 0;
-  double bytes = 0, t_fast = 0, t_icu = 0;
-  buf err = {0};
-  while (gzgets(gz, line, sizeof line)) {
-    if (sitting++ % every) continue;
-    json_error_t je;
-    json_t *doc = json_loads(line, 0, &je);
-    json_t *segs = json_object_get(doc, "segments"), *seg;
-    size_t i;
-    json_array_foreach(segs, i, seg) {
-      json_t *jt = json_object_get(seg, "text");
-      const char *text = json_string_value(jt);
-      if (!text) continue;
-      size_t len = json_string_length(jt);
-      const cs_token *t;
-      size_t n;
-      struct timespec a, b, c;
-      clock_gettime(CLOCK_MONOTONIC, &a);
-      if (cs_analyze(fast, "es", text, len, &t, &n)) return 2;
-      clock_gettime(CLOCK_MONOTONIC, &b);
-      err.len = 0;
-      if (same_as_icu(icu, "es", text, len, t, n, &err)) {
-        if (bad++ < 5) {
-          buf in = {0};
-          escape(&in, text, len < 400 ? len : 400);
-          printf("  turn %zu of sitting %ld > %s\n%s", i, sitting, in.p, err.p);
-          free(in.p);
-        }
-      }
-      clock_gettime(CLOCK_MONOTONIC, &c);
-      t_fast += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-      t_icu += (double)(c.tv_sec - b.tv_sec) + (double)(c.tv_nsec - b.tv_nsec) / 1e9;
-      turns++;
-      tokens += (long)n;
-      bytes += (double)len;
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  x->err.len = 0;
+  if (same_as_icu(x->icu, "es", text, len, t, n, &x->err)) {
+    if (x->bad++ < 5) {
+      buf in = {0};
+      escape(&in, text, len < 400 ? len : 400);
+      printf("  turn %zu of sitting %ld > %s\n%s", i, sitting, in.p, x->err.p);
+      free(in.p);
     }
-    json_decref(doc);
   }
-  gzclose(gz);
-  free(err.p);
-  cs_analyzer_destroy(fast);
-  cs_analyzer_destroy(icu);
+  clock_gettime(CLOCK_MONOTONIC, &c);
+  x->t_fast += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  x->t_icu += (double)(c.tv_sec - b.tv_sec) + (double)(c.tv_nsec - b.tv_nsec) / 1e9;
+  x->turns++;
+  x->tokens += (long)n;
+  x->bytes += (double)len;
+}
+
+static int run_corpus(const char *path, long every) {
+  corpus_ctx x = {0};
+  x.fast = cs_analyzer_create();
+  x.icu = cs_analyzer_create();
+  if (!x.fast || !x.icu) return 2;
+  cs_analyzer_set_fast_path(x.icu, 0);
+  long sitting = th_corpus_each(path, every, corpus_turn, &x);
+  free(x.err.p);
+  cs_analyzer_destroy(x.fast);
+  cs_analyzer_destroy(x.icu);
+  if (sitting < 0) return 77;
+  if (x.failed) return 2;
   printf("%ld sittings read, every %ld-th analyzed: %ld turns, %ld tokens, %.1f MB\n", sitting,
-         every, turns, tokens, bytes / 1e6);
-  printf("fast path %.1f MB/s, ICU path %.1f MB/s (information only)\n", bytes / 1e6 / t_fast,
-         bytes / 1e6 / t_icu);
-  if (turns == 0) {
+         every, x.turns, x.tokens, x.bytes / 1e6);
+  printf("fast path %.1f MB/s, ICU path %.1f MB/s (information only)\n", x.bytes / 1e6 / x.t_fast,
+         x.bytes / 1e6 / x.t_icu);
+  if (x.turns == 0) {
     printf("FAIL: no turn read from %s\n", path);
     return 1;
   }
-  printf("%ld turns differ\n", bad);
-  printf("%ld passed, %ld failed\n", turns - bad, bad);
-  return bad ? 1 : 0;
+  printf("%ld turns differ\n", x.bad);
+  printf("%ld passed, %ld failed\n", x.turns - x.bad, x.bad);
+  return x.bad ? 1 : 0;
 }
 
 int main(int argc, char **argv) {

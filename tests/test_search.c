@@ -41,6 +41,7 @@
  */
 #include "engine.h"
 #include "errors.h"
+#include "expand.h"
 #include "internal.h"
 #include "search.h"
 #include "store.h"
@@ -1272,6 +1273,66 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
   return remove(p);
 }
 
+/* Optimal string alignment distance (adjacent transpositions count one),
+ * the whole table, over code points: what the typo walk's banded table
+ * (query/expand.c) must agree with up to its bound. */
+static int osa_reference(const uint32_t *a, int n, const uint32_t *b, int m) {
+  int d[16][16];
+  for (int i = 0; i <= n; i++)
+    d[i][0] = i;
+  for (int j = 0; j <= m; j++)
+    d[0][j] = j;
+  for (int i = 1; i <= n; i++) {
+    for (int j = 1; j <= m; j++) {
+      int v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (sub < v) v = sub;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1;
+      d[i][j] = v;
+    }
+  }
+  return d[n][m];
+}
+
+/* cs__edit_distance(a, b, max) is min(distance, max + 1) for random words
+ * over a small alphabet (so that near misses are common), two letters of
+ * it two bytes long. */
+static void test_edit_distance(void) {
+  static const char *const letters[] = {"a", "b", "c", "\xC3\xB1", "\xC3\xA9"}; /* ñ é */
+  uint64_t seed = 88172645463325252ull;
+  int bad = 0;
+  for (int t = 0; t < 200000 && bad < 5; t++) {
+    char w[2][40];
+    uint32_t cp[2][16];
+    int n[2];
+    for (int k = 0; k < 2; k++) {
+      seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+      n[k] = (int)(seed % 11);
+      size_t len = 0;
+      w[k][0] = 0;
+      for (int i = 0; i < n[k]; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        int l = (int)(seed % 5);
+        len += (size_t)snprintf(w[k] + len, sizeof w[k] - len, "%s", letters[l]);
+        cp[k][i] = (uint32_t)l;
+      }
+    }
+    int ref = osa_reference(cp[0], n[0], cp[1], n[1]);
+    for (int max = 0; max <= 3; max++) {
+      int got = cs__edit_distance(w[0], strlen(w[0]), w[1], strlen(w[1]), max);
+      int want = ref > max ? max + 1 : ref;
+      if (got != want) {
+        bad++;
+        th_check(0, "edit distance of \"%s\" and \"%s\" within %d: %d, expected %d", w[0], w[1],
+                 max, got, want);
+      }
+    }
+  }
+  th_check(!bad, "edit distances within a bound agree with the whole table");
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "--write")) {
     write_corpus(argv[2], argv[3]);
@@ -1302,6 +1363,7 @@ int main(int argc, char **argv) {
   test_paging(tmp);
   test_pruning_exact(tmp);
   test_live_table(tmp);
+  test_edit_distance();
 
   cs_engine_close(engine);
   if (!getenv("CS_TEST_KEEP"))
