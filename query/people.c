@@ -131,13 +131,9 @@ static cs_str trim(cs_str s) {
 }
 
 static int add_key(list *l, person *p, UCollator *coll, cs_str name) {
-  if (l->arena_len + CS_NAME_KEY_MAX > l->arena_cap) {
-    size_t cap = l->arena_cap ? l->arena_cap * 2 : 64 * CS_NAME_KEY_MAX;
-    uint8_t *a = realloc(l->arena, cap);
-    if (!a) return CS_ENOMEM;
-    l->arena = a;
-    l->arena_cap = cap;
-  }
+  if (cs_grow_from((void **)&l->arena, &l->arena_cap, l->arena_len + CS_NAME_KEY_MAX, 1,
+                   64 * CS_NAME_KEY_MAX))
+    return CS_ENOMEM;
   name = trim(name);
   UCharIterator it;
   uiter_setUTF8(&it, name.p, (int32_t)name.len);
@@ -369,15 +365,9 @@ static int add_person(gather *g, const cs_patient *pt) {
     g->rc = CS_ELIMIT;
     return 1;
   }
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 256;
-    person *v = realloc(l->v, cap * sizeof *v);
-    if (!v) {
-      g->rc = CS_ENOMEM;
-      return 1;
-    }
-    l->v = v;
-    l->cap = cap;
+  if (cs_grow_from((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v, 256)) {
+    g->rc = CS_ENOMEM;
+    return 1;
   }
   person *p = &l->v[l->n];
   memset(p, 0, sizeof *p);
