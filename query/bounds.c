@@ -397,8 +397,7 @@ int cs__consider(xsearch *s, const xrange *R) {
  * counted, the walk stops counting and only looks for conversations that
  * can still make the page; the total is then estimated. */
 int cs__counting(const xsearch *s) {
-  return !s->total_bound || s->total < s->total_bound || s->match_fn || s->first_only ||
-         s->exhaustive;
+  return !s->total_bound || s->total < s->total_bound || s->match_fn || s->exhaustive;
 }
 
 /* Past the counting bound: where the walk may jump from t because no
