@@ -209,6 +209,16 @@ static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, u
   return L + 1;
 }
 
+/* Whether a document whose score cannot exceed `bound` changes anything:
+ * keep_top3 ignores a score <= the third best, keep_snippet (turns) one <=
+ * the third snippet once three are kept. cs__proximity is below its scale,
+ * and adding a smaller bonus never gives a larger sum, so skipping the
+ * positions of such a document leaves scores and snippets bit for bit. */
+static int prox_can_matter(const xhit *h, const double top[3], int kind, double bound) {
+  if (bound > top[2]) return 1;
+  return kind == CS_DOC_TURN && (h->nsnip < SNIPPETS || bound > h->snip_score[SNIPPETS - 1]);
+}
+
 /* Scores conversation R: every document a searched clause matches in it
  * that can matter. Fills h's key (tier, score), snippets and variant mask. */
 static int score_conv(xsearch *s, const xrange *R, xhit *h) {
@@ -283,8 +293,11 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       matched += lbest > 0;
       a = b;
     }
-    /* Proximity needs positions: read them only when two clauses met. */
-    if (matched >= 2 && x->prox_scale > 0) {
+    /* Proximity needs positions: read them only when two clauses met, and
+     * only when the bonus (at most prox_scale) could still move the
+     * document into the conversation's three best or its snippets. */
+    if (matched >= 2 && x->prox_scale > 0 &&
+        (s->exhaustive || prox_can_matter(h, top, kind, doc + x->prox_scale))) {
       size_t npp = 0;
       for (uint32_t a = 0; a < na && !rc; a++) {
         xvar *v = &x->vars[x->act[a]];
@@ -384,8 +397,7 @@ int cs__consider(xsearch *s, const xrange *R) {
  * counted, the walk stops counting and only looks for conversations that
  * can still make the page; the total is then estimated. */
 int cs__counting(const xsearch *s) {
-  return !s->total_bound || s->total < s->total_bound || s->match_fn || s->first_only ||
-         s->exhaustive;
+  return !s->total_bound || s->total < s->total_bound || s->match_fn || s->exhaustive;
 }
 
 /* Past the counting bound: where the walk may jump from t because no

@@ -322,9 +322,14 @@ void cs__exec_close(cs__exec *x) {
   free(x);
 }
 
-/* Reopens every cursor at the start (relaxation retries). */
+/* Reopens every cursor at the start (relaxation retries), but those of
+ * dropped leaves: no walk reads them (cs__node_lb and cs__node_match skip
+ * dropped clauses, bounds and scoring read active leaves only, snippets
+ * reopen their own). */
 int cs__exec_rewind(cs__exec *x) {
   for (uint32_t i = 0; i < x->nvars; i++) {
+    const xleaf *l = &x->leaves[x->vars[i].leaf];
+    if (!l->active && !l->negated) continue;
     int rc = cs__open_cursor(x, &x->vars[i]);
     if (rc) return rc;
   }

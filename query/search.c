@@ -255,10 +255,6 @@ static int walk(xsearch *s) {
     rc = cs__turn_bits(s, &R);
     if (rc) break;
     if (cs__node_match(s, root, &R) || (s->nnamed && cs__is_named(s, &R))) {
-      if (s->first_only) {
-        s->total++;
-        break;
-      }
       if (s->match_fn)
         rc = match_emit(s, &R);
       else if (count)
@@ -355,9 +351,11 @@ static void apply_mask(cs__exec *x, uint64_t mask) {
 }
 
 /* First page of an all-words query that matched nothing: drops the rarest
- * clauses one by one (probing each attempt for a first match) until
- * something matches, then walks again for real. *mask gets the dropped
- * clauses (bits of the root's kid list), 0 when relaxing did not help. */
+ * clauses one by one and walks again for real until something matches. A
+ * walk that finds nothing costs what a probe for a first match would (it
+ * walks everything either way), and one that finds something is the result:
+ * no probe, no second walk. *mask gets the dropped clauses (bits of the
+ * root's kid list), 0 when relaxing did not help. */
 static int relax(xsearch *s, uint64_t *mask) {
   cs__exec *x = s->x;
   *mask = 0;
@@ -375,24 +373,18 @@ static int relax(xsearch *s, uint64_t *mask) {
   if (nc < 2) return 0;
   qsort(c, nc, sizeof *c, drop_cmp);
   int rc = 0, found = 0;
-  s->first_only = 1;
   for (uint32_t i = 0; i + 1 < nc && !rc && !found && !s->timed_out; i++) {
     *mask |= 1ull << c[i].node;
     apply_mask(x, *mask);
     rc = cs__exec_rewind(x);
-    s->total = 0;
     if (!rc) rc = walk(s);
-    found = s->total > 0;
+    found = s->total > 0; /* nothing kept unless something matched */
   }
-  s->first_only = 0;
-  s->total = 0;
   if (rc || !found) {
     *mask = 0;
     apply_mask(x, 0);
-    return rc;
   }
-  rc = cs__exec_rewind(x);
-  return rc ? rc : walk(s);
+  return rc;
 }
 
 void cs__search_defaults(cs__search_opts *o) {

@@ -142,7 +142,6 @@ typedef struct xsearch {
   cs__key after;
   size_t mask_words;
   xhit *scratch;
-  int first_only; /* stop at the first match (relaxation probes) */
   int exhaustive; /* no pruning */
   int timed_out;
   struct timespec deadline;
@@ -219,7 +218,8 @@ typedef struct xcursor {
 
 int cs__open_cursor(cs__exec *x, xvar *v);
 
-/* Reopens every cursor at the start (relaxation retries). */
+/* Reopens the cursors of the leaves not dropped at the start (relaxation
+ * retries). */
 int cs__exec_rewind(cs__exec *x);
 
 /* Leaves that count for scoring: positive and not dropped by relaxation. */

@@ -1101,8 +1101,19 @@ static void test_pruning_exact(const char *tmp) {
   fclose(f);
   spawn_write(index_dir, path);
 
-  const char *qs[] = {"alfa ", "beta gamma ", "omicron ",      "\"alfa beta\"",
-                      "alf",   "rho OR tau ", "kappa -impar ", "delta alfa beta"};
+  /* The last two are question-shaped, as typed in the search box: many
+   * words, proximity between them, and one (xilofono) matching nothing, so
+   * that the box relaxes. */
+  const char *qs[] = {"alfa ",
+                      "beta gamma ",
+                      "omicron ",
+                      "\"alfa beta\"",
+                      "alf",
+                      "rho OR tau ",
+                      "kappa -impar ",
+                      "delta alfa beta",
+                      "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
+                      "¿Hay algo de kappa con lambda, omega y xilofono?"};
   uint32_t limits[] = {1, 3, 10};
   /* Portal (its people's conversations listed up front) and admin (the
    * docid -> conversation table); exact totals, and totals bounded to 2
