@@ -111,7 +111,6 @@ int cs_reader_owner_stats(cs_reader *r, uint64_t owner, cs_stats *out) {
   int rc = cs_get(r->txn, CS_T_OSTATS, sl(key, 8), &v);
   if (rc == CS_ENOTFOUND) return 0;
   if (!rc) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, out), CS_T_OSTATS, sl(key, 8));
-  out->next_docid = 0;
   return rc;
 }
 
@@ -391,7 +390,9 @@ void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
       pcur_end(c, 0);
       return;
     }
-    if (target > c->chunk.last) {
+    /* One step usually; more when load_chunk stepped over a damaged chunk
+     * and landed short of target. */
+    while (target > c->chunk.last) {
       next_chunk(c);
       if (c->docid == CS_DOCID_END) return;
     }

@@ -33,8 +33,9 @@ int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out);
 int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out);
 int cs_reader_word(cs_reader *r, const char *word, size_t len, cs_word *out);
 /* The same statistics over one owner's documents (records.h, "Per-owner
- * statistics"); owner stats are zeroed when the owner has none (their
- * next_docid is 0: take it from cs_reader_stats). Walks over an owner's
+ * statistics"); owner stats are zeroed when the owner has none. Their
+ * next_docid is 1 + the largest docid ever counted in for the owner (0 for
+ * none): a paging horizon for that owner that says nothing of others'. Walks over an owner's
  * words or terms scan CS_T_OWORDS / CS_T_OLEX under the be64 owner prefix. */
 int cs_reader_owner_stats(cs_reader *r, uint64_t owner, cs_stats *out);
 int cs_reader_owner_lex(cs_reader *r, uint64_t owner, const char *term, size_t len, cs_lex *out);

@@ -201,7 +201,7 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
   if (kind > 0 && kind < CS_DOC_KINDS) {
     if (w->stats.docs[kind]) w->stats.docs[kind]--;
     w->stats.tokens[kind] = w->stats.tokens[kind] >= dl ? w->stats.tokens[kind] - dl : 0;
-    rc = cs__wr_own_doc(w, kind, -1, dl);
+    rc = cs__wr_own_doc(w, kind, -1, dl, docid);
   }
   return rc;
 }
@@ -248,7 +248,7 @@ int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, 
   if (rc) return rc;
   w->stats.docs[kind]++;
   w->stats.tokens[kind] += dl;
-  return cs__wr_own_doc(w, kind, 1, dl);
+  return cs__wr_own_doc(w, kind, 1, dl, docid);
 }
 /* Indexes a text as one doc of `kind`, returns its length via *len. */
 int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,

@@ -45,6 +45,7 @@ struct cs_writer {
   uint64_t ost_owner;
   int ost_set;
   int64_t ost_docs[CS_DOC_KINDS], ost_tokens[CS_DOC_KINDS];
+  uint32_t ost_next; /* 1 + the largest docid counted in (+1): the owner's next_docid */
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
@@ -147,9 +148,10 @@ int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word);
 /* Moves the odf counts into the per-owner entries (cs__wr_flush and
  * cs__wr_set_owner call it). */
 int cs__wr_own_drain(cs_writer *w);
-/* Counts a document of `kind` and `dl` tokens in (+1) or out (-1) of
- * w->owner's statistics. */
-int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl);
+/* Counts document `docid` of `kind` and `dl` tokens in (+1) or out (-1) of
+ * w->owner's statistics. The owner's next_docid (1 + the largest docid ever
+ * counted in) is a paging horizon that tells nothing of other owners. */
+int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl, uint32_t docid);
 /* Writes the per-owner document counts back (the df maps are flushed by
  * cs__wr_flush). */
 int cs__wr_own_flush(cs_writer *w);

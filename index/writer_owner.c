@@ -174,23 +174,25 @@ int cs__wr_own_flush(cs_writer *w) {
     rc = cs_del(w->txn, CS_T_OSTATS, sl(key, 8));
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
-  st.next_docid = 0;
+  if (w->ost_next > st.next_docid) st.next_docid = w->ost_next;
   cs_buf_reset(&w->buf2);
   cs_stats_encode(&w->buf2, &st);
   return cs__wr_put_buf(w, CS_T_OSTATS, key, 8, &w->buf2);
 }
 
-int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl) {
+int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl, uint32_t docid) {
   if (kind <= 0 || kind >= CS_DOC_KINDS) return 0;
   if (!w->ost_set || w->ost_owner != w->owner) {
     int rc = cs__wr_own_flush(w);
     if (rc) return rc;
     memset(w->ost_docs, 0, sizeof w->ost_docs);
     memset(w->ost_tokens, 0, sizeof w->ost_tokens);
+    w->ost_next = 0;
     w->ost_owner = w->owner;
     w->ost_set = 1;
   }
   w->ost_docs[kind] += sign;
+  if (sign > 0 && docid + 1 > w->ost_next) w->ost_next = docid + 1;
   w->ost_tokens[kind] += sign * (int64_t)dl;
   return 0;
 }
@@ -263,9 +265,9 @@ static int move_doc(cs_writer *w, void *ctx, uint32_t docid, int kind, const cha
     }
   }
   rc = cs__wr_set_owner(w, m->from);
-  if (!rc) rc = cs__wr_own_doc(w, kind, -1, dl);
+  if (!rc) rc = cs__wr_own_doc(w, kind, -1, dl, docid);
   if (!rc) rc = cs__wr_set_owner(w, m->to);
-  if (!rc) rc = cs__wr_own_doc(w, kind, 1, dl);
+  if (!rc) rc = cs__wr_own_doc(w, kind, 1, dl, docid);
   return rc;
 }
 

@@ -53,7 +53,9 @@
  * of another employee's data shows through its numbers.
  *
  * Paging. The cursor is opaque base64url of the last hit's sort key, the
- * docid horizon of the first page (the next docid then), the relaxation
+ * docid horizon of the first page (the next docid then; for a portal caller
+ * its own next docid, which moves only with its own documents, so that a
+ * cursor tells nothing of how much others index), the relaxation
  * mask and a hash of the query and filters. Later pages only consider
  * documents below the horizon and compute statistics as of it (documents
  * added since are subtracted from document counts, lengths and document
@@ -481,6 +483,14 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   rc = cs_reader_stats(r, &st);
   if (rc) goto fail;
   s.horizon = st.next_docid ? st.next_docid : 1;
+  if (c && c->role == CS_CALLER_PORTAL) {
+    /* Every document of the caller is below its own next docid, and every
+     * one added later at or above it: the same pages, a horizon of its own. */
+    cs_stats own;
+    rc = cs_reader_owner_stats(r, c->employee_id, &own);
+    if (rc) goto fail;
+    if (own.next_docid && own.next_docid < s.horizon) s.horizon = own.next_docid;
+  }
   if (has_cursor && cur.horizon < s.horizon) s.horizon = cur.horizon;
   if (has_cursor) {
     s.has_after = 1;

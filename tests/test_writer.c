@@ -315,10 +315,11 @@ static void corrupt(void) {
   CHECK(cs_pcur_open(r, "roto", 4, &c) == CS_ENOTFOUND && cs_corrupt_records_in(CS_T_POST) == 1,
         "a corrupt chunk is reported and stepped over, not read");
   cs_reader_close(r);
-  /* Term "zz": chunks at docids 1 (intact), 10 (damaged), 20 (intact). A
-   * cursor steps over the damaged one, by next and by next_geq. */
+  /* Term "zz": chunks at docids 1 (intact), 10 (damaged), 20, 30, 40, 50
+   * (intact). A cursor steps over the damaged one, by next and by next_geq,
+   * and next_geq still lands at or after its target when it is far. */
   cs_txn_begin(s, 1, &t);
-  for (uint32_t first = 1; first <= 20; first += first == 1 ? 9 : 10) {
+  for (uint32_t first = 1; first <= 50; first += first == 1 ? 9 : 10) {
     cs_plist l;
     cs_plist_init(&l);
     uint32_t pos = 0;
@@ -335,13 +336,13 @@ static void corrupt(void) {
   }
   cs_txn_commit(t);
   cs_reader_open(s, &r);
-  uint32_t seen[8], n = 0;
+  uint32_t seen[16], n = 0;
   if (cs_pcur_open(r, "zz", 2, &c) == 0) {
-    for (; cs_pcur_docid(c) != CS_DOCID_END && n < 8; cs_pcur_next(c))
+    for (; cs_pcur_docid(c) != CS_DOCID_END && n < 16; cs_pcur_next(c))
       seen[n++] = cs_pcur_docid(c);
     cs_pcur_close(c);
   }
-  CHECK(n == 4 && seen[0] == 1 && seen[1] == 2 && seen[2] == 20 && seen[3] == 21,
+  CHECK(n == 10 && seen[0] == 1 && seen[1] == 2 && seen[2] == 20 && seen[3] == 21 && seen[9] == 51,
         "next steps over a damaged chunk (%u documents)", n);
   uint32_t at = 0;
   if (cs_pcur_open(r, "zz", 2, &c) == 0) {
@@ -351,6 +352,13 @@ static void corrupt(void) {
     cs_pcur_close(c);
   }
   CHECK(at == 20, "next_geq steps over a damaged chunk (lands on %u)", at);
+  at = 0;
+  if (cs_pcur_open(r, "zz", 2, &c) == 0) {
+    cs_pcur_next_geq(c, 45);
+    at = cs_pcur_docid(c);
+    cs_pcur_close(c);
+  }
+  CHECK(at == 50, "next_geq past a damaged chunk to a far target lands on 50 (on %u)", at);
   CHECK(cs_corrupt_records_in(CS_T_POST) == 2, "the damaged chunk is reported");
   cs_conv cv;
   uint64_t before = cs_corrupt_records();
