@@ -66,6 +66,18 @@ typedef struct qa_term {
 #define SURFACE_DEPTH 20 /* candidates (by BM25 + proximity) re-analyzed */
 #define COORD_ALPHA 0.5
 
+/* Local discrimination: a question word that nearly every one of the best
+ * LOCAL_POOL candidates holds (the subject of the question, which the
+ * paragraphs or turns about it all repeat: "Super Bowl", "Lutero") tells
+ * them apart no better than chance, and its repetitions should not decide
+ * between them. Among the best candidates, each term's BM25 part is
+ * multiplied by 1 - LOCAL_WEIGHT x (share of the pool holding it); it still
+ * counts for coordination and the surface bonus. Chosen on the tuning half
+ * of SQuAD-es (bench/analysis.md). CS_BENCH_QA_NO_LOCAL turns it off, for
+ * bench/qa_steps.sh only. */
+#define LOCAL_WEIGHT 1.0
+#define LOCAL_POOL 40
+
 typedef struct range {
   uint32_t first, end; /* [first, end) */
 } range;
@@ -390,10 +402,20 @@ static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t 
   return bonus;
 }
 
-/* Adds a proximity bonus to the best candidates (sorted by docid here). */
+/* Adds a proximity bonus to the best candidates (sorted by score on entry,
+ * by docid on return) and takes off their local discrimination share. */
 static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
                      size_t nc) {
   if (nt < 2 || nc == 0) return 0;
+  /* c is sorted by score here: the local pool is its head. */
+  size_t pool = nc < LOCAL_POOL ? nc : LOCAL_POOL, held[QA_TERMS_MAX] = {0};
+  for (size_t k = 0; k < pool; k++)
+    for (size_t i = 0; i < nt; i++)
+      held[i] += (c[k].matched >> i) & 1;
+  /* (a share among a few candidates, e.g. the passages of one conversation,
+   * says nothing about the rest: then no local discrimination) */
+  double local =
+      pool < LOCAL_POOL || getenv("CS_BENCH_QA_NO_LOCAL") ? 0 : LOCAL_WEIGHT / LOCAL_POOL;
   qsort(c, nc, sizeof *c, cand_by_docid);
   double mean_idf = 0, own = 0;
   for (size_t i = 0; i < nt; i++)
@@ -414,6 +436,9 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
       if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1ull << i))) continue;
       const uint32_t *pos;
       uint32_t n;
+      if (held[i] && local > 0)
+        c[k].score -= local * (double)held[i] * t[i].weight * t[i].idf *
+                      cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
       if (cs_pcur_positions(cur, &pos, &n)) continue;
       if (np[k] + n > capp[k]) {
         size_t cap = (np[k] + n) * 2;
