@@ -762,28 +762,57 @@ static int question_terms(const char *q, const char *category, qa_term *t, size_
   return 0;
 }
 
+/* Adds entry e (a word, or a phrase on its first word) standing for
+ * question term `group` at `weight`, unless the question has it already. */
+static void add_entry(const cs__syn_seq *e, uint32_t group, double weight, qa_term *t, size_t *nt) {
+  if (*nt >= QA_TERMS_MAX || e->n == 0 || e->n > QA_PHRASE_MAX) return;
+  size_t kl = e->len[0] + 1u;
+  for (size_t m = 0; m < *nt && e->n == 1; m++)
+    if (!t[m].nrest && t[m].len == kl && memcmp(t[m].key + 1, e->stem[0], kl - 1) == 0) return;
+  qa_term *x = &t[(*nt)++];
+  memset(x, 0, sizeof *x);
+  x->key[0] = CS_PASSAGE_PREFIX;
+  memcpy(x->key + 1, e->stem[0], kl - 1);
+  x->len = kl;
+  for (uint8_t k = 1; k < e->n; k++) {
+    x->rest[x->nrest][0] = CS_PASSAGE_PREFIX;
+    memcpy(x->rest[x->nrest] + 1, e->stem[k], e->len[k]);
+    x->rest_len[x->nrest] = (uint8_t)(e->len[k] + 1);
+    x->rest_off[x->nrest++] = e->pos[k];
+  }
+  x->weight = weight;
+  x->group = group;
+}
+
 /* The administrator's synonyms of each question term (synonyms.h), at
- * CS__W_SYNONYM as in the search box. */
+ * CS__W_SYNONYM as in the search box; a phrase synonym matches as a phrase,
+ * and question words in a row that make a phrase entry ("piso de alquiler")
+ * add its synonyms, standing for the first of them. */
 static void synonym_terms(const cs__synonyms *syn, qa_term *t, size_t *nt) {
   size_t own = *nt;
-  for (size_t i = 0; syn && i < own; i++) {
+  if (!syn) return;
+  cs__syn_seq *q = calloc(own ? own : 1, sizeof *q);
+  for (size_t i = 0; q && i < own; i++) {
+    q[i].n = 1;
+    q[i].len[0] = (uint8_t)(t[i].len - 1);
+    memcpy(q[i].stem[0], t[i].key + 1, t[i].len - 1);
+  }
+  for (size_t i = 0; i < own; i++) {
     const char *st[CS__SYN_EXPAND];
     uint8_t sl[CS__SYN_EXPAND];
     size_t ns = cs__synonyms_lookup(syn, t[i].key + 1, t[i].len - 1, st, sl, CS__SYN_EXPAND);
-    for (size_t j = 0; j < ns && *nt < QA_TERMS_MAX; j++) {
-      int dup = 0;
-      for (size_t m = 0; m < *nt && !dup; m++)
-        dup = t[m].len == sl[j] + 1u && memcmp(t[m].key + 1, st[j], sl[j]) == 0;
-      if (dup) continue;
-      qa_term *x = &t[(*nt)++];
-      memset(x, 0, sizeof *x);
-      x->key[0] = CS_PASSAGE_PREFIX;
-      memcpy(x->key + 1, st[j], sl[j]);
-      x->len = sl[j] + 1u;
-      x->weight = CS__W_SYNONYM;
-      x->group = (uint32_t)i;
+    for (size_t j = 0; j < ns; j++) {
+      cs__syn_seq one = {.n = 1, .len = {sl[j]}};
+      memcpy(one.stem[0], st[j], sl[j]);
+      add_entry(&one, (uint32_t)i, CS__W_SYNONYM, t, nt);
     }
+    const cs__syn_seq *me[CS__SYN_EXPAND];
+    uint8_t used[CS__SYN_EXPAND];
+    size_t nm = q ? cs__synonyms_multi(syn, &q[i], own - i, me, used, CS__SYN_EXPAND) : 0;
+    for (size_t j = 0; j < nm; j++)
+      add_entry(me[j], (uint32_t)i, CS__W_SYNONYM, t, nt);
   }
+  free(q);
 }
 
 /* Lemma expansion (lemmas.h): each question word's hunspell lemmas whose
