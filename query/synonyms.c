@@ -440,3 +440,13 @@ int cs_engine_synonyms_put(cs_engine *e, const json_t *doc, json_t **out, cs_eng
   cs_engine_err(err, 503, "unavailable", "out of memory");
   return -1;
 }
+
+int cs__parse_with_synonyms(cs_engine *e, cs_analyzer *a, const char *q, size_t len,
+                            const cs__parse_opts *o, cs__query *out, cs_engine_error *err) {
+  cs__synonyms *s = cs__engine_synonyms(e);
+  const cs__synonyms *prev = cs__synonyms_set_current(s);
+  int rc = cs__query_parse(a, q, len, o, out, err);
+  cs__synonyms_set_current(prev);
+  cs__synonyms_unref(s);
+  return rc;
+}

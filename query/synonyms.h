@@ -30,6 +30,7 @@
 #define CS_QUERY_SYNONYMS_H
 
 #include "analyzer.h"
+#include "engine.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -90,5 +91,14 @@ size_t cs__synonyms_multi(const cs__synonyms *s, const cs__syn_seq *q, size_t nq
  * cs_view_begin, restored by cs_view_end. */
 const cs__synonyms *cs__synonyms_current(void);
 const cs__synonyms *cs__synonyms_set_current(const cs__synonyms *s);
+
+/* cs__query_parse with the engine's current synonyms (for callers that
+ * parse outside a read view: a query's phrase synonyms are applied by the
+ * parser). */
+struct cs__parse_opts;
+struct cs__query;
+int cs__parse_with_synonyms(cs_engine *e, cs_analyzer *a, const char *q, size_t len,
+                            const struct cs__parse_opts *o, struct cs__query *out,
+                            cs_engine_error *err);
 
 #endif
