@@ -901,6 +901,50 @@ static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t
   }
 }
 
+/* Prefix fallback: forms Snowball does not bring together (names spelt
+ * or translated slightly differently, derivations such as "coloniza" /
+ * "colonial" or "catedrático" / "cátedra") often share a long beginning. Each question word whose
+ * stem is longer than PREFIX_LEN bytes also matches up to PREFIX_PER_WORD other indexed passage
+ * terms starting with its first PREFIX_LEN bytes, at PREFIX_WEIGHT (tuning half of SQuAD-es,
+ * bench/analysis.md). CS_BENCH_QA_NO_PREFIX turns it off, for bench/qa_steps.sh only. */
+#define PREFIX_LEN 5
+#define PREFIX_PER_WORD 4
+#define PREFIX_WEIGHT 0.3
+
+typedef struct prefix_ctx {
+  qa_term *t;
+  size_t *nt, group, added;
+} prefix_ctx;
+
+static int each_prefixed(void *ctx, cs_slice k, cs_slice v) {
+  (void)v;
+  prefix_ctx *c = ctx;
+  if (c->added == PREFIX_PER_WORD || *c->nt >= QA_TERMS_MAX) return 1;
+  if (k.len > CS_TERM_MAX + 1) return 0;
+  for (size_t m = 0; m < *c->nt; m++)
+    if (!c->t[m].nrest && c->t[m].len == k.len && memcmp(c->t[m].key, k.data, k.len) == 0) return 0;
+  qa_term *x = &c->t[(*c->nt)++];
+  memset(x, 0, sizeof *x);
+  memcpy(x->key, k.data, k.len);
+  x->len = k.len;
+  x->weight = PREFIX_WEIGHT;
+  x->group = (uint32_t)c->group;
+  c->added++;
+  return 0;
+}
+
+static int prefix_terms(cs_reader *r, qa_term *t, size_t *nt) {
+  if (getenv("CS_BENCH_QA_NO_PREFIX")) return 0;
+  size_t own = *nt;
+  for (size_t i = 0; i < own; i++) {
+    if (t[i].group != i || t[i].weight < 1 || t[i].nrest || t[i].len < PREFIX_LEN + 2) continue;
+    prefix_ctx c = {t, nt, i, 0};
+    int rc = cs_reader_scan(r, CS_T_LEX, t[i].key, PREFIX_LEN + 1, each_prefixed, &c);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
 int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
                           cs_engine_error *err) {
   *out = NULL;
@@ -935,7 +979,7 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
-  if (rank_passages(v.r, an, NULL, t, nt, &s, k, &cands, &nc)) {
+  if (prefix_terms(v.r, t, &nt) || rank_passages(v.r, an, NULL, t, nt, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }
