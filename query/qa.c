@@ -402,8 +402,33 @@ static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t 
   return bonus;
 }
 
-/* Adds a proximity bonus to the best candidates (sorted by score on entry,
- * by docid on return) and takes off their local discrimination share. */
+/* Densest window: the idf mass of the distinct question terms (an
+ * expansion counting for its word) found together within WINDOW_SPAN
+ * positions of the passage, the best such window, times WINDOW_WEIGHT. A
+ * question is usually written from one sentence of the passage that
+ * answers it, so its rare words come back close together there, where
+ * another passage of the same subject has them scattered. Chosen on the
+ * tuning half of SQuAD-es (bench/analysis.md). v is sorted by position;
+ * CS_BENCH_QA_NO_WINDOW turns it off, for bench/qa_steps.sh only. */
+#define WINDOW_SPAN 15
+#define WINDOW_WEIGHT 0.7
+
+static double densest_window(const qa_term *t, const cs__ppos *v, size_t n) {
+  uint32_t cnt[QA_TERMS_MAX] = {0};
+  double mass = 0, best = 0;
+  size_t lo = 0;
+  for (size_t hi = 0; hi < n; hi++) {
+    if (cnt[v[hi].leaf]++ == 0) mass += t[v[hi].leaf].idf;
+    for (; v[hi].pos - v[lo].pos >= WINDOW_SPAN; lo++)
+      if (--cnt[v[lo].leaf] == 0) mass -= t[v[lo].leaf].idf;
+    if (mass > best) best = mass;
+  }
+  return WINDOW_WEIGHT * best;
+}
+
+/* Adds the proximity, dependence and densest-window bonuses to the best
+ * candidates (sorted by score on entry, by docid on return) and takes off
+ * their local discrimination share. */
 static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
                      size_t nc) {
   if (nt < 2 || nc == 0) return 0;
@@ -427,6 +452,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   cs__ppos **lists = calloc(nc, sizeof *lists);
   int rc = np && capp && lists ? 0 : CS_ENOMEM;
   int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
+  int with_window = getenv("CS_BENCH_QA_NO_WINDOW") == NULL;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
     if (t[i].nrest || cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
@@ -458,6 +484,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   for (size_t k = 0; !rc && k < nc; k++) {
     if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
     if (np[k] > 1 && with_dependence) c[k].score += dependence(t, nt, lists[k], np[k]);
+    if (np[k] > 1 && with_window) c[k].score += densest_window(t, lists[k], np[k]);
   }
   for (size_t k = 0; lists && k < nc; k++)
     free(lists[k]);

@@ -153,6 +153,44 @@ static void local_discrimination(void) {
   drop_index(e, dir);
 }
 
+/* Densest window (issue #13): the passage holding the question's words
+ * together, where the question was written from, ranks above one that
+ * repeats them far apart. */
+static void densest_window(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-window", dir, sizeof dir, &s);
+  cs_patient_in sara = {1, 10, "Sara Gil", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &sara, &flags);
+  const cs_turn_in apart[] = {
+      {0, "Sara", "beneficiary", 0, 3000,
+       "El pasaporte está en casa de mi hermana, que vive lejos del centro con sus tres hijos "
+       "pequeños y su marido desde hace años. Llamé al consulado el lunes y también el martes "
+       "por la mañana, pero nadie contesta nunca al teléfono en esa oficina tan grande. Dicen "
+       "que estará caducado, aunque yo todavía no he podido mirarlo con calma ni con ayuda de "
+       "nadie de aquí. Sin el pasaporte no puedo firmar el contrato que me ofrecieron en la "
+       "obra nueva del polígono de la carretera. El consulado tampoco responde a los correos "
+       "que mando cada semana desde la biblioteca municipal del barrio. Si está caducado "
+       "tendré que pedir otra cita.",
+       0}};
+  const cs_turn_in together[] = {
+      {0, "Sara", "beneficiary", 0, 3000,
+       "El consulado dice que mi hermana lleva el pasaporte desde mayo; ya está caducado.", 0}};
+  put(w, 1, 1, 10, apart, 1);
+  put(w, 2, 1, 10, together, 1);
+  cs_engine *e = open_engine(dir, s, w);
+  cs_caller admin = {CS_CALLER_ADMIN, 0};
+  int st;
+  json_t *r = retrieve(e, &admin, "¿Tiene el pasaporte caducado en el consulado?", 0, 3, 500, &st);
+  json_t *p0 = json_array_get(json_object_get(r, "passages"), 0);
+  CHECK(st == 200 && json_integer_value(json_object_get(p0, "conversation_id")) == 2,
+        "the passage with the question's words together comes first (got %lld)",
+        (long long)json_integer_value(json_object_get(p0, "conversation_id")));
+  json_decref(r);
+  drop_index(e, dir);
+}
+
 int main(void) {
   char dir[128];
   cs_store *s;
@@ -285,5 +323,6 @@ int main(void) {
 
   drop_index(e, dir);
   local_discrimination();
+  densest_window();
   return th_check_done();
 }
