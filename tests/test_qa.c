@@ -109,6 +109,18 @@ static void drop_index(cs_engine *e, const char *dir) {
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
 }
 
+/* The conversation of an administrator's first passage for question q
+ * over everything (-1: none, or an error). */
+static long long first_conv(cs_engine *e, const char *q) {
+  cs_caller admin = {CS_CALLER_ADMIN, 0};
+  int st;
+  json_t *r = retrieve(e, &admin, q, 0, 3, 500, &st);
+  json_t *p0 = json_array_get(json_object_get(r, "passages"), 0);
+  long long id = st == 200 && p0 ? json_integer_value(json_object_get(p0, "conversation_id")) : -1;
+  json_decref(r);
+  return id;
+}
+
 /* Local discrimination (issue #13): one person's many passages all repeat
  * the subject ("comedor social"), a crowd of others never says it, so its
  * idf is high; the passage that answers holds the question's other words
@@ -141,15 +153,11 @@ static void local_discrimination(void) {
   snprintf(text, sizeof text, "En verano cierra dos semanas.");
   put(w, 201, 1, 10, &t, 1);
   cs_engine *e = open_engine(dir, s, w);
-  cs_caller admin = {CS_CALLER_ADMIN, 0};
-  int st;
-  json_t *r = retrieve(e, &admin, "¿Cierra el comedor social en verano?", 0, 3, 500, &st);
-  json_t *p0 = json_array_get(json_object_get(r, "passages"), 0);
-  CHECK(st == 200 && json_integer_value(json_object_get(p0, "conversation_id")) == 201,
+  long long got = first_conv(e, "¿Cierra el comedor social en verano?");
+  CHECK(got == 201,
         "the passage with the question's other words comes first, not the one repeating the "
         "subject every passage holds (got %lld)",
-        (long long)json_integer_value(json_object_get(p0, "conversation_id")));
-  json_decref(r);
+        got);
   drop_index(e, dir);
 }
 
@@ -180,14 +188,8 @@ static void densest_window(void) {
   put(w, 1, 1, 10, apart, 1);
   put(w, 2, 1, 10, together, 1);
   cs_engine *e = open_engine(dir, s, w);
-  cs_caller admin = {CS_CALLER_ADMIN, 0};
-  int st;
-  json_t *r = retrieve(e, &admin, "¿Tiene el pasaporte caducado en el consulado?", 0, 3, 500, &st);
-  json_t *p0 = json_array_get(json_object_get(r, "passages"), 0);
-  CHECK(st == 200 && json_integer_value(json_object_get(p0, "conversation_id")) == 2,
-        "the passage with the question's words together comes first (got %lld)",
-        (long long)json_integer_value(json_object_get(p0, "conversation_id")));
-  json_decref(r);
+  long long got = first_conv(e, "¿Tiene el pasaporte caducado en el consulado?");
+  CHECK(got == 2, "the passage with the question's words together comes first (got %lld)", got);
   drop_index(e, dir);
 }
 
