@@ -100,7 +100,7 @@ static int seq_of(cs_analyzer *an, const json_t *w, size_t set, cs__syn_seq *out
   uint32_t base = 0;
   for (size_t k = 0; k < nt; k++) {
     if (toks[k].flags & CS_TOK_STOP) continue;
-    if (out->n == CS__SYN_PHRASE_MAX || toks[k].pos - base > CS__SYN_PHRASE_SPAN) {
+    if (out->n == CS__SYN_PHRASE_MAX || (out->n && toks[k].pos - base > CS__SYN_PHRASE_SPAN)) {
       snprintf(msg, cap, "set %zu: \"%s\" is too long: a synonym has at most %d words", set, shown,
                CS__SYN_PHRASE_MAX);
       return -1;
