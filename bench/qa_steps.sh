@@ -55,10 +55,14 @@ for set in dev-v1.1-es_small dev-v2.0-es_small; do
   echo "|---|---:|---:|---:|---:|---:|"
   q=$out/qa
   log "$set: steps"
-  CS_STEP_ENV=CS_BENCH_QA_NO_DEPENDENCE=1 run_step "$q" "BM25 + proximity + surface + coordination (before #13)" \
-    --thesaurus none --hunspell none
-  run_step "$q" "+ ordered term dependence" --thesaurus none --hunspell none
-  run_step "$q" "+ hunspell-es lemmas" --thesaurus none
-  run_step "$q" "+ mythes-es thesaurus (all on)"
+  later="CS_BENCH_QA_NO_LOCAL=1 CS_BENCH_QA_NO_PREFIX=1 CS_BENCH_QA_NO_WINDOW=1"
+  CS_STEP_ENV="CS_BENCH_QA_NO_DEPENDENCE=1 $later" run_step "$q" \
+    "BM25 + proximity + surface + coordination (before #13)" --thesaurus none --hunspell none
+  CS_STEP_ENV="$later" run_step "$q" "+ ordered term dependence" --thesaurus none --hunspell none
+  CS_STEP_ENV="$later" run_step "$q" "+ hunspell-es lemmas" --thesaurus none
+  CS_STEP_ENV="$later" run_step "$q" "+ mythes-es thesaurus"
+  CS_STEP_ENV="CS_BENCH_QA_NO_PREFIX=1 CS_BENCH_QA_NO_WINDOW=1" run_step "$q" "+ local discrimination"
+  CS_STEP_ENV=CS_BENCH_QA_NO_WINDOW=1 run_step "$q" "+ prefix fallback"
+  run_step "$q" "+ densest window (all on)"
   echo
 done

@@ -26,6 +26,7 @@
  */
 #include "internal.h"
 #include "corrupt.h"
+#include "synonyms.h"
 #include "redact.h"
 #include "parser.h"
 #include "search.h"
@@ -254,7 +255,7 @@ int cs_engine_analytics(cs_engine *e, const cs_caller *c, const cs_search_params
   cs__parse_opts po;
   cs__parse_defaults(&po);
   cs__query q;
-  int parsed = cs__query_parse(an, qs, qlen, &po, &q, err);
+  int parsed = cs__parse_with_synonyms(e, an, qs, qlen, &po, &q, err);
   cs__analyzer_put(an);
   if (!parsed) parsed = cs__redact_check_filters(c, p->speaker, &q, err);
   if (parsed) {

@@ -260,6 +260,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
         rc = add_var(x, i, vv[k].term, vv[k].len, vv[k].exact, vv[k].weight * boost, vv[k].df);
         if (!vv[k].exact) l->expanded = 1;
       }
+      if (n->has_syn) l->expanded = 1;
     } else {
       for (uint32_t k = 0; !rc && k < n->nwords; k++) {
         const cs__qword *w = &q->words[n->word + k];

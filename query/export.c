@@ -39,6 +39,7 @@
 #include "csv.h"
 #include "corrupt.h"
 #include "internal.h"
+#include "synonyms.h"
 #include "redact.h"
 #include "parser.h"
 #include "search.h"
@@ -434,7 +435,7 @@ int cs_engine_export_open(cs_engine *e, const cs_caller *c, const cs_search_para
   }
   cs__parse_opts po;
   cs__parse_defaults(&po);
-  int rc = cs__query_parse(an, qs, qlen, &po, &x->query, err);
+  int rc = cs__parse_with_synonyms(e, an, qs, qlen, &po, &x->query, err);
   cs__analyzer_put(an);
   if (!rc) rc = cs__redact_check_filters(c, p->speaker, &x->query, err);
   if (rc) {

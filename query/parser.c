@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "internal.h"
 #include "records.h"
+#include "synonyms.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -706,6 +707,140 @@ static int32_t parse_plain(parser *p, const char *s, size_t len) {
   return g;
 }
 
+/* ---------------------------------------------------------------- synonyms */
+
+/* A leaf for synonym entry e (TERM for a word, PHRASE for a phrase), ranked
+ * as a synonym and matched as written. */
+static int32_t entry_leaf(parser *p, const cs__syn_seq *e, uint8_t fields) {
+  uint32_t first = p->q->nwords;
+  for (uint8_t k = 0; k < e->n; k++) {
+    int32_t wi = new_word(p);
+    if (wi < 0) return -1;
+    cs__qword *w = &p->q->words[wi];
+    memcpy(w->term, e->stem[k], e->len[k]);
+    memcpy(w->word, e->stem[k], e->len[k]);
+    w->term_len = w->word_len = e->len[k];
+    w->chars = count_chars(w->word, w->word_len);
+    w->quoted = 1;
+    w->pos = e->pos[k];
+  }
+  int32_t ni = new_node(p, e->n == 1 ? CS__N_TERM : CS__N_PHRASE);
+  if (ni < 0) return -1;
+  p->q->nodes[ni].word = first;
+  p->q->nodes[ni].nwords = e->n;
+  p->q->nodes[ni].fields = fields;
+  p->q->nodes[ni].boost = CS__W_SYNONYM;
+  return ni;
+}
+
+/* A node over kid ids v[0..n) (copied into kids[]), not flattened. */
+static int32_t plain_group(parser *p, uint8_t type, const int32_t *v, uint32_t n) {
+  cs__query *q = p->q;
+  if (grow((void **)&q->kids, &q->kids_cap, q->nkids + n, sizeof *q->kids)) {
+    fail_nomem(p);
+    return -1;
+  }
+  uint32_t at = q->nkids;
+  for (uint32_t k = 0; k < n; k++)
+    q->kids[q->nkids++] = (uint32_t)v[k];
+  int32_t g = new_node(p, type);
+  if (g < 0) return -1;
+  q->nodes[g].kid = at;
+  q->nodes[g].nkids = n;
+  return g;
+}
+
+/* Whether node x is a plain query word synonyms may expand. */
+static int plain_leaf(const cs__query *q, uint32_t x) {
+  const cs__qnode *n = &q->nodes[x];
+  return n->type == CS__N_TERM && n->nwords == 1 && !q->words[n->word].quoted &&
+         !q->words[n->word].stop;
+}
+
+/* The multi-word administrator synonyms (synonyms.h) of the words kids
+ * leaves[0..n) (consecutive plain words of one group): an OR of those
+ * words (an AND when several make the entry; the first word alone when
+ * `keep`: the others stay beside it) and the matched entries, or -1 when
+ * none matches. *used: the words it stands for. */
+static int32_t multi_alternatives(parser *p, const cs__synonyms *syn, const uint32_t *leaves,
+                                  size_t n, int keep, uint8_t *used) {
+  cs__syn_seq qs[CS__SYN_PHRASE_MAX];
+  const cs__query *q = p->q;
+  for (size_t k = 0; k < n; k++) {
+    const cs__qword *w = &q->words[q->nodes[leaves[k]].word];
+    qs[k].n = 1;
+    qs[k].len[0] = w->term_len;
+    memcpy(qs[k].stem[0], w->term, w->term_len);
+  }
+  const cs__syn_seq *me[CS__SYN_EXPAND];
+  uint8_t mu[CS__SYN_EXPAND], most = 0;
+  size_t nm = cs__synonyms_multi(syn, qs, n, me, mu, CS__SYN_EXPAND);
+  for (size_t k = 0; k < nm; k++)
+    most = mu[k] > most ? mu[k] : most;
+  if (!nm) return -1;
+  uint8_t fields = q->nodes[leaves[0]].fields;
+  for (uint8_t k = 0; k < most; k++) /* the words themselves rank above their synonyms */
+    p->q->nodes[leaves[k]].has_syn = 1;
+  int32_t alt[CS__SYN_EXPAND + 1], na = 0;
+  if (most == 1 || keep) {
+    alt[na++] = (int32_t)leaves[0];
+  } else {
+    int32_t run[CS__SYN_PHRASE_MAX];
+    for (uint8_t k = 0; k < most; k++)
+      run[k] = (int32_t)leaves[k];
+    if ((alt[na++] = plain_group(p, CS__N_AND, run, most)) < 0) return -1;
+  }
+  for (size_t k = 0; k < nm; k++) {
+    if (mu[k] != most) continue;
+    if ((alt[na++] = entry_leaf(p, me[k], fields)) < 0) return -1;
+  }
+  *used = most;
+  return plain_group(p, CS__N_OR, alt, (uint32_t)na);
+}
+
+/* Rewrites the parsed query for the synonyms with a phrase on either side:
+ * in each AND or OR group (and a lone word), the longest run of
+ * consecutive plain words that starts a phrase entry, or a word whose
+ * synonym is a phrase, becomes an OR of itself and the entries. Under an
+ * AND the words of the run become that one clause; under an OR the first
+ * one does, the others stay beside it. One word -> one word synonyms are expanded with the other
+ * variants (expand.c). */
+static void rewrite_synonyms(parser *p) {
+  const cs__synonyms *syn = cs__synonyms_current();
+  cs__query *q = p->q;
+  if (!syn || q->root < 0) return;
+  uint32_t nn = q->nnodes;
+  uint8_t used;
+  if (plain_leaf(q, (uint32_t)q->root)) {
+    uint32_t leaf = (uint32_t)q->root;
+    int32_t x = multi_alternatives(p, syn, &leaf, 1, 0, &used);
+    if (x >= 0) q->root = x;
+    return;
+  }
+  for (uint32_t g = 0; g < nn && !p->failed; g++) {
+    if (q->nodes[g].type != CS__N_AND && q->nodes[g].type != CS__N_OR) continue;
+    for (uint32_t j = 0; j < q->nodes[g].nkids && !p->failed; j++) {
+      uint32_t run[CS__SYN_PHRASE_MAX], n = 0, kid = q->nodes[g].kid;
+      while (n < CS__SYN_PHRASE_MAX && j + n < q->nodes[g].nkids &&
+             plain_leaf(q, q->kids[kid + j + n]) &&
+             q->nodes[q->kids[kid + j + n]].fields == q->nodes[q->kids[kid + j]].fields) {
+        run[n] = q->kids[kid + j + n];
+        n++;
+      }
+      if (n == 0) continue;
+      int32_t x = multi_alternatives(p, syn, run, n, q->nodes[g].type == CS__N_OR, &used);
+      if (x < 0) continue;
+      kid = q->nodes[g].kid; /* (kids[] may have moved, not this range) */
+      q->kids[kid + j] = (uint32_t)x;
+      if (q->nodes[g].type == CS__N_AND && used > 1) {
+        uint32_t nk = q->nodes[g].nkids;
+        memmove(&q->kids[kid + j + 1], &q->kids[kid + j + used], (nk - j - used) * sizeof *q->kids);
+        q->nodes[g].nkids = nk - (used - 1u);
+      }
+    }
+  }
+}
+
 void cs__parse_defaults(cs__parse_opts *o) {
   memset(o, 0, sizeof *o);
   o->lang = "es";
@@ -734,6 +869,7 @@ int cs__query_parse(cs_analyzer *a, const char *qs, size_t len, const cs__parse_
   }
   if (o->plain) {
     out->root = parse_plain(&p, qs, len);
+    if (!p.failed) rewrite_synonyms(&p);
     return p.failed ? -1 : 0;
   }
   if (lex(&p, qs, len)) goto out;
@@ -748,6 +884,7 @@ int cs__query_parse(cs_analyzer *a, const char *qs, size_t len, const cs__parse_
     }
     out->browse = words == 0;
   }
+  if (!p.failed) rewrite_synonyms(&p);
 out:
   free(p.toks);
   return p.failed ? -1 : 0;

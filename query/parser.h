@@ -58,6 +58,7 @@ typedef struct cs__qnode {
   uint8_t fields;        /* leaves: CS__F_* mask */
   uint8_t prefix;        /* TERM: also matches words that start with it */
   uint8_t edits;         /* TERM: most edits tolerated (0..2) */
+  uint8_t has_syn;       /* TERM: multi-word synonyms beside it (counts for the tier) */
   double boost;          /* leaves: weight in ranking (repeated plain words add up) */
   uint32_t word, nwords; /* leaves: range of words[] (TERM: exactly 1) */
   uint32_t kid, nkids;   /* AND/OR/NOT: range of kids[] */

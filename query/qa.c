@@ -68,6 +68,18 @@ typedef struct qa_term {
 #define SURFACE_DEPTH 20 /* candidates (by BM25 + proximity) re-analyzed */
 #define COORD_ALPHA 0.5
 
+/* Local discrimination: a question word that nearly every one of the best
+ * LOCAL_POOL candidates holds (the subject of the question, which the
+ * paragraphs or turns about it all repeat: "Super Bowl", "Lutero") tells
+ * them apart no better than chance, and its repetitions should not decide
+ * between them. Among the best candidates, each term's BM25 part is
+ * multiplied by 1 - LOCAL_WEIGHT x (share of the pool holding it); it still
+ * counts for coordination and the surface bonus. Chosen on the tuning half
+ * of SQuAD-es (bench/analysis.md). CS_BENCH_QA_NO_LOCAL turns it off, for
+ * bench/qa_steps.sh only. */
+#define LOCAL_WEIGHT 1.0
+#define LOCAL_POOL 40
+
 typedef struct range {
   uint32_t first, end; /* [first, end) */
 } range;
@@ -394,10 +406,45 @@ static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t 
   return bonus;
 }
 
-/* Adds a proximity bonus to the best candidates (sorted by docid here). */
+/* Densest window: the idf mass of the distinct question terms (an
+ * expansion counting for its word) found together within WINDOW_SPAN
+ * positions of the passage, the best such window, times WINDOW_WEIGHT. A
+ * question is usually written from one sentence of the passage that
+ * answers it, so its rare words come back close together there, where
+ * another passage of the same subject has them scattered. Chosen on the
+ * tuning half of SQuAD-es (bench/analysis.md). v is sorted by position;
+ * CS_BENCH_QA_NO_WINDOW turns it off, for bench/qa_steps.sh only. */
+#define WINDOW_SPAN 15
+#define WINDOW_WEIGHT 0.7
+
+static double densest_window(const qa_term *t, const cs__ppos *v, size_t n) {
+  uint32_t cnt[QA_TERMS_MAX] = {0};
+  double mass = 0, best = 0;
+  size_t lo = 0;
+  for (size_t hi = 0; hi < n; hi++) {
+    if (cnt[v[hi].leaf]++ == 0) mass += t[v[hi].leaf].idf;
+    for (; v[hi].pos - v[lo].pos >= WINDOW_SPAN; lo++)
+      if (--cnt[v[lo].leaf] == 0) mass -= t[v[lo].leaf].idf;
+    if (mass > best) best = mass;
+  }
+  return WINDOW_WEIGHT * best;
+}
+
+/* Adds the proximity, dependence and densest-window bonuses to the best
+ * candidates (sorted by score on entry, by docid on return) and takes off
+ * their local discrimination share. */
 static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_t nt, cand *c,
                      size_t nc) {
   if (nt < 2 || nc == 0) return 0;
+  /* c is sorted by score here: the local pool is its head. */
+  size_t pool = nc < LOCAL_POOL ? nc : LOCAL_POOL, held[QA_TERMS_MAX] = {0};
+  for (size_t k = 0; k < pool; k++)
+    for (size_t i = 0; i < nt; i++)
+      held[i] += (c[k].matched >> i) & 1;
+  /* (a share among a few candidates, e.g. the passages of one conversation,
+   * says nothing about the rest: then no local discrimination) */
+  double local =
+      pool < LOCAL_POOL || getenv("CS_BENCH_QA_NO_LOCAL") ? 0 : LOCAL_WEIGHT / LOCAL_POOL;
   qsort(c, nc, sizeof *c, cand_by_docid);
   double mean_idf = 0, own = 0;
   for (size_t i = 0; i < nt; i++)
@@ -409,6 +456,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   cs__ppos **lists = calloc(nc, sizeof *lists);
   int rc = np && capp && lists ? 0 : CS_ENOMEM;
   int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
+  int with_window = getenv("CS_BENCH_QA_NO_WINDOW") == NULL;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
     if (t[i].nrest || cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
@@ -418,6 +466,9 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
       if (cs_pcur_docid(cur) != c[k].docid || !(c[k].matched & (1ull << i))) continue;
       const uint32_t *pos;
       uint32_t n;
+      if (held[i] && local > 0)
+        c[k].score -= local * (double)held[i] * t[i].weight * t[i].idf *
+                      cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
       if (cs_pcur_positions(cur, &pos, &n)) continue;
       if (np[k] + n > capp[k]) {
         size_t cap = (np[k] + n) * 2;
@@ -437,6 +488,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   for (size_t k = 0; !rc && k < nc; k++) {
     if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
     if (np[k] > 1 && with_dependence) c[k].score += dependence(t, nt, lists[k], np[k]);
+    if (np[k] > 1 && with_window) c[k].score += densest_window(t, lists[k], np[k]);
   }
   for (size_t k = 0; lists && k < nc; k++)
     free(lists[k]);
@@ -741,28 +793,57 @@ static int question_terms(const char *q, const char *category, qa_term *t, size_
   return 0;
 }
 
+/* Adds entry e (a word, or a phrase on its first word) standing for
+ * question term `group` at `weight`, unless the question has it already. */
+static void add_entry(const cs__syn_seq *e, uint32_t group, double weight, qa_term *t, size_t *nt) {
+  if (*nt >= QA_TERMS_MAX || e->n == 0 || e->n > QA_PHRASE_MAX) return;
+  size_t kl = e->len[0] + 1u;
+  for (size_t m = 0; m < *nt && e->n == 1; m++)
+    if (!t[m].nrest && t[m].len == kl && memcmp(t[m].key + 1, e->stem[0], kl - 1) == 0) return;
+  qa_term *x = &t[(*nt)++];
+  memset(x, 0, sizeof *x);
+  x->key[0] = CS_PASSAGE_PREFIX;
+  memcpy(x->key + 1, e->stem[0], kl - 1);
+  x->len = kl;
+  for (uint8_t k = 1; k < e->n; k++) {
+    x->rest[x->nrest][0] = CS_PASSAGE_PREFIX;
+    memcpy(x->rest[x->nrest] + 1, e->stem[k], e->len[k]);
+    x->rest_len[x->nrest] = (uint8_t)(e->len[k] + 1);
+    x->rest_off[x->nrest++] = e->pos[k];
+  }
+  x->weight = weight;
+  x->group = group;
+}
+
 /* The administrator's synonyms of each question term (synonyms.h), at
- * CS__W_SYNONYM as in the search box. */
+ * CS__W_SYNONYM as in the search box; a phrase synonym matches as a phrase,
+ * and question words in a row that make a phrase entry ("piso de alquiler")
+ * add its synonyms, standing for the first of them. */
 static void synonym_terms(const cs__synonyms *syn, qa_term *t, size_t *nt) {
   size_t own = *nt;
-  for (size_t i = 0; syn && i < own; i++) {
+  if (!syn) return;
+  cs__syn_seq *q = calloc(own ? own : 1, sizeof *q);
+  for (size_t i = 0; q && i < own; i++) {
+    q[i].n = 1;
+    q[i].len[0] = (uint8_t)(t[i].len - 1);
+    memcpy(q[i].stem[0], t[i].key + 1, t[i].len - 1);
+  }
+  for (size_t i = 0; i < own; i++) {
     const char *st[CS__SYN_EXPAND];
     uint8_t sl[CS__SYN_EXPAND];
     size_t ns = cs__synonyms_lookup(syn, t[i].key + 1, t[i].len - 1, st, sl, CS__SYN_EXPAND);
-    for (size_t j = 0; j < ns && *nt < QA_TERMS_MAX; j++) {
-      int dup = 0;
-      for (size_t m = 0; m < *nt && !dup; m++)
-        dup = t[m].len == sl[j] + 1u && memcmp(t[m].key + 1, st[j], sl[j]) == 0;
-      if (dup) continue;
-      qa_term *x = &t[(*nt)++];
-      memset(x, 0, sizeof *x);
-      x->key[0] = CS_PASSAGE_PREFIX;
-      memcpy(x->key + 1, st[j], sl[j]);
-      x->len = sl[j] + 1u;
-      x->weight = CS__W_SYNONYM;
-      x->group = (uint32_t)i;
+    for (size_t j = 0; j < ns; j++) {
+      cs__syn_seq one = {.n = 1, .len = {sl[j]}};
+      memcpy(one.stem[0], st[j], sl[j]);
+      add_entry(&one, (uint32_t)i, CS__W_SYNONYM, t, nt);
     }
+    const cs__syn_seq *me[CS__SYN_EXPAND];
+    uint8_t used[CS__SYN_EXPAND];
+    size_t nm = q ? cs__synonyms_multi(syn, &q[i], own - i, me, used, CS__SYN_EXPAND) : 0;
+    for (size_t j = 0; j < nm; j++)
+      add_entry(me[j], (uint32_t)i, CS__W_SYNONYM, t, nt);
   }
+  free(q);
 }
 
 /* Lemma expansion (lemmas.h): each question word's hunspell lemmas whose
@@ -851,6 +932,50 @@ static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t
   }
 }
 
+/* Prefix fallback: forms Snowball does not bring together (names spelt
+ * or translated slightly differently, derivations such as "coloniza" /
+ * "colonial" or "catedrático" / "cátedra") often share a long beginning. Each question word whose
+ * stem is longer than PREFIX_LEN bytes also matches up to PREFIX_PER_WORD other indexed passage
+ * terms starting with its first PREFIX_LEN bytes, at PREFIX_WEIGHT (tuning half of SQuAD-es,
+ * bench/analysis.md). CS_BENCH_QA_NO_PREFIX turns it off, for bench/qa_steps.sh only. */
+#define PREFIX_LEN 5
+#define PREFIX_PER_WORD 4
+#define PREFIX_WEIGHT 0.3
+
+typedef struct prefix_ctx {
+  qa_term *t;
+  size_t *nt, group, added;
+} prefix_ctx;
+
+static int each_prefixed(void *ctx, cs_slice k, cs_slice v) {
+  (void)v;
+  prefix_ctx *c = ctx;
+  if (c->added == PREFIX_PER_WORD || *c->nt >= QA_TERMS_MAX) return 1;
+  if (k.len > CS_TERM_MAX + 1) return 0;
+  for (size_t m = 0; m < *c->nt; m++)
+    if (!c->t[m].nrest && c->t[m].len == k.len && memcmp(c->t[m].key, k.data, k.len) == 0) return 0;
+  qa_term *x = &c->t[(*c->nt)++];
+  memset(x, 0, sizeof *x);
+  memcpy(x->key, k.data, k.len);
+  x->len = k.len;
+  x->weight = PREFIX_WEIGHT;
+  x->group = (uint32_t)c->group;
+  c->added++;
+  return 0;
+}
+
+static int prefix_terms(cs_reader *r, qa_term *t, size_t *nt) {
+  if (getenv("CS_BENCH_QA_NO_PREFIX")) return 0;
+  size_t own = *nt;
+  for (size_t i = 0; i < own; i++) {
+    if (t[i].group != i || t[i].weight < 1 || t[i].nrest || t[i].len < PREFIX_LEN + 2) continue;
+    prefix_ctx c = {t, nt, i, 0};
+    int rc = cs_reader_scan(r, CS_T_LEX, t[i].key, PREFIX_LEN + 1, each_prefixed, &c);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
 int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
                           cs_engine_error *err) {
   *out = NULL;
@@ -885,7 +1010,7 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
-  if (rank_passages(v.r, an, NULL, t, nt, &s, k, &cands, &nc)) {
+  if (prefix_terms(v.r, t, &nt) || rank_passages(v.r, an, NULL, t, nt, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }

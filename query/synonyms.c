@@ -25,11 +25,22 @@ typedef struct pair {
   uint8_t flen, tlen;
 } pair;
 
+/* A multi-word pair: entries (phrases of the sets, or single words paired
+ * with one) by index in e. */
+typedef struct mpair {
+  char first[CS_TERM_MAX + 1]; /* the from entry's first stem, the sort key */
+  uint32_t from, to;
+} mpair;
+
 struct cs__synonyms {
   int refs; /* atomic */
   json_t *doc;
-  pair *v;
+  pair *v; /* one word -> one word, sorted */
   size_t n, cap;
+  cs__syn_seq *e; /* entries of the multi-word pairs */
+  size_t ne, ecap;
+  mpair *m; /* sorted by the from entry's first stem */
+  size_t nm, mcap;
   size_t sets, one_way;
 };
 
@@ -53,6 +64,8 @@ void cs__synonyms_unref(cs__synonyms *s) {
   if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
   json_decref(s->doc);
   free(s->v);
+  free(s->e);
+  free(s->m);
   free(s);
 }
 
@@ -65,13 +78,14 @@ size_t cs__synonyms_sets(const cs__synonyms *s, size_t *one_way) {
   return s ? s->sets : 0;
 }
 
-/* One word's stem; -1 with msg when it is not one searchable word. */
-static int stem_of(cs_analyzer *an, const json_t *w, size_t set, char *out, uint8_t *len, char *msg,
-                   size_t cap) {
+/* One entry's stems (its words that are not stop words, at their
+ * positions); -1 with msg when it has none or too many. */
+static int seq_of(cs_analyzer *an, const json_t *w, size_t set, cs__syn_seq *out, char *msg,
+                  size_t cap) {
   const char *s = json_string_value(w);
   size_t n = s ? json_string_length(w) : 0;
   if (!s || n == 0 || n > CS__SYN_WORD_MAX) {
-    snprintf(msg, cap, "set %zu: every word must be a string of 1 to %d bytes", set,
+    snprintf(msg, cap, "set %zu: every entry must be a string of 1 to %d bytes", set,
              CS__SYN_WORD_MAX);
     return -1;
   }
@@ -82,19 +96,26 @@ static int stem_of(cs_analyzer *an, const json_t *w, size_t set, char *out, uint
   size_t sl = cs_utf8_cut(s, n, sizeof shown - 1);
   memcpy(shown, s, sl);
   shown[sl] = 0;
-  if (nt != 1) {
-    snprintf(msg, cap,
-             "set %zu: \"%s\" is not one word (multi-word synonyms are not supported yet)", set,
-             shown);
+  memset(out, 0, sizeof *out);
+  uint32_t base = 0;
+  for (size_t k = 0; k < nt; k++) {
+    if (toks[k].flags & CS_TOK_STOP) continue;
+    if (out->n == CS__SYN_PHRASE_MAX || (out->n && toks[k].pos - base > CS__SYN_PHRASE_SPAN)) {
+      snprintf(msg, cap, "set %zu: \"%s\" is too long: a synonym has at most %d words", set, shown,
+               CS__SYN_PHRASE_MAX);
+      return -1;
+    }
+    if (out->n == 0) base = toks[k].pos;
+    memcpy(out->stem[out->n], toks[k].term, toks[k].term_len);
+    out->len[out->n] = (uint8_t)toks[k].term_len;
+    out->pos[out->n] = (uint8_t)(toks[k].pos - base);
+    out->n++;
+  }
+  if (out->n == 0) {
+    snprintf(msg, cap, "set %zu: \"%s\" %s: it is never searched", set, shown,
+             nt == 1 ? "is a stop word" : "holds only stop words");
     return -1;
   }
-  if (toks[0].flags & CS_TOK_STOP) {
-    snprintf(msg, cap, "set %zu: \"%s\" is a stop word: it is never searched", set, shown);
-    return -1;
-  }
-  memcpy(out, toks[0].term, toks[0].term_len);
-  out[toks[0].term_len] = 0;
-  *len = (uint8_t)toks[0].term_len;
   return 0;
 }
 
@@ -107,6 +128,37 @@ static int add_pair(cs__synonyms *s, const char *f, uint8_t fl, const char *t, u
   p->flen = fl;
   p->tlen = tl;
   return 0;
+}
+
+static int seq_eq(const cs__syn_seq *a, const cs__syn_seq *b) {
+  if (a->n != b->n) return 0;
+  for (uint8_t k = 0; k < a->n; k++)
+    if (a->len[k] != b->len[k] || a->pos[k] != b->pos[k] ||
+        memcmp(a->stem[k], b->stem[k], a->len[k]))
+      return 0;
+  return 1;
+}
+
+/* Entry x of the set's entries also matches entry y. */
+static int add_link(cs__synonyms *s, const cs__syn_seq *x, uint32_t xi, const cs__syn_seq *y,
+                    uint32_t yi) {
+  if (seq_eq(x, y)) return 0;
+  if (x->n == 1 && y->n == 1) return add_pair(s, x->stem[0], x->len[0], y->stem[0], y->len[0]);
+  if (cs_grow((void **)&s->m, &s->mcap, s->nm + 1, sizeof *s->m)) return CS_ENOMEM;
+  mpair *p = &s->m[s->nm++];
+  memcpy(p->first, x->stem[0], x->len[0]);
+  p->first[x->len[0]] = 0;
+  p->from = xi;
+  p->to = yi;
+  return 0;
+}
+
+static int mpair_cmp(const void *a, const void *b) {
+  const mpair *x = a, *y = b;
+  int c = strcmp(x->first, y->first);
+  if (c) return c;
+  if (x->from != y->from) return x->from < y->from ? -1 : 1;
+  return x->to < y->to ? -1 : x->to > y->to;
 }
 
 static int pair_cmp(const void *a, const void *b) {
@@ -127,15 +179,16 @@ static const json_t *word_array(const json_t *set, const char *field, size_t i, 
   return a;
 }
 
-/* Stems of the words of array a into st/sl (n of them). */
-static int stems(cs_analyzer *an, const json_t *a, size_t i, char (*st)[CS_TERM_MAX + 1],
-                 uint8_t *sl, size_t *n, char *msg, size_t cap) {
+/* The entries of array a, appended to s->e (their indexes from *first). */
+static int seqs(cs__synonyms *s, cs_analyzer *an, const json_t *a, size_t i, char *msg,
+                size_t cap) {
   size_t k;
   const json_t *w;
   json_array_foreach(a, k, w) {
-    int rc = stem_of(an, w, i, st[*n], &sl[*n], msg, cap);
+    if (cs_grow((void **)&s->e, &s->ecap, s->ne + 1, sizeof *s->e)) return CS_ENOMEM;
+    int rc = seq_of(an, w, i, &s->e[s->ne], msg, cap);
     if (rc) return rc;
-    (*n)++;
+    s->ne++;
   }
   return 0;
 }
@@ -159,9 +212,7 @@ static int compile_set(cs__synonyms *s, cs_analyzer *an, const json_t *set, size
       return -1;
     }
   }
-  char st[CS__SYN_WORDS_MAX * 2][CS_TERM_MAX + 1];
-  uint8_t sl[CS__SYN_WORDS_MAX * 2];
-  size_t n = 0, nin;
+  size_t at = s->ne, nin;
   int rc;
   if (two) {
     const json_t *a = word_array(set, "words", i, msg, cap);
@@ -169,21 +220,21 @@ static int compile_set(cs__synonyms *s, cs_analyzer *an, const json_t *set, size
       if (a) snprintf(msg, cap, "set %zu: \"words\" needs at least 2 words", i);
       return -1;
     }
-    if ((rc = stems(an, a, i, st, sl, &n, msg, cap))) return rc;
-    for (size_t x = 0; x < n; x++)
-      for (size_t y = 0; y < n; y++)
-        if (x != y && (rc = add_pair(s, st[x], sl[x], st[y], sl[y]))) return rc;
+    if ((rc = seqs(s, an, a, i, msg, cap))) return rc;
+    for (size_t x = at; x < s->ne; x++)
+      for (size_t y = at; y < s->ne; y++)
+        if (x != y && (rc = add_link(s, &s->e[x], (uint32_t)x, &s->e[y], (uint32_t)y))) return rc;
     return 0;
   }
   const json_t *in = word_array(set, "input", i, msg, cap);
   const json_t *out = in ? word_array(set, "synonyms", i, msg, cap) : NULL;
   if (!out) return -1;
-  if ((rc = stems(an, in, i, st, sl, &n, msg, cap))) return rc;
-  nin = n;
-  if ((rc = stems(an, out, i, st, sl, &n, msg, cap))) return rc;
-  for (size_t x = 0; x < nin; x++)
-    for (size_t y = nin; y < n; y++)
-      if ((rc = add_pair(s, st[x], sl[x], st[y], sl[y]))) return rc;
+  if ((rc = seqs(s, an, in, i, msg, cap))) return rc;
+  nin = s->ne;
+  if ((rc = seqs(s, an, out, i, msg, cap))) return rc;
+  for (size_t x = at; x < nin; x++)
+    for (size_t y = nin; y < s->ne; y++)
+      if ((rc = add_link(s, &s->e[x], (uint32_t)x, &s->e[y], (uint32_t)y))) return rc;
   s->one_way++;
   return 0;
 }
@@ -216,10 +267,13 @@ int cs__synonyms_compile(const json_t *doc, cs__synonyms **out, char *msg, size_
   if (rc) {
     if (s) json_decref(s->doc);
     if (s) free(s->v);
+    if (s) free(s->e);
+    if (s) free(s->m);
     free(s);
     return rc;
   }
   if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, pair_cmp);
+  if (s->nm > 1) qsort(s->m, s->nm, sizeof *s->m, mpair_cmp);
   size_t m = 0;
   for (size_t k = 0; k < s->n; k++) {
     if (m && pair_cmp(&s->v[m - 1], &s->v[k]) == 0) continue;
@@ -232,6 +286,20 @@ int cs__synonyms_compile(const json_t *doc, cs__synonyms **out, char *msg, size_
   return 0;
 }
 
+/* The first of n sorted entries of `size` bytes, each starting with its
+ * NUL-terminated key (pair.from, mpair.first), whose key is >= key. */
+static size_t first_geq(const void *v, size_t n, size_t size, const char *key) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (strcmp((const char *)v + mid * size, key) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 size_t cs__synonyms_lookup(const cs__synonyms *s, const char *stem, size_t len, const char **out,
                            uint8_t *lens, size_t cap) {
   if (!s || !s->n || len > CS_TERM_MAX) return 0;
@@ -239,18 +307,31 @@ size_t cs__synonyms_lookup(const cs__synonyms *s, const char *stem, size_t len, 
   char key[CS_TERM_MAX + 1];
   memcpy(key, stem, len);
   key[len] = 0;
-  size_t lo = 0, hi = s->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (strcmp(s->v[mid].from, key) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  size_t n = 0;
+  size_t lo = first_geq(s->v, s->n, sizeof *s->v, key), n = 0;
   for (size_t k = lo; k < s->n && n < cap && strcmp(s->v[k].from, key) == 0; k++) {
     out[n] = s->v[k].to;
     lens[n++] = s->v[k].tlen;
+  }
+  return n;
+}
+
+size_t cs__synonyms_multi(const cs__synonyms *s, const cs__syn_seq *q, size_t nq,
+                          const cs__syn_seq **out, uint8_t *used, size_t cap) {
+  if (!s || !s->nm || nq == 0 || q[0].n != 1 || q[0].len[0] > CS_TERM_MAX) return 0;
+  if (cap > CS__SYN_EXPAND) cap = CS__SYN_EXPAND;
+  char key[CS_TERM_MAX + 1];
+  memcpy(key, q[0].stem[0], q[0].len[0]);
+  key[q[0].len[0]] = 0;
+  size_t lo = first_geq(s->m, s->nm, sizeof *s->m, key), n = 0;
+  for (size_t k = lo; k < s->nm && n < cap && strcmp(s->m[k].first, key) == 0; k++) {
+    const cs__syn_seq *f = &s->e[s->m[k].from];
+    int match = f->n <= nq;
+    for (uint8_t w = 1; match && w < f->n; w++)
+      match = q[w].n == 1 && q[w].len[0] == f->len[w] &&
+              memcmp(q[w].stem[0], f->stem[w], f->len[w]) == 0;
+    if (!match) continue;
+    out[n] = &s->e[s->m[k].to];
+    used[n++] = f->n;
   }
   return n;
 }
@@ -358,4 +439,14 @@ int cs_engine_synonyms_put(cs_engine *e, const json_t *doc, json_t **out, cs_eng
   if (*out) return 0;
   cs_engine_err(err, 503, "unavailable", "out of memory");
   return -1;
+}
+
+int cs__parse_with_synonyms(cs_engine *e, cs_analyzer *a, const char *q, size_t len,
+                            const cs__parse_opts *o, cs__query *out, cs_engine_error *err) {
+  cs__synonyms *s = cs__engine_synonyms(e);
+  const cs__synonyms *prev = cs__synonyms_set_current(s);
+  int rc = cs__query_parse(a, q, len, o, out, err);
+  cs__synonyms_set_current(prev);
+  cs__synonyms_unref(s);
+  return rc;
 }

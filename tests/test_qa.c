@@ -3,7 +3,8 @@
  * timestamps: the right passage first, with its interviewer question and
  * the right times in its citation; the token budget never exceeded; covered
  * and uncovered intake questions told apart; and no passage ever returned
- * from a person the caller may not see.
+ * from a person the caller may not see; and (issue #13) the answer ranked
+ * above passages that only repeat the subject all of them share.
  */
 #include "check.h"
 #include "engine.h"
@@ -77,15 +78,125 @@ static json_t *retrieve(cs_engine *e, const cs_caller *c, const char *q, uint64_
   return out;
 }
 
+/* A new index in dir (named after tag and the process) with a write
+ * transaction begun on it. */
+static cs_writer *new_index(const char *tag, char *dir, size_t cap, cs_store **s) {
+  snprintf(dir, cap, "/tmp/cs-test-qa%s-%d", tag, (int)getpid());
+  char errs[256];
+  CHECK(cs_store_open(dir, CS_STORE_CREATE, s, errs, sizeof errs) == 0, "open: %s", errs);
+  cs_writer *w;
+  cs_writer_open(*s, &w);
+  cs_writer_begin(w);
+  return w;
+}
+
+/* Commits w's transaction and opens an engine on the index. */
+static cs_engine *open_engine(const char *dir, cs_store *s, cs_writer *w) {
+  CHECK(cs_writer_commit(w) == 0, "commit");
+  cs_writer_close(w);
+  cs_store_close(s);
+  cs_engine *e = NULL;
+  cs_engine_error err;
+  CHECK(cs_engine_open(dir, &e, &err) == 0, "engine opens");
+  return e;
+}
+
+/* Closes e and removes its index (kept after a failure, to look at). */
+static void drop_index(cs_engine *e, const char *dir) {
+  cs_engine_close(e);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+}
+
+/* The conversation of an administrator's first passage for question q
+ * over everything (-1: none, or an error). */
+static long long first_conv(cs_engine *e, const char *q) {
+  cs_caller admin = {CS_CALLER_ADMIN, 0};
+  int st;
+  json_t *r = retrieve(e, &admin, q, 0, 3, 500, &st);
+  json_t *p0 = json_array_get(json_object_get(r, "passages"), 0);
+  long long id = st == 200 && p0 ? json_integer_value(json_object_get(p0, "conversation_id")) : -1;
+  json_decref(r);
+  return id;
+}
+
+/* Local discrimination (issue #13): one person's many passages all repeat
+ * the subject ("comedor social"), a crowd of others never says it, so its
+ * idf is high; the passage that answers holds the question's other words
+ * but not the subject. Among the best candidates the subject tells nothing
+ * apart, and the answer must come first, not the passage that repeats the
+ * subject most. Its own index: the crowd would change the idf above. */
+static void local_discrimination(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-local", dir, sizeof dir, &s);
+  cs_patient_in pablo = {1, 10, "Pablo Sanz", NULL, NULL, 1, 1},
+                crowd = {2, 20, "Otra Persona", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &pablo, &flags);
+  cs_writer_put_patient(w, &crowd, &flags);
+  char text[160];
+  cs_turn_in t = {0, "Pablo", "beneficiary", 0, 3000, text, 0};
+  for (uint64_t i = 0; i < 1000; i++) {
+    snprintf(text, sizeof text, "Reunión número %llu sobre el expediente y los papeles.",
+             (unsigned long long)i);
+    put(w, 1000 + i, 2, 20, &t, 1);
+  }
+  for (uint64_t i = 0; i < 44; i++) {
+    snprintf(text, sizeof text, "El comedor social da desayunos al grupo %llu.",
+             (unsigned long long)i);
+    put(w, 100 + i, 1, 10, &t, 1);
+  }
+  snprintf(text, sizeof text, "El comedor social, sí, el comedor social cierra pronto.");
+  put(w, 200, 1, 10, &t, 1);
+  snprintf(text, sizeof text, "En verano cierra dos semanas.");
+  put(w, 201, 1, 10, &t, 1);
+  cs_engine *e = open_engine(dir, s, w);
+  long long got = first_conv(e, "¿Cierra el comedor social en verano?");
+  CHECK(got == 201,
+        "the passage with the question's other words comes first, not the one repeating the "
+        "subject every passage holds (got %lld)",
+        got);
+  drop_index(e, dir);
+}
+
+/* Densest window (issue #13): the passage holding the question's words
+ * together, where the question was written from, ranks above one that
+ * repeats them far apart. */
+static void densest_window(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-window", dir, sizeof dir, &s);
+  cs_patient_in sara = {1, 10, "Sara Gil", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &sara, &flags);
+  const cs_turn_in apart[] = {
+      {0, "Sara", "beneficiary", 0, 3000,
+       "El pasaporte está en casa de mi hermana, que vive lejos del centro con sus tres hijos "
+       "pequeños y su marido desde hace años. Llamé al consulado el lunes y también el martes "
+       "por la mañana, pero nadie contesta nunca al teléfono en esa oficina tan grande. Dicen "
+       "que estará caducado, aunque yo todavía no he podido mirarlo con calma ni con ayuda de "
+       "nadie de aquí. Sin el pasaporte no puedo firmar el contrato que me ofrecieron en la "
+       "obra nueva del polígono de la carretera. El consulado tampoco responde a los correos "
+       "que mando cada semana desde la biblioteca municipal del barrio. Si está caducado "
+       "tendré que pedir otra cita.",
+       0}};
+  const cs_turn_in together[] = {
+      {0, "Sara", "beneficiary", 0, 3000,
+       "El consulado dice que mi hermana lleva el pasaporte desde mayo; ya está caducado.", 0}};
+  put(w, 1, 1, 10, apart, 1);
+  put(w, 2, 1, 10, together, 1);
+  cs_engine *e = open_engine(dir, s, w);
+  long long got = first_conv(e, "¿Tiene el pasaporte caducado en el consulado?");
+  CHECK(got == 2, "the passage with the question's words together comes first (got %lld)", got);
+  drop_index(e, dir);
+}
+
 int main(void) {
   char dir[128];
-  snprintf(dir, sizeof dir, "/tmp/cs-test-qa-%d", (int)getpid());
   cs_store *s;
-  char errs[256];
-  CHECK(cs_store_open(dir, CS_STORE_CREATE, &s, errs, sizeof errs) == 0, "open: %s", errs);
-  cs_writer *w;
-  cs_writer_open(s, &w);
-  cs_writer_begin(w);
+  cs_writer *w = new_index("", dir, sizeof dir, &s);
   cs_patient_in luis = {1, 10, "Luis Gómez", NULL, NULL, 1, 1},
                 marta = {2, 20, "Marta Ruiz", NULL, NULL, 1, 1},
                 rosa = {3, 30, "Rosa Vidal", NULL, NULL, 1, 1};
@@ -101,13 +212,8 @@ int main(void) {
   cs_writer_put_point(w, 2, "¿Tiene algún ingreso económico?", "empleo");
   cs_writer_put_point(w, 3, "¿Tiene acceso a atención sanitaria?", "salud");
   cs_writer_put_point(w, 4, "¿Tiene documentación en regla?", "documentación");
-  CHECK(cs_writer_commit(w) == 0, "commit");
-  cs_writer_close(w);
-  cs_store_close(s);
-
-  cs_engine *e;
+  cs_engine *e = open_engine(dir, s, w);
   cs_engine_error err;
-  CHECK(cs_engine_open(dir, &e, &err) == 0, "engine opens");
   cs_caller ana = {CS_CALLER_PORTAL, 10}, eva = {CS_CALLER_PORTAL, 20},
             admin = {CS_CALLER_ADMIN, 0};
   int st;
@@ -217,9 +323,8 @@ int main(void) {
   json_decref(r);
   unlink(thes);
 
-  cs_engine_close(e);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+  drop_index(e, dir);
+  local_discrimination();
+  densest_window();
   return th_check_done();
 }
