@@ -185,9 +185,14 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
     if (e->last_doc != docid) {
       e->last_doc = docid;
       rc = cs__wr_remove_posting(w, cur, key, klen, docid);
-      cs__pentry *o = rc ? NULL : cs__wr_own(&w->oterms, w->owner, key, klen);
-      if (!rc && !o) rc = CS_ENOMEM;
-      if (o) o->df--;
+      /* The owner's df moves only with the collection's (a posting that
+       * was not there leaves both as they are). */
+      cs__pentry *o = rc == 1 ? cs__wr_own(&w->oterms, w->owner, key, klen) : NULL;
+      if (rc == 1 && !o) rc = CS_ENOMEM;
+      if (o) {
+        o->df--;
+        rc = 0;
+      }
     }
     if (!rc && kind != CS_DOC_PASSAGE && !word_entry(w, &toks[i], docid, -1)) rc = CS_ENOMEM;
   }

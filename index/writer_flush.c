@@ -217,5 +217,6 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
     rc = write_chunks(w, term, len, l);
     if (rc) return rc;
   }
-  return cs__wr_lex_add(w, CS_T_LEX, term, len, -1, -(int64_t)tf);
+  rc = cs__wr_lex_add(w, CS_T_LEX, term, len, -1, -(int64_t)tf);
+  return rc ? rc : 1;
 }

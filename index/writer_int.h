@@ -97,7 +97,8 @@ int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int
  * stem; an entry left with df 0 is deleted. */
 int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
                     const char *stem);
-/* Removes docid from term's postings in LMDB (and its lexicon counts). */
+/* Removes docid from term's postings in LMDB (and its lexicon counts):
+ * 1 when it was there, 0 when not, or an error (< 0). */
 int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
                           uint32_t docid);
 

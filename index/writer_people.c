@@ -66,7 +66,7 @@ static int move_conversations(cs_writer *w, uint64_t patient, int known, uint64_
   for (size_t i = 0; !rc && i + 8 <= x.len; i += 8) {
     cs_conv c;
     rc = cs__wr_get_copy(w, CS_T_CONV, cs_be64_get(x.p + i), &copy);
-    if (!rc) rc = cs_conv_decode(copy.p, copy.len, &c);
+    if (!rc) rc = cs_corrupt_rc(cs_conv_decode(copy.p, copy.len, &c), CS_T_CONV, sl(x.p + i, 8));
     if (rc == CS_ENOTFOUND) {
       rc = 0;
       continue;
@@ -222,7 +222,11 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
   for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
        rc == 0 && k.len == 16 && memcmp(k.data, pfx, 8) == 0; rc = cs_cursor_next(cur, &k, &v)) {
     cs_event e;
-    if (cs_event_decode(v.data, v.len, &e) || e.actor_id != actor) continue;
+    /* A damaged event fails the batch (reported): a recount without it
+     * would be wrong, and a reindex rebuilds it. */
+    rc = cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k);
+    if (rc) break;
+    if (e.actor_id != actor) continue;
     x.events++;
     x.score_ref += cs_interaction_ref(cs_interaction_weight(e.type), e.recorded_at_ms);
     if (e.recorded_at_ms > x.last_at_ms) x.last_at_ms = e.recorded_at_ms;
@@ -261,7 +265,8 @@ int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, s
     uint64_t pos = cs_be64_get((const uint8_t *)k.data + 8);
     if (!bsearch(&pos, positions, n, sizeof *positions, cs_cmp_u64)) continue;
     cs_event e;
-    if (cs_event_decode(v.data, v.len, &e)) e.actor_id = 0;
+    rc = cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k);
+    if (rc) break;
     if (ng == n) break;
     g[ng++] = (struct gone){cs_be64_get(k.data), pos, e.actor_id};
   }

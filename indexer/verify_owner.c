@@ -11,6 +11,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "grow.h"
 #include "postings.h"
 #include "varint.h"
 
@@ -51,16 +52,11 @@ static void say(vo *x, const char *fmt, ...) {
   x->report(x->ctx, msg);
 }
 
+/* cs_grow, the new elements zeroed. */
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t n = *cap ? *cap : 64;
-  while (n < need)
-    n *= 2;
-  void *q = realloc(*p, n * size);
-  if (!q) return CS_ENOMEM;
-  memset((char *)q + *cap * size, 0, (n - *cap) * size);
-  *p = q;
-  *cap = n;
+  size_t old = *cap;
+  if (cs_grow(p, cap, need, size)) return CS_ENOMEM;
+  memset((char *)*p + old * size, 0, (*cap - old) * size);
   return 0;
 }
 
@@ -76,6 +72,10 @@ static int doc_each(void *ctx, cs_slice k, cs_slice val) {
     owner = p.owner_id;
   else if (cs_reader_conv(x->r, d.conversation_id, &c) == 0)
     owner = c.owner_id;
+  if (owner == UINT64_MAX) {
+    say(x, "document %" PRIu32 " belongs to no person or conversation the index has", docid);
+    return 0;
+  }
   x->rc = grow((void **)&x->owner_of, &x->nowner_of, (size_t)docid + 1, sizeof *x->owner_of);
   if (x->rc) return 1;
   x->owner_of[docid] = owner + 1; /* 0: no document */

@@ -120,7 +120,8 @@ static int prefix_each(void *ctx, cs_slice key, cs_slice val) {
   prefix_ctx *x = ctx;
   if (++x->seen > PREFIX_SCAN) return 1;
   cs_word w;
-  if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key)) return 0; /* skipped */
+  cs_table t = x->kplen ? CS_T_OWORDS : CS_T_WORDS;
+  if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), t, key)) return 0; /* skipped */
   int kc = count_cp((const char *)key.data + x->kplen, key.len - x->kplen);
   double ratio = kc > 0 ? (double)x->qchars / kc : 1.0;
   if (ratio > 1.0) ratio = 1.0;
@@ -211,7 +212,8 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
     cs_lex lx;
     /* The key is the stem itself (passage terms start with a byte no
      * query word starts with, so the walk never reaches them). */
-    if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), CS_T_LEX, key) == 0) {
+    if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), f->kplen ? CS_T_OLEX : CS_T_LEX,
+                      full) == 0) {
       double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
       cands_add(f->c, key.data, key.len, d == 0, 1, d, weight, lx.df);
     }
@@ -222,7 +224,8 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
      * stem "viv" would match vivo, vive and vivir. A word the index does not
      * have is a real typo, and then its stem says nothing (Snowball leaves
      * "bonificacon" whole but cuts "bonificacion" to "bonif"). */
-    if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key) == 0 &&
+    if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), f->kplen ? CS_T_OWORDS : CS_T_WORDS,
+                      full) == 0 &&
         (!f->word_known ||
          cs__edit_distance(w.stem.p, w.stem.len, f->stem, f->stem_len, f->maxd) <= f->maxd)) {
       double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;

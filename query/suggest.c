@@ -178,8 +178,9 @@ static int scan_words(void *ctx, cs_slice full, cs_slice val) {
   cs_slice key = {(const char *)full.data + s->kplen, full.len - s->kplen};
   cs_word w;
   if (key.len >= WORD_MAX ||
-      cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), CS_T_WORDS, key) || w.stem.len == 0 ||
-      w.stem.len > CS_TERM_MAX)
+      cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), s->kplen ? CS_T_OWORDS : CS_T_WORDS,
+                    full) ||
+      w.stem.len == 0 || w.stem.len > CS_TERM_MAX)
     return 0;
   /* Keep the CANDIDATES best by df, sorted descending (ties: key order). */
   size_t at = s->ncands;
