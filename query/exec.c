@@ -24,13 +24,8 @@
 
 static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int exact,
                    double weight, uint64_t df) {
-  if (x->nvars == x->vars_cap) {
-    uint32_t cap = x->vars_cap ? x->vars_cap * 2 : 16;
-    xvar *v = realloc(x->vars, cap * sizeof *v);
-    if (!v) return CS_ENOMEM;
-    x->vars = v;
-    x->vars_cap = cap;
-  }
+  if (cs_grow_from((void **)&x->vars, &x->vars_cap, (size_t)x->nvars + 1, sizeof *x->vars, 16))
+    return CS_ENOMEM;
   xvar *v = &x->vars[x->nvars++];
   memset(v, 0, sizeof *v);
   v->leaf = leaf;

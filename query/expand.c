@@ -21,6 +21,7 @@
 #include "tstats.h"
 
 #include "errors.h"
+#include "grow.h"
 #include "records.h"
 #include "store.h"
 
@@ -51,15 +52,9 @@ typedef struct cands {
 static void cands_add(cands *c, const char *stem, size_t len, int exact, int fuzzy, int edits,
                       double weight, uint64_t wdf) {
   if (c->err || len == 0 || len > CS_TERM_MAX) return;
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    cand *v = realloc(c->v, cap * sizeof *v);
-    if (!v) {
-      c->err = CS_ENOMEM;
-      return;
-    }
-    c->v = v;
-    c->cap = cap;
+  if (cs_grow((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v)) {
+    c->err = CS_ENOMEM;
+    return;
   }
   cand *x = &c->v[c->n++];
   x->stem = stem;

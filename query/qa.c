@@ -102,13 +102,7 @@ typedef struct cand {
 
 static int add_range(scope *s, uint32_t first, uint32_t n) {
   if (!n) return 0;
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 16;
-    range *v = realloc(s->v, cap * sizeof *v);
-    if (!v) return CS_ENOMEM;
-    s->v = v;
-    s->cap = cap;
-  }
+  if (cs_grow_from((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v, 16)) return CS_ENOMEM;
   s->v[s->n++] = (range){first, first + n};
   return 0;
 }
@@ -470,15 +464,9 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
         c[k].score -= local * (double)held[i] * t[i].weight * t[i].idf *
                       cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
       if (cs_pcur_positions(cur, &pos, &n)) continue;
-      if (np[k] + n > capp[k]) {
-        size_t cap = (np[k] + n) * 2;
-        cs__ppos *v = realloc(lists[k], cap * sizeof *v);
-        if (!v) {
-          rc = CS_ENOMEM;
-          break;
-        }
-        lists[k] = v;
-        capp[k] = cap;
+      if (cs_grow((void **)&lists[k], &capp[k], np[k] + n, sizeof *lists[k])) {
+        rc = CS_ENOMEM;
+        break;
       }
       for (uint32_t j = 0; j < n; j++)
         lists[k][np[k]++] = (cs__ppos){pos[j], t[i].group};
@@ -536,13 +524,7 @@ static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, ui
   for (size_t i = 0; i < sc->n; i++) {
     if (sc->v[i].docid == docid) return &sc->v[i];
   }
-  if (sc->n == sc->cap) {
-    size_t cap = sc->cap ? sc->cap * 2 : 32;
-    surf_ent *v = realloc(sc->v, cap * sizeof *v);
-    if (!v) return NULL;
-    sc->v = v;
-    sc->cap = cap;
-  }
+  if (cs_grow_from((void **)&sc->v, &sc->cap, sc->n + 1, sizeof *sc->v, 32)) return NULL;
   surf_ent *e = &sc->v[sc->n];
   memset(e, 0, sizeof *e);
   e->docid = docid;
@@ -1095,13 +1077,7 @@ typedef struct point_list {
 
 static int each_point(void *ctx, cs_slice k, cs_slice val) {
   point_list *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    cs_point *v = realloc(l->v, cap * sizeof *v);
-    if (!v) return CS_ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
+  if (cs_grow_from((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v, 16)) return CS_ENOMEM;
   if (cs_corrupt_rc(cs_point_decode(val.data, val.len, &l->v[l->n]), CS_T_POINT, k) == 0) l->n++;
   return 0;
 }

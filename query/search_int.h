@@ -60,7 +60,8 @@ struct cs__exec {
   xleaf *leaves;
   uint32_t nleaves;
   xvar *vars;
-  uint32_t nvars, vars_cap;
+  uint32_t nvars;
+  size_t vars_cap;
   int32_t *node_leaf; /* per node: leaf index, -1 for groups */
   uint8_t *dropped;   /* per node: dropped by relaxation (top-level kids) */
   double prox_scale;

@@ -218,18 +218,18 @@ cs__thesaurus *cs__thesaurus_load(const char *path, char *msg, size_t cap) {
   }
   char *raw = NULL;
   size_t n = 0, rcap = 0;
+  int nomem = 0;
   for (;;) {
-    if (n + 65536 > rcap) {
-      rcap = rcap ? rcap * 2 : 1 << 22;
-      char *p = realloc(raw, rcap);
-      if (!p) break;
-      raw = p;
+    /* Out of memory mid-file is an error, never a silently cut thesaurus. */
+    if (cs_grow_from((void **)&raw, &rcap, n + 65536, 1, 1 << 22)) {
+      nomem = 1;
+      break;
     }
     size_t got = fread(raw + n, 1, rcap - n, f);
     n += got;
     if (got == 0) break;
   }
-  int ioerr = ferror(f) || !raw;
+  int ioerr = ferror(f) || !raw || nomem;
   fclose(f);
   if (ioerr) {
     free(raw);
