@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "log.h"
 #include "postings.h"
+#include "textpack.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -226,7 +227,9 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
     if (key.len == 5 && !memcmp(key.data, "stats", 5)) rc = cs_stats_decode(p, n, &u.stats);
     if (key.len == 10 && !memcmp(key.data, "checkpoint", 10))
       rc = cs_checkpoint_decode(p, n, &u.checkpoint);
-    return rc;
+    if (key.len == 5 && !memcmp(key.data, "zdict", 5))
+      rc = cs_textpack_dict_load((cs_str){(const char *)p, n});
+    return rc == CS_ELIMIT ? 0 : rc;
   case CS_T_POST:
     return probe_chunk(key, val);
   case CS_T_LEX:

@@ -6,6 +6,7 @@
 #include "analyzer.h"
 #include "corrupt.h"
 #include "errors.h"
+#include "textpack.h"
 #include "varint.h"
 
 #include <stdio.h>
@@ -56,6 +57,10 @@ int cs_reader_open(cs_store *s, cs_reader **out) {
     cs_reader_close(r);
     return rc;
   }
+  /* The text dictionary, loaded once per process (textpack.h). A damaged
+   * one is reported; the turns that need it then are, one by one. */
+  if (cs_get(r->txn, CS_T_META, sl("zdict", 5), &v) == 0)
+    (void)cs_corrupt_rc(cs_textpack_dict_load((cs_str){v.data, v.len}), CS_T_META, sl("zdict", 5));
   *out = r;
   return 0;
 }

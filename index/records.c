@@ -283,7 +283,7 @@ int cs_turn_decode(const void *p, size_t n, cs_turn *t) {
   t->speaker = cs_rd_str(&r);
   t->start_ms = cs_rd_zigzag(&r);
   t->end_ms = cs_rd_zigzag(&r);
-  if (r.err || cs_textpack_get(&r, &t->text, &t->packed)) return CS_ECORRUPT;
+  if (r.err || cs_textpack_get(&r, &t->text, &t->packed, &t->dict)) return CS_ECORRUPT;
   if (seq < INT32_MIN || seq > INT32_MAX || t->role > CS_ROLE_BENEFICIARY) return CS_ECORRUPT;
   t->seq = (int32_t)seq;
   return rd_finish(&r);
@@ -291,7 +291,7 @@ int cs_turn_decode(const void *p, size_t n, cs_turn *t) {
 
 int cs_turn_text(cs_turn *t, cs_buf *scratch) {
   if (!t->packed.p) return 0;
-  int rc = cs_textpack_unpack(t->packed, t->text.len, scratch, &t->text);
+  int rc = cs_textpack_unpack(t->packed, t->text.len, t->dict, scratch, &t->text);
   if (!rc) t->packed = (cs_str){NULL, 0};
   return rc;
 }

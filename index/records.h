@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 4
+#define CS_FORMAT_VERSION 5
 
 typedef struct cs_str {
   const char *p;
@@ -119,6 +119,7 @@ typedef struct cs_turn {
   uint8_t role;
   cs_str speaker, text;
   cs_str packed;            /* the compressed text until cs_turn_text; p NULL when plain */
+  uint32_t dict;            /* the dictionary packed needs (textpack.h), 0: none */
   int64_t start_ms, end_ms; /* -1: unknown */
   /* Token table: ntokens x (pos_delta, start_delta, len) varints. */
   uint32_t ntokens;

@@ -1,14 +1,26 @@
 /*
  * Stored text compression: how a turn's text is laid out in its record.
- * Pure bytes in, bytes out (zstd, no dictionary: a dictionary trained on
- * the stored text would keep words of erased people in the files).
+ * Pure bytes in, bytes out.
  *
  *   packed := codec:u8 text
  *   codec 0: text is varint length + the bytes as they are
  *   codec 1: varint plain length, varint packed length, then a zstd frame
  *            (magicless, no checksum, no content size: both lengths are ours)
+ *   codec 2: varint dictionary id, then as codec 1, the frame compressed
+ *            with that dictionary (META zdict)
  *
  * Short texts, and texts zstd does not shrink, are kept plain.
+ *
+ * The dictionary (one per index, META zdict := u8 version, be64 checksum of
+ * the rest, a zstd dictionary) is built by the writer once it has seen
+ * CS_ZDICT_SAMPLE bytes of turn text: its entropy tables (how often each
+ * byte, match length and offset occur: statistics, no words) come from that
+ * text; its content, what frames may copy from, is the analyzer's stop-word
+ * lists, never stored text: a dictionary holding fragments of turns would
+ * keep an erased person's words in the files. Turns written before it stay
+ * codec 0/1. Readers register it process-wide by id (cs_textpack_dict_load,
+ * a ZSTD_DDict made once per dictionary), so cs_textpack_unpack needs no
+ * handle on the index.
  */
 #ifndef CS_TEXTPACK_H
 #define CS_TEXTPACK_H
@@ -16,26 +28,55 @@
 #include "records.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
-enum { CS_TEXT_PLAIN = 0, CS_TEXT_ZSTD = 1 };
+enum { CS_TEXT_PLAIN = 0, CS_TEXT_ZSTD = 1, CS_TEXT_ZSTD_DICT = 2 };
+
+/* Turn text the writer samples before it builds the dictionary; how many
+ * dictionaries (indexes, reindexes) a process keeps loaded. */
+#define CS_ZDICT_SAMPLE (512 * 1024)
+#define CS_ZDICT_MAX 256
 
 /* A compressor (one per writer; not shared between threads). */
 typedef struct cs_textpack cs_textpack;
 cs_textpack *cs_textpack_create(void);
 void cs_textpack_destroy(cs_textpack *z);
 
-/* Appends the packed form of s[0..n) to b. z NULL: always plain. Errors go
- * to b->err (sticky). */
+/* Appends the packed form of s[0..n) to b (with the dictionary once there
+ * is one; until then the text is kept as a sample). z NULL: always plain.
+ * Errors go to b->err (sticky). */
 void cs_textpack_put(cs_textpack *z, cs_buf *b, const char *s, size_t n);
 
-/* Reads a packed text. A plain text points into the record (*out); a
- * compressed one is described in *packed (out->p NULL, out->len its plain
- * length) until cs_textpack_unpack. CS_ECORRUPT on bad bytes. */
-int cs_textpack_get(cs_rd *r, cs_str *out, cs_str *packed);
+/* Whether z has sampled enough text for cs_textpack_train and has no
+ * dictionary yet. */
+int cs_textpack_wants_dict(const cs_textpack *z);
+/* Builds a dictionary from the samples, uses it from now on and writes its
+ * META zdict value to out (reset first). A dictionary zstd cannot build is
+ * not an error: z stops sampling, *built 0. CS_ENOMEM. */
+int cs_textpack_train(cs_textpack *z, cs_buf *out, int *built);
+/* Uses the dictionary of META zdict value v (an index reopened).
+ * CS_ECORRUPT when v is damaged, CS_ENOMEM. */
+int cs_textpack_use(cs_textpack *z, cs_str v);
+/* Forgets z's dictionary (its META value was not committed): sampling
+ * starts again. */
+void cs_textpack_drop(cs_textpack *z);
 
-/* Decompresses `packed` (plain length `len`) into scratch (reset first)
- * and points *out at it. CS_ECORRUPT when the bytes do not decompress to
- * exactly len bytes, CS_ENOMEM. */
-int cs_textpack_unpack(cs_str packed, size_t len, cs_buf *scratch, cs_str *out);
+/* Makes the dictionary of META zdict value v known to every reader of
+ * this process (once per dictionary; later calls with it cost a lookup).
+ * CS_ECORRUPT when v is damaged (or another dictionary has its id),
+ * CS_ENOMEM, CS_ELIMIT past CS_ZDICT_MAX distinct dictionaries. */
+int cs_textpack_dict_load(cs_str v);
+
+/* Reads a packed text. A plain text points into the record (*out); a
+ * compressed one is described in *packed and *dict (0: none; out->p NULL,
+ * out->len its plain length) until cs_textpack_unpack. CS_ECORRUPT on bad
+ * bytes. */
+int cs_textpack_get(cs_rd *r, cs_str *out, cs_str *packed, uint32_t *dict);
+
+/* Decompresses `packed` (plain length `len`, dictionary id `dict` or 0)
+ * into scratch (reset first) and points *out at it. CS_ECORRUPT when the
+ * bytes do not decompress to exactly len bytes or the dictionary is not
+ * loaded (cs_textpack_dict_load), CS_ENOMEM. */
+int cs_textpack_unpack(cs_str packed, size_t len, uint32_t dict, cs_buf *scratch, cs_str *out);
 
 #endif

@@ -32,6 +32,24 @@ static int check_format(cs_writer *w) {
   return 0;
 }
 
+/* The index's text dictionary, if it has one (textpack.h). */
+static int load_zdict(cs_writer *w) {
+  cs_slice v;
+  int rc = cs_get(w->txn, CS_T_META, sl("zdict", 5), &v);
+  if (rc == CS_ENOTFOUND) return 0;
+  if (rc) return rc;
+  return cs_corrupt_rc(cs_textpack_use(w->zt, (cs_str){v.data, v.len}), CS_T_META, sl("zdict", 5));
+}
+
+int cs__wr_zdict(cs_writer *w) {
+  if (!cs_textpack_wants_dict(w->zt)) return 0;
+  int built;
+  int rc = cs_textpack_train(w->zt, &w->buf2, &built);
+  if (rc || !built) return rc;
+  w->zdict_new = 1; /* forgotten if this transaction aborts */
+  return cs__wr_put_buf(w, CS_T_META, "zdict", 5, &w->buf2);
+}
+
 int cs_writer_open(cs_store *s, cs_writer **out) {
   *out = NULL;
   cs_writer *w = calloc(1, sizeof *w);
@@ -51,6 +69,7 @@ int cs_writer_open(cs_store *s, cs_writer **out) {
   cs_plist_init(&w->tmp);
   int rc = cs_txn_begin(s, 1, &w->txn);
   if (!rc) rc = check_format(w);
+  if (!rc) rc = load_zdict(w);
   if (!rc) {
     rc = cs_txn_commit(w->txn);
   } else {
@@ -136,6 +155,8 @@ int cs__wr_outbox(cs_writer *w, int action, int kind, uint64_t id) {
 void cs_writer_abort(cs_writer *w) {
   cs_txn_abort(w->txn);
   w->txn = NULL;
+  if (w->zdict_new) cs_textpack_drop(w->zt);
+  w->zdict_new = 0;
   cs__wr_reset_pending(w);
 }
 
@@ -164,6 +185,8 @@ int cs_writer_commit(cs_writer *w) {
   }
   rc = cs_txn_commit(w->txn);
   w->txn = NULL;
+  if (rc && w->zdict_new) cs_textpack_drop(w->zt);
+  w->zdict_new = 0;
   cs__wr_reset_pending(w);
   return rc;
 }

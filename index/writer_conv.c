@@ -256,6 +256,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   cs_key_u64u64(key, c.patient_id, c.id);
   rc = cs_put(w->txn, CS_T_PCONV, sl(key, 16), sl("", 0));
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
+  if (!rc) rc = cs__wr_zdict(w); /* enough text sampled: the dictionary */
 out:
   cs__passages_end(&pb);
   cs__tt_free(&tt);

@@ -24,6 +24,7 @@ struct cs_writer {
   cs_txn *txn;
   cs_analyzer *an;
   cs_textpack *zt; /* compresses stored turn text */
+  int zdict_new;   /* zt's dictionary is in this transaction only */
   cs__pmap terms, words;
   /* Per-owner statistics (writer_owner.c): df deltas of removals and moves
    * keyed by be64 owner + term (oterms) or + word (owords, with the stem),
@@ -73,6 +74,9 @@ static inline size_t cs__slen(const char *s) {
 }
 
 /* writer.c */
+/* Builds and stores the text dictionary once enough text has been sampled
+ * (textpack.h); otherwise nothing. */
+int cs__wr_zdict(cs_writer *w);
 /* Appends a mirror operation when mirroring is on. */
 int cs__wr_outbox(cs_writer *w, int action, int kind, uint64_t id);
 /* Copies the value of be64 key `id` in table t into copy (CS_ENOTFOUND). */

@@ -261,11 +261,137 @@ static void records(void) {
   cs_rd rd;
   cs_rd_init(&rd, huge, sizeof huge);
   cs_str plain, packed;
-  CHECK(cs_textpack_get(&rd, &plain, &packed) == CS_ECORRUPT, "an absurd text length is corrupt");
+  uint32_t dict;
+  CHECK(cs_textpack_get(&rd, &plain, &packed, &dict) == CS_ECORRUPT,
+        "an absurd text length is corrupt");
   cs_textpack_destroy(z);
   cs_buf_free(&text);
   cs_buf_free(&scratch);
   cs_buf_free(&b);
+}
+
+/* Spanish-like sentences (fixed seed), a turn's worth each. */
+static size_t sentence(char *out, size_t cap, uint32_t *seed) {
+  static const char *const w[] = {
+      "la",    "vivienda", "de",        "alquiler", "que",     "el",   "médico", "nos", "dijo",
+      "ayuda", "para",     "comida",    "familia",  "trabajo", "en",   "centro", "no",  "tenemos",
+      "luz",   "agua",     "zarzamora", "mañana",   "gracias", "cita", "social"};
+  size_t n = 0, words = 8 + (*seed >> 8) % 40;
+  for (size_t i = 0; i < words && n + 16 < cap; i++) {
+    *seed = *seed * 1103515245u + 12345u;
+    const char *x = w[(*seed >> 16) % (sizeof w / sizeof *w)];
+    n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? " " : "", x);
+  }
+  return n;
+}
+
+/* The text dictionary (textpack.h): built from sampled turns, used for
+ * the turns after it, a turn from before it still read, a damaged one
+ * refused. */
+static void dictionary(void) {
+  cs_textpack *z = cs_textpack_create();
+  cs_buf b, scratch, meta;
+  cs_buf_init(&b);
+  cs_buf_init(&scratch);
+  cs_buf_init(&meta);
+  char s[512];
+  uint32_t seed = 7;
+  size_t n = sentence(s, sizeof s, &seed);
+  while (n < 128)
+    n = sentence(s, sizeof s, &seed);
+  cs_turn t = {.docid = 1, .seq = 0, .speaker = {"Ana", 3}, .text = {s, n}, .end_ms = -1};
+  cs_turn_encode(&b, &t, z);
+  cs_buf before;
+  cs_buf_init(&before);
+  cs_buf_bytes(&before, b.p, b.len);
+  char first[512];
+  memcpy(first, s, n);
+  size_t first_n = n, sampled = 0, nplain = 0, ndict = 0;
+  CHECK(!cs_textpack_wants_dict(z), "no dictionary from one turn");
+  while (!cs_textpack_wants_dict(z)) {
+    n = sentence(s, sizeof s, &seed);
+    t.text = (cs_str){s, n};
+    cs_buf_reset(&b);
+    cs_turn_encode(&b, &t, z);
+    sampled += n;
+    if (sampled > 4 * CS_ZDICT_SAMPLE) break;
+  }
+  CHECK(cs_textpack_wants_dict(z), "enough sampled text asks for a dictionary");
+  int built = 0;
+  CHECK(cs_textpack_train(z, &meta, &built) == 0 && built && meta.len > 9,
+        "a dictionary is built from the samples (%zu bytes)", meta.len);
+  CHECK(!memmem(meta.p, meta.len, "zarzamora", 9) && !memmem(meta.p, meta.len, "vivienda", 8),
+        "the dictionary holds no word of the turns, only statistics and stop words");
+  /* Turns after it: codec 2, shorter, read back to the byte. */
+  size_t plain = 0, stored = 0;
+  cs_textpack *zn = cs_textpack_create(); /* no dictionary: the baseline */
+  for (int i = 0; i < 200; i++) {
+    n = sentence(s, sizeof s, &seed);
+    t.text = (cs_str){s, n};
+    cs_buf_reset(&b);
+    cs_turn_encode(&b, &t, zn);
+    plain += b.len;
+    cs_buf_reset(&b);
+    cs_turn_encode(&b, &t, z);
+    stored += b.len;
+    cs_turn u;
+    int rc = cs_turn_decode(b.p, b.len, &u);
+    if (!rc && u.dict) ndict++;
+    if (!rc && !u.packed.p) nplain++;
+    if (!rc) rc = cs_turn_text(&u, &scratch);
+    if (rc || u.text.len != n || memcmp(u.text.p, s, n) != 0) {
+      CHECK(0, "turn %d with the dictionary reads back to the byte", i);
+      break;
+    }
+  }
+  CHECK(ndict > 190 && nplain < 10, "turns from 32 bytes use the dictionary (%zu of 200)", ndict);
+  CHECK(stored * 10 < plain * 8, "and take less than 0.8 of the space without it (%zu, %zu)",
+        stored, plain);
+  cs_textpack_destroy(zn);
+  cs_turn u;
+  CHECK(cs_turn_decode(before.p, before.len, &u) == 0 && u.dict == 0 && u.packed.p &&
+            cs_turn_text(&u, &scratch) == 0 && u.text.len == first_n &&
+            memcmp(u.text.p, first, first_n) == 0,
+        "a turn written before the dictionary still reads back");
+  /* Another process (a reader) knows it once it is loaded. */
+  CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, meta.len}) == 0 &&
+            cs_textpack_dict_load((cs_str){(const char *)meta.p, meta.len}) == 0,
+        "loading the dictionary again is a no-op");
+  /* A writer reopening the index uses the stored one. */
+  cs_textpack *z2 = cs_textpack_create();
+  CHECK(cs_textpack_use(z2, (cs_str){(const char *)meta.p, meta.len}) == 0, "reopened");
+  cs_buf_reset(&b);
+  cs_turn_encode(&b, &t, z2);
+  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict && cs_turn_text(&u, &scratch) == 0 &&
+            u.text.len == n && memcmp(u.text.p, s, n) == 0,
+        "a writer reopened compresses with the stored dictionary");
+  /* Damaged: refused, never a crash. */
+  for (size_t at = 0; at < meta.len; at += meta.len / 7 + 1) {
+    meta.p[at] ^= 0x21;
+    cs_textpack *z3 = cs_textpack_create();
+    CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, meta.len}) == CS_ECORRUPT &&
+              cs_textpack_use(z3, (cs_str){(const char *)meta.p, meta.len}) == CS_ECORRUPT,
+          "a dictionary damaged at byte %zu is corrupt", at);
+    cs_textpack_destroy(z3);
+    meta.p[at] ^= 0x21;
+  }
+  CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, 5}) == CS_ECORRUPT,
+        "a cut dictionary is corrupt");
+  /* A turn naming a dictionary this process does not know. */
+  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict, "a dictionary turn");
+  u.dict ^= 0x40000000;
+  CHECK(cs_turn_text(&u, &scratch) == CS_ECORRUPT, "an unknown dictionary id is corrupt");
+  /* Dropped (its transaction aborted): back to no dictionary. */
+  cs_textpack_drop(z);
+  cs_buf_reset(&b);
+  cs_turn_encode(&b, &t, z);
+  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict == 0, "a dropped dictionary is not used");
+  cs_textpack_destroy(z);
+  cs_textpack_destroy(z2);
+  cs_buf_free(&b);
+  cs_buf_free(&before);
+  cs_buf_free(&scratch);
+  cs_buf_free(&meta);
 }
 
 int main(void) {
@@ -274,5 +400,6 @@ int main(void) {
   remove_docs();
   corruption();
   records();
+  dictionary();
   return th_check_done();
 }
