@@ -16,6 +16,7 @@
 #include "corrupt.h"
 
 #include "errors.h"
+#include "grow.h"
 #include "varint.h"
 
 #include <stdint.h>
@@ -115,13 +116,9 @@ int cs__wr_own_write(cs_writer *w) {
 
 int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word) {
   if (e->odf++ == 0) {
-    if (w->ntouched[word] == w->touched_cap[word]) {
-      size_t cap = w->touched_cap[word] ? w->touched_cap[word] * 2 : 1024;
-      cs__pentry **v = realloc(w->touched[word], cap * sizeof *v);
-      if (!v) return CS_ENOMEM;
-      w->touched[word] = v;
-      w->touched_cap[word] = cap;
-    }
+    if (cs_grow_from((void **)&w->touched[word], &w->touched_cap[word], w->ntouched[word] + 1,
+                     sizeof *w->touched[word], 1024))
+      return CS_ENOMEM;
     w->touched[word][w->ntouched[word]++] = e;
   }
   return 0;
