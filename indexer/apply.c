@@ -321,9 +321,13 @@ static int apply_events(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t n,
     if (rc) break;
     count_flags(st, flags);
     if (flags & CS_PUT_SKIPPED) {
-      cs_log(CS_LOG_WARN, "event at position %" PRIu64 " (%s): %s, skipped", e.position,
-             e.type ? e.type : "no type",
-             cs_event_type_parse(e.type) ? "no patient_id in payload" : "unknown event type");
+      /* A bad row: logged and counted once however often it is read again
+       * (the first run's load and the tail after it may both read it). */
+      char reason[160];
+      snprintf(reason, sizeof reason, "%s (type %.60s)",
+               cs_event_type_parse(e.type) ? "no patient_id in payload" : "unknown event type",
+               e.type ? e.type : "none");
+      rc = cs_badrows_note(w, 'e', e.position, reason, "skipped");
     } else if (!(flags & (CS_PUT_DUPLICATE | CS_PUT_ERASED))) {
       st->events++;
       if (cs_event_type_parse(e.type) == CS_EV_ERASED) {
