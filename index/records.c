@@ -296,40 +296,6 @@ int cs_turn_text(cs_turn *t, cs_buf *scratch) {
   return rc;
 }
 
-void cs_token_table_encode(cs_buf *b, const cs_token *t, size_t n, uint32_t *count) {
-  uint32_t pos = 0, end = 0, c = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (t[i].flags & CS_TOK_STOP) continue;
-    cs_buf_varint(b, t[i].pos - pos);
-    cs_buf_varint(b, t[i].start - end);
-    cs_buf_varint(b, t[i].end - t[i].start);
-    pos = t[i].pos;
-    end = t[i].end;
-    c++;
-  }
-  *count = c;
-}
-
-int cs_turn_token_next(const cs_turn *t, cs_tokiter *it, uint32_t *pos, uint32_t *start,
-                       uint32_t *end) {
-  if (it->i == 0 && !it->p) it->p = t->tokens;
-  if (it->i >= t->ntokens) return 0;
-  uint64_t dpos, dstart, len;
-  if (cs_varint_get(&it->p, t->tokens_end, &dpos) ||
-      cs_varint_get(&it->p, t->tokens_end, &dstart) || cs_varint_get(&it->p, t->tokens_end, &len))
-    return CS_ECORRUPT;
-  uint64_t s = (uint64_t)it->end + dstart, e = s + len;
-  uint64_t ps = (uint64_t)it->pos + dpos;
-  if (e > t->text.len || len == 0 || ps > UINT32_MAX) return CS_ECORRUPT;
-  it->i++;
-  it->pos = (uint32_t)ps;
-  it->end = (uint32_t)e;
-  *pos = it->pos;
-  *start = (uint32_t)s;
-  *end = (uint32_t)e;
-  return 1;
-}
-
 void cs_patient_encode(cs_buf *b, const cs_patient *pt) {
   cs_buf_u8(b, CS_RECORD_V1);
   cs_buf_varint(b, pt->id);

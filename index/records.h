@@ -110,9 +110,9 @@ typedef struct cs_conv {
 
 /* A turn (CS_T_TURN). Its text is stored compressed when that pays
  * (textpack.h): cs_turn_decode then leaves text.p NULL (text.len is the
- * plain length) and cs_turn_text decompresses it. The token table is not
- * stored: whoever needs byte offsets analyzes the text again
- * (cs_token_table_encode) and points tokens at the table. */
+ * plain length) and cs_turn_text decompresses it. No byte offsets are
+ * stored: the highlighter finds word bounds in the text again
+ * (cs_analyze_bounds). */
 typedef struct cs_turn {
   uint32_t docid;
   int32_t seq;
@@ -121,9 +121,6 @@ typedef struct cs_turn {
   cs_str packed;            /* the compressed text until cs_turn_text; p NULL when plain */
   uint32_t dict;            /* the dictionary packed needs (textpack.h), 0: none */
   int64_t start_ms, end_ms; /* -1: unknown */
-  /* Token table: ntokens x (pos_delta, start_delta, len) varints. */
-  uint32_t ntokens;
-  const uint8_t *tokens, *tokens_end;
 } cs_turn;
 
 typedef struct cs_patient {
@@ -243,23 +240,6 @@ void cs_checkpoint_encode(cs_buf *b, const cs_checkpoint *c);
 int cs_checkpoint_decode(const void *p, size_t n, cs_checkpoint *c);
 void cs_stats_encode(cs_buf *b, const cs_stats *s);
 int cs_stats_decode(const void *p, size_t n, cs_stats *s);
-
-/* Appends the token table of analyzed text (the analyzer's tokens, in text
- * order): its non-stop tokens as (pos delta, start delta, len) varints;
- * *count gets their number. Built for turns, titles and descriptions,
- * analyzed again, when they are highlighted (the index stores no table). */
-struct cs_token;
-void cs_token_table_encode(cs_buf *b, const struct cs_token *t, size_t n, uint32_t *count);
-
-/* Iterates a turn's token table: returns 1 and fills pos/start/end while
- * tokens remain, 0 at the end, CS_ECORRUPT on bad bytes or offsets outside
- * the text. `state` starts zeroed. */
-typedef struct cs_tokiter {
-  const uint8_t *p;
-  uint32_t i, pos, end;
-} cs_tokiter;
-int cs_turn_token_next(const cs_turn *t, cs_tokiter *it, uint32_t *pos, uint32_t *start,
-                       uint32_t *end);
 
 /* Interaction weights and decay (documented in README "Interaction"). */
 #define CS_INTER_HALF_LIFE_DAYS 30.0

@@ -1,8 +1,8 @@
 /*
  * libFuzzer harness: every record decoder of the index (index/records.h)
  * and the postings codec (index/postings.h). The first byte picks the
- * decoder, the rest is the stored value; a turn's token table is walked and
- * a chunk's positions read, as the readers do. Seeds: values of a real
+ * decoder, the rest is the stored value; a turn's text is unpacked and a
+ * chunk's positions read, as the readers do. Seeds: values of a real
  * index (tests/fuzz/seeds.c).
  */
 #include "fuzz_records.h"
@@ -39,11 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_conv_decode(p, n, &u.conv);
     break;
   case FUZZ_TURN:
+    /* Decoded, then its text unpacked as readers do (zstd, dictionary id). */
     if (cs_turn_decode(p, n, &u.turn) == 0) {
-      cs_tokiter it = {0};
-      uint32_t pos, start, len;
-      while (cs_turn_token_next(&u.turn, &it, &pos, &start, &len) == 1) {
-      }
+      static cs_buf text;
+      cs_turn_text(&u.turn, &text);
     }
     break;
   case FUZZ_PATIENT:
