@@ -51,6 +51,8 @@ typedef struct qa_term {
   char surf[CS_TERM_MAX + 1]; /* the question's word as written, ASCII-lowercased */
   size_t surf_len;
   uint32_t group; /* the question term it stands for (itself for a question term) */
+  double scale;   /* of its idf (FOCUS_SCALE for a question's focus) */
+  int focus;      /* the word after "qué" / "cuál" (is_focus) */
   /* A phrase (multi-word thesaurus entry): key is its first word; these
    * follow it at these positions after it. */
   uint8_t nrest;
@@ -193,6 +195,21 @@ static const struct {
     {"alimentación", "comer comida comedor alimentos hambre"},
 };
 
+/* The focus of a question: the noun right after "qué" or "cuál(es)" names
+ * the kind of thing asked for ("¿Qué tierra fue cedida?", "¿Cuál es el
+ * río...?"), which the passage that answers it names by the thing itself
+ * ("la Luisiana"); the other words of the question come from that passage.
+ * In /v1/qa/retrieve (not the checklist, whose points are no such
+ * questions), its idf counts FOCUS_SCALE (tuning half of SQuAD-es,
+ * bench/analysis.md); CS_BENCH_QA_NO_FOCUS turns it off, for
+ * bench/qa_steps.sh only. */
+#define FOCUS_SCALE 0.7
+
+static int is_focus(const cs_token *prev, const cs_token *tok) {
+  return prev->pos + 1 == tok->pos && (!strcmp(prev->word, "que") || !strcmp(prev->word, "cual") ||
+                                       !strcmp(prev->word, "cuales"));
+}
+
 static int add_terms(cs_analyzer *an, const char *text, size_t len, double weight, qa_term *t,
                      size_t *n) {
   const cs_token *toks;
@@ -214,6 +231,8 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     memcpy(t[*n].word, toks[i].word, t[*n].word_len);
     t[*n].group = (uint32_t)*n;
     t[*n].qpos = toks[i].pos;
+    t[*n].scale = 1;
+    t[*n].focus = i > 0 && is_focus(&toks[i - 1], &toks[i]);
     size_t sl = toks[i].end - toks[i].start;
     t[*n].surf_len = sl < CS_TERM_MAX ? sl : 0;
     for (size_t j = 0; j < t[*n].surf_len; j++) {
@@ -492,7 +511,9 @@ static int passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out);
 /* The surface words of re-analyzed passages, kept while the checklist asks
  * every relevant point of one conversation (the same few passages come
  * back for each point; analyzing them is most of a checklist's cost).
- * Words are stored as a length byte and the folded bytes. */
+ * Each token is stored as a length byte and the folded word, a length byte
+ * and its term, and a byte of SURF_* flags. */
+enum { SURF_STOP = 1, SURF_NUMBER = 2, SURF_NAME = 4 };
 typedef struct surf_ent {
   uint32_t docid;
   uint32_t len;  /* tokens that are not stop words */
@@ -518,6 +539,17 @@ static void surf_free(surf_cache *sc) {
   memset(sc, 0, sizeof *sc);
 }
 
+/* Whether the word at byte `at` of s starts with a capital letter (ASCII or
+ * Latin-1 accented: a name, most of the time) and does not open a sentence. */
+static int is_name(const char *s, size_t at) {
+  unsigned char c0 = (unsigned char)s[at], c1 = c0 == 0xC3 ? (unsigned char)s[at + 1] : 0;
+  if (!(c0 >= 'A' && c0 <= 'Z') && !(c1 >= 0x80 && c1 <= 0x9E && c1 != 0x97)) return 0;
+  size_t i = at;
+  while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '"' || s[i - 1] == '(' || s[i - 1] == '\n'))
+    i--;
+  return i > 0 && s[i - 1] != '.' && s[i - 1] != '?' && s[i - 1] != '!' && s[i - 1] != ':';
+}
+
 /* The entry of passage docid in sc, analyzing it when it is not there. */
 static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, uint32_t docid,
                                cs_buf *text) {
@@ -536,8 +568,15 @@ static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, ui
     for (size_t j = 0; j < n; j++) {
       e->len += !(toks[j].flags & CS_TOK_STOP);
       size_t wl = toks[j].word_len < 255 ? toks[j].word_len : 255;
+      size_t tl = toks[j].term_len < 255 ? toks[j].term_len : 255;
       cs_buf_u8(&sc->words, (uint8_t)wl);
       cs_buf_bytes(&sc->words, toks[j].word, wl);
+      cs_buf_u8(&sc->words, (uint8_t)tl);
+      cs_buf_bytes(&sc->words, toks[j].term, tl);
+      cs_buf_u8(&sc->words,
+                (uint8_t)((toks[j].flags & CS_TOK_STOP ? SURF_STOP : 0) |
+                          (toks[j].flags & CS_TOK_NUMBER ? SURF_NUMBER : 0) |
+                          (is_name((const char *)text->p, toks[j].start) ? SURF_NAME : 0)));
     }
     e->nw = n;
     e->ok = 1;
@@ -547,12 +586,84 @@ static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, ui
   return e;
 }
 
+/* The token after w in a surface cache's words. */
+static const uint8_t *surf_next(const uint8_t *w) {
+  w += 1 + w[0];
+  return w + 1 + w[0] + 1;
+}
+
+/* Expected answer: a question asking when, how many or how much (cuándo,
+ * cuántos, qué año...) is answered by a number, one asking who or where
+ * (quién, dónde) by a name. The passage that answers it holds such a token
+ * among the question's words, in the sentence the question was written
+ * from; another passage of the same subject often holds the words without
+ * it. The best window of ANSWER_SPAN positions holding an answer token (one
+ * that is no question word) adds ANSWER_WEIGHT x the idf mass of the
+ * distinct question terms in it. Chosen on the tuning half of SQuAD-es
+ * (bench/analysis.md); CS_BENCH_QA_NO_ANSWER turns it off, for
+ * bench/qa_steps.sh only. */
+enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
+
+#define ANSWER_SPAN 10
+#define ANSWER_WEIGHT 0.7
+
+static int answer_kind(cs_analyzer *an, const char *q) {
+  static const char *const number[] = {"cuando", "cuanto", "cuanta", "cuantos",    "cuantas",
+                                       "año",    "años",   "fecha",  "porcentaje", "siglo"};
+  static const char *const name[] = {"quien", "quienes", "donde"};
+  if (getenv("CS_BENCH_QA_NO_ANSWER")) return ANSWER_ANY;
+  const cs_token *toks;
+  size_t n;
+  if (cs_analyze(an, "es", q, strlen(q), &toks, &n)) return ANSWER_ANY;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < sizeof number / sizeof *number; j++)
+      if (!strcmp(toks[i].word, number[j])) return ANSWER_NUMBER;
+    for (size_t j = 0; j < sizeof name / sizeof *name; j++)
+      if (!strcmp(toks[i].word, name[j])) return ANSWER_NAME;
+  }
+  return ANSWER_ANY;
+}
+
+/* The answer-type bonus of a passage (its nw tokens at w, a surface
+ * cache's words); -1 when out of memory. */
+static double answer_window(const qa_term *t, size_t nt, uint64_t matched, const uint8_t *w,
+                            size_t nw, int kind) {
+  if (kind == ANSWER_ANY || nw == 0) return 0;
+  int16_t *g = malloc(nw * sizeof *g);
+  if (!g) return -1;
+  /* g[j]: the question term token j stands for, -2 an answer token, -1 neither */
+  for (size_t j = 0; j < nw; j++, w = surf_next(w)) {
+    const uint8_t *term = w + 1 + w[0];
+    uint8_t flags = term[1 + term[0]];
+    g[j] = -1;
+    if (flags & SURF_STOP) continue;
+    for (size_t i = 0; i < nt && g[j] < 0; i++)
+      if ((matched & (1ull << i)) && !t[i].nrest && t[i].len - 1 == term[0] &&
+          memcmp(t[i].key + 1, term + 1, term[0]) == 0)
+        g[j] = (int16_t)t[i].group;
+    if (g[j] < 0 && (flags & (kind == ANSWER_NUMBER ? SURF_NUMBER : SURF_NAME))) g[j] = -2;
+  }
+  uint32_t cnt[QA_TERMS_MAX] = {0}, answers = 0;
+  double mass = 0, best = 0;
+  for (size_t hi = 0, lo = 0; hi < nw; hi++) {
+    if (g[hi] == -2) answers++;
+    if (g[hi] >= 0 && cnt[g[hi]]++ == 0) mass += t[g[hi]].idf;
+    for (; hi - lo >= ANSWER_SPAN; lo++) {
+      if (g[lo] == -2) answers--;
+      if (g[lo] >= 0 && --cnt[g[lo]] == 0) mass -= t[g[lo]].idf;
+    }
+    if (answers && mass > best) best = mass;
+  }
+  free(g);
+  return ANSWER_WEIGHT * best;
+}
+
 /* Surface-form bonus and coordination for the best candidates: each
  * passage's words are re-analyzed (only these few), so the index needs no
  * second copy of the passages under their unstemmed words. sc (may be
  * NULL) keeps the analyses for later calls on the same passages. */
 static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranker *rk,
-                  const qa_term *t, size_t nt, cand *c, size_t nc) {
+                  const qa_term *t, size_t nt, int kind, cand *c, size_t nc) {
   double total = 0;
   for (size_t i = 0; i < nt; i++)
     total += t[i].group == i ? t[i].idf * t[i].weight : 0;
@@ -586,13 +697,14 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
         if (t[i].weight < 1.0 || !(c[k].matched & (1ull << i))) continue;
         uint32_t tf = 0;
         const uint8_t *w = base + e->at;
-        for (size_t j = 0; j < e->nw; j++) {
+        for (size_t j = 0; j < e->nw; j++, w = surf_next(w))
           tf += w[0] == t[i].word_len && memcmp(w + 1, t[i].word, t[i].word_len) == 0;
-          w += 1 + w[0];
-        }
         if (tf)
           c[k].score += SURFACE_WEIGHT * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, e->len);
       }
+      double ans = answer_window(t, nt, c[k].matched, base + e->at, e->nw, kind);
+      if (ans < 0) rc = CS_ENOMEM;
+      c[k].score += ans;
     }
     if (total > 0) c[k].score *= pow(got / total, COORD_ALPHA);
   }
@@ -604,7 +716,7 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
 /* Ranks passages for the terms; *out gets up to `k` candidates, best first
  * (malloc'd). The analyzer (borrowed) re-analyzes the best candidates. */
 static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term *t, size_t nt,
-                         const scope *s, uint32_t k, cand **out, size_t *nout) {
+                         int kind, const scope *s, uint32_t k, cand **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
   cs_stats st;
@@ -627,6 +739,8 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
       if ((double)lk.df < df) df = (double)lk.df;
     }
     t[i].idf = df > 0 ? log(1.0 + (n - df + 0.5) / (df + 0.5)) : 0;
+    if (t[i].group != i) t[i].scale = t[t[i].group].scale;
+    t[i].idf *= t[i].scale;
   }
   acc a = {0};
   rc = score_terms(r, &rk, t, nt, s, &a);
@@ -642,7 +756,7 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
   size_t top = m < QA_RERANK ? m : QA_RERANK;
   rc = proximity(r, &rk, t, nt, a.v, top);
   if (!rc && top) qsort(a.v, top, sizeof *a.v, cand_by_score);
-  if (!rc) rc = rerank(r, an, sc, &rk, t, nt, a.v, top);
+  if (!rc) rc = rerank(r, an, sc, &rk, t, nt, kind, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
@@ -923,26 +1037,39 @@ static void thesaurus_terms(const cs__thesaurus *th, cs_analyzer *an, qa_term *t
 #define PREFIX_LEN 5
 #define PREFIX_PER_WORD 4
 #define PREFIX_WEIGHT 0.3
+#define PREFIX_SCAN 64 /* lexicon keys looked at per word */
 
 typedef struct prefix_ctx {
-  qa_term *t;
-  size_t *nt, group, added;
+  const qa_term *t, *q;
+  size_t nt, n, scanned;
+  struct {
+    char key[CS_TERM_MAX + 2];
+    size_t len, lcp;
+  } v[PREFIX_PER_WORD];
 } prefix_ctx;
 
+/* Keeps the PREFIX_PER_WORD terms sharing the longest beginning with the
+ * question word (the first ones in key order among equals). */
 static int each_prefixed(void *ctx, cs_slice k, cs_slice v) {
   (void)v;
   prefix_ctx *c = ctx;
-  if (c->added == PREFIX_PER_WORD || *c->nt >= QA_TERMS_MAX) return 1;
+  if (c->scanned++ == PREFIX_SCAN) return 1;
   if (k.len > CS_TERM_MAX + 1) return 0;
-  for (size_t m = 0; m < *c->nt; m++)
+  for (size_t m = 0; m < c->nt; m++)
     if (!c->t[m].nrest && c->t[m].len == k.len && memcmp(c->t[m].key, k.data, k.len) == 0) return 0;
-  qa_term *x = &c->t[(*c->nt)++];
-  memset(x, 0, sizeof *x);
-  memcpy(x->key, k.data, k.len);
-  x->len = k.len;
-  x->weight = PREFIX_WEIGHT;
-  x->group = (uint32_t)c->group;
-  c->added++;
+  const char *kd = k.data;
+  size_t lcp = 0;
+  while (lcp < k.len && lcp < c->q->len && kd[lcp] == c->q->key[lcp])
+    lcp++;
+  size_t at = c->n;
+  while (at > 0 && c->v[at - 1].lcp < lcp)
+    at--;
+  if (at == PREFIX_PER_WORD) return 0;
+  if (c->n < PREFIX_PER_WORD) c->n++;
+  memmove(&c->v[at + 1], &c->v[at], (c->n - 1 - at) * sizeof c->v[0]);
+  memcpy(c->v[at].key, k.data, k.len);
+  c->v[at].len = k.len;
+  c->v[at].lcp = lcp;
   return 0;
 }
 
@@ -951,9 +1078,17 @@ static int prefix_terms(cs_reader *r, qa_term *t, size_t *nt) {
   size_t own = *nt;
   for (size_t i = 0; i < own; i++) {
     if (t[i].group != i || t[i].weight < 1 || t[i].nrest || t[i].len < PREFIX_LEN + 2) continue;
-    prefix_ctx c = {t, nt, i, 0};
+    prefix_ctx c = {.t = t, .q = &t[i], .nt = *nt};
     int rc = cs_reader_scan(r, CS_T_LEX, t[i].key, PREFIX_LEN + 1, each_prefixed, &c);
     if (rc < 0) return rc;
+    for (size_t j = 0; j < c.n && *nt < QA_TERMS_MAX; j++) {
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      memcpy(x->key, c.v[j].key, c.v[j].len);
+      x->len = c.v[j].len;
+      x->weight = PREFIX_WEIGHT;
+      x->group = (uint32_t)i;
+    }
   }
   return 0;
 }
@@ -984,6 +1119,9 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
     cs__analyzer_put(an);
     return -1;
   }
+  int kind = answer_kind(an, p->question);
+  for (size_t i = 0; i < nt && !getenv("CS_BENCH_QA_NO_FOCUS"); i++)
+    if (t[i].focus) t[i].scale = FOCUS_SCALE;
   synonym_terms(cs__synonyms_current(), t, &nt);
   lemma_terms(cs__engine_lemmas(e), an, t, &nt);
   thesaurus_terms(cs__engine_thesaurus(e), an, t, &nt);
@@ -992,7 +1130,7 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
-  if (prefix_terms(v.r, t, &nt) || rank_passages(v.r, an, NULL, t, nt, &s, k, &cands, &nc)) {
+  if (prefix_terms(v.r, t, &nt) || rank_passages(v.r, an, NULL, t, nt, kind, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }
@@ -1159,7 +1297,7 @@ int cs__checklist_eval(cs__checklist *cl, size_t i, uint32_t first_docid, uint32
   }
   cand *best = NULL;
   size_t nb = 0;
-  int rc = rank_passages(cl->r, cl->an, &cl->sc, pt->t, pt->nt, &s, 1, &best, &nb);
+  int rc = rank_passages(cl->r, cl->an, &cl->sc, pt->t, pt->nt, ANSWER_ANY, &s, 1, &best, &nb);
   if (!rc && nb > 0) {
     out->found = 1;
     out->docid = best[0].docid;
