@@ -193,6 +193,63 @@ static void densest_window(void) {
   drop_index(e, dir);
 }
 
+/* Expected answer type (issue #13): "¿Cuándo...?" is answered by a date, so
+ * the passage with a number among the question's words ranks above one
+ * that holds the same words in their very forms but no number. */
+static void answer_type(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-answer", dir, sizeof dir, &s);
+  cs_patient_in eva = {1, 10, "Eva Ruiz", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &eva, &flags);
+  const cs_turn_in words[] = {
+      {0, "Eva", "beneficiary", 0, 3000, "Ya firmó el contrato de alquiler con el casero.", 0}};
+  const cs_turn_in date[] = {
+      {0, "Eva", "beneficiary", 0, 3000, "Firmamos aquel contrato de alquiler en 2019.", 0}};
+  put(w, 1, 1, 10, words, 1);
+  put(w, 2, 1, 10, date, 1);
+  cs_engine *e = open_engine(dir, s, w);
+  long long got = first_conv(e, "¿Cuándo firmó el contrato de alquiler?");
+  CHECK(got == 2, "the passage with a date among the question's words comes first (got %lld)", got);
+  got = first_conv(e, "¿Firmó el contrato de alquiler?");
+  CHECK(got == 1, "a question asking no date keeps the exact words first (got %lld)", got);
+  drop_index(e, dir);
+}
+
+/* The question's focus (issue #13): in "¿Qué papel...?" the word after
+ * "qué" names the kind of thing asked for, which the answer names by the
+ * thing itself; the passage holding the question's other words ranks above
+ * one holding the focus word, though the focus word is a little rarer. */
+static void question_focus(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-focus", dir, sizeof dir, &s);
+  cs_patient_in ana = {1, 10, "Ana Vidal", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &ana, &flags);
+  const char *texts[] = {
+      "En la oficina de extranjería le pidieron el pasaporte.",
+      "Un papel de la oficina de extranjería.",
+      "Otro papel para el banco.",
+      "Le pidieron ayuda a la vecina.",
+      "Nos pidieron paciencia.",
+      "Hablamos del colegio de los niños.",
+      "El médico cambió la medicación.",
+      "Busca trabajo en la hostelería.",
+      "El comedor abre a las doce.",
+      "La vivienda tiene humedad.",
+  };
+  for (uint64_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+    cs_turn_in t = {0, "Ana", "beneficiary", 0, 3000, texts[i], 0};
+    put(w, 1 + i, 1, 10, &t, 1);
+  }
+  cs_engine *e = open_engine(dir, s, w);
+  long long got = first_conv(e, "¿Qué papel le pidieron en la oficina de extranjería?");
+  CHECK(got == 1, "the passage with the question's other words comes first (got %lld)", got);
+  drop_index(e, dir);
+}
+
 int main(void) {
   char dir[128];
   cs_store *s;
@@ -326,5 +383,7 @@ int main(void) {
   drop_index(e, dir);
   local_discrimination();
   densest_window();
+  answer_type();
+  question_focus();
   return th_check_done();
 }
