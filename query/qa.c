@@ -539,10 +539,12 @@ static void surf_free(surf_cache *sc) {
   memset(sc, 0, sizeof *sc);
 }
 
-/* Whether the word at byte `at` of s starts with a capital letter (ASCII or
+/* Whether the word at byte `at` of s (len bytes) starts with a capital letter (ASCII or
  * Latin-1 accented: a name, most of the time) and does not open a sentence. */
-static int is_name(const char *s, size_t at) {
-  unsigned char c0 = (unsigned char)s[at], c1 = c0 == 0xC3 ? (unsigned char)s[at + 1] : 0;
+static int is_name(const char *s, size_t len, size_t at) {
+  if (at >= len) return 0;
+  unsigned char c0 = (unsigned char)s[at];
+  unsigned char c1 = c0 == 0xC3 && at + 1 < len ? (unsigned char)s[at + 1] : 0;
   if (!(c0 >= 'A' && c0 <= 'Z') && !(c1 >= 0x80 && c1 <= 0x9E && c1 != 0x97)) return 0;
   size_t i = at;
   while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '"' || s[i - 1] == '(' || s[i - 1] == '\n'))
@@ -573,10 +575,11 @@ static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, ui
       cs_buf_bytes(&sc->words, toks[j].word, wl);
       cs_buf_u8(&sc->words, (uint8_t)tl);
       cs_buf_bytes(&sc->words, toks[j].term, tl);
-      cs_buf_u8(&sc->words,
-                (uint8_t)((toks[j].flags & CS_TOK_STOP ? SURF_STOP : 0) |
-                          (toks[j].flags & CS_TOK_NUMBER ? SURF_NUMBER : 0) |
-                          (is_name((const char *)text->p, toks[j].start) ? SURF_NAME : 0)));
+      cs_buf_u8(
+          &sc->words,
+          (uint8_t)((toks[j].flags & CS_TOK_STOP ? SURF_STOP : 0) |
+                    (toks[j].flags & CS_TOK_NUMBER ? SURF_NUMBER : 0) |
+                    (is_name((const char *)text->p, text->len, toks[j].start) ? SURF_NAME : 0)));
     }
     e->nw = n;
     e->ok = 1;
