@@ -36,11 +36,15 @@ int cs_oblock_next(cs_oblock_it *it) {
   if (!it->started) {
     /* The first key is the stored one. */
     if (shared != 0 || slen != it->klen || memcmp(suffix, it->key, slen) != 0) return CS_ECORRUPT;
-  } else if (cs_okey_cmp(suffix, slen, it->key + shared, it->klen - shared) <= 0) {
-    return CS_ECORRUPT; /* not after the previous key */
+  } else if (slen == 0 || (shared < it->klen && suffix[0] <= it->key[shared])) {
+    /* Not after the previous key, or `shared` not the whole common
+     * prefix (the encoder's is): either way not a block we wrote. */
+    return CS_ECORRUPT;
   }
-  memmove(it->key + shared, suffix, slen);
+  for (size_t i = 0; i < slen; i++) /* a few bytes: no call */
+    it->key[shared + i] = suffix[i];
   it->klen = shared + slen;
+  it->shared = shared;
   it->val = (cs_slice){p, vlen};
   it->p = p + vlen;
   it->started = 1;
@@ -94,7 +98,8 @@ static const uint8_t *karena_copy(cs_karena *a, const uint8_t *p, size_t n) {
     a->head = k;
   }
   uint8_t *out = a->head->data + a->head->used;
-  memcpy(out, p, n);
+  for (size_t i = 0; i < n; i++) /* a short key: no call */
+    out[i] = p[i];
   a->head->used += n;
   return out;
 }
@@ -170,6 +175,46 @@ static int step(cs_ocur *c) {
   return first_from(c, rc, bk, bv);
 }
 
+/* Common prefix length of a[0..an) and b[0..bn). */
+static size_t lcp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+  size_t i = 0, n = an < bn ? an : bn;
+  while (i < n && a[i] == b[i])
+    i++;
+  return i;
+}
+
+/* From the entry `it` is on, onto the first key >= kp[0..kn) of its block:
+ * 0 there, CS_ENOTFOUND past the block's last, CS_ECORRUPT. Front coding
+ * spares most comparisons: an entry that keeps more of the previous key
+ * than the previous key had in common with kp is still before it; one that
+ * keeps less is past it (its next byte grew where the previous key's
+ * matched kp's). */
+static int it_scan(cs_oblock_it *it, const uint8_t *kp, size_t kn) {
+  size_t common = lcp(it->key, it->klen, kp, kn);
+  for (;;) {
+    if (common == kn || (common < it->klen && it->key[common] > kp[common])) return 0;
+    size_t before = common; /* the current key is before kp */
+    int rc = cs_oblock_next(it);
+    if (rc) return rc;
+    if (it->shared < before) return 0;
+    if (it->shared == before)
+      common = before + lcp(it->key + before, it->klen - before, kp + before, kn - before);
+  }
+}
+
+/* From the entry the cursor is on, onto the first key >= key. */
+static int scan_to(cs_ocur *c, cs_slice key) {
+  for (;;) {
+    int rc = it_scan(&c->it, key.data, key.len);
+    if (rc == 0) return 0;
+    if (rc != CS_ENOTFOUND) cs_corrupt(c->t, c->bkey); /* the rest of the block is lost */
+    cs_slice bk, bv;
+    rc = cs_cursor_next(c->c, &bk, &bv);
+    rc = first_from(c, rc, bk, bv);
+    if (rc) return rc;
+  }
+}
+
 /* Onto the first logical key >= key. */
 static int seek(cs_ocur *c, cs_slice key) {
   cs_slice bk, bv;
@@ -186,9 +231,7 @@ static int seek(cs_ocur *c, cs_slice key) {
   }
   if (prc) return prc;
   rc = first_from(c, 0, bk, bv);
-  while (rc == 0 && cs_okey_cmp(c->it.key, c->it.klen, key.data, key.len) < 0)
-    rc = step(c);
-  return rc;
+  return rc ? rc : scan_to(c, key);
 }
 
 int cs_ocur_first(cs_ocur *c, cs_slice *k, cs_slice *v) {
@@ -208,14 +251,61 @@ int cs_ocur_seek(cs_ocur *c, cs_slice key, cs_slice *k, cs_slice *v) {
   return rc ? rc : entry(c, k, v);
 }
 
-int cs_oblock_get(cs_txn *t, cs_table tbl, cs_slice key, cs_slice *val) {
+void cs_oblock_hint_free(cs_oblock_hint *h) {
+  cs_cursor_close(h->c);
+  memset(h, 0, sizeof *h);
+}
+
+/* Points the hint at the block that would hold key: CS_ENOTFOUND when key
+ * comes before every block. */
+static int locate(cs_txn *t, cs_table tbl, cs_oblock_hint *h, cs_slice key) {
+  h->valid = h->bounded = 0;
+  if (!h->c) {
+    int rc = cs_cursor_open(t, tbl, &h->c);
+    if (rc) return rc;
+  }
+  cs_slice k, v, next = {NULL, 0};
+  int rc = cs_cursor_seek(h->c, key, &k, &v);
+  if (rc == 0 && k.len == key.len && memcmp(k.data, key.data, key.len) == 0) {
+    h->bk = k;
+    h->bv = v;
+    cs_slice nv;
+    rc = cs_cursor_next(h->c, &next, &nv);
+    if (rc && rc != CS_ENOTFOUND) return rc;
+  } else {
+    if (rc && rc != CS_ENOTFOUND) return rc;
+    if (rc == 0) next = k;
+    rc = rc == 0 ? cs_cursor_prev(h->c, &h->bk, &h->bv) : cs_cursor_last(h->c, &h->bk, &h->bv);
+    if (rc) return rc;
+  }
+  if (next.data && next.len <= CS_OKEY_MAX) {
+    memcpy(h->bound, next.data, next.len);
+    h->blen = next.len;
+    h->bounded = 1;
+  }
+  h->valid = 1;
+  return 0;
+}
+
+int cs_oblock_get(cs_txn *t, cs_table tbl, cs_oblock_hint *h, cs_slice key, cs_slice *val) {
   if (key.len == 0 || key.len > CS_OKEY_MAX) return CS_ENOTFOUND;
-  cs_ocur *c;
-  int rc = cs_ocur_open(t, tbl, NULL, &c);
+  int rc = 0;
+  if (!h->valid || cs_okey_cmp(h->bk.data, h->bk.len, key.data, key.len) > 0 ||
+      (h->bounded && cs_okey_cmp(key.data, key.len, h->bound, h->blen) >= 0))
+    rc = locate(t, tbl, h, key);
   if (rc) return rc;
-  cs_slice k;
-  rc = cs_ocur_seek(c, key, &k, val);
-  if (rc == 0 && (k.len != key.len || memcmp(k.data, key.data, key.len) != 0)) rc = CS_ENOTFOUND;
-  cs_ocur_close(c);
+  cs_oblock_it it;
+  rc = cs_oblock_begin(&it, h->bk, h->bv);
+  if (!rc) rc = cs_oblock_next(&it);
+  if (!rc) rc = it_scan(&it, key.data, key.len);
+  if (!rc) {
+    if (it.klen != key.len || memcmp(it.key, key.data, key.len) != 0) return CS_ENOTFOUND;
+    *val = it.val;
+    return 0;
+  }
+  if (rc == CS_ECORRUPT) {
+    h->valid = 0;
+    return cs_corrupt(tbl, h->bk);
+  }
   return rc;
 }

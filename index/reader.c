@@ -17,8 +17,9 @@
 struct cs_reader {
   cs_store *store;
   cs_txn *txn;
-  cs_buf text;    /* the last cs_reader_turn's text, when stored compressed */
-  cs_karena keys; /* the block tables' logical keys handed out (oblock.h) */
+  cs_buf text;            /* the last cs_reader_turn's text, when stored compressed */
+  cs_karena keys;         /* the block tables' logical keys handed out (oblock.h) */
+  cs_oblock_hint hint[2]; /* the last CS_T_OLEX and CS_T_OWORDS blocks looked in */
 };
 
 struct cs_pcur {
@@ -69,6 +70,8 @@ int cs_reader_open(cs_store *s, cs_reader **out) {
 
 void cs_reader_close(cs_reader *r) {
   if (!r) return;
+  cs_oblock_hint_free(&r->hint[0]);
+  cs_oblock_hint_free(&r->hint[1]);
   cs_txn_abort(r->txn);
   cs_buf_free(&r->text);
   cs_karena_free(&r->keys);
@@ -139,7 +142,7 @@ static int owner_get(cs_reader *r, cs_table t, uint64_t owner, const char *key, 
   cs_key_u64(k, owner);
   memcpy(k + 8, key, len);
   *kk = sl(k, len + 8);
-  return cs_oblock_get(r->txn, t, *kk, v);
+  return cs_oblock_get(r->txn, t, &r->hint[t == CS_T_OWORDS], *kk, v);
 }
 
 int cs_reader_owner_lex(cs_reader *r, uint64_t owner, const char *term, size_t len, cs_lex *out) {
