@@ -4,7 +4,9 @@
  * relevance order, no work budget), single thread, warm.
  *
  *   cs-bench-ours --index DIR --queries FILE --stop FILE --mode exact|box
- *                 [--passes N] [--max-seconds S] --out FILE
+ *                 [--passes N] [--max-seconds S] [--employee N] --out FILE
+ * (--employee N: as portal employee N, who sees its own people and ranks
+ * with its own statistics, instead of an admin)
  *
  * Pass 0 warms (not recorded); passes 1..N are recorded (common.h format),
  * stopping early (after at least one recorded pass) past --max-seconds.
@@ -72,6 +74,7 @@ int main(int argc, char **argv) {
   const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL;
   int passes = 3;
   double max_s = 120;
+  long long employee = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--index"))
       index = argv[i + 1];
@@ -87,6 +90,8 @@ int main(int argc, char **argv) {
       passes = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--max-seconds"))
       max_s = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--employee"))
+      employee = atoll(argv[i + 1]);
     else {
       fprintf(stderr, "cs-bench-ours: bad argument %s\n", argv[i]);
       return 2;
@@ -94,7 +99,7 @@ int main(int argc, char **argv) {
   }
   if (!index || !qpath || !out || !stoppath) {
     fprintf(stderr, "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
-                    "exact|box [--passes N] [--max-seconds S] --out FILE\n");
+                    "exact|box [--passes N] [--max-seconds S] [--employee N] --out FILE\n");
     return 2;
   }
   int exact = !strcmp(mode, "exact");
@@ -113,7 +118,8 @@ int main(int argc, char **argv) {
     perror(out);
     return 1;
   }
-  cs_caller caller = {CS_CALLER_ADMIN, 0};
+  /* --employee N: a portal caller (its own people, its own statistics). */
+  cs_caller caller = {employee > 0 ? CS_CALLER_PORTAL : CS_CALLER_ADMIN, (uint64_t)employee};
   char qbuf[2048];
   double t_start = bq_now_us();
   size_t errors = 0;

@@ -3,6 +3,8 @@
  */
 #include "corrupt.h"
 
+#include "oblock.h"
+
 #include "errors.h"
 #include "log.h"
 #include "postings.h"
@@ -258,9 +260,8 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_PASSAGE:
     return cs_passage_decode(p, n, &u.passage);
   case CS_T_OLEX:
-    return cs_lex_decode(p, n, &u.lex);
   case CS_T_OWORDS:
-    return cs_word_decode(p, n, &u.word);
+    return cs_oblock_check(t, key, val);
   case CS_T_OSTATS:
     return cs_stats_decode(p, n, &u.stats);
   case CS_T_PCONV:

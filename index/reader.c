@@ -6,6 +6,7 @@
 #include "analyzer.h"
 #include "corrupt.h"
 #include "errors.h"
+#include "oblock.h"
 #include "textpack.h"
 #include "varint.h"
 
@@ -16,7 +17,9 @@
 struct cs_reader {
   cs_store *store;
   cs_txn *txn;
-  cs_buf text; /* the last cs_reader_turn's text, when stored compressed */
+  cs_buf text;            /* the last cs_reader_turn's text, when stored compressed */
+  cs_karena keys;         /* the block tables' logical keys handed out (oblock.h) */
+  cs_oblock_hint hint[2]; /* the last CS_T_OLEX and CS_T_OWORDS blocks looked in */
 };
 
 struct cs_pcur {
@@ -67,8 +70,11 @@ int cs_reader_open(cs_store *s, cs_reader **out) {
 
 void cs_reader_close(cs_reader *r) {
   if (!r) return;
+  cs_oblock_hint_free(&r->hint[0]);
+  cs_oblock_hint_free(&r->hint[1]);
   cs_txn_abort(r->txn);
   cs_buf_free(&r->text);
+  cs_karena_free(&r->keys);
   free(r);
 }
 
@@ -91,7 +97,15 @@ int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out) {
 }
 
 int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out) {
-  return cs_table_count(r->txn, t, out);
+  if (!cs_oblock_table(t)) return cs_table_count(r->txn, t, out);
+  *out = 0;
+  cs_ocur *c;
+  int rc = cs_ocur_open(r->txn, t, NULL, &c);
+  if (rc) return rc;
+  for (rc = cs_ocur_first(c, NULL, NULL); rc == 0; rc = cs_ocur_next(c, NULL, NULL))
+    ++*out;
+  cs_ocur_close(c);
+  return rc == CS_ENOTFOUND ? 0 : rc;
 }
 
 int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out) {
@@ -119,16 +133,16 @@ int cs_reader_owner_stats(cs_reader *r, uint64_t owner, cs_stats *out) {
   return rc;
 }
 
-/* Looks up be64(owner) + key[0..len) in table t (k: room for the key,
- * *kk: the key, for naming a damaged value). */
-#define OWNER_KEY_MAX (8 + CS_TERM_MAX + 2)
+/* Looks up be64(owner) + key[0..len) in block table t (k: room for the
+ * key, *kk: the key, for naming a damaged value). */
+#define OWNER_KEY_MAX CS_OKEY_MAX
 static int owner_get(cs_reader *r, cs_table t, uint64_t owner, const char *key, size_t len,
                      uint8_t k[OWNER_KEY_MAX], cs_slice *kk, cs_slice *v) {
   if (len == 0 || len > OWNER_KEY_MAX - 8) return CS_ENOTFOUND;
   cs_key_u64(k, owner);
   memcpy(k + 8, key, len);
   *kk = sl(k, len + 8);
-  return cs_get(r->txn, t, *kk, v);
+  return cs_oblock_get(r->txn, t, &r->hint[t == CS_T_OWORDS], *kk, v);
 }
 
 int cs_reader_owner_lex(cs_reader *r, uint64_t owner, const char *term, size_t len, cs_lex *out) {
@@ -224,35 +238,82 @@ int cs_reader_outbox_first(cs_reader *r, cs_outop *out) {
   return rc == 1 ? 0 : rc ? rc : CS_ENOTFOUND;
 }
 
-int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
-                        size_t flen, cs_scan_fn fn, void *ctx) {
-  cs_cursor *cur;
-  int rc = cs_cursor_open(r->txn, t, &cur);
+struct cs_rcur {
+  cs_cursor *c; /* a table of its own keys */
+  cs_ocur *o;   /* a block table's logical entries */
+};
+
+/* logical: a block table's logical entries, else its stored blocks. */
+static int rcur_open(cs_reader *r, cs_table t, int logical, cs_rcur **out) {
+  cs_rcur *c = calloc(1, sizeof *c);
+  if (!c) return CS_ENOMEM;
+  int rc = logical && cs_oblock_table(t) ? cs_ocur_open(r->txn, t, &r->keys, &c->o)
+                                         : cs_cursor_open(r->txn, t, &c->c);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int cs_reader_cursor(cs_reader *r, cs_table t, cs_rcur **out) {
+  return rcur_open(r, t, 1, out);
+}
+
+void cs_rcur_close(cs_rcur *c) {
+  if (!c) return;
+  cs_cursor_close(c->c);
+  cs_ocur_close(c->o);
+  free(c);
+}
+
+int cs_rcur_seek(cs_rcur *c, cs_slice key, cs_slice *k, cs_slice *v) {
+  return c->o ? cs_ocur_seek(c->o, key, k, v) : cs_cursor_seek(c->c, key, k, v);
+}
+
+int cs_rcur_first(cs_rcur *c, cs_slice *k, cs_slice *v) {
+  return c->o ? cs_ocur_first(c->o, k, v) : cs_cursor_first(c->c, k, v);
+}
+
+int cs_rcur_next(cs_rcur *c, cs_slice *k, cs_slice *v) {
+  return c->o ? cs_ocur_next(c->o, k, v) : cs_cursor_next(c->c, k, v);
+}
+
+static int scan(cs_reader *r, cs_table t, int logical, const void *prefix, size_t plen,
+                const void *from, size_t flen, cs_scan_fn fn, void *ctx) {
+  cs_rcur *cur;
+  int rc = rcur_open(r, t, logical, &cur);
   if (rc) return rc;
   cs_slice k, v;
   if (flen)
-    rc = cs_cursor_seek(cur, sl(from, flen), &k, &v);
+    rc = cs_rcur_seek(cur, sl(from, flen), &k, &v);
   else if (plen)
-    rc = cs_cursor_seek(cur, sl(prefix, plen), &k, &v);
+    rc = cs_rcur_seek(cur, sl(prefix, plen), &k, &v);
   else
-    rc = cs_cursor_first(cur, &k, &v);
+    rc = cs_rcur_first(cur, &k, &v);
   while (rc == 0) {
     if (plen && (k.len < plen || memcmp(k.data, prefix, plen) != 0)) break;
     rc = fn(ctx, k, v);
     if (rc) break;
-    rc = cs_cursor_next(cur, &k, &v);
+    rc = cs_rcur_next(cur, &k, &v);
   }
-  cs_cursor_close(cur);
+  cs_rcur_close(cur);
   return rc == CS_ENOTFOUND ? 0 : rc;
 }
 
-int cs_reader_cursor(cs_reader *r, cs_table t, cs_cursor **out) {
-  return cs_cursor_open(r->txn, t, out);
+int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
+                        size_t flen, cs_scan_fn fn, void *ctx) {
+  return scan(r, t, 1, prefix, plen, from, flen, fn, ctx);
 }
 
 int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs_scan_fn fn,
                    void *ctx) {
-  return cs_reader_scan_from(r, t, prefix, plen, NULL, 0, fn, ctx);
+  return scan(r, t, 1, prefix, plen, NULL, 0, fn, ctx);
+}
+
+int cs_reader_scan_stored(cs_reader *r, cs_table t, cs_scan_fn fn, void *ctx) {
+  return scan(r, t, 0, NULL, 0, NULL, 0, fn, ctx);
 }
 
 /* ---------------------------------------------------------------- postings */

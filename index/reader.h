@@ -27,7 +27,8 @@ void cs_reader_close(cs_reader *r);
 
 int cs_reader_stats(cs_reader *r, cs_stats *out);
 int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out); /* zeroed if none */
-/* Entries of a table (cheap: LMDB keeps the count). */
+/* Entries of a table (cheap: LMDB keeps the count; the block tables'
+ * logical entries are counted one by one). */
 int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out);
 
 int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out);
@@ -62,13 +63,23 @@ int cs_reader_outbox_first(cs_reader *r, cs_outop *out);
 typedef int (*cs_scan_fn)(void *ctx, cs_slice key, cs_slice val);
 int cs_reader_scan(cs_reader *r, cs_table t, const void *prefix, size_t plen, cs_scan_fn fn,
                    void *ctx);
+/* Every entry of t as stored: the block tables' blocks (oblock.h), not
+ * their logical entries (verify decodes every stored value). */
+int cs_reader_scan_stored(cs_reader *r, cs_table t, cs_scan_fn fn, void *ctx);
 /* Same, starting at the first key >= from (from within the prefix). */
 int cs_reader_scan_from(cs_reader *r, cs_table t, const void *prefix, size_t plen, const void *from,
                         size_t flen, cs_scan_fn fn, void *ctx);
-/* A cursor over table t in the reader's view (store.h cursor calls), for
- * walks that seek often, such as the query engine's typo expansion over
- * CS_T_WORDS. Close it (cs_cursor_close) before the reader. */
-int cs_reader_cursor(cs_reader *r, cs_table t, cs_cursor **out);
+/* A cursor over table t in the reader's view, for walks that seek often,
+ * such as the query engine's typo expansion over CS_T_WORDS; over the block
+ * tables (CS_T_OLEX, CS_T_OWORDS: oblock.h) it walks their logical entries.
+ * Keys and values live until the reader closes. Seek: first key >= key;
+ * CS_ENOTFOUND past the end. Close it before the reader. */
+typedef struct cs_rcur cs_rcur;
+int cs_reader_cursor(cs_reader *r, cs_table t, cs_rcur **out);
+int cs_rcur_seek(cs_rcur *c, cs_slice key, cs_slice *k, cs_slice *v);
+int cs_rcur_first(cs_rcur *c, cs_slice *k, cs_slice *v);
+int cs_rcur_next(cs_rcur *c, cs_slice *k, cs_slice *v);
+void cs_rcur_close(cs_rcur *c); /* NULL is a no-op */
 
 /* Postings cursor over one term. After open it sits on the term's first
  * document; cs_pcur_docid() returns CS_DOCID_END once exhausted. A damaged

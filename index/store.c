@@ -433,18 +433,67 @@ int cs_store_used_bytes(cs_store *s, uint64_t *out) {
   return 0;
 }
 
+/* Bytes of entries a repacking copy writes per transaction: a bound on the
+ * transaction's dirty pages (LMDB refuses more than ~128k in one). */
+#define CS_REPACK_TXN_BYTES ((size_t)64 << 20)
+
+/* Copies every table of `s` into `dst`, entry by entry in key order, each
+ * one appended (MDB_APPEND: the last leaf fills before the next starts), in
+ * transactions of at most CS_REPACK_TXN_BYTES. */
+static int repack_tables(cs_store *s, MDB_env *dst) {
+  MDB_txn *rt = NULL, *wt = NULL;
+  MDB_cursor *c = NULL;
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rt);
+  if (rc) return rc;
+  for (int i = 0; !rc && i < CS_T__COUNT; i++) {
+    MDB_dbi d;
+    if (!wt) rc = mdb_txn_begin(dst, NULL, 0, &wt);
+    if (!rc) rc = mdb_dbi_open(wt, table_names[i], MDB_CREATE, &d);
+    if (!rc) rc = mdb_cursor_open(rt, s->dbi[i], &c);
+    MDB_val k, v;
+    size_t bytes = 0;
+    int more = rc ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (!rc && more == 0) {
+      if (!wt) rc = mdb_txn_begin(dst, NULL, 0, &wt);
+      if (!rc) rc = mdb_put(wt, d, &k, &v, MDB_APPEND);
+      bytes += k.mv_size + v.mv_size + 16;
+      if (!rc && bytes >= CS_REPACK_TXN_BYTES) {
+        rc = mdb_txn_commit(wt);
+        wt = NULL;
+        bytes = 0;
+      }
+      if (!rc) more = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (!rc && more != MDB_NOTFOUND) rc = more;
+    if (c) mdb_cursor_close(c);
+    c = NULL;
+  }
+  if (wt && !rc)
+    rc = mdb_txn_commit(wt);
+  else if (wt)
+    mdb_txn_abort(wt);
+  mdb_txn_abort(rt);
+  return rc;
+}
+
 int cs_store_copy_compact(cs_store *s, const char *path) {
   if (make_dir(path) != 0) return CS_EIO;
-  int rc = mdb_env_copy2(s->env, path, MDB_CP_COMPACT);
-  if (rc) return map_rc(rc);
-  /* Open the copy once so that its lock file exists, made by the writer with
-   * its mode, before any reader (which may not create files there) opens it. */
+  uint64_t used = 0;
+  int rc = cs_store_used_bytes(s, &used);
+  if (rc) return rc;
   MDB_env *env;
   rc = mdb_env_create(&env);
   if (rc) return map_rc(rc);
   mdb_env_set_maxdbs(env, CS_T__COUNT + 2);
   mdb_env_set_maxreaders(env, 1024);
-  rc = mdb_env_open(env, path, MDB_NOTLS, CS_MODE_DATA);
+  /* The copy holds at most what the source uses, plus branch pages. */
+  size_t map = CS_MAP_MIN;
+  while (map < used + used / 4 + ((size_t)16 << 20) && map < CS_MAP_MAX)
+    map *= 2;
+  mdb_env_set_mapsize(env, map);
+  rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOSYNC, CS_MODE_DATA);
+  if (!rc) rc = repack_tables(s, env);
+  if (!rc) rc = mdb_env_sync(env, 1);
   mdb_env_close(env);
   if (rc) return map_rc(rc);
   set_env_modes(path);

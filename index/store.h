@@ -91,9 +91,11 @@ size_t cs_store_map_size(const cs_store *s);
 int cs_store_used_bytes(cs_store *s, uint64_t *out);
 
 /* Writes a compacted copy of the environment to directory `path` (created if
- * missing; it must be empty): only live pages are written, so freed pages
- * holding deleted data are gone from the copy. The copy gets its lock file
- * and the index's modes, ready for readers of another user. */
+ * missing; it must be empty): every table's entries rewritten in key order
+ * into full pages, so neither freed pages nor the free space of half-full
+ * ones (where deleted data may linger) are in the copy, and the copy is
+ * smaller than the pages it came from. The copy gets its lock file and the
+ * index's modes, ready for readers of another user. */
 int cs_store_copy_compact(cs_store *s, const char *path);
 
 /* Point operations. cs_get returns CS_ENOTFOUND when the key is absent.

@@ -27,7 +27,7 @@ void cs__wr_reset_pending(cs_writer *w) {
   w->pending_min = CS_DOCID_END;
 }
 
-/* Adds to a lexicon entry of CS_T_LEX or CS_T_OLEX. */
+/* Adds to a lexicon entry of CS_T_LEX. */
 int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
                    int64_t dcf) {
   cs_slice v;
@@ -106,8 +106,7 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   return cs__wr_lex_add(w, CS_T_LEX, e->key, e->len, e->pl.n + e->one,
                         (int64_t)e->pl.npos + e->one);
 }
-/* A word entry of CS_T_WORDS or CS_T_OWORDS: df moved by ddf, stem
- * replaced. */
+/* A word entry of CS_T_WORDS: df moved by ddf, stem replaced. */
 int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
                     const char *stem) {
   if (ddf == 0) return 0;
@@ -142,13 +141,12 @@ static int flush_own(cs_writer *w, cs__pmap *m, cs_table tbl) {
   cs__pentry **v;
   int rc = cs__pmap_sorted(m, &v);
   if (rc) return rc;
-  for (size_t i = 0; !rc && i < m->n; i++) {
-    if (v[i]->df == 0) continue;
-    rc = tbl == CS_T_OLEX ? cs__wr_lex_add(w, tbl, v[i]->key, v[i]->len, v[i]->df, 0)
-                          : flush_word(w, tbl, v[i]);
-  }
+  cs__omerge om;
+  cs__om_begin(&om, tbl);
+  for (size_t i = 0; !rc && i < m->n; i++)
+    rc = cs__om_add(w, &om, v[i]->key, v[i]->len, v[i]->df, tbl == CS_T_OWORDS ? v[i]->stem : NULL);
   free(v);
-  return rc;
+  return cs__om_end(w, &om, rc);
 }
 int cs__wr_flush(cs_writer *w) {
   cs__pentry **v;

@@ -10,6 +10,7 @@
 #define CS_WRITER_INT_H
 
 #include "analyzer.h"
+#include "oblock.h"
 #include "passages.h"
 #include "pending.h"
 #include "textpack.h"
@@ -38,7 +39,7 @@ struct cs_writer {
   cs__pentry **touched[2];
   size_t ntouched[2], touched_cap[2];
   /* ... and where they go: per (owner, entry of w->terms / w->words) df
-   * deltas, merged into CS_T_OLEX / CS_T_OWORDS at flush. */
+   * deltas, merged into CS_T_OLEX / CS_T_OWORDS at flush (writer_oblock.c). */
   struct cs__orun {
     struct cs__orec *slots;
     size_t cap, n;
@@ -93,12 +94,12 @@ int cs__wr_erased(cs_writer *w, uint64_t patient);
 void cs__wr_reset_pending(cs_writer *w);
 /* Merges the pending postings and words into LMDB and empties the maps. */
 int cs__wr_flush(cs_writer *w);
-/* Adds ddf (and dcf) to the lexicon entry `term` of CS_T_LEX or CS_T_OLEX;
- * an entry left with df 0 is deleted. */
+/* Adds ddf (and dcf) to the lexicon entry `term` of CS_T_LEX; an entry
+ * left with df 0 is deleted. */
 int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
                    int64_t dcf);
-/* Adds ddf to the word entry `key` of CS_T_WORDS or CS_T_OWORDS, with its
- * stem; an entry left with df 0 is deleted. */
+/* Adds ddf to the word entry `key` of CS_T_WORDS, with its stem; an entry
+ * left with df 0 is deleted. */
 int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
                     const char *stem);
 /* Removes docid from term's postings in LMDB (and its lexicon counts):
@@ -166,6 +167,31 @@ int cs__wr_stats_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint
 /* Moves the statistics of conversation c's documents from owner `from` to
  * `to` (its person moved). */
 int cs__wr_own_move(cs_writer *w, const cs_conv *c, uint64_t from, uint64_t to);
+
+/* writer_oblock.c */
+/* A merge of per-owner df deltas, in logical key order, into the blocks of
+ * CS_T_OLEX or CS_T_OWORDS (oblock.h). */
+typedef struct cs__omerge {
+  cs_table t;
+  int loaded;                /* a block's range is in memory */
+  uint8_t bkey[CS_OKEY_MAX]; /* the stored key it came from (bklen 0: none) */
+  size_t bklen;
+  int bounded; /* the range ends before bound (the next block) */
+  uint8_t bound[CS_OKEY_MAX];
+  size_t bdlen;
+  uint8_t last[CS_OKEY_MAX]; /* the last key added */
+  size_t last_len;
+  struct cs__oent *e; /* the range's entries, in key order */
+  size_t n, cap, at;  /* at: the first entry not before the last key */
+  cs_buf arena, out;
+} cs__omerge;
+void cs__om_begin(cs__omerge *m, cs_table t);
+/* Adds ddf to the df of logical key k[0..len) (be64 owner + term or word;
+ * a word's stem replaced by `stem`); an entry left at df 0 is dropped. */
+int cs__om_add(cs_writer *w, cs__omerge *m, const char *k, size_t len, int64_t ddf,
+               const char *stem);
+/* Writes back what is in memory (unless rc, which it returns) and frees. */
+int cs__om_end(cs_writer *w, cs__omerge *m, int rc);
 
 /* A document of a stored conversation with its text as indexed. */
 typedef int (*cs__doc_fn)(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,

@@ -95,17 +95,18 @@ static int orun_write(cs_writer *w, struct cs__orun *m, int word) {
   if (n > 1) qsort(m->slots, n, sizeof *m->slots, orec_cmp);
   int rc = 0;
   char key[8 + CS_TERM_MAX + 2];
+  cs__omerge om;
+  cs__om_begin(&om, word ? CS_T_OWORDS : CS_T_OLEX);
   for (size_t i = 0; !rc && i < n; i++) {
     const cs__orec *r = &m->slots[i];
     if ((size_t)r->e->len + 8 > sizeof key) continue;
     cs_be64_put((uint8_t *)key, r->owner);
     memcpy(key + 8, r->e->key, r->e->len);
-    rc = word ? cs__wr_word_add(w, CS_T_OWORDS, key, r->e->len + 8u, r->df, r->e->stem)
-              : cs__wr_lex_add(w, CS_T_OLEX, key, r->e->len + 8u, r->df, 0);
+    rc = cs__om_add(w, &om, key, r->e->len + 8u, r->df, word ? r->e->stem : NULL);
   }
   free(m->slots);
   memset(m, 0, sizeof *m);
-  return rc;
+  return cs__om_end(w, &om, rc);
 }
 
 int cs__wr_own_write(cs_writer *w) {

@@ -26,7 +26,8 @@
 #define CS_APPLY_MAX_CONV 32
 
 typedef struct cs_apply_stats {
-  uint64_t conversations, deleted_conversations, patients, deleted_patients, events, deleted_events, points;
+  uint64_t conversations, deleted_conversations, patients, deleted_patients, events, deleted_events,
+      points;
   uint64_t unchanged, skipped, repaired, erased_refused;
 } cs_apply_stats;
 
@@ -36,10 +37,13 @@ typedef struct cs_apply_stats {
 int cs_apply(PGconn *pg, cs_writer *w, char kind, const uint64_t *ids, size_t n,
              cs_apply_stats *st);
 
-/* META key set in the commit that erases a person: the erased text is
- * still in the file's freed pages until a compaction, which the tailing
- * indexer runs when next idle (and then deletes the key). */
+/* META key set in the commit that erases a person (the erased text is
+ * still in the file's freed pages until a compaction) and in the initial
+ * load's last commit: the tailing indexer compacts when next idle (and then
+ * deletes the key). */
 #define CS_META_COMPACT_PENDING "compact_pending"
+/* Its value when the initial load asked for it ("1": an erasure). */
+#define CS_COMPACT_AFTER_LOAD "load"
 
 /* The SQL expression that turns a timestamptz column into unix ms. */
 #define CS_SQL_MS(col) "(extract(epoch from " col ") * 1000)::bigint"

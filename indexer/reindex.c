@@ -8,7 +8,9 @@
  *      gN through the same code the tailing indexer uses (events first, so
  *      erasures refuse the erased before their rows are read).
  *   4. Commit gN with the checkpoint floor = h: the tailing indexer, when it
- *      moves to gN, re-reads exactly the changes S could not see.
+ *      moves to gN, re-reads exactly the changes S could not see. gN is
+ *      then copied in key order into full pages (gN.packed), which takes
+ *      its place.
  *   5. With a mirror: bulk-load gN into a new OpenSearch index
  *      "convsearch-gN" and move the alias to it atomically, dropping the
  *      old index.
@@ -280,6 +282,37 @@ static int swap_alias(const char *url, const char *name) {
   return rc;
 }
 
+/* Written batch by batch, generation `gen` has half-full leaves and the
+ * pages its batches freed: a copy in key order into full pages takes its
+ * place under the same name. *s and *w are reopened on the copy. */
+static int repack(const char *dir, const char *gen, cs_store **s, cs_writer **w) {
+  char packed[96], packdir[PATH_MAX], gendir[PATH_MAX], err[512] = "";
+  snprintf(packed, sizeof packed, "%s.packed", gen);
+  if (path_of(packdir, sizeof packdir, dir, packed) || path_of(gendir, sizeof gendir, dir, gen))
+    return CS_EINVAL;
+  remove_generation(dir, packed); /* left by a crashed run */
+  cs_writer_close(*w);
+  *w = NULL;
+  int rc = cs_store_copy_compact(*s, packdir);
+  cs_store_close(*s);
+  *s = NULL;
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "reindex: cannot compact %s: %s", gen, cs_strerror(rc));
+    remove_generation(dir, packed);
+    return rc;
+  }
+  remove_generation(dir, gen);
+  if (rename(packdir, gendir) != 0) {
+    cs_log(CS_LOG_ERROR, "reindex: cannot rename %s: %s", packdir, strerror(errno));
+    return CS_EIO;
+  }
+  rc = cs_store_open_generation(gendir, 0, s, err, sizeof err);
+  if (!rc) rc = cs_writer_open(*s, w);
+  if (rc)
+    cs_log(CS_LOG_ERROR, "reindex: cannot open %s: %s", gendir, err[0] ? err : cs_strerror(rc));
+  return rc;
+}
+
 int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, int bulk_retry_s) {
   char lockpath[PATH_MAX];
   if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
@@ -316,6 +349,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
   cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64, gen, h);
   l.cp.floor_xid = h;
   rc = cs_load_run(&l);
+  if (!rc) rc = repack(dir, gen, &s, &w);
   if (rc) goto out;
   cs_progress p = l.progress;
   if (opensearch) {

@@ -246,6 +246,20 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   done.marker_entity = 0;
   rc = cs_writer_begin(t->w);
   if (rc) return ROUND_FATAL;
+  /* The load's batches leave leaves half full (a page that fills splits in
+   * two) and as many freed pages as a batch rewrote: the index is compacted
+   * when next idle, which writes it again in key order into full pages. An
+   * erasure's pending compaction ("1") is the same work and keeps its
+   * reason. */
+  cs_slice v;
+  if (cs_get(cs_writer_txn(t->w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15}, &v) ==
+      CS_ENOTFOUND)
+    rc = cs_put(cs_writer_txn(t->w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15},
+                (cs_slice){CS_COMPACT_AFTER_LOAD, 4});
+  if (rc) {
+    cs_writer_abort(t->w);
+    return ROUND_FATAL;
+  }
   int status = commit_batch(t, &done);
   if (status) return status;
   cs_log(CS_LOG_INFO,
@@ -495,23 +509,27 @@ static void close_index(tail *t) {
   t->store = NULL;
 }
 
-/* After an erasure (META compact_pending, set in the erasing commit), when
- * a round found nothing to do: compacts the index (`compact`: a copy
- * without free pages swapped in as a new generation, the old files
- * removed), so that the erased person's text leaves the files without an
- * operator. The query servers follow the generation swap. Returns 0, or -1
- * when the index could not be reopened. */
+/* After an erasure or the initial load (META compact_pending, set in the
+ * erasing commit or the load's last), when a round found nothing to do:
+ * compacts the index (`compact`: a copy in key order into full pages
+ * swapped in as a new generation, the old files removed), so that the
+ * erased person's text leaves the files without an operator, or the loaded
+ * index takes the room its data needs. The query servers follow the
+ * generation swap. Returns 0, or -1 when the index could not be reopened. */
 static int compact_if_pending(tail *t) {
   cs_slice v;
   int rc = cs_writer_begin(t->w);
   if (rc) return 0;
   int pending =
       cs_get(cs_writer_txn(t->w), CS_T_META, (cs_slice){CS_META_COMPACT_PENDING, 15}, &v) == 0;
+  int after_load = pending && v.len == 4 && memcmp(v.data, CS_COMPACT_AFTER_LOAD, 4) == 0;
   cs_writer_abort(t->w);
   /* A failed compaction (a reindex holds the index) is tried again a
    * minute later, not at every poll. */
   if (!pending || (t->compact_failed_at && now_s() - t->compact_failed_at < 60)) return 0;
-  cs_log(CS_LOG_INFO, "a person was erased: compacting the index so that their text leaves "
+  cs_log(CS_LOG_INFO, "%s",
+         after_load ? "compacting the loaded index (full pages, no free ones)"
+                    : "a person was erased: compacting the index so that their text leaves "
                       "the files");
   close_index(t);
   int compacted = cs_compact(t->o->index_dir) == 0;

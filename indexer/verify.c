@@ -362,7 +362,7 @@ static int check_records(verify *v) {
   int status = 0;
   for (int t = 0; t < CS_T__COUNT && !status; t++) {
     x.t = (cs_table)t;
-    status = cs_reader_scan(v->r, x.t, NULL, 0, check_record, &x) ? 2 : 0;
+    status = cs_reader_scan_stored(v->r, x.t, check_record, &x) ? 2 : 0;
   }
   cs_buf_free(&x.scratch);
   return status;

@@ -267,7 +267,7 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   f->m = decode(q, qlen, f->q, ends, MAXCP);
   for (int j = 0; j <= f->m; j++)
     f->rows[0][j] = (uint8_t)j;
-  cs_cursor *cur = NULL;
+  cs_rcur *cur = NULL;
   int rc = f->m > 0 ? cs_reader_cursor(ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts),
                                        &cur)
                     : 0;
@@ -279,28 +279,28 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   memcpy(pfx + f->kplen, q, ends[0]);
   size_t plen = f->kplen + ends[0];
   cs_slice k, v;
-  rc = cs_cursor_seek(cur, (cs_slice){pfx, plen}, &k, &v);
+  rc = cs_rcur_seek(cur, (cs_slice){pfx, plen}, &k, &v);
   size_t visits = 0, seeks = 0, steps = 0;
   while (rc == 0 && starts_with(k, pfx, plen) && visits++ < FUZZY_VISITS) {
     if (f->dead_len && starts_with(k, f->dead, f->dead_len)) {
       if (++steps <= DEAD_STEPS) {
-        rc = cs_cursor_next(cur, &k, &v);
+        rc = cs_rcur_next(cur, &k, &v);
         continue;
       }
       size_t n = successor(f->dead, f->dead_len);
       f->dead_len = 0;
       if (!n || ++seeks > FUZZY_SEEKS) break;
-      rc = cs_cursor_seek(cur, (cs_slice){f->dead, n}, &k, &v);
+      rc = cs_rcur_seek(cur, (cs_slice){f->dead, n}, &k, &v);
       continue;
     }
     f->dead_len = 0;
     steps = 0;
     fuzzy_key(f, k, v);
-    rc = cs_cursor_next(cur, &k, &v);
+    rc = cs_rcur_next(cur, &k, &v);
   }
   if (rc == CS_ENOTFOUND) rc = 0;
 out:
-  cs_cursor_close(cur);
+  cs_rcur_close(cur);
   free(f);
   return rc;
 }

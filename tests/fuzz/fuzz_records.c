@@ -1,11 +1,13 @@
 /*
- * libFuzzer harness: every record decoder of the index (index/records.h)
- * and the postings codec (index/postings.h). The first byte picks the
+ * libFuzzer harness: every record decoder of the index (index/records.h),
+ * the postings codec (index/postings.h) and the per-owner blocks
+ * (index/oblock.h, every entry's value decoded). The first byte picks the
  * decoder, the rest is the stored value; a turn's text is unpacked and a
  * chunk's positions read, as the readers do. Seeds: values of a real
  * index (tests/fuzz/seeds.c).
  */
 #include "fuzz_records.h"
+#include "oblock.h"
 #include "postings.h"
 #include "records.h"
 
@@ -88,6 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (uint32_t i = 0; i < c.n; i++)
         if (cs_chunk_positions(&c, i, pos, 4096)) break;
     }
+    break;
+  }
+  case FUZZ_OBLOCK: {
+    if (n < 2 || p[1] > n - 2) return 0;
+    cs_slice key = {p + 2, p[1]}, val = {p + 2 + p[1], n - 2 - p[1]};
+    cs_oblock_check(p[0] & 1 ? CS_T_OWORDS : CS_T_OLEX, key, val);
     break;
   }
   }

@@ -91,26 +91,20 @@ static void dump(const char *index, const char *out) {
   static const struct {
     cs_table table;
     int sel;
-  } tables[] = {{CS_T_DOCS, FUZZ_DOC},
-                {CS_T_CONV, FUZZ_CONV},
-                {CS_T_TURN, FUZZ_TURN},
-                {CS_T_PATIENT, FUZZ_PATIENT},
-                {CS_T_EVENT, FUZZ_EVENT},
-                {CS_T_INTER, FUZZ_INTER},
-                {CS_T_LEX, FUZZ_LEX},
-                {CS_T_WORDS, FUZZ_WORD},
-                {CS_T_POINT, FUZZ_POINT},
-                {CS_T_OUTBOX, FUZZ_OUTOP},
-                {CS_T_PASSAGE, FUZZ_PASSAGE},
-                {CS_T_POST, FUZZ_CHUNK},
-                {CS_T_META, -1}};
+  } tables[] = {
+      {CS_T_DOCS, FUZZ_DOC},        {CS_T_CONV, FUZZ_CONV},   {CS_T_TURN, FUZZ_TURN},
+      {CS_T_PATIENT, FUZZ_PATIENT}, {CS_T_EVENT, FUZZ_EVENT}, {CS_T_INTER, FUZZ_INTER},
+      {CS_T_LEX, FUZZ_LEX},         {CS_T_WORDS, FUZZ_WORD},  {CS_T_OLEX, FUZZ_OBLOCK},
+      {CS_T_OWORDS, FUZZ_OBLOCK},   {CS_T_POINT, FUZZ_POINT}, {CS_T_OUTBOX, FUZZ_OUTOP},
+      {CS_T_PASSAGE, FUZZ_PASSAGE}, {CS_T_POST, FUZZ_CHUNK},  {CS_T_META, -1},
+  };
   int n = 0;
   for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
     cs_cursor *c;
     must(cs_cursor_open(t, tables[i].table, &c), "cursor");
     cs_slice k, v;
     for (int rc = cs_cursor_first(c, &k, &v); rc == 0 && n < 400; rc = cs_cursor_next(c, &k, &v)) {
-      uint8_t head[5];
+      uint8_t head[3 + 255];
       size_t hn = 1;
       int sel = tables[i].sel;
       if (sel < 0) { /* META: the checkpoint and the statistics */
@@ -126,6 +120,13 @@ static void dump(const char *index, const char *out) {
         if (k.len < 4) continue;
         memcpy(head + 1, (const uint8_t *)k.data + k.len - 4, 4);
         hn = 5;
+      }
+      if (sel == FUZZ_OBLOCK) { /* the table, the key's length and key, then the block */
+        if (k.len > 255) continue;
+        head[1] = tables[i].table == CS_T_OWORDS;
+        head[2] = (uint8_t)k.len;
+        memcpy(head + 3, k.data, k.len);
+        hn = 3 + k.len;
       }
       char name[32];
       snprintf(name, sizeof name, "r%03d", n++);
