@@ -13,6 +13,7 @@
 
 #include "console.h"
 #include "digits.h"
+#include "json_write.h"
 #include "log.h"
 #include "metrics.h"
 #include "utf8.h"
@@ -82,7 +83,8 @@ double cs_mono_seconds(void) {
 static void reply_json(cs_reply *rp, int status, json_t *j) {
   rp->status = status;
   rp->content_type = "application/json; charset=utf-8";
-  char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+  size_t len = 0;
+  char *s = j ? cs_json_write(j, 10, &len) : NULL;
   json_decref(j);
   if (!s) {
     cs_reply_error(rp, 500, "internal", "the answer could not be serialized");
@@ -90,7 +92,7 @@ static void reply_json(cs_reply *rp, int status, json_t *j) {
   }
   free(rp->body);
   rp->body = s;
-  rp->len = strlen(s);
+  rp->len = len;
 }
 
 void cs_reply_error(cs_reply *rp, int status, const char *code, const char *fmt, ...) {
@@ -108,7 +110,8 @@ void cs_reply_error(cs_reply *rp, int status, const char *code, const char *fmt,
   rp->body = NULL;
   rp->content_type = "application/json; charset=utf-8";
   json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
-  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  size_t len = 0;
+  char *s = j ? cs_json_write(j, 0, &len) : NULL;
   json_decref(j);
   if (!s) {
     /* Out of memory: a fixed body still tells the client what happened. */
@@ -117,7 +120,7 @@ void cs_reply_error(cs_reply *rp, int status, const char *code, const char *fmt,
     rp->status = 500;
   }
   rp->body = s;
-  rp->len = s ? strlen(s) : 0;
+  rp->len = s && !len ? strlen(s) : len;
 }
 
 void cs_reply_free(cs_reply *rp) {
