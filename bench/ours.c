@@ -4,8 +4,14 @@
  * relevance order, no work budget), single thread, warm.
  *
  *   cs-bench-ours --index DIR --queries FILE --stop FILE --mode exact|box
- *                 [--passes N] [--max-seconds S] --out FILE
+ *                 [--passes N] [--max-seconds S] [--clock wall|cpu] [--dump FILE]
+ *                 --out FILE
  *
+ * --dump FILE writes every response of the first recorded pass, one JSON
+ * line per query (took_ms left out), to check that a change leaves the
+ * results (hits, snippets, totals) byte for byte.
+ * --clock cpu records each query's thread CPU time instead of its wall time
+ * (for before/after comparisons on a machine shared with other work).
  * Pass 0 warms (not recorded); passes 1..N are recorded (common.h format),
  * stopping early (after at least one recorded pass) past --max-seconds.
  *
@@ -27,6 +33,12 @@
 
 #include <limits.h>
 #include <stdint.h>
+
+static double thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
 
 static void fmt_query(const bq *q, int exact, char **stop, char *out, size_t cap) {
   char w[32][128];
@@ -69,8 +81,9 @@ static void fmt_query(const bq *q, int exact, char **stop, char *out, size_t cap
 }
 
 int main(int argc, char **argv) {
-  const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL;
-  int passes = 3;
+  const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL,
+             *dump = NULL;
+  int passes = 3, cpu_clock = 0;
   double max_s = 120;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--index"))
@@ -87,14 +100,20 @@ int main(int argc, char **argv) {
       passes = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--max-seconds"))
       max_s = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--dump"))
+      dump = argv[i + 1];
+    else if (!strcmp(argv[i], "--clock"))
+      cpu_clock = !strcmp(argv[i + 1], "cpu");
     else {
       fprintf(stderr, "cs-bench-ours: bad argument %s\n", argv[i]);
       return 2;
     }
   }
   if (!index || !qpath || !out || !stoppath) {
-    fprintf(stderr, "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
-                    "exact|box [--passes N] [--max-seconds S] --out FILE\n");
+    fprintf(
+        stderr,
+        "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
+        "exact|box [--passes N] [--max-seconds S] [--clock wall|cpu] [--dump FILE] --out FILE\n");
     return 2;
   }
   int exact = !strcmp(mode, "exact");
@@ -111,6 +130,11 @@ int main(int argc, char **argv) {
   FILE *fo = fopen(out, "w");
   if (!fo) {
     perror(out);
+    return 1;
+  }
+  FILE *fd = dump ? fopen(dump, "w") : NULL;
+  if (dump && !fd) {
+    perror(dump);
     return 1;
   }
   cs_caller caller = {CS_CALLER_ADMIN, 0};
@@ -131,9 +155,9 @@ int main(int argc, char **argv) {
       p.sort = CS_SORT_RELEVANCE;
       p.timeout_ms = 0;
       json_t *res = NULL;
-      double t0 = bq_now_us();
+      double t0 = cpu_clock ? thread_cpu_us() : bq_now_us();
       int rc = cs_engine_search(e, &caller, &p, &res, &err);
-      double us = bq_now_us() - t0;
+      double us = (cpu_clock ? thread_cpu_us() : bq_now_us()) - t0;
       if (rc) {
         if (pass == 0 && errors++ < 10)
           fprintf(stderr, "cs-bench-ours: query %s [%s]: %s\n", qs[i].id, qbuf, err.message);
@@ -152,10 +176,17 @@ int main(int argc, char **argv) {
         }
         fputc('\n', fo);
       }
+      if (fd && pass == 1) {
+        json_object_del(res, "took_ms");
+        char *js = json_dumps(res, JSON_COMPACT);
+        fprintf(fd, "%s\t%s\n", qs[i].id, js ? js : "null");
+        free(js);
+      }
       json_decref(res);
     }
   }
   fclose(fo);
+  if (fd) fclose(fd);
   cs_engine_close(e);
   return 0;
 }
