@@ -46,14 +46,21 @@ typedef struct peek {
  * are). Documents in chunks not decoded yet get the score limit. The
  * conversation bound is then cs__conv_score of the three best document
  * bounds. The tier bound counts the expanded words whose exact term occurs
- * in R. */
-static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score) {
+ * in R. ub comes in with R's key (tier: any bonus) and goes out with the
+ * bound.
+ *
+ * Before merging, a looser bound from the chunks' block maxima (largest tf,
+ * shortest length, as skip_target's) costs a few operations per clause:
+ * when it already ranks after th, so would the exact one, and R is ruled
+ * out without the merge (most candidates of a frequent word are). */
+static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *ub) {
   cs__exec *x = s->x;
   if (cs_grow((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
   peek *pk = x->pk;
   uint32_t np = 0;
   int t = 0, cont = 0, present = 0;
   double unknown = 0; /* bound of a document in a chunk not decoded yet */
+  double quick = 0;   /* bound of any document of R, from block maxima */
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
@@ -65,6 +72,7 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
     }
     if (l->type == CS__N_PHRASE && !all) continue;
     double lmax = 0; /* best weight among the terms that go on past their chunk */
+    double qb = 0;   /* the clause's best block bound */
     uint32_t first = np;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
@@ -74,15 +82,25 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
       p->j = 0;
       p->leaf = i;
       p->w = l->type == CS__N_TERM ? v->w : l->pw;
+      /* A phrase occurs at most as often as each of its words. */
+      double b = p->w * cs__bm25_bound(&x->rk, l->fields & R->kinds, cs_pcur_block_max_tf(v->cur),
+                                       cs_pcur_block_min_len(v->cur));
+      if (b > qb) qb = b;
       if (cs_pcur_block_last(v->cur) < R->e - 1) {
         cont = 1;
         if (p->w > lmax) lmax = p->w;
       }
     }
     if (np > first) present++;
-    unknown += lmax * cs__bm25_limit(&x->rk, l->fields & CS__F_TURN);
+    double lu = lmax * cs__bm25_limit(&x->rk, l->fields & CS__F_TURN);
+    unknown += lu;
+    quick += qb > lu ? qb : lu;
     t += l->expanded && exact;
   }
+  ub->tier += t;
+  ub->score =
+      cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
+  if (cs__key_cmp(s->sort, ub, th) > 0) return 0;
   double m[3] = {0, 0, 0};
   double prox = present >= 2 ? x->prox_scale : 0;
   for (;;) {
@@ -133,8 +151,7 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
     for (int r = 0; r < 3; r++)
       keep_top3(m, unknown + prox);
   }
-  *tier = t;
-  *score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+  ub->score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
   return 0;
 }
 
@@ -358,9 +375,9 @@ int cs__cannot_make_page(xsearch *s, const xrange *R, xhit *h, int *rc) {
   if (s->sort == CS__SORT_RELEVANCE && s->x) {
     if (th && !s->exhaustive) {
       cs__key ub = h->key;
-      *rc = conv_bound(s, R, &ub.tier, &ub.score);
-      if (*rc) return 1;
       if (s->nnamed && cs__is_named(s, R)) ub.tier += NAMED_TIER;
+      *rc = conv_bound(s, R, th, &ub);
+      if (*rc) return 1;
       if (cs__key_cmp(s->sort, &ub, th) > 0) return 1;
     }
   } else {
