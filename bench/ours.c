@@ -5,11 +5,15 @@
  *
  *   cs-bench-ours --index DIR --queries FILE --stop FILE --mode exact|box
  *                 [--passes N] [--max-seconds S] [--clock wall|cpu] [--dump FILE]
- *                 --out FILE
+ *                 [--snippets 0|1] --out FILE
  *
  * --dump FILE writes every response of the first recorded pass, one JSON
  * line per query (took_ms left out), to check that a change leaves the
  * results (hits, snippets, totals) byte for byte.
+ * --snippets 0 asks for the same hits without snippets or highlights
+ * (cs_search_params.no_snippets): the peers return ids only, so this is
+ * the like-for-like measurement; the default builds them (what the portal
+ * gets).
  * --clock cpu records each query's thread CPU time instead of its wall time
  * (for before/after comparisons on a machine shared with other work).
  * Pass 0 warms (not recorded); passes 1..N are recorded (common.h format),
@@ -83,7 +87,7 @@ static void fmt_query(const bq *q, int exact, char **stop, char *out, size_t cap
 int main(int argc, char **argv) {
   const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL,
              *dump = NULL;
-  int passes = 3, cpu_clock = 0;
+  int passes = 3, cpu_clock = 0, snippets = 1;
   double max_s = 120;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--index"))
@@ -100,6 +104,8 @@ int main(int argc, char **argv) {
       passes = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--max-seconds"))
       max_s = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--snippets"))
+      snippets = atoi(argv[i + 1]) != 0;
     else if (!strcmp(argv[i], "--dump"))
       dump = argv[i + 1];
     else if (!strcmp(argv[i], "--clock"))
@@ -110,10 +116,9 @@ int main(int argc, char **argv) {
     }
   }
   if (!index || !qpath || !out || !stoppath) {
-    fprintf(
-        stderr,
-        "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
-        "exact|box [--passes N] [--max-seconds S] [--clock wall|cpu] [--dump FILE] --out FILE\n");
+    fprintf(stderr, "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
+                    "exact|box [--passes N] [--max-seconds S] [--clock wall|cpu] [--dump FILE] "
+                    "[--snippets 0|1] --out FILE\n");
     return 2;
   }
   int exact = !strcmp(mode, "exact");
@@ -154,6 +159,7 @@ int main(int argc, char **argv) {
       p.role = CS_ANY_ROLE;
       p.sort = CS_SORT_RELEVANCE;
       p.timeout_ms = 0;
+      p.no_snippets = !snippets;
       json_t *res = NULL;
       double t0 = cpu_clock ? thread_cpu_us() : bq_now_us();
       int rc = cs_engine_search(e, &caller, &p, &res, &err);

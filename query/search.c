@@ -709,6 +709,7 @@ int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p
   }
   cs__search_opts o;
   cs__search_defaults(&o);
+  o.snippets = !p->no_snippets;
   int rc = cs_view_convs(&v, &o.convs);
   if (rc)
     rc = fail_rc(err, rc);

@@ -1195,6 +1195,73 @@ static void test_pruning_exact(const char *tmp) {
            sc[0], sc[1]);
 }
 
+/* cs_search_params.no_snippets (the benchmark's like-for-like measurement)
+ * returns the very page the snippet path returns, hit for hit (ids, scores,
+ * totals, cursor), only without snippets and highlights; and a page of
+ * hits with snippets really has some, so that the comparison means
+ * something. Run on test_pruning_exact's corpus, for both kinds of caller
+ * and over two pages. */
+static void test_no_snippets(void) {
+  const char *qs[] = {"alfa ", "beta gamma ", "\"alfa beta\"",
+                      "alf",   "rho OR tau ", "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?"};
+  cs_caller owner = {CS_CALLER_PORTAL, 400};
+  const cs_caller *callers[] = {&owner, &ADMIN};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    for (size_t c = 0; c < 2; c++) {
+      char cursor[512] = "";
+      for (int page = 0; page < 2; page++) {
+        cs_search_params p;
+        params_init(&p, qs[i]);
+        p.limit = 4;
+        p.cursor = page ? cursor : NULL;
+        cs_engine_error err;
+        json_t *with = run(callers[c], &p, &err);
+        p.no_snippets = 1;
+        json_t *without = run(callers[c], &p, &err);
+        th_check(with && without, "q=[%s] page %d: both answer", qs[i], page);
+        if (!with || !without) {
+          json_decref(with);
+          json_decref(without);
+          break;
+        }
+        size_t n = json_array_size(json_object_get(with, "hits")), shown = 0, empty = 0;
+        for (size_t h = 0; h < n; h++) {
+          json_t *a = json_array_get(json_object_get(with, "hits"), h);
+          json_t *b = json_array_get(json_object_get(without, "hits"), h);
+          shown += json_array_size(json_object_get(a, "snippets"));
+          empty += b && json_array_size(json_object_get(b, "snippets")) == 0 &&
+                   !strstr(json_string_value(json_object_get(b, "title_highlight")), "<em>") &&
+                   json_is_null(json_object_get(b, "description_highlight"));
+          /* Everything but the highlights is the same. */
+          json_object_del(a, "snippets");
+          json_object_del(a, "title_highlight");
+          json_object_del(a, "description_highlight");
+          if (b) {
+            json_object_del(b, "snippets");
+            json_object_del(b, "title_highlight");
+            json_object_del(b, "description_highlight");
+          }
+        }
+        th_check(n > 0 && shown > 0 && empty == n,
+                 "q=[%s] caller %zu page %d: %zu hits, %zu snippets with, %zu bare without", qs[i],
+                 c, page, n, shown, empty);
+        json_object_del(with, "took_ms");
+        json_object_del(without, "took_ms");
+        char *a1 = json_dumps(with, JSON_SORT_KEYS), *a2 = json_dumps(without, JSON_SORT_KEYS);
+        th_check(a1 && a2 && !strcmp(a1, a2), "q=[%s] caller %zu page %d: pages differ:\n%s\n%s",
+                 qs[i], c, page, a1, a2);
+        free(a1);
+        free(a2);
+        const char *next = json_string_value(json_object_get(with, "next_cursor"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        json_decref(with);
+        json_decref(without);
+        if (!next) break;
+      }
+    }
+  }
+}
+
 /* The docid -> conversation table follows commits: conversations added,
  * replaced (new docids) and deleted while the engine stays open are found,
  * found once, and gone, for callers who walk the whole index (admins,
@@ -1373,6 +1440,7 @@ int main(int argc, char **argv) {
   test_owner_change(tmp);
   test_paging(tmp);
   test_pruning_exact(tmp);
+  test_no_snippets();
   test_live_table(tmp);
   test_edit_distance();
 
