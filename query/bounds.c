@@ -186,13 +186,33 @@ static void keep_snippet(xhit *h, uint32_t d, double score) {
  * cursors' current chunks) is the sum over clauses of their best chunk
  * bound; when it cannot beat the third best, all cursors jump past L
  * without decoding a position or computing a score. Exact matches that
- * would still raise the tier are never skipped. Returns the docid to skip
- * to, or 0 when nothing can be skipped. */
+ * would still raise the tier are never skipped.
+ *
+ * The bound only changes when a cursor enters another chunk, leaves the
+ * conversation, or the first document passes the title and description:
+ * sk remembers the last one computed (with each cursor's chunk end in
+ * x->act_last), so that while it stays above the third best, a document
+ * costs a comparison per cursor instead of a bound per cursor. */
+typedef struct skip_memo {
+  int valid;
+  uint32_t na;
+  unsigned kinds;
+  double bound;
+} skip_memo;
+
+/* Returns the docid to skip to, or 0 when nothing can be skipped. */
 static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, uint32_t na,
-                            uint32_t mind, double theta, const uint64_t *exact_leaves) {
+                            uint32_t mind, double theta, const uint64_t *exact_leaves,
+                            skip_memo *sk) {
   unsigned kinds = R->kinds;
   if ((R->title == END || mind > R->title) && (R->desc == END || mind > R->desc))
     kinds = CS__F_TURN;
+  if (sk->valid && sk->na == na && sk->kinds == kinds && sk->bound > theta) {
+    uint32_t a = 0;
+    while (a < na && x->vars[act[a]].doc <= x->act_last[a])
+      a++;
+    if (a == na) return 0; /* the same chunks: the same bound, still too high */
+  }
   uint32_t L = R->e - 1;
   double bound = 0;
   int nl = 0;
@@ -222,6 +242,12 @@ static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, u
     a = b;
   }
   if (nl >= 2) bound += x->prox_scale;
+  for (uint32_t a = 0; a < na; a++)
+    x->act_last[a] = cs_pcur_block_last(x->vars[act[a]].cur);
+  sk->valid = 1;
+  sk->na = na;
+  sk->kinds = kinds;
+  sk->bound = bound;
   if (bound > theta || L < mind) return 0;
   return L + 1;
 }
@@ -253,6 +279,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   }
   uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
   double top[3] = {0, 0, 0};
+  skip_memo sk = {0, 0, 0, 0};
   int rc = 0;
   while (na > 0 && !rc) {
     uint32_t d = END;
@@ -261,7 +288,8 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       if (dd < d) d = dd;
     }
     if (h->nsnip == SNIPPETS && !s->exhaustive) {
-      uint32_t to = skip_target(x, R, x->act, na, d, h->snip_score[SNIPPETS - 1], exact_leaves);
+      uint32_t to =
+          skip_target(x, R, x->act, na, d, h->snip_score[SNIPPETS - 1], exact_leaves, &sk);
       if (to) {
         uint32_t keep = 0;
         for (uint32_t a = 0; a < na; a++) {

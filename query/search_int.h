@@ -67,6 +67,7 @@ struct cs__exec {
   double prox_scale;
   /* Scratch, grown as needed and reused: no allocation per document. */
   uint32_t *act;
+  uint32_t *act_last; /* per act entry: its chunk's last docid (score_conv's skip check) */
   double *leaf_score; /* per leaf, of the document being scored */
   cs__ppos *pp;
   size_t pp_cap;
