@@ -317,6 +317,8 @@ void cs__exec_close(cs__exec *x) {
   free(x->sp);
   free(x->phr);
   free(x->pk);
+  free(x->dsum);
+  free(x->dleaves);
   free(x);
 }
 

@@ -77,6 +77,10 @@ struct cs__exec {
   size_t phr_cap;
   struct peek *pk;
   size_t pk_cap;
+  double *dsum; /* conv_bound's per-document sums (and best variants) */
+  size_t dsum_cap;
+  uint8_t *dleaves; /* and clauses met (2: two or more) */
+  size_t dleaves_cap;
 };
 
 typedef cs__crange xrange;

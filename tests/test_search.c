@@ -1090,6 +1090,23 @@ static void test_pruning_exact(const char *tmp) {
     fprintf(f, "turn 1 other - - Voz | %s relleno relleno relleno relleno\n",
             c % 7 ? "gamma" : "rho");
   }
+  /* Medium conversations dense with the first ten words: a query naming
+   * them all has ten cursors on most of their turns, and each lies within
+   * one postings chunk, so that its bound comes from its documents (summed
+   * per document for that many cursors, bounds.c) rather than the limit. */
+  for (int c = 0; c < 40; c++) {
+    fprintf(f, "conv %d 6 400 2019-%02d-10 | Media %d |\n", 4000 + c, 1 + c % 12, c);
+    for (int t = 0; t < 24; t++) {
+      fprintf(f, "turn %d other - - Voz |", t);
+      seed = seed * 1103515245u + 12345u;
+      int nw = 6 + (int)((seed >> 16) % 9);
+      for (int w = 0; w < nw; w++) {
+        seed = seed * 1103515245u + 12345u;
+        fprintf(f, " %s", vocab[(seed >> 16) % 10]);
+      }
+      fprintf(f, "\n");
+    }
+  }
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
    * the collection's, and pruning must stay exact with them. */
@@ -1104,16 +1121,14 @@ static void test_pruning_exact(const char *tmp) {
   /* The last two are question-shaped, as typed in the search box: many
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
-  const char *qs[] = {"alfa ",
-                      "beta gamma ",
-                      "omicron ",
-                      "\"alfa beta\"",
-                      "alf",
-                      "rho OR tau ",
-                      "kappa -impar ",
-                      "delta alfa beta",
+  const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
+                      "kappa -impar ", "delta alfa beta",
                       "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
-                      "¿Hay algo de kappa con lambda, omega y xilofono?"};
+                      "¿Hay algo de kappa con lambda, omega y xilofono?",
+                      /* Many cursors in long conversations: conversation bounds
+                       * summed per document rather than merged (bounds.c). */
+                      "alfa OR beta OR gamma OR delta OR epsilon OR zeta OR theta OR kappa OR "
+                      "lambda OR omega"};
   uint32_t limits[] = {1, 3, 10};
   /* Portal (its people's conversations listed up front) and admin (the
    * docid -> conversation table); exact totals, and totals bounded to 2
