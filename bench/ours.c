@@ -4,10 +4,20 @@
  * relevance order, no work budget), single thread, warm.
  *
  *   cs-bench-ours --index DIR --queries FILE --stop FILE --mode exact|box
- *                 [--passes N] [--max-seconds S] [--employee N] --out FILE
+ *                 [--passes N] [--max-seconds S] [--employee N] [--clock wall|cpu]
+ *                 [--dump FILE] [--snippets 0|1] --out FILE
  * (--employee N: as portal employee N, who sees its own people and ranks
  * with its own statistics, instead of an admin)
  *
+ * --dump FILE writes every response of the first recorded pass, one JSON
+ * line per query (took_ms left out), to check that a change leaves the
+ * results (hits, snippets, totals) byte for byte.
+ * --snippets 0 asks for the same hits without snippets or highlights
+ * (cs_search_params.no_snippets): the peers return ids only, so this is
+ * the like-for-like measurement; the default builds them (what the portal
+ * gets).
+ * --clock cpu records each query's thread CPU time instead of its wall time
+ * (for before/after comparisons on a machine shared with other work).
  * Pass 0 warms (not recorded); passes 1..N are recorded (common.h format),
  * stopping early (after at least one recorded pass) past --max-seconds.
  *
@@ -29,6 +39,12 @@
 
 #include <limits.h>
 #include <stdint.h>
+
+static double thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
 
 static void fmt_query(const bq *q, int exact, char **stop, char *out, size_t cap) {
   char w[32][128];
@@ -71,8 +87,9 @@ static void fmt_query(const bq *q, int exact, char **stop, char *out, size_t cap
 }
 
 int main(int argc, char **argv) {
-  const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL;
-  int passes = 3;
+  const char *index = NULL, *qpath = NULL, *out = NULL, *mode = "exact", *stoppath = NULL,
+             *dump = NULL;
+  int passes = 3, cpu_clock = 0, snippets = 1;
   double max_s = 120;
   long long employee = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -92,6 +109,12 @@ int main(int argc, char **argv) {
       max_s = atof(argv[i + 1]);
     else if (!strcmp(argv[i], "--employee"))
       employee = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--snippets"))
+      snippets = atoi(argv[i + 1]) != 0;
+    else if (!strcmp(argv[i], "--dump"))
+      dump = argv[i + 1];
+    else if (!strcmp(argv[i], "--clock"))
+      cpu_clock = !strcmp(argv[i + 1], "cpu");
     else {
       fprintf(stderr, "cs-bench-ours: bad argument %s\n", argv[i]);
       return 2;
@@ -99,7 +122,8 @@ int main(int argc, char **argv) {
   }
   if (!index || !qpath || !out || !stoppath) {
     fprintf(stderr, "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
-                    "exact|box [--passes N] [--max-seconds S] [--employee N] --out FILE\n");
+                    "exact|box [--passes N] [--max-seconds S] [--employee N] [--clock wall|cpu] "
+                    "[--dump FILE] [--snippets 0|1] --out FILE\n");
     return 2;
   }
   int exact = !strcmp(mode, "exact");
@@ -116,6 +140,11 @@ int main(int argc, char **argv) {
   FILE *fo = fopen(out, "w");
   if (!fo) {
     perror(out);
+    return 1;
+  }
+  FILE *fd = dump ? fopen(dump, "w") : NULL;
+  if (dump && !fd) {
+    perror(dump);
     return 1;
   }
   /* --employee N: a portal caller (its own people, its own statistics). */
@@ -136,10 +165,11 @@ int main(int argc, char **argv) {
       p.role = CS_ANY_ROLE;
       p.sort = CS_SORT_RELEVANCE;
       p.timeout_ms = 0;
+      p.no_snippets = !snippets;
       json_t *res = NULL;
-      double t0 = bq_now_us();
+      double t0 = cpu_clock ? thread_cpu_us() : bq_now_us();
       int rc = cs_engine_search(e, &caller, &p, &res, &err);
-      double us = bq_now_us() - t0;
+      double us = (cpu_clock ? thread_cpu_us() : bq_now_us()) - t0;
       if (rc) {
         if (pass == 0 && errors++ < 10)
           fprintf(stderr, "cs-bench-ours: query %s [%s]: %s\n", qs[i].id, qbuf, err.message);
@@ -158,10 +188,17 @@ int main(int argc, char **argv) {
         }
         fputc('\n', fo);
       }
+      if (fd && pass == 1) {
+        json_object_del(res, "took_ms");
+        char *js = json_dumps(res, JSON_COMPACT);
+        fprintf(fd, "%s\t%s\n", qs[i].id, js ? js : "null");
+        free(js);
+      }
       json_decref(res);
     }
   }
   fclose(fo);
+  if (fd) fclose(fd);
   cs_engine_close(e);
   return 0;
 }

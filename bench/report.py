@@ -125,20 +125,23 @@ def latency_tables(p, out, prefix):
     """Writes the latency and hit tables for lat files OUT/PREFIX<engine>.tsv;
     returns [(type, ours p50, ours p99, best peer p50, best peer p99)]."""
     lat, hits = {}, {}
-    for key in ("ours-exact", "ours-box") + tuple(k for k, _ in PEERS):
+    for key in ("ours-exact", "ours-box", "ours-nosnip") + tuple(k for k, _ in PEERS):
         lat[key], hits[key] = latencies(os.path.join(out, "%s%s.tsv" % (prefix, key)))
-    p("| query type | ours p50 / p95 / p99 | ours, search box p50 / p99 | %s "
+    p("| query type | ours p50 / p95 / p99 | ours, search box p50 / p99 "
+      "| ours, no snippets p50 / p99 | %s "
       "| p50 ours ÷ best peer | p99 ours ÷ best peer |" % " | ".join(
           "%s p50 / p99" % name for _, name in PEERS))
-    p("|---|" + "---:|" * (4 + len(PEERS)))
+    p("|---|" + "---:|" * (5 + len(PEERS)))
     summary_types = []
     for t, label in TYPES:
         o = (lat.get("ours-exact") or {}).get(t, [])
         if not o:
             continue
         b = (lat.get("ours-box") or {}).get(t, [])
+        ns = (lat.get("ours-nosnip") or {}).get(t, [])
         cells = ["%s / %s / %s" % (fmt(pct(o, 50)), fmt(pct(o, 95)), fmt(pct(o, 99))),
-                 "%s / %s" % (fmt(pct(b, 50)), fmt(pct(b, 99)))]
+                 "%s / %s" % (fmt(pct(b, 50)), fmt(pct(b, 99))),
+                 "%s / %s" % (fmt(pct(ns, 50)), fmt(pct(ns, 99)))]
         bp50 = bp99 = None
         for key, _ in PEERS:
             x = (lat.get(key) or {}).get(t, [])
@@ -407,7 +410,9 @@ def main():
       "PostgreSQL: %s). %s queries per type from the corpus (seed %s; bands: high df %s, "
       "mid %s, low %s turns), in `bench/queries/%s/queries.tsv`, top-10 ids of every engine "
       "beside it. *ours* = the peers' semantics in our syntax; *ours, search box* = what the "
-      "portal sends (typo tolerance, last word as prefix, relaxation)." % (
+      "portal sends (typo tolerance, last word as prefix, relaxation); *ours, no snippets* = "
+      "*ours* without building snippets or highlights (`--snippets 0`: the same hits, like "
+      "the peers' ids); the ratios to the best peer use *ours*." % (
           "5" if quick else "3", "2" if quick else "1", qinfo.get("per_type", "?"),
           qinfo.get("seed", "?"), "–".join(map(str, qinfo.get("df_high", []))),
           "–".join(map(str, qinfo.get("df_mid", []))),

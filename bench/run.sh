@@ -220,6 +220,11 @@ for m in exact box; do
   "$bin/cs-bench-ours" --index "$out/index" --queries "$qdir/queries.tsv" --stop "$stop" --mode $m \
     --passes $passes_fast --max-seconds $max_q --out "$out/lat-ours-$m.tsv"
 done
+# Beside it, not instead: the same hits without snippets, as the peers
+# return ids only (a column of its own in RESULTS.md).
+log "latency, ours (exact, no snippets)"
+"$bin/cs-bench-ours" --index "$out/index" --queries "$qdir/queries.tsv" --stop "$stop" --mode exact \
+  --snippets 0 --passes $passes_fast --max-seconds $max_q --out "$out/lat-ours-nosnip.tsv"
 log "latency, Xapian"
 "$bin/cs-bench-xapian" query --db "$out/xapian.db" --queries "$qdir/queries.tsv" --stop "$stop" \
   --passes $passes_fast --max-seconds $max_q --out "$out/lat-xapian.tsv"
@@ -324,6 +329,8 @@ for m in exact box; do
   "$bin/cs-bench-ours" --index "$out/synl-index" --queries "$sqdir/queries.tsv" --stop "$stop" --mode $m \
     --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-ours-$m.tsv"
 done
+"$bin/cs-bench-ours" --index "$out/synl-index" --queries "$sqdir/queries.tsv" --stop "$stop" --mode exact \
+  --snippets 0 --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-ours-nosnip.tsv"
 log "synthetic latency, peers"
 "$bin/cs-bench-xapian" query --db "$out/synl-xapian.db" --queries "$sqdir/queries.tsv" --stop "$stop" \
   --passes $passes_fast --max-seconds $max_q --out "$out/synl-lat-xapian.tsv"

@@ -37,23 +37,111 @@ typedef struct peek {
   double w;
 } peek;
 
+/* Below this many cursors, conv_bound's merge is cheaper than
+ * bound_docs_dense (a short prefix has up to CS__EXPAND_MAX). */
+#define DENSE_MIN_CURSORS 8
+
+/* The document bounds of conv_bound's merge, kept in m (keep_top3), by
+ * accumulating into arrays indexed by docid - R->f instead of merging the
+ * cursors document by document: one pass per cursor, where the merge
+ * looks at every cursor for every document. The same sums in the same
+ * order (clause by clause), so the same bounds bit for bit. Only for many
+ * cursors of term clauses with many documents for the span they cover
+ * (long conversations: ParlaMint's sittings). Returns 1 when done, 0 when
+ * the merge must do it, or CS_ENOMEM. */
+static int bound_docs_dense(cs__exec *x, const xrange *R, const peek *pk, uint32_t np, double prox,
+                            double m[3]) {
+  if (np < DENSE_MIN_CURSORS) return 0;
+  uint32_t hi = R->f, ndocs = 0;
+  for (uint32_t a = 0; a < np; a++) {
+    if (x->leaves[pk[a].leaf].type != CS__N_TERM) return 0;
+    uint32_t j = 0;
+    while (j < pk[a].n && pk[a].doc[j] < R->e)
+      j++;
+    if (j && pk[a].doc[j - 1] + 1 > hi) hi = pk[a].doc[j - 1] + 1;
+    ndocs += j;
+  }
+  /* The merge costs about a step per cursor per document, this a few per
+   * document of the span. */
+  size_t span = hi - R->f;
+  if (!span || (size_t)np * ndocs < 8 * span) return 0;
+  if (cs_grow((void **)&x->dsum, &x->dsum_cap, 2 * span, sizeof *x->dsum) ||
+      cs_grow((void **)&x->dleaves, &x->dleaves_cap, span, sizeof *x->dleaves))
+    return CS_ENOMEM;
+  double *sum = x->dsum, *best = x->dsum + span;
+  uint8_t *leaves = x->dleaves;
+  memset(sum, 0, span * sizeof *sum);
+  memset(leaves, 0, span);
+  for (uint32_t a = 0; a < np;) {
+    uint32_t li = pk[a].leaf, b = a;
+    while (b < np && pk[b].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    /* The clause's best variant per document (one variant: itself). */
+    if (b - a > 1) memset(best, 0, span * sizeof *best);
+    for (uint32_t c = a; c < b; c++) {
+      const peek *p = &pk[c];
+      for (uint32_t j = 0; j < p->n && p->doc[j] < R->e; j++) {
+        uint32_t d = p->doc[j];
+        int kind = kind_of(R, d);
+        if (!(l->fields & (1u << kind))) continue;
+        double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[j], p->len[j]);
+        if (b - a > 1) {
+          if (sc > best[d - R->f]) best[d - R->f] = sc;
+        } else if (sc > 0) {
+          sum[d - R->f] += sc;
+          leaves[d - R->f] += leaves[d - R->f] < 2; /* 0, 1, 2: two or more */
+        }
+      }
+    }
+    if (b - a > 1) {
+      for (size_t i = 0; i < span; i++) {
+        if (best[i] > 0) {
+          sum[i] += best[i];
+          leaves[i] += leaves[i] < 2;
+        }
+      }
+    }
+    a = b;
+  }
+  for (size_t i = 0; i < span; i++) {
+    if (sum[i] > 0) keep_top3(m, leaves[i] >= 2 ? sum[i] + prox : sum[i]);
+  }
+  return 1;
+}
+
 /* Upper bound of R's key before scoring it. The cursors of R's first
  * documents sit in decoded chunks, so the tf and length of each document of
  * R in those chunks are at hand (cs_pcur_peek): merged in docid order, they
  * bound every such document's score exactly but for proximity (counted in
  * full where two clauses meet) and phrases (a phrase occurs at most as
  * often as its rarest word in the document, and only where all its words
- * are). Documents in chunks not decoded yet get the score limit. The
- * conversation bound is then cs__conv_score of the three best document
- * bounds. The tier bound counts the expanded words whose exact term occurs
- * in R. */
-static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score) {
+ * are). The conversation bound is then cs__conv_score of the three best
+ * document bounds. The tier bound counts the expanded words whose exact
+ * term occurs in R. ub comes in with R's key (tier: any bonus) and goes out
+ * with the bound.
+ *
+ * Before merging, a looser bound from the chunks' block maxima (largest tf,
+ * shortest length, as skip_target's) costs a few operations per clause:
+ * when it already ranks after th, so would the exact one, and R is ruled
+ * out without the merge (most candidates of a frequent word are).
+ *
+ * When a cursor goes on past its chunk inside R, the documents there are
+ * not decoded yet, and any of them may hold every clause: the ones whose
+ * documents in R are all decoded as well as the others. Such a document is
+ * bounded by the sum over clauses of their block bound, or the score limit
+ * for those going on (and proximity): the block-maxima bound itself, which
+ * then is R's bound (three such documents may exist). Bounding those
+ * documents by the limits of the clauses going on alone, as was done
+ * before, missed the others' share and could rule out a conversation that
+ * belonged on the page (test_search's pruning test, dense conversations). */
+static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *ub) {
   cs__exec *x = s->x;
   if (cs_grow((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
   peek *pk = x->pk;
   uint32_t np = 0;
   int t = 0, cont = 0, present = 0;
-  double unknown = 0; /* bound of a document in a chunk not decoded yet */
+  double quick = 0; /* bound of any document of R, from block maxima */
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
@@ -64,7 +152,8 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
       exact |= in && x->vars[l->var + k].exact;
     }
     if (l->type == CS__N_PHRASE && !all) continue;
-    double lmax = 0; /* best weight among the terms that go on past their chunk */
+    double lu = 0; /* bound of its documents past a cursor's chunk: the limit */
+    double qb = 0; /* the clause's best block bound */
     uint32_t first = np;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
@@ -74,18 +163,50 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
       p->j = 0;
       p->leaf = i;
       p->w = l->type == CS__N_TERM ? v->w : l->pw;
-      if (cs_pcur_block_last(v->cur) < R->e - 1) {
+      /* A phrase occurs at most as often as each of its words. */
+      double b = p->w * cs__bm25_bound(&x->rk, l->fields & R->kinds, cs_pcur_block_max_tf(v->cur),
+                                       cs_pcur_block_min_len(v->cur));
+      if (b > qb) qb = b;
+      uint32_t last = cs_pcur_block_last(v->cur);
+      if (last < R->e - 1) {
         cont = 1;
-        if (p->w > lmax) lmax = p->w;
+        /* Turns lie past it, and the description when the chunk ends on
+         * the title. */
+        unsigned past = CS__F_TURN;
+        if (R->title != END && R->title > last) past |= CS__F_TITLE;
+        if (R->desc != END && R->desc > last) past |= CS__F_DESC;
+        double u = p->w * cs__bm25_limit(&x->rk, l->fields & past);
+        if (u > lu) lu = u;
       }
     }
     if (np > first) present++;
-    unknown += lmax * cs__bm25_limit(&x->rk, l->fields & CS__F_TURN);
+    quick += qb > lu ? qb : lu;
     t += l->expanded && exact;
   }
+  ub->tier += t;
+  ub->score =
+      cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
+  if (cs__key_cmp(s->sort, ub, th) > 0 || cont) return 0;
   double m[3] = {0, 0, 0};
   double prox = present >= 2 ? x->prox_scale : 0;
-  for (;;) {
+  int dense = bound_docs_dense(x, R, pk, np, prox, m);
+  if (dense < 0) return dense;
+  if (dense) {
+    np = 0;
+  } else if (np == 1 && x->leaves[pk[0].leaf].type == CS__N_TERM) {
+    /* One term (a single word, the commonest query): the merge below
+     * without the merging, the same sums. */
+    const peek *p = &pk[0];
+    unsigned fields = x->leaves[p->leaf].fields;
+    for (uint32_t j = 0; j < p->n && p->doc[j] < R->e; j++) {
+      int kind = kind_of(R, p->doc[j]);
+      if (!(fields & (1u << kind))) continue;
+      double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[j], p->len[j]);
+      if (sc > 0) keep_top3(m, sc);
+    }
+    np = 0;
+  }
+  for (; np;) {
     uint32_t d = END;
     for (uint32_t a = 0; a < np; a++) {
       if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] < d) d = pk[a].doc[pk[a].j];
@@ -129,12 +250,7 @@ static int conv_bound(xsearch *s, const xrange *R, int32_t *tier, double *score)
       if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;
     }
   }
-  if (cont) {
-    for (int r = 0; r < 3; r++)
-      keep_top3(m, unknown + prox);
-  }
-  *tier = t;
-  *score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+  ub->score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
   return 0;
 }
 
@@ -169,13 +285,33 @@ static void keep_snippet(xhit *h, uint32_t d, double score) {
  * cursors' current chunks) is the sum over clauses of their best chunk
  * bound; when it cannot beat the third best, all cursors jump past L
  * without decoding a position or computing a score. Exact matches that
- * would still raise the tier are never skipped. Returns the docid to skip
- * to, or 0 when nothing can be skipped. */
+ * would still raise the tier are never skipped.
+ *
+ * The bound only changes when a cursor enters another chunk, leaves the
+ * conversation, or the first document passes the title and description:
+ * sk remembers the last one computed (with each cursor's chunk end in
+ * x->act_last), so that while it stays above the third best, a document
+ * costs a comparison per cursor instead of a bound per cursor. */
+typedef struct skip_memo {
+  int valid;
+  uint32_t na;
+  unsigned kinds;
+  double bound;
+} skip_memo;
+
+/* Returns the docid to skip to, or 0 when nothing can be skipped. */
 static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, uint32_t na,
-                            uint32_t mind, double theta, const uint64_t *exact_leaves) {
+                            uint32_t mind, double theta, const uint64_t *exact_leaves,
+                            skip_memo *sk) {
   unsigned kinds = R->kinds;
   if ((R->title == END || mind > R->title) && (R->desc == END || mind > R->desc))
     kinds = CS__F_TURN;
+  if (sk->valid && sk->na == na && sk->kinds == kinds && sk->bound > theta) {
+    uint32_t a = 0;
+    while (a < na && x->vars[act[a]].doc <= x->act_last[a])
+      a++;
+    if (a == na) return 0; /* the same chunks: the same bound, still too high */
+  }
   uint32_t L = R->e - 1;
   double bound = 0;
   int nl = 0;
@@ -205,6 +341,12 @@ static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, u
     a = b;
   }
   if (nl >= 2) bound += x->prox_scale;
+  for (uint32_t a = 0; a < na; a++)
+    x->act_last[a] = cs_pcur_block_last(x->vars[act[a]].cur);
+  sk->valid = 1;
+  sk->na = na;
+  sk->kinds = kinds;
+  sk->bound = bound;
   if (bound > theta || L < mind) return 0;
   return L + 1;
 }
@@ -236,6 +378,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   }
   uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
   double top[3] = {0, 0, 0};
+  skip_memo sk = {0, 0, 0, 0};
   int rc = 0;
   while (na > 0 && !rc) {
     uint32_t d = END;
@@ -244,7 +387,8 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       if (dd < d) d = dd;
     }
     if (h->nsnip == SNIPPETS && !s->exhaustive) {
-      uint32_t to = skip_target(x, R, x->act, na, d, h->snip_score[SNIPPETS - 1], exact_leaves);
+      uint32_t to =
+          skip_target(x, R, x->act, na, d, h->snip_score[SNIPPETS - 1], exact_leaves, &sk);
       if (to) {
         uint32_t keep = 0;
         for (uint32_t a = 0; a < na; a++) {
@@ -358,9 +502,9 @@ int cs__cannot_make_page(xsearch *s, const xrange *R, xhit *h, int *rc) {
   if (s->sort == CS__SORT_RELEVANCE && s->x) {
     if (th && !s->exhaustive) {
       cs__key ub = h->key;
-      *rc = conv_bound(s, R, &ub.tier, &ub.score);
-      if (*rc) return 1;
       if (s->nnamed && cs__is_named(s, R)) ub.tier += NAMED_TIER;
+      *rc = conv_bound(s, R, th, &ub);
+      if (*rc) return 1;
       if (cs__key_cmp(s->sort, &ub, th) > 0) return 1;
     }
   } else {

@@ -91,6 +91,8 @@ typedef struct cs_search_params {
   int role;                              /* CS_ROLE_* from records.h, or CS_ANY_ROLE */
   int sort;                              /* CS_SORT_* */
   uint32_t timeout_ms;                   /* work budget; past it, partial results are flagged */
+  int no_snippets; /* 1: the same hits, totals and cursor, but no snippets ("snippets": []) and
+                      titles without highlights (benchmarks: the work ranking alone costs) */
 } cs_search_params;
 
 /* GET /v1/search. {"total", "took_ms", "next_cursor", "hits": [...]} */

@@ -289,8 +289,9 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   if (rc) goto fail;
   compute_weights(x);
   x->act = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act);
+  x->act_last = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act_last);
   x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
-  if (!x->act || !x->leaf_score) {
+  if (!x->act || !x->act_last || !x->leaf_score) {
     rc = CS_ENOMEM;
     goto fail;
   }
@@ -310,11 +311,14 @@ void cs__exec_close(cs__exec *x) {
   free(x->node_leaf);
   free(x->dropped);
   free(x->act);
+  free(x->act_last);
   free(x->leaf_score);
   free(x->pp);
   free(x->sp);
   free(x->phr);
   free(x->pk);
+  free(x->dsum);
+  free(x->dleaves);
   free(x);
 }
 

@@ -11,14 +11,18 @@
  */
 #include "highlight.h"
 
-#include <stdio.h>
 #include <string.h>
 
 int cs__text_words(cs_analyzer *a, cs_str lang, cs_str text, uint32_t last, cs__words *w) {
-  /* The writer's rule: at most 15 bytes of the language, "es" when empty. */
-  snprintf(w->lang, sizeof w->lang, "%.*s", (int)(lang.len < 15 ? lang.len : 15),
-           lang.p ? lang.p : "");
-  if (!w->lang[0]) snprintf(w->lang, sizeof w->lang, "es");
+  /* The writer's rule: at most 15 bytes of the language (up to a NUL),
+   * "es" when empty. By hand: every snippet asks. */
+  size_t n = 0, max = lang.len < 15 ? lang.len : 15;
+  while (lang.p && n < max && lang.p[n]) {
+    w->lang[n] = lang.p[n];
+    n++;
+  }
+  w->lang[n] = 0;
+  if (!n) memcpy(w->lang, "es", 3);
   w->a = a;
   w->t = NULL;
   w->n = 0;

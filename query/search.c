@@ -449,6 +449,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   int rc = 0, ret = -1;
   json_t *hits = NULL, **snips = NULL;
   xhit **page = NULL;
+  cs__page_conv *pcs = NULL;
   cs_buf fb;
   cs_buf_init(&fb);
   if (cs__query_parse(a, qs, qlen, &o->parse, &q, err)) {
@@ -538,23 +539,25 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   hits = json_array();
   page = calloc(nh ? nh : 1, sizeof *page);
   snips = calloc(nh ? nh : 1, sizeof *snips);
-  if (!hits || !page || !snips) {
+  pcs = malloc((nh ? nh : 1) * sizeof *pcs);
+  if (!hits || !page || !snips || !pcs) {
     rc = CS_ENOMEM;
     goto fail;
   }
   for (uint32_t i = 0; i < nh; i++) {
     page[i] = cs__topk_at(&s.top, i);
-    json_t *h = cs__hit_json(&s, page[i], &snips[i]);
+    pcs[i].rc = cs_reader_conv(r, page[i]->R.id, &pcs[i].c);
+    json_t *h = cs__hit_json(&s, page[i], &pcs[i], &snips[i]);
     if (!h) {
       rc = CS_ENOMEM;
       goto fail;
     }
     json_array_append_new(hits, h);
-    rc = cs__plain_fields(&s, page[i]->R.id, &fb, h);
+    rc = cs__plain_fields(&s, &pcs[i], &fb, h);
     if (rc) goto fail;
   }
   if (o->snippets && s.x) {
-    rc = cs__build_snippets(&s, page, nh, snips, hits);
+    rc = cs__build_snippets(&s, page, pcs, nh, snips, hits);
     if (rc) goto fail;
   }
   json_t *next = json_null();
@@ -586,6 +589,7 @@ out:
   cs_buf_free(&fb);
   free(page);
   free(snips);
+  free(pcs);
   free(s.scratch);
   free(s.u);
   free(s.named);
@@ -705,6 +709,7 @@ int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p
   }
   cs__search_opts o;
   cs__search_defaults(&o);
+  o.snippets = !p->no_snippets;
   int rc = cs_view_convs(&v, &o.convs);
   if (rc)
     rc = fail_rc(err, rc);

@@ -67,6 +67,7 @@ struct cs__exec {
   double prox_scale;
   /* Scratch, grown as needed and reused: no allocation per document. */
   uint32_t *act;
+  uint32_t *act_last; /* per act entry: its chunk's last docid (score_conv's skip check) */
   double *leaf_score; /* per leaf, of the document being scored */
   cs__ppos *pp;
   size_t pp_cap;
@@ -76,6 +77,10 @@ struct cs__exec {
   size_t phr_cap;
   struct peek *pk;
   size_t pk_cap;
+  double *dsum; /* conv_bound's per-document sums (and best variants) */
+  size_t dsum_cap;
+  uint8_t *dleaves; /* and clauses met (2: two or more) */
+  size_t dleaves_cap;
 };
 
 typedef cs__crange xrange;
@@ -209,6 +214,13 @@ static inline uint32_t var_doc(const xvar *v) {
   return v->doc;
 }
 
+/* The conversation record of a hit of the page, read once for all its
+ * fields and snippets: rc is cs_reader_conv's (c valid when 0). */
+typedef struct cs__page_conv {
+  cs_conv c;
+  int rc;
+} cs__page_conv;
+
 typedef struct xcursor {
   cs__key key;
   uint32_t horizon;
@@ -317,13 +329,16 @@ int cs__cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c);
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
  * field_json finds a match in it), and "description_highlight", null until
  * field_json finds a match in the description. */
-int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit);
+int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, json_t *hit);
 
 /* Builds the snippets of the page's hits (hits[i] best first) into
  * arrays[i], and the highlighted titles and descriptions into the hit
  * objects hobjs[i]. */
-int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, json_t *hobjs);
+int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32_t nh,
+                       json_t **arrays, json_t *hobjs);
 
-json_t *cs__hit_json(xsearch *s, const xhit *h, json_t **snippets);
+/* A hit object without its highlights; *snippets gets its (empty)
+ * "snippets" array. NULL when out of memory. */
+json_t *cs__hit_json(xsearch *s, const xhit *h, const cs__page_conv *pc, json_t **snippets);
 
 #endif

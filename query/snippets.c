@@ -34,8 +34,15 @@ static json_t *json_ms(int64_t ms) {
   return ms < 0 ? json_null() : json_integer((json_int_t)ms);
 }
 
-/* A snippet object for turn docid d of conversation conv. */
-static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t **out) {
+/* Sets key to value in object o, taking value's reference (also on
+ * failure); 1 on failure, so that failures add up. */
+static int put(json_t *o, const char *key, json_t *value) {
+  return json_object_set_new_nocheck(o, key, value) != 0;
+}
+
+/* A snippet object for turn docid d of the page's hit whose conversation
+ * is pc. */
+static int snippet_json(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf *b, json_t **out) {
   *out = NULL;
   size_t n;
   int rc = cs__doc_spans(s->x, d, CS_DOC_TURN, &n);
@@ -44,37 +51,49 @@ static int snippet_json(xsearch *s, uint32_t d, uint64_t conv, cs_buf *b, json_t
   rc = cs_reader_doc(s->r, d, &doc);
   if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, no snippet */
   if (rc) return rc;
-  cs_conv c; /* its language: the turn is analyzed again for byte offsets */
-  rc = cs_reader_conv(s->r, conv, &c);
+  /* The conversation's language: the turn is analyzed again for byte
+   * offsets. */
+  rc = pc->rc;
   cs_turn t;
-  if (!rc) rc = cs_reader_turn(s->r, conv, doc.seq, &t);
+  if (!rc) rc = cs_reader_turn(s->r, pc->c.id, doc.seq, &t);
   if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0;
   if (rc) return rc;
   cs_buf_reset(b);
   const cs__redact *rd = cs__redact_for(s, doc.patient_id);
-  if (!s->a || cs__highlight_field(s->a, c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, b))
+  if (!s->a ||
+      cs__highlight_field(s->a, pc->c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, b))
     return CS_ENOMEM;
-  *out = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", (int)t.seq, "speaker",
-                   cs__redact_speaker(rd, t.speaker, t.role), "role", cs_role_name(t.role),
-                   "start_ms", json_ms(t.start_ms), "end_ms", json_ms(t.end_ms), "text",
-                   json_stringn_nocheck((const char *)b->p, b->len));
-  return *out ? 0 : CS_ENOMEM;
+  json_t *o = json_object();
+  if (!o) return CS_ENOMEM;
+  /* One statement each: keys keep this order in the output. */
+  int bad = put(o, "seq", json_integer(t.seq));
+  bad |= put(o, "speaker", cs__redact_speaker(rd, t.speaker, t.role));
+  bad |= put(o, "role", json_string_nocheck(cs_role_name(t.role)));
+  bad |= put(o, "start_ms", json_ms(t.start_ms));
+  bad |= put(o, "end_ms", json_ms(t.end_ms));
+  bad |= put(o, "text", json_stringn_nocheck((const char *)b->p, b->len));
+  if (bad) {
+    json_decref(o);
+    return CS_ENOMEM;
+  }
+  *out = o;
+  return 0;
 }
 
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
  * field_json finds a match in it), and "description_highlight", null until
  * field_json finds a match in the description. */
-int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit) {
-  cs_conv c;
+int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, json_t *hit) {
+  const cs_conv *c = &pc->c;
   cs_str title = {"", 0};
   const cs__redact *rd = NULL;
-  if (cs_reader_conv(s->r, conv, &c) == 0) {
-    title = c.title;
-    rd = cs__redact_for(s, c.patient_id);
+  if (pc->rc == 0) {
+    title = c->title;
+    rd = cs__redact_for(s, c->patient_id);
   }
   cs_buf_reset(b);
   if (rd && rd->on) { /* analysts: the person's name words become the pseudonym */
-    if (!s->a || cs__highlight_field(s->a, c.language, title, NULL, 0, 0, rd, b)) return CS_ENOMEM;
+    if (!s->a || cs__highlight_field(s->a, c->language, title, NULL, 0, 0, rd, b)) return CS_ENOMEM;
   } else {
     cs__html_escape(b, title.p, title.len);
   }
@@ -91,17 +110,18 @@ int cs__plain_fields(xsearch *s, uint64_t conv, cs_buf *b, json_t *hit) {
  * "title_highlight" (the escaped title without <em>) or sets
  * "description_highlight" (a window around the matches, like a snippet)
  * when the query matches in it. */
-static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *b, json_t *hit) {
+static int field_json(xsearch *s, uint32_t d, int kind, const cs__page_conv *pc, cs_buf *b,
+                      json_t *hit) {
   size_t n;
   int rc = cs__doc_spans(s->x, d, kind, &n);
   if (rc || !n || !s->a) return rc;
-  cs_conv c;
-  rc = cs_reader_conv(s->r, conv, &c);
+  rc = pc->rc;
   if (rc) return rc == CS_ENOTFOUND || rc == CS_ECORRUPT ? 0 : rc;
+  const cs_conv *c = &pc->c;
   cs_buf_reset(b);
   int title = kind == CS_DOC_TITLE;
-  if (cs__highlight_field(s->a, c.language, title ? c.title : c.description, s->x->sp, n,
-                          title ? 0 : CS__SNIPPET_BYTES, cs__redact_for(s, c.patient_id), b))
+  if (cs__highlight_field(s->a, c->language, title ? c->title : c->description, s->x->sp, n,
+                          title ? 0 : CS__SNIPPET_BYTES, cs__redact_for(s, c->patient_id), b))
     return CS_ENOMEM;
   json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
   if (!str) return CS_ENOMEM;
@@ -113,7 +133,8 @@ static int field_json(xsearch *s, uint32_t d, int kind, uint64_t conv, cs_buf *b
 /* Builds the snippets of the page's hits (hits[i] best first) into
  * arrays[i], and the highlighted titles and descriptions into the hit
  * objects hobjs[i]. */
-int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, json_t *hobjs) {
+int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32_t nh,
+                       json_t **arrays, json_t *hobjs) {
   cs__exec *x = s->x;
   if (!x || !nh) return 0;
   /* Reopen only the terms these hits matched. */
@@ -154,10 +175,9 @@ int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, js
     const snip_ref *sr = &refs[k];
     if (sr->rank == REF_TITLE || sr->rank == REF_DESC)
       rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
-                      hits[sr->hit]->R.id, &b, json_array_get(hobjs, sr->hit));
+                      &pcs[sr->hit], &b, json_array_get(hobjs, sr->hit));
     else
-      rc =
-          snippet_json(s, sr->docid, hits[sr->hit]->R.id, &b, &objs[sr->hit * SNIPPETS + sr->rank]);
+      rc = snippet_json(s, sr->docid, &pcs[sr->hit], &b, &objs[sr->hit * SNIPPETS + sr->rank]);
   }
   for (uint32_t i = 0; i < nh && !rc; i++) {
     for (uint32_t k = 0; k < SNIPPETS; k++) {
@@ -178,10 +198,8 @@ int cs__build_snippets(xsearch *s, xhit **hits, uint32_t nh, json_t **arrays, js
   return rc;
 }
 
-json_t *cs__hit_json(xsearch *s, const xhit *h, json_t **snippets) {
-  cs_conv c;
-  cs_str title = {"", 0};
-  if (cs_reader_conv(s->r, h->R.id, &c) == 0) title = c.title;
+json_t *cs__hit_json(xsearch *s, const xhit *h, const cs__page_conv *pc, json_t **snippets) {
+  cs_str title = pc->rc == 0 ? pc->c.title : (cs_str){"", 0};
   cs_patient pt;
   json_t *name;
   if (cs_reader_patient(s->r, h->R.patient, &pt) == 0)
@@ -192,13 +210,25 @@ json_t *cs__hit_json(xsearch *s, const xhit *h, json_t **snippets) {
     name = json_null();
   *snippets = json_array();
   double score = round(h->key.score * 1e6) / 1e6;
-  json_t *o =
-      json_pack("{s:I, s:I, s:I, s:o, s:o, s:f, s:o, s:o}", "conversation_id", (json_int_t)h->R.id,
-                "patient_id", (json_int_t)h->R.patient, "owner_id", (json_int_t)h->R.owner, "title",
-                cs__redact_json(cs__redact_for(s, h->R.patient), title), "created_at",
-                cs_json_time(h->R.created), "score", score, "patient_name", name, "snippets",
-                json_incref(*snippets));
-  if (!o) json_decref(*snippets);
+  json_t *o = json_object();
+  int bad = !o || !*snippets;
+  if (o) {
+    /* One statement each: keys keep this order in the output. */
+    bad |= put(o, "conversation_id", json_integer((json_int_t)h->R.id));
+    bad |= put(o, "patient_id", json_integer((json_int_t)h->R.patient));
+    bad |= put(o, "owner_id", json_integer((json_int_t)h->R.owner));
+    bad |= put(o, "title", cs__redact_json(cs__redact_for(s, h->R.patient), title));
+    bad |= put(o, "created_at", cs_json_time(h->R.created));
+    bad |= put(o, "score", json_real(score));
+    bad |= put(o, "patient_name", name);
+    bad |= put(o, "snippets", json_incref(*snippets));
+    name = NULL;
+  }
+  json_decref(name);
   json_decref(*snippets);
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
   return o;
 }

@@ -1090,6 +1090,23 @@ static void test_pruning_exact(const char *tmp) {
     fprintf(f, "turn 1 other - - Voz | %s relleno relleno relleno relleno\n",
             c % 7 ? "gamma" : "rho");
   }
+  /* Medium conversations dense with the first ten words: a query naming
+   * them all has ten cursors on most of their turns, and each lies within
+   * one postings chunk, so that its bound comes from its documents (summed
+   * per document for that many cursors, bounds.c) rather than the limit. */
+  for (int c = 0; c < 40; c++) {
+    fprintf(f, "conv %d 6 400 2019-%02d-10 | Media %d |\n", 4000 + c, 1 + c % 12, c);
+    for (int t = 0; t < 24; t++) {
+      fprintf(f, "turn %d other - - Voz |", t);
+      seed = seed * 1103515245u + 12345u;
+      int nw = 6 + (int)((seed >> 16) % 9);
+      for (int w = 0; w < nw; w++) {
+        seed = seed * 1103515245u + 12345u;
+        fprintf(f, " %s", vocab[(seed >> 16) % 10]);
+      }
+      fprintf(f, "\n");
+    }
+  }
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
    * the collection's, and pruning must stay exact with them. */
@@ -1104,16 +1121,14 @@ static void test_pruning_exact(const char *tmp) {
   /* The last two are question-shaped, as typed in the search box: many
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
-  const char *qs[] = {"alfa ",
-                      "beta gamma ",
-                      "omicron ",
-                      "\"alfa beta\"",
-                      "alf",
-                      "rho OR tau ",
-                      "kappa -impar ",
-                      "delta alfa beta",
+  const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
+                      "kappa -impar ", "delta alfa beta",
                       "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
-                      "¿Hay algo de kappa con lambda, omega y xilofono?"};
+                      "¿Hay algo de kappa con lambda, omega y xilofono?",
+                      /* Many cursors in long conversations: conversation bounds
+                       * summed per document rather than merged (bounds.c). */
+                      "alfa OR beta OR gamma OR delta OR epsilon OR zeta OR theta OR kappa OR "
+                      "lambda OR omega"};
   uint32_t limits[] = {1, 3, 10};
   /* Portal (its people's conversations listed up front) and admin (the
    * docid -> conversation table); exact totals, and totals bounded to 2
@@ -1193,6 +1208,73 @@ static void test_pruning_exact(const char *tmp) {
   th_check(sc[0] > 0 && sc[1] > 0 && sc[0] != sc[1],
            "a portal caller's score uses its own statistics (%.6f) not the collection's (%.6f)",
            sc[0], sc[1]);
+}
+
+/* cs_search_params.no_snippets (the benchmark's like-for-like measurement)
+ * returns the very page the snippet path returns, hit for hit (ids, scores,
+ * totals, cursor), only without snippets and highlights; and a page of
+ * hits with snippets really has some, so that the comparison means
+ * something. Run on test_pruning_exact's corpus, for both kinds of caller
+ * and over two pages. */
+static void test_no_snippets(void) {
+  const char *qs[] = {"alfa ", "beta gamma ", "\"alfa beta\"",
+                      "alf",   "rho OR tau ", "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?"};
+  cs_caller owner = {CS_CALLER_PORTAL, 400};
+  const cs_caller *callers[] = {&owner, &ADMIN};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    for (size_t c = 0; c < 2; c++) {
+      char cursor[512] = "";
+      for (int page = 0; page < 2; page++) {
+        cs_search_params p;
+        params_init(&p, qs[i]);
+        p.limit = 4;
+        p.cursor = page ? cursor : NULL;
+        cs_engine_error err;
+        json_t *with = run(callers[c], &p, &err);
+        p.no_snippets = 1;
+        json_t *without = run(callers[c], &p, &err);
+        th_check(with && without, "q=[%s] page %d: both answer", qs[i], page);
+        if (!with || !without) {
+          json_decref(with);
+          json_decref(without);
+          break;
+        }
+        size_t n = json_array_size(json_object_get(with, "hits")), shown = 0, empty = 0;
+        for (size_t h = 0; h < n; h++) {
+          json_t *a = json_array_get(json_object_get(with, "hits"), h);
+          json_t *b = json_array_get(json_object_get(without, "hits"), h);
+          shown += json_array_size(json_object_get(a, "snippets"));
+          empty += b && json_array_size(json_object_get(b, "snippets")) == 0 &&
+                   !strstr(json_string_value(json_object_get(b, "title_highlight")), "<em>") &&
+                   json_is_null(json_object_get(b, "description_highlight"));
+          /* Everything but the highlights is the same. */
+          json_object_del(a, "snippets");
+          json_object_del(a, "title_highlight");
+          json_object_del(a, "description_highlight");
+          if (b) {
+            json_object_del(b, "snippets");
+            json_object_del(b, "title_highlight");
+            json_object_del(b, "description_highlight");
+          }
+        }
+        th_check(n > 0 && shown > 0 && empty == n,
+                 "q=[%s] caller %zu page %d: %zu hits, %zu snippets with, %zu bare without", qs[i],
+                 c, page, n, shown, empty);
+        json_object_del(with, "took_ms");
+        json_object_del(without, "took_ms");
+        char *a1 = json_dumps(with, JSON_SORT_KEYS), *a2 = json_dumps(without, JSON_SORT_KEYS);
+        th_check(a1 && a2 && !strcmp(a1, a2), "q=[%s] caller %zu page %d: pages differ:\n%s\n%s",
+                 qs[i], c, page, a1, a2);
+        free(a1);
+        free(a2);
+        const char *next = json_string_value(json_object_get(with, "next_cursor"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        json_decref(with);
+        json_decref(without);
+        if (!next) break;
+      }
+    }
+  }
 }
 
 /* The docid -> conversation table follows commits: conversations added,
@@ -1373,6 +1455,7 @@ int main(int argc, char **argv) {
   test_owner_change(tmp);
   test_paging(tmp);
   test_pruning_exact(tmp);
+  test_no_snippets();
   test_live_table(tmp);
   test_edit_distance();
 

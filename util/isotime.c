@@ -42,9 +42,23 @@ static civil civil_from_days(int64_t z) {
   return c;
 }
 
-/* Writes the year (4 digits, or signed expanded form); returns its length. */
+/* Writes v as exactly n decimal digits (v < 10^n); returns the end. */
+static char *put_digits(char *p, unsigned v, int n) {
+  for (int i = n - 1; i >= 0; i--) {
+    p[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+  return p + n;
+}
+
+/* Writes the year (4 digits, or signed expanded form); returns its length.
+ * By hand rather than snprintf for the common years: every search hit and
+ * snippet carries times. */
 static int put_year(char out[CS_TIME_ISO_LEN], int64_t year) {
-  if (year >= 0 && year <= 9999) return snprintf(out, CS_TIME_ISO_LEN, "%04" PRId64, year);
+  if (year >= 0 && year <= 9999) {
+    *put_digits(out, (unsigned)year, 4) = 0;
+    return 4;
+  }
   return snprintf(out, CS_TIME_ISO_LEN, "%+05" PRId64, year);
 }
 
@@ -52,9 +66,23 @@ char *cs_time_iso(int64_t ms, char out[CS_TIME_ISO_LEN]) {
   int64_t in_day;
   civil c = civil_from_days(floor_div(ms, MS_PER_DAY, &in_day));
   int n = put_year(out, c.year);
-  snprintf(out + n, (size_t)(CS_TIME_ISO_LEN - n), "-%02u-%02uT%02d:%02d:%02d.%03dZ", c.month,
-           c.day, (int)(in_day / 3600000), (int)(in_day / 60000 % 60), (int)(in_day / 1000 % 60),
-           (int)(in_day % 1000));
+  /* "-MM-DDThh:mm:ss.mmmZ": 20 characters, every field in its range
+   * (in_day is in [0, MS_PER_DAY)); the longest year leaves room. */
+  char *p = out + n;
+  *p++ = '-';
+  p = put_digits(p, c.month, 2);
+  *p++ = '-';
+  p = put_digits(p, c.day, 2);
+  *p++ = 'T';
+  p = put_digits(p, (unsigned)(in_day / 3600000), 2);
+  *p++ = ':';
+  p = put_digits(p, (unsigned)(in_day / 60000 % 60), 2);
+  *p++ = ':';
+  p = put_digits(p, (unsigned)(in_day / 1000 % 60), 2);
+  *p++ = '.';
+  p = put_digits(p, (unsigned)(in_day % 1000), 3);
+  *p++ = 'Z';
+  *p = 0;
   return out;
 }
 
