@@ -1,0 +1,93 @@
+/*
+ * A damaged index record never stops the stream (issue 14). Records the
+ * indexer must update are damaged through the store API (a conversation's
+ * record, one turn of another conversation, a person's record), as a bad
+ * disk or a bug would leave them; then, while `run` follows, those
+ * conversations and the person change in PostgreSQL and a new conversation
+ * comes. The new one becomes searchable; the damaged ones are rebuilt from
+ * their source rows (old words gone, new ones found, the damage named once
+ * in the log), and verify finds the index equal to the stores again.
+ */
+#include "harness.h"
+#include "records.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+  th_init("heal");
+  PGconn *c;
+  char pg[700], index[600];
+  snprintf(pg, sizeof pg, "%s", th_db_create("t_heal", NULL, &c));
+  snprintf(index, sizeof index, "%s/index", th_dir());
+  const char *install[] = {"install", "--pg", pg, NULL};
+  REQUIRE(th_indexer(install) == 0, "install failed");
+  th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL), (2, 'Bruno', NULL);"
+            "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), "
+            "(2, 2, 'Carmen Ruiz');"
+            "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
+            "(1, 1, 1, 'Visita'), (3, 1, 1, 'Almuerzo'), (4, 2, 2, 'Abrigo');"
+            "INSERT INTO segments VALUES "
+            "(1, 0, 'a', 'other', 0, 1, 'vivienda de alquiler'),"
+            "(1, 1, 'b', 'other', 1, 2, 'pago mensual'),"
+            "(3, 0, 'a', 'other', 0, 1, 'comida caliente'),"
+            "(3, 1, 'a', 'other', 1, 2, 'gracias'),"
+            "(4, 0, 'a', 'other', 0, 1, 'ropa de abrigo')");
+  const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
+  const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
+  REQUIRE(th_indexer(once) == 0, "run failed");
+  REQUIRE(th_indexer(verify) == 0, "verify passes before the damage");
+
+  uint8_t key[16];
+  static const uint8_t bad_record[] = {CS_RECORD_V1, 0xff, 0xff, 0xff}; /* a cut varint */
+  cs_key_u64(key, 1);
+  th_index_damage(index, CS_T_CONV, key, 8, bad_record, sizeof bad_record);
+  cs_key_turn(key, 3, 0);
+  th_index_damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
+  cs_key_u64(key, 2);
+  th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
+
+  const char *run[] = {"run", "--pg", pg, "--index", index, "--poll-ms", "200", NULL};
+  pid_t indexer = th_indexer_spawn(run);
+  th_sql(c, "UPDATE segments SET text = 'girasol amarillo' WHERE conversation_id = 1 AND seq = 0;"
+            "UPDATE conversations SET title = 'Cena' WHERE id = 3;"
+            "UPDATE patients SET name = 'Carmen Soto' WHERE id = 2;"
+            "INSERT INTO conversations (id, patient_id, owner_id) VALUES (2, 1, 1);"
+            "INSERT INTO segments VALUES (2, 0, 'a', 'other', 0, 1, 'mandarina madura')");
+  CHECK(th_wait_docs(index, "mandarina", 1, 20000) >= 0,
+        "a conversation inserted after the damaged ones changed is indexed");
+  CHECK(th_wait_docs(index, "girasol", 1, 5000) >= 0 && th_docs_with(index, "vivienda") == 0 &&
+            th_docs_with(index, "alquiler") == 0 && th_docs_with(index, "mensual") == 1,
+        "the conversation with a damaged record is rebuilt from its source row");
+  CHECK(th_docs_with(index, "cena") == 1 && th_docs_with(index, "almuerzo") == 0 &&
+            th_docs_with(index, "caliente") >= 1 && th_docs_with(index, "gracias") >= 1,
+        "the conversation with a damaged turn is rebuilt from its source rows");
+  CHECK(th_docs_with(index, "soto") == 1 && th_docs_with(index, "ruiz") == 0,
+        "the person with a damaged record is rebuilt from their source row");
+  th_stop(indexer);
+  CHECK(th_log_count("damaged index record: conversation 1 ") == 1,
+        "the indexer's log names the damaged conversation once");
+  CHECK(th_log_count("damaged index record: person 2 ") == 1,
+        "the indexer's log names the damaged person once");
+  CHECK(th_log_count("conversation 1: damaged in the index; rebuilt from the store") == 1 &&
+            th_log_count("conversation 3: damaged in the index; rebuilt from the store") == 1 &&
+            th_log_count("person 2: damaged in the index; rebuilt from the store") == 1,
+        "the log says what was rebuilt");
+  int rc = th_indexer(verify);
+  CHECK(rc == 0, "verify finds the rebuilt index equal to the stores (exit %d)", rc);
+
+  int port, st;
+  pid_t srv = th_server_start(index, &port);
+  char *b = th_http_get_status(port, "/v1/conversations/1", TH_ADMIN_TOKEN, &st);
+  CHECK(st == 200 && b && strstr(b, "girasol amarillo") && strstr(b, "Visita"),
+        "the rebuilt conversation reads whole (%d): %s", st, b);
+  free(b);
+  b = th_http_get_status(port, "/v1/search?q=mandarina", TH_ADMIN_TOKEN, &st);
+  CHECK(st == 200 && b && strstr(b, "\"conversation_id\":2,"), "the new one is found (%d): %s",
+        st, b);
+  free(b);
+  th_stop(srv);
+  PQfinish(c);
+  return th_done();
+}
