@@ -20,7 +20,7 @@ static int get_patient(cs_writer *w, uint64_t id, cs_patient *p, cs_buf *copy) {
             : cs_corrupt_rc(cs_patient_decode(copy->p, copy->len, p), CS_T_PATIENT, sl(key, 8));
 }
 
-static int remove_patient_record(cs_writer *w, uint64_t id) {
+static int remove_patient_record(cs_writer *w, uint64_t id, const char *what) {
   cs_buf copy;
   cs_buf_init(&copy);
   cs_patient p;
@@ -36,6 +36,8 @@ static int remove_patient_record(cs_writer *w, uint64_t id) {
     cs_key_u64(key, id);
     if (!rc) rc = cs_del(w->txn, CS_T_PATIENT, sl(key, 8));
   }
+  /* Damaged on the way (reported): removed without decoding it. */
+  if (rc == CS_ECORRUPT) rc = cs__wr_heal_patient(w, id, what, NULL, NULL);
   cs_buf_free(&copy);
   return rc;
 }
@@ -67,7 +69,9 @@ static int move_conversations(cs_writer *w, uint64_t patient, int known, uint64_
     cs_conv c;
     rc = cs__wr_get_copy(w, CS_T_CONV, cs_be64_get(x.p + i), &copy);
     if (!rc) rc = cs_corrupt_rc(cs_conv_decode(copy.p, copy.len, &c), CS_T_CONV, sl(x.p + i, 8));
-    if (rc == CS_ENOTFOUND) {
+    /* Damaged (reported): its counts stay where they are until its next
+     * change rebuilds it. */
+    if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) {
       rc = 0;
       continue;
     }
@@ -100,7 +104,12 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   if (rc == 0 && old.owner_id != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
   int known = rc == 0;
   uint64_t was = known ? old.owner_id : 0;
-  rc = rc == 0 ? remove_patient_record(w, in->id) : rc == CS_ENOTFOUND ? 0 : rc;
+  if (rc == CS_ECORRUPT) { /* reported; the source row rebuilds it */
+    rc = cs__wr_heal_patient(w, in->id, CS__HEAL_REBUILT, &was, &known);
+    if (!rc && known && was != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
+  } else {
+    rc = rc == 0 ? remove_patient_record(w, in->id, CS__HEAL_REBUILT) : rc == CS_ENOTFOUND ? 0 : rc;
+  }
   /* The person's conversations count for their owner from now on. */
   if (!rc) rc = move_conversations(w, in->id, known, was, in->owner_id);
   if (rc) goto out;
@@ -148,7 +157,7 @@ static int delete_pconv(cs_writer *w, const uint8_t *key) {
 
 int cs_writer_delete_patient(cs_writer *w, uint64_t id) {
   int rc = cs__wr_delete_prefix(w, CS_T_PCONV, id, delete_pconv);
-  if (!rc) rc = remove_patient_record(w, id);
+  if (!rc) rc = remove_patient_record(w, id, CS__HEAL_REMOVED);
   if (rc == CS_ENOTFOUND) rc = 0;
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_DELETE, CS_OUT_PATIENT, id);
   return rc;
@@ -166,6 +175,8 @@ int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms) {
 }
 
 /* ---------------------------------------------------------------- events */
+
+static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor);
 
 int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out) {
   if (flags_out) *flags_out = 0;
@@ -199,6 +210,8 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out
   cs_inter x = {0, 0, INT64_MIN};
   rc = cs_get(w->txn, CS_T_INTER, sl(key, 16), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_inter_decode(v.data, v.len, &x), CS_T_INTER, sl(key, 16));
+  /* Damaged (reported): counted again from the events, this one included. */
+  if (rc == CS_ECORRUPT) return recount_interaction(w, in->patient_id, in->actor_id);
   if (rc && rc != CS_ENOTFOUND) return rc;
   x.events++;
   x.score_ref += cs_interaction_ref(cs_interaction_weight(type), in->recorded_at_ms);

@@ -238,7 +238,7 @@ int th_docs_with(const char *index_dir, const char *word) {
 
 /* Writes the damage with the store API. */
 void th_index_damage(const char *index, int t, const void *key, size_t klen, const void *val,
-                   size_t vlen) {
+                     size_t vlen) {
   cs_store *s;
   cs_txn *txn;
   char err[512] = "";

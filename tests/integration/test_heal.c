@@ -4,7 +4,7 @@
  * record, one turn of another conversation, a person's record), as a bad
  * disk or a bug would leave them; then, while `run` follows, those
  * conversations and the person change in PostgreSQL and a new conversation
- * comes. The new one becomes searchable; the damaged ones are rebuilt from
+ * comes, and one more damaged conversation is deleted. The new one becomes searchable; the damaged ones are rebuilt from
  * their source rows (old words gone, new ones found, the damage named once
  * in the log), and verify finds the index equal to the stores again.
  */
@@ -27,13 +27,15 @@ int main(void) {
             "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), "
             "(2, 2, 'Carmen Ruiz');"
             "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
-            "(1, 1, 1, 'Visita'), (3, 1, 1, 'Almuerzo'), (4, 2, 2, 'Abrigo');"
+            "(1, 1, 1, 'Visita'), (3, 1, 1, 'Almuerzo'), (4, 2, 2, 'Abrigo'), "
+            "(5, 1, 1, 'Papeles');"
             "INSERT INTO segments VALUES "
             "(1, 0, 'a', 'other', 0, 1, 'vivienda de alquiler'),"
             "(1, 1, 'b', 'other', 1, 2, 'pago mensual'),"
             "(3, 0, 'a', 'other', 0, 1, 'comida caliente'),"
             "(3, 1, 'a', 'other', 1, 2, 'gracias'),"
-            "(4, 0, 'a', 'other', 0, 1, 'ropa de abrigo')");
+            "(4, 0, 'a', 'other', 0, 1, 'ropa de abrigo'),"
+            "(5, 0, 'a', 'other', 0, 1, 'pasaporte caducado')");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -45,6 +47,8 @@ int main(void) {
   th_index_damage(index, CS_T_CONV, key, 8, bad_record, sizeof bad_record);
   cs_key_turn(key, 3, 0);
   th_index_damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
+  cs_key_u64(key, 5);
+  th_index_damage(index, CS_T_CONV, key, 8, NULL, 0);
   cs_key_u64(key, 2);
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
 
@@ -53,6 +57,7 @@ int main(void) {
   th_sql(c, "UPDATE segments SET text = 'girasol amarillo' WHERE conversation_id = 1 AND seq = 0;"
             "UPDATE conversations SET title = 'Cena' WHERE id = 3;"
             "UPDATE patients SET name = 'Carmen Soto' WHERE id = 2;"
+            "DELETE FROM conversations WHERE id = 5;"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (2, 1, 1);"
             "INSERT INTO segments VALUES (2, 0, 'a', 'other', 0, 1, 'mandarina madura')");
   CHECK(th_wait_docs(index, "mandarina", 1, 20000) >= 0,
@@ -65,6 +70,8 @@ int main(void) {
         "the conversation with a damaged turn is rebuilt from its source rows");
   CHECK(th_docs_with(index, "soto") == 1 && th_docs_with(index, "ruiz") == 0,
         "the person with a damaged record is rebuilt from their source row");
+  CHECK(th_docs_with(index, "pasaporte") == 0 && th_docs_with(index, "papeles") == 0,
+        "a deleted conversation with a damaged record leaves the index");
   th_stop(indexer);
   CHECK(th_log_count("damaged index record: conversation 1 ") == 1,
         "the indexer's log names the damaged conversation once");
@@ -84,8 +91,8 @@ int main(void) {
         "the rebuilt conversation reads whole (%d): %s", st, b);
   free(b);
   b = th_http_get_status(port, "/v1/search?q=mandarina", TH_ADMIN_TOKEN, &st);
-  CHECK(st == 200 && b && strstr(b, "\"conversation_id\":2,"), "the new one is found (%d): %s",
-        st, b);
+  CHECK(st == 200 && b && strstr(b, "\"conversation_id\":2,"), "the new one is found (%d): %s", st,
+        b);
   free(b);
   th_stop(srv);
   PQfinish(c);
