@@ -108,6 +108,7 @@ int cs_writer_begin(cs_writer *w) {
   rc = cs_get(w->txn, CS_T_META, sl("stats", 5), &v);
   if (rc == 0)
     rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &w->stats), CS_T_META, sl("stats", 5));
+  if (rc == CS_ECORRUPT) rc = cs__wr_heal_stats(w); /* rewritten at commit */
   if (rc == CS_ENOTFOUND) rc = 0;
   w->mirror = cs_get(w->txn, CS_T_META, sl("mirror", 6), &v) == 0;
   w->outbox_seq = 0;

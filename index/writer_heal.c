@@ -213,3 +213,54 @@ int cs__wr_heal_patient(cs_writer *w, uint64_t id, const char *what, uint64_t *o
   cs_buf_free(&keys);
   return rc;
 }
+
+int cs__wr_heal_lex(cs_writer *w, const char *term, size_t len, cs_lex *x) {
+  x->df = x->cf = 0;
+  uint8_t key[CS_TERM_MAX + 8];
+  size_t klen = cs_key_post(key, term, len, 0);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(key, klen), &k, &v);
+       rc == 0 && k.len == klen && memcmp(k.data, key, len + 1) == 0;
+       rc = cs_cursor_next(cur, &k, &v)) {
+    cs_chunk c;
+    if (cs_corrupt_rc(
+            cs_chunk_decode(v.data, v.len, cs_be32_get((const uint8_t *)k.data + len + 1), &c),
+            CS_T_POST, k))
+      continue;
+    x->df += c.n;
+    for (uint32_t i = 0; i < c.n; i++)
+      x->cf += c.tf[i];
+  }
+  cs_cursor_close(cur);
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
+int cs__wr_heal_stats(cs_writer *w) {
+  /* Counted again by each batch until one commits: said once (one writer
+   * per process). */
+  static int said;
+  if (!said) cs_log(CS_LOG_WARN, "index statistics: damaged; counted again from the documents");
+  said = 1;
+  memset(&w->stats, 0, sizeof w->stats);
+  w->stats.next_docid = 1;
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_DOCS, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    cs_doc d;
+    if (k.len != 4) continue;
+    uint32_t docid = cs_be32_get(k.data);
+    if (docid >= w->stats.next_docid) w->stats.next_docid = docid + 1;
+    if (cs_corrupt_rc(cs_doc_decode(v.data, v.len, &d), CS_T_DOCS, k) || d.kind <= 0 ||
+        d.kind >= CS_DOC_KINDS)
+      continue;
+    w->stats.docs[d.kind]++;
+    w->stats.tokens[d.kind] += d.len;
+  }
+  cs_cursor_close(cur);
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}

@@ -193,6 +193,10 @@ int cs__wr_heal_patient(cs_writer *w, uint64_t id, const char *what, uint64_t *o
 /* cs__wr_stats_owner, and when the person's record is damaged, their owner
  * as CS_T_OWNER knows it (else conv_owner). */
 int cs__wr_heal_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner);
+/* The df and cf of `term` counted from its (decodable) postings. */
+int cs__wr_heal_lex(cs_writer *w, const char *term, size_t len, cs_lex *x);
+/* w->stats counted again from CS_T_DOCS (its record is damaged). */
+int cs__wr_heal_stats(cs_writer *w);
 
 /* writer_passages.c */
 /* The cleaned texts of a conversation's turns, in seq order, in one arena. */

@@ -258,6 +258,27 @@ void th_index_damage(const char *index, int t, const void *key, size_t klen, con
   cs_store_close(s);
 }
 
+size_t th_index_key(const char *index, int table, const char *prefix, uint8_t *out, size_t cap) {
+  cs_store *s;
+  cs_txn *txn;
+  cs_cursor *cur;
+  size_t n = 0;
+  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0, "open the index");
+  REQUIRE(cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, (cs_table)table, &cur) == 0,
+          "cursor");
+  cs_slice k, v, p = {prefix, strlen(prefix)};
+  if (cs_cursor_seek(cur, p, &k, &v) == 0 && k.len <= cap &&
+      memcmp(k.data, prefix, strlen(prefix)) == 0) {
+    memcpy(out, k.data, k.len);
+    n = k.len;
+  }
+  cs_cursor_close(cur);
+  cs_txn_abort(txn);
+  cs_store_close(s);
+  REQUIRE(n, "no key %s* in table %d", prefix, table);
+  return n;
+}
+
 int64_t th_index_count(const char *index_dir, int table) {
   cs_store *s;
   if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) return -1;

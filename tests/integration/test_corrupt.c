@@ -17,27 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The key of the first postings chunk of a term starting with prefix. */
-static size_t post_key(const char *index, const char *prefix, uint8_t *out, size_t cap) {
-  cs_store *s;
-  cs_txn *txn;
-  cs_cursor *cur;
-  size_t n = 0;
-  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0, "open the index");
-  REQUIRE(cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, CS_T_POST, &cur) == 0, "cursor");
-  cs_slice k, v, p = {prefix, strlen(prefix)};
-  if (cs_cursor_seek(cur, p, &k, &v) == 0 && k.len <= cap &&
-      memcmp(k.data, prefix, strlen(prefix)) == 0) {
-    memcpy(out, k.data, k.len);
-    n = k.len;
-  }
-  cs_cursor_close(cur);
-  cs_txn_abort(txn);
-  cs_store_close(s);
-  REQUIRE(n, "no postings for %s*", prefix);
-  return n;
-}
-
 static char *compact(char *s) { /* spaces out, whatever the server's JSON style */
   char *w = s;
   for (const char *r = s; r && *r; r++)
@@ -76,7 +55,7 @@ int main(void) {
   th_index_damage(index, CS_T_CONV, key, 8, bad_record, sizeof bad_record);
   cs_key_turn(key, 3, 0);
   th_index_damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
-  size_t klen = post_key(index, "zanahori", key, sizeof key);
+  size_t klen = th_index_key(index, CS_T_POST, "zanahori", key, sizeof key);
   th_index_damage(index, CS_T_POST, key, klen, NULL, 0);
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);

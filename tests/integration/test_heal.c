@@ -4,9 +4,12 @@
  * record, one turn of another conversation, a person's record), as a bad
  * disk or a bug would leave them; then, while `run` follows, those
  * conversations and the person change in PostgreSQL and a new conversation
- * comes, and one more damaged conversation is deleted. The new one becomes searchable; the damaged ones are rebuilt from
- * their source rows (old words gone, new ones found, the damage named once
- * in the log), and verify finds the index equal to the stores again.
+ * comes, and one more damaged conversation is deleted; the statistics, a
+ * lexicon entry and a word entry are damaged too. The new one becomes searchable; the damaged ones
+ * are rebuilt from their source rows (old words gone, new ones found, the damage named once in the
+ * log), the statistics and the lexicon entry are counted again, and verify finds the index equal to
+ * the stores again. Then a postings chunk is damaged: it stays, named by verify, and a new document
+ * of its word is indexed and found.
  */
 #include "harness.h"
 #include "records.h"
@@ -51,6 +54,14 @@ int main(void) {
   th_index_damage(index, CS_T_CONV, key, 8, NULL, 0);
   cs_key_u64(key, 2);
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
+  /* Records every batch or every change of a word updates: the statistics,
+   * the lexicon entry and the word-table entry of a word being removed. */
+  th_index_damage(index, CS_T_META, "stats", 5, bad_record, sizeof bad_record);
+  uint8_t lex[64];
+  size_t llen = th_index_key(index, CS_T_LEX, "graci", lex, sizeof lex);
+  th_index_damage(index, CS_T_LEX, lex, llen, bad_record, sizeof bad_record);
+  llen = th_index_key(index, CS_T_WORDS, "gracias", lex, sizeof lex);
+  th_index_damage(index, CS_T_WORDS, lex, llen, bad_record, sizeof bad_record);
 
   const char *run[] = {"run", "--pg", pg, "--index", index, "--poll-ms", "200", NULL};
   pid_t indexer = th_indexer_spawn(run);
@@ -77,6 +88,8 @@ int main(void) {
         "the indexer's log names the damaged conversation once");
   CHECK(th_log_count("damaged index record: person 2 ") == 1,
         "the indexer's log names the damaged person once");
+  CHECK(th_log_count("index statistics: damaged; counted again from the documents") == 1,
+        "the log says the statistics were counted again");
   CHECK(th_log_count("conversation 1: damaged in the index; rebuilt from the store") == 1 &&
             th_log_count("conversation 3: damaged in the index; rebuilt from the store") == 1 &&
             th_log_count("person 2: damaged in the index; rebuilt from the store") == 1,
@@ -95,6 +108,26 @@ int main(void) {
         b);
   free(b);
   th_stop(srv);
+
+  /* A damaged postings chunk stays (unreadable, named by verify until a
+   * reindex); new documents of its term go to a chunk after it. */
+  llen = th_index_key(index, CS_T_POST, "abrig", lex, sizeof lex);
+  th_index_damage(index, CS_T_POST, lex, llen, NULL, 0);
+  indexer = th_indexer_spawn(run);
+  th_sql(c, "INSERT INTO conversations (id, patient_id, owner_id) VALUES (6, 1, 1);"
+            "INSERT INTO segments VALUES (6, 0, 'a', 'other', 0, 1, 'abrigo nuevo')");
+  CHECK(th_wait_docs(index, "nuevo", 1, 20000) >= 0,
+        "a conversation with a word whose postings are damaged is indexed");
+  th_stop(indexer);
+  srv = th_server_start(index, &port);
+  b = th_http_get_status(port, "/v1/search?q=abrigo", TH_ADMIN_TOKEN, &st);
+  CHECK(st == 200 && b && strstr(b, "\"conversation_id\":6,"), "it is found by that word (%d): %s",
+        st, b);
+  free(b);
+  th_stop(srv);
+  rc = th_indexer(verify);
+  CHECK(rc == 1 && th_log_count("damaged record: postings of 'abrig") == 1,
+        "verify names the damaged chunk (exit %d)", rc);
   PQfinish(c);
   return th_done();
 }
