@@ -37,27 +37,47 @@ typedef struct heal_docs {
   size_t n, cap;
 } heal_docs;
 
-/* The documents of conversation conv, or (conv 0) the name of person
- * `patient`, ascending by docid. */
-static int collect_docs(cs_writer *w, uint64_t conv, uint64_t patient, heal_docs *out) {
+/* Calls fn for every document of CS_T_DOCS, ascending, with d NULL for a
+ * damaged one (reported). */
+typedef int (*doc_fn)(void *ctx, uint32_t docid, const cs_doc *d);
+static int each_doc(cs_writer *w, doc_fn fn, void *ctx) {
   cs_cursor *cur;
   int rc = cs_cursor_open(w->txn, CS_T_DOCS, &cur);
   if (rc) return rc;
   cs_slice k, v;
   for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
     cs_doc d;
-    if (k.len != 4 || cs_corrupt_rc(cs_doc_decode(v.data, v.len, &d), CS_T_DOCS, k)) continue;
-    int mine = conv ? d.conversation_id == conv
-                    : d.kind == CS_DOC_NAME && !d.conversation_id && d.patient_id == patient;
-    if (!mine) continue;
-    if (cs_grow((void **)&out->d, &out->cap, out->n + 1, sizeof *out->d)) {
-      rc = CS_ENOMEM;
-      break;
-    }
-    out->d[out->n++] = (heal_doc){cs_be32_get(k.data), d.len, d.kind, d.patient_id};
+    if (k.len != 4) continue;
+    int bad = cs_corrupt_rc(cs_doc_decode(v.data, v.len, &d), CS_T_DOCS, k);
+    rc = fn(ctx, cs_be32_get(k.data), bad ? NULL : &d);
+    if (rc) break;
   }
   cs_cursor_close(cur);
   return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
+typedef struct collect_ctx {
+  uint64_t conv, patient;
+  heal_docs *out;
+} collect_ctx;
+
+static int collect_one(void *ctx, uint32_t docid, const cs_doc *d) {
+  collect_ctx *x = ctx;
+  if (!d) return 0;
+  int mine = x->conv ? d->conversation_id == x->conv
+                     : d->kind == CS_DOC_NAME && !d->conversation_id && d->patient_id == x->patient;
+  if (!mine) return 0;
+  heal_docs *o = x->out;
+  if (cs_grow((void **)&o->d, &o->cap, o->n + 1, sizeof *o->d)) return CS_ENOMEM;
+  o->d[o->n++] = (heal_doc){docid, d->len, d->kind, d->patient_id};
+  return 0;
+}
+
+/* The documents of conversation conv, or (conv 0) the name of person
+ * `patient`, ascending by docid. */
+static int collect_docs(cs_writer *w, uint64_t conv, uint64_t patient, heal_docs *out) {
+  collect_ctx x = {conv, patient, out};
+  return each_doc(w, collect_one, &x);
 }
 
 static int cmp_docid(const void *a, const void *b) {
@@ -238,6 +258,16 @@ int cs__wr_heal_lex(cs_writer *w, const char *term, size_t len, cs_lex *x) {
   return rc == CS_ENOTFOUND ? 0 : rc;
 }
 
+static int count_one(void *ctx, uint32_t docid, const cs_doc *d) {
+  cs_stats *st = ctx;
+  if (docid >= st->next_docid) st->next_docid = docid + 1;
+  if (d && d->kind > 0 && d->kind < CS_DOC_KINDS) {
+    st->docs[d->kind]++;
+    st->tokens[d->kind] += d->len;
+  }
+  return 0;
+}
+
 int cs__wr_heal_stats(cs_writer *w) {
   /* Counted again by each batch until one commits: said once (one writer
    * per process). */
@@ -246,21 +276,5 @@ int cs__wr_heal_stats(cs_writer *w) {
   said = 1;
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
-  cs_cursor *cur;
-  int rc = cs_cursor_open(w->txn, CS_T_DOCS, &cur);
-  if (rc) return rc;
-  cs_slice k, v;
-  for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
-    cs_doc d;
-    if (k.len != 4) continue;
-    uint32_t docid = cs_be32_get(k.data);
-    if (docid >= w->stats.next_docid) w->stats.next_docid = docid + 1;
-    if (cs_corrupt_rc(cs_doc_decode(v.data, v.len, &d), CS_T_DOCS, k) || d.kind <= 0 ||
-        d.kind >= CS_DOC_KINDS)
-      continue;
-    w->stats.docs[d.kind]++;
-    w->stats.tokens[d.kind] += d.len;
-  }
-  cs_cursor_close(cur);
-  return rc == CS_ENOTFOUND ? 0 : rc;
+  return each_doc(w, count_one, &w->stats);
 }
