@@ -235,10 +235,9 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
   for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
        rc == 0 && k.len == 16 && memcmp(k.data, pfx, 8) == 0; rc = cs_cursor_next(cur, &k, &v)) {
     cs_event e;
-    /* A damaged event fails the batch (reported): a recount without it
-     * would be wrong, and a reindex rebuilds it. */
-    rc = cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k);
-    if (rc) break;
+    /* A damaged event (reported) is left out: the interaction is then
+     * short of it until a reindex, but the stream goes on. */
+    if (cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k)) continue;
     if (e.actor_id != actor) continue;
     x.events++;
     x.score_ref += cs_interaction_ref(cs_interaction_weight(e.type), e.recorded_at_ms);
@@ -254,6 +253,28 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
   cs_buf_reset(&w->buf);
   cs_inter_encode(&w->buf, &x);
   return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
+}
+
+/* Recounts every interaction of `patient`. */
+static int recount_all(cs_writer *w, uint64_t patient) {
+  cs_buf actors;
+  cs_buf_init(&actors);
+  uint8_t pfx[8];
+  cs_key_u64(pfx, patient);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_INTER, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
+       rc == 0 && k.len == 16 && memcmp(k.data, pfx, 8) == 0; rc = cs_cursor_next(cur, &k, &v))
+    cs_buf_bytes(&actors, (const uint8_t *)k.data + 8, 8);
+  cs_cursor_close(cur);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (!rc) rc = actors.err;
+  for (size_t i = 0; !rc && i + 8 <= actors.len; i += 8)
+    rc = recount_interaction(w, patient, cs_be64_get(actors.p + i));
+  cs_buf_free(&actors);
+  return rc;
 }
 
 int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, size_t *deleted) {
@@ -278,8 +299,9 @@ int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, s
     uint64_t pos = cs_be64_get((const uint8_t *)k.data + 8);
     if (!bsearch(&pos, positions, n, sizeof *positions, cs_cmp_u64)) continue;
     cs_event e;
-    rc = cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k);
-    if (rc) break;
+    /* Damaged (reported): whose interaction it counted in is unknown, so
+     * all of the person's are counted again. */
+    if (cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k)) e.actor_id = UINT64_MAX;
     if (ng == n) break;
     g[ng++] = (struct gone){cs_be64_get(k.data), pos, e.actor_id};
   }
@@ -289,7 +311,9 @@ int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, s
     uint8_t key[16];
     cs_key_u64u64(key, g[i].patient, g[i].position);
     rc = cs_del(w->txn, CS_T_EVENT, sl(key, 16));
-    if (!rc && g[i].actor_id) rc = recount_interaction(w, g[i].patient, g[i].actor_id);
+    if (!rc && g[i].actor_id == UINT64_MAX) rc = recount_all(w, g[i].patient);
+    if (!rc && g[i].actor_id && g[i].actor_id != UINT64_MAX)
+      rc = recount_interaction(w, g[i].patient, g[i].actor_id);
     if (!rc) (*deleted)++;
   }
   free(g);

@@ -5,11 +5,11 @@
  * disk or a bug would leave them; then, while `run` follows, those
  * conversations and the person change in PostgreSQL and a new conversation
  * comes, and one more damaged conversation is deleted; the statistics, a
- * lexicon entry and a word entry are damaged too. The new one becomes searchable; the damaged ones
- * are rebuilt from their source rows (old words gone, new ones found, the damage named once in the
- * log), the statistics and the lexicon entry are counted again, and verify finds the index equal to
- * the stores again. Then a postings chunk is damaged: it stays, named by verify, and a new document
- * of its word is indexed and found.
+ * lexicon entry, a word entry and an interaction are damaged too. The new one becomes searchable;
+ * the damaged ones are rebuilt from their source rows (old words gone, new ones found, the damage
+ * named once in the log), the statistics and the lexicon entry are counted again, and verify finds
+ * the index equal to the stores again. Then a postings chunk is damaged: it stays, named by verify,
+ * and a new document of its word is indexed and found.
  */
 #include "harness.h"
 #include "records.h"
@@ -17,6 +17,26 @@
 
 #include <stdio.h>
 #include <string.h>
+
+/* Events counted in the interaction of employee `actor` with `patient`
+ * (-1 when it is missing or does not decode). */
+static int64_t interaction_events(const char *index, uint64_t patient, uint64_t actor) {
+  cs_store *s;
+  cs_txn *txn;
+  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0 && cs_txn_begin(s, 0, &txn) == 0,
+          "open the index");
+  uint8_t key[16];
+  cs_key_u64u64(key, patient, actor);
+  cs_slice v;
+  cs_inter x;
+  int64_t n = -1;
+  if (cs_get(txn, CS_T_INTER, (cs_slice){key, 16}, &v) == 0 &&
+      cs_inter_decode(v.data, v.len, &x) == 0)
+    n = (int64_t)x.events;
+  cs_txn_abort(txn);
+  cs_store_close(s);
+  return n;
+}
 
 int main(void) {
   th_init("heal");
@@ -38,7 +58,9 @@ int main(void) {
             "(3, 0, 'a', 'other', 0, 1, 'comida caliente'),"
             "(3, 1, 'a', 'other', 1, 2, 'gracias'),"
             "(4, 0, 'a', 'other', 0, 1, 'ropa de abrigo'),"
-            "(5, 0, 'a', 'other', 0, 1, 'pasaporte caducado')");
+            "(5, 0, 'a', 'other', 0, 1, 'pasaporte caducado');"
+            "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
+            "('e', 1, 'conversation.played', '{\"patient_id\": 1, \"conversation_id\": 1}', 1)");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -62,6 +84,8 @@ int main(void) {
   th_index_damage(index, CS_T_LEX, lex, llen, bad_record, sizeof bad_record);
   llen = th_index_key(index, CS_T_WORDS, "gracias", lex, sizeof lex);
   th_index_damage(index, CS_T_WORDS, lex, llen, bad_record, sizeof bad_record);
+  cs_key_u64u64(key, 1, 1); /* the interaction of employee 1 with person 1 */
+  th_index_damage(index, CS_T_INTER, key, 16, bad_record, sizeof bad_record);
 
   const char *run[] = {"run", "--pg", pg, "--index", index, "--poll-ms", "200", NULL};
   pid_t indexer = th_indexer_spawn(run);
@@ -69,6 +93,8 @@ int main(void) {
             "UPDATE conversations SET title = 'Cena' WHERE id = 3;"
             "UPDATE patients SET name = 'Carmen Soto' WHERE id = 2;"
             "DELETE FROM conversations WHERE id = 5;"
+            "INSERT INTO events (stream, version, type, payload, actor_id) VALUES "
+            "('e', 2, 'conversation.played', '{\"patient_id\": 1, \"conversation_id\": 1}', 1);"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (2, 1, 1);"
             "INSERT INTO segments VALUES (2, 0, 'a', 'other', 0, 1, 'mandarina madura')");
   CHECK(th_wait_docs(index, "mandarina", 1, 20000) >= 0,
@@ -83,6 +109,9 @@ int main(void) {
         "the person with a damaged record is rebuilt from their source row");
   CHECK(th_docs_with(index, "pasaporte") == 0 && th_docs_with(index, "papeles") == 0,
         "a deleted conversation with a damaged record leaves the index");
+  CHECK(interaction_events(index, 1, 1) == 2,
+        "the damaged interaction is counted again from the events (%lld)",
+        (long long)interaction_events(index, 1, 1));
   th_stop(indexer);
   CHECK(th_log_count("damaged index record: conversation 1 ") == 1,
         "the indexer's log names the damaged conversation once");
