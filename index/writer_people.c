@@ -42,6 +42,23 @@ static int remove_patient_record(cs_writer *w, uint64_t id, const char *what) {
   return rc;
 }
 
+/* Appends the be64 b of every key (be64 a, be64 b) of table t to out. */
+static int second_ids(cs_writer *w, cs_table t, uint64_t a, cs_buf *out) {
+  uint8_t pfx[8];
+  cs_key_u64(pfx, a);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, t, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    if (k.len != 16 || memcmp(k.data, pfx, 8) != 0) break;
+    cs_buf_bytes(out, (const uint8_t *)k.data + 8, 8);
+  }
+  cs_cursor_close(cur);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  return rc ? rc : out->err;
+}
+
 /* Moves the statistics of the person's conversations to owner `to` from
  * where they count: the person's previous owner when known, else the
  * owner each conversation names. */
@@ -50,19 +67,7 @@ static int move_conversations(cs_writer *w, uint64_t patient, int known, uint64_
   /* The conversation ids first (moving writes to other tables). */
   cs_buf x;
   cs_buf_init(&x);
-  uint8_t pfx[8];
-  cs_key_u64(pfx, patient);
-  cs_cursor *cur;
-  int rc = cs_cursor_open(w->txn, CS_T_PCONV, &cur);
-  if (rc) return rc;
-  cs_slice k, v;
-  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
-    if (k.len != 16 || memcmp(k.data, pfx, 8) != 0) break;
-    cs_buf_bytes(&x, (const uint8_t *)k.data + 8, 8);
-  }
-  cs_cursor_close(cur);
-  if (rc == CS_ENOTFOUND) rc = 0;
-  if (!rc) rc = x.err;
+  int rc = second_ids(w, CS_T_PCONV, patient, &x);
   cs_buf copy;
   cs_buf_init(&copy);
   for (size_t i = 0; !rc && i + 8 <= x.len; i += 8) {
@@ -259,18 +264,7 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
 static int recount_all(cs_writer *w, uint64_t patient) {
   cs_buf actors;
   cs_buf_init(&actors);
-  uint8_t pfx[8];
-  cs_key_u64(pfx, patient);
-  cs_cursor *cur;
-  int rc = cs_cursor_open(w->txn, CS_T_INTER, &cur);
-  if (rc) return rc;
-  cs_slice k, v;
-  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
-       rc == 0 && k.len == 16 && memcmp(k.data, pfx, 8) == 0; rc = cs_cursor_next(cur, &k, &v))
-    cs_buf_bytes(&actors, (const uint8_t *)k.data + 8, 8);
-  cs_cursor_close(cur);
-  if (rc == CS_ENOTFOUND) rc = 0;
-  if (!rc) rc = actors.err;
+  int rc = second_ids(w, CS_T_INTER, patient, &actors);
   for (size_t i = 0; !rc && i + 8 <= actors.len; i += 8)
     rc = recount_interaction(w, patient, cs_be64_get(actors.p + i));
   cs_buf_free(&actors);
