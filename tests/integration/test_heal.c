@@ -157,6 +157,23 @@ int main(void) {
   rc = th_indexer(verify);
   CHECK(rc == 1 && th_log_count("damaged record: postings of 'abrig") == 1,
         "verify names the damaged chunk (exit %d)", rc);
+
+  /* A damaged checkpoint: the stores are loaded again, and what they no
+   * longer have leaves the index. */
+  th_index_damage(index, CS_T_META, "checkpoint", 10, bad_record, sizeof bad_record);
+  th_sql(c, "DELETE FROM conversations WHERE id = 4;"
+            "INSERT INTO conversations (id, patient_id, owner_id) VALUES (7, 1, 1);"
+            "INSERT INTO segments VALUES (7, 0, 'a', 'other', 0, 1, 'limonada fresca')");
+  CHECK(th_indexer(once) == 0, "run --once goes on past a damaged checkpoint");
+  CHECK(th_log_count("the checkpoint is damaged: loading the stores again") == 1,
+        "the log says so");
+  CHECK(th_docs_with(index, "limonada") == 1 && th_docs_with(index, "ropa") == 0,
+        "what changed meanwhile is indexed, what was deleted is gone");
+  indexer = th_indexer_spawn(run);
+  th_sql(c, "INSERT INTO conversations (id, patient_id, owner_id) VALUES (8, 1, 1);"
+            "INSERT INTO segments VALUES (8, 0, 'a', 'other', 0, 1, 'naranjada dulce')");
+  CHECK(th_wait_docs(index, "naranjada", 1, 20000) >= 0, "and tailing goes on after it");
+  th_stop(indexer);
   PQfinish(c);
   return th_done();
 }
