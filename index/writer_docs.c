@@ -154,6 +154,9 @@ int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, co
 
 int cs__wr_unpost(cs_writer *w, cs_cursor *cur, const char *term, size_t len, uint32_t docid) {
   int rc = cs__wr_remove_posting(w, cur, term, len, docid);
+  /* A damaged chunk (reported) is left as it is: unreadable, named by
+   * verify until a reindex; the document goes on leaving the others. */
+  if (rc == CS_ECORRUPT) return 0;
   if (rc != 1) return rc;
   /* The owner's df moves only with the collection's (a posting that was
    * not there leaves both as they are). */

@@ -132,7 +132,6 @@ static int purge_docs(cs_writer *w, const heal_docs *docs) {
     uint32_t docid = cs_be32_get(pairs.p + at + 4 + tl);
     at += 4 + tl + 4;
     rc = cs__wr_unpost(w, cur, term, tl, docid);
-    if (rc == CS_ECORRUPT) rc = 0; /* a damaged chunk: reported, left as it is */
   }
   if (cur) cs_cursor_close(cur);
   cs_buf_free(&pairs);

@@ -130,7 +130,8 @@ int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char
                       int kind, uint64_t conv, uint64_t patient, int32_t seq,
                       const cs_token **toks_out, size_t *ntoks_out);
 /* Removes docid from term's postings (cs__wr_remove_posting) and, when it
- * was there, from w->owner's df of the term: 0 or an error. */
+ * was there, from w->owner's df of the term: 0 or an error (a damaged
+ * chunk is reported and left as it is). */
 int cs__wr_unpost(cs_writer *w, cs_cursor *cur, const char *term, size_t len, uint32_t docid);
 /* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
 int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,

@@ -1,15 +1,18 @@
 /*
  * A damaged index record never stops the stream (issue 14). Records the
- * indexer must update are damaged through the store API (a conversation's
- * record, one turn of another conversation, a person's record), as a bad
- * disk or a bug would leave them; then, while `run` follows, those
- * conversations and the person change in PostgreSQL and a new conversation
- * comes, and one more damaged conversation is deleted; the statistics, a
- * lexicon entry, a word entry and an interaction are damaged too. The new one becomes searchable;
- * the damaged ones are rebuilt from their source rows (old words gone, new ones found, the damage
- * named once in the log), the statistics and the lexicon entry are counted again, and verify finds
- * the index equal to the stores again. Then a postings chunk is damaged: it stays, named by verify,
- * and a new document of its word is indexed and found.
+ * indexer must update are damaged through the store API, as a bad disk or
+ * a bug would leave them: a conversation's record, one turn of another,
+ * a person's record, the statistics, a lexicon entry, a word entry and an
+ * interaction. Then, while `run` follows, those conversations, the person
+ * and the interaction change in PostgreSQL, one more damaged conversation
+ * is deleted and a new one comes. The new one becomes searchable; the
+ * damaged ones are rebuilt from their source rows (old words gone, new
+ * ones found, the damage named once in the log); the statistics, the
+ * lexicon entry and the interaction are counted again; verify finds the
+ * index equal to the stores. Then a postings chunk is damaged: it stays,
+ * named by verify, and a new document of its word is indexed and found.
+ * Last, the checkpoint is damaged: the stores are loaded again (what was
+ * deleted meanwhile leaves) and tailing goes on.
  */
 #include "harness.h"
 #include "records.h"
@@ -169,6 +172,8 @@ int main(void) {
         "the log says so");
   CHECK(th_docs_with(index, "limonada") == 1 && th_docs_with(index, "ropa") == 0,
         "what changed meanwhile is indexed, what was deleted is gone");
+  CHECK(th_log_count("conversation 4: damaged in the index") == 0,
+        "a conversation with a posting in the damaged chunk leaves without a rebuild");
   indexer = th_indexer_spawn(run);
   th_sql(c, "INSERT INTO conversations (id, patient_id, owner_id) VALUES (8, 1, 1);"
             "INSERT INTO segments VALUES (8, 0, 'a', 'other', 0, 1, 'naranjada dulce')");
