@@ -16,6 +16,7 @@
 #include "writer_int.h"
 #include "corrupt.h"
 
+#include "clock.h"
 #include "errors.h"
 #include "grow.h"
 #include "log.h"
@@ -25,6 +26,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct heal_doc {
   uint32_t docid, len;
@@ -276,4 +278,23 @@ int cs__wr_heal_stats(cs_writer *w) {
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
   return each_doc(w, count_one, &w->stats);
+}
+
+int cs__wr_heal_outbox_seq(cs_writer *w) {
+  /* The mirror's external versions only have to grow: above the last
+   * operation still queued and above any counter this index can have
+   * reached (one per change), the wall clock in milliseconds. */
+  uint64_t seq = (uint64_t)cs_clock_ms(CLOCK_REALTIME);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, CS_T_OUTBOX, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  rc = cs_cursor_last(cur, &k, &v);
+  if (rc == 0 && k.len == 8 && cs_be64_get(k.data) > seq) seq = cs_be64_get(k.data);
+  cs_cursor_close(cur);
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  cs_log(CS_LOG_WARN, "mirror operation counter: damaged; continued from %" PRIu64, seq);
+  w->outbox_seq = seq;
+  w->outbox_dirty = 1;
+  return 0;
 }

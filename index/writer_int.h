@@ -198,6 +198,9 @@ int cs__wr_heal_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint6
 int cs__wr_heal_lex(cs_writer *w, const char *term, size_t len, cs_lex *x);
 /* w->stats counted again from CS_T_DOCS (its record is damaged). */
 int cs__wr_heal_stats(cs_writer *w);
+/* w->outbox_seq set above every version the mirror can have seen (its
+ * record is damaged). */
+int cs__wr_heal_outbox_seq(cs_writer *w);
 
 /* writer_passages.c */
 /* The cleaned texts of a conversation's turns, in seq order, in one arena. */
