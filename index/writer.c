@@ -108,15 +108,16 @@ int cs_writer_begin(cs_writer *w) {
   rc = cs_get(w->txn, CS_T_META, sl("stats", 5), &v);
   if (rc == 0)
     rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &w->stats), CS_T_META, sl("stats", 5));
+  if (rc == CS_ECORRUPT) rc = cs__wr_heal_stats(w); /* rewritten at commit */
   if (rc == CS_ENOTFOUND) rc = 0;
   w->mirror = cs_get(w->txn, CS_T_META, sl("mirror", 6), &v) == 0;
   w->outbox_seq = 0;
   w->outbox_dirty = 0;
   if (!rc && cs_get(w->txn, CS_T_META, sl("outbox_seq", 10), &v) == 0) {
-    if (v.len != 8)
-      rc = CS_ECORRUPT;
-    else
+    if (v.len == 8)
       w->outbox_seq = cs_be64_get(v.data);
+    else /* reported; rewritten at commit */
+      rc = cs_corrupt(CS_T_META, sl("outbox_seq", 10)) ? cs__wr_heal_outbox_seq(w) : 0;
   }
   if (rc) cs_writer_abort(w);
   return rc;

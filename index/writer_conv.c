@@ -21,10 +21,10 @@ static int get_conv(cs_writer *w, uint64_t id, cs_conv *c, cs_buf *copy) {
   return rc ? rc : cs_corrupt_rc(cs_conv_decode(copy->p, copy->len, c), CS_T_CONV, sl(key, 8));
 }
 
-static int delete_conversation(cs_writer *w, uint64_t id);
+static int delete_conversation(cs_writer *w, uint64_t id, uint64_t owner_hint, const char *what);
 
 int cs_writer_delete_conversation(cs_writer *w, uint64_t id) {
-  int rc = delete_conversation(w, id);
+  int rc = delete_conversation(w, id, 0, CS__HEAL_REMOVED);
   if (rc == 0) rc = cs__wr_outbox(w, CS_OUT_DELETE, CS_OUT_CONVERSATION, id);
   return rc;
 }
@@ -103,12 +103,13 @@ static int remove_each(cs_writer *w, void *ctx, uint32_t docid, int kind, const 
   return cs__wr_remove_doc(w, docid, lang, text, len, kind);
 }
 
-static int delete_conversation(cs_writer *w, uint64_t id) {
+static int delete_conversation(cs_writer *w, uint64_t id, uint64_t owner_hint, const char *what) {
   cs_buf copy;
   cs_buf_init(&copy);
   cs_conv c;
   int rc = get_conv(w, id, &c, &copy);
   uint64_t owner = 0;
+  if (!rc) owner_hint = c.owner_id;
   if (!rc) rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
   if (!rc) rc = cs__wr_set_owner(w, owner);
   /* Every document out of the postings and statistics, then the records. */
@@ -123,6 +124,9 @@ static int delete_conversation(cs_writer *w, uint64_t id) {
   cs_key_u64(key, id);
   rc = cs_del(w->txn, CS_T_CONV, sl(key, 8));
 out:
+  /* A record on the way is damaged (reported): what is left of the
+   * conversation goes without decoding it (what was removed stays so). */
+  if (rc == CS_ECORRUPT) rc = cs__wr_heal_conv(w, id, owner_hint, what);
   cs_buf_free(&copy);
   return rc;
 }
@@ -151,8 +155,10 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     flags |= CS_PUT_UNCHANGED;
     goto out;
   }
-  /* Replaced, not deleted: the mirror gets one put (below), not a delete. */
-  if (rc == 0) rc = delete_conversation(w, in->id);
+  /* Replaced, not deleted: the mirror gets one put (below), not a delete.
+   * A damaged record is no reason to stop: the source row rebuilds it. */
+  if (rc == 0 || rc == CS_ECORRUPT)
+    rc = delete_conversation(w, in->id, in->owner_id, CS__HEAL_REBUILT);
   if (rc == CS_ENOTFOUND) rc = 0;
   if (rc) goto out;
 
@@ -185,7 +191,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   c.nturns = (uint32_t)nturns;
   c.checksum = sum;
   uint64_t owner = 0;
-  rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
+  rc = cs__wr_heal_owner(w, c.patient_id, c.owner_id, &owner);
   if (!rc) rc = cs__wr_set_owner(w, owner);
   if (rc) goto out;
   c.first_docid = w->stats.next_docid;

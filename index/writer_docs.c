@@ -152,6 +152,20 @@ int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, co
   return 0;
 }
 
+int cs__wr_unpost(cs_writer *w, cs_cursor *cur, const char *term, size_t len, uint32_t docid) {
+  int rc = cs__wr_remove_posting(w, cur, term, len, docid);
+  /* A damaged chunk (reported) is left as it is: unreadable, named by
+   * verify until a reindex; the document goes on leaving the others. */
+  if (rc == CS_ECORRUPT) return 0;
+  if (rc != 1) return rc;
+  /* The owner's df moves only with the collection's (a posting that was
+   * not there leaves both as they are). */
+  cs__pentry *o = cs__wr_own(&w->oterms, w->owner, term, len);
+  if (!o) return CS_ENOMEM;
+  o->df--;
+  return 0;
+}
+
 /* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
 int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
                       size_t text_len, int kind) {
@@ -184,15 +198,7 @@ int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char
     }
     if (e->last_doc != docid) {
       e->last_doc = docid;
-      rc = cs__wr_remove_posting(w, cur, key, klen, docid);
-      /* The owner's df moves only with the collection's (a posting that
-       * was not there leaves both as they are). */
-      cs__pentry *o = rc == 1 ? cs__wr_own(&w->oterms, w->owner, key, klen) : NULL;
-      if (rc == 1 && !o) rc = CS_ENOMEM;
-      if (o) {
-        o->df--;
-        rc = 0;
-      }
+      rc = cs__wr_unpost(w, cur, key, klen, docid);
     }
     if (!rc && kind != CS_DOC_PASSAGE && !word_entry(w, &toks[i], docid, -1)) rc = CS_ENOMEM;
   }

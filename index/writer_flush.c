@@ -34,6 +34,16 @@ int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int
   cs_lex x = {0, 0};
   int rc = cs_get(w->txn, tbl, sl(term, len), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), tbl, sl(term, len));
+  /* Damaged (reported): the collection's entry is counted again from the
+   * postings, which already hold this change; a per-owner one starts from
+   * this change (verify names what it misses, a reindex rebuilds it). */
+  if (rc == CS_ECORRUPT && tbl == CS_T_LEX) {
+    rc = cs__wr_heal_lex(w, term, len, &x);
+    ddf = dcf = 0;
+  } else if (rc == CS_ECORRUPT) {
+    x.df = x.cf = 0;
+    rc = 0;
+  }
   if (rc && rc != CS_ENOTFOUND) return rc;
   int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
   if (df <= 0) {
@@ -83,8 +93,13 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
     cs_chunk c;
     uint32_t first = cs_be32_get((const uint8_t *)k.data + e->len + 1);
     rc = cs_corrupt_rc(cs_chunk_decode(v.data, v.len, first, &c), CS_T_POST, k);
-    if (rc) return rc;
-    if (c.n < CS_CHUNK_DOCS) {
+    /* Damaged (reported): left as it is; the new postings, all of later
+     * documents, start a chunk after it. */
+    if (rc == CS_ECORRUPT) {
+      rc = 0;
+    } else if (rc) {
+      return rc;
+    } else if (c.n < CS_CHUNK_DOCS) {
       rc = cs_plist_add_chunk(l, &c);
       if (rc) return rc;
     }
@@ -116,8 +131,10 @@ int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int
   if (rc == 0) {
     cs_word old;
     rc = cs_corrupt_rc(cs_word_decode(v.data, v.len, &old), tbl, sl(key, len));
-    if (rc) return rc;
-    x.df = old.df;
+    /* Damaged (reported): counts from this change on (the words of the
+     * texts cannot be known without analyzing them all: a reindex does). */
+    x.df = rc ? 0 : old.df;
+    rc = 0;
   } else if (rc != CS_ENOTFOUND) {
     return rc;
   }

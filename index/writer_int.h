@@ -3,8 +3,8 @@
  * points and the checkpoint; writer_conv.c: conversations; writer_people.c:
  * people and events; writer_docs.c: texts into pending postings and out of
  * LMDB; writer_flush.c: pending postings into LMDB; writer_passages.c:
- * passages; pending.c: the pending map; checksum.c: source checksums.
- * Private to index/writer*.c.
+ * passages; writer_heal.c: damaged entities; pending.c: the pending map; checksum.c: source
+ * checksums. Private to index/writer*.c.
  */
 #ifndef CS_WRITER_INT_H
 #define CS_WRITER_INT_H
@@ -130,6 +130,10 @@ int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, 
 int cs__wr_index_text(cs_writer *w, uint32_t docid, const char *lang, const char *text, size_t len,
                       int kind, uint64_t conv, uint64_t patient, int32_t seq,
                       const cs_token **toks_out, size_t *ntoks_out);
+/* Removes docid from term's postings (cs__wr_remove_posting) and, when it
+ * was there, from w->owner's df of the term: 0 or an error (a damaged
+ * chunk is reported and left as it is). */
+int cs__wr_unpost(cs_writer *w, cs_cursor *cur, const char *term, size_t len, uint32_t docid);
 /* Removes a document whose text (as indexed) is `text`, analyzed in `lang`. */
 int cs__wr_remove_doc(cs_writer *w, uint32_t docid, const char *lang, const char *text,
                       size_t text_len, int kind);
@@ -199,6 +203,30 @@ typedef int (*cs__doc_fn)(cs_writer *w, void *ctx, uint32_t docid, int kind, con
 /* Calls fn for every document of stored conversation c: title,
  * description, passages, turns (writer_conv.c). */
 int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx);
+
+/* writer_heal.c: entities whose stored records are damaged, removed
+ * without decoding them (slow scans; rare), to be indexed again from their
+ * source rows. `what` ends the log line ("rebuilt from the store"). */
+#define CS__HEAL_REBUILT "rebuilt from the store"
+#define CS__HEAL_REMOVED "removed"
+/* Removes conversation id: its documents (found by scanning CS_T_DOCS)
+ * from the postings and statistics, and its records by key. Its statistics
+ * count for its person's owner, or owner_hint. */
+int cs__wr_heal_conv(cs_writer *w, uint64_t id, uint64_t owner_hint, const char *what);
+/* Removes person id: their name from the postings and statistics, their
+ * records by key; *owner (may be NULL) gets the owner CS_T_OWNER knew,
+ * *known whether it knew one. */
+int cs__wr_heal_patient(cs_writer *w, uint64_t id, const char *what, uint64_t *owner, int *known);
+/* cs__wr_stats_owner, and when the person's record is damaged, their owner
+ * as CS_T_OWNER knows it (else conv_owner). */
+int cs__wr_heal_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner);
+/* The df and cf of `term` counted from its (decodable) postings. */
+int cs__wr_heal_lex(cs_writer *w, const char *term, size_t len, cs_lex *x);
+/* w->stats counted again from CS_T_DOCS (its record is damaged). */
+int cs__wr_heal_stats(cs_writer *w);
+/* w->outbox_seq set above every version the mirror can have seen (its
+ * record is damaged). */
+int cs__wr_heal_outbox_seq(cs_writer *w);
 
 /* writer_passages.c */
 /* The cleaned texts of a conversation's turns, in seq order, in one arena. */

@@ -20,7 +20,7 @@ static int get_patient(cs_writer *w, uint64_t id, cs_patient *p, cs_buf *copy) {
             : cs_corrupt_rc(cs_patient_decode(copy->p, copy->len, p), CS_T_PATIENT, sl(key, 8));
 }
 
-static int remove_patient_record(cs_writer *w, uint64_t id) {
+static int remove_patient_record(cs_writer *w, uint64_t id, const char *what) {
   cs_buf copy;
   cs_buf_init(&copy);
   cs_patient p;
@@ -36,8 +36,27 @@ static int remove_patient_record(cs_writer *w, uint64_t id) {
     cs_key_u64(key, id);
     if (!rc) rc = cs_del(w->txn, CS_T_PATIENT, sl(key, 8));
   }
+  /* Damaged on the way (reported): removed without decoding it. */
+  if (rc == CS_ECORRUPT) rc = cs__wr_heal_patient(w, id, what, NULL, NULL);
   cs_buf_free(&copy);
   return rc;
+}
+
+/* Appends the be64 b of every key (be64 a, be64 b) of table t to out. */
+static int second_ids(cs_writer *w, cs_table t, uint64_t a, cs_buf *out) {
+  uint8_t pfx[8];
+  cs_key_u64(pfx, a);
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, t, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    if (k.len != 16 || memcmp(k.data, pfx, 8) != 0) break;
+    cs_buf_bytes(out, (const uint8_t *)k.data + 8, 8);
+  }
+  cs_cursor_close(cur);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  return rc ? rc : out->err;
 }
 
 /* Moves the statistics of the person's conversations to owner `to` from
@@ -48,26 +67,16 @@ static int move_conversations(cs_writer *w, uint64_t patient, int known, uint64_
   /* The conversation ids first (moving writes to other tables). */
   cs_buf x;
   cs_buf_init(&x);
-  uint8_t pfx[8];
-  cs_key_u64(pfx, patient);
-  cs_cursor *cur;
-  int rc = cs_cursor_open(w->txn, CS_T_PCONV, &cur);
-  if (rc) return rc;
-  cs_slice k, v;
-  for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
-    if (k.len != 16 || memcmp(k.data, pfx, 8) != 0) break;
-    cs_buf_bytes(&x, (const uint8_t *)k.data + 8, 8);
-  }
-  cs_cursor_close(cur);
-  if (rc == CS_ENOTFOUND) rc = 0;
-  if (!rc) rc = x.err;
+  int rc = second_ids(w, CS_T_PCONV, patient, &x);
   cs_buf copy;
   cs_buf_init(&copy);
   for (size_t i = 0; !rc && i + 8 <= x.len; i += 8) {
     cs_conv c;
     rc = cs__wr_get_copy(w, CS_T_CONV, cs_be64_get(x.p + i), &copy);
     if (!rc) rc = cs_corrupt_rc(cs_conv_decode(copy.p, copy.len, &c), CS_T_CONV, sl(x.p + i, 8));
-    if (rc == CS_ENOTFOUND) {
+    /* Damaged (reported): its counts stay where they are until its next
+     * change rebuilds it. */
+    if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) {
       rc = 0;
       continue;
     }
@@ -100,7 +109,12 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
   if (rc == 0 && old.owner_id != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
   int known = rc == 0;
   uint64_t was = known ? old.owner_id : 0;
-  rc = rc == 0 ? remove_patient_record(w, in->id) : rc == CS_ENOTFOUND ? 0 : rc;
+  if (rc == CS_ECORRUPT) { /* reported; the source row rebuilds it */
+    rc = cs__wr_heal_patient(w, in->id, CS__HEAL_REBUILT, &was, &known);
+    if (!rc && known && was != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
+  } else {
+    rc = rc == 0 ? remove_patient_record(w, in->id, CS__HEAL_REBUILT) : rc == CS_ENOTFOUND ? 0 : rc;
+  }
   /* The person's conversations count for their owner from now on. */
   if (!rc) rc = move_conversations(w, in->id, known, was, in->owner_id);
   if (rc) goto out;
@@ -148,7 +162,7 @@ static int delete_pconv(cs_writer *w, const uint8_t *key) {
 
 int cs_writer_delete_patient(cs_writer *w, uint64_t id) {
   int rc = cs__wr_delete_prefix(w, CS_T_PCONV, id, delete_pconv);
-  if (!rc) rc = remove_patient_record(w, id);
+  if (!rc) rc = remove_patient_record(w, id, CS__HEAL_REMOVED);
   if (rc == CS_ENOTFOUND) rc = 0;
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_DELETE, CS_OUT_PATIENT, id);
   return rc;
@@ -166,6 +180,8 @@ int cs_writer_erase_patient(cs_writer *w, uint64_t id, int64_t at_ms) {
 }
 
 /* ---------------------------------------------------------------- events */
+
+static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor);
 
 int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out) {
   if (flags_out) *flags_out = 0;
@@ -199,6 +215,8 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out
   cs_inter x = {0, 0, INT64_MIN};
   rc = cs_get(w->txn, CS_T_INTER, sl(key, 16), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_inter_decode(v.data, v.len, &x), CS_T_INTER, sl(key, 16));
+  /* Damaged (reported): counted again from the events, this one included. */
+  if (rc == CS_ECORRUPT) return recount_interaction(w, in->patient_id, in->actor_id);
   if (rc && rc != CS_ENOTFOUND) return rc;
   x.events++;
   x.score_ref += cs_interaction_ref(cs_interaction_weight(type), in->recorded_at_ms);
@@ -222,10 +240,9 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
   for (rc = cs_cursor_seek(cur, sl(pfx, 8), &k, &v);
        rc == 0 && k.len == 16 && memcmp(k.data, pfx, 8) == 0; rc = cs_cursor_next(cur, &k, &v)) {
     cs_event e;
-    /* A damaged event fails the batch (reported): a recount without it
-     * would be wrong, and a reindex rebuilds it. */
-    rc = cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k);
-    if (rc) break;
+    /* A damaged event (reported) is left out: the interaction is then
+     * short of it until a reindex, but the stream goes on. */
+    if (cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k)) continue;
     if (e.actor_id != actor) continue;
     x.events++;
     x.score_ref += cs_interaction_ref(cs_interaction_weight(e.type), e.recorded_at_ms);
@@ -241,6 +258,17 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
   cs_buf_reset(&w->buf);
   cs_inter_encode(&w->buf, &x);
   return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
+}
+
+/* Recounts every interaction of `patient`. */
+static int recount_all(cs_writer *w, uint64_t patient) {
+  cs_buf actors;
+  cs_buf_init(&actors);
+  int rc = second_ids(w, CS_T_INTER, patient, &actors);
+  for (size_t i = 0; !rc && i + 8 <= actors.len; i += 8)
+    rc = recount_interaction(w, patient, cs_be64_get(actors.p + i));
+  cs_buf_free(&actors);
+  return rc;
 }
 
 int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, size_t *deleted) {
@@ -265,8 +293,9 @@ int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, s
     uint64_t pos = cs_be64_get((const uint8_t *)k.data + 8);
     if (!bsearch(&pos, positions, n, sizeof *positions, cs_cmp_u64)) continue;
     cs_event e;
-    rc = cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k);
-    if (rc) break;
+    /* Damaged (reported): whose interaction it counted in is unknown, so
+     * all of the person's are counted again. */
+    if (cs_corrupt_rc(cs_event_decode(v.data, v.len, &e), CS_T_EVENT, k)) e.actor_id = UINT64_MAX;
     if (ng == n) break;
     g[ng++] = (struct gone){cs_be64_get(k.data), pos, e.actor_id};
   }
@@ -276,7 +305,9 @@ int cs_writer_delete_events(cs_writer *w, const uint64_t *positions, size_t n, s
     uint8_t key[16];
     cs_key_u64u64(key, g[i].patient, g[i].position);
     rc = cs_del(w->txn, CS_T_EVENT, sl(key, 16));
-    if (!rc && g[i].actor_id) rc = recount_interaction(w, g[i].patient, g[i].actor_id);
+    if (!rc && g[i].actor_id == UINT64_MAX) rc = recount_all(w, g[i].patient);
+    if (!rc && g[i].actor_id && g[i].actor_id != UINT64_MAX)
+      rc = recount_interaction(w, g[i].patient, g[i].actor_id);
     if (!rc) (*deleted)++;
   }
   free(g);

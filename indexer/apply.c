@@ -442,7 +442,7 @@ static int reconcile(PGconn *pg, cs_writer *w, cs_apply_stats *st) {
   }
   int rc = reconcile_events(pg, w, st);
   if (rc) return rc;
-  cs_log(CS_LOG_INFO, "reconciled the index with the stores after a TRUNCATE");
+  cs_log(CS_LOG_INFO, "reconciled the index with the stores: what they no longer have is gone");
   return 0;
 }
 

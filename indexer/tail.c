@@ -79,6 +79,7 @@ typedef struct tail {
   char index_source[CS_SOURCE_MAX];   /* the source the index was built from ("": unknown) */
   char source_pending[CS_SOURCE_MAX]; /* to record with the next commit */
   double compact_failed_at;           /* monotonic s of the last failed compaction (0: none) */
+  int reload; /* the checkpoint was damaged: the load is followed by a reconcile */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -260,8 +261,17 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
     cs_writer_abort(t->w);
     return ROUND_FATAL;
   }
+  if (t->reload) { /* what the lost checkpoint's rounds would have deleted */
+    uint64_t none = 0;
+    rc = cs_apply(t->pg, t->w, 'T', &none, 1, &t->st);
+    if (rc) {
+      cs_writer_abort(t->w);
+      return rc == CS_APPLY_PG_ERROR ? ROUND_RETRY : ROUND_FATAL;
+    }
+  }
   int status = commit_batch(t, &done);
   if (status) return status;
+  t->reload = 0;
   cs_log(CS_LOG_INFO,
          "initial load done in %.1f s: %" PRIu64 " conversations, %" PRIu64 " people, %" PRIu64
          " events, %" PRIu64 " relevant points (unchanged %" PRIu64 ", skipped %" PRIu64
@@ -277,6 +287,15 @@ static int round_run(tail *t, int *changed) {
   *changed = 0;
   cs_checkpoint cp;
   int rc = read_checkpoint(t, &cp);
+  if (rc == CS_ECORRUPT) { /* reported: the stores say again what the index must hold */
+    if (!t->reload)
+      cs_log(CS_LOG_WARN, "the checkpoint is damaged: loading the stores again (what is "
+                          "indexed is skipped as unchanged), then removing what they no longer "
+                          "have");
+    memset(&cp, 0, sizeof cp);
+    t->reload = 1;
+    rc = 0;
+  }
   if (rc) {
     cs_log(CS_LOG_ERROR, "cannot read the checkpoint: %s", cs_strerror(rc));
     return ROUND_FATAL;

@@ -236,6 +236,49 @@ int th_docs_with(const char *index_dir, const char *word) {
   return count;
 }
 
+/* Writes the damage with the store API. */
+void th_index_damage(const char *index, int t, const void *key, size_t klen, const void *val,
+                     size_t vlen) {
+  cs_store *s;
+  cs_txn *txn;
+  char err[512] = "";
+  REQUIRE(cs_store_open(index, 0, &s, err, sizeof err) == 0, "open the index: %s", err);
+  REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
+  cs_slice k = {key, klen}, v;
+  REQUIRE(cs_get(txn, (cs_table)t, k, &v) == 0, "the record to damage exists");
+  uint8_t half[4096];
+  if (!val) {
+    REQUIRE(v.len / 2 <= sizeof half, "value too large");
+    memcpy(half, v.data, v.len / 2);
+    val = half;
+    vlen = v.len / 2;
+  }
+  cs_slice nv = {val, vlen};
+  REQUIRE(cs_put(txn, (cs_table)t, k, nv) == 0 && cs_txn_commit(txn) == 0, "write the damage");
+  cs_store_close(s);
+}
+
+size_t th_index_key(const char *index, int table, const char *prefix, uint8_t *out, size_t cap) {
+  cs_store *s;
+  cs_txn *txn;
+  cs_cursor *cur;
+  size_t n = 0;
+  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0, "open the index");
+  REQUIRE(cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, (cs_table)table, &cur) == 0,
+          "cursor");
+  cs_slice k, v, p = {prefix, strlen(prefix)};
+  if (cs_cursor_seek(cur, p, &k, &v) == 0 && k.len <= cap &&
+      memcmp(k.data, prefix, strlen(prefix)) == 0) {
+    memcpy(out, k.data, k.len);
+    n = k.len;
+  }
+  cs_cursor_close(cur);
+  cs_txn_abort(txn);
+  cs_store_close(s);
+  REQUIRE(n, "no key %s* in table %d", prefix, table);
+  return n;
+}
+
 int64_t th_index_count(const char *index_dir, int table) {
   cs_store *s;
   if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) return -1;

@@ -65,6 +65,14 @@ int64_t th_index_count(const char *index_dir, int table);
 /* Waits until th_docs_with(word) >= want (or == 0 when want is 0); returns
  * the milliseconds it took, or -1 on timeout. */
 int th_wait_docs(const char *index_dir, const char *word, int want, int timeout_ms);
+/* Replaces the value of table t (a CS_T_*) under key with val (or, when
+ * val is NULL, with its first half), as a bad disk or a bug would leave
+ * it; REQUIREs that the record exists. */
+void th_index_damage(const char *index_dir, int t, const void *key, size_t klen, const void *val,
+                     size_t vlen);
+/* The first key of table t (a CS_T_*) starting with prefix, copied to out;
+ * returns its length (REQUIREs one). */
+size_t th_index_key(const char *index_dir, int table, const char *prefix, uint8_t *out, size_t cap);
 /* 1 when the bytes of needle occur anywhere in the index's files. */
 int th_index_files_contain(const char *index_dir, const char *needle);
 

@@ -11,6 +11,7 @@
 #include "postings.h"
 #include "reader.h"
 #include "store.h"
+#include "varint.h"
 #include "writer.h"
 
 #include <stdio.h>
@@ -370,6 +371,52 @@ static void corrupt(void) {
   cs_store_close(s);
 }
 
+/* The last mirror operation's sequence number (0: none). */
+static uint64_t last_outbox(cs_store *s) {
+  cs_txn *t;
+  cs_cursor *c;
+  uint64_t seq = 0;
+  cs_slice k, v;
+  if (cs_txn_begin(s, 0, &t)) return 0;
+  if (cs_cursor_open(t, CS_T_OUTBOX, &c) == 0) {
+    if (cs_cursor_last(c, &k, &v) == 0 && k.len == 8) seq = cs_be64_get(k.data);
+    cs_cursor_close(c);
+  }
+  cs_txn_abort(t);
+  return seq;
+}
+
+/* A damaged mirror operation counter does not stop the writer: it goes on
+ * above every version used before. */
+static void outbox_heal(void) {
+  char odir[300], err[256];
+  snprintf(odir, sizeof odir, "%s-outbox", dir);
+  cs_store *s;
+  cs_writer *w;
+  CHECK(cs_store_open(odir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  CHECK(cs_writer_open(s, &w) == 0 && cs_writer_begin(w) == 0 && cs_writer_set_mirror(w, 1) == 0,
+        "a mirroring writer");
+  const char *a[] = {"primera version"}, *b[] = {"segunda version"};
+  CHECK(put_conv(w, 1, 1, a, 1) == 0 && cs_writer_commit(w) == 0, "put");
+  uint64_t before = last_outbox(s), reported = cs_corrupt_records_in(CS_T_META);
+  cs_txn *t;
+  CHECK(cs_txn_begin(s, 1, &t) == 0 &&
+            cs_put(t, CS_T_META, (cs_slice){"outbox_seq", 10}, (cs_slice){"\x01\x02", 2}) == 0 &&
+            cs_txn_commit(t) == 0,
+        "damage the counter");
+  CHECK(cs_writer_begin(w) == 0, "a batch begins on a damaged counter");
+  CHECK(put_conv(w, 1, 1, b, 1) == 0 && cs_writer_commit(w) == 0, "and commits");
+  CHECK(before >= 1 && last_outbox(s) > before,
+        "the next operation's version is above (%llu > %llu)", (unsigned long long)last_outbox(s),
+        (unsigned long long)before);
+  CHECK(cs_corrupt_records_in(CS_T_META) == reported + 1, "the damage is reported");
+  CHECK(cs_writer_begin(w) == 0 && put_conv(w, 1, 1, a, 1) == 0 && cs_writer_commit(w) == 0 &&
+            cs_corrupt_records_in(CS_T_META) == reported + 1,
+        "the counter was rewritten whole");
+  cs_writer_close(w);
+  cs_store_close(s);
+}
+
 /* Number of passages of a conversation and the i-th one. */
 static int passage_at(cs_store *s, uint64_t conv, uint32_t i, cs_passage *out) {
   cs_reader *r;
@@ -705,9 +752,10 @@ int main(void) {
   stored_size();
   growth();
   corrupt();
+  outbox_heal();
   char cmd[1400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks'", dir, dir, dir,
-           dir, dir);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox'",
+           dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }

@@ -17,50 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Replaces the value of (t, key) with val (or, when val is NULL, with its
- * first half). */
-static void damage(const char *index, cs_table t, const void *key, size_t klen, const void *val,
-                   size_t vlen) {
-  cs_store *s;
-  cs_txn *txn;
-  char err[512] = "";
-  REQUIRE(cs_store_open(index, 0, &s, err, sizeof err) == 0, "open the index: %s", err);
-  REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
-  cs_slice k = {key, klen}, v;
-  REQUIRE(cs_get(txn, t, k, &v) == 0, "the record to damage exists");
-  uint8_t half[4096];
-  if (!val) {
-    REQUIRE(v.len / 2 <= sizeof half, "value too large");
-    memcpy(half, v.data, v.len / 2);
-    val = half;
-    vlen = v.len / 2;
-  }
-  cs_slice nv = {val, vlen};
-  REQUIRE(cs_put(txn, t, k, nv) == 0 && cs_txn_commit(txn) == 0, "write the damage");
-  cs_store_close(s);
-}
-
-/* The key of the first postings chunk of a term starting with prefix. */
-static size_t post_key(const char *index, const char *prefix, uint8_t *out, size_t cap) {
-  cs_store *s;
-  cs_txn *txn;
-  cs_cursor *cur;
-  size_t n = 0;
-  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0, "open the index");
-  REQUIRE(cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, CS_T_POST, &cur) == 0, "cursor");
-  cs_slice k, v, p = {prefix, strlen(prefix)};
-  if (cs_cursor_seek(cur, p, &k, &v) == 0 && k.len <= cap &&
-      memcmp(k.data, prefix, strlen(prefix)) == 0) {
-    memcpy(out, k.data, k.len);
-    n = k.len;
-  }
-  cs_cursor_close(cur);
-  cs_txn_abort(txn);
-  cs_store_close(s);
-  REQUIRE(n, "no postings for %s*", prefix);
-  return n;
-}
-
 static char *compact(char *s) { /* spaces out, whatever the server's JSON style */
   char *w = s;
   for (const char *r = s; r && *r; r++)
@@ -96,13 +52,13 @@ int main(void) {
   uint8_t key[64];
   static const uint8_t bad_record[] = {CS_RECORD_V1, 0xff, 0xff, 0xff}; /* a cut varint */
   cs_key_u64(key, 2);
-  damage(index, CS_T_CONV, key, 8, bad_record, sizeof bad_record);
+  th_index_damage(index, CS_T_CONV, key, 8, bad_record, sizeof bad_record);
   cs_key_turn(key, 3, 0);
-  damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
-  size_t klen = post_key(index, "zanahori", key, sizeof key);
-  damage(index, CS_T_POST, key, klen, NULL, 0);
+  th_index_damage(index, CS_T_TURN, key, 12, bad_record, sizeof bad_record);
+  size_t klen = th_index_key(index, CS_T_POST, "zanahori", key, sizeof key);
+  th_index_damage(index, CS_T_POST, key, klen, NULL, 0);
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
-  damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
+  th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
