@@ -753,7 +753,7 @@ int main(void) {
   growth();
   corrupt();
   outbox_heal();
-  char cmd[1400];
+  char cmd[1700];
   snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox'",
            dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
