@@ -39,7 +39,6 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,21 +85,13 @@ typedef struct req {
   int vary_origin;         /* CORS is on: answers depend on Origin */
 } req;
 
-/* Polling threads: each its own libmicrohttpd daemon, fed by our acceptor. */
-#define CS_POLL_MAX 256
-
 struct cs_server {
-  struct MHD_Daemon *d[CS_POLL_MAX];
-  unsigned nd;
-  unsigned load[CS_POLL_MAX]; /* connections handed to d[i] and not closed (lock) */
-  pthread_t acceptor;
-  int acceptor_started;
-  int stop_pipe[2]; /* written to stop the acceptor */
+  struct MHD_Daemon *d;
   cs_api api;
   const cs_cors *cors;
   int listen_fd;
   char address[INET6_ADDRSTRLEN + 16];
-  pthread_mutex_t lock; /* conns and their deadlines, load */
+  pthread_mutex_t lock; /* conns and their deadlines */
   conn *conns;
   pthread_t reaper;
   pthread_cond_t wake;
@@ -195,11 +186,6 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     *socket_context = c;
     cs_metrics_connections(1);
   } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_DAEMON);
-    pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; ci && i < s->nd; i++)
-      if (s->d[i] == ci->daemon && s->load[i]) s->load[i]--;
-    pthread_mutex_unlock(&s->lock);
     conn *c = *socket_context;
     if (!c) return;
     pthread_mutex_lock(&s->lock);
@@ -536,59 +522,6 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   free(r);
 }
 
-/* ---------------------------------------------------------------- acceptor */
-
-/* Accepts every connection and hands it to the polling thread that holds
- * the fewest. libmicrohttpd's own thread pool lets whichever thread wakes
- * first accept, so under a burst of connections one thread took four times
- * the connections of another (7 to 33 of 64 clients): its clients waited
- * four times as long, and it reached its share of the connection limit
- * while the others had room. */
-static void *acceptor_main(void *arg) {
-  cs_server *s = arg;
-  struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
-  double warned = -1e9;
-  for (;;) {
-    if (poll(p, 2, -1) < 0) {
-      if (errno != EINTR) poll(NULL, 0, 50); /* out of memory: try again */
-      continue;
-    }
-    if (p[1].revents) return NULL;
-    for (;;) {
-      struct sockaddr_storage ss;
-      socklen_t sl = sizeof ss;
-      int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          /* Out of descriptors or memory: the connection waits in the
-           * backlog until a close makes room (said once a minute at most). */
-          double now = cs_mono_seconds();
-          if (now - warned > 60) {
-            cs_log(CS_LOG_WARN, "cannot accept a connection: %s", strerror(errno));
-            warned = now;
-          }
-          poll(NULL, 0, 50);
-        }
-        break;
-      }
-      pthread_mutex_lock(&s->lock);
-      unsigned best = 0;
-      for (unsigned i = 1; i < s->nd; i++)
-        if (s->load[i] < s->load[best]) best = i;
-      s->load[best]++;
-      pthread_mutex_unlock(&s->lock);
-      /* The daemon owns fd from here, even when it refuses it (its share
-       * of the connection limits is reached). */
-      if (MHD_add_connection(s->d[best], fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
-        pthread_mutex_lock(&s->lock);
-        if (s->load[best]) s->load[best]--;
-        pthread_mutex_unlock(&s->lock);
-      }
-    }
-  }
-}
-
 /* ---------------------------------------------------------------- start/stop */
 
 static int split_listen(const char *spec, char *host, size_t hcap, char *port, size_t pcap) {
@@ -698,7 +631,6 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
   s->cors = o->cors && o->cors->n ? o->cors : NULL;
   s->api.started = cs_mono_seconds();
   s->listen_fd = -1;
-  s->stop_pipe[0] = s->stop_pipe[1] = -1;
   pthread_mutex_init(&s->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -712,38 +644,21 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
     goto fail;
   unsigned max = o->max_connections ? o->max_connections : CS_CONN_MAX;
   unsigned per_ip = max / 2 ? max / 2 : 1;
-  s->nd = o->threads < 1 ? 1 : o->threads > CS_POLL_MAX ? CS_POLL_MAX : o->threads;
-  /* Each polling thread has its share of the limits, as in libmicrohttpd's
-   * own pool; the acceptor keeps the shares filled evenly. */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
-                   MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (v6) flags |= MHD_USE_IPv6;
-  for (unsigned i = 0; i < s->nd; i++) {
-    unsigned share = max / s->nd + (i < max % s->nd),
-             ip_share = per_ip / s->nd + (i < per_ip % s->nd);
-    s->d[i] = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
-        MHD_OPTION_CONNECTION_LIMIT, share ? share : 1, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        ip_share ? ip_share : 1, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CS_REQUEST_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CS_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, s, MHD_OPTION_END);
-    if (!s->d[i]) {
-      snprintf(err, cap, "cannot start the HTTP server on %s (see the libmicrohttpd message above)",
-               o->listen);
-      goto fail;
-    }
-  }
-  if (pipe2(s->stop_pipe, O_CLOEXEC) != 0) {
-    s->stop_pipe[0] = s->stop_pipe[1] = -1;
-    snprintf(err, cap, "cannot make a pipe: %s", strerror(errno));
+  s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log,
+                          s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+                          (unsigned)(o->threads ? o->threads : 1), MHD_OPTION_CONNECTION_LIMIT, max,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)CS_REQUEST_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                          (size_t)CS_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                          MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, s, MHD_OPTION_END);
+  if (!s->d) {
+    snprintf(err, cap, "cannot start the HTTP server on %s (see the libmicrohttpd message above)",
+             o->listen);
     goto fail;
   }
-  if (pthread_create(&s->acceptor, NULL, acceptor_main, s)) {
-    snprintf(err, cap, "cannot start the acceptor thread");
-    goto fail;
-  }
-  s->acceptor_started = 1;
   if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
     snprintf(err, cap, "cannot start the connection reaper thread");
     goto fail;
@@ -769,16 +684,12 @@ void cs_server_stop(cs_server *s) {
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->reaper, NULL);
   }
-  if (s->acceptor_started) {
-    ssize_t w = write(s->stop_pipe[1], "x", 1);
-    (void)w;
-    pthread_join(s->acceptor, NULL);
-  }
-  if (s->listen_fd >= 0) close(s->listen_fd);
-  for (unsigned i = 0; i < s->nd; i++)
-    if (s->d[i]) MHD_stop_daemon(s->d[i]);
-  if (s->stop_pipe[0] >= 0) close(s->stop_pipe[0]);
-  if (s->stop_pipe[1] >= 0) close(s->stop_pipe[1]);
+  /* A running daemon owns the listening socket and closes it when it stops;
+   * we close it only when the daemon never started. */
+  if (s->d)
+    MHD_stop_daemon(s->d);
+  else if (s->listen_fd >= 0)
+    close(s->listen_fd);
   pthread_cond_destroy(&s->wake);
   pthread_mutex_destroy(&s->lock);
   free(s);

@@ -289,9 +289,6 @@ static void setup_tokens(void) {
 
 /* ---------------------------------------------------------------- processes */
 
-/* When set, the next servers run with this many descriptors at most. */
-static rlim_t spawn_nofile;
-
 /* Runs the server with args (NULL-terminated), stderr and stdout to files;
  * returns the pid. */
 static pid_t spawn(const char *const *args, const char *err_path, const char *out_path) {
@@ -305,10 +302,6 @@ static pid_t spawn(const char *const *args, const char *err_path, const char *ou
     int o = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (e >= 0) dup2(e, 2);
     if (o >= 0) dup2(o, 1);
-    if (spawn_nofile) {
-      struct rlimit rl = {spawn_nofile, spawn_nofile};
-      setrlimit(RLIMIT_NOFILE, &rl);
-    }
     execv(server_bin, (char *const *)args);
     _exit(127);
   }
@@ -2124,60 +2117,6 @@ static void job_wait(int64_t id, double timeout, resp *r) {
   }
 }
 
-/* Connections are spread evenly over the polling threads, so none reaches
- * its share of the connection limit while the others have room: with 328
- * descriptors the server takes 100 connections (50 from one address), 25
- * for each of 4 threads; 40 idle connections and one more with a request
- * are all served. (libmicrohttpd's own pool let whichever thread woke
- * first accept, and one thread took nearly every connection.) */
-static void t_balance(void) {
-  char log[700];
-  snprintf(log, sizeof log, "%s/balance-server.log", work);
-  spawn_nofile = 328;
-  const char *extra[] = {"--threads", "4", NULL};
-  int bport = 0, main_port = port;
-  pid_t pid = start_extra(extra, log, &bport);
-  spawn_nofile = 0;
-  char *text = read_all(log, NULL);
-  check(text && strstr(text, "4 threads") && strstr(text, " 100 connections"),
-        "a server with 328 descriptors takes 100 connections on 4 threads");
-  free(text);
-  port = bport;
-  int fds[40], open_n = 0;
-  for (int i = 0; i < 40; i++) {
-    fds[i] = connect_server();
-    if (fds[i] >= 0) open_n++;
-    usleep(2000);
-  }
-  usleep(200000);
-  int ok = 0;
-  for (int i = 0; i < 5; i++) {
-    resp r;
-    if (get("/v1/health", NULL, &r) == 0 && r.status == 200) ok++;
-    resp_free(&r);
-  }
-  /* Every idle connection is still open and answers. */
-  int alive = 0;
-  char req[128];
-  snprintf(req, sizeof req, "GET /v1/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-  for (int i = 0; i < 40; i++) {
-    if (fds[i] < 0) continue;
-    resp r;
-    if (send_all(fds[i], req, strlen(req)) == 0 && read_response(fds[i], &r, 5) == 0 &&
-        r.status == 200)
-      alive++;
-    resp_free(&r);
-    close(fds[i]);
-  }
-  port = main_port;
-  check(open_n == 40 && ok == 5 && alive == 40,
-        "40 idle connections and 5 more on a 4-thread server with room for 50 from one "
-        "address: %d opened, %d of 5 answered, %d of 40 idle ones answered",
-        open_n, ok, alive);
-  kill(pid, SIGTERM);
-  check(wait_exit(pid, 15) == 0, "the balance server stops cleanly");
-}
-
 static void t_reindex(void) {
   int main_port = port;
   char log[700], log2[700], log3[700], slow[700], fail[700], pidfile[700], text[2048], path[64];
@@ -2735,7 +2674,6 @@ int main(int argc, char **argv) {
                   {"abuse", t_abuse},
                   {"metrics", t_metrics},
                   {"rate", t_rate},
-                  {"balance", t_balance},
                   {"idle", t_idle},
                   {"slow client", t_slow_client},
                   {"reindex", t_reindex},
