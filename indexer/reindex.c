@@ -63,7 +63,8 @@ static void remove_generation(const char *dir, const char *gen) {
 }
 
 /* Current generation number and the next free one; removes generations
- * that are neither current nor older (leftovers of crashed runs). */
+ * that are neither current nor older and half-written repacks (gN.packed):
+ * leftovers of crashed runs. */
 static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned long *next) {
   char link[PATH_MAX];
   if (path_of(link, sizeof link, dir, "current")) return -1;
@@ -78,6 +79,11 @@ static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned l
     if (e->d_name[0] != 'g' || !e->d_name[1]) continue;
     char *end;
     unsigned long g = strtoul(e->d_name + 1, &end, 10);
+    if (end != e->d_name + 1 && !strcmp(end, ".packed")) { /* a repack cut short */
+      cs_log(CS_LOG_INFO, "reindex: removing %s left by an earlier run", e->d_name);
+      remove_generation(dir, e->d_name);
+      continue;
+    }
     if (*end) continue;
     if (g > max) max = g;
     if (g > curnum) {
@@ -317,10 +323,22 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
   char lockpath[PATH_MAX];
   if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
   int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
-    cs_log(CS_LOG_ERROR, "reindex: %s", lock < 0 ? strerror(errno) : "another reindex is running");
-    if (lock >= 0) close(lock);
+  if (lock < 0) {
+    cs_log(CS_LOG_ERROR, "reindex: %s: %s", lockpath, strerror(errno));
     return 1;
+  }
+  /* Held by another reindex or by a compaction (the tailing indexer compacts
+   * its first load when next idle): wait for it rather than fail. */
+  if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    cs_log(CS_LOG_INFO, "reindex: waiting for the reindex or compaction in progress to end");
+    int rc;
+    while ((rc = flock(lock, LOCK_EX)) != 0 && errno == EINTR)
+      ;
+    if (rc != 0) {
+      cs_log(CS_LOG_ERROR, "reindex: %s: %s", lockpath, strerror(errno));
+      close(lock);
+      return 1;
+    }
   }
   int status = 1;
   char cur[64], gen[64], gendir[PATH_MAX];

@@ -8,11 +8,14 @@
 #include "harness.h"
 #include "store.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char pg[700], index_dir[600];
@@ -104,7 +107,31 @@ int main(void) {
   if (n > 0) target[n] = 0;
   CHECK(!strcmp(target, "g3"), "the old generation still serves after the crash (%s)", target);
   CHECK(th_docs_with(index_dir, "alquiler") > 0, "and answers queries");
-  CHECK(th_indexer(reindex) == 0, "a second reindex succeeds");
+  /* What a reindex killed while it repacked its copy leaves: gN.packed. */
+  char packed[800], cmd[1700];
+  snprintf(packed, sizeof packed, "%s/g3.packed", index_dir);
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && head -c 100000 /dev/zero > '%s/data.mdb'", packed,
+           packed);
+  REQUIRE(system(cmd) == 0, "staging a half-written repack");
+  /* A compaction (or another reindex) holds the lock: the reindex waits for
+   * it instead of failing. */
+  char lockpath[800];
+  snprintf(lockpath, sizeof lockpath, "%s/reindex.lock", index_dir);
+  int lk = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  REQUIRE(lk >= 0 && flock(lk, LOCK_EX) == 0, "holding the reindex lock");
+  pid_t waiting = th_indexer_spawn(reindex);
+  until = th_now_ms() + 20000;
+  while (th_log_count("waiting for the reindex or compaction in progress") == 0 &&
+         th_now_ms() < until)
+    th_sleep_ms(50);
+  CHECK(th_log_count("waiting for the reindex or compaction in progress") == 1,
+        "a reindex started while the lock is held says it waits");
+  th_sleep_ms(500);
+  int st;
+  CHECK(waitpid(waiting, &st, WNOHANG) == 0, "it is still waiting while the lock is held");
+  close(lk);
+  CHECK(th_wait(waiting, 120000) == 0, "and succeeds once the lock is released");
+  CHECK(access(packed, F_OK) != 0, "the half-written repack of a killed run is removed");
   CHECK(th_indexer(verify) == 0, "verify agrees after it");
   PQfinish(c);
   return th_done();
