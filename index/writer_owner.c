@@ -110,6 +110,7 @@ static int orun_write(cs_writer *w, struct cs__orun *m, int word) {
 }
 
 int cs__wr_own_write(cs_writer *w) {
+  w->noheal = 0; /* ranges counted again belong to one flush */
   int rc = orun_write(w, &w->orun[0], 0);
   int rc2 = orun_write(w, &w->orun[1], 1);
   return rc ? rc : rc2;
@@ -160,10 +161,14 @@ int cs__wr_own_flush(cs_writer *w) {
   cs_slice v;
   int rc = cs_get(w->txn, CS_T_OSTATS, sl(key, 8), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &st), CS_T_OSTATS, sl(key, 8));
+  /* Damaged: counted again from the documents, which hold the deltas. */
+  int healed = rc == CS_ECORRUPT;
+  if (healed) rc = cs__wr_heal_ostats(w, w->ost_owner, &st);
   if (rc && rc != CS_ENOTFOUND) return rc;
   int left = 0;
   for (int k = 0; k < CS_DOC_KINDS; k++) {
-    int64_t d = (int64_t)st.docs[k] + w->ost_docs[k], t = (int64_t)st.tokens[k] + w->ost_tokens[k];
+    int64_t d = (int64_t)st.docs[k] + (healed ? 0 : w->ost_docs[k]);
+    int64_t t = (int64_t)st.tokens[k] + (healed ? 0 : w->ost_tokens[k]);
     st.docs[k] = d > 0 ? (uint64_t)d : 0;
     st.tokens[k] = d > 0 && t > 0 ? (uint64_t)t : 0;
     left |= st.docs[k] != 0;
