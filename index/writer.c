@@ -96,6 +96,7 @@ void cs_writer_close(cs_writer *w) {
   free(w->touched[0]);
   free(w->touched[1]);
   free(w->oheal);
+  free(w->ostats_heal);
   free(w);
 }
 

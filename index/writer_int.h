@@ -52,6 +52,9 @@ struct cs_writer {
    * (a damaged block, writer_oblock.c): already final, deltas skip them. */
   struct cs__oheal *oheal;
   size_t noheal, oheal_cap;
+  /* Owners whose CS_T_OSTATS record is damaged, counted again at flush. */
+  uint64_t *ostats_heal;
+  size_t nostats_heal, ostats_heal_cap;
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
@@ -169,6 +172,9 @@ int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl, uint32_t docid
 /* Writes the per-owner document counts back (the df maps are flushed by
  * cs__wr_flush). */
 int cs__wr_own_flush(cs_writer *w);
+/* Counts again, from the documents, the statistics of the owners whose
+ * record cs__wr_own_flush found damaged (the end of cs__wr_flush). */
+int cs__wr_own_heal(cs_writer *w);
 /* The owner a conversation of `patient` counts for: the person's owner, or
  * `conv_owner` while the person is not indexed. */
 int cs__wr_stats_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner);

@@ -11,8 +11,9 @@
  * lexicon entry and the interaction are counted again; verify finds the
  * index equal to the stores. Then an owner's statistics record and the
  * first block of their lexicon and word table are damaged: their data
- * changes and a new conversation comes; it is indexed, the counts are
- * rebuilt, verify passes. Then a postings chunk is damaged: it stays,
+ * changes, a person with a conversation moves to them and a new
+ * conversation comes; it is indexed, the counts are rebuilt, verify
+ * passes. Then a postings chunk is damaged: it stays,
  * named by verify, and a new document of its word is indexed and found.
  * Last, the checkpoint is damaged: the stores are loaded again (what was
  * deleted meanwhile leaves) and tailing goes on.
@@ -180,6 +181,7 @@ int main(void) {
   th_index_damage(index, CS_T_OWORDS, lex, olen, bad_record, sizeof bad_record);
   indexer = th_indexer_spawn(run);
   th_sql(c, "UPDATE segments SET text = 'sopa de cebolla' WHERE conversation_id = 3 AND seq = 0;"
+            "UPDATE patients SET owner_id = 1 WHERE id = 2;"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (9, 1, 1);"
             "INSERT INTO segments VALUES (9, 0, 'a', 'other', 0, 1, 'melocoton dulce')");
   CHECK(th_wait_docs(index, "melocoton", 1, 20000) >= 0,
