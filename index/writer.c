@@ -95,6 +95,8 @@ void cs_writer_close(cs_writer *w) {
   free(w->ents);
   free(w->touched[0]);
   free(w->touched[1]);
+  free(w->oheal);
+  free(w->ostats_heal);
   free(w);
 }
 

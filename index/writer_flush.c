@@ -25,6 +25,7 @@ void cs__wr_reset_pending(cs_writer *w) {
     memset(&w->orun[i], 0, sizeof w->orun[i]);
   }
   w->pending_min = CS_DOCID_END;
+  w->noheal = w->nostats_heal = 0; /* what a flush counted again */
 }
 
 /* Adds to a lexicon entry of CS_T_LEX. */
@@ -190,6 +191,7 @@ int cs__wr_flush(cs_writer *w) {
   if (!rc) rc = flush_own(w, &w->oterms, CS_T_OLEX);
   if (!rc) rc = flush_own(w, &w->owords, CS_T_OWORDS);
   if (!rc) rc = cs__wr_own_flush(w);
+  if (!rc) rc = cs__wr_own_heal(w);
   if (rc) return rc;
   cs__wr_reset_pending(w);
   return 0;

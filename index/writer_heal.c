@@ -12,6 +12,10 @@
  * the word table (CS_T_WORDS, CS_T_OWORDS) keeps the removed texts' words,
  * which cannot be known without the texts: a suggestion may name a word no
  * document holds any more, until a reindex.
+ *
+ * An owner's damaged statistics record (CS_T_OSTATS) is counted again from
+ * the documents the owner owns (cs__wr_heal_ostats); a damaged block of
+ * their lexicon is counted again from the postings (writer_oblock.c).
  */
 #include "writer_int.h"
 #include "corrupt.h"
@@ -278,6 +282,79 @@ int cs__wr_heal_stats(cs_writer *w) {
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
   return each_doc(w, count_one, &w->stats);
+}
+
+/* The owner document d counts for, the writer's way (its person's owner,
+ * or its conversation's while the person is not indexed); UINT64_MAX when
+ * neither tells. */
+static int doc_owner(cs_writer *w, const cs_doc *d, uint64_t *owner) {
+  uint64_t conv_owner = UINT64_MAX;
+  if (d->conversation_id) {
+    uint8_t key[8];
+    cs_key_u64(key, d->conversation_id);
+    cs_slice v;
+    cs_conv c;
+    int rc = cs_get(w->txn, CS_T_CONV, sl(key, 8), &v);
+    if (!rc && !cs_corrupt_rc(cs_conv_decode(v.data, v.len, &c), CS_T_CONV, sl(key, 8)))
+      conv_owner = c.owner_id;
+    else if (rc && rc != CS_ENOTFOUND)
+      return rc;
+  }
+  return cs__wr_heal_owner(w, d->patient_id, conv_owner, owner);
+}
+
+typedef struct owned_ctx {
+  cs_writer *w;
+  uint64_t owner;
+  heal_docs *out;
+} owned_ctx;
+
+static int owned_one(void *ctx, uint32_t docid, const cs_doc *d) {
+  owned_ctx *x = ctx;
+  uint64_t owner;
+  if (!d) return 0;
+  int rc = doc_owner(x->w, d, &owner);
+  if (rc || owner != x->owner) return rc;
+  heal_docs *o = x->out;
+  if (cs_grow((void **)&o->d, &o->cap, o->n + 1, sizeof *o->d)) return CS_ENOMEM;
+  o->d[o->n++] = (heal_doc){docid, d->len, d->kind, d->patient_id};
+  return 0;
+}
+
+int cs__wr_heal_owner_docids(cs_writer *w, uint64_t owner, uint32_t **docids, size_t *n) {
+  heal_docs docs = {0};
+  owned_ctx x = {w, owner, &docs};
+  int rc = each_doc(w, owned_one, &x);
+  *docids = NULL;
+  *n = 0;
+  if (!rc && docs.n) {
+    *docids = malloc(docs.n * sizeof **docids);
+    if (!*docids) rc = CS_ENOMEM;
+    for (size_t i = 0; !rc && i < docs.n; i++)
+      (*docids)[i] = docs.d[i].docid;
+    if (!rc) *n = docs.n;
+  }
+  free(docs.d);
+  return rc;
+}
+
+int cs__wr_heal_ostats(cs_writer *w, uint64_t owner, cs_stats *st) {
+  cs_log(CS_LOG_WARN,
+         "statistics of owner %" PRIu64 ": damaged in the index; counted again from the documents",
+         owner);
+  heal_docs docs = {0};
+  owned_ctx x = {w, owner, &docs};
+  int rc = each_doc(w, owned_one, &x);
+  memset(st, 0, sizeof *st);
+  for (size_t i = 0; !rc && i < docs.n; i++) {
+    const heal_doc *d = &docs.d[i];
+    if (d->docid >= st->next_docid) st->next_docid = d->docid + 1;
+    if (d->kind <= 0 || d->kind >= CS_DOC_KINDS) continue;
+    st->docs[d->kind]++;
+    st->tokens[d->kind] += d->len;
+  }
+  free(docs.d);
+  return rc;
 }
 
 int cs__wr_heal_outbox_seq(cs_writer *w) {

@@ -48,6 +48,13 @@ struct cs_writer {
   int ost_set;
   int64_t ost_docs[CS_DOC_KINDS], ost_tokens[CS_DOC_KINDS];
   uint32_t ost_next; /* 1 + the largest docid counted in (+1): the owner's next_docid */
+  /* Ranges of CS_T_OLEX counted again from the postings during this flush
+   * (a damaged block, writer_oblock.c): already final, deltas skip them. */
+  struct cs__oheal *oheal;
+  size_t noheal, oheal_cap;
+  /* Owners whose CS_T_OSTATS record is damaged, counted again at flush. */
+  uint64_t *ostats_heal;
+  size_t nostats_heal, ostats_heal_cap;
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
@@ -165,6 +172,9 @@ int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl, uint32_t docid
 /* Writes the per-owner document counts back (the df maps are flushed by
  * cs__wr_flush). */
 int cs__wr_own_flush(cs_writer *w);
+/* Counts again, from the documents, the statistics of the owners whose
+ * record cs__wr_own_flush found damaged (the end of cs__wr_flush). */
+int cs__wr_own_heal(cs_writer *w);
 /* The owner a conversation of `patient` counts for: the person's owner, or
  * `conv_owner` while the person is not indexed. */
 int cs__wr_stats_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint64_t *owner);
@@ -189,6 +199,15 @@ typedef struct cs__omerge {
   size_t n, cap, at;  /* at: the first entry not before the last key */
   cs_buf arena, out;
 } cs__omerge;
+/* A range of CS_T_OLEX counted again (lo up to hi; hilen 0: up to the end
+ * of lo's owner). */
+struct cs__oheal {
+  uint8_t lo[CS_OKEY_MAX], hi[CS_OKEY_MAX];
+  size_t lolen, hilen;
+};
+/* Whether logical key k[0..len) of CS_T_OLEX is in a range counted again
+ * during this flush. */
+int cs__wr_oheal_covers(const cs_writer *w, const uint8_t *key, size_t len);
 void cs__om_begin(cs__omerge *m, cs_table t);
 /* Adds ddf to the df of logical key k[0..len) (be64 owner + term or word;
  * a word's stem replaced by `stem`); an entry left at df 0 is dropped. */
@@ -224,6 +243,11 @@ int cs__wr_heal_owner(cs_writer *w, uint64_t patient, uint64_t conv_owner, uint6
 int cs__wr_heal_lex(cs_writer *w, const char *term, size_t len, cs_lex *x);
 /* w->stats counted again from CS_T_DOCS (its record is damaged). */
 int cs__wr_heal_stats(cs_writer *w);
+/* The statistics of `owner` (its CS_T_OSTATS record is damaged), counted
+ * again from the documents it owns (a scan of CS_T_DOCS). */
+int cs__wr_heal_ostats(cs_writer *w, uint64_t owner, cs_stats *st);
+/* The docids of the documents `owner` owns, ascending (*docids malloc'd). */
+int cs__wr_heal_owner_docids(cs_writer *w, uint64_t owner, uint32_t **docids, size_t *n);
 /* w->outbox_seq set above every version the mirror can have seen (its
  * record is damaged). */
 int cs__wr_heal_outbox_seq(cs_writer *w);

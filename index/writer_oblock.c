@@ -13,6 +13,11 @@
 #include "corrupt.h"
 #include "errors.h"
 #include "grow.h"
+#include "log.h"
+#include "postings.h"
+#include "varint.h"
+
+#include <inttypes.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +47,98 @@ static int insert_at(cs__omerge *m) {
   if (cs_grow_from((void **)&m->e, &m->cap, m->n + 1, sizeof *m->e, 256)) return CS_ENOMEM;
   memmove(&m->e[m->at + 1], &m->e[m->at], (m->n - m->at) * sizeof *m->e);
   m->n++;
+  return 0;
+}
+
+/* Appends entry (key, value lx) to the range in memory. */
+static int append(cs__omerge *m, const uint8_t *key, size_t len, const cs_lex *lx) {
+  m->at = m->n;
+  if (insert_at(m)) return CS_ENOMEM;
+  m->e[m->at].koff = m->arena.len;
+  m->e[m->at].klen = (uint32_t)len;
+  cs_buf_bytes(&m->arena, key, len);
+  m->e[m->at].voff = m->arena.len;
+  cs_lex_encode(&m->arena, lx);
+  m->e[m->at].vlen = (uint32_t)(m->arena.len - m->e[m->at].voff);
+  return m->arena.err;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The range of the damaged block m->bkey, up to the bound or its owner's
+ * last key, in memory again: for CS_T_OLEX counted from the postings (the
+ * owner's documents holding each term; final, as the postings are flushed
+ * first, so deltas skip the range from here), for CS_T_OWORDS empty (the
+ * words of a text are not stored apart from it: what the deltas bring). */
+static int heal(cs_writer *w, cs__omerge *m) {
+  m->n = 0;
+  cs_buf_reset(&m->arena);
+  if (m->bklen < 8) return 0;
+  uint64_t owner = cs_be64_get(m->bkey);
+  int upto = m->bounded && memcmp(m->bound, m->bkey, 8) == 0; /* else: the owner's end */
+  cs_log(CS_LOG_WARN, "%s of owner %" PRIu64 ": damaged block in the index; %s",
+         m->t == CS_T_OLEX ? "lexicon" : "word table", owner,
+         m->t == CS_T_OLEX ? "counted again from the postings" : "dropped");
+  if (m->t != CS_T_OLEX) return 0;
+  struct cs__oheal *h;
+  if (cs_grow((void **)&w->oheal, &w->oheal_cap, w->noheal + 1, sizeof *w->oheal)) return CS_ENOMEM;
+  h = &w->oheal[w->noheal++];
+  memcpy(h->lo, m->bkey, m->bklen);
+  h->lolen = m->bklen;
+  h->hilen = upto ? m->bdlen : 0;
+  if (upto) memcpy(h->hi, m->bound, m->bdlen);
+  uint32_t *docs;
+  size_t nd;
+  int rc = cs__wr_heal_owner_docids(w, owner, &docs, &nd);
+  if (rc || !nd) return rc;
+  cs_cursor *cur;
+  rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
+  uint8_t pk[CS_TERM_MAX + 8], ok[CS_OKEY_MAX];
+  cs_be64_put(ok, owner);
+  size_t oklen = 0;
+  cs_lex lx = {0, 0};
+  cs_slice k, v;
+  if (!rc)
+    rc = cs_cursor_seek(cur, sl(pk, cs_key_post(pk, (const char *)m->bkey + 8, m->bklen - 8, 0)),
+                        &k, &v);
+  for (; !rc; rc = cs_cursor_next(cur, &k, &v)) {
+    if (k.len < 6 || k.len - 5 > CS_OKEY_MAX - 8) continue;
+    size_t tl = k.len - 5;
+    if (oklen != 8 + tl || memcmp(ok + 8, k.data, tl) != 0) {
+      if (lx.df && (rc = append(m, ok, oklen, &lx))) break;
+      memcpy(ok + 8, k.data, tl);
+      oklen = 8 + tl;
+      lx.df = 0;
+      if (upto && cs_okey_cmp(ok, oklen, m->bound, m->bdlen) >= 0) {
+        oklen = 0;
+        break;
+      }
+    }
+    cs_chunk c;
+    if (cs_corrupt_rc(
+            cs_chunk_decode(v.data, v.len, cs_be32_get((const uint8_t *)k.data + tl + 1), &c),
+            CS_T_POST, k))
+      continue;
+    for (uint32_t i = 0; i < c.n; i++)
+      lx.df += bsearch(&c.docid[i], docs, nd, sizeof *docs, cmp_u32) != NULL;
+  }
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (!rc && oklen && lx.df) rc = append(m, ok, oklen, &lx);
+  cs_cursor_close(cur);
+  free(docs);
+  return rc;
+}
+
+int cs__wr_oheal_covers(const cs_writer *w, const uint8_t *key, size_t len) {
+  for (size_t i = 0; i < w->noheal; i++) {
+    const struct cs__oheal *h = &w->oheal[i];
+    if (cs_okey_cmp(key, len, h->lo, h->lolen) < 0) continue;
+    if (h->hilen ? cs_okey_cmp(key, len, h->hi, h->hilen) < 0 : memcmp(key, h->lo, 8) == 0)
+      return 1;
+  }
   return 0;
 }
 
@@ -90,10 +187,13 @@ static int load(cs_writer *w, cs__omerge *m, const uint8_t *key, size_t len) {
       cs_buf_bytes(&m->arena, it.val.data, it.val.len);
     }
     if (rc == CS_ENOTFOUND) rc = m->arena.err;
-    if (rc == CS_ECORRUPT) cs_corrupt(m->t, bk);
-    if (!rc) {
+    if (!rc || rc == CS_ECORRUPT) {
       memcpy(m->bkey, bk.data, bk.len);
       m->bklen = bk.len;
+    }
+    if (rc == CS_ECORRUPT) {
+      cs_corrupt(m->t, bk);
+      rc = heal(w, m);
     }
   }
   cs_cursor_close(c);
@@ -193,6 +293,8 @@ int cs__om_add(cs_writer *w, cs__omerge *m, const char *k, size_t len, int64_t d
     rc = write_back(w, m);
   if (!rc && !m->loaded) rc = load(w, m, key, len);
   if (rc) return rc;
+  /* In a range counted again (perhaps by that load): final already. */
+  if (m->t == CS_T_OLEX && cs__wr_oheal_covers(w, key, len)) return 0;
   memcpy(m->last, key, len);
   m->last_len = len;
   while (m->at < m->n && ecmp(m, m->at, key, len) < 0)

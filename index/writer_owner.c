@@ -146,6 +146,20 @@ int cs__wr_set_owner(cs_writer *w, uint64_t owner) {
   return rc;
 }
 
+/* Writes `owner`'s statistics st (deleted when no document is left). */
+static int put_ostats(cs_writer *w, const uint8_t key[8], const cs_stats *st) {
+  int left = 0;
+  for (int k = 0; k < CS_DOC_KINDS; k++)
+    left |= st->docs[k] != 0;
+  if (!left) {
+    int rc = cs_del(w->txn, CS_T_OSTATS, sl(key, 8));
+    return rc == CS_ENOTFOUND ? 0 : rc;
+  }
+  cs_buf_reset(&w->buf2);
+  cs_stats_encode(&w->buf2, st);
+  return cs__wr_put_buf(w, CS_T_OSTATS, key, 8, &w->buf2);
+}
+
 int cs__wr_own_flush(cs_writer *w) {
   if (!w->ost_set) return 0;
   int any = 0;
@@ -160,22 +174,38 @@ int cs__wr_own_flush(cs_writer *w) {
   cs_slice v;
   int rc = cs_get(w->txn, CS_T_OSTATS, sl(key, 8), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &st), CS_T_OSTATS, sl(key, 8));
+  if (rc == CS_ECORRUPT) {
+    /* Damaged: counted again from the documents at the end of the flush,
+     * when they (and the people's owners, in a move) are final. */
+    for (size_t i = 0; i < w->nostats_heal; i++)
+      if (w->ostats_heal[i] == w->ost_owner) return 0;
+    if (cs_grow((void **)&w->ostats_heal, &w->ostats_heal_cap, w->nostats_heal + 1,
+                sizeof *w->ostats_heal))
+      return CS_ENOMEM;
+    w->ostats_heal[w->nostats_heal++] = w->ost_owner;
+    return 0;
+  }
   if (rc && rc != CS_ENOTFOUND) return rc;
-  int left = 0;
   for (int k = 0; k < CS_DOC_KINDS; k++) {
     int64_t d = (int64_t)st.docs[k] + w->ost_docs[k], t = (int64_t)st.tokens[k] + w->ost_tokens[k];
     st.docs[k] = d > 0 ? (uint64_t)d : 0;
     st.tokens[k] = d > 0 && t > 0 ? (uint64_t)t : 0;
-    left |= st.docs[k] != 0;
-  }
-  if (!left) {
-    rc = cs_del(w->txn, CS_T_OSTATS, sl(key, 8));
-    return rc == CS_ENOTFOUND ? 0 : rc;
   }
   if (w->ost_next > st.next_docid) st.next_docid = w->ost_next;
-  cs_buf_reset(&w->buf2);
-  cs_stats_encode(&w->buf2, &st);
-  return cs__wr_put_buf(w, CS_T_OSTATS, key, 8, &w->buf2);
+  return put_ostats(w, key, &st);
+}
+
+int cs__wr_own_heal(cs_writer *w) {
+  int rc = 0;
+  for (size_t i = 0; !rc && i < w->nostats_heal; i++) {
+    uint8_t key[8];
+    cs_key_u64(key, w->ostats_heal[i]);
+    cs_stats st;
+    rc = cs__wr_heal_ostats(w, w->ostats_heal[i], &st);
+    if (!rc) rc = put_ostats(w, key, &st);
+  }
+  w->nostats_heal = 0;
+  return rc;
 }
 
 int cs__wr_own_doc(cs_writer *w, int kind, int sign, uint32_t dl, uint32_t docid) {

@@ -9,7 +9,11 @@
  * damaged ones are rebuilt from their source rows (old words gone, new
  * ones found, the damage named once in the log); the statistics, the
  * lexicon entry and the interaction are counted again; verify finds the
- * index equal to the stores. Then a postings chunk is damaged: it stays,
+ * index equal to the stores. Then an owner's statistics record and the
+ * first block of their lexicon and word table are damaged: their data
+ * changes, a person with a conversation moves to them and a new
+ * conversation comes; it is indexed, the counts are rebuilt, verify
+ * passes. Then a postings chunk is damaged: it stays,
  * named by verify, and a new document of its word is indexed and found.
  * Last, the checkpoint is damaged: the stores are loaded again (what was
  * deleted meanwhile leaves) and tailing goes on.
@@ -38,6 +42,30 @@ static int64_t interaction_events(const char *index, uint64_t patient, uint64_t 
     n = (int64_t)x.events;
   cs_txn_abort(txn);
   cs_store_close(s);
+  return n;
+}
+
+/* The first key of `owner` in table t (be64 owner first); its length. */
+static size_t owner_key(const char *index, cs_table t, uint64_t owner, uint8_t out[64]) {
+  cs_store *s;
+  cs_txn *txn;
+  cs_cursor *cur;
+  REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0 &&
+              cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, t, &cur) == 0,
+          "open the index");
+  uint8_t key[8];
+  cs_key_u64(key, owner);
+  cs_slice k, v;
+  size_t n = 0;
+  if (cs_cursor_seek(cur, (cs_slice){key, 8}, &k, &v) == 0 && k.len >= 8 && k.len <= 64 &&
+      memcmp(k.data, key, 8) == 0) {
+    memcpy(out, k.data, k.len);
+    n = k.len;
+  }
+  cs_cursor_close(cur);
+  cs_txn_abort(txn);
+  cs_store_close(s);
+  REQUIRE(n, "no key of owner %llu in table %d", (unsigned long long)owner, (int)t);
   return n;
 }
 
@@ -137,6 +165,41 @@ int main(void) {
   free(b);
   b = th_http_get_status(port, "/v1/search?q=mandarina", TH_ADMIN_TOKEN, &st);
   CHECK(st == 200 && b && strstr(b, "\"conversation_id\":2,"), "the new one is found (%d): %s", st,
+        b);
+  free(b);
+  th_stop(srv);
+
+  /* Employee 1's per-owner statistics damaged: the record of their counts
+   * and the first block of their lexicon and of their word table. Their
+   * data changes and a new conversation of theirs comes: it is indexed,
+   * the counts and the lexicon counted again, verify passes. */
+  size_t olen = owner_key(index, CS_T_OSTATS, 1, lex);
+  th_index_damage(index, CS_T_OSTATS, lex, olen, bad_record, sizeof bad_record);
+  olen = owner_key(index, CS_T_OLEX, 1, lex);
+  th_index_damage(index, CS_T_OLEX, lex, olen, bad_record, sizeof bad_record);
+  olen = owner_key(index, CS_T_OWORDS, 1, lex);
+  th_index_damage(index, CS_T_OWORDS, lex, olen, bad_record, sizeof bad_record);
+  indexer = th_indexer_spawn(run);
+  th_sql(c, "UPDATE segments SET text = 'sopa de cebolla' WHERE conversation_id = 3 AND seq = 0;"
+            "UPDATE patients SET owner_id = 1 WHERE id = 2;"
+            "INSERT INTO conversations (id, patient_id, owner_id) VALUES (9, 1, 1);"
+            "INSERT INTO segments VALUES (9, 0, 'a', 'other', 0, 1, 'melocoton dulce')");
+  CHECK(th_wait_docs(index, "melocoton", 1, 20000) >= 0,
+        "a conversation of an owner whose statistics are damaged is indexed");
+  CHECK(th_wait_docs(index, "cebolla", 1, 5000) >= 0 && th_docs_with(index, "caliente") == 0,
+        "and a change of that owner's data too");
+  th_stop(indexer);
+  CHECK(th_log_count("statistics of owner 1: damaged in the index; counted again from the "
+                     "documents") == 1 &&
+            th_log_count("lexicon of owner 1: damaged block in the index; counted again from "
+                         "the postings") == 1 &&
+            th_log_count("word table of owner 1: damaged block in the index; dropped") == 1,
+        "the log says what was counted again, once each");
+  rc = th_indexer(verify);
+  CHECK(rc == 0, "verify finds the per-owner statistics equal to the documents (exit %d)", rc);
+  srv = th_server_start(index, &port);
+  b = th_http_get_status(port, "/v1/search?q=melocoton", TH_ADMIN_TOKEN, &st);
+  CHECK(st == 200 && b && strstr(b, "\"conversation_id\":9,"), "the new one is found (%d): %s", st,
         b);
   free(b);
   th_stop(srv);
