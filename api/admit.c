@@ -16,6 +16,8 @@ typedef struct addr_node {
 typedef struct {
   addr_node *addr; /* NULL: descriptor not counted */
   unsigned thread;
+  int started;   /* libmicrohttpd said it started the connection */
+  double handed; /* when (monotonic seconds) */
 } slot;
 
 struct cs_admit {
@@ -73,24 +75,27 @@ static unsigned bucket_of(const unsigned char key[17]) {
   return h % ADDR_BUCKETS;
 }
 
-/* Under the lock: uncounts descriptor fd, frees its address at zero. */
-static void release_locked(cs_admit *a, int fd) {
-  if (fd < 0 || (unsigned)fd >= a->fd_cap || !a->slots[fd].addr) return;
+/* Under the lock: uncounts descriptor fd, frees its address at zero; 1 when
+ * that made room under the limit in all. */
+static int release_locked(cs_admit *a, int fd) {
+  if (fd < 0 || (unsigned)fd >= a->fd_cap || !a->slots[fd].addr) return 0;
+  int room = a->total == a->max;
   slot *sl = &a->slots[fd];
   addr_node *n = sl->addr;
   a->total--;
   a->load[sl->thread]--;
   sl->addr = NULL;
-  if (--n->n) return;
+  if (--n->n) return room;
   for (addr_node **p = &a->buckets[bucket_of(n->key)]; *p; p = &(*p)->next)
     if (*p == n) {
       *p = n->next;
       break;
     }
   free(n);
+  return room;
 }
 
-int cs_admit_take(cs_admit *a, int fd, const struct sockaddr *sa, unsigned *thread) {
+int cs_admit_take(cs_admit *a, int fd, const struct sockaddr *sa, double now, unsigned *thread) {
   if (fd < 0 || (unsigned)fd >= a->fd_cap) return 0;
   unsigned char key[17];
   key_of(sa, key);
@@ -114,7 +119,7 @@ int cs_admit_take(cs_admit *a, int fd, const struct sockaddr *sa, unsigned *thre
       n->n++;
       a->total++;
       a->load[best]++;
-      a->slots[fd] = (slot){n, best};
+      a->slots[fd] = (slot){n, best, 0, now};
       *thread = best;
       ok = 1;
     }
@@ -123,8 +128,36 @@ int cs_admit_take(cs_admit *a, int fd, const struct sockaddr *sa, unsigned *thre
   return ok;
 }
 
-void cs_admit_release(cs_admit *a, int fd) {
+int cs_admit_release(cs_admit *a, int fd) {
   pthread_mutex_lock(&a->lock);
-  release_locked(a, fd);
+  int room = release_locked(a, fd);
   pthread_mutex_unlock(&a->lock);
+  return room;
+}
+
+int cs_admit_full(cs_admit *a) {
+  pthread_mutex_lock(&a->lock);
+  int full = a->total >= a->max;
+  pthread_mutex_unlock(&a->lock);
+  return full;
+}
+
+void cs_admit_started(cs_admit *a, int fd) {
+  pthread_mutex_lock(&a->lock);
+  if (fd >= 0 && (unsigned)fd < a->fd_cap && a->slots[fd].addr) a->slots[fd].started = 1;
+  pthread_mutex_unlock(&a->lock);
+}
+
+unsigned cs_admit_sweep(cs_admit *a, double before) {
+  unsigned n = 0;
+  pthread_mutex_lock(&a->lock);
+  for (unsigned fd = 0; fd < a->fd_cap; fd++) {
+    slot *sl = &a->slots[fd];
+    if (sl->addr && !sl->started && sl->handed < before) {
+      release_locked(a, (int)fd);
+      n++;
+    }
+  }
+  pthread_mutex_unlock(&a->lock);
+  return n;
 }

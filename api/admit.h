@@ -10,7 +10,9 @@
  *
  * Connections are keyed by their descriptor. A descriptor accepted again
  * while still counted means its previous connection was dropped without a
- * notification: its counts are released then, so they never drift.
+ * notification: its counts are released then; and at the limit, the
+ * acceptor sweeps connections handed over but never started, so the counts
+ * never drift.
  */
 #ifndef CS_ADMIT_H
 #define CS_ADMIT_H
@@ -27,9 +29,21 @@ void cs_admit_free(cs_admit *a);
 /* Counts connection fd from address sa and sets *thread to the polling
  * thread holding the fewest: 1. Over a limit (or fd beyond fd_cap, or out
  * of memory): 0, nothing counted. */
-int cs_admit_take(cs_admit *a, int fd, const struct sockaddr *sa, unsigned *thread);
+int cs_admit_take(cs_admit *a, int fd, const struct sockaddr *sa, double now, unsigned *thread);
 
-/* Uncounts connection fd (nothing when it is not counted). */
-void cs_admit_release(cs_admit *a, int fd);
+/* libmicrohttpd started connection fd (its start notification). */
+void cs_admit_started(cs_admit *a, int fd);
+
+/* Releases the connections handed over before `before` and never started
+ * (dropped by a daemon without a notification, e.g. out of memory): how
+ * many. Scans every descriptor: for when the limit is reached. */
+unsigned cs_admit_sweep(cs_admit *a, double before);
+
+/* Uncounts connection fd (nothing when it is not counted): 1 when that
+ * made room under the limit in all. */
+int cs_admit_release(cs_admit *a, int fd);
+
+/* Whether the limit in all is reached (only cs_admit_take adds). */
+int cs_admit_full(cs_admit *a);
 
 #endif

@@ -97,7 +97,7 @@ struct cs_server {
   cs_admit *admit; /* the limits, counted by the acceptor */
   pthread_t acceptor;
   int acceptor_started;
-  int stop_pipe[2]; /* written to stop the acceptor */
+  int stop_pipe[2]; /* written to stop the acceptor or wake it (room again) */
   cs_api api;
   const cs_cors *cors;
   int listen_fd;
@@ -173,11 +173,12 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
                           enum MHD_ConnectionNotificationCode code) {
   cs_server *s = cls;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) cs_admit_started(s->admit, ci->connect_fd);
     conn *c = calloc(1, sizeof *c);
     if (!c) return; /* no deadline for this one; the idle timeout still holds */
     c->fd = -1;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci) c->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
     ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -199,7 +200,12 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
   } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) cs_admit_release(s->admit, ci->connect_fd); /* still open: closed after this */
+    /* The descriptor is still open (closed after this); a release at the
+     * limit wakes the acceptor. */
+    if (ci && cs_admit_release(s->admit, ci->connect_fd)) {
+      ssize_t w = write(s->stop_pipe[1], "x", 1);
+      (void)w;
+    }
     conn *c = *socket_context;
     if (!c) return;
     pthread_mutex_lock(&s->lock);
@@ -549,12 +555,29 @@ static void *acceptor_main(void *arg) {
   struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
   double warned = -1e9;
   for (;;) {
-    if (poll(p, 2, -1) < 0) {
+    /* At the connection limit, new connections wait in the backlog until a
+     * close makes room (and wakes us), as with libmicrohttpd's own pool. */
+    p[0].fd = cs_admit_full(s->admit) ? -1 : s->listen_fd;
+    int ready = poll(p, 2, p[0].fd < 0 ? 2000 : -1);
+    if (ready == 0) { /* full for 2 s: any connection a daemon dropped silently? */
+      unsigned n = cs_admit_sweep(s->admit, cs_mono_seconds() - 2);
+      if (n) cs_log(CS_LOG_WARN, "%u connections were dropped without a close notification", n);
+      continue;
+    }
+    if (ready < 0) {
       if (errno != EINTR) poll(NULL, 0, 50); /* out of memory: try again */
       continue;
     }
-    if (p[1].revents) return NULL;
-    for (;;) {
+    if (p[1].revents) {
+      char drain[64];
+      while (read(s->stop_pipe[0], drain, sizeof drain) > 0) {
+      }
+      pthread_mutex_lock(&s->lock);
+      int stop = s->stopping;
+      pthread_mutex_unlock(&s->lock);
+      if (stop) return NULL;
+    }
+    while (p[0].fd >= 0 && p[0].revents && !cs_admit_full(s->admit)) {
       struct sockaddr_storage ss;
       socklen_t sl = sizeof ss;
       int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -572,9 +595,9 @@ static void *acceptor_main(void *arg) {
         }
         break;
       }
-      /* Over the connection limits: closed before any daemon sees it. */
+      /* Over its address's limit: closed before any daemon sees it. */
       unsigned best = 0;
-      if (!cs_admit_take(s->admit, fd, (struct sockaddr *)&ss, &best)) {
+      if (!cs_admit_take(s->admit, fd, (struct sockaddr *)&ss, cs_mono_seconds(), &best)) {
         close(fd);
         continue;
       }
@@ -742,7 +765,7 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
       goto fail;
     }
   }
-  if (pipe2(s->stop_pipe, O_CLOEXEC) != 0) {
+  if (pipe2(s->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     snprintf(err, cap, "cannot make a pipe: %s", strerror(errno));
     goto fail;
@@ -778,6 +801,9 @@ void cs_server_stop(cs_server *s) {
     pthread_join(s->reaper, NULL);
   }
   if (s->acceptor_started) {
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_mutex_unlock(&s->lock);
     ssize_t w = write(s->stop_pipe[1], "x", 1);
     (void)w;
     pthread_join(s->acceptor, NULL);
