@@ -1,8 +1,9 @@
 /*
  * The HTTP server: libmicrohttpd on a listening socket of our own, polling
- * threads (epoll; each a libmicrohttpd daemon with its share of the
- * connection limits) fed by one acceptor thread that gives each new
- * connection to the thread holding the fewest, per-connection bounds, and
+ * threads (epoll; each a libmicrohttpd daemon) fed by one acceptor thread
+ * that enforces the connection limits for the whole server (admit.h) and
+ * gives each new connection to the thread holding the fewest,
+ * per-connection bounds, and
  * the glue that turns a libmicrohttpd request into a cs_request for
  * routes.c and its cs_reply into a response. Also logs one line per
  * request and records metrics.
