@@ -733,13 +733,16 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
   unsigned max = o->max_connections ? o->max_connections : CS_CONN_MAX;
   unsigned per_ip = max / 2 ? max / 2 : 1;
   s->nd = o->threads < 1 ? 1 : o->threads > CS_POLL_MAX ? CS_POLL_MAX : o->threads;
-  /* The acceptor enforces the limits with exact counts (admit.c) and closes
-   * what is over them before any daemon sees it. A daemon's own limits are
-   * set out of reach (a daemon refusing a handed-over connection sends no
-   * close notification, and with 0.9.75 a burst of such refusals left the
-   * daemons deadlocked): no per-address limit, and room for every
-   * connection twice (a closed connection counts in its daemon until the
-   * daemon's next cleanup). */
+  /* The acceptor enforces the limits with exact counts (admit.c) and keeps
+   * what is over them from the daemons (left in the backlog, or closed when
+   * over its address's limit). A daemon's own limits are
+   * set out of reach: no per-address limit, and room for every connection
+   * twice (a closed connection counts in its daemon until the daemon's next
+   * cleanup). A daemon refusing a handed-over connection at its limit sends
+   * no close notification, and libmicrohttpd before 1.0.0 (Debian 12 has
+   * 0.9.75) returns from that refusal in new_connection_process_ with the
+   * daemon's cleanup_connection_mutex still locked: the daemon's thread
+   * then waits on it for good (fixed upstream in 67061d5c, 2023). */
   struct rlimit rl;
   unsigned fd_cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20)
                         ? (unsigned)rl.rlim_cur
