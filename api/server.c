@@ -558,9 +558,12 @@ static void *acceptor_main(void *arg) {
     /* At the connection limit, new connections wait in the backlog until a
      * close makes room (and wakes us), as with libmicrohttpd's own pool. */
     p[0].fd = cs_admit_full(s->admit) ? -1 : s->listen_fd;
-    int ready = poll(p, 2, p[0].fd < 0 ? 2000 : -1);
-    if (ready == 0) { /* full for 2 s: any connection a daemon dropped silently? */
-      unsigned n = cs_admit_sweep(s->admit, cs_mono_seconds() - 2);
+    int ready = poll(p, 2, p[0].fd < 0 ? 5000 : -1);
+    if (ready == 0) {
+      /* Full for 5 s: any connection a daemon dropped without a notification
+       * (out of memory)? A daemon starts what it is handed on its next loop,
+       * so one not started after a minute never will be. */
+      unsigned n = cs_admit_sweep(s->admit, cs_mono_seconds() - 60);
       if (n) cs_log(CS_LOG_WARN, "%u connections were dropped without a close notification", n);
       continue;
     }
