@@ -1,8 +1,12 @@
 /*
- * The HTTP server: libmicrohttpd on a listening socket of our own, a pool of
- * polling threads (epoll), per-connection bounds, and the glue that turns a
- * libmicrohttpd request into a cs_request for routes.c and its cs_reply into
- * a response. Also logs one line per request and records metrics.
+ * The HTTP server: libmicrohttpd on a listening socket of our own, polling
+ * threads (epoll; each a libmicrohttpd daemon) fed by one acceptor thread
+ * that enforces the connection limits for the whole server (admit.h) and
+ * gives each new connection to the thread holding the fewest,
+ * per-connection bounds, and
+ * the glue that turns a libmicrohttpd request into a cs_request for
+ * routes.c and its cs_reply into a response. Also logs one line per
+ * request and records metrics.
  *
  * Bounds on what one client can hold:
  *   - connections: CS_CONN_MAX in all, CS_CONN_PER_IP_MAX per address (half,
@@ -35,7 +39,7 @@ typedef struct cs_server cs_server;
 
 typedef struct cs_server_opts {
   const char *listen;       /* HOST:PORT, [V6]:PORT; port 0 picks a free port */
-  unsigned threads;         /* polling threads, >= 1 */
+  unsigned threads;         /* polling threads, >= 1 (at most 256 used) */
   unsigned max_connections; /* 0: CS_CONN_MAX */
   cs_jobs *jobs;            /* reindex jobs (borrowed), or NULL when not configured */
   const cs_cors *cors;      /* allowed browser origins (borrowed), or NULL: no CORS */

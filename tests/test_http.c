@@ -289,6 +289,9 @@ static void setup_tokens(void) {
 
 /* ---------------------------------------------------------------- processes */
 
+/* When set, the next servers run with this many descriptors at most. */
+static rlim_t spawn_nofile;
+
 /* Runs the server with args (NULL-terminated), stderr and stdout to files;
  * returns the pid. */
 static pid_t spawn(const char *const *args, const char *err_path, const char *out_path) {
@@ -302,6 +305,10 @@ static pid_t spawn(const char *const *args, const char *err_path, const char *ou
     int o = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (e >= 0) dup2(e, 2);
     if (o >= 0) dup2(o, 1);
+    if (spawn_nofile) {
+      struct rlimit rl = {spawn_nofile, spawn_nofile};
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
     execv(server_bin, (char *const *)args);
     _exit(127);
   }
@@ -2117,6 +2124,252 @@ static void job_wait(int64_t id, double timeout, resp *r) {
   }
 }
 
+static int count_of(const char *hay, const char *needle);
+
+/* The descriptors each epoll set of process pid watches (one set per
+ * polling thread): the fewest and the most, and how many sets. */
+static int epoll_spread(pid_t pid, int *lo, int *hi) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+  DIR *d = opendir(dir);
+  int sets = 0;
+  *lo = 1 << 30;
+  *hi = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    char path[400], target[64], info[400];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = 0;
+    if (!strstr(target, "eventpoll")) continue;
+    snprintf(info, sizeof info, "/proc/%d/fdinfo/%s", (int)pid, e->d_name);
+    char *text = read_all(info, NULL);
+    int k = text ? count_of(text, "tfd:") : 0;
+    free(text);
+    sets++;
+    if (k < *lo) *lo = k;
+    if (k > *hi) *hi = k;
+  }
+  if (d) closedir(d);
+  return sets;
+}
+
+/* Connections are spread evenly over the polling threads, whichever
+ * thread is awake when they arrive: 40 connections opened at once on a
+ * 4-thread server leave no thread with more than one more than another
+ * (libmicrohttpd's own pool let whichever thread woke first accept: 1, 4,
+ * 12 and 23 of 45, and a request waits for the other connections of its
+ * thread). With 328 descriptors the server takes 100 connections (50 from
+ * one address), 25 for each thread: all 40 and 5 more are served. */
+static void t_balance(void) {
+  char log[700];
+  snprintf(log, sizeof log, "%s/balance-server.log", work);
+  spawn_nofile = 328;
+  const char *extra[] = {"--threads", "4", NULL};
+  int bport = 0, main_port = port;
+  pid_t pid = start_extra(extra, log, &bport);
+  spawn_nofile = 0;
+  char *text = read_all(log, NULL);
+  check(text && strstr(text, "4 threads") && strstr(text, " 100 connections"),
+        "a server with 328 descriptors takes 100 connections on 4 threads");
+  free(text);
+  port = bport;
+  int fds[40], open_n = 0;
+  for (int i = 0; i < 40; i++) {
+    fds[i] = connect_server();
+    if (fds[i] >= 0) open_n++;
+  }
+  int lo = 0, hi = 0, sets = 0;
+  for (int i = 0; i < 50; i++) { /* until all 40 are accepted, or 1 s */
+    usleep(20000);
+    sets = epoll_spread(pid, &lo, &hi);
+    if (sets == 4 && hi - lo <= 1) break;
+  }
+  check(sets == 4 && hi - lo <= 1,
+        "40 connections spread over 4 polling threads: %d to %d descriptors in each of %d "
+        "epoll sets",
+        lo, hi, sets);
+  int ok = 0;
+  for (int i = 0; i < 5; i++) {
+    resp r;
+    if (get("/v1/health", NULL, &r) == 0 && r.status == 200) ok++;
+    resp_free(&r);
+  }
+  /* Every idle connection is still open and answers. */
+  int alive = 0;
+  char req[128];
+  snprintf(req, sizeof req, "GET /v1/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  for (int i = 0; i < 40; i++) {
+    if (fds[i] < 0) continue;
+    resp r;
+    if (send_all(fds[i], req, strlen(req)) == 0 && read_response(fds[i], &r, 5) == 0 &&
+        r.status == 200)
+      alive++;
+    resp_free(&r);
+    close(fds[i]);
+  }
+  port = main_port;
+  check(open_n == 40 && ok == 5 && alive == 40,
+        "40 idle connections and 5 more on a 4-thread server with room for 50 from one "
+        "address: %d opened, %d of 5 answered, %d of 40 idle ones answered",
+        open_n, ok, alive);
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the balance server stops cleanly");
+}
+
+/* A connection to the server from local address src (127.0.0.x); with
+ * nonblock the connect is only started. -1 on failure. */
+static int connect_from(const char *src, int nonblock) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, src, &a.sin_addr);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
+    close(fd);
+    return -1;
+  }
+  if (nonblock) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+/* Whether connection fd answers GET /v1/health with 200 (within 3 s);
+ * only the head is awaited, so a kept-alive connection stays open. */
+static int health_on(int fd, int keep_alive) {
+  const char *req = keep_alive ? "GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n"
+                               : "GET /v1/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  if (fd < 0 || send_all(fd, req, strlen(req)) != 0) return 0;
+  char b[1024];
+  size_t n = 0;
+  double end = now_s() + 3;
+  while (n < sizeof b - 1) {
+    int left = (int)((end - now_s()) * 1000);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    ssize_t k = recv(fd, b + n, sizeof b - 1 - n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    n += (size_t)k;
+    b[n] = 0;
+    if (strstr(b, "\r\n\r\n")) break;
+  }
+  b[n] = 0;
+  return n >= 12 && !strncmp(b, "HTTP/1.1 200", 12);
+}
+
+/* Starts an extra server with nofile descriptors and threads polling
+ * threads (log: WORK/name-server.log) and points port at it. */
+static pid_t start_limited(const char *name, rlim_t nofile, const char *threads) {
+  char log[700];
+  snprintf(log, sizeof log, "%s/%s-server.log", work, name);
+  spawn_nofile = nofile;
+  const char *extra[] = {"--threads", threads, NULL};
+  int bport = 0;
+  pid_t pid = start_extra(extra, log, &bport);
+  spawn_nofile = 0;
+  port = bport;
+  return pid;
+}
+
+/* More connections at once than the server takes: the ones over the limit
+ * wait, the others are served and the server goes on answering. A
+ * 2-thread server with 160 descriptors takes 16 connections (8 per
+ * address); of 20 (then 40) opened at once from 10 addresses, 16 are
+ * served and the rest wait in the backlog until one closes: all answer, and
+ * after they close, 16 from 16 addresses are all served (the counts did
+ * not drift). Handing libmicrohttpd daemons connections beyond their
+ * share of the limits deadlocked both for good. */
+static void t_burst(void) {
+  int main_port = port;
+  pid_t pid = start_limited("burst", 160, "2");
+  for (int round = 0; round < 2; round++) {
+    int fds[40], n = round ? 40 : 20, alive = 0;
+    char src[32];
+    for (int i = 0; i < n; i++) {
+      snprintf(src, sizeof src, "127.0.0.%d", 2 + i % 10);
+      fds[i] = connect_from(src, 1);
+    }
+    usleep(500000);
+    for (int i = 0; i < n; i++)
+      alive += health_on(fds[i], 0);
+    for (int i = 0; i < n; i++)
+      if (fds[i] >= 0) close(fds[i]);
+    check(alive == n,
+          "%d connections at once on a server taking 16: %d answered (those over the limit "
+          "wait for a close)",
+          n, alive);
+  }
+  usleep(300000);
+  int held[16], alive = 0;
+  char src[32];
+  for (int i = 0; i < 16; i++) {
+    snprintf(src, sizeof src, "127.0.1.%d", 2 + i);
+    held[i] = connect_from(src, 0);
+    usleep(20000);
+  }
+  for (int i = 0; i < 16; i++)
+    alive += health_on(held[i], 1);
+  for (int i = 0; i < 16; i++)
+    if (held[i] >= 0) close(held[i]);
+  resp r;
+  int health = get("/v1/health", NULL, &r) == 0 && r.status == 200;
+  resp_free(&r);
+  port = main_port;
+  check(alive == 16 && health,
+        "after the bursts, 16 connections from 16 addresses: %d answered; /v1/health: %s", alive,
+        health ? "200" : "no answer");
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the burst server stops cleanly");
+}
+
+/* The per-address limit holds for the whole server, not per polling
+ * thread: with 168 descriptors (20 connections, 10 per address) on 4
+ * threads, one address opens 10 and closes every other one, then another
+ * address opens 8: all are served. */
+static void t_per_address(void) {
+  int main_port = port;
+  pid_t pid = start_limited("peraddr", 168, "4");
+  int a[10], b[8], a_ok = 0, b_ok = 0;
+  for (int i = 0; i < 10; i++) {
+    a[i] = connect_from("127.0.0.2", 0);
+    usleep(30000);
+  }
+  for (int i = 0; i < 10; i++)
+    a_ok += health_on(a[i], 1);
+  for (int i = 0; i < 10; i += 2)
+    if (a[i] >= 0) close(a[i]);
+  usleep(500000);
+  for (int i = 0; i < 8; i++) {
+    b[i] = connect_from("127.0.0.3", 0);
+    usleep(30000);
+  }
+  for (int i = 0; i < 8; i++)
+    b_ok += health_on(b[i], 1);
+  /* An eleventh connection from the first address is over its limit... */
+  for (int i = 0; i < 10; i += 2)
+    a[i] = connect_from("127.0.0.2", 0);
+  int a11 = connect_from("127.0.0.2", 0), over = !health_on(a11, 1);
+  for (int i = 0; i < 10; i++)
+    if (a[i] >= 0) close(a[i]);
+  for (int i = 0; i < 8; i++)
+    if (b[i] >= 0) close(b[i]);
+  if (a11 >= 0) close(a11);
+  port = main_port;
+  check(a_ok == 10 && b_ok == 8 && over,
+        "10 connections from one address: %d answered; then 8 from another: %d answered; an "
+        "11th from the first is %s",
+        a_ok, b_ok, over ? "refused" : "served");
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the per-address server stops cleanly");
+}
+
 static void t_reindex(void) {
   int main_port = port;
   char log[700], log2[700], log3[700], slow[700], fail[700], pidfile[700], text[2048], path[64];
@@ -2674,6 +2927,9 @@ int main(int argc, char **argv) {
                   {"abuse", t_abuse},
                   {"metrics", t_metrics},
                   {"rate", t_rate},
+                  {"balance", t_balance},
+                  {"burst", t_burst},
+                  {"per_address", t_per_address},
                   {"idle", t_idle},
                   {"slow client", t_slow_client},
                   {"reindex", t_reindex},
