@@ -10,6 +10,7 @@
 #include "isotime.h"
 #include "log.h"
 #include "reader.h"
+#include "reindex.h"
 #include "store.h"
 
 #include <errno.h>
@@ -79,15 +80,6 @@ int cs_status(const char *dir) {
   return rc ? 1 : 0;
 }
 
-static int rmtree_generation(const char *dir) {
-  static const char *const files[] = {"data.mdb", "lock.mdb"};
-  char path[PATH_MAX];
-  for (size_t i = 0; i < 2; i++) {
-    if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) < (int)sizeof path) unlink(path);
-  }
-  return rmdir(dir);
-}
-
 static int compact_locked(const char *dir);
 
 /* Takes DIR/reindex.lock, which a reindex holds while it builds the next
@@ -132,36 +124,38 @@ static int compact_locked(const char *dir) {
   char gen[64];
   snprintf(gen, sizeof gen, "%s", cs_store_generation(s));
   unsigned long num = strtoul(gen + (gen[0] == 'g'), NULL, 10);
-  char newgen[32], newdir[PATH_MAX], olddir[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
+  char newgen[32], newdir[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
   snprintf(newgen, sizeof newgen, "g%lu", num + 1);
   if (snprintf(newdir, sizeof newdir, "%s/%s", dir, newgen) >= (int)sizeof newdir ||
-      snprintf(olddir, sizeof olddir, "%s/%s", dir, gen) >= (int)sizeof olddir ||
       snprintf(tmp, sizeof tmp, "%s/current.tmp", dir) >= (int)sizeof tmp ||
       snprintf(cur, sizeof cur, "%s/current", dir) >= (int)sizeof cur) {
     cs_store_close(s);
     return 1;
   }
-  rmtree_generation(newdir); /* leftovers of a crashed compaction */
+  /* What a compaction or reindex killed before it cleaned up left. */
+  char curname[64];
+  unsigned long next;
+  cs_generation_sweep(dir, curname, sizeof curname, &next);
   uint64_t before = 0, after = 0;
   cs_store_used_bytes(s, &before);
   rc = cs_store_copy_compact(s, newdir);
   if (rc) {
     cs_log(CS_LOG_ERROR, "compact: copy failed: %s", cs_strerror(rc));
-    rmtree_generation(newdir);
+    cs_generation_remove(dir, newgen);
     cs_store_close(s);
     return 1;
   }
   unlink(tmp);
   if (symlink(newgen, tmp) != 0 || rename(tmp, cur) != 0) {
     cs_log(CS_LOG_ERROR, "compact: cannot switch to %s: %s", newgen, strerror(errno));
-    rmtree_generation(newdir);
+    cs_generation_remove(dir, newgen);
     cs_store_close(s);
     return 1;
   }
   cs_store_close(s);
   /* Readers still mapping the old generation keep their pages until they
    * reopen; the files go away now. */
-  rmtree_generation(olddir);
+  cs_generation_remove(dir, gen);
   struct stat st;
   char data[PATH_MAX + 16];
   snprintf(data, sizeof data, "%s/data.mdb", newdir);

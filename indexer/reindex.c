@@ -52,7 +52,7 @@ static int path_of(char *out, size_t cap, const char *dir, const char *name) {
   return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-static void remove_generation(const char *dir, const char *gen) {
+void cs_generation_remove(const char *dir, const char *gen) {
   char path[PATH_MAX], file[PATH_MAX + 16];
   if (path_of(path, sizeof path, dir, gen)) return;
   static const char *const files[] = {"data.mdb", "lock.mdb"};
@@ -62,10 +62,7 @@ static void remove_generation(const char *dir, const char *gen) {
   rmdir(path);
 }
 
-/* Current generation number and the next free one; removes generations
- * that are neither current nor older and half-written repacks (gN.packed):
- * leftovers of crashed runs. */
-static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned long *next) {
+int cs_generation_sweep(const char *dir, char *cur, size_t curcap, unsigned long *next) {
   char link[PATH_MAX];
   if (path_of(link, sizeof link, dir, "current")) return -1;
   ssize_t n = readlink(link, cur, curcap - 1);
@@ -80,15 +77,17 @@ static int pick_generation(const char *dir, char *cur, size_t curcap, unsigned l
     char *end;
     unsigned long g = strtoul(e->d_name + 1, &end, 10);
     if (end != e->d_name + 1 && !strcmp(end, ".packed")) { /* a repack cut short */
-      cs_log(CS_LOG_INFO, "reindex: removing %s left by an earlier run", e->d_name);
-      remove_generation(dir, e->d_name);
+      cs_log(CS_LOG_INFO, "removing %s of %s, left by an earlier reindex or compaction", e->d_name,
+             dir);
+      cs_generation_remove(dir, e->d_name);
       continue;
     }
     if (*end) continue;
     if (g > max) max = g;
-    if (g > curnum) {
-      cs_log(CS_LOG_INFO, "reindex: removing %s left by an earlier run", e->d_name);
-      remove_generation(dir, e->d_name);
+    if (g != curnum) {
+      cs_log(CS_LOG_INFO, "removing %s of %s, left by an earlier reindex or compaction", e->d_name,
+             dir);
+      cs_generation_remove(dir, e->d_name);
     }
   }
   closedir(d);
@@ -296,7 +295,7 @@ static int repack(const char *dir, const char *gen, cs_store **s, cs_writer **w)
   snprintf(packed, sizeof packed, "%s.packed", gen);
   if (path_of(packdir, sizeof packdir, dir, packed) || path_of(gendir, sizeof gendir, dir, gen))
     return CS_EINVAL;
-  remove_generation(dir, packed); /* left by a crashed run */
+  cs_generation_remove(dir, packed); /* left by a crashed run */
   cs_writer_close(*w);
   *w = NULL;
   int rc = cs_store_copy_compact(*s, packdir);
@@ -304,10 +303,10 @@ static int repack(const char *dir, const char *gen, cs_store **s, cs_writer **w)
   *s = NULL;
   if (rc) {
     cs_log(CS_LOG_ERROR, "reindex: cannot compact %s: %s", gen, cs_strerror(rc));
-    remove_generation(dir, packed);
+    cs_generation_remove(dir, packed);
     return rc;
   }
-  remove_generation(dir, gen);
+  cs_generation_remove(dir, gen);
   if (rename(packdir, gendir) != 0) {
     cs_log(CS_LOG_ERROR, "reindex: cannot rename %s: %s", packdir, strerror(errno));
     return CS_EIO;
@@ -346,7 +345,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
   cs_store *s = NULL;
   cs_writer *w = NULL;
   PGconn *pg = NULL;
-  if (pick_generation(dir, cur, sizeof cur, &next)) {
+  if (cs_generation_sweep(dir, cur, sizeof cur, &next)) {
     cs_log(CS_LOG_ERROR, "reindex: no index in %s (run the indexer first)", dir);
     goto out;
   }
@@ -403,7 +402,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
     goto out;
   }
   cs_log(CS_LOG_INFO, "reindex: %s serves now (was %s)", gen, cur);
-  remove_generation(dir, cur);
+  cs_generation_remove(dir, cur);
   if (!p.tty) {
     printf("{\"phase\": \"done\", \"generation\": \"%s\", \"horizon\": %" PRIu64
            ", \"elapsed_s\": %.3f}\n",

@@ -16,7 +16,9 @@
 #include "reader.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int add_bytes(void *ctx, cs_slice k, cs_slice v) {
   *(uint64_t *)ctx += k.len + v.len;
@@ -80,8 +82,14 @@ int main(void) {
   CHECK(olex > 0 && olex <= 12, "per-owner terms take at most 12 bytes each (%.1f)", olex);
   CHECK(owords > 0 && owords <= 16, "per-owner words take at most 16 bytes each (%.1f)", owords);
 
+  /* An older generation a compaction killed after its swap left behind. */
+  char older[700], cmd[1500];
+  snprintf(older, sizeof older, "%s/g0", index);
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && echo palabraborrada > '%s/data.mdb'", older, older);
+  REQUIRE(system(cmd) == 0, "staging an older generation");
   const char *compact[] = {"compact", "--index", index, NULL};
   REQUIRE(th_indexer(compact) == 0, "compact failed");
+  CHECK(access(older, F_OK) != 0, "compact removes an older generation a killed run left");
   long long compacted = data_size(index);
   printf("data.mdb: %lld bytes after run --once, %lld after compact\n", loaded, compacted);
   CHECK(compacted > 0 && compacted * 100 >= loaded * 97,

@@ -113,6 +113,12 @@ int main(void) {
   snprintf(cmd, sizeof cmd, "mkdir -p '%s' && head -c 100000 /dev/zero > '%s/data.mdb'", packed,
            packed);
   REQUIRE(system(cmd) == 0, "staging a half-written repack");
+  /* And what one killed after its swap but before it removed the generation
+   * it replaced leaves: an older generation, still holding its words. */
+  char older[800];
+  snprintf(older, sizeof older, "%s/g1", index_dir);
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && echo palabraborrada > '%s/data.mdb'", older, older);
+  REQUIRE(system(cmd) == 0, "staging an older generation");
   /* A compaction (or another reindex) holds the lock: the reindex waits for
    * it instead of failing. */
   char lockpath[800];
@@ -132,6 +138,7 @@ int main(void) {
   close(lk);
   CHECK(th_wait(waiting, 120000) == 0, "and succeeds once the lock is released");
   CHECK(access(packed, F_OK) != 0, "the half-written repack of a killed run is removed");
+  CHECK(access(older, F_OK) != 0, "an older generation a killed run left is removed");
   CHECK(th_indexer(verify) == 0, "verify agrees after it");
   PQfinish(c);
   return th_done();
