@@ -3,6 +3,9 @@
  */
 #include "json_write.h"
 
+#include "grow.h"
+#include "utf8.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,22 +19,10 @@ typedef struct out {
 
 static int grow(out *o, size_t more) {
   if (o->err) return -1;
-  if (o->n + more <= o->cap) return 0;
-  size_t cap = o->cap ? o->cap : 4096;
-  while (cap < o->n + more) {
-    if (cap > SIZE_MAX / 2) {
-      o->err = 1;
-      return -1;
-    }
-    cap *= 2;
-  }
-  char *p = realloc(o->p, cap);
-  if (!p) {
+  if (more > SIZE_MAX - o->n || cs_grow_from((void **)&o->p, &o->cap, o->n + more, 1, 4096)) {
     o->err = 1;
     return -1;
   }
-  o->p = p;
-  o->cap = cap;
   return 0;
 }
 
@@ -54,36 +45,6 @@ static const unsigned char stop[256] = {
 };
 #undef R16
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0: no
- * overlong forms, surrogates or code points past U+10FFFF (jansson's
- * rules). */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  size_t len;
-  uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return len;
-}
-
 static void put_string(out *o, const char *str, size_t len) {
   static const char hex[] = "0123456789ABCDEF";
   const unsigned char *s = (const unsigned char *)str, *end = s + len;
@@ -98,7 +59,9 @@ static void put_string(out *o, const char *str, size_t len) {
     if (s == end) break;
     unsigned c = *s;
     if (c >= 0x80) {
-      size_t k = utf8_len(s, (size_t)(end - s));
+      /* jansson's rules: no overlong forms, surrogates or code points
+       * past U+10FFFF. */
+      size_t k = cs_utf8_char_len((const char *)s, (size_t)(end - s));
       if (!k) {
         o->err = 1;
         return;

@@ -51,6 +51,11 @@ static int32_t decode(const unsigned char *s, size_t len, size_t *adv) {
   return i == need + 1 ? cp : -1;
 }
 
+size_t cs_utf8_char_len(const char *s, size_t len) {
+  size_t adv;
+  return decode((const unsigned char *)s, len, &adv) < 0 ? 0 : adv;
+}
+
 int cs_utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;

@@ -15,6 +15,10 @@ int cs_utf8_valid(const char *s, size_t len);
  * *out_len receives the copy's length. NULL only when out of memory. */
 char *cs_utf8_repair(const char *s, size_t len, size_t *out_len);
 
+/* Length of the well-formed character at s[0..len) (len >= 1): 1 to 4,
+ * or 0 when the bytes there are not one (the rules of cs_utf8_valid). */
+size_t cs_utf8_char_len(const char *s, size_t len);
+
 /* Length in bytes of the longest prefix of s[0..len) that is at most `max`
  * bytes and does not cut a character in two. s must be valid UTF-8. */
 size_t cs_utf8_cut(const char *s, size_t len, size_t max);
