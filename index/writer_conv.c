@@ -110,7 +110,9 @@ static int delete_conversation(cs_writer *w, uint64_t id, uint64_t owner_hint, c
   int rc = get_conv(w, id, &c, &copy);
   uint64_t owner = 0;
   if (!rc) owner_hint = c.owner_id;
-  if (!rc) rc = cs__wr_stats_owner(w, c.patient_id, c.owner_id, &owner);
+  /* A damaged person record is not this conversation's damage: its owner
+   * comes from CS_T_OWNER, as when the conversation is written. */
+  if (!rc) rc = cs__wr_heal_owner(w, c.patient_id, c.owner_id, &owner);
   if (!rc) rc = cs__wr_set_owner(w, owner);
   /* Every document out of the postings and statistics, then the records. */
   if (!rc) rc = cs__wr_conv_docs(w, &c, remove_each, NULL);

@@ -29,33 +29,28 @@ void cs__wr_reset_pending(cs_writer *w) {
 }
 
 /* Adds to a lexicon entry of CS_T_LEX. */
-int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
-                   int64_t dcf) {
+int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int64_t dcf) {
   cs_slice v;
   cs_lex x = {0, 0};
-  int rc = cs_get(w->txn, tbl, sl(term, len), &v);
-  if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), tbl, sl(term, len));
-  /* Damaged (reported): the collection's entry is counted again from the
-   * postings, which already hold this change; a per-owner one starts from
-   * this change (verify names what it misses, a reindex rebuilds it). */
-  if (rc == CS_ECORRUPT && tbl == CS_T_LEX) {
+  int rc = cs_get(w->txn, CS_T_LEX, sl(term, len), &v);
+  if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), CS_T_LEX, sl(term, len));
+  /* Damaged (reported): counted again from the postings, which already
+   * hold this change. */
+  if (rc == CS_ECORRUPT) {
     rc = cs__wr_heal_lex(w, term, len, &x);
     ddf = dcf = 0;
-  } else if (rc == CS_ECORRUPT) {
-    x.df = x.cf = 0;
-    rc = 0;
   }
   if (rc && rc != CS_ENOTFOUND) return rc;
   int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
   if (df <= 0) {
-    rc = cs_del(w->txn, tbl, sl(term, len));
+    rc = cs_del(w->txn, CS_T_LEX, sl(term, len));
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   x.df = (uint64_t)df;
   x.cf = cf > 0 ? (uint64_t)cf : 0;
   cs_buf_reset(&w->buf2);
   cs_lex_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, tbl, term, len, &w->buf2);
+  return cs__wr_put_buf(w, CS_T_LEX, term, len, &w->buf2);
 }
 /* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`. */
 static int write_chunks(cs_writer *w, const char *term, size_t len, const cs_plist *l) {
@@ -119,12 +114,11 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   }
   rc = write_chunks(w, e->key, e->len, l);
   if (rc) return rc;
-  return cs__wr_lex_add(w, CS_T_LEX, e->key, e->len, e->pl.n + e->one,
-                        (int64_t)e->pl.npos + e->one);
+  return cs__wr_lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
 }
 /* A word entry of CS_T_WORDS: df moved by ddf, stem replaced. */
-int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
-                    const char *stem) {
+int cs__wr_word_add(cs_writer *w, const char *key, size_t len, int64_t ddf, const char *stem) {
+  const cs_table tbl = CS_T_WORDS;
   if (ddf == 0) return 0;
   cs_slice v;
   cs_word x = {0, {stem, strlen(stem)}};
@@ -150,8 +144,8 @@ int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int
   return cs__wr_put_buf(w, tbl, key, len, &w->buf2);
 }
 
-static int flush_word(cs_writer *w, cs_table tbl, cs__pentry *e) {
-  return cs__wr_word_add(w, tbl, e->key, e->len, e->df, e->stem);
+static int flush_word(cs_writer *w, cs__pentry *e) {
+  return cs__wr_word_add(w, e->key, e->len, e->df, e->stem);
 }
 
 /* Per-owner df deltas into CS_T_OLEX / CS_T_OWORDS, in key order. */
@@ -184,7 +178,7 @@ int cs__wr_flush(cs_writer *w) {
   if (rc) return rc;
   for (size_t i = 0; !rc && i < w->words.n; i++) {
     v[i]->rank = (uint32_t)i;
-    rc = flush_word(w, CS_T_WORDS, v[i]);
+    rc = flush_word(w, v[i]);
   }
   free(v);
   if (!rc) rc = cs__wr_own_write(w);
@@ -234,6 +228,6 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
     rc = write_chunks(w, term, len, l);
     if (rc) return rc;
   }
-  rc = cs__wr_lex_add(w, CS_T_LEX, term, len, -1, -(int64_t)tf);
+  rc = cs__wr_lex_add(w, term, len, -1, -(int64_t)tf);
   return rc ? rc : 1;
 }

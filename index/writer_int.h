@@ -103,12 +103,10 @@ void cs__wr_reset_pending(cs_writer *w);
 int cs__wr_flush(cs_writer *w);
 /* Adds ddf (and dcf) to the lexicon entry `term` of CS_T_LEX; an entry
  * left with df 0 is deleted. */
-int cs__wr_lex_add(cs_writer *w, cs_table tbl, const char *term, size_t len, int64_t ddf,
-                   int64_t dcf);
+int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int64_t dcf);
 /* Adds ddf to the word entry `key` of CS_T_WORDS, with its stem; an entry
  * left with df 0 is deleted. */
-int cs__wr_word_add(cs_writer *w, cs_table tbl, const char *key, size_t len, int64_t ddf,
-                    const char *stem);
+int cs__wr_word_add(cs_writer *w, const char *key, size_t len, int64_t ddf, const char *stem);
 /* Removes docid from term's postings in LMDB (and its lexicon counts):
  * 1 when it was there, 0 when not, or an error (< 0). */
 int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t len,

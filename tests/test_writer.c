@@ -740,6 +740,46 @@ static void owner_blocks(void) {
     cs_buf_free(&scratch);
     cs_reader_close(r);
   }
+
+  /* Damage the writer must get past, not stop at (issue 14): owner 1's
+   * first lexicon block laid out well but with a value that does not
+   * decode, and in owner 2's lexicon a key longer than any block key,
+   * sorted right before a new word of theirs. A batch with words in both
+   * places commits; both are reported. */
+  uint64_t olex_before = cs_corrupt_records_in(CS_T_OLEX);
+  if (cs_txn_begin(s, 1, &t) == 0) {
+    bklen = 0;
+    cs_key_u64(key, 1);
+    if (cs_cursor_open(t, CS_T_OLEX, &c) == 0) {
+      if (cs_cursor_seek(c, (cs_slice){key, 8}, &k, &v) == 0 && k.len <= sizeof bkey &&
+          memcmp(k.data, key, 8) == 0) {
+        memcpy(bkey, k.data, k.len);
+        bklen = k.len;
+      }
+      cs_cursor_close(c);
+    }
+    cs_buf blk;
+    cs_buf_init(&blk);
+    cs_oblock_start(&blk);
+    cs_oblock_put(&blk, NULL, 0, bkey, bklen, "\x7f\xff", 2);
+    uint8_t longkey[500];
+    memset(longkey, 'a', sizeof longkey);
+    cs_key_u64(longkey, 2);
+    memcpy(longkey + 8, "\x01zy", 3);
+    CHECK(bklen && !blk.err &&
+              cs_put(t, CS_T_OLEX, (cs_slice){bkey, bklen}, (cs_slice){blk.p, blk.len}) == 0 &&
+              cs_put(t, CS_T_OLEX, (cs_slice){longkey, sizeof longkey}, (cs_slice){"junk", 4}) ==
+                  0 &&
+              cs_txn_commit(t) == 0,
+          "a lexicon block with a bad value and a key too long");
+    cs_buf_free(&blk);
+  }
+  const char *t1[] = {"palabra0x zzzz"}, *t2[] = {"zzzz"};
+  ok =
+      cs_writer_begin(w) == 0 && put_conv(w, 200, 1, t1, 1) == 0 && put_conv(w, 201, 2, t2, 1) == 0;
+  int crc = ok ? cs_writer_commit(w) : -1;
+  CHECK(crc == 0, "a batch over the damaged lexicon commits (%d)", crc);
+  CHECK(cs_corrupt_records_in(CS_T_OLEX) >= olex_before + 2, "both damages are reported");
   cs_writer_close(w);
   cs_store_close(s);
 }
