@@ -553,7 +553,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 static void *acceptor_main(void *arg) {
   cs_server *s = arg;
   struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
-  double warned = -1e9;
+  double warned = -1e9, refused_warned = -1e9;
   for (;;) {
     /* At the connection limit, new connections wait in the backlog until a
      * close makes room (and wakes us), as with libmicrohttpd's own pool. */
@@ -598,10 +598,17 @@ static void *acceptor_main(void *arg) {
         }
         break;
       }
-      /* Over its address's limit: closed before any daemon sees it. */
+      /* Over its address's limit: closed before any daemon sees it (said
+       * once a minute at most, as libmicrohttpd said it). */
       unsigned best = 0;
-      if (!cs_admit_take(s->admit, fd, (struct sockaddr *)&ss, cs_mono_seconds(), &best)) {
+      double now = cs_mono_seconds();
+      if (!cs_admit_take(s->admit, fd, (struct sockaddr *)&ss, now, &best)) {
         close(fd);
+        if (now - refused_warned > 60) {
+          cs_log(CS_LOG_WARN, "a client address reached its connection limit: closing its "
+                              "new connections");
+          refused_warned = now;
+        }
         continue;
       }
       /* The daemon owns fd from here; when it refuses it (out of memory),
