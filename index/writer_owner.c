@@ -79,10 +79,105 @@ size_t cs__wr_own_bytes(const cs_writer *w) {
   return (w->orun[0].cap + w->orun[1].cap) * sizeof(cs__orec);
 }
 
-static int orec_cmp(const void *a, const void *b) {
-  const cs__orec *x = a, *y = b;
-  if (x->owner != y->owner) return x->owner < y->owner ? -1 : 1;
-  return x->e->rank < y->e->rank ? -1 : x->e->rank > y->e->rank;
+static int u64_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The place of each record's owner among the distinct owners in ascending
+ * order (place[i] for r[i]); *nown gets their number. */
+static int owner_places(const cs__orec *r, size_t n, uint32_t *place, size_t *nown) {
+  size_t cap = 64, k;
+  uint64_t *set = NULL, *own = NULL;
+  uint8_t *used = NULL;
+  for (;;) { /* an open-addressed set of the owners, grown until it holds them */
+    free(set);
+    free(used);
+    set = malloc(cap * sizeof *set);
+    used = calloc(cap, 1);
+    if (!set || !used) goto nomem;
+    k = 0;
+    size_t i = 0;
+    for (; i < n && k * 2 < cap; i++) {
+      size_t j = (size_t)((r[i].owner * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+      while (used[j] && set[j] != r[i].owner)
+        j = (j + 1) & (cap - 1);
+      if (!used[j]) {
+        used[j] = 1;
+        set[j] = r[i].owner;
+        k++;
+      }
+      place[i] = (uint32_t)j;
+    }
+    if (i == n) break;
+    cap *= 2;
+  }
+  if (!(own = malloc((k ? k : 1) * sizeof *own))) goto nomem;
+  k = 0;
+  for (size_t j = 0; j < cap; j++)
+    if (used[j]) own[k++] = set[j];
+  qsort(own, k, sizeof *own, u64_cmp);
+  for (size_t j = 0; j < cap; j++)
+    if (used[j])
+      set[j] = (uint64_t)((uint64_t *)bsearch(&set[j], own, k, sizeof *own, u64_cmp) - own);
+  for (size_t i = 0; i < n; i++)
+    place[i] = (uint32_t)set[place[i]];
+  *nown = k;
+  free(set);
+  free(used);
+  free(own);
+  return 0;
+nomem:
+  free(set);
+  free(used);
+  return CS_ENOMEM;
+}
+
+/* Sorts the n records of r by owner, then by their entry's rank (unique
+ * per owner): a counting sort by rank, then a stable one by the owner's
+ * place (a comparison sort reading each rank through its entry's pointer
+ * was a third of the flush's per-owner work). */
+static int orec_sort(cs__orec *r, size_t n) {
+  uint32_t maxrank = 0;
+  for (size_t i = 0; i < n; i++)
+    if (r[i].e->rank > maxrank) maxrank = r[i].e->rank;
+  size_t nown = 0;
+  uint32_t *place = malloc(n * sizeof *place), *tplace = malloc(n * sizeof *tplace);
+  cs__orec *tmp = malloc(n * sizeof *tmp);
+  size_t nb = (size_t)maxrank + 1;
+  size_t *cnt = malloc((nb + 1) * sizeof *cnt);
+  int rc = place && tplace && tmp && cnt ? owner_places(r, n, place, &nown) : CS_ENOMEM;
+  if (!rc && nown > nb) {
+    size_t *c2 = realloc(cnt, (nown + 1) * sizeof *cnt);
+    if (c2)
+      cnt = c2;
+    else
+      rc = CS_ENOMEM;
+  }
+  if (!rc) {
+    memset(cnt, 0, (nb + 1) * sizeof *cnt);
+    for (size_t i = 0; i < n; i++)
+      cnt[r[i].e->rank + 1]++;
+    for (size_t b = 1; b <= nb; b++)
+      cnt[b] += cnt[b - 1];
+    for (size_t i = 0; i < n; i++) {
+      size_t at = cnt[r[i].e->rank]++;
+      tmp[at] = r[i];
+      tplace[at] = place[i];
+    }
+    memset(cnt, 0, (nown + 1) * sizeof *cnt);
+    for (size_t i = 0; i < n; i++)
+      cnt[tplace[i] + 1]++;
+    for (size_t b = 1; b <= nown; b++)
+      cnt[b] += cnt[b - 1];
+    for (size_t i = 0; i < n; i++)
+      r[cnt[tplace[i]]++] = tmp[i];
+  }
+  free(place);
+  free(tplace);
+  free(tmp);
+  free(cnt);
+  return rc;
 }
 
 /* The deltas of one run map, in key order (owner, then the entry's rank in
@@ -92,8 +187,12 @@ static int orun_write(cs_writer *w, struct cs__orun *m, int word) {
   for (size_t i = 0; i < m->cap; i++) {
     if (m->slots[i].e && m->slots[i].df) m->slots[n++] = m->slots[i];
   }
-  if (n > 1) qsort(m->slots, n, sizeof *m->slots, orec_cmp);
-  int rc = 0;
+  int rc = n > 1 ? orec_sort(m->slots, n) : 0;
+  if (rc) {
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+    return rc;
+  }
   char key[8 + CS_TERM_MAX + 2];
   cs__omerge om;
   cs__om_begin(&om, word ? CS_T_OWORDS : CS_T_OLEX);
