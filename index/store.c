@@ -442,7 +442,7 @@ int cs_store_used_bytes(cs_store *s, uint64_t *out) {
  * transactions of at most CS_REPACK_TXN_BYTES. */
 static int repack_tables(cs_store *s, MDB_env *dst) {
   MDB_txn *rt = NULL, *wt = NULL;
-  MDB_cursor *c = NULL;
+  MDB_cursor *c = NULL, *wc = NULL; /* wc: appends, staying on the last leaf */
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rt);
   if (rc) return rc;
   for (int i = 0; !rc && i < CS_T__COUNT; i++) {
@@ -455,9 +455,12 @@ static int repack_tables(cs_store *s, MDB_env *dst) {
     int more = rc ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v, MDB_FIRST);
     while (!rc && more == 0) {
       if (!wt) rc = mdb_txn_begin(dst, NULL, 0, &wt);
-      if (!rc) rc = mdb_put(wt, d, &k, &v, MDB_APPEND);
+      if (!rc && !wc) rc = mdb_cursor_open(wt, d, &wc);
+      if (!rc) rc = mdb_cursor_put(wc, &k, &v, MDB_APPEND);
       bytes += k.mv_size + v.mv_size + 16;
       if (!rc && bytes >= CS_REPACK_TXN_BYTES) {
+        mdb_cursor_close(wc);
+        wc = NULL;
         rc = mdb_txn_commit(wt);
         wt = NULL;
         bytes = 0;
@@ -467,6 +470,8 @@ static int repack_tables(cs_store *s, MDB_env *dst) {
     if (!rc && more != MDB_NOTFOUND) rc = more;
     if (c) mdb_cursor_close(c);
     c = NULL;
+    if (wc) mdb_cursor_close(wc);
+    wc = NULL;
   }
   if (wt && !rc)
     rc = mdb_txn_commit(wt);

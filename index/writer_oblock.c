@@ -289,7 +289,10 @@ static int write_run(cs_writer *w, cs__omerge *m, size_t from, size_t to) {
  * one owner per block. */
 static int write_back(cs_writer *w, cs__omerge *m) {
   int rc = 0;
-  if (m->bklen) {
+  /* The first block written keeps the stored key (the usual case) and
+   * replaces its value in one put: the old one is deleted only when not. */
+  if (m->bklen &&
+      !(m->n && m->e[0].klen == m->bklen && memcmp(ekey(m, 0), m->bkey, m->bklen) == 0)) {
     rc = cs_del(w->txn, m->t, sl(m->bkey, m->bklen));
     if (rc == CS_ENOTFOUND) rc = 0;
   }
