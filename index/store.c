@@ -574,6 +574,12 @@ int cs_cursor_seek(cs_cursor *c, cs_slice key, cs_slice *k, cs_slice *v) {
   return cursor_op(c, &kk, k, v, MDB_SET_RANGE);
 }
 
+int cs_cursor_put(cs_cursor *c, cs_slice key, cs_slice val) {
+  if (key.len == 0 || key.len > 511) return CS_EINVAL;
+  MDB_val k = to_val(key), v = to_val(val);
+  return map_rc(mdb_cursor_put(c->c, &k, &v, 0));
+}
+
 int cs_cursor_first(cs_cursor *c, cs_slice *k, cs_slice *v) {
   MDB_val kk = {0, NULL};
   return cursor_op(c, &kk, k, v, MDB_FIRST);

@@ -115,6 +115,10 @@ int cs_cursor_first(cs_cursor *c, cs_slice *k, cs_slice *v);
 int cs_cursor_last(cs_cursor *c, cs_slice *k, cs_slice *v);
 int cs_cursor_next(cs_cursor *c, cs_slice *k, cs_slice *v);
 int cs_cursor_prev(cs_cursor *c, cs_slice *k, cs_slice *v);
+/* Puts key -> val through the cursor, which is left on it: puts (and
+ * seeks) in key order land on the leaf the cursor is on without a descent
+ * from the root. */
+int cs_cursor_put(cs_cursor *c, cs_slice key, cs_slice val);
 /* Deletes the entry under the cursor; the cursor then sits on the next one
  * (call cs_cursor_current to read it). */
 int cs_cursor_del(cs_cursor *c);

@@ -32,7 +32,7 @@ void cs__wr_reset_pending(cs_writer *w) {
 int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int64_t dcf) {
   cs_slice v;
   cs_lex x = {0, 0};
-  int rc = cs_get(w->txn, CS_T_LEX, sl(term, len), &v);
+  int rc = cs__wr_get_at(w, w->lexc, CS_T_LEX, sl(term, len), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), CS_T_LEX, sl(term, len));
   /* Damaged (reported): counted again from the postings, which already
    * hold this change. */
@@ -50,10 +50,12 @@ int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int6
   x.cf = cf > 0 ? (uint64_t)cf : 0;
   cs_buf_reset(&w->buf2);
   cs_lex_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, CS_T_LEX, term, len, &w->buf2);
+  if (w->buf2.err) return w->buf2.err;
+  return cs__wr_put_at(w, w->lexc, CS_T_LEX, sl(term, len), sl(w->buf2.p, w->buf2.len));
 }
-/* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`. */
-static int write_chunks(cs_writer *w, const char *term, size_t len, const cs_plist *l) {
+/* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`, through
+ * cursor cur on CS_T_POST. */
+static int write_chunks(cs_cursor *cur, const char *term, size_t len, const cs_plist *l) {
   uint8_t key[CS_TERM_MAX + 8];
   for (uint32_t from = 0; from < l->n; from += CS_CHUNK_DOCS) {
     uint32_t count = l->n - from < CS_CHUNK_DOCS ? l->n - from : CS_CHUNK_DOCS;
@@ -62,7 +64,7 @@ static int write_chunks(cs_writer *w, const char *term, size_t len, const cs_pli
     int rc = cs_chunk_encode(l, from, count, &chunk, &clen);
     if (rc) return rc;
     size_t klen = cs_key_post(key, term, len, l->docid[from]);
-    rc = cs_put(w->txn, CS_T_POST, sl(key, klen), sl(chunk, clen));
+    rc = cs_cursor_put(cur, sl(key, klen), sl(chunk, clen));
     free(chunk);
     if (rc) return rc;
   }
@@ -112,7 +114,7 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
     if (rc) return rc;
     pos += e->pl.tf[i];
   }
-  rc = write_chunks(w, e->key, e->len, l);
+  rc = write_chunks(cur, e->key, e->len, l);
   if (rc) return rc;
   return cs__wr_lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
 }
@@ -122,7 +124,7 @@ int cs__wr_word_add(cs_writer *w, const char *key, size_t len, int64_t ddf, cons
   if (ddf == 0) return 0;
   cs_slice v;
   cs_word x = {0, {stem, strlen(stem)}};
-  int rc = cs_get(w->txn, tbl, sl(key, len), &v);
+  int rc = cs__wr_get_at(w, w->wordc, tbl, sl(key, len), &v);
   if (rc == 0) {
     cs_word old;
     rc = cs_corrupt_rc(cs_word_decode(v.data, v.len, &old), tbl, sl(key, len));
@@ -141,7 +143,8 @@ int cs__wr_word_add(cs_writer *w, const char *key, size_t len, int64_t ddf, cons
   x.df = (uint64_t)df;
   cs_buf_reset(&w->buf2);
   cs_word_encode(&w->buf2, &x);
-  return cs__wr_put_buf(w, tbl, key, len, &w->buf2);
+  if (w->buf2.err) return w->buf2.err;
+  return cs__wr_put_at(w, w->wordc, tbl, sl(key, len), sl(w->buf2.p, w->buf2.len));
 }
 
 static int flush_word(cs_writer *w, cs__pentry *e) {
@@ -165,21 +168,28 @@ int cs__wr_flush(cs_writer *w) {
   int rc = cs__wr_own_drain(w);
   if (!rc) rc = cs__pmap_sorted(&w->terms, &v);
   if (rc) return rc;
+  /* Terms and words in key order, each table through one cursor. */
   cs_cursor *cur = NULL;
   rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
+  if (!rc) rc = cs_cursor_open(w->txn, CS_T_LEX, &w->lexc);
   for (size_t i = 0; !rc && i < w->terms.n; i++) {
     v[i]->rank = (uint32_t)i;
     if (v[i]->pl.n || v[i]->one) rc = flush_term(w, cur, v[i]);
   }
   cs_cursor_close(cur);
+  cs_cursor_close(w->lexc);
+  w->lexc = NULL;
   free(v);
   if (rc) return rc;
   rc = cs__pmap_sorted(&w->words, &v);
   if (rc) return rc;
+  rc = cs_cursor_open(w->txn, CS_T_WORDS, &w->wordc);
   for (size_t i = 0; !rc && i < w->words.n; i++) {
     v[i]->rank = (uint32_t)i;
     rc = flush_word(w, v[i]);
   }
+  cs_cursor_close(w->wordc);
+  w->wordc = NULL;
   free(v);
   if (!rc) rc = cs__wr_own_write(w);
   if (!rc) rc = flush_own(w, &w->oterms, CS_T_OLEX);
@@ -225,7 +235,7 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
     if (rc) return rc;
   }
   if (l->n) {
-    rc = write_chunks(w, term, len, l);
+    rc = write_chunks(cur, term, len, l);
     if (rc) return rc;
   }
   rc = cs__wr_lex_add(w, term, len, -1, -(int64_t)tf);

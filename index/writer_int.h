@@ -14,6 +14,7 @@
 #include "passages.h"
 #include "pending.h"
 #include "textpack.h"
+#include "errors.h"
 #include "writer.h"
 
 #include <stddef.h>
@@ -55,6 +56,9 @@ struct cs_writer {
   /* Owners whose CS_T_OSTATS record is damaged, counted again at flush. */
   uint64_t *ostats_heal;
   size_t nostats_heal, ostats_heal_cap;
+  /* During a flush: cursors on CS_T_LEX and CS_T_WORDS that its updates,
+   * in key order, go through (NULL: point operations). */
+  cs_cursor *lexc, *wordc;
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
   cs_buf buf, buf2;
@@ -75,6 +79,23 @@ static inline int cs__wr_put_buf(cs_writer *w, cs_table t, const void *key, size
                                  cs_buf *b) {
   if (b->err) return b->err;
   return cs_put(w->txn, t, sl(key, klen), sl(b->p, b->len));
+}
+
+/* The value of key in table t, read through cursor c when not NULL (it is
+ * left there, so that the next key in order needs no descent). */
+static inline int cs__wr_get_at(cs_writer *w, cs_cursor *c, cs_table t, cs_slice key,
+                                cs_slice *val) {
+  if (!c) return cs_get(w->txn, t, key, val);
+  cs_slice k;
+  int rc = cs_cursor_seek(c, key, &k, val);
+  if (rc == 0 && (k.len != key.len || memcmp(k.data, key.data, key.len) != 0)) rc = CS_ENOTFOUND;
+  return rc;
+}
+
+/* cs_put, through cursor c when not NULL. */
+static inline int cs__wr_put_at(cs_writer *w, cs_cursor *c, cs_table t, cs_slice key,
+                                cs_slice val) {
+  return c ? cs_cursor_put(c, key, val) : cs_put(w->txn, t, key, val);
 }
 
 static inline size_t cs__slen(const char *s) {
@@ -185,6 +206,7 @@ int cs__wr_own_move(cs_writer *w, const cs_conv *c, uint64_t from, uint64_t to);
  * CS_T_OLEX or CS_T_OWORDS (oblock.h). */
 typedef struct cs__omerge {
   cs_table t;
+  cs_cursor *c;              /* reads and writes the blocks, in key order */
   int loaded;                /* a block's range is in memory */
   uint8_t bkey[CS_OKEY_MAX]; /* the stored key it came from (bklen 0: none) */
   size_t bklen;

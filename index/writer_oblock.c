@@ -144,9 +144,9 @@ int cs__wr_oheal_covers(const cs_writer *w, const uint8_t *key, size_t len) {
 
 /* Reads the block that holds `key` (if any) and the bound of its range. */
 static int load(cs_writer *w, cs__omerge *m, const uint8_t *key, size_t len) {
-  cs_cursor *c;
-  int rc = cs_cursor_open(w->txn, m->t, &c);
+  int rc = m->c ? 0 : cs_cursor_open(w->txn, m->t, &m->c);
   if (rc) return rc;
+  cs_cursor *c = m->c;
   cs_slice k, v, bk = {NULL, 0}, bv = {NULL, 0};
   m->bklen = 0;
   m->bounded = 0;
@@ -222,7 +222,6 @@ static int load(cs_writer *w, cs__omerge *m, const uint8_t *key, size_t len) {
       }
     }
   }
-  cs_cursor_close(c);
   m->at = 0;
   m->loaded = !rc;
   return rc;
@@ -280,7 +279,9 @@ static int write_run(cs_writer *w, cs__omerge *m, size_t from, size_t to) {
         break;
       }
     }
-    rc = cs__wr_put_buf(w, m->t, ekey(m, first), m->e[first].klen, &m->out);
+    rc = m->out.err ? m->out.err
+                    : cs__wr_put_at(w, m->c, m->t, sl(ekey(m, first), m->e[first].klen),
+                                    sl(m->out.p, m->out.len));
   }
   return rc;
 }
@@ -367,6 +368,7 @@ int cs__om_add(cs_writer *w, cs__omerge *m, const char *k, size_t len, int64_t d
 
 int cs__om_end(cs_writer *w, cs__omerge *m, int rc) {
   if (!rc && m->loaded) rc = write_back(w, m);
+  cs_cursor_close(m->c);
   free(m->e);
   cs_buf_free(&m->arena);
   cs_buf_free(&m->out);
