@@ -597,6 +597,104 @@ static void owner_stats(void) {
   cs_store_close(s);
 }
 
+/* Appends each entry as key length, key, value length, value. */
+static int dump_each(void *ctx, cs_slice k, cs_slice v) {
+  cs_buf *b = ctx;
+  cs_buf_varint(b, k.len);
+  cs_buf_bytes(b, k.data, k.len);
+  cs_buf_varint(b, v.len);
+  cs_buf_bytes(b, v.data, v.len);
+  return 0;
+}
+
+/* 60 conversations of 12 people whose 6 owners come in no numeric order,
+ * written with a commit after every `per` conversations, then 3 of them
+ * deleted and a person moved to another owner in one more batch; into
+ * dumps[i] every logical entry of tables[i] (the block tables' entries, not
+ * their blocks). */
+enum { NBATCH_TABLES = 6 };
+static const cs_table batch_tables[NBATCH_TABLES] = {CS_T_OLEX, CS_T_OWORDS, CS_T_OSTATS,
+                                                     CS_T_LEX,  CS_T_WORDS,  CS_T_POST};
+static int write_in_batches(const char *bdir, int per, cs_buf dumps[NBATCH_TABLES]) {
+  static const uint64_t owners[6] = {900, 3, 77, 12, 5000, (uint64_t)1 << 40};
+  static const char *const words[] = {"casa",   "perro",   "gato",   "madre",   "padre",  "trabajo",
+                                      "miedo",  "escuela", "ciudad", "hermano", "comida", "noche",
+                                      "dinero", "médico",  "viaje",  "familia"};
+  cs_store *s;
+  char err[256];
+  if (cs_store_open(bdir, CS_STORE_CREATE, &s, err, sizeof err)) return -1;
+  cs_writer *w;
+  if (cs_writer_open(s, &w)) return -1;
+  unsigned flags;
+  int ok = cs_writer_begin(w) == 0;
+  for (uint64_t p = 1; ok && p <= 12; p++) {
+    cs_patient_in pi = {p, owners[p % 6], "Ana Pinar", NULL, NULL, 1, 1};
+    ok = cs_writer_put_patient(w, &pi, &flags) == 0;
+  }
+  ok = ok && cs_writer_commit(w) == 0 && cs_writer_begin(w) == 0;
+  uint32_t x = 12345;
+  static char text[3][512];
+  for (uint64_t c = 1; ok && c <= 60; c++) {
+    const char *t[3];
+    for (int i = 0; i < 3; i++) {
+      size_t len = 0;
+      for (int j = 0; j < 12; j++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t r = x >> 16;
+        if (r % 3)
+          len += (size_t)snprintf(text[i] + len, sizeof text[i] - len, "%s ", words[r % 16]);
+        else
+          len += (size_t)snprintf(text[i] + len, sizeof text[i] - len, "raro%ux ", r % 97);
+      }
+      t[i] = text[i];
+    }
+    ok = put_conv(w, c, 1 + c % 12, t, 3) == 0;
+    if (ok && c % (uint64_t)per == 0) ok = cs_writer_commit(w) == 0 && cs_writer_begin(w) == 0;
+  }
+  ok = ok && cs_writer_commit(w) == 0 && cs_writer_begin(w) == 0;
+  for (uint64_t c = 10; ok && c <= 30; c += 10)
+    ok = cs_writer_delete_conversation(w, c) == 0;
+  cs_patient_in moved = {5, 3, "Ana Pinar", NULL, NULL, 1, 2};
+  ok = ok && cs_writer_put_patient(w, &moved, &flags) == 0 && cs_writer_commit(w) == 0;
+  cs_reader *r;
+  ok = ok && cs_reader_open(s, &r) == 0;
+  for (int i = 0; ok && i < NBATCH_TABLES; i++) {
+    cs_buf_init(&dumps[i]);
+    ok = cs_reader_scan(r, batch_tables[i], NULL, 0, dump_each, &dumps[i]) == 0 && !dumps[i].err;
+  }
+  if (ok) cs_reader_close(r);
+  cs_writer_close(w);
+  cs_store_close(s);
+  return ok ? 0 : -1;
+}
+
+/* The per-owner statistics do not depend on where the batches end: a
+ * commit per conversation, per 7 and one for all give the same logical
+ * entries (the writer accumulates per-owner deltas per batch, sorts them
+ * into key order and merges them into the blocks at each commit). */
+static void owner_batching(void) {
+  static const int per[3] = {1, 7, 60};
+  cs_buf d[3][NBATCH_TABLES];
+  int ok = 1;
+  for (int i = 0; i < 3; i++) {
+    char bdir[300];
+    snprintf(bdir, sizeof bdir, "%s-batch%d", dir, per[i]);
+    ok = ok && write_in_batches(bdir, per[i], d[i]) == 0;
+  }
+  CHECK(ok, "the same conversations written in three batchings");
+  if (!ok) return;
+  for (int t = 0; t < NBATCH_TABLES; t++) {
+    CHECK(d[0][t].len > 0, "table %d holds entries", (int)batch_tables[t]);
+    for (int i = 1; i < 3; i++)
+      CHECK(d[i][t].len == d[0][t].len && memcmp(d[i][t].p, d[0][t].p, d[0][t].len) == 0,
+            "table %d: batches of %d and of 1 give the same entries (%zu, %zu bytes)",
+            (int)batch_tables[t], per[i], d[i][t].len, d[0][t].len);
+  }
+  for (int i = 0; i < 3; i++)
+    for (int t = 0; t < NBATCH_TABLES; t++)
+      cs_buf_free(&d[i][t]);
+}
+
 typedef struct oscan {
   char last[64];
   size_t last_len, n;
@@ -788,14 +886,17 @@ int main(void) {
   basics();
   owner_stats();
   owner_blocks();
+  owner_batching();
   passages();
   stored_size();
   growth();
   corrupt();
   outbox_heal();
-  char cmd[1700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox'",
-           dir, dir, dir, dir, dir, dir);
+  char cmd[2400];
+  snprintf(cmd, sizeof cmd,
+           "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
+           "'%s-batch7' '%s-batch60'",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }
