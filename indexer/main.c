@@ -62,7 +62,7 @@ static const command commands[] = {
      "  --index DIR        index directory (created with its parents if missing)\n"
      "  --once             catch up to the current end and exit (non-zero when\n"
      "                     PostgreSQL cannot be reached)\n"
-     "  --batch-mb N       commit when pending postings pass N MiB (1..65536, default 16)\n"
+     "  --batch-mb N       commit when pending postings pass N MiB (1..65536, default 64)\n"
      "  --poll-ms N        poll interval when no notification comes (10..600000,\n"
      "                     default 1000; on a hot standby, which sends none, the\n"
      "                     only wake-up)\n"
@@ -261,7 +261,7 @@ int main(int argc, char **argv) {
                        err, sizeof err))
     return bad_for(c, err, NULL);
   argv = config_argv;
-  args a = {.limit = 20, .batch_mb = 16, .poll_ms = 1000};
+  args a = {.limit = 20, .batch_mb = 64, .poll_ms = 1000};
   int rc = parse(c, argc, argv, &a);
   if (rc) return rc;
   if (a.bulk_retry_s && !a.opensearch)
