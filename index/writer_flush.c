@@ -20,10 +20,7 @@ void cs__wr_reset_pending(cs_writer *w) {
   cs__pmap_clear(&w->owords);
   w->ost_set = 0;
   w->ntouched[0] = w->ntouched[1] = 0;
-  for (int i = 0; i < 2; i++) {
-    free(w->orun[i].slots);
-    memset(&w->orun[i], 0, sizeof w->orun[i]);
-  }
+  cs__wr_own_reset(w);
   w->pending_min = CS_DOCID_END;
   w->noheal = w->nostats_heal = 0; /* what a flush counted again */
 }

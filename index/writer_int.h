@@ -39,11 +39,13 @@ struct cs_writer {
    * lookup per entry and owner, not per document. */
   cs__pentry **touched[2];
   size_t ntouched[2], touched_cap[2];
-  /* ... and where they go: per (owner, entry of w->terms / w->words) df
-   * deltas, merged into CS_T_OLEX / CS_T_OWORDS at flush (writer_oblock.c). */
-  struct cs__orun {
-    struct cs__orec *slots;
-    size_t cap, n;
+  /* ... and where they go: per owner, a run of df deltas per entry of
+   * w->terms / w->words (writer_owner.c), merged into CS_T_OLEX /
+   * CS_T_OWORDS at flush (writer_oblock.c). */
+  struct cs__oruns {
+    struct cs__orun *v; /* one per owner */
+    size_t n, cap;
+    size_t bytes; /* memory held by the runs' slots */
   } orun[2];
   uint64_t ost_owner;
   int ost_set;
@@ -172,6 +174,8 @@ cs__pentry *cs__wr_own(cs__pmap *m, uint64_t owner, const char *key, size_t len)
 /* Writes the per-owner deltas of w->orun (after the entries' ranks were
  * set) and of w->oterms, w->owords into LMDB; empties w->orun. */
 int cs__wr_own_write(cs_writer *w);
+/* Empties w->orun (the batch's per-owner deltas are dropped). */
+void cs__wr_own_reset(cs_writer *w);
 /* Memory held by w->orun. */
 size_t cs__wr_own_bytes(const cs_writer *w);
 /* Whose statistics the documents added or removed from now on count in

@@ -5,7 +5,7 @@
  * documents): its kind and length in CS_T_OSTATS, its distinct terms in
  * CS_T_OLEX, its distinct surface words in CS_T_OWORDS. Added documents
  * count in their pending entries (odf) while one owner's documents come,
- * then per (owner, entry) in w->orun, written in key order at flush;
+ * then per entry in its owner's run (w->orun), written in key order at flush;
  * removals and moves, rarer, go through the byte-keyed maps w->oterms and
  * w->owords (be64 owner + term or word). The document counts of the owner
  * at hand wait in w->ost_*. A person who moves to another owner takes the
@@ -33,178 +33,148 @@ cs__pentry *cs__wr_own(cs__pmap *m, uint64_t owner, const char *key, size_t len)
 
 /* ------------------------------------------------------------ owner runs */
 
-/* A per-owner delta of one pending entry: keyed by the owner and the
- * entry's address (entries live until the flush), so adding a run costs an
- * integer hash, not the key's bytes. */
-typedef struct cs__orec {
-  uint64_t owner;
+/* The df delta of one pending entry (entries live until the flush) in one
+ * owner's run: a conversation's entries are looked up in its owner's run
+ * alone, which stays small enough to be cached, not in one map of every
+ * (owner, entry) pair of the batch. */
+typedef struct cs__oslot {
   cs__pentry *e; /* NULL: free slot */
   int64_t df;
-} cs__orec;
+} cs__oslot;
 
-static size_t orec_slot(uint64_t owner, const cs__pentry *e, size_t cap) {
-  uint64_t h = owner * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)e * 0xC2B2AE3D27D4EB4Full;
+struct cs__orun {
+  uint64_t owner;
+  cs__oslot *slots;
+  size_t cap, n;
+};
+
+static size_t oslot_at(const cs__pentry *e, size_t cap) {
+  uint64_t h = (uint64_t)(uintptr_t)e * 0xC2B2AE3D27D4EB4Full;
   return (size_t)(h ^ h >> 29) & (cap - 1);
 }
 
-static int orun_grow(struct cs__orun *m) {
-  size_t cap = m->cap ? m->cap * 2 : 4096;
-  cs__orec *v = calloc(cap, sizeof *v);
+static int orun_grow(struct cs__oruns *rs, struct cs__orun *m) {
+  size_t cap = m->cap ? m->cap * 2 : 256;
+  cs__oslot *v = calloc(cap, sizeof *v);
   if (!v) return CS_ENOMEM;
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->slots[i].e) continue;
-    size_t j = orec_slot(m->slots[i].owner, m->slots[i].e, cap);
+    size_t j = oslot_at(m->slots[i].e, cap);
     while (v[j].e)
       j = (j + 1) & (cap - 1);
     v[j] = m->slots[i];
   }
   free(m->slots);
+  rs->bytes += (cap - m->cap) * sizeof *v;
   m->slots = v;
   m->cap = cap;
   return 0;
 }
 
-static cs__orec *orun_get(struct cs__orun *m, uint64_t owner, cs__pentry *e) {
-  if ((m->n + 1) * 2 > m->cap && orun_grow(m)) return NULL;
-  size_t j = orec_slot(owner, e, m->cap);
+static cs__oslot *orun_get(struct cs__oruns *rs, struct cs__orun *m, cs__pentry *e) {
+  if ((m->n + 1) * 2 > m->cap && orun_grow(rs, m)) return NULL;
+  size_t j = oslot_at(e, m->cap);
   for (; m->slots[j].e; j = (j + 1) & (m->cap - 1)) {
-    if (m->slots[j].e == e && m->slots[j].owner == owner) return &m->slots[j];
+    if (m->slots[j].e == e) return &m->slots[j];
   }
-  m->slots[j] = (cs__orec){owner, e, 0};
+  m->slots[j] = (cs__oslot){e, 0};
   m->n++;
   return &m->slots[j];
 }
 
-size_t cs__wr_own_bytes(const cs_writer *w) {
-  return (w->orun[0].cap + w->orun[1].cap) * sizeof(cs__orec);
+/* The run of `owner` (added when it has none); NULL when out of memory. */
+static struct cs__orun *orun_of(struct cs__oruns *rs, uint64_t owner) {
+  for (size_t i = rs->n; i-- > 0;)
+    if (rs->v[i].owner == owner) return &rs->v[i];
+  if (cs_grow((void **)&rs->v, &rs->cap, rs->n + 1, sizeof *rs->v)) return NULL;
+  rs->v[rs->n] = (struct cs__orun){owner, NULL, 0, 0};
+  return &rs->v[rs->n++];
 }
 
-static int u64_cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+static void oruns_free(struct cs__oruns *rs) {
+  for (size_t i = 0; i < rs->n; i++)
+    free(rs->v[i].slots);
+  free(rs->v);
+  memset(rs, 0, sizeof *rs);
+}
+
+void cs__wr_own_reset(cs_writer *w) {
+  oruns_free(&w->orun[0]);
+  oruns_free(&w->orun[1]);
+}
+
+size_t cs__wr_own_bytes(const cs_writer *w) {
+  return w->orun[0].bytes + w->orun[1].bytes +
+         (w->orun[0].cap + w->orun[1].cap) * sizeof(struct cs__orun);
+}
+
+static int orun_cmp(const void *a, const void *b) {
+  uint64_t x = ((const struct cs__orun *)a)->owner, y = ((const struct cs__orun *)b)->owner;
   return x < y ? -1 : x > y;
 }
 
-/* The place of each record's owner among the distinct owners in ascending
- * order (place[i] for r[i]); *nown gets their number. */
-static int owner_places(const cs__orec *r, size_t n, uint32_t *place, size_t *nown) {
-  size_t cap = 64, k;
-  uint64_t *set = NULL, *own = NULL;
-  uint8_t *used = NULL;
-  for (;;) { /* an open-addressed set of the owners, grown until it holds them */
-    free(set);
-    free(used);
-    set = malloc(cap * sizeof *set);
-    used = calloc(cap, 1);
-    if (!set || !used) goto nomem;
-    k = 0;
-    size_t i = 0;
-    for (; i < n && k * 2 < cap; i++) {
-      size_t j = (size_t)((r[i].owner * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
-      while (used[j] && set[j] != r[i].owner)
-        j = (j + 1) & (cap - 1);
-      if (!used[j]) {
-        used[j] = 1;
-        set[j] = r[i].owner;
-        k++;
-      }
-      place[i] = (uint32_t)j;
+/* A delta with its entry's rank (its place in its map's key order). */
+typedef struct ranked {
+  uint32_t rank;
+  cs__pentry *e;
+  int64_t df;
+} ranked;
+
+/* Sorts r[0..n) by rank: a radix sort, 11 bits a pass, as many passes as
+ * the largest rank needs (a comparison sort reading each rank through its
+ * entry's pointer was a third of the flush's per-owner work). */
+static void rank_sort(ranked *r, ranked *tmp, size_t n, uint32_t maxrank) {
+  size_t cnt[2048];
+  for (int shift = 0; shift == 0 || (shift < 32 && maxrank >> shift); shift += 11) {
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++)
+      cnt[(r[i].rank >> shift) & 2047]++;
+    size_t at = 0;
+    for (size_t d = 0; d < 2048; d++) {
+      size_t c = cnt[d];
+      cnt[d] = at;
+      at += c;
     }
-    if (i == n) break;
-    cap *= 2;
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(r[i].rank >> shift) & 2047]++] = r[i];
+    memcpy(r, tmp, n * sizeof *r);
   }
-  if (!(own = malloc((k ? k : 1) * sizeof *own))) goto nomem;
-  k = 0;
-  for (size_t j = 0; j < cap; j++)
-    if (used[j]) own[k++] = set[j];
-  qsort(own, k, sizeof *own, u64_cmp);
-  for (size_t j = 0; j < cap; j++)
-    if (used[j])
-      set[j] = (uint64_t)((uint64_t *)bsearch(&set[j], own, k, sizeof *own, u64_cmp) - own);
-  for (size_t i = 0; i < n; i++)
-    place[i] = (uint32_t)set[place[i]];
-  *nown = k;
-  free(set);
-  free(used);
-  free(own);
-  return 0;
-nomem:
-  free(set);
-  free(used);
-  return CS_ENOMEM;
 }
 
-/* Sorts the n records of r by owner, then by their entry's rank (unique
- * per owner): a counting sort by rank, then a stable one by the owner's
- * place (a comparison sort reading each rank through its entry's pointer
- * was a third of the flush's per-owner work). */
-static int orec_sort(cs__orec *r, size_t n) {
-  uint32_t maxrank = 0;
-  for (size_t i = 0; i < n; i++)
-    if (r[i].e->rank > maxrank) maxrank = r[i].e->rank;
-  size_t nown = 0;
-  uint32_t *place = malloc(n * sizeof *place), *tplace = malloc(n * sizeof *tplace);
-  cs__orec *tmp = malloc(n * sizeof *tmp);
-  size_t nb = (size_t)maxrank + 1;
-  size_t *cnt = malloc((nb + 1) * sizeof *cnt);
-  int rc = place && tplace && tmp && cnt ? owner_places(r, n, place, &nown) : CS_ENOMEM;
-  if (!rc && nown > nb) {
-    size_t *c2 = realloc(cnt, (nown + 1) * sizeof *cnt);
-    if (c2)
-      cnt = c2;
-    else
-      rc = CS_ENOMEM;
-  }
-  if (!rc) {
-    memset(cnt, 0, (nb + 1) * sizeof *cnt);
-    for (size_t i = 0; i < n; i++)
-      cnt[r[i].e->rank + 1]++;
-    for (size_t b = 1; b <= nb; b++)
-      cnt[b] += cnt[b - 1];
-    for (size_t i = 0; i < n; i++) {
-      size_t at = cnt[r[i].e->rank]++;
-      tmp[at] = r[i];
-      tplace[at] = place[i];
-    }
-    memset(cnt, 0, (nown + 1) * sizeof *cnt);
-    for (size_t i = 0; i < n; i++)
-      cnt[tplace[i] + 1]++;
-    for (size_t b = 1; b <= nown; b++)
-      cnt[b] += cnt[b - 1];
-    for (size_t i = 0; i < n; i++)
-      r[cnt[tplace[i]]++] = tmp[i];
-  }
-  free(place);
-  free(tplace);
-  free(tmp);
-  free(cnt);
-  return rc;
-}
-
-/* The deltas of one run map, in key order (owner, then the entry's rank in
- * its map's key order: the order of be64 owner + key). */
-static int orun_write(cs_writer *w, struct cs__orun *m, int word) {
-  size_t n = 0;
-  for (size_t i = 0; i < m->cap; i++) {
-    if (m->slots[i].e && m->slots[i].df) m->slots[n++] = m->slots[i];
-  }
-  int rc = n > 1 ? orec_sort(m->slots, n) : 0;
-  if (rc) {
-    free(m->slots);
-    memset(m, 0, sizeof *m);
-    return rc;
-  }
+/* The deltas of the runs, in key order (owner, then the entry's rank in its
+ * map's key order: the order of be64 owner + key); empties the runs. */
+static int orun_write(cs_writer *w, struct cs__oruns *rs, int word) {
+  if (rs->n > 1) qsort(rs->v, rs->n, sizeof *rs->v, orun_cmp);
+  size_t most = 0;
+  for (size_t i = 0; i < rs->n; i++)
+    if (rs->v[i].n > most) most = rs->v[i].n;
+  ranked *r = malloc((most ? most : 1) * sizeof *r), *tmp = malloc((most ? most : 1) * sizeof *r);
+  int rc = r && tmp ? 0 : CS_ENOMEM;
   char key[8 + CS_TERM_MAX + 2];
   cs__omerge om;
   cs__om_begin(&om, word ? CS_T_OWORDS : CS_T_OLEX);
-  for (size_t i = 0; !rc && i < n; i++) {
-    const cs__orec *r = &m->slots[i];
-    if ((size_t)r->e->len + 8 > sizeof key) continue;
-    cs_be64_put((uint8_t *)key, r->owner);
-    memcpy(key + 8, r->e->key, r->e->len);
-    rc = cs__om_add(w, &om, key, r->e->len + 8u, r->df, word ? r->e->stem : NULL);
+  for (size_t k = 0; !rc && k < rs->n; k++) {
+    const struct cs__orun *m = &rs->v[k];
+    size_t n = 0;
+    uint32_t maxrank = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+      const cs__oslot *o = &m->slots[i];
+      if (!o->e || !o->df) continue;
+      r[n++] = (ranked){o->e->rank, o->e, o->df};
+      if (o->e->rank > maxrank) maxrank = o->e->rank;
+    }
+    rank_sort(r, tmp, n, maxrank);
+    cs_be64_put((uint8_t *)key, m->owner);
+    for (size_t i = 0; !rc && i < n; i++) {
+      const cs__pentry *e = r[i].e;
+      if ((size_t)e->len + 8 > sizeof key) continue;
+      memcpy(key + 8, e->key, e->len);
+      rc = cs__om_add(w, &om, key, e->len + 8u, r[i].df, word ? e->stem : NULL);
+    }
   }
-  free(m->slots);
-  memset(m, 0, sizeof *m);
+  free(r);
+  free(tmp);
+  oruns_free(rs);
   return cs__om_end(w, &om, rc);
 }
 
@@ -226,9 +196,13 @@ int cs__wr_own_add(cs_writer *w, cs__pentry *e, int word) {
 
 int cs__wr_own_drain(cs_writer *w) {
   for (int word = 0; word < 2; word++) {
+    if (!w->ntouched[word]) continue;
+    struct cs__oruns *rs = &w->orun[word];
+    struct cs__orun *m = orun_of(rs, w->owner);
+    if (!m) return CS_ENOMEM;
     for (size_t i = 0; i < w->ntouched[word]; i++) {
       cs__pentry *e = w->touched[word][i];
-      cs__orec *o = orun_get(&w->orun[word], w->owner, e);
+      cs__oslot *o = orun_get(rs, m, e);
       if (!o) return CS_ENOMEM;
       o->df += e->odf;
       e->odf = 0;
