@@ -9,6 +9,7 @@
 #include "log.h"
 #include "postings.h"
 #include "textpack.h"
+#include "turnblock.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -208,7 +209,6 @@ static int probe_chunk(cs_slice key, cs_slice val) {
 int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   union {
     cs_conv conv;
-    cs_turn turn;
     cs_patient patient;
     cs_event event;
     cs_inter inter;
@@ -244,8 +244,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_CONV:
     return cs_conv_decode(p, n, &u.conv);
   case CS_T_TURN:
-    rc = cs_turn_decode(p, n, &u.turn);
-    return rc ? rc : cs_turn_text(&u.turn, scratch);
+    return cs_tblock_check(key, val, scratch);
   case CS_T_PATIENT:
     return cs_patient_decode(p, n, &u.patient);
   case CS_T_EVENT:

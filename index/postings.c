@@ -43,8 +43,12 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   const uint8_t *dend = p + docs_bytes;
   uint32_t d = first;
   for (uint32_t i = 0; i < c->n; i++) {
-    uint32_t delta, tf, dl;
-    if (get32(&p, dend, &delta) || get32(&p, dend, &tf) || get32(&p, dend, &dl)) return CS_ECORRUPT;
+    uint32_t delta, tf = 1;
+    uint64_t lenx;
+    if (get32(&p, dend, &delta) || cs_varint_get(&p, dend, &lenx) || lenx >> 33 ||
+        ((lenx & 1) && (get32(&p, dend, &tf) || tf < 2)))
+      return CS_ECORRUPT;
+    uint32_t dl = (uint32_t)(lenx >> 1);
     if ((i == 0) != (delta == 0) || delta > UINT32_MAX - 1 - d) return CS_ECORRUPT;
     if (tf == 0 || tf > c->max_tf || dl < tf || dl < c->min_len) return CS_ECORRUPT;
     d += delta;
@@ -203,8 +207,8 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **
   for (uint32_t i = from; i < from + count; i++) {
     uint32_t delta = i == from ? 0 : l->docid[i] - l->docid[i - 1];
     dn += cs_varint_put(docs + dn, delta);
-    dn += cs_varint_put(docs + dn, l->tf[i]);
-    dn += cs_varint_put(docs + dn, l->len[i]);
+    dn += cs_varint_put(docs + dn, (uint64_t)l->len[i] << 1 | (l->tf[i] > 1));
+    if (l->tf[i] > 1) dn += cs_varint_put(docs + dn, l->tf[i]);
   }
   uint8_t hdr[25];
   size_t hn = 0;

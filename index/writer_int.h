@@ -217,6 +217,11 @@ int cs__om_end(cs_writer *w, cs__omerge *m, int rc);
 /* A document of a stored conversation with its text as indexed. */
 typedef int (*cs__doc_fn)(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,
                           const char *text, size_t len);
+/* A turn of a stored conversation, its text readable (until fn returns). */
+typedef int (*cs__turn_fn)(cs_writer *w, void *ctx, const cs_turn *t);
+/* Calls fn for the turns of stored conversation conv in seq order; fn may
+ * write. A damaged turn block is reported and ends it (CS_ECORRUPT). */
+int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx);
 /* Calls fn for every document of stored conversation c: title,
  * description, passages, turns (writer_conv.c). */
 int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx);

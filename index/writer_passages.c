@@ -57,24 +57,9 @@ const char *cs__tt_text(const cs__turn_texts *tt, size_t i) {
   return (const char *)tt->arena.p + tt->off[i];
 }
 /* A stored conversation's turns, for removing its passages. */
-static int tt_load(cs_writer *w, uint64_t conv, cs__turn_texts *tt, cs_buf *scratch) {
-  uint8_t pfx[12];
-  cs_key_turn(pfx, conv, INT32_MIN);
-  cs_cursor *cur;
-  int rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
-  if (rc) return rc;
-  cs_slice k, v;
-  for (rc = cs_cursor_seek(cur, sl(pfx, 12), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
-    if (k.len != 12 || memcmp(k.data, pfx, 8) != 0) break;
-    cs_turn t;
-    rc = cs_turn_decode(v.data, v.len, &t);
-    if (!rc) rc = cs_turn_text(&t, scratch);
-    rc = cs_corrupt_rc(rc, CS_T_TURN, k);
-    if (!rc) rc = cs__tt_push(tt, t.seq, t.role, t.start_ms, t.end_ms, t.text.p, t.text.len);
-    if (rc) break;
-  }
-  cs_cursor_close(cur);
-  return rc == CS_ENOTFOUND ? 0 : rc;
+static int tt_add(cs_writer *w, void *ctx, const cs_turn *t) {
+  (void)w;
+  return cs__tt_push(ctx, t->seq, t->role, t->start_ms, t->end_ms, t->text.p, t->text.len);
 }
 /* A passage's text: its slices of turns joined by newlines. */
 static int passage_text(const cs__turn_texts *tt, const cs_passage_span *sp, cs_buf *out) {
@@ -198,10 +183,9 @@ static int seq_index(const cs__turn_texts *tt, int32_t seq, uint32_t *out) {
 int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn fn, void *ctx) {
   cs__turn_texts tt;
   memset(&tt, 0, sizeof tt);
-  cs_buf text, rec;
+  cs_buf text;
   cs_buf_init(&text);
-  cs_buf_init(&rec);
-  int rc = tt_load(w, conv, &tt, &rec);
+  int rc = cs__wr_turns_each(w, conv, tt_add, &tt);
   uint8_t key[12];
   cs_key_u64(key, conv);
   memset(key + 8, 0, 4);
@@ -233,7 +217,6 @@ int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn 
     cs_be32_put(key + 8, n + 1);
   }
   cs_buf_free(&text);
-  cs_buf_free(&rec);
   cs__tt_free(&tt);
   return rc;
 }

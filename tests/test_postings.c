@@ -7,6 +7,7 @@
 #include "postings.h"
 #include "records.h"
 #include "textpack.h"
+#include "turnblock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,40 @@ static int same_docs(const cs_chunk *c, const cs_plist *l) {
   return 1;
 }
 
+/* A turn stored as a block of its own (turnblock.h), and read back. */
+static uint8_t tkey[12];
+static void t_encode(cs_buf *b, const cs_turn *t, cs_textpack *z) {
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, 1);
+  cs_tblock_b_add(&tb, t);
+  cs_tblock_b_encode(&tb, z, tkey, b);
+  cs_tblock_b_free(&tb);
+}
+typedef struct tdec {
+  cs_tblock_it it;
+  cs_turn t;
+} tdec;
+/* The block's turn, its text still packed when it.packed.p. */
+static int t_decode(const void *p, size_t n, tdec *d) {
+  int rc = cs_tblock_begin(&d->it, (cs_slice){tkey, 12}, (cs_slice){p, n});
+  cs_tblock_it copy = d->it;
+  return rc ? rc : cs_tblock_next(&copy, &d->t);
+}
+/* Bytes the block's text takes (compressed or not). */
+static size_t packed_len(const cs_buf *b) {
+  tdec d;
+  if (t_decode(b->p, b->len, &d)) return SIZE_MAX / 4;
+  return d.it.packed.p ? d.it.packed.len : d.it.text.len;
+}
+/* Its text readable, and the block read to its end. */
+static int t_text(tdec *d, cs_buf *scratch) {
+  int rc = cs_tblock_texts(&d->it, scratch);
+  if (!rc) rc = cs_tblock_next(&d->it, &d->t);
+  cs_turn x;
+  if (!rc) rc = cs_tblock_next(&d->it, &x) == CS_ENOTFOUND ? 0 : CS_ECORRUPT;
+  return rc;
+}
+
 static void corruption(void) {
   int crashes_would_show_under_asan = 0, undetected[3] = {0, 0, 0}, wrong = 0;
   for (int iter = 0; iter < 20000; iter++) {
@@ -171,19 +206,19 @@ static void corruption(void) {
       junk[i] = (uint8_t)rnd(256);
     if (n) junk[0] = rnd(2) ? CS_RECORD_V1 : junk[0];
     cs_conv cv;
-    cs_turn t;
+    tdec t;
     cs_patient p;
     if (cs_conv_decode(junk, n, &cv) == 0 &&
         (cv.title.p < (const char *)junk || cv.title.p + cv.title.len > (const char *)junk + n))
       bad++;
-    if (cs_turn_decode(junk, n, &t) == 0) {
-      if (t.packed.p) {
+    if (t_decode(junk, n, &t) == 0) {
+      if (t.it.packed.p) {
         /* Compressed text: decompresses to exactly its length, or is corrupt. */
-        size_t len = t.text.len;
-        int rc = cs_turn_text(&t, &scratch);
-        if (rc == 0 && (t.text.len != len || t.text.p != (const char *)scratch.p)) bad++;
+        size_t len = t.t.text.len;
+        int rc = t_text(&t, &scratch);
+        if (rc == 0 && (t.t.text.len != len || t.t.text.p != (const char *)scratch.p)) bad++;
         if (rc != 0 && rc != CS_ECORRUPT) bad++;
-      } else if (t.text.p + t.text.len > (const char *)junk + n) {
+      } else if (t.t.text.p + t.t.text.len > (const char *)junk + n) {
         bad++;
       }
     }
@@ -237,26 +272,26 @@ static void records(void) {
                .start_ms = 10,
                .end_ms = -1};
   cs_buf_reset(&b);
-  cs_turn_encode(&b, &t, z);
-  cs_turn u;
+  t_encode(&b, &t, z);
+  tdec u;
   CHECK(z && b.len < text.len / 4, "a long turn is stored compressed (%zu bytes for %zu)", b.len,
         text.len);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.packed.p && u.text.len == text.len &&
-            cs_turn_text(&u, &scratch) == 0 && u.text.len == text.len &&
-            memcmp(u.text.p, text.p, text.len) == 0 && u.docid == 9 && u.seq == 3 &&
-            u.speaker.len == 3 && u.start_ms == 10 && u.end_ms == -1,
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.packed.p && u.t.text.len == text.len &&
+            t_text(&u, &scratch) == 0 && u.t.text.len == text.len &&
+            memcmp(u.t.text.p, text.p, text.len) == 0 && u.t.docid == 9 && u.t.seq == 3 &&
+            u.t.speaker.len == 3 && u.t.start_ms == 10 && u.t.end_ms == -1,
         "the compressed turn reads back to the byte");
   b.p[b.len - 3] ^= 0x5a;
-  int rc = cs_turn_decode(b.p, b.len, &u);
-  if (rc == 0) rc = cs_turn_text(&u, &scratch);
-  CHECK(rc == CS_ECORRUPT || (rc == 0 && u.text.len == text.len),
+  int rc = t_decode(b.p, b.len, &u);
+  if (rc == 0) rc = t_text(&u, &scratch);
+  CHECK(rc == CS_ECORRUPT || (rc == 0 && u.t.text.len == text.len),
         "damaged compressed text is corrupt, never out of bounds");
   cs_buf_reset(&b);
   t.text = (cs_str){"Sí.", 4};
-  cs_turn_encode(&b, &t, z);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && !u.packed.p && u.text.len == 4 &&
-            u.text.p >= (const char *)b.p && memcmp(u.text.p, "Sí.", 4) == 0 &&
-            cs_turn_text(&u, &scratch) == 0,
+  t_encode(&b, &t, z);
+  CHECK(t_decode(b.p, b.len, &u) == 0 && !u.it.packed.p && u.t.text.len == 4 &&
+            u.t.text.p >= (const char *)b.p && memcmp(u.t.text.p, "Sí.", 4) == 0 &&
+            t_text(&u, &scratch) == 0,
         "a short turn is stored plain and read in place");
   /* A compressed text claiming 1 GiB is corrupt, not an allocation. */
   static const uint8_t huge[] = {CS_TEXT_ZSTD, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 0};
@@ -333,7 +368,7 @@ static void dictionary(void) {
   while (n < 128)
     n = sentence(s, sizeof s, &seed);
   cs_turn t = {.docid = 1, .seq = 0, .speaker = {"Ana", 3}, .text = {s, n}, .end_ms = -1};
-  cs_turn_encode(&b, &t, z);
+  t_encode(&b, &t, z);
   cs_buf before;
   cs_buf_init(&before);
   cs_buf_bytes(&before, b.p, b.len);
@@ -345,7 +380,7 @@ static void dictionary(void) {
     n = sentence(s, sizeof s, &seed);
     t.text = (cs_str){s, n};
     cs_buf_reset(&b);
-    cs_turn_encode(&b, &t, z);
+    t_encode(&b, &t, z);
     sampled += n;
     if (sampled > 4 * CS_ZDICT_SAMPLE) break;
   }
@@ -362,17 +397,17 @@ static void dictionary(void) {
     n = sentence(s, sizeof s, &seed);
     t.text = (cs_str){s, n};
     cs_buf_reset(&b);
-    cs_turn_encode(&b, &t, zn);
-    plain += b.len;
+    t_encode(&b, &t, zn);
+    plain += packed_len(&b);
     cs_buf_reset(&b);
-    cs_turn_encode(&b, &t, z);
-    stored += b.len;
-    cs_turn u;
-    int rc = cs_turn_decode(b.p, b.len, &u);
-    if (!rc && u.dict) ndict++;
-    if (!rc && !u.packed.p) nplain++;
-    if (!rc) rc = cs_turn_text(&u, &scratch);
-    if (rc || u.text.len != n || memcmp(u.text.p, s, n) != 0) {
+    t_encode(&b, &t, z);
+    stored += packed_len(&b);
+    tdec u;
+    int rc = t_decode(b.p, b.len, &u);
+    if (!rc && u.it.dict) ndict++;
+    if (!rc && !u.it.packed.p) nplain++;
+    if (!rc) rc = t_text(&u, &scratch);
+    if (rc || u.t.text.len != n || memcmp(u.t.text.p, s, n) != 0) {
       CHECK(0, "turn %d with the dictionary reads back to the byte", i);
       break;
     }
@@ -381,10 +416,10 @@ static void dictionary(void) {
   CHECK(stored * 10 < plain * 8, "and take less than 0.8 of the space without it (%zu, %zu)",
         stored, plain);
   cs_textpack_destroy(zn);
-  cs_turn u;
-  CHECK(cs_turn_decode(before.p, before.len, &u) == 0 && u.dict == 0 && u.packed.p &&
-            cs_turn_text(&u, &scratch) == 0 && u.text.len == first_n &&
-            memcmp(u.text.p, first, first_n) == 0,
+  tdec u;
+  CHECK(t_decode(before.p, before.len, &u) == 0 && u.it.dict == 0 && u.it.packed.p &&
+            t_text(&u, &scratch) == 0 && u.t.text.len == first_n &&
+            memcmp(u.t.text.p, first, first_n) == 0,
         "a turn written before the dictionary still reads back");
   /* Another process (a reader) knows it once it is loaded. */
   CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, meta.len}) == 0 &&
@@ -394,9 +429,9 @@ static void dictionary(void) {
   cs_textpack *z2 = cs_textpack_create();
   CHECK(cs_textpack_use(z2, (cs_str){(const char *)meta.p, meta.len}) == 0, "reopened");
   cs_buf_reset(&b);
-  cs_turn_encode(&b, &t, z2);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict && cs_turn_text(&u, &scratch) == 0 &&
-            u.text.len == n && memcmp(u.text.p, s, n) == 0,
+  t_encode(&b, &t, z2);
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict && t_text(&u, &scratch) == 0 &&
+            u.t.text.len == n && memcmp(u.t.text.p, s, n) == 0,
         "a writer reopened compresses with the stored dictionary");
   /* Damaged: refused, never a crash. */
   for (size_t at = 0; at < meta.len; at += meta.len / 7 + 1) {
@@ -411,14 +446,14 @@ static void dictionary(void) {
   CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, 5}) == CS_ECORRUPT,
         "a cut dictionary is corrupt");
   /* A turn naming a dictionary this process does not know. */
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict, "a dictionary turn");
-  u.dict ^= 0x40000000;
-  CHECK(cs_turn_text(&u, &scratch) == CS_ECORRUPT, "an unknown dictionary id is corrupt");
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict, "a dictionary turn");
+  u.it.dict ^= 0x40000000;
+  CHECK(t_text(&u, &scratch) == CS_ECORRUPT, "an unknown dictionary id is corrupt");
   /* Dropped (its transaction aborted): back to no dictionary. */
   cs_textpack_drop(z);
   cs_buf_reset(&b);
-  cs_turn_encode(&b, &t, z);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict == 0, "a dropped dictionary is not used");
+  t_encode(&b, &t, z);
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict == 0, "a dropped dictionary is not used");
   cs_textpack_destroy(z);
   cs_textpack_destroy(z2);
   cs_buf_free(&b);
