@@ -9,6 +9,7 @@
 #include "log.h"
 #include "postings.h"
 #include "textpack.h"
+#include "passblock.h"
 #include "turnblock.h"
 #include "varint.h"
 
@@ -215,7 +216,6 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
     cs_lex lex;
     cs_word word;
     cs_point point;
-    cs_passage passage;
     cs_outop outop;
     cs_doc doc;
     cs_stats stats;
@@ -258,7 +258,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_OUTBOX:
     return cs_outop_decode(p, n, &u.outop);
   case CS_T_PASSAGE:
-    return cs_passage_decode(p, n, &u.passage);
+    return cs_pblock_check(p, n);
   case CS_T_OLEX:
   case CS_T_OWORDS:
     return cs_oblock_check(t, key, val);

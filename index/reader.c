@@ -7,6 +7,7 @@
 #include "corrupt.h"
 #include "errors.h"
 #include "oblock.h"
+#include "passblock.h"
 #include "textpack.h"
 #include "turnblock.h"
 #include "varint.h"
@@ -310,11 +311,11 @@ int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
 
 int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out) {
   uint8_t key[12];
-  cs_be64_put(key, conv);
-  cs_be32_put(key + 8, n);
+  cs_pblock_key(key, conv, n);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_PASSAGE, sl(key, 12), &v);
-  return rc ? rc : cs_corrupt_rc(cs_passage_decode(v.data, v.len, out), CS_T_PASSAGE, sl(key, 12));
+  if (!rc) rc = cs_pblock_get(v.data, v.len, n % CS_PBLOCK_PASSAGES, out);
+  return rc == CS_ENOTFOUND ? rc : cs_corrupt_rc(rc, CS_T_PASSAGE, sl(key, 12));
 }
 
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {

@@ -370,32 +370,6 @@ int cs_point_decode(const void *p, size_t n, cs_point *x) {
   return rd_finish(&r);
 }
 
-void cs_passage_encode(cs_buf *b, const cs_passage *p) {
-  cs_buf_u8(b, CS_RECORD_V1);
-  cs_buf_varint(b, p->docid);
-  cs_buf_zigzag(b, p->first_seq);
-  cs_buf_zigzag(b, p->last_seq);
-  cs_buf_varint(b, p->first_off);
-  cs_buf_varint(b, p->last_end);
-  cs_buf_zigzag(b, p->start_ms);
-  cs_buf_zigzag(b, p->end_ms);
-}
-
-int cs_passage_decode(const void *p, size_t n, cs_passage *out) {
-  cs_rd r;
-  if (rd_begin(&r, p, n)) return CS_ECORRUPT;
-  out->docid = cs_rd_u32(&r);
-  int64_t a = cs_rd_zigzag(&r), b = cs_rd_zigzag(&r);
-  out->first_off = cs_rd_u32(&r);
-  out->last_end = cs_rd_u32(&r);
-  out->start_ms = cs_rd_zigzag(&r);
-  out->end_ms = cs_rd_zigzag(&r);
-  if (a < INT32_MIN || a > INT32_MAX || b < a || b > INT32_MAX) return CS_ECORRUPT;
-  out->first_seq = (int32_t)a;
-  out->last_seq = (int32_t)b;
-  return rd_finish(&r);
-}
-
 void cs_outop_encode(cs_buf *b, const cs_outop *o) {
   cs_buf_u8(b, CS_RECORD_V1);
   cs_buf_u8(b, o->action);

@@ -81,7 +81,7 @@ enum {
  * with, so searches over turns never see them and vice versa. */
 #define CS_PASSAGE_PREFIX '\x01'
 
-/* A passage (CS_T_PASSAGE value, key be64 conversation id + be32 number):
+/* A passage (stored in blocks in CS_T_PASSAGE, passblock.h), number n of its conversation:
  * from byte first_off of turn first_seq to byte last_end of turn last_seq. */
 typedef struct cs_passage {
   uint32_t docid;
@@ -89,8 +89,6 @@ typedef struct cs_passage {
   uint32_t first_off, last_end;
   int64_t start_ms, end_ms; /* -1: unknown; interpolated inside a split turn */
 } cs_passage;
-void cs_passage_encode(cs_buf *b, const cs_passage *p);
-int cs_passage_decode(const void *p, size_t n, cs_passage *out);
 
 typedef struct cs_doc {
   uint8_t kind;

@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CS_TBLOCK_BYTES 2048
+#define CS_TBLOCK_BYTES 512
 #define CS_TBLOCK_TURNS 128
 
 /* Reads one stored block. */

@@ -280,6 +280,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     if (rc) goto out;
   }
   rc = put_turns(w, &tb);
+  if (!rc) rc = cs__passages_finish(w, &pb, c.id);
   if (rc) goto out;
   c.ndocs = d - c.first_docid;
   w->stats.next_docid = d;

@@ -12,6 +12,7 @@
 #include "analyzer.h"
 #include "oblock.h"
 #include "passages.h"
+#include "passblock.h"
 #include "pending.h"
 #include "textpack.h"
 #include "writer.h"
@@ -275,6 +276,7 @@ typedef struct cs__passage_builder {
   uint32_t *pos;
   size_t ntok, cap;
   uint32_t next_pos; /* next position in the passage being filled */
+  cs_pblock_b blk;   /* the indexed passages not yet written (passblock.h) */
 } cs__passage_builder;
 
 void cs__tt_free(cs__turn_texts *tt);
@@ -284,6 +286,8 @@ const char *cs__tt_text(const cs__turn_texts *tt, size_t i);
 /* Cuts the conversation's passages from its cleaned turns. */
 int cs__passages_begin(cs__passage_builder *pb, const cs__turn_texts *tt);
 void cs__passages_end(cs__passage_builder *pb);
+/* Writes the block of passages indexed but not yet written. */
+int cs__passages_finish(cs_writer *w, cs__passage_builder *pb, uint64_t conv);
 /* Routes turn i's tokens (toks, and w->ents from the turn's
  * cs__wr_add_doc) to the passages covering them, indexing each passage
  * (docid *d, then incremented) when its last turn is done. */

@@ -10,6 +10,7 @@
 #include "oblock.h"
 #include "postings.h"
 #include "records.h"
+#include "passblock.h"
 #include "turnblock.h"
 
 #include <stddef.h>
@@ -32,7 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_checkpoint cp;
     cs_stats stats;
     cs_outop outop;
-    cs_passage passage;
   } u;
   switch (data[0] % FUZZ_KINDS) {
   case FUZZ_DOC:
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_outop_decode(p, n, &u.outop);
     break;
   case FUZZ_PASSAGE:
-    cs_passage_decode(p, n, &u.passage);
+    cs_pblock_check(p, n); /* a block of passages (passblock.h) */
     break;
   case FUZZ_CHUNK: {
     /* A chunk is stored under its first docid: 4 bytes of it, then the
