@@ -25,8 +25,10 @@ int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   it->n = cs_rd_u32(&r);
   it->nspk = cs_rd_u32(&r);
   if (r.err || it->n == 0 || it->n > CS_TBLOCK_TURNS || it->nspk > it->n) return CS_ECORRUPT;
+  it->spk = r.p;
   for (uint32_t i = 0; i < it->nspk; i++)
-    it->spk[i] = cs_rd_str(&r);
+    cs_rd_str(&r);
+  it->spk_end = r.p;
   uint64_t meta_len = cs_rd_varint(&r);
   if (r.err || meta_len > (size_t)(r.end - r.p)) return CS_ECORRUPT;
   cs_rd_init(&it->meta, r.p, (size_t)meta_len);
@@ -64,7 +66,11 @@ int cs_tblock_next(cs_tblock_it *it, cs_turn *t) {
   t->docid = it->docid;
   t->seq = it->seq;
   t->role = (uint8_t)(who % 3);
-  t->speaker = it->spk[who / 3];
+  cs_rd s;
+  cs_rd_init(&s, it->spk, (size_t)(it->spk_end - it->spk));
+  for (uint64_t i = 0; i < who / 3; i++)
+    cs_rd_str(&s);
+  t->speaker = cs_rd_str(&s);
   t->start_ms = (int64_t)start;
   t->end_ms = (int64_t)end;
   t->text = (cs_str){it->packed.p ? NULL : it->text.p + it->off, (size_t)len};

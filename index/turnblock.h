@@ -45,7 +45,7 @@
 typedef struct cs_tblock_it {
   uint32_t n, i;
   uint32_t nspk;
-  cs_str spk[CS_TBLOCK_TURNS];
+  const uint8_t *spk, *spk_end; /* the speakers (read when a turn names one) */
   cs_rd meta;
   int32_t seq;
   uint32_t docid;
