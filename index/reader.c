@@ -209,9 +209,10 @@ static int turn_block(cs_cursor *c, uint64_t conv, int32_t seq, cs_slice *k, cs_
   int rc2 = rc == 0 ? cs_cursor_prev(c, k, v) : cs_cursor_last(c, k, v);
   if (rc2 == 0 && same_conv(*k, key)) return 0;
   if (rc2 && rc2 != CS_ENOTFOUND) return rc2;
-  *past = 1;
   rc = cs_cursor_seek(c, sl(key, 12), k, v);
-  return rc ? rc : CS_ENOTFOUND;
+  if (rc) return rc; /* nothing past it either: *k, *v unset */
+  *past = 1;
+  return CS_ENOTFOUND;
 }
 
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {

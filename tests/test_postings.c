@@ -8,6 +8,8 @@
 #include "records.h"
 #include "textpack.h"
 #include "turnblock.h"
+#include "passblock.h"
+#include "varint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,8 +464,102 @@ static void dictionary(void) {
   cs_buf_free(&meta);
 }
 
+/* Turn blocks and passage blocks (format 7): several turns of a
+ * conversation in one record read back field by field; a cut or damaged
+ * block is corrupt, never read out of bounds. */
+static void blocks(void) {
+  static const struct {
+    int32_t seq;
+    const char *speaker, *text;
+    int64_t start, end;
+  } in[] = {
+      {-2, "Entrevistadora", "¿Dónde vive usted ahora mismo?", 0, 2300},
+      {0, "Íñigo", "En un piso de alquiler con mi familia, cerca del centro de salud.", 3026, 8926},
+      {7, "Entrevistadora", "", -1, -1},
+      {8, "Íñigo", "Sí.", INT64_MAX, INT64_MIN},
+      {INT32_MAX, "Otra", "Nada más, gracias por todo.", 5, 4}};
+  size_t n = sizeof in / sizeof *in;
+  cs_textpack *z = cs_textpack_create();
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, 77);
+  for (size_t i = 0; i < n; i++) {
+    cs_turn t = {.docid = 10 + (uint32_t)i * 3,
+                 .seq = in[i].seq,
+                 .role = (uint8_t)(i % 3),
+                 .speaker = {in[i].speaker, strlen(in[i].speaker)},
+                 .text = {in[i].text, strlen(in[i].text)},
+                 .start_ms = in[i].start,
+                 .end_ms = in[i].end};
+    CHECK(cs_tblock_b_in_order(&tb, &t) && cs_tblock_b_fits(&tb, &t), "turn %zu fits", i);
+    cs_tblock_b_add(&tb, &t);
+  }
+  cs_turn late = {.seq = 3, .text = {"x", 1}};
+  CHECK(!cs_tblock_b_in_order(&tb, &late), "a turn out of seq order is refused");
+  uint8_t key[12];
+  cs_buf b, scratch;
+  cs_buf_init(&b);
+  cs_buf_init(&scratch);
+  CHECK(cs_tblock_b_encode(&tb, z, key, &b) == 0 && b.len > 0, "block encoded");
+  uint8_t want[12];
+  cs_key_turn(want, 77, -2);
+  CHECK(memcmp(key, want, 12) == 0, "the block's key is its first turn's");
+  cs_tblock_it it;
+  cs_turn t;
+  int ok = cs_tblock_begin(&it, (cs_slice){key, 12}, (cs_slice){b.p, b.len}) == 0 &&
+           cs_tblock_texts(&it, &scratch) == 0;
+  for (size_t i = 0; ok && i < n; i++) {
+    ok = cs_tblock_next(&it, &t) == 0 && t.seq == in[i].seq && t.docid == 10 + i * 3 &&
+         t.role == i % 3 && t.speaker.len == strlen(in[i].speaker) &&
+         !memcmp(t.speaker.p, in[i].speaker, t.speaker.len) && t.text.len == strlen(in[i].text) &&
+         !memcmp(t.text.p, in[i].text, t.text.len) && t.start_ms == in[i].start &&
+         t.end_ms == in[i].end;
+    CHECK(ok, "turn %zu reads back", i);
+  }
+  CHECK(ok && cs_tblock_next(&it, &t) == CS_ENOTFOUND, "the block ends after its turns");
+  CHECK(cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, b.len}, &scratch) == 0,
+        "the block checks");
+  int bad = 0;
+  for (size_t cut = 0; cut < b.len; cut++)
+    bad += cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, cut}, &scratch) != CS_ECORRUPT;
+  CHECK(bad == 0, "every cut block is corrupt (%d were not)", bad);
+  CHECK(cs_tblock_b_encode(&tb, z, key, &b) == 0 && b.len == 0, "an empty builder writes nothing");
+
+  /* Passages: 3 in a block, read by number. */
+  cs_pblock_b pw;
+  cs_pblock_b_init(&pw);
+  cs_passage p[3] = {{100, -2, 0, 0, 40, 0, 8926},
+                     {102, 0, 8, 12, 3, -1, -1},
+                     {103, INT32_MAX, INT32_MAX, 1, 2, INT64_MIN, INT64_MAX}};
+  for (int i = 0; i < 3; i++)
+    cs_pblock_b_add(&pw, &p[i]);
+  CHECK(cs_pblock_b_encode(&pw, &b) == 0 && b.len > 0, "passage block encoded");
+  for (uint32_t i = 0; i < 3; i++) {
+    cs_passage q;
+    CHECK(cs_pblock_get(b.p, b.len, i, &q) == 0 && q.docid == p[i].docid &&
+              q.first_seq == p[i].first_seq && q.last_seq == p[i].last_seq &&
+              q.first_off == p[i].first_off && q.last_end == p[i].last_end &&
+              q.start_ms == p[i].start_ms && q.end_ms == p[i].end_ms,
+          "passage %u reads back", i);
+  }
+  cs_passage q;
+  CHECK(cs_pblock_get(b.p, b.len, 3, &q) == CS_ENOTFOUND, "no passage 3");
+  bad = 0;
+  for (size_t cut = 0; cut < b.len; cut++)
+    bad += cs_pblock_check(b.p, cut) != CS_ECORRUPT;
+  CHECK(bad == 0, "every cut passage block is corrupt (%d were not)", bad);
+  uint8_t pk[12];
+  cs_pblock_key(pk, 5, 70);
+  CHECK(cs_be32_get(pk + 8) == 64, "passage 70 is in the block of passage 64");
+  cs_pblock_b_free(&pw);
+  cs_tblock_b_free(&tb);
+  cs_textpack_destroy(z);
+  cs_buf_free(&b);
+  cs_buf_free(&scratch);
+}
+
 int main(void) {
   srand(12345);
+  blocks();
   round_trip();
   remove_docs();
   corruption();
