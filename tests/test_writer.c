@@ -50,14 +50,8 @@ static int docs_with(cs_store *s, const char *word) {
   return count;
 }
 
-static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts,
-                    size_t n) {
-  cs_turn_in turns[16];
-  for (size_t i = 0; i < n; i++) {
-    turns[i] = (cs_turn_in){
-        (int32_t)i, "Ana",           "interviewer", (int64_t)i * 1000, (int64_t)i * 1000 + 900,
-        texts[i],   strlen(texts[i])};
-  }
+/* A conversation of owner 1 titled "Entrevista". */
+static cs_conv_in conv_of(uint64_t id, uint64_t patient, const cs_turn_in *turns, size_t n) {
   cs_conv_in c = {.id = id,
                   .patient_id = patient,
                   .owner_id = 1,
@@ -68,6 +62,18 @@ static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *con
                   .updated_at_ms = 1,
                   .turns = turns,
                   .nturns = n};
+  return c;
+}
+
+static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts,
+                    size_t n) {
+  cs_turn_in turns[16];
+  for (size_t i = 0; i < n; i++) {
+    turns[i] = (cs_turn_in){
+        (int32_t)i, "Ana",           "interviewer", (int64_t)i * 1000, (int64_t)i * 1000 + 900,
+        texts[i],   strlen(texts[i])};
+  }
+  cs_conv_in c = conv_of(id, patient, turns, n);
   unsigned flags;
   return cs_writer_put_conversation(w, &c, &flags);
 }
@@ -115,16 +121,7 @@ static void basics(void) {
   unsigned flags = 0;
   cs_turn_in tt[2] = {{0, "Ana", "interviewer", 0, 900, t1[0], strlen(t1[0])},
                       {1, "Ana", "interviewer", 1000, 1900, t1[1], strlen(t1[1])}};
-  cs_conv_in same = {.id = 1,
-                     .patient_id = 7,
-                     .owner_id = 1,
-                     .title = "Entrevista",
-                     .language = "es",
-                     .duration_ms = -1,
-                     .created_at_ms = 1,
-                     .updated_at_ms = 1,
-                     .turns = tt,
-                     .nturns = 2};
+  cs_conv_in same = conv_of(1, 7, tt, 2);
   cs_writer_begin(w);
   CHECK(cs_writer_put_conversation(w, &same, &flags) == 0 && (flags & CS_PUT_UNCHANGED),
         "an unchanged conversation is recognised by its checksum");
@@ -232,16 +229,7 @@ static void turn_blocks(void) {
                             texts[i],
                             strlen(texts[i])};
   }
-  cs_conv_in c = {.id = 9,
-                  .patient_id = 3,
-                  .owner_id = 1,
-                  .title = "Entrevista",
-                  .language = "es",
-                  .duration_ms = -1,
-                  .created_at_ms = 1,
-                  .updated_at_ms = 1,
-                  .turns = turns,
-                  .nturns = 40};
+  cs_conv_in c = conv_of(9, 3, turns, 40);
   unsigned flags;
   CHECK(cs_writer_begin(w) == 0 && cs_writer_put_conversation(w, &c, &flags) == 0 &&
             cs_writer_commit(w) == 0,
