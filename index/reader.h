@@ -27,8 +27,8 @@ void cs_reader_close(cs_reader *r);
 
 int cs_reader_stats(cs_reader *r, cs_stats *out);
 int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out); /* zeroed if none */
-/* Entries of a table (cheap: LMDB keeps the count; the block tables'
- * logical entries are counted one by one). */
+/* Entries of a table (cheap: LMDB keeps the count; the logical entries of the block
+ * tables and turns, CS_T_TURN, are counted one by one). */
 int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out);
 
 int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out);
