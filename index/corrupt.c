@@ -9,6 +9,8 @@
 #include "log.h"
 #include "postings.h"
 #include "textpack.h"
+#include "passblock.h"
+#include "turnblock.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -208,14 +210,12 @@ static int probe_chunk(cs_slice key, cs_slice val) {
 int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   union {
     cs_conv conv;
-    cs_turn turn;
     cs_patient patient;
     cs_event event;
     cs_inter inter;
     cs_lex lex;
     cs_word word;
     cs_point point;
-    cs_passage passage;
     cs_outop outop;
     cs_doc doc;
     cs_stats stats;
@@ -244,8 +244,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_CONV:
     return cs_conv_decode(p, n, &u.conv);
   case CS_T_TURN:
-    rc = cs_turn_decode(p, n, &u.turn);
-    return rc ? rc : cs_turn_text(&u.turn, scratch);
+    return cs_tblock_check(key, val, scratch);
   case CS_T_PATIENT:
     return cs_patient_decode(p, n, &u.patient);
   case CS_T_EVENT:
@@ -259,7 +258,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_OUTBOX:
     return cs_outop_decode(p, n, &u.outop);
   case CS_T_PASSAGE:
-    return cs_passage_decode(p, n, &u.passage);
+    return cs_pblock_check(p, n);
   case CS_T_OLEX:
   case CS_T_OWORDS:
     return cs_oblock_check(t, key, val);

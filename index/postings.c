@@ -43,14 +43,28 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   const uint8_t *dend = p + docs_bytes;
   uint32_t d = first;
   for (uint32_t i = 0; i < c->n; i++) {
-    uint32_t delta, tf, dl;
-    if (get32(&p, dend, &delta) || get32(&p, dend, &tf) || get32(&p, dend, &dl)) return CS_ECORRUPT;
-    if ((i == 0) != (delta == 0) || delta > UINT32_MAX - 1 - d) return CS_ECORRUPT;
-    if (tf == 0 || tf > c->max_tf || dl < tf || dl < c->min_len) return CS_ECORRUPT;
+    uint32_t delta, dl;
+    if (get32(&p, dend, &delta) || get32(&p, dend, &dl)) return CS_ECORRUPT;
+    if ((i == 0) != (delta == 0) || delta > UINT32_MAX - 1 - d || dl < c->min_len || dl == 0)
+      return CS_ECORRUPT;
     d += delta;
     c->docid[i] = d;
-    c->tf[i] = tf;
     c->len[i] = dl;
+    c->tf[i] = 1;
+  }
+  /* The tfs above 1, after the bitmap of the documents that have one (a
+   * loop over its set bits: no branch per document on its tf). */
+  size_t nb = (c->n + 7) / 8;
+  if ((size_t)(dend - p) < nb) return CS_ECORRUPT;
+  const uint8_t *bm = p;
+  p += nb;
+  for (size_t j = 0; j < nb; j++) {
+    for (unsigned m = bm[j]; m; m &= m - 1) {
+      uint32_t i = (uint32_t)(j * 8 + (size_t)__builtin_ctz(m)), tf;
+      if (i >= c->n || get32(&p, dend, &tf) || tf < 2 || tf > c->max_tf || c->len[i] < tf)
+        return CS_ECORRUPT;
+      c->tf[i] = tf;
+    }
   }
   if (p != dend || d != c->last) return CS_ECORRUPT;
   c->pos_begin = c->pos_next = dend;
@@ -194,7 +208,7 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **
     if (l->tf[i] > max_tf) max_tf = l->tf[i];
     if (l->len[i] < min_len) min_len = l->len[i];
   }
-  size_t cap = 5 * 5 + (size_t)count * 15 + npos * 5;
+  size_t cap = 5 * 5 + (size_t)count * 16 + npos * 5;
   uint8_t *buf = malloc(cap);
   if (!buf) return CS_ENOMEM;
   /* Docs section first, at an offset that leaves room for the header. */
@@ -203,8 +217,16 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **
   for (uint32_t i = from; i < from + count; i++) {
     uint32_t delta = i == from ? 0 : l->docid[i] - l->docid[i - 1];
     dn += cs_varint_put(docs + dn, delta);
-    dn += cs_varint_put(docs + dn, l->tf[i]);
     dn += cs_varint_put(docs + dn, l->len[i]);
+  }
+  uint8_t *bm = docs + dn;
+  size_t nb = (count + 7) / 8;
+  memset(bm, 0, nb);
+  dn += nb;
+  for (uint32_t i = from; i < from + count; i++) {
+    if (l->tf[i] < 2) continue;
+    bm[(i - from) / 8] |= (uint8_t)(1u << ((i - from) % 8));
+    dn += cs_varint_put(docs + dn, l->tf[i]);
   }
   uint8_t hdr[25];
   size_t hn = 0;

@@ -13,9 +13,14 @@
  *                max_tf       largest tf in the chunk   (block-max scoring)
  *                min_len      shortest doc in the chunk (block-max scoring)
  *                docs_bytes   size of the docs section
- *   docs      := ndocs x ( docid_delta tf len )
+ *   docs      := ndocs x ( docid_delta len ) tfmap tf*
  *                docid_delta is 0 for the first doc (its docid is the key's),
- *                then > 0; tf >= 1; len = tokens in the doc (>= tf)
+ *                then > 0; len = tokens in the doc (>= tf); tfmap has
+ *                ceil(ndocs / 8) bytes, bit i (of byte i / 8, from the low
+ *                bit) set when doc i's tf is above 1; then those tfs (>= 2)
+ *                in doc order; the other docs' tf is 1 (format 7: most
+ *                postings of short turns and passages have tf 1: a byte
+ *                less each, and no branch per doc on it when decoding)
  *   positions := for each doc, tf x pos_delta: the first position of a doc
  *                is absolute, the next ones are deltas > 0; the last doc's
  *                positions end the chunk (reading them checks it)

@@ -7,7 +7,9 @@
 #include "corrupt.h"
 #include "errors.h"
 #include "oblock.h"
+#include "passblock.h"
 #include "textpack.h"
+#include "turnblock.h"
 #include "varint.h"
 
 #include <stdio.h>
@@ -17,7 +19,9 @@
 struct cs_reader {
   cs_store *store;
   cs_txn *txn;
-  cs_buf text;            /* the last cs_reader_turn's text, when stored compressed */
+  cs_buf text;            /* the texts of tblock, when stored compressed */
+  cs_cursor *tcur;        /* cs_reader_turn's (opened on first use) */
+  const void *tblock;     /* the stored block whose texts are in text */
   cs_karena keys;         /* the block tables' logical keys handed out (oblock.h) */
   cs_oblock_hint hint[2]; /* the last CS_T_OLEX and CS_T_OWORDS blocks looked in */
 };
@@ -72,6 +76,7 @@ void cs_reader_close(cs_reader *r) {
   if (!r) return;
   cs_oblock_hint_free(&r->hint[0]);
   cs_oblock_hint_free(&r->hint[1]);
+  cs_cursor_close(r->tcur);
   cs_txn_abort(r->txn);
   cs_buf_free(&r->text);
   cs_karena_free(&r->keys);
@@ -96,7 +101,17 @@ int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out) {
   return cs_corrupt_rc(cs_checkpoint_decode(v.data, v.len, out), CS_T_META, sl("checkpoint", 10));
 }
 
+static int count_turn(void *ctx, const cs_turn *t) {
+  (void)t;
+  ++*(uint64_t *)ctx;
+  return 0;
+}
+
 int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out) {
+  if (t == CS_T_TURN) {
+    *out = 0;
+    return cs_reader_turns(r, 0, INT32_MIN, CS_TURNS_ALL, count_turn, out);
+  }
   if (!cs_oblock_table(t)) return cs_table_count(r->txn, t, out);
   *out = 0;
   cs_ocur *c;
@@ -175,14 +190,93 @@ int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out) {
   return rc ? rc : cs_corrupt_rc(cs_conv_decode(v.data, v.len, out), CS_T_CONV, sl(key, 8));
 }
 
-int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
+static int same_conv(cs_slice k, const uint8_t *key) {
+  return k.len == 12 && memcmp(k.data, key, 8) == 0;
+}
+
+/* Positions c on the block of conversation conv that holds seq: the last
+ * one whose key is <= (conv, seq) (turnblock.h); CS_ENOTFOUND when every
+ * block of conv starts past seq (then c is on the first key > (conv, seq)
+ * or past the end: *k, *v are that entry, *past 1). */
+static int turn_block(cs_cursor *c, uint64_t conv, int32_t seq, cs_slice *k, cs_slice *v,
+                      int *past) {
   uint8_t key[12];
   cs_key_turn(key, conv, seq);
-  cs_slice v;
-  int rc = cs_get(r->txn, CS_T_TURN, sl(key, 12), &v);
-  if (!rc) rc = cs_turn_decode(v.data, v.len, out);
-  if (!rc) rc = cs_turn_text(out, &r->text);
-  return cs_corrupt_rc(rc, CS_T_TURN, sl(key, 12));
+  *past = 0;
+  int rc = cs_cursor_seek(c, sl(key, 12), k, v);
+  if (rc == 0 && k->len == 12 && memcmp(k->data, key, 12) == 0) return 0;
+  if (rc && rc != CS_ENOTFOUND) return rc;
+  int rc2 = rc == 0 ? cs_cursor_prev(c, k, v) : cs_cursor_last(c, k, v);
+  if (rc2 == 0 && same_conv(*k, key)) return 0;
+  if (rc2 && rc2 != CS_ENOTFOUND) return rc2;
+  rc = cs_cursor_seek(c, sl(key, 12), k, v);
+  if (rc) return rc; /* nothing past it either: *k, *v unset */
+  *past = 1;
+  return CS_ENOTFOUND;
+}
+
+int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
+  int rc = r->tcur ? 0 : cs_cursor_open(r->txn, CS_T_TURN, &r->tcur);
+  cs_slice k, v;
+  int past;
+  if (!rc) rc = turn_block(r->tcur, conv, seq, &k, &v, &past);
+  if (rc) return rc;
+  cs_tblock_it it;
+  rc = cs_tblock_begin(&it, k, v);
+  /* The block read last: its texts are still in r->text (a read view's
+   * values stay where they are). */
+  if (!rc && it.packed.p && r->tblock == v.data) {
+    it.packed = (cs_str){NULL, 0};
+    it.text = (cs_str){(const char *)r->text.p, it.text.len};
+  }
+  if (!rc && it.packed.p) {
+    r->tblock = NULL;
+    rc = cs_tblock_texts(&it, &r->text);
+    if (!rc) r->tblock = v.data;
+  }
+  while (!rc && !(rc = cs_tblock_next(&it, out)) && out->seq < seq) {
+  }
+  if (!rc && out->seq != seq) rc = CS_ENOTFOUND;
+  if (rc == CS_ENOTFOUND) return rc;
+  return cs_corrupt_rc(rc, CS_T_TURN, k);
+}
+
+int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, cs_turn_fn fn,
+                    void *ctx) {
+  cs_cursor *c;
+  int rc = cs_cursor_open(r->txn, CS_T_TURN, &c);
+  if (rc) return rc;
+  cs_buf scratch;
+  cs_buf_init(&scratch);
+  uint8_t key[12];
+  cs_key_turn(key, conv, from);
+  cs_slice k, v;
+  int past = 0, all = (flags & CS_TURNS_ALL) != 0;
+  if (all)
+    rc = cs_cursor_first(c, &k, &v);
+  else
+    rc = turn_block(c, conv, from, &k, &v, &past);
+  if (rc == CS_ENOTFOUND && past) rc = 0;
+  while (rc == 0 && (all || same_conv(k, key))) {
+    cs_tblock_it it;
+    cs_turn t;
+    rc = cs_tblock_begin(&it, k, v);
+    if (!rc && (flags & CS_TURNS_TEXT)) rc = cs_tblock_texts(&it, &scratch);
+    while (!rc && !(rc = cs_tblock_next(&it, &t))) {
+      if (!all && t.seq < from) continue;
+      if ((rc = fn(ctx, &t)) != 0) goto out;
+    }
+    if (rc == CS_ENOTFOUND) rc = 0;
+    /* A damaged block is reported; its turns are left out unless asked. */
+    rc = cs_corrupt_rc(rc, CS_T_TURN, k);
+    if (rc == CS_ECORRUPT && !(flags & CS_TURNS_STRICT)) rc = 0;
+    if (!rc) rc = cs_cursor_next(c, &k, &v);
+  }
+  if (rc == CS_ENOTFOUND) rc = 0;
+out:
+  cs_buf_free(&scratch);
+  cs_cursor_close(c);
+  return rc;
 }
 
 int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out) {
@@ -218,11 +312,11 @@ int cs_reader_is_erased(cs_reader *r, uint64_t patient) {
 
 int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out) {
   uint8_t key[12];
-  cs_be64_put(key, conv);
-  cs_be32_put(key + 8, n);
+  cs_pblock_key(key, conv, n);
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_PASSAGE, sl(key, 12), &v);
-  return rc ? rc : cs_corrupt_rc(cs_passage_decode(v.data, v.len, out), CS_T_PASSAGE, sl(key, 12));
+  if (!rc) rc = cs_pblock_get(v.data, v.len, n % CS_PBLOCK_PASSAGES, out);
+  return rc == CS_ENOTFOUND ? rc : cs_corrupt_rc(rc, CS_T_PASSAGE, sl(key, 12));
 }
 
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {

@@ -27,8 +27,8 @@ void cs_reader_close(cs_reader *r);
 
 int cs_reader_stats(cs_reader *r, cs_stats *out);
 int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out); /* zeroed if none */
-/* Entries of a table (cheap: LMDB keeps the count; the block tables'
- * logical entries are counted one by one). */
+/* Entries of a table (cheap: LMDB keeps the count; the logical entries of the block
+ * tables and turns, CS_T_TURN, are counted one by one). */
 int cs_reader_count(cs_reader *r, cs_table t, uint64_t *out);
 
 int cs_reader_lex(cs_reader *r, const char *term, size_t len, cs_lex *out);
@@ -43,8 +43,20 @@ int cs_reader_owner_lex(cs_reader *r, uint64_t owner, const char *term, size_t l
 int cs_reader_owner_word(cs_reader *r, uint64_t owner, const char *word, size_t len, cs_word *out);
 int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out);
 int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out);
-/* The turn with its text readable until the next cs_reader_turn on r. */
+/* The turn with its text readable until the next cs_reader_turn on r
+ * (CS_ENOTFOUND when the conversation has no turn `seq`). */
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
+/* Calls fn for the turns of conversation conv from seq `from` on, in seq
+ * order, until fn returns non-zero (that value is returned) or the turns
+ * end (0). A turn lives until fn returns; its text.p is NULL (text.len
+ * set) unless CS_TURNS_TEXT. A damaged block (turnblock.h) is reported
+ * (corrupt.h) and its turns are left out, or with CS_TURNS_STRICT the walk
+ * ends with CS_ECORRUPT. CS_TURNS_ALL: every conversation's (conv and
+ * from ignored). */
+enum { CS_TURNS_TEXT = 1, CS_TURNS_STRICT = 2, CS_TURNS_ALL = 4 };
+typedef int (*cs_turn_fn)(void *ctx, const cs_turn *t);
+int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, cs_turn_fn fn,
+                    void *ctx);
 int cs_reader_patient(cs_reader *r, uint64_t id, cs_patient *out);
 int cs_reader_point(cs_reader *r, uint64_t id, cs_point *out);
 int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *out);

@@ -9,7 +9,6 @@
 
 #include "analyzer.h"
 #include "errors.h"
-#include "textpack.h"
 #include "varint.h"
 
 #include <math.h>
@@ -262,40 +261,6 @@ int cs_conv_decode(const void *p, size_t n, cs_conv *c) {
   return rd_finish(&r);
 }
 
-void cs_turn_encode(cs_buf *b, const cs_turn *t, cs_textpack *z) {
-  cs_buf_u8(b, CS_RECORD_V1);
-  cs_buf_varint(b, t->docid);
-  cs_buf_zigzag(b, t->seq);
-  cs_buf_u8(b, t->role);
-  str_put(b, t->speaker);
-  cs_buf_zigzag(b, t->start_ms);
-  cs_buf_zigzag(b, t->end_ms);
-  cs_textpack_put(z, b, t->text.p, t->text.len);
-}
-
-int cs_turn_decode(const void *p, size_t n, cs_turn *t) {
-  cs_rd r;
-  memset(t, 0, sizeof *t);
-  if (rd_begin(&r, p, n)) return CS_ECORRUPT;
-  t->docid = cs_rd_u32(&r);
-  int64_t seq = cs_rd_zigzag(&r);
-  t->role = cs_rd_u8(&r);
-  t->speaker = cs_rd_str(&r);
-  t->start_ms = cs_rd_zigzag(&r);
-  t->end_ms = cs_rd_zigzag(&r);
-  if (r.err || cs_textpack_get(&r, &t->text, &t->packed, &t->dict)) return CS_ECORRUPT;
-  if (seq < INT32_MIN || seq > INT32_MAX || t->role > CS_ROLE_BENEFICIARY) return CS_ECORRUPT;
-  t->seq = (int32_t)seq;
-  return rd_finish(&r);
-}
-
-int cs_turn_text(cs_turn *t, cs_buf *scratch) {
-  if (!t->packed.p) return 0;
-  int rc = cs_textpack_unpack(t->packed, t->text.len, t->dict, scratch, &t->text);
-  if (!rc) t->packed = (cs_str){NULL, 0};
-  return rc;
-}
-
 void cs_patient_encode(cs_buf *b, const cs_patient *pt) {
   cs_buf_u8(b, CS_RECORD_V1);
   cs_buf_varint(b, pt->id);
@@ -402,32 +367,6 @@ int cs_point_decode(const void *p, size_t n, cs_point *x) {
   x->id = cs_rd_varint(&r);
   x->text = cs_rd_str(&r);
   x->category = cs_rd_str(&r);
-  return rd_finish(&r);
-}
-
-void cs_passage_encode(cs_buf *b, const cs_passage *p) {
-  cs_buf_u8(b, CS_RECORD_V1);
-  cs_buf_varint(b, p->docid);
-  cs_buf_zigzag(b, p->first_seq);
-  cs_buf_zigzag(b, p->last_seq);
-  cs_buf_varint(b, p->first_off);
-  cs_buf_varint(b, p->last_end);
-  cs_buf_zigzag(b, p->start_ms);
-  cs_buf_zigzag(b, p->end_ms);
-}
-
-int cs_passage_decode(const void *p, size_t n, cs_passage *out) {
-  cs_rd r;
-  if (rd_begin(&r, p, n)) return CS_ECORRUPT;
-  out->docid = cs_rd_u32(&r);
-  int64_t a = cs_rd_zigzag(&r), b = cs_rd_zigzag(&r);
-  out->first_off = cs_rd_u32(&r);
-  out->last_end = cs_rd_u32(&r);
-  out->start_ms = cs_rd_zigzag(&r);
-  out->end_ms = cs_rd_zigzag(&r);
-  if (a < INT32_MIN || a > INT32_MAX || b < a || b > INT32_MAX) return CS_ECORRUPT;
-  out->first_seq = (int32_t)a;
-  out->last_seq = (int32_t)b;
   return rd_finish(&r);
 }
 

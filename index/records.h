@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 6
+#define CS_FORMAT_VERSION 7
 
 typedef struct cs_str {
   const char *p;
@@ -81,7 +81,7 @@ enum {
  * with, so searches over turns never see them and vice versa. */
 #define CS_PASSAGE_PREFIX '\x01'
 
-/* A passage (CS_T_PASSAGE value, key be64 conversation id + be32 number):
+/* A passage (stored in blocks in CS_T_PASSAGE, passblock.h), number n of its conversation:
  * from byte first_off of turn first_seq to byte last_end of turn last_seq. */
 typedef struct cs_passage {
   uint32_t docid;
@@ -89,8 +89,6 @@ typedef struct cs_passage {
   uint32_t first_off, last_end;
   int64_t start_ms, end_ms; /* -1: unknown; interpolated inside a split turn */
 } cs_passage;
-void cs_passage_encode(cs_buf *b, const cs_passage *p);
-int cs_passage_decode(const void *p, size_t n, cs_passage *out);
 
 typedef struct cs_doc {
   uint8_t kind;
@@ -108,18 +106,15 @@ typedef struct cs_conv {
   uint64_t checksum; /* of the source row and its turns, see cs_checksum_* */
 } cs_conv;
 
-/* A turn (CS_T_TURN). Its text is stored compressed when that pays
- * (textpack.h): cs_turn_decode then leaves text.p NULL (text.len is the
- * plain length) and cs_turn_text decompresses it. No byte offsets are
- * stored: the highlighter finds word bounds in the text again
- * (cs_analyze_bounds). */
+/* A turn, as read from its block in CS_T_TURN (turnblock.h: a
+ * conversation's turns are stored in runs, their texts compressed
+ * together). No byte offsets are stored: the highlighter finds word bounds
+ * in the text again (cs_analyze_bounds). */
 typedef struct cs_turn {
   uint32_t docid;
   int32_t seq;
   uint8_t role;
   cs_str speaker, text;
-  cs_str packed;            /* the compressed text until cs_turn_text; p NULL when plain */
-  uint32_t dict;            /* the dictionary packed needs (textpack.h), 0: none */
   int64_t start_ms, end_ms; /* -1: unknown */
 } cs_turn;
 
@@ -216,14 +211,6 @@ void cs_doc_encode(cs_buf *b, const cs_doc *d);
 int cs_doc_decode(const void *p, size_t n, cs_doc *d);
 void cs_conv_encode(cs_buf *b, const cs_conv *c);
 int cs_conv_decode(const void *p, size_t n, cs_conv *c);
-/* z compresses the text (NULL: stored plain). */
-struct cs_textpack;
-void cs_turn_encode(cs_buf *b, const cs_turn *t, struct cs_textpack *z);
-int cs_turn_decode(const void *p, size_t n, cs_turn *t);
-/* Makes t->text readable: decompresses it into scratch when it is stored
- * compressed (t->text then lives as long as scratch's contents). 0,
- * CS_ECORRUPT or CS_ENOMEM. */
-int cs_turn_text(cs_turn *t, cs_buf *scratch);
 void cs_patient_encode(cs_buf *b, const cs_patient *pt);
 int cs_patient_decode(const void *p, size_t n, cs_patient *pt);
 void cs_event_encode(cs_buf *b, const cs_event *e);

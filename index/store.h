@@ -37,7 +37,7 @@ typedef enum cs_table {
   CS_T_WORDS,    /* folded surface word -> word entry (stem, df) */
   CS_T_DOCS,     /* be32 docid -> doc entry (what the docid is) */
   CS_T_CONV,     /* be64 conversation id -> conversation record */
-  CS_T_TURN,     /* be64 conversation id, be32 seq -> turn record */
+  CS_T_TURN,     /* be64 conversation id, be32 first seq -> turn block (turnblock.h) */
   CS_T_PATIENT,  /* be64 patient id -> patient record */
   CS_T_PCONV,    /* be64 patient id, be64 conversation id -> empty */
   CS_T_EVENT,    /* be64 patient id, be64 event position -> event record */
@@ -46,7 +46,7 @@ typedef enum cs_table {
   CS_T_POINT,    /* be64 relevant point id -> point record */
   CS_T_OUTBOX,   /* be64 outbox sequence -> mirror operation */
   CS_T_OWNER,    /* be64 owner id, be64 patient id -> empty */
-  CS_T_PASSAGE,  /* be64 conversation id, be32 passage number -> passage record */
+  CS_T_PASSAGE,  /* be64 conversation id, be32 first number -> passage block (passblock.h) */
   /* Per-owner term statistics (see records.h "Per-owner statistics"): the
    * documents of the people an employee owns, counted on their own. */
   CS_T_OLEX,   /* be64 owner id, term -> lexicon entry (df; cf 0) */

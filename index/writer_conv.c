@@ -6,6 +6,7 @@
  */
 #include "writer_int.h"
 #include "corrupt.h"
+#include "turnblock.h"
 
 #include "errors.h"
 #include "varint.h"
@@ -49,39 +50,56 @@ static int fields_each(cs_writer *w, const cs_conv *c, const char *lang, cs__doc
   return rc;
 }
 
-/* The turn documents of conversation id, in seq order. */
-static int turns_each(cs_writer *w, uint64_t id, const char *lang, cs__doc_fn fn, void *ctx) {
+int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx) {
   uint8_t key[12];
-  cs_key_turn(key, id, INT32_MIN);
-  cs_buf tb;
-  cs_buf_init(&tb);
+  cs_key_turn(key, conv, INT32_MIN);
+  cs_buf blk, text;
+  cs_buf_init(&blk);
+  cs_buf_init(&text);
   int rc = 0;
   for (;;) {
+    /* fn may write: each block is copied and the cursor closed first. */
     cs_cursor *cur;
     rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
     if (rc) break;
     cs_slice k, v;
     rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
-    if (rc == CS_ENOTFOUND || (rc == 0 && (k.len != 12 || memcmp(k.data, key, 8) != 0))) {
-      cs_cursor_close(cur);
-      rc = 0;
-      break;
+    int mine = rc == 0 && k.len == 12 && memcmp(k.data, key, 8) == 0;
+    if (mine) {
+      memcpy(key, k.data, 12);
+      cs_buf_reset(&blk);
+      cs_buf_bytes(&blk, v.data, v.len);
+      rc = blk.err;
     }
-    cs_turn t;
-    if (!rc) rc = cs_corrupt_rc(cs_turn_decode(v.data, v.len, &t), CS_T_TURN, k);
-    uint8_t tk[12];
-    if (!rc) memcpy(tk, k.data, 12);
-    cs_buf_reset(&tb);
-    if (!rc && !t.packed.p) cs_buf_bytes(&tb, t.text.p, t.text.len);
-    if (!rc && t.packed.p) rc = cs_corrupt_rc(cs_turn_text(&t, &tb), CS_T_TURN, sl(tk, 12));
     cs_cursor_close(cur);
-    if (!rc) rc = tb.err;
-    if (!rc) rc = fn(w, ctx, t.docid, CS_DOC_TURN, lang, (const char *)tb.p, tb.len);
-    if (rc || t.seq == INT32_MAX) break;
-    cs_key_turn(key, id, t.seq + 1);
+    if (rc == CS_ENOTFOUND || (!rc && !mine)) rc = 0;
+    if (rc || !mine) break;
+    cs_tblock_it it;
+    cs_turn t;
+    rc = cs_tblock_begin(&it, sl(key, 12), sl(blk.p, blk.len));
+    if (!rc) rc = cs_tblock_texts(&it, &text);
+    while (!rc && !(rc = cs_tblock_next(&it, &t)))
+      rc = fn(w, ctx, &t);
+    if (rc == CS_ENOTFOUND) rc = 0;
+    rc = cs_corrupt_rc(rc, CS_T_TURN, sl(key, 12));
+    uint32_t s = cs_be32_get(key + 8);
+    if (rc || s == UINT32_MAX) break;
+    cs_be32_put(key + 8, s + 1); /* the next block's key is past this one */
   }
-  cs_buf_free(&tb);
+  cs_buf_free(&blk);
+  cs_buf_free(&text);
   return rc;
+}
+
+typedef struct doc_turn_ctx {
+  const char *lang;
+  cs__doc_fn fn;
+  void *ctx;
+} doc_turn_ctx;
+
+static int doc_turn(cs_writer *w, void *ctx, const cs_turn *t) {
+  doc_turn_ctx *d = ctx;
+  return d->fn(w, d->ctx, t->docid, CS_DOC_TURN, d->lang, t->text.p, t->text.len);
 }
 
 static void lang_of(const cs_conv *c, char lang[16]) {
@@ -93,7 +111,8 @@ int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx) {
   lang_of(c, lang);
   int rc = fields_each(w, c, lang, fn, ctx);
   if (!rc) rc = cs__passages_each(w, c->id, lang, fn, ctx);
-  if (!rc) rc = turns_each(w, c->id, lang, fn, ctx);
+  doc_turn_ctx dt = {lang, fn, ctx};
+  if (!rc) rc = cs__wr_turns_each(w, c->id, doc_turn, &dt);
   return rc;
 }
 
@@ -133,6 +152,14 @@ out:
   return rc;
 }
 
+/* Writes the block of turns tb holds (turnblock.h). */
+static int put_turns(cs_writer *w, cs_tblock_b *tb) {
+  uint8_t key[12];
+  int rc = cs_tblock_b_encode(tb, w->zt, key, &w->buf);
+  if (!rc && w->buf.len) rc = cs__wr_put_buf(w, CS_T_TURN, key, 12, &w->buf);
+  return rc;
+}
+
 int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *flags_out) {
   unsigned flags = 0;
   int rc = 0;
@@ -147,6 +174,8 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   memset(&tt, 0, sizeof tt);
   cs__passage_builder pb;
   memset(&pb, 0, sizeof pb);
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, in->id);
   cs_buf copy, f[7];
   cs_buf_init(&copy);
   for (int i = 0; i < 7; i++)
@@ -245,14 +274,14 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     t.text = (cs_str){text, tlen};
     t.start_ms = ti->start_ms;
     t.end_ms = ti->end_ms;
-    cs_buf_reset(&w->buf);
-    cs_turn_encode(&w->buf, &t, w->zt);
-    uint8_t key[12];
-    cs_key_turn(key, c.id, t.seq);
-    rc = cs__wr_put_buf(w, CS_T_TURN, key, 12, &w->buf);
+    if (!cs_tblock_b_fits(&tb, &t)) rc = put_turns(w, &tb);
+    if (!rc && cs_tblock_b_in_order(&tb, &t)) cs_tblock_b_add(&tb, &t);
     if (!rc) rc = cs__passages_feed(w, &pb, &c, &tt, (uint32_t)i, toks, ntoks, &d);
     if (rc) goto out;
   }
+  rc = put_turns(w, &tb);
+  if (!rc) rc = cs__passages_finish(w, &pb, c.id);
+  if (rc) goto out;
   c.ndocs = d - c.first_docid;
   w->stats.next_docid = d;
   cs_buf_reset(&w->buf);
@@ -266,6 +295,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
   if (!rc) rc = cs__wr_zdict(w); /* enough text sampled: the dictionary */
 out:
+  cs_tblock_b_free(&tb);
   cs__passages_end(&pb);
   cs__tt_free(&tt);
   cs_buf_free(&copy);

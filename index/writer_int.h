@@ -12,6 +12,7 @@
 #include "analyzer.h"
 #include "oblock.h"
 #include "passages.h"
+#include "passblock.h"
 #include "pending.h"
 #include "textpack.h"
 #include "errors.h"
@@ -243,6 +244,11 @@ int cs__om_end(cs_writer *w, cs__omerge *m, int rc);
 /* A document of a stored conversation with its text as indexed. */
 typedef int (*cs__doc_fn)(cs_writer *w, void *ctx, uint32_t docid, int kind, const char *lang,
                           const char *text, size_t len);
+/* A turn of a stored conversation, its text readable (until fn returns). */
+typedef int (*cs__turn_fn)(cs_writer *w, void *ctx, const cs_turn *t);
+/* Calls fn for the turns of stored conversation conv in seq order; fn may
+ * write. A damaged turn block is reported and ends it (CS_ECORRUPT). */
+int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx);
 /* Calls fn for every document of stored conversation c: title,
  * description, passages, turns (writer_conv.c). */
 int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx);
@@ -296,6 +302,7 @@ typedef struct cs__passage_builder {
   uint32_t *pos;
   size_t ntok, cap;
   uint32_t next_pos; /* next position in the passage being filled */
+  cs_pblock_b blk;   /* the indexed passages not yet written (passblock.h) */
 } cs__passage_builder;
 
 void cs__tt_free(cs__turn_texts *tt);
@@ -305,6 +312,8 @@ const char *cs__tt_text(const cs__turn_texts *tt, size_t i);
 /* Cuts the conversation's passages from its cleaned turns. */
 int cs__passages_begin(cs__passage_builder *pb, const cs__turn_texts *tt);
 void cs__passages_end(cs__passage_builder *pb);
+/* Writes the block of passages indexed but not yet written. */
+int cs__passages_finish(cs_writer *w, cs__passage_builder *pb, uint64_t conv);
 /* Routes turn i's tokens (toks, and w->ents from the turn's
  * cs__wr_add_doc) to the passages covering them, indexing each passage
  * (docid *d, then incremented) when its last turn is done. */

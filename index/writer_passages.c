@@ -57,24 +57,9 @@ const char *cs__tt_text(const cs__turn_texts *tt, size_t i) {
   return (const char *)tt->arena.p + tt->off[i];
 }
 /* A stored conversation's turns, for removing its passages. */
-static int tt_load(cs_writer *w, uint64_t conv, cs__turn_texts *tt, cs_buf *scratch) {
-  uint8_t pfx[12];
-  cs_key_turn(pfx, conv, INT32_MIN);
-  cs_cursor *cur;
-  int rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
-  if (rc) return rc;
-  cs_slice k, v;
-  for (rc = cs_cursor_seek(cur, sl(pfx, 12), &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
-    if (k.len != 12 || memcmp(k.data, pfx, 8) != 0) break;
-    cs_turn t;
-    rc = cs_turn_decode(v.data, v.len, &t);
-    if (!rc) rc = cs_turn_text(&t, scratch);
-    rc = cs_corrupt_rc(rc, CS_T_TURN, k);
-    if (!rc) rc = cs__tt_push(tt, t.seq, t.role, t.start_ms, t.end_ms, t.text.p, t.text.len);
-    if (rc) break;
-  }
-  cs_cursor_close(cur);
-  return rc == CS_ENOTFOUND ? 0 : rc;
+static int tt_add(cs_writer *w, void *ctx, const cs_turn *t) {
+  (void)w;
+  return cs__tt_push(ctx, t->seq, t->role, t->start_ms, t->end_ms, t->text.p, t->text.len);
 }
 /* A passage's text: its slices of turns joined by newlines. */
 static int passage_text(const cs__turn_texts *tt, const cs_passage_span *sp, cs_buf *out) {
@@ -108,6 +93,7 @@ void cs__passages_end(cs__passage_builder *pb) {
   free(pb->sp);
   free(pb->ent);
   free(pb->pos);
+  cs_pblock_b_free(&pb->blk);
   memset(pb, 0, sizeof *pb);
 }
 /* Indexes the passage being filled (number pb->next) as docid *d. */
@@ -127,16 +113,18 @@ static int passage_flush(cs_writer *w, cs__passage_builder *pb, const cs_conv *c
                   time_at(tt, sp->first, sp->first_off),
                   time_at(tt, sp->last, sp->last_end)};
   (*d)++;
-  uint8_t key[12];
-  cs_be64_put(key, c->id);
-  cs_be32_put(key + 8, (uint32_t)pb->next);
-  cs_buf_reset(&w->buf);
-  cs_passage_encode(&w->buf, &p);
-  rc = cs__wr_put_buf(w, CS_T_PASSAGE, key, 12, &w->buf);
+  cs_pblock_b_add(&pb->blk, &p);
   pb->next++;
   pb->ntok = 0;
   pb->next_pos = 0;
-  return rc;
+  return pb->next % CS_PBLOCK_PASSAGES ? 0 : cs__passages_finish(w, pb, c->id);
+}
+int cs__passages_finish(cs_writer *w, cs__passage_builder *pb, uint64_t conv) {
+  if (pb->blk.n == 0) return 0;
+  uint8_t key[12];
+  cs_pblock_key(key, conv, (uint32_t)(pb->next - 1));
+  int rc = cs_pblock_b_encode(&pb->blk, &w->buf);
+  return rc ? rc : cs__wr_put_buf(w, CS_T_PASSAGE, key, 12, &w->buf);
 }
 /* Routes turn i's tokens to the passages covering them (by byte range; the
  * same terms as analyzing the passage's own text, since passages are cut
@@ -198,42 +186,52 @@ static int seq_index(const cs__turn_texts *tt, int32_t seq, uint32_t *out) {
 int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn fn, void *ctx) {
   cs__turn_texts tt;
   memset(&tt, 0, sizeof tt);
-  cs_buf text, rec;
+  cs_buf text;
   cs_buf_init(&text);
-  cs_buf_init(&rec);
-  int rc = tt_load(w, conv, &tt, &rec);
+  int rc = cs__wr_turns_each(w, conv, tt_add, &tt);
   uint8_t key[12];
   cs_key_u64(key, conv);
   memset(key + 8, 0, 4);
+  cs_buf blk;
+  cs_buf_init(&blk);
   while (!rc) {
+    /* fn writes: the block is copied and the cursor closed first. */
     cs_cursor *cur;
     rc = cs_cursor_open(w->txn, CS_T_PASSAGE, &cur);
     if (rc) break;
     cs_slice k, v;
     rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
     int mine = rc == 0 && k.len == 12 && memcmp(k.data, key, 8) == 0;
-    cs_passage p;
     if (mine) {
       memcpy(key, k.data, 12);
-      rc = cs_corrupt_rc(cs_passage_decode(v.data, v.len, &p), CS_T_PASSAGE, sl(key, 12));
+      cs_buf_reset(&blk);
+      cs_buf_bytes(&blk, v.data, v.len);
+      rc = blk.err;
     }
     cs_cursor_close(cur);
     if (!mine) {
       rc = rc == CS_ENOTFOUND || rc == 0 ? 0 : rc;
       break;
     }
-    cs_passage_span sp = {0, 0, p.first_off, p.last_end};
-    if (!rc) rc = seq_index(&tt, p.first_seq, &sp.first);
-    if (!rc) rc = seq_index(&tt, p.last_seq, &sp.last);
-    if (!rc) rc = passage_text(&tt, &sp, &text);
-    if (!rc) rc = fn(w, ctx, p.docid, CS_DOC_PASSAGE, lang, (const char *)text.p, text.len);
-    /* The next passage: the key after this one. */
+    cs_pblock_it it;
+    cs_passage p;
+    if (!rc) rc = cs_pblock_begin(&it, blk.p, blk.len);
+    while (!rc && !(rc = cs_pblock_next(&it, &p))) {
+      cs_passage_span sp = {0, 0, p.first_off, p.last_end};
+      rc = seq_index(&tt, p.first_seq, &sp.first);
+      if (!rc) rc = seq_index(&tt, p.last_seq, &sp.last);
+      if (!rc) rc = passage_text(&tt, &sp, &text);
+      if (!rc) rc = fn(w, ctx, p.docid, CS_DOC_PASSAGE, lang, (const char *)text.p, text.len);
+    }
+    if (rc == CS_ENOTFOUND) rc = 0;
+    rc = cs_corrupt_rc(rc, CS_T_PASSAGE, sl(key, 12));
+    /* The next block: the key after this one. */
     uint32_t n = cs_be32_get(key + 8);
     if (n == UINT32_MAX) break;
     cs_be32_put(key + 8, n + 1);
   }
+  cs_buf_free(&blk);
   cs_buf_free(&text);
-  cs_buf_free(&rec);
   cs__tt_free(&tt);
   return rc;
 }

@@ -58,33 +58,21 @@ static json_t *jtime(int64_t ms) {
   return ms < 0 ? json_null() : json_integer(ms);
 }
 
-typedef struct turns_ctx {
-  json_t *turns;
-  cs_buf text; /* a turn's text, decompressed */
-} turns_ctx;
-
-static int add_turn(void *ctx, cs_slice k, cs_slice v) {
-  turns_ctx *tc = ctx;
-  cs_turn t;
-  int rc = cs_turn_decode(v.data, v.len, &t);
-  if (!rc) rc = cs_turn_text(&t, &tc->text);
-  if (rc) return cs_corrupt_rc(rc, CS_T_TURN, k);
-  json_array_append_new(tc->turns, json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", t.seq,
-                                             "speaker", jstr(t.speaker), "role",
-                                             cs_role_name(t.role), "start_ms", jtime(t.start_ms),
-                                             "end_ms", jtime(t.end_ms), "text", jstr(t.text)));
+static int add_turn(void *ctx, const cs_turn *tp) {
+  json_t *turns = ctx;
+  cs_turn t = *tp;
+  json_array_append_new(turns, json_pack("{s:i, s:o, s:s, s:o, s:o, s:o}", "seq", t.seq, "speaker",
+                                         jstr(t.speaker), "role", cs_role_name(t.role), "start_ms",
+                                         jtime(t.start_ms), "end_ms", jtime(t.end_ms), "text",
+                                         jstr(t.text)));
   return 0;
 }
 
 static json_t *conversation_doc(cs_reader *r, uint64_t id) {
   cs_conv c;
   if (cs_reader_conv(r, id, &c)) return NULL;
-  turns_ctx tc = {json_array(), {0}};
-  json_t *turns = tc.turns;
-  uint8_t pfx[8];
-  cs_key_u64(pfx, id);
-  int rc = cs_reader_scan(r, CS_T_TURN, pfx, 8, add_turn, &tc);
-  cs_buf_free(&tc.text);
+  json_t *turns = json_array();
+  int rc = cs_reader_turns(r, id, INT32_MIN, CS_TURNS_TEXT | CS_TURNS_STRICT, add_turn, turns);
   if (rc) {
     json_decref(turns);
     return NULL;

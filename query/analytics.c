@@ -133,10 +133,9 @@ static int past(actx *a) {
   return a->timed_out;
 }
 
-static int role_each(void *ctx, cs_slice key, cs_slice val) {
+static int role_each(void *ctx, const cs_turn *tp) {
   actx *a = ctx;
-  cs_turn t;
-  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
+  cs_turn t = *tp;
   if (t.role < 3 && cs__turn_in(a->set, a->nset, t.docid)) a->roles[t.role]++;
   return 0;
 }
@@ -146,9 +145,7 @@ static int by_role(actx *a, const cs__mconv *c, const uint32_t *turns, size_t n)
   memset(a->roles, 0, sizeof a->roles);
   a->set = turns;
   a->nset = n;
-  uint8_t pfx[8];
-  cs_key_u64(pfx, c->id);
-  int rc = cs_reader_scan(a->r, CS_T_TURN, pfx, 8, role_each, a);
+  int rc = cs_reader_turns(a->r, c->id, INT32_MIN, 0, role_each, a);
   for (int role = 0; role < 3 && !rc; role++) {
     if (a->roles[role]) rc = count(a, 1, role, nostr, a->roles[role]);
   }

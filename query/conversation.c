@@ -67,7 +67,7 @@ typedef struct seg_ctx {
   const cs__redact *rd;
   cs_analyzer *a; /* to find a highlighted turn's token offsets */
   cs_str lang;
-  cs_buf buf, text;
+  cs_buf buf;
   int err;
 } seg_ctx;
 
@@ -75,15 +75,9 @@ static json_t *json_ms(int64_t ms) {
   return ms < 0 ? json_null() : json_integer((json_int_t)ms);
 }
 
-static int segment_each(void *ctx, cs_slice key, cs_slice val) {
+static int segment_each(void *ctx, const cs_turn *tp) {
   seg_ctx *s = ctx;
-  cs_turn t;
-  int rc = cs_turn_decode(val.data, val.len, &t);
-  if (!rc) rc = cs_turn_text(&t, &s->text);
-  if (rc) {
-    s->err = cs_corrupt_rc(rc, CS_T_TURN, key); /* asked for: no partial answer */
-    return 1;
-  }
+  cs_turn t = *tp;
   json_t *text;
   if (s->highlight) {
     const doc_spans *d = s->hl ? find_doc(s->hl, t.docid) : NULL;
@@ -128,7 +122,6 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
   seg_ctx sc;
   memset(&sc, 0, sizeof sc);
   cs_buf_init(&sc.buf);
-  cs_buf_init(&sc.text);
 
   cs_conv conv;
   rc = cs_reader_conv(v.r, id, &conv);
@@ -173,9 +166,8 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
     rc = CS_ENOMEM;
     goto fail;
   }
-  uint8_t pfx[8];
-  cs_key_u64(pfx, id);
-  rc = cs_reader_scan(v.r, CS_T_TURN, pfx, 8, segment_each, &sc);
+  /* A damaged turn block: asked for, so no partial answer. */
+  rc = cs_reader_turns(v.r, id, INT32_MIN, CS_TURNS_TEXT | CS_TURNS_STRICT, segment_each, &sc);
   if (rc > 0) rc = sc.err;
   if (rc) goto fail;
   *out = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)conv.id, "patient_id",
@@ -195,7 +187,6 @@ fail:
 out:
   json_decref(sc.segments);
   cs_buf_free(&sc.buf);
-  cs_buf_free(&sc.text);
   free(hl.docs);
   free(hl.spans);
   cs__exec_close(x);

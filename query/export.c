@@ -88,7 +88,6 @@ struct cs_export {
   int in_order;     /* the source lists candidates in id order */
   /* Formatted bytes not yet handed out. */
   cs_buf out;
-  cs_buf text; /* a turn's text, decompressed */
   size_t out_at;
   uint64_t lines;
   int err;
@@ -278,16 +277,14 @@ typedef struct emit_ctx {
   cs__redact rd; /* analysts: the person's names */
 } emit_ctx;
 
-static int turn_each(void *ctx, cs_slice key, cs_slice val) {
+/* A damaged turn block is reported and left out; the stream goes on. */
+static int turn_each(void *ctx, const cs_turn *tp) {
   emit_ctx *ec = ctx;
   cs_export *x = ec->x;
-  cs_turn t;
-  /* A damaged turn is reported and left out; the stream goes on. */
-  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
+  cs_turn t = *tp;
+  int rc = 0;
   if (x->has_seq && x->next_id == ec->w->id && t.seq <= x->after_seq) return 0;
   if (!cs__turn_in(x->tdoc + ec->w->at, ec->w->n, t.docid)) return 0;
-  int rc = cs_corrupt_rc(cs_turn_text(&t, &x->text), CS_T_TURN, key);
-  if (rc) return rc == CS_ECORRUPT ? 0 : rc;
   const char *role = cs_role_name(t.role);
   json_t *speaker = cs__redact_speaker(&ec->rd, t.speaker, t.role);
   json_t *o = json_pack("{s:I, s:I, s:i, s:o, s:s, s:o, s:o, s:O, s:o}", "conversation_id",
@@ -332,10 +329,8 @@ static int emit(cs_export *x, cs_reader *r) {
     if (rc == 0 && cs_caller_sees_patient(r, &x->caller, c.patient_id)) {
       emit_ctx ec = {x, w, cs_json_time(c.created_at_ms), 0, {0}};
       cs__redact_init(&ec.rd, &x->caller, r, c.patient_id);
-      uint8_t pfx[8], from[12];
-      cs_key_u64(pfx, w->id);
-      cs_key_turn(from, w->id, x->has_seq && x->next_id == w->id ? x->after_seq : INT32_MIN);
-      rc = cs_reader_scan_from(r, CS_T_TURN, pfx, 8, from, 12, turn_each, &ec);
+      int32_t from = x->has_seq && x->next_id == w->id ? x->after_seq : INT32_MIN;
+      rc = cs_reader_turns(r, w->id, from, CS_TURNS_TEXT, turn_each, &ec);
       json_decref(ec.created);
       if (rc < 0) return rc;
       if (ec.stopped) return 0;
@@ -487,6 +482,5 @@ void cs_engine_export_close(cs_export *x) {
   free(x->tdoc);
   free(x->ids);
   cs_buf_free(&x->out);
-  cs_buf_free(&x->text);
   free(x);
 }

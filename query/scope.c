@@ -265,10 +265,9 @@ typedef struct bits_ctx {
   const xrange *R;
 } bits_ctx;
 
-static int bits_each(void *ctx, cs_slice key, cs_slice val) {
+static int bits_each(void *ctx, const cs_turn *tp) {
   bits_ctx *b = ctx;
-  cs_turn t;
-  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
+  const cs_turn t = *tp;
   if (t.docid < b->R->f || t.docid >= b->R->e) return 0;
   if (turn_passes(&b->s->filter, &t)) {
     uint32_t i = t.docid - b->R->f;
@@ -284,10 +283,8 @@ int cs__turn_bits(xsearch *s, const xrange *R) {
   size_t nbytes = ((size_t)(R->e - R->f) + 7) / 8 + 1;
   if (cs_grow((void **)&s->bits, &s->bits_cap, nbytes, 1)) return CS_ENOMEM;
   memset(s->bits, 0, nbytes);
-  uint8_t pfx[8];
-  cs_key_u64(pfx, R->id);
   bits_ctx b = {s, R};
-  int rc = cs_reader_scan(s->r, CS_T_TURN, pfx, 8, bits_each, &b);
+  int rc = cs_reader_turns(s->r, R->id, INT32_MIN, 0, bits_each, &b);
   s->cur_bits = s->bits;
   return rc;
 }

@@ -129,10 +129,9 @@ typedef struct all_turns_ctx {
   size_t n;
 } all_turns_ctx;
 
-static int all_turns_each(void *ctx, cs_slice key, cs_slice val) {
+static int all_turns_each(void *ctx, const cs_turn *tp) {
   all_turns_ctx *a = ctx;
-  cs_turn t;
-  if (cs_corrupt_rc(cs_turn_decode(val.data, val.len, &t), CS_T_TURN, key)) return 0;
+  const cs_turn t = *tp;
   if (t.docid < a->R->f || t.docid >= a->R->e || !turn_bit(a->s, a->R, t.docid)) return 0;
   return mturn_add(a->s, &a->n, t.docid);
 }
@@ -157,9 +156,7 @@ static int match_emit(xsearch *s, const xrange *R) {
     /* Turn docids are not contiguous (each passage follows the turn it
      * ends with): the turn records name them. */
     all_turns_ctx a = {s, R, 0};
-    uint8_t pfx[8];
-    cs_key_u64(pfx, R->id);
-    rc = cs_reader_scan(s->r, CS_T_TURN, pfx, 8, all_turns_each, &a);
+    rc = cs_reader_turns(s->r, R->id, INT32_MIN, 0, all_turns_each, &a);
     n = a.n;
     if (!rc && n > 1) qsort(s->mturns, n, sizeof *s->mturns, u32_cmp);
   } else {

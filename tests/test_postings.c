@@ -7,6 +7,9 @@
 #include "postings.h"
 #include "records.h"
 #include "textpack.h"
+#include "turnblock.h"
+#include "passblock.h"
+#include "varint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +110,40 @@ static int same_docs(const cs_chunk *c, const cs_plist *l) {
   return 1;
 }
 
+/* A turn stored as a block of its own (turnblock.h), and read back. */
+static uint8_t tkey[12];
+static void t_encode(cs_buf *b, const cs_turn *t, cs_textpack *z) {
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, 1);
+  cs_tblock_b_add(&tb, t);
+  cs_tblock_b_encode(&tb, z, tkey, b);
+  cs_tblock_b_free(&tb);
+}
+typedef struct tdec {
+  cs_tblock_it it;
+  cs_turn t;
+} tdec;
+/* The block's turn, its text still packed when it.packed.p. */
+static int t_decode(const void *p, size_t n, tdec *d) {
+  int rc = cs_tblock_begin(&d->it, (cs_slice){tkey, 12}, (cs_slice){p, n});
+  cs_tblock_it copy = d->it;
+  return rc ? rc : cs_tblock_next(&copy, &d->t);
+}
+/* Bytes the block's text takes (compressed or not). */
+static size_t packed_len(const cs_buf *b) {
+  tdec d;
+  if (t_decode(b->p, b->len, &d)) return SIZE_MAX / 4;
+  return d.it.packed.p ? d.it.packed.len : d.it.text.len;
+}
+/* Its text readable, and the block read to its end. */
+static int t_text(tdec *d, cs_buf *scratch) {
+  int rc = cs_tblock_texts(&d->it, scratch);
+  if (!rc) rc = cs_tblock_next(&d->it, &d->t);
+  cs_turn x;
+  if (!rc) rc = cs_tblock_next(&d->it, &x) == CS_ENOTFOUND ? 0 : CS_ECORRUPT;
+  return rc;
+}
+
 static void corruption(void) {
   int crashes_would_show_under_asan = 0, undetected[3] = {0, 0, 0}, wrong = 0;
   for (int iter = 0; iter < 20000; iter++) {
@@ -171,19 +208,19 @@ static void corruption(void) {
       junk[i] = (uint8_t)rnd(256);
     if (n) junk[0] = rnd(2) ? CS_RECORD_V1 : junk[0];
     cs_conv cv;
-    cs_turn t;
+    tdec t;
     cs_patient p;
     if (cs_conv_decode(junk, n, &cv) == 0 &&
         (cv.title.p < (const char *)junk || cv.title.p + cv.title.len > (const char *)junk + n))
       bad++;
-    if (cs_turn_decode(junk, n, &t) == 0) {
-      if (t.packed.p) {
+    if (t_decode(junk, n, &t) == 0) {
+      if (t.it.packed.p) {
         /* Compressed text: decompresses to exactly its length, or is corrupt. */
-        size_t len = t.text.len;
-        int rc = cs_turn_text(&t, &scratch);
-        if (rc == 0 && (t.text.len != len || t.text.p != (const char *)scratch.p)) bad++;
+        size_t len = t.t.text.len;
+        int rc = t_text(&t, &scratch);
+        if (rc == 0 && (t.t.text.len != len || t.t.text.p != (const char *)scratch.p)) bad++;
         if (rc != 0 && rc != CS_ECORRUPT) bad++;
-      } else if (t.text.p + t.text.len > (const char *)junk + n) {
+      } else if (t.t.text.p + t.t.text.len > (const char *)junk + n) {
         bad++;
       }
     }
@@ -237,26 +274,26 @@ static void records(void) {
                .start_ms = 10,
                .end_ms = -1};
   cs_buf_reset(&b);
-  cs_turn_encode(&b, &t, z);
-  cs_turn u;
+  t_encode(&b, &t, z);
+  tdec u;
   CHECK(z && b.len < text.len / 4, "a long turn is stored compressed (%zu bytes for %zu)", b.len,
         text.len);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.packed.p && u.text.len == text.len &&
-            cs_turn_text(&u, &scratch) == 0 && u.text.len == text.len &&
-            memcmp(u.text.p, text.p, text.len) == 0 && u.docid == 9 && u.seq == 3 &&
-            u.speaker.len == 3 && u.start_ms == 10 && u.end_ms == -1,
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.packed.p && u.t.text.len == text.len &&
+            t_text(&u, &scratch) == 0 && u.t.text.len == text.len &&
+            memcmp(u.t.text.p, text.p, text.len) == 0 && u.t.docid == 9 && u.t.seq == 3 &&
+            u.t.speaker.len == 3 && u.t.start_ms == 10 && u.t.end_ms == -1,
         "the compressed turn reads back to the byte");
   b.p[b.len - 3] ^= 0x5a;
-  int rc = cs_turn_decode(b.p, b.len, &u);
-  if (rc == 0) rc = cs_turn_text(&u, &scratch);
-  CHECK(rc == CS_ECORRUPT || (rc == 0 && u.text.len == text.len),
+  int rc = t_decode(b.p, b.len, &u);
+  if (rc == 0) rc = t_text(&u, &scratch);
+  CHECK(rc == CS_ECORRUPT || (rc == 0 && u.t.text.len == text.len),
         "damaged compressed text is corrupt, never out of bounds");
   cs_buf_reset(&b);
   t.text = (cs_str){"Sí.", 4};
-  cs_turn_encode(&b, &t, z);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && !u.packed.p && u.text.len == 4 &&
-            u.text.p >= (const char *)b.p && memcmp(u.text.p, "Sí.", 4) == 0 &&
-            cs_turn_text(&u, &scratch) == 0,
+  t_encode(&b, &t, z);
+  CHECK(t_decode(b.p, b.len, &u) == 0 && !u.it.packed.p && u.t.text.len == 4 &&
+            u.t.text.p >= (const char *)b.p && memcmp(u.t.text.p, "Sí.", 4) == 0 &&
+            t_text(&u, &scratch) == 0,
         "a short turn is stored plain and read in place");
   /* A compressed text claiming 1 GiB is corrupt, not an allocation. */
   static const uint8_t huge[] = {CS_TEXT_ZSTD, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 0};
@@ -333,7 +370,7 @@ static void dictionary(void) {
   while (n < 128)
     n = sentence(s, sizeof s, &seed);
   cs_turn t = {.docid = 1, .seq = 0, .speaker = {"Ana", 3}, .text = {s, n}, .end_ms = -1};
-  cs_turn_encode(&b, &t, z);
+  t_encode(&b, &t, z);
   cs_buf before;
   cs_buf_init(&before);
   cs_buf_bytes(&before, b.p, b.len);
@@ -345,7 +382,7 @@ static void dictionary(void) {
     n = sentence(s, sizeof s, &seed);
     t.text = (cs_str){s, n};
     cs_buf_reset(&b);
-    cs_turn_encode(&b, &t, z);
+    t_encode(&b, &t, z);
     sampled += n;
     if (sampled > 4 * CS_ZDICT_SAMPLE) break;
   }
@@ -362,17 +399,17 @@ static void dictionary(void) {
     n = sentence(s, sizeof s, &seed);
     t.text = (cs_str){s, n};
     cs_buf_reset(&b);
-    cs_turn_encode(&b, &t, zn);
-    plain += b.len;
+    t_encode(&b, &t, zn);
+    plain += packed_len(&b);
     cs_buf_reset(&b);
-    cs_turn_encode(&b, &t, z);
-    stored += b.len;
-    cs_turn u;
-    int rc = cs_turn_decode(b.p, b.len, &u);
-    if (!rc && u.dict) ndict++;
-    if (!rc && !u.packed.p) nplain++;
-    if (!rc) rc = cs_turn_text(&u, &scratch);
-    if (rc || u.text.len != n || memcmp(u.text.p, s, n) != 0) {
+    t_encode(&b, &t, z);
+    stored += packed_len(&b);
+    tdec u;
+    int rc = t_decode(b.p, b.len, &u);
+    if (!rc && u.it.dict) ndict++;
+    if (!rc && !u.it.packed.p) nplain++;
+    if (!rc) rc = t_text(&u, &scratch);
+    if (rc || u.t.text.len != n || memcmp(u.t.text.p, s, n) != 0) {
       CHECK(0, "turn %d with the dictionary reads back to the byte", i);
       break;
     }
@@ -381,10 +418,10 @@ static void dictionary(void) {
   CHECK(stored * 10 < plain * 8, "and take less than 0.8 of the space without it (%zu, %zu)",
         stored, plain);
   cs_textpack_destroy(zn);
-  cs_turn u;
-  CHECK(cs_turn_decode(before.p, before.len, &u) == 0 && u.dict == 0 && u.packed.p &&
-            cs_turn_text(&u, &scratch) == 0 && u.text.len == first_n &&
-            memcmp(u.text.p, first, first_n) == 0,
+  tdec u;
+  CHECK(t_decode(before.p, before.len, &u) == 0 && u.it.dict == 0 && u.it.packed.p &&
+            t_text(&u, &scratch) == 0 && u.t.text.len == first_n &&
+            memcmp(u.t.text.p, first, first_n) == 0,
         "a turn written before the dictionary still reads back");
   /* Another process (a reader) knows it once it is loaded. */
   CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, meta.len}) == 0 &&
@@ -394,9 +431,9 @@ static void dictionary(void) {
   cs_textpack *z2 = cs_textpack_create();
   CHECK(cs_textpack_use(z2, (cs_str){(const char *)meta.p, meta.len}) == 0, "reopened");
   cs_buf_reset(&b);
-  cs_turn_encode(&b, &t, z2);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict && cs_turn_text(&u, &scratch) == 0 &&
-            u.text.len == n && memcmp(u.text.p, s, n) == 0,
+  t_encode(&b, &t, z2);
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict && t_text(&u, &scratch) == 0 &&
+            u.t.text.len == n && memcmp(u.t.text.p, s, n) == 0,
         "a writer reopened compresses with the stored dictionary");
   /* Damaged: refused, never a crash. */
   for (size_t at = 0; at < meta.len; at += meta.len / 7 + 1) {
@@ -411,14 +448,14 @@ static void dictionary(void) {
   CHECK(cs_textpack_dict_load((cs_str){(const char *)meta.p, 5}) == CS_ECORRUPT,
         "a cut dictionary is corrupt");
   /* A turn naming a dictionary this process does not know. */
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict, "a dictionary turn");
-  u.dict ^= 0x40000000;
-  CHECK(cs_turn_text(&u, &scratch) == CS_ECORRUPT, "an unknown dictionary id is corrupt");
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict, "a dictionary turn");
+  u.it.dict ^= 0x40000000;
+  CHECK(t_text(&u, &scratch) == CS_ECORRUPT, "an unknown dictionary id is corrupt");
   /* Dropped (its transaction aborted): back to no dictionary. */
   cs_textpack_drop(z);
   cs_buf_reset(&b);
-  cs_turn_encode(&b, &t, z);
-  CHECK(cs_turn_decode(b.p, b.len, &u) == 0 && u.dict == 0, "a dropped dictionary is not used");
+  t_encode(&b, &t, z);
+  CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict == 0, "a dropped dictionary is not used");
   cs_textpack_destroy(z);
   cs_textpack_destroy(z2);
   cs_buf_free(&b);
@@ -427,8 +464,102 @@ static void dictionary(void) {
   cs_buf_free(&meta);
 }
 
+/* Turn blocks and passage blocks (format 7): several turns of a
+ * conversation in one record read back field by field; a cut or damaged
+ * block is corrupt, never read out of bounds. */
+static void blocks(void) {
+  static const struct {
+    int32_t seq;
+    const char *speaker, *text;
+    int64_t start, end;
+  } in[] = {
+      {-2, "Entrevistadora", "¿Dónde vive usted ahora mismo?", 0, 2300},
+      {0, "Íñigo", "En un piso de alquiler con mi familia, cerca del centro de salud.", 3026, 8926},
+      {7, "Entrevistadora", "", -1, -1},
+      {8, "Íñigo", "Sí.", INT64_MAX, INT64_MIN},
+      {INT32_MAX, "Otra", "Nada más, gracias por todo.", 5, 4}};
+  size_t n = sizeof in / sizeof *in;
+  cs_textpack *z = cs_textpack_create();
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, 77);
+  for (size_t i = 0; i < n; i++) {
+    cs_turn t = {.docid = 10 + (uint32_t)i * 3,
+                 .seq = in[i].seq,
+                 .role = (uint8_t)(i % 3),
+                 .speaker = {in[i].speaker, strlen(in[i].speaker)},
+                 .text = {in[i].text, strlen(in[i].text)},
+                 .start_ms = in[i].start,
+                 .end_ms = in[i].end};
+    CHECK(cs_tblock_b_in_order(&tb, &t) && cs_tblock_b_fits(&tb, &t), "turn %zu fits", i);
+    cs_tblock_b_add(&tb, &t);
+  }
+  cs_turn late = {.seq = 3, .text = {"x", 1}};
+  CHECK(!cs_tblock_b_in_order(&tb, &late), "a turn out of seq order is refused");
+  uint8_t key[12];
+  cs_buf b, scratch;
+  cs_buf_init(&b);
+  cs_buf_init(&scratch);
+  CHECK(cs_tblock_b_encode(&tb, z, key, &b) == 0 && b.len > 0, "block encoded");
+  uint8_t want[12];
+  cs_key_turn(want, 77, -2);
+  CHECK(memcmp(key, want, 12) == 0, "the block's key is its first turn's");
+  cs_tblock_it it;
+  cs_turn t;
+  int ok = cs_tblock_begin(&it, (cs_slice){key, 12}, (cs_slice){b.p, b.len}) == 0 &&
+           cs_tblock_texts(&it, &scratch) == 0;
+  for (size_t i = 0; ok && i < n; i++) {
+    ok = cs_tblock_next(&it, &t) == 0 && t.seq == in[i].seq && t.docid == 10 + i * 3 &&
+         t.role == i % 3 && t.speaker.len == strlen(in[i].speaker) &&
+         !memcmp(t.speaker.p, in[i].speaker, t.speaker.len) && t.text.len == strlen(in[i].text) &&
+         !memcmp(t.text.p, in[i].text, t.text.len) && t.start_ms == in[i].start &&
+         t.end_ms == in[i].end;
+    CHECK(ok, "turn %zu reads back", i);
+  }
+  CHECK(ok && cs_tblock_next(&it, &t) == CS_ENOTFOUND, "the block ends after its turns");
+  CHECK(cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, b.len}, &scratch) == 0,
+        "the block checks");
+  int bad = 0;
+  for (size_t cut = 0; cut < b.len; cut++)
+    bad += cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, cut}, &scratch) != CS_ECORRUPT;
+  CHECK(bad == 0, "every cut block is corrupt (%d were not)", bad);
+  CHECK(cs_tblock_b_encode(&tb, z, key, &b) == 0 && b.len == 0, "an empty builder writes nothing");
+
+  /* Passages: 3 in a block, read by number. */
+  cs_pblock_b pw;
+  cs_pblock_b_init(&pw);
+  cs_passage p[3] = {{100, -2, 0, 0, 40, 0, 8926},
+                     {102, 0, 8, 12, 3, -1, -1},
+                     {103, INT32_MAX, INT32_MAX, 1, 2, INT64_MIN, INT64_MAX}};
+  for (int i = 0; i < 3; i++)
+    cs_pblock_b_add(&pw, &p[i]);
+  CHECK(cs_pblock_b_encode(&pw, &b) == 0 && b.len > 0, "passage block encoded");
+  for (uint32_t i = 0; i < 3; i++) {
+    cs_passage q;
+    CHECK(cs_pblock_get(b.p, b.len, i, &q) == 0 && q.docid == p[i].docid &&
+              q.first_seq == p[i].first_seq && q.last_seq == p[i].last_seq &&
+              q.first_off == p[i].first_off && q.last_end == p[i].last_end &&
+              q.start_ms == p[i].start_ms && q.end_ms == p[i].end_ms,
+          "passage %u reads back", i);
+  }
+  cs_passage q;
+  CHECK(cs_pblock_get(b.p, b.len, 3, &q) == CS_ENOTFOUND, "no passage 3");
+  bad = 0;
+  for (size_t cut = 0; cut < b.len; cut++)
+    bad += cs_pblock_check(b.p, cut) != CS_ECORRUPT;
+  CHECK(bad == 0, "every cut passage block is corrupt (%d were not)", bad);
+  uint8_t pk[12];
+  cs_pblock_key(pk, 5, 70);
+  CHECK(cs_be32_get(pk + 8) == 64, "passage 70 is in the block of passage 64");
+  cs_pblock_b_free(&pw);
+  cs_tblock_b_free(&tb);
+  cs_textpack_destroy(z);
+  cs_buf_free(&b);
+  cs_buf_free(&scratch);
+}
+
 int main(void) {
   srand(12345);
+  blocks();
   round_trip();
   remove_docs();
   corruption();

@@ -50,14 +50,8 @@ static int docs_with(cs_store *s, const char *word) {
   return count;
 }
 
-static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts,
-                    size_t n) {
-  cs_turn_in turns[16];
-  for (size_t i = 0; i < n; i++) {
-    turns[i] = (cs_turn_in){
-        (int32_t)i, "Ana",           "interviewer", (int64_t)i * 1000, (int64_t)i * 1000 + 900,
-        texts[i],   strlen(texts[i])};
-  }
+/* A conversation of owner 1 titled "Entrevista". */
+static cs_conv_in conv_of(uint64_t id, uint64_t patient, const cs_turn_in *turns, size_t n) {
   cs_conv_in c = {.id = id,
                   .patient_id = patient,
                   .owner_id = 1,
@@ -68,6 +62,18 @@ static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *con
                   .updated_at_ms = 1,
                   .turns = turns,
                   .nturns = n};
+  return c;
+}
+
+static int put_conv(cs_writer *w, uint64_t id, uint64_t patient, const char *const *texts,
+                    size_t n) {
+  cs_turn_in turns[16];
+  for (size_t i = 0; i < n; i++) {
+    turns[i] = (cs_turn_in){
+        (int32_t)i, "Ana",           "interviewer", (int64_t)i * 1000, (int64_t)i * 1000 + 900,
+        texts[i],   strlen(texts[i])};
+  }
+  cs_conv_in c = conv_of(id, patient, turns, n);
   unsigned flags;
   return cs_writer_put_conversation(w, &c, &flags);
 }
@@ -115,16 +121,7 @@ static void basics(void) {
   unsigned flags = 0;
   cs_turn_in tt[2] = {{0, "Ana", "interviewer", 0, 900, t1[0], strlen(t1[0])},
                       {1, "Ana", "interviewer", 1000, 1900, t1[1], strlen(t1[1])}};
-  cs_conv_in same = {.id = 1,
-                     .patient_id = 7,
-                     .owner_id = 1,
-                     .title = "Entrevista",
-                     .language = "es",
-                     .duration_ms = -1,
-                     .created_at_ms = 1,
-                     .updated_at_ms = 1,
-                     .turns = tt,
-                     .nturns = 2};
+  cs_conv_in same = conv_of(1, 7, tt, 2);
   cs_writer_begin(w);
   CHECK(cs_writer_put_conversation(w, &same, &flags) == 0 && (flags & CS_PUT_UNCHANGED),
         "an unchanged conversation is recognised by its checksum");
@@ -194,6 +191,88 @@ static void basics(void) {
 static int sum_turns(void *ctx, cs_slice key, cs_slice val) {
   *(size_t *)ctx += key.len + val.len;
   return 0;
+}
+
+typedef struct turn_walk {
+  int n, ordered;
+  int32_t last;
+} turn_walk;
+
+static int walk_turn(void *ctx, const cs_turn *t) {
+  turn_walk *w = ctx;
+  if (w->n && t->seq <= w->last) w->ordered = 0;
+  w->last = t->seq;
+  w->n++;
+  return 0;
+}
+
+/* 40 short turns (seqs 0, 2, 4...) share blocks (turnblock.h): each one
+ * reads back by seq, a seq between two turns is not found, a walk from
+ * the middle of a block starts at its seq. */
+static void turn_blocks(void) {
+  char tdir[300];
+  snprintf(tdir, sizeof tdir, "%s-turnblocks", dir);
+  cs_store *s;
+  char err[256];
+  CHECK(cs_store_open(tdir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  cs_writer *w;
+  cs_writer_open(s, &w);
+  char texts[40][64];
+  cs_turn_in turns[40];
+  for (int i = 0; i < 40; i++) {
+    snprintf(texts[i], sizeof texts[i], "turno %d de la entrevista sobre la vivienda", i);
+    turns[i] = (cs_turn_in){2 * i,
+                            i % 2 ? "Ana" : "Entrevistadora",
+                            i % 2 ? "beneficiary" : "interviewer",
+                            (int64_t)i * 1000,
+                            (int64_t)i * 1000 + 900,
+                            texts[i],
+                            strlen(texts[i])};
+  }
+  cs_conv_in c = conv_of(9, 3, turns, 40);
+  unsigned flags;
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_put_conversation(w, &c, &flags) == 0 &&
+            cs_writer_commit(w) == 0,
+        "40 turns indexed");
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) {
+    CHECK(0, "reader");
+    return;
+  }
+  uint64_t n = 0;
+  size_t blocks = 0;
+  CHECK(cs_reader_count(r, CS_T_TURN, &n) == 0 && n == 40, "40 turns counted (%llu)",
+        (unsigned long long)n);
+  CHECK(cs_reader_scan_stored(r, CS_T_TURN, sum_turns, &blocks) == 0 && blocks > 0, "stored");
+  int ok = 1;
+  for (int i = 0; i < 40 && ok; i++) {
+    cs_turn t;
+    ok = cs_reader_turn(r, 9, 2 * i, &t) == 0 && t.seq == 2 * i && t.text.len == strlen(texts[i]) &&
+         !memcmp(t.text.p, texts[i], t.text.len) &&
+         t.role == (i % 2 ? CS_ROLE_BENEFICIARY : CS_ROLE_INTERVIEWER) &&
+         t.speaker.len == strlen(turns[i].speaker) && t.start_ms == i * 1000 &&
+         t.end_ms == i * 1000 + 900;
+    CHECK(ok, "turn %d reads back", 2 * i);
+  }
+  cs_turn t;
+  CHECK(cs_reader_turn(r, 9, 7, &t) == CS_ENOTFOUND &&
+            cs_reader_turn(r, 9, -1, &t) == CS_ENOTFOUND &&
+            cs_reader_turn(r, 9, 80, &t) == CS_ENOTFOUND &&
+            cs_reader_turn(r, 8, 0, &t) == CS_ENOTFOUND,
+        "seqs no turn has are not found");
+  turn_walk tw = {0, 1, 0};
+  CHECK(cs_reader_turns(r, 9, 31, 0, walk_turn, &tw) == 0 && tw.n == 24 && tw.ordered,
+        "a walk from seq 31 gives the 24 turns from 32 on, in order (%d)", tw.n);
+  tw = (turn_walk){0, 1, 0};
+  CHECK(cs_reader_turns(r, 10, INT32_MIN, 0, walk_turn, &tw) == 0 && tw.n == 0,
+        "another conversation has none");
+  cs_reader_close(r);
+  /* Deleted: every posting of its turns goes (their stored texts read back). */
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 9) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "vivienda") == 0,
+        "deleting it removes every turn's postings");
+  cs_writer_close(w);
+  cs_store_close(s);
 }
 
 /* The stored turns take less room than their text: compressed, and no
@@ -889,14 +968,15 @@ int main(void) {
   owner_batching();
   passages();
   stored_size();
+  turn_blocks();
   growth();
   corrupt();
   outbox_heal();
-  char cmd[2400];
+  char cmd[2600];
   snprintf(cmd, sizeof cmd,
            "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
-           "'%s-batch7' '%s-batch60'",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir);
+           "'%s-batch7' '%s-batch60' '%s-turnblocks'",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }

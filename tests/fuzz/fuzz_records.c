@@ -2,7 +2,7 @@
  * libFuzzer harness: every record decoder of the index (index/records.h),
  * the postings codec (index/postings.h) and the per-owner blocks
  * (index/oblock.h, every entry's value decoded). The first byte picks the
- * decoder, the rest is the stored value; a turn's text is unpacked and a
+ * decoder, the rest is the stored value; a turn block's texts are unpacked and a
  * chunk's positions read, as the readers do. Seeds: values of a real
  * index (tests/fuzz/seeds.c).
  */
@@ -10,6 +10,8 @@
 #include "oblock.h"
 #include "postings.h"
 #include "records.h"
+#include "passblock.h"
+#include "turnblock.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_checkpoint cp;
     cs_stats stats;
     cs_outop outop;
-    cs_passage passage;
   } u;
   switch (data[0] % FUZZ_KINDS) {
   case FUZZ_DOC:
@@ -40,13 +41,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case FUZZ_CONV:
     cs_conv_decode(p, n, &u.conv);
     break;
-  case FUZZ_TURN:
-    /* Decoded, then its text unpacked as readers do (zstd, dictionary id). */
-    if (cs_turn_decode(p, n, &u.turn) == 0) {
-      static cs_buf text;
-      cs_turn_text(&u.turn, &text);
+  case FUZZ_TURN: {
+    /* A turn block (turnblock.h) under the key of conversation 1's seq 0:
+     * its turns read, then its texts unpacked as readers do (zstd,
+     * dictionary id) and its turns read again with them. */
+    static cs_buf text;
+    uint8_t key[12];
+    cs_key_turn(key, 1, 0);
+    cs_tblock_it it;
+    if (cs_tblock_begin(&it, (cs_slice){key, 12}, (cs_slice){p, n}) == 0) {
+      cs_tblock_it again = it;
+      while (cs_tblock_next(&it, &u.turn) == 0) {
+      }
+      if (cs_tblock_texts(&again, &text) == 0)
+        while (cs_tblock_next(&again, &u.turn) == 0) {
+        }
     }
     break;
+  }
   case FUZZ_PATIENT:
     cs_patient_decode(p, n, &u.patient);
     break;
@@ -75,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_outop_decode(p, n, &u.outop);
     break;
   case FUZZ_PASSAGE:
-    cs_passage_decode(p, n, &u.passage);
+    cs_pblock_check(p, n); /* a block of passages (passblock.h) */
     break;
   case FUZZ_CHUNK: {
     /* A chunk is stored under its first docid: 4 bytes of it, then the
