@@ -972,7 +972,7 @@ int main(void) {
   growth();
   corrupt();
   outbox_heal();
-  char cmd[2600];
+  char cmd[2900];
   snprintf(cmd, sizeof cmd,
            "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
            "'%s-batch7' '%s-batch60' '%s-turnblocks'",
