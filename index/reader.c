@@ -262,6 +262,12 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
     cs_turn t;
     rc = cs_tblock_begin(&it, k, v);
     if (!rc && (flags & CS_TURNS_TEXT)) rc = cs_tblock_texts(&it, &scratch);
+    /* The whole block is checked before any of its turns is passed on: a
+     * damaged block's turns are all left out. */
+    cs_tblock_it chk = it;
+    while (!rc && !(rc = cs_tblock_next(&chk, &t))) {
+    }
+    if (rc == CS_ENOTFOUND) rc = 0;
     while (!rc && !(rc = cs_tblock_next(&it, &t))) {
       if (!all && t.seq < from) continue;
       if ((rc = fn(ctx, &t)) != 0) goto out;

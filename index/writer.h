@@ -68,6 +68,7 @@ enum {
   CS_PUT_DUPLICATE = 1 << 4,     /* event already applied */
   CS_PUT_SKIPPED = 1 << 5,       /* unknown event type or missing fields */
   CS_PUT_OWNER_CHANGED = 1 << 6, /* a person indexed before moved to another owner */
+  CS_PUT_BAD_SEQ = 1 << 7,       /* turns whose seq was not past the one before: left out */
 };
 
 typedef struct cs_writer cs_writer;
