@@ -130,6 +130,9 @@ int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n);
 /* Checksums of source records, as stored in the index and recomputed by
  * `verify` from the stores. */
 uint64_t cs_conv_in_checksum(const cs_conv_in *c);
+/* How many of c's turns a put stores: of the first CS_TURNS_MAX, each
+ * whose seq is past every seq before it (*bad_seq: some is not). */
+uint32_t cs_conv_in_nturns(const cs_conv_in *c, int *bad_seq);
 uint64_t cs_patient_in_checksum(const cs_patient_in *p);
 
 #endif

@@ -50,6 +50,21 @@ static int fields_each(cs_writer *w, const cs_conv *c, const char *lang, cs__doc
   return rc;
 }
 
+uint32_t cs_conv_in_nturns(const cs_conv_in *c, int *bad_seq) {
+  size_t n = c->nturns < CS_TURNS_MAX ? c->nturns : CS_TURNS_MAX;
+  uint32_t kept = n ? 1 : 0;
+  *bad_seq = 0;
+  for (size_t i = 1, top = 0; i < n; i++) {
+    if (c->turns[i].seq <= c->turns[top].seq) {
+      *bad_seq = 1;
+    } else {
+      top = i;
+      kept++;
+    }
+  }
+  return kept;
+}
+
 int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx) {
   uint8_t key[12];
   cs_key_turn(key, conv, INT32_MIN);
@@ -172,12 +187,9 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   }
   uint64_t sum = cs_conv_in_checksum(in);
   /* Reported even when unchanged: the bad row stays noted (indexer). */
-  for (size_t i = 1, top = 0; i < in->nturns && i < CS_TURNS_MAX; i++) {
-    if (in->turns[i].seq <= in->turns[top].seq)
-      flags |= CS_PUT_BAD_SEQ;
-    else
-      top = i;
-  }
+  int bad_seq = 0;
+  (void)cs_conv_in_nturns(in, &bad_seq);
+  if (bad_seq) flags |= CS_PUT_BAD_SEQ;
   cs__turn_texts tt;
   memset(&tt, 0, sizeof tt);
   cs__passage_builder pb;
