@@ -264,6 +264,40 @@ static void bad_seqs(cs_store *s, cs_writer *w) {
         (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
 }
 
+/* A turn block whose header counts a turn more than its metadata holds
+ * decodes three turns before the damage shows: a walk leaves the whole
+ * block out (reported once), a strict walk fails. */
+static void damaged_block_walk(cs_store *s, cs_writer *w) {
+  static const char *const texts[] = {"uno", "dos", "tres"};
+  uint8_t key[12], val[4096];
+  cs_key_turn(key, 12, 0);
+  cs_slice v;
+  int ok = cs_writer_begin(w) == 0 && put_conv(w, 12, 3, texts, 3) == 0 &&
+           cs_get(cs_writer_txn(w), CS_T_TURN, (cs_slice){key, 12}, &v) == 0 &&
+           v.len <= sizeof val && v.len > 1 && ((const uint8_t *)v.data)[1] == 3;
+  if (ok) {
+    memcpy(val, v.data, v.len);
+    val[1] = 4; /* n: 4 turns */
+    ok = cs_put(cs_writer_txn(w), CS_T_TURN, (cs_slice){key, 12}, (cs_slice){val, v.len}) == 0;
+  }
+  CHECK(ok && cs_writer_commit(w) == 0, "a block of three turns damaged");
+  uint64_t damaged = cs_corrupt_records();
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) return;
+  turn_walk tw = {0, 1, 0};
+  CHECK(cs_reader_turns(r, 12, INT32_MIN, 0, walk_turn, &tw) == 0 && tw.n == 0,
+        "a walk leaves every turn of the damaged block out (%d passed)", tw.n);
+  CHECK(cs_corrupt_records() == damaged + 1, "the damage is reported");
+  tw = (turn_walk){0, 1, 0};
+  CHECK(cs_reader_turns(r, 12, INT32_MIN, CS_TURNS_STRICT, walk_turn, &tw) == CS_ECORRUPT &&
+            tw.n == 0,
+        "a strict walk fails before passing any (%d passed)", tw.n);
+  cs_reader_close(r);
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 12) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "tres") == 0,
+        "the damaged conversation is deleted all the same");
+}
+
 /* 40 short turns (seqs 0, 2, 4...) share blocks (turnblock.h): each one
  * reads back by seq, a seq between two turns is not found, a walk from
  * the middle of a block starts at its seq. */
@@ -336,6 +370,7 @@ static void turn_blocks(void) {
   CHECK(cs_corrupt_records() == damaged, "no damage reported (%llu, was %llu)",
         (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
   bad_seqs(s, w);
+  damaged_block_walk(s, w);
   cs_writer_close(w);
   cs_store_close(s);
 }
