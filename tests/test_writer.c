@@ -298,6 +298,26 @@ static void damaged_block_walk(cs_store *s, cs_writer *w) {
         "the damaged conversation is deleted all the same");
 }
 
+/* Passages naming turns that are not stored (their block lost): a
+ * mismatch between blocks that decode, not damage of the passage block.
+ * Deleting the conversation still removes its postings, nothing is counted
+ * as a damaged record. */
+static void lost_turns(cs_store *s, cs_writer *w) {
+  static const char *const texts[] = {"cuatro", "cinco", "seis"};
+  uint8_t key[12];
+  cs_key_turn(key, 13, 0);
+  CHECK(cs_writer_begin(w) == 0 && put_conv(w, 13, 3, texts, 3) == 0 &&
+            cs_del(cs_writer_txn(w), CS_T_TURN, (cs_slice){key, 12}) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "seis") > 0,
+        "a conversation whose turn block is gone");
+  uint64_t damaged = cs_corrupt_records();
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 13) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "seis") == 0,
+        "deleted all the same (%d)", docs_with(s, "seis"));
+  CHECK(cs_corrupt_records() == damaged, "no block blamed (%llu, was %llu)",
+        (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
+}
+
 /* 40 short turns (seqs 0, 2, 4...) share blocks (turnblock.h): each one
  * reads back by seq, a seq between two turns is not found, a walk from
  * the middle of a block starts at its seq. */
@@ -371,6 +391,7 @@ static void turn_blocks(void) {
         (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
   bad_seqs(s, w);
   damaged_block_walk(s, w);
+  lost_turns(s, w);
   cs_writer_close(w);
   cs_store_close(s);
 }
