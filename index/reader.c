@@ -248,6 +248,7 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
   if (rc) return rc;
   cs_buf scratch;
   cs_buf_init(&scratch);
+  cs_turn turns[CS_TBLOCK_TURNS]; /* a block's */
   uint8_t key[12];
   cs_key_turn(key, conv, from);
   cs_slice k, v;
@@ -262,11 +263,14 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
     cs_turn t;
     rc = cs_tblock_begin(&it, k, v);
     if (!rc && (flags & CS_TURNS_TEXT)) rc = cs_tblock_texts(&it, &scratch);
-    while (!rc && !(rc = cs_tblock_next(&it, &t))) {
-      if (!all && t.seq < from) continue;
-      if ((rc = fn(ctx, &t)) != 0) goto out;
-    }
+    /* The whole block is decoded before any of its turns is passed on: a
+     * damaged block's turns are all left out. */
+    uint32_t n = 0;
+    while (!rc && !(rc = cs_tblock_next(&it, &t)))
+      if (all || t.seq >= from) turns[n++] = t;
     if (rc == CS_ENOTFOUND) rc = 0;
+    for (uint32_t i = 0; !rc && i < n; i++)
+      if ((rc = fn(ctx, &turns[i])) != 0) goto out;
     /* A damaged block is reported; its turns are left out unless asked. */
     rc = cs_corrupt_rc(rc, CS_T_TURN, k);
     if (rc == CS_ECORRUPT && !(flags & CS_TURNS_STRICT)) rc = 0;

@@ -50,8 +50,9 @@ int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
  * order, until fn returns non-zero (that value is returned) or the turns
  * end (0). A turn lives until fn returns; its text.p is NULL (text.len
  * set) unless CS_TURNS_TEXT. A damaged block (turnblock.h) is reported
- * (corrupt.h) and its turns are left out, or with CS_TURNS_STRICT the walk
- * ends with CS_ECORRUPT. CS_TURNS_ALL: every conversation's (conv and
+ * (corrupt.h) and all its turns are left out (it is decoded whole before
+ * any is passed on), or with CS_TURNS_STRICT the walk ends there with
+ * CS_ECORRUPT. CS_TURNS_ALL: every conversation's (conv and
  * from ignored). */
 enum { CS_TURNS_TEXT = 1, CS_TURNS_STRICT = 2, CS_TURNS_ALL = 4 };
 typedef int (*cs_turn_fn)(void *ctx, const cs_turn *t);

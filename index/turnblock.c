@@ -113,7 +113,8 @@ int cs_tblock_b_fits(const cs_tblock_b *b, const cs_turn *t) {
 
 static uint32_t speaker_index(cs_tblock_b *b, cs_str s) {
   for (uint32_t i = 0; i < b->nspk; i++)
-    if (b->spk_len[i] == s.len && !memcmp(b->spk.p + b->spk_off[i], s.p, s.len)) return i;
+    if (b->spk_len[i] == s.len && (!s.len || !memcmp(b->spk.p + b->spk_off[i], s.p, s.len)))
+      return i; /* (an empty speaker: spk.p may still be NULL) */
   b->spk_off[b->nspk] = (uint32_t)b->spk.len;
   b->spk_len[b->nspk] = (uint32_t)s.len;
   cs_buf_bytes(&b->spk, s.p, s.len);

@@ -68,6 +68,7 @@ enum {
   CS_PUT_DUPLICATE = 1 << 4,     /* event already applied */
   CS_PUT_SKIPPED = 1 << 5,       /* unknown event type or missing fields */
   CS_PUT_OWNER_CHANGED = 1 << 6, /* a person indexed before moved to another owner */
+  CS_PUT_BAD_SEQ = 1 << 7,       /* turns whose seq was not past the one before: left out */
 };
 
 typedef struct cs_writer cs_writer;
@@ -129,6 +130,9 @@ int cs_writer_list_ids(cs_writer *w, cs_table t, uint64_t **ids, size_t *n);
 /* Checksums of source records, as stored in the index and recomputed by
  * `verify` from the stores. */
 uint64_t cs_conv_in_checksum(const cs_conv_in *c);
+/* How many of c's turns a put stores: of the first CS_TURNS_MAX, each
+ * whose seq is past every seq before it (*bad_seq: some is not). */
+uint32_t cs_conv_in_nturns(const cs_conv_in *c, int *bad_seq);
 uint64_t cs_patient_in_checksum(const cs_patient_in *p);
 
 #endif

@@ -50,6 +50,21 @@ static int fields_each(cs_writer *w, const cs_conv *c, const char *lang, cs__doc
   return rc;
 }
 
+uint32_t cs_conv_in_nturns(const cs_conv_in *c, int *bad_seq) {
+  size_t n = c->nturns < CS_TURNS_MAX ? c->nturns : CS_TURNS_MAX;
+  uint32_t kept = n ? 1 : 0;
+  *bad_seq = 0;
+  for (size_t i = 1, top = 0; i < n; i++) {
+    if (c->turns[i].seq <= c->turns[top].seq) {
+      *bad_seq = 1;
+    } else {
+      top = i;
+      kept++;
+    }
+  }
+  return kept;
+}
+
 int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx) {
   uint8_t key[12];
   cs_key_turn(key, conv, INT32_MIN);
@@ -76,12 +91,13 @@ int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx) {
     if (rc || !mine) break;
     cs_tblock_it it;
     cs_turn t;
-    rc = cs_tblock_begin(&it, sl(key, 12), sl(blk.p, blk.len));
-    if (!rc) rc = cs_tblock_texts(&it, &text);
-    while (!rc && !(rc = cs_tblock_next(&it, &t)))
+    /* Only the block's decoding is its damage (drc); fn's code is fn's. */
+    int drc = cs_tblock_begin(&it, sl(key, 12), sl(blk.p, blk.len));
+    if (!drc) drc = cs_tblock_texts(&it, &text);
+    while (!drc && !rc && !(drc = cs_tblock_next(&it, &t)))
       rc = fn(w, ctx, &t);
-    if (rc == CS_ENOTFOUND) rc = 0;
-    rc = cs_corrupt_rc(rc, CS_T_TURN, sl(key, 12));
+    if (drc == CS_ENOTFOUND) drc = 0;
+    if (!rc) rc = cs_corrupt_rc(drc, CS_T_TURN, sl(key, 12));
     uint32_t s = cs_be32_get(key + 8);
     if (rc || s == UINT32_MAX) break;
     cs_be32_put(key + 8, s + 1); /* the next block's key is past this one */
@@ -170,12 +186,17 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
   uint64_t sum = cs_conv_in_checksum(in);
+  /* Reported even when unchanged: the bad row stays noted (indexer). */
+  int bad_seq = 0;
+  (void)cs_conv_in_nturns(in, &bad_seq);
+  if (bad_seq) flags |= CS_PUT_BAD_SEQ;
   cs__turn_texts tt;
   memset(&tt, 0, sizeof tt);
   cs__passage_builder pb;
   memset(&pb, 0, sizeof pb);
   cs_tblock_b tb;
   cs_tblock_b_init(&tb, in->id);
+  size_t *kept = NULL;
   cs_buf copy, f[7];
   cs_buf_init(&copy);
   for (int i = 0; i < 7; i++)
@@ -237,9 +258,20 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
                            c.patient_id, -1, NULL, NULL);
     if (rc) goto out;
   }
-  /* Clean every turn first: passages are cut from the whole transcript. */
+  /* Clean every turn first: passages are cut from the whole transcript.
+   * A turn whose seq is not past the one before (a duplicate, or NULL read
+   * as 0) cannot be stored in seq order: it is left out before anything of
+   * it is indexed (bad input, CS_PUT_BAD_SEQ above). kept[j]: the input turn of
+   * the j-th kept turn. */
+  kept = malloc((nturns ? nturns : 1) * sizeof *kept);
+  if (!kept) {
+    rc = CS_ENOMEM;
+    goto out;
+  }
   for (size_t i = 0; i < nturns; i++) {
     const cs_turn_in *ti = &in->turns[i];
+    if (tt.n && ti->seq <= tt.seq[tt.n - 1]) continue;
+    kept[tt.n] = i;
     cs__wr_clean(&f[5], ti->text, ti->text ? ti->text_len : 0, CS_TEXT_MAX, &flags);
     if (f[5].err) {
       rc = f[5].err;
@@ -249,13 +281,14 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
                      (const char *)f[5].p, f[5].len);
     if (rc) goto out;
   }
+  c.nturns = (uint32_t)tt.n;
   rc = cs__passages_begin(&pb, &tt);
   if (rc) goto out;
   /* Then analyze each turn once: its tokens make the turn's document and
    * go, by byte range, to the passages it belongs to; a passage is indexed
    * as soon as its last turn is done, so every docid stays increasing. */
-  for (size_t i = 0; i < nturns; i++) {
-    const cs_turn_in *ti = &in->turns[i];
+  for (size_t i = 0; i < tt.n; i++) {
+    const cs_turn_in *ti = &in->turns[kept[i]];
     const char *text = cs__tt_text(&tt, i);
     size_t tlen = tt.len[i];
     const cs_token *toks;
@@ -275,7 +308,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     t.start_ms = ti->start_ms;
     t.end_ms = ti->end_ms;
     if (!cs_tblock_b_fits(&tb, &t)) rc = put_turns(w, &tb);
-    if (!rc && cs_tblock_b_in_order(&tb, &t)) cs_tblock_b_add(&tb, &t);
+    if (!rc) cs_tblock_b_add(&tb, &t);
     if (!rc) rc = cs__passages_feed(w, &pb, &c, &tt, (uint32_t)i, toks, ntoks, &d);
     if (rc) goto out;
   }
@@ -295,6 +328,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
   if (!rc) rc = cs__wr_zdict(w); /* enough text sampled: the dictionary */
 out:
+  free(kept);
   cs_tblock_b_free(&tb);
   cs__passages_end(&pb);
   cs__tt_free(&tt);

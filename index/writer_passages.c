@@ -215,16 +215,19 @@ int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn 
     }
     cs_pblock_it it;
     cs_passage p;
-    if (!rc) rc = cs_pblock_begin(&it, blk.p, blk.len);
-    while (!rc && !(rc = cs_pblock_next(&it, &p))) {
+    /* Only the block's decoding is its damage (drc): a passage naming
+     * turns that are not stored is a mismatch between two blocks that
+     * decode (CS_ECORRUPT, not blamed on this block). */
+    int drc = rc ? 0 : cs_pblock_begin(&it, blk.p, blk.len);
+    while (!rc && !drc && !(drc = cs_pblock_next(&it, &p))) {
       cs_passage_span sp = {0, 0, p.first_off, p.last_end};
       rc = seq_index(&tt, p.first_seq, &sp.first);
       if (!rc) rc = seq_index(&tt, p.last_seq, &sp.last);
       if (!rc) rc = passage_text(&tt, &sp, &text);
       if (!rc) rc = fn(w, ctx, p.docid, CS_DOC_PASSAGE, lang, (const char *)text.p, text.len);
     }
-    if (rc == CS_ENOTFOUND) rc = 0;
-    rc = cs_corrupt_rc(rc, CS_T_PASSAGE, sl(key, 12));
+    if (drc == CS_ENOTFOUND) drc = 0;
+    if (!rc) rc = cs_corrupt_rc(drc, CS_T_PASSAGE, sl(key, 12));
     /* The next block: the key after this one. */
     uint32_t n = cs_be32_get(key + 8);
     if (n == UINT32_MAX) break;

@@ -203,6 +203,10 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
     const char *verr = cs_pg_str(convs, row, 12);
     rc = verr ? cs_badrows_note(w, 'c', id, verr, "indexed with it unknown")
               : cs_badrows_clear(w, 'c', id);
+    /* So is a turn whose seq repeats or goes back (left out). */
+    if (!rc && (flags & CS_PUT_BAD_SEQ))
+      rc = cs_badrows_note(w, 'c', id, "a turn's seq is not past the one before it",
+                           "indexed without that turn");
     if (rc) break;
     /* Reported once, when the conversation is (re)indexed, not on every
      * idempotent re-read. */

@@ -222,7 +222,8 @@ static int check_conversation_page(verify *v, const uint64_t *idv, int n) {
     } else if (c.checksum != cs_conv_in_checksum(&in)) {
       diff(v, "conversation %" PRIu64 ": differs from the store (stale)", id);
     } else {
-      uint32_t expect = (uint32_t)(in.nturns > CS_TURNS_MAX ? CS_TURNS_MAX : in.nturns);
+      int bad_seq; /* a turn left out: a bad row (named) */
+      uint32_t expect = cs_conv_in_nturns(&in, &bad_seq);
       if (c.nturns != expect)
         diff(v, "conversation %" PRIu64 ": %u turns indexed, store has %u", id, c.nturns, expect);
     }

@@ -206,6 +206,118 @@ static int walk_turn(void *ctx, const cs_turn *t) {
   return 0;
 }
 
+/* Whether the words table holds `word`. */
+static int has_word(cs_store *s, const char *word) {
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) return -1;
+  cs_word out;
+  int rc = cs_reader_word(r, word, strlen(word), &out);
+  cs_reader_close(r);
+  return rc != CS_ENOTFOUND;
+}
+
+/* Turns with seqs 0, 1, 0 (a duplicate in the source view, or a NULL read
+ * as 0): the last one cannot be stored in seq order, so it is left out
+ * whole (reported as CS_PUT_BAD_SEQ), not searchable without a stored turn;
+ * the rest is indexed, and a delete leaves nothing, no damage reported. */
+static void bad_seqs(cs_store *s, cs_writer *w) {
+  static const char *const texts[] = {"el gato duerme", "el perro ladra", "un murcielago vuela"};
+  static const int32_t seqs[] = {0, 1, 0};
+  cs_turn_in turns[3];
+  for (int i = 0; i < 3; i++)
+    turns[i] = (cs_turn_in){
+        seqs[i],  "Ana",           "interviewer", (int64_t)i * 1000, (int64_t)i * 1000 + 900,
+        texts[i], strlen(texts[i])};
+  cs_conv_in c = conv_of(11, 3, turns, 3);
+  c.title = NULL;
+  uint64_t damaged = cs_corrupt_records();
+  unsigned flags = 0;
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_put_conversation(w, &c, &flags) == 0 &&
+            cs_writer_commit(w) == 0,
+        "a conversation with a repeated seq is indexed");
+  CHECK(flags & CS_PUT_BAD_SEQ, "the bad turn is reported (flags %#x)", flags);
+  CHECK(docs_with(s, "gato") == 1 && docs_with(s, "perro") == 1,
+        "its good turns are searchable (%d, %d)", docs_with(s, "gato"), docs_with(s, "perro"));
+  CHECK(docs_with(s, "murcielago") == 0 && !has_word(s, "murcielago"),
+        "the left-out turn's words are not (%d)", docs_with(s, "murcielago"));
+  cs_reader *r;
+  if (cs_reader_open(s, &r) == 0) {
+    cs_conv cv;
+    turn_walk tw = {0, 1, 0};
+    CHECK(cs_reader_conv(r, 11, &cv) == 0 && cv.nturns == 2 &&
+              cs_reader_turns(r, 11, INT32_MIN, CS_TURNS_STRICT, walk_turn, &tw) == 0 &&
+              tw.n == 2 && tw.ordered,
+          "two turns stored and counted (%d)", tw.n);
+    cs_reader_close(r);
+  }
+  flags = 0;
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_put_conversation(w, &c, &flags) == 0 &&
+            cs_writer_commit(w) == 0 && (flags & CS_PUT_UNCHANGED) && (flags & CS_PUT_BAD_SEQ),
+        "read again unchanged, still reported (flags %#x)", flags);
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 11) == 0 &&
+            cs_writer_commit(w) == 0,
+        "deleted");
+  CHECK(docs_with(s, "gato") == 0 && !has_word(s, "gato") && !has_word(s, "perro") &&
+            !has_word(s, "murcielago"),
+        "nothing of it is left");
+  CHECK(cs_corrupt_records() == damaged, "no damage reported (%llu, was %llu)",
+        (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
+}
+
+/* A turn block whose header counts a turn more than its metadata holds
+ * decodes three turns before the damage shows: a walk leaves the whole
+ * block out (reported once), a strict walk fails. */
+static void damaged_block_walk(cs_store *s, cs_writer *w) {
+  static const char *const texts[] = {"uno", "dos", "tres"};
+  uint8_t key[12], val[4096];
+  cs_key_turn(key, 12, 0);
+  cs_slice v;
+  int ok = cs_writer_begin(w) == 0 && put_conv(w, 12, 3, texts, 3) == 0 &&
+           cs_get(cs_writer_txn(w), CS_T_TURN, (cs_slice){key, 12}, &v) == 0 &&
+           v.len <= sizeof val && v.len > 1 && ((const uint8_t *)v.data)[1] == 3;
+  if (ok) {
+    memcpy(val, v.data, v.len);
+    val[1] = 4; /* n: 4 turns */
+    ok = cs_put(cs_writer_txn(w), CS_T_TURN, (cs_slice){key, 12}, (cs_slice){val, v.len}) == 0;
+  }
+  CHECK(ok && cs_writer_commit(w) == 0, "a block of three turns damaged");
+  uint64_t damaged = cs_corrupt_records();
+  cs_reader *r;
+  if (cs_reader_open(s, &r)) return;
+  turn_walk tw = {0, 1, 0};
+  CHECK(cs_reader_turns(r, 12, INT32_MIN, 0, walk_turn, &tw) == 0 && tw.n == 0,
+        "a walk leaves every turn of the damaged block out (%d passed)", tw.n);
+  CHECK(cs_corrupt_records() == damaged + 1, "the damage is reported");
+  tw = (turn_walk){0, 1, 0};
+  CHECK(cs_reader_turns(r, 12, INT32_MIN, CS_TURNS_STRICT, walk_turn, &tw) == CS_ECORRUPT &&
+            tw.n == 0,
+        "a strict walk fails before passing any (%d passed)", tw.n);
+  cs_reader_close(r);
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 12) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "tres") == 0,
+        "the damaged conversation is deleted all the same");
+}
+
+/* Passages naming turns that are not stored (their block lost): a
+ * mismatch between blocks that decode, not damage of the passage block.
+ * Deleting the conversation still removes its postings, nothing is counted
+ * as a damaged record. */
+static void lost_turns(cs_store *s, cs_writer *w) {
+  static const char *const texts[] = {"cuatro", "cinco", "seis"};
+  uint8_t key[12];
+  cs_key_turn(key, 13, 0);
+  CHECK(cs_writer_begin(w) == 0 && put_conv(w, 13, 3, texts, 3) == 0 &&
+            cs_del(cs_writer_txn(w), CS_T_TURN, (cs_slice){key, 12}) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "seis") > 0,
+        "a conversation whose turn block is gone");
+  uint64_t damaged = cs_corrupt_records();
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 13) == 0 &&
+            cs_writer_commit(w) == 0 && docs_with(s, "seis") == 0,
+        "deleted all the same (%d)", docs_with(s, "seis"));
+  CHECK(cs_corrupt_records() == damaged, "no block blamed (%llu, was %llu)",
+        (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
+}
+
 /* 40 short turns (seqs 0, 2, 4...) share blocks (turnblock.h): each one
  * reads back by seq, a seq between two turns is not found, a walk from
  * the middle of a block starts at its seq. */
@@ -267,10 +379,19 @@ static void turn_blocks(void) {
   CHECK(cs_reader_turns(r, 10, INT32_MIN, 0, walk_turn, &tw) == 0 && tw.n == 0,
         "another conversation has none");
   cs_reader_close(r);
-  /* Deleted: every posting of its turns goes (their stored texts read back). */
+  /* Deleted: every posting of its turns goes (their stored texts read back,
+   * every block: the words table loses the words, nothing is damaged). */
+  uint64_t damaged = cs_corrupt_records();
   CHECK(cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 9) == 0 &&
             cs_writer_commit(w) == 0 && docs_with(s, "vivienda") == 0,
         "deleting it removes every turn's postings");
+  CHECK(!has_word(s, "vivienda") && !has_word(s, "turno") && !has_word(s, "entrevista"),
+        "and its words");
+  CHECK(cs_corrupt_records() == damaged, "no damage reported (%llu, was %llu)",
+        (unsigned long long)cs_corrupt_records(), (unsigned long long)damaged);
+  bad_seqs(s, w);
+  damaged_block_walk(s, w);
+  lost_turns(s, w);
   cs_writer_close(w);
   cs_store_close(s);
 }

@@ -156,6 +156,13 @@ static void canonical(void) {
             "('s', 3, 'conversation.played', '{\"patient_id\": 999}', 1, now()),"
             "('s', 4, 'conversation.played', '{\"patient_id\": 1, \"conversation_id\": 1}', 1, "
             "now());"
+            /* A source that does not keep seqs unique (its key dropped): a
+             * turn repeating a seq cannot be stored in order. */
+            "ALTER TABLE segments DROP CONSTRAINT segments_pkey;"
+            "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
+            "(15, 1, 1, 'segs');"
+            "INSERT INTO segments (conversation_id, seq, text) VALUES "
+            "(15, 0, 'gatoprimero'), (15, 1, 'perrorepetido'), (15, 1, 'perrorepetido murcielago');"
             "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
             "(14, 1, 1, 'despuesdetodo')");
   int ms = th_wait_docs(index, "despuesdetodo", 1, 20000);
@@ -163,18 +170,25 @@ static void canonical(void) {
   CHECK(th_docs_with(index, "menosinfinito") == 0, "an infinite timestamp: skipped");
   CHECK(th_docs_with(index, "codificado") == 1, "invalid UTF-8: indexed, repaired");
   CHECK(th_index_count(index, CS_T_PATIENT) == 1, "the person with an infinite time: skipped");
+  CHECK(th_docs_with(index, "gatoprimero") == 1 && th_docs_with(index, "perrorepetido") == 1 &&
+            th_docs_with(index, "segs") == 1,
+        "a repeated seq: the conversation is indexed with one turn of that seq (%d %d)",
+        th_docs_with(index, "gatoprimero"), th_docs_with(index, "perrorepetido"));
   th_sleep_ms(1000);
   static const char *const logged[] = {"person 12: bad value in the store (",
                                        "conversation 12: bad value in the store (",
                                        "event 1: bad value in the store (",
-                                       "event 2: bad value in the store (malformed payload field)"};
+                                       "event 2: bad value in the store (malformed payload field)",
+                                       "conversation 15: bad value in the store (a turn's seq is "
+                                       "not past the one before it), indexed without that turn"};
   for (size_t i = 0; i < sizeof logged / sizeof *logged; i++)
     CHECK(th_log_count(logged[i]) == 1, "logged once: %s (%d)", logged[i], th_log_count(logged[i]));
   th_stop(indexer);
   static const char *const named[] = {
-      "bad input: person 12: ", "bad input: conversation 12: ", "bad input: event 1: "};
-  check_verify(pg, index, named, 3);
-  check_counted(index, 4);
+      "bad input: person 12: ", "bad input: conversation 12: ", "bad input: event 1: ",
+      "bad input: conversation 15: a turn's seq"};
+  check_verify(pg, index, named, 4);
+  check_counted(index, 5);
   PQfinish(c);
 }
 
