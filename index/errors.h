@@ -15,7 +15,8 @@
   X(CS_EINVAL, -7, "invalid argument")                                                             \
   X(CS_ELIMIT, -8, "a size limit was exceeded")                                                    \
   X(CS_EBUSY, -9, "index is locked by another writer")                                             \
-  X(CS_ESTORE, -10, "LMDB error")
+  X(CS_ESTORE, -10, "LMDB error")                                                                  \
+  X(CS_ENOSPC, -11, "no space left on device")
 
 enum {
 #define CS_ERRNO_ENUM(name, value, msg) name = value,

@@ -246,8 +246,14 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
   cs_cursor *c;
   int rc = cs_cursor_open(r->txn, CS_T_TURN, &c);
   if (rc) return rc;
-  cs_buf scratch;
-  cs_buf_init(&scratch);
+  /* The walk takes over the reader's decompressed block (cs_reader_turn's
+   * cache): it reuses it when it reads that block, and hands the last
+   * block it decompressed back when done. Meanwhile the reader has an
+   * empty cache, so fn may call cs_reader_turn. */
+  cs_buf scratch = r->text;
+  const void *cached = r->tblock;
+  cs_buf_init(&r->text);
+  r->tblock = NULL;
   cs_turn turns[CS_TBLOCK_TURNS]; /* a block's */
   uint8_t key[12];
   cs_key_turn(key, conv, from);
@@ -262,7 +268,14 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
     cs_tblock_it it;
     cs_turn t;
     rc = cs_tblock_begin(&it, k, v);
-    if (!rc && (flags & CS_TURNS_TEXT)) rc = cs_tblock_texts(&it, &scratch);
+    if (!rc && (flags & CS_TURNS_TEXT) && it.packed.p && cached == v.data) {
+      it.packed = (cs_str){NULL, 0};
+      it.text = (cs_str){(const char *)scratch.p, it.text.len};
+    } else if (!rc && (flags & CS_TURNS_TEXT) && it.packed.p) {
+      cached = NULL;
+      rc = cs_tblock_texts(&it, &scratch);
+      if (!rc) cached = v.data;
+    }
     /* The whole block is decoded before any of its turns is passed on: a
      * damaged block's turns are all left out. */
     uint32_t n = 0;
@@ -278,7 +291,13 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
   }
   if (rc == CS_ENOTFOUND) rc = 0;
 out:
-  cs_buf_free(&scratch);
+  if (r->tblock) {
+    cs_buf_free(&scratch);
+  } else {
+    cs_buf_free(&r->text);
+    r->text = scratch;
+    r->tblock = cached;
+  }
   cs_cursor_close(c);
   return rc;
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -98,11 +99,28 @@ static int map_rc(int rc) {
   case ENOMEM:
     return CS_ENOMEM;
   case EIO:
-  case ENOSPC:
     return CS_EIO;
+  case ENOSPC:
+  case EDQUOT:
+    return CS_ENOSPC;
   default:
     return CS_ESTORE;
   }
+}
+
+/* LMDB reports a write the file system cut short (it was full) as EIO,
+ * not ENOSPC: such an EIO, with next to no space left where env lives, is
+ * CS_ENOSPC. */
+#define FULL_SLACK (1u << 20)
+static int write_rc(MDB_env *env, int rc) {
+  if (rc != EIO) return map_rc(rc);
+  const char *path;
+  struct statvfs v;
+  if (mdb_env_get_path(env, &path) == 0 && statvfs(path, &v) == 0) {
+    uint64_t left = (uint64_t)(geteuid() == 0 ? v.f_bfree : v.f_bavail) * v.f_frsize;
+    if (left < FULL_SLACK) return CS_ENOSPC;
+  }
+  return CS_EIO;
 }
 
 /* Joins a directory and a name; fails (CS_EINVAL) rather than truncating. */
@@ -396,10 +414,10 @@ int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
 }
 
 int cs_txn_commit(cs_txn *t) {
-  int rc = mdb_txn_commit(t->txn);
+  int rc = write_rc(t->s->env, mdb_txn_commit(t->txn));
   pthread_rwlock_unlock(&t->s->remap);
   free(t);
-  return map_rc(rc);
+  return rc;
 }
 
 void cs_txn_abort(cs_txn *t) {
@@ -482,7 +500,7 @@ static int repack_tables(cs_store *s, MDB_env *dst) {
 }
 
 int cs_store_copy_compact(cs_store *s, const char *path) {
-  if (make_dir(path) != 0) return CS_EIO;
+  if (make_dir(path) != 0) return errno == ENOSPC || errno == EDQUOT ? CS_ENOSPC : CS_EIO;
   uint64_t used = 0;
   int rc = cs_store_used_bytes(s, &used);
   if (rc) return rc;
@@ -499,8 +517,9 @@ int cs_store_copy_compact(cs_store *s, const char *path) {
   rc = mdb_env_open(env, path, MDB_NOTLS | MDB_NOSYNC, CS_MODE_DATA);
   if (!rc) rc = repack_tables(s, env);
   if (!rc) rc = mdb_env_sync(env, 1);
+  if (rc) rc = write_rc(env, rc);
   mdb_env_close(env);
-  if (rc) return map_rc(rc);
+  if (rc) return rc;
   set_env_modes(path);
   return 0;
 }

@@ -787,6 +787,65 @@ typedef struct rendered {
   cs_buf text;
 } rendered;
 
+/* Calls fn with each turn of passage p and the part [from, to) of its text
+ * the passage covers, in seq order: one walk over the conversation's turn
+ * blocks from first_seq to last_seq (seqs missing in between cost
+ * nothing). */
+typedef int (*slice_fn)(void *ctx, const cs_turn *t, uint32_t from, uint32_t to);
+typedef struct slice_walk {
+  const cs_passage *p;
+  slice_fn fn;
+  void *ctx;
+} slice_walk;
+
+enum { SLICES_DONE = 1 };
+
+static int slice_each(void *ctx, const cs_turn *t) {
+  slice_walk *w = ctx;
+  const cs_passage *p = w->p;
+  if (t->seq > p->last_seq) return SLICES_DONE;
+  uint32_t from = t->seq == p->first_seq ? p->first_off : 0;
+  uint32_t to = t->seq == p->last_seq ? p->last_end : (uint32_t)t->text.len;
+  int rc = to > t->text.len || from > to ? 0 : w->fn(w->ctx, t, from, to);
+  /* Stopping on the last turn spares decompressing the next block. */
+  return rc ? rc : t->seq == p->last_seq ? SLICES_DONE : 0;
+}
+
+static int passage_slices(cs_reader *r, uint64_t conv, const cs_passage *p, slice_fn fn,
+                          void *ctx) {
+  slice_walk w = {p, fn, ctx};
+  int rc = cs_reader_turns(r, conv, p->first_seq, CS_TURNS_TEXT, slice_each, &w);
+  return rc == SLICES_DONE ? 0 : rc;
+}
+
+typedef struct render_ctx {
+  cs__redact red;
+  rendered *out;
+} render_ctx;
+
+static int render_slice(void *ctx, const cs_turn *t, uint32_t from, uint32_t to) {
+  render_ctx *rc = ctx;
+  rendered *out = rc->out;
+  /* Analysts never see names: the person's pseudonym, or the role. */
+  cs_str who = cs__redact_speaker_str(&rc->red, t->speaker, t->role);
+  if (!who.len) {
+    const char *role = cs_role_name(t->role);
+    who = (cs_str){role, strlen(role)};
+  }
+  int seen = 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(out->speakers, i, v) {
+    seen |= json_string_length(v) == who.len && memcmp(json_string_value(v), who.p, who.len) == 0;
+  }
+  if (!seen) json_array_append_new(out->speakers, cs_json_str(who));
+  if (out->text.len) cs_buf_u8(&out->text, '\n');
+  cs_buf_bytes(&out->text, who.p, who.len);
+  cs_buf_bytes(&out->text, ": ", 2);
+  cs__redact_append(&rc->red, t->text.p, t->text.len, from, to, &out->text);
+  return 0;
+}
+
 /* The passage's text with "Speaker: " before each turn's part. */
 static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *out) {
   cs_doc d;
@@ -805,33 +864,17 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
   cs_conv conv;
   rc = cs_reader_conv(r, d.conversation_id, &conv);
   if (rc) return rc;
-  cs__redact red;
-  cs__redact_init(&red, c, r, conv.patient_id);
-  for (int32_t seq = p.first_seq; seq <= p.last_seq; seq++) {
-    cs_turn t;
-    if (cs_reader_turn(r, d.conversation_id, seq, &t) != 0) continue;
-    uint32_t from = seq == p.first_seq ? p.first_off : 0;
-    uint32_t to = seq == p.last_seq ? p.last_end : (uint32_t)t.text.len;
-    if (to > t.text.len || from > to) continue;
-    /* Analysts never see names: the person's pseudonym, or the role. */
-    cs_str who = cs__redact_speaker_str(&red, t.speaker, t.role);
-    if (!who.len) {
-      const char *role = cs_role_name(t.role);
-      who = (cs_str){role, strlen(role)};
-    }
-    int seen = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(out->speakers, i, v) {
-      seen |= json_string_length(v) == who.len && memcmp(json_string_value(v), who.p, who.len) == 0;
-    }
-    if (!seen) json_array_append_new(out->speakers, cs_json_str(who));
-    if (out->text.len) cs_buf_u8(&out->text, '\n');
-    cs_buf_bytes(&out->text, who.p, who.len);
-    cs_buf_bytes(&out->text, ": ", 2);
-    cs__redact_append(&red, t.text.p, t.text.len, from, to, &out->text);
-  }
-  return out->text.err;
+  render_ctx rx = {.out = out};
+  cs__redact_init(&rx.red, c, r, conv.patient_id);
+  rc = passage_slices(r, d.conversation_id, &p, render_slice, &rx);
+  return rc ? rc : out->text.err;
+}
+
+static int plain_slice(void *ctx, const cs_turn *t, uint32_t from, uint32_t to) {
+  cs_buf *out = ctx;
+  if (out->len) cs_buf_u8(out, '\n');
+  cs_buf_bytes(out, t->text.p + from, to - from);
+  return 0;
 }
 
 /* The passage's own text, as it was indexed (turn slices joined by
@@ -843,16 +886,8 @@ static int passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out) {
   if (!rc) rc = cs_reader_passage(r, d.conversation_id, (uint32_t)d.seq, &p);
   if (rc) return rc;
   cs_buf_reset(out);
-  for (int32_t seq = p.first_seq; seq <= p.last_seq; seq++) {
-    cs_turn t;
-    if (cs_reader_turn(r, d.conversation_id, seq, &t) != 0) continue;
-    uint32_t from = seq == p.first_seq ? p.first_off : 0;
-    uint32_t to = seq == p.last_seq ? p.last_end : (uint32_t)t.text.len;
-    if (to > t.text.len || from > to) continue;
-    if (out->len) cs_buf_u8(out, '\n');
-    cs_buf_bytes(out, t.text.p + from, to - from);
-  }
-  return out->err;
+  rc = passage_slices(r, d.conversation_id, &p, plain_slice, out);
+  return rc ? rc : out->err;
 }
 
 static void fmt_time(char *buf, size_t cap, int64_t ms) {
