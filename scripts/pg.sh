@@ -2,6 +2,8 @@
 # Starts or stops a private PostgreSQL 15 cluster in a directory of our own.
 #   scripts/pg.sh start DIR   -> initdb (first time) and start; prints the conninfo
 #   scripts/pg.sh stop DIR    -> fast shutdown (no-op when not running)
+#   scripts/pg.sh destroy DIR -> stop, then remove DIR (the test suite's
+#                                cluster: a throwaway, ~0.5 GB per build tree)
 #   scripts/pg.sh standby DIR PRIMARY_DIR
 #                             -> a hot standby of the running cluster in
 #                                PRIMARY_DIR (pg_basebackup -R the first time:
@@ -11,8 +13,9 @@
 # local connections, and has the superuser "convsearch". As root, the cluster
 # runs as the unprivileged "postgres" user (initdb refuses to run as root).
 set -euo pipefail
-cmd=${1:?usage: pg.sh start|stop DIR | standby DIR PRIMARY_DIR}
-dir=${2:?usage: pg.sh start|stop DIR | standby DIR PRIMARY_DIR}
+usage="usage: pg.sh start|stop|destroy DIR | standby DIR PRIMARY_DIR"
+cmd=${1:?$usage}
+dir=${2:?$usage}
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$pgbin/pg_ctl" ] || { echo "pg.sh: PostgreSQL 15 server binaries not found in $pgbin" >&2; exit 1; }
 
@@ -57,10 +60,14 @@ start|standby)
   echo "host=$sock port=5432 user=convsearch" >"$dir/conninfo"
   echo "host=$sock port=5432 user=convsearch"
   ;;
-stop)
+stop|destroy)
   if [ -f "$data/PG_VERSION" ]; then
     as_owner "$pgbin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
   fi
+  if [ "$cmd" = destroy ]; then
+    rm -rf "$dir"
+    [ "$sock" = "$dir" ] || rm -rf "$sock"
+  fi
   ;;
-*) echo "usage: pg.sh start|stop DIR | standby DIR PRIMARY_DIR" >&2; exit 2 ;;
+*) echo "$usage" >&2; exit 2 ;;
 esac
