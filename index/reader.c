@@ -215,16 +215,13 @@ static int turn_block(cs_cursor *c, uint64_t conv, int32_t seq, cs_slice *k, cs_
   return CS_ENOTFOUND;
 }
 
-int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
-  int rc = r->tcur ? 0 : cs_cursor_open(r->txn, CS_T_TURN, &r->tcur);
-  cs_slice k, v;
-  int past;
-  if (!rc) rc = turn_block(r->tcur, conv, seq, &k, &v, &past);
-  if (rc) return rc;
+/* The turn of block (k, v) whose seq (by_docid 0) or docid is `want`,
+ * its text in r->text: the block is decompressed unless it is the one
+ * read last (a read view's values stay where they are). */
+static int block_turn(cs_reader *r, cs_slice k, cs_slice v, int by_docid, int64_t want,
+                      cs_turn *out) {
   cs_tblock_it it;
-  rc = cs_tblock_begin(&it, k, v);
-  /* The block read last: its texts are still in r->text (a read view's
-   * values stay where they are). */
+  int rc = cs_tblock_begin(&it, k, v);
   if (!rc && it.packed.p && r->tblock == v.data) {
     it.packed = (cs_str){NULL, 0};
     it.text = (cs_str){(const char *)r->text.p, it.text.len};
@@ -234,11 +231,59 @@ int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
     rc = cs_tblock_texts(&it, &r->text);
     if (!rc) r->tblock = v.data;
   }
-  while (!rc && !(rc = cs_tblock_next(&it, out)) && out->seq < seq) {
+  while (!rc && !(rc = cs_tblock_next(&it, out)) &&
+         (by_docid ? (int64_t)out->docid : (int64_t)out->seq) < want) {
   }
-  if (!rc && out->seq != seq) rc = CS_ENOTFOUND;
+  if (!rc && (by_docid ? (int64_t)out->docid : (int64_t)out->seq) != want) rc = CS_ENOTFOUND;
   if (rc == CS_ENOTFOUND) return rc;
   return cs_corrupt_rc(rc, CS_T_TURN, k);
+}
+
+int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
+  int rc = r->tcur ? 0 : cs_cursor_open(r->txn, CS_T_TURN, &r->tcur);
+  cs_slice k, v;
+  int past;
+  if (!rc) rc = turn_block(r->tcur, conv, seq, &k, &v, &past);
+  if (rc) return rc;
+  return block_turn(r, k, v, 0, seq, out);
+}
+
+/* The docid of the first turn of block (k, v) of conversation `key`
+ * (cs_key_turn), or -1 when (k, v) is another conversation's or damaged. */
+static int64_t block_first_docid(cs_slice k, cs_slice v, const uint8_t *key) {
+  cs_tblock_it it;
+  if (!same_conv(k, key) || cs_tblock_begin(&it, k, v)) return -1;
+  uint32_t d = cs_rd_u32(&it.meta);
+  return it.meta.err ? -1 : (int64_t)d;
+}
+
+int cs_reader_turn_near(cs_reader *r, uint64_t conv, int32_t guess, uint32_t docid, cs_turn *out) {
+  int rc = r->tcur ? 0 : cs_cursor_open(r->txn, CS_T_TURN, &r->tcur);
+  if (rc) return rc;
+  uint8_t key[12];
+  cs_key_turn(key, conv, guess);
+  cs_slice k, v, k2, v2;
+  int past;
+  rc = turn_block(r->tcur, conv, guess, &k, &v, &past);
+  if (rc == CS_ENOTFOUND && past) rc = 0; /* then the conversation's first block, if any */
+  if (rc) return rc;
+  int64_t first = block_first_docid(k, v, key);
+  int steps = 0;
+  /* A conversation's docids grow with its seqs: back while the block
+   * starts past docid, then on while the next one starts at or before it. */
+  while (first > (int64_t)docid) {
+    if (++steps > CS_TURN_NEAR_STEPS || cs_cursor_prev(r->tcur, &k, &v)) return CS_ENOTFOUND;
+    first = block_first_docid(k, v, key);
+  }
+  if (first < 0) return CS_ENOTFOUND;
+  while (cs_cursor_next(r->tcur, &k2, &v2) == 0) {
+    int64_t next = block_first_docid(k2, v2, key);
+    if (next < 0 || next > (int64_t)docid) break;
+    if (++steps > CS_TURN_NEAR_STEPS) return CS_ENOTFOUND;
+    k = k2;
+    v = v2;
+  }
+  return block_turn(r, k, v, 1, docid, out);
 }
 
 int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, cs_turn_fn fn,

@@ -46,6 +46,13 @@ int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out);
 /* The turn with its text readable until the next cs_reader_turn on r
  * (CS_ENOTFOUND when the conversation has no turn `seq`). */
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
+/* cs_reader_turn for the turn with docid `docid` of conversation conv
+ * without its CS_T_DOCS record: from the block holding seq `guess`, at most
+ * CS_TURN_NEAR_STEPS blocks back or on (a conversation's docids grow with
+ * its seqs). CS_ENOTFOUND when not found so (a bad guess, or anything
+ * damaged: nothing is reported, cs_reader_doc + cs_reader_turn tell). */
+#define CS_TURN_NEAR_STEPS 16
+int cs_reader_turn_near(cs_reader *r, uint64_t conv, int32_t guess, uint32_t docid, cs_turn *out);
 /* Calls fn for the turns of conversation conv from seq `from` on, in seq
  * order, until fn returns non-zero (that value is returned) or the turns
  * end (0). A turn lives until fn returns; its text.p is NULL (text.len

@@ -11,31 +11,23 @@ typedef struct brange {
   uint32_t start, end;
 } brange;
 
+/* Which bytes HTML escaping replaces (index into reps, 0: kept). */
+static const uint8_t esc_of[256] = {['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4, ['\''] = 5};
+static const struct {
+  char s[7];
+  uint8_t n;
+} esc_reps[6] = {{"", 0}, {"&amp;", 5}, {"&lt;", 4}, {"&gt;", 4}, {"&quot;", 6}, {"&#39;", 5}};
+
 void cs__html_escape(cs_buf *out, const char *s, size_t n) {
+  /* One table lookup per byte, the text between replacements copied in
+   * runs: every snippet window and title goes through here. */
+  const uint8_t *p = (const uint8_t *)s;
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {
-    const char *rep = NULL;
-    switch (s[i]) {
-    case '&':
-      rep = "&amp;";
-      break;
-    case '<':
-      rep = "&lt;";
-      break;
-    case '>':
-      rep = "&gt;";
-      break;
-    case '"':
-      rep = "&quot;";
-      break;
-    case '\'':
-      rep = "&#39;";
-      break;
-    default:
-      continue;
-    }
+    uint8_t e = esc_of[p[i]];
+    if (!e) continue;
     cs_buf_bytes(out, s + run, i - run);
-    cs_buf_bytes(out, rep, strlen(rep));
+    cs_buf_bytes(out, esc_reps[e].s, esc_reps[e].n);
     run = i + 1;
   }
   cs_buf_bytes(out, s + run, n - run);

@@ -372,6 +372,29 @@ static void turn_blocks(void) {
             cs_reader_turn(r, 9, 80, &t) == CS_ENOTFOUND &&
             cs_reader_turn(r, 8, 0, &t) == CS_ENOTFOUND,
         "seqs no turn has are not found");
+  /* By docid from a guess of the seq (snippets): found from any guess
+   * within CS_TURN_NEAR_STEPS blocks, text included; a docid that is no
+   * turn of the conversation is not found, and nothing is blamed. */
+  uint64_t damaged0 = cs_corrupt_records();
+  int near_ok = 1;
+  for (int i = 0; i < 40 && near_ok; i++) {
+    cs_turn want, got;
+    const int32_t guesses[] = {2 * i, i, 0, 79, INT32_MIN, INT32_MAX};
+    near_ok = cs_reader_turn(r, 9, 2 * i, &want) == 0;
+    for (size_t g = 0; g < sizeof guesses / sizeof *guesses && near_ok; g++) {
+      near_ok = cs_reader_turn_near(r, 9, guesses[g], want.docid, &got) == 0 && got.seq == 2 * i &&
+                got.docid == want.docid && got.text.len == strlen(texts[i]) &&
+                !memcmp(got.text.p, texts[i], got.text.len);
+      CHECK(near_ok, "turn %d found by docid from seq %d", 2 * i, (int)guesses[g]);
+    }
+  }
+  cs_turn last, t2;
+  CHECK(cs_reader_turn(r, 9, 78, &last) == 0 &&
+            cs_reader_turn_near(r, 9, 78, last.docid + 1, &t2) == CS_ENOTFOUND &&
+            cs_reader_turn_near(r, 10, 0, last.docid, &t2) == CS_ENOTFOUND &&
+            cs_reader_turn_near(r, 8, 0, last.docid, &t2) == CS_ENOTFOUND &&
+            cs_corrupt_records() == damaged0,
+        "a docid no turn of the conversation has is not found");
   turn_walk tw = {0, 1, 0};
   CHECK(cs_reader_turns(r, 9, 31, 0, walk_turn, &tw) == 0 && tw.n == 24 && tw.ordered,
         "a walk from seq 31 gives the 24 turns from 32 on, in order (%d)", tw.n);
