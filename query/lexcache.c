@@ -1,0 +1,281 @@
+/*
+ * The lexicon in RAM (see lexcache.h).
+ */
+#include "lexcache.h"
+#include "corrupt.h"
+
+#include "analyzer.h"
+#include "errors.h"
+#include "grow.h"
+#include "records.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+_Static_assert(CS__LEX_MAXCP == CS_TERM_MAX + 1, "a key's code points as the walk reads them");
+
+/* Making copies may take at most 1 / REBUILD_FACTOR of a core per table. */
+#define REBUILD_FACTOR 20
+
+enum { SLOT_WORDS, SLOT_LEX, SLOT_OWORDS, SLOT_OLEX, SLOTS };
+
+typedef struct slot {
+  cs__lexarr *cur;
+  int building;
+  int64_t next_ns; /* no new copy before this */
+} slot;
+
+struct cs__lexcache {
+  pthread_mutex_t lock;
+  slot s[SLOTS];
+};
+
+/* The array and its pools, in one allocation each. */
+typedef struct lexbuf {
+  cs__lexarr a;
+  cs__lexent *e;
+  size_t cap;
+  char *bytes;
+  size_t nb, bcap;
+  uint32_t *cps;
+  size_t ncps, ccap;
+} lexbuf;
+
+static _Thread_local cs__lexcache *current;
+
+cs__lexcache *cs__lexcache_set_current(cs__lexcache *c) {
+  cs__lexcache *old = current;
+  current = c;
+  return old;
+}
+
+cs__lexcache *cs__lexcache_current(void) {
+  return current;
+}
+
+int cs__utf8_decode(const char *s, size_t n, uint32_t *cp, uint32_t *ends, int max) {
+  const unsigned char *p = (const unsigned char *)s;
+  int k = 0;
+  size_t i = 0;
+  while (i < n && k < max) {
+    uint32_t c = p[i];
+    size_t len = 1;
+    if (c >= 0xF0)
+      len = 4;
+    else if (c >= 0xE0)
+      len = 3;
+    else if (c >= 0xC0)
+      len = 2;
+    if (i + len > n) len = 1;
+    if (len == 2) c = (c & 0x1F) << 6 | (p[i + 1] & 0x3F);
+    if (len == 3) c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+    if (len == 4)
+      c = (c & 0x07) << 18 | (uint32_t)(p[i + 1] & 0x3F) << 12 | (uint32_t)(p[i + 2] & 0x3F) << 6 |
+          (p[i + 3] & 0x3F);
+    cp[k] = c;
+    i += len;
+    if (ends) ends[k] = (uint32_t)i;
+    k++;
+  }
+  return k;
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int slot_of(cs_table t) {
+  switch (t) {
+  case CS_T_WORDS:
+    return SLOT_WORDS;
+  case CS_T_LEX:
+    return SLOT_LEX;
+  case CS_T_OWORDS:
+    return SLOT_OWORDS;
+  case CS_T_OLEX:
+    return SLOT_OLEX;
+  default:
+    return -1;
+  }
+}
+
+static void arr_free(cs__lexarr *a) {
+  if (!a) return;
+  lexbuf *b = (lexbuf *)a; /* a is the first member */
+  free(b->e);
+  free(b->bytes);
+  free(b->cps);
+  free(b);
+}
+
+static int add_bytes(lexbuf *b, const void *p, size_t n, uint32_t *off) {
+  if (b->nb + n > UINT32_MAX) return CS_ENOMEM;
+  if (cs_grow((void **)&b->bytes, &b->bcap, b->nb + n, 1)) return CS_ENOMEM;
+  if (n) memcpy(b->bytes + b->nb, p, n);
+  *off = (uint32_t)b->nb;
+  b->nb += n;
+  return 0;
+}
+
+static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int words) {
+  if (cs_grow((void **)&b->e, &b->cap, b->a.n + 1, sizeof *b->e)) return CS_ENOMEM;
+  if (cs_grow((void **)&b->cps, &b->ccap, b->ncps + CS__LEX_MAXCP, sizeof *b->cps))
+    return CS_ENOMEM;
+  cs__lexent *x = &b->e[b->a.n];
+  memset(x, 0, sizeof *x);
+  if (key.len > UINT16_MAX) return 0; /* no such key: terms are short */
+  int rc = add_bytes(b, key.data, key.len, &x->key);
+  if (rc) return rc;
+  x->klen = (uint16_t)key.len;
+  size_t kp = kplen < key.len ? kplen : key.len;
+  x->cp = (uint32_t)b->ncps;
+  x->ncp = (uint8_t)cs__utf8_decode((const char *)key.data + kp, key.len - kp, b->cps + b->ncps,
+                                    NULL, CS__LEX_MAXCP);
+  b->ncps += x->ncp;
+  if (words) {
+    cs_word w;
+    if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), b->a.table, key) == 0 &&
+        w.stem.len <= UINT8_MAX) {
+      rc = add_bytes(b, w.stem.p, w.stem.len, &x->stem);
+      if (rc) return rc;
+      x->slen = (uint8_t)w.stem.len;
+      x->df = w.df;
+      x->ok = 1;
+    }
+  } else {
+    cs_lex lx;
+    if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), b->a.table, key) == 0) {
+      x->df = lx.df;
+      x->ok = 1;
+    }
+  }
+  b->a.n++;
+  return 0;
+}
+
+/* A copy of table t as r's snapshot holds it. */
+static int build(cs_reader *r, cs_table t, cs__lexarr **out) {
+  *out = NULL;
+  lexbuf *b = calloc(1, sizeof *b);
+  if (!b) return CS_ENOMEM;
+  b->a.table = t;
+  b->a.snap = cs_reader_snapshot(r);
+  int words = t == CS_T_WORDS || t == CS_T_OWORDS;
+  size_t kplen = t == CS_T_OWORDS || t == CS_T_OLEX ? 8 : 0;
+  cs_rcur *cur = NULL;
+  int rc = cs_reader_cursor(r, t, &cur);
+  cs_slice k, v;
+  if (!rc) rc = cs_rcur_first(cur, &k, &v);
+  while (rc == 0) {
+    rc = add_entry(b, k, v, kplen, words);
+    if (!rc) rc = cs_rcur_next(cur, &k, &v);
+  }
+  cs_rcur_close(cur);
+  if (rc == CS_ENOTFOUND) rc = 0;
+  if (rc) {
+    arr_free(&b->a);
+    return rc;
+  }
+  b->a.e = b->e;
+  b->a.bytes = b->bytes;
+  b->a.cps = b->cps;
+  *out = &b->a;
+  return 0;
+}
+
+int cs__lexcache_new(cs__lexcache **out) {
+  cs__lexcache *c = calloc(1, sizeof *c);
+  if (!c) return CS_ENOMEM;
+  pthread_mutex_init(&c->lock, NULL);
+  *out = c;
+  return 0;
+}
+
+void cs__lexcache_free(cs__lexcache *c) {
+  if (!c) return;
+  for (int i = 0; i < SLOTS; i++) {
+    if (c->s[i].cur && --c->s[i].cur->refs == 0) arr_free(c->s[i].cur);
+  }
+  pthread_mutex_destroy(&c->lock);
+  free(c);
+}
+
+int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out) {
+  *out = NULL;
+  int i = slot_of(t);
+  if (!c || i < 0) return 0;
+  uint64_t snap = cs_reader_snapshot(r);
+  slot *s = &c->s[i];
+  pthread_mutex_lock(&c->lock);
+  if (s->cur && s->cur->snap == snap) {
+    s->cur->refs++;
+    *out = s->cur;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+  }
+  int64_t t0 = now_ns();
+  /* A view older than the copy, a copy under way, or too soon. */
+  if ((s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+  }
+  s->building = 1;
+  pthread_mutex_unlock(&c->lock);
+  cs__lexarr *a;
+  int rc = build(r, t, &a);
+  int64_t t1 = now_ns();
+  pthread_mutex_lock(&c->lock);
+  s->building = 0;
+  s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1);
+  if (!rc && (!s->cur || s->cur->snap < a->snap)) {
+    if (s->cur && --s->cur->refs == 0) arr_free(s->cur);
+    a->refs = 2; /* the cache's and the caller's */
+    s->cur = a;
+    *out = a;
+  } else if (!rc) {
+    arr_free(a);
+  }
+  pthread_mutex_unlock(&c->lock);
+  return rc;
+}
+
+void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a) {
+  if (!a) return;
+  pthread_mutex_lock(&c->lock);
+  int last = --a->refs == 0;
+  pthread_mutex_unlock(&c->lock);
+  if (last) arr_free(a);
+}
+
+static int key_less(const cs__lexarr *a, size_t i, const void *key, size_t len) {
+  const cs__lexent *x = &a->e[i];
+  size_t n = x->klen < len ? x->klen : len;
+  int c = memcmp(a->bytes + x->key, key, n);
+  return c < 0 || (c == 0 && x->klen < len);
+}
+
+size_t cs__lexarr_seek(const cs__lexarr *a, size_t from, const void *key, size_t len) {
+  /* Galloping from `from`: the walks seek a little way ahead. */
+  size_t lo = from < a->n ? from : a->n, hi = a->n;
+  for (size_t step = 1; lo < a->n; step *= 2) {
+    size_t probe = lo + step - 1;
+    if (probe >= a->n) break;
+    if (!key_less(a, probe, key, len)) {
+      hi = probe;
+      break;
+    }
+    lo = probe + 1;
+  }
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (key_less(a, mid, key, len))
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,82 @@
+/*
+ * The lexicon in RAM (internal to the query engine): a copy of one of the
+ * tables term expansion walks (CS_T_WORDS, CS_T_LEX, CS_T_OWORDS,
+ * CS_T_OLEX: expand.h) as one snapshot holds it, entries in key order with
+ * their values decoded and their keys' code points ready for the typo
+ * walk. Expansion over the copy visits exactly the entries, in exactly the
+ * order, that a cursor over the snapshot would: same candidates, same
+ * bounds, same answers, without B-tree descents, key comparisons in the
+ * map or value decoding per query.
+ *
+ * A copy belongs to one snapshot (cs_reader_snapshot) and is used only by
+ * views on that snapshot; views on another one walk the index as before.
+ * The copies of a generation are shared by its threads (cs__lexcache, one
+ * per generation, reference counted copies) and made lazily by the first
+ * view on a snapshot that finds its table's copy stale, as long as making
+ * copies takes at most about a twentieth of a core (a copy made less than
+ * 20x its own build time ago is not replaced yet: under a steady commit
+ * load most views walk the index, as they did before). An idle index is
+ * thus walked in RAM from the first expansion on.
+ */
+#ifndef CS_QUERY_LEXCACHE_H
+#define CS_QUERY_LEXCACHE_H
+
+#include "reader.h"
+#include "store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One entry. Keys hold the scope's prefix (8 bytes: owner) in the owner
+ * tables; cp[] are the code points of the key past it. */
+typedef struct cs__lexent {
+  uint32_t key;  /* offset of the key in bytes */
+  uint32_t cp;   /* offset of its code points in cps */
+  uint32_t stem; /* words tables: offset of the stem in bytes */
+  uint16_t klen;
+  uint8_t ncp;
+  uint8_t slen;
+  uint8_t ok; /* the value decoded (a damaged one was reported once) */
+  uint64_t df;
+} cs__lexent;
+
+typedef struct cs__lexarr {
+  const cs__lexent *e;
+  size_t n;
+  const char *bytes;
+  const uint32_t *cps;
+  cs_table table;
+  uint64_t snap; /* cs_reader_snapshot of the view it was read from */
+  int refs;      /* under the cache's lock */
+} cs__lexarr;
+
+typedef struct cs__lexcache cs__lexcache;
+
+int cs__lexcache_new(cs__lexcache **out);
+void cs__lexcache_free(cs__lexcache *c);
+
+/* The cache of the calling thread's view (set by the view, as the
+ * synonyms are): NULL for none. Returns the previous one. */
+cs__lexcache *cs__lexcache_set_current(cs__lexcache *c);
+cs__lexcache *cs__lexcache_current(void);
+
+/* The copy of table t for reader r's snapshot, held (release it), or NULL
+ * in *out when there is none to use (walk the index). Returns 0 or a CS_E*
+ * code (CS_ENOMEM, the store's). */
+int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out);
+void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a); /* NULL a: no-op */
+
+/* The first entry whose key is >= key[0..len) (n when none), looking from
+ * entry `from` on (every entry before it must be < key). */
+size_t cs__lexarr_seek(const cs__lexarr *a, size_t from, const void *key, size_t len);
+
+/* Decodes UTF-8 into code points: ends[i] (when ends) is the byte offset
+ * after code point i; invalid bytes count as one character each. Returns
+ * how many (at most max). */
+int cs__utf8_decode(const char *s, size_t n, uint32_t *cp, uint32_t *ends, int max);
+
+/* Code points a key may hold for the walk: a term of CS_TERM_MAX bytes and
+ * one more (a longer key is cut there). */
+#define CS__LEX_MAXCP 65
+
+#endif
