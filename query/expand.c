@@ -174,6 +174,7 @@ typedef struct fuzzy_ctx {
   int word_known; /* the query word itself is in the index */
   int stems;      /* walking CS_T_LEX (stems) rather than CS_T_WORDS */
   size_t kplen;   /* keys start with the scope's prefix (tstats.h) */
+  int ascii_key;  /* the key looked at has one byte per code point */
 } fuzzy_ctx;
 
 /* Computes row i (1-based) of the table for key code point k[i-1]: only
@@ -228,9 +229,10 @@ static int fuzzy_rows(fuzzy_ctx *f, cs_slice full, const uint32_t *cp, int n, co
   for (int i = lcp + 1; i <= n; i++) {
     if (fill_row(f, cp, i) > f->maxd) {
       f->klen = i - 1; /* rows past i-1 are not valid for the next key */
-      size_t dl = f->kplen +
-                  (ends ? ends[i - 1]
-                        : cp_bytes((const uint8_t *)full.data + f->kplen, full.len - f->kplen, i));
+      size_t dl = f->kplen + (ends           ? ends[i - 1]
+                              : f->ascii_key ? (size_t)i
+                                             : cp_bytes((const uint8_t *)full.data + f->kplen,
+                                                        full.len - f->kplen, i));
       f->dead_len = dl < sizeof f->dead ? dl : sizeof f->dead;
       memcpy(f->dead, full.data, f->dead_len);
       return 1;
@@ -282,6 +284,7 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
 /* fuzzy_key over the copy in RAM: code points and value decoded once. */
 static int fuzzy_ent(fuzzy_ctx *f, const cs__lexarr *a, const cs__lexent *e) {
   cs_slice full = {a->bytes + e->key, e->klen};
+  f->ascii_key = (size_t)e->klen - f->kplen == e->ncp;
   int d;
   if (fuzzy_rows(f, full, a->cps + e->cp, e->ncp, NULL, &d)) return 1;
   if (d <= f->maxd && e->ok) {

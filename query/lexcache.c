@@ -19,17 +19,15 @@ _Static_assert(CS__LEX_MAXCP == CS_TERM_MAX + 1, "a key's code points as the wal
 /* Making copies may take at most 1 / REBUILD_FACTOR of a core per table. */
 #define REBUILD_FACTOR 20
 
-enum { SLOT_WORDS, SLOT_LEX, SLOT_OWORDS, SLOT_OLEX, SLOTS };
-
 typedef struct slot {
-  cs__lexarr *cur;
+  cs__snapobj *cur;
   int building;
-  int64_t next_ns; /* no new copy before this */
+  int64_t next_ns; /* no new one before this */
 } slot;
 
 struct cs__lexcache {
   pthread_mutex_t lock;
-  slot s[SLOTS];
+  slot s[CS__LC_SLOTS];
 };
 
 /* The array and its pools, in one allocation each. */
@@ -91,21 +89,22 @@ static int64_t now_ns(void) {
 static int slot_of(cs_table t) {
   switch (t) {
   case CS_T_WORDS:
-    return SLOT_WORDS;
+    return CS__LC_WORDS;
   case CS_T_LEX:
-    return SLOT_LEX;
+    return CS__LC_LEX;
   case CS_T_OWORDS:
-    return SLOT_OWORDS;
+    return CS__LC_OWORDS;
   case CS_T_OLEX:
-    return SLOT_OLEX;
+    return CS__LC_OLEX;
   default:
     return -1;
   }
 }
 
-static void arr_free(cs__lexarr *a) {
-  if (!a) return;
-  lexbuf *b = (lexbuf *)a; /* a is the first member */
+static const cs_table slot_table[] = {CS_T_WORDS, CS_T_LEX, CS_T_OWORDS, CS_T_OLEX};
+
+static void arr_free(cs__snapobj *o) {
+  lexbuf *b = (lexbuf *)o; /* the first member */
   free(b->e);
   free(b->bytes);
   free(b->cps);
@@ -157,13 +156,14 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
   return 0;
 }
 
-/* A copy of table t as r's snapshot holds it. */
-static int build(cs_reader *r, cs_table t, cs__lexarr **out) {
+/* A copy of the slot's table as r's snapshot holds it. */
+static int build(cs_reader *r, int i, cs__snapobj **out) {
   *out = NULL;
   lexbuf *b = calloc(1, sizeof *b);
   if (!b) return CS_ENOMEM;
+  cs_table t = slot_table[i];
+  b->a.o.free = arr_free;
   b->a.table = t;
-  b->a.snap = cs_reader_snapshot(r);
   int words = t == CS_T_WORDS || t == CS_T_OWORDS;
   size_t kplen = t == CS_T_OWORDS || t == CS_T_OLEX ? 8 : 0;
   cs_rcur *cur = NULL;
@@ -177,13 +177,13 @@ static int build(cs_reader *r, cs_table t, cs__lexarr **out) {
   cs_rcur_close(cur);
   if (rc == CS_ENOTFOUND) rc = 0;
   if (rc) {
-    arr_free(&b->a);
+    arr_free(&b->a.o);
     return rc;
   }
   b->a.e = b->e;
   b->a.bytes = b->bytes;
   b->a.cps = b->cps;
-  *out = &b->a;
+  *out = &b->a.o;
   return 0;
 }
 
@@ -197,17 +197,17 @@ int cs__lexcache_new(cs__lexcache **out) {
 
 void cs__lexcache_free(cs__lexcache *c) {
   if (!c) return;
-  for (int i = 0; i < SLOTS; i++) {
-    if (c->s[i].cur && --c->s[i].cur->refs == 0) arr_free(c->s[i].cur);
+  for (int i = 0; i < CS__LC_SLOTS; i++) {
+    if (c->s[i].cur && --c->s[i].cur->refs == 0) c->s[i].cur->free(c->s[i].cur);
   }
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
 
-int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out) {
+int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int i, cs__snap_build make,
+                        cs__snapobj **out) {
   *out = NULL;
-  int i = slot_of(t);
-  if (!c || i < 0) return 0;
+  if (!c || i < 0 || i >= CS__LC_SLOTS) return 0;
   uint64_t snap = cs_reader_snapshot(r);
   slot *s = &c->s[i];
   pthread_mutex_lock(&c->lock);
@@ -218,37 +218,49 @@ int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out
     return 0;
   }
   int64_t t0 = now_ns();
-  /* A view older than the copy, a copy under way, or too soon. */
+  /* A view older than the one kept, a build under way, or too soon. */
   if ((s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
     pthread_mutex_unlock(&c->lock);
     return 0;
   }
   s->building = 1;
   pthread_mutex_unlock(&c->lock);
-  cs__lexarr *a;
-  int rc = build(r, t, &a);
+  cs__snapobj *o = NULL;
+  int rc = make(r, i, &o);
+  if (o) o->snap = snap;
   int64_t t1 = now_ns();
   pthread_mutex_lock(&c->lock);
   s->building = 0;
   s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1);
-  if (!rc && (!s->cur || s->cur->snap < a->snap)) {
-    if (s->cur && --s->cur->refs == 0) arr_free(s->cur);
-    a->refs = 2; /* the cache's and the caller's */
-    s->cur = a;
-    *out = a;
-  } else if (!rc) {
-    arr_free(a);
+  if (!rc && (!s->cur || s->cur->snap < snap)) {
+    if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
+    o->refs = 2; /* the cache's and the caller's */
+    s->cur = o;
+    *out = o;
+    o = NULL;
   }
   pthread_mutex_unlock(&c->lock);
+  if (o) o->free(o);
+  return rc;
+}
+
+void cs__snapobj_release(cs__lexcache *c, cs__snapobj *o) {
+  if (!o) return;
+  pthread_mutex_lock(&c->lock);
+  int last = --o->refs == 0;
+  pthread_mutex_unlock(&c->lock);
+  if (last) o->free(o);
+}
+
+int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out) {
+  cs__snapobj *o;
+  int rc = cs__lexcache_obtain(c, r, slot_of(t), build, &o);
+  *out = (cs__lexarr *)o; /* the first member */
   return rc;
 }
 
 void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a) {
-  if (!a) return;
-  pthread_mutex_lock(&c->lock);
-  int last = --a->refs == 0;
-  pthread_mutex_unlock(&c->lock);
-  if (last) arr_free(a);
+  cs__snapobj_release(c, a ? &a->o : NULL);
 }
 
 static int key_less(const cs__lexarr *a, size_t i, const void *key, size_t len) {

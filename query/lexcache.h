@@ -40,15 +40,25 @@ typedef struct cs__lexent {
   uint64_t df;
 } cs__lexent;
 
+/* Something read from one snapshot and kept for the views on it. */
+typedef struct cs__snapobj {
+  uint64_t snap; /* cs_reader_snapshot of the view it was read from */
+  int refs;      /* under the cache's lock */
+  void (*free)(struct cs__snapobj *);
+} cs__snapobj;
+
 typedef struct cs__lexarr {
+  cs__snapobj o;
   const cs__lexent *e;
   size_t n;
   const char *bytes;
   const uint32_t *cps;
   cs_table table;
-  uint64_t snap; /* cs_reader_snapshot of the view it was read from */
-  int refs;      /* under the cache's lock */
 } cs__lexarr;
+
+/* What a generation keeps per snapshot: the four tables, and the words of
+ * the people's names (name_match.c). */
+enum { CS__LC_WORDS, CS__LC_LEX, CS__LC_OWORDS, CS__LC_OLEX, CS__LC_NAMES, CS__LC_SLOTS };
 
 typedef struct cs__lexcache cs__lexcache;
 
@@ -60,9 +70,17 @@ void cs__lexcache_free(cs__lexcache *c);
 cs__lexcache *cs__lexcache_set_current(cs__lexcache *c);
 cs__lexcache *cs__lexcache_current(void);
 
-/* The copy of table t for reader r's snapshot, held (release it), or NULL
- * in *out when there is none to use (walk the index). Returns 0 or a CS_E*
- * code (CS_ENOMEM, the store's). */
+/* The object of `slot` for reader r's snapshot, held (release it): the
+ * one kept, or one `build` makes now from r when the one kept is older and
+ * the build rate allows; else NULL in *out (read the index instead).
+ * Returns 0 or build's CS_E* code. */
+typedef int (*cs__snap_build)(cs_reader *r, int slot, cs__snapobj **out);
+int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int slot, cs__snap_build build,
+                        cs__snapobj **out);
+void cs__snapobj_release(cs__lexcache *c, cs__snapobj *o); /* NULL o: no-op */
+
+/* The copy of table t (CS_T_WORDS, CS_T_LEX, CS_T_OWORDS, CS_T_OLEX) for
+ * reader r's snapshot, as cs__lexcache_obtain. */
 int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out);
 void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a); /* NULL a: no-op */
 
