@@ -218,13 +218,15 @@ static int distance(const fuzzy_ctx *f, int n) {
  * cp[i]). Returns 1 when it lies under a dead prefix (f->dead): no word
  * starting with it is close enough; else 0 with its distance in *d. */
 static int fuzzy_rows(fuzzy_ctx *f, cs_slice full, const uint32_t *cp, int n, const uint32_t *ends,
-                      int *d) {
-  int lcp = 0;
-  if (f->klen >= 0) {
-    while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp])
-      lcp++;
+                      int lcp, int *d) {
+  if (lcp < 0) { /* the rows' key is f->key */
+    lcp = 0;
+    if (f->klen >= 0) {
+      while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp])
+        lcp++;
+    }
+    memcpy(f->key, cp, (size_t)n * sizeof cp[0]);
   }
-  memcpy(f->key, cp, (size_t)n * sizeof cp[0]);
   f->klen = n;
   for (int i = lcp + 1; i <= n; i++) {
     if (fill_row(f, cp, i) > f->maxd) {
@@ -264,7 +266,7 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
   cs_slice key = {(const char *)full.data + f->kplen, full.len - f->kplen};
   int n = decode(key.data, key.len, cp, ends, MAXCP);
   int d;
-  if (fuzzy_rows(f, full, cp, n, ends, &d)) return 1;
+  if (fuzzy_rows(f, full, cp, n, ends, -1, &d)) return 1;
   if (d <= f->maxd && f->stems) {
     cs_lex lx;
     /* The key is the stem itself (passage terms start with a byte no
@@ -281,12 +283,14 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
   return 0;
 }
 
-/* fuzzy_key over the copy in RAM: code points and value decoded once. */
-static int fuzzy_ent(fuzzy_ctx *f, const cs__lexarr *a, const cs__lexent *e) {
+/* fuzzy_key over the copy in RAM: code points and value decoded once;
+ * lcp: the code points it shares with the previous key looked at, as far
+ * as that key's rows are valid. */
+static int fuzzy_ent(fuzzy_ctx *f, const cs__lexarr *a, const cs__lexent *e, int lcp) {
   cs_slice full = {a->bytes + e->key, e->klen};
   f->ascii_key = (size_t)e->klen - f->kplen == e->ncp;
   int d;
-  if (fuzzy_rows(f, full, a->cps + e->cp, e->ncp, NULL, &d)) return 1;
+  if (fuzzy_rows(f, full, a->cps + e->cp, e->ncp, NULL, lcp, &d)) return 1;
   if (d <= f->maxd && e->ok) {
     if (f->stems)
       fuzzy_match(f, d, (const char *)full.data + f->kplen, full.len - f->kplen, e->df);
@@ -321,6 +325,69 @@ static size_t successor(uint8_t *p, size_t n) {
  * costs a B-tree descent), and sought past after this many. */
 #define DEAD_STEPS 8
 
+/* The walk of fuzzy_walk over the copy in RAM: the same keys visited,
+ * stepped over and sought past, in the same order and within the same
+ * bounds, but whether a key lies under a prefix, and how many code points
+ * it shares with the key before, come from each entry's common prefix with
+ * the one before it (lcpb, lcpc) instead of comparisons. */
+static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size_t plen) {
+  size_t i = cs__lexarr_seek(a, 0, pfx, plen);
+  size_t visits = 0, seeks = 0, steps = 0;
+  size_t prev = SIZE_MAX; /* the last entry looked at */
+  int sought = 1;         /* i was reached by a seek (not stepped to from i - 1) */
+  unsigned run_b = 0;     /* since prev: the least lcpb (bytes shared) */
+  int run_c = 0;          /* ... and lcpc (code points shared) */
+  for (;;) {
+    if (i >= a->n) break;
+    const cs__lexent *e = &a->e[i];
+    int in = sought ? e->klen >= plen && memcmp(a->bytes + e->key, pfx, plen) == 0
+                    : e->lcpb >= plen; /* i - 1 starts with pfx */
+    if (!in || visits++ >= FUZZY_VISITS) break;
+    if (!sought && prev != SIZE_MAX) {
+      if (e->lcpb < run_b) run_b = e->lcpb;
+      if (e->lcpc < run_c) run_c = e->lcpc;
+    }
+    if (f->dead_len) {
+      /* f->dead is a prefix of prev's key; sought is 0 here. */
+      int under = f->dead_len <= 255 ? run_b >= f->dead_len
+                                     : starts_with((cs_slice){a->bytes + e->key, e->klen}, f->dead,
+                                                   f->dead_len);
+      if (under) {
+        if (++steps <= DEAD_STEPS) {
+          i++;
+          sought = 0;
+          continue;
+        }
+        size_t n = successor(f->dead, f->dead_len);
+        f->dead_len = 0;
+        if (!n || ++seeks > FUZZY_SEEKS) break;
+        i = cs__lexarr_seek(a, i, f->dead, n);
+        sought = 1;
+        continue;
+      }
+    }
+    f->dead_len = 0;
+    steps = 0;
+    int lcp = 0;
+    if (prev != SIZE_MAX && f->klen > 0) {
+      if (sought) {
+        const uint32_t *x = a->cps + a->e[prev].cp, *y = a->cps + e->cp;
+        int lim = f->klen < e->ncp ? f->klen : e->ncp;
+        while (lcp < lim && x[lcp] == y[lcp])
+          lcp++;
+      } else {
+        lcp = run_c < f->klen ? run_c : f->klen;
+      }
+    }
+    fuzzy_ent(f, a, e, lcp);
+    prev = i;
+    run_b = 255;
+    run_c = 255;
+    i++;
+    sought = 0;
+  }
+}
+
 /* Walks CS_T_WORDS for the surface words within maxd edits of the query
  * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem
  * (the scope's tables): over arr, their copy in RAM, when not NULL. */
@@ -341,7 +408,7 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   f->m = decode(q, qlen, f->q, ends, MAXCP);
   for (int j = 0; j <= f->m; j++)
     f->rows[0][j] = (uint8_t)j;
-  walkcur wc = {NULL, arr, 0};
+  walkcur wc = {NULL, NULL, 0};
   int rc = 0;
   if (f->m > 0 && !arr)
     rc = cs_reader_cursor(ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts), &wc.cur);
@@ -352,6 +419,10 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   cs__ts_key_prefix(ts, pfx, &f->kplen);
   memcpy(pfx + f->kplen, q, ends[0]);
   size_t plen = f->kplen + ends[0];
+  if (arr) {
+    walk_arr(f, arr, pfx, plen);
+    goto out;
+  }
   cs_slice k, v;
   rc = wc_seek(&wc, (cs_slice){pfx, plen}, &k, &v);
   size_t visits = 0, seeks = 0, steps = 0;
@@ -369,10 +440,7 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
     }
     f->dead_len = 0;
     steps = 0;
-    if (arr)
-      fuzzy_ent(f, arr, &arr->e[wc.i]);
-    else
-      fuzzy_key(f, k, v);
+    fuzzy_key(f, k, v);
     rc = wc_next(&wc, &k, &v);
   }
   if (rc == CS_ENOTFOUND) rc = 0;

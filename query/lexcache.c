@@ -135,6 +135,22 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
   x->ncp = (uint8_t)cs__utf8_decode((const char *)key.data + kp, key.len - kp, b->cps + b->ncps,
                                     NULL, CS__LEX_MAXCP);
   b->ncps += x->ncp;
+  if (b->a.n > 0) {
+    const cs__lexent *p = x - 1;
+    const uint8_t *pk = (const uint8_t *)b->bytes + p->key, *k = (const uint8_t *)b->bytes + x->key;
+    size_t lim = p->klen < x->klen ? p->klen : x->klen, l = 0;
+    while (l < lim && pk[l] == k[l])
+      l++;
+    x->lcpb = (uint8_t)(l > 255 ? 255 : l);
+    int c = 0;
+    if (l >= kplen) { /* the same scope */
+      const uint32_t *pc = b->cps + p->cp, *xc = b->cps + x->cp;
+      int cl = p->ncp < x->ncp ? p->ncp : x->ncp;
+      while (c < cl && pc[c] == xc[c])
+        c++;
+    }
+    x->lcpc = (uint8_t)c;
+  }
   if (words) {
     cs_word w;
     if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), b->a.table, key) == 0 &&

@@ -36,7 +36,9 @@ typedef struct cs__lexent {
   uint16_t klen;
   uint8_t ncp;
   uint8_t slen;
-  uint8_t ok; /* the value decoded (a damaged one was reported once) */
+  uint8_t ok;   /* the value decoded (a damaged one was reported once) */
+  uint8_t lcpb; /* bytes its key shares with the entry before (at most 255) */
+  uint8_t lcpc; /* code points (past the scope's prefix) it shares with it */
   uint64_t df;
 } cs__lexent;
 
