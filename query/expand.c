@@ -359,9 +359,16 @@ static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size
           continue;
         }
         size_t n = successor(f->dead, f->dead_len);
-        f->dead_len = 0;
         if (!n || ++seeks > FUZZY_SEEKS) break;
-        i = cs__lexarr_seek(a, i, f->dead, n);
+        /* The first key past the prefix: the first entry sharing less of
+         * it with the one before, when near; else a search. */
+        size_t j = i + 1, near = i + 64 < a->n ? i + 64 : a->n;
+        if (f->dead_len <= 255) {
+          while (j < near && a->e[j].lcpb >= f->dead_len)
+            j++;
+        }
+        i = j < near ? j : cs__lexarr_seek(a, i, f->dead, n);
+        f->dead_len = 0;
         sought = 1;
         continue;
       }
