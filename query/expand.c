@@ -17,6 +17,7 @@
  */
 #include "expand.h"
 #include "corrupt.h"
+#include "expmemo.h"
 #include "lexcache.h"
 #include "synonyms.h"
 #include "tstats.h"
@@ -349,9 +350,9 @@ static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size
     }
     if (f->dead_len) {
       /* f->dead is a prefix of prev's key; sought is 0 here. */
-      int under = f->dead_len <= 255 ? run_b >= f->dead_len
-                                     : starts_with((cs_slice){a->bytes + e->key, e->klen}, f->dead,
-                                                   f->dead_len);
+      int under = f->dead_len <= 255
+                      ? run_b >= f->dead_len
+                      : starts_with((cs_slice){a->bytes + e->key, e->klen}, f->dead, f->dead_len);
       if (under) {
         if (++steps <= DEAD_STEPS) {
           i++;
@@ -539,6 +540,12 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
    * candidates point into it until they are copied out below. */
   cs__lexcache *lc = cs__lexcache_current();
   cs__lexarr *words = NULL, *lex = NULL;
+  /* An expansion already made on this snapshot. */
+  cs__expmemo *memo = NULL;
+  cs__expkey mk = {(uint8_t)ts->own, ts->owner, w, (uint8_t)prefix, (uint8_t)edits, cap};
+  rc = cs__expmemo_get(lc, ts, &memo);
+  if (rc) goto out;
+  if (memo && cs__expmemo_find(memo, &mk, out, n)) goto synonyms;
   /* The analyzer's stem; and the stem the index recorded for the folded
    * word, which differs when Snowball saw accents at index time that the
    * query lacks ("convalidacion" vs "convalidación"). */
@@ -623,8 +630,11 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
     v->df = lx.df;
   }
+  if (memo) cs__expmemo_put(memo, &mk, out, *n);
+synonyms:
   if (!w->stop && !w->quoted) rc = add_synonyms(ts, w, out, n);
 out:
+  cs__expmemo_release(lc, memo);
   cs__lexarr_release(lc, words);
   cs__lexarr_release(lc, lex);
   free(c.v);

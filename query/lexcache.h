@@ -58,9 +58,17 @@ typedef struct cs__lexarr {
   cs_table table;
 } cs__lexarr;
 
-/* What a generation keeps per snapshot: the four tables, and the words of
- * the people's names (name_match.c). */
-enum { CS__LC_WORDS, CS__LC_LEX, CS__LC_OWORDS, CS__LC_OLEX, CS__LC_NAMES, CS__LC_SLOTS };
+/* What a generation keeps per snapshot: the four tables, the words of the
+ * people's names (name_match.c) and the expansions made (expmemo.h). */
+enum {
+  CS__LC_WORDS,
+  CS__LC_LEX,
+  CS__LC_OWORDS,
+  CS__LC_OLEX,
+  CS__LC_NAMES,
+  CS__LC_MEMO,
+  CS__LC_SLOTS
+};
 
 typedef struct cs__lexcache cs__lexcache;
 
