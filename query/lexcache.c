@@ -16,8 +16,8 @@
 
 _Static_assert(CS__LEX_MAXCP == CS_TERM_MAX + 1, "a key's code points as the walk reads them");
 
-/* Making copies may take at most 1 / REBUILD_FACTOR of a core per table. */
-#define REBUILD_FACTOR 20
+/* Making copies may take at most 1 / REBUILD_FACTOR of a core per slot. */
+#define REBUILD_FACTOR 100
 
 typedef struct slot {
   cs__snapobj *cur;

@@ -13,10 +13,10 @@
  * The copies of a generation are shared by its threads (cs__lexcache, one
  * per generation, reference counted copies) and made lazily by the first
  * view on a snapshot that finds its table's copy stale, as long as making
- * copies takes at most about a twentieth of a core (a copy made less than
- * 20x its own build time ago is not replaced yet: under a steady commit
- * load most views walk the index, as they did before). An idle index is
- * thus walked in RAM from the first expansion on.
+ * copies takes at most about a hundredth of a core per slot (a copy made
+ * less than 100x its own build time ago is not replaced yet: under a steady
+ * commit load most views walk the index, as they did before). An idle index
+ * is thus walked in RAM from the first expansion on.
  */
 #ifndef CS_QUERY_LEXCACHE_H
 #define CS_QUERY_LEXCACHE_H
