@@ -19,6 +19,11 @@ _Static_assert(CS__LEX_MAXCP == CS_TERM_MAX + 1, "a key's code points as the wal
 /* Making copies may take at most 1 / REBUILD_FACTOR of a core per slot. */
 #define REBUILD_FACTOR 100
 
+/* A table of more entries is not copied (the server's memory stays small:
+ * ~80 bytes an entry), and tried again only 10x later. */
+#define MAX_ENTRIES 300000
+#define TOO_BIG 1 /* build's answer then */
+
 typedef struct slot {
   cs__snapobj *cur;
   int building;
@@ -187,7 +192,7 @@ static int build(cs_reader *r, int i, cs__snapobj **out) {
   cs_slice k, v;
   if (!rc) rc = cs_rcur_first(cur, &k, &v);
   while (rc == 0) {
-    rc = add_entry(b, k, v, kplen, words);
+    rc = b->a.n < MAX_ENTRIES ? add_entry(b, k, v, kplen, words) : TOO_BIG;
     if (!rc) rc = cs_rcur_next(cur, &k, &v);
   }
   cs_rcur_close(cur);
@@ -247,8 +252,9 @@ int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int i, cs__snap_build mak
   int64_t t1 = now_ns();
   pthread_mutex_lock(&c->lock);
   s->building = 0;
-  s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1);
-  if (!rc && (!s->cur || s->cur->snap < snap)) {
+  s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1) * (rc == TOO_BIG ? 10 : 1);
+  if (rc == TOO_BIG) rc = 0;
+  if (!rc && o && (!s->cur || s->cur->snap < snap)) {
     if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
     o->refs = 2; /* the cache's and the caller's */
     s->cur = o;

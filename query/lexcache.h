@@ -16,7 +16,8 @@
  * copies takes at most about a hundredth of a core per slot (a copy made
  * less than 100x its own build time ago is not replaced yet: under a steady
  * commit load most views walk the index, as they did before). An idle index
- * is thus walked in RAM from the first expansion on.
+ * is thus walked in RAM from the first expansion on. A table of more than
+ * 300,000 entries is not copied (walked in the index as before).
  */
 #ifndef CS_QUERY_LEXCACHE_H
 #define CS_QUERY_LEXCACHE_H
@@ -83,7 +84,8 @@ cs__lexcache *cs__lexcache_current(void);
 /* The object of `slot` for reader r's snapshot, held (release it): the
  * one kept, or one `build` makes now from r when the one kept is older and
  * the build rate allows; else NULL in *out (read the index instead).
- * Returns 0 or build's CS_E* code. */
+ * Returns 0 or build's CS_E* code (build returning 1: nothing to keep for
+ * now, not an error). */
 typedef int (*cs__snap_build)(cs_reader *r, int slot, cs__snapobj **out);
 int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int slot, cs__snap_build build,
                         cs__snapobj **out);
