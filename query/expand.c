@@ -291,7 +291,8 @@ static int fuzzy_ent(fuzzy_ctx *f, const cs__lexarr *a, const cs__lexent *e, int
   cs_slice full = {a->bytes + e->key, e->klen};
   f->ascii_key = (size_t)e->klen - f->kplen == e->ncp;
   int d;
-  if (fuzzy_rows(f, full, a->cps + e->cp, e->ncp, NULL, lcp, &d)) return 1;
+  uint32_t buf[MAXCP];
+  if (fuzzy_rows(f, full, cs__lexent_cps(a, e, buf), e->ncp, NULL, lcp, &d)) return 1;
   if (d <= f->maxd && e->ok) {
     if (f->stems)
       fuzzy_match(f, d, (const char *)full.data + f->kplen, full.len - f->kplen, e->df);
@@ -379,7 +380,8 @@ static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size
     int lcp = 0;
     if (prev != SIZE_MAX && f->klen > 0) {
       if (sought) {
-        const uint32_t *x = a->cps + a->e[prev].cp, *y = a->cps + e->cp;
+        uint32_t xb[MAXCP], yb[MAXCP];
+        const uint32_t *x = cs__lexent_cps(a, &a->e[prev], xb), *y = cs__lexent_cps(a, e, yb);
         int lim = f->klen < e->ncp ? f->klen : e->ncp;
         while (lcp < lim && x[lcp] == y[lcp])
           lcp++;

@@ -136,10 +136,19 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
   if (rc) return rc;
   x->klen = (uint16_t)key.len;
   size_t kp = kplen < key.len ? kplen : key.len;
-  x->cp = (uint32_t)b->ncps;
-  x->ncp = (uint8_t)cs__utf8_decode((const char *)key.data + kp, key.len - kp, b->cps + b->ncps,
-                                    NULL, CS__LEX_MAXCP);
-  b->ncps += x->ncp;
+  const uint8_t *kb = (const uint8_t *)key.data + kp;
+  size_t i = 0;
+  while (i < key.len - kp && kb[i] < 0x80)
+    i++;
+  if (i == key.len - kp) {
+    x->cp = CS__LEX_ASCII;
+    x->ncp = (uint8_t)(i < CS__LEX_MAXCP ? i : CS__LEX_MAXCP);
+  } else {
+    x->cp = (uint32_t)b->ncps;
+    x->ncp = (uint8_t)cs__utf8_decode((const char *)kb, key.len - kp, b->cps + b->ncps, NULL,
+                                      CS__LEX_MAXCP);
+    b->ncps += x->ncp;
+  }
   if (b->a.n > 0) {
     const cs__lexent *p = x - 1;
     const uint8_t *pk = (const uint8_t *)b->bytes + p->key, *k = (const uint8_t *)b->bytes + x->key;
@@ -149,7 +158,10 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
     x->lcpb = (uint8_t)(l > 255 ? 255 : l);
     int c = 0;
     if (l >= kplen) { /* the same scope */
-      const uint32_t *pc = b->cps + p->cp, *xc = b->cps + x->cp;
+      b->a.bytes = b->bytes;
+      b->a.cps = b->cps;
+      uint32_t pbuf[CS__LEX_MAXCP], xbuf[CS__LEX_MAXCP];
+      const uint32_t *pc = cs__lexent_cps(&b->a, p, pbuf), *xc = cs__lexent_cps(&b->a, x, xbuf);
       int cl = p->ncp < x->ncp ? p->ncp : x->ncp;
       while (c < cl && pc[c] == xc[c])
         c++;
@@ -187,6 +199,7 @@ static int build(cs_reader *r, int i, cs__snapobj **out) {
   b->a.table = t;
   int words = t == CS_T_WORDS || t == CS_T_OWORDS;
   size_t kplen = t == CS_T_OWORDS || t == CS_T_OLEX ? 8 : 0;
+  b->a.kplen = kplen;
   cs_rcur *cur = NULL;
   int rc = cs_reader_cursor(r, t, &cur);
   cs_slice k, v;

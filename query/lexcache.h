@@ -32,7 +32,7 @@
  * tables; cp[] are the code points of the key past it. */
 typedef struct cs__lexent {
   uint32_t key;  /* offset of the key in bytes */
-  uint32_t cp;   /* offset of its code points in cps */
+  uint32_t cp;   /* offset of its code points in cps (CS__LEX_ASCII: none) */
   uint32_t stem; /* words tables: offset of the stem in bytes */
   uint16_t klen;
   uint8_t ncp;
@@ -57,7 +57,23 @@ typedef struct cs__lexarr {
   const char *bytes;
   const uint32_t *cps;
   cs_table table;
+  size_t kplen; /* bytes of the scope's prefix in each key (0 or 8) */
 } cs__lexarr;
+
+/* The cp of an entry whose key (past the scope's prefix) is ASCII: its
+ * bytes are its code points, not stored twice. */
+#define CS__LEX_ASCII UINT32_MAX
+
+/* The code points of e's key past the scope's prefix (e->ncp of them): in
+ * the copy, or in buf. */
+static inline const uint32_t *cs__lexent_cps(const cs__lexarr *a, const cs__lexent *e,
+                                             uint32_t *buf) {
+  if (e->cp != CS__LEX_ASCII) return a->cps + e->cp;
+  const uint8_t *k = (const uint8_t *)a->bytes + e->key + a->kplen;
+  for (int i = 0; i < e->ncp; i++)
+    buf[i] = k[i];
+  return buf;
+}
 
 /* What a generation keeps per snapshot: the four tables, the words of the
  * people's names (name_match.c) and the expansions made (expmemo.h). */
