@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define MEMO_BUCKETS 4096
-#define MEMO_MAX 4096
+#define MEMO_BYTES (4u << 20) /* the expansions held, at most */
 
 typedef struct entry {
   struct entry *next;
@@ -28,7 +28,7 @@ struct cs__expmemo {
   cs__snapobj o; /* first member */
   pthread_mutex_t lock;
   entry *b[MEMO_BUCKETS];
-  size_t count;
+  size_t bytes;
 };
 
 static void clear(cs__expmemo *m) {
@@ -39,7 +39,7 @@ static void clear(cs__expmemo *m) {
     }
     m->b[i] = NULL;
   }
-  m->count = 0;
+  m->bytes = 0;
 }
 
 static void memo_free(cs__snapobj *o) {
@@ -116,7 +116,8 @@ int cs__expmemo_find(cs__expmemo *m, const cs__expkey *k, cs__variant *out, uint
 void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out, uint32_t n) {
   const cs__qword *w = k->w;
   if (w->term_len > CS_TERM_MAX || w->word_len > CS_TERM_MAX) return;
-  entry *e = malloc(sizeof *e + n * sizeof *out);
+  size_t size = sizeof(entry) + n * sizeof *out;
+  entry *e = malloc(size);
   if (!e) return;
   memset(e, 0, sizeof *e);
   e->hash = key_hash(k);
@@ -142,9 +143,9 @@ void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out
       return;
     }
   }
-  if (m->count >= MEMO_MAX) clear(m);
+  if (m->bytes + size > MEMO_BYTES) clear(m);
   e->next = m->b[e->hash % MEMO_BUCKETS];
   m->b[e->hash % MEMO_BUCKETS] = e;
-  m->count++;
+  m->bytes += size;
   pthread_mutex_unlock(&m->lock);
 }

@@ -9,7 +9,7 @@
  * person types, every keystroke sends the words already typed once more,
  * and popular words recur across people.
  *
- * The table holds at most MEMO_MAX expansions; a full table is emptied.
+ * The table holds at most 4 MB of expansions; a full table is emptied.
  */
 #ifndef CS_QUERY_EXPMEMO_H
 #define CS_QUERY_EXPMEMO_H
