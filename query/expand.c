@@ -566,7 +566,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     cs__ts_key_prefix(ts, kp, &px.kplen);
     size_t wl = w->word_len < CS_TERM_MAX + 1 ? w->word_len : CS_TERM_MAX + 1;
     memcpy(kp + px.kplen, w->word, wl);
-    rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), &words);
+    rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, &words);
     if (rc) goto out;
     if (words)
       prefix_scan(&px, words, kp, px.kplen + wl);
@@ -576,7 +576,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    if (!words) rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), &words);
+    if (!words) rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, &words);
     if (!rc) rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
@@ -587,7 +587,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     int se = stem_edits(w->term, w->term_len);
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
-      rc = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), &lex);
+      rc = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, &lex);
       if (!rc) rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
       if (rc) goto out;
     }

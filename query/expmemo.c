@@ -49,9 +49,10 @@ static void memo_free(cs__snapobj *o) {
   free(m);
 }
 
-static int memo_build(cs_reader *r, int slot, cs__snapobj **out) {
+static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
   (void)r;
   (void)slot;
+  (void)owner;
   cs__expmemo *m = calloc(1, sizeof *m);
   if (!m) return CS_ENOMEM;
   pthread_mutex_init(&m->lock, NULL);
@@ -62,7 +63,7 @@ static int memo_build(cs_reader *r, int slot, cs__snapobj **out) {
 
 int cs__expmemo_get(cs__lexcache *c, const cs__tstats *ts, cs__expmemo **out) {
   cs__snapobj *o = NULL;
-  int rc = cs__lexcache_obtain(c, ts->r, CS__LC_MEMO, memo_build, &o);
+  int rc = cs__lexcache_obtain(c, ts->r, CS__LC_MEMO, 0, memo_build, &o);
   *out = (cs__expmemo *)o;
   return rc;
 }

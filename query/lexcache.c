@@ -24,15 +24,22 @@ _Static_assert(CS__LEX_MAXCP == CS_TERM_MAX + 1, "a key's code points as the wal
 #define MAX_ENTRIES 300000
 #define TOO_BIG 1 /* build's answer then */
 
+/* Owners whose copies are kept at once (the least recently used goes). */
+#define OWNER_SLOTS 64
+
 typedef struct slot {
   cs__snapobj *cur;
   int building;
   int64_t next_ns; /* no new one before this */
+  int kind;        /* owner slots: CS__LC_OWORDS or CS__LC_OLEX, or -1 (free) */
+  uint64_t owner;
+  int64_t used_ns;
 } slot;
 
 struct cs__lexcache {
   pthread_mutex_t lock;
-  slot s[CS__LC_SLOTS];
+  slot s[CS__LC_SLOTS];  /* the collection's (the owner kinds unused) */
+  slot own[OWNER_SLOTS]; /* one owner's words or terms each */
 };
 
 /* The array and its pools, in one allocation each. */
@@ -189,22 +196,25 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
   return 0;
 }
 
-/* A copy of the slot's table as r's snapshot holds it. */
-static int build(cs_reader *r, int i, cs__snapobj **out) {
+/* A copy of the kind's table (of one owner's part for the owner tables)
+ * as r's snapshot holds it. */
+static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   *out = NULL;
   lexbuf *b = calloc(1, sizeof *b);
   if (!b) return CS_ENOMEM;
-  cs_table t = slot_table[i];
+  cs_table t = slot_table[kind];
   b->a.o.free = arr_free;
   b->a.table = t;
   int words = t == CS_T_WORDS || t == CS_T_OWORDS;
   size_t kplen = t == CS_T_OWORDS || t == CS_T_OLEX ? 8 : 0;
   b->a.kplen = kplen;
+  uint8_t pfx[8];
+  if (kplen) cs_key_u64(pfx, owner);
   cs_rcur *cur = NULL;
   int rc = cs_reader_cursor(r, t, &cur);
   cs_slice k, v;
-  if (!rc) rc = cs_rcur_first(cur, &k, &v);
-  while (rc == 0) {
+  if (!rc) rc = kplen ? cs_rcur_seek(cur, (cs_slice){pfx, 8}, &k, &v) : cs_rcur_first(cur, &k, &v);
+  while (rc == 0 && (!kplen || (k.len >= 8 && memcmp(k.data, pfx, 8) == 0))) {
     rc = b->a.n < MAX_ENTRIES ? add_entry(b, k, v, kplen, words) : TOO_BIG;
     if (!rc) rc = cs_rcur_next(cur, &k, &v);
   }
@@ -229,38 +239,68 @@ int cs__lexcache_new(cs__lexcache **out) {
   return 0;
 }
 
+static void slot_drop(slot *s) {
+  if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
+  s->cur = NULL;
+}
+
 void cs__lexcache_free(cs__lexcache *c) {
   if (!c) return;
-  for (int i = 0; i < CS__LC_SLOTS; i++) {
-    if (c->s[i].cur && --c->s[i].cur->refs == 0) c->s[i].cur->free(c->s[i].cur);
-  }
+  for (int i = 0; i < CS__LC_SLOTS; i++)
+    slot_drop(&c->s[i]);
+  for (int i = 0; i < OWNER_SLOTS; i++)
+    slot_drop(&c->own[i]);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
 
-int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int i, cs__snap_build make,
+/* The slot of (kind, owner), taking a free or the least recently used one
+ * for an owner not kept yet (NULL when every one is being built). Under
+ * the lock. */
+static slot *slot_find(cs__lexcache *c, int kind, uint64_t owner, int64_t now) {
+  if (kind != CS__LC_OWORDS && kind != CS__LC_OLEX) return &c->s[kind];
+  slot *lru = NULL;
+  for (int i = 0; i < OWNER_SLOTS; i++) {
+    slot *s = &c->own[i];
+    if (s->used_ns && s->kind == kind && s->owner == owner) {
+      s->used_ns = now;
+      return s;
+    }
+    if (!s->building && (!lru || s->used_ns < lru->used_ns)) lru = s;
+  }
+  if (!lru) return NULL;
+  slot_drop(lru);
+  memset(lru, 0, sizeof *lru);
+  lru->kind = kind;
+  lru->owner = owner;
+  lru->used_ns = now;
+  return lru;
+}
+
+int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int i, uint64_t owner, cs__snap_build make,
                         cs__snapobj **out) {
   *out = NULL;
   if (!c || i < 0 || i >= CS__LC_SLOTS) return 0;
   uint64_t snap = cs_reader_snapshot(r);
-  slot *s = &c->s[i];
+  int64_t t0 = now_ns();
   pthread_mutex_lock(&c->lock);
-  if (s->cur && s->cur->snap == snap) {
+  slot *s = slot_find(c, i, owner, t0);
+  if (s && s->cur && s->cur->snap == snap) {
     s->cur->refs++;
     *out = s->cur;
     pthread_mutex_unlock(&c->lock);
     return 0;
   }
-  int64_t t0 = now_ns();
-  /* A view older than the one kept, a build under way, or too soon. */
-  if ((s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
+  /* No slot, a view older than the one kept, a build under way, or too
+   * soon. */
+  if (!s || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
     pthread_mutex_unlock(&c->lock);
     return 0;
   }
   s->building = 1;
   pthread_mutex_unlock(&c->lock);
   cs__snapobj *o = NULL;
-  int rc = make(r, i, &o);
+  int rc = make(r, i, owner, &o);
   if (o) o->snap = snap;
   int64_t t1 = now_ns();
   pthread_mutex_lock(&c->lock);
@@ -268,7 +308,7 @@ int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int i, cs__snap_build mak
   s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1) * (rc == TOO_BIG ? 10 : 1);
   if (rc == TOO_BIG) rc = 0;
   if (!rc && o && (!s->cur || s->cur->snap < snap)) {
-    if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
+    slot_drop(s);
     o->refs = 2; /* the cache's and the caller's */
     s->cur = o;
     *out = o;
@@ -287,9 +327,9 @@ void cs__snapobj_release(cs__lexcache *c, cs__snapobj *o) {
   if (last) o->free(o);
 }
 
-int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out) {
+int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out) {
   cs__snapobj *o;
-  int rc = cs__lexcache_obtain(c, r, slot_of(t), build, &o);
+  int rc = cs__lexcache_obtain(c, r, slot_of(t), owner, build, &o);
   *out = (cs__lexarr *)o; /* the first member */
   return rc;
 }

@@ -17,7 +17,8 @@
  * less than 100x its own build time ago is not replaced yet: under a steady
  * commit load most views walk the index, as they did before). An idle index
  * is thus walked in RAM from the first expansion on. A table of more than
- * 300,000 entries is not copied (walked in the index as before).
+ * 300,000 entries is not copied (walked in the index as before). A portal
+ * caller's walks stay within its owner's entries: those alone are copied.
  */
 #ifndef CS_QUERY_LEXCACHE_H
 #define CS_QUERY_LEXCACHE_H
@@ -102,14 +103,16 @@ cs__lexcache *cs__lexcache_current(void);
  * the build rate allows; else NULL in *out (read the index instead).
  * Returns 0 or build's CS_E* code (build returning 1: nothing to keep for
  * now, not an error). */
-typedef int (*cs__snap_build)(cs_reader *r, int slot, cs__snapobj **out);
-int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int slot, cs__snap_build build,
-                        cs__snapobj **out);
+typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
+int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int slot, uint64_t owner,
+                        cs__snap_build build, cs__snapobj **out);
 void cs__snapobj_release(cs__lexcache *c, cs__snapobj *o); /* NULL o: no-op */
 
-/* The copy of table t (CS_T_WORDS, CS_T_LEX, CS_T_OWORDS, CS_T_OLEX) for
- * reader r's snapshot, as cs__lexcache_obtain. */
-int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, cs__lexarr **out);
+/* The copy of table t (CS_T_WORDS, CS_T_LEX; CS_T_OWORDS, CS_T_OLEX: the
+ * entries of `owner` only, keys still prefixed with it) for reader r's
+ * snapshot, as cs__lexcache_obtain (`owner`: the owner tables only; the
+ * copies of 64 owners are kept at once, the least recently used going). */
+int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out);
 void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a); /* NULL a: no-op */
 
 /* The first entry whose key is >= key[0..len) (n when none), looking from

@@ -271,8 +271,9 @@ static int ptr_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int nw_build(cs_reader *r, int slot, cs__snapobj **out) {
+static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
   (void)slot;
+  (void)owner;
   *out = NULL;
   namewords *x = calloc(1, sizeof *x);
   if (!x) return CS_ENOMEM;
@@ -294,7 +295,7 @@ static int nw_build(cs_reader *r, int slot, cs__snapobj **out) {
 static int names_may_hold(cs_reader *r, const words *q) {
   cs__lexcache *lc = cs__lexcache_current();
   cs__snapobj *o = NULL;
-  if (cs__lexcache_obtain(lc, r, CS__LC_NAMES, nw_build, &o) || !o) return 1;
+  if (cs__lexcache_obtain(lc, r, CS__LC_NAMES, 0, nw_build, &o) || !o) return 1;
   const namewords *x = (const namewords *)o;
   int all = 1;
   for (int i = 0; i < q->n && all; i++) {

@@ -1397,7 +1397,7 @@ static void test_lexicon_follows(const char *tmp) {
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
   cs__lexcache *lc = cs__lexcache_current();
   cs__lexarr *a = NULL;
-  th_check(lc && cs__lexcache_get(lc, v.r, CS_T_WORDS, &a) == 0 && a &&
+  th_check(lc && cs__lexcache_get(lc, v.r, CS_T_WORDS, 0, &a) == 0 && a &&
                a->o.snap == cs_reader_snapshot(v.r),
            "a copy of the words for the new snapshot");
   if (a) {
@@ -1412,6 +1412,23 @@ static void test_lexicon_follows(const char *tmp) {
   th_check(box_total(&other, "turmalinq") == 0 && box_total(&other, "turmal") == 0,
            "another owner's word is not reached by typo or prefix");
   th_check(box_total(&own, "turmal") == 1, "its owner reaches it by prefix");
+  /* The owners' copies hold their own words only. */
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  lc = cs__lexcache_current();
+  for (uint64_t owner = 800; owner <= 801; owner++) {
+    uint8_t key[8 + 9];
+    cs_key_u64(key, owner);
+    memcpy(key + 8, "turmalina", 9);
+    a = NULL;
+    int rc = cs__lexcache_get(lc, v.r, CS_T_OWORDS, owner, &a);
+    size_t i = a ? cs__lexarr_seek(a, 0, key, sizeof key) : 0;
+    int has = a && i < a->n && a->e[i].klen == sizeof key &&
+              !memcmp(a->bytes + a->e[i].key, key, sizeof key);
+    th_check(rc == 0 && a && a->n > 0 && has == (owner == 801),
+             "owner %" PRIu64 "'s copy %s the word", owner, owner == 801 ? "holds" : "lacks");
+    cs__lexarr_release(lc, a);
+  }
+  cs_view_end(engine, &v);
   th_check(box_total(&ADMIN, "Rosalind Turquesa") == 1 &&
                box_total(&own, "rosalind turquesa") == 1 &&
                box_total(&other, "Rosalind Turquesa") == 0,
