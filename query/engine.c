@@ -10,7 +10,7 @@
  */
 #include "internal.h"
 #include "lemmas.h"
-#include "lexcache.h"
+#include "snapcache.h"
 #include "redact.h"
 #include "synonyms.h"
 #include "thesaurus.h"
@@ -36,7 +36,7 @@
 typedef struct cs_gen {
   cs_store *store;
   cs__convtab *convs; /* docid -> conversation, shared by the views */
-  cs__lexcache *lex;  /* the lexicon in RAM, shared by the views */
+  cs__snapcache *lex; /* the lexicon in RAM, shared by the views */
   int refs;           /* views + 1 while current */
 } cs_gen;
 
@@ -140,7 +140,7 @@ static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
     free(g);
     return NULL;
   }
-  if (cs__convtab_new(&g->convs) || cs__lexcache_new(&g->lex)) {
+  if (cs__convtab_new(&g->convs) || cs__snapcache_new(&g->lex)) {
     cs__convtab_free(g->convs);
     cs_store_close(g->store);
     free(g);
@@ -154,7 +154,7 @@ static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
 static void gen_release(cs_gen *g) {
   if (--g->refs == 0) {
     cs__convtab_free(g->convs);
-    cs__lexcache_free(g->lex);
+    cs__snapcache_free(g->lex);
     cs_store_close(g->store);
     free(g);
   }
@@ -273,7 +273,7 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
   }
   v->gen = g;
   v->prev_syn = cs__synonyms_set_current(v->syn);
-  v->prev_lex = cs__lexcache_set_current(g->lex);
+  v->prev_lex = cs__snapcache_set_current(g->lex);
   memset(&v->convs, 0, sizeof v->convs);
   v->has_convs = 0;
   return 0;
@@ -297,7 +297,7 @@ void cs_view_end(cs_engine *e, cs_view *v) {
   gen_release(v->gen);
   pthread_mutex_unlock(&e->lock);
   cs__synonyms_set_current(v->prev_syn);
-  cs__lexcache_set_current(v->prev_lex);
+  cs__snapcache_set_current(v->prev_lex);
   cs__synonyms_unref(v->syn);
   v->syn = NULL;
   v->r = NULL;

@@ -83,7 +83,7 @@ static size_t cp_bytes(const uint8_t *s, size_t n, int k) {
 }
 
 /* A walk over one table of the statistics' scope: its copy in RAM for the
- * view's snapshot (lexcache.h) when there is one, else a cursor over the
+ * view's snapshot (snapcache.h) when there is one, else a cursor over the
  * index. Both give the same keys in the same order. */
 typedef struct walkcur {
   cs_rcur *cur;
@@ -540,7 +540,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
   int rc = 0;
   /* The lexicon in RAM, when there is a copy for this view's snapshot: the
    * candidates point into it until they are copied out below. */
-  cs__lexcache *lc = cs__lexcache_current();
+  cs__snapcache *lc = cs__snapcache_current();
   cs__lexarr *words = NULL, *lex = NULL;
   /* An expansion already made on this snapshot. */
   cs__expmemo *memo = NULL;

@@ -4,7 +4,7 @@
  * which may change without a commit) depends only on the snapshot, the
  * statistics' scope (tstats.h: the collection, or one owner) and the word
  * and its options; so the views on one snapshot share a table of the
- * expansions already made (a lexcache.h slot, made empty for each new
+ * expansions already made (a snapcache.h slot, made empty for each new
  * snapshot). The search box asks for the same words again and again: as a
  * person types, every keystroke sends the words already typed once more,
  * and popular words recur across people.
@@ -15,7 +15,7 @@
 #define CS_QUERY_EXPMEMO_H
 
 #include "expand.h"
-#include "lexcache.h"
+#include "snapcache.h"
 #include "parser.h"
 #include "tstats.h"
 
@@ -34,8 +34,8 @@ typedef struct cs__expmemo cs__expmemo;
 
 /* The table for ts's snapshot (held: release it), or NULL in *out when
  * there is none to use. */
-int cs__expmemo_get(cs__lexcache *c, const cs__tstats *ts, cs__expmemo **out);
-void cs__expmemo_release(cs__lexcache *c, cs__expmemo *m); /* NULL m: no-op */
+int cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts, cs__expmemo **out);
+void cs__expmemo_release(cs__snapcache *c, cs__expmemo *m); /* NULL m: no-op */
 
 /* Copies the expansion of k into out[0..*n) and returns 1, or returns 0
  * when the table does not have it. */

@@ -9,38 +9,14 @@
 #include "grow.h"
 #include "records.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 _Static_assert(CS__LEX_MAXCP == CS_TERM_MAX + 1, "a key's code points as the walk reads them");
 
-/* Making copies may take at most 1 / REBUILD_FACTOR of a core per slot. */
-#define REBUILD_FACTOR 100
-
 /* A table of more entries is not copied (the server's memory stays small:
- * ~80 bytes an entry), and tried again only 10x later. */
+ * ~50 bytes an entry), and tried again only 10x later. */
 #define MAX_ENTRIES 300000
-#define TOO_BIG 1 /* build's answer then */
-
-/* Owners whose copies are kept at once (the least recently used goes). */
-#define OWNER_SLOTS 64
-
-typedef struct slot {
-  cs__snapobj *cur;
-  int building;
-  int64_t next_ns; /* no new one before this */
-  int kind;        /* owner slots: CS__LC_OWORDS or CS__LC_OLEX, or -1 (free) */
-  uint64_t owner;
-  int64_t used_ns;
-} slot;
-
-struct cs__lexcache {
-  pthread_mutex_t lock;
-  slot s[CS__LC_SLOTS];  /* the collection's (the owner kinds unused) */
-  slot own[OWNER_SLOTS]; /* one owner's words or terms each */
-};
 
 /* The array and its pools, in one allocation each. */
 typedef struct lexbuf {
@@ -52,18 +28,6 @@ typedef struct lexbuf {
   uint32_t *cps;
   size_t ncps, ccap;
 } lexbuf;
-
-static _Thread_local cs__lexcache *current;
-
-cs__lexcache *cs__lexcache_set_current(cs__lexcache *c) {
-  cs__lexcache *old = current;
-  current = c;
-  return old;
-}
-
-cs__lexcache *cs__lexcache_current(void) {
-  return current;
-}
 
 int cs__utf8_decode(const char *s, size_t n, uint32_t *cp, uint32_t *ends, int max) {
   const unsigned char *p = (const unsigned char *)s;
@@ -92,22 +56,16 @@ int cs__utf8_decode(const char *s, size_t n, uint32_t *cp, uint32_t *ends, int m
   return k;
 }
 
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int slot_of(cs_table t) {
   switch (t) {
   case CS_T_WORDS:
-    return CS__LC_WORDS;
+    return CS__SC_WORDS;
   case CS_T_LEX:
-    return CS__LC_LEX;
+    return CS__SC_LEX;
   case CS_T_OWORDS:
-    return CS__LC_OWORDS;
+    return CS__SC_OWORDS;
   case CS_T_OLEX:
-    return CS__LC_OLEX;
+    return CS__SC_OLEX;
   default:
     return -1;
   }
@@ -215,7 +173,7 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   cs_slice k, v;
   if (!rc) rc = kplen ? cs_rcur_seek(cur, (cs_slice){pfx, 8}, &k, &v) : cs_rcur_first(cur, &k, &v);
   while (rc == 0 && (!kplen || (k.len >= 8 && memcmp(k.data, pfx, 8) == 0))) {
-    rc = b->a.n < MAX_ENTRIES ? add_entry(b, k, v, kplen, words) : TOO_BIG;
+    rc = b->a.n < MAX_ENTRIES ? add_entry(b, k, v, kplen, words) : CS__SNAP_SKIP;
     if (!rc) rc = cs_rcur_next(cur, &k, &v);
   }
   cs_rcur_close(cur);
@@ -231,110 +189,14 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   return 0;
 }
 
-int cs__lexcache_new(cs__lexcache **out) {
-  cs__lexcache *c = calloc(1, sizeof *c);
-  if (!c) return CS_ENOMEM;
-  pthread_mutex_init(&c->lock, NULL);
-  *out = c;
-  return 0;
-}
-
-static void slot_drop(slot *s) {
-  if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
-  s->cur = NULL;
-}
-
-void cs__lexcache_free(cs__lexcache *c) {
-  if (!c) return;
-  for (int i = 0; i < CS__LC_SLOTS; i++)
-    slot_drop(&c->s[i]);
-  for (int i = 0; i < OWNER_SLOTS; i++)
-    slot_drop(&c->own[i]);
-  pthread_mutex_destroy(&c->lock);
-  free(c);
-}
-
-/* The slot of (kind, owner), taking a free or the least recently used one
- * for an owner not kept yet (NULL when every one is being built). Under
- * the lock. */
-static slot *slot_find(cs__lexcache *c, int kind, uint64_t owner, int64_t now) {
-  if (kind != CS__LC_OWORDS && kind != CS__LC_OLEX) return &c->s[kind];
-  slot *lru = NULL;
-  for (int i = 0; i < OWNER_SLOTS; i++) {
-    slot *s = &c->own[i];
-    if (s->used_ns && s->kind == kind && s->owner == owner) {
-      s->used_ns = now;
-      return s;
-    }
-    if (!s->building && (!lru || s->used_ns < lru->used_ns)) lru = s;
-  }
-  if (!lru) return NULL;
-  slot_drop(lru);
-  memset(lru, 0, sizeof *lru);
-  lru->kind = kind;
-  lru->owner = owner;
-  lru->used_ns = now;
-  return lru;
-}
-
-int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int i, uint64_t owner, cs__snap_build make,
-                        cs__snapobj **out) {
-  *out = NULL;
-  if (!c || i < 0 || i >= CS__LC_SLOTS) return 0;
-  uint64_t snap = cs_reader_snapshot(r);
-  int64_t t0 = now_ns();
-  pthread_mutex_lock(&c->lock);
-  slot *s = slot_find(c, i, owner, t0);
-  if (s && s->cur && s->cur->snap == snap) {
-    s->cur->refs++;
-    *out = s->cur;
-    pthread_mutex_unlock(&c->lock);
-    return 0;
-  }
-  /* No slot, a view older than the one kept, a build under way, or too
-   * soon. */
-  if (!s || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
-    pthread_mutex_unlock(&c->lock);
-    return 0;
-  }
-  s->building = 1;
-  pthread_mutex_unlock(&c->lock);
-  cs__snapobj *o = NULL;
-  int rc = make(r, i, owner, &o);
-  if (o) o->snap = snap;
-  int64_t t1 = now_ns();
-  pthread_mutex_lock(&c->lock);
-  s->building = 0;
-  s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1) * (rc == TOO_BIG ? 10 : 1);
-  if (rc == TOO_BIG) rc = 0;
-  if (!rc && o && (!s->cur || s->cur->snap < snap)) {
-    slot_drop(s);
-    o->refs = 2; /* the cache's and the caller's */
-    s->cur = o;
-    *out = o;
-    o = NULL;
-  }
-  pthread_mutex_unlock(&c->lock);
-  if (o) o->free(o);
-  return rc;
-}
-
-void cs__snapobj_release(cs__lexcache *c, cs__snapobj *o) {
-  if (!o) return;
-  pthread_mutex_lock(&c->lock);
-  int last = --o->refs == 0;
-  pthread_mutex_unlock(&c->lock);
-  if (last) o->free(o);
-}
-
-int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out) {
+int cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out) {
   cs__snapobj *o;
-  int rc = cs__lexcache_obtain(c, r, slot_of(t), owner, build, &o);
+  int rc = cs__snapcache_obtain(c, r, slot_of(t), owner, build, &o);
   *out = (cs__lexarr *)o; /* the first member */
   return rc;
 }
 
-void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a) {
+void cs__lexarr_release(cs__snapcache *c, cs__lexarr *a) {
   cs__snapobj_release(c, a ? &a->o : NULL);
 }
 

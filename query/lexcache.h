@@ -8,22 +8,18 @@
  * bounds, same answers, without B-tree descents, key comparisons in the
  * map or value decoding per query.
  *
- * A copy belongs to one snapshot (cs_reader_snapshot) and is used only by
- * views on that snapshot; views on another one walk the index as before.
- * The copies of a generation are shared by its threads (cs__lexcache, one
- * per generation, reference counted copies) and made lazily by the first
- * view on a snapshot that finds its table's copy stale, as long as making
- * copies takes at most about a hundredth of a core per slot (a copy made
- * less than 100x its own build time ago is not replaced yet: under a steady
- * commit load most views walk the index, as they did before). An idle index
- * is thus walked in RAM from the first expansion on. A table of more than
- * 300,000 entries is not copied (walked in the index as before). A portal
- * caller's walks stay within its owner's entries: those alone are copied.
+ * A copy belongs to one snapshot and is kept in a snapcache.h slot:
+ * shared by the threads, made lazily, rate-limited; views on another
+ * snapshot walk the index as before. An idle index is thus walked in RAM
+ * from the first expansion on. A table of more than 300,000 entries is not
+ * copied (walked in the index as before). A portal caller's walks stay
+ * within its owner's entries: those alone are copied.
  */
 #ifndef CS_QUERY_LEXCACHE_H
 #define CS_QUERY_LEXCACHE_H
 
 #include "reader.h"
+#include "snapcache.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -43,13 +39,6 @@ typedef struct cs__lexent {
   uint8_t lcpc; /* code points (past the scope's prefix) it shares with it */
   uint64_t df;
 } cs__lexent;
-
-/* Something read from one snapshot and kept for the views on it. */
-typedef struct cs__snapobj {
-  uint64_t snap; /* cs_reader_snapshot of the view it was read from */
-  int refs;      /* under the cache's lock */
-  void (*free)(struct cs__snapobj *);
-} cs__snapobj;
 
 typedef struct cs__lexarr {
   cs__snapobj o;
@@ -76,44 +65,12 @@ static inline const uint32_t *cs__lexent_cps(const cs__lexarr *a, const cs__lexe
   return buf;
 }
 
-/* What a generation keeps per snapshot: the four tables, the words of the
- * people's names (name_match.c) and the expansions made (expmemo.h). */
-enum {
-  CS__LC_WORDS,
-  CS__LC_LEX,
-  CS__LC_OWORDS,
-  CS__LC_OLEX,
-  CS__LC_NAMES,
-  CS__LC_MEMO,
-  CS__LC_SLOTS
-};
-
-typedef struct cs__lexcache cs__lexcache;
-
-int cs__lexcache_new(cs__lexcache **out);
-void cs__lexcache_free(cs__lexcache *c);
-
-/* The cache of the calling thread's view (set by the view, as the
- * synonyms are): NULL for none. Returns the previous one. */
-cs__lexcache *cs__lexcache_set_current(cs__lexcache *c);
-cs__lexcache *cs__lexcache_current(void);
-
-/* The object of `slot` for reader r's snapshot, held (release it): the
- * one kept, or one `build` makes now from r when the one kept is older and
- * the build rate allows; else NULL in *out (read the index instead).
- * Returns 0 or build's CS_E* code (build returning 1: nothing to keep for
- * now, not an error). */
-typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
-int cs__lexcache_obtain(cs__lexcache *c, cs_reader *r, int slot, uint64_t owner,
-                        cs__snap_build build, cs__snapobj **out);
-void cs__snapobj_release(cs__lexcache *c, cs__snapobj *o); /* NULL o: no-op */
-
 /* The copy of table t (CS_T_WORDS, CS_T_LEX; CS_T_OWORDS, CS_T_OLEX: the
  * entries of `owner` only, keys still prefixed with it) for reader r's
- * snapshot, as cs__lexcache_obtain (`owner`: the owner tables only; the
+ * snapshot, as cs__snapcache_obtain (`owner`: the owner tables only; the
  * copies of 64 owners are kept at once, the least recently used going). */
-int cs__lexcache_get(cs__lexcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out);
-void cs__lexarr_release(cs__lexcache *c, cs__lexarr *a); /* NULL a: no-op */
+int cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out);
+void cs__lexarr_release(cs__snapcache *c, cs__lexarr *a); /* NULL a: no-op */
 
 /* The first entry whose key is >= key[0..len) (n when none), looking from
  * entry `from` on (every entry before it must be < key). */

@@ -26,7 +26,7 @@
  */
 #include "internal.h"
 #include "corrupt.h"
-#include "lexcache.h"
+#include "snapcache.h"
 
 #include "errors.h"
 #include "grow.h"
@@ -226,7 +226,7 @@ static int like_pseudonym(const cs_caller *c, const words *q) {
 /* ------------------------------------------------ the names' words in RAM */
 
 /* Every folded word of every person's name as admins and portal callers
- * see it (the real name), sorted, for one snapshot (lexcache.h). A query
+ * see it (the real name), sorted, for one snapshot (snapcache.h). A query
  * holding a word no name holds names nobody: most queries are answered so,
  * without reading postings or people. */
 typedef struct namewords {
@@ -293,9 +293,9 @@ static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
 /* 1 when some name holds every word of q (or nothing is known), 0 when
  * none can match. */
 static int names_may_hold(cs_reader *r, const words *q) {
-  cs__lexcache *lc = cs__lexcache_current();
+  cs__snapcache *lc = cs__snapcache_current();
   cs__snapobj *o = NULL;
-  if (cs__lexcache_obtain(lc, r, CS__LC_NAMES, 0, nw_build, &o) || !o) return 1;
+  if (cs__snapcache_obtain(lc, r, CS__SC_NAMES, 0, nw_build, &o) || !o) return 1;
   const namewords *x = (const namewords *)o;
   int all = 1;
   for (int i = 0; i < q->n && all; i++) {

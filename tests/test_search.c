@@ -1370,7 +1370,7 @@ static json_int_t box_total(const cs_caller *c, const char *q) {
   return t;
 }
 
-/* The lexicon and the names kept in RAM per snapshot (query/lexcache.h)
+/* The lexicon and the names kept in RAM per snapshot (query/snapcache.h)
  * follow commits: a word or a name a new conversation brings is found
  * right after the indexer commits (a copy made for an older snapshot is
  * never used), and a portal caller's expansions stay within its own words
@@ -1395,7 +1395,7 @@ static void test_lexicon_follows(const char *tmp) {
   cs_engine_error err;
   cs_view v;
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-  cs__lexcache *lc = cs__lexcache_current();
+  cs__snapcache *lc = cs__snapcache_current();
   cs__lexarr *a = NULL;
   th_check(lc && cs__lexcache_get(lc, v.r, CS_T_WORDS, 0, &a) == 0 && a &&
                a->o.snap == cs_reader_snapshot(v.r),
@@ -1414,7 +1414,7 @@ static void test_lexicon_follows(const char *tmp) {
   th_check(box_total(&own, "turmal") == 1, "its owner reaches it by prefix");
   /* The owners' copies hold their own words only. */
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-  lc = cs__lexcache_current();
+  lc = cs__snapcache_current();
   for (uint64_t owner = 800; owner <= 801; owner++) {
     uint8_t key[8 + 9];
     cs_key_u64(key, owner);
