@@ -83,6 +83,10 @@ void cs_reader_close(cs_reader *r) {
   free(r);
 }
 
+uint64_t cs_reader_snapshot(const cs_reader *r) {
+  return cs_txn_id(r->txn);
+}
+
 int cs_reader_stats(cs_reader *r, cs_stats *out) {
   memset(out, 0, sizeof *out);
   cs_slice v;

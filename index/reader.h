@@ -25,6 +25,8 @@ typedef struct cs_pcur cs_pcur;
 int cs_reader_open(cs_store *s, cs_reader **out);
 void cs_reader_close(cs_reader *r);
 
+/* The snapshot the view reads (cs_txn_id): equal ids, equal contents. */
+uint64_t cs_reader_snapshot(const cs_reader *r);
 int cs_reader_stats(cs_reader *r, cs_stats *out);
 int cs_reader_checkpoint(cs_reader *r, cs_checkpoint *out); /* zeroed if none */
 /* Entries of a table (cheap: LMDB keeps the count; the logical entries of the block

@@ -381,6 +381,10 @@ int cs_store_generation_changed(const cs_store *s) {
   return strcmp(gen, s->gen) != 0;
 }
 
+uint64_t cs_txn_id(const cs_txn *t) {
+  return (uint64_t)mdb_txn_id(t->txn);
+}
+
 int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
   *out = NULL;
   cs_txn *t = malloc(sizeof *t);

@@ -82,6 +82,10 @@ int cs_store_generation_changed(const cs_store *s);
 int cs_txn_begin(cs_store *s, int write, cs_txn **out);
 int cs_txn_commit(cs_txn *t); /* frees t whatever the outcome */
 void cs_txn_abort(cs_txn *t); /* frees t; NULL is a no-op */
+/* The snapshot a transaction reads: the id of the last write committed
+ * before it began (increases with every commit). Two read transactions
+ * with the same id see the same data. */
+uint64_t cs_txn_id(const cs_txn *t);
 
 /* Doubles the map (up to the configured ceiling). No transaction of this
  * handle may be open. Called by writers after CS_EFULL. */

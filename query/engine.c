@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 #include "lemmas.h"
+#include "snapcache.h"
 #include "redact.h"
 #include "synonyms.h"
 #include "thesaurus.h"
@@ -35,6 +36,7 @@
 typedef struct cs_gen {
   cs_store *store;
   cs__convtab *convs; /* docid -> conversation, shared by the views */
+  cs__snapcache *lex; /* the lexicon in RAM, shared by the views */
   int refs;           /* views + 1 while current */
 } cs_gen;
 
@@ -138,7 +140,8 @@ static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
     free(g);
     return NULL;
   }
-  if (cs__convtab_new(&g->convs)) {
+  if (cs__convtab_new(&g->convs) || cs__snapcache_new(&g->lex)) {
+    cs__convtab_free(g->convs);
     cs_store_close(g->store);
     free(g);
     cs_engine_err(err, 503, "unavailable", "out of memory");
@@ -151,6 +154,7 @@ static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
 static void gen_release(cs_gen *g) {
   if (--g->refs == 0) {
     cs__convtab_free(g->convs);
+    cs__snapcache_free(g->lex);
     cs_store_close(g->store);
     free(g);
   }
@@ -269,6 +273,7 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
   }
   v->gen = g;
   v->prev_syn = cs__synonyms_set_current(v->syn);
+  v->prev_lex = cs__snapcache_set_current(g->lex);
   memset(&v->convs, 0, sizeof v->convs);
   v->has_convs = 0;
   return 0;
@@ -292,6 +297,7 @@ void cs_view_end(cs_engine *e, cs_view *v) {
   gen_release(v->gen);
   pthread_mutex_unlock(&e->lock);
   cs__synonyms_set_current(v->prev_syn);
+  cs__snapcache_set_current(v->prev_lex);
   cs__synonyms_unref(v->syn);
   v->syn = NULL;
   v->r = NULL;

@@ -17,6 +17,8 @@
  */
 #include "expand.h"
 #include "corrupt.h"
+#include "expmemo.h"
+#include "lexcache.h"
 #include "synonyms.h"
 #include "tstats.h"
 
@@ -31,7 +33,7 @@
 #define PREFIX_SCAN 4096
 #define FUZZY_VISITS 20000
 #define FUZZY_SEEKS 4000
-#define MAXCP (CS_TERM_MAX + 1)
+#define MAXCP CS__LEX_MAXCP
 
 typedef struct cand {
   const char *stem; /* points into the index (reader lifetime) */
@@ -66,33 +68,46 @@ static void cands_add(cands *c, const char *stem, size_t len, int exact, int fuz
   x->wdf = wdf;
 }
 
-/* Decodes UTF-8 into code points; ends[i] is the byte offset after code
- * point i. Invalid bytes count as one character each. */
 static int decode(const char *s, size_t n, uint32_t *cp, uint32_t *ends, int max) {
-  const unsigned char *p = (const unsigned char *)s;
-  int k = 0;
+  return cs__utf8_decode(s, n, cp, ends, max);
+}
+
+/* The bytes of the first k code points of s[0..n), as decode counts them. */
+static size_t cp_bytes(const uint8_t *s, size_t n, int k) {
   size_t i = 0;
-  while (i < n && k < max) {
-    uint32_t c = p[i];
-    size_t len = 1;
-    if (c >= 0xF0)
-      len = 4;
-    else if (c >= 0xE0)
-      len = 3;
-    else if (c >= 0xC0)
-      len = 2;
-    if (i + len > n) len = 1;
-    if (len == 2) c = (c & 0x1F) << 6 | (p[i + 1] & 0x3F);
-    if (len == 3) c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
-    if (len == 4)
-      c = (c & 0x07) << 18 | (uint32_t)(p[i + 1] & 0x3F) << 12 | (uint32_t)(p[i + 2] & 0x3F) << 6 |
-          (p[i + 3] & 0x3F);
-    cp[k] = c;
-    i += len;
-    if (ends) ends[k] = (uint32_t)i;
-    k++;
+  for (; i < n && k > 0; k--) {
+    size_t len = s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : s[i] >= 0xC0 ? 2 : 1;
+    i += i + len > n ? 1 : len;
   }
-  return k;
+  return i;
+}
+
+/* A walk over one table of the statistics' scope: its copy in RAM for the
+ * view's snapshot (snapcache.h) when there is one, else a cursor over the
+ * index. Both give the same keys in the same order. */
+typedef struct walkcur {
+  cs_rcur *cur;
+  const cs__lexarr *a;
+  size_t i;
+} walkcur;
+
+static int wc_at(walkcur *w, cs_slice *k) {
+  if (w->i >= w->a->n) return CS_ENOTFOUND;
+  const cs__lexent *x = &w->a->e[w->i];
+  *k = (cs_slice){w->a->bytes + x->key, x->klen};
+  return 0;
+}
+
+static int wc_seek(walkcur *w, cs_slice key, cs_slice *k, cs_slice *v) {
+  if (!w->a) return cs_rcur_seek(w->cur, key, k, v);
+  w->i = cs__lexarr_seek(w->a, w->i, key.data, key.len);
+  return wc_at(w, k);
+}
+
+static int wc_next(walkcur *w, cs_slice *k, cs_slice *v) {
+  if (!w->a) return cs_rcur_next(w->cur, k, v);
+  w->i++;
+  return wc_at(w, k);
 }
 
 /* ---------------------------------------------------------------- prefix */
@@ -111,19 +126,37 @@ static int count_cp(const char *s, size_t n) {
   return c;
 }
 
+/* One word of the prefix scan: key (with the scope's prefix), its stem and
+ * df. Returns 1 to stop. */
+static int prefix_word(prefix_ctx *x, cs_slice key, const char *stem, size_t slen, uint64_t df) {
+  int kc = count_cp((const char *)key.data + x->kplen, key.len - x->kplen);
+  double ratio = kc > 0 ? (double)x->qchars / kc : 1.0;
+  if (ratio > 1.0) ratio = 1.0;
+  double weight = CS__W_PREFIX_MIN + (CS__W_PREFIX_MAX - CS__W_PREFIX_MIN) * ratio;
+  int exact = kc == x->qchars; /* the word itself */
+  cands_add(x->c, stem, slen, exact, 0, 0, exact ? 1.0 : weight, df);
+  return 0;
+}
+
 static int prefix_each(void *ctx, cs_slice key, cs_slice val) {
   prefix_ctx *x = ctx;
   if (++x->seen > PREFIX_SCAN) return 1;
   cs_word w;
   cs_table t = x->kplen ? CS_T_OWORDS : CS_T_WORDS;
   if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), t, key)) return 0; /* skipped */
-  int kc = count_cp((const char *)key.data + x->kplen, key.len - x->kplen);
-  double ratio = kc > 0 ? (double)x->qchars / kc : 1.0;
-  if (ratio > 1.0) ratio = 1.0;
-  double weight = CS__W_PREFIX_MIN + (CS__W_PREFIX_MAX - CS__W_PREFIX_MIN) * ratio;
-  int exact = kc == x->qchars; /* the word itself */
-  cands_add(x->c, w.stem.p, w.stem.len, exact, 0, 0, exact ? 1.0 : weight, w.df);
-  return 0;
+  return prefix_word(x, key, w.stem.p, w.stem.len, w.df);
+}
+
+/* prefix_each's walk over the copy in RAM. */
+static void prefix_scan(prefix_ctx *x, const cs__lexarr *a, const uint8_t *kp, size_t len) {
+  for (size_t i = cs__lexarr_seek(a, 0, kp, len); i < a->n; i++) {
+    const cs__lexent *e = &a->e[i];
+    if (e->klen < len || memcmp(a->bytes + e->key, kp, len) != 0) break;
+    if (++x->seen > PREFIX_SCAN) break;
+    if (e->ok &&
+        prefix_word(x, (cs_slice){a->bytes + e->key, e->klen}, a->bytes + e->stem, e->slen, e->df))
+      break;
+  }
 }
 
 /* ---------------------------------------------------------------- typos */
@@ -142,6 +175,7 @@ typedef struct fuzzy_ctx {
   int word_known; /* the query word itself is in the index */
   int stems;      /* walking CS_T_LEX (stems) rather than CS_T_WORDS */
   size_t kplen;   /* keys start with the scope's prefix (tstats.h) */
+  int ascii_key;  /* the key looked at has one byte per code point */
 } fuzzy_ctx;
 
 /* Computes row i (1-based) of the table for key code point k[i-1]: only
@@ -180,52 +214,90 @@ static int distance(const fuzzy_ctx *f, int n) {
   return n - f->m > f->maxd || f->m - n > f->maxd ? f->maxd + 1 : f->rows[n][f->m];
 }
 
-/* Looks at one key of the walk. Returns 1 when it lies under a dead prefix
- * (f->dead): no word starting with it is close enough. */
-static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
-  uint32_t cp[MAXCP + 1], ends[MAXCP + 1];
-  cs_slice key = {(const char *)full.data + f->kplen, full.len - f->kplen};
-  int n = decode(key.data, key.len, cp, ends, MAXCP);
-  int lcp = 0;
-  if (f->klen >= 0) {
-    while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp])
-      lcp++;
+/* Fills the rows for one key of the walk (its code points past the
+ * scope's prefix: cp[0..n); ends[i], when given, the byte offset after
+ * cp[i]). Returns 1 when it lies under a dead prefix (f->dead): no word
+ * starting with it is close enough; else 0 with its distance in *d. */
+static int fuzzy_rows(fuzzy_ctx *f, cs_slice full, const uint32_t *cp, int n, const uint32_t *ends,
+                      int lcp, int *d) {
+  if (lcp < 0) { /* the rows' key is f->key */
+    lcp = 0;
+    if (f->klen >= 0) {
+      while (lcp < n && lcp < f->klen && cp[lcp] == f->key[lcp])
+        lcp++;
+    }
+    memcpy(f->key, cp, (size_t)n * sizeof cp[0]);
   }
-  memcpy(f->key, cp, (size_t)n * sizeof cp[0]);
   f->klen = n;
   for (int i = lcp + 1; i <= n; i++) {
     if (fill_row(f, cp, i) > f->maxd) {
       f->klen = i - 1; /* rows past i-1 are not valid for the next key */
-      size_t dl = f->kplen + ends[i - 1];
+      size_t dl = f->kplen + (ends           ? ends[i - 1]
+                              : f->ascii_key ? (size_t)i
+                                             : cp_bytes((const uint8_t *)full.data + f->kplen,
+                                                        full.len - f->kplen, i));
       f->dead_len = dl < sizeof f->dead ? dl : sizeof f->dead;
       memcpy(f->dead, full.data, f->dead_len);
       return 1;
     }
   }
-  int d = distance(f, n);
+  *d = distance(f, n);
+  return 0;
+}
+
+/* A match of the walk at distance d: the stem (stems walk: the key
+ * itself) and its df, or the surface word's stem and df. */
+static void fuzzy_match(fuzzy_ctx *f, int d, const char *stem, size_t slen, uint64_t df) {
+  /* When the query word is itself in the index, a typo match must also be
+   * a typo of its stem: "viviendo" is one edit from "vivienda", but its
+   * stem "viv" would match vivo, vive and vivir. A word the index does not
+   * have is a real typo, and then its stem says nothing (Snowball leaves
+   * "bonificacon" whole but cuts "bonificacion" to "bonif"). */
+  if (!f->stems && f->word_known &&
+      cs__edit_distance(stem, slen, f->stem, f->stem_len, f->maxd) > f->maxd)
+    return;
+  double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
+  cands_add(f->c, stem, slen, d == 0, 1, d, weight, df);
+}
+
+/* Looks at one key of the walk over the index. Returns 1 when it lies
+ * under a dead prefix. */
+static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
+  uint32_t cp[MAXCP + 1], ends[MAXCP + 1];
+  cs_slice key = {(const char *)full.data + f->kplen, full.len - f->kplen};
+  int n = decode(key.data, key.len, cp, ends, MAXCP);
+  int d;
+  if (fuzzy_rows(f, full, cp, n, ends, -1, &d)) return 1;
   if (d <= f->maxd && f->stems) {
     cs_lex lx;
     /* The key is the stem itself (passage terms start with a byte no
      * query word starts with, so the walk never reaches them). */
     if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), f->kplen ? CS_T_OLEX : CS_T_LEX,
-                      full) == 0) {
-      double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
-      cands_add(f->c, key.data, key.len, d == 0, 1, d, weight, lx.df);
-    }
+                      full) == 0)
+      fuzzy_match(f, d, key.data, key.len, lx.df);
   } else if (d <= f->maxd) {
     cs_word w;
-    /* When the query word is itself in the index, a typo match must also be
-     * a typo of its stem: "viviendo" is one edit from "vivienda", but its
-     * stem "viv" would match vivo, vive and vivir. A word the index does not
-     * have is a real typo, and then its stem says nothing (Snowball leaves
-     * "bonificacon" whole but cuts "bonificacion" to "bonif"). */
     if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), f->kplen ? CS_T_OWORDS : CS_T_WORDS,
-                      full) == 0 &&
-        (!f->word_known ||
-         cs__edit_distance(w.stem.p, w.stem.len, f->stem, f->stem_len, f->maxd) <= f->maxd)) {
-      double weight = d == 0 ? 1.0 : d == 1 ? CS__W_FUZZY1 : CS__W_FUZZY2;
-      cands_add(f->c, w.stem.p, w.stem.len, d == 0, 1, d, weight, w.df);
-    }
+                      full) == 0)
+      fuzzy_match(f, d, w.stem.p, w.stem.len, w.df);
+  }
+  return 0;
+}
+
+/* fuzzy_key over the copy in RAM: code points and value decoded once;
+ * lcp: the code points it shares with the previous key looked at, as far
+ * as that key's rows are valid. */
+static int fuzzy_ent(fuzzy_ctx *f, const cs__lexarr *a, const cs__lexent *e, int lcp) {
+  cs_slice full = {a->bytes + e->key, e->klen};
+  f->ascii_key = (size_t)e->klen - f->kplen == e->ncp;
+  int d;
+  uint32_t buf[MAXCP];
+  if (fuzzy_rows(f, full, cs__lexent_cps(a, e, buf), e->ncp, NULL, lcp, &d)) return 1;
+  if (d <= f->maxd && e->ok) {
+    if (f->stems)
+      fuzzy_match(f, d, (const char *)full.data + f->kplen, full.len - f->kplen, e->df);
+    else
+      fuzzy_match(f, d, a->bytes + e->stem, e->slen, e->df);
   }
   return 0;
 }
@@ -255,10 +327,82 @@ static size_t successor(uint8_t *p, size_t n) {
  * costs a B-tree descent), and sought past after this many. */
 #define DEAD_STEPS 8
 
+/* The walk of fuzzy_walk over the copy in RAM: the same keys visited,
+ * stepped over and sought past, in the same order and within the same
+ * bounds, but whether a key lies under a prefix, and how many code points
+ * it shares with the key before, come from each entry's common prefix with
+ * the one before it (lcpb, lcpc) instead of comparisons. */
+static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size_t plen) {
+  size_t i = cs__lexarr_seek(a, 0, pfx, plen);
+  size_t visits = 0, seeks = 0, steps = 0;
+  size_t prev = SIZE_MAX; /* the last entry looked at */
+  int sought = 1;         /* i was reached by a seek (not stepped to from i - 1) */
+  unsigned run_b = 0;     /* since prev: the least lcpb (bytes shared) */
+  int run_c = 0;          /* ... and lcpc (code points shared) */
+  for (;;) {
+    if (i >= a->n) break;
+    const cs__lexent *e = &a->e[i];
+    int in = sought ? e->klen >= plen && memcmp(a->bytes + e->key, pfx, plen) == 0
+                    : e->lcpb >= plen; /* i - 1 starts with pfx */
+    if (!in || visits++ >= FUZZY_VISITS) break;
+    if (!sought && prev != SIZE_MAX) {
+      if (e->lcpb < run_b) run_b = e->lcpb;
+      if (e->lcpc < run_c) run_c = e->lcpc;
+    }
+    if (f->dead_len) {
+      /* f->dead is a prefix of prev's key; sought is 0 here. */
+      int under = f->dead_len <= 255
+                      ? run_b >= f->dead_len
+                      : starts_with((cs_slice){a->bytes + e->key, e->klen}, f->dead, f->dead_len);
+      if (under) {
+        if (++steps <= DEAD_STEPS) {
+          i++;
+          sought = 0;
+          continue;
+        }
+        size_t n = successor(f->dead, f->dead_len);
+        if (!n || ++seeks > FUZZY_SEEKS) break;
+        /* The first key past the prefix: the first entry sharing less of
+         * it with the one before, when near; else a search. */
+        size_t j = i + 1, near = i + 64 < a->n ? i + 64 : a->n;
+        if (f->dead_len <= 255) {
+          while (j < near && a->e[j].lcpb >= f->dead_len)
+            j++;
+        }
+        i = j < near ? j : cs__lexarr_seek(a, i, f->dead, n);
+        f->dead_len = 0;
+        sought = 1;
+        continue;
+      }
+    }
+    f->dead_len = 0;
+    steps = 0;
+    int lcp = 0;
+    if (prev != SIZE_MAX && f->klen > 0) {
+      if (sought) {
+        uint32_t xb[MAXCP], yb[MAXCP];
+        const uint32_t *x = cs__lexent_cps(a, &a->e[prev], xb), *y = cs__lexent_cps(a, e, yb);
+        int lim = f->klen < e->ncp ? f->klen : e->ncp;
+        while (lcp < lim && x[lcp] == y[lcp])
+          lcp++;
+      } else {
+        lcp = run_c < f->klen ? run_c : f->klen;
+      }
+    }
+    fuzzy_ent(f, a, e, lcp);
+    prev = i;
+    run_b = 255;
+    run_c = 255;
+    i++;
+    sought = 0;
+  }
+}
+
 /* Walks CS_T_WORDS for the surface words within maxd edits of the query
- * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem. */
+ * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem
+ * (the scope's tables): over arr, their copy in RAM, when not NULL. */
 static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int word_known, int stems,
-                      cands *c) {
+                      const cs__lexarr *arr, cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
   f->c = c;
@@ -274,10 +418,10 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   f->m = decode(q, qlen, f->q, ends, MAXCP);
   for (int j = 0; j <= f->m; j++)
     f->rows[0][j] = (uint8_t)j;
-  cs_rcur *cur = NULL;
-  int rc = f->m > 0 ? cs_reader_cursor(ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts),
-                                       &cur)
-                    : 0;
+  walkcur wc = {NULL, NULL, 0};
+  int rc = 0;
+  if (f->m > 0 && !arr)
+    rc = cs_reader_cursor(ts->r, stems ? cs__ts_lex_table(ts) : cs__ts_words_table(ts), &wc.cur);
   if (rc || f->m == 0) goto out;
   /* Candidates share the first character: typos there are rare, and the
    * walk stays within one letter's words (of the scope's). */
@@ -285,29 +429,33 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   cs__ts_key_prefix(ts, pfx, &f->kplen);
   memcpy(pfx + f->kplen, q, ends[0]);
   size_t plen = f->kplen + ends[0];
+  if (arr) {
+    walk_arr(f, arr, pfx, plen);
+    goto out;
+  }
   cs_slice k, v;
-  rc = cs_rcur_seek(cur, (cs_slice){pfx, plen}, &k, &v);
+  rc = wc_seek(&wc, (cs_slice){pfx, plen}, &k, &v);
   size_t visits = 0, seeks = 0, steps = 0;
   while (rc == 0 && starts_with(k, pfx, plen) && visits++ < FUZZY_VISITS) {
     if (f->dead_len && starts_with(k, f->dead, f->dead_len)) {
       if (++steps <= DEAD_STEPS) {
-        rc = cs_rcur_next(cur, &k, &v);
+        rc = wc_next(&wc, &k, &v);
         continue;
       }
       size_t n = successor(f->dead, f->dead_len);
       f->dead_len = 0;
       if (!n || ++seeks > FUZZY_SEEKS) break;
-      rc = cs_rcur_seek(cur, (cs_slice){f->dead, n}, &k, &v);
+      rc = wc_seek(&wc, (cs_slice){f->dead, n}, &k, &v);
       continue;
     }
     f->dead_len = 0;
     steps = 0;
     fuzzy_key(f, k, v);
-    rc = cs_rcur_next(cur, &k, &v);
+    rc = wc_next(&wc, &k, &v);
   }
   if (rc == CS_ENOTFOUND) rc = 0;
 out:
-  cs_rcur_close(cur);
+  cs_rcur_close(wc.cur);
   free(f);
   return rc;
 }
@@ -390,6 +538,16 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
   cands c;
   memset(&c, 0, sizeof c);
   int rc = 0;
+  /* The lexicon in RAM, when there is a copy for this view's snapshot: the
+   * candidates point into it until they are copied out below. */
+  cs__snapcache *lc = cs__snapcache_current();
+  cs__lexarr *words = NULL, *lex = NULL;
+  /* An expansion already made on this snapshot. */
+  cs__expmemo *memo = NULL;
+  cs__expkey mk = {(uint8_t)ts->own, ts->owner, w, (uint8_t)prefix, (uint8_t)edits, cap};
+  rc = cs__expmemo_get(lc, ts, &memo);
+  if (rc) goto out;
+  if (memo && cs__expmemo_find(memo, &mk, out, n)) goto synonyms;
   /* The analyzer's stem; and the stem the index recorded for the folded
    * word, which differs when Snowball saw accents at index time that the
    * query lacks ("convalidacion" vs "convalidación"). */
@@ -408,12 +566,18 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     cs__ts_key_prefix(ts, kp, &px.kplen);
     size_t wl = w->word_len < CS_TERM_MAX + 1 ? w->word_len : CS_TERM_MAX + 1;
     memcpy(kp + px.kplen, w->word, wl);
-    rc = cs_reader_scan(ts->r, cs__ts_words_table(ts), kp, px.kplen + wl, prefix_each, &px);
+    rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, &words);
+    if (rc) goto out;
+    if (words)
+      prefix_scan(&px, words, kp, px.kplen + wl);
+    else
+      rc = cs_reader_scan(ts->r, cs__ts_words_table(ts), kp, px.kplen + wl, prefix_each, &px);
     if (rc > 0) rc = 0;
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, &c);
+    if (!words) rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, &words);
+    if (!rc) rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
      * surface word is close but an indexed stem is: "desahuzio" (stem
@@ -423,7 +587,8 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     int se = stem_edits(w->term, w->term_len);
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
-      rc = fuzzy_walk(ts, w, se, known, 1, &c);
+      rc = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, &lex);
+      if (!rc) rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
       if (rc) goto out;
     }
   }
@@ -467,8 +632,13 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
     v->df = lx.df;
   }
+  if (memo) cs__expmemo_put(memo, &mk, out, *n);
+synonyms:
   if (!w->stop && !w->quoted) rc = add_synonyms(ts, w, out, n);
 out:
+  cs__expmemo_release(lc, memo);
+  cs__lexarr_release(lc, words);
+  cs__lexarr_release(lc, lex);
   free(c.v);
   return rc;
 }

@@ -20,6 +20,7 @@ typedef struct cs_view {
   int has_convs;
   struct cs__synonyms *syn;            /* held for the view (synonyms.h) */
   const struct cs__synonyms *prev_syn; /* this thread's current one before */
+  struct cs__snapcache *prev_lex;      /* this thread's lexicon in RAM before (snapcache.h) */
 } cs_view;
 
 /* Begins a read view on the current generation (reopening the index when a

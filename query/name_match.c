@@ -26,8 +26,10 @@
  */
 #include "internal.h"
 #include "corrupt.h"
+#include "snapcache.h"
 
 #include "errors.h"
+#include "grow.h"
 #include "reader.h"
 #include "store.h"
 #include "varint.h"
@@ -221,6 +223,89 @@ static int like_pseudonym(const cs_caller *c, const words *q) {
   return shared + 1 >= q->n;
 }
 
+/* ------------------------------------------------ the names' words in RAM */
+
+/* Every folded word of every person's name as admins and portal callers
+ * see it (the real name), sorted, for one snapshot (snapcache.h). A query
+ * holding a word no name holds names nobody: most queries are answered so,
+ * without reading postings or people. */
+typedef struct namewords {
+  cs__snapobj o;
+  char **w;
+  size_t n, cap;
+  char *pool;
+  size_t np, pcap;
+} namewords;
+
+static void nw_free(cs__snapobj *o) {
+  namewords *x = (namewords *)o; /* the first member */
+  free(x->w);
+  free(x->pool);
+  free(x);
+}
+
+static int nw_each(void *ctx, cs_slice key, cs_slice val) {
+  namewords *x = ctx;
+  cs_patient p;
+  if (key.len != 8 || cs_corrupt_rc(cs_patient_decode(val.data, val.len, &p), CS_T_PATIENT, key))
+    return 0;
+  const cs_caller admin = {CS_CALLER_ADMIN, 0};
+  json_t *j = cs_json_person_name(&admin, p.id, p.name);
+  words w;
+  split(json_string_value(j) ? json_string_value(j) : "", json_string_length(j), &w);
+  json_decref(j);
+  /* A name of more than NAME_WORDS words matches no query: its words may
+   * be left out. */
+  for (int i = 0; i < w.n && !w.over; i++) {
+    size_t len = strlen(w.w[i]) + 1;
+    if (cs_grow((void **)&x->pool, &x->pcap, x->np + len, 1)) return CS_ENOMEM;
+    memcpy(x->pool + x->np, w.w[i], len);
+    if (cs_grow((void **)&x->w, &x->cap, x->n + 1, sizeof *x->w)) return CS_ENOMEM;
+    x->w[x->n++] = (char *)(uintptr_t)x->np; /* an offset until the pool stops moving */
+    x->np += len;
+  }
+  return 0;
+}
+
+static int ptr_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
+  (void)slot;
+  (void)owner;
+  *out = NULL;
+  namewords *x = calloc(1, sizeof *x);
+  if (!x) return CS_ENOMEM;
+  x->o.free = nw_free;
+  int rc = cs_reader_scan(r, CS_T_PATIENT, NULL, 0, nw_each, x);
+  if (rc < 0) {
+    nw_free(&x->o);
+    return rc;
+  }
+  for (size_t i = 0; i < x->n; i++)
+    x->w[i] = x->pool + (uintptr_t)x->w[i];
+  if (x->n > 1) qsort(x->w, x->n, sizeof *x->w, ptr_cmp);
+  *out = &x->o;
+  return 0;
+}
+
+/* 1 when some name holds every word of q (or nothing is known), 0 when
+ * none can match. */
+static int names_may_hold(cs_reader *r, const words *q) {
+  cs__snapcache *lc = cs__snapcache_current();
+  cs__snapobj *o = NULL;
+  if (cs__snapcache_obtain(lc, r, CS__SC_NAMES, 0, nw_build, &o) || !o) return 1;
+  const namewords *x = (const namewords *)o;
+  int all = 1;
+  for (int i = 0; i < q->n && all; i++) {
+    const char *k = q->w[i];
+    all = x->n && bsearch(&k, x->w, x->n, sizeof *x->w, ptr_cmp) != NULL;
+  }
+  cs__snapobj_release(lc, o);
+  return all;
+}
+
 int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
                      size_t qlen, uint64_t **ids, size_t *n) {
   *ids = NULL;
@@ -229,6 +314,9 @@ int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, c
   words qw;
   split(q, qlen, &qw);
   if (qw.over || qw.n == 0) return 0;
+  /* Admins and portal callers match real names: only when some name holds
+   * the query's words. */
+  if (c->role != CS_CALLER_ANALYST && !names_may_hold(r, &qw)) return 0;
   named_ctx x = {r, convs, c, &qw, NULL, 0, 0, 0, 0};
   int rc;
   if (cs_caller_restricted(c)) {

@@ -43,6 +43,7 @@
 #include "errors.h"
 #include "expand.h"
 #include "internal.h"
+#include "lexcache.h"
 #include "search.h"
 #include "store.h"
 #include "writer.h"
@@ -1357,6 +1358,83 @@ static void test_live_table(const char *tmp) {
   json_decref(r);
 }
 
+/* The total of a search-box query by caller c. */
+static json_int_t box_total(const cs_caller *c, const char *q) {
+  cs_engine_error err;
+  cs_search_params p;
+  params_init(&p, q);
+  json_t *r = run(c, &p, &err);
+  if (!r) die("search %s: %s", q, err.message);
+  json_int_t t = json_integer_value(json_object_get(r, "total"));
+  json_decref(r);
+  return t;
+}
+
+/* The lexicon and the names kept in RAM per snapshot (query/snapcache.h)
+ * follow commits: a word or a name a new conversation brings is found
+ * right after the indexer commits (a copy made for an older snapshot is
+ * never used), and a portal caller's expansions stay within its own words
+ * whether the walk reads the index or the copy. */
+static void test_lexicon_follows(const char *tmp) {
+  const cs_caller own = {CS_CALLER_PORTAL, 801}, other = {CS_CALLER_PORTAL, 800};
+  /* Copies of the current snapshot are made (and answer "nothing"). */
+  for (int i = 0; i < 2; i++) {
+    th_check(box_total(&ADMIN, "turmalinq") == 0 && box_total(&own, "turmalinq") == 0,
+             "turmalinq: nothing yet");
+    th_check(box_total(&ADMIN, "Rosalind Turquesa") == 0, "no such name yet");
+    usleep(50000);
+  }
+  write_lines(tmp, "patient 9 801 Rosalind Turquesa\n"
+                   "conv 960 9 801 2024-03-03 | Piedras |\n"
+                   "turn 0 beneficiary - - Voz | una turmalina negra\n");
+  th_check(box_total(&ADMIN, "turmalinq") == 1, "a typo of a word just committed finds it");
+  th_check(box_total(&own, "turmalinq") == 1, "... for its owner too");
+  th_check(box_total(&ADMIN, "turquesa rosalind") == 1, "a name just committed is searchable");
+  /* Once the copy of the new snapshot is made, the same answers from it. */
+  usleep(200000);
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapcache *lc = cs__snapcache_current();
+  cs__lexarr *a = NULL;
+  th_check(lc && cs__lexcache_get(lc, v.r, CS_T_WORDS, 0, &a) == 0 && a &&
+               a->o.snap == cs_reader_snapshot(v.r),
+           "a copy of the words for the new snapshot");
+  if (a) {
+    size_t i = cs__lexarr_seek(a, 0, "turmalina", 9);
+    th_check(i < a->n && a->e[i].klen == 9 && !memcmp(a->bytes + a->e[i].key, "turmalina", 9),
+             "the copy holds the new word");
+  }
+  cs__lexarr_release(lc, a);
+  cs_view_end(engine, &v);
+  th_check(box_total(&ADMIN, "turmalinq") == 1 && box_total(&own, "turmalinq") == 1,
+           "found through the copy");
+  th_check(box_total(&other, "turmalinq") == 0 && box_total(&other, "turmal") == 0,
+           "another owner's word is not reached by typo or prefix");
+  th_check(box_total(&own, "turmal") == 1, "its owner reaches it by prefix");
+  /* The owners' copies hold their own words only. */
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  lc = cs__snapcache_current();
+  for (uint64_t owner = 800; owner <= 801; owner++) {
+    uint8_t key[8 + 9];
+    cs_key_u64(key, owner);
+    memcpy(key + 8, "turmalina", 9);
+    a = NULL;
+    int rc = cs__lexcache_get(lc, v.r, CS_T_OWORDS, owner, &a);
+    size_t i = a ? cs__lexarr_seek(a, 0, key, sizeof key) : 0;
+    int has = a && i < a->n && a->e[i].klen == sizeof key &&
+              !memcmp(a->bytes + a->e[i].key, key, sizeof key);
+    th_check(rc == 0 && a && a->n > 0 && has == (owner == 801),
+             "owner %" PRIu64 "'s copy %s the word", owner, owner == 801 ? "holds" : "lacks");
+    cs__lexarr_release(lc, a);
+  }
+  cs_view_end(engine, &v);
+  th_check(box_total(&ADMIN, "Rosalind Turquesa") == 1 &&
+               box_total(&own, "rosalind turquesa") == 1 &&
+               box_total(&other, "Rosalind Turquesa") == 0,
+           "the name: admin and owner find it, another owner does not");
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -1457,6 +1535,7 @@ int main(int argc, char **argv) {
   test_pruning_exact(tmp);
   test_no_snippets();
   test_live_table(tmp);
+  test_lexicon_follows(tmp);
   test_edit_distance();
 
   cs_engine_close(engine);

@@ -1,0 +1,47 @@
+/*
+ * Term expansions remembered per snapshot (internal to the query engine).
+ * What cs__expand finds for a word (before the administrator's synonyms,
+ * which may change without a commit) depends only on the snapshot, the
+ * statistics' scope (tstats.h: the collection, or one owner) and the word
+ * and its options; so the views on one snapshot share a table of the
+ * expansions already made (a snapcache.h slot, made empty for each new
+ * snapshot). The search box asks for the same words again and again: as a
+ * person types, every keystroke sends the words already typed once more,
+ * and popular words recur across people.
+ *
+ * The table holds at most 4 MB of expansions; a full table is emptied.
+ */
+#ifndef CS_QUERY_EXPMEMO_H
+#define CS_QUERY_EXPMEMO_H
+
+#include "expand.h"
+#include "snapcache.h"
+#include "parser.h"
+#include "tstats.h"
+
+#include <stdint.h>
+
+/* What an expansion depends on besides the snapshot. */
+typedef struct cs__expkey {
+  uint8_t own;    /* the scope: the collection (0) or one owner's */
+  uint64_t owner; /* ... whose */
+  const cs__qword *w;
+  uint8_t prefix, edits;
+  uint32_t cap;
+} cs__expkey;
+
+typedef struct cs__expmemo cs__expmemo;
+
+/* The table for ts's snapshot (held: release it), or NULL in *out when
+ * there is none to use. */
+int cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts, cs__expmemo **out);
+void cs__expmemo_release(cs__snapcache *c, cs__expmemo *m); /* NULL m: no-op */
+
+/* Copies the expansion of k into out[0..*n) and returns 1, or returns 0
+ * when the table does not have it. */
+int cs__expmemo_find(cs__expmemo *m, const cs__expkey *k, cs__variant *out, uint32_t *n);
+/* Remembers out[0..n) as the expansion of k (dropped silently when memory
+ * is short). */
+void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out, uint32_t n);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * What a generation keeps per snapshot (see snapcache.h): slots under one
+ * lock, each holding the object of one snapshot, reference counted.
+ */
+#include "snapcache.h"
+
+#include "errors.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Making the objects may take at most 1 / REBUILD_FACTOR of a core per slot. */
+#define REBUILD_FACTOR 100
+
+/* Owners whose objects are kept at once (the least recently used goes). */
+#define OWNER_SLOTS 64
+
+typedef struct slot {
+  cs__snapobj *cur;
+  int building;
+  int64_t next_ns; /* no new one before this */
+  int kind;        /* owner slots: CS__SC_OWORDS or CS__SC_OLEX, or -1 (free) */
+  uint64_t owner;
+  int64_t used_ns;
+} slot;
+
+struct cs__snapcache {
+  pthread_mutex_t lock;
+  slot s[CS__SC_SLOTS];  /* the collection's (the owner kinds unused) */
+  slot own[OWNER_SLOTS]; /* one owner's words or terms each */
+};
+
+static _Thread_local cs__snapcache *current;
+
+cs__snapcache *cs__snapcache_set_current(cs__snapcache *c) {
+  cs__snapcache *old = current;
+  current = c;
+  return old;
+}
+
+cs__snapcache *cs__snapcache_current(void) {
+  return current;
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int cs__snapcache_new(cs__snapcache **out) {
+  cs__snapcache *c = calloc(1, sizeof *c);
+  if (!c) return CS_ENOMEM;
+  pthread_mutex_init(&c->lock, NULL);
+  *out = c;
+  return 0;
+}
+
+static void slot_drop(slot *s) {
+  if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
+  s->cur = NULL;
+}
+
+void cs__snapcache_free(cs__snapcache *c) {
+  if (!c) return;
+  for (int i = 0; i < CS__SC_SLOTS; i++)
+    slot_drop(&c->s[i]);
+  for (int i = 0; i < OWNER_SLOTS; i++)
+    slot_drop(&c->own[i]);
+  pthread_mutex_destroy(&c->lock);
+  free(c);
+}
+
+/* The slot of (kind, owner), taking a free or the least recently used one
+ * for an owner not kept yet (NULL when every one is being built). Under
+ * the lock. */
+static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now) {
+  if (kind != CS__SC_OWORDS && kind != CS__SC_OLEX) return &c->s[kind];
+  slot *lru = NULL;
+  for (int i = 0; i < OWNER_SLOTS; i++) {
+    slot *s = &c->own[i];
+    if (s->used_ns && s->kind == kind && s->owner == owner) {
+      s->used_ns = now;
+      return s;
+    }
+    if (!s->building && (!lru || s->used_ns < lru->used_ns)) lru = s;
+  }
+  if (!lru) return NULL;
+  slot_drop(lru);
+  memset(lru, 0, sizeof *lru);
+  lru->kind = kind;
+  lru->owner = owner;
+  lru->used_ns = now;
+  return lru;
+}
+
+int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, cs__snap_build make,
+                         cs__snapobj **out) {
+  *out = NULL;
+  if (!c || i < 0 || i >= CS__SC_SLOTS) return 0;
+  uint64_t snap = cs_reader_snapshot(r);
+  int64_t t0 = now_ns();
+  pthread_mutex_lock(&c->lock);
+  slot *s = slot_find(c, i, owner, t0);
+  if (s && s->cur && s->cur->snap == snap) {
+    s->cur->refs++;
+    *out = s->cur;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+  }
+  /* No slot, a view older than the one kept, a build under way, or too
+   * soon. */
+  if (!s || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+  }
+  s->building = 1;
+  pthread_mutex_unlock(&c->lock);
+  cs__snapobj *o = NULL;
+  int rc = make(r, i, owner, &o);
+  if (o) o->snap = snap;
+  int64_t t1 = now_ns();
+  pthread_mutex_lock(&c->lock);
+  s->building = 0;
+  s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1) * (rc == CS__SNAP_SKIP ? 10 : 1);
+  if (rc == CS__SNAP_SKIP) rc = 0;
+  if (!rc && o && (!s->cur || s->cur->snap < snap)) {
+    slot_drop(s);
+    o->refs = 2; /* the cache's and the caller's */
+    s->cur = o;
+    *out = o;
+    o = NULL;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (o) o->free(o);
+  return rc;
+}
+
+void cs__snapobj_release(cs__snapcache *c, cs__snapobj *o) {
+  if (!o) return;
+  pthread_mutex_lock(&c->lock);
+  int last = --o->refs == 0;
+  pthread_mutex_unlock(&c->lock);
+  if (last) o->free(o);
+}

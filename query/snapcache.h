@@ -1,0 +1,64 @@
+/*
+ * What a generation keeps per snapshot (internal to the query engine):
+ * objects read from one LMDB snapshot (cs_reader_snapshot) and shared by
+ * the views on it, one per slot: copies of the lexicon (lexcache.h), the
+ * words of the people's names (name_match.c) and the expansions made
+ * (expmemo.h). A view on another snapshot reads the index instead. The
+ * object of a slot is made lazily by the first view on a newer snapshot
+ * that finds it stale, as long as making them takes at most about a
+ * hundredth of a core per slot (one made less than 100x its own build time
+ * ago is not replaced yet: under a steady commit load most views read the
+ * index, as they did before). The owner tables' slots hold one owner's
+ * part each; 64 owners are kept, the least recently used going.
+ */
+#ifndef CS_QUERY_SNAPCACHE_H
+#define CS_QUERY_SNAPCACHE_H
+
+#include "reader.h"
+
+#include <stdint.h>
+
+/* Something read from one snapshot and kept for the views on it. */
+typedef struct cs__snapobj {
+  uint64_t snap; /* cs_reader_snapshot of the view it was read from */
+  int refs;      /* under the cache's lock */
+  void (*free)(struct cs__snapobj *);
+} cs__snapobj;
+
+/* What a generation keeps per snapshot: the four tables, the words of the
+ * people's names (name_match.c) and the expansions made (expmemo.h). */
+enum {
+  CS__SC_WORDS,
+  CS__SC_LEX,
+  CS__SC_OWORDS,
+  CS__SC_OLEX,
+  CS__SC_NAMES,
+  CS__SC_MEMO,
+  CS__SC_SLOTS
+};
+
+typedef struct cs__snapcache cs__snapcache;
+
+int cs__snapcache_new(cs__snapcache **out);
+void cs__snapcache_free(cs__snapcache *c);
+
+/* The cache of the calling thread's view (set by the view, as the
+ * synonyms are): NULL for none. Returns the previous one. */
+cs__snapcache *cs__snapcache_set_current(cs__snapcache *c);
+cs__snapcache *cs__snapcache_current(void);
+
+/* The object of `slot` for reader r's snapshot, held (release it): the
+ * one kept, or one `build` makes now from r when the one kept is older and
+ * the build rate allows; else NULL in *out (read the index instead).
+ * Returns 0 or build's CS_E* code (CS__SNAP_SKIP is none). `owner`: the
+ * owner tables' slots only. */
+typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
+int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
+                         cs__snap_build build, cs__snapobj **out);
+void cs__snapobj_release(cs__snapcache *c, cs__snapobj *o); /* NULL o: no-op */
+
+/* A build's answer when there is nothing to keep for now (not an error):
+ * tried again only 10x later than otherwise. */
+#define CS__SNAP_SKIP 1
+
+#endif
