@@ -318,6 +318,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->phr);
   free(x->pk);
   free(x->dsum);
+  free(x->lbound);
   free(x->dleaves);
   free(x);
 }
@@ -353,6 +354,20 @@ static void mark_active(cs__exec *x, int32_t n, int dropped) {
 /* Leaves that count for scoring: positive and not dropped by relaxation. */
 void cs__exec_update_active(cs__exec *x) {
   if (x->q->root >= 0) mark_active(x, x->q->root, 0);
+  /* Required: the root, or a positive clause of the root's AND. */
+  for (uint32_t i = 0; i < x->nleaves; i++)
+    x->leaves[i].required = 0;
+  int32_t root = x->q->root;
+  if (root >= 0 && x->node_leaf[root] >= 0) {
+    x->leaves[x->node_leaf[root]].required = x->leaves[x->node_leaf[root]].active;
+  } else if (root >= 0 && x->q->nodes[root].type == CS__N_AND) {
+    const cs__qnode *node = &x->q->nodes[root];
+    for (uint32_t k = 0; k < node->nkids; k++) {
+      int32_t kid = (int32_t)x->q->kids[node->kid + k];
+      if (x->node_leaf[kid] >= 0)
+        x->leaves[x->node_leaf[kid]].required = x->leaves[x->node_leaf[kid]].active;
+    }
+  }
   double idf_sum = 0;
   uint32_t n = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {

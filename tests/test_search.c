@@ -1107,6 +1107,22 @@ static void test_pruning_exact(const char *tmp) {
       fprintf(f, "\n");
     }
   }
+  /* Short conversations of one turn where two words alternate, as in
+   * "ro fi ro": two neighbouring pairs for three positions, so that the
+   * proximity a document can get is bounded by its clauses' positions
+   * (bounds.c, prox_bound), and the bound must not fall short of it. */
+  for (int c = 0; c < 120; c++) {
+    fprintf(f, "conv %d 6 400 2018-%02d-10 | |\n", 5000 + c, 1 + c % 12);
+    fprintf(f, "turn 0 other - - Voz |");
+    seed = seed * 1103515245u + 12345u;
+    int nw = 3 + (int)((seed >> 16) % 6);
+    for (int w = 0; w < nw; w++) {
+      seed = seed * 1103515245u + 12345u;
+      uint32_t r = (seed >> 16) % 10;
+      fprintf(f, " %s", r < 4 ? "ro" : r < 7 ? "fi" : "relleno");
+    }
+    fprintf(f, "\n");
+  }
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
    * the collection's, and pruning must stay exact with them. */
@@ -1122,7 +1138,7 @@ static void test_pruning_exact(const char *tmp) {
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
   const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
-                      "kappa -impar ", "delta alfa beta",
+                      "kappa -impar ", "delta alfa beta", "ro fi ",
                       "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
                       "¿Hay algo de kappa con lambda, omega y xilofono?",
                       /* Many cursors in long conversations: conversation bounds
@@ -1136,7 +1152,9 @@ static void test_pruning_exact(const char *tmp) {
   cs_caller owner = {CS_CALLER_PORTAL, 400};
   const cs_caller *callers[] = {&owner, &ADMIN};
   int estimated = 0;
+  uint64_t ruled_out = 0; /* conversations ruled out in runs (bounds.c, cs__skip_run) */
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    uint64_t ruled_before = ruled_out;
     for (size_t l = 0; l < 3; l++) {
       for (size_t c = 0; c < 2; c++) {
         for (uint64_t bound = 0; bound <= 2; bound += 2) {
@@ -1150,8 +1168,10 @@ static void test_pruning_exact(const char *tmp) {
           cs__search_opts o;
           cs__search_defaults(&o);
           o.total_bound = bound;
+          o.ruled_out = &ruled_out;
           json_t *pruned = NULL, *full = NULL;
           int rc1 = cs__search(v.r, a, callers[c], &p, &o, &pruned, &err);
+          o.ruled_out = NULL;
           o.exhaustive = 1;
           int rc2 = cs__search(v.r, a, callers[c], &p, &o, &full, &err);
           cs__analyzer_put(a);
@@ -1187,6 +1207,9 @@ static void test_pruning_exact(const char *tmp) {
         }
       }
     }
+    /* Past the counting bound, whole runs of conversations were ruled out
+     * at once, and the pages still equal exhaustive scoring. */
+    th_check(ruled_out > ruled_before, "q=[%s]: no run of conversations ruled out", qs[i]);
   }
   th_check(estimated > 0, "some totals were estimated");
 
