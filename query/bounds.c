@@ -148,6 +148,31 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
       if (sc > 0) keep_top3(m, sc);
     }
     np = 0;
+  } else if (np == 2 && pk[0].leaf != pk[1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM &&
+             x->leaves[pk[1].leaf].type == CS__N_TERM) {
+    /* Two words, one variant each (an AND, a two-word question): the
+     * merge below with two cursors, the same sums. */
+    const peek *p = &pk[0], *q = &pk[1];
+    unsigned fp = x->leaves[p->leaf].fields, fq = x->leaves[q->leaf].fields;
+    uint32_t i = 0, j = 0;
+    for (;;) {
+      uint32_t dp = i < p->n ? p->doc[i] : END, dq = j < q->n ? q->doc[j] : END;
+      uint32_t d = dp < dq ? dp : dq;
+      if (d >= R->e) break;
+      int kind = kind_of(R, d);
+      double a = 0, b = 0;
+      if (dp == d && (fp & (1u << kind))) a = p->w * cs__bm25_tf(&x->rk, kind, p->tf[i], p->len[i]);
+      if (dq == d && (fq & (1u << kind))) b = q->w * cs__bm25_tf(&x->rk, kind, q->tf[j], q->len[j]);
+      double doc = a + b;
+      if (a > 0 && b > 0) {
+        uint32_t tp = p->tf[i], tq = q->tf[j];
+        doc += prox_bound(prox, (uint64_t)tp + tq, tp > tq ? tp : tq);
+      }
+      keep_top3(m, doc);
+      i += dp == d;
+      j += dq == d;
+    }
+    np = 0;
   }
   for (; np;) {
     uint32_t d = END;
@@ -672,6 +697,31 @@ static void conv_at(xsearch *s, uint32_t p, xrange *R) {
   }
 }
 
+/* cs__skip_run: the first docid, among the cursors' decoded documents
+ * not passed yet, where the next conversation to bound may hold one: the
+ * next document of any clause or, with required clauses, past the next
+ * document of each of them (a phrase's: of each of its words). END when a
+ * required clause has no document left in its chunk. */
+static uint32_t next_candidate(const cs__exec *x, const peek *pk, uint32_t np, uint32_t nreq) {
+  uint32_t p = END, req = 0;
+  for (uint32_t a = 0; a < np;) {
+    uint32_t li = pk[a].leaf, b = a, lp = END, hi = 0;
+    for (; b < np && pk[b].leaf == li; b++) {
+      uint32_t d = pk[b].j < pk[b].n ? pk[b].doc[pk[b].j] : END;
+      if (d < lp) lp = d;
+      if (d > hi) hi = d;
+    }
+    if (lp < p) p = lp;
+    const xleaf *l = &x->leaves[li];
+    if (nreq && l->required) {
+      uint32_t need = l->type == CS__N_TERM ? lp : hi;
+      if (need > req) req = need;
+    }
+    a = b;
+  }
+  return req > p ? req : p;
+}
+
 /* Past the counting bound, where cs__skip_convs could not jump: rules out
  * a run of conversations at once. Up to L, the nearest end of the cursors'
  * current chunks, every document of every searched clause is decoded, so
@@ -802,11 +852,7 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
     }
     ruled++;
   next:
-    /* On to the next conversation where a cursor has a document. */
-    p = END;
-    for (uint32_t a = 0; a < np; a++) {
-      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] < p) p = pk[a].doc[pk[a].j];
-    }
+    p = next_candidate(x, pk, np, nreq);
     if (p > L) {
       p = L + 1;
       break;
