@@ -854,7 +854,10 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
   next:
     p = next_candidate(x, pk, np, nreq);
     if (p > L) {
-      p = L + 1;
+      /* Nothing more to bound up to L; the conversation going on past L,
+       * if any, is the walk's whole (its documents up to L included). */
+      conv_at(s, L + 1, &R);
+      p = R.f != END && R.f <= L ? (R.f > t ? R.f : t) : L + 1;
       break;
     }
   }

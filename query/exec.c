@@ -200,6 +200,8 @@ static void compute_weights(cs__exec *x) {
   x->prox_scale = nidf >= 2 ? x->rp.proximity * idf_sum / nidf : 0;
 }
 
+static void mark_required(cs__exec *x);
+
 int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_params *rp,
                   uint32_t horizon, cs__exec **out) {
   *out = NULL;
@@ -288,6 +290,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   if (!rc) rc = stats_at_horizon(x);
   if (rc) goto fail;
   compute_weights(x);
+  mark_required(x);
   x->act = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act);
   x->act_last = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act_last);
   x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
@@ -351,10 +354,9 @@ static void mark_active(cs__exec *x, int32_t n, int dropped) {
     mark_active(x, (int32_t)x->q->kids[node->kid + k], dropped);
 }
 
-/* Leaves that count for scoring: positive and not dropped by relaxation. */
-void cs__exec_update_active(cs__exec *x) {
-  if (x->q->root >= 0) mark_active(x, x->q->root, 0);
-  /* Required: the root, or a positive clause of the root's AND. */
+/* Required leaves (cs__skip_run): active, and the root or a positive
+ * clause of the root's AND, so that every match has them. */
+static void mark_required(cs__exec *x) {
   for (uint32_t i = 0; i < x->nleaves; i++)
     x->leaves[i].required = 0;
   int32_t root = x->q->root;
@@ -368,6 +370,12 @@ void cs__exec_update_active(cs__exec *x) {
         x->leaves[x->node_leaf[kid]].required = x->leaves[x->node_leaf[kid]].active;
     }
   }
+}
+
+/* Leaves that count for scoring: positive and not dropped by relaxation. */
+void cs__exec_update_active(cs__exec *x) {
+  if (x->q->root >= 0) mark_active(x, x->q->root, 0);
+  mark_required(x);
   double idf_sum = 0;
   uint32_t n = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {

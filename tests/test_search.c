@@ -1110,7 +1110,9 @@ static void test_pruning_exact(const char *tmp) {
   /* Short conversations of one turn where two words alternate, as in
    * "ro fi ro": two neighbouring pairs for three positions, so that the
    * proximity a document can get is bounded by its clauses' positions
-   * (bounds.c, prox_bound), and the bound must not fall short of it. */
+   * (bounds.c, prox_bound), and the bound must not fall short of it.
+   * "om*" is a required clause of two words: a conversation holding only
+   * the one whose next document comes first must not be jumped over. */
   for (int c = 0; c < 120; c++) {
     fprintf(f, "conv %d 6 400 2018-%02d-10 | |\n", 5000 + c, 1 + c % 12);
     fprintf(f, "turn 0 other - - Voz |");
@@ -1119,9 +1121,34 @@ static void test_pruning_exact(const char *tmp) {
     for (int w = 0; w < nw; w++) {
       seed = seed * 1103515245u + 12345u;
       uint32_t r = (seed >> 16) % 10;
-      fprintf(f, " %s", r < 4 ? "ro" : r < 7 ? "fi" : "relleno");
+      fprintf(f, " %s",
+              r < 3   ? "ro"
+              : r < 5 ? "fi"
+              : r < 6 ? "omega"
+              : r < 7 ? "omicron"
+                      : "relleno");
     }
     fprintf(f, "\n");
+  }
+  for (int c = 0; c < 3; c++) {
+    fprintf(f, "conv %d 6 400 2018-01-1%d | |\n", 5200 + c, c);
+    fprintf(f, "turn 0 other - - Voz | ro omega ro omega\n");
+  }
+  /* Runs of weak conversations of "xa" and "xb" between strong ones with
+   * "xa" in 40 turns (the first three its best) and "xb" last: the postings
+   * chunks of "xa" (CS_CHUNK_DOCS) end inside strong ones, and a run that
+   * stops there must leave the whole conversation, with the "xa" before
+   * that end, to the walk (bounds.c, cs__skip_run). */
+  for (int c = 0; c < 200; c++) {
+    int strong = c % 16 == 0;
+    fprintf(f, "conv %d 6 400 2017-%02d-10 | |\n", 6000 + c, 1 + c % 12);
+    for (int t = 0; t < (strong ? 40 : 1); t++)
+      fprintf(f, "turn %d other - - Voz | %s\n", t,
+              !strong ? "xa relleno relleno relleno"
+              : t < 3 ? "xa xa"
+                      : "xa relleno relleno");
+    fprintf(f, "turn %d other - - Voz | xb%s\n", strong ? 40 : 1,
+            strong ? "" : " relleno relleno relleno");
   }
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
@@ -1138,7 +1165,7 @@ static void test_pruning_exact(const char *tmp) {
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
   const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
-                      "kappa -impar ", "delta alfa beta", "ro fi ",
+                      "kappa -impar ", "delta alfa beta", "ro fi ", "ro om* ", "xa xb ",
                       "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
                       "¿Hay algo de kappa con lambda, omega y xilofono?",
                       /* Many cursors in long conversations: conversation bounds
