@@ -678,22 +678,26 @@ static void conv_at(xsearch *s, uint32_t p, xrange *R) {
   }
   /* Forward from the last one: the run mostly moves a few conversations. */
   const cs__convs *c = s->convs;
-  size_t i = s->skip_hint; /* the first entry with first > the last p */
-  if (i > c->n || (i > 0 && c->first[i - 1] > p)) i = 0;
-  for (int k = 0; k < 16 && i < c->n && c->first[i] <= p; k++)
-    i++;
-  if (i < c->n && c->first[i] <= p) {
-    uint32_t next;
-    s->skip_hint = i;
-    long f = cs__convs_find(c, p, &next, &s->skip_hint);
-    i = f >= 0 ? (size_t)f + 1 : s->skip_hint;
+  size_t i = s->run_hint; /* the first entry with first > the last p */
+  if (i <= c->n && (i == 0 || c->first[i - 1] <= p)) {
+    for (int k = 0; k < 16 && i < c->n && c->first[i] <= p; k++)
+      i++;
+    if (i < c->n && c->first[i] <= p) i = c->n + 1; /* far: search */
+  } else {
+    i = c->n + 1;
   }
-  s->skip_hint = i;
+  if (i > c->n) {
+    uint32_t next;
+    size_t h = 0;
+    long f = cs__convs_find(c, p, &next, &h);
+    i = f >= 0 ? (size_t)f + 1 : h;
+  }
+  s->run_hint = i;
   if (i > 0 && p < c->r[i - 1].e) {
     *R = c->r[i - 1];
   } else if (i < c->n) {
     *R = c->r[i];
-    s->skip_hint = i + 1;
+    s->run_hint = i + 1;
   }
 }
 

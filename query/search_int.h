@@ -175,6 +175,7 @@ typedef struct xsearch {
   const cs__convs *convs;
   cs__convs own_convs;
   size_t conv_hint, skip_hint; /* cs__convs_find hints of resolve and skips */
+  size_t run_hint;             /* cs__skip_run's: the first entry after its last docid */
   uint32_t skip_fail_L;        /* the last chunk skip that failed: up to L, below key */
   cs__key skip_fail_key;
   /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
