@@ -738,11 +738,16 @@ static uint32_t next_candidate(const cs__exec *x, const peek *pk, uint32_t np, u
  * span. The run stops at the first conversation that may make the page,
  * that starts before t, or that goes on past L: the walk takes it from
  * there. Returns where the walk continues (t when nothing was ruled out). */
+#define RUN_MAX_CURSORS 16
+
 uint32_t cs__skip_run(xsearch *s, uint32_t t) {
   cs__exec *x = s->x;
   const cs__key *th = cs__topk_threshold(&s->top);
   if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed || s->exhaustive) return t;
   if (!s->universe && !s->convs) return t;
+  /* Many cursors (a short prefix's variants): a run's set-up, a peek and a
+   * block bound per cursor, costs more than it saves. */
+  if (x->nvars > RUN_MAX_CURSORS) return t;
   if (cs_grow((void **)&x->pk, &x->pk_cap, 2 * (size_t)x->nvars + 2, sizeof *x->pk) ||
       cs_grow((void **)&x->lbound, &x->lbound_cap, x->nleaves + 1, sizeof *x->lbound))
     return t;
