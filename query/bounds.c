@@ -34,6 +34,8 @@ typedef struct peek {
   const uint32_t *doc, *tf, *len;
   uint32_t n, j;
   uint32_t leaf;
+  uint32_t end;  /* cs__skip_run: past the documents of the conversation */
+  uint8_t exact; /* the variant is the word itself (tier) */
   double w;
 } peek;
 
@@ -110,6 +112,123 @@ static int bound_docs_dense(cs__exec *x, const xrange *R, const peek *pk, uint32
   return 1;
 }
 
+/* The most cs__proximity adds to a document where clauses with `occ`
+ * matched positions in all, `most` of them the largest clause's, meet:
+ * each neighbouring pair of positions of two clauses adds at most 1 to its
+ * sum (distance >= 1), and a sequence has at most occ - 1 neighbouring
+ * pairs, and at most 2 (occ - most) changes of clause. Fewer positions
+ * (a phrase occurring less often than its rarest word, a capped list)
+ * only lower it. Two words once each: half the scale. */
+static inline double prox_bound(double scale, uint64_t occ, uint64_t most) {
+  uint64_t pairs = 2 * (occ - most) < occ - 1 ? 2 * (occ - most) : occ - 1;
+  return scale * (double)pairs / (1.0 + (double)pairs);
+}
+
+/* The three best document bounds of R (kept in m, keep_top3) from the
+ * decoded documents of the cursors in pk[0..np) (each from pk[].doc[0], at
+ * or after R->f; grouped by clause): per document, the sum over clauses of
+ * the best variant's score (a phrase: where all its words are, its rarest
+ * word's tf), plus prox where two clauses meet. Moves pk[].j. Returns 0 or
+ * CS_ENOMEM. */
+static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox,
+                      double m[3]) {
+  int dense = bound_docs_dense(x, R, pk, np, prox, m);
+  if (dense < 0) return dense;
+  if (dense) {
+    np = 0;
+  } else if (np == 1 && x->leaves[pk[0].leaf].type == CS__N_TERM) {
+    /* One term (a single word, the commonest query): the merge below
+     * without the merging, the same sums. */
+    const peek *p = &pk[0];
+    unsigned fields = x->leaves[p->leaf].fields;
+    for (uint32_t j = 0; j < p->n && p->doc[j] < R->e; j++) {
+      int kind = kind_of(R, p->doc[j]);
+      if (!(fields & (1u << kind))) continue;
+      double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[j], p->len[j]);
+      if (sc > 0) keep_top3(m, sc);
+    }
+    np = 0;
+  } else if (np == 2 && pk[0].leaf != pk[1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM &&
+             x->leaves[pk[1].leaf].type == CS__N_TERM) {
+    /* Two words, one variant each (an AND, a two-word question): the
+     * merge below with two cursors, the same sums. */
+    const peek *p = &pk[0], *q = &pk[1];
+    unsigned fp = x->leaves[p->leaf].fields, fq = x->leaves[q->leaf].fields;
+    uint32_t i = 0, j = 0;
+    for (;;) {
+      uint32_t dp = i < p->n ? p->doc[i] : END, dq = j < q->n ? q->doc[j] : END;
+      uint32_t d = dp < dq ? dp : dq;
+      if (d >= R->e) break;
+      int kind = kind_of(R, d);
+      double a = 0, b = 0;
+      if (dp == d && (fp & (1u << kind))) a = p->w * cs__bm25_tf(&x->rk, kind, p->tf[i], p->len[i]);
+      if (dq == d && (fq & (1u << kind))) b = q->w * cs__bm25_tf(&x->rk, kind, q->tf[j], q->len[j]);
+      double doc = a + b;
+      if (a > 0 && b > 0) {
+        uint32_t tp = p->tf[i], tq = q->tf[j];
+        doc += prox_bound(prox, (uint64_t)tp + tq, tp > tq ? tp : tq);
+      }
+      keep_top3(m, doc);
+      i += dp == d;
+      j += dq == d;
+    }
+    np = 0;
+  }
+  for (; np;) {
+    uint32_t d = END;
+    for (uint32_t a = 0; a < np; a++) {
+      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] < d) d = pk[a].doc[pk[a].j];
+    }
+    if (d >= R->e) break;
+    int kind = kind_of(R, d);
+    double doc = 0;
+    int leaves = 0;
+    uint64_t occ = 0, most = 0; /* matched positions: all, the largest clause's */
+    for (uint32_t a = 0; a < np;) {
+      uint32_t li = pk[a].leaf, b = a;
+      while (b < np && pk[b].leaf == li)
+        b++;
+      const xleaf *l = &x->leaves[li];
+      double lb = 0;
+      uint64_t lo = 0;
+      if (l->type == CS__N_TERM) {
+        for (uint32_t c = a; c < b; c++) {
+          const peek *p = &pk[c];
+          if (p->j >= p->n || p->doc[p->j] != d) continue;
+          double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[p->j], p->len[p->j]);
+          if (sc > lb) lb = sc;
+          lo += p->tf[p->j];
+        }
+      } else {
+        uint32_t tf = UINT32_MAX, len = 0, on = 0;
+        for (uint32_t c = a; c < b; c++) {
+          const peek *p = &pk[c];
+          if (p->j >= p->n || p->doc[p->j] != d) continue;
+          on++;
+          if (p->tf[p->j] < tf) tf = p->tf[p->j];
+          len = p->len[p->j];
+        }
+        if (on == b - a) lb = pk[a].w * cs__bm25_tf(&x->rk, kind, tf, len);
+        lo = tf;
+      }
+      if (!(l->fields & (1u << kind))) lb = 0;
+      doc += lb;
+      leaves += lb > 0;
+      if (lb > 0) {
+        occ += lo;
+        if (lo > most) most = lo;
+      }
+      a = b;
+    }
+    if (leaves >= 2) doc += prox_bound(prox, occ, most);
+    keep_top3(m, doc);
+    for (uint32_t a = 0; a < np; a++) {
+      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;
+    }
+  }
+  return 0;
+}
+
 /* Upper bound of R's key before scoring it. The cursors of R's first
  * documents sit in decoded chunks, so the tf and length of each document of
  * R in those chunks are at hand (cs_pcur_peek): merged in docid order, they
@@ -163,6 +282,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       p->j = 0;
       p->leaf = i;
       p->w = l->type == CS__N_TERM ? v->w : l->pw;
+      p->exact = v->exact;
       /* A phrase occurs at most as often as each of its words. */
       double b = p->w * cs__bm25_bound(&x->rk, l->fields & R->kinds, cs_pcur_block_max_tf(v->cur),
                                        cs_pcur_block_min_len(v->cur));
@@ -188,68 +308,8 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
   if (cs__key_cmp(s->sort, ub, th) > 0 || cont) return 0;
   double m[3] = {0, 0, 0};
-  double prox = present >= 2 ? x->prox_scale : 0;
-  int dense = bound_docs_dense(x, R, pk, np, prox, m);
-  if (dense < 0) return dense;
-  if (dense) {
-    np = 0;
-  } else if (np == 1 && x->leaves[pk[0].leaf].type == CS__N_TERM) {
-    /* One term (a single word, the commonest query): the merge below
-     * without the merging, the same sums. */
-    const peek *p = &pk[0];
-    unsigned fields = x->leaves[p->leaf].fields;
-    for (uint32_t j = 0; j < p->n && p->doc[j] < R->e; j++) {
-      int kind = kind_of(R, p->doc[j]);
-      if (!(fields & (1u << kind))) continue;
-      double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[j], p->len[j]);
-      if (sc > 0) keep_top3(m, sc);
-    }
-    np = 0;
-  }
-  for (; np;) {
-    uint32_t d = END;
-    for (uint32_t a = 0; a < np; a++) {
-      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] < d) d = pk[a].doc[pk[a].j];
-    }
-    if (d >= R->e) break;
-    int kind = kind_of(R, d);
-    double doc = 0;
-    int leaves = 0;
-    for (uint32_t a = 0; a < np;) {
-      uint32_t li = pk[a].leaf, b = a;
-      while (b < np && pk[b].leaf == li)
-        b++;
-      const xleaf *l = &x->leaves[li];
-      double lb = 0;
-      if (l->type == CS__N_TERM) {
-        for (uint32_t c = a; c < b; c++) {
-          const peek *p = &pk[c];
-          if (p->j >= p->n || p->doc[p->j] != d) continue;
-          double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[p->j], p->len[p->j]);
-          if (sc > lb) lb = sc;
-        }
-      } else {
-        uint32_t tf = UINT32_MAX, len = 0, on = 0;
-        for (uint32_t c = a; c < b; c++) {
-          const peek *p = &pk[c];
-          if (p->j >= p->n || p->doc[p->j] != d) continue;
-          on++;
-          if (p->tf[p->j] < tf) tf = p->tf[p->j];
-          len = p->len[p->j];
-        }
-        if (on == b - a) lb = pk[a].w * cs__bm25_tf(&x->rk, kind, tf, len);
-      }
-      if (!(l->fields & (1u << kind))) lb = 0;
-      doc += lb;
-      leaves += lb > 0;
-      a = b;
-    }
-    if (leaves >= 2) doc += prox;
-    keep_top3(m, doc);
-    for (uint32_t a = 0; a < np; a++) {
-      if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;
-    }
-  }
+  int rc = docs_bound(x, R, pk, np, present >= 2 ? x->prox_scale : 0, m);
+  if (rc) return rc;
   ub->score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
   return 0;
 }
@@ -544,6 +604,14 @@ int cs__counting(const xsearch *s) {
   return !s->total_bound || s->total < s->total_bound || s->match_fn || s->exhaustive;
 }
 
+/* The most a document of v's current chunk can add for clause l (a
+ * phrase: the limit). */
+static double var_block_bound(const cs__exec *x, const xleaf *l, const xvar *v) {
+  if (l->type != CS__N_TERM) return l->pw * cs__bm25_limit(&x->rk, l->fields);
+  return v->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(v->cur),
+                               cs_pcur_block_min_len(v->cur));
+}
+
 /* Past the counting bound: where the walk may jump from t because no
  * document up to there can lift a conversation into the page (block-max:
  * the sum over clauses of their current chunks' best score, for documents
@@ -572,10 +640,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
       if (v->doc == END) continue;
       uint32_t last = cs_pcur_block_last(v->cur);
       if (last < L) L = last;
-      double vb = l->type == CS__N_TERM
-                      ? v->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(v->cur),
-                                              cs_pcur_block_min_len(v->cur))
-                      : l->pw * cs__bm25_limit(&x->rk, l->fields);
+      double vb = var_block_bound(x, l, v);
       if (vb > lb) lb = vb;
     }
     bound += lb;
@@ -599,6 +664,214 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     if (i >= 0) to = s->convs->r[i].f;
   }
   return to > t ? to : t;
+}
+
+/* The conversation holding docid p or the first one after it (f END:
+ * none), among those the walk may visit: the listed ones (s->u) or the
+ * docid -> conversation table. */
+static void conv_at(xsearch *s, uint32_t p, xrange *R) {
+  R->f = END;
+  if (s->universe) {
+    size_t i = cs__range_after(s->u, s->nu, p);
+    if (i < s->nu) *R = s->u[i];
+    return;
+  }
+  /* Forward from the last one: the run mostly moves a few conversations. */
+  const cs__convs *c = s->convs;
+  size_t i = s->run_hint; /* the first entry with first > the last p */
+  if (i <= c->n && (i == 0 || c->first[i - 1] <= p)) {
+    for (int k = 0; k < 16 && i < c->n && c->first[i] <= p; k++)
+      i++;
+    if (i < c->n && c->first[i] <= p) i = c->n + 1; /* far: search */
+  } else {
+    i = c->n + 1;
+  }
+  if (i > c->n) {
+    uint32_t next;
+    size_t h = 0;
+    long f = cs__convs_find(c, p, &next, &h);
+    i = f >= 0 ? (size_t)f + 1 : h;
+  }
+  s->run_hint = i;
+  if (i > 0 && p < c->r[i - 1].e) {
+    *R = c->r[i - 1];
+  } else if (i < c->n) {
+    *R = c->r[i];
+    s->run_hint = i + 1;
+  }
+}
+
+/* cs__skip_run: the first docid, among the cursors' decoded documents
+ * not passed yet, where the next conversation to bound may hold one: the
+ * next document of any clause or, with required clauses, past the next
+ * document of each of them (a phrase's: of each of its words). END when a
+ * required clause has no document left in its chunk. */
+static uint32_t next_candidate(const cs__exec *x, const peek *pk, uint32_t np, uint32_t nreq) {
+  uint32_t p = END, req = 0;
+  for (uint32_t a = 0; a < np;) {
+    uint32_t li = pk[a].leaf, b = a, lp = END, hi = 0;
+    for (; b < np && pk[b].leaf == li; b++) {
+      uint32_t d = pk[b].j < pk[b].n ? pk[b].doc[pk[b].j] : END;
+      if (d < lp) lp = d;
+      if (d > hi) hi = d;
+    }
+    if (lp < p) p = lp;
+    const xleaf *l = &x->leaves[li];
+    if (nreq && l->required) {
+      uint32_t need = l->type == CS__N_TERM ? lp : hi;
+      if (need > req) req = need;
+    }
+    a = b;
+  }
+  return req > p ? req : p;
+}
+
+/* Past the counting bound, where cs__skip_convs could not jump: rules out
+ * a run of conversations at once. Up to L, the nearest end of the cursors'
+ * current chunks, every document of every searched clause is decoded, so
+ * the bound of each conversation lying wholly in [t, L] is conv_bound's
+ * exact one (docs_bound over the decoded documents, the tier from the
+ * exact variants present), computed in one pass over the chunks without
+ * matching, resolving or seeking per conversation. Conversations are
+ * visited only where a cursor has a document (the next one after each
+ * conversation), so rare words cost their documents, not the docids they
+ * span. The run stops at the first conversation that may make the page,
+ * that starts before t, or that goes on past L: the walk takes it from
+ * there. Returns where the walk continues (t when nothing was ruled out). */
+#define RUN_MAX_CURSORS 16
+
+uint32_t cs__skip_run(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed || s->exhaustive) return t;
+  if (!s->universe && !s->convs) return t;
+  /* Many cursors (a short prefix's variants): a run's set-up, a peek and a
+   * block bound per cursor, costs more than it saves. */
+  if (x->nvars > RUN_MAX_CURSORS) return t;
+  if (cs_grow((void **)&x->pk, &x->pk_cap, 2 * (size_t)x->nvars + 2, sizeof *x->pk) ||
+      cs_grow((void **)&x->lbound, &x->lbound_cap, x->nleaves + 1, sizeof *x->lbound))
+    return t;
+  peek *pk = x->pk, *pv = x->pk + x->nvars + 1;
+  double *lbound = x->lbound; /* per clause: its chunks' block bound (the limit for a phrase) */
+  uint32_t np = 0, L = END;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    lbound[i] = 0;
+    if (!l->active || !l->nvar) continue;
+    int all = 1;
+    for (uint32_t k = 0; k < l->nvar; k++)
+      all &= var_geq(&x->vars[l->var + k], t) != END;
+    if (l->type == CS__N_PHRASE && !all) continue; /* never occurs again */
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc == END) continue;
+      peek *p = &pk[np++];
+      p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
+      p->j = 0;
+      p->leaf = i;
+      p->exact = v->exact;
+      p->w = l->type == CS__N_TERM ? v->w : l->pw;
+      uint32_t last = cs_pcur_block_last(v->cur);
+      if (last < L) L = last;
+      double b = var_block_bound(x, l, v);
+      if (b > lbound[i]) lbound[i] = b;
+    }
+  }
+  if (!np || L == END) return t;
+  uint32_t nreq = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++)
+    nreq += x->leaves[i].required && x->leaves[i].nvar;
+  uint32_t p = t;
+  uint64_t ruled = 0;
+  for (;;) {
+    xrange R;
+    conv_at(s, p, &R);
+    if (R.f == END || R.f > L) {
+      p = L + 1; /* no conversation holds a document up to L */
+      break;
+    }
+    if (R.f < t) break;
+    if (R.e - 1 > L) {
+      p = R.f;
+      break;
+    }
+    /* The documents of each clause's cursors in R (none before it
+     * remain): views of them for docs_bound, for the clauses present (a
+     * phrase: all its words). */
+    uint32_t nv = 0, met = 0;
+    int tier = 0, present = 0;
+    double quick = 0; /* from the clauses present and their block bounds */
+    for (uint32_t a = 0; a < np;) {
+      uint32_t li = pk[a].leaf, b = a, has = 0, exact = 0;
+      while (b < np && pk[b].leaf == li)
+        b++;
+      for (uint32_t c = a; c < b; c++) {
+        peek *q = &pk[c];
+        while (q->j < q->n && q->doc[q->j] < R.f)
+          q->j++;
+        uint32_t j = q->j;
+        while (j < q->n && q->doc[j] < R.e)
+          j++;
+        q->end = j;
+        has += j > q->j;
+        exact |= j > q->j && q->exact;
+      }
+      const xleaf *l = &x->leaves[li];
+      if (l->type == CS__N_TERM ? has > 0 : has == b - a) {
+        present++;
+        met += l->required;
+        quick += lbound[li];
+        tier += l->expanded && exact;
+        for (uint32_t c = a; c < b; c++) {
+          peek *q = &pk[c];
+          if (q->end == q->j) continue;
+          peek *w = &pv[nv++];
+          *w = *q;
+          w->doc += q->j;
+          w->tf += q->j;
+          w->len += q->j;
+          w->n -= q->j;
+          w->j = 0;
+        }
+      }
+      for (uint32_t c = a; c < b; c++)
+        pk[c].j = pk[c].end;
+      a = b;
+    }
+    if (met < nreq) {
+      /* A clause every match needs is absent: R does not match. */
+      ruled++;
+      goto next;
+    }
+    /* The block bounds of the clauses present first (a conversation with
+     * one of two words is mostly ruled out there), then the exact one. */
+    double ub =
+        cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
+    if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+      double m[3] = {0, 0, 0};
+      if (docs_bound(x, &R, pv, nv, x->prox_scale, m)) {
+        p = R.f;
+        break;
+      }
+      ub = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+      if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+        p = R.f;
+        break;
+      }
+    }
+    ruled++;
+  next:
+    p = next_candidate(x, pk, np, nreq);
+    if (p > L) {
+      /* Nothing more to bound up to L; the conversation going on past L,
+       * if any, is the walk's whole (its documents up to L included). */
+      conv_at(s, L + 1, &R);
+      p = R.f != END && R.f <= L ? (R.f > t ? R.f : t) : L + 1;
+      break;
+    }
+  }
+  s->run_ruled += ruled;
+  return p > t ? p : t;
 }
 
 /* Documents of the listed conversations (s->u) in [from, to). */

@@ -200,6 +200,8 @@ static void compute_weights(cs__exec *x) {
   x->prox_scale = nidf >= 2 ? x->rp.proximity * idf_sum / nidf : 0;
 }
 
+static void mark_required(cs__exec *x);
+
 int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_params *rp,
                   uint32_t horizon, cs__exec **out) {
   *out = NULL;
@@ -288,6 +290,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   if (!rc) rc = stats_at_horizon(x);
   if (rc) goto fail;
   compute_weights(x);
+  mark_required(x);
   x->act = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act);
   x->act_last = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act_last);
   x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
@@ -318,6 +321,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->phr);
   free(x->pk);
   free(x->dsum);
+  free(x->lbound);
   free(x->dleaves);
   free(x);
 }
@@ -350,9 +354,28 @@ static void mark_active(cs__exec *x, int32_t n, int dropped) {
     mark_active(x, (int32_t)x->q->kids[node->kid + k], dropped);
 }
 
+/* Required leaves (cs__skip_run): active, and the root or a positive
+ * clause of the root's AND, so that every match has them. */
+static void mark_required(cs__exec *x) {
+  for (uint32_t i = 0; i < x->nleaves; i++)
+    x->leaves[i].required = 0;
+  int32_t root = x->q->root;
+  if (root >= 0 && x->node_leaf[root] >= 0) {
+    x->leaves[x->node_leaf[root]].required = x->leaves[x->node_leaf[root]].active;
+  } else if (root >= 0 && x->q->nodes[root].type == CS__N_AND) {
+    const cs__qnode *node = &x->q->nodes[root];
+    for (uint32_t k = 0; k < node->nkids; k++) {
+      int32_t kid = (int32_t)x->q->kids[node->kid + k];
+      if (x->node_leaf[kid] >= 0)
+        x->leaves[x->node_leaf[kid]].required = x->leaves[x->node_leaf[kid]].active;
+    }
+  }
+}
+
 /* Leaves that count for scoring: positive and not dropped by relaxation. */
 void cs__exec_update_active(cs__exec *x) {
   if (x->q->root >= 0) mark_active(x, x->q->root, 0);
+  mark_required(x);
   double idf_sum = 0;
   uint32_t n = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {

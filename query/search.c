@@ -228,7 +228,7 @@ static int walk(xsearch *s) {
       count = 0;
       s->stopped_at = t; /* counted exactly below t */
     }
-    if (!count) t = cs__skip_convs(s, t);
+    if (!count) t = cs__skip_run(s, cs__skip_convs(s, t));
     uint32_t d = cs__node_lb(x, root, t);
     if (s->nnamed) {
       uint32_t dn = cs__named_lb(s, t);
@@ -587,6 +587,7 @@ out:
   free(page);
   free(snips);
   free(pcs);
+  if (o->ruled_out) *o->ruled_out += s.run_ruled;
   free(s.scratch);
   free(s.u);
   free(s.named);

@@ -38,6 +38,9 @@ typedef struct cs__search_opts {
   uint64_t total_bound;
   /* The view's docid -> conversation table (NULL: one is built for the call). */
   const cs__convs *convs;
+  /* Not NULL: the conversations ruled out in runs past the counting bound
+   * (bounds.c, cs__skip_run) are added to it (tests). */
+  uint64_t *ruled_out;
 } cs__search_opts;
 
 void cs__search_defaults(cs__search_opts *o);

@@ -42,6 +42,7 @@ typedef struct xleaf {
   uint8_t negated;  /* under an exclusion: matched, never scored */
   uint8_t expanded; /* a TERM with prefix/typo variants: counts for the tier */
   uint8_t active;   /* scored and highlighted: positive, not dropped */
+  uint8_t required; /* active, and every match has it: the root or a kid of its AND */
   uint32_t var, nvar;
   uint32_t word; /* PHRASE: first word (positions relative to it) */
   double pw;     /* PHRASE: summed idf x boost */
@@ -81,6 +82,8 @@ struct cs__exec {
   size_t dsum_cap;
   uint8_t *dleaves; /* and clauses met (2: two or more) */
   size_t dleaves_cap;
+  double *lbound; /* cs__skip_run's per-clause block bounds */
+  size_t lbound_cap;
 };
 
 typedef cs__crange xrange;
@@ -172,11 +175,13 @@ typedef struct xsearch {
   const cs__convs *convs;
   cs__convs own_convs;
   size_t conv_hint, skip_hint; /* cs__convs_find hints of resolve and skips */
+  size_t run_hint;             /* cs__skip_run's: the first entry after its last docid */
   uint32_t skip_fail_L;        /* the last chunk skip that failed: up to L, below key */
   cs__key skip_fail_key;
   /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
+  uint64_t run_ruled; /* conversations ruled out by cs__skip_run */
 } xsearch;
 
 static inline uint64_t *hit_mask(xhit *h) {
@@ -314,6 +319,12 @@ int cs__counting(const xsearch *s);
  * stops at the start of the one holding L + 1. Returns t when nothing can
  * be skipped. */
 uint32_t cs__skip_convs(xsearch *s, uint32_t t);
+
+/* Past the counting bound, after cs__skip_convs: rules out at once the run
+ * of conversations from t whose documents all lie in the cursors' decoded
+ * chunks and whose exact bound (conv_bound's) cannot make the page, counted
+ * in s->run_ruled. Returns where the walk continues (t: nothing ruled out). */
+uint32_t cs__skip_run(xsearch *s, uint32_t t);
 
 /* The total once counting stopped: the count so far, scaled by the share
  * of the docid span walked when it stopped (never less than the count). */

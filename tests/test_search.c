@@ -1108,6 +1108,49 @@ static void test_pruning_exact(const char *tmp) {
       fprintf(f, "\n");
     }
   }
+  /* Short conversations of one turn where two words alternate, as in
+   * "ro fi ro": two neighbouring pairs for three positions, so that the
+   * proximity a document can get is bounded by its clauses' positions
+   * (bounds.c, prox_bound), and the bound must not fall short of it.
+   * "om*" is a required clause of two words: a conversation holding only
+   * the one whose next document comes first must not be jumped over. */
+  for (int c = 0; c < 120; c++) {
+    fprintf(f, "conv %d 6 400 2018-%02d-10 | |\n", 5000 + c, 1 + c % 12);
+    fprintf(f, "turn 0 other - - Voz |");
+    seed = seed * 1103515245u + 12345u;
+    int nw = 3 + (int)((seed >> 16) % 6);
+    for (int w = 0; w < nw; w++) {
+      seed = seed * 1103515245u + 12345u;
+      uint32_t r = (seed >> 16) % 10;
+      fprintf(f, " %s",
+              r < 3   ? "ro"
+              : r < 5 ? "fi"
+              : r < 6 ? "omega"
+              : r < 7 ? "omicron"
+                      : "relleno");
+    }
+    fprintf(f, "\n");
+  }
+  for (int c = 0; c < 3; c++) {
+    fprintf(f, "conv %d 6 400 2018-01-1%d | |\n", 5200 + c, c);
+    fprintf(f, "turn 0 other - - Voz | ro omega ro omega\n");
+  }
+  /* Runs of weak conversations of "xa" and "xb" between strong ones with
+   * "xa" in 40 turns (the first three its best) and "xb" last: the postings
+   * chunks of "xa" (CS_CHUNK_DOCS) end inside strong ones, and a run that
+   * stops there must leave the whole conversation, with the "xa" before
+   * that end, to the walk (bounds.c, cs__skip_run). */
+  for (int c = 0; c < 200; c++) {
+    int strong = c % 16 == 0;
+    fprintf(f, "conv %d 6 400 2017-%02d-10 | |\n", 6000 + c, 1 + c % 12);
+    for (int t = 0; t < (strong ? 40 : 1); t++)
+      fprintf(f, "turn %d other - - Voz | %s\n", t,
+              !strong ? "xa relleno relleno relleno"
+              : t < 3 ? "xa xa"
+                      : "xa relleno relleno");
+    fprintf(f, "turn %d other - - Voz | xb%s\n", strong ? 40 : 1,
+            strong ? "" : " relleno relleno relleno");
+  }
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
    * the collection's, and pruning must stay exact with them. */
@@ -1123,7 +1166,7 @@ static void test_pruning_exact(const char *tmp) {
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
   const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
-                      "kappa -impar ", "delta alfa beta",
+                      "kappa -impar ", "delta alfa beta", "ro fi ", "ro om* ", "xa xb ",
                       "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
                       "¿Hay algo de kappa con lambda, omega y xilofono?",
                       /* Many cursors in long conversations: conversation bounds
@@ -1137,7 +1180,9 @@ static void test_pruning_exact(const char *tmp) {
   cs_caller owner = {CS_CALLER_PORTAL, 400};
   const cs_caller *callers[] = {&owner, &ADMIN};
   int estimated = 0;
+  uint64_t ruled_out = 0; /* conversations ruled out in runs (bounds.c, cs__skip_run) */
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    uint64_t ruled_before = ruled_out;
     for (size_t l = 0; l < 3; l++) {
       for (size_t c = 0; c < 2; c++) {
         for (uint64_t bound = 0; bound <= 2; bound += 2) {
@@ -1151,8 +1196,10 @@ static void test_pruning_exact(const char *tmp) {
           cs__search_opts o;
           cs__search_defaults(&o);
           o.total_bound = bound;
+          o.ruled_out = &ruled_out;
           json_t *pruned = NULL, *full = NULL;
           int rc1 = cs__search(v.r, a, callers[c], &p, &o, &pruned, &err);
+          o.ruled_out = NULL;
           o.exhaustive = 1;
           int rc2 = cs__search(v.r, a, callers[c], &p, &o, &full, &err);
           cs__analyzer_put(a);
@@ -1188,6 +1235,9 @@ static void test_pruning_exact(const char *tmp) {
         }
       }
     }
+    /* Past the counting bound, whole runs of conversations were ruled out
+     * at once, and the pages still equal exhaustive scoring. */
+    th_check(ruled_out > ruled_before, "q=[%s]: no run of conversations ruled out", qs[i]);
   }
   th_check(estimated > 0, "some totals were estimated");
 
