@@ -225,14 +225,20 @@ static int like_pseudonym(const cs_caller *c, const words *q) {
 
 /* ------------------------------------------------ the names' words in RAM */
 
-/* Every folded word of every person's name as admins and portal callers
- * see it (the real name), sorted, for one snapshot (snapcache.h). A query
- * holding a word no name holds names nobody: most queries are answered so,
- * without reading postings or people. */
+/* Every folded word of every person's name as admins see it (the real
+ * name), sorted, for one snapshot (snapcache.h). An admin's query holding
+ * a word no name holds names nobody: most queries are answered so,
+ * without reading postings or people. Not for portal callers: whether
+ * their lookup reads their own people would then depend on other owners'
+ * names (a timing channel); theirs reads their own people only, as before.
+ * Not made past NW_MAX_PEOPLE people (it is made inside a search). */
+#define NW_MAX_PEOPLE 50000
+
 typedef struct namewords {
   cs__snapobj o;
   char **w;
   size_t n, cap;
+  size_t people;
   char *pool;
   size_t np, pcap;
 } namewords;
@@ -246,6 +252,7 @@ static void nw_free(cs__snapobj *o) {
 
 static int nw_each(void *ctx, cs_slice key, cs_slice val) {
   namewords *x = ctx;
+  if (++x->people > NW_MAX_PEOPLE) return 1; /* stop: too many to keep */
   cs_patient p;
   if (key.len != 8 || cs_corrupt_rc(cs_patient_decode(val.data, val.len, &p), CS_T_PATIENT, key))
     return 0;
@@ -279,9 +286,9 @@ static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
   if (!x) return CS_ENOMEM;
   x->o.free = nw_free;
   int rc = cs_reader_scan(r, CS_T_PATIENT, NULL, 0, nw_each, x);
-  if (rc < 0) {
+  if (rc) {
     nw_free(&x->o);
-    return rc;
+    return rc < 0 ? rc : CS__SNAP_SKIP;
   }
   for (size_t i = 0; i < x->n; i++)
     x->w[i] = x->pool + (uintptr_t)x->w[i];
@@ -314,9 +321,9 @@ int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, c
   words qw;
   split(q, qlen, &qw);
   if (qw.over || qw.n == 0) return 0;
-  /* Admins and portal callers match real names: only when some name holds
-   * the query's words. */
-  if (c->role != CS_CALLER_ANALYST && !names_may_hold(r, &qw)) return 0;
+  /* Admins match real names: only when some name holds the query's words
+   * (portal callers: see namewords). */
+  if (c->role == CS_CALLER_ADMIN && !names_may_hold(r, &qw)) return 0;
   named_ctx x = {r, convs, c, &qw, NULL, 0, 0, 0, 0};
   int rc;
   if (cs_caller_restricted(c)) {

@@ -14,8 +14,10 @@
 /* Making the objects may take at most 1 / REBUILD_FACTOR of a core per slot. */
 #define REBUILD_FACTOR 100
 
-/* Owners whose objects are kept at once (the least recently used goes). */
-#define OWNER_SLOTS 64
+/* Owners whose objects are kept at once (the least recently used goes):
+ * two slots each (their words and their terms). */
+#define OWNERS_KEPT 64
+#define OWNER_SLOTS (2 * OWNERS_KEPT)
 
 typedef struct slot {
   cs__snapobj *cur;
@@ -30,6 +32,11 @@ struct cs__snapcache {
   pthread_mutex_t lock;
   slot s[CS__SC_SLOTS];  /* the collection's (the owner kinds unused) */
   slot own[OWNER_SLOTS]; /* one owner's words or terms each */
+  /* No owner object is made before this, whichever owner: making them all
+   * together takes at most 1 / REBUILD_FACTOR of a core, however many
+   * owners are active (a slot's own limit is lost when it is taken over). */
+  int64_t own_next_ns;
+  uint64_t made[CS__SC_SLOTS]; /* objects made, by kind (tests) */
 };
 
 static _Thread_local cs__snapcache *current;
@@ -73,11 +80,15 @@ void cs__snapcache_free(cs__snapcache *c) {
   free(c);
 }
 
+static int owner_kind(int kind) {
+  return kind == CS__SC_OWORDS || kind == CS__SC_OLEX;
+}
+
 /* The slot of (kind, owner), taking a free or the least recently used one
- * for an owner not kept yet (NULL when every one is being built). Under
- * the lock. */
-static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now) {
-  if (kind != CS__SC_OWORDS && kind != CS__SC_OLEX) return &c->s[kind];
+ * for an owner not kept yet when `take` (NULL when not, or when every one
+ * is being built). Under the lock. */
+static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, int take) {
+  if (!owner_kind(kind)) return &c->s[kind];
   slot *lru = NULL;
   for (int i = 0; i < OWNER_SLOTS; i++) {
     slot *s = &c->own[i];
@@ -87,7 +98,7 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now) 
     }
     if (!s->building && (!lru || s->used_ns < lru->used_ns)) lru = s;
   }
-  if (!lru) return NULL;
+  if (!lru || !take) return NULL;
   slot_drop(lru);
   memset(lru, 0, sizeof *lru);
   lru->kind = kind;
@@ -103,7 +114,10 @@ int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, 
   uint64_t snap = cs_reader_snapshot(r);
   int64_t t0 = now_ns();
   pthread_mutex_lock(&c->lock);
-  slot *s = slot_find(c, i, owner, t0);
+  /* An owner's object is made only within the owners' common budget: an
+   * owner not kept takes a slot over only then. */
+  int own_ok = !owner_kind(i) || t0 >= c->own_next_ns;
+  slot *s = slot_find(c, i, owner, t0, own_ok);
   if (s && s->cur && s->cur->snap == snap) {
     s->cur->refs++;
     *out = s->cur;
@@ -112,7 +126,7 @@ int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, 
   }
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
-  if (!s || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
+  if (!s || !own_ok || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
     pthread_mutex_unlock(&c->lock);
     return 0;
   }
@@ -122,11 +136,16 @@ int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, 
   int rc = make(r, i, owner, &o);
   if (o) o->snap = snap;
   int64_t t1 = now_ns();
+  /* A failed build (memory, a damaged entry) is not the query's failure:
+   * the view reads the index instead, which reports what is damaged. */
+  int kept = !rc && o;
   pthread_mutex_lock(&c->lock);
   s->building = 0;
-  s->next_ns = t1 + (t1 - t0) * (REBUILD_FACTOR - 1) * (rc == CS__SNAP_SKIP ? 10 : 1);
-  if (rc == CS__SNAP_SKIP) rc = 0;
-  if (!rc && o && (!s->cur || s->cur->snap < snap)) {
+  c->made[i]++;
+  int64_t wait = (t1 - t0) * (REBUILD_FACTOR - 1) * (kept ? 1 : 10);
+  s->next_ns = t1 + wait;
+  if (owner_kind(i)) c->own_next_ns = t1 + wait;
+  if (kept && (!s->cur || s->cur->snap < snap)) {
     slot_drop(s);
     o->refs = 2; /* the cache's and the caller's */
     s->cur = o;
@@ -135,7 +154,15 @@ int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, 
   }
   pthread_mutex_unlock(&c->lock);
   if (o) o->free(o);
-  return rc;
+  return 0;
+}
+
+uint64_t cs__snapcache_made(cs__snapcache *c, int kind) {
+  if (!c || kind < 0 || kind >= CS__SC_SLOTS) return 0;
+  pthread_mutex_lock(&c->lock);
+  uint64_t n = c->made[kind];
+  pthread_mutex_unlock(&c->lock);
+  return n;
 }
 
 void cs__snapobj_release(cs__snapcache *c, cs__snapobj *o) {

@@ -9,7 +9,10 @@
  * hundredth of a core per slot (one made less than 100x its own build time
  * ago is not replaced yet: under a steady commit load most views read the
  * index, as they did before). The owner tables' slots hold one owner's
- * part each; 64 owners are kept, the least recently used going.
+ * part each; 64 owners are kept, the least recently used going, and all
+ * owners' objects together take at most about a hundredth of a core (so
+ * that more active owners than that make the views read the index, not
+ * the copies be made again and again).
  */
 #ifndef CS_QUERY_SNAPCACHE_H
 #define CS_QUERY_SNAPCACHE_H
@@ -49,16 +52,19 @@ cs__snapcache *cs__snapcache_current(void);
 
 /* The object of `slot` for reader r's snapshot, held (release it): the
  * one kept, or one `build` makes now from r when the one kept is older and
- * the build rate allows; else NULL in *out (read the index instead).
- * Returns 0 or build's CS_E* code (CS__SNAP_SKIP is none). `owner`: the
- * owner tables' slots only. */
+ * the build rate allows; else NULL in *out (read the index instead: also
+ * when build fails, whatever its CS_E* code, tried again 10x later).
+ * Returns 0. `owner`: the owner tables' slots only. */
 typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
 int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
                          cs__snap_build build, cs__snapobj **out);
 void cs__snapobj_release(cs__snapcache *c, cs__snapobj *o); /* NULL o: no-op */
 
+/* How many times an object of `kind` was made (or tried), for tests. */
+uint64_t cs__snapcache_made(cs__snapcache *c, int kind);
+
 /* A build's answer when there is nothing to keep for now (not an error):
- * tried again only 10x later than otherwise. */
+ * tried again only 10x later than otherwise, as after a failure. */
 #define CS__SNAP_SKIP 1
 
 #endif

@@ -1485,6 +1485,77 @@ static void test_lexicon_follows(const char *tmp) {
            "the name: admin and owner find it, another owner does not");
 }
 
+static int failing_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
+  (void)r;
+  (void)slot;
+  (void)owner;
+  *out = NULL;
+  return CS_ENOMEM;
+}
+
+/* The per-snapshot copies (snapcache.h) under the load of many portal
+ * owners, a portal caller's name lookup, and a copy that cannot be made. */
+static void test_snapcache_limits(const char *tmp) {
+  /* 70 owners (more than the 64 kept), one person and one word each. */
+  enum { OWNERS = 70 };
+  static char text[OWNERS * 160];
+  size_t len = 0;
+  for (int i = 0; i < OWNERS; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len,
+                            "patient %d %d Dueno%c%c\n"
+                            "conv %d %d %d 2024-04-01 | |\n"
+                            "turn 0 beneficiary - - Voz | palabra%c%cz\n",
+                            3000 + i, 5000 + i, 'a' + i / 26, 'a' + i % 26, 7000 + i, 3000 + i,
+                            5000 + i, 'a' + i / 26, 'a' + i % 26);
+  write_lines(tmp, text);
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapcache *lc = cs__snapcache_current();
+  cs_view_end(engine, &v);
+  uint64_t made0 = cs__snapcache_made(lc, CS__SC_OWORDS) + cs__snapcache_made(lc, CS__SC_OLEX);
+  uint64_t names0 = cs__snapcache_made(lc, CS__SC_NAMES);
+  int found = 0, queries = 0;
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < OWNERS; i++) {
+      const cs_caller c = {CS_CALLER_PORTAL, (uint64_t)(5000 + i)};
+      char q[32];
+      /* A typo of the owner's own word (one letter changed). */
+      snprintf(q, sizeof q, "palabrq%c%cz", 'a' + i / 26, 'a' + i % 26);
+      found += box_total(&c, q) == 1;
+      queries++;
+    }
+  }
+  uint64_t made =
+      cs__snapcache_made(lc, CS__SC_OWORDS) + cs__snapcache_made(lc, CS__SC_OLEX) - made0;
+  th_check(found == queries, "every owner finds its own word by a typo (%d of %d)", found, queries);
+  th_check(made * 4 < (uint64_t)queries,
+           "%d owners cycled: owner copies made %" PRIu64 " times for %d queries (within the "
+           "owners' common budget, not one per query)",
+           OWNERS, made, queries);
+
+  /* A portal caller's name lookup does not consult every owner's names:
+   * whether it reads its own people must not depend on other owners'. */
+  const cs_caller p0 = {CS_CALLER_PORTAL, 5000};
+  th_check(box_total(&p0, "duenoab") == 0 && box_total(&p0, "duenozz") == 0,
+           "another owner's person's name is not found by a portal caller");
+  th_check(cs__snapcache_made(lc, CS__SC_NAMES) == names0,
+           "portal callers' name lookups make no all-owner name set (%" PRIu64 " made)",
+           cs__snapcache_made(lc, CS__SC_NAMES) - names0);
+  th_check(box_total(&ADMIN, "duenoab") == 1, "the admin finds the person by name");
+
+  /* A copy that cannot be made is not the query's failure. */
+  cs__snapcache *fresh;
+  if (cs__snapcache_new(&fresh)) die("snapcache");
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapobj *o = (cs__snapobj *)&o;
+  int rc = cs__snapcache_obtain(fresh, v.r, CS__SC_MEMO, 0, failing_build, &o);
+  cs_view_end(engine, &v);
+  th_check(rc == 0 && o == NULL && cs__snapcache_made(fresh, CS__SC_MEMO) == 1,
+           "a copy that fails to be made: none, and no error (%d)", rc);
+  cs__snapcache_free(fresh);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -1586,6 +1657,7 @@ int main(int argc, char **argv) {
   test_no_snippets();
   test_live_table(tmp);
   test_lexicon_follows(tmp);
+  test_snapcache_limits(tmp);
   test_edit_distance();
 
   cs_engine_close(engine);
