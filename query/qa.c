@@ -1202,8 +1202,8 @@ static int prefix_terms(cs_reader *r, qa_term *t, size_t *nt) {
 
 /* Names spelt otherwise: a name in the question (a word capitalized
  * inside it, is_name) of at least NAME_CHARS letters also matches the
- * indexed words within NAME_EDITS edits of it ("Luther" / "Lutero",
- * "Ghandi" / "Gandhi"), the search box's typo expansion (expand.h), at most
+ * indexed words within NAME_EDITS edits of it ("Luther" / "Lutero"), the
+ * search box's typo expansion (expand.h), at most
  * NAME_PER_WORD of them at NAME_WEIGHT. Translated questions and paragraphs
  * often spell a foreign name differently. Chosen on the tuning half of
  * SQuAD-es (bench/analysis.md); CS_BENCH_QA_NO_NAMES turns it off, for
