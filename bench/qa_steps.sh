@@ -71,7 +71,7 @@ for set in dev-v1.1-es_small dev-v2.0-es_small; do
   CS_STEP_ENV="$last" run_step "$q" "+ densest window"
   CS_STEP_ENV="CS_BENCH_QA_NO_ANSWER=1 $newest" run_step "$q" "+ question focus"
   CS_STEP_ENV="$newest" run_step "$q" "+ expected answer type"
-  CS_STEP_ENV="CS_BENCH_QA_NO_REFIT=1" run_step "$q" "+ names spelt otherwise (2 edits)"
+  CS_STEP_ENV="CS_BENCH_QA_NO_REFIT=1" run_step "$q" "+ names spelt otherwise and unknown words (2 edits)"
   run_step "$q" "+ best sentence, refitted rerank weights (all on)"
   echo
 done

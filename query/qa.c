@@ -1200,14 +1200,15 @@ static int prefix_terms(cs_reader *r, qa_term *t, size_t *nt) {
   return 0;
 }
 
-/* Names spelt otherwise: a name in the question (a word capitalized
- * inside it, is_name) of at least NAME_CHARS letters also matches the
- * indexed words within NAME_EDITS edits of it ("Luther" / "Lutero"), the
- * search box's typo expansion (expand.h), at most
- * NAME_PER_WORD of them at NAME_WEIGHT. Translated questions and paragraphs
- * often spell a foreign name differently. Chosen on the tuning half of
- * SQuAD-es (bench/analysis.md); CS_BENCH_QA_NO_NAMES turns it off, for
- * bench/qa_steps.sh only. */
+/* Names spelt otherwise, and words no passage holds: a name in the
+ * question (a word capitalized inside it, is_name), or any question word
+ * no passage in scope holds (a typo, a spelling the index lacks), of at
+ * least NAME_CHARS letters also matches the indexed words within NAME_EDITS
+ * edits of it ("Luther" / "Lutero"), the search box's typo expansion
+ * (expand.h), at most NAME_PER_WORD of them at NAME_WEIGHT. Translated
+ * questions and paragraphs often spell a foreign name differently. Chosen
+ * on the tuning half of SQuAD-es (bench/analysis.md); CS_BENCH_QA_NO_NAMES
+ * turns it off, for bench/qa_steps.sh only. */
 #define NAME_EDITS 2
 #define NAME_WEIGHT 0.3
 #define NAME_PER_WORD 2
@@ -1217,9 +1218,12 @@ static int name_terms(const scope *s, qa_term *t, size_t *nt) {
   if (getenv("CS_BENCH_QA_NO_NAMES")) return 0;
   size_t own = *nt;
   for (size_t i = 0; i < own; i++) {
-    if (t[i].group != i || !t[i].name || t[i].weight < 1 || t[i].nrest ||
-        t[i].word_len < NAME_CHARS)
-      continue;
+    if (t[i].group != i || t[i].weight < 1 || t[i].nrest || t[i].word_len < NAME_CHARS) continue;
+    if (!t[i].name) {
+      cs_lex lex = {0, 0};
+      cs__ts_lex(&s->ts, t[i].key, t[i].len, &lex);
+      if (lex.df > 0) continue;
+    }
     cs__qword w;
     memset(&w, 0, sizeof w);
     memcpy(w.term, t[i].key + 1, t[i].len - 1);

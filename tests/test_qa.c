@@ -259,8 +259,9 @@ static void question_focus(void) {
 }
 
 /* Names spelt otherwise (issue #13): a name in the question ("Luther")
- * that the passages write another way ("Lutero") still finds the passage
- * that names it, above the many holding only the question's common verb. */
+ * that the passages write another way ("Lutero"), or a word they never
+ * hold ("frayle"), still finds the passage that writes it otherwise, above
+ * the many holding only the question's common verb. */
 static void name_spelling(void) {
   static const char *const texts[] = {
       "Ocultaron al fraile Lutero en el castillo de Wartburg.",
@@ -276,6 +277,8 @@ static void name_spelling(void) {
   long long got = first_conv(e, "¿Dónde escondieron a Luther?");
   CHECK(got == 1, "the passage naming Lutero comes first for a question about Luther (got %lld)",
         got);
+  got = first_conv(e, "¿Dónde escondieron al frayle?");
+  CHECK(got == 1, "a word no passage holds (\"frayle\") finds its spelling there (got %lld)", got);
   drop_index(e, dir);
 }
 
