@@ -18,6 +18,7 @@
  */
 #include "internal.h"
 #include "corrupt.h"
+#include "expand.h"
 #include "lemmas.h"
 #include "redact.h"
 #include "synonyms.h"
@@ -53,6 +54,9 @@ typedef struct qa_term {
   uint32_t group; /* the question term it stands for (itself for a question term) */
   double scale;   /* of its idf (FOCUS_SCALE for a question's focus) */
   int focus;      /* the word after "qué" / "cuál" (is_focus) */
+  int name;       /* capitalized inside the question (is_name): a name */
+  int unindexed;  /* no passage in scope holds it (rank_passages) */
+  double via_idf; /* unindexed: the idf of its rarest expansion */
   /* A phrase (multi-word thesaurus entry): key is its first word; these
    * follow it at these positions after it. */
   uint8_t nrest;
@@ -65,8 +69,12 @@ typedef struct qa_term {
  * word found in the passage in the very same form (not only the same stem)
  * adds SURFACE_WEIGHT of its BM25 weight (machine translation and people
  * alike reuse the exact words of what they ask about), and a passage holding
- * a share s of the question's idf mass keeps s^COORD_ALPHA of its score. */
-#define SURFACE_WEIGHT 0.5
+ * a share s of the question's idf mass keeps s^COORD_ALPHA of its score.
+ * SURFACE_WEIGHT, SDM_ORDERED and SENTENCE_WEIGHT were refitted together
+ * (coordinate ascent on the tuning half of SQuAD-es, bench/analysis.md);
+ * CS_BENCH_QA_NO_REFIT puts back the weights from before (no sentence
+ * bonus), for bench/qa_steps.sh only. */
+#define SURFACE_WEIGHT (refit() ? 0.9375 : 0.5)
 #define SURFACE_DEPTH 20 /* candidates (by BM25 + proximity) re-analyzed */
 #define COORD_ALPHA 0.5
 
@@ -81,6 +89,10 @@ typedef struct qa_term {
  * bench/qa_steps.sh only. */
 #define LOCAL_WEIGHT 1.0
 #define LOCAL_POOL 40
+
+static int refit(void) {
+  return getenv("CS_BENCH_QA_NO_REFIT") == NULL;
+}
 
 typedef struct range {
   uint32_t first, end; /* [first, end) */
@@ -210,6 +222,8 @@ static int is_focus(const cs_token *prev, const cs_token *tok) {
                                        !strcmp(prev->word, "cuales"));
 }
 
+static int is_name(const char *s, size_t len, size_t at);
+
 static int add_terms(cs_analyzer *an, const char *text, size_t len, double weight, qa_term *t,
                      size_t *n) {
   const cs_token *toks;
@@ -233,6 +247,7 @@ static int add_terms(cs_analyzer *an, const char *text, size_t len, double weigh
     t[*n].qpos = toks[i].pos;
     t[*n].scale = 1;
     t[*n].focus = i > 0 && is_focus(&toks[i - 1], &toks[i]);
+    t[*n].name = is_name(text, len, toks[i].start);
     size_t sl = toks[i].end - toks[i].start;
     t[*n].surf_len = sl < CS_TERM_MAX ? sl : 0;
     for (size_t j = 0; j < t[*n].surf_len; j++) {
@@ -396,7 +411,7 @@ static int score_terms(cs_reader *r, const cs__ranker *rk, qa_term *t, size_t nt
  * nothing on top of the proximity bonus (bench/RESULTS.md). v is sorted by
  * position (cs__proximity sorted it). The environment variable
  * CS_BENCH_QA_NO_DEPENDENCE turns it off, for bench/qa_steps.sh only. */
-#define SDM_ORDERED 0.5
+#define SDM_ORDERED (refit() ? 0.25 : 0.5)
 
 static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t n) {
   double bonus = 0;
@@ -513,7 +528,7 @@ static int passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out);
  * back for each point; analyzing them is most of a checklist's cost).
  * Each token is stored as a length byte and the folded word, a length byte
  * and its term, and a byte of SURF_* flags. */
-enum { SURF_STOP = 1, SURF_NUMBER = 2, SURF_NAME = 4 };
+enum { SURF_STOP = 1, SURF_NUMBER = 2, SURF_NAME = 4, SURF_SENTENCE = 8 };
 typedef struct surf_ent {
   uint32_t docid;
   uint32_t len;  /* tokens that are not stop words */
@@ -552,6 +567,14 @@ static int is_name(const char *s, size_t len, size_t at) {
   return i > 0 && s[i - 1] != '.' && s[i - 1] != '?' && s[i - 1] != '!' && s[i - 1] != ':';
 }
 
+/* Whether the word at byte `at` of s opens a sentence (or the text). */
+static int opens_sentence(const char *s, size_t at) {
+  size_t i = at;
+  while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '"' || s[i - 1] == '(' || s[i - 1] == '\n'))
+    i--;
+  return i == 0 || s[i - 1] == '.' || s[i - 1] == '?' || s[i - 1] == '!' || s[i - 1] == ';';
+}
+
 /* The entry of passage docid in sc, analyzing it when it is not there. */
 static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, uint32_t docid,
                                cs_buf *text) {
@@ -579,7 +602,8 @@ static const surf_ent *surface(cs_reader *r, cs_analyzer *an, surf_cache *sc, ui
           &sc->words,
           (uint8_t)((toks[j].flags & CS_TOK_STOP ? SURF_STOP : 0) |
                     (toks[j].flags & CS_TOK_NUMBER ? SURF_NUMBER : 0) |
-                    (is_name((const char *)text->p, text->len, toks[j].start) ? SURF_NAME : 0)));
+                    (is_name((const char *)text->p, text->len, toks[j].start) ? SURF_NAME : 0) |
+                    (opens_sentence((const char *)text->p, toks[j].start) ? SURF_SENTENCE : 0)));
     }
     e->nw = n;
     e->ok = 1;
@@ -610,6 +634,14 @@ enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
 #define ANSWER_SPAN 10
 #define ANSWER_WEIGHT 0.7
 
+/* Best sentence: a question is usually written from one sentence of the
+ * passage that answers it; the idf mass of the distinct question terms in
+ * the passage's best sentence (an expansion counting for its word; a
+ * sentence ends at . ? ! or ;) adds SENTENCE_WEIGHT x it, beside the
+ * densest window (which crosses sentence ends). Refitted with the surface
+ * and dependence weights (see SURFACE_WEIGHT). */
+#define SENTENCE_WEIGHT (refit() ? 0.375 : 0.0)
+
 static int answer_kind(cs_analyzer *an, const char *q) {
   static const char *const number[] = {"cuando", "cuanto", "cuanta", "cuantos",    "cuantas",
                                        "año",    "años",   "fecha",  "porcentaje", "siglo"};
@@ -627,28 +659,36 @@ static int answer_kind(cs_analyzer *an, const char *q) {
   return ANSWER_ANY;
 }
 
-/* The answer-type bonus of a passage (its nw tokens at w, a surface
- * cache's words); -1 when out of memory. */
-static double answer_window(const qa_term *t, size_t nt, uint64_t matched, const uint8_t *w,
-                            size_t nw, int kind) {
-  if (kind == ANSWER_ANY || nw == 0) return 0;
+/* The answer-type and best-sentence bonuses of a passage (its nw tokens at
+ * w, a surface cache's words), added to *score; -1 when out of memory. */
+static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const uint8_t *w,
+                           size_t nw, int kind, double *score) {
+  if (nw == 0) return 0;
   int16_t *g = malloc(nw * sizeof *g);
-  if (!g) return -1;
+  uint8_t *opens = malloc(nw);
+  if (!g || !opens) {
+    free(g);
+    free(opens);
+    return -1;
+  }
   /* g[j]: the question term token j stands for, -2 an answer token, -1 neither */
   for (size_t j = 0; j < nw; j++, w = surf_next(w)) {
     const uint8_t *term = w + 1 + w[0];
     uint8_t flags = term[1 + term[0]];
     g[j] = -1;
+    opens[j] = (flags & SURF_SENTENCE) != 0;
     if (flags & SURF_STOP) continue;
     for (size_t i = 0; i < nt && g[j] < 0; i++)
       if ((matched & (1ull << i)) && !t[i].nrest && t[i].len - 1 == term[0] &&
           memcmp(t[i].key + 1, term + 1, term[0]) == 0)
         g[j] = (int16_t)t[i].group;
-    if (g[j] < 0 && (flags & (kind == ANSWER_NUMBER ? SURF_NUMBER : SURF_NAME))) g[j] = -2;
+    if (g[j] < 0 && kind != ANSWER_ANY &&
+        (flags & (kind == ANSWER_NUMBER ? SURF_NUMBER : SURF_NAME)))
+      g[j] = -2;
   }
   uint32_t cnt[QA_TERMS_MAX] = {0}, answers = 0;
   double mass = 0, best = 0;
-  for (size_t hi = 0, lo = 0; hi < nw; hi++) {
+  for (size_t hi = 0, lo = 0; kind != ANSWER_ANY && hi < nw; hi++) {
     if (g[hi] == -2) answers++;
     if (g[hi] >= 0 && cnt[g[hi]]++ == 0) mass += t[g[hi]].idf;
     for (; hi - lo >= ANSWER_SPAN; lo++) {
@@ -657,8 +697,26 @@ static double answer_window(const qa_term *t, size_t nt, uint64_t matched, const
     }
     if (answers && mass > best) best = mass;
   }
+  *score += ANSWER_WEIGHT * best;
+  /* the best sentence */
+  uint64_t seen = 0;
+  mass = best = 0;
+  for (size_t j = 0; j <= nw; j++) {
+    if (j == nw || opens[j]) {
+      if (mass > best) best = mass;
+      mass = 0;
+      seen = 0;
+      if (j == nw) break;
+    }
+    if (g[j] >= 0 && !(seen & (1ull << g[j]))) {
+      seen |= 1ull << g[j];
+      mass += t[g[j]].idf;
+    }
+  }
+  *score += SENTENCE_WEIGHT * best;
   free(g);
-  return ANSWER_WEIGHT * best;
+  free(opens);
+  return 0;
 }
 
 /* Surface-form bonus and coordination for the best candidates: each
@@ -670,6 +728,7 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
   double total = 0;
   for (size_t i = 0; i < nt; i++)
     total += t[i].group == i ? t[i].idf * t[i].weight : 0;
+  double surface_w = SURFACE_WEIGHT;
   cs_buf text;
   cs_buf_init(&text);
   surf_cache own;
@@ -702,12 +761,10 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
         const uint8_t *w = base + e->at;
         for (size_t j = 0; j < e->nw; j++, w = surf_next(w))
           tf += w[0] == t[i].word_len && memcmp(w + 1, t[i].word, t[i].word_len) == 0;
-        if (tf)
-          c[k].score += SURFACE_WEIGHT * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, e->len);
+        if (tf) c[k].score += surface_w * t[i].idf * cs__bm25_tf(rk, CS_DOC_PASSAGE, tf, e->len);
       }
-      double ans = answer_window(t, nt, c[k].matched, base + e->at, e->nw, kind);
-      if (ans < 0) rc = CS_ENOMEM;
-      c[k].score += ans;
+      if (surface_windows(t, nt, c[k].matched, base + e->at, e->nw, kind, &c[k].score))
+        rc = CS_ENOMEM;
     }
     if (total > 0) c[k].score *= pow(got / total, COORD_ALPHA);
   }
@@ -741,10 +798,22 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
       cs__ts_lex(&s->ts, t[i].rest[w], t[i].rest_len[w], &lk);
       if ((double)lk.df < df) df = (double)lk.df;
     }
+    t[i].unindexed = df <= 0;
+    t[i].via_idf = 0;
     t[i].idf = df > 0 ? log(1.0 + (n - df + 0.5) / (df + 0.5)) : 0;
     if (t[i].group != i) t[i].scale = t[t[i].group].scale;
     t[i].idf *= t[i].scale;
   }
+  /* A question word no passage holds ("Luther", written "Lutero") is found
+   * only through its expansions: it counts, in the question's idf mass
+   * (coordination, windows), as rare as the rarest of them, not as nothing
+   * (then a passage holding its expansion lost the whole question's mass). */
+  for (size_t i = 0; i < nt; i++) {
+    qa_term *h = &t[t[i].group];
+    if (t[i].group != i && h->unindexed && t[i].idf > h->via_idf) h->via_idf = t[i].idf;
+  }
+  for (size_t i = 0; i < nt; i++)
+    if (t[i].group == i && t[i].unindexed) t[i].idf = t[i].via_idf;
   acc a = {0};
   rc = score_terms(r, &rk, t, nt, s, &a);
   if (rc) {
@@ -1131,6 +1200,63 @@ static int prefix_terms(cs_reader *r, qa_term *t, size_t *nt) {
   return 0;
 }
 
+/* Names spelt otherwise, and words no passage holds: a name in the
+ * question (a word capitalized inside it, is_name), or any question word
+ * no passage in scope holds (a typo, a spelling the index lacks), of at
+ * least NAME_CHARS letters also matches the indexed words within NAME_EDITS
+ * edits of it ("Luther" / "Lutero"), the search box's typo expansion
+ * (expand.h), at most NAME_PER_WORD of them at NAME_WEIGHT. Translated
+ * questions and paragraphs often spell a foreign name differently. Chosen
+ * on the tuning half of SQuAD-es (bench/analysis.md); CS_BENCH_QA_NO_NAMES
+ * turns it off, for bench/qa_steps.sh only. */
+#define NAME_EDITS 2
+#define NAME_WEIGHT 0.3
+#define NAME_PER_WORD 2
+#define NAME_CHARS 5
+
+static int name_terms(const scope *s, qa_term *t, size_t *nt) {
+  if (getenv("CS_BENCH_QA_NO_NAMES")) return 0;
+  size_t own = *nt;
+  for (size_t i = 0; i < own; i++) {
+    if (t[i].group != i || t[i].weight < 1 || t[i].nrest || t[i].word_len < NAME_CHARS) continue;
+    if (!t[i].name) {
+      cs_lex lex = {0, 0};
+      cs__ts_lex(&s->ts, t[i].key, t[i].len, &lex);
+      if (lex.df > 0) continue;
+    }
+    cs__qword w;
+    memset(&w, 0, sizeof w);
+    memcpy(w.term, t[i].key + 1, t[i].len - 1);
+    w.term_len = (uint8_t)(t[i].len - 1);
+    memcpy(w.word, t[i].word, t[i].word_len);
+    w.word_len = (uint8_t)t[i].word_len;
+    for (size_t j = 0; j < t[i].word_len; j++)
+      w.chars += ((unsigned char)t[i].word[j] & 0xC0) != 0x80;
+    cs__variant v[16];
+    uint32_t nv = 0;
+    int rc = cs__expand(&s->ts, &w, 0, NAME_EDITS, 16, v, &nv);
+    if (rc) return rc;
+    size_t added = 0;
+    for (uint32_t j = 0; j < nv && added < NAME_PER_WORD && *nt < QA_TERMS_MAX; j++) {
+      if (v[j].exact || v[j].edits == 0) continue;
+      size_t kl = (size_t)v[j].len + 1;
+      int dup = 0;
+      for (size_t m = 0; m < *nt && !dup; m++)
+        dup = !t[m].nrest && t[m].len == kl && memcmp(t[m].key + 1, v[j].term, kl - 1) == 0;
+      if (dup) continue;
+      qa_term *x = &t[(*nt)++];
+      memset(x, 0, sizeof *x);
+      x->key[0] = CS_PASSAGE_PREFIX;
+      memcpy(x->key + 1, v[j].term, kl - 1);
+      x->len = kl;
+      x->weight = NAME_WEIGHT;
+      x->group = (uint32_t)i;
+      added++;
+    }
+  }
+  return 0;
+}
+
 int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *p, json_t **out,
                           cs_engine_error *err) {
   *out = NULL;
@@ -1168,7 +1294,8 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
-  if (prefix_terms(v.r, t, &nt) || rank_passages(v.r, an, NULL, t, nt, kind, &s, k, &cands, &nc)) {
+  if (name_terms(&s, t, &nt) || prefix_terms(v.r, t, &nt) ||
+      rank_passages(v.r, an, NULL, t, nt, kind, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     goto out;
   }

@@ -217,18 +217,29 @@ static void answer_type(void) {
   drop_index(e, dir);
 }
 
+/* An index of its own (name suffix `sfx`, directory in dir) where one
+ * person, Ana, says each of the n texts in a conversation of its own
+ * (1..n), opened as an engine. */
+static cs_engine *one_turn_each(const char *sfx, char *dir, size_t cap, const char *const *texts,
+                                size_t n) {
+  cs_store *s;
+  cs_writer *w = new_index(sfx, dir, cap, &s);
+  cs_patient_in ana = {1, 10, "Ana Vidal", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &ana, &flags);
+  for (uint64_t i = 0; i < n; i++) {
+    cs_turn_in t = {0, "Ana", "beneficiary", 0, 3000, texts[i], 0};
+    put(w, 1 + i, 1, 10, &t, 1);
+  }
+  return open_engine(dir, s, w);
+}
+
 /* The question's focus (issue #13): in "¿Qué papel...?" the word after
  * "qué" names the kind of thing asked for, which the answer names by the
  * thing itself; the passage holding the question's other words ranks above
  * one holding the focus word, though the focus word is a little rarer. */
 static void question_focus(void) {
-  char dir[128];
-  cs_store *s;
-  cs_writer *w = new_index("-focus", dir, sizeof dir, &s);
-  cs_patient_in ana = {1, 10, "Ana Vidal", NULL, NULL, 1, 1};
-  unsigned flags;
-  cs_writer_put_patient(w, &ana, &flags);
-  const char *texts[] = {
+  static const char *const texts[] = {
       "En la oficina de extranjería le pidieron el pasaporte.",
       "Un papel de la oficina de extranjería.",
       "Otro papel para el banco.",
@@ -240,13 +251,34 @@ static void question_focus(void) {
       "El comedor abre a las doce.",
       "La vivienda tiene humedad.",
   };
-  for (uint64_t i = 0; i < sizeof texts / sizeof *texts; i++) {
-    cs_turn_in t = {0, "Ana", "beneficiary", 0, 3000, texts[i], 0};
-    put(w, 1 + i, 1, 10, &t, 1);
-  }
-  cs_engine *e = open_engine(dir, s, w);
+  char dir[128];
+  cs_engine *e = one_turn_each("-focus", dir, sizeof dir, texts, sizeof texts / sizeof *texts);
   long long got = first_conv(e, "¿Qué papel le pidieron en la oficina de extranjería?");
   CHECK(got == 1, "the passage with the question's other words comes first (got %lld)", got);
+  drop_index(e, dir);
+}
+
+/* Names spelt otherwise (issue #13): a name in the question ("Luther")
+ * that the passages write another way ("Lutero"), or a word they never
+ * hold ("frayle"), still finds the passage that writes it otherwise, above
+ * the many holding only the question's common verb. */
+static void name_spelling(void) {
+  static const char *const texts[] = {
+      "Ocultaron al fraile Lutero en el castillo de Wartburg.",
+      "Escondieron la comida.",
+      "Escondieron las llaves del piso.",
+      "Lo escondieron bien.",
+      "Escondieron los papeles en casa.",
+      "El comedor abre a las doce.",
+      "La vivienda tiene humedad.",
+  };
+  char dir[128];
+  cs_engine *e = one_turn_each("-name", dir, sizeof dir, texts, sizeof texts / sizeof *texts);
+  long long got = first_conv(e, "¿Dónde escondieron a Luther?");
+  CHECK(got == 1, "the passage naming Lutero comes first for a question about Luther (got %lld)",
+        got);
+  got = first_conv(e, "¿Dónde escondieron al frayle?");
+  CHECK(got == 1, "a word no passage holds (\"frayle\") finds its spelling there (got %lld)", got);
   drop_index(e, dir);
 }
 
@@ -383,6 +415,7 @@ int main(void) {
   drop_index(e, dir);
   local_discrimination();
   densest_window();
+  name_spelling();
   answer_type();
   question_focus();
   return th_check_done();
