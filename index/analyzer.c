@@ -131,6 +131,7 @@ struct cs_analyzer {
   unsigned char stemmer_tried[NLANGS];
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
+  uint64_t word_fills;          /* slots filled so far (the memos' high bits) */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
   uint8_t bclass[256];          /* byte classes of cs_analyze_bounds (BC_*) */
 };
@@ -635,6 +636,7 @@ static int add_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char *
   t->start = start;
   t->end = end;
   t->flags = flags;
+  t->memo = 0;
   a->str_off[2 * a->ntok] = (uint32_t)term_at;
   a->str_off[2 * a->ntok + 1] = (uint32_t)word_at;
   a->ntok++;
@@ -682,13 +684,15 @@ static int icu_span(cs_analyzer *a, int li, struct sb_stemmer *st, const char *s
  * space breaks either way. tests/test_analyzer_corpus.c checks that both
  * paths give identical tokens on the whole ParlaMint-ES corpus. */
 
-#define WORD_CACHE_SLOTS 16384 /* power of two; 2 MB */
+#define WORD_CACHE_SLOTS 16384 /* power of two (1 << 14, a memo's low bits); 2 MB */
+_Static_assert(WORD_CACHE_SLOTS == 1 << 14, "a memo's low 14 bits are its slot");
 
 typedef struct word_slot {
   uint8_t lang;                        /* index in langs[] + 2 (1 = no language); 0 = empty */
   uint8_t key_len, word_len, term_len; /* term_len 0: the term is the word */
   uint32_t flags;
-  char data[120]; /* key bytes, word bytes, term bytes */
+  uint64_t memo;  /* the tokens' memo: (fill number << 14) | slot */
+  char data[112]; /* key bytes, word bytes, term bytes */
 } word_slot;
 
 static int is_space(uint8_t c) {
@@ -739,11 +743,26 @@ static int is_digit(uint8_t c) {
   return c >= '0' && c <= '9';
 }
 
+/* The slot of the run w[0..n) (n <= 40) in language li: a multiplicative
+ * hash of its bytes taken 8 at a time (the byte-wise FNV-1a it replaces was
+ * a chain of n dependent multiplies on every token). */
 static word_slot *word_cache_slot(cs_analyzer *a, int li, const char *w, size_t n) {
-  uint32_t h = 2166136261u ^ (uint32_t)(li + 2); /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)w[i]) * 16777619u;
-  return &a->word_cache[(h ^ (h >> 15)) & (WORD_CACHE_SLOTS - 1)];
+  uint64_t h = (uint64_t)(li + 2) * 0x9E3779B97F4A7C15u ^ n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, w + i, 8);
+    h = (h ^ v) * 0xBF58476D1CE4E5B9u;
+    h ^= h >> 31;
+  }
+  if (i < n) {
+    uint64_t v = 0;
+    memcpy(&v, w + i, n - i);
+    h = (h ^ v) * 0xBF58476D1CE4E5B9u;
+    h ^= h >> 31;
+  }
+  h *= 0x94D049BB133111EBu;
+  return &a->word_cache[(h >> 40) & (WORD_CACHE_SLOTS - 1)];
 }
 
 /* Emits the token of the run text[b..e) of letters, digits and joined
@@ -779,6 +798,7 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
       t->start = (uint32_t)b;
       t->end = (uint32_t)e;
       t->flags = slot->flags;
+      t->memo = slot->memo;
       a->str_off[2 * a->ntok] = (uint32_t)term_at;
       a->str_off[2 * a->ntok + 1] = (uint32_t)word_at;
       a->ntok++;
@@ -809,6 +829,8 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   slot->word_len = (uint8_t)wl;
   slot->term_len = (uint8_t)tl;
   slot->flags = t->flags;
+  slot->memo = (++a->word_fills << 14) | (uint64_t)(slot - a->word_cache);
+  a->toks[before].memo = slot->memo;
   memcpy(slot->data, text + b, klen);
   memcpy(slot->data + klen, a->arena + word_at, wl);
   memcpy(slot->data + klen + wl, a->arena + term_at, tl);
@@ -826,6 +848,7 @@ static int bound_token(cs_analyzer *a, size_t b, size_t e, int number) {
   t->start = (uint32_t)b;
   t->end = (uint32_t)e;
   t->flags = number ? CS_TOK_NUMBER : 0;
+  t->memo = 0;
   a->ntok++;
   return 0;
 }

@@ -39,6 +39,11 @@ typedef struct cs_token {
   uint32_t start; /* byte offset of the word's first byte in the input */
   uint32_t end;   /* byte offset one past the word's last byte */
   uint32_t flags; /* CS_TOK_* */
+  /* Nonzero when the token came from the analyzer's word cache: tokens of
+   * one analyzer with the same memo have the same term, word and flags (a
+   * caller may keep what it derived from them under this id); never reused
+   * while the analyzer lives. Its low bits are spread evenly. 0: none. */
+  uint64_t memo;
 } cs_token;
 
 typedef struct cs_analyzer cs_analyzer;

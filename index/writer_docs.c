@@ -14,8 +14,8 @@
 
 /* The word table's pending entry of token t: its df moves by delta once per
  * document. */
-static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
-  cs__pentry *e = cs__pmap_get(&w->words, t->word, t->word_len);
+static cs__pentry *word_doc(cs_writer *w, cs__pentry *e, const cs_token *t, uint32_t docid,
+                            int64_t delta) {
   if (!e || e->last_doc == docid) return e;
   e->last_doc = docid;
   if (!e->stem) {
@@ -29,6 +29,10 @@ static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, i
   o->df += delta;
   o->stem = e->stem; /* lives in the words map's arena, cleared with it */
   return e;
+}
+
+static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
+  return word_doc(w, cs__pmap_get(&w->words, t->word, t->word_len), t, docid, delta);
 }
 
 /* The key a token is posted under for a doc of `kind`: its term, or for
@@ -103,6 +107,7 @@ int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks,
     w->ents = v;
     w->ents_cap = cap;
   }
+  if (!w->memo) w->memo = calloc(CS__WMEMO_SLOTS, sizeof *w->memo); /* NULL: no memo */
   uint32_t dl = 0;
   for (size_t i = 0; i < n; i++)
     dl += !(toks[i].flags & CS_TOK_STOP);
@@ -110,8 +115,16 @@ int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks,
     const cs_token *t = &toks[i];
     w->ents[i] = NULL;
     if (t->flags & CS_TOK_STOP) continue;
-    cs__pentry *we = word_entry(w, t, docid, 1);
-    cs__pentry *te = we ? term_entry(w, t, we) : NULL;
+    struct cs__wmemo *m = t->memo && w->memo ? &w->memo[t->memo & (CS__WMEMO_SLOTS - 1)] : NULL;
+    cs__pentry *we, *te;
+    if (m && m->memo == t->memo) {
+      we = word_doc(w, m->word, t, docid, 1);
+      te = we ? m->term : NULL;
+    } else {
+      we = word_entry(w, t, docid, 1);
+      te = we ? term_entry(w, t, we) : NULL;
+      if (m && te) *m = (struct cs__wmemo){t->memo, we, te};
+    }
     if (!te) return CS_ENOMEM;
     w->ents[i] = te;
     if (te->last_doc != docid) {
