@@ -1045,6 +1045,19 @@ void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
   a->no_fast = !on;
 }
 
+/* Starts loading the word-cache slot of the chunk after text[..i) (its
+ * first run of letters and digits, which is most often its word), so that
+ * the slot's cache miss overlaps this chunk's work. */
+static void prefetch_next(cs_analyzer *a, int li, const uint8_t *p, size_t i, size_t len) {
+  if (!a->word_cache) return;
+  while (i < len && is_space(p[i]))
+    i++;
+  size_t b = i;
+  for (int k; i < len && i - b <= 40 && (k = alnum_len(p, i, len));)
+    i += (size_t)k;
+  if (i > b && i - b <= 40) __builtin_prefetch(word_cache_slot(a, li, (const char *)p + b, i - b));
+}
+
 /* cs_analyze, or cs_analyze_bounds when bounds (stopping once the token
  * at position `last` is found). */
 static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, int bounds,
@@ -1077,6 +1090,7 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
   }
   const uint8_t *p = (const uint8_t *)text;
   size_t i = 0;
+  if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
   while (!rc && i < len) {
     while (i < len && is_space(p[i]))
       i++;
@@ -1084,6 +1098,7 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
     while (i < len && !is_space(p[i]))
       i++;
     if (from == i) break;
+    prefetch_next(a, li, p, i, len);
     rc = fast_chunk(a, li, st, stop_lang, text, from, i);
     if (rc == 0)
       rc = icu_span(a, li, st, stop_lang, text, from, i);
