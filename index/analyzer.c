@@ -684,14 +684,13 @@ static int icu_span(cs_analyzer *a, int li, struct sb_stemmer *st, const char *s
  * space breaks either way. tests/test_analyzer_corpus.c checks that both
  * paths give identical tokens on the whole ParlaMint-ES corpus. */
 
-#define WORD_CACHE_SLOTS 16384 /* power of two (1 << 14, a memo's low bits); 2 MB */
-_Static_assert(WORD_CACHE_SLOTS == 1 << 14, "a memo's low 14 bits are its slot");
+#define WORD_CACHE_SLOTS (1u << CS_TOKEN_MEMO_BITS) /* a memo's low bits: its slot; 2 MB */
 
 typedef struct word_slot {
   uint8_t lang;                        /* index in langs[] + 2 (1 = no language); 0 = empty */
   uint8_t key_len, word_len, term_len; /* term_len 0: the term is the word */
   uint32_t flags;
-  uint64_t memo;  /* the tokens' memo: (fill number << 14) | slot */
+  uint64_t memo;  /* the tokens' memo: (fill number << CS_TOKEN_MEMO_BITS) | slot */
   char data[112]; /* key bytes, word bytes, term bytes */
 } word_slot;
 
@@ -829,7 +828,7 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   slot->word_len = (uint8_t)wl;
   slot->term_len = (uint8_t)tl;
   slot->flags = t->flags;
-  slot->memo = (++a->word_fills << 14) | (uint64_t)(slot - a->word_cache);
+  slot->memo = (++a->word_fills << CS_TOKEN_MEMO_BITS) | (uint64_t)(slot - a->word_cache);
   a->toks[before].memo = slot->memo;
   memcpy(slot->data, text + b, klen);
   memcpy(slot->data + klen, a->arena + word_at, wl);

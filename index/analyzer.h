@@ -30,6 +30,8 @@ enum {
   CS_TOK_TRUNCATED = 1 << 2, /* longer than CS_TERM_MAX, cut */
 };
 
+#define CS_TOKEN_MEMO_BITS 14
+
 typedef struct cs_token {
   const char *term; /* stemmed + folded form: the indexed key; NUL-terminated */
   const char *word; /* folded surface form (not stemmed); NUL-terminated */
@@ -42,7 +44,8 @@ typedef struct cs_token {
   /* Nonzero when the token came from the analyzer's word cache: tokens of
    * one analyzer with the same memo have the same term, word and flags (a
    * caller may keep what it derived from them under this id); never reused
-   * while the analyzer lives. Its low bits are spread evenly. 0: none. */
+   * while the analyzer lives. Its low CS_TOKEN_MEMO_BITS bits are spread
+   * evenly (no two cached words share them). 0: none. */
   uint64_t memo;
 } cs_token;
 

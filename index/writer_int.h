@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define CS__WMEMO_SLOTS 16384 /* power of two */
+#define CS__WMEMO_SLOTS (1u << CS_TOKEN_MEMO_BITS) /* one per word-cache slot */
 
 struct cs_writer {
   cs_store *store;
