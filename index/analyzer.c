@@ -132,6 +132,8 @@ struct cs_analyzer {
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
   uint64_t word_fills;          /* slots filled so far (the memos' high bits) */
+  struct word_slot *pf_slot;    /* prefetch_next's slot for the run text[pf_b..pf_e) of */
+  size_t pf_b, pf_e;            /* the text being analyzed; NULL: none */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
   uint8_t bclass[256];          /* byte classes of cs_analyze_bounds (BC_*) */
 };
@@ -754,9 +756,22 @@ static word_slot *word_cache_slot(cs_analyzer *a, int li, const char *w, size_t 
     h = (h ^ v) * 0xBF58476D1CE4E5B9u;
     h ^= h >> 31;
   }
-  if (i < n) {
+  if (i < n) { /* 1..7 bytes left: fixed-size loads (no memcpy call) */
     uint64_t v = 0;
-    memcpy(&v, w + i, n - i);
+    size_t k = n - i, o = 0;
+    if (k & 4) {
+      uint32_t x;
+      memcpy(&x, w + i, 4);
+      v = x;
+      o = 4;
+    }
+    if (k & 2) {
+      uint16_t x;
+      memcpy(&x, w + i + o, 2);
+      v |= (uint64_t)x << (8 * o);
+      o += 2;
+    }
+    if (k & 1) v |= (uint64_t)(uint8_t)w[i + o] << (8 * o);
     h = (h ^ v) * 0xBF58476D1CE4E5B9u;
     h ^= h >> 31;
   }
@@ -772,7 +787,9 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   word_slot *slot = NULL;
   if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
   if (a->word_cache && klen <= 40) {
-    slot = word_cache_slot(a, li, text + b, klen);
+    /* prefetch_next found this run already: its slot, not hashed again */
+    slot = b == a->pf_b && e == a->pf_e && a->pf_slot ? a->pf_slot
+                                                      : word_cache_slot(a, li, text + b, klen);
     if (slot->lang == li + 2 && slot->key_len == klen && memcmp(slot->data, text + b, klen) == 0) {
       size_t wl = slot->word_len, tl = slot->term_len;
       if (grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token)) ||
@@ -1045,16 +1062,22 @@ void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
 }
 
 /* Starts loading the word-cache slot of the chunk after text[..i) (its
- * first run of letters and digits, which is most often its word), so that
- * the slot's cache miss overlaps this chunk's work. */
+ * first run of ASCII letters and digits, most often its word), so that the
+ * slot's cache miss overlaps this chunk's work. */
 static void prefetch_next(cs_analyzer *a, int li, const uint8_t *p, size_t i, size_t len) {
   if (!a->word_cache) return;
   while (i < len && is_space(p[i]))
     i++;
   size_t b = i;
-  for (int k; i < len && i - b <= 40 && (k = alnum_len(p, i, len));)
-    i += (size_t)k;
-  if (i > b && i - b <= 40) __builtin_prefetch(word_cache_slot(a, li, (const char *)p + b, i - b));
+  int letters = 0;
+  i = ascii_run(p, i, len < i + 41 ? len : i + 41, &letters);
+  a->pf_slot = NULL;
+  if (i > b && i - b <= 40) {
+    a->pf_slot = word_cache_slot(a, li, (const char *)p + b, i - b);
+    a->pf_b = b;
+    a->pf_e = i;
+    __builtin_prefetch(a->pf_slot);
+  }
 }
 
 /* cs_analyze, or cs_analyze_bounds when bounds (stopping once the token
@@ -1090,6 +1113,7 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
   const uint8_t *p = (const uint8_t *)text;
   size_t i = 0;
   if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
+  a->pf_slot = NULL;
   while (!rc && i < len) {
     while (i < len && is_space(p[i]))
       i++;
