@@ -131,6 +131,9 @@ struct cs_analyzer {
   unsigned char stemmer_tried[NLANGS];
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
+  uint64_t word_fills;          /* slots filled so far (the memos' high bits) */
+  struct word_slot *pf_slot;    /* prefetch_next's slot for the run text[pf_b..pf_e) of */
+  size_t pf_b, pf_e;            /* the text being analyzed; NULL: none */
   int no_fast;                  /* cs_analyzer_set_fast_path(a, 0) */
   uint8_t bclass[256];          /* byte classes of cs_analyze_bounds (BC_*) */
 };
@@ -635,6 +638,7 @@ static int add_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char *
   t->start = start;
   t->end = end;
   t->flags = flags;
+  t->memo = 0;
   a->str_off[2 * a->ntok] = (uint32_t)term_at;
   a->str_off[2 * a->ntok + 1] = (uint32_t)word_at;
   a->ntok++;
@@ -682,13 +686,14 @@ static int icu_span(cs_analyzer *a, int li, struct sb_stemmer *st, const char *s
  * space breaks either way. tests/test_analyzer_corpus.c checks that both
  * paths give identical tokens on the whole ParlaMint-ES corpus. */
 
-#define WORD_CACHE_SLOTS 16384 /* power of two; 2 MB */
+#define WORD_CACHE_SLOTS (1u << CS_TOKEN_MEMO_BITS) /* a memo's low bits: its slot; 2 MB */
 
 typedef struct word_slot {
   uint8_t lang;                        /* index in langs[] + 2 (1 = no language); 0 = empty */
   uint8_t key_len, word_len, term_len; /* term_len 0: the term is the word */
   uint32_t flags;
-  char data[120]; /* key bytes, word bytes, term bytes */
+  uint64_t memo;  /* the tokens' memo: (fill number << CS_TOKEN_MEMO_BITS) | slot */
+  char data[112]; /* key bytes, word bytes, term bytes */
 } word_slot;
 
 static int is_space(uint8_t c) {
@@ -739,11 +744,39 @@ static int is_digit(uint8_t c) {
   return c >= '0' && c <= '9';
 }
 
+/* The slot of the run w[0..n) (n <= 40) in language li: a multiplicative
+ * hash of its bytes taken 8 at a time (the byte-wise FNV-1a it replaces was
+ * a chain of n dependent multiplies on every token). */
 static word_slot *word_cache_slot(cs_analyzer *a, int li, const char *w, size_t n) {
-  uint32_t h = 2166136261u ^ (uint32_t)(li + 2); /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)w[i]) * 16777619u;
-  return &a->word_cache[(h ^ (h >> 15)) & (WORD_CACHE_SLOTS - 1)];
+  uint64_t h = (uint64_t)(li + 2) * 0x9E3779B97F4A7C15u ^ n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, w + i, 8);
+    h = (h ^ v) * 0xBF58476D1CE4E5B9u;
+    h ^= h >> 31;
+  }
+  if (i < n) { /* 1..7 bytes left: fixed-size loads (no memcpy call) */
+    uint64_t v = 0;
+    size_t k = n - i, o = 0;
+    if (k & 4) {
+      uint32_t x;
+      memcpy(&x, w + i, 4);
+      v = x;
+      o = 4;
+    }
+    if (k & 2) {
+      uint16_t x;
+      memcpy(&x, w + i + o, 2);
+      v |= (uint64_t)x << (8 * o);
+      o += 2;
+    }
+    if (k & 1) v |= (uint64_t)(uint8_t)w[i + o] << (8 * o);
+    h = (h ^ v) * 0xBF58476D1CE4E5B9u;
+    h ^= h >> 31;
+  }
+  h *= 0x94D049BB133111EBu;
+  return &a->word_cache[(h >> 40) & (WORD_CACHE_SLOTS - 1)];
 }
 
 /* Emits the token of the run text[b..e) of letters, digits and joined
@@ -754,7 +787,9 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   word_slot *slot = NULL;
   if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
   if (a->word_cache && klen <= 40) {
-    slot = word_cache_slot(a, li, text + b, klen);
+    /* prefetch_next found this run already: its slot, not hashed again */
+    slot = b == a->pf_b && e == a->pf_e && a->pf_slot ? a->pf_slot
+                                                      : word_cache_slot(a, li, text + b, klen);
     if (slot->lang == li + 2 && slot->key_len == klen && memcmp(slot->data, text + b, klen) == 0) {
       size_t wl = slot->word_len, tl = slot->term_len;
       if (grow(&a->toks, &a->tok_cap, a->ntok + 1, sizeof(cs_token)) ||
@@ -779,6 +814,7 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
       t->start = (uint32_t)b;
       t->end = (uint32_t)e;
       t->flags = slot->flags;
+      t->memo = slot->memo;
       a->str_off[2 * a->ntok] = (uint32_t)term_at;
       a->str_off[2 * a->ntok + 1] = (uint32_t)word_at;
       a->ntok++;
@@ -809,6 +845,8 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
   slot->word_len = (uint8_t)wl;
   slot->term_len = (uint8_t)tl;
   slot->flags = t->flags;
+  slot->memo = (++a->word_fills << CS_TOKEN_MEMO_BITS) | (uint64_t)(slot - a->word_cache);
+  a->toks[before].memo = slot->memo;
   memcpy(slot->data, text + b, klen);
   memcpy(slot->data + klen, a->arena + word_at, wl);
   memcpy(slot->data + klen + wl, a->arena + term_at, tl);
@@ -826,6 +864,7 @@ static int bound_token(cs_analyzer *a, size_t b, size_t e, int number) {
   t->start = (uint32_t)b;
   t->end = (uint32_t)e;
   t->flags = number ? CS_TOK_NUMBER : 0;
+  t->memo = 0;
   a->ntok++;
   return 0;
 }
@@ -1022,6 +1061,25 @@ void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
   a->no_fast = !on;
 }
 
+/* Starts loading the word-cache slot of the chunk after text[..i) (its
+ * first run of ASCII letters and digits, most often its word), so that the
+ * slot's cache miss overlaps this chunk's work. */
+static void prefetch_next(cs_analyzer *a, int li, const uint8_t *p, size_t i, size_t len) {
+  if (!a->word_cache) return;
+  while (i < len && is_space(p[i]))
+    i++;
+  size_t b = i;
+  int letters = 0;
+  i = ascii_run(p, i, len < i + 41 ? len : i + 41, &letters);
+  a->pf_slot = NULL;
+  if (i > b && i - b <= 40) {
+    a->pf_slot = word_cache_slot(a, li, (const char *)p + b, i - b);
+    a->pf_b = b;
+    a->pf_e = i;
+    __builtin_prefetch(a->pf_slot);
+  }
+}
+
 /* cs_analyze, or cs_analyze_bounds when bounds (stopping once the token
  * at position `last` is found). */
 static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t len, int bounds,
@@ -1054,6 +1112,8 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
   }
   const uint8_t *p = (const uint8_t *)text;
   size_t i = 0;
+  if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
+  a->pf_slot = NULL;
   while (!rc && i < len) {
     while (i < len && is_space(p[i]))
       i++;
@@ -1061,6 +1121,7 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
     while (i < len && !is_space(p[i]))
       i++;
     if (from == i) break;
+    prefetch_next(a, li, p, i, len);
     rc = fast_chunk(a, li, st, stop_lang, text, from, i);
     if (rc == 0)
       rc = icu_span(a, li, st, stop_lang, text, from, i);

@@ -30,6 +30,8 @@ enum {
   CS_TOK_TRUNCATED = 1 << 2, /* longer than CS_TERM_MAX, cut */
 };
 
+#define CS_TOKEN_MEMO_BITS 14
+
 typedef struct cs_token {
   const char *term; /* stemmed + folded form: the indexed key; NUL-terminated */
   const char *word; /* folded surface form (not stemmed); NUL-terminated */
@@ -39,6 +41,12 @@ typedef struct cs_token {
   uint32_t start; /* byte offset of the word's first byte in the input */
   uint32_t end;   /* byte offset one past the word's last byte */
   uint32_t flags; /* CS_TOK_* */
+  /* Nonzero when the token came from the analyzer's word cache: tokens of
+   * one analyzer with the same memo have the same term, word and flags (a
+   * caller may keep what it derived from them under this id); never reused
+   * while the analyzer lives. Its low CS_TOKEN_MEMO_BITS bits are spread
+   * evenly (no two cached words share them). 0: none. */
+  uint64_t memo;
 } cs_token;
 
 typedef struct cs_analyzer cs_analyzer;

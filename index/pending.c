@@ -99,20 +99,48 @@ cs__pentry *cs__pmap_get(cs__pmap *m, const char *key, size_t len) {
   m->n++;
   return e;
 }
-static int entry_cmp(const void *a, const void *b) {
-  const cs__pentry *x = *(cs__pentry *const *)a, *y = *(cs__pentry *const *)b;
+static int entry_cmp(const cs__pentry *x, const cs__pentry *y) {
   size_t n = x->len < y->len ? x->len : y->len;
   int c = memcmp(x->key, y->key, n);
   return c ? c : (int)x->len - (int)y->len;
 }
+/* Sorting compares the keys' first 8 bytes (big-endian, zero-padded: the
+ * same order as the keys' when they differ) held next to the pointer, so
+ * that most comparisons touch no entry. */
+typedef struct keyed {
+  uint64_t pre;
+  cs__pentry *e;
+} keyed;
+
+static uint64_t prefix8(const cs__pentry *e) {
+  uint8_t b[8] = {0};
+  memcpy(b, e->key, e->len < 8 ? e->len : 8);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | b[i];
+  return v;
+}
+static int keyed_cmp(const void *a, const void *b) {
+  const keyed *x = a, *y = b;
+  if (x->pre != y->pre) return x->pre < y->pre ? -1 : 1;
+  return entry_cmp(x->e, y->e);
+}
 int cs__pmap_sorted(cs__pmap *m, cs__pentry ***out) {
   cs__pentry **v = malloc((m->n ? m->n : 1) * sizeof *v);
-  if (!v) return CS_ENOMEM;
+  keyed *k = malloc((m->n ? m->n : 1) * sizeof *k);
+  if (!v || !k) {
+    free(v);
+    free(k);
+    return CS_ENOMEM;
+  }
   size_t n = 0;
   for (size_t i = 0; i < m->cap; i++) {
-    if (m->slots[i]) v[n++] = m->slots[i];
+    if (m->slots[i]) k[n++] = (keyed){prefix8(m->slots[i]), m->slots[i]};
   }
-  qsort(v, n, sizeof *v, entry_cmp);
+  qsort(k, n, sizeof *k, keyed_cmp);
+  for (size_t i = 0; i < n; i++)
+    v[i] = k[i].e;
+  free(k);
   *out = v;
   return 0;
 }

@@ -159,6 +159,16 @@ int cs_plist_add(cs_plist *l, uint32_t docid, uint32_t len, const uint32_t *pos,
   return 0;
 }
 
+int cs_plist_add1(cs_plist *l, uint32_t docid, uint32_t len, uint32_t pos) {
+  if (grow_docs(l) || grow_pos(l, 1)) return CS_ENOMEM;
+  l->docid[l->n] = docid;
+  l->tf[l->n] = 1;
+  l->len[l->n] = len ? len : 1;
+  l->n++;
+  l->pos[l->npos++] = pos;
+  return 0;
+}
+
 int cs_plist_add_chunk(cs_plist *l, cs_chunk *c) {
   for (uint32_t i = 0; i < c->n; i++) {
     if (l->n && c->docid[i] <= l->docid[l->n - 1]) return CS_ECORRUPT;

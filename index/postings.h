@@ -80,6 +80,9 @@ void cs_plist_free(cs_plist *l);
 void cs_plist_clear(cs_plist *l);
 /* Appends one doc (docid greater than the last one). Returns 0 or CS_ENOMEM. */
 int cs_plist_add(cs_plist *l, uint32_t docid, uint32_t len, const uint32_t *pos, uint32_t tf);
+/* cs_plist_add of one occurrence, for a caller that knows docid is greater
+ * than the last one (not checked: the list's last docid is not read). */
+int cs_plist_add1(cs_plist *l, uint32_t docid, uint32_t len, uint32_t pos);
 /* Appends every doc of a decoded chunk, positions included. */
 int cs_plist_add_chunk(cs_plist *l, cs_chunk *c);
 /* Removes doc `docid` if present; returns 1 when removed, 0 otherwise. */

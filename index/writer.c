@@ -93,6 +93,7 @@ void cs_writer_close(cs_writer *w) {
   cs_buf_free(&w->buf2);
   cs_plist_free(&w->tmp);
   free(w->ents);
+  free(w->memo);
   free(w->touched[0]);
   free(w->touched[1]);
   free(w->oheal);

@@ -14,8 +14,8 @@
 
 /* The word table's pending entry of token t: its df moves by delta once per
  * document. */
-static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
-  cs__pentry *e = cs__pmap_get(&w->words, t->word, t->word_len);
+static cs__pentry *word_doc(cs_writer *w, cs__pentry *e, const cs_token *t, uint32_t docid,
+                            int64_t delta) {
   if (!e || e->last_doc == docid) return e;
   e->last_doc = docid;
   if (!e->stem) {
@@ -29,6 +29,10 @@ static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, i
   o->df += delta;
   o->stem = e->stem; /* lives in the words map's arena, cleared with it */
   return e;
+}
+
+static cs__pentry *word_entry(cs_writer *w, const cs_token *t, uint32_t docid, int64_t delta) {
+  return word_doc(w, cs__pmap_get(&w->words, t->word, t->word_len), t, docid, delta);
 }
 
 /* The key a token is posted under for a doc of `kind`: its term, or for
@@ -56,8 +60,11 @@ static cs__pentry *term_entry(cs_writer *w, const cs_token *t, cs__pentry *we) {
   return te;
 }
 
-/* Appends position pos of document docid (length dl) to e's postings. */
-static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32_t pos) {
+/* Appends position pos of document docid (length dl) to e's postings;
+ * `again`: e already has an occurrence in docid (its last document), known
+ * from e->last_doc so that the list's last docid, most often out of the
+ * cache for a term of the Zipfian tail, is not read. */
+static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32_t pos, int again) {
   cs_plist *l = &e->pl;
   if (!e->one && l->n == 0) {
     e->one = 1;
@@ -72,7 +79,7 @@ static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32
     if (rc) return rc;
     w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4;
   }
-  if (l->docid[l->n - 1] == docid) {
+  if (again) {
     /* Another occurrence in the same doc: extend its positions. */
     if (l->tf[l->n - 1] >= CS_TF_MAX) return 0;
     if (l->npos == l->pos_cap) {
@@ -88,10 +95,25 @@ static int post(cs_writer *w, cs__pentry *e, uint32_t docid, uint32_t dl, uint32
     return 0;
   }
   size_t before = (size_t)l->cap * 12 + l->pos_cap * 4;
-  int rc = cs_plist_add(l, docid, dl, &pos, 1);
+  int rc = cs_plist_add1(l, docid, dl, pos);
   if (rc) return rc;
   w->terms.bytes += (size_t)l->cap * 12 + l->pos_cap * 4 - before;
   return 0;
+}
+
+/* Starts loading what tokens a few places ahead will touch: their memo
+ * slots, then (once those are in) their word and term entries, so that the
+ * cache misses of a Zipfian vocabulary overlap. */
+static void prefetch_memo(cs_writer *w, const cs_token *toks, size_t i, size_t n) {
+  if (!w->memo) return;
+  if (i + 8 < n) __builtin_prefetch(&w->memo[toks[i + 8].memo & (CS__WMEMO_SLOTS - 1)]);
+  if (i + 4 < n && toks[i + 4].memo) {
+    const struct cs__wmemo *q = &w->memo[toks[i + 4].memo & (CS__WMEMO_SLOTS - 1)];
+    if (q->memo == toks[i + 4].memo) {
+      __builtin_prefetch(q->word);
+      __builtin_prefetch(q->term);
+    }
+  }
 }
 
 int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks, size_t n,
@@ -103,22 +125,33 @@ int cs__wr_add_doc(cs_writer *w, uint32_t docid, int kind, const cs_token *toks,
     w->ents = v;
     w->ents_cap = cap;
   }
+  if (!w->memo) w->memo = calloc(CS__WMEMO_SLOTS, sizeof *w->memo); /* NULL: no memo */
   uint32_t dl = 0;
   for (size_t i = 0; i < n; i++)
     dl += !(toks[i].flags & CS_TOK_STOP);
   for (size_t i = 0; i < n; i++) {
     const cs_token *t = &toks[i];
+    prefetch_memo(w, toks, i, n);
     w->ents[i] = NULL;
     if (t->flags & CS_TOK_STOP) continue;
-    cs__pentry *we = word_entry(w, t, docid, 1);
-    cs__pentry *te = we ? term_entry(w, t, we) : NULL;
+    struct cs__wmemo *m = t->memo && w->memo ? &w->memo[t->memo & (CS__WMEMO_SLOTS - 1)] : NULL;
+    cs__pentry *we, *te;
+    if (m && m->memo == t->memo) {
+      we = word_doc(w, m->word, t, docid, 1);
+      te = we ? m->term : NULL;
+    } else {
+      we = word_entry(w, t, docid, 1);
+      te = we ? term_entry(w, t, we) : NULL;
+      if (m && te) *m = (struct cs__wmemo){t->memo, we, te};
+    }
     if (!te) return CS_ENOMEM;
     w->ents[i] = te;
-    if (te->last_doc != docid) {
+    int again = te->last_doc == docid;
+    if (!again) {
       te->last_doc = docid;
       if (cs__wr_own_add(w, te, 0)) return CS_ENOMEM;
     }
-    int rc = post(w, te, docid, dl, t->pos);
+    int rc = post(w, te, docid, dl, t->pos, again);
     if (rc) return rc;
   }
   if (docid < w->pending_min) w->pending_min = docid;
@@ -140,11 +173,12 @@ int cs__wr_add_passage(cs_writer *w, uint32_t docid, cs__pentry *const *ents, co
                        size_t n, uint32_t *len) {
   for (size_t i = 0; i < n; i++) {
     cs__pentry *e = ents[i];
-    if (e->last_doc != docid) {
+    int again = e->last_doc == docid;
+    if (!again) {
       e->last_doc = docid;
       if (cs__wr_own_add(w, e, 0)) return CS_ENOMEM;
     }
-    int rc = post(w, e, docid, (uint32_t)n, pos[i]);
+    int rc = post(w, e, docid, (uint32_t)n, pos[i], again);
     if (rc) return rc;
   }
   if (docid < w->pending_min) w->pending_min = docid;

@@ -16,6 +16,7 @@
 void cs__wr_reset_pending(cs_writer *w) {
   cs__pmap_clear(&w->terms);
   cs__pmap_clear(&w->words);
+  if (w->memo) memset(w->memo, 0, CS__WMEMO_SLOTS * sizeof *w->memo);
   cs__pmap_clear(&w->oterms);
   cs__pmap_clear(&w->owords);
   w->ost_set = 0;

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#define CS__WMEMO_SLOTS (1u << CS_TOKEN_MEMO_BITS) /* one per word-cache slot */
+
 struct cs_writer {
   cs_store *store;
   cs_txn *txn;
@@ -68,6 +70,12 @@ struct cs_writer {
   cs_plist tmp;
   cs__pentry **ents; /* the last cs__wr_add_doc's term entry per token */
   size_t ents_cap;
+  /* A token's word and term entries by its memo (cs_token.memo): a word
+   * seen before skips both maps' lookups. Emptied with the maps. */
+  struct cs__wmemo {
+    uint64_t memo;
+    cs__pentry *word, *term;
+  } * memo;            /* CS__WMEMO_SLOTS; NULL until needed, or when calloc failed */
   int mirror;          /* META "mirror" present: append outbox operations */
   uint64_t outbox_seq; /* last outbox sequence used (META "outbox_seq") */
   int outbox_dirty;

@@ -994,6 +994,55 @@ static void check_robustness(cs_analyzer *a) {
 
 /* ---------------------------------------------------------------- */
 
+/* A token's memo is what the writer keys the word's and term's pending
+ * entries on: one memo must always mean the same term, word and flags, also
+ * after its cache slot went to other words (here 40,000 distinct ones for
+ * 16,384 slots), and a repeated word must get one. */
+static void check_memo(cs_analyzer *shared) {
+  (void)shared; /* a fresh analyzer: fill numbers from 1 */
+  cs_analyzer *a = cs_analyzer_create();
+  CHECK(a != NULL);
+  if (!a) return;
+  enum { WORDS = 40000, ROUNDS = 2 };
+  size_t cap = (size_t)WORDS * ROUNDS * 3 + 64; /* fills: at most one per token */
+  char(*seen)[96] = calloc(cap, sizeof *seen);  /* by fill number: "term|word|flags" */
+  CHECK(seen != NULL);
+  if (!seen) {
+    cs_analyzer_destroy(a);
+    return;
+  }
+  const cs_token *t;
+  size_t n;
+  CHECK(cs_analyze(a, "es", "cantaban cantaban", 17, &t, &n) == 0 && n == 2);
+  if (n == 2) CHECK(t[0].memo != 0 && t[0].memo == t[1].memo);
+  CHECK(cs_analyze(a, "es", "l'amic", 6, &t, &n) == 0 && n >= 1);
+  if (n >= 1) CHECK(t[0].memo == 0); /* the ICU path: no memo */
+  char text[64];
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int i = 0; i < WORDS; i++) {
+      int len = snprintf(text, sizeof text, "Palabra%dx niños W%d", i, (i * 7919) % WORDS);
+      if (cs_analyze(a, "es", text, (size_t)len, &t, &n)) {
+        CHECK(0);
+        continue;
+      }
+      for (size_t k = 0; k < n; k++) {
+        if (!t[k].memo) continue;
+        uint64_t fill = t[k].memo >> CS_TOKEN_MEMO_BITS;
+        char rec[96];
+        snprintf(rec, sizeof rec, "%s|%s|%u", t[k].term, t[k].word, (unsigned)t[k].flags);
+        if (fill >= cap) {
+          CHECK(fill < cap);
+          continue;
+        }
+        if (!seen[fill][0]) memcpy(seen[fill], rec, sizeof rec);
+        CHECK(strcmp(seen[fill], rec) == 0);
+      }
+    }
+  }
+  free(seen);
+  cs_analyzer_destroy(a);
+}
+
 static int print_tokens(const char *lang, const char *text) {
   cs_analyzer *a = cs_analyzer_create();
   buf in = {0};
@@ -1100,6 +1149,7 @@ int main(int argc, char **argv) {
   run_check("languages", check_languages, a);
   run_check("robustness", check_robustness, a);
   run_check("fuzz", check_fuzz, a);
+  run_check("memo", check_memo, a);
   for (int i = 1; i < argc; i++)
     run_file(a, argv[i]);
   cs_analyzer_destroy(a);
