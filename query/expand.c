@@ -543,10 +543,8 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
   cs__snapcache *lc = cs__snapcache_current();
   cs__lexarr *words = NULL, *lex = NULL;
   /* An expansion already made on this snapshot. */
-  cs__expmemo *memo = NULL;
+  cs__expmemo *memo = cs__expmemo_get(lc, ts);
   cs__expkey mk = {(uint8_t)ts->own, ts->owner, w, (uint8_t)prefix, (uint8_t)edits, cap};
-  rc = cs__expmemo_get(lc, ts, &memo);
-  if (rc) goto out;
   if (memo && cs__expmemo_find(memo, &mk, out, n)) goto synonyms;
   /* The analyzer's stem; and the stem the index recorded for the folded
    * word, which differs when Snowball saw accents at index time that the
@@ -566,8 +564,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     cs__ts_key_prefix(ts, kp, &px.kplen);
     size_t wl = w->word_len < CS_TERM_MAX + 1 ? w->word_len : CS_TERM_MAX + 1;
     memcpy(kp + px.kplen, w->word, wl);
-    rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, &words);
-    if (rc) goto out;
+    words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner);
     if (words)
       prefix_scan(&px, words, kp, px.kplen + wl);
     else
@@ -576,8 +573,8 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    if (!words) rc = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, &words);
-    if (!rc) rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
+    if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner);
+    rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
      * surface word is close but an indexed stem is: "desahuzio" (stem
@@ -587,8 +584,8 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     int se = stem_edits(w->term, w->term_len);
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
-      rc = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, &lex);
-      if (!rc) rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
+      lex = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner);
+      rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
       if (rc) goto out;
     }
   }

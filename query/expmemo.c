@@ -61,11 +61,8 @@ static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out)
   return 0;
 }
 
-int cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts, cs__expmemo **out) {
-  cs__snapobj *o = NULL;
-  int rc = cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build, &o);
-  *out = (cs__expmemo *)o;
-  return rc;
+cs__expmemo *cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts) {
+  return (cs__expmemo *)cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build);
 }
 
 void cs__expmemo_release(cs__snapcache *c, cs__expmemo *m) {

@@ -32,9 +32,9 @@ typedef struct cs__expkey {
 
 typedef struct cs__expmemo cs__expmemo;
 
-/* The table for ts's snapshot (held: release it), or NULL in *out when
- * there is none to use. */
-int cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts, cs__expmemo **out);
+/* The table for ts's snapshot (held: release it), or NULL when there is
+ * none to use. */
+cs__expmemo *cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts);
 void cs__expmemo_release(cs__snapcache *c, cs__expmemo *m); /* NULL m: no-op */
 
 /* Copies the expansion of k into out[0..*n) and returns 1, or returns 0

@@ -189,11 +189,9 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   return 0;
 }
 
-int cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out) {
-  cs__snapobj *o;
-  int rc = cs__snapcache_obtain(c, r, slot_of(t), owner, build, &o);
-  *out = (cs__lexarr *)o; /* the first member */
-  return rc;
+cs__lexarr *cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner) {
+  /* The first member. */
+  return (cs__lexarr *)cs__snapcache_obtain(c, r, slot_of(t), owner, build);
 }
 
 void cs__lexarr_release(cs__snapcache *c, cs__lexarr *a) {

@@ -67,9 +67,9 @@ static inline const uint32_t *cs__lexent_cps(const cs__lexarr *a, const cs__lexe
 
 /* The copy of table t (CS_T_WORDS, CS_T_LEX; CS_T_OWORDS, CS_T_OLEX: the
  * entries of `owner` only, keys still prefixed with it) for reader r's
- * snapshot, as cs__snapcache_obtain (`owner`: the owner tables only; the
+ * snapshot, held, or NULL, as cs__snapcache_obtain (`owner`: the owner tables only; the
  * copies of 64 owners are kept at once, the least recently used going). */
-int cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner, cs__lexarr **out);
+cs__lexarr *cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner);
 void cs__lexarr_release(cs__snapcache *c, cs__lexarr *a); /* NULL a: no-op */
 
 /* The first entry whose key is >= key[0..len) (n when none), looking from

@@ -301,8 +301,8 @@ static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
  * none can match. */
 static int names_may_hold(cs_reader *r, const words *q) {
   cs__snapcache *lc = cs__snapcache_current();
-  cs__snapobj *o = NULL;
-  if (cs__snapcache_obtain(lc, r, CS__SC_NAMES, 0, nw_build, &o) || !o) return 1;
+  cs__snapobj *o = cs__snapcache_obtain(lc, r, CS__SC_NAMES, 0, nw_build);
+  if (!o) return 1;
   const namewords *x = (const namewords *)o;
   int all = 1;
   for (int i = 0; i < q->n && all; i++) {

@@ -107,10 +107,9 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
   return lru;
 }
 
-int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, cs__snap_build make,
-                         cs__snapobj **out) {
-  *out = NULL;
-  if (!c || i < 0 || i >= CS__SC_SLOTS) return 0;
+cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner,
+                                  cs__snap_build make) {
+  if (!c || i < 0 || i >= CS__SC_SLOTS) return NULL;
   uint64_t snap = cs_reader_snapshot(r);
   int64_t t0 = now_ns();
   pthread_mutex_lock(&c->lock);
@@ -120,15 +119,15 @@ int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, 
   slot *s = slot_find(c, i, owner, t0, own_ok);
   if (s && s->cur && s->cur->snap == snap) {
     s->cur->refs++;
-    *out = s->cur;
+    cs__snapobj *hit = s->cur;
     pthread_mutex_unlock(&c->lock);
-    return 0;
+    return hit;
   }
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
   if (!s || !own_ok || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
     pthread_mutex_unlock(&c->lock);
-    return 0;
+    return NULL;
   }
   s->building = 1;
   pthread_mutex_unlock(&c->lock);
@@ -145,16 +144,16 @@ int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner, 
   int64_t wait = (t1 - t0) * (REBUILD_FACTOR - 1) * (kept ? 1 : 10);
   s->next_ns = t1 + wait;
   if (owner_kind(i)) c->own_next_ns = t1 + wait;
+  cs__snapobj *got = NULL;
   if (kept && (!s->cur || s->cur->snap < snap)) {
     slot_drop(s);
     o->refs = 2; /* the cache's and the caller's */
-    s->cur = o;
-    *out = o;
+    s->cur = got = o;
     o = NULL;
   }
   pthread_mutex_unlock(&c->lock);
   if (o) o->free(o);
-  return 0;
+  return got;
 }
 
 uint64_t cs__snapcache_made(cs__snapcache *c, int kind) {

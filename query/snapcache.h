@@ -52,12 +52,12 @@ cs__snapcache *cs__snapcache_current(void);
 
 /* The object of `slot` for reader r's snapshot, held (release it): the
  * one kept, or one `build` makes now from r when the one kept is older and
- * the build rate allows; else NULL in *out (read the index instead: also
- * when build fails, whatever its CS_E* code, tried again 10x later).
- * Returns 0. `owner`: the owner tables' slots only. */
+ * the build rate allows; else NULL (read the index instead: also when
+ * build fails, whatever its CS_E* code, tried again 10x later). `owner`:
+ * the owner tables' slots only. */
 typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
-int cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
-                         cs__snap_build build, cs__snapobj **out);
+cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
+                                  cs__snap_build build);
 void cs__snapobj_release(cs__snapcache *c, cs__snapobj *o); /* NULL o: no-op */
 
 /* How many times an object of `kind` was made (or tried), for tests. */
