@@ -108,6 +108,7 @@ typedef struct scope {
 
 typedef struct cand {
   uint32_t docid;
+  uint32_t len; /* its length in terms (set for the reranked ones, proximity) */
   double score;
   uint64_t matched; /* bit i: term i occurs */
 } cand;
@@ -445,6 +446,17 @@ static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t 
 #define WINDOW_SPAN 15
 #define WINDOW_WEIGHT 0.7
 
+/* Length prior: a longer passage holds more of the question's words by
+ * chance; each reranked candidate loses LENGTH_WEIGHT x log(1 + its length
+ * in terms). Like local discrimination, only among at least LOCAL_POOL
+ * candidates: in a conversation or a small collection the passage holding
+ * the words should win however long (a short note outranked the answer of
+ * the fixture's conversation-scoped question otherwise, as a BM25 b >= 0.6
+ * did). Chosen on the tuning half of SQuAD-es (bench/analysis.md);
+ * CS_BENCH_QA_NO_RUN turns it and the ordered run (surface_windows) off,
+ * for bench/qa_steps.sh only. */
+#define LENGTH_WEIGHT 2.0
+
 static double densest_window(const qa_term *t, const cs__ppos *v, size_t n) {
   uint32_t cnt[QA_TERMS_MAX] = {0};
   double mass = 0, best = 0;
@@ -485,6 +497,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   int rc = np && capp && lists ? 0 : CS_ENOMEM;
   int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
   int with_window = getenv("CS_BENCH_QA_NO_WINDOW") == NULL;
+  double length_w = pool < LOCAL_POOL || getenv("CS_BENCH_QA_NO_RUN") ? 0 : LENGTH_WEIGHT;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
     if (t[i].nrest || cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
@@ -497,6 +510,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
       if (held[i] && local > 0)
         c[k].score -= local * (double)held[i] * t[i].weight * t[i].idf *
                       cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
+      c[k].len = cs_pcur_len(cur);
       if (cs_pcur_positions(cur, &pos, &n)) continue;
       if (cs_grow((void **)&lists[k], &capp[k], np[k] + n, sizeof *lists[k])) {
         rc = CS_ENOMEM;
@@ -511,6 +525,7 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
     if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
     if (np[k] > 1 && with_dependence) c[k].score += dependence(t, nt, lists[k], np[k]);
     if (np[k] > 1 && with_window) c[k].score += densest_window(t, lists[k], np[k]);
+    c[k].score -= length_w * log(1.0 + c[k].len);
   }
   for (size_t k = 0; lists && k < nc; k++)
     free(lists[k]);
@@ -642,6 +657,16 @@ enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
  * and dependence weights (see SURFACE_WEIGHT). */
 #define SENTENCE_WEIGHT (refit() ? 0.375 : 0.0)
 
+/* Longest ordered run: the question's words found one after the other in
+ * the passage in the question's order (stop words between them allowed,
+ * each next one at most RUN_QGAP question positions after the previous:
+ * "un pase de 45 yardas" for "¿Quién estaba recibiendo un pase de 45 yardas
+ * de Cam Newton?"), the idf mass of the best such run x RUN_WEIGHT: the
+ * n-gram form of the ordered dependence, which only sees pairs. Chosen on
+ * the tuning half of SQuAD-es with the length prior (bench/analysis.md). */
+#define RUN_WEIGHT 0.65
+#define RUN_QGAP 3
+
 static int answer_kind(cs_analyzer *an, const char *q) {
   static const char *const number[] = {"cuando", "cuanto", "cuanta", "cuantos",    "cuantas",
                                        "año",    "años",   "fecha",  "porcentaje", "siglo"};
@@ -671,13 +696,17 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
     free(opens);
     return -1;
   }
-  /* g[j]: the question term token j stands for, -2 an answer token, -1 neither */
+  /* g[j]: the question term token j stands for, -2 an answer token, -3 a
+   * stop word, -1 none of these */
   for (size_t j = 0; j < nw; j++, w = surf_next(w)) {
     const uint8_t *term = w + 1 + w[0];
     uint8_t flags = term[1 + term[0]];
     g[j] = -1;
     opens[j] = (flags & SURF_SENTENCE) != 0;
-    if (flags & SURF_STOP) continue;
+    if (flags & SURF_STOP) {
+      g[j] = -3; /* (-3: a stop word) */
+      continue;
+    }
     for (size_t i = 0; i < nt && g[j] < 0; i++)
       if ((matched & (1ull << i)) && !t[i].nrest && t[i].len - 1 == term[0] &&
           memcmp(t[i].key + 1, term + 1, term[0]) == 0)
@@ -714,6 +743,19 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
     }
   }
   *score += SENTENCE_WEIGHT * best;
+  /* the longest ordered run (a stop word continues it, any other word or a
+   * sentence start ends it) */
+  double run = 0, longest = 0;
+  int last = -1;
+  for (size_t j = 0, on = !getenv("CS_BENCH_QA_NO_RUN"); on && j < nw; j++) {
+    if (opens[j] || (g[j] < 0 && g[j] != -3)) last = -1;
+    if (g[j] < 0) continue;
+    int next = last >= 0 && t[g[j]].qpos > t[last].qpos && t[g[j]].qpos <= t[last].qpos + RUN_QGAP;
+    run = next ? run + t[g[j]].idf : t[g[j]].idf;
+    last = g[j];
+    if (run > longest) longest = run;
+  }
+  *score += RUN_WEIGHT * longest;
   free(g);
   free(opens);
   return 0;
