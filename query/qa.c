@@ -657,13 +657,12 @@ enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
  * and dependence weights (see SURFACE_WEIGHT). */
 #define SENTENCE_WEIGHT (refit() ? 0.375 : 0.0)
 
-/* Longest ordered run: the question's words found one after the other in
- * the passage in the question's order (stop words between them allowed,
- * each next one at most RUN_QGAP question positions after the previous:
- * "un pase de 45 yardas" for "¿Quién estaba recibiendo un pase de 45 yardas
- * de Cam Newton?"), the idf mass of the best such run x RUN_WEIGHT: the
- * n-gram form of the ordered dependence, which only sees pairs. Chosen on
- * the tuning half of SQuAD-es with the length prior (bench/analysis.md). */
+/* Longest ordered run: question words found one after the other in the
+ * passage in the question's order (stop words between them allowed, each
+ * next one at most RUN_QGAP question positions after the previous: "un pase de 45 yardas" for
+ * "¿Quién estaba recibiendo un pase de 45 yardas de Cam Newton?"), the idf mass of the best such
+ * run x RUN_WEIGHT: the n-gram form of the ordered dependence, which only sees pairs. Chosen on the
+ * tuning half of SQuAD-es with the length prior (bench/analysis.md). */
 #define RUN_WEIGHT 0.65
 #define RUN_QGAP 3
 

@@ -258,6 +258,60 @@ static void question_focus(void) {
   drop_index(e, dir);
 }
 
+/* Longest ordered run (issue #13): the passage holding the question's
+ * words one after the other in the question's order, as the question was
+ * written from it, ranks above one holding them more often but in another
+ * order. */
+static void ordered_run(void) {
+  static const char *const texts[] = {
+      "Temporal fue la residencia, temporal el permiso, y consiguió la residencia y el permiso "
+      "su abogada.",
+      "La abogada consiguió el permiso de residencia temporal en marzo.",
+      "Hablamos del colegio de los niños.",
+      "El médico cambió la medicación.",
+  };
+  char dir[128];
+  cs_engine *e = one_turn_each("-run", dir, sizeof dir, texts, sizeof texts / sizeof *texts);
+  long long got = first_conv(e, "¿Quién le consiguió el permiso de residencia temporal?");
+  CHECK(got == 2, "the passage with the question's words in its order comes first (got %lld)", got);
+  drop_index(e, dir);
+}
+
+/* Length prior (issue #13): among many candidates, a short passage holding
+ * the question's words ranks above a long one that holds them more often
+ * among many other words. */
+static void length_prior(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-length", dir, sizeof dir, &s);
+  cs_patient_in luz = {1, 10, "Luz Prado", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &luz, &flags);
+  char text[1024];
+  cs_turn_in t = {0, "Luz", "beneficiary", 0, 3000, text, 0};
+  for (uint64_t i = 0; i < 60; i++) {
+    snprintf(text, sizeof text,
+             "La cita número %llu fue en el centro de salud; habló con la trabajadora social del "
+             "alquiler, de la beca del comedor, del curso de cocina y del trabajo de su marido, "
+             "que busca empleo en la obra desde el invierno pasado sin suerte.",
+             (unsigned long long)i);
+    put(w, 100 + i, 1, 10, &t, 1);
+  }
+  snprintf(text, sizeof text, "Renovó la tarjeta sanitaria en el centro de salud.");
+  put(w, 200, 1, 10, &t, 1);
+  snprintf(text, sizeof text,
+           "Renovó la tarjeta sanitaria en el centro de salud, dice, y la tarjeta del autobús "
+           "la perdió en el mercado con los papeles del piso, las facturas de la luz, las cartas "
+           "del banco, las recetas viejas y las fotos de la boda de su prima en la playa; la "
+           "tarjeta sanitaria nueva la tiene su hermano en el pueblo, y si hace falta la renovó "
+           "otra vez en el centro de salud del barrio, que abre por la tarde los lunes.");
+  put(w, 201, 1, 10, &t, 1);
+  cs_engine *e = open_engine(dir, s, w);
+  long long got = first_conv(e, "¿Renovó la tarjeta sanitaria en el centro de salud?");
+  CHECK(got == 200, "the short passage holding the question's words comes first (got %lld)", got);
+  drop_index(e, dir);
+}
+
 /* Names spelt otherwise (issue #13): a name in the question ("Luther")
  * that the passages write another way ("Lutero"), or a word they never
  * hold ("frayle"), still finds the passage that writes it otherwise, above
@@ -418,5 +472,7 @@ int main(void) {
   name_spelling();
   answer_type();
   question_focus();
+  ordered_run();
+  length_prior();
   return th_check_done();
 }
