@@ -234,6 +234,16 @@ static cs_engine *one_turn_each(const char *sfx, char *dir, size_t cap, const ch
   return open_engine(dir, s, w);
 }
 
+/* The conversation of the first passage for q in an index of its own where
+ * Ana says each of the n texts in a conversation of its own (1..n). */
+static long long first_among(const char *sfx, const char *const *texts, size_t n, const char *q) {
+  char dir[128];
+  cs_engine *e = one_turn_each(sfx, dir, sizeof dir, texts, n);
+  long long got = first_conv(e, q);
+  drop_index(e, dir);
+  return got;
+}
+
 /* The question's focus (issue #13): in "¿Qué papel...?" the word after
  * "qué" names the kind of thing asked for, which the answer names by the
  * thing itself; the passage holding the question's other words ranks above
@@ -251,11 +261,9 @@ static void question_focus(void) {
       "El comedor abre a las doce.",
       "La vivienda tiene humedad.",
   };
-  char dir[128];
-  cs_engine *e = one_turn_each("-focus", dir, sizeof dir, texts, sizeof texts / sizeof *texts);
-  long long got = first_conv(e, "¿Qué papel le pidieron en la oficina de extranjería?");
+  long long got = first_among("-focus", texts, sizeof texts / sizeof *texts,
+                              "¿Qué papel le pidieron en la oficina de extranjería?");
   CHECK(got == 1, "the passage with the question's other words comes first (got %lld)", got);
-  drop_index(e, dir);
 }
 
 /* Longest ordered run (issue #13): the passage holding the question's
@@ -270,11 +278,9 @@ static void ordered_run(void) {
       "Hablamos del colegio de los niños.",
       "El médico cambió la medicación.",
   };
-  char dir[128];
-  cs_engine *e = one_turn_each("-run", dir, sizeof dir, texts, sizeof texts / sizeof *texts);
-  long long got = first_conv(e, "¿Quién le consiguió el permiso de residencia temporal?");
+  long long got = first_among("-run", texts, sizeof texts / sizeof *texts,
+                              "¿Quién le consiguió el permiso de residencia temporal?");
   CHECK(got == 2, "the passage with the question's words in its order comes first (got %lld)", got);
-  drop_index(e, dir);
 }
 
 /* Length prior (issue #13): among many candidates, a short passage holding
