@@ -108,7 +108,8 @@ typedef struct scope {
 
 typedef struct cand {
   uint32_t docid;
-  uint32_t len; /* its length in terms (set for the reranked ones, proximity) */
+  uint32_t len; /* its length in terms (proximity: the reranked ones; 0 when
+                 * only a phrase matched) */
   double score;
   uint64_t matched; /* bit i: term i occurs */
 } cand;
@@ -659,9 +660,10 @@ enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
 
 /* Longest ordered run: question words found one after the other in the
  * passage in the question's order (stop words between them allowed, each
- * next one at most RUN_QGAP question positions after the previous: "un pase de 45 yardas" for
- * "¿Quién estaba recibiendo un pase de 45 yardas de Cam Newton?"), the idf mass of the best such
- * run x RUN_WEIGHT: the n-gram form of the ordered dependence, which only sees pairs. Chosen on the
+ * next one at most RUN_QGAP question positions after the previous: "un
+ * pase de 45 yardas" for "¿Quién estaba recibiendo un pase de 45 yardas de
+ * Cam Newton?"), the idf mass of the best such run x RUN_WEIGHT: the n-gram
+ * form of the ordered dependence, which only sees pairs. Chosen on the
  * tuning half of SQuAD-es with the length prior (bench/analysis.md). */
 #define RUN_WEIGHT 0.65
 #define RUN_QGAP 3
@@ -703,7 +705,7 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
     g[j] = -1;
     opens[j] = (flags & SURF_SENTENCE) != 0;
     if (flags & SURF_STOP) {
-      g[j] = -3; /* (-3: a stop word) */
+      g[j] = -3;
       continue;
     }
     for (size_t i = 0; i < nt && g[j] < 0; i++)
@@ -745,8 +747,8 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
   /* the longest ordered run (a stop word continues it, any other word or a
    * sentence start ends it) */
   double run = 0, longest = 0;
-  int last = -1;
-  for (size_t j = 0, on = !getenv("CS_BENCH_QA_NO_RUN"); on && j < nw; j++) {
+  int last = -1, with_run = getenv("CS_BENCH_QA_NO_RUN") == NULL;
+  for (size_t j = 0; with_run && j < nw; j++) {
     if (opens[j] || (g[j] < 0 && g[j] != -3)) last = -1;
     if (g[j] < 0) continue;
     int next = last >= 0 && t[g[j]].qpos > t[last].qpos && t[g[j]].qpos <= t[last].qpos + RUN_QGAP;
