@@ -33,14 +33,19 @@ int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   if (r.err || meta_len > (size_t)(r.end - r.p)) return CS_ECORRUPT;
   cs_rd_init(&it->meta, r.p, (size_t)meta_len);
   r.p += meta_len;
-  if (cs_textpack_get(&r, &it->text, &it->packed, &it->dict) || r.p != r.end) return CS_ECORRUPT;
+  cs_packed pk;
+  if (cs_textpack_get(&r, &it->text, &pk) || r.p != r.end) return CS_ECORRUPT;
+  it->packed = pk.bytes;
+  it->dict = pk.dict;
+  it->codec = pk.codec;
   it->seq = key_seq(k.data);
   return 0;
 }
 
 int cs_tblock_texts(cs_tblock_it *it, cs_buf *scratch) {
   if (!it->packed.p) return 0;
-  int rc = cs_textpack_unpack(it->packed, it->text.len, it->dict, scratch, &it->text);
+  cs_packed pk = {it->packed, it->dict, it->codec};
+  int rc = cs_textpack_unpack(&pk, it->text.len, scratch, &it->text);
   if (!rc) it->packed = (cs_str){NULL, 0};
   return rc;
 }

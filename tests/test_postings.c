@@ -299,10 +299,9 @@ static void records(void) {
   static const uint8_t huge[] = {CS_TEXT_ZSTD, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 0};
   cs_rd rd;
   cs_rd_init(&rd, huge, sizeof huge);
-  cs_str plain, packed;
-  uint32_t dict;
-  CHECK(cs_textpack_get(&rd, &plain, &packed, &dict) == CS_ECORRUPT,
-        "an absurd text length is corrupt");
+  cs_str plain;
+  cs_packed packed;
+  CHECK(cs_textpack_get(&rd, &plain, &packed) == CS_ECORRUPT, "an absurd text length is corrupt");
   cs_textpack_destroy(z);
   cs_buf_free(&text);
   cs_buf_free(&scratch);
@@ -330,8 +329,8 @@ static void frame_at_map_end(void) {
         src[i] = (uint8_t)(seed >> 16);
       }
       cs_str out;
-      int rc = cs_textpack_unpack((cs_str){(const char *)src, n}, 1 + (seed >> 8) % 60000, 0,
-                                  &scratch, &out);
+      cs_packed pk = {{(const char *)src, n}, 0, CS_TEXT_ZSTD};
+      int rc = cs_textpack_unpack(&pk, 1 + (seed >> 8) % 60000, &scratch, &out);
       refused += rc == CS_ECORRUPT;
     }
   CHECK(refused > tries / 2, "damaged frames at the end of the map are refused (%d of %d)", refused,
@@ -353,6 +352,58 @@ static size_t sentence(char *out, size_t cap, uint32_t *seed) {
     n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? " " : "", x);
   }
   return n;
+}
+
+/* Long turns (format 8): from CS_TEXT_LZ4_MIN bytes, packed with LZ4 and
+ * the dictionary's content (a snippet decodes them ~4x faster than zstd),
+ * read back to the byte; damaged or cut, refused without reading past the
+ * stored bytes. z has a dictionary. */
+static void long_turns(cs_textpack *z, cs_buf *scratch, uint32_t *seed) {
+  cs_buf text, b;
+  cs_buf_init(&text);
+  cs_buf_init(&b);
+  char s[512];
+  while (text.len < 3 * CS_TEXT_LZ4_MIN) {
+    size_t n = sentence(s, sizeof s, seed);
+    cs_buf_bytes(&text, s, n);
+    cs_buf_bytes(&text, ". ", 2);
+  }
+  size_t lens[] = {CS_TEXT_LZ4_MIN - 1, CS_TEXT_LZ4_MIN, text.len};
+  for (size_t k = 0; k < 3; k++) {
+    cs_turn t = {.docid = 5, .seq = 1, .text = {(const char *)text.p, lens[k]}, .end_ms = -1};
+    cs_buf_reset(&b);
+    t_encode(&b, &t, z);
+    tdec u;
+    int rc = t_decode(b.p, b.len, &u);
+    int want = lens[k] >= CS_TEXT_LZ4_MIN ? CS_TEXT_LZ4_DICT : CS_TEXT_ZSTD_DICT;
+    CHECK(rc == 0 && u.it.packed.p && u.it.codec == want && u.it.dict,
+          "a text of %zu bytes is stored with codec %d (%d)", lens[k], want, u.it.codec);
+    CHECK(rc == 0 && packed_len(&b) * 10 < lens[k] * 9, "and compressed (%zu of %zu bytes)",
+          packed_len(&b), lens[k]);
+    CHECK(rc == 0 && t_text(&u, scratch) == 0 && u.t.text.len == lens[k] &&
+              memcmp(u.t.text.p, text.p, lens[k]) == 0,
+          "a text of %zu bytes reads back to the byte", lens[k]);
+  }
+  /* The last one (LZ4): every stored byte damaged in turn, and cut. */
+  size_t refused = 0, tries = 0;
+  for (size_t at = b.len - packed_len(&b); at < b.len; at++, tries++) {
+    b.p[at] ^= 0x5a;
+    tdec u;
+    int rc = t_decode(b.p, b.len, &u);
+    if (rc == 0) rc = t_text(&u, scratch);
+    refused += rc == CS_ECORRUPT;
+    CHECK(rc == CS_ECORRUPT || (rc == 0 && u.t.text.len == text.len),
+          "damaged LZ4 text (byte %zu) is corrupt, never out of bounds", at);
+    b.p[at] ^= 0x5a;
+  }
+  CHECK(refused > 0, "damaged LZ4 texts are refused (%zu of %zu)", refused, tries);
+  tdec u;
+  CHECK(t_decode(b.p, b.len - 1, &u) == CS_ECORRUPT, "a cut LZ4 text is corrupt");
+  CHECK(t_decode(b.p, b.len, &u) == 0, "the LZ4 turn");
+  u.it.dict ^= 0x40000000;
+  CHECK(t_text(&u, scratch) == CS_ECORRUPT, "an LZ4 text of an unknown dictionary is corrupt");
+  cs_buf_free(&text);
+  cs_buf_free(&b);
 }
 
 /* The text dictionary (textpack.h): built from sampled turns, used for
@@ -435,6 +486,7 @@ static void dictionary(void) {
   CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict && t_text(&u, &scratch) == 0 &&
             u.t.text.len == n && memcmp(u.t.text.p, s, n) == 0,
         "a writer reopened compresses with the stored dictionary");
+  long_turns(z2, &scratch, &seed);
   /* Damaged: refused, never a crash. */
   for (size_t at = 0; at < meta.len; at += meta.len / 7 + 1) {
     meta.p[at] ^= 0x21;
