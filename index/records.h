@@ -116,6 +116,7 @@ typedef struct cs_turn {
   uint8_t role;
   cs_str speaker, text;
   int64_t start_ms, end_ms; /* -1: unknown */
+  cs_str marks;             /* word-scan restart points (tmarks.h); empty: none */
 } cs_turn;
 
 typedef struct cs_patient {

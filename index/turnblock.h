@@ -17,6 +17,7 @@
  *                   start      (zigzag of start_ms - previous end_ms; the first: start_ms)
  *                   dur        (zigzag of end_ms - start_ms)
  *                   len        (bytes of its text)
+ *                   [marks]    (len >= CS_TMARKS_MIN_TEXT, format 8: tmarks.h)
  *   packed       := the texts one after the other (textpack.h: plain, or
  *                   one zstd frame, with the index's dictionary once it has one;
  *                   since format 8 an LZ4 block when they are CS_TEXT_LZ4_MIN
