@@ -4,9 +4,11 @@
  * crash or an out-of-bounds read (run under ASan in the sanitizer build).
  */
 #include "errors.h"
+#include "analyzer.h"
 #include "postings.h"
 #include "records.h"
 #include "textpack.h"
+#include "tmarks.h"
 #include "turnblock.h"
 #include "passblock.h"
 #include "varint.h"
@@ -516,6 +518,85 @@ static void dictionary(void) {
   cs_buf_free(&meta);
 }
 
+/* Word-scan restart points (format 8, tmarks.h): a long turn's marks are
+ * stored in its block and read back, each the position and offset of a
+ * word right after white space, about every CS_TMARKS_EVERY words; a
+ * short turn has none; a cut block is corrupt. */
+static void marks(void) {
+  cs_analyzer *an = cs_analyzer_create();
+  cs_buf text, mk, b, scratch;
+  cs_buf_init(&text);
+  cs_buf_init(&mk);
+  cs_buf_init(&b);
+  cs_buf_init(&scratch);
+  while (text.len < 4 * CS_TMARKS_MIN_TEXT) {
+    static const char sentence_es[] =
+        "Señorías, «la sesión» de hoy trata del presupuesto: 1.000,5 euros. ";
+    cs_buf_bytes(&text, sentence_es, sizeof sentence_es - 1);
+  }
+  const cs_token *t;
+  size_t nt;
+  CHECK(an && cs_analyze(an, "es", (const char *)text.p, text.len, &t, &nt) == 0, "analyzed");
+  cs_tmarks_build((const char *)text.p, text.len, t, nt, &mk);
+  cs_tmark m[256];
+  long nm = cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, text.len, m, 256);
+  CHECK(nm >= (long)(nt / CS_TMARKS_EVERY) - 2 && nm <= (long)(nt / CS_TMARKS_EVERY),
+        "about one mark every %d words (%ld for %zu)", CS_TMARKS_EVERY, nm, nt);
+  int good = 1;
+  for (long i = 0; i < nm; i++)
+    good &= m[i].pos < nt && t[m[i].pos].start == m[i].off && text.p[m[i].off - 1] == ' ' &&
+            (i == 0 || m[i].pos >= m[i - 1].pos + CS_TMARKS_EVERY);
+  CHECK(nm > 0 && good, "each mark is a word right after white space");
+  cs_buf small;
+  cs_buf_init(&small);
+  cs_tmarks_build((const char *)text.p, CS_TMARKS_MIN_TEXT - 1, t, nt, &small);
+  CHECK(small.len == 0, "a short text has no marks");
+  cs_buf_free(&small);
+
+  cs_textpack *z = cs_textpack_create();
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, 5);
+  cs_turn in[3] = {{.docid = 1, .seq = 0, .text = {"Sí.", 4}, .end_ms = -1},
+                   {.docid = 2,
+                    .seq = 1,
+                    .text = {(const char *)text.p, text.len},
+                    .marks = {(const char *)mk.p, mk.len},
+                    .end_ms = -1},
+                   {.docid = 3, .seq = 2, .text = {(const char *)text.p, 300}, .end_ms = -1}};
+  uint8_t key[12];
+  for (int i = 0; i < 3; i++) {
+    cs_tblock_b_add(&tb, &in[i]);
+    CHECK(cs_tblock_b_encode(&tb, z, key, &b) == 0 && b.len > 0, "block %d encoded", i);
+    cs_tblock_it it;
+    cs_turn u;
+    int rc = cs_tblock_begin(&it, (cs_slice){key, 12}, (cs_slice){b.p, b.len});
+    if (!rc) rc = cs_tblock_texts(&it, &scratch);
+    if (!rc) rc = cs_tblock_next(&it, &u);
+    CHECK(rc == 0 && u.text.len == in[i].text.len && !memcmp(u.text.p, in[i].text.p, u.text.len),
+          "turn %d reads back", i);
+    if (i == 1)
+      CHECK(rc == 0 && u.marks.len == mk.len && !memcmp(u.marks.p, mk.p, mk.len),
+            "its marks read back");
+    else
+      CHECK(rc == 0 && cs_tmarks_read(u.marks, u.text.len, m, 256) <= 0, "turn %d has no marks", i);
+    int bad = 0;
+    for (size_t cut = 0; cut < b.len; cut++)
+      bad += cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, cut}, &scratch) != CS_ECORRUPT;
+    CHECK(bad == 0, "every cut block %d is corrupt (%d were not)", i, bad);
+  }
+  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, text.len, m, 1) == -1,
+        "more marks than room are refused");
+  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len - 1}, text.len, m, 256) == -1,
+        "cut marks are refused");
+  cs_tblock_b_free(&tb);
+  cs_textpack_destroy(z);
+  cs_analyzer_destroy(an);
+  cs_buf_free(&text);
+  cs_buf_free(&mk);
+  cs_buf_free(&b);
+  cs_buf_free(&scratch);
+}
+
 /* Turn blocks and passage blocks (format 7): several turns of a
  * conversation in one record read back field by field; a cut or damaged
  * block is corrupt, never read out of bounds. */
@@ -612,6 +693,7 @@ static void blocks(void) {
 int main(void) {
   srand(12345);
   blocks();
+  marks();
   round_trip();
   remove_docs();
   corruption();
