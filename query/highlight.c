@@ -33,7 +33,7 @@ void cs__html_escape(cs_buf *out, const char *s, size_t n) {
   cs_buf_bytes(out, s + run, n - run);
 }
 
-static int span_cmp(const void *a, const void *b) {
+int cs__pspan_cmp(const void *a, const void *b) {
   const cs__pspan *x = a, *y = b;
   if (x->first != y->first) return x->first < y->first ? -1 : 1;
   return x->last < y->last ? -1 : x->last > y->last;
@@ -66,7 +66,7 @@ static long word_index(const cs__words *w, size_t pos) {
  * stale positions, skipped). *err is set when out of memory. */
 static size_t to_bytes(cs_str text, const cs__words *w, cs__pspan *spans, size_t n, brange *out,
                        int *err) {
-  qsort(spans, n, sizeof *spans, span_cmp);
+  qsort(spans, n, sizeof *spans, cs__pspan_cmp);
   size_t m = 0;
   for (size_t i = 0; i < n && !*err; i++) {
     size_t a = spans[i].first, b = spans[i].last;

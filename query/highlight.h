@@ -26,6 +26,9 @@ typedef struct cs__pspan {
   uint32_t first, last;
 } cs__pspan;
 
+/* qsort's order of spans: by first, then last position. */
+int cs__pspan_cmp(const void *a, const void *b);
+
 /* Snippet size: about this many bytes of text around the matches. */
 #define CS__SNIPPET_BYTES 300
 

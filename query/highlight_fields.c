@@ -58,12 +58,6 @@ int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spa
   return out->err ? -1 : 0;
 }
 
-static int span_first_cmp(const void *x, const void *y) {
-  const cs__pspan *a = x, *b = y;
-  if (a->first != b->first) return a->first < b->first ? -1 : 1;
-  return a->last < b->last ? -1 : a->last > b->last;
-}
-
 /* The last mark at or before position pos (mk[0..nm) in position order),
  * or the text's start. */
 static cs_tmark mark_before(const cs_tmark *mk, size_t nm, uint32_t pos) {
@@ -87,7 +81,7 @@ static cs_tmark mark_before(const cs_tmark *mk, size_t nm, uint32_t pos) {
  * caller scans it all), -1 when out of memory. */
 static int sparse_words(cs_str text, const cs_tmark *mk, size_t nm, cs__pspan *spans, size_t n,
                         cs__words *w, cs_token **buf, size_t *cap) {
-  qsort(spans, n, sizeof *spans, span_first_cmp);
+  qsort(spans, n, sizeof *spans, cs__pspan_cmp);
   size_t nb = 0;
   uint32_t done = 0; /* positions below it are in buf */
   for (size_t i = 0; i < n;) {
