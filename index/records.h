@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 7
+#define CS_FORMAT_VERSION 8
 
 typedef struct cs_str {
   const char *p;
@@ -116,6 +116,7 @@ typedef struct cs_turn {
   uint8_t role;
   cs_str speaker, text;
   int64_t start_ms, end_ms; /* -1: unknown */
+  cs_str marks;             /* word-scan restart points (tmarks.h); empty: none */
 } cs_turn;
 
 typedef struct cs_patient {

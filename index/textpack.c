@@ -10,11 +10,13 @@
 #include "varint.h"
 #include "writer.h" /* CS_TEXT_MAX */
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <time.h>
+#include <lz4.h>
 #include <zdict.h>
 #include <zstd.h>
 
@@ -38,6 +40,9 @@ struct cs_textpack {
   cs_buf out;
   ZSTD_CDict *cdict; /* NULL: none (yet) */
   uint32_t dict_id;
+  cs_str content; /* the dictionary's content (LZ4's history), in lz4_dict's bytes */
+  char *lz4_dict; /* a copy of the dictionary */
+  LZ4_stream_t *lz4;
   int sampling; /* still collecting samples */
   cs_buf sample;
   size_t *sizes, nsizes, sizes_cap;
@@ -66,6 +71,8 @@ void cs_textpack_destroy(cs_textpack *z) {
   if (!z) return;
   ZSTD_freeCCtx(z->cctx);
   ZSTD_freeCDict(z->cdict);
+  LZ4_freeStream(z->lz4);
+  free(z->lz4_dict);
   cs_buf_free(&z->out);
   cs_buf_free(&z->sample);
   free(z->sizes);
@@ -106,6 +113,14 @@ static const uint8_t *zdict_check(cs_str v, size_t *len) {
   return p + ZDICT_HEAD;
 }
 
+/* The content of dictionary d (what frames copy from, after its header
+ * and entropy tables): LZ4's history. */
+static cs_str zdict_content(const uint8_t *d, size_t len) {
+  size_t h = ZDICT_getDictHeaderSize(d, len);
+  if (ZDICT_isError(h) || h > len) h = len;
+  return (cs_str){(const char *)d + h, len - h};
+}
+
 int cs_textpack_use(cs_textpack *z, cs_str v) {
   size_t len;
   const uint8_t *d = zdict_check(v, &len);
@@ -114,10 +129,17 @@ int cs_textpack_use(cs_textpack *z, cs_str v) {
   if (rc) return rc;
   ZSTD_CDict *cd = ZSTD_createCDict(d, len, PACK_LEVEL);
   if (!cd) return CS_ECORRUPT;
-  if (ZSTD_isError(ZSTD_CCtx_refCDict(z->cctx, cd))) {
+  char *copy = malloc(len);
+  if (!copy || (!z->lz4 && !(z->lz4 = LZ4_createStream())) ||
+      ZSTD_isError(ZSTD_CCtx_refCDict(z->cctx, cd))) {
+    free(copy);
     ZSTD_freeCDict(cd);
     return CS_ENOMEM;
   }
+  memcpy(copy, d, len);
+  free(z->lz4_dict);
+  z->lz4_dict = copy;
+  z->content = zdict_content((const uint8_t *)copy, len);
   ZSTD_freeCDict(z->cdict);
   z->cdict = cd;
   z->dict_id = ZSTD_getDictID_fromDict(d, len);
@@ -132,6 +154,9 @@ void cs_textpack_drop(cs_textpack *z) {
   ZSTD_freeCDict(z->cdict);
   z->cdict = NULL;
   z->dict_id = 0;
+  free(z->lz4_dict);
+  z->lz4_dict = NULL;
+  z->content = (cs_str){NULL, 0};
   z->sampling = 1;
 }
 
@@ -192,10 +217,35 @@ static void put_plain(cs_buf *b, const char *s, size_t n) {
   cs_buf_str(b, s, n);
 }
 
+/* Packs a long text s[0..n) with LZ4 and z's dictionary (textpack.h). */
+static void put_lz4(cs_textpack *z, cs_buf *b, const char *s, size_t n) {
+  int cap = LZ4_compressBound((int)n);
+  cs_buf_reset(&z->out);
+  if (cap <= 0 || cs_buf_reserve(&z->out, (size_t)cap)) {
+    b->err = CS_ENOMEM;
+    return;
+  }
+  LZ4_resetStream_fast(z->lz4);
+  LZ4_loadDict(z->lz4, z->content.p, (int)z->content.len);
+  int r = LZ4_compress_fast_continue(z->lz4, s, (char *)z->out.p, (int)n, cap, 1);
+  if (r <= 0 || (size_t)r + 4 >= n) {
+    put_plain(b, s, n);
+    return;
+  }
+  cs_buf_u8(b, CS_TEXT_LZ4_DICT);
+  cs_buf_varint(b, z->dict_id);
+  cs_buf_varint(b, n);
+  cs_buf_str(b, (const char *)z->out.p, (size_t)r);
+}
+
 void cs_textpack_put(cs_textpack *z, cs_buf *b, const char *s, size_t n) {
   if (z && !z->cdict) sample_add(z, s, n);
   if (!z || n < (z->cdict ? PACK_MIN_DICT : PACK_MIN)) {
     put_plain(b, s, n);
+    return;
+  }
+  if (z->cdict && n >= CS_TEXT_LZ4_MIN && n <= CS_TEXT_MAX) {
+    put_lz4(z, b, s, n);
     return;
   }
   size_t cap = ZSTD_compressBound(n);
@@ -220,26 +270,25 @@ void cs_textpack_put(cs_textpack *z, cs_buf *b, const char *s, size_t n) {
   cs_buf_str(b, (const char *)z->out.p, r);
 }
 
-int cs_textpack_get(cs_rd *r, cs_str *out, cs_str *packed, uint32_t *dict) {
-  packed->p = NULL;
-  packed->len = 0;
-  *dict = 0;
+int cs_textpack_get(cs_rd *r, cs_str *out, cs_packed *packed) {
+  memset(packed, 0, sizeof *packed);
   uint8_t codec = cs_rd_u8(r);
   if (codec == CS_TEXT_PLAIN) {
     *out = cs_rd_str(r);
     return r->err;
   }
-  if (codec == CS_TEXT_ZSTD_DICT) {
-    *dict = cs_rd_u32(r);
-    if (r->err || *dict == 0) return CS_ECORRUPT;
+  if (codec == CS_TEXT_ZSTD_DICT || codec == CS_TEXT_LZ4_DICT) {
+    packed->dict = cs_rd_u32(r);
+    if (r->err || packed->dict == 0) return CS_ECORRUPT;
   } else if (codec != CS_TEXT_ZSTD) {
     return CS_ECORRUPT;
   }
+  packed->codec = codec;
   uint64_t len = cs_rd_varint(r);
-  *packed = cs_rd_str(r);
+  packed->bytes = cs_rd_str(r);
   /* No text longer than the writer stores: a damaged length must not make
    * a reader allocate gigabytes. */
-  if (r->err || len > CS_TEXT_MAX || packed->len == 0) return CS_ECORRUPT;
+  if (r->err || len > CS_TEXT_MAX || packed->bytes.len == 0) return CS_ECORRUPT;
   out->p = NULL;
   out->len = (size_t)len;
   return 0;
@@ -279,7 +328,8 @@ static ZSTD_DCtx *dctx_get(void) {
  * lock. */
 static struct {
   uint32_t id;
-  cs_str v; /* the META value, a copy: the same bytes need no check again */
+  cs_str v;       /* the META value, a copy: the same bytes need no check again */
+  cs_str content; /* the dictionary's content, in v: LZ4's history */
   ZSTD_DDict *dd;
 } dicts[CS_ZDICT_MAX];
 static atomic_size_t ndicts;
@@ -325,6 +375,7 @@ int cs_textpack_dict_load(cs_str v) {
       memcpy(copy, v.p, v.len);
       dicts[i].id = id;
       dicts[i].v = (cs_str){copy, v.len};
+      dicts[i].content = zdict_content((const uint8_t *)copy + ZDICT_HEAD, len);
       dicts[i].dd = dd;
       atomic_store_explicit(&ndicts, i + 1, memory_order_release);
     }
@@ -337,11 +388,29 @@ int cs_textpack_dict_load(cs_str v) {
  * zstd's own bound on how far its copies may run (WILDCOPY_OVERLENGTH). */
 #define UNPACK_PAD 32
 
-int cs_textpack_unpack(cs_str packed, size_t len, uint32_t dict, cs_buf *scratch, cs_str *out) {
+/* LZ4 never reads past the packed bytes nor writes past len. */
+static int unpack_lz4(cs_str packed, size_t len, size_t i, cs_buf *scratch, cs_str *out) {
+  if (len > INT_MAX || packed.len > INT_MAX) return CS_ECORRUPT;
+  if (cs_buf_reserve(scratch, len + 1)) return CS_ENOMEM;
+  int r = LZ4_decompress_safe_usingDict(packed.p, (char *)scratch->p, (int)packed.len, (int)len,
+                                        dicts[i].content.p, (int)dicts[i].content.len);
+  if (r < 0 || (size_t)r != len) return CS_ECORRUPT;
+  scratch->len = len;
+  scratch->p[len] = 0;
+  out->p = (const char *)scratch->p;
+  out->len = len;
+  return 0;
+}
+
+int cs_textpack_unpack(const cs_packed *pk, size_t len, cs_buf *scratch, cs_str *out) {
   cs_buf_reset(scratch);
   ZSTD_DDict *dd = NULL;
   size_t i;
+  cs_str packed = pk->bytes;
+  uint32_t dict = pk->dict;
   if (dict && !(dd = dict_find(dict, &i))) return CS_ECORRUPT;
+  if (pk->codec == CS_TEXT_LZ4_DICT)
+    return dd ? unpack_lz4(packed, len, i, scratch, out) : CS_ECORRUPT;
   /* libzstd 1.5.4 reads a few bytes past the end of a damaged magicless
    * frame (a 1-3 or 7-9 byte frame at the end of a page faults; found by
    * fuzz_records): it decompresses a copy followed by UNPACK_PAD zeros, never

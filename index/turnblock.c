@@ -6,6 +6,7 @@
 #include "turnblock.h"
 
 #include "errors.h"
+#include "tmarks.h"
 #include "varint.h"
 
 #include <string.h>
@@ -33,14 +34,19 @@ int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   if (r.err || meta_len > (size_t)(r.end - r.p)) return CS_ECORRUPT;
   cs_rd_init(&it->meta, r.p, (size_t)meta_len);
   r.p += meta_len;
-  if (cs_textpack_get(&r, &it->text, &it->packed, &it->dict) || r.p != r.end) return CS_ECORRUPT;
+  cs_packed pk;
+  if (cs_textpack_get(&r, &it->text, &pk) || r.p != r.end) return CS_ECORRUPT;
+  it->packed = pk.bytes;
+  it->dict = pk.dict;
+  it->codec = pk.codec;
   it->seq = key_seq(k.data);
   return 0;
 }
 
 int cs_tblock_texts(cs_tblock_it *it, cs_buf *scratch) {
   if (!it->packed.p) return 0;
-  int rc = cs_textpack_unpack(it->packed, it->text.len, it->dict, scratch, &it->text);
+  cs_packed pk = {it->packed, it->dict, it->codec};
+  int rc = cs_textpack_unpack(&pk, it->text.len, scratch, &it->text);
   if (!rc) it->packed = (cs_str){NULL, 0};
   return rc;
 }
@@ -63,6 +69,7 @@ int cs_tblock_next(cs_tblock_it *it, cs_turn *t) {
   uint64_t end = start + (uint64_t)cs_rd_zigzag(r);
   uint64_t len = cs_rd_varint(r);
   if (r->err || who / 3 >= it->nspk || len > it->text.len - it->off) return CS_ECORRUPT;
+  if (len >= CS_TMARKS_MIN_TEXT && cs_tmarks_skip(r, &t->marks)) return CS_ECORRUPT;
   t->docid = it->docid;
   t->seq = it->seq;
   t->role = (uint8_t)(who % 3);
@@ -136,6 +143,12 @@ void cs_tblock_b_add(cs_tblock_b *b, const cs_turn *t) {
   }
   cs_buf_zigzag(&b->meta, (int64_t)((uint64_t)t->end_ms - (uint64_t)t->start_ms));
   cs_buf_varint(&b->meta, t->text.len);
+  if (t->text.len >= CS_TMARKS_MIN_TEXT) {
+    if (t->marks.len)
+      cs_buf_bytes(&b->meta, t->marks.p, t->marks.len);
+    else
+      cs_buf_varint(&b->meta, 0);
+  }
   cs_buf_bytes(&b->text, t->text.p, t->text.len);
   b->seq = t->seq;
   b->docid = t->docid;

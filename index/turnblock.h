@@ -17,8 +17,11 @@
  *                   start      (zigzag of start_ms - previous end_ms; the first: start_ms)
  *                   dur        (zigzag of end_ms - start_ms)
  *                   len        (bytes of its text)
+ *                   [marks]    (len >= CS_TMARKS_MIN_TEXT, format 8: tmarks.h)
  *   packed       := the texts one after the other (textpack.h: plain, or
- *                   one zstd frame, with the index's dictionary once it has one)
+ *                   one zstd frame, with the index's dictionary once it has one;
+ *                   since format 8 an LZ4 block when they are CS_TEXT_LZ4_MIN
+ *                   bytes or more, i.e. a long turn alone)
  *
  * A block closes before a turn that would take its text past
  * CS_TBLOCK_BYTES (a longer turn has a block of its own) or its turns past
@@ -50,9 +53,10 @@ typedef struct cs_tblock_it {
   int32_t seq;
   uint32_t docid;
   int64_t end;
-  size_t off; /* text bytes of the turns read so far */
-  cs_str text, packed;
+  size_t off;          /* text bytes of the turns read so far */
+  cs_str text, packed; /* packed.p NULL: text is readable */
   uint32_t dict;
+  uint8_t codec; /* of packed (textpack.h) */
 } cs_tblock_it;
 
 /* Starts on the block stored under key k (12 bytes) with value v: reads its

@@ -6,6 +6,7 @@
  */
 #include "writer_int.h"
 #include "corrupt.h"
+#include "tmarks.h"
 #include "turnblock.h"
 
 #include "errors.h"
@@ -197,8 +198,9 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   cs_tblock_b tb;
   cs_tblock_b_init(&tb, in->id);
   size_t *kept = NULL;
-  cs_buf copy, f[7];
+  cs_buf copy, f[7], marks;
   cs_buf_init(&copy);
+  cs_buf_init(&marks);
   for (int i = 0; i < 7; i++)
     cs_buf_init(&f[i]);
   cs_conv old;
@@ -307,6 +309,12 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     t.text = (cs_str){text, tlen};
     t.start_ms = ti->start_ms;
     t.end_ms = ti->end_ms;
+    cs_tmarks_build(text, tlen, toks, ntoks, &marks);
+    if (marks.err) {
+      rc = CS_ENOMEM;
+      goto out;
+    }
+    t.marks = (cs_str){(const char *)marks.p, marks.len};
     if (!cs_tblock_b_fits(&tb, &t)) rc = put_turns(w, &tb);
     if (!rc) cs_tblock_b_add(&tb, &t);
     if (!rc) rc = cs__passages_feed(w, &pb, &c, &tt, (uint32_t)i, toks, ntoks, &d);
@@ -330,6 +338,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
 out:
   free(kept);
   cs_tblock_b_free(&tb);
+  cs_buf_free(&marks);
   cs__passages_end(&pb);
   cs__tt_free(&tt);
   cs_buf_free(&copy);

@@ -33,7 +33,7 @@ void cs__html_escape(cs_buf *out, const char *s, size_t n) {
   cs_buf_bytes(out, s + run, n - run);
 }
 
-static int span_cmp(const void *a, const void *b) {
+int cs__pspan_cmp(const void *a, const void *b) {
   const cs__pspan *x = a, *y = b;
   if (x->first != y->first) return x->first < y->first ? -1 : 1;
   return x->last < y->last ? -1 : x->last > y->last;
@@ -47,25 +47,42 @@ static int is_cont(const char *s, size_t i) {
   return ((unsigned char)s[i] & 0xC0) == 0x80;
 }
 
+/* The index in w->t of the word at position pos, or -1 when w has none. */
+static long word_index(const cs__words *w, size_t pos) {
+  if (!w->sparse) return pos < w->n ? (long)pos : -1;
+  size_t lo = 0, hi = w->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->t[mid].pos < pos)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < w->n && w->t[lo].pos == pos ? (long)lo : -1;
+}
+
 /* Maps position spans to merged byte ranges, in text order. A span runs
  * from its first word that is not a stop word to its last one (none:
  * stale positions, skipped). *err is set when out of memory. */
 static size_t to_bytes(cs_str text, const cs__words *w, cs__pspan *spans, size_t n, brange *out,
                        int *err) {
-  qsort(spans, n, sizeof *spans, span_cmp);
+  qsort(spans, n, sizeof *spans, cs__pspan_cmp);
   size_t m = 0;
   for (size_t i = 0; i < n && !*err; i++) {
-    size_t a = spans[i].first, b = spans[i].last, nt = w->n;
+    size_t a = spans[i].first, b = spans[i].last;
+    long ia = -1, ib;
     int stop = 0;
-    while (a <= b && a < nt && (stop = cs__word_is_stop(w, text, a)) == 1)
+    while (a <= b && (ia = word_index(w, a)) >= 0 && (stop = cs__word_is_stop(w, text, ia)) == 1)
       a++;
     if (stop < 0) *err = 1;
-    if (a > b || a >= nt || stop) continue;
-    if (b >= nt) b = nt - 1;
-    while (b > a && (stop = cs__word_is_stop(w, text, b)) == 1)
+    if (a > b || ia < 0 || stop) continue;
+    if (!w->sparse && b >= w->n) b = w->n - 1;
+    while (b > a && (ib = word_index(w, b)) >= 0 && (stop = cs__word_is_stop(w, text, ib)) == 1)
       b--;
     if (stop < 0) *err = 1;
-    brange r = {w->t[a].start, w->t[b].end};
+    ib = word_index(w, b);
+    if (ib < 0) continue; /* (sparse words always have it) */
+    brange r = {w->t[ia].start, w->t[ib].end};
     if (m && r.start <= out[m - 1].end) {
       if (r.end > out[m - 1].end) out[m - 1].end = r.end;
       continue;

@@ -26,6 +26,9 @@ typedef struct cs__pspan {
   uint32_t first, last;
 } cs__pspan;
 
+/* qsort's order of spans: by first, then last position. */
+int cs__pspan_cmp(const void *a, const void *b);
+
 /* Snippet size: about this many bytes of text around the matches. */
 #define CS__SNIPPET_BYTES 300
 
@@ -38,6 +41,10 @@ typedef struct cs__words {
   size_t n;
   cs_analyzer *a;
   char lang[16];
+  /* 1: t holds only the words of some positions, in order (t[i].pos), and
+   * every position of every span given to cs__highlight with it is there
+   * (cs__highlight_turn); 0: t[i].pos == i. */
+  int sparse;
 } cs__words;
 
 /* Appends text to out, HTML-escaped, with the spans (any order,
@@ -67,6 +74,13 @@ int cs__word_is_stop(const cs__words *w, cs_str text, size_t i);
  * spans. Returns 0, or -1 when out of memory. */
 int cs__highlight_field(cs_analyzer *a, cs_str lang, cs_str text, cs__pspan *spans, size_t n,
                         size_t window, const cs__redact *rd, cs_buf *out);
+
+/* cs__highlight_field for a stored turn's text with its marks
+ * (tmarks.h; empty: none): the words of each group of spans are found by
+ * scanning from the mark before it, not from the start. The same output
+ * as cs__highlight_field. Returns 0, or -1 when out of memory. */
+int cs__highlight_turn(cs_analyzer *a, cs_str lang, cs_str text, cs_str marks, cs__pspan *spans,
+                       size_t n, size_t window, const cs__redact *rd, cs_buf *out);
 
 /* Appends s[0..n) HTML-escaped. */
 void cs__html_escape(cs_buf *out, const char *s, size_t n);

@@ -87,8 +87,8 @@ static int snippet_json(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf 
   if (rc) return rc;
   cs_buf_reset(b);
   const cs__redact *rd = cs__redact_for(s, patient);
-  if (!s->a ||
-      cs__highlight_field(s->a, pc->c.language, t.text, s->x->sp, n, CS__SNIPPET_BYTES, rd, b))
+  if (!s->a || cs__highlight_turn(s->a, pc->c.language, t.text, t.marks, s->x->sp, n,
+                                  CS__SNIPPET_BYTES, rd, b))
     return CS_ENOMEM;
   json_t *o = json_object();
   if (!o) return CS_ENOMEM;

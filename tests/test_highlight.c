@@ -8,7 +8,10 @@
  *   - a snippet (window of CS__SNIPPET_BYTES) and a whole highlighted text
  *     are byte-identical whichever the tokens come from, for single words,
  *     phrases starting or ending on a stop word, and stale positions past
- *     the end.
+ *     the end;
+ *   - and so is a long turn's highlight found from its word-scan restart
+ *     points (cs__highlight_turn with the marks the writer stores,
+ *     tmarks.h, format 8), which scans only from the mark before a match.
  *
  *   test_highlight                  built-in texts (accents, ß, typographic
  *                                   apostrophes, other scripts, numbers),
@@ -22,6 +25,7 @@
  */
 #include "analyzer.h"
 #include "highlight.h"
+#include "tmarks.h"
 
 #include "check.h"
 #include "corpus.h"
@@ -92,14 +96,18 @@ static int compare(cs_analyzer *full, cs_analyzer *fast, const char *lang, const
       return 1;
     }
   }
-  cs__words ref = {ft, fn, NULL, {0}};
+  cs__words ref = {ft, fn, NULL, {0}, 0};
   cs_str s = {text, len};
-  cs_buf a, b;
+  cs_buf a, b, c, marks;
   cs_buf_init(&a);
   cs_buf_init(&b);
+  cs_buf_init(&c);
+  cs_buf_init(&marks);
+  /* The restart points the writer stores for a long turn (tmarks.h). */
+  cs_tmarks_build(text, len, ft, fn, &marks);
   int bad = 0;
   for (int set = 0; set < 6 && !bad; set++) {
-    cs__pspan sp[8], sp2[8];
+    cs__pspan sp[8], sp2[8], sp3[8];
     size_t n = 0;
     uint32_t nt = (uint32_t)fn;
     if (set < 3 && nt) { /* a few words anywhere */
@@ -122,6 +130,7 @@ static int compare(cs_analyzer *full, cs_analyzer *fast, const char *lang, const
     }
     if (!n) continue;
     memcpy(sp2, sp, sizeof sp);
+    memcpy(sp3, sp, sizeof sp);
     size_t window = set == 5 ? 0 : CS__SNIPPET_BYTES;
     cs_buf_reset(&a);
     cs_buf_reset(&b);
@@ -134,10 +143,24 @@ static int compare(cs_analyzer *full, cs_analyzer *fast, const char *lang, const
       show("full analysis", lang, (const char *)a.p, a.len);
       show("highlighter", lang, (const char *)b.p, b.len);
       bad = 1;
+      break;
+    }
+    cs_buf_reset(&c);
+    rc = cs__highlight_turn(fast, (cs_str){lang, strlen(lang)}, s,
+                            (cs_str){(const char *)marks.p, marks.len}, sp3, n, window, NULL, &c);
+    if (rc || marks.err || a.len != c.len || (a.len && memcmp(a.p, c.p, a.len) != 0)) {
+      tell("span set %d (first span %u..%u of %zu): highlights from the marks differ", set,
+           sp[0].first, sp[0].last, n);
+      show("text", lang, text, len);
+      show("full analysis", lang, (const char *)a.p, a.len);
+      show("from the marks", lang, (const char *)c.p, c.len);
+      bad = 1;
     }
   }
   cs_buf_free(&a);
   cs_buf_free(&b);
+  cs_buf_free(&c);
+  cs_buf_free(&marks);
   return bad;
 }
 
@@ -222,6 +245,22 @@ static int run_builtin(void) {
     bad = compare(full, t % 2 ? icu : fast, lang, text, len, &seed);
   }
   th_check(!bad, "3000 random texts: the highlighter's words are the analyzer's");
+  /* Long ones, which have word-scan restart points (tmarks.h). */
+  for (int t = 0; t < 600 && !bad; t++) {
+    char text[4096];
+    size_t len = 0;
+    int n = 60 + (int)(next_random(&seed) % 400);
+    for (int k = 0; k < n; k++) {
+      const char *pc = pieces[next_random(&seed) % (sizeof pieces / sizeof *pieces)];
+      if (k % 3 == 0) pc = " ";
+      size_t pl = strlen(pc);
+      memcpy(text + len, pc, pl);
+      len += pl;
+    }
+    const char *lang = langs[next_random(&seed) % 2];
+    bad = compare(full, t % 2 ? icu : fast, lang, text, len, &seed);
+  }
+  th_check(!bad, "600 long random texts: highlights from the restart points are the same");
   cs_analyzer_destroy(full);
   cs_analyzer_destroy(fast);
   cs_analyzer_destroy(icu);

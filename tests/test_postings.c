@@ -4,9 +4,11 @@
  * crash or an out-of-bounds read (run under ASan in the sanitizer build).
  */
 #include "errors.h"
+#include "analyzer.h"
 #include "postings.h"
 #include "records.h"
 #include "textpack.h"
+#include "tmarks.h"
 #include "turnblock.h"
 #include "passblock.h"
 #include "varint.h"
@@ -299,10 +301,9 @@ static void records(void) {
   static const uint8_t huge[] = {CS_TEXT_ZSTD, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 0};
   cs_rd rd;
   cs_rd_init(&rd, huge, sizeof huge);
-  cs_str plain, packed;
-  uint32_t dict;
-  CHECK(cs_textpack_get(&rd, &plain, &packed, &dict) == CS_ECORRUPT,
-        "an absurd text length is corrupt");
+  cs_str plain;
+  cs_packed packed;
+  CHECK(cs_textpack_get(&rd, &plain, &packed) == CS_ECORRUPT, "an absurd text length is corrupt");
   cs_textpack_destroy(z);
   cs_buf_free(&text);
   cs_buf_free(&scratch);
@@ -330,8 +331,8 @@ static void frame_at_map_end(void) {
         src[i] = (uint8_t)(seed >> 16);
       }
       cs_str out;
-      int rc = cs_textpack_unpack((cs_str){(const char *)src, n}, 1 + (seed >> 8) % 60000, 0,
-                                  &scratch, &out);
+      cs_packed pk = {{(const char *)src, n}, 0, CS_TEXT_ZSTD};
+      int rc = cs_textpack_unpack(&pk, 1 + (seed >> 8) % 60000, &scratch, &out);
       refused += rc == CS_ECORRUPT;
     }
   CHECK(refused > tries / 2, "damaged frames at the end of the map are refused (%d of %d)", refused,
@@ -353,6 +354,58 @@ static size_t sentence(char *out, size_t cap, uint32_t *seed) {
     n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? " " : "", x);
   }
   return n;
+}
+
+/* Long turns (format 8): from CS_TEXT_LZ4_MIN bytes, packed with LZ4 and
+ * the dictionary's content (a snippet decodes them ~4x faster than zstd),
+ * read back to the byte; damaged or cut, refused without reading past the
+ * stored bytes. z has a dictionary. */
+static void long_turns(cs_textpack *z, cs_buf *scratch, uint32_t *seed) {
+  cs_buf text, b;
+  cs_buf_init(&text);
+  cs_buf_init(&b);
+  char s[512];
+  while (text.len < 3 * CS_TEXT_LZ4_MIN) {
+    size_t n = sentence(s, sizeof s, seed);
+    cs_buf_bytes(&text, s, n);
+    cs_buf_bytes(&text, ". ", 2);
+  }
+  size_t lens[] = {CS_TEXT_LZ4_MIN - 1, CS_TEXT_LZ4_MIN, text.len};
+  for (size_t k = 0; k < 3; k++) {
+    cs_turn t = {.docid = 5, .seq = 1, .text = {(const char *)text.p, lens[k]}, .end_ms = -1};
+    cs_buf_reset(&b);
+    t_encode(&b, &t, z);
+    tdec u;
+    int rc = t_decode(b.p, b.len, &u);
+    int want = lens[k] >= CS_TEXT_LZ4_MIN ? CS_TEXT_LZ4_DICT : CS_TEXT_ZSTD_DICT;
+    CHECK(rc == 0 && u.it.packed.p && u.it.codec == want && u.it.dict,
+          "a text of %zu bytes is stored with codec %d (%d)", lens[k], want, u.it.codec);
+    CHECK(rc == 0 && packed_len(&b) * 10 < lens[k] * 9, "and compressed (%zu of %zu bytes)",
+          packed_len(&b), lens[k]);
+    CHECK(rc == 0 && t_text(&u, scratch) == 0 && u.t.text.len == lens[k] &&
+              memcmp(u.t.text.p, text.p, lens[k]) == 0,
+          "a text of %zu bytes reads back to the byte", lens[k]);
+  }
+  /* The last one (LZ4): every stored byte damaged in turn, and cut. */
+  size_t refused = 0, tries = 0;
+  for (size_t at = b.len - packed_len(&b); at < b.len; at++, tries++) {
+    b.p[at] ^= 0x5a;
+    tdec u;
+    int rc = t_decode(b.p, b.len, &u);
+    if (rc == 0) rc = t_text(&u, scratch);
+    refused += rc == CS_ECORRUPT;
+    CHECK(rc == CS_ECORRUPT || (rc == 0 && u.t.text.len == text.len),
+          "damaged LZ4 text (byte %zu) is corrupt, never out of bounds", at);
+    b.p[at] ^= 0x5a;
+  }
+  CHECK(refused > 0, "damaged LZ4 texts are refused (%zu of %zu)", refused, tries);
+  tdec u;
+  CHECK(t_decode(b.p, b.len - 1, &u) == CS_ECORRUPT, "a cut LZ4 text is corrupt");
+  CHECK(t_decode(b.p, b.len, &u) == 0, "the LZ4 turn");
+  u.it.dict ^= 0x40000000;
+  CHECK(t_text(&u, scratch) == CS_ECORRUPT, "an LZ4 text of an unknown dictionary is corrupt");
+  cs_buf_free(&text);
+  cs_buf_free(&b);
 }
 
 /* The text dictionary (textpack.h): built from sampled turns, used for
@@ -435,6 +488,7 @@ static void dictionary(void) {
   CHECK(t_decode(b.p, b.len, &u) == 0 && u.it.dict && t_text(&u, &scratch) == 0 &&
             u.t.text.len == n && memcmp(u.t.text.p, s, n) == 0,
         "a writer reopened compresses with the stored dictionary");
+  long_turns(z2, &scratch, &seed);
   /* Damaged: refused, never a crash. */
   for (size_t at = 0; at < meta.len; at += meta.len / 7 + 1) {
     meta.p[at] ^= 0x21;
@@ -462,6 +516,85 @@ static void dictionary(void) {
   cs_buf_free(&before);
   cs_buf_free(&scratch);
   cs_buf_free(&meta);
+}
+
+/* Word-scan restart points (format 8, tmarks.h): a long turn's marks are
+ * stored in its block and read back, each the position and offset of a
+ * word right after white space, about every CS_TMARKS_EVERY words; a
+ * short turn has none; a cut block is corrupt. */
+static void marks(void) {
+  cs_analyzer *an = cs_analyzer_create();
+  cs_buf text, mk, b, scratch;
+  cs_buf_init(&text);
+  cs_buf_init(&mk);
+  cs_buf_init(&b);
+  cs_buf_init(&scratch);
+  while (text.len < 4 * CS_TMARKS_MIN_TEXT) {
+    static const char sentence_es[] =
+        "Señorías, «la sesión» de hoy trata del presupuesto: 1.000,5 euros. ";
+    cs_buf_bytes(&text, sentence_es, sizeof sentence_es - 1);
+  }
+  const cs_token *t;
+  size_t nt;
+  CHECK(an && cs_analyze(an, "es", (const char *)text.p, text.len, &t, &nt) == 0, "analyzed");
+  cs_tmarks_build((const char *)text.p, text.len, t, nt, &mk);
+  cs_tmark m[256];
+  long nm = cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, text.len, m, 256);
+  CHECK(nm >= (long)(nt / CS_TMARKS_EVERY) - 2 && nm <= (long)(nt / CS_TMARKS_EVERY),
+        "about one mark every %d words (%ld for %zu)", CS_TMARKS_EVERY, nm, nt);
+  int good = 1;
+  for (long i = 0; i < nm; i++)
+    good &= m[i].pos < nt && t[m[i].pos].start == m[i].off && text.p[m[i].off - 1] == ' ' &&
+            (i == 0 || m[i].pos >= m[i - 1].pos + CS_TMARKS_EVERY);
+  CHECK(nm > 0 && good, "each mark is a word right after white space");
+  cs_buf small;
+  cs_buf_init(&small);
+  cs_tmarks_build((const char *)text.p, CS_TMARKS_MIN_TEXT - 1, t, nt, &small);
+  CHECK(small.len == 0, "a short text has no marks");
+  cs_buf_free(&small);
+
+  cs_textpack *z = cs_textpack_create();
+  cs_tblock_b tb;
+  cs_tblock_b_init(&tb, 5);
+  cs_turn in[3] = {{.docid = 1, .seq = 0, .text = {"Sí.", 4}, .end_ms = -1},
+                   {.docid = 2,
+                    .seq = 1,
+                    .text = {(const char *)text.p, text.len},
+                    .marks = {(const char *)mk.p, mk.len},
+                    .end_ms = -1},
+                   {.docid = 3, .seq = 2, .text = {(const char *)text.p, 300}, .end_ms = -1}};
+  uint8_t key[12];
+  for (int i = 0; i < 3; i++) {
+    cs_tblock_b_add(&tb, &in[i]);
+    CHECK(cs_tblock_b_encode(&tb, z, key, &b) == 0 && b.len > 0, "block %d encoded", i);
+    cs_tblock_it it;
+    cs_turn u;
+    int rc = cs_tblock_begin(&it, (cs_slice){key, 12}, (cs_slice){b.p, b.len});
+    if (!rc) rc = cs_tblock_texts(&it, &scratch);
+    if (!rc) rc = cs_tblock_next(&it, &u);
+    CHECK(rc == 0 && u.text.len == in[i].text.len && !memcmp(u.text.p, in[i].text.p, u.text.len),
+          "turn %d reads back", i);
+    if (i == 1)
+      CHECK(rc == 0 && u.marks.len == mk.len && !memcmp(u.marks.p, mk.p, mk.len),
+            "its marks read back");
+    else
+      CHECK(rc == 0 && cs_tmarks_read(u.marks, u.text.len, m, 256) <= 0, "turn %d has no marks", i);
+    int bad = 0;
+    for (size_t cut = 0; cut < b.len; cut++)
+      bad += cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, cut}, &scratch) != CS_ECORRUPT;
+    CHECK(bad == 0, "every cut block %d is corrupt (%d were not)", i, bad);
+  }
+  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, text.len, m, 1) == -1,
+        "more marks than room are refused");
+  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len - 1}, text.len, m, 256) == -1,
+        "cut marks are refused");
+  cs_tblock_b_free(&tb);
+  cs_textpack_destroy(z);
+  cs_analyzer_destroy(an);
+  cs_buf_free(&text);
+  cs_buf_free(&mk);
+  cs_buf_free(&b);
+  cs_buf_free(&scratch);
 }
 
 /* Turn blocks and passage blocks (format 7): several turns of a
@@ -560,6 +693,7 @@ static void blocks(void) {
 int main(void) {
   srand(12345);
   blocks();
+  marks();
   round_trip();
   remove_docs();
   corruption();
