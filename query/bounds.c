@@ -421,6 +421,45 @@ static int prox_can_matter(const xhit *h, const double top[3], int kind, double 
   return kind == CS_DOC_TURN && (h->nsnip < SNIPPETS || bound > h->snip_score[SNIPPETS - 1]);
 }
 
+/* A phrase occurs only in a document holding all its words: the cursors
+ * of each phrase clause among act[0..na) leapfrog to the first document of
+ * R they are all on (the documents they pass hold no occurrence), and a
+ * phrase one of whose words has no document left in R leaves act (it
+ * cannot occur in R any more). Keeps act's order; returns the new na. */
+static uint32_t phrase_align(cs__exec *x, const xrange *R, uint32_t na) {
+  uint32_t keep = 0;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[x->act[a]].leaf, b = a;
+    while (b < na && x->vars[x->act[b]].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    int alive = 1;
+    if (l->type == CS__N_PHRASE) {
+      alive = b - a == l->nvar;
+      uint32_t m = 0;
+      for (uint32_t c = a; c < b && alive; c++) {
+        uint32_t dc = x->vars[x->act[c]].doc;
+        if (dc > m) m = dc;
+      }
+      for (int moved = alive; moved && m < R->e;) {
+        moved = 0;
+        for (uint32_t c = a; c < b; c++) {
+          uint32_t dc = var_geq(&x->vars[x->act[c]], m);
+          if (dc > m) {
+            m = dc;
+            moved = 1;
+          }
+        }
+      }
+      alive &= m < R->e;
+    }
+    for (uint32_t c = a; c < b && alive; c++)
+      x->act[keep++] = x->act[c];
+    a = b;
+  }
+  return keep;
+}
+
 /* Scores conversation R: every document a searched clause matches in it
  * that can matter. Fills h's key (tier, score), snippets and variant mask. */
 static int score_conv(xsearch *s, const xrange *R, xhit *h) {
@@ -436,11 +475,16 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
     }
   }
+  int phrases = 0; /* a phrase among the clauses scored */
+  for (uint32_t a = 0; a < na; a++)
+    phrases |= x->leaves[x->vars[x->act[a]].leaf].type == CS__N_PHRASE;
   uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
   double top[3] = {0, 0, 0};
   skip_memo sk = {0, 0, 0, 0};
   int rc = 0;
   while (na > 0 && !rc) {
+    if (phrases) na = phrase_align(x, R, na);
+    if (!na) break;
     uint32_t d = END;
     for (uint32_t a = 0; a < na; a++) {
       uint32_t dd = x->vars[x->act[a]].doc;
