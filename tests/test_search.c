@@ -1165,9 +1165,9 @@ static void test_pruning_exact(const char *tmp) {
   /* The last two are question-shaped, as typed in the search box: many
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
-  const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
-                      "kappa -impar ", "delta alfa beta", "ro fi ", "ro om* ", "xa xb ",
-                      "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
+  const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "\"gamma delta\" alfa",
+                      "alf", "rho OR tau ", "kappa -impar ", "delta alfa beta", "ro fi ", "ro om* ",
+                      "xa xb ", "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
                       "¿Hay algo de kappa con lambda, omega y xilofono?",
                       /* Many cursors in long conversations: conversation bounds
                        * summed per document rather than merged (bounds.c). */
