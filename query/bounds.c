@@ -475,8 +475,8 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
     }
   }
-  int phrases = 0; /* a phrase among the clauses scored */
-  for (uint32_t a = 0; a < na; a++)
+  int phrases = 0; /* a phrase among the clauses scored (exhaustive: walk them all) */
+  for (uint32_t a = 0; a < na && !s->exhaustive; a++)
     phrases |= x->leaves[x->vars[x->act[a]].leaf].type == CS__N_PHRASE;
   uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
   double top[3] = {0, 0, 0};
