@@ -39,6 +39,12 @@ typedef struct peek {
   double w;
 } peek;
 
+/* A clause whose documents score by their tf like a word's: a word, or a
+ * one-word phrase (a quoted word: its occurrences are its tf). */
+static inline int tf_clause(const xleaf *l) {
+  return l->type == CS__N_TERM || l->nvar == 1;
+}
+
 /* Below this many cursors, conv_bound's merge is cheaper than
  * bound_docs_dense (a short prefix has up to CS__EXPAND_MAX). */
 #define DENSE_MIN_CURSORS 8
@@ -56,7 +62,7 @@ static int bound_docs_dense(cs__exec *x, const xrange *R, const peek *pk, uint32
   if (np < DENSE_MIN_CURSORS) return 0;
   uint32_t hi = R->f, ndocs = 0;
   for (uint32_t a = 0; a < np; a++) {
-    if (x->leaves[pk[a].leaf].type != CS__N_TERM) return 0;
+    if (!tf_clause(&x->leaves[pk[a].leaf])) return 0;
     uint32_t j = 0;
     while (j < pk[a].n && pk[a].doc[j] < R->e)
       j++;
@@ -136,7 +142,7 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
   if (dense < 0) return dense;
   if (dense) {
     np = 0;
-  } else if (np == 1 && x->leaves[pk[0].leaf].type == CS__N_TERM) {
+  } else if (np == 1 && tf_clause(&x->leaves[pk[0].leaf])) {
     /* One term (a single word, the commonest query): the merge below
      * without the merging, the same sums. */
     const peek *p = &pk[0];
@@ -148,8 +154,8 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
       if (sc > 0) keep_top3(m, sc);
     }
     np = 0;
-  } else if (np == 2 && pk[0].leaf != pk[1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM &&
-             x->leaves[pk[1].leaf].type == CS__N_TERM) {
+  } else if (np == 2 && pk[0].leaf != pk[1].leaf && tf_clause(&x->leaves[pk[0].leaf]) &&
+             tf_clause(&x->leaves[pk[1].leaf])) {
     /* Two words, one variant each (an AND, a two-word question): the
      * merge below with two cursors, the same sums. */
     const peek *p = &pk[0], *q = &pk[1];
@@ -393,8 +399,20 @@ static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, u
         if (last < L) L = last;
         if (v->exact && l->expanded && !counted && v->doc <= L) L = v->doc - 1;
       }
-    } else if (k) {
-      lb = l->pw * cs__bm25_limit(&x->rk, k);
+    } else if (k && b - a == l->nvar) {
+      /* A phrase occurs at most as often as each of its words, in a
+       * document at least as long as each chunk's shortest: bounded by
+       * its words' chunks, up to the nearest end. */
+      uint32_t mtf = UINT32_MAX, mlen = 0;
+      for (uint32_t c = a; c < b; c++) {
+        const xvar *v = &x->vars[act[c]];
+        uint32_t t = cs_pcur_block_max_tf(v->cur), n = cs_pcur_block_min_len(v->cur);
+        if (t < mtf) mtf = t;
+        if (n > mlen) mlen = n;
+        uint32_t last = cs_pcur_block_last(v->cur);
+        if (last < L) L = last;
+      }
+      lb = l->pw * cs__bm25_bound(&x->rk, k, mtf, mlen);
     }
     bound += lb;
     nl += lb > 0;

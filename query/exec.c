@@ -393,6 +393,8 @@ uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t c
   const uint32_t *pos[64];
   uint32_t npos[64], at[64];
   uint32_t n = l->nvar > 64 ? 64 : l->nvar;
+  /* One word: each of its positions is an occurrence (its tf). */
+  if (n == 1 && !starts) return cs_pcur_tf(x->vars[l->var].cur);
   for (uint32_t k = 0; k < n; k++) {
     if (cs_pcur_positions(x->vars[l->var + k].cur, &pos[k], &npos[k])) return 0;
     at[k] = 0;
