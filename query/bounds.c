@@ -524,12 +524,14 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
     int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
     double doc = 0;
     int matched = 0;
+    uint64_t occ = 0, most = 0; /* positions of the clauses met: all, the largest's */
     for (uint32_t a = 0; a < na && pass && !rc;) {
       uint32_t li = x->vars[x->act[a]].leaf, b = a;
       while (b < na && x->vars[x->act[b]].leaf == li)
         b++;
       const xleaf *l = &x->leaves[li];
       double lbest = 0;
+      uint64_t lo = 0; /* its positions in d */
       if (!(l->fields & (1u << kind))) {
         /* not a document this clause searches */
       } else if (l->type == CS__N_TERM) {
@@ -537,8 +539,10 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         for (uint32_t c = a; c < b; c++) {
           xvar *v = &x->vars[x->act[c]];
           if (v->doc != d) continue;
-          double sc = v->w * cs__bm25_tf(&x->rk, kind, cs_pcur_tf(v->cur), cs_pcur_len(v->cur));
+          uint32_t tf = cs_pcur_tf(v->cur);
+          double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
           if (sc > lbest) lbest = sc;
+          lo += tf;
           exact |= v->exact;
           mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
         }
@@ -550,6 +554,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         uint32_t pf = all ? cs__phrase_freq(x, l, NULL, 0) : 0;
         if (pf) {
           lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
+          lo = pf;
           for (uint32_t c = a; c < b; c++)
             mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
         }
@@ -557,13 +562,18 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       x->leaf_score[li] = lbest;
       doc += lbest;
       matched += lbest > 0;
+      if (lbest > 0) {
+        occ += lo;
+        if (lo > most) most = lo;
+      }
       a = b;
     }
     /* Proximity needs positions: read them only when two clauses met, and
      * only when the bonus (at most prox_scale) could still move the
      * document into the conversation's three best or its snippets. */
     if (matched >= 2 && x->prox_scale > 0 &&
-        (s->exhaustive || prox_can_matter(h, top, kind, doc + x->prox_scale))) {
+        (s->exhaustive ||
+         prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, occ, most)))) {
       size_t npp = 0;
       for (uint32_t a = 0; a < na && !rc; a++) {
         xvar *v = &x->vars[x->act[a]];
