@@ -270,18 +270,22 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
-    int all = 1, exact = 0;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      int in = var_geq(&x->vars[l->var + k], R->f) < R->e;
+    /* The variants with a document in R: the first nin of x->lin (many),
+     * or those of l->var on whose cursors are in R. */
+    int all = 1, exact = 0, many = l->heap != HEAP_NONE;
+    uint32_t nin = many ? cs__leaf_in(x, l, R->f, R->e, x->lin) : l->nvar;
+    for (uint32_t k = 0; k < nin; k++) {
+      const xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
+      int in = many || var_geq(&x->vars[l->var + k], R->f) < R->e;
       all &= in;
-      exact |= in && x->vars[l->var + k].exact;
+      exact |= in && v->exact;
     }
     if (l->type == CS__N_PHRASE && !all) continue;
     double lu = 0; /* bound of its documents past a cursor's chunk: the limit */
     double qb = 0; /* the clause's best block bound */
     uint32_t first = np;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      xvar *v = &x->vars[l->var + k];
+    for (uint32_t k = 0; k < nin; k++) {
+      xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
       if (v->doc >= R->e) continue;
       peek *p = &pk[np++];
       p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
@@ -489,6 +493,10 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds)) continue;
+    if (l->heap != HEAP_NONE) {
+      na += cs__leaf_in(x, l, R->f, R->e, x->act + na);
+      continue;
+    }
     for (uint32_t k = 0; k < l->nvar; k++) {
       if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
     }
