@@ -130,6 +130,45 @@ static inline double prox_bound(double scale, uint64_t occ, uint64_t most) {
   return scale * (double)pairs / (1.0 + (double)pairs);
 }
 
+/* docs_bound for one word clause of several variants (a prefix, a typo
+ * expansion): a document's bound is its best variant's score, alone (no
+ * proximity with one clause). The three best documents are kept with
+ * their docids (md), so that each counts once, with its best: the merge's
+ * values, without merging the cursors. */
+static void bound_one_clause(cs__exec *x, const xrange *R, const peek *pk, uint32_t np,
+                             double m[3]) {
+  unsigned fields = x->leaves[pk[0].leaf].fields;
+  uint32_t md[3] = {END, END, END};
+  for (uint32_t a = 0; a < np; a++) {
+    const peek *p = &pk[a];
+    for (uint32_t j = 0; j < p->n && p->doc[j] < R->e; j++) {
+      uint32_t d = p->doc[j];
+      int kind = kind_of(R, d);
+      if (!(fields & (1u << kind))) continue;
+      double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[j], p->len[j]);
+      int i = md[0] == d ? 0 : md[1] == d ? 1 : md[2] == d ? 2 : 3;
+      if (i < 3) {
+        if (sc <= m[i]) continue;
+        for (; i < 2; i++) { /* out, to come back at its place */
+          m[i] = m[i + 1];
+          md[i] = md[i + 1];
+        }
+        m[2] = 0;
+        md[2] = END;
+      }
+      if (sc <= m[2]) continue;
+      i = 2;
+      while (i > 0 && m[i - 1] < sc) {
+        m[i] = m[i - 1];
+        md[i] = md[i - 1];
+        i--;
+      }
+      m[i] = sc;
+      md[i] = d;
+    }
+  }
+}
+
 /* The three best document bounds of R (kept in m, keep_top3) from the
  * decoded documents of the cursors in pk[0..np) (each from pk[].doc[0], at
  * or after R->f; grouped by clause): per document, the sum over clauses of
@@ -138,6 +177,10 @@ static inline double prox_bound(double scale, uint64_t occ, uint64_t most) {
  * CS_ENOMEM. */
 static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox,
                       double m[3]) {
+  if (np >= 2 && pk[0].leaf == pk[np - 1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM) {
+    bound_one_clause(x, R, pk, np, m);
+    return 0;
+  }
   int dense = bound_docs_dense(x, R, pk, np, prox, m);
   if (dense < 0) return dense;
   if (dense) {
