@@ -93,14 +93,6 @@ void cs__exec_no_heaps(cs__exec *x) {
 }
 
 uint32_t cs__leaf_next(cs__exec *x, const xleaf *l, uint32_t t) {
-  if (l->heap == HEAP_NONE) {
-    uint32_t m = END;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      uint32_t d = var_geq(&x->vars[l->var + k], t);
-      if (d < m) m = d;
-    }
-    return m;
-  }
   /* Keys are at most the cursors' docids: the top is the least docid once
    * its key is its cursor's, at or after t. */
   xleaf *ml = &x->leaves[l - x->leaves];
@@ -122,18 +114,12 @@ uint32_t cs__leaf_next(cs__exec *x, const xleaf *l, uint32_t t) {
 }
 
 uint32_t cs__leaf_in(cs__exec *x, const xleaf *l, uint32_t f, uint32_t e, uint32_t *out) {
-  uint32_t n = 0;
-  if (l->heap == HEAP_NONE) {
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      if (var_geq(&x->vars[l->var + k], f) < e) out[n++] = l->var + k;
-    }
-    return n;
-  }
+  uint32_t n = 0, off = l->heap; /* (the call below may give the heap up after it) */
   if (cs__leaf_next(x, l, f) >= e) return 0;
   /* Every variant is now at f or past it; those before e lie where the
    * keys are below e (a key is at most its docid, a child's at least its
    * parent's). */
-  const uint32_t *hv = x->hv + l->heap, *hk = x->hk + l->heap;
+  const uint32_t *hv = x->hv + off, *hk = x->hk + off;
   uint32_t stack[66], sp = 0; /* a depth-first walk holds at most depth + 2 */
   stack[sp++] = 0;
   while (sp) {

@@ -260,11 +260,11 @@ uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t c
  * the reference the pruning tests compare with). */
 void cs__exec_no_heaps(cs__exec *x);
 
-/* The first document at or after t of any variant of TERM leaf l (END:
- * none), moving the variants below t there. */
+/* The first document at or after t of any variant of leaf l, which has a
+ * heap (l->heap != HEAP_NONE; END: none), moving the variants below t there. */
 uint32_t cs__leaf_next(cs__exec *x, const xleaf *l, uint32_t t);
 
-/* The variants of TERM leaf l with a document in [f, e), as indices into
+/* The variants of leaf l (which has a heap) with a document in [f, e), as indices into
  * x->vars in increasing order, into out (room for l->nvar); moves every
  * variant below f to f or past it, as var_geq on each would. Returns how
  * many. */
