@@ -38,7 +38,7 @@ static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int
   return 0;
 }
 
-int cs__open_cursor(cs__exec *x, xvar *v) {
+static int open_cursor(cs__exec *x, xvar *v) {
   cs_pcur_close(v->cur);
   v->cur = NULL;
   v->doc = END;
@@ -47,6 +47,14 @@ int cs__open_cursor(cs__exec *x, xvar *v) {
   if (rc == CS_ENOTFOUND) return 0;
   if (!rc) v->doc = cs_pcur_docid(v->cur);
   return rc;
+}
+
+/* A cursor opened again moves back: its leaf's heap (keys at most the
+ * docids) no longer holds, and the leaf looks at each variant from then on
+ * (snippets reopen cursors once the walk is over). */
+int cs__open_cursor(cs__exec *x, xvar *v) {
+  if (x->leaves && v->leaf < x->nleaves) x->leaves[v->leaf].heap = HEAP_NONE;
+  return open_cursor(x, v);
 }
 
 /* TERM leaves with at least this many variants (a short prefix, a typo
@@ -386,7 +394,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   free(vv);
   if (rc) goto fail;
   for (uint32_t i = 0; !rc && i < x->nvars; i++)
-    rc = cs__open_cursor(x, &x->vars[i]);
+    rc = open_cursor(x, &x->vars[i]);
   if (!rc) rc = stats_at_horizon(x);
   if (rc) goto fail;
   compute_weights(x);
@@ -449,7 +457,7 @@ int cs__exec_rewind(cs__exec *x) {
   for (uint32_t i = 0; i < x->nvars; i++) {
     const xleaf *l = &x->leaves[x->vars[i].leaf];
     if (!l->active && !l->negated) continue;
-    int rc = cs__open_cursor(x, &x->vars[i]);
+    int rc = open_cursor(x, &x->vars[i]);
     if (rc) return rc;
   }
   heaps_build(x);
