@@ -39,6 +39,12 @@ typedef struct peek {
   double w;
 } peek;
 
+/* A clause whose documents score by their tf like a word's: a word, or a
+ * one-word phrase (a quoted word: its occurrences are its tf). */
+static inline int tf_clause(const xleaf *l) {
+  return l->type == CS__N_TERM || l->nvar == 1;
+}
+
 /* Below this many cursors, conv_bound's merge is cheaper than
  * bound_docs_dense (a short prefix has up to CS__EXPAND_MAX). */
 #define DENSE_MIN_CURSORS 8
@@ -56,7 +62,7 @@ static int bound_docs_dense(cs__exec *x, const xrange *R, const peek *pk, uint32
   if (np < DENSE_MIN_CURSORS) return 0;
   uint32_t hi = R->f, ndocs = 0;
   for (uint32_t a = 0; a < np; a++) {
-    if (x->leaves[pk[a].leaf].type != CS__N_TERM) return 0;
+    if (!tf_clause(&x->leaves[pk[a].leaf])) return 0;
     uint32_t j = 0;
     while (j < pk[a].n && pk[a].doc[j] < R->e)
       j++;
@@ -124,6 +130,45 @@ static inline double prox_bound(double scale, uint64_t occ, uint64_t most) {
   return scale * (double)pairs / (1.0 + (double)pairs);
 }
 
+/* docs_bound for one word clause of several variants (a prefix, a typo
+ * expansion): a document's bound is its best variant's score, alone (no
+ * proximity with one clause). The three best documents are kept with
+ * their docids (md), so that each counts once, with its best: the merge's
+ * values, without merging the cursors. */
+static void bound_one_clause(cs__exec *x, const xrange *R, const peek *pk, uint32_t np,
+                             double m[3]) {
+  unsigned fields = x->leaves[pk[0].leaf].fields;
+  uint32_t md[3] = {END, END, END};
+  for (uint32_t a = 0; a < np; a++) {
+    const peek *p = &pk[a];
+    for (uint32_t j = 0; j < p->n && p->doc[j] < R->e; j++) {
+      uint32_t d = p->doc[j];
+      int kind = kind_of(R, d);
+      if (!(fields & (1u << kind))) continue;
+      double sc = p->w * cs__bm25_tf(&x->rk, kind, p->tf[j], p->len[j]);
+      int i = md[0] == d ? 0 : md[1] == d ? 1 : md[2] == d ? 2 : 3;
+      if (i < 3) {
+        if (sc <= m[i]) continue;
+        for (; i < 2; i++) { /* out, to come back at its place */
+          m[i] = m[i + 1];
+          md[i] = md[i + 1];
+        }
+        m[2] = 0;
+        md[2] = END;
+      }
+      if (sc <= m[2]) continue;
+      i = 2;
+      while (i > 0 && m[i - 1] < sc) {
+        m[i] = m[i - 1];
+        md[i] = md[i - 1];
+        i--;
+      }
+      m[i] = sc;
+      md[i] = d;
+    }
+  }
+}
+
 /* The three best document bounds of R (kept in m, keep_top3) from the
  * decoded documents of the cursors in pk[0..np) (each from pk[].doc[0], at
  * or after R->f; grouped by clause): per document, the sum over clauses of
@@ -132,11 +177,15 @@ static inline double prox_bound(double scale, uint64_t occ, uint64_t most) {
  * CS_ENOMEM. */
 static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox,
                       double m[3]) {
+  if (np >= 2 && pk[0].leaf == pk[np - 1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM) {
+    bound_one_clause(x, R, pk, np, m);
+    return 0;
+  }
   int dense = bound_docs_dense(x, R, pk, np, prox, m);
   if (dense < 0) return dense;
   if (dense) {
     np = 0;
-  } else if (np == 1 && x->leaves[pk[0].leaf].type == CS__N_TERM) {
+  } else if (np == 1 && tf_clause(&x->leaves[pk[0].leaf])) {
     /* One term (a single word, the commonest query): the merge below
      * without the merging, the same sums. */
     const peek *p = &pk[0];
@@ -148,8 +197,8 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
       if (sc > 0) keep_top3(m, sc);
     }
     np = 0;
-  } else if (np == 2 && pk[0].leaf != pk[1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM &&
-             x->leaves[pk[1].leaf].type == CS__N_TERM) {
+  } else if (np == 2 && pk[0].leaf != pk[1].leaf && tf_clause(&x->leaves[pk[0].leaf]) &&
+             tf_clause(&x->leaves[pk[1].leaf])) {
     /* Two words, one variant each (an AND, a two-word question): the
      * merge below with two cursors, the same sums. */
     const peek *p = &pk[0], *q = &pk[1];
@@ -264,18 +313,22 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
-    int all = 1, exact = 0;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      int in = var_geq(&x->vars[l->var + k], R->f) < R->e;
+    /* The variants with a document in R: the first nin of x->lin (many),
+     * or those of l->var on whose cursors are in R. */
+    int all = 1, exact = 0, many = l->heap != HEAP_NONE;
+    uint32_t nin = many ? cs__leaf_in(x, l, R->f, R->e, x->lin) : l->nvar;
+    for (uint32_t k = 0; k < nin; k++) {
+      const xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
+      int in = many || var_geq(&x->vars[l->var + k], R->f) < R->e;
       all &= in;
-      exact |= in && x->vars[l->var + k].exact;
+      exact |= in && v->exact;
     }
     if (l->type == CS__N_PHRASE && !all) continue;
     double lu = 0; /* bound of its documents past a cursor's chunk: the limit */
     double qb = 0; /* the clause's best block bound */
     uint32_t first = np;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      xvar *v = &x->vars[l->var + k];
+    for (uint32_t k = 0; k < nin; k++) {
+      xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
       if (v->doc >= R->e) continue;
       peek *p = &pk[np++];
       p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
@@ -393,8 +446,20 @@ static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, u
         if (last < L) L = last;
         if (v->exact && l->expanded && !counted && v->doc <= L) L = v->doc - 1;
       }
-    } else if (k) {
-      lb = l->pw * cs__bm25_limit(&x->rk, k);
+    } else if (k && b - a == l->nvar) {
+      /* A phrase occurs at most as often as each of its words, in a
+       * document at least as long as each chunk's shortest: bounded by
+       * its words' chunks, up to the nearest end. */
+      uint32_t mtf = UINT32_MAX, mlen = 0;
+      for (uint32_t c = a; c < b; c++) {
+        const xvar *v = &x->vars[act[c]];
+        uint32_t t = cs_pcur_block_max_tf(v->cur), n = cs_pcur_block_min_len(v->cur);
+        if (t < mtf) mtf = t;
+        if (n > mlen) mlen = n;
+        uint32_t last = cs_pcur_block_last(v->cur);
+        if (last < L) L = last;
+      }
+      lb = l->pw * cs__bm25_bound(&x->rk, k, mtf, mlen);
     }
     bound += lb;
     nl += lb > 0;
@@ -421,6 +486,45 @@ static int prox_can_matter(const xhit *h, const double top[3], int kind, double 
   return kind == CS_DOC_TURN && (h->nsnip < SNIPPETS || bound > h->snip_score[SNIPPETS - 1]);
 }
 
+/* A phrase occurs only in a document holding all its words: the cursors
+ * of each phrase clause among act[0..na) leapfrog to the first document of
+ * R they are all on (the documents they pass hold no occurrence), and a
+ * phrase one of whose words has no document left in R leaves act (it
+ * cannot occur in R any more). Keeps act's order; returns the new na. */
+static uint32_t phrase_align(cs__exec *x, const xrange *R, uint32_t na) {
+  uint32_t keep = 0;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[x->act[a]].leaf, b = a;
+    while (b < na && x->vars[x->act[b]].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    int alive = 1;
+    if (l->type == CS__N_PHRASE) {
+      alive = b - a == l->nvar;
+      uint32_t m = 0;
+      for (uint32_t c = a; c < b && alive; c++) {
+        uint32_t dc = x->vars[x->act[c]].doc;
+        if (dc > m) m = dc;
+      }
+      for (int moved = alive; moved && m < R->e;) {
+        moved = 0;
+        for (uint32_t c = a; c < b; c++) {
+          uint32_t dc = var_geq(&x->vars[x->act[c]], m);
+          if (dc > m) {
+            m = dc;
+            moved = 1;
+          }
+        }
+      }
+      alive &= m < R->e;
+    }
+    for (uint32_t c = a; c < b && alive; c++)
+      x->act[keep++] = x->act[c];
+    a = b;
+  }
+  return keep;
+}
+
 /* Scores conversation R: every document a searched clause matches in it
  * that can matter. Fills h's key (tier, score), snippets and variant mask. */
 static int score_conv(xsearch *s, const xrange *R, xhit *h) {
@@ -432,15 +536,24 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds)) continue;
+    if (l->heap != HEAP_NONE) {
+      na += cs__leaf_in(x, l, R->f, R->e, x->act + na);
+      continue;
+    }
     for (uint32_t k = 0; k < l->nvar; k++) {
       if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
     }
   }
+  int phrases = 0; /* a phrase among the clauses scored (exhaustive: walk them all) */
+  for (uint32_t a = 0; a < na && !s->exhaustive; a++)
+    phrases |= x->leaves[x->vars[x->act[a]].leaf].type == CS__N_PHRASE;
   uint64_t exact_leaves[4] = {0, 0, 0, 0}; /* tier: leaves matched exactly (first 256) */
   double top[3] = {0, 0, 0};
   skip_memo sk = {0, 0, 0, 0};
   int rc = 0;
   while (na > 0 && !rc) {
+    if (phrases) na = phrase_align(x, R, na);
+    if (!na) break;
     uint32_t d = END;
     for (uint32_t a = 0; a < na; a++) {
       uint32_t dd = x->vars[x->act[a]].doc;
@@ -462,12 +575,14 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
     int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
     double doc = 0;
     int matched = 0;
+    uint64_t occ = 0, most = 0; /* positions of the clauses met: all, the largest's */
     for (uint32_t a = 0; a < na && pass && !rc;) {
       uint32_t li = x->vars[x->act[a]].leaf, b = a;
       while (b < na && x->vars[x->act[b]].leaf == li)
         b++;
       const xleaf *l = &x->leaves[li];
       double lbest = 0;
+      uint64_t lo = 0; /* its positions in d */
       if (!(l->fields & (1u << kind))) {
         /* not a document this clause searches */
       } else if (l->type == CS__N_TERM) {
@@ -475,8 +590,10 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         for (uint32_t c = a; c < b; c++) {
           xvar *v = &x->vars[x->act[c]];
           if (v->doc != d) continue;
-          double sc = v->w * cs__bm25_tf(&x->rk, kind, cs_pcur_tf(v->cur), cs_pcur_len(v->cur));
+          uint32_t tf = cs_pcur_tf(v->cur);
+          double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
           if (sc > lbest) lbest = sc;
+          lo += tf;
           exact |= v->exact;
           mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
         }
@@ -488,6 +605,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         uint32_t pf = all ? cs__phrase_freq(x, l, NULL, 0) : 0;
         if (pf) {
           lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
+          lo = pf;
           for (uint32_t c = a; c < b; c++)
             mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
         }
@@ -495,13 +613,18 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
       x->leaf_score[li] = lbest;
       doc += lbest;
       matched += lbest > 0;
+      if (lbest > 0) {
+        occ += lo;
+        if (lo > most) most = lo;
+      }
       a = b;
     }
     /* Proximity needs positions: read them only when two clauses met, and
      * only when the bonus (at most prox_scale) could still move the
      * document into the conversation's three best or its snippets. */
     if (matched >= 2 && x->prox_scale > 0 &&
-        (s->exhaustive || prox_can_matter(h, top, kind, doc + x->prox_scale))) {
+        (s->exhaustive ||
+         prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, occ, most)))) {
       size_t npp = 0;
       for (uint32_t a = 0; a < na && !rc; a++) {
         xvar *v = &x->vars[x->act[a]];

@@ -38,7 +38,7 @@ static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int
   return 0;
 }
 
-int cs__open_cursor(cs__exec *x, xvar *v) {
+static int open_cursor(cs__exec *x, xvar *v) {
   cs_pcur_close(v->cur);
   v->cur = NULL;
   v->doc = END;
@@ -47,6 +47,114 @@ int cs__open_cursor(cs__exec *x, xvar *v) {
   if (rc == CS_ENOTFOUND) return 0;
   if (!rc) v->doc = cs_pcur_docid(v->cur);
   return rc;
+}
+
+/* A cursor opened again moves back: its leaf's heap (keys at most the
+ * docids) no longer holds, and the leaf looks at each variant from then on
+ * (snippets reopen cursors once the walk is over). */
+int cs__open_cursor(cs__exec *x, xvar *v) {
+  if (x->leaves && v->leaf < x->nleaves) x->leaves[v->leaf].heap = HEAP_NONE;
+  return open_cursor(x, v);
+}
+
+/* TERM leaves with at least this many variants (a short prefix, a typo
+ * expansion) find their next document through a heap of their variants
+ * rather than by looking at each (cs__leaf_next). */
+#define HEAP_MIN 16
+/* Calls after which a heap that moves a quarter of its variants per call
+ * on average gives way to looking at each. */
+#define HEAP_TRIAL 64
+
+static void heap_down(uint32_t *hv, uint32_t *hk, uint32_t n, uint32_t i) {
+  for (;;) {
+    uint32_t c = 2 * i + 1;
+    if (c >= n) return;
+    if (c + 1 < n && hk[c + 1] < hk[c]) c++;
+    if (hk[i] <= hk[c]) return;
+    uint32_t tv = hv[i], tk = hk[i];
+    hv[i] = hv[c];
+    hk[i] = hk[c];
+    hv[c] = tv;
+    hk[c] = tk;
+    i = c;
+  }
+}
+
+/* (Re)builds the heaps from the cursors' docids (after cursors open). */
+static void heaps_build(cs__exec *x) {
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (l->heap == HEAP_NONE) continue;
+    uint32_t *hv = x->hv + l->heap, *hk = x->hk + l->heap;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      hv[k] = l->var + k;
+      hk[k] = x->vars[l->var + k].doc;
+    }
+    for (uint32_t k = l->nvar / 2; k-- > 0;)
+      heap_down(hv, hk, l->nvar, k);
+  }
+}
+
+void cs__exec_no_heaps(cs__exec *x) {
+  for (uint32_t i = 0; i < x->nleaves; i++)
+    x->leaves[i].heap = HEAP_NONE;
+}
+
+uint32_t cs__leaf_next(cs__exec *x, const xleaf *l, uint32_t t) {
+  /* Keys are at most the cursors' docids: the top is the least docid once
+   * its key is its cursor's, at or after t. */
+  xleaf *ml = &x->leaves[l - x->leaves];
+  uint32_t *hv = x->hv + l->heap, *hk = x->hk + l->heap;
+  ml->hcalls++;
+  for (;;) {
+    xvar *v = &x->vars[hv[0]];
+    if (hk[0] == v->doc && v->doc >= t) break;
+    hk[0] = var_geq(v, t);
+    heap_down(hv, hk, l->nvar, 0);
+    ml->hpops++;
+  }
+  /* When most variants move at every step (long conversations holding
+   * most of them), looking at each is cheaper: the leaf does that from
+   * now on (its keys are no longer needed). */
+  if (ml->hcalls == HEAP_TRIAL && (uint64_t)ml->hpops * 4 > (uint64_t)ml->hcalls * l->nvar)
+    ml->heap = HEAP_NONE;
+  return x->vars[hv[0]].doc;
+}
+
+uint32_t cs__leaf_in(cs__exec *x, const xleaf *l, uint32_t f, uint32_t e, uint32_t *out) {
+  uint32_t n = 0, off = l->heap; /* (the call below may give the heap up after it) */
+  if (cs__leaf_next(x, l, f) >= e) return 0;
+  /* Every variant is now at f or past it; those before e lie where the
+   * keys are below e (a key is at most its docid, a child's at least its
+   * parent's). */
+  const uint32_t *hv = x->hv + off, *hk = x->hk + off;
+  uint32_t stack[66], sp = 0; /* a depth-first walk holds at most depth + 2 */
+  stack[sp++] = 0;
+  while (sp) {
+    uint32_t i = stack[--sp];
+    if (i >= l->nvar || hk[i] >= e) continue;
+    if (x->vars[hv[i]].doc < e) out[n++] = hv[i];
+    stack[sp++] = 2 * i + 2;
+    stack[sp++] = 2 * i + 1;
+  }
+  if (l->nvar <= 512) { /* in variant order: through a bitmap */
+    uint64_t bits[8] = {0};
+    for (uint32_t i = 0; i < n; i++)
+      bits[(out[i] - l->var) >> 6] |= 1ull << ((out[i] - l->var) & 63);
+    n = 0;
+    for (uint32_t w = 0; w < 8; w++) {
+      for (uint64_t b = bits[w]; b; b &= b - 1)
+        out[n++] = l->var + w * 64 + (uint32_t)__builtin_ctzll(b);
+    }
+    return n;
+  }
+  for (uint32_t i = 1; i < n; i++) { /* insertion */
+    uint32_t v = out[i], j = i;
+    for (; j > 0 && out[j - 1] > v; j--)
+      out[j] = out[j - 1];
+    out[j] = v;
+  }
+  return n;
 }
 
 /* Lists the leaves in tree order, noting which lie under an exclusion. */
@@ -286,7 +394,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   free(vv);
   if (rc) goto fail;
   for (uint32_t i = 0; !rc && i < x->nvars; i++)
-    rc = cs__open_cursor(x, &x->vars[i]);
+    rc = open_cursor(x, &x->vars[i]);
   if (!rc) rc = stats_at_horizon(x);
   if (rc) goto fail;
   compute_weights(x);
@@ -294,10 +402,22 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   x->act = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act);
   x->act_last = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act_last);
   x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
-  if (!x->act || !x->act_last || !x->leaf_score) {
+  x->lin = malloc((x->nvars ? x->nvars : 1) * sizeof *x->lin);
+  uint32_t nheap = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    xleaf *l = &x->leaves[i];
+    l->heap = l->type == CS__N_TERM && l->nvar >= HEAP_MIN ? nheap : HEAP_NONE;
+    if (l->heap != HEAP_NONE) nheap += l->nvar;
+  }
+  if (nheap) {
+    x->hv = malloc(nheap * sizeof *x->hv);
+    x->hk = malloc(nheap * sizeof *x->hk);
+  }
+  if (!x->act || !x->act_last || !x->leaf_score || !x->lin || (nheap && (!x->hv || !x->hk))) {
     rc = CS_ENOMEM;
     goto fail;
   }
+  heaps_build(x);
   *out = x;
   return 0;
 fail:
@@ -316,6 +436,9 @@ void cs__exec_close(cs__exec *x) {
   free(x->act);
   free(x->act_last);
   free(x->leaf_score);
+  free(x->lin);
+  free(x->hv);
+  free(x->hk);
   free(x->pp);
   free(x->sp);
   free(x->phr);
@@ -334,9 +457,10 @@ int cs__exec_rewind(cs__exec *x) {
   for (uint32_t i = 0; i < x->nvars; i++) {
     const xleaf *l = &x->leaves[x->vars[i].leaf];
     if (!l->active && !l->negated) continue;
-    int rc = cs__open_cursor(x, &x->vars[i]);
+    int rc = open_cursor(x, &x->vars[i]);
     if (rc) return rc;
   }
+  heaps_build(x);
   return 0;
 }
 
@@ -393,6 +517,8 @@ uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t c
   const uint32_t *pos[64];
   uint32_t npos[64], at[64];
   uint32_t n = l->nvar > 64 ? 64 : l->nvar;
+  /* One word: each of its positions is an occurrence (its tf). */
+  if (n == 1 && !starts) return cs_pcur_tf(x->vars[l->var].cur);
   for (uint32_t k = 0; k < n; k++) {
     if (cs_pcur_positions(x->vars[l->var + k].cur, &pos[k], &npos[k])) return 0;
     at[k] = 0;
@@ -420,8 +546,10 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
   cs__exec *x = s->x;
   if (!(l->fields & R->kinds)) return 0;
   if (l->type == CS__N_TERM) {
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      xvar *v = &x->vars[l->var + k];
+    int many = l->heap != HEAP_NONE;
+    uint32_t n = many ? cs__leaf_in(x, l, R->f, R->e, x->lin) : l->nvar;
+    for (uint32_t k = 0; k < n; k++) {
+      xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
       for (uint32_t d = var_geq(v, R->f); d < R->e; d = var_doc(v)) {
         if (doc_ok(s, l, R, d)) return 1;
         var_next(v);
@@ -453,6 +581,7 @@ uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t) {
   int32_t li = x->node_leaf[n];
   if (li >= 0) {
     const xleaf *l = &x->leaves[li];
+    if (l->heap != HEAP_NONE) return cs__leaf_next(x, l, t);
     uint32_t m = l->type == CS__N_TERM ? END : 0;
     for (uint32_t k = 0; k < l->nvar; k++) {
       uint32_t d = var_geq(&x->vars[l->var + k], t);

@@ -83,7 +83,20 @@ static int ppos_cmp(const void *a, const void *b) {
 
 double cs__proximity(cs__ppos *v, size_t n, double scale) {
   if (n < 2 || scale <= 0) return 0;
-  qsort(v, n, sizeof *v, ppos_cmp);
+  if (n <= 64) {
+    /* Few, and runs already in order (each clause's positions): insertion
+     * into (pos, leaf) order, as ppos_cmp's. */
+    for (size_t i = 1; i < n; i++) {
+      cs__ppos e = v[i];
+      size_t j = i;
+      for (; j > 0 && (v[j - 1].pos > e.pos || (v[j - 1].pos == e.pos && v[j - 1].leaf > e.leaf));
+           j--)
+        v[j] = v[j - 1];
+      v[j] = e;
+    }
+  } else {
+    qsort(v, n, sizeof *v, ppos_cmp);
+  }
   double acc = 0;
   for (size_t i = 1; i < n; i++) {
     if (v[i].leaf == v[i - 1].leaf) continue;

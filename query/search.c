@@ -509,6 +509,7 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
     cs__tstats_init(&ts, r, c);
     rc = cs__exec_open(&ts, &q, &o->rank, has_cursor ? s.horizon : 0, &s.x);
     if (rc) goto fail;
+    if (s.exhaustive) cs__exec_no_heaps(s.x); /* the reference looks at every variant */
     s.mask_words = (s.x->nvars + 63) / 64;
     if (has_cursor) {
       mask = cur.mask;

@@ -44,10 +44,12 @@ typedef struct xleaf {
   uint8_t active;   /* scored and highlighted: positive, not dropped */
   uint8_t required; /* active, and every match has it: the root or a kid of its AND */
   uint32_t var, nvar;
-  uint32_t word; /* PHRASE: first word (positions relative to it) */
-  double pw;     /* PHRASE: summed idf x boost */
-  double idf;    /* for the proximity scale */
-  uint64_t df;   /* for relaxation order */
+  uint32_t heap;          /* a TERM of many variants: its heap's offset in hv/hk (else HEAP_NONE) */
+  uint32_t hcalls, hpops; /* cs__leaf_next's calls and variants moved (the heap's worth) */
+  uint32_t word;          /* PHRASE: first word (positions relative to it) */
+  double pw;              /* PHRASE: summed idf x boost */
+  double idf;             /* for the proximity scale */
+  uint64_t df;            /* for relaxation order */
 } xleaf;
 
 struct cs__exec {
@@ -84,7 +86,14 @@ struct cs__exec {
   size_t dleaves_cap;
   double *lbound; /* cs__skip_run's per-clause block bounds */
   size_t lbound_cap;
+  /* Variants of the TERM leaves of many (cs__leaf_next): per leaf, a min-heap
+   * of its variants (hv, indices into vars) by docid (hk: at most the
+   * cursor's docid, which only grows between rebuilds). */
+  uint32_t *hv, *hk;
+  uint32_t *lin; /* cs__leaf_in's answer for conv_bound and leaf_match */
 };
+
+#define HEAP_NONE UINT32_MAX
 
 typedef cs__crange xrange;
 
@@ -246,6 +255,20 @@ void cs__exec_update_active(cs__exec *x);
 /* Occurrences of a phrase in the document all its cursors are on; with
  * starts != NULL, also writes up to cap start positions. */
 uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t cap);
+
+/* Every leaf looks at each of its variants (no heaps: exhaustive scoring,
+ * the reference the pruning tests compare with). */
+void cs__exec_no_heaps(cs__exec *x);
+
+/* The first document at or after t of any variant of leaf l, which has a
+ * heap (l->heap != HEAP_NONE; END: none), moving the variants below t there. */
+uint32_t cs__leaf_next(cs__exec *x, const xleaf *l, uint32_t t);
+
+/* The variants of leaf l (which has a heap) with a document in [f, e), as indices into
+ * x->vars in increasing order, into out (room for l->nvar); moves every
+ * variant below f to f or past it, as var_geq on each would. Returns how
+ * many. */
+uint32_t cs__leaf_in(cs__exec *x, const xleaf *l, uint32_t f, uint32_t e, uint32_t *out);
 
 uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t);
 

@@ -1151,6 +1151,41 @@ static void test_pruning_exact(const char *tmp) {
     fprintf(f, "turn %d other - - Voz | xb%s\n", strong ? 40 : 1,
             strong ? "" : " relleno relleno relleno");
   }
+  /* Words of one prefix, more than a heap's worth of variants (exec.c,
+   * cs__leaf_next): short conversations with a few of them, and long ones
+   * with most, so that both the heap and the plain look at each variant
+   * find the next conversation. */
+  static const char cons[] = "bcdfghjlmnprstvz";
+  for (int c = 0; c < 160; c++) {
+    int lng = c % 40 == 0;
+    fprintf(f, "conv %d 6 400 2016-%02d-10 | |\n", 8000 + c, 1 + c % 12);
+    for (int t = 0; t < (lng ? 60 : 2); t++) {
+      fprintf(f, "turn %d other - - Voz |", t);
+      seed = seed * 1103515245u + 12345u;
+      int nw = 1 + (int)((seed >> 16) % 4);
+      for (int w = 0; w < nw; w++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = (seed >> 16) % (lng ? 256 : 24);
+        fprintf(f, " xilo%c%ck relleno", cons[r % 16], cons[(r / 16) % 16]);
+      }
+      fprintf(f, "\n");
+    }
+  }
+  /* And conversations holding nearly all the variants of another prefix:
+   * every step moves most of them, so the heap gives way to the plain look
+   * at each (exec.c, HEAP_TRIAL) in the middle of the walk. */
+  for (int c = 0; c < 100; c++) {
+    fprintf(f, "conv %d 6 400 2015-%02d-10 | |\n", 8500 + c, 1 + c % 12);
+    for (int t = 0; t < 6; t++) {
+      fprintf(f, "turn %d other - - Voz |", t);
+      for (int w = 0; w < 5; w++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = (seed >> 16) % 24;
+        fprintf(f, " yuxo%c%ck", cons[r % 16], cons[(r / 16) % 16]);
+      }
+      fprintf(f, "\n");
+    }
+  }
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
    * the collection's, and pruning must stay exact with them. */
@@ -1165,14 +1200,17 @@ static void test_pruning_exact(const char *tmp) {
   /* The last two are question-shaped, as typed in the search box: many
    * words, proximity between them, and one (xilofono) matching nothing, so
    * that the box relaxes. */
-  const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "alf", "rho OR tau ",
-                      "kappa -impar ", "delta alfa beta", "ro fi ", "ro om* ", "xa xb ",
-                      "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
+  const char *qs[] = {"alfa ", "beta gamma ", "omicron ", "\"alfa beta\"", "\"gamma delta\" alfa",
+                      "alf", "rho OR tau ", "kappa -impar ", "delta alfa beta", "ro fi ", "ro om* ",
+                      "xa xb ", "¿Qué dijo alfa sobre beta, gamma, delta y epsilon?",
                       "¿Hay algo de kappa con lambda, omega y xilofono?",
                       /* Many cursors in long conversations: conversation bounds
                        * summed per document rather than merged (bounds.c). */
                       "alfa OR beta OR gamma OR delta OR epsilon OR zeta OR theta OR kappa OR "
-                      "lambda OR omega"};
+                      "lambda OR omega",
+                      /* More than RUN_MAX_CURSORS variants (no runs, bounds.c): a
+                       * heap of them (exec.c). */
+                      "xilo* ", "xilo* relleno ", "yuxo* "};
   uint32_t limits[] = {1, 3, 10};
   /* Portal (its people's conversations listed up front) and admin (the
    * docid -> conversation table); exact totals, and totals bounded to 2
@@ -1237,7 +1275,8 @@ static void test_pruning_exact(const char *tmp) {
     }
     /* Past the counting bound, whole runs of conversations were ruled out
      * at once, and the pages still equal exhaustive scoring. */
-    th_check(ruled_out > ruled_before, "q=[%s]: no run of conversations ruled out", qs[i]);
+    th_check(ruled_out > ruled_before || strstr(qs[i], "xilo*") || strstr(qs[i], "yuxo*"),
+             "q=[%s]: no run of conversations ruled out", qs[i]);
   }
   th_check(estimated > 0, "some totals were estimated");
 
