@@ -74,6 +74,6 @@ for set in dev-v1.1-es_small dev-v2.0-es_small; do
   CS_STEP_ENV="CS_BENCH_QA_NO_REFIT=1 CS_BENCH_QA_NO_RUN=1" run_step "$q" \
     "+ names spelt otherwise and unknown words (2 edits)"
   CS_STEP_ENV="CS_BENCH_QA_NO_RUN=1" run_step "$q" "+ best sentence, refitted rerank weights"
-  run_step "$q" "+ longest ordered run, length prior (all on)"
+  run_step "$q" "+ longest ordered run (all on)"
   echo
 done

@@ -108,8 +108,6 @@ typedef struct scope {
 
 typedef struct cand {
   uint32_t docid;
-  uint32_t len; /* its length in terms (proximity: the reranked ones; 0 when
-                 * only a phrase matched) */
   double score;
   uint64_t matched; /* bit i: term i occurs */
 } cand;
@@ -447,17 +445,6 @@ static double dependence(const qa_term *t, size_t nt, const cs__ppos *v, size_t 
 #define WINDOW_SPAN 15
 #define WINDOW_WEIGHT 0.7
 
-/* Length prior: a longer passage holds more of the question's words by
- * chance; each reranked candidate loses LENGTH_WEIGHT x log(1 + its length
- * in terms). Like local discrimination, only among at least LOCAL_POOL
- * candidates: in a conversation or a small collection the passage holding
- * the words should win however long (a short note outranked the answer of
- * the fixture's conversation-scoped question otherwise, as a BM25 b >= 0.6
- * did). Chosen on the tuning half of SQuAD-es (bench/analysis.md);
- * CS_BENCH_QA_NO_RUN turns it and the ordered run (surface_windows) off,
- * for bench/qa_steps.sh only. */
-#define LENGTH_WEIGHT 2.0
-
 static double densest_window(const qa_term *t, const cs__ppos *v, size_t n) {
   uint32_t cnt[QA_TERMS_MAX] = {0};
   double mass = 0, best = 0;
@@ -498,7 +485,6 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
   int rc = np && capp && lists ? 0 : CS_ENOMEM;
   int with_dependence = getenv("CS_BENCH_QA_NO_DEPENDENCE") == NULL;
   int with_window = getenv("CS_BENCH_QA_NO_WINDOW") == NULL;
-  double length_w = pool < LOCAL_POOL || getenv("CS_BENCH_QA_NO_RUN") ? 0 : LENGTH_WEIGHT;
   for (size_t i = 0; !rc && i < nt; i++) {
     cs_pcur *cur;
     if (t[i].nrest || cs_pcur_open(r, t[i].key, t[i].len, &cur)) continue;
@@ -511,7 +497,6 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
       if (held[i] && local > 0)
         c[k].score -= local * (double)held[i] * t[i].weight * t[i].idf *
                       cs__bm25_tf(rk, CS_DOC_PASSAGE, cs_pcur_tf(cur), cs_pcur_len(cur));
-      c[k].len = cs_pcur_len(cur);
       if (cs_pcur_positions(cur, &pos, &n)) continue;
       if (cs_grow((void **)&lists[k], &capp[k], np[k] + n, sizeof *lists[k])) {
         rc = CS_ENOMEM;
@@ -526,7 +511,6 @@ static int proximity(cs_reader *r, const cs__ranker *rk, const qa_term *t, size_
     if (np[k] > 1) c[k].score += cs__proximity(lists[k], np[k], rk->p.proximity * mean_idf);
     if (np[k] > 1 && with_dependence) c[k].score += dependence(t, nt, lists[k], np[k]);
     if (np[k] > 1 && with_window) c[k].score += densest_window(t, lists[k], np[k]);
-    c[k].score -= length_w * log(1.0 + c[k].len);
   }
   for (size_t k = 0; lists && k < nc; k++)
     free(lists[k]);
@@ -664,7 +648,7 @@ enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
  * pase de 45 yardas" for "¿Quién estaba recibiendo un pase de 45 yardas de
  * Cam Newton?"), the idf mass of the best such run x RUN_WEIGHT: the n-gram
  * form of the ordered dependence, which only sees pairs. Chosen on the
- * tuning half of SQuAD-es with the length prior (bench/analysis.md). */
+ * tuning half of SQuAD-es (bench/analysis.md). */
 #define RUN_WEIGHT 0.65
 #define RUN_QGAP 3
 

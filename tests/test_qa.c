@@ -283,38 +283,54 @@ static void ordered_run(void) {
   CHECK(got == 2, "the passage with the question's words in its order comes first (got %lld)", got);
 }
 
-/* Length prior (issue #13): among many candidates, a short passage holding
- * the question's words ranks above a long one that holds them more often
- * among many other words. */
-static void length_prior(void) {
+/* A short question's rare word decides, whatever the passages' lengths:
+ * sixty short passages holding only its common verb ("sigue") stay below
+ * the long one saying "refugio", and so does a passage holding only its
+ * thesaurus synonym. A length prior (tried in issue #13) put the short
+ * ones first: it outweighed the rare word's whole score. */
+static void rare_word_over_length(int with_synonym) {
   char dir[128];
   cs_store *s;
-  cs_writer *w = new_index("-length", dir, sizeof dir, &s);
+  cs_writer *w = new_index(with_synonym ? "-prior-syn" : "-prior", dir, sizeof dir, &s);
   cs_patient_in luz = {1, 10, "Luz Prado", NULL, NULL, 1, 1};
   unsigned flags;
   cs_writer_put_patient(w, &luz, &flags);
   char text[1024];
   cs_turn_in t = {0, "Luz", "beneficiary", 0, 3000, text, 0};
   for (uint64_t i = 0; i < 60; i++) {
-    snprintf(text, sizeof text,
-             "La cita número %llu fue en el centro de salud; habló con la trabajadora social del "
-             "alquiler, de la beca del comedor, del curso de cocina y del trabajo de su marido, "
-             "que busca empleo en la obra desde el invierno pasado sin suerte.",
+    snprintf(text, sizeof text, "Sigue con la cita número %llu del médico en el centro.",
              (unsigned long long)i);
     put(w, 100 + i, 1, 10, &t, 1);
   }
-  snprintf(text, sizeof text, "Renovó la tarjeta sanitaria en el centro de salud.");
+  const char *body =
+      "dice que la comida es buena, que los niños van al colegio del barrio, que su marido "
+      "busca trabajo en la obra, que la trabajadora social la llama los lunes, que el médico "
+      "le cambió la medicación y que quiere aprender a cocinar para abrir un puesto en el "
+      "mercado cuando tenga los papeles del permiso de residencia.";
+  snprintf(text, sizeof text, "Vive en el refugio y %s", body);
   put(w, 200, 1, 10, &t, 1);
-  snprintf(text, sizeof text,
-           "Renovó la tarjeta sanitaria en el centro de salud, dice, y la tarjeta del autobús "
-           "la perdió en el mercado con los papeles del piso, las facturas de la luz, las cartas "
-           "del banco, las recetas viejas y las fotos de la boda de su prima en la playa; la "
-           "tarjeta sanitaria nueva la tiene su hermano en el pueblo, y si hace falta la renovó "
-           "otra vez en el centro de salud del barrio, que abre por la tarde los lunes.");
-  put(w, 201, 1, 10, &t, 1);
+  if (with_synonym) {
+    snprintf(text, sizeof text, "Vive con la Cruz Roja y %s", body);
+    put(w, 201, 1, 10, &t, 1);
+  }
   cs_engine *e = open_engine(dir, s, w);
-  long long got = first_conv(e, "¿Renovó la tarjeta sanitaria en el centro de salud?");
-  CHECK(got == 200, "the short passage holding the question's words comes first (got %lld)", got);
+  char thes[200];
+  snprintf(thes, sizeof thes, "%s-th.dat", dir);
+  if (with_synonym) {
+    FILE *tf = fopen(thes, "w");
+    CHECK(tf != NULL, "thesaurus file %s", thes);
+    if (tf) {
+      fputs("UTF-8\nrefugio|1\n-|cruz roja|asilo\n", tf);
+      fclose(tf);
+    }
+    CHECK(cs_engine_load_thesaurus(e, thes) == 1, "the thesaurus loads");
+  }
+  long long got = first_conv(e, "¿Sigue en el refugio?");
+  CHECK(got == 200,
+        "the passage saying \"refugio\" comes first, above those holding only \"sigue\"%s "
+        "(got %lld)",
+        with_synonym ? " and the one holding only its synonym" : "", got);
+  if (with_synonym) unlink(thes);
   drop_index(e, dir);
 }
 
@@ -479,6 +495,7 @@ int main(void) {
   answer_type();
   question_focus();
   ordered_run();
-  length_prior();
+  rare_word_over_length(0);
+  rare_word_over_length(1);
   return th_check_done();
 }
