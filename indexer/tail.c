@@ -488,7 +488,13 @@ static int open_index(tail *t) {
   }
   t->source_pending[0] = 0;
   if (rc) {
-    cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", t->o->index_dir, cs_strerror(rc));
+    if (rc == CS_EVERSION)
+      cs_log(CS_LOG_ERROR,
+             "the index in %s was written in another format: rebuild it with "
+             "convsearch-indexer reindex",
+             t->o->index_dir);
+    else
+      cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", t->o->index_dir, cs_strerror(rc));
     cs_writer_close(t->w);
     t->w = NULL;
     cs_store_close(t->store);

@@ -267,6 +267,16 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
     pthread_mutex_unlock(&e->lock);
     cs__synonyms_unref(v->syn);
     v->syn = NULL;
+    if (rc == CS_EVERSION) { /* an older server's index: reindex swaps in a new generation */
+      cs_log(CS_LOG_ERROR,
+             "the index in %s was written in another format: rebuild it with "
+             "convsearch-indexer reindex",
+             e->dir);
+      cs_engine_err(err, 503, "index_unavailable",
+                    "the index has another format and must be rebuilt (convsearch-indexer "
+                    "reindex)");
+      return -1;
+    }
     cs_log(CS_LOG_ERROR, "cannot read the index: %s", cs_strerror(rc));
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
     return -1;

@@ -1662,6 +1662,35 @@ static void test_edit_distance(void) {
   th_check(!bad, "edit distances within a bound agree with the whole table");
 }
 
+/* An index of another format (an older server's): the engine opens, and
+ * every search answers 503 saying how to rebuild it, not a bare failure. */
+static void test_foreign_format(const char *tmp) {
+  char dir[PATH_MAX], msg[256] = "";
+  snprintf(dir, sizeof dir, "%s/foreign", tmp);
+  cs_store *s;
+  cs_txn *t;
+  if (cs_store_open(dir, CS_STORE_CREATE, &s, msg, sizeof msg)) die("open %s: %s", dir, msg);
+  if (cs_txn_begin(s, 1, &t)) die("txn");
+  cs_put(t, CS_T_META, (cs_slice){"format", 6}, (cs_slice){"convsearch-index 7", 18});
+  if (cs_txn_commit(t)) die("commit");
+  cs_store_close(s);
+  cs_engine *old;
+  cs_engine_error err;
+  th_check(cs_engine_open(dir, &old, &err) == 0, "an index of another format opens: %s",
+           err.message);
+  if (!old) return;
+  cs_caller admin = {CS_CALLER_ADMIN, 0};
+  cs_search_params p;
+  params_init(&p, "vivienda");
+  json_t *out = NULL;
+  memset(&err, 0, sizeof err);
+  int rc = cs_engine_search(old, &admin, &p, &out, &err);
+  th_check(rc == -1 && err.status == 503 && strstr(err.message, "reindex"),
+           "a search says the index must be rebuilt (%d %d %s)", rc, err.status, err.message);
+  json_decref(out);
+  cs_engine_close(old);
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "--write")) {
     write_corpus(argv[2], argv[3]);
@@ -1696,6 +1725,7 @@ int main(int argc, char **argv) {
   test_lexicon_follows(tmp);
   test_snapcache_limits(tmp);
   test_edit_distance();
+  test_foreign_format(tmp);
 
   cs_engine_close(engine);
   if (!getenv("CS_TEST_KEEP"))
