@@ -34,17 +34,21 @@ void cs_tmarks_build(const char *text, size_t len, const cs_token *t, size_t n, 
   cs_buf_free(&body);
 }
 
-long cs_tmarks_read(cs_str marks, size_t len, cs_tmark *out, size_t cap) {
+long cs_tmarks_read(cs_str marks, cs_str text, cs_tmark *out, size_t cap) {
   cs_rd r;
   cs_rd_init(&r, marks.p, marks.len);
   uint64_t n = cs_rd_varint(&r), pos = 0, off = 0;
+  const uint8_t *p = (const uint8_t *)text.p;
   if (r.err || n > cap) return -1;
   for (uint64_t i = 0; i < n; i++) {
     uint64_t dp = cs_rd_varint(&r), doff = cs_rd_varint(&r);
     pos += dp;
     off += doff;
-    if (r.err || dp == 0 || doff == 0 || pos > UINT32_MAX || off >= len) return -1;
-    out[i] = (cs_tmark){(uint32_t)pos, (uint32_t)off};
+    if (r.err || dp == 0 || doff == 0 || pos > UINT32_MAX || off >= text.len) return -1;
+    /* Where the builder puts a mark: a chunk's first byte (mid-word or
+     * mid-character, the scan from it would not be the text's). */
+    if (p && (!is_space(p[off - 1]) || is_space(p[off]))) return -1;
+    if (out) out[i] = (cs_tmark){(uint32_t)pos, (uint32_t)off};
   }
   return r.p == r.end ? (long)n : -1;
 }

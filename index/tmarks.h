@@ -36,10 +36,11 @@ typedef struct cs_tmark {
  * (cs_analyze's, in position order). Errors go to out->err. */
 void cs_tmarks_build(const char *text, size_t len, const cs_token *t, size_t n, cs_buf *out);
 
-/* Reads marks (the bytes cs_tmarks_build wrote) of a text of len bytes into
- * out[0..cap): their number, or -1 when they are damaged (or more than
- * cap). */
-long cs_tmarks_read(cs_str marks, size_t len, cs_tmark *out, size_t cap);
+/* Reads marks (the bytes cs_tmarks_build wrote) of text into out[0..cap)
+ * (out NULL: only checks them): their number, or -1 when they are damaged
+ * (a mark past the text or, when text.p is set, not at a chunk's first
+ * byte) or more than cap. */
+long cs_tmarks_read(cs_str marks, cs_str text, cs_tmark *out, size_t cap);
 
 /* Skips the marks at r (a turn's metadata): CS_ECORRUPT when they do not
  * follow the layout; *marks: their bytes. */

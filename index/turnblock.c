@@ -81,6 +81,10 @@ int cs_tblock_next(cs_tblock_it *it, cs_turn *t) {
   t->start_ms = (int64_t)start;
   t->end_ms = (int64_t)end;
   t->text = (cs_str){it->packed.p ? NULL : it->text.p + it->off, (size_t)len};
+  /* (with its text at hand: marks off their chunks' first bytes would make
+   * the highlighter mark other words) */
+  if (t->text.p && t->marks.len && cs_tmarks_read(t->marks, t->text, NULL, SIZE_MAX) < 0)
+    return CS_ECORRUPT;
   it->end = t->end_ms;
   it->off += (size_t)len;
   it->i++;

@@ -132,7 +132,7 @@ int cs__highlight_turn(cs_analyzer *a, cs_str lang, cs_str text, cs_str marks, c
     cap = 64;
   else if (!(mk = malloc(cap * sizeof *mk)))
     return -1;
-  long nm = cs_tmarks_read(marks, text.len, mk, cap);
+  long nm = cs_tmarks_read(marks, text, mk, cap);
   cs__words w;
   memset(&w, 0, sizeof w);
   words_init(a, lang, &w);

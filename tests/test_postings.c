@@ -538,8 +538,9 @@ static void marks(void) {
   size_t nt;
   CHECK(an && cs_analyze(an, "es", (const char *)text.p, text.len, &t, &nt) == 0, "analyzed");
   cs_tmarks_build((const char *)text.p, text.len, t, nt, &mk);
+  cs_str ts = {(const char *)text.p, text.len};
   cs_tmark m[256];
-  long nm = cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, text.len, m, 256);
+  long nm = cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, ts, m, 256);
   CHECK(nm >= (long)(nt / CS_TMARKS_EVERY) - 2 && nm <= (long)(nt / CS_TMARKS_EVERY),
         "about one mark every %d words (%ld for %zu)", CS_TMARKS_EVERY, nm, nt);
   int good = 1;
@@ -578,16 +579,38 @@ static void marks(void) {
       CHECK(rc == 0 && u.marks.len == mk.len && !memcmp(u.marks.p, mk.p, mk.len),
             "its marks read back");
     else
-      CHECK(rc == 0 && cs_tmarks_read(u.marks, u.text.len, m, 256) <= 0, "turn %d has no marks", i);
+      CHECK(rc == 0 && cs_tmarks_read(u.marks, u.text, m, 256) <= 0, "turn %d has no marks", i);
     int bad = 0;
     for (size_t cut = 0; cut < b.len; cut++)
       bad += cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, cut}, &scratch) != CS_ECORRUPT;
     CHECK(bad == 0, "every cut block %d is corrupt (%d were not)", i, bad);
   }
-  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, text.len, m, 1) == -1,
+  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len}, ts, m, 1) == -1,
         "more marks than room are refused");
-  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len - 1}, text.len, m, 256) == -1,
+  CHECK(cs_tmarks_read((cs_str){(const char *)mk.p, mk.len - 1}, ts, m, 256) == -1,
         "cut marks are refused");
+  /* A mark moved by a byte (into its word) or onto white space: damaged,
+   * not a place to scan from; and the turn block holding it is corrupt. */
+  for (int d = -1; d <= 1; d += 2) {
+    cs_buf bad;
+    cs_buf_init(&bad);
+    cs_buf_varint(&bad, 1);
+    cs_buf_varint(&bad, m[0].pos);
+    cs_buf_varint(&bad, (uint64_t)((int64_t)m[0].off + d));
+    cs_str bm = {(const char *)bad.p, bad.len};
+    CHECK(cs_tmarks_read(bm, ts, m + 1, 255) == -1 && cs_tmarks_read(bm, ts, NULL, 256) == -1,
+          "a mark %s its chunk's first byte is refused", d < 0 ? "before" : "after");
+    cs_tblock_b bb;
+    cs_tblock_b_init(&bb, 6);
+    cs_turn one = {.docid = 4, .seq = 0, .text = ts, .marks = bm, .end_ms = -1};
+    cs_tblock_b_add(&bb, &one);
+    int rc = cs_tblock_b_encode(&bb, z, key, &b);
+    CHECK(rc == 0 &&
+              cs_tblock_check((cs_slice){key, 12}, (cs_slice){b.p, b.len}, &scratch) == CS_ECORRUPT,
+          "a turn block with a misplaced mark is corrupt (%d)", rc);
+    cs_tblock_b_free(&bb);
+    cs_buf_free(&bad);
+  }
   cs_tblock_b_free(&tb);
   cs_textpack_destroy(z);
   cs_analyzer_destroy(an);
