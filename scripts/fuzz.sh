@@ -105,7 +105,7 @@ run_one() {
   local dirs=("$work" "$seeds")
   [ -d "$regress" ] && dirs+=("$regress")
   echo "fuzz.sh: $name for ${secs}s"
-  CS_FUZZ_INDEX=$build/seeds/index ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  CS_FUZZ_INDEX=$build/seeds/index CS_FUZZ_ZDICT=$build/seeds/zdict ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     "$build/bin/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len=8192 -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" \
     "${dirs[@]}" 2>"$build/$name.log" || {

@@ -4,17 +4,38 @@
  * (index/oblock.h, every entry's value decoded). The first byte picks the
  * decoder, the rest is the stored value; a turn block's texts are unpacked and a
  * chunk's positions read, as the readers do. Seeds: values of a real
- * index (tests/fuzz/seeds.c).
+ * index (tests/fuzz/seeds.c); CS_FUZZ_ZDICT names its stored-text
+ * dictionary, registered first as a reader registers it, so that texts
+ * packed with it are unpacked.
  */
 #include "fuzz_records.h"
 #include "oblock.h"
 #include "postings.h"
 #include "records.h"
 #include "passblock.h"
+#include "textpack.h"
 #include "turnblock.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  const char *path = getenv("CS_FUZZ_ZDICT");
+  if (!path) return 0; /* texts packed with a dictionary are then refused */
+  static char v[1 << 20];
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(v, 1, sizeof v, f) : 0;
+  if (f) fclose(f);
+  if (!n || cs_textpack_dict_load((cs_str){v, n})) {
+    fprintf(stderr, "fuzz_records: CS_FUZZ_ZDICT=%s is not a stored-text dictionary\n", path);
+    abort();
+  }
+  return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;

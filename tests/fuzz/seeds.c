@@ -4,14 +4,18 @@
  * writer into DIR/index (the router fuzzer serves it), every value of its
  * tables as DIR/records/* (a decoder selector byte, as fuzz_records reads
  * it, then the stored bytes) and minted tokens, valid, expired and forged,
- * as DIR/token/*. The query and router seeds come from tests/http/*.case
- * (scripts/fuzz.sh).
+ * as DIR/token/*, and the index's stored-text dictionary (META zdict) as
+ * DIR/zdict, which fuzz_records registers (CS_FUZZ_ZDICT) so that turn
+ * blocks packed with it (zstd with the dictionary, LZ4 with its history)
+ * and their word-scan marks are decoded, not refused at the first byte. The query and router seeds
+ * come from tests/http/*.case (scripts/fuzz.sh).
  */
 #include "auth.h"
 #include "fuzz_auth.h"
 #include "fuzz_records.h"
 #include "records.h"
 #include "store.h"
+#include "textpack.h"
 #include "writer.h"
 
 #include <stdio.h>
@@ -38,6 +42,62 @@ static void put_file(const char *dir, const char *name, const void *a, size_t an
   fwrite(a, 1, an, f);
   if (bn) fwrite(b, 1, bn, f);
   fclose(f);
+}
+
+/* Generated Spanish-looking text: n bytes of words picked by an LCG. */
+static size_t words(char *out, size_t n, uint32_t *seed) {
+  static const char *const w[] = {"vivienda", "albergue", "trabajo", "hermana", "niños",
+                                  "padrón",   "médico",   "Cuenca",  "año",     "empleo",
+                                  "de",       "la",       "que",     "el",      "en",
+                                  "y",        "los",      "se",      "por",     "cocinero"};
+  size_t len = 0;
+  while (len + 12 < n) {
+    *seed = *seed * 1103515245u + 12345u;
+    const char *x = w[(*seed >> 16) % (sizeof w / sizeof *w)];
+    size_t k = strlen(x);
+    memcpy(out + len, x, k);
+    len += k;
+    out[len++] = (*seed >> 8) % 11 ? ' ' : ',';
+  }
+  out[len] = 0;
+  return len;
+}
+
+/* Enough text for the writer to build its stored-text dictionary (patient
+ * 4's filler conversations, ids from 1000), then conversations 20-22 whose
+ * turns are packed with it: zstd with the dictionary (short turns), LZ4
+ * with its history (turns of CS_TEXT_LZ4_MIN bytes or more), with
+ * word-scan marks (turns of CS_TMARKS_MIN_TEXT bytes or more). Their keys
+ * sort first, so their blocks are among the dumped seeds. */
+static void long_texts(cs_writer *w) {
+  static char text[6][4096];
+  uint32_t seed = 7;
+  cs_patient_in pi = {4, 1, "Marta Ruiz", NULL, NULL, 1000, 1000};
+  must(cs_writer_put_patient(w, &pi, NULL), "patient");
+  size_t sampled = 0;
+  for (uint64_t id = 1000; sampled < CS_ZDICT_SAMPLE + 4096; id++) {
+    cs_turn_in t[6];
+    for (int i = 0; i < 6; i++) {
+      size_t n = words(text[i], 200 + (size_t)i * 300, &seed);
+      sampled += n;
+      t[i] = (cs_turn_in){i, "Ana", "interviewer", i * 1000, i * 1000 + 900, text[i], n};
+    }
+    cs_conv_in c = {id, 4, 1, "Relleno", NULL, "es", NULL, "done", 60000, 1000, 2000, t, 6};
+    must(cs_writer_put_conversation(w, &c, NULL), "filler conversation");
+  }
+  static const size_t sizes[3][3] = {{90, 300, 1200}, {2000, 40, 600}, {4000, 1100, 260}};
+  for (uint64_t id = 20; id < 23; id++) {
+    cs_turn_in t[3];
+    for (int i = 0; i < 3; i++) {
+      size_t n = words(text[i], sizes[id - 20][i], &seed);
+      t[i] = (cs_turn_in){i,        i % 2 ? "Ana" : "Luis", i % 2 ? "interviewer" : "beneficiary",
+                          i * 1000, i * 1000 + 900,         text[i],
+                          n};
+    }
+    cs_conv_in c = {id,   4, 1, "Entrevista larga", NULL, "es", NULL, "done", 60000, 1000,
+                    2000, t, 3};
+    must(cs_writer_put_conversation(w, &c, NULL), "long conversation");
+  }
 }
 
 static void build(const char *dir) {
@@ -72,6 +132,7 @@ static void build(const char *dir) {
     must(cs_writer_put_event(w, &e, NULL), "event");
   }
   must(cs_writer_put_point(w, 1, "¿Tiene un lugar en el que vivir?", "vivienda"), "point");
+  long_texts(w);
   cs_checkpoint cp = {100, 0, 0, 0, 1, 0};
   must(cs_writer_set_checkpoint(w, &cp), "checkpoint");
   must(cs_writer_set_mirror(w, 1), "mirror");
@@ -82,7 +143,7 @@ static void build(const char *dir) {
   cs_store_close(s);
 }
 
-static void dump(const char *index, const char *out) {
+static void dump(const char *index, const char *out, const char *zdict_dir) {
   cs_store *s;
   char err[256];
   must(cs_store_open(index, CS_STORE_RDONLY, &s, err, sizeof err), err);
@@ -103,11 +164,17 @@ static void dump(const char *index, const char *out) {
     cs_cursor *c;
     must(cs_cursor_open(t, tables[i].table, &c), "cursor");
     cs_slice k, v;
-    for (int rc = cs_cursor_first(c, &k, &v); rc == 0 && n < 400; rc = cs_cursor_next(c, &k, &v)) {
+    int in_table = 0; /* at most 40 values of each table */
+    for (int rc = cs_cursor_first(c, &k, &v); rc == 0 && in_table < 40;
+         rc = cs_cursor_next(c, &k, &v)) {
       uint8_t head[3 + 255];
       size_t hn = 1;
       int sel = tables[i].sel;
-      if (sel < 0) { /* META: the checkpoint and the statistics */
+      if (sel < 0) { /* META: the checkpoint and the statistics; the dictionary */
+        if (k.len == 5 && !memcmp(k.data, "zdict", 5)) {
+          put_file(zdict_dir, "zdict", v.data, v.len, NULL, 0);
+          continue;
+        }
         if (k.len == 10 && !memcmp(k.data, "checkpoint", 10))
           sel = FUZZ_CHECKPOINT;
         else if (k.len == 5 && !memcmp(k.data, "stats", 5))
@@ -130,6 +197,7 @@ static void dump(const char *index, const char *out) {
       }
       char name[32];
       snprintf(name, sizeof name, "r%03d", n++);
+      in_table++;
       put_file(out, name, head, hn, v.data, v.len);
     }
     cs_cursor_close(c);
@@ -172,7 +240,13 @@ int main(int argc, char **argv) {
   char out[1100];
   snprintf(out, sizeof out, "%s/records", argv[1]);
   mkdir(out, 0700);
-  dump(path, out);
+  dump(path, out, argv[1]);
+  snprintf(out, sizeof out, "%s/zdict", argv[1]);
+  struct stat st;
+  if (stat(out, &st)) {
+    fprintf(stderr, "fuzz_seeds: the writer built no stored-text dictionary\n");
+    return 1;
+  }
   snprintf(out, sizeof out, "%s/token", argv[1]);
   mkdir(out, 0700);
   tokens(out);
