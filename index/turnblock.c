@@ -114,10 +114,6 @@ void cs_tblock_b_free(cs_tblock_b *b) {
   cs_buf_free(&b->spk);
 }
 
-int cs_tblock_b_in_order(const cs_tblock_b *b, const cs_turn *t) {
-  return !b->any || t->seq > b->seq;
-}
-
 int cs_tblock_b_fits(const cs_tblock_b *b, const cs_turn *t) {
   return b->n == 0 || (b->n < CS_TBLOCK_TURNS && b->text.len + t->text.len <= CS_TBLOCK_BYTES);
 }
@@ -158,7 +154,6 @@ void cs_tblock_b_add(cs_tblock_b *b, const cs_turn *t) {
   b->docid = t->docid;
   b->end = t->end_ms;
   b->n++;
-  b->any = 1;
 }
 
 int cs_tblock_b_encode(cs_tblock_b *b, cs_textpack *z, uint8_t key[12], cs_buf *out) {

@@ -78,7 +78,6 @@ typedef struct cs_tblock_b {
   uint64_t conv;
   uint32_t n, nspk;
   int32_t first_seq, seq;
-  int any; /* a turn was added (seq is the last one's) */
   uint32_t docid;
   int64_t end;
   cs_buf meta, text, spk;
@@ -87,10 +86,8 @@ typedef struct cs_tblock_b {
 
 void cs_tblock_b_init(cs_tblock_b *b, uint64_t conv);
 void cs_tblock_b_free(cs_tblock_b *b);
-/* Whether t's seq is past the last turn added: turns come in seq order
- * (writer.h); one that is not cannot be stored. */
-int cs_tblock_b_in_order(const cs_tblock_b *b, const cs_turn *t);
-/* Whether turn t goes into the block being built (0: write that block with
+/* Turns must come in increasing seq order (the writer leaves out one that
+ * does not: writer_conv.c). Whether turn t goes into the block being built (0: write that block with
  * cs_tblock_b_encode first). */
 int cs_tblock_b_fits(const cs_tblock_b *b, const cs_turn *t);
 /* Adds t (its text and speaker are copied). Errors go to the block's
