@@ -813,6 +813,41 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
   return rc;
 }
 
+/* The person a question is about: among many candidates (a question over
+ * several people), a person whose conversations hold many of the reranked
+ * candidates is more likely the one asked about than a person with a lone
+ * passage that shares a few of its words (the question's subject, "Kublai",
+ * is held by all of them, so local discrimination took its weight away).
+ * Each candidate's score is multiplied by 1 + PERSON_WEIGHT x the share of
+ * the nc candidates that belong to conversations of the same person. Only
+ * among at least LOCAL_POOL candidates, as local discrimination; within one
+ * person's conversations it changes no order. Chosen on the tuning half of
+ * SQuAD-es, whose paragraphs of one article are conversations of one
+ * person (bench/analysis.md); CS_BENCH_QA_NO_PERSON turns it off, for
+ * bench/qa_steps.sh only. */
+#define PERSON_WEIGHT 1.0
+
+static int same_person(cs_reader *r, cand *c, size_t nc) {
+  uint64_t *who = malloc(nc * sizeof *who);
+  if (!who) return CS_ENOMEM;
+  for (size_t k = 0; k < nc; k++) {
+    cs_doc d;
+    cs_conv cv;
+    /* (unreadable: a person of its own) */
+    who[k] = cs_reader_doc(r, c[k].docid, &d) || cs_reader_conv(r, d.conversation_id, &cv)
+                 ? UINT64_MAX - k
+                 : cv.patient_id;
+  }
+  for (size_t k = 0; k < nc; k++) {
+    size_t same = 0;
+    for (size_t j = 0; j < nc; j++)
+      same += who[j] == who[k];
+    c[k].score *= 1 + PERSON_WEIGHT * (double)same / (double)nc;
+  }
+  free(who);
+  return 0;
+}
+
 /* Ranks passages for the terms; *out gets up to `k` candidates, best first
  * (malloc'd). The analyzer (borrowed) re-analyzes the best candidates. */
 static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term *t, size_t nt,
@@ -869,6 +904,11 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
   rc = proximity(r, &rk, t, nt, a.v, top);
   if (!rc && top) qsort(a.v, top, sizeof *a.v, cand_by_score);
   if (!rc) rc = rerank(r, an, sc, &rk, t, nt, kind, a.v, top);
+  if (rc) {
+    free(a.v);
+    return rc;
+  }
+  if (top >= LOCAL_POOL && !getenv("CS_BENCH_QA_NO_PERSON")) rc = same_person(r, a.v, top);
   if (rc) {
     free(a.v);
     return rc;

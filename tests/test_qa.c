@@ -161,6 +161,48 @@ static void local_discrimination(void) {
   drop_index(e, dir);
 }
 
+/* The person asked about (issue #13): over several people, the subject of
+ * the question ("Kublai") is held by all of one person's passages, so
+ * local discrimination takes its weight away and the question's other word
+ * decides; a lone passage of another person repeating that word must not
+ * come first: the person whose conversations hold most of the candidates
+ * is the one asked about. */
+static void same_person(void) {
+  char dir[128];
+  cs_store *s;
+  cs_writer *w = new_index("-person", dir, sizeof dir, &s);
+  cs_patient_in kublai = {1, 10, "Ana Vidal", NULL, NULL, 1, 1},
+                other = {2, 20, "Otra Persona", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &kublai, &flags);
+  cs_writer_put_patient(w, &other, &flags);
+  char text[200];
+  cs_turn_in t = {0, "Ana", "beneficiary", 0, 3000, text, 0};
+  for (uint64_t i = 0; i < 1000; i++) {
+    snprintf(text, sizeof text, "Reunión número %llu sobre el expediente y los papeles.",
+             (unsigned long long)i);
+    put(w, 1000 + i, 2, 20, &t, 1);
+  }
+  for (uint64_t i = 0; i < 45; i++) {
+    snprintf(text, sizeof text, "Kublai visitó la provincia %llu con su corte.",
+             (unsigned long long)i);
+    put(w, 100 + i, 1, 10, &t, 1);
+  }
+  snprintf(text, sizeof text, "Kublai promovió el crecimiento comercial del imperio.");
+  put(w, 200, 1, 10, &t, 1);
+  snprintf(text, sizeof text,
+           "Ese tipo de crecimiento del barrio, crecimiento de la población, crecimiento de "
+           "los precios: todo tipo de crecimiento.");
+  put(w, 300, 2, 20, &t, 1);
+  cs_engine *e = open_engine(dir, s, w);
+  long long got = first_conv(e, "¿Qué tipo de crecimiento alentó Kublai?");
+  CHECK(got == 200,
+        "the passage of the person asked about comes first, not another person's repeating the "
+        "question's other word (got %lld)",
+        got);
+  drop_index(e, dir);
+}
+
 /* Densest window (issue #13): the passage holding the question's words
  * together, where the question was written from, ranks above one that
  * repeats them far apart. */
@@ -524,6 +566,7 @@ int main(void) {
 
   drop_index(e, dir);
   local_discrimination();
+  same_person();
   densest_window();
   name_spelling();
   answer_type();
