@@ -58,6 +58,7 @@ for set in dev-v1.1-es_small dev-v2.0-es_small; do
   later="CS_BENCH_QA_NO_LOCAL=1 CS_BENCH_QA_NO_PREFIX=1 CS_BENCH_QA_NO_WINDOW=1"
   later="$later CS_BENCH_QA_NO_FOCUS=1 CS_BENCH_QA_NO_ANSWER=1"
   newest="CS_BENCH_QA_NO_NAMES=1 CS_BENCH_QA_NO_REFIT=1 CS_BENCH_QA_NO_RUN=1"
+  newest="$newest CS_BENCH_QA_NO_PERSON=1"
   later="$later $newest"
   CS_STEP_ENV="CS_BENCH_QA_NO_DEPENDENCE=1 $later" run_step "$q" \
     "BM25 + proximity + surface + coordination (before #13)" --thesaurus none --hunspell none
@@ -71,9 +72,11 @@ for set in dev-v1.1-es_small dev-v2.0-es_small; do
   CS_STEP_ENV="$last" run_step "$q" "+ densest window"
   CS_STEP_ENV="CS_BENCH_QA_NO_ANSWER=1 $newest" run_step "$q" "+ question focus"
   CS_STEP_ENV="$newest" run_step "$q" "+ expected answer type"
-  CS_STEP_ENV="CS_BENCH_QA_NO_REFIT=1 CS_BENCH_QA_NO_RUN=1" run_step "$q" \
+  CS_STEP_ENV="CS_BENCH_QA_NO_REFIT=1 CS_BENCH_QA_NO_RUN=1 CS_BENCH_QA_NO_PERSON=1" run_step "$q" \
     "+ names spelt otherwise and unknown words (2 edits)"
-  CS_STEP_ENV="CS_BENCH_QA_NO_RUN=1" run_step "$q" "+ best sentence, refitted rerank weights"
-  run_step "$q" "+ longest ordered run (all on)"
+  CS_STEP_ENV="CS_BENCH_QA_NO_RUN=1 CS_BENCH_QA_NO_PERSON=1" run_step "$q" \
+    "+ best sentence, refitted rerank weights"
+  CS_STEP_ENV="CS_BENCH_QA_NO_PERSON=1" run_step "$q" "+ longest ordered run"
+  run_step "$q" "+ the person asked about (all on)"
   echo
 done

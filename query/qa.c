@@ -647,8 +647,11 @@ enum { ANSWER_ANY, ANSWER_NUMBER, ANSWER_NAME };
  * next one at most RUN_QGAP question positions after the previous: "un
  * pase de 45 yardas" for "¿Quién estaba recibiendo un pase de 45 yardas de
  * Cam Newton?"), the idf mass of the best such run x RUN_WEIGHT: the n-gram
- * form of the ordered dependence, which only sees pairs. Chosen on the
- * tuning half of SQuAD-es (bench/analysis.md). */
+ * form of the ordered dependence, which only sees pairs. Only the
+ * question's own words make a run: a word matched through an expansion
+ * (lemma, synonym, thesaurus, prefix, name) ends it, as any other word
+ * does, rather than counting at its question word's whole idf. Chosen on
+ * the tuning half of SQuAD-es (bench/analysis.md). */
 #define RUN_WEIGHT 0.65
 #define RUN_QGAP 3
 
@@ -674,19 +677,21 @@ static int answer_kind(cs_analyzer *an, const char *q) {
 static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const uint8_t *w,
                            size_t nw, int kind, double *score) {
   if (nw == 0) return 0;
-  int16_t *g = malloc(nw * sizeof *g);
+  int16_t *g = malloc(nw * sizeof *g), *x = malloc(nw * sizeof *x);
   uint8_t *opens = malloc(nw);
-  if (!g || !opens) {
+  if (!g || !x || !opens) {
     free(g);
+    free(x);
     free(opens);
     return -1;
   }
   /* g[j]: the question term token j stands for, -2 an answer token, -3 a
-   * stop word, -1 none of these */
+   * stop word, -1 none of these; x[j]: the term that matched it (the
+   * question term itself or one of its expansions) */
   for (size_t j = 0; j < nw; j++, w = surf_next(w)) {
     const uint8_t *term = w + 1 + w[0];
     uint8_t flags = term[1 + term[0]];
-    g[j] = -1;
+    g[j] = x[j] = -1;
     opens[j] = (flags & SURF_SENTENCE) != 0;
     if (flags & SURF_STOP) {
       g[j] = -3;
@@ -694,8 +699,10 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
     }
     for (size_t i = 0; i < nt && g[j] < 0; i++)
       if ((matched & (1ull << i)) && !t[i].nrest && t[i].len - 1 == term[0] &&
-          memcmp(t[i].key + 1, term + 1, term[0]) == 0)
+          memcmp(t[i].key + 1, term + 1, term[0]) == 0) {
         g[j] = (int16_t)t[i].group;
+        x[j] = (int16_t)i;
+      }
     if (g[j] < 0 && kind != ANSWER_ANY &&
         (flags & (kind == ANSWER_NUMBER ? SURF_NUMBER : SURF_NAME)))
       g[j] = -2;
@@ -733,8 +740,13 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
   double run = 0, longest = 0;
   int last = -1, with_run = getenv("CS_BENCH_QA_NO_RUN") == NULL;
   for (size_t j = 0; with_run && j < nw; j++) {
-    if (opens[j] || (g[j] < 0 && g[j] != -3)) last = -1;
-    if (g[j] < 0) continue;
+    /* only the question's own words, as written or stemmed alike: a word
+     * matched through an expansion, or a checklist point's related word (at
+     * its place in the list of related words, not in the question), ends
+     * the run like any other word */
+    int own = g[j] >= 0 && x[j] == g[j] && t[x[j]].weight >= 1;
+    if (opens[j] || (g[j] != -3 && !own)) last = -1;
+    if (!own) continue;
     int next = last >= 0 && t[g[j]].qpos > t[last].qpos && t[g[j]].qpos <= t[last].qpos + RUN_QGAP;
     run = next ? run + t[g[j]].idf : t[g[j]].idf;
     last = g[j];
@@ -742,6 +754,7 @@ static int surface_windows(const qa_term *t, size_t nt, uint64_t matched, const 
   }
   *score += RUN_WEIGHT * longest;
   free(g);
+  free(x);
   free(opens);
   return 0;
 }
@@ -800,6 +813,41 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
   return rc;
 }
 
+/* The person a question is about: among many candidates (a question over
+ * several people), a person whose conversations hold many of the reranked
+ * candidates is more likely the one asked about than a person with a lone
+ * passage that shares a few of its words (the question's subject, "Kublai",
+ * is held by all of them, so local discrimination took its weight away).
+ * Each candidate's score is multiplied by 1 + PERSON_WEIGHT x the share of
+ * the nc candidates that belong to conversations of the same person. Only
+ * among at least LOCAL_POOL candidates, as local discrimination; within one
+ * person's conversations it changes no order. Chosen on the tuning half of
+ * SQuAD-es, whose paragraphs of one article are conversations of one
+ * person (bench/analysis.md); CS_BENCH_QA_NO_PERSON turns it off, for
+ * bench/qa_steps.sh only. */
+#define PERSON_WEIGHT 1.0
+
+static int same_person(cs_reader *r, cand *c, size_t nc) {
+  uint64_t *who = malloc(nc * sizeof *who);
+  if (!who) return CS_ENOMEM;
+  for (size_t k = 0; k < nc; k++) {
+    cs_doc d;
+    cs_conv cv;
+    /* (unreadable: a person of its own) */
+    who[k] = cs_reader_doc(r, c[k].docid, &d) || cs_reader_conv(r, d.conversation_id, &cv)
+                 ? UINT64_MAX - k
+                 : cv.patient_id;
+  }
+  for (size_t k = 0; k < nc; k++) {
+    size_t same = 0;
+    for (size_t j = 0; j < nc; j++)
+      same += who[j] == who[k];
+    c[k].score *= 1 + PERSON_WEIGHT * (double)same / (double)nc;
+  }
+  free(who);
+  return 0;
+}
+
 /* Ranks passages for the terms; *out gets up to `k` candidates, best first
  * (malloc'd). The analyzer (borrowed) re-analyzes the best candidates. */
 static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term *t, size_t nt,
@@ -856,6 +904,11 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
   rc = proximity(r, &rk, t, nt, a.v, top);
   if (!rc && top) qsort(a.v, top, sizeof *a.v, cand_by_score);
   if (!rc) rc = rerank(r, an, sc, &rk, t, nt, kind, a.v, top);
+  if (rc) {
+    free(a.v);
+    return rc;
+  }
+  if (top >= LOCAL_POOL && !getenv("CS_BENCH_QA_NO_PERSON")) rc = same_person(r, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
