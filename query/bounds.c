@@ -642,11 +642,8 @@ static int score_one(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t
   return rc;
 }
 
-/* score_conv_taat: a window with fewer than one document in this many
- * of its span goes document at a time. */
-#define TAAT_SPARSE 8
-
-/* Term-at-a-time accumulators of one document of a window (taat_window). */
+/* Term-at-a-time accumulators of one document of a window (taat_window),
+ * valid where its bit is set. */
 typedef struct taat_doc {
   double sum;   /* the clauses' best variants so far, summed clause by clause */
   double lbest; /* the current clause's best variant (several variants) */
@@ -659,19 +656,24 @@ typedef struct taat_doc {
  * documents of the window: each cursor's documents straight from the chunk
  * (cs_pcur_peek) into per-document accumulators, clause after clause, so
  * that each document's sum is added in the document-at-a-time order (the
- * same bits). Mask bits and exact tiers are the variants' with a document
- * scored, as score_doc's. Then, in docid order, proximity where two
- * clauses met and it can matter (the cursors moved to the document and
- * score_doc's positions), keep_top3 and the snippets, as
- * document-at-a-time. Leaves the cursors where they were (at lo or
- * after; the caller moves them to hi). */
+ * same bits: a sum starts at the first clause met, 0 + s being s). A
+ * bitmap marks the documents met (another, a clause's several variants),
+ * so that a window costs its documents, not its span. Mask bits and exact
+ * tiers are the variants' with a document scored, as score_doc's. Then,
+ * in docid order, proximity where two clauses met and it can matter (the
+ * cursors moved to the document and score_doc's positions), keep_top3 and
+ * the snippets, as document-at-a-time. Leaves the cursors at lo or after
+ * (the caller moves them to hi). */
 static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t lo, uint32_t hi,
                        uint64_t *mask, uint64_t exact_leaves[4], double top[3]) {
   cs__exec *x = s->x;
-  uint32_t span = hi - lo;
-  if (cs_grow((void **)&x->td, &x->td_cap, span, sizeof *x->td)) return CS_ENOMEM;
+  uint32_t span = hi - lo, nw = (span + 63) / 64;
+  if (cs_grow((void **)&x->td, &x->td_cap, span, sizeof *x->td) ||
+      cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits))
+    return CS_ENOMEM;
   taat_doc *td = x->td;
-  memset(td, 0, span * sizeof *td);
+  uint64_t *met = x->tbits, *lmet = x->tbits + nw;
+  memset(met, 0, nw * sizeof *met);
   const uint8_t *bits = s->cur_bits;
   for (uint32_t a = 0; a < na;) {
     uint32_t li = x->vars[x->act[a]].leaf, b = a;
@@ -680,12 +682,7 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
     const xleaf *l = &x->leaves[li];
     unsigned fields = l->fields;
     int many = b - a > 1, exact = 0;
-    if (many) {
-      for (uint32_t i = 0; i < span; i++) {
-        td[i].lbest = 0;
-        td[i].lo = 0;
-      }
-    }
+    if (many) memset(lmet, 0, nw * sizeof *lmet);
     for (uint32_t c = a; c < b; c++) {
       xvar *v = &x->vars[x->act[c]];
       const uint32_t *doc, *tf, *len;
@@ -699,14 +696,27 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
         hit = 1;
         double sc = w * cs__bm25_tf(&x->rk, kind, tf[j], len[j]);
         taat_doc *t = &td[i];
+        uint64_t bit = 1ull << (i & 63);
         if (many) {
+          if (!(lmet[i >> 6] & bit)) {
+            lmet[i >> 6] |= bit;
+            t->lbest = 0;
+            t->lo = 0;
+          }
           if (sc > t->lbest) t->lbest = sc;
           t->lo += tf[j];
         } else if (sc > 0) {
-          t->sum += sc;
-          t->matched++;
-          t->occ += tf[j];
-          if (tf[j] > t->most) t->most = tf[j];
+          if (!(met[i >> 6] & bit)) {
+            met[i >> 6] |= bit;
+            t->sum = sc;
+            t->matched = 1;
+            t->occ = t->most = tf[j];
+          } else {
+            t->sum += sc;
+            t->matched++;
+            t->occ += tf[j];
+            if (tf[j] > t->most) t->most = tf[j];
+          }
         }
       }
       if (hit) {
@@ -715,10 +725,17 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
       }
     }
     if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
-    if (many) {
-      for (uint32_t i = 0; i < span; i++) {
+    for (uint32_t k = 0; many && k < nw; k++) {
+      for (uint64_t m = lmet[k]; m; m &= m - 1) {
+        uint32_t i = k * 64 + (uint32_t)__builtin_ctzll(m);
         taat_doc *t = &td[i];
-        if (t->lbest > 0) {
+        if (!(t->lbest > 0)) continue;
+        if (!(met[k] & (1ull << (i & 63)))) {
+          met[k] |= 1ull << (i & 63);
+          t->sum = t->lbest;
+          t->matched = 1;
+          t->occ = t->most = t->lo;
+        } else {
           t->sum += t->lbest;
           t->matched++;
           t->occ += t->lo;
@@ -728,27 +745,28 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
     }
     a = b;
   }
-  for (uint32_t i = 0; i < span; i++) {
-    const taat_doc *t = &td[i];
-    if (!t->matched) continue;
-    uint32_t d = lo + i;
-    int kind = kind_of(R, d);
-    double doc = t->sum;
-    if (t->matched >= 2 && x->prox_scale > 0 &&
-        prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, t->occ, t->most))) {
-      for (uint32_t a = 0; a < na; a++)
-        var_geq(&x->vars[x->act[a]], d);
-      int matched;
-      uint64_t occ, most;
-      score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most);
-      double bonus;
-      int rc = doc_proximity(x, na, d, &bonus);
-      if (rc) return rc;
-      doc += bonus;
-    }
-    if (doc > 0) {
-      keep_top3(top, doc);
-      if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
+  for (uint32_t k = 0; k < nw; k++) {
+    for (uint64_t m = met[k]; m; m &= m - 1) {
+      uint32_t i = k * 64 + (uint32_t)__builtin_ctzll(m), d = lo + i;
+      const taat_doc *t = &td[i];
+      int kind = kind_of(R, d);
+      double doc = t->sum;
+      if (t->matched >= 2 && x->prox_scale > 0 &&
+          prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, t->occ, t->most))) {
+        for (uint32_t a = 0; a < na; a++)
+          var_geq(&x->vars[x->act[a]], d);
+        int matched;
+        uint64_t occ, most;
+        score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most);
+        double bonus;
+        int rc = doc_proximity(x, na, d, &bonus);
+        if (rc) return rc;
+        doc += bonus;
+      }
+      if (doc > 0) {
+        keep_top3(top, doc);
+        if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
+      }
     }
   }
   return 0;
@@ -758,9 +776,9 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
  * where the first of the cursors' current chunks does. For words only
  * (no phrase among act[0..na)), pruned walks (the exhaustive one is
  * document-at-a-time: the reference the tests compare with). Every
- * document is scored (no skip_target): one scored term at a time costs
- * less than a skipped one document at a time. Leaves the cursors past R,
- * as document-at-a-time does. */
+ * document is scored (no skip_target): a document scored term at a time
+ * costs less than one skipped document at a time. Leaves the cursors past
+ * R, as document-at-a-time does. */
 static int score_conv_taat(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint64_t *mask,
                            uint64_t exact_leaves[4], double top[3]) {
   cs__exec *x = s->x;
@@ -772,31 +790,7 @@ static int score_conv_taat(xsearch *s, const xrange *R, xhit *h, uint32_t na, ui
       uint32_t last = cs_pcur_block_last(v->cur);
       if (last < hi - 1) hi = last + 1;
     }
-    /* Few documents for the window's span (rare words): document at a
-     * time, a merge of the cursors, costs less than the accumulators. */
-    size_t npost = 0;
-    for (uint32_t a = 0; a < na; a++) {
-      const uint32_t *doc, *tf, *len;
-      uint32_t n = cs_pcur_peek(x->vars[x->act[a]].cur, &doc, &tf, &len), j = 0;
-      while (j < n && doc[j] < hi)
-        j++;
-      npost += j;
-    }
-    int rc = 0;
-    if (npost * TAAT_SPARSE >= hi - lo) {
-      rc = taat_window(s, R, h, na, lo, hi, mask, exact_leaves, top);
-    } else {
-      for (uint32_t d = lo; d < hi && !rc;) {
-        rc = score_one(s, R, h, na, d, mask, exact_leaves, top);
-        uint32_t next = END;
-        for (uint32_t a = 0; a < na; a++) {
-          xvar *v = &x->vars[x->act[a]];
-          if (v->doc == d) var_next(v);
-          if (v->doc < next) next = v->doc;
-        }
-        d = next;
-      }
-    }
+    int rc = taat_window(s, R, h, na, lo, hi, mask, exact_leaves, top);
     if (rc) return rc;
     uint32_t keep = 0;
     for (uint32_t a = 0; a < na; a++) {

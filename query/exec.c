@@ -446,6 +446,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->dsum);
   free(x->lbound);
   free(x->td);
+  free(x->tbits);
   free(x->dleaves);
   free(x);
 }
