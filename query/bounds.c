@@ -525,6 +525,293 @@ static uint32_t phrase_align(cs__exec *x, const xrange *R, uint32_t na) {
   return keep;
 }
 
+/* Document d's score before proximity from the cursors of act[0..na) on
+ * it (d of kind `kind`, passing the turn filters): per clause its best
+ * variant (a phrase: its occurrences), summed clause by clause. Sets
+ * x->leaf_score, the variants' mask bits and exact_leaves; *matched,
+ * *occ and *most get the clauses met and their positions (all, the
+ * largest clause's). Inlined into both callers, as the document-at-a-time
+ * loop it was taken from was. */
+static inline __attribute__((always_inline)) double
+score_doc(cs__exec *x, uint32_t na, uint32_t d, int kind, uint64_t *mask, uint64_t exact_leaves[4],
+          int *matched, uint64_t *occ, uint64_t *most) {
+  double doc = 0;
+  *matched = 0;
+  *occ = 0;
+  *most = 0;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[x->act[a]].leaf, b = a;
+    while (b < na && x->vars[x->act[b]].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    double lbest = 0;
+    uint64_t lo = 0; /* its positions in d */
+    if (!(l->fields & (1u << kind))) {
+      /* not a document this clause searches */
+    } else if (l->type == CS__N_TERM) {
+      int exact = 0;
+      for (uint32_t c = a; c < b; c++) {
+        xvar *v = &x->vars[x->act[c]];
+        if (v->doc != d) continue;
+        uint32_t tf = cs_pcur_tf(v->cur);
+        double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
+        if (sc > lbest) lbest = sc;
+        lo += tf;
+        exact |= v->exact;
+        mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+      }
+      if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
+    } else if (b - a == l->nvar) {
+      int all = 1;
+      for (uint32_t c = a; c < b && all; c++)
+        all = x->vars[x->act[c]].doc == d;
+      uint32_t pf = all ? cs__phrase_freq(x, l, NULL, 0) : 0;
+      if (pf) {
+        lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
+        lo = pf;
+        for (uint32_t c = a; c < b; c++)
+          mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+      }
+    }
+    x->leaf_score[li] = lbest;
+    doc += lbest;
+    *matched += lbest > 0;
+    if (lbest > 0) {
+      *occ += lo;
+      if (lo > *most) *most = lo;
+    }
+    a = b;
+  }
+  return doc;
+}
+
+/* The proximity bonus of document d from the positions of the clauses met
+ * there (x->leaf_score, score_doc's), the cursors of act[0..na) on it. */
+static int doc_proximity(cs__exec *x, uint32_t na, uint32_t d, double *bonus) {
+  size_t npp = 0;
+  int rc = 0;
+  *bonus = 0;
+  for (uint32_t a = 0; a < na && !rc; a++) {
+    xvar *v = &x->vars[x->act[a]];
+    uint32_t li = v->leaf;
+    const xleaf *l = &x->leaves[li];
+    if (v->doc != d || x->leaf_score[li] <= 0) continue;
+    if (l->type == CS__N_TERM) {
+      const uint32_t *pos;
+      uint32_t np;
+      if (cs_pcur_positions(v->cur, &pos, &np)) continue;
+      for (uint32_t j = 0; j < np && !rc; j++)
+        rc = add_pp(x, &npp, pos[j], li);
+    } else if (v == &x->vars[l->var]) {
+      if (cs_grow((void **)&x->phr, &x->phr_cap, 64, sizeof *x->phr)) return CS_ENOMEM;
+      uint32_t pf = cs__phrase_freq(x, l, x->phr, 64);
+      for (uint32_t j = 0; j < pf && j < 64 && !rc; j++)
+        rc = add_pp(x, &npp, x->phr[j], li);
+    }
+  }
+  *bonus = cs__proximity(x->pp, npp, x->prox_scale);
+  return rc;
+}
+
+/* Scores document d, the first of the cursors of act[0..na), document at
+ * a time: its clauses (score_doc) where it passes the turn filters,
+ * proximity where two clauses met and it can matter, kept in top and h's
+ * snippets. */
+static int score_one(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t d, uint64_t *mask,
+                     uint64_t exact_leaves[4], double top[3]) {
+  cs__exec *x = s->x;
+  int rc = 0;
+  int kind = kind_of(R, d);
+  int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
+  double doc = 0;
+  int matched = 0;
+  uint64_t occ = 0, most = 0; /* positions of the clauses met: all, the largest's */
+  if (pass) doc = score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most);
+  /* Proximity needs positions: read them only when two clauses met, and
+   * only when the bonus (at most prox_scale) could still move the
+   * document into the conversation's three best or its snippets. */
+  if (matched >= 2 && x->prox_scale > 0 &&
+      (s->exhaustive ||
+       prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, occ, most)))) {
+    double bonus;
+    rc = doc_proximity(x, na, d, &bonus);
+    doc += bonus;
+  }
+  if (doc > 0) {
+    keep_top3(top, doc);
+    if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
+  }
+  return rc;
+}
+
+/* Term-at-a-time accumulators of one document of a window (taat_window),
+ * valid where its bit is set. */
+typedef struct taat_doc {
+  double sum;   /* the clauses' best variants so far, summed clause by clause */
+  double lbest; /* the current clause's best variant (several variants) */
+  uint64_t occ, most, lo;
+  uint32_t matched;
+} taat_doc;
+
+/* score_conv's documents of [lo, hi) term at a time, when every cursor of
+ * act[0..na) is a word's and sits in a decoded chunk holding all its
+ * documents of the window: each cursor's documents straight from the chunk
+ * (cs_pcur_peek) into per-document accumulators, clause after clause, so
+ * that each document's sum is added in the document-at-a-time order (the
+ * same bits: a sum starts at the first clause met, 0 + s being s). A
+ * bitmap marks the documents met (another, a clause's several variants),
+ * so that a window costs its documents, not its span. Mask bits and exact
+ * tiers are the variants' with a document scored, as score_doc's. Then,
+ * in docid order, proximity where two clauses met and it can matter (the
+ * cursors moved to the document and score_doc's positions), keep_top3 and
+ * the snippets, as document-at-a-time. Leaves the cursors at lo or after
+ * (the caller moves them to hi). */
+static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t lo, uint32_t hi,
+                       uint64_t *mask, uint64_t exact_leaves[4], double top[3]) {
+  cs__exec *x = s->x;
+  uint32_t span = hi - lo, nw = (span + 63) / 64;
+  if (cs_grow((void **)&x->td, &x->td_cap, span, sizeof *x->td) ||
+      cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits))
+    return CS_ENOMEM;
+  taat_doc *td = x->td;
+  uint64_t *met = x->tbits, *lmet = x->tbits + nw;
+  memset(met, 0, nw * sizeof *met);
+  const uint8_t *bits = s->cur_bits;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[x->act[a]].leaf, b = a;
+    while (b < na && x->vars[x->act[b]].leaf == li)
+      b++;
+    const xleaf *l = &x->leaves[li];
+    unsigned fields = l->fields;
+    int many = b - a > 1, exact = 0;
+    if (many) memset(lmet, 0, nw * sizeof *lmet);
+    for (uint32_t c = a; c < b; c++) {
+      xvar *v = &x->vars[x->act[c]];
+      const uint32_t *doc, *tf, *len;
+      uint32_t n = cs_pcur_peek(v->cur, &doc, &tf, &len), hit = 0;
+      double w = v->w;
+      for (uint32_t j = 0; j < n && doc[j] < hi; j++) {
+        uint32_t d = doc[j], i = d - lo, r = d - R->f;
+        int kind = kind_of(R, d);
+        if (!(fields & (1u << kind))) continue;
+        if (bits && !((bits[r >> 3] >> (r & 7)) & 1)) continue;
+        hit = 1;
+        double sc = w * cs__bm25_tf(&x->rk, kind, tf[j], len[j]);
+        taat_doc *t = &td[i];
+        uint64_t bit = 1ull << (i & 63);
+        if (many) {
+          if (!(lmet[i >> 6] & bit)) {
+            lmet[i >> 6] |= bit;
+            t->lbest = 0;
+            t->lo = 0;
+          }
+          if (sc > t->lbest) t->lbest = sc;
+          t->lo += tf[j];
+        } else if (sc > 0) {
+          if (!(met[i >> 6] & bit)) {
+            met[i >> 6] |= bit;
+            t->sum = sc;
+            t->matched = 1;
+            t->occ = t->most = tf[j];
+          } else {
+            t->sum += sc;
+            t->matched++;
+            t->occ += tf[j];
+            if (tf[j] > t->most) t->most = tf[j];
+          }
+        }
+      }
+      if (hit) {
+        mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+        exact |= v->exact;
+      }
+    }
+    if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
+    for (uint32_t k = 0; many && k < nw; k++) {
+      for (uint64_t m = lmet[k]; m; m &= m - 1) {
+        uint32_t i = k * 64 + (uint32_t)__builtin_ctzll(m);
+        taat_doc *t = &td[i];
+        if (!(t->lbest > 0)) continue;
+        if (!(met[k] & (1ull << (i & 63)))) {
+          met[k] |= 1ull << (i & 63);
+          t->sum = t->lbest;
+          t->matched = 1;
+          t->occ = t->most = t->lo;
+        } else {
+          t->sum += t->lbest;
+          t->matched++;
+          t->occ += t->lo;
+          if (t->lo > t->most) t->most = t->lo;
+        }
+      }
+    }
+    a = b;
+  }
+  for (uint32_t k = 0; k < nw; k++) {
+    for (uint64_t m = met[k]; m; m &= m - 1) {
+      uint32_t i = k * 64 + (uint32_t)__builtin_ctzll(m), d = lo + i;
+      const taat_doc *t = &td[i];
+      int kind = kind_of(R, d);
+      double doc = t->sum;
+      if (t->matched >= 2 && x->prox_scale > 0 &&
+          prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, t->occ, t->most))) {
+        for (uint32_t a = 0; a < na; a++)
+          var_geq(&x->vars[x->act[a]], d);
+        int matched;
+        uint64_t occ, most;
+        score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most);
+        double bonus;
+        int rc = doc_proximity(x, na, d, &bonus);
+        if (rc) return rc;
+        doc += bonus;
+      }
+      if (doc > 0) {
+        keep_top3(top, doc);
+        if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
+      }
+    }
+  }
+  return 0;
+}
+
+/* Conversations of fewer documents are scored document at a time: with
+ * few turns, most documents holding two clauses are still candidates for
+ * the three best and the snippets, so proximity reads them again through
+ * the cursors (10k interviews, ~37 turns: +1 % CPU term at a time). */
+#define TAAT_MIN_DOCS 128
+
+/* Scores R term at a time (taat_window), window after window: each ends
+ * where the first of the cursors' current chunks does. For words only
+ * (no phrase among act[0..na)), pruned walks (the exhaustive one is
+ * document-at-a-time: the reference the tests compare with), long
+ * conversations (TAAT_MIN_DOCS: ParlaMint's sittings). Every
+ * document is scored (no skip_target): a document scored term at a time
+ * costs less than one skipped document at a time. Leaves the cursors past
+ * R, as document-at-a-time does. Not inlined: in score_conv it cost the
+ * document-at-a-time loop of short conversations ~1 % (10k interviews). */
+static __attribute__((noinline)) int score_conv_taat(xsearch *s, const xrange *R, xhit *h,
+                                                     uint32_t na, uint64_t *mask,
+                                                     uint64_t exact_leaves[4], double top[3]) {
+  cs__exec *x = s->x;
+  while (na > 0) {
+    uint32_t lo = END, hi = R->e;
+    for (uint32_t a = 0; a < na; a++) {
+      const xvar *v = &x->vars[x->act[a]];
+      if (v->doc < lo) lo = v->doc;
+      uint32_t last = cs_pcur_block_last(v->cur);
+      if (last < hi - 1) hi = last + 1;
+    }
+    int rc = taat_window(s, R, h, na, lo, hi, mask, exact_leaves, top);
+    if (rc) return rc;
+    uint32_t keep = 0;
+    for (uint32_t a = 0; a < na; a++) {
+      if (var_geq(&x->vars[x->act[a]], hi) < R->e) x->act[keep++] = x->act[a];
+    }
+    na = keep;
+  }
+  return 0;
+}
+
 /* Scores conversation R: every document a searched clause matches in it
  * that can matter. Fills h's key (tier, score), snippets and variant mask. */
 static int score_conv(xsearch *s, const xrange *R, xhit *h) {
@@ -551,6 +838,10 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   double top[3] = {0, 0, 0};
   skip_memo sk = {0, 0, 0, 0};
   int rc = 0;
+  if (!s->exhaustive && !phrases && R->e - R->f >= TAAT_MIN_DOCS) {
+    rc = score_conv_taat(s, R, h, na, mask, exact_leaves, top);
+    na = 0;
+  }
   while (na > 0 && !rc) {
     if (phrases) na = phrase_align(x, R, na);
     if (!na) break;
@@ -571,88 +862,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         continue;
       }
     }
-    int kind = kind_of(R, d);
-    int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
-    double doc = 0;
-    int matched = 0;
-    uint64_t occ = 0, most = 0; /* positions of the clauses met: all, the largest's */
-    for (uint32_t a = 0; a < na && pass && !rc;) {
-      uint32_t li = x->vars[x->act[a]].leaf, b = a;
-      while (b < na && x->vars[x->act[b]].leaf == li)
-        b++;
-      const xleaf *l = &x->leaves[li];
-      double lbest = 0;
-      uint64_t lo = 0; /* its positions in d */
-      if (!(l->fields & (1u << kind))) {
-        /* not a document this clause searches */
-      } else if (l->type == CS__N_TERM) {
-        int exact = 0;
-        for (uint32_t c = a; c < b; c++) {
-          xvar *v = &x->vars[x->act[c]];
-          if (v->doc != d) continue;
-          uint32_t tf = cs_pcur_tf(v->cur);
-          double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
-          if (sc > lbest) lbest = sc;
-          lo += tf;
-          exact |= v->exact;
-          mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
-        }
-        if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
-      } else if (b - a == l->nvar) {
-        int all = 1;
-        for (uint32_t c = a; c < b && all; c++)
-          all = x->vars[x->act[c]].doc == d;
-        uint32_t pf = all ? cs__phrase_freq(x, l, NULL, 0) : 0;
-        if (pf) {
-          lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
-          lo = pf;
-          for (uint32_t c = a; c < b; c++)
-            mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
-        }
-      }
-      x->leaf_score[li] = lbest;
-      doc += lbest;
-      matched += lbest > 0;
-      if (lbest > 0) {
-        occ += lo;
-        if (lo > most) most = lo;
-      }
-      a = b;
-    }
-    /* Proximity needs positions: read them only when two clauses met, and
-     * only when the bonus (at most prox_scale) could still move the
-     * document into the conversation's three best or its snippets. */
-    if (matched >= 2 && x->prox_scale > 0 &&
-        (s->exhaustive ||
-         prox_can_matter(h, top, kind, doc + prox_bound(x->prox_scale, occ, most)))) {
-      size_t npp = 0;
-      for (uint32_t a = 0; a < na && !rc; a++) {
-        xvar *v = &x->vars[x->act[a]];
-        uint32_t li = v->leaf;
-        const xleaf *l = &x->leaves[li];
-        if (v->doc != d || x->leaf_score[li] <= 0) continue;
-        if (l->type == CS__N_TERM) {
-          const uint32_t *pos;
-          uint32_t np;
-          if (cs_pcur_positions(v->cur, &pos, &np)) continue;
-          for (uint32_t j = 0; j < np && !rc; j++)
-            rc = add_pp(x, &npp, pos[j], li);
-        } else if (v == &x->vars[l->var]) {
-          if (cs_grow((void **)&x->phr, &x->phr_cap, 64, sizeof *x->phr)) {
-            rc = CS_ENOMEM;
-            break;
-          }
-          uint32_t pf = cs__phrase_freq(x, l, x->phr, 64);
-          for (uint32_t j = 0; j < pf && j < 64 && !rc; j++)
-            rc = add_pp(x, &npp, x->phr[j], li);
-        }
-      }
-      doc += cs__proximity(x->pp, npp, x->prox_scale);
-    }
-    if (doc > 0) {
-      keep_top3(top, doc);
-      if (kind == CS_DOC_TURN) keep_snippet(h, d, doc);
-    }
+    rc = score_one(s, R, h, na, d, mask, exact_leaves, top);
     /* Step every cursor on d; drop those leaving the conversation. */
     uint32_t keep = 0;
     for (uint32_t a = 0; a < na; a++) {

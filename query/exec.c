@@ -445,6 +445,8 @@ void cs__exec_close(cs__exec *x) {
   free(x->pk);
   free(x->dsum);
   free(x->lbound);
+  free(x->td);
+  free(x->tbits);
   free(x->dleaves);
   free(x);
 }

@@ -86,6 +86,10 @@ struct cs__exec {
   size_t dleaves_cap;
   double *lbound; /* cs__skip_run's per-clause block bounds */
   size_t lbound_cap;
+  struct taat_doc *td; /* score_conv's term-at-a-time accumulators, per document */
+  size_t td_cap;
+  uint64_t *tbits; /* and its bitmaps of the documents met */
+  size_t tbits_cap;
   /* Variants of the TERM leaves of many (cs__leaf_next): per leaf, a min-heap
    * of its variants (hv, indices into vars) by docid (hk: at most the
    * cursor's docid, which only grows between rebuilds). */

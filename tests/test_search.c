@@ -1189,6 +1189,29 @@ static void test_pruning_exact(const char *tmp) {
   /* Another employee's person with the same words in other proportions:
    * the portal caller's statistics (its own documents) then differ from
    * the collection's, and pruning must stay exact with them. */
+  /* Sittings of 300 turns (several postings chunks of a frequent word)
+   * where the words of "zorr*" alternate with varying counts and turn
+   * lengths, so that the clause's best variant changes from turn to turn,
+   * with "lince" in some, two speakers and roles (turn filters), and the
+   * words in the title and description too (documents of other kinds in
+   * the range): score_conv's term-at-a-time path (bounds.c) must score
+   * them exactly as document at a time. */
+  static const char *zw[] = {"zorro", "zorra", "zorros", "zorrito", "lince", "relleno"};
+  for (int c = 0; c < 6; c++) {
+    fprintf(f, "conv %d 6 400 2014-%02d-10 | Zorro %s | zorra lince%s\n", 9000 + c, 1 + c,
+            c % 2 ? "lince" : "raro", c % 3 ? " lince" : "");
+    for (int t = 0; t < 300; t++) {
+      fprintf(f, "turn %d %s - - %s |", t, t % 3 ? "interviewer" : "beneficiary",
+              t % 4 ? "Ana" : "Luis");
+      seed = seed * 1103515245u + 12345u;
+      int nw = 1 + (int)((seed >> 16) % 9);
+      for (int w = 0; w < nw; w++) {
+        seed = seed * 1103515245u + 12345u;
+        fprintf(f, " %s", zw[(seed >> 16) % (t % 7 ? 6 : 4)]);
+      }
+      fprintf(f, "\n");
+    }
+  }
   fprintf(f, "patient 7 401 Persona ajena\n");
   for (int c = 0; c < 30; c++) {
     fprintf(f, "conv %d 7 401 2020-01-10 | Ajena %s |\n", 3000 + c, c % 3 ? "omicron" : "alfa");
@@ -1279,6 +1302,48 @@ static void test_pruning_exact(const char *tmp) {
              "q=[%s]: no run of conversations ruled out", qs[i]);
   }
   th_check(estimated > 0, "some totals were estimated");
+
+  /* The sittings of "zorr*" (above), with and without turn filters: the
+   * pruned walk scores them term at a time, the exhaustive one document at
+   * a time (bounds.c, score_conv): the same pages, snippets included. */
+  const char *zq[] = {"zorr* lince ", "zorr* ", "zorro lince ", "lince zorra zorros ",
+                      "title:zorro zorr* lince "};
+  for (size_t i = 0; i < sizeof zq / sizeof zq[0]; i++) {
+    for (int filt = 0; filt < 3; filt++) {
+      for (size_t l = 0; l < 2; l++) {
+        cs_view v;
+        cs_engine_error err;
+        if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+        cs_analyzer *a = cs__analyzer_get();
+        cs_search_params p;
+        params_init(&p, zq[i]);
+        p.limit = limits[l];
+        if (filt == 1) p.role = CS_ROLE_BENEFICIARY;
+        if (filt == 2) p.speaker = "Ana";
+        cs__search_opts o;
+        cs__search_defaults(&o);
+        json_t *pruned = NULL, *full = NULL;
+        int rc1 = cs__search(v.r, a, &ADMIN, &p, &o, &pruned, &err);
+        o.exhaustive = 1;
+        int rc2 = cs__search(v.r, a, &ADMIN, &p, &o, &full, &err);
+        cs__analyzer_put(a);
+        cs_view_end(engine, &v);
+        th_check(rc1 == 0 && rc2 == 0, "sittings q=%s", zq[i]);
+        if (rc1 || rc2) continue;
+        json_object_del(pruned, "took_ms");
+        json_object_del(full, "took_ms");
+        char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+        th_check(a1 && a2 && !strcmp(a1, a2),
+                 "sittings q=[%s] filter %d limit %u: pruned and exhaustive differ:\n%s\n%s", zq[i],
+                 filt, limits[l], a1, a2);
+        th_check(a1 && strstr(a1, "<em>"), "sittings q=[%s] filter %d: snippets", zq[i], filt);
+        free(a1);
+        free(a2);
+        json_decref(pruned);
+        json_decref(full);
+      }
+    }
+  }
 
   /* The portal caller's scores come from its own statistics: the same hit
    * scores otherwise for an admin (whose statistics count the other
