@@ -838,11 +838,18 @@ static int same_person(cs_reader *r, cand *c, size_t nc) {
                  ? UINT64_MAX - k
                  : cv.patient_id;
   }
-  for (size_t k = 0; k < nc; k++) {
+  /* One person (a question scoped to a person or a conversation, the
+   * checklist): a factor the same for all would only scale the scores
+   * reported. A score not above 0 (damaged statistics) is left alone:
+   * multiplied it would fall. */
+  size_t one = 1;
+  while (one < nc && who[one] == who[0])
+    one++;
+  for (size_t k = 0; k < nc && one < nc; k++) {
     size_t same = 0;
     for (size_t j = 0; j < nc; j++)
       same += who[j] == who[k];
-    c[k].score *= 1 + PERSON_WEIGHT * (double)same / (double)nc;
+    if (c[k].score > 0) c[k].score *= 1 + PERSON_WEIGHT * (double)same / (double)nc;
   }
   free(who);
   return 0;

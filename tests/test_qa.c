@@ -200,6 +200,25 @@ static void same_person(void) {
         "the passage of the person asked about comes first, not another person's repeating the "
         "question's other word (got %lld)",
         got);
+  /* Over one person's conversations the factor would be the same for all:
+   * the scores reported are those without it. */
+  cs_caller admin = {CS_CALLER_ADMIN, 0};
+  cs_qa_params p = {"¿Qué tipo de crecimiento alentó Kublai?", 0, 1, 3, 500};
+  json_t *with = NULL, *without = NULL;
+  cs_engine_error err;
+  int ok = cs_engine_qa_retrieve(e, &admin, &p, &with, &err) == 0;
+  setenv("CS_BENCH_QA_NO_PERSON", "1", 1);
+  ok = ok && cs_engine_qa_retrieve(e, &admin, &p, &without, &err) == 0;
+  unsetenv("CS_BENCH_QA_NO_PERSON");
+  json_t *a = json_array_get(json_object_get(with, "passages"), 0),
+         *b = json_array_get(json_object_get(without, "passages"), 0);
+  double sa = json_real_value(json_object_get(a, "score")),
+         sb = json_real_value(json_object_get(b, "score"));
+  CHECK(ok && a && b && sa > 0 && sa == sb,
+        "a question over one person: its scores are not scaled (%g, without the factor %g)", sa,
+        sb);
+  json_decref(with);
+  json_decref(without);
   drop_index(e, dir);
 }
 
