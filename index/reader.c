@@ -493,7 +493,7 @@ static void pcur_end(cs_pcur *c, int err) {
  * is reported and skipped (its documents are lost to this cursor): the
  * next one of the term is loaded instead. Returns 1 when loaded, 0 when the
  * term's chunks are over. */
-static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
+static int load_chunk_after(cs_pcur *c, int rc, cs_slice k, cs_slice v, int64_t after) {
   for (;;) {
     if (rc == CS_ENOTFOUND) return 0;
     if (rc) {
@@ -504,13 +504,20 @@ static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
         ((const uint8_t *)k.data)[c->len] != 0)
       return 0;
     uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1);
-    if (cs_chunk_decode(v.data, v.len, first, &c->chunk) == 0) break;
+    /* A chunk starting at or before the last docid of the chunk read
+     * before it overlaps it: the cursor would go back (a document of
+     * another conversation under the one being scored). */
+    if ((int64_t)first > after && cs_chunk_decode(v.data, v.len, first, &c->chunk) == 0) break;
     cs_corrupt(CS_T_POST, k);
     rc = cs_cursor_next(c->cur, &k, &v);
   }
   c->i = 0;
   c->docid = c->chunk.docid[0];
   return 1;
+}
+
+static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
+  return load_chunk_after(c, rc, k, v, -1);
 }
 
 int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out) {
@@ -583,10 +590,13 @@ int cs_pcur_error(const cs_pcur *c) {
   return c->err;
 }
 
+/* The chunk after the one read: its documents must come after that one's
+ * (keys are in order of first docid, but a damaged chunk may overlap). */
 static void next_chunk(cs_pcur *c) {
   cs_slice k, v;
+  int64_t after = c->chunk.last;
   int rc = cs_cursor_next(c->cur, &k, &v);
-  if (!load_chunk(c, rc, k, v)) pcur_end(c, 0);
+  if (!load_chunk_after(c, rc, k, v, after)) pcur_end(c, 0);
 }
 
 void cs_pcur_next(cs_pcur *c) {

@@ -258,6 +258,9 @@ int cs_conv_decode(const void *p, size_t n, cs_conv *c) {
   c->ndocs = cs_rd_u32(&r);
   c->nturns = cs_rd_u32(&r);
   c->checksum = cs_rd_varint(&r);
+  /* Its documents are docids first .. first + ndocs - 1, below the end
+   * marker (UINT32_MAX): past it a range would wrap. */
+  if ((uint64_t)c->first_docid + c->ndocs > UINT32_MAX) return CS_ECORRUPT;
   return rd_finish(&r);
 }
 

@@ -669,7 +669,7 @@ typedef struct taat_doc {
 static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t lo, uint32_t hi,
                        uint64_t *mask, uint64_t exact_leaves[4], double top[3]) {
   cs__exec *x = s->x;
-  uint32_t span = hi - lo, nw = (span + 63) / 64;
+  size_t span = (size_t)(hi - lo), nw = (span + 63) / 64; /* (no wrap near 2^32) */
   if (cs_grow((void **)&x->td, &x->td_cap, span, sizeof *x->td) ||
       cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits))
     return CS_ENOMEM;

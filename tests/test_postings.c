@@ -260,6 +260,16 @@ static void records(void) {
   CHECK(cs_conv_decode(b.p, b.len - 1, &d) == CS_ECORRUPT, "a truncated record is corrupt");
   b.p[0] = 2;
   CHECK(cs_conv_decode(b.p, b.len, &d) == CS_ECORRUPT, "an unknown record version is refused");
+  cs_buf_reset(&b);
+  c.first_docid = UINT32_MAX - 2;
+  cs_conv_encode(&b, &c);
+  CHECK(cs_conv_decode(b.p, b.len, &d) == CS_ECORRUPT,
+        "a conversation whose documents would pass the last docid is corrupt");
+  c.first_docid = UINT32_MAX - 3; /* its last document just below the end */
+  cs_buf_reset(&b);
+  cs_conv_encode(&b, &c);
+  CHECK(cs_conv_decode(b.p, b.len, &d) == 0 && d.first_docid + d.ndocs == UINT32_MAX,
+        "a conversation ending just below the end marker decodes");
 
   /* Turns: a long text is stored compressed and reads back to the byte. */
   cs_buf text, scratch;
