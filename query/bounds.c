@@ -412,6 +412,15 @@ typedef struct skip_memo {
   double bound;
 } skip_memo;
 
+/* act[] holds each clause's cursors together: the end of the run of
+ * act[a..na) that belongs to act[a]'s clause. */
+static inline uint32_t clause_end(const cs__exec *x, const uint32_t *act, uint32_t na, uint32_t a) {
+  uint32_t li = x->vars[act[a]].leaf, b = a + 1;
+  while (b < na && x->vars[act[b]].leaf == li)
+    b++;
+  return b;
+}
+
 /* Returns the docid to skip to, or 0 when nothing can be skipped. */
 static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, uint32_t na,
                             uint32_t mind, double theta, const uint64_t *exact_leaves,
@@ -429,9 +438,7 @@ static uint32_t skip_target(cs__exec *x, const xrange *R, const uint32_t *act, u
   double bound = 0;
   int nl = 0;
   for (uint32_t a = 0; a < na;) {
-    uint32_t li = x->vars[act[a]].leaf, b = a;
-    while (b < na && x->vars[act[b]].leaf == li)
-      b++;
+    uint32_t li = x->vars[act[a]].leaf, b = clause_end(x, act, na, a);
     const xleaf *l = &x->leaves[li];
     unsigned k = kinds & l->fields;
     double lb = 0;
@@ -494,9 +501,7 @@ static int prox_can_matter(const xhit *h, const double top[3], int kind, double 
 static uint32_t phrase_align(cs__exec *x, const xrange *R, uint32_t na) {
   uint32_t keep = 0;
   for (uint32_t a = 0; a < na;) {
-    uint32_t li = x->vars[x->act[a]].leaf, b = a;
-    while (b < na && x->vars[x->act[b]].leaf == li)
-      b++;
+    uint32_t li = x->vars[x->act[a]].leaf, b = clause_end(x, x->act, na, a);
     const xleaf *l = &x->leaves[li];
     int alive = 1;
     if (l->type == CS__N_PHRASE) {
@@ -540,9 +545,7 @@ score_doc(cs__exec *x, uint32_t na, uint32_t d, int kind, uint64_t *mask, uint64
   *occ = 0;
   *most = 0;
   for (uint32_t a = 0; a < na;) {
-    uint32_t li = x->vars[x->act[a]].leaf, b = a;
-    while (b < na && x->vars[x->act[b]].leaf == li)
-      b++;
+    uint32_t li = x->vars[x->act[a]].leaf, b = clause_end(x, x->act, na, a);
     const xleaf *l = &x->leaves[li];
     double lbest = 0;
     uint64_t lo = 0; /* its positions in d */
@@ -678,9 +681,7 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
   memset(met, 0, nw * sizeof *met);
   const uint8_t *bits = s->cur_bits;
   for (uint32_t a = 0; a < na;) {
-    uint32_t li = x->vars[x->act[a]].leaf, b = a;
-    while (b < na && x->vars[x->act[b]].leaf == li)
-      b++;
+    uint32_t li = x->vars[x->act[a]].leaf, b = clause_end(x, x->act, na, a);
     const xleaf *l = &x->leaves[li];
     unsigned fields = l->fields;
     int many = b - a > 1, exact = 0;

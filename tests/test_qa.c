@@ -121,6 +121,27 @@ static long long first_conv(cs_engine *e, const char *q) {
   return id;
 }
 
+/* A new index holding person 1 (owner 10, named `name`) and a crowd: person
+ * 2 (owner 20) with 1000 one-passage conversations (ids 1000..1999) about
+ * something else, so that the question's words are rare and there are
+ * many candidates. t's text is `text` (cap bytes), for the caller's turns. */
+static cs_writer *with_crowd(const char *tag, char *dir, size_t dcap, cs_store **s,
+                             const char *name, cs_turn_in *t, char *text, size_t cap) {
+  cs_writer *w = new_index(tag, dir, dcap, s);
+  cs_patient_in one = {1, 10, name, NULL, NULL, 1, 1},
+                crowd = {2, 20, "Otra Persona", NULL, NULL, 1, 1};
+  unsigned flags;
+  cs_writer_put_patient(w, &one, &flags);
+  cs_writer_put_patient(w, &crowd, &flags);
+  *t = (cs_turn_in){0, "Ana", "beneficiary", 0, 3000, text, 0};
+  for (uint64_t i = 0; i < 1000; i++) {
+    snprintf(text, cap, "Reunión número %llu sobre el expediente y los papeles.",
+             (unsigned long long)i);
+    put(w, 1000 + i, 2, 20, t, 1);
+  }
+  return w;
+}
+
 /* Local discrimination (issue #13): one person's many passages all repeat
  * the subject ("comedor social"), a crowd of others never says it, so its
  * idf is high; the passage that answers holds the question's other words
@@ -130,19 +151,9 @@ static long long first_conv(cs_engine *e, const char *q) {
 static void local_discrimination(void) {
   char dir[128];
   cs_store *s;
-  cs_writer *w = new_index("-local", dir, sizeof dir, &s);
-  cs_patient_in pablo = {1, 10, "Pablo Sanz", NULL, NULL, 1, 1},
-                crowd = {2, 20, "Otra Persona", NULL, NULL, 1, 1};
-  unsigned flags;
-  cs_writer_put_patient(w, &pablo, &flags);
-  cs_writer_put_patient(w, &crowd, &flags);
   char text[160];
-  cs_turn_in t = {0, "Pablo", "beneficiary", 0, 3000, text, 0};
-  for (uint64_t i = 0; i < 1000; i++) {
-    snprintf(text, sizeof text, "Reunión número %llu sobre el expediente y los papeles.",
-             (unsigned long long)i);
-    put(w, 1000 + i, 2, 20, &t, 1);
-  }
+  cs_turn_in t;
+  cs_writer *w = with_crowd("-local", dir, sizeof dir, &s, "Pablo Sanz", &t, text, sizeof text);
   for (uint64_t i = 0; i < 44; i++) {
     snprintf(text, sizeof text, "El comedor social da desayunos al grupo %llu.",
              (unsigned long long)i);
@@ -170,19 +181,9 @@ static void local_discrimination(void) {
 static void same_person(void) {
   char dir[128];
   cs_store *s;
-  cs_writer *w = new_index("-person", dir, sizeof dir, &s);
-  cs_patient_in kublai = {1, 10, "Ana Vidal", NULL, NULL, 1, 1},
-                other = {2, 20, "Otra Persona", NULL, NULL, 1, 1};
-  unsigned flags;
-  cs_writer_put_patient(w, &kublai, &flags);
-  cs_writer_put_patient(w, &other, &flags);
   char text[200];
-  cs_turn_in t = {0, "Ana", "beneficiary", 0, 3000, text, 0};
-  for (uint64_t i = 0; i < 1000; i++) {
-    snprintf(text, sizeof text, "Reunión número %llu sobre el expediente y los papeles.",
-             (unsigned long long)i);
-    put(w, 1000 + i, 2, 20, &t, 1);
-  }
+  cs_turn_in t;
+  cs_writer *w = with_crowd("-person", dir, sizeof dir, &s, "Ana Vidal", &t, text, sizeof text);
   for (uint64_t i = 0; i < 45; i++) {
     snprintf(text, sizeof text, "Kublai visitó la provincia %llu con su corte.",
              (unsigned long long)i);
