@@ -200,13 +200,23 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
     if (rc) break;
     /* A value clamped by the source view (e.g. a duration out of range,
      * indexed as unknown) is a bad row too; a clean one clears it. */
+    /* So is a turn whose seq repeats or goes back (left out). One note per
+     * conversation, the same on every re-read (cs_badrows_note does not log
+     * or count it again): clearing it and noting it anew, as before, made
+     * each re-read of such a conversation a new bad row. */
     const char *verr = cs_pg_str(convs, row, 12);
-    rc = verr ? cs_badrows_note(w, 'c', id, verr, "indexed with it unknown")
-              : cs_badrows_clear(w, 'c', id);
-    /* So is a turn whose seq repeats or goes back (left out). */
-    if (!rc && (flags & CS_PUT_BAD_SEQ))
-      rc = cs_badrows_note(w, 'c', id, "a turn's seq is not past the one before it",
-                           "indexed without that turn");
+    static const char seq_err[] = "a turn's seq is not past the one before it";
+    if (verr && (flags & CS_PUT_BAD_SEQ)) {
+      char both[600];
+      snprintf(both, sizeof both, "%.400s; %s", verr, seq_err);
+      rc = cs_badrows_note(w, 'c', id, both, "indexed with it unknown and without that turn");
+    } else if (verr) {
+      rc = cs_badrows_note(w, 'c', id, verr, "indexed with it unknown");
+    } else if (flags & CS_PUT_BAD_SEQ) {
+      rc = cs_badrows_note(w, 'c', id, seq_err, "indexed without that turn");
+    } else {
+      rc = cs_badrows_clear(w, 'c', id);
+    }
     if (rc) break;
     /* Reported once, when the conversation is (re)indexed, not on every
      * idempotent re-read. */

@@ -188,6 +188,10 @@ static void canonical(void) {
             th_docs_with(index, "segs") == 1,
         "a repeated seq: the conversation is indexed with one turn of that seq (%d %d)",
         th_docs_with(index, "gatoprimero"), th_docs_with(index, "perrorepetido"));
+  /* Conversation 15 read again (its title changed, its seqs still
+   * repeating): the same bad row, not logged nor counted again. */
+  th_sql(c, "UPDATE conversations SET title = 'segsotravez' WHERE id = 15");
+  CHECK(th_wait_docs(index, "segsotravez", 1, 20000) >= 0, "conversation 15 is read again");
   static const char *const logged[] = {"person 12: bad value in the store (",
                                        "conversation 12: bad value in the store (",
                                        "event 1: bad value in the store (",
