@@ -22,13 +22,21 @@ static int is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* is_space as a table, and the bytes that may end a sentence (. ? ! and
+ * the first byte of "…"): the scans below look up a byte instead of
+ * branching on it (a mispredicted branch per word was a tenth of bulk
+ * indexing). */
+static const uint8_t space_byte[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1};
+static const uint8_t stop_byte[256] = {['.'] = 1, ['?'] = 1, ['!'] = 1, [0xE2] = 1};
+
+/* Words (runs of non-space bytes) starting in [from, to). */
 static uint32_t count_words(const char *s, size_t from, size_t to) {
   uint32_t n = 0;
-  int in = 0;
+  unsigned prev = 1; /* the byte before was a space (or there was none) */
   for (size_t i = from; i < to; i++) {
-    int sp = is_space((unsigned char)s[i]);
-    if (!sp && !in) n++;
-    in = !sp;
+    unsigned sp = space_byte[(unsigned char)s[i]];
+    n += prev & (sp ^ 1);
+    prev = sp;
   }
   return n;
 }
@@ -37,6 +45,9 @@ static uint32_t count_words(const char *s, size_t from, size_t to) {
  * (UTF-8 E2 80 A6) that is followed by white space, or the text's end. */
 static size_t sentence_end(const char *s, size_t i, size_t len) {
   for (; i < len; i++) {
+    while (i < len && !stop_byte[(unsigned char)s[i]])
+      i++;
+    if (i >= len) break;
     unsigned char c = (unsigned char)s[i];
     size_t k = i;
     if (c == '.' || c == '?' || c == '!') {
