@@ -104,6 +104,7 @@ typedef struct scope {
   int all;                 /* no restriction */
   const cs_caller *unname; /* analysts: a word of the person's name matches nothing */
   cs__tstats ts;           /* the statistics scores depend on (tstats.h) */
+  const cs__convs *convs;  /* the view's docid -> conversation table (NULL: read the index) */
 } scope;
 
 typedef struct cand {
@@ -827,16 +828,23 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
  * bench/qa_steps.sh only. */
 #define PERSON_WEIGHT 1.0
 
-static int same_person(cs_reader *r, cand *c, size_t nc) {
+static int same_person(cs_reader *r, const cs__convs *convs, cand *c, size_t nc) {
   uint64_t *who = malloc(nc * sizeof *who);
   if (!who) return CS_ENOMEM;
   for (size_t k = 0; k < nc; k++) {
+    /* (unreadable: a person of its own) */
+    who[k] = UINT64_MAX - k;
+    if (convs) {
+      uint32_t next;
+      size_t hint = 0;
+      long i = cs__convs_find(convs, c[k].docid, &next, &hint);
+      if (i >= 0) who[k] = convs->r[i].patient;
+      continue;
+    }
     cs_doc d;
     cs_conv cv;
-    /* (unreadable: a person of its own) */
-    who[k] = cs_reader_doc(r, c[k].docid, &d) || cs_reader_conv(r, d.conversation_id, &cv)
-                 ? UINT64_MAX - k
-                 : cv.patient_id;
+    if (!cs_reader_doc(r, c[k].docid, &d) && !cs_reader_conv(r, d.conversation_id, &cv))
+      who[k] = cv.patient_id;
   }
   /* One person (a question scoped to a person or a conversation, the
    * checklist): a factor the same for all would only scale the scores
@@ -915,7 +923,8 @@ static int rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
     free(a.v);
     return rc;
   }
-  if (top >= LOCAL_POOL && !getenv("CS_BENCH_QA_NO_PERSON")) rc = same_person(r, a.v, top);
+  if (top >= LOCAL_POOL && !getenv("CS_BENCH_QA_NO_PERSON"))
+    rc = same_person(r, s->convs, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
@@ -1381,6 +1390,7 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
+  if (cs_view_convs(&v, &s.convs)) s.convs = NULL; /* same_person reads the index */
   if (name_terms(&s, t, &nt) || prefix_terms(v.r, t, &nt) ||
       rank_passages(v.r, an, NULL, t, nt, kind, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");
@@ -1541,7 +1551,7 @@ int cs__checklist_eval(cs__checklist *cl, size_t i, uint32_t first_docid, uint32
   cl_point *pt = &cl->pts[i];
   if (!pt->ok) return 0;
   range rg = {first_docid, first_docid + ndocs};
-  scope s = {&rg, ndocs ? 1 : 0, 1, 0, NULL, cl->ts};
+  scope s = {&rg, ndocs ? 1 : 0, 1, 0, NULL, cl->ts, NULL};
   if (cl->sc_first != rg.first || cl->sc_end != rg.end) {
     surf_reset(&cl->sc);
     cl->sc_first = rg.first;
