@@ -100,7 +100,7 @@ typedef struct surf_cache {
 
 /* The terms of question q (and of the intake category's related words,
  * for the checklist: category non-NULL) into t[0..*nt); -1 with err set
- * when it has no searchable word. */
+ * when it has no searchable word (400) or memory ran out (503). */
 int cs__qa_question_terms(const char *q, const char *category, qa_term *t, size_t *nt,
                           cs_engine_error *err);
 /* Expansions of the terms t[0..*nt) added after them, each bounded in
