@@ -8,6 +8,7 @@
 #include "corrupt.h"
 #include "errors.h"
 #include "oblock.h"
+#include "passages.h"
 #include "postings.h"
 #include "reader.h"
 #include "store.h"
@@ -684,6 +685,83 @@ static int passage_at(cs_store *s, uint64_t conv, uint32_t i, cs_passage *out) {
   return rc;
 }
 
+/* Words of s[from, to) as a reader counts them: runs of bytes that are no
+ * space, tab, carriage return or newline. */
+static uint32_t words_in(const char *s, size_t from, size_t to) {
+  uint32_t n = 0;
+  for (size_t i = from; i < to; i++)
+    n += !strchr(" \t\r\n", s[i]) && (i == from || strchr(" \t\r\n", s[i - 1]));
+  return n;
+}
+
+/* Where a long answer is cut (cs_passages_build): only after a sentence's
+ * end (. ? ! or "…", closing quotes and brackets with it) followed by white
+ * space, never inside "3.5" or after "etc.,", and words are counted across
+ * tabs and newlines. The LLM gets these passages: a cut inside a sentence or a
+ * miscounted turn changes what it reads. */
+static void passage_cuts(void) {
+  static const char *const ends[] = {"?!", "…", ".\")", "!", ".", "?"};
+  char text[8192] = "";
+  for (int i = 0; i < 36; i++) {
+    /* ten words, or eleven with a decimal that ends the eighth sentence of
+     * each piece when "3." passes for a sentence's end */
+    strcat(text, i % 8 == 7   ? "pagamos entre todos la luz y el agua unos 3.5 euros"
+                 : i % 4 == 1 ? "la ayuda llegó tarde etc., a casa de mi madre"
+                              : "la ayuda llegó tarde a la casa de mi madre");
+    strcat(text, ends[i % 6]);
+    strcat(text, i % 3 == 0 ? "\t" : i % 3 == 1 ? "\n  " : " ");
+  }
+  size_t len = strlen(text);
+  cs_passage_turn t = {text, len, CS_ROLE_BENEFICIARY};
+  cs_passage_span *p;
+  size_t n;
+  CHECK(cs_passages_build(&t, 1, &p, &n) == 0 && n >= 3, "a long answer makes %zu passages", n);
+  uint32_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t from = i ? p[i].first_off : 0, to = p[i].last_end;
+    uint32_t w = words_in(text, from, to);
+    total += w;
+    CHECK(w <= CS_PASSAGE_MAX_WORDS && (i + 1 == n || w >= CS_PASSAGE_PIECE_WORDS),
+          "passage %zu holds %u words", i, w);
+    if (i + 1 == n) {
+      CHECK(to == len, "the last passage ends with the turn");
+      continue;
+    }
+    CHECK(p[i + 1].first_off == to, "passage %zu goes on where %zu ends", i + 1, i);
+    uint32_t e = to;
+    while (e > from && strchr(" \t\r\n", text[e - 1]))
+      e--;
+    CHECK(e < to, "passage %zu is cut at white space", i);
+    int sentence = 0;
+    for (int k = 0; k < 6 && !sentence; k++) {
+      size_t el = strlen(ends[k]);
+      sentence = e >= el && memcmp(text + e - el, ends[k], el) == 0 &&
+                 memcmp(text + e - el - 5, "madre", 5) == 0;
+      sentence |= e >= el && memcmp(text + e - el, ends[k], el) == 0 &&
+                  memcmp(text + e - el - 5, "euros", 5) == 0;
+    }
+    CHECK(sentence, "passage %zu ends with a sentence: ...%.12s", i, text + e - 12);
+  }
+  CHECK(total == 364, "every word is in one passage (%u of 364)", total);
+  CHECK(words_in(text, 0, p[0].last_end) == 81,
+        "the first passage ends with the eighth sentence, the one ending in \"…\"");
+  free(p);
+  /* CS_PASSAGE_MAX_WORDS words, most of them after tabs and newlines: one
+   * passage (its pieces grouped again); one word more: two. */
+  for (int extra = 0; extra < 2; extra++) {
+    char w[4096] = "";
+    for (int i = 0; i < CS_PASSAGE_MAX_WORDS + extra; i++) {
+      strcat(w, i == 0 ? "" : i % 3 == 0 ? "\t" : i % 3 == 1 ? "\r\n" : " ");
+      strcat(w, i % 10 == 9 ? "fin." : "palabra");
+    }
+    cs_passage_turn u = {w, strlen(w), CS_ROLE_BENEFICIARY};
+    CHECK(cs_passages_build(&u, 1, &p, &n) == 0 && n == (size_t)(1 + extra),
+          "%d words separated by tabs and newlines make %zu passage(s)",
+          CS_PASSAGE_MAX_WORDS + extra, n);
+    free(p);
+  }
+}
+
 static void passages(void) {
   char pdir[300];
   snprintf(pdir, sizeof pdir, "%s-passages", dir);
@@ -1146,6 +1224,7 @@ int main(void) {
   owner_blocks();
   owner_batching();
   passages();
+  passage_cuts();
   stored_size();
   turn_blocks();
   growth();
