@@ -41,7 +41,8 @@ struct cs_mirror {
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  int stop, woken;
+  atomic_int stop; /* also aborts a request under way (cs_os_cancel_on) */
+  int woken;
   uint64_t acked, retried, dropped;
   int64_t last_ok_ms, last_error_ms;
   char last_error[256];
@@ -341,6 +342,9 @@ static void *sender(void *arg) {
   cs_mirror *m = arg;
   cs_os *c;
   if (cs_os_open(m->url, &c)) return NULL;
+  /* Stopping (a compaction, a reindex's swap, shutdown) does not wait for
+   * a slow or hanging OpenSearch: local indexing waits on it. */
+  cs_os_cancel_on(c, &m->stop);
   batch *b = calloc(1, sizeof *b);
   if (!b) {
     cs_os_close(c);

@@ -18,6 +18,7 @@ struct cs_os {
   char base[512];
   char err[CURL_ERROR_SIZE];
   cs_buf gz;
+  const atomic_int *cancel; /* cs_os_cancel_on */
 };
 
 int cs_os_open(const char *base_url, cs_os **out) {
@@ -52,6 +53,18 @@ void cs_os_close(cs_os *c) {
   curl_easy_cleanup(c->curl);
   cs_buf_free(&c->gz);
   free(c);
+}
+
+void cs_os_cancel_on(cs_os *c, const atomic_int *flag) {
+  c->cancel = flag;
+}
+
+/* libcurl calls it while a transfer waits or moves (at least about once a
+ * second): non-zero aborts it. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return atomic_load((const atomic_int *)arg) != 0;
 }
 
 const char *cs_os_error(const cs_os *c) {
@@ -96,6 +109,10 @@ int cs_os_request(cs_os *c, const char *method, const char *path, const char *co
   *status = 0;
   c->err[0] = 0;
   cs_buf_reset(resp);
+  if (c->cancel && atomic_load(c->cancel)) {
+    snprintf(c->err, sizeof c->err, "stopping");
+    return CS_EIO;
+  }
   char url[2048];
   if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url) return CS_EINVAL;
   if (body && gzip) {
@@ -116,6 +133,11 @@ int cs_os_request(cs_os *c, const char *method, const char *path, const char *co
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* gzip responses welcome */
+  if (c->cancel) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)c->cancel);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
   if (!strcmp(method, "HEAD")) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   struct curl_slist *hdr = NULL;
   char ct[128];
@@ -133,7 +155,10 @@ int cs_os_request(cs_os *c, const char *method, const char *path, const char *co
   cs_buf_u8(resp, 0);
   if (!resp->err) resp->len--;
   if (cr != CURLE_OK) {
-    if (!c->err[0]) snprintf(c->err, sizeof c->err, "%s", curl_easy_strerror(cr));
+    if (cr == CURLE_ABORTED_BY_CALLBACK)
+      snprintf(c->err, sizeof c->err, "stopping");
+    else if (!c->err[0])
+      snprintf(c->err, sizeof c->err, "%s", curl_easy_strerror(cr));
     return CS_EIO;
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);

@@ -8,6 +8,7 @@
 
 #include "records.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct cs_os cs_os;
@@ -23,6 +24,11 @@ void cs_os_close(cs_os *c);
  * a CS_E* code (CS_EIO: transport failure, logged by the caller). */
 int cs_os_request(cs_os *c, const char *method, const char *path, const char *content_type,
                   const void *body, size_t len, int gzip, long *status, cs_buf *resp);
+/* Requests give up as soon as *flag is set (NULL: never): one not sent
+ * yet fails at once, one under way is aborted (CS_EIO, "stopping"). For a
+ * thread that must stop promptly whatever the server does (the mirror:
+ * what it had not acknowledged stays queued in the index). */
+void cs_os_cancel_on(cs_os *c, const atomic_int *flag);
 /* Human-readable reason of the last transport failure. */
 const char *cs_os_error(const cs_os *c);
 

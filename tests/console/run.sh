@@ -50,6 +50,7 @@ for who in "analyst analyst" "portal1 portal employee=1" "portal2 portal employe
   echo "sha256:$(printf %s "$value" | sha256sum | cut -d' ' -f1) ${who#* }" >>"$work/tokens"
 done
 
+: >"$work/server.log" # there before the loop below reads it (set -e, pipefail)
 "$bindir/convsearch-server" --index "$work/index" --listen 127.0.0.1:0 --tokens "$work/tokens" \
   --threads 2 --console-dir "$console" 2>"$work/server.log" &
 server_pid=$!
