@@ -287,6 +287,25 @@ int main(void) {
   REQUIRE(faults("{}") == 0, "cannot clear faults");
   CHECK(th_indexer(verify) == 0, "the alias still serves the old, complete index");
 
+  /* 7. A hanging OpenSearch does not hold local indexing up when the
+   * mirror stops (the indexer stops it before compacting a first load):
+   * every request now takes 8 s; once a new index's first load is
+   * searchable, a wave written next must be too within 3 s. */
+  char index2[600];
+  snprintf(index2, sizeof index2, "%s/index-hang", th_dir());
+  REQUIRE(faults("{\"delay_ms\": 8000}") == 0, "cannot set faults");
+  const char *run2[] = {"run", "--pg",         pg,     "--index", index2, "--poll-ms",
+                        "100", "--opensearch", os_url, NULL};
+  ix = th_indexer_spawn(run2);
+  CHECK(th_wait_docs(index2, "palabraola9", 1, 10000) >= 0, "the first load is searchable");
+  wave(c, 10);
+  CHECK(th_wait_docs(index2, "palabraola10", 200, 3000) >= 0,
+        "local search stays fresh while the mirror's requests hang (the compaction did not "
+        "wait for them)");
+  kill(ix, SIGTERM);
+  CHECK(th_wait(ix, 5000) == 0, "the indexer stops at once, its mirror's request under way");
+  REQUIRE(faults("{}") == 0, "cannot clear faults");
+
   char stats[256];
   get_body(os_url, "/_proxy/stats", stats);
   printf("fault proxy: %s\n", stats);
