@@ -302,7 +302,9 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
     json_t *j = cs_bulk_send(c, b->body.p, b->body.len, nsent, st, why, sizeof why);
     if (!j) {
       set_error(m, "_bulk failed: %s", why);
-      cs_log(CS_LOG_WARN, "mirror: %s; %d operations will be retried", m->last_error, nsent);
+      /* (Aborted by a stop: they stay queued, nothing went wrong.) */
+      if (!atomic_load(&m->stop))
+        cs_log(CS_LOG_WARN, "mirror: %s; %d operations will be retried", m->last_error, nsent);
       m->retried += (uint64_t)nsent;
       all_ok = 0;
     } else {
@@ -365,7 +367,7 @@ static void *sender(void *arg) {
       alias_ok = ensure_alias(m, c) == 0;
       if (!alias_ok) {
         set_error(m, "cannot reach OpenSearch: %s", cs_os_error(c));
-        cs_log(CS_LOG_WARN, "mirror: %s", m->last_error);
+        if (!atomic_load(&m->stop)) cs_log(CS_LOG_WARN, "mirror: %s", m->last_error);
         ack(m, NULL, 0);
         result = 0;
       }

@@ -287,7 +287,7 @@ int cs_engine_qa_retrieve(cs_engine *e, const cs_caller *c, const cs_qa_params *
   cand *cands = NULL;
   size_t nc = 0;
   if (build_scope(v.r, c, p->conversation_id, p->patient_id, &s, err)) goto out;
-  if (cs_view_convs(&v, &s.convs)) s.convs = NULL; /* same_person reads the index */
+  s.view = &v;
   if (cs__qa_name_terms(&s, t, &nt) || cs__qa_prefix_terms(v.r, t, &nt) ||
       cs__qa_rank_passages(v.r, an, NULL, t, nt, kind, &s, k, &cands, &nc)) {
     cs_engine_err(err, 503, "index_unavailable", "the index cannot be read");

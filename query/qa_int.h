@@ -54,7 +54,7 @@ typedef struct scope {
   int all;                 /* no restriction */
   const cs_caller *unname; /* analysts: a word of the person's name matches nothing */
   cs__tstats ts;           /* the statistics scores depend on (tstats.h) */
-  const cs__convs *convs;  /* the view's docid -> conversation table (NULL: read the index) */
+  cs_view *view;           /* its docid -> conversation table, asked for when needed (NULL: none) */
 } scope;
 
 typedef struct cand {

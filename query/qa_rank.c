@@ -572,7 +572,10 @@ static int rerank(cs_reader *r, cs_analyzer *an, surf_cache *sc, const cs__ranke
  * bench/qa_steps.sh only. */
 #define PERSON_WEIGHT 1.0
 
-static int same_person(cs_reader *r, const cs__convs *convs, cand *c, size_t nc) {
+static int same_person(cs_reader *r, cs_view *view, cand *c, size_t nc) {
+  /* Built once per generation and shared, so only asked for here. */
+  const cs__convs *convs = NULL;
+  if (view && cs_view_convs(view, &convs)) convs = NULL; /* then read the records */
   uint64_t *who = malloc(nc * sizeof *who);
   if (!who) return CS_ENOMEM;
   for (size_t k = 0; k < nc; k++) {
@@ -667,8 +670,7 @@ int cs__qa_rank_passages(cs_reader *r, cs_analyzer *an, surf_cache *sc, qa_term 
     free(a.v);
     return rc;
   }
-  if (top >= LOCAL_POOL && !getenv("CS_BENCH_QA_NO_PERSON"))
-    rc = same_person(r, s->convs, a.v, top);
+  if (top >= LOCAL_POOL && !getenv("CS_BENCH_QA_NO_PERSON")) rc = same_person(r, s->view, a.v, top);
   if (rc) {
     free(a.v);
     return rc;
