@@ -402,6 +402,7 @@ void cs_checkpoint_encode(cs_buf *b, const cs_checkpoint *c) {
   cs_buf_varint(b, c->marker_entity);
   cs_buf_varint(b, c->rounds);
   cs_buf_zigzag(b, c->updated_at_ms);
+  if (c->marker_group) cs_buf_varint(b, c->marker_group);
 }
 
 int cs_checkpoint_decode(const void *p, size_t n, cs_checkpoint *c) {
@@ -413,6 +414,7 @@ int cs_checkpoint_decode(const void *p, size_t n, cs_checkpoint *c) {
   c->marker_entity = cs_rd_varint(&r);
   c->rounds = cs_rd_varint(&r);
   c->updated_at_ms = cs_rd_zigzag(&r);
+  c->marker_group = !r.err && r.p < r.end ? cs_rd_varint(&r) : 0;
   return rd_finish(&r);
 }
 

@@ -189,6 +189,11 @@ typedef struct cs_checkpoint {
   uint64_t marker_entity;
   uint64_t rounds;
   int64_t updated_at_ms;
+  /* A load's pages come in (group, id) order (indexer/load.c: the owner for
+   * people and conversations): the group of the marker's entity. Written
+   * after the fields above only when not 0, so a checkpoint without it
+   * reads as group 0. */
+  uint64_t marker_group;
 } cs_checkpoint;
 
 /* Collection statistics for ranking (META "stats"; per owner, CS_T_OSTATS

@@ -10,24 +10,36 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* In the order they are applied: events first, so that an erasure refuses
- * the erased person before their rows are read. */
+ * the erased person before their rows are read. Each kind is read through
+ * one cursor in (group, id) order. People and conversations come grouped by
+ * their owner: a batch then holds the documents of a few owners, and its
+ * commit rewrites the per-owner statistics (CS_T_OLEX, CS_T_OWORDS) of
+ * those owners alone. In id order every batch held documents of nearly
+ * every owner, so each commit rewrote nearly all of those statistics, and
+ * a first load's memory (LMDB keeps a transaction's dirty pages) and time
+ * per batch grew with the index. */
 static const struct {
   char kind;
   const char *phase;
-  const char *sql; /* the next page of ids after $1 */
+  const char *from;  /* the source view */
+  const char *group; /* the first sort key */
+  const char *id;    /* the entity's id, the second */
 } kinds[CS_LOAD_KINDS] = {
-    {'e', "events",
-     "SELECT position FROM convsearch.src_events WHERE position > $1::bigint ORDER BY 1 LIMIT 256"},
-    {'p', "people",
-     "SELECT id FROM convsearch.src_patients WHERE id > $1::bigint ORDER BY 1 LIMIT 256"},
-    {'c', "conversations",
-     "SELECT id FROM convsearch.src_conversations WHERE id > $1::bigint ORDER BY 1 LIMIT 256"},
-    {'r', "relevant points",
-     "SELECT id FROM convsearch.src_relevant_points WHERE id > $1::bigint ORDER BY 1 LIMIT 256"},
+    {'e', "events", "convsearch.src_events", "0::bigint", "position"},
+    {'p', "people", "convsearch.src_patients", "coalesce(owner_id, 0)", "id"},
+    {'c', "conversations", "convsearch.src_conversations", "coalesce(owner_id, 0)", "id"},
+    {'r', "relevant points", "convsearch.src_relevant_points", "0::bigint", "id"},
 };
+
+/* "(group, id) > (after)" for kind k, parameters $i and $i+1. */
+static void after_sql(char *buf, size_t cap, int k, int i) {
+  snprintf(buf, cap, "(%s, %s) > ($%d::bigint, $%d::bigint)", kinds[k].group, kinds[k].id, i,
+           i + 1);
+}
 
 int cs_load_marker(uint8_t marker_kind) {
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
@@ -36,13 +48,13 @@ int cs_load_marker(uint8_t marker_kind) {
   return 0;
 }
 
-/* Where the load starts: the kind after which and the id after which. */
-static int start_kind(const cs_load *l, uint64_t *after) {
-  *after = 0;
+/* Where the load starts: the kind, and the (group, id) after which. */
+static int start_kind(const cs_load *l, cs_load_key *after) {
+  *after = (cs_load_key){0, 0};
   if (!l->mark) return 0;
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
     if (l->cp.marker_kind == (uint8_t)toupper((unsigned char)kinds[k].kind)) {
-      *after = l->cp.marker_entity;
+      *after = (cs_load_key){l->cp.marker_group, l->cp.marker_entity};
       return k;
     }
   }
@@ -54,29 +66,33 @@ int cs_load_begin(cs_load *l) {
                            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
   if (!r) return CS_APPLY_PG_ERROR;
   PQclear(r);
-  uint64_t after;
+  cs_load_key after;
   int first = start_kind(l, &after);
-  char a[CS_LOAD_KINDS][24];
-  const char *params[CS_LOAD_KINDS];
+  char a[2 * CS_LOAD_KINDS][24];
+  const char *params[2 * CS_LOAD_KINDS];
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
     /* Kinds already loaded count nothing. */
-    snprintf(a[k], sizeof a[k], "%" PRIu64,
-             k < first    ? (uint64_t)INT64_MAX
-             : k == first ? after
-                          : 0);
-    params[k] = a[k];
+    cs_load_key from = k < first    ? (cs_load_key){INT64_MAX, INT64_MAX}
+                       : k == first ? after
+                                    : (cs_load_key){0, 0};
+    snprintf(a[2 * k], sizeof a[2 * k], "%" PRIu64, from.group);
+    snprintf(a[2 * k + 1], sizeof a[2 * k + 1], "%" PRIu64, from.id);
+    params[2 * k] = a[2 * k];
+    params[2 * k + 1] = a[2 * k + 1];
   }
   int readable = cs_source_readable(l->pg);
   if (readable < 0) return CS_APPLY_PG_ERROR;
-#define SNAPSHOT_SQL                                                                               \
-  "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "                                         \
-  "(SELECT count(*) FROM convsearch.src_events WHERE position > $1::bigint), "                     \
-  "(SELECT count(*) FROM convsearch.src_patients WHERE id > $2::bigint), "                         \
-  "(SELECT count(*) FROM convsearch.src_conversations WHERE id > $3::bigint), "                    \
-  "(SELECT count(*) FROM convsearch.src_relevant_points WHERE id > $4::bigint)"
-  r = cs_pg_exec(l->pg, "reading the snapshot",
-                 readable ? SNAPSHOT_SQL ", " CS_SOURCE_SQL : SNAPSHOT_SQL, CS_LOAD_KINDS, params);
-#undef SNAPSHOT_SQL
+  char sql[1536], cond[160];
+  size_t n =
+      (size_t)snprintf(sql, sizeof sql, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
+  for (int k = 0; k < CS_LOAD_KINDS; k++) {
+    after_sql(cond, sizeof cond, k, 2 * k + 1);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ", (SELECT count(*) FROM %s WHERE %s)",
+                          kinds[k].from, cond);
+  }
+  if (readable) n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", CS_SOURCE_SQL);
+  if (n >= sizeof sql) return CS_APPLY_PG_ERROR; /* cannot happen: fixed texts */
+  r = cs_pg_exec(l->pg, "reading the snapshot", sql, 2 * CS_LOAD_KINDS, params);
   if (!r) return CS_APPLY_PG_ERROR;
   cs_pg_u64(r, 0, 0, 0, &l->horizon);
   for (int k = 0; k < CS_LOAD_KINDS; k++)
@@ -91,11 +107,12 @@ int cs_load_begin(cs_load *l) {
 
 /* Commits the open batch with the checkpoint (and, with mark, the marker
  * "kind k loaded up to `after`"). The batch is gone on failure. */
-static int commit(cs_load *l, int k, uint64_t after) {
+static int commit(cs_load *l, int k, cs_load_key after) {
   cs_checkpoint cp = l->cp;
   if (l->mark) {
     cp.marker_kind = (uint8_t)toupper((unsigned char)kinds[k].kind);
-    cp.marker_entity = after;
+    cp.marker_group = after.group;
+    cp.marker_entity = after.id;
   }
   int rc = cs_writer_set_checkpoint(l->w, &cp);
   if (!rc && l->source[0]) rc = cs_source_put(l->w, l->source);
@@ -108,8 +125,35 @@ static int commit(cs_load *l, int k, uint64_t after) {
   return rc;
 }
 
-/* Applies the ids of one page in calls of at most CS_APPLY_MAX(_CONV). */
-static int apply_page(cs_load *l, char kind, const uint64_t *ids, size_t n) {
+/* (Re)opens the cursor over kind k's entities after `after`, in (group, id)
+ * order: PostgreSQL sorts them once for the whole kind. */
+static int open_cursor(cs_load *l, int k, cs_load_key after) {
+  PGresult *r = cs_pg_exec(l->pg, "closing the snapshot's cursor", "CLOSE ALL", 0, NULL);
+  if (!r) return CS_APPLY_PG_ERROR;
+  PQclear(r);
+  char sql[512], cond[160], g[24], i[24];
+  after_sql(cond, sizeof cond, k, 1);
+  snprintf(sql, sizeof sql,
+           "DECLARE cs_load NO SCROLL CURSOR FOR SELECT %s, %s FROM %s WHERE %s ORDER BY 1, 2",
+           kinds[k].group, kinds[k].id, kinds[k].from, cond);
+  snprintf(g, sizeof g, "%" PRIu64, after.group);
+  snprintf(i, sizeof i, "%" PRIu64, after.id);
+  const char *params[2] = {g, i};
+  r = cs_pg_exec(l->pg, "listing the snapshot", sql, 2, params);
+  if (!r) return CS_APPLY_PG_ERROR;
+  PQclear(r);
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Applies the ids of one page in calls of at most CS_APPLY_MAX(_CONV), in
+ * id order (cs_apply's contract). */
+static int apply_page(cs_load *l, char kind, uint64_t *ids, size_t n) {
+  qsort(ids, n, sizeof *ids, cmp_u64);
   size_t step = kind == 'c' ? CS_APPLY_MAX_CONV : CS_APPLY_MAX;
   int rc = 0;
   for (size_t from = 0; !rc && from < n; from += step)
@@ -117,35 +161,40 @@ static int apply_page(cs_load *l, char kind, const uint64_t *ids, size_t n) {
   return rc;
 }
 
-/* Applies every entity of kind k with an id above `after`. When the map
- * fills, the batch since the last commit is lost: the map grows and the
- * load goes on from that commit (applying is idempotent). */
-static int load_kind(cs_load *l, int k, uint64_t after) {
+/* Applies every entity of kind k after `after`. When the map fills, the
+ * batch since the last commit is lost: the map grows and the load goes on
+ * from that commit (applying is idempotent). */
+static int load_kind(cs_load *l, int k, cs_load_key after) {
   cs_progress *p = &l->progress;
-  uint64_t committed = after, committed_done = p->done;
-  int rc = cs_writer_begin(l->w);
+  cs_load_key committed = after;
+  uint64_t committed_done = p->done;
+  int rc = open_cursor(l, k, after);
+  if (!rc) rc = cs_writer_begin(l->w);
   if (rc) return rc;
   for (;;) {
     if (l->stop && *l->stop) {
       cs_writer_abort(l->w);
       return CS_LOAD_STOPPED;
     }
-    char a[24];
-    snprintf(a, sizeof a, "%" PRIu64, after);
-    const char *params[1] = {a};
-    PGresult *r = cs_pg_exec(l->pg, "listing the snapshot", kinds[k].sql, 1, params);
+    PGresult *r = cs_pg_exec(l->pg, "listing the snapshot", "FETCH 256 FROM cs_load", 0, NULL);
     if (!r) {
       cs_writer_abort(l->w);
       return CS_APPLY_PG_ERROR;
     }
     uint64_t ids[256];
     int n = PQntuples(r);
-    for (int i = 0; i < n && i < 256; i++)
-      cs_pg_u64(r, i, 0, 0, &ids[i]);
+    if (n > 256) n = 256;
+    cs_load_key last = after;
+    for (int i = 0; i < n; i++)
+      cs_pg_u64(r, i, 1, 0, &ids[i]);
+    if (n) {
+      cs_pg_u64(r, n - 1, 0, 0, &last.group);
+      last.id = ids[n - 1];
+    }
     PQclear(r);
     rc = apply_page(l, kinds[k].kind, ids, (size_t)n);
     if (!rc && n) {
-      after = ids[n - 1];
+      after = last;
       p->done += (uint64_t)n;
       cs_progress_tick(p);
     }
@@ -167,7 +216,8 @@ static int load_kind(cs_load *l, int k, uint64_t after) {
       cs_log(CS_LOG_INFO, "index map grown to %zu MiB", cs_store_map_size(l->store) >> 20);
       after = committed;
       p->done = committed_done;
-      rc = cs_writer_begin(l->w);
+      rc = open_cursor(l, k, after);
+      if (!rc) rc = cs_writer_begin(l->w);
       if (rc) return rc;
       continue;
     }
@@ -179,14 +229,14 @@ static int load_kind(cs_load *l, int k, uint64_t after) {
 }
 
 int cs_load_run(cs_load *l) {
-  uint64_t after;
+  cs_load_key after;
   int first = start_kind(l, &after);
   cs_progress *p = &l->progress;
   for (int k = first; k < CS_LOAD_KINDS; k++) {
     p->phase = kinds[k].phase;
     p->total = l->counts[k];
     p->done = 0;
-    int rc = load_kind(l, k, k == first ? after : 0);
+    int rc = load_kind(l, k, k == first ? after : (cs_load_key){0, 0});
     if (rc) {
       if (rc != CS_LOAD_STOPPED) {
         cs_log(CS_LOG_ERROR, "loading %s failed: %s", kinds[k].phase,

@@ -7,10 +7,12 @@
  * person, conversation and relevant point visible in S is applied through
  * cs_apply, the tailing indexer's code (events first, so erasures refuse the
  * erased before their rows are read), 256 ids a page, committed whenever the
- * pending postings pass the budget and at the end of each kind. Every
- * commit carries the caller's checkpoint; with `mark` it also records how
- * far the load got (marker = the kind in upper case and the last id
- * applied), and a load given such a checkpoint resumes after that marker.
+ * pending postings pass the budget and at the end of each kind. People and
+ * conversations come grouped by owner (load.c says why), the other kinds in
+ * id order. Every commit carries the caller's checkpoint; with `mark` it
+ * also records how far the load got (marker = the kind in upper case and
+ * the last (group, id) applied), and a load given such a checkpoint resumes
+ * after that marker.
  */
 #ifndef CS_LOAD_H
 #define CS_LOAD_H
@@ -27,6 +29,11 @@
 #include <stdint.h>
 
 #define CS_LOAD_KINDS 4
+
+/* A position in a kind's (group, id) order. */
+typedef struct cs_load_key {
+  uint64_t group, id;
+} cs_load_key;
 /* Returned by cs_load_run when *stop was set (what was committed stays). */
 #define CS_LOAD_STOPPED (-101)
 

@@ -175,6 +175,7 @@ static int apply_fetched(tail *t, const PGresult *r, cs_checkpoint *cp) {
     if (i == n || cs_writer_pending_bytes(t->w) > t->o->budget_bytes) {
       cs_checkpoint next = *cp;
       next.marker_kind = (uint8_t)kind;
+      next.marker_group = 0;
       cs_pg_u64(r, i - 1, 1, 0, &next.marker_entity);
       int status = commit_batch(t, &next);
       if (status) return status;
@@ -224,6 +225,7 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
     l.cp.round_xid = l.horizon;
     l.cp.marker_kind = 0;
     l.cp.marker_entity = 0;
+    l.cp.marker_group = 0;
   }
   cs_log(CS_LOG_INFO,
          "initial load: snapshot taken (horizon %" PRIu64 "): %" PRIu64 " events, %" PRIu64
@@ -231,9 +233,9 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
          l.horizon, l.counts[0], l.counts[1], l.counts[2], l.counts[3]);
   if (resuming) {
     cs_log(CS_LOG_INFO,
-           "resuming the initial load after %c %" PRIu64 "; changes from horizon %" PRIu64
-           " on are tailed after it",
-           (char)cp->marker_kind, cp->marker_entity, cp->round_xid);
+           "resuming the initial load after %c %" PRIu64 " (group %" PRIu64
+           "); changes from horizon %" PRIu64 " on are tailed after it",
+           (char)cp->marker_kind, cp->marker_entity, cp->marker_group, cp->round_xid);
   }
   int rc = cs_load_run(&l);
   t->st = l.st;
@@ -245,6 +247,7 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   done.round_xid = 0;
   done.marker_kind = 0;
   done.marker_entity = 0;
+  done.marker_group = 0;
   rc = cs_writer_begin(t->w);
   if (rc) return ROUND_FATAL;
   /* The load's batches leave leaves half full (a page that fills splits in
@@ -390,6 +393,7 @@ static int round_run(tail *t, int *changed) {
     done.round_xid = 0;
     done.marker_kind = 0;
     done.marker_entity = 0;
+    done.marker_group = 0;
     done.rounds++;
     status = commit_batch(t, &done);
     if (status) return status;

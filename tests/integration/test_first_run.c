@@ -299,9 +299,14 @@ static void canonical(void) {
             th_log_count("\"initial_load\": \"in progress\"") == in_progress + 1,
         "status says the initial load is in progress");
   int resumes = th_log_count("resuming the initial load");
+  int clean_resumes = th_log_count("(unchanged 0, skipped");
   const char *once3[] = {"run", "--pg", pg, "--index", index3, "--once", NULL};
   CHECK(th_indexer(once3) == 0, "the run after the kill succeeds");
   CHECK(th_log_count("resuming the initial load") == resumes + 1, "it resumes the initial load");
+  /* Conversations come in (owner, id) order: resuming after the marker's
+   * owner and id reads none of what was committed again. */
+  CHECK(th_log_count("(unchanged 0, skipped") == clean_resumes + 1,
+        "the resumed load starts after what it had committed (nothing read twice)");
   const char *verify3[] = {"verify", "--pg", pg, "--index", index3, NULL};
   CHECK(th_indexer(verify3) == 0, "verify clean after a kill during the initial load");
   CHECK(th_docs_with(index3, "trasreinicio") == 1, "a change made while it was down is indexed");
