@@ -13,15 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An event's person: its payload's patient_id when that is a number (0:
+ * none; the writer skips such an event), never an error. */
+#define CS_SQL_EVENT_PATIENT                                                                       \
+  "(CASE WHEN jsonb_typeof(payload) = 'object' AND payload->>'patient_id' ~ '^[0-9]{1,18}$' "      \
+  "THEN (payload->>'patient_id')::bigint ELSE 0 END)"
+
 /* In the order they are applied: events first, so that an erasure refuses
  * the erased person before their rows are read. Each kind is read through
- * one cursor in (group, id) order. People and conversations come grouped by
- * their owner: a batch then holds the documents of a few owners, and its
- * commit rewrites the per-owner statistics (CS_T_OLEX, CS_T_OWORDS) of
- * those owners alone. In id order every batch held documents of nearly
- * every owner, so each commit rewrote nearly all of those statistics, and
- * a first load's memory (LMDB keeps a transaction's dirty pages) and time
- * per batch grew with the index. */
+ * one cursor in (group, id) order. Events come grouped by their person, as
+ * the index keys them, so that a batch's events fill pages in key order.
+ * People and conversations come grouped by their owner: a batch then holds
+ * the documents of a few owners, and its commit rewrites the per-owner
+ * statistics (CS_T_OLEX, CS_T_OWORDS) of those owners alone. In id order every batch held documents
+ * of nearly every owner, so each commit rewrote nearly all of those statistics, and a first load's
+ * memory (LMDB keeps a transaction's dirty pages) and time per batch grew with the index. */
 static const struct {
   char kind;
   const char *phase;
@@ -29,13 +35,14 @@ static const struct {
   const char *group; /* the first sort key */
   const char *id;    /* the entity's id, the second */
 } kinds[CS_LOAD_KINDS] = {
-    {'e', "events", "convsearch.src_events", "0::bigint", "position"},
+    {'e', "events", "convsearch.src_events", CS_SQL_EVENT_PATIENT, "position"},
     {'p', "people", "convsearch.src_patients", "coalesce(owner_id, 0)", "id"},
     {'c', "conversations", "convsearch.src_conversations", "coalesce(owner_id, 0)", "id"},
     {'r', "relevant points", "convsearch.src_relevant_points", "0::bigint", "id"},
 };
 
 /* "(group, id) > (after)" for kind k, parameters $i and $i+1. */
+#define COND_MAX 512
 static void after_sql(char *buf, size_t cap, int k, int i) {
   snprintf(buf, cap, "(%s, %s) > ($%d::bigint, $%d::bigint)", kinds[k].group, kinds[k].id, i,
            i + 1);
@@ -82,7 +89,7 @@ int cs_load_begin(cs_load *l) {
   }
   int readable = cs_source_readable(l->pg);
   if (readable < 0) return CS_APPLY_PG_ERROR;
-  char sql[1536], cond[160];
+  char sql[4 * COND_MAX + 1024], cond[COND_MAX];
   size_t n =
       (size_t)snprintf(sql, sizeof sql, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
@@ -131,7 +138,7 @@ static int open_cursor(cs_load *l, int k, cs_load_key after) {
   PGresult *r = cs_pg_exec(l->pg, "closing the snapshot's cursor", "CLOSE ALL", 0, NULL);
   if (!r) return CS_APPLY_PG_ERROR;
   PQclear(r);
-  char sql[512], cond[160], g[24], i[24];
+  char sql[2 * COND_MAX + 256], cond[COND_MAX], g[24], i[24];
   after_sql(cond, sizeof cond, k, 1);
   snprintf(sql, sizeof sql,
            "DECLARE cs_load NO SCROLL CURSOR FOR SELECT %s, %s FROM %s WHERE %s ORDER BY 1, 2",
