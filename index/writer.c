@@ -165,8 +165,7 @@ void cs_writer_abort(cs_writer *w) {
 }
 
 size_t cs_writer_pending_bytes(const cs_writer *w) {
-  return w->terms.bytes + w->words.bytes + w->oterms.bytes + w->owords.bytes + cs__wr_own_bytes(w) +
-         w->direct_bytes;
+  return w->terms.bytes + w->words.bytes + w->oterms.bytes + w->owords.bytes + cs__wr_own_bytes(w);
 }
 
 static int put_stats(cs_writer *w) {

@@ -23,7 +23,6 @@ void cs__wr_reset_pending(cs_writer *w) {
   w->ntouched[0] = w->ntouched[1] = 0;
   cs__wr_own_reset(w);
   w->pending_min = CS_DOCID_END;
-  w->direct_bytes = 0;
   w->noheal = w->nostats_heal = 0; /* what a flush counted again */
 }
 

@@ -66,11 +66,6 @@ struct cs_writer {
   cs_cursor *lexc, *wordc;
   cs_stats stats;
   uint32_t pending_min; /* smallest docid in `terms`, CS_DOCID_END when none */
-  /* What events and interactions put straight into their tables in this
-   * transaction: nodes twice their bytes, as inserts in key order leave
-   * half-full pages. No pending map holds them, so without this a load's
-   * events would all wait for one commit (cs_writer_pending_bytes). */
-  size_t direct_bytes;
   cs_buf buf, buf2;
   cs_plist tmp;
   cs__pentry **ents; /* the last cs__wr_add_doc's term entry per token */

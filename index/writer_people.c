@@ -208,7 +208,6 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out
                 in->recorded_at_ms};
   cs_buf_reset(&w->buf);
   cs_event_encode(&w->buf, &e);
-  w->direct_bytes += 2 * (8 + 16 + w->buf.len);
   rc = cs__wr_put_buf(w, CS_T_EVENT, key, 16, &w->buf);
   if (rc) return rc;
   if (!in->actor_id) return 0;
@@ -224,7 +223,6 @@ int cs_writer_put_event(cs_writer *w, const cs_event_in *in, unsigned *flags_out
   if (in->recorded_at_ms > x.last_at_ms) x.last_at_ms = in->recorded_at_ms;
   cs_buf_reset(&w->buf);
   cs_inter_encode(&w->buf, &x);
-  if (x.events == 1) w->direct_bytes += 2 * (8 + 16 + w->buf.len);
   return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
 }
 
@@ -259,7 +257,6 @@ static int recount_interaction(cs_writer *w, uint64_t patient, uint64_t actor) {
   }
   cs_buf_reset(&w->buf);
   cs_inter_encode(&w->buf, &x);
-  if (x.events == 1) w->direct_bytes += 2 * (8 + 16 + w->buf.len);
   return cs__wr_put_buf(w, CS_T_INTER, key, 16, &w->buf);
 }
 

@@ -9,25 +9,24 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* An event's person: its payload's patient_id when that is a number (0:
- * none; the writer skips such an event), never an error. */
-#define CS_SQL_EVENT_PATIENT                                                                       \
-  "(CASE WHEN jsonb_typeof(payload) = 'object' AND payload->>'patient_id' ~ '^[0-9]{1,18}$' "      \
-  "THEN (payload->>'patient_id')::bigint ELSE 0 END)"
-
 /* In the order they are applied: events first, so that an erasure refuses
  * the erased person before their rows are read. Each kind is read through
- * one cursor in (group, id) order. Events come grouped by their person, as
- * the index keys them, so that a batch's events fill pages in key order.
- * People and conversations come grouped by their owner: a batch then holds
- * the documents of a few owners, and its commit rewrites the per-owner
- * statistics (CS_T_OLEX, CS_T_OWORDS) of those owners alone. In id order every batch held documents
- * of nearly every owner, so each commit rewrote nearly all of those statistics, and a first load's
- * memory (LMDB keeps a transaction's dirty pages) and time per batch grew with the index. */
+ * one cursor in (group, id) order. People and conversations come grouped by
+ * their owner: a batch then holds the documents of a few owners, and its
+ * commit rewrites the per-owner statistics (CS_T_OLEX, CS_T_OWORDS) of
+ * those owners alone. In id order every batch held documents of nearly
+ * every owner, so each commit rewrote nearly all of those statistics, and
+ * a first load's memory (LMDB keeps a transaction's dirty pages) and time
+ * per batch grew with the index. (The owner is clamped at 0, so that every
+ * group reads back as a number.) Events stay in position order: the person
+ * the index keys them by is, in the portal's view, found through their
+ * conversation, which may change person between a killed load and its
+ * resumption; in position order the marker does not depend on it. */
 static const struct {
   char kind;
   const char *phase;
@@ -35,17 +34,28 @@ static const struct {
   const char *group; /* the first sort key */
   const char *id;    /* the entity's id, the second */
 } kinds[CS_LOAD_KINDS] = {
-    {'e', "events", "convsearch.src_events", CS_SQL_EVENT_PATIENT, "position"},
-    {'p', "people", "convsearch.src_patients", "coalesce(owner_id, 0)", "id"},
-    {'c', "conversations", "convsearch.src_conversations", "coalesce(owner_id, 0)", "id"},
+    {'e', "events", "convsearch.src_events", "0::bigint", "position"},
+    {'p', "people", "convsearch.src_patients", "greatest(coalesce(owner_id, 0), 0)", "id"},
+    {'c', "conversations", "convsearch.src_conversations", "greatest(coalesce(owner_id, 0), 0)",
+     "id"},
     {'r', "relevant points", "convsearch.src_relevant_points", "0::bigint", "id"},
 };
 
-/* "(group, id) > (after)" for kind k, parameters $i and $i+1. */
-#define COND_MAX 512
-static void after_sql(char *buf, size_t cap, int k, int i) {
-  snprintf(buf, cap, "(%s, %s) > ($%d::bigint, $%d::bigint)", kinds[k].group, kinds[k].id, i,
-           i + 1);
+/* Appends to buf[*n..cap); -1 (and *n unchanged) when it does not fit. */
+static int sql_cat(char *buf, size_t cap, size_t *n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(buf + *n, cap - *n, fmt, ap);
+  va_end(ap);
+  if (m < 0 || (size_t)m >= cap - *n) return -1;
+  *n += (size_t)m;
+  return 0;
+}
+
+/* Appends "(group, id) > ($i, $i+1)" for kind k. */
+static int after_sql(char *buf, size_t cap, size_t *n, int k, int i) {
+  return sql_cat(buf, cap, n, "(%s, %s) > ($%d::bigint, $%d::bigint)", kinds[k].group, kinds[k].id,
+                 i, i + 1);
 }
 
 int cs_load_marker(uint8_t marker_kind) {
@@ -89,16 +99,19 @@ int cs_load_begin(cs_load *l) {
   }
   int readable = cs_source_readable(l->pg);
   if (readable < 0) return CS_APPLY_PG_ERROR;
-  char sql[4 * COND_MAX + 1024], cond[COND_MAX];
-  size_t n =
-      (size_t)snprintf(sql, sizeof sql, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
+  char sql[2048];
+  size_t n = 0;
+  int bad = sql_cat(sql, sizeof sql, &n, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
-    after_sql(cond, sizeof cond, k, 2 * k + 1);
-    n += (size_t)snprintf(sql + n, sizeof sql - n, ", (SELECT count(*) FROM %s WHERE %s)",
-                          kinds[k].from, cond);
+    bad |= sql_cat(sql, sizeof sql, &n, ", (SELECT count(*) FROM %s WHERE ", kinds[k].from);
+    bad |= after_sql(sql, sizeof sql, &n, k, 2 * k + 1);
+    bad |= sql_cat(sql, sizeof sql, &n, ")");
   }
-  if (readable) n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", CS_SOURCE_SQL);
-  if (n >= sizeof sql) return CS_APPLY_PG_ERROR; /* cannot happen: fixed texts */
+  if (readable) bad |= sql_cat(sql, sizeof sql, &n, ", %s", CS_SOURCE_SQL);
+  if (bad) { /* cannot happen: fixed texts that fit */
+    cs_log(CS_LOG_ERROR, "loading: the snapshot's query does not fit its buffer");
+    return CS_APPLY_PG_ERROR;
+  }
   r = cs_pg_exec(l->pg, "reading the snapshot", sql, 2 * CS_LOAD_KINDS, params);
   if (!r) return CS_APPLY_PG_ERROR;
   cs_pg_u64(r, 0, 0, 0, &l->horizon);
@@ -138,11 +151,15 @@ static int open_cursor(cs_load *l, int k, cs_load_key after) {
   PGresult *r = cs_pg_exec(l->pg, "closing the snapshot's cursor", "CLOSE ALL", 0, NULL);
   if (!r) return CS_APPLY_PG_ERROR;
   PQclear(r);
-  char sql[2 * COND_MAX + 256], cond[COND_MAX], g[24], i[24];
-  after_sql(cond, sizeof cond, k, 1);
-  snprintf(sql, sizeof sql,
-           "DECLARE cs_load NO SCROLL CURSOR FOR SELECT %s, %s FROM %s WHERE %s ORDER BY 1, 2",
-           kinds[k].group, kinds[k].id, kinds[k].from, cond);
+  char sql[1024], g[24], i[24];
+  size_t n = 0;
+  if (sql_cat(sql, sizeof sql, &n,
+              "DECLARE cs_load NO SCROLL CURSOR FOR SELECT %s, %s FROM %s WHERE ", kinds[k].group,
+              kinds[k].id, kinds[k].from) ||
+      after_sql(sql, sizeof sql, &n, k, 1) || sql_cat(sql, sizeof sql, &n, " ORDER BY 1, 2")) {
+    cs_log(CS_LOG_ERROR, "loading: the cursor's query does not fit its buffer");
+    return CS_APPLY_PG_ERROR;
+  }
   snprintf(g, sizeof g, "%" PRIu64, after.group);
   snprintf(i, sizeof i, "%" PRIu64, after.id);
   const char *params[2] = {g, i};

@@ -9,10 +9,10 @@
  * erased before their rows are read), 256 ids a page, committed whenever the
  * pending postings pass the budget and at the end of each kind. People and
  * conversations come grouped by owner (load.c says why), the other kinds in
- * id order. Every commit carries the caller's checkpoint; with `mark` it
- * also records how far the load got (marker = the kind in upper case and
- * the last (group, id) applied), and a load given such a checkpoint resumes
- * after that marker.
+ * id (position) order. Every commit carries the caller's checkpoint; with
+ * `mark` it also records how far the load got (marker = the kind in upper
+ * case and the last (group, id) applied), and a load given such a
+ * checkpoint resumes after that marker.
  */
 #ifndef CS_LOAD_H
 #define CS_LOAD_H
