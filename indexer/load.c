@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,36 +26,27 @@
  * the index keys them by is, in the portal's view, found through their
  * conversation, which may change person between a killed load and its
  * resumption; in position order the marker does not depend on it. */
+#define OWNER "greatest(coalesce(owner_id, 0), 0)"
+/* X(kind, phase, view, group, id, $ of the group in the snapshot's counts,
+ * $ of the id): every query below is put together here, at compile time. */
+#define LOAD_KINDS(X)                                                                              \
+  X('e', "events", "convsearch.src_events", "0::bigint", "position", "1", "2")                     \
+  X('p', "people", "convsearch.src_patients", OWNER, "id", "3", "4")                               \
+  X('c', "conversations", "convsearch.src_conversations", OWNER, "id", "5", "6")                   \
+  X('r', "relevant points", "convsearch.src_relevant_points", "0::bigint", "id", "7", "8")
+#define AFTER(group, id, a, b) "(" group ", " id ") > ($" a "::bigint, $" b "::bigint)"
+#define KIND(k, phase, from, group, id, a, b)                                                      \
+  {k, phase,                                                                                       \
+   "DECLARE cs_load NO SCROLL CURSOR FOR SELECT " group ", " id " FROM " from                      \
+   " WHERE " AFTER(group, id, "1", "2") " ORDER BY 1, 2"},
+#define COUNT(k, phase, from, group, id, a, b)                                                     \
+  ", (SELECT count(*) FROM " from " WHERE " AFTER(group, id, a, b) ")"
+
 static const struct {
   char kind;
   const char *phase;
-  const char *from;  /* the source view */
-  const char *group; /* the first sort key */
-  const char *id;    /* the entity's id, the second */
-} kinds[CS_LOAD_KINDS] = {
-    {'e', "events", "convsearch.src_events", "0::bigint", "position"},
-    {'p', "people", "convsearch.src_patients", "greatest(coalesce(owner_id, 0), 0)", "id"},
-    {'c', "conversations", "convsearch.src_conversations", "greatest(coalesce(owner_id, 0), 0)",
-     "id"},
-    {'r', "relevant points", "convsearch.src_relevant_points", "0::bigint", "id"},
-};
-
-/* Appends to buf[*n..cap); -1 (and *n unchanged) when it does not fit. */
-static int sql_cat(char *buf, size_t cap, size_t *n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int m = vsnprintf(buf + *n, cap - *n, fmt, ap);
-  va_end(ap);
-  if (m < 0 || (size_t)m >= cap - *n) return -1;
-  *n += (size_t)m;
-  return 0;
-}
-
-/* Appends "(group, id) > ($i, $i+1)" for kind k. */
-static int after_sql(char *buf, size_t cap, size_t *n, int k, int i) {
-  return sql_cat(buf, cap, n, "(%s, %s) > ($%d::bigint, $%d::bigint)", kinds[k].group, kinds[k].id,
-                 i, i + 1);
-}
+  const char *cursor; /* kind's (group, id) after ($1, $2), in that order */
+} kinds[CS_LOAD_KINDS] = {LOAD_KINDS(KIND)};
 
 int cs_load_marker(uint8_t marker_kind) {
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
@@ -99,20 +89,11 @@ int cs_load_begin(cs_load *l) {
   }
   int readable = cs_source_readable(l->pg);
   if (readable < 0) return CS_APPLY_PG_ERROR;
-  char sql[2048];
-  size_t n = 0;
-  int bad = sql_cat(sql, sizeof sql, &n, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
-  for (int k = 0; k < CS_LOAD_KINDS; k++) {
-    bad |= sql_cat(sql, sizeof sql, &n, ", (SELECT count(*) FROM %s WHERE ", kinds[k].from);
-    bad |= after_sql(sql, sizeof sql, &n, k, 2 * k + 1);
-    bad |= sql_cat(sql, sizeof sql, &n, ")");
-  }
-  if (readable) bad |= sql_cat(sql, sizeof sql, &n, ", %s", CS_SOURCE_SQL);
-  if (bad) { /* cannot happen: fixed texts that fit */
-    cs_log(CS_LOG_ERROR, "loading: the snapshot's query does not fit its buffer");
-    return CS_APPLY_PG_ERROR;
-  }
-  r = cs_pg_exec(l->pg, "reading the snapshot", sql, 2 * CS_LOAD_KINDS, params);
+#define SNAPSHOT_SQL "SELECT pg_snapshot_xmin(pg_current_snapshot())::text" LOAD_KINDS(COUNT)
+  r = cs_pg_exec(l->pg, "reading the snapshot",
+                 readable ? SNAPSHOT_SQL ", " CS_SOURCE_SQL : SNAPSHOT_SQL, 2 * CS_LOAD_KINDS,
+                 params);
+#undef SNAPSHOT_SQL
   if (!r) return CS_APPLY_PG_ERROR;
   cs_pg_u64(r, 0, 0, 0, &l->horizon);
   for (int k = 0; k < CS_LOAD_KINDS; k++)
@@ -151,19 +132,11 @@ static int open_cursor(cs_load *l, int k, cs_load_key after) {
   PGresult *r = cs_pg_exec(l->pg, "closing the snapshot's cursor", "CLOSE ALL", 0, NULL);
   if (!r) return CS_APPLY_PG_ERROR;
   PQclear(r);
-  char sql[1024], g[24], i[24];
-  size_t n = 0;
-  if (sql_cat(sql, sizeof sql, &n,
-              "DECLARE cs_load NO SCROLL CURSOR FOR SELECT %s, %s FROM %s WHERE ", kinds[k].group,
-              kinds[k].id, kinds[k].from) ||
-      after_sql(sql, sizeof sql, &n, k, 1) || sql_cat(sql, sizeof sql, &n, " ORDER BY 1, 2")) {
-    cs_log(CS_LOG_ERROR, "loading: the cursor's query does not fit its buffer");
-    return CS_APPLY_PG_ERROR;
-  }
+  char g[24], i[24];
   snprintf(g, sizeof g, "%" PRIu64, after.group);
   snprintf(i, sizeof i, "%" PRIu64, after.id);
   const char *params[2] = {g, i};
-  r = cs_pg_exec(l->pg, "listing the snapshot", sql, 2, params);
+  r = cs_pg_exec(l->pg, "listing the snapshot", kinds[k].cursor, 2, params);
   if (!r) return CS_APPLY_PG_ERROR;
   PQclear(r);
   return 0;
@@ -206,17 +179,24 @@ static int load_kind(cs_load *l, int k, cs_load_key after) {
       return CS_APPLY_PG_ERROR;
     }
     uint64_t ids[256];
-    int n = PQntuples(r);
+    int n = PQntuples(r), m = 0;
     if (n > 256) n = 256;
     cs_load_key last = after;
-    for (int i = 0; i < n; i++)
-      cs_pg_u64(r, i, 1, 0, &ids[i]);
-    if (n) {
-      cs_pg_u64(r, n - 1, 0, 0, &last.group);
-      last.id = ids[n - 1];
+    for (int i = 0; i < n; i++) {
+      /* An id below 0 (or not a number) names nothing the index can hold:
+       * counted as skipped. The group is never below 0 (OWNER). */
+      uint64_t id, group;
+      if (cs_pg_u64(r, i, 1, 0, &id) || cs_pg_u64(r, i, 0, 0, &group)) {
+        cs_log(CS_LOG_WARN, "loading %s: skipped the row with id %s (not an id >= 0)",
+               kinds[k].phase, PQgetvalue(r, i, 1));
+        l->st.skipped++;
+        continue;
+      }
+      ids[m++] = id;
+      last = (cs_load_key){group, id};
     }
     PQclear(r);
-    rc = apply_page(l, kinds[k].kind, ids, (size_t)n);
+    rc = apply_page(l, kinds[k].kind, ids, (size_t)m);
     if (!rc && n) {
       after = last;
       p->done += (uint64_t)n;
