@@ -53,16 +53,14 @@ struct cs_store {
   int lock_fd;
   size_t map_size;
   pthread_rwlock_t remap;
-  char dir[PATH_MAX];      /* the index directory (DIR) */
-  char gen[64];            /* generation name, e.g. "g1" */
-  time_t reader_check;     /* last mdb_reader_check (writer) */
-  uint64_t commit_written; /* bytes the last write commit wrote (0: unknown) */
+  char dir[PATH_MAX];  /* the index directory (DIR) */
+  char gen[64];        /* generation name, e.g. "g1" */
+  time_t reader_check; /* last mdb_reader_check (writer) */
 };
 
 struct cs_txn {
   cs_store *s;
   MDB_txn *txn;
-  int write;
 };
 
 struct cs_cursor {
@@ -392,7 +390,6 @@ int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
   cs_txn *t = malloc(sizeof *t);
   if (!t) return CS_ENOMEM;
   t->s = s;
-  t->write = write;
   if (write) {
     time_t now = time(NULL);
     int dead = 0;
@@ -420,29 +417,8 @@ int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
   return 0;
 }
 
-/* Bytes the calling thread has handed to write(2) and its kin so far
- * (Linux: /proc/thread-self/io, wchar), or 0 when that cannot be read. */
-static uint64_t thread_wchar(void) {
-  int fd = open("/proc/thread-self/io", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char b[256];
-  ssize_t n = read(fd, b, sizeof b - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  b[n] = 0;
-  const char *p = strstr(b, "wchar:");
-  return p ? strtoull(p + 6, NULL, 10) : 0;
-}
-
 int cs_txn_commit(cs_txn *t) {
-  uint64_t before = t->write ? thread_wchar() : 0;
   int rc = write_rc(t->s->env, mdb_txn_commit(t->txn));
-  if (t->write) {
-    /* LMDB writes the transaction's dirty pages (and a meta page) at
-     * commit, nothing else. */
-    uint64_t after = before ? thread_wchar() : 0;
-    t->s->commit_written = !rc && after > before ? after - before : 0;
-  }
   pthread_rwlock_unlock(&t->s->remap);
   free(t);
   return rc;
@@ -465,10 +441,6 @@ int cs_store_grow(cs_store *s) {
   return map_rc(rc);
 }
 
-uint64_t cs_store_commit_written(const cs_store *s) {
-  return s->commit_written;
-}
-
 size_t cs_store_map_size(const cs_store *s) {
   return s->map_size;
 }
@@ -486,8 +458,9 @@ int cs_store_used_bytes(cs_store *s, uint64_t *out) {
 /* Bytes of entries a repacking copy writes per transaction: a bound on the
  * transaction's dirty pages (LMDB refuses more than ~128k in one), which
  * LMDB holds in memory until the commit and keeps for reuse after it: the
- * copy's memory. 64 MiB added ~60 MB to the peak of a first load (its
- * compaction) for no measurable speed over 16. */
+ * copy's own memory. A first load of 100k synthetic interviews with
+ * --batch-mb 16 peaked at 172 MB anonymous in its compaction with 64 MiB;
+ * with 16 at 133 MB in the load itself, and the compaction took as long. */
 #define CS_REPACK_TXN_BYTES ((size_t)16 << 20)
 
 /* Copies every table of `s` into `dst`, entry by entry in key order, each

@@ -81,10 +81,6 @@ int cs_store_generation_changed(const cs_store *s);
  * used by the thread that began them only. */
 int cs_txn_begin(cs_store *s, int write, cs_txn **out);
 int cs_txn_commit(cs_txn *t); /* frees t whatever the outcome */
-/* Bytes the last successful write commit of this handle wrote to the data
- * file: the pages it changed, which LMDB held in memory until then. 0 when
- * unknown (no /proc/thread-self/io) or after a failed commit. */
-uint64_t cs_store_commit_written(const cs_store *s);
 void cs_txn_abort(cs_txn *t); /* frees t; NULL is a no-op */
 /* The snapshot a transaction reads: the id of the last write committed
  * before it began (increases with every commit). Two read transactions

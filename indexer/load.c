@@ -22,24 +22,15 @@
  * every owner, so each commit rewrote nearly all of those statistics, and
  * a first load's memory (LMDB keeps a transaction's dirty pages) and time
  * per batch grew with the index. (The owner is clamped at 0, so that every
- * group reads back as a number.) Events come grouped by their person, as
- * the index keys them, so that a batch's events fill pages in key order (in
- * position order every insert landed on a random page, and the 2.18 M
- * events of 1M synthetic interviews dirtied 161 MB in one transaction). In
- * the portal's view an event's person is found through its conversation,
- * which may change person between a killed load and its resumption, so a
- * marker in that order could pass over an event: a load resumed in its
- * events reads them all again (each one already there is recognised and
- * counted once). */
+ * group reads back as a number.) Events stay in position order: the person
+ * the index keys them by is, in the portal's view, found through their
+ * conversation, which may change person between a killed load and its
+ * resumption; in position order the marker does not depend on it. */
 #define OWNER "greatest(coalesce(owner_id, 0), 0)"
-/* An event's person as its payload names it (0: none, never an error). */
-#define EVENT_PERSON                                                                               \
-  "(CASE WHEN jsonb_typeof(payload) = 'object' AND payload->>'patient_id' ~ '^[0-9]{1,18}$' "      \
-  "THEN (payload->>'patient_id')::bigint ELSE 0 END)"
 /* X(kind, phase, view, group, id, $ of the group in the snapshot's counts,
  * $ of the id): every query below is put together here, at compile time. */
 #define LOAD_KINDS(X)                                                                              \
-  X('e', "events", "convsearch.src_events", EVENT_PERSON, "position", "1", "2")                    \
+  X('e', "events", "convsearch.src_events", "0::bigint", "position", "1", "2")                     \
   X('p', "people", "convsearch.src_patients", OWNER, "id", "3", "4")                               \
   X('c', "conversations", "convsearch.src_conversations", OWNER, "id", "5", "6")                   \
   X('r', "relevant points", "convsearch.src_relevant_points", "0::bigint", "id", "7", "8")
@@ -70,8 +61,7 @@ static int start_kind(const cs_load *l, cs_load_key *after) {
   if (!l->mark) return 0;
   for (int k = 0; k < CS_LOAD_KINDS; k++) {
     if (l->cp.marker_kind == (uint8_t)toupper((unsigned char)kinds[k].kind)) {
-      /* Events: from the first (above). */
-      if (kinds[k].kind != 'e') *after = (cs_load_key){l->cp.marker_group, l->cp.marker_entity};
+      *after = (cs_load_key){l->cp.marker_group, l->cp.marker_entity};
       return k;
     }
   }
@@ -113,7 +103,6 @@ int cs_load_begin(cs_load *l) {
   PQclear(r);
   memset(&l->st, 0, sizeof l->st);
   cs_progress_init(&l->progress);
-  l->batch_bytes = l->budget_bytes;
   return 0;
 }
 
@@ -135,31 +124,6 @@ static int commit(cs_load *l, int k, cs_load_key after) {
   rc = cs_writer_commit(l->w);
   if (!rc) l->cp = cp;
   return rc;
-}
-
-/* What a row applied counts in a batch's budget besides its postings (an
- * event or a person has nearly none, yet its records land on pages). */
-#define ROW_BYTES 256
-
-/* The next batch's budget, from what the last commit wrote. LMDB holds a
- * transaction's changed pages in memory until its commit writes them (and
- * keeps them for reuse after it), so a batch costs its pending postings
- * plus those pages. As the index grows, the same postings change more
- * pages: each word's last chunk, its lexicon entry and its statistics lie
- * on pages of their own once the tables outgrow a batch (a load of 100k
- * interviews wrote 65 MB at its first commits and 158 MB at its last, each
- * for 64 MiB of postings). With r the pages written per byte counted, the
- * budget becomes 2 * budget_bytes / (1 + r), at most budget_bytes (floor:
- * 1/16 of it): postings plus pages stay near twice the budget however large
- * the index grows. Without a measure (no /proc/thread-self/io) it stays. */
-static void next_budget(cs_load *l, size_t counted) {
-  uint64_t written = cs_store_commit_written(l->store);
-  if (!written || !counted) return;
-  double r = (double)written / (double)counted, b = 2.0 * (double)l->budget_bytes / (1.0 + r);
-  size_t floor = l->budget_bytes / 16;
-  l->batch_bytes = b >= (double)l->budget_bytes ? l->budget_bytes
-                   : b <= (double)floor         ? floor
-                                                : (size_t)b;
 }
 
 /* (Re)opens the cursor over kind k's entities after `after`, in (group, id)
@@ -201,8 +165,6 @@ static int load_kind(cs_load *l, int k, cs_load_key after) {
   cs_progress *p = &l->progress;
   cs_load_key committed = after;
   uint64_t committed_done = p->done;
-  size_t rows = 0;                  /* applied since the last commit */
-  l->batch_bytes = l->budget_bytes; /* each kind changes pages its own way */
   int rc = open_cursor(l, k, after);
   if (!rc) rc = cs_writer_begin(l->w);
   if (rc) return rc;
@@ -235,18 +197,14 @@ static int load_kind(cs_load *l, int k, cs_load_key after) {
     }
     PQclear(r);
     rc = apply_page(l, kinds[k].kind, ids, (size_t)m);
-    rows += (size_t)m;
     if (!rc && n) {
       after = last;
       p->done += (uint64_t)n;
       cs_progress_tick(p);
     }
-    size_t pending = rc ? 0 : cs_writer_pending_bytes(l->w) + rows * ROW_BYTES;
-    if (!rc && (n == 0 || pending > l->batch_bytes)) {
+    if (!rc && (n == 0 || cs_writer_pending_bytes(l->w) > l->budget_bytes)) {
       rc = commit(l, k, after);
       if (!rc) {
-        next_budget(l, pending);
-        rows = 0;
         committed = after;
         committed_done = p->done;
         if (n == 0) return 0;
@@ -262,7 +220,6 @@ static int load_kind(cs_load *l, int k, cs_load_key after) {
       cs_log(CS_LOG_INFO, "index map grown to %zu MiB", cs_store_map_size(l->store) >> 20);
       after = committed;
       p->done = committed_done;
-      rows = 0;
       rc = open_cursor(l, k, after);
       if (!rc) rc = cs_writer_begin(l->w);
       if (rc) return rc;

@@ -52,7 +52,6 @@ typedef struct cs_load {
   char source[CS_SOURCE_MAX];     /* the snapshot's source, written with every commit */
   cs_progress progress;
   cs_apply_stats st;
-  size_t batch_bytes; /* this batch's budget: budget_bytes, lowered as the index grows */
 } cs_load;
 
 /* 1 when marker_kind was written by a load (a tailing round writes the

@@ -18,7 +18,6 @@
 #include "harness.h"
 #include "reader.h"
 #include "store.h"
-#include "writer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -248,31 +247,6 @@ static void canonical(void) {
   CHECK(th_index_count(index1, CS_T_EVENT) == 50, "every pre-existing event is applied");
   CHECK(th_index_count(index1, CS_T_POINT) == 2, "every pre-existing relevant point is indexed");
   CHECK(th_log_count("\"phase\": \"conversations\"") > 0, "progress lines (JSON off a terminal)");
-  /* A load stopped in its events (their marker: person 25, event 25)
-   * reads them all again when resumed: in the portal's view an event's
-   * person may have changed since, so none may be passed over. */
-  {
-    char index_ev[600];
-    snprintf(index_ev, sizeof index_ev, "%s/resumed-events", th_dir());
-    cs_store *s;
-    cs_writer *w;
-    REQUIRE(cs_store_open(index_ev, CS_STORE_CREATE, &s, NULL, 0) == 0 &&
-                cs_writer_open(s, &w) == 0,
-            "a new index opens");
-    cs_checkpoint cp = {
-        .round_xid = 1, .marker_kind = 'E', .marker_group = 25, .marker_entity = 25};
-    CHECK(cs_writer_begin(w) == 0 && cs_writer_set_checkpoint(w, &cp) == 0 &&
-              cs_writer_commit(w) == 0,
-          "a load's marker in its events");
-    cs_writer_close(w);
-    cs_store_close(s);
-    const char *resume[] = {"run", "--pg", pg, "--index", index_ev, "--once", NULL};
-    CHECK(th_indexer(resume) == 0, "the load resumes");
-    CHECK(th_index_count(index_ev, CS_T_EVENT) == 50 &&
-              th_index_count(index_ev, CS_T_CONV) == CONVS,
-          "resumed in its events, the load applies every event (%lld) and conversation",
-          (long long)th_index_count(index_ev, CS_T_EVENT));
-  }
   static char term[65536];
   char index_tty[600];
   snprintf(index_tty, sizeof index_tty, "%s/tty", th_dir());
