@@ -14,13 +14,15 @@
 
 int cs_source_readable(PGconn *pg) {
   PGresult *r = cs_pg_exec(pg, "checking access to convsearch.meta",
-                           "SELECT to_regclass('convsearch.meta') IS NOT NULL AND "
+                           "SELECT to_regclass('convsearch.meta') IS NOT NULL, "
+                           "to_regclass('convsearch.meta') IS NOT NULL AND "
                            "has_table_privilege('convsearch.meta', 'SELECT')",
                            0, NULL);
   if (!r) return -1;
-  int ok = !strcmp(PQgetvalue(r, 0, 0), "t");
+  int exists = !strcmp(PQgetvalue(r, 0, 0), "t"), ok = !strcmp(PQgetvalue(r, 0, 1), "t");
   PQclear(r);
-  if (!ok)
+  /* Not installed at all: what fails next says to run install. */
+  if (exists && !ok)
     cs_log(CS_LOG_WARN,
            "this role cannot read convsearch.meta, so a switch of the database's source "
            "(install --switch-mode) goes unnoticed: re-run install --indexer-role ROLE, or "

@@ -216,6 +216,17 @@ static void canonical(void) {
   REQUIRE(th_sql_int(su, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND "
                          "tableowner = 'cs_canon_app'") == 7,
           "the application role owns the seven canonical tables");
+  /* Before install, run --once gives up and says to run install, and
+   * nothing about privileges on the table install creates. */
+  char early[600];
+  snprintf(early, sizeof early, "%s/before-install", th_dir());
+  const char *before[] = {"run", "--pg", d.pg, "--index", early, "--once", NULL};
+  int hints = th_log_count("run: convsearch-indexer install"),
+      grants = th_log_count("cannot read convsearch.meta");
+  CHECK(th_indexer(before) != 0, "run --once before install fails");
+  CHECK(th_log_count("run: convsearch-indexer install") > hints, "and says to run install");
+  CHECK(th_log_count("cannot read convsearch.meta") == grants,
+        "without a warning about privileges on a table not installed yet");
   const char *install[] = {"install", "--pg", d.pg, NULL};
   REQUIRE(th_indexer(install) == 0, "install by the superuser failed");
   grant_indexer_as_readme(su, "t_install_canon", "cs_canon_indexer");
