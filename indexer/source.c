@@ -14,14 +14,13 @@
 
 int cs_source_readable(PGconn *pg) {
   PGresult *r = cs_pg_exec(pg, "checking access to convsearch.meta",
-                           "SELECT to_regclass('convsearch.meta') IS NOT NULL, "
-                           "to_regclass('convsearch.meta') IS NOT NULL AND "
-                           "has_table_privilege('convsearch.meta', 'SELECT')",
+                           "SELECT CASE WHEN to_regclass('convsearch.meta') IS NOT NULL "
+                           "THEN has_table_privilege('convsearch.meta', 'SELECT') END",
                            0, NULL);
   if (!r) return -1;
-  int exists = !strcmp(PQgetvalue(r, 0, 0), "t"), ok = !strcmp(PQgetvalue(r, 0, 1), "t");
+  /* NULL: not installed at all, and what fails next says to run install. */
+  int exists = !PQgetisnull(r, 0, 0), ok = exists && !strcmp(PQgetvalue(r, 0, 0), "t");
   PQclear(r);
-  /* Not installed at all: what fails next says to run install. */
   if (exists && !ok)
     cs_log(CS_LOG_WARN,
            "this role cannot read convsearch.meta, so a switch of the database's source "
