@@ -16,14 +16,30 @@ static int get32(const uint8_t **p, const uint8_t *end, uint32_t *v) {
   return 0;
 }
 
+/* The conversation bound after the header's fixed fields (cbound.h). */
+static int read_cbound(const uint8_t **p, const uint8_t *end, cs_cbound *cb) {
+  uint32_t kinds;
+  if (get32(p, end, &kinds) || !kinds || (kinds & ~0xEu)) return CS_ECORRUPT;
+  for (int k = 0; k < CS_CB_KINDS; k++) {
+    cb->avg[k] = 0;
+    if ((kinds & (1u << k)) && (get32(p, end, &cb->avg[k]) || !cb->avg[k])) return CS_ECORRUPT;
+  }
+  return get32(p, end, &cb->c) ? CS_ECORRUPT : 0;
+}
+
 static int read_header(const uint8_t **p, const uint8_t *end, uint32_t first, uint32_t *n,
-                       uint32_t *last, uint32_t *max_tf, uint32_t *min_len, uint32_t *docs_bytes) {
-  uint32_t span;
-  if (get32(p, end, n) || get32(p, end, &span) || get32(p, end, max_tf) || get32(p, end, min_len) ||
+                       uint32_t *last, uint32_t *max_tf, uint32_t *min_len, uint32_t *docs_bytes,
+                       int *has_cb, cs_cbound *cb) {
+  uint32_t span, mtc;
+  if (get32(p, end, n) || get32(p, end, &span) || get32(p, end, &mtc) || get32(p, end, min_len) ||
       get32(p, end, docs_bytes))
     return CS_ECORRUPT;
+  *max_tf = mtc >> 1;
+  *has_cb = (int)(mtc & 1);
   if (*n == 0 || *n > CS_CHUNK_DOCS || span > UINT32_MAX - 1 - first) return CS_ECORRUPT;
-  if (*max_tf == 0 || *max_tf > CS_TF_MAX || *docs_bytes > (size_t)(end - *p)) return CS_ECORRUPT;
+  if (*max_tf == 0 || *max_tf > CS_TF_MAX) return CS_ECORRUPT;
+  if (*has_cb && read_cbound(p, end, cb)) return CS_ECORRUPT;
+  if (*docs_bytes > (size_t)(end - *p)) return CS_ECORRUPT;
   *last = first + span;
   return 0;
 }
@@ -31,13 +47,22 @@ static int read_header(const uint8_t **p, const uint8_t *end, uint32_t first, ui
 int cs_chunk_peek(const uint8_t *p, size_t len, uint32_t first, uint32_t *last, uint32_t *ndocs,
                   uint32_t *max_tf, uint32_t *min_len) {
   uint32_t docs_bytes;
-  return read_header(&p, p + len, first, ndocs, last, max_tf, min_len, &docs_bytes);
+  int has_cb;
+  cs_cbound cb;
+  return read_header(&p, p + len, first, ndocs, last, max_tf, min_len, &docs_bytes, &has_cb, &cb);
+}
+
+int cs_chunk_peek_cb(const uint8_t *p, size_t len, uint32_t first, uint32_t *last, uint32_t *max_tf,
+                     uint32_t *min_len, int *has_cb, cs_cbound *cb) {
+  uint32_t docs_bytes, n;
+  return read_header(&p, p + len, first, &n, last, max_tf, min_len, &docs_bytes, has_cb, cb);
 }
 
 int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   const uint8_t *end = p + len;
   uint32_t docs_bytes;
-  int rc = read_header(&p, end, first, &c->n, &c->last, &c->max_tf, &c->min_len, &docs_bytes);
+  int rc = read_header(&p, end, first, &c->n, &c->last, &c->max_tf, &c->min_len, &docs_bytes,
+                       &c->has_cb, &c->cb);
   if (rc) return rc;
   c->first = first;
   const uint8_t *dend = p + docs_bytes;
@@ -204,8 +229,11 @@ int cs_plist_remove(cs_plist *l, uint32_t docid) {
   return 0;
 }
 
-int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **out,
-                    size_t *out_len) {
+/* Room for the header: five varints, and a bound's five. */
+#define HDR_MAX (10 * 5)
+
+int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, const cs_cbound *cb,
+                    uint8_t **out, size_t *out_len) {
   *out = NULL;
   if (count == 0 || count > CS_CHUNK_DOCS || from + count > l->n) return CS_EINVAL;
   size_t pos_from = 0;
@@ -218,11 +246,11 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **
     if (l->tf[i] > max_tf) max_tf = l->tf[i];
     if (l->len[i] < min_len) min_len = l->len[i];
   }
-  size_t cap = 5 * 5 + (size_t)count * 16 + npos * 5;
+  size_t cap = HDR_MAX + (size_t)count * 16 + npos * 5;
   uint8_t *buf = malloc(cap);
   if (!buf) return CS_ENOMEM;
   /* Docs section first, at an offset that leaves room for the header. */
-  uint8_t *docs = buf + 25;
+  uint8_t *docs = buf + HDR_MAX;
   size_t dn = 0;
   for (uint32_t i = from; i < from + count; i++) {
     uint32_t delta = i == from ? 0 : l->docid[i] - l->docid[i - 1];
@@ -238,13 +266,25 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **
     bm[(i - from) / 8] |= (uint8_t)(1u << ((i - from) % 8));
     dn += cs_varint_put(docs + dn, l->tf[i]);
   }
-  uint8_t hdr[25];
+  uint8_t hdr[HDR_MAX];
   size_t hn = 0;
   hn += cs_varint_put(hdr + hn, count);
   hn += cs_varint_put(hdr + hn, l->docid[from + count - 1] - l->docid[from]);
-  hn += cs_varint_put(hdr + hn, max_tf);
+  /* A bound of no kind is not one: left out. */
+  uint32_t kinds = 0;
+  for (int k = 1; cb && k < CS_CB_KINDS; k++)
+    kinds |= cb->avg[k] ? 1u << k : 0;
+  if (!kinds) cb = NULL;
+  hn += cs_varint_put(hdr + hn, 2 * (uint64_t)max_tf + (cb != NULL));
   hn += cs_varint_put(hdr + hn, min_len);
   hn += cs_varint_put(hdr + hn, dn);
+  if (cb) {
+    hn += cs_varint_put(hdr + hn, kinds);
+    for (int k = 1; k < CS_CB_KINDS; k++) {
+      if (cb->avg[k]) hn += cs_varint_put(hdr + hn, cb->avg[k]);
+    }
+    hn += cs_varint_put(hdr + hn, cb->c);
+  }
   memmove(buf + hn, docs, dn);
   memcpy(buf, hdr, hn);
   size_t n = hn + dn;

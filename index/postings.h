@@ -10,9 +10,17 @@
  *   chunk     := header docs positions
  *   header    := ndocs        1..CS_CHUNK_DOCS
  *                span         last docid - first docid
- *                max_tf       largest tf in the chunk   (block-max scoring)
+ *                max_tf_cb    2 x max_tf + has_cb: max_tf is the largest tf
+ *                             in the chunk (block-max scoring), has_cb 1
+ *                             when a conversation bound follows
  *                min_len      shortest doc in the chunk (block-max scoring)
  *                docs_bytes   size of the docs section
+ *                [cbound]     when has_cb (format 9)
+ *   cbound    := kinds        bit k set (k = 1..3) when avg[k] follows
+ *                avg[k]...    >= 1, by increasing k
+ *                c            (cbound.h: what a conversation scores at
+ *                             most, which lets a search pass chunks
+ *                             unscored)
  *   docs      := ndocs x ( docid_delta len ) tfmap tf*
  *                docid_delta is 0 for the first doc (its docid is the key's),
  *                then > 0; len = tokens in the doc (>= tf); tfmap has
@@ -31,6 +39,8 @@
 #ifndef CS_POSTINGS_H
 #define CS_POSTINGS_H
 
+#include "cbound.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +54,8 @@ typedef struct cs_chunk {
   uint32_t n;
   uint32_t first, last;
   uint32_t max_tf, min_len;
+  int has_cb;   /* cb holds the chunk's conversation bound */
+  cs_cbound cb; /* (cbound.h) */
   uint32_t docid[CS_CHUNK_DOCS];
   uint32_t tf[CS_CHUNK_DOCS];
   uint32_t len[CS_CHUNK_DOCS];
@@ -53,9 +65,12 @@ typedef struct cs_chunk {
   uint32_t pos_doc;
 } cs_chunk;
 
-/* Reads only the header: cheap skipping of whole chunks. */
+/* Read only the header: cheap skipping of whole chunks. The second also
+ * gives the conversation bound: *has_cb 1 and *cb when the chunk has one. */
 int cs_chunk_peek(const uint8_t *p, size_t len, uint32_t first, uint32_t *last, uint32_t *ndocs,
                   uint32_t *max_tf, uint32_t *min_len);
+int cs_chunk_peek_cb(const uint8_t *p, size_t len, uint32_t first, uint32_t *last, uint32_t *max_tf,
+                     uint32_t *min_len, int *has_cb, cs_cbound *cb);
 
 /* Decodes the docs section of a chunk stored under docid `first`. The
  * chunk keeps pointers into p; it is valid as long as p is. */
@@ -89,8 +104,9 @@ int cs_plist_add_chunk(cs_plist *l, cs_chunk *c);
 int cs_plist_remove(cs_plist *l, uint32_t docid);
 
 /* Encodes docs [from, from+count) of l as one chunk into a malloc'd buffer
- * (*out, *out_len, owned by the caller). count <= CS_CHUNK_DOCS. */
-int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, uint8_t **out,
-                    size_t *out_len);
+ * (*out, *out_len, owned by the caller). count <= CS_CHUNK_DOCS. cb: the
+ * chunk's conversation bound, or NULL for none. */
+int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, const cs_cbound *cb,
+                    uint8_t **out, size_t *out_len);
 
 #endif

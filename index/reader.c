@@ -37,6 +37,7 @@ struct cs_pcur {
   int err;
   uint32_t *pos;
   uint32_t pos_cap;
+  uint32_t ahead; /* headers read past the current chunk (cs_pcur_head_next) */
 };
 
 static cs_slice sl(const void *p, size_t n) {
@@ -577,6 +578,10 @@ uint32_t cs_pcur_block_min_len(const cs_pcur *c) {
   return c->chunk.min_len;
 }
 
+const cs_cbound *cs_pcur_block_cbound(const cs_pcur *c) {
+  return c->docid != CS_DOCID_END && c->chunk.has_cb ? &c->chunk.cb : NULL;
+}
+
 uint32_t cs_pcur_peek(const cs_pcur *c, const uint32_t **docid, const uint32_t **tf,
                       const uint32_t **len) {
   if (c->docid == CS_DOCID_END) return 0;
@@ -608,6 +613,40 @@ void cs_pcur_next(cs_pcur *c) {
   next_chunk(c);
 }
 
+/* Moves to the first document >= target from the current one in the
+ * chunk, or to the next chunk's first when there is none. */
+static void find_in_chunk(cs_pcur *c, uint32_t target) {
+  uint32_t lo = c->i, hi = c->chunk.n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (c->chunk.docid[mid] < target)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo >= c->chunk.n) {
+    next_chunk(c);
+    return;
+  }
+  c->i = lo;
+  c->docid = c->chunk.docid[lo];
+}
+
+/* Loads the chunk under (k, v) (rc: how it was found) and moves to the
+ * first document >= target: one step usually, more when load_chunk
+ * stepped over a damaged chunk and landed short of target. */
+static void load_geq(cs_pcur *c, int rc, cs_slice k, cs_slice v, uint32_t target) {
+  if (!load_chunk(c, rc, k, v)) {
+    pcur_end(c, 0);
+    return;
+  }
+  while (target > c->chunk.last) {
+    next_chunk(c);
+    if (c->docid == CS_DOCID_END) return;
+  }
+  find_in_chunk(c, target);
+}
+
 void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
   if (c->docid == CS_DOCID_END || target <= c->docid) return;
   if (target > c->chunk.last) {
@@ -628,32 +667,75 @@ void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
         }
       }
     }
-    if (!load_chunk(c, rc, k, v)) {
-      pcur_end(c, 0);
-      return;
-    }
-    /* One step usually; more when load_chunk stepped over a damaged chunk
-     * and landed short of target. */
-    while (target > c->chunk.last) {
-      next_chunk(c);
-      if (c->docid == CS_DOCID_END) return;
-    }
-  }
-  /* Binary search inside the chunk. */
-  uint32_t lo = c->i, hi = c->chunk.n;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (c->chunk.docid[mid] < target)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo >= c->chunk.n) {
-    next_chunk(c);
+    load_geq(c, rc, k, v, target);
     return;
   }
-  c->i = lo;
-  c->docid = c->chunk.docid[lo];
+  find_in_chunk(c, target);
+}
+
+static int same_term(const cs_pcur *c, cs_slice k) {
+  return k.len == c->len + 5 && memcmp(k.data, c->term, c->len) == 0 &&
+         ((const uint8_t *)k.data)[c->len] == 0;
+}
+
+int cs_pcur_head_next(cs_pcur *c, cs_chunk_head *h) {
+  if (c->docid == CS_DOCID_END) return CS_ENOTFOUND;
+  cs_slice k, v;
+  int rc = cs_cursor_next(c->cur, &k, &v);
+  if (rc) return rc;
+  c->ahead++;
+  if (!same_term(c, k)) return CS_ENOTFOUND;
+  h->first = cs_be32_get((const uint8_t *)k.data + c->len + 1);
+  return cs_chunk_peek_cb(v.data, v.len, h->first, &h->last, &h->max_tf, &h->min_len, &h->has_cb,
+                          &h->cb)
+             ? CS_ECORRUPT
+             : 0;
+}
+
+void cs_pcur_head_back(cs_pcur *c) {
+  cs_slice k, v;
+  for (; c->ahead; c->ahead--) {
+    if (cs_cursor_prev(c->cur, &k, &v)) {
+      /* Cannot happen (the steps were taken); the cursor finds its way
+       * back to its document by key. */
+      c->ahead = 1;
+      cs_pcur_seek(c, c->docid);
+      return;
+    }
+  }
+}
+
+void cs_pcur_seek(cs_pcur *c, uint32_t target) {
+  if (!c->ahead) {
+    cs_pcur_next_geq(c, target); /* no header read: where it is */
+    return;
+  }
+  c->ahead = 0;
+  if (c->docid == CS_DOCID_END) return;
+  uint8_t key[CS_TERM_MAX + 8];
+  size_t klen = cs_key_post(key, c->term, c->len, target);
+  cs_slice k, v, pk, pv;
+  int rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
+  if (!(rc == 0 && k.len == klen && memcmp(k.data, key, klen) == 0)) {
+    /* The chunk holding target, if any, starts before it; else the one
+     * found (when it is the term's). */
+    int prc =
+        rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &pk, &pv) : cs_cursor_prev(c->cur, &pk, &pv);
+    if (prc == 0 && same_term(c, pk)) {
+      k = pk;
+      v = pv;
+      rc = 0;
+    } else if (rc == 0) {
+      rc =
+          prc == 0 ? cs_cursor_next(c->cur, &k, &v) : cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
+    }
+  }
+  load_geq(c, rc, k, v, target);
+}
+
+void cs_pcur_finish(cs_pcur *c) {
+  c->ahead = 0;
+  pcur_end(c, 0);
 }
 
 int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n) {

@@ -123,6 +123,9 @@ int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n);
 uint32_t cs_pcur_block_last(const cs_pcur *c);
 uint32_t cs_pcur_block_max_tf(const cs_pcur *c);
 uint32_t cs_pcur_block_min_len(const cs_pcur *c);
+/* The current chunk's conversation bound (cbound.h), or NULL when it has
+ * none. */
+const cs_cbound *cs_pcur_block_cbound(const cs_pcur *c);
 /* The documents of the current chunk from the current one on, without
  * moving: returns their count n and points tf[0..n) and len[0..n) (and
  * docid[0..n)) at the decoded chunk; valid until the cursor moves. 0 once
@@ -131,5 +134,27 @@ uint32_t cs_pcur_block_min_len(const cs_pcur *c);
 uint32_t cs_pcur_peek(const cs_pcur *c, const uint32_t **docid, const uint32_t **tf,
                       const uint32_t **len);
 int cs_pcur_error(const cs_pcur *c);
+
+/* Passing chunks by their headers (a search whose bounds rule out every
+ * conversation they hold, cbound.h), without decoding them. */
+typedef struct cs_chunk_head {
+  uint32_t first, last, max_tf, min_len;
+  int has_cb;
+  cs_cbound cb;
+} cs_chunk_head;
+/* The header of the term's next chunk not read yet (after the current
+ * chunk, then after the last header read): 0, CS_ENOTFOUND when the term's
+ * chunks are over, or CS_ECORRUPT for a damaged one (not reported here: a
+ * cursor that moves onto it does). The cursor's document stays where it
+ * is, until one of the three below. */
+int cs_pcur_head_next(cs_pcur *c, cs_chunk_head *h);
+/* Forgets the headers read: the cursor goes on from its document. */
+void cs_pcur_head_back(cs_pcur *c);
+/* Moves to the first document >= target, which may lie in a chunk whose
+ * header was read (seeking, not stepping); the cursor's documents before
+ * its current one are not there (never backwards, as cs_pcur_next_geq). */
+void cs_pcur_seek(cs_pcur *c, uint32_t target);
+/* Ends the cursor (the term's chunks ahead all passed). */
+void cs_pcur_finish(cs_pcur *c);
 
 #endif

@@ -93,6 +93,8 @@ void cs_writer_close(cs_writer *w) {
   cs_buf_free(&w->buf2);
   cs_plist_free(&w->tmp);
   free(w->ents);
+  free(w->cb.kind);
+  free(w->cb.conv);
   free(w->memo);
   free(w->touched[0]);
   free(w->touched[1]);

@@ -281,6 +281,38 @@ const char *cs__wr_clean(cs_buf *b, const char *s, size_t len, size_t max, unsig
   b->len--;
   return (const char *)b->p;
 }
+void cs__wr_cb_record(cs_writer *w, uint32_t docid, int kind, uint64_t conv) {
+  struct cs__wcb *b = &w->cb;
+  if (b->bad) return;
+  if (!b->n) b->base = docid;
+  /* Docids grow within a batch; anything else leaves its chunks unbounded. */
+  if (docid < b->base || docid - b->base >= (1u << 26)) {
+    b->bad = 1;
+    return;
+  }
+  uint32_t i = docid - b->base;
+  if (i >= b->cap) {
+    uint32_t cap = b->cap ? b->cap : 1024;
+    while (cap <= i)
+      cap *= 2;
+    uint8_t *k = realloc(b->kind, cap);
+    if (k) b->kind = k;
+    uint32_t *c = k ? realloc(b->conv, (size_t)cap * sizeof *c) : NULL;
+    if (!c) {
+      b->bad = 1;
+      return;
+    }
+    b->conv = c;
+    b->cap = cap;
+  }
+  if (i >= b->n) {
+    memset(b->kind + b->n, 0, i + 1 - b->n);
+    b->n = i + 1;
+  }
+  b->kind[i] = (uint8_t)kind;
+  b->conv[i] = b->last = (uint32_t)(conv ^ (conv >> 32));
+}
+
 /* Records what docid is, and counts it in the statistics. */
 int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, uint64_t patient,
                          int32_t seq, uint32_t dl) {
@@ -291,6 +323,7 @@ int cs__wr_put_doc_entry(cs_writer *w, uint32_t docid, int kind, uint64_t conv, 
   cs_doc_encode(&w->buf2, &d);
   int rc = cs__wr_put_buf(w, CS_T_DOCS, key, 4, &w->buf2);
   if (rc) return rc;
+  cs__wr_cb_record(w, docid, kind, conv);
   w->stats.docs[kind]++;
   w->stats.tokens[kind] += dl;
   return cs__wr_own_doc(w, kind, 1, dl, docid);

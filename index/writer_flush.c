@@ -24,6 +24,12 @@ void cs__wr_reset_pending(cs_writer *w) {
   cs__wr_own_reset(w);
   w->pending_min = CS_DOCID_END;
   w->noheal = w->nostats_heal = 0; /* what a flush counted again */
+  if (w->cb.n) {
+    w->cb.prev = w->cb.last;
+    w->cb.prev_set = 1;
+  }
+  w->cb.n = 0;
+  w->cb.bad = 0;
 }
 
 /* Adds to a lexicon entry of CS_T_LEX. */
@@ -51,15 +57,80 @@ int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int6
   if (w->buf2.err) return w->buf2.err;
   return cs__wr_put_at(w, w->lexc, CS_T_LEX, sl(term, len), sl(w->buf2.p, w->buf2.len));
 }
-/* Writes l (sorted docs) as chunks of CS_CHUNK_DOCS under `term`, through
- * cursor cur on CS_T_POST. */
-static int write_chunks(cs_cursor *cur, const char *term, size_t len, const cs_plist *l) {
+/* The conversation bound of chunk [from, from + count) of l, whose first
+ * n_old documents come from a chunk already written (bounded by old, or
+ * NULL) and the rest from this batch (what cs__wr_cb_record knows of
+ * them): in out, or NULL when it cannot be had. */
+static const cs_cbound *chunk_cbound(const cs_writer *w, const cs_plist *l, uint32_t from,
+                                     uint32_t count, uint32_t n_old, const cs_cbound *old,
+                                     cs_cbound *out) {
+  if (from + count <= n_old) return old; /* a part of the old chunk */
+  if (from < n_old && !old) return NULL;
+  const struct cs__wcb *b = &w->cb;
+  if (b->bad) return NULL;
+  uint32_t s = from > n_old ? from : n_old, n = from + count - s;
+  uint8_t kind[CS_CHUNK_DOCS];
+  uint32_t conv[CS_CHUNK_DOCS];
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t d = l->docid[s + i];
+    if (d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return NULL;
+    kind[i] = b->kind[d - b->base];
+    conv[i] = b->conv[d - b->base];
+  }
+  if (cs_cbound_build(kind, conv, l->tf + s, l->len + s, n, b->avg, out)) return NULL;
+  if (from < n_old) {
+    /* The old documents' conversations end before this batch's, unless
+     * one went on across the flush. */
+    if (b->prev_set && conv[0] == b->prev) return NULL;
+    cs_cbound_merge(out, old, b->avg);
+  }
+  return out;
+}
+
+/* The conversation key of document i of l (cs__wr_cb_record) in *key, or
+ * 0 when unknown. */
+static int conv_key(const cs_writer *w, const cs_plist *l, uint32_t i, uint32_t *key) {
+  const struct cs__wcb *b = &w->cb;
+  uint32_t d = l->docid[i];
+  if (b->bad || d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return 0;
+  *key = b->conv[d - b->base];
+  return 1;
+}
+
+/* How many of l's documents from `from` on the next chunk takes: up to
+ * CS_CHUNK_DOCS, ending where a conversation does when one ends in its
+ * second half, so that a conversation seldom spans two chunks (a search
+ * passing chunks by their bounds stops at one that does, bounds.c). The
+ * old documents (the first n_old) end before this batch's conversations,
+ * unless one went on across the flush. */
+static uint32_t chunk_docs(const cs_writer *w, const cs_plist *l, uint32_t from, uint32_t n_old) {
+  if (l->n - from <= CS_CHUNK_DOCS) return l->n - from;
+  for (uint32_t k = CS_CHUNK_DOCS; k >= CS_CHUNK_DOCS / 2; k--) {
+    uint32_t i = from + k, a, b;
+    if (i < n_old) break; /* old documents up to there: not known */
+    if (!conv_key(w, l, i, &b)) continue;
+    if (i == n_old) {
+      if (!(w->cb.prev_set && b == w->cb.prev)) return k;
+    } else if (conv_key(w, l, i - 1, &a) && a != b) {
+      return k;
+    }
+  }
+  return CS_CHUNK_DOCS;
+}
+
+/* Writes l (sorted docs) as chunks of at most CS_CHUNK_DOCS under `term`,
+ * through cursor cur on CS_T_POST; its first n_old documents were a chunk
+ * bounded by old (or NULL). */
+static int write_chunks(const cs_writer *w, cs_cursor *cur, const char *term, size_t len,
+                        const cs_plist *l, uint32_t n_old, const cs_cbound *old) {
   uint8_t key[CS_TERM_MAX + 8];
-  for (uint32_t from = 0; from < l->n; from += CS_CHUNK_DOCS) {
-    uint32_t count = l->n - from < CS_CHUNK_DOCS ? l->n - from : CS_CHUNK_DOCS;
+  for (uint32_t from = 0, count; from < l->n; from += count) {
+    count = chunk_docs(w, l, from, n_old);
     uint8_t *chunk;
     size_t clen;
-    int rc = cs_chunk_encode(l, from, count, &chunk, &clen);
+    cs_cbound cb;
+    int rc = cs_chunk_encode(l, from, count, chunk_cbound(w, l, from, count, n_old, old, &cb),
+                             &chunk, &clen);
     if (rc) return rc;
     size_t klen = cs_key_post(key, term, len, l->docid[from]);
     rc = cs_cursor_put(cur, sl(key, klen), sl(chunk, clen));
@@ -84,9 +155,10 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
   cs_plist *l = &w->tmp;
   cs_plist_clear(l);
   cs_slice k, v;
+  cs_chunk c;
+  const cs_cbound *old = NULL;
   int rc = last_chunk(cur, e->key, e->len, &k, &v);
   if (rc == 0) {
-    cs_chunk c;
     uint32_t first = cs_be32_get((const uint8_t *)k.data + e->len + 1);
     rc = cs_corrupt_rc(cs_chunk_decode(v.data, v.len, first, &c), CS_T_POST, k);
     /* Damaged (reported): left as it is; the new postings, all of later
@@ -98,10 +170,12 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
     } else if (c.n < CS_CHUNK_DOCS) {
       rc = cs_plist_add_chunk(l, &c);
       if (rc) return rc;
+      if (c.has_cb) old = &c.cb;
     }
   } else if (rc != CS_ENOTFOUND) {
     return rc;
   }
+  uint32_t n_old = l->n;
   size_t pos = 0;
   if (e->one) {
     rc = cs_plist_add(l, e->one_doc, e->one_len, &e->one_pos, 1);
@@ -112,7 +186,7 @@ static int flush_term(cs_writer *w, cs_cursor *cur, cs__pentry *e) {
     if (rc) return rc;
     pos += e->pl.tf[i];
   }
-  rc = write_chunks(cur, e->key, e->len, l);
+  rc = write_chunks(w, cur, e->key, e->len, l, n_old, old);
   if (rc) return rc;
   return cs__wr_lex_add(w, e->key, e->len, e->pl.n + e->one, (int64_t)e->pl.npos + e->one);
 }
@@ -167,6 +241,12 @@ int cs__wr_flush(cs_writer *w) {
   if (!rc) rc = cs__pmap_sorted(&w->terms, &v);
   if (rc) return rc;
   /* Terms and words in key order, each table through one cursor. */
+  /* The averages the chunks' conversation bounds are computed with. */
+  for (int k = 1; k < CS_CB_KINDS; k++) {
+    uint64_t d = w->stats.docs[k], t = w->stats.tokens[k] * (uint64_t)CS_CB_AVG_UNIT;
+    uint64_t a = d ? (t + d - 1) / d : 1;
+    w->cb.avg[k] = a < 1 ? 1 : a > UINT32_MAX ? UINT32_MAX : (uint32_t)a;
+  }
   cs_cursor *cur = NULL;
   rc = cs_cursor_open(w->txn, CS_T_POST, &cur);
   if (!rc) rc = cs_cursor_open(w->txn, CS_T_LEX, &w->lexc);
@@ -233,7 +313,7 @@ int cs__wr_remove_posting(cs_writer *w, cs_cursor *cur, const char *term, size_t
     if (rc) return rc;
   }
   if (l->n) {
-    rc = write_chunks(cur, term, len, l);
+    rc = write_chunks(w, cur, term, len, l, l->n, c.has_cb ? &c.cb : NULL);
     if (rc) return rc;
   }
   rc = cs__wr_lex_add(w, term, len, -1, -(int64_t)tf);

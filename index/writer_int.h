@@ -79,6 +79,18 @@ struct cs_writer {
   int mirror;          /* META "mirror" present: append outbox operations */
   uint64_t outbox_seq; /* last outbox sequence used (META "outbox_seq") */
   int outbox_dirty;
+  /* For the chunks' conversation bounds (cbound.h): what each document
+   * recorded since the last flush is, docid base + i at index i: its kind
+   * (0: not recorded) and its conversation's key; prev: the key of the last
+   * one before the flush (a conversation that goes on in this batch). */
+  struct cs__wcb {
+    uint8_t *kind;
+    uint32_t *conv;
+    uint32_t base, n, cap;
+    uint32_t last, prev;
+    int bad, prev_set;
+    uint32_t avg[CS_CB_KINDS]; /* during a flush: the averages the bounds use */
+  } cb;
 };
 
 static inline cs_slice sl(const void *p, size_t n) {
@@ -127,6 +139,9 @@ int cs__wr_delete_prefix(cs_writer *w, cs_table tbl, uint64_t id,
                          int (*each)(cs_writer *, const uint8_t *key));
 /* Whether the person was erased (CS_T_ERASED). */
 int cs__wr_erased(cs_writer *w, uint64_t patient);
+
+/* writer_docs.c: records docid's kind and conversation for the bounds. */
+void cs__wr_cb_record(cs_writer *w, uint32_t docid, int kind, uint64_t conv);
 
 /* writer_flush.c */
 /* Empties the pending maps (the batch's postings are dropped). */

@@ -393,6 +393,30 @@ static void finish_term(post_ctx *x) {
   }
 }
 
+/* A chunk's conversation bound must hold: its conversations' best sums,
+ * at the averages it records, are at most its own (cbound.h). A search
+ * would otherwise pass conversations that belonged on its page. */
+static void check_cbound(verify *v, const uint8_t *kp, size_t tl, const cs_chunk *c,
+                         const uint8_t *kind, const uint32_t *conv) {
+  uint32_t avg[CS_CB_KINDS];
+  for (int k = 0; k < CS_CB_KINDS; k++)
+    avg[k] = c->cb.avg[k];
+  for (uint32_t i = 0; i < c->n; i++) {
+    if (kind[i] < 1 || kind[i] >= CS_CB_KINDS || !avg[kind[i]]) {
+      diff(v, "term '%.*s': the conversation bound of the chunk from docid %u omits docid %u",
+           (int)tl, (const char *)kp, c->first, c->docid[i]);
+      return;
+    }
+  }
+  cs_cbound b;
+  if (cs_cbound_build(kind, conv, c->tf, c->len, c->n, avg, &b)) return;
+  if (b.c > c->cb.c)
+    diff(v,
+         "term '%.*s': the chunk from docid %u bounds its conversations' scores by %.4f, one "
+         "reaches %.4f",
+         (int)tl, (const char *)kp, c->first, c->cb.c / CS_CB_UNIT, b.c / CS_CB_UNIT);
+}
+
 static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
   post_ctx *x = ctx;
   const uint8_t *kp = k.data;
@@ -410,18 +434,27 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
   cs_chunk c;
   if (cs_chunk_decode(val.data, val.len, cs_be32_get(kp + tl + 1), &c))
     return 0; /* named by check_records */
+  uint8_t kind[CS_CHUNK_DOCS];
+  uint32_t conv[CS_CHUNK_DOCS];
+  int known = 1;
   for (uint32_t i = 0; i < c.n; i++) {
     cs_doc d;
     if (cs_reader_doc(x->v->r, c.docid[i], &d) != 0) {
       diff(x->v, "term '%.*s': posts docid %u which is not a live document", (int)tl,
            (const char *)kp, c.docid[i]);
+      known = 0;
     } else if (d.len != c.len[i]) {
       diff(x->v, "term '%.*s': docid %u length %u, document says %u", (int)tl, (const char *)kp,
            c.docid[i], c.len[i], d.len);
+      known = 0;
+    } else {
+      kind[i] = d.kind;
+      conv[i] = (uint32_t)(d.conversation_id ^ (d.conversation_id >> 32));
     }
     x->df++;
     x->cf += c.tf[i];
   }
+  if (c.has_cb && known) check_cbound(x->v, kp, tl, &c, kind, conv);
   return 0;
 }
 

@@ -946,6 +946,156 @@ static double var_block_bound(const cs__exec *x, const xleaf *l, const xvar *v) 
                                cs_pcur_block_min_len(v->cur));
 }
 
+static void conv_at(xsearch *s, uint32_t p, xrange *R);
+
+/* 1 when a conversation bounded by ub (of the given tier) cannot make the
+ * page whose k-th best is th. */
+static inline int below(const cs__key *th, int tier, double ub) {
+  return tier < th->tier || (tier == th->tier && ub < th->score);
+}
+
+/* What a conversation scores at most, from v's documents in a chunk of
+ * block maxima max_tf, min_len and conversation bound cb (or NULL). */
+static double chunk_bound(const cs__exec *x, const xleaf *l, const xvar *v, uint32_t max_tf,
+                          uint32_t min_len, const cs_cbound *cb) {
+  double b = cs__conv_bound(&x->rk, v->w * cs__bm25_bound(&x->rk, l->fields, max_tf, min_len));
+  if (cb) {
+    double c = v->w * cs_cbound_scale(cb, x->rk.avgdl) * (cb->c / CS_CB_UNIT);
+    if (c < b) b = c;
+  }
+  return b;
+}
+
+/* A cursor of pass_chunks: the chunk it reads (decoded, or a header). */
+typedef struct pass_cur {
+  xvar *v;
+  const xleaf *l;
+  double b, prev;       /* bound of its chunk, and of the one before when it moved */
+  uint32_t first, last; /* its chunk's docids */
+  uint8_t moved, done;  /* moved to a new chunk at the window's end; no chunk left */
+} pass_cur;
+
+#define PASS_MAX_CURSORS 4
+
+/* cs__skip_convs, once the documents in [t, L] are ruled out: the windows
+ * after it (up to the nearest end of the cursors' chunks) whose
+ * conversations cannot make the page either are passed by the chunks'
+ * headers alone, never decoded (cbound.h): a window's bound is the sum of
+ * its cursors' chunk bounds. A conversation across a window's end is
+ * bounded by both windows when it starts in the first and ends in the
+ * second, else the run stops there (the writer cuts chunks between
+ * conversations where it can, writer_flush.c). Words only (a phrase's
+ * bound needs its positions). Returns where the walk goes on (to when no
+ * window could be passed), the cursors moved there. */
+static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t L, uint32_t to) {
+  cs__exec *x = s->x;
+  if (x->nvars > PASS_MAX_CURSORS) return to;
+  pass_cur pc[PASS_MAX_CURSORS];
+  uint32_t n = 0, leaves = 0;
+  int tier = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->nvar) continue;
+    if (l->type != CS__N_TERM) return to;
+    tier += l->expanded;
+    uint32_t had = n;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc == END) continue;
+      pass_cur *c = &pc[n++];
+      c->v = v;
+      c->l = l;
+      c->b = chunk_bound(x, l, v, cs_pcur_block_max_tf(v->cur), cs_pcur_block_min_len(v->cur),
+                         cs_pcur_block_cbound(v->cur));
+      c->last = cs_pcur_block_last(v->cur);
+      c->done = 0;
+    }
+    leaves += n > had;
+  }
+  if (!n) return to;
+  double prox = leaves >= 2 ? cs__conv_bound(&x->rk, x->prox_scale) : 0;
+  uint32_t passed = 0, ws = t, next;
+  xrange R;
+  for (;;) {
+    /* The cursors whose chunk ends at L read the next one's header. */
+    int bad = 0;
+    next = END;
+    for (uint32_t i = 0; i < n && !bad; i++) {
+      pass_cur *c = &pc[i];
+      c->prev = c->b;
+      c->moved = !c->done && c->last == L;
+      if (!c->moved) continue;
+      cs_chunk_head h;
+      int rc = cs_pcur_head_next(c->v->cur, &h);
+      if (rc == CS_ENOTFOUND) {
+        c->done = 1;
+        c->b = 0;
+        c->first = c->last = END;
+      } else if (rc) {
+        bad = 1; /* damaged: the walk's cursor reports it */
+      } else {
+        c->first = h.first;
+        c->last = h.last;
+        c->b = chunk_bound(x, c->l, c->v, h.max_tf, h.min_len, h.has_cb ? &h.cb : NULL);
+      }
+    }
+    if (bad) break;
+    double U = prox;
+    for (uint32_t i = 0; i < n; i++) {
+      if (pc[i].done) continue;
+      U += pc[i].b;
+      if (pc[i].last < next) next = pc[i].last;
+    }
+    if (next == END) {
+      /* No document of any word after L: every conversation left is
+       * bounded by the windows passed. */
+      for (uint32_t i = 0; i < n; i++) {
+        cs_pcur_finish(pc[i].v->cur);
+        pc[i].v->doc = END;
+      }
+      s->chunks_passed += passed + 1;
+      return END;
+    }
+    if (!below(th, tier, U * (1 + 1e-9) + 1e-9)) break;
+    /* The conversation of L, when a word may have documents of it on both
+     * sides of L (a cursor whose chunk goes on past L, or one whose next
+     * chunk starts inside it): bounded by both windows if it starts in
+     * this one and ends in the next. */
+    conv_at(s, L, &R);
+    int across = 0;
+    double S = prox;
+    for (uint32_t i = 0; R.f != END && R.f <= L && R.e - 1 > L && i < n; i++) {
+      const pass_cur *c = &pc[i];
+      if (c->done && !c->moved) continue;
+      int in = !c->moved || c->first < R.e; /* R's documents after L */
+      across |= in;
+      S += c->moved ? c->prev + (in ? c->b : 0) : c->b;
+    }
+    if (across) {
+      if (R.f < ws || R.e - 1 > next || !below(th, tier, S * (1 + 1e-9) + 1e-9)) break;
+    }
+    passed++;
+    ws = L + 1;
+    L = next;
+  }
+  if (!passed) {
+    for (uint32_t i = 0; i < n; i++)
+      cs_pcur_head_back(pc[i].v->cur);
+    return to;
+  }
+  /* Resume at the conversation of L (the last window passed) when it goes
+   * on after L, else after L. */
+  conv_at(s, L, &R);
+  uint32_t resume = R.f != END && R.f <= L && R.e - 1 > L ? R.f : L + 1;
+  if (resume < t) resume = t; /* cursors never go back */
+  for (uint32_t i = 0; i < n; i++) {
+    cs_pcur_seek(pc[i].v->cur, resume);
+    pc[i].v->doc = cs_pcur_docid(pc[i].v->cur);
+  }
+  s->chunks_passed += passed;
+  return resume;
+}
+
 /* Past the counting bound: where the walk may jump from t because no
  * document up to there can lift a conversation into the page (block-max:
  * the sum over clauses of their current chunks' best score, for documents
@@ -963,12 +1113,17 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
       th->score == s->skip_fail_key.score)
     return t;
   uint32_t L = END;
-  double bound = 0;
+  /* What a conversation scores at most from its documents up to L: per
+   * clause, cs__conv_bound of its chunks' block bound, or less by their
+   * conversation bounds (a word's: the sum over its variants, each
+   * document scoring by its best one; the score is subadditive). */
+  double sum = 0;
   int nl = 0, tier = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !l->nvar) continue;
-    double lb = 0;
+    double lb = 0, cb = 0;
+    int cbs = x->cb_ok && l->type == CS__N_TERM && l->nvar <= PASS_MAX_CURSORS;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
       if (v->doc == END) continue;
@@ -976,14 +1131,18 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
       if (last < L) L = last;
       double vb = var_block_bound(x, l, v);
       if (vb > lb) lb = vb;
+      const cs_cbound *b = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
+      cbs = b != NULL;
+      if (b) cb += v->w * cs_cbound_scale(b, x->rk.avgdl) * (b->c / CS_CB_UNIT);
     }
-    bound += lb;
+    double blk = cs__conv_bound(&x->rk, lb);
+    sum += cbs && cb < blk ? cb : blk;
     nl += lb > 0;
     tier += l->expanded;
   }
   if (L == END || L < t) return t;
-  if (nl >= 2) bound += x->prox_scale;
-  double ub = cs__conv_bound(&x->rk, bound) * (1 + 1e-9) + 1e-9;
+  if (nl >= 2) sum += cs__conv_bound(&x->rk, x->prox_scale);
+  double ub = sum * (1 + 1e-9) + 1e-9;
   if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
     s->skip_fail_L = L;
     s->skip_fail_key = *th;
@@ -997,6 +1156,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     long i = s->convs ? cs__convs_find(s->convs, L, &next, &s->skip_hint) : -1;
     if (i >= 0) to = s->convs->r[i].f;
   }
+  if (x->cb_ok && (s->universe || s->convs)) to = pass_chunks(s, th, t, L, to);
   return to > t ? to : t;
 }
 

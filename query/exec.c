@@ -276,6 +276,11 @@ static int stats_at_horizon(cs__exec *x) {
 
 static void compute_weights(cs__exec *x) {
   cs__ranker_init(&x->rk, &x->rp, &x->st);
+  const cs__rank_params *p = &x->rp;
+  x->cb_ok = p->k1 == CS_CB_K1 && p->b == CS_CB_B && p->kind_weight[CS_DOC_TURN] == CS_CB_W_TURN &&
+             p->kind_weight[CS_DOC_TITLE] == CS_CB_W_TITLE &&
+             p->kind_weight[CS_DOC_DESCRIPTION] == CS_CB_W_DESCRIPTION &&
+             p->second_share == CS_CB_S2 && p->third_share == CS_CB_S3;
   for (uint32_t i = 0; i < x->nvars; i++) {
     xvar *v = &x->vars[i];
     v->idf = cs__idf(&x->rk, v->df);

@@ -589,6 +589,7 @@ out:
   free(snips);
   free(pcs);
   if (o->ruled_out) *o->ruled_out += s.run_ruled;
+  if (o->chunks_passed) *o->chunks_passed += s.chunks_passed;
   free(s.scratch);
   free(s.u);
   free(s.named);

@@ -41,6 +41,9 @@ typedef struct cs__search_opts {
   /* Not NULL: the conversations ruled out in runs past the counting bound
    * (bounds.c, cs__skip_run) are added to it (tests). */
   uint64_t *ruled_out;
+  /* Not NULL: the postings chunks passed by their headers alone (bounds.c,
+   * cs__skip_convs) are added to it (tests). */
+  uint64_t *chunks_passed;
 } cs__search_opts;
 
 void cs__search_defaults(cs__search_opts *o);

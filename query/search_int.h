@@ -59,6 +59,7 @@ struct cs__exec {
   cs__ranker rk;
   cs__rank_params rp;
   cs_stats st;
+  int cb_ok; /* rp is what the chunks' conversation bounds assume (cbound.h) */
   uint32_t horizon;
   xleaf *leaves;
   uint32_t nleaves;
@@ -194,7 +195,8 @@ typedef struct xsearch {
   /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
-  uint64_t run_ruled; /* conversations ruled out by cs__skip_run */
+  uint64_t run_ruled;     /* conversations ruled out by cs__skip_run */
+  uint64_t chunks_passed; /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
 
 static inline uint64_t *hit_mask(xhit *h) {

@@ -51,7 +51,7 @@ static void round_trip(void) {
       uint32_t count = l.n - from < CS_CHUNK_DOCS ? l.n - from : CS_CHUNK_DOCS;
       uint8_t *buf;
       size_t len;
-      ok = cs_chunk_encode(&l, from, count, &buf, &len) == 0;
+      ok = cs_chunk_encode(&l, from, count, NULL, &buf, &len) == 0;
       cs_chunk c;
       ok = ok && cs_chunk_decode(buf, len, l.docid[from], &c) == 0 && c.n == count;
       uint32_t last, n, mt, ml;
@@ -112,6 +112,102 @@ static int same_docs(const cs_chunk *c, const cs_plist *l) {
   return 1;
 }
 
+/* Conversation bounds (cbound.h): every conversation's score (its best
+ * three document values, weighted) is below the bound, which a chunk
+ * carries through encoding; a merge moves an old bound to new averages. */
+static void conversation_bounds(void) {
+  int held = 1, tight = 1;
+  for (int iter = 0; iter < 200; iter++) {
+    uint32_t n = 1 + rnd(CS_CHUNK_DOCS), conv[CS_CHUNK_DOCS], tf[CS_CHUNK_DOCS], len[CS_CHUNK_DOCS];
+    uint8_t kind[CS_CHUNK_DOCS];
+    uint32_t avg[CS_CB_KINDS] = {0, 16 + rnd(1200), 16 + rnd(120), 16 + rnd(500)}, c = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      c += rnd(4) == 0;
+      conv[i] = c;
+      kind[i] = (uint8_t)(1 + rnd(3));
+      tf[i] = 1 + rnd(rnd(8) == 0 ? 20 : 3);
+      len[i] = tf[i] + rnd(120);
+    }
+    cs_cbound b;
+    if (cs_cbound_build(kind, conv, tf, len, n, avg, &b)) {
+      held = 0;
+      continue;
+    }
+    double best = 0;
+    for (uint32_t i = 0; i < n;) {
+      double top[3] = {0, 0, 0};
+      uint32_t j = i;
+      for (; j < n && conv[j] == conv[i]; j++) {
+        double v = cs_cbound_doc(kind[j], tf[j], len[j], avg[kind[j]]);
+        for (int t = 0; t < 3; t++) {
+          if (v > top[t]) {
+            double x = top[t];
+            top[t] = v;
+            v = x;
+          }
+        }
+      }
+      double score = top[0] + CS_CB_S2 * top[1] + CS_CB_S3 * top[2];
+      if (score > best) best = score;
+      i = j;
+    }
+    held &= b.c / CS_CB_UNIT >= best;
+    tight &= b.c / CS_CB_UNIT <= best + 1.0 / CS_CB_UNIT;
+  }
+  CHECK(held, "a chunk's bound is at least every conversation's score");
+  CHECK(tight, "and within a unit of the best one");
+
+  /* Two conversations: the bound is the better one's, not their sum. */
+  uint8_t kind[4] = {CS_DOC_TURN, CS_DOC_TURN, CS_DOC_TURN, CS_DOC_TURN};
+  uint32_t conv[4] = {7, 7, 9, 9}, tf[4] = {1, 1, 2, 1}, len[4] = {10, 10, 10, 10};
+  uint32_t avg[CS_CB_KINDS] = {0, 160, 0, 0};
+  cs_cbound b;
+  double one = cs_cbound_doc(CS_DOC_TURN, 1, 10, 160), two = cs_cbound_doc(CS_DOC_TURN, 2, 10, 160);
+  double want = two + CS_CB_S2 * one;
+  CHECK(cs_cbound_build(kind, conv, tf, len, 4, avg, &b) == 0 && b.avg[CS_DOC_TURN] == 160 &&
+            !b.avg[CS_DOC_TITLE] && b.c / CS_CB_UNIT >= want &&
+            b.c / CS_CB_UNIT < want + 1.0 / CS_CB_UNIT,
+        "two conversations of two documents: the better conversation's score");
+  kind[3] = CS_DOC_NAME;
+  CHECK(cs_cbound_build(kind, conv, tf, len, 4, avg, &b) == -1, "a name has no bound");
+  kind[3] = CS_DOC_TURN;
+
+  /* Through a chunk, and moved to other averages. */
+  cs_plist l;
+  cs_plist_init(&l);
+  uint32_t pos[1] = {3};
+  for (uint32_t i = 0; i < 4; i++)
+    cs_plist_add(&l, 100 + i, 10, pos, 1);
+  cs_cbound_build(kind, conv, tf, len, 4, avg, &b);
+  uint8_t *buf = NULL;
+  size_t blen = 0;
+  cs_chunk c;
+  int has = 0;
+  cs_cbound pb, none = {{0, 0, 0, 0}, 9};
+  uint32_t last, mt, ml;
+  CHECK(cs_chunk_encode(&l, 0, 4, &b, &buf, &blen) == 0 && decode_all(buf, blen, 100, &c) == 0 &&
+            same_docs(&c, &l) && c.has_cb && memcmp(&c.cb, &b, sizeof b) == 0 &&
+            cs_chunk_peek_cb(buf, blen, 100, &last, &mt, &ml, &has, &pb) == 0 && mt == 1 &&
+            ml == 10 && has && last == 103 && memcmp(&pb, &b, sizeof b) == 0,
+        "a chunk keeps its bound, and its header gives it");
+  free(buf);
+  CHECK(cs_chunk_encode(&l, 0, 4, &none, &buf, &blen) == 0 && decode_all(buf, blen, 100, &c) == 0 &&
+            !c.has_cb,
+        "a bound of no kind is left out");
+  free(buf);
+  cs_plist_free(&l);
+  double avgdl[CS_DOC_KINDS] = {0, 15, 3, 100, 0, 0};
+  CHECK(cs_cbound_scale(&b, avgdl) == 1.5, "a longer average: the bound scales by the ratio");
+  avgdl[CS_DOC_TURN] = 5;
+  CHECK(cs_cbound_scale(&b, avgdl) == 1.0, "a shorter one leaves it");
+  cs_cbound into = {{0, 320, 0, 0}, 1}, old = b;
+  uint32_t now[CS_CB_KINDS] = {0, 320, 64, 144};
+  cs_cbound_merge(&into, &old, now);
+  CHECK(into.c >= 2 * old.c - 1 && into.c <= 2 * old.c + 1 && into.avg[CS_DOC_TURN] == 320 &&
+            !into.avg[CS_DOC_TITLE],
+        "merged at twice the average: the old bound doubled");
+}
+
 /* A turn stored as a block of its own (turnblock.h), and read back. */
 static uint8_t tkey[12];
 static void t_encode(cs_buf *b, const cs_turn *t, cs_textpack *z) {
@@ -154,7 +250,7 @@ static void corruption(void) {
     random_list(&l, 1 + rnd(CS_CHUNK_DOCS));
     uint8_t *buf;
     size_t len;
-    cs_chunk_encode(&l, 0, l.n, &buf, &len);
+    cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
     /* Flip bytes, truncate, or extend with garbage. The buffer is exactly
      * as long as the bytes given to the decoder, so ASan sees any read past
      * them. */
@@ -726,6 +822,7 @@ int main(void) {
   blocks();
   marks();
   round_trip();
+  conversation_bounds();
   remove_docs();
   corruption();
   records();

@@ -1047,6 +1047,42 @@ static void test_owner_change(const char *tmp) {
  * long conversations (300 turns, several postings chunks each) so that both
  * the conversation bounds and the chunk skipping inside a conversation
  * come into play. */
+/* Query q for caller c (page of `limit`, totals exact up to `bound`)
+ * pruned, then exhaustively scored: both pages (took_ms removed) in
+ * *pruned and *full, the pruned walk's counters added to o_ruled and
+ * o_passed (may be NULL). 0 when both ran. */
+static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, uint64_t bound,
+                           uint64_t *o_ruled, uint64_t *o_passed, json_t **pruned, json_t **full) {
+  cs_view v;
+  cs_engine_error err;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs_analyzer *a = cs__analyzer_get();
+  cs_search_params p;
+  params_init(&p, q);
+  p.limit = limit;
+  cs__search_opts o;
+  cs__search_defaults(&o);
+  o.total_bound = bound;
+  o.ruled_out = o_ruled;
+  o.chunks_passed = o_passed;
+  *pruned = *full = NULL;
+  int rc1 = cs__search(v.r, a, c, &p, &o, pruned, &err);
+  o.ruled_out = NULL;
+  o.chunks_passed = NULL;
+  o.exhaustive = 1;
+  int rc2 = cs__search(v.r, a, c, &p, &o, full, &err);
+  cs__analyzer_put(a);
+  cs_view_end(engine, &v);
+  if (rc1 || rc2) {
+    json_decref(*pruned);
+    json_decref(*full);
+    return -1;
+  }
+  json_object_del(*pruned, "took_ms");
+  json_object_del(*full, "took_ms");
+  return 0;
+}
+
 static void test_pruning_exact(const char *tmp) {
   static const char *vocab[] = {"alfa",  "beta",  "gamma",   "delta",  "epsilon",
                                 "zeta",  "theta", "kappa",   "lambda", "omega",
@@ -1247,28 +1283,11 @@ static void test_pruning_exact(const char *tmp) {
     for (size_t l = 0; l < 3; l++) {
       for (size_t c = 0; c < 2; c++) {
         for (uint64_t bound = 0; bound <= 2; bound += 2) {
-          cs_view v;
-          cs_engine_error err;
-          if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-          cs_analyzer *a = cs__analyzer_get();
-          cs_search_params p;
-          params_init(&p, qs[i]);
-          p.limit = limits[l];
-          cs__search_opts o;
-          cs__search_defaults(&o);
-          o.total_bound = bound;
-          o.ruled_out = &ruled_out;
-          json_t *pruned = NULL, *full = NULL;
-          int rc1 = cs__search(v.r, a, callers[c], &p, &o, &pruned, &err);
-          o.ruled_out = NULL;
-          o.exhaustive = 1;
-          int rc2 = cs__search(v.r, a, callers[c], &p, &o, &full, &err);
-          cs__analyzer_put(a);
-          cs_view_end(engine, &v);
-          th_check(rc1 == 0 && rc2 == 0, "pruning test q=%s", qs[i]);
-          if (rc1 || rc2) continue;
-          json_object_del(pruned, "took_ms");
-          json_object_del(full, "took_ms");
+          json_t *pruned, *full;
+          int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, &ruled_out, NULL, &pruned,
+                                   &full);
+          th_check(rc == 0, "pruning test q=%s", qs[i]);
+          if (rc) continue;
           json_int_t total = json_integer_value(json_object_get(full, "total"));
           if (bound) {
             int exact = json_is_true(json_object_get(pruned, "total_exact"));
@@ -1363,6 +1382,86 @@ static void test_pruning_exact(const char *tmp) {
   th_check(sc[0] > 0 && sc[1] > 0 && sc[0] != sc[1],
            "a portal caller's score uses its own statistics (%.6f) not the collection's (%.6f)",
            sc[0], sc[1]);
+}
+
+/* Passing postings chunks by their conversation bounds (cbound.h,
+ * bounds.c pass_chunks): frequent words over thousands of short
+ * conversations written in three batches (chunks merged across commits,
+ * some conversations deleted, which rewrites chunks), a few strong
+ * conversations among them and at the very end (where the passing must
+ * stop, and the term's last chunk must not be passed over them), and
+ * conversations of three turns across chunk ends (bounded by both). The
+ * pruned pages equal exhaustive scoring, and chunks were really passed. */
+static void test_chunk_passing(const char *tmp) {
+  static const char *fill[] = {"qa", "qb qc", "qd qe qf", "qg qh qi qj qk ql qm qn"};
+  char path[PATH_MAX];
+  uint32_t seed = 777;
+  for (int b = 0; b < 3; b++) {
+    snprintf(path, sizeof path, "%s/passing%d.txt", tmp, b);
+    FILE *f = fopen(path, "w");
+    if (!f) die("%s", path);
+    if (b == 0) fprintf(f, "patient 6 400 Persona larga\n");
+    int n = b == 2 ? 400 : 900;
+    for (int c = 0; c < n; c++) {
+      int id = 30000 + b * 1000 + c;
+      int strong = c % 211 == 100 || (b == 2 && c == n - 1);
+      int wombat = b == 2 && c == n - 1;
+      fprintf(f, "conv %d 6 400 2013-%02d-10 | |\n", id, 1 + c % 12);
+      int nt = strong ? 4 : 1 + c % 3;
+      for (int t = 0; t < nt; t++) {
+        seed = seed * 1103515245u + 12345u;
+        fprintf(f, "turn %d other - - Voz | %s %s %s\n", t,
+                strong       ? "quokka quokka quokka"
+                : c % 5 == 3 ? "quokkamuro"
+                             : "quokka",
+                wombat || (!strong && c % 50 == 7) ? "wombat" : "", fill[(seed >> 16) % 4]);
+      }
+    }
+    /* Conversations of the first batch deleted in the second: their
+     * chunks are rewritten without them (the bound kept). */
+    for (int c = 0; b == 1 && c < 900; c += 97)
+      fprintf(f, "delete %d\n", 30000 + c);
+    fclose(f);
+    spawn_write(index_dir, path);
+  }
+  /* One word, two, either, and a prefix's two variants (cursors passed
+   * together). */
+  const char *qs[] = {"quokka ", "wombat ", "quokka wombat ", "quokka OR wombat ", "quokk"};
+  uint32_t limits[] = {1, 3, 10};
+  cs_caller owner = {CS_CALLER_PORTAL, 400};
+  const cs_caller *callers[] = {&owner, &ADMIN};
+  uint64_t passed = 0;
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    for (size_t l = 0; l < 3; l++) {
+      for (size_t c = 0; c < 2; c++) {
+        for (uint64_t bound = 2; bound <= 1000; bound += 998) {
+          json_t *pruned, *full;
+          int rc =
+              pruned_and_full(qs[i], callers[c], limits[l], bound, NULL, &passed, &pruned, &full);
+          th_check(rc == 0, "chunk passing q=%s", qs[i]);
+          if (rc) continue;
+          const char *drop[] = {"total", "total_exact"};
+          for (int k = 0; k < 2; k++) {
+            json_object_del(pruned, drop[k]);
+            json_object_del(full, drop[k]);
+          }
+          char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+          th_check(a1 && a2 && !strcmp(a1, a2),
+                   "chunk passing q=[%s] limit %u caller %zu bound %u: pruned and exhaustive "
+                   "differ:\n%s\n%s",
+                   qs[i], limits[l], c, (unsigned)bound, a1, a2);
+          th_check(a1 && strstr(a1, "\"conversation_id\": 3") != NULL,
+                   "chunk passing q=[%s]: finds them", qs[i]);
+          free(a1);
+          free(a2);
+          json_decref(pruned);
+          json_decref(full);
+        }
+      }
+    }
+  }
+  th_check(passed > 0, "a frequent word's chunks were passed by their bounds (%" PRIu64 ")",
+           passed);
 }
 
 /* cs_search_params.no_snippets (the benchmark's like-for-like measurement)
@@ -1786,6 +1885,7 @@ int main(int argc, char **argv) {
   test_paging(tmp);
   test_pruning_exact(tmp);
   test_no_snippets();
+  test_chunk_passing(tmp);
   test_live_table(tmp);
   test_lexicon_follows(tmp);
   test_snapcache_limits(tmp);
