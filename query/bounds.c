@@ -991,14 +991,13 @@ static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t 
   cs__exec *x = s->x;
   if (x->nvars > PASS_MAX_CURSORS) return to;
   pass_cur pc[PASS_MAX_CURSORS];
-  uint32_t n = 0, leaves = 0;
+  uint32_t n = 0;
   int tier = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !l->nvar) continue;
     if (l->type != CS__N_TERM) return to;
     tier += l->expanded;
-    uint32_t had = n;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
       if (v->doc == END) continue;
@@ -1007,13 +1006,13 @@ static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t 
       c->l = l;
       c->b = chunk_bound(x, l, v, cs_pcur_block_max_tf(v->cur), cs_pcur_block_min_len(v->cur),
                          cs_pcur_block_cbound(v->cur));
+      c->first = v->doc;
       c->last = cs_pcur_block_last(v->cur);
       c->done = 0;
     }
-    leaves += n > had;
   }
   if (!n) return to;
-  double prox = leaves >= 2 ? cs__conv_bound(&x->rk, x->prox_scale) : 0;
+  double prox = cs__conv_bound(&x->rk, x->prox_scale);
   uint32_t passed = 0, ws = t, next;
   xrange R;
   for (;;) {
@@ -1040,12 +1039,21 @@ static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t 
       }
     }
     if (bad) break;
-    double U = prox;
     for (uint32_t i = 0; i < n; i++) {
-      if (pc[i].done) continue;
-      U += pc[i].b;
-      if (pc[i].last < next) next = pc[i].last;
+      if (!pc[i].done && pc[i].last < next) next = pc[i].last;
     }
+    /* The window (L, next]: the cursors with documents there (a sparse
+     * word's chunk often has none). */
+    double U = 0;
+    const xleaf *in = NULL;
+    int nin = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      if (pc[i].done || pc[i].first > next) continue;
+      U += pc[i].b;
+      nin += pc[i].l != in;
+      in = pc[i].l;
+    }
+    if (nin >= 2) U += prox;
     if (next == END) {
       /* No document of any word after L: every conversation left is
        * bounded by the windows passed. */
@@ -1063,15 +1071,23 @@ static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t 
      * this one and ends in the next. */
     conv_at(s, L, &R);
     int across = 0;
-    double S = prox;
+    double S = 0;
+    in = NULL;
+    nin = 0;
     for (uint32_t i = 0; R.f != END && R.f <= L && R.e - 1 > L && i < n; i++) {
       const pass_cur *c = &pc[i];
       if (c->done && !c->moved) continue;
-      int in = !c->moved || c->first < R.e; /* R's documents after L */
-      across |= in;
-      S += c->moved ? c->prev + (in ? c->b : 0) : c->b;
+      int after = c->first < R.e; /* may hold R's documents after L */
+      across |= after;
+      double b = (c->moved ? c->prev : 0) + (after ? c->b : 0);
+      if (b > 0) {
+        S += b;
+        nin += c->l != in;
+        in = c->l;
+      }
     }
     if (across) {
+      if (nin >= 2) S += prox;
       if (R.f < ws || R.e - 1 > next || !below(th, tier, S * (1 + 1e-9) + 1e-9)) break;
     }
     passed++;
@@ -1113,10 +1129,18 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
       th->score == s->skip_fail_key.score)
     return t;
   uint32_t L = END;
+  for (uint32_t i = 0; i < x->nvars; i++) {
+    const xvar *v = &x->vars[i];
+    if (v->doc == END || !x->leaves[v->leaf].active) continue;
+    uint32_t last = cs_pcur_block_last(v->cur);
+    if (last < L) L = last;
+  }
+  if (L == END || L < t) return t;
   /* What a conversation scores at most from its documents up to L: per
    * clause, cs__conv_bound of its chunks' block bound, or less by their
    * conversation bounds (a word's: the sum over its variants, each
-   * document scoring by its best one; the score is subadditive). */
+   * document scoring by its best one; the score is subadditive); only the
+   * cursors with documents up to L count. */
   double sum = 0;
   int nl = 0, tier = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
@@ -1126,9 +1150,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     int cbs = x->cb_ok && l->type == CS__N_TERM && l->nvar <= PASS_MAX_CURSORS;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
-      if (v->doc == END) continue;
-      uint32_t last = cs_pcur_block_last(v->cur);
-      if (last < L) L = last;
+      if (v->doc > L) continue;
       double vb = var_block_bound(x, l, v);
       if (vb > lb) lb = vb;
       const cs_cbound *b = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
@@ -1140,7 +1162,6 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     nl += lb > 0;
     tier += l->expanded;
   }
-  if (L == END || L < t) return t;
   if (nl >= 2) sum += cs__conv_bound(&x->rk, x->prox_scale);
   double ub = sum * (1 + 1e-9) + 1e-9;
   if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
