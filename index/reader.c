@@ -613,6 +613,31 @@ void cs_pcur_next(cs_pcur *c) {
   next_chunk(c);
 }
 
+static int same_term(const cs_pcur *c, cs_slice k) {
+  return k.len == c->len + 5 && memcmp(k.data, c->term, c->len) == 0 &&
+         ((const uint8_t *)k.data)[c->len] == 0;
+}
+
+/* Positions the LMDB cursor on the term's chunk holding target: the one
+ * starting at or before it, else the first after it (when it is the
+ * term's; load_chunk checks). Returns how it was found, for load_chunk. */
+static int seek_chunk(cs_pcur *c, uint32_t target, cs_slice *k, cs_slice *v) {
+  uint8_t key[CS_TERM_MAX + 8];
+  size_t klen = cs_key_post(key, c->term, c->len, target);
+  int rc = cs_cursor_seek(c->cur, sl(key, klen), k, v);
+  if (rc == 0 && k->len == klen && memcmp(k->data, key, klen) == 0) return 0;
+  cs_slice pk, pv;
+  int prc =
+      rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &pk, &pv) : cs_cursor_prev(c->cur, &pk, &pv);
+  if (prc == 0 && same_term(c, pk)) {
+    *k = pk;
+    *v = pv;
+    return 0;
+  }
+  if (rc) return rc;
+  return prc == 0 ? cs_cursor_next(c->cur, k, v) : cs_cursor_seek(c->cur, sl(key, klen), k, v);
+}
+
 /* Moves to the first document >= target from the current one in the
  * chunk, or to the next chunk's first when there is none. */
 static void find_in_chunk(cs_pcur *c, uint32_t target) {
@@ -656,26 +681,13 @@ void cs_pcur_next_geq(cs_pcur *c, uint32_t target) {
     if (rc == 0 && k.len == c->len + 5 && memcmp(k.data, c->term, c->len + 1) == 0) {
       uint32_t first = cs_be32_get((const uint8_t *)k.data + c->len + 1), last, n, mt, ml;
       /* A damaged header: load_chunk reports the chunk and steps over it. */
-      if (cs_chunk_peek(v.data, v.len, first, &last, &n, &mt, &ml) == 0 && target > last) {
-        uint8_t key[CS_TERM_MAX + 8];
-        size_t klen = cs_key_post(key, c->term, c->len, target);
-        rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
-        int exact = rc == 0 && k.len == klen && memcmp(k.data, key, klen) == 0;
-        if (!exact) {
-          /* The chunk holding target, if any, starts before it. */
-          rc = rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &k, &v) : cs_cursor_prev(c->cur, &k, &v);
-        }
-      }
+      if (cs_chunk_peek(v.data, v.len, first, &last, &n, &mt, &ml) == 0 && target > last)
+        rc = seek_chunk(c, target, &k, &v);
     }
     load_geq(c, rc, k, v, target);
     return;
   }
   find_in_chunk(c, target);
-}
-
-static int same_term(const cs_pcur *c, cs_slice k) {
-  return k.len == c->len + 5 && memcmp(k.data, c->term, c->len) == 0 &&
-         ((const uint8_t *)k.data)[c->len] == 0;
 }
 
 int cs_pcur_head_next(cs_pcur *c, cs_chunk_head *h) {
@@ -712,24 +724,8 @@ void cs_pcur_seek(cs_pcur *c, uint32_t target) {
   }
   c->ahead = 0;
   if (c->docid == CS_DOCID_END) return;
-  uint8_t key[CS_TERM_MAX + 8];
-  size_t klen = cs_key_post(key, c->term, c->len, target);
-  cs_slice k, v, pk, pv;
-  int rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
-  if (!(rc == 0 && k.len == klen && memcmp(k.data, key, klen) == 0)) {
-    /* The chunk holding target, if any, starts before it; else the one
-     * found (when it is the term's). */
-    int prc =
-        rc == CS_ENOTFOUND ? cs_cursor_last(c->cur, &pk, &pv) : cs_cursor_prev(c->cur, &pk, &pv);
-    if (prc == 0 && same_term(c, pk)) {
-      k = pk;
-      v = pv;
-      rc = 0;
-    } else if (rc == 0) {
-      rc =
-          prc == 0 ? cs_cursor_next(c->cur, &k, &v) : cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
-    }
-  }
+  cs_slice k, v;
+  int rc = seek_chunk(c, target, &k, &v);
   load_geq(c, rc, k, v, target);
 }
 

@@ -1147,6 +1147,9 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !l->nvar) continue;
     double lb = 0, cb = 0;
+    /* A clause of many variants (a short prefix) sums their bounds,
+     * seldom below the block-max bound, at a scaling per variant per call:
+     * not tried past what pass_chunks takes. */
     int cbs = x->cb_ok && l->type == CS__N_TERM && l->nvar <= PASS_MAX_CURSORS;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];

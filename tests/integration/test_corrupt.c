@@ -7,14 +7,18 @@
  * partial transcript); /v1/health says degraded and counts them;
  * /v1/metrics counts them; the server log names each once however often it
  * is met; an analyst still sees no name; and verify names each and exits
- * non-zero.
+ * non-zero. A chunk rewritten with a conversation bound far too low (it
+ * decodes: only verify can tell) is named by verify too.
  */
 #include "harness.h"
+#include "postings.h"
 #include "records.h"
 #include "store.h"
+#include "varint.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char *compact(char *s) { /* spaces out, whatever the server's JSON style */
@@ -23,6 +27,39 @@ static char *compact(char *s) { /* spaces out, whatever the server's JSON style 
     if (*r != ' ' && *r != '\n') *w++ = *r;
   if (s) *w = 0;
   return s;
+}
+
+/* Rewrites term's first postings chunk, which must carry a conversation
+ * bound (index/cbound.h), with the same documents and a bound far too low:
+ * a chunk that decodes, as a writer's bug would leave it, with which a
+ * search could pass conversations that belong on its page. */
+static void lower_bound(const char *index, const char *term) {
+  uint8_t key[64];
+  size_t klen = th_index_key(index, CS_T_POST, term, key, sizeof key);
+  cs_store *s;
+  cs_txn *txn;
+  char err[512] = "";
+  REQUIRE(cs_store_open(index, 0, &s, err, sizeof err) == 0, "open the index: %s", err);
+  REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
+  cs_slice v;
+  REQUIRE(cs_get(txn, CS_T_POST, (cs_slice){key, klen}, &v) == 0, "the chunk exists");
+  cs_chunk c;
+  cs_plist l;
+  cs_plist_init(&l);
+  REQUIRE(cs_chunk_decode(v.data, v.len, cs_be32_get(key + klen - 4), &c) == 0 && c.has_cb &&
+              cs_plist_add_chunk(&l, &c) == 0,
+          "the indexer wrote %s's chunk with a conversation bound", term);
+  cs_cbound low = c.cb;
+  low.c = 1;
+  uint8_t *buf;
+  size_t blen;
+  REQUIRE(cs_chunk_encode(&l, 0, l.n, &low, &buf, &blen) == 0 &&
+              cs_put(txn, CS_T_POST, (cs_slice){key, klen}, (cs_slice){buf, blen}) == 0 &&
+              cs_txn_commit(txn) == 0,
+          "write the low bound");
+  free(buf);
+  cs_plist_free(&l);
+  cs_store_close(s);
 }
 
 int main(void) {
@@ -59,6 +96,7 @@ int main(void) {
   th_index_damage(index, CS_T_POST, key, klen, NULL, 0);
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
+  lower_bound(index, "alquil");
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
@@ -131,6 +169,9 @@ int main(void) {
         "verify names the damaged postings chunk");
   CHECK(th_log_count("damaged record: person 2 cannot be decoded") == 1,
         "verify names the damaged person");
+  CHECK(th_log_count("term 'alquil': the chunk from docid") == 1 &&
+            th_log_count("bounds its conversations' scores by 0.0039, one reaches") == 1,
+        "verify names the chunk whose conversation bound is too low");
   PQfinish(c);
   return th_done();
 }
