@@ -278,6 +278,36 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
   return 0;
 }
 
+/* What a document of R past v's current chunk scores at most for v's
+ * clause (weight w, fields): the largest block bound of v's chunks ahead
+ * that hold documents of R, read by their headers without decoding them
+ * (0: none). Adds their conversation bounds to *cb while *cbs (a chunk
+ * without one clears it). -1 when a header cannot be read (the caller
+ * takes the limit; the walk's cursor reports a damaged chunk). */
+static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsigned fields,
+                          int *cbs, double *cb) {
+  double u = 0;
+  for (;;) {
+    cs_chunk_head h;
+    int rc = cs_pcur_head_next(v->cur, &h);
+    if (rc == CS_ENOTFOUND) break;
+    if (rc) {
+      u = -1;
+      break;
+    }
+    if (h.first >= R->e) break;
+    double b = w * cs__bm25_bound(&x->rk, fields, h.max_tf, h.min_len);
+    if (b > u) u = b;
+    if (*cbs && h.has_cb)
+      *cb += w * cs_cbound_scale(&h.cb, x->rk.avgdl) * (h.cb.c / CS_CB_UNIT);
+    else
+      *cbs = 0;
+    if (h.last >= R->e - 1) break;
+  }
+  cs_pcur_head_back(v->cur);
+  return u;
+}
+
 /* Upper bound of R's key before scoring it. The cursors of R's first
  * documents sit in decoded chunks, so the tf and length of each document of
  * R in those chunks are at hand (cs_pcur_peek): merged in docid order, they
@@ -292,24 +322,38 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
  * Before merging, a looser bound from the chunks' block maxima (largest tf,
  * shortest length, as skip_target's) costs a few operations per clause:
  * when it already ranks after th, so would the exact one, and R is ruled
- * out without the merge (most candidates of a frequent word are).
+ * out without the merge (most candidates of a frequent word are). For a
+ * single word it is lowered to the sum of its chunks' conversation bounds
+ * over R (cbound.h) where that is less.
  *
  * When a cursor goes on past its chunk inside R, the documents there are
  * not decoded yet, and any of them may hold every clause: the ones whose
  * documents in R are all decoded as well as the others. Such a document is
- * bounded by the sum over clauses of their block bound, or the score limit
- * for those going on (and proximity): the block-maxima bound itself, which
- * then is R's bound (three such documents may exist). Bounding those
- * documents by the limits of the clauses going on alone, as was done
- * before, missed the others' share and could rule out a conversation that
- * belonged on the page (test_search's pruning test, dense conversations). */
+ * bounded by the sum over clauses of their block bound, or for those going
+ * on the score limit, or for a single word the largest block bound of its
+ * chunks ahead inside R, read by their headers (bound_ahead), and
+ * proximity: the block-maxima bound itself, which then is R's bound (three
+ * such documents may exist). Bounding those documents by the clauses going
+ * on alone, as was done before, missed the others' share and could rule
+ * out a conversation that belonged on the page (test_search's pruning
+ * test, dense conversations). */
 static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *ub) {
   cs__exec *x = s->x;
   if (cs_grow((void **)&x->pk, &x->pk_cap, x->nvars + 1, sizeof *x->pk)) return CS_ENOMEM;
   peek *pk = x->pk;
   uint32_t np = 0;
   int t = 0, cont = 0, present = 0;
-  double quick = 0; /* bound of any document of R, from block maxima */
+  double bound = 0; /* R's bound, clause by clause */
+  /* A single word (one clause, one variant): its chunks ahead and their
+   * conversation bounds. Measured no use for several clauses (the sum
+   * over clauses and proximity stay above the page) and a cost for a
+   * prefix's few variants. */
+  uint32_t nact = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    nact += l->active && (l->fields & R->kinds) && l->nvar;
+  }
+  int one = nact == 1;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
@@ -324,8 +368,10 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       exact |= in && v->exact;
     }
     if (l->type == CS__N_PHRASE && !all) continue;
-    double lu = 0; /* bound of its documents past a cursor's chunk: the limit */
+    double lu = 0; /* bound of its documents past a cursor's chunk */
     double qb = 0; /* the clause's best block bound */
+    double cb = 0; /* the sum of its chunks' conversation bounds over R */
+    int few = one && l->nvar == 1, cbs = x->cb_ok && l->type == CS__N_TERM && few;
     uint32_t first = np;
     for (uint32_t k = 0; k < nin; k++) {
       xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
@@ -340,6 +386,9 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       double b = p->w * cs__bm25_bound(&x->rk, l->fields & R->kinds, cs_pcur_block_max_tf(v->cur),
                                        cs_pcur_block_min_len(v->cur));
       if (b > qb) qb = b;
+      const cs_cbound *c = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
+      cbs = c != NULL;
+      if (c) cb += v->w * cs_cbound_scale(c, x->rk.avgdl) * (c->c / CS_CB_UNIT);
       uint32_t last = cs_pcur_block_last(v->cur);
       if (last < R->e - 1) {
         cont = 1;
@@ -348,17 +397,26 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
         unsigned past = CS__F_TURN;
         if (R->title != END && R->title > last) past |= CS__F_TITLE;
         if (R->desc != END && R->desc > last) past |= CS__F_DESC;
-        double u = p->w * cs__bm25_limit(&x->rk, l->fields & past);
+        double u = few ? bound_ahead(x, R, v, p->w, l->fields & past, &cbs, &cb) : -1;
+        if (u < 0) {
+          u = p->w * cs__bm25_limit(&x->rk, l->fields & past);
+          cbs = 0;
+        }
         if (u > lu) lu = u;
       }
     }
     if (np > first) present++;
-    quick += qb > lu ? qb : lu;
+    /* The clause's share of R's bound: cs__conv_bound of its documents'
+     * best block bound, or less by the sum of its chunks' conversation
+     * bounds (cbound.h: they add up over chunks and variants, the score
+     * being subadditive). */
+    double q = qb > lu ? qb : lu, share = cs__conv_bound(&x->rk, q);
+    bound += cbs && cb < share ? cb : share;
     t += l->expanded && exact;
   }
   ub->tier += t;
   ub->score =
-      cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
+      (bound + (present >= 2 ? cs__conv_bound(&x->rk, x->prox_scale) : 0)) * (1 + 1e-9) + 1e-9;
   if (cs__key_cmp(s->sort, ub, th) > 0 || cont) return 0;
   double m[3] = {0, 0, 0};
   int rc = docs_bound(x, R, pk, np, present >= 2 ? x->prox_scale : 0, m);

@@ -1052,7 +1052,8 @@ static void test_owner_change(const char *tmp) {
  * *pruned and *full, the pruned walk's counters added to o_ruled and
  * o_passed (may be NULL). 0 when both ran. */
 static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, uint64_t bound,
-                           uint64_t *o_ruled, uint64_t *o_passed, json_t **pruned, json_t **full) {
+                           uint64_t *o_ruled, uint64_t *o_passed, json_t **pruned, json_t **full,
+                           const cs__rank_params *rank) {
   cs_view v;
   cs_engine_error err;
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
@@ -1062,6 +1063,7 @@ static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, ui
   p.limit = limit;
   cs__search_opts o;
   cs__search_defaults(&o);
+  if (rank) o.rank = *rank;
   o.total_bound = bound;
   o.ruled_out = o_ruled;
   o.chunks_passed = o_passed;
@@ -1248,6 +1250,23 @@ static void test_pruning_exact(const char *tmp) {
       fprintf(f, "\n");
     }
   }
+  /* Two short conversations dense in "yak", one of 200 long turns each
+   * holding it once (its end cuts a postings chunk, CS_CHUNK_DOCS), then
+   * one whose first chunks hold only such long turns and whose last turns
+   * are short and dense: its bound must come from the chunks ahead
+   * (bound_ahead), or it drops below the short ones and off a page it
+   * tops. */
+  for (int c = 0; c < 4; c++) {
+    fprintf(f, "conv %d 6 400 2013-0%d-10 | |\n", 9500 + c, 1 + c);
+    int nt = c < 2 ? 1 : c == 2 ? 200 : 300;
+    for (int t = 0; t < nt; t++) {
+      int dense = c < 2 || t >= 290;
+      fprintf(f, "turn %d other - - Voz | yak", t);
+      for (int w = 0; w < (dense ? (c < 2 ? 1 : 3) : 24); w++)
+        fprintf(f, " %s", dense ? "yak" : "relleno");
+      fprintf(f, "\n");
+    }
+  }
   fprintf(f, "patient 7 401 Persona ajena\n");
   for (int c = 0; c < 30; c++) {
     fprintf(f, "conv %d 7 401 2020-01-10 | Ajena %s |\n", 3000 + c, c % 3 ? "omicron" : "alfa");
@@ -1285,7 +1304,7 @@ static void test_pruning_exact(const char *tmp) {
         for (uint64_t bound = 0; bound <= 2; bound += 2) {
           json_t *pruned, *full;
           int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, &ruled_out, NULL, &pruned,
-                                   &full);
+                                   &full, NULL);
           th_check(rc == 0, "pruning test q=%s", qs[i]);
           if (rc) continue;
           json_int_t total = json_integer_value(json_object_get(full, "total"));
@@ -1356,6 +1375,40 @@ static void test_pruning_exact(const char *tmp) {
                  "sittings q=[%s] filter %d limit %u: pruned and exhaustive differ:\n%s\n%s", zq[i],
                  filt, limits[l], a1, a2);
         th_check(a1 && strstr(a1, "<em>"), "sittings q=[%s] filter %d: snippets", zq[i], filt);
+        free(a1);
+        free(a2);
+        json_decref(pruned);
+        json_decref(full);
+      }
+    }
+  }
+
+  /* A single word in the long conversations and sittings, under ranking
+   * parameters the chunks' conversation bounds were not computed for
+   * (cbound.h: then unused): a conversation going on past a cursor's chunk
+   * is bounded by the block bounds of the chunks ahead alone (bounds.c,
+   * bound_ahead), and pages still equal exhaustive scoring. */
+  const char *wq[] = {"alfa ", "beta ", "gamma ", "lince ", "zorro ", "yak "};
+  cs__search_opts dflt;
+  cs__search_defaults(&dflt);
+  cs__rank_params k15 = dflt.rank;
+  k15.k1 = 1.5;
+  for (size_t i = 0; i < sizeof wq / sizeof wq[0]; i++) {
+    for (size_t l = 0; l < 3; l++) {
+      for (uint64_t bound = 0; bound <= 2; bound += 2) {
+        json_t *pruned, *full;
+        int rc = pruned_and_full(wq[i], &ADMIN, limits[l], bound, NULL, NULL, &pruned, &full, &k15);
+        th_check(rc == 0, "k1 1.5 q=%s", wq[i]);
+        if (rc) continue;
+        const char *drop[] = {"total", "total_exact"}; /* bounded totals: tested above */
+        for (size_t k = 0; bound && k < 2; k++) {
+          json_object_del(pruned, drop[k]);
+          json_object_del(full, drop[k]);
+        }
+        char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+        th_check(a1 && a2 && !strcmp(a1, a2),
+                 "k1 1.5 q=[%s] limit %u bound %u: pruned and exhaustive differ:\n%s\n%s", wq[i],
+                 limits[l], (unsigned)bound, a1, a2);
         free(a1);
         free(a2);
         json_decref(pruned);
@@ -1436,8 +1489,8 @@ static void test_chunk_passing(const char *tmp) {
       for (size_t c = 0; c < 2; c++) {
         for (uint64_t bound = 2; bound <= 1000; bound += 998) {
           json_t *pruned, *full;
-          int rc =
-              pruned_and_full(qs[i], callers[c], limits[l], bound, NULL, &passed, &pruned, &full);
+          int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, NULL, &passed, &pruned,
+                                   &full, NULL);
           th_check(rc == 0, "chunk passing q=%s", qs[i]);
           if (rc) continue;
           const char *drop[] = {"total", "total_exact"};
