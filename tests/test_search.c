@@ -1047,8 +1047,9 @@ static void test_owner_change(const char *tmp) {
  * long conversations (300 turns, several postings chunks each) so that both
  * the conversation bounds and the chunk skipping inside a conversation
  * come into play. */
-/* Query q for caller c (page of `limit`, totals exact up to `bound`)
- * pruned, then exhaustively scored: both pages (took_ms removed) in
+/* Query q for caller c (page of `limit`, totals exact up to `bound`,
+ * ranking parameters `rank`, NULL: the defaults) pruned, then
+ * exhaustively scored: both pages (took_ms removed) in
  * *pruned and *full, the pruned walk's counters added to o_ruled and
  * o_passed (may be NULL). 0 when both ran. */
 static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, uint64_t bound,
