@@ -278,6 +278,12 @@ static int docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, doubl
   return 0;
 }
 
+/* What conversation bound b (cbound.h) allows a variant of weight w, at
+ * the current average lengths. */
+static inline double cb_value(const cs__exec *x, double w, const cs_cbound *b) {
+  return w * cs_cbound_scale(b, x->rk.avgdl) * (b->c / CS_CB_UNIT);
+}
+
 /* What a document of R past v's current chunk scores at most for v's
  * clause (weight w, fields): the largest block bound of v's chunks ahead
  * that hold documents of R, read by their headers without decoding them
@@ -299,7 +305,7 @@ static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsig
     double b = w * cs__bm25_bound(&x->rk, fields, h.max_tf, h.min_len);
     if (b > u) u = b;
     if (*cbs && h.has_cb)
-      *cb += w * cs_cbound_scale(&h.cb, x->rk.avgdl) * (h.cb.c / CS_CB_UNIT);
+      *cb += cb_value(x, w, &h.cb);
     else
       *cbs = 0;
     if (h.last >= R->e - 1) break;
@@ -348,12 +354,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
    * conversation bounds. Measured no use for several clauses (the sum
    * over clauses and proximity stay above the page) and a cost for a
    * prefix's few variants. */
-  uint32_t nact = 0;
-  for (uint32_t i = 0; i < x->nleaves; i++) {
-    const xleaf *l = &x->leaves[i];
-    nact += l->active && (l->fields & R->kinds) && l->nvar;
-  }
-  int one = nact == 1;
+  int one = x->nactive == 1;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
@@ -388,7 +389,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       if (b > qb) qb = b;
       const cs_cbound *c = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
       cbs = c != NULL;
-      if (c) cb += v->w * cs_cbound_scale(c, x->rk.avgdl) * (c->c / CS_CB_UNIT);
+      if (c) cb += cb_value(x, v->w, c);
       uint32_t last = cs_pcur_block_last(v->cur);
       if (last < R->e - 1) {
         cont = 1;
@@ -1018,7 +1019,7 @@ static double chunk_bound(const cs__exec *x, const xleaf *l, const xvar *v, uint
                           uint32_t min_len, const cs_cbound *cb) {
   double b = cs__conv_bound(&x->rk, v->w * cs__bm25_bound(&x->rk, l->fields, max_tf, min_len));
   if (cb) {
-    double c = v->w * cs_cbound_scale(cb, x->rk.avgdl) * (cb->c / CS_CB_UNIT);
+    double c = cb_value(x, v->w, cb);
     if (c < b) b = c;
   }
   return b;
@@ -1216,7 +1217,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
       if (vb > lb) lb = vb;
       const cs_cbound *b = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
       cbs = b != NULL;
-      if (b) cb += v->w * cs_cbound_scale(b, x->rk.avgdl) * (b->c / CS_CB_UNIT);
+      if (b) cb += cb_value(x, v->w, b);
     }
     double blk = cs__conv_bound(&x->rk, lb);
     sum += cbs && cb < blk ? cb : blk;

@@ -311,6 +311,7 @@ static void compute_weights(cs__exec *x) {
     }
   }
   x->prox_scale = nidf >= 2 ? x->rp.proximity * idf_sum / nidf : 0;
+  x->nactive = nidf;
 }
 
 static void mark_required(cs__exec *x);
@@ -516,6 +517,7 @@ void cs__exec_update_active(cs__exec *x) {
     }
   }
   x->prox_scale = n >= 2 ? x->rp.proximity * idf_sum / n : 0;
+  x->nactive = n;
 }
 
 /* Occurrences of a phrase in the document all its cursors are on; with

@@ -69,6 +69,7 @@ struct cs__exec {
   int32_t *node_leaf; /* per node: leaf index, -1 for groups */
   uint8_t *dropped;   /* per node: dropped by relaxation (top-level kids) */
   double prox_scale;
+  uint32_t nactive; /* active leaves with words (set with prox_scale) */
   /* Scratch, grown as needed and reused: no allocation per document. */
   uint32_t *act;
   uint32_t *act_last; /* per act entry: its chunk's last docid (score_conv's skip check) */
