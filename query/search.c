@@ -73,7 +73,8 @@
  * the walk, browsing, relaxation, match walks and the entry points;
  * exec.c the compiled query, its cursors and matching; scope.c what a walk
  * may visit (universes, named people, the docid -> conversation lookup,
- * turn filters); bounds.c top-k bounds, pruning and scoring; snippets.c
+ * turn filters); bounds.c a conversation's bound before it is scored, score.c
+ * its scoring, skip.c passing what cannot make the page; snippets.c
  * hits as JSON with their highlights; cursor_codec.c the paging cursor.
  */
 #include "search_int.h"

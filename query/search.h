@@ -39,9 +39,9 @@ typedef struct cs__search_opts {
   /* The view's docid -> conversation table (NULL: one is built for the call). */
   const cs__convs *convs;
   /* Not NULL: the conversations ruled out in runs past the counting bound
-   * (bounds.c, cs__skip_run) are added to it (tests). */
+   * (skip.c, cs__skip_run) are added to it (tests). */
   uint64_t *ruled_out;
-  /* Not NULL: the postings chunks passed by their headers alone (bounds.c,
+  /* Not NULL: the postings chunks passed by their headers alone (skip.c,
    * cs__skip_convs) are added to it (tests). */
   uint64_t *chunks_passed;
 } cs__search_opts;

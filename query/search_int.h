@@ -1,7 +1,8 @@
 /*
  * Private interface of the search modules (search.c's walk and entry
- * points, exec.c, scope.c, bounds.c, snippets.c, cursor_codec.c): the
- * compiled query, the conversation ranges and the walk state they share.
+ * points, exec.c, scope.c, bounds.c, score.c, skip.c, snippets.c,
+ * cursor_codec.c): the compiled query, the conversation ranges and the
+ * walk state they share.
  * See search.c for the model.
  */
 #ifndef CS_QUERY_SEARCH_INT_H

@@ -1150,7 +1150,7 @@ static void test_pruning_exact(const char *tmp) {
   /* Short conversations of one turn where two words alternate, as in
    * "ro fi ro": two neighbouring pairs for three positions, so that the
    * proximity a document can get is bounded by its clauses' positions
-   * (bounds.c, prox_bound), and the bound must not fall short of it.
+   * (bounds.h, cs__prox_bound), and the bound must not fall short of it.
    * "om*" is a required clause of two words: a conversation holding only
    * the one whose next document comes first must not be jumped over. */
   for (int c = 0; c < 120; c++) {
@@ -1178,7 +1178,7 @@ static void test_pruning_exact(const char *tmp) {
    * "xa" in 40 turns (the first three its best) and "xb" last: the postings
    * chunks of "xa" (CS_CHUNK_DOCS) end inside strong ones, and a run that
    * stops there must leave the whole conversation, with the "xa" before
-   * that end, to the walk (bounds.c, cs__skip_run). */
+   * that end, to the walk (skip.c, cs__skip_run). */
   for (int c = 0; c < 200; c++) {
     int strong = c % 16 == 0;
     fprintf(f, "conv %d 6 400 2017-%02d-10 | |\n", 6000 + c, 1 + c % 12);
@@ -1233,7 +1233,7 @@ static void test_pruning_exact(const char *tmp) {
    * lengths, so that the clause's best variant changes from turn to turn,
    * with "lince" in some, two speakers and roles (turn filters), and the
    * words in the title and description too (documents of other kinds in
-   * the range): score_conv's term-at-a-time path (bounds.c) must score
+   * the range): score_conv's term-at-a-time path (score.c) must score
    * them exactly as document at a time. */
   static const char *zw[] = {"zorro", "zorra", "zorros", "zorrito", "lince", "relleno"};
   for (int c = 0; c < 6; c++) {
@@ -1287,7 +1287,7 @@ static void test_pruning_exact(const char *tmp) {
                        * summed per document rather than merged (bounds.c). */
                       "alfa OR beta OR gamma OR delta OR epsilon OR zeta OR theta OR kappa OR "
                       "lambda OR omega",
-                      /* More than RUN_MAX_CURSORS variants (no runs, bounds.c): a
+                      /* More than RUN_MAX_CURSORS variants (no runs, skip.c): a
                        * heap of them (exec.c). */
                       "xilo* ", "xilo* relleno ", "yuxo* "};
   uint32_t limits[] = {1, 3, 10};
@@ -1297,7 +1297,7 @@ static void test_pruning_exact(const char *tmp) {
   cs_caller owner = {CS_CALLER_PORTAL, 400};
   const cs_caller *callers[] = {&owner, &ADMIN};
   int estimated = 0;
-  uint64_t ruled_out = 0; /* conversations ruled out in runs (bounds.c, cs__skip_run) */
+  uint64_t ruled_out = 0; /* conversations ruled out in runs (skip.c, cs__skip_run) */
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
     uint64_t ruled_before = ruled_out;
     for (size_t l = 0; l < 3; l++) {
@@ -1344,7 +1344,7 @@ static void test_pruning_exact(const char *tmp) {
 
   /* The sittings of "zorr*" (above), with and without turn filters: the
    * pruned walk scores them term at a time, the exhaustive one document at
-   * a time (bounds.c, score_conv): the same pages, snippets included. */
+   * a time (score.c, score_conv): the same pages, snippets included. */
   const char *zq[] = {"zorr* lince ", "zorr* ", "zorro lince ", "lince zorra zorros ",
                       "title:zorro zorr* lince "};
   for (size_t i = 0; i < sizeof zq / sizeof zq[0]; i++) {
@@ -1439,7 +1439,7 @@ static void test_pruning_exact(const char *tmp) {
 }
 
 /* Passing postings chunks by their conversation bounds (cbound.h,
- * bounds.c pass_chunks): frequent words over thousands of short
+ * skip.c pass_chunks): frequent words over thousands of short
  * conversations written in three batches (chunks merged across commits,
  * some conversations deleted, which rewrites chunks), a few strong
  * conversations among them and at the very end (where the passing must

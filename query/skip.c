@@ -1,0 +1,490 @@
+/*
+ * Past the counting bound: passing conversations that cannot make the
+ * page without matching them (block-max over chunks, chunks passed by
+ * their headers, runs ruled out by their exact bound), and the estimated
+ * total.
+ */
+#include "bounds.h"
+
+#include "errors.h"
+
+/* The most a document of v's current chunk can add for clause l (a
+ * phrase: the limit). */
+static double var_block_bound(const cs__exec *x, const xleaf *l, const xvar *v) {
+  if (l->type != CS__N_TERM) return l->pw * cs__bm25_limit(&x->rk, l->fields);
+  return v->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(v->cur),
+                               cs_pcur_block_min_len(v->cur));
+}
+
+static void conv_at(xsearch *s, uint32_t p, xrange *R);
+
+/* 1 when a conversation bounded by ub (of the given tier) cannot make the
+ * page whose k-th best is th. */
+static inline int below(const cs__key *th, int tier, double ub) {
+  return tier < th->tier || (tier == th->tier && ub < th->score);
+}
+
+/* What a conversation scores at most, from v's documents in a chunk of
+ * block maxima max_tf, min_len and conversation bound cb (or NULL). */
+static double chunk_bound(const cs__exec *x, const xleaf *l, const xvar *v, uint32_t max_tf,
+                          uint32_t min_len, const cs_cbound *cb) {
+  double b = cs__conv_bound(&x->rk, v->w * cs__bm25_bound(&x->rk, l->fields, max_tf, min_len));
+  if (cb) {
+    double c = cs__cb_value(x, v->w, cb);
+    if (c < b) b = c;
+  }
+  return b;
+}
+
+/* A cursor of pass_chunks: the chunk it reads (decoded, or a header). */
+typedef struct pass_cur {
+  xvar *v;
+  const xleaf *l;
+  double b, prev;       /* bound of its chunk, and of the one before when it moved */
+  uint32_t first, last; /* its chunk's docids */
+  uint8_t moved, done;  /* moved to a new chunk at the window's end; no chunk left */
+} pass_cur;
+
+#define PASS_MAX_CURSORS 4
+
+/* cs__skip_convs, once the documents in [t, L] are ruled out: the windows
+ * after it (up to the nearest end of the cursors' chunks) whose
+ * conversations cannot make the page either are passed by the chunks'
+ * headers alone, never decoded (cbound.h): a window's bound is the sum of
+ * its cursors' chunk bounds. A conversation across a window's end is
+ * bounded by both windows when it starts in the first and ends in the
+ * second, else the run stops there (the writer cuts chunks between
+ * conversations where it can, writer_flush.c). Words only (a phrase's
+ * bound needs its positions). Returns where the walk goes on (to when no
+ * window could be passed), the cursors moved there. */
+static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t L, uint32_t to) {
+  cs__exec *x = s->x;
+  if (x->nvars > PASS_MAX_CURSORS) return to;
+  pass_cur pc[PASS_MAX_CURSORS];
+  uint32_t n = 0;
+  int tier = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->nvar) continue;
+    if (l->type != CS__N_TERM) return to;
+    tier += l->expanded;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc == END) continue;
+      pass_cur *c = &pc[n++];
+      c->v = v;
+      c->l = l;
+      c->b = chunk_bound(x, l, v, cs_pcur_block_max_tf(v->cur), cs_pcur_block_min_len(v->cur),
+                         cs_pcur_block_cbound(v->cur));
+      c->first = v->doc;
+      c->last = cs_pcur_block_last(v->cur);
+      c->done = 0;
+    }
+  }
+  if (!n) return to;
+  double prox = cs__conv_bound(&x->rk, x->prox_scale);
+  uint32_t passed = 0, ws = t, next;
+  xrange R;
+  for (;;) {
+    /* The cursors whose chunk ends at L read the next one's header. */
+    int bad = 0;
+    next = END;
+    for (uint32_t i = 0; i < n && !bad; i++) {
+      pass_cur *c = &pc[i];
+      c->prev = c->b;
+      c->moved = !c->done && c->last == L;
+      if (!c->moved) continue;
+      cs_chunk_head h;
+      int rc = cs_pcur_head_next(c->v->cur, &h);
+      if (rc == CS_ENOTFOUND) {
+        c->done = 1;
+        c->b = 0;
+        c->first = c->last = END;
+      } else if (rc) {
+        bad = 1; /* damaged: the walk's cursor reports it */
+      } else {
+        c->first = h.first;
+        c->last = h.last;
+        c->b = chunk_bound(x, c->l, c->v, h.max_tf, h.min_len, h.has_cb ? &h.cb : NULL);
+      }
+    }
+    if (bad) break;
+    for (uint32_t i = 0; i < n; i++) {
+      if (!pc[i].done && pc[i].last < next) next = pc[i].last;
+    }
+    /* The window (L, next]: the cursors with documents there (a sparse
+     * word's chunk often has none). */
+    double U = 0;
+    const xleaf *in = NULL;
+    int nin = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      if (pc[i].done || pc[i].first > next) continue;
+      U += pc[i].b;
+      nin += pc[i].l != in;
+      in = pc[i].l;
+    }
+    if (nin >= 2) U += prox;
+    if (next == END) {
+      /* No document of any word after L: every conversation left is
+       * bounded by the windows passed. */
+      for (uint32_t i = 0; i < n; i++) {
+        cs_pcur_finish(pc[i].v->cur);
+        pc[i].v->doc = END;
+      }
+      s->chunks_passed += passed + 1;
+      return END;
+    }
+    if (!below(th, tier, U * (1 + 1e-9) + 1e-9)) break;
+    /* The conversation of L, when a word may have documents of it on both
+     * sides of L (a cursor whose chunk goes on past L, or one whose next
+     * chunk starts inside it): bounded by both windows if it starts in
+     * this one and ends in the next. */
+    conv_at(s, L, &R);
+    int across = 0;
+    double S = 0;
+    in = NULL;
+    nin = 0;
+    for (uint32_t i = 0; R.f != END && R.f <= L && R.e - 1 > L && i < n; i++) {
+      const pass_cur *c = &pc[i];
+      if (c->done && !c->moved) continue;
+      int after = c->first < R.e; /* may hold R's documents after L */
+      across |= after;
+      double b = (c->moved ? c->prev : 0) + (after ? c->b : 0);
+      if (b > 0) {
+        S += b;
+        nin += c->l != in;
+        in = c->l;
+      }
+    }
+    if (across) {
+      if (nin >= 2) S += prox;
+      if (R.f < ws || R.e - 1 > next || !below(th, tier, S * (1 + 1e-9) + 1e-9)) break;
+    }
+    passed++;
+    ws = L + 1;
+    L = next;
+  }
+  if (!passed) {
+    for (uint32_t i = 0; i < n; i++)
+      cs_pcur_head_back(pc[i].v->cur);
+    return to;
+  }
+  /* Resume at the conversation of L (the last window passed) when it goes
+   * on after L, else after L. */
+  conv_at(s, L, &R);
+  uint32_t resume = R.f != END && R.f <= L && R.e - 1 > L ? R.f : L + 1;
+  if (resume < t) resume = t; /* cursors never go back */
+  for (uint32_t i = 0; i < n; i++) {
+    cs_pcur_seek(pc[i].v->cur, resume);
+    pc[i].v->doc = cs_pcur_docid(pc[i].v->cur);
+  }
+  s->chunks_passed += passed;
+  return resume;
+}
+
+/* Past the counting bound: where the walk may jump from t because no
+ * document up to there can lift a conversation into the page (block-max:
+ * the sum over clauses of their current chunks' best score, for documents
+ * up to the nearest chunk end L; a conversation scores at most
+ * cs__conv_bound of that). Only whole conversations are skipped: the jump
+ * stops at the start of the one holding L + 1. Returns t when nothing can
+ * be skipped. */
+uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed) return t;
+  /* Until t passes L no cursor leaves its chunk: the bound is the same, and
+   * fails again unless the page's threshold rose. */
+  if (t <= s->skip_fail_L && th->tier == s->skip_fail_key.tier &&
+      th->score == s->skip_fail_key.score)
+    return t;
+  uint32_t L = END;
+  for (uint32_t i = 0; i < x->nvars; i++) {
+    const xvar *v = &x->vars[i];
+    if (v->doc == END || !x->leaves[v->leaf].active) continue;
+    uint32_t last = cs_pcur_block_last(v->cur);
+    if (last < L) L = last;
+  }
+  if (L == END || L < t) return t;
+  /* What a conversation scores at most from its documents up to L: per
+   * clause, cs__conv_bound of its chunks' block bound, or less by their
+   * conversation bounds (a word's: the sum over its variants, each
+   * document scoring by its best one; the score is subadditive); only the
+   * cursors with documents up to L count. */
+  double sum = 0;
+  int nl = 0, tier = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->nvar) continue;
+    double lb = 0, cb = 0;
+    /* A clause of many variants (a short prefix) sums their bounds,
+     * seldom below the block-max bound, at a scaling per variant per call:
+     * not tried past what pass_chunks takes. */
+    int cbs = x->cb_ok && l->type == CS__N_TERM && l->nvar <= PASS_MAX_CURSORS;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc > L) continue;
+      double vb = var_block_bound(x, l, v);
+      if (vb > lb) lb = vb;
+      const cs_cbound *b = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
+      cbs = b != NULL;
+      if (b) cb += cs__cb_value(x, v->w, b);
+    }
+    double blk = cs__conv_bound(&x->rk, lb);
+    sum += cbs && cb < blk ? cb : blk;
+    nl += lb > 0;
+    tier += l->expanded;
+  }
+  if (nl >= 2) sum += cs__conv_bound(&x->rk, x->prox_scale);
+  double ub = sum * (1 + 1e-9) + 1e-9;
+  if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+    s->skip_fail_L = L;
+    s->skip_fail_key = *th;
+    return t;
+  }
+  uint32_t to = L + 1, next;
+  if (s->universe) {
+    size_t i = cs__range_after(s->u, s->nu, L);
+    if (i < s->nu && s->u[i].f <= L) to = s->u[i].f;
+  } else {
+    long i = s->convs ? cs__convs_find(s->convs, L, &next, &s->skip_hint) : -1;
+    if (i >= 0) to = s->convs->r[i].f;
+  }
+  if (x->cb_ok && (s->universe || s->convs)) to = pass_chunks(s, th, t, L, to);
+  return to > t ? to : t;
+}
+
+/* The conversation holding docid p or the first one after it (f END:
+ * none), among those the walk may visit: the listed ones (s->u) or the
+ * docid -> conversation table. */
+static void conv_at(xsearch *s, uint32_t p, xrange *R) {
+  R->f = END;
+  if (s->universe) {
+    size_t i = cs__range_after(s->u, s->nu, p);
+    if (i < s->nu) *R = s->u[i];
+    return;
+  }
+  /* Forward from the last one: the run mostly moves a few conversations. */
+  const cs__convs *c = s->convs;
+  size_t i = s->run_hint; /* the first entry with first > the last p */
+  if (i <= c->n && (i == 0 || c->first[i - 1] <= p)) {
+    for (int k = 0; k < 16 && i < c->n && c->first[i] <= p; k++)
+      i++;
+    if (i < c->n && c->first[i] <= p) i = c->n + 1; /* far: search */
+  } else {
+    i = c->n + 1;
+  }
+  if (i > c->n) {
+    uint32_t next;
+    size_t h = 0;
+    long f = cs__convs_find(c, p, &next, &h);
+    i = f >= 0 ? (size_t)f + 1 : h;
+  }
+  s->run_hint = i;
+  if (i > 0 && p < c->r[i - 1].e) {
+    *R = c->r[i - 1];
+  } else if (i < c->n) {
+    *R = c->r[i];
+    s->run_hint = i + 1;
+  }
+}
+
+/* cs__skip_run: the first docid, among the cursors' decoded documents
+ * not passed yet, where the next conversation to bound may hold one: the
+ * next document of any clause or, with required clauses, past the next
+ * document of each of them (a phrase's: of each of its words). END when a
+ * required clause has no document left in its chunk. */
+static uint32_t next_candidate(const cs__exec *x, const peek *pk, uint32_t np, uint32_t nreq) {
+  uint32_t p = END, req = 0;
+  for (uint32_t a = 0; a < np;) {
+    uint32_t li = pk[a].leaf, b = a, lp = END, hi = 0;
+    for (; b < np && pk[b].leaf == li; b++) {
+      uint32_t d = pk[b].j < pk[b].n ? pk[b].doc[pk[b].j] : END;
+      if (d < lp) lp = d;
+      if (d > hi) hi = d;
+    }
+    if (lp < p) p = lp;
+    const xleaf *l = &x->leaves[li];
+    if (nreq && l->required) {
+      uint32_t need = l->type == CS__N_TERM ? lp : hi;
+      if (need > req) req = need;
+    }
+    a = b;
+  }
+  return req > p ? req : p;
+}
+
+/* Past the counting bound, where cs__skip_convs could not jump: rules out
+ * a run of conversations at once. Up to L, the nearest end of the cursors'
+ * current chunks, every document of every searched clause is decoded, so
+ * the bound of each conversation lying wholly in [t, L] is conv_bound's
+ * exact one (cs__docs_bound over the decoded documents, the tier from the
+ * exact variants present), computed in one pass over the chunks without
+ * matching, resolving or seeking per conversation. Conversations are
+ * visited only where a cursor has a document (the next one after each
+ * conversation), so rare words cost their documents, not the docids they
+ * span. The run stops at the first conversation that may make the page,
+ * that starts before t, or that goes on past L: the walk takes it from
+ * there. Returns where the walk continues (t when nothing was ruled out). */
+#define RUN_MAX_CURSORS 16
+
+uint32_t cs__skip_run(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed || s->exhaustive) return t;
+  if (!s->universe && !s->convs) return t;
+  /* Many cursors (a short prefix's variants): a run's set-up, a peek and a
+   * block bound per cursor, costs more than it saves. */
+  if (x->nvars > RUN_MAX_CURSORS) return t;
+  if (cs_grow((void **)&x->pk, &x->pk_cap, 2 * (size_t)x->nvars + 2, sizeof *x->pk) ||
+      cs_grow((void **)&x->lbound, &x->lbound_cap, x->nleaves + 1, sizeof *x->lbound))
+    return t;
+  peek *pk = x->pk, *pv = x->pk + x->nvars + 1;
+  double *lbound = x->lbound; /* per clause: its chunks' block bound (the limit for a phrase) */
+  uint32_t np = 0, L = END;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    lbound[i] = 0;
+    if (!l->active || !l->nvar) continue;
+    int all = 1;
+    for (uint32_t k = 0; k < l->nvar; k++)
+      all &= var_geq(&x->vars[l->var + k], t) != END;
+    if (l->type == CS__N_PHRASE && !all) continue; /* never occurs again */
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->doc == END) continue;
+      peek *p = &pk[np++];
+      p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
+      p->j = 0;
+      p->leaf = i;
+      p->exact = v->exact;
+      p->w = l->type == CS__N_TERM ? v->w : l->pw;
+      uint32_t last = cs_pcur_block_last(v->cur);
+      if (last < L) L = last;
+      double b = var_block_bound(x, l, v);
+      if (b > lbound[i]) lbound[i] = b;
+    }
+  }
+  if (!np || L == END) return t;
+  uint32_t nreq = 0;
+  for (uint32_t i = 0; i < x->nleaves; i++)
+    nreq += x->leaves[i].required && x->leaves[i].nvar;
+  uint32_t p = t;
+  uint64_t ruled = 0;
+  for (;;) {
+    xrange R;
+    conv_at(s, p, &R);
+    if (R.f == END || R.f > L) {
+      p = L + 1; /* no conversation holds a document up to L */
+      break;
+    }
+    if (R.f < t) break;
+    if (R.e - 1 > L) {
+      p = R.f;
+      break;
+    }
+    /* The documents of each clause's cursors in R (none before it
+     * remain): views of them for cs__docs_bound, for the clauses present (a
+     * phrase: all its words). */
+    uint32_t nv = 0, met = 0;
+    int tier = 0, present = 0;
+    double quick = 0; /* from the clauses present and their block bounds */
+    for (uint32_t a = 0; a < np;) {
+      uint32_t li = pk[a].leaf, b = a, has = 0, exact = 0;
+      while (b < np && pk[b].leaf == li)
+        b++;
+      for (uint32_t c = a; c < b; c++) {
+        peek *q = &pk[c];
+        while (q->j < q->n && q->doc[q->j] < R.f)
+          q->j++;
+        uint32_t j = q->j;
+        while (j < q->n && q->doc[j] < R.e)
+          j++;
+        q->end = j;
+        has += j > q->j;
+        exact |= j > q->j && q->exact;
+      }
+      const xleaf *l = &x->leaves[li];
+      if (l->type == CS__N_TERM ? has > 0 : has == b - a) {
+        present++;
+        met += l->required;
+        quick += lbound[li];
+        tier += l->expanded && exact;
+        for (uint32_t c = a; c < b; c++) {
+          peek *q = &pk[c];
+          if (q->end == q->j) continue;
+          peek *w = &pv[nv++];
+          *w = *q;
+          w->doc += q->j;
+          w->tf += q->j;
+          w->len += q->j;
+          w->n -= q->j;
+          w->j = 0;
+        }
+      }
+      for (uint32_t c = a; c < b; c++)
+        pk[c].j = pk[c].end;
+      a = b;
+    }
+    if (met < nreq) {
+      /* A clause every match needs is absent: R does not match. */
+      ruled++;
+      goto next;
+    }
+    /* The block bounds of the clauses present first (a conversation with
+     * one of two words is mostly ruled out there), then the exact one. */
+    double ub =
+        cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
+    if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+      double m[3] = {0, 0, 0};
+      if (cs__docs_bound(x, &R, pv, nv, x->prox_scale, m)) {
+        p = R.f;
+        break;
+      }
+      ub = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+      if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
+        p = R.f;
+        break;
+      }
+    }
+    ruled++;
+  next:
+    p = next_candidate(x, pk, np, nreq);
+    if (p > L) {
+      /* Nothing more to bound up to L; the conversation going on past L,
+       * if any, is the walk's whole (its documents up to L included). */
+      conv_at(s, L + 1, &R);
+      p = R.f != END && R.f <= L ? (R.f > t ? R.f : t) : L + 1;
+      break;
+    }
+  }
+  s->run_ruled += ruled;
+  return p > t ? p : t;
+}
+
+/* Documents of the listed conversations (s->u) in [from, to). */
+static double universe_docs(const xsearch *s, uint32_t from, uint32_t to) {
+  double n = 0;
+  for (size_t i = 0; i < s->nu; i++) {
+    uint32_t f = s->u[i].f > from ? s->u[i].f : from, e = s->u[i].e < to ? s->u[i].e : to;
+    if (e > f) n += e - f;
+  }
+  return n;
+}
+
+/* The total once counting stopped: the count so far, scaled by the share
+ * of the docid span walked when it stopped (never less than the count). */
+uint64_t cs__total_estimate(const xsearch *s) {
+  if (!s->stopped_at || s->stopped_at <= s->walk_from || s->limit_at <= s->walk_from)
+    return s->total;
+  double share = (double)(s->stopped_at - s->walk_from) / (double)(s->limit_at - s->walk_from);
+  if (s->universe) {
+    /* The share of the walk's own conversations: docids of others (a
+     * portal caller's colleagues) must not move the estimate. */
+    double all = universe_docs(s, s->walk_from, s->limit_at);
+    share = all > 0 ? universe_docs(s, s->walk_from, s->stopped_at) / all : 1.0;
+    if (share <= 0) return s->total;
+  }
+  double est = (double)s->total / share;
+  return est > (double)s->total ? (uint64_t)(est + 0.5) : s->total;
+}
