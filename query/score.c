@@ -260,16 +260,77 @@ static int doc_proximity(cs__exec *x, uint32_t na, uint32_t d, double *bonus) {
   return rc;
 }
 
+/* Whether turn d, where a phrase's words all are, can change anything
+ * (prox_can_matter) by its bound without the phrases' positions: a phrase
+ * occurs in d at most as often as its rarest word (tf), the words score
+ * as score_doc scores them, and proximity at most cs__prox_bound of those
+ * counts. A document holding an exact variant of an expanded word whose
+ * tier is not counted yet always matters (it raises the tier). Each
+ * clause's share is at least score_doc's, summed in the same order, so a
+ * document ruled out here would have changed neither the three best nor
+ * the snippets: score_one skips it without reading a position. */
+static int phrase_doc_can_matter(cs__exec *x, const xhit *h, uint32_t na, uint32_t d, int kind,
+                                 const double top[3], const uint64_t exact_leaves[4]) {
+  double doc = 0;
+  int matched = 0;
+  uint64_t occ = 0, most = 0;
+  for (uint32_t a = 0; a < na;) {
+    uint32_t li = x->vars[x->act[a]].leaf, b = clause_end(x, x->act, na, a);
+    const xleaf *l = &x->leaves[li];
+    double lb = 0;
+    uint64_t lo = 0;
+    if (!(l->fields & (1u << kind))) {
+      /* not a document this clause searches */
+    } else if (l->type == CS__N_TERM) {
+      int counted = li < 256 && ((exact_leaves[li >> 6] >> (li & 63)) & 1);
+      for (uint32_t c = a; c < b; c++) {
+        const xvar *v = &x->vars[x->act[c]];
+        if (v->doc != d) continue;
+        if (v->exact && l->expanded && !counted) return 1;
+        uint32_t tf = cs_pcur_tf(v->cur);
+        double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
+        if (sc > lb) lb = sc;
+        lo += tf;
+      }
+    } else if (b - a == l->nvar) {
+      uint32_t tf = UINT32_MAX;
+      for (uint32_t c = a; c < b && tf; c++) {
+        const xvar *v = &x->vars[x->act[c]];
+        uint32_t t = v->doc == d ? cs_pcur_tf(v->cur) : 0;
+        if (t < tf) tf = t;
+      }
+      if (tf) {
+        lb = l->pw * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(x->vars[l->var].cur));
+        lo = tf;
+      }
+    }
+    doc += lb;
+    matched += lb > 0;
+    if (lb > 0) {
+      occ += lo;
+      if (lo > most) most = lo;
+    }
+    a = b;
+  }
+  if (matched >= 2 && x->prox_scale > 0) doc += cs__prox_bound(x->prox_scale, occ, most);
+  return prox_can_matter(h, top, kind, doc);
+}
+
 /* Scores document d, the first of the cursors of act[0..na), document at
  * a time: its clauses (score_doc) where it passes the turn filters,
  * proximity where two clauses met and it can matter, kept in top and h's
  * snippets. */
 static int score_one(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t d, uint64_t *mask,
-                     uint64_t exact_leaves[4], double top[3]) {
+                     uint64_t exact_leaves[4], double top[3], int phrases) {
   cs__exec *x = s->x;
   int rc = 0;
   int kind = kind_of(R, d);
   int pass = !s->cur_bits || ((s->cur_bits[(d - R->f) >> 3] >> ((d - R->f) & 7)) & 1);
+  /* Once three turns are kept, a turn's phrases are read only when it can
+   * still matter. */
+  if (phrases && pass && kind == CS_DOC_TURN && h->nsnip == SNIPPETS && !s->exhaustive &&
+      !phrase_doc_can_matter(x, h, na, d, kind, top, exact_leaves))
+    return 0;
   double doc = 0;
   int matched = 0;
   uint64_t occ = 0, most = 0; /* positions of the clauses met: all, the largest's */
@@ -507,7 +568,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
         continue;
       }
     }
-    rc = score_one(s, R, h, na, d, mask, exact_leaves, top);
+    rc = score_one(s, R, h, na, d, mask, exact_leaves, top, phrases);
     /* Step every cursor on d; drop those leaving the conversation. */
     uint32_t keep = 0;
     for (uint32_t a = 0; a < na; a++) {
