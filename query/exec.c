@@ -585,12 +585,43 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
   }
 }
 
+/* Documents a phrase's lower bound looks at before it answers with one
+ * not yet known to hold the phrase: the walk checks its deadline between
+ * conversations, and a phrase of two common words that never meet as a
+ * phrase would otherwise be sought through all their postings at once. */
+#define PHRASE_LB_DOCS 64
+
+/* cs__node_lb of a phrase of several words: the first document at or
+ * after t its cursors are all on and where the phrase occurs (the
+ * documents passed hold no occurrence, so a conversation without one is
+ * not even looked up), or after PHRASE_LB_DOCS documents holding all its
+ * words, the next of those. */
+static uint32_t phrase_lb(cs__exec *x, const xleaf *l, uint32_t t) {
+  for (int tries = 0;;) {
+    uint32_t d = 0;
+    int same = 1;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      uint32_t dk = var_geq(&x->vars[l->var + k], t);
+      if (k && dk != d) same = 0;
+      if (dk > d) d = dk;
+    }
+    if (d == END) return END;
+    if (!same) {
+      t = d;
+      continue;
+    }
+    if (++tries > PHRASE_LB_DOCS || cs__phrase_freq(x, l, NULL, 0) > 0) return d;
+    t = d + 1;
+  }
+}
+
 uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t) {
   const cs__qnode *node = &x->q->nodes[n];
   int32_t li = x->node_leaf[n];
   if (li >= 0) {
     const xleaf *l = &x->leaves[li];
     if (l->heap != HEAP_NONE) return cs__leaf_next(x, l, t);
+    if (l->type == CS__N_PHRASE && l->nvar > 1) return phrase_lb(x, l, t);
     uint32_t m = l->type == CS__N_TERM ? END : 0;
     for (uint32_t k = 0; k < l->nvar; k++) {
       uint32_t d = var_geq(&x->vars[l->var + k], t);
