@@ -551,6 +551,23 @@ uint32_t cs__phrase_freq(cs__exec *x, const xleaf *l, uint32_t *starts, size_t c
   return freq;
 }
 
+/* The first document at or after t that phrase l's cursors are all on
+ * (they leapfrog there), or the first document at or after e one of them
+ * is on (END: none). */
+static uint32_t phrase_all_on(cs__exec *x, const xleaf *l, uint32_t t, uint32_t e) {
+  for (;;) {
+    uint32_t d = 0;
+    int same = 1;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      uint32_t dk = var_geq(&x->vars[l->var + k], t);
+      if (k && dk != d) same = 0;
+      if (dk > d) d = dk;
+    }
+    if (same || d >= e) return d;
+    t = d;
+  }
+}
+
 static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
   cs__exec *x = s->x;
   if (!(l->fields & R->kinds)) return 0;
@@ -566,20 +583,9 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
     }
     return 0;
   }
-  uint32_t target = R->f;
-  for (;;) {
-    uint32_t d = 0;
-    int same = 1;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      uint32_t dk = var_geq(&x->vars[l->var + k], target);
-      if (k && dk != d) same = 0;
-      if (dk > d) d = dk;
-    }
+  for (uint32_t target = R->f;;) {
+    uint32_t d = phrase_all_on(x, l, target, R->e);
     if (d >= R->e) return 0;
-    if (!same) {
-      target = d;
-      continue;
-    }
     if (doc_ok(s, l, R, d) && cs__phrase_freq(x, l, NULL, 0) > 0) return 1;
     target = d + 1;
   }
@@ -598,18 +604,8 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
  * words, the next of those. */
 static uint32_t phrase_lb(cs__exec *x, const xleaf *l, uint32_t t) {
   for (int tries = 0;;) {
-    uint32_t d = 0;
-    int same = 1;
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      uint32_t dk = var_geq(&x->vars[l->var + k], t);
-      if (k && dk != d) same = 0;
-      if (dk > d) d = dk;
-    }
+    uint32_t d = phrase_all_on(x, l, t, END);
     if (d == END) return END;
-    if (!same) {
-      t = d;
-      continue;
-    }
     if (++tries > PHRASE_LB_DOCS || cs__phrase_freq(x, l, NULL, 0) > 0) return d;
     t = d + 1;
   }
