@@ -409,6 +409,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   x->act_last = malloc((x->nvars ? x->nvars : 1) * sizeof *x->act_last);
   x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
   x->lin = malloc((x->nvars ? x->nvars : 1) * sizeof *x->lin);
+  x->ess = malloc((x->nvars ? x->nvars : 1) * sizeof *x->ess);
   uint32_t nheap = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     xleaf *l = &x->leaves[i];
@@ -419,7 +420,8 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
     x->hv = malloc(nheap * sizeof *x->hv);
     x->hk = malloc(nheap * sizeof *x->hk);
   }
-  if (!x->act || !x->act_last || !x->leaf_score || !x->lin || (nheap && (!x->hv || !x->hk))) {
+  if (!x->act || !x->act_last || !x->leaf_score || !x->lin || !x->ess ||
+      (nheap && (!x->hv || !x->hk))) {
     rc = CS_ENOMEM;
     goto fail;
   }
@@ -443,6 +445,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->act_last);
   free(x->leaf_score);
   free(x->lin);
+  free(x->ess);
   free(x->hv);
   free(x->hk);
   free(x->pp);

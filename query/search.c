@@ -221,6 +221,7 @@ static int walk(xsearch *s) {
   uint32_t limit = s->horizon ? s->horizon : END;
   int rc = 0, count = 1;
   s->walk_from = t;
+  s->ess_valid = 0;
   s->skip_fail_L = 0;
   memset(&s->skip_fail_key, 0, sizeof s->skip_fail_key);
   while (t < limit && !rc) {
@@ -230,7 +231,7 @@ static int walk(xsearch *s) {
       s->stopped_at = t; /* counted exactly below t */
     }
     if (!count) t = cs__skip_run(s, cs__skip_convs(s, t));
-    uint32_t d = cs__node_lb(x, root, t);
+    uint32_t d = count ? cs__node_lb(x, root, t) : cs__pruned_lb(s, t);
     if (s->nnamed) {
       uint32_t dn = cs__named_lb(s, t);
       if (dn < d) d = dn;

@@ -98,6 +98,7 @@ struct cs__exec {
    * cursor's docid, which only grows between rebuilds). */
   uint32_t *hv, *hk;
   uint32_t *lin; /* cs__leaf_in's answer for conv_bound and leaf_match */
+  uint32_t *ess; /* cs__pruned_lb's variants that can lift a conversation into the page */
 };
 
 #define HEAP_NONE UINT32_MAX
@@ -197,7 +198,10 @@ typedef struct xsearch {
   /* Bounded cs__counting (cs__counting(), cs__total_estimate()). */
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
-  uint64_t run_ruled;     /* conversations ruled out by cs__skip_run */
+  uint64_t run_ruled; /* conversations ruled out by cs__skip_run */
+  int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */
+  uint32_t ess_n;
+  cs__key ess_th;
   uint64_t chunks_passed; /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
 
@@ -356,6 +360,13 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t);
  * chunks and whose exact bound (conv_bound's) cannot make the page, counted
  * in s->run_ruled. Returns where the walk continues (t: nothing ruled out). */
 uint32_t cs__skip_run(xsearch *s, uint32_t t);
+
+/* Past the counting bound: where the walk looks for its next conversation
+ * from t. For a query of one word of several variants (a prefix, a typo
+ * expansion), the next document of the variants that can lift a
+ * conversation into the page (MaxScore over the variants: the word scores
+ * its best variant's score); else cs__node_lb's answer. */
+uint32_t cs__pruned_lb(xsearch *s, uint32_t t);
 
 /* The total once counting stopped: the count so far, scaled by the share
  * of the docid span walked when it stopped (never less than the count). */

@@ -488,3 +488,37 @@ uint64_t cs__total_estimate(const xsearch *s) {
   double est = (double)s->total / share;
   return est > (double)s->total ? (uint64_t)(est + 0.5) : s->total;
 }
+
+uint32_t cs__pruned_lb(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
+  int32_t root = x->q->root;
+  const cs__key *th = cs__topk_threshold(&s->top);
+  const xleaf *l = NULL;
+  if (th && s->sort == CS__SORT_RELEVANCE && !s->exhaustive && x->nactive == 1) {
+    for (uint32_t i = 0; i < x->nleaves && !l; i++) {
+      if (x->leaves[i].active && x->leaves[i].nvar) l = &x->leaves[i];
+    }
+  }
+  if (!l || l->type != CS__N_TERM || !l->required || l->nvar < 2) return cs__node_lb(x, root, t);
+  if (!s->ess_valid || s->ess_th.tier != th->tier || s->ess_th.score != th->score) {
+    /* A conversation holding none of them has tier 0 (only an exact
+     * variant raises it) and scores at most cs__conv_bound of its best
+     * variant's limit, conv_bound's slack included. */
+    double limit = cs__bm25_limit(&x->rk, l->fields);
+    s->ess_n = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      const xvar *v = &x->vars[l->var + k];
+      double ub = cs__conv_bound(&x->rk, v->w * limit) * (1 + 1e-9) + 1e-9;
+      if ((v->exact && l->expanded) || !below(th, 0, ub)) x->ess[s->ess_n++] = l->var + k;
+    }
+    s->ess_th = *th;
+    s->ess_valid = 1;
+  }
+  if (s->ess_n == l->nvar) return cs__node_lb(x, root, t);
+  uint32_t d = END;
+  for (uint32_t i = 0; i < s->ess_n; i++) {
+    uint32_t di = var_geq(&x->vars[x->ess[i]], t);
+    if (di < d) d = di;
+  }
+  return d;
+}
