@@ -9,6 +9,7 @@
 
 #include "errors.h"
 
+#include <math.h>
 #include <string.h>
 
 static int add_pp(cs__exec *x, size_t *n, uint32_t pos, uint32_t leaf) {
@@ -179,11 +180,19 @@ static uint32_t phrase_align(cs__exec *x, const xrange *R, uint32_t na) {
  * variant (a phrase: its occurrences), summed clause by clause. Sets
  * x->leaf_score, the variants' mask bits and exact_leaves; *matched,
  * *occ and *most get the clauses met and their positions (all, the
- * largest clause's). Inlined into both callers, as the document-at-a-time
- * loop it was taken from was. */
+ * largest clause's). Inlined into every caller, as the document-at-a-time
+ * loop it was taken from was.
+ *
+ * With `bound` (a constant at each call), an upper bound without the
+ * phrases' positions, setting nothing but *matched, *occ and *most: a
+ * phrase counts as occurring as often as its rarest word there (it occurs
+ * at most that often), each clause's share is at least the score's and is
+ * summed in the same order; a document holding an exact variant of an
+ * expanded word whose tier is not counted yet gets INFINITY (it raises
+ * the tier). */
 static inline __attribute__((always_inline)) double
 score_doc(cs__exec *x, uint32_t na, uint32_t d, int kind, uint64_t *mask, uint64_t exact_leaves[4],
-          int *matched, uint64_t *occ, uint64_t *most) {
+          int *matched, uint64_t *occ, uint64_t *most, int bound) {
   double doc = 0;
   *matched = 0;
   *occ = 0;
@@ -197,30 +206,35 @@ score_doc(cs__exec *x, uint32_t na, uint32_t d, int kind, uint64_t *mask, uint64
       /* not a document this clause searches */
     } else if (l->type == CS__N_TERM) {
       int exact = 0;
+      int counted = li < 256 && ((exact_leaves[li >> 6] >> (li & 63)) & 1);
       for (uint32_t c = a; c < b; c++) {
         xvar *v = &x->vars[x->act[c]];
         if (v->doc != d) continue;
+        if (bound && v->exact && l->expanded && !counted) return INFINITY;
         uint32_t tf = cs_pcur_tf(v->cur);
         double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
         if (sc > lbest) lbest = sc;
         lo += tf;
         exact |= v->exact;
-        mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
+        if (!bound) mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
       }
-      if (exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
+      if (!bound && exact && l->expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
     } else if (b - a == l->nvar) {
-      int all = 1;
-      for (uint32_t c = a; c < b && all; c++)
-        all = x->vars[x->act[c]].doc == d;
-      uint32_t pf = all ? cs__phrase_freq(x, l, NULL, 0) : 0;
+      uint32_t pf = UINT32_MAX; /* bound: the rarest word's tf */
+      for (uint32_t c = a; c < b && pf; c++) {
+        const xvar *v = &x->vars[x->act[c]];
+        uint32_t tf = v->doc == d ? (bound ? cs_pcur_tf(v->cur) : 1) : 0;
+        if (tf < pf) pf = tf;
+      }
+      if (pf && !bound) pf = cs__phrase_freq(x, l, NULL, 0);
       if (pf) {
         lbest = l->pw * cs__bm25_tf(&x->rk, kind, pf, cs_pcur_len(x->vars[l->var].cur));
         lo = pf;
-        for (uint32_t c = a; c < b; c++)
+        for (uint32_t c = a; c < b && !bound; c++)
           mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
       }
     }
-    x->leaf_score[li] = lbest;
+    if (!bound) x->leaf_score[li] = lbest;
     doc += lbest;
     *matched += lbest > 0;
     if (lbest > 0) {
@@ -261,57 +275,17 @@ static int doc_proximity(cs__exec *x, uint32_t na, uint32_t d, double *bonus) {
 }
 
 /* Whether turn d, where a phrase's words all are, can change anything
- * (prox_can_matter) by its bound without the phrases' positions: a phrase
- * occurs in d at most as often as its rarest word (tf), the words score
- * as score_doc scores them, and proximity at most cs__prox_bound of those
- * counts. A document holding an exact variant of an expanded word whose
- * tier is not counted yet always matters (it raises the tier). Each
- * clause's share is at least score_doc's, summed in the same order, so a
- * document ruled out here would have changed neither the three best nor
- * the snippets: score_one skips it without reading a position. */
-static int phrase_doc_can_matter(cs__exec *x, const xhit *h, uint32_t na, uint32_t d, int kind,
-                                 const double top[3], const uint64_t exact_leaves[4]) {
-  double doc = 0;
-  int matched = 0;
-  uint64_t occ = 0, most = 0;
-  for (uint32_t a = 0; a < na;) {
-    uint32_t li = x->vars[x->act[a]].leaf, b = clause_end(x, x->act, na, a);
-    const xleaf *l = &x->leaves[li];
-    double lb = 0;
-    uint64_t lo = 0;
-    if (!(l->fields & (1u << kind))) {
-      /* not a document this clause searches */
-    } else if (l->type == CS__N_TERM) {
-      int counted = li < 256 && ((exact_leaves[li >> 6] >> (li & 63)) & 1);
-      for (uint32_t c = a; c < b; c++) {
-        const xvar *v = &x->vars[x->act[c]];
-        if (v->doc != d) continue;
-        if (v->exact && l->expanded && !counted) return 1;
-        uint32_t tf = cs_pcur_tf(v->cur);
-        double sc = v->w * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(v->cur));
-        if (sc > lb) lb = sc;
-        lo += tf;
-      }
-    } else if (b - a == l->nvar) {
-      uint32_t tf = UINT32_MAX;
-      for (uint32_t c = a; c < b && tf; c++) {
-        const xvar *v = &x->vars[x->act[c]];
-        uint32_t t = v->doc == d ? cs_pcur_tf(v->cur) : 0;
-        if (t < tf) tf = t;
-      }
-      if (tf) {
-        lb = l->pw * cs__bm25_tf(&x->rk, kind, tf, cs_pcur_len(x->vars[l->var].cur));
-        lo = tf;
-      }
-    }
-    doc += lb;
-    matched += lb > 0;
-    if (lb > 0) {
-      occ += lo;
-      if (lo > most) most = lo;
-    }
-    a = b;
-  }
+ * (prox_can_matter) by score_doc's bound, without the phrases' positions:
+ * a document ruled out here would have changed neither the three best nor
+ * the snippets, so score_one skips it without reading a position. Not
+ * inlined: only phrase queries call it, and score_one's loop stays small. */
+static __attribute__((noinline)) int phrase_doc_can_matter(cs__exec *x, const xhit *h, uint32_t na,
+                                                           uint32_t d, int kind,
+                                                           const double top[3],
+                                                           uint64_t exact_leaves[4]) {
+  int matched;
+  uint64_t occ, most;
+  double doc = score_doc(x, na, d, kind, NULL, exact_leaves, &matched, &occ, &most, 1);
   if (matched >= 2 && x->prox_scale > 0) doc += cs__prox_bound(x->prox_scale, occ, most);
   return prox_can_matter(h, top, kind, doc);
 }
@@ -334,7 +308,7 @@ static int score_one(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t
   double doc = 0;
   int matched = 0;
   uint64_t occ = 0, most = 0; /* positions of the clauses met: all, the largest's */
-  if (pass) doc = score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most);
+  if (pass) doc = score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most, 0);
   /* Proximity needs positions: read them only when two clauses met, and
    * only when the bonus (at most prox_scale) could still move the
    * document into the conversation's three best or its snippets. */
@@ -465,7 +439,7 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
           var_geq(&x->vars[x->act[a]], d);
         int matched;
         uint64_t occ, most;
-        score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most);
+        score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most, 0);
         double bonus;
         int rc = doc_proximity(x, na, d, &bonus);
         if (rc) return rc;

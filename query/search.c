@@ -222,6 +222,7 @@ static int walk(xsearch *s) {
   int rc = 0, count = 1;
   s->walk_from = t;
   s->ess_valid = 0;
+  s->ess_leaf = ESS_UNKNOWN;
   s->skip_fail_L = 0;
   memset(&s->skip_fail_key, 0, sizeof s->skip_fail_key);
   while (t < limit && !rc) {

@@ -199,6 +199,7 @@ typedef struct xsearch {
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
   uint64_t run_ruled; /* conversations ruled out by cs__skip_run */
+  int32_t ess_leaf;   /* cs__pruned_lb's word (ESS_UNKNOWN until the walk's first call) */
   int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */
   uint32_t ess_n;
   cs__key ess_th;
@@ -208,6 +209,11 @@ typedef struct xsearch {
 static inline uint64_t *hit_mask(xhit *h) {
   return (uint64_t *)(h + 1);
 }
+
+/* xsearch.ess_leaf before cs__pruned_lb looked at the query, and when the
+ * query is not one word of several variants. */
+#define ESS_UNKNOWN (-1)
+#define ESS_NONE (-2)
 
 /* Rank of a conversation of a named person over any other match. */
 #define NAMED_TIER (1 << 20)

@@ -493,13 +493,19 @@ uint32_t cs__pruned_lb(xsearch *s, uint32_t t) {
   cs__exec *x = s->x;
   int32_t root = x->q->root;
   const cs__key *th = cs__topk_threshold(&s->top);
-  const xleaf *l = NULL;
-  if (th && s->sort == CS__SORT_RELEVANCE && !s->exhaustive && x->nactive == 1) {
-    for (uint32_t i = 0; i < x->nleaves && !l; i++) {
-      if (x->leaves[i].active && x->leaves[i].nvar) l = &x->leaves[i];
+  if (s->ess_leaf == ESS_UNKNOWN) { /* the query's shape: once per walk */
+    s->ess_leaf = ESS_NONE;
+    for (uint32_t i = 0; i < x->nleaves; i++) {
+      const xleaf *li = &x->leaves[i];
+      if (!li->active || !li->nvar) continue;
+      if (x->nactive == 1 && s->sort == CS__SORT_RELEVANCE && !s->exhaustive &&
+          li->type == CS__N_TERM && li->required && li->nvar >= 2)
+        s->ess_leaf = (int32_t)i;
+      break;
     }
   }
-  if (!l || l->type != CS__N_TERM || !l->required || l->nvar < 2) return cs__node_lb(x, root, t);
+  if (!th || s->ess_leaf < 0) return cs__node_lb(x, root, t);
+  const xleaf *l = &x->leaves[s->ess_leaf];
   if (!s->ess_valid || s->ess_th.tier != th->tier || s->ess_th.score != th->score) {
     /* A conversation holding none of them has tier 0 (only an exact
      * variant raises it) and scores at most cs__conv_bound of its best
