@@ -256,9 +256,13 @@ static void *prober(void *arg) {
   for (size_t k = 0; !atomic_load(&stop_flag); k++) {
     sleep_until(t0 + (double)k * period);
     if (atomic_load(&stop_flag)) break;
-    /* A made-up word: "zqx" + the probe number in base 26 letters. */
+    /* A made-up word: "zqx" + the new conversation's id in base 26
+     * letters. Ids are new in every run (they continue from the stores'
+     * largest), so no probe finds a word an earlier run indexed. */
+    int64_t id = atomic_fetch_add(&next_id, 1);
     char word[32] = "zqx", q[48];
-    size_t v = k + 26 * 26 * 26, l = 3;
+    uint64_t v = (uint64_t)id;
+    size_t l = 3;
     while (v && l < 30) {
       word[l++] = (char)('a' + v % 26);
       v /= 26;
@@ -270,7 +274,6 @@ static void *prober(void *arg) {
     snprintf(text, sizeof text, "Prueba de frescura %s", word);
     s.text = text;
     conv cv = {"Sonda de frescura", 0, 1};
-    int64_t id = atomic_fetch_add(&next_id, 1);
     size_t bytes = 0;
     if (!write_conv(c, id, k, &cv, &s, 1, &bytes)) {
       probe_errors++;

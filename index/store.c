@@ -206,6 +206,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   }
   mdb_env_set_mapsize(s->env, s->map_size);
   unsigned eflags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+  if (!rdonly && (s->flags & CS_STORE_REDERIVABLE)) eflags |= MDB_NOMETASYNC;
   rc = mdb_env_open(s->env, gendir, eflags, CS_MODE_DATA);
   if (rc) {
     set_err(err, errcap, "cannot open index %s: %s", gendir, mdb_strerror(rc));
@@ -361,6 +362,9 @@ int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out,
 
 void cs_store_close(cs_store *s) {
   if (!s) return;
+  /* The last commit's meta page (CS_STORE_REDERIVABLE) */
+  if (s->env && (s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY))
+    mdb_env_sync(s->env, 1);
   if (s->env) mdb_env_close(s->env);
   if (s->lock_fd >= 0) close(s->lock_fd);
   pthread_rwlock_destroy(&s->remap);

@@ -58,6 +58,12 @@ typedef enum cs_table {
 enum {
   CS_STORE_RDONLY = 1 << 0, /* open an existing index for reading only */
   CS_STORE_CREATE = 1 << 1, /* create DIR (and its parents) and a first generation */
+  /* Everything written can be derived again from the stores, from the
+   * checkpoint committed with it (the tail): a commit flushes its pages but
+   * not the meta page that makes it current (MDB_NOMETASYNC; the next
+   * commit or the close flushes it). An OS crash may then undo the last
+   * commit, never leave the index inconsistent; the tail reads it again. */
+  CS_STORE_REDERIVABLE = 1 << 2,
 };
 
 /* Opens the index in `dir` (the generation DIR/current points at).

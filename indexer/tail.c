@@ -149,11 +149,26 @@ static uint64_t effective(const cs_apply_stats *st) {
          st->events + st->deleted_events + st->points;
 }
 
+/* The checkpoint of round cp once complete: the floor moved to its
+ * horizon h, no round under way. */
+static cs_checkpoint round_done(const cs_checkpoint *cp, uint64_t h) {
+  cs_checkpoint done = *cp;
+  done.floor_xid = h;
+  done.round_xid = 0;
+  done.marker_kind = 0;
+  done.marker_entity = 0;
+  done.marker_group = 0;
+  done.rounds++;
+  return done;
+}
+
 /* Applies a FETCH result (sorted by kind, entity) in sub-batches of at most
  * CS_APPLY_MAX entities of one kind. Commits whenever the pending postings
  * pass the budget, and at the end; each commit carries the checkpoint with
- * the last entity applied as its marker. */
-static int apply_fetched(tail *t, const PGresult *r, cs_checkpoint *cp) {
+ * the last entity applied as its marker, except the end of the round's last
+ * result (`last`): that commit completes the round (round_done), so that
+ * the round costs one commit, not two. */
+static int apply_fetched(tail *t, const PGresult *r, int last, cs_checkpoint *cp) {
   int n = PQntuples(r);
   uint64_t ids[CS_APPLY_MAX];
   int rc = cs_writer_begin(t->w);
@@ -177,6 +192,7 @@ static int apply_fetched(tail *t, const PGresult *r, cs_checkpoint *cp) {
       next.marker_kind = (uint8_t)kind;
       next.marker_group = 0;
       cs_pg_u64(r, i - 1, 1, 0, &next.marker_entity);
+      if (last && i == n) next = round_done(cp, cp->round_xid);
       int status = commit_batch(t, &next);
       if (status) return status;
       *cp = next;
@@ -369,9 +385,11 @@ static int round_run(tail *t, int *changed) {
       break;
     }
     fetched += (uint64_t)n;
-    status = apply_fetched(t, r, &cp);
+    /* Fewer rows than asked for: the cursor is over, no FETCH follows. */
+    int last = n < FETCH_ROWS;
+    status = apply_fetched(t, r, last, &cp);
     PQclear(r);
-    if (status) break;
+    if (status || last) break;
   }
   r = PQexec(t->pg, status == ROUND_OK ? "COMMIT" : "ROLLBACK");
   PQclear(r);
@@ -388,13 +406,7 @@ static int round_run(tail *t, int *changed) {
   if (!idle && (cp.floor_xid != round_h || cp.round_xid)) {
     rc = cs_writer_begin(t->w);
     if (rc) return ROUND_FATAL;
-    cs_checkpoint done = cp;
-    done.floor_xid = round_h;
-    done.round_xid = 0;
-    done.marker_kind = 0;
-    done.marker_entity = 0;
-    done.marker_group = 0;
-    done.rounds++;
+    cs_checkpoint done = round_done(&cp, round_h);
     status = commit_batch(t, &done);
     if (status) return status;
   }
@@ -479,7 +491,8 @@ static int connect_and_listen(tail *t) {
  * and starts the sender. */
 static int open_index(tail *t) {
   char err[512] = "";
-  int rc = cs_store_open(t->o->index_dir, CS_STORE_CREATE, &t->store, err, sizeof err);
+  int rc = cs_store_open(t->o->index_dir, CS_STORE_CREATE | CS_STORE_REDERIVABLE, &t->store, err,
+                         sizeof err);
   if (rc) {
     cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
     return -1;
