@@ -431,7 +431,8 @@ def main():
     p("")
     p("`wrk -t2 -c64 -d%ss --latency` with bench/wrk_search.lua rotating `GET /v1/search?q=…"
       "&limit=10` over the queries above as typed in the search box (admin token), against "
-      "`convsearch-server` on 127.0.0.1 (default threads), with the following indexer "
+      "`convsearch-server` on 127.0.0.1 (default threads; under `nice -n 10`, as its systemd "
+      "unit runs it with `CPUWeight=10` and `Nice=10`), with the following indexer "
       "(`convsearch-indexer run`) attached. wrk, the server, the indexer, PostgreSQL and the "
       "writer share the 2 cores. Peers have no HTTP server: not measured." % e["http_seconds"])
     p("")
@@ -457,9 +458,10 @@ def main():
     # ---------------------------------------------------------------- freshness
     p("## Freshness: commit in PostgreSQL → visible in search")
     p("")
-    p("A probe commits a new conversation whose turn holds a made-up word, then searches for "
-      "it in process (`cs_engine_search`) every 0.5 ms; freshness = found − COMMIT returned. "
-      "10 probes/s, beside the write load of 5 conversations/s.")
+    p("A probe commits a new conversation whose turn holds a made-up word (new in every run: "
+      "made from the conversation's id), then searches for it in process (`cs_engine_search`) "
+      "every 0.5 ms; freshness = found − COMMIT returned. 10 probes/s, beside the write load "
+      "of 5 conversations/s.")
     p("")
     p("| condition | probes | p50 ms | p99 ms | max ms | not visible within 10 s |")
     p("|---|---:|---:|---:|---:|---:|")

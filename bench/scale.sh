@@ -59,8 +59,9 @@ scale_one() {
   "$bin/convsearch-indexer" run --pg "$spg" --index "$d/index" 2>>"$d/indexer-live.log" &
   local idx_pid=$!
   pids+=("$idx_pid")
-  "$bin/convsearch-server" --index "$d/index" --listen "127.0.0.1:$port" --tokens "$out/tokens" \
-    2>"$d/server.log" &
+  # nice 10, as its systemd unit (see run.sh)
+  nice -n 10 "$bin/convsearch-server" --index "$d/index" --listen "127.0.0.1:$port" \
+    --tokens "$out/tokens" 2>"$d/server.log" &
   local srv_pid=$!
   pids+=("$srv_pid")
   for _ in $(seq 1 300); do

@@ -60,7 +60,8 @@ build/bin/convsearch-indexer run --pg "$pg" --index "$run/index" 2>>"$run/indexe
 pids+=($!)
 if [ -x build/bin/convsearch-server ]; then
   # --reindex-pg: POST /v1/admin/reindex runs a batch reindex as a job.
-  build/bin/convsearch-server --index "$run/index" --listen "127.0.0.1:$port" --tokens "$tokens" \
+  # nice 10, as its systemd unit: searches yield the CPU to the indexer.
+  nice -n 10 build/bin/convsearch-server --index "$run/index" --listen "127.0.0.1:$port" --tokens "$tokens" \
     --reindex-pg "$pg" 2>>"$run/server.log" &
   pids+=($!)
 fi
