@@ -362,7 +362,7 @@ int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out,
 
 void cs_store_close(cs_store *s) {
   if (!s) return;
-  /* The last commit's meta page (CS_STORE_REDERIVABLE) */
+  /* CS_STORE_REDERIVABLE: the last commit's meta page was not synced. */
   if (s->env && (s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY))
     mdb_env_sync(s->env, 1);
   if (s->env) mdb_env_close(s->env);

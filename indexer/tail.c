@@ -64,7 +64,10 @@ void cs_tail_request_stop(void) {
   }
 }
 
+/* Changes read per FETCH; a FETCH returning fewer ends the round's cursor. */
 #define FETCH_ROWS 1024
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct tail {
   const cs_tail_opts *o;
@@ -188,11 +191,15 @@ static int apply_fetched(tail *t, const PGresult *r, int last, cs_checkpoint *cp
     t->applied += k;
     i = j;
     if (i == n || cs_writer_pending_bytes(t->w) > t->o->budget_bytes) {
-      cs_checkpoint next = *cp;
-      next.marker_kind = (uint8_t)kind;
-      next.marker_group = 0;
-      cs_pg_u64(r, i - 1, 1, 0, &next.marker_entity);
-      if (last && i == n) next = round_done(cp, cp->round_xid);
+      cs_checkpoint next;
+      if (last && i == n) {
+        next = round_done(cp, cp->round_xid);
+      } else {
+        next = *cp;
+        next.marker_kind = (uint8_t)kind;
+        next.marker_group = 0;
+        cs_pg_u64(r, i - 1, 1, 0, &next.marker_entity);
+      }
       int status = commit_batch(t, &next);
       if (status) return status;
       *cp = next;
@@ -374,7 +381,7 @@ static int round_run(tail *t, int *changed) {
       status = ROUND_RETRY;
       break;
     }
-    r = cs_pg_exec(t->pg, "reading changes", "FETCH 1024 FROM dirty", 0, NULL);
+    r = cs_pg_exec(t->pg, "reading changes", "FETCH " STR(FETCH_ROWS) " FROM dirty", 0, NULL);
     if (!r) {
       status = ROUND_RETRY;
       break;
