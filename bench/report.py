@@ -326,9 +326,10 @@ def main():
                                "(`git status`)" % dirty if dirty else ""))
     p("| build | CMake Release (-O3), %s |" % e["cc"])
     p("| versions | PostgreSQL %s, SQLite %s, Xapian %s, Lucene %s (Java %s), Tantivy %s, "
-      "LMDB %s, ICU %s, wrk %s |" % (
+      "LMDB %s, ICU %s, jemalloc %s (our server's and in-process benchmark's allocator), "
+      "wrk %s |" % (
           e["postgresql"], e["sqlite"], e["xapian"], e.get("lucene", "?"), e.get("java", "?"),
-          e.get("tantivy", "?"), e["lmdb"], e["icu"], e["wrk"]))
+          e.get("tantivy", "?"), e["lmdb"], e["icu"], e.get("jemalloc", "none"), e["wrk"]))
     p("| corpus | ParlaMint-ES%s: %d sittings as conversations, %s turns (paragraphs), "
       "%.1f MB of text; loaded with COPY in %.1f s |" % (
           " quick subset (every 10th sitting)" if quick else " (whole)", convs,

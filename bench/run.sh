@@ -370,6 +370,7 @@ rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db" "$out/synl-lucene.d
   echo "cc=$(cc --version | head -1)"
   echo "lmdb=$(pkg-config --modversion lmdb)"
   echo "icu=$(pkg-config --modversion icu-uc)"
+  echo "jemalloc=$(pkg-config --modversion jemalloc)"
   echo "mode=$mode"
   echo "reps=$reps"
   echo "xapian_reps=$xapian_reps"

@@ -12,7 +12,7 @@ shift || true
 packages=(
   build-essential cmake pkg-config git ca-certificates help2man
   libpq-dev liblmdb-dev lmdb-utils libicu-dev libstemmer-dev libmicrohttpd-dev libjansson-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev liblz4-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev liblz4-dev libjemalloc-dev
   postgresql-15 postgresql-client-15
   python3 curl clang-format clang libclang-rt-14-dev
   chromium
