@@ -4,8 +4,8 @@
  * their insertion order, strings escaped the same way, reals "%.*g" with
  * ".0" added to whole numbers and exponents without '+' or leading zeros),
  * at a fraction of its cost: one growing buffer, strings copied in runs,
- * no callback per piece. Search answers are 10-20 KB of text; jansson's
- * writer was a tenth of a search request's CPU.
+ * no callback per piece (util/jtext.c writes the pieces). Search answers
+ * are written as text by the engine itself (cs_engine_search_text).
  */
 #ifndef CS_JSON_WRITE_H
 #define CS_JSON_WRITE_H

@@ -14,6 +14,7 @@
 #include "console.h"
 #include "digits.h"
 #include "json_write.h"
+#include "jtext.h"
 #include "log.h"
 #include "metrics.h"
 #include "utf8.h"
@@ -80,11 +81,14 @@ double cs_mono_seconds(void) {
 
 /* ---------------------------------------------------------------- replies */
 
+/* Significant digits of the reals in answers. */
+#define REPLY_PRECISION 10
+
 static void reply_json(cs_reply *rp, int status, json_t *j) {
   rp->status = status;
   rp->content_type = "application/json; charset=utf-8";
   size_t len = 0;
-  char *s = j ? cs_json_write(j, 10, &len) : NULL;
+  char *s = j ? cs_json_write(j, REPLY_PRECISION, &len) : NULL;
   json_decref(j);
   if (!s) {
     cs_reply_error(rp, 500, "internal", "the answer could not be serialized");
@@ -551,22 +555,47 @@ static void h_search(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
       arg_enum(rq, "sort", sorts, CS_SORT_RELEVANCE, &p.sort, rp) || arg_facets(rq, &facets, rp))
     return;
   p.timeout_ms = CS_SEARCH_BUDGET_MS;
-  json_t *out = NULL;
+  char *out = NULL;
+  size_t len = 0;
   cs_engine_error e = {0};
-  if (cs_engine_search(api->engine, c, &p, &out, &e)) {
+  /* Written as text by the engine, reals as reply_json writes them. */
+  if (cs_engine_search_text(api->engine, c, &p, REPLY_PRECISION, &out, &len, &e)) {
     reply_engine_error(rp, &e);
     return;
   }
   if (facets) {
     json_t *f = NULL;
     if (cs_engine_facets(api->engine, c, &p, facets, &f, &e)) {
-      json_decref(out);
+      free(out);
       reply_engine_error(rp, &e);
       return;
     }
-    json_object_set_new(out, "facets", f);
+    /* The answer's last member: its closing brace becomes ,"facets":{...}}. */
+    size_t flen = 0;
+    char *ft = cs_json_write(f, REPLY_PRECISION, &flen);
+    json_decref(f);
+    cs_jtext t = {out, len, len + 1, 0};
+    out = NULL;
+    if (ft && t.n && t.p[t.n - 1] == '}') {
+      t.n--;
+      cs_jtext_key(&t, "facets", 0);
+      cs_jtext_raw(&t, ft, flen);
+      cs_jtext_c(&t, '}');
+      out = cs_jtext_finish(&t, &len);
+    } else {
+      cs_jtext_free(&t);
+    }
+    free(ft);
+    if (!out) {
+      cs_reply_error(rp, 500, "internal", "the answer could not be serialized");
+      return;
+    }
   }
-  reply_json(rp, 200, out);
+  rp->status = 200;
+  rp->content_type = "application/json; charset=utf-8";
+  free(rp->body);
+  rp->body = out;
+  rp->len = len;
 }
 
 static void h_suggest(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {

@@ -344,11 +344,15 @@ json_t *cs_json_str(cs_str s) {
   return j ? j : json_string("");
 }
 
-json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name) {
-  if (c->role != CS_CALLER_ANALYST) return cs_json_str(name);
-  char buf[32];
+cs_str cs_person_name_str(const cs_caller *c, uint64_t patient_id, cs_str name, char buf[32]) {
+  if (c->role != CS_CALLER_ANALYST) return name.p ? name : (cs_str){"", 0};
   cs__pseudonym(patient_id, buf);
-  return json_string(buf);
+  return (cs_str){buf, strlen(buf)};
+}
+
+json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name) {
+  char buf[32];
+  return cs_json_str(cs_person_name_str(c, patient_id, name, buf));
 }
 
 json_t *cs_json_time(int64_t ms) {

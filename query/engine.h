@@ -98,6 +98,12 @@ typedef struct cs_search_params {
 /* GET /v1/search. {"total", "took_ms", "next_cursor", "hits": [...]} */
 int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p, json_t **out,
                      cs_engine_error *err);
+/* The same answer as compact JSON text, written without a tree (what the
+ * HTTP API sends; cs_engine_search parses it): *out malloc'd and
+ * NUL-terminated, *len its length, reals with `precision` (1..17)
+ * significant digits. */
+int cs_engine_search_text(cs_engine *e, const cs_caller *c, const cs_search_params *p,
+                          int precision, char **out, size_t *len, cs_engine_error *err);
 
 /* GET /v1/suggest. {"suggestions": [{"text", "kind": "word"|"person", "id"?}]} */
 int cs_engine_suggest(cs_engine *e, const cs_caller *c, const char *q, uint32_t limit, json_t **out,

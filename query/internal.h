@@ -48,6 +48,8 @@ int cs_caller_restricted(const cs_caller *c);
 /* Name of a person as this caller may see it: analysts get a stable
  * pseudonym ("Persona 3k9x2mq7d1t0v"), others the name. Returns a new JSON string. */
 json_t *cs_json_person_name(const cs_caller *c, uint64_t patient_id, cs_str name);
+/* The same as a string (in buf for analysts, else name itself). */
+cs_str cs_person_name_str(const cs_caller *c, uint64_t patient_id, cs_str name, char buf[32]);
 /* Folds one word the way the analyzer folds surface forms, with a shortcut
  * for plain ASCII (lowercasing is all folding does to it). Writes at most
  * cap-1 bytes plus NUL; returns the length or -1. */

@@ -321,12 +321,23 @@ void cs__redact_append(const cs__redact *rd, const char *text, size_t len, size_
   free(names);
 }
 
+int cs__redact_str(const cs__redact *rd, cs_str text, cs_buf *b, cs_str *out) {
+  if (!may_hold(rd, text.p, text.len)) {
+    *out = text.p ? text : (cs_str){"", 0};
+    return 0;
+  }
+  cs_buf_reset(b);
+  cs__redact_append(rd, text.p, text.len, 0, text.len, b);
+  if (b->err) return CS_ENOMEM;
+  *out = (cs_str){b->len ? (const char *)b->p : "", b->len};
+  return 0;
+}
+
 json_t *cs__redact_json(const cs__redact *rd, cs_str text) {
-  if (!may_hold(rd, text.p, text.len)) return cs_json_str(text);
   cs_buf b;
   cs_buf_init(&b);
-  cs__redact_append(rd, text.p, text.len, 0, text.len, &b);
-  json_t *j = b.err ? NULL : json_stringn_nocheck(b.len ? (const char *)b.p : "", b.len);
+  cs_str t;
+  json_t *j = cs__redact_str(rd, text, &b, &t) ? NULL : cs_json_str(t);
   cs_buf_free(&b);
   return j;
 }

@@ -87,6 +87,9 @@ cs_str cs__redact_speaker_str(const cs__redact *rd, cs_str speaker, int role);
 
 /* A text to show as a JSON string, name words replaced. */
 json_t *cs__redact_json(const cs__redact *rd, cs_str text);
+/* The same as a string: text itself, or its copy in b with name words
+ * replaced (valid while text and b are). 0, or CS_ENOMEM. */
+int cs__redact_str(const cs__redact *rd, cs_str text, cs_buf *b, cs_str *out);
 
 /* Name words of text[0..len), in order, merged into runs (words separated
  * only by spaces or hyphens). *out is malloc'ed (NULL when none). Returns

@@ -417,9 +417,14 @@ static int fail_rc(cs_engine_error *err, int rc) {
   return cs_engine_err_rc(err, rc);
 }
 
-int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
-               const cs__search_opts *o, json_t **out, cs_engine_error *err) {
-  *out = NULL;
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int cs__search_text(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
+                    const cs__search_opts *o, int precision, cs_jtext *out, cs_engine_error *err) {
   const char *qs = p->q ? p->q : "";
   size_t qlen = strlen(qs);
   int sort = sort_of(p->sort);
@@ -447,9 +452,10 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
   xsearch s;
   memset(&s, 0, sizeof s);
   int rc = 0, ret = -1;
-  json_t *hits = NULL, **snips = NULL;
   xhit **page = NULL;
   cs__page_conv *pcs = NULL;
+  cs__page_text pt;
+  memset(&pt, 0, sizeof pt);
   cs_buf fb;
   cs_buf_init(&fb);
   if (cs__query_parse(a, qs, qlen, &o->parse, &q, err)) {
@@ -537,59 +543,76 @@ int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search
 
   cs__topk_sort(&s.top);
   uint32_t nh = s.top.n > limit ? limit : s.top.n;
-  hits = json_array();
-  page = calloc(nh ? nh : 1, sizeof *page);
-  snips = calloc(nh ? nh : 1, sizeof *snips);
-  pcs = malloc((nh ? nh : 1) * sizeof *pcs);
-  if (!hits || !page || !snips || !pcs) {
+  size_t nb = nh ? nh : 1;
+  page = calloc(nb, sizeof *page);
+  pcs = malloc(nb * sizeof *pcs);
+  pt.snip = calloc(nb * SNIPPETS, sizeof *pt.snip);
+  pt.title = calloc(nb, sizeof *pt.title);
+  pt.desc = calloc(nb, sizeof *pt.desc);
+  if (!page || !pcs || !pt.snip || !pt.title || !pt.desc) {
     rc = CS_ENOMEM;
     goto fail;
   }
-  for (uint32_t i = 0; i < nh; i++) {
+  for (uint32_t i = 0; i < nh && !rc; i++) {
     page[i] = cs__topk_at(&s.top, i);
     pcs[i].rc = cs_reader_conv(r, page[i]->R.id, &pcs[i].c);
-    json_t *h = cs__hit_json(&s, page[i], &pcs[i], &snips[i]);
-    if (!h) {
-      rc = CS_ENOMEM;
-      goto fail;
-    }
-    json_array_append_new(hits, h);
-    rc = cs__plain_fields(&s, &pcs[i], &fb, h);
-    if (rc) goto fail;
+    rc = cs__plain_fields(&s, &pcs[i], &fb, &pt, i);
   }
-  if (o->snippets && s.x) {
-    rc = cs__build_snippets(&s, page, pcs, nh, snips, hits);
-    if (rc) goto fail;
-  }
-  json_t *next = json_null();
+  if (!rc && o->snippets && s.x) rc = cs__build_snippets(&s, page, pcs, nh, &pt);
+  if (rc) goto fail;
+  int exact = s.stopped_at == 0;
+  cs_jtext_c(out, '{');
+  cs_jtext_key(out, "total", 1);
+  cs_jtext_int(out, (int64_t)(exact ? s.total : cs__total_estimate(&s)));
+  cs_jtext_key(out, "total_exact", 0);
+  cs_jtext_raw(out, exact ? "true" : "false", exact ? 4 : 5);
+  cs_jtext_key(out, "took_ms", 0);
+  cs_jtext_int(out, o->t0_us ? (mono_us() - o->t0_us) / 1000 : 0);
+  cs_jtext_key(out, "next_cursor", 0);
+  char buf[CS_CURSOR_MAX + 1] = "";
   if (s.top.n > limit && nh > 0) {
     xcursor nc = {page[nh - 1]->key, s.horizon, mask};
-    char buf[CS_CURSOR_MAX + 1];
     cs__cursor_encode(&nc, sort, qh, buf, sizeof buf);
-    if (buf[0]) {
-      json_decref(next);
-      next = json_string(buf);
-    }
   }
-  int exact = s.stopped_at == 0;
-  *out = json_pack("{s:I, s:b, s:I, s:o, s:o, s:b}", "total",
-                   (json_int_t)(exact ? s.total : cs__total_estimate(&s)), "total_exact", exact,
-                   "took_ms", (json_int_t)0, "next_cursor", next, "hits", hits, "relaxed", relaxed);
-  hits = NULL;
-  if (!*out) {
+  if (buf[0])
+    cs_jtext_string(out, buf, strlen(buf));
+  else
+    cs_jtext_raw(out, "null", 4);
+  cs_jtext_key(out, "hits", 0);
+  cs_jtext_c(out, '[');
+  for (uint32_t i = 0; i < nh && !rc; i++) {
+    if (i) cs_jtext_c(out, ',');
+    rc = cs__hit_text(&s, page[i], &pcs[i], &pt, i, precision, &fb, out);
+  }
+  if (rc) goto fail;
+  cs_jtext_c(out, ']');
+  cs_jtext_key(out, "relaxed", 0);
+  cs_jtext_raw(out, relaxed ? "true" : "false", relaxed ? 4 : 5);
+  if (s.timed_out) {
+    cs_jtext_key(out, "timed_out", 0);
+    cs_jtext_raw(out, "true", 4);
+  }
+  cs_jtext_c(out, '}');
+  if (out->err || pt.pool.err) {
+    if (out->err == CS_JTEXT_BAD_UTF8 || pt.pool.err == CS_JTEXT_BAD_UTF8) {
+      /* Stored text is repaired to UTF-8 when written: damaged. */
+      cs_engine_err(err, 500, "internal", "the answer could not be serialized");
+      goto out;
+    }
     rc = CS_ENOMEM;
     goto fail;
   }
-  if (s.timed_out) json_object_set_new(*out, "timed_out", json_true());
   ret = 0;
   goto out;
 fail:
   fail_rc(err, rc);
 out:
-  json_decref(hits);
+  cs_jtext_free(&pt.pool);
+  free(pt.snip);
+  free(pt.title);
+  free(pt.desc);
   cs_buf_free(&fb);
   free(page);
-  free(snips);
   free(pcs);
   if (o->ruled_out) *o->ruled_out += s.run_ruled;
   if (o->chunks_passed) *o->chunks_passed += s.chunks_passed;
@@ -602,6 +625,24 @@ out:
   cs__convs_release(&s.own_convs);
   cs__query_free(&q);
   return ret;
+}
+
+int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
+               const cs__search_opts *o, json_t **out, cs_engine_error *err) {
+  *out = NULL;
+  cs_jtext t = {NULL, 0, 0, 0};
+  if (cs__search_text(r, a, c, p, o, 17, &t, err)) {
+    cs_jtext_free(&t);
+    return -1;
+  }
+  size_t len;
+  char *text = cs_jtext_finish(&t, &len);
+  json_error_t je;
+  /* 17 digits: the very doubles back. */
+  *out = text ? json_loadb(text, len, JSON_ALLOW_NUL, &je) : NULL;
+  free(text);
+  if (!*out) return fail_rc(err, CS_ENOMEM);
+  return 0;
 }
 
 static void deadline_init(xsearch *s, uint32_t timeout_ms) {
@@ -682,15 +723,10 @@ out:
   return rc < 0 ? rc : 0;
 }
 
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p, json_t **out,
-                     cs_engine_error *err) {
+int cs_engine_search_text(cs_engine *e, const cs_caller *c, const cs_search_params *p,
+                          int precision, char **out, size_t *len, cs_engine_error *err) {
   *out = NULL;
+  *len = 0;
   int64_t t0 = mono_us();
   if (!c || !p) {
     cs_engine_err(err, 400, "bad_request", "missing parameters");
@@ -698,6 +734,10 @@ int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p
   }
   if (p->limit > CS_PAGE_MAX) {
     cs_engine_err(err, 400, "bad_request", "limit must be between 1 and %d", CS_PAGE_MAX);
+    return -1;
+  }
+  if (precision < 1 || precision > 17) {
+    cs_engine_err(err, 400, "bad_request", "precision must be between 1 and 17");
     return -1;
   }
   cs_analyzer *a = cs__analyzer_get();
@@ -713,15 +753,32 @@ int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p
   cs__search_opts o;
   cs__search_defaults(&o);
   o.snippets = !p->no_snippets;
+  o.t0_us = t0;
+  cs_jtext t = {NULL, 0, 0, 0};
   int rc = cs_view_convs(&v, &o.convs);
   if (rc)
     rc = fail_rc(err, rc);
   else
-    rc = cs__search(v.r, a, c, p, &o, out, err);
+    rc = cs__search_text(v.r, a, c, p, &o, precision, &t, err);
   cs_view_end(e, &v);
   cs__analyzer_put(a);
-  if (rc == 0) {
-    json_object_set_new(*out, "took_ms", json_integer((json_int_t)((mono_us() - t0) / 1000)));
+  if (rc) {
+    cs_jtext_free(&t);
+    return rc;
   }
-  return rc;
+  *out = cs_jtext_finish(&t, len);
+  return *out ? 0 : fail_rc(err, CS_ENOMEM);
+}
+
+int cs_engine_search(cs_engine *e, const cs_caller *c, const cs_search_params *p, json_t **out,
+                     cs_engine_error *err) {
+  *out = NULL;
+  char *text;
+  size_t len;
+  /* 17 digits: the very doubles back. */
+  if (cs_engine_search_text(e, c, p, 17, &text, &len, err)) return -1;
+  json_error_t je;
+  *out = json_loadb(text, len, JSON_ALLOW_NUL, &je);
+  free(text);
+  return *out ? 0 : fail_rc(err, CS_ENOMEM);
 }

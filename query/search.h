@@ -14,6 +14,7 @@
 #include "convs.h"
 #include "engine.h"
 #include "highlight.h"
+#include "jtext.h"
 #include "parser.h"
 #include "rank.h"
 #include "reader.h"
@@ -44,6 +45,8 @@ typedef struct cs__search_opts {
   /* Not NULL: the postings chunks passed by their headers alone (skip.c,
    * cs__skip_convs) are added to it (tests). */
   uint64_t *chunks_passed;
+  /* When the request began (CLOCK_MONOTONIC, µs), for "took_ms" (0: 0). */
+  int64_t t0_us;
 } cs__search_opts;
 
 void cs__search_defaults(cs__search_opts *o);
@@ -55,6 +58,10 @@ void cs__search_defaults(cs__search_opts *o);
  * with err filled (400 bad_query / bad_cursor / bad_request, 503). */
 int cs__search(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
                const cs__search_opts *o, json_t **out, cs_engine_error *err);
+/* The same response as JSON text appended to out (cs_engine_search_text),
+ * reals with `precision` significant digits. */
+int cs__search_text(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_search_params *p,
+                    const cs__search_opts *o, int precision, cs_jtext *out, cs_engine_error *err);
 
 /* ---------------------------------------------------------------- exec */
 

@@ -10,6 +10,7 @@
 
 #include "convs.h"
 #include "internal.h"
+#include "jtext.h"
 #include "redact.h"
 #include "search.h"
 
@@ -385,19 +386,34 @@ void cs__cursor_encode(const xcursor *c, int sort, uint64_t qh, char *out, size_
 
 int cs__cursor_decode(const char *s, int sort, uint64_t qh, xcursor *c);
 
+/* The page's JSON text written ahead of its hits (snippets.c): a piece
+ * of the pool, pool.p[off, off + len). */
+typedef struct cs__jspan {
+  size_t off, len;
+} cs__jspan;
+
+typedef struct cs__page_text {
+  cs_jtext pool;
+  cs__jspan *snip;  /* nh * SNIPPETS snippet objects, by hit and rank; len 0: none */
+  cs__jspan *title; /* nh "title_highlight" strings */
+  cs__jspan *desc;  /* nh "description_highlight" strings; len 0: null */
+} cs__page_text;
+
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
- * field_json finds a match in it), and "description_highlight", null until
- * field_json finds a match in the description. */
-int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, json_t *hit);
+ * the query matches in it), and "description_highlight", null unless the
+ * query matches in the description: pt's spans of hit i, pc its
+ * conversation. */
+int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, cs__page_text *pt, uint32_t i);
 
-/* Builds the snippets of the page's hits (hits[i] best first) into
- * arrays[i], and the highlighted titles and descriptions into the hit
- * objects hobjs[i]. */
+/* Builds the snippets of the page's hits (hits[i] best first) and their
+ * highlighted titles and descriptions into pt. */
 int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32_t nh,
-                       json_t **arrays, json_t *hobjs);
+                       cs__page_text *pt);
 
-/* A hit object without its highlights; *snippets gets its (empty)
- * "snippets" array. NULL when out of memory. */
-json_t *cs__hit_json(xsearch *s, const xhit *h, const cs__page_conv *pc, json_t **snippets);
+/* Writes hit i of the page (h, its conversation pc, its pieces in pt) as
+ * a JSON object into o, its score with `precision` digits; b is scratch.
+ * 0, or CS_ENOMEM (o->err tells a failure of o itself). */
+int cs__hit_text(xsearch *s, const xhit *h, const cs__page_conv *pc, const cs__page_text *pt,
+                 uint32_t i, int precision, cs_buf *b, cs_jtext *o);
 
 #endif

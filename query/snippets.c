@@ -1,11 +1,16 @@
 /*
- * Hits as JSON: the plain fields of a hit, and for the page's hits only the
- * highlighted snippets of their best turns, titles and descriptions.
+ * Hits as JSON text: the plain fields of a hit, and for the page's hits only
+ * the highlighted snippets of their best turns, titles and descriptions.
+ * Written as text without a tree (a page was a few hundred jansson objects
+ * built and freed, ~11 % of a cheap query's CPU: bench/analysis.md); the
+ * snippets and highlighted fields are written ahead into the page's pool
+ * in docid order, then copied into each hit in its order.
  */
 #include "search_int.h"
 
 #include "errors.h"
 #include "expand.h"
+#include "isotime.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -30,14 +35,24 @@ static int snip_cmp(const void *a, const void *b) {
   return x->docid < y->docid ? -1 : x->docid > y->docid;
 }
 
-static json_t *json_ms(int64_t ms) {
-  return ms < 0 ? json_null() : json_integer((json_int_t)ms);
+static void put_ms(cs_jtext *o, int64_t ms) {
+  if (ms < 0)
+    cs_jtext_raw(o, "null", 4);
+  else
+    cs_jtext_int(o, ms);
 }
 
-/* Sets key to value in object o, taking value's reference (also on
- * failure); 1 on failure, so that failures add up. */
-static int put(json_t *o, const char *key, json_t *value) {
-  return json_object_set_new_nocheck(o, key, value) != 0;
+static void put_str(cs_jtext *o, cs_str s) {
+  cs_jtext_string(o, s.p ? s.p : "", s.p ? s.len : 0);
+}
+
+/* Writes a string into the page's pool as span *sp. */
+static int pool_string(cs__page_text *pt, const void *p, size_t n, cs__jspan *sp) {
+  size_t off = pt->pool.n;
+  cs_jtext_string(&pt->pool, p, n);
+  if (pt->pool.err) return CS_ENOMEM;
+  *sp = (cs__jspan){off, pt->pool.n - off};
+  return 0;
 }
 
 /* Conversations of at most this many turns (the portal's interviews,
@@ -60,9 +75,9 @@ static int32_t seq_guess(const cs_conv *c, uint32_t d) {
 }
 
 /* A snippet object for turn docid d of the page's hit whose conversation
- * is pc. */
-static int snippet_json(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf *b, json_t **out) {
-  *out = NULL;
+ * is pc, written into the pool as *out (left empty when there is none). */
+static int snippet_text(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf *b,
+                        cs__page_text *pt, cs__jspan *out) {
   size_t n;
   int rc = cs__doc_spans(s->x, d, CS_DOC_TURN, &n);
   if (rc) return rc;
@@ -90,27 +105,33 @@ static int snippet_json(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf 
   if (!s->a || cs__highlight_turn(s->a, pc->c.language, t.text, t.marks, s->x->sp, n,
                                   CS__SNIPPET_BYTES, rd, b))
     return CS_ENOMEM;
-  json_t *o = json_object();
-  if (!o) return CS_ENOMEM;
-  /* One statement each: keys keep this order in the output. */
-  int bad = put(o, "seq", json_integer(t.seq));
-  bad |= put(o, "speaker", cs__redact_speaker(rd, t.speaker, t.role));
-  bad |= put(o, "role", json_string_nocheck(cs_role_name(t.role)));
-  bad |= put(o, "start_ms", json_ms(t.start_ms));
-  bad |= put(o, "end_ms", json_ms(t.end_ms));
-  bad |= put(o, "text", json_stringn_nocheck((const char *)b->p, b->len));
-  if (bad) {
-    json_decref(o);
-    return CS_ENOMEM;
-  }
-  *out = o;
+  cs_jtext *o = &pt->pool;
+  size_t off = o->n;
+  const char *role = cs_role_name(t.role);
+  cs_jtext_c(o, '{');
+  cs_jtext_key(o, "seq", 1);
+  cs_jtext_int(o, t.seq);
+  cs_jtext_key(o, "speaker", 0);
+  put_str(o, cs__redact_speaker_str(rd, t.speaker, t.role));
+  cs_jtext_key(o, "role", 0);
+  cs_jtext_string(o, role, strlen(role));
+  cs_jtext_key(o, "start_ms", 0);
+  put_ms(o, t.start_ms);
+  cs_jtext_key(o, "end_ms", 0);
+  put_ms(o, t.end_ms);
+  cs_jtext_key(o, "text", 0);
+  cs_jtext_string(o, b->len ? (const char *)b->p : "", b->len);
+  cs_jtext_c(o, '}');
+  if (o->err) return CS_ENOMEM;
+  *out = (cs__jspan){off, o->n - off};
   return 0;
 }
 
 /* Every hit has "title_highlight", the title HTML-escaped (with <em> once
- * field_json finds a match in it), and "description_highlight", null until
- * field_json finds a match in the description. */
-int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, json_t *hit) {
+ * field_text finds a match in it), and "description_highlight", null until
+ * field_text finds a match in the description: pt's spans of hit i. */
+int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, cs__page_text *pt,
+                     uint32_t i) {
   const cs_conv *c = &pc->c;
   cs_str title = {"", 0};
   const cs__redact *rd = NULL;
@@ -125,20 +146,17 @@ int cs__plain_fields(xsearch *s, const cs__page_conv *pc, cs_buf *b, json_t *hit
     cs__html_escape(b, title.p, title.len);
   }
   if (b->err) return CS_ENOMEM;
-  json_t *t = json_stringn_nocheck(b->len ? (const char *)b->p : "", b->len);
-  if (!t || json_object_set_new(hit, "title_highlight", t) ||
-      json_object_set_new(hit, "description_highlight", json_null()))
-    return CS_ENOMEM;
-  return 0;
+  pt->desc[i] = (cs__jspan){0, 0};
+  return pool_string(pt, b->p, b->len, &pt->title[i]);
 }
 
 /* The highlighted title (kind CS_DOC_TITLE) or description of the
- * conversation of hit object `hit`, whose document is d: replaces
- * "title_highlight" (the escaped title without <em>) or sets
- * "description_highlight" (a window around the matches, like a snippet)
- * when the query matches in it. */
-static int field_json(xsearch *s, uint32_t d, int kind, const cs__page_conv *pc, cs_buf *b,
-                      json_t *hit) {
+ * conversation of hit i, whose document is d: replaces "title_highlight"
+ * (the escaped title without <em>) or sets "description_highlight" (a
+ * window around the matches, like a snippet) when the query matches in
+ * it. */
+static int field_text(xsearch *s, uint32_t d, int kind, const cs__page_conv *pc, cs_buf *b,
+                      cs__page_text *pt, uint32_t i) {
   size_t n;
   int rc = cs__doc_spans(s->x, d, kind, &n);
   if (rc || !n || !s->a) return rc;
@@ -150,18 +168,13 @@ static int field_json(xsearch *s, uint32_t d, int kind, const cs__page_conv *pc,
   if (cs__highlight_field(s->a, c->language, title ? c->title : c->description, s->x->sp, n,
                           title ? 0 : CS__SNIPPET_BYTES, cs__redact_for(s, c->patient_id), b))
     return CS_ENOMEM;
-  json_t *str = json_stringn_nocheck((const char *)b->p, b->len);
-  if (!str) return CS_ENOMEM;
-  return json_object_set_new(hit, title ? "title_highlight" : "description_highlight", str)
-             ? CS_ENOMEM
-             : 0;
+  return pool_string(pt, b->p, b->len, title ? &pt->title[i] : &pt->desc[i]);
 }
 
-/* Builds the snippets of the page's hits (hits[i] best first) into
- * arrays[i], and the highlighted titles and descriptions into the hit
- * objects hobjs[i]. */
+/* Builds the snippets of the page's hits (hits[i] best first) and their
+ * highlighted titles and descriptions into pt. */
 int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32_t nh,
-                       json_t **arrays, json_t *hobjs) {
+                       cs__page_text *pt) {
   cs__exec *x = s->x;
   if (!x || !nh) return 0;
   /* Reopen only the terms these hits matched. */
@@ -180,10 +193,9 @@ int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32
   /* Cursors only move forward: turns, titles and descriptions are visited
    * in docid order. */
   snip_ref *refs = malloc((size_t)nh * (SNIPPETS + 2) * sizeof *refs);
-  json_t **objs = calloc((size_t)nh * SNIPPETS, sizeof *objs);
   cs_buf b;
   cs_buf_init(&b);
-  int rc = refs && objs ? 0 : CS_ENOMEM;
+  int rc = refs ? 0 : CS_ENOMEM;
   size_t nr = 0;
   for (uint32_t i = 0; i < nh && !rc; i++) {
     const xrange *R = &hits[i]->R;
@@ -201,61 +213,69 @@ int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32
   for (size_t k = 0; k < nr && !rc; k++) {
     const snip_ref *sr = &refs[k];
     if (sr->rank == REF_TITLE || sr->rank == REF_DESC)
-      rc = field_json(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
-                      &pcs[sr->hit], &b, json_array_get(hobjs, sr->hit));
+      rc = field_text(s, sr->docid, sr->rank == REF_TITLE ? CS_DOC_TITLE : CS_DOC_DESCRIPTION,
+                      &pcs[sr->hit], &b, pt, sr->hit);
     else
-      rc = snippet_json(s, sr->docid, &pcs[sr->hit], &b, &objs[sr->hit * SNIPPETS + sr->rank]);
+      rc = snippet_text(s, sr->docid, &pcs[sr->hit], &b, pt,
+                        &pt->snip[(size_t)sr->hit * SNIPPETS + sr->rank]);
   }
-  for (uint32_t i = 0; i < nh && !rc; i++) {
-    for (uint32_t k = 0; k < SNIPPETS; k++) {
-      json_t *o = objs[i * SNIPPETS + k];
-      if (o) {
-        json_array_append_new(arrays[i], o);
-        objs[i * SNIPPETS + k] = NULL;
-      }
-    }
-  }
-  if (objs) {
-    for (size_t k = 0; k < (size_t)nh * SNIPPETS; k++)
-      json_decref(objs[k]);
-  }
-  free(objs);
   free(refs);
   cs_buf_free(&b);
   return rc;
 }
 
-json_t *cs__hit_json(xsearch *s, const xhit *h, const cs__page_conv *pc, json_t **snippets) {
+int cs__hit_text(xsearch *s, const xhit *h, const cs__page_conv *pc, const cs__page_text *pt,
+                 uint32_t i, int precision, cs_buf *b, cs_jtext *o) {
   cs_str title = pc->rc == 0 ? pc->c.title : (cs_str){"", 0};
-  cs_patient pt;
-  json_t *name;
-  if (cs_reader_patient(s->r, h->R.patient, &pt) == 0)
-    name = cs_json_person_name(s->caller, h->R.patient, pt.name);
+  const cs__redact *rd = cs__redact_for(s, h->R.patient);
+  int rc = cs__redact_str(rd, title, b, &title);
+  if (rc) return rc;
+  cs_jtext_c(o, '{');
+  cs_jtext_key(o, "conversation_id", 1);
+  cs_jtext_int(o, (int64_t)h->R.id);
+  cs_jtext_key(o, "patient_id", 0);
+  cs_jtext_int(o, (int64_t)h->R.patient);
+  cs_jtext_key(o, "owner_id", 0);
+  cs_jtext_int(o, (int64_t)h->R.owner);
+  cs_jtext_key(o, "title", 0);
+  put_str(o, title);
+  cs_jtext_key(o, "created_at", 0);
+  if (h->R.created < 0) {
+    cs_jtext_raw(o, "null", 4);
+  } else {
+    char iso[CS_TIME_ISO_LEN];
+    cs_time_iso(h->R.created, iso);
+    cs_jtext_string(o, iso, strlen(iso));
+  }
+  cs_jtext_key(o, "score", 0);
+  cs_jtext_real(o, round(h->key.score * 1e6) / 1e6, precision);
+  cs_jtext_key(o, "patient_name", 0);
+  cs_patient pat;
+  char pseudo[32];
+  if (cs_reader_patient(s->r, h->R.patient, &pat) == 0)
+    put_str(o, cs_person_name_str(s->caller, h->R.patient, pat.name, pseudo));
   else if (s->caller->role == CS_CALLER_ANALYST)
-    name = cs_json_person_name(s->caller, h->R.patient, (cs_str){"", 0});
+    put_str(o, cs_person_name_str(s->caller, h->R.patient, (cs_str){"", 0}, pseudo));
   else
-    name = json_null();
-  *snippets = json_array();
-  double score = round(h->key.score * 1e6) / 1e6;
-  json_t *o = json_object();
-  int bad = !o || !*snippets;
-  if (o) {
-    /* One statement each: keys keep this order in the output. */
-    bad |= put(o, "conversation_id", json_integer((json_int_t)h->R.id));
-    bad |= put(o, "patient_id", json_integer((json_int_t)h->R.patient));
-    bad |= put(o, "owner_id", json_integer((json_int_t)h->R.owner));
-    bad |= put(o, "title", cs__redact_json(cs__redact_for(s, h->R.patient), title));
-    bad |= put(o, "created_at", cs_json_time(h->R.created));
-    bad |= put(o, "score", json_real(score));
-    bad |= put(o, "patient_name", name);
-    bad |= put(o, "snippets", json_incref(*snippets));
-    name = NULL;
+    cs_jtext_raw(o, "null", 4);
+  cs_jtext_key(o, "snippets", 0);
+  cs_jtext_c(o, '[');
+  int first = 1;
+  for (uint32_t k = 0; k < SNIPPETS; k++) {
+    const cs__jspan *sp = &pt->snip[(size_t)i * SNIPPETS + k];
+    if (!sp->len) continue;
+    if (!first) cs_jtext_c(o, ',');
+    first = 0;
+    cs_jtext_raw(o, pt->pool.p + sp->off, sp->len);
   }
-  json_decref(name);
-  json_decref(*snippets);
-  if (bad) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+  cs_jtext_c(o, ']');
+  cs_jtext_key(o, "title_highlight", 0);
+  cs_jtext_raw(o, pt->pool.p + pt->title[i].off, pt->title[i].len);
+  cs_jtext_key(o, "description_highlight", 0);
+  if (pt->desc[i].len)
+    cs_jtext_raw(o, pt->pool.p + pt->desc[i].off, pt->desc[i].len);
+  else
+    cs_jtext_raw(o, "null", 4);
+  cs_jtext_c(o, '}');
+  return 0;
 }

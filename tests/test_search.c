@@ -1909,6 +1909,65 @@ static void test_foreign_format(const char *tmp) {
   cs_engine_close(old);
 }
 
+/* The answer's text (cs_engine_search_text, what GET /v1/search sends) is
+ * exactly what jansson writes for the values it holds: compact, members in
+ * the documented order, strings escaped and reals written its way (scores
+ * with the precision asked), for every caller, with and without snippets,
+ * on a page with a cursor and on an empty one. */
+static void test_answer_text(void) {
+  static const char *const qs[] = {"vivienda", "desahucio alquiler", "\"piso compartido\"", "zzzz",
+                                   "",         "vivienda OR empleo"};
+  const cs_caller callers[] = {{CS_CALLER_ADMIN, 0}, {CS_CALLER_ANALYST, 0}, {CS_CALLER_PORTAL, 1}};
+  int texts = 0, hits = 0;
+  for (size_t ci = 0; ci < sizeof callers / sizeof *callers; ci++) {
+    for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
+      for (int snip = 0; snip < 2; snip++) {
+        cs_search_params p;
+        params_init(&p, qs[qi]);
+        p.limit = 2;
+        p.no_snippets = !snip;
+        char *text = NULL;
+        size_t len = 0;
+        cs_engine_error err;
+        memset(&err, 0, sizeof err);
+        int precision = snip ? 10 : 4;
+        if (cs_engine_search_text(engine, &callers[ci], &p, precision, &text, &len, &err)) {
+          th_check(0, "search text %s: %s", qs[qi], err.message);
+          continue;
+        }
+        th_check(strlen(text) == len, "the text's length (%s)", qs[qi]);
+        json_t *tree = json_loadb(text, len, 0, NULL);
+        char *again = tree ? json_dumps(tree, JSON_COMPACT | JSON_REAL_PRECISION(precision)) : NULL;
+        th_check(again && !strcmp(again, text), "jansson writes the same text for %s:\n%s\n%s",
+                 qs[qi], text, again ? again : "(not JSON)");
+        static const char *const keys[] = {"total",       "total_exact", "took_ms",
+                                           "next_cursor", "hits",        "relaxed"};
+        const char *k;
+        json_t *v;
+        size_t ki = 0;
+        json_object_foreach(tree, k, v) {
+          if (ki < 6) th_check(!strcmp(k, keys[ki]), "member %zu is %s, not %s", ki, k, keys[ki]);
+          ki++;
+        }
+        hits += (int)json_array_size(json_object_get(tree, "hits"));
+        texts++;
+        free(again);
+        json_decref(tree);
+        free(text);
+      }
+    }
+  }
+  th_check(texts == 36 && hits > 20, "answers written: %d, hits %d", texts, hits);
+  cs_search_params p;
+  params_init(&p, "vivienda");
+  char *text = NULL;
+  size_t len;
+  cs_engine_error err;
+  th_check(cs_engine_search_text(engine, &callers[0], &p, 18, &text, &len, &err) == -1 &&
+               err.status == 400 && !text,
+           "a precision past 17 is refused");
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "--write")) {
     write_corpus(argv[2], argv[3]);
@@ -1945,6 +2004,7 @@ int main(int argc, char **argv) {
   test_snapcache_limits(tmp);
   test_edit_distance();
   test_foreign_format(tmp);
+  test_answer_text();
 
   cs_engine_close(engine);
   if (!getenv("CS_TEST_KEEP"))
