@@ -594,18 +594,17 @@ int cs__search_text(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_s
   }
   cs_jtext_c(out, '}');
   if (out->err || pt.pool.err) {
-    if (out->err == CS_JTEXT_BAD_UTF8 || pt.pool.err == CS_JTEXT_BAD_UTF8) {
-      /* Stored text is repaired to UTF-8 when written: damaged. */
-      cs_engine_err(err, 500, "internal", "the answer could not be serialized");
-      goto out;
-    }
     rc = CS_ENOMEM;
     goto fail;
   }
   ret = 0;
   goto out;
 fail:
-  fail_rc(err, rc);
+  if (out->err == CS_JTEXT_BAD_UTF8 || pt.pool.err == CS_JTEXT_BAD_UTF8)
+    /* Stored text is repaired to UTF-8 when written: damaged. */
+    cs_engine_err(err, 500, "internal", "the answer could not be serialized");
+  else
+    fail_rc(err, rc);
 out:
   cs_jtext_free(&pt.pool);
   free(pt.snip);
