@@ -404,8 +404,8 @@ def main():
     qinfo = load_json(os.path.join(out, "queries.json"), {})
     p("## Query latency, top 10, single thread, warm (ms)")
     p("")
-    p("In process: ours through `cs_engine_search` (query/engine.h, admin caller, limit 10, "
-      "snippets built), PostgreSQL through libpq (prepared statements, server on the same "
+    p("In process: ours through `cs_engine_search_text` (query/engine.h: the answer's JSON text, "
+      "what the server sends; admin caller, limit 10, snippets built), PostgreSQL through libpq (prepared statements, server on the same "
       "machine), SQLite and Xapian through their C/C++ APIs. One warm-up pass over all queries, "
       "then every query once per measured pass (ours and Xapian: %s passes, SQLite and "
       "PostgreSQL: %s). %s queries per type from the corpus (seed %s; bands: high df %s, "

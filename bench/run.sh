@@ -23,7 +23,7 @@
 #      PostgreSQL, pinned to one core) vs the peers' bulk builds;
 #   4. generates the query sets (fixed seed) into bench/queries/MODE/ and
 #      measures top-10 latency per query type, single thread, warm, in
-#      process: ours (cs_engine_search) and each peer; the top-10 ids are kept
+#      process: ours (cs_engine_search_text) and each peer; the top-10 ids are kept
 #      beside the queries;
 #   5. HTTP: convsearch-server + wrk (64 connections, rotating queries),
 #      first idle, then while the following indexer ingests a steady write
