@@ -84,19 +84,25 @@ double cs_mono_seconds(void) {
 /* Significant digits of the reals in answers. */
 #define REPLY_PRECISION 10
 
-static void reply_json(cs_reply *rp, int status, json_t *j) {
-  rp->status = status;
-  rp->content_type = "application/json; charset=utf-8";
-  size_t len = 0;
-  char *s = j ? cs_json_write(j, REPLY_PRECISION, &len) : NULL;
-  json_decref(j);
+/* Replies JSON text s (malloc'd, taken over) of len bytes; NULL: it could
+ * not be written. */
+static void reply_text(cs_reply *rp, int status, char *s, size_t len) {
   if (!s) {
     cs_reply_error(rp, 500, "internal", "the answer could not be serialized");
     return;
   }
+  rp->status = status;
+  rp->content_type = "application/json; charset=utf-8";
   free(rp->body);
   rp->body = s;
   rp->len = len;
+}
+
+static void reply_json(cs_reply *rp, int status, json_t *j) {
+  size_t len = 0;
+  char *s = j ? cs_json_write(j, REPLY_PRECISION, &len) : NULL;
+  json_decref(j);
+  reply_text(rp, status, s, len);
 }
 
 void cs_reply_error(cs_reply *rp, int status, const char *code, const char *fmt, ...) {
@@ -586,16 +592,8 @@ static void h_search(cs_api *api, const cs_request *rq, const cs_caller *c, cs_r
       cs_jtext_free(&t);
     }
     free(ft);
-    if (!out) {
-      cs_reply_error(rp, 500, "internal", "the answer could not be serialized");
-      return;
-    }
   }
-  rp->status = 200;
-  rp->content_type = "application/json; charset=utf-8";
-  free(rp->body);
-  rp->body = out;
-  rp->len = len;
+  reply_text(rp, 200, out, len);
 }
 
 static void h_suggest(cs_api *api, const cs_request *rq, const cs_caller *c, cs_reply *rp) {

@@ -9,14 +9,9 @@
 #include "search_int.h"
 
 #include "errors.h"
-#include "expand.h"
 #include "isotime.h"
-#include "varint.h"
 
-#include <inttypes.h>
-#include <limits.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
