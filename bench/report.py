@@ -129,9 +129,10 @@ def latency_tables(p, out, prefix):
         lat[key], hits[key] = latencies(os.path.join(out, "%s%s.tsv" % (prefix, key)))
     p("| query type | ours p50 / p95 / p99 | ours, search box p50 / p99 "
       "| ours, no snippets p50 / p99 | %s "
-      "| p50 ours ÷ best peer | p99 ours ÷ best peer |" % " | ".join(
+      "| p50 ours ÷ best peer | p99 ours ÷ best peer "
+      "| p50 / p99 ours, no snippets ÷ best peer |" % " | ".join(
           "%s p50 / p99" % name for _, name in PEERS))
-    p("|---|" + "---:|" * (5 + len(PEERS)))
+    p("|---|" + "---:|" * (6 + len(PEERS)))
     summary_types = []
     for t, label in TYPES:
         o = (lat.get("ours-exact") or {}).get(t, [])
@@ -149,7 +150,8 @@ def latency_tables(p, out, prefix):
             if x:
                 bp50 = pct(x, 50) if bp50 is None else min(bp50, pct(x, 50))
                 bp99 = pct(x, 99) if bp99 is None else min(bp99, pct(x, 99))
-        cells += [ratio(pct(o, 50), bp50), ratio(pct(o, 99), bp99)]
+        cells += [ratio(pct(o, 50), bp50), ratio(pct(o, 99), bp99),
+                  "%s / %s" % (ratio(pct(ns, 50), bp50), ratio(pct(ns, 99), bp99))]
         p("| %s | %s |" % (label.replace("  ", "↳ "), " | ".join(cells)))
         if not t.startswith("term_"):
             summary_types.append((t, pct(o, 50), pct(o, 99), bp50, bp99))
@@ -413,7 +415,9 @@ def main():
       "beside it. *ours* = the peers' semantics in our syntax; *ours, search box* = what the "
       "portal sends (typo tolerance, last word as prefix, relaxation); *ours, no snippets* = "
       "*ours* without building snippets or highlights (`--snippets 0`: the same hits, like "
-      "the peers' ids); the ratios to the best peer use *ours*." % (
+      "the peers' ids); the ratios to the best peer use *ours* (the issue's rows), and the last "
+      "column, the same work as the peers (ten ids, no snippets), is beside them to show "
+      "how much of each ratio the snippets are." % (
           "5" if quick else "3", "2" if quick else "1", qinfo.get("per_type", "?"),
           qinfo.get("seed", "?"), "–".join(map(str, qinfo.get("df_high", []))),
           "–".join(map(str, qinfo.get("df_mid", []))),
