@@ -640,6 +640,18 @@ static int seek_chunk(cs_pcur *c, uint32_t target, cs_slice *k, cs_slice *v) {
 
 /* Moves to the first document >= target from the current one in the
  * chunk, or to the next chunk's first when there is none. */
+void cs_pcur_advance_to(cs_pcur *c, const uint32_t *end) {
+  if (c->docid == CS_DOCID_END) return;
+  uint32_t i = (uint32_t)(end - c->chunk.docid);
+  if (i >= c->chunk.n) {
+    next_chunk(c);
+    return;
+  }
+  if (i <= c->i) return;
+  c->i = i;
+  c->docid = c->chunk.docid[i];
+}
+
 static void find_in_chunk(cs_pcur *c, uint32_t target) {
   uint32_t lo = c->i, hi = c->chunk.n;
   while (lo < hi) {

@@ -133,6 +133,11 @@ const cs_cbound *cs_pcur_block_cbound(const cs_pcur *c);
  * tf and length of its documents before deciding to score it. */
 uint32_t cs_pcur_peek(const cs_pcur *c, const uint32_t **docid, const uint32_t **tf,
                       const uint32_t **len);
+/* Moves to the document `end` points at: end is a cs_pcur_peek docid
+ * pointer plus k <= its count, the cursor not having left that chunk since
+ * (plus its count: to the next chunk). As cs_pcur_next_geq to that document,
+ * without searching the chunk for it. */
+void cs_pcur_advance_to(cs_pcur *c, const uint32_t *end);
 int cs_pcur_error(const cs_pcur *c);
 
 /* Passing chunks by their headers (a search whose bounds rule out every

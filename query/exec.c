@@ -456,6 +456,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->lbound);
   free(x->td);
   free(x->tbits);
+  free(x->tend);
   free(x->dleaves);
   free(x);
 }

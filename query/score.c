@@ -353,7 +353,8 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
   cs__exec *x = s->x;
   size_t span = (size_t)(hi - lo), nw = (span + 63) / 64; /* (no wrap near 2^32) */
   if (cs_grow((void **)&x->td, &x->td_cap, span, sizeof *x->td) ||
-      cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits))
+      cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits) ||
+      cs_grow((void **)&x->tend, &x->tend_cap, na, sizeof *x->tend))
     return CS_ENOMEM;
   taat_doc *td = x->td;
   uint64_t *met = x->tbits, *lmet = x->tbits + nw;
@@ -368,9 +369,9 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
     for (uint32_t c = a; c < b; c++) {
       xvar *v = &x->vars[x->act[c]];
       const uint32_t *doc, *tf, *len;
-      uint32_t n = cs_pcur_peek(v->cur, &doc, &tf, &len), hit = 0;
+      uint32_t n = cs_pcur_peek(v->cur, &doc, &tf, &len), hit = 0, j;
       double w = v->w;
-      for (uint32_t j = 0; j < n && doc[j] < hi; j++) {
+      for (j = 0; j < n && doc[j] < hi; j++) {
         uint32_t d = doc[j], i = d - lo, r = d - R->f;
         int kind = kind_of(R, d);
         if (!(fields & (1u << kind))) continue;
@@ -401,6 +402,7 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
           }
         }
       }
+      x->tend[c] = doc + j; /* the first document at or past hi, or the chunk's end */
       if (hit) {
         mask[x->act[c] >> 6] |= 1ull << (x->act[c] & 63);
         exact |= v->exact;
@@ -483,9 +485,14 @@ static __attribute__((noinline)) int score_conv_taat(xsearch *s, const xrange *R
     }
     int rc = taat_window(s, R, h, na, lo, hi, mask, exact_leaves, top);
     if (rc) return rc;
+    /* Each cursor to its first document at or past hi, which the window
+     * found (proximity moves them only below hi, in the same chunk). */
     uint32_t keep = 0;
     for (uint32_t a = 0; a < na; a++) {
-      if (var_geq(&x->vars[x->act[a]], hi) < R->e) x->act[keep++] = x->act[a];
+      xvar *v = &x->vars[x->act[a]];
+      cs_pcur_advance_to(v->cur, x->tend[a]);
+      v->doc = cs_pcur_docid(v->cur);
+      if (v->doc < R->e) x->act[keep++] = x->act[a];
     }
     na = keep;
   }

@@ -94,6 +94,8 @@ struct cs__exec {
   size_t td_cap;
   uint64_t *tbits; /* and its bitmaps of the documents met */
   size_t tbits_cap;
+  const uint32_t **tend; /* and where each cursor's window ends in its chunk */
+  size_t tend_cap;
   /* Variants of the TERM leaves of many (cs__leaf_next): per leaf, a min-heap
    * of its variants (hv, indices into vars) by docid (hk: at most the
    * cursor's docid, which only grows between rebuilds). */
