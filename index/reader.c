@@ -10,6 +10,7 @@
 #include "passblock.h"
 #include "textpack.h"
 #include "turnblock.h"
+#include "utf8.h"
 #include "varint.h"
 
 #include <stdio.h>
@@ -329,8 +330,11 @@ int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, c
     /* The whole block is decoded before any of its turns is passed on: a
      * damaged block's turns are all left out. */
     uint32_t n = 0;
-    while (!rc && !(rc = cs_tblock_next(&it, &t)))
-      if (all || t.seq >= from) turns[n++] = t;
+    while (!rc && !(rc = cs_tblock_next(&it, &t))) {
+      if ((flags & CS_TURNS_TEXT) && !cs_utf8_valid(t.text.p, t.text.len))
+        rc = CS_ECORRUPT; /* damage (the writer stores UTF-8), as cs_tblock_check says */
+      if (!rc && (all || t.seq >= from)) turns[n++] = t;
+    }
     if (rc == CS_ENOTFOUND) rc = 0;
     for (uint32_t i = 0; !rc && i < n; i++)
       if ((rc = fn(ctx, &turns[i])) != 0) goto out;

@@ -46,7 +46,9 @@ int cs_reader_owner_word(cs_reader *r, uint64_t owner, const char *word, size_t 
 int cs_reader_doc(cs_reader *r, uint32_t docid, cs_doc *out);
 int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out);
 /* The turn with its text readable until the next cs_reader_turn on r
- * (CS_ENOTFOUND when the conversation has no turn `seq`). */
+ * (CS_ENOTFOUND when the conversation has no turn `seq`). Its text is not
+ * checked for UTF-8 (cs_reader_turns checks it): the snippets write a
+ * window of it, which the JSON writer checks. */
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
 /* cs_reader_turn for the turn with docid `docid` of conversation conv
  * without its CS_T_DOCS record: from the block holding seq `guess`, at most

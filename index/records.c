@@ -9,6 +9,7 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "utf8.h"
 #include "varint.h"
 
 #include <math.h>
@@ -133,6 +134,15 @@ cs_str cs_rd_str(cs_rd *r) {
   return s;
 }
 
+cs_str cs_rd_text(cs_rd *r) {
+  cs_str s = cs_rd_str(r);
+  if (!r->err && !cs_utf8_valid(s.p, s.len)) {
+    r->err = CS_ECORRUPT;
+    return (cs_str){"", 0};
+  }
+  return s;
+}
+
 double cs_rd_f64(cs_rd *r) {
   if (r->err || r->end - r->p < 8) {
     r->err = CS_ECORRUPT;
@@ -246,11 +256,11 @@ int cs_conv_decode(const void *p, size_t n, cs_conv *c) {
   c->id = cs_rd_varint(&r);
   c->patient_id = cs_rd_varint(&r);
   c->owner_id = cs_rd_varint(&r);
-  c->title = cs_rd_str(&r);
-  c->description = cs_rd_str(&r);
-  c->language = cs_rd_str(&r);
-  c->audio_uri = cs_rd_str(&r);
-  c->status = cs_rd_str(&r);
+  c->title = cs_rd_text(&r);
+  c->description = cs_rd_text(&r);
+  c->language = cs_rd_text(&r);
+  c->audio_uri = cs_rd_text(&r);
+  c->status = cs_rd_text(&r);
   c->duration_ms = cs_rd_zigzag(&r);
   c->created_at_ms = cs_rd_zigzag(&r);
   c->updated_at_ms = cs_rd_zigzag(&r);
@@ -282,9 +292,9 @@ int cs_patient_decode(const void *p, size_t n, cs_patient *pt) {
   if (rd_begin(&r, p, n)) return CS_ECORRUPT;
   pt->id = cs_rd_varint(&r);
   pt->owner_id = cs_rd_varint(&r);
-  pt->name = cs_rd_str(&r);
-  pt->email = cs_rd_str(&r);
-  pt->phone = cs_rd_str(&r);
+  pt->name = cs_rd_text(&r);
+  pt->email = cs_rd_text(&r);
+  pt->phone = cs_rd_text(&r);
   pt->created_at_ms = cs_rd_zigzag(&r);
   pt->updated_at_ms = cs_rd_zigzag(&r);
   pt->name_docid = cs_rd_u32(&r);
@@ -368,8 +378,8 @@ int cs_point_decode(const void *p, size_t n, cs_point *x) {
   cs_rd r;
   if (rd_begin(&r, p, n)) return CS_ECORRUPT;
   x->id = cs_rd_varint(&r);
-  x->text = cs_rd_str(&r);
-  x->category = cs_rd_str(&r);
+  x->text = cs_rd_text(&r);
+  x->category = cs_rd_text(&r);
   return rd_finish(&r);
 }
 

@@ -59,6 +59,10 @@ uint64_t cs_rd_varint(cs_rd *r);
 uint32_t cs_rd_u32(cs_rd *r); /* a varint that must fit 32 bits */
 int64_t cs_rd_zigzag(cs_rd *r);
 cs_str cs_rd_str(cs_rd *r);
+/* A string the writer stores as text: valid UTF-8 without NUL bytes
+ * (index/writer_docs.c cleans what it is given), else CS_ECORRUPT: a
+ * damaged record, never a JSON answer that cannot be written. */
+cs_str cs_rd_text(cs_rd *r);
 double cs_rd_f64(cs_rd *r);
 
 /* Roles of a turn's speaker. */

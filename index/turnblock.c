@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "tmarks.h"
+#include "utf8.h"
 #include "varint.h"
 
 #include <string.h>
@@ -28,7 +29,7 @@ int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   if (r.err || it->n == 0 || it->n > CS_TBLOCK_TURNS || it->nspk > it->n) return CS_ECORRUPT;
   it->spk = r.p;
   for (uint32_t i = 0; i < it->nspk; i++)
-    cs_rd_str(&r);
+    cs_rd_text(&r); /* the turns' speakers: checked here, once a block */
   it->spk_end = r.p;
   uint64_t meta_len = cs_rd_varint(&r);
   if (r.err || meta_len > (size_t)(r.end - r.p)) return CS_ECORRUPT;
@@ -96,8 +97,8 @@ int cs_tblock_check(cs_slice k, cs_slice v, cs_buf *scratch) {
   int rc = cs_tblock_begin(&it, k, v);
   if (!rc) rc = cs_tblock_texts(&it, scratch);
   cs_turn t;
-  while (!rc)
-    rc = cs_tblock_next(&it, &t);
+  while (!rc && !(rc = cs_tblock_next(&it, &t)))
+    if (!cs_utf8_valid(t.text.p, t.text.len)) rc = CS_ECORRUPT; /* the writer stores UTF-8 */
   return rc == CS_ENOTFOUND ? 0 : rc;
 }
 

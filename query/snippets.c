@@ -8,6 +8,7 @@
  */
 #include "search_int.h"
 
+#include "corrupt.h"
 #include "errors.h"
 #include "isotime.h"
 
@@ -117,6 +118,15 @@ static int snippet_text(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf 
   cs_jtext_key(o, "text", 0);
   cs_jtext_string(o, b->len ? (const char *)b->p : "", b->len);
   cs_jtext_c(o, '}');
+  if (o->err == CS_JTEXT_BAD_UTF8) {
+    /* The writer stores UTF-8: a text that is not is damage, reported
+     * (once) and left out, as a turn block that does not decode. */
+    cs_jtext_rewind(o, off);
+    uint8_t key[12];
+    cs_key_turn(key, pc->c.id, t.seq);
+    cs_corrupt(CS_T_TURN, (cs_slice){key, 12});
+    return 0;
+  }
   if (o->err) return CS_ENOMEM;
   *out = (cs__jspan){off, o->n - off};
   return 0;

@@ -236,9 +236,10 @@ int th_docs_with(const char *index_dir, const char *word) {
   return count;
 }
 
-/* Writes the damage with the store API. */
-void th_index_damage(const char *index, int t, const void *key, size_t klen, const void *val,
-                     size_t vlen) {
+/* Writes the damage with the store API: the record's value (a copy in
+ * buf, *n bytes) as edit leaves it. */
+static void damage(const char *index, int t, const void *key, size_t klen,
+                   void (*edit)(uint8_t *buf, size_t *n, const void *arg), const void *arg) {
   cs_store *s;
   cs_txn *txn;
   char err[512] = "";
@@ -246,16 +247,49 @@ void th_index_damage(const char *index, int t, const void *key, size_t klen, con
   REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
   cs_slice k = {key, klen}, v;
   REQUIRE(cs_get(txn, (cs_table)t, k, &v) == 0, "the record to damage exists");
-  uint8_t half[4096];
-  if (!val) {
-    REQUIRE(v.len / 2 <= sizeof half, "value too large");
-    memcpy(half, v.data, v.len / 2);
-    val = half;
-    vlen = v.len / 2;
-  }
-  cs_slice nv = {val, vlen};
+  uint8_t buf[4096];
+  REQUIRE(v.len <= sizeof buf, "value too large");
+  size_t n = v.len;
+  memcpy(buf, v.data, n);
+  edit(buf, &n, arg);
+  cs_slice nv = {buf, n};
   REQUIRE(cs_put(txn, (cs_table)t, k, nv) == 0 && cs_txn_commit(txn) == 0, "write the damage");
   cs_store_close(s);
+}
+
+struct replacement {
+  const void *val;
+  size_t len;
+};
+
+static void replace(uint8_t *buf, size_t *n, const void *arg) {
+  const struct replacement *r = arg;
+  if (!r->val) {
+    *n /= 2;
+    return;
+  }
+  REQUIRE(r->len <= 4096, "value too large");
+  memcpy(buf, r->val, r->len);
+  *n = r->len;
+}
+
+void th_index_damage(const char *index, int t, const void *key, size_t klen, const void *val,
+                     size_t vlen) {
+  struct replacement r = {val, vlen};
+  damage(index, t, key, klen, replace, &r);
+}
+
+static void not_utf8(uint8_t *buf, size_t *n, const void *arg) {
+  const char *word = arg;
+  size_t w = strlen(word), at = 0;
+  while (at + w <= *n && memcmp(buf + at, word, w) != 0)
+    at++;
+  REQUIRE(at + w <= *n, "'%s' is stored as it is (not compressed)", word);
+  buf[at] = 0xFF;
+}
+
+void th_index_not_utf8(const char *index, int t, const void *key, size_t klen, const char *word) {
+  damage(index, t, key, klen, not_utf8, word);
 }
 
 size_t th_index_key(const char *index, int table, const char *prefix, uint8_t *out, size_t cap) {

@@ -70,6 +70,11 @@ int th_wait_docs(const char *index_dir, const char *word, int want, int timeout_
  * it; REQUIREs that the record exists. */
 void th_index_damage(const char *index_dir, int t, const void *key, size_t klen, const void *val,
                      size_t vlen);
+/* Makes the first byte of `word` in that value 0xFF (REQUIREs it there,
+ * stored as it is): the record still decodes, but that text is no longer
+ * UTF-8. */
+void th_index_not_utf8(const char *index_dir, int t, const void *key, size_t klen,
+                       const char *word);
 /* The first key of table t (a CS_T_*) starting with prefix, copied to out;
  * returns its length (REQUIREs one). */
 size_t th_index_key(const char *index_dir, int table, const char *prefix, uint8_t *out, size_t cap);

@@ -523,6 +523,14 @@ static void check_utf8_valid(cs_analyzer *a) {
       {"\xE2\x82", 2, 0},         /* truncated € */
       {"\xEF\xBF\xBD", 3, 1},     /* U+FFFD itself */
       {"\xC3\xB1\xC3", 3, 0},     /* valid then truncated */
+      /* Past eight bytes, ASCII is skipped a word at a time. */
+      {"abcdefghijklmnopq", 17, 1},
+      {"abcdefghijklmn\0pq", 17, 0},            /* NUL in the second word */
+      {"abcdefgh\0", 9, 0},                     /* NUL after a whole word */
+      {"abcdefghijklmn\xC3\xB1", 16, 1},        /* a character ending the second word */
+      {"abcdefghijklmno\xC3\xB1", 17, 1},       /* ... straddling it */
+      {"abcdefghijklmno\xFF", 16, 0},           /* a bad byte ending the second word */
+      {"a\xC3\xB1o abcdefghijk\x80xyz", 20, 0}, /* a lone continuation after a run */
   };
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     if (cs_utf8_valid(v[i].s, v[i].len) != v[i].valid) {
@@ -752,8 +760,9 @@ static void check_fuzz(cs_analyzer *a) {
       if (!reported++) printf("  repair disagrees with U8_NEXT at iteration %d\n", iter);
       check_failed = 1;
     }
-    if (cs_utf8_valid(text, len) && (rl != len || memcmp(r1, text, len) != 0)) {
-      if (!reported++) printf("  repair changed valid text at iteration %d\n", iter);
+    if (cs_utf8_valid(text, len) != (rl == len && memcmp(r1, text, len) == 0)) {
+      if (!reported++)
+        printf("  valid text is not what repair leaves unchanged (iteration %d)\n", iter);
       check_failed = 1;
     }
     free(r1);

@@ -25,6 +25,11 @@ void cs_jtext_raw(cs_jtext *o, const void *s, size_t n) {
   o->n += n;
 }
 
+void cs_jtext_rewind(cs_jtext *o, size_t n) {
+  if (o->err == CS_JTEXT_BAD_UTF8) o->err = 0;
+  if (!o->err && n < o->n) o->n = n;
+}
+
 void cs_jtext_c(cs_jtext *o, char c) {
   if (grow(o, 1)) return;
   o->p[o->n++] = c;

@@ -32,6 +32,10 @@ void cs_jtext_real(cs_jtext *o, double v, int precision);
 /* "name": with a separating comma unless first (names are plain ASCII
  * literals: written as they are). */
 void cs_jtext_key(cs_jtext *o, const char *name, int first);
+/* Drops what was written past n (at most o->n) and forgets a string that
+ * was not valid UTF-8 (not running out of memory): for a caller that
+ * leaves such a value out. */
+void cs_jtext_rewind(cs_jtext *o, size_t n);
 /* The text NUL-terminated, its length in *len, the buffer handed over;
  * NULL (and the buffer freed) when o->err. */
 char *cs_jtext_finish(cs_jtext *o, size_t *len);

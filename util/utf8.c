@@ -58,9 +58,24 @@ size_t cs_utf8_char_len(const char *s, size_t len) {
 
 int cs_utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
+  const uint64_t hi = 0x8080808080808080u, ones = 0x0101010101010101u;
   size_t i = 0;
   while (i < len) {
-    /* ASCII runs are the common case; skip them without decoding. */
+    /* ASCII is the common case: eight bytes at a time, on to the first
+     * byte that has its high bit set or is NUL (the lowest flagged one is
+     * exact: the zero-byte test errs only above a zero byte). */
+    if (len - i >= 8) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      uint64_t stop = (w & hi) | ((w - ones) & ~w & hi);
+      if (!stop) {
+        i += 8;
+        continue;
+      }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      i += (size_t)__builtin_ctzll(stop) >> 3;
+#endif
+    }
     if (p[i] != 0 && p[i] < 0x80) {
       i++;
       continue;

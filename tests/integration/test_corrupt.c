@@ -8,7 +8,10 @@
  * /v1/metrics counts them; the server log names each once however often it
  * is met; an analyst still sees no name; and verify names each and exits
  * non-zero. A chunk rewritten with a conversation bound far too low (it
- * decodes: only verify can tell) is named by verify too.
+ * decodes: only verify can tell) is named by verify too. So are a title
+ * and a turn's text that are no longer UTF-8 (a flipped byte in records
+ * that otherwise decode): damage like the rest, not an answer that cannot
+ * be written.
  */
 #include "harness.h"
 #include "postings.h"
@@ -73,14 +76,18 @@ int main(void) {
   th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
             "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), (2, 1, 'Bea Gómez');"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (1, 1, 1), (2, 1, 1), "
-            "(3, 1, 1), (4, 1, 1), (5, 2, 1);"
+            "(3, 1, 1), (4, 1, 1), (5, 2, 1), (7, 1, 1);"
+            "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
+            "(6, 1, 1, 'Huerto');"
             "INSERT INTO segments VALUES "
             "(1, 0, 'a', 'other', 0, 1, 'vivienda de alquiler'),"
             "(2, 0, 'a', 'other', 0, 1, 'vivienda sin luz'),"
             "(3, 0, 'a', 'other', 0, 1, 'vivienda y comida'),"
             "(3, 1, 'a', 'other', 1, 2, 'gracias'),"
             "(4, 0, 'a', 'other', 0, 1, 'zanahorias del huerto'),"
-            "(5, 0, 'a', 'other', 0, 1, 'soy Bea Gómez y pido una vivienda')");
+            "(5, 0, 'a', 'other', 0, 1, 'soy Bea Gómez y pido una vivienda'),"
+            "(6, 0, 'a', 'other', 0, 1, 'peras del huerto'),"
+            "(7, 0, 'a', 'other', 0, 1, 'ciruelas maduras')");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -97,29 +104,44 @@ int main(void) {
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
   lower_bound(index, "alquil");
+  cs_key_u64(key, 6);
+  th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
+  cs_key_turn(key, 7, 0);
+  th_index_not_utf8(index, CS_T_TURN, key, 12, "ciruelas");
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
-  for (int round = 0; round < 2; round++) { /* met twice, named once */
-    char *b = th_http_get_status(port, "/v1/search?q=vivienda", TH_ADMIN_TOKEN, &st);
-    CHECK(st == 200 && b && strstr(b, "\"conversation_id\":1,") &&
-              !strstr(b, "\"conversation_id\":2,"),
-          "a search meeting damaged records answers, skipping them (%d): %s", st, b);
-    free(b);
-    b = th_http_get_status(port, "/v1/search?q=zanahoria", TH_ADMIN_TOKEN, &st);
-    CHECK(st == 200, "a search over a damaged postings chunk answers (%d): %s", st, b);
-    free(b);
-    b = th_http_get_status(port, "/v1/conversations/2", TH_ADMIN_TOKEN, &st);
-    CHECK(st == 500 && b && strstr(b, "index_corrupt"),
-          "a damaged conversation is 500 index_corrupt (%d): %s", st, b);
-    free(b);
-    b = th_http_get_status(port, "/v1/conversations/3", TH_ADMIN_TOKEN, &st);
-    CHECK(st == 500 && b && strstr(b, "index_corrupt"),
-          "a conversation with a damaged turn is 500 index_corrupt, not partial (%d): %s", st, b);
-    free(b);
-    b = th_http_get_status(port, "/v1/conversations/1", TH_ADMIN_TOKEN, &st);
-    CHECK(st == 200, "an intact conversation still reads (%d)", st);
-    free(b);
+  /* Each asked twice: met twice, named once. */
+  static const struct {
+    const char *path;
+    int status;
+    const char *has, *lacks, *what;
+  } asks[] = {
+      {"/v1/search?q=vivienda", 200, "\"conversation_id\":1,", "\"conversation_id\":2,",
+       "a search meeting damaged records answers, skipping them"},
+      {"/v1/search?q=zanahoria", 200, NULL, NULL, "a search over a damaged postings chunk answers"},
+      {"/v1/conversations/2", 500, "index_corrupt", NULL,
+       "a damaged conversation is 500 index_corrupt"},
+      {"/v1/conversations/3", 500, "index_corrupt", NULL,
+       "a conversation with a damaged turn is 500 index_corrupt, not partial"},
+      {"/v1/conversations/1", 200, NULL, NULL, "an intact conversation still reads"},
+      {"/v1/search?q=ciruelas", 200, "\"conversation_id\":7,", "maduras",
+       "a search answers, leaving out the snippet whose text is not UTF-8"},
+      {"/v1/search?q=peras", 200, NULL, "\"conversation_id\":6,",
+       "and skips the conversation whose title is not UTF-8"},
+      {"/v1/conversations/6", 500, "index_corrupt", NULL,
+       "a title that is not UTF-8 is 500 index_corrupt"},
+      {"/v1/conversations/7", 500, "index_corrupt", NULL,
+       "a turn whose text is not UTF-8 is 500 index_corrupt"},
+  };
+  for (int round = 0; round < 2; round++) {
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+      char *b = th_http_get_status(port, asks[i].path, TH_ADMIN_TOKEN, &st);
+      CHECK(st == asks[i].status && b && (!asks[i].has || strstr(b, asks[i].has)) &&
+                (!asks[i].lacks || !strstr(b, asks[i].lacks)),
+            "%s (%d): %s", asks[i].what, st, b ? b : "(none)");
+      free(b);
+    }
   }
   /* An analyst never sees a name, even one the index can no longer read:
    * the texts of that person's conversations are withheld, and no word
@@ -139,16 +161,16 @@ int main(void) {
   char *h = compact(th_http_get_status(port, "/v1/health", NULL, &st));
   CHECK(st == 200 && h && strstr(h, "\"status\":\"degraded\""), "/v1/health is degraded: %s",
         h ? h : "(none)");
-  CHECK(h && strstr(h, "\"corrupt_records\":4"), "/v1/health counts 4 damaged records: %s",
+  CHECK(h && strstr(h, "\"corrupt_records\":6"), "/v1/health counts 6 damaged records: %s",
         h ? h : "(none)");
-  CHECK(h && strstr(h, "\"conversation\":1") && strstr(h, "\"turn\":1") &&
+  CHECK(h && strstr(h, "\"conversation\":2") && strstr(h, "\"turn\":2") &&
             strstr(h, "\"postings\":1") && strstr(h, "\"person\":1"),
         "/v1/health counts them by kind: %s", h ? h : "(none)");
   free(h);
   char *m = th_http_get(port, "/v1/metrics", TH_ADMIN_TOKEN);
-  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 4\n"),
-        "/v1/metrics has convsearch_index_corrupt_records 4");
-  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records_by_kind{kind=\"turn\"} 1\n"),
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 6\n"),
+        "/v1/metrics has convsearch_index_corrupt_records 6");
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records_by_kind{kind=\"turn\"} 2\n"),
         "/v1/metrics counts them by kind");
   free(m);
   CHECK(th_server_log_count("damaged index record: conversation 2 ") == 1,
@@ -157,6 +179,9 @@ int main(void) {
         "the log names the damaged turn once");
   CHECK(th_server_log_count("damaged index record: postings of 'zanahori") == 1,
         "the log names the damaged postings chunk once");
+  CHECK(th_server_log_count("damaged index record: conversation 6 ") == 1 &&
+            th_server_log_count("damaged index record: turn 7/0 ") == 1,
+        "and the records whose text is not UTF-8, once each");
   th_stop(srv);
 
   int rc = th_indexer(verify);
@@ -169,6 +194,9 @@ int main(void) {
         "verify names the damaged postings chunk");
   CHECK(th_log_count("damaged record: person 2 cannot be decoded") == 1,
         "verify names the damaged person");
+  CHECK(th_log_count("damaged record: conversation 6 cannot be decoded") == 1 &&
+            th_log_count("damaged record: turn 7/0 cannot be decoded") == 1,
+        "verify names the records whose text is not UTF-8");
   CHECK(th_log_count("term 'alquil': the chunk from docid") == 1 &&
             th_log_count("bounds its conversations' scores by 0.0039, one reaches") == 1,
         "verify names the chunk whose conversation bound is too low");
