@@ -91,6 +91,10 @@ t_start=$(date +%s)
 # ------------------------------------------------------------------ build
 build=$bench/out/build
 log "building (Release) in $build"
+# What is built is what the report names: the sources as they are now (a
+# change made while the run measures is not in its binaries).
+build_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+build_dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | grep -v '^.. bench/' | wc -l)
 # A build tree configured from another source (an older layout) is rebuilt.
 if [ -f "$build/CMakeCache.txt" ] && ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$root\$" "$build/CMakeCache.txt"; then
   rm -rf "$build"
@@ -358,8 +362,8 @@ rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db" "$out/synl-lucene.d
   echo "mem_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
   echo "kernel=$(uname -r)"
   echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-  echo "dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | grep -v '^.. bench/' | wc -l)"
+  echo "commit=$build_commit"
+  echo "dirty=$build_dirty"
   echo "postgresql=$(psql "$pg" -qAt -c 'SHOW server_version')"
   echo "sqlite=$(pkg-config --modversion sqlite3)"
   echo "xapian=$(xapian-config --version | awk '{print $NF}')"

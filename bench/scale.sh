@@ -111,7 +111,7 @@ for n in $sizes; do
   scale_one "$n"
 done
 {
-  echo "commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  echo "commit=$build_commit" # run.sh's, taken when it built the binaries
   echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
   echo "sizes=$sizes"
   echo "http_seconds=$http_s"
