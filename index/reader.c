@@ -642,8 +642,6 @@ static int seek_chunk(cs_pcur *c, uint32_t target, cs_slice *k, cs_slice *v) {
   return prc == 0 ? cs_cursor_next(c->cur, k, v) : cs_cursor_seek(c->cur, sl(key, klen), k, v);
 }
 
-/* Moves to the first document >= target from the current one in the
- * chunk, or to the next chunk's first when there is none. */
 void cs_pcur_advance_to(cs_pcur *c, const uint32_t *end) {
   if (c->docid == CS_DOCID_END) return;
   uint32_t i = (uint32_t)(end - c->chunk.docid);
@@ -651,11 +649,13 @@ void cs_pcur_advance_to(cs_pcur *c, const uint32_t *end) {
     next_chunk(c);
     return;
   }
-  if (i <= c->i) return;
+  if (i <= c->i) return; /* never backwards */
   c->i = i;
   c->docid = c->chunk.docid[i];
 }
 
+/* Moves to the first document >= target from the current one in the
+ * chunk, or to the next chunk's first when there is none. */
 static void find_in_chunk(cs_pcur *c, uint32_t target) {
   uint32_t lo = c->i, hi = c->chunk.n;
   while (lo < hi) {
