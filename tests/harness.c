@@ -247,7 +247,7 @@ static void damage(const char *index, int t, const void *key, size_t klen,
   REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
   cs_slice k = {key, klen}, v;
   REQUIRE(cs_get(txn, (cs_table)t, k, &v) == 0, "the record to damage exists");
-  uint8_t buf[4096];
+  static uint8_t buf[1 << 16];
   REQUIRE(v.len <= sizeof buf, "value too large");
   size_t n = v.len;
   memcpy(buf, v.data, n);
@@ -268,7 +268,7 @@ static void replace(uint8_t *buf, size_t *n, const void *arg) {
     *n /= 2;
     return;
   }
-  REQUIRE(r->len <= 4096, "value too large");
+  REQUIRE(r->len <= 1 << 16, "value too large");
   memcpy(buf, r->val, r->len);
   *n = r->len;
 }
