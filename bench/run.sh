@@ -94,7 +94,7 @@ log "building (Release) in $build"
 # What is built is what the report names: the sources as they are now (a
 # change made while the run measures is not in its binaries).
 build_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-build_dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | grep -v '^.. bench/' | wc -l)
+build_dirty=$(git --no-optional-locks status --porcelain 2>/dev/null | { grep -v '^.. bench/' || true; } | wc -l)
 # A build tree configured from another source (an older layout) is rebuilt.
 if [ -f "$build/CMakeCache.txt" ] && ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$root\$" "$build/CMakeCache.txt"; then
   rm -rf "$build"
