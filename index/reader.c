@@ -254,6 +254,17 @@ int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out) {
   return block_turn(r, k, v, 0, seq, out);
 }
 
+int cs_reader_turn_damaged(cs_reader *r, uint64_t conv, int32_t seq) {
+  cs_slice k, v;
+  int past;
+  if ((r->tcur || cs_cursor_open(r->txn, CS_T_TURN, &r->tcur) == 0) &&
+      turn_block(r->tcur, conv, seq, &k, &v, &past) == 0)
+    return cs_corrupt(CS_T_TURN, k);
+  uint8_t key[12]; /* (the block cannot be found again: the turn's own key) */
+  cs_key_turn(key, conv, seq);
+  return cs_corrupt(CS_T_TURN, sl(key, 12));
+}
+
 /* The docid of the first turn of block (k, v) of conversation `key`
  * (cs_key_turn), or -1 when (k, v) is another conversation's or damaged. */
 static int64_t block_first_docid(cs_slice k, cs_slice v, const uint8_t *key) {

@@ -50,6 +50,11 @@ int cs_reader_conv(cs_reader *r, uint64_t id, cs_conv *out);
  * checked for UTF-8 (cs_reader_turns checks it): the snippets write a
  * window of it, which the JSON writer checks. */
 int cs_reader_turn(cs_reader *r, uint64_t conv, int32_t seq, cs_turn *out);
+/* Reports the stored block that holds turn `seq` of conversation conv as
+ * damaged (corrupt.h: counted and named by its key, as every other reader
+ * of that block names it), for a caller that found the turn's text is not
+ * UTF-8. Returns CS_ECORRUPT. */
+int cs_reader_turn_damaged(cs_reader *r, uint64_t conv, int32_t seq);
 /* cs_reader_turn for the turn with docid `docid` of conversation conv
  * without its CS_T_DOCS record: from the block holding seq `guess`, at most
  * CS_TURN_NEAR_STEPS blocks back or on (a conversation's docids grow with

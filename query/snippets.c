@@ -8,7 +8,6 @@
  */
 #include "search_int.h"
 
-#include "corrupt.h"
 #include "errors.h"
 #include "isotime.h"
 
@@ -122,9 +121,7 @@ static int snippet_text(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf 
     /* The writer stores UTF-8: a text that is not is damage, reported
      * (once) and left out, as a turn block that does not decode. */
     cs_jtext_rewind(o, off);
-    uint8_t key[12];
-    cs_key_turn(key, pc->c.id, t.seq);
-    cs_corrupt(CS_T_TURN, (cs_slice){key, 12});
+    cs_reader_turn_damaged(s->r, pc->c.id, t.seq);
     return 0;
   }
   if (o->err) return CS_ENOMEM;

@@ -87,7 +87,8 @@ int main(void) {
             "(4, 0, 'a', 'other', 0, 1, 'zanahorias del huerto'),"
             "(5, 0, 'a', 'other', 0, 1, 'soy Bea Gómez y pido una vivienda'),"
             "(6, 0, 'a', 'other', 0, 1, 'peras del huerto'),"
-            "(7, 0, 'a', 'other', 0, 1, 'ciruelas maduras')");
+            "(7, 0, 'a', 'other', 0, 1, 'buenos días'),"
+            "(7, 1, 'a', 'other', 1, 2, 'ciruelas maduras')");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -106,7 +107,7 @@ int main(void) {
   lower_bound(index, "alquil");
   cs_key_u64(key, 6);
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
-  cs_key_turn(key, 7, 0);
+  cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
   th_index_not_utf8(index, CS_T_TURN, key, 12, "ciruelas");
 
   int port, st;
@@ -180,8 +181,9 @@ int main(void) {
   CHECK(th_server_log_count("damaged index record: postings of 'zanahori") == 1,
         "the log names the damaged postings chunk once");
   CHECK(th_server_log_count("damaged index record: conversation 6 ") == 1 &&
-            th_server_log_count("damaged index record: turn 7/0 ") == 1,
-        "and the records whose text is not UTF-8, once each");
+            th_server_log_count("damaged index record: turn 7/0 ") == 1 &&
+            th_server_log_count("damaged index record: turn 7/1 ") == 0,
+        "and the records whose text is not UTF-8, once each, the turn by its block");
   th_stop(srv);
 
   int rc = th_indexer(verify);
