@@ -407,6 +407,13 @@ int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out) 
   return rc == CS_ENOTFOUND ? rc : cs_corrupt_rc(rc, CS_T_PASSAGE, sl(key, 12));
 }
 
+int cs_reader_passage_damaged(cs_reader *r, uint64_t conv, uint32_t n) {
+  (void)r;
+  uint8_t key[12];
+  cs_pblock_key(key, conv, n);
+  return cs_corrupt(CS_T_PASSAGE, sl(key, 12));
+}
+
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {
   return cs_get(r->txn, CS_T_META, sl(key, strlen(key)), val);
 }

@@ -80,6 +80,10 @@ int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *ou
 int cs_reader_is_erased(cs_reader *r, uint64_t patient);
 /* Passage number `n` of a conversation (numbered from 0 in transcript order). */
 int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out);
+/* Reports the stored block that holds passage n of conversation conv as
+ * damaged (corrupt.h), for a caller that found its offsets do not fit the
+ * turns' texts. Returns CS_ECORRUPT. */
+int cs_reader_passage_damaged(cs_reader *r, uint64_t conv, uint32_t n);
 /* A raw META value (e.g. "mirror_status", JSON written by the mirror). */
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val);
 /* The oldest pending mirror operation (CS_ENOTFOUND when none). */

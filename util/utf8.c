@@ -130,3 +130,7 @@ size_t cs_utf8_cut(const char *s, size_t len, size_t max) {
     i--;
   return i;
 }
+
+int cs_utf8_boundary(const char *s, size_t len, size_t i) {
+  return i == len || (i < len && ((unsigned char)s[i] & 0xC0) != 0x80);
+}

@@ -23,4 +23,9 @@ size_t cs_utf8_char_len(const char *s, size_t len);
  * bytes and does not cut a character in two. s must be valid UTF-8. */
 size_t cs_utf8_cut(const char *s, size_t len, size_t max);
 
+/* 1 when offset i (at most len) of valid UTF-8 s[0..len) is between two
+ * characters (or at an end), 0 when it would cut one in two or lies past
+ * len: how an offset read from disk is checked before a text is cut there. */
+int cs_utf8_boundary(const char *s, size_t len, size_t i);
+
 #endif

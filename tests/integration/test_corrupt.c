@@ -11,9 +11,11 @@
  * decodes: only verify can tell) is named by verify too. So are a title
  * and a turn's text that are no longer UTF-8 (a flipped byte in records
  * that otherwise decode): damage like the rest, not an answer that cannot
- * be written.
+ * be written. And a passage whose offsets cut a character of its turn in
+ * two: Q&A leaves it out and names it, rather than failing the answer.
  */
 #include "harness.h"
+#include "passblock.h"
 #include "postings.h"
 #include "records.h"
 #include "store.h"
@@ -32,6 +34,18 @@ static char *compact(char *s) { /* spaces out, whatever the server's JSON style 
   return s;
 }
 
+/* Opens a write transaction on the index and reads the value of table t
+ * under key (REQUIREs it); the caller puts, commits and closes *s. */
+static cs_txn *edit(const char *index, int t, const void *key, size_t klen, cs_store **s,
+                    cs_slice *v) {
+  cs_txn *txn;
+  char err[512] = "";
+  REQUIRE(cs_store_open(index, 0, s, err, sizeof err) == 0, "open the index: %s", err);
+  REQUIRE(cs_txn_begin(*s, 1, &txn) == 0, "write transaction");
+  REQUIRE(cs_get(txn, t, (cs_slice){key, klen}, v) == 0, "the record exists");
+  return txn;
+}
+
 /* Rewrites term's first postings chunk, which must carry a conversation
  * bound (index/cbound.h), with the same documents and a bound far too low:
  * a chunk that decodes, as a writer's bug would leave it, with which a
@@ -40,12 +54,8 @@ static void lower_bound(const char *index, const char *term) {
   uint8_t key[64];
   size_t klen = th_index_key(index, CS_T_POST, term, key, sizeof key);
   cs_store *s;
-  cs_txn *txn;
-  char err[512] = "";
-  REQUIRE(cs_store_open(index, 0, &s, err, sizeof err) == 0, "open the index: %s", err);
-  REQUIRE(cs_txn_begin(s, 1, &txn) == 0, "write transaction");
   cs_slice v;
-  REQUIRE(cs_get(txn, CS_T_POST, (cs_slice){key, klen}, &v) == 0, "the chunk exists");
+  cs_txn *txn = edit(index, CS_T_POST, key, klen, &s, &v);
   cs_chunk c;
   cs_plist l;
   cs_plist_init(&l);
@@ -65,6 +75,38 @@ static void lower_bound(const char *index, const char *term) {
   cs_store_close(s);
 }
 
+/* Rewrites passage 0 of conversation conv (the first of its block) so
+ * that it ends at byte `end` of its last turn: a block that decodes, with
+ * an offset only the turn's text can show is wrong. */
+static void cut_passage(const char *index, uint64_t conv, uint32_t end) {
+  uint8_t key[12];
+  cs_pblock_key(key, conv, 0);
+  cs_store *s;
+  cs_slice v;
+  cs_txn *txn = edit(index, CS_T_PASSAGE, key, 12, &s, &v);
+  cs_pblock_it it;
+  cs_passage p;
+  cs_pblock_b b;
+  cs_pblock_b_init(&b);
+  REQUIRE(cs_pblock_begin(&it, v.data, v.len) == 0, "the block decodes");
+  for (int i = 0; cs_pblock_next(&it, &p) == 0; i++) {
+    if (i == 0) {
+      REQUIRE(p.last_end > end, "passage 0 ends after byte %u", end);
+      p.last_end = end;
+    }
+    cs_pblock_b_add(&b, &p);
+  }
+  cs_buf out;
+  cs_buf_init(&out);
+  REQUIRE(cs_pblock_b_encode(&b, &out) == 0 &&
+              cs_put(txn, CS_T_PASSAGE, (cs_slice){key, 12}, (cs_slice){out.p, out.len}) == 0 &&
+              cs_txn_commit(txn) == 0,
+          "write the passage");
+  cs_buf_free(&out);
+  cs_pblock_b_free(&b);
+  cs_store_close(s);
+}
+
 int main(void) {
   th_init("corrupt");
   PGconn *c;
@@ -76,7 +118,7 @@ int main(void) {
   th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
             "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), (2, 1, 'Bea Gómez');"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (1, 1, 1), (2, 1, 1), "
-            "(3, 1, 1), (4, 1, 1), (5, 2, 1), (7, 1, 1);"
+            "(3, 1, 1), (4, 1, 1), (5, 2, 1), (7, 1, 1), (8, 1, 1);"
             "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
             "(6, 1, 1, 'Huerto');"
             "INSERT INTO segments VALUES "
@@ -88,7 +130,8 @@ int main(void) {
             "(5, 0, 'a', 'other', 0, 1, 'soy Bea Gómez y pido una vivienda'),"
             "(6, 0, 'a', 'other', 0, 1, 'peras del huerto'),"
             "(7, 0, 'a', 'other', 0, 1, 'buenos días'),"
-            "(7, 1, 'a', 'other', 1, 2, 'ciruelas maduras')");
+            "(7, 1, 'a', 'other', 1, 2, 'ciruelas maduras'),"
+            "(8, 0, 'a', 'other', 0, 1, 'el niño come pan')");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -109,6 +152,7 @@ int main(void) {
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
   cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
   th_index_not_utf8(index, CS_T_TURN, key, 12, "ciruelas");
+  cut_passage(index, 8, 6); /* "el ni" is 5 bytes, 'ñ' the next two */
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
@@ -144,6 +188,22 @@ int main(void) {
       free(b);
     }
   }
+  /* Q&A over the conversation whose only passage cuts 'ñ' in two: an
+   * answer without it (asked twice, named once), not a failed one. */
+  for (int round = 0; round < 2; round++) {
+    char *q =
+        compact(th_http_post(port, "/v1/qa/retrieve", TH_ADMIN_TOKEN,
+                             "{\"question\": \"¿qué come el niño?\", \"conversation_id\": 8}"));
+    CHECK(q && strstr(q, "\"passages\":[]") && !strstr(q, "\"error\""),
+          "Q&A answers, leaving out the passage whose offsets cut a character: %s",
+          q ? q : "(none)");
+    free(q);
+  }
+  char *qa = th_http_post(port, "/v1/qa/retrieve", TH_ADMIN_TOKEN,
+                          "{\"question\": \"¿busca vivienda?\", \"conversation_id\": 1}");
+  CHECK(qa && strstr(qa, "vivienda de alquiler"), "an intact passage is still retrieved: %s",
+        qa ? qa : "(none)");
+  free(qa);
   /* An analyst never sees a name, even one the index can no longer read:
    * the texts of that person's conversations are withheld, and no word
    * matches in them. */
@@ -162,15 +222,15 @@ int main(void) {
   char *h = compact(th_http_get_status(port, "/v1/health", NULL, &st));
   CHECK(st == 200 && h && strstr(h, "\"status\":\"degraded\""), "/v1/health is degraded: %s",
         h ? h : "(none)");
-  CHECK(h && strstr(h, "\"corrupt_records\":6"), "/v1/health counts 6 damaged records: %s",
+  CHECK(h && strstr(h, "\"corrupt_records\":7"), "/v1/health counts 7 damaged records: %s",
         h ? h : "(none)");
   CHECK(h && strstr(h, "\"conversation\":2") && strstr(h, "\"turn\":2") &&
-            strstr(h, "\"postings\":1") && strstr(h, "\"person\":1"),
+            strstr(h, "\"postings\":1") && strstr(h, "\"person\":1") && strstr(h, "\"passage\":1"),
         "/v1/health counts them by kind: %s", h ? h : "(none)");
   free(h);
   char *m = th_http_get(port, "/v1/metrics", TH_ADMIN_TOKEN);
-  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 6\n"),
-        "/v1/metrics has convsearch_index_corrupt_records 6");
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 7\n"),
+        "/v1/metrics has convsearch_index_corrupt_records 7");
   CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records_by_kind{kind=\"turn\"} 2\n"),
         "/v1/metrics counts them by kind");
   free(m);
@@ -184,6 +244,8 @@ int main(void) {
             th_server_log_count("damaged index record: turn 7/0 ") == 1 &&
             th_server_log_count("damaged index record: turn 7/1 ") == 0,
         "and the records whose text is not UTF-8, once each, the turn by its block");
+  CHECK(th_server_log_count("damaged index record: passage 8/0 ") == 1,
+        "and the passage whose offsets cut a character, once");
   th_stop(srv);
 
   int rc = th_indexer(verify);
