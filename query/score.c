@@ -335,6 +335,48 @@ typedef struct taat_doc {
   uint32_t matched;
 } taat_doc;
 
+/* taat_window for a single cursor (one word, one variant): no accumulators,
+ * a document's score is its word's, kept in docid order as taat_window
+ * keeps it (the same bits). Once three turns are kept, a turn that cannot
+ * pass both the conversation's third best score and its third snippet is
+ * passed over without its division: the test multiplies, with a margin so
+ * that it never passes over one the exact comparisons would keep. */
+static void taat_one(xsearch *s, const xrange *R, xhit *h, uint32_t hi, uint64_t *mask,
+                     uint64_t exact_leaves[4], double top[3]) {
+  cs__exec *x = s->x;
+  uint32_t vi = x->act[0];
+  const xvar *v = &x->vars[vi];
+  uint32_t li = v->leaf;
+  unsigned fields = x->leaves[li].fields;
+  const uint8_t *bits = s->cur_bits;
+  const cs__ranker *rk = &x->rk;
+  const uint32_t *doc, *tf, *len;
+  uint32_t n = cs_pcur_peek(v->cur, &doc, &tf, &len), hit = 0, j;
+  double w = v->w, ct = w * rk->top[CS_DOC_TURN], at = rk->norm_a[CS_DOC_TURN],
+         bt = rk->norm_b[CS_DOC_TURN];
+  for (j = 0; j < n && doc[j] < hi; j++) {
+    uint32_t d = doc[j], r = d - R->f;
+    int kind = kind_of(R, d);
+    if (!(fields & (1u << kind))) continue;
+    if (bits && !((bits[r >> 3] >> (r & 7)) & 1)) continue;
+    hit = 1;
+    if (kind == CS_DOC_TURN && h->nsnip == SNIPPETS) {
+      double th = h->snip_score[SNIPPETS - 1] < top[2] ? h->snip_score[SNIPPETS - 1] : top[2];
+      if (ct * tf[j] <= th * (tf[j] + at + bt * len[j]) * (1 - 1e-9)) continue;
+    }
+    double sc = w * cs__bm25_tf(rk, kind, tf[j], len[j]);
+    if (sc > 0) {
+      cs__keep_top3(top, sc);
+      if (kind == CS_DOC_TURN) keep_snippet(h, d, sc);
+    }
+  }
+  x->tend[0] = doc + j; /* the first document at or past hi, or the chunk's end */
+  if (hit) {
+    mask[vi >> 6] |= 1ull << (vi & 63);
+    if (v->exact && x->leaves[li].expanded && li < 256) exact_leaves[li >> 6] |= 1ull << (li & 63);
+  }
+}
+
 /* score_conv's documents of [lo, hi) term at a time, when every cursor of
  * act[0..na) is a word's and sits in a decoded chunk holding all its
  * documents of the window: each cursor's documents straight from the chunk
@@ -352,9 +394,13 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
                        uint64_t *mask, uint64_t exact_leaves[4], double top[3]) {
   cs__exec *x = s->x;
   size_t span = (size_t)(hi - lo), nw = (span + 63) / 64; /* (no wrap near 2^32) */
+  if (cs_grow((void **)&x->tend, &x->tend_cap, na, sizeof *x->tend)) return CS_ENOMEM;
+  if (na == 1) {
+    taat_one(s, R, h, hi, mask, exact_leaves, top);
+    return 0;
+  }
   if (cs_grow((void **)&x->td, &x->td_cap, span, sizeof *x->td) ||
-      cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits) ||
-      cs_grow((void **)&x->tend, &x->tend_cap, na, sizeof *x->tend))
+      cs_grow((void **)&x->tbits, &x->tbits_cap, 2 * (size_t)nw, sizeof *x->tbits))
     return CS_ENOMEM;
   taat_doc *td = x->td;
   uint64_t *met = x->tbits, *lmet = x->tbits + nw;
