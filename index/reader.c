@@ -407,11 +407,38 @@ int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out) 
   return rc == CS_ENOTFOUND ? rc : cs_corrupt_rc(rc, CS_T_PASSAGE, sl(key, 12));
 }
 
-int cs_reader_passage_damaged(cs_reader *r, uint64_t conv, uint32_t n) {
-  (void)r;
-  uint8_t key[12];
-  cs_pblock_key(key, conv, n);
-  return cs_corrupt(CS_T_PASSAGE, sl(key, 12));
+typedef struct slice_walk {
+  uint64_t conv;
+  uint32_t n;
+  const cs_passage *p;
+  cs_slice_fn fn;
+  void *ctx;
+} slice_walk;
+
+enum { SLICES_DONE = 1 };
+
+static int slice_each(void *ctx, const cs_turn *t) {
+  slice_walk *w = ctx;
+  const cs_passage *p = w->p;
+  if (t->seq > p->last_seq) return SLICES_DONE;
+  uint32_t from = t->seq == p->first_seq ? p->first_off : 0;
+  uint32_t to = t->seq == p->last_seq ? p->last_end : (uint32_t)t->text.len;
+  if (from > to || !cs_utf8_boundary(t->text.p, t->text.len, from) ||
+      !cs_utf8_boundary(t->text.p, t->text.len, to)) {
+    uint8_t key[12];
+    cs_pblock_key(key, w->conv, w->n);
+    return cs_corrupt(CS_T_PASSAGE, sl(key, 12));
+  }
+  int rc = w->fn ? w->fn(w->ctx, t, from, to) : 0;
+  /* Stopping on the last turn spares decompressing the next block. */
+  return rc ? rc : t->seq == p->last_seq ? SLICES_DONE : 0;
+}
+
+int cs_reader_passage_slices(cs_reader *r, uint64_t conv, uint32_t n, const cs_passage *p,
+                             cs_slice_fn fn, void *ctx) {
+  slice_walk w = {conv, n, p, fn, ctx};
+  int rc = cs_reader_turns(r, conv, p->first_seq, CS_TURNS_TEXT, slice_each, &w);
+  return rc == SLICES_DONE ? 0 : rc;
 }
 
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val) {

@@ -80,10 +80,16 @@ int cs_reader_inter(cs_reader *r, uint64_t patient, uint64_t actor, cs_inter *ou
 int cs_reader_is_erased(cs_reader *r, uint64_t patient);
 /* Passage number `n` of a conversation (numbered from 0 in transcript order). */
 int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out);
-/* Reports the stored block that holds passage n of conversation conv as
- * damaged (corrupt.h), for a caller that found its offsets do not fit the
- * turns' texts. Returns CS_ECORRUPT. */
-int cs_reader_passage_damaged(cs_reader *r, uint64_t conv, uint32_t n);
+/* Calls fn (NULL: none) with each turn of passage n of conversation conv
+ * (p, cs_reader_passage's) and the part [from, to) of its text the passage
+ * covers, in seq order: one walk over the turn blocks from first_seq to
+ * last_seq, until fn returns non-zero (returned; 1 is taken as "done").
+ * Offsets past a turn's text, or cutting a character in two (the text
+ * would not be UTF-8), are damage: the passage's block is reported
+ * (corrupt.h) and CS_ECORRUPT returned. */
+typedef int (*cs_slice_fn)(void *ctx, const cs_turn *t, uint32_t from, uint32_t to);
+int cs_reader_passage_slices(cs_reader *r, uint64_t conv, uint32_t n, const cs_passage *p,
+                             cs_slice_fn fn, void *ctx);
 /* A raw META value (e.g. "mirror_status", JSON written by the mirror). */
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val);
 /* The oldest pending mirror operation (CS_ENOTFOUND when none). */

@@ -30,7 +30,6 @@
 #include "errors.h"
 #include "parser.h"
 #include "rank.h"
-#include "utf8.h"
 #include "varint.h"
 
 #include <inttypes.h>
@@ -137,45 +136,6 @@ typedef struct rendered {
   cs_buf text;
 } rendered;
 
-/* Calls fn with each turn of passage n of conversation conv (p) and the
- * part [from, to) of its text the passage covers, in seq order: one walk
- * over the conversation's turn blocks from first_seq to last_seq (seqs
- * missing in between cost nothing). Offsets that lie past a turn's text or
- * cut a character in two are damage (the text would not be UTF-8): the
- * passage is reported and not rendered (CS_ECORRUPT). */
-typedef int (*slice_fn)(void *ctx, const cs_turn *t, uint32_t from, uint32_t to);
-typedef struct slice_walk {
-  cs_reader *r;
-  uint64_t conv;
-  uint32_t n;
-  const cs_passage *p;
-  slice_fn fn;
-  void *ctx;
-} slice_walk;
-
-enum { SLICES_DONE = 1 };
-
-static int slice_each(void *ctx, const cs_turn *t) {
-  slice_walk *w = ctx;
-  const cs_passage *p = w->p;
-  if (t->seq > p->last_seq) return SLICES_DONE;
-  uint32_t from = t->seq == p->first_seq ? p->first_off : 0;
-  uint32_t to = t->seq == p->last_seq ? p->last_end : (uint32_t)t->text.len;
-  if (from > to || !cs_utf8_boundary(t->text.p, t->text.len, from) ||
-      !cs_utf8_boundary(t->text.p, t->text.len, to))
-    return cs_reader_passage_damaged(w->r, w->conv, w->n);
-  int rc = w->fn(w->ctx, t, from, to);
-  /* Stopping on the last turn spares decompressing the next block. */
-  return rc ? rc : t->seq == p->last_seq ? SLICES_DONE : 0;
-}
-
-static int passage_slices(cs_reader *r, uint64_t conv, uint32_t n, const cs_passage *p, slice_fn fn,
-                          void *ctx) {
-  slice_walk w = {r, conv, n, p, fn, ctx};
-  int rc = cs_reader_turns(r, conv, p->first_seq, CS_TURNS_TEXT, slice_each, &w);
-  return rc == SLICES_DONE ? 0 : rc;
-}
-
 typedef struct render_ctx {
   cs__redact red;
   rendered *out;
@@ -224,7 +184,7 @@ static int render(cs_reader *r, const cs_caller *c, uint32_t docid, rendered *ou
   if (rc) return rc;
   render_ctx rx = {.out = out};
   cs__redact_init(&rx.red, c, r, conv.patient_id);
-  rc = passage_slices(r, d.conversation_id, (uint32_t)d.seq, &p, render_slice, &rx);
+  rc = cs_reader_passage_slices(r, d.conversation_id, (uint32_t)d.seq, &p, render_slice, &rx);
   return rc ? rc : out->text.err;
 }
 
@@ -244,7 +204,7 @@ int cs__qa_passage_plain_text(cs_reader *r, uint32_t docid, cs_buf *out) {
   if (!rc) rc = cs_reader_passage(r, d.conversation_id, (uint32_t)d.seq, &p);
   if (rc) return rc;
   cs_buf_reset(out);
-  rc = passage_slices(r, d.conversation_id, (uint32_t)d.seq, &p, plain_slice, out);
+  rc = cs_reader_passage_slices(r, d.conversation_id, (uint32_t)d.seq, &p, plain_slice, out);
   return rc ? rc : out->err;
 }
 

@@ -76,9 +76,10 @@ static void lower_bound(const char *index, const char *term) {
 }
 
 /* Rewrites passage 0 of conversation conv (the first of its block) so
- * that it ends at byte `end` of its last turn: a block that decodes, with
- * an offset only the turn's text can show is wrong. */
-static void cut_passage(const char *index, uint64_t conv, uint32_t end) {
+ * that it starts at byte `from` of its first turn, or ends at byte `end`
+ * of its last (0: as it was): a block that decodes, with an offset only
+ * the turn's text can show is wrong. */
+static void cut_passage(const char *index, uint64_t conv, uint32_t from, uint32_t end) {
   uint8_t key[12];
   cs_pblock_key(key, conv, 0);
   cs_store *s;
@@ -90,7 +91,8 @@ static void cut_passage(const char *index, uint64_t conv, uint32_t end) {
   cs_pblock_b_init(&b);
   REQUIRE(cs_pblock_begin(&it, v.data, v.len) == 0, "the block decodes");
   for (int i = 0; cs_pblock_next(&it, &p) == 0; i++) {
-    if (i == 0) {
+    if (i == 0 && from) p.first_off = from;
+    if (i == 0 && end) {
       REQUIRE(p.last_end > end, "passage 0 ends after byte %u", end);
       p.last_end = end;
     }
@@ -118,7 +120,7 @@ int main(void) {
   th_sql(c, "INSERT INTO employees VALUES (1, 'Ana', NULL);"
             "INSERT INTO patients (id, owner_id, name) VALUES (1, 1, 'Uno'), (2, 1, 'Bea Gómez');"
             "INSERT INTO conversations (id, patient_id, owner_id) VALUES (1, 1, 1), (2, 1, 1), "
-            "(3, 1, 1), (4, 1, 1), (5, 2, 1), (7, 1, 1), (8, 1, 1);"
+            "(3, 1, 1), (4, 1, 1), (5, 2, 1), (7, 1, 1), (8, 1, 1), (9, 1, 1);"
             "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
             "(6, 1, 1, 'Huerto');"
             "INSERT INTO segments VALUES "
@@ -131,7 +133,8 @@ int main(void) {
             "(6, 0, 'a', 'other', 0, 1, 'peras del huerto'),"
             "(7, 0, 'a', 'other', 0, 1, 'buenos días'),"
             "(7, 1, 'a', 'other', 1, 2, 'ciruelas maduras'),"
-            "(8, 0, 'a', 'other', 0, 1, 'el niño come pan')");
+            "(8, 0, 'a', 'other', 0, 1, 'el niño come pan'),"
+            "(9, 0, 'a', 'other', 0, 1, 'año de cosecha')");
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -152,7 +155,8 @@ int main(void) {
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
   cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
   th_index_not_utf8(index, CS_T_TURN, key, 12, "ciruelas");
-  cut_passage(index, 8, 6); /* "el ni" is 5 bytes, 'ñ' the next two */
+  cut_passage(index, 8, 0, 6); /* "el ni" is 5 bytes, 'ñ' the next two */
+  cut_passage(index, 9, 2, 0); /* 'ñ' of "año" */
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
@@ -188,15 +192,17 @@ int main(void) {
       free(b);
     }
   }
-  /* Q&A over the conversation whose only passage cuts 'ñ' in two: an
-   * answer without it (asked twice, named once), not a failed one. */
-  for (int round = 0; round < 2; round++) {
-    char *q =
-        compact(th_http_post(port, "/v1/qa/retrieve", TH_ADMIN_TOKEN,
-                             "{\"question\": \"¿qué come el niño?\", \"conversation_id\": 8}"));
+  /* Q&A over the conversations whose only passage cuts 'ñ' in two, at its
+   * end or at its start: an answer without it (asked twice, named once),
+   * not a failed one. */
+  static const char *const cut_asks[] = {
+      "{\"question\": \"¿qué come el niño?\", \"conversation_id\": 8}",
+      "{\"question\": \"¿qué año de cosecha?\", \"conversation_id\": 9}"};
+  for (int round = 0; round < 4; round++) {
+    char *q = compact(th_http_post(port, "/v1/qa/retrieve", TH_ADMIN_TOKEN, cut_asks[round % 2]));
     CHECK(q && strstr(q, "\"passages\":[]") && !strstr(q, "\"error\""),
-          "Q&A answers, leaving out the passage whose offsets cut a character: %s",
-          q ? q : "(none)");
+          "Q&A answers, leaving out the passage whose offsets cut a character (%s): %s",
+          cut_asks[round % 2], q ? q : "(none)");
     free(q);
   }
   char *qa = th_http_post(port, "/v1/qa/retrieve", TH_ADMIN_TOKEN,
@@ -222,15 +228,15 @@ int main(void) {
   char *h = compact(th_http_get_status(port, "/v1/health", NULL, &st));
   CHECK(st == 200 && h && strstr(h, "\"status\":\"degraded\""), "/v1/health is degraded: %s",
         h ? h : "(none)");
-  CHECK(h && strstr(h, "\"corrupt_records\":7"), "/v1/health counts 7 damaged records: %s",
+  CHECK(h && strstr(h, "\"corrupt_records\":8"), "/v1/health counts 8 damaged records: %s",
         h ? h : "(none)");
   CHECK(h && strstr(h, "\"conversation\":2") && strstr(h, "\"turn\":2") &&
-            strstr(h, "\"postings\":1") && strstr(h, "\"person\":1") && strstr(h, "\"passage\":1"),
+            strstr(h, "\"postings\":1") && strstr(h, "\"person\":1") && strstr(h, "\"passage\":2"),
         "/v1/health counts them by kind: %s", h ? h : "(none)");
   free(h);
   char *m = th_http_get(port, "/v1/metrics", TH_ADMIN_TOKEN);
-  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 7\n"),
-        "/v1/metrics has convsearch_index_corrupt_records 7");
+  CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records 8\n"),
+        "/v1/metrics has convsearch_index_corrupt_records 8");
   CHECK(m && strstr(m, "\nconvsearch_index_corrupt_records_by_kind{kind=\"turn\"} 2\n"),
         "/v1/metrics counts them by kind");
   free(m);
@@ -244,8 +250,9 @@ int main(void) {
             th_server_log_count("damaged index record: turn 7/0 ") == 1 &&
             th_server_log_count("damaged index record: turn 7/1 ") == 0,
         "and the records whose text is not UTF-8, once each, the turn by its block");
-  CHECK(th_server_log_count("damaged index record: passage 8/0 ") == 1,
-        "and the passage whose offsets cut a character, once");
+  CHECK(th_server_log_count("damaged index record: passage 8/0 ") == 1 &&
+            th_server_log_count("damaged index record: passage 9/0 ") == 1,
+        "and the passages whose offsets cut a character, once each");
   th_stop(srv);
 
   int rc = th_indexer(verify);
@@ -261,6 +268,9 @@ int main(void) {
   CHECK(th_log_count("damaged record: conversation 6 cannot be decoded") == 1 &&
             th_log_count("damaged record: turn 7/0 cannot be decoded") == 1,
         "verify names the records whose text is not UTF-8");
+  CHECK(th_log_count("damaged record: passage 8/0: a passage's offsets do not fit") == 1 &&
+            th_log_count("damaged record: passage 9/0: a passage's offsets do not fit") == 1,
+        "verify names the passage blocks whose offsets cut a character");
   CHECK(th_log_count("term 'alquil': the chunk from docid") == 1 &&
             th_log_count("bounds its conversations' scores by 0.0039, one reaches") == 1,
         "verify names the chunk whose conversation bound is too low");
