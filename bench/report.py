@@ -206,6 +206,80 @@ def write_json(path, doc):
         f.write("\n")
     os.replace(tmp, path)
 
+# The issue's names of our query types.
+ISSUE_TYPE = {"fuzzy": "typo", "nl": "question"}
+
+
+def kilo(n):
+    n = int(n)
+    return "%dM" % (n // 1000000) if n % 1000000 == 0 else "%dk" % (n // 1000)
+
+
+def must_show_10(p, summaries, ours_mbs, best_mbs, ratios, idle, live, fresh_p99, srv, scale):
+    """Issue 10's must-show rows, each measured in this run (the scale rows from
+    the last --scale run kept in results.json), and whether it is met."""
+    yes = lambda ok: "yes" if ok else "**no**"
+    p("## Issue 10: the must-show rows")
+    p("")
+    p("| row | measured | met |")
+    p("|---|---|---|")
+    for corpus, summ in summaries.items():
+        for q, col in ((50, 1), (99, 2)):
+            if not summ:
+                continue
+            bad = [(t, o[col] / o[col + 2]) for o in summ for t in [o[0]]
+                   if o[col + 2] and o[col] > o[col + 2]]
+            p("| %s: our p%d ≤ 1.0× the best peer, every type | %d of %d types%s | %s |" % (
+                corpus, q, len(summ) - len(bad), len(summ),
+                "; over: " + ", ".join("%s %.2f×" % (ISSUE_TYPE.get(t, t), r) for t, r in bad)
+                if bad else "",
+                yes(not bad)))
+    if ours_mbs and best_mbs:
+        p("| bulk indexing ≥ the best peer | %s MB/s ÷ %s MB/s = %s | %s |" % (
+            fmt(ours_mbs), fmt(best_mbs), ratio(ours_mbs, best_mbs), yes(ours_mbs >= best_mbs)))
+    rs = [(c, r) for c, r in ratios.items() if r]
+    if rs:
+        p("| index ≤ 2.5× the text | %s | %s |" % (
+            ", ".join("%s %.2f×" % (c, r) for c, r in rs), yes(all(r <= 2.5 for _, r in rs))))
+    for name, d, rps, p99 in (("idle", idle, 5000, 20), ("while indexing", live, 4000, 25)):
+        if d:
+            p("| HTTP %s: ≥ %s req/s, p99 ≤ %d ms | %s req/s, p99 %s ms | %s |" % (
+                name, "{:,}".format(rps), p99, "{:,.0f}".format(d["rps"]),
+                fmt(d["p99_us"] / 1e3), yes(d["rps"] >= rps and d["p99_us"] / 1e3 <= p99)))
+    if fresh_p99 is not None:
+        p("| freshness under load p99 < 100 ms | %s ms | %s |" % (fmt(fresh_p99),
+                                                               yes(fresh_p99 < 100)))
+    if srv:
+        p("| the query server's own memory stays small | %s MB anonymous RSS after both HTTP "
+          "phases (the issue sets no number) | — |" % fmt(srv.get("RssAnon", 0) / 1024))
+    sizes = (scale or {}).get("sizes") or {}
+    big = sizes.get("1000000")
+    if big:
+        mix = big.get("box_mix") or {}
+        p("| scale, 1M conversations: search-box mix p99 ≤ 25 ms in process | %s ms (scale "
+          "run at `%s`) | %s |" % (fmt(mix.get("p99")), (scale.get("commit") or "")[:7],
+                                   yes(mix.get("p99") is not None and mix["p99"] <= 25)))
+        ns = sorted(sizes, key=int)
+        steps = []
+        for a, b in zip(ns, ns[1:]):
+            ma = sizes[a].get("box_mix") or {}
+            mb = sizes[b].get("box_mix") or {}
+            if ma.get("p50") and mb.get("p50"):
+                steps.append((a, b, mb["p50"] / ma["p50"], int(b) / int(a)))
+        if steps:
+            p("| scale: latency grows sub-linearly with the corpus (search-box mix p50) | %s | %s |"
+              % (", ".join("%s → %s: ×%.1f for ×%d" % (kilo(a), kilo(b), g, n)
+                           for a, b, g, n in steps),
+                 yes(all(g < n for _, _, g, n in steps))))
+        mem = [(n, sizes[n]["memory_mb"].get("indexer_bulk_anon")) for n in ns
+               if sizes[n].get("memory_mb")]
+        mem = [(n, m) for n, m in mem if m]
+        if len(mem) >= 2:
+            p("| scale: indexer memory flat (taken as: the largest size within 1.25× the smallest) "
+              "| %s MB | %s |" % (" / ".join(fmt(m) for _, m in mem),
+                                  yes(mem[-1][1] <= 1.25 * mem[0][1])))
+    p("")
+
 
 def scale_main(out, json_path):
     """The scale curve (bench/scale.sh): Markdown to stdout, the "scale"
@@ -527,6 +601,7 @@ def main():
         p("")
 
     sc = None
+    synl_summary, synl_ratio = [], None
     try:
         sc = open(os.path.join(out, "synl-corpus.txt")).read().split()
     except OSError:
@@ -561,7 +636,16 @@ def main():
                                                  fmt(b["size_bytes"] / 1e6),
                                                  fmt(b["size_bytes"] / sbytes)))
         p("")
-        _, lat_synl = latency_tables(p, out, "synl-lat-")
+        synl_summary, lat_synl = latency_tables(p, out, "synl-lat-")
+        synl_ratio = osz / sbytes if osz else None
+
+    # ---------------------------------------------------------------- issue 10
+    must_show_10(p, {"ParlaMint": summary_types, "interviews": synl_summary},
+                 ours_mbs, best_mbs,
+                 {"ParlaMint": ours_size / text_bytes if ours_size else None,
+                  "interviews": synl_ratio},
+                 idle, live, fresh_p99, sl, (load_json(json_path, {}) or {}).get("scale")
+                 if json_path else None)
 
     # ---------------------------------------------------------------- targets
     p("## Targets (issue #6)")
