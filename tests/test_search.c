@@ -1344,9 +1344,11 @@ static void test_pruning_exact(const char *tmp) {
 
   /* The sittings of "zorr*" (above), with and without turn filters: the
    * pruned walk scores them term at a time, the exhaustive one document at
-   * a time (score.c, score_conv): the same pages, snippets included. */
-  const char *zq[] = {"zorr* lince ", "zorr* ", "zorro lince ", "lince zorra zorros ",
-                      "title:zorro zorr* lince "};
+   * a time (score.c, score_conv): the same pages, snippets included. A
+   * single word ("lince ", "zorra ") is one cursor: taat_one. */
+  const char *zq[] = {
+      "zorr* lince ", "zorr* ", "zorro lince ", "lince zorra zorros ", "title:zorro zorr* lince ",
+      "lince ",       "zorra "};
   for (size_t i = 0; i < sizeof zq / sizeof zq[0]; i++) {
     for (int filt = 0; filt < 3; filt++) {
       for (size_t l = 0; l < 2; l++) {
