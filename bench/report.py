@@ -227,8 +227,7 @@ def must_show_10(p, summaries, ours_mbs, best_mbs, ratios, idle, live, fresh_p99
         for q, col in ((50, 1), (99, 2)):
             if not summ:
                 continue
-            bad = [(t, o[col] / o[col + 2]) for o in summ for t in [o[0]]
-                   if o[col + 2] and o[col] > o[col + 2]]
+            bad = [(o[0], o[col] / o[col + 2]) for o in summ if o[col + 2] and o[col] > o[col + 2]]
             p("| %s: our p%d ≤ 1.0× the best peer, every type | %d of %d types%s | %s |" % (
                 corpus, q, len(summ) - len(bad), len(summ),
                 "; over: " + ", ".join("%s %.2f×" % (ISSUE_TYPE.get(t, t), r) for t, r in bad)

@@ -411,7 +411,7 @@ typedef struct slice_walk {
   uint64_t conv;
   uint32_t n;
   const cs_passage *p;
-  cs_slice_fn fn;
+  cs_passage_slice_fn fn;
   void *ctx;
 } slice_walk;
 
@@ -435,7 +435,7 @@ static int slice_each(void *ctx, const cs_turn *t) {
 }
 
 int cs_reader_passage_slices(cs_reader *r, uint64_t conv, uint32_t n, const cs_passage *p,
-                             cs_slice_fn fn, void *ctx) {
+                             cs_passage_slice_fn fn, void *ctx) {
   slice_walk w = {conv, n, p, fn, ctx};
   int rc = cs_reader_turns(r, conv, p->first_seq, CS_TURNS_TEXT, slice_each, &w);
   return rc == SLICES_DONE ? 0 : rc;

@@ -87,9 +87,9 @@ int cs_reader_passage(cs_reader *r, uint64_t conv, uint32_t n, cs_passage *out);
  * Offsets past a turn's text, or cutting a character in two (the text
  * would not be UTF-8), are damage: the passage's block is reported
  * (corrupt.h) and CS_ECORRUPT returned. */
-typedef int (*cs_slice_fn)(void *ctx, const cs_turn *t, uint32_t from, uint32_t to);
+typedef int (*cs_passage_slice_fn)(void *ctx, const cs_turn *t, uint32_t from, uint32_t to);
 int cs_reader_passage_slices(cs_reader *r, uint64_t conv, uint32_t n, const cs_passage *p,
-                             cs_slice_fn fn, void *ctx);
+                             cs_passage_slice_fn fn, void *ctx);
 /* A raw META value (e.g. "mirror_status", JSON written by the mirror). */
 int cs_reader_meta(cs_reader *r, const char *key, cs_slice *val);
 /* The oldest pending mirror operation (CS_ENOTFOUND when none). */
