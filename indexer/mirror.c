@@ -44,6 +44,7 @@ struct cs_mirror {
   atomic_int stop; /* also aborts a request under way (cs_os_cancel_on) */
   int woken;
   uint64_t acked, retried, dropped;
+  int alias_refused; /* the last batch's items found no write index */
   int64_t last_ok_ms, last_error_ms;
   char last_error[256];
 };
@@ -154,7 +155,13 @@ int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
   json_t *settings = json_object_get(t, "settings"), *mappings = json_object_get(t, "mappings");
   if (settings) json_object_set(body, "settings", settings);
   if (mappings) json_object_set(body, "mappings", mappings);
-  if (with_alias) json_object_set_new(body, "aliases", json_pack("{s:{}}", CS_MIRROR_ALIAS));
+  /* The alias's write index, said explicitly: then a second index created
+   * behind the alias (by a mirror stopped while its creation was under
+   * way, and started again on a new generation) is refused instead of
+   * leaving the alias on two indices, where every write fails. */
+  if (with_alias)
+    json_object_set_new(body, "aliases",
+                        json_pack("{s:{s:b}}", CS_MIRROR_ALIAS, "is_write_index", 1));
   char *s = json_dumps(body, JSON_COMPACT);
   json_decref(body);
   json_decref(tpl);
@@ -168,28 +175,72 @@ int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
   free(s);
   if (!rc && status != 200 &&
       !(status == 400 && resp.p && strstr((char *)resp.p, "already_exists"))) {
-    cs_log(CS_LOG_ERROR, "mirror: creating index %s: HTTP %ld %.300s", name, status,
-           resp.p ? (char *)resp.p : "");
-    rc = CS_EIO;
+    if (with_alias && resp.p && strstr((char *)resp.p, "more than one write index")) {
+      rc = 1; /* another index took the alias first */
+    } else {
+      cs_log(CS_LOG_ERROR, "mirror: creating index %s: HTTP %ld %.300s", name, status,
+             resp.p ? (char *)resp.p : "");
+      rc = CS_EIO;
+    }
   }
   cs_buf_free(&resp);
   return rc;
 }
 
-/* Ensures the alias exists; creates the first index behind it when not. */
+/* 0 when writes through the alias `a` (GET /_alias's answer) reach one
+ * index: it names one index, or one of its indices is the write index.
+ * Otherwise logs why, and what mends it, and returns 2. */
+static int check_alias(cs_mirror *m, const char *a) {
+  json_t *j = json_loads(a ? a : "", 0, NULL);
+  size_t n = json_is_object(j) ? json_object_size(j) : 0;
+  int writable = 0;
+  char names[200] = "";
+  const char *idx;
+  json_t *v;
+  json_object_foreach(j, idx, v) {
+    json_t *w = json_object_get(json_object_get(json_object_get(v, "aliases"), CS_MIRROR_ALIAS),
+                                "is_write_index");
+    if (json_is_true(w) || (n == 1 && !json_is_false(w))) writable = 1;
+    size_t l = strlen(names);
+    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", idx);
+  }
+  json_decref(j);
+  if (writable) return 0;
+  snprintf(m->last_error, sizeof m->last_error,
+           "alias %s is on %zu index(es) (%s) and none is its write index: every write would be "
+           "refused; nothing is sent until `convsearch-indexer reindex` (or an _aliases call) "
+           "points it at one",
+           CS_MIRROR_ALIAS, n, names);
+  m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
+  cs_log(CS_LOG_ERROR, "mirror: %s", m->last_error);
+  return 2;
+}
+
+/* Ensures the alias exists and takes writes; creates the first index
+ * behind it when not. Returns 0, 2 when the alias cannot take writes
+ * (logged), or an error. */
 static int ensure_alias(cs_mirror *m, cs_os *c) {
-  cs_buf resp;
-  cs_buf_init(&resp);
-  long status;
-  int rc = cs_os_request(c, "GET", "/_alias/" CS_MIRROR_ALIAS, NULL, NULL, 0, 0, &status, &resp);
-  cs_buf_free(&resp);
-  if (rc) return rc;
-  if (status == 200) return 0;
-  if (status != 404) return CS_EIO;
-  char name[128];
-  snprintf(name, sizeof name, "convsearch-%s", cs_store_generation(m->store));
-  cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
-  return cs_mirror_create_index(c, name, 1);
+  for (int tries = 0;; tries++) {
+    cs_buf resp;
+    cs_buf_init(&resp);
+    long status;
+    int rc = cs_os_request(c, "GET", "/_alias/" CS_MIRROR_ALIAS, NULL, NULL, 0, 0, &status, &resp);
+    if (!rc && status == 200) rc = check_alias(m, (char *)resp.p);
+    cs_buf_free(&resp);
+    if (rc) return rc;
+    if (status == 200) return 0;
+    if (status != 404) return CS_EIO;
+    char name[128];
+    snprintf(name, sizeof name, "convsearch-%s", cs_store_generation(m->store));
+    cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
+    rc = cs_mirror_create_index(c, name, 1);
+    if (rc != 1) return rc;
+    if (tries) return CS_EIO;
+    cs_log(CS_LOG_INFO,
+           "mirror: index %s not created: the alias already has its write index (made by "
+           "an earlier request); writing there",
+           name);
+  }
 }
 
 /* ---------------------------------------------------------------- sender */
@@ -276,6 +327,18 @@ static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
   m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
 }
 
+/* 1 when a _bulk item (`{"index": {"status", "error"}}`) was refused
+ * because the alias has no write index. */
+static int no_write_index(json_t *item) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(item, k, v) {
+    const char *why = json_string_value(json_object_get(json_object_get(v, "error"), "reason"));
+    if (why && strstr(why, "no write index")) return 1;
+  }
+  return 0;
+}
+
 /* Sends one batch; returns 1 when everything was acknowledged, 0 when
  * something must be retried, -1 when nothing was pending. */
 static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
@@ -321,6 +384,14 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
           all_ok = 0;
           break;
         case CS_BULK_REFUSED: {
+          if (no_write_index(json_array_get(items, (size_t)k))) {
+            /* Not the document's fault: the alias lost its write index
+             * (two indices behind it). Kept; the alias is checked again. */
+            m->alias_refused = 1;
+            m->retried++;
+            all_ok = 0;
+            break;
+          }
           char *item = json_dumps(json_array_get(items, (size_t)k), JSON_COMPACT);
           cs_log(CS_LOG_ERROR, "mirror: operation %" PRIu64 " refused for good (HTTP %ld): %.300s",
                  b->seq[i], st[k], item ? item : "");
@@ -332,7 +403,8 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
         }
         k++;
       }
-      if (!all_ok) set_error(m, "%s", "some items refused with 429 or 5xx; retrying");
+      if (!all_ok && !m->alias_refused)
+        set_error(m, "%s", "some items refused with 429 or 5xx; retrying");
     }
     json_decref(j);
   }
@@ -364,15 +436,22 @@ static void *sender(void *arg) {
     pthread_mutex_unlock(&m->lock);
     int result = -1;
     if (!alias_ok) {
-      alias_ok = ensure_alias(m, c) == 0;
-      if (!alias_ok) {
+      int arc = ensure_alias(m, c);
+      alias_ok = arc == 0;
+      if (arc < 0) {
         set_error(m, "cannot reach OpenSearch: %s", cs_os_error(c));
         if (!atomic_load(&m->stop)) cs_log(CS_LOG_WARN, "mirror: %s", m->last_error);
+      }
+      if (!alias_ok) {
         ack(m, NULL, 0);
         result = 0;
       }
     }
     if (alias_ok) result = send_batch(m, c, b);
+    if (m->alias_refused) { /* checked again before the next batch */
+      m->alias_refused = 0;
+      alias_ok = 0;
+    }
     if (result == 1) {
       cs_backoff_reset(&backoff);
       continue; /* more may be pending */

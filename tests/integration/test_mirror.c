@@ -10,6 +10,9 @@
  *     lost or doubled;
  *   - erasure reaches the mirror;
  *   - reindex moves the alias to a new index atomically;
+ *   - a mirror stopped while creating its index (the first load's
+ *     compaction) and started again leaves the alias on one write index;
+ *     an alias on two indices holds the stream back, nothing dropped;
  *   - reindex survives backpressure (30% of items 429, every 7th _bulk
  *     503) and ends with a complete mirror; when OpenSearch refuses for
  *     longer than --bulk-retry-s it fails within that bound, and the old
@@ -305,6 +308,69 @@ int main(void) {
   kill(ix, SIGTERM);
   CHECK(th_wait(ix, 5000) == 0, "the indexer stops at once, its mirror's request under way");
   REQUIRE(faults("{}") == 0, "cannot clear faults");
+
+  /* 8. The first load's compaction stops the mirror while its index's
+   * creation is under way; the mirror started on the compacted generation
+   * creates its own. The stale creation lands last and is refused: the
+   * alias keeps one write index, and the mirror ends complete. */
+  char index3[600], body[256];
+  snprintf(index3, sizeof index3, "%s/index-race", th_dir());
+  http_call(node_url, "DELETE", "/convsearch*", NULL);
+  REQUIRE(faults("{\"first_put_delay_ms\": 6000}") == 0, "cannot set faults");
+  const char *run3[] = {"run", "--pg",         pg,     "--index", index3, "--poll-ms",
+                        "100", "--opensearch", os_url, NULL};
+  const char *verify3[] = {"verify", "--pg", pg, "--index", index3, "--opensearch", os_url, NULL};
+  int created = th_log_count("behind alias convsearch");
+  ix = th_indexer_spawn(run3);
+  t0 = th_now_ms();
+  do {
+    th_sleep_ms(100);
+    get_body(os_url, "/_proxy/stats", body);
+  } while (!strstr(body, "\"late_puts\": 1") && th_now_ms() - t0 < 20000);
+  CHECK(strstr(body, "\"late_puts\": 1") != NULL, "the first index's creation landed late (%s)",
+        body);
+  CHECK(th_log_count("behind alias convsearch") - created == 2,
+        "the mirror restarted after the compaction created its index meanwhile (%d creations)",
+        th_log_count("behind alias convsearch") - created);
+  wave(c, 11);
+  CHECK(th_wait_docs(index3, "palabraola11", 200, 5000) >= 0, "indexing goes on");
+  CHECK(wait_drained(index3, 20000) == 0, "and the mirror drains after the race");
+  get_body(node_url, "/_alias/convsearch", body);
+  const char *second = strstr(body, "\"aliases\"");
+  CHECK(second && !strstr(second + 1, "\"aliases\""), "the alias is on one index (%s)", body);
+  CHECK(th_indexer(verify3) == 0, "the mirror is complete after the race");
+
+  /* 9. An alias on two indices, none its write index (what that race left
+   * before): every write would be refused. The mirror sends nothing, keeps
+   * its backlog and says why; once the alias is mended, it drains. */
+  char cur[128], actions[512];
+  alias_index(cur, sizeof cur);
+  REQUIRE(http_call(node_url, "PUT", "/convsearch-extra", "{}") == 200, "cannot create an index");
+  snprintf(actions, sizeof actions,
+           "{\"actions\": [{\"add\": {\"index\": \"%s\", \"alias\": \"convsearch\", "
+           "\"is_write_index\": false}}, {\"add\": {\"index\": \"convsearch-extra\", "
+           "\"alias\": \"convsearch\"}}]}",
+           cur);
+  REQUIRE(http_call(node_url, "POST", "/_aliases", actions) == 200, "cannot split the alias");
+  int refused = th_log_count("refused for good");
+  wave(c, 12);
+  t0 = th_now_ms();
+  while (th_log_count("none is its write index") == 0 && th_now_ms() - t0 < 10000)
+    th_sleep_ms(50);
+  CHECK(th_log_count("none is its write index") > 0, "the log says the alias takes no writes");
+  th_sleep_ms(1000);
+  CHECK(th_index_count(index3, CS_T_OUTBOX) > 0, "the backlog is kept");
+  CHECK(th_log_count("refused for good") == refused, "nothing was dropped (%d)",
+        th_log_count("refused for good") - refused);
+  snprintf(actions, sizeof actions,
+           "{\"actions\": [{\"remove_index\": {\"index\": \"convsearch-extra\"}}, "
+           "{\"add\": {\"index\": \"%s\", \"alias\": \"convsearch\", "
+           "\"is_write_index\": true}}]}",
+           cur);
+  REQUIRE(http_call(node_url, "POST", "/_aliases", actions) == 200, "cannot mend the alias");
+  CHECK(wait_drained(index3, 40000) == 0, "once mended, the backlog drains");
+  th_stop(ix);
+  CHECK(th_indexer(verify3) == 0, "and the mirror is complete");
 
   char stats[256];
   get_body(os_url, "/_proxy/stats", stats);

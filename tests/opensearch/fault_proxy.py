@@ -8,8 +8,12 @@ to the upstream node, except:
 
   POST /_proxy/faults {"seed", "bulk_item_429_rate", "bulk_item_500_rate",
                        "http_status", "http_status_rate", "delay_ms",
-                       "drop_connection_rate", "down", "bulk_503_every"}
+                       "drop_connection_rate", "down", "bulk_503_every",
+                       "first_put_delay_ms"}
       replaces the fault configuration (absent keys are off);
+      first_put_delay_ms holds the first PUT that follows back that long,
+      then forwards it even when its client has gone (as a node does with
+      a request it has received): stats' "late_puts" counts them;
   GET  /_proxy/stats  counters.
 
 Item faults are real: the refused items of a _bulk are taken out of the
@@ -32,7 +36,8 @@ lock = threading.Lock()
 faults = {}
 rng = random.Random(0)
 bulks = 0
-stats = {"requests": 0, "bulk_items": 0, "items_failed": 0, "requests_failed": 0, "dropped": 0}
+stats = {"requests": 0, "bulk_items": 0, "items_failed": 0, "requests_failed": 0, "dropped": 0,
+         "late_puts": 0}
 
 
 def draw(key):
@@ -117,8 +122,23 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 stats["requests_failed"] += 1
             if dropped:
                 stats["dropped"] += 1
+            late = self.command == "PUT" and faults.pop("first_put_delay_ms", 0)
         if f.get("delay_ms"):
             time.sleep(f["delay_ms"] / 1000)
+        if late:
+            time.sleep(late / 1000)
+            try:
+                status, ctype, data = self.forward(body, {"Content-Type": "application/json"})
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass
+            with lock:
+                stats["late_puts"] += 1
+            return
         if fail:
             status = 503 if f.get("down") or (is_bulk and every and not f.get("http_status")) \
                 else f.get("http_status", 503)
