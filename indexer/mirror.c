@@ -206,11 +206,13 @@ static int check_alias(cs_mirror *m, const char *a) {
   }
   json_decref(j);
   if (writable) return 0;
-  snprintf(m->last_error, sizeof m->last_error,
-           "alias %s is on %zu index(es) (%s) and none is its write index: every write would be "
-           "refused; nothing is sent until `convsearch-indexer reindex` (or an _aliases call) "
-           "points it at one",
-           CS_MIRROR_ALIAS, n, names);
+  /* (A long list of names is cut: the count says how many.) */
+  int w =
+      snprintf(m->last_error, sizeof m->last_error,
+               "alias %s is on %zu indices (%s), none its write index: writes would be refused; "
+               "nothing is sent until `convsearch-indexer reindex` or an _aliases call mends it",
+               CS_MIRROR_ALIAS, n, names);
+  (void)(w >= (int)sizeof m->last_error);
   m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
   cs_log(CS_LOG_ERROR, "mirror: %s", m->last_error);
   return 2;
