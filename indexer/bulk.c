@@ -14,12 +14,12 @@ cs_bulk_outcome cs_bulk_classify(long st) {
   return CS_BULK_REFUSED;
 }
 
-json_t *cs_bulk_send(cs_os *c, const void *body, size_t len, int n, long *status, char *why,
-                     size_t cap) {
+json_t *cs_bulk_send(cs_os *c, const char *path, const void *body, size_t len, int n, long *status,
+                     char *why, size_t cap) {
   cs_buf resp;
   cs_buf_init(&resp);
   long http = 0;
-  int rc = cs_os_request(c, "POST", "/_bulk", "application/x-ndjson", body, len, 1, &http, &resp);
+  int rc = cs_os_request(c, "POST", path, "application/x-ndjson", body, len, 1, &http, &resp);
   json_t *j = !rc && http == 200 ? json_loads((char *)resp.p, 0, NULL) : NULL;
   json_t *items = json_object_get(j, "items");
   if (!json_is_array(items) || json_array_size(items) != (size_t)n) {

@@ -23,14 +23,13 @@ typedef enum cs_bulk_outcome {
 
 cs_bulk_outcome cs_bulk_classify(long item_status);
 
-/* POSTs body (n actions, NDJSON) to /_bulk, gzip'd. When the answer carries
- * n items, fills status[0..n) with each item's HTTP status and returns the
- * parsed answer (json_decref it; its "items" hold the per-item errors).
- * Otherwise (transport failure, an HTTP error for the whole request, a body
- * that is not a bulk answer) returns NULL with one phrase in why: nothing
- * is known about the items, and the whole request is to be retried. */
-json_t *cs_bulk_send(cs_os *c, const void *body, size_t len, int n, long *status, char *why,
-                     size_t cap);
+/* POSTs body (n actions, NDJSON) to path (/_bulk with its parameters), gzip'd. When the answer
+ * carries n items, fills status[0..n) with each item's HTTP status and returns the parsed answer
+ * (json_decref it; its "items" hold the per-item errors). Otherwise (transport failure, an HTTP
+ * error for the whole request, a body that is not a bulk answer) returns NULL with one phrase in
+ * why: nothing is known about the items, and the whole request is to be retried. */
+json_t *cs_bulk_send(cs_os *c, const char *path, const void *body, size_t len, int n, long *status,
+                     char *why, size_t cap);
 
 typedef struct cs_backoff {
   long ms; /* the current ceiling; 0 after success */

@@ -44,7 +44,8 @@ struct cs_mirror {
   atomic_int stop; /* also aborts a request under way (cs_os_cancel_on) */
   int woken;
   uint64_t acked, retried, dropped;
-  int alias_refused; /* the last batch's items found no write index */
+  int alias_refused; /* the last batch's items found no index behind the alias, or no write index */
+  atomic_int requeue; /* see cs_mirror_requeue_wanted */
   int64_t last_ok_ms, last_error_ms;
   char last_error[256];
 };
@@ -187,6 +188,11 @@ int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
   return rc;
 }
 
+static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
+  snprintf(m->last_error, sizeof m->last_error, fmt, arg);
+  m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
+}
+
 /* 0 when writes through the alias `a` (GET /_alias's answer) reach one
  * index: it names one index, or one of its indices is the write index.
  * Otherwise logs why, and what mends it, and returns 2. */
@@ -218,9 +224,32 @@ static int check_alias(cs_mirror *m, const char *a) {
   return 2;
 }
 
+/* META "mirror_alias": set once the alias was found or made for this
+ * index, so that finding it gone later means the node lost what it had. */
+static const cs_slice alias_key = {"mirror_alias", 12};
+
+static int alias_was_used(cs_mirror *m) {
+  cs_txn *t;
+  cs_slice v;
+  if (cs_txn_begin(m->store, 0, &t)) return 0;
+  int used = cs_get(t, CS_T_META, alias_key, &v) == 0;
+  cs_txn_abort(t);
+  return used;
+}
+
+static void alias_used(cs_mirror *m) {
+  cs_txn *t;
+  if (alias_was_used(m) || cs_txn_begin(m->store, 1, &t)) return;
+  if (cs_put(t, CS_T_META, alias_key, (cs_slice){"1", 1}))
+    cs_txn_abort(t);
+  else
+    (void)cs_txn_commit(t); /* else set the next time */
+}
+
 /* Ensures the alias exists and takes writes; creates the first index
- * behind it when not. Returns 0, 2 when the alias cannot take writes
- * (logged), or an error. */
+ * behind it when not, and when the alias had been in use, asks for
+ * everything to be queued again. Returns 0, 2 when the alias cannot take
+ * writes (logged), or an error. */
 static int ensure_alias(cs_mirror *m, cs_os *c) {
   for (int tries = 0;; tries++) {
     cs_buf resp;
@@ -230,12 +259,30 @@ static int ensure_alias(cs_mirror *m, cs_os *c) {
     if (!rc && status == 200) rc = check_alias(m, (char *)resp.p);
     cs_buf_free(&resp);
     if (rc) return rc;
-    if (status == 200) return 0;
+    if (status == 200) {
+      alias_used(m);
+      return 0;
+    }
     if (status != 404) return CS_EIO;
     char name[128];
     snprintf(name, sizeof name, "convsearch-%s", cs_store_generation(m->store));
-    cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
+    int gone = alias_was_used(m);
+    if (gone)
+      set_error(m, "alias %s was gone from OpenSearch: made again, everything resent",
+                CS_MIRROR_ALIAS);
+    if (gone)
+      cs_log(CS_LOG_ERROR,
+             "mirror: alias %s is gone from OpenSearch (its index deleted?): creating index %s "
+             "behind it and sending everything again",
+             CS_MIRROR_ALIAS, name);
+    else
+      cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
     rc = cs_mirror_create_index(c, name, 1);
+    if (!rc) {
+      alias_used(m);
+      if (gone) atomic_fetch_add(&m->requeue, 1);
+      return 0;
+    }
     if (rc != 1) return rc;
     if (tries) return CS_EIO;
     cs_log(CS_LOG_INFO,
@@ -324,19 +371,19 @@ static int ack(cs_mirror *m, const uint64_t *seqs, int n) {
   return rc;
 }
 
-static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
-  snprintf(m->last_error, sizeof m->last_error, fmt, arg);
-  m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
-}
-
-/* 1 when a _bulk item (`{"index": {"status", "error"}}`) was refused
- * because the alias has no write index. */
-static int no_write_index(json_t *item) {
+/* 1 when a _bulk item (`{"index": {"status", "error"}}`) was refused for
+ * the alias, not the document: no index behind it (require_alias), or
+ * several and no write index. */
+static int alias_trouble(json_t *item) {
   const char *k;
   json_t *v;
   json_object_foreach(item, k, v) {
-    const char *why = json_string_value(json_object_get(json_object_get(v, "error"), "reason"));
-    if (why && strstr(why, "no write index")) return 1;
+    json_t *e = json_object_get(v, "error");
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const char *why = json_string_value(json_object_get(e, "reason"));
+    if ((type && !strcmp(type, "index_not_found_exception")) ||
+        (why && strstr(why, "no write index")))
+      return 1;
   }
   return 0;
 }
@@ -364,7 +411,10 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
   if (nsent) {
     long st[BATCH_OPS];
     char why[160];
-    json_t *j = cs_bulk_send(c, b->body.p, b->body.len, nsent, st, why, sizeof why);
+    /* require_alias: were the alias gone, a write to it would make an
+     * index of that name with mappings guessed from the document. */
+    json_t *j = cs_bulk_send(c, "/_bulk?require_alias=true", b->body.p, b->body.len, nsent, st, why,
+                             sizeof why);
     if (!j) {
       set_error(m, "_bulk failed: %s", why);
       /* (Aborted by a stop: they stay queued, nothing went wrong.) */
@@ -377,7 +427,14 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
       int k = 0;
       for (int i = 0; i < b->n; i++) {
         if (!b->sent[i]) continue;
-        switch (cs_bulk_classify(st[k])) {
+        cs_bulk_outcome how = cs_bulk_classify(st[k]);
+        if (st[k] >= 400 && alias_trouble(json_array_get(items, (size_t)k))) {
+          /* Not the document's fault (and a 404 here is no delete of
+           * nothing): kept, and the alias is checked again. */
+          m->alias_refused = 1;
+          how = CS_BULK_RETRY;
+        }
+        switch (how) {
         case CS_BULK_DONE:
           done[ndone++] = b->seq[i];
           break;
@@ -386,14 +443,6 @@ static int send_batch(cs_mirror *m, cs_os *c, batch *b) {
           all_ok = 0;
           break;
         case CS_BULK_REFUSED: {
-          if (no_write_index(json_array_get(items, (size_t)k))) {
-            /* Not the document's fault: the alias lost its write index
-             * (two indices behind it). Kept; the alias is checked again. */
-            m->alias_refused = 1;
-            m->retried++;
-            all_ok = 0;
-            break;
-          }
           char *item = json_dumps(json_array_get(items, (size_t)k), JSON_COMPACT);
           cs_log(CS_LOG_ERROR, "mirror: operation %" PRIu64 " refused for good (HTTP %ld): %.300s",
                  b->seq[i], st[k], item ? item : "");
@@ -489,6 +538,14 @@ int cs_mirror_start(cs_store *s, const char *url, cs_mirror **out) {
   cs_log(CS_LOG_INFO, "mirror: sending to %s", url);
   *out = m;
   return 0;
+}
+
+int cs_mirror_requeue_wanted(cs_mirror *m) {
+  return m ? atomic_load(&m->requeue) : 0;
+}
+
+void cs_mirror_requeue_done(cs_mirror *m, int wanted) {
+  atomic_fetch_sub(&m->requeue, wanted);
 }
 
 void cs_mirror_wake(cs_mirror *m) {

@@ -149,7 +149,7 @@ static int load_page(loader *L, int kind, const uint64_t *ids, int n) {
     if (!nsent) return 0;
     attempts++;
     char why[200];
-    json_t *j = cs_bulk_send(L->c, L->body.p, L->body.len, nsent, st, why, sizeof why);
+    json_t *j = cs_bulk_send(L->c, "/_bulk", L->body.p, L->body.len, nsent, st, why, sizeof why);
     npending = 0;
     if (!j) {
       memcpy(pending, sent, (size_t)nsent * sizeof *sent);

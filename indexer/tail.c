@@ -549,6 +549,33 @@ static int open_index(tail *t) {
   return 0;
 }
 
+/* The mirror's sender made a new index for an alias that was gone: queues
+ * everything indexed again (tried again after the next round when it
+ * fails). */
+static void requeue_if_wanted(tail *t) {
+  int wanted = cs_mirror_requeue_wanted(t->mirror);
+  if (!wanted) return;
+  int rc;
+  for (;;) {
+    rc = cs_writer_begin(t->w);
+    if (!rc) {
+      rc = cs_writer_enqueue_all(t->w);
+      if (!rc)
+        rc = cs_writer_commit(t->w);
+      else
+        cs_writer_abort(t->w);
+    }
+    if (rc != CS_EFULL || cs_store_grow(t->store)) break;
+  }
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "mirror: cannot queue everything again: %s", cs_strerror(rc));
+    return;
+  }
+  cs_mirror_requeue_done(t->mirror, wanted);
+  cs_log(CS_LOG_INFO, "mirror: everything indexed is queued again");
+  cs_mirror_wake(t->mirror);
+}
+
 static void close_index(tail *t) {
   cs_mirror_stop(t->mirror);
   t->mirror = NULL;
@@ -655,6 +682,7 @@ int cs_tail_run(const cs_tail_opts *o) {
       continue;
     }
     failures = 0;
+    requeue_if_wanted(&t);
     /* --once: catch up to the current end, which after an initial load
      * means one round over what was written since its snapshot. */
     if (o->once && !t.loaded_now) {

@@ -13,6 +13,7 @@
  *   - a mirror stopped while creating its index (the first load's
  *     compaction) and started again leaves the alias on one write index;
  *     an alias on two indices holds the stream back, nothing dropped;
+ *     an alias whose index was deleted is made again and refilled;
  *   - reindex survives backpressure (30% of items 429, every 7th _bulk
  *     503) and ends with a complete mirror; when OpenSearch refuses for
  *     longer than --bulk-retry-s it fails within that bound, and the old
@@ -371,6 +372,27 @@ int main(void) {
   CHECK(wait_drained(index3, 40000) == 0, "once mended, the backlog drains");
   th_stop(ix);
   CHECK(th_indexer(verify3) == 0, "and the mirror is complete");
+
+  /* 10. The alias's index deleted on the node while the indexer runs: the
+   * next writes do not make an index of the alias's name with guessed
+   * mappings (require_alias); the mirror makes one from the template and
+   * sends everything again. */
+  ix = th_indexer_spawn(run3);
+  th_sleep_ms(500);
+  REQUIRE(http_call(node_url, "DELETE", "/convsearch*", NULL) == 200, "cannot delete the index");
+  wave(c, 13);
+  CHECK(th_wait_docs(index3, "palabraola13", 200, 5000) >= 0, "indexing goes on");
+  t0 = th_now_ms();
+  while (th_log_count("everything indexed is queued again") == 0 && th_now_ms() - t0 < 15000)
+    th_sleep_ms(50);
+  CHECK(th_log_count("is gone from OpenSearch") == 1 &&
+            th_log_count("everything indexed is queued again") == 1,
+        "the log says the alias was gone and everything is sent again");
+  CHECK(wait_drained(index3, 30000) == 0, "the backlog drains");
+  th_stop(ix);
+  alias_index(cur, sizeof cur);
+  CHECK(!strncmp(cur, "convsearch-", 11), "the alias is back, on %s", cur);
+  CHECK(th_indexer(verify3) == 0, "and the mirror is complete again");
 
   char stats[256];
   get_body(os_url, "/_proxy/stats", stats);
