@@ -45,7 +45,7 @@ struct cs_mirror {
   int woken;
   uint64_t acked, retried, dropped;
   int alias_refused; /* the last batch's items found no index behind the alias, or no write index */
-  atomic_int requeue; /* see cs_mirror_requeue_wanted */
+  atomic_int requeue; /* see cs_mirror_requeue_hint */
   int64_t last_ok_ms, last_error_ms;
   char last_error[256];
 };
@@ -237,13 +237,24 @@ static int alias_was_used(cs_mirror *m) {
   return used;
 }
 
-static void alias_used(cs_mirror *m) {
+/* Records that the alias is in use; with requeue, that everything must be
+ * queued again (CS_MIRROR_REQUEUE_KEY), in the same transaction. */
+static int alias_used(cs_mirror *m, int requeue) {
   cs_txn *t;
-  if (alias_was_used(m) || cs_txn_begin(m->store, 1, &t)) return;
-  if (cs_put(t, CS_T_META, alias_key, (cs_slice){"1", 1}))
+  if (!requeue && alias_was_used(m)) return 0;
+  int rc = cs_txn_begin(m->store, 1, &t);
+  if (rc) return rc;
+  rc = cs_put(t, CS_T_META, alias_key, (cs_slice){"1", 1});
+  if (!rc && requeue)
+    rc = cs_put(t, CS_T_META, (cs_slice){CS_MIRROR_REQUEUE_KEY, strlen(CS_MIRROR_REQUEUE_KEY)},
+                (cs_slice){"1", 1});
+  if (rc) {
     cs_txn_abort(t);
-  else
-    (void)cs_txn_commit(t); /* else set the next time */
+    return rc;
+  }
+  rc = cs_txn_commit(t);
+  if (!rc && requeue) atomic_store(&m->requeue, 1);
+  return rc;
 }
 
 /* Ensures the alias exists and takes writes; creates the first index
@@ -260,7 +271,7 @@ static int ensure_alias(cs_mirror *m, cs_os *c) {
     cs_buf_free(&resp);
     if (rc) return rc;
     if (status == 200) {
-      alias_used(m);
+      (void)alias_used(m, 0); /* else recorded the next time */
       return 0;
     }
     if (status != 404) return CS_EIO;
@@ -278,11 +289,9 @@ static int ensure_alias(cs_mirror *m, cs_os *c) {
     else
       cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
     rc = cs_mirror_create_index(c, name, 1);
-    if (!rc) {
-      alias_used(m);
-      if (gone) atomic_fetch_add(&m->requeue, 1);
-      return 0;
-    }
+    /* (Were the requeue not recorded, the next look finds the alias
+     * and nothing asks for it: a failure to record it is an error.) */
+    if (!rc) return alias_used(m, gone);
     if (rc != 1) return rc;
     if (tries) return CS_EIO;
     cs_log(CS_LOG_INFO,
@@ -540,12 +549,8 @@ int cs_mirror_start(cs_store *s, const char *url, cs_mirror **out) {
   return 0;
 }
 
-int cs_mirror_requeue_wanted(cs_mirror *m) {
-  return m ? atomic_load(&m->requeue) : 0;
-}
-
-void cs_mirror_requeue_done(cs_mirror *m, int wanted) {
-  atomic_fetch_sub(&m->requeue, wanted);
+int cs_mirror_requeue_hint(cs_mirror *m) {
+  return m ? atomic_exchange(&m->requeue, 0) : 0;
 }
 
 void cs_mirror_wake(cs_mirror *m) {

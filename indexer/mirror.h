@@ -24,12 +24,13 @@ typedef struct cs_mirror cs_mirror;
  * template's settings and mappings if not), then starts the sender thread.
  * Errors reaching OpenSearch are not fatal: the sender keeps retrying. */
 int cs_mirror_start(cs_store *s, const char *url, cs_mirror **out);
-/* Nonzero when everything indexed must be queued again: the alias had been
- * in use and was found gone (its index deleted on the node), so the sender
- * made a new index behind it, which holds none of it. Once queued, the
- * caller passes the value back to cs_mirror_requeue_done. */
-int cs_mirror_requeue_wanted(cs_mirror *m);
-void cs_mirror_requeue_done(cs_mirror *m, int wanted);
+/* META key present when everything indexed must be queued again: the
+ * alias had been in use and was found gone (its index deleted on the
+ * node), so the sender made a new index behind it, which holds none of it.
+ * Whoever queues everything deletes it in the same transaction. */
+#define CS_MIRROR_REQUEUE_KEY "mirror_requeue"
+/* 1 (once) after the sender set CS_MIRROR_REQUEUE_KEY: worth looking. */
+int cs_mirror_requeue_hint(cs_mirror *m);
 /* Wakes the sender after a commit that added outbox entries. */
 void cs_mirror_wake(cs_mirror *m);
 /* Stops the sender (finishing the request in flight) and frees it. */

@@ -493,6 +493,36 @@ static int connect_and_listen(tail *t) {
   return 0;
 }
 
+/* When the mirror's sender made a new index for an alias that was gone
+ * (META CS_MIRROR_REQUEUE_KEY; looked at when `look` or the sender hints
+ * at it): queues everything indexed again and deletes the key, in one
+ * transaction. A failure leaves the key for the next look. */
+static void requeue_if_wanted(tail *t, int look) {
+  if (!cs_mirror_requeue_hint(t->mirror) && !look) return;
+  const cs_slice key = {CS_MIRROR_REQUEUE_KEY, strlen(CS_MIRROR_REQUEUE_KEY)};
+  int rc, wanted = 0;
+  for (;;) {
+    rc = cs_writer_begin(t->w);
+    if (rc) break;
+    cs_slice v;
+    wanted = cs_get(cs_writer_txn(t->w), CS_T_META, key, &v) == 0;
+    if (wanted) rc = cs_writer_enqueue_all(t->w);
+    if (wanted && !rc) rc = cs_del(cs_writer_txn(t->w), CS_T_META, key);
+    if (wanted && !rc)
+      rc = cs_writer_commit(t->w);
+    else
+      cs_writer_abort(t->w);
+    if (rc != CS_EFULL || cs_store_grow(t->store)) break;
+  }
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "mirror: cannot queue everything again (tried again later): %s",
+           cs_strerror(rc));
+  } else if (wanted) {
+    cs_log(CS_LOG_INFO, "mirror: everything indexed is queued again");
+    cs_mirror_wake(t->mirror);
+  }
+}
+
 /* Opens the index's current generation for writing and, with a mirror URL,
  * turns mirroring on (enqueueing everything already indexed the first time)
  * and starts the sender. */
@@ -546,34 +576,8 @@ static int open_index(tail *t) {
     cs_log(CS_LOG_ERROR, "cannot start the mirror: %s", cs_strerror(rc));
     return -1;
   }
+  requeue_if_wanted(t, 1); /* asked for before a stop or a crash */
   return 0;
-}
-
-/* The mirror's sender made a new index for an alias that was gone: queues
- * everything indexed again (tried again after the next round when it
- * fails). */
-static void requeue_if_wanted(tail *t) {
-  int wanted = cs_mirror_requeue_wanted(t->mirror);
-  if (!wanted) return;
-  int rc;
-  for (;;) {
-    rc = cs_writer_begin(t->w);
-    if (!rc) {
-      rc = cs_writer_enqueue_all(t->w);
-      if (!rc)
-        rc = cs_writer_commit(t->w);
-      else
-        cs_writer_abort(t->w);
-    }
-    if (rc != CS_EFULL || cs_store_grow(t->store)) break;
-  }
-  if (rc) {
-    cs_log(CS_LOG_ERROR, "mirror: cannot queue everything again: %s", cs_strerror(rc));
-    return;
-  }
-  cs_mirror_requeue_done(t->mirror, wanted);
-  cs_log(CS_LOG_INFO, "mirror: everything indexed is queued again");
-  cs_mirror_wake(t->mirror);
 }
 
 static void close_index(tail *t) {
@@ -682,7 +686,7 @@ int cs_tail_run(const cs_tail_opts *o) {
       continue;
     }
     failures = 0;
-    requeue_if_wanted(&t);
+    requeue_if_wanted(&t, 0);
     /* --once: catch up to the current end, which after an initial load
      * means one round over what was written since its snapshot. */
     if (o->once && !t.loaded_now) {

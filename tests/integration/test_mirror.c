@@ -13,7 +13,8 @@
  *   - a mirror stopped while creating its index (the first load's
  *     compaction) and started again leaves the alias on one write index;
  *     an alias on two indices holds the stream back, nothing dropped;
- *     an alias whose index was deleted is made again and refilled;
+ *     an alias whose index was deleted is made again and refilled (also
+ *     when the indexer stopped before it could queue everything again);
  *   - reindex survives backpressure (30% of items 429, every 7th _bulk
  *     503) and ends with a complete mirror; when OpenSearch refuses for
  *     longer than --bulk-retry-s it fails within that bound, and the old
@@ -393,6 +394,26 @@ int main(void) {
   alias_index(cur, sizeof cur);
   CHECK(!strncmp(cur, "convsearch-", 11), "the alias is back, on %s", cur);
   CHECK(th_indexer(verify3) == 0, "and the mirror is complete again");
+
+  /* 11. Sending everything again is recorded in the index (META
+   * "mirror_requeue", with the alias's new index): asked for but not done
+   * when the indexer stopped, it is done when it starts again. */
+  cs_store *st;
+  cs_txn *txn;
+  REQUIRE(cs_store_open(index3, 0, &st, NULL, 0) == 0 && cs_txn_begin(st, 1, &txn) == 0,
+          "cannot open %s", index3);
+  REQUIRE(cs_put(txn, CS_T_META, (cs_slice){"mirror_requeue", 14}, (cs_slice){"1", 1}) == 0 &&
+              cs_txn_commit(txn) == 0,
+          "cannot ask for a requeue");
+  cs_store_close(st);
+  ix = th_indexer_spawn(run3);
+  t0 = th_now_ms();
+  while (th_log_count("everything indexed is queued again") < 2 && th_now_ms() - t0 < 10000)
+    th_sleep_ms(50);
+  CHECK(wait_drained(index3, 30000) == 0, "the backlog drains");
+  CHECK(th_log_count("everything indexed is queued again") == 2, "queued again at the start, once");
+  th_stop(ix);
+  CHECK(th_indexer(verify3) == 0, "and the mirror is complete");
 
   char stats[256];
   get_body(os_url, "/_proxy/stats", stats);
