@@ -261,8 +261,9 @@ static int swap_alias(const char *url, const char *name) {
   long status;
   rc = cs_os_request(c, "GET", "/_alias/" CS_MIRROR_ALIAS, NULL, NULL, 0, 0, &status, &resp);
   json_t *actions = json_array();
-  json_array_append_new(
-      actions, json_pack("{s:{s:s, s:s}}", "add", "index", name, "alias", CS_MIRROR_ALIAS));
+  /* As its write index, like the mirror's first (cs_mirror_create_index). */
+  json_array_append_new(actions, json_pack("{s:{s:s, s:s, s:b}}", "add", "index", name, "alias",
+                                           CS_MIRROR_ALIAS, "is_write_index", 1));
   if (!rc && status == 200) {
     json_t *cur = json_loads((char *)resp.p, 0, NULL);
     const char *idx;

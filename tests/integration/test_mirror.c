@@ -238,6 +238,10 @@ int main(void) {
   char old[160];
   snprintf(old, sizeof old, "/%s", before);
   CHECK(os_call("GET", old, NULL) == 404, "the old index %s was dropped", before);
+  char aliased[256];
+  get_body(node_url, "/_alias/convsearch", aliased);
+  CHECK(strstr(aliased, "\"is_write_index\":true") != NULL,
+        "the new index is the alias's write index (%s)", aliased);
   CHECK(th_indexer(verify) == 0, "the mirror behind the swapped alias equals the new generation");
   ix = th_indexer_spawn(run);
   wave(c, 9);
