@@ -195,10 +195,17 @@ static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
 
 /* 0 when writes through the alias `a` (GET /_alias's answer) reach one
  * index: it names one index, or one of its indices is the write index.
- * Otherwise logs why, and what mends it, and returns 2. */
+ * Otherwise logs why, and what mends it, and returns 2; CS_EIO when `a` is
+ * not such an answer. */
 static int check_alias(cs_mirror *m, const char *a) {
   json_t *j = json_loads(a ? a : "", 0, NULL);
-  size_t n = json_is_object(j) ? json_object_size(j) : 0;
+  if (!json_is_object(j)) { /* not OpenSearch's answer (a proxy's page?): asked again later */
+    json_decref(j);
+    cs_log(CS_LOG_WARN, "mirror: GET /_alias/%s answered 200 with a body that is not its JSON",
+           CS_MIRROR_ALIAS);
+    return CS_EIO;
+  }
+  size_t n = json_object_size(j);
   int writable = 0;
   char names[200] = "";
   const char *idx;
