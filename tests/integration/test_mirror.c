@@ -15,6 +15,7 @@
  *     an alias on two indices holds the stream back, nothing dropped;
  *     an alias whose index was deleted is made again and refilled (also
  *     when the indexer stopped before it could queue everything again);
+ *     an answer to the alias's look that is not OpenSearch's is asked again;
  *   - reindex survives backpressure (30% of items 429, every 7th _bulk
  *     503) and ends with a complete mirror; when OpenSearch refuses for
  *     longer than --bulk-retry-s it fails within that bound, and the old
@@ -416,6 +417,25 @@ int main(void) {
     th_sleep_ms(50);
   CHECK(wait_drained(index3, 30000) == 0, "the backlog drains");
   CHECK(th_log_count("everything indexed is queued again") == 2, "queued again at the start, once");
+  th_stop(ix);
+  CHECK(th_indexer(verify3) == 0, "and the mirror is complete");
+
+  /* 12. Something in the way answers the alias's look with a page, not
+   * OpenSearch's JSON: a failed look, asked again (not an alias on no
+   * index); nothing is sent meanwhile, and all of it once it answers. */
+  REQUIRE(faults("{\"alias_body\": \"<html>maintenance</html>\"}") == 0, "cannot set faults");
+  ix = th_indexer_spawn(run3);
+  wave(c, 14);
+  CHECK(th_wait_docs(index3, "palabraola14", 200, 5000) >= 0, "indexing goes on");
+  t0 = th_now_ms();
+  while (th_log_count("body that is not its JSON") < 2 && th_now_ms() - t0 < 10000)
+    th_sleep_ms(50);
+  CHECK(th_log_count("body that is not its JSON") >= 2, "the log says the answer was not JSON, "
+                                                        "and it is asked again");
+  CHECK(th_index_count(index3, CS_T_OUTBOX) > 0, "nothing was sent meanwhile");
+  CHECK(th_log_count("on 0 indices") == 0, "nor was the alias taken for one on no index");
+  REQUIRE(faults("{}") == 0, "cannot clear faults");
+  CHECK(wait_drained(index3, 40000) == 0, "once it answers, the backlog drains");
   th_stop(ix);
   CHECK(th_indexer(verify3) == 0, "and the mirror is complete");
 

@@ -9,11 +9,13 @@ to the upstream node, except:
   POST /_proxy/faults {"seed", "bulk_item_429_rate", "bulk_item_500_rate",
                        "http_status", "http_status_rate", "delay_ms",
                        "drop_connection_rate", "down", "bulk_503_every",
-                       "first_put_delay_ms"}
+                       "first_put_delay_ms", "alias_body"}
       replaces the fault configuration (absent keys are off);
       first_put_delay_ms holds the first PUT that follows back that long,
       then forwards it even when its client has gone (as a node does with
       a request it has received): stats' "late_puts" counts them;
+      alias_body answers every GET /_alias/... 200 with that text (a page
+      some proxy in the way might serve);
   GET  /_proxy/stats  counters.
 
 Item faults are real: the refused items of a _bulk are taken out of the
@@ -125,6 +127,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             late = self.command == "PUT" and faults.pop("first_put_delay_ms", 0)
         if f.get("delay_ms"):
             time.sleep(f["delay_ms"] / 1000)
+        if f.get("alias_body") and self.command == "GET" and path.startswith("/_alias/"):
+            data = f["alias_body"].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         if late:
             time.sleep(late / 1000)
             try:
