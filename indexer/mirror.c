@@ -174,8 +174,26 @@ int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
   long status;
   int rc = cs_os_request(c, "PUT", path, NULL, s, strlen(s), 0, &status, &resp);
   free(s);
-  if (!rc && status != 200 &&
-      !(status == 400 && resp.p && strstr((char *)resp.p, "already_exists"))) {
+  int exists = !rc && status == 400 && resp.p && strstr((char *)resp.p, "already_exists");
+  if (exists && with_alias) {
+    /* Made before (by this generation's mirror) and since taken from
+     * behind the alias: put it back there, as the write index. */
+    cs_log(CS_LOG_INFO, "mirror: index %s exists: putting it behind alias %s", name,
+           CS_MIRROR_ALIAS);
+    json_t *a = json_pack("{s:[{s:{s:s, s:s, s:b}}]}", "actions", "add", "index", name, "alias",
+                          CS_MIRROR_ALIAS, "is_write_index", 1);
+    s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    if (!s) {
+      cs_buf_free(&resp);
+      return CS_ENOMEM;
+    }
+    cs_buf_reset(&resp);
+    rc = cs_os_request(c, "POST", "/_aliases", NULL, s, strlen(s), 0, &status, &resp);
+    free(s);
+    exists = 0;
+  }
+  if (!rc && status != 200 && !exists) {
     if (with_alias && resp.p && strstr((char *)resp.p, "more than one write index")) {
       rc = 1; /* another index took the alias first */
     } else {

@@ -42,9 +42,10 @@ int cs_mirror_doc_lines(cs_reader *r, int kind, uint64_t id, uint64_t version, c
                         cs_buf *out, int *written);
 
 /* Creates index `name` from the template (settings, mappings); with_alias:
- * as the alias's write index. Returns 0 (also when it exists already), 1
- * when with_alias and another index already is the alias's write index, or
- * an error. */
+ * as the alias's write index (an index of that name that exists already is
+ * put behind the alias). Returns 0 (also when it exists already), 1 when
+ * with_alias and another index already is the alias's write index, or an
+ * error. */
 int cs_mirror_create_index(cs_os *c, const char *name, int with_alias);
 
 #endif

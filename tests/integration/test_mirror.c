@@ -16,6 +16,7 @@
  *     an alias whose index was deleted is made again and refilled (also
  *     when the indexer stopped before it could queue everything again);
  *     an answer to the alias's look that is not OpenSearch's is asked again;
+ *     an index taken from behind the alias is put back there;
  *   - reindex survives backpressure (30% of items 429, every 7th _bulk
  *     503) and ends with a complete mirror; when OpenSearch refuses for
  *     longer than --bulk-retry-s it fails within that bound, and the old
@@ -436,6 +437,28 @@ int main(void) {
   CHECK(th_log_count("on 0 indices") == 0, "nor was the alias taken for one on no index");
   REQUIRE(faults("{}") == 0, "cannot clear faults");
   CHECK(wait_drained(index3, 40000) == 0, "once it answers, the backlog drains");
+
+  /* 13. The alias taken off its index, the index left: the index is put
+   * back behind the alias (not made again), everything is sent again,
+   * once. */
+  alias_index(cur, sizeof cur);
+  snprintf(actions, sizeof actions,
+           "{\"actions\": [{\"remove\": {\"index\": \"%s\", \"alias\": \"convsearch\"}}]}", cur);
+  REQUIRE(http_call(node_url, "POST", "/_aliases", actions) == 200, "cannot remove the alias");
+  int requeued = th_log_count("everything indexed is queued again");
+  wave(c, 15);
+  CHECK(th_wait_docs(index3, "palabraola15", 200, 5000) >= 0, "indexing goes on");
+  t0 = th_now_ms();
+  while (th_log_count("everything indexed is queued again") == requeued && th_now_ms() - t0 < 15000)
+    th_sleep_ms(50);
+  CHECK(wait_drained(index3, 30000) == 0, "the backlog drains");
+  th_sleep_ms(1000);
+  CHECK(th_log_count("everything indexed is queued again") == requeued + 1,
+        "everything was queued again, once (%d)",
+        th_log_count("everything indexed is queued again") - requeued);
+  char back[128];
+  alias_index(back, sizeof back);
+  CHECK(!strcmp(back, cur), "the alias is back on %s (%s)", cur, back);
   th_stop(ix);
   CHECK(th_indexer(verify3) == 0, "and the mirror is complete");
 
