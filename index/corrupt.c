@@ -258,6 +258,10 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_OUTBOX:
     return cs_outop_decode(p, n, &u.outop);
   case CS_T_PASSAGE:
+    /* Keyed (conversation, first passage): a block under any other key
+     * is never read, and its passages would be numbered wrong. */
+    if (key.len != 12 || cs_be32_get((const uint8_t *)key.data + 8) % CS_PBLOCK_PASSAGES)
+      return CS_ECORRUPT;
     return cs_pblock_check(p, n);
   case CS_T_OLEX:
   case CS_T_OWORDS:

@@ -380,7 +380,11 @@ static int check_passage_block(void *ctx, cs_slice k, cs_slice val) {
   verify *v = ctx;
   cs_pblock_it it;
   cs_passage p;
-  if (k.len != 12 || cs_pblock_begin(&it, val.data, val.len)) return 0;
+  /* (A key that is not a block's, or a value that does not decode, is
+   * check_records'.) */
+  if (k.len != 12 || cs_be32_get((const uint8_t *)k.data + 8) % CS_PBLOCK_PASSAGES ||
+      cs_pblock_begin(&it, val.data, val.len))
+    return 0;
   uint64_t conv = cs_be64_get(k.data);
   uint32_t first = cs_be32_get((const uint8_t *)k.data + 8);
   for (uint32_t i = 0; cs_pblock_next(&it, &p) == 0; i++) {

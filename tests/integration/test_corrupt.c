@@ -109,6 +109,28 @@ static void cut_passage(const char *index, uint64_t conv, uint32_t from, uint32_
   cs_store_close(s);
 }
 
+/* Writes a copy of conversation from's first passage block under the key
+ * of conversation to's passage n (not a block's first: never read; its
+ * passages would be taken for to's, and numbered wrong). */
+static void misplace_passages(const char *index, uint64_t from, uint64_t to, uint32_t n) {
+  uint8_t key[12];
+  cs_pblock_key(key, from, 0);
+  cs_store *s;
+  cs_slice v;
+  cs_txn *txn = edit(index, CS_T_PASSAGE, key, 12, &s, &v);
+  cs_buf copy;
+  cs_buf_init(&copy);
+  cs_buf_bytes(&copy, v.data, v.len);
+  cs_key_u64(key, to);
+  cs_be32_put(key + 8, n);
+  REQUIRE(!copy.err &&
+              cs_put(txn, CS_T_PASSAGE, (cs_slice){key, 12}, (cs_slice){copy.p, copy.len}) == 0 &&
+              cs_txn_commit(txn) == 0,
+          "write the misplaced block");
+  cs_buf_free(&copy);
+  cs_store_close(s);
+}
+
 int main(void) {
   th_init("corrupt");
   PGconn *c;
@@ -155,8 +177,9 @@ int main(void) {
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
   cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
   th_index_not_utf8(index, CS_T_TURN, key, 12, "ciruelas");
-  cut_passage(index, 8, 0, 6); /* "el ni" is 5 bytes, 'ñ' the next two */
-  cut_passage(index, 9, 2, 0); /* 'ñ' of "año" */
+  cut_passage(index, 8, 0, 6);       /* "el ni" is 5 bytes, 'ñ' the next two */
+  cut_passage(index, 9, 2, 0);       /* 'ñ' of "año" */
+  misplace_passages(index, 1, 2, 5); /* 1's 20 bytes do not fit 2's 16 */
 
   int port, st;
   pid_t srv = th_server_start(index, &port);
@@ -271,6 +294,9 @@ int main(void) {
   CHECK(th_log_count("damaged record: passage 8/0: a passage's offsets do not fit") == 1 &&
             th_log_count("damaged record: passage 9/0: a passage's offsets do not fit") == 1,
         "verify names the passage blocks whose offsets cut a character");
+  CHECK(th_log_count("damaged record: passage 2/5 cannot be decoded") == 1 &&
+            th_log_count("damaged record: passage 2/5:") == 0,
+        "and, once, a passage block under a key that is not a block's");
   CHECK(th_log_count("term 'alquil': the chunk from docid") == 1 &&
             th_log_count("bounds its conversations' scores by 0.0039, one reaches") == 1,
         "verify names the chunk whose conversation bound is too low");
