@@ -75,16 +75,22 @@ static void lower_bound(const char *index, const char *term) {
   cs_store_close(s);
 }
 
+/* edit() of conversation conv's first passage block (key: its key). */
+static cs_txn *edit_passages(const char *index, uint64_t conv, uint8_t key[12], cs_store **s,
+                             cs_slice *v) {
+  cs_pblock_key(key, conv, 0);
+  return edit(index, CS_T_PASSAGE, key, 12, s, v);
+}
+
 /* Rewrites passage 0 of conversation conv (the first of its block) so
  * that it starts at byte `from` of its first turn, or ends at byte `end`
  * of its last (0: as it was): a block that decodes, with an offset only
  * the turn's text can show is wrong. */
 static void cut_passage(const char *index, uint64_t conv, uint32_t from, uint32_t end) {
   uint8_t key[12];
-  cs_pblock_key(key, conv, 0);
   cs_store *s;
   cs_slice v;
-  cs_txn *txn = edit(index, CS_T_PASSAGE, key, 12, &s, &v);
+  cs_txn *txn = edit_passages(index, conv, key, &s, &v);
   cs_pblock_it it;
   cs_passage p;
   cs_pblock_b b;
@@ -114,10 +120,9 @@ static void cut_passage(const char *index, uint64_t conv, uint32_t from, uint32_
  * passages would be taken for to's, and numbered wrong). */
 static void misplace_passages(const char *index, uint64_t from, uint64_t to, uint32_t n) {
   uint8_t key[12];
-  cs_pblock_key(key, from, 0);
   cs_store *s;
   cs_slice v;
-  cs_txn *txn = edit(index, CS_T_PASSAGE, key, 12, &s, &v);
+  cs_txn *txn = edit_passages(index, from, key, &s, &v);
   cs_buf copy;
   cs_buf_init(&copy);
   cs_buf_bytes(&copy, v.data, v.len);
