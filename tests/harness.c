@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,24 @@ int th_server_log_count(const char *needle) {
   return count_lines(log, needle);
 }
 
+/* LMDB: one process must not have an environment open twice at once.
+ * Closing one drops the process's locks on the lock file, which the other
+ * still relies on: another process may then take it for unused and reset
+ * the mutexes the first is using. test_reindex queries from a thread while
+ * the main thread waits for documents, so the helpers that open the index
+ * from several threads take turns. */
+static pthread_mutex_t store_turn = PTHREAD_MUTEX_INITIALIZER;
+
+static int docs_with(const char *index_dir, const char *word);
+
 int th_docs_with(const char *index_dir, const char *word) {
+  pthread_mutex_lock(&store_turn);
+  int n = docs_with(index_dir, word);
+  pthread_mutex_unlock(&store_turn);
+  return n;
+}
+
+static int docs_with(const char *index_dir, const char *word) {
   cs_store *s;
   if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) return 0;
   cs_reader *r;
@@ -315,7 +333,11 @@ size_t th_index_key(const char *index, int table, const char *prefix, uint8_t *o
 
 int64_t th_index_count(const char *index_dir, int table) {
   cs_store *s;
-  if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) return -1;
+  pthread_mutex_lock(&store_turn);
+  if (cs_store_open(index_dir, CS_STORE_RDONLY, &s, NULL, 0)) {
+    pthread_mutex_unlock(&store_turn);
+    return -1;
+  }
   cs_reader *r;
   uint64_t n = 0;
   if (cs_reader_open(s, &r) == 0) {
@@ -323,6 +345,7 @@ int64_t th_index_count(const char *index_dir, int table) {
     cs_reader_close(r);
   }
   cs_store_close(s);
+  pthread_mutex_unlock(&store_turn);
   return (int64_t)n;
 }
 
