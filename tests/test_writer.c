@@ -86,6 +86,11 @@ static void basics(void) {
   CHECK(cs_store_open(dir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
   cs_store *second;
   CHECK(cs_store_open(dir, 0, &second, err, sizeof err) == CS_EBUSY, "a second writer is refused");
+  /* LMDB: one open of a generation per process (store.c); a reader too. */
+  err[0] = 0;
+  CHECK(cs_store_open(dir, CS_STORE_RDONLY, &second, err, sizeof err) == CS_EBUSY &&
+            strstr(err, "already open in this process"),
+        "a second open of the generation in this process is refused: %s", err);
   cs_writer *w;
   CHECK(cs_writer_open(s, &w) == 0, "writer opens");
   const char *t1[] = {"¿Dónde vive usted?",
