@@ -57,7 +57,7 @@ struct cs_store {
   char dir[PATH_MAX];  /* the index directory (DIR) */
   char gen[64];        /* generation name, e.g. "g1" */
   time_t reader_check; /* last mdb_reader_check (writer) */
-  int registered;      /* dev, ino: in the open generations (below) */
+  int registered;      /* dev, ino (of data.mdb): in the open generations (below) */
   dev_t dev;
   ino_t ino;
 };
@@ -137,76 +137,6 @@ static void set_err(char *err, size_t cap, const char *fmt, const char *a, const
   if (err && cap) snprintf(err, cap, fmt, a, b);
 }
 
-/* The generations open in this process, by their directory's device and
- * inode. LMDB must not have one environment open twice in a process:
- * closing one copy can take the process for the last user and destroy the
- * lock file's mutexes while the other uses them (a crash in another
- * thread, found in a test harness that did it). A second open is refused
- * with a clear error instead. */
-static pthread_mutex_t opened_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct opened {
-  dev_t dev;
-  ino_t ino;
-} * opened;
-static size_t nopened, opened_cap;
-
-/* A forked child holds none of its parent's file locks and must not use
- * its environments (LMDB): it may open any generation afresh. The list's
- * lock is held across fork, so the child's copy is not taken mid-change. */
-static void opened_hold(void) {
-  pthread_mutex_lock(&opened_lock);
-}
-
-static void opened_release(void) {
-  pthread_mutex_unlock(&opened_lock);
-}
-
-static void opened_forget(void) {
-  nopened = 0;
-  pthread_mutex_unlock(&opened_lock);
-}
-
-static void opened_init(void) {
-  (void)pthread_atfork(opened_hold, opened_release, opened_forget);
-}
-
-/* 0 and s registered, or CS_EBUSY when gendir is open already. */
-static int register_open(cs_store *s, const char *gendir, char *err, size_t errcap) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, opened_init);
-  struct stat st;
-  if (stat(gendir, &st) != 0) return 0; /* mdb_env_open says why */
-  pthread_mutex_lock(&opened_lock);
-  int rc = 0;
-  for (size_t i = 0; i < nopened && !rc; i++) {
-    if (opened[i].dev == st.st_dev && opened[i].ino == st.st_ino) rc = CS_EBUSY;
-  }
-  if (!rc && !cs_grow((void **)&opened, &opened_cap, nopened + 1, sizeof *opened)) {
-    opened[nopened++] = (struct opened){st.st_dev, st.st_ino};
-    s->registered = 1;
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
-  }
-  pthread_mutex_unlock(&opened_lock);
-  if (rc)
-    set_err(err, errcap, "index generation %s is already open in this process%s", gendir,
-            " (LMDB allows one open per process: share that store)");
-  return rc;
-}
-
-static void unregister_open(cs_store *s) {
-  if (!s->registered) return;
-  pthread_mutex_lock(&opened_lock);
-  for (size_t i = 0; i < nopened; i++) {
-    if (opened[i].dev == s->dev && opened[i].ino == s->ino) {
-      opened[i] = opened[--nopened];
-      break;
-    }
-  }
-  pthread_mutex_unlock(&opened_lock);
-  s->registered = 0;
-}
-
 /* Modes of what the index writer creates (README, "Users and modes"): a
  * server running as another user of the directory's group reads the index.
  * LMDB readers record themselves in lock.mdb, so it is group-writable. Set
@@ -253,6 +183,96 @@ static void set_env_modes(const char *gendir) {
   if (path_join(path, sizeof path, gendir, "lock.mdb") == 0) chmod(path, CS_MODE_LOCK);
 }
 
+/* The generations open in this process, by their data file's device and
+ * inode. LMDB must not have one environment open twice in a process:
+ * closing one copy can take the process for the last user and destroy the
+ * lock file's mutexes while the other uses them (a crash in another
+ * thread, found in a test harness that did it). A second open is refused
+ * with a clear error instead. */
+static pthread_mutex_t opened_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct opened {
+  dev_t dev;
+  ino_t ino;
+} * opened;
+static size_t nopened, opened_cap;
+
+/* A forked child holds none of its parent's file locks and must not use
+ * its environments (LMDB): it may open any generation afresh. The list's
+ * lock is held across fork, so the child's copy is not taken mid-change. */
+static void opened_hold(void) {
+  pthread_mutex_lock(&opened_lock);
+}
+
+static void opened_release(void) {
+  pthread_mutex_unlock(&opened_lock);
+}
+
+static void opened_forget(void) {
+  nopened = 0;
+  pthread_mutex_unlock(&opened_lock);
+}
+
+static void opened_init(void) {
+  (void)pthread_atfork(opened_hold, opened_release, opened_forget);
+}
+
+static int is_open(dev_t dev, ino_t ino) {
+  for (size_t i = 0; i < nopened; i++) {
+    if (opened[i].dev == dev && opened[i].ino == ino) return 1;
+  }
+  return 0;
+}
+
+/* mdb_env_open(s->env, gendir, ...) unless gendir's data file is open in
+ * this process already (CS_EBUSY, said in err); once open, the data file is
+ * recorded (by its inode: LMDB holds it open, so the number is not reused
+ * meanwhile). Under the list's lock, so two threads cannot both open. */
+static int env_open_once(cs_store *s, const char *gendir, unsigned eflags, char *err,
+                         size_t errcap) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, opened_init);
+  char path[PATH_MAX];
+  struct stat st;
+  pthread_mutex_lock(&opened_lock);
+  if (snprintf(path, sizeof path, "%s/data.mdb", gendir) < (int)sizeof path &&
+      stat(path, &st) == 0 && is_open(st.st_dev, st.st_ino)) {
+    pthread_mutex_unlock(&opened_lock);
+    set_err(err, errcap, "index generation %s is already open in this process%s", gendir,
+            " (LMDB allows one open per process: share that store)");
+    return CS_EBUSY;
+  }
+  int rc = mdb_env_open(s->env, gendir, eflags, CS_MODE_DATA);
+  int fd;
+  if (!rc && mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 &&
+      !cs_grow((void **)&opened, &opened_cap, nopened + 1, sizeof *opened)) {
+    opened[nopened++] = (struct opened){st.st_dev, st.st_ino};
+    s->registered = 1;
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+  }
+  pthread_mutex_unlock(&opened_lock);
+  return rc;
+}
+
+/* mdb_env_close(s->env), and s's data file out of the list, under the
+ * list's lock: no other thread opens it while it closes. */
+static void env_close_once(cs_store *s) {
+  if (!s->registered) {
+    mdb_env_close(s->env);
+    return;
+  }
+  pthread_mutex_lock(&opened_lock);
+  mdb_env_close(s->env);
+  for (size_t i = 0; i < nopened; i++) {
+    if (opened[i].dev == s->dev && opened[i].ino == s->ino) {
+      opened[i] = opened[--nopened];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&opened_lock);
+  s->registered = 0;
+}
+
 static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   int rc = mdb_env_create(&s->env);
   if (rc) {
@@ -281,13 +301,12 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   mdb_env_set_mapsize(s->env, s->map_size);
   unsigned eflags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
   if (!rdonly && (s->flags & CS_STORE_REDERIVABLE)) eflags |= MDB_NOMETASYNC;
-  rc = register_open(s, gendir, err, errcap);
-  if (rc) {
-    mdb_env_close(s->env);
+  rc = env_open_once(s, gendir, eflags, err, errcap);
+  if (rc == CS_EBUSY) {
+    mdb_env_close(s->env); /* never opened: touches no lock file */
     s->env = NULL;
     return rc;
   }
-  rc = mdb_env_open(s->env, gendir, eflags, CS_MODE_DATA);
   if (rc) {
     set_err(err, errcap, "cannot open index %s: %s", gendir, mdb_strerror(rc));
     mdb_env_close(s->env);
@@ -310,7 +329,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
                 "the index in %s has an older format (no table %s): rebuild it with "
                 "convsearch-indexer reindex",
                 gendir, table_names[i]);
-        mdb_env_close(s->env);
+        env_close_once(s);
         s->env = NULL;
         return CS_EVERSION;
       }
@@ -322,7 +341,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   return 0;
 fail:
   set_err(err, errcap, "cannot open index tables in %s: %s", gendir, mdb_strerror(rc));
-  mdb_env_close(s->env);
+  env_close_once(s);
   s->env = NULL;
   return rc == MDB_NOTFOUND ? CS_EVERSION : map_rc(rc);
 }
@@ -445,8 +464,7 @@ void cs_store_close(cs_store *s) {
   /* CS_STORE_REDERIVABLE: the last commit's meta page was not synced. */
   if (s->env && (s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY))
     mdb_env_sync(s->env, 1);
-  if (s->env) mdb_env_close(s->env);
-  unregister_open(s);
+  if (s->env) env_close_once(s);
   if (s->lock_fd >= 0) close(s->lock_fd);
   pthread_rwlock_destroy(&s->remap);
   free(s);
