@@ -211,12 +211,12 @@ int th_server_log_count(const char *needle) {
   return count_lines(log, needle);
 }
 
-/* LMDB: one process must not have an environment open twice at once.
- * Closing one drops the process's locks on the lock file, which the other
- * still relies on: another process may then take it for unused and reset
- * the mutexes the first is using. test_reindex queries from a thread while
- * the main thread waits for documents, so the helpers that open the index
- * from several threads take turns. */
+/* LMDB: one process must not have an environment open twice at once
+ * (closing one copy can take the process for the last user and destroy the
+ * lock file's mutexes while the other uses them), and cs_store_open
+ * refuses a second open. test_reindex queries from a thread while the main
+ * thread waits for documents, so the helpers that open the index from
+ * several threads take turns. */
 static pthread_mutex_t store_turn = PTHREAD_MUTEX_INITIALIZER;
 
 static int docs_with(const char *index_dir, const char *word);
