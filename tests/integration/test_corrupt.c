@@ -82,6 +82,18 @@ static cs_txn *edit_passages(const char *index, uint64_t conv, uint8_t key[12], 
   return edit(index, CS_T_PASSAGE, key, 12, s, v);
 }
 
+/* Writes val under passage block key, commits, and closes the store
+ * edit_passages opened. */
+static void put_passages(cs_txn *txn, cs_store *s, const uint8_t key[12], cs_buf *val,
+                         const char *what) {
+  REQUIRE(!val->err &&
+              cs_put(txn, CS_T_PASSAGE, (cs_slice){key, 12}, (cs_slice){val->p, val->len}) == 0 &&
+              cs_txn_commit(txn) == 0,
+          "write %s", what);
+  cs_buf_free(val);
+  cs_store_close(s);
+}
+
 /* Rewrites passage 0 of conversation conv (the first of its block) so
  * that it starts at byte `from` of its first turn, or ends at byte `end`
  * of its last (0: as it was): a block that decodes, with an offset only
@@ -106,13 +118,9 @@ static void cut_passage(const char *index, uint64_t conv, uint32_t from, uint32_
   }
   cs_buf out;
   cs_buf_init(&out);
-  REQUIRE(cs_pblock_b_encode(&b, &out) == 0 &&
-              cs_put(txn, CS_T_PASSAGE, (cs_slice){key, 12}, (cs_slice){out.p, out.len}) == 0 &&
-              cs_txn_commit(txn) == 0,
-          "write the passage");
-  cs_buf_free(&out);
+  REQUIRE(cs_pblock_b_encode(&b, &out) == 0, "encode the passage");
   cs_pblock_b_free(&b);
-  cs_store_close(s);
+  put_passages(txn, s, key, &out, "the passage");
 }
 
 /* Writes a copy of conversation from's first passage block under the key
@@ -128,12 +136,7 @@ static void misplace_passages(const char *index, uint64_t from, uint64_t to, uin
   cs_buf_bytes(&copy, v.data, v.len);
   cs_key_u64(key, to);
   cs_be32_put(key + 8, n);
-  REQUIRE(!copy.err &&
-              cs_put(txn, CS_T_PASSAGE, (cs_slice){key, 12}, (cs_slice){copy.p, copy.len}) == 0 &&
-              cs_txn_commit(txn) == 0,
-          "write the misplaced block");
-  cs_buf_free(&copy);
-  cs_store_close(s);
+  put_passages(txn, s, key, &copy, "the misplaced block");
 }
 
 int main(void) {
