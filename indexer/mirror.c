@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,8 +207,12 @@ int cs_mirror_create_index(cs_os *c, const char *name, int with_alias) {
   return rc;
 }
 
-static void set_error(cs_mirror *m, const char *fmt, const char *arg) {
-  snprintf(m->last_error, sizeof m->last_error, fmt, arg);
+/* The last error, for /v1/health (cut to its room). */
+static void __attribute__((format(printf, 2, 3))) set_error(cs_mirror *m, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m->last_error, sizeof m->last_error, fmt, ap);
+  va_end(ap);
   m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
 }
 
@@ -238,13 +243,10 @@ static int check_alias(cs_mirror *m, const char *a) {
   json_decref(j);
   if (writable) return 0;
   /* (A long list of names is cut: the count says how many.) */
-  int w =
-      snprintf(m->last_error, sizeof m->last_error,
-               "alias %s is on %zu indices (%s), none its write index: writes would be refused; "
-               "nothing is sent until `convsearch-indexer reindex` or an _aliases call mends it",
-               CS_MIRROR_ALIAS, n, names);
-  (void)(w >= (int)sizeof m->last_error);
-  m->last_error_ms = cs_clock_ms(CLOCK_REALTIME);
+  set_error(m,
+            "alias %s is on %zu indices (%s), none its write index: writes would be refused; "
+            "nothing is sent until `convsearch-indexer reindex` or an _aliases call mends it",
+            CS_MIRROR_ALIAS, n, names);
   cs_log(CS_LOG_ERROR, "mirror: %s", m->last_error);
   return 2;
 }
@@ -303,16 +305,16 @@ static int ensure_alias(cs_mirror *m, cs_os *c) {
     char name[128];
     snprintf(name, sizeof name, "convsearch-%s", cs_store_generation(m->store));
     int gone = alias_was_used(m);
-    if (gone)
+    if (gone) {
       set_error(m, "alias %s was gone from OpenSearch: made again, everything resent",
                 CS_MIRROR_ALIAS);
-    if (gone)
       cs_log(CS_LOG_ERROR,
              "mirror: alias %s is gone from OpenSearch (its index deleted?): creating index %s "
              "behind it and sending everything again",
              CS_MIRROR_ALIAS, name);
-    else
+    } else {
       cs_log(CS_LOG_INFO, "mirror: creating index %s behind alias %s", name, CS_MIRROR_ALIAS);
+    }
     rc = cs_mirror_create_index(c, name, 1);
     /* (Were the requeue not recorded, the next look finds the alias
      * and nothing asks for it: a failure to record it is an error.) */
