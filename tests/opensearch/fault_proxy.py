@@ -11,9 +11,11 @@ to the upstream node, except:
                        "drop_connection_rate", "down", "bulk_503_every",
                        "first_put_delay_ms", "alias_body"}
       replaces the fault configuration (absent keys are off);
-      first_put_delay_ms holds the first PUT that follows back that long,
-      then forwards it even when its client has gone (as a node does with
-      a request it has received): stats' "late_puts" counts them;
+      first_put_delay_ms holds the first PUT that follows back until a
+      later PUT has been answered (at most that long), then forwards it
+      even when its client has gone (as a node does with a request it has
+      received): stats' "late_puts" counts them, "put_waits" those released
+      by the time limit rather than by a later PUT;
       alias_body answers every GET /_alias/... 200 with that text (a page
       some proxy in the way might serve);
   GET  /_proxy/stats  counters.
@@ -39,7 +41,8 @@ faults = {}
 rng = random.Random(0)
 bulks = 0
 stats = {"requests": 0, "bulk_items": 0, "items_failed": 0, "requests_failed": 0, "dropped": 0,
-         "late_puts": 0}
+         "late_puts": 0, "put_waits": 0}
+later_put = threading.Event()  # a PUT answered since the first one was held
 
 
 def draw(key):
@@ -125,6 +128,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             if dropped:
                 stats["dropped"] += 1
             late = self.command == "PUT" and faults.pop("first_put_delay_ms", 0)
+            if late:
+                later_put.clear()
         if f.get("delay_ms"):
             time.sleep(f["delay_ms"] / 1000)
         if f.get("alias_body") and self.command == "GET" and path.startswith("/_alias/"):
@@ -135,7 +140,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return self.wfile.write(data)
         if late:
-            time.sleep(late / 1000)
+            if not later_put.wait(late / 1000):
+                with lock:
+                    stats["put_waits"] += 1
             try:
                 status, ctype, data = self.forward(body, {"Content-Type": "application/json"})
                 self.send_response(status)
@@ -164,7 +171,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            return self.wfile.write(data)
+            self.wfile.write(data)
+            if self.command == "PUT":
+                later_put.set()
+            return
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             body = gzip.decompress(body)
         items = split_bulk(body)
