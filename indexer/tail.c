@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,25 @@ typedef struct tail {
   char source_pending[CS_SOURCE_MAX]; /* to record with the next commit */
   double compact_failed_at;           /* monotonic s of the last failed compaction (0: none) */
   int reload; /* the checkpoint was damaged: the load is followed by a reconcile */
+  int worked; /* something was applied, loaded or compacted since the last release_memory */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
+
+/* Hands back to the system what the work since the last call freed: a
+ * batch's pending postings, LMDB's copies of the pages a commit wrote, a
+ * generation closed after a compaction. glibc keeps freed memory in the
+ * process (below the heap's top, or in pieces), so without this a
+ * following indexer would hold its first load's peak for good (50,000
+ * interviews: 183 MiB, 7 MiB after the call; bench/analysis.md). Called
+ * when the indexer goes idle after work: once per busy spell. */
+static void release_memory(tail *t) {
+  if (!t->worked) return;
+  t->worked = 0;
+#ifdef __GLIBC__
+  (void)malloc_trim(0);
+#endif
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -613,6 +630,7 @@ static int compact_if_pending(tail *t) {
                       "the files");
   close_index(t);
   int compacted = cs_compact(t->o->index_dir) == 0;
+  t->worked = 1;
   if (open_index(t)) return -1;
   if (!compacted) { /* logged; tried again when next idle, a minute on */
     t->compact_failed_at = now_s();
@@ -686,6 +704,7 @@ int cs_tail_run(const cs_tail_opts *o) {
       continue;
     }
     failures = 0;
+    t.worked |= changed || t.loaded_now;
     requeue_if_wanted(&t, 0);
     /* --once: catch up to the current end, which after an initial load
      * means one round over what was written since its snapshot. */
@@ -698,7 +717,10 @@ int cs_tail_run(const cs_tail_opts *o) {
       exit_code = 1;
       break;
     }
-    if (!changed) wait_for_changes(&t);
+    if (!changed) {
+      release_memory(&t);
+      wait_for_changes(&t);
+    }
   }
   if (cs_tail_stop) cs_log(CS_LOG_INFO, "stopping on request");
   if (t.pg) PQfinish(t.pg);
