@@ -170,6 +170,10 @@ size_t cs_writer_pending_bytes(const cs_writer *w) {
   return w->terms.bytes + w->words.bytes + w->oterms.bytes + w->owords.bytes + cs__wr_own_bytes(w);
 }
 
+size_t cs_writer_largest_commit(const cs_writer *w) {
+  return w->largest_commit;
+}
+
 static int put_stats(cs_writer *w) {
   cs_buf_reset(&w->buf);
   cs_stats_encode(&w->buf, &w->stats);
@@ -178,6 +182,8 @@ static int put_stats(cs_writer *w) {
 
 int cs_writer_commit(cs_writer *w) {
   if (!w->txn) return CS_EINVAL;
+  size_t pending = cs_writer_pending_bytes(w);
+  if (pending > w->largest_commit) w->largest_commit = pending;
   int rc = cs__wr_flush(w);
   if (!rc) rc = put_stats(w);
   if (!rc && w->outbox_dirty) {

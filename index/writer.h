@@ -85,6 +85,11 @@ void cs_writer_abort(cs_writer *w);
 /* Memory held by not yet merged postings: the indexer commits when this
  * passes its batch budget. */
 size_t cs_writer_pending_bytes(const cs_writer *w);
+/* The largest cs_writer_pending_bytes any commit of w has written. LMDB
+ * keeps a copy of every page a commit changes until it ends, and keeps
+ * those buffers for the store's later transactions until the store is
+ * closed: a large commit's memory stays with the store. */
+size_t cs_writer_largest_commit(const cs_writer *w);
 
 /* Replaces a conversation and all its turns (re-transcription). *flags gets
  * CS_PUT_* bits; may be NULL. */

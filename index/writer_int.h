@@ -27,6 +27,7 @@
 struct cs_writer {
   cs_store *store;
   cs_txn *txn;
+  size_t largest_commit; /* cs_writer_largest_commit */
   cs_analyzer *an;
   cs_textpack *zt; /* compresses stored turn text */
   int zdict_new;   /* zt's dictionary is in this transaction only */

@@ -89,21 +89,6 @@ typedef struct tail {
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
 
-/* Hands back to the system what the work since the last call freed: a
- * batch's pending postings, LMDB's copies of the pages a commit wrote, a
- * generation closed after a compaction. glibc keeps freed memory in the
- * process (below the heap's top, or in pieces), so without this a
- * following indexer would hold its first load's peak for good (50,000
- * interviews: 183 MiB, 7 MiB after the call; bench/analysis.md). Called
- * when the indexer goes idle after work: once per busy spell. */
-static void release_memory(tail *t) {
-  if (!t->worked) return;
-  t->worked = 0;
-#ifdef __GLIBC__
-  (void)malloc_trim(0);
-#endif
-}
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -606,6 +591,39 @@ static void close_index(tail *t) {
   t->store = NULL;
 }
 
+/* A commit at least this large leaves LMDB holding enough page copies
+ * that the index is opened again once the indexer is idle (below). */
+#define REOPEN_AFTER_COMMIT_BYTES (16u << 20)
+
+/* Hands back to the system what the work since the last call freed. LMDB
+ * keeps the page copies of a store's largest commit until the store is
+ * closed (cs_writer_largest_commit): after a commit of at least
+ * REOPEN_AFTER_COMMIT_BYTES (a catch-up of a backlog) the index is opened
+ * again. And glibc keeps freed memory in the process (below the heap's
+ * top, or in pieces): malloc_trim gives it back. Without both, a
+ * following indexer would hold a first load's or a catch-up's peak for
+ * good (50,000 interviews: 183 MiB while idle; 7 MiB now;
+ * bench/analysis.md). Called when the indexer goes idle after work: once
+ * per busy spell. Returns 0, or -1 when the index could not be opened
+ * again. */
+static int release_memory(tail *t) {
+  if (!t->worked) return 0;
+  t->worked = 0;
+  size_t largest = cs_writer_largest_commit(t->w);
+  if (largest >= REOPEN_AFTER_COMMIT_BYTES) {
+    cs_log(CS_LOG_INFO,
+           "idle after a commit of %zu MiB: opening the index again to hand back LMDB's copies "
+           "of its pages",
+           largest >> 20);
+    close_index(t);
+    if (open_index(t)) return -1;
+  }
+#ifdef __GLIBC__
+  (void)malloc_trim(0);
+#endif
+  return 0;
+}
+
 /* After an erasure or the initial load (META compact_pending, set in the
  * erasing commit or the load's last), when a round found nothing to do:
  * compacts the index (`compact`: a copy in key order into full pages
@@ -718,7 +736,10 @@ int cs_tail_run(const cs_tail_opts *o) {
       break;
     }
     if (!changed) {
-      release_memory(&t);
+      if (release_memory(&t)) {
+        exit_code = 1;
+        break;
+      }
       wait_for_changes(&t);
     }
   }
