@@ -6,17 +6,14 @@
  * for changes, its own memory (RssAnon, /proc) is under IDLE_ANON_MAX
  * (glibc kept the freed memory: 96 MiB). Then 80,000 more turns written
  * at once are caught up by the following indexer: idle again, it is still
- * under IDLE_ANON_MAX (LMDB kept its largest commit's page copies: 46
+ * under IDLE_ANON_MAX (LMDB kept its largest commit's page copies: 49
  * MiB), and it indexes what is written next. Under the sanitizers the
  * allocator is theirs, so the memory is printed, not checked.
  */
 #include "harness.h"
 #include "store.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define IDLE_ANON_MAX (25LL << 20)
 
