@@ -582,9 +582,16 @@ def main():
         p("| indexer, catch-up of %s synthetic interviews, %.0f MB (peak) | %s | | %s |" % (
             "{:,}".format(synth.get("conversations", 0)), synth.get("text_bytes", 0) / 1e6,
             fmt(bs["peak_rss_anon_kb"] / 1024), fmt(bs["maxrss_kb"] / 1024)))
+    fl = proc_status(os.path.join(out, "indexer-rss-idle-after-load.txt"))
+    if fl and synth:
+        p("| indexer following the stores (`run`), idle after that same load | %s | %s | %s |" % (
+            fmt(fl.get("RssAnon", 0) / 1024), fmt(fl.get("RssFile", 0) / 1024),
+            fmt(fl.get("VmHWM", 0) / 1024)))
     p("")
     p("Anonymous RSS sampled every 50 ms from /proc/PID/status (RssAnon); peak RSS = "
-      "getrusage ru_maxrss (includes the pages of the LMDB map the process touched).")
+      "getrusage ru_maxrss (includes the pages of the LMDB map the process touched). The "
+      "following indexer's row is read from /proc/PID/status 2 s after its load was "
+      "compacted (peak RSS there: VmHWM).")
     p("")
     if bs and synth:
         smb = synth["text_bytes"] / 1e6

@@ -29,7 +29,8 @@
 #      first idle, then while the following indexer ingests a steady write
 #      load, with freshness probes (cs-bench-live); query-server RSS;
 #   6. synthetic interviews (cs-bench-synth): indexing throughput and indexer
-#      peak memory at a larger scale, then a smaller set indexed by every
+#      peak memory at a larger scale (and a following indexer's own memory
+#      once idle after the same load), then a smaller set indexed by every
 #      engine with its own query set: bulk build and latency on the portal's
 #      shape (short turns, ~37 per conversation);
 #   7. bench/report.py writes bench/RESULTS.md (the hand-written analysis in
@@ -303,6 +304,22 @@ rm -rf "$out/synth-index"
 python3 "$bench/measure.py" "$out/build-synth.json" -- taskset -c 0 \
   "$bin/convsearch-indexer" run --once --pg "$spg" --index "$out/synth-index" 2>>"$out/indexer.log" >/dev/null
 du -sk "$out/synth-index" | cut -f1 >"$out/size-synth.txt"
+# The same load by a following indexer (`run`, as the product runs it): its
+# own memory once idle after the load and its compaction (the peak is above).
+rm -rf "$out/synth-index"
+"$bin/convsearch-indexer" run --pg "$spg" --index "$out/synth-index" --poll-ms 200 \
+  2>"$out/indexer-follow-load.log" >/dev/null &
+fpid=$!
+pids+=("$fpid")
+for _ in $(seq 1 1200); do
+  grep -q "compacted" "$out/indexer-follow-load.log" && break
+  kill -0 "$fpid" 2>/dev/null || break
+  sleep 0.5
+done
+sleep 2 # a few idle polls
+grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$fpid/status >"$out/indexer-rss-idle-after-load.txt" || true
+kill -TERM "$fpid" 2>/dev/null || true
+wait "$fpid" 2>/dev/null || true
 rm -rf "$out/synth" "$out/synth-index"
 
 # ------------------------------------------------------------------ synthetic: latency
