@@ -602,7 +602,7 @@ static void close_index(tail *t) {
  * again. And glibc keeps freed memory in the process (below the heap's
  * top, or in pieces): malloc_trim gives it back. Without both, a
  * following indexer would hold a first load's or a catch-up's peak for
- * good (50,000 interviews: 183 MiB while idle; 7 MiB now;
+ * good (50,000 interviews: 179 MiB while idle; 6.5 MiB now;
  * bench/analysis.md). Called when the indexer goes idle after work: once
  * per busy spell. Returns 0, or -1 when the index could not be opened
  * again. */
