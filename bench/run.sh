@@ -320,6 +320,7 @@ sleep 2 # a few idle polls
 grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$fpid/status >"$out/indexer-rss-idle-after-load.txt" || true
 kill -TERM "$fpid" 2>/dev/null || true
 wait "$fpid" 2>/dev/null || true
+pids=()
 rm -rf "$out/synth" "$out/synth-index"
 
 # ------------------------------------------------------------------ synthetic: latency

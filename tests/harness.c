@@ -34,6 +34,21 @@ int64_t th_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+th_mem th_mem_of(pid_t pid) {
+  th_mem m = {0, 0, 0};
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  while (f && fgets(line, sizeof line, f)) {
+    long long kb;
+    if (sscanf(line, "VmRSS: %lld kB", &kb) == 1) m.rss = kb << 10;
+    if (sscanf(line, "RssAnon: %lld kB", &kb) == 1) m.anon = kb << 10;
+    if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) m.hwm = kb << 10;
+  }
+  if (f) fclose(f);
+  return m;
+}
+
 void th_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {

@@ -106,6 +106,12 @@ char *th_http_get_status(int port, const char *path, const char *token, int *sta
 
 int64_t th_now_ms(void);
 void th_sleep_ms(int ms);
+/* Memory of process pid, from /proc/PID/status, in bytes (0 where absent
+ * or unreadable): resident, its own (anonymous) part, peak resident. */
+typedef struct th_mem {
+  long long rss, anon, hwm;
+} th_mem;
+th_mem th_mem_of(pid_t pid);
 void th_cleanup(void);
 /* Prints the closing line and returns the exit code. */
 int th_done(void);

@@ -450,25 +450,6 @@ static void t_analytics(void) {
 
 /* ---------------------------------------------------------------- (b) export */
 
-typedef struct memstat {
-  long long rss, anon, hwm; /* bytes */
-} memstat;
-
-static memstat mem_of(pid_t pid) {
-  memstat m = {0, 0, 0};
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  while (f && fgets(line, sizeof line, f)) {
-    long long kb;
-    if (sscanf(line, "VmRSS: %lld kB", &kb) == 1) m.rss = kb << 10;
-    if (sscanf(line, "RssAnon: %lld kB", &kb) == 1) m.anon = kb << 10;
-    if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) m.hwm = kb << 10;
-  }
-  if (f) fclose(f);
-  return m;
-}
-
 /* Streaming de-chunker and line checker. */
 typedef struct xstate {
   int in_head; /* still reading the response head */
@@ -577,7 +558,7 @@ static void t_export(void) {
   FILE *cr = fopen(clear, "w");
   int hwm_reset = cr && fputs("5", cr) >= 0;
   if (cr) hwm_reset &= fclose(cr) == 0;
-  memstat before = mem_of(server_pid);
+  th_mem before = th_mem_of(server_pid);
 
   int fd = connect_server();
   send_request(fd, "GET", "/v1/export?q=vivienda", tok("analyst"), NULL);
@@ -601,13 +582,13 @@ static void t_export(void) {
     since_sample += k;
     if (since_sample >= (256 << 10)) {
       since_sample = 0;
-      memstat m = mem_of(server_pid);
+      th_mem m = th_mem_of(server_pid);
       if (m.anon > peak_anon) peak_anon = m.anon;
     }
   }
   int64_t ms = th_now_ms() - t0;
   close(fd);
-  memstat after = mem_of(server_pid);
+  th_mem after = th_mem_of(server_pid);
   if (after.anon > peak_anon) peak_anon = after.anon;
 
   CHECK(x.status == 200 && strstr(x.head, "application/x-ndjson") &&

@@ -45,22 +45,10 @@ static void add_turns(PGconn *c, int from, int to) {
   th_sql(c, sql);
 }
 
-/* RssAnon of pid in bytes, -1 when unreadable. */
-static long long rss_anon(pid_t pid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  long long kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "RssAnon: %lld kB", &kb) == 1) break;
-  if (f) fclose(f);
-  return kb < 0 ? -1 : kb << 10;
-}
-
 /* Checks pid's own memory once it has been idle a while after `what`. */
 static void idle_memory(pid_t pid, const char *what) {
   th_sleep_ms(1500); /* a few polls without changes */
-  long long anon = rss_anon(pid);
+  long long anon = th_mem_of(pid).anon;
   printf("indexer's own memory while idle after %s: %.1f MiB\n", what, anon / 1048576.0);
   REQUIRE(anon > 0, "cannot read the indexer's memory");
   if (CHECK_MEMORY)

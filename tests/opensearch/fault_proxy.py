@@ -170,11 +170,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
             if self.command == "PUT":
-                later_put.set()
-            return
+                later_put.set()  # answered by the node, whether or not its client still listens
+            self.end_headers()
+            return self.wfile.write(data)
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             body = gzip.decompress(body)
         items = split_bulk(body)
