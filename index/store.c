@@ -372,6 +372,24 @@ static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errc
   return 0;
 }
 
+/* Opens the environment of the generation DIR/current names (s->dir). */
+static int open_current(cs_store *s, char *err, size_t errcap) {
+  char cur[PATH_MAX], gendir[PATH_MAX];
+  if (path_join(cur, sizeof cur, s->dir, "current")) return CS_EINVAL;
+  ssize_t n = readlink(cur, s->gen, sizeof s->gen - 1);
+  if (n <= 0) {
+    set_err(err, errcap, "no index in %s (%s)", s->dir, n < 0 ? strerror(errno) : "empty link");
+    return CS_ENOTFOUND;
+  }
+  s->gen[n] = 0;
+  if (strchr(s->gen, '/')) {
+    set_err(err, errcap, "%s%s", "index link must name a generation in the same directory: ", cur);
+    return CS_ECORRUPT;
+  }
+  if (path_join(gendir, sizeof gendir, s->dir, s->gen)) return CS_EINVAL;
+  return open_env(s, gendir, err, errcap);
+}
+
 int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, size_t errcap) {
   *out = NULL;
   if (strlen(dir) > PATH_MAX - 64) return CS_EINVAL;
@@ -412,29 +430,23 @@ int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, si
     rc = take_writer_lock(s, dir, err, errcap);
     if (rc) goto fail;
   }
-  ssize_t n = readlink(cur, s->gen, sizeof s->gen - 1);
-  if (n <= 0) {
-    set_err(err, errcap, "no index in %s (%s)", dir, n < 0 ? strerror(errno) : "empty link");
-    rc = CS_ENOTFOUND;
-    goto fail;
-  }
-  s->gen[n] = 0;
-  if (strchr(s->gen, '/')) {
-    set_err(err, errcap, "%s%s", "index link must name a generation in the same directory: ", cur);
-    rc = CS_ECORRUPT;
-    goto fail;
-  }
-  if (path_join(gendir, sizeof gendir, dir, s->gen)) {
-    rc = CS_EINVAL;
-    goto fail;
-  }
-  rc = open_env(s, gendir, err, errcap);
+  rc = open_current(s, err, errcap);
   if (rc) goto fail;
   *out = s;
   return 0;
 fail:
   cs_store_close(s);
   return rc;
+}
+
+int cs_store_reopen(cs_store *s, char *err, size_t errcap) {
+  if (!s->dir[0]) return CS_EINVAL;
+  if (s->env) {
+    if ((s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY)) mdb_env_sync(s->env, 1);
+    env_close_once(s);
+    s->env = NULL;
+  }
+  return open_current(s, err, errcap);
 }
 
 int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out, char *err,
@@ -468,6 +480,10 @@ void cs_store_close(cs_store *s) {
   if (s->lock_fd >= 0) close(s->lock_fd);
   pthread_rwlock_destroy(&s->remap);
   free(s);
+}
+
+const char *cs_store_dir(const cs_store *s) {
+  return s->dir;
 }
 
 const char *cs_store_generation(const cs_store *s) {

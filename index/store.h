@@ -72,6 +72,14 @@ enum {
  * `err` is not NULL, a message is written to err[0..errcap). */
 int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, size_t errcap);
 void cs_store_close(cs_store *s);
+/* Closes the generation a store opened with cs_store_open serves and opens
+ * the one DIR/current names now (after a compaction or a reindex), or the
+ * same one again (LMDB hands back what its commits kept), keeping the
+ * writer lock: no other writer can take the index in between. No
+ * transaction may be open. On error only cs_store_close may follow. */
+int cs_store_reopen(cs_store *s, char *err, size_t errcap);
+/* The index directory DIR of a store opened with cs_store_open. */
+const char *cs_store_dir(const cs_store *s);
 
 /* Opens generation directory `gendir` directly (used by reindex to build a
  * fresh generation before it is made current). Same flags and errors. */

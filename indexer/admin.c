@@ -83,7 +83,7 @@ int cs_status(const char *dir) {
   return rc ? 1 : 0;
 }
 
-static int compact_locked(const char *dir);
+static int compact_store(cs_store *s, const char *dir);
 
 /* Takes DIR/reindex.lock, which a reindex holds while it builds the next
  * generation (the one compaction would write too). Returns the descriptor or
@@ -108,22 +108,37 @@ static int exclude_reindex(const char *dir) {
 int cs_compact(const char *dir) {
   int lock = exclude_reindex(dir);
   if (lock < 0) return 1;
-  int status = compact_locked(dir);
-  close(lock);
-  return status;
-}
-
-static int compact_locked(const char *dir) {
   cs_store *s;
   char err[512] = "";
   /* Writable open: takes the writer lock, so no indexer runs meanwhile. */
   int rc = cs_store_open(dir, 0, &s, err, sizeof err);
+  int status = 1;
   if (rc) {
     cs_log(CS_LOG_ERROR, "compact: %s%s", err[0] ? err : cs_strerror(rc),
            rc == CS_EBUSY ? " (stop the indexer first)" : "");
-    return 1;
+  } else {
+    status = compact_store(s, dir);
+    cs_store_close(s);
   }
-  /* A copy: the name lives in the store handle, closed before we log. */
+  close(lock);
+  return status;
+}
+
+int cs_compact_held(cs_store *s) {
+  const char *dir = cs_store_dir(s);
+  int lock = exclude_reindex(dir);
+  if (lock < 0) return 1;
+  int status = compact_store(s, dir);
+  close(lock);
+  return status;
+}
+
+/* Copies the generation s serves into the next one, in key order (full
+ * pages, no free ones), makes that one current and removes the old one's
+ * files: s, like the readers still mapping it, keeps its pages until it is
+ * closed or opened again. Logs. Returns an exit code. */
+static int compact_store(cs_store *s, const char *dir) {
+  /* A copy: the handle's name changes when it is opened again. */
   char gen[64];
   snprintf(gen, sizeof gen, "%s", cs_store_generation(s));
   unsigned long num = strtoul(gen + (gen[0] == 'g'), NULL, 10);
@@ -131,31 +146,26 @@ static int compact_locked(const char *dir) {
   snprintf(newgen, sizeof newgen, "g%lu", num + 1);
   if (snprintf(newdir, sizeof newdir, "%s/%s", dir, newgen) >= (int)sizeof newdir ||
       snprintf(tmp, sizeof tmp, "%s/current.tmp", dir) >= (int)sizeof tmp ||
-      snprintf(cur, sizeof cur, "%s/current", dir) >= (int)sizeof cur) {
-    cs_store_close(s);
+      snprintf(cur, sizeof cur, "%s/current", dir) >= (int)sizeof cur)
     return 1;
-  }
   /* What a compaction or reindex killed before it cleaned up left. */
   char curname[64];
   unsigned long next;
   cs_generation_sweep(dir, curname, sizeof curname, &next);
   uint64_t before = 0, after = 0;
   cs_store_used_bytes(s, &before);
-  rc = cs_store_copy_compact(s, newdir);
+  int rc = cs_store_copy_compact(s, newdir);
   if (rc) {
     cs_log(CS_LOG_ERROR, "compact: copy failed: %s", cs_strerror(rc));
     cs_generation_remove(dir, newgen);
-    cs_store_close(s);
     return 1;
   }
   unlink(tmp);
   if (symlink(newgen, tmp) != 0 || rename(tmp, cur) != 0) {
     cs_log(CS_LOG_ERROR, "compact: cannot switch to %s: %s", newgen, strerror(errno));
     cs_generation_remove(dir, newgen);
-    cs_store_close(s);
     return 1;
   }
-  cs_store_close(s);
   /* Readers still mapping the old generation keep their pages until they
    * reopen; the files go away now. */
   cs_generation_remove(dir, gen);

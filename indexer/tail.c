@@ -527,18 +527,11 @@ static void requeue_if_wanted(tail *t, int look) {
   }
 }
 
-/* Opens the index's current generation for writing and, with a mirror URL,
- * turns mirroring on (enqueueing everything already indexed the first time)
- * and starts the sender. */
-static int open_index(tail *t) {
-  char err[512] = "";
-  int rc = cs_store_open(t->o->index_dir, CS_STORE_CREATE | CS_STORE_REDERIVABLE, &t->store, err,
-                         sizeof err);
-  if (rc) {
-    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
-    return -1;
-  }
-  rc = cs_writer_open(t->store, &t->w);
+/* Opens the writer on the store and, with a mirror URL, turns mirroring on
+ * (enqueueing everything already indexed the first time) and starts the
+ * sender. On failure close_index cleans up. */
+static int attach(tail *t) {
+  int rc = cs_writer_open(t->store, &t->w);
   if (!rc) rc = cs_writer_begin(t->w);
   if (!rc) {
     rc = cs_source_get(t->w, t->index_source);
@@ -555,8 +548,6 @@ static int open_index(tail *t) {
       cs_log(CS_LOG_ERROR, "cannot open the index in %s: %s", t->o->index_dir, cs_strerror(rc));
     cs_writer_close(t->w);
     t->w = NULL;
-    cs_store_close(t->store);
-    t->store = NULL;
     return -1;
   }
   if (!t->o->opensearch) return 0;
@@ -584,13 +575,46 @@ static int open_index(tail *t) {
   return 0;
 }
 
-static void close_index(tail *t) {
+/* Opens the index's current generation for writing (taking the writer
+ * lock, kept until close_index) and attaches the writer. */
+static int open_index(tail *t) {
+  char err[512] = "";
+  int rc = cs_store_open(t->o->index_dir, CS_STORE_CREATE | CS_STORE_REDERIVABLE, &t->store, err,
+                         sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
+    return -1;
+  }
+  return attach(t);
+}
+
+static void detach(tail *t) {
   cs_mirror_stop(t->mirror);
   t->mirror = NULL;
   cs_writer_close(t->w);
   t->w = NULL;
+}
+
+static void close_index(tail *t) {
+  detach(t);
   cs_store_close(t->store);
   t->store = NULL;
+}
+
+/* Opens the generation the index names now (after a compaction or a
+ * reindex) or the same one again, without letting go of the writer lock:
+ * an operator's `compact` or a second indexer started meanwhile fails with
+ * "another writer holds the index lock" rather than taking the index from
+ * this one. */
+static int reopen_index(tail *t) {
+  detach(t);
+  char err[512] = "";
+  int rc = cs_store_reopen(t->store, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
+    return -1;
+  }
+  return attach(t);
 }
 
 /* A commit at least this large leaves LMDB holding enough page copies
@@ -617,8 +641,7 @@ static int release_memory(tail *t) {
            "idle after a commit of %zu MiB: opening the index again to hand back LMDB's copies "
            "of its pages",
            largest >> 20);
-    close_index(t);
-    if (open_index(t)) return -1;
+    if (reopen_index(t)) return -1;
   }
 #ifdef __GLIBC__
   (void)malloc_trim(0);
@@ -648,10 +671,10 @@ static int compact_if_pending(tail *t) {
          after_load ? "compacting the loaded index (full pages, no free ones)"
                     : "a person was erased: compacting the index so that their text leaves "
                       "the files");
-  close_index(t);
-  int compacted = cs_compact(t->o->index_dir) == 0;
+  detach(t);
+  int compacted = cs_compact_held(t->store) == 0;
   t->worked = 1;
-  if (open_index(t)) return -1;
+  if (reopen_index(t)) return -1;
   if (!compacted) { /* logged; tried again when next idle, a minute on */
     t->compact_failed_at = now_s();
     return 0;
@@ -686,8 +709,7 @@ int cs_tail_run(const cs_tail_opts *o) {
     /* A reindex or compaction swapped generations: continue on the new one
      * from its own checkpoint (the reindex snapshot's horizon). */
     if (cs_store_generation_changed(t.store)) {
-      close_index(&t);
-      if (open_index(&t)) {
+      if (reopen_index(&t)) {
         exit_code = 1;
         break;
       }
