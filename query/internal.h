@@ -59,10 +59,13 @@ int cs__fold_query_word(const char *s, size_t n, char *out, size_t cap);
  * become searchable): those caller c may see whose name, AS c SEES IT
  * (cs_json_person_name: pseudonyms for analysts), has exactly the folded
  * words of the plain-words query q, in any order. convs (NULL: none) is
- * the view's docid -> conversation table. *ids (malloc'd, free it)
- * gets their ids. Returns 0 or a CS_E* code. */
-int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
-                     size_t qlen, uint64_t **ids, size_t *n);
+ * the view's docid -> conversation table; owned (owned.h) a portal
+ * caller's own people, required for one. *ids (malloc'd, free it) gets
+ * their ids. Returns 0 or a CS_E* code. */
+struct cs__owned;
+int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c,
+                     const struct cs__owned *owned, const char *q, size_t qlen, uint64_t **ids,
+                     size_t *n);
 
 /* The thesaurus loaded by cs_engine_load_thesaurus, or NULL. */
 struct cs__thesaurus;

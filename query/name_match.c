@@ -26,6 +26,7 @@
  */
 #include "internal.h"
 #include "corrupt.h"
+#include "owned.h"
 #include "snapcache.h"
 
 #include "errors.h"
@@ -115,9 +116,9 @@ typedef struct named_ctx {
   int rc;
 } named_ctx;
 
-static int consider(named_ctx *x, const cs_patient *p) {
+static int consider(named_ctx *x, uint64_t id, cs_str pname) {
   if (++x->seen > PEOPLE_SCAN) return 1;
-  json_t *j = cs_json_person_name(x->c, p->id, p->name);
+  json_t *j = cs_json_person_name(x->c, id, pname);
   const char *name = json_string_value(j);
   size_t len = name ? json_string_length(j) : 0;
   words w;
@@ -133,7 +134,7 @@ static int consider(named_ctx *x, const cs_patient *p) {
     x->rc = CS_ENOMEM;
     return 1;
   }
-  x->ids[x->n++] = p->id;
+  x->ids[x->n++] = id;
   return 0;
 }
 
@@ -141,23 +142,7 @@ static int each_patient(void *ctx, cs_slice key, cs_slice val) {
   cs_patient p;
   if (key.len != 8 || cs_corrupt_rc(cs_patient_decode(val.data, val.len, &p), CS_T_PATIENT, key))
     return 0;
-  return consider(ctx, &p);
-}
-
-static int each_owned(void *ctx, cs_slice key, cs_slice val) {
-  (void)val;
-  named_ctx *x = ctx;
-  if (key.len != 16) return 0;
-  cs_patient p;
-  int rc = cs_reader_patient(x->r, cs_be64_get((const uint8_t *)key.data + 8), &p);
-  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
-  if (rc) {
-    x->rc = rc;
-    return 1;
-  }
-  /* The record holds the current owner; the owner table follows it. */
-  if (!cs_caller_sees_patient(x->r, x->c, p.id)) return 0;
-  return consider(x, &p);
+  return consider(ctx, p.id, p.name);
 }
 
 /* Admins: the names are indexed (a document per person), so the people
@@ -192,7 +177,8 @@ static int by_postings(named_ctx *x) {
     cs_doc doc;
     cs_patient p;
     if (!cs_reader_doc(x->r, d, &doc) && doc.kind == CS_DOC_NAME &&
-        !cs_reader_patient(x->r, doc.patient_id, &p) && p.name_docid == d && consider(x, &p)) {
+        !cs_reader_patient(x->r, doc.patient_id, &p) && p.name_docid == d &&
+        consider(x, p.id, p.name)) {
       rc = x->rc;
       break;
     }
@@ -313,8 +299,9 @@ static int names_may_hold(cs_reader *r, const words *q) {
   return all;
 }
 
-int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, const char *q,
-                     size_t qlen, uint64_t **ids, size_t *n) {
+int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c,
+                     const cs__owned *owned, const char *q, size_t qlen, uint64_t **ids,
+                     size_t *n) {
   *ids = NULL;
   *n = 0;
   if (!plain(q, qlen)) return 0;
@@ -327,10 +314,10 @@ int cs__people_named(cs_reader *r, const cs__convs *convs, const cs_caller *c, c
   named_ctx x = {r, convs, c, &qw, NULL, 0, 0, 0, 0};
   int rc;
   if (cs_caller_restricted(c)) {
-    if (c->employee_id == 0) return 0;
-    uint8_t pfx[8];
-    cs_key_u64(pfx, c->employee_id);
-    rc = cs_reader_scan(r, CS_T_OWNER, pfx, 8, each_owned, &x);
+    if (c->employee_id == 0 || !owned) return 0;
+    rc = 0;
+    for (size_t i = 0; i < owned->npeople && !rc; i++)
+      rc = consider(&x, owned->people[i].id, owned->people[i].name);
   } else if (c->role != CS_CALLER_ANALYST) {
     rc = by_postings(&x);
   } else if (like_pseudonym(c, &qw)) {

@@ -7,6 +7,7 @@
  */
 #include "search_int.h"
 #include "corrupt.h"
+#include "owned.h"
 
 #include "errors.h"
 #include "expand.h"
@@ -116,15 +117,11 @@ static int patient_convs(xsearch *s, uint64_t patient) {
   return cs_reader_scan(s->r, CS_T_PCONV, pfx, 8, pconv_each, s);
 }
 
-static int owner_each(void *ctx, cs_slice key, cs_slice val) {
-  (void)val;
-  xsearch *s = ctx;
-  if (key.len != 16) return 0;
-  uint64_t patient = cs_be64_get((const uint8_t *)key.data + 8);
-  /* The person's record holds the current owner; the owner table follows
-   * it, but the record decides. */
-  if (!cs_caller_sees_patient(s->r, s->caller, patient)) return 0;
-  return patient_convs(s, patient);
+/* A portal caller's own people and conversations (owned.h), once per
+ * search. */
+static int owned_of(xsearch *s) {
+  if (s->owned) return 0;
+  return cs__owned_get(cs__snapcache_current(), s->r, s->caller->employee_id, &s->owned);
 }
 
 int cs__range_cmp(const void *a, const void *b) {
@@ -154,9 +151,14 @@ int cs__scope_universe(xsearch *s) {
   } else if (cs_caller_restricted(c)) {
     s->universe = 1;
     if (c->employee_id == 0) return 0;
-    uint8_t pfx[8];
-    cs_key_u64(pfx, c->employee_id);
-    rc = cs_reader_scan(s->r, CS_T_OWNER, pfx, 8, owner_each, s);
+    rc = owned_of(s);
+    /* Already in docid order. */
+    for (size_t i = 0; !rc && i < s->owned->nr; i++) {
+      if (!cs__range_passes(s, &s->owned->r[i])) continue;
+      if (cs_grow((void **)&s->u, &s->ucap, s->nu + 1, sizeof *s->u)) return CS_ENOMEM;
+      s->u[s->nu++] = s->owned->r[i];
+    }
+    return rc;
   }
   if (rc) return rc;
   if (s->nu > 1) qsort(s->u, s->nu, sizeof *s->u, cs__range_cmp);
@@ -191,10 +193,24 @@ static int named_each(void *ctx, cs_slice key, cs_slice val) {
 
 /* Lists the conversations of the people query text q names, sorted. */
 int cs__scope_named(xsearch *s, const char *q, size_t qlen) {
-  uint64_t *ids;
-  size_t n;
-  int rc = cs__people_named(s->r, s->convs, s->caller, q, qlen, &ids, &n);
+  uint64_t *ids = NULL;
+  size_t n = 0;
+  int own = cs_caller_restricted(s->caller) && s->caller->employee_id != 0;
+  int rc = own ? owned_of(s) : 0;
+  if (!rc)
+    rc = cs__people_named(s->r, s->convs, s->caller, own ? s->owned : NULL, q, qlen, &ids, &n);
   for (size_t i = 0; i < n && !rc; i++) {
+    if (own) { /* the caller's own people: their conversations are at hand */
+      for (size_t k = 0; k < s->owned->nr && !rc; k++) {
+        const xrange *R = &s->owned->r[k];
+        if (R->patient != ids[i] || !cs__range_passes(s, R)) continue;
+        if (cs_grow((void **)&s->named, &s->named_cap, s->nnamed + 1, sizeof *s->named))
+          rc = CS_ENOMEM;
+        else
+          s->named[s->nnamed++] = *R;
+      }
+      continue;
+    }
     uint8_t pfx[8];
     cs_key_u64(pfx, ids[i]);
     rc = cs_reader_scan(s->r, CS_T_PCONV, pfx, 8, named_each, s);

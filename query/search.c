@@ -78,6 +78,7 @@
  * hits as JSON with their highlights; cursor_codec.c the paging cursor.
  */
 #include "search_int.h"
+#include "owned.h"
 #include "corrupt.h"
 
 #include "clock.h"
@@ -622,6 +623,7 @@ out:
   cs__topk_free(&s.top);
   cs__exec_close(s.x);
   cs__convs_release(&s.own_convs);
+  cs__owned_release(cs__snapcache_current(), s.owned);
   cs__query_free(&q);
   return ret;
 }
@@ -719,6 +721,7 @@ out:
   free(s.mturns);
   cs__exec_close(s.x);
   cs__convs_release(&s.own_convs);
+  cs__owned_release(cs__snapcache_current(), s.owned);
   return rc < 0 ? rc : 0;
 }
 

@@ -152,6 +152,8 @@ typedef struct xsearch {
   int sort;
   uint32_t horizon;
   xfilter filter;
+  /* A portal caller's own people and conversations (owned.h), held. */
+  struct cs__owned *owned;
   /* The conversations to walk, sorted by docid, when known up front. */
   int universe;
   xrange *u;

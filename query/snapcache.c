@@ -14,16 +14,16 @@
 /* Making the objects may take at most 1 / REBUILD_FACTOR of a core per slot. */
 #define REBUILD_FACTOR 100
 
-/* Owners whose objects are kept at once (the least recently used goes):
- * two slots each (their words and their terms). */
+/* Owners whose objects of one kind are kept at once (the least recently
+ * used goes): their words, their terms, their people and conversations. */
 #define OWNERS_KEPT 64
-#define OWNER_SLOTS (2 * OWNERS_KEPT)
+#define OWNER_SLOTS (3 * OWNERS_KEPT)
 
 typedef struct slot {
   cs__snapobj *cur;
   int building;
   int64_t next_ns; /* no new one before this */
-  int kind;        /* owner slots: CS__SC_OWORDS or CS__SC_OLEX, or -1 (free) */
+  int kind;        /* owner slots: CS__SC_OWORDS, CS__SC_OLEX or CS__SC_OWNED, or -1 (free) */
   uint64_t owner;
   int64_t used_ns;
 } slot;
@@ -31,11 +31,12 @@ typedef struct slot {
 struct cs__snapcache {
   pthread_mutex_t lock;
   slot s[CS__SC_SLOTS];  /* the collection's (the owner kinds unused) */
-  slot own[OWNER_SLOTS]; /* one owner's words or terms each */
-  /* No owner object is made before this, whichever owner: making them all
-   * together takes at most 1 / REBUILD_FACTOR of a core, however many
-   * owners are active (a slot's own limit is lost when it is taken over). */
-  int64_t own_next_ns;
+  slot own[OWNER_SLOTS]; /* one owner's words, terms, or people each */
+  /* No owner object of a kind is made before this, whichever owner: making
+   * them all together takes at most 1 / REBUILD_FACTOR of a core per kind,
+   * however many owners are active (a slot's own limit is lost when it is
+   * taken over). */
+  int64_t own_next_ns[CS__SC_SLOTS];
   uint64_t made[CS__SC_SLOTS]; /* objects made, by kind (tests) */
 };
 
@@ -81,16 +82,24 @@ void cs__snapcache_free(cs__snapcache *c) {
 }
 
 static int owner_kind(int kind) {
-  return kind == CS__SC_OWORDS || kind == CS__SC_OLEX;
+  return kind == CS__SC_OWORDS || kind == CS__SC_OLEX || kind == CS__SC_OWNED;
+}
+
+/* A search that does not get a portal caller's people and conversations
+ * from the cache reads them itself, at the same cost: they are made
+ * whenever asked, not within a budget. */
+static int limited(int kind) {
+  return kind != CS__SC_OWNED;
 }
 
 /* The slot of (kind, owner), taking a free or the least recently used one
- * for an owner not kept yet when `take` (NULL when not, or when every one
- * is being built). Under the lock. */
+ * of its kind for an owner not kept yet when `take` (NULL when not, or
+ * when every one is being built). Under the lock. */
 static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, int take) {
   if (!owner_kind(kind)) return &c->s[kind];
   slot *lru = NULL;
-  for (int i = 0; i < OWNER_SLOTS; i++) {
+  int from = (kind == CS__SC_OWORDS ? 0 : kind == CS__SC_OLEX ? 1 : 2) * OWNERS_KEPT;
+  for (int i = from; i < from + OWNERS_KEPT; i++) {
     slot *s = &c->own[i];
     if (s->used_ns && s->kind == kind && s->owner == owner) {
       s->used_ns = now;
@@ -115,7 +124,7 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
   pthread_mutex_lock(&c->lock);
   /* An owner's object is made only within the owners' common budget: an
    * owner not kept takes a slot over only then. */
-  int own_ok = !owner_kind(i) || t0 >= c->own_next_ns;
+  int own_ok = !owner_kind(i) || !limited(i) || t0 >= c->own_next_ns[i];
   slot *s = slot_find(c, i, owner, t0, own_ok);
   if (s && s->cur && s->cur->snap == snap) {
     s->cur->refs++;
@@ -125,7 +134,8 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
   }
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
-  if (!s || !own_ok || (s->cur && s->cur->snap > snap) || s->building || t0 < s->next_ns) {
+  if (!s || !own_ok || (s->cur && s->cur->snap > snap) || s->building ||
+      (limited(i) && t0 < s->next_ns)) {
     pthread_mutex_unlock(&c->lock);
     return NULL;
   }
@@ -143,7 +153,7 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
   c->made[i]++;
   int64_t wait = (t1 - t0) * (REBUILD_FACTOR - 1) * (kept ? 1 : 10);
   s->next_ns = t1 + wait;
-  if (owner_kind(i)) c->own_next_ns = t1 + wait;
+  if (owner_kind(i)) c->own_next_ns[i] = t1 + wait;
   cs__snapobj *got = NULL;
   if (kept && (!s->cur || s->cur->snap < snap)) {
     slot_drop(s);

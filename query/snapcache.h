@@ -8,11 +8,14 @@
  * that finds it stale, as long as making them takes at most about a
  * hundredth of a core per slot (one made less than 100x its own build time
  * ago is not replaced yet: under a steady commit load most views read the
- * index, as they did before). The owner tables' slots hold one owner's
- * part each; 64 owners are kept, the least recently used going, and all
- * owners' objects together take at most about a hundredth of a core (so
- * that more active owners than that make the views read the index, not
- * the copies be made again and again).
+ * index, as they did before). The owner slots hold one owner's part of
+ * an owner table, or its people and conversations (owned.h), each; 64
+ * owners are kept per kind, the least recently used going, and all
+ * owners' objects of one kind together take at most about a hundredth of a
+ * core (so that more active owners than that make the views read the
+ * index, not the copies be made again and again). Not the people and
+ * conversations: a search not given them reads them at the same cost, so
+ * they are made whenever asked.
  */
 #ifndef CS_QUERY_SNAPCACHE_H
 #define CS_QUERY_SNAPCACHE_H
@@ -28,13 +31,15 @@ typedef struct cs__snapobj {
   void (*free)(struct cs__snapobj *);
 } cs__snapobj;
 
-/* What a generation keeps per snapshot: the four tables, the words of the
- * people's names (name_match.c) and the expansions made (expmemo.h). */
+/* What a generation keeps per snapshot: the four tables, a portal caller's
+ * own people and conversations (owned.h), the words of the people's names
+ * (name_match.c) and the expansions made (expmemo.h). */
 enum {
   CS__SC_WORDS,
   CS__SC_LEX,
   CS__SC_OWORDS,
   CS__SC_OLEX,
+  CS__SC_OWNED,
   CS__SC_NAMES,
   CS__SC_MEMO,
   CS__SC_SLOTS

@@ -1818,6 +1818,42 @@ static void test_snapcache_limits(const char *tmp) {
   cs__snapcache_free(fresh);
 }
 
+/* A portal caller's own people and conversations (owned.h) are read once
+ * per snapshot: its searches on one snapshot share them, a commit makes
+ * the next search read them again, and they follow the person's owner. */
+static void test_owned_cache(const char *tmp) {
+  write_lines(tmp, "patient 3100 5100 Berta Oliva\n"
+                   "conv 7100 3100 5100 2024-05-01 | |\n"
+                   "turn 0 beneficiary - - Voz | una granada madura\n"
+                   "patient 3101 5101 Ciro Lima\n"
+                   "conv 7101 3101 5101 2024-05-02 | |\n"
+                   "turn 0 beneficiary - - Voz | otra granada verde\n");
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapcache *lc = cs__snapcache_current();
+  cs_view_end(engine, &v);
+  const cs_caller b = {CS_CALLER_PORTAL, 5100}, c = {CS_CALLER_PORTAL, 5101};
+  uint64_t made0 = cs__snapcache_made(lc, CS__SC_OWNED);
+  int ok = 1;
+  for (int i = 0; i < 5; i++)
+    ok &= box_total(&b, "granada") == 1 && box_total(&b, "berta oliva") == 1 &&
+          box_total(&b, "ciro lima") == 0;
+  th_check(ok, "the owner finds its own person's conversation, by a word and by the name");
+  th_check(cs__snapcache_made(lc, CS__SC_OWNED) - made0 == 1,
+           "15 searches of one owner on one snapshot read its people once (%" PRIu64 " times)",
+           cs__snapcache_made(lc, CS__SC_OWNED) - made0);
+  /* The person moves to the other owner: the next searches see it. */
+  write_lines(tmp, "patient 3100 5101 Berta Oliva\n");
+  th_check(box_total(&b, "granada") == 0 && box_total(&b, "berta oliva") == 0,
+           "after the person moved, the old owner finds neither the conversation nor the name");
+  th_check(box_total(&c, "granada") == 2 && box_total(&c, "berta oliva") == 1,
+           "the new owner finds both");
+  th_check(cs__snapcache_made(lc, CS__SC_OWNED) - made0 == 3,
+           "a commit makes each owner's next search read its people again (%" PRIu64 " times)",
+           cs__snapcache_made(lc, CS__SC_OWNED) - made0);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -2009,6 +2045,7 @@ int main(int argc, char **argv) {
   test_live_table(tmp);
   test_lexicon_follows(tmp);
   test_snapcache_limits(tmp);
+  test_owned_cache(tmp);
   test_edit_distance();
   test_foreign_format(tmp);
   test_answer_text();
