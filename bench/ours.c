@@ -4,10 +4,11 @@
  * relevance order, no work budget), single thread, warm.
  *
  *   cs-bench-ours --index DIR --queries FILE --stop FILE --mode exact|box
- *                 [--passes N] [--max-seconds S] [--employee N] [--clock wall|cpu]
- *                 [--dump FILE] [--snippets 0|1] --out FILE
+ *                 [--passes N] [--max-seconds S] [--employee N | --employees N]
+ *                 [--clock wall|cpu] [--dump FILE] [--snippets 0|1] --out FILE
  * (--employee N: as portal employee N, who sees its own people and ranks
- * with its own statistics, instead of an admin)
+ * with its own statistics, instead of an admin; --employees N: the i-th
+ * query as employee 1 + i mod N, the portal's social workers in turn)
  *
  * --dump FILE writes every response of the first recorded pass, one JSON
  * line per query (took_ms left out), to check that a change leaves the
@@ -91,7 +92,7 @@ int main(int argc, char **argv) {
              *dump = NULL;
   int passes = 3, cpu_clock = 0, snippets = 1;
   double max_s = 120;
-  long long employee = 0;
+  long long employee = 0, employees = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--index"))
       index = argv[i + 1];
@@ -109,6 +110,8 @@ int main(int argc, char **argv) {
       max_s = atof(argv[i + 1]);
     else if (!strcmp(argv[i], "--employee"))
       employee = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--employees"))
+      employees = atoll(argv[i + 1]);
     else if (!strcmp(argv[i], "--snippets"))
       snippets = atoi(argv[i + 1]) != 0;
     else if (!strcmp(argv[i], "--dump"))
@@ -122,7 +125,8 @@ int main(int argc, char **argv) {
   }
   if (!index || !qpath || !out || !stoppath) {
     fprintf(stderr, "usage: cs-bench-ours --index DIR --queries FILE --stop FILE --mode "
-                    "exact|box [--passes N] [--max-seconds S] [--employee N] [--clock wall|cpu] "
+                    "exact|box [--passes N] [--max-seconds S] [--employee N | --employees N] "
+                    "[--clock wall|cpu] "
                     "[--dump FILE] [--snippets 0|1] --out FILE\n");
     return 2;
   }
@@ -148,13 +152,15 @@ int main(int argc, char **argv) {
     return 1;
   }
   /* --employee N: a portal caller (its own people, its own statistics). */
-  cs_caller caller = {employee > 0 ? CS_CALLER_PORTAL : CS_CALLER_ADMIN, (uint64_t)employee};
+  cs_caller caller = {employee > 0 || employees > 0 ? CS_CALLER_PORTAL : CS_CALLER_ADMIN,
+                      (uint64_t)employee};
   char qbuf[2048];
   double t_start = bq_now_us();
   size_t errors = 0;
   for (int pass = 0; pass <= passes; pass++) {
     if (pass > 1 && (bq_now_us() - t_start) / 1e6 > max_s) break;
     for (size_t i = 0; i < nq; i++) {
+      if (employees > 0) caller.employee_id = 1 + (uint64_t)i % (uint64_t)employees;
       fmt_query(&qs[i], exact, stop, qbuf, sizeof qbuf);
       cs_search_params p;
       memset(&p, 0, sizeof p);

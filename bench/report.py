@@ -255,9 +255,14 @@ def must_show_10(p, summaries, ours_mbs, best_mbs, ratios, idle, live, fresh_p99
     big = sizes.get("1000000")
     if big:
         mix = big.get("box_mix") or {}
-        p("| scale, 1M conversations: search-box mix p99 ≤ 25 ms in process | %s ms (scale "
-          "run at `%s`) | %s |" % (fmt(mix.get("p99")), (scale.get("commit") or "")[:7],
-                                   yes(mix.get("p99") is not None and mix["p99"] <= 25)))
+        emp = big.get("box_mix_employees") or {}
+        p("| scale, 1M conversations: search-box mix p99 ≤ 25 ms in process | %s ms as an admin, "
+          "over every conversation%s (scale run at `%s`) | %s |" % (
+              fmt(mix.get("p99")),
+              "; %s ms as the portal's employees, each over their own people (not counted as met)"
+              % fmt(emp["p99"]) if emp.get("p99") is not None else "",
+              (scale.get("commit") or "")[:7],
+              yes(mix.get("p99") is not None and mix["p99"] <= 25)))
         ns = sorted(sizes, key=int)
         steps = []
         for a, b in zip(ns, ns[1:]):
@@ -310,6 +315,9 @@ def scale_main(out, json_path):
                        "errors": w["non2xx"] + w["errors_connect"] + w["errors_read"] +
                        w["errors_write"] + w["errors_timeout"]} if w else None
         box_all = [x for t, xs in (lat["box"] or {}).items() if t != "single" for x in xs]
+        emp_f = os.path.join(d, "lat-ours-box-employees.tsv")
+        emp, _ = latencies(emp_f) if os.path.exists(emp_f) else (None, None)
+        emp_all = [x for t, xs in (emp or {}).items() if t != "single" for x in xs]
         sizes[n] = {
             "conversations": int(c[2]), "turns": turns, "text_mb": text_bytes / 1e6,
             "indexing": {"mb_s": text_bytes / 1e6 / b["wall_s"] if b.get("rc") == 0 else None,
@@ -321,6 +329,8 @@ def scale_main(out, json_path):
                              "box_p99": pct((lat["box"] or {}).get(t, []), 99)}
                         for jt, t in JSON_TYPES},
             "box_mix": {"p50": pct(box_all, 50), "p99": pct(box_all, 99)},
+            "box_mix_employees": {"p50": pct(emp_all, 50),
+                                  "p99": pct(emp_all, 99)} if emp_all else None,
             "http": http,
             "freshness": {"p99_ms": pct(lj["freshness_ms"], 99),
                           "timeouts": lj.get("probe_timeouts")} if lj.get("freshness_ms") else None,
@@ -342,18 +352,20 @@ def scale_main(out, json_path):
     p("")
     p("| conversations | turns | text MB | index MB (÷ text) | MB/s | " +
       " | ".join("%s p50 / p99" % jt for jt, _ in JSON_TYPES) +
-      " | box mix p50 / p99 | HTTP idle req/s, p99 | HTTP indexing req/s, p99 | freshness p99 "
+      " | box mix p50 / p99 | box mix as employees p50 / p99 | HTTP idle req/s, p99 | HTTP indexing req/s, p99 | freshness p99 "
       "| indexer bulk / following MB | server own / mapped MB |")
-    p("|" + "---:|" * (11 + len(JSON_TYPES)))
+    p("|" + "---:|" * (12 + len(JSON_TYPES)))
     for n, r in sizes.items():
         ix, h, m = r["indexing"], r["http"], r["memory_mb"]
         def hh(x):
             return "%s, %s ms" % ("{:,.0f}".format(x["rps"]), fmt(x["p99_ms"])) if x else "—"
-        p("| %s | %s | %s | %s (%s) | %s | %s | %s / %s | %s | %s | %s | %s / %s | %s / %s |" % (
+        emp = r.get("box_mix_employees") or {}
+        p("| %s | %s | %s | %s (%s) | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s / %s | %s / %s |" % (
             "{:,}".format(r["conversations"]), "{:,}".format(r["turns"]), fmt(r["text_mb"]),
             fmt(ix["index_mb"]), fmt(ix["size_ratio"]), fmt(ix["mb_s"]),
             " | ".join("%s / %s" % (fmt(v["p50"]), fmt(v["p99"])) for v in r["latency"].values()),
-            fmt(r["box_mix"]["p50"]), fmt(r["box_mix"]["p99"]), hh(h.get("idle")),
+            fmt(r["box_mix"]["p50"]), fmt(r["box_mix"]["p99"]), fmt(emp.get("p50")),
+            fmt(emp.get("p99")), hh(h.get("idle")),
             hh(h.get("indexing")), fmt((r["freshness"] or {}).get("p99_ms")),
             fmt(m["indexer_bulk_anon"]), fmt(m["indexer_following_anon"]), fmt(m["server_anon"]),
             fmt(m["server_file"])))

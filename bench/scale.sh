@@ -12,6 +12,8 @@
 #                              over one query set drawn from the first size's
 #                              turns (bench/queries/scale/), the same at every
 #                              size so that the curve compares like with like;
+#   lat-ours-box-employees.tsv the same box queries as the portal's employees
+#                              (each query as the next one: their own people);
 #   wrk-idle.txt, wrk-live.txt the search-box mix over HTTP (64 connections),
 #                              idle, then while the following indexer ingests
 #                              the write load (cs-bench-live);
@@ -54,6 +56,14 @@ scale_one() {
     "$bin/cs-bench-ours" --index "$d/index" --queries "$qdir/queries.tsv" --stop "$stop" --mode $m \
       --passes "$passes_fast" --max-seconds "$max_q" --out "$d/lat-ours-$m.tsv"
   done
+  # The search box as the portal sends it: each social worker searches
+  # their own people's conversations (~200 each here), the queries taking
+  # the employees in turn.
+  local nemp
+  nemp=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["employees"])' "$d/synth.json")
+  log "scale $n: latency in process (box, as the $nemp employees in turn)"
+  "$bin/cs-bench-ours" --index "$d/index" --queries "$qdir/queries.tsv" --stop "$stop" --mode box \
+    --employees "$nemp" --passes "$passes_fast" --max-seconds "$max_q" --out "$d/lat-ours-box-employees.tsv"
 
   log "scale $n: HTTP (search-box mix) and freshness"
   "$bin/convsearch-indexer" run --pg "$spg" --index "$d/index" 2>>"$d/indexer-live.log" &
