@@ -515,6 +515,8 @@ def main():
 
     # ---------------------------------------------------------------- HTTP
     idle, live = wrk(os.path.join(out, "wrk-idle.txt")), wrk(os.path.join(out, "wrk-live.txt"))
+    emp_f = os.path.join(out, "wrk-idle-employees.txt")
+    idle_emp = wrk(emp_f) if os.path.exists(emp_f) else None
     lj = load_json(os.path.join(out, "live.json"), {})
     lq = load_json(os.path.join(out, "live-quiet.json"), {})
     p("## HTTP throughput, 64 connections (convsearch-server)")
@@ -524,11 +526,16 @@ def main():
       "`convsearch-server` on 127.0.0.1 (default threads; under `nice -n 10`, as its systemd "
       "unit runs it with `CPUWeight=10` and `Nice=10`), with the following indexer "
       "(`convsearch-indexer run`) attached. wrk, the server, the indexer, PostgreSQL and the "
-      "writer share the 2 cores. Peers have no HTTP server: not measured." % e["http_seconds"])
+      "writer share the 2 cores. Peers have no HTTP server: not measured. The third row is "
+      "what the portal sends: the same requests, each with the token of the next of the 12 "
+      "employees in turn, who see their own people's sittings only (~%d each)." % (
+          e["http_seconds"], convs // 12))
     p("")
     p("| phase | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
     p("|---|---:|---:|---:|---:|---:|---:|")
-    for name, d in (("indexer idle", idle), ("while indexing the write load", live)):
+    for name, d in (("indexer idle", idle), ("while indexing the write load", live),
+                    ("indexer idle, as the portal's 12 employees in turn (not the issue's row)",
+                     idle_emp)):
         if d:
             errs = d["non2xx"] + d["errors_connect"] + d["errors_read"] + d["errors_write"] + \
                 d["errors_timeout"]
@@ -762,7 +769,8 @@ def main():
                "latency": {"parlamint": json_latency(lat_main),
                            "interviews": json_latency(lat_synl) if sc else {}},
                "http": {k: {"rps": d["rps"], "p99_ms": d["p99_us"] / 1e3} if d else None
-                        for k, d in (("idle", idle), ("indexing", live))},
+                        for k, d in (("idle", idle), ("indexing", live),
+                                     ("idle_employees", idle_emp))},
                "freshness": {k: {"p99_ms": pct(d["freshness_ms"], 99)}
                              if d and d.get("freshness_ms") else None
                              for k, d in (("loaded", lj), ("idle", lq))}}

@@ -254,6 +254,14 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 umask 077
 token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 echo "sha256:$(printf %s "$token" | sha256sum | cut -d' ' -f1) admin" >"$out/tokens"
+# The portal's employees (load_parlamint.py: 12, each owning every 12th
+# sitting): one static token each, for a phase where they search in turn.
+: >"$out/employee-tokens"
+for e in $(seq 1 12); do
+  t=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  echo "sha256:$(printf %s "$t" | sha256sum | cut -d' ' -f1) portal employee=$e" >>"$out/tokens"
+  echo "$t" >>"$out/employee-tokens"
+done
 umask 022
 python3 "$bench/http_paths.py" "$qdir/queries.tsv" >"$out/paths.txt"
 "$bin/cs-bench-synth" --out "$out/live-synth" --conversations 2000 --seed 7 >/dev/null
@@ -277,6 +285,9 @@ grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-id
 log "HTTP load, idle indexer (${http_s}s, 64 connections)"
 wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
   -- "$out/paths.txt" "$token" >"$out/wrk-idle.txt" 2>&1
+log "HTTP load, idle indexer, as the portal's 12 employees in turn (${http_s}s, 64 connections)"
+wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
+  -- "$out/paths.txt" "@$out/employee-tokens" >"$out/wrk-idle-employees.txt" 2>&1
 
 log "HTTP load while indexing a steady write load, with freshness probes"
 "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \

@@ -1,9 +1,11 @@
 -- wrk script for the HTTP load: rotates through the request paths in the
 -- file given as the first script argument, with the bearer token given as
--- the second. Each wrk thread starts at a different offset.
---   wrk -t2 -c64 -d20s --latency -s wrk_search.lua http://127.0.0.1:PORT -- PATHS TOKEN
+-- the second, or with the tokens of the file named after an '@' (one per
+-- line: the n-th request takes the n-th token, in turn). Each wrk thread
+-- starts at a different offset.
+--   wrk -t2 -c64 -d20s --latency -s wrk_search.lua http://127.0.0.1:PORT -- PATHS TOKEN|@FILE
 local paths = {}
-local token = ""
+local tokens = {}
 local i = 0
 local counter = 0
 
@@ -16,12 +18,19 @@ init = function(args)
   for line in io.lines(args[1]) do
     paths[#paths + 1] = line
   end
-  token = args[2]
+  if args[2]:sub(1, 1) == "@" then
+    for line in io.lines(args[2]:sub(2)) do
+      tokens[#tokens + 1] = line
+    end
+  else
+    tokens[1] = args[2]
+  end
   i = (offset or 0) % #paths
 end
 
 request = function()
   i = i % #paths + 1
+  local token = tokens[i % #tokens + 1]
   return wrk.format("GET", paths[i], { ["Authorization"] = "Bearer " .. token })
 end
 
