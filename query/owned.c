@@ -68,7 +68,7 @@ static int person_each(void *ctx, cs_slice key, cs_slice val) {
   x->pool[x->np + p.name.len] = 0;
   /* An offset until the pool stops moving. */
   x->people[x->pub.npeople++] =
-      (cs__owned_person){p.id, {(const char *)(uintptr_t)x->np, p.name.len}};
+      (cs__owned_person){p.id, {(const char *)(uintptr_t)x->np, p.name.len}, p.name_docid};
   x->np += p.name.len + 1;
   uint8_t pfx[8];
   cs_key_u64(pfx, p.id);

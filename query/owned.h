@@ -5,10 +5,10 @@
  * record decides), with their names, and their conversations as docid
  * ranges sorted by first docid. Every search of a portal caller needs them:
  * its universe (search.c) and, in the search box, the name lookup
- * (name_match.c). Read from the index, they cost a B-tree lookup per person
- * and per conversation (~200 conversations an employee: half the CPU of a
- * cheap search); so they are kept in a snapcache.h owner slot, and a
- * caller's searches on one snapshot read them once.
+ * (name_match.c); so does every suggestion (suggest.c), on each keystroke. Read from the index,
+ * they cost a B-tree lookup per person and per conversation (~200 conversations an employee: half
+ * the CPU of a cheap search); so they are kept in a snapcache.h owner slot, and a caller's searches
+ * on one snapshot read them once.
  */
 #ifndef CS_QUERY_OWNED_H
 #define CS_QUERY_OWNED_H
@@ -22,7 +22,8 @@
 
 typedef struct cs__owned_person {
   uint64_t id;
-  cs_str name; /* in the object's pool */
+  cs_str name;         /* in the object's pool */
+  uint32_t name_docid; /* the name's document, 0: none */
 } cs__owned_person;
 
 typedef struct cs__owned {

@@ -14,8 +14,7 @@
  * once it has been found, as that exact surface word, in a document the
  * caller may see:
  *   - portal: documents of its own people (their names, and the docid range
- *     of each of their conversations, from CS_T_OWNER, CS_T_PCONV and the
- *     conversation records);
+ *     of each of their conversations: owned.h, read once per snapshot);
  *   - analyst: any document but people's names (names are pseudonymised for
  *     analysts, so a word found only in names would leak one);
  *   - admin: any document.
@@ -34,6 +33,7 @@
 #include "internal.h"
 #include "corrupt.h"
 #include "highlight.h"
+#include "owned.h"
 #include "parser.h"
 #include "redact.h"
 #include "tstats.h"
@@ -359,18 +359,6 @@ static void merge_ranges(sctx *s) {
   s->nranges = o + 1;
 }
 
-static int scan_pconv(void *ctx, cs_slice key, cs_slice val) {
-  (void)val;
-  sctx *s = ctx;
-  if (key.len != 16) return 0;
-  cs_conv cv;
-  int rc = cs_reader_conv(s->r, cs_be64_get((const uint8_t *)key.data + 8), &cv);
-  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT) return 0; /* damaged: reported, skipped */
-  if (!rc) rc = add_range(s, cv.first_docid, cv.first_docid + cv.ndocs);
-  if (rc) s->rc = rc;
-  return rc ? 1 : 0;
-}
-
 typedef struct prefix_ctx {
   const char *prefix;
   size_t plen;
@@ -392,49 +380,45 @@ static int pick_cmp(const void *a, const void *b) {
 }
 
 /* One person the caller may see: a candidate when a name word matches. */
-static int consider_person(sctx *s, const cs_patient *p) {
+static int consider_person(sctx *s, uint64_t id, cs_str name) {
   if (++s->people_seen > PEOPLE_MAX) return 1;
   prefix_ctx pc = {s->prefix, s->plen, 0};
-  each_word(p->name.p, p->name.len, prefix_word, &pc);
+  each_word(name.p, name.len, prefix_word, &pc);
   if (!pc.hit) return 0;
   if (cs_grow_from((void **)&s->people, &s->cap_people, s->npeople + 1, sizeof *s->people, 16)) {
     s->rc = CS_ENOMEM;
     return 1;
   }
   pick *k = &s->people[s->npeople++];
-  size_t n = cs_utf8_cut(p->name.p, p->name.len, sizeof k->text - 1);
-  memcpy(k->text, p->name.p, n);
+  size_t n = cs_utf8_cut(name.p, name.len, sizeof k->text - 1);
+  memcpy(k->text, name.p, n);
   k->text[n] = 0;
-  k->id = p->id;
+  k->id = id;
   k->rank = 0;
   if (s->c->role == CS_CALLER_PORTAL) {
     /* The people the caller works with most come first. */
     cs_inter x;
-    if (cs_reader_inter(s->r, p->id, s->c->employee_id, &x) == 0 && isfinite(x.score_ref))
+    if (cs_reader_inter(s->r, id, s->c->employee_id, &x) == 0 && isfinite(x.score_ref))
       k->rank = x.score_ref;
   }
   return 0;
 }
 
-static int scan_owner(void *ctx, cs_slice key, cs_slice val) {
-  (void)val;
-  sctx *s = ctx;
-  if (key.len != 16) return 0;
-  uint64_t id = cs_be64_get((const uint8_t *)key.data + 8);
-  cs_patient p;
-  int rc = cs_reader_patient(s->r, id, &p);
-  if (rc == CS_ENOTFOUND || rc == CS_ECORRUPT || (rc == 0 && p.owner_id != s->c->employee_id))
-    return 0;
-  if (!rc && p.name_docid) rc = add_range(s, p.name_docid, p.name_docid + 1);
-  uint8_t pfx[8];
-  cs_key_u64(pfx, id);
-  if (!rc) rc = cs_reader_scan(s->r, CS_T_PCONV, pfx, 8, scan_pconv, s);
-  if (!rc) rc = s->rc;
-  if (rc) {
-    s->rc = rc;
-    return 1;
+/* A portal caller's own people (owned.h): their documents (their names,
+ * and the docid range of each of their conversations) and name matches.
+ * Past PEOPLE_MAX people, names are no longer matched. */
+static int own_people(sctx *s, const cs__owned *own) {
+  int rc = 0;
+  for (size_t i = 0; !rc && i < own->npeople; i++) {
+    const cs__owned_person *p = &own->people[i];
+    if (p->name_docid) rc = add_range(s, p->name_docid, p->name_docid + 1);
+    if (!rc && s->people_seen <= PEOPLE_MAX) (void)consider_person(s, p->id, p->name);
+    if (!rc) rc = s->rc;
   }
-  return consider_person(s, &p);
+  for (size_t i = 0; !rc && i < own->nr; i++)
+    rc = add_range(s, own->r[i].f, own->r[i].e);
+  merge_ranges(s);
+  return rc;
 }
 
 static int scan_patient(void *ctx, cs_slice key, cs_slice val) {
@@ -442,7 +426,7 @@ static int scan_patient(void *ctx, cs_slice key, cs_slice val) {
   cs_patient p;
   if (key.len != 8 || cs_corrupt_rc(cs_patient_decode(val.data, val.len, &p), CS_T_PATIENT, key))
     return 0;
-  return consider_person(s, &p);
+  return consider_person(s, p.id, p.name);
 }
 
 /* ---------------------------------------------------------------- entry */
@@ -487,10 +471,11 @@ int cs_engine_suggest(cs_engine *e, const cs_caller *c, const char *q, uint32_t 
   int rc = 0;
   /* The caller's people: their documents (portal) and name matches. */
   if (c->role == CS_CALLER_PORTAL) {
-    uint8_t pfx[8];
-    cs_key_u64(pfx, c->employee_id);
-    rc = cs_reader_scan(v.r, CS_T_OWNER, pfx, 8, scan_owner, s);
-    merge_ranges(s);
+    cs__snapcache *lc = cs__snapcache_current();
+    cs__owned *own = NULL;
+    rc = cs__owned_get(lc, v.r, c->employee_id, &own);
+    if (!rc) rc = own_people(s, own);
+    cs__owned_release(lc, own);
   } else if (c->role == CS_CALLER_ADMIN) {
     rc = cs_reader_scan(v.r, CS_T_PATIENT, NULL, 0, scan_patient, s);
   }
