@@ -20,6 +20,7 @@
 #include "qa_int.h"
 #include "corrupt.h"
 #include "expand.h"
+#include "owned.h"
 #include "lemmas.h"
 #include "redact.h"
 #include "synonyms.h"
@@ -69,10 +70,16 @@ static int add_patient(cs_reader *r, scope *s, uint64_t patient) {
   return cs_reader_scan(r, CS_T_PCONV, pfx, 8, each_pconv, a);
 }
 
-static int each_owned(void *ctx, cs_slice k, cs_slice v) {
-  (void)v;
-  void **a = ctx;
-  return k.len == 16 ? add_patient(a[0], a[1], cs_be64_get((const uint8_t *)k.data + 8)) : 0;
+/* A portal caller's own people's conversations (owned.h: the person's
+ * record names the caller as its owner). */
+static int add_owned(cs_reader *r, scope *s, uint64_t employee) {
+  cs__snapcache *lc = cs__snapcache_current();
+  cs__owned *own = NULL;
+  int rc = cs__owned_get(lc, r, employee, &own);
+  for (size_t i = 0; !rc && i < own->nr; i++)
+    rc = add_range(s, own->r[i].f, own->r[i].e - own->r[i].f);
+  cs__owned_release(lc, own);
+  return rc;
 }
 
 static int range_cmp(const void *a, const void *b) {
@@ -104,10 +111,7 @@ static int build_scope(cs_reader *r, const cs_caller *c, uint64_t conv, uint64_t
     }
     rc = add_patient(r, s, patient);
   } else if (cs_caller_restricted(c)) {
-    uint8_t pfx[8];
-    cs_key_u64(pfx, c->employee_id);
-    void *a[2] = {r, s};
-    rc = c->employee_id ? cs_reader_scan(r, CS_T_OWNER, pfx, 8, each_owned, a) : 0;
+    rc = c->employee_id ? add_owned(r, s, c->employee_id) : 0;
   } else {
     s->all = 1;
   }
