@@ -136,22 +136,41 @@ int cs_compact_held(cs_store *s) {
 /* Copies the generation s serves into the next one, in key order (full
  * pages, no free ones), makes that one current and removes the old one's
  * files: s, like the readers still mapping it, keeps its pages until it is
- * closed or opened again. Logs. Returns an exit code. */
+ * closed or opened again. Only while s serves the current generation (the
+ * caller holds reindex.lock, so no swap comes meanwhile): a held store a
+ * reindex has swapped out since it was opened is left alone (exit code 2),
+ * for the caller to open the new one. Logs. Returns an exit code. */
 static int compact_store(cs_store *s, const char *dir) {
   /* A copy: the handle's name changes when it is opened again. */
   char gen[64];
   snprintf(gen, sizeof gen, "%s", cs_store_generation(s));
-  unsigned long num = strtoul(gen + (gen[0] == 'g'), NULL, 10);
+  if (cs_store_generation_changed(s)) {
+    cs_log(CS_LOG_INFO,
+           "compact: %s is no longer the current generation (a reindex swapped it): "
+           "not compacted",
+           gen);
+    return 2;
+  }
+  /* What a compaction or reindex killed before it cleaned up left (every
+   * generation but the current one); the copy gets the number after all. */
+  char curname[64];
+  unsigned long next = 0;
+  if (cs_generation_sweep(dir, curname, sizeof curname, &next) != 0 || strcmp(curname, gen) != 0) {
+    cs_log(CS_LOG_ERROR, "compact: cannot list the generations of %s: not compacted", dir);
+    return 1;
+  }
   char newgen[32], newdir[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
-  snprintf(newgen, sizeof newgen, "g%lu", num + 1);
+  snprintf(newgen, sizeof newgen, "g%lu", next);
   if (snprintf(newdir, sizeof newdir, "%s/%s", dir, newgen) >= (int)sizeof newdir ||
       snprintf(tmp, sizeof tmp, "%s/current.tmp", dir) >= (int)sizeof tmp ||
       snprintf(cur, sizeof cur, "%s/current", dir) >= (int)sizeof cur)
     return 1;
-  /* What a compaction or reindex killed before it cleaned up left. */
-  char curname[64];
-  unsigned long next;
-  cs_generation_sweep(dir, curname, sizeof curname, &next);
+  /* Never into (nor, on failure, removing) a generation that exists. */
+  struct stat st0;
+  if (lstat(newdir, &st0) == 0) {
+    cs_log(CS_LOG_ERROR, "compact: %s exists: not compacted", newdir);
+    return 1;
+  }
   uint64_t before = 0, after = 0;
   cs_store_used_bytes(s, &before);
   int rc = cs_store_copy_compact(s, newdir);
