@@ -439,13 +439,18 @@ fail:
   return rc;
 }
 
+/* Closes s's environment, if open. */
+static void close_env(cs_store *s) {
+  if (!s->env) return;
+  /* CS_STORE_REDERIVABLE: the last commit's meta page was not synced. */
+  if ((s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY)) mdb_env_sync(s->env, 1);
+  env_close_once(s);
+  s->env = NULL;
+}
+
 int cs_store_reopen(cs_store *s, char *err, size_t errcap) {
   if (!s->dir[0]) return CS_EINVAL;
-  if (s->env) {
-    if ((s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY)) mdb_env_sync(s->env, 1);
-    env_close_once(s);
-    s->env = NULL;
-  }
+  close_env(s);
   return open_current(s, err, errcap);
 }
 
@@ -473,10 +478,7 @@ int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out,
 
 void cs_store_close(cs_store *s) {
   if (!s) return;
-  /* CS_STORE_REDERIVABLE: the last commit's meta page was not synced. */
-  if (s->env && (s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY))
-    mdb_env_sync(s->env, 1);
-  if (s->env) env_close_once(s);
+  close_env(s);
   if (s->lock_fd >= 0) close(s->lock_fd);
   pthread_rwlock_destroy(&s->remap);
   free(s);

@@ -85,13 +85,18 @@ int cs__range_passes(const xsearch *s, const xrange *R) {
   return 1;
 }
 
+/* Appends R to v[0..n) when it passes the conversation-level filters. */
+static int range_push(xsearch *s, const xrange *R, xrange **v, size_t *n, size_t *cap) {
+  if (!cs__range_passes(s, R)) return 0;
+  if (cs_grow((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
+  (*v)[(*n)++] = *R;
+  return 0;
+}
+
 static int range_add(xsearch *s, const cs_conv *c, xrange **v, size_t *n, size_t *cap) {
   xrange R;
   range_of(c, &R);
-  if (!cs__range_passes(s, &R)) return 0;
-  if (cs_grow((void **)v, cap, *n + 1, sizeof **v)) return CS_ENOMEM;
-  (*v)[(*n)++] = R;
-  return 0;
+  return range_push(s, &R, v, n, cap);
 }
 
 int cs__universe_add(xsearch *s, const cs_conv *c) {
@@ -153,11 +158,8 @@ int cs__scope_universe(xsearch *s) {
     if (c->employee_id == 0) return 0;
     rc = owned_of(s);
     /* Already in docid order. */
-    for (size_t i = 0; !rc && i < s->owned->nr; i++) {
-      if (!cs__range_passes(s, &s->owned->r[i])) continue;
-      if (cs_grow((void **)&s->u, &s->ucap, s->nu + 1, sizeof *s->u)) return CS_ENOMEM;
-      s->u[s->nu++] = s->owned->r[i];
-    }
+    for (size_t i = 0; !rc && i < s->owned->nr; i++)
+      rc = range_push(s, &s->owned->r[i], &s->u, &s->nu, &s->ucap);
     return rc;
   }
   if (rc) return rc;
@@ -202,12 +204,8 @@ int cs__scope_named(xsearch *s, const char *q, size_t qlen) {
   for (size_t i = 0; i < n && !rc; i++) {
     if (own) { /* the caller's own people: their conversations are at hand */
       for (size_t k = 0; k < s->owned->nr && !rc; k++) {
-        const xrange *R = &s->owned->r[k];
-        if (R->patient != ids[i] || !cs__range_passes(s, R)) continue;
-        if (cs_grow((void **)&s->named, &s->named_cap, s->nnamed + 1, sizeof *s->named))
-          rc = CS_ENOMEM;
-        else
-          s->named[s->nnamed++] = *R;
+        if (s->owned->r[k].patient == ids[i])
+          rc = range_push(s, &s->owned->r[k], &s->named, &s->nnamed, &s->named_cap);
       }
       continue;
     }

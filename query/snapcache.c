@@ -122,8 +122,8 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
   uint64_t snap = cs_reader_snapshot(r);
   int64_t t0 = now_ns();
   pthread_mutex_lock(&c->lock);
-  /* An owner's object is made only within the owners' common budget: an
-   * owner not kept takes a slot over only then. */
+  /* An owner's object is made only within its kind's budget (people and
+   * conversations: always): an owner not kept takes a slot over only then. */
   int own_ok = !owner_kind(i) || !limited(i) || t0 >= c->own_next_ns[i];
   slot *s = slot_find(c, i, owner, t0, own_ok);
   if (s && s->cur && s->cur->snap == snap) {
