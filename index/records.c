@@ -435,6 +435,7 @@ void cs_stats_encode(cs_buf *b, const cs_stats *s) {
     cs_buf_varint(b, s->tokens[i]);
   }
   cs_buf_varint(b, s->next_docid);
+  if (s->version) cs_buf_varint(b, s->version);
 }
 
 int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
@@ -445,6 +446,7 @@ int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
     s->tokens[i] = cs_rd_varint(&r);
   }
   s->next_docid = cs_rd_u32(&r);
+  s->version = r.p < r.end ? cs_rd_varint(&r) : 0;
   return rd_finish(&r);
 }
 

@@ -215,6 +215,12 @@ typedef struct cs_stats {
   uint64_t docs[CS_DOC_KINDS];
   uint64_t tokens[CS_DOC_KINDS];
   uint32_t next_docid;
+  /* An owner's record (CS_T_OSTATS): a value drawn anew by every commit
+   * that writes any of that owner's entries in CS_T_OLEX, CS_T_OWORDS or
+   * CS_T_OSTATS (0: none known; records written before it had none). Two
+   * snapshots where it is the same hold the same per-owner statistics for
+   * that owner: copies made from one serve the other. */
+  uint64_t version;
 } cs_stats;
 
 void cs_doc_encode(cs_buf *b, const cs_doc *d);

@@ -65,10 +65,16 @@ struct cs_store {
 struct cs_txn {
   cs_store *s;
   MDB_txn *txn;
+  unsigned track;  /* tables whose written keys' 8-byte prefixes are noted */
+  uint64_t *noted; /* those prefixes (be64), in the order written */
+  size_t nnoted, capnoted;
+  int track_err; /* noting one failed (memory): the caller is told */
 };
 
 struct cs_cursor {
   MDB_cursor *c;
+  cs_txn *t;
+  cs_table tbl;
 };
 
 const char *cs_strerror(int rc) {
@@ -508,7 +514,7 @@ uint64_t cs_txn_id(const cs_txn *t) {
 
 int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
   *out = NULL;
-  cs_txn *t = malloc(sizeof *t);
+  cs_txn *t = calloc(1, sizeof *t);
   if (!t) return CS_ENOMEM;
   t->s = s;
   if (write) {
@@ -541,6 +547,7 @@ int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
 int cs_txn_commit(cs_txn *t) {
   int rc = write_rc(t->s->env, mdb_txn_commit(t->txn));
   pthread_rwlock_unlock(&t->s->remap);
+  free(t->noted);
   free(t);
   return rc;
 }
@@ -549,7 +556,48 @@ void cs_txn_abort(cs_txn *t) {
   if (!t) return;
   mdb_txn_abort(t->txn);
   pthread_rwlock_unlock(&t->s->remap);
+  free(t->noted);
   free(t);
+}
+
+void cs_txn_track(cs_txn *t, unsigned tables) {
+  t->track = tables;
+}
+
+static void note(cs_txn *t, cs_table tbl, const void *key, size_t len) {
+  if (!(t->track & (1u << tbl))) return;
+  if (len < 8) { /* not a key the tracked tables hold: noted as prefix 0 */
+    static const uint8_t zero[8];
+    key = zero;
+  }
+  uint64_t p = 0;
+  for (int i = 0; i < 8; i++)
+    p = p << 8 | ((const uint8_t *)key)[i];
+  /* Runs of writes under one prefix (a table's keys in order) note it once. */
+  if (t->nnoted && t->noted[t->nnoted - 1] == p) return;
+  if (cs_grow((void **)&t->noted, &t->capnoted, t->nnoted + 1, sizeof *t->noted)) {
+    t->track_err = CS_ENOMEM;
+    return;
+  }
+  t->noted[t->nnoted++] = p;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int cs_txn_tracked(cs_txn *t, const uint64_t **prefixes, size_t *n) {
+  if (t->nnoted > 1) {
+    qsort(t->noted, t->nnoted, sizeof *t->noted, cmp_u64);
+    size_t m = 1;
+    for (size_t i = 1; i < t->nnoted; i++)
+      if (t->noted[i] != t->noted[m - 1]) t->noted[m++] = t->noted[i];
+    t->nnoted = m;
+  }
+  *prefixes = t->noted;
+  *n = t->nnoted;
+  return t->track_err;
 }
 
 int cs_store_grow(cs_store *s) {
@@ -674,11 +722,13 @@ int cs_get(cs_txn *t, cs_table tbl, cs_slice key, cs_slice *val) {
 int cs_put(cs_txn *t, cs_table tbl, cs_slice key, cs_slice val) {
   if (key.len == 0 || key.len > 511) return CS_EINVAL;
   MDB_val k = to_val(key), v = to_val(val);
+  note(t, tbl, key.data, key.len);
   return map_rc(mdb_put(t->txn, t->s->dbi[tbl], &k, &v, 0));
 }
 
 int cs_del(cs_txn *t, cs_table tbl, cs_slice key) {
   MDB_val k = to_val(key);
+  note(t, tbl, key.data, key.len);
   return map_rc(mdb_del(t->txn, t->s->dbi[tbl], &k, NULL));
 }
 
@@ -693,6 +743,8 @@ int cs_table_count(cs_txn *t, cs_table tbl, uint64_t *out) {
 int cs_cursor_open(cs_txn *t, cs_table tbl, cs_cursor **out) {
   cs_cursor *c = malloc(sizeof *c);
   if (!c) return CS_ENOMEM;
+  c->t = t;
+  c->tbl = tbl;
   int rc = mdb_cursor_open(t->txn, t->s->dbi[tbl], &c->c);
   if (rc) {
     free(c);
@@ -725,6 +777,7 @@ int cs_cursor_seek(cs_cursor *c, cs_slice key, cs_slice *k, cs_slice *v) {
 int cs_cursor_put(cs_cursor *c, cs_slice key, cs_slice val) {
   if (key.len == 0 || key.len > 511) return CS_EINVAL;
   MDB_val k = to_val(key), v = to_val(val);
+  note(c->t, c->tbl, key.data, key.len);
   return map_rc(mdb_cursor_put(c->c, &k, &v, 0));
 }
 
@@ -754,5 +807,11 @@ int cs_cursor_current(cs_cursor *c, cs_slice *k, cs_slice *v) {
 }
 
 int cs_cursor_del(cs_cursor *c) {
+  if (c->t->track & (1u << c->tbl)) {
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c->c, &k, &v, MDB_GET_CURRENT);
+    if (rc) return map_rc(rc);
+    note(c->t, c->tbl, k.mv_data, k.mv_size);
+  }
   return map_rc(mdb_cursor_del(c->c, 0));
 }

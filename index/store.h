@@ -101,6 +101,15 @@ void cs_txn_abort(cs_txn *t); /* frees t; NULL is a no-op */
  * with the same id see the same data. */
 uint64_t cs_txn_id(const cs_txn *t);
 
+/* Notes, from now on, the first 8 bytes (be64) of every key written or
+ * deleted in the tables of the mask (1 << table), however it is written:
+ * put, delete, through a cursor (keys shorter than 8 bytes note 0). */
+void cs_txn_track(cs_txn *t, unsigned tables);
+/* The prefixes noted so far, sorted, each once (valid until the next write
+ * or the transaction's end). Returns CS_ENOMEM when one could not be noted
+ * (the list is then incomplete), else 0. */
+int cs_txn_tracked(cs_txn *t, const uint64_t **prefixes, size_t *n);
+
 /* Doubles the map (up to the configured ceiling). No transaction of this
  * handle may be open. Called by writers after CS_EFULL. */
 int cs_store_grow(cs_store *s);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 /* ---------------------------------------------------------------- writer */
@@ -107,6 +108,9 @@ int cs_writer_begin(cs_writer *w) {
   if (w->txn) return CS_EINVAL;
   int rc = cs_txn_begin(w->store, 1, &w->txn);
   if (rc) return rc;
+  /* The owners whose per-owner statistics change get a new version at
+   * commit (stamp_owners), whichever path writes them. */
+  cs_txn_track(w->txn, 1u << CS_T_OLEX | 1u << CS_T_OWORDS | 1u << CS_T_OSTATS);
   cs_slice v;
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
@@ -180,12 +184,60 @@ static int put_stats(cs_writer *w) {
   return cs__wr_put_buf(w, CS_T_META, "stats", 5, &w->buf);
 }
 
+/* A version no earlier commit drew (records.h: compared for equality only,
+ * so it need not grow; a generation's copy keeps its owners' versions). */
+static uint64_t fresh_version(void) {
+  static _Atomic uint64_t n;
+  uint64_t v;
+  if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (++n << 40);
+    v ^= v >> 31; /* splitmix64's finalizer */
+    v *= 0xbf58476d1ce4e5b9u;
+    v ^= v >> 27;
+  }
+  return v ? v : 1;
+}
+
+/* Every owner whose per-owner statistics this commit wrote gets a new
+ * version in its CS_T_OSTATS record (an owner left without one has no
+ * documents, and no version: nothing of it is kept across snapshots). */
+static int stamp_owners(cs_writer *w) {
+  const uint64_t *owners;
+  size_t n;
+  int rc = cs_txn_tracked(w->txn, &owners, &n);
+  if (rc || n == 0) return rc;
+  cs_txn_track(w->txn, 0); /* the list stays as it is */
+  uint64_t version = fresh_version();
+  for (size_t i = 0; !rc && i < n; i++) {
+    uint8_t key[8];
+    cs_key_u64(key, owners[i]);
+    cs_slice v;
+    cs_stats st;
+    rc = cs_get(w->txn, CS_T_OSTATS, sl(key, 8), &v);
+    if (rc == CS_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    /* Damaged: counted again at its owner's next change; readers find no
+     * version meanwhile. */
+    if (rc || cs_stats_decode(v.data, v.len, &st)) continue;
+    st.version = version;
+    cs_buf_reset(&w->buf);
+    cs_stats_encode(&w->buf, &st);
+    rc = cs__wr_put_buf(w, CS_T_OSTATS, (const char *)key, 8, &w->buf);
+  }
+  return rc;
+}
+
 int cs_writer_commit(cs_writer *w) {
   if (!w->txn) return CS_EINVAL;
   size_t pending = cs_writer_pending_bytes(w);
   if (pending > w->largest_commit) w->largest_commit = pending;
   int rc = cs__wr_flush(w);
   if (!rc) rc = put_stats(w);
+  if (!rc) rc = stamp_owners(w);
   if (!rc && w->outbox_dirty) {
     uint8_t seq[8];
     cs_be64_put(seq, w->outbox_seq);

@@ -279,9 +279,15 @@ static int write_run(cs_writer *w, cs__omerge *m, size_t from, size_t to) {
         break;
       }
     }
-    rc = m->out.err ? m->out.err
-                    : cs__wr_put_at(w, m->c, m->t, sl(ekey(m, first), m->e[first].klen),
-                                    sl(m->out.p, m->out.len));
+    if (m->out.err) return m->out.err;
+    /* A block written back as it was (another owner's, loaded because the
+     * new entries' range began in it) is left alone: no page to dirty, and
+     * its owner's statistics are not reported changed (records.h). */
+    cs_slice key = sl(ekey(m, first), m->e[first].klen), was;
+    if (cs__wr_get_at(w, m->c, m->t, key, &was) == 0 && was.len == m->out.len &&
+        memcmp(was.data, m->out.p, was.len) == 0)
+      continue;
+    rc = cs__wr_put_at(w, m->c, m->t, key, sl(m->out.p, m->out.len));
   }
   return rc;
 }

@@ -239,7 +239,11 @@ int cs__wr_own_flush(cs_writer *w) {
   for (int k = 0; k < CS_DOC_KINDS; k++)
     any |= w->ost_docs[k] != 0 || w->ost_tokens[k] != 0;
   w->ost_set = 0;
-  if (!any) return 0;
+  /* Counts that net to nothing (a conversation rewritten with as many
+   * documents and tokens: a word corrected) still move the owner's next
+   * docid, the horizon of its searches (search.c): else its rewritten
+   * conversation, at new docids, would stay beyond it. */
+  if (!any && !w->ost_next) return 0;
   uint8_t key[8];
   cs_key_u64(key, w->ost_owner);
   cs_stats st;
@@ -264,6 +268,7 @@ int cs__wr_own_flush(cs_writer *w) {
     st.docs[k] = d > 0 ? (uint64_t)d : 0;
     st.tokens[k] = d > 0 && t > 0 ? (uint64_t)t : 0;
   }
+  if (!any && w->ost_next <= st.next_docid) return 0;
   if (w->ost_next > st.next_docid) st.next_docid = w->ost_next;
   return put_ostats(w, key, &st);
 }

@@ -29,6 +29,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PREFIX_SCAN 4096
 #define FUZZY_VISITS 20000
@@ -531,6 +532,13 @@ static int add_synonyms(const cs__tstats *ts, const cs__qword *w, cs__variant *o
   return 0;
 }
 
+/* For what a walk without the copy costs (cs__lexcache_owe). */
+static int64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, uint32_t cap,
                cs__variant *out, uint32_t *n) {
   *n = 0;
@@ -564,17 +572,22 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     cs__ts_key_prefix(ts, kp, &px.kplen);
     size_t wl = w->word_len < CS_TERM_MAX + 1 ? w->word_len : CS_TERM_MAX + 1;
     memcpy(kp + px.kplen, w->word, wl);
-    words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner);
-    if (words)
+    words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
+    if (words) {
       prefix_scan(&px, words, kp, px.kplen + wl);
-    else
+    } else {
+      int64_t t0 = mono_ns();
       rc = cs_reader_scan(ts->r, cs__ts_words_table(ts), kp, px.kplen + wl, prefix_each, &px);
+      cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
+    }
     if (rc > 0) rc = 0;
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
-    if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner);
+    if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
+    int64_t t0 = words ? 0 : mono_ns();
     rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
+    if (!words) cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
      * surface word is close but an indexed stem is: "desahuzio" (stem
@@ -584,8 +597,10 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     int se = stem_edits(w->term, w->term_len);
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
-      lex = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner);
+      lex = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, ts->version);
+      t0 = lex ? 0 : mono_ns();
       rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
+      if (!lex) cs__lexcache_owe(lc, cs__ts_lex_table(ts), ts->owner, mono_ns() - t0);
       if (rc) goto out;
     }
   }

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #define MEMO_BUCKETS 4096
-#define MEMO_BYTES (4u << 20) /* the expansions held, at most */
+#define MEMO_BYTES (4u << 20)         /* the expansions held, at most */
+#define OWNER_MEMO_BYTES (256u << 10) /* ... by one owner's table (64 are kept) */
 
 typedef struct entry {
   struct entry *next;
@@ -28,7 +29,7 @@ struct cs__expmemo {
   cs__snapobj o; /* first member */
   pthread_mutex_t lock;
   entry *b[MEMO_BUCKETS];
-  size_t bytes;
+  size_t bytes, cap;
 };
 
 static void clear(cs__expmemo *m) {
@@ -51,18 +52,25 @@ static void memo_free(cs__snapobj *o) {
 
 static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
   (void)r;
-  (void)slot;
   (void)owner;
   cs__expmemo *m = calloc(1, sizeof *m);
   if (!m) return CS_ENOMEM;
   pthread_mutex_init(&m->lock, NULL);
   m->o.free = memo_free;
+  m->cap = slot == CS__SC_OMEMO ? OWNER_MEMO_BYTES : MEMO_BYTES;
   *out = &m->o;
   return 0;
 }
 
 cs__expmemo *cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts) {
-  return (cs__expmemo *)cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build);
+  if (!ts->own) return (cs__expmemo *)cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build);
+  /* An owner's expansions read its statistics alone (tstats.h): they hold
+   * as long as its version does. */
+  cs__snapobj *o =
+      cs__snapcache_obtain_owner(c, ts->r, CS__SC_OMEMO, ts->owner, ts->version, memo_build);
+  /* Not kept (more owners at work than tables): the snapshot's table. */
+  if (!o) o = cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build);
+  return (cs__expmemo *)o;
 }
 
 void cs__expmemo_release(cs__snapcache *c, cs__expmemo *m) {
@@ -141,7 +149,7 @@ void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out
       return;
     }
   }
-  if (m->bytes + size > MEMO_BYTES) clear(m);
+  if (m->bytes + size > m->cap) clear(m);
   e->next = m->b[e->hash % MEMO_BUCKETS];
   m->b[e->hash % MEMO_BUCKETS] = e;
   m->bytes += size;

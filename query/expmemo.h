@@ -7,9 +7,13 @@
  * expansions already made (a snapcache.h slot, made empty for each new
  * snapshot). The search box asks for the same words again and again: as a
  * person types, every keystroke sends the words already typed once more,
- * and popular words recur across people.
+ * and popular words recur across people. A portal caller's expansions
+ * depend on its owner's statistics alone: they have a table per owner,
+ * kept across the commits that leave that owner's version (records.h) as
+ * it is.
  *
- * The table holds at most 4 MB of expansions; a full table is emptied.
+ * The table holds at most 4 MB of expansions (an owner's 256 KB); a full
+ * table is emptied.
  */
 #ifndef CS_QUERY_EXPMEMO_H
 #define CS_QUERY_EXPMEMO_H

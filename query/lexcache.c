@@ -189,9 +189,14 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   return 0;
 }
 
-cs__lexarr *cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner) {
+cs__lexarr *cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner,
+                             uint64_t version) {
   /* The first member. */
-  return (cs__lexarr *)cs__snapcache_obtain(c, r, slot_of(t), owner, build);
+  return (cs__lexarr *)cs__snapcache_obtain_owner(c, r, slot_of(t), owner, version, build);
+}
+
+void cs__lexcache_owe(cs__snapcache *c, cs_table t, uint64_t owner, int64_t ns) {
+  cs__snapcache_owe(c, slot_of(t), owner, ns);
 }
 
 void cs__lexarr_release(cs__snapcache *c, cs__lexarr *a) {

@@ -68,9 +68,15 @@ static inline const uint32_t *cs__lexent_cps(const cs__lexarr *a, const cs__lexe
 /* The copy of table t (CS_T_WORDS, CS_T_LEX; CS_T_OWORDS, CS_T_OLEX: the
  * entries of `owner` only, keys still prefixed with it) for reader r's
  * snapshot, held, or NULL, as cs__snapcache_obtain (`owner`: the owner tables only; the
- * copies of 64 owners are kept at once, the least recently used going). */
-cs__lexarr *cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner);
+ * copies of 64 owners are kept at once, the least recently used going).
+ * `version`: the owner's in r's snapshot (records.h; 0: none): an owner's
+ * copy serves every snapshot where it is the same. */
+cs__lexarr *cs__lexcache_get(cs__snapcache *c, cs_reader *r, cs_table t, uint64_t owner,
+                             uint64_t version);
 void cs__lexarr_release(cs__snapcache *c, cs__lexarr *a); /* NULL a: no-op */
+/* A walk went over table t in the index for want of its copy and took ns:
+ * counted towards making the copy again (cs__snapcache_owe). */
+void cs__lexcache_owe(cs__snapcache *c, cs_table t, uint64_t owner, int64_t ns);
 
 /* The first entry whose key is >= key[0..len) (n when none), looking from
  * entry `from` on (every entry before it must be < key). */

@@ -17,15 +17,18 @@
 /* Owners whose objects of one kind are kept at once (the least recently
  * used goes): their words, their terms, their people and conversations. */
 #define OWNERS_KEPT 64
-#define OWNER_SLOTS (3 * OWNERS_KEPT)
+#define OWNER_SLOTS (4 * OWNERS_KEPT)
+#define OMEMO_IDLE_NS (60 * (int64_t)1000000000)
 
 typedef struct slot {
   cs__snapobj *cur;
   int building;
   int64_t next_ns; /* no new one before this */
-  int kind;        /* owner slots: CS__SC_OWORDS, CS__SC_OLEX or CS__SC_OWNED, or -1 (free) */
+  int kind;        /* owner slots: CS__SC_OWORDS, CS__SC_OLEX, CS__SC_OWNED or CS__SC_OMEMO */
   uint64_t owner;
   int64_t used_ns;
+  int64_t build_ns; /* what making its last object took */
+  int64_t owed_ns;  /* what views have spent without one since (cs__snapcache_owe) */
 } slot;
 
 struct cs__snapcache {
@@ -82,14 +85,25 @@ void cs__snapcache_free(cs__snapcache *c) {
 }
 
 static int owner_kind(int kind) {
-  return kind == CS__SC_OWORDS || kind == CS__SC_OLEX || kind == CS__SC_OWNED;
+  return kind == CS__SC_OWORDS || kind == CS__SC_OLEX || kind == CS__SC_OWNED ||
+         kind == CS__SC_OMEMO;
+}
+
+/* The first of the owner slots of an owner kind. */
+static int part_of(int kind) {
+  return (kind == CS__SC_OWORDS  ? 0
+          : kind == CS__SC_OLEX  ? 1
+          : kind == CS__SC_OWNED ? 2
+                                 : 3) *
+         OWNERS_KEPT;
 }
 
 /* A search that does not get a portal caller's people and conversations
  * from the cache reads them itself, at the same cost: they are made
- * whenever asked, not within a budget. */
+ * whenever asked, not within a budget; so is an owner's table of
+ * expansions, empty when made. */
 static int limited(int kind) {
-  return kind != CS__SC_OWNED;
+  return kind != CS__SC_OWNED && kind != CS__SC_OMEMO;
 }
 
 /* The slot of (kind, owner), taking a free or the least recently used one
@@ -98,7 +112,7 @@ static int limited(int kind) {
 static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, int take) {
   if (!owner_kind(kind)) return &c->s[kind];
   slot *lru = NULL;
-  int from = (kind == CS__SC_OWORDS ? 0 : kind == CS__SC_OLEX ? 1 : 2) * OWNERS_KEPT;
+  int from = part_of(kind);
   for (int i = from; i < from + OWNERS_KEPT; i++) {
     slot *s = &c->own[i];
     if (s->used_ns && s->kind == kind && s->owner == owner) {
@@ -108,6 +122,11 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
     if (!s->building && (!lru || s->used_ns < lru->used_ns)) lru = s;
   }
   if (!lru || !take) return NULL;
+  /* An owner's expansions cost nothing to make but fill with use: one
+   * used within the last minute is not given up for another owner's (who
+   * shares the collection's table instead), lest more owners taking turns
+   * than are kept empty every table before it is used again. */
+  if (kind == CS__SC_OMEMO && lru->used_ns && now - lru->used_ns < OMEMO_IDLE_NS) return NULL;
   slot_drop(lru);
   memset(lru, 0, sizeof *lru);
   lru->kind = kind;
@@ -118,7 +137,13 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
 
 cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner,
                                   cs__snap_build make) {
+  return cs__snapcache_obtain_owner(c, r, i, owner, 0, make);
+}
+
+cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, uint64_t owner,
+                                        uint64_t version, cs__snap_build make) {
   if (!c || i < 0 || i >= CS__SC_SLOTS) return NULL;
+  if (!owner_kind(i)) version = 0;
   uint64_t snap = cs_reader_snapshot(r);
   int64_t t0 = now_ns();
   pthread_mutex_lock(&c->lock);
@@ -126,16 +151,25 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
    * conversations: always): an owner not kept takes a slot over only then. */
   int own_ok = !owner_kind(i) || !limited(i) || t0 >= c->own_next_ns[i];
   slot *s = slot_find(c, i, owner, t0, own_ok);
-  if (s && s->cur && s->cur->snap == snap) {
+  if (s && s->cur && (s->cur->snap == snap || (version && s->cur->version == version))) {
     s->cur->refs++;
     cs__snapobj *hit = s->cur;
     pthread_mutex_unlock(&c->lock);
     return hit;
   }
+  /* An owner's object that lasts across commits (a version), once a
+   * commit that touched the owner has made it stale, is made again as soon
+   * as the views going without it have spent what making it took: the CPU
+   * spent on making it is then at most what the views spent without it,
+   * however often the owner changes. (A first one waits for the budget:
+   * with more owners taking turns than are kept, an object may be dropped
+   * before it is used again.) */
+  int repaid = version && s && s->cur && s->cur->version != version && s->build_ns > 0 &&
+               s->owed_ns >= s->build_ns;
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
-  if (!s || !own_ok || (s->cur && s->cur->snap > snap) || s->building ||
-      (limited(i) && t0 < s->next_ns)) {
+  if (!s || (!own_ok && !repaid) || (s->cur && s->cur->snap > snap) || s->building ||
+      (limited(i) && t0 < s->next_ns && !repaid)) {
     pthread_mutex_unlock(&c->lock);
     return NULL;
   }
@@ -143,13 +177,18 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
   pthread_mutex_unlock(&c->lock);
   cs__snapobj *o = NULL;
   int rc = make(r, i, owner, &o);
-  if (o) o->snap = snap;
+  if (o) {
+    o->snap = snap;
+    o->version = version;
+  }
   int64_t t1 = now_ns();
   /* A failed build (memory, a damaged entry) is not the query's failure:
    * the view reads the index instead, which reports what is damaged. */
   int kept = !rc && o;
   pthread_mutex_lock(&c->lock);
   s->building = 0;
+  s->build_ns = t1 - t0;
+  s->owed_ns = 0;
   c->made[i]++;
   int64_t wait = (t1 - t0) * (REBUILD_FACTOR - 1) * (kept ? 1 : 10);
   s->next_ns = t1 + wait;
@@ -164,6 +203,15 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
   pthread_mutex_unlock(&c->lock);
   if (o) o->free(o);
   return got;
+}
+
+void cs__snapcache_owe(cs__snapcache *c, int i, uint64_t owner, int64_t ns) {
+  if (!c || i < 0 || i >= CS__SC_SLOTS || ns <= 0) return;
+  int64_t now = now_ns();
+  pthread_mutex_lock(&c->lock);
+  slot *s = slot_find(c, i, owner, now, 0);
+  if (s) s->owed_ns += ns;
+  pthread_mutex_unlock(&c->lock);
 }
 
 uint64_t cs__snapcache_made(cs__snapcache *c, int kind) {

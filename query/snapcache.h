@@ -9,13 +9,17 @@
  * hundredth of a core per slot (one made less than 100x its own build time
  * ago is not replaced yet: under a steady commit load most views read the
  * index, as they did before). The owner slots hold one owner's part of
- * an owner table, or its people and conversations (owned.h), each; 64
- * owners are kept per kind, the least recently used going, and all
- * owners' objects of one kind together take at most about a hundredth of a
- * core (so that more active owners than that make the views read the
- * index, not the copies be made again and again). Not the people and
- * conversations: a search not given them reads them at the same cost, so
- * they are made whenever asked.
+ * an owner table, its people and conversations (owned.h), or its
+ * expansions, each; 64 owners are kept per kind, the least recently used
+ * going, and all owners' objects of one kind together take at most about a
+ * hundredth of a core (so that more active owners than that make the views
+ * read the index, not the copies be made again and again). Not the people
+ * and conversations nor the expansions: a search not given them reads them
+ * at the same cost, so they are made whenever asked. An owner's part of
+ * the tables and its expansions depend on its per-owner statistics alone:
+ * they serve every snapshot where the owner's version (records.h) is the
+ * one they were made at, and once the views going without them have spent
+ * what making them took, they are made again whatever the budget.
  */
 #ifndef CS_QUERY_SNAPCACHE_H
 #define CS_QUERY_SNAPCACHE_H
@@ -26,8 +30,9 @@
 
 /* Something read from one snapshot and kept for the views on it. */
 typedef struct cs__snapobj {
-  uint64_t snap; /* cs_reader_snapshot of the view it was read from */
-  int refs;      /* under the cache's lock */
+  uint64_t snap;    /* cs_reader_snapshot of the view it was read from */
+  uint64_t version; /* owner slots: the owner's version then (records.h), 0: none */
+  int refs;         /* under the cache's lock */
   void (*free)(struct cs__snapobj *);
 } cs__snapobj;
 
@@ -42,6 +47,7 @@ enum {
   CS__SC_OWNED,
   CS__SC_NAMES,
   CS__SC_MEMO,
+  CS__SC_OMEMO, /* one owner's expansions (expmemo.h) */
   CS__SC_SLOTS
 };
 
@@ -63,7 +69,19 @@ cs__snapcache *cs__snapcache_current(void);
 typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
 cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
                                   cs__snap_build build);
+/* The same for an owner slot whose object depends on that owner's
+ * per-owner statistics alone: `version` is the owner's in r's snapshot
+ * (cs_stats.version, 0: none), and the object kept serves any snapshot
+ * where the owner's version is the same, not only the one it was read
+ * from (a commit that does not touch the owner leaves it valid). */
+cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
+                                        uint64_t version, cs__snap_build build);
 void cs__snapobj_release(cs__snapcache *c, cs__snapobj *o); /* NULL o: no-op */
+
+/* A view went without the object of (slot, owner) and spent ns on reading
+ * the index instead: an owner's object kept across commits is made again
+ * once that adds up to what it took to make (cs__snapcache_obtain_owner). */
+void cs__snapcache_owe(cs__snapcache *c, int slot, uint64_t owner, int64_t ns);
 
 /* How many times an object of `kind` was made (or tried), for tests. */
 uint64_t cs__snapcache_made(cs__snapcache *c, int kind);

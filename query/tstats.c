@@ -12,6 +12,8 @@ void cs__tstats_init(cs__tstats *ts, cs_reader *r, const cs_caller *c) {
   ts->r = r;
   ts->own = c && c->role == CS_CALLER_PORTAL;
   ts->owner = ts->own ? c->employee_id : 0;
+  cs_stats st;
+  ts->version = ts->own && cs_reader_owner_stats(r, ts->owner, &st) == 0 ? st.version : 0;
 }
 
 int cs__ts_stats(const cs__tstats *ts, cs_stats *out) {

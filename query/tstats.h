@@ -20,8 +20,9 @@
 
 typedef struct cs__tstats {
   cs_reader *r;
-  int own;        /* 1: one owner's statistics */
-  uint64_t owner; /* ... whose */
+  int own;          /* 1: one owner's statistics */
+  uint64_t owner;   /* ... whose */
+  uint64_t version; /* ... their version in r's snapshot (records.h), 0: none */
 } cs__tstats;
 
 /* The statistics caller c may depend on (c NULL: the collection's). */

@@ -1711,7 +1711,7 @@ static void test_lexicon_follows(const char *tmp) {
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
   cs__snapcache *lc = cs__snapcache_current();
   cs__lexarr *a = NULL;
-  th_check(lc && (a = cs__lexcache_get(lc, v.r, CS_T_WORDS, 0)) != NULL &&
+  th_check(lc && (a = cs__lexcache_get(lc, v.r, CS_T_WORDS, 0, 0)) != NULL &&
                a->o.snap == cs_reader_snapshot(v.r),
            "a copy of the words for the new snapshot");
   if (a) {
@@ -1733,7 +1733,7 @@ static void test_lexicon_follows(const char *tmp) {
     uint8_t key[8 + 9];
     cs_key_u64(key, owner);
     memcpy(key + 8, "turmalina", 9);
-    a = cs__lexcache_get(lc, v.r, CS_T_OWORDS, owner);
+    a = cs__lexcache_get(lc, v.r, CS_T_OWORDS, owner, 0);
     size_t i = a ? cs__lexarr_seek(a, 0, key, sizeof key) : 0;
     int has = a && i < a->n && a->e[i].klen == sizeof key &&
               !memcmp(a->bytes + a->e[i].key, key, sizeof key);
@@ -1852,6 +1852,51 @@ static void test_owned_cache(const char *tmp) {
   th_check(cs__snapcache_made(lc, CS__SC_OWNED) - made0 == 3,
            "a commit makes each owner's next search read its people again (%" PRIu64 " times)",
            cs__snapcache_made(lc, CS__SC_OWNED) - made0);
+}
+
+/* An owner's expansions and copies (snapcache.h) outlive the commits that
+ * leave its per-owner statistics alone (its version, records.h), and the
+ * first search after a commit that touches them sees the change: a word
+ * now within a typo of the query, whether the commit adds a conversation or
+ * rewrites one with as many words (its counts, CS_T_OSTATS, unchanged). */
+static void test_owner_versions(const char *tmp) {
+  write_lines(tmp, "patient 3200 5200 Dora Pardo\n"
+                   "conv 7200 3200 5200 2024-06-01 | |\n"
+                   "turn 0 beneficiary - - Voz | el zumbrik del tejado\n"
+                   "patient 3201 5201 Elio Sastre\n"
+                   "conv 7201 3201 5201 2024-06-02 | |\n"
+                   "turn 0 beneficiary - - Voz | una ventana rota\n");
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapcache *lc = cs__snapcache_current();
+  cs_view_end(engine, &v);
+  const cs_caller d = {CS_CALLER_PORTAL, 5200}, e = {CS_CALLER_PORTAL, 5201};
+  uint64_t memo0 = cs__snapcache_made(lc, CS__SC_OMEMO);
+  th_check(box_total(&d, "zumbrak") == 1, "the owner finds its word by a typo");
+  th_check(cs__snapcache_made(lc, CS__SC_OMEMO) == memo0 + 1,
+           "the owner's expansions get a table of their own");
+  memo0++;
+  write_lines(tmp, "conv 7202 3201 5201 2024-06-03 | |\n"
+                   "turn 0 beneficiary - - Voz | la puerta no cierra\n");
+  th_check(box_total(&d, "zumbrak") == 1, "after another owner's commit, the same answer");
+  th_check(cs__snapcache_made(lc, CS__SC_OMEMO) == memo0,
+           "a commit touching another owner leaves the owner's expansions (%" PRIu64 " made)",
+           cs__snapcache_made(lc, CS__SC_OMEMO) - memo0);
+  th_check(box_total(&e, "puertx") == 1, "the other owner finds its new word by a typo");
+  write_lines(tmp, "conv 7203 3200 5200 2024-06-04 | |\n"
+                   "turn 0 beneficiary - - Voz | otro zumbrok nuevo\n");
+  th_check(box_total(&d, "zumbrak") == 2,
+           "the owner's next search finds the new word within a typo of its query");
+  /* The first conversation rewritten with as many words, one of them new:
+   * its counts (CS_T_OSTATS) do not move, its docids do. */
+  write_lines(tmp, "conv 7200 3200 5200 2024-06-01 | |\n"
+                   "turn 0 beneficiary - - Voz | el zumbruk del tejado\n");
+  th_check(box_total(&d, "tejado") == 1,
+           "the owner finds its rewritten conversation (its searches' horizon moved)");
+  json_int_t t = box_total(&d, "zumbrak");
+  th_check(t == 2, "a rewrite with the same counts: the new word found by a typo (%d found)",
+           (int)t);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -2044,6 +2089,7 @@ int main(int argc, char **argv) {
   test_chunk_passing(tmp);
   test_live_table(tmp);
   test_lexicon_follows(tmp);
+  test_owner_versions(tmp); /* before more owners than are kept take turns */
   test_snapcache_limits(tmp);
   test_owned_cache(tmp);
   test_edit_distance();
