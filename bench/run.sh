@@ -298,6 +298,16 @@ sleep 2
 wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
   -- "$out/paths.txt" "$token" >"$out/wrk-live.txt" 2>&1
 wait $live_pid || true
+log "HTTP load while indexing a steady write load, as the portal's 12 employees in turn"
+"$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
+  --seconds $((http_s + 4)) --rate 5 --probe-hz 10 --id-base 920000000 \
+  --out "$out/live-employees.json" 2>>"$out/live.log" &
+live_pid=$!
+pids+=("$live_pid")
+sleep 2
+wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
+  -- "$out/paths.txt" "@$out/employee-tokens" >"$out/wrk-live-employees.txt" 2>&1
+wait $live_pid || true
 grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-loaded.txt"
 log "freshness alone (no HTTP load)"
 "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
