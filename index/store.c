@@ -565,11 +565,7 @@ void cs_txn_track(cs_txn *t, unsigned tables) {
 }
 
 static void note(cs_txn *t, cs_table tbl, const void *key, size_t len) {
-  if (!(t->track & (1u << tbl))) return;
-  if (len < 8) { /* not a key the tracked tables hold: noted as prefix 0 */
-    static const uint8_t zero[8];
-    key = zero;
-  }
+  if (!(t->track & (1u << tbl)) || len < 8) return; /* shorter: no prefix to note */
   uint64_t p = 0;
   for (int i = 0; i < 8; i++)
     p = p << 8 | ((const uint8_t *)key)[i];

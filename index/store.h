@@ -103,11 +103,12 @@ uint64_t cs_txn_id(const cs_txn *t);
 
 /* Notes, from now on, the first 8 bytes (be64) of every key written or
  * deleted in the tables of the mask (1 << table), however it is written:
- * put, delete, through a cursor (keys shorter than 8 bytes note 0). */
+ * put, delete, through a cursor (keys shorter than 8 bytes are not noted).
+ * A mask of 0 stops noting. */
 void cs_txn_track(cs_txn *t, unsigned tables);
-/* The prefixes noted so far, sorted, each once (valid until the next write
- * or the transaction's end). Returns CS_ENOMEM when one could not be noted
- * (the list is then incomplete), else 0. */
+/* The prefixes noted so far, sorted, each once (valid until the next noted
+ * write or the transaction's end). Returns CS_ENOMEM when one could not be
+ * noted (the list is then incomplete), else 0. */
 int cs_txn_tracked(cs_txn *t, const uint64_t **prefixes, size_t *n);
 
 /* Doubles the map (up to the configured ceiling). No transaction of this

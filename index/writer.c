@@ -22,6 +22,8 @@
 
 /* ---------------------------------------------------------------- writer */
 
+static int stamp_unversioned(cs_writer *w);
+
 static int check_format(cs_writer *w) {
   char want[64];
   int n = snprintf(want, sizeof want, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_VERSION);
@@ -71,6 +73,7 @@ int cs_writer_open(cs_store *s, cs_writer **out) {
   int rc = cs_txn_begin(s, 1, &w->txn);
   if (!rc) rc = check_format(w);
   if (!rc) rc = load_zdict(w);
+  if (!rc) rc = stamp_unversioned(w);
   if (!rc) {
     rc = cs_txn_commit(w->txn);
   } else {
@@ -189,7 +192,7 @@ static int put_stats(cs_writer *w) {
 static uint64_t fresh_version(void) {
   static _Atomic uint64_t n;
   uint64_t v;
-  if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+  if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     v = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (++n << 40);
@@ -198,6 +201,49 @@ static uint64_t fresh_version(void) {
     v ^= v >> 27;
   }
   return v ? v : 1;
+}
+
+static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t version) {
+  cs_stats st;
+  /* Damaged: counted again at its owner's next change; readers find no
+   * version meanwhile. */
+  if (cs_stats_decode(v.data, v.len, &st)) return 0;
+  st.version = version;
+  cs_buf_reset(&w->buf);
+  cs_stats_encode(&w->buf, &st);
+  return cs__wr_put_buf(w, CS_T_OSTATS, (const char *)key, 8, &w->buf);
+}
+
+/* An index written before owners had versions: its records get one, once
+ * (META "ostats_versions"), so that the query server keeps what it made for
+ * an owner across commits from the start, not after the owner's next change. */
+static int stamp_unversioned(cs_writer *w) {
+  cs_slice v;
+  int rc = cs_get(w->txn, CS_T_META, sl("ostats_versions", 15), &v);
+  if (rc != CS_ENOTFOUND) return rc;
+  uint64_t version = fresh_version();
+  cs_buf keys; /* first: the puts below move the records under a cursor */
+  cs_buf_init(&keys);
+  cs_cursor *c;
+  rc = cs_cursor_open(w->txn, CS_T_OSTATS, &c);
+  if (!rc) {
+    cs_slice k;
+    int r = cs_cursor_first(c, &k, &v);
+    for (; r == 0; r = cs_cursor_next(c, &k, &v)) {
+      cs_stats st;
+      if (k.len == 8 && cs_stats_decode(v.data, v.len, &st) == 0 && !st.version)
+        cs_buf_bytes(&keys, k.data, 8);
+    }
+    if (r != CS_ENOTFOUND) rc = r;
+    cs_cursor_close(c);
+  }
+  if (!rc) rc = keys.err;
+  for (size_t i = 0; !rc && i + 8 <= keys.len; i += 8) {
+    rc = cs_get(w->txn, CS_T_OSTATS, sl(keys.p + i, 8), &v);
+    if (!rc) rc = put_version(w, keys.p + i, v, version);
+  }
+  cs_buf_free(&keys);
+  return rc ? rc : cs_put(w->txn, CS_T_META, sl("ostats_versions", 15), sl("1", 1));
 }
 
 /* Every owner whose per-owner statistics this commit wrote gets a new
@@ -214,19 +260,12 @@ static int stamp_owners(cs_writer *w) {
     uint8_t key[8];
     cs_key_u64(key, owners[i]);
     cs_slice v;
-    cs_stats st;
     rc = cs_get(w->txn, CS_T_OSTATS, sl(key, 8), &v);
     if (rc == CS_ENOTFOUND) {
       rc = 0;
       continue;
     }
-    /* Damaged: counted again at its owner's next change; readers find no
-     * version meanwhile. */
-    if (rc || cs_stats_decode(v.data, v.len, &st)) continue;
-    st.version = version;
-    cs_buf_reset(&w->buf);
-    cs_stats_encode(&w->buf, &st);
-    rc = cs__wr_put_buf(w, CS_T_OSTATS, (const char *)key, 8, &w->buf);
+    if (!rc) rc = put_version(w, key, v, version);
   }
   return rc;
 }

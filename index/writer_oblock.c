@@ -280,11 +280,13 @@ static int write_run(cs_writer *w, cs__omerge *m, size_t from, size_t to) {
       }
     }
     if (m->out.err) return m->out.err;
-    /* A block written back as it was (another owner's, loaded because the
-     * new entries' range began in it) is left alone: no page to dirty, and
-     * its owner's statistics are not reported changed (records.h). */
+    /* The block loaded written back as it was (another owner's, loaded
+     * because the new entries' range began in it) is left alone: no page to
+     * dirty, and its owner's statistics are not reported changed
+     * (records.h). Only it can exist under a key written here. */
     cs_slice key = sl(ekey(m, first), m->e[first].klen), was;
-    if (cs__wr_get_at(w, m->c, m->t, key, &was) == 0 && was.len == m->out.len &&
+    if (m->bklen == key.len && memcmp(m->bkey, key.data, key.len) == 0 &&
+        cs__wr_get_at(w, m->c, m->t, key, &was) == 0 && was.len == m->out.len &&
         memcmp(was.data, m->out.p, was.len) == 0)
       continue;
     rc = cs__wr_put_at(w, m->c, m->t, key, sl(m->out.p, m->out.len));

@@ -532,6 +532,13 @@ static int add_synonyms(const cs__tstats *ts, const cs__qword *w, cs__variant *o
   return 0;
 }
 
+/* Whether a walk without the copy counts towards making it again: an
+ * owner's copy kept across commits (a version), the only kind made on rent
+ * (snapcache.h). */
+static int owes(const cs__tstats *ts) {
+  return ts->own && ts->version;
+}
+
 /* For what a walk without the copy costs (cs__lexcache_owe). */
 static int64_t mono_ns(void) {
   struct timespec t;
@@ -576,18 +583,18 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (words) {
       prefix_scan(&px, words, kp, px.kplen + wl);
     } else {
-      int64_t t0 = mono_ns();
+      int64_t t0 = owes(ts) ? mono_ns() : 0;
       rc = cs_reader_scan(ts->r, cs__ts_words_table(ts), kp, px.kplen + wl, prefix_each, &px);
-      cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
+      if (t0) cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
     }
     if (rc > 0) rc = 0;
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
     if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
-    int64_t t0 = words ? 0 : mono_ns();
+    int64_t t0 = !words && owes(ts) ? mono_ns() : 0;
     rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
-    if (!words) cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
+    if (t0) cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
      * surface word is close but an indexed stem is: "desahuzio" (stem
@@ -598,9 +605,9 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
       lex = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, ts->version);
-      t0 = lex ? 0 : mono_ns();
+      t0 = !lex && owes(ts) ? mono_ns() : 0;
       rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
-      if (!lex) cs__lexcache_owe(lc, cs__ts_lex_table(ts), ts->owner, mono_ns() - t0);
+      if (t0) cs__lexcache_owe(lc, cs__ts_lex_table(ts), ts->owner, mono_ns() - t0);
       if (rc) goto out;
     }
   }

@@ -27,7 +27,7 @@ typedef struct slot {
   int kind;        /* owner slots: CS__SC_OWORDS, CS__SC_OLEX, CS__SC_OWNED or CS__SC_OMEMO */
   uint64_t owner;
   int64_t used_ns;
-  int64_t build_ns; /* what making its last object took */
+  int64_t build_ns; /* what making its last object took (when it was kept) */
   int64_t owed_ns;  /* what views have spent without one since (cs__snapcache_owe) */
 } slot;
 
@@ -187,12 +187,14 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   int kept = !rc && o;
   pthread_mutex_lock(&c->lock);
   s->building = 0;
-  s->build_ns = t1 - t0;
+  s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
   s->owed_ns = 0;
   c->made[i]++;
   int64_t wait = (t1 - t0) * (REBUILD_FACTOR - 1) * (kept ? 1 : 10);
   s->next_ns = t1 + wait;
-  if (owner_kind(i)) c->own_next_ns[i] = t1 + wait;
+  /* One made on rent was paid for by its owner's views: other owners'
+   * first ones do not wait for it. */
+  if (owner_kind(i) && !repaid) c->own_next_ns[i] = t1 + wait;
   cs__snapobj *got = NULL;
   if (kept && (!s->cur || s->cur->snap < snap)) {
     slot_drop(s);

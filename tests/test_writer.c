@@ -996,6 +996,120 @@ static int dump_chunk(void *ctx, cs_slice k, cs_slice v) {
   return 0;
 }
 
+/* Owner `owner`'s version and next docid (records.h) in the store's last
+ * snapshot; 0, 0 when it has no statistics record. */
+static void owner_version(cs_store *s, uint64_t owner, uint64_t *version, uint32_t *next) {
+  cs_reader *r;
+  cs_stats st;
+  memset(&st, 0, sizeof st);
+  if (cs_reader_open(s, &r) == 0) {
+    if (cs_reader_owner_stats(r, owner, &st)) memset(&st, 0, sizeof st);
+    cs_reader_close(r);
+  }
+  *version = st.version;
+  *next = st.next_docid;
+}
+
+/* A commit gives a new version to the owners whose statistics it writes,
+ * and to those alone: a conversation added, a person moved (both owners),
+ * a conversation rewritten with as many words (its counts unchanged: its
+ * owner's next docid still moves past it). */
+static void owner_versions(void) {
+  char vdir[300];
+  snprintf(vdir, sizeof vdir, "%s-versions", dir);
+  cs_store *s;
+  char err[256];
+  cs_writer *w;
+  unsigned flags;
+  int ok = cs_store_open(vdir, CS_STORE_CREATE, &s, err, sizeof err) == 0;
+  CHECK(ok, "open: %s", err);
+  if (!ok) return;
+  ok = cs_writer_open(s, &w) == 0 && cs_writer_begin(w) == 0;
+  cs_patient_in p1 = {1, 10, "Ana Ruiz", NULL, NULL, 1, 1},
+                p2 = {2, 20, "Luis Gil", NULL, NULL, 1, 1},
+                p3 = {3, 10, "Eva Sanz", NULL, NULL, 1, 1};
+  const char *t1[] = {"la casa tiene goteras"}, *t2[] = {"el perro ladra"}, *t5[] = {"sin luz"};
+  ok = ok && cs_writer_put_patient(w, &p1, &flags) == 0 &&
+       cs_writer_put_patient(w, &p2, &flags) == 0 && cs_writer_put_patient(w, &p3, &flags) == 0 &&
+       put_conv(w, 100, 1, t1, 1) == 0 && put_conv(w, 200, 2, t2, 1) == 0 &&
+       put_conv(w, 300, 3, t5, 1) == 0 && cs_writer_commit(w) == 0;
+  uint64_t a0, b0, a1, b1;
+  uint32_t na, nb;
+  owner_version(s, 10, &a0, &na);
+  owner_version(s, 20, &b0, &nb);
+  CHECK(ok && a0 && b0, "both owners have a version after their first commit");
+  const char *t3[] = {"el gato duerme"};
+  ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 201, 2, t3, 1) == 0 && cs_writer_commit(w) == 0;
+  owner_version(s, 10, &a1, &na);
+  owner_version(s, 20, &b1, &nb);
+  CHECK(ok && a1 == a0 && b1 != b0, "a conversation of owner 20: its version moves, not 10's");
+  ok = ok && cs_writer_begin(w) == 0 && cs_writer_commit(w) == 0;
+  owner_version(s, 10, &a0, &na);
+  owner_version(s, 20, &b0, &nb);
+  CHECK(ok && a0 == a1 && b0 == b1, "a commit that writes no statistics moves no version");
+  /* Rewritten with as many documents and tokens: one word changed. */
+  const char *t4[] = {"el perro gruñe"};
+  uint32_t nb0 = nb;
+  ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 200, 2, t4, 1) == 0 && cs_writer_commit(w) == 0;
+  owner_version(s, 20, &b1, &nb);
+  owner_version(s, 10, &a1, &na);
+  CHECK(ok && b1 != b0 && a1 == a0 && nb > nb0,
+        "a rewrite with the same counts moves its owner's version and next docid (%u -> %u)", nb0,
+        nb);
+  /* Put again with the same words (the turn's times differ): no per-owner
+   * word or term entry changes; its statistics record alone is written
+   * (the next docid), and the version moves. */
+  b0 = b1;
+  nb0 = nb;
+  ok = ok && cs_writer_begin(w) == 0;
+  if (ok) {
+    cs_turn_in turn = {0, "Ana", "interviewer", 5, 905, t4[0], strlen(t4[0])};
+    cs_conv_in cv = conv_of(200, 2, &turn, 1);
+    ok = cs_writer_put_conversation(w, &cv, &flags) == 0 && cs_writer_commit(w) == 0;
+  }
+  owner_version(s, 20, &b1, &nb);
+  CHECK(ok && b1 != b0 && nb > nb0, "the same words put again: version %s, next docid %u -> %u",
+        b1 != b0 ? "moved" : "kept", nb0, nb);
+  cs_patient_in moved = {1, 20, "Ana Ruiz", NULL, NULL, 1, 2};
+  ok = ok && cs_writer_begin(w) == 0 && cs_writer_put_patient(w, &moved, &flags) == 0 &&
+       cs_writer_commit(w) == 0;
+  owner_version(s, 10, &a0, &na);
+  owner_version(s, 20, &b0, &nb);
+  CHECK(ok && a0 && a0 != a1 && b0 != b1, "a person moved: both owners' versions move");
+  cs_writer_close(w);
+  /* An index written before versions: its records get one at the next
+   * open of a writer, once. */
+  cs_txn *t;
+  int began = cs_txn_begin(s, 1, &t) == 0;
+  ok = began;
+  cs_slice v;
+  cs_stats st;
+  uint8_t key[8];
+  cs_key_u64(key, 20);
+  ok = ok && cs_get(t, CS_T_OSTATS, (cs_slice){key, 8}, &v) == 0 &&
+       cs_stats_decode(v.data, v.len, &st) == 0;
+  cs_buf b;
+  cs_buf_init(&b);
+  st.version = 0;
+  cs_stats_encode(&b, &st);
+  ok = ok && cs_put(t, CS_T_OSTATS, (cs_slice){key, 8}, (cs_slice){b.p, b.len}) == 0;
+  int drc = ok ? cs_del(t, CS_T_META, (cs_slice){"ostats_versions", 15}) : 0;
+  ok = ok && (drc == 0 || drc == CS_ENOTFOUND);
+  cs_buf_free(&b);
+  if (began && ok)
+    ok = cs_txn_commit(t) == 0;
+  else if (began)
+    cs_txn_abort(t);
+  owner_version(s, 20, &b0, &nb);
+  ok = ok && b0 == 0 && cs_writer_open(s, &w) == 0;
+  owner_version(s, 20, &b1, &nb);
+  owner_version(s, 10, &a1, &na);
+  CHECK(ok && b1 && a1 == a0, "an owner without a version gets one when a writer opens (%s)",
+        b1 ? "yes" : "no");
+  if (ok) cs_writer_close(w);
+  cs_store_close(s);
+}
+
 /* 60 conversations of 12 people whose 6 owners come in no numeric order,
  * written with a commit after every `per` conversations, then 3 of them
  * deleted and a person moved to another owner in one more batch; into
@@ -1281,6 +1395,7 @@ int main(void) {
   owner_stats();
   owner_blocks();
   owner_batching();
+  owner_versions();
   passages();
   passage_cuts();
   stored_size();
@@ -1288,11 +1403,11 @@ int main(void) {
   growth();
   corrupt();
   outbox_heal();
-  char cmd[2900];
+  char cmd[3200];
   snprintf(cmd, sizeof cmd,
            "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
-           "'%s-batch7' '%s-batch60' '%s-turnblocks'",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+           "'%s-batch7' '%s-batch60' '%s-turnblocks' '%s-versions'",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }
