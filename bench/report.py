@@ -605,6 +605,15 @@ def main():
         p("| query server, started | %s | %s | %s |" % (fmt(si.get("RssAnon", 0) / 1024),
                                                         fmt(si.get("RssFile", 0) / 1024),
                                                         fmt(si.get("VmHWM", 0) / 1024)))
+    # After each HTTP phase in turn (runs from 2026-12-06 on), then after all of them.
+    for f, what in (("server-rss-after-idle.txt", "after the admin's idle phase"),
+                    ("server-rss-after-idle-employees.txt", "after the employees' idle phase"),
+                    ("server-rss-after-live.txt", "after the admin's phase while indexing")):
+        d = proc_status(os.path.join(out, f))
+        if d:
+            p("| query server, %s | %s | %s | %s |" % (
+                what, fmt(d.get("RssAnon", 0) / 1024), fmt(d.get("RssFile", 0) / 1024),
+                fmt(d.get("VmHWM", 0) / 1024)))
     if sl:
         p("| query server, after the HTTP phases | %s | %s | %s |" % (
             fmt(sl.get("RssAnon", 0) / 1024), fmt(sl.get("RssFile", 0) / 1024),

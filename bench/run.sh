@@ -285,9 +285,11 @@ grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-id
 log "HTTP load, idle indexer (${http_s}s, 64 connections)"
 wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
   -- "$out/paths.txt" "$token" >"$out/wrk-idle.txt" 2>&1
+grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-after-idle.txt"
 log "HTTP load, idle indexer, as the portal's 12 employees in turn (${http_s}s, 64 connections)"
 wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
   -- "$out/paths.txt" "@$out/employee-tokens" >"$out/wrk-idle-employees.txt" 2>&1
+grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-after-idle-employees.txt"
 
 log "HTTP load while indexing a steady write load, with freshness probes"
 "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
@@ -298,6 +300,7 @@ sleep 2
 wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
   -- "$out/paths.txt" "$token" >"$out/wrk-live.txt" 2>&1
 wait $live_pid || true
+grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-after-live.txt"
 log "HTTP load while indexing a steady write load, as the portal's 12 employees in turn"
 "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
   --seconds $((http_s + 4)) --rate 5 --probe-hz 10 --id-base 920000000 \
