@@ -282,36 +282,35 @@ for _ in $(seq 1 100); do
 done
 grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-idle.txt"
 
+# One HTTP phase: wrk with TOKEN (or @FILE of tokens), its report in
+# wrk-NAME.txt, the server's memory after it in RSS_FILE; with a
+# LIVE_ID_BASE, beside cs-bench-live's write load and freshness probes
+# (their report in LIVE_JSON).
+http_phase() { # NAME TOKEN RSS_FILE [LIVE_ID_BASE LIVE_JSON]
+  local lp=
+  if [ -n "${4:-}" ]; then
+    "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
+      --seconds $((http_s + 4)) --rate 5 --probe-hz 10 --id-base "$4" --out "$out/$5" \
+      2>>"$out/live.log" &
+    lp=$!
+    pids+=("$lp")
+    sleep 2
+  fi
+  wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" \
+    "http://127.0.0.1:$port" -- "$out/paths.txt" "$2" >"$out/wrk-$1.txt" 2>&1
+  if [ -n "$lp" ]; then wait "$lp" || true; fi
+  grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/$3"
+}
+: >"$out/live.log"
 log "HTTP load, idle indexer (${http_s}s, 64 connections)"
-wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
-  -- "$out/paths.txt" "$token" >"$out/wrk-idle.txt" 2>&1
-grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-after-idle.txt"
+http_phase idle "$token" server-rss-after-idle.txt
 log "HTTP load, idle indexer, as the portal's 12 employees in turn (${http_s}s, 64 connections)"
-wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
-  -- "$out/paths.txt" "@$out/employee-tokens" >"$out/wrk-idle-employees.txt" 2>&1
-grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-after-idle-employees.txt"
-
+http_phase idle-employees "@$out/employee-tokens" server-rss-after-idle-employees.txt
 log "HTTP load while indexing a steady write load, with freshness probes"
-"$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
-  --seconds $((http_s + 4)) --rate 5 --probe-hz 10 --out "$out/live.json" 2>"$out/live.log" &
-live_pid=$!
-pids+=("$live_pid")
-sleep 2
-wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
-  -- "$out/paths.txt" "$token" >"$out/wrk-live.txt" 2>&1
-wait $live_pid || true
-grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-after-live.txt"
+http_phase live "$token" server-rss-after-live.txt 900000000 live.json
 log "HTTP load while indexing a steady write load, as the portal's 12 employees in turn"
-"$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
-  --seconds $((http_s + 4)) --rate 5 --probe-hz 10 --id-base 920000000 \
-  --out "$out/live-employees.json" 2>>"$out/live.log" &
-live_pid=$!
-pids+=("$live_pid")
-sleep 2
-wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" "http://127.0.0.1:$port" \
-  -- "$out/paths.txt" "@$out/employee-tokens" >"$out/wrk-live-employees.txt" 2>&1
-wait $live_pid || true
-grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/server-rss-loaded.txt"
+http_phase live-employees "@$out/employee-tokens" server-rss-loaded.txt 920000000 \
+  live-employees.json
 log "freshness alone (no HTTP load)"
 "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
   --seconds $http_s --rate 5 --probe-hz 10 --id-base 950000000 --out "$out/live-quiet.json" 2>>"$out/live.log"

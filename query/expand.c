@@ -22,6 +22,7 @@
 #include "synonyms.h"
 #include "tstats.h"
 
+#include "clock.h"
 #include "errors.h"
 #include "grow.h"
 #include "records.h"
@@ -29,7 +30,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PREFIX_SCAN 4096
 #define FUZZY_VISITS 20000
@@ -539,13 +539,6 @@ static int owes(const cs__tstats *ts) {
   return ts->own && ts->version;
 }
 
-/* For what a walk without the copy costs (cs__lexcache_owe). */
-static int64_t mono_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, uint32_t cap,
                cs__variant *out, uint32_t *n) {
   *n = 0;
@@ -583,18 +576,20 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (words) {
       prefix_scan(&px, words, kp, px.kplen + wl);
     } else {
-      int64_t t0 = owes(ts) ? mono_ns() : 0;
+      int64_t t0 = owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
       rc = cs_reader_scan(ts->r, cs__ts_words_table(ts), kp, px.kplen + wl, prefix_each, &px);
-      if (t0) cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
+      if (t0)
+        cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, cs_clock_ns(CLOCK_MONOTONIC) - t0);
     }
     if (rc > 0) rc = 0;
     if (rc) goto out;
   }
   if (edits > 0 && !w->number) {
     if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
-    int64_t t0 = !words && owes(ts) ? mono_ns() : 0;
+    int64_t t0 = !words && owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
     rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
-    if (t0) cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, mono_ns() - t0);
+    if (t0)
+      cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, cs_clock_ns(CLOCK_MONOTONIC) - t0);
     if (rc) goto out;
     /* A typo can make Snowball cut the word elsewhere, so that no indexed
      * surface word is close but an indexed stem is: "desahuzio" (stem
@@ -605,9 +600,10 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (se > edits) se = edits;
     if (se > 0 && !w->stop) {
       lex = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, ts->version);
-      t0 = !lex && owes(ts) ? mono_ns() : 0;
+      t0 = !lex && owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
       rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
-      if (t0) cs__lexcache_owe(lc, cs__ts_lex_table(ts), ts->owner, mono_ns() - t0);
+      if (t0)
+        cs__lexcache_owe(lc, cs__ts_lex_table(ts), ts->owner, cs_clock_ns(CLOCK_MONOTONIC) - t0);
       if (rc) goto out;
     }
   }

@@ -4,6 +4,7 @@
  */
 #include "snapcache.h"
 
+#include "clock.h"
 #include "errors.h"
 
 #include <pthread.h>
@@ -53,12 +54,6 @@ cs__snapcache *cs__snapcache_set_current(cs__snapcache *c) {
 
 cs__snapcache *cs__snapcache_current(void) {
   return current;
-}
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int cs__snapcache_new(cs__snapcache **out) {
@@ -145,7 +140,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   if (!c || i < 0 || i >= CS__SC_SLOTS) return NULL;
   if (!owner_kind(i)) version = 0;
   uint64_t snap = cs_reader_snapshot(r);
-  int64_t t0 = now_ns();
+  int64_t t0 = cs_clock_ns(CLOCK_MONOTONIC);
   pthread_mutex_lock(&c->lock);
   /* An owner's object is made only within its kind's budget (people and
    * conversations: always): an owner not kept takes a slot over only then. */
@@ -181,7 +176,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
     o->snap = snap;
     o->version = version;
   }
-  int64_t t1 = now_ns();
+  int64_t t1 = cs_clock_ns(CLOCK_MONOTONIC);
   /* A failed build (memory, a damaged entry) is not the query's failure:
    * the view reads the index instead, which reports what is damaged. */
   int kept = !rc && o;
@@ -209,7 +204,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
 
 void cs__snapcache_owe(cs__snapcache *c, int i, uint64_t owner, int64_t ns) {
   if (!c || i < 0 || i >= CS__SC_SLOTS || ns <= 0) return;
-  int64_t now = now_ns();
+  int64_t now = cs_clock_ns(CLOCK_MONOTONIC);
   pthread_mutex_lock(&c->lock);
   slot *s = slot_find(c, i, owner, now, 0);
   if (s) s->owed_ns += ns;

@@ -12,17 +12,18 @@ void cs__tstats_init(cs__tstats *ts, cs_reader *r, const cs_caller *c) {
   ts->r = r;
   ts->own = c && c->role == CS_CALLER_PORTAL;
   ts->owner = ts->own ? c->employee_id : 0;
-  cs_stats st;
-  ts->version = ts->own && cs_reader_owner_stats(r, ts->owner, &st) == 0 ? st.version : 0;
+  ts->ost_rc = ts->own ? cs_reader_owner_stats(r, ts->owner, &ts->ost) : 0;
+  ts->version = ts->own && ts->ost_rc == 0 ? ts->ost.version : 0;
 }
 
 int cs__ts_stats(const cs__tstats *ts, cs_stats *out) {
   int rc = cs_reader_stats(ts->r, out);
   if (rc || !ts->own) return rc;
+  if (ts->ost_rc) return ts->ost_rc;
   uint32_t next = out->next_docid;
-  rc = cs_reader_owner_stats(ts->r, ts->owner, out);
+  *out = ts->ost;
   out->next_docid = next;
-  return rc;
+  return 0;
 }
 
 int cs__ts_lex(const cs__tstats *ts, const char *term, size_t len, cs_lex *out) {

@@ -23,6 +23,8 @@ typedef struct cs__tstats {
   int own;          /* 1: one owner's statistics */
   uint64_t owner;   /* ... whose */
   uint64_t version; /* ... their version in r's snapshot (records.h), 0: none */
+  cs_stats ost;     /* ... their statistics, read once (cs__ts_stats) */
+  int ost_rc;       /* ... and how that read went */
 } cs__tstats;
 
 /* The statistics caller c may depend on (c NULL: the collection's). */

@@ -1756,6 +1756,17 @@ static int failing_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **o
   return CS_ENOMEM;
 }
 
+/* The engine's cache of what is kept per snapshot (snapcache.h), the one
+ * its views use. */
+static cs__snapcache *engine_snapcache(void) {
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapcache *lc = cs__snapcache_current();
+  cs_view_end(engine, &v);
+  return lc;
+}
+
 /* The per-snapshot copies (snapcache.h) under the load of many portal
  * owners, a portal caller's name lookup, and a copy that cannot be made. */
 static void test_snapcache_limits(const char *tmp) {
@@ -1773,9 +1784,7 @@ static void test_snapcache_limits(const char *tmp) {
   write_lines(tmp, text);
   cs_engine_error err;
   cs_view v;
-  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-  cs__snapcache *lc = cs__snapcache_current();
-  cs_view_end(engine, &v);
+  cs__snapcache *lc = engine_snapcache();
   uint64_t made0 = cs__snapcache_made(lc, CS__SC_OWORDS) + cs__snapcache_made(lc, CS__SC_OLEX);
   uint64_t names0 = cs__snapcache_made(lc, CS__SC_NAMES);
   int found = 0, queries = 0;
@@ -1828,11 +1837,7 @@ static void test_owned_cache(const char *tmp) {
                    "patient 3101 5101 Ciro Lima\n"
                    "conv 7101 3101 5101 2024-05-02 | |\n"
                    "turn 0 beneficiary - - Voz | otra granada verde\n");
-  cs_engine_error err;
-  cs_view v;
-  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-  cs__snapcache *lc = cs__snapcache_current();
-  cs_view_end(engine, &v);
+  cs__snapcache *lc = engine_snapcache();
   const cs_caller b = {CS_CALLER_PORTAL, 5100}, c = {CS_CALLER_PORTAL, 5101};
   uint64_t made0 = cs__snapcache_made(lc, CS__SC_OWNED);
   int ok = 1;
@@ -1866,11 +1871,7 @@ static void test_owner_versions(const char *tmp) {
                    "patient 3201 5201 Elio Sastre\n"
                    "conv 7201 3201 5201 2024-06-02 | |\n"
                    "turn 0 beneficiary - - Voz | una ventana rota\n");
-  cs_engine_error err;
-  cs_view v;
-  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-  cs__snapcache *lc = cs__snapcache_current();
-  cs_view_end(engine, &v);
+  cs__snapcache *lc = engine_snapcache();
   const cs_caller d = {CS_CALLER_PORTAL, 5200}, e = {CS_CALLER_PORTAL, 5201};
   uint64_t memo0 = cs__snapcache_made(lc, CS__SC_OMEMO);
   th_check(box_total(&d, "zumbrak") == 1, "the owner finds its word by a typo");

@@ -9,6 +9,12 @@ int64_t cs_clock_ms(clockid_t clock) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t cs_clock_ns(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 struct timespec cs_clock_after_ms(clockid_t clock, int64_t ms) {
   struct timespec ts;
   clock_gettime(clock, &ts);
