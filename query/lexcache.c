@@ -140,18 +140,26 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
       rc = add_bytes(b, w.stem.p, w.stem.len, &x->stem);
       if (rc) return rc;
       x->slen = (uint8_t)w.stem.len;
-      x->df = w.df;
+      x->df = w.df > UINT32_MAX ? UINT32_MAX : (uint32_t)w.df;
       x->ok = 1;
     }
   } else {
     cs_lex lx;
     if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), b->a.table, key) == 0) {
-      x->df = lx.df;
+      x->df = lx.df > UINT32_MAX ? UINT32_MAX : (uint32_t)lx.df;
       x->ok = 1;
     }
   }
   b->a.n++;
   return 0;
+}
+
+/* Gives back what an array holds past its first `n` bytes (kept when the
+ * allocator cannot). */
+static void trim(void **p, size_t n) {
+  if (!*p || !n) return;
+  void *q = realloc(*p, n);
+  if (q) *p = q;
 }
 
 /* A copy of the kind's table (of one owner's part for the owner tables)
@@ -182,6 +190,10 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
     arr_free(&b->a.o);
     return rc;
   }
+  /* Kept as long as the owner's version lasts: no room to grow. */
+  trim((void **)&b->e, b->a.n * sizeof *b->e);
+  trim((void **)&b->bytes, b->nb);
+  trim((void **)&b->cps, b->ncps * sizeof *b->cps);
   b->a.e = b->e;
   b->a.bytes = b->bytes;
   b->a.cps = b->cps;

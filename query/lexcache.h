@@ -31,13 +31,13 @@ typedef struct cs__lexent {
   uint32_t key;  /* offset of the key in bytes */
   uint32_t cp;   /* offset of its code points in cps (CS__LEX_ASCII: none) */
   uint32_t stem; /* words tables: offset of the stem in bytes */
+  uint32_t df;   /* docids are 32-bit: so is a document frequency */
   uint16_t klen;
   uint8_t ncp;
   uint8_t slen;
   uint8_t ok;   /* the value decoded (a damaged one was reported once) */
   uint8_t lcpb; /* bytes its key shares with the entry before (at most 255) */
   uint8_t lcpc; /* code points (past the scope's prefix) it shares with it */
-  uint64_t df;
 } cs__lexent;
 
 typedef struct cs__lexarr {
