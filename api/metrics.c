@@ -183,6 +183,17 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
           "# TYPE convsearch_bad_rows_total counter\n"
           "convsearch_bad_rows_total %.0f\n",
           bad);
+    double copies = num(health, "cache", "owner_copies_bytes");
+    if (copies >= 0)
+      put(&o,
+          "# HELP convsearch_cache_owner_copies_bytes Bytes held by the copies of owners' words "
+          "and terms that the portal's callers' expansions walk.\n"
+          "# TYPE convsearch_cache_owner_copies_bytes gauge\n"
+          "convsearch_cache_owner_copies_bytes %.0f\n"
+          "# HELP convsearch_cache_owner_copies_cap_bytes The most they may hold.\n"
+          "# TYPE convsearch_cache_owner_copies_cap_bytes gauge\n"
+          "convsearch_cache_owner_copies_cap_bytes %.0f\n",
+          copies, num(health, "cache", "owner_copies_cap"));
     double corrupt = num(health, "corrupt_records", NULL);
     if (corrupt >= 0) {
       put(&o,

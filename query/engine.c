@@ -439,6 +439,11 @@ int cs_engine_health(cs_engine *e, json_t **out) {
     if (*out) json_object_set_new(*out, "mirror", mirror_health(v.r, backlog, now));
     if (*out) json_object_set_new(*out, "bad_rows", json_integer(bad_rows_health(v.r)));
     if (*out) corrupt_health(*out);
+    if (*out)
+      json_object_set_new(*out, "cache",
+                          json_pack("{s:I, s:I}", "owner_copies_bytes",
+                                    (json_int_t)cs__snapcache_owner_bytes(v.gen->lex),
+                                    "owner_copies_cap", (json_int_t)CS__SNAP_OWNER_BYTES));
   }
   cs_view_end(e, &v);
   return *out ? 0 : -1;

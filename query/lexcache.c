@@ -197,6 +197,7 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   b->a.e = b->e;
   b->a.bytes = b->bytes;
   b->a.cps = b->cps;
+  b->a.o.bytes = sizeof *b + b->a.n * sizeof *b->e + b->nb + b->ncps * sizeof *b->cps;
   *out = &b->a.o;
   return 0;
 }

@@ -41,7 +41,8 @@ struct cs__snapcache {
    * however many owners are active (a slot's own limit is lost when it is
    * taken over). */
   int64_t own_next_ns[CS__SC_SLOTS];
-  uint64_t made[CS__SC_SLOTS]; /* objects made, by kind (tests) */
+  uint64_t made[CS__SC_SLOTS];   /* objects made, by kind (tests) */
+  size_t owner_cap, owner_bytes; /* the owners' copies of words and terms kept */
 };
 
 static _Thread_local cs__snapcache *current;
@@ -60,11 +61,20 @@ int cs__snapcache_new(cs__snapcache **out) {
   cs__snapcache *c = calloc(1, sizeof *c);
   if (!c) return CS_ENOMEM;
   pthread_mutex_init(&c->lock, NULL);
+  c->owner_cap = CS__SNAP_OWNER_BYTES;
   *out = c;
   return 0;
 }
 
-static void slot_drop(slot *s) {
+/* The owners' copies of their words and terms, which hold most of what
+ * the cache keeps: their bytes count against the cap. */
+static int capped(int kind) {
+  return kind == CS__SC_OWORDS || kind == CS__SC_OLEX;
+}
+
+/* Under the lock (owner slots: the kind is the slot's). */
+static void slot_drop(cs__snapcache *c, slot *s) {
+  if (s->cur && capped(s->kind)) c->owner_bytes -= s->cur->bytes;
   if (s->cur && --s->cur->refs == 0) s->cur->free(s->cur);
   s->cur = NULL;
 }
@@ -72,9 +82,9 @@ static void slot_drop(slot *s) {
 void cs__snapcache_free(cs__snapcache *c) {
   if (!c) return;
   for (int i = 0; i < CS__SC_SLOTS; i++)
-    slot_drop(&c->s[i]);
+    slot_drop(c, &c->s[i]);
   for (int i = 0; i < OWNER_SLOTS; i++)
-    slot_drop(&c->own[i]);
+    slot_drop(c, &c->own[i]);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
@@ -122,12 +132,34 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
    * shares the collection's table instead), lest more owners taking turns
    * than are kept empty every table before it is used again. */
   if (kind == CS__SC_OMEMO && lru->used_ns && now - lru->used_ns < OMEMO_IDLE_NS) return NULL;
-  slot_drop(lru);
+  slot_drop(c, lru);
   memset(lru, 0, sizeof *lru);
   lru->kind = kind;
   lru->owner = owner;
   lru->used_ns = now;
   return lru;
+}
+
+/* Makes room among the owners' copies for one of `bytes` in slot s (NULL:
+ * none), whose own copy it replaces: the least recently used other owners'
+ * copies go (not one being made again: its slot stays). Under the lock.
+ * Returns 0 when it cannot fit. */
+static int make_room(cs__snapcache *c, slot *s, size_t bytes) {
+  if (bytes > c->owner_cap) return 0;
+  size_t mine = s && s->cur ? s->cur->bytes : 0;
+  while (c->owner_bytes - mine + bytes > c->owner_cap) {
+    slot *lru = NULL;
+    for (int i = 0; i < OWNER_SLOTS; i++) {
+      slot *x = &c->own[i];
+      if (x != s && x->cur && capped(x->kind) && !x->building &&
+          (!lru || x->used_ns < lru->used_ns))
+        lru = x;
+    }
+    if (!lru) return 0;
+    slot_drop(c, lru);
+    memset(lru, 0, sizeof *lru);
+  }
+  return 1;
 }
 
 cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_t owner,
@@ -181,6 +213,11 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
    * the view reads the index instead, which reports what is damaged. */
   int kept = !rc && o;
   pthread_mutex_lock(&c->lock);
+  /* One that the owners' cap cannot hold serves this view alone, and is
+   * made again as after a failure. */
+  int alone = kept && owner_kind(i) && capped(i) && (!s->cur || s->cur->snap < snap) &&
+              !make_room(c, s, o->bytes);
+  if (alone) kept = 0;
   s->building = 0;
   s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
   s->owed_ns = 0;
@@ -191,10 +228,15 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
    * first ones do not wait for it. */
   if (owner_kind(i) && !repaid) c->own_next_ns[i] = t1 + wait;
   cs__snapobj *got = NULL;
-  if (kept && (!s->cur || s->cur->snap < snap)) {
-    slot_drop(s);
+  if (alone) {
+    o->refs = 1; /* the caller's */
+    got = o;
+    o = NULL;
+  } else if (kept && (!s->cur || s->cur->snap < snap)) {
+    slot_drop(c, s);
     o->refs = 2; /* the cache's and the caller's */
     s->cur = got = o;
+    if (owner_kind(i) && capped(i)) c->owner_bytes += o->bytes;
     o = NULL;
   }
   pthread_mutex_unlock(&c->lock);
@@ -215,6 +257,21 @@ uint64_t cs__snapcache_made(cs__snapcache *c, int kind) {
   if (!c || kind < 0 || kind >= CS__SC_SLOTS) return 0;
   pthread_mutex_lock(&c->lock);
   uint64_t n = c->made[kind];
+  pthread_mutex_unlock(&c->lock);
+  return n;
+}
+
+void cs__snapcache_set_owner_cap(cs__snapcache *c, size_t cap) {
+  pthread_mutex_lock(&c->lock);
+  c->owner_cap = cap;
+  make_room(c, NULL, 0);
+  pthread_mutex_unlock(&c->lock);
+}
+
+size_t cs__snapcache_owner_bytes(cs__snapcache *c) {
+  if (!c) return 0;
+  pthread_mutex_lock(&c->lock);
+  size_t n = c->owner_bytes;
   pthread_mutex_unlock(&c->lock);
   return n;
 }

@@ -15,7 +15,8 @@
  * hundredth of a core (so that more active owners than that make the views
  * read the index, not the copies be made again and again). Not the people
  * and conversations nor the expansions: a search not given them reads them
- * at the same cost, so they are made whenever asked. An owner's part of
+ * at the same cost, so they are made whenever asked. The owners' copies of
+ * their words and terms also hold at most CS__SNAP_OWNER_BYTES together. An owner's part of
  * the tables and its expansions depend on its per-owner statistics alone:
  * they serve every snapshot where the owner's version (records.h) is the
  * one they were made at, and once the views going without them have spent
@@ -26,12 +27,14 @@
 
 #include "reader.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Something read from one snapshot and kept for the views on it. */
 typedef struct cs__snapobj {
   uint64_t snap;    /* cs_reader_snapshot of the view it was read from */
   uint64_t version; /* owner slots: the owner's version then (records.h), 0: none */
+  size_t bytes;     /* what it holds, for the owner copies' cap (0: not counted) */
   int refs;         /* under the cache's lock */
   void (*free)(struct cs__snapobj *);
 } cs__snapobj;
@@ -85,6 +88,15 @@ void cs__snapcache_owe(cs__snapcache *c, int slot, uint64_t owner, int64_t ns);
 
 /* How many times an object of `kind` was made (or tried), for tests. */
 uint64_t cs__snapcache_made(cs__snapcache *c, int kind);
+
+/* The owners' copies of their words and terms (CS__SC_OWORDS, CS__SC_OLEX)
+ * kept together hold at most `cap` bytes (cs__snapobj.bytes; by default
+ * CS__SNAP_OWNER_BYTES): past it the least recently used owners' copies go
+ * first, and an owner whose copy would not fit reads the index. Returns
+ * what they hold now. */
+#define CS__SNAP_OWNER_BYTES ((size_t)96 << 20)
+void cs__snapcache_set_owner_cap(cs__snapcache *c, size_t cap);
+size_t cs__snapcache_owner_bytes(cs__snapcache *c);
 
 /* A build's answer when there is nothing to keep for now (not an error):
  * tried again only 10x later than otherwise, as after a failure. */

@@ -2042,6 +2042,8 @@ static void t_metrics(void) {
       "convsearch_index_lag_seconds ",
       "convsearch_index_documents{kind=\"conversations\"} 4",
       "convsearch_http_connections_timed_out_total ",
+      "convsearch_cache_owner_copies_bytes ",
+      "convsearch_cache_owner_copies_cap_bytes 100663296\n",
   };
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
     check(r.body && strstr(r.body, must[i]), "metrics carry %s", must[i]);
