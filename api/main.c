@@ -33,6 +33,7 @@ static const char usage[] =
     "                         [--cors-origin ORIGIN]... [--console-dir DIR|off]\n"
     "                         [--pseudonym-secret-file FILE]\n"
     "                         [--thesaurus FILE|none] [--hunspell PREFIX|none]\n"
+    "                         [--owner-cache-mb N]\n"
     "\n"
     "Serves the convsearch v1 HTTP API (see api/openapi.yaml) over the index in DIR.\n"
     "\n"
@@ -74,6 +75,10 @@ static const char usage[] =
     "  --hunspell PREFIX         hunspell dictionary (PREFIX.aff, PREFIX.dic) whose lemmas\n"
     "                            expand Q&A question words (default " CS_LEMMAS_DEFAULT ",\n"
     "                            Debian's hunspell-es; \"none\": no lemmas)\n"
+    "  --owner-cache-mb N        the most the copies of owners' words and terms (what a\n"
+    "                            portal caller's typos and prefixes walk, one per owner)\n"
+    "                            hold together, in MiB; the least recently used owner's go\n"
+    "                            first (default 96; 0: none kept, the index is read)\n"
     "  --help                    this text\n"
     "  --version                 the version of convsearch\n"
     "  --config FILE             settings: the [server] section of FILE, one \"name = value\"\n"
@@ -84,6 +89,7 @@ static const char usage[] =
 
 typedef struct args {
   const char *index, *listen, *tokens, *secret, *max_ttl, *pseudonym_secret, *thesaurus, *hunspell;
+  const char *owner_cache;
   const char *reindex_pg, *indexer, *opensearch;
   const char *console_dir;
   unsigned threads;
@@ -132,6 +138,8 @@ static int parse(int argc, char **argv, args *a) {
       slot = &a->thesaurus;
     else if (!strcmp(name, "--hunspell"))
       slot = &a->hunspell;
+    else if (!strcmp(name, "--owner-cache-mb"))
+      slot = &a->owner_cache;
     else if (strcmp(name, "--threads") != 0 && strcmp(name, "--cors-origin") != 0)
       return bad(o[0] == '-' ? "unknown option" : "unexpected argument", o);
     if (!val) {
@@ -243,6 +251,14 @@ int main(int argc, char **argv) {
     if (errno || *end || max_ttl < 1 || max_ttl > CS_TOKEN_TTL_MAX)
       return bad("--token-max-ttl takes a number of seconds from 1 to 31536000", a.max_ttl);
   }
+  long long owner_cache_mb = 0;
+  if (a.owner_cache) {
+    char *end;
+    errno = 0;
+    owner_cache_mb = strtoll(a.owner_cache, &end, 10);
+    if (errno || *end || owner_cache_mb < 0 || owner_cache_mb > 1048576)
+      return bad("--owner-cache-mb takes a number of MiB from 0 to 1048576", a.owner_cache);
+  }
   if (!a.threads) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     a.threads = n < 1 ? 2 : n > 128 ? 256 : (unsigned)(2 * n);
@@ -284,6 +300,7 @@ int main(int argc, char **argv) {
   cs_engine_load_thesaurus(engine, strcmp(thes, "none") ? thes : NULL);
   const char *dic = a.hunspell ? a.hunspell : CS_LEMMAS_DEFAULT;
   cs_engine_load_lemmas(engine, strcmp(dic, "none") ? dic : NULL);
+  if (a.owner_cache) cs_engine_set_owner_cache(engine, (size_t)owner_cache_mb << 20);
 
   cs_jobs *jobs = NULL;
   if (a.reindex_pg) {

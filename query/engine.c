@@ -48,6 +48,7 @@ struct cs_engine {
   cs__thesaurus *thes;       /* NULL: no thesaurus expansion */
   cs__lemmas *lemmas;        /* NULL: no lemma expansion */
   cs__synonyms *syn;         /* administrator synonyms (NULL: none); under lock */
+  size_t owner_cache;        /* cs_engine_set_owner_cache */
   pthread_mutex_t syn_write; /* one PUT at a time writes the file */
   struct stat syn_st;        /* of the synonyms file when read (st_ino 0: absent) */
 };
@@ -126,7 +127,7 @@ int cs_engine_err_rc(cs_engine_error *err, int rc) {
   return -1;
 }
 
-static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
+static cs_gen *gen_open(const char *dir, size_t owner_cache, cs_engine_error *err) {
   cs_gen *g = calloc(1, sizeof *g);
   if (!g) {
     cs_engine_err(err, 503, "unavailable", "out of memory");
@@ -147,6 +148,7 @@ static cs_gen *gen_open(const char *dir, cs_engine_error *err) {
     cs_engine_err(err, 503, "unavailable", "out of memory");
     return NULL;
   }
+  cs__snapcache_set_owner_cap(g->lex, owner_cache);
   g->refs = 1;
   return g;
 }
@@ -170,7 +172,8 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
   snprintf(e->dir, sizeof e->dir, "%s", index_dir);
   pthread_mutex_init(&e->lock, NULL);
   pthread_mutex_init(&e->syn_write, NULL);
-  e->cur = gen_open(e->dir, err);
+  e->owner_cache = CS_ENGINE_OWNER_CACHE_DEFAULT;
+  e->cur = gen_open(e->dir, e->owner_cache, err);
   if (!e->cur) {
     pthread_mutex_destroy(&e->syn_write);
     pthread_mutex_destroy(&e->lock);
@@ -189,6 +192,13 @@ int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err)
   }
   *out = e;
   return 0;
+}
+
+void cs_engine_set_owner_cache(cs_engine *e, size_t bytes) {
+  pthread_mutex_lock(&e->lock);
+  e->owner_cache = bytes;
+  cs__snapcache_set_owner_cap(e->cur->lex, bytes);
+  pthread_mutex_unlock(&e->lock);
 }
 
 size_t cs_engine_load_thesaurus(cs_engine *e, const char *path) {
@@ -244,7 +254,7 @@ int cs_view_begin(cs_engine *e, cs_view *v, cs_engine_error *err) {
   if (now - e->checked_ms >= 100) {
     e->checked_ms = now;
     if (cs_store_generation_changed(e->cur->store)) {
-      cs_gen *g = gen_open(e->dir, NULL);
+      cs_gen *g = gen_open(e->dir, e->owner_cache, NULL);
       if (g) {
         cs_log(CS_LOG_INFO, "serving index generation %s", cs_store_generation(g->store));
         /* Damaged records reported so far were in the files left behind. */
@@ -439,11 +449,11 @@ int cs_engine_health(cs_engine *e, json_t **out) {
     if (*out) json_object_set_new(*out, "mirror", mirror_health(v.r, backlog, now));
     if (*out) json_object_set_new(*out, "bad_rows", json_integer(bad_rows_health(v.r)));
     if (*out) corrupt_health(*out);
+    size_t cap, held = cs__snapcache_owner_bytes(v.gen->lex, &cap);
     if (*out)
       json_object_set_new(*out, "cache",
-                          json_pack("{s:I, s:I}", "owner_copies_bytes",
-                                    (json_int_t)cs__snapcache_owner_bytes(v.gen->lex),
-                                    "owner_copies_cap", (json_int_t)CS__SNAP_OWNER_BYTES));
+                          json_pack("{s:I, s:I}", "owner_copies_bytes", (json_int_t)held,
+                                    "owner_copies_cap", (json_int_t)cap));
   }
   cs_view_end(e, &v);
   return *out ? 0 : -1;

@@ -61,6 +61,14 @@ typedef struct cs_engine_error {
 int cs_engine_open(const char *index_dir, cs_engine **out, cs_engine_error *err);
 void cs_engine_close(cs_engine *e);
 
+/* The most the owners' copies of their words and terms (what a portal
+ * caller's typo and prefix expansions walk, one per owner) hold together,
+ * in bytes: the least recently used owner's go first, and an owner without
+ * one reads the index. Default CS_ENGINE_OWNER_CACHE_DEFAULT; 0: none kept.
+ * Call before serving. */
+#define CS_ENGINE_OWNER_CACHE_DEFAULT ((size_t)96 << 20)
+void cs_engine_set_owner_cache(cs_engine *e, size_t bytes);
+
 /* The default Spanish thesaurus (Debian's mythes-es). */
 #define CS_THESAURUS_DEFAULT "/usr/share/mythes/th_es_ES_v2.dat"
 /* Loads a MyThes thesaurus (path NULL or "": none) whose synonyms expand

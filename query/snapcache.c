@@ -5,6 +5,7 @@
 #include "snapcache.h"
 
 #include "clock.h"
+#include "engine.h"
 #include "errors.h"
 
 #include <pthread.h>
@@ -61,7 +62,7 @@ int cs__snapcache_new(cs__snapcache **out) {
   cs__snapcache *c = calloc(1, sizeof *c);
   if (!c) return CS_ENOMEM;
   pthread_mutex_init(&c->lock, NULL);
-  c->owner_cap = CS__SNAP_OWNER_BYTES;
+  c->owner_cap = CS_ENGINE_OWNER_CACHE_DEFAULT;
   *out = c;
   return 0;
 }
@@ -174,6 +175,10 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   uint64_t snap = cs_reader_snapshot(r);
   int64_t t0 = cs_clock_ns(CLOCK_MONOTONIC);
   pthread_mutex_lock(&c->lock);
+  if (capped(i) && !c->owner_cap) { /* none kept */
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+  }
   /* An owner's object is made only within its kind's budget (people and
    * conversations: always): an owner not kept takes a slot over only then. */
   int own_ok = !owner_kind(i) || !limited(i) || t0 >= c->own_next_ns[i];
@@ -268,10 +273,12 @@ void cs__snapcache_set_owner_cap(cs__snapcache *c, size_t cap) {
   pthread_mutex_unlock(&c->lock);
 }
 
-size_t cs__snapcache_owner_bytes(cs__snapcache *c) {
+size_t cs__snapcache_owner_bytes(cs__snapcache *c, size_t *cap) {
+  if (cap) *cap = 0;
   if (!c) return 0;
   pthread_mutex_lock(&c->lock);
   size_t n = c->owner_bytes;
+  if (cap) *cap = c->owner_cap;
   pthread_mutex_unlock(&c->lock);
   return n;
 }

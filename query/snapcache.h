@@ -91,12 +91,11 @@ uint64_t cs__snapcache_made(cs__snapcache *c, int kind);
 
 /* The owners' copies of their words and terms (CS__SC_OWORDS, CS__SC_OLEX)
  * kept together hold at most `cap` bytes (cs__snapobj.bytes; by default
- * CS__SNAP_OWNER_BYTES): past it the least recently used owners' copies go
- * first, and an owner whose copy would not fit reads the index. Returns
- * what they hold now. */
-#define CS__SNAP_OWNER_BYTES ((size_t)96 << 20)
+ * CS_ENGINE_OWNER_CACHE_DEFAULT): past it the least recently used owners'
+ * copies go first, and an owner whose copy would not fit reads the index.
+ * cs__snapcache_owner_bytes returns what they hold now (and the cap). */
 void cs__snapcache_set_owner_cap(cs__snapcache *c, size_t cap);
-size_t cs__snapcache_owner_bytes(cs__snapcache *c);
+size_t cs__snapcache_owner_bytes(cs__snapcache *c, size_t *cap);
 
 /* A build's answer when there is nothing to keep for now (not an error):
  * tried again only 10x later than otherwise, as after a failure. */

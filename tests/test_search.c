@@ -1809,7 +1809,7 @@ static void test_snapcache_limits(const char *tmp) {
   /* The owners' copies stay within their cap: with a quarter of what the
    * rounds above kept, the owners' typos are still found (read from the
    * index when their copies went) and what is kept never passes it. */
-  size_t held = cs__snapcache_owner_bytes(lc), cap = held / 4, over = 0;
+  size_t held = cs__snapcache_owner_bytes(lc, NULL), cap = held / 4, over = 0;
   th_check(held > 0, "the owners' copies are counted (%zu bytes)", held);
   cs__snapcache_set_owner_cap(lc, cap);
   found = 0;
@@ -1818,14 +1818,14 @@ static void test_snapcache_limits(const char *tmp) {
     char q[32];
     snprintf(q, sizeof q, "palabrq%c%cz", 'a' + i / 26, 'a' + i % 26);
     found += box_total(&c, q) == 1;
-    size_t now = cs__snapcache_owner_bytes(lc);
+    size_t now = cs__snapcache_owner_bytes(lc, NULL);
     if (now > over) over = now;
   }
   th_check(found == OWNERS, "every owner finds its own word under the cap (%d of %d)", found,
            OWNERS);
   th_check(over <= cap && over > 0, "the owners' copies held at most %zu bytes (the cap %zu)", over,
            cap);
-  cs__snapcache_set_owner_cap(lc, CS__SNAP_OWNER_BYTES);
+  cs__snapcache_set_owner_cap(lc, CS_ENGINE_OWNER_CACHE_DEFAULT);
 
   /* A portal caller's name lookup does not consult every owner's names:
    * whether it reads its own people must not depend on other owners'. */
