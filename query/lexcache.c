@@ -194,6 +194,10 @@ static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
   trim((void **)&b->e, b->a.n * sizeof *b->e);
   trim((void **)&b->bytes, b->nb);
   trim((void **)&b->cps, b->ncps * sizeof *b->cps);
+  if (!b->ncps) { /* every key ASCII: no code points kept */
+    free(b->cps);
+    b->cps = NULL;
+  }
   b->a.e = b->e;
   b->a.bytes = b->bytes;
   b->a.cps = b->cps;

@@ -5,10 +5,10 @@
 #include "snapcache.h"
 
 #include "clock.h"
-#include "engine.h"
 #include "errors.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,7 +62,7 @@ int cs__snapcache_new(cs__snapcache **out) {
   cs__snapcache *c = calloc(1, sizeof *c);
   if (!c) return CS_ENOMEM;
   pthread_mutex_init(&c->lock, NULL);
-  c->owner_cap = CS_ENGINE_OWNER_CACHE_DEFAULT;
+  c->owner_cap = SIZE_MAX; /* the engine sets its own (cs_engine_set_owner_cache) */
   *out = c;
   return 0;
 }
@@ -147,7 +147,14 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
  * Returns 0 when it cannot fit. */
 static int make_room(cs__snapcache *c, slot *s, size_t bytes) {
   if (bytes > c->owner_cap) return 0;
-  size_t mine = s && s->cur ? s->cur->bytes : 0;
+  size_t mine = s && s->cur ? s->cur->bytes : 0, need = c->owner_bytes - mine + bytes, freed = 0;
+  if (need <= c->owner_cap) return 1;
+  /* None goes unless enough can (copies being made again stay). */
+  for (int i = 0; i < OWNER_SLOTS; i++) {
+    const slot *x = &c->own[i];
+    if (x != s && x->cur && capped(x->kind) && !x->building) freed += x->cur->bytes;
+  }
+  if (need - freed > c->owner_cap) return 0;
   while (c->owner_bytes - mine + bytes > c->owner_cap) {
     slot *lru = NULL;
     for (int i = 0; i < OWNER_SLOTS; i++) {
@@ -219,7 +226,8 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   int kept = !rc && o;
   pthread_mutex_lock(&c->lock);
   /* One that the owners' cap cannot hold serves this view alone, and is
-   * made again as after a failure. */
+   * made again as late as after a failure (not other owners' first ones:
+   * the kind's budget is charged for the time it took, as for one kept). */
   int alone = kept && owner_kind(i) && capped(i) && (!s->cur || s->cur->snap < snap) &&
               !make_room(c, s, o->bytes);
   if (alone) kept = 0;
@@ -227,14 +235,15 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
   s->owed_ns = 0;
   c->made[i]++;
-  int64_t wait = (t1 - t0) * (REBUILD_FACTOR - 1) * (kept ? 1 : 10);
-  s->next_ns = t1 + wait;
+  int64_t spent = (t1 - t0) * (REBUILD_FACTOR - 1);
+  s->next_ns = t1 + spent * (kept ? 1 : 10);
   /* One made on rent was paid for by its owner's views: other owners'
    * first ones do not wait for it. */
-  if (owner_kind(i) && !repaid) c->own_next_ns[i] = t1 + wait;
+  if (owner_kind(i) && !repaid) c->own_next_ns[i] = t1 + spent * (rc || !o ? 10 : 1);
   cs__snapobj *got = NULL;
   if (alone) {
-    o->refs = 1; /* the caller's */
+    slot_drop(c, s); /* its stale copy serves no view to come */
+    o->refs = 1;     /* the caller's */
     got = o;
     o = NULL;
   } else if (kept && (!s->cur || s->cur->snap < snap)) {

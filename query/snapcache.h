@@ -16,7 +16,8 @@
  * read the index, not the copies be made again and again). Not the people
  * and conversations nor the expansions: a search not given them reads them
  * at the same cost, so they are made whenever asked. The owners' copies of
- * their words and terms also hold at most CS__SNAP_OWNER_BYTES together. An owner's part of
+ * their words and terms kept also hold at most a number of bytes together
+ * (cs__snapcache_set_owner_cap). An owner's part of
  * the tables and its expansions depend on its per-owner statistics alone:
  * they serve every snapshot where the owner's version (records.h) is the
  * one they were made at, and once the views going without them have spent
@@ -90,10 +91,12 @@ void cs__snapcache_owe(cs__snapcache *c, int slot, uint64_t owner, int64_t ns);
 uint64_t cs__snapcache_made(cs__snapcache *c, int kind);
 
 /* The owners' copies of their words and terms (CS__SC_OWORDS, CS__SC_OLEX)
- * kept together hold at most `cap` bytes (cs__snapobj.bytes; by default
- * CS_ENGINE_OWNER_CACHE_DEFAULT): past it the least recently used owners'
- * copies go first, and an owner whose copy would not fit reads the index.
- * cs__snapcache_owner_bytes returns what they hold now (and the cap). */
+ * kept together hold at most `cap` bytes (cs__snapobj.bytes; none: no cap;
+ * the engine's: cs_engine_set_owner_cache): past it the least recently used
+ * owners' copies go first, and an owner whose copy would not fit reads the
+ * index (0: no copy is made). Views still using a copy that went keep it
+ * until they end. cs__snapcache_owner_bytes returns what the copies kept
+ * hold now (and the cap). */
 void cs__snapcache_set_owner_cap(cs__snapcache *c, size_t cap);
 size_t cs__snapcache_owner_bytes(cs__snapcache *c, size_t *cap);
 

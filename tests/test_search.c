@@ -1825,6 +1825,12 @@ static void test_snapcache_limits(const char *tmp) {
            OWNERS);
   th_check(over <= cap && over > 0, "the owners' copies held at most %zu bytes (the cap %zu)", over,
            cap);
+  /* The count stays exact: with no room, nothing is held. */
+  cs__snapcache_set_owner_cap(lc, 0);
+  const cs_caller first = {CS_CALLER_PORTAL, 5000};
+  th_check(cs__snapcache_owner_bytes(lc, NULL) == 0 && box_total(&first, "palabrqaaz") == 1,
+           "with a cap of 0 the copies hold nothing (%zu bytes) and typos are found",
+           cs__snapcache_owner_bytes(lc, NULL));
   cs__snapcache_set_owner_cap(lc, CS_ENGINE_OWNER_CACHE_DEFAULT);
 
   /* A portal caller's name lookup does not consult every owner's names:
