@@ -13,7 +13,11 @@
  *     so one address cannot take every slot yet a reverse proxy still can
  *     carry most of the traffic);
  *   - memory: CS_CONN_MEMORY per connection, which bounds the request line
- *     and headers (libmicrohttpd answers 414/431 beyond it);
+ *     and headers (libmicrohttpd answers 414/431 beyond it). libmicrohttpd
+ *     zeroes it before each request on a kept-alive connection: 128 KiB
+ *     made that ~3 % of an employee's request (bench/analysis.md); 32 KiB
+ *     still holds far more than the API's longest head (q 1 KiB, cursor
+ *     512, 64 parameters, a token);
  *   - time: a connection idle for CS_REQUEST_TIMEOUT_S is closed, and so is
  *     one that has not delivered a whole request (head and body) within
  *     CS_REQUEST_TIMEOUT_S of its start or of its previous response — the
@@ -32,7 +36,7 @@
 
 #define CS_CONN_MAX 2048
 #define CS_CONN_PER_IP_MAX 1024
-#define CS_CONN_MEMORY (128u << 10)
+#define CS_CONN_MEMORY (32u << 10)
 #define CS_REQUEST_TIMEOUT_S 10
 
 typedef struct cs_server cs_server;
