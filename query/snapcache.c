@@ -143,18 +143,18 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
 
 /* Makes room among the owners' copies for one of `bytes` in slot s (NULL:
  * none), whose own copy it replaces: the least recently used other owners'
- * copies go (not one being made again: its slot stays). Under the lock.
- * Returns 0 when it cannot fit. */
-static int make_room(cs__snapcache *c, slot *s, size_t bytes) {
+ * copies go (not one being made again: its slot stays), none of them when
+ * that cannot make enough room, unless `any` (then as many as it takes or
+ * can). Under the lock. Returns 0 when it cannot fit. */
+static int make_room(cs__snapcache *c, slot *s, size_t bytes, int any) {
   if (bytes > c->owner_cap) return 0;
   size_t mine = s && s->cur ? s->cur->bytes : 0, need = c->owner_bytes - mine + bytes, freed = 0;
   if (need <= c->owner_cap) return 1;
-  /* None goes unless enough can (copies being made again stay). */
-  for (int i = 0; i < OWNER_SLOTS; i++) {
+  for (int i = 0; i < OWNER_SLOTS && !any; i++) {
     const slot *x = &c->own[i];
     if (x != s && x->cur && capped(x->kind) && !x->building) freed += x->cur->bytes;
   }
-  if (need - freed > c->owner_cap) return 0;
+  if (!any && need - freed > c->owner_cap) return 0;
   while (c->owner_bytes - mine + bytes > c->owner_cap) {
     slot *lru = NULL;
     for (int i = 0; i < OWNER_SLOTS; i++) {
@@ -229,7 +229,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
    * made again as late as after a failure (not other owners' first ones:
    * the kind's budget is charged for the time it took, as for one kept). */
   int alone = kept && owner_kind(i) && capped(i) && (!s->cur || s->cur->snap < snap) &&
-              !make_room(c, s, o->bytes);
+              !make_room(c, s, o->bytes, 0);
   if (alone) kept = 0;
   s->building = 0;
   s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
@@ -278,7 +278,7 @@ uint64_t cs__snapcache_made(cs__snapcache *c, int kind) {
 void cs__snapcache_set_owner_cap(cs__snapcache *c, size_t cap) {
   pthread_mutex_lock(&c->lock);
   c->owner_cap = cap;
-  make_room(c, NULL, 0);
+  make_room(c, NULL, 0, 1); /* a copy being made goes when it is done */
   pthread_mutex_unlock(&c->lock);
 }
 
