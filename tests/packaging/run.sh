@@ -39,7 +39,9 @@ grep -qx "ExecStart=$prefix/bin/convsearch-indexer run --config $prefix/etc/conv
 grep -qx "ExecStart=$prefix/bin/convsearch-server --config $prefix/etc/convsearch/convsearch.conf" \
   "$prefix/lib/systemd/system/convsearch-server.service" || fail "the staged server unit's ExecStart"
 for p in convsearch-indexer convsearch-server; do
-  "$prefix/bin/$p" --help | grep -q "usage: $p" || fail "$prefix/bin/$p --help"
+  # (grep reads it all: with -q it may stop first, and the program's next
+  # write dies of SIGPIPE, failing the pipe under pipefail)
+  "$prefix/bin/$p" --help | grep "usage: $p" >/dev/null || fail "$prefix/bin/$p --help"
   [ "$("$prefix/bin/$p" --version)" = "$p $version" ] || fail "$p --version is not $version"
 done
 grep -q '^\.TH CONVSEARCH-SERVER' "$prefix/share/man/man1/convsearch-server.1" || fail "man page"
@@ -90,7 +92,7 @@ done
 root=$work/root
 dpkg-deb -x "$deb" "$root"
 for p in convsearch-indexer convsearch-server; do
-  "$root/usr/bin/$p" --help | grep -q "usage: $p" || fail "$root/usr/bin/$p --help"
+  "$root/usr/bin/$p" --help | grep "usage: $p" >/dev/null || fail "$root/usr/bin/$p --help"
 done
 grep -qx 'ExecStart=/usr/bin/convsearch-server --config /etc/convsearch/convsearch.conf' \
   "$root/usr/lib/systemd/system/convsearch-server.service" || fail "the packaged server unit's ExecStart"
