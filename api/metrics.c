@@ -109,6 +109,15 @@ static double num(const json_t *j, const char *a, const char *b) {
   return json_is_number(x) ? json_number_value(x) : -1;
 }
 
+/* A metric of one sample, health's number at a (b: a member of it), when
+ * it holds one (>= 0), with `decimals` digits after the point. */
+static void one(out *o, const json_t *health, const char *a, const char *b, const char *name,
+                const char *type, const char *help, int decimals) {
+  double v = num(health, a, b);
+  if (v >= 0)
+    put(o, "# HELP %s %s\n# TYPE %s %s\n%s %.*f\n", name, help, name, type, name, decimals, v);
+}
+
 char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
   out o = {malloc(8192), 0, 8192, 0};
   if (!o.p) return NULL;
@@ -167,33 +176,16 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
       "convsearch_index_up %d\n",
       health ? 1 : 0);
   if (health) {
-    double lag = num(health, "lag_s", NULL);
-    if (lag >= 0)
-      put(&o,
-          "# HELP convsearch_index_lag_seconds Seconds since the indexer last committed "
-          "(its checkpoint time).\n"
-          "# TYPE convsearch_index_lag_seconds gauge\n"
-          "convsearch_index_lag_seconds %.3f\n",
-          lag);
-    double bad = num(health, "bad_rows", NULL);
-    if (bad >= 0)
-      put(&o,
-          "# HELP convsearch_bad_rows_total Source rows the indexer skipped or clamped as bad "
-          "input (verify names them).\n"
-          "# TYPE convsearch_bad_rows_total counter\n"
-          "convsearch_bad_rows_total %.0f\n",
-          bad);
-    double copies = num(health, "cache", "owner_copies_bytes");
-    if (copies >= 0)
-      put(&o,
-          "# HELP convsearch_cache_owner_copies_bytes Bytes held by the copies of owners' words "
-          "and terms that the portal's callers' expansions walk.\n"
-          "# TYPE convsearch_cache_owner_copies_bytes gauge\n"
-          "convsearch_cache_owner_copies_bytes %.0f\n"
-          "# HELP convsearch_cache_owner_copies_cap_bytes The most they may hold.\n"
-          "# TYPE convsearch_cache_owner_copies_cap_bytes gauge\n"
-          "convsearch_cache_owner_copies_cap_bytes %.0f\n",
-          copies, num(health, "cache", "owner_copies_cap"));
+    one(&o, health, "lag_s", NULL, "convsearch_index_lag_seconds", "gauge",
+        "Seconds since the indexer last committed (its checkpoint time).", 3);
+    one(&o, health, "bad_rows", NULL, "convsearch_bad_rows_total", "counter",
+        "Source rows the indexer skipped or clamped as bad input (verify names them).", 0);
+    one(&o, health, "cache", "owner_copies_bytes", "convsearch_cache_owner_copies_bytes", "gauge",
+        "Bytes held by the copies of owners' words and terms that the portal's callers' "
+        "expansions walk.",
+        0);
+    one(&o, health, "cache", "owner_copies_cap", "convsearch_cache_owner_copies_cap_bytes", "gauge",
+        "The most they may hold.", 0);
     double corrupt = num(health, "corrupt_records", NULL);
     if (corrupt >= 0) {
       put(&o,
@@ -226,21 +218,10 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
           "# TYPE convsearch_mirror_enabled gauge\n"
           "convsearch_mirror_enabled %d\n",
           json_is_true(json_object_get(mirror, "enabled")) ? 1 : 0);
-      double backlog = num(health, "mirror", "backlog");
-      if (backlog >= 0)
-        put(&o,
-            "# HELP convsearch_mirror_backlog Operations waiting in the outbox for OpenSearch.\n"
-            "# TYPE convsearch_mirror_backlog gauge\n"
-            "convsearch_mirror_backlog %.0f\n",
-            backlog);
-      double oldest = num(health, "mirror", "oldest_pending_s");
-      if (oldest >= 0)
-        put(&o,
-            "# HELP convsearch_mirror_oldest_pending_seconds Age of the oldest operation in "
-            "the outbox.\n"
-            "# TYPE convsearch_mirror_oldest_pending_seconds gauge\n"
-            "convsearch_mirror_oldest_pending_seconds %.3f\n",
-            oldest);
+      one(&o, health, "mirror", "backlog", "convsearch_mirror_backlog", "gauge",
+          "Operations waiting in the outbox for OpenSearch.", 0);
+      one(&o, health, "mirror", "oldest_pending_s", "convsearch_mirror_oldest_pending_seconds",
+          "gauge", "Age of the oldest operation in the outbox.", 3);
     }
     static const char *const kinds[] = {"conversations", "patients", "turns", "events"};
     put(&o, "# HELP convsearch_index_documents Records in the index, by kind.\n"
