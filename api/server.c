@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "routes.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,11 @@ typedef struct conn {
   char ip[INET6_ADDRSTRLEN];
 } conn;
 
+typedef struct args_ctx {
+  cs_arg v[CS_ARGS_MAX];
+  int n;
+} args_ctx;
+
 typedef struct req {
   double start;
   cs_route_id route;
@@ -86,6 +93,18 @@ typedef struct req {
   const char *cors_origin; /* the configured origin the request came from, or NULL */
   int preflight;           /* answering a CORS preflight */
   int vary_origin;         /* CORS is on: answers depend on Origin */
+  /* The request handed to a worker (pool.h), its connection suspended
+   * meanwhile; rq points into the connection's memory, which libmicrohttpd
+   * keeps until the request completes. */
+  cs_pool_job job;
+  struct cs_server *srv;
+  struct MHD_Connection *mc;
+  args_ctx args;
+  cs_request rq;
+  cs_reply rp;
+  int prepared; /* rq is filled */
+  int queued;   /* handed to a worker */
+  int answered; /* rp is the answer (set by the worker) */
 } req;
 
 /* Polling threads: each its own libmicrohttpd daemon, fed by our acceptor. */
@@ -94,6 +113,7 @@ typedef struct req {
 struct cs_server {
   struct MHD_Daemon *d[CS_POLL_MAX];
   unsigned nd;
+  cs_pool *pool;   /* the workers that answer whole requests */
   cs_admit *admit; /* the limits, counted by the acceptor */
   pthread_t acceptor;
   int acceptor_started;
@@ -333,11 +353,6 @@ static enum MHD_Result respond_error(struct MHD_Connection *mc, req *r, int stat
   return ok;
 }
 
-typedef struct args_ctx {
-  cs_arg v[CS_ARGS_MAX];
-  int n;
-} args_ctx;
-
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size) {
   (void)kind;
@@ -398,6 +413,15 @@ static int method_of(const char *m) {
   if (!strcmp(m, "POST")) return CS_M_POST;
   if (!strcmp(m, "PUT")) return CS_M_PUT;
   return CS_M_OTHER;
+}
+
+/* A worker's part of a request: the answer, then the connection back to
+ * its polling thread. */
+static void answer_job(cs_pool_job *j) {
+  req *r = (req *)((char *)j - offsetof(req, job));
+  cs_api_handle(&r->srv->api, &r->rq, &r->rp);
+  __atomic_store_n(&r->answered, 1, __ATOMIC_RELEASE);
+  MHD_resume_connection(r->mc);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
@@ -474,6 +498,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     return MHD_YES;
   }
 
+  if (__atomic_load_n(&r->answered, __ATOMIC_ACQUIRE)) { /* back from the worker */
+    enum MHD_Result ok = respond(mc, r, &r->rp);
+    cs_reply_free(&r->rp);
+    return ok;
+  }
+  if (r->queued) return MHD_YES; /* (suspended: not called meanwhile) */
+  if (r->prepared) {
+    /* Answered by a worker, in the order requests became whole;
+     * libmicrohttpd calls again once the worker resumes the connection.
+     * Suspended before it is queued, so that the resume always finds it
+     * suspended, and only on this second call: libmicrohttpd 0.9.75 reads
+     * a resumed connection first when it was suspended while still
+     * reading (the first call), and a client that shut down its side
+     * after its request then lost its answer (the connection closed as an
+     * error). After a first call without an answer it waits on us
+     * without reading, and the suspension keeps it so. */
+    r->queued = 1;
+    r->srv = s;
+    r->mc = mc;
+    r->job.run = answer_job;
+    MHD_suspend_connection(mc);
+    if (cs_pool_submit(s->pool, &r->job)) answer_job(&r->job); /* stopping */
+    return MHD_YES;
+  }
   /* The request is whole: the deadline no longer applies to it. */
   set_deadline(s, conn_of(mc), 0);
   if (r->too_large)
@@ -486,28 +534,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     r->preflight = 1;
     return respond(mc, r, &rp);
   }
-  args_ctx args;
-  args.n = 0;
-  MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
-  cs_request rq;
-  memset(&rq, 0, sizeof rq);
-  rq.method = r->method;
-  rq.path = url;
-  rq.url_flags = r->url_flags;
-  rq.args = args.v;
-  rq.nargs = args.n;
-  rq.authorization =
+  r->args.n = 0;
+  MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, collect_arg, &r->args);
+  cs_request *rq = &r->rq;
+  rq->method = r->method;
+  rq->path = url;
+  rq->url_flags = r->url_flags;
+  rq->args = r->args.v;
+  rq->nargs = r->args.n;
+  rq->authorization =
       MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-  rq.content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-  rq.accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-  rq.body = r->body;
-  rq.body_len = r->body_len;
-  cs_reply rp;
-  memset(&rp, 0, sizeof rp);
-  cs_api_handle(&s->api, &rq, &rp);
-  enum MHD_Result ok = respond(mc, r, &rp);
-  cs_reply_free(&rp);
-  return ok;
+  rq->content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  rq->accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+  rq->body = r->body;
+  rq->body_len = r->body_len;
+  r->prepared = 1; /* handed to a worker on the next call (above) */
+  return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
@@ -538,6 +580,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   cs_metrics_in_flight(-1);
   /* The next request on this connection gets a fresh deadline. */
   set_deadline(s, c, cs_mono_seconds() + CS_REQUEST_TIMEOUT_S);
+  cs_reply_free(&r->rp); /* answered, but the connection failed before it was sent */
   free(r->body);
   free(r);
 }
@@ -742,7 +785,8 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
     goto fail;
   unsigned max = o->max_connections ? o->max_connections : CS_CONN_MAX;
   unsigned per_ip = max / 2 ? max / 2 : 1;
-  s->nd = o->threads < 1 ? 1 : o->threads > CS_POLL_MAX ? CS_POLL_MAX : o->threads;
+  unsigned np = o->pollers ? o->pollers : 1;
+  s->nd = np > CS_POLL_MAX ? CS_POLL_MAX : np;
   /* The acceptor enforces the limits with exact counts (admit.c) and keeps
    * what is over them from the daemons (left in the backlog, or closed when
    * over its address's limit). A daemon's own limits are
@@ -762,8 +806,13 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
     snprintf(err, cap, "out of memory");
     goto fail;
   }
+  s->pool = cs_pool_new(o->threads < 1 ? 1 : o->threads);
+  if (!s->pool) {
+    snprintf(err, cap, "cannot start the request threads");
+    goto fail;
+  }
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
-                   MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                   MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (v6) flags |= MHD_USE_IPv6;
   for (unsigned i = 0; i < s->nd; i++) {
     s->d[i] = MHD_start_daemon(
@@ -822,8 +871,13 @@ void cs_server_stop(cs_server *s) {
     pthread_join(s->acceptor, NULL);
   }
   if (s->listen_fd >= 0) close(s->listen_fd);
+  /* Every request handed over is answered and its connection resumed
+   * (libmicrohttpd must not be stopped with one suspended); requests made
+   * whole after this are answered by their polling thread. */
+  cs_pool_stop(s->pool);
   for (unsigned i = 0; i < s->nd; i++)
     if (s->d[i]) MHD_stop_daemon(s->d[i]);
+  cs_pool_free(s->pool);
   if (s->stop_pipe[0] >= 0) close(s->stop_pipe[0]);
   if (s->stop_pipe[1] >= 0) close(s->stop_pipe[1]);
   cs_admit_free(s->admit);

@@ -2,7 +2,8 @@
  * The HTTP server: libmicrohttpd on a listening socket of our own, polling
  * threads (epoll; each a libmicrohttpd daemon) fed by one acceptor thread
  * that enforces the connection limits for the whole server (admit.h) and
- * gives each new connection to the thread holding the fewest,
+ * gives each new connection to the thread holding the fewest, the threads
+ * that answer whole requests in the order they arrived (pool.h),
  * per-connection bounds, and
  * the glue that turns a libmicrohttpd request into a cs_request for
  * routes.c and its cs_reply into a response. Also logs one line per
@@ -43,7 +44,8 @@ typedef struct cs_server cs_server;
 
 typedef struct cs_server_opts {
   const char *listen;       /* HOST:PORT, [V6]:PORT; port 0 picks a free port */
-  unsigned threads;         /* polling threads, >= 1 (at most 256 used) */
+  unsigned threads;         /* threads answering requests (pool.h), >= 1 */
+  unsigned pollers;         /* polling threads (reading and writing), 0: one; at most 256 */
   unsigned max_connections; /* 0: CS_CONN_MAX */
   cs_jobs *jobs;            /* reindex jobs (borrowed), or NULL when not configured */
   const cs_cors *cors;      /* allowed browser origins (borrowed), or NULL: no CORS */

@@ -1664,6 +1664,12 @@ static void t_startup(void) {
        2,
        "--threads",
        NULL},
+      {"--pollers 300",
+       {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
+        "--pollers", "300", NULL},
+       2,
+       "--pollers takes a number from 1 to 256",
+       NULL},
       {"missing value", {server_bin, "--index", NULL}, 2, "missing value", NULL},
       {"--cors-origin with a path",
        {server_bin, "--index", index_dir, "--listen", "127.0.0.1:0", "--tokens", tokens_path,
@@ -2169,13 +2175,13 @@ static void t_balance(void) {
   char log[700];
   snprintf(log, sizeof log, "%s/balance-server.log", work);
   spawn_nofile = 328;
-  const char *extra[] = {"--threads", "4", NULL};
+  const char *extra[] = {"--threads", "4", "--pollers", "4", NULL};
   int bport = 0, main_port = port;
   pid_t pid = start_extra(extra, log, &bport);
   spawn_nofile = 0;
   char *text = read_all(log, NULL);
-  check(text && strstr(text, "4 threads") && strstr(text, " 100 connections"),
-        "a server with 328 descriptors takes 100 connections on 4 threads");
+  check(text && strstr(text, "4 threads, 4 polling") && strstr(text, " 100 connections"),
+        "a server with 328 descriptors takes 100 connections on 4 polling threads");
   free(text);
   port = bport;
   int fds[40], open_n = 0;
@@ -2221,6 +2227,64 @@ static void t_balance(void) {
         open_n, ok, alive);
   kill(pid, SIGTERM);
   check(wait_exit(pid, 15) == 0, "the balance server stops cleanly");
+}
+
+static int health_on(int fd, int keep_alive);
+
+/* A request that waits (here for a FIFO in the console's directory to be
+ * opened by a writer, as a read waits on a slow disk) holds one of the
+ * threads answering requests, not the other connections of its polling
+ * thread: when each polling thread answered its own connections, the
+ * third of four connections on two threads, on the same thread as the
+ * first, waited as long as the first did. */
+static void t_blocked(void) {
+  char dir[600], fifo[700], log[700];
+  snprintf(dir, sizeof dir, "%s/blocked-console", work);
+  snprintf(fifo, sizeof fifo, "%s/wait.js", dir);
+  snprintf(log, sizeof log, "%s/blocked-server.log", work);
+  mkdir(dir, 0700);
+  unlink(fifo);
+  check(mkfifo(fifo, 0600) == 0, "a FIFO made in the console directory");
+  const char *extra[] = {"--threads", "2", "--pollers", "2", "--console-dir", dir, NULL};
+  int bport = 0, main_port = port;
+  pid_t pid = start_extra(extra, log, &bport);
+  port = bport;
+  int fds[4];
+  for (int i = 0; i < 4; i++)
+    fds[i] = connect_server();
+  const char *wait_req = "GET /console/wait.js HTTP/1.1\r\nHost: t\r\n\r\n";
+  check(fds[0] >= 0 && send_all(fds[0], wait_req, strlen(wait_req)) == 0,
+        "a request for the FIFO is sent");
+  usleep(200000); /* it reaches open() and waits there */
+  int ok = 0;
+  for (int i = 1; i < 4; i++)
+    ok += health_on(fds[i], 1);
+  check(ok == 3,
+        "while one request waits, the other 3 connections on 2 polling threads are answered: "
+        "%d of 3",
+        ok);
+  /* The writer the server's open() waits for (it has the FIFO open for
+   * reading, so a non-blocking open for writing succeeds at once). */
+  int w = -1;
+  for (int i = 0; i < 150 && w < 0; i++) {
+    w = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w < 0) usleep(20000);
+  }
+  if (w >= 0) close(w);
+  resp r;
+  memset(&r, 0, sizeof r);
+  int got = fds[0] >= 0 && read_response(fds[0], &r, 5) == 0;
+  check(w >= 0 && got && r.status == 404,
+        "once it can go on, the waiting request is answered 404 (not a regular file): %d",
+        got ? r.status : -1);
+  resp_free(&r);
+  for (int i = 0; i < 4; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  port = main_port;
+  kill(pid, SIGTERM);
+  check(wait_exit(pid, 15) == 0, "the server with a waiting request stops cleanly");
+  unlink(fifo);
+  rmdir(dir);
 }
 
 /* A connection to the server from local address src (127.0.0.x); with
@@ -2271,12 +2335,13 @@ static int health_on(int fd, int keep_alive) {
 }
 
 /* Starts an extra server with nofile descriptors and threads polling
- * threads (log: WORK/name-server.log) and points port at it. */
+ * threads (and as many answering) (log: WORK/name-server.log) and points
+ * port at it. */
 static pid_t start_limited(const char *name, rlim_t nofile, const char *threads) {
   char log[700];
   snprintf(log, sizeof log, "%s/%s-server.log", work, name);
   spawn_nofile = nofile;
-  const char *extra[] = {"--threads", threads, NULL};
+  const char *extra[] = {"--threads", threads, "--pollers", threads, NULL};
   int bport = 0;
   pid_t pid = start_extra(extra, log, &bport);
   spawn_nofile = 0;
@@ -2940,6 +3005,7 @@ int main(int argc, char **argv) {
                   {"metrics", t_metrics},
                   {"rate", t_rate},
                   {"balance", t_balance},
+                  {"blocked", t_blocked},
                   {"burst", t_burst},
                   {"per_address", t_per_address},
                   {"idle", t_idle},
