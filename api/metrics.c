@@ -32,7 +32,7 @@ typedef struct route_metrics {
 static const char *const *labels;
 static int nlabels;
 static route_metrics routes[CS_METRICS_ROUTES_MAX];
-static atomic_int in_flight, connections;
+static atomic_int in_flight, connections, queued;
 static atomic_uint_fast64_t timed_out;
 
 void cs_metrics_init(const char *const *route_labels, int nroutes) {
@@ -46,6 +46,10 @@ void cs_metrics_connections(int delta) {
 
 void cs_metrics_timed_out(void) {
   atomic_fetch_add_explicit(&timed_out, 1, memory_order_relaxed);
+}
+
+void cs_metrics_queued(int delta) {
+  atomic_fetch_add_explicit(&queued, delta, memory_order_relaxed);
 }
 
 void cs_metrics_in_flight(int delta) {
@@ -158,6 +162,10 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
       "# HELP convsearch_http_requests_in_flight Requests being answered now.\n"
       "# TYPE convsearch_http_requests_in_flight gauge\n"
       "convsearch_http_requests_in_flight %d\n"
+      "# HELP convsearch_http_requests_queued Whole requests waiting for a thread to answer them "
+      "(--threads).\n"
+      "# TYPE convsearch_http_requests_queued gauge\n"
+      "convsearch_http_requests_queued %d\n"
       "# HELP convsearch_http_connections_open Client connections open now.\n"
       "# TYPE convsearch_http_connections_open gauge\n"
       "convsearch_http_connections_open %d\n"
@@ -168,7 +176,7 @@ char *cs_metrics_render(const json_t *health, double uptime_s, size_t *len) {
       "# HELP convsearch_uptime_seconds Seconds since the server started.\n"
       "# TYPE convsearch_uptime_seconds gauge\n"
       "convsearch_uptime_seconds %.3f\n",
-      atomic_load(&in_flight), atomic_load(&connections),
+      atomic_load(&in_flight), atomic_load(&queued), atomic_load(&connections),
       (unsigned long long)atomic_load(&timed_out), uptime_s);
   put(&o,
       "# HELP convsearch_index_up Whether the index could be read (1) or not (0).\n"

@@ -1,7 +1,8 @@
 /*
  * Request metrics of the query server, rendered in the Prometheus text
  * format for GET /v1/metrics: request counts by route and status, a latency
- * histogram per route, requests in flight, open connections, connections cut
+ * histogram per route, requests in flight and waiting for a thread, open
+ * connections, connections cut
  * for being too slow, and the index and mirror figures from the engine's
  * health (lag, documents, outbox backlog and its oldest entry's age).
  *
@@ -22,6 +23,7 @@ void cs_metrics_init(const char *const *route_labels, int nroutes);
 void cs_metrics_connections(int delta);
 void cs_metrics_timed_out(void);
 void cs_metrics_in_flight(int delta);
+void cs_metrics_queued(int delta); /* whole requests waiting for a thread (pool.h) */
 /* One answered request: its route id, HTTP status and wall time. */
 void cs_metrics_observe(int route, int status, double seconds);
 

@@ -10,7 +10,6 @@ struct cs_pool {
   pthread_mutex_t lock;
   pthread_cond_t more; /* a job was queued, or the pool is stopping */
   cs_pool_job *head, *tail;
-  unsigned waiting;
   int stopping;
   unsigned n;       /* workers started */
   pthread_t tid[1]; /* n of them (allocated with the pool) */
@@ -26,7 +25,6 @@ static void *worker_main(void *arg) {
     if (!j) break; /* stopping, and nothing left */
     p->head = j->next;
     if (!p->head) p->tail = NULL;
-    p->waiting--;
     pthread_mutex_unlock(&p->lock);
     j->run(j);
     pthread_mutex_lock(&p->lock);
@@ -64,17 +62,9 @@ int cs_pool_submit(cs_pool *p, cs_pool_job *job) {
   else
     p->head = job;
   p->tail = job;
-  p->waiting++;
   pthread_cond_signal(&p->more);
   pthread_mutex_unlock(&p->lock);
   return 0;
-}
-
-unsigned cs_pool_waiting(cs_pool *p) {
-  pthread_mutex_lock(&p->lock);
-  unsigned n = p->waiting;
-  pthread_mutex_unlock(&p->lock);
-  return n;
 }
 
 void cs_pool_stop(cs_pool *p) {

@@ -29,8 +29,6 @@ cs_pool *cs_pool_new(unsigned threads);
 /* Queues job (job->run set by the caller). Returns 0, or -1 once the pool
  * is stopping: the job was not queued and the caller runs it. */
 int cs_pool_submit(cs_pool *p, cs_pool_job *job);
-/* Jobs queued and not yet taken by a worker. */
-unsigned cs_pool_waiting(cs_pool *p);
 /* Refuses new jobs (cs_pool_submit returns -1 from then on), lets the
  * workers run every job already queued and joins them. NULL: no-op. */
 void cs_pool_stop(cs_pool *p);

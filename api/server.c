@@ -419,6 +419,7 @@ static int method_of(const char *m) {
  * its polling thread. */
 static void answer_job(cs_pool_job *j) {
   req *r = (req *)((char *)j - offsetof(req, job));
+  cs_metrics_queued(-1);
   cs_api_handle(&r->srv->api, &r->rq, &r->rp);
   __atomic_store_n(&r->answered, 1, __ATOMIC_RELEASE);
   MHD_resume_connection(r->mc);
@@ -519,6 +520,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     r->mc = mc;
     r->job.run = answer_job;
     MHD_suspend_connection(mc);
+    cs_metrics_queued(1);
     if (cs_pool_submit(s->pool, &r->job)) answer_job(&r->job); /* stopping */
     return MHD_YES;
   }

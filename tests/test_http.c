@@ -2045,6 +2045,7 @@ static void t_metrics(void) {
       "convsearch_http_request_duration_seconds_bucket{route=\"/v1/search\",le=\"+Inf\"}",
       "convsearch_http_request_duration_seconds_count{route=\"/v1/suggest\"}",
       "convsearch_http_requests_in_flight 1",
+      "convsearch_http_requests_queued 0\n", /* this one was taken by a thread */
       "convsearch_index_lag_seconds ",
       "convsearch_index_documents{kind=\"conversations\"} 4",
       "convsearch_http_connections_timed_out_total ",
