@@ -114,6 +114,7 @@ struct cs_server {
   struct MHD_Daemon *d[CS_POLL_MAX];
   unsigned nd;
   cs_pool *pool;   /* the workers that answer whole requests */
+  int closing;     /* stopping: queued work is not done (atomic; cs_server_stop) */
   cs_admit *admit; /* the limits, counted by the acceptor */
   pthread_t acceptor;
   int acceptor_started;
@@ -273,28 +274,86 @@ static void *reaper_main(void *arg) {
  * take it (chunked encoding, so memory stays bounded however long the
  * body), and frees the stream when the response is done or the client went
  * away. A stream that breaks ends the connection without the final chunk,
- * so the client sees an incomplete body rather than a short one. */
+ * so the client sees an incomplete body rather than a short one.
+ *
+ * The body is made by the answering threads, a buffer at a time, in the
+ * queue's order like whole requests (an export walks the index to make its
+ * lines, and one of a selective query may walk far for little output):
+ * when the buffer is empty, the connection is suspended and a worker fills
+ * it. The polling thread only copies it out. */
+#define CS_STREAM_BLOCK (32u << 10)
+#define CS_STREAM_BUFFER (128u << 10)
+
+enum { SS_EMPTY, SS_FILLING, SS_FILLED, SS_END, SS_BROKEN };
+
+typedef struct sstream {
+  cs_pool_job job;
+  cs_server *srv;
+  struct MHD_Connection *mc;
+  cs_stream *st;
+  int state; /* SS_* (set by the worker before it resumes the connection) */
+  size_t len, off;
+  char buf[CS_STREAM_BUFFER];
+} sstream;
+
+/* A worker's part of a stream: the next buffer, then the connection back
+ * to its polling thread. A server that is stopping breaks the stream. */
+static void fill_job(cs_pool_job *j) {
+  sstream *ss = (sstream *)((char *)j - offsetof(sstream, job));
+  ssize_t n = __atomic_load_n(&ss->srv->closing, __ATOMIC_ACQUIRE)
+                  ? -1
+                  : cs_stream_read(ss->st, ss->buf, sizeof ss->buf);
+  ss->len = n > 0 ? (size_t)n : 0;
+  ss->off = 0;
+  __atomic_store_n(&ss->state, n < 0 ? SS_BROKEN : n == 0 ? SS_END : SS_FILLED, __ATOMIC_RELEASE);
+  MHD_resume_connection(ss->mc);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
-  ssize_t n = cs_stream_read(cls, buf, max);
-  if (n < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
-  if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
-  return n;
+  sstream *ss = cls;
+  int st = __atomic_load_n(&ss->state, __ATOMIC_ACQUIRE);
+  if (st == SS_FILLED && ss->off < ss->len) {
+    size_t n = ss->len - ss->off < max ? ss->len - ss->off : max;
+    memcpy(buf, ss->buf + ss->off, n);
+    ss->off += n;
+    return (ssize_t)n;
+  }
+  if (st == SS_END) return MHD_CONTENT_READER_END_OF_STREAM;
+  if (st == SS_BROKEN) return MHD_CONTENT_READER_END_WITH_ERROR;
+  /* Empty: filled by a worker while the connection waits (0: nothing yet;
+   * libmicrohttpd asks again once it is resumed). */
+  ss->state = SS_FILLING;
+  MHD_suspend_connection(ss->mc);
+  if (cs_pool_submit(ss->srv->pool, &ss->job)) fill_job(&ss->job); /* stopping */
+  return 0;
 }
 
 static void stream_free(void *cls) {
-  cs_stream_close(cls);
+  sstream *ss = cls;
+  cs_stream_close(ss->st);
+  free(ss);
 }
-
-#define CS_STREAM_BLOCK (32u << 10)
 
 /* Sends rp; takes its body (or stream). */
 static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) {
   struct MHD_Response *resp;
   if (rp->stream) {
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CS_STREAM_BLOCK, stream_read,
-                                             rp->stream, stream_free);
-    if (!resp) return MHD_NO; /* the stream stays with rp, closed by cs_reply_free */
+    /* The stream stays with rp on failure, closed by cs_reply_free. */
+    sstream *ss = malloc(sizeof *ss);
+    if (!ss) return MHD_NO;
+    ss->srv = r->srv;
+    ss->mc = mc;
+    ss->st = rp->stream;
+    ss->state = SS_EMPTY;
+    ss->len = ss->off = 0;
+    ss->job.run = fill_job;
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CS_STREAM_BLOCK, stream_read, ss,
+                                             stream_free);
+    if (!resp) {
+      free(ss);
+      return MHD_NO;
+    }
     rp->stream = NULL;
   } else {
     resp =
@@ -420,7 +479,10 @@ static int method_of(const char *m) {
 static void answer_job(cs_pool_job *j) {
   req *r = (req *)((char *)j - offsetof(req, job));
   cs_metrics_queued(-1);
-  cs_api_handle(&r->srv->api, &r->rq, &r->rp);
+  if (__atomic_load_n(&r->srv->closing, __ATOMIC_ACQUIRE))
+    cs_reply_error(&r->rp, 503, "unavailable", "the server is stopping");
+  else
+    cs_api_handle(&r->srv->api, &r->rq, &r->rp);
   __atomic_store_n(&r->answered, 1, __ATOMIC_RELEASE);
   MHD_resume_connection(r->mc);
 }
@@ -435,6 +497,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
     *req_cls = r;
+    r->srv = s;
     r->start = cs_mono_seconds();
     cs_metrics_in_flight(1);
     conn *c = conn_of(mc);
@@ -516,7 +579,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
      * error). After a first call without an answer it waits on us
      * without reading, and the suspension keeps it so. */
     r->queued = 1;
-    r->srv = s;
     r->mc = mc;
     r->job.run = answer_job;
     MHD_suspend_connection(mc);
@@ -873,9 +935,13 @@ void cs_server_stop(cs_server *s) {
     pthread_join(s->acceptor, NULL);
   }
   if (s->listen_fd >= 0) close(s->listen_fd);
-  /* Every request handed over is answered and its connection resumed
-   * (libmicrohttpd must not be stopped with one suspended); requests made
-   * whole after this are answered by their polling thread. */
+  /* Every connection handed to a worker is resumed (libmicrohttpd must not
+   * be stopped with one suspended), without the work: a request still
+   * queued gets a 503 and a stream waiting for its next buffer breaks (the
+   * connections are closed next anyway), so stopping does not wait for a
+   * backlog of searches; the requests being answered finish. From here on
+   * the polling threads do it themselves. */
+  __atomic_store_n(&s->closing, 1, __ATOMIC_RELEASE);
   cs_pool_stop(s->pool);
   for (unsigned i = 0; i < s->nd; i++)
     if (s->d[i]) MHD_stop_daemon(s->d[i]);

@@ -2253,7 +2253,7 @@ static void t_blocked(void) {
   int fds[4];
   for (int i = 0; i < 4; i++)
     fds[i] = connect_server();
-  const char *wait_req = "GET /console/wait.js HTTP/1.1\r\nHost: t\r\n\r\n";
+  const char *wait_req = "GET /console/wait.js HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
   check(fds[0] >= 0 && send_all(fds[0], wait_req, strlen(wait_req)) == 0,
         "a request for the FIFO is sent");
   usleep(200000); /* it reaches open() and waits there */
