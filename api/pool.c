@@ -11,8 +11,8 @@ struct cs_pool {
   pthread_cond_t more; /* a job was queued, or the pool is stopping */
   cs_pool_job *head, *tail;
   int stopping;
-  unsigned n;       /* workers started */
-  pthread_t tid[1]; /* n of them (allocated with the pool) */
+  unsigned n;      /* workers started */
+  pthread_t tid[]; /* n of them (allocated with the pool) */
 };
 
 static void *worker_main(void *arg) {
@@ -35,7 +35,7 @@ static void *worker_main(void *arg) {
 
 cs_pool *cs_pool_new(unsigned threads) {
   if (threads < 1) threads = 1;
-  cs_pool *p = calloc(1, sizeof *p + (threads - 1) * sizeof p->tid[0]);
+  cs_pool *p = calloc(1, sizeof *p + threads * sizeof p->tid[0]);
   if (!p) return NULL;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->more, NULL);
