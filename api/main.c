@@ -272,7 +272,7 @@ int main(int argc, char **argv) {
   if (!a.threads) a.threads = cores > 128 ? 256 : (unsigned)(2 * cores);
   /* Polling threads only read and write: on 2 cores one gave ~3 % more
    * requests per second than two, at the same p99 (bench/analysis.md). */
-  if (!a.pollers) a.pollers = cores >= 1024 ? 256 : cores >= 8 ? (unsigned)(cores / 4) : 1;
+  if (!a.pollers) a.pollers = cores >= 8 ? (unsigned)(cores > 1024 ? 256 : cores / 4) : 1;
 
   /* Before any thread exists, so that every thread inherits the mask. */
   sigset_t set;

@@ -5,11 +5,11 @@
  * The polling threads (server.c) read requests and write answers; a
  * request that is whole is queued here and its connection suspended until
  * a worker has answered it. With the polling threads answering requests
- * themselves, each served its own connections in turn: a request arriving
- * behind a long one on the same thread waited for it, while another
- * thread's requests went ahead, so under load the last percentile waited
- * twice the median (bench/analysis.md). One queue for every connection
- * serves requests in the order they arrived, whichever thread read them.
+ * themselves, a long request (an analyst's analytics, a read waiting on
+ * the disk) held every other connection of its thread: beside one analyst
+ * the portal's p99 went from ~25 to ~115 ms, ~31 ms with the queue
+ * (bench/analysis.md). One queue for every connection serves requests in
+ * the order they arrived, whichever thread read them.
  *
  * Jobs are intrusive (no allocation): the caller embeds a cs_pool_job and
  * keeps it alive until its run function has returned.

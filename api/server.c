@@ -284,7 +284,7 @@ static void *reaper_main(void *arg) {
 #define CS_STREAM_BLOCK (32u << 10)
 #define CS_STREAM_BUFFER (128u << 10)
 
-enum { SS_EMPTY, SS_FILLING, SS_FILLED, SS_END, SS_BROKEN };
+enum { SS_EMPTY, SS_FILLED, SS_END, SS_BROKEN };
 
 typedef struct sstream {
   cs_pool_job job;
@@ -323,7 +323,6 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   if (st == SS_BROKEN) return MHD_CONTENT_READER_END_WITH_ERROR;
   /* Empty: filled by a worker while the connection waits (0: nothing yet;
    * libmicrohttpd asks again once it is resumed). */
-  ss->state = SS_FILLING;
   MHD_suspend_connection(ss->mc);
   if (cs_pool_submit(ss->srv->pool, &ss->job)) fill_job(&ss->job); /* stopping */
   return 0;
