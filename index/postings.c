@@ -58,6 +58,42 @@ int cs_chunk_peek_cb(const uint8_t *p, size_t len, uint32_t first, uint32_t *las
   return read_header(&p, p + len, first, &n, last, max_tf, min_len, &docs_bytes, has_cb, cb);
 }
 
+/* One varint of at most 32 bits, with no bounds check: the caller has
+ * made sure 5 bytes are there. A fifth byte that goes on, or sets bits
+ * past 32, sets *bad (the writer never makes one; a value spelt in more
+ * than 5 bytes is not accepted here either). */
+static inline uint32_t get32_unchecked(const uint8_t **pp, unsigned *bad) {
+  const uint8_t *p = *pp;
+  uint32_t b = p[0], r;
+  if (b < 0x80) {
+    *pp = p + 1;
+    return b;
+  }
+  r = b & 0x7f;
+  b = p[1];
+  r |= (b & 0x7f) << 7;
+  if (b < 0x80) {
+    *pp = p + 2;
+    return r;
+  }
+  b = p[2];
+  r |= (b & 0x7f) << 14;
+  if (b < 0x80) {
+    *pp = p + 3;
+    return r;
+  }
+  b = p[3];
+  r |= (b & 0x7f) << 21;
+  if (b < 0x80) {
+    *pp = p + 4;
+    return r;
+  }
+  b = p[4];
+  *bad |= b > 0x0f;
+  *pp = p + 5;
+  return r | b << 28;
+}
+
 int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   const uint8_t *end = p + len;
   uint32_t docs_bytes;
@@ -66,17 +102,44 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   if (rc) return rc;
   c->first = first;
   const uint8_t *dend = p + docs_bytes;
-  uint32_t d = first;
-  for (uint32_t i = 0; i < c->n; i++) {
+  /* The documents' (delta, length) pairs. Checks are gathered in `bad`
+   * and read once: a delta of 0 past the first document, a length below
+   * the chunk's least (or 0). The docids cannot wrap: the deltas add up
+   * in 64 bits, and the sum must come to the header's last docid. */
+  uint64_t d = first;
+  uint32_t lo = c->min_len ? c->min_len : 1;
+  unsigned bad = 0;
+  uint32_t i = 0;
+  {
     uint32_t delta, dl;
-    if (get32(&p, dend, &delta) || get32(&p, dend, &dl)) return CS_ECORRUPT;
-    if ((i == 0) != (delta == 0) || delta > UINT32_MAX - 1 - d || dl < c->min_len || dl == 0)
-      return CS_ECORRUPT;
+    if (get32(&p, dend, &delta) || get32(&p, dend, &dl) || delta != 0) return CS_ECORRUPT;
+    bad |= dl < lo;
+    c->docid[0] = first;
+    c->len[0] = dl;
+    c->tf[0] = 1;
+    i = 1;
+  }
+  /* Two varints of at most 5 bytes each: no bounds check while 10 bytes
+   * are left. */
+  for (; i < c->n && dend - p >= 10; i++) {
+    uint32_t delta = get32_unchecked(&p, &bad);
+    uint32_t dl = get32_unchecked(&p, &bad);
+    bad |= (delta == 0) | (dl < lo);
     d += delta;
-    c->docid[i] = d;
+    c->docid[i] = (uint32_t)d;
     c->len[i] = dl;
     c->tf[i] = 1;
   }
+  for (; i < c->n; i++) {
+    uint32_t delta, dl;
+    if (get32(&p, dend, &delta) || get32(&p, dend, &dl)) return CS_ECORRUPT;
+    bad |= (delta == 0) | (dl < lo);
+    d += delta;
+    c->docid[i] = (uint32_t)d;
+    c->len[i] = dl;
+    c->tf[i] = 1;
+  }
+  if (bad || d != c->last) return CS_ECORRUPT;
   /* The tfs above 1, after the bitmap of the documents that have one (a
    * loop over its set bits: no branch per document on its tf). */
   size_t nb = (c->n + 7) / 8;
@@ -85,13 +148,13 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   p += nb;
   for (size_t j = 0; j < nb; j++) {
     for (unsigned m = bm[j]; m; m &= m - 1) {
-      uint32_t i = (uint32_t)(j * 8 + (size_t)__builtin_ctz(m)), tf;
-      if (i >= c->n || get32(&p, dend, &tf) || tf < 2 || tf > c->max_tf || c->len[i] < tf)
+      uint32_t x = (uint32_t)(j * 8 + (size_t)__builtin_ctz(m)), tf;
+      if (x >= c->n || get32(&p, dend, &tf) || tf < 2 || tf > c->max_tf || c->len[x] < tf)
         return CS_ECORRUPT;
-      c->tf[i] = tf;
+      c->tf[x] = tf;
     }
   }
-  if (p != dend || d != c->last) return CS_ECORRUPT;
+  if (p != dend) return CS_ECORRUPT;
   c->pos_begin = c->pos_next = dend;
   c->pos_end = end;
   c->pos_doc = 0;
@@ -104,23 +167,33 @@ int cs_chunk_positions(cs_chunk *c, uint32_t i, uint32_t *out, uint32_t cap) {
     c->pos_next = c->pos_begin;
     c->pos_doc = 0;
   }
+  /* Step over the documents before i: their positions are varints, each
+   * ended by a byte below 0x80 (a value out of range there is found when
+   * that document is read). */
   const uint8_t *p = c->pos_next;
-  uint32_t tmp;
-  for (; c->pos_doc < i; c->pos_doc++) {
-    for (uint32_t k = 0; k < c->tf[c->pos_doc]; k++) {
-      if (get32(&p, c->pos_end, &tmp)) return CS_ECORRUPT;
-    }
+  uint64_t skip = 0;
+  for (uint32_t j = c->pos_doc; j < i; j++)
+    skip += c->tf[j];
+  for (; skip; p++) {
+    if (p >= c->pos_end) return CS_ECORRUPT;
+    skip -= *p < 0x80;
   }
+  c->pos_doc = i;
   c->pos_next = p;
   if (c->tf[i] > cap) return CS_ELIMIT;
-  uint32_t pos = 0;
+  uint64_t pos = 0;
+  unsigned bad = 0;
   for (uint32_t k = 0; k < c->tf[i]; k++) {
     uint32_t delta;
-    if (get32(&p, c->pos_end, &delta)) return CS_ECORRUPT;
-    if (k > 0 && (delta == 0 || delta > UINT32_MAX - pos)) return CS_ECORRUPT;
-    pos = k == 0 ? delta : pos + delta;
-    out[k] = pos;
+    if (c->pos_end - p >= 5)
+      delta = get32_unchecked(&p, &bad);
+    else if (get32(&p, c->pos_end, &delta))
+      return CS_ECORRUPT;
+    bad |= (k > 0) & (delta == 0);
+    pos += delta;
+    out[k] = (uint32_t)pos;
   }
+  if (bad || pos > UINT32_MAX) return CS_ECORRUPT;
   /* The last document's positions end the chunk: bytes past them are
    * damage (a chunk extended with garbage), not postings. */
   if (i + 1 == c->n && p != c->pos_end) return CS_ECORRUPT;
