@@ -347,6 +347,7 @@ static enum MHD_Result respond(struct MHD_Connection *mc, req *r, cs_reply *rp) 
     ss->state = SS_EMPTY;
     ss->len = ss->off = 0;
     ss->job.run = fill_job;
+    ss->job.heavy = 1; /* an export's lines walk the index (pool.h) */
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CS_STREAM_BLOCK, stream_read, ss,
                                              stream_free);
     if (!resp) {
@@ -580,6 +581,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     r->queued = 1;
     r->mc = mc;
     r->job.run = answer_job;
+    /* An analyst's analytics or export walks all it is allowed to see:
+     * at most threads - 1 of them at once (pool.h). */
+    r->job.heavy = r->route == CS_R_ANALYTICS || r->route == CS_R_EXPORT;
     MHD_suspend_connection(mc);
     cs_metrics_queued(1);
     if (cs_pool_submit(s->pool, &r->job)) answer_job(&r->job); /* stopping */
