@@ -40,12 +40,14 @@ static cs_pool_job *pop(jobq *q) {
   return j;
 }
 
-/* The oldest job a worker may take now, taken off its list; NULL when
- * there is none (the heavy ones waiting for one to end). Lock held. */
-static cs_pool_job *take(cs_pool *p) {
+/* The oldest job a worker may take now, taken off its list (*heavy: off
+ * the heavy one, counted as running); NULL when there is none (the heavy
+ * ones waiting for one to end). Lock held. */
+static cs_pool_job *take(cs_pool *p, int *heavy) {
   cs_pool_job *l = p->light.head;
   cs_pool_job *h = p->heavy_running < p->heavy_max ? p->heavy.head : NULL;
-  if (l && (!h || l->seq < h->seq)) return pop(&p->light);
+  *heavy = !(l && (!h || l->seq < h->seq));
+  if (!*heavy) return pop(&p->light);
   if (!h) return NULL;
   p->heavy_running++;
   return pop(&p->heavy);
@@ -63,12 +65,12 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&p->lock);
   for (;;) {
     cs_pool_job *j;
-    while (!(j = take(p))) {
+    int heavy;
+    while (!(j = take(p, &heavy))) {
       if (p->stopping && !p->light.head && !p->heavy.head) break;
       pthread_cond_wait(&p->more, &p->lock);
     }
     if (!j) break; /* stopping, and nothing left */
-    int heavy = j->heavy;
     pthread_mutex_unlock(&p->lock);
     j->run(j); /* j may be gone once it returns */
     pthread_mutex_lock(&p->lock);

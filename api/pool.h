@@ -1,6 +1,7 @@
 /*
- * The threads that answer requests: one queue, first in first out, and a
- * fixed number of workers taking from it.
+ * The threads that answer requests: a queue of jobs in the order they
+ * came (kept as two lists, light and heavy jobs, below) and a fixed number
+ * of workers taking from it.
  *
  * The polling threads (server.c) read requests and write answers; a
  * request that is whole is queued here and its connection suspended until

@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A varint of at most 32 bits, in at most 5 bytes: the writer never spells
+ * one longer, and get32_unchecked (below) refuses them too. */
 static int get32(const uint8_t **p, const uint8_t *end, uint32_t *v) {
+  const uint8_t *from = *p;
   uint64_t x;
-  if (cs_varint_get(p, end, &x) || x > UINT32_MAX) return -1;
+  if (cs_varint_get(p, end, &x) || x > UINT32_MAX || *p - from > 5) return -1;
   *v = (uint32_t)x;
   return 0;
 }
@@ -60,8 +63,7 @@ int cs_chunk_peek_cb(const uint8_t *p, size_t len, uint32_t first, uint32_t *las
 
 /* One varint of at most 32 bits, with no bounds check: the caller has
  * made sure 5 bytes are there. A fifth byte that goes on, or sets bits
- * past 32, sets *bad (the writer never makes one; a value spelt in more
- * than 5 bytes is not accepted here either). */
+ * past 32, sets *bad (as get32 refuses them). */
 static inline uint32_t get32_unchecked(const uint8_t **pp, unsigned *bad) {
   const uint8_t *p = *pp;
   uint32_t b = p[0], r;

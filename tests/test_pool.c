@@ -142,27 +142,46 @@ static void queued_heavy_does_not_block_light(void) {
   cs_pool_free(p);
 }
 
-/* Stopping runs every job already queued, heavy ones included, and
- * refuses new ones. */
+static void *stopper(void *p) {
+  cs_pool_stop(p);
+  return NULL;
+}
+
+/* Stopping while a heavy job runs and another waits for it (2 workers:
+ * one heavy at a time) runs every job already queued, heavy ones
+ * included, and refuses new ones. */
 static void stop_runs_the_queue(void) {
   reset();
-  gate_set(0);
+  gate_set(1);
   cs_pool *p = cs_pool_new(2);
   CHECK(p != NULL, "a pool of 2 workers starts");
   if (!p) return;
-  tjob j[8];
-  for (int i = 0; i < 8; i++) {
-    make(&j[i], i, i % 2, 0);
+  tjob j[16];
+  make(&j[0], 0, 1, 1); /* runs, waits at the gate */
+  make(&j[1], 1, 1, 1); /* queued behind it */
+  make(&j[2], 2, 0, 0);
+  for (int i = 0; i < 3; i++)
     cs_pool_submit(p, &j[i].job);
+  CHECK(wait_for(started, 0) && wait_for(finished, 2), "a heavy job runs, a light one passes");
+  pthread_t t;
+  pthread_create(&t, NULL, stopper, p);
+  /* Jobs submitted until the pool refuses them (it is stopping then). */
+  int n = 3, refused = 0;
+  for (; n < 16 && !refused; n++) {
+    make(&j[n], n, n % 2, 0);
+    refused = cs_pool_submit(p, &j[n].job) == -1;
+    if (!refused) nanosleep(&(struct timespec){0, 1000000}, NULL);
   }
-  cs_pool_stop(p);
+  CHECK(refused, "a stopping pool refuses new jobs");
+  CHECK(!__atomic_load_n(&started[1], __ATOMIC_ACQUIRE),
+        "the second heavy job still waits for the first once the pool is stopping");
+  gate_set(0);
+  pthread_join(t, NULL);
   int all = 1;
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < n - refused; i++)
     all &= __atomic_load_n(&finished[i], __ATOMIC_ACQUIRE);
-  CHECK(all, "stopping runs every queued job, heavy ones included");
-  tjob late;
-  make(&late, 9, 0, 0);
-  CHECK(cs_pool_submit(p, &late.job) == -1, "a stopped pool refuses new jobs");
+  CHECK(all, "stopping runs every queued job, the waiting heavy one included (%d jobs)",
+        n - refused);
   cs_pool_free(p);
 }
 
