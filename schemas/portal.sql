@@ -97,11 +97,14 @@ CREATE OR REPLACE VIEW convsearch.src_segments AS
              WITH ORDINALITY AS t(turn, ord)
      WHERE jsonb_typeof(t.turn) = 'object'
   ), spread AS (
-    SELECT *, sum(chars) OVER w - chars AS before, sum(chars) OVER (PARTITION BY conversation_id) AS total
+    SELECT *, sum(chars) OVER w - chars AS before, sum(chars) OVER (PARTITION BY conversation_id) AS total,
+           row_number() OVER w AS n
       FROM turns
     WINDOW w AS (PARTITION BY conversation_id ORDER BY ord)
   )
-  SELECT conversation_id::bigint, (ord - 1)::integer AS seq,
+  -- seq: the turn's place among the turns, 0..n-1 (an element of the list
+  -- that is not a turn, a number or a string, takes no number).
+  SELECT conversation_id::bigint, (n - 1)::integer AS seq,
          CASE WHEN jsonb_typeof(turn -> 'speaker') = 'string' THEN turn ->> 'speaker' END AS speaker,
          'other'::text AS role,
          CASE WHEN duration > 0 AND convsearch.portal_duration_ok(duration) AND total > 0
