@@ -47,6 +47,10 @@ const char *const cs_route_labels[CS_R__COUNT] = {
     [CS_R_NONE] = "unmatched",
 };
 
+int cs_route_heavy(cs_route_id r) {
+  return r == CS_R_ANALYTICS || r == CS_R_EXPORT;
+}
+
 /* Roles as bits. */
 #define R_ADMIN (1u << CS_CALLER_ADMIN)
 #define R_ANALYST (1u << CS_CALLER_ANALYST)

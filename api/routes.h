@@ -42,6 +42,10 @@ typedef enum cs_route_id {
 /* Metric and log label of each route ("/v1/conversations/{id}" ...). */
 extern const char *const cs_route_labels[CS_R__COUNT];
 
+/* 1 for a route whose answer walks all its caller may see (analytics, an
+ * export): a heavy job for the request workers (pool.h). */
+int cs_route_heavy(cs_route_id r);
+
 /* Bounds of the HTTP layer (besides CS_QUERY_MAX_BYTES & co. in engine.h). */
 #define CS_BODY_MAX (64u << 10)      /* request body */
 #define CS_ARGS_MAX 64               /* query parameters in one request */

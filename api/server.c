@@ -581,9 +581,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     r->queued = 1;
     r->mc = mc;
     r->job.run = answer_job;
-    /* An analyst's analytics or export walks all it is allowed to see:
-     * at most threads - 1 of them at once (pool.h). */
-    r->job.heavy = r->route == CS_R_ANALYTICS || r->route == CS_R_EXPORT;
+    r->job.heavy = cs_route_heavy(r->route); /* at most threads - 1 at once */
     MHD_suspend_connection(mc);
     cs_metrics_queued(1);
     if (cs_pool_submit(s->pool, &r->job)) answer_job(&r->job); /* stopping */

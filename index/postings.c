@@ -104,38 +104,24 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   if (rc) return rc;
   c->first = first;
   const uint8_t *dend = p + docs_bytes;
-  /* The documents' (delta, length) pairs. Checks are gathered in `bad`
-   * and read once: a delta of 0 past the first document, a length below
-   * the chunk's least (or 0). The docids cannot wrap: the deltas add up
-   * in 64 bits, and the sum must come to the header's last docid. */
+  /* The documents' (delta, length) pairs: no bounds check while 10 bytes
+   * are left (two varints of at most 5 bytes). Checks are gathered in
+   * `bad` and read once: a delta of 0 but for the first document's, a
+   * length below the chunk's least (or 0). The docids cannot wrap: the
+   * deltas add up in 64 bits, and the sum must come to the header's last
+   * docid. */
   uint64_t d = first;
   uint32_t lo = c->min_len ? c->min_len : 1;
   unsigned bad = 0;
-  uint32_t i = 0;
-  {
+  for (uint32_t i = 0; i < c->n; i++) {
     uint32_t delta, dl;
-    if (get32(&p, dend, &delta) || get32(&p, dend, &dl) || delta != 0) return CS_ECORRUPT;
-    bad |= dl < lo;
-    c->docid[0] = first;
-    c->len[0] = dl;
-    c->tf[0] = 1;
-    i = 1;
-  }
-  /* Two varints of at most 5 bytes each: no bounds check while 10 bytes
-   * are left. */
-  for (; i < c->n && dend - p >= 10; i++) {
-    uint32_t delta = get32_unchecked(&p, &bad);
-    uint32_t dl = get32_unchecked(&p, &bad);
-    bad |= (delta == 0) | (dl < lo);
-    d += delta;
-    c->docid[i] = (uint32_t)d;
-    c->len[i] = dl;
-    c->tf[i] = 1;
-  }
-  for (; i < c->n; i++) {
-    uint32_t delta, dl;
-    if (get32(&p, dend, &delta) || get32(&p, dend, &dl)) return CS_ECORRUPT;
-    bad |= (delta == 0) | (dl < lo);
+    if (dend - p >= 10) {
+      delta = get32_unchecked(&p, &bad);
+      dl = get32_unchecked(&p, &bad);
+    } else if (get32(&p, dend, &delta) || get32(&p, dend, &dl)) {
+      return CS_ECORRUPT;
+    }
+    bad |= ((i == 0) != (delta == 0)) | (dl < lo);
     d += delta;
     c->docid[i] = (uint32_t)d;
     c->len[i] = dl;

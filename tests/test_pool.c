@@ -47,10 +47,16 @@ static void run(cs_pool_job *j) {
   __atomic_store_n(&finished[t->id], 1, __ATOMIC_RELEASE);
 }
 
-static void reset(void) {
+/* A pool of n workers for one test, its flags cleared and the gate shut:
+ * jobs that wait, wait. NULL (a failed check) when it cannot start. */
+static cs_pool *start(unsigned n) {
   memset(started, 0, sizeof started);
   memset(finished, 0, sizeof finished);
   norder = 0;
+  gate_set(1);
+  cs_pool *p = cs_pool_new(n);
+  CHECK(p != NULL, "a pool of %u workers starts", n);
+  return p;
 }
 
 static void make(tjob *t, int id, int heavy, int waits) {
@@ -74,10 +80,7 @@ static int wait_for(int *flag, int id) {
 /* Three workers, three heavy jobs that wait: two run, the third waits for
  * one of them; a light job queued after them all runs meanwhile. */
 static void heavy_leaves_a_worker(void) {
-  reset();
-  gate_set(1);
-  cs_pool *p = cs_pool_new(3);
-  CHECK(p != NULL, "a pool of 3 workers starts");
+  cs_pool *p = start(3);
   if (!p) return;
   tjob h[3], l;
   for (int i = 0; i < 3; i++) {
@@ -98,10 +101,7 @@ static void heavy_leaves_a_worker(void) {
 
 /* One worker: heavy or light, every job in the order it was queued. */
 static void one_worker_in_order(void) {
-  reset();
-  gate_set(1);
-  cs_pool *p = cs_pool_new(1);
-  CHECK(p != NULL, "a pool of 1 worker starts");
+  cs_pool *p = start(1);
   if (!p) return;
   tjob j[5];
   static const int heavy[5] = {0, 1, 0, 1, 0};
@@ -122,10 +122,7 @@ static void one_worker_in_order(void) {
 /* Two workers: one heavy at a time; the light jobs behind a waiting heavy
  * one are not held by it. */
 static void queued_heavy_does_not_block_light(void) {
-  reset();
-  gate_set(1);
-  cs_pool *p = cs_pool_new(2);
-  CHECK(p != NULL, "a pool of 2 workers starts");
+  cs_pool *p = start(2);
   if (!p) return;
   tjob a, b, c;
   make(&a, 0, 1, 1); /* runs, waits at the gate */
@@ -151,10 +148,7 @@ static void *stopper(void *p) {
  * one heavy at a time) runs every job already queued, heavy ones
  * included, and refuses new ones. */
 static void stop_runs_the_queue(void) {
-  reset();
-  gate_set(1);
-  cs_pool *p = cs_pool_new(2);
-  CHECK(p != NULL, "a pool of 2 workers starts");
+  cs_pool *p = start(2);
   if (!p) return;
   tjob j[16];
   make(&j[0], 0, 1, 1); /* runs, waits at the gate */
