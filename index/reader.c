@@ -6,6 +6,7 @@
 #include "analyzer.h"
 #include "corrupt.h"
 #include "errors.h"
+#include "grow.h"
 #include "oblock.h"
 #include "passblock.h"
 #include "textpack.h"
@@ -301,6 +302,40 @@ int cs_reader_turn_near(cs_reader *r, uint64_t conv, int32_t guess, uint32_t doc
     v = v2;
   }
   return block_turn(r, k, v, 1, docid, out);
+}
+
+int cs_reader_turn_marks(cs_reader *r, uint64_t conv, cs_tbmark **out, size_t *n, size_t *cap) {
+  cs_cursor *c;
+  int rc = cs_cursor_open(r->txn, CS_T_TURN, &c);
+  if (rc) return rc;
+  uint8_t key[12];
+  cs_key_turn(key, conv, INT32_MIN);
+  cs_slice k, v;
+  for (rc = cs_cursor_seek(c, sl(key, 12), &k, &v); !rc && same_conv(k, key);
+       rc = cs_cursor_next(c, &k, &v)) {
+    int64_t d = block_first_docid(k, v, key);
+    if (d < 0) {
+      rc = CS_ECORRUPT;
+      break;
+    }
+    if (*n == *cap && cs_grow((void **)out, cap, *n + 1, sizeof **out)) {
+      rc = CS_ENOMEM;
+      break;
+    }
+    (*out)[(*n)++] = (cs_tbmark){(int32_t)(cs_be32_get(k.data + 8) ^ 0x80000000u), (uint32_t)d};
+  }
+  cs_cursor_close(c);
+  return rc == CS_ENOTFOUND ? 0 : rc;
+}
+
+int cs_reader_turn_at(cs_reader *r, uint64_t conv, int32_t block_seq, uint32_t docid,
+                      cs_turn *out) {
+  uint8_t key[12];
+  cs_key_turn(key, conv, block_seq);
+  cs_slice v;
+  int rc = cs_get(r->txn, CS_T_TURN, sl(key, 12), &v);
+  if (rc) return rc;
+  return block_turn(r, sl(key, 12), v, 1, docid, out);
 }
 
 int cs_reader_turns(cs_reader *r, uint64_t conv, int32_t from, unsigned flags, cs_turn_fn fn,

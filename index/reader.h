@@ -62,6 +62,23 @@ int cs_reader_turn_damaged(cs_reader *r, uint64_t conv, int32_t seq);
  * damaged: nothing is reported, cs_reader_doc + cs_reader_turn tell). */
 #define CS_TURN_NEAR_STEPS 16
 int cs_reader_turn_near(cs_reader *r, uint64_t conv, int32_t guess, uint32_t docid, cs_turn *out);
+/* Where the turn blocks of a conversation begin: the seq each block's key
+ * holds and the docid of its first turn, in key order (so in docid order:
+ * a conversation's docids grow with its seqs). */
+typedef struct cs_tbmark {
+  int32_t seq;
+  uint32_t docid;
+} cs_tbmark;
+/* The marks of conversation conv's blocks, appended to (*out)[*n..)
+ * (cs_grow: *cap its capacity). 0 (no block: none appended), CS_ENOMEM, or
+ * CS_ECORRUPT when a block's header does not decode (not reported: the
+ * caller finds its turns another way, which reports it). */
+int cs_reader_turn_marks(cs_reader *r, uint64_t conv, cs_tbmark **out, size_t *n, size_t *cap);
+/* cs_reader_turn for the turn with docid `docid`, read from the block
+ * whose key is (conv, block_seq) exactly (a cs_tbmark's): CS_ENOTFOUND
+ * when there is no such block or it lacks that turn; a damaged block is
+ * reported, CS_ECORRUPT, as by cs_reader_turn. */
+int cs_reader_turn_at(cs_reader *r, uint64_t conv, int32_t block_seq, uint32_t docid, cs_turn *out);
 /* Calls fn for the turns of conversation conv from seq `from` on, in seq
  * order, until fn returns non-zero (that value is returned) or the turns
  * end (0). A turn lives until fn returns; its text.p is NULL (text.len

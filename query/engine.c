@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "lemmas.h"
 #include "snapcache.h"
+#include "turnmap.h"
 #include "redact.h"
 #include "synonyms.h"
 #include "thesaurus.h"
@@ -37,6 +38,7 @@ typedef struct cs_gen {
   cs_store *store;
   cs__convtab *convs; /* docid -> conversation, shared by the views */
   cs__snapcache *lex; /* the lexicon in RAM, shared by the views */
+  cs__turnmap *turns; /* where long conversations' turns are (turnmap.h) */
   int refs;           /* views + 1 while current */
 } cs_gen;
 
@@ -141,8 +143,10 @@ static cs_gen *gen_open(const char *dir, size_t owner_cache, cs_engine_error *er
     free(g);
     return NULL;
   }
-  if (cs__convtab_new(&g->convs) || cs__snapcache_new(&g->lex)) {
+  if (cs__convtab_new(&g->convs) || cs__snapcache_new(&g->lex) ||
+      cs__turnmap_new(&g->turns, CS__TURNMAP_BYTES)) {
     cs__convtab_free(g->convs);
+    cs__snapcache_free(g->lex);
     cs_store_close(g->store);
     free(g);
     cs_engine_err(err, 503, "unavailable", "out of memory");
@@ -157,6 +161,7 @@ static void gen_release(cs_gen *g) {
   if (--g->refs == 0) {
     cs__convtab_free(g->convs);
     cs__snapcache_free(g->lex);
+    cs__turnmap_free(g->turns);
     cs_store_close(g->store);
     free(g);
   }
@@ -307,6 +312,10 @@ int cs_view_convs(cs_view *v, const cs__convs **out) {
   }
   *out = &v->convs;
   return 0;
+}
+
+struct cs__turnmap *cs_view_turns(cs_view *v) {
+  return v->gen->turns;
 }
 
 void cs_view_end(cs_engine *e, cs_view *v) {

@@ -31,6 +31,8 @@ void cs_view_end(cs_engine *e, cs_view *v);
 /* The docid -> conversation table as of the view's snapshot (convs.h),
  * brought up to date on first use in the view. Returns 0 or a CS_E* code. */
 int cs_view_convs(cs_view *v, const cs__convs **out);
+/* Where the generation's long conversations' turns are (turnmap.h). */
+struct cs__turnmap *cs_view_turns(cs_view *v);
 
 void cs_engine_err(cs_engine_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -471,6 +471,7 @@ int cs__search_text(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_s
   s.sort = sort;
   s.exhaustive = o->exhaustive;
   s.convs = o->convs;
+  s.turns = o->turns;
   s.total_bound = o->total_bound;
   s.filter.q = &q;
   s.filter.role = p->role;
@@ -757,6 +758,7 @@ int cs_engine_search_text(cs_engine *e, const cs_caller *c, const cs_search_para
   o.snippets = !p->no_snippets;
   o.t0_us = t0;
   cs_jtext t = {NULL, 0, 0, 0};
+  o.turns = cs_view_turns(&v);
   int rc = cs_view_convs(&v, &o.convs);
   if (rc)
     rc = fail_rc(err, rc);

@@ -39,6 +39,8 @@ typedef struct cs__search_opts {
   uint64_t total_bound;
   /* The view's docid -> conversation table (NULL: one is built for the call). */
   const cs__convs *convs;
+  /* The generation's turn map (turnmap.h; NULL: turns found without it). */
+  struct cs__turnmap *turns;
   /* Not NULL: the conversations ruled out in runs past the counting bound
    * (skip.c, cs__skip_run) are added to it (tests). */
   uint64_t *ruled_out;

@@ -196,6 +196,7 @@ typedef struct xsearch {
   /* The docid -> conversation table (a private one when none was given). */
   const cs__convs *convs;
   cs__convs own_convs;
+  struct cs__turnmap *turns;   /* (turnmap.h; NULL: none) */
   size_t conv_hint, skip_hint; /* cs__convs_find hints of resolve and skips */
   size_t run_hint;             /* cs__skip_run's: the first entry after its last docid */
   uint32_t skip_fail_L;        /* the last chunk skip that failed: up to L, below key */

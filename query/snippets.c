@@ -10,6 +10,7 @@
 
 #include "errors.h"
 #include "isotime.h"
+#include "turnmap.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -76,12 +77,19 @@ static int snippet_text(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf 
   size_t n;
   int rc = cs__doc_spans(s->x, d, CS_DOC_TURN, &n);
   if (rc) return rc;
-  /* Found from its docid near where it should be (no CS_T_DOCS lookup),
-   * else through its document's seq. */
+  /* Found from its docid near where it should be, or in a long
+   * conversation from where its blocks begin (turnmap.h): no CS_T_DOCS
+   * lookup. Else through its document's seq. */
   cs_turn t;
   uint64_t patient = pc->c.patient_id;
-  int32_t guess = pc->rc ? -1 : seq_guess(&pc->c, d);
-  rc = guess < 0 ? CS_ENOTFOUND : cs_reader_turn_near(s->r, pc->c.id, guess, d, &t);
+  int32_t guess = pc->rc ? -1 : seq_guess(&pc->c, d), bseq;
+  if (guess >= 0)
+    rc = cs_reader_turn_near(s->r, pc->c.id, guess, d, &t);
+  else if (!pc->rc && s->turns &&
+           !cs__turnmap_find(s->turns, s->r, pc->c.id, pc->c.first_docid, d, &bseq))
+    rc = cs_reader_turn_at(s->r, pc->c.id, bseq, d, &t);
+  else
+    rc = CS_ENOTFOUND;
   if (rc == CS_ENOTFOUND) {
     cs_doc doc;
     rc = cs_reader_doc(s->r, d, &doc);

@@ -46,6 +46,7 @@
 #include "lexcache.h"
 #include "search.h"
 #include "store.h"
+#include "turnmap.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -1445,6 +1446,128 @@ static void test_pruning_exact(const char *tmp) {
            sc[0], sc[1]);
 }
 
+/* ---------------------------------------------------------- turn map */
+
+typedef struct {
+  uint32_t docid[400];
+  int32_t seq[400];
+  size_t n;
+} turn_ids;
+
+static int collect_turn(void *ctx, const cs_turn *t) {
+  turn_ids *ti = ctx;
+  if (ti->n == 400) return 1;
+  ti->docid[ti->n] = t->docid;
+  ti->seq[ti->n++] = t->seq;
+  return 0;
+}
+
+/* Every turn of conversation id, found through map m from its docid alone:
+ * the block the map names holds it (cs_reader_turn_at). Returns the
+ * conversation's turns. */
+static size_t check_turns_mapped(cs_reader *r, cs__turnmap *m, uint64_t id) {
+  cs_conv c;
+  turn_ids ti = {.n = 0};
+  if (cs_reader_conv(r, id, &c) || cs_reader_turns(r, id, INT32_MIN, 0, collect_turn, &ti)) {
+    th_check(0, "conversation %" PRIu64 " and its turns", id);
+    return 0;
+  }
+  int bad = 0;
+  for (size_t i = 0; i < ti.n && !bad; i++) {
+    int32_t bseq = INT32_MIN;
+    cs_turn t;
+    int rc = cs__turnmap_find(m, r, id, c.first_docid, ti.docid[i], &bseq);
+    if (!rc) rc = cs_reader_turn_at(r, id, bseq, ti.docid[i], &t);
+    if (rc || t.docid != ti.docid[i] || t.seq != ti.seq[i]) {
+      th_check(0, "conversation %" PRIu64 ": turn %d (docid %u) not where the map says (%s)", id,
+               ti.seq[i], ti.docid[i], cs_strerror(rc));
+      bad = 1;
+    }
+  }
+  /* Its title's docid is before its first turn's: in no block. */
+  int32_t bseq;
+  th_check(!c.title.len ||
+               cs__turnmap_find(m, r, id, c.first_docid, c.first_docid, &bseq) == CS_ENOTFOUND,
+           "conversation %" PRIu64 ": a docid before its first block", id);
+  return ti.n;
+}
+
+/* The turn map (turnmap.h): every turn of the long conversations is found
+ * from its docid through a map small enough to be emptied on the way; the
+ * search pages built with the engine's map are those built without one;
+ * a conversation written again (at new docids) is found at its new blocks
+ * in the same generation's map. */
+static void test_turn_map(const char *tmp) {
+  static const uint64_t ids[] = {700,  703,  706,  709,  711,  9000, 9001, 9002,
+                                 9003, 9004, 9005, 9502, 9503, 700,  9000};
+  cs_view v;
+  cs_engine_error err;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__turnmap *small;
+  if (cs__turnmap_new(&small, 2048)) die("out of memory");
+  size_t turns = 0;
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+    turns += check_turns_mapped(v.r, small, ids[i]);
+  size_t bytes, emptied, held = cs__turnmap_convs(small, &bytes, &emptied);
+  th_check(turns > 3000 && held >= 1 && emptied >= 1 && bytes <= 2048,
+           "a small map is emptied when full: %zu turns, %zu conversations held (%zu bytes), "
+           "emptied %zu times",
+           turns, held, bytes, emptied);
+  cs__turnmap_free(small);
+
+  /* Searches through the engine's map and without one. */
+  static const char *qs[] = {"zorr* lince ", "zorra ", "alfa ", "yak ", "\"alfa beta\""};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    cs_analyzer *a = cs__analyzer_get();
+    cs_search_params p;
+    params_init(&p, qs[i]);
+    cs__search_opts o;
+    cs__search_defaults(&o);
+    json_t *with = NULL, *without = NULL;
+    o.turns = cs_view_turns(&v);
+    int rc1 = cs__search(v.r, a, &ADMIN, &p, &o, &with, &err);
+    o.turns = NULL;
+    int rc2 = cs__search(v.r, a, &ADMIN, &p, &o, &without, &err);
+    cs__analyzer_put(a);
+    th_check(rc1 == 0 && rc2 == 0, "q=[%s]", qs[i]);
+    if (!rc1 && !rc2) {
+      json_object_del(with, "took_ms");
+      json_object_del(without, "took_ms");
+      char *a1 = json_dumps(with, JSON_SORT_KEYS), *a2 = json_dumps(without, JSON_SORT_KEYS);
+      th_check(a1 && a2 && !strcmp(a1, a2) && strstr(a1, "<em>"),
+               "q=[%s]: the pages with the turn map and without it differ:\n%s\n%s", qs[i], a1, a2);
+      free(a1);
+      free(a2);
+    }
+    json_decref(with);
+    json_decref(without);
+  }
+  th_check(cs__turnmap_convs(cs_view_turns(&v), NULL, NULL) > 0,
+           "the searches' snippets went through the engine's map");
+  check_turns_mapped(v.r, cs_view_turns(&v), 9000);
+  cs_view_end(engine, &v);
+
+  /* Sitting 9000 written again, with other turns: new docids, new blocks. */
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/rewrite.txt", tmp);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  fprintf(f, "conv 9000 6 400 2014-01-10 | Zorro de nuevo |\n");
+  for (int t = 0; t < 260; t++) {
+    fprintf(f, "turn %d other - - Voz | zorro", t);
+    for (int w = 0; w < (t % 5) * 11; w++)
+      fprintf(f, " relleno");
+    fprintf(f, "\n");
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  /* The engine's map (the same generation's) holds the old sitting's marks. */
+  th_check(check_turns_mapped(v.r, cs_view_turns(&v), 9000) == 260,
+           "the rewritten sitting's 260 turns through the generation's map");
+  cs_view_end(engine, &v);
+}
+
 /* Passing postings chunks by their conversation bounds (cbound.h,
  * skip.c pass_chunks): frequent words over thousands of short
  * conversations written in three batches (chunks merged across commits,
@@ -2113,6 +2236,7 @@ int main(int argc, char **argv) {
   test_owner_change(tmp);
   test_paging(tmp);
   test_pruning_exact(tmp);
+  test_turn_map(tmp);
   test_no_snippets();
   test_chunk_passing(tmp);
   test_live_table(tmp);

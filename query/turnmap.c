@@ -1,0 +1,156 @@
+/*
+ * Where a long conversation's turns are stored (see turnmap.h): an
+ * open-addressing table of the conversations' marks under one lock; a
+ * conversation's marks are read outside it and looked up inside it.
+ */
+#include "turnmap.h"
+
+#include "errors.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+  uint64_t conv;
+  uint32_t first;
+  uint32_t n;
+  int bad; /* a block's header is damaged */
+  cs_tbmark m[];
+} entry;
+
+struct cs__turnmap {
+  pthread_mutex_t lock;
+  entry **slot; /* nslots, a power of two; NULL: free */
+  size_t nslots, used, bytes, cap;
+  size_t emptied;
+};
+
+int cs__turnmap_new(cs__turnmap **out, size_t cap) {
+  cs__turnmap *m = calloc(1, sizeof *m);
+  if (!m) return CS_ENOMEM;
+  m->cap = cap;
+  pthread_mutex_init(&m->lock, NULL);
+  *out = m;
+  return 0;
+}
+
+static void clear(cs__turnmap *m) {
+  for (size_t i = 0; i < m->nslots; i++)
+    free(m->slot[i]);
+  free(m->slot);
+  m->slot = NULL;
+  m->nslots = m->used = m->bytes = 0;
+}
+
+void cs__turnmap_free(cs__turnmap *m) {
+  if (!m) return;
+  clear(m);
+  pthread_mutex_destroy(&m->lock);
+  free(m);
+}
+
+static size_t hash(uint64_t conv, uint32_t first) {
+  uint64_t h = (conv ^ ((uint64_t)first << 32 | first)) * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h ^ h >> 29);
+}
+
+/* The slot of (conv, first), or the free one where it would go. */
+static entry **lookup(cs__turnmap *m, uint64_t conv, uint32_t first) {
+  size_t mask = m->nslots - 1;
+  for (size_t i = hash(conv, first) & mask;; i = (i + 1) & mask) {
+    entry *e = m->slot[i];
+    if (!e || (e->conv == conv && e->first == first)) return &m->slot[i];
+  }
+}
+
+/* Makes room for one more entry of `bytes` (emptying a full map). */
+static int reserve(cs__turnmap *m, size_t bytes) {
+  if (m->bytes + bytes > m->cap) {
+    clear(m);
+    m->emptied++;
+  }
+  if (2 * (m->used + 1) <= m->nslots) return 0;
+  size_t n = m->nslots ? 2 * m->nslots : 64;
+  entry **s = calloc(n, sizeof *s);
+  if (!s) return CS_ENOMEM;
+  entry **old = m->slot;
+  size_t oldn = m->nslots;
+  m->slot = s;
+  m->nslots = n;
+  for (size_t i = 0; i < oldn; i++)
+    if (old[i]) *lookup(m, old[i]->conv, old[i]->first) = old[i];
+  free(old);
+  m->bytes += (n - oldn) * sizeof *s;
+  return 0;
+}
+
+/* The last mark of e at or before docid d. */
+static int mark_of(const entry *e, uint32_t d, int32_t *block_seq) {
+  if (e->bad) return CS_ECORRUPT;
+  size_t lo = 0, hi = e->n; /* lo: the first mark past d */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (e->m[mid].docid <= d)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0) return CS_ENOTFOUND;
+  *block_seq = e->m[lo - 1].seq;
+  return 0;
+}
+
+int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first, uint32_t d,
+                     int32_t *block_seq) {
+  pthread_mutex_lock(&m->lock);
+  entry **p = m->nslots ? lookup(m, conv, first) : NULL;
+  if (p && *p) {
+    int rc = mark_of(*p, d, block_seq);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+  }
+  pthread_mutex_unlock(&m->lock);
+
+  cs_tbmark *mk = NULL;
+  size_t n = 0, cap = 0;
+  int rc = cs_reader_turn_marks(r, conv, &mk, &n, &cap);
+  if (rc && rc != CS_ECORRUPT) {
+    free(mk);
+    return rc;
+  }
+  if (rc) n = 0;
+  size_t bytes = sizeof(entry) + n * sizeof(cs_tbmark);
+  entry *e = malloc(bytes);
+  if (!e) {
+    free(mk);
+    return CS_ENOMEM;
+  }
+  *e = (entry){conv, first, (uint32_t)n, rc != 0};
+  if (n) memcpy(e->m, mk, n * sizeof *mk);
+  free(mk);
+  rc = mark_of(e, d, block_seq);
+  pthread_mutex_lock(&m->lock);
+  /* (a conversation of more than a quarter of the map is not kept) */
+  if (bytes <= m->cap / 4 && reserve(m, bytes) == 0) {
+    p = lookup(m, conv, first);
+    if (!*p) { /* (another view may have put it meanwhile) */
+      *p = e;
+      e = NULL;
+      m->used++;
+      m->bytes += bytes;
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  free(e);
+  return rc;
+}
+
+size_t cs__turnmap_convs(cs__turnmap *m, size_t *bytes, size_t *emptied) {
+  pthread_mutex_lock(&m->lock);
+  size_t n = m->used;
+  if (bytes) *bytes = m->bytes;
+  if (emptied) *emptied = m->emptied;
+  pthread_mutex_unlock(&m->lock);
+  return n;
+}

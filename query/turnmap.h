@@ -1,0 +1,51 @@
+/*
+ * Where a long conversation's turns are stored, in RAM (internal to the
+ * query engine). A snippet names its turn by docid, and the turn blocks
+ * (turnblock.h) are keyed by (conversation, seq): for a conversation too
+ * long for its seqs to be guessed from the docid (snippets.c), finding the
+ * block took the turn's CS_T_DOCS record (a B-tree lookup and a decode)
+ * and then a seek and a step back in CS_T_TURN. The map holds, per such
+ * conversation, where each of its blocks begins (cs_tbmark: the key's seq
+ * and the first turn's docid), so the block is found by a binary search
+ * and one exact lookup.
+ *
+ * A conversation's blocks are written once for its docid range: an update
+ * writes the conversation again at fresh docids (convs.h). So the marks of
+ * (conversation, first docid) read from any snapshot that holds it are
+ * right for every snapshot that holds it, and the map is kept for the
+ * whole generation, shared by its views under a lock. A view on a snapshot
+ * without that conversation never asks for it (its docids are not in that
+ * snapshot's postings); and cs_reader_turn_at checks the turn it reads, so
+ * a wrong mark costs a fallback, never a wrong turn. A full map is
+ * emptied; a conversation that would take more than a quarter of it is
+ * not kept.
+ */
+#ifndef CS_QUERY_TURNMAP_H
+#define CS_QUERY_TURNMAP_H
+
+#include "reader.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS__TURNMAP_BYTES (8u << 20) /* the engine's */
+
+typedef struct cs__turnmap cs__turnmap;
+
+/* A map of at most `cap` bytes. */
+int cs__turnmap_new(cs__turnmap **out, size_t cap);
+void cs__turnmap_free(cs__turnmap *m); /* NULL: no-op */
+
+/* The seq of the key of the block of conversation conv (whose docids
+ * begin at first) that holds turn docid d, in *block_seq: read from r's
+ * snapshot (which must hold that conversation) the first time. 0, or
+ * CS_ENOTFOUND (no block begins at or before d), CS_ENOMEM, CS_ECORRUPT
+ * (a block's header is damaged: the caller finds the turn another way). */
+int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first, uint32_t d,
+                     int32_t *block_seq);
+
+/* Conversations held; the bytes they take and how many times the map was
+ * emptied (tests; NULL: not wanted). */
+size_t cs__turnmap_convs(cs__turnmap *m, size_t *bytes, size_t *emptied);
+
+#endif
