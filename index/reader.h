@@ -70,9 +70,10 @@ typedef struct cs_tbmark {
   uint32_t docid;
 } cs_tbmark;
 /* The marks of conversation conv's blocks, appended to (*out)[*n..)
- * (cs_grow: *cap its capacity). 0 (no block: none appended), CS_ENOMEM, or
- * CS_ECORRUPT when a block's header does not decode (not reported: the
- * caller finds its turns another way, which reports it). */
+ * (cs_grow: *cap its capacity). 0 (no block: none appended), CS_ECORRUPT
+ * when a block's header does not decode (not reported: the caller finds
+ * its turns another way, which reports it), CS_ENOMEM, or the store's
+ * code when the cursor fails. */
 int cs_reader_turn_marks(cs_reader *r, uint64_t conv, cs_tbmark **out, size_t *n, size_t *cap);
 /* cs_reader_turn for the turn with docid `docid`, read from the block
  * whose key is (conv, block_seq) exactly (a cs_tbmark's): CS_ENOTFOUND

@@ -84,7 +84,8 @@ static int snippet_text(xsearch *s, uint32_t d, const cs__page_conv *pc, cs_buf 
    * lookup. Else through its document's seq. */
   cs_turn t;
   uint64_t patient = pc->c.patient_id;
-  int32_t guess = pc->rc ? -1 : seq_guess(&pc->c, d), bseq;
+  int32_t guess = pc->rc ? -1 : seq_guess(&pc->c, d);
+  int32_t bseq;
   if (guess >= 0)
     rc = cs_reader_turn_near(s->r, pc->c.id, guess, d, &t);
   else if (!pc->rc && s->turns &&

@@ -64,16 +64,24 @@ static entry **lookup(cs__turnmap *m, uint64_t conv, uint32_t first) {
   }
 }
 
-/* Makes room for one more entry of `bytes` (emptying a full map). */
+/* Bytes the slot array grows by for one more entry. */
+static size_t growth(const cs__turnmap *m) {
+  if (2 * (m->used + 1) <= m->nslots) return 0;
+  return (m->nslots ? m->nslots : 64) * sizeof *m->slot;
+}
+
+/* Makes room for one more entry of `bytes` within the cap (emptying a
+ * full map): 0, or -1 when it cannot have it. */
 static int reserve(cs__turnmap *m, size_t bytes) {
-  if (m->bytes + bytes > m->cap) {
+  if (m->bytes + bytes + growth(m) > m->cap) {
     clear(m);
     m->emptied++;
+    if (bytes + growth(m) > m->cap) return -1;
   }
-  if (2 * (m->used + 1) <= m->nslots) return 0;
+  if (!growth(m)) return 0;
   size_t n = m->nslots ? 2 * m->nslots : 64;
   entry **s = calloc(n, sizeof *s);
-  if (!s) return CS_ENOMEM;
+  if (!s) return -1;
   entry **old = m->slot;
   size_t oldn = m->nslots;
   m->slot = s;

@@ -11,14 +11,17 @@
  *
  * A conversation's blocks are written once for its docid range: an update
  * writes the conversation again at fresh docids (convs.h). So the marks of
- * (conversation, first docid) read from any snapshot that holds it are
- * right for every snapshot that holds it, and the map is kept for the
- * whole generation, shared by its views under a lock. A view on a snapshot
- * without that conversation never asks for it (its docids are not in that
- * snapshot's postings); and cs_reader_turn_at checks the turn it reads, so
- * a wrong mark costs a fallback, never a wrong turn. A full map is
- * emptied; a conversation that would take more than a quarter of it is
- * not kept.
+ * (conversation, first docid) read from a snapshot that holds it are
+ * right for the other snapshots that hold it, and the map is kept for the
+ * whole generation, shared by its views under a lock. What makes a wrong
+ * mark harmless is not that, though: cs_reader_turn_at reads the block
+ * from the view's own snapshot and returns the turn only when its docid is
+ * the one asked for (in one snapshot a docid is one document's), so a
+ * stale mark (say, docids handed out again after a damaged statistics
+ * record was healed: writer_heal.c) costs a fallback, never a wrong turn.
+ * The map holds at most its cap in bytes, slots included: a full map is
+ * emptied, and a conversation that would take more than a quarter of it
+ * is not kept.
  */
 #ifndef CS_QUERY_TURNMAP_H
 #define CS_QUERY_TURNMAP_H
@@ -39,8 +42,9 @@ void cs__turnmap_free(cs__turnmap *m); /* NULL: no-op */
 /* The seq of the key of the block of conversation conv (whose docids
  * begin at first) that holds turn docid d, in *block_seq: read from r's
  * snapshot (which must hold that conversation) the first time. 0, or
- * CS_ENOTFOUND (no block begins at or before d), CS_ENOMEM, CS_ECORRUPT
- * (a block's header is damaged: the caller finds the turn another way). */
+ * CS_ENOTFOUND (no block begins at or before d), CS_ECORRUPT (a block's
+ * header is damaged: the caller finds the turn another way), or another
+ * CS_E* code of the reader (cs_reader_turn_marks). */
 int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first, uint32_t d,
                      int32_t *block_seq);
 

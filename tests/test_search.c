@@ -53,6 +53,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include "check.h"
 
@@ -1473,6 +1474,7 @@ static size_t check_turns_mapped(cs_reader *r, cs__turnmap *m, uint64_t id) {
     return 0;
   }
   int bad = 0;
+  int32_t first_block = INT32_MIN, last_block = INT32_MIN;
   for (size_t i = 0; i < ti.n && !bad; i++) {
     int32_t bseq = INT32_MIN;
     cs_turn t;
@@ -1483,7 +1485,17 @@ static size_t check_turns_mapped(cs_reader *r, cs__turnmap *m, uint64_t id) {
                ti.seq[i], ti.docid[i], cs_strerror(rc));
       bad = 1;
     }
+    if (i == 0) first_block = bseq;
+    last_block = bseq;
   }
+  /* A block that does not hold the turn, or no block: not found. */
+  cs_turn t;
+  if (ti.n && first_block != last_block)
+    th_check(cs_reader_turn_at(r, id, last_block, ti.docid[0], &t) == CS_ENOTFOUND,
+             "conversation %" PRIu64 ": its first turn is not in its last block", id);
+  if (ti.n)
+    th_check(cs_reader_turn_at(r, id, INT32_MIN, ti.docid[0], &t) == CS_ENOTFOUND,
+             "conversation %" PRIu64 ": no block at seq INT32_MIN", id);
   /* Its title's docid is before its first turn's: in no block. */
   int32_t bseq;
   th_check(!c.title.len ||
@@ -1492,11 +1504,35 @@ static size_t check_turns_mapped(cs_reader *r, cs__turnmap *m, uint64_t id) {
   return ti.n;
 }
 
+typedef struct {
+  cs__turnmap *m;
+  int failed;
+} turn_worker;
+
+/* One thread's view, checking the long conversations' turns through the
+ * shared map ten times over. */
+static void *turn_map_worker(void *arg) {
+  turn_worker *w = arg;
+  static const uint64_t ids[] = {9000, 9001, 9002, 9003, 9502, 700, 709};
+  cs_view v;
+  cs_engine_error err;
+  if (cs_view_begin(engine, &v, &err)) {
+    w->failed = 1;
+    return NULL;
+  }
+  for (int k = 0; k < 10; k++)
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+      if (!check_turns_mapped(v.r, w->m, ids[i])) w->failed = 1;
+  cs_view_end(engine, &v);
+  return NULL;
+}
+
 /* The turn map (turnmap.h): every turn of the long conversations is found
- * from its docid through a map small enough to be emptied on the way; the
- * search pages built with the engine's map are those built without one;
- * a conversation written again (at new docids) is found at its new blocks
- * in the same generation's map. */
+ * from its docid through a map small enough to be emptied on the way, and
+ * through one that holds them all (its slots grown); two threads share a
+ * small map; the search pages built with the engine's map are those built
+ * without one; a conversation written again (at new docids) is found at
+ * its new blocks in the same generation's map. */
 static void test_turn_map(const char *tmp) {
   static const uint64_t ids[] = {700,  703,  706,  709,  711,  9000, 9001, 9002,
                                  9003, 9004, 9005, 9502, 9503, 700,  9000};
@@ -1513,6 +1549,32 @@ static void test_turn_map(const char *tmp) {
            "a small map is emptied when full: %zu turns, %zu conversations held (%zu bytes), "
            "emptied %zu times",
            turns, held, bytes, emptied);
+  cs__turnmap_free(small);
+
+  /* Every conversation, long and short, in one map (more than the first
+   * 64 slots hold at half load). */
+  cs__turnmap *big;
+  if (cs__turnmap_new(&big, 1u << 20)) die("out of memory");
+  for (uint64_t id = 3000; id < 3030; id++)
+    check_turns_mapped(v.r, big, id);
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+    check_turns_mapped(v.r, big, ids[i]);
+  held = cs__turnmap_convs(big, &bytes, &emptied);
+  th_check(held == 43 && emptied == 0 && bytes <= 1u << 20,
+           "a map holding 43 conversations: %zu held, emptied %zu times", held, emptied);
+  cs__turnmap_free(big);
+
+  /* Two threads, each with its view, on a map that keeps being emptied. */
+  if (cs__turnmap_new(&small, 1280)) die("out of memory");
+  turn_worker tw[2] = {{small, 0}, {small, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    if (pthread_create(&th[i], NULL, turn_map_worker, &tw[i])) die("pthread_create");
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  cs__turnmap_convs(small, &bytes, &emptied);
+  th_check(!tw[0].failed && !tw[1].failed && emptied > 10 && bytes <= 1280,
+           "two threads share a small map (emptied %zu times, %zu bytes)", emptied, bytes);
   cs__turnmap_free(small);
 
   /* Searches through the engine's map and without one. */
