@@ -273,6 +273,11 @@ static int count_one(void *ctx, uint32_t docid, const cs_doc *d) {
   return 0;
 }
 
+/* Docids a healed next docid leaves unused past every mark it can read:
+ * room for the documents deleted at the end of the range whose owner has
+ * none left (its record, and so its mark, went with them). */
+#define HEAL_DOCID_GAP (1u << 16)
+
 int cs__wr_heal_stats(cs_writer *w) {
   /* Counted again by each batch until one commits: said once (one writer
    * per process). */
@@ -281,7 +286,27 @@ int cs__wr_heal_stats(cs_writer *w) {
   said = 1;
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
-  return each_doc(w, count_one, &w->stats);
+  int rc = each_doc(w, count_one, &w->stats);
+  if (rc) return rc;
+  /* A docid is never handed out twice (readers rely on it: convs.h): the
+   * documents counted end before the deleted ones that were last, so the
+   * next docid is also past every owner's (1 + the largest docid ever
+   * counted in for the owner), and a gap past that. */
+  uint64_t next = w->stats.next_docid;
+  cs_cursor *cur;
+  rc = cs_cursor_open(w->txn, CS_T_OSTATS, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
+    cs_stats st;
+    if (k.len == 8 && cs_stats_decode(v.data, v.len, &st) == 0 && st.next_docid > next)
+      next = st.next_docid; /* (a damaged one is reported and healed where it is read) */
+  }
+  cs_cursor_close(cur);
+  if (rc != CS_ENOTFOUND) return rc;
+  if (next + HEAL_DOCID_GAP < UINT32_MAX) next += HEAL_DOCID_GAP;
+  w->stats.next_docid = (uint32_t)next;
+  return 0;
 }
 
 /* The owner document d counts for, the writer's way (its person's owner,
