@@ -23,8 +23,18 @@ struct cs__turnmap {
   pthread_mutex_t lock;
   entry **slot; /* nslots, a power of two; NULL: free */
   size_t nslots, used, bytes, cap;
+  int full;       /* a conversation did not fit: the next ones are refused */
+  size_t refused; /* ... how many since */
   size_t emptied;
 };
+
+/* A full map is emptied once it has refused this many conversations per
+ * conversation it holds. Reading a sitting's marks (~540 blocks) costs
+ * about as much as 35 lookups of a turn's record: so when the long
+ * conversations searched outgrow the map, reading them again costs at
+ * most about half of what the refused ones cost, and a map filled with
+ * conversations no longer searched (rewritten, at new docids) is renewed. */
+#define REFILL_AFTER 64
 
 int cs__turnmap_new(cs__turnmap **out, size_t cap) {
   cs__turnmap *m = calloc(1, sizeof *m);
@@ -70,14 +80,10 @@ static size_t growth(const cs__turnmap *m) {
   return (m->nslots ? m->nslots : 64) * sizeof *m->slot;
 }
 
-/* Makes room for one more entry of `bytes` within the cap (emptying a
- * full map): 0, or -1 when it cannot have it. */
+/* Makes room for one more entry of `bytes` within the cap: 0, or -1 when
+ * the map cannot have it. */
 static int reserve(cs__turnmap *m, size_t bytes) {
-  if (m->bytes + bytes + growth(m) > m->cap) {
-    clear(m);
-    m->emptied++;
-    if (bytes + growth(m) > m->cap) return -1;
-  }
+  if (m->bytes + bytes + growth(m) > m->cap) return -1;
   if (!growth(m)) return 0;
   size_t n = m->nslots ? 2 * m->nslots : 64;
   entry **s = calloc(n, sizeof *s);
@@ -118,6 +124,16 @@ int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first
     pthread_mutex_unlock(&m->lock);
     return rc;
   }
+  if (m->full) {
+    if (++m->refused <= REFILL_AFTER * (m->used + 1)) {
+      pthread_mutex_unlock(&m->lock);
+      return CS_ENOTFOUND; /* found the way it was before the map */
+    }
+    clear(m);
+    m->full = 0;
+    m->refused = 0;
+    m->emptied++;
+  }
   pthread_mutex_unlock(&m->lock);
 
   cs_tbmark *mk = NULL;
@@ -140,13 +156,17 @@ int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first
   rc = mark_of(e, d, block_seq);
   pthread_mutex_lock(&m->lock);
   /* (a conversation of more than a quarter of the map is not kept) */
-  if (bytes <= m->cap / 4 && reserve(m, bytes) == 0) {
-    p = lookup(m, conv, first);
-    if (!*p) { /* (another view may have put it meanwhile) */
-      *p = e;
-      e = NULL;
-      m->used++;
-      m->bytes += bytes;
+  if (bytes <= m->cap / 4 && !m->full) {
+    if (reserve(m, bytes)) {
+      m->full = 1;
+    } else {
+      p = lookup(m, conv, first);
+      if (!*p) { /* (another view may have put it meanwhile) */
+        *p = e;
+        e = NULL;
+        m->used++;
+        m->bytes += bytes;
+      }
     }
   }
   pthread_mutex_unlock(&m->lock);

@@ -19,9 +19,11 @@
  * the one asked for (in one snapshot a docid is one document's), so a
  * stale mark (say, docids handed out again after a damaged statistics
  * record was healed: writer_heal.c) costs a fallback, never a wrong turn.
- * The map holds at most its cap in bytes, slots included: a full map is
- * emptied, and a conversation that would take more than a quarter of it
- * is not kept.
+ * The map holds at most its cap in bytes, slots included. A full map
+ * keeps what it holds and refuses the next conversations (CS_ENOTFOUND:
+ * their turns are found as before) until it has refused many times more
+ * than it holds; then it is emptied and filled again (turnmap.c). A
+ * conversation that would take more than a quarter of it is not kept.
  */
 #ifndef CS_QUERY_TURNMAP_H
 #define CS_QUERY_TURNMAP_H
@@ -42,7 +44,8 @@ void cs__turnmap_free(cs__turnmap *m); /* NULL: no-op */
 /* The seq of the key of the block of conversation conv (whose docids
  * begin at first) that holds turn docid d, in *block_seq: read from r's
  * snapshot (which must hold that conversation) the first time. 0, or
- * CS_ENOTFOUND (no block begins at or before d), CS_ECORRUPT (a block's
+ * CS_ENOTFOUND (no block begins at or before d, or a full map refused the
+ * conversation), CS_ECORRUPT (a block's
  * header is damaged: the caller finds the turn another way), or another
  * CS_E* code of the reader (cs_reader_turn_marks). */
 int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first, uint32_t d,
