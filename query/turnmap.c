@@ -29,11 +29,12 @@ struct cs__turnmap {
 };
 
 /* A full map is emptied once it has refused this many conversations per
- * conversation it holds. Reading a sitting's marks (~540 blocks) costs
- * about as much as 35 lookups of a turn's record: so when the long
- * conversations searched outgrow the map, reading them again costs at
- * most about half of what the refused ones cost, and a map filled with
- * conversations no longer searched (rewritten, at new docids) is renewed. */
+ * conversation it holds. Reading a sitting's marks (~540 blocks, a cursor
+ * step and a header each) was estimated at some 35 lookups of a turn's
+ * record (not measured): so when the long conversations searched outgrow
+ * the map, reading them again costs about half of what the refused ones
+ * cost at most, and a map filled with conversations no longer searched
+ * (rewritten, at new docids) is renewed. */
 #define REFILL_AFTER 64
 
 int cs__turnmap_new(cs__turnmap **out, size_t cap) {
