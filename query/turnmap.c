@@ -29,13 +29,15 @@ struct cs__turnmap {
 };
 
 /* A full map is emptied once it has refused this many conversations per
- * conversation it holds. Reading a sitting's marks (~540 blocks, a cursor
- * step and a header each) was estimated at some 35 lookups of a turn's
- * record (not measured): so when the long conversations searched outgrow
- * the map, reading them again costs about half of what the refused ones
- * cost at most, and a map filled with conversations no longer searched
+ * conversation it holds. Reading a ParlaMint sitting's marks (~300 blocks,
+ * a cursor step and a header each) took 160-200 us, measured by hand, where
+ * the turn's record it spares a snippet took 0.5-1 us: the map pays for a
+ * conversation after some 150 of its snippets. So when the long
+ * conversations searched outgrow the map and none is searched again,
+ * reading their marks again costs at most about as much as the refused
+ * lookups did; and a map filled with conversations no longer searched
  * (rewritten, at new docids) is renewed. */
-#define REFILL_AFTER 64
+#define REFILL_AFTER 256
 
 int cs__turnmap_new(cs__turnmap **out, size_t cap) {
   cs__turnmap *m = calloc(1, sizeof *m);
