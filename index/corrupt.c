@@ -232,6 +232,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
     if (key.len == 5 && !memcmp(key.data, "zdict", 5))
       rc = cs_textpack_dict_load((cs_str){(const char *)p, n});
     if (key.len == 10 && !memcmp(key.data, "outbox_seq", 10) && n != 8) rc = CS_ECORRUPT;
+    if (key.len == 6 && !memcmp(key.data, "docids", 6) && n != 4) rc = CS_ECORRUPT;
     return rc == CS_ELIMIT ? 0 : rc;
   case CS_T_POST:
     return probe_chunk(key, val);

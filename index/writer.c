@@ -181,10 +181,17 @@ size_t cs_writer_largest_commit(const cs_writer *w) {
   return w->largest_commit;
 }
 
+/* The statistics, and beside them (META "docids", be32) the next docid
+ * again: if the statistics are damaged, the heal goes past it (no docid is
+ * handed out twice: writer_heal.c). */
 static int put_stats(cs_writer *w) {
   cs_buf_reset(&w->buf);
   cs_stats_encode(&w->buf, &w->stats);
-  return cs__wr_put_buf(w, CS_T_META, "stats", 5, &w->buf);
+  int rc = cs__wr_put_buf(w, CS_T_META, "stats", 5, &w->buf);
+  uint8_t next[4];
+  cs_be32_put(next, w->stats.next_docid);
+  if (!rc) rc = cs_put(w->txn, CS_T_META, sl("docids", 6), sl(next, 4));
+  return rc;
 }
 
 /* A version no earlier commit drew (records.h: compared for equality only,

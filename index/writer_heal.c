@@ -274,8 +274,9 @@ static int count_one(void *ctx, uint32_t docid, const cs_doc *d) {
 }
 
 /* Docids a healed next docid leaves unused past every mark it can read:
- * room for the documents deleted at the end of the range whose owner has
- * none left (its record, and so its mark, went with them). */
+ * room for the documents at the end of the range whose marks were all
+ * lost (META "docids" damaged too, and their owner's record gone with
+ * their deletion, or damaged). */
 #define HEAL_DOCID_GAP (1u << 16)
 
 int cs__wr_heal_stats(cs_writer *w) {
@@ -290,21 +291,34 @@ int cs__wr_heal_stats(cs_writer *w) {
   if (rc) return rc;
   /* A docid is never handed out twice (readers rely on it: convs.h): the
    * documents counted end before the deleted ones that were last, so the
-   * next docid is also past every owner's (1 + the largest docid ever
-   * counted in for the owner), and a gap past that. */
+   * next docid also goes past the copy of it kept beside the statistics
+   * (writer.c, put_stats), past every owner's mark (1 + the largest docid
+   * ever counted in for the owner; a damaged record is skipped here), and a
+   * gap past those. */
   uint64_t next = w->stats.next_docid;
+  cs_slice v;
+  rc = cs_get(w->txn, CS_T_META, sl("docids", 6), &v);
+  if (rc == 0 && v.len == 4 && cs_be32_get(v.data) > next) next = cs_be32_get(v.data);
+  if (rc == 0 && v.len != 4) cs_corrupt(CS_T_META, sl("docids", 6)); /* (rewritten at commit) */
+  if (rc && rc != CS_ENOTFOUND) return rc;
   cs_cursor *cur;
   rc = cs_cursor_open(w->txn, CS_T_OSTATS, &cur);
   if (rc) return rc;
-  cs_slice k, v;
+  cs_slice k;
   for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
     cs_stats st;
     if (k.len == 8 && cs_stats_decode(v.data, v.len, &st) == 0 && st.next_docid > next)
-      next = st.next_docid; /* (a damaged one is reported and healed where it is read) */
+      next = st.next_docid;
   }
   cs_cursor_close(cur);
   if (rc != CS_ENOTFOUND) return rc;
-  if (next + HEAL_DOCID_GAP < UINT32_MAX) next += HEAL_DOCID_GAP;
+  if (next + HEAL_DOCID_GAP < UINT32_MAX)
+    next += HEAL_DOCID_GAP;
+  else
+    cs_log(CS_LOG_WARN,
+           "index statistics: no room for a gap past docid %" PRIu64
+           " (reindex to number the documents again)",
+           next);
   w->stats.next_docid = (uint32_t)next;
   return 0;
 }

@@ -15,28 +15,30 @@ typedef struct entry {
   uint64_t conv;
   uint32_t first;
   uint32_t n;
-  int bad; /* a block's header is damaged */
+  int kind; /* MARKS, or DAMAGED (a block's header), or TOO_LONG (marks not kept) */
   cs_tbmark m[];
 } entry;
+
+enum { MARKS, DAMAGED, TOO_LONG };
 
 struct cs__turnmap {
   pthread_mutex_t lock;
   entry **slot; /* nslots, a power of two; NULL: free */
   size_t nslots, used, bytes, cap;
   int full;       /* a conversation did not fit: the next ones are refused */
-  size_t refused; /* ... how many since */
+  size_t refused; /* ... how many lookups since */
   size_t emptied;
 };
 
-/* A full map is emptied once it has refused this many conversations per
- * conversation it holds. Reading a ParlaMint sitting's marks (~300 blocks,
- * a cursor step and a header each) took 160-200 us, measured by hand, where
- * the turn's record it spares a snippet took 0.5-1 us: the map pays for a
- * conversation after some 150 of its snippets. So when the long
- * conversations searched outgrow the map and none is searched again,
- * reading their marks again costs at most about as much as the refused
- * lookups did; and a map filled with conversations no longer searched
- * (rewritten, at new docids) is renewed. */
+/* A full map is emptied once it has refused this many lookups (snippets)
+ * per conversation it holds. Reading a ParlaMint sitting's marks (~300
+ * blocks, a cursor step and a header each) took 160-200 us, measured by
+ * hand, where the turn's record it spares a snippet took 0.5-1 us: the map
+ * pays for a conversation after some 160-400 of its snippets. So when the
+ * long conversations searched outgrow the map and none is searched again,
+ * reading their marks again costs about as much as the refused lookups
+ * did; and a map filled with conversations no longer searched (rewritten,
+ * at new docids) is renewed. */
 #define REFILL_AFTER 256
 
 int cs__turnmap_new(cs__turnmap **out, size_t cap) {
@@ -83,10 +85,10 @@ static size_t growth(const cs__turnmap *m) {
   return (m->nslots ? m->nslots : 64) * sizeof *m->slot;
 }
 
-/* Makes room for one more entry of `bytes` within the cap: 0, or -1 when
- * the map cannot have it. */
+/* Makes room for one more entry of `bytes` within the cap: 0, 1 when the
+ * map is full, -1 when memory is short. */
 static int reserve(cs__turnmap *m, size_t bytes) {
-  if (m->bytes + bytes + growth(m) > m->cap) return -1;
+  if (m->bytes + bytes + growth(m) > m->cap) return 1;
   if (!growth(m)) return 0;
   size_t n = m->nslots ? 2 * m->nslots : 64;
   entry **s = calloc(n, sizeof *s);
@@ -102,20 +104,24 @@ static int reserve(cs__turnmap *m, size_t bytes) {
   return 0;
 }
 
-/* The last mark of e at or before docid d. */
-static int mark_of(const entry *e, uint32_t d, int32_t *block_seq) {
-  if (e->bad) return CS_ECORRUPT;
-  size_t lo = 0, hi = e->n; /* lo: the first mark past d */
+/* The last of marks m[0..n) at or before docid d. */
+static int find_mark(const cs_tbmark *m, size_t n, uint32_t d, int32_t *block_seq) {
+  size_t lo = 0, hi = n; /* lo: the first mark past d */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (e->m[mid].docid <= d)
+    if (m[mid].docid <= d)
       lo = mid + 1;
     else
       hi = mid;
   }
   if (lo == 0) return CS_ENOTFOUND;
-  *block_seq = e->m[lo - 1].seq;
+  *block_seq = m[lo - 1].seq;
   return 0;
+}
+
+static int mark_of(const entry *e, uint32_t d, int32_t *block_seq) {
+  if (e->kind != MARKS) return e->kind == DAMAGED ? CS_ECORRUPT : CS_ENOTFOUND;
+  return find_mark(e->m, e->n, d, block_seq);
 }
 
 int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first, uint32_t d,
@@ -146,30 +152,32 @@ int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first
     free(mk);
     return rc;
   }
-  if (rc) n = 0;
+  int kind = rc ? DAMAGED : MARKS;
+  if (kind == MARKS && sizeof(entry) + n * sizeof(cs_tbmark) > m->cap / 4)
+    kind = TOO_LONG; /* kept as such: its marks are not read again */
+  size_t nread = n;
+  if (kind != MARKS) n = 0;
   size_t bytes = sizeof(entry) + n * sizeof(cs_tbmark);
   entry *e = malloc(bytes);
   if (!e) {
     free(mk);
     return CS_ENOMEM;
   }
-  *e = (entry){conv, first, (uint32_t)n, rc != 0};
+  *e = (entry){conv, first, (uint32_t)n, kind};
   if (n) memcpy(e->m, mk, n * sizeof *mk);
+  /* (this once from what was read, a conversation too long to keep too) */
+  rc = kind == DAMAGED ? CS_ECORRUPT : find_mark(mk, nread, d, block_seq);
   free(mk);
-  rc = mark_of(e, d, block_seq);
   pthread_mutex_lock(&m->lock);
-  /* (a conversation of more than a quarter of the map is not kept) */
-  if (bytes <= m->cap / 4 && !m->full) {
-    if (reserve(m, bytes)) {
-      m->full = 1;
-    } else {
-      p = lookup(m, conv, first);
-      if (!*p) { /* (another view may have put it meanwhile) */
-        *p = e;
-        e = NULL;
-        m->used++;
-        m->bytes += bytes;
-      }
+  if (!m->full) {
+    int room = reserve(m, bytes);
+    if (room == 1) m->full = 1;
+    p = room ? NULL : lookup(m, conv, first);
+    if (p && !*p) { /* (another view may have put it meanwhile) */
+      *p = e;
+      e = NULL;
+      m->used++;
+      m->bytes += bytes;
     }
   }
   pthread_mutex_unlock(&m->lock);

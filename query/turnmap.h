@@ -23,7 +23,8 @@
  * keeps what it holds and refuses the next conversations (CS_ENOTFOUND:
  * their turns are found as before) until it has refused many times more
  * than it holds; then it is emptied and filled again (turnmap.c). A
- * conversation that would take more than a quarter of it is not kept.
+ * conversation whose marks would take more than a quarter of it is kept
+ * without them (its turns found as before, its marks not read again).
  */
 #ifndef CS_QUERY_TURNMAP_H
 #define CS_QUERY_TURNMAP_H
@@ -45,7 +46,7 @@ void cs__turnmap_free(cs__turnmap *m); /* NULL: no-op */
  * begin at first) that holds turn docid d, in *block_seq: read from r's
  * snapshot (which must hold that conversation) the first time. 0, or
  * CS_ENOTFOUND (no block begins at or before d, or a full map refused the
- * conversation), CS_ECORRUPT (a block's
+ * conversation, or it is kept without its marks), CS_ECORRUPT (a block's
  * header is damaged: the caller finds the turn another way), or another
  * CS_E* code of the reader (cs_reader_turn_marks). */
 int cs__turnmap_find(cs__turnmap *m, cs_reader *r, uint64_t conv, uint32_t first, uint32_t d,

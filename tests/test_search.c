@@ -1518,8 +1518,9 @@ typedef struct {
   size_t checked, refused;
 } turn_worker;
 
-/* One thread's view, checking the long conversations' turns through the
- * shared map ten times over. */
+/* One thread's view, finding the long conversations' turns through the
+ * shared map ten times over (no th_check here: its counters are not
+ * shared between threads). */
 static void *turn_map_worker(void *arg) {
   turn_worker *w = arg;
   static const uint64_t ids[] = {9000, 9001, 9002, 9003, 9502, 700, 709};
@@ -1529,9 +1530,30 @@ static void *turn_map_worker(void *arg) {
     w->failed = 1;
     return NULL;
   }
-  for (int k = 0; k < 10; k++)
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
-      w->checked += check_turns_mapped(v.r, w->m, ids[i], &w->refused);
+  for (int k = 0; k < 10; k++) {
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+      cs_conv c;
+      turn_ids ti = {.n = 0};
+      if (cs_reader_conv(v.r, ids[i], &c) ||
+          cs_reader_turns(v.r, ids[i], INT32_MIN, 0, collect_turn, &ti)) {
+        w->failed = 1;
+        continue;
+      }
+      for (size_t j = 0; j < ti.n; j++) {
+        int32_t bseq;
+        cs_turn t;
+        int rc = cs__turnmap_find(w->m, v.r, ids[i], c.first_docid, ti.docid[j], &bseq);
+        if (rc == CS_ENOTFOUND) {
+          w->refused++;
+        } else if (rc || cs_reader_turn_at(v.r, ids[i], bseq, ti.docid[j], &t) ||
+                   t.docid != ti.docid[j] || t.seq != ti.seq[j]) {
+          w->failed = 1;
+        } else {
+          w->checked++;
+        }
+      }
+    }
+  }
   cs_view_end(engine, &v);
   return NULL;
 }
@@ -1560,6 +1582,25 @@ static void test_turn_map(const char *tmp) {
            turns, refused, held, bytes, emptied);
   cs__turnmap_free(small);
 
+  /* A conversation whose marks would take more than a quarter of the map
+   * is kept without them: found from the marks read the first time, not
+   * through the map after. */
+  if (cs__turnmap_new(&small, 2048)) die("out of memory");
+  {
+    cs_conv c;
+    int32_t bseq;
+    int rc1 = cs_reader_conv(v.r, 9502, &c) ? -1
+                                            : cs__turnmap_find(small, v.r, 9502, c.first_docid,
+                                                               c.first_docid + 5, &bseq);
+    int rc2 = cs__turnmap_find(small, v.r, 9502, c.first_docid, c.first_docid + 5, &bseq);
+    held = cs__turnmap_convs(small, &bytes, NULL);
+    th_check(rc1 == 0 && rc2 == CS_ENOTFOUND && held == 1 && bytes < 1024,
+             "a conversation too long for the map is kept without its marks (%d %d, %zu held, "
+             "%zu bytes)",
+             rc1, rc2, held, bytes);
+  }
+  cs__turnmap_free(small);
+
   /* Every conversation, long and short, in one map (more than the first
    * 64 slots hold at half load). */
   cs__turnmap *big;
@@ -1583,7 +1624,7 @@ static void test_turn_map(const char *tmp) {
     pthread_join(th[i], NULL);
   cs__turnmap_convs(small, &bytes, &emptied);
   th_check(!tw[0].failed && !tw[1].failed && tw[0].checked > 1000 && tw[1].checked > 1000 &&
-               emptied > 2 && bytes <= 1280,
+               emptied >= 1 && bytes <= 1280,
            "two threads share a small map (%zu and %zu turns found through it, emptied %zu "
            "times, %zu bytes)",
            tw[0].checked, tw[1].checked, emptied, bytes);
