@@ -92,7 +92,9 @@ size_t cs_writer_pending_bytes(const cs_writer *w);
 size_t cs_writer_largest_commit(const cs_writer *w);
 
 /* Replaces a conversation and all its turns (re-transcription). *flags gets
- * CS_PUT_* bits; may be NULL. */
+ * CS_PUT_* bits; may be NULL. CS_ELIMIT, with nothing written, when the
+ * index's 32-bit docids could run out in it (the same for a person's name
+ * below): only `reindex` numbers the documents again. */
 int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *c, unsigned *flags);
 int cs_writer_delete_conversation(cs_writer *w, uint64_t id);
 int cs_writer_put_patient(cs_writer *w, const cs_patient_in *p, unsigned *flags);

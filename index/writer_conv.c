@@ -177,6 +177,18 @@ static int put_turns(cs_writer *w, cs_tblock_b *tb) {
   return rc;
 }
 
+/* At most the docids a put of c takes: its title, its description, its
+ * turns, and its passages (each holds a word, a word and the space after
+ * it take two bytes, and a passage does not cross an empty turn). Loose:
+ * it only matters at the end of the docid space. */
+static uint64_t docids_needed(const cs_conv_in *c) {
+  size_t n = c->nturns < CS_TURNS_MAX ? c->nturns : CS_TURNS_MAX;
+  uint64_t need = 2 + (uint64_t)n;
+  for (size_t i = 0; i < n; i++)
+    need += (c->turns[i].text_len + 1) / 2 + 1;
+  return need;
+}
+
 int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *flags_out) {
   unsigned flags = 0;
   int rc = 0;
@@ -207,6 +219,13 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   rc = get_conv(w, in->id, &old, &copy);
   if (rc == 0 && old.checksum == sum) {
     flags |= CS_PUT_UNCHANGED;
+    goto out;
+  }
+  /* Docids are 32-bit and never handed out twice (readers rely on it):
+   * past the end of their space a conversation is refused before anything
+   * is written (`reindex` numbers the documents again from 1). */
+  if (docids_needed(in) > (uint64_t)CS_DOCID_END - w->stats.next_docid) {
+    rc = CS_ELIMIT;
     goto out;
   }
   /* Replaced, not deleted: the mirror gets one put (below), not a delete.

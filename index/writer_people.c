@@ -106,6 +106,11 @@ int cs_writer_put_patient(cs_writer *w, const cs_patient_in *in, unsigned *flags
     rc = 0;
     goto out;
   }
+  /* No docid left for the name (see cs_writer_put_conversation). */
+  if (in->name && *in->name && w->stats.next_docid >= CS_DOCID_END) {
+    rc = CS_ELIMIT;
+    goto out;
+  }
   if (rc == 0 && old.owner_id != in->owner_id) flags |= CS_PUT_OWNER_CHANGED;
   int known = rc == 0;
   uint64_t was = known ? old.owner_id : 0;

@@ -134,6 +134,10 @@ static int bad_batch(PGconn *pg, cs_writer *w, char kind, apply_fn fn, const uin
 }
 
 /* A row the source could not hand over whole (cs_apply_*_from_rows). */
+/* Why a row is left out when the index's docids run out (writer.h). */
+static const char no_docids[] =
+    "the index has no document numbers left for it: run convsearch-indexer reindex";
+
 static int malformed(cs_writer *w, char kind, uint64_t id, const char *why, cs_apply_stats *st) {
   st->skipped++;
   return cs_badrows_note(w, kind, id, why, "skipped");
@@ -197,6 +201,11 @@ static int apply_conversations(PGconn *pg, cs_writer *w, const uint64_t *ids, si
     }
     unsigned flags = 0;
     rc = cs_writer_put_conversation(w, &c, &flags);
+    if (rc == CS_ELIMIT) { /* nothing written: the stream goes on without it */
+      rc = malformed(w, 'c', id, no_docids, st);
+      seg = seg_to;
+      continue;
+    }
     if (rc) break;
     /* A value clamped by the source view (e.g. a duration out of range,
      * indexed as unknown) is a bad row too; a clean one clears it. */
@@ -271,6 +280,10 @@ static int apply_patients(PGconn *pg, cs_writer *w, const uint64_t *ids, size_t 
     }
     unsigned flags = 0;
     rc = cs_writer_put_patient(w, &p, &flags);
+    if (rc == CS_ELIMIT) {
+      rc = malformed(w, 'p', ids[i], no_docids, st);
+      continue;
+    }
     count_flags(st, flags);
     if (!rc && !(flags & (CS_PUT_UNCHANGED | CS_PUT_ERASED))) st->patients++;
     if (!rc && (flags & CS_PUT_OWNER_CHANGED)) changed[nchanged++] = ids[i];

@@ -759,6 +759,62 @@ static void stats_heal(void) {
   cs_store_close(s);
 }
 
+/* At the end of the 32-bit docid space a conversation, or a person's name,
+ * that might not fit is refused with nothing written (docids are never
+ * handed out twice, nor wrap); one that fits is written. */
+static void docids_end(void) {
+  char edir[300], err[256];
+  snprintf(edir, sizeof edir, "%s-docids", dir);
+  cs_store *s;
+  cs_writer *w;
+  CHECK(cs_store_open(edir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  const char *a[] = {"una", "dos"};
+  CHECK(cs_writer_open(s, &w) == 0 && cs_writer_begin(w) == 0 && put_conv(w, 1, 1, a, 2) == 0 &&
+            cs_writer_commit(w) == 0,
+        "a conversation");
+  /* The statistics moved to 30 docids before the end. */
+  cs_reader *r;
+  cs_stats st;
+  CHECK(cs_reader_open(s, &r) == 0 && cs_reader_stats(r, &st) == 0, "the statistics");
+  cs_reader_close(r);
+  st.next_docid = CS_DOCID_END - 30;
+  cs_buf b;
+  cs_buf_init(&b);
+  cs_stats_encode(&b, &st);
+  cs_txn *t;
+  CHECK(cs_txn_begin(s, 1, &t) == 0 &&
+            cs_put(t, CS_T_META, (cs_slice){"stats", 5}, (cs_slice){b.p, b.len}) == 0 &&
+            cs_txn_commit(t) == 0,
+        "30 docids left");
+  cs_buf_free(&b);
+  /* Two turns of 3 bytes: at most 2 + 2 + 2 x 3 = 10 docids. */
+  CHECK(cs_writer_begin(w) == 0 && put_conv(w, 2, 1, a, 2) == 0 && cs_writer_commit(w) == 0,
+        "a conversation that fits is written");
+  uint32_t at = first_docid_of(s, 2), next = next_docid_of(s);
+  CHECK(at == CS_DOCID_END - 30 && next > at && next <= CS_DOCID_END - 20,
+        "at the end of the space (%u, next %u)", at, next);
+  const char *many[] = {"una dos tres cuatro cinco seis", "siete ocho nueve diez once doce"};
+  CHECK(cs_writer_begin(w) == 0 && put_conv(w, 3, 1, many, 2) == CS_ELIMIT &&
+            cs_writer_commit(w) == 0,
+        "one that might not fit is refused");
+  CHECK(first_docid_of(s, 3) == 0 && next_docid_of(s) == next, "and nothing of it written");
+  /* A person's name takes one docid: refused once none is left. */
+  cs_patient_in p = {7, 1, "Ana Ruiz", "", "", -1, -1};
+  st.next_docid = CS_DOCID_END;
+  cs_buf_init(&b);
+  cs_stats_encode(&b, &st);
+  CHECK(cs_txn_begin(s, 1, &t) == 0 &&
+            cs_put(t, CS_T_META, (cs_slice){"stats", 5}, (cs_slice){b.p, b.len}) == 0 &&
+            cs_txn_commit(t) == 0,
+        "no docid left");
+  cs_buf_free(&b);
+  CHECK(cs_writer_begin(w) == 0 && cs_writer_put_patient(w, &p, NULL) == CS_ELIMIT &&
+            cs_writer_commit(w) == 0,
+        "a named person is refused");
+  cs_writer_close(w);
+  cs_store_close(s);
+}
+
 /* Number of passages of a conversation and the i-th one. */
 static int passage_at(cs_store *s, uint64_t conv, uint32_t i, cs_passage *out) {
   cs_reader *r;
@@ -1482,11 +1538,12 @@ int main(void) {
   corrupt();
   outbox_heal();
   stats_heal();
-  char cmd[3200];
+  docids_end();
+  char cmd[4096];
   snprintf(cmd, sizeof cmd,
            "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
-           "'%s-batch7' '%s-batch60' '%s-turnblocks' '%s-versions' '%s-stats'",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+           "'%s-batch7' '%s-batch60' '%s-turnblocks' '%s-versions' '%s-stats' '%s-docids'",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }
