@@ -322,8 +322,7 @@ int cs_reader_turn_marks(cs_reader *r, uint64_t conv, cs_tbmark **out, size_t *n
       rc = CS_ENOMEM;
       break;
     }
-    (*out)[(*n)++] =
-        (cs_tbmark){(int32_t)(cs_be32_get((const uint8_t *)k.data + 8) ^ 0x80000000u), (uint32_t)d};
+    (*out)[(*n)++] = (cs_tbmark){cs_key_turn_seq(k.data), (uint32_t)d};
   }
   cs_cursor_close(c);
   return rc == CS_ENOTFOUND ? 0 : rc;

@@ -531,6 +531,10 @@ void cs_key_turn(uint8_t out[12], uint64_t conv, int32_t seq) {
   cs_be32_put(out + 8, (uint32_t)seq ^ 0x80000000u);
 }
 
+int32_t cs_key_turn_seq(const uint8_t key[12]) {
+  return (int32_t)(cs_be32_get(key + 8) ^ 0x80000000u);
+}
+
 size_t cs_key_post(uint8_t *out, const char *term, size_t term_len, uint32_t docid) {
   memcpy(out, term, term_len);
   out[term_len] = 0;

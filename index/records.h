@@ -264,6 +264,8 @@ void cs_key_u64u64(uint8_t out[16], uint64_t a, uint64_t b);
 /* qsort/bsearch order of uint64_t values, ascending. */
 int cs_cmp_u64(const void *a, const void *b);
 void cs_key_turn(uint8_t out[12], uint64_t conv, int32_t seq);
+/* The seq of a cs_key_turn key. */
+int32_t cs_key_turn_seq(const uint8_t key[12]);
 /* Postings key: term \0 be32(docid); out needs term_len + 5 bytes. */
 size_t cs_key_post(uint8_t *out, const char *term, size_t term_len, uint32_t docid);
 

@@ -14,10 +14,6 @@
 
 #define TBLOCK_V1 1
 
-static int32_t key_seq(const uint8_t *k) {
-  return (int32_t)(cs_be32_get(k + 8) ^ 0x80000000u);
-}
-
 int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   memset(it, 0, sizeof *it);
   if (k.len != 12) return CS_ECORRUPT;
@@ -40,7 +36,7 @@ int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   it->packed = pk.bytes;
   it->dict = pk.dict;
   it->codec = pk.codec;
-  it->seq = key_seq(k.data);
+  it->seq = cs_key_turn_seq(k.data);
   return 0;
 }
 

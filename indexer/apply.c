@@ -133,11 +133,11 @@ static int bad_batch(PGconn *pg, cs_writer *w, char kind, apply_fn fn, const uin
   return 0;
 }
 
-/* A row the source could not hand over whole (cs_apply_*_from_rows). */
 /* Why a row is left out when the index's docids run out (writer.h). */
 static const char no_docids[] =
     "the index has no document numbers left for it: run convsearch-indexer reindex";
 
+/* A row the source could not hand over whole (cs_apply_*_from_rows). */
 static int malformed(cs_writer *w, char kind, uint64_t id, const char *why, cs_apply_stats *st) {
   st->skipped++;
   return cs_badrows_note(w, kind, id, why, "skipped");
