@@ -31,6 +31,9 @@ typedef struct slot {
   int64_t used_ns;
   int64_t build_ns; /* what making its last object took (when it was kept) */
   int64_t owed_ns;  /* what views have spent without one since (cs__snapcache_owe) */
+  uint32_t owes;    /* ... in how many walks */
+  uint32_t repay;   /* walks the last object made on rent waited for (0: none yet) */
+  uint32_t hits;    /* views its object served since it was made */
 } slot;
 
 struct cs__snapcache {
@@ -191,6 +194,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   int own_ok = !owner_kind(i) || !limited(i) || t0 >= c->own_next_ns[i];
   slot *s = slot_find(c, i, owner, t0, own_ok);
   if (s && s->cur && (s->cur->snap == snap || (version && s->cur->version == version))) {
+    if (s->hits < UINT32_MAX) s->hits++;
     s->cur->refs++;
     cs__snapobj *hit = s->cur;
     pthread_mutex_unlock(&c->lock);
@@ -203,12 +207,17 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
    * however often the owner changes. (A first one waits for the budget:
    * with more owners taking turns than are kept, an object may be dropped
    * before it is used again.) */
-  int repaid = version && s && s->cur && s->cur->version != version && s->build_ns > 0 &&
-               s->owed_ns >= s->build_ns;
+  int stale = version && s && s->cur && s->cur->version != version && s->build_ns > 0;
+  int repaid = stale && s->owed_ns >= s->build_ns;
+  /* An owner whose last object served at least as many views as the one
+   * before it had to wait for is taken to be as busy now: its new one is
+   * made at once rather than after as many walks again (at worst one
+   * object made for nothing when the owner goes quiet; then it waits again). */
+  int busy = stale && s->repay && s->hits >= s->repay;
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
-  if (!s || (!own_ok && !repaid) || (s->cur && s->cur->snap > snap) || s->building ||
-      (limited(i) && t0 < s->next_ns && !repaid)) {
+  if (!s || (!own_ok && !repaid && !busy) || (s->cur && s->cur->snap > snap) || s->building ||
+      (limited(i) && t0 < s->next_ns && !repaid && !busy)) {
     pthread_mutex_unlock(&c->lock);
     return NULL;
   }
@@ -233,13 +242,17 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   if (alone) kept = 0;
   s->building = 0;
   s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
+  if (repaid) s->repay = s->owes ? s->owes : 1;
+  if (!kept) s->repay = 0;
   s->owed_ns = 0;
+  s->owes = 0;
+  s->hits = 0;
   c->made[i]++;
   int64_t spent = (t1 - t0) * (REBUILD_FACTOR - 1);
   s->next_ns = t1 + spent * (kept ? 1 : 10);
   /* One made on rent was paid for by its owner's views: other owners'
    * first ones do not wait for it. */
-  if (owner_kind(i) && !repaid) c->own_next_ns[i] = t1 + spent * (rc || !o ? 10 : 1);
+  if (owner_kind(i) && !repaid && !busy) c->own_next_ns[i] = t1 + spent * (rc || !o ? 10 : 1);
   cs__snapobj *got = NULL;
   if (alone) {
     slot_drop(c, s); /* its stale copy serves no view to come */
@@ -263,7 +276,10 @@ void cs__snapcache_owe(cs__snapcache *c, int i, uint64_t owner, int64_t ns) {
   int64_t now = cs_clock_ns(CLOCK_MONOTONIC);
   pthread_mutex_lock(&c->lock);
   slot *s = slot_find(c, i, owner, now, 0);
-  if (s) s->owed_ns += ns;
+  if (s) {
+    s->owed_ns += ns;
+    if (s->owes < UINT32_MAX) s->owes++;
+  }
   pthread_mutex_unlock(&c->lock);
 }
 

@@ -1589,9 +1589,9 @@ static void test_turn_map(const char *tmp) {
   {
     cs_conv c;
     int32_t bseq;
-    int rc1 = cs_reader_conv(v.r, 9502, &c) ? -1
-                                            : cs__turnmap_find(small, v.r, 9502, c.first_docid,
-                                                               c.first_docid + 5, &bseq);
+    int rc1 = cs_reader_conv(v.r, 9502, &c)
+                  ? -1
+                  : cs__turnmap_find(small, v.r, 9502, c.first_docid, c.first_docid + 5, &bseq);
     int rc2 = cs__turnmap_find(small, v.r, 9502, c.first_docid, c.first_docid + 5, &bseq);
     held = cs__turnmap_convs(small, &bytes, NULL);
     th_check(rc1 == 0 && rc2 == CS_ENOTFOUND && held == 1 && bytes < 1024,
@@ -2092,6 +2092,70 @@ static void test_snapcache_limits(const char *tmp) {
   cs__snapcache_free(fresh);
 }
 
+static void slow_free(cs__snapobj *o) {
+  free(o);
+}
+
+/* An object that takes 30 ms to make (its kind's budget then holds the
+ * next one back for ~3 s). */
+static int slow_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
+  (void)r;
+  (void)slot;
+  (void)owner;
+  struct timespec ts = {0, 30 * 1000000L};
+  nanosleep(&ts, NULL);
+  cs__snapobj *o = calloc(1, sizeof *o);
+  if (!o) return CS_ENOMEM;
+  o->free = slow_free;
+  *out = o;
+  return 0;
+}
+
+/* The object of owner slot CS__SC_OLEX at `version` on the current
+ * snapshot, released at once: whether one was given. */
+static int obtain_at(cs__snapcache *c, uint64_t version) {
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__snapobj *o = cs__snapcache_obtain_owner(c, v.r, CS__SC_OLEX, 4242, version, slow_build);
+  cs_view_end(engine, &v);
+  cs__snapobj_release(c, o);
+  return o != NULL;
+}
+
+/* An owner's object kept across commits (snapcache.h) is made again on
+ * rent once its views have spent what making it took, and at once for an
+ * owner whose last one served as many views as that took: a busy owner's
+ * views do not all walk the index after each of its commits. */
+static void test_snapcache_busy(const char *tmp) {
+  cs__snapcache *c;
+  if (cs__snapcache_new(&c)) die("snapcache");
+  th_check(obtain_at(c, 1) && cs__snapcache_made(c, CS__SC_OLEX) == 1,
+           "an owner's first object is made");
+  write_lines(tmp, "conv 7300 3000 5000 2024-07-01 | |\n"
+                   "turn 0 beneficiary - - Voz | primera\n");
+  th_check(!obtain_at(c, 2), "after a commit touching the owner, none before it is paid for");
+  for (int i = 0; i < 3; i++)
+    cs__snapcache_owe(c, CS__SC_OLEX, 4242, 15 * 1000000L);
+  th_check(obtain_at(c, 2) && cs__snapcache_made(c, CS__SC_OLEX) == 2,
+           "made again once three walks spent what it took");
+  int served = 1;
+  for (int i = 0; i < 3; i++)
+    served &= obtain_at(c, 2);
+  th_check(served, "the new one serves the next views");
+  write_lines(tmp, "conv 7301 3000 5000 2024-07-02 | |\n"
+                   "turn 0 beneficiary - - Voz | segunda\n");
+  th_check(obtain_at(c, 3) && cs__snapcache_made(c, CS__SC_OLEX) == 3,
+           "it served three views, as many as the one before waited for: made at once (%" PRIu64
+           " made)",
+           cs__snapcache_made(c, CS__SC_OLEX));
+  write_lines(tmp, "conv 7302 3000 5000 2024-07-03 | |\n"
+                   "turn 0 beneficiary - - Voz | tercera\n");
+  th_check(!obtain_at(c, 4) && cs__snapcache_made(c, CS__SC_OLEX) == 3,
+           "one that served no view: the next waits for its rent again");
+  cs__snapcache_free(c);
+}
+
 /* A portal caller's own people and conversations (owned.h) are read once
  * per snapshot: its searches on one snapshot share them, a commit makes
  * the next search read them again, and they follow the person's owner. */
@@ -2358,6 +2422,7 @@ int main(int argc, char **argv) {
   test_lexicon_follows(tmp);
   test_owner_versions(tmp); /* before more owners than are kept take turns */
   test_snapcache_limits(tmp);
+  test_snapcache_busy(tmp);
   test_owned_cache(tmp);
   test_edit_distance();
   test_foreign_format(tmp);
