@@ -33,7 +33,7 @@ typedef struct slot {
   int64_t owed_ns;  /* what views have spent without one since (cs__snapcache_owe) */
   uint32_t owes;    /* ... in how many walks */
   uint32_t repay;   /* walks the last object made on rent waited for (0: none yet) */
-  uint32_t hits;    /* views its object served since it was made */
+  uint32_t hits;    /* lookups its object answered since it was made (not the maker's) */
 } slot;
 
 struct cs__snapcache {
@@ -194,7 +194,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   int own_ok = !owner_kind(i) || !limited(i) || t0 >= c->own_next_ns[i];
   slot *s = slot_find(c, i, owner, t0, own_ok);
   if (s && s->cur && (s->cur->snap == snap || (version && s->cur->version == version))) {
-    if (s->hits < UINT32_MAX) s->hits++;
+    if (version && s->hits < UINT32_MAX) s->hits++;
     s->cur->refs++;
     cs__snapobj *hit = s->cur;
     pthread_mutex_unlock(&c->lock);
@@ -209,10 +209,11 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
    * before it is used again.) */
   int stale = version && s && s->cur && s->cur->version != version && s->build_ns > 0;
   int repaid = stale && s->owed_ns >= s->build_ns;
-  /* An owner whose last object served at least as many views as the one
-   * before it had to wait for is taken to be as busy now: its new one is
-   * made at once rather than after as many walks again (at worst one
-   * object made for nothing when the owner goes quiet; then it waits again). */
+  /* An owner whose last object answered at least as many lookups as its
+   * last one made on rent had waited for walks is taken to be as busy now:
+   * its new one is made at once rather than after as many walks again (at
+   * worst one object made for nothing when the owner goes quiet; then it
+   * waits again). */
   int busy = stale && s->repay && s->hits >= s->repay;
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
@@ -222,6 +223,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
     return NULL;
   }
   s->building = 1;
+  uint32_t owes = s->owes; /* not the walks of the views that find it being made */
   pthread_mutex_unlock(&c->lock);
   cs__snapobj *o = NULL;
   int rc = make(r, i, owner, &o);
@@ -242,7 +244,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   if (alone) kept = 0;
   s->building = 0;
   s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
-  if (repaid) s->repay = s->owes ? s->owes : 1;
+  if (repaid) s->repay = owes ? owes : 1;
   if (!kept) s->repay = 0;
   s->owed_ns = 0;
   s->owes = 0;
@@ -250,9 +252,12 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   c->made[i]++;
   int64_t spent = (t1 - t0) * (REBUILD_FACTOR - 1);
   s->next_ns = t1 + spent * (kept ? 1 : 10);
-  /* One made on rent was paid for by its owner's views: other owners'
-   * first ones do not wait for it. */
-  if (owner_kind(i) && !repaid && !busy) c->own_next_ns[i] = t1 + spent * (rc || !o ? 10 : 1);
+  /* One made on rent was paid for by its owner's views, and one made at
+   * once for a busy owner by the views its last one served: other owners'
+   * first ones do not wait for them (unless it failed or serves this view
+   * alone). */
+  if (owner_kind(i) && !repaid && (!busy || !kept))
+    c->own_next_ns[i] = t1 + spent * (rc || !o ? 10 : 1);
   cs__snapobj *got = NULL;
   if (alone) {
     slot_drop(c, s); /* its stale copy serves no view to come */

@@ -22,9 +22,10 @@
  * they serve every snapshot where the owner's version (records.h) is the
  * one they were made at, and once the views going without them have spent
  * what making them took, they are made again whatever the budget; at once,
- * for an owner whose last one served at least as many views as the one
- * before it had to wait for (a busy owner: under a steady write load its
- * searches would otherwise walk the index after each of its commits).
+ * for an owner whose last one answered at least as many lookups as its
+ * last one made on rent had waited for walks (a busy owner: under a steady
+ * write load its searches would otherwise walk the index after each of
+ * its commits).
  */
 #ifndef CS_QUERY_SNAPCACHE_H
 #define CS_QUERY_SNAPCACHE_H
