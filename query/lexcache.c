@@ -118,11 +118,23 @@ static int add_entry(lexbuf *b, cs_slice key, cs_slice val, size_t kplen, int wo
     const cs__lexent *p = x - 1;
     const uint8_t *pk = (const uint8_t *)b->bytes + p->key, *k = (const uint8_t *)b->bytes + x->key;
     size_t lim = p->klen < x->klen ? p->klen : x->klen, l = 0;
+    /* 8 bytes at a time: an owner table's keys all begin with the same 8
+     * (the owner). */
+    for (uint64_t u, v; l + 8 <= lim; l += 8) {
+      memcpy(&u, pk + l, 8);
+      memcpy(&v, k + l, 8);
+      if (u != v) break;
+    }
     while (l < lim && pk[l] == k[l])
       l++;
     x->lcpb = (uint8_t)(l > 255 ? 255 : l);
     int c = 0;
-    if (l >= kplen) { /* the same scope */
+    if (l >= kplen && p->cp == CS__LEX_ASCII && x->cp == CS__LEX_ASCII) {
+      /* One code point a byte: as many as the bytes they share past the
+       * scope's prefix, up to the code points kept (ncp). */
+      size_t nc = p->ncp < x->ncp ? p->ncp : x->ncp;
+      c = (int)(l - kplen < nc ? l - kplen : nc);
+    } else if (l >= kplen) { /* the same scope */
       b->a.bytes = b->bytes;
       b->a.cps = b->cps;
       uint32_t pbuf[CS__LEX_MAXCP], xbuf[CS__LEX_MAXCP];
