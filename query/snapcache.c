@@ -13,8 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-/* Making the objects may take at most 1 / REBUILD_FACTOR of a core per slot. */
+/* Making the objects may take at most 1 / REBUILD_FACTOR of a core per slot;
+ * those made at once for a busy owner, at most 1 / BUSY_FACTOR. */
 #define REBUILD_FACTOR 100
+#define BUSY_FACTOR 10
 
 /* Owners whose objects of one kind are kept at once (the least recently
  * used goes): their words, their terms, their people and conversations. */
@@ -31,9 +33,13 @@ typedef struct slot {
   int64_t used_ns;
   int64_t build_ns; /* what making its last object took (when it was kept) */
   int64_t owed_ns;  /* what views have spent without one since (cs__snapcache_owe) */
-  uint32_t owes;    /* ... in how many walks */
-  uint32_t repay;   /* walks the last object made on rent waited for (0: none yet) */
-  uint32_t hits;    /* lookups its object answered since it was made (not the maker's) */
+  uint32_t owes;    /* the walks that went without one since */
+  /* The walks the last object made on rent waited for (0: none yet, or the
+   * last one made was not kept). A word both prefixed and typo-tolerant
+   * owes twice for one lookup: this errs towards renting. */
+  uint32_t repay;
+  uint32_t hits;        /* lookups its object answered since it was made (not the maker's) */
+  int64_t busy_next_ns; /* no object made at once for a busy owner before this */
 } slot;
 
 struct cs__snapcache {
@@ -214,7 +220,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
    * its new one is made at once rather than after as many walks again (at
    * worst one object made for nothing when the owner goes quiet; then it
    * waits again). */
-  int busy = stale && s->repay && s->hits >= s->repay;
+  int busy = stale && s->repay && s->hits >= s->repay && t0 >= s->busy_next_ns;
   /* No slot, a view older than the one kept, a build under way, or too
    * soon. */
   if (!s || (!own_ok && !repaid && !busy) || (s->cur && s->cur->snap > snap) || s->building ||
@@ -244,8 +250,13 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   if (alone) kept = 0;
   s->building = 0;
   s->build_ns = kept ? t1 - t0 : 0; /* a failed one is not made again on rent */
-  if (repaid) s->repay = owes ? owes : 1;
-  if (!kept) s->repay = 0;
+  if (!kept)
+    s->repay = 0;
+  else if (repaid)
+    s->repay = owes ? owes : 1;
+  /* However its lookups are counted, a busy owner's objects take at most
+   * 1 / BUSY_FACTOR of a core. */
+  if (busy && !repaid) s->busy_next_ns = t1 + (t1 - t0) * (BUSY_FACTOR - 1);
   s->owed_ns = 0;
   s->owes = 0;
   s->hits = 0;
@@ -253,9 +264,9 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   int64_t spent = (t1 - t0) * (REBUILD_FACTOR - 1);
   s->next_ns = t1 + spent * (kept ? 1 : 10);
   /* One made on rent was paid for by its owner's views, and one made at
-   * once for a busy owner by the views its last one served: other owners'
-   * first ones do not wait for them (unless it failed or serves this view
-   * alone). */
+   * once for a busy owner, unless it failed or serves this view alone, by
+   * the lookups its last one answered: other owners' first ones do not
+   * wait for them. */
   if (owner_kind(i) && !repaid && (!busy || !kept))
     c->own_next_ns[i] = t1 + spent * (rc || !o ? 10 : 1);
   cs__snapobj *got = NULL;

@@ -25,7 +25,8 @@
  * for an owner whose last one answered at least as many lookups as its
  * last one made on rent had waited for walks (a busy owner: under a steady
  * write load its searches would otherwise walk the index after each of
- * its commits).
+ * its commits), as long as a busy owner's objects take at most a tenth of
+ * a core.
  */
 #ifndef CS_QUERY_SNAPCACHE_H
 #define CS_QUERY_SNAPCACHE_H
