@@ -2134,27 +2134,36 @@ static void slow_free(cs__snapobj *o) {
   free(o);
 }
 
-/* An object that takes 30 ms to make (its kind's budget then holds the
- * next one back for ~3 s). */
+/* What slow_build's objects take to make and hold. */
+static long slow_ms = 30;
+static size_t slow_bytes;
+
+/* An object that takes slow_ms to make (30 ms: its kind's budget then
+ * holds the next one back for ~3 s) and counts slow_bytes. */
 static int slow_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
   (void)r;
   (void)slot;
   (void)owner;
-  struct timespec ts = {0, 30 * 1000000L};
+  struct timespec ts = {0, slow_ms * 1000000L};
   nanosleep(&ts, NULL);
   cs__snapobj *o = calloc(1, sizeof *o);
   if (!o) return CS_ENOMEM;
   o->free = slow_free;
+  o->bytes = slow_bytes;
   *out = o;
   return 0;
 }
 
-/* The object of owner slot CS__SC_OLEX at `version` on view v's snapshot,
- * released at once: whether one was given. */
-static int obtain_at(cs__snapcache *c, cs_view *v, uint64_t version) {
-  cs__snapobj *o = cs__snapcache_obtain_owner(c, v->r, CS__SC_OLEX, 4242, version, slow_build);
+/* The object of owner slot CS__SC_OLEX of `owner` at `version` on view v's
+ * snapshot, released at once: whether one was given. */
+static int obtain_of(cs__snapcache *c, cs_view *v, uint64_t owner, uint64_t version) {
+  cs__snapobj *o = cs__snapcache_obtain_owner(c, v->r, CS__SC_OLEX, owner, version, slow_build);
   cs__snapobj_release(c, o);
   return o != NULL;
+}
+
+static int obtain_at(cs__snapcache *c, cs_view *v, uint64_t version) {
+  return obtain_of(c, v, 4242, version);
 }
 
 /* An owner's object kept across commits (snapcache.h) is made again on
@@ -2213,6 +2222,33 @@ static void test_snapcache_busy(const char *tmp) {
   th_check(!obtain_at(c, &v[4], 5) && cs__snapcache_made(c, CS__SC_OLEX) == 4,
            "one that answered no lookup but its maker's: the next waits for its rent again");
   cs__snapcache_free(c);
+
+  /* A busy owner's copy that the owners' cap cannot hold serves its view
+   * alone, and charges the kind's budget as a first one would: another
+   * owner's first copy waits. (The first ones here take 1 ms, so the
+   * kind's budget is free again 150 ms later.) */
+  if (cs__snapcache_new(&c)) die("snapcache");
+  slow_ms = 1;
+  slow_bytes = 1;
+  int rented = obtain_at(c, &v[0], 1);
+  for (int i = 0; i < 3; i++)
+    cs__snapcache_owe(c, CS__SC_OLEX, 4242, 1000000000L);
+  rented &= obtain_at(c, &v[1], 2);
+  for (int i = 0; i < 3; i++)
+    rented &= obtain_at(c, &v[1], 2);
+  th_check(rented, "made, rented and looked up three times");
+  struct timespec budget = {0, 150 * 1000000L};
+  nanosleep(&budget, NULL);
+  slow_ms = 30;
+  slow_bytes = 2;
+  cs__snapcache_set_owner_cap(c, 1);
+  th_check(obtain_at(c, &v[2], 3) && cs__snapcache_made(c, CS__SC_OLEX) == 3,
+           "busy: made at once, past the cap (it serves that view alone)");
+  th_check(!obtain_of(c, &v[2], 4343, 1) && cs__snapcache_made(c, CS__SC_OLEX) == 3,
+           "another owner's first copy waits for the kind's budget it charged");
+  cs__snapcache_free(c);
+  slow_ms = 30;
+  slow_bytes = 0;
   for (int i = SNAPS - 1; i >= 0; i--) /* views end in the reverse order */
     cs_view_end(engine, &v[i]);
 }
