@@ -2226,7 +2226,8 @@ static void test_snapcache_busy(const char *tmp) {
   /* A busy owner's copy that the owners' cap cannot hold serves its view
    * alone, and charges the kind's budget as a first one would: another
    * owner's first copy waits. (The first ones here take 1 ms, so the
-   * kind's budget is free again 150 ms later.) */
+   * kind's budget is free again 99x their time later: a second, even if
+   * the machine made a 1 ms sleep last 10.) */
   if (cs__snapcache_new(&c)) die("snapcache");
   slow_ms = 1;
   slow_bytes = 1;
@@ -2237,7 +2238,7 @@ static void test_snapcache_busy(const char *tmp) {
   for (int i = 0; i < 3; i++)
     rented &= obtain_at(c, &v[1], 2);
   th_check(rented, "made, rented and looked up three times");
-  struct timespec budget = {0, 150 * 1000000L};
+  struct timespec budget = {1, 0};
   nanosleep(&budget, NULL);
   slow_ms = 30;
   slow_bytes = 2;
