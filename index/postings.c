@@ -96,6 +96,77 @@ static inline uint32_t get32_unchecked(const uint8_t **pp, unsigned *bad) {
   return r | b << 28;
 }
 
+/* The w-bit field (w <= 32) at bit `bit` of the packed fields at p, read
+ * as one little-endian 64-bit word: the caller has made sure 8 bytes are
+ * there from the field's first byte. */
+static inline uint32_t field_fast(const uint8_t *p, size_t bit, unsigned w) {
+  uint64_t x;
+  memcpy(&x, p + bit / 8, sizeof x);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  x = __builtin_bswap64(x);
+#endif
+  return (uint32_t)((x >> (bit % 8)) & ((1ull << w) - 1));
+}
+
+/* The same, a byte at a time, never past p[0..nbytes). */
+static uint32_t field_safe(const uint8_t *p, size_t nbytes, size_t bit, unsigned w) {
+  uint64_t x = 0;
+  size_t b = bit / 8;
+  for (unsigned k = 0; k < 8 && b + k < nbytes; k++)
+    x |= (uint64_t)p[b + k] << (8 * k);
+  return (uint32_t)((x >> (bit % 8)) & ((1ull << w) - 1));
+}
+
+/* Bytes of n fields of w bits and m of v bits, packed one after another. */
+static size_t packed_bytes(uint32_t n, unsigned w, uint32_t m, unsigned v) {
+  return ((size_t)n * w + (size_t)m * v + 7) / 8;
+}
+
+/* The packed docids and lengths: docs 1..n-1's deltas (wd bits each, > 0),
+ * then every doc's length above the chunk's least (wl bits each). Fast
+ * reads while 8 bytes are there past the last field's first byte (the
+ * tf map and positions follow), careful ones otherwise. Returns 0, or
+ * CS_ECORRUPT on a delta of 0, a length that wraps, or padding bits set. */
+static int unpack_docs(const uint8_t *p, size_t nbytes, size_t room, unsigned wd, unsigned wl,
+                       cs_chunk *c) {
+  uint32_t n = c->n;
+  size_t lbit = (size_t)(n - 1) * wd;
+  uint64_t d = c->first;
+  unsigned bad = 0;
+  uint32_t lo = c->min_len;
+  c->docid[0] = c->first;
+  if (room >= nbytes + 8) {
+    for (uint32_t i = 1; i < n; i++) {
+      uint32_t delta = field_fast(p, (size_t)(i - 1) * wd, wd);
+      bad |= delta == 0;
+      d += delta;
+      c->docid[i] = (uint32_t)d;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t len = lo + field_fast(p, lbit + (size_t)i * wl, wl);
+      bad |= len < lo;
+      c->len[i] = len;
+      c->tf[i] = 1;
+    }
+  } else {
+    for (uint32_t i = 1; i < n; i++) {
+      uint32_t delta = field_safe(p, nbytes, (size_t)(i - 1) * wd, wd);
+      bad |= delta == 0;
+      d += delta;
+      c->docid[i] = (uint32_t)d;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t len = lo + field_safe(p, nbytes, lbit + (size_t)i * wl, wl);
+      bad |= len < lo;
+      c->len[i] = len;
+      c->tf[i] = 1;
+    }
+  }
+  size_t used = lbit + (size_t)n * wl;
+  if (used % 8) bad |= (p[used / 8] >> (used % 8)) != 0;
+  return bad || d != c->last ? CS_ECORRUPT : 0;
+}
+
 int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   const uint8_t *end = p + len;
   uint32_t docs_bytes;
@@ -104,37 +175,22 @@ int cs_chunk_decode(const uint8_t *p, size_t len, uint32_t first, cs_chunk *c) {
   if (rc) return rc;
   c->first = first;
   const uint8_t *dend = p + docs_bytes;
-  /* The documents' (delta, length) pairs: no bounds check while 10 bytes
-   * are left (two varints of at most 5 bytes). Checks are gathered in
-   * `bad` and read once: a delta of 0 but for the first document's, a
-   * length below the chunk's least (or 0). The docids cannot wrap: the
-   * deltas add up in 64 bits, and the sum must come to the header's last
-   * docid. */
-  uint64_t d = first;
-  uint32_t lo = c->min_len ? c->min_len : 1;
-  unsigned bad = 0;
-  for (uint32_t i = 0; i < c->n; i++) {
-    uint32_t delta, dl;
-    if (dend - p >= 10) {
-      delta = get32_unchecked(&p, &bad);
-      dl = get32_unchecked(&p, &bad);
-    } else if (get32(&p, dend, &delta) || get32(&p, dend, &dl)) {
-      return CS_ECORRUPT;
-    }
-    bad |= ((i == 0) != (delta == 0)) | (dl < lo);
-    d += delta;
-    c->docid[i] = (uint32_t)d;
-    c->len[i] = dl;
-    c->tf[i] = 1;
-  }
-  if (bad || d != c->last) return CS_ECORRUPT;
+  /* The fields' widths, then the fields (unpack_docs). Every length is at
+   * least 1: the chunk's least is. */
+  if (dend - p < 2 || p[0] > 32 || p[1] > 32 || c->min_len == 0) return CS_ECORRUPT;
+  unsigned wd = p[0], wl = p[1];
+  p += 2;
+  size_t nb = packed_bytes(c->n - 1, wd, c->n, wl);
+  if ((size_t)(dend - p) < nb || unpack_docs(p, nb, (size_t)(end - p), wd, wl, c))
+    return CS_ECORRUPT;
+  p += nb;
   /* The tfs above 1, after the bitmap of the documents that have one (a
    * loop over its set bits: no branch per document on its tf). */
-  size_t nb = (c->n + 7) / 8;
-  if ((size_t)(dend - p) < nb) return CS_ECORRUPT;
+  size_t nm = (c->n + 7) / 8;
+  if ((size_t)(dend - p) < nm) return CS_ECORRUPT;
   const uint8_t *bm = p;
-  p += nb;
-  for (size_t j = 0; j < nb; j++) {
+  p += nm;
+  for (size_t j = 0; j < nm; j++) {
     for (unsigned m = bm[j]; m; m &= m - 1) {
       uint32_t x = (uint32_t)(j * 8 + (size_t)__builtin_ctz(m)), tf;
       if (x >= c->n || get32(&p, dend, &tf) || tf < 2 || tf > c->max_tf || c->len[x] < tf)
@@ -290,6 +346,11 @@ int cs_plist_remove(cs_plist *l, uint32_t docid) {
   return 0;
 }
 
+/* Bits needed for x: 0 for 0. */
+static unsigned bit_width(uint32_t x) {
+  return x ? 32 - (unsigned)__builtin_clz(x) : 0;
+}
+
 /* Room for the header: five varints, and a bound's five. */
 #define HDR_MAX (10 * 5)
 
@@ -310,14 +371,40 @@ int cs_chunk_encode(const cs_plist *l, uint32_t from, uint32_t count, const cs_c
   size_t cap = HDR_MAX + (size_t)count * 16 + npos * 5;
   uint8_t *buf = malloc(cap);
   if (!buf) return CS_ENOMEM;
-  /* Docs section first, at an offset that leaves room for the header. */
+  /* Docs section first, at an offset that leaves room for the header:
+   * the fields' widths, then the packed fields (unpack_docs). */
   uint8_t *docs = buf + HDR_MAX;
-  size_t dn = 0;
+  uint32_t max_delta = 0, max_above = 0;
   for (uint32_t i = from; i < from + count; i++) {
-    uint32_t delta = i == from ? 0 : l->docid[i] - l->docid[i - 1];
-    dn += cs_varint_put(docs + dn, delta);
-    dn += cs_varint_put(docs + dn, l->len[i]);
+    if (i > from && l->docid[i] - l->docid[i - 1] > max_delta)
+      max_delta = l->docid[i] - l->docid[i - 1];
+    if (l->len[i] - min_len > max_above) max_above = l->len[i] - min_len;
   }
+  unsigned wd = bit_width(max_delta), wl = bit_width(max_above);
+  docs[0] = (uint8_t)wd;
+  docs[1] = (uint8_t)wl;
+  size_t dn = 2;
+  size_t nbits = 0;
+  uint64_t acc = 0; /* bits not yet written, from the low end */
+  for (uint32_t i = from; i < from + 2 * count; i++) {
+    uint32_t v, w;
+    if (i < from + count) {
+      if (i == from) continue;
+      v = l->docid[i] - l->docid[i - 1];
+      w = wd;
+    } else {
+      v = l->len[i - count] - min_len;
+      w = wl;
+    }
+    acc |= (uint64_t)v << nbits;
+    nbits += w;
+    while (nbits >= 8) {
+      docs[dn++] = (uint8_t)acc;
+      acc >>= 8;
+      nbits -= 8;
+    }
+  }
+  if (nbits) docs[dn++] = (uint8_t)acc;
   uint8_t *bm = docs + dn;
   size_t nb = (count + 7) / 8;
   memset(bm, 0, nb);

@@ -112,6 +112,103 @@ static int same_docs(const cs_chunk *c, const cs_plist *l) {
   return 1;
 }
 
+/* A copy of buf[0..len) in a buffer exactly that long: ASan sees any read
+ * past it. */
+static uint8_t *exact_copy(const uint8_t *buf, size_t len) {
+  uint8_t *p = malloc(len);
+  memcpy(p, buf, len);
+  return p;
+}
+
+/* Where a chunk's docs section starts (after its five header varints; no
+ * conversation bound). */
+static size_t docs_at(const uint8_t *buf, size_t len) {
+  const uint8_t *p = buf;
+  uint64_t v;
+  for (int k = 0; k < 5; k++)
+    cs_varint_get(&p, buf + len, &v);
+  return (size_t)(p - buf);
+}
+
+/* Format 10's packed docid deltas and lengths, at every width from 0 to 32
+ * bits, read the fast way (a chunk with 8 bytes of room after its fields)
+ * and the careful way (a chunk that ends fewer bytes after them); damaged
+ * fields are refused. */
+static void packed_fields(void) {
+  int wrong[2] = {0, 0}, widths = 0;
+  for (unsigned w = 0; w <= 32; w++) {
+    for (int careful = 0; careful < 2; careful++) {
+      cs_plist l;
+      cs_plist_init(&l);
+      /* Width 0: one document (no delta) or lengths all the same. */
+      uint32_t n = w == 0 ? 1 : careful ? 3 : 40, tf = careful ? 1 : 8;
+      uint32_t pos[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+      uint32_t big = (uint32_t)((1ull << w) - 1);
+      uint32_t dmax = big < UINT32_MAX - 2 * n ? big : UINT32_MAX - 2 * n;
+      uint32_t d = 1;
+      for (uint32_t i = 0; i < n; i++) {
+        /* Lengths 8 and 8 + big (at 32 bits: 8 and UINT32_MAX). */
+        uint32_t len = i == n / 2 ? (w == 32 ? UINT32_MAX : 8 + big) : 8;
+        cs_plist_add(&l, d, len, pos, tf);
+        d += i + 1 == n / 2 ? dmax : 1;
+      }
+      uint8_t *buf;
+      size_t len;
+      cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
+      uint8_t *exact = exact_copy(buf, len);
+      size_t at = docs_at(exact, len);
+      widths += exact[at] == (n > 1 ? w : 0) && exact[at + 1] == w;
+      cs_chunk c;
+      if (decode_all(exact, len, 1, &c) != 0 || !same_docs(&c, &l)) wrong[careful]++;
+      free(exact);
+      free(buf);
+      cs_plist_free(&l);
+    }
+  }
+  CHECK(wrong[0] == 0, "docids and lengths of every width read back the fast way (%d wrong)",
+        wrong[0]);
+  CHECK(wrong[1] == 0, "and the careful way, near the chunk's end (%d wrong)", wrong[1]);
+  CHECK(widths == 66, "each chunk packs its fields in the bits they need (%d of 66)", widths);
+
+  /* Damage: documents 10, 11, 13 of lengths 3, 4, 3: deltas 1 and 2 (2
+   * bits each), lengths above 3 of 0, 1, 0 (1 bit each): 7 bits, one
+   * byte, its high bit padding. */
+  cs_plist l;
+  cs_plist_init(&l);
+  uint32_t pos = 0;
+  cs_plist_add(&l, 10, 3, &pos, 1);
+  cs_plist_add(&l, 11, 4, &pos, 1);
+  cs_plist_add(&l, 13, 3, &pos, 1);
+  uint8_t *buf;
+  size_t len;
+  cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
+  size_t at = docs_at(buf, len);
+  cs_chunk c;
+  CHECK(buf[at] == 2 && buf[at + 1] == 1 && buf[at + 2] == (1 | 2 << 2 | 1 << 5) &&
+            decode_all(buf, len, 10, &c) == 0 && same_docs(&c, &l),
+        "three documents pack into one byte, as the grammar says");
+  static const struct {
+    size_t off;
+    uint8_t to;
+    const char *what;
+  } damage[] = {
+      {0, 33, "a docid width above 32"},
+      {1, 33, "a length width above 32"},
+      {2, 1 | 2 << 2 | 1 << 5 | 0x80, "a padding bit set"},
+      {2, 0 | 3 << 2 | 1 << 5, "a docid delta of 0"},
+      {2, 1 | 1 << 2 | 1 << 5, "deltas that do not reach the last docid"},
+      {0, 0, "no bits for the deltas of three documents"},
+  };
+  for (size_t k = 0; k < sizeof damage / sizeof *damage; k++) {
+    uint8_t *bad = exact_copy(buf, len);
+    bad[at + damage[k].off] = damage[k].to;
+    CHECK(cs_chunk_decode(bad, len, 10, &c) == CS_ECORRUPT, "%s is refused", damage[k].what);
+    free(bad);
+  }
+  free(buf);
+  cs_plist_free(&l);
+}
+
 /* Conversation bounds (cbound.h): every conversation's score (its best
  * three document values, weighted) is below the bound, which a chunk
  * carries through encoding; a merge moves an old bound to new averages. */
@@ -822,6 +919,7 @@ int main(void) {
   blocks();
   marks();
   round_trip();
+  packed_fields();
   conversation_bounds();
   remove_docs();
   corruption();
