@@ -544,19 +544,35 @@ def main():
       "employees in turn, who see their own people's sittings only (~%d each)." % (
           e["http_seconds"], convs // 12))
     p("")
-    p("| phase | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
-    p("|---|---:|---:|---:|---:|---:|---:|")
-    for name, d in (("indexer idle", idle), ("while indexing the write load", live),
-                    ("indexer idle, as the portal's 12 employees in turn (not the issue's row)",
-                     idle_emp),
-                    ("while indexing the write load, as the 12 employees (not the issue's row)",
-                     live_emp)):
+    p("| phase | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs a request "
+      "| wrk, cores | the rest, cores |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, d, f in (("indexer idle", idle, "idle"), ("while indexing the write load", live, "live"),
+                       ("indexer idle, as the portal's 12 employees in turn (not the issue's row)",
+                        idle_emp, "idle-employees"),
+                       ("while indexing the write load, as the 12 employees (not the issue's row)",
+                        live_emp, "live-employees")):
         if d:
             errs = d["non2xx"] + d["errors_connect"] + d["errors_read"] + d["errors_write"] + \
                 d["errors_timeout"]
-            p("| %s | %s | %s | %s | %s | %s | %d |" % (
-                name, "{:,.0f}".format(d["rps"]), fmt(d["p50_us"] / 1e3), fmt(d["p90_us"] / 1e3),
-                fmt(d["p99_us"] / 1e3), fmt(d["max_us"] / 1e3), errs))
+            cpu = load_json(os.path.join(out, "cpu-%s.json" % f), {})
+            secs = d["duration_us"] / 1e6
+            if cpu and d["requests"]:
+                hz = cpu["hz"]
+                cols = (fmt(cpu["server"] / hz / d["requests"] * 1e6),
+                        "%.2f" % (cpu["wrk"] / hz / secs),
+                        "%.2f" % (max(0, cpu["machine"] - cpu["server"] - cpu["wrk"]) / hz / secs))
+            else:
+                cols = ("—", "—", "—")
+            p("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
+                (name, "{:,.0f}".format(d["rps"]), fmt(d["p50_us"] / 1e3), fmt(d["p90_us"] / 1e3),
+                 fmt(d["p99_us"] / 1e3), fmt(d["max_us"] / 1e3), errs) + cols))
+    p("")
+    p("CPU: clock ticks over each phase, from /proc: the server's own (all its threads), wrk's, "
+      "and the rest of the machine's busy time (the indexer, PostgreSQL, the writer, the "
+      "probes and anything else), in cores (2 = the whole machine). Before the first phase "
+      "the bench database is vacuumed and analyzed and no autovacuum worker is left running, "
+      "so that the peers' builds leave no PostgreSQL work behind.")
     p("")
     if lj:
         p("Write load during the second phase (cs-bench-live): %d conversations (%s turns, "

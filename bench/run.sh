@@ -266,6 +266,17 @@ umask 022
 python3 "$bench/http_paths.py" "$qdir/queries.tsv" >"$out/paths.txt"
 "$bin/cs-bench-synth" --out "$out/live-synth" --conversations 2000 --seed 7 >/dev/null
 
+# The peers' builds above leave PostgreSQL work behind (autovacuum and
+# autoanalyze of the tables they filled): done now, and waited for, so that
+# the HTTP phases share the machine only with what they name.
+psql "$pg" -qAt -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null 2>&1 || true
+for _ in $(seq 1 120); do
+  n=$(psql "$conninfo dbname=postgres" -qAt -c \
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'" 2>/dev/null || echo 0)
+  [ "$n" = 0 ] && break
+  sleep 0.5
+done
+
 log "starting the following indexer and the query server on 127.0.0.1:$port"
 "$bin/convsearch-indexer" run --pg "$pg" --index "$out/index" 2>>"$out/indexer-live.log" &
 idx_pid=$!
@@ -296,8 +307,22 @@ http_phase() { # NAME TOKEN RSS_FILE [LIVE_ID_BASE LIVE_JSON]
     pids+=("$lp")
     sleep 2
   fi
-  wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" \
-    "http://127.0.0.1:$port" -- "$out/paths.txt" "$2" >"$out/wrk-$1.txt" 2>&1
+  # Where the machine's CPU went during the phase (clock ticks): all of it
+  # (busy: /proc/stat less idle and iowait), the server's, and wrk's (the
+  # subshell's waited-for children); the rest is the indexer, PostgreSQL,
+  # the writer and anything else.
+  local m0 s0 m1 s1 w
+  m0=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat)
+  s0=$(awk '{print $14+$15}' /proc/$srv_pid/stat)
+  w=$(
+    wrk -t2 -c64 -d"${http_s}s" --timeout 5s --latency -s "$bench/wrk_search.lua" \
+      "http://127.0.0.1:$port" -- "$out/paths.txt" "$2" >"$out/wrk-$1.txt" 2>&1
+    awk '{print $16+$17}' /proc/$BASHPID/stat
+  )
+  m1=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat)
+  s1=$(awk '{print $14+$15}' /proc/$srv_pid/stat)
+  echo "{\"hz\": $(getconf CLK_TCK), \"machine\": $((m1 - m0)), \"server\": $((s1 - s0)), \"wrk\": $w}" \
+    >"$out/cpu-$1.json"
   if [ -n "$lp" ]; then wait "$lp" || true; fi
   grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/$3"
 }
