@@ -123,10 +123,13 @@ static size_t packed_bytes(uint32_t n, unsigned w, uint32_t m, unsigned v) {
 }
 
 /* The packed docids and lengths: docs 1..n-1's deltas (wd bits each, > 0),
- * then every doc's length above the chunk's least (wl bits each). Fast
- * reads while 8 bytes are there past the last field's first byte (the
- * tf map and positions follow), careful ones otherwise. Returns 0, or
- * CS_ECORRUPT on a delta of 0, a length that wraps, or padding bits set. */
+ * then every doc's length above the chunk's least (wl bits each), in
+ * nbytes. Fast reads when room (the bytes from p to the chunk's end) holds
+ * 8 past nbytes: a field of 0 bits may start at byte nbytes, and each fast
+ * read takes 8 bytes from its field's first byte (the tf map and the
+ * positions follow the fields); careful ones otherwise. Returns 0, or
+ * CS_ECORRUPT on a delta of 0, deltas that do not add up to the header's
+ * last docid, a length that wraps, or padding bits set. */
 static int unpack_docs(const uint8_t *p, size_t nbytes, size_t room, unsigned wd, unsigned wl,
                        cs_chunk *c) {
   uint32_t n = c->n;

@@ -13,7 +13,8 @@
  *                max_tf_cb    2 x max_tf + has_cb: max_tf is the largest tf
  *                             in the chunk (block-max scoring), has_cb 1
  *                             when a conversation bound follows
- *                min_len      shortest doc in the chunk (block-max scoring)
+ *                min_len      shortest doc in the chunk, >= 1 (block-max
+ *                             scoring)
  *                docs_bytes   size of the docs section
  *                [cbound]     when has_cb (format 9)
  *   cbound    := kinds        bit k set (k = 1..3) when avg[k] follows
@@ -28,7 +29,8 @@
  *                doc's docid is the key's), wd bits each, then every doc's
  *                len - min_len, wl bits each, where len = tokens in the
  *                doc (>= tf, >= 1); packed from the low bit of each byte
- *                on, the last byte's unused high bits 0 (format 10: read
+ *                on, in ceil(((ndocs - 1) wd + ndocs wl) / 8) bytes, the
+ *                last byte's unused high bits 0 (format 10: read
  *                without a branch per document, ~3.5x faster than the
  *                varint pairs before it)
  *                tfmap has ceil(ndocs / 8) bytes, bit i (of byte i / 8,

@@ -140,7 +140,7 @@ static void packed_fields(void) {
     for (int careful = 0; careful < 2; careful++) {
       cs_plist l;
       cs_plist_init(&l);
-      /* Width 0: one document (no delta) or lengths all the same. */
+      /* Width 0: one document (no delta, one length). */
       uint32_t n = w == 0 ? 1 : careful ? 3 : 40, tf = careful ? 1 : 8;
       uint32_t pos[8] = {0, 1, 2, 3, 4, 5, 6, 7};
       uint32_t big = (uint32_t)((1ull << w) - 1);
@@ -170,43 +170,101 @@ static void packed_fields(void) {
   CHECK(wrong[1] == 0, "and the careful way, near the chunk's end (%d wrong)", wrong[1]);
   CHECK(widths == 66, "each chunk packs its fields in the bits they need (%d of 66)", widths);
 
-  /* Damage: documents 10, 11, 13 of lengths 3, 4, 3: deltas 1 and 2 (2
-   * bits each), lengths above 3 of 0, 1, 0 (1 bit each): 7 bits, one
+  /* The edge of the fast reads: one document whose length field (0 bits)
+   * starts at the fields' end, with 7 bytes after it (careful) and 8 (fast),
+   * in buffers exactly that long; and several documents of one length. */
+  int edge = 1;
+  for (uint32_t tf = 5; tf <= 6; tf++) {
+    for (uint32_t n = 1; n <= 3; n += 2) {
+      cs_plist l;
+      cs_plist_init(&l);
+      uint32_t pos[6] = {0, 1, 2, 3, 4, 5};
+      for (uint32_t i = 0; i < n; i++)
+        cs_plist_add(&l, 7 + i, 9, pos, tf);
+      uint8_t *buf, *exact;
+      size_t len;
+      cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
+      exact = exact_copy(buf, len);
+      cs_chunk c;
+      edge &= exact[docs_at(exact, len) + 1] == 0 && decode_all(exact, len, 7, &c) == 0 &&
+              same_docs(&c, &l);
+      free(exact);
+      free(buf);
+      cs_plist_free(&l);
+    }
+  }
+  CHECK(edge, "lengths of 0 bits read back with 7 and 8 bytes after them");
+
+  /* Damage, read the careful way (tf 1: 4 bytes after the fields) and the
+   * fast way (tf 8): documents 10, 11, 13 of lengths 8, 9, 8: deltas 1 and
+   * 2 (2 bits each), lengths above 8 of 0, 1, 0 (1 bit each): 7 bits, one
    * byte, its high bit padding. */
-  cs_plist l;
-  cs_plist_init(&l);
-  uint32_t pos = 0;
-  cs_plist_add(&l, 10, 3, &pos, 1);
-  cs_plist_add(&l, 11, 4, &pos, 1);
-  cs_plist_add(&l, 13, 3, &pos, 1);
-  uint8_t *buf;
-  size_t len;
-  cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
-  size_t at = docs_at(buf, len);
-  cs_chunk c;
-  CHECK(buf[at] == 2 && buf[at + 1] == 1 && buf[at + 2] == (1 | 2 << 2 | 1 << 5) &&
-            decode_all(buf, len, 10, &c) == 0 && same_docs(&c, &l),
-        "three documents pack into one byte, as the grammar says");
   static const struct {
     size_t off;
     uint8_t to;
     const char *what;
   } damage[] = {
-      {0, 33, "a docid width above 32"},
       {1, 33, "a length width above 32"},
       {2, 1 | 2 << 2 | 1 << 5 | 0x80, "a padding bit set"},
       {2, 0 | 3 << 2 | 1 << 5, "a docid delta of 0"},
       {2, 1 | 1 << 2 | 1 << 5, "deltas that do not reach the last docid"},
       {0, 0, "no bits for the deltas of three documents"},
   };
-  for (size_t k = 0; k < sizeof damage / sizeof *damage; k++) {
-    uint8_t *bad = exact_copy(buf, len);
-    bad[at + damage[k].off] = damage[k].to;
-    CHECK(cs_chunk_decode(bad, len, 10, &c) == CS_ECORRUPT, "%s is refused", damage[k].what);
-    free(bad);
+  for (uint32_t tf = 1; tf <= 8; tf += 7) {
+    const char *way = tf == 1 ? "the careful way" : "the fast way";
+    cs_plist l;
+    cs_plist_init(&l);
+    uint32_t pos[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    cs_plist_add(&l, 10, 8, pos, tf);
+    cs_plist_add(&l, 11, 9, pos, tf);
+    cs_plist_add(&l, 13, 8, pos, tf);
+    uint8_t *buf;
+    size_t len;
+    cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
+    size_t at = docs_at(buf, len);
+    cs_chunk c;
+    CHECK(buf[at] == 2 && buf[at + 1] == 1 && buf[at + 2] == (1 | 2 << 2 | 1 << 5) &&
+              decode_all(buf, len, 10, &c) == 0 && same_docs(&c, &l),
+          "three documents pack into one byte, as the grammar says (%s)", way);
+    for (size_t k = 0; k < sizeof damage / sizeof *damage; k++) {
+      uint8_t *bad = exact_copy(buf, len);
+      bad[at + damage[k].off] = damage[k].to;
+      CHECK(cs_chunk_decode(bad, len, 10, &c) == CS_ECORRUPT, "%s is refused (%s)", damage[k].what,
+            way);
+      free(bad);
+    }
+    free(buf);
+
+    /* A docid width above 32 where it changes no size (one document, no
+     * delta): refused before any field is read with it. */
+    cs_plist_clear(&l);
+    cs_plist_add(&l, 5, 8, pos, tf);
+    cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
+    at = docs_at(buf, len);
+    buf[at] = 33;
+    CHECK(cs_chunk_decode(buf, len, 5, &c) == CS_ECORRUPT, "a docid width above 32 is refused (%s)",
+          way);
+    free(buf);
+    /* A length above the chunk's least that wraps past 2^32 - 1. */
+    cs_plist_clear(&l);
+    cs_plist_add(&l, 5, 1, pos, 1);
+    cs_plist_add(&l, 6, UINT32_MAX, pos, 1);
+    if (tf > 1) cs_plist_add(&l, 7, 8, pos, tf); /* room for the fast way */
+    cs_chunk_encode(&l, 0, l.n, NULL, &buf, &len);
+    at = docs_at(buf, len);
+    /* wd 1 (deltas of 1), wl 32: the second length's field, after the
+     * deltas and the first length, made all ones: 1 + 2^32 - 1 wraps to 0,
+     * which only the wrap check sees (a tf of 1 is not checked against its
+     * length). */
+    int as_grammar =
+        buf[at] == 1 && buf[at + 1] == 32 && decode_all(buf, len, 5, &c) == 0 && same_docs(&c, &l);
+    for (size_t b = l.n - 1 + 32; b < l.n - 1 + 64; b++)
+      buf[at + 2 + b / 8] |= (uint8_t)(1u << (b % 8));
+    CHECK(as_grammar && cs_chunk_decode(buf, len, 5, &c) == CS_ECORRUPT,
+          "a length that wraps past 2^32 - 1 is refused (%s)", way);
+    free(buf);
+    cs_plist_free(&l);
   }
-  free(buf);
-  cs_plist_free(&l);
 }
 
 /* Conversation bounds (cbound.h): every conversation's score (its best
