@@ -81,6 +81,12 @@ static const struct cs_lang {
  * after the other. Words too long for a slot are simply not cached. */
 #define STEM_CACHE_SLOTS 8192 /* power of two; 512 KB */
 
+/* The fast path's word cache (below): a memo's low bits are its slot.
+ * The largest cache (8 MB), the writer's (cs_analyzer_set_word_cache);
+ * the others (WORD_CACHE_SMALL) 2 MB. */
+#define WORD_CACHE_SLOTS (1u << CS_TOKEN_MEMO_BITS)
+#define WORD_CACHE_SMALL (1u << 14)
+
 typedef struct stem_slot {
   uint8_t lang; /* index in langs[] + 1; 0 = empty */
   uint8_t key_len;
@@ -131,6 +137,7 @@ struct cs_analyzer {
   unsigned char stemmer_tried[NLANGS];
   stem_slot *stem_cache;        /* NULL until first needed, or if calloc failed */
   struct word_slot *word_cache; /* the fast path's; NULL like stem_cache */
+  uint32_t word_slots;          /* its slots: a power of two, at most WORD_CACHE_SLOTS */
   uint64_t word_fills;          /* slots filled so far (the memos' high bits) */
   struct word_slot *pf_slot;    /* prefetch_next's slot for the run text[pf_b..pf_e) of */
   size_t pf_b, pf_e;            /* the text being analyzed; NULL: none */
@@ -436,6 +443,7 @@ cs_analyzer *cs_analyzer_create(void) {
   if (U_FAILURE(err) || !a->bi) goto fail;
   if (fold_buf_init(&a->fb)) goto fail;
   bounds_classes(a->bclass);
+  a->word_slots = WORD_CACHE_SMALL;
   /* A first token array, so *out is never NULL even for empty texts. */
   if (grow(&a->toks, &a->tok_cap, 256, sizeof(cs_token))) goto fail;
   return a;
@@ -686,8 +694,6 @@ static int icu_span(cs_analyzer *a, int li, struct sb_stemmer *st, const char *s
  * space breaks either way. tests/test_analyzer_corpus.c checks that both
  * paths give identical tokens on the whole ParlaMint-ES corpus. */
 
-#define WORD_CACHE_SLOTS (1u << CS_TOKEN_MEMO_BITS) /* a memo's low bits: its slot; 2 MB */
-
 typedef struct word_slot {
   uint8_t lang;                        /* index in langs[] + 2 (1 = no language); 0 = empty */
   uint8_t key_len, word_len, term_len; /* term_len 0: the term is the word */
@@ -776,7 +782,7 @@ static word_slot *word_cache_slot(cs_analyzer *a, int li, const char *w, size_t 
     h ^= h >> 31;
   }
   h *= 0x94D049BB133111EBu;
-  return &a->word_cache[(h >> 40) & (WORD_CACHE_SLOTS - 1)];
+  return &a->word_cache[(h >> 40) & (a->word_slots - 1)];
 }
 
 /* Emits the token of the run text[b..e) of letters, digits and joined
@@ -785,7 +791,7 @@ static int fast_token(cs_analyzer *a, int li, struct sb_stemmer *st, const char 
                       const char *text, size_t b, size_t e, int number) {
   size_t klen = e - b;
   word_slot *slot = NULL;
-  if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
+  if (!a->word_cache) a->word_cache = calloc(a->word_slots, sizeof(word_slot));
   if (a->word_cache && klen <= 40) {
     /* prefetch_next found this run already: its slot, not hashed again */
     slot = b == a->pf_b && e == a->pf_e && a->pf_slot ? a->pf_slot
@@ -1061,6 +1067,11 @@ void cs_analyzer_set_fast_path(cs_analyzer *a, int on) {
   a->no_fast = !on;
 }
 
+void cs_analyzer_set_word_cache(cs_analyzer *a, int large) {
+  if (a->word_cache) return; /* in use: its slots stay */
+  a->word_slots = large ? WORD_CACHE_SLOTS : WORD_CACHE_SMALL;
+}
+
 /* Starts loading the word-cache slot of the chunk after text[..i) (its
  * first run of ASCII letters and digits, most often its word), so that the
  * slot's cache miss overlaps this chunk's work. */
@@ -1112,7 +1123,7 @@ static int analyze(cs_analyzer *a, const char *lang, const char *text, size_t le
   }
   const uint8_t *p = (const uint8_t *)text;
   size_t i = 0;
-  if (!a->word_cache) a->word_cache = calloc(WORD_CACHE_SLOTS, sizeof(word_slot));
+  if (!a->word_cache) a->word_cache = calloc(a->word_slots, sizeof(word_slot));
   a->pf_slot = NULL;
   while (!rc && i < len) {
     while (i < len && is_space(p[i]))

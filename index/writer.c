@@ -67,6 +67,7 @@ int cs_writer_open(cs_store *s, cs_writer **out) {
     free(w);
     return CS_ENOMEM;
   }
+  cs_analyzer_set_word_cache(w->an, 1);
   cs_buf_init(&w->buf);
   cs_buf_init(&w->buf2);
   cs_plist_init(&w->tmp);
