@@ -66,6 +66,24 @@ uint32_t cs_conv_in_nturns(const cs_conv_in *c, int *bad_seq) {
   return kept;
 }
 
+int cs__wr_conv_block(cs_writer *w, cs_table t, uint8_t key[12], cs_buf *blk) {
+  cs_cursor *cur;
+  int rc = cs_cursor_open(w->txn, t, &cur);
+  if (rc) return rc;
+  cs_slice k, v;
+  rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
+  int mine = rc == 0 && k.len == 12 && memcmp(k.data, key, 8) == 0;
+  if (mine) {
+    memcpy(key, k.data, 12);
+    cs_buf_reset(blk);
+    cs_buf_bytes(blk, v.data, v.len);
+    rc = blk->err;
+  }
+  cs_cursor_close(cur);
+  if (rc) return rc == CS_ENOTFOUND ? 0 : rc;
+  return mine;
+}
+
 int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx) {
   uint8_t key[12];
   cs_key_turn(key, conv, INT32_MIN);
@@ -75,21 +93,9 @@ int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx) {
   int rc = 0;
   for (;;) {
     /* fn may write: each block is copied and the cursor closed first. */
-    cs_cursor *cur;
-    rc = cs_cursor_open(w->txn, CS_T_TURN, &cur);
-    if (rc) break;
-    cs_slice k, v;
-    rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
-    int mine = rc == 0 && k.len == 12 && memcmp(k.data, key, 8) == 0;
-    if (mine) {
-      memcpy(key, k.data, 12);
-      cs_buf_reset(&blk);
-      cs_buf_bytes(&blk, v.data, v.len);
-      rc = blk.err;
-    }
-    cs_cursor_close(cur);
-    if (rc == CS_ENOTFOUND || (!rc && !mine)) rc = 0;
-    if (rc || !mine) break;
+    rc = cs__wr_conv_block(w, CS_T_TURN, key, &blk);
+    if (rc <= 0) break;
+    rc = 0;
     cs_tblock_it it;
     cs_turn t;
     /* Only the block's decoding is its damage (drc); fn's code is fn's. */

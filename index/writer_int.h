@@ -273,6 +273,12 @@ typedef int (*cs__turn_fn)(cs_writer *w, void *ctx, const cs_turn *t);
 /* Calls fn for the turns of stored conversation conv in seq order; fn may
  * write. A damaged turn block is reported and ends it (CS_ECORRUPT). */
 int cs__wr_turns_each(cs_writer *w, uint64_t conv, cs__turn_fn fn, void *ctx);
+/* A conversation's next block of table t (turn or passage blocks, keyed by
+ * the conversation's 8 bytes and 4 more): the first at or after key whose
+ * key shares key's first 8 bytes is copied into blk and its key into key.
+ * Returns 1, 0 when the conversation has no block there, or a CS_E* code
+ * (< 0). The cursor is closed before it returns: the caller may write. */
+int cs__wr_conv_block(cs_writer *w, cs_table t, uint8_t key[12], cs_buf *blk);
 /* Calls fn for every document of stored conversation c: title,
  * description, passages, turns (writer_conv.c). */
 int cs__wr_conv_docs(cs_writer *w, const cs_conv *c, cs__doc_fn fn, void *ctx);

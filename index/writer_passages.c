@@ -196,29 +196,15 @@ int cs__passages_each(cs_writer *w, uint64_t conv, const char *lang, cs__doc_fn 
   cs_buf_init(&blk);
   while (!rc) {
     /* fn writes: the block is copied and the cursor closed first. */
-    cs_cursor *cur;
-    rc = cs_cursor_open(w->txn, CS_T_PASSAGE, &cur);
-    if (rc) break;
-    cs_slice k, v;
-    rc = cs_cursor_seek(cur, sl(key, 12), &k, &v);
-    int mine = rc == 0 && k.len == 12 && memcmp(k.data, key, 8) == 0;
-    if (mine) {
-      memcpy(key, k.data, 12);
-      cs_buf_reset(&blk);
-      cs_buf_bytes(&blk, v.data, v.len);
-      rc = blk.err;
-    }
-    cs_cursor_close(cur);
-    if (!mine) {
-      rc = rc == CS_ENOTFOUND || rc == 0 ? 0 : rc;
-      break;
-    }
+    rc = cs__wr_conv_block(w, CS_T_PASSAGE, key, &blk);
+    if (rc <= 0) break;
+    rc = 0;
     cs_pblock_it it;
     cs_passage p;
     /* Only the block's decoding is its damage (drc): a passage naming
      * turns that are not stored is a mismatch between two blocks that
      * decode (CS_ECORRUPT, not blamed on this block). */
-    int drc = rc ? 0 : cs_pblock_begin(&it, blk.p, blk.len);
+    int drc = cs_pblock_begin(&it, blk.p, blk.len);
     while (!rc && !drc && !(drc = cs_pblock_next(&it, &p))) {
       cs_passage_span sp = {0, 0, p.first_off, p.last_end};
       rc = seq_index(&tt, p.first_seq, &sp.first);
