@@ -572,7 +572,7 @@ def main():
       "and the rest of the machine's busy time (the indexer, PostgreSQL, the writer, the "
       "probes and anything else), in cores (2 = the whole machine). Before the first phase "
       "the bench database is vacuumed and analyzed and no autovacuum worker is left running, "
-      "so that the peers' builds leave no PostgreSQL work behind.")
+      "so that no PostgreSQL work left by the peers' builds runs beside the phases.")
     p("")
     if lj:
         p("Write load during the second phase (cs-bench-live): %d conversations (%s turns, "

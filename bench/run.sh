@@ -266,9 +266,11 @@ umask 022
 python3 "$bench/http_paths.py" "$qdir/queries.tsv" >"$out/paths.txt"
 "$bin/cs-bench-synth" --out "$out/live-synth" --conversations 2000 --seed 7 >/dev/null
 
-# The peers' builds above leave PostgreSQL work behind (autovacuum and
-# autoanalyze of the tables they filled): done now, and waited for, so that
-# the HTTP phases share the machine only with what they name.
+# The peers' builds above fill tables of ~150 MB, which autovacuum and
+# autoanalyze may still be working on: that work is done now, and waited
+# for, so that the HTTP phases share the machine only with what they name
+# (the CPU columns show what the rest of the machine took; in the runs of
+# 2026-12-06 it was 0.01 core in the idle phases).
 psql "$pg" -qAt -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null 2>&1 || true
 for _ in $(seq 1 120); do
   n=$(psql "$conninfo dbname=postgres" -qAt -c \
