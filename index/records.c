@@ -435,7 +435,13 @@ void cs_stats_encode(cs_buf *b, const cs_stats *s) {
     cs_buf_varint(b, s->tokens[i]);
   }
   cs_buf_varint(b, s->next_docid);
-  if (s->version) cs_buf_varint(b, s->version);
+  if (!s->version) return;
+  cs_buf_varint(b, s->version);
+  if (!s->prev_version) return;
+  cs_buf_varint(b, s->prev_version);
+  cs_buf_varint(b, (uint64_t)s->nchanges << 1 | (s->many != 0));
+  cs_buf_varint(b, s->changes_len);
+  cs_buf_bytes(b, s->changes, s->changes_len);
 }
 
 int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
@@ -447,7 +453,46 @@ int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
   }
   s->next_docid = cs_rd_u32(&r);
   s->version = r.p < r.end ? cs_rd_varint(&r) : 0;
+  s->prev_version = 0;
+  s->nchanges = 0;
+  s->many = 0;
+  s->changes = NULL;
+  s->changes_len = 0;
+  if (!r.err && r.p < r.end) {
+    s->prev_version = cs_rd_varint(&r);
+    uint64_t nm = cs_rd_varint(&r);
+    uint64_t len = cs_rd_varint(&r);
+    if (r.err || nm >> 1 > CS_OCHANGES_MAX || len > (uint64_t)(r.end - r.p)) return CS_ECORRUPT;
+    s->nchanges = (uint32_t)(nm >> 1);
+    s->many = nm & 1;
+    s->changes = r.p;
+    s->changes_len = (size_t)len;
+    r.p += len;
+  }
   return rd_finish(&r);
+}
+
+/* A change: u8 table (0: CS_T_OWORDS, 1: CS_T_OLEX), u8 length (1 ..
+ * CS_TERM_MAX + 2), the key's bytes. */
+void cs_ochange_put(cs_buf *b, int lex, const char *key, size_t len) {
+  cs_buf_u8(b, (uint8_t)(lex != 0));
+  cs_buf_u8(b, (uint8_t)len);
+  cs_buf_bytes(b, key, len);
+}
+
+int cs_ochanges_each(const cs_stats *s, int (*fn)(void *ctx, int lex, const char *key, size_t len),
+                     void *ctx) {
+  const uint8_t *p = s->changes, *end = p + s->changes_len;
+  uint32_t n = 0;
+  while (p < end) {
+    if (end - p < 2 || p[0] > 1 || p[1] == 0 || p[1] > CS_TERM_MAX + 2 || end - p - 2 < p[1])
+      return CS_ECORRUPT;
+    int rc = fn(ctx, p[0], (const char *)p + 2, p[1]);
+    if (rc) return rc;
+    p += 2 + p[1];
+    n++;
+  }
+  return n == s->nchanges ? 0 : CS_ECORRUPT;
 }
 
 /* ---------------------------------------------------------------- interaction */

@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 10
+#define CS_FORMAT_VERSION 11
 
 typedef struct cs_str {
   const char *p;
@@ -221,7 +221,32 @@ typedef struct cs_stats {
    * snapshots where it is the same hold the same per-owner statistics for
    * that owner: copies made from one serve the other. */
   uint64_t version;
+  /* An owner's record: the version the commit replaced (0: not known), and
+   * the keys of the owner's CS_T_OWORDS and CS_T_OLEX entries that commit
+   * added or removed (past the owner's 8 bytes; not those whose df alone
+   * changed): `nchanges` of them in changes[0..changes_len), read with
+   * cs_ochanges_each; or `many`: more than CS_OCHANGES_MAX, or not known
+   * (a damaged block dropped or counted again). What the query server made
+   * from the version before and no such key reaches holds for this one
+   * (expmemo.h). Points into the value decoded. Written only with a
+   * version. */
+  uint64_t prev_version;
+  uint32_t nchanges;
+  uint8_t many;
+  const uint8_t *changes;
+  size_t changes_len;
 } cs_stats;
+
+/* Keys an owner's record lists at most (else `many`). */
+#define CS_OCHANGES_MAX 64
+
+/* Calls fn for each key of s's changes: lex 1 for CS_T_OLEX, 0 for
+ * CS_T_OWORDS. Returns CS_ECORRUPT when the list is damaged (fn may have
+ * been called for the keys before), fn's nonzero answer, or 0. */
+int cs_ochanges_each(const cs_stats *s, int (*fn)(void *ctx, int lex, const char *key, size_t len),
+                     void *ctx);
+/* Appends one key to a list of changes (the writer's). */
+void cs_ochange_put(cs_buf *b, int lex, const char *key, size_t len);
 
 void cs_doc_encode(cs_buf *b, const cs_doc *d);
 int cs_doc_decode(const void *p, size_t n, cs_doc *d);

@@ -70,6 +70,7 @@ int cs_writer_open(cs_store *s, cs_writer **out) {
   cs_analyzer_set_word_cache(w->an, 1);
   cs_buf_init(&w->buf);
   cs_buf_init(&w->buf2);
+  cs_buf_init(&w->ochg.keys);
   cs_plist_init(&w->tmp);
   int rc = cs_txn_begin(s, 1, &w->txn);
   if (!rc) rc = check_format(w);
@@ -96,6 +97,7 @@ void cs_writer_close(cs_writer *w) {
   cs_textpack_destroy(w->zt);
   cs_buf_free(&w->buf);
   cs_buf_free(&w->buf2);
+  cs__wr_ochanges_free(w);
   cs_plist_free(&w->tmp);
   free(w->ents);
   free(w->cb.kind);
@@ -115,6 +117,7 @@ int cs_writer_begin(cs_writer *w) {
   /* The owners whose per-owner statistics change get a new version at
    * commit (stamp_owners), whichever path writes them. */
   cs_txn_track(w->txn, 1u << CS_T_OLEX | 1u << CS_T_OWORDS | 1u << CS_T_OSTATS);
+  cs__wr_ochanges_reset(w);
   cs_slice v;
   memset(&w->stats, 0, sizeof w->stats);
   w->stats.next_docid = 1;
@@ -211,12 +214,20 @@ static uint64_t fresh_version(void) {
   return v ? v : 1;
 }
 
-static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t version) {
+/* Gives owner `key`'s record (v) a new version; `changes`: what this
+ * transaction added to or removed from its entries (NULL: not known). */
+static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t version,
+                       const cs_buf *changes, uint32_t nchanges, int many) {
   cs_stats st;
   /* Damaged: counted again at its owner's next change; readers find no
    * version meanwhile. */
   if (cs_stats_decode(v.data, v.len, &st)) return 0;
+  st.prev_version = changes ? st.version : 0;
   st.version = version;
+  st.changes = changes ? changes->p : NULL;
+  st.changes_len = changes ? changes->len : 0;
+  st.nchanges = nchanges;
+  st.many = (uint8_t)many;
   cs_buf_reset(&w->buf);
   cs_stats_encode(&w->buf, &st);
   return cs__wr_put_buf(w, CS_T_OSTATS, (const char *)key, 8, &w->buf);
@@ -248,7 +259,7 @@ static int stamp_unversioned(cs_writer *w) {
   if (!rc) rc = keys.err;
   for (size_t i = 0; !rc && i + 8 <= keys.len; i += 8) {
     rc = cs_get(w->txn, CS_T_OSTATS, sl(keys.p + i, 8), &v);
-    if (!rc) rc = put_version(w, keys.p + i, v, version);
+    if (!rc) rc = put_version(w, keys.p + i, v, version, NULL, 0, 0);
   }
   cs_buf_free(&keys);
   return rc ? rc : cs_put(w->txn, CS_T_META, sl("ostats_versions", 15), sl("1", 1));
@@ -264,6 +275,8 @@ static int stamp_owners(cs_writer *w) {
   if (rc || n == 0) return rc;
   cs_txn_track(w->txn, 0); /* the list stays as it is */
   uint64_t version = fresh_version();
+  cs_buf changes;
+  cs_buf_init(&changes);
   for (size_t i = 0; !rc && i < n; i++) {
     uint8_t key[8];
     cs_key_u64(key, owners[i]);
@@ -273,8 +286,13 @@ static int stamp_owners(cs_writer *w) {
       rc = 0;
       continue;
     }
-    if (!rc) rc = put_version(w, key, v, version);
+    uint32_t nc;
+    uint8_t many;
+    cs__wr_ochanges_of(w, owners[i], &changes, &nc, &many);
+    if (!rc) rc = put_version(w, key, v, version, &changes, nc, many);
   }
+  cs_buf_free(&changes);
+  cs__wr_ochanges_reset(w);
   return rc;
 }
 

@@ -3,8 +3,9 @@
  * points and the checkpoint; writer_conv.c: conversations; writer_people.c:
  * people and events; writer_docs.c: texts into pending postings and out of
  * LMDB; writer_flush.c: pending postings into LMDB; writer_passages.c:
- * passages; writer_heal.c: damaged entities; pending.c: the pending map; checksum.c: source
- * checksums. Private to index/writer*.c.
+ * passages; writer_heal.c: damaged entities; writer_ochanges.c: the per-owner keys a commit
+ * added or removed; pending.c: the pending map; checksum.c: source checksums. Private to
+ * index/writer*.c.
  */
 #ifndef CS_WRITER_INT_H
 #define CS_WRITER_INT_H
@@ -92,6 +93,19 @@ struct cs_writer {
     int bad, prev_set;
     uint32_t avg[CS_CB_KINDS]; /* during a flush: the averages the bounds use */
   } cb;
+  /* The per-owner keys this transaction added or removed (writer_ochanges.c),
+   * in the order noted; len 0: the owner's are not known. */
+  struct cs__ochg {
+    struct cs__ochgent {
+      uint64_t owner;
+      uint32_t seq, off; /* off: in keys */
+      uint8_t len, lex;
+    } * v;
+    size_t n, cap;
+    cs_buf keys;
+    int over;   /* more than the writer notes: every owner's are not known */
+    int sorted; /* v is in (owner, seq) order */
+  } ochg;
 };
 
 static inline cs_slice sl(const void *p, size_t n) {
@@ -258,6 +272,18 @@ struct cs__oheal {
  * during this flush. */
 int cs__wr_oheal_covers(const cs_writer *w, const uint8_t *key, size_t len);
 void cs__om_begin(cs__omerge *m, cs_table t);
+
+/* writer_ochanges.c */
+/* Notes owner-prefixed key[0..len) of CS_T_OWORDS or CS_T_OLEX (t) as added
+ * or removed by this transaction. */
+void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len);
+/* Notes that what this transaction changed in owner's entries is not known. */
+void cs__wr_ochange_many(cs_writer *w, uint64_t owner);
+/* The list of owner's changes for its record (records.h): into out (reset
+ * first), with their count and the "many" flag. */
+void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint8_t *many);
+void cs__wr_ochanges_reset(cs_writer *w);
+void cs__wr_ochanges_free(cs_writer *w);
 /* Adds ddf to the df of logical key k[0..len) (be64 owner + term or word;
  * a word's stem replaced by `stem`); an entry left at df 0 is dropped. */
 int cs__om_add(cs_writer *w, cs__omerge *m, const char *k, size_t len, int64_t ddf,

@@ -78,6 +78,7 @@ static int heal(cs_writer *w, cs__omerge *m) {
   cs_buf_reset(&m->arena);
   if (m->bklen < 8) return 0;
   uint64_t owner = cs_be64_get(m->bkey);
+  cs__wr_ochange_many(w, owner);                              /* what its entries were is lost */
   int upto = m->bounded && memcmp(m->bound, m->bkey, 8) == 0; /* else: the owner's end */
   cs_log(CS_LOG_WARN, "%s of owner %" PRIu64 ": damaged block in the index; %s",
          m->t == CS_T_OLEX ? "lexicon" : "word table", owner,
@@ -203,6 +204,7 @@ static int load(cs_writer *w, cs__omerge *m, const uint8_t *key, size_t len) {
              m->t == CS_T_OLEX ? "per-owner lexicon" : "per-owner word table", bk.len);
       m->n = 0;
       cs_buf_reset(&m->arena);
+      if (bk.len >= 8) cs__wr_ochange_many(w, cs_be64_get(bk.data));
       uint8_t *copy = malloc(bk.len); /* bk lies in the page the delete changes */
       if (!copy) {
         rc = CS_ENOMEM;
@@ -352,10 +354,12 @@ int cs__om_add(cs_writer *w, cs__omerge *m, const char *k, size_t len, int64_t d
     if (found) {
       memmove(&m->e[m->at], &m->e[m->at + 1], (m->n - m->at - 1) * sizeof *m->e);
       m->n--;
+      cs__wr_ochange(w, m->t, key, len);
     }
     return 0;
   }
   if (!found) {
+    cs__wr_ochange(w, m->t, key, len);
     if (insert_at(m)) return CS_ENOMEM;
     m->e[m->at].koff = m->arena.len;
     m->e[m->at].klen = (uint32_t)len;

@@ -173,11 +173,37 @@ typedef struct fuzzy_ctx {
   size_t dead_len;
   const char *stem; /* the query word's stem */
   size_t stem_len;
-  int word_known; /* the query word itself is in the index */
-  int stems;      /* walking CS_T_LEX (stems) rather than CS_T_WORDS */
-  size_t kplen;   /* keys start with the scope's prefix (tstats.h) */
-  int ascii_key;  /* the key looked at has one byte per code point */
+  int word_known;  /* the query word itself is in the index */
+  int stems;       /* walking CS_T_LEX (stems) rather than CS_T_WORDS */
+  size_t kplen;    /* keys start with the scope's prefix (tstats.h) */
+  int ascii_key;   /* the key looked at has one byte per code point */
+  cs__recipe *rec; /* notes the keys within reach (NULL: none) */
 } fuzzy_ctx;
+
+/* Notes key[0..len) (past the scope's prefix), at distance d, in f's
+ * recipe. */
+static void rec_key(fuzzy_ctx *f, const char *key, size_t len, int d) {
+  cs__recipe *r = f->rec;
+  if (!r || !r->ok) return;
+  if (len == 0 || len > 255 || r->len + 2 + len > CS__RECIPE_BYTES) {
+    r->ok = 0;
+    return;
+  }
+  r->bytes[r->len] = (uint8_t)((f->stems ? 0x80 : 0) | d);
+  r->bytes[r->len + 1] = (uint8_t)len;
+  memcpy(r->bytes + r->len + 2, key, len);
+  r->len = (uint16_t)(r->len + 2 + len);
+}
+
+/* A walk ended, having used visits and seeks, cut short by its bounds or
+ * not. */
+static void rec_walk(fuzzy_ctx *f, size_t visits, size_t seeks, int cut) {
+  cs__recipe *r = f->rec;
+  if (!r) return;
+  if (cut) r->ok = 0;
+  if (visits > r->visits) r->visits = (uint32_t)visits;
+  if (seeks > r->seeks) r->seeks = (uint32_t)seeks;
+}
 
 /* Computes row i (1-based) of the table for key code point k[i-1]: only
  * the band |i - j| <= maxd (Ukkonen), since a cell outside it is more than
@@ -269,6 +295,7 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
   int n = decode(key.data, key.len, cp, ends, MAXCP);
   int d;
   if (fuzzy_rows(f, full, cp, n, ends, -1, &d)) return 1;
+  if (d <= f->maxd) rec_key(f, key.data, key.len, d);
   if (d <= f->maxd && f->stems) {
     cs_lex lx;
     /* The key is the stem itself (passage terms start with a byte no
@@ -276,11 +303,15 @@ static int fuzzy_key(fuzzy_ctx *f, cs_slice full, cs_slice val) {
     if (cs_corrupt_rc(cs_lex_decode(val.data, val.len, &lx), f->kplen ? CS_T_OLEX : CS_T_LEX,
                       full) == 0)
       fuzzy_match(f, d, key.data, key.len, lx.df);
+    else if (f->rec)
+      f->rec->ok = 0;
   } else if (d <= f->maxd) {
     cs_word w;
     if (cs_corrupt_rc(cs_word_decode(val.data, val.len, &w), f->kplen ? CS_T_OWORDS : CS_T_WORDS,
                       full) == 0)
       fuzzy_match(f, d, w.stem.p, w.stem.len, w.df);
+    else if (f->rec)
+      f->rec->ok = 0;
   }
   return 0;
 }
@@ -294,6 +325,10 @@ static int fuzzy_ent(fuzzy_ctx *f, const cs__lexarr *a, const cs__lexent *e, int
   int d;
   uint32_t buf[MAXCP];
   if (fuzzy_rows(f, full, cs__lexent_cps(a, e, buf), e->ncp, NULL, lcp, &d)) return 1;
+  if (d <= f->maxd) {
+    rec_key(f, (const char *)full.data + f->kplen, full.len - f->kplen, d);
+    if (!e->ok && f->rec) f->rec->ok = 0;
+  }
   if (d <= f->maxd && e->ok) {
     if (f->stems)
       fuzzy_match(f, d, (const char *)full.data + f->kplen, full.len - f->kplen, e->df);
@@ -340,12 +375,17 @@ static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size
   int sought = 1;         /* i was reached by a seek (not stepped to from i - 1) */
   unsigned run_b = 0;     /* since prev: the least lcpb (bytes shared) */
   int run_c = 0;          /* ... and lcpc (code points shared) */
+  int cut = 0;
   for (;;) {
     if (i >= a->n) break;
     const cs__lexent *e = &a->e[i];
     int in = sought ? e->klen >= plen && memcmp(a->bytes + e->key, pfx, plen) == 0
                     : e->lcpb >= plen; /* i - 1 starts with pfx */
-    if (!in || visits++ >= FUZZY_VISITS) break;
+    if (!in) break;
+    if (visits++ >= FUZZY_VISITS) {
+      cut = 1;
+      break;
+    }
     if (!sought && prev != SIZE_MAX) {
       if (e->lcpb < run_b) run_b = e->lcpb;
       if (e->lcpc < run_c) run_c = e->lcpc;
@@ -362,7 +402,10 @@ static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size
           continue;
         }
         size_t n = successor(f->dead, f->dead_len);
-        if (!n || ++seeks > FUZZY_SEEKS) break;
+        if (!n || ++seeks > FUZZY_SEEKS) {
+          cut = 1;
+          break;
+        }
         /* The first key past the prefix: the first entry sharing less of
          * it with the one before, when near; else a search. */
         size_t j = i + 1, near = i + 64 < a->n ? i + 64 : a->n;
@@ -397,13 +440,14 @@ static void walk_arr(fuzzy_ctx *f, const cs__lexarr *a, const uint8_t *pfx, size
     i++;
     sought = 0;
   }
+  rec_walk(f, visits, seeks, cut);
 }
 
 /* Walks CS_T_WORDS for the surface words within maxd edits of the query
  * word, or (stems) CS_T_LEX for the stems within maxd edits of its stem
  * (the scope's tables): over arr, their copy in RAM, when not NULL. */
 static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int word_known, int stems,
-                      const cs__lexarr *arr, cands *c) {
+                      const cs__lexarr *arr, cs__recipe *rec, cands *c) {
   fuzzy_ctx *f = calloc(1, sizeof *f);
   if (!f) return CS_ENOMEM;
   f->c = c;
@@ -413,6 +457,7 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   f->stem_len = w->term_len;
   f->word_known = word_known;
   f->stems = stems;
+  f->rec = rec;
   const char *q = stems ? w->term : w->word;
   size_t qlen = stems ? w->term_len : w->word_len;
   uint32_t ends[MAXCP + 1];
@@ -437,7 +482,12 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
   cs_slice k, v;
   rc = wc_seek(&wc, (cs_slice){pfx, plen}, &k, &v);
   size_t visits = 0, seeks = 0, steps = 0;
-  while (rc == 0 && starts_with(k, pfx, plen) && visits++ < FUZZY_VISITS) {
+  int cut = 0;
+  while (rc == 0 && starts_with(k, pfx, plen)) {
+    if (visits++ >= FUZZY_VISITS) {
+      cut = 1;
+      break;
+    }
     if (f->dead_len && starts_with(k, f->dead, f->dead_len)) {
       if (++steps <= DEAD_STEPS) {
         rc = wc_next(&wc, &k, &v);
@@ -445,7 +495,10 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
       }
       size_t n = successor(f->dead, f->dead_len);
       f->dead_len = 0;
-      if (!n || ++seeks > FUZZY_SEEKS) break;
+      if (!n || ++seeks > FUZZY_SEEKS) {
+        cut = 1;
+        break;
+      }
       rc = wc_seek(&wc, (cs_slice){f->dead, n}, &k, &v);
       continue;
     }
@@ -455,6 +508,7 @@ static int fuzzy_walk(const cs__tstats *ts, const cs__qword *w, int maxd, int wo
     rc = wc_next(&wc, &k, &v);
   }
   if (rc == CS_ENOTFOUND) rc = 0;
+  rec_walk(f, visits, seeks, cut || rc);
 out:
   cs_rcur_close(wc.cur);
   free(f);
@@ -482,6 +536,83 @@ int cs__edit_distance(const char *a, size_t alen, const char *b, size_t blen, in
 static int stem_edits(const char *s, size_t n) {
   int c = count_cp(s, n);
   return c <= 4 ? 0 : c <= 8 ? 1 : 2;
+}
+
+/* The typo budget of the words walk and of the terms walk (0: not walked)
+ * for word w with `edits`. */
+static int words_edits(const cs__qword *w, int edits) {
+  return edits <= 0 || w->number ? 0 : edits > 2 ? 2 : edits;
+}
+
+static int terms_edits(const cs__qword *w, int edits) {
+  if (!words_edits(w, edits) || w->stop) return 0;
+  int se = stem_edits(w->term, w->term_len);
+  return se > edits ? edits : se;
+}
+
+/* ---------------------------------------------------------------- recipes */
+
+int cs__recipe_reached(const cs__qword *w, int edits, int lex, const char *key, size_t len) {
+  int maxd = lex ? terms_edits(w, edits) : words_edits(w, edits);
+  if (!maxd) return 0;
+  const char *q = lex ? w->term : w->word;
+  size_t qlen = lex ? w->term_len : w->word_len;
+  /* The walks look at the keys that share the word's first character. */
+  size_t first = cp_bytes((const uint8_t *)q, qlen, 1);
+  if (!first || len < first || memcmp(key, q, first) != 0) return 0;
+  return cs__edit_distance(key, len, q, qlen, maxd) <= maxd;
+}
+
+int cs__recipe_carry(cs__recipe *r, uint32_t changes) {
+  if (!r->ok) return 0;
+  uint64_t n = (uint64_t)r->changes + changes;
+  r->changes = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  /* A key added or removed adds at most one visit (itself, or a key no
+   * longer under a dead prefix) and one seek (a run of dead keys grown
+   * past DEAD_STEPS) to a walk: counted as DEAD_STEPS + 2 and 2. */
+  return r->visits + n * (DEAD_STEPS + 2) < FUZZY_VISITS && r->seeks + n * 2 < FUZZY_SEEKS;
+}
+
+static _Atomic uint64_t replayed;
+
+uint64_t cs__expand_replayed(void) {
+  return replayed;
+}
+
+/* The typo walks of word w made again from rec, the keys they found at
+ * an earlier version of the owner: each looked up in the scope, its
+ * match judged as the walk judged it. Returns 1 when a key is not there
+ * any more (or cannot be read): walk instead. */
+static int replay(const cs__tstats *ts, const cs__qword *w, int edits, int known,
+                  const cs__recipe *rec, cands *c) {
+  fuzzy_ctx *f = calloc(1, sizeof *f);
+  if (!f) return CS_ENOMEM;
+  f->c = c;
+  f->stem = w->term;
+  f->stem_len = w->term_len;
+  f->word_known = known;
+  int rc = 0;
+  for (size_t i = 0; !rc && i + 2 <= rec->len;) {
+    int stems = rec->bytes[i] >> 7, d = rec->bytes[i] & 0x7F;
+    size_t len = rec->bytes[i + 1];
+    const char *key = (const char *)rec->bytes + i + 2;
+    i += 2 + len;
+    f->stems = stems;
+    f->maxd = stems ? terms_edits(w, edits) : words_edits(w, edits);
+    if (i > rec->len || d > f->maxd) {
+      rc = 1;
+    } else if (stems) {
+      cs_lex lx;
+      rc = cs__ts_lex(ts, key, len, &lx) ? 1 : 0;
+      if (!rc) fuzzy_match(f, d, key, len, lx.df);
+    } else {
+      cs_word wd;
+      rc = cs__ts_word(ts, key, len, &wd) ? 1 : 0;
+      if (!rc) fuzzy_match(f, d, wd.stem.p, wd.stem.len, wd.df);
+    }
+  }
+  free(f);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- merge */
@@ -553,7 +684,12 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
   /* An expansion already made on this snapshot. */
   cs__expmemo *memo = cs__expmemo_get(lc, ts);
   cs__expkey mk = {(uint8_t)ts->own, ts->owner, w, (uint8_t)prefix, (uint8_t)edits, cap};
-  if (memo && cs__expmemo_find(memo, &mk, out, n)) goto synonyms;
+  /* What the walks find, kept with the expansion; or, from an expansion
+   * made at the owner's version before, what they found then. */
+  cs__recipe *rec = memo ? malloc(sizeof *rec) : NULL;
+  int found = memo ? cs__expmemo_find(memo, &mk, out, n, rec) : 0;
+  if (found == 1) goto synonyms;
+  int again = found == 2 && rec; /* look the keys found up rather than walk */
   /* The analyzer's stem; and the stem the index recorded for the folded
    * word, which differs when Snowball saw accents at index time that the
    * query lacks ("convalidacion" vs "convalidación"). */
@@ -584,10 +720,22 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (rc > 0) rc = 0;
     if (rc) goto out;
   }
-  if (edits > 0 && !w->number) {
+  if (again) {
+    size_t before = c.n;
+    rc = replay(ts, w, edits, known, rec, &c);
+    if (rc == 1) { /* walk instead */
+      c.n = before;
+      again = 0;
+      rc = 0;
+    }
+    if (rc) goto out;
+    if (again) replayed++;
+  }
+  if (rec && !again) *rec = (cs__recipe){.ok = 1};
+  if (edits > 0 && !w->number && !again) {
     if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
     int64_t t0 = !words && owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
-    rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, &c);
+    rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, rec, &c);
     if (t0)
       cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, cs_clock_ns(CLOCK_MONOTONIC) - t0);
     if (rc) goto out;
@@ -596,12 +744,11 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
      * "desahuzi") is two edits from no form of "desahuciaron" but one from
      * its stem "desahuci". The stem gets its own budget by its length, so
      * a short stem ("cas") gets no typo. */
-    int se = stem_edits(w->term, w->term_len);
-    if (se > edits) se = edits;
-    if (se > 0 && !w->stop) {
+    int se = terms_edits(w, edits);
+    if (se > 0) {
       lex = cs__lexcache_get(lc, ts->r, cs__ts_lex_table(ts), ts->owner, ts->version);
       t0 = !lex && owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
-      rc = fuzzy_walk(ts, w, se, known, 1, lex, &c);
+      rc = fuzzy_walk(ts, w, se, known, 1, lex, rec, &c);
       if (t0)
         cs__lexcache_owe(lc, cs__ts_lex_table(ts), ts->owner, cs_clock_ns(CLOCK_MONOTONIC) - t0);
       if (rc) goto out;
@@ -647,7 +794,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
     v->df = lx.df;
   }
-  if (memo) cs__expmemo_put(memo, &mk, out, *n);
+  if (memo) cs__expmemo_put(memo, &mk, out, *n, rec);
 synonyms:
   if (!w->stop && !w->quoted) rc = add_synonyms(ts, w, out, n);
 out:
@@ -655,5 +802,6 @@ out:
   cs__lexarr_release(lc, words);
   cs__lexarr_release(lc, lex);
   free(c.v);
+  free(rec);
   return rc;
 }

@@ -38,6 +38,29 @@ typedef struct cs__variant {
   uint64_t df;   /* documents holding the term (CS_T_LEX) */
 } cs__variant;
 
+/* What the typo walks of one expansion found, kept beside it (expmemo.h):
+ * the keys within the walks' reach, so that at an owner's next version,
+ * when no key the commit added or removed reaches them (records.h), the
+ * expansion is made again by looking those keys up instead of walking.
+ * Each key: u8 (1 << 7: a stem of the terms walk | its distance), u8
+ * length, its bytes (past the owner's 8). */
+#define CS__RECIPE_BYTES 1024
+typedef struct cs__recipe {
+  uint8_t ok;             /* complete: the walks ended within their bounds, every key fit */
+  uint16_t len;           /* bytes[0..len) */
+  uint32_t visits, seeks; /* the most one walk used of FUZZY_VISITS, FUZZY_SEEKS */
+  uint32_t changes;       /* keys added or removed since the walks */
+  uint8_t bytes[CS__RECIPE_BYTES];
+} cs__recipe;
+
+/* Whether key[0..len) of the scope's CS_T_OLEX (lex) or CS_T_OWORDS, added
+ * or removed, may change what the typo walks of word w with `edits` find. */
+int cs__recipe_reached(const cs__qword *w, int edits, int lex, const char *key, size_t len);
+/* Counts `changes` more keys added or removed since r's walks; returns
+ * whether walking again would still stay within the walks' bounds (each
+ * such key adds at most a visit and a seek to a walk: counted generously). */
+int cs__recipe_carry(cs__recipe *r, uint32_t changes);
+
 /* Fills out[0..*n) with the terms word `w` matches: its exact term(s)
  * first, then typo matches (fewest edits, most frequent first) and prefix
  * matches (most frequent first), at most `cap` (<= CS__EXPAND_MAX) in all;
@@ -50,6 +73,10 @@ typedef struct cs__variant {
  * Returns 0 or a CS_E* error (CS_ENOMEM, CS_ECORRUPT). */
 int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, uint32_t cap,
                cs__variant *out, uint32_t *n);
+
+/* Expansions made again from their recipes so far (all views), for
+ * tests. */
+uint64_t cs__expand_replayed(void);
 
 /* Optimal-string-alignment distance between two UTF-8 strings, stopping
  * early once it exceeds `max` (returns max + 1 then). For tests. */

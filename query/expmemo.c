@@ -1,10 +1,17 @@
 /*
  * Term expansions remembered per snapshot (see expmemo.h): a chained hash
- * table under its own lock; entries are copied in and out whole.
+ * table under its own lock; entries are copied in and out whole. An
+ * owner's entry keeps the recipe of its walks (expand.h) after its
+ * variants; one passed on from the owner's version before has the recipe
+ * alone (stale) until it is made again.
  */
 #include "expmemo.h"
 
+#include "corrupt.h"
 #include "errors.h"
+#include "records.h"
+#include "store.h"
+#include "varint.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,7 +29,11 @@ typedef struct entry {
   uint8_t term_len, word_len;
   char term[CS_TERM_MAX + 1], word[CS_TERM_MAX + 1];
   uint32_t n;
-  cs__variant v[]; /* n */
+  uint8_t stale;   /* the recipe alone: v[] is not this version's */
+  uint8_t has_rec; /* a complete recipe follows v[] */
+  uint16_t rlen;
+  uint32_t visits, seeks, changes; /* the recipe's (expand.h) */
+  cs__variant v[];                 /* n; then the recipe's rlen bytes */
 } entry;
 
 struct cs__expmemo {
@@ -30,7 +41,16 @@ struct cs__expmemo {
   pthread_mutex_t lock;
   entry *b[MEMO_BUCKETS];
   size_t bytes, cap;
+  int owner; /* one owner's table: recipes kept */
 };
+
+static size_t entry_size(uint32_t n, size_t rlen) {
+  return sizeof(entry) + n * sizeof(cs__variant) + rlen;
+}
+
+static uint8_t *recipe_of(entry *e) {
+  return (uint8_t *)&e->v[e->n];
+}
 
 static void clear(cs__expmemo *m) {
   for (size_t i = 0; i < MEMO_BUCKETS; i++) {
@@ -50,14 +70,92 @@ static void memo_free(cs__snapobj *o) {
   free(m);
 }
 
-static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
-  (void)r;
-  (void)owner;
+/* The keys an owner's commit added or removed (records.h). */
+typedef struct changes {
+  uint32_t n;
+  uint8_t lex[CS_OCHANGES_MAX], len[CS_OCHANGES_MAX];
+  const char *key[CS_OCHANGES_MAX];
+} changes;
+
+static int change_add(void *ctx, int lex, const char *key, size_t len) {
+  changes *c = ctx;
+  if (c->n >= CS_OCHANGES_MAX) return CS_ECORRUPT;
+  c->lex[c->n] = (uint8_t)lex;
+  c->len[c->n] = (uint8_t)len;
+  c->key[c->n++] = key;
+  return 0;
+}
+
+/* Whether entry e's recipe still holds after changes ch; counts them in
+ * (e is the copy). */
+static int carries(entry *e, const changes *ch) {
+  if (!e->has_rec) return 0;
+  cs__recipe r = {.ok = 1, .visits = e->visits, .seeks = e->seeks, .changes = e->changes};
+  if (!cs__recipe_carry(&r, ch->n)) return 0;
+  e->changes = r.changes;
+  cs__qword w;
+  memset(&w, 0, sizeof w);
+  memcpy(w.term, e->term, e->term_len);
+  memcpy(w.word, e->word, e->word_len);
+  w.term_len = e->term_len;
+  w.word_len = e->word_len;
+  w.stop = e->stop;
+  w.number = e->number;
+  for (uint32_t i = 0; i < ch->n; i++) {
+    if (cs__recipe_reached(&w, e->edits, ch->lex[i], ch->key[i], ch->len[i])) return 0;
+  }
+  return 1;
+}
+
+/* Passes the entries of prev, the owner's table at the version before
+ * the one r reads, whose recipes no key the commit in between added or
+ * removed reaches (its record, records.h), on to m as recipes. */
+static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, uint64_t owner) {
+  cs_stats st;
+  if (cs_reader_owner_stats(r, owner, &st) || !st.prev_version ||
+      st.prev_version != prev->o.version || st.many)
+    return;
+  changes ch = {0};
+  if (cs_ochanges_each(&st, change_add, &ch)) {
+    uint8_t key[8];
+    cs_be64_put(key, owner);
+    cs_corrupt(CS_T_OSTATS, (cs_slice){key, 8}); /* reported; nothing carried */
+    return;
+  }
+  pthread_mutex_lock(&prev->lock);
+  for (size_t i = 0; i < MEMO_BUCKETS; i++) {
+    for (const entry *e = prev->b[i]; e; e = e->next) {
+      if (!e->has_rec) continue;
+      size_t size = entry_size(0, e->rlen);
+      if (m->bytes + size > m->cap) goto done;
+      entry *x = malloc(size);
+      if (!x) goto done;
+      memcpy(x, e, sizeof *x);
+      memcpy(&x->v[0], (const uint8_t *)&e->v[e->n], e->rlen);
+      x->n = 0;
+      x->stale = 1;
+      if (!carries(x, &ch)) {
+        free(x);
+        continue;
+      }
+      x->next = m->b[i];
+      m->b[i] = x;
+      m->bytes += size;
+    }
+  }
+done:
+  pthread_mutex_unlock(&prev->lock);
+}
+
+static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
+                      cs__snapobj **out) {
   cs__expmemo *m = calloc(1, sizeof *m);
   if (!m) return CS_ENOMEM;
   pthread_mutex_init(&m->lock, NULL);
   m->o.free = memo_free;
-  m->cap = slot == CS__SC_OMEMO ? OWNER_MEMO_BYTES : MEMO_BYTES;
+  m->owner = slot == CS__SC_OMEMO;
+  m->cap = m->owner ? OWNER_MEMO_BYTES : MEMO_BYTES;
+  if (m->owner && prev) carry(m, (cs__expmemo *)prev, r, owner);
   *out = &m->o;
   return 0;
 }
@@ -103,26 +201,38 @@ static int same(const entry *e, uint64_t h, const cs__expkey *k) {
          !memcmp(e->term, w->term, w->term_len) && !memcmp(e->word, w->word, w->word_len);
 }
 
-int cs__expmemo_find(cs__expmemo *m, const cs__expkey *k, cs__variant *out, uint32_t *n) {
+int cs__expmemo_find(cs__expmemo *m, const cs__expkey *k, cs__variant *out, uint32_t *n,
+                     cs__recipe *rec) {
   uint64_t h = key_hash(k);
   int found = 0;
   pthread_mutex_lock(&m->lock);
-  for (const entry *e = m->b[h % MEMO_BUCKETS]; e; e = e->next) {
-    if (same(e, h, k)) {
+  for (entry *e = m->b[h % MEMO_BUCKETS]; e; e = e->next) {
+    if (!same(e, h, k)) continue;
+    if (!e->stale) {
       memcpy(out, e->v, e->n * sizeof *out);
       *n = e->n;
       found = 1;
-      break;
+    } else if (rec) {
+      rec->ok = 1;
+      rec->len = e->rlen;
+      rec->visits = e->visits;
+      rec->seeks = e->seeks;
+      rec->changes = e->changes;
+      memcpy(rec->bytes, recipe_of(e), e->rlen);
+      found = 2;
     }
+    break;
   }
   pthread_mutex_unlock(&m->lock);
   return found;
 }
 
-void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out, uint32_t n) {
+void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out, uint32_t n,
+                     const cs__recipe *rec) {
   const cs__qword *w = k->w;
   if (w->term_len > CS_TERM_MAX || w->word_len > CS_TERM_MAX) return;
-  size_t size = sizeof(entry) + n * sizeof *out;
+  int keep = m->owner && rec && rec->ok;
+  size_t size = entry_size(n, keep ? rec->len : 0);
   entry *e = malloc(size);
   if (!e) return;
   memset(e, 0, sizeof *e);
@@ -140,14 +250,28 @@ void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out
   memcpy(e->word, w->word, w->word_len);
   e->n = n;
   memcpy(e->v, out, n * sizeof *out);
+  if (keep) {
+    e->has_rec = 1;
+    e->rlen = rec->len;
+    e->visits = rec->visits;
+    e->seeks = rec->seeks;
+    e->changes = rec->changes;
+    memcpy(recipe_of(e), rec->bytes, rec->len);
+  }
   pthread_mutex_lock(&m->lock);
   entry **b = &m->b[e->hash % MEMO_BUCKETS];
-  for (const entry *x = *b; x; x = x->next) {
-    if (same(x, e->hash, k)) { /* another thread was first */
+  for (entry **x = b; *x; x = &(*x)->next) {
+    if (!same(*x, e->hash, k)) continue;
+    if (!(*x)->stale) { /* another thread was first */
       pthread_mutex_unlock(&m->lock);
       free(e);
       return;
     }
+    entry *old = *x; /* the recipe it was made from */
+    *x = old->next;
+    m->bytes -= entry_size(0, old->rlen);
+    free(old);
+    break;
   }
   if (m->bytes + size > m->cap) clear(m);
   e->next = m->b[e->hash % MEMO_BUCKETS];

@@ -10,7 +10,12 @@
  * and popular words recur across people. A portal caller's expansions
  * depend on its owner's statistics alone: they have a table per owner,
  * kept across the commits that leave that owner's version (records.h) as
- * it is.
+ * it is. A commit that gives the owner a new version lists the keys it
+ * added to or removed from the owner's words and terms: the expansions of
+ * the version before whose typo walks no such key reaches (expand.h,
+ * cs__recipe_reached) pass to the new version's table as recipes, made
+ * again on their next use by looking up the keys their walks had found
+ * (each key's stem and df as this version has them), not by walking.
  *
  * The table holds at most 4 MB of expansions (an owner's 256 KB); a full
  * table is emptied.
@@ -41,11 +46,15 @@ typedef struct cs__expmemo cs__expmemo;
 cs__expmemo *cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts);
 void cs__expmemo_release(cs__snapcache *c, cs__expmemo *m); /* NULL m: no-op */
 
-/* Copies the expansion of k into out[0..*n) and returns 1, or returns 0
- * when the table does not have it. */
-int cs__expmemo_find(cs__expmemo *m, const cs__expkey *k, cs__variant *out, uint32_t *n);
-/* Remembers out[0..n) as the expansion of k (dropped silently when memory
- * is short). */
-void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out, uint32_t n);
+/* Copies the expansion of k into out[0..*n) and returns 1; or, when the
+ * table has only its recipe from the owner's version before, copies that
+ * into *rec (when not NULL) and returns 2; else returns 0. */
+int cs__expmemo_find(cs__expmemo *m, const cs__expkey *k, cs__variant *out, uint32_t *n,
+                     cs__recipe *rec);
+/* Remembers out[0..n) as the expansion of k, with the recipe of its walks
+ * when rec is complete (an owner's table only; dropped silently when
+ * memory is short). */
+void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out, uint32_t n,
+                     const cs__recipe *rec);
 
 #endif

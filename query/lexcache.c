@@ -176,7 +176,8 @@ static void trim(void **p, size_t n) {
 
 /* A copy of the kind's table (of one owner's part for the owner tables)
  * as r's snapshot holds it. */
-static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj **out) {
+static int build(cs_reader *r, int kind, uint64_t owner, cs__snapobj *prev, cs__snapobj **out) {
+  (void)prev;
   *out = NULL;
   lexbuf *b = calloc(1, sizeof *b);
   if (!b) return CS_ENOMEM;

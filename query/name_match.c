@@ -264,7 +264,8 @@ static int ptr_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
+static int nw_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev, cs__snapobj **out) {
+  (void)prev;
   (void)slot;
   (void)owner;
   *out = NULL;

@@ -82,7 +82,8 @@ static int range_cmp(const void *a, const void *b) {
   return x->f < y->f ? -1 : x->f > y->f;
 }
 
-static int build(cs_reader *r, int slot, uint64_t employee, cs__snapobj **out) {
+static int build(cs_reader *r, int slot, uint64_t employee, cs__snapobj *prev, cs__snapobj **out) {
+  (void)prev;
   (void)slot;
   *out = NULL;
   owned *x = calloc(1, sizeof *x);
@@ -110,8 +111,10 @@ static int build(cs_reader *r, int slot, uint64_t employee, cs__snapobj **out) {
 }
 
 /* build, for the cache: marked before the cache shares it. */
-static int build_kept(cs_reader *r, int slot, uint64_t employee, cs__snapobj **out) {
-  int rc = build(r, slot, employee, out);
+static int build_kept(cs_reader *r, int slot, uint64_t employee, cs__snapobj *prev,
+                      cs__snapobj **out) {
+  (void)prev;
+  int rc = build(r, slot, employee, NULL, out);
   if (*out) ((cs__owned *)*out)->cached = 1;
   return rc;
 }
@@ -125,7 +128,7 @@ int cs__owned_get(cs__snapcache *c, cs_reader *r, uint64_t employee, cs__owned *
   /* Not kept (too soon after the last one made, or no cache): read for
    * this search alone. */
   *out = NULL;
-  int rc = build(r, CS__SC_OWNED, employee, &o);
+  int rc = build(r, CS__SC_OWNED, employee, NULL, &o);
   if (!rc) *out = (cs__owned *)o;
   return rc;
 }

@@ -230,9 +230,11 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
   }
   s->building = 1;
   uint32_t owes = s->owes; /* not the walks of the views that find it being made */
+  cs__snapobj *prev = version && s->cur && s->cur->version ? s->cur : NULL;
+  if (prev) prev->refs++;
   pthread_mutex_unlock(&c->lock);
   cs__snapobj *o = NULL;
-  int rc = make(r, i, owner, &o);
+  int rc = make(r, i, owner, prev, &o);
   if (o) {
     o->snap = snap;
     o->version = version;
@@ -282,6 +284,7 @@ cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, u
     if (owner_kind(i) && capped(i)) c->owner_bytes += o->bytes;
     o = NULL;
   }
+  if (prev && --prev->refs == 0) prev->free(prev);
   pthread_mutex_unlock(&c->lock);
   if (o) o->free(o);
   return got;

@@ -74,8 +74,11 @@ cs__snapcache *cs__snapcache_current(void);
  * one kept, or one `build` makes now from r when the one kept is older and
  * the build rate allows; else NULL (read the index instead: also when
  * build fails, whatever its CS_E* code, tried again 10x later). `owner`:
- * the owner tables' slots only. */
-typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out);
+ * the owner tables' slots only. `prev`, given to build: the object it
+ * replaces, made at the owner's version before (held during the build;
+ * cs__snapcache_obtain_owner only, else NULL). */
+typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
+                              cs__snapobj **out);
 cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,
                                   cs__snap_build build);
 /* The same for an owner slot whose object depends on that owner's

@@ -43,6 +43,7 @@
 #include "errors.h"
 #include "expand.h"
 #include "internal.h"
+#include "jtext.h"
 #include "lexcache.h"
 #include "search.h"
 #include "store.h"
@@ -2024,7 +2025,9 @@ static void test_lexicon_follows(const char *tmp) {
            "the name: admin and owner find it, another owner does not");
 }
 
-static int failing_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
+static int failing_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
+                         cs__snapobj **out) {
+  (void)prev;
   (void)r;
   (void)slot;
   (void)owner;
@@ -2140,7 +2143,9 @@ static size_t slow_bytes;
 
 /* An object that takes slow_ms to make (30 ms: its kind's budget then
  * holds the next one back for ~3 s) and counts slow_bytes. */
-static int slow_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj **out) {
+static int slow_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
+                      cs__snapobj **out) {
+  (void)prev;
   (void)r;
   (void)slot;
   (void)owner;
@@ -2325,6 +2330,122 @@ static void test_owner_versions(const char *tmp) {
   json_int_t t = box_total(&d, "zumbrak");
   th_check(t == 2, "a rewrite with the same counts: the new word found by a typo (%d found)",
            (int)t);
+}
+
+/* A word of test_expansion_carry: "m" and 4 or 5 letters of a small
+ * alphabet, so that a commit often adds a word within a typo of another. */
+static void carry_word(uint64_t *s, char *w) {
+  static const char al[] = "aelrm";
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  int n = 5 + (int)(*s % 2);
+  w[0] = 'm';
+  for (int i = 1; i < n; i++) {
+    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+    w[i] = al[*s % 5];
+  }
+  w[n] = 0;
+}
+
+/* A search by c on the engine's index with nothing kept per snapshot:
+ * every expansion walks the index. */
+static json_t *run_uncached(const cs_caller *c, const cs_search_params *p) {
+  cs_analyzer *a = cs__analyzer_get();
+  cs_engine_error err;
+  cs_view v;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs__search_opts o;
+  cs__search_defaults(&o);
+  o.turns = cs_view_turns(&v);
+  if (cs_view_convs(&v, &o.convs)) die("convs");
+  cs__snapcache *kept = cs__snapcache_set_current(NULL);
+  cs_jtext t = {NULL, 0, 0, 0};
+  int rc = cs__search_text(v.r, a, c, p, &o, 17, &t, &err);
+  cs__snapcache_set_current(kept);
+  cs_view_end(engine, &v);
+  cs__analyzer_put(a);
+  if (rc) die("search %s: %s", p->q, err.message);
+  size_t len;
+  char *text = cs_jtext_finish(&t, &len);
+  json_error_t je;
+  json_t *out = text ? json_loadb(text, len, JSON_ALLOW_NUL, &je) : NULL;
+  free(text);
+  if (!out) die("search %s: no answer", p->q);
+  return out;
+}
+
+/* An owner's expansions passed on across its commits (expmemo.h): after
+ * each of a series of commits that add and remove the owner's words, the
+ * engine that kept its expansions answers every search-box query exactly
+ * as a search that keeps nothing (the whole answer: hits, scores,
+ * snippets), and some of its expansions were made again from their
+ * recipes rather than walked. */
+static void test_expansion_carry(const char *tmp) {
+  const cs_caller o = {CS_CALLER_PORTAL, 5300};
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  enum { NQ = 24 };
+  char q[NQ][32];
+  for (int i = 0; i < NQ; i++) {
+    char a[8], b[8];
+    carry_word(&s, a);
+    carry_word(&s, b);
+    if (i < 12)
+      snprintf(q[i], sizeof q[i], "%s", a);
+    else if (i < 18)
+      snprintf(q[i], sizeof q[i], "%s %.3s", a, b); /* the last word a prefix */
+    else
+      snprintf(q[i], sizeof q[i], "%s %s", a, b);
+  }
+  uint64_t replayed0 = cs__expand_replayed();
+  int bad = 0, steps = 30;
+  for (int step = 0; step < steps && bad < 3; step++) {
+    char text[1024];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "patient 3300 5300 Nora Prado\n"
+                                "conv %d 3300 5300 2024-07-%02d | |\n"
+                                "turn 0 beneficiary - - Voz |",
+                                7300 + step, 1 + step % 28);
+    for (int i = 0; i < 6; i++) {
+      char w[8];
+      carry_word(&s, w);
+      n += (size_t)snprintf(text + n, sizeof text - n, " %s", w);
+    }
+    n += (size_t)snprintf(text + n, sizeof text - n, "\n");
+    if (step % 4 == 3) /* some words go with a conversation */
+      snprintf(text + n, sizeof text - n, "delete %d\n", 7300 + step - 2);
+    if (step % 5 == 4) { /* two commits between searches: a version skipped */
+      char first[256];
+      char w[2][8];
+      carry_word(&s, w[0]);
+      carry_word(&s, w[1]);
+      snprintf(first, sizeof first,
+               "conv %d 3300 5300 2024-08-01 | |\nturn 0 beneficiary - - Voz | %s %s\n",
+               7400 + step, w[0], w[1]);
+      write_lines(tmp, first);
+    }
+    write_lines(tmp, text);
+    for (int i = 0; i < NQ && bad < 3; i++) {
+      cs_engine_error err;
+      cs_search_params p;
+      params_init(&p, q[i]);
+      json_t *kept = run(&o, &p, &err), *anew = run_uncached(&o, &p);
+      if (!kept) die("search %s: %s", q[i], err.message);
+      json_object_del(kept, "took_ms");
+      json_object_del(anew, "took_ms");
+      char *x = json_dumps(kept, JSON_SORT_KEYS | JSON_COMPACT);
+      char *y = json_dumps(anew, JSON_SORT_KEYS | JSON_COMPACT);
+      if (strcmp(x, y)) {
+        bad++;
+        th_check(0, "after commit %d, \"%s\" as kept: %s\n  afresh: %s", step, q[i], x, y);
+      }
+      free(x);
+      free(y);
+      json_decref(kept);
+      json_decref(anew);
+    }
+  }
+  th_check(!bad, "an owner's expansions kept across %d commits answer as made afresh", steps);
+  uint64_t replayed = cs__expand_replayed() - replayed0;
+  th_check(replayed > 0, "some were made again from their recipes (%" PRIu64 ")", replayed);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -2519,6 +2640,7 @@ int main(int argc, char **argv) {
   test_live_table(tmp);
   test_lexicon_follows(tmp);
   test_owner_versions(tmp); /* before more owners than are kept take turns */
+  test_expansion_carry(tmp);
   test_snapcache_limits(tmp);
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);

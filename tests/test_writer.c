@@ -1144,6 +1144,125 @@ static void owner_version(cs_store *s, uint64_t owner, uint64_t *version, uint32
   *next = st.next_docid;
 }
 
+/* The changes owner's record lists (records.h), as "w:KEY t:KEY ..." (w:
+ * a word of CS_T_OWORDS, t: a term of CS_T_OLEX), its version before, and
+ * whether it says "many". */
+static int change_str(void *ctx, int lex, const char *key, size_t len) {
+  char *out = ctx;
+  size_t n = strlen(out);
+  n += (size_t)snprintf(out + n, 1024 - n, "%s%s:", n ? " " : "", lex ? "t" : "w");
+  for (size_t i = 0; i < len && n + 5 < 1024; i++) /* a passage term's first byte: \x01 */
+    n += (size_t)snprintf(out + n, 1024 - n, (unsigned char)key[i] < 0x20 ? "\\x%02x" : "%c",
+                          (unsigned char)key[i]);
+  return 0;
+}
+
+static int owner_changes_of(cs_store *s, uint64_t owner, char out[1024], uint64_t *prev,
+                            uint64_t *version) {
+  cs_reader *r;
+  cs_stats st;
+  out[0] = 0;
+  *prev = *version = 0;
+  if (cs_reader_open(s, &r)) return -1;
+  int many = -1;
+  if (cs_reader_owner_stats(r, owner, &st) == 0 && cs_ochanges_each(&st, change_str, out) == 0) {
+    many = st.many;
+    *prev = st.prev_version;
+    *version = st.version;
+  }
+  cs_reader_close(r);
+  return many;
+}
+
+/* A commit lists, in each owner's record, the keys of that owner's words
+ * and terms it added or removed, and the version it replaced: not the
+ * words whose counts alone moved, not another owner's; "many" past
+ * CS_OCHANGES_MAX. A damaged list is refused. */
+static void owner_changes(void) {
+  char cdir[300];
+  snprintf(cdir, sizeof cdir, "%s-changes", dir);
+  cs_store *s;
+  char err[256], got[1024];
+  cs_writer *w;
+  unsigned flags;
+  int ok = cs_store_open(cdir, CS_STORE_CREATE, &s, err, sizeof err) == 0;
+  CHECK(ok, "open: %s", err);
+  if (!ok) return;
+  ok = cs_writer_open(s, &w) == 0 && cs_writer_begin(w) == 0;
+  cs_patient_in p1 = {1, 10, "Ana Ruiz", NULL, NULL, 1, 1},
+                p2 = {2, 20, "Luis Gil", NULL, NULL, 1, 1};
+  const char *t1[] = {"la casa tiene goteras"}, *t2[] = {"el perro ladra"};
+  ok = ok && cs_writer_put_patient(w, &p1, &flags) == 0 &&
+       cs_writer_put_patient(w, &p2, &flags) == 0 && put_conv(w, 100, 1, t1, 1) == 0 &&
+       put_conv(w, 200, 2, t2, 1) == 0 && cs_writer_commit(w) == 0;
+  uint64_t prev, v1, v2, b1, b2;
+  owner_changes_of(s, 20, got, &prev, &b1);
+  int many = owner_changes_of(s, 10, got, &prev, &v1);
+  CHECK(ok && many == 0 && prev == 0 && !got[0],
+        "an owner's first commit: no version before, nothing listed (%d, \"%s\")", many, got);
+  const char *t3[] = {"la casa humedad"}; /* one word new to owner 10 */
+  ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 101, 1, t3, 1) == 0 && cs_writer_commit(w) == 0;
+  many = owner_changes_of(s, 10, got, &prev, &v2);
+  CHECK(ok && many == 0 && prev == v1 && v2 != v1 && !strcmp(got, "t:\\x01humed t:humed w:humedad"),
+        "words and terms new to the owner are listed, not those counted again: \"%s\"", got);
+  owner_changes_of(s, 20, got, &prev, &b2);
+  CHECK(b2 == b1, "another owner's record is not written");
+  ok = ok && cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 100) == 0 &&
+       cs_writer_commit(w) == 0;
+  many = owner_changes_of(s, 10, got, &prev, &v1);
+  CHECK(ok && many == 0 && prev == v2 && !strcmp(got, "t:\\x01goter t:goter w:goteras"),
+        "the words and terms no document of the owner holds any more are listed: \"%s\"", got);
+  char text[4096];
+  size_t n = 0;
+  for (int i = 0; i < CS_OCHANGES_MAX + 1; i++)
+    n += (size_t)snprintf(text + n, sizeof text - n, " zq%03d", i);
+  const char *t4[] = {text};
+  ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 102, 1, t4, 1) == 0 && cs_writer_commit(w) == 0;
+  many = owner_changes_of(s, 10, got, &prev, &v2);
+  CHECK(ok && many == 1 && prev == v1 && !got[0],
+        "more than %d: \"many\", none listed (%d, \"%.40s\")", CS_OCHANGES_MAX, many, got);
+  cs_writer_close(w);
+  cs_store_close(s);
+  /* Damaged lists. */
+  cs_stats st;
+  memset(&st, 0, sizeof st);
+  st.version = 7;
+  st.prev_version = 6;
+  cs_buf b, l;
+  cs_buf_init(&b);
+  cs_buf_init(&l);
+  cs_ochange_put(&l, 0, "casa", 4);
+  cs_ochange_put(&l, 1, "cas", 3);
+  st.changes = l.p;
+  st.changes_len = l.len;
+  st.nchanges = 2;
+  cs_stats_encode(&b, &st);
+  cs_stats back;
+  got[0] = 0;
+  CHECK(cs_stats_decode(b.p, b.len, &back) == 0 && back.prev_version == 6 && back.nchanges == 2 &&
+            cs_ochanges_each(&back, change_str, got) == 0 && !strcmp(got, "w:casa t:cas"),
+        "a list read back: \"%s\"", got);
+  back.nchanges = 3;
+  CHECK(cs_ochanges_each(&back, change_str, (got[0] = 0, got)) == CS_ECORRUPT,
+        "a count that does not match the keys is damage");
+  back.nchanges = 2;
+  back.changes_len--;
+  CHECK(cs_ochanges_each(&back, change_str, (got[0] = 0, got)) == CS_ECORRUPT,
+        "a key cut short is damage");
+  l.p[0] = 2;
+  back.changes = l.p;
+  back.changes_len++;
+  CHECK(cs_ochanges_each(&back, change_str, (got[0] = 0, got)) == CS_ECORRUPT,
+        "an unknown table is damage");
+  CHECK(cs_stats_decode(b.p, b.len - 1, &back) == CS_ECORRUPT, "a record cut short is damage");
+  st.nchanges = CS_OCHANGES_MAX + 1;
+  cs_buf_reset(&b);
+  cs_stats_encode(&b, &st);
+  CHECK(cs_stats_decode(b.p, b.len, &back) == CS_ECORRUPT, "more keys than a list holds is damage");
+  cs_buf_free(&b);
+  cs_buf_free(&l);
+}
+
 /* A commit gives a new version to the owners whose statistics it writes,
  * and to those alone: a conversation added, a person moved (both owners),
  * a conversation rewritten with as many words (its counts unchanged: its
@@ -1530,6 +1649,7 @@ int main(void) {
   owner_blocks();
   owner_batching();
   owner_versions();
+  owner_changes();
   passages();
   passage_cuts();
   stored_size();
@@ -1542,8 +1662,9 @@ int main(void) {
   char cmd[4096];
   snprintf(cmd, sizeof cmd,
            "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
-           "'%s-batch7' '%s-batch60' '%s-turnblocks' '%s-versions' '%s-stats' '%s-docids'",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+           "'%s-batch7' '%s-batch60' '%s-turnblocks' '%s-versions' '%s-stats' '%s-docids' "
+           "'%s-changes'",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }

@@ -1,0 +1,104 @@
+/*
+ * The keys of the per-owner statistics a commit adds or removes
+ * (records.h, cs_stats.changes): cs__om_add notes each key it inserts into
+ * or drops from CS_T_OWORDS or CS_T_OLEX, and each owner whose damaged
+ * block it dropped or counted again ("many": not known); at commit every
+ * owner's record gets its own list (writer.c, stamp_owners). A commit that
+ * notes more than CS__OCHG_NOTED keys (a bulk load) lists none: every
+ * owner it touched gets "many".
+ */
+#include "writer_int.h"
+
+#include "grow.h"
+#include "varint.h"
+
+#include <stdlib.h>
+
+#define CS__OCHG_NOTED 65536
+
+static void note(cs_writer *w, uint64_t owner, int lex, const uint8_t *key, size_t len) {
+  struct cs__ochg *c = &w->ochg;
+  if (c->over) return;
+  if (c->n >= CS__OCHG_NOTED ||
+      cs_grow((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v)) { /* all many */
+    c->over = 1;
+    return;
+  }
+  struct cs__ochgent *e = &c->v[c->n];
+  e->owner = owner;
+  e->seq = (uint32_t)c->n;
+  e->off = (uint32_t)c->keys.len;
+  e->len = (uint8_t)len;
+  e->lex = (uint8_t)lex;
+  cs_buf_bytes(&c->keys, key, len);
+  if (c->keys.err) {
+    c->over = 1;
+    return;
+  }
+  c->n++;
+  c->sorted = 0;
+}
+
+void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len) {
+  if (len <= 8 || len > CS_OKEY_MAX) return; /* never written (cs__om_add) */
+  note(w, cs_be64_get(key), t == CS_T_OLEX, key + 8, len - 8);
+}
+
+void cs__wr_ochange_many(cs_writer *w, uint64_t owner) {
+  note(w, owner, 0, NULL, 0);
+}
+
+static int by_owner(const void *a, const void *b) {
+  const struct cs__ochgent *x = a, *y = b;
+  if (x->owner != y->owner) return x->owner < y->owner ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint8_t *many) {
+  struct cs__ochg *c = &w->ochg;
+  cs_buf_reset(out);
+  *n = 0;
+  *many = (uint8_t)c->over;
+  if (c->over) return;
+  if (!c->sorted) {
+    if (c->n > 1) qsort(c->v, c->n, sizeof *c->v, by_owner);
+    c->sorted = 1;
+  }
+  size_t lo = 0, hi = c->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->v[mid].owner < owner)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t i = lo; i < c->n && c->v[i].owner == owner; i++) {
+    const struct cs__ochgent *e = &c->v[i];
+    if (!e->len || *n >= CS_OCHANGES_MAX) {
+      cs_buf_reset(out);
+      *n = 0;
+      *many = 1;
+      return;
+    }
+    cs_ochange_put(out, e->lex, (const char *)c->keys.p + e->off, e->len);
+    ++*n;
+  }
+  if (out->err) {
+    cs_buf_reset(out);
+    *n = 0;
+    *many = 1;
+  }
+}
+
+void cs__wr_ochanges_reset(cs_writer *w) {
+  w->ochg.n = 0;
+  w->ochg.over = 0;
+  w->ochg.sorted = 1;
+  cs_buf_reset(&w->ochg.keys);
+}
+
+void cs__wr_ochanges_free(cs_writer *w) {
+  free(w->ochg.v);
+  cs_buf_free(&w->ochg.keys);
+  memset(&w->ochg, 0, sizeof w->ochg);
+}
