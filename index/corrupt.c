@@ -207,6 +207,15 @@ static int probe_chunk(cs_slice key, cs_slice val) {
   return rc;
 }
 
+/* cs_ochanges_each's callback for a list read only to be checked. */
+static int no_change(void *ctx, int lex, const char *key, size_t len) {
+  (void)ctx;
+  (void)lex;
+  (void)key;
+  (void)len;
+  return 0;
+}
+
 int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   union {
     cs_conv conv;
@@ -268,7 +277,8 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_OWORDS:
     return cs_oblock_check(t, key, val);
   case CS_T_OSTATS:
-    return cs_stats_decode(p, n, &u.stats);
+    rc = cs_stats_decode(p, n, &u.stats);
+    return rc ? rc : cs_ochanges_each(&u.stats, no_change, NULL);
   case CS_T_PCONV:
   case CS_T_OWNER:
     return n == 0 ? 0 : CS_ECORRUPT;

@@ -482,7 +482,7 @@ void cs_ochange_put(cs_buf *b, int lex, const char *key, size_t len) {
 
 int cs_ochanges_each(const cs_stats *s, int (*fn)(void *ctx, int lex, const char *key, size_t len),
                      void *ctx) {
-  const uint8_t *p = s->changes, *end = p + s->changes_len;
+  const uint8_t *p = s->changes, *end = p ? p + s->changes_len : p;
   uint32_t n = 0;
   while (p < end) {
     if (end - p < 2 || p[0] > 1 || p[1] == 0 || p[1] > CS_TERM_MAX + 2 || end - p - 2 < p[1])

@@ -226,7 +226,10 @@ typedef struct cs_stats {
    * added or removed (past the owner's 8 bytes; not those whose df alone
    * changed): `nchanges` of them in changes[0..changes_len), read with
    * cs_ochanges_each; or `many`: more than CS_OCHANGES_MAX, or not known
-   * (a damaged block dropped or counted again). What the query server made
+   * (a damaged block dropped or counted again; a commit adding or removing
+   * more keys than the writer notes, e.g. a bulk load; memory short). Terms
+   * of passages (CS_PASSAGE_PREFIX), which no expansion reaches, are not
+   * listed. What the query server made
    * from the version before and no such key reaches holds for this one
    * (expmemo.h). Points into the value decoded. Written only with a
    * version. */

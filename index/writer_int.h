@@ -277,8 +277,10 @@ void cs__om_begin(cs__omerge *m, cs_table t);
 /* Notes owner-prefixed key[0..len) of CS_T_OWORDS or CS_T_OLEX (t) as added
  * or removed by this transaction. */
 void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len);
-/* Notes that what this transaction changed in owner's entries is not known. */
+/* Notes that what this transaction changed in owner's entries is not known;
+ * ..._unknown: in any owner's (a damaged key names none for sure). */
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner);
+void cs__wr_ochange_unknown(cs_writer *w);
 /* The list of owner's changes for its record (records.h): into out (reset
  * first), with their count and the "many" flag. */
 void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint8_t *many);

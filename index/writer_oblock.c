@@ -76,7 +76,10 @@ static int cmp_u32(const void *a, const void *b) {
 static int heal(cs_writer *w, cs__omerge *m) {
   m->n = 0;
   cs_buf_reset(&m->arena);
-  if (m->bklen < 8) return 0;
+  if (m->bklen < 8) {
+    cs__wr_ochange_unknown(w); /* whose entries went is not known */
+    return 0;
+  }
   uint64_t owner = cs_be64_get(m->bkey);
   cs__wr_ochange_many(w, owner);                              /* what its entries were is lost */
   int upto = m->bounded && memcmp(m->bound, m->bkey, 8) == 0; /* else: the owner's end */
@@ -204,7 +207,7 @@ static int load(cs_writer *w, cs__omerge *m, const uint8_t *key, size_t len) {
              m->t == CS_T_OLEX ? "per-owner lexicon" : "per-owner word table", bk.len);
       m->n = 0;
       cs_buf_reset(&m->arena);
-      if (bk.len >= 8) cs__wr_ochange_many(w, cs_be64_get(bk.data));
+      cs__wr_ochange_unknown(w);      /* its owner, from a damaged key, is not sure */
       uint8_t *copy = malloc(bk.len); /* bk lies in the page the delete changes */
       if (!copy) {
         rc = CS_ENOMEM;

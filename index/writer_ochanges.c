@@ -5,7 +5,8 @@
  * block it dropped or counted again ("many": not known); at commit every
  * owner's record gets its own list (writer.c, stamp_owners). A commit that
  * notes more than CS__OCHG_NOTED keys (a bulk load) lists none: every
- * owner it touched gets "many".
+ * owner it touched gets "many"; so does one whose damaged entries belong to
+ * no owner it can name.
  */
 #include "writer_int.h"
 
@@ -41,11 +42,18 @@ static void note(cs_writer *w, uint64_t owner, int lex, const uint8_t *key, size
 
 void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len) {
   if (len <= 8 || len > CS_OKEY_MAX) return; /* never written (cs__om_add) */
+  /* A passage's terms start with a byte no query word starts with: no
+   * expansion's walk reaches them (expand.c). */
+  if (t == CS_T_OLEX && key[8] == (uint8_t)CS_PASSAGE_PREFIX) return;
   note(w, cs_be64_get(key), t == CS_T_OLEX, key + 8, len - 8);
 }
 
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner) {
   note(w, owner, 0, NULL, 0);
+}
+
+void cs__wr_ochange_unknown(cs_writer *w) {
+  w->ochg.over = 1;
 }
 
 static int by_owner(const void *a, const void *b) {

@@ -686,7 +686,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
   cs__expkey mk = {(uint8_t)ts->own, ts->owner, w, (uint8_t)prefix, (uint8_t)edits, cap};
   /* What the walks find, kept with the expansion; or, from an expansion
    * made at the owner's version before, what they found then. */
-  cs__recipe *rec = memo ? malloc(sizeof *rec) : NULL;
+  cs__recipe recipe, *rec = memo && ts->own && ts->version ? &recipe : NULL;
   int found = memo ? cs__expmemo_find(memo, &mk, out, n, rec) : 0;
   if (found == 1) goto synonyms;
   int again = found == 2 && rec; /* look the keys found up rather than walk */
@@ -731,7 +731,11 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     if (rc) goto out;
     if (again) replayed++;
   }
-  if (rec && !again) *rec = (cs__recipe){.ok = 1};
+  if (rec && !again) { /* not the bytes: only rec->len of them are read */
+    rec->ok = 1;
+    rec->len = 0;
+    rec->visits = rec->seeks = rec->changes = 0;
+  }
   if (edits > 0 && !w->number && !again) {
     if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
     int64_t t0 = !words && owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
@@ -802,6 +806,5 @@ out:
   cs__lexarr_release(lc, words);
   cs__lexarr_release(lc, lex);
   free(c.v);
-  free(rec);
   return rc;
 }

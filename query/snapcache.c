@@ -116,7 +116,8 @@ static int part_of(int kind) {
 /* A search that does not get a portal caller's people and conversations
  * from the cache reads them itself, at the same cost: they are made
  * whenever asked, not within a budget; so is an owner's table of
- * expansions, empty when made. */
+ * expansions (empty when made, or holding what passes on from the owner's
+ * version before: expmemo.h). */
 static int limited(int kind) {
   return kind != CS__SC_OWNED && kind != CS__SC_OMEMO;
 }
@@ -137,7 +138,7 @@ static slot *slot_find(cs__snapcache *c, int kind, uint64_t owner, int64_t now, 
     if (!s->building && (!lru || s->used_ns < lru->used_ns)) lru = s;
   }
   if (!lru || !take) return NULL;
-  /* An owner's expansions cost nothing to make but fill with use: one
+  /* An owner's expansions cost little to make but fill with use: one
    * used within the last minute is not given up for another owner's (who
    * shares the collection's table instead), lest more owners taking turns
    * than are kept empty every table before it is used again. */

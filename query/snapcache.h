@@ -75,8 +75,8 @@ cs__snapcache *cs__snapcache_current(void);
  * the build rate allows; else NULL (read the index instead: also when
  * build fails, whatever its CS_E* code, tried again 10x later). `owner`:
  * the owner tables' slots only. `prev`, given to build: the object it
- * replaces, made at the owner's version before (held during the build;
- * cs__snapcache_obtain_owner only, else NULL). */
+ * replaces, made at an earlier version of the owner (held during the
+ * build; cs__snapcache_obtain_owner only, else NULL). */
 typedef int (*cs__snap_build)(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
                               cs__snapobj **out);
 cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int slot, uint64_t owner,

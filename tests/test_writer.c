@@ -1203,14 +1203,14 @@ static void owner_changes(void) {
   const char *t3[] = {"la casa humedad"}; /* one word new to owner 10 */
   ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 101, 1, t3, 1) == 0 && cs_writer_commit(w) == 0;
   many = owner_changes_of(s, 10, got, &prev, &v2);
-  CHECK(ok && many == 0 && prev == v1 && v2 != v1 && !strcmp(got, "t:\\x01humed t:humed w:humedad"),
+  CHECK(ok && many == 0 && prev == v1 && v2 != v1 && !strcmp(got, "t:humed w:humedad"),
         "words and terms new to the owner are listed, not those counted again: \"%s\"", got);
   owner_changes_of(s, 20, got, &prev, &b2);
   CHECK(b2 == b1, "another owner's record is not written");
   ok = ok && cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 100) == 0 &&
        cs_writer_commit(w) == 0;
   many = owner_changes_of(s, 10, got, &prev, &v1);
-  CHECK(ok && many == 0 && prev == v2 && !strcmp(got, "t:\\x01goter t:goter w:goteras"),
+  CHECK(ok && many == 0 && prev == v2 && !strcmp(got, "t:goter w:goteras"),
         "the words and terms no document of the owner holds any more are listed: \"%s\"", got);
   char text[4096];
   size_t n = 0;
