@@ -440,6 +440,7 @@ void cs_stats_encode(cs_buf *b, const cs_stats *s) {
   if (!s->prev_version) return;
   cs_buf_varint(b, s->prev_version);
   cs_buf_varint(b, (uint64_t)s->nchanges << 1 | (s->many != 0));
+  cs_buf_varint(b, s->nremoved);
   cs_buf_varint(b, s->changes_len);
   cs_buf_bytes(b, s->changes, s->changes_len);
 }
@@ -454,13 +455,14 @@ int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
   s->next_docid = cs_rd_u32(&r);
   s->version = r.p < r.end ? cs_rd_varint(&r) : 0;
   s->prev_version = 0;
-  s->nchanges = 0;
+  s->nchanges = s->nremoved = 0;
   s->many = 0;
   s->changes = NULL;
   s->changes_len = 0;
   if (!r.err && r.p < r.end) {
     s->prev_version = cs_rd_varint(&r);
     uint64_t nm = cs_rd_varint(&r);
+    s->nremoved = cs_rd_u32(&r);
     uint64_t len = cs_rd_varint(&r);
     if (r.err || nm >> 1 > CS_OCHANGES_MAX || len > (uint64_t)(r.end - r.p)) return CS_ECORRUPT;
     s->nchanges = (uint32_t)(nm >> 1);

@@ -223,9 +223,11 @@ typedef struct cs_stats {
   uint64_t version;
   /* An owner's record: the version the commit replaced (0: not known), and
    * the keys of the owner's CS_T_OWORDS and CS_T_OLEX entries that commit
-   * added or removed (past the owner's 8 bytes; not those whose df alone
-   * changed): `nchanges` of them in changes[0..changes_len), read with
-   * cs_ochanges_each; or `many`: more than CS_OCHANGES_MAX, or not known
+   * added (past the owner's 8 bytes; not those whose df alone changed):
+   * `nchanges` of them in changes[0..changes_len), read with
+   * cs_ochanges_each; and how many it removed, `nremoved` (their keys are
+   * not kept: an erased person's words leave the files); or `many`: more
+   * than CS_OCHANGES_MAX added, or not known
    * (a damaged block dropped or counted again; a commit adding or removing
    * more keys than the writer notes, e.g. a bulk load; memory short). Terms
    * of passages (CS_PASSAGE_PREFIX), which no expansion reaches, are not
@@ -234,7 +236,7 @@ typedef struct cs_stats {
    * (expmemo.h). Points into the value decoded. Written only with a
    * version. */
   uint64_t prev_version;
-  uint32_t nchanges;
+  uint32_t nchanges, nremoved;
   uint8_t many;
   const uint8_t *changes;
   size_t changes_len;

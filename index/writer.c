@@ -217,7 +217,7 @@ static uint64_t fresh_version(void) {
 /* Gives owner `key`'s record (v) a new version; `changes`: what this
  * transaction added to or removed from its entries (NULL: not known). */
 static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t version,
-                       const cs_buf *changes, uint32_t nchanges, int many) {
+                       const cs_buf *changes, uint32_t nchanges, uint32_t nremoved, int many) {
   cs_stats st;
   /* Damaged: counted again at its owner's next change; readers find no
    * version meanwhile. */
@@ -227,6 +227,7 @@ static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t 
   st.changes = changes ? changes->p : NULL;
   st.changes_len = changes ? changes->len : 0;
   st.nchanges = nchanges;
+  st.nremoved = nremoved;
   st.many = (uint8_t)many;
   cs_buf_reset(&w->buf);
   cs_stats_encode(&w->buf, &st);
@@ -259,7 +260,7 @@ static int stamp_unversioned(cs_writer *w) {
   if (!rc) rc = keys.err;
   for (size_t i = 0; !rc && i + 8 <= keys.len; i += 8) {
     rc = cs_get(w->txn, CS_T_OSTATS, sl(keys.p + i, 8), &v);
-    if (!rc) rc = put_version(w, keys.p + i, v, version, NULL, 0, 0);
+    if (!rc) rc = put_version(w, keys.p + i, v, version, NULL, 0, 0, 0);
   }
   cs_buf_free(&keys);
   return rc ? rc : cs_put(w->txn, CS_T_META, sl("ostats_versions", 15), sl("1", 1));
@@ -286,10 +287,10 @@ static int stamp_owners(cs_writer *w) {
       rc = 0;
       continue;
     }
-    uint32_t nc;
+    uint32_t nc, nr;
     uint8_t many;
-    cs__wr_ochanges_of(w, owners[i], &changes, &nc, &many);
-    if (!rc) rc = put_version(w, key, v, version, &changes, nc, many);
+    cs__wr_ochanges_of(w, owners[i], &changes, &nc, &nr, &many);
+    if (!rc) rc = put_version(w, key, v, version, &changes, nc, nr, many);
   }
   cs_buf_free(&changes);
   cs__wr_ochanges_reset(w);

@@ -94,12 +94,12 @@ struct cs_writer {
     uint32_t avg[CS_CB_KINDS]; /* during a flush: the averages the bounds use */
   } cb;
   /* The per-owner keys this transaction added or removed (writer_ochanges.c),
-   * in the order noted; len 0: the owner's are not known. */
+   * in the order noted. */
   struct cs__ochg {
     struct cs__ochgent {
       uint64_t owner;
       uint32_t seq, off; /* off: in keys */
-      uint8_t len, lex;
+      uint8_t len, kind; /* kind: writer_ochanges.c */
     } * v;
     size_t n, cap;
     cs_buf keys;
@@ -275,15 +275,17 @@ void cs__om_begin(cs__omerge *m, cs_table t);
 
 /* writer_ochanges.c */
 /* Notes owner-prefixed key[0..len) of CS_T_OWORDS or CS_T_OLEX (t) as added
- * or removed by this transaction. */
-void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len);
+ * by this transaction, or counts it as removed (the key is not kept). */
+void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len, int removed);
 /* Notes that what this transaction changed in owner's entries is not known;
  * ..._unknown: in any owner's (a damaged key names none for sure). */
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner);
 void cs__wr_ochange_unknown(cs_writer *w);
-/* The list of owner's changes for its record (records.h): into out (reset
- * first), with their count and the "many" flag. */
-void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint8_t *many);
+/* The list of owner's changes for its record (records.h): the keys added
+ * into out (reset first), their count, the keys removed, and the "many"
+ * flag. */
+void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint32_t *removed,
+                        uint8_t *many);
 void cs__wr_ochanges_reset(cs_writer *w);
 void cs__wr_ochanges_free(cs_writer *w);
 /* Adds ddf to the df of logical key k[0..len) (be64 owner + term or word;

@@ -357,12 +357,12 @@ int cs__om_add(cs_writer *w, cs__omerge *m, const char *k, size_t len, int64_t d
     if (found) {
       memmove(&m->e[m->at], &m->e[m->at + 1], (m->n - m->at - 1) * sizeof *m->e);
       m->n--;
-      cs__wr_ochange(w, m->t, key, len);
+      cs__wr_ochange(w, m->t, key, len, 1);
     }
     return 0;
   }
   if (!found) {
-    cs__wr_ochange(w, m->t, key, len);
+    cs__wr_ochange(w, m->t, key, len, 0);
     if (insert_at(m)) return CS_ENOMEM;
     m->e[m->at].koff = m->arena.len;
     m->e[m->at].klen = (uint32_t)len;

@@ -1,7 +1,8 @@
 /*
  * The keys of the per-owner statistics a commit adds or removes
  * (records.h, cs_stats.changes): cs__om_add notes each key it inserts into
- * or drops from CS_T_OWORDS or CS_T_OLEX, and each owner whose damaged
+ * CS_T_OWORDS or CS_T_OLEX, and counts each it drops (never kept: an erased
+ * person's words must leave the files), and each owner whose damaged
  * block it dropped or counted again ("many": not known); at commit every
  * owner's record gets its own list (writer.c, stamp_owners). A commit that
  * notes more than CS__OCHG_NOTED keys (a bulk load) lists none: every
@@ -13,11 +14,13 @@
 #include "grow.h"
 #include "varint.h"
 
+enum { K_WORD, K_TERM, K_REMOVED, K_MANY };
+
 #include <stdlib.h>
 
 #define CS__OCHG_NOTED 65536
 
-static void note(cs_writer *w, uint64_t owner, int lex, const uint8_t *key, size_t len) {
+static void note(cs_writer *w, uint64_t owner, int kind, const uint8_t *key, size_t len) {
   struct cs__ochg *c = &w->ochg;
   if (c->over) return;
   if (c->n >= CS__OCHG_NOTED ||
@@ -30,7 +33,7 @@ static void note(cs_writer *w, uint64_t owner, int lex, const uint8_t *key, size
   e->seq = (uint32_t)c->n;
   e->off = (uint32_t)c->keys.len;
   e->len = (uint8_t)len;
-  e->lex = (uint8_t)lex;
+  e->kind = (uint8_t)kind;
   cs_buf_bytes(&c->keys, key, len);
   if (c->keys.err) {
     c->over = 1;
@@ -40,16 +43,19 @@ static void note(cs_writer *w, uint64_t owner, int lex, const uint8_t *key, size
   c->sorted = 0;
 }
 
-void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len) {
+void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len, int removed) {
   if (len <= 8 || len > CS_OKEY_MAX) return; /* never written (cs__om_add) */
   /* A passage's terms start with a byte no query word starts with: no
    * expansion's walk reaches them (expand.c). */
   if (t == CS_T_OLEX && key[8] == (uint8_t)CS_PASSAGE_PREFIX) return;
-  note(w, cs_be64_get(key), t == CS_T_OLEX, key + 8, len - 8);
+  if (removed)
+    note(w, cs_be64_get(key), K_REMOVED, NULL, 0);
+  else
+    note(w, cs_be64_get(key), t == CS_T_OLEX ? K_TERM : K_WORD, key + 8, len - 8);
 }
 
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner) {
-  note(w, owner, 0, NULL, 0);
+  note(w, owner, K_MANY, NULL, 0);
 }
 
 void cs__wr_ochange_unknown(cs_writer *w) {
@@ -62,10 +68,11 @@ static int by_owner(const void *a, const void *b) {
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint8_t *many) {
+void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, uint32_t *removed,
+                        uint8_t *many) {
   struct cs__ochg *c = &w->ochg;
   cs_buf_reset(out);
-  *n = 0;
+  *n = *removed = 0;
   *many = (uint8_t)c->over;
   if (c->over) return;
   if (!c->sorted) {
@@ -82,18 +89,22 @@ void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, 
   }
   for (size_t i = lo; i < c->n && c->v[i].owner == owner; i++) {
     const struct cs__ochgent *e = &c->v[i];
-    if (!e->len || *n >= CS_OCHANGES_MAX) {
+    if (e->kind == K_REMOVED) {
+      if (*removed < UINT32_MAX) ++*removed;
+      continue;
+    }
+    if (e->kind == K_MANY || *n >= CS_OCHANGES_MAX) {
       cs_buf_reset(out);
-      *n = 0;
+      *n = *removed = 0;
       *many = 1;
       return;
     }
-    cs_ochange_put(out, e->lex, (const char *)c->keys.p + e->off, e->len);
+    cs_ochange_put(out, e->kind == K_TERM, (const char *)c->keys.p + e->off, e->len);
     ++*n;
   }
   if (out->err) {
     cs_buf_reset(out);
-    *n = 0;
+    *n = *removed = 0;
     *many = 1;
   }
 }

@@ -40,8 +40,9 @@ typedef struct cs__variant {
 
 /* What the typo walks of one expansion found, kept beside it (expmemo.h):
  * the keys within the walks' reach, so that at an owner's next version,
- * when no key the commit added or removed reaches them (records.h), the
- * expansion is made again by looking those keys up instead of walking.
+ * when no key the commit added reaches them (records.h), the expansion is
+ * made again by looking those keys up instead of walking (one of them
+ * removed since: walking after all).
  * Each key: u8 (1 << 7: a stem of the terms walk | its distance), u8
  * length, its bytes (past the owner's 8). */
 #define CS__RECIPE_BYTES 1024
@@ -53,8 +54,8 @@ typedef struct cs__recipe {
   uint8_t bytes[CS__RECIPE_BYTES];
 } cs__recipe;
 
-/* Whether key[0..len) of the scope's CS_T_OLEX (lex) or CS_T_OWORDS, added
- * or removed, may change what the typo walks of word w with `edits` find. */
+/* Whether key[0..len) of the scope's CS_T_OLEX (lex) or CS_T_OWORDS, added,
+ * may change what the typo walks of word w with `edits` find. */
 int cs__recipe_reached(const cs__qword *w, int edits, int lex, const char *key, size_t len);
 /* Counts `changes` more keys added or removed since r's walks; returns
  * whether walking again would still stay within the walks' bounds (each

@@ -70,7 +70,7 @@ static void memo_free(cs__snapobj *o) {
   free(m);
 }
 
-/* The keys an owner's commit added or removed (records.h). */
+/* The keys an owner's commit added (records.h). */
 typedef struct changes {
   uint32_t n;
   uint8_t lex[CS_OCHANGES_MAX], len[CS_OCHANGES_MAX];
@@ -86,12 +86,14 @@ static int change_add(void *ctx, int lex, const char *key, size_t len) {
   return 0;
 }
 
-/* Whether entry e's recipe still holds after changes ch; counts them in
- * (e is the copy). */
-static int carries(entry *e, const changes *ch) {
+/* Whether entry e's recipe still holds after changes ch and `removed`
+ * keys removed; counts them in (e is the copy). A key removed needs no
+ * look: one the walks had found is not there when the recipe is looked up
+ * again (expand.c walks then). */
+static int carries(entry *e, const changes *ch, uint32_t removed) {
   if (!e->has_rec) return 0;
   cs__recipe r = {.ok = 1, .visits = e->visits, .seeks = e->seeks, .changes = e->changes};
-  if (!cs__recipe_carry(&r, ch->n)) return 0;
+  if (!cs__recipe_carry(&r, ch->n + removed)) return 0;
   e->changes = r.changes;
   cs__qword w;
   memset(&w, 0, sizeof w);
@@ -134,7 +136,7 @@ static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, uint64_t owne
       memcpy(&x->v[0], (const uint8_t *)&e->v[e->n], e->rlen);
       x->n = 0;
       x->stale = 1;
-      if (!carries(x, &ch)) {
+      if (!carries(x, &ch, st.nremoved)) {
         free(x);
         continue;
       }

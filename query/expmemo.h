@@ -11,11 +11,12 @@
  * depend on its owner's statistics alone: they have a table per owner,
  * kept across the commits that leave that owner's version (records.h) as
  * it is. A commit that gives the owner a new version lists the keys it
- * added to or removed from the owner's words and terms: the expansions of
- * the version before whose typo walks no such key reaches (expand.h,
- * cs__recipe_reached) pass to the new version's table as recipes, made
- * again on their next use by looking up the keys their walks had found
- * (each key's stem and df as this version has them), not by walking.
+ * added to the owner's words and terms, and counts those it removed: the
+ * expansions of the version before whose typo walks no added key reaches
+ * (expand.h, cs__recipe_reached) pass to the new version's table as
+ * recipes, made again on their next use by looking up the keys their walks
+ * had found (each key's stem and df as this version has them), not by
+ * walking; a key found that is not there any more makes it walk.
  *
  * The table holds at most 4 MB of expansions (an owner's 256 KB); a full
  * table is emptied.
