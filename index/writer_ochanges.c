@@ -14,11 +14,13 @@
 #include "grow.h"
 #include "varint.h"
 
-enum { K_WORD, K_TERM, K_REMOVED, K_MANY };
-
 #include <stdlib.h>
 
 #define CS__OCHG_NOTED 65536
+
+/* What a note is (struct cs__ochgent.kind): a key added to CS_T_OWORDS or
+ * CS_T_OLEX, a key removed (not kept), or the owner's changes not known. */
+enum { K_WORD, K_TERM, K_REMOVED, K_MANY };
 
 static void note(cs_writer *w, uint64_t owner, int kind, const uint8_t *key, size_t len) {
   struct cs__ochg *c = &w->ochg;

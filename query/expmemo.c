@@ -110,8 +110,8 @@ static int carries(entry *e, const changes *ch, uint32_t removed) {
 }
 
 /* Passes the entries of prev, the owner's table at the version before
- * the one r reads, whose recipes no key the commit in between added or
- * removed reaches (its record, records.h), on to m as recipes. */
+ * the one r reads, whose recipes no key the commit in between added
+ * reaches (its record, records.h), on to m as recipes. */
 static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, uint64_t owner) {
   cs_stats st;
   if (cs_reader_owner_stats(r, owner, &st) || !st.prev_version ||
