@@ -2450,6 +2450,64 @@ static void test_expansion_carry(const char *tmp) {
   th_check(replayed > 0, "some were made again from their recipes (%" PRIu64 ")", replayed);
 }
 
+/* A query word for the recipe checks: word and stem as given. */
+static cs__qword recipe_word(const char *word, const char *term, int stop, int number) {
+  cs__qword w;
+  memset(&w, 0, sizeof w);
+  snprintf(w.word, sizeof w.word, "%s", word);
+  snprintf(w.term, sizeof w.term, "%s", term);
+  w.word_len = (uint8_t)strlen(w.word);
+  w.term_len = (uint8_t)strlen(w.term);
+  w.stop = (uint8_t)stop;
+  w.number = (uint8_t)number;
+  return w;
+}
+
+/* Which added keys reach an expansion's typo walks (cs__recipe_reached),
+ * and when a recipe's walks are too near their bounds to be trusted after
+ * more keys (cs__recipe_carry). */
+static void test_recipes(void) {
+  static const struct {
+    const char *word, *term;
+    int stop, number, edits, lex;
+    const char *key;
+    int reached;
+  } cases[] = {
+      {"desahucio", "desahuci", 0, 0, 1, 0, "desaucio", 1},   /* a word one edit away */
+      {"desahucio", "desahuci", 0, 0, 1, 0, "desahucios", 1}, /* one letter more */
+      {"desahucio", "desahuci", 0, 0, 1, 0, "desaucios", 0},  /* two edits, one allowed */
+      {"desahucio", "desahuci", 0, 0, 2, 0, "desaucios", 1},  /* two allowed */
+      {"desahucio", "desahuci", 0, 0, 1, 0, "esahucio", 0},   /* another first letter */
+      {"desahucio", "desahuci", 0, 0, 0, 0, "desahucio", 0},  /* no typos: no walk */
+      {"desahucio", "desahuci", 0, 0, 1, 1, "desahuc", 1},    /* a term near the stem */
+      {"desahucio", "desahuci", 0, 0, 1, 1, "desahucio", 1},  /* ... one letter more */
+      {"desahucio", "desahuci", 1, 0, 1, 1, "desahuc", 0},    /* a stop word: no terms walk */
+      {"12345", "12345", 0, 1, 1, 0, "12346", 0},             /* numbers are never fuzzy */
+      {"casas", "cas", 0, 0, 1, 1, "caso", 0},                /* a short stem gets no typo */
+      {"ñandú", "ñandu", 0, 0, 1, 0, "ñandu", 1},             /* ñ first */
+      {"ñandú", "ñandu", 0, 0, 1, 0, "nandu", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cs__qword w = recipe_word(cases[i].word, cases[i].term, cases[i].stop, cases[i].number);
+    int got =
+        cs__recipe_reached(&w, cases[i].edits, cases[i].lex, cases[i].key, strlen(cases[i].key));
+    th_check(got == cases[i].reached, "%s key %s added, word %s, %d edits: %s, expected %s",
+             cases[i].lex ? "term" : "word", cases[i].key, cases[i].word, cases[i].edits,
+             got ? "reached" : "not reached", cases[i].reached ? "reached" : "not");
+  }
+  cs__recipe r = {.ok = 1, .visits = 100, .seeks = 10};
+  th_check(cs__recipe_carry(&r, 5) && r.changes == 5, "a walk far within its bounds carries");
+  th_check(cs__recipe_carry(&r, 5) && r.changes == 10, "keys added count up across versions");
+  r = (cs__recipe){.ok = 1, .visits = 19990, .seeks = 10};
+  th_check(!cs__recipe_carry(&r, 1), "a walk that used nearly all its visits is walked again");
+  r = (cs__recipe){.ok = 1, .visits = 100, .seeks = 3999};
+  th_check(!cs__recipe_carry(&r, 1), "... or nearly all its seeks");
+  r = (cs__recipe){.ok = 1, .visits = 100, .seeks = 10};
+  th_check(!cs__recipe_carry(&r, 5000), "... or after many keys");
+  r = (cs__recipe){.ok = 0};
+  th_check(!cs__recipe_carry(&r, 0), "an incomplete recipe never carries");
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -2647,6 +2705,7 @@ int main(int argc, char **argv) {
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);
   test_edit_distance();
+  test_recipes();
   test_foreign_format(tmp);
   test_answer_text();
 
