@@ -214,8 +214,9 @@ static uint64_t fresh_version(void) {
   return v ? v : 1;
 }
 
-/* Gives owner `key`'s record (v) a new version; `changes`: what this
- * transaction added to or removed from its entries (NULL: not known). */
+/* Gives owner `key`'s record (v) a new version; `changes`: the keys this
+ * transaction added to its entries (nchanges of them; nremoved removed;
+ * many: not known), or NULL: no version before it to name (records.h). */
 static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t version,
                        const cs_buf *changes, uint32_t nchanges, uint32_t nremoved, int many) {
   cs_stats st;

@@ -2379,9 +2379,16 @@ static json_t *run_uncached(const cs_caller *c, const cs_search_params *p) {
  * engine that kept its expansions answers every search-box query exactly
  * as a search that keeps nothing (the whole answer: hits, scores,
  * snippets), and some of its expansions were made again from their
- * recipes rather than walked. */
-static void test_expansion_carry(const char *tmp) {
-  const cs_caller o = {CS_CALLER_PORTAL, 5300};
+ * recipes rather than walked. Run for one owner with the owners' lexicon
+ * copies (the walks recorded in RAM) and for another without (over the
+ * index). */
+static void test_expansion_carry(const char *tmp, int copies) {
+  const uint64_t owner = copies ? 5300 : 5301, person = copies ? 3300 : 3301;
+  const int base = copies ? 7300 : 7500;
+  const cs_caller o = {CS_CALLER_PORTAL, owner};
+  cs_engine_set_owner_cache(engine, copies ? CS_ENGINE_OWNER_CACHE_DEFAULT : 0);
+  cs__snapcache *lc = engine_snapcache();
+  uint64_t made0 = cs__snapcache_made(lc, CS__SC_OWORDS);
   uint64_t s = 0x9E3779B97F4A7C15ull;
   enum { NQ = 24 };
   char q[NQ][32];
@@ -2401,10 +2408,10 @@ static void test_expansion_carry(const char *tmp) {
   for (int step = 0; step < steps && bad < 3; step++) {
     char text[1024];
     size_t n = (size_t)snprintf(text, sizeof text,
-                                "patient 3300 5300 Nora Prado\n"
-                                "conv %d 3300 5300 2024-07-%02d | |\n"
+                                "patient %" PRIu64 " %" PRIu64 " Nora Prado\n"
+                                "conv %d %" PRIu64 " %" PRIu64 " 2024-07-%02d | |\n"
                                 "turn 0 beneficiary - - Voz |",
-                                7300 + step, 1 + step % 28);
+                                person, owner, base + step, person, owner, 1 + step % 28);
     /* One commit adds more words than a record lists ("many"). */
     for (int i = 0; i < (step == 20 ? CS_OCHANGES_MAX + 10 : 6); i++) {
       char w[8];
@@ -2413,15 +2420,16 @@ static void test_expansion_carry(const char *tmp) {
     }
     n += (size_t)snprintf(text + n, sizeof text - n, "\n");
     if (step % 4 == 3) /* some words go with a conversation */
-      snprintf(text + n, sizeof text - n, "delete %d\n", 7300 + step - 2);
+      snprintf(text + n, sizeof text - n, "delete %d\n", base + step - 2);
     if (step % 5 == 4) { /* two commits between searches: a version skipped */
       char first[256];
       char w[2][8];
       carry_word(&s, w[0]);
       carry_word(&s, w[1]);
       snprintf(first, sizeof first,
-               "conv %d 3300 5300 2024-08-01 | |\nturn 0 beneficiary - - Voz | %s %s\n",
-               7400 + step, w[0], w[1]);
+               "conv %d %" PRIu64 " %" PRIu64
+               " 2024-08-01 | |\nturn 0 beneficiary - - Voz | %s %s\n",
+               base + 100 + step, person, owner, w[0], w[1]);
       write_lines(tmp, first);
     }
     write_lines(tmp, text);
@@ -2445,9 +2453,14 @@ static void test_expansion_carry(const char *tmp) {
       json_decref(anew);
     }
   }
-  th_check(!bad, "an owner's expansions kept across %d commits answer as made afresh", steps);
+  th_check(!bad, "an owner's expansions kept across %d commits answer as made afresh (%s copies)",
+           steps, copies ? "with" : "without");
   uint64_t replayed = cs__expand_replayed() - replayed0;
   th_check(replayed > 0, "some were made again from their recipes (%" PRIu64 ")", replayed);
+  uint64_t made = cs__snapcache_made(lc, CS__SC_OWORDS) - made0;
+  th_check(copies ? made > 0 : made == 0, "owner copies made: %" PRIu64 " (%s copies)", made,
+           copies ? "with" : "without");
+  cs_engine_set_owner_cache(engine, CS_ENGINE_OWNER_CACHE_DEFAULT);
 }
 
 /* A query word for the recipe checks: word and stem as given. */
@@ -2700,7 +2713,8 @@ int main(int argc, char **argv) {
   test_live_table(tmp);
   test_lexicon_follows(tmp);
   test_owner_versions(tmp); /* before more owners than are kept take turns */
-  test_expansion_carry(tmp);
+  test_expansion_carry(tmp, 1);
+  test_expansion_carry(tmp, 0);
   test_snapcache_limits(tmp);
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);
