@@ -736,10 +736,13 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     rec->len = 0;
     rec->visits = rec->seeks = rec->changes = 0;
   }
-  if (edits > 0 && !w->number && !again) {
+  /* The walks' budgets come from words_edits and terms_edits alone: what
+   * cs__recipe_reached says a walk reaches is what it walks. */
+  int wd = words_edits(w, edits);
+  if (wd > 0 && !again) {
     if (!words) words = cs__lexcache_get(lc, ts->r, cs__ts_words_table(ts), ts->owner, ts->version);
     int64_t t0 = !words && owes(ts) ? cs_clock_ns(CLOCK_MONOTONIC) : 0;
-    rc = fuzzy_walk(ts, w, edits > 2 ? 2 : edits, known, 0, words, rec, &c);
+    rc = fuzzy_walk(ts, w, wd, known, 0, words, rec, &c);
     if (t0)
       cs__lexcache_owe(lc, cs__ts_words_table(ts), ts->owner, cs_clock_ns(CLOCK_MONOTONIC) - t0);
     if (rc) goto out;
