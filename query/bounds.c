@@ -277,15 +277,16 @@ static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsig
  * shortest length, as skip_target's) costs a few operations per clause:
  * when it already ranks after th, so would the exact one, and R is ruled
  * out without the merge (most candidates of a frequent word are). For a
- * single word it is lowered to the sum of its chunks' conversation bounds
- * over R (cbound.h) where that is less.
+ * single word (in a long conversation, a single clause of several
+ * variants too) it is lowered to the sum of its chunks' conversation
+ * bounds over R (cbound.h) where that is less.
  *
  * When a cursor goes on past its chunk inside R, the documents there are
  * not decoded yet, and any of them may hold every clause: the ones whose
  * documents in R are all decoded as well as the others. Such a document is
  * bounded by the sum over clauses of their block bound, or for those going
- * on the score limit, or for a single word the largest block bound of its
- * chunks ahead inside R, read by their headers (bound_ahead), and
+ * on the score limit, or for a single word (as above) the largest block
+ * bound of its chunks ahead inside R, read by their headers (bound_ahead), and
  * proximity: the block-maxima bound itself, which then is R's bound (three
  * such documents may exist). Bounding those documents by the clauses going
  * on alone, as was done before, missed the others' share and could rule
@@ -298,11 +299,17 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
   uint32_t np = 0;
   int t = 0, cont = 0, present = 0;
   double bound = 0; /* R's bound, clause by clause */
-  /* A single word (one clause, one variant): its chunks ahead and their
-   * conversation bounds. Measured no use for several clauses (the sum
-   * over clauses and proximity stay above the page) and a cost for a
-   * prefix's few variants. */
-  int one = x->nactive == 1;
+  /* A single clause, of one variant or, in a long conversation, of
+   * several (a search-box word with its typo variants, a prefix): its
+   * chunks ahead and their conversation bounds. The clause's best variant
+   * in a document scores at most the sum of its variants, so their
+   * conversation bounds add up too (cbound.h: the score is subadditive);
+   * a phrase's words give their chunks ahead only.
+   * Measured no use for several clauses (proximity's bound alone keeps a
+   * sitting above the page), and a cost for a prefix's variants in short
+   * conversations (interviews: +6 %); in ParlaMint's sittings, the search
+   * box's single words' p50 −5 % (bench/analysis.md). */
+  int one = x->nactive == 1, long_conv = R->e - R->f >= CS__LONG_CONV;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
@@ -320,7 +327,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
     double lu = 0; /* bound of its documents past a cursor's chunk */
     double qb = 0; /* the clause's best block bound */
     double cb = 0; /* the sum of its chunks' conversation bounds over R */
-    int few = one && l->nvar == 1, cbs = x->cb_ok && l->type == CS__N_TERM && few;
+    int few = one && (l->nvar == 1 || long_conv), cbs = x->cb_ok && l->type == CS__N_TERM && few;
     uint32_t first = np;
     for (uint32_t k = 0; k < nin; k++) {
       xvar *v = &x->vars[many ? x->lin[k] : l->var + k];

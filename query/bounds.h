@@ -22,6 +22,11 @@ static inline void cs__keep_top3(double top[3], double score) {
   top[i] = score;
 }
 
+/* A conversation of this many documents or more is long (ParlaMint's
+ * sittings): score.c scores it term at a time, and conv_bound reads the
+ * headers of a several-variant clause's chunks ahead in it. */
+#define CS__LONG_CONV 128
+
 /* A cursor's decoded documents in R, for bounds (conv_bound). */
 typedef struct peek {
   const uint32_t *doc, *tf, *len;

@@ -502,17 +502,17 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
   return 0;
 }
 
-/* Conversations of fewer documents are scored document at a time: with
- * few turns, most documents holding two clauses are still candidates for
- * the three best and the snippets, so proximity reads them again through
- * the cursors (10k interviews, ~37 turns: +1 % CPU term at a time). */
-#define TAAT_MIN_DOCS 128
+/* Conversations of fewer documents than CS__LONG_CONV are scored document
+ * at a time: with few turns, most documents holding two clauses are still
+ * candidates for the three best and the snippets, so proximity reads them
+ * again through the cursors (10k interviews, ~37 turns: +1 % CPU term at a
+ * time). */
 
 /* Scores R term at a time (taat_window), window after window: each ends
  * where the first of the cursors' current chunks does. For words only
  * (no phrase among act[0..na)), pruned walks (the exhaustive one is
  * document-at-a-time: the reference the tests compare with), long
- * conversations (TAAT_MIN_DOCS: ParlaMint's sittings). Every
+ * conversations (CS__LONG_CONV: ParlaMint's sittings). Every
  * document is scored (no skip_target): a document scored term at a time
  * costs less than one skipped document at a time. Leaves the cursors past
  * R, as document-at-a-time does. Not inlined: in score_conv it cost the
@@ -571,7 +571,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   double top[3] = {0, 0, 0};
   skip_memo sk = {0, 0, 0, 0};
   int rc = 0;
-  if (!s->exhaustive && !phrases && R->e - R->f >= TAAT_MIN_DOCS) {
+  if (!s->exhaustive && !phrases && R->e - R->f >= CS__LONG_CONV) {
     rc = score_conv_taat(s, R, h, na, mask, exact_leaves, top);
     na = 0;
   }

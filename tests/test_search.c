@@ -1089,6 +1089,57 @@ static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, ui
   return 0;
 }
 
+/* One clause of several variants (here a prefix; a search-box word and its
+ * typo variants alike) in long conversations (CS__LONG_CONV) is bounded
+ * by its chunks ahead and their conversation bounds, summed over the
+ * variants (bounds.c): four sittings of 300 alike turns, one variant each,
+ * so that each bound is about the sitting's score itself. The strongest
+ * comes third, once the page (and the one hit past it) is full: a bound
+ * below its score would rule it out and the page would show another (a
+ * mutation halving the block bound's share is caught). Its own person and
+ * employee (403), so that the other tests' statistics do not move. */
+static void test_variant_bounds(const char *tmp) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/variants.txt", tmp);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  /* Words of different stems: a prefix's variants are stems. */
+  static const char *turn[] = {"quimera quimera quimera relleno", "quiosco quiosco relleno",
+                               "quirofano quirofano quirofano",
+                               "quinta relleno relleno relleno relleno relleno relleno"};
+  fprintf(f, "patient 9 403 Persona de las quimeras\n");
+  for (int c = 0; c < 4; c++) {
+    fprintf(f, "conv %d 9 403 2012-0%d-10 | |\n", 9700 + c, 1 + c);
+    for (int t = 0; t < 300; t++)
+      fprintf(f, "turn %d other - - Voz | %s\n", t, turn[c]);
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+  cs_caller owner = {CS_CALLER_PORTAL, 403};
+  const cs_caller *callers[] = {&owner, &ADMIN};
+  const char *qs[] = {"qui* ", "quir* OR quim* OR quio* "};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    for (uint32_t limit = 1; limit <= 2; limit++) {
+      for (size_t c = 0; c < 2; c++) {
+        json_t *pruned, *full;
+        int rc = pruned_and_full(qs[i], callers[c], limit, 0, NULL, NULL, &pruned, &full, NULL);
+        th_check(rc == 0, "variant bounds q=%s", qs[i]);
+        if (rc) continue;
+        char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+        th_check(a1 && a2 && !strcmp(a1, a2),
+                 "q=[%s] limit %u caller %zu: pruned and exhaustive differ:\n%s\n%s", qs[i], limit,
+                 c, a1, a2);
+        th_check(json_array_size(json_object_get(full, "hits")) == limit,
+                 "q=[%s] limit %u: a full page", qs[i], limit);
+        free(a1);
+        free(a2);
+        json_decref(pruned);
+        json_decref(full);
+      }
+    }
+  }
+}
+
 static void test_pruning_exact(const char *tmp) {
   static const char *vocab[] = {"alfa",  "beta",  "gamma",   "delta",  "epsilon",
                                 "zeta",  "theta", "kappa",   "lambda", "omega",
@@ -2718,6 +2769,7 @@ int main(int argc, char **argv) {
   test_snapcache_limits(tmp);
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);
+  test_variant_bounds(tmp);
   test_edit_distance();
   test_recipes();
   test_foreign_format(tmp);
