@@ -502,17 +502,14 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
   return 0;
 }
 
-/* Conversations of fewer documents than CS__LONG_CONV are scored document
- * at a time: with few turns, most documents holding two clauses are still
- * candidates for the three best and the snippets, so proximity reads them
- * again through the cursors (10k interviews, ~37 turns: +1 % CPU term at a
- * time). */
-
 /* Scores R term at a time (taat_window), window after window: each ends
  * where the first of the cursors' current chunks does. For words only
  * (no phrase among act[0..na)), pruned walks (the exhaustive one is
  * document-at-a-time: the reference the tests compare with), long
- * conversations (CS__LONG_CONV: ParlaMint's sittings). Every
+ * conversations (CS__LONG_CONV: ParlaMint's sittings; with few turns, most
+ * documents holding two clauses are still candidates for the three best
+ * and the snippets, so proximity reads them again through the cursors:
+ * 10k interviews, ~37 turns, +1 % CPU term at a time). Every
  * document is scored (no skip_target): a document scored term at a time
  * costs less than one skipped document at a time. Leaves the cursors past
  * R, as document-at-a-time does. Not inlined: in score_conv it cost the
