@@ -1092,21 +1092,22 @@ static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, ui
 /* One clause of several variants (here a prefix; a search-box word and its
  * typo variants alike) in long conversations (CS__LONG_CONV) is bounded
  * by its chunks ahead and their conversation bounds, summed over the
- * variants (bounds.c): four sittings of 300 alike turns, one variant each,
- * so that each bound is about the sitting's score itself. The strongest
- * comes third, once the page (and the one hit past it) is full: a bound
- * below its score would rule it out and the page would show another (a
- * mutation halving the block bound's share is caught). Its own person and
- * employee (403), so that the other tests' statistics do not move. */
+ * variants (bounds.c): four sittings of 300 alike turns, so that each
+ * bound is about the sitting's score itself. The strongest comes third,
+ * once the page (and the one hit past it) is full: a bound below its score
+ * would rule it out and the page would show another (a mutation halving
+ * the block bound's share is caught). Its own person and employee (403),
+ * so that the other tests' statistics do not move. */
 static void test_variant_bounds(const char *tmp) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/variants.txt", tmp);
   FILE *f = fopen(path, "w");
   if (!f) die("%s", path);
-  /* Words of different stems: a prefix's variants are stems. */
+  /* Words of different stems (a prefix's variants are stems), of one
+   * length and in as many turns, so that their variants weigh the same. */
   static const char *turn[] = {"quimera quimera quimera relleno", "quiosco quiosco relleno",
-                               "quirofano quirofano quirofano",
-                               "quinta relleno relleno relleno relleno relleno relleno"};
+                               "quintal quintal quintal",
+                               "quiebra relleno relleno relleno relleno relleno relleno"};
   fprintf(f, "patient 9 403 Persona de las quimeras\n");
   for (int c = 0; c < 4; c++) {
     fprintf(f, "conv %d 9 403 2012-0%d-10 | |\n", 9700 + c, 1 + c);
@@ -1117,7 +1118,8 @@ static void test_variant_bounds(const char *tmp) {
   spawn_write(index_dir, path);
   cs_caller owner = {CS_CALLER_PORTAL, 403};
   const cs_caller *callers[] = {&owner, &ADMIN};
-  const char *qs[] = {"qui* ", "quir* OR quim* OR quio* "};
+  /* The second has several clauses (the bound as before), for comparison. */
+  const char *qs[] = {"qui* ", "quin* OR quim* OR quie* "};
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
     for (uint32_t limit = 1; limit <= 2; limit++) {
       for (size_t c = 0; c < 2; c++) {
@@ -1131,6 +1133,10 @@ static void test_variant_bounds(const char *tmp) {
                  c, a1, a2);
         th_check(json_array_size(json_object_get(full, "hits")) == limit,
                  "q=[%s] limit %u: a full page", qs[i], limit);
+        /* What a user sees: the sitting of the strongest turns on top. */
+        json_t *top = json_array_get(json_object_get(pruned, "hits"), 0);
+        th_check(json_integer_value(json_object_get(top, "conversation_id")) == 9702,
+                 "q=[%s] limit %u caller %zu: the strongest sitting first", qs[i], limit, c);
         free(a1);
         free(a2);
         json_decref(pruned);
