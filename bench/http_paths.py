@@ -3,8 +3,17 @@
 of a bench/gen_queries.py file, with q as a person types it in the search box
 (the same forms as `cs-bench-ours --mode box`), URL-encoded.
 
+The paths come in a fixed shuffled order (seed 20241), so that the query
+types are interleaved as the searches of many people are. The queries file
+lists its types in blocks of 200 (single words, then AND, ...), and wrk's
+threads walk the paths in order: in that order each thread sent 200
+searches of one type in a row, and the latency tail measured the stretches
+where both threads were in the costly types (questions, AND) rather than a
+mix (bench/analysis.md, "The HTTP mix was not mixed").
+
     http_paths.py QUERIES.tsv > PATHS.txt
 """
+import random
 import sys
 import urllib.parse
 
@@ -17,7 +26,11 @@ def box(kind, text):
     return text
 
 
+paths = []
 with open(sys.argv[1], encoding="utf-8") as f:
     for line in f:
         _, kind, text = line.rstrip("\n").split("\t", 2)
-        print("/v1/search?limit=10&q=" + urllib.parse.quote(box(kind, text), safe=""))
+        paths.append("/v1/search?limit=10&q=" + urllib.parse.quote(box(kind, text), safe=""))
+random.Random(20241).shuffle(paths)
+for p in paths:
+    print(p)
