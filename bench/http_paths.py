@@ -4,9 +4,10 @@ of a bench/gen_queries.py file, with q as a person types it in the search box
 (the same forms as `cs-bench-ours --mode box`), URL-encoded.
 
 The paths come in a fixed shuffled order (seed 20241), so that the query
-types are interleaved as the searches of many people are. The queries file
-lists its types in blocks of 200 (single words, then AND, ...), and wrk's
-threads walk the paths in order: in that order each thread sent 200
+types are interleaved as the searches of many people are. A queries file
+lists its types one block after another (200 queries each in the full sets,
+100 in the quick and scale ones: single words, then AND, ...), and wrk's
+threads walk the paths in order: in that order each thread sent a block's
 searches of one type in a row, and the latency tail measured the stretches
 where both threads were in the costly types (questions, AND) rather than a
 mix (bench/analysis.md, "The HTTP mix was not mixed").
