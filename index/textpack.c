@@ -240,7 +240,8 @@ static void put_lz4(cs_textpack *z, cs_buf *b, const char *s, size_t n) {
 
 void cs_textpack_put(cs_textpack *z, cs_buf *b, const char *s, size_t n) {
   if (z && !z->cdict) sample_add(z, s, n);
-  if (!z || n < (z->cdict ? PACK_MIN_DICT : PACK_MIN)) {
+  if (!z || n < (z->cdict ? PACK_MIN_DICT : PACK_MIN) ||
+      (n > CS_TEXT_PLAIN_ABOVE && n < CS_TEXT_LZ4_MIN)) {
     put_plain(b, s, n);
     return;
   }

@@ -17,8 +17,14 @@
  * LZ4 once there is a dictionary: a snippet decompresses its whole block,
  * and zstd decodes ~0.5 GB/s where LZ4 decodes ~2 GB/s (measured on
  * ParlaMint's long turns: 2.3 against 0.66 us per block), for ~0.75 of the
- * text instead of ~0.47. Below it zstd's entropy coding is kept: the
- * portal's short turns are most of its index (bench/analysis.md).
+ * text instead of ~0.47. Texts of more than CS_TEXT_PLAIN_ABOVE bytes and
+ * fewer than CS_TEXT_LZ4_MIN (a turn alone in its block, turnblock.h) are
+ * kept plain, read in place: a zstd frame of that size cost ~1.2 us to
+ * decode and LZ4 ~0.4 us, for 0.53 and 0.81 of the text, and a snippet
+ * reads the whole text to show ~300 bytes of it (an employee's search on
+ * ParlaMint: 6-10 % less CPU plain, 3 % with LZ4; the index 1.08x as
+ * large, the interviews' 1.02x: bench/analysis.md). Below that zstd's
+ * entropy coding is kept: the portal's short turns are most of its index.
  *
  * The dictionary (one per index, META zdict := u8 version, be64 checksum of
  * the rest, a zstd dictionary) is built by the writer once it has seen
@@ -41,8 +47,11 @@
 
 enum { CS_TEXT_PLAIN = 0, CS_TEXT_ZSTD = 1, CS_TEXT_ZSTD_DICT = 2, CS_TEXT_LZ4_DICT = 3 };
 
-/* Texts from this many bytes are packed with LZ4 (with a dictionary). */
+/* Texts from this many bytes are packed with LZ4 (with a dictionary);
+ * those of more than CS_TEXT_PLAIN_ABOVE and fewer than that are kept
+ * plain (turnblock.c checks that it is a block's budget). */
 #define CS_TEXT_LZ4_MIN 1024
+#define CS_TEXT_PLAIN_ABOVE 512
 
 /* Turn text the writer samples before it builds the dictionary; how many
  * dictionaries (indexes, reindexes) a process keeps loaded. */

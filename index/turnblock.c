@@ -14,6 +14,10 @@
 
 #define TBLOCK_V1 1
 
+/* A text kept plain for its length (textpack.h) is a turn alone in its
+ * block. */
+_Static_assert(CS_TEXT_PLAIN_ABOVE == CS_TBLOCK_BYTES, "plain texts are the lone turns");
+
 int cs_tblock_begin(cs_tblock_it *it, cs_slice k, cs_slice v) {
   memset(it, 0, sizeof *it);
   if (k.len != 12) return CS_ECORRUPT;

@@ -21,7 +21,8 @@
  *   packed       := the texts one after the other (textpack.h: plain, or
  *                   one zstd frame, with the index's dictionary once it has one;
  *                   since format 8 an LZ4 block when they are CS_TEXT_LZ4_MIN
- *                   bytes or more, i.e. a long turn alone)
+ *                   bytes or more, i.e. a long turn alone; a shorter turn
+ *                   alone, plain)
  *
  * A block closes before a turn that would take its text past
  * CS_TBLOCK_BYTES (a longer turn has a block of its own) or its turns past
@@ -87,8 +88,8 @@ typedef struct cs_tblock_b {
 void cs_tblock_b_init(cs_tblock_b *b, uint64_t conv);
 void cs_tblock_b_free(cs_tblock_b *b);
 /* Turns must come in increasing seq order (the writer leaves out one that
- * does not: writer_conv.c). Whether turn t goes into the block being built (0: write that block with
- * cs_tblock_b_encode first). */
+ * does not: writer_conv.c). Whether turn t goes into the block being built (0: write that block
+ * with cs_tblock_b_encode first). */
 int cs_tblock_b_fits(const cs_tblock_b *b, const cs_turn *t);
 /* Adds t (its text and speaker are copied). Errors go to the block's
  * buffers (cs_tblock_b_encode reports them). */

@@ -618,9 +618,11 @@ static size_t sentence(char *out, size_t cap, uint32_t *seed) {
 }
 
 /* Long turns (format 8): from CS_TEXT_LZ4_MIN bytes, packed with LZ4 and
- * the dictionary's content (a snippet decodes them ~4x faster than zstd),
- * read back to the byte; damaged or cut, refused without reading past the
- * stored bytes. z has a dictionary. */
+ * the dictionary's content (a snippet decodes them ~4x faster than zstd);
+ * above a block's budget and below that, kept plain (read in place, no
+ * decoding); a block's budget, zstd. Each read back to the byte; the LZ4
+ * one damaged or cut, refused without reading past the stored bytes. z
+ * has a dictionary. */
 static void long_turns(cs_textpack *z, cs_buf *scratch, uint32_t *seed) {
   cs_buf text, b;
   cs_buf_init(&text);
@@ -631,18 +633,27 @@ static void long_turns(cs_textpack *z, cs_buf *scratch, uint32_t *seed) {
     cs_buf_bytes(&text, s, n);
     cs_buf_bytes(&text, ". ", 2);
   }
-  size_t lens[] = {CS_TEXT_LZ4_MIN - 1, CS_TEXT_LZ4_MIN, text.len};
-  for (size_t k = 0; k < 3; k++) {
+  size_t lens[] = {CS_TBLOCK_BYTES, CS_TBLOCK_BYTES + 1, CS_TEXT_LZ4_MIN - 1, CS_TEXT_LZ4_MIN,
+                   text.len};
+  for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
     cs_turn t = {.docid = 5, .seq = 1, .text = {(const char *)text.p, lens[k]}, .end_ms = -1};
     cs_buf_reset(&b);
     t_encode(&b, &t, z);
     tdec u;
     int rc = t_decode(b.p, b.len, &u);
-    int want = lens[k] >= CS_TEXT_LZ4_MIN ? CS_TEXT_LZ4_DICT : CS_TEXT_ZSTD_DICT;
-    CHECK(rc == 0 && u.it.packed.p && u.it.codec == want && u.it.dict,
-          "a text of %zu bytes is stored with codec %d (%d)", lens[k], want, u.it.codec);
-    CHECK(rc == 0 && packed_len(&b) * 10 < lens[k] * 9, "and compressed (%zu of %zu bytes)",
-          packed_len(&b), lens[k]);
+    int want = lens[k] >= CS_TEXT_LZ4_MIN  ? CS_TEXT_LZ4_DICT
+               : lens[k] > CS_TBLOCK_BYTES ? CS_TEXT_PLAIN
+                                           : CS_TEXT_ZSTD_DICT;
+    if (want == CS_TEXT_PLAIN) {
+      CHECK(rc == 0 && !u.it.packed.p && u.it.text.len == lens[k] &&
+                memcmp(u.it.text.p, text.p, lens[k]) == 0,
+            "a text of %zu bytes is stored plain, readable in place", lens[k]);
+    } else {
+      CHECK(rc == 0 && u.it.packed.p && u.it.codec == want && u.it.dict,
+            "a text of %zu bytes is stored with codec %d (%d)", lens[k], want, u.it.codec);
+      CHECK(rc == 0 && packed_len(&b) * 10 < lens[k] * 9, "and compressed (%zu of %zu bytes)",
+            packed_len(&b), lens[k]);
+    }
     CHECK(rc == 0 && t_text(&u, scratch) == 0 && u.t.text.len == lens[k] &&
               memcmp(u.t.text.p, text.p, lens[k]) == 0,
           "a text of %zu bytes reads back to the byte", lens[k]);

@@ -66,8 +66,9 @@ static size_t words(char *out, size_t n, uint32_t *seed) {
 /* Enough text for the writer to build its stored-text dictionary (patient
  * 4's filler conversations, ids from 1000), then conversations 20-22 whose
  * turns are packed with it: zstd with the dictionary (short turns), LZ4
- * with its history (turns of CS_TEXT_LZ4_MIN bytes or more), with
- * word-scan marks (turns of CS_TMARKS_MIN_TEXT bytes or more). Their keys
+ * with its history (turns of CS_TEXT_LZ4_MIN bytes or more), plain (a turn
+ * alone in its block below that), with word-scan marks (turns of
+ * CS_TMARKS_MIN_TEXT bytes or more). Their keys
  * sort first, so their blocks are among the dumped seeds. */
 static void long_texts(cs_writer *w) {
   static char text[6][4096];
