@@ -104,18 +104,44 @@ static int reserve(cs__turnmap *m, size_t bytes) {
   return 0;
 }
 
-/* The last of marks m[0..n) at or before docid d. */
+/* The last of marks m[0..n) (docids increasing) at or before docid d.
+ * Looked for first where the docids put it, a conversation's blocks
+ * holding about as many docids each, then by doubling steps from there and
+ * halving: a few cache lines of a sitting's ~300 marks instead of the ~8
+ * of a plain binary search. */
 static int find_mark(const cs_tbmark *m, size_t n, uint32_t d, int32_t *block_seq) {
-  size_t lo = 0, hi = n; /* lo: the first mark past d */
-  while (lo < hi) {
+  if (n == 0 || d < m[0].docid) return CS_ENOTFOUND;
+  if (d >= m[n - 1].docid) {
+    *block_seq = m[n - 1].seq;
+    return 0;
+  }
+  /* From here m[0].docid <= d < m[n - 1].docid: keep m[lo] <= d < m[hi]. */
+  size_t lo = 0, hi = n - 1;
+  size_t g = (size_t)((uint64_t)(d - m[0].docid) * (n - 1) / (m[n - 1].docid - m[0].docid));
+  size_t step = 1;
+  if (m[g].docid <= d) {
+    lo = g;
+    while (lo + step < hi && m[lo + step].docid <= d) {
+      lo += step;
+      step *= 2;
+    }
+    if (lo + step < hi) hi = lo + step;
+  } else {
+    hi = g;
+    while (hi - lo > step && m[hi - step].docid > d) {
+      hi -= step;
+      step *= 2;
+    }
+    if (hi - lo > step) lo = hi - step;
+  }
+  while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
     if (m[mid].docid <= d)
-      lo = mid + 1;
+      lo = mid;
     else
       hi = mid;
   }
-  if (lo == 0) return CS_ENOTFOUND;
-  *block_seq = m[lo - 1].seq;
+  *block_seq = m[lo].seq;
   return 0;
 }
 

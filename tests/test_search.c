@@ -1732,12 +1732,26 @@ static void test_turn_map(const char *tmp) {
       fprintf(f, " relleno");
     fprintf(f, "\n");
   }
+  /* And a sitting whose blocks hold very different numbers of docids:
+   * runs of one-word turns (~70 to a block) between runs of long ones
+   * (one to a block), so that where the docids put a turn's block is
+   * often several blocks off (turnmap.c looks around it). */
+  fprintf(f, "conv 9010 6 400 2014-02-10 | Bloques desiguales |\n");
+  for (int t = 0; t < 390; t++) {
+    int long_turn = (t / 65) % 2 && t % 65 < 10 * (t / 65);
+    fprintf(f, "turn %d other - - Voz | zorro", t);
+    for (int w = 0; long_turn && w < 90 + t % 7; w++)
+      fprintf(f, " relleno");
+    fprintf(f, "\n");
+  }
   fclose(f);
   spawn_write(index_dir, path);
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
   /* The engine's map (the same generation's) holds the old sitting's marks. */
   th_check(check_turns_mapped(v.r, cs_view_turns(&v), 9000, NULL) == 260,
            "the rewritten sitting's 260 turns through the generation's map");
+  th_check(check_turns_mapped(v.r, cs_view_turns(&v), 9010, NULL) == 390,
+           "the 390 turns of a sitting of uneven blocks through the map");
   cs_view_end(engine, &v);
 }
 
