@@ -12,6 +12,7 @@
 #include "postings.h"
 #include "reader.h"
 #include "store.h"
+#include "textpack.h"
 #include "varint.h"
 #include "writer.h"
 
@@ -426,8 +427,10 @@ static void turn_blocks(void) {
 }
 
 /* The stored turns take less room than their text: compressed, and no
- * token table (the highlighter analyzes the shown turn again). A put of the
- * same conversation and its delete still find every posting again. */
+ * token table (the highlighter analyzes the shown turn again). (Turns of
+ * CS_TEXT_LZ4_MIN bytes: one alone in its block and shorter is kept plain,
+ * textpack.h.) A put of the same conversation and its delete still find
+ * every posting again. */
 static void stored_size(void) {
   char sdir[300];
   snprintf(sdir, sizeof sdir, "%s-size", dir);
@@ -440,13 +443,13 @@ static void stored_size(void) {
       "la",        "vivienda", "ayuda",  "familia", "trabajo", "desahucio", "hija",    "de",
       "alquiler",  "meses",    "pagar",  "piso",    "en",      "nos",       "dijeron", "que",
       "servicios", "sociales", "tiempo", "año",     "casa",    "con",       "mi",      "el"};
-  char texts[12][700];
+  char texts[12][CS_TEXT_LZ4_MIN + 100];
   const char *tx[12];
   size_t text_bytes = 0;
   unsigned seed = 7;
   for (int i = 0; i < 12; i++) {
     size_t n = 0;
-    while (n < 600) {
+    while (n < CS_TEXT_LZ4_MIN) {
       seed = seed * 1103515245u + 12345u;
       n += (size_t)snprintf(texts[i] + n, sizeof texts[i] - n, "%s ",
                             words[(seed >> 16) % (sizeof words / sizeof words[0])]);
