@@ -605,7 +605,14 @@ static int load_chunk(cs_pcur *c, int rc, cs_slice k, cs_slice v) {
   return load_chunk_after(c, rc, k, v, -1);
 }
 
+static int seek_chunk(cs_pcur *c, uint32_t target, cs_slice *k, cs_slice *v);
+static void load_geq(cs_pcur *c, int rc, cs_slice k, cs_slice v, uint32_t target);
+
 int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out) {
+  return cs_pcur_open_at(r, term, len, 0, out);
+}
+
+int cs_pcur_open_at(cs_reader *r, const char *term, size_t len, uint32_t from, cs_pcur **out) {
   *out = NULL;
   if (len == 0 || len > CS_TERM_MAX + 1) return CS_ENOTFOUND;
   cs_pcur *c = calloc(1, sizeof *c);
@@ -618,11 +625,17 @@ int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out) {
     free(c);
     return rc;
   }
-  uint8_t key[CS_TERM_MAX + 8];
-  size_t klen = cs_key_post(key, term, len, 0);
   cs_slice k, v;
-  rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
-  if (!load_chunk(c, rc, k, v)) {
+  if (from == 0) {
+    uint8_t key[CS_TERM_MAX + 8];
+    size_t klen = cs_key_post(key, term, len, 0);
+    rc = cs_cursor_seek(c->cur, sl(key, klen), &k, &v);
+    if (!load_chunk(c, rc, k, v)) pcur_end(c, 0);
+  } else {
+    rc = seek_chunk(c, from, &k, &v);
+    load_geq(c, rc, k, v, from);
+  }
+  if (c->docid == CS_DOCID_END) {
     rc = c->err ? c->err : CS_ENOTFOUND;
     cs_pcur_close(c);
     return rc;

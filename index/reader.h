@@ -144,6 +144,10 @@ void cs_rcur_close(cs_rcur *c); /* NULL is a no-op */
  * end the cursor and are kept in cs_pcur_error(). Damaged positions make
  * cs_pcur_positions() report them and return CS_ECORRUPT. */
 int cs_pcur_open(cs_reader *r, const char *term, size_t len, cs_pcur **out);
+/* The same, sitting on the term's first document at or after `from`
+ * (found by one seek: the chunks before it are not read). CS_ENOTFOUND
+ * when it has none there. */
+int cs_pcur_open_at(cs_reader *r, const char *term, size_t len, uint32_t from, cs_pcur **out);
 void cs_pcur_close(cs_pcur *c);
 uint32_t cs_pcur_docid(const cs_pcur *c);
 uint32_t cs_pcur_tf(const cs_pcur *c);

@@ -148,7 +148,7 @@ int cs_engine_conversation(cs_engine *e, const cs_caller *c, uint64_t id, const 
       cs__rank_defaults(&rp);
       cs__tstats ts;
       cs__tstats_init(&ts, v.r, c);
-      rc = cs__exec_open(&ts, &query, &rp, 0, &x);
+      rc = cs__exec_open(&ts, &query, &rp, 0, conv.first_docid, &x);
       if (!rc)
         rc = cs__exec_spans(x, conv.first_docid, conv.first_docid + conv.ndocs, collect, &hl);
       if (rc) goto fail;

@@ -38,12 +38,12 @@ static int add_var(cs__exec *x, uint32_t leaf, const char *term, size_t len, int
   return 0;
 }
 
-static int open_cursor(cs__exec *x, xvar *v) {
+static int open_cursor(cs__exec *x, xvar *v, uint32_t from) {
   cs_pcur_close(v->cur);
   v->cur = NULL;
   v->doc = END;
   if (v->df == 0 && v->len == 0) return 0;
-  int rc = cs_pcur_open(x->r, v->term, v->len, &v->cur);
+  int rc = cs_pcur_open_at(x->r, v->term, v->len, from, &v->cur);
   if (rc == CS_ENOTFOUND) return 0;
   if (!rc) v->doc = cs_pcur_docid(v->cur);
   return rc;
@@ -52,9 +52,9 @@ static int open_cursor(cs__exec *x, xvar *v) {
 /* A cursor opened again moves back: its leaf's heap (keys at most the
  * docids) no longer holds, and the leaf looks at each variant from then on
  * (snippets reopen cursors once the walk is over). */
-int cs__open_cursor(cs__exec *x, xvar *v) {
+int cs__open_cursor(cs__exec *x, xvar *v, uint32_t from) {
   if (x->leaves && v->leaf < x->nleaves) x->leaves[v->leaf].heap = HEAP_NONE;
-  return open_cursor(x, v);
+  return open_cursor(x, v, from);
 }
 
 /* TERM leaves with at least this many variants (a short prefix, a typo
@@ -317,7 +317,7 @@ static void compute_weights(cs__exec *x) {
 static void mark_required(cs__exec *x);
 
 int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_params *rp,
-                  uint32_t horizon, cs__exec **out) {
+                  uint32_t horizon, uint32_t from, cs__exec **out) {
   *out = NULL;
   cs__exec *x = calloc(1, sizeof *x);
   if (!x) return CS_ENOMEM;
@@ -327,6 +327,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   x->q = q;
   x->rp = *rp;
   x->horizon = horizon;
+  x->from = from;
   int rc = cs__ts_stats(ts, &x->st);
   uint32_t nn = q->nnodes ? q->nnodes : 1;
   x->node_leaf = malloc(nn * sizeof *x->node_leaf);
@@ -400,7 +401,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   free(vv);
   if (rc) goto fail;
   for (uint32_t i = 0; !rc && i < x->nvars; i++)
-    rc = open_cursor(x, &x->vars[i]);
+    rc = open_cursor(x, &x->vars[i], from);
   if (!rc) rc = stats_at_horizon(x);
   if (rc) goto fail;
   compute_weights(x);
@@ -469,7 +470,7 @@ int cs__exec_rewind(cs__exec *x) {
   for (uint32_t i = 0; i < x->nvars; i++) {
     const xleaf *l = &x->leaves[x->vars[i].leaf];
     if (!l->active && !l->negated) continue;
-    int rc = open_cursor(x, &x->vars[i]);
+    int rc = open_cursor(x, &x->vars[i], x->from);
     if (rc) return rc;
   }
   heaps_build(x);

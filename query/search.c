@@ -214,11 +214,17 @@ static void unname(xsearch *s, const xrange *R) {
   }
 }
 
+/* Where the walk starts: the first conversation of the universe, when
+ * there is one (the cursors open there: cs__exec_open). */
+static uint32_t walk_start(const xsearch *s) {
+  return s->universe ? (s->nu ? s->u[0].f : END) : 0;
+}
+
 /* The walk over conversations for a query with clauses. */
 static int walk(xsearch *s) {
   cs__exec *x = s->x;
   int32_t root = x->q->root;
-  uint32_t t = s->universe ? (s->nu ? s->u[0].f : END) : 0;
+  uint32_t t = walk_start(s);
   uint32_t limit = s->horizon ? s->horizon : END;
   int rc = 0, count = 1;
   s->walk_from = t;
@@ -518,7 +524,7 @@ int cs__search_text(cs_reader *r, cs_analyzer *a, const cs_caller *c, const cs_s
   if (q.root >= 0) {
     cs__tstats ts;
     cs__tstats_init(&ts, r, c);
-    rc = cs__exec_open(&ts, &q, &o->rank, has_cursor ? s.horizon : 0, &s.x);
+    rc = cs__exec_open(&ts, &q, &o->rank, has_cursor ? s.horizon : 0, walk_start(&s), &s.x);
     if (rc) goto fail;
     if (s.exhaustive) cs__exec_no_heaps(s.x); /* the reference looks at every variant */
     s.mask_words = (s.x->nvars + 63) / 64;
@@ -710,7 +716,7 @@ int cs__match(cs_reader *r, const cs__convs *convs, const cs_caller *c, const cs
     cs__rank_defaults(&rp);
     cs__tstats ts;
     cs__tstats_init(&ts, r, c);
-    rc = cs__exec_open(&ts, q, &rp, 0, &s.x);
+    rc = cs__exec_open(&ts, q, &rp, 0, walk_start(&s), &s.x);
     if (!rc) rc = walk(&s);
   } else if (q->browse) {
     rc = browse(&s);

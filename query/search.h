@@ -73,10 +73,12 @@ typedef struct cs__exec cs__exec;
  * terms and opens a postings cursor per term; expansion and weights read
  * the statistics of ts (tstats.h: a portal caller's own documents).
  * `horizon` (0: none) makes statistics those of the documents below it
- * (see search.c, "Paging"). q must outlive the exec. Returns 0 or a CS_E*
- * code. */
+ * (see search.c, "Paging"). The cursors open at their first document from
+ * `from` on (0: the first; a walk that visits nothing before it, e.g. a
+ * portal caller's, whose conversations begin there). q must outlive the
+ * exec. Returns 0 or a CS_E* code. */
 int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_params *rp,
-                  uint32_t horizon, cs__exec **out);
+                  uint32_t horizon, uint32_t from, cs__exec **out);
 void cs__exec_close(cs__exec *x);
 
 /* Calls fn for every document in [first, end) that a searched (not

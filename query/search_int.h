@@ -63,6 +63,7 @@ struct cs__exec {
   cs_stats st;
   int cb_ok; /* rp is what the chunks' conversation bounds assume (cbound.h) */
   uint32_t horizon;
+  uint32_t from; /* cursors (re)open at their first document from here */
   xleaf *leaves;
   uint32_t nleaves;
   xvar *vars;
@@ -267,10 +268,11 @@ typedef struct xcursor {
 
 /* ---------------------------------------------------------------- shared functions */
 
-int cs__open_cursor(cs__exec *x, xvar *v);
+/* Reopens v's cursor at its first document from `from` on. */
+int cs__open_cursor(cs__exec *x, xvar *v, uint32_t from);
 
-/* Reopens the cursors of the leaves not dropped at the start (relaxation
- * retries). */
+/* Reopens the cursors of the leaves not dropped where they were opened
+ * (relaxation retries). */
 int cs__exec_rewind(cs__exec *x);
 
 /* Leaves that count for scoring: positive and not dropped by relaxation. */

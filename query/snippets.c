@@ -190,19 +190,6 @@ int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32
                        cs__page_text *pt) {
   cs__exec *x = s->x;
   if (!x || !nh) return 0;
-  /* Reopen only the terms these hits matched. */
-  for (uint32_t v = 0; v < x->nvars; v++) {
-    int used = 0;
-    for (uint32_t i = 0; i < nh && !used; i++)
-      used = (hit_mask(hits[i])[v >> 6] >> (v & 63)) & 1;
-    cs_pcur_close(x->vars[v].cur);
-    x->vars[v].cur = NULL;
-    x->vars[v].doc = END;
-    if (used) {
-      int rc = cs__open_cursor(x, &x->vars[v]);
-      if (rc) return rc;
-    }
-  }
   /* Cursors only move forward: turns, titles and descriptions are visited
    * in docid order. */
   snip_ref *refs = malloc((size_t)nh * (SNIPPETS + 2) * sizeof *refs);
@@ -223,6 +210,17 @@ int cs__build_snippets(xsearch *s, xhit **hits, const cs__page_conv *pcs, uint32
       refs[nr++] = (snip_ref){docs[k], i, ranks[k]};
   }
   if (!rc) qsort(refs, nr, sizeof *refs, snip_cmp);
+  /* Reopen only the terms these hits matched, at the first document
+   * visited. */
+  for (uint32_t v = 0; v < x->nvars && !rc; v++) {
+    int used = 0;
+    for (uint32_t i = 0; i < nh && !used; i++)
+      used = (hit_mask(hits[i])[v >> 6] >> (v & 63)) & 1;
+    cs_pcur_close(x->vars[v].cur);
+    x->vars[v].cur = NULL;
+    x->vars[v].doc = END;
+    if (used && nr) rc = cs__open_cursor(x, &x->vars[v], refs[0].docid);
+  }
   for (size_t k = 0; k < nr && !rc; k++) {
     const snip_ref *sr = &refs[k];
     if (sr->rank == REF_TITLE || sr->rank == REF_DESC)

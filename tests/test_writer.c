@@ -175,6 +175,27 @@ static void basics(void) {
   }
   CHECK(ok && steps > 5, "next_geq moves forward to the first doc >= target across chunks");
   cs_pcur_close(c);
+  /* Opened at a docid: where opening at the first and moving there lands,
+   * for every docid of the term's span (within chunks, between them, on
+   * deleted documents); past its last, nothing. */
+  uint32_t last = prev, mismatched = 0, tried = 0;
+  for (uint32_t from = 1; ok && from <= last + 1; from++, tried++) {
+    cs_pcur *a = NULL, *b = NULL;
+    uint32_t da = CS_DOCID_END, db = CS_DOCID_END;
+    if (cs_pcur_open(r, "comun", 5, &a) == 0) {
+      cs_pcur_next_geq(a, from);
+      da = cs_pcur_docid(a);
+    }
+    int rc = cs_pcur_open_at(r, "comun", 5, from, &b);
+    if (rc == 0) db = cs_pcur_docid(b);
+    mismatched += da != db || (rc != 0) != (da == CS_DOCID_END) ||
+                  (rc != 0 && rc != CS_ENOTFOUND) || (rc == 0 && cs_pcur_tf(b) != cs_pcur_tf(a));
+    cs_pcur_close(a);
+    cs_pcur_close(b);
+  }
+  CHECK(ok && tried > 400 && mismatched == 0,
+        "a cursor opened at a docid sits where next_geq from the first lands (%u of %u differ)",
+        mismatched, tried);
   cs_reader_close(r);
 
   /* Erasure. */
@@ -589,6 +610,22 @@ static void corrupt(void) {
   }
   CHECK(at == 50, "next_geq past a damaged chunk to a far target lands on 50 (on %u)", at);
   CHECK(cs_corrupt_records_in(CS_T_POST) == 2, "the damaged chunk is reported");
+  static const uint32_t from[] = {1, 2, 3, 11, 12, 21, 22, 51};
+  static const uint32_t want[] = {1, 2, 20, 20, 20, 21, 30, 51};
+  for (size_t i = 0; i < sizeof from / sizeof *from; i++) {
+    at = 0;
+    if (cs_pcur_open_at(r, "zz", 2, from[i], &c) == 0) {
+      at = cs_pcur_docid(c);
+      CHECK(cs_pcur_error(c) == 0, "no error kept for a skipped chunk (at %u)", from[i]);
+      cs_pcur_close(c);
+    }
+    CHECK(at == want[i], "opened at %u: on %u (want %u), over the damaged chunk", from[i], at,
+          want[i]);
+  }
+  CHECK(cs_pcur_open_at(r, "zz", 2, 52, &c) == CS_ENOTFOUND, "opened past the last: none");
+  CHECK(cs_pcur_open_at(r, "zy", 2, 5, &c) == CS_ENOTFOUND &&
+            cs_pcur_open_at(r, "zzz", 3, 5, &c) == CS_ENOTFOUND,
+        "opened at a docid of a term not indexed: none");
   cs_reader_close(r);
   /* Term "ov": chunks at 10 (documents 10, 100) and 50 (50, 51): each
    * decodes, but the second overlaps the first. Stepping must not go back
