@@ -143,7 +143,9 @@ int main(void) {
                                     "\xed\xa0\x80",
                                     "\xf4\x90\x80\x80",
                                     "\xf5\x80\x80\x80",
-                                    "\xc3\x28"};
+                                    "\xc3\x28",
+                                    "\xc3\xc3",
+                                    "a\xc3\xff"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     json_t *a = json_array();
     json_array_append_new(a, json_stringn_nocheck(bad[i], strlen(bad[i])));
