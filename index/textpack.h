@@ -22,7 +22,7 @@
  * kept plain, read in place: a zstd frame of that size cost ~1.2 us to
  * decode and LZ4 ~0.4 us, for 0.53 and 0.81 of the text, and a snippet
  * reads the whole text to show ~300 bytes of it (an employee's search on
- * ParlaMint: 6-10 % less CPU plain, 3 % with LZ4; the index 1.08x as
+ * ParlaMint: 6-9 % less CPU plain in process, 3 % with LZ4; the index 1.08x as
  * large, the interviews' 1.02x: bench/analysis.md). Below that zstd's
  * entropy coding is kept: the portal's short turns are most of its index.
  *
