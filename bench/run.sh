@@ -87,6 +87,22 @@ rm -rf "$out"
 mkdir -p "$out"
 chmod 755 "$bench/out" "$out"
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+# Runs VACUUM (ANALYZE) and a CHECKPOINT on database $1 and waits for any
+# autovacuum worker to finish: freshly loaded tables draw autovacuum and
+# autoanalyze, and leave dirty pages to be written, work that would otherwise
+# share the machine (and the disk the indexer syncs to) with the phases
+# that follow.
+settle_pg() {
+  psql "$1" -qAt -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null 2>&1 || true
+  local n
+  for _ in $(seq 1 120); do
+    n=$(psql "$conninfo dbname=postgres" -qAt -c \
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'" 2>/dev/null || echo 0)
+    [ "$n" = 0 ] && break
+    sleep 0.5
+  done
+}
 t_start=$(date +%s)
 
 # ------------------------------------------------------------------ build
@@ -271,13 +287,7 @@ python3 "$bench/http_paths.py" "$qdir/queries.tsv" >"$out/paths.txt"
 # for, so that the HTTP phases share the machine only with what they name
 # (the CPU columns show what the rest of the machine took; in the runs of
 # 2026-12-06 it was 0.01 core in the idle phases).
-psql "$pg" -qAt -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null 2>&1 || true
-for _ in $(seq 1 120); do
-  n=$(psql "$conninfo dbname=postgres" -qAt -c \
-    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'" 2>/dev/null || echo 0)
-  [ "$n" = 0 ] && break
-  sleep 0.5
-done
+settle_pg "$pg"
 
 log "starting the following indexer and the query server on 127.0.0.1:$port"
 "$bin/convsearch-indexer" run --pg "$pg" --index "$out/index" 2>>"$out/indexer-live.log" &

@@ -43,11 +43,15 @@ scale_one() {
   du -sb "$d/index" | cut -f1 >"$d/size.txt"
   psql "$spg" -qAt -F ' ' -c "SELECT count(*), sum(octet_length(text)) FROM segments" >"$d/corpus.txt"
   psql "$spg" -qAt -c "SELECT count(*) FROM conversations" >>"$d/corpus.txt"
-  if [ ! -s "$qdir/queries.tsv" ]; then
+  if [ -z "$qset_done" ]; then
     log "scale: query set from the $n-conversation corpus"
     psql "$spg" -qAt -c "\\copy (SELECT conversation_id * 1000000 + seq, text FROM segments ORDER BY 1) TO '$out/turns.tsv'"
+    # written beside, then moved: a run stopped here leaves the committed set
     python3 "$bench/gen_queries.py" "$out/turns.tsv" "$bench/stopwords-es.txt,$out/stopwords-analyzer.txt" \
-      "$qdir/queries.tsv" --per-type "$per_type" >"$qdir/bands.json"
+      "$out/queries.tsv" --per-type "$per_type" >"$out/bands.json"
+    mv "$out/queries.tsv" "$qdir/queries.tsv"
+    mv "$out/bands.json" "$qdir/bands.json"
+    qset_done=1
     rm -f "$out/turns.tsv"
     python3 "$bench/http_paths.py" "$qdir/queries.tsv" >"$out/paths.txt"
   fi
@@ -66,6 +70,11 @@ scale_one() {
     --employees "$nemp" --passes "$passes_fast" --max-seconds "$max_q" --out "$d/lat-ours-box-employees.tsv"
 
   log "scale $n: HTTP (search-box mix) and freshness"
+  # As in the full run: the load vacuumed, analyzed and checkpointed first.
+  # Without it, rounds of one conversation took 0.2-1.9 s in two of three
+  # 10k runs, while ~100 MB of the load's dirty pages waited for writeback
+  # (a whole-machine stall: a psql polling beside it stalled as long).
+  settle_pg "$spg"
   "$bin/convsearch-indexer" run --pg "$spg" --index "$d/index" 2>>"$d/indexer-live.log" &
   local idx_pid=$!
   pids+=("$idx_pid")
@@ -101,7 +110,7 @@ out=$bench/out/scale
 rm -rf "$out"
 mkdir -p "$out"
 qdir=$bench/queries/scale
-rm -f "$qdir/queries.tsv"
+qset_done= # the query set is drawn again from the first size's corpus
 mkdir -p "$qdir"
 stop=$bench/stopwords-es.txt
 python3 - "$root/index/stopwords.c" >"$out/stopwords-analyzer.txt" <<'PY' || true

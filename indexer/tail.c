@@ -87,6 +87,7 @@ typedef struct tail {
   double compact_failed_at;           /* monotonic s of the last failed compaction (0: none) */
   int reload; /* the checkpoint was damaged: the load is followed by a reconcile */
   int worked; /* something was applied, loaded or compacted since the last release_memory */
+  double apply_s, commit_s; /* this round's: in cs_apply, in cs_writer_commit */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -112,10 +113,13 @@ static int read_checkpoint(tail *t, cs_checkpoint *cp) {
 static int commit_batch(tail *t, const cs_checkpoint *cp) {
   int rc = cs_writer_set_checkpoint(t->w, cp);
   if (!rc && t->source_pending[0]) rc = cs_source_put(t->w, t->source_pending);
-  if (!rc)
+  if (!rc) {
+    double c0 = now_s();
     rc = cs_writer_commit(t->w);
-  else
+    t->commit_s += now_s() - c0;
+  } else {
     cs_writer_abort(t->w);
+  }
   if (!rc && t->source_pending[0]) {
     memcpy(t->index_source, t->source_pending, sizeof t->index_source);
     t->source_pending[0] = 0;
@@ -190,7 +194,9 @@ static int apply_fetched(tail *t, const PGresult *r, int last, cs_checkpoint *cp
     for (; j < n && k < kmax && PQgetvalue(r, j, 0)[0] == kind; j++) {
       if (cs_pg_u64(r, j, 1, 0, &ids[k]) == 0) k++;
     }
+    double a0 = now_s();
     rc = cs_apply(t->pg, t->w, kind, ids, k, &t->st);
+    t->apply_s += now_s() - a0;
     if (rc) return apply_failed(t, rc);
     t->applied += k;
     i = j;
@@ -379,6 +385,7 @@ static int round_run(tail *t, int *changed) {
   double t0 = now_s();
   uint64_t before = t->applied, fetched = 0;
   memset(&t->st, 0, sizeof t->st);
+  t->apply_s = t->commit_s = 0;
   int status = ROUND_OK;
   for (;;) {
     if (cs_tail_stop) {
@@ -425,11 +432,13 @@ static int round_run(tail *t, int *changed) {
   if (effective(&t->st)) {
     *changed = 1;
     cs_log(CS_LOG_INFO,
-           "round applied %" PRIu64 " changed entities in %.3f s (conversations %" PRIu64
-           ", deleted %" PRIu64 ", people %" PRIu64 ", events %" PRIu64 " (removed %" PRIu64
-           "), unchanged %" PRIu64 ", skipped %" PRIu64 "); horizon %" PRIu64,
-           n, now_s() - t0, t->st.conversations, t->st.deleted_conversations, t->st.patients,
-           t->st.events, t->st.deleted_events, t->st.unchanged, t->st.skipped, round_h);
+           "round applied %" PRIu64 " changed entities in %.3f s (read and analysed %.3f s, "
+           "index commits %.3f s; conversations %" PRIu64 ", deleted %" PRIu64 ", people %" PRIu64
+           ", events %" PRIu64 " (removed %" PRIu64 "), unchanged %" PRIu64 ", skipped %" PRIu64
+           "); horizon %" PRIu64,
+           n, now_s() - t0, t->apply_s, t->commit_s, t->st.conversations,
+           t->st.deleted_conversations, t->st.patients, t->st.events, t->st.deleted_events,
+           t->st.unchanged, t->st.skipped, round_h);
   }
   return ROUND_OK;
 }
