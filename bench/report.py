@@ -109,6 +109,29 @@ def wrk(path):
     return d
 
 
+def wrk_runs(out, name):
+    """The runs of HTTP phase NAME (bench/run.sh --http-reps): [(wrk, suffix)],
+    run 1's files being NAME, run r's NAME-rR."""
+    runs = []
+    for i in range(1, 100):
+        sfx = "" if i == 1 else "-r%d" % i
+        path = os.path.join(out, "wrk-%s%s.txt" % (name, sfx))
+        if not os.path.exists(path):
+            break
+        d = wrk(path)
+        if d:
+            runs.append((d, sfx))
+    return runs
+
+
+def median_run(runs):
+    """The run of median req/s (of two middle ones, the slower) and its suffix."""
+    if not runs:
+        return None, ""
+    s = sorted(runs, key=lambda r: r[0]["rps"])
+    return s[(len(s) - 1) // 2]
+
+
 def proc_status(path):
     d = {}
     try:
@@ -525,12 +548,19 @@ def main():
     p("")
 
     # ---------------------------------------------------------------- HTTP
-    idle, live = wrk(os.path.join(out, "wrk-idle.txt")), wrk(os.path.join(out, "wrk-live.txt"))
-    emp_f = os.path.join(out, "wrk-idle-employees.txt")
-    idle_emp = wrk(emp_f) if os.path.exists(emp_f) else None
-    emp_f = os.path.join(out, "wrk-live-employees.txt")
-    live_emp = wrk(emp_f) if os.path.exists(emp_f) else None
+    runs = {f: wrk_runs(out, f) for f in ("idle", "live", "idle-employees", "live-employees")}
+    med = {f: median_run(r) for f, r in runs.items()}
+    idle, live = med["idle"][0], med["live"][0]
+    idle_emp, live_emp = med["idle-employees"][0], med["live-employees"][0]
+    nruns = max(len(r) for r in runs.values())
     lj = load_json(os.path.join(out, "live.json"), {})
+    # The freshness probes beside the admin's load: every run's.
+    lj_all = dict(lj) if lj else {}
+    for _, sfx in runs["live"][1:]:
+        more = load_json(os.path.join(out, "live%s.json" % sfx), {})
+        if lj_all and more.get("freshness_ms") is not None:
+            lj_all["freshness_ms"] = lj_all.get("freshness_ms", []) + more["freshness_ms"]
+            lj_all["probe_timeouts"] = lj_all.get("probe_timeouts", 0) + more.get("probe_timeouts", 0)
     lq = load_json(os.path.join(out, "live-quiet.json"), {})
     p("## HTTP throughput, 64 connections (convsearch-server)")
     p("")
@@ -543,10 +573,14 @@ def main():
       "are what the portal sends: the same requests, each with the token of the next of the 12 "
       "employees in turn, who see their own people's sittings only (~%d each)." % (
           e["http_seconds"], convs // 12))
+    if nruns > 1:
+        p("")
+        p("The four phases ran %d times in turn; each row is the phase's median run by "
+          "requests/s, and the last column the range over all its runs." % nruns)
     p("")
     p("| phase | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs a request "
-      "| wrk, cores | the rest, cores |")
-    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| wrk, cores | the rest, cores |%s" % (" all runs: req/s; p99 ms |" if nruns > 1 else ""))
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s" % ("---:|" if nruns > 1 else ""))
     for name, d, f in (("indexer idle", idle, "idle"), ("while indexing the write load", live, "live"),
                        ("indexer idle, as the portal's 12 employees in turn (not the issue's row)",
                         idle_emp, "idle-employees"),
@@ -555,7 +589,7 @@ def main():
         if d:
             errs = d["non2xx"] + d["errors_connect"] + d["errors_read"] + d["errors_write"] + \
                 d["errors_timeout"]
-            cpu = load_json(os.path.join(out, "cpu-%s.json" % f), {})
+            cpu = load_json(os.path.join(out, "cpu-%s%s.json" % (f, med[f][1])), {})
             secs = d["duration_us"] / 1e6
             if cpu and d["requests"]:
                 hz = cpu["hz"]
@@ -564,9 +598,14 @@ def main():
                         "%.2f" % (max(0, cpu["machine"] - cpu["server"] - cpu["wrk"]) / hz / secs))
             else:
                 cols = ("—", "—", "—")
-            p("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
-                (name, "{:,.0f}".format(d["rps"]), fmt(d["p50_us"] / 1e3), fmt(d["p90_us"] / 1e3),
-                 fmt(d["p99_us"] / 1e3), fmt(d["max_us"] / 1e3), errs) + cols))
+            if nruns > 1:
+                rr = sorted(x["rps"] for x, _ in runs[f])
+                pp = sorted(x["p99_us"] / 1e3 for x, _ in runs[f])
+                cols += ("{:,.0f}–{:,.0f}; {}–{}".format(rr[0], rr[-1], fmt(pp[0]), fmt(pp[-1])),)
+            p("| %s | %s | %s | %s | %s | %s | %d |" % (
+                name, "{:,.0f}".format(d["rps"]), fmt(d["p50_us"] / 1e3), fmt(d["p90_us"] / 1e3),
+                fmt(d["p99_us"] / 1e3), fmt(d["max_us"] / 1e3), errs) +
+              "".join(" %s |" % c for c in cols))
     p("")
     p("CPU: clock ticks over each phase, from /proc: the server's own (all its threads), wrk's, "
       "and the rest of the machine's busy time (the indexer, PostgreSQL, the writer, the "
@@ -594,12 +633,13 @@ def main():
     p("| condition | probes | p50 ms | p99 ms | max ms | not visible within 10 s |")
     p("|---|---:|---:|---:|---:|---:|")
     fresh_p99 = None
-    for name, d in (("with the HTTP load", lj), ("without the HTTP load", lq)):
+    for name, d in (("with the HTTP load" + (" (every run's probes)" if nruns > 1 else ""), lj_all),
+                    ("without the HTTP load", lq)):
         if d and d.get("freshness_ms") is not None:
             xs = d["freshness_ms"]
             p("| %s | %d | %s | %s | %s | %d |" % (name, len(xs), fmt(pct(xs, 50)), fmt(pct(xs, 99)),
                                                    fmt(max(xs) if xs else None), d["probe_timeouts"]))
-            if d is lj:
+            if d is lj_all:
                 fresh_p99 = pct(xs, 99)
     p("")
 
@@ -747,7 +787,7 @@ def main():
         "yes" if not over else "**no**"))
     if fresh_p99 is not None:
         p("| freshness p99 < 100 ms (under load) | %s ms | %s |" % (
-            fmt(fresh_p99), "yes" if fresh_p99 < 100 and not lj.get("probe_timeouts") else "**no**"))
+            fmt(fresh_p99), "yes" if fresh_p99 < 100 and not lj_all.get("probe_timeouts") else "**no**"))
     if live:
         ok = live["rps"] >= 10000 and live["p99_us"] < 20000
         p("| ≥ 10,000 search req/s at p99 < 20 ms while indexing | %s req/s, p99 %s ms | %s |" % (
@@ -828,7 +868,7 @@ def main():
                                      ("indexing_employees", live_emp))},
                "freshness": {k: {"p99_ms": pct(d["freshness_ms"], 99)}
                              if d and d.get("freshness_ms") else None
-                             for k, d in (("loaded", lj), ("idle", lq))}}
+                             for k, d in (("loaded", lj_all), ("idle", lq))}}
         old = load_json(json_path, {}) or {}
         if "scale" in old:
             doc["scale"] = old["scale"]

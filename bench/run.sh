@@ -3,6 +3,7 @@
 # bench/results.json.
 #
 #   bench/run.sh [--quick | --scale [--sizes "N ..."]] [--reps N] [--http-seconds S]
+#                [--http-reps N]
 #
 #   --quick          ParlaMint-ES subset (every 10th sitting, ~10%): ~10 minutes
 #   (default)        the whole corpus (243,994 turns, ~121 MB of text): ~30 minutes
@@ -13,6 +14,9 @@
 #   --reps N         bulk builds repeated N times, median reported (default 3;
 #                    Xapian, the slowest, once)
 #   --http-seconds S length of each HTTP load phase (default 10 quick, 20 full)
+#   --http-reps N    the four HTTP phases run N times in turn, the median run of
+#                    each reported with the others' range (default 1 quick,
+#                    3 full: one 20 s phase moved by up to 10 % between runs)
 #
 # What it does, all on this machine and 127.0.0.1 only:
 #   1. builds the programs (Release) in bench/out/build, with -DCS_BENCH=ON;
@@ -44,6 +48,7 @@ bench=$root/bench
 mode=full
 reps=3
 http_s=
+http_reps=
 sizes="10000 100000 1000000"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,6 +57,7 @@ while [ $# -gt 0 ]; do
   --sizes) sizes=${2:?}; shift ;;
   --reps) reps=${2:?}; shift ;;
   --http-seconds) http_s=${2:?}; shift ;;
+  --http-reps) http_reps=${2:?}; shift ;;
   -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -61,10 +67,10 @@ if [ $mode = scale ]; then
   per_type=100 passes_fast=3 max_q=60 http_s=${http_s:-10}
 elif [ $mode = quick ]; then
   every=10 per_type=100 synth_n=5000 synl_n=2000 passes_fast=5 passes_slow=2 max_q=60
-  xapian_reps=1 http_s=${http_s:-10}
+  xapian_reps=1 http_s=${http_s:-10} http_reps=${http_reps:-1}
 else
   every=1 per_type=200 synth_n=50000 synl_n=10000 passes_fast=3 passes_slow=1 max_q=150
-  xapian_reps=1 http_s=${http_s:-20}
+  xapian_reps=1 http_s=${http_s:-20} http_reps=${http_reps:-3}
 fi
 # The project's own packages, then the peers' (bench only).
 "$root/scripts/setup.sh" build >/dev/null
@@ -339,15 +345,23 @@ http_phase() { # NAME TOKEN RSS_FILE [LIVE_ID_BASE LIVE_JSON]
   grep -E 'VmRSS|RssAnon|RssFile|VmHWM' /proc/$srv_pid/status >"$out/$3"
 }
 : >"$out/live.log"
-log "HTTP load, idle indexer (${http_s}s, 64 connections)"
-http_phase idle "$token" server-rss-after-idle.txt
-log "HTTP load, idle indexer, as the portal's 12 employees in turn (${http_s}s, 64 connections)"
-http_phase idle-employees "@$out/employee-tokens" server-rss-after-idle-employees.txt
-log "HTTP load while indexing a steady write load, with freshness probes"
-http_phase live "$token" server-rss-after-live.txt 900000000 live.json
-log "HTTP load while indexing a steady write load, as the portal's 12 employees in turn"
-http_phase live-employees "@$out/employee-tokens" server-rss-loaded.txt 920000000 \
-  live-employees.json
+# The phases in turn, http_reps times: run r's files are NAME (r = 1) or
+# NAME-rR; report.py takes each phase's median run. Each run's write load
+# takes ids of its own.
+for r in $(seq 1 "$http_reps"); do
+  sfx=
+  [ "$r" = 1 ] || sfx=-r$r
+  ib=$(((r - 1) * 1000000))
+  log "HTTP load, idle indexer (${http_s}s, 64 connections; run $r of $http_reps)"
+  http_phase idle$sfx "$token" server-rss-after-idle.txt
+  log "HTTP load, idle indexer, as the portal's 12 employees in turn (${http_s}s, 64 connections)"
+  http_phase idle-employees$sfx "@$out/employee-tokens" server-rss-after-idle-employees.txt
+  log "HTTP load while indexing a steady write load, with freshness probes"
+  http_phase live$sfx "$token" server-rss-after-live.txt $((900000000 + ib)) live$sfx.json
+  log "HTTP load while indexing a steady write load, as the portal's 12 employees in turn"
+  http_phase live-employees$sfx "@$out/employee-tokens" server-rss-loaded.txt $((920000000 + ib)) \
+    live-employees$sfx.json
+done
 log "freshness alone (no HTTP load)"
 "$bin/cs-bench-live" --pg "$pg" --index "$out/index" --synth "$out/live-synth" \
   --seconds $http_s --rate 5 --probe-hz 10 --id-base 950000000 --out "$out/live-quiet.json" 2>>"$out/live.log"
@@ -457,6 +471,7 @@ rm -rf "$out/synl" "$out/synl-xapian.db" "$out/synl-fts5.db" "$out/synl-lucene.d
   echo "reps=$reps"
   echo "xapian_reps=$xapian_reps"
   echo "http_seconds=$http_s"
+  echo "http_reps=$http_reps"
   echo "command=bench/run.sh $([ $mode = quick ] && echo --quick) $([ "$reps" != 3 ] && echo "--reps $reps")"
   echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
   echo "elapsed_s=$(($(date +%s) - t_start))"
