@@ -575,7 +575,9 @@ def main():
           e["http_seconds"], convs // 12))
     if nruns > 1:
         p("")
-        p("The four phases ran %d times in turn; each row is the phase's median run by "
+        p("The idle phases ran %d times in turn, before the phases while indexing (once: "
+          "their write load adds conversations to the employees' people, so a later run "
+          "would search a larger index); each row is the phase's median run by "
           "requests/s, and the last column the range over all its runs." % nruns)
     p("")
     p("| phase | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs a request "
@@ -601,7 +603,8 @@ def main():
             if nruns > 1:
                 rr = sorted(x["rps"] for x, _ in runs[f])
                 pp = sorted(x["p99_us"] / 1e3 for x, _ in runs[f])
-                cols += ("{:,.0f}–{:,.0f}; {}–{}".format(rr[0], rr[-1], fmt(pp[0]), fmt(pp[-1])),)
+                cols += ("{:,.0f}–{:,.0f}; {}–{}".format(rr[0], rr[-1], fmt(pp[0]), fmt(pp[-1]))
+                         if len(rr) > 1 else "one run",)
             p("| %s | %s | %s | %s | %s | %s | %d |" % (
                 name, "{:,.0f}".format(d["rps"]), fmt(d["p50_us"] / 1e3), fmt(d["p90_us"] / 1e3),
                 fmt(d["p99_us"] / 1e3), fmt(d["max_us"] / 1e3), errs) +
@@ -633,7 +636,8 @@ def main():
     p("| condition | probes | p50 ms | p99 ms | max ms | not visible within 10 s |")
     p("|---|---:|---:|---:|---:|---:|")
     fresh_p99 = None
-    for name, d in (("with the HTTP load" + (" (every run's probes)" if nruns > 1 else ""), lj_all),
+    for name, d in (("with the HTTP load" + (" (every run's probes)" if len(runs["live"]) > 1
+                                             else ""), lj_all),
                     ("without the HTTP load", lq)):
         if d and d.get("freshness_ms") is not None:
             xs = d["freshness_ms"]
