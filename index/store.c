@@ -17,6 +17,24 @@
  * the slots of dead processes; it runs when an environment is opened and,
  * in the writer, at the start of a write transaction at most every
  * CS_READER_CHECK_S seconds.
+ *
+ * Bulk writes (CS_STORE_BULK). Without MDB_WRITEMAP, LMDB keeps a malloc'd
+ * copy of every page a write transaction changes until it commits (and
+ * keeps those buffers for the next ones): a first load's batch touches the
+ * last leaf of each of its terms, so that memory grows with the index. With
+ * it, LMDB writes the pages in the map, and they are the kernel's file
+ * pages, written back and reclaimed as any. But a page of the map that the
+ * file system cannot give a block (a full disk) then kills the process
+ * with SIGBUS. So the whole map is allocated (fallocate) before a write
+ * transaction may write in it: LMDB writes nowhere else (a transaction
+ * that would needs a larger map: MDB_MAP_FULL, cs_store_grow). Where the
+ * map cannot be allocated when the store opens, it opens without the flag;
+ * where a grown map cannot be before the next write transaction, that
+ * transaction is refused with CS_ENOSPC before it writes. So a first load
+ * in bulk mode needs free disk up to its map, at most twice its data,
+ * until it ends: leaving bulk mode (or closing) truncates the file to the
+ * data in use, handing the rest back (LMDB extends a file it does not map
+ * for writing as it goes).
  */
 #include "store.h"
 
@@ -58,6 +76,7 @@ struct cs_store {
   char gen[64];        /* generation name, e.g. "g1" */
   time_t reader_check; /* last mdb_reader_check (writer) */
   int registered;      /* dev, ino (of data.mdb): in the open generations (below) */
+  uint64_t allocated;  /* CS_STORE_BULK: bytes of the data file allocated (the map's) */
   dev_t dev;
   ino_t ino;
 };
@@ -279,6 +298,37 @@ static void env_close_once(cs_store *s) {
   s->registered = 0;
 }
 
+/* CS_STORE_BULK: the data file allocated up to the map. Called before the
+ * environment's first transaction, or within a write transaction that has
+ * written nothing. */
+static int bulk_room(cs_store *s) {
+  int fd;
+  if (s->map_size <= s->allocated) return 0;
+  if (mdb_env_get_fd(s->env, &fd)) return CS_EIO;
+  if (fallocate(fd, 0, (off_t)s->allocated, (off_t)(s->map_size - s->allocated)) != 0)
+    return errno == ENOSPC || errno == EDQUOT ? CS_ENOSPC : CS_EIO;
+  s->allocated = s->map_size;
+  return 0;
+}
+
+/* CS_STORE_BULK: closes the environment and truncates its data file to the
+ * data in use (what was allocated ahead, and the map's length, handed
+ * back). Pages past it belong to no committed snapshot: no reader in any
+ * process reads them. */
+static void bulk_close(cs_store *s) {
+  uint64_t used = 0;
+  int fd, ok = cs_store_used_bytes(s, &used) == 0 && used > 0 && mdb_env_get_fd(s->env, &fd) == 0;
+  if (ok) fd = dup(fd);
+  env_close_once(s);
+  if (ok && fd >= 0) {
+    if (ftruncate(fd, (off_t)used) != 0) {
+      /* left as long as the map: sparse past what was allocated, no harm */
+    }
+    close(fd);
+  }
+  s->allocated = 0;
+}
+
 static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   int rc = mdb_env_create(&s->env);
   if (rc) {
@@ -307,6 +357,8 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   mdb_env_set_mapsize(s->env, s->map_size);
   unsigned eflags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
   if (!rdonly && (s->flags & CS_STORE_REDERIVABLE)) eflags |= MDB_NOMETASYNC;
+  if (rdonly) s->flags &= ~(unsigned)CS_STORE_BULK;
+  if (s->flags & CS_STORE_BULK) eflags |= MDB_WRITEMAP;
   rc = env_open_once(s, gendir, eflags, err, errcap);
   if (rc == CS_EBUSY) {
     mdb_env_close(s->env); /* never opened: touches no lock file */
@@ -344,6 +396,13 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   }
   rc = mdb_txn_commit(txn);
   if (rc) goto fail;
+  if ((s->flags & CS_STORE_BULK) && bulk_room(s) != 0) {
+    /* No room to allocate the map: opened again, keeping page copies. */
+    bulk_close(s);
+    s->env = NULL;
+    s->flags &= ~(unsigned)CS_STORE_BULK;
+    return open_env(s, gendir, err, errcap);
+  }
   return 0;
 fail:
   set_err(err, errcap, "cannot open index tables in %s: %s", gendir, mdb_strerror(rc));
@@ -450,7 +509,10 @@ static void close_env(cs_store *s) {
   if (!s->env) return;
   /* CS_STORE_REDERIVABLE: the last commit's meta page was not synced. */
   if ((s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY)) mdb_env_sync(s->env, 1);
-  env_close_once(s);
+  if (s->flags & CS_STORE_BULK)
+    bulk_close(s);
+  else
+    env_close_once(s);
   s->env = NULL;
 }
 
@@ -458,6 +520,21 @@ int cs_store_reopen(cs_store *s, char *err, size_t errcap) {
   if (!s->dir[0]) return CS_EINVAL;
   close_env(s);
   return open_current(s, err, errcap);
+}
+
+int cs_store_set_bulk(cs_store *s, int on, char *err, size_t errcap) {
+  if (!s->dir[0] || (s->flags & CS_STORE_RDONLY)) return CS_EINVAL;
+  if (!on == !(s->flags & CS_STORE_BULK)) return 0;
+  close_env(s); /* as the mode it was opened in */
+  if (on)
+    s->flags |= CS_STORE_BULK;
+  else
+    s->flags &= ~(unsigned)CS_STORE_BULK;
+  return open_current(s, err, errcap);
+}
+
+int cs_store_bulk(const cs_store *s) {
+  return (s->flags & CS_STORE_BULK) != 0;
 }
 
 int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out, char *err,
@@ -526,6 +603,14 @@ int cs_txn_begin(cs_store *s, int write, cs_txn **out) {
   for (int attempt = 0;; attempt++) {
     pthread_rwlock_rdlock(&s->remap);
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    /* A grown map allocated under LMDB's writer lock (the mirror's thread
+     * writes too), before any page is written. */
+    if (rc == 0 && write && (s->flags & CS_STORE_BULK) && (rc = bulk_room(s)) != 0) {
+      mdb_txn_abort(t->txn);
+      pthread_rwlock_unlock(&s->remap);
+      free(t);
+      return rc;
+    }
     if (rc == 0) break;
     pthread_rwlock_unlock(&s->remap);
     if (rc != MDB_MAP_RESIZED || attempt > 3) {

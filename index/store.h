@@ -64,6 +64,15 @@ enum {
    * commit or the close flushes it). An OS crash may then undo the last
    * commit, never leave the index inconsistent; the tail reads it again. */
   CS_STORE_REDERIVABLE = 1 << 2,
+  /* A first load or a reindex: LMDB writes the pages of a transaction in
+   * the map (MDB_WRITEMAP) instead of keeping a copy of each in memory
+   * until the commit, so the writer's memory does not grow with the index.
+   * The map is allocated on disk before a transaction writes in it, so a
+   * full disk refuses a transaction before it writes (CS_ENOSPC) rather
+   * than killing the process; where the first map cannot be allocated, the
+   * store is opened without this flag (cs_store_bulk says which). Readers
+   * never use it. */
+  CS_STORE_BULK = 1 << 3,
 };
 
 /* Opens the index in `dir` (the generation DIR/current points at).
@@ -78,6 +87,13 @@ void cs_store_close(cs_store *s);
  * writer lock: no other writer can take the index in between. No
  * transaction may be open. On error only cs_store_close may follow. */
 int cs_store_reopen(cs_store *s, char *err, size_t errcap);
+/* Opens the store's generation again in or out of CS_STORE_BULK (no
+ * transaction may be open; errors as cs_store_reopen). Out of it, the data
+ * file is cut back to the data in use. */
+int cs_store_set_bulk(cs_store *s, int on, char *err, size_t errcap);
+/* 1 when the store writes in CS_STORE_BULK mode. */
+int cs_store_bulk(const cs_store *s);
+
 /* The index directory DIR of a store opened with cs_store_open. */
 const char *cs_store_dir(const cs_store *s);
 

@@ -88,6 +88,7 @@ typedef struct tail {
   int reload; /* the checkpoint was damaged: the load is followed by a reconcile */
   int worked; /* something was applied, loaded or compacted since the last release_memory */
   double apply_s, commit_s; /* this round's: in cs_apply, in cs_writer_commit */
+  int no_bulk; /* a load in CS_STORE_BULK mode ran out of room: the next ones do without */
 } tail;
 
 enum { ROUND_OK = 0, ROUND_RETRY = 1, ROUND_FATAL = 2 };
@@ -237,7 +238,7 @@ static int needs_load(const cs_checkpoint *cp) {
  * xid >= h (a transaction S could not see was running at S, so its xid is
  * at least xmin(S)); what is applied from S2 is newer still. So nothing is
  * lost, and what is read twice is skipped as unchanged. */
-static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
+static int load_snapshot(tail *t, const cs_checkpoint *cp, int *changed) {
   cs_load l = {.pg = t->pg,
                .store = t->store,
                .w = t->w,
@@ -274,6 +275,16 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   t->st = l.st;
   if (l.source[0]) memcpy(t->index_source, l.source, sizeof t->index_source);
   if (rc == CS_LOAD_STOPPED || rc == CS_APPLY_PG_ERROR) return ROUND_RETRY;
+  if (rc == CS_ENOSPC && cs_store_bulk(t->store)) {
+    /* The grown map could not be allocated: what was committed stays, and
+     * the load goes on (from its marker) keeping page copies. */
+    cs_log(CS_LOG_WARN,
+           "initial load: no room on disk for the index's grown map (%s): going on with LMDB's "
+           "page copies in memory",
+           cs_strerror(rc));
+    t->no_bulk = 1;
+    return ROUND_RETRY;
+  }
   if (rc) return ROUND_FATAL;
   cs_checkpoint done = l.cp;
   done.floor_xid = l.cp.round_xid;
@@ -317,6 +328,35 @@ static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   *changed = 1;
   t->loaded_now = 1;
   return ROUND_OK;
+}
+
+static int attach(tail *t);
+static void detach(tail *t);
+
+/* Opens the index again in or out of bulk mode (store.h, CS_STORE_BULK).
+ * Returns 0, or -1 when it could not be opened again. */
+static int bulk_writes(tail *t, int on) {
+  if (cs_store_bulk(t->store) == on) return 0;
+  detach(t);
+  char err[512] = "";
+  int rc = cs_store_set_bulk(t->store, on, err, sizeof err);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "%s", err[0] ? err : cs_strerror(rc));
+    return -1;
+  }
+  if (on && !cs_store_bulk(t->store))
+    cs_log(CS_LOG_INFO, "initial load: no room on disk for the index's map: LMDB keeps copies "
+                        "of the pages it writes in memory until each commit");
+  return attach(t);
+}
+
+/* The initial load, written in bulk mode: its memory does not grow with
+ * the index (store.h). */
+static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
+  if (!t->no_bulk && bulk_writes(t, 1)) return ROUND_FATAL;
+  int status = load_snapshot(t, cp, changed);
+  if (bulk_writes(t, 0)) return ROUND_FATAL;
+  return status;
 }
 
 static int round_run(tail *t, int *changed) {

@@ -7,7 +7,11 @@
  *     says "no space left on device" (not "input/output error"), and the
  *     index still verifies and serves from the old generation;
  *   - `run --once` cannot commit new rows: it fails, saying so, and the
- *     checkpoint does not move; once space is freed the rows are indexed.
+ *     checkpoint does not move; once space is freed the rows are indexed;
+ *   - a first load, which writes its pages in the map with the map
+ *     allocated on disk (store.h, CS_STORE_BULK), cannot allocate the map
+ *     it grows to: it says so and goes on keeping page copies, then fails
+ *     as above (an exit, not SIGBUS), and completes once space is freed.
  */
 #include "harness.h"
 
@@ -33,16 +37,20 @@ static long long free_bytes(const char *dir) {
   return statvfs(dir, &v) == 0 ? (long long)v.f_bavail * (long long)v.f_frsize : -1;
 }
 
-/* Fills dir's file system up to LEAVE_FREE bytes with the file `path`. */
-static void fill(const char *dir, const char *path) {
+/* Fills dir's file system up to `leave` bytes with the file `path`. */
+static void fill_leaving(const char *dir, const char *path, long long leave) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   REQUIRE(fd >= 0, "cannot create %s: %s", path, strerror(errno));
   static char chunk[64 << 10];
   memset(chunk, 'x', sizeof chunk);
-  while (free_bytes(dir) > LEAVE_FREE + (long long)sizeof chunk)
+  while (free_bytes(dir) > leave + (long long)sizeof chunk)
     REQUIRE(write(fd, chunk, sizeof chunk) == (ssize_t)sizeof chunk, "filling: %s",
             strerror(errno));
   close(fd);
+}
+
+static void fill(const char *dir, const char *path) {
+  fill_leaving(dir, path, LEAVE_FREE);
 }
 
 /* The generation `current` names. */
@@ -166,6 +174,28 @@ int main(int argc, char **argv) {
   CHECK(th_docs_with(index, "tejado") >= 8000, "and indexes the new rows");
   CHECK(th_indexer(verify) == 0, "the index verifies");
   CHECK(th_indexer(compact) == 0, "and compacts");
+
+  /* A first load into a second index, its map starting at 2 MiB, with 6 MiB
+   * left: the map it grows to soon cannot be allocated. */
+  char index2[720];
+  snprintf(index2, sizeof index2, "%s/index2", small);
+  const char *once2[] = {"run", "--pg", pg, "--index", index2, "--once", "--batch-mb", "1", NULL};
+  const char *verify2[] = {"verify", "--pg", pg, "--index", index2, NULL};
+  fill_leaving(small, filler, 6 << 20);
+  setenv("CONVSEARCH_INITIAL_MAP_MB", "2", 1);
+  int went_on = th_log_count("going on with LMDB's page copies in memory");
+  int full = th_log_count("no space left on device");
+  rc = th_indexer(once2);
+  CHECK(rc > 0, "a first load that outgrows the disk fails, not killed by a signal (exit %d)", rc);
+  CHECK(th_log_count("going on with LMDB's page copies in memory") == went_on + 1,
+        "having said it goes on keeping page copies");
+  CHECK(th_log_count("no space left on device") >= full + 2, "then that the device is full");
+  unlink(filler);
+  CHECK(th_indexer(once2) == 0, "with space again, the load completes");
+  CHECK(th_docs_with(index2, "tejado") >= 8000 && th_docs_with(index2, "vivienda") >= 6000,
+        "with every row");
+  CHECK(th_indexer(verify2) == 0, "and the index verifies");
+  unsetenv("CONVSEARCH_INITIAL_MAP_MB");
 
   PQfinish(c);
   umount2(small, MNT_DETACH);
