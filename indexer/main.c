@@ -30,6 +30,7 @@ enum {
   O_SWITCH = 1 << 9,
   O_ROLE = 1 << 10,
   O_BULK = 1 << 11,
+  O_MAP = 1 << 12,
 };
 
 typedef struct command {
@@ -50,8 +51,9 @@ static const command commands[] = {
      "  --switch-mode        switch an installed database to the other source\n"
      "  --indexer-role NAME  grant NAME the least privileges run, verify and\n"
      "                       reindex need\n"},
-    {"run", O_PG | O_INDEX | O_ONCE | O_BATCH | O_POLL | O_OPENSEARCH,
+    {"run", O_PG | O_INDEX | O_ONCE | O_BATCH | O_POLL | O_OPENSEARCH | O_MAP,
      "run --pg CONNINFO --index DIR [--once] [--batch-mb N] [--poll-ms N] [--opensearch URL]\n"
+     "    [--load-in-map]\n"
      "  Catches up from the checkpoint, then follows live changes. On an index\n"
      "  never loaded it first loads everything already in the stores, from one\n"
      "  snapshot (resumable after a crash; a progress bar on a terminal, JSON\n"
@@ -66,7 +68,11 @@ static const command commands[] = {
      "  --poll-ms N        poll interval when no notification comes (10..600000,\n"
      "                     default 1000; on a hot standby, which sends none, the\n"
      "                     only wake-up)\n"
-     "  --opensearch URL   mirror every change to OpenSearch through an outbox\n"},
+     "  --opensearch URL   mirror every change to OpenSearch through an outbox\n"
+     "  --load-in-map      a first load writes its pages in the index's map: its\n"
+     "                     memory stays flat however large the index, but it needs\n"
+     "                     free disk up to the map (twice the data at most) while it\n"
+     "                     runs, and was 2.3x slower at 1,000,000 interviews\n"},
     {"status", O_INDEX,
      "status --index DIR\n"
      "  Prints the index counts and checkpoint as one JSON object.\n"},
@@ -115,7 +121,7 @@ static void print_command(FILE *f, const command *c) {
 
 typedef struct args {
   const char *pg, *index, *text, *opensearch, *indexer_role;
-  int portal, switch_mode, once, limit, poll_ms, bulk_retry_s;
+  int portal, switch_mode, once, limit, poll_ms, bulk_retry_s, load_in_map;
   long batch_mb;
 } args;
 
@@ -152,7 +158,8 @@ static const struct {
                     {"--poll-ms", O_POLL},
                     {"--switch-mode", O_SWITCH},
                     {"--indexer-role", O_ROLE},
-                    {"--bulk-retry-s", O_BULK}};
+                    {"--bulk-retry-s", O_BULK},
+                    {"--load-in-map", O_MAP}};
 
 /* Settings of --config FILE: the options this command takes, and names no
  * command knows (so that parse() refuses them by name). */
@@ -174,7 +181,7 @@ static int parse(const command *c, int argc, char **argv, args *a) {
       if (!strcmp(o, option_names[k].name)) bit = option_names[k].bit;
     }
     if (bit && !(c->opts & bit)) return bad_for(c, "option not taken by this command", o);
-    if (bit && !(bit & (O_PORTAL | O_ONCE | O_SWITCH)) && !has)
+    if (bit && !(bit & (O_PORTAL | O_ONCE | O_SWITCH | O_MAP)) && !has)
       return bad_for(c, "missing value for", o);
     if (bit == O_PG) {
       a->pg = argv[++i];
@@ -194,6 +201,8 @@ static int parse(const command *c, int argc, char **argv, args *a) {
       a->bulk_retry_s = (int)v;
     } else if (bit == O_ONCE) {
       a->once = 1;
+    } else if (bit == O_MAP) {
+      a->load_in_map = 1;
     } else if (bit == O_LIMIT) {
       if (parse_int(argv[++i], 1, 100000, &v))
         return bad_for(c, "--limit takes 1..100000", argv[i]);
@@ -277,7 +286,8 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    cs_tail_opts o = {a.pg, a.index, a.once, (size_t)a.batch_mb << 20, a.poll_ms, a.opensearch};
+    cs_tail_opts o = {a.pg,      a.index,      a.once,       (size_t)a.batch_mb << 20,
+                      a.poll_ms, a.opensearch, a.load_in_map};
     cs_log(CS_LOG_INFO, "indexing into %s%s", a.index, a.once ? " (once)" : "");
     return cs_tail_run(&o);
   }

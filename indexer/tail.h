@@ -14,6 +14,7 @@ typedef struct cs_tail_opts {
   size_t budget_bytes;    /* commit when pending postings exceed this */
   int poll_ms;            /* longest wait between rounds without a NOTIFY */
   const char *opensearch; /* mirror base URL, or NULL */
+  int load_in_map;        /* a first load in the store's bulk mode (store.h, CS_STORE_BULK) */
 } cs_tail_opts;
 
 #include <signal.h>

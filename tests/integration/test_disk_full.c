@@ -8,10 +8,11 @@
  *     index still verifies and serves from the old generation;
  *   - `run --once` cannot commit new rows: it fails, saying so, and the
  *     checkpoint does not move; once space is freed the rows are indexed;
- *   - a first load, which writes its pages in the map with the map
- *     allocated on disk (store.h, CS_STORE_BULK), cannot allocate the map
- *     it grows to: it says so and goes on keeping page copies, then fails
- *     as above (an exit, not SIGBUS), and completes once space is freed.
+ *   - a first load with --load-in-map, which writes its pages in the map
+ *     with the map allocated on disk (store.h, CS_STORE_BULK), cannot
+ *     allocate the map it grows to: it says so and goes on keeping page
+ *     copies, then fails as above (an exit, not SIGBUS), and completes
+ *     once space is freed.
  */
 #include "harness.h"
 
@@ -179,7 +180,8 @@ int main(int argc, char **argv) {
    * left: the map it grows to soon cannot be allocated. */
   char index2[720];
   snprintf(index2, sizeof index2, "%s/index2", small);
-  const char *once2[] = {"run", "--pg", pg, "--index", index2, "--once", "--batch-mb", "1", NULL};
+  const char *once2[] = {"run",    "--pg",       pg,  "--index",       index2,
+                         "--once", "--batch-mb", "1", "--load-in-map", NULL};
   const char *verify2[] = {"verify", "--pg", pg, "--index", index2, NULL};
   fill_leaving(small, filler, 6 << 20);
   setenv("CONVSEARCH_INITIAL_MAP_MB", "2", 1);
