@@ -312,7 +312,7 @@ static int bulk_room(cs_store *s) {
 }
 
 /* CS_STORE_BULK: closes the environment and truncates its data file to the
- * data in use (what was allocated ahead, and the map's length, handed
+ * data in use (the map's length and its allocation past the data handed
  * back). Pages past it belong to no committed snapshot: no reader in any
  * process reads them. */
 static void bulk_close(cs_store *s) {
