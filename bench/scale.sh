@@ -72,8 +72,8 @@ scale_one() {
   log "scale $n: HTTP (search-box mix) and freshness"
   # As in the full run: the load vacuumed, analyzed and checkpointed first.
   # Without it, rounds of one conversation took 0.2-1.9 s in two of three
-  # 10k runs, while ~100 MB of the load's dirty pages waited for writeback
-  # (a whole-machine stall: a psql polling beside it stalled as long).
+  # 10k runs (a whole-machine stall: a psql polling beside it stalled as
+  # long; ~100 MB of the load's pages were dirty, the likely cause).
   settle_pg "$spg"
   "$bin/convsearch-indexer" run --pg "$spg" --index "$d/index" 2>>"$d/indexer-live.log" &
   local idx_pid=$!

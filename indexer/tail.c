@@ -353,8 +353,8 @@ static int bulk_writes(tail *t, int on) {
 /* The initial load; with --load-in-map written in bulk mode, so that its
  * memory does not grow with the index (store.h). Not the default: at
  * 1,000,000 synthetic interviews it kept 100 MB instead of 423 but took
- * 2.3x as long, the kernel writing the map's pages back during the long
- * transactions (327 s of system time; bench/analysis.md). */
+ * 2.3x as long, often waiting on the kernel's writeback of the map's pages
+ * (why it writes more is not measured; bench/analysis.md). */
 static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   if (t->o->load_in_map && !t->no_bulk && bulk_writes(t, 1)) return ROUND_FATAL;
   int status = load_snapshot(t, cp, changed);
