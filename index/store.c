@@ -34,7 +34,13 @@
  * in bulk mode needs free disk up to its map, at most twice its data,
  * until it ends: leaving bulk mode (or closing) truncates the file to the
  * data in use, handing the rest back (LMDB extends a file it does not map
- * for writing as it goes).
+ * for writing as it goes). And the map is opened without readahead
+ * (MDB_NORDAHEAD, MADV_RANDOM): with it, a first load of 300,000 synthetic
+ * interviews wrote 343 GB to the disk, without it 23 GB (as much as with
+ * page copies). Most likely the page cache's large folios: readahead brings
+ * pages in as large folios, and one page written through the map dirties,
+ * and writes back, its whole folio; a fault without readahead brings one
+ * page.
  */
 #include "store.h"
 
@@ -358,7 +364,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   unsigned eflags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
   if (!rdonly && (s->flags & CS_STORE_REDERIVABLE)) eflags |= MDB_NOMETASYNC;
   if (rdonly) s->flags &= ~(unsigned)CS_STORE_BULK;
-  if (s->flags & CS_STORE_BULK) eflags |= MDB_WRITEMAP;
+  if (s->flags & CS_STORE_BULK) eflags |= MDB_WRITEMAP | MDB_NORDAHEAD;
   rc = env_open_once(s, gendir, eflags, err, errcap);
   if (rc == CS_EBUSY) {
     mdb_env_close(s->env); /* never opened: touches no lock file */

@@ -322,13 +322,15 @@ int main(void) {
    * creates its own. The stale creation lands last and is refused: the
    * alias keeps one write index, and the mirror ends complete. (The proxy
    * holds the first creation until the second one is answered, whatever
-   * the load and compaction take: at most 30 s, "put_waits" then 1.) */
+   * the load and compaction take: at most 30 s, "put_waits" then 1.) With
+   * --no-load-in-map: a load written in the map starts the mirror when it
+   * is over, and the compaction follows before it sends anything. */
   char index3[600], body[256];
   snprintf(index3, sizeof index3, "%s/index-race", th_dir());
   http_call(node_url, "DELETE", "/convsearch*", NULL);
   REQUIRE(faults("{\"first_put_delay_ms\": 30000}") == 0, "cannot set faults");
-  const char *run3[] = {"run", "--pg",         pg,     "--index", index3, "--poll-ms",
-                        "100", "--opensearch", os_url, NULL};
+  const char *run3[] = {"run", "--pg",         pg,     "--index",          index3, "--poll-ms",
+                        "100", "--opensearch", os_url, "--no-load-in-map", NULL};
   const char *verify3[] = {"verify", "--pg", pg, "--index", index3, "--opensearch", os_url, NULL};
   int created = th_log_count("behind alias convsearch");
   ix = th_indexer_spawn(run3);
