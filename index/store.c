@@ -36,7 +36,7 @@
  * data in use, handing the rest back (LMDB extends a file it does not map
  * for writing as it goes). And the map is opened without readahead
  * (MDB_NORDAHEAD, MADV_RANDOM): with it, a first load of 300,000 synthetic
- * interviews wrote 343 GB to the disk, without it 23 GB (as much as with
+ * interviews wrote 351 GB to the disk, without it 23.6 GB (as much as with
  * page copies). Most likely the page cache's large folios: readahead brings
  * pages in as large folios, and one page written through the map dirties,
  * and writes back, its whole folio; a fault without readahead brings one

@@ -352,7 +352,7 @@ static int bulk_writes(tail *t, int on) {
 
 /* The initial load; unless --no-load-in-map, written in bulk mode, so that
  * its memory does not grow with the index (store.h): at 300,000 synthetic
- * interviews 92 MB instead of 320, in 3 % more time (bench/analysis.md).
+ * interviews 92 MB instead of 320, in 3-13 % more time (bench/analysis.md).
  * The mirror waits for the load's end (attach). */
 static int initial_load(tail *t, const cs_checkpoint *cp, int *changed) {
   if (t->o->load_in_map && !t->no_bulk && bulk_writes(t, 1)) return ROUND_FATAL;
