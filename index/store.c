@@ -317,8 +317,8 @@ static int bulk_room(cs_store *s) {
   return 0;
 }
 
-/* CS_STORE_BULK: closes the environment and truncates its data file to the
- * data in use (the map's length and its allocation past the data handed
+/* CS_STORE_BULK, and entering it: closes the environment and truncates its
+ * data file to the data in use (the map's length and its allocation past the data handed
  * back). Pages past it belong to no committed snapshot: no reader in any
  * process reads them. */
 static void bulk_close(cs_store *s) {
@@ -510,12 +510,13 @@ fail:
   return rc;
 }
 
-/* Closes s's environment, if open. */
-static void close_env(cs_store *s) {
+/* Closes s's environment, if open; in bulk mode, or with cut, its data
+ * file cut to the data in use. */
+static void close_env(cs_store *s, int cut) {
   if (!s->env) return;
   /* CS_STORE_REDERIVABLE: the last commit's meta page was not synced. */
   if ((s->flags & CS_STORE_REDERIVABLE) && !(s->flags & CS_STORE_RDONLY)) mdb_env_sync(s->env, 1);
-  if (s->flags & CS_STORE_BULK)
+  if (cut || (s->flags & CS_STORE_BULK))
     bulk_close(s);
   else
     env_close_once(s);
@@ -524,14 +525,18 @@ static void close_env(cs_store *s) {
 
 int cs_store_reopen(cs_store *s, char *err, size_t errcap) {
   if (!s->dir[0]) return CS_EINVAL;
-  close_env(s);
+  close_env(s, 0);
   return open_current(s, err, errcap);
 }
 
 int cs_store_set_bulk(cs_store *s, int on, char *err, size_t errcap) {
   if (!s->dir[0] || (s->flags & CS_STORE_RDONLY)) return CS_EINVAL;
   if (!on == !(s->flags & CS_STORE_BULK)) return 0;
-  close_env(s); /* as the mode it was opened in */
+  /* Entering the mode, the file is cut to the data first: the map is
+   * sized from the file, and a load in the mode that did not close (a
+   * crash) left its file as long as its map, which would double at each
+   * restart. */
+  close_env(s, on);
   if (on)
     s->flags |= CS_STORE_BULK;
   else
@@ -567,7 +572,7 @@ int cs_store_open_generation(const char *gendir, unsigned flags, cs_store **out,
 
 void cs_store_close(cs_store *s) {
   if (!s) return;
-  close_env(s);
+  close_env(s, 0);
   if (s->lock_fd >= 0) close(s->lock_fd);
   pthread_rwlock_destroy(&s->remap);
   free(s);
