@@ -318,9 +318,9 @@ static int bulk_room(cs_store *s) {
 }
 
 /* CS_STORE_BULK, and entering it: closes the environment and truncates its
- * data file to the data in use (the map's length and its allocation past the data handed
- * back). Pages past it belong to no committed snapshot: no reader in any
- * process reads them. */
+ * data file to the data in use (the map's length and its allocation past
+ * the data handed back). Pages past it belong to no committed snapshot: no
+ * reader in any process reads them. */
 static void bulk_close(cs_store *s) {
   uint64_t used = 0;
   int fd, ok = cs_store_used_bytes(s, &used) == 0 && used > 0 && mdb_env_get_fd(s->env, &fd) == 0;
