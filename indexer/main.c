@@ -83,15 +83,22 @@ static const command commands[] = {
      "verify --pg CONNINFO --index DIR [--opensearch URL]\n"
      "  Compares the stores, the index (and the mirror); exits 0 only when they\n"
      "  agree, else prints every difference and exits 1.\n"},
-    {"reindex", O_PG | O_INDEX | O_OPENSEARCH | O_BULK,
+    {"reindex", O_PG | O_INDEX | O_OPENSEARCH | O_BULK | O_MAP | O_NOMAP,
      "reindex --pg CONNINFO --index DIR [--opensearch URL [--bulk-retry-s N]]\n"
+     "        [--no-load-in-map]\n"
      "  Rebuilds into a new generation from one snapshot of the stores while the\n"
      "  current one serves, then swaps it in (and the mirror's alias). Progress:\n"
      "  a bar on a terminal, JSON lines otherwise.\n"
      "  --bulk-retry-s N  documents OpenSearch answers 429/5xx are sent again with\n"
      "                    backoff for at most N seconds per batch (1..86400,\n"
      "                    default 300); then the reindex fails and the old\n"
-     "                    generation and index keep serving\n"},
+     "                    generation and index keep serving\n"
+     "  --no-load-in-map  as for run: by default the new generation is written in\n"
+     "                    its map (flat memory; free disk up to the map, twice\n"
+     "                    the data at most, beside the old generation; where the\n"
+     "                    map cannot grow, the reindex starts again without it).\n"
+     "                    With this option LMDB keeps copies of the pages it\n"
+     "                    writes in memory until each commit\n"},
     {"compact", O_INDEX,
      "compact --index DIR\n"
      "  Rewrites the index without free pages (erased data leaves the files) as a\n"
@@ -301,7 +308,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "verify")) return cs_verify(a.pg, a.index, a.opensearch);
   if (!strcmp(cmd, "reindex"))
     return cs_reindex(a.pg, a.index, a.opensearch,
-                      a.bulk_retry_s ? a.bulk_retry_s : CS_REINDEX_BULK_RETRY_S);
+                      a.bulk_retry_s ? a.bulk_retry_s : CS_REINDEX_BULK_RETRY_S, a.load_in_map);
   if (!strcmp(cmd, "compact")) return cs_compact(a.index);
   return cs_debug_query(a.index, a.text, a.limit);
 }

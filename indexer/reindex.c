@@ -6,7 +6,10 @@
  *   2. Open one REPEATABLE READ snapshot S of the stores; h = xmin(S).
  *   3. Apply every event, person, conversation and relevant point of S to
  *      gN through the same code the tailing indexer uses (events first, so
- *      erasures refuse the erased before their rows are read).
+ *      erasures refuse the erased before their rows are read), writing in
+ *      the map (CS_STORE_BULK: memory that does not grow with the index);
+ *      when the disk has no room for the map it grows to, gN is removed and
+ *      built again from a new snapshot keeping LMDB's page copies.
  *   4. Commit gN with the checkpoint floor = h: the tailing indexer, when it
  *      moves to gN, re-reads exactly the changes S could not see. gN is
  *      then copied in key order into full pages (gN.packed), which takes
@@ -17,8 +20,9 @@
  *   6. Swap DIR/current to gN (rename of a symlink: atomic). The query
  *      server and the tailing indexer notice and reopen; the old generation's
  *      files are removed (processes that still map them keep their pages).
- * A crash at any point before 6 leaves the old generation serving; running
- * the command again starts over.
+ * A failure or a crash at any point before 6 leaves the old generation
+ * serving (a failure also removes gN); running the command again starts
+ * over.
  */
 #include "reindex.h"
 
@@ -319,7 +323,34 @@ static int repack(const char *dir, const char *gen, cs_store **s, cs_writer **w)
   return rc;
 }
 
-int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, int bulk_retry_s) {
+/* Creates generation directory `gendir` and loads one snapshot into it.
+ * With CS_STORE_BULK in `flags` its pages are written in the map, so that
+ * the reindex's memory does not grow with the index (store.h), unless the
+ * first map cannot be allocated. Returns 0 or an error (logged); *s and *w
+ * are what could be opened, for the caller to close. */
+static int build(PGconn *pg, const char *gendir, unsigned flags, cs_store **s, cs_writer **w,
+                 cs_load *l) {
+  char err[512] = "";
+  int rc = cs_store_open_generation(gendir, CS_STORE_CREATE | flags, s, err, sizeof err);
+  if (!rc) rc = cs_writer_open(*s, w);
+  if (rc) {
+    cs_log(CS_LOG_ERROR, "reindex: cannot create %s: %s", gendir, err[0] ? err : cs_strerror(rc));
+    return rc;
+  }
+  if ((flags & CS_STORE_BULK) && !cs_store_bulk(*s))
+    cs_log(CS_LOG_INFO, "reindex: no room on disk for the new index's map: LMDB keeps copies of "
+                        "the pages it writes in memory until each commit");
+  *l = (cs_load){.pg = pg, .store = *s, .w = *w, .budget_bytes = (size_t)64 << 20};
+  if (cs_load_begin(l)) return CS_APPLY_PG_ERROR;
+  cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64 " (%s)",
+         cs_store_generation(*s), l->horizon,
+         cs_store_bulk(*s) ? "pages written in the map" : "page copies in memory");
+  l->cp.floor_xid = l->horizon;
+  return cs_load_run(l);
+}
+
+int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, int bulk_retry_s,
+               int in_map) {
   char lockpath[PATH_MAX];
   if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
   int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -341,7 +372,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
     }
   }
   int status = 1;
-  char cur[64], gen[64], gendir[PATH_MAX];
+  char cur[64], gen[64] = "", gendir[PATH_MAX];
   unsigned long next;
   cs_store *s = NULL;
   cs_writer *w = NULL;
@@ -352,23 +383,26 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
   }
   snprintf(gen, sizeof gen, "g%lu", next);
   if (path_of(gendir, sizeof gendir, dir, gen)) goto out;
-  char err[512] = "";
-  int rc = cs_store_open_generation(gendir, CS_STORE_CREATE, &s, err, sizeof err);
-  if (!rc) rc = cs_writer_open(s, &w);
-  if (rc) {
-    cs_log(CS_LOG_ERROR, "reindex: cannot create %s: %s", gendir, err[0] ? err : cs_strerror(rc));
-    goto out;
-  }
   pg = cs_pg_connect(conninfo, 3, NULL);
   if (!pg) goto out;
-  cs_load l = {.pg = pg, .store = s, .w = w, .budget_bytes = (size_t)64 << 20};
-  if (cs_load_begin(&l)) goto out;
-  uint64_t h = l.horizon;
-  cs_log(CS_LOG_INFO, "reindex: building %s from snapshot horizon %" PRIu64, gen, h);
-  l.cp.floor_xid = h;
-  rc = cs_load_run(&l);
+  cs_load l = {0};
+  int rc = build(pg, gendir, in_map ? CS_STORE_BULK : 0, &s, &w, &l);
+  if (rc == CS_ENOSPC && s && cs_store_bulk(s)) {
+    cs_log(CS_LOG_WARN,
+           "reindex: no room on disk for %s's grown map (%s): starting again with LMDB's page "
+           "copies in memory",
+           gen, cs_strerror(rc));
+    PQclear(PQexec(pg, "ROLLBACK"));
+    cs_writer_close(w);
+    w = NULL;
+    cs_store_close(s);
+    s = NULL;
+    cs_generation_remove(dir, gen);
+    rc = build(pg, gendir, 0, &s, &w, &l);
+  }
   if (!rc) rc = repack(dir, gen, &s, &w);
   if (rc) goto out;
+  uint64_t h = l.horizon;
   cs_progress p = l.progress;
   if (opensearch) {
     char name[128];
@@ -414,6 +448,8 @@ out:
   if (pg) PQfinish(pg);
   cs_writer_close(w);
   cs_store_close(s);
+  /* A failed build leaves no partial generation taking room on the disk. */
+  if (status && gen[0]) cs_generation_remove(dir, gen);
   close(lock);
   return status;
 }

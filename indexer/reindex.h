@@ -10,10 +10,13 @@
  * or 5xx and failed requests are sent again with the mirror's backoff
  * (bulk.h); when a batch of documents is still not accepted bulk_retry_s
  * seconds after its first failure, the reindex fails (exit 1), drops the
- * half-loaded index and leaves the old generation and alias serving. */
+ * half-loaded index and leaves the old generation and alias serving.
+ *
+ * With in_map the new generation is written in its map (CS_STORE_BULK),
+ * and built again keeping page copies where the map cannot grow. */
 #define CS_REINDEX_BULK_RETRY_S 300
 int cs_reindex(const char *conninfo, const char *index_dir, const char *opensearch,
-               int bulk_retry_s);
+               int bulk_retry_s, int in_map);
 /* Under DIR/reindex.lock (no generation is being built): reads the current
  * generation's name into cur and the next free number into *next, and
  * removes every other generation and half-written repack (gN.packed), which

@@ -13,6 +13,10 @@
  *     map it grows to: it says so and goes on keeping page copies, then
  *     fails as above (an exit, not SIGBUS), and completes once space is
  *     freed. (The first index's load keeps page copies, --no-load-in-map.)
+ *   - a reindex of that index, also written in the map, cannot grow it: it
+ *     starts again keeping page copies, fails as above, leaves the old
+ *     generation serving and no partial one behind, and succeeds once
+ *     space is freed.
  */
 #include "harness.h"
 
@@ -196,6 +200,39 @@ int main(int argc, char **argv) {
   CHECK(th_log_count("no space left on device") >= full + 2, "then that the device is full");
   unlink(filler);
   CHECK(th_indexer(once2) == 0, "with space again, the load completes");
+  CHECK(th_docs_with(index2, "tejado") >= 8000 && th_docs_with(index2, "vivienda") >= 6000,
+        "with every row");
+  CHECK(th_indexer(verify2) == 0, "and the index verifies");
+
+  /* A reindex of that index, which writes in the map too, with 6 MiB left:
+   * the map cannot grow, the reindex starts again keeping page copies, and
+   * fails as a commit does; the old generation serves, nothing is left.
+   * (The file system grows first: with space again, the reindex needs room
+   * for its map, up to twice its data, beside two indexes.) */
+  REQUIRE(mount("tmpfs", small, NULL, MS_REMOUNT, "size=512m") == 0, "growing the tmpfs: %s",
+          strerror(errno));
+  const char *reindex2[] = {"reindex", "--pg", pg, "--index", index2, NULL};
+  const char *again = "starting again with LMDB's page copies";
+  int restarts = th_log_count(again);
+  char gen2[64];
+  snprintf(gen2, sizeof gen2, "%s", current_gen(index2));
+  int gens2 = generations(index2);
+  fill_leaving(small, filler, 6 << 20);
+  long long left = free_bytes(small);
+  full = th_log_count("no space left on device");
+  rc = th_indexer(reindex2);
+  CHECK(rc > 0, "a reindex that outgrows the disk fails, not killed by a signal (exit %d)", rc);
+  CHECK(th_log_count(again) == restarts + 1, "having said it starts again keeping page copies");
+  CHECK(th_log_count("no space left on device") > full, "then that the device is full");
+  CHECK(strcmp(current_gen(index2), gen2) == 0 && generations(index2) == gens2,
+        "%s still serves and the new generation is removed", gen2);
+  CHECK(free_bytes(small) >= left, "the disk has the room it had (%lld < %lld bytes)",
+        free_bytes(small), left);
+  CHECK(th_indexer(verify2) == 0, "the index still verifies");
+  unlink(filler);
+  CHECK(th_indexer(reindex2) == 0, "with space again, the reindex succeeds");
+  CHECK(th_log_count(again) == restarts + 1, "in the map, without starting again");
+  CHECK(strcmp(current_gen(index2), gen2) != 0, "its generation serves");
   CHECK(th_docs_with(index2, "tejado") >= 8000 && th_docs_with(index2, "vivienda") >= 6000,
         "with every row");
   CHECK(th_indexer(verify2) == 0, "and the index verifies");

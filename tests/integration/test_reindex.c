@@ -3,7 +3,8 @@
  * pause and the tailing indexer follows live writes, a reindex builds a new
  * generation and swaps it in. No query fails, no query finds nothing, and
  * changes written during the reindex are there afterwards. A reindex killed
- * with -9 leaves the old generation serving, and a second run succeeds.
+ * with -9 leaves the old generation serving, and a second run succeeds
+ * (one writing in the map, the default, one with --no-load-in-map).
  */
 #include "harness.h"
 #include "store.h"
@@ -77,6 +78,7 @@ int main(void) {
             "AND seq = 0");
   int rc = th_wait(rx, 120000);
   CHECK(rc == 0, "reindex succeeds while queries and writes go on (exit %d)", rc);
+  CHECK(th_log_count("(pages written in the map)") == 1, "writing in the map by default");
   load(c, 3001, 3011); /* and right after it */
   CHECK(th_wait_docs(index_dir, "alquiler", 20000 + 400, 10000) >= 0,
         "changes written during and after the reindex are indexed");
@@ -125,7 +127,8 @@ int main(void) {
   snprintf(lockpath, sizeof lockpath, "%s/reindex.lock", index_dir);
   int lk = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   REQUIRE(lk >= 0 && flock(lk, LOCK_EX) == 0, "holding the reindex lock");
-  pid_t waiting = th_indexer_spawn(reindex);
+  const char *copies[] = {"reindex", "--pg", pg, "--index", index_dir, "--no-load-in-map", NULL};
+  pid_t waiting = th_indexer_spawn(copies);
   until = th_now_ms() + 20000;
   while (th_log_count("waiting for the reindex or compaction in progress") == 0 &&
          th_now_ms() < until)
@@ -137,6 +140,7 @@ int main(void) {
   CHECK(waitpid(waiting, &st, WNOHANG) == 0, "it is still waiting while the lock is held");
   close(lk);
   CHECK(th_wait(waiting, 120000) == 0, "and succeeds once the lock is released");
+  CHECK(th_log_count("(page copies in memory)") == 1, "keeping page copies, as it was asked");
   CHECK(access(packed, F_OK) != 0, "the half-written repack of a killed run is removed");
   CHECK(access(older, F_OK) != 0, "an older generation a killed run left is removed");
   CHECK(th_indexer(verify) == 0, "verify agrees after it");
