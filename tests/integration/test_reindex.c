@@ -4,7 +4,8 @@
  * generation and swaps it in. No query fails, no query finds nothing, and
  * changes written during the reindex are there afterwards. A reindex killed
  * with -9 leaves the old generation serving, and a second run succeeds
- * (one writing in the map, the default, one with --no-load-in-map).
+ * (one writing in the map, the default, one with no-load-in-map in its
+ * settings file).
  */
 #include "harness.h"
 #include "store.h"
@@ -127,7 +128,13 @@ int main(void) {
   snprintf(lockpath, sizeof lockpath, "%s/reindex.lock", index_dir);
   int lk = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   REQUIRE(lk >= 0 && flock(lk, LOCK_EX) == 0, "holding the reindex lock");
-  const char *copies[] = {"reindex", "--pg", pg, "--index", index_dir, "--no-load-in-map", NULL};
+  /* It keeps page copies, asked for in a settings file. */
+  char conf[700];
+  snprintf(conf, sizeof conf, "%s/indexer.conf", th_dir());
+  FILE *cf = fopen(conf, "w");
+  REQUIRE(cf && fputs("[indexer]\nno-load-in-map = true\n", cf) >= 0 && fclose(cf) == 0,
+          "writing %s", conf);
+  const char *copies[] = {"reindex", "--pg", pg, "--index", index_dir, "--config", conf, NULL};
   pid_t waiting = th_indexer_spawn(copies);
   until = th_now_ms() + 20000;
   while (th_log_count("waiting for the reindex or compaction in progress") == 0 &&
@@ -140,7 +147,8 @@ int main(void) {
   CHECK(waitpid(waiting, &st, WNOHANG) == 0, "it is still waiting while the lock is held");
   close(lk);
   CHECK(th_wait(waiting, 120000) == 0, "and succeeds once the lock is released");
-  CHECK(th_log_count("(page copies in memory)") == 1, "keeping page copies, as it was asked");
+  CHECK(th_log_count("(page copies in memory)") == 1,
+        "keeping page copies, as its settings file asks");
   CHECK(access(packed, F_OK) != 0, "the half-written repack of a killed run is removed");
   CHECK(access(older, F_OK) != 0, "an older generation a killed run left is removed");
   CHECK(th_indexer(verify) == 0, "verify agrees after it");
