@@ -40,12 +40,16 @@
  * page copies). Most likely the page cache's large folios: readahead brings
  * pages in as large folios, and one page written through the map dirties,
  * and writes back, its whole folio; a fault without readahead brings one
- * page.
+ * page. Its commits are not synced (MDB_NOSYNC) where the generation can
+ * carry the marker of unsynced.h, which says what a crash of the machine
+ * then costs: the generation is written again.
  */
 #include "store.h"
 
 #include "errors.h"
 #include "grow.h"
+#include "log.h"
+#include "unsynced.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +87,7 @@ struct cs_store {
   time_t reader_check; /* last mdb_reader_check (writer) */
   int registered;      /* dev, ino (of data.mdb): in the open generations (below) */
   uint64_t allocated;  /* CS_STORE_BULK: bytes of the data file allocated (the map's) */
+  int unsynced;        /* CS_STORE_BULK: commits not synced, the marker put (unsynced.h) */
   dev_t dev;
   ino_t ino;
 };
@@ -322,6 +327,11 @@ static int bulk_room(cs_store *s) {
  * the data handed back). Pages past it belong to no committed snapshot: no
  * reader in any process reads them. */
 static void bulk_close(cs_store *s) {
+  if (s->unsynced) { /* synced before its marker goes (unsynced.h) */
+    const char *dir;
+    if (mdb_env_sync(s->env, 1) == 0 && mdb_env_get_path(s->env, &dir) == 0) cs_unsynced_clear(dir);
+    s->unsynced = 0;
+  }
   uint64_t used = 0;
   int fd, ok = cs_store_used_bytes(s, &used) == 0 && used > 0 && mdb_env_get_fd(s->env, &fd) == 0;
   if (ok) fd = dup(fd);
@@ -333,6 +343,13 @@ static void bulk_close(cs_store *s) {
     close(fd);
   }
   s->allocated = 0;
+}
+
+/* A failed open: the marker it put goes, unless an earlier writer's pages
+ * are still to be synced (before: the state the open found). */
+static void unmark_failed(cs_store *s, const char *gendir, int before) {
+  if (s->unsynced && before == CS_UNSYNCED_NONE) cs_unsynced_clear(gendir);
+  s->unsynced = 0;
 }
 
 static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
@@ -365,7 +382,34 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   if (!rdonly && (s->flags & CS_STORE_REDERIVABLE)) eflags |= MDB_NOMETASYNC;
   if (rdonly) s->flags &= ~(unsigned)CS_STORE_BULK;
   if (s->flags & CS_STORE_BULK) eflags |= MDB_WRITEMAP | MDB_NORDAHEAD;
+  int unsynced = cs_unsynced_state(gendir);
+  if (unsynced == CS_UNSYNCED_LOST) {
+    /* Written without a sync per commit when the machine stopped: pages
+     * its commits name may never have reached the disk (unsynced.h). */
+    if (rdonly || !(s->flags & CS_STORE_REDERIVABLE)) {
+      set_err(err, errcap,
+              "index generation %s was being written when the machine stopped, without a sync "
+              "per commit: it cannot be read%s",
+              gendir, "; convsearch-indexer run writes it again from the stores");
+      mdb_env_close(s->env);
+      s->env = NULL;
+      return CS_ECORRUPT;
+    }
+    cs_log(CS_LOG_WARN,
+           "index generation %s was being written when the machine stopped, without a sync per "
+           "commit: starting it over (the stores are loaded again)",
+           gendir);
+    char path[PATH_MAX];
+    if (path_join(path, sizeof path, gendir, "data.mdb") == 0) unlink(path);
+    if (path_join(path, sizeof path, gendir, "lock.mdb") == 0) unlink(path);
+    cs_unsynced_clear(gendir);
+    unsynced = CS_UNSYNCED_NONE;
+  }
+  /* Bulk writes skip the sync per commit where the marker can be put. */
+  s->unsynced = (s->flags & CS_STORE_BULK) && cs_unsynced_mark(gendir) == 0;
+  if (s->unsynced) eflags |= MDB_NOSYNC;
   rc = env_open_once(s, gendir, eflags, err, errcap);
+  if (rc) unmark_failed(s, gendir, unsynced);
   if (rc == CS_EBUSY) {
     mdb_env_close(s->env); /* never opened: touches no lock file */
     s->env = NULL;
@@ -378,6 +422,8 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
     return rc == ENOENT ? CS_ENOTFOUND : map_rc(rc);
   }
   if (!rdonly) set_env_modes(gendir);
+  if (!rdonly && !s->unsynced && unsynced == CS_UNSYNCED_THIS && mdb_env_sync(s->env, 1) == 0)
+    cs_unsynced_clear(gendir); /* a writer in bulk mode died: its pages are all in the cache */
   int dead = 0;
   if (mdb_reader_check(s->env, &dead) == 0) s->reader_check = time(NULL);
   MDB_txn *txn;
@@ -393,6 +439,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
                 "the index in %s has an older format (no table %s): rebuild it with "
                 "convsearch-indexer reindex",
                 gendir, table_names[i]);
+        unmark_failed(s, gendir, unsynced);
         env_close_once(s);
         s->env = NULL;
         return CS_EVERSION;
@@ -412,6 +459,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
   return 0;
 fail:
   set_err(err, errcap, "cannot open index tables in %s: %s", gendir, mdb_strerror(rc));
+  unmark_failed(s, gendir, unsynced);
   env_close_once(s);
   s->env = NULL;
   return rc == MDB_NOTFOUND ? CS_EVERSION : map_rc(rc);

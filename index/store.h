@@ -70,8 +70,11 @@ enum {
    * The map is allocated on disk before a transaction writes in it, so a
    * full disk refuses a transaction before it writes (CS_ENOSPC) rather
    * than killing the process; where the first map cannot be allocated, the
-   * store is opened without this flag (cs_store_bulk says which). Readers
-   * never use it. */
+   * store is opened without this flag (cs_store_bulk says which). Its
+   * commits are not synced, behind a marker naming the boot (unsynced.h):
+   * a generation found with another boot's marker is refused by readers
+   * and by writers other than CS_STORE_REDERIVABLE ones (CS_ECORRUPT),
+   * which start it over, empty. Readers never use the flag. */
   CS_STORE_BULK = 1 << 3,
 };
 
