@@ -406,7 +406,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
     unsynced = CS_UNSYNCED_NONE;
   }
   /* Bulk writes skip the sync per commit where the marker can be put. */
-  s->unsynced = (s->flags & CS_STORE_BULK) && cs_unsynced_mark(gendir) == 0;
+  s->unsynced = (s->flags & CS_STORE_BULK) && cs_unsynced_mark(gendir, CS_MODE_DATA) == 0;
   if (s->unsynced) eflags |= MDB_NOSYNC;
   rc = env_open_once(s, gendir, eflags, err, errcap);
   if (rc) unmark_failed(s, gendir, unsynced);

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MARKER "unsynced"
@@ -50,16 +51,17 @@ static int sync_dir(const char *dir) {
   return rc;
 }
 
-int cs_unsynced_mark(const char *gendir) {
+int cs_unsynced_mark(const char *gendir, unsigned mode) {
   char path[PATH_MAX], tmp[PATH_MAX + 8], boot[BOOT_ID_MAX];
   int n = read_line(BOOT_ID_PATH, boot, sizeof boot - 1);
   if (n <= 0 || marker_path(gendir, path, sizeof path) ||
       snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
     return -1;
   boot[n] = '\n';
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
   if (fd < 0) return -1;
-  int ok = write(fd, boot, (size_t)n + 1) == (ssize_t)n + 1 && fsync(fd) == 0;
+  int ok = fchmod(fd, (mode_t)mode) == 0 && write(fd, boot, (size_t)n + 1) == (ssize_t)n + 1 &&
+           fsync(fd) == 0;
   ok &= close(fd) == 0;
   if (!ok || rename(tmp, path) != 0 || sync_dir(gendir) != 0) {
     unlink(tmp);

@@ -31,10 +31,12 @@ enum {
  * read counts as another boot's). */
 int cs_unsynced_state(const char *gendir);
 
-/* Puts the marker of this boot in `gendir`, on the disk (the file and the
- * directory synced). Returns 0, or -1 when it could not (no boot id, a
- * full disk): the writer then keeps syncing its commits. */
-int cs_unsynced_mark(const char *gendir);
+/* Puts the marker of this boot in `gendir` with `mode` (whatever the
+ * umask: a server running as another user of the group reads it), on the
+ * disk (the file and the directory synced). Returns 0, or -1 when it could
+ * not (no boot id, a full disk): the writer then keeps syncing its
+ * commits. */
+int cs_unsynced_mark(const char *gendir, unsigned mode);
 
 /* Removes the marker, once the environment is synced. */
 void cs_unsynced_clear(const char *gendir);

@@ -627,6 +627,7 @@ static void unsynced_marker(void) {
   }
   fclose(bf);
   fflush(NULL);
+  mode_t umask_was = umask(077);
   pid_t pid = fork();
   if (pid == 0) {
     cs_txn *t;
@@ -640,7 +641,12 @@ static void unsynced_marker(void) {
   int status = -1;
   waitpid(pid, &status, 0);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child wrote in bulk mode");
+  umask(umask_was);
   CHECK(marker_holds(marker, boot), "and left the marker of this boot");
+  struct stat mst;
+  CHECK(stat(marker, &mst) == 0 && (mst.st_mode & 0777) == 0640,
+        "readable by the group whatever the umask (a server of another user reads it): %o",
+        (unsigned)(mst.st_mode & 0777));
   CHECK(cs_store_open(udir, CS_STORE_RDONLY, &s, err, sizeof err) == 0 && meta_k(s),
         "a reader reads its commit in the same boot: %s", err);
   cs_store_close(s);
