@@ -6,9 +6,9 @@
  * syncing them at each commit (LMDB's MDB_NOSYNC): at 300,000 synthetic
  * interviews a first load took 9-15 % less time (bench/analysis.md): the
  * pages a commit's sync cleaned were written again, and faulted again, by
- * the next ones. Within one
- * boot of the machine nothing is lost by it: every process reads the same
- * page cache, and a process that dies leaves its writes there. Only a
+ * the next ones. Within one boot of the machine nothing is lost by it:
+ * every process reads the same page cache, and a process that dies leaves
+ * its writes there. Only a
  * crash of the machine can leave a committed meta page on the disk
  * pointing at pages that never reached it. So before its first unsynced
  * commit the writer puts the file `unsynced` in the generation's
@@ -20,6 +20,11 @@
  */
 #ifndef CS_UNSYNCED_H
 #define CS_UNSYNCED_H
+
+/* The marker's file in a generation directory, and the one it is written
+ * to before its rename (whoever removes a generation removes both). */
+#define CS_UNSYNCED_FILE "unsynced"
+#define CS_UNSYNCED_TMP CS_UNSYNCED_FILE ".tmp"
 
 enum {
   CS_UNSYNCED_NONE = 0, /* synced, or never written unsynced */

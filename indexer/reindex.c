@@ -35,6 +35,7 @@
 #include "pg.h"
 #include "reader.h"
 #include "store.h"
+#include "unsynced.h"
 #include "varint.h"
 #include "writer.h"
 
@@ -59,7 +60,7 @@ static int path_of(char *out, size_t cap, const char *dir, const char *name) {
 void cs_generation_remove(const char *dir, const char *gen) {
   char path[PATH_MAX], file[PATH_MAX + 16];
   if (path_of(path, sizeof path, dir, gen)) return;
-  static const char *const files[] = {"data.mdb", "lock.mdb", "unsynced", "unsynced.tmp"};
+  static const char *const files[] = {"data.mdb", "lock.mdb", CS_UNSYNCED_FILE, CS_UNSYNCED_TMP};
   for (size_t i = 0; i < 4; i++) {
     if (snprintf(file, sizeof file, "%s/%s", path, files[i]) < (int)sizeof file) unlink(file);
   }
