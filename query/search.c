@@ -230,6 +230,7 @@ static int walk(xsearch *s) {
   s->walk_from = t;
   s->ess_valid = 0;
   s->ess_leaf = ESS_UNKNOWN;
+  s->ess_wait = s->ess_backoff = 0;
   s->skip_fail_L = 0;
   memset(&s->skip_fail_key, 0, sizeof s->skip_fail_key);
   while (t < limit && !rc) {
@@ -238,7 +239,7 @@ static int walk(xsearch *s) {
       count = 0;
       s->stopped_at = t; /* counted exactly below t */
     }
-    if (!count) t = cs__skip_run(s, cs__skip_convs(s, t));
+    if (!count) t = cs__skip_run(s, cs__exact_chunk_skip(s, cs__skip_convs(s, t)));
     uint32_t d = count ? cs__node_lb(x, root, t) : cs__pruned_lb(s, t);
     if (s->nnamed) {
       uint32_t dn = cs__named_lb(s, t);
@@ -623,6 +624,7 @@ out:
   free(pcs);
   if (o->ruled_out) *o->ruled_out += s.run_ruled;
   if (o->chunks_passed) *o->chunks_passed += s.chunks_passed;
+  if (o->exact_skips) *o->exact_skips += s.ess_skips;
   free(s.scratch);
   free(s.u);
   free(s.named);

@@ -101,8 +101,10 @@ struct cs__exec {
    * of its variants (hv, indices into vars) by docid (hk: at most the
    * cursor's docid, which only grows between rebuilds). */
   uint32_t *hv, *hk;
-  uint32_t *lin; /* cs__leaf_in's answer for conv_bound and leaf_match */
-  uint32_t *ess; /* cs__pruned_lb's variants that can lift a conversation into the page */
+  uint32_t *lin;     /* cs__leaf_in's answer for conv_bound and leaf_match */
+  uint32_t *ess;     /* cs__pruned_lb's variants that can lift a conversation into the page */
+  struct xvar **win; /* cs__exact_chunk_skip's variants with documents in its window */
+  double *wb;        /* ... and their document bounds there */
 };
 
 #define HEAP_NONE UINT32_MAX
@@ -210,7 +212,10 @@ typedef struct xsearch {
   int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */
   uint32_t ess_n;
   cs__key ess_th;
-  uint64_t chunks_passed; /* chunks passed by their headers (cs__skip_convs) */
+  int32_t ess_exact;              /* a page of exact matches: the exact variant, else -1 */
+  uint64_t ess_skips;             /* jumps of cs__exact_chunk_skip (tests) */
+  uint32_t ess_wait, ess_backoff; /* its calls not made after one that passed nothing */
+  uint64_t chunks_passed;         /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
 
 static inline uint64_t *hit_mask(xhit *h) {
@@ -381,6 +386,17 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t);
  * conversation into the page (MaxScore over the variants: the word scores
  * its best variant's score); else cs__node_lb's answer. */
 uint32_t cs__pruned_lb(xsearch *s, uint32_t t);
+
+/* Past the counting bound, after cs__skip_convs, for a query of one word
+ * of several variants whose page is all exact matches (a conversation that
+ * can make it holds the exact variant): in the window of the exact
+ * variant's current chunk, only the documents of the variants that could
+ * lift a conversation into the page beside it name candidates (the word's
+ * rarer typo and prefix matches). Returns where the walk continues: the
+ * conversation holding the next such document, or going on past the
+ * window (END when the exact variant has no document left; t when nothing
+ * was passed). */
+uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t);
 
 /* The total once counting stopped: the count so far, scaled by the share
  * of the docid span walked when it stopped (never less than the count). */

@@ -1053,11 +1053,11 @@ static void test_owner_change(const char *tmp) {
 /* Query q for caller c (page of `limit`, totals exact up to `bound`,
  * ranking parameters `rank`, NULL: the defaults) pruned, then
  * exhaustively scored: both pages (took_ms removed) in
- * *pruned and *full, the pruned walk's counters added to o_ruled and
- * o_passed (may be NULL). 0 when both ran. */
+ * *pruned and *full, the pruned walk's counters added to o_ruled,
+ * o_passed and o_exact (may be NULL). 0 when both ran. */
 static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, uint64_t bound,
-                           uint64_t *o_ruled, uint64_t *o_passed, json_t **pruned, json_t **full,
-                           const cs__rank_params *rank) {
+                           uint64_t *o_ruled, uint64_t *o_passed, uint64_t *o_exact,
+                           json_t **pruned, json_t **full, const cs__rank_params *rank) {
   cs_view v;
   cs_engine_error err;
   if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
@@ -1071,10 +1071,12 @@ static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, ui
   o.total_bound = bound;
   o.ruled_out = o_ruled;
   o.chunks_passed = o_passed;
+  o.exact_skips = o_exact;
   *pruned = *full = NULL;
   int rc1 = cs__search(v.r, a, c, &p, &o, pruned, &err);
   o.ruled_out = NULL;
   o.chunks_passed = NULL;
+  o.exact_skips = NULL;
   o.exhaustive = 1;
   int rc2 = cs__search(v.r, a, c, &p, &o, full, &err);
   cs__analyzer_put(a);
@@ -1124,7 +1126,8 @@ static void test_variant_bounds(const char *tmp) {
     for (uint32_t limit = 1; limit <= 2; limit++) {
       for (size_t c = 0; c < 2; c++) {
         json_t *pruned, *full;
-        int rc = pruned_and_full(qs[i], callers[c], limit, 0, NULL, NULL, &pruned, &full, NULL);
+        int rc =
+            pruned_and_full(qs[i], callers[c], limit, 0, NULL, NULL, NULL, &pruned, &full, NULL);
         th_check(rc == 0, "variant bounds q=%s", qs[i]);
         if (rc) continue;
         char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
@@ -1142,6 +1145,70 @@ static void test_variant_bounds(const char *tmp) {
         json_decref(pruned);
         json_decref(full);
       }
+    }
+  }
+}
+
+/* A page of exact matches of one typo-tolerant word (tier 1): past the
+ * counting bound, a conversation holding the exact word alone cannot beat
+ * the page where the word's chunk bounds it below, so the walk goes from one
+ * document of the rarer variant to the next (skip.c,
+ * cs__exact_chunk_skip). The page fills with the typo match beside the word
+ * early; the strongest comes late (the typo match twice), beside one with
+ * the word many times (bounded by its chunk) and ones with the typo match
+ * alone (tier 0: never above a conversation holding the word), one after
+ * it, so that the variant's chunk does not end the window there. A person
+ * whose name does not hold the word (a named person is searched apart). */
+static void test_exact_tier_skip(const char *tmp) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/tier.txt", tmp);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  fprintf(f, "patient 10 404 Persona del estanque\n");
+  for (int c = 0; c < 400; c++) {
+    fprintf(f, "conv %d 10 404 2013-%02d-10 | |\n", 9800 + c, 1 + c % 12);
+    const char *t0 = "tortuga relleno relleno relleno relleno relleno relleno";
+    if (c == 1 || c == 3 || c == 5 || c == 7 || c == 9) t0 = "tortuga tortura relleno";
+    if (c == 390) t0 = "tortuga tortura tortura";
+    if (c == 371) t0 = "tortuga tortuga tortuga tortuga tortuga";
+    if (c == 120 || c == 380 || c == 395) t0 = "tortura tortura tortura";
+    fprintf(f, "turn 0 other - - Voz | %s\n", t0);
+    fprintf(f, "turn 1 other - - Voz | relleno de la entrevista %d\n", c);
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+  cs_caller owner = {CS_CALLER_PORTAL, 404};
+  const cs_caller *callers[] = {&owner, &ADMIN};
+  for (size_t c = 0; c < 2; c++) {
+    for (uint32_t limit = 1; limit <= 4; limit++) {
+      json_t *pruned, *full;
+      uint64_t skips = 0;
+      int rc = pruned_and_full("tortuga", callers[c], limit, 20, NULL, NULL, &skips, &pruned, &full,
+                               NULL);
+      th_check(rc == 0, "tortuga limit %u caller %zu", limit, c);
+      if (rc) continue;
+      /* The same page (the totals differ: one is estimated). */
+      json_t *hits = json_object_get(pruned, "hits");
+      char *a1 = json_dumps(hits, JSON_SORT_KEYS),
+           *a2 = json_dumps(json_object_get(full, "hits"), JSON_SORT_KEYS);
+      th_check(a1 && a2 && !strcmp(a1, a2),
+               "tortuga limit %u caller %zu: pruned and exhaustive differ:\n%s\n%s", limit, c, a1,
+               a2);
+      th_check(skips > 0, "tortuga limit %u caller %zu: the exact word's chunks passed", limit, c);
+      th_check(json_array_size(hits) == limit &&
+                   json_integer_value(
+                       json_object_get(json_array_get(hits, 0), "conversation_id")) == 10190,
+               "tortuga limit %u caller %zu: the late strongest first", limit, c);
+      for (size_t i = 0; i < json_array_size(hits); i++) {
+        json_int_t id =
+            json_integer_value(json_object_get(json_array_get(hits, i), "conversation_id"));
+        th_check(id != 9920 && id != 10180 && id != 10195,
+                 "tortuga: %lld holds only the typo match", (long long)id);
+      }
+      free(a1);
+      free(a2);
+      json_decref(pruned);
+      json_decref(full);
     }
   }
 }
@@ -1364,8 +1431,8 @@ static void test_pruning_exact(const char *tmp) {
       for (size_t c = 0; c < 2; c++) {
         for (uint64_t bound = 0; bound <= 2; bound += 2) {
           json_t *pruned, *full;
-          int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, &ruled_out, NULL, &pruned,
-                                   &full, NULL);
+          int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, &ruled_out, NULL, NULL,
+                                   &pruned, &full, NULL);
           th_check(rc == 0, "pruning test q=%s", qs[i]);
           if (rc) continue;
           json_int_t total = json_integer_value(json_object_get(full, "total"));
@@ -1465,7 +1532,8 @@ static void test_pruning_exact(const char *tmp) {
     for (size_t l = 0; l < 3; l++) {
       for (uint64_t bound = 0; bound <= 2; bound += 2) {
         json_t *pruned, *full;
-        int rc = pruned_and_full(wq[i], &ADMIN, limits[l], bound, NULL, NULL, &pruned, &full, &k15);
+        int rc = pruned_and_full(wq[i], &ADMIN, limits[l], bound, NULL, NULL, NULL, &pruned, &full,
+                                 &k15);
         th_check(rc == 0, "k1 1.5 q=%s", wq[i]);
         if (rc) continue;
         const char *drop[] = {"total", "total_exact"}; /* bounded totals: tested above */
@@ -1807,8 +1875,8 @@ static void test_chunk_passing(const char *tmp) {
       for (size_t c = 0; c < 2; c++) {
         for (uint64_t bound = 2; bound <= 1000; bound += 998) {
           json_t *pruned, *full;
-          int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, NULL, &passed, &pruned,
-                                   &full, NULL);
+          int rc = pruned_and_full(qs[i], callers[c], limits[l], bound, NULL, &passed, NULL,
+                                   &pruned, &full, NULL);
           th_check(rc == 0, "chunk passing q=%s", qs[i]);
           if (rc) continue;
           const char *drop[] = {"total", "total_exact"};
@@ -2790,6 +2858,7 @@ int main(int argc, char **argv) {
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);
   test_variant_bounds(tmp);
+  test_exact_tier_skip(tmp);
   test_edit_distance();
   test_recipes();
   test_foreign_format(tmp);
