@@ -47,9 +47,9 @@ typedef struct cs__search_opts {
   /* Not NULL: the postings chunks passed by their headers alone (skip.c,
    * cs__skip_convs) are added to it (tests). */
   uint64_t *chunks_passed;
-  /* Not NULL: the jumps of a page of exact matches over conversations
-   * holding the exact variant alone (skip.c, cs__exact_chunk_skip) are
-   * added to it (tests). */
+  /* Not NULL: the jumps of a page of exact matches over conversations that
+   * cannot make it (skip.c: cs__exact_chunk_skip, and cs__pruned_lb past
+   * those without every word's exact variant) are added to it (tests). */
   uint64_t *exact_skips;
   /* When the request began (CLOCK_MONOTONIC, µs), for "took_ms" (0: 0). */
   int64_t t0_us;

@@ -213,7 +213,7 @@ typedef struct xsearch {
   uint32_t ess_n;
   cs__key ess_th;
   int32_t ess_exact;              /* a page of exact matches: the exact variant, else -1 */
-  uint64_t ess_skips;             /* jumps of cs__exact_chunk_skip (tests) */
+  uint64_t ess_skips;             /* jumps of a page of exact matches (tests) */
   uint32_t ess_wait, ess_backoff; /* its calls not made after one that passed nothing */
   uint64_t chunks_passed;         /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
@@ -384,7 +384,10 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t);
  * from t. For a query of one word of several variants (a prefix, a typo
  * expansion), the next document of the variants that can lift a
  * conversation into the page (MaxScore over the variants: the word scores
- * its best variant's score); else cs__node_lb's answer. */
+ * its best variant's score); for several words whose page is all exact
+ * matches of each (the highest tier), the later of cs__node_lb's answer and
+ * the latest of the words' exact variants' next documents; else
+ * cs__node_lb's answer. */
 uint32_t cs__pruned_lb(xsearch *s, uint32_t t);
 
 /* Past the counting bound, after cs__skip_convs, for a query of one word

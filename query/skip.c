@@ -616,10 +616,48 @@ uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t) {
   return to;
 }
 
+/* A page of several words' exact matches (its tier: every word typed
+ * matched exactly, the most there is): a conversation that can still make
+ * it holds each word's exact variant, so the next candidate is at or past
+ * the latest of their next documents (as an AND of them finds it); the
+ * walk's matching and bounds take it from there. END: a word whose exact
+ * variant has no document left. t when the page is not of that tier. */
+static uint32_t all_exact_lb(xsearch *s, const cs__key *th, uint32_t t) {
+  cs__exec *x = s->x;
+  if (!th || s->nnamed || s->sort != CS__SORT_RELEVANCE || s->exhaustive) return t;
+  int tier = 0;
+  uint32_t d = t;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->nvar || !l->expanded) continue;
+    uint32_t e = END;
+    int exact = 0;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (!v->exact) continue;
+      exact = 1;
+      uint32_t dv = var_geq(v, t);
+      if (dv < e) e = dv;
+    }
+    if (!exact) continue; /* a word with no exact term never counts for the tier */
+    tier++;
+    if (e > d) d = e;
+  }
+  return tier && th->tier >= tier ? d : t;
+}
+
 uint32_t cs__pruned_lb(xsearch *s, uint32_t t) {
   cs__exec *x = s->x;
   const cs__key *th = cs__topk_threshold(&s->top);
   const xleaf *l = ess_update(s, th);
+  if (!l && x->nactive >= 2) {
+    /* Both bound where a match may start; cursors move to t at most (a
+     * candidate conversation may start before either). */
+    uint32_t d = all_exact_lb(s, th, t), n = cs__node_lb(x, x->q->root, t);
+    if (d <= n) return n;
+    s->ess_skips++;
+    return d;
+  }
   if (!l || s->ess_n == l->nvar) return cs__node_lb(x, x->q->root, t);
   uint32_t d = END;
   for (uint32_t i = 0; i < s->ess_n; i++) {

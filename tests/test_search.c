@@ -1211,6 +1211,42 @@ static void test_exact_tier_skip(const char *tmp) {
       json_decref(full);
     }
   }
+  /* Two words, each the other's typo match: six conversations hold both
+   * exactly (the highest tier), the others one. A page of the six (limit
+   * up to 4 and the one past it) walks from one conversation holding both
+   * to the next; a page of twelve takes conversations of one exact word
+   * too (the word many times among them), the jumps then off. */
+  static const uint32_t limits[] = {1, 4, 12};
+  for (size_t c = 0; c < 2; c++) {
+    for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+      uint32_t limit = limits[li];
+      json_t *pruned, *full;
+      uint64_t skips = 0;
+      int rc = pruned_and_full("tortuga tortura", callers[c], limit, 20, NULL, NULL, &skips,
+                               &pruned, &full, NULL);
+      th_check(rc == 0, "tortuga tortura limit %u caller %zu", limit, c);
+      if (rc) continue;
+      json_t *hits = json_object_get(pruned, "hits");
+      char *a1 = json_dumps(hits, JSON_SORT_KEYS),
+           *a2 = json_dumps(json_object_get(full, "hits"), JSON_SORT_KEYS);
+      th_check(a1 && a2 && !strcmp(a1, a2),
+               "tortuga tortura limit %u caller %zu: pruned and exhaustive differ:\n%s\n%s", limit,
+               c, a1, a2);
+      th_check(json_array_size(hits) == limit &&
+                   json_integer_value(
+                       json_object_get(json_array_get(hits, 0), "conversation_id")) == 10190,
+               "tortuga tortura limit %u caller %zu: the late strongest first", limit, c);
+      th_check(limit < 12 || id_in(pruned, 10171),
+               "tortuga tortura limit %u caller %zu: one exact word many times", limit, c);
+      th_check(limit == 12 || skips > 0,
+               "tortuga tortura limit %u caller %zu: conversations of one exact word passed", limit,
+               c);
+      free(a1);
+      free(a2);
+      json_decref(pruned);
+      json_decref(full);
+    }
+  }
 }
 
 static void test_pruning_exact(const char *tmp) {
