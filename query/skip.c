@@ -1,7 +1,8 @@
 /*
  * Past the counting bound: passing conversations that cannot make the
  * page without matching them (block-max over chunks, chunks passed by
- * their headers, runs ruled out by their exact bound), and the estimated
+ * their headers, runs ruled out by their exact bound, a page of exact
+ * matches walked by the terms that can still enter it), and the estimated
  * total.
  */
 #include "bounds.h"
