@@ -231,6 +231,8 @@ static int walk(xsearch *s) {
   s->ess_valid = 0;
   s->ess_leaf = ESS_UNKNOWN;
   s->ess_wait = s->ess_backoff = 0;
+  s->ax_tier = -1;
+  s->ax_wait = s->ax_backoff = 0;
   s->skip_fail_L = 0;
   memset(&s->skip_fail_key, 0, sizeof s->skip_fail_key);
   while (t < limit && !rc) {

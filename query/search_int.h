@@ -215,6 +215,8 @@ typedef struct xsearch {
   int32_t ess_exact;              /* a page of exact matches: the exact variant, else -1 */
   uint64_t ess_skips;             /* jumps of a page of exact matches (tests) */
   uint32_t ess_wait, ess_backoff; /* its calls not made after one that passed nothing */
+  int32_t ax_tier;                /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
+  uint32_t ax_wait, ax_backoff;   /* its looks not made after one that passed nothing */
   uint64_t chunks_passed;         /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
 

@@ -626,7 +626,20 @@ uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t) {
 static uint32_t all_exact_lb(xsearch *s, const cs__key *th, uint32_t t) {
   cs__exec *x = s->x;
   if (!th || s->nnamed || s->sort != CS__SORT_RELEVANCE || s->exhaustive) return t;
-  int tier = 0;
+  if (s->ax_tier < 0) { /* the highest tier: once per walk */
+    s->ax_tier = 0;
+    for (uint32_t i = 0; i < x->nleaves; i++) {
+      const xleaf *l = &x->leaves[i];
+      if (!l->active || !l->nvar || !l->expanded) continue;
+      for (uint32_t k = 0; k < l->nvar; k++) {
+        if (x->vars[l->var + k].exact) { /* a word with no exact term never counts */
+          s->ax_tier++;
+          break;
+        }
+      }
+    }
+  }
+  if (!s->ax_tier || th->tier < s->ax_tier) return t;
   uint32_t d = t;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
@@ -640,11 +653,9 @@ static uint32_t all_exact_lb(xsearch *s, const cs__key *th, uint32_t t) {
       uint32_t dv = var_geq(v, t);
       if (dv < e) e = dv;
     }
-    if (!exact) continue; /* a word with no exact term never counts for the tier */
-    tier++;
-    if (e > d) d = e;
+    if (exact && e > d) d = e;
   }
-  return tier && th->tier >= tier ? d : t;
+  return d;
 }
 
 uint32_t cs__pruned_lb(xsearch *s, uint32_t t) {
@@ -654,8 +665,21 @@ uint32_t cs__pruned_lb(xsearch *s, uint32_t t) {
   if (!l && x->nactive >= 2) {
     /* Both bound where a match may start; cursors move to t at most (a
      * candidate conversation may start before either). */
-    uint32_t d = all_exact_lb(s, th, t), n = cs__node_lb(x, x->q->root, t);
-    if (d <= n) return n;
+    uint32_t n = cs__node_lb(x, x->q->root, t);
+    /* Where the exact terms seldom lead (a question's common words), the
+     * look costs more than it passes: after each look that did not, the
+     * next 1, 2, 4, ... (at most 256) are not made. */
+    if (s->ax_wait) {
+      s->ax_wait--;
+      return n;
+    }
+    uint32_t d = all_exact_lb(s, th, t);
+    if (d <= n) {
+      s->ax_backoff = s->ax_backoff ? (s->ax_backoff < 256 ? 2 * s->ax_backoff : 256) : 1;
+      s->ax_wait = s->ax_backoff;
+      return n;
+    }
+    s->ax_backoff = 0;
     s->ess_skips++;
     return d;
   }
