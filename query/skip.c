@@ -543,9 +543,15 @@ static const xleaf *ess_update(xsearch *s, const cs__key *th) {
   return l;
 }
 
+/* After a look that passed nothing, the next 1, 2, 4, ... (at most 256)
+ * looks are not made (*wait counts them down). */
+static void back_off(uint32_t *backoff, uint32_t *wait) {
+  *backoff = *backoff ? (*backoff < 256 ? 2 * *backoff : 256) : 1;
+  *wait = *backoff;
+}
+
 static uint32_t ess_missed(xsearch *s, uint32_t t) {
-  s->ess_backoff = s->ess_backoff ? (s->ess_backoff < 256 ? 2 * s->ess_backoff : 256) : 1;
-  s->ess_wait = s->ess_backoff;
+  back_off(&s->ess_backoff, &s->ess_wait);
   return t;
 }
 
@@ -557,8 +563,7 @@ uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t) {
   xvar *ve = &x->vars[s->ess_exact];
   if (var_geq(ve, t) == END) return END; /* no conversation of tier 1 left */
   /* Where E's documents are dense (a frequent typo match) a call seldom
-   * passes anything: after each call that did not, the next 1, 2,
-   * 4, ... (at most 256) are not made. */
+   * passes anything: it backs off. */
   if (s->ess_wait) {
     s->ess_wait--;
     return t;
@@ -619,13 +624,10 @@ uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t) {
 
 /* A page of several words' exact matches (its tier: every word typed
  * matched exactly, the most there is): a conversation that can still make
- * it holds each word's exact variant, so the next candidate is at or past
- * the latest of their next documents (as an AND of them finds it); the
- * walk's matching and bounds take it from there. END: a word whose exact
- * variant has no document left. t when the page is not of that tier. */
-static uint32_t all_exact_lb(xsearch *s, const cs__key *th, uint32_t t) {
+ * it holds each word's exact variant. Whether the page th is of that tier. */
+static int all_exact_page(xsearch *s, const cs__key *th) {
   cs__exec *x = s->x;
-  if (!th || s->nnamed || s->sort != CS__SORT_RELEVANCE || s->exhaustive) return t;
+  if (!th || s->nnamed || s->sort != CS__SORT_RELEVANCE || s->exhaustive) return 0;
   if (s->ax_tier < 0) { /* the highest tier: once per walk */
     s->ax_tier = 0;
     for (uint32_t i = 0; i < x->nleaves; i++) {
@@ -639,7 +641,15 @@ static uint32_t all_exact_lb(xsearch *s, const cs__key *th, uint32_t t) {
       }
     }
   }
-  if (!s->ax_tier || th->tier < s->ax_tier) return t;
+  return s->ax_tier && th->tier >= s->ax_tier;
+}
+
+/* On such a page, the next candidate is at or past the latest of the words'
+ * exact variants' next documents (as an AND of them finds it); the walk's
+ * matching and bounds take it from there. END: a word whose exact variant
+ * has no document left. */
+static uint32_t all_exact_lb(xsearch *s, uint32_t t) {
+  cs__exec *x = s->x;
   uint32_t d = t;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
@@ -666,17 +676,16 @@ uint32_t cs__pruned_lb(xsearch *s, uint32_t t) {
     /* Both bound where a match may start; cursors move to t at most (a
      * candidate conversation may start before either). */
     uint32_t n = cs__node_lb(x, x->q->root, t);
+    if (!all_exact_page(s, th)) return n;
     /* Where the exact terms seldom lead (a question's common words), the
-     * look costs more than it passes: after each look that did not, the
-     * next 1, 2, 4, ... (at most 256) are not made. */
+     * look costs more than it passes: it backs off. */
     if (s->ax_wait) {
       s->ax_wait--;
       return n;
     }
-    uint32_t d = all_exact_lb(s, th, t);
+    uint32_t d = all_exact_lb(s, t);
     if (d <= n) {
-      s->ax_backoff = s->ax_backoff ? (s->ax_backoff < 256 ? 2 * s->ax_backoff : 256) : 1;
-      s->ax_wait = s->ax_backoff;
+      back_off(&s->ax_backoff, &s->ax_wait);
       return n;
     }
     s->ax_backoff = 0;
