@@ -274,6 +274,26 @@ static int stats_at_horizon(cs__exec *x) {
   return rc;
 }
 
+/* A typo or prefix match never weighs more than the word typed: its idf is
+ * at most the exact term's (the highest, if the word has several), or,
+ * where the word is not in the index, the most frequent variant's. A rare
+ * misspelling otherwise has the highest idf of all and outranks the word
+ * itself ("trabajo" led by a turn saying "trabatada"); this is Lucene's
+ * blended frequency for fuzzy queries, kept to the variants. */
+static void cap_variants(cs__exec *x, const xleaf *l) {
+  double ref = -1, rare = -1;
+  for (uint32_t k = 0; k < l->nvar; k++) {
+    const xvar *v = &x->vars[l->var + k];
+    if (v->exact && v->idf > ref) ref = v->idf;
+    if (v->capped && (rare < 0 || v->idf < rare)) rare = v->idf;
+  }
+  if (ref < 0) ref = rare;
+  for (uint32_t k = 0; k < l->nvar; k++) {
+    xvar *v = &x->vars[l->var + k];
+    if (v->capped && v->idf > ref) v->idf = ref;
+  }
+}
+
 static void compute_weights(cs__exec *x) {
   cs__ranker_init(&x->rk, &x->rp, &x->st);
   const cs__rank_params *p = &x->rp;
@@ -281,11 +301,12 @@ static void compute_weights(cs__exec *x) {
              p->kind_weight[CS_DOC_TITLE] == CS_CB_W_TITLE &&
              p->kind_weight[CS_DOC_DESCRIPTION] == CS_CB_W_DESCRIPTION &&
              p->second_share == CS_CB_S2 && p->third_share == CS_CB_S3;
-  for (uint32_t i = 0; i < x->nvars; i++) {
-    xvar *v = &x->vars[i];
-    v->idf = cs__idf(&x->rk, v->df);
-    v->w = v->idf * v->weight;
-  }
+  for (uint32_t i = 0; i < x->nvars; i++)
+    x->vars[i].idf = cs__idf(&x->rk, x->vars[i].df);
+  for (uint32_t i = 0; i < x->nleaves; i++)
+    cap_variants(x, &x->leaves[i]);
+  for (uint32_t i = 0; i < x->nvars; i++)
+    x->vars[i].w = x->vars[i].idf * x->vars[i].weight;
   double idf_sum = 0;
   uint32_t nidf = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
@@ -370,6 +391,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
       rc = cs__expand(ts, w, prefix, edits, prefix || edits ? cap : 2, vv, &nv);
       for (uint32_t k = 0; !rc && k < nv; k++) {
         rc = add_var(x, i, vv[k].term, vv[k].len, vv[k].exact, vv[k].weight * boost, vv[k].df);
+        if (!rc) x->vars[x->nvars - 1].capped = !vv[k].exact && !vv[k].synonym;
         if (!vv[k].exact) l->expanded = 1;
       }
       if (n->has_syn) l->expanded = 1;

@@ -657,6 +657,7 @@ static int add_synonyms(const cs__tstats *ts, const cs__qword *w, cs__variant *o
     v->len = sl[i];
     v->exact = 0;
     v->edits = 0;
+    v->synonym = 1;
     v->weight = CS__W_SYNONYM;
     v->df = lx.df;
   }
@@ -798,6 +799,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
     v->len = c.v[i].len;
     v->exact = c.v[i].exact;
     v->edits = c.v[i].exact ? 0 : c.v[i].edits;
+    v->synonym = 0;
     v->weight = c.v[i].exact ? 1.0 : c.v[i].weight;
     v->df = lx.df;
   }

@@ -32,10 +32,11 @@
 typedef struct cs__variant {
   char term[CS_TERM_MAX + 1]; /* the indexed term (NUL-terminated) */
   uint8_t len;
-  uint8_t exact; /* the word itself, not a typo or prefix match */
-  uint8_t edits; /* typo matches: edits from the query word */
-  double weight; /* ranking weight relative to an exact match (<= 1) */
-  uint64_t df;   /* documents holding the term (CS_T_LEX) */
+  uint8_t exact;   /* the word itself, not a typo or prefix match */
+  uint8_t edits;   /* typo matches: edits from the query word */
+  uint8_t synonym; /* an administrator synonym (not a typo or prefix match) */
+  double weight;   /* ranking weight relative to an exact match (<= 1) */
+  uint64_t df;     /* documents holding the term (CS_T_LEX) */
 } cs__variant;
 
 /* What the typo walks of one expansion found, kept beside it (expmemo.h):
