@@ -324,6 +324,20 @@ static void em_list(const char *s, char *out, size_t cap) {
   }
 }
 
+/* Creates tmp/NAME (a printf format) for a test's own corpus, its path in
+ * path[PATH_MAX]; dies if it cannot. */
+static FILE *corpus_create(char *path, const char *tmp, const char *name, ...) {
+  char file[128];
+  va_list ap;
+  va_start(ap, name);
+  vsnprintf(file, sizeof file, name, ap);
+  va_end(ap);
+  snprintf(path, PATH_MAX, "%s/%s", tmp, file);
+  FILE *f = fopen(path, "w");
+  if (!f) die("%s", path);
+  return f;
+}
+
 /* ---------------------------------------------------------------- case files */
 
 typedef struct tcase {
@@ -1021,9 +1035,7 @@ static void test_paging(const char *tmp) {
 /* Ownership follows the person's current owner. */
 static void test_owner_change(const char *tmp) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/owner.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "owner.txt");
   fprintf(f, "patient 4 100 Ñoño Ruiz | nono@example.org | 600777888\n");
   fclose(f);
   spawn_write(index_dir, path);
@@ -1102,9 +1114,7 @@ static int pruned_and_full(const char *q, const cs_caller *c, uint32_t limit, ui
  * so that the other tests' statistics do not move. */
 static void test_variant_bounds(const char *tmp) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/variants.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "variants.txt");
   /* Words of different stems (a prefix's variants are stems), of one
    * length and in as many turns, so that their variants weigh the same. */
   static const char *turn[] = {"quimera quimera quimera relleno", "quiosco quiosco relleno",
@@ -1158,9 +1168,7 @@ static void test_variant_bounds(const char *tmp) {
  * move. */
 static void test_typo_below_word(const char *tmp) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/typo_cap.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "typo_cap.txt");
   fprintf(f, "patient 11 405 Persona del taller\n");
   for (int c = 0; c < 30; c++) {
     fprintf(f, "conv %d 11 405 2011-%02d-10 | |\n", 9600 + c, 1 + c % 12);
@@ -1214,9 +1222,7 @@ static void test_typo_below_word(const char *tmp) {
  * apart). */
 static void test_exact_tier_skip(const char *tmp) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/tier.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "tier.txt");
   fprintf(f, "patient 10 404 Persona del estanque\n");
   for (int c = 0; c < 400; c++) {
     fprintf(f, "conv %d 10 404 2013-%02d-10 | |\n", 9800 + c, 1 + c % 12);
@@ -1316,9 +1322,7 @@ static void test_pruning_exact(const char *tmp) {
                                 "zeta",  "theta", "kappa",   "lambda", "omega",
                                 "sigma", "tau",   "ipsilon", "rho",    "omicron"};
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/long.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "long.txt");
   fprintf(f, "patient 6 400 Persona larga\n");
   uint32_t seed = 12345;
   for (int c = 0; c < 12; c++) {
@@ -1888,9 +1892,7 @@ static void test_turn_map(const char *tmp) {
 
   /* Sitting 9000 written again, with other turns: new docids, new blocks. */
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/rewrite.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "rewrite.txt");
   fprintf(f, "conv 9000 6 400 2014-01-10 | Zorro de nuevo |\n");
   for (int t = 0; t < 260; t++) {
     fprintf(f, "turn %d other - - Voz | zorro", t);
@@ -1934,9 +1936,7 @@ static void test_chunk_passing(const char *tmp) {
   char path[PATH_MAX];
   uint32_t seed = 777;
   for (int b = 0; b < 3; b++) {
-    snprintf(path, sizeof path, "%s/passing%d.txt", tmp, b);
-    FILE *f = fopen(path, "w");
-    if (!f) die("%s", path);
+    FILE *f = corpus_create(path, tmp, "passing%d.txt", b);
     if (b == 0) fprintf(f, "patient 6 400 Persona larga\n");
     int n = b == 2 ? 400 : 900;
     for (int c = 0; c < n; c++) {
@@ -2075,9 +2075,7 @@ static void test_no_snippets(void) {
  * extend it. */
 static void write_lines(const char *tmp, const char *text) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/live.txt", tmp);
-  FILE *f = fopen(path, "w");
-  if (!f) die("%s", path);
+  FILE *f = corpus_create(path, tmp, "live.txt");
   fputs(text, f);
   fclose(f);
   spawn_write(index_dir, path);
