@@ -433,8 +433,6 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
   x->leaf_score = calloc(x->nleaves ? x->nleaves : 1, sizeof *x->leaf_score);
   x->lin = malloc((x->nvars ? x->nvars : 1) * sizeof *x->lin);
   x->ess = malloc((x->nvars ? x->nvars : 1) * sizeof *x->ess);
-  x->win = malloc((x->nvars ? x->nvars : 1) * sizeof *x->win);
-  x->wb = malloc((x->nvars ? x->nvars : 1) * sizeof *x->wb);
   uint32_t nheap = 0;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     xleaf *l = &x->leaves[i];
@@ -445,7 +443,7 @@ int cs__exec_open(const cs__tstats *ts, const cs__query *q, const cs__rank_param
     x->hv = malloc(nheap * sizeof *x->hv);
     x->hk = malloc(nheap * sizeof *x->hk);
   }
-  if (!x->act || !x->act_last || !x->leaf_score || !x->lin || !x->ess || !x->win || !x->wb ||
+  if (!x->act || !x->act_last || !x->leaf_score || !x->lin || !x->ess ||
       (nheap && (!x->hv || !x->hk))) {
     rc = CS_ENOMEM;
     goto fail;
@@ -471,8 +469,6 @@ void cs__exec_close(cs__exec *x) {
   free(x->leaf_score);
   free(x->lin);
   free(x->ess);
-  free(x->win);
-  free(x->wb);
   free(x->hv);
   free(x->hk);
   free(x->pp);

@@ -542,6 +542,27 @@ static __attribute__((noinline)) int score_conv_taat(xsearch *s, const xrange *R
   return 0;
 }
 
+/* A word the conversation holds exactly is scored on its exact terms
+ * there: its typo and prefix matches (x->vars[].capped) drop out of
+ * act[from..na), which is the word's, and the new end is returned. They
+ * are there to find what the word misspelt would have found; beside the
+ * word itself they are noise ("pagar" beside "pasar"), and their turns
+ * would be shown before the word's. "Holds" is any document of the
+ * conversation the clause searches, turn filters aside: a word said only
+ * in a turn the filters leave out still holds there. (Administrator
+ * synonyms are another word, and count.) */
+static uint32_t held_exactly(const cs__exec *x, uint32_t from, uint32_t na) {
+  uint32_t a = from;
+  while (a < na && !x->vars[x->act[a]].exact)
+    a++;
+  if (a == na) return na;
+  uint32_t keep = from;
+  for (a = from; a < na; a++) {
+    if (!x->vars[x->act[a]].capped) x->act[keep++] = x->act[a];
+  }
+  return keep;
+}
+
 /* Scores conversation R: every document a searched clause matches in it
  * that can matter. Fills h's key (tier, score), snippets and variant mask. */
 static int score_conv(xsearch *s, const xrange *R, xhit *h) {
@@ -553,13 +574,15 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds)) continue;
+    uint32_t from = na;
     if (l->heap != HEAP_NONE) {
       na += cs__leaf_in(x, l, R->f, R->e, x->act + na);
-      continue;
+    } else {
+      for (uint32_t k = 0; k < l->nvar; k++) {
+        if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
+      }
     }
-    for (uint32_t k = 0; k < l->nvar; k++) {
-      if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
-    }
+    if (l->expanded) na = held_exactly(x, from, na);
   }
   int phrases = 0; /* a phrase among the clauses scored (exhaustive: walk them all) */
   for (uint32_t a = 0; a < na && !s->exhaustive; a++)

@@ -102,10 +102,8 @@ struct cs__exec {
    * of its variants (hv, indices into vars) by docid (hk: at most the
    * cursor's docid, which only grows between rebuilds). */
   uint32_t *hv, *hk;
-  uint32_t *lin;     /* cs__leaf_in's answer for conv_bound and leaf_match */
-  uint32_t *ess;     /* cs__pruned_lb's variants that can lift a conversation into the page */
-  struct xvar **win; /* cs__exact_chunk_skip's variants with documents in its window */
-  double *wb;        /* ... and their document bounds there */
+  uint32_t *lin; /* cs__leaf_in's answer for conv_bound and leaf_match */
+  uint32_t *ess; /* cs__pruned_lb's variants that can lift a conversation into the page */
 };
 
 #define HEAP_NONE UINT32_MAX
@@ -213,12 +211,11 @@ typedef struct xsearch {
   int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */
   uint32_t ess_n;
   cs__key ess_th;
-  int32_t ess_exact;              /* a page of exact matches: the exact variant, else -1 */
-  uint64_t ess_skips;             /* jumps of a page of exact matches (tests) */
-  uint32_t ess_wait, ess_backoff; /* its calls not made after one that passed nothing */
-  int32_t ax_tier;                /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
-  uint32_t ax_wait, ax_backoff;   /* its looks not made after one that passed nothing */
-  uint64_t chunks_passed;         /* chunks passed by their headers (cs__skip_convs) */
+  int32_t ess_exact;            /* a page of exact matches: the exact variant, else -1 */
+  uint64_t ess_skips;           /* jumps of a page of exact matches (tests) */
+  int32_t ax_tier;              /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
+  uint32_t ax_wait, ax_backoff; /* its looks not made after one that passed nothing */
+  uint64_t chunks_passed;       /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
 
 static inline uint64_t *hit_mask(xhit *h) {
@@ -395,13 +392,12 @@ uint32_t cs__pruned_lb(xsearch *s, uint32_t t);
 
 /* Past the counting bound, after cs__skip_convs, for a query of one word
  * of several variants whose page is all exact matches (a conversation that
- * can make it holds the exact variant): in the window of the exact
- * variant's current chunk, only the documents of the variants that could
- * lift a conversation into the page beside it name candidates (the word's
- * rarer typo and prefix matches). Returns where the walk continues: the
- * conversation holding the next such document, or going on past the
- * window (END when the exact variant has no document left; t when nothing
- * was passed). */
+ * can make it holds the exact variant, and is scored on it alone: score.c,
+ * held_exactly): returns where the walk continues, the conversation
+ * holding the exact variant's next document, or its first past that
+ * document's chunk where the chunk's bounds keep every conversation in it
+ * below the page (END when the exact variant has no document left; t when
+ * nothing was passed). */
 uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t);
 
 /* The total once counting stopped: the count so far, scaled by the share

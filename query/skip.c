@@ -492,11 +492,6 @@ uint64_t cs__total_estimate(const xsearch *s) {
   return est > (double)s->total ? (uint64_t)(est + 0.5) : s->total;
 }
 
-/* cs__exact_chunk_skip reads every variant's cursor at each call: past
- * this many (a short prefix's), the calls cost more than they pass
- * (measured at 1M conversations: a prefix's p50 +25 %). */
-#define EXACT_SKIP_MAX_VARIANTS 32
-
 /* cs__pruned_lb's and cs__exact_chunk_skip's view of the page: the variants
  * that can lift a conversation into it (recomputed when the page's k-th
  * best moved). Returns the word's clause, or NULL when the query is not one
@@ -535,9 +530,7 @@ static const xleaf *ess_update(xsearch *s, const cs__key *th) {
   }
   /* A page of exact matches (cs__exact_chunk_skip): a conversation that can
    * still make it holds the exact variant, its tier then 1. */
-  if (!l->expanded || s->nnamed || th->tier != 1 || nexact != 1 ||
-      l->nvar > EXACT_SKIP_MAX_VARIANTS)
-    s->ess_exact = -1;
+  if (!l->expanded || s->nnamed || th->tier != 1 || nexact != 1) s->ess_exact = -1;
   s->ess_th = *th;
   s->ess_valid = 1;
   return l;
@@ -550,76 +543,30 @@ static void back_off(uint32_t *backoff, uint32_t *wait) {
   *wait = *backoff;
 }
 
-static uint32_t ess_missed(xsearch *s, uint32_t t) {
-  back_off(&s->ess_backoff, &s->ess_wait);
-  return t;
-}
-
 uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t) {
   cs__exec *x = s->x;
   const cs__key *th = cs__topk_threshold(&s->top);
   const xleaf *l = ess_update(s, th);
   if (!l || s->ess_exact < 0) return t;
   xvar *ve = &x->vars[s->ess_exact];
-  if (var_geq(ve, t) == END) return END; /* no conversation of tier 1 left */
-  /* Where E's documents are dense (a frequent typo match) a call seldom
-   * passes anything: it backs off. */
-  if (s->ess_wait) {
-    s->ess_wait--;
-    return t;
-  }
-  /* The window [t, L]: up to the end of the exact variant's chunk, and of
-   * the chunks of the other variants with documents in it, so that every
-   * variant's documents there are bounded by its chunk. */
-  uint32_t L = cs_pcur_block_last(ve->cur), n = 0;
-  xvar **in = x->win;
-  for (uint32_t k = 0; k < l->nvar; k++) {
-    xvar *v = &x->vars[l->var + k];
-    if (v == ve || var_geq(v, t) > L) continue;
-    uint32_t last = cs_pcur_block_last(v->cur);
-    if (last < L) L = last;
-    in[n++] = v;
-  }
-  /* Every document scores its best variant. A conversation of the window
-   * whose documents of other variants bound at most m scores at most the
-   * conversation bound of the larger of m and the exact variant's
-   * document bound, or (the score is subadditive) the exact variant's
-   * conversation bound in its chunk plus that of m. The largest m that
-   * keeps this below th is the cut: a conversation without a document of
-   * a variant bounding more (E) cannot make the page. */
-  double bd = ve->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(ve->cur),
-                                     cs_pcur_block_min_len(ve->cur));
-  const cs_cbound *cb = x->cb_ok ? cs_pcur_block_cbound(ve->cur) : NULL;
-  double ce = cb ? cs__cb_value(x, ve->w, cb) : INFINITY;
-  for (uint32_t i = 0; i < n; i++) {
-    const xvar *v = in[i];
-    x->wb[i] = v->doc > L ? 0
-                          : v->w * cs__bm25_bound(&x->rk, l->fields, cs_pcur_block_max_tf(v->cur),
-                                                  cs_pcur_block_min_len(v->cur));
-  }
-  double cut = -1;
-  for (uint32_t i = 0; i <= n; i++) {
-    double m = i < n ? x->wb[i] : 0;
-    if (m <= cut) continue;
-    double b = cs__conv_bound(&x->rk, bd > m ? bd : m), c = ce + cs__conv_bound(&x->rk, m);
-    if (c < b) b = c;
-    if (below(th, 1, b * (1 + 1e-9) + 1e-9)) cut = m;
-  }
-  if (cut < 0) return ess_missed(s, t); /* the exact variant alone may lift one */
-  /* Up to E's next document in the window, or past it, nothing can make
-   * the page: the walk goes on at the conversation holding that docid. */
-  uint32_t d = L + 1;
-  for (uint32_t i = 0; i < n; i++) {
-    if (x->wb[i] > cut && in[i]->doc < d) d = in[i]->doc;
-  }
+  uint32_t next = var_geq(ve, t);
+  if (next == END) return END; /* no conversation of tier 1 left */
+  /* A conversation holding the word is scored on the word alone (score.c,
+   * held_exactly): the next that can make the page holds the word's next
+   * document or, where the bounds of that document's chunk keep every
+   * conversation in it below the page, its first document past the
+   * chunk. */
+  uint32_t L = cs_pcur_block_last(ve->cur);
+  double b = chunk_bound(x, l, ve, cs_pcur_block_max_tf(ve->cur), cs_pcur_block_min_len(ve->cur),
+                         x->cb_ok ? cs_pcur_block_cbound(ve->cur) : NULL);
+  if (below(th, 1, b * (1 + 1e-9) + 1e-9)) next = L == END ? END : L + 1;
+  if (next == END) return END;
   xrange R;
-  conv_at(s, d, &R);
+  conv_at(s, next, &R);
   if (R.f == END) return END;
-  uint32_t to = R.f;
-  if (to <= t) return ess_missed(s, t);
+  if (R.f <= t) return t;
   s->ess_skips++;
-  s->ess_backoff = 0;
-  return to;
+  return R.f;
 }
 
 /* A page of several words' exact matches (its tier: every word typed

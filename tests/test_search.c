@@ -1159,13 +1159,16 @@ static void test_variant_bounds(const char *tmp) {
   }
 }
 
-/* A rare misspelling of the word typed does not decide the page: typing
- * "trabajo", a conversation holding the word in two turns ranks above one
- * holding it once beside a turn saying "trabatada" (one edit from its stem,
- * in one document: the highest idf of all, were it its own), and that one
- * shows the word, not the typo, first (exec.c, cap_variants). Its own
- * person and employee (405), so that the other tests' statistics do not
- * move. */
+/* Typo and prefix matches never weigh more than the word typed (exec.c,
+ * cap_variants), and a conversation holding the word is scored on the word
+ * alone (score.c, held_exactly). Typing "trabajo", a conversation holding
+ * it in two turns ranks above one holding it once beside a turn saying
+ * "trabatada" (one edit from its stem), and that turn is not among the
+ * second's snippets. Typing the prefix "trab" (no exact term), the rare
+ * "trabatada" (in one document: the highest idf of all, were it its own)
+ * does not put the conversation saying only that above the one saying
+ * "trabajo" twice (the one saying both may: the shorter turn). Its own person and employee (405),
+ * so that the other tests' statistics do not move. */
 static void test_typo_below_word(const char *tmp) {
   char path[PATH_MAX];
   FILE *f = corpus_create(path, tmp, "typo_cap.txt");
@@ -1181,6 +1184,8 @@ static void test_typo_below_word(const char *tmp) {
   fprintf(f, "conv 9631 11 405 2011-06-21 | |\n");
   fprintf(f, "turn 0 other - - Voz | busco trabajo\n");
   fprintf(f, "turn 1 other - - Voz | no de trabatada no\n");
+  fprintf(f, "conv 9632 11 405 2011-06-22 | |\n");
+  fprintf(f, "turn 0 other - - Voz | no de trabatada no\n");
   fclose(f);
   spawn_write(index_dir, path);
   cs_caller owner = {CS_CALLER_PORTAL, 405};
@@ -1189,37 +1194,54 @@ static void test_typo_below_word(const char *tmp) {
   th_check(rc == 0, "trabajo: search");
   if (rc) return;
   json_t *hits = json_object_get(pruned, "hits");
-  json_t *h0 = json_array_get(hits, 0), *h1 = json_array_get(hits, 1);
-  th_check(json_integer_value(json_object_get(h0, "conversation_id")) == 9630 &&
-               json_integer_value(json_object_get(h1, "conversation_id")) == 9631,
-           "trabajo: the word twice first, then the word beside its typo");
-  const char *t = NULL;
+  th_check(
+      json_integer_value(json_object_get(json_array_get(hits, 0), "conversation_id")) == 9630 &&
+          json_integer_value(json_object_get(json_array_get(hits, 1), "conversation_id")) == 9631,
+      "trabajo: the word twice first, then the word beside its typo");
+  int seen = 0;
   for (size_t i = 0; i < json_array_size(hits); i++) {
     json_t *h = json_array_get(hits, i);
     if (json_integer_value(json_object_get(h, "conversation_id")) != 9631) continue;
-    json_t *sn = json_array_get(json_object_get(h, "snippets"), 0);
-    t = json_string_value(json_object_get(sn, "text"));
+    json_t *sn = json_object_get(h, "snippets");
+    for (size_t k = 0; k < json_array_size(sn); k++) {
+      const char *t = json_string_value(json_object_get(json_array_get(sn, k), "text"));
+      th_check(t && !strstr(t, "trabatada"), "trabajo: a snippet shows the typo: %s",
+               t ? t : "(none)");
+      seen += t && strstr(t, "<em>trabajo</em>");
+    }
   }
-  th_check(t && strstr(t, "<em>trabajo</em>"), "trabajo: the first snippet shows the word: %s",
-           t ? t : "(none)");
+  th_check(seen == 1, "trabajo: 9631's snippets show the word once (%d)", seen);
+  json_decref(pruned);
+  json_decref(full);
+  rc = pruned_and_full("trab", &owner, 3, 20, NULL, NULL, NULL, &pruned, &full, NULL);
+  th_check(rc == 0, "trab: search");
+  if (rc) return;
+  hits = json_object_get(pruned, "hits");
+  int at9630 = -1, at9632 = -1;
+  for (size_t i = 0; i < json_array_size(hits); i++) {
+    json_int_t id = json_integer_value(json_object_get(json_array_get(hits, i), "conversation_id"));
+    if (id == 9630) at9630 = (int)i;
+    if (id == 9632) at9632 = (int)i;
+  }
+  th_check(at9630 >= 0 && (at9632 < 0 || at9630 < at9632),
+           "trab: the word twice (at %d) above the rare match alone (at %d)", at9630, at9632);
   json_decref(pruned);
   json_decref(full);
 }
 
 /* A page of exact matches of one typo-tolerant word (tier 1): past the
- * counting bound, a conversation holding the exact word alone cannot beat
- * the page where the word's chunk bounds it below, so the walk goes from one
- * document of the typo match to the next (skip.c, cs__exact_chunk_skip).
- * Most conversations hold the word once in a long turn. The page fills
- * early with shorter turns holding it beside the typo match; the strongest
- * comes late: the word in a long turn, lifted by a turn of the typo match
- * (which weighs below the word: exec.c, cap_variants), where the word's
- * chunk alone bounds every conversation below the page. Two hold the word
- * twice (one beside the typo match), ones hold the typo match alone (tier
- * 0: never above a conversation holding the word), one after the
- * strongest, so that the variant's chunk does not end the window there. A
- * person whose name does not hold the word (a named person is searched
- * apart). */
+ * counting bound, a conversation that can make it holds the word, scored on
+ * the word alone (score.c, held_exactly), so the walk goes from one
+ * conversation holding the word to the next, and past the word's chunks
+ * whose bounds keep every conversation below the page (skip.c,
+ * cs__exact_chunk_skip). Most conversations hold the word once in a long
+ * turn. The page fills early with shorter turns holding it beside the typo
+ * match; the strongest comes late, the word twice in a short turn, beside
+ * one with the word once in a long turn and a turn of the typo match alone
+ * (which does not lift it), and ones with the typo match alone (tier 0:
+ * never above a conversation holding the word). Two hold the word twice in
+ * a long turn (one beside the typo match). A person whose name does not
+ * hold the word (a named person is searched apart). */
 static void test_exact_tier_skip(const char *tmp) {
   char path[PATH_MAX];
   FILE *f = corpus_create(path, tmp, "tier.txt");
@@ -1236,9 +1258,10 @@ static void test_exact_tier_skip(const char *tmp) {
     if (c == 250)
       t0 = "tortuga tortura tortuga tortura relleno relleno relleno relleno relleno relleno "
            "relleno relleno";
+    if (c == 390) t0 = "tortuga tortuga tortura";
     if (c == 120 || c == 380 || c == 395) t0 = "tortura tortura tortura";
     fprintf(f, "turn 0 other - - Voz | %s\n", t0);
-    if (c == 390)
+    if (c == 385 || c == 390)
       fprintf(f, "turn 1 other - - Voz | tortura tortura tortura\n");
     else
       fprintf(f, "turn 1 other - - Voz | relleno de la entrevista %d\n", c);
@@ -1272,6 +1295,7 @@ static void test_exact_tier_skip(const char *tmp) {
             json_integer_value(json_object_get(json_array_get(hits, i), "conversation_id"));
         th_check(id != 9920 && id != 10180 && id != 10195,
                  "tortuga: %lld holds only the typo match", (long long)id);
+        th_check(id != 10185, "tortuga: the typo match's turn lifted 10185");
       }
       free(a1);
       free(a2);
@@ -1279,8 +1303,8 @@ static void test_exact_tier_skip(const char *tmp) {
       json_decref(full);
     }
   }
-  /* Two words, each the other's typo match: seven conversations hold both
-   * exactly (the highest tier), the others one. A page of the seven (limit
+  /* Two words, each the other's typo match: eight conversations hold both
+   * exactly (the highest tier), the others one. A page of the eight (limit
    * up to 4 and the one past it) walks from one conversation holding both
    * to the next; a page of twelve takes conversations of one exact word
    * too (the word twice among them), the jumps then off. */
