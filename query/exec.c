@@ -760,6 +760,21 @@ uint32_t cs__exec_next_doc(cs__exec *x, uint32_t first) {
 
 int cs__exec_spans(cs__exec *x, uint32_t first, uint32_t end, cs__spans_fn fn, void *ctx) {
   if (!x || first >= end) return 0;
+  /* A word held exactly is highlighted alone, as it is scored (score.c,
+   * held_exactly): its typo and prefix matches' cursors go past the range. */
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->active || !l->expanded) continue;
+    int held = 0;
+    for (uint32_t k = 0; k < l->nvar && !held; k++) {
+      xvar *v = &x->vars[l->var + k];
+      held = v->exact && var_geq(v, first) < end;
+    }
+    for (uint32_t k = 0; k < l->nvar && held; k++) {
+      xvar *v = &x->vars[l->var + k];
+      if (v->capped) var_geq(v, end);
+    }
+  }
   xrange R;
   memset(&R, 0, sizeof R);
   R.f = first;

@@ -144,8 +144,8 @@ static int u32_cmp(const void *a, const void *b) {
 }
 
 /* A matching conversation of a match walk: lists its matching turns (the
- * turns cs__exec_spans reports, restricted to those passing the turn
- * filters) and hands them to match_fn. The cursors only move forward
+ * turns any variant of a searched clause matches, restricted to those
+ * passing the turn filters) and hands them to match_fn. The cursors only move forward
  * inside R: node_match left each of them on or before its first document
  * in R that can match (documents it stepped over are of a kind the clause
  * does not search, filtered out, or hold no occurrence of the phrase), so

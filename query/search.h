@@ -87,7 +87,10 @@ void cs__exec_close(cs__exec *x);
 
 /* Calls fn for every document in [first, end) that a searched (not
  * excluded) clause of the query matches, in docid order, with the matches
- * as token-position spans (a phrase is one span). The spans array is
+ * as token-position spans (a phrase is one span). A word with typo or
+ * prefix matches that [first, end) holds exactly matches there as itself
+ * alone, as search ranks it (the conversation view's highlights). The
+ * spans array is
  * scratch owned by x, valid during the call. Cursors only move forward, so
  * successive calls must ask for increasing ranges. fn returning non-zero
  * stops the walk with that value. */
@@ -106,7 +109,7 @@ typedef struct cs__mconv {
 
 /* Called once per matching conversation with its matching turns: the
  * docids (increasing) of the turns that contain a match of a searched
- * clause (the turns cs__exec_spans reports) and pass the turn filters
+ * clause (any of its variants) and pass the turn filters
  * (speaker/role parameters and speaker:/role: clauses); every turn that
  * passes them when the query searches nothing (empty q, exclusions only).
  * turns is scratch owned by the walk, valid during the call. A negative

@@ -1164,11 +1164,11 @@ static void test_variant_bounds(const char *tmp) {
  * alone (score.c, held_exactly). Typing "trabajo", a conversation holding
  * it in two turns ranks above one holding it once beside a turn saying
  * "trabatada" (one edit from its stem), and that turn is not among the
- * second's snippets. Typing the prefix "trab" (no exact term), the rare
- * "trabatada" (in one document: the highest idf of all, were it its own)
- * does not put the conversation saying only that above the one saying
- * "trabajo" twice (the one saying both may: the shorter turn). Its own person and employee (405),
- * so that the other tests' statistics do not move. */
+ * second's snippets, nor highlighted in its conversation view. Typing the prefix "trab" (no exact
+ * term), the rare "trabatada" (in one document: the highest idf of all, were it its own) does not
+ * put the conversation saying only that above the one saying "trabajo" twice (the one saying both
+ * may: the shorter turn). Its own person and employee (405), so that the other tests' statistics do
+ * not move. */
 static void test_typo_below_word(const char *tmp) {
   char path[PATH_MAX];
   FILE *f = corpus_create(path, tmp, "typo_cap.txt");
@@ -1213,6 +1213,28 @@ static void test_typo_below_word(const char *tmp) {
   th_check(seen == 1, "trabajo: 9631's snippets show the word once (%d)", seen);
   json_decref(pruned);
   json_decref(full);
+  /* The conversation view highlights as the search ranks: the word where
+   * the conversation holds it, the typo match where it does not. */
+  static const struct {
+    uint64_t conv;
+    size_t seg;
+    const char *want, *never;
+  } views[] = {{9631, 0, "<em>trabajo</em>", NULL},
+               {9631, 1, NULL, "<em>"},
+               {9632, 0, "<em>trabatada</em>", NULL}};
+  for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+    json_t *out = NULL;
+    cs_engine_error err;
+    th_check(cs_engine_conversation(engine, &owner, views[i].conv, "trabajo", &out, &err) == 0,
+             "conversation %llu", (unsigned long long)views[i].conv);
+    const char *t = json_string_value(
+        json_object_get(json_array_get(json_object_get(out, "segments"), views[i].seg), "text"));
+    th_check(t && (!views[i].want || strstr(t, views[i].want)) &&
+                 (!views[i].never || !strstr(t, views[i].never)),
+             "conversation %llu, turn %zu: %s", (unsigned long long)views[i].conv, views[i].seg,
+             t ? t : "(none)");
+    json_decref(out);
+  }
   rc = pruned_and_full("trab", &owner, 3, 20, NULL, NULL, NULL, &pruned, &full, NULL);
   th_check(rc == 0, "trab: search");
   if (rc) return;
