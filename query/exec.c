@@ -281,13 +281,13 @@ static int stats_at_horizon(cs__exec *x) {
  * itself ("trabajo" led by a turn saying "trabatada"); this is Lucene's
  * blended frequency for fuzzy queries, kept to the variants. */
 static void cap_variants(cs__exec *x, const xleaf *l) {
-  double ref = -1, rare = -1;
+  double ref = -1, common = -1; /* the exact terms' highest idf; the variants' lowest */
   for (uint32_t k = 0; k < l->nvar; k++) {
     const xvar *v = &x->vars[l->var + k];
     if (v->exact && v->idf > ref) ref = v->idf;
-    if (v->capped && (rare < 0 || v->idf < rare)) rare = v->idf;
+    if (v->capped && (common < 0 || v->idf < common)) common = v->idf;
   }
-  if (ref < 0) ref = rare;
+  if (ref < 0) ref = common;
   for (uint32_t k = 0; k < l->nvar; k++) {
     xvar *v = &x->vars[l->var + k];
     if (v->capped && v->idf > ref) v->idf = ref;

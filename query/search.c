@@ -145,11 +145,11 @@ static int u32_cmp(const void *a, const void *b) {
 
 /* A matching conversation of a match walk: lists its matching turns (the
  * turns any variant of a searched clause matches, restricted to those
- * passing the turn filters) and hands them to match_fn. The cursors only move forward
- * inside R: node_match left each of them on or before its first document
- * in R that can match (documents it stepped over are of a kind the clause
- * does not search, filtered out, or hold no occurrence of the phrase), so
- * nothing that matches is skipped. */
+ * passing the turn filters) and hands them to match_fn. The cursors only
+ * move forward inside R: node_match left each of them on or before its
+ * first document in R that can match (documents it stepped over are of a
+ * kind the clause does not search, filtered out, or hold no occurrence of
+ * the phrase), so nothing that matches is skipped. */
 static int match_emit(xsearch *s, const xrange *R) {
   s->total++;
   size_t n = 0;

@@ -90,10 +90,9 @@ void cs__exec_close(cs__exec *x);
  * as token-position spans (a phrase is one span). A word with typo or
  * prefix matches that [first, end) holds exactly matches there as itself
  * alone, as search ranks it (the conversation view's highlights). The
- * spans array is
- * scratch owned by x, valid during the call. Cursors only move forward, so
- * successive calls must ask for increasing ranges. fn returning non-zero
- * stops the walk with that value. */
+ * spans array is scratch owned by x, valid during the call. Cursors only
+ * move forward, so successive calls must ask for increasing ranges. fn
+ * returning non-zero stops the walk with that value. */
 typedef int (*cs__spans_fn)(void *ctx, uint32_t docid, cs__pspan *spans, size_t n);
 int cs__exec_spans(cs__exec *x, uint32_t first, uint32_t end, cs__spans_fn fn, void *ctx);
 

@@ -29,7 +29,8 @@ typedef struct xvar {
   uint32_t doc; /* the cursor's docid (END without one): read in every loop */
   uint32_t leaf;
   uint8_t exact;
-  uint8_t capped; /* a typo or prefix match: its idf at most the word's (compute_weights) */
+  uint8_t capped; /* a typo or prefix match: its idf at most the word's (exec.c, cap_variants),
+                     not scored where the word is held (score.c, held_exactly) */
   double weight;  /* variant weight x leaf boost */
   double idf;
   double w; /* idf x weight: multiplies cs__bm25_tf */
