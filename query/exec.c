@@ -599,10 +599,11 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
   cs__exec *x = s->x;
   if (!(l->fields & R->kinds)) return 0;
   if (l->type == CS__N_TERM) {
-    int many = l->heap != HEAP_NONE;
+    int many = l->heap != HEAP_NONE && !s->exact_only;
     uint32_t n = many ? cs__leaf_in(x, l, R->f, R->e, x->lin) : l->nvar;
     for (uint32_t k = 0; k < n; k++) {
       xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
+      if (left_behind(s, v)) continue; /* R cannot make the page on them */
       for (uint32_t d = var_geq(v, R->f); d < R->e; d = var_doc(v)) {
         if (doc_ok(s, l, R, d)) return 1;
         var_next(v);

@@ -575,11 +575,12 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds)) continue;
     uint32_t from = na;
-    if (l->heap != HEAP_NONE) {
+    if (l->heap != HEAP_NONE && !s->exact_only) {
       na += cs__leaf_in(x, l, R->f, R->e, x->act + na);
     } else {
       for (uint32_t k = 0; k < l->nvar; k++) {
-        if (var_geq(&x->vars[l->var + k], R->f) < R->e) x->act[na++] = l->var + k;
+        xvar *v = &x->vars[l->var + k];
+        if (!left_behind(s, v) && var_geq(v, R->f) < R->e) x->act[na++] = l->var + k;
       }
     }
     if (l->expanded) na = held_exactly(x, from, na);

@@ -230,6 +230,7 @@ static int walk(xsearch *s) {
   s->walk_from = t;
   s->ess_valid = 0;
   s->ess_leaf = ESS_UNKNOWN;
+  s->exact_only = 0;
   s->ax_tier = -1;
   s->ax_wait = s->ax_backoff = 0;
   s->skip_fail_L = 0;

@@ -213,11 +213,21 @@ typedef struct xsearch {
   uint32_t ess_n;
   cs__key ess_th;
   int32_t ess_exact;            /* a page of exact matches: the exact variant, else -1 */
+  int exact_only;               /* since: typo and prefix matches (capped) left behind (skip.c) */
   uint64_t ess_skips;           /* jumps of a page of exact matches (tests) */
   int32_t ax_tier;              /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
   uint32_t ax_wait, ax_backoff; /* its looks not made after one that passed nothing */
   uint64_t chunks_passed;       /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
+
+/* Whether the walk leaves variant v behind: past the counting bound, once
+ * the page is all of one word's exact matches (s->exact_only), a
+ * conversation that can make it holds the word and is scored on it alone
+ * (score.c, held_exactly), so the word's typo and prefix matches are
+ * neither bounded nor scored, and their cursors are not moved. */
+static inline int left_behind(const struct xsearch *s, const xvar *v) {
+  return s->exact_only && v->capped;
+}
 
 static inline uint64_t *hit_mask(xhit *h) {
   return (uint64_t *)(h + 1);

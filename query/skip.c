@@ -60,9 +60,18 @@ typedef struct pass_cur {
  * conversations where it can, writer_flush.c). Words only (a phrase's
  * bound needs its positions). Returns where the walk goes on (to when no
  * window could be passed), the cursors moved there. */
+/* The cursors the walk moves (all but those it leaves behind). */
+static uint32_t walked_vars(const xsearch *s) {
+  const cs__exec *x = s->x;
+  uint32_t n = x->nvars;
+  for (uint32_t i = 0; i < x->nvars && s->exact_only; i++)
+    n -= left_behind(s, &x->vars[i]);
+  return n;
+}
+
 static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t L, uint32_t to) {
   cs__exec *x = s->x;
-  if (x->nvars > PASS_MAX_CURSORS) return to;
+  if (walked_vars(s) > PASS_MAX_CURSORS) return to;
   pass_cur pc[PASS_MAX_CURSORS];
   uint32_t n = 0;
   int tier = 0;
@@ -73,7 +82,7 @@ static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t 
     tier += l->expanded;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
-      if (v->doc == END) continue;
+      if (v->doc == END || left_behind(s, v)) continue;
       pass_cur *c = &pc[n++];
       c->v = v;
       c->l = l;
@@ -204,7 +213,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
   uint32_t L = END;
   for (uint32_t i = 0; i < x->nvars; i++) {
     const xvar *v = &x->vars[i];
-    if (v->doc == END || !x->leaves[v->leaf].active) continue;
+    if (v->doc == END || !x->leaves[v->leaf].active || left_behind(s, v)) continue;
     uint32_t last = cs_pcur_block_last(v->cur);
     if (last < L) L = last;
   }
@@ -226,7 +235,7 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t) {
     int cbs = x->cb_ok && l->type == CS__N_TERM && l->nvar <= PASS_MAX_CURSORS;
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
-      if (v->doc > L) continue;
+      if (v->doc > L || left_behind(s, v)) continue;
       double vb = var_block_bound(x, l, v);
       if (vb > lb) lb = vb;
       const cs_cbound *b = cbs ? cs_pcur_block_cbound(v->cur) : NULL;
@@ -338,7 +347,7 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
   if (!s->universe && !s->convs) return t;
   /* Many cursors (a short prefix's variants): a run's set-up, a peek and a
    * block bound per cursor, costs more than it saves. */
-  if (x->nvars > RUN_MAX_CURSORS) return t;
+  if (walked_vars(s) > RUN_MAX_CURSORS) return t;
   if (cs_grow((void **)&x->pk, &x->pk_cap, 2 * (size_t)x->nvars + 2, sizeof *x->pk) ||
       cs_grow((void **)&x->lbound, &x->lbound_cap, x->nleaves + 1, sizeof *x->lbound))
     return t;
@@ -350,12 +359,13 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
     lbound[i] = 0;
     if (!l->active || !l->nvar) continue;
     int all = 1;
-    for (uint32_t k = 0; k < l->nvar; k++)
-      all &= var_geq(&x->vars[l->var + k], t) != END;
+    for (uint32_t k = 0; k < l->nvar; k++) {
+      if (!left_behind(s, &x->vars[l->var + k])) all &= var_geq(&x->vars[l->var + k], t) != END;
+    }
     if (l->type == CS__N_PHRASE && !all) continue; /* never occurs again */
     for (uint32_t k = 0; k < l->nvar; k++) {
       xvar *v = &x->vars[l->var + k];
-      if (v->doc == END) continue;
+      if (v->doc == END || left_behind(s, v)) continue;
       peek *p = &pk[np++];
       p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
       p->j = 0;
@@ -531,6 +541,7 @@ static const xleaf *ess_update(xsearch *s, const cs__key *th) {
   /* A page of exact matches (cs__exact_chunk_skip): a conversation that can
    * still make it holds the exact variant, its tier then 1. */
   if (!l->expanded || s->nnamed || th->tier != 1 || nexact != 1) s->ess_exact = -1;
+  if (s->ess_exact >= 0) s->exact_only = 1; /* the page's tier never falls */
   s->ess_th = *th;
   s->ess_valid = 1;
   return l;
