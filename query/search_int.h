@@ -212,10 +212,10 @@ typedef struct xsearch {
   int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */
   uint32_t ess_n;
   cs__key ess_th;
-  int32_t ess_exact;            /* a page of exact matches: the exact variant, else -1 */
-  int exact_only;               /* since: typo and prefix matches (capped) left behind (skip.c) */
-  uint64_t ess_skips;           /* jumps of a page of exact matches (tests) */
-  int32_t ax_tier;              /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
+  int32_t ess_exact;  /* a page of exact matches: the exact variant, else -1 */
+  int exact_only;     /* set once the page is all of one word's exact matches: left_behind() */
+  uint64_t ess_skips; /* jumps of a page of exact matches (tests) */
+  int32_t ax_tier;    /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
   uint32_t ax_wait, ax_backoff; /* its looks not made after one that passed nothing */
   uint64_t chunks_passed;       /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
