@@ -315,7 +315,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
     if (!l->active || !(l->fields & R->kinds) || !l->nvar) continue;
     /* The variants with a document in R: the first nin of x->lin (many),
      * or those of l->var on whose cursors are in R. */
-    int all = 1, exact = 0, many = l->heap != HEAP_NONE && !s->exact_only;
+    int all = 1, exact = 0, many = l->heap != HEAP_NONE && !leaves_behind(s, i);
     uint32_t nin = many ? cs__leaf_in(x, l, R->f, R->e, x->lin) : l->nvar;
     for (uint32_t k = 0; k < nin; k++) {
       const xvar *v = &x->vars[many ? x->lin[k] : l->var + k];
@@ -325,12 +325,10 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       exact |= in && v->exact;
     }
     if (l->type == CS__N_PHRASE && !all) continue;
-    double lu = 0;             /* bound of its documents past a cursor's chunk */
-    double qb = 0;             /* the clause's best block bound */
-    double cb = 0;             /* the sum of its chunks' conversation bounds over R */
-    uint32_t walked = l->nvar; /* its variants not left behind */
-    for (uint32_t k = 0; k < l->nvar && s->exact_only; k++)
-      walked -= left_behind(s, &x->vars[l->var + k]);
+    double lu = 0; /* bound of its documents past a cursor's chunk */
+    double qb = 0; /* the clause's best block bound */
+    double cb = 0; /* the sum of its chunks' conversation bounds over R */
+    uint32_t walked = l->nvar - (leaves_behind(s, i) ? s->behind : 0); /* not left behind */
     int few = one && (walked == 1 || long_conv), cbs = x->cb_ok && l->type == CS__N_TERM && few;
     uint32_t first = np;
     for (uint32_t k = 0; k < nin; k++) {

@@ -599,7 +599,7 @@ static int leaf_match(xsearch *s, const xleaf *l, const xrange *R) {
   cs__exec *x = s->x;
   if (!(l->fields & R->kinds)) return 0;
   if (l->type == CS__N_TERM) {
-    int many = l->heap != HEAP_NONE && !s->exact_only;
+    int many = l->heap != HEAP_NONE && !leaves_behind(s, (uint32_t)(l - x->leaves));
     uint32_t n = many ? cs__leaf_in(x, l, R->f, R->e, x->lin) : l->nvar;
     for (uint32_t k = 0; k < n; k++) {
       xvar *v = &x->vars[many ? x->lin[k] : l->var + k];

@@ -575,7 +575,7 @@ static int score_conv(xsearch *s, const xrange *R, xhit *h) {
     const xleaf *l = &x->leaves[i];
     if (!l->active || !(l->fields & R->kinds)) continue;
     uint32_t from = na;
-    if (l->heap != HEAP_NONE && !s->exact_only) {
+    if (l->heap != HEAP_NONE && !leaves_behind(s, i)) {
       na += cs__leaf_in(x, l, R->f, R->e, x->act + na);
     } else {
       for (uint32_t k = 0; k < l->nvar; k++) {

@@ -213,20 +213,28 @@ typedef struct xsearch {
   uint32_t ess_n;
   cs__key ess_th;
   int32_t ess_exact;  /* a page of exact matches: the exact variant, else -1 */
-  int exact_only;     /* set once the page is all of one word's exact matches: left_behind() */
+  int exact_only;     /* set once the page is all of one word's exact matches: leaves_behind() */
+  uint32_t behind;    /* then: the variants left behind (that word's typo and prefix matches) */
   uint64_t ess_skips; /* jumps of a page of exact matches (tests) */
   int32_t ax_tier;    /* cs__pruned_lb, several words: the highest tier (-1: not yet) */
   uint32_t ax_wait, ax_backoff; /* its looks not made after one that passed nothing */
   uint64_t chunks_passed;       /* chunks passed by their headers (cs__skip_convs) */
 } xsearch;
 
-/* Whether the walk leaves variant v behind: past the counting bound, once
- * the page is all of one word's exact matches (s->exact_only), a
- * conversation that can make it holds the word and is scored on it alone
- * (score.c, held_exactly), so the word's typo and prefix matches are
- * neither bounded nor scored, and their cursors are not moved. */
+/* Whether the walk leaves clause li's typo and prefix matches behind:
+ * past the counting bound, once the page is all of one word's exact
+ * matches (s->exact_only, that word's clause s->ess_leaf), a conversation
+ * that can make it holds the word and is scored on it alone (score.c,
+ * held_exactly), so the word's typo and prefix matches are neither bounded,
+ * matched nor scored, and their cursors are not moved. Other clauses (an
+ * exclusion's prefix matches) are walked as ever. */
+static inline int leaves_behind(const struct xsearch *s, uint32_t li) {
+  return s->exact_only && (int32_t)li == s->ess_leaf;
+}
+
+/* Whether the walk leaves variant v behind (leaves_behind). */
 static inline int left_behind(const struct xsearch *s, const xvar *v) {
-  return s->exact_only && v->capped;
+  return v->capped && leaves_behind(s, v->leaf);
 }
 
 static inline uint64_t *hit_mask(xhit *h) {

@@ -50,6 +50,11 @@ typedef struct pass_cur {
 
 #define PASS_MAX_CURSORS 4
 
+/* The cursors the walk moves (all but those it leaves behind). */
+static inline uint32_t walked_vars(const xsearch *s) {
+  return s->x->nvars - (s->exact_only ? s->behind : 0);
+}
+
 /* cs__skip_convs, once the documents in [t, L] are ruled out: the windows
  * after it (up to the nearest end of the cursors' chunks) whose
  * conversations cannot make the page either are passed by the chunks'
@@ -60,15 +65,6 @@ typedef struct pass_cur {
  * conversations where it can, writer_flush.c). Words only (a phrase's
  * bound needs its positions). Returns where the walk goes on (to when no
  * window could be passed), the cursors moved there. */
-/* The cursors the walk moves (all but those it leaves behind). */
-static uint32_t walked_vars(const xsearch *s) {
-  const cs__exec *x = s->x;
-  uint32_t n = x->nvars;
-  for (uint32_t i = 0; i < x->nvars && s->exact_only; i++)
-    n -= left_behind(s, &x->vars[i]);
-  return n;
-}
-
 static uint32_t pass_chunks(xsearch *s, const cs__key *th, uint32_t t, uint32_t L, uint32_t to) {
   cs__exec *x = s->x;
   if (walked_vars(s) > PASS_MAX_CURSORS) return to;
@@ -541,7 +537,12 @@ static const xleaf *ess_update(xsearch *s, const cs__key *th) {
   /* A page of exact matches (cs__exact_chunk_skip): a conversation that can
    * still make it holds the exact variant, its tier then 1. */
   if (!l->expanded || s->nnamed || th->tier != 1 || nexact != 1) s->ess_exact = -1;
-  if (s->ess_exact >= 0) s->exact_only = 1; /* the page's tier never falls */
+  if (s->ess_exact >= 0 && !s->exact_only) { /* set once: the page's tier never falls */
+    s->exact_only = 1;
+    s->behind = 0;
+    for (uint32_t k = 0; k < l->nvar; k++)
+      s->behind += x->vars[l->var + k].capped;
+  }
   s->ess_th = *th;
   s->ess_valid = 1;
   return l;
@@ -570,8 +571,7 @@ uint32_t cs__exact_chunk_skip(xsearch *s, uint32_t t) {
   uint32_t L = cs_pcur_block_last(ve->cur);
   double b = chunk_bound(x, l, ve, cs_pcur_block_max_tf(ve->cur), cs_pcur_block_min_len(ve->cur),
                          x->cb_ok ? cs_pcur_block_cbound(ve->cur) : NULL);
-  if (below(th, 1, b * (1 + 1e-9) + 1e-9)) next = L == END ? END : L + 1;
-  if (next == END) return END;
+  if (below(th, 1, b * (1 + 1e-9) + 1e-9)) next = L + 1;
   xrange R;
   conv_at(s, next, &R);
   if (R.f == END) return END;

@@ -1159,6 +1159,18 @@ static void test_variant_bounds(const char *tmp) {
   }
 }
 
+/* A person of their own (patient, owner) and 30 conversations from id
+ * first on, each saying "trabajo" once beside filler: the word frequent in
+ * the owner's scope. */
+static void trabajo_fillers(FILE *f, int patient, int owner, int first) {
+  fprintf(f, "patient %d %d Persona %d\n", patient, owner, patient);
+  for (int c = 0; c < 30; c++) {
+    fprintf(f, "conv %d %d %d 2011-%02d-10 | |\n", first + c, patient, owner, 1 + c % 12);
+    fprintf(f, "turn 0 other - - Voz | hablamos del trabajo y del barrio\n");
+    fprintf(f, "turn 1 other - - Voz | relleno de la entrevista %d\n", c);
+  }
+}
+
 /* Typo and prefix matches never weigh more than the word typed (exec.c,
  * cap_variants), and a conversation holding the word is scored on the word
  * alone (score.c, held_exactly). Typing "trabajo", a conversation holding
@@ -1172,12 +1184,7 @@ static void test_variant_bounds(const char *tmp) {
 static void test_typo_below_word(const char *tmp) {
   char path[PATH_MAX];
   FILE *f = corpus_create(path, tmp, "typo_cap.txt");
-  fprintf(f, "patient 11 405 Persona del taller\n");
-  for (int c = 0; c < 30; c++) {
-    fprintf(f, "conv %d 11 405 2011-%02d-10 | |\n", 9600 + c, 1 + c % 12);
-    fprintf(f, "turn 0 other - - Voz | hablamos del trabajo y del barrio\n");
-    fprintf(f, "turn 1 other - - Voz | relleno de la entrevista %d\n", c);
-  }
+  trabajo_fillers(f, 11, 405, 9600);
   fprintf(f, "conv 9630 11 405 2011-06-20 | |\n");
   fprintf(f, "turn 0 other - - Voz | busco trabajo\n");
   fprintf(f, "turn 1 other - - Voz | trabajo de noche\n");
@@ -1247,6 +1254,40 @@ static void test_typo_below_word(const char *tmp) {
   }
   th_check(at9630 >= 0 && (at9632 < 0 || at9630 < at9632),
            "trab: the word twice (at %d) above the rare match alone (at %d)", at9630, at9632);
+  json_decref(pruned);
+  json_decref(full);
+}
+
+/* An exclusion holds while the walk leaves the typed word's variants
+ * behind (past the counting bound, a page all of the word's exact matches:
+ * search_int.h, left_behind): typing "trabajo -vivien*", the conversation
+ * holding the word most and "vivienda" (a prefix match of the exclusion,
+ * not its exact term) stays out, and the page equals exhaustive scoring.
+ * Its own person and employee (406). */
+static void test_exclusion_past_bound(const char *tmp) {
+  char path[PATH_MAX];
+  FILE *f = corpus_create(path, tmp, "exclusion.txt");
+  trabajo_fillers(f, 12, 406, 9700);
+  fprintf(f, "conv 9730 12 406 2010-06-20 | |\n");
+  fprintf(f, "turn 0 other - - Voz | trabajo trabajo\n");
+  fprintf(f, "turn 1 other - - Voz | busco vivienda\n");
+  fprintf(f, "conv 9731 12 406 2010-06-21 | |\n"); /* a typo match: the word expands */
+  fprintf(f, "turn 0 other - - Voz | no de trabatada no\n");
+  fclose(f);
+  spawn_write(index_dir, path);
+  cs_caller owner = {CS_CALLER_PORTAL, 406};
+  json_t *pruned, *full;
+  int rc =
+      pruned_and_full("trabajo -vivien*", &owner, 3, 20, NULL, NULL, NULL, &pruned, &full, NULL);
+  th_check(rc == 0, "trabajo -vivien*: search");
+  if (rc) return;
+  th_check(!id_in(pruned, 9730), "trabajo -vivien*: the excluded conversation shows");
+  char *a1 = json_dumps(json_object_get(pruned, "hits"), JSON_SORT_KEYS),
+       *a2 = json_dumps(json_object_get(full, "hits"), JSON_SORT_KEYS);
+  th_check(a1 && a2 && !strcmp(a1, a2), "trabajo -vivien*: pruned and exhaustive differ:\n%s\n%s",
+           a1, a2);
+  free(a1);
+  free(a2);
   json_decref(pruned);
   json_decref(full);
 }
@@ -3003,6 +3044,7 @@ int main(int argc, char **argv) {
   test_variant_bounds(tmp);
   test_exact_tier_skip(tmp);
   test_typo_below_word(tmp);
+  test_exclusion_past_bound(tmp);
   test_edit_distance();
   test_recipes();
   test_foreign_format(tmp);
