@@ -876,7 +876,14 @@ int cs_server_start(const cs_server_opts *o, cs_engine *e, const cs_auth *a, cs_
     snprintf(err, cap, "cannot start the request threads");
     goto fail;
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
+  /* poll(), not epoll: libmicrohttpd's epoll loop (0.9.75, and upstream
+   * still) drains the events in rounds of 128 with the loop's timeout, and
+   * a round that clears the wake-up of a connection handed over by the
+   * acceptor, then finds no more events, sleeps until the next connection
+   * timeout with that connection not yet started: a request waited 10 s
+   * beside 127 idle connections. Its poll loop clears the wake-up before it
+   * looks for connections handed over. */
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET |
                    MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (v6) flags |= MHD_USE_IPv6;
   for (unsigned i = 0; i < s->nd; i++) {

@@ -1,6 +1,6 @@
 /*
  * The HTTP server: libmicrohttpd on a listening socket of our own, polling
- * threads (epoll; each a libmicrohttpd daemon) fed by one acceptor thread
+ * threads (poll(); each a libmicrohttpd daemon) fed by one acceptor thread
  * that enforces the connection limits for the whole server (admit.h) and
  * gives each new connection to the thread holding the fewest, the threads
  * that answer whole requests in the order they arrived (pool.h),
