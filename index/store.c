@@ -491,22 +491,34 @@ static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errc
   return 0;
 }
 
-/* Opens the environment of the generation DIR/current names (s->dir). */
+/* Opens the environment of the generation DIR/current names (s->dir). A
+ * reindex or compaction switches the link, then removes the generation it
+ * named: an open that read the link just before finds that generation
+ * gone. It is tried again on the generation the link names now (a few
+ * times: one switch per reindex, and a reindex takes seconds at least). */
 static int open_current(cs_store *s, char *err, size_t errcap) {
   char cur[PATH_MAX], gendir[PATH_MAX];
   if (path_join(cur, sizeof cur, s->dir, "current")) return CS_EINVAL;
-  ssize_t n = readlink(cur, s->gen, sizeof s->gen - 1);
-  if (n <= 0) {
-    set_err(err, errcap, "no index in %s (%s)", s->dir, n < 0 ? strerror(errno) : "empty link");
-    return CS_ENOTFOUND;
+  for (int attempt = 0;; attempt++) {
+    ssize_t n = readlink(cur, s->gen, sizeof s->gen - 1);
+    if (n <= 0) {
+      set_err(err, errcap, "no index in %s (%s)", s->dir, n < 0 ? strerror(errno) : "empty link");
+      return CS_ENOTFOUND;
+    }
+    s->gen[n] = 0;
+    if (strchr(s->gen, '/')) {
+      set_err(err, errcap, "%s%s",
+              "index link must name a generation in the same directory: ", cur);
+      return CS_ECORRUPT;
+    }
+    if (path_join(gendir, sizeof gendir, s->dir, s->gen)) return CS_EINVAL;
+    int rc = open_env(s, gendir, err, errcap);
+    char now[sizeof s->gen];
+    ssize_t m;
+    if (!rc || attempt == 3 || (m = readlink(cur, now, sizeof now - 1)) <= 0) return rc;
+    now[m] = 0;
+    if (!strcmp(now, s->gen)) return rc; /* the same generation: a real failure */
   }
-  s->gen[n] = 0;
-  if (strchr(s->gen, '/')) {
-    set_err(err, errcap, "%s%s", "index link must name a generation in the same directory: ", cur);
-    return CS_ECORRUPT;
-  }
-  if (path_join(gendir, sizeof gendir, s->dir, s->gen)) return CS_EINVAL;
-  return open_env(s, gendir, err, errcap);
 }
 
 int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, size_t errcap) {

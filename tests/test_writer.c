@@ -2,7 +2,8 @@
  * The writer and reader without PostgreSQL: what a search would see after
  * puts, re-transcriptions, deletions and erasure; exact statistics; postings
  * spanning many chunks; the map growing under a batch; a foreign format and
- * corrupt values refused with an error, never a crash; one writer at a time.
+ * corrupt values refused with an error, never a crash; one writer at a time;
+ * a reader opening the index while a reindex switches generations.
  */
 #include "analyzer.h"
 #include "corrupt.h"
@@ -1828,6 +1829,77 @@ static void owner_blocks(void) {
   cs_store_close(s);
 }
 
+/* Copies file a to b (the test's generations are a few pages). */
+static int copy_file(const char *a, const char *b) {
+  FILE *in = fopen(a, "rb"), *out = in ? fopen(b, "wb") : NULL;
+  char buf[65536];
+  size_t n;
+  int ok = in && out;
+  while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    ok = fwrite(buf, 1, n, out) == n;
+  if (in) fclose(in);
+  if (out && fclose(out) != 0) ok = 0;
+  return ok ? 0 : -1;
+}
+
+/* A reader opening the index while a reindex switches `current` to a new
+ * generation and removes the one it named (reindex.c does it in that
+ * order): an open that read the link just before the switch found its
+ * generation gone, and the server starting then, or a query tool, failed
+ * with "cannot open index". A child switches generations every 2 ms (a
+ * copy of the first, the link moved by rename, the old one removed) for
+ * 1.5 s; every open meanwhile succeeds. */
+static void generation_switch(void) {
+  char gdir[300], err[256], path[400], tmp[400], link[400];
+  snprintf(gdir, sizeof gdir, "%s-switch", dir);
+  cs_store *s;
+  CHECK(cs_store_open(gdir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
+  cs_store_close(s);
+  snprintf(path, sizeof path, "%s/g1/data.mdb", gdir);
+  snprintf(link, sizeof link, "%s/current", gdir);
+  snprintf(tmp, sizeof tmp, "%s/current.tmp", gdir);
+  fflush(NULL);
+  pid_t child = fork();
+  if (child == 0) {
+    char from[400], to[400], name[32], old[32] = "g1";
+    for (int g = 2; g < 752; g++) {
+      snprintf(name, sizeof name, "g%d", g);
+      snprintf(to, sizeof to, "%s/%s", gdir, name);
+      if (mkdir(to, 0700) != 0) _exit(2);
+      snprintf(to, sizeof to, "%s/%s/data.mdb", gdir, name);
+      if (copy_file(path, to) != 0) _exit(3);
+      unlink(tmp);
+      if (symlink(name, tmp) != 0 || rename(tmp, link) != 0) _exit(4);
+      /* the old generation goes at once, as reindex.c removes it */
+      snprintf(from, sizeof from, "%s/%s/data.mdb", gdir, old);
+      if (strcmp(old, "g1")) unlink(from);
+      snprintf(from, sizeof from, "%s/%s/lock.mdb", gdir, old);
+      unlink(from);
+      snprintf(from, sizeof from, "%s/%s", gdir, old);
+      if (strcmp(old, "g1")) rmdir(from);
+      snprintf(old, sizeof old, "%s", name);
+      usleep(2000);
+    }
+    _exit(0);
+  }
+  int opens = 0, failed = 0, status = -1;
+  char first_err[256] = "";
+  while (child > 0 && waitpid(child, &status, WNOHANG) == 0) {
+    int rc = cs_store_open(gdir, CS_STORE_RDONLY, &s, err, sizeof err);
+    opens++;
+    if (rc) {
+      if (!failed++) snprintf(first_err, sizeof first_err, "%s", err);
+    } else {
+      cs_store_close(s);
+    }
+  }
+  CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "the generations were switched (child status %d)", status);
+  CHECK(opens > 100 && failed == 0,
+        "%d opens while the generation switched 750 times: %d failed (%s)", opens, failed,
+        first_err);
+}
+
 int main(void) {
   basics();
   owner_stats();
@@ -1846,12 +1918,13 @@ int main(void) {
   outbox_heal();
   stats_heal();
   docids_end();
+  generation_switch();
   char cmd[8192];
   snprintf(cmd, sizeof cmd,
            "rm -rf '%s' '%s-grow' '%s-size' '%s-owner' '%s-blocks' '%s-outbox' '%s-batch1' "
            "'%s-batch7' '%s-batch60' '%s-turnblocks' '%s-versions' '%s-stats' '%s-docids' "
-           "'%s-changes' '%s-bulk' '%s-unsynced'",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+           "'%s-changes' '%s-bulk' '%s-unsynced' '%s-switch'",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
   if (th_failed == 0 && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
   return th_check_done();
 }
