@@ -2038,7 +2038,7 @@ static void t_idle(void) {
  * connections arrived with it. libmicrohttpd's epoll loop drains events in
  * rounds of 128: a round that took the wake-up for a new connection and
  * found no more events slept until the next connection timeout, and a
- * request opened just after 127 others waited 10 s (about one round in 15,
+ * request opened just after 127 others waited 10 s (one round in 10 to 16,
  * more on a loaded machine). Each round here opens 127 connections at once
  * (not waiting for each handshake), then sends one request. */
 static void t_idle_rounds(void) {
