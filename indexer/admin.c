@@ -7,10 +7,10 @@
 
 #include "analyzer.h"
 #include "errors.h"
+#include "generations.h"
 #include "isotime.h"
 #include "log.h"
 #include "reader.h"
-#include "reindex.h"
 #include "store.h"
 
 #include <errno.h>
@@ -159,12 +159,9 @@ static int compact_store(cs_store *s, const char *dir) {
     cs_log(CS_LOG_ERROR, "compact: cannot list the generations of %s: not compacted", dir);
     return 1;
   }
-  char newgen[32], newdir[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
+  char newgen[32], newdir[PATH_MAX];
   snprintf(newgen, sizeof newgen, "g%lu", next);
-  if (snprintf(newdir, sizeof newdir, "%s/%s", dir, newgen) >= (int)sizeof newdir ||
-      snprintf(tmp, sizeof tmp, "%s/current.tmp", dir) >= (int)sizeof tmp ||
-      snprintf(cur, sizeof cur, "%s/current", dir) >= (int)sizeof cur)
-    return 1;
+  if (snprintf(newdir, sizeof newdir, "%s/%s", dir, newgen) >= (int)sizeof newdir) return 1;
   /* Never into (nor, on failure, removing) a generation that exists. */
   struct stat st0;
   if (lstat(newdir, &st0) == 0) {
@@ -179,8 +176,7 @@ static int compact_store(cs_store *s, const char *dir) {
     cs_generation_remove(dir, newgen);
     return 1;
   }
-  unlink(tmp);
-  if (symlink(newgen, tmp) != 0 || rename(tmp, cur) != 0) {
+  if (cs_generation_switch(dir, newgen) != 0) {
     cs_log(CS_LOG_ERROR, "compact: cannot switch to %s: %s", newgen, strerror(errno));
     cs_generation_remove(dir, newgen);
     return 1;

@@ -17,13 +17,4 @@
 #define CS_REINDEX_BULK_RETRY_S 300
 int cs_reindex(const char *conninfo, const char *index_dir, const char *opensearch,
                int bulk_retry_s, int in_map);
-/* Under DIR/reindex.lock (no generation is being built): reads the current
- * generation's name into cur and the next free number into *next, and
- * removes every other generation and half-written repack (gN.packed), which
- * only a run killed before it cleaned up leaves (an older generation still
- * holds what was erased since). -1 when DIR has no current generation. */
-int cs_generation_sweep(const char *dir, char *cur, size_t curcap, unsigned long *next);
-/* Removes generation gen (its files, then its directory) of DIR. */
-void cs_generation_remove(const char *dir, const char *gen);
-
 #endif

@@ -8,6 +8,7 @@
 #include "analyzer.h"
 #include "corrupt.h"
 #include "errors.h"
+#include "generations.h"
 #include "oblock.h"
 #include "passages.h"
 #include "postings.h"
@@ -17,6 +18,7 @@
 #include "varint.h"
 #include "writer.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1844,39 +1846,34 @@ static int copy_file(const char *a, const char *b) {
 
 /* A reader opening the index while a reindex switches `current` to a new
  * generation and removes the one it named (reindex.c does it in that
- * order): an open that read the link just before the switch found its
- * generation gone, and the server starting then, or a query tool, failed
- * with "cannot open index". A child switches generations every 2 ms (a
- * copy of the first, the link moved by rename, the old one removed) for
- * 1.5 s; every open meanwhile succeeds. */
+ * order, through generations.h): an open that read the link just before
+ * the switch found its generation gone, and the server starting then, or a
+ * query tool, failed with "cannot open index". A child switches
+ * generations every 2 ms (a copy of a kept one, the link moved, the old one
+ * removed) 750 times; every open meanwhile succeeds, and only the
+ * generation serving is left on the disk. */
 static void generation_switch(void) {
-  char gdir[300], err[256], path[400], tmp[400], link[400];
+  char gdir[300], err[256], path[400], to[400];
   snprintf(gdir, sizeof gdir, "%s-switch", dir);
   cs_store *s;
   CHECK(cs_store_open(gdir, CS_STORE_CREATE, &s, err, sizeof err) == 0, "open: %s", err);
   cs_store_close(s);
-  snprintf(path, sizeof path, "%s/g1/data.mdb", gdir);
-  snprintf(link, sizeof link, "%s/current", gdir);
-  snprintf(tmp, sizeof tmp, "%s/current.tmp", gdir);
+  /* the copies' source, outside the index directory */
+  snprintf(path, sizeof path, "%s-switch.data", dir);
+  snprintf(to, sizeof to, "%s/g1/data.mdb", gdir);
+  CHECK(copy_file(to, path) == 0, "copy of %s", to);
   fflush(NULL);
   pid_t child = fork();
   if (child == 0) {
-    char from[400], to[400], name[32], old[32] = "g1";
+    char name[32], old[32] = "g1";
     for (int g = 2; g < 752; g++) {
       snprintf(name, sizeof name, "g%d", g);
       snprintf(to, sizeof to, "%s/%s", gdir, name);
       if (mkdir(to, 0700) != 0) _exit(2);
       snprintf(to, sizeof to, "%s/%s/data.mdb", gdir, name);
       if (copy_file(path, to) != 0) _exit(3);
-      unlink(tmp);
-      if (symlink(name, tmp) != 0 || rename(tmp, link) != 0) _exit(4);
-      /* the old generation goes at once, as reindex.c removes it */
-      snprintf(from, sizeof from, "%s/%s/data.mdb", gdir, old);
-      if (strcmp(old, "g1")) unlink(from);
-      snprintf(from, sizeof from, "%s/%s/lock.mdb", gdir, old);
-      unlink(from);
-      snprintf(from, sizeof from, "%s/%s", gdir, old);
-      if (strcmp(old, "g1")) rmdir(from);
+      if (cs_generation_switch(gdir, name) != 0) _exit(4);
+      cs_generation_remove(gdir, old);
       snprintf(old, sizeof old, "%s", name);
       usleep(2000);
     }
@@ -1898,6 +1895,21 @@ static void generation_switch(void) {
   CHECK(opens > 100 && failed == 0,
         "%d opens while the generation switched 750 times: %d failed (%s)", opens, failed,
         first_err);
+  /* Left on the disk: the link, g751 and the writer's lock file, nothing of
+   * the 750 removed. */
+  char left[512] = "";
+  DIR *d = opendir(gdir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.' || !strcmp(e->d_name, "current") || !strcmp(e->d_name, "g751") ||
+        !strcmp(e->d_name, "writer.lock"))
+      continue;
+    size_t n = strlen(left);
+    snprintf(left + n, sizeof left - n, " %s", e->d_name);
+  }
+  if (d) closedir(d);
+  CHECK(d && !left[0], "left in the index directory after the switches:%s", left);
+  unlink(path);
 }
 
 int main(void) {
