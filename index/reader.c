@@ -843,16 +843,16 @@ void cs_pcur_finish(cs_pcur *c) {
   pcur_end(c, 0);
 }
 
-int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n) {
-  if (c->docid == CS_DOCID_END) return CS_EINVAL;
-  uint32_t tf = c->chunk.tf[c->i];
+/* The positions of document i of c's chunk. */
+static int chunk_positions(cs_pcur *c, uint32_t i, const uint32_t **pos, uint32_t *n) {
+  uint32_t tf = c->chunk.tf[i];
   if (tf > c->pos_cap) {
     uint32_t *p = realloc(c->pos, tf * sizeof *p);
     if (!p) return CS_ENOMEM;
     c->pos = p;
     c->pos_cap = tf;
   }
-  int rc = cs_chunk_positions(&c->chunk, c->i, c->pos, c->pos_cap);
+  int rc = cs_chunk_positions(&c->chunk, i, c->pos, c->pos_cap);
   if (rc == CS_ECORRUPT) {
     uint8_t key[CS_TERM_MAX + 8];
     cs_corrupt(CS_T_POST, sl(key, cs_key_post(key, c->term, c->len, c->chunk.first)));
@@ -861,4 +861,15 @@ int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n) {
   *pos = c->pos;
   *n = tf;
   return 0;
+}
+
+int cs_pcur_positions(cs_pcur *c, const uint32_t **pos, uint32_t *n) {
+  if (c->docid == CS_DOCID_END) return CS_EINVAL;
+  return chunk_positions(c, c->i, pos, n);
+}
+
+int cs_pcur_peek_positions(cs_pcur *c, const uint32_t *doc, const uint32_t **pos, uint32_t *n) {
+  if (c->docid == CS_DOCID_END || doc < c->chunk.docid + c->i || doc >= c->chunk.docid + c->chunk.n)
+    return CS_EINVAL;
+  return chunk_positions(c, (uint32_t)(doc - c->chunk.docid), pos, n);
 }

@@ -172,6 +172,12 @@ const cs_cbound *cs_pcur_block_cbound(const cs_pcur *c);
  * tf and length of its documents before deciding to score it. */
 uint32_t cs_pcur_peek(const cs_pcur *c, const uint32_t **docid, const uint32_t **tf,
                       const uint32_t **len);
+/* The positions of the peeked document `doc` points at (a cs_pcur_peek
+ * docid pointer, the cursor not having left that chunk since), without
+ * moving: *pos[0..*n) valid until the next positions read on c. Reading
+ * a document before the last one read costs a scan from the chunk's
+ * start. As cs_pcur_positions otherwise. */
+int cs_pcur_peek_positions(cs_pcur *c, const uint32_t *doc, const uint32_t **pos, uint32_t *n);
 /* Moves to the document `end` points at: end is a cs_pcur_peek docid
  * pointer plus k <= its count, the cursor not having left that chunk since
  * (plus its count: to the next chunk). As cs_pcur_next_geq to that document,

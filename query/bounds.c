@@ -129,8 +129,60 @@ static void bound_one_clause(cs__exec *x, const xrange *R, const peek *pk, uint3
   }
 }
 
+/* A document holding both words of a pair, kept aside by cs__docs_bound. */
+typedef struct pair_doc {
+  const peek *p, *q; /* the pair's peeks, and the document's index in each */
+  uint32_t i, j;
+  double bm25, prox; /* its words' scores, and proximity's bound */
+} pair_doc;
+
+#define PAIR_MAX 64
+
 /* bounds.h */
+int cs__docs_pair(const cs__exec *x, const peek *pk, uint32_t np) {
+  if (np != 2 || pk[0].leaf == pk[1].leaf || pk[0].cur == pk[1].cur) return 0;
+  const xleaf *a = &x->leaves[pk[0].leaf], *b = &x->leaves[pk[1].leaf];
+  return a->type == CS__N_TERM && b->type == CS__N_TERM && a->nvar == 1 && b->nvar == 1 &&
+         !a->expanded && !b->expanded;
+}
+
+/* The proximity score of pair document e from its words' positions, as
+ * score.c's doc_proximity computes it; *v stays at the bound where
+ * positions cannot be read (damage is reported when the document is
+ * scored) or are more than scoring reads. */
+static int pair_proximity(cs__exec *x, const pair_doc *e, double prox, double *v) {
+  const uint32_t *pa, *pb;
+  uint32_t na, nb;
+  *v = e->prox;
+  if (cs_pcur_peek_positions(e->p->cur, e->p->doc + e->i, &pa, &na)) return 0;
+  if (cs_grow((void **)&x->pp, &x->pp_cap, (size_t)na + e->q->tf[e->j], sizeof *x->pp))
+    return CS_ENOMEM;
+  for (uint32_t k = 0; k < na; k++)
+    x->pp[k] = (cs__ppos){pa[k], e->p->leaf};
+  if (cs_pcur_peek_positions(e->q->cur, e->q->doc + e->j, &pb, &nb)) return 0;
+  if ((uint64_t)na + nb > POS_MAX) return 0;
+  for (uint32_t k = 0; k < nb; k++)
+    x->pp[na + k] = (cs__ppos){pb[k], e->q->leaf};
+  *v = cs__proximity(x->pp, na + nb, prox);
+  return 0;
+}
+
+int cs__docs_refine(cs__exec *x, double prox, double m[3]) {
+  if (x->npair > PAIR_MAX) return 0;
+  memcpy(m, x->pair_m, sizeof x->pair_m);
+  for (uint32_t k = 0; k < x->npair; k++) {
+    const pair_doc *e = &x->pair[k];
+    if (e->bm25 + e->prox <= m[2]) continue; /* could not enter them */
+    double v;
+    int rc = pair_proximity(x, e, prox, &v);
+    if (rc) return rc;
+    cs__keep_top3(m, e->bm25 + v);
+  }
+  return 1;
+}
+
 int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox, double m[3]) {
+  x->npair = PAIR_MAX + 1;
   if (np >= 2 && pk[0].leaf == pk[np - 1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM) {
     bound_one_clause(x, R, pk, np, m);
     return 0;
@@ -158,6 +210,16 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
     const peek *p = &pk[0], *q = &pk[1];
     unsigned fp = x->leaves[p->leaf].fields, fq = x->leaves[q->leaf].fields;
     uint32_t i = 0, j = 0;
+    /* A pair's documents holding both words that proximity's bound lets
+     * into the three best are kept aside (x->pair), the others' three best
+     * in x->pair_m. */
+    int pair = prox > 0 && cs__docs_pair(x, pk, np);
+    double *mo = x->pair_m;
+    if (pair) {
+      if (cs_grow((void **)&x->pair, &x->pair_cap, PAIR_MAX, sizeof *x->pair)) return CS_ENOMEM;
+      x->npair = 0;
+      mo[0] = mo[1] = mo[2] = 0;
+    }
     for (;;) {
       uint32_t dp = i < p->n ? p->doc[i] : END, dq = j < q->n ? q->doc[j] : END;
       uint32_t d = dp < dq ? dp : dq;
@@ -169,9 +231,18 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
       double doc = a + b;
       if (a > 0 && b > 0) {
         uint32_t tp = p->tf[i], tq = q->tf[j];
-        doc += cs__prox_bound(prox, (uint64_t)tp + tq, tp > tq ? tp : tq);
+        double pb = cs__prox_bound(prox, (uint64_t)tp + tq, tp > tq ? tp : tq);
+        if (pair && doc + pb > m[2] && x->npair <= PAIR_MAX) {
+          if (x->npair < PAIR_MAX) x->pair[x->npair] = (pair_doc){p, q, i, j, doc, pb};
+          x->npair++;
+          cs__keep_top3(m, doc + pb);
+          goto stepped;
+        }
+        doc += pb;
       }
       cs__keep_top3(m, doc);
+      if (pair) cs__keep_top3(mo, doc);
+    stepped:
       i += dp == d;
       j += dq == d;
     }
@@ -336,6 +407,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
       if (v->doc >= R->e || left_behind(s, v)) continue;
       peek *p = &pk[np++];
       p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
+      p->cur = v->cur;
       p->j = 0;
       p->leaf = i;
       p->w = l->type == CS__N_TERM ? v->w : l->pw;
@@ -380,6 +452,12 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
   int rc = cs__docs_bound(x, R, pk, np, present >= 2 ? x->prox_scale : 0, m);
   if (rc) return rc;
   ub->score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+  /* Let in by proximity's bound: the words' positions decide (two words). */
+  if (present >= 2 && cs__key_cmp(s->sort, ub, th) <= 0) {
+    rc = cs__docs_refine(x, x->prox_scale, m);
+    if (rc < 0) return rc;
+    if (rc) ub->score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+  }
   return 0;
 }
 

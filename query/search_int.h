@@ -91,7 +91,14 @@ struct cs__exec {
   size_t dsum_cap;
   uint8_t *dleaves; /* and clauses met (2: two or more) */
   size_t dleaves_cap;
-  double *lbound; /* cs__skip_run's per-clause block bounds */
+  /* cs__docs_bound's documents holding both words of a pair
+   * (cs__docs_pair) that proximity's bound let into the three best, for
+   * cs__docs_refine; npair > PAIR_MAX: too many, not refined. */
+  struct pair_doc *pair;
+  size_t pair_cap;
+  uint32_t npair;
+  double pair_m[3]; /* the three best of the other documents */
+  double *lbound;   /* cs__skip_run's per-clause block bounds */
   size_t lbound_cap;
   struct taat_doc *td; /* score_conv's term-at-a-time accumulators, per document */
   size_t td_cap;

@@ -364,6 +364,7 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
       if (v->doc == END || left_behind(s, v)) continue;
       peek *p = &pk[np++];
       p->n = cs_pcur_peek(v->cur, &p->doc, &p->tf, &p->len);
+      p->cur = v->cur;
       p->j = 0;
       p->leaf = i;
       p->exact = v->exact;
@@ -451,6 +452,15 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
         break;
       }
       ub = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+      /* Let in by proximity's bound: the words' positions decide. */
+      if (tier == th->tier && ub >= th->score && present >= 2) {
+        int rc = cs__docs_refine(x, x->prox_scale, m);
+        if (rc < 0) {
+          p = R.f;
+          break;
+        }
+        if (rc) ub = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
+      }
       if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
         p = R.f;
         break;
