@@ -129,52 +129,69 @@ static void bound_one_clause(cs__exec *x, const xrange *R, const peek *pk, uint3
   }
 }
 
-/* A document holding both words of a pair, kept aside by cs__docs_bound. */
-typedef struct pair_doc {
-  const peek *p, *q; /* the pair's peeks, and the document's index in each */
-  uint32_t i, j;
-  double bm25, prox; /* its words' scores, and proximity's bound */
-} pair_doc;
+/* Cursors of plain words refined at most (cs__docs_plain). */
+#define PLAIN_MAX 16
 
-#define PAIR_MAX 64
+/* A document of plain words (cs__docs_plain) where two or more meet, kept
+ * aside by cs__docs_bound for cs__docs_refine. */
+typedef struct prox_doc {
+  uint32_t on;           /* the peeks holding it, a bit each */
+  uint8_t at[PLAIN_MAX]; /* its index in each of them */
+  double bm25, prox;     /* its words' scores, and proximity's bound */
+} prox_doc;
+
+#define PROX_DOCS_MAX 64
 
 /* bounds.h */
-int cs__docs_pair(const cs__exec *x, const peek *pk, uint32_t np) {
-  if (np != 2 || pk[0].leaf == pk[1].leaf || pk[0].cur == pk[1].cur) return 0;
-  const xleaf *a = &x->leaves[pk[0].leaf], *b = &x->leaves[pk[1].leaf];
-  return a->type == CS__N_TERM && b->type == CS__N_TERM && a->nvar == 1 && b->nvar == 1 &&
-         !a->expanded && !b->expanded;
+int cs__docs_plain(const cs__exec *x, const peek *pk, uint32_t np) {
+  if (np < 2 || np > PLAIN_MAX) return 0;
+  for (uint32_t a = 0; a < np; a++) {
+    const xleaf *l = &x->leaves[pk[a].leaf];
+    if (l->type != CS__N_TERM || l->nvar != 1 || l->expanded) return 0;
+    if (a && pk[a].leaf == pk[a - 1].leaf) return 0;
+  }
+  return 1;
 }
 
-/* The proximity score of pair document e from its words' positions, as
+/* Keeps document e aside (its bound bm25 + prox enters m): 1, or 0 once
+ * more than PROX_DOCS_MAX were (refining is then given up). */
+static int keep_aside(cs__exec *x, const prox_doc *e) {
+  if (x->nprox > PROX_DOCS_MAX) return 0;
+  if (x->nprox < PROX_DOCS_MAX) x->prox_docs[x->nprox] = *e;
+  x->nprox++;
+  return x->nprox <= PROX_DOCS_MAX;
+}
+
+/* The proximity score of document e from its words' positions, as
  * score.c's doc_proximity computes it; *v stays at the bound where
  * positions cannot be read (damage is reported when the document is
  * scored) or are more than scoring reads. */
-static int pair_proximity(cs__exec *x, const pair_doc *e, double prox, double *v) {
-  const uint32_t *pa, *pb;
-  uint32_t na, nb;
+static int doc_prox(cs__exec *x, const prox_doc *e, double prox, double *v) {
+  const peek *pk = x->prox_pk;
   *v = e->prox;
-  if (cs_pcur_peek_positions(e->p->cur, e->p->doc + e->i, &pa, &na)) return 0;
-  if (cs_grow((void **)&x->pp, &x->pp_cap, (size_t)na + e->q->tf[e->j], sizeof *x->pp))
-    return CS_ENOMEM;
-  for (uint32_t k = 0; k < na; k++)
-    x->pp[k] = (cs__ppos){pa[k], e->p->leaf};
-  if (cs_pcur_peek_positions(e->q->cur, e->q->doc + e->j, &pb, &nb)) return 0;
-  if ((uint64_t)na + nb > POS_MAX) return 0;
-  for (uint32_t k = 0; k < nb; k++)
-    x->pp[na + k] = (cs__ppos){pb[k], e->q->leaf};
-  *v = cs__proximity(x->pp, na + nb, prox);
+  size_t n = 0;
+  for (uint32_t a = 0; a < PLAIN_MAX; a++) {
+    if (!((e->on >> a) & 1)) continue;
+    const uint32_t *pos;
+    uint32_t np;
+    if (cs_pcur_peek_positions(pk[a].cur, pk[a].doc + e->at[a], &pos, &np)) return 0;
+    if (n + np > POS_MAX) return 0;
+    if (cs_grow((void **)&x->pp, &x->pp_cap, n + np, sizeof *x->pp)) return CS_ENOMEM;
+    for (uint32_t k = 0; k < np; k++)
+      x->pp[n++] = (cs__ppos){pos[k], pk[a].leaf};
+  }
+  *v = cs__proximity(x->pp, n, prox);
   return 0;
 }
 
 int cs__docs_refine(cs__exec *x, double prox, double m[3]) {
-  if (x->npair > PAIR_MAX) return 0;
-  memcpy(m, x->pair_m, sizeof x->pair_m);
-  for (uint32_t k = 0; k < x->npair; k++) {
-    const pair_doc *e = &x->pair[k];
+  if (x->nprox > PROX_DOCS_MAX) return 0;
+  memcpy(m, x->prox_m, sizeof x->prox_m);
+  for (uint32_t k = 0; k < x->nprox; k++) {
+    const prox_doc *e = &x->prox_docs[k];
     if (e->bm25 + e->prox <= m[2]) continue; /* could not enter them */
     double v;
-    int rc = pair_proximity(x, e, prox, &v);
+    int rc = doc_prox(x, e, prox, &v);
     if (rc) return rc;
     cs__keep_top3(m, e->bm25 + v);
   }
@@ -182,7 +199,19 @@ int cs__docs_refine(cs__exec *x, double prox, double m[3]) {
 }
 
 int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox, double m[3]) {
-  x->npair = PAIR_MAX + 1;
+  x->nprox = PROX_DOCS_MAX + 1;
+  /* Plain words: the documents where they meet and that proximity's bound
+   * lets into the three best are kept aside (x->prox_docs), the others'
+   * three best in x->prox_m. */
+  int plain = prox > 0 && cs__docs_plain(x, pk, np);
+  double *mo = x->prox_m;
+  if (plain) {
+    if (cs_grow((void **)&x->prox_docs, &x->prox_docs_cap, PROX_DOCS_MAX, sizeof *x->prox_docs))
+      return CS_ENOMEM;
+    x->nprox = 0;
+    x->prox_pk = pk;
+    mo[0] = mo[1] = mo[2] = 0;
+  }
   if (np >= 2 && pk[0].leaf == pk[np - 1].leaf && x->leaves[pk[0].leaf].type == CS__N_TERM) {
     bound_one_clause(x, R, pk, np, m);
     return 0;
@@ -190,6 +219,7 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
   int dense = bound_docs_dense(x, R, pk, np, prox, m);
   if (dense < 0) return dense;
   if (dense) {
+    x->nprox = PROX_DOCS_MAX + 1; /* (not kept aside: no refining) */
     np = 0;
   } else if (np == 1 && tf_clause(&x->leaves[pk[0].leaf])) {
     /* One term (a single word, the commonest query): the merge below
@@ -210,16 +240,6 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
     const peek *p = &pk[0], *q = &pk[1];
     unsigned fp = x->leaves[p->leaf].fields, fq = x->leaves[q->leaf].fields;
     uint32_t i = 0, j = 0;
-    /* A pair's documents holding both words that proximity's bound lets
-     * into the three best are kept aside (x->pair), the others' three best
-     * in x->pair_m. */
-    int pair = prox > 0 && cs__docs_pair(x, pk, np);
-    double *mo = x->pair_m;
-    if (pair) {
-      if (cs_grow((void **)&x->pair, &x->pair_cap, PAIR_MAX, sizeof *x->pair)) return CS_ENOMEM;
-      x->npair = 0;
-      mo[0] = mo[1] = mo[2] = 0;
-    }
     for (;;) {
       uint32_t dp = i < p->n ? p->doc[i] : END, dq = j < q->n ? q->doc[j] : END;
       uint32_t d = dp < dq ? dp : dq;
@@ -232,16 +252,15 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
       if (a > 0 && b > 0) {
         uint32_t tp = p->tf[i], tq = q->tf[j];
         double pb = cs__prox_bound(prox, (uint64_t)tp + tq, tp > tq ? tp : tq);
-        if (pair && doc + pb > m[2] && x->npair <= PAIR_MAX) {
-          if (x->npair < PAIR_MAX) x->pair[x->npair] = (pair_doc){p, q, i, j, doc, pb};
-          x->npair++;
+        if (plain && doc + pb > m[2] &&
+            keep_aside(x, &(prox_doc){3, {(uint8_t)i, (uint8_t)j}, doc, pb})) {
           cs__keep_top3(m, doc + pb);
           goto stepped;
         }
         doc += pb;
       }
       cs__keep_top3(m, doc);
-      if (pair) cs__keep_top3(mo, doc);
+      if (plain) cs__keep_top3(mo, doc);
     stepped:
       i += dp == d;
       j += dq == d;
@@ -258,6 +277,7 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
     double doc = 0;
     int leaves = 0;
     uint64_t occ = 0, most = 0; /* matched positions: all, the largest clause's */
+    prox_doc e = {0, {0}, 0, 0};
     for (uint32_t a = 0; a < np;) {
       uint32_t li = pk[a].leaf, b = a;
       while (b < np && pk[b].leaf == li)
@@ -291,11 +311,26 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
       if (lb > 0) {
         occ += lo;
         if (lo > most) most = lo;
+        if (plain) { /* one peek per clause */
+          e.on |= 1u << a;
+          e.at[a] = (uint8_t)pk[a].j;
+        }
       }
       a = b;
     }
-    if (leaves >= 2) doc += cs__prox_bound(prox, occ, most);
+    if (leaves >= 2) {
+      double pb = cs__prox_bound(prox, occ, most);
+      e.bm25 = doc;
+      e.prox = pb;
+      doc += pb;
+      if (plain && doc > m[2] && keep_aside(x, &e)) {
+        cs__keep_top3(m, doc);
+        goto next_doc;
+      }
+    }
     cs__keep_top3(m, doc);
+    if (plain) cs__keep_top3(mo, doc);
+  next_doc:
     for (uint32_t a = 0; a < np; a++) {
       if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;
     }

@@ -63,23 +63,23 @@ static inline double cs__cb_value(const cs__exec *x, double w, const cs_cbound *
  * word's tf), plus prox where two clauses meet. Moves pk[].j. Returns 0 or
  * CS_ENOMEM.
  *
- * Two plain words (cs__docs_pair): the documents holding both that
- * proximity's bound let into the three best are also kept aside, for
+ * Plain words (cs__docs_plain): the documents where two or more meet and
+ * that proximity's bound let into the three best are also kept aside, for
  * cs__docs_refine. */
 int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox, double m[3]);
 
-/* 1 when pk[0..np) are two plain words, one variant each (an AND of two
- * words, as the peers' semantics search it). */
-int cs__docs_pair(const cs__exec *x, const peek *pk, uint32_t np);
+/* 1 when pk[0..np) are plain words, one variant each and not expanded
+ * (the peers' semantics: an AND, a question's words OR-ed), at most 16. */
+int cs__docs_plain(const cs__exec *x, const peek *pk, uint32_t np);
 
-/* After cs__docs_bound of a pair, with the cursors where they were then:
- * m again, each document kept aside with the proximity its words'
+/* After cs__docs_bound of plain words, with the cursors where they were
+ * then: m again, each document kept aside with the proximity its words'
  * positions give (cs__proximity of the same positions as score.c's
- * doc_proximity, so the same value) instead of its bound, where that
- * bound would still let it into the three best. The bound is then the
- * score's own, but for the turn filters, which only lower the score.
- * Returns 1 when m was refined, 0 when it could not be (not a pair, too
- * many documents), or CS_ENOMEM. */
+ * doc_proximity, so the same value) instead of its bound, where that bound
+ * would still let it into the three best. The bound is then the score's
+ * own, but for the turn filters, which only lower the score. Returns 1
+ * when m was refined, 0 when it could not be (not plain words, too many
+ * such documents), or CS_ENOMEM. */
 int cs__docs_refine(cs__exec *x, double prox, double m[3]);
 
 #endif

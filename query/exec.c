@@ -476,7 +476,7 @@ void cs__exec_close(cs__exec *x) {
   free(x->phr);
   free(x->pk);
   free(x->dsum);
-  free(x->pair);
+  free(x->prox_docs);
   free(x->lbound);
   free(x->td);
   free(x->tbits);

@@ -91,14 +91,15 @@ struct cs__exec {
   size_t dsum_cap;
   uint8_t *dleaves; /* and clauses met (2: two or more) */
   size_t dleaves_cap;
-  /* cs__docs_bound's documents holding both words of a pair
-   * (cs__docs_pair) that proximity's bound let into the three best, for
-   * cs__docs_refine; npair > PAIR_MAX: too many, not refined. */
-  struct pair_doc *pair;
-  size_t pair_cap;
-  uint32_t npair;
-  double pair_m[3]; /* the three best of the other documents */
-  double *lbound;   /* cs__skip_run's per-clause block bounds */
+  /* cs__docs_bound's documents of plain words where two or more meet and
+   * that proximity's bound let into the three best, for cs__docs_refine
+   * (prox_pk: the peeks they index; nprox past the cap: not refined). */
+  struct prox_doc *prox_docs;
+  size_t prox_docs_cap;
+  uint32_t nprox;
+  double prox_m[3]; /* the three best of the other documents */
+  const struct peek *prox_pk;
+  double *lbound; /* cs__skip_run's per-clause block bounds */
   size_t lbound_cap;
   struct taat_doc *td; /* score_conv's term-at-a-time accumulators, per document */
   size_t td_cap;
