@@ -129,26 +129,34 @@ static void bound_one_clause(cs__exec *x, const xrange *R, const peek *pk, uint3
   }
 }
 
-/* Cursors of plain words refined at most (cs__docs_plain). */
-#define PLAIN_MAX 16
+/* Cursors of words refined at most (cs__docs_words). */
+#define WORDS_MAX 16
 
-/* A document of plain words (cs__docs_plain) where two or more meet, kept
- * aside by cs__docs_bound for cs__docs_refine. */
+/* A document of words (cs__docs_words) where two or more meet, kept aside
+ * by cs__docs_bound for cs__docs_refine. */
 typedef struct prox_doc {
   uint32_t on;           /* the peeks holding it, a bit each */
-  uint8_t at[PLAIN_MAX]; /* its index in each of them */
+  uint8_t at[WORDS_MAX]; /* its index in each of them */
   double bm25, prox;     /* its words' scores, and proximity's bound */
 } prox_doc;
 
 #define PROX_DOCS_MAX 64
 
 /* bounds.h */
-int cs__docs_plain(const cs__exec *x, const peek *pk, uint32_t np) {
-  if (np < 2 || np > PLAIN_MAX) return 0;
+int cs__docs_words(const cs__exec *x, const peek *pk, uint32_t np) {
+  if (np < 2 || np > WORDS_MAX || pk[0].leaf == pk[np - 1].leaf) return 0;
+  for (uint32_t a = 0; a < np; a++) {
+    if (x->leaves[pk[a].leaf].type != CS__N_TERM) return 0;
+  }
+  return 1;
+}
+
+/* 1 when each of the words is one variant of its own, as written: the
+ * positions cs__docs_refine reads are then exactly those scoring reads. */
+static int plain_words(const cs__exec *x, const peek *pk, uint32_t np) {
   for (uint32_t a = 0; a < np; a++) {
     const xleaf *l = &x->leaves[pk[a].leaf];
-    if (l->type != CS__N_TERM || l->nvar != 1 || l->expanded) return 0;
-    if (a && pk[a].leaf == pk[a - 1].leaf) return 0;
+    if (l->nvar != 1 || l->expanded || (a && pk[a].leaf == pk[a - 1].leaf)) return 0;
   }
   return 1;
 }
@@ -165,12 +173,22 @@ static int keep_aside(cs__exec *x, const prox_doc *e) {
 /* The proximity score of document e from its words' positions, as
  * score.c's doc_proximity computes it; *v stays at the bound where
  * positions cannot be read (damage is reported when the document is
- * scored) or are more than scoring reads. */
+ * scored) or are more than scoring reads.
+ *
+ * Plain words (plain_words) give the very positions scoring reads. Words
+ * with variants give those of every variant in the document, where
+ * scoring may read fewer (held_exactly drops a word's typo and prefix
+ * variants where it is held exactly). More positions never give less:
+ * one put between two neighbours of different words is nearer to one of
+ * them than they were to each other, so the sum over neighbours of
+ * different words (cs__proximity) does not fall. But for one case: two
+ * words at one position (a term both match), where it can; that document
+ * keeps the bound. */
 static int doc_prox(cs__exec *x, const prox_doc *e, double prox, double *v) {
   const peek *pk = x->prox_pk;
   *v = e->prox;
   size_t n = 0;
-  for (uint32_t a = 0; a < PLAIN_MAX; a++) {
+  for (uint32_t a = 0; a < WORDS_MAX; a++) {
     if (!((e->on >> a) & 1)) continue;
     const uint32_t *pos;
     uint32_t np;
@@ -180,7 +198,11 @@ static int doc_prox(cs__exec *x, const prox_doc *e, double prox, double *v) {
     for (uint32_t k = 0; k < np; k++)
       x->pp[n++] = (cs__ppos){pos[k], pk[a].leaf};
   }
-  *v = cs__proximity(x->pp, n, prox);
+  double p = cs__proximity(x->pp, n, prox); /* (sorts x->pp by position) */
+  for (size_t i = 1; i < n && !x->prox_plain; i++) {
+    if (x->pp[i].pos == x->pp[i - 1].pos && x->pp[i].leaf != x->pp[i - 1].leaf) return 0;
+  }
+  *v = p;
   return 0;
 }
 
@@ -200,12 +222,13 @@ int cs__docs_refine(cs__exec *x, double prox, double m[3]) {
 
 int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox, double m[3]) {
   x->nprox = PROX_DOCS_MAX + 1;
-  /* Plain words: the documents where they meet and that proximity's bound
+  /* Words: the documents where two or more meet and that proximity's bound
    * lets into the three best are kept aside (x->prox_docs), the others'
    * three best in x->prox_m. */
-  int plain = prox > 0 && cs__docs_plain(x, pk, np);
+  int aside = prox > 0 && cs__docs_words(x, pk, np);
   double *mo = x->prox_m;
-  if (plain) {
+  if (aside) {
+    x->prox_plain = plain_words(x, pk, np);
     if (cs_grow((void **)&x->prox_docs, &x->prox_docs_cap, PROX_DOCS_MAX, sizeof *x->prox_docs))
       return CS_ENOMEM;
     x->nprox = 0;
@@ -252,7 +275,7 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
       if (a > 0 && b > 0) {
         uint32_t tp = p->tf[i], tq = q->tf[j];
         double pb = cs__prox_bound(prox, (uint64_t)tp + tq, tp > tq ? tp : tq);
-        if (plain && doc + pb > m[2] &&
+        if (aside && doc + pb > m[2] &&
             keep_aside(x, &(prox_doc){3, {(uint8_t)i, (uint8_t)j}, doc, pb})) {
           cs__keep_top3(m, doc + pb);
           goto stepped;
@@ -260,7 +283,7 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
         doc += pb;
       }
       cs__keep_top3(m, doc);
-      if (plain) cs__keep_top3(mo, doc);
+      if (aside) cs__keep_top3(mo, doc);
     stepped:
       i += dp == d;
       j += dq == d;
@@ -311,9 +334,11 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
       if (lb > 0) {
         occ += lo;
         if (lo > most) most = lo;
-        if (plain) { /* one peek per clause */
-          e.on |= 1u << a;
-          e.at[a] = (uint8_t)pk[a].j;
+        for (uint32_t c = a; aside && c < b; c++) { /* its variants in d */
+          if (pk[c].j < pk[c].n && pk[c].doc[pk[c].j] == d) {
+            e.on |= 1u << c;
+            e.at[c] = (uint8_t)pk[c].j;
+          }
         }
       }
       a = b;
@@ -323,13 +348,13 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
       e.bm25 = doc;
       e.prox = pb;
       doc += pb;
-      if (plain && doc > m[2] && keep_aside(x, &e)) {
+      if (aside && doc > m[2] && keep_aside(x, &e)) {
         cs__keep_top3(m, doc);
         goto next_doc;
       }
     }
     cs__keep_top3(m, doc);
-    if (plain) cs__keep_top3(mo, doc);
+    if (aside) cs__keep_top3(mo, doc);
   next_doc:
     for (uint32_t a = 0; a < np; a++) {
       if (pk[a].j < pk[a].n && pk[a].doc[pk[a].j] == d) pk[a].j++;

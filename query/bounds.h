@@ -63,23 +63,24 @@ static inline double cs__cb_value(const cs__exec *x, double w, const cs_cbound *
  * word's tf), plus prox where two clauses meet. Moves pk[].j. Returns 0 or
  * CS_ENOMEM.
  *
- * Plain words (cs__docs_plain): the documents where two or more meet and
- * that proximity's bound let into the three best are also kept aside, for
+ * Words (cs__docs_words): the documents where two or more meet and that
+ * proximity's bound let into the three best are also kept aside, for
  * cs__docs_refine. */
 int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox, double m[3]);
 
-/* 1 when pk[0..np) are plain words, one variant each and not expanded
- * (the peers' semantics: an AND, a question's words OR-ed), at most 16. */
-int cs__docs_plain(const cs__exec *x, const peek *pk, uint32_t np);
+/* 1 when pk[0..np) are the variants of two or more words (no phrase), at
+ * most 16 cursors: an AND, a question's words, as the peers' semantics or
+ * the search box search them. */
+int cs__docs_words(const cs__exec *x, const peek *pk, uint32_t np);
 
-/* After cs__docs_bound of plain words, with the cursors where they were
- * then: m again, each document kept aside with the proximity its words'
- * positions give (cs__proximity of the same positions as score.c's
- * doc_proximity, so the same value) instead of its bound, where that bound
- * would still let it into the three best. The bound is then the score's
- * own, but for the turn filters, which only lower the score. Returns 1
- * when m was refined, 0 when it could not be (not plain words, too many
- * such documents), or CS_ENOMEM. */
+/* After cs__docs_bound of words, with the cursors where they were then: m
+ * again, each document kept aside with the proximity its words' positions
+ * give (cs__proximity as score.c's doc_proximity computes it, of the same
+ * positions or more: bounds.c's doc_prox) instead of its bound, where
+ * that bound would still let it into the three best. For words of one
+ * variant the bound is then the score's own, but for the turn filters,
+ * which only lower the score. Returns 1 when m was refined, 0 when it
+ * could not be (not words, too many such documents), or CS_ENOMEM. */
 int cs__docs_refine(cs__exec *x, double prox, double m[3]);
 
 #endif

@@ -91,13 +91,14 @@ struct cs__exec {
   size_t dsum_cap;
   uint8_t *dleaves; /* and clauses met (2: two or more) */
   size_t dleaves_cap;
-  /* cs__docs_bound's documents of plain words where two or more meet and
+  /* cs__docs_bound's documents of words where two or more meet and
    * that proximity's bound let into the three best, for cs__docs_refine
    * (prox_pk: the peeks they index; nprox past the cap: not refined). */
   struct prox_doc *prox_docs;
   size_t prox_docs_cap;
   uint32_t nprox;
   double prox_m[3]; /* the three best of the other documents */
+  int prox_plain;   /* one variant each, as written (bounds.c: plain_words) */
   const struct peek *prox_pk;
   double *lbound; /* cs__skip_run's per-clause block bounds */
   size_t lbound_cap;
