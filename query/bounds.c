@@ -512,7 +512,7 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
   int rc = cs__docs_bound(x, R, pk, np, present >= 2 ? x->prox_scale : 0, m);
   if (rc) return rc;
   ub->score = cs__conv_score(&x->rk, m[0], m[1], m[2]) * (1 + 1e-9) + 1e-9;
-  /* Let in by proximity's bound: the words' positions decide (two words). */
+  /* Let in by proximity's bound: the words' positions decide. */
   if (present >= 2 && cs__key_cmp(s->sort, ub, th) <= 0) {
     rc = cs__docs_refine(x, x->prox_scale, m);
     if (rc < 0) return rc;
