@@ -2002,6 +2002,16 @@ static void t_slow_client(void) {
 }
 
 /* 1,000 idle connections do not stop the server from answering. */
+/* The server's open connections as its metrics count them (-1: not read). */
+static int open_connections(void) {
+  resp r;
+  get("/v1/metrics", "admin", &r);
+  const char *c = r.body ? strstr(r.body, "\nconvsearch_http_connections_open ") : NULL;
+  int n = c ? atoi(c + 34) : -1;
+  resp_free(&r);
+  return n;
+}
+
 static void t_idle(void) {
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -2024,12 +2034,8 @@ static void t_idle(void) {
   }
   double took = now_s() - t0;
   check(ok == 50, "50 requests answered with 1,000 idle connections open (%d, %.2f s)", ok, took);
-  resp r;
-  get("/v1/metrics", "admin", &r);
-  const char *c = r.body ? strstr(r.body, "\nconvsearch_http_connections_open ") : NULL;
-  check(c && atoi(c + 34) >= 1000, "metrics count the open connections (%d)",
-        c ? atoi(c + 34) : -1);
-  resp_free(&r);
+  int n = open_connections();
+  check(n >= 1000, "metrics count the open connections (%d)", n);
   for (int i = 0; i < 1000; i++)
     if (fds[i] >= 0) close(fds[i]);
 }
@@ -2048,6 +2054,17 @@ static void t_idle(void) {
 static void t_idle_rounds(void) {
   int rounds = 120, ok = 0;
   double worst = 0;
+  char first_fail[160] = "";
+  /* First the server has seen the last test's 1,000 connections close:
+   * beside a round's 128 they would pass one address's limit
+   * (CS_CONN_PER_IP_MAX), whose connections are reset. With both cores
+   * busy, round 0's request was reset in 2 runs of 14 before this wait
+   * (not proven the cause: 0 of 10 since); a failure says how it failed. */
+  double until = now_s() + 10;
+  int open_n;
+  while ((open_n = open_connections()) > 64 && now_s() < until)
+    usleep(20000);
+  check(open_n >= 0 && open_n <= 64, "the last test's connections closed (%d open)", open_n);
   for (int k = 0; k < rounds; k++) {
     int fds[127];
     for (int i = 0; i < 127; i++) {
@@ -2058,7 +2075,12 @@ static void t_idle_rounds(void) {
     }
     double t0 = now_s();
     resp r;
-    if (get("/v1/patients?limit=5", "portal1", &r) == 0 && r.status == 200) ok++;
+    int rc = get("/v1/patients?limit=5", "portal1", &r);
+    if (rc == 0 && r.status == 200)
+      ok++;
+    else if (!first_fail[0])
+      snprintf(first_fail, sizeof first_fail, "; round %d: %s, status %d, errno %d (%s)", k,
+               rc ? "no answer" : "answered", rc ? 0 : r.status, errno, strerror(errno));
     resp_free(&r);
     if (now_s() - t0 > worst) worst = now_s() - t0;
     for (int i = 0; i < 127; i++)
@@ -2066,8 +2088,8 @@ static void t_idle_rounds(void) {
     usleep(20000); /* the server sees them close before the next round */
   }
   check(ok == rounds && worst < 5,
-        "a request just after 127 new connections, %d times: %d answered, slowest %.2f s", rounds,
-        ok, worst);
+        "a request just after 127 new connections, %d times: %d answered, slowest %.2f s%s", rounds,
+        ok, worst, first_fail);
 }
 
 static void t_metrics(void) {
