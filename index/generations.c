@@ -1,6 +1,7 @@
 #include "generations.h"
 
 #include "log.h"
+#include "path.h"
 #include "unsynced.h"
 
 #include <dirent.h>
@@ -11,14 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static int path_of(char *out, size_t cap, const char *dir, const char *name) {
-  int n = snprintf(out, cap, "%s/%s", dir, name);
-  return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
 int cs_generation_switch(const char *dir, const char *gen) {
   char tmp[PATH_MAX], link[PATH_MAX];
-  if (path_of(tmp, sizeof tmp, dir, "current.tmp") || path_of(link, sizeof link, dir, "current")) {
+  if (cs_path_join(tmp, sizeof tmp, dir, "current.tmp") ||
+      cs_path_join(link, sizeof link, dir, "current")) {
     errno = ENAMETOOLONG;
     return -1;
   }
@@ -35,7 +32,7 @@ int cs_generation_switch(const char *dir, const char *gen) {
 
 void cs_generation_remove(const char *dir, const char *gen) {
   char path[PATH_MAX], file[PATH_MAX + 16];
-  if (path_of(path, sizeof path, dir, gen)) return;
+  if (cs_path_join(path, sizeof path, dir, gen)) return;
   static const char *const files[] = {"data.mdb", "lock.mdb", CS_UNSYNCED_FILE, CS_UNSYNCED_TMP};
   for (size_t i = 0; i < 4; i++) {
     if (snprintf(file, sizeof file, "%s/%s", path, files[i]) < (int)sizeof file) unlink(file);
@@ -48,7 +45,7 @@ void cs_generation_remove(const char *dir, const char *gen) {
 
 int cs_generation_sweep(const char *dir, char *cur, size_t curcap, unsigned long *next) {
   char link[PATH_MAX];
-  if (path_of(link, sizeof link, dir, "current")) return -1;
+  if (cs_path_join(link, sizeof link, dir, "current")) return -1;
   ssize_t n = readlink(link, cur, curcap - 1);
   if (n <= 0) return -1;
   cur[n] = 0;

@@ -49,6 +49,7 @@
 #include "errors.h"
 #include "grow.h"
 #include "log.h"
+#include "path.h"
 #include "unsynced.h"
 
 #include <errno.h>
@@ -163,12 +164,6 @@ static int write_rc(MDB_env *env, int rc) {
   return CS_EIO;
 }
 
-/* Joins a directory and a name; fails (CS_EINVAL) rather than truncating. */
-static int path_join(char *out, size_t cap, const char *dir, const char *name) {
-  int n = snprintf(out, cap, "%s/%s", dir, name);
-  return n < 0 || (size_t)n >= cap ? CS_EINVAL : 0;
-}
-
 static void set_err(char *err, size_t cap, const char *fmt, const char *a, const char *b) {
   if (err && cap) snprintf(err, cap, fmt, a, b);
 }
@@ -215,8 +210,8 @@ static int make_dirs(const char *path) {
  * reader's "permission denied"). */
 static void set_env_modes(const char *gendir) {
   char path[PATH_MAX];
-  if (path_join(path, sizeof path, gendir, "data.mdb") == 0) chmod(path, CS_MODE_DATA);
-  if (path_join(path, sizeof path, gendir, "lock.mdb") == 0) chmod(path, CS_MODE_LOCK);
+  if (cs_path_join(path, sizeof path, gendir, "data.mdb") == 0) chmod(path, CS_MODE_DATA);
+  if (cs_path_join(path, sizeof path, gendir, "lock.mdb") == 0) chmod(path, CS_MODE_LOCK);
 }
 
 /* The generations open in this process, by their data file's device and
@@ -371,7 +366,7 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
     size_t want = CS_MAP_MIN;
     const char *env = getenv("CONVSEARCH_INITIAL_MAP_MB");
     if (env && atoi(env) > 0 && atoi(env) < 1 << 20) want = (size_t)atoi(env) << 20;
-    if (path_join(path, sizeof path, gendir, "data.mdb") == 0 && stat(path, &st) == 0) {
+    if (cs_path_join(path, sizeof path, gendir, "data.mdb") == 0 && stat(path, &st) == 0) {
       while (want < (size_t)st.st_size * 2 && want < CS_MAP_MAX)
         want *= 2;
     }
@@ -400,8 +395,8 @@ static int open_env(cs_store *s, const char *gendir, char *err, size_t errcap) {
            "commit: starting it over (the stores are loaded again)",
            gendir);
     char path[PATH_MAX];
-    if (path_join(path, sizeof path, gendir, "data.mdb") == 0) unlink(path);
-    if (path_join(path, sizeof path, gendir, "lock.mdb") == 0) unlink(path);
+    if (cs_path_join(path, sizeof path, gendir, "data.mdb") == 0) unlink(path);
+    if (cs_path_join(path, sizeof path, gendir, "lock.mdb") == 0) unlink(path);
     cs_unsynced_clear(gendir);
     unsynced = CS_UNSYNCED_NONE;
   }
@@ -477,7 +472,7 @@ static int store_new(unsigned flags, cs_store **out) {
 
 static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errcap) {
   char path[PATH_MAX];
-  if (path_join(path, sizeof path, dir, "writer.lock")) return CS_EINVAL;
+  if (cs_path_join(path, sizeof path, dir, "writer.lock")) return CS_EINVAL;
   s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, CS_MODE_DATA);
   if (s->lock_fd < 0) {
     set_err(err, errcap, "cannot open %s: %s", path, strerror(errno));
@@ -498,7 +493,7 @@ static int take_writer_lock(cs_store *s, const char *dir, char *err, size_t errc
  * times: one switch per reindex, and a reindex takes seconds at least). */
 static int open_current(cs_store *s, char *err, size_t errcap) {
   char cur[PATH_MAX], gendir[PATH_MAX];
-  if (path_join(cur, sizeof cur, s->dir, "current")) return CS_EINVAL;
+  if (cs_path_join(cur, sizeof cur, s->dir, "current")) return CS_EINVAL;
   for (int attempt = 0;; attempt++) {
     ssize_t n = readlink(cur, s->gen, sizeof s->gen - 1);
     if (n <= 0) {
@@ -511,7 +506,7 @@ static int open_current(cs_store *s, char *err, size_t errcap) {
               "index link must name a generation in the same directory: ", cur);
       return CS_ECORRUPT;
     }
-    if (path_join(gendir, sizeof gendir, s->dir, s->gen)) return CS_EINVAL;
+    if (cs_path_join(gendir, sizeof gendir, s->dir, s->gen)) return CS_EINVAL;
     int rc = open_env(s, gendir, err, errcap);
     char now[sizeof s->gen];
     ssize_t m;
@@ -529,7 +524,7 @@ int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, si
   if (rc) return rc;
   snprintf(s->dir, sizeof s->dir, "%s", dir);
   char cur[PATH_MAX], gendir[PATH_MAX];
-  if (path_join(cur, sizeof cur, dir, "current")) {
+  if (cs_path_join(cur, sizeof cur, dir, "current")) {
     rc = CS_EINVAL;
     goto fail;
   }
@@ -541,7 +536,7 @@ int cs_store_open(const char *dir, unsigned flags, cs_store **out, char *err, si
     }
     struct stat st;
     if (lstat(cur, &st) != 0) {
-      if (path_join(gendir, sizeof gendir, dir, "g1")) {
+      if (cs_path_join(gendir, sizeof gendir, dir, "g1")) {
         rc = CS_EINVAL;
         goto fail;
       }
@@ -649,7 +644,7 @@ const char *cs_store_generation(const cs_store *s) {
 int cs_store_generation_changed(const cs_store *s) {
   if (!s->dir[0]) return 0;
   char cur[PATH_MAX], gen[64];
-  if (path_join(cur, sizeof cur, s->dir, "current")) return 0;
+  if (cs_path_join(cur, sizeof cur, s->dir, "current")) return 0;
   ssize_t n = readlink(cur, gen, sizeof gen - 1);
   if (n <= 0) return 0;
   gen[n] = 0;

@@ -4,6 +4,8 @@
  */
 #include "unsynced.h"
 
+#include "path.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,15 +30,10 @@ static int read_line(const char *path, char *out, size_t cap) {
   return (int)strlen(out);
 }
 
-static int marker_path(const char *gendir, const char *name, char *out, size_t cap) {
-  int n = snprintf(out, cap, "%s/%s", gendir, name);
-  return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
 int cs_unsynced_state(const char *gendir) {
   char path[PATH_MAX], mark[BOOT_ID_MAX], boot[BOOT_ID_MAX];
   /* No marker can have been written where its path does not fit. */
-  if (marker_path(gendir, CS_UNSYNCED_FILE, path, sizeof path)) return CS_UNSYNCED_NONE;
+  if (cs_path_join(path, sizeof path, gendir, CS_UNSYNCED_FILE)) return CS_UNSYNCED_NONE;
   if (access(path, F_OK) != 0) return errno == ENOENT ? CS_UNSYNCED_NONE : CS_UNSYNCED_LOST;
   if (read_line(path, mark, sizeof mark) <= 0 || read_line(BOOT_ID_PATH, boot, sizeof boot) <= 0)
     return CS_UNSYNCED_LOST;
@@ -54,8 +51,8 @@ static int sync_dir(const char *dir) {
 int cs_unsynced_mark(const char *gendir, unsigned mode) {
   char path[PATH_MAX], tmp[PATH_MAX], boot[BOOT_ID_MAX];
   int n = read_line(BOOT_ID_PATH, boot, sizeof boot - 1);
-  if (n <= 0 || marker_path(gendir, CS_UNSYNCED_FILE, path, sizeof path) ||
-      marker_path(gendir, CS_UNSYNCED_TMP, tmp, sizeof tmp))
+  if (n <= 0 || cs_path_join(path, sizeof path, gendir, CS_UNSYNCED_FILE) ||
+      cs_path_join(tmp, sizeof tmp, gendir, CS_UNSYNCED_TMP))
     return -1;
   boot[n] = '\n';
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
@@ -72,7 +69,7 @@ int cs_unsynced_mark(const char *gendir, unsigned mode) {
 
 void cs_unsynced_clear(const char *gendir) {
   char path[PATH_MAX];
-  if (marker_path(gendir, CS_UNSYNCED_FILE, path, sizeof path)) return;
+  if (cs_path_join(path, sizeof path, gendir, CS_UNSYNCED_FILE)) return;
   /* Not synced: a removal the disk loses leaves a marker of an earlier
    * boot, which only costs the load again. */
   unlink(path);

@@ -33,6 +33,7 @@
 #include "generations.h"
 #include "log.h"
 #include "mirror.h"
+#include "path.h"
 #include "pg.h"
 #include "reader.h"
 #include "store.h"
@@ -50,11 +51,6 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
-
-static int path_of(char *out, size_t cap, const char *dir, const char *name) {
-  int n = snprintf(out, cap, "%s/%s", dir, name);
-  return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
 
 /* A page of ids read from an index table. */
 typedef struct id_page {
@@ -255,7 +251,8 @@ static int swap_alias(const char *url, const char *name) {
 static int repack(const char *dir, const char *gen, cs_store **s, cs_writer **w) {
   char packed[96], packdir[PATH_MAX], gendir[PATH_MAX], err[512] = "";
   snprintf(packed, sizeof packed, "%s.packed", gen);
-  if (path_of(packdir, sizeof packdir, dir, packed) || path_of(gendir, sizeof gendir, dir, gen))
+  if (cs_path_join(packdir, sizeof packdir, dir, packed) ||
+      cs_path_join(gendir, sizeof gendir, dir, gen))
     return CS_EINVAL;
   cs_generation_remove(dir, packed); /* left by a crashed run */
   cs_writer_close(*w);
@@ -309,7 +306,7 @@ static int build(PGconn *pg, const char *gendir, unsigned flags, cs_store **s, c
 int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, int bulk_retry_s,
                int in_map) {
   char lockpath[PATH_MAX];
-  if (path_of(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
+  if (cs_path_join(lockpath, sizeof lockpath, dir, "reindex.lock")) return 1;
   int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (lock < 0) {
     cs_log(CS_LOG_ERROR, "reindex: %s: %s", lockpath, strerror(errno));
@@ -339,7 +336,7 @@ int cs_reindex(const char *conninfo, const char *dir, const char *opensearch, in
     goto out;
   }
   snprintf(gen, sizeof gen, "g%lu", next);
-  if (path_of(gendir, sizeof gendir, dir, gen)) goto out;
+  if (cs_path_join(gendir, sizeof gendir, dir, gen)) goto out;
   pg = cs_pg_connect(conninfo, 3, NULL);
   if (!pg) goto out;
   cs_load l = {0};

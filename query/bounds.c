@@ -129,10 +129,10 @@ static void bound_one_clause(cs__exec *x, const xrange *R, const peek *pk, uint3
   }
 }
 
-/* Cursors of words refined at most (cs__docs_words). */
+/* Cursors of words refined at most (docs_words). */
 #define WORDS_MAX 16
 
-/* A document of words (cs__docs_words) where two or more meet, kept aside
+/* A document of words (docs_words) where two or more meet, kept aside
  * by cs__docs_bound for cs__docs_refine. */
 typedef struct prox_doc {
   uint32_t on;           /* the peeks holding it, a bit each */
@@ -142,8 +142,10 @@ typedef struct prox_doc {
 
 #define PROX_DOCS_MAX 64
 
-/* bounds.h */
-int cs__docs_words(const cs__exec *x, const peek *pk, uint32_t np) {
+/* 1 when pk[0..np) are the variants of two or more words (no phrase), at
+ * most WORDS_MAX cursors: an AND, a question's words, as the peers'
+ * semantics or the search box search them. */
+static int docs_words(const cs__exec *x, const peek *pk, uint32_t np) {
   if (np < 2 || np > WORDS_MAX || pk[0].leaf == pk[np - 1].leaf) return 0;
   for (uint32_t a = 0; a < np; a++) {
     if (x->leaves[pk[a].leaf].type != CS__N_TERM) return 0;
@@ -199,7 +201,8 @@ static int doc_prox(cs__exec *x, const prox_doc *e, double prox, double *v) {
       x->pp[n++] = (cs__ppos){pos[k], pk[a].leaf};
   }
   double p = cs__proximity(x->pp, n, prox); /* (sorts x->pp by position) */
-  for (size_t i = 1; i < n && !x->prox_plain; i++) {
+  int plain = plain_words(x, pk, x->prox_np);
+  for (size_t i = 1; i < n && !plain; i++) {
     if (x->pp[i].pos == x->pp[i - 1].pos && x->pp[i].leaf != x->pp[i - 1].leaf) return 0;
   }
   *v = p;
@@ -225,10 +228,10 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
   /* Words: the documents where two or more meet and that proximity's bound
    * lets into the three best are kept aside (x->prox_docs), the others'
    * three best in x->prox_m. */
-  int aside = prox > 0 && cs__docs_words(x, pk, np);
+  int aside = prox > 0 && docs_words(x, pk, np);
   double *mo = x->prox_m;
   if (aside) {
-    x->prox_plain = plain_words(x, pk, np);
+    x->prox_np = np;
     if (cs_grow((void **)&x->prox_docs, &x->prox_docs_cap, PROX_DOCS_MAX, sizeof *x->prox_docs))
       return CS_ENOMEM;
     x->nprox = 0;

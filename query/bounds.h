@@ -63,15 +63,10 @@ static inline double cs__cb_value(const cs__exec *x, double w, const cs_cbound *
  * word's tf), plus prox where two clauses meet. Moves pk[].j. Returns 0 or
  * CS_ENOMEM.
  *
- * Words (cs__docs_words): the documents where two or more meet and that
+ * Words (two or more, no phrase, at most 16 cursors): the documents where two or more meet and that
  * proximity's bound let into the three best are also kept aside, for
  * cs__docs_refine. */
 int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double prox, double m[3]);
-
-/* 1 when pk[0..np) are the variants of two or more words (no phrase), at
- * most 16 cursors: an AND, a question's words, as the peers' semantics or
- * the search box search them. */
-int cs__docs_words(const cs__exec *x, const peek *pk, uint32_t np);
 
 /* After cs__docs_bound of words, with the cursors where they were then: m
  * again, each document kept aside with the proximity its words' positions

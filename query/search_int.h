@@ -98,7 +98,7 @@ struct cs__exec {
   size_t prox_docs_cap;
   uint32_t nprox;
   double prox_m[3]; /* the three best of the other documents */
-  int prox_plain;   /* one variant each, as written (bounds.c: plain_words) */
+  uint32_t prox_np; /* how many (bounds.c: plain_words, read when refining) */
   const struct peek *prox_pk;
   double *lbound; /* cs__skip_run's per-clause block bounds */
   size_t lbound_cap;

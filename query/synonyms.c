@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "log.h"
 #include "parser.h"
+#include "path.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -336,14 +337,10 @@ size_t cs__synonyms_multi(const cs__synonyms *s, const cs__syn_seq *q, size_t nq
   return n;
 }
 
-static int file_path(char *out, size_t cap, const char *dir, const char *name) {
-  return snprintf(out, cap, "%s/%s", dir, name) >= (int)cap ? -1 : 0;
-}
-
 int cs__synonyms_load(const char *dir, cs__synonyms **out, char *msg, size_t cap) {
   *out = NULL;
   char path[4096];
-  if (file_path(path, sizeof path, dir, "synonyms.json")) {
+  if (cs_path_join(path, sizeof path, dir, "synonyms.json")) {
     snprintf(msg, cap, "the index path is too long");
     return -1;
   }
@@ -363,8 +360,8 @@ int cs__synonyms_load(const char *dir, cs__synonyms **out, char *msg, size_t cap
 
 int cs__synonyms_save(const char *dir, const cs__synonyms *s, char *msg, size_t cap) {
   char path[4096], tmp[4096];
-  if (file_path(path, sizeof path, dir, "synonyms.json") ||
-      file_path(tmp, sizeof tmp, dir, ".synonyms.json.XXXXXX")) {
+  if (cs_path_join(path, sizeof path, dir, "synonyms.json") ||
+      cs_path_join(tmp, sizeof tmp, dir, ".synonyms.json.XXXXXX")) {
     snprintf(msg, cap, "the index path is too long");
     return -1;
   }
