@@ -675,34 +675,48 @@ uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t) {
   return END;
 }
 
-int cs__node_match(xsearch *s, int32_t n, const xrange *R) {
-  cs__exec *x = s->x;
+int cs__node_eval(const cs__exec *x, int32_t n, int (*leaf)(void *ctx, int32_t li), void *ctx) {
   const cs__qnode *node = &x->q->nodes[n];
   int32_t li = x->node_leaf[n];
-  if (li >= 0) return leaf_match(s, &x->leaves[li], R);
+  if (li >= 0) return leaf(ctx, li);
   switch (node->type) {
   case CS__N_AND:
     for (uint32_t k = 0; k < node->nkids; k++) {
       int32_t kid = (int32_t)x->q->kids[node->kid + k];
       if (x->dropped[kid] || x->q->nodes[kid].type == CS__N_NOT) continue;
-      if (!cs__node_match(s, kid, R)) return 0;
+      if (!cs__node_eval(x, kid, leaf, ctx)) return 0;
     }
     for (uint32_t k = 0; k < node->nkids; k++) {
       int32_t kid = (int32_t)x->q->kids[node->kid + k];
       if (x->dropped[kid] || x->q->nodes[kid].type != CS__N_NOT) continue;
-      if (cs__node_match(s, (int32_t)x->q->kids[x->q->nodes[kid].kid], R)) return 0;
+      if (cs__node_eval(x, (int32_t)x->q->kids[x->q->nodes[kid].kid], leaf, ctx)) return 0;
     }
     return 1;
   case CS__N_OR:
     for (uint32_t k = 0; k < node->nkids; k++) {
-      if (cs__node_match(s, (int32_t)x->q->kids[node->kid + k], R)) return 1;
+      if (cs__node_eval(x, (int32_t)x->q->kids[node->kid + k], leaf, ctx)) return 1;
     }
     return 0;
   case CS__N_NOT:
-    return !cs__node_match(s, (int32_t)x->q->kids[node->kid], R);
+    return !cs__node_eval(x, (int32_t)x->q->kids[node->kid], leaf, ctx);
   default:
     return 0;
   }
+}
+
+typedef struct match_ctx {
+  xsearch *s;
+  const xrange *R;
+} match_ctx;
+
+static int leaf_matches(void *ctx, int32_t li) {
+  match_ctx *m = ctx;
+  return leaf_match(m->s, &m->s->x->leaves[li], m->R);
+}
+
+int cs__node_match(xsearch *s, int32_t n, const xrange *R) {
+  match_ctx m = {s, R};
+  return cs__node_eval(s->x, n, leaf_matches, &m);
 }
 
 static int add_span(cs__exec *x, size_t *n, uint32_t first, uint32_t last) {

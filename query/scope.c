@@ -267,6 +267,11 @@ int cs__resolve(xsearch *s, uint32_t d, xrange *R, uint32_t *next) {
   if (i < 0) return 0;
   *R = s->convs->r[i];
   *next = R->e;
+  return cs__range_visible(s, R);
+}
+
+int cs__range_visible(const xsearch *s, const xrange *R) {
+  if (s->universe) return 1; /* made of visible conversations that pass the filters */
   if (!cs__range_passes(s, R)) return 0;
   /* Restricted callers always walk a universe; this is defence in depth. */
   if (cs_caller_restricted(s->caller) && !cs_caller_sees_patient(s->r, s->caller, R->patient))

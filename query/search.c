@@ -227,6 +227,7 @@ static int walk(xsearch *s) {
   uint32_t t = walk_start(s);
   uint32_t limit = s->horizon ? s->horizon : END;
   int rc = 0, count = 1;
+  uint32_t run_wait = 0, run_backoff = 0; /* counting runs (below) */
   s->walk_from = t;
   s->ess_valid = 0;
   s->ess_leaf = ESS_UNKNOWN;
@@ -235,13 +236,28 @@ static int walk(xsearch *s) {
   s->ax_wait = s->ax_backoff = 0;
   s->skip_fail_L = 0;
   memset(&s->skip_fail_key, 0, sizeof s->skip_fail_key);
+  s->run_counts = cs__run_can_count(s);
   while (t < limit && !rc) {
     if (past_deadline(s)) break;
     if (count && !cs__counting(s)) {
       count = 0;
-      s->stopped_at = t; /* counted exactly below t */
+      /* counted exactly below t (or where a run stopped counting) */
+      if (!s->stopped_at) s->stopped_at = t;
     }
-    if (!count) t = cs__skip_run(s, cs__exact_chunk_skip(s, cs__skip_convs(s, t)));
+    if (!count)
+      t = cs__skip_run(s, cs__exact_chunk_skip(s, cs__skip_convs(s, t)), 0);
+    else if (s->run_counts && !run_wait) {
+      /* A run that rules nothing out is a set-up for nothing: after one,
+       * the walk waits a few conversations more each time before the
+       * next (1, 2, 4 .. 32; a run that rules out resets it). */
+      uint32_t from = t;
+      t = cs__skip_run(s, t, limit);
+      if (!cs__counting(s)) continue; /* the run counted up to the bound */
+      run_backoff = t > from ? 0 : run_backoff ? (run_backoff < 32 ? 2 * run_backoff : 32) : 1;
+      run_wait = run_backoff;
+    } else if (run_wait) {
+      run_wait--;
+    }
     uint32_t d = count ? cs__node_lb(x, root, t) : cs__pruned_lb(s, t);
     if (s->nnamed) {
       uint32_t dn = cs__named_lb(s, t);

@@ -217,6 +217,7 @@ typedef struct xsearch {
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
   uint64_t run_ruled; /* conversations ruled out by cs__skip_run */
+  int run_counts;     /* cs__skip_run can count while counting (cs__run_can_count) */
   int32_t ess_leaf;   /* cs__pruned_lb's word (ESS_UNKNOWN until the walk's first call) */
   int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */
   uint32_t ess_n;
@@ -332,6 +333,10 @@ uint32_t cs__leaf_in(cs__exec *x, const xleaf *l, uint32_t f, uint32_t e, uint32
 uint32_t cs__node_lb(cs__exec *x, int32_t n, uint32_t t);
 
 int cs__node_match(xsearch *s, int32_t n, const xrange *R);
+/* Whether node n matches when leaf(ctx, i) tells whether leaf i does: the
+ * query's AND, OR and NOT, an AND's kids dropped by relaxation left out
+ * (cs__node_match's, with leaf_match). */
+int cs__node_eval(const cs__exec *x, int32_t n, int (*leaf)(void *ctx, int32_t li), void *ctx);
 
 /* Spans of document d (of kind `kind`) from the cursors on it; cursors of
  * active leaves move to >= d. */
@@ -405,8 +410,23 @@ uint32_t cs__skip_convs(xsearch *s, uint32_t t);
 /* Past the counting bound, after cs__skip_convs: rules out at once the run
  * of conversations from t whose documents all lie in the cursors' decoded
  * chunks and whose exact bound (conv_bound's) cannot make the page, counted
- * in s->run_ruled. Returns where the walk continues (t: nothing ruled out). */
-uint32_t cs__skip_run(xsearch *s, uint32_t t);
+ * in s->run_ruled. Returns where the walk continues (t: nothing ruled out).
+ *
+ * While counting (limit: the walk's end; 0 when not counting), where
+ * s->run_counts, the same run also counts the conversations it rules out
+ * that match (s->total, as cs__consider would have), up to the walk's end,
+ * and stops counting as the walk would (s->stopped_at). */
+uint32_t cs__skip_run(xsearch *s, uint32_t t, uint32_t limit);
+
+/* Whether cs__skip_run can tell a match from its decoded documents alone,
+ * exactly as cs__node_match and cs__resolve would: words and one-word
+ * phrases, every clause with occurrences walked, no turn filters, no
+ * person's name (searched or redacted), no match callback. */
+int cs__run_can_count(const xsearch *s);
+
+/* cs__resolve's test of a conversation it found: it passes the
+ * conversation-level filters and the caller sees it. */
+int cs__range_visible(const xsearch *s, const xrange *R);
 
 /* Past the counting bound: where the walk looks for its next conversation
  * from t. For a query of one word of several variants (a prefix, a typo

@@ -3,7 +3,8 @@
  * page without matching them (block-max over chunks, chunks passed by
  * their headers, runs ruled out by their exact bound, a page of exact
  * matches walked by the terms that can still enter it), and the estimated
- * total.
+ * total. Runs also serve while counting, where they can tell a match from
+ * their documents: the conversations they rule out are counted there.
  */
 #include "bounds.h"
 
@@ -336,23 +337,89 @@ static uint32_t next_candidate(const cs__exec *x, const peek *pk, uint32_t np, u
  * there. Returns where the walk continues (t when nothing was ruled out). */
 #define RUN_MAX_CURSORS 16
 
-uint32_t cs__skip_run(xsearch *s, uint32_t t) {
+/* A clause of more variants than this (a short prefix) is bounded in a run
+ * by its block bound alone: the sum of so many conversation bounds is
+ * rarely less, and costs a look at each chunk's. */
+#define CB_MAX_VARIANTS 4
+
+/* While counting, a run is tried with at most this many cursors: more
+ * (a search-box word's typo and prefix variants) cost a set-up that the
+ * conversations it rules out before the count is reached rarely repay. */
+#define COUNT_RUN_MAX_CURSORS 4
+
+int cs__run_can_count(const xsearch *s) {
+  const cs__exec *x = s->x;
+  if (!x || s->match_fn || s->nnamed || s->exhaustive || s->filter.on || s->exact_only) return 0;
+  if (s->caller->role == CS_CALLER_ANALYST) return 0; /* unname() moves cursors */
+  if (x->nleaves > 64) return 0;
+  for (uint32_t i = 0; i < x->nleaves; i++) {
+    const xleaf *l = &x->leaves[i];
+    if (!l->nvar) continue; /* matches nothing, as leaf_in says */
+    if (!l->active || (l->type != CS__N_TERM && l->nvar != 1)) return 0;
+  }
+  return 1;
+}
+
+/* cs__node_eval's leaf: whether leaf li is among the clauses occurring in
+ * the conversation (a bit per leaf at ctx). */
+static int leaf_in(void *ctx, int32_t li) {
+  return (*(const uint64_t *)ctx >> li) & 1;
+}
+
+/* Whether clause l occurs in R by peek q's documents [q->j, q->end) there:
+ * one of a kind it searches (leaf_match's doc_ok without turn filters). */
+static int run_occurs(const xleaf *l, const xrange *R, const peek *q) {
+  if (q->end == q->j) return 0;
+  if ((l->fields & CS__F_ALL) == CS__F_ALL) return 1;
+  for (uint32_t j = q->j; j < q->end; j++) {
+    if (l->fields & (1u << kind_of(R, q->doc[j]))) return 1;
+  }
+  return 0;
+}
+
+/* Counts R, ruled out by a counting run, when it matches; 0, or 1 once
+ * the count reaches its bound (the run counts no more). */
+static int run_count(xsearch *s, const xrange *R, uint64_t in, uint32_t limit) {
+  if (!cs__node_eval(s->x, s->x->q->root, leaf_in, &in) || !cs__range_visible(s, R)) return 0;
+  s->total++;
+  if (cs__counting(s)) return 0;
+  /* The walk stops counting after R, unless R ends it. */
+  if (R->e < limit) s->stopped_at = R->e;
+  return 1;
+}
+
+uint32_t cs__skip_run(xsearch *s, uint32_t t, uint32_t limit) {
   cs__exec *x = s->x;
+  int counting = limit && s->run_counts;
+  if (limit && !counting) return t;
   const cs__key *th = cs__topk_threshold(&s->top);
   if (!th || s->sort != CS__SORT_RELEVANCE || s->nnamed || s->exhaustive) return t;
   if (!s->universe && !s->convs) return t;
   /* Many cursors (a short prefix's variants): a run's set-up, a peek and a
    * block bound per cursor, costs more than it saves. */
   if (walked_vars(s) > RUN_MAX_CURSORS) return t;
+  if (counting && walked_vars(s) > COUNT_RUN_MAX_CURSORS) return t;
+  if (counting) {
+    /* While counting, the run starts at the next conversation the walk
+     * would match: a long one (ParlaMint's sittings) never lies within
+     * the cursors' decoded chunks, and the set-up would be for nothing. */
+    xrange R;
+    conv_at(s, t, &R);
+    if (R.f == END || R.e - R.f >= CS__LONG_CONV) return t;
+  }
   if (cs_grow((void **)&x->pk, &x->pk_cap, 2 * (size_t)x->nvars + 2, sizeof *x->pk) ||
-      cs_grow((void **)&x->lbound, &x->lbound_cap, x->nleaves + 1, sizeof *x->lbound))
+      cs_grow((void **)&x->lbound, &x->lbound_cap, 2 * (size_t)x->nleaves + 1, sizeof *x->lbound))
     return t;
   peek *pk = x->pk, *pv = x->pk + x->nvars + 1;
   double *lbound = x->lbound; /* per clause: its chunks' block bound (the limit for a phrase) */
+  /* per clause: the sum of its chunks' conversation bounds (cbound.h), or
+   * HUGE_VAL where a chunk has none */
+  double *cbound = x->lbound + x->nleaves;
   uint32_t np = 0, L = END;
   for (uint32_t i = 0; i < x->nleaves; i++) {
     const xleaf *l = &x->leaves[i];
     lbound[i] = 0;
+    cbound[i] = 0;
     if (!l->active || !l->nvar) continue;
     int all = 1;
     for (uint32_t k = 0; k < l->nvar; k++) {
@@ -373,6 +440,14 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
       if (last < L) L = last;
       double b = var_block_bound(x, l, v);
       if (b > lbound[i]) lbound[i] = b;
+      /* A word, or a quoted word (its occurrences score as a word's of
+       * weight pw): a conversation's score from the clause is at most the
+       * sum of its variants' conversation bounds. */
+      const cs_cbound *cb =
+          x->cb_ok && l->nvar <= CB_MAX_VARIANTS && (l->type == CS__N_TERM || l->nvar == 1)
+              ? cs_pcur_block_cbound(v->cur)
+              : NULL;
+      cbound[i] += cb ? cs__cb_value(x, p->w, cb) : HUGE_VAL;
     }
   }
   if (!np || L == END) return t;
@@ -389,7 +464,7 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
       break;
     }
     if (R.f < t) break;
-    if (R.e - 1 > L) {
+    if (R.e - 1 > L || (counting && R.e > limit)) {
       p = R.f;
       break;
     }
@@ -397,8 +472,9 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
      * remain): views of them for cs__docs_bound, for the clauses present (a
      * phrase: all its words). */
     uint32_t nv = 0, met = 0;
+    uint64_t in = 0; /* counting: the clauses that occur in R */
     int tier = 0, present = 0;
-    double quick = 0; /* from the clauses present and their block bounds */
+    double quick = 0; /* R's bound from the clauses present and their chunks' bounds */
     for (uint32_t a = 0; a < np;) {
       uint32_t li = pk[a].leaf, b = a, has = 0, exact = 0;
       while (b < np && pk[b].leaf == li)
@@ -415,10 +491,13 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
         exact |= j > q->j && q->exact;
       }
       const xleaf *l = &x->leaves[li];
+      for (uint32_t c = a; counting && c < b && !((in >> li) & 1); c++)
+        in |= (uint64_t)run_occurs(l, &R, &pk[c]) << li;
       if (l->type == CS__N_TERM ? has > 0 : has == b - a) {
         present++;
         met += l->required;
-        quick += lbound[li];
+        double cq = cs__conv_bound(&x->rk, lbound[li]);
+        quick += cbound[li] < cq ? cbound[li] : cq;
         tier += l->expanded && exact;
         for (uint32_t c = a; c < b; c++) {
           peek *q = &pk[c];
@@ -441,10 +520,12 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
       ruled++;
       goto next;
     }
-    /* The block bounds of the clauses present first (a conversation with
-     * one of two words is mostly ruled out there), then the exact one. */
+    /* (Ruled out below, R is counted when it matches.) The chunks' bounds
+     * of the clauses present first (a conversation with one of two words
+     * is mostly ruled out there; per clause, cs__conv_bound of its block
+     * bound or, where less, its conversation bounds), then the exact one. */
     double ub =
-        cs__conv_bound(&x->rk, quick + (present >= 2 ? x->prox_scale : 0)) * (1 + 1e-9) + 1e-9;
+        (quick + (present >= 2 ? cs__conv_bound(&x->rk, x->prox_scale) : 0)) * (1 + 1e-9) + 1e-9;
     if (tier > th->tier || (tier == th->tier && ub >= th->score)) {
       double m[3] = {0, 0, 0};
       if (cs__docs_bound(x, &R, pv, nv, x->prox_scale, m)) {
@@ -467,6 +548,7 @@ uint32_t cs__skip_run(xsearch *s, uint32_t t) {
       }
     }
     ruled++;
+    if (counting && run_count(s, &R, in, limit)) counting = 0;
   next:
     p = next_candidate(x, pk, np, nreq);
     if (p > L) {

@@ -1159,6 +1159,85 @@ static void test_variant_bounds(const char *tmp) {
   }
 }
 
+/* While counting (up to the bound), runs of conversations that cannot make
+ * the page are ruled out at once and counted (skip.c, cs__skip_run), and
+ * counting stops where it would have conversation by conversation: over
+ * 300 conversations alike in size, of which 50 are counted, the estimate
+ * is the total itself. The 20 strong ones come first, so that the page is
+ * made early and the rest, in runs, cannot enter it, but for one (12150)
+ * that says the word as often as they do in three turns: the strongest of
+ * all, bounded by its chunks' conversation bounds, which a bound of its
+ * best document alone would miss. A run that counted one conversation past
+ * the bound, or that let the walk stop counting where the run ended rather
+ * than after the last one counted, would estimate 306 or less than 300;
+ * one that took a word in a turn for the same word in a title would count
+ * conversations that do not match. Its own person and employee (407). */
+static void test_count_in_runs(const char *tmp) {
+  char path[PATH_MAX];
+  FILE *f = corpus_create(path, tmp, "counted.txt");
+  fprintf(f, "patient 13 407 Persona de los yunques\n");
+  /* A title and three turns of 8 words each, so that every conversation
+   * has as many documents. */
+  for (int c = 0; c < 300; c++) {
+    int x = c == 150, strong = c < 20;
+    const char *title = c % 2    ? "Martillo uno dos"
+                        : c < 40 ? "Bigornia bigornia bigornia"
+                                 : "Bigornia uno dos";
+    fprintf(f, "conv %d 13 407 2014-01-10 | %s |\n", 12000 + c, title);
+    int k[3] = {strong || x ? 6 : 1, x ? 6 : strong, x ? 6 : 0};
+    for (int t = 0; t < 3; t++) {
+      fprintf(f, "turn %d other - - Voz |", t);
+      for (int w = 0; w < 8; w++)
+        fprintf(f, " %s", w < k[t] ? "yunque" : t == 2 && w == 7 ? "bigornia" : "relleno");
+      fprintf(f, "\n");
+    }
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+  cs_caller owner = {CS_CALLER_PORTAL, 407};
+  const char *qs[] = {"yunque ", "\"yunque\"", "yunque relleno", "yunque OR ausente"};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    uint64_t ruled = 0;
+    json_t *pruned, *full;
+    int rc = pruned_and_full(qs[i], &owner, 10, 50, &ruled, NULL, NULL, &pruned, &full, NULL);
+    th_check(rc == 0, "count in runs q=%s", qs[i]);
+    if (rc) continue;
+    json_int_t total = json_integer_value(json_object_get(pruned, "total"));
+    th_check(!json_is_true(json_object_get(pruned, "total_exact")) && total == 300,
+             "q=[%s]: estimated total %d (exact %d), want 300", qs[i], (int)total,
+             json_is_true(json_object_get(pruned, "total_exact")));
+    th_check(json_integer_value(json_object_get(full, "total")) == 300, "q=[%s]: 300 match", qs[i]);
+    th_check(ruled > 0, "q=[%s]: runs ruled conversations out", qs[i]);
+    json_t *top = json_array_get(json_object_get(pruned, "hits"), 0);
+    th_check(json_integer_value(json_object_get(top, "conversation_id")) == 12150,
+             "q=[%s]: the conversation saying it in three turns first", qs[i]);
+    json_object_del(pruned, "total");
+    json_object_del(full, "total");
+    json_object_del(pruned, "total_exact");
+    json_object_del(full, "total_exact");
+    char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+    th_check(a1 && a2 && !strcmp(a1, a2), "q=[%s]: pruned and exhaustive differ:\n%s\n%s", qs[i],
+             a1, a2);
+    free(a1);
+    free(a2);
+    json_decref(pruned);
+    json_decref(full);
+  }
+  /* Counted to the end: a clause of the titles alone counts only the
+   * conversations whose title holds the word, wherever else it is. */
+  json_t *pruned, *full;
+  int rc = pruned_and_full("title:bigornia", &owner, 10, 0, NULL, NULL, NULL, &pruned, &full, NULL);
+  th_check(rc == 0, "count in runs, titles");
+  if (rc) return;
+  th_check(json_integer_value(json_object_get(pruned, "total")) == 150 &&
+               json_integer_value(json_object_get(full, "total")) == 150,
+           "title:bigornia: %d and %d conversations counted, want 150",
+           (int)json_integer_value(json_object_get(pruned, "total")),
+           (int)json_integer_value(json_object_get(full, "total")));
+  json_decref(pruned);
+  json_decref(full);
+}
+
 /* A person of their own (patient, owner) and 30 conversations from id
  * first on, each saying "trabajo" once beside filler: the word frequent in
  * the owner's scope. */
@@ -3042,6 +3121,7 @@ int main(int argc, char **argv) {
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);
   test_variant_bounds(tmp);
+  test_count_in_runs(tmp);
   test_exact_tier_skip(tmp);
   test_typo_below_word(tmp);
   test_exclusion_past_bound(tmp);
