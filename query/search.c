@@ -241,8 +241,7 @@ static int walk(xsearch *s) {
     if (past_deadline(s)) break;
     if (count && !cs__counting(s)) {
       count = 0;
-      /* counted exactly below t (or where a run stopped counting) */
-      if (!s->stopped_at) s->stopped_at = t;
+      s->stopped_at = t; /* counted exactly below t */
     }
     if (!count)
       t = cs__skip_run(s, cs__exact_chunk_skip(s, cs__skip_convs(s, t)), 0);
@@ -252,7 +251,10 @@ static int walk(xsearch *s) {
        * next (1, 2, 4 .. 32; a run that rules out resets it). */
       uint32_t from = t;
       t = cs__skip_run(s, t, limit);
-      if (!cs__counting(s)) continue; /* the run counted up to the bound */
+      if (!cs__counting(s)) { /* the run counted up to the bound: it set s->stopped_at */
+        count = 0;
+        continue;
+      }
       run_backoff = t > from ? 0 : run_backoff ? (run_backoff < 32 ? 2 * run_backoff : 32) : 1;
       run_wait = run_backoff;
     } else if (run_wait) {

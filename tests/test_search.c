@@ -1223,6 +1223,39 @@ static void test_count_in_runs(const char *tmp) {
     json_decref(pruned);
     json_decref(full);
   }
+  /* Another person (408) of 60 conversations, whose last is only a title
+   * saying the word: the word's last document is the last of the
+   * person's, so the run that reaches the count also reaches the walk's
+   * end. The estimate is still made (about 60), not the count itself. */
+  f = corpus_create(path, tmp, "counted_end.txt");
+  fprintf(f, "patient 14 408 Persona de las tenazas\n");
+  for (int c = 0; c < 60; c++) {
+    fprintf(f, "conv %d 14 408 2014-01-10 | %s |\n", 12500 + c,
+            c < 59 ? "Charla" : "Yunque al final de todo");
+    if (c == 59) continue;
+    fprintf(f, "turn 0 other - - Voz |");
+    for (int w = 0; w < 8; w++)
+      fprintf(f, " %s", w < (c < 12 ? 8 : 1) ? "yunque" : "relleno");
+    fprintf(f, "\n");
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+  cs_caller last = {CS_CALLER_PORTAL, 408};
+  for (uint64_t bound = 20; bound <= 50; bound += 10) {
+    json_t *p1, *f1;
+    if (pruned_and_full("yunque ", &last, 10, bound, NULL, NULL, NULL, &p1, &f1, NULL)) {
+      th_check(0, "count in runs to the end, bound %u", (unsigned)bound);
+      continue;
+    }
+    json_int_t est = json_integer_value(json_object_get(p1, "total"));
+    th_check(!json_is_true(json_object_get(p1, "total_exact")) && est >= 58 && est <= 62 &&
+                 json_integer_value(json_object_get(f1, "total")) == 60,
+             "bound %u: estimated total %d (exact %d), want about 60", (unsigned)bound, (int)est,
+             json_is_true(json_object_get(p1, "total_exact")));
+    json_decref(p1);
+    json_decref(f1);
+  }
+
   /* Counted to the end: a clause of the titles alone counts only the
    * conversations whose title holds the word, wherever else it is. */
   json_t *pruned, *full;
