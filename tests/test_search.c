@@ -1223,6 +1223,37 @@ static void test_count_in_runs(const char *tmp) {
     json_decref(pruned);
     json_decref(full);
   }
+  /* Other ranking constants than the conversation bounds were made with
+   * (cbound.h; here titles and descriptions weigh as turns, which also
+   * keeps a title's weight out of a block's bound): a run bounds each word
+   * by cs__conv_bound of its block bound alone, which must still let 12150
+   * (three turns as strong as the block's best) onto the page, counted to
+   * the end or not (the block bound alone is below its score). */
+  cs__rank_params rp;
+  cs__rank_defaults(&rp);
+  rp.k1 = 1.2;
+  rp.kind_weight[CS_DOC_TITLE] = rp.kind_weight[CS_DOC_DESCRIPTION] = 1.0;
+  for (uint64_t bound = 0; bound <= 50; bound += 50) {
+    json_t *pruned, *full;
+    int rc = pruned_and_full("yunque ", &owner, 10, bound, NULL, NULL, NULL, &pruned, &full, &rp);
+    th_check(rc == 0, "count in runs, other constants");
+    if (rc) continue;
+    json_t *top = json_array_get(json_object_get(pruned, "hits"), 0);
+    th_check(json_integer_value(json_object_get(top, "conversation_id")) == 12150,
+             "other constants, bound %u: the conversation saying it in three turns first",
+             (unsigned)bound);
+    json_object_del(pruned, "total");
+    json_object_del(full, "total");
+    json_object_del(pruned, "total_exact");
+    json_object_del(full, "total_exact");
+    char *a1 = json_dumps(pruned, JSON_SORT_KEYS), *a2 = json_dumps(full, JSON_SORT_KEYS);
+    th_check(a1 && a2 && !strcmp(a1, a2), "other constants, bound %u: pruned and exhaustive differ",
+             (unsigned)bound);
+    free(a1);
+    free(a2);
+    json_decref(pruned);
+    json_decref(full);
+  }
   /* Another person (408) of 60 conversations, whose last is only a title
    * saying the word: the word's last document is the last of the
    * person's, so the run that reaches the count also reaches the walk's
