@@ -12,7 +12,15 @@
  *
  *   w_kind (k1 + 1) tf / (tf + k1 (1 - b + b len / avg[kind]))
  *
- * of its documents in the chunk (turns, title, description): a
+ * of all its documents of the term (turns, title, description), in this
+ * chunk and in the chunks before and after it (index format 12; before,
+ * of its documents in the chunk only: a conversation across several chunks
+ * had its parts bounded, their sum its bound). So the first chunk of a
+ * conversation bounds it whole, however many chunks its documents span
+ * (a sitting of 540 turns holding a frequent word in 300). The writer
+ * leaves the bound out of a chunk where it cannot know a conversation
+ * whole. cs_cbound_build computes it over the documents it is given: all
+ * those of the chunk's conversations. It is: a
  * conversation's score (query/rank.h, cs__conv_score) for a word of idf 1,
  * with the constants below and the average lengths avg[] / CS_CB_AVG_UNIT
  * recorded with the bound (0 for a kind the chunk does not hold). A search

@@ -19,7 +19,7 @@
 /* Index format, stored in META "format": magic + version. Readers refuse
  * any other version with a readable message. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 11
+#define CS_FORMAT_VERSION 12
 
 typedef struct cs_str {
   const char *p;

@@ -102,6 +102,8 @@ void cs_writer_close(cs_writer *w) {
   free(w->ents);
   free(w->cb.kind);
   free(w->cb.conv);
+  free(w->cb.skind);
+  free(w->cb.sconv);
   free(w->memo);
   free(w->touched[0]);
   free(w->touched[1]);

@@ -234,6 +234,10 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
     rc = CS_ELIMIT;
     goto out;
   }
+  /* From here until it ends, a flush may find a part of its documents
+   * (writer_flush.c, chunk_cbound). */
+  w->cb.open = 1;
+  w->cb.open_key = (uint32_t)(in->id ^ (in->id >> 32));
   /* Replaced, not deleted: the mirror gets one put (below), not a delete.
    * A damaged record is no reason to stop: the source row rebuilds it. */
   if (rc == 0 || rc == CS_ECORRUPT)
@@ -361,6 +365,7 @@ int cs_writer_put_conversation(cs_writer *w, const cs_conv_in *in, unsigned *fla
   if (!rc) rc = cs__wr_outbox(w, CS_OUT_PUT, CS_OUT_CONVERSATION, c.id);
   if (!rc) rc = cs__wr_zdict(w); /* enough text sampled: the dictionary */
 out:
+  w->cb.open = 0;
   free(kept);
   cs_tblock_b_free(&tb);
   cs_buf_free(&marks);

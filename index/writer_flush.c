@@ -57,36 +57,6 @@ int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int6
   if (w->buf2.err) return w->buf2.err;
   return cs__wr_put_at(w, w->lexc, CS_T_LEX, sl(term, len), sl(w->buf2.p, w->buf2.len));
 }
-/* The conversation bound of chunk [from, from + count) of l, whose first
- * n_old documents come from a chunk already written (bounded by old, or
- * NULL) and the rest from this batch (what cs__wr_cb_record knows of
- * them): in out, or NULL when it cannot be had. */
-static const cs_cbound *chunk_cbound(const cs_writer *w, const cs_plist *l, uint32_t from,
-                                     uint32_t count, uint32_t n_old, const cs_cbound *old,
-                                     cs_cbound *out) {
-  if (from + count <= n_old) return old; /* a part of the old chunk */
-  if (from < n_old && !old) return NULL;
-  const struct cs__wcb *b = &w->cb;
-  if (b->bad) return NULL;
-  uint32_t s = from > n_old ? from : n_old, n = from + count - s;
-  uint8_t kind[CS_CHUNK_DOCS];
-  uint32_t conv[CS_CHUNK_DOCS];
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t d = l->docid[s + i];
-    if (d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return NULL;
-    kind[i] = b->kind[d - b->base];
-    conv[i] = b->conv[d - b->base];
-  }
-  if (cs_cbound_build(kind, conv, l->tf + s, l->len + s, n, b->avg, out)) return NULL;
-  if (from < n_old) {
-    /* The old documents' conversations end before this batch's, unless
-     * one went on across the flush. */
-    if (b->prev_set && conv[0] == b->prev) return NULL;
-    cs_cbound_merge(out, old, b->avg);
-  }
-  return out;
-}
-
 /* The conversation key of document i of l (cs__wr_cb_record) in *key, or
  * 0 when unknown. */
 static int conv_key(const cs_writer *w, const cs_plist *l, uint32_t i, uint32_t *key) {
@@ -95,6 +65,55 @@ static int conv_key(const cs_writer *w, const cs_plist *l, uint32_t i, uint32_t 
   if (b->bad || d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return 0;
   *key = b->conv[d - b->base];
   return 1;
+}
+
+/* The conversation bound of chunk [from, from + count) of l, whose first
+ * n_old documents come from a chunk already written (bounded by old, or
+ * NULL) and the rest from this batch (what cs__wr_cb_record knows of
+ * them): in out, or NULL when it cannot be had. Each conversation with
+ * documents in the chunk is bounded by all its documents of the term
+ * (cbound.h, format 12), those in the chunks before and after this one
+ * included: a put writes a conversation's documents in one batch, so its
+ * documents of l are all it has. A conversation that went on across a
+ * flush (prev), or may still go on (a put under way), has a part only:
+ * its chunks get no bound. */
+static const cs_cbound *chunk_cbound(cs_writer *w, const cs_plist *l, uint32_t from, uint32_t count,
+                                     uint32_t n_old, const cs_cbound *old, cs_cbound *out) {
+  if (from + count <= n_old) return old; /* a part of the old chunk */
+  if (from < n_old && !old) return NULL;
+  struct cs__wcb *b = &w->cb;
+  if (b->bad) return NULL;
+  uint32_t s = from > n_old ? from : n_old, e = from + count;
+  /* The conversations of the first and last documents, to their ends in
+   * this batch. */
+  uint32_t key;
+  if (!conv_key(w, l, s, &key)) return NULL;
+  for (uint32_t k; s > n_old && conv_key(w, l, s - 1, &k) && k == key;)
+    s--;
+  if (!conv_key(w, l, e - 1, &key)) return NULL;
+  for (uint32_t k; e < l->n && conv_key(w, l, e, &k) && k == key;)
+    e++;
+  uint32_t n = e - s;
+  if (n > b->scap) {
+    uint8_t *k = realloc(b->skind, n);
+    if (k) b->skind = k;
+    uint32_t *c = k ? realloc(b->sconv, (size_t)n * sizeof *c) : NULL;
+    if (!c) return NULL; /* no memory: no bound, which is allowed */
+    b->sconv = c;
+    b->scap = n;
+  }
+  uint8_t *kind = b->skind;
+  uint32_t *conv = b->sconv;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t d = l->docid[s + i];
+    if (d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return NULL;
+    kind[i] = b->kind[d - b->base];
+    conv[i] = b->conv[d - b->base];
+    if ((b->prev_set && conv[i] == b->prev) || (b->open && conv[i] == b->open_key)) return NULL;
+  }
+  if (cs_cbound_build(kind, conv, l->tf + s, l->len + s, n, b->avg, out)) return NULL;
+  if (from < n_old) cs_cbound_merge(out, old, b->avg);
+  return out;
 }
 
 /* How many of l's documents from `from` on the next chunk takes: up to
@@ -121,7 +140,7 @@ static uint32_t chunk_docs(const cs_writer *w, const cs_plist *l, uint32_t from,
 /* Writes l (sorted docs) as chunks of at most CS_CHUNK_DOCS under `term`,
  * through cursor cur on CS_T_POST; its first n_old documents were a chunk
  * bounded by old (or NULL). */
-static int write_chunks(const cs_writer *w, cs_cursor *cur, const char *term, size_t len,
+static int write_chunks(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
                         const cs_plist *l, uint32_t n_old, const cs_cbound *old) {
   uint8_t key[CS_TERM_MAX + 8];
   for (uint32_t from = 0, count; from < l->n; from += count) {

@@ -91,6 +91,14 @@ struct cs_writer {
     uint32_t base, n, cap;
     uint32_t last, prev;
     int bad, prev_set;
+    /* A put under way (writer_conv.c): its conversation's documents may go
+     * on past a flush, so the chunks holding its key get no bound. */
+    int open;
+    uint32_t open_key;
+    /* Scratch for a chunk's conversations to their ends (writer_flush.c). */
+    uint8_t *skind;
+    uint32_t *sconv;
+    uint32_t scap;
     uint32_t avg[CS_CB_KINDS]; /* during a flush: the averages the bounds use */
   } cb;
   /* The per-owner keys this transaction added or removed (writer_ochanges.c),

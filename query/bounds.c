@@ -369,11 +369,9 @@ int cs__docs_bound(cs__exec *x, const xrange *R, peek *pk, uint32_t np, double p
 /* What a document of R past v's current chunk scores at most for v's
  * clause (weight w, fields): the largest block bound of v's chunks ahead
  * that hold documents of R, read by their headers without decoding them
- * (0: none). Adds their conversation bounds to *cb while *cbs (a chunk
- * without one clears it). -1 when a header cannot be read (the caller
- * takes the limit; the walk's cursor reports a damaged chunk). */
-static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsigned fields,
-                          int *cbs, double *cb) {
+ * (0: none). -1 when a header cannot be read (the caller takes the limit;
+ * the walk's cursor reports a damaged chunk). */
+static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsigned fields) {
   double u = 0;
   for (;;) {
     cs_chunk_head h;
@@ -386,10 +384,6 @@ static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsig
     if (h.first >= R->e) break;
     double b = w * cs__bm25_bound(&x->rk, fields, h.max_tf, h.min_len);
     if (b > u) u = b;
-    if (*cbs && h.has_cb)
-      *cb += cs__cb_value(x, w, &h.cb);
-    else
-      *cbs = 0;
     if (h.last >= R->e - 1) break;
   }
   cs_pcur_head_back(v->cur);
@@ -412,8 +406,9 @@ static double bound_ahead(cs__exec *x, const xrange *R, xvar *v, double w, unsig
  * when it already ranks after th, so would the exact one, and R is ruled
  * out without the merge (most candidates of a frequent word are). For a
  * single word (in a long conversation, a single clause of several
- * variants too) it is lowered to the sum of its chunks' conversation
- * bounds over R (cbound.h) where that is less.
+ * variants too) it is lowered to the sum over the variants of their
+ * current chunk's conversation bound, which bounds R whole however many
+ * chunks it spans (cbound.h, format 12), where that is less.
  *
  * When a cursor goes on past its chunk inside R, the documents there are
  * not decoded yet, and any of them may hold every clause: the ones whose
@@ -490,19 +485,19 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
         unsigned past = CS__F_TURN;
         if (R->title != END && R->title > last) past |= CS__F_TITLE;
         if (R->desc != END && R->desc > last) past |= CS__F_DESC;
-        double u = few ? bound_ahead(x, R, v, p->w, l->fields & past, &cbs, &cb) : -1;
-        if (u < 0) {
-          u = p->w * cs__bm25_limit(&x->rk, l->fields & past);
-          cbs = 0;
-        }
+        /* The chunk's conversation bound covers R whole (cbound.h, format
+         * 12): its chunks ahead need not be read. Without one, their block
+         * bounds. */
+        double u = !c && few ? bound_ahead(x, R, v, p->w, l->fields & past) : -1;
+        if (u < 0) u = p->w * cs__bm25_limit(&x->rk, l->fields & past);
         if (u > lu) lu = u;
       }
     }
     if (np > first) present++;
     /* The clause's share of R's bound: cs__conv_bound of its documents'
-     * best block bound, or less by the sum of its chunks' conversation
-     * bounds (cbound.h: they add up over chunks and variants, the score
-     * being subadditive). */
+     * best block bound, or less by the sum of its variants' conversation
+     * bounds (cbound.h: each bounds R whole, and they add up over
+     * variants, the score being subadditive). */
     double q = qb > lu ? qb : lu, share = cs__conv_bound(&x->rk, q);
     bound += cbs && cb < share ? cb : share;
     t += l->expanded && exact;

@@ -641,6 +641,7 @@ int cs__keep_hit(xsearch *s, const xrange *R, int prechecked) {
   int rc;
   if (!prechecked && cs__cannot_make_page(s, R, h, &rc)) return rc;
   if (s->x) {
+    s->nscored++;
     rc = score_conv(s, R, h);
     if (rc) return rc;
     if (s->nnamed && cs__is_named(s, R)) h->key.tier += NAMED_TIER;

@@ -645,6 +645,7 @@ out:
   if (o->ruled_out) *o->ruled_out += s.run_ruled;
   if (o->chunks_passed) *o->chunks_passed += s.chunks_passed;
   if (o->exact_skips) *o->exact_skips += s.ess_skips;
+  if (o->scored) *o->scored += s.nscored;
   free(s.scratch);
   free(s.u);
   free(s.named);

@@ -51,6 +51,9 @@ typedef struct cs__search_opts {
    * cannot make it (skip.c: cs__exact_chunk_skip, and cs__pruned_lb past
    * those without every word's exact variant) are added to it (tests). */
   uint64_t *exact_skips;
+  /* Not NULL: the conversations scored (score.c; those the bounds let
+   * through) are added to it (tests). */
+  uint64_t *scored;
   /* When the request began (CLOCK_MONOTONIC, µs), for "took_ms" (0: 0). */
   int64_t t0_us;
 } cs__search_opts;

@@ -217,6 +217,7 @@ typedef struct xsearch {
   uint64_t total_bound;
   uint32_t walk_from, stopped_at, limit_at;
   uint64_t run_ruled; /* conversations ruled out by cs__skip_run */
+  uint64_t nscored;   /* conversations scored (cs__keep_hit) */
   int run_counts;     /* cs__skip_run can count while counting (cs__run_can_count) */
   int32_t ess_leaf;   /* cs__pruned_lb's word (ESS_UNKNOWN until the walk's first call) */
   int ess_valid;      /* cs__pruned_lb's x->ess[0..ess_n) are for page ess_th */

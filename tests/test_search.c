@@ -1159,6 +1159,85 @@ static void test_variant_bounds(const char *tmp) {
   }
 }
 
+/* A frequent word in long conversations (CS__LONG_CONV), each holding it
+ * in 200 turns, so across two chunks or more: the chunk a conversation's
+ * documents begin in bounds its whole score (cbound.h, format 12), and a
+ * conversation that cannot make the page is not scored, where the sum of
+ * its chunks' bounds let it through. Twelve sittings say it three times in
+ * one turn and twice in another (the page's threshold), twenty after them
+ * three times in one turn only (ruled out), and the last three times in its
+ * first turn and its last two (the best). Its first turn is in another chunk
+ * than its last two: bounded by its first chunk's part, as each chunk was
+ * before, it would be ruled out, and the page would lack its best sitting.
+ * Admin caller: the averages the bounds were made with. */
+static void test_whole_conv_bounds(const char *tmp) {
+  char path[PATH_MAX];
+  FILE *f = corpus_create(path, tmp, "sittings.txt");
+  fprintf(f, "patient 14 409 Persona de los zorzales\n");
+  for (int c = 0; c < 33; c++) {
+    fprintf(f, "conv %d 14 409 2015-02-10 | |\n", 13000 + c);
+    for (int t = 0; t < 200; t++) {
+      int tf = 1;
+      if (c < 12)
+        tf = t == 7 ? 3 : t == 90 ? 2 : 1;
+      else if (c < 32)
+        tf = t == 7 ? 3 : 1;
+      else
+        tf = t == 0 || t >= 198 ? 3 : 1;
+      fprintf(f, "turn %d other - - Voz |", t);
+      for (int w = 0; w < 4; w++)
+        fprintf(f, " %s", w < tf ? "zorzal" : "relleno");
+      fprintf(f, "\n");
+    }
+  }
+  fclose(f);
+  spawn_write(index_dir, path);
+  uint64_t bounds[] = {1000, 10};
+  for (size_t b = 0; b < 2; b++) {
+    cs_view v;
+    cs_engine_error err;
+    if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+    cs_analyzer *a = cs__analyzer_get();
+    uint64_t scored[2] = {0, 0};
+    char *text[2] = {NULL, NULL};
+    for (int full = 0; full < 2; full++) {
+      cs_search_params p;
+      params_init(&p, "zorzal ");
+      p.limit = 10;
+      cs__search_opts o;
+      cs__search_defaults(&o);
+      o.total_bound = bounds[b];
+      o.exhaustive = full;
+      o.scored = &scored[full];
+      json_t *res = NULL;
+      if (cs__search(v.r, a, &ADMIN, &p, &o, &res, &err) == 0) {
+        json_object_del(res, "took_ms");
+        json_object_del(res, "total");
+        json_object_del(res, "total_exact");
+        text[full] = json_dumps(res, JSON_SORT_KEYS);
+        if (!full) {
+          json_t *top = json_array_get(json_object_get(res, "hits"), 0);
+          th_check(json_integer_value(json_object_get(top, "conversation_id")) == 13032,
+                   "bound %u: the sitting saying it three times in three turns first",
+                   (unsigned)bounds[b]);
+        }
+      }
+      json_decref(res);
+    }
+    cs__analyzer_put(a);
+    cs_view_end(engine, &v);
+    th_check(text[0] && text[1] && !strcmp(text[0], text[1]),
+             "bound %u: pruned and exhaustive differ:\n%s\n%s", (unsigned)bounds[b],
+             text[0] ? text[0] : "", text[1] ? text[1] : "");
+    th_check(scored[1] == 33 && scored[0] <= 14,
+             "bound %u: %u sittings scored of 33, want at most 14 (the twenty after the page "
+             "ruled out by their first chunk's bound)",
+             (unsigned)bounds[b], (unsigned)scored[0]);
+    free(text[0]);
+    free(text[1]);
+  }
+}
+
 /* While counting (up to the bound), runs of conversations that cannot make
  * the page are ruled out at once and counted (skip.c, cs__skip_run), and
  * counting stops where it would have conversation by conversation: over
@@ -3186,6 +3265,7 @@ int main(int argc, char **argv) {
   test_owned_cache(tmp);
   test_variant_bounds(tmp);
   test_count_in_runs(tmp);
+  test_whole_conv_bounds(tmp);
   test_exact_tier_skip(tmp);
   test_typo_below_word(tmp);
   test_exclusion_past_bound(tmp);
