@@ -67,38 +67,18 @@ static int conv_key(const cs_writer *w, const cs_plist *l, uint32_t i, uint32_t 
   return 1;
 }
 
-/* The conversation bound of chunk [from, from + count) of l, whose first
- * n_old documents come from a chunk already written (bounded by old, or
- * NULL) and the rest from this batch (what cs__wr_cb_record knows of
- * them): in out, or NULL when it cannot be had. Each conversation with
- * documents in the chunk is bounded by all its documents of the term
- * (cbound.h, format 12), those in the chunks before and after this one
- * included: a put writes a conversation's documents in one batch, so its
- * documents of l are all it has. A conversation that went on across a
- * flush (prev), or may still go on (a put under way), has a part only:
- * its chunks get no bound. */
-static const cs_cbound *chunk_cbound(cs_writer *w, const cs_plist *l, uint32_t from, uint32_t count,
-                                     uint32_t n_old, const cs_cbound *old, cs_cbound *out) {
-  if (from + count <= n_old) return old; /* a part of the old chunk */
-  if (from < n_old && !old) return NULL;
+/* The conversation bound of documents [s, e) of l, whole conversations of
+ * this batch, in out: 0, or -1 when one has none (a kind without bounds,
+ * a document the batch does not know, a conversation that went on across a
+ * flush (prev) or may still go on (a put under way), or no memory). */
+static int range_cbound(cs_writer *w, const cs_plist *l, uint32_t s, uint32_t e, cs_cbound *out) {
   struct cs__wcb *b = &w->cb;
-  if (b->bad) return NULL;
-  uint32_t s = from > n_old ? from : n_old, e = from + count;
-  /* The conversations of the first and last documents, to their ends in
-   * this batch. */
-  uint32_t key;
-  if (!conv_key(w, l, s, &key)) return NULL;
-  for (uint32_t k; s > n_old && conv_key(w, l, s - 1, &k) && k == key;)
-    s--;
-  if (!conv_key(w, l, e - 1, &key)) return NULL;
-  for (uint32_t k; e < l->n && conv_key(w, l, e, &k) && k == key;)
-    e++;
   uint32_t n = e - s;
   if (n > b->scap) {
     uint8_t *k = realloc(b->skind, n);
     if (k) b->skind = k;
     uint32_t *c = k ? realloc(b->sconv, (size_t)n * sizeof *c) : NULL;
-    if (!c) return NULL; /* no memory: no bound, which is allowed */
+    if (!c) return -1;
     b->sconv = c;
     b->scap = n;
   }
@@ -106,13 +86,83 @@ static const cs_cbound *chunk_cbound(cs_writer *w, const cs_plist *l, uint32_t f
   uint32_t *conv = b->sconv;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = l->docid[s + i];
-    if (d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return NULL;
+    if (d < b->base || d - b->base >= b->n || !b->kind[d - b->base]) return -1;
     kind[i] = b->kind[d - b->base];
     conv[i] = b->conv[d - b->base];
-    if ((b->prev_set && conv[i] == b->prev) || (b->open && conv[i] == b->open_key)) return NULL;
+    if ((b->prev_set && conv[i] == b->prev) || (b->open && conv[i] == b->open_key)) return -1;
   }
-  if (cs_cbound_build(kind, conv, l->tf + s, l->len + s, n, b->avg, out)) return NULL;
-  if (from < n_old) cs_cbound_merge(out, old, b->avg);
+  return cs_cbound_build(kind, conv, l->tf + s, l->len + s, n, b->avg, out);
+}
+
+/* The documents [s, e) of l of one conversation of the batch, and their
+ * bound (ok 0: none). */
+typedef struct conv_run {
+  uint32_t s, e;
+  int ok;
+  cs_cbound v;
+} conv_run;
+
+/* The run of the conversation of document i (>= n_old) of l, in *r, which
+ * is left as it is when it already holds i: a conversation across chunks
+ * is read and bounded once, not once per chunk. */
+static void run_of(cs_writer *w, const cs_plist *l, uint32_t i, uint32_t n_old, conv_run *r) {
+  if (r->s <= i && i < r->e) return;
+  uint32_t key, k, s = i, e = i + 1;
+  r->ok = 0;
+  r->s = s;
+  r->e = e;
+  if (!conv_key(w, l, i, &key)) return;
+  while (s > n_old && conv_key(w, l, s - 1, &k) && k == key)
+    s--;
+  while (e < l->n && conv_key(w, l, e, &k) && k == key)
+    e++;
+  r->s = s;
+  r->e = e;
+  r->ok = range_cbound(w, l, s, e, &r->v) == 0;
+}
+
+/* into also bounds what x bounds (both at the flush's averages). */
+static void cbound_max(cs_cbound *into, const cs_cbound *x) {
+  for (int k = 1; k < CS_CB_KINDS; k++)
+    if (x->avg[k]) into->avg[k] = x->avg[k];
+  if (x->c > into->c) into->c = x->c;
+}
+
+/* The conversation bound of chunk [from, from + count) of l, whose first
+ * n_old documents come from a chunk already written (bounded by old, or
+ * NULL) and the rest from this batch (what cs__wr_cb_record knows of
+ * them): in out, or NULL when it cannot be had. Each conversation with
+ * documents in the chunk is bounded by all its documents of the term
+ * (cbound.h, format 12), those in the chunks before and after this one
+ * included: a put writes a conversation's documents in one batch, so its
+ * documents of l are all it has (no flush comes between a put's first
+ * document and its end; were one to, the put's conversation would get no
+ * bound: range_cbound). *memo holds the run of the last conversation of
+ * the chunk before (write_chunks). */
+static const cs_cbound *chunk_cbound(cs_writer *w, const cs_plist *l, uint32_t from, uint32_t count,
+                                     uint32_t n_old, const cs_cbound *old, conv_run *memo,
+                                     cs_cbound *out) {
+  if (from + count <= n_old) return old; /* a part of the old chunk */
+  if (from < n_old && !old) return NULL;
+  if (w->cb.bad) return NULL;
+  uint32_t s = from > n_old ? from : n_old, e = from + count;
+  /* The first conversation, the last (kept for the next chunk), and those
+   * between them, each to its ends in this batch. */
+  run_of(w, l, s, n_old, memo);
+  conv_run first = *memo;
+  if (!first.ok) return NULL;
+  *out = first.v;
+  if (first.e < e) {
+    run_of(w, l, e - 1, n_old, memo);
+    if (!memo->ok) return NULL;
+    cbound_max(out, &memo->v);
+    cs_cbound mid;
+    if (memo->s > first.e) {
+      if (range_cbound(w, l, first.e, memo->s, &mid)) return NULL;
+      cbound_max(out, &mid);
+    }
+  }
+  if (from < n_old) cs_cbound_merge(out, old, w->cb.avg);
   return out;
 }
 
@@ -143,13 +193,14 @@ static uint32_t chunk_docs(const cs_writer *w, const cs_plist *l, uint32_t from,
 static int write_chunks(cs_writer *w, cs_cursor *cur, const char *term, size_t len,
                         const cs_plist *l, uint32_t n_old, const cs_cbound *old) {
   uint8_t key[CS_TERM_MAX + 8];
+  conv_run memo = {0, 0, 0, {{0, 0, 0, 0}, 0}};
   for (uint32_t from = 0, count; from < l->n; from += count) {
     count = chunk_docs(w, l, from, n_old);
     uint8_t *chunk;
     size_t clen;
     cs_cbound cb;
-    int rc = cs_chunk_encode(l, from, count, chunk_cbound(w, l, from, count, n_old, old, &cb),
-                             &chunk, &clen);
+    int rc = cs_chunk_encode(
+        l, from, count, chunk_cbound(w, l, from, count, n_old, old, &memo, &cb), &chunk, &clen);
     if (rc) return rc;
     size_t klen = cs_key_post(key, term, len, l->docid[from]);
     rc = cs_cursor_put(cur, sl(key, klen), sl(chunk, clen));

@@ -401,6 +401,19 @@ static int check_passage_block(void *ctx, cs_slice k, cs_slice val) {
 }
 
 /* Internal consistency of postings, lexicon, documents and statistics. */
+/* The documents of a term's conversation across its chunks (check_span). */
+typedef struct span {
+  uint32_t conv;    /* its key (records.h: the id's halves xored) */
+  int on, unknown;  /* a conversation is open; one of its documents is not live */
+  uint32_t nchunks; /* chunks holding its documents */
+  uint32_t first;   /* its first docid of the term, for the message */
+  uint8_t *kind;
+  uint32_t *tf, *len, n, cap;
+  cs_cbound *cb; /* the bounds of those chunks that have one */
+  uint32_t ncb, cbcap;
+  int nomem;
+} span;
+
 typedef struct post_ctx {
   verify *v;
   char term[CS_TERM_MAX + 2];
@@ -408,6 +421,7 @@ typedef struct post_ctx {
   uint64_t df, cf;
   uint64_t docs_by_kind[CS_DOC_KINDS];
   int bad;
+  span sp;
 } post_ctx;
 
 static void finish_term(post_ctx *x) {
@@ -448,6 +462,75 @@ static void check_cbound(verify *v, const uint8_t *kp, size_t tl, const cs_chunk
          (int)tl, (const char *)kp, c->first, c->cb.c / CS_CB_UNIT, b.c / CS_CB_UNIT);
 }
 
+/* Since format 12 a chunk's conversation bound holds each of its
+ * conversations whole, all its documents of the term in every chunk
+ * (cbound.h): a conversation across chunks is checked against each of
+ * their bounds once its last document is read (check_cbound sees the
+ * others, wholly inside one chunk). */
+static void check_span(post_ctx *x) {
+  span *p = &x->sp;
+  if (p->on && !p->unknown && !p->nomem && p->nchunks > 1) {
+    uint32_t *conv = malloc((p->n ? p->n : 1) * sizeof *conv);
+    for (uint32_t i = 0; conv && i < p->n; i++)
+      conv[i] = p->conv;
+    for (uint32_t j = 0; conv && j < p->ncb; j++) {
+      cs_cbound b;
+      if (cs_cbound_build(p->kind, conv, p->tf, p->len, p->n, p->cb[j].avg, &b)) break;
+      if (b.c > p->cb[j].c) {
+        diff(x->v,
+             "term '%.*s': the conversation from docid %u scores %.4f over its %u chunks, one of "
+             "them bounds it by %.4f",
+             (int)x->len, x->term, p->first, b.c / CS_CB_UNIT, p->nchunks, p->cb[j].c / CS_CB_UNIT);
+        break;
+      }
+    }
+    free(conv);
+  }
+  p->on = p->unknown = p->nomem = 0;
+  p->n = p->ncb = p->nchunks = 0;
+}
+
+/* Document i of chunk c (of the open span) added to it. */
+static void span_add(post_ctx *x, const cs_chunk *c, uint32_t i, int kind) {
+  span *p = &x->sp;
+  if (p->n == p->cap) {
+    uint32_t cap = p->cap ? 2 * p->cap : 256;
+    uint8_t *k = realloc(p->kind, cap);
+    if (k) p->kind = k;
+    uint32_t *t = k ? realloc(p->tf, cap * sizeof *t) : NULL;
+    if (t) p->tf = t;
+    uint32_t *l = t ? realloc(p->len, cap * sizeof *l) : NULL;
+    if (!l) {
+      p->nomem = 1;
+      return;
+    }
+    p->len = l;
+    p->cap = cap;
+  }
+  p->kind[p->n] = (uint8_t)kind;
+  p->tf[p->n] = c->tf[i];
+  p->len[p->n++] = c->len[i];
+}
+
+/* Chunk c begins for the open span (its first document is the span's, or
+ * the span starts in it). */
+static void span_chunk(post_ctx *x, const cs_chunk *c) {
+  span *p = &x->sp;
+  p->nchunks++;
+  if (!c->has_cb) return;
+  if (p->ncb == p->cbcap) {
+    uint32_t cap = p->cbcap ? 2 * p->cbcap : 8;
+    cs_cbound *b = realloc(p->cb, cap * sizeof *b);
+    if (!b) {
+      p->nomem = 1;
+      return;
+    }
+    p->cb = b;
+    p->cbcap = cap;
+  }
+  p->cb[p->ncb++] = c->cb;
+}
+
 static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
   post_ctx *x = ctx;
   const uint8_t *kp = k.data;
@@ -457,6 +540,7 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
   }
   size_t tl = k.len - 5;
   if (tl != x->len || memcmp(kp, x->term, tl) != 0) {
+    check_span(x);
     finish_term(x);
     memcpy(x->term, kp, tl);
     x->len = tl;
@@ -470,6 +554,7 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
   int known = 1;
   for (uint32_t i = 0; i < c.n; i++) {
     cs_doc d;
+    int live = 0;
     if (cs_reader_doc(x->v->r, c.docid[i], &d) != 0) {
       diff(x->v, "term '%.*s': posts docid %u which is not a live document", (int)tl,
            (const char *)kp, c.docid[i]);
@@ -481,9 +566,24 @@ static int check_chunk(void *ctx, cs_slice k, cs_slice val) {
     } else {
       kind[i] = d.kind;
       conv[i] = (uint32_t)(d.conversation_id ^ (d.conversation_id >> 32));
+      live = 1;
     }
     x->df++;
     x->cf += c.tf[i];
+    if (!live) { /* its conversation unknown: the open one is not checked */
+      x->sp.unknown = 1;
+      continue;
+    }
+    if (!x->sp.on || x->sp.conv != conv[i]) {
+      check_span(x);
+      x->sp.on = 1;
+      x->sp.conv = conv[i];
+      x->sp.first = c.docid[i];
+      span_chunk(x, &c);
+    } else if (i == 0) {
+      span_chunk(x, &c); /* the conversation goes on in this chunk */
+    }
+    span_add(x, &c, i, kind[i]);
   }
   if (c.has_cb && known) check_cbound(x->v, kp, tl, &c, kind, conv);
   return 0;
@@ -504,7 +604,13 @@ static int check_internal(verify *v) {
   post_ctx x;
   memset(&x, 0, sizeof x);
   x.v = v;
-  if (cs_reader_scan(v->r, CS_T_POST, NULL, 0, check_chunk, &x)) return 2;
+  int rc = cs_reader_scan(v->r, CS_T_POST, NULL, 0, check_chunk, &x);
+  if (!rc) check_span(&x);
+  free(x.sp.kind);
+  free(x.sp.tf);
+  free(x.sp.len);
+  free(x.sp.cb);
+  if (rc) return 2;
   finish_term(&x);
   if (cs_reader_scan(v->r, CS_T_DOCS, NULL, 0, count_doc, &x)) return 2;
   cs_stats st;

@@ -429,11 +429,16 @@ static int conv_bound(xsearch *s, const xrange *R, const cs__key *th, cs__key *u
   int t = 0, cont = 0, present = 0;
   double bound = 0; /* R's bound, clause by clause */
   /* A single clause, of one variant or, in a long conversation, of
-   * several (a search-box word with its typo variants, a prefix): its
-   * chunks ahead and their conversation bounds. The clause's best variant
-   * in a document scores at most the sum of its variants, so their
-   * conversation bounds add up too (cbound.h: the score is subadditive);
-   * a phrase's words give their chunks ahead only.
+   * several (a search-box word with its typo variants, a prefix): the
+   * conversation bound of the chunk each variant's cursor is in, which
+   * bounds the conversation whole (cbound.h, format 12), else its chunks
+   * ahead (their block bounds). The clause's best variant in a document
+   * scores at most the sum of its variants, so their conversation bounds
+   * add up too (cbound.h: the score is subadditive); a phrase's words give
+   * their chunks ahead only. The least of all the conversation's chunks'
+   * bounds would be tighter (a chunk's bound is its strongest
+   * conversation's): reading their headers for it cost ParlaMint's single
+   * words of high df +2.7 % (bench/analysis.md).
    * Measured no use for several clauses (proximity's bound alone keeps a
    * sitting above the page), and a cost for a prefix's variants in short
    * conversations (interviews: +6 %); in ParlaMint's sittings, the search

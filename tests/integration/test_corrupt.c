@@ -8,7 +8,9 @@
  * /v1/metrics counts them; the server log names each once however often it
  * is met; an analyst still sees no name; and verify names each and exits
  * non-zero. A chunk rewritten with a conversation bound far too low (it
- * decodes: only verify can tell) is named by verify too. So are a title
+ * decodes: only verify can tell) is named by verify too, and so is one
+ * bounding a conversation across two chunks by its own part of it (right
+ * for the chunk alone, too low since format 12). So are a title
  * and a turn's text that are no longer UTF-8 (a flipped byte in records
  * that otherwise decode): damage like the rest, not an answer that cannot
  * be written. And a passage whose offsets cut a character of its turn in
@@ -70,6 +72,43 @@ static void lower_bound(const char *index, const char *term) {
               cs_put(txn, CS_T_POST, (cs_slice){key, klen}, (cs_slice){buf, blen}) == 0 &&
               cs_txn_commit(txn) == 0,
           "write the low bound");
+  free(buf);
+  cs_plist_free(&l);
+  cs_store_close(s);
+}
+
+/* Rewrites term's first postings chunk, which must carry a conversation
+ * bound and hold documents of one conversation only (its turns), with the
+ * bound of those documents alone: right for the chunk by itself, too low
+ * for a conversation whose documents of the term go on in the chunks after
+ * it (index format 12: each chunk bounds its conversations whole). */
+static void part_bound(const char *index, const char *term) {
+  uint8_t key[64];
+  size_t klen = th_index_key(index, CS_T_POST, term, key, sizeof key);
+  cs_store *s;
+  cs_slice v;
+  cs_txn *txn = edit(index, CS_T_POST, key, klen, &s, &v);
+  cs_chunk c;
+  cs_plist l;
+  cs_plist_init(&l);
+  REQUIRE(cs_chunk_decode(v.data, v.len, cs_be32_get(key + klen - 4), &c) == 0 && c.has_cb &&
+              cs_plist_add_chunk(&l, &c) == 0,
+          "the indexer wrote %s's chunk with a conversation bound", term);
+  uint8_t kind[CS_CHUNK_DOCS];
+  uint32_t conv[CS_CHUNK_DOCS];
+  for (uint32_t i = 0; i < c.n; i++) {
+    kind[i] = CS_DOC_TURN;
+    conv[i] = 1;
+  }
+  cs_cbound part;
+  REQUIRE(cs_cbound_build(kind, conv, c.tf, c.len, c.n, c.cb.avg, &part) == 0 && part.c < c.cb.c,
+          "%s's first chunk alone bounds its conversation lower than the whole", term);
+  uint8_t *buf;
+  size_t blen;
+  REQUIRE(cs_chunk_encode(&l, 0, l.n, &part, &buf, &blen) == 0 &&
+              cs_put(txn, CS_T_POST, (cs_slice){key, klen}, (cs_slice){buf, blen}) == 0 &&
+              cs_txn_commit(txn) == 0,
+          "write the chunk's own bound");
   free(buf);
   cs_plist_free(&l);
   cs_store_close(s);
@@ -165,6 +204,17 @@ int main(void) {
             "(7, 1, 'a', 'other', 1, 2, 'ciruelas maduras'),"
             "(8, 0, 'a', 'other', 0, 1, 'el niño come pan'),"
             "(9, 0, 'a', 'other', 0, 1, 'año de cosecha')");
+  /* A conversation saying "mandarina" in 200 turns, three times in each
+   * of its last ten: its documents of the term span two chunks. */
+  char sql[32768];
+  int n = snprintf(sql, sizeof sql,
+                   "INSERT INTO conversations (id, patient_id, owner_id) VALUES (10, 1, 1);"
+                   "INSERT INTO segments VALUES ");
+  for (int t = 0; t < 200; t++)
+    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(10, %d, 'a', 'other', %d, %d, '%s')",
+                  t ? "," : "", t, t, t + 1,
+                  t < 190 ? "mandarina pelada hoy" : "mandarina mandarina mandarina");
+  th_sql(c, sql);
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
@@ -181,6 +231,7 @@ int main(void) {
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
   lower_bound(index, "alquil");
+  part_bound(index, "mandarin");
   cs_key_u64(key, 6);
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
   cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
@@ -308,6 +359,10 @@ int main(void) {
   CHECK(th_log_count("term 'alquil': the chunk from docid") == 1 &&
             th_log_count("bounds its conversations' scores by 0.0039, one reaches") == 1,
         "verify names the chunk whose conversation bound is too low");
+  CHECK(th_log_count("term 'mandarin': the conversation from docid") == 1 &&
+            th_log_count("over its 2 chunks, one of them bounds it by") == 1 &&
+            th_log_count("term 'mandarin': the chunk from docid") == 0,
+        "verify names the chunk that bounds a conversation across chunks by its own part only");
   PQfinish(c);
   return th_done();
 }
