@@ -49,10 +49,15 @@ static cs_txn *edit(const char *index, int t, const void *key, size_t klen, cs_s
 }
 
 /* Rewrites term's first postings chunk, which must carry a conversation
- * bound (index/cbound.h), with the same documents and a bound far too low:
- * a chunk that decodes, as a writer's bug would leave it, with which a
- * search could pass conversations that belong on its page. */
-static void lower_bound(const char *index, const char *term) {
+ * bound (index/cbound.h), with the same documents and another bound, one
+ * that decodes, as a writer's bug would leave it, and with which a search
+ * could pass conversations that belong on its page:
+ * - own_part 0: far too low;
+ * - own_part 1: the bound of the chunk's documents alone (they must be the
+ *   turns of one conversation): right for the chunk by itself, too low for
+ *   a conversation whose documents of the term go on in the chunks after
+ *   it (format 12: each chunk bounds its conversations whole). */
+static void rebound(const char *index, const char *term, int own_part) {
   uint8_t key[64];
   size_t klen = th_index_key(index, CS_T_POST, term, key, sizeof key);
   cs_store *s;
@@ -64,51 +69,24 @@ static void lower_bound(const char *index, const char *term) {
   REQUIRE(cs_chunk_decode(v.data, v.len, cs_be32_get(key + klen - 4), &c) == 0 && c.has_cb &&
               cs_plist_add_chunk(&l, &c) == 0,
           "the indexer wrote %s's chunk with a conversation bound", term);
-  cs_cbound low = c.cb;
-  low.c = 1;
-  uint8_t *buf;
-  size_t blen;
-  REQUIRE(cs_chunk_encode(&l, 0, l.n, &low, &buf, &blen) == 0 &&
-              cs_put(txn, CS_T_POST, (cs_slice){key, klen}, (cs_slice){buf, blen}) == 0 &&
-              cs_txn_commit(txn) == 0,
-          "write the low bound");
-  free(buf);
-  cs_plist_free(&l);
-  cs_store_close(s);
-}
-
-/* Rewrites term's first postings chunk, which must carry a conversation
- * bound and hold documents of one conversation only (its turns), with the
- * bound of those documents alone: right for the chunk by itself, too low
- * for a conversation whose documents of the term go on in the chunks after
- * it (index format 12: each chunk bounds its conversations whole). */
-static void part_bound(const char *index, const char *term) {
-  uint8_t key[64];
-  size_t klen = th_index_key(index, CS_T_POST, term, key, sizeof key);
-  cs_store *s;
-  cs_slice v;
-  cs_txn *txn = edit(index, CS_T_POST, key, klen, &s, &v);
-  cs_chunk c;
-  cs_plist l;
-  cs_plist_init(&l);
-  REQUIRE(cs_chunk_decode(v.data, v.len, cs_be32_get(key + klen - 4), &c) == 0 && c.has_cb &&
-              cs_plist_add_chunk(&l, &c) == 0,
-          "the indexer wrote %s's chunk with a conversation bound", term);
-  uint8_t kind[CS_CHUNK_DOCS];
-  uint32_t conv[CS_CHUNK_DOCS];
-  for (uint32_t i = 0; i < c.n; i++) {
-    kind[i] = CS_DOC_TURN;
-    conv[i] = 1;
+  cs_cbound b = c.cb;
+  b.c = 1;
+  if (own_part) {
+    uint8_t kind[CS_CHUNK_DOCS];
+    uint32_t conv[CS_CHUNK_DOCS];
+    for (uint32_t i = 0; i < c.n; i++) {
+      kind[i] = CS_DOC_TURN;
+      conv[i] = 1;
+    }
+    REQUIRE(cs_cbound_build(kind, conv, c.tf, c.len, c.n, c.cb.avg, &b) == 0 && b.c < c.cb.c,
+            "%s's first chunk alone bounds its conversation lower than the whole", term);
   }
-  cs_cbound part;
-  REQUIRE(cs_cbound_build(kind, conv, c.tf, c.len, c.n, c.cb.avg, &part) == 0 && part.c < c.cb.c,
-          "%s's first chunk alone bounds its conversation lower than the whole", term);
   uint8_t *buf;
   size_t blen;
-  REQUIRE(cs_chunk_encode(&l, 0, l.n, &part, &buf, &blen) == 0 &&
+  REQUIRE(cs_chunk_encode(&l, 0, l.n, &b, &buf, &blen) == 0 &&
               cs_put(txn, CS_T_POST, (cs_slice){key, klen}, (cs_slice){buf, blen}) == 0 &&
               cs_txn_commit(txn) == 0,
-          "write the chunk's own bound");
+          "write the bound");
   free(buf);
   cs_plist_free(&l);
   cs_store_close(s);
@@ -230,8 +208,8 @@ int main(void) {
   th_index_damage(index, CS_T_POST, key, klen, NULL, 0);
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
-  lower_bound(index, "alquil");
-  part_bound(index, "mandarin");
+  rebound(index, "alquil", 0);
+  rebound(index, "mandarin", 1);
   cs_key_u64(key, 6);
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
   cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
