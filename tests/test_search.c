@@ -1170,71 +1170,117 @@ static void test_variant_bounds(const char *tmp) {
  * than its last two: bounded by its first chunk's part, as each chunk was
  * before, it would be ruled out, and the page would lack its best sitting.
  * Admin caller: the averages the bounds were made with. */
-static void test_whole_conv_bounds(const char *tmp) {
+/* Writes sittings [from, to) of test_whole_conv_bounds (ids 13000 + c) in
+ * batch file `name`, after deleting `del` (0: none): 200 turns each; those
+ * whose c % 40 is below 12 say the word three times in one turn and twice in
+ * another, 32 three times in its first turn and its last two (the best), the
+ * others three times in one turn only, and "zorzalito" instead in every
+ * fifth (a prefix's second variant). */
+static void write_sittings(const char *tmp, const char *name, int from, int to, int del) {
   char path[PATH_MAX];
-  FILE *f = corpus_create(path, tmp, "sittings.txt");
-  fprintf(f, "patient 14 409 Persona de los zorzales\n");
-  for (int c = 0; c < 33; c++) {
+  FILE *f = corpus_create(path, tmp, "%s", name);
+  if (from == 0) fprintf(f, "patient 14 409 Persona de los zorzales\n");
+  if (del) fprintf(f, "delete %d\n", del);
+  for (int c = from; c < to; c++) {
+    int k = c % 40;
     fprintf(f, "conv %d 14 409 2015-02-10 | |\n", 13000 + c);
     for (int t = 0; t < 200; t++) {
       int tf = 1;
-      if (c < 12)
+      if (k < 12)
         tf = t == 7 ? 3 : t == 90 ? 2 : 1;
-      else if (c < 32)
-        tf = t == 7 ? 3 : 1;
-      else
+      else if (k == 32)
         tf = t == 0 || t >= 198 ? 3 : 1;
+      else
+        tf = t == 7 ? 3 : 1;
+      const char *word = k >= 12 && k != 32 && t % 5 == 4 && t != 7 ? "zorzalito" : "zorzal";
       fprintf(f, "turn %d other - - Voz |", t);
       for (int w = 0; w < 4; w++)
-        fprintf(f, " %s", w < tf ? "zorzal" : "relleno");
+        fprintf(f, " %s", w < tf ? word : "relleno");
       fprintf(f, "\n");
     }
   }
   fclose(f);
   spawn_write(index_dir, path);
+}
+
+/* test_whole_conv_bounds' check of query q: the pruned page equals
+ * exhaustive scoring and shows `best` first; returns the sittings the
+ * pruned search scored, and the exhaustive one's in *all. */
+static uint64_t whole_bounds_page(const char *q, uint64_t bound, uint64_t best, uint64_t *all) {
+  cs_view v;
+  cs_engine_error err;
+  if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
+  cs_analyzer *a = cs__analyzer_get();
+  uint64_t scored[2] = {0, 0};
+  char *text[2] = {NULL, NULL};
+  for (int full = 0; full < 2; full++) {
+    cs_search_params p;
+    params_init(&p, q);
+    p.limit = 10;
+    cs__search_opts o;
+    cs__search_defaults(&o);
+    o.total_bound = bound;
+    o.exhaustive = full;
+    o.scored = &scored[full];
+    json_t *res = NULL;
+    if (cs__search(v.r, a, &ADMIN, &p, &o, &res, &err) == 0) {
+      json_object_del(res, "took_ms");
+      json_object_del(res, "total");
+      json_object_del(res, "total_exact");
+      text[full] = json_dumps(res, JSON_SORT_KEYS);
+      json_t *top = json_array_get(json_object_get(res, "hits"), 0);
+      th_check(json_integer_value(json_object_get(top, "conversation_id")) == (json_int_t)best,
+               "q=[%s] bound %u: the sitting saying it three times in three turns (%u) first", q,
+               (unsigned)bound, (unsigned)best);
+    }
+    json_decref(res);
+  }
+  cs__analyzer_put(a);
+  cs_view_end(engine, &v);
+  th_check(text[0] && text[1] && !strcmp(text[0], text[1]),
+           "q=[%s] bound %u: pruned and exhaustive differ:\n%s\n%s", q, (unsigned)bound,
+           text[0] ? text[0] : "", text[1] ? text[1] : "");
+  free(text[0]);
+  free(text[1]);
+  *all = scored[1];
+  return scored[0];
+}
+
+/* A frequent word in long conversations (CS__LONG_CONV), each holding it
+ * in 200 turns, so across two chunks or more: the chunk a conversation's
+ * documents begin in bounds its whole score (cbound.h, format 12), and a
+ * conversation that cannot make the page is not scored, where the sum of
+ * its chunks' bounds let it through. Twelve sittings say it three times in
+ * one turn and twice in another (the page's threshold), twenty after them
+ * three times in one turn only (ruled out), and the last three times in its
+ * first turn and its last two (the best). Its first turn is in another chunk
+ * than its last two: bounded by its first chunk's part, as each chunk was
+ * before, it would be ruled out, and the page would lack its best sitting.
+ * Then a second batch (its first documents merged into the word's last
+ * chunk), with another best sitting, and a third that deletes the first
+ * best (its chunks rewritten without it): the pages still equal exhaustive
+ * scoring, for the word and for a prefix of two variants. Admin caller:
+ * the averages the bounds were made with. */
+static void test_whole_conv_bounds(const char *tmp) {
+  write_sittings(tmp, "sittings1.txt", 0, 33, 0);
   uint64_t bounds[] = {1000, 10};
   for (size_t b = 0; b < 2; b++) {
-    cs_view v;
-    cs_engine_error err;
-    if (cs_view_begin(engine, &v, &err)) die("view: %s", err.message);
-    cs_analyzer *a = cs__analyzer_get();
-    uint64_t scored[2] = {0, 0};
-    char *text[2] = {NULL, NULL};
-    for (int full = 0; full < 2; full++) {
-      cs_search_params p;
-      params_init(&p, "zorzal ");
-      p.limit = 10;
-      cs__search_opts o;
-      cs__search_defaults(&o);
-      o.total_bound = bounds[b];
-      o.exhaustive = full;
-      o.scored = &scored[full];
-      json_t *res = NULL;
-      if (cs__search(v.r, a, &ADMIN, &p, &o, &res, &err) == 0) {
-        json_object_del(res, "took_ms");
-        json_object_del(res, "total");
-        json_object_del(res, "total_exact");
-        text[full] = json_dumps(res, JSON_SORT_KEYS);
-        if (!full) {
-          json_t *top = json_array_get(json_object_get(res, "hits"), 0);
-          th_check(json_integer_value(json_object_get(top, "conversation_id")) == 13032,
-                   "bound %u: the sitting saying it three times in three turns first",
-                   (unsigned)bounds[b]);
-        }
-      }
-      json_decref(res);
-    }
-    cs__analyzer_put(a);
-    cs_view_end(engine, &v);
-    th_check(text[0] && text[1] && !strcmp(text[0], text[1]),
-             "bound %u: pruned and exhaustive differ:\n%s\n%s", (unsigned)bounds[b],
-             text[0] ? text[0] : "", text[1] ? text[1] : "");
-    th_check(scored[1] == 33 && scored[0] <= 14,
+    uint64_t all, scored = whole_bounds_page("zorzal ", bounds[b], 13032, &all);
+    th_check(all == 33 && scored <= 14,
              "bound %u: %u sittings scored of 33, want at most 14 (the twenty after the page "
              "ruled out by their first chunk's bound)",
-             (unsigned)bounds[b], (unsigned)scored[0]);
-    free(text[0]);
-    free(text[1]);
+             (unsigned)bounds[b], (unsigned)scored);
+  }
+  write_sittings(tmp, "sittings2.txt", 33, 73, 0);
+  write_sittings(tmp, "sittings3.txt", 73, 74, 13032);
+  const char *qs[] = {"zorzal ", "zorz"};
+  for (size_t i = 0; i < 2; i++) {
+    for (size_t b = 0; b < 2; b++) {
+      uint64_t all;
+      (void)whole_bounds_page(qs[i], bounds[b], 13072, &all);
+      th_check(all == 73, "q=[%s]: the 73 sittings left scored exhaustively (%u)", qs[i],
+               (unsigned)all);
+    }
   }
 }
 

@@ -196,6 +196,17 @@ int main(void) {
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
+  /* A second commit: another conversation saying it, whose documents
+   * join the word's last chunk (the first one's last 72): that chunk's
+   * bound must still hold the first conversation whole. */
+  n = snprintf(sql, sizeof sql,
+               "INSERT INTO conversations (id, patient_id, owner_id) VALUES (11, 1, 1);"
+               "INSERT INTO segments VALUES ");
+  for (int t = 0; t < 20; t++)
+    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(11, %d, 'a', 'other', %d, %d, '%s')",
+                  t ? "," : "", t, t, t + 1, "mandarina pelada hoy");
+  th_sql(c, sql);
+  REQUIRE(th_indexer(once) == 0, "the second run failed");
   REQUIRE(th_indexer(verify) == 0, "verify passes before the damage");
 
   uint8_t key[64];
