@@ -326,23 +326,30 @@ void th_index_not_utf8(const char *index, int t, const void *key, size_t klen, c
 }
 
 size_t th_index_key(const char *index, int table, const char *prefix, uint8_t *out, size_t cap) {
+  return th_index_key_nth(index, table, prefix, 0, out, cap);
+}
+
+size_t th_index_key_nth(const char *index, int table, const char *prefix, int nth, uint8_t *out,
+                        size_t cap) {
   cs_store *s;
   cs_txn *txn;
   cs_cursor *cur;
-  size_t n = 0;
+  size_t n = 0, pl = strlen(prefix);
   REQUIRE(cs_store_open(index, CS_STORE_RDONLY, &s, NULL, 0) == 0, "open the index");
   REQUIRE(cs_txn_begin(s, 0, &txn) == 0 && cs_cursor_open(txn, (cs_table)table, &cur) == 0,
           "cursor");
-  cs_slice k, v, p = {prefix, strlen(prefix)};
-  if (cs_cursor_seek(cur, p, &k, &v) == 0 && k.len <= cap &&
-      memcmp(k.data, prefix, strlen(prefix)) == 0) {
+  cs_slice k, v, p = {prefix, pl};
+  int rc = cs_cursor_seek(cur, p, &k, &v);
+  for (int i = 0; rc == 0 && i < nth; i++)
+    rc = cs_cursor_next(cur, &k, &v);
+  if (rc == 0 && k.len <= cap && k.len >= pl && memcmp(k.data, prefix, pl) == 0) {
     memcpy(out, k.data, k.len);
     n = k.len;
   }
   cs_cursor_close(cur);
   cs_txn_abort(txn);
   cs_store_close(s);
-  REQUIRE(n, "no key %s* in table %d", prefix, table);
+  REQUIRE(n, "no key %s* number %d in table %d", prefix, nth, table);
   return n;
 }
 

@@ -78,6 +78,9 @@ void th_index_not_utf8(const char *index_dir, int t, const void *key, size_t kle
 /* The first key of table t (a CS_T_*) starting with prefix, copied to out;
  * returns its length (REQUIREs one). */
 size_t th_index_key(const char *index_dir, int table, const char *prefix, uint8_t *out, size_t cap);
+/* The same for the key number nth (0: the first) from there on. */
+size_t th_index_key_nth(const char *index_dir, int table, const char *prefix, int nth, uint8_t *out,
+                        size_t cap);
 /* 1 when the bytes of needle occur anywhere in the index's files. */
 int th_index_files_contain(const char *index_dir, const char *needle);
 

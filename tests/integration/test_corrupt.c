@@ -48,18 +48,27 @@ static cs_txn *edit(const char *index, int t, const void *key, size_t klen, cs_s
   return txn;
 }
 
-/* Rewrites term's first postings chunk, which must carry a conversation
- * bound (index/cbound.h), with the same documents and another bound, one
- * that decodes, as a writer's bug would leave it, and with which a search
- * could pass conversations that belong on its page:
- * - own_part 0: far too low;
- * - own_part 1: the bound of the chunk's documents alone (they must be the
+enum { FAR_TOO_LOW, OWN_PART, NO_TITLE_AVG };
+
+/* Rewrites term's chunk number nth, which must carry a conversation bound
+ * (index/cbound.h), with the same documents and another bound, one that
+ * decodes, as a writer's bug would leave it, and with which a search could
+ * pass conversations that belong on its page:
+ * - FAR_TOO_LOW;
+ * - OWN_PART: the bound of the chunk's documents alone (they must be the
  *   turns of one conversation): right for the chunk by itself, too low for
  *   a conversation whose documents of the term go on in the chunks after
- *   it (format 12: each chunk bounds its conversations whole). */
-static void rebound(const char *index, const char *term, int own_part) {
+ *   it (format 12: each chunk bounds its conversations whole);
+ * - NO_TITLE_AVG: the titles' average left out, where the chunk holds
+ *   none but its conversation's title (in a chunk before) says the term:
+ *   a search would not scale the bound for the title. */
+static void rebound(const char *index, const char *term, int nth, int how) {
   uint8_t key[64];
-  size_t klen = th_index_key(index, CS_T_POST, term, key, sizeof key);
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "%s", term); /* its chunks: term \0 be32 */
+  size_t klen = th_index_key_nth(index, CS_T_POST, prefix, nth, key, sizeof key);
+  REQUIRE(klen == strlen(term) + 5 && key[strlen(term)] == 0, "%s has a chunk number %d", term,
+          nth);
   cs_store *s;
   cs_slice v;
   cs_txn *txn = edit(index, CS_T_POST, key, klen, &s, &v);
@@ -70,8 +79,12 @@ static void rebound(const char *index, const char *term, int own_part) {
               cs_plist_add_chunk(&l, &c) == 0,
           "the indexer wrote %s's chunk with a conversation bound", term);
   cs_cbound b = c.cb;
-  b.c = 1;
-  if (own_part) {
+  if (how == FAR_TOO_LOW) b.c = 1;
+  if (how == NO_TITLE_AVG) {
+    REQUIRE(b.avg[CS_DOC_TITLE] != 0, "%s's chunk %d records the titles' average", term, nth);
+    b.avg[CS_DOC_TITLE] = 0;
+  }
+  if (how == OWN_PART) {
     uint8_t kind[CS_CHUNK_DOCS];
     uint32_t conv[CS_CHUNK_DOCS];
     for (uint32_t i = 0; i < c.n; i++) {
@@ -90,6 +103,22 @@ static void rebound(const char *index, const char *term, int own_part) {
   free(buf);
   cs_plist_free(&l);
   cs_store_close(s);
+}
+
+/* Conversation id of person 1 (title or NULL) with n turns saying text,
+ * from turn `from` on strong instead. */
+static void insert_turns(PGconn *c, int id, const char *title, int n, const char *text, int from,
+                         const char *strong) {
+  char sql[32768];
+  int m = snprintf(sql, sizeof sql,
+                   "INSERT INTO conversations (id, patient_id, owner_id, title) VALUES "
+                   "(%d, 1, 1, %s%s%s);"
+                   "INSERT INTO segments VALUES ",
+                   id, title ? "'" : "", title ? title : "NULL", title ? "'" : "");
+  for (int t = 0; t < n; t++)
+    m += snprintf(sql + m, sizeof sql - (size_t)m, "%s(%d, %d, 'a', 'other', %d, %d, '%s')",
+                  t ? "," : "", id, t, t, t + 1, t < from ? text : strong);
+  th_sql(c, sql);
 }
 
 /* edit() of conversation conv's first passage block (key: its key). */
@@ -183,29 +212,17 @@ int main(void) {
             "(8, 0, 'a', 'other', 0, 1, 'el niño come pan'),"
             "(9, 0, 'a', 'other', 0, 1, 'año de cosecha')");
   /* A conversation saying "mandarina" in 200 turns, three times in each
-   * of its last ten: its documents of the term span two chunks. */
-  char sql[32768];
-  int n = snprintf(sql, sizeof sql,
-                   "INSERT INTO conversations (id, patient_id, owner_id) VALUES (10, 1, 1);"
-                   "INSERT INTO segments VALUES ");
-  for (int t = 0; t < 200; t++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(10, %d, 'a', 'other', %d, %d, '%s')",
-                  t ? "," : "", t, t, t + 1,
-                  t < 190 ? "mandarina pelada hoy" : "mandarina mandarina mandarina");
-  th_sql(c, sql);
+   * of its last ten: its documents of the term span two chunks. And one
+   * whose title says "naranja" too, in 200 turns after it. */
+  insert_turns(c, 10, NULL, 200, "mandarina pelada hoy", 190, "mandarina mandarina mandarina");
+  insert_turns(c, 12, "Naranjas", 200, "naranja pelada hoy", 200, NULL);
   const char *once[] = {"run", "--pg", pg, "--index", index, "--once", NULL};
   const char *verify[] = {"verify", "--pg", pg, "--index", index, NULL};
   REQUIRE(th_indexer(once) == 0, "run failed");
   /* A second commit: another conversation saying it, whose documents
    * join the word's last chunk (the first one's last 72): that chunk's
    * bound must still hold the first conversation whole. */
-  n = snprintf(sql, sizeof sql,
-               "INSERT INTO conversations (id, patient_id, owner_id) VALUES (11, 1, 1);"
-               "INSERT INTO segments VALUES ");
-  for (int t = 0; t < 20; t++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(11, %d, 'a', 'other', %d, %d, '%s')",
-                  t ? "," : "", t, t, t + 1, "mandarina pelada hoy");
-  th_sql(c, sql);
+  insert_turns(c, 11, NULL, 20, "mandarina pelada hoy", 20, NULL);
   REQUIRE(th_indexer(once) == 0, "the second run failed");
   REQUIRE(th_indexer(verify) == 0, "verify passes before the damage");
 
@@ -219,8 +236,9 @@ int main(void) {
   th_index_damage(index, CS_T_POST, key, klen, NULL, 0);
   cs_key_u64(key, 2); /* the person whose name analysts must not see */
   th_index_damage(index, CS_T_PATIENT, key, 8, bad_record, sizeof bad_record);
-  rebound(index, "alquil", 0);
-  rebound(index, "mandarin", 1);
+  rebound(index, "alquil", 0, FAR_TOO_LOW);
+  rebound(index, "mandarin", 0, OWN_PART);
+  rebound(index, "naranj", 1, NO_TITLE_AVG);
   cs_key_u64(key, 6);
   th_index_not_utf8(index, CS_T_CONV, key, 8, "Huerto");
   cs_key_turn(key, 7, 0); /* the block of both turns: the second one's text */
@@ -352,6 +370,9 @@ int main(void) {
             th_log_count("over its 2 chunks, one of them bounds it by") == 1 &&
             th_log_count("term 'mandarin': the chunk from docid") == 0,
         "verify names the chunk that bounds a conversation across chunks by its own part only");
+  CHECK(th_log_count("term 'naranj': the conversation from docid") == 1 &&
+            th_log_count("has documents of a kind one of its 2 chunks' bounds omits") == 1,
+        "verify names the chunk whose bound leaves out the average of its conversation's title");
   PQfinish(c);
   return th_done();
 }
