@@ -137,8 +137,8 @@ static void cbound_max(cs_cbound *into, const cs_cbound *x) {
  * included: a put writes a conversation's documents in one batch, so its
  * documents of l are all it has (no flush comes between a put's first
  * document and its end; were one to, the put's conversation would get no
- * bound: range_cbound). *memo holds the run of the last conversation of
- * the chunk before (write_chunks). */
+ * bound: range_cbound). *memo holds a run of a chunk before, usually
+ * its last conversation's (write_chunks; any whole run will do). */
 static const cs_cbound *chunk_cbound(cs_writer *w, const cs_plist *l, uint32_t from, uint32_t count,
                                      uint32_t n_old, const cs_cbound *old, conv_run *memo,
                                      cs_cbound *out) {

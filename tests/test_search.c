@@ -1192,7 +1192,7 @@ static void write_sittings(const char *tmp, const char *name, int from, int to, 
         tf = t == 0 || t >= 198 ? 3 : 1;
       else
         tf = t == 7 ? 3 : 1;
-      const char *word = k >= 12 && k != 32 && t % 5 == 4 && t != 7 ? "zorzalito" : "zorzal";
+      const char *word = k >= 12 && k != 32 && t % 5 == 4 ? "zorzalito" : "zorzal";
       fprintf(f, "turn %d other - - Voz |", t);
       for (int w = 0; w < 4; w++)
         fprintf(f, " %s", w < tf ? word : "relleno");
