@@ -1159,17 +1159,6 @@ static void test_variant_bounds(const char *tmp) {
   }
 }
 
-/* A frequent word in long conversations (CS__LONG_CONV), each holding it
- * in 200 turns, so across two chunks or more: the chunk a conversation's
- * documents begin in bounds its whole score (cbound.h, format 12), and a
- * conversation that cannot make the page is not scored, where the sum of
- * its chunks' bounds let it through. Twelve sittings say it three times in
- * one turn and twice in another (the page's threshold), twenty after them
- * three times in one turn only (ruled out), and the last three times in its
- * first turn and its last two (the best). Its first turn is in another chunk
- * than its last two: bounded by its first chunk's part, as each chunk was
- * before, it would be ruled out, and the page would lack its best sitting.
- * Admin caller: the averages the bounds were made with. */
 /* Writes sittings [from, to) of test_whole_conv_bounds (ids 13000 + c) in
  * batch file `name`, after deleting `del` (0: none): 200 turns each; those
  * whose c % 40 is below 12 say the word three times in one turn and twice in
@@ -1179,11 +1168,11 @@ static void test_variant_bounds(const char *tmp) {
 static void write_sittings(const char *tmp, const char *name, int from, int to, int del) {
   char path[PATH_MAX];
   FILE *f = corpus_create(path, tmp, "%s", name);
-  if (from == 0) fprintf(f, "patient 14 409 Persona de los zorzales\n");
+  if (from == 0) fprintf(f, "patient 15 409 Persona de los pinzones\n");
   if (del) fprintf(f, "delete %d\n", del);
   for (int c = from; c < to; c++) {
     int k = c % 40;
-    fprintf(f, "conv %d 14 409 2015-02-10 | |\n", 13000 + c);
+    fprintf(f, "conv %d 15 409 2015-02-10 | |\n", 13000 + c);
     for (int t = 0; t < 200; t++) {
       int tf = 1;
       if (k < 12)
