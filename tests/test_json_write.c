@@ -145,7 +145,9 @@ int main(void) {
                                     "\xf5\x80\x80\x80",
                                     "\xc3\x28",
                                     "\xc3\xc3",
-                                    "a\xc3\xff"};
+                                    "a\xc3\xff",
+                                    "\xc3\xb1\xc3", /* after a valid sequence, in one run */
+                                    "ni\xc3\xb1o \xed\xa0\x80"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     json_t *a = json_array();
     json_array_append_new(a, json_stringn_nocheck(bad[i], strlen(bad[i])));

@@ -50,24 +50,25 @@ void cs_jtext_string(cs_jtext *o, const char *str, size_t len) {
   if (len <= 4096 && grow(o, 2 + 6 * len)) return;
   cs_jtext_c(o, '"');
   while (s < end && !o->err) {
+    /* A run goes on over valid multi-byte sequences (Spanish text has an
+     * accented letter every few words): copied at once up to the next
+     * escape. jansson's rules: no overlong forms, surrogates or code
+     * points past U+10FFFF. */
     const unsigned char *run = s;
-    while (s < end && !stop[*s])
-      s++;
-    if (s > run) cs_jtext_raw(o, run, (size_t)(s - run));
-    if (s == end) break;
-    unsigned c = *s;
-    if (c >= 0x80) {
-      /* jansson's rules: no overlong forms, surrogates or code points
-       * past U+10FFFF. */
+    for (;;) {
+      while (s < end && !stop[*s])
+        s++;
+      if (s == end || *s < 0x80) break;
       size_t k = cs_utf8_char_len((const char *)s, (size_t)(end - s));
       if (!k) {
         o->err = CS_JTEXT_BAD_UTF8;
         return;
       }
-      cs_jtext_raw(o, s, k);
       s += k;
-      continue;
     }
+    if (s > run) cs_jtext_raw(o, run, (size_t)(s - run));
+    if (s == end) break;
+    unsigned c = *s;
     char esc[6] = {'\\', 0};
     size_t k = 2;
     switch (c) {
