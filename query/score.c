@@ -333,6 +333,7 @@ typedef struct taat_doc {
   double lbest; /* the current clause's best variant (several variants) */
   uint64_t occ, most, lo;
   uint32_t matched;
+  uint64_t leaves; /* the clauses met, by leaf index (read when there are <= 64) */
 } taat_doc;
 
 /* taat_window for a single cursor (one word, one variant): no accumulators,
@@ -387,7 +388,8 @@ static void taat_one(xsearch *s, const xrange *R, xhit *h, uint32_t hi, uint64_t
  * so that a window costs its documents, not its span. Mask bits and exact
  * tiers are the variants' with a document scored, as score_doc's. Then,
  * in docid order, proximity where two clauses met and it can matter (the
- * cursors moved to the document and score_doc's positions), cs__keep_top3 and
+ * cursors moved to the document, the positions of the clauses the window
+ * met there), cs__keep_top3 and
  * the snippets, as document-at-a-time. Leaves the cursors at lo or after
  * (the caller moves them to hi). */
 static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32_t lo, uint32_t hi,
@@ -411,6 +413,7 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
     const xleaf *l = &x->leaves[li];
     unsigned fields = l->fields;
     int many = b - a > 1, exact = 0;
+    uint64_t lbit = 1ull << (li & 63);
     if (many) memset(lmet, 0, nw * sizeof *lmet);
     for (uint32_t c = a; c < b; c++) {
       xvar *v = &x->vars[x->act[c]];
@@ -440,11 +443,13 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
             t->sum = sc;
             t->matched = 1;
             t->occ = t->most = tf[j];
+            t->leaves = lbit;
           } else {
             t->sum += sc;
             t->matched++;
             t->occ += tf[j];
             if (tf[j] > t->most) t->most = tf[j];
+            t->leaves |= lbit;
           }
         }
       }
@@ -465,11 +470,13 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
           t->sum = t->lbest;
           t->matched = 1;
           t->occ = t->most = t->lo;
+          t->leaves = lbit;
         } else {
           t->sum += t->lbest;
           t->matched++;
           t->occ += t->lo;
           if (t->lo > t->most) t->most = t->lo;
+          t->leaves |= lbit;
         }
       }
     }
@@ -485,9 +492,18 @@ static int taat_window(xsearch *s, const xrange *R, xhit *h, uint32_t na, uint32
           prox_can_matter(h, top, kind, doc + cs__prox_bound(x->prox_scale, t->occ, t->most))) {
         for (uint32_t a = 0; a < na; a++)
           var_geq(&x->vars[x->act[a]], d);
-        int matched;
-        uint64_t occ, most;
-        score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most, 0);
+        if (x->nleaves <= 64) {
+          /* The clauses met, for doc_proximity: the window already set
+           * the mask bits and exact tiers score_doc would. */
+          for (uint32_t a = 0; a < na; a++) {
+            uint32_t li = x->vars[x->act[a]].leaf;
+            x->leaf_score[li] = (double)((t->leaves >> li) & 1);
+          }
+        } else {
+          int matched;
+          uint64_t occ, most;
+          score_doc(x, na, d, kind, mask, exact_leaves, &matched, &occ, &most, 0);
+        }
         double bonus;
         int rc = doc_proximity(x, na, d, &bonus);
         if (rc) return rc;
