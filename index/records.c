@@ -464,7 +464,7 @@ int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
     uint64_t nm = cs_rd_varint(&r);
     s->nremoved = cs_rd_u32(&r);
     uint64_t len = cs_rd_varint(&r);
-    if (r.err || nm >> 1 > CS_OCHANGES_MAX || len > (uint64_t)(r.end - r.p)) return CS_ECORRUPT;
+    if (r.err || nm >> 1 > CS_GCHANGES_MAX || len > (uint64_t)(r.end - r.p)) return CS_ECORRUPT;
     s->nchanges = (uint32_t)(nm >> 1);
     s->many = nm & 1;
     s->changes = r.p;

@@ -219,15 +219,20 @@ typedef struct cs_stats {
    * that writes any of that owner's entries in CS_T_OLEX, CS_T_OWORDS or
    * CS_T_OSTATS (0: none known; records written before it had none). Two
    * snapshots where it is the same hold the same per-owner statistics for
-   * that owner: copies made from one serve the other. */
+   * that owner: copies made from one serve the other. The collection's
+   * record (META stats) has one too, drawn anew by every commit, with its
+   * list below of the keys of CS_T_WORDS and CS_T_LEX it added (records
+   * written before had none). */
   uint64_t version;
   /* An owner's record: the version the commit replaced (0: not known), and
    * the keys of the owner's CS_T_OWORDS and CS_T_OLEX entries that commit
-   * added (past the owner's 8 bytes; not those whose df alone changed):
+   * added (past the owner's 8 bytes; not those whose df alone changed;
+   * the collection's record: its keys whole, a change's table byte 0 for
+   * CS_T_WORDS and 1 for CS_T_LEX):
    * `nchanges` of them in changes[0..changes_len), read with
    * cs_ochanges_each; and how many it removed, `nremoved` (their keys are
    * not kept: an erased person's words leave the files); or `many`: more
-   * than CS_OCHANGES_MAX added, or not known
+   * than CS_OCHANGES_MAX (CS_GCHANGES_MAX) added, or not known
    * (a damaged block dropped or counted again; a commit adding or removing
    * more keys than the writer notes, e.g. a bulk load; memory short). Terms
    * of passages (CS_PASSAGE_PREFIX), which no expansion reaches, are not
@@ -242,8 +247,12 @@ typedef struct cs_stats {
   size_t changes_len;
 } cs_stats;
 
-/* Keys an owner's record lists at most (else `many`). */
+/* Keys an owner's record lists at most (else `many`); the collection's
+ * record (META stats), which every commit writes: a conversation of new
+ * words adds more than an owner's few, and with `many` nothing its
+ * callers' expansions made passes on. */
 #define CS_OCHANGES_MAX 64
+#define CS_GCHANGES_MAX 1024
 
 /* Calls fn for each key of s's changes: lex 1 for CS_T_OLEX, 0 for
  * CS_T_OWORDS. Returns CS_ECORRUPT when the list is damaged (fn may have

@@ -126,6 +126,8 @@ int cs_writer_begin(cs_writer *w) {
   rc = cs_get(w->txn, CS_T_META, sl("stats", 5), &v);
   if (rc == 0)
     rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &w->stats), CS_T_META, sl("stats", 5));
+  w->stats.changes = NULL; /* (into the page read; its version is what put_stats needs) */
+  w->stats.changes_len = 0;
   if (rc == CS_ECORRUPT) rc = cs__wr_heal_stats(w); /* rewritten at commit */
   if (rc == CS_ENOTFOUND) rc = 0;
   w->mirror = cs_get(w->txn, CS_T_META, sl("mirror", 6), &v) == 0;
@@ -187,12 +189,32 @@ size_t cs_writer_largest_commit(const cs_writer *w) {
   return w->largest_commit;
 }
 
+static uint64_t fresh_version(void);
+
 /* The statistics, and beside them (META "docids", be32) the next docid
  * again: if the statistics are damaged, the heal goes past it (no docid is
- * handed out twice: writer_heal.c). */
+ * handed out twice: writer_heal.c). They get a new version and the list of
+ * the keys of CS_T_WORDS and CS_T_LEX this commit added
+ * (writer_ochanges.c), as an owner's record gets its own (stamp_owners):
+ * the query server passes on the expansions of the callers who read the
+ * collection's statistics (records.h, expmemo.h). */
 static int put_stats(cs_writer *w) {
+  cs_buf changes;
+  cs_buf_init(&changes);
+  uint32_t nc, nr;
+  uint8_t many;
+  cs__wr_ochanges_of(w, CS__OCHG_GLOBAL, &changes, &nc, &nr, &many);
+  cs_stats st = w->stats;
+  st.prev_version = w->stats.version;
+  st.version = w->stats.version = fresh_version();
+  st.changes = changes.p;
+  st.changes_len = changes.len;
+  st.nchanges = nc;
+  st.nremoved = nr;
+  st.many = many;
   cs_buf_reset(&w->buf);
-  cs_stats_encode(&w->buf, &w->stats);
+  cs_stats_encode(&w->buf, &st);
+  cs_buf_free(&changes);
   int rc = cs__wr_put_buf(w, CS_T_META, "stats", 5, &w->buf);
   uint8_t next[4];
   cs_be32_put(next, w->stats.next_docid);

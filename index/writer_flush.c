@@ -38,18 +38,24 @@ int cs__wr_lex_add(cs_writer *w, const char *term, size_t len, int64_t ddf, int6
   cs_lex x = {0, 0};
   int rc = cs__wr_get_at(w, w->lexc, CS_T_LEX, sl(term, len), &v);
   if (rc == 0) rc = cs_corrupt_rc(cs_lex_decode(v.data, v.len, &x), CS_T_LEX, sl(term, len));
+  /* A key new to the table, or one no reader could read before (damaged),
+   * is listed for the query server's expansions (writer_ochanges.c). */
+  int listed = rc == CS_ENOTFOUND;
   /* Damaged (reported): counted again from the postings, which already
    * hold this change. */
   if (rc == CS_ECORRUPT) {
     rc = cs__wr_heal_lex(w, term, len, &x);
     ddf = dcf = 0;
+    listed = 1;
   }
   if (rc && rc != CS_ENOTFOUND) return rc;
   int64_t df = (int64_t)x.df + ddf, cf = (int64_t)x.cf + dcf;
   if (df <= 0) {
     rc = cs_del(w->txn, CS_T_LEX, sl(term, len));
+    if (rc == 0) cs__wr_gchange(w, CS_T_LEX, term, len, 1);
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
+  if (listed) cs__wr_gchange(w, CS_T_LEX, term, len, 0);
   x.df = (uint64_t)df;
   x.cf = cf > 0 ? (uint64_t)cf : 0;
   cs_buf_reset(&w->buf2);
@@ -267,12 +273,14 @@ int cs__wr_word_add(cs_writer *w, const char *key, size_t len, int64_t ddf, cons
   cs_slice v;
   cs_word x = {0, {stem, strlen(stem)}};
   int rc = cs__wr_get_at(w, w->wordc, tbl, sl(key, len), &v);
+  int listed = rc == CS_ENOTFOUND; /* as cs__wr_lex_add's */
   if (rc == 0) {
     cs_word old;
     rc = cs_corrupt_rc(cs_word_decode(v.data, v.len, &old), tbl, sl(key, len));
     /* Damaged (reported): counts from this change on (the words of the
      * texts cannot be known without analyzing them all: a reindex does). */
     x.df = rc ? 0 : old.df;
+    listed = rc != 0;
     rc = 0;
   } else if (rc != CS_ENOTFOUND) {
     return rc;
@@ -280,8 +288,10 @@ int cs__wr_word_add(cs_writer *w, const char *key, size_t len, int64_t ddf, cons
   int64_t df = (int64_t)x.df + ddf;
   if (df <= 0) {
     rc = cs_del(w->txn, tbl, sl(key, len));
+    if (rc == 0) cs__wr_gchange(w, tbl, key, len, 1);
     return rc == CS_ENOTFOUND ? 0 : rc;
   }
+  if (listed) cs__wr_gchange(w, tbl, key, len, 0);
   x.df = (uint64_t)df;
   cs_buf_reset(&w->buf2);
   cs_word_encode(&w->buf2, &x);

@@ -4,7 +4,9 @@
  * CS_T_OWORDS or CS_T_OLEX, and counts each it drops (never kept: an erased
  * person's words must leave the files), and each owner whose damaged
  * block it dropped or counted again ("many": not known); at commit every
- * owner's record gets its own list (writer.c, stamp_owners). A commit that
+ * owner's record gets its own list (writer.c, stamp_owners). The
+ * collection's word and term tables (CS_T_WORDS, CS_T_LEX) have theirs
+ * too, under CS__OCHG_GLOBAL, in META stats (writer.c, put_stats). A commit that
  * notes more than CS__OCHG_NOTED keys (a bulk load) lists none: every
  * owner it touched gets "many"; so does one whose damaged entries belong to
  * no owner it can name.
@@ -56,6 +58,18 @@ void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len, in
     note(w, cs_be64_get(key), t == CS_T_OLEX ? K_TERM : K_WORD, key + 8, len - 8);
 }
 
+void cs__wr_gchange(cs_writer *w, cs_table t, const char *key, size_t len, int removed) {
+  if (len == 0 || len > CS_TERM_MAX + 2) { /* (never written: not listed, so not known) */
+    note(w, CS__OCHG_GLOBAL, K_MANY, NULL, 0);
+    return;
+  }
+  if (t == CS_T_LEX && key[0] == CS_PASSAGE_PREFIX) return;
+  if (removed)
+    note(w, CS__OCHG_GLOBAL, K_REMOVED, NULL, 0);
+  else
+    note(w, CS__OCHG_GLOBAL, t == CS_T_LEX ? K_TERM : K_WORD, (const uint8_t *)key, len);
+}
+
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner) {
   note(w, owner, K_MANY, NULL, 0);
 }
@@ -95,7 +109,7 @@ void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, 
       if (*removed < UINT32_MAX) ++*removed;
       continue;
     }
-    if (e->kind == K_MANY || *n >= CS_OCHANGES_MAX) {
+    if (e->kind == K_MANY || *n >= (owner == CS__OCHG_GLOBAL ? CS_GCHANGES_MAX : CS_OCHANGES_MAX)) {
       cs_buf_reset(out);
       *n = *removed = 0;
       *many = 1;

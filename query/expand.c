@@ -687,7 +687,7 @@ int cs__expand(const cs__tstats *ts, const cs__qword *w, int prefix, int edits, 
   cs__expkey mk = {(uint8_t)ts->own, ts->owner, w, (uint8_t)prefix, (uint8_t)edits, cap};
   /* What the walks find, kept with the expansion; or, from an expansion
    * made at the owner's version before, what they found then. */
-  cs__recipe recipe, *rec = memo && ts->own && ts->version ? &recipe : NULL;
+  cs__recipe recipe, *rec = memo && ts->version ? &recipe : NULL;
   int found = memo ? cs__expmemo_find(memo, &mk, out, n, rec) : 0;
   if (found == 1) goto synonyms;
   int again = found == 2 && rec; /* look the keys found up rather than walk */

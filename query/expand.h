@@ -40,12 +40,12 @@ typedef struct cs__variant {
 } cs__variant;
 
 /* What the typo walks of one expansion found, kept beside it (expmemo.h):
- * the keys within the walks' reach, so that at an owner's next version,
- * when no key the commit added reaches them (records.h), the expansion is
- * made again by looking those keys up instead of walking (one of them
- * removed since: walking after all).
+ * the keys within the walks' reach, so that at the scope's next version
+ * (an owner's, or the collection's), when no key the commit added reaches
+ * them (records.h), the expansion is made again by looking those keys up
+ * instead of walking (one of them removed since: walking after all).
  * Each key: u8 (1 << 7: a stem of the terms walk | its distance), u8
- * length, its bytes (past the owner's 8). */
+ * length, its bytes (an owner's: past the owner's 8). */
 #define CS__RECIPE_BYTES 1024
 typedef struct cs__recipe {
   uint8_t ok;             /* complete: the walks ended within their bounds, every key fit */
@@ -55,7 +55,8 @@ typedef struct cs__recipe {
   uint8_t bytes[CS__RECIPE_BYTES];
 } cs__recipe;
 
-/* Whether key[0..len) of the scope's CS_T_OLEX (lex) or CS_T_OWORDS, added,
+/* Whether key[0..len) of the scope's CS_T_OLEX / CS_T_LEX (lex) or
+ * CS_T_OWORDS / CS_T_WORDS, added,
  * may change what the typo walks of word w with `edits` find. */
 int cs__recipe_reached(const cs__qword *w, int edits, int lex, const char *key, size_t len);
 /* Counts `changes` more keys added or removed since r's walks; returns

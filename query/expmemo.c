@@ -70,16 +70,17 @@ static void memo_free(cs__snapobj *o) {
   free(m);
 }
 
-/* The keys an owner's commit added (records.h). */
+/* The keys a commit added to an owner's or the collection's tables
+ * (records.h). */
 typedef struct changes {
   uint32_t n;
-  uint8_t lex[CS_OCHANGES_MAX], len[CS_OCHANGES_MAX];
-  const char *key[CS_OCHANGES_MAX];
+  uint8_t lex[CS_GCHANGES_MAX], len[CS_GCHANGES_MAX];
+  const char *key[CS_GCHANGES_MAX];
 } changes;
 
 static int change_add(void *ctx, int lex, const char *key, size_t len) {
   changes *c = ctx;
-  if (c->n >= CS_OCHANGES_MAX) return CS_ECORRUPT;
+  if (c->n >= CS_GCHANGES_MAX) return CS_ECORRUPT;
   c->lex[c->n] = (uint8_t)lex;
   c->len[c->n] = (uint8_t)len;
   c->key[c->n++] = key;
@@ -111,23 +112,30 @@ static int carries(entry *e, const changes *ch, uint32_t removed) {
 
 /* Passes the entries of prev, the owner's table at the version before
  * the one r reads, whose recipes no key the commit in between added
- * reaches (its record, records.h), on to m as recipes. */
-static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, uint64_t owner) {
+ * reaches (its record, records.h), on to m as recipes. own 0: the
+ * collection's table, its record META stats. */
+static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, int own, uint64_t owner) {
   cs_stats st;
-  if (cs_reader_owner_stats(r, owner, &st) || !st.prev_version ||
-      st.prev_version != prev->o.version || st.many)
-    return;
-  changes ch = {0};
-  if (cs_ochanges_each(&st, change_add, &ch)) {
+  int rc = own ? cs_reader_owner_stats(r, owner, &st) : cs_reader_stats(r, &st);
+  if (rc || !st.prev_version || st.prev_version != prev->o.version || st.many) return;
+  changes *ch = calloc(1, sizeof *ch);
+  if (!ch) return;
+  if (cs_ochanges_each(&st, change_add, ch)) { /* reported; nothing carried */
+    free(ch);
     uint8_t key[8];
     cs_be64_put(key, owner);
-    cs_corrupt(CS_T_OSTATS, (cs_slice){key, 8}); /* reported; nothing carried */
+    if (own)
+      cs_corrupt(CS_T_OSTATS, (cs_slice){key, 8});
+    else
+      cs_corrupt(CS_T_META, (cs_slice){"stats", 5});
     return;
   }
   pthread_mutex_lock(&prev->lock);
   for (size_t i = 0; i < MEMO_BUCKETS; i++) {
     for (const entry *e = prev->b[i]; e; e = e->next) {
-      if (!e->has_rec) continue;
+      /* (An owner's entry in the collection's table, where an owner not
+       * kept makes its expansions, depends on its own record: not this.) */
+      if (!e->has_rec || e->own != (uint8_t)own) continue;
       size_t size = entry_size(0, e->rlen);
       if (m->bytes + size > m->cap) goto done;
       entry *x = malloc(size);
@@ -136,7 +144,7 @@ static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, uint64_t owne
       memcpy(&x->v[0], (const uint8_t *)&e->v[e->n], e->rlen);
       x->n = 0;
       x->stale = 1;
-      if (!carries(x, &ch, st.nremoved)) {
+      if (!carries(x, ch, st.nremoved)) {
         free(x);
         continue;
       }
@@ -147,6 +155,7 @@ static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, uint64_t owne
   }
 done:
   pthread_mutex_unlock(&prev->lock);
+  free(ch);
 }
 
 static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
@@ -157,19 +166,26 @@ static int memo_build(cs_reader *r, int slot, uint64_t owner, cs__snapobj *prev,
   m->o.free = memo_free;
   m->owner = slot == CS__SC_OMEMO;
   m->cap = m->owner ? OWNER_MEMO_BYTES : MEMO_BYTES;
-  if (m->owner && prev) carry(m, (cs__expmemo *)prev, r, owner);
+  if (prev) carry(m, (cs__expmemo *)prev, r, m->owner, owner);
   *out = &m->o;
   return 0;
 }
 
 cs__expmemo *cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts) {
-  if (!ts->own) return (cs__expmemo *)cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build);
+  /* The collection's: as long as its version does (a new one each commit,
+   * with what passes on from the one before). */
+  if (!ts->own)
+    return (cs__expmemo *)cs__snapcache_obtain_owner(c, ts->r, CS__SC_MEMO, 0, ts->version,
+                                                     memo_build);
   /* An owner's expansions read its statistics alone (tstats.h): they hold
    * as long as its version does. */
   cs__snapobj *o =
       cs__snapcache_obtain_owner(c, ts->r, CS__SC_OMEMO, ts->owner, ts->version, memo_build);
-  /* Not kept (more owners at work than tables): the snapshot's table. */
-  if (!o) o = cs__snapcache_obtain(c, ts->r, CS__SC_MEMO, 0, memo_build);
+  /* Not kept (more owners at work than tables): the collection's table. */
+  cs_stats st;
+  if (!o)
+    o = cs__snapcache_obtain_owner(c, ts->r, CS__SC_MEMO, 0,
+                                   cs_reader_stats(ts->r, &st) ? 0 : st.version, memo_build);
   return (cs__expmemo *)o;
 }
 
@@ -233,7 +249,7 @@ void cs__expmemo_put(cs__expmemo *m, const cs__expkey *k, const cs__variant *out
                      const cs__recipe *rec) {
   const cs__qword *w = k->w;
   if (w->term_len > CS_TERM_MAX || w->word_len > CS_TERM_MAX) return;
-  int keep = m->owner && rec && rec->ok;
+  int keep = rec && rec->ok;
   size_t size = entry_size(n, keep ? rec->len : 0);
   entry *e = malloc(size);
   if (!e) return;

@@ -115,11 +115,12 @@ static int part_of(int kind) {
 
 /* A search that does not get a portal caller's people and conversations
  * from the cache reads them itself, at the same cost: they are made
- * whenever asked, not within a budget; so is an owner's table of
- * expansions (empty when made, or holding what passes on from the owner's
- * version before: expmemo.h). */
+ * whenever asked, not within a budget; so is a table of expansions, an
+ * owner's or the collection's (empty when made, or holding what passes on
+ * from the version before: expmemo.h; made later, it would find a version
+ * skipped, and nothing passes on then). */
 static int limited(int kind) {
-  return kind != CS__SC_OWNED && kind != CS__SC_OMEMO;
+  return kind != CS__SC_OWNED && kind != CS__SC_OMEMO && kind != CS__SC_MEMO;
 }
 
 /* The slot of (kind, owner), taking a free or the least recently used one
@@ -188,7 +189,7 @@ cs__snapobj *cs__snapcache_obtain(cs__snapcache *c, cs_reader *r, int i, uint64_
 cs__snapobj *cs__snapcache_obtain_owner(cs__snapcache *c, cs_reader *r, int i, uint64_t owner,
                                         uint64_t version, cs__snap_build make) {
   if (!c || i < 0 || i >= CS__SC_SLOTS) return NULL;
-  if (!owner_kind(i)) version = 0;
+  if (!owner_kind(i) && i != CS__SC_MEMO) version = 0; /* (the collection's expansions have one) */
   uint64_t snap = cs_reader_snapshot(r);
   int64_t t0 = cs_clock_ns(CLOCK_MONOTONIC);
   pthread_mutex_lock(&c->lock);

@@ -14,8 +14,11 @@
  * going, and all owners' objects of one kind together take at most about a
  * hundredth of a core (so that more active owners than that make the views
  * read the index, not the copies be made again and again). Not the people
- * and conversations nor the expansions: a search not given them reads them
- * at the same cost, so they are made whenever asked. The owners' copies of
+ * and conversations nor the expansions (an owner's or the collection's): a
+ * search not given them reads them at the same cost, so they are made
+ * whenever asked. The collection's expansions serve every snapshot of the
+ * collection's version (META stats: a new one each commit), as an owner's
+ * do of the owner's. The owners' copies of
  * their words and terms kept also hold at most a number of bytes together
  * (cs__snapcache_set_owner_cap). An owner's part of
  * the tables and its expansions depend on its per-owner statistics alone:
@@ -39,7 +42,8 @@
 /* Something read from one snapshot and kept for the views on it. */
 typedef struct cs__snapobj {
   uint64_t snap;    /* cs_reader_snapshot of the view it was read from */
-  uint64_t version; /* owner slots: the owner's version then (records.h), 0: none */
+  uint64_t version; /* owner slots: the owner's version then (records.h), 0: none;
+                     * the collection's expansions (CS__SC_MEMO): META stats' */
   size_t bytes;     /* what it holds, for the owner copies' cap (0: not counted) */
   int refs;         /* under the cache's lock */
   void (*free)(struct cs__snapobj *);
@@ -55,7 +59,7 @@ enum {
   CS__SC_OLEX,
   CS__SC_OWNED,
   CS__SC_NAMES,
-  CS__SC_MEMO,
+  CS__SC_MEMO,  /* the collection's expansions (versioned: expmemo.h) */
   CS__SC_OMEMO, /* one owner's expansions (expmemo.h) */
   CS__SC_SLOTS
 };

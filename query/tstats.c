@@ -14,6 +14,8 @@ void cs__tstats_init(cs__tstats *ts, cs_reader *r, const cs_caller *c) {
   ts->owner = ts->own ? c->employee_id : 0;
   ts->ost_rc = ts->own ? cs_reader_owner_stats(r, ts->owner, &ts->ost) : 0;
   ts->version = ts->own && ts->ost_rc == 0 ? ts->ost.version : 0;
+  cs_stats st;
+  if (!ts->own && cs_reader_stats(r, &st) == 0) ts->version = st.version;
 }
 
 int cs__ts_stats(const cs__tstats *ts, cs_stats *out) {

@@ -22,7 +22,8 @@ typedef struct cs__tstats {
   cs_reader *r;
   int own;          /* 1: one owner's statistics */
   uint64_t owner;   /* ... whose */
-  uint64_t version; /* ... their version in r's snapshot (records.h), 0: none */
+  uint64_t version; /* ... their version in r's snapshot (records.h), 0: none;
+                     * else the collection's (META stats) */
   cs_stats ost;     /* ... their statistics, read once (cs__ts_stats) */
   int ost_rc;       /* ... and how that read went */
 } cs__tstats;

@@ -1316,7 +1316,8 @@ static void owner_version(cs_store *s, uint64_t owner, uint64_t *version, uint32
 
 /* The changes owner's record lists (records.h), as "w:KEY t:KEY ..." (w:
  * a word of CS_T_OWORDS, t: a term of CS_T_OLEX), then "-N" for N keys
- * removed; its version before, and whether it says "many". */
+ * removed; its version before, and whether it says "many". Owner 0: the
+ * collection's record (META stats; CS_T_WORDS, CS_T_LEX). */
 static int change_str(void *ctx, int lex, const char *key, size_t len) {
   char *out = ctx;
   size_t n = strlen(out);
@@ -1335,7 +1336,8 @@ static int owner_changes_of(cs_store *s, uint64_t owner, char out[1024], uint64_
   *prev = *version = 0;
   if (cs_reader_open(s, &r)) return -1;
   int many = -1;
-  if (cs_reader_owner_stats(r, owner, &st) == 0 && cs_ochanges_each(&st, change_str, out) == 0) {
+  int rc = owner ? cs_reader_owner_stats(r, owner, &st) : cs_reader_stats(r, &st);
+  if (rc == 0 && cs_ochanges_each(&st, change_str, out) == 0) {
     if (st.nremoved) {
       size_t n = strlen(out);
       snprintf(out + n, 1024 - n, "%s-%u", n ? " " : "", st.nremoved);
@@ -1352,7 +1354,8 @@ static int owner_changes_of(cs_store *s, uint64_t owner, char out[1024], uint64_
  * and terms it added, how many it removed (not which: an erased person's
  * words must leave the files), and the version it replaced: not the words
  * whose counts alone moved, not another owner's; "many" past
- * CS_OCHANGES_MAX. A damaged list is refused. */
+ * CS_OCHANGES_MAX (the collection's record: CS_GCHANGES_MAX). A damaged list
+ * is refused. */
 static void owner_changes(void) {
   char cdir[300];
   snprintf(cdir, sizeof cdir, "%s-changes", dir);
@@ -1377,9 +1380,23 @@ static void owner_changes(void) {
         "an owner's first commit: no version before, nothing listed (%d, \"%s\")", many, got);
   const char *t3[] = {"la casa humedad"}; /* one word new to owner 10 */
   ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 101, 1, t3, 1) == 0 && cs_writer_commit(w) == 0;
+  uint64_t g1, g2, gp;
+  many = owner_changes_of(s, 0, got, &gp, &g1);
+  CHECK(ok && many == 0 && gp != 0 && g1 != gp && !strcmp(got, "t:humed w:humedad"),
+        "the collection's record lists the words and terms new to it: \"%s\"", got);
   many = owner_changes_of(s, 10, got, &prev, &v2);
   CHECK(ok && many == 0 && prev == v1 && v2 != v1 && !strcmp(got, "t:humed w:humedad"),
         "words and terms new to the owner are listed, not those counted again: \"%s\"", got);
+  ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 103, 1, t3, 1) == 0 && cs_writer_commit(w) == 0;
+  many = owner_changes_of(s, 0, got, &gp, &g2);
+  CHECK(ok && many == 0 && gp == g1 && g2 != g1 && !got[0],
+        "a commit of words the collection has: a new version of its record, nothing listed "
+        "(%d, \"%s\")",
+        many, got);
+  ok = ok && cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 103) == 0 &&
+       cs_writer_commit(w) == 0;
+  owner_changes_of(s, 10, got, &prev, &v2); /* (the owner's version after both) */
+  owner_changes_of(s, 0, got, &gp, &g1);
   owner_changes_of(s, 20, got, &prev, &b2);
   CHECK(b2 == b1, "another owner's record is not written");
   ok = ok && cs_writer_begin(w) == 0 && cs_writer_delete_conversation(w, 100) == 0 &&
@@ -1389,7 +1406,10 @@ static void owner_changes(void) {
         "the words and terms no document of the owner holds any more are counted, not listed: "
         "\"%s\"",
         got);
-  char text[4096];
+  many = owner_changes_of(s, 0, got, &gp, &g2);
+  CHECK(many == 0 && gp == g1 && !strcmp(got, "-2"),
+        "the collection's record counts the keys no document holds any more: \"%s\"", got);
+  static char text[16384];
   size_t n = 0;
   for (int i = 0; i < CS_OCHANGES_MAX + 1; i++)
     n += (size_t)snprintf(text + n, sizeof text - n, " zq%03d", i);
@@ -1398,6 +1418,16 @@ static void owner_changes(void) {
   many = owner_changes_of(s, 10, got, &prev, &v2);
   CHECK(ok && many == 1 && prev == v1 && !got[0],
         "more than %d: \"many\", none listed (%d, \"%.40s\")", CS_OCHANGES_MAX, many, got);
+  many = owner_changes_of(s, 0, got, &gp, &g1);
+  CHECK(many == 0 && gp == g2 && strstr(got, "t:zq000") && strstr(got, "t:zq064"),
+        "the collection's record lists more than an owner's (%d, \"%.60s\")", many, got);
+  n = 0;
+  for (int i = 0; i < CS_GCHANGES_MAX + 1; i++)
+    n += (size_t)snprintf(text + n, sizeof text - n, " zr%04d", i);
+  ok = ok && cs_writer_begin(w) == 0 && put_conv(w, 104, 1, t4, 1) == 0 && cs_writer_commit(w) == 0;
+  many = owner_changes_of(s, 0, got, &gp, &g2);
+  CHECK(ok && many == 1 && gp == g1 && !got[0],
+        "the collection's record past %d: \"many\" (%d, \"%.40s\")", CS_GCHANGES_MAX, many, got);
   cs_writer_close(w);
   cs_store_close(s);
   /* Damaged lists. */
@@ -1434,7 +1464,7 @@ static void owner_changes(void) {
   CHECK(cs_ochanges_each(&back, change_str, (got[0] = 0, got)) == CS_ECORRUPT,
         "an unknown table is damage");
   CHECK(cs_stats_decode(b.p, b.len - 1, &back) == CS_ECORRUPT, "a record cut short is damage");
-  st.nchanges = CS_OCHANGES_MAX + 1;
+  st.nchanges = CS_GCHANGES_MAX + 1;
   cs_buf_reset(&b);
   cs_stats_encode(&b, &st);
   CHECK(cs_stats_decode(b.p, b.len, &back) == CS_ECORRUPT, "more keys than a list holds is damage");
