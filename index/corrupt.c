@@ -235,7 +235,10 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   int rc = 0;
   switch (t) {
   case CS_T_META:
-    if (key.len == 5 && !memcmp(key.data, "stats", 5)) rc = cs_stats_decode(p, n, &u.stats);
+    if (key.len == 5 && !memcmp(key.data, "stats", 5)) {
+      rc = cs_stats_decode(p, n, &u.stats);
+      if (!rc) rc = cs_ochanges_each(&u.stats, no_change, NULL);
+    }
     if (key.len == 10 && !memcmp(key.data, "checkpoint", 10))
       rc = cs_checkpoint_decode(p, n, &u.checkpoint);
     if (key.len == 5 && !memcmp(key.data, "zdict", 5))
@@ -278,6 +281,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
     return cs_oblock_check(t, key, val);
   case CS_T_OSTATS:
     rc = cs_stats_decode(p, n, &u.stats);
+    if (!rc && u.stats.nchanges > CS_OCHANGES_MAX) rc = CS_ECORRUPT; /* (the collection's: more) */
     return rc ? rc : cs_ochanges_each(&u.stats, no_change, NULL);
   case CS_T_PCONV:
   case CS_T_OWNER:

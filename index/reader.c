@@ -57,11 +57,15 @@ int cs_reader_open(cs_store *s, cs_reader **out) {
     free(r);
     return rc;
   }
-  char want[64];
+  char want[64], old[64];
   int n = snprintf(want, sizeof want, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_VERSION);
+  int on = snprintf(old, sizeof old, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_UPGRADES);
   cs_slice v;
   rc = cs_get(r->txn, CS_T_META, sl("format", 6), &v);
-  if (rc == 0 && (v.len != (size_t)n || memcmp(v.data, want, v.len) != 0)) rc = CS_EVERSION;
+  /* (The format before: its writer has not opened it since; records.h.) */
+  if (rc == 0 && (v.len != (size_t)n || memcmp(v.data, want, v.len) != 0) &&
+      (v.len != (size_t)on || memcmp(v.data, old, v.len) != 0))
+    rc = CS_EVERSION;
   if (rc == CS_ENOTFOUND) rc = 0; /* a fresh index the writer has not initialized yet */
   if (rc) {
     cs_reader_close(r);
@@ -151,7 +155,11 @@ int cs_reader_owner_stats(cs_reader *r, uint64_t owner, cs_stats *out) {
   cs_slice v;
   int rc = cs_get(r->txn, CS_T_OSTATS, sl(key, 8), &v);
   if (rc == CS_ENOTFOUND) return 0;
-  if (!rc) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, out), CS_T_OSTATS, sl(key, 8));
+  if (!rc) {
+    rc = cs_stats_decode(v.data, v.len, out);
+    if (!rc && out->nchanges > CS_OCHANGES_MAX) rc = CS_ECORRUPT; /* (the collection's: more) */
+    rc = cs_corrupt_rc(rc, CS_T_OSTATS, sl(key, 8));
+  }
   return rc;
 }
 

@@ -17,9 +17,16 @@
 #define CS_RECORD_V1 1
 
 /* Index format, stored in META "format": magic + version. Readers refuse
- * any other version with a readable message. */
+ * any other version with a readable message, but for the one before
+ * (CS_FORMAT_UPGRADES): its layout is this one's, and a writer marks it
+ * with this version when it opens it. Format 13 lists the keys each
+ * commit adds to the collection's words and terms in META stats, which a
+ * format-12 binary would read as damage (more than 64), and whose
+ * versions an older writer would leave as they were while changing the
+ * tables: it must refuse the index. */
 #define CS_FORMAT_MAGIC "convsearch-index"
-#define CS_FORMAT_VERSION 12
+#define CS_FORMAT_VERSION 13
+#define CS_FORMAT_UPGRADES 12
 
 typedef struct cs_str {
   const char *p;

@@ -25,11 +25,15 @@
 static int stamp_unversioned(cs_writer *w);
 
 static int check_format(cs_writer *w) {
-  char want[64];
+  char want[64], old[64];
   int n = snprintf(want, sizeof want, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_VERSION);
+  int on = snprintf(old, sizeof old, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_UPGRADES);
   cs_slice v;
   int rc = cs_get(w->txn, CS_T_META, sl("format", 6), &v);
-  if (rc == CS_ENOTFOUND) return cs_put(w->txn, CS_T_META, sl("format", 6), sl(want, (size_t)n));
+  /* A fresh index, or one of the format before (the same layout):
+   * marked with this one, which older binaries refuse (records.h). */
+  if (rc == CS_ENOTFOUND || (rc == 0 && v.len == (size_t)on && !memcmp(v.data, old, v.len)))
+    return cs_put(w->txn, CS_T_META, sl("format", 6), sl(want, (size_t)n));
   if (rc) return rc;
   if (v.len != (size_t)n || memcmp(v.data, want, v.len) != 0) return CS_EVERSION;
   return 0;

@@ -101,8 +101,8 @@ struct cs_writer {
     uint32_t scap;
     uint32_t avg[CS_CB_KINDS]; /* during a flush: the averages the bounds use */
   } cb;
-  /* The per-owner keys this transaction added or removed (writer_ochanges.c),
-   * in the order noted. */
+  /* The per-owner keys this transaction added or removed, and the
+   * collection's (CS__OCHG_GLOBAL; writer_ochanges.c), in the order noted. */
   struct cs__ochg {
     struct cs__ochgent {
       uint64_t owner;

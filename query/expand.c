@@ -580,7 +580,8 @@ uint64_t cs__expand_replayed(void) {
 }
 
 /* The typo walks of word w made again from rec, the keys they found at
- * an earlier version of the owner: each looked up in the scope, its
+ * an earlier version of the scope (an owner's, the collection's): each
+ * looked up in the scope, its
  * match judged as the walk judged it. Returns 1 when a key is not there
  * any more (or cannot be read): walk instead. */
 static int replay(const cs__tstats *ts, const cs__qword *w, int edits, int known,

@@ -1,9 +1,9 @@
 /*
- * Term expansions remembered per snapshot (see expmemo.h): a chained hash
- * table under its own lock; entries are copied in and out whole. An
- * owner's entry keeps the recipe of its walks (expand.h) after its
- * variants; one passed on from the owner's version before has the recipe
- * alone (stale) until it is made again.
+ * Term expansions remembered per version of their scope (see expmemo.h):
+ * a chained hash table under its own lock; entries are copied in and out
+ * whole. An entry keeps the recipe of its walks (expand.h) after its
+ * variants; one passed on from the version before has the recipe alone
+ * (stale) until it is made again.
  */
 #include "expmemo.h"
 
@@ -41,7 +41,7 @@ struct cs__expmemo {
   pthread_mutex_t lock;
   entry *b[MEMO_BUCKETS];
   size_t bytes, cap;
-  int owner; /* one owner's table: recipes kept */
+  int owner; /* one owner's table (else the collection's) */
 };
 
 static size_t entry_size(uint32_t n, size_t rlen) {
@@ -94,7 +94,8 @@ static int change_add(void *ctx, int lex, const char *key, size_t len) {
 static int carries(entry *e, const changes *ch, uint32_t removed) {
   if (!e->has_rec) return 0;
   cs__recipe r = {.ok = 1, .visits = e->visits, .seeks = e->seeks, .changes = e->changes};
-  if (!cs__recipe_carry(&r, ch->n + removed)) return 0;
+  uint64_t n = (uint64_t)ch->n + removed;
+  if (!cs__recipe_carry(&r, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n)) return 0;
   e->changes = r.changes;
   cs__qword w;
   memset(&w, 0, sizeof w);
@@ -123,11 +124,12 @@ static void carry(cs__expmemo *m, cs__expmemo *prev, cs_reader *r, int own, uint
   if (cs_ochanges_each(&st, change_add, ch)) { /* reported; nothing carried */
     free(ch);
     uint8_t key[8];
-    cs_be64_put(key, owner);
-    if (own)
+    if (own) {
+      cs_be64_put(key, owner);
       cs_corrupt(CS_T_OSTATS, (cs_slice){key, 8});
-    else
+    } else {
       cs_corrupt(CS_T_META, (cs_slice){"stats", 5});
+    }
     return;
   }
   pthread_mutex_lock(&prev->lock);

@@ -3049,6 +3049,44 @@ static void test_expansion_carry(const char *tmp, int copies, int admin) {
   cs_engine_set_owner_cache(engine, CS_ENGINE_OWNER_CACHE_DEFAULT);
 }
 
+/* An owner whose expansions go to the collection's table (every owner
+ * table taken by owners active within the minute: snapcache.c) keeps
+ * them there with its own recipes; a commit that adds to the owner a word
+ * the collection already has lists it in the owner's record, not the
+ * collection's, so the collection's table must not pass the owner's entry
+ * on (expmemo.c, carry): the owner's next search finds its new
+ * conversation through the typo, as a search that keeps nothing does. */
+static void test_expansion_carry_shared(const char *tmp) {
+  write_lines(tmp, "patient 3402 5402 Owner Quvo\n"
+                   "conv 8600 3402 5402 2024-09-01 | |\nturn 0 beneficiary - - Voz | quvolat\n"
+                   "patient 3403 5403 Other Quvo\n"
+                   "conv 8601 3403 5403 2024-09-01 | |\nturn 0 beneficiary - - Voz | quvolet\n");
+  for (int i = 0; i < 64; i++) { /* every owner table used within the minute */
+    const cs_caller c = {CS_CALLER_PORTAL, (uint64_t)(6000 + i)};
+    box_total(&c, "quvo");
+  }
+  const cs_caller x = {CS_CALLER_PORTAL, 5402};
+  th_check(box_total(&x, "quvolat") == 1, "the owner finds its own conversation");
+  write_lines(tmp, "conv 8602 3402 5402 2024-09-02 | |\nturn 0 beneficiary - - Voz | quvolet\n");
+  cs_engine_error err;
+  cs_search_params p;
+  params_init(&p, "quvolat");
+  json_t *kept = run(&x, &p, &err), *anew = run_uncached(&x, &p);
+  if (!kept) die("search: %s", err.message);
+  json_object_del(kept, "took_ms");
+  json_object_del(anew, "took_ms");
+  char *a = json_dumps(kept, JSON_SORT_KEYS | JSON_COMPACT);
+  char *b = json_dumps(anew, JSON_SORT_KEYS | JSON_COMPACT);
+  th_check(!strcmp(a, b) && json_integer_value(json_object_get(kept, "total")) == 2,
+           "an owner's expansion in the collection's table is not passed on by the collection's "
+           "record: %s\n  afresh: %s",
+           a, b);
+  free(a);
+  free(b);
+  json_decref(kept);
+  json_decref(anew);
+}
+
 /* A query word for the recipe checks: word and stem as given. */
 static cs__qword recipe_word(const char *word, const char *term, int stop, int number) {
   cs__qword w;
@@ -3302,6 +3340,7 @@ int main(int argc, char **argv) {
   test_expansion_carry(tmp, 1, 0);
   test_expansion_carry(tmp, 0, 0);
   test_expansion_carry(tmp, 1, 1);
+  test_expansion_carry_shared(tmp);
   test_snapcache_limits(tmp);
   test_snapcache_busy(tmp);
   test_owned_cache(tmp);

@@ -802,6 +802,31 @@ static void corrupt(void) {
   cs_writer *w;
   CHECK(cs_writer_open(s, &w) == CS_EVERSION, "a writer refuses another format version");
   CHECK(cs_reader_open(s, &r) == CS_EVERSION, "a reader refuses it too");
+  /* The format before: the same layout, read as it is, marked with this
+   * format by the first writer (records.h). The one before it: refused. */
+  char old[64], now[64];
+  snprintf(old, sizeof old, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_UPGRADES);
+  snprintf(now, sizeof now, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_VERSION);
+  cs_txn_begin(s, 1, &t);
+  cs_put(t, CS_T_META, (cs_slice){"format", 6}, (cs_slice){old, strlen(old)});
+  cs_txn_commit(t);
+  int ok = cs_reader_open(s, &r) == 0;
+  cs_reader_close(ok ? r : NULL);
+  CHECK(ok, "a reader reads an index of the format before");
+  ok = cs_writer_open(s, &w) == 0;
+  if (ok) cs_writer_close(w);
+  cs_slice fv = {NULL, 0};
+  cs_txn_begin(s, 0, &t);
+  cs_get(t, CS_T_META, (cs_slice){"format", 6}, &fv);
+  int marked = fv.len == strlen(now) && !memcmp(fv.data, now, fv.len);
+  cs_txn_abort(t);
+  CHECK(ok && marked, "a writer opens it and marks it with this format");
+  snprintf(old, sizeof old, "%s %d", CS_FORMAT_MAGIC, CS_FORMAT_UPGRADES - 1);
+  cs_txn_begin(s, 1, &t);
+  cs_put(t, CS_T_META, (cs_slice){"format", 6}, (cs_slice){old, strlen(old)});
+  cs_txn_commit(t);
+  CHECK(cs_writer_open(s, &w) == CS_EVERSION && cs_reader_open(s, &r) == CS_EVERSION,
+        "the format before that is refused");
   cs_store_close(s);
 }
 
@@ -1468,6 +1493,26 @@ static void owner_changes(void) {
   cs_buf_reset(&b);
   cs_stats_encode(&b, &st);
   CHECK(cs_stats_decode(b.p, b.len, &back) == CS_ECORRUPT, "more keys than a list holds is damage");
+  /* verify (cs_corrupt_probe) reads the collection's list as an owner's,
+   * and an owner's past an owner's bound is damage, not the collection's. */
+  cs_buf_reset(&l);
+  for (int i = 0; i < CS_OCHANGES_MAX + 1; i++)
+    cs_ochange_put(&l, i & 1, "casa", 4);
+  st.changes = l.p;
+  st.changes_len = l.len;
+  st.nchanges = CS_OCHANGES_MAX + 1;
+  cs_buf_reset(&b);
+  cs_stats_encode(&b, &st);
+  cs_slice val = {b.p, b.len}, okey = {"\0\0\0\0\0\0\0\x0a", 8}, mkey = {"stats", 5};
+  CHECK(cs_corrupt_probe(CS_T_META, mkey, val, NULL) == 0 &&
+            cs_corrupt_probe(CS_T_OSTATS, okey, val, NULL) == CS_ECORRUPT,
+        "%d keys: the collection's record may list them, an owner's may not", CS_OCHANGES_MAX + 1);
+  st.nchanges = CS_OCHANGES_MAX + 2;
+  cs_buf_reset(&b);
+  cs_stats_encode(&b, &st);
+  val = (cs_slice){b.p, b.len};
+  CHECK(cs_corrupt_probe(CS_T_META, mkey, val, NULL) == CS_ECORRUPT,
+        "verify finds a damaged list in the collection's record");
   cs_buf_free(&b);
   cs_buf_free(&l);
 }
