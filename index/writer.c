@@ -75,6 +75,7 @@ int cs_writer_open(cs_store *s, cs_writer **out) {
   cs_buf_init(&w->buf);
   cs_buf_init(&w->buf2);
   cs_buf_init(&w->ochg.keys);
+  cs_buf_init(&w->ochg.gkeys);
   cs_plist_init(&w->tmp);
   int rc = cs_txn_begin(s, 1, &w->txn);
   if (!rc) rc = check_format(w);

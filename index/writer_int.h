@@ -113,6 +113,12 @@ struct cs_writer {
     cs_buf keys;
     int over;   /* more than the writer notes: every owner's are not known */
     int sorted; /* v is in (owner, seq) order */
+    /* The collection's, kept apart as its list already (records.h): a
+     * first load adds keys by the hundred thousand, and its commits are
+     * not to sort them. */
+    cs_buf gkeys;
+    uint32_t gn, gremoved;
+    int gmany;
   } ochg;
 };
 

@@ -6,7 +6,8 @@
  * block it dropped or counted again ("many": not known); at commit every
  * owner's record gets its own list (writer.c, stamp_owners). The
  * collection's word and term tables (CS_T_WORDS, CS_T_LEX) have theirs
- * too, under CS__OCHG_GLOBAL, in META stats (writer.c, put_stats). A commit that
+ * too, apart (CS__OCHG_GLOBAL: up to CS_GCHANGES_MAX, then "many"), in META
+ * stats (writer.c, put_stats). A commit that
  * notes more than CS__OCHG_NOTED keys (a bulk load) lists none: every
  * owner it touched gets "many"; so does one whose damaged entries belong to
  * no owner it can name.
@@ -59,15 +60,24 @@ void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len, in
 }
 
 void cs__wr_gchange(cs_writer *w, cs_table t, const char *key, size_t len, int removed) {
+  struct cs__ochg *c = &w->ochg;
+  if (c->gmany) return;
   if (len == 0 || len > CS_TERM_MAX + 2) { /* (never written: not listed, so not known) */
-    note(w, CS__OCHG_GLOBAL, K_MANY, NULL, 0);
+    c->gmany = 1;
     return;
   }
   if (t == CS_T_LEX && key[0] == CS_PASSAGE_PREFIX) return;
-  if (removed)
-    note(w, CS__OCHG_GLOBAL, K_REMOVED, NULL, 0);
-  else
-    note(w, CS__OCHG_GLOBAL, t == CS_T_LEX ? K_TERM : K_WORD, (const uint8_t *)key, len);
+  if (removed) {
+    if (c->gremoved < UINT32_MAX) c->gremoved++;
+    return;
+  }
+  if (c->gn == CS_GCHANGES_MAX) {
+    c->gmany = 1;
+    return;
+  }
+  cs_ochange_put(&c->gkeys, t == CS_T_LEX, key, len);
+  c->gn++;
+  if (c->gkeys.err) c->gmany = 1;
 }
 
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner) {
@@ -89,6 +99,19 @@ void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, 
   struct cs__ochg *c = &w->ochg;
   cs_buf_reset(out);
   *n = *removed = 0;
+  if (owner == CS__OCHG_GLOBAL) {
+    *many = (uint8_t)c->gmany;
+    if (c->gmany) return;
+    cs_buf_bytes(out, c->gkeys.p, c->gkeys.len);
+    *n = c->gn;
+    *removed = c->gremoved;
+    if (out->err) {
+      cs_buf_reset(out);
+      *n = *removed = 0;
+      *many = 1;
+    }
+    return;
+  }
   *many = (uint8_t)c->over;
   if (c->over) return;
   if (!c->sorted) {
@@ -109,7 +132,7 @@ void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, 
       if (*removed < UINT32_MAX) ++*removed;
       continue;
     }
-    if (e->kind == K_MANY || *n >= (owner == CS__OCHG_GLOBAL ? CS_GCHANGES_MAX : CS_OCHANGES_MAX)) {
+    if (e->kind == K_MANY || *n >= CS_OCHANGES_MAX) {
       cs_buf_reset(out);
       *n = *removed = 0;
       *many = 1;
@@ -130,10 +153,14 @@ void cs__wr_ochanges_reset(cs_writer *w) {
   w->ochg.over = 0;
   w->ochg.sorted = 1;
   cs_buf_reset(&w->ochg.keys);
+  cs_buf_reset(&w->ochg.gkeys);
+  w->ochg.gn = w->ochg.gremoved = 0;
+  w->ochg.gmany = 0;
 }
 
 void cs__wr_ochanges_free(cs_writer *w) {
   free(w->ochg.v);
   cs_buf_free(&w->ochg.keys);
+  cs_buf_free(&w->ochg.gkeys);
   memset(&w->ochg, 0, sizeof w->ochg);
 }
