@@ -280,8 +280,7 @@ int cs_corrupt_probe(cs_table t, cs_slice key, cs_slice val, cs_buf *scratch) {
   case CS_T_OWORDS:
     return cs_oblock_check(t, key, val);
   case CS_T_OSTATS:
-    rc = cs_stats_decode(p, n, &u.stats);
-    if (!rc && u.stats.nchanges > CS_OCHANGES_MAX) rc = CS_ECORRUPT; /* (the collection's: more) */
+    rc = cs_ostats_decode(p, n, &u.stats);
     return rc ? rc : cs_ochanges_each(&u.stats, no_change, NULL);
   case CS_T_PCONV:
   case CS_T_OWNER:

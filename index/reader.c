@@ -156,9 +156,7 @@ int cs_reader_owner_stats(cs_reader *r, uint64_t owner, cs_stats *out) {
   int rc = cs_get(r->txn, CS_T_OSTATS, sl(key, 8), &v);
   if (rc == CS_ENOTFOUND) return 0;
   if (!rc) {
-    rc = cs_stats_decode(v.data, v.len, out);
-    if (!rc && out->nchanges > CS_OCHANGES_MAX) rc = CS_ECORRUPT; /* (the collection's: more) */
-    rc = cs_corrupt_rc(rc, CS_T_OSTATS, sl(key, 8));
+    rc = cs_corrupt_rc(cs_ostats_decode(v.data, v.len, out), CS_T_OSTATS, sl(key, 8));
   }
   return rc;
 }

@@ -474,7 +474,12 @@ int cs_stats_decode(const void *p, size_t n, cs_stats *s) {
   return rd_finish(&r);
 }
 
-/* A change: u8 table (0: CS_T_OWORDS, 1: CS_T_OLEX), u8 length (1 ..
+int cs_ostats_decode(const void *p, size_t n, cs_stats *s) {
+  int rc = cs_stats_decode(p, n, s);
+  return rc ? rc : s->nchanges > CS_OCHANGES_MAX ? CS_ECORRUPT : 0;
+}
+
+/* A change: u8 table (0: CS_T_OWORDS or CS_T_WORDS, 1: CS_T_OLEX or CS_T_LEX), u8 length (1 ..
  * CS_TERM_MAX + 2), the key's bytes. */
 void cs_ochange_put(cs_buf *b, int lex, const char *key, size_t len) {
   cs_buf_u8(b, (uint8_t)(lex != 0));

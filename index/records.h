@@ -289,6 +289,9 @@ void cs_checkpoint_encode(cs_buf *b, const cs_checkpoint *c);
 int cs_checkpoint_decode(const void *p, size_t n, cs_checkpoint *c);
 void cs_stats_encode(cs_buf *b, const cs_stats *s);
 int cs_stats_decode(const void *p, size_t n, cs_stats *s);
+/* An owner's record (CS_T_OSTATS): as cs_stats_decode, and a list of more
+ * than CS_OCHANGES_MAX keys is damage (the collection's may hold more). */
+int cs_ostats_decode(const void *p, size_t n, cs_stats *s);
 
 /* Interaction weights and decay (documented in README "Interaction"). */
 #define CS_INTER_HALF_LIFE_DAYS 30.0

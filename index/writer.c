@@ -204,22 +204,17 @@ static uint64_t fresh_version(void);
  * the query server passes on the expansions of the callers who read the
  * collection's statistics (records.h, expmemo.h). */
 static int put_stats(cs_writer *w) {
-  cs_buf changes;
-  cs_buf_init(&changes);
-  uint32_t nc, nr;
-  uint8_t many;
-  cs__wr_ochanges_of(w, CS__OCHG_GLOBAL, &changes, &nc, &nr, &many);
+  const struct cs__ochg *c = &w->ochg;
   cs_stats st = w->stats;
   st.prev_version = w->stats.version;
   st.version = w->stats.version = fresh_version();
-  st.changes = changes.p;
-  st.changes_len = changes.len;
-  st.nchanges = nc;
-  st.nremoved = nr;
-  st.many = many;
+  st.many = (uint8_t)c->gmany;
+  st.changes = c->gmany ? NULL : c->gkeys.p;
+  st.changes_len = c->gmany ? 0 : c->gkeys.len;
+  st.nchanges = c->gmany ? 0 : c->gn;
+  st.nremoved = c->gmany ? 0 : c->gremoved;
   cs_buf_reset(&w->buf);
   cs_stats_encode(&w->buf, &st);
-  cs_buf_free(&changes);
   int rc = cs__wr_put_buf(w, CS_T_META, "stats", 5, &w->buf);
   uint8_t next[4];
   cs_be32_put(next, w->stats.next_docid);
@@ -251,7 +246,7 @@ static int put_version(cs_writer *w, const uint8_t key[8], cs_slice v, uint64_t 
   cs_stats st;
   /* Damaged: counted again at its owner's next change; readers find no
    * version meanwhile. */
-  if (cs_stats_decode(v.data, v.len, &st)) return 0;
+  if (cs_ostats_decode(v.data, v.len, &st)) return 0;
   st.prev_version = changes ? st.version : 0;
   st.version = version;
   st.changes = changes ? changes->p : NULL;
@@ -281,7 +276,7 @@ static int stamp_unversioned(cs_writer *w) {
     int r = cs_cursor_first(c, &k, &v);
     for (; r == 0; r = cs_cursor_next(c, &k, &v)) {
       cs_stats st;
-      if (k.len == 8 && cs_stats_decode(v.data, v.len, &st) == 0 && !st.version)
+      if (k.len == 8 && cs_ostats_decode(v.data, v.len, &st) == 0 && !st.version)
         cs_buf_bytes(&keys, k.data, 8);
     }
     if (r != CS_ENOTFOUND) rc = r;

@@ -307,7 +307,7 @@ int cs__wr_heal_stats(cs_writer *w) {
   cs_slice k;
   for (rc = cs_cursor_first(cur, &k, &v); rc == 0; rc = cs_cursor_next(cur, &k, &v)) {
     cs_stats st;
-    if (k.len == 8 && cs_stats_decode(v.data, v.len, &st) == 0 && st.next_docid > next)
+    if (k.len == 8 && cs_ostats_decode(v.data, v.len, &st) == 0 && st.next_docid > next)
       next = st.next_docid;
   }
   cs_cursor_close(cur);

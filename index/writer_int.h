@@ -102,7 +102,7 @@ struct cs_writer {
     uint32_t avg[CS_CB_KINDS]; /* during a flush: the averages the bounds use */
   } cb;
   /* The per-owner keys this transaction added or removed, and the
-   * collection's (CS__OCHG_GLOBAL; writer_ochanges.c), in the order noted. */
+   * collection's (writer_ochanges.c), in the order noted. */
   struct cs__ochg {
     struct cs__ochgent {
       uint64_t owner;
@@ -296,9 +296,8 @@ void cs__wr_ochange(cs_writer *w, cs_table t, const uint8_t *key, size_t len, in
 void cs__wr_ochange_many(cs_writer *w, uint64_t owner);
 void cs__wr_ochange_unknown(cs_writer *w);
 /* The collection's own: notes key[0..len) of CS_T_WORDS or CS_T_LEX (t) as
- * added, or counts it as removed; listed in META stats at commit
- * (cs__wr_ochanges_of with CS__OCHG_GLOBAL). */
-#define CS__OCHG_GLOBAL UINT64_MAX
+ * added (into ochg.gkeys, the list META stats gets at commit: put_stats),
+ * or counts it as removed. */
 void cs__wr_gchange(cs_writer *w, cs_table t, const char *key, size_t len, int removed);
 /* The list of owner's changes for its record (records.h): the keys added
  * into out (reset first), their count, the keys removed, and the "many"

@@ -6,8 +6,8 @@
  * block it dropped or counted again ("many": not known); at commit every
  * owner's record gets its own list (writer.c, stamp_owners). The
  * collection's word and term tables (CS_T_WORDS, CS_T_LEX) have theirs
- * too, apart (CS__OCHG_GLOBAL: up to CS_GCHANGES_MAX, then "many"), in META
- * stats (writer.c, put_stats). A commit that
+ * too, kept apart as a list already (cs__wr_gchange: up to CS_GCHANGES_MAX,
+ * then "many"), for META stats (writer.c, put_stats). A commit that
  * notes more than CS__OCHG_NOTED keys (a bulk load) lists none: every
  * owner it touched gets "many"; so does one whose damaged entries belong to
  * no owner it can name.
@@ -99,19 +99,6 @@ void cs__wr_ochanges_of(cs_writer *w, uint64_t owner, cs_buf *out, uint32_t *n, 
   struct cs__ochg *c = &w->ochg;
   cs_buf_reset(out);
   *n = *removed = 0;
-  if (owner == CS__OCHG_GLOBAL) {
-    *many = (uint8_t)c->gmany;
-    if (c->gmany) return;
-    cs_buf_bytes(out, c->gkeys.p, c->gkeys.len);
-    *n = c->gn;
-    *removed = c->gremoved;
-    if (out->err) {
-      cs_buf_reset(out);
-      *n = *removed = 0;
-      *many = 1;
-    }
-    return;
-  }
   *many = (uint8_t)c->over;
   if (c->over) return;
   if (!c->sorted) {

@@ -250,7 +250,7 @@ int cs__wr_own_flush(cs_writer *w) {
   memset(&st, 0, sizeof st);
   cs_slice v;
   int rc = cs_get(w->txn, CS_T_OSTATS, sl(key, 8), &v);
-  if (rc == 0) rc = cs_corrupt_rc(cs_stats_decode(v.data, v.len, &st), CS_T_OSTATS, sl(key, 8));
+  if (rc == 0) rc = cs_corrupt_rc(cs_ostats_decode(v.data, v.len, &st), CS_T_OSTATS, sl(key, 8));
   if (rc == CS_ECORRUPT) {
     /* Damaged: counted again from the documents at the end of the flush,
      * when they (and the people's owners, in a move) are final. */

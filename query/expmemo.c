@@ -184,10 +184,9 @@ cs__expmemo *cs__expmemo_get(cs__snapcache *c, const cs__tstats *ts) {
   cs__snapobj *o =
       cs__snapcache_obtain_owner(c, ts->r, CS__SC_OMEMO, ts->owner, ts->version, memo_build);
   /* Not kept (more owners at work than tables): the collection's table. */
-  cs_stats st;
   if (!o)
-    o = cs__snapcache_obtain_owner(c, ts->r, CS__SC_MEMO, 0,
-                                   cs_reader_stats(ts->r, &st) ? 0 : st.version, memo_build);
+    o = cs__snapcache_obtain_owner(c, ts->r, CS__SC_MEMO, 0, ts->gst_rc ? 0 : ts->gst.version,
+                                   memo_build);
   return (cs__expmemo *)o;
 }
 

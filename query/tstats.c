@@ -13,18 +13,18 @@ void cs__tstats_init(cs__tstats *ts, cs_reader *r, const cs_caller *c) {
   ts->own = c && c->role == CS_CALLER_PORTAL;
   ts->owner = ts->own ? c->employee_id : 0;
   ts->ost_rc = ts->own ? cs_reader_owner_stats(r, ts->owner, &ts->ost) : 0;
-  ts->version = ts->own && ts->ost_rc == 0 ? ts->ost.version : 0;
-  cs_stats st;
-  if (!ts->own && cs_reader_stats(r, &st) == 0) ts->version = st.version;
+  ts->gst_rc = cs_reader_stats(r, &ts->gst);
+  ts->version =
+      ts->own ? (ts->ost_rc == 0 ? ts->ost.version : 0) : (ts->gst_rc == 0 ? ts->gst.version : 0);
 }
 
 int cs__ts_stats(const cs__tstats *ts, cs_stats *out) {
-  int rc = cs_reader_stats(ts->r, out);
-  if (rc || !ts->own) return rc;
+  if (ts->gst_rc) return ts->gst_rc;
+  *out = ts->gst;
+  if (!ts->own) return 0;
   if (ts->ost_rc) return ts->ost_rc;
-  uint32_t next = out->next_docid;
   *out = ts->ost;
-  out->next_docid = next;
+  out->next_docid = ts->gst.next_docid;
   return 0;
 }
 

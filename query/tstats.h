@@ -26,6 +26,8 @@ typedef struct cs__tstats {
                      * else the collection's (META stats) */
   cs_stats ost;     /* ... their statistics, read once (cs__ts_stats) */
   int ost_rc;       /* ... and how that read went */
+  cs_stats gst;     /* the collection's (META stats), read once */
+  int gst_rc;       /* ... and how that read went */
 } cs__tstats;
 
 /* The statistics caller c may depend on (c NULL: the collection's). */
